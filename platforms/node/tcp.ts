@@ -1,0 +1,156 @@
+import net from 'node:net';
+import { AbortError, TransportError } from '../../src/errors.js';
+import { formatAddress, type PeerAddress } from '../../src/transport/address.js';
+import type { Link, LinkHandlers } from '../../src/transport/link.js';
+import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
+
+/** Above this many unsent bytes `write()` returns false. Large enough for two full batches. */
+export const TCP_LINK_HIGH_WATER_MARK_BYTES = 128 * 1024;
+
+export interface TcpTransportOptions {
+  /** @default TCP_LINK_HIGH_WATER_MARK_BYTES */
+  highWaterMarkBytes?: number;
+}
+
+/** A Link over a net.Socket. Nagle is off: MConnection already batches, and pings must not wait. */
+export class TcpLink implements Link {
+  readonly transport = 'tcp';
+  readonly remoteAddress: string;
+  private handlers: LinkHandlers | undefined;
+  private needDrain = false;
+  private closedValue = false;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly highWaterMarkBytes = TCP_LINK_HIGH_WATER_MARK_BYTES,
+  ) {
+    socket.setNoDelay(true);
+    const host = socket.remoteAddress ?? 'unknown';
+    this.remoteAddress = `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? 0}`;
+    socket.on('error', (error) => {
+      this.failure ??= new TransportError(`TCP ${this.remoteAddress}: ${error.message}`, { cause: error });
+    });
+    socket.on('close', () => this.finish());
+    socket.on('drain', () => {
+      if (!this.needDrain || this.closedValue) return;
+      this.needDrain = false;
+      this.handlers?.onDrain();
+    });
+    socket.on('end', () => {
+      // The remote ended its side; we end ours too once our writes are flushed (no half-open links).
+      socket.end();
+    });
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  attach(handlers: LinkHandlers): void {
+    const first = this.handlers === undefined;
+    this.handlers = handlers;
+    if (first) this.socket.on('data', (chunk: Buffer) => this.handlers?.onData(chunk));
+    if (this.closedValue) queueMicrotask(() => handlers.onClose(this.failure));
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.closedValue || !this.socket.writable) return false;
+    this.socket.write(chunk);
+    if (this.socket.writableLength >= this.highWaterMarkBytes) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  close(): void {
+    if (this.closedValue) return;
+    this.socket.end();
+  }
+
+  destroy(error?: Error): void {
+    if (this.closedValue) return;
+    if (error !== undefined) this.failure ??= error;
+    this.socket.destroy();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closedValue) return;
+    this.closedValue = true;
+    const handlers = this.handlers;
+    handlers?.onClose(this.failure);
+  }
+}
+
+class TcpTransport implements Transport {
+  readonly protocols = ['tcp'] as const;
+
+  constructor(private readonly options: TcpTransportOptions = {}) {}
+
+  dial(address: PeerAddress, options: DialOptions = {}): Promise<Link> {
+    return new Promise<Link>((resolve, reject) => {
+      if (options.signal?.aborted) {
+        reject(new AbortError());
+        return;
+      }
+      const socket = new net.Socket();
+      const onAbort = (): void => {
+        socket.destroy();
+        reject(new AbortError(`Dial to ${formatAddress(address)} aborted`));
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('error', (error) => {
+        options.signal?.removeEventListener('abort', onAbort);
+        socket.destroy();
+        reject(new TransportError(`Dial to ${formatAddress(address)} failed: ${error.message}`, { cause: error }));
+      });
+      socket.once('connect', () => {
+        options.signal?.removeEventListener('abort', onAbort);
+        socket.removeAllListeners('error');
+        resolve(new TcpLink(socket, this.options.highWaterMarkBytes));
+      });
+      socket.connect({ host: address.host, port: address.port });
+    });
+  }
+
+  listen(address: PeerAddress, onLink: (link: Link) => void): Promise<Listener> {
+    return new Promise<Listener>((resolve, reject) => {
+      const sockets = new Set<net.Socket>();
+      const server = net.createServer({ noDelay: true }, (socket) => {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+        onLink(new TcpLink(socket, this.options.highWaterMarkBytes));
+      });
+      server.once('error', (error) =>
+        reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })),
+      );
+      server.listen({ host: address.host, port: address.port }, () => {
+        server.removeAllListeners('error');
+        server.on('error', () => undefined);
+        const bound = server.address() as net.AddressInfo;
+        resolve({
+          addresses: [{ protocol: 'tcp', nodeId: undefined, host: bound.address, port: bound.port, path: '', params: {} }],
+          close: () => new Promise<void>((done) => server.close(() => done())),
+        });
+      });
+    });
+  }
+}
+
+export function tcpTransport(options: TcpTransportOptions = {}): Transport {
+  return new TcpTransport(options);
+}

@@ -1,0 +1,49 @@
+import { ConfigError } from '../errors.js';
+import { MAX_CHANNEL_ID } from '../wire/constants.js';
+import {
+  DEFAULT_CHANNEL_PRIORITY,
+  DEFAULT_RECV_MESSAGE_CAPACITY_BYTES,
+  DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES,
+  MAX_RECV_MESSAGE_CAPACITY_BYTES,
+} from './constants.js';
+
+/** What an agent declares for each channel it owns. */
+export interface ChannelDescriptor {
+  /** 0..255. 0x00 is PEX, 0x01 signalling; apps use their own. */
+  readonly id: number;
+  /** Relative share of the link under contention: priority 10 gets ~10× the bytes of priority 1. @default 1 */
+  readonly priority?: number;
+  /** Messages that may wait to be sent on this channel, per peer. @default 1024 */
+  readonly sendQueueCapacity?: number;
+  /** Largest message accepted (and sendable) on this channel, in bytes. @default 1 MiB */
+  readonly recvMessageCapacity?: number;
+  /** For logs and status. */
+  readonly name?: string;
+}
+
+export type ResolvedChannelDescriptor = Required<ChannelDescriptor>;
+
+/** Fills defaults and rejects impossible values. */
+export function resolveChannelDescriptor(descriptor: ChannelDescriptor): ResolvedChannelDescriptor {
+  const { id } = descriptor;
+  if (!Number.isInteger(id) || id < 0 || id > MAX_CHANNEL_ID) {
+    throw new ConfigError('ERR_INVALID_CONFIG', `Channel id must be an integer 0..255, got ${String(id)}`);
+  }
+  const priority = descriptor.priority ?? DEFAULT_CHANNEL_PRIORITY;
+  const sendQueueCapacity = descriptor.sendQueueCapacity ?? DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES;
+  const recvMessageCapacity = descriptor.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES;
+  if (!(priority > 0) || !Number.isFinite(priority)) {
+    throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(id)}: priority must be > 0`);
+  }
+  if (!Number.isInteger(sendQueueCapacity) || sendQueueCapacity < 1) {
+    throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(id)}: sendQueueCapacity must be an integer ≥ 1`);
+  }
+  if (!Number.isInteger(recvMessageCapacity) || recvMessageCapacity < 1 || recvMessageCapacity > MAX_RECV_MESSAGE_CAPACITY_BYTES) {
+    throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(id)}: recvMessageCapacity must be 1..${MAX_RECV_MESSAGE_CAPACITY_BYTES}`);
+  }
+  return { id, priority, sendQueueCapacity, recvMessageCapacity, name: descriptor.name ?? `0x${hex(id)}` };
+}
+
+export function hex(channelId: number): string {
+  return channelId.toString(16).padStart(2, '0');
+}

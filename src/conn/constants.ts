@@ -1,0 +1,36 @@
+/** MConnection defaults. Units are in the names; arithmetic shows where a number comes from. */
+
+/** Largest payload of one packet; a message is split into packets of this size. */
+export const DEFAULT_MAX_PACKET_PAYLOAD_BYTES = 16 * 1024;
+/**
+ * Most bytes packed into one write to the link (one sealed frame). Large batches make the AEAD and
+ * the socket efficient; the flush happens as soon as the queues drain, so a lone message is not held.
+ */
+export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
+/** Stop packing new batches while the link holds this many unsent bytes; resume on drain. */
+export const DEFAULT_LINK_HIGH_WATER_BYTES = 128 * 1024;
+
+export const DEFAULT_PING_INTERVAL_MS = 60 * 1000;
+/** Must be shorter than the ping interval. */
+export const DEFAULT_PONG_TIMEOUT_MS = 45 * 1000;
+/** How long `send()` waits for room in a full channel queue before resolving false. */
+export const DEFAULT_SEND_TIMEOUT_MS = 10 * 1000;
+/** How long a graceful close may spend flushing before the link is destroyed. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 5 * 1000;
+
+/** 0 = unlimited. */
+export const DEFAULT_SEND_RATE_BYTES_PER_SEC = 0;
+export const DEFAULT_RECV_RATE_BYTES_PER_SEC = 0;
+/** Token-bucket depth: how much a rate-limited link may burst, as time at the configured rate. */
+export const RATE_LIMIT_BURST_MS = 100;
+
+/** Priority decay, as CometBFT: every interval, recently-sent counters are multiplied by the factor. */
+export const PRIORITY_DECAY_INTERVAL_MS = 2 * 1000;
+export const PRIORITY_DECAY_FACTOR = 0.8;
+
+/** Channel descriptor defaults. */
+export const DEFAULT_CHANNEL_PRIORITY = 1;
+export const DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES = 1024;
+export const DEFAULT_RECV_MESSAGE_CAPACITY_BYTES = 1024 * 1024;
+/** Hard ceiling on any channel's message size: bounds reassembly memory per channel. */
+export const MAX_RECV_MESSAGE_CAPACITY_BYTES = 64 * 1024 * 1024;

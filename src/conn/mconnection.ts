@@ -1,0 +1,459 @@
+import { AbortError, ClosedError, ConfigError, MeshlinkError, ProtocolError, TimeoutError, toError } from '../errors.js';
+import type { Link } from '../transport/link.js';
+import { scheduleAfterBurst } from '../util/schedule.js';
+import { PacketKind, MSG_PACKET_HEADER_BYTES } from '../wire/constants.js';
+import { PacketDecoder, writeControlPacket, writeMsgPacket } from '../wire/packet.js';
+import { Channel, type ChannelStatus } from './channel.js';
+import { hex, resolveChannelDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
+import { resolveMConnectionConfig, type MConnectionConfig } from './config.js';
+import { PRIORITY_DECAY_FACTOR, PRIORITY_DECAY_INTERVAL_MS } from './constants.js';
+import { RateLimiter } from './rate-limiter.js';
+
+export interface MConnectionHandlers {
+  /** A whole message arrived on a known channel. The receiver owns `message`. */
+  onMessage(channelId: number, message: Uint8Array): void;
+  /** The connection is closed; `error` says why when it failed. Fires exactly once. */
+  onClose(error?: Error): void;
+}
+
+export interface SendOptions {
+  /** Rejects the wait with AbortError. */
+  signal?: AbortSignal;
+  /** How long to wait for queue room before resolving false. @default config.sendTimeoutMs */
+  timeoutMs?: number;
+}
+
+export type MConnectionState = 'open' | 'closing' | 'closed';
+
+export interface ConnectionStatus {
+  state: MConnectionState;
+  uptimeMs: number;
+  sentBytes: number;
+  receivedBytes: number;
+  /** Bytes handed to the link but not yet on the network. */
+  linkBufferedBytes: number;
+  /** Round trip of the last answered ping, in ms; undefined before the first pong. */
+  lastPingRttMs: number | undefined;
+  channels: ChannelStatus[];
+}
+
+/** Below this, a batch is copied out so the big batch buffer can be reused. */
+const SMALL_BATCH_BYTES = 4 * 1024;
+
+/**
+ * Multiplexes prioritised channels over one Link (normally a SecureLink).
+ *
+ * Sending: messages wait in bounded per-channel queues. Once the current burst of work is done (not
+ * on a timer) the connection packs as many packets as fit into one batch of up to `maxBatchBytes`,
+ * picking each next packet from the channel with the least recently-sent bytes relative to its
+ * priority (CometBFT's rule), and hands the batch to the link in ONE write. While the link reports
+ * backpressure nothing more is packed, so a peer that does not read stalls our queues (and then
+ * `send()` callers), never our memory.
+ *
+ * Receiving: packets are decoded as they stream in, fragments reassembled per channel up to that
+ * channel's recvMessageCapacity. Unknown channel, oversize message or malformed packet: the connection
+ * is destroyed with a ProtocolError.
+ *
+ * Not re-entrant across connections; all methods may be called from handlers.
+ */
+export class MConnection {
+  readonly config: MConnectionConfig;
+  private readonly channels: Channel[] = [];
+  private readonly channelById: (Channel | undefined)[] = new Array<Channel | undefined>(256);
+  private readonly decoder: PacketDecoder;
+  private readonly sendLimiter: RateLimiter;
+  private readonly recvLimiter: RateLimiter;
+  private readonly startedAtMs = Date.now();
+  private stateValue: MConnectionState = 'open';
+  private started = false;
+  private flushScheduled = false;
+  private waitingForDrain = false;
+  private batchBuffer: Uint8Array;
+  private pongPending = false;
+  private pingPending = false;
+  private pingSentAtMs = 0;
+  private lastPingRttMs: number | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  private recvResumeTimer: ReturnType<typeof setTimeout> | undefined;
+  private sendRateTimer: ReturnType<typeof setTimeout> | undefined;
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastDecayMs = 0;
+  private sentBytesTotal = 0;
+  private receivedBytesTotal = 0;
+  private pausedByCaller = false;
+  private pausedByRateLimit = false;
+  private closeWaiters: (() => void)[] = [];
+  private closeError: Error | undefined;
+
+  constructor(
+    private readonly link: Link,
+    channelDescriptors: readonly ChannelDescriptor[],
+    private readonly handlers: MConnectionHandlers,
+    config: Partial<MConnectionConfig> = {},
+  ) {
+    this.config = resolveMConnectionConfig(config);
+    for (const descriptor of channelDescriptors) {
+      const channel = new Channel(resolveChannelDescriptor(descriptor));
+      if (this.channelById[channel.id] !== undefined) {
+        throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(channel.id)} declared twice`);
+      }
+      this.channelById[channel.id] = channel;
+      this.channels.push(channel);
+    }
+    this.batchBuffer = new Uint8Array(this.config.maxBatchBytes);
+    this.sendLimiter = new RateLimiter(this.config.sendRateBytesPerSec);
+    this.recvLimiter = new RateLimiter(this.config.recvRateBytesPerSec);
+    this.decoder = new PacketDecoder({
+      onMsgPacket: (channelId, payload, isLast) => this.onMsgPacket(channelId, payload, isLast),
+      onPing: () => {
+        this.pongPending = true;
+        this.scheduleFlush();
+      },
+      onPong: () => this.onPong(),
+    });
+  }
+
+  get state(): MConnectionState {
+    return this.stateValue;
+  }
+
+  /** Starts reading, and the keep-alive. Call once, after setting up what `onMessage` needs. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.link.attach({
+      onData: (chunk) => this.onData(chunk),
+      onDrain: () => {
+        this.waitingForDrain = false;
+        this.flush();
+      },
+      onClose: (error) => this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end'))),
+    });
+    if (this.link.closed) {
+      this.finish(new ClosedError('Link was already closed'));
+      return;
+    }
+    this.pingTimer = setInterval(() => this.sendPing(), this.config.pingIntervalMs);
+  }
+
+  hasChannel(channelId: number): boolean {
+    return this.channelById[channelId] !== undefined;
+  }
+
+  /**
+   * Queues a message without waiting. Returns false when the channel's queue is full or the connection
+   * is not open. Keeps a reference to `message` until it is sent: do not modify it afterwards.
+   * Throws ConfigError for an unknown channel and MeshlinkError ERR_MESSAGE_TOO_LARGE for a message
+   * over the channel's recvMessageCapacity (the peer would reject it).
+   */
+  trySend(channelId: number, message: Uint8Array): boolean {
+    const channel = this.sendableChannel(channelId, message);
+    if (this.stateValue !== 'open' || !channel.tryEnqueue(message)) return false;
+    this.scheduleFlush();
+    return true;
+  }
+
+  /**
+   * Queues a message, waiting (bounded) for room. Resolves true once queued, false on timeout or when
+   * the connection closes; rejects with AbortError when `signal` fires. Queued messages are sent in
+   * order per channel, and a graceful `close()` sends them before closing.
+   */
+  send(channelId: number, message: Uint8Array, options: SendOptions = {}): Promise<boolean> {
+    let channel: Channel;
+    try {
+      channel = this.sendableChannel(channelId, message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (options.signal?.aborted) return Promise.reject(new AbortError());
+    if (this.stateValue !== 'open') return Promise.resolve(false);
+    if (channel.tryEnqueue(message)) {
+      this.scheduleFlush();
+      return Promise.resolve(true);
+    }
+    return this.waitAndEnqueue(channel, message, options);
+  }
+
+  private waitAndEnqueue(channel: Channel, message: Uint8Array, options: SendOptions): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      let cancelWait: () => void = () => undefined;
+      const settle = (outcome: boolean | Error): void => {
+        clearTimeout(timer);
+        cancelWait();
+        options.signal?.removeEventListener('abort', onAbort);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      const onAbort = (): void => settle(new AbortError());
+      const onRoom = (): void => {
+        if (this.stateValue !== 'open') return settle(false);
+        if (channel.tryEnqueue(message)) {
+          this.scheduleFlush();
+          return settle(true);
+        }
+        cancelWait = channel.waitForRoom(onRoom);
+      };
+      const timer = setTimeout(() => settle(false), options.timeoutMs ?? this.config.sendTimeoutMs);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      cancelWait = channel.waitForRoom(onRoom);
+    });
+  }
+
+  private sendableChannel(channelId: number, message: Uint8Array): Channel {
+    const channel = this.channelById[channelId];
+    if (channel === undefined) {
+      throw new ConfigError('ERR_INVALID_ARGUMENT', `Unknown channel 0x${hex(channelId & 0xff)}`);
+    }
+    if (!(message instanceof Uint8Array)) throw new ConfigError('ERR_INVALID_ARGUMENT', 'message must be a Uint8Array');
+    if (message.length > channel.descriptor.recvMessageCapacity) {
+      throw new MeshlinkError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `Message of ${message.length} bytes exceeds channel 0x${hex(channelId)} recvMessageCapacity ${channel.descriptor.recvMessageCapacity}`,
+        { detail: { channelId, size: message.length, limit: channel.descriptor.recvMessageCapacity } },
+      );
+    }
+    return channel;
+  }
+
+  /** Stops delivering messages (backpressure reaches the remote sender through the link). */
+  pause(): void {
+    this.pausedByCaller = true;
+    this.link.pause();
+  }
+
+  resume(): void {
+    this.pausedByCaller = false;
+    if (!this.pausedByRateLimit) this.link.resume();
+  }
+
+  /**
+   * Graceful close: refuses new messages, sends everything already queued, then ends the link.
+   * Resolves when closed; after `closeTimeoutMs` (or when `signal` fires) the link is destroyed instead.
+   */
+  close(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.stateValue === 'closed') return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    if (this.stateValue === 'open') {
+      this.stateValue = 'closing';
+      this.stopKeepAlive();
+      // Waiting senders give up now: they were not accepted before close().
+      for (const channel of this.channels) channel.wakeAllWaiters();
+      this.closeTimer = setTimeout(
+        () => this.destroy(new TimeoutError(`Graceful close timed out after ${this.config.closeTimeoutMs} ms`)),
+        this.config.closeTimeoutMs,
+      );
+      this.flush();
+    }
+    const onAbort = (): void => this.destroy(new AbortError('Close aborted'));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    return done.finally(() => options.signal?.removeEventListener('abort', onAbort));
+  }
+
+  /** Immediate close: queued messages are dropped; `onClose(error)` fires. */
+  destroy(error?: Error): void {
+    if (this.stateValue === 'closed') return;
+    this.link.destroy(error);
+    this.finish(error);
+  }
+
+  status(): ConnectionStatus {
+    return {
+      state: this.stateValue,
+      uptimeMs: Date.now() - this.startedAtMs,
+      sentBytes: this.sentBytesTotal,
+      receivedBytes: this.receivedBytesTotal,
+      linkBufferedBytes: this.link.bufferedBytes,
+      lastPingRttMs: this.lastPingRttMs,
+      channels: this.channels.map((channel) => channel.status()),
+    };
+  }
+
+  // ─── receiving ──────────────────────────────────────────────────────────────────────────────
+
+  private onData(chunk: Uint8Array): void {
+    if (this.stateValue === 'closed') return;
+    this.receivedBytesTotal += chunk.length;
+    const error = this.decoder.push(chunk);
+    if (error !== undefined) {
+      this.destroy(error);
+      return;
+    }
+    if (!this.recvLimiter.unlimited) {
+      this.recvLimiter.take(chunk.length);
+      const waitMs = this.recvLimiter.delayMs();
+      if (waitMs > 0 && !this.pausedByRateLimit) {
+        this.pausedByRateLimit = true;
+        this.link.pause();
+        this.recvResumeTimer = setTimeout(() => {
+          this.pausedByRateLimit = false;
+          if (!this.pausedByCaller) this.link.resume();
+          this.flush();
+        }, waitMs);
+      }
+    }
+  }
+
+  private onMsgPacket(channelId: number, payload: Uint8Array, isLast: boolean): void {
+    if (this.stateValue === 'closed') return;
+    const channel = this.channelById[channelId];
+    if (channel === undefined) {
+      this.destroy(
+        new ProtocolError('ERR_UNKNOWN_CHANNEL', `Peer sent on unknown channel 0x${hex(channelId)}`, { detail: { channelId } }),
+      );
+      return;
+    }
+    const result = channel.receiveFragment(payload, isLast);
+    if (result === undefined) return;
+    if (result instanceof ProtocolError) {
+      this.destroy(result);
+      return;
+    }
+    try {
+      this.handlers.onMessage(channelId, result);
+    } catch (error) {
+      // A throwing handler is a local bug; it costs this connection, never the process.
+      this.destroy(toError(error));
+    }
+  }
+
+  private onPong(): void {
+    if (this.pongTimer === undefined) return; // unsolicited pongs are harmless; ignore them
+    clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
+    this.lastPingRttMs = performance.now() - this.pingSentAtMs;
+  }
+
+  // ─── sending ────────────────────────────────────────────────────────────────────────────────
+
+  private sendPing(): void {
+    if (this.stateValue !== 'open' || this.pongTimer !== undefined) return;
+    this.pingPending = true;
+    this.pingSentAtMs = performance.now();
+    this.pongTimer = setTimeout(() => {
+      this.destroy(
+        new TimeoutError(`No pong within ${this.config.pongTimeoutMs} ms`, {
+          code: 'ERR_PONG_TIMEOUT',
+          detail: { pongTimeoutMs: this.config.pongTimeoutMs },
+        }),
+      );
+    }, this.config.pongTimeoutMs);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.stateValue === 'closed') return;
+    this.flushScheduled = true;
+    scheduleAfterBurst(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.stateValue === 'closed' || this.waitingForDrain || this.sendRateTimer !== undefined) return;
+    for (;;) {
+      const waitMs = this.sendLimiter.delayMs();
+      if (waitMs > 0) {
+        this.sendRateTimer = setTimeout(() => {
+          this.sendRateTimer = undefined;
+          this.flush();
+        }, waitMs);
+        return;
+      }
+      const batch = this.packBatch(this.sendLimiter.unlimited ? this.batchBuffer.length : Math.min(this.batchBuffer.length, this.sendLimiter.capacity));
+      if (batch === undefined) break;
+      this.sendLimiter.take(batch.length);
+      this.sentBytesTotal += batch.length;
+      if (!this.link.write(batch)) {
+        this.waitingForDrain = true;
+        return;
+      }
+    }
+    if (this.stateValue === 'closing' && this.started) this.link.close();
+  }
+
+  /** Packs control packets and message fragments into one batch; undefined when nothing is pending. */
+  private packBatch(limit: number): Uint8Array | undefined {
+    const buffer = this.batchBuffer;
+    let offset = 0;
+    if (this.pongPending) {
+      this.pongPending = false;
+      offset = writeControlPacket(buffer, offset, PacketKind.Pong);
+    }
+    if (this.pingPending) {
+      this.pingPending = false;
+      offset = writeControlPacket(buffer, offset, PacketKind.Ping);
+    }
+    this.decayPriorities();
+    const maxPayload = this.config.maxPacketPayloadBytes;
+    while (limit - offset > MSG_PACKET_HEADER_BYTES) {
+      const channel = this.pickChannel();
+      if (channel === undefined) break;
+      const room = limit - offset - MSG_PACKET_HEADER_BYTES;
+      const fragment = channel.peekFragment(room < maxPayload ? room : maxPayload);
+      offset = writeMsgPacket(buffer, offset, channel.id, fragment.message, fragment.start, fragment.length, fragment.isLast);
+      channel.advance(fragment.length, fragment.isLast, fragment.length + MSG_PACKET_HEADER_BYTES);
+    }
+    if (offset === 0) return undefined;
+    if (offset < SMALL_BATCH_BYTES) return buffer.slice(0, offset);
+    // The link may hold the batch until written, so hand this buffer over and start a fresh one.
+    this.batchBuffer = new Uint8Array(buffer.length);
+    return buffer.subarray(0, offset);
+  }
+
+  /** The pending channel with the least recently-sent bytes per unit of priority. */
+  private pickChannel(): Channel | undefined {
+    let best: Channel | undefined;
+    let bestRatio = Infinity;
+    for (const channel of this.channels) {
+      if (!channel.isSendPending) continue;
+      const ratio = channel.recentlySent / channel.descriptor.priority;
+      if (ratio < bestRatio) {
+        bestRatio = ratio;
+        best = channel;
+      }
+    }
+    return best;
+  }
+
+  /** Decays lazily at pick time instead of with a timer per connection: idle peers cost no wake-ups. */
+  private decayPriorities(): void {
+    const now = performance.now();
+    const intervals = Math.floor((now - this.lastDecayMs) / PRIORITY_DECAY_INTERVAL_MS);
+    if (intervals <= 0) return;
+    this.lastDecayMs = now;
+    const factor = intervals > 50 ? 0 : PRIORITY_DECAY_FACTOR ** intervals;
+    for (const channel of this.channels) channel.recentlySent *= factor;
+  }
+
+  // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
+
+  private stopKeepAlive(): void {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    this.pingTimer = undefined;
+    this.pongTimer = undefined;
+  }
+
+  private finish(error: Error | undefined): void {
+    if (this.stateValue === 'closed') return;
+    this.stateValue = 'closed';
+    this.closeError = error;
+    this.stopKeepAlive();
+    clearTimeout(this.recvResumeTimer);
+    clearTimeout(this.sendRateTimer);
+    clearTimeout(this.closeTimer);
+    for (const channel of this.channels) channel.clear();
+    const waiters = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const resolve of waiters) resolve();
+    this.handlers.onClose(error);
+  }
+
+  /** Why the connection closed (undefined for a clean close or while open). */
+  get error(): Error | undefined {
+    return this.closeError;
+  }
+}

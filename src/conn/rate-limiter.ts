@@ -1,0 +1,46 @@
+import { RATE_LIMIT_BURST_MS } from './constants.js';
+
+/**
+ * A token bucket in bytes. `bytesPerSec` 0 means unlimited. Consumers wait until `delayMs()` is 0,
+ * then pass at most `capacity` bytes and `take()` them; the bucket may go negative by that one batch
+ * and the debt is waited off before the next, so the rate holds over any window longer than a burst.
+ */
+export class RateLimiter {
+  private tokens: number;
+  private lastRefillMs: number;
+  /** Bucket depth in bytes; also the largest batch that should pass at once. */
+  readonly capacity: number;
+
+  constructor(
+    readonly bytesPerSec: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.capacity = Math.max(1024, Math.floor((bytesPerSec * RATE_LIMIT_BURST_MS) / 1000));
+    this.tokens = this.capacity;
+    this.lastRefillMs = now();
+  }
+
+  get unlimited(): boolean {
+    return this.bytesPerSec <= 0;
+  }
+
+  /** Milliseconds until a batch may pass (0 = now). */
+  delayMs(): number {
+    if (this.unlimited) return 0;
+    this.refill();
+    return this.tokens > 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.bytesPerSec) + 1;
+  }
+
+  take(bytes: number): void {
+    if (this.unlimited) return;
+    this.refill();
+    this.tokens -= bytes;
+  }
+
+  private refill(): void {
+    const now = this.now();
+    const elapsed = now - this.lastRefillMs;
+    this.lastRefillMs = now;
+    this.tokens = Math.min(this.capacity, this.tokens + (elapsed * this.bytesPerSec) / 1000);
+  }
+}

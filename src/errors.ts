@@ -1,0 +1,142 @@
+/**
+ * Every failure meshlink reports is a MeshlinkError with a stable `code`. Branch on `code` or on the
+ * class, never on the message. Errors caused by a remote peer carry its id in `peerId` when known.
+ */
+export type ErrorCode =
+  // wire and protocol misbehaviour by a peer
+  | 'ERR_MALFORMED_PACKET'
+  | 'ERR_MALFORMED_MESSAGE'
+  | 'ERR_UNKNOWN_CHANNEL'
+  | 'ERR_MESSAGE_TOO_LARGE'
+  | 'ERR_FRAME_TOO_LARGE'
+  | 'ERR_DECRYPT'
+  | 'ERR_RATE_LIMIT'
+  | 'ERR_PROTOCOL'
+  // handshake
+  | 'ERR_HANDSHAKE'
+  | 'ERR_WRONG_PEER_ID'
+  | 'ERR_INCOMPATIBLE_PEER'
+  // time and lifecycle
+  | 'ERR_TIMEOUT'
+  | 'ERR_PONG_TIMEOUT'
+  | 'ERR_ABORTED'
+  | 'ERR_CLOSED'
+  | 'ERR_NOT_STARTED'
+  // local usage
+  | 'ERR_INVALID_CONFIG'
+  | 'ERR_INVALID_ADDRESS'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_NO_TRANSPORT'
+  | 'ERR_TRANSPORT'
+  // peer admission
+  | 'ERR_DUPLICATE_PEER'
+  | 'ERR_SELF_CONNECTION'
+  | 'ERR_PEER_LIMIT'
+  | 'ERR_BANNED'
+  // storage and NAT
+  | 'ERR_STORAGE'
+  | 'ERR_NAT';
+
+export interface ErrorOptions {
+  /** Id of the remote peer this error concerns, when known. */
+  peerId?: string;
+  cause?: unknown;
+  /** Structured facts (limits, sizes, addresses) for logs and tests. */
+  detail?: Record<string, unknown>;
+}
+
+export class MeshlinkError extends Error {
+  readonly code: ErrorCode;
+  readonly peerId: string | undefined;
+  readonly detail: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MeshlinkError';
+    this.code = code;
+    this.peerId = options.peerId;
+    this.detail = options.detail ?? {};
+  }
+
+  /** A copy that names the peer, for errors raised below the layer that knows the peer id. */
+  withPeer(peerId: string): this {
+    if (this.peerId === peerId) return this;
+    const copy = Object.create(Object.getPrototypeOf(this) as object) as this;
+    Object.assign(copy, this, { peerId, message: this.message, stack: this.stack });
+    return copy;
+  }
+}
+
+/** The remote peer broke the wire protocol; costs that peer its connection. */
+export class ProtocolError extends MeshlinkError {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** The secure or NodeInfo handshake failed: bad signature, wrong id, incompatible peer. */
+export class HandshakeError extends MeshlinkError {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = 'HandshakeError';
+  }
+}
+
+/** A bounded wait ran out: handshake, dial, send, pong, graceful close. */
+export class TimeoutError extends MeshlinkError {
+  constructor(message: string, options?: ErrorOptions & { code?: 'ERR_TIMEOUT' | 'ERR_PONG_TIMEOUT' }) {
+    super(options?.code ?? 'ERR_TIMEOUT', message, options);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** The caller's AbortSignal fired. */
+export class AbortError extends MeshlinkError {
+  constructor(message = 'The operation was aborted', options?: ErrorOptions) {
+    super('ERR_ABORTED', message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/** The connection, switch or link is closed (or closing) and can't do what was asked. */
+export class ClosedError extends MeshlinkError {
+  constructor(message = 'Closed', options?: ErrorOptions) {
+    super('ERR_CLOSED', message, options);
+    this.name = 'ClosedError';
+  }
+}
+
+/** A bad option, address or argument from the local caller. */
+export class ConfigError extends MeshlinkError {
+  constructor(code: 'ERR_INVALID_CONFIG' | 'ERR_INVALID_ADDRESS' | 'ERR_INVALID_ARGUMENT' | 'ERR_NO_TRANSPORT', message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A transport could not dial, listen or carry bytes. */
+export class TransportError extends MeshlinkError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_TRANSPORT', message, options);
+    this.name = 'TransportError';
+  }
+}
+
+/** The Switch refused a peer: duplicate, self, over a limit, banned. */
+export class PeerRejectedError extends MeshlinkError {
+  constructor(code: 'ERR_DUPLICATE_PEER' | 'ERR_SELF_CONNECTION' | 'ERR_PEER_LIMIT' | 'ERR_BANNED' | 'ERR_INCOMPATIBLE_PEER', message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = 'PeerRejectedError';
+  }
+}
+
+export function isMeshlinkError(value: unknown): value is MeshlinkError {
+  return value instanceof MeshlinkError;
+}
+
+/** Normalises anything thrown or emitted (strings, DOM events, Node errors) into an Error. */
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : String(value));
+}

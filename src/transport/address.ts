@@ -1,0 +1,143 @@
+import { ConfigError } from '../errors.js';
+
+/**
+ * Addresses are strings users can paste:
+ *   tcp://<nodeId>@host:port
+ *   ws://<nodeId>@host:port/path    wss://…
+ *   webrtc://<nodeId>?via=<relayNodeId>
+ *   memory://<nodeId>@name
+ * The node id is optional where an address only says where to listen (`tcp://127.0.0.1:0`).
+ * IPv6 hosts are written in brackets: `tcp://<id>@[::1]:26656`.
+ */
+export interface PeerAddress {
+  /** 'tcp' | 'ws' | 'wss' | 'webrtc' | 'memory' (lower case). */
+  readonly protocol: string;
+  /** 40 lower-case hex characters, or undefined when the address names no node. */
+  readonly nodeId: string | undefined;
+  /** Host name or IP address without brackets; '' for webrtc. */
+  readonly host: string;
+  /** Port number; 0 means "any free port" for listening; 0 for transports without ports. */
+  readonly port: number;
+  /** Path for ws/wss, '' otherwise. */
+  readonly path: string;
+  /** Query parameters, e.g. `via` for webrtc. */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+export const NODE_ID_HEX_LENGTH = 40;
+const NODE_ID_PATTERN = /^[0-9a-f]{40}$/;
+const PROTOCOLS_WITH_PORT = new Set(['tcp', 'ws', 'wss']);
+const MAX_ADDRESS_LENGTH = 1024;
+
+export function isNodeId(value: unknown): value is string {
+  return typeof value === 'string' && NODE_ID_PATTERN.test(value);
+}
+
+/** Parses an address; throws ConfigError('ERR_INVALID_ADDRESS') with the reason. */
+export function parseAddress(text: string): PeerAddress {
+  const fail = (why: string): never => {
+    throw new ConfigError('ERR_INVALID_ADDRESS', `Invalid address "${String(text).slice(0, 200)}": ${why}`, {
+      detail: { address: text },
+    });
+  };
+  if (typeof text !== 'string' || text.length === 0) fail('empty');
+  if (text.length > MAX_ADDRESS_LENGTH) fail(`longer than ${MAX_ADDRESS_LENGTH} characters`);
+  const schemeEnd = text.indexOf('://');
+  if (schemeEnd <= 0) fail('missing "<protocol>://"');
+  const protocol = text.slice(0, schemeEnd).toLowerCase();
+  if (!/^[a-z][a-z0-9+.-]*$/.test(protocol)) fail('bad protocol');
+  let rest = text.slice(schemeEnd + 3);
+
+  let query = '';
+  const queryStart = rest.indexOf('?');
+  if (queryStart >= 0) {
+    query = rest.slice(queryStart + 1);
+    rest = rest.slice(0, queryStart);
+  }
+  const params: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(query)) params[key] = value;
+
+  let nodeId: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    nodeId = rest.slice(0, at).toLowerCase();
+    rest = rest.slice(at + 1);
+    if (!NODE_ID_PATTERN.test(nodeId)) fail('node id must be 40 hex characters');
+  }
+
+  if (protocol === 'webrtc') {
+    if (nodeId === undefined) {
+      nodeId = rest.toLowerCase();
+      rest = '';
+      if (!NODE_ID_PATTERN.test(nodeId)) fail('node id must be 40 hex characters');
+    }
+    if (rest !== '') fail('webrtc addresses have no host');
+    if (params['via'] !== undefined && !NODE_ID_PATTERN.test(params['via'].toLowerCase())) fail('via must be a node id');
+    if (params['via'] !== undefined) params['via'] = params['via'].toLowerCase();
+    return { protocol, nodeId, host: '', port: 0, path: '', params };
+  }
+
+  let path = '';
+  const slash = rest.indexOf('/');
+  if (slash >= 0) {
+    path = rest.slice(slash);
+    rest = rest.slice(0, slash);
+  }
+  if (path !== '' && protocol !== 'ws' && protocol !== 'wss') fail(`${protocol} addresses have no path`);
+
+  if (protocol === 'memory') {
+    if (rest === '') fail('memory addresses need a name');
+    return { protocol, nodeId, host: rest, port: 0, path: '', params };
+  }
+
+  let host: string;
+  let portText: string;
+  if (rest.startsWith('[')) {
+    const close = rest.indexOf(']');
+    if (close < 0) fail('unclosed "[" in IPv6 host');
+    host = rest.slice(1, close);
+    if (rest[close + 1] !== ':') fail('missing port');
+    portText = rest.slice(close + 2);
+  } else {
+    const colon = rest.lastIndexOf(':');
+    if (colon < 0) fail('missing port');
+    host = rest.slice(0, colon);
+    portText = rest.slice(colon + 1);
+    if (host.includes(':')) fail('IPv6 hosts must be written in brackets');
+  }
+  if (host === '') fail('missing host');
+  if (!/^[A-Za-z0-9.\-:%_]+$/.test(host)) fail('bad host');
+  if (!/^\d{1,5}$/.test(portText)) fail('bad port');
+  const port = Number(portText);
+  if (port > 65535) fail('port out of range');
+  if (!PROTOCOLS_WITH_PORT.has(protocol)) {
+    // Unknown protocols are allowed (a custom transport may claim them) but keep the host:port shape.
+  }
+  if ((protocol === 'ws' || protocol === 'wss') && path === '') path = '/';
+  return { protocol, nodeId, host: host.toLowerCase(), port, path, params };
+}
+
+/** Formats an address back to its canonical string. */
+export function formatAddress(address: PeerAddress): string {
+  const id = address.nodeId !== undefined ? `${address.nodeId}@` : '';
+  const query = Object.keys(address.params).length > 0 ? `?${new URLSearchParams(address.params as Record<string, string>).toString()}` : '';
+  if (address.protocol === 'webrtc') return `webrtc://${address.nodeId ?? ''}${query}`;
+  if (address.protocol === 'memory') return `memory://${id}${address.host}${query}`;
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  const path = address.protocol === 'ws' || address.protocol === 'wss' ? address.path : '';
+  return `${address.protocol}://${id}${host}:${address.port}${path}${query}`;
+}
+
+/** The same address with a (different) node id. */
+export function withNodeId(address: PeerAddress, nodeId: string): PeerAddress {
+  return { ...address, nodeId };
+}
+
+/** Canonical form of an address string, or undefined when it does not parse. */
+export function normalizeAddress(text: string): string | undefined {
+  try {
+    return formatAddress(parseAddress(text));
+  } catch {
+    return undefined;
+  }
+}

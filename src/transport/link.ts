@@ -1,0 +1,47 @@
+/**
+ * A Link is one duplex byte stream to one remote endpoint: a TCP socket, a WebSocket, a WebRTC data
+ * channel, or an in-memory pipe. It is the only thing a transport hands upward; everything above a
+ * Link is the same code in Node and in browsers.
+ *
+ * Contract:
+ * - Bytes are delivered in order, without loss or duplication, while the link is open. Chunk
+ *   boundaries carry no meaning (a stream, not messages).
+ * - No data is delivered before `attach()`; bytes that arrive earlier wait (in the kernel, or in a
+ *   transport buffer bounded by the transport's own flow control).
+ * - `write()` never throws on a closed link; it returns false and the bytes are discarded, because
+ *   `onClose` has told (or is about to tell) the owner.
+ * - `onClose` fires exactly once, after which no other handler fires.
+ */
+export interface LinkHandlers {
+  /** Bytes arrived. The receiver owns the chunk. */
+  onData(chunk: Uint8Array): void;
+  /** Buffered outgoing bytes fell back under the high-water mark after `write()` returned false. */
+  onDrain(): void;
+  /** The link is closed; `error` is set when it failed rather than ended. Fires once. */
+  onClose(error?: Error): void;
+}
+
+export interface Link {
+  /** Transport name: 'tcp', 'ws', 'webrtc', 'memory'. */
+  readonly transport: string;
+  /** The remote endpoint as the transport sees it (`127.0.0.1:26656`), for logs and the address book. */
+  readonly remoteAddress: string;
+  /** Bytes queued for sending that the transport has not yet handed to the network. */
+  readonly bufferedBytes: number;
+  readonly closed: boolean;
+  /** Set (or replace) the handlers. Delivery starts with the first call. */
+  attach(handlers: LinkHandlers): void;
+  /**
+   * Queue bytes for sending. The link may keep a reference to `chunk` until written: do not mutate it
+   * afterwards. Returns false when the buffered bytes are above the high-water mark: stop writing
+   * until `onDrain`.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Stop delivering data (read backpressure); bytes wait in the kernel or the transport. */
+  pause(): void;
+  resume(): void;
+  /** Graceful: send what is buffered, then end the stream. `onClose` follows. */
+  close(): void;
+  /** Immediate: drop buffered bytes and close. `onClose(error)` follows. */
+  destroy(error?: Error): void;
+}

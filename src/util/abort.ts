@@ -1,0 +1,67 @@
+import { AbortError, TimeoutError } from '../errors.js';
+
+/** Throws AbortError if the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error && reason.name !== 'AbortError' ? reason : new AbortError();
+}
+
+/**
+ * Runs `task` with a deadline and an optional caller signal. `task` receives a signal that fires on
+ * either, so it can release what it holds (sockets, timers). Rejects with TimeoutError or AbortError.
+ */
+export async function withDeadline<T>(
+  task: (signal: AbortSignal) => Promise<T>,
+  options: { timeoutMs: number; signal?: AbortSignal | undefined; what: string; peerId?: string | undefined },
+): Promise<T> {
+  throwIfAborted(options.signal);
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new TimeoutError(`${options.what} timed out after ${options.timeoutMs} ms`, {
+        peerId: options.peerId,
+        detail: { timeoutMs: options.timeoutMs },
+      });
+      controller.abort(error);
+      reject(error);
+    }, options.timeoutMs);
+    onAbort = () => {
+      const error = abortReason(options.signal!);
+      controller.abort(error);
+      reject(error);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  stopped.catch(() => undefined);
+  try {
+    return await Promise.race([task(controller.signal), stopped]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Resolves after `ms`, or rejects with AbortError when `signal` fires first. */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortReason(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

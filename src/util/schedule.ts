@@ -1,0 +1,33 @@
+/**
+ * Runs `callback` once the current burst of synchronous work and promise continuations is done.
+ * This is what lets a loop of `await conn.send(...)` fill one frame before anything is written:
+ * a microtask would flush after every single message. Node has setImmediate; browsers get the
+ * MessageChannel trick, which is not clamped to 4 ms like nested setTimeout.
+ */
+type Callback = () => void;
+
+const nodeSetImmediate = (globalThis as { setImmediate?: (cb: Callback) => unknown }).setImmediate;
+
+function createMessageChannelScheduler(): (cb: Callback) => void {
+  const queue: Callback[] = [];
+  const channel = new MessageChannel();
+  channel.port1.onmessage = () => {
+    const batch = queue.splice(0, queue.length);
+    for (const cb of batch) cb();
+  };
+  return (cb) => {
+    queue.push(cb);
+    if (queue.length === 1) channel.port2.postMessage(null);
+  };
+}
+
+export const scheduleAfterBurst: (cb: Callback) => void =
+  nodeSetImmediate !== undefined
+    ? (cb) => {
+        nodeSetImmediate(cb);
+      }
+    : typeof MessageChannel !== 'undefined'
+      ? createMessageChannelScheduler()
+      : (cb) => {
+          setTimeout(cb, 0);
+        };

@@ -1,0 +1,18 @@
+/** Packet kinds on the wire. One byte, first in every packet. */
+export const PacketKind = {
+  /** A message fragment; more fragments of the same message follow on this channel. */
+  Msg: 0x01,
+  /** The last (or only) fragment of a message. */
+  MsgEnd: 0x02,
+  Ping: 0x03,
+  Pong: 0x04,
+} as const;
+export type PacketKind = (typeof PacketKind)[keyof typeof PacketKind];
+
+/** kind(1) + channel(1) + payload length(2, big-endian). */
+export const MSG_PACKET_HEADER_BYTES = 4;
+/** Ping and pong are the kind byte alone. */
+export const CONTROL_PACKET_BYTES = 1;
+/** The length field is 16 bits. */
+export const MAX_PACKET_PAYLOAD_BYTES_LIMIT = 0xffff;
+export const MAX_CHANNEL_ID = 0xff;

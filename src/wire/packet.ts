@@ -1,0 +1,151 @@
+import { ProtocolError } from '../errors.js';
+import {
+  CONTROL_PACKET_BYTES,
+  MSG_PACKET_HEADER_BYTES,
+  MAX_PACKET_PAYLOAD_BYTES_LIMIT,
+  PacketKind,
+} from './constants.js';
+
+/**
+ * MConnection packets, written back to back inside the secure stream:
+ *
+ *   Msg / MsgEnd:  [kind u8][channel u8][length u16 BE][payload: length bytes]
+ *   Ping / Pong:   [kind u8]
+ *
+ * Encoding is a pure function over a caller-owned buffer so that many packets can share one write.
+ */
+
+/** Writes a message packet at `offset`; returns the offset after it. The caller checks room. */
+export function writeMsgPacket(
+  target: Uint8Array,
+  offset: number,
+  channelId: number,
+  payload: Uint8Array,
+  payloadStart: number,
+  payloadLength: number,
+  isLast: boolean,
+): number {
+  target[offset] = isLast ? PacketKind.MsgEnd : PacketKind.Msg;
+  target[offset + 1] = channelId;
+  target[offset + 2] = payloadLength >>> 8;
+  target[offset + 3] = payloadLength & 0xff;
+  target.set(payload.subarray(payloadStart, payloadStart + payloadLength), offset + MSG_PACKET_HEADER_BYTES);
+  return offset + MSG_PACKET_HEADER_BYTES + payloadLength;
+}
+
+export function writeControlPacket(target: Uint8Array, offset: number, kind: typeof PacketKind.Ping | typeof PacketKind.Pong): number {
+  target[offset] = kind;
+  return offset + CONTROL_PACKET_BYTES;
+}
+
+export interface PacketHandler {
+  /** A message fragment. `payload` is a view valid only during the call. */
+  onMsgPacket(channelId: number, payload: Uint8Array, isLast: boolean): void;
+  onPing(): void;
+  onPong(): void;
+}
+
+const enum DecoderState {
+  Kind,
+  Header,
+  Payload,
+  Failed,
+}
+
+/**
+ * Streaming packet decoder: an explicit state machine in the manner of ws's Receiver. Packets may be
+ * split across chunks at any byte. At most one partial packet is held (≤ 64 KiB + header), so memory is
+ * bounded whatever the peer sends. A violation returns a ProtocolError and the decoder stays failed;
+ * the decoder never throws on input.
+ */
+export class PacketDecoder {
+  private state = DecoderState.Kind;
+  private readonly header = new Uint8Array(MSG_PACKET_HEADER_BYTES);
+  private headerFilled = 0;
+  private payload: Uint8Array = new Uint8Array(0);
+  private payloadFilled = 0;
+
+  constructor(private readonly handler: PacketHandler) {}
+
+  /** Bytes held for an incomplete packet. */
+  get bufferedBytes(): number {
+    return this.state === DecoderState.Payload ? this.payloadFilled : this.headerFilled;
+  }
+
+  /**
+   * Feeds bytes; calls the handler for each complete packet. Returns an error on a malformed packet
+   * (and ignores all later input), or undefined. Errors thrown by the handler propagate unchanged.
+   */
+  push(chunk: Uint8Array): ProtocolError | undefined {
+    let offset = 0;
+    const length = chunk.length;
+    while (offset < length) {
+      switch (this.state) {
+        case DecoderState.Kind: {
+          const kind = chunk[offset]!;
+          if (kind === PacketKind.Ping) {
+            offset += 1;
+            this.handler.onPing();
+          } else if (kind === PacketKind.Pong) {
+            offset += 1;
+            this.handler.onPong();
+          } else if (kind === PacketKind.Msg || kind === PacketKind.MsgEnd) {
+            // Fast path: a whole packet inside this chunk is handed over without copying.
+            if (length - offset >= MSG_PACKET_HEADER_BYTES) {
+              const payloadLength = (chunk[offset + 2]! << 8) | chunk[offset + 3]!;
+              const start = offset + MSG_PACKET_HEADER_BYTES;
+              if (length - start >= payloadLength) {
+                offset = start + payloadLength;
+                this.handler.onMsgPacket(chunk[start - 3]!, chunk.subarray(start, start + payloadLength), kind === PacketKind.MsgEnd);
+                continue;
+              }
+            }
+            this.state = DecoderState.Header;
+            this.headerFilled = 0;
+          } else {
+            this.state = DecoderState.Failed;
+            return new ProtocolError('ERR_MALFORMED_PACKET', `Unknown packet kind 0x${kind.toString(16).padStart(2, '0')}`, {
+              detail: { kind },
+            });
+          }
+          break;
+        }
+        case DecoderState.Header: {
+          const take = Math.min(MSG_PACKET_HEADER_BYTES - this.headerFilled, length - offset);
+          this.header.set(chunk.subarray(offset, offset + take), this.headerFilled);
+          this.headerFilled += take;
+          offset += take;
+          if (this.headerFilled === MSG_PACKET_HEADER_BYTES) {
+            const payloadLength = (this.header[2]! << 8) | this.header[3]!;
+            // 16-bit length: the cap is structural, so no separate size check is needed here.
+            this.payload = payloadLength <= MAX_PACKET_PAYLOAD_BYTES_LIMIT ? new Uint8Array(payloadLength) : this.payload;
+            this.payloadFilled = 0;
+            this.state = DecoderState.Payload;
+            if (payloadLength === 0) this.completePayload();
+          }
+          break;
+        }
+        case DecoderState.Payload: {
+          const take = Math.min(this.payload.length - this.payloadFilled, length - offset);
+          this.payload.set(chunk.subarray(offset, offset + take), this.payloadFilled);
+          this.payloadFilled += take;
+          offset += take;
+          if (this.payloadFilled === this.payload.length) this.completePayload();
+          break;
+        }
+        case DecoderState.Failed:
+          return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  private completePayload(): void {
+    const payload = this.payload;
+    this.payload = new Uint8Array(0);
+    this.payloadFilled = 0;
+    this.headerFilled = 0;
+    this.state = DecoderState.Kind;
+    this.handler.onMsgPacket(this.header[1]!, payload, this.header[0] === PacketKind.MsgEnd);
+  }
+}

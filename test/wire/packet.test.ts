@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { PacketDecoder, writeControlPacket, writeMsgPacket, type PacketHandler } from '../../src/wire/packet.js';
+import { PacketKind } from '../../src/wire/constants.js';
+import { ProtocolError } from '../../src/errors.js';
+
+type Event = ['msg', number, string, boolean] | ['ping'] | ['pong'];
+
+function recorder(): { handler: PacketHandler; events: Event[] } {
+  const events: Event[] = [];
+  return {
+    events,
+    handler: {
+      onMsgPacket: (channelId, payload, isLast) => events.push(['msg', channelId, Buffer.from(payload).toString('hex'), isLast]),
+      onPing: () => events.push(['ping']),
+      onPong: () => events.push(['pong']),
+    },
+  };
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}
+
+describe('packet encoding', () => {
+  it('pins the wire bytes of message, ping and pong packets', () => {
+    const buffer = new Uint8Array(32);
+    let offset = writeMsgPacket(buffer, 0, 0x30, new Uint8Array([0xaa, 0xbb, 0xcc]), 0, 3, true);
+    offset = writeControlPacket(buffer, offset, PacketKind.Ping);
+    offset = writeMsgPacket(buffer, offset, 0x01, new Uint8Array([9, 8, 7, 6]), 1, 2, false);
+    offset = writeControlPacket(buffer, offset, PacketKind.Pong);
+    expect(hex(buffer.subarray(0, offset))).toBe('02300003aabbcc' + '03' + '010100020807' + '04');
+  });
+
+  it('writes the length big-endian up to 65535', () => {
+    const payload = new Uint8Array(0xffff).fill(7);
+    const buffer = new Uint8Array(0xffff + 4);
+    writeMsgPacket(buffer, 0, 0xff, payload, 0, payload.length, true);
+    expect(hex(buffer.subarray(0, 4))).toBe('02ffffff');
+  });
+});
+
+describe('PacketDecoder', () => {
+  const stream = Buffer.from('02300003aabbcc' + '03' + '010100020807' + '04' + '02050000', 'hex');
+  const expected: Event[] = [['msg', 0x30, 'aabbcc', true], ['ping'], ['msg', 1, '0807', false], ['pong'], ['msg', 5, '', true]];
+
+  it('decodes back-to-back packets in one chunk', () => {
+    const { handler, events } = recorder();
+    expect(new PacketDecoder(handler).push(stream)).toBeUndefined();
+    expect(events).toEqual(expected);
+  });
+
+  it('decodes identically when the stream is split at every byte boundary', () => {
+    for (let split = 0; split <= stream.length; split++) {
+      for (let second = split; second <= stream.length; second++) {
+        const { handler, events } = recorder();
+        const decoder = new PacketDecoder(handler);
+        expect(decoder.push(stream.subarray(0, split))).toBeUndefined();
+        expect(decoder.push(stream.subarray(split, second))).toBeUndefined();
+        expect(decoder.push(stream.subarray(second))).toBeUndefined();
+        expect(events).toEqual(expected);
+        expect(decoder.bufferedBytes).toBe(0);
+      }
+    }
+  });
+
+  it('decodes one byte at a time', () => {
+    const { handler, events } = recorder();
+    const decoder = new PacketDecoder(handler);
+    for (const byte of stream) expect(decoder.push(Uint8Array.of(byte))).toBeUndefined();
+    expect(events).toEqual(expected);
+  });
+
+  it('returns ERR_MALFORMED_PACKET for an unknown kind and ignores everything after it', () => {
+    const { handler, events } = recorder();
+    const decoder = new PacketDecoder(handler);
+    const error = decoder.push(Buffer.from('03' + '07' + '03', 'hex'));
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error?.code).toBe('ERR_MALFORMED_PACKET');
+    expect(decoder.push(Buffer.from('03', 'hex'))).toBeUndefined();
+    expect(events).toEqual([['ping']]);
+  });
+
+  it('never throws, and never holds more than one packet, whatever bytes arrive', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }), (chunks) => {
+        const decoder = new PacketDecoder({ onMsgPacket: () => undefined, onPing: () => undefined, onPong: () => undefined });
+        for (const chunk of chunks) {
+          const result = decoder.push(chunk);
+          if (result !== undefined) {
+            expect(result.code).toBe('ERR_MALFORMED_PACKET');
+            return;
+          }
+          expect(decoder.bufferedBytes).toBeLessThanOrEqual(0xffff + 4);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
