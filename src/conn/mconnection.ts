@@ -118,8 +118,11 @@ export class MConnection {
     return this.stateValue;
   }
 
-  /** Starts reading, and the keep-alive. Call once, after setting up what `onMessage` needs. */
-  start(): void {
+  /**
+   * Starts reading, and the keep-alive. Call once, after setting up what `onMessage` needs.
+   * `initialBytes` are bytes already read from the link by an earlier stage (the handshake).
+   */
+  start(initialBytes?: Uint8Array): void {
     if (this.started) return;
     this.started = true;
     this.link.attach({
@@ -135,6 +138,8 @@ export class MConnection {
       return;
     }
     this.pingTimer = setInterval(() => this.sendPing(), this.config.pingIntervalMs);
+    if (initialBytes !== undefined && initialBytes.length > 0) this.onData(initialBytes);
+    if (!this.pausedByCaller && this.stateValue !== 'closed') this.link.resume();
   }
 
   hasChannel(channelId: number): boolean {

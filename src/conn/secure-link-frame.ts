@@ -1,0 +1,232 @@
+import type { Aead } from '../crypto/aead.js';
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, FRAME_HEADER_BYTES } from '../crypto/constants.js';
+import { ProtocolError } from '../errors.js';
+
+/**
+ * Sealed frames, pure and I/O-free so they can be tested byte by byte:
+ *
+ * ```
+ *  ┌──────────────────────┬───────────────────────────────────────────────┐
+ *  │ u32be sealed length  │ ChaCha20-Poly1305(plaintext) = ciphertext|tag │
+ *  └──────────────────────┴───────────────────────────────────────────────┘
+ *  nonce = 00 00 00 00 | u64le frame counter (one counter per direction, from 0)
+ * ```
+ * Because each direction's nonce is implicit, a replayed, dropped, reordered or altered frame fails
+ * to open: the stream is authenticated as a whole, not only frame by frame.
+ */
+
+// Beyond 2^53 the counter would stop being exact; reusing a nonce is the one unforgivable AEAD sin.
+const MAX_FRAME_COUNTER = Number.MAX_SAFE_INTEGER;
+const TWO_POW_32 = 2 ** 32;
+
+function writeNonce(view: DataView, counter: number): void {
+  view.setUint32(4, counter >>> 0, true);
+  view.setUint32(8, Math.floor(counter / TWO_POW_32), true);
+}
+
+function counterExhausted(): ProtocolError {
+  return new ProtocolError('ERR_PROTOCOL', 'Frame counter exhausted: the connection must be re-established');
+}
+
+/** Seals plaintexts into frames for one direction. Not re-entrant; one per SecureLink. */
+export class FrameEncoder {
+  private readonly nonce = new Uint8Array(AEAD_NONCE_BYTES);
+  private readonly nonceView = new DataView(this.nonce.buffer);
+  private counter = 0;
+
+  constructor(
+    private readonly aead: Aead,
+    readonly maxPayloadBytes: number,
+  ) {}
+
+  /** Frames sealed so far; the next frame uses this as its nonce counter. */
+  get framesSealed(): number {
+    return this.counter;
+  }
+
+  /**
+   * Returns `[length][sealed]` in one buffer, ready for a single `link.write`. Throws RangeError if
+   * `plaintext` exceeds `maxPayloadBytes` (callers split first) and ProtocolError ERR_PROTOCOL when
+   * the nonce space is used up.
+   */
+  encode(plaintext: Uint8Array): Uint8Array {
+    if (plaintext.length > this.maxPayloadBytes) {
+      throw new RangeError(`Frame payload of ${plaintext.length} bytes exceeds ${this.maxPayloadBytes}`);
+    }
+    if (this.counter >= MAX_FRAME_COUNTER) throw counterExhausted();
+    writeNonce(this.nonceView, this.counter);
+    this.counter++;
+    const sealed = this.aead.seal(this.nonce, plaintext);
+    const frame = new Uint8Array(FRAME_HEADER_BYTES + sealed.length);
+    new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_BYTES).setUint32(0, sealed.length, false);
+    frame.set(sealed, FRAME_HEADER_BYTES);
+    return frame;
+  }
+}
+
+export const FrameDecoderState = {
+  /** Collecting the 4-byte length. */
+  Header: 0,
+  /** Collecting `sealedLength` bytes of ciphertext and tag. */
+  Payload: 1,
+  /** A protocol error was returned; every later push returns it again. */
+  Failed: 2,
+  /** `halt()` was called; input is ignored. */
+  Halted: 3,
+} as const;
+export type FrameDecoderState = (typeof FrameDecoderState)[keyof typeof FrameDecoderState];
+
+/** Receives one opened plaintext; the receiver owns it. */
+export type FrameSink = (plaintext: Uint8Array) => void;
+
+/**
+ * Incremental decoder for one direction, in the manner of ws's Receiver: a state, a count of bytes
+ * held, and "park until enough bytes". The declared length is checked against the cap as soon as
+ * the 4 header bytes are in, so a peer can never make it hold more than
+ * `FRAME_HEADER_BYTES + maxPayloadBytes + AEAD_TAG_BYTES` bytes. Frames that lie whole within one
+ * chunk are opened in place, without copying.
+ *
+ * `push` returns errors rather than throwing them. If `onFrame` throws, the decoder halts (the rest
+ * of that chunk is lost, so the stream could not be trusted anyway) and the exception propagates.
+ */
+export class FrameDecoder {
+  readonly maxSealedBytes: number;
+  private stateValue: FrameDecoderState = FrameDecoderState.Header;
+  private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
+  private headerFilled = 0;
+  private sealedLength = 0;
+  /** Allocated (exactly `sealedLength`) only when a frame straddles chunks. */
+  private partial: Uint8Array | undefined;
+  private partialFilled = 0;
+  private readonly nonce = new Uint8Array(AEAD_NONCE_BYTES);
+  private readonly nonceView = new DataView(this.nonce.buffer);
+  private counter = 0;
+  private error: ProtocolError | undefined;
+
+  constructor(
+    private readonly aead: Aead,
+    readonly maxPayloadBytes: number,
+  ) {
+    this.maxSealedBytes = maxPayloadBytes + AEAD_TAG_BYTES;
+  }
+
+  get state(): FrameDecoderState {
+    return this.stateValue;
+  }
+
+  /** Bytes held for an incomplete frame; never above FRAME_HEADER_BYTES + maxSealedBytes. */
+  get bufferedBytes(): number {
+    return this.headerFilled + this.partialFilled;
+  }
+
+  /** Frames opened so far. */
+  get framesOpened(): number {
+    return this.counter;
+  }
+
+  /** Stops decoding, also in the middle of the current `push`. Later input is ignored. */
+  halt(): void {
+    if (this.stateValue === FrameDecoderState.Failed) return;
+    this.stateValue = FrameDecoderState.Halted;
+    this.release();
+  }
+
+  /** Feeds bytes; opened frames go to `onFrame` in order. Returns a ProtocolError once the stream is bad. */
+  push(chunk: Uint8Array, onFrame: FrameSink): ProtocolError | undefined {
+    const end = chunk.length;
+    let offset = 0;
+    while (offset < end) {
+      const state = this.stateValue;
+      if (state === FrameDecoderState.Header) {
+        if (this.headerFilled === 0 && end - offset >= FRAME_HEADER_BYTES) {
+          this.sealedLength = readUint32BE(chunk, offset);
+          offset += FRAME_HEADER_BYTES;
+        } else {
+          const take = Math.min(FRAME_HEADER_BYTES - this.headerFilled, end - offset);
+          this.header.set(chunk.subarray(offset, offset + take), this.headerFilled);
+          this.headerFilled += take;
+          offset += take;
+          if (this.headerFilled < FRAME_HEADER_BYTES) return undefined;
+          this.headerFilled = 0;
+          this.sealedLength = readUint32BE(this.header, 0);
+        }
+        const lengthError = this.checkLength(this.sealedLength);
+        if (lengthError !== undefined) return this.fail(lengthError);
+        this.stateValue = FrameDecoderState.Payload;
+      } else if (state === FrameDecoderState.Payload) {
+        let sealed: Uint8Array;
+        if (this.partial === undefined && end - offset >= this.sealedLength) {
+          sealed = chunk.subarray(offset, offset + this.sealedLength);
+          offset += this.sealedLength;
+        } else {
+          this.partial ??= new Uint8Array(this.sealedLength);
+          const take = Math.min(this.sealedLength - this.partialFilled, end - offset);
+          this.partial.set(chunk.subarray(offset, offset + take), this.partialFilled);
+          this.partialFilled += take;
+          offset += take;
+          if (this.partialFilled < this.sealedLength) return undefined;
+          sealed = this.partial;
+          this.release();
+        }
+        this.stateValue = FrameDecoderState.Header;
+        const openError = this.openAndEmit(sealed, onFrame);
+        if (openError !== undefined) return openError;
+      } else {
+        return this.error;
+      }
+    }
+    return this.stateValue === FrameDecoderState.Failed ? this.error : undefined;
+  }
+
+  private checkLength(sealedLength: number): ProtocolError | undefined {
+    if (sealedLength > this.maxSealedBytes) {
+      return new ProtocolError('ERR_FRAME_TOO_LARGE', `Frame of ${sealedLength} sealed bytes exceeds the ${this.maxSealedBytes}-byte limit`, {
+        detail: { sealedLength, maxSealedBytes: this.maxSealedBytes, frameIndex: this.counter },
+      });
+    }
+    if (sealedLength < AEAD_TAG_BYTES) {
+      return new ProtocolError('ERR_DECRYPT', `Frame of ${sealedLength} bytes is shorter than its ${AEAD_TAG_BYTES}-byte tag`, {
+        detail: { sealedLength, frameIndex: this.counter },
+      });
+    }
+    return undefined;
+  }
+
+  private openAndEmit(sealed: Uint8Array, onFrame: FrameSink): ProtocolError | undefined {
+    if (this.counter >= MAX_FRAME_COUNTER) return this.fail(counterExhausted());
+    writeNonce(this.nonceView, this.counter);
+    const plaintext = this.aead.open(this.nonce, sealed);
+    if (plaintext === undefined) {
+      return this.fail(
+        new ProtocolError('ERR_DECRYPT', 'Frame failed authentication (tampered, replayed or reordered)', {
+          detail: { frameIndex: this.counter, sealedLength: sealed.length },
+        }),
+      );
+    }
+    this.counter++;
+    try {
+      onFrame(plaintext);
+    } catch (error) {
+      this.halt();
+      throw error;
+    }
+    return undefined;
+  }
+
+  private fail(error: ProtocolError): ProtocolError {
+    this.stateValue = FrameDecoderState.Failed;
+    this.error = error;
+    this.release();
+    return error;
+  }
+
+  private release(): void {
+    this.partial = undefined;
+    this.partialFilled = 0;
+    this.headerFilled = 0;
+  }
+}
+
+function readUint32BE(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+}

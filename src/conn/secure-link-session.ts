@@ -1,0 +1,240 @@
+import { MeshlinkError, ProtocolError, toError } from '../errors.js';
+import type { Link, LinkHandlers } from '../transport/link.js';
+import type { FrameDecoder, FrameEncoder } from './secure-link-frame.js';
+
+/**
+ * A Link whose peer has proven its ed25519 identity; every byte it carries is sealed.
+ * Obtained from `secureHandshake()`. Same contract as Link, plus:
+ * - `write()` seals its argument into one frame (several if longer than the frame payload limit)
+ *   and hands each frame to the underlying link in one `write`; it does not keep `chunk`.
+ *   Batch small messages into one write: every frame costs one seal and one socket write.
+ * - `bufferedBytes` counts sealed bytes (16 bytes of tag + 4 of header per frame) of the underlying link.
+ * - A frame that fails to open ends the link with ProtocolError ERR_DECRYPT; a declared length over
+ *   the limit with ERR_FRAME_TOO_LARGE. Errors carry the remote node id.
+ * - An exception thrown by `onData` destroys the link with that exception as the close error.
+ */
+export interface SecureLink extends Link {
+  readonly remoteNodeId: string;
+  /** 32-byte ed25519 key the peer proved it holds (a copy). */
+  readonly remotePublicKey: Uint8Array;
+  readonly localNodeId: string;
+}
+
+export interface AuthenticatedRemote {
+  readonly nodeId: string;
+  readonly publicKey: Uint8Array;
+}
+
+const Phase = {
+  Open: 0,
+  /** The underlying link ended cleanly; plaintext still waits for the owner before onClose. */
+  Ending: 1,
+  Closed: 2,
+} as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+/**
+ * Built by the handshake at the moment the peer's auth frame checks out, still inside the
+ * underlying link's onData: frames coalesced behind the auth frame arrive through `receiveFrame`
+ * before anyone has attached, so they are queued and the underlying link is paused until `attach`.
+ */
+export class SecureLinkSession implements SecureLink {
+  private handlers: LinkHandlers | undefined;
+  /** Opened frames the owner could not take yet (not attached, or paused). */
+  private readonly pending: Uint8Array[] = [];
+  private phase: Phase = Phase.Open;
+  private closeError: Error | undefined;
+  private closeReported = false;
+  private closing = false;
+  private userPaused = false;
+  private linkPaused = false;
+  private flushScheduled = false;
+  private writeBlocked = false;
+
+  constructor(
+    private readonly link: Link,
+    private readonly decoder: FrameDecoder,
+    private readonly encoder: FrameEncoder,
+    readonly localNodeId: string,
+    private readonly remote: AuthenticatedRemote,
+  ) {
+    link.attach({ onData: this.onLinkData, onDrain: this.onLinkDrain, onClose: this.onLinkClose });
+    this.updateLinkFlow();
+  }
+
+  get transport(): string {
+    return this.link.transport;
+  }
+
+  get remoteAddress(): string {
+    return this.link.remoteAddress;
+  }
+
+  get remoteNodeId(): string {
+    return this.remote.nodeId;
+  }
+
+  get remotePublicKey(): Uint8Array {
+    return this.remote.publicKey.slice();
+  }
+
+  get bufferedBytes(): number {
+    return this.link.bufferedBytes;
+  }
+
+  get closed(): boolean {
+    return this.phase === Phase.Closed || this.link.closed;
+  }
+
+  attach(handlers: LinkHandlers): void {
+    this.handlers = handlers;
+    this.scheduleFlush();
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.phase !== Phase.Open || this.closing) return false;
+    const max = this.encoder.maxPayloadBytes;
+    let ok = !this.writeBlocked;
+    try {
+      for (let offset = 0; offset < chunk.length; offset += max) {
+        const end = Math.min(offset + max, chunk.length);
+        ok = this.link.write(this.encoder.encode(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end)));
+      }
+    } catch (error) {
+      this.destroy(toError(error));
+      return false;
+    }
+    if (!ok) this.writeBlocked = true;
+    return ok;
+  }
+
+  pause(): void {
+    this.userPaused = true;
+    this.updateLinkFlow();
+  }
+
+  resume(): void {
+    if (!this.userPaused) return;
+    this.userPaused = false;
+    this.scheduleFlush();
+  }
+
+  close(): void {
+    if (this.phase !== Phase.Open || this.closing) return;
+    this.closing = true;
+    this.link.close();
+  }
+
+  destroy(error?: Error): void {
+    if (this.phase === Phase.Closed) return;
+    this.enterClosed(error);
+    this.link.destroy(error);
+    this.reportClose();
+  }
+
+  /** Takes one opened frame from the decoder; also used by the handshake for coalesced frames. */
+  readonly receiveFrame = (plaintext: Uint8Array): void => {
+    if (this.phase !== Phase.Open) return;
+    if (this.handlers !== undefined && !this.userPaused && this.pending.length === 0) {
+      this.deliver(this.handlers, plaintext);
+    } else {
+      this.pending.push(plaintext);
+      this.updateLinkFlow();
+    }
+  };
+
+  /** A decoder error met while the handshake was still feeding the rest of its chunk. */
+  fail(error: Error): void {
+    this.destroy(error instanceof MeshlinkError ? error.withPeer(this.remote.nodeId) : error);
+  }
+
+  private readonly onLinkData = (chunk: Uint8Array): void => {
+    if (this.phase !== Phase.Open) return;
+    const error = this.decoder.push(chunk, this.receiveFrame);
+    if (error !== undefined) this.fail(error);
+  };
+
+  private readonly onLinkDrain = (): void => {
+    this.writeBlocked = false;
+    if (this.phase === Phase.Open) this.handlers?.onDrain();
+  };
+
+  private readonly onLinkClose = (error?: Error): void => {
+    if (this.phase === Phase.Closed) return;
+    const leftoverBytes = this.decoder.bufferedBytes;
+    this.decoder.halt();
+    if (error === undefined && leftoverBytes === 0) {
+      this.phase = Phase.Ending;
+      this.scheduleFlush();
+      return;
+    }
+    this.enterClosed(error ?? truncatedError(this.remote.nodeId, leftoverBytes));
+    this.reportClose();
+  };
+
+  private deliver(handlers: LinkHandlers, plaintext: Uint8Array): void {
+    try {
+      handlers.onData(plaintext);
+    } catch (error) {
+      this.destroy(toError(error));
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.phase === Phase.Closed) {
+      this.reportClose();
+      return;
+    }
+    while (this.pending.length > 0 && this.handlers !== undefined && !this.userPaused) {
+      this.deliver(this.handlers, this.pending.shift()!);
+      if (this.isClosed()) return;
+    }
+    if (this.phase === Phase.Ending && this.pending.length === 0 && this.handlers !== undefined) {
+      this.enterClosed(undefined);
+      this.reportClose();
+      return;
+    }
+    this.updateLinkFlow();
+  };
+
+  private isClosed(): boolean {
+    return this.phase === Phase.Closed;
+  }
+
+  /** Read backpressure reaches the socket: pause it whenever plaintext is waiting for the owner. */
+  private updateLinkFlow(): void {
+    if (this.phase !== Phase.Open) return;
+    const shouldPause = this.handlers === undefined || this.userPaused || this.pending.length > 0;
+    if (shouldPause === this.linkPaused) return;
+    this.linkPaused = shouldPause;
+    if (shouldPause) this.link.pause();
+    else this.link.resume();
+  }
+
+  private enterClosed(error: Error | undefined): void {
+    this.phase = Phase.Closed;
+    this.closeError = error;
+    this.pending.length = 0;
+    this.decoder.halt();
+  }
+
+  /** onClose fires once, and only to an attached owner (attach() after the close still gets it). */
+  private reportClose(): void {
+    if (this.closeReported || this.handlers === undefined) return;
+    this.closeReported = true;
+    const handlers = this.handlers;
+    this.handlers = undefined;
+    handlers.onClose(this.closeError);
+  }
+}
+
+function truncatedError(peerId: string, bufferedBytes: number): ProtocolError {
+  return new ProtocolError('ERR_PROTOCOL', 'Link ended in the middle of a frame', { peerId, detail: { bufferedBytes } });
+}

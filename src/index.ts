@@ -1,0 +1,24 @@
+// The isomorphic public API. Platform entries (platforms/node, platforms/browser) re-export this and add
+// createNode() with their transports, storage and crypto.
+export * from './errors.js';
+export { parseAddress, formatAddress, normalizeAddress, isNodeId, withNodeId, type PeerAddress } from './transport/address.js';
+export type { Link, LinkHandlers } from './transport/link.js';
+export type { Transport, Listener, DialOptions as TransportDialOptions } from './transport/transport.js';
+export { MemoryNetwork, createMemoryLinkPair, type MemoryNetworkOptions } from './transport/memory.js';
+export type { Storage } from './storage/storage.js';
+export { MemoryStorage } from './storage/storage.js';
+export { generateNodeKey, nodeKeyFromSecret, nodeIdFromPublicKey, verifySignature, loadOrCreateNodeKey, type NodeKey } from './crypto/keys.js';
+export { nobleChaCha20Poly1305, type Aead, type AeadFactory } from './crypto/aead.js';
+export { secureHandshake, type SecureLink, type SecureHandshakeOptions } from './conn/secure-link.js';
+export { MConnection, type MConnectionHandlers, type SendOptions, type ConnectionStatus } from './conn/mconnection.js';
+export { DEFAULT_MCONNECTION_CONFIG, type MConnectionConfig } from './conn/config.js';
+export type { ChannelDescriptor } from './conn/channel-descriptor.js';
+export type { ChannelStatus } from './conn/channel.js';
+export { Switch, type SwitchEvents, type SwitchStatus, type DialOptions } from './switch/switch.js';
+export type { SwitchOptions } from './switch/config.js';
+export { BaseAgent, type Agent } from './switch/agent.js';
+export { Peer, type PeerStatus } from './switch/peer.js';
+export type { Envelope } from './switch/inbox.js';
+export type { NodeInfo } from './switch/node-info.js';
+export { PROTOCOL_VERSION } from './switch/node-info.js';
+export { encodeMessage, decodeMessage } from './wire/codec.js';

@@ -1,0 +1,51 @@
+import { formatAddress, parseAddress } from '../transport/address.js';
+
+/**
+ * Node ids and addresses that may not connect until a deadline. Banning an address bans that address
+ * and the node id in it; hosts are not banned, since many honest nodes may share one (NAT, a relay
+ * machine). Expired entries are dropped when looked at, so the list needs no timer.
+ */
+export class BanList {
+  private readonly until = new Map<string, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** `target`: a node id or an address. */
+  ban(target: string, durationMs: number): void {
+    const expires = this.now() + durationMs;
+    for (const key of keysOf(target)) this.until.set(key, Math.max(expires, this.until.get(key) ?? 0));
+  }
+
+  unban(target: string): void {
+    for (const key of keysOf(target)) this.until.delete(key);
+  }
+
+  /** Whether a node id, address, or host is banned now. */
+  isBanned(target: string): boolean {
+    for (const key of keysOf(target)) {
+      const expires = this.until.get(key);
+      if (expires === undefined) continue;
+      if (expires > this.now()) return true;
+      this.until.delete(key);
+    }
+    return false;
+  }
+
+  /** Active bans, for status and persistence. */
+  entries(): { target: string; untilMs: number }[] {
+    const now = this.now();
+    return [...this.until].filter(([, expires]) => expires > now).map(([target, untilMs]) => ({ target, untilMs }));
+  }
+}
+
+function keysOf(target: string): string[] {
+  if (!target.includes('://')) return [target.toLowerCase()];
+  try {
+    const address = parseAddress(target);
+    const keys = [formatAddress({ ...address, nodeId: undefined })];
+    if (address.nodeId !== undefined) keys.push(address.nodeId);
+    return keys;
+  } catch {
+    return [target];
+  }
+}

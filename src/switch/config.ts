@@ -1,0 +1,110 @@
+import type { MConnectionConfig } from '../conn/config.js';
+import type { AeadFactory } from '../crypto/aead.js';
+import type { NodeKey } from '../crypto/keys.js';
+import { ConfigError } from '../errors.js';
+import type { Transport } from '../transport/transport.js';
+import { DEFAULT_BACKOFF_POLICY, type BackoffPolicy } from './backoff.js';
+import {
+  DEFAULT_DIAL_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_INBOX_CAPACITY_MESSAGES,
+  DEFAULT_MAX_INBOUND_PEERS,
+  DEFAULT_MAX_OUTBOUND_PEERS,
+  DEFAULT_MAX_PENDING_INBOUND,
+  DEFAULT_STOP_TIMEOUT_MS,
+} from './constants.js';
+
+export interface SwitchOptions {
+  /** This node's key; its id is derived from it. */
+  identity: NodeKey;
+  /** Only peers on the same network are accepted. */
+  network: string;
+  /** Transports by the address protocols they serve (tcp, ws, memory, …). */
+  transports: readonly Transport[];
+  /** Addresses to listen on, e.g. `tcp://127.0.0.1:0` (port 0 picks a free one). @default [] */
+  listen?: readonly string[];
+  /** Extra addresses to advertise (a UPnP mapping, a public host name). @default [] */
+  externalAddresses?: readonly string[];
+  /** @default '' */
+  moniker?: string;
+  /** @default 40 */
+  maxInbound?: number;
+  /** Cap on outbound peers dialled without `persistent`. @default 10 */
+  maxOutbound?: number;
+  /** Links still handshaking at once; extra arrivals are dropped. @default 64 */
+  maxPendingInbound?: number;
+  /** Transport connect deadline. @default 10000 */
+  dialTimeoutMs?: number;
+  /** Secure handshake + NodeInfo + admission deadline. @default 20000 */
+  handshakeTimeoutMs?: number;
+  /** How long stop() lets peers flush. @default 5000 */
+  stopTimeoutMs?: number;
+  /** Per-connection settings (ping, rate limits, batch size). */
+  connection?: Partial<MConnectionConfig>;
+  /** ChaCha20-Poly1305 implementation; platforms pass their fastest. @default noble */
+  aead?: AeadFactory;
+  /** Peers to keep connected: dialled at start and redialled after any disconnect. */
+  persistentPeers?: readonly string[];
+  reconnect?: Partial<BackoffPolicy>;
+  /** Messages held per pull-style channel before senders are paused. @default 1024 */
+  inboxCapacity?: number;
+  /** Random source for jitter, so simulations can be seeded. @default Math.random */
+  random?: () => number;
+}
+
+export interface ResolvedSwitchOptions {
+  identity: NodeKey;
+  network: string;
+  transports: readonly Transport[];
+  listen: readonly string[];
+  externalAddresses: readonly string[];
+  moniker: string;
+  maxInbound: number;
+  maxOutbound: number;
+  maxPendingInbound: number;
+  dialTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  stopTimeoutMs: number;
+  connection: Partial<MConnectionConfig>;
+  aead: AeadFactory | undefined;
+  persistentPeers: readonly string[];
+  reconnect: BackoffPolicy;
+  inboxCapacity: number;
+  random: () => number;
+}
+
+export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOptions {
+  const resolved: ResolvedSwitchOptions = {
+    identity: options.identity,
+    network: options.network,
+    transports: options.transports,
+    listen: options.listen ?? [],
+    externalAddresses: options.externalAddresses ?? [],
+    moniker: options.moniker ?? '',
+    maxInbound: options.maxInbound ?? DEFAULT_MAX_INBOUND_PEERS,
+    maxOutbound: options.maxOutbound ?? DEFAULT_MAX_OUTBOUND_PEERS,
+    maxPendingInbound: options.maxPendingInbound ?? DEFAULT_MAX_PENDING_INBOUND,
+    dialTimeoutMs: options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    stopTimeoutMs: options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
+    connection: options.connection ?? {},
+    aead: options.aead,
+    persistentPeers: options.persistentPeers ?? [],
+    reconnect: { ...DEFAULT_BACKOFF_POLICY, ...options.reconnect },
+    inboxCapacity: options.inboxCapacity ?? DEFAULT_INBOX_CAPACITY_MESSAGES,
+    random: options.random ?? Math.random,
+  };
+  const bad = (why: string): never => {
+    throw new ConfigError('ERR_INVALID_CONFIG', `Switch options: ${why}`);
+  };
+  if (typeof resolved.network !== 'string' || resolved.network.length === 0 || resolved.network.length > 64) bad('network must be 1-64 characters');
+  if (resolved.transports.length === 0) bad('at least one transport is needed');
+  for (const key of ['maxInbound', 'maxOutbound', 'maxPendingInbound', 'inboxCapacity'] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 0) bad(`${key} must be an integer ≥ 0`);
+  }
+  for (const key of ['dialTimeoutMs', 'handshakeTimeoutMs', 'stopTimeoutMs'] as const) {
+    if (!(resolved[key] > 0)) bad(`${key} must be > 0`);
+  }
+  if (resolved.moniker.length > 64) bad('moniker is longer than 64 characters');
+  return resolved;
+}

@@ -1,0 +1,19 @@
+/** Switch defaults, as CometBFT's where it has one. */
+export const DEFAULT_MAX_INBOUND_PEERS = 40;
+export const DEFAULT_MAX_OUTBOUND_PEERS = 10;
+/** Raw links still handshaking at once; more are dropped on arrival (handshake floods cost little). */
+export const DEFAULT_MAX_PENDING_INBOUND = 64;
+export const DEFAULT_DIAL_TIMEOUT_MS = 10 * 1000;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 20 * 1000;
+/** How long `stop()` gives peers to flush before their links are destroyed. */
+export const DEFAULT_STOP_TIMEOUT_MS = 5 * 1000;
+
+/** Persistent peers are redialled after base·2^attempt ms, ±jitter, capped: 0.5 s, 1 s, 2 s … 60 s. */
+export const RECONNECT_BASE_DELAY_MS = 500;
+export const RECONNECT_MAX_DELAY_MS = 60 * 1000;
+/** Each delay is scaled by a random factor in [1 − jitter, 1 + jitter] so restarted nodes don't stampede. */
+export const RECONNECT_JITTER_RATIO = 0.25;
+
+/** Messages waiting per pull-style channel before the senders are paused. */
+export const DEFAULT_INBOX_CAPACITY_MESSAGES = 1024;
+export const DEFAULT_BAN_DURATION_MS = 10 * 60 * 1000;

@@ -1,0 +1,143 @@
+import { AbortError, ClosedError, ConfigError, PeerRejectedError, toError } from '../errors.js';
+import { formatAddress, parseAddress } from '../transport/address.js';
+import { withDeadline } from '../util/abort.js';
+import { backoffDelayMs } from './backoff.js';
+import type { Peer } from './peer.js';
+import type { DialOptions, Switch } from './switch.js';
+
+interface PersistentState {
+  address: string;
+  attempt: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * Outbound connections for a Switch: one dial per peer id at a time, self and ban checks before any
+ * socket is opened, and redialling of persistent peers with exponential backoff and jitter.
+ */
+export class Dialer {
+  private readonly inFlight = new Map<string, Promise<Peer>>();
+  private readonly persistent = new Map<string, PersistentState>();
+  private stopped = false;
+
+  constructor(
+    private readonly sw: Switch,
+    private readonly stopSignal: AbortSignal,
+  ) {}
+
+  get dialingCount(): number {
+    return this.inFlight.size;
+  }
+
+  pendingDialTo(peerId: string): Promise<Peer> | undefined {
+    return this.inFlight.get(peerId);
+  }
+
+  isPersistent(peerId: string): boolean {
+    return this.persistent.has(peerId);
+  }
+
+  /** Keeps `address` connected from now on: dials it (after a jitter) and redials after failures. */
+  addPersistent(address: string): void {
+    const parsed = parseAddress(address);
+    if (parsed.nodeId === undefined) throw new ConfigError('ERR_INVALID_ADDRESS', `Persistent peer ${address} needs a node id`);
+    if (this.persistent.has(parsed.nodeId)) return;
+    const state: PersistentState = { address: formatAddress(parsed), attempt: 0, timer: undefined };
+    this.persistent.set(parsed.nodeId, state);
+    if (this.sw.getPeer(parsed.nodeId) === undefined) this.schedule(parsed.nodeId, state, 0);
+  }
+
+  dial(address: string, options: DialOptions): Promise<Peer> {
+    let parsed;
+    try {
+      parsed = parseAddress(address);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const text = formatAddress(parsed);
+    const peerId = parsed.nodeId;
+    if (this.stopped || !this.sw.isRunning) return Promise.reject(new ClosedError('Switch is not running'));
+    if (peerId === this.sw.nodeId || this.sw.isOwnAddress(parsed)) {
+      return Promise.reject(new PeerRejectedError('ERR_SELF_CONNECTION', `Refusing to dial ourselves (${text})`));
+    }
+    if (this.sw.bans.isBanned(text)) return Promise.reject(new PeerRejectedError('ERR_BANNED', `${text} is banned`, { peerId }));
+    if (options.persistent === true && peerId !== undefined && !this.persistent.has(peerId)) {
+      this.persistent.set(peerId, { address: text, attempt: 0, timer: undefined });
+    }
+    if (peerId !== undefined) {
+      const existing = this.sw.getPeer(peerId);
+      if (existing !== undefined) return Promise.resolve(existing);
+      const pending = this.inFlight.get(peerId);
+      if (pending !== undefined) return pending;
+    }
+    const persistent = peerId !== undefined && this.persistent.has(peerId);
+    if (!persistent && this.sw.peerCounts().outbound + this.inFlight.size >= this.sw.options.maxOutbound) {
+      return Promise.reject(new PeerRejectedError('ERR_PEER_LIMIT', `Outbound limit ${this.sw.options.maxOutbound} reached`, { peerId }));
+    }
+    const attempt = this.connect(text, peerId, persistent, options.signal);
+    if (peerId !== undefined) {
+      this.inFlight.set(peerId, attempt);
+      const forget = (): void => {
+        if (this.inFlight.get(peerId) === attempt) this.inFlight.delete(peerId);
+      };
+      attempt.then(forget, forget);
+    }
+    return attempt;
+  }
+
+  private async connect(address: string, peerId: string | undefined, persistent: boolean, signal: AbortSignal | undefined): Promise<Peer> {
+    const parsed = parseAddress(address);
+    const transport = this.sw.transportFor(parsed);
+    const combined = signal === undefined ? this.stopSignal : AbortSignal.any([signal, this.stopSignal]);
+    const link = await withDeadline((deadline) => transport.dial(parsed, { signal: deadline }), {
+      timeoutMs: this.sw.options.dialTimeoutMs,
+      signal: combined,
+      what: `Dial to ${address}`,
+      peerId,
+    });
+    const upgraded = await this.sw.upgradeOutbound(link, peerId, combined);
+    if (this.stopped) {
+      upgraded.link.destroy(new ClosedError('Switch stopped'));
+      throw new ClosedError('Switch stopped');
+    }
+    return this.sw.addPeer(upgraded, 'outbound', address, link.transport, persistent);
+  }
+
+  /** A peer disconnected: persistent ones are redialled. */
+  onPeerGone(peer: Peer): void {
+    const state = this.persistent.get(peer.id);
+    if (state === undefined || this.stopped) return;
+    this.schedule(peer.id, state, backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random));
+  }
+
+  private schedule(peerId: string, state: PersistentState, delayMs: number): void {
+    if (this.stopped || state.timer !== undefined) return;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      if (this.stopped || this.sw.getPeer(peerId) !== undefined) return;
+      this.dial(state.address, {}).then(
+        () => {
+          state.attempt = 0;
+        },
+        (error: unknown) => {
+          const failure = toError(error);
+          if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError) return;
+          // A duplicate means the peer reached us first: it is connected, nothing to retry.
+          if (failure instanceof PeerRejectedError && failure.code === 'ERR_DUPLICATE_PEER' && this.sw.getPeer(peerId) !== undefined) return;
+          state.attempt += 1;
+          const retryIn = backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random);
+          this.sw.emitDialFailed(state.address, failure, true);
+          this.schedule(peerId, state, retryIn);
+        },
+      );
+    }, delayMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const state of this.persistent.values()) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+    }
+  }
+}

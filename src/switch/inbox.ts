@@ -1,0 +1,84 @@
+import type { Peer } from './peer.js';
+
+export interface Envelope {
+  peer: Peer;
+  channelId: number;
+  message: Uint8Array;
+}
+
+/**
+ * Holds messages for a channel read in the pull style. Bounded: when full, the peers that keep
+ * sending are paused (their TCP windows close) until a reader catches up, so nothing is dropped and
+ * nothing grows without bound.
+ */
+export class Inbox {
+  private readonly queue: Envelope[] = [];
+  private head = 0;
+  private readonly readers: ((envelope: Envelope | undefined) => void)[] = [];
+  private readonly pausedPeers = new Set<Peer>();
+  private closed = false;
+
+  constructor(readonly capacity: number) {}
+
+  get length(): number {
+    return this.queue.length - this.head;
+  }
+
+  push(envelope: Envelope): void {
+    if (this.closed) return;
+    const reader = this.readers.shift();
+    if (reader !== undefined) {
+      reader(envelope);
+      return;
+    }
+    this.queue.push(envelope);
+    if (this.length >= this.capacity && !this.pausedPeers.has(envelope.peer)) {
+      this.pausedPeers.add(envelope.peer);
+      envelope.peer.connection.pause();
+    }
+  }
+
+  /** Next envelope, or undefined once the inbox is closed and empty. */
+  next(): Promise<Envelope | undefined> {
+    if (this.length > 0) {
+      const envelope = this.queue[this.head]!;
+      this.queue[this.head] = undefined as unknown as Envelope;
+      this.head += 1;
+      if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
+      } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      if (this.pausedPeers.size > 0 && this.length <= this.capacity / 2) this.resumePeers();
+      return Promise.resolve(envelope);
+    }
+    if (this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.readers.push(resolve));
+  }
+
+  /** A departed peer need not be resumed; its accepted messages stay for the readers. */
+  forgetPeer(peer: Peer): void {
+    this.pausedPeers.delete(peer);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.resumePeers();
+    for (const reader of this.readers.splice(0)) reader(undefined);
+  }
+
+  private resumePeers(): void {
+    for (const peer of this.pausedPeers) peer.connection.resume();
+    this.pausedPeers.clear();
+  }
+
+  async *iterate(): AsyncGenerator<Envelope, void, undefined> {
+    for (;;) {
+      const envelope = await this.next();
+      if (envelope === undefined) return;
+      yield envelope;
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import { HandshakeError } from '../errors.js';
+import { isNodeId, normalizeAddress, parseAddress } from '../transport/address.js';
+
+/** What a node tells a peer about itself right after the secure handshake. */
+export interface NodeInfo {
+  /** Must equal the id proven in the secure handshake. */
+  readonly id: string;
+  /** Nodes only connect within one network (e.g. 'meshlink-demo'). */
+  readonly network: string;
+  /** Semantic version of the p2p protocol; a different major version is incompatible. */
+  readonly protocolVersion: string;
+  /** Channel ids this node's agents use. */
+  readonly channels: readonly number[];
+  /** Addresses where this node accepts connections, with its id. */
+  readonly listenAddresses: readonly string[];
+  /** Human-readable name. */
+  readonly moniker: string;
+  /** Software name and version, e.g. 'meshlink/0.1.0'. */
+  readonly software: string;
+}
+
+export const PROTOCOL_VERSION = '1.0.0';
+export const SOFTWARE_VERSION = 'meshlink/0.1.0';
+export const MAX_NODE_INFO_BYTES = 16 * 1024;
+export const MAX_LISTEN_ADDRESSES = 16;
+export const MAX_MONIKER_LENGTH = 64;
+const MAX_NETWORK_LENGTH = 64;
+
+function fail(why: string, peerId?: string): never {
+  throw new HandshakeError('ERR_HANDSHAKE', `Invalid NodeInfo: ${why}`, { peerId });
+}
+
+/**
+ * Checks the shape of a decoded NodeInfo (it came from an untrusted peer) and returns a clean copy.
+ * Listen addresses that do not parse, or that name another node, are dropped rather than failing the
+ * handshake: they matter only to PEX, which validates again.
+ */
+export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a map', peerId);
+  const record = value as Record<string, unknown>;
+  const { id, network, protocolVersion, channels, listenAddresses, moniker, software } = record;
+  if (!isNodeId(id)) fail('id is not a node id', peerId);
+  if (typeof network !== 'string' || network.length === 0 || network.length > MAX_NETWORK_LENGTH) fail('bad network', peerId);
+  if (typeof protocolVersion !== 'string' || !/^\d{1,6}\.\d{1,6}\.\d{1,6}$/.test(protocolVersion)) fail('bad protocolVersion', peerId);
+  if (!Array.isArray(channels) || channels.length > 256) fail('bad channels', peerId);
+  const channelSet = new Set<number>();
+  for (const channel of channels) {
+    if (!Number.isInteger(channel) || (channel as number) < 0 || (channel as number) > 255 || channelSet.has(channel as number)) {
+      fail('bad channel id', peerId);
+    }
+    channelSet.add(channel as number);
+  }
+  if (!Array.isArray(listenAddresses) || listenAddresses.length > MAX_LISTEN_ADDRESSES) fail('bad listenAddresses', peerId);
+  const addresses: string[] = [];
+  for (const address of listenAddresses) {
+    if (typeof address !== 'string') fail('listen address is not a string', peerId);
+    const normal = normalizeAddress(address);
+    if (normal !== undefined && parseAddress(normal).nodeId === id) addresses.push(normal);
+  }
+  if (typeof moniker !== 'string' || moniker.length > MAX_MONIKER_LENGTH) fail('bad moniker', peerId);
+  if (typeof software !== 'string' || software.length > MAX_MONIKER_LENGTH) fail('bad software', peerId);
+  return { id, network, protocolVersion, channels: [...channelSet], listenAddresses: addresses, moniker, software };
+}
+
+/** Rejects a peer we cannot talk to: another network, another protocol major version. */
+export function checkCompatible(local: NodeInfo, remote: NodeInfo): void {
+  if (local.network !== remote.network) {
+    throw new HandshakeError('ERR_INCOMPATIBLE_PEER', `Peer is on network "${remote.network}", we are on "${local.network}"`, {
+      peerId: remote.id,
+      detail: { reason: 'network', local: local.network, remote: remote.network },
+    });
+  }
+  const major = (version: string): string => version.split('.')[0]!;
+  if (major(local.protocolVersion) !== major(remote.protocolVersion)) {
+    throw new HandshakeError(
+      'ERR_INCOMPATIBLE_PEER',
+      `Peer speaks protocol ${remote.protocolVersion}, incompatible with our ${local.protocolVersion}`,
+      { peerId: remote.id, detail: { reason: 'protocol-version', local: local.protocolVersion, remote: remote.protocolVersion } },
+    );
+  }
+}

@@ -1,0 +1,428 @@
+import { MConnection } from '../conn/mconnection.js';
+import { resolveChannelDescriptor, hex, type ChannelDescriptor } from '../conn/channel-descriptor.js';
+import {
+  ClosedError,
+  ConfigError,
+  MeshlinkError,
+  PeerRejectedError,
+  ProtocolError,
+  toError,
+} from '../errors.js';
+import { formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
+import type { Link } from '../transport/link.js';
+import type { Listener, Transport } from '../transport/transport.js';
+import { TypedEventTarget } from '../util/events.js';
+import type { Agent } from './agent.js';
+import { BanList } from './ban-list.js';
+import { resolveSwitchOptions, type ResolvedSwitchOptions, type SwitchOptions } from './config.js';
+import { DEFAULT_BAN_DURATION_MS } from './constants.js';
+import { Dialer } from './dialer.js';
+import { Inbox, type Envelope } from './inbox.js';
+import { PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
+import { Peer, type PeerStatus } from './peer.js';
+import { upgradeLink, type AdmissionDecision, type Direction, type UpgradedLink, type UpgradeOptions } from './upgrade.js';
+
+export interface SwitchEvents extends Record<string, unknown> {
+  'peer:connected': { peer: Peer };
+  'peer:disconnected': { peer: Peer; reason: Error | undefined };
+  /** A peer misbehaved or failed (protocol error, timeout, stopPeerForError); disconnection follows. */
+  'peer:error': { peer: Peer; error: Error };
+  'dial:failed': { address: string; error: Error; willRetry: boolean };
+  'inbound:rejected': { remoteAddress: string; error: Error };
+  'agent:error': { agent: string; error: Error };
+}
+
+export interface SwitchStatus {
+  nodeId: string;
+  network: string;
+  moniker: string;
+  listen: string[];
+  peers: PeerStatus[];
+}
+
+export interface DialOptions {
+  signal?: AbortSignal;
+  /** Keep this peer connected: redial after any disconnect, with backoff. @default false */
+  persistent?: boolean;
+}
+
+type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * The Switch owns every peer of a node: it listens and dials through the transports, upgrades each
+ * link (secure handshake, NodeInfo, admission), keeps at most one connection per peer, enforces limits
+ * and bans, routes messages to the agent that owns the channel, and tells agents when peers come and go.
+ */
+export class Switch extends TypedEventTarget<SwitchEvents> {
+  readonly options: ResolvedSwitchOptions;
+  readonly nodeId: string;
+  readonly bans: BanList;
+  private state: State = 'new';
+  private readonly agents = new Map<string, Agent>();
+  private readonly channelOwners = new Map<number, { name: string; agent: Agent }>();
+  private channels: ChannelDescriptor[] = [];
+  private readonly inboxes = new Map<number, Inbox>();
+  private readonly peerMap = new Map<string, Peer>();
+  private readonly listeners: Listener[] = [];
+  private listenAddresses: string[] = [];
+  private pendingInbound = 0;
+  /** Inbound peers accepted but not yet started, counted against limits and duplicates. */
+  private readonly admitted = new Set<string>();
+  private readonly dialer: Dialer;
+  private readonly stopController = new AbortController();
+
+  constructor(options: SwitchOptions) {
+    super();
+    this.options = resolveSwitchOptions(options);
+    this.nodeId = this.options.identity.nodeId;
+    this.bans = new BanList();
+    this.dialer = new Dialer(this, this.stopController.signal);
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Registers an agent under a unique name. Only before start(). */
+  addAgent(name: string, agent: Agent): this {
+    if (this.state !== 'new') throw new ConfigError('ERR_INVALID_CONFIG', 'Agents must be added before start()');
+    if (this.agents.has(name)) throw new ConfigError('ERR_INVALID_CONFIG', `An agent named "${name}" is already added`);
+    this.agents.set(name, agent);
+    return this;
+  }
+
+  getAgent<T extends Agent>(name: string): T | undefined {
+    return this.agents.get(name) as T | undefined;
+  }
+
+  /** Starts agents, listeners and persistent peers. Rejects on a channel claimed twice. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'starting';
+    const channels: ChannelDescriptor[] = [];
+    for (const [name, agent] of this.agents) {
+      for (const descriptor of agent.channels) {
+        const resolved = resolveChannelDescriptor(descriptor);
+        const owner = this.channelOwners.get(resolved.id);
+        if (owner !== undefined) {
+          this.state = 'new';
+          this.channelOwners.clear();
+          throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(resolved.id)} is claimed by both "${owner.name}" and "${name}"`);
+        }
+        this.channelOwners.set(resolved.id, { name, agent });
+        channels.push(resolved);
+        if (agent.receive === undefined) this.inboxes.set(resolved.id, new Inbox(this.options.inboxCapacity));
+      }
+    }
+    this.channels = channels;
+    try {
+      // Listen first so agents (NAT, PEX) can read our addresses; links arriving before we are
+      // running are refused, so no peer reaches an agent that has not started.
+      for (const text of this.options.listen) await this.listenOn(text);
+      for (const agent of this.agents.values()) await agent.start?.(this);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    this.state = 'running';
+    for (const address of this.options.persistentPeers) this.dialer.addPersistent(address);
+  }
+
+  private async listenOn(text: string): Promise<void> {
+    const address = parseAddress(text);
+    const transport = this.transportFor(address);
+    if (transport.listen === undefined) throw new ConfigError('ERR_NO_TRANSPORT', `The ${address.protocol} transport cannot listen`);
+    const listener = await transport.listen(address, (link) => this.onInboundLink(link));
+    this.listeners.push(listener);
+    for (const bound of listener.addresses) this.listenAddresses.push(formatAddress(withNodeId(bound, this.nodeId)));
+  }
+
+  /** Full addresses (with our id) we listen on, plus external ones. */
+  get addresses(): string[] {
+    return [...this.listenAddresses, ...this.options.externalAddresses.map((a) => formatAddress(withNodeId(parseAddress(a), this.nodeId)))];
+  }
+
+  /** Adds an address to advertise (e.g. a NAT mapping learned after start). */
+  addExternalAddress(address: string): void {
+    const full = formatAddress(withNodeId(parseAddress(address), this.nodeId));
+    if (!this.listenAddresses.includes(full)) this.listenAddresses.push(full);
+  }
+
+  removeExternalAddress(address: string): void {
+    const full = formatAddress(withNodeId(parseAddress(address), this.nodeId));
+    this.listenAddresses = this.listenAddresses.filter((a) => a !== full);
+  }
+
+  nodeInfo(): NodeInfo {
+    return {
+      id: this.nodeId,
+      network: this.options.network,
+      protocolVersion: PROTOCOL_VERSION,
+      channels: this.channels.map((c) => c.id),
+      listenAddresses: this.addresses.slice(0, 16),
+      moniker: this.options.moniker,
+      software: SOFTWARE_VERSION,
+    };
+  }
+
+  /**
+   * Connects to `address` (which should carry the node id). Resolves with the Peer, or the existing
+   * Peer when already connected. Non-persistent dials are tried once; persistent ones are also
+   * redialled after any later disconnect.
+   */
+  dial(address: string, options: DialOptions = {}): Promise<Peer> {
+    return this.dialer.dial(address, options);
+  }
+
+  get peers(): Peer[] {
+    return [...this.peerMap.values()];
+  }
+
+  getPeer(id: string): Peer | undefined {
+    return this.peerMap.get(id);
+  }
+
+  /** Counts for limits: established peers plus accepted-but-starting inbound. */
+  peerCounts(): { inbound: number; outbound: number; dialing: number } {
+    let inbound = this.admitted.size;
+    let outbound = 0;
+    for (const peer of this.peerMap.values()) {
+      if (peer.direction === 'inbound') inbound++;
+      else outbound++;
+    }
+    return { inbound, outbound, dialing: this.dialer.dialingCount };
+  }
+
+  /**
+   * Sends to every peer that has the channel. Resolves with each peer's result (true = queued); a slow
+   * peer costs at most `timeoutMs` (default: the connection's send timeout), never the others.
+   */
+  async broadcast(channelId: number, message: Uint8Array, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Map<string, boolean>> {
+    const targets = this.peers.filter((peer) => peer.hasChannel(channelId) && peer.connection.hasChannel(channelId));
+    const results = await Promise.all(targets.map((peer) => peer.send(channelId, message, options).catch(() => false)));
+    return new Map(targets.map((peer, index) => [peer.id, results[index]!]));
+  }
+
+  /**
+   * Pull-style reading of a channel whose agent has no `receive` method. Ends when the switch stops.
+   * Several readers share the messages (each message goes to one reader).
+   */
+  receive(channelId: number): AsyncIterable<Envelope> {
+    const inbox = this.inboxes.get(channelId);
+    if (inbox === undefined) {
+      const owner = this.channelOwners.get(channelId);
+      throw new ConfigError(
+        'ERR_INVALID_ARGUMENT',
+        owner === undefined
+          ? `No agent owns channel 0x${hex(channelId)} (or the switch is not started)`
+          : `Channel 0x${hex(channelId)} is delivered to agent "${owner.name}".receive(); pull-style reading is for agents without receive()`,
+      );
+    }
+    return { [Symbol.asyncIterator]: () => inbox.iterate() };
+  }
+
+  /** Disconnects a misbehaving peer now. It may reconnect (use `ban` to keep it out). */
+  stopPeerForError(peer: Peer, error: unknown): void {
+    const failure = toError(error);
+    if (!peer.isConnected) return;
+    peer.connection.destroy(failure instanceof MeshlinkError ? failure.withPeer(peer.id) : failure);
+  }
+
+  /** Keeps a node id or address out (no dials, inbound refused) for `durationMs`; disconnects it now. */
+  ban(target: string, durationMs = DEFAULT_BAN_DURATION_MS, reason?: Error): void {
+    this.bans.ban(target, durationMs);
+    for (const peer of this.peers) {
+      if (this.bans.isBanned(peer.id)) this.stopPeerForError(peer, reason ?? new PeerRejectedError('ERR_BANNED', `Banned for ${durationMs} ms`, { peerId: peer.id }));
+    }
+  }
+
+  status(): SwitchStatus {
+    return {
+      nodeId: this.nodeId,
+      network: this.options.network,
+      moniker: this.options.moniker,
+      listen: this.addresses,
+      peers: this.peers.map((peer) => peer.status()),
+    };
+  }
+
+  /**
+   * Stops dialling and listening, closes every peer gracefully (flushing what was queued, bounded by
+   * stopTimeoutMs), stops agents and ends pull-style readers. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    this.state = 'stopping';
+    this.stopController.abort(new ClosedError('Switch stopped'));
+    this.dialer.stop();
+    // Some servers (net.Server) report closed only once their connections end: close peers meanwhile.
+    const listenersClosed = Promise.all(this.listeners.splice(0).map((listener) => listener.close().catch(() => undefined)));
+    await Promise.all(this.peers.map((peer) => peer.connection.close()));
+    await listenersClosed;
+    for (const agent of this.agents.values()) {
+      try {
+        await agent.stop?.();
+      } catch (error) {
+        this.emit('agent:error', { agent: this.agentName(agent), error: toError(error) });
+      }
+    }
+    for (const inbox of this.inboxes.values()) inbox.close();
+    await Promise.all(this.options.transports.map((transport) => transport.close?.().catch(() => undefined)));
+    this.state = 'stopped';
+  }
+
+  // ─── internal: used by the Dialer ───────────────────────────────────────────────────────────
+
+  /** @internal */
+  transportFor(address: PeerAddress): Transport {
+    const transport = this.options.transports.find((t) => t.protocols.includes(address.protocol));
+    if (transport === undefined) throw new ConfigError('ERR_NO_TRANSPORT', `No transport for ${address.protocol}:// addresses`);
+    return transport;
+  }
+
+  /** @internal */
+  isOwnAddress(address: PeerAddress): boolean {
+    const bare = formatAddress({ ...address, nodeId: this.nodeId });
+    return this.listenAddresses.includes(bare);
+  }
+
+  /** @internal Upgrades a dialled link. */
+  upgradeOutbound(link: Link, expectedPeerId: string | undefined, signal: AbortSignal): Promise<UpgradedLink> {
+    return upgradeLink(link, this.upgradeOptions('outbound', signal, expectedPeerId));
+  }
+
+  private upgradeOptions(direction: Direction, signal: AbortSignal, expectedPeerId?: string): UpgradeOptions {
+    return {
+      identity: this.options.identity,
+      localInfo: this.nodeInfo(),
+      direction,
+      expectedPeerId,
+      timeoutMs: this.options.handshakeTimeoutMs,
+      signal,
+      aead: this.options.aead,
+      admit: (remote: NodeInfo) => this.admitInbound(remote),
+    };
+  }
+
+  private onInboundLink(link: Link): void {
+    if (this.state !== 'running' || this.pendingInbound >= this.options.maxPendingInbound) {
+      link.destroy();
+      return;
+    }
+    this.pendingInbound++;
+    let admittedId: string | undefined;
+    const options = this.upgradeOptions('inbound', this.stopController.signal);
+    options.admit = async (remote) => {
+      const decision = await this.admitInbound(remote);
+      if (decision.accept) admittedId = remote.id;
+      return decision;
+    };
+    upgradeLink(link, options)
+      .then((upgraded) => {
+        this.admitted.delete(upgraded.remoteInfo.id);
+        admittedId = undefined;
+        if (this.state !== 'running') {
+          upgraded.link.destroy(new ClosedError('Switch stopped'));
+          return;
+        }
+        this.addPeer(upgraded, 'inbound', link.remoteAddress, link.transport, false);
+      })
+      .catch((error: unknown) => this.emit('inbound:rejected', { remoteAddress: link.remoteAddress, error: toError(error) }))
+      .finally(() => {
+        this.pendingInbound--;
+        if (admittedId !== undefined) this.admitted.delete(admittedId);
+      });
+  }
+
+  /**
+   * The acceptor's admission rule. When both nodes dial each other at once, the connection dialled by
+   * the node with the lower id wins on both ends; if our own (winning) dial is still in flight we wait
+   * for it, so that a failed dial does not leave both sides without a connection.
+   */
+  private async admitInbound(remote: NodeInfo): Promise<AdmissionDecision> {
+    const refuse = (code: Exclude<AdmissionDecision, { accept: true }>['code'], reason: string): AdmissionDecision => ({ accept: false, code, reason });
+    if (remote.id === this.nodeId) return refuse('ERR_SELF_CONNECTION', 'connected to itself');
+    if (this.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
+    const ourDial = this.dialer.pendingDialTo(remote.id);
+    if (ourDial !== undefined && this.nodeId < remote.id) {
+      const ourDialWon = await ourDial.then(() => true, () => false);
+      if (ourDialWon) return refuse('ERR_DUPLICATE_PEER', 'already connected (simultaneous dial: lower id dials)');
+    }
+    if (this.peerMap.has(remote.id) || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
+    if (this.peerCounts().inbound >= this.options.maxInbound && !this.dialer.isPersistent(remote.id)) {
+      return refuse('ERR_PEER_LIMIT', `inbound limit ${this.options.maxInbound} reached`);
+    }
+    if (this.state !== 'running') return refuse('ERR_PEER_LIMIT', 'node is stopping');
+    this.admitted.add(remote.id);
+    return { accept: true };
+  }
+
+  /** @internal Starts a peer: agents hear of it before any of its messages can arrive. */
+  addPeer(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean): Peer {
+    const existing = this.peerMap.get(upgraded.remoteInfo.id);
+    if (existing !== undefined) {
+      upgraded.link.destroy(new PeerRejectedError('ERR_DUPLICATE_PEER', 'already connected', { peerId: existing.id }));
+      return existing;
+    }
+    let peer: Peer | undefined;
+    const connection = new MConnection(
+      upgraded.link,
+      this.channels,
+      {
+        onMessage: (channelId, message) => this.route(peer!, channelId, message),
+        onClose: (error) => this.removePeer(peer!, error),
+      },
+      this.options.connection,
+    );
+    peer = new Peer(upgraded.remoteInfo, direction, address, transport, persistent, connection);
+    this.peerMap.set(peer.id, peer);
+    for (const [name, agent] of this.agents) this.callAgent(name, () => agent.addPeer?.(peer!));
+    this.emit('peer:connected', { peer });
+    connection.start(upgraded.leftover);
+    return peer;
+  }
+
+  private route(peer: Peer, channelId: number, message: Uint8Array): void {
+    const owner = this.channelOwners.get(channelId);
+    if (owner === undefined) {
+      // MConnection only accepts our channels, so this means an agent-less channel: treat as unknown.
+      throw new ProtocolError('ERR_UNKNOWN_CHANNEL', `No agent owns channel 0x${hex(channelId)}`, { peerId: peer.id });
+    }
+    const receive = owner.agent.receive;
+    if (receive === undefined) {
+      this.inboxes.get(channelId)!.push({ peer, channelId, message });
+      return;
+    }
+    // A throw or rejection means the agent found the message unacceptable: that costs the peer.
+    const result = receive.call(owner.agent, channelId, peer, message);
+    if (result instanceof Promise) result.catch((error: unknown) => this.stopPeerForError(peer, error));
+  }
+
+  private removePeer(peer: Peer, reason: Error | undefined): void {
+    if (this.peerMap.get(peer.id) !== peer) return;
+    this.peerMap.delete(peer.id);
+    for (const inbox of this.inboxes.values()) inbox.forgetPeer(peer);
+    if (reason !== undefined && !(reason instanceof ClosedError)) this.emit('peer:error', { peer, error: reason });
+    for (const [name, agent] of this.agents) this.callAgent(name, () => agent.removePeer?.(peer, reason));
+    this.emit('peer:disconnected', { peer, reason });
+    if (this.state === 'running') this.dialer.onPeerGone(peer);
+  }
+
+  private callAgent(name: string, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.emit('agent:error', { agent: name, error: toError(error) });
+    }
+  }
+
+  private agentName(agent: Agent): string {
+    for (const [name, candidate] of this.agents) if (candidate === agent) return name;
+    return 'unknown';
+  }
+
+  /** @internal */
+  emitDialFailed(address: string, error: Error, willRetry: boolean): void {
+    this.emit('dial:failed', { address, error, willRetry });
+  }
+}

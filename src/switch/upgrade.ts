@@ -1,0 +1,121 @@
+import type { AeadFactory } from '../crypto/aead.js';
+import type { NodeKey } from '../crypto/keys.js';
+import { secureHandshake, type SecureLink } from '../conn/secure-link.js';
+import { HandshakeError, MeshlinkError, PeerRejectedError, toError } from '../errors.js';
+import type { Link } from '../transport/link.js';
+import { withDeadline } from '../util/abort.js';
+import { decodeMessage, encodeMessage } from '../wire/codec.js';
+import { frameLinkMessage, LinkMessageReader } from './link-messages.js';
+import { checkCompatible, MAX_NODE_INFO_BYTES, parseNodeInfo, type NodeInfo } from './node-info.js';
+
+export type Direction = 'inbound' | 'outbound';
+
+/** The acceptor's verdict on a new peer, sent to the dialer so it learns why it was refused. */
+export type AdmissionDecision =
+  | { accept: true }
+  | { accept: false; code: 'ERR_DUPLICATE_PEER' | 'ERR_SELF_CONNECTION' | 'ERR_PEER_LIMIT' | 'ERR_BANNED'; reason: string };
+
+export interface UpgradeOptions {
+  identity: NodeKey;
+  localInfo: NodeInfo;
+  direction: Direction;
+  /** Dialer: the id in the address dialled. */
+  expectedPeerId?: string | undefined;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  aead?: AeadFactory | undefined;
+  maxFramePayloadBytes?: number | undefined;
+  /** Acceptor: decides whether the authenticated peer may stay. */
+  admit?: (remote: NodeInfo) => Promise<AdmissionDecision> | AdmissionDecision;
+}
+
+export interface UpgradedLink {
+  link: SecureLink;
+  remoteInfo: NodeInfo;
+  /** Bytes already read past the handshake; the MConnection must see them first. */
+  leftover: Uint8Array;
+}
+
+/** How long a refused dialer may take to read our decision before the link is cut. */
+const REJECTED_LINGER_MS = 2 * 1000;
+
+/**
+ * Turns a raw Link into an authenticated, encrypted one with a known, compatible peer:
+ *
+ *   dialer                                   acceptor
+ *     │── secure handshake (X25519, ed25519) ──│   both learn the other's proven id
+ *     │── NodeInfo ───────────────────────────▶│
+ *     │◀─────────────────────────── NodeInfo ──│   both check network and protocol version
+ *     │◀──────────── decision {accept|reason} ─│   acceptor: limits, bans, duplicates
+ *
+ * The acceptor decides alone so that both ends agree on whether the connection lives, before either
+ * side's agents see the peer. Everything runs under one deadline; on any failure the link is destroyed.
+ */
+export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<UpgradedLink> {
+  let secure: SecureLink | undefined;
+  try {
+    return await withDeadline(
+      async (signal) => {
+        secure = await secureHandshake(raw, {
+          identity: options.identity,
+          timeoutMs: options.timeoutMs,
+          signal,
+          ...(options.expectedPeerId !== undefined ? { expectedPeerId: options.expectedPeerId } : {}),
+          ...(options.aead !== undefined ? { aead: options.aead } : {}),
+          ...(options.maxFramePayloadBytes !== undefined ? { maxFramePayloadBytes: options.maxFramePayloadBytes } : {}),
+        });
+        const peerId = secure.remoteNodeId;
+        if (peerId === options.identity.nodeId) {
+          throw new PeerRejectedError('ERR_SELF_CONNECTION', 'Connected to ourselves', { peerId });
+        }
+        const reader = new LinkMessageReader(secure, MAX_NODE_INFO_BYTES);
+        secure.write(frameLinkMessage(encodeMessage(options.localInfo)));
+        const remoteInfo = parseNodeInfo(decodeMessage(await reader.next(signal)), peerId);
+        if (remoteInfo.id !== peerId) {
+          throw new HandshakeError('ERR_HANDSHAKE', `NodeInfo claims id ${remoteInfo.id} but the key proves ${peerId}`, { peerId });
+        }
+        checkCompatible(options.localInfo, remoteInfo);
+        if (options.direction === 'inbound') {
+          const decision = (await options.admit?.(remoteInfo)) ?? { accept: true };
+          secure.write(frameLinkMessage(encodeMessage(decision)));
+          if (!decision.accept) {
+            // Let the decision reach the dialer before the link ends.
+            secure.close();
+            throw new PeerRejectedError(decision.code, decision.reason, { peerId });
+          }
+        } else {
+          const decision = parseDecision(decodeMessage(await reader.next(signal)), peerId);
+          if (!decision.accept) throw new PeerRejectedError(decision.code, `Peer refused us: ${decision.reason}`, { peerId });
+        }
+        return { link: secure, remoteInfo, leftover: reader.detach() };
+      },
+      { timeoutMs: options.timeoutMs, signal: options.signal, what: 'Peer handshake', peerId: options.expectedPeerId },
+    );
+  } catch (error) {
+    const failure = toError(error);
+    if (failure instanceof PeerRejectedError && options.direction === 'inbound' && secure !== undefined) {
+      // The decision is on its way (close() flushes it); a dialer that never hangs up is cut off.
+      const closing = secure;
+      const timer = setTimeout(() => closing.destroy(failure), REJECTED_LINGER_MS);
+      (timer as { unref?: () => void }).unref?.();
+    } else {
+      (secure ?? raw).destroy(failure);
+      raw.destroy(failure);
+    }
+    throw failure instanceof MeshlinkError && secure !== undefined ? failure.withPeer(secure.remoteNodeId) : failure;
+  }
+}
+
+const REJECTION_CODES = new Set(['ERR_DUPLICATE_PEER', 'ERR_SELF_CONNECTION', 'ERR_PEER_LIMIT', 'ERR_BANNED']);
+
+function parseDecision(value: unknown, peerId: string): AdmissionDecision {
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    if (record['accept'] === true) return { accept: true };
+    if (record['accept'] === false && typeof record['code'] === 'string' && REJECTION_CODES.has(record['code'])) {
+      const reason = typeof record['reason'] === 'string' ? record['reason'].slice(0, 200) : 'refused';
+      return { accept: false, code: record['code'] as 'ERR_PEER_LIMIT', reason };
+    }
+  }
+  throw new HandshakeError('ERR_HANDSHAKE', 'Malformed admission decision', { peerId });
+}

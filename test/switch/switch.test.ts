@@ -1,0 +1,256 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startNode, stopAll, bytes, RecordingAgent } from '../helpers/nodes.js';
+import { waitFor, within } from '../helpers/wait.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
+import { ConfigError, HandshakeError, PeerRejectedError, ProtocolError, TransportError } from '../../src/errors.js';
+import { Switch } from '../../src/switch/switch.js';
+import { tcpTransport } from '../../platforms/node/tcp.js';
+import type { Agent } from '../../src/switch/agent.js';
+
+afterEach(stopAll);
+
+describe('Switch over real TCP', () => {
+  it('connects two nodes; agents see the peer, then its messages, routed by channel', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    const peer = await a.sw.dial(b.address);
+    expect(peer.id).toBe(b.sw.nodeId);
+    expect(peer.direction).toBe('outbound');
+    await waitFor(() => b.agent.added.length === 1, 2000, 'b sees a');
+    expect(b.agent.added[0]!.id).toBe(a.sw.nodeId);
+    expect(b.agent.added[0]!.direction).toBe('inbound');
+    expect(await peer.send(0x20, bytes(100, 1))).toBe(true);
+    expect(peer.trySend(0x30, bytes(200, 2))).toBe(true);
+    await waitFor(() => b.agent.messages.length === 2, 2000, 'messages');
+    expect(b.agent.messages.map((m) => [m.channelId, m.message.length])).toEqual([
+      [0x20, 100],
+      [0x30, 200],
+    ]);
+    expect(b.agent.messages[0]!.peer).toBe(b.agent.added[0]);
+  });
+
+  it('keeps exactly one connection when two nodes dial each other at the same moment, with no flap', async () => {
+    for (let round = 0; round < 8; round++) {
+      const a = await startNode();
+      const b = await startNode();
+      const results = await Promise.allSettled([a.sw.dial(b.address), b.sw.dial(a.address)]);
+      expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+      await waitFor(() => a.sw.peers.length === 1 && b.sw.peers.length === 1, 3000, 'one peer each');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(a.agent.added).toHaveLength(1);
+      expect(b.agent.added).toHaveLength(1);
+      expect(a.agent.removed).toHaveLength(0);
+      expect(b.agent.removed).toHaveLength(0);
+      // Both ends agree on which connection survived: the one dialled by the lower id.
+      const lower = a.sw.nodeId < b.sw.nodeId ? a : b;
+      const higher = lower === a ? b : a;
+      expect(lower.sw.peers[0]!.direction).toBe('outbound');
+      expect(higher.sw.peers[0]!.direction).toBe('inbound');
+      expect(await a.sw.peers[0]!.send(0x20, bytes(10))).toBe(true);
+      await waitFor(() => b.agent.messages.length === 1, 2000, 'message over the kept connection');
+      await stopAll();
+    }
+  });
+
+  it('refuses to dial itself, by id or by address', async () => {
+    const a = await startNode();
+    await expect(a.sw.dial(a.address)).rejects.toMatchObject({ code: 'ERR_SELF_CONNECTION' });
+    const port = a.address.split(':').pop();
+    const otherId = generateNodeKey().nodeId;
+    // Our own listen address under another id is caught before dialling.
+    await expect(a.sw.dial(`tcp://${otherId}@127.0.0.1:${port}`)).rejects.toBeInstanceOf(PeerRejectedError);
+    expect(a.sw.peers).toHaveLength(0);
+  });
+
+  it('refuses inbound peers over maxInbound after the handshake, before any agent sees them', async () => {
+    const hub = await startNode({ maxInbound: 2 });
+    const dialers = await Promise.all([startNode(), startNode(), startNode()]);
+    const results = await Promise.allSettled(dialers.map((d) => d.sw.dial(hub.address)));
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_PEER_LIMIT' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(hub.agent.added).toHaveLength(2);
+    expect(hub.sw.peers).toHaveLength(2);
+  });
+
+  it('enforces maxOutbound for non-persistent dials', async () => {
+    const a = await startNode({ maxOutbound: 1 });
+    const b = await startNode();
+    const c = await startNode();
+    await a.sw.dial(b.address);
+    await expect(a.sw.dial(c.address)).rejects.toMatchObject({ code: 'ERR_PEER_LIMIT' });
+    await a.sw.dial(c.address, { persistent: true });
+    expect(a.sw.peers).toHaveLength(2);
+  });
+
+  it('redials a persistent peer after it restarts with the same key (new switch, same port)', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    const port = Number(b.address.split(':').pop());
+    await a.sw.dial(b.address, { persistent: true });
+    await b.sw.stop();
+    await waitFor(() => a.sw.peers.length === 0, 3000, 'disconnect');
+    expect(a.agent.removed).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 300));
+    const b2 = await startNode({ identity: b.key, listen: [`tcp://127.0.0.1:${port}`] });
+    await waitFor(() => a.sw.peers.length === 1, 5000, 'reconnect');
+    expect(a.sw.peers[0]!.id).toBe(b2.sw.nodeId);
+    expect(a.agent.added).toHaveLength(2);
+  });
+
+  it('does not retry a non-persistent dial', async () => {
+    const a = await startNode();
+    const failures: unknown[] = [];
+    a.sw.on('dial:failed', (e) => failures.push(e));
+    const id = generateNodeKey().nodeId;
+    const server = await startNode();
+    const port = Number(server.address.split(':').pop());
+    await server.sw.stop();
+    await expect(a.sw.dial(`tcp://${id}@127.0.0.1:${port}`)).rejects.toBeInstanceOf(TransportError);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(failures).toHaveLength(0);
+  });
+
+  it('keeps a banned node out, both ways, until the ban expires', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    await a.sw.dial(b.address);
+    a.sw.ban(b.sw.nodeId, 400);
+    await waitFor(() => a.sw.peers.length === 0 && b.sw.peers.length === 0, 2000, 'ban disconnects');
+    await expect(a.sw.dial(b.address)).rejects.toMatchObject({ code: 'ERR_BANNED' });
+    await expect(b.sw.dial(a.address)).rejects.toMatchObject({ code: 'ERR_BANNED' });
+    await new Promise((r) => setTimeout(r, 450));
+    await a.sw.dial(b.address);
+    expect(a.sw.peers).toHaveLength(1);
+  });
+
+  it('stops a peer that sends on an unknown channel, and other peers keep working', async () => {
+    const hub = await startNode();
+    const rogue = await startNode({ channels: [...hubChannels(), { id: 0x99 }] });
+    const honest = await startNode();
+    const errors: { code?: string }[] = [];
+    hub.sw.on('peer:error', ({ error }) => errors.push(error as { code?: string }));
+    const toHub = await rogue.sw.dial(hub.address);
+    await honest.sw.dial(hub.address);
+    toHub.trySend(0x99, bytes(10));
+    await waitFor(() => errors.length === 1, 2000, 'peer error');
+    expect(errors[0]).toBeInstanceOf(ProtocolError);
+    expect(errors[0]!.code).toBe('ERR_UNKNOWN_CHANNEL');
+    await waitFor(() => hub.sw.peers.length === 1, 2000, 'rogue gone');
+    expect(await honest.sw.peers[0]!.send(0x20, bytes(5))).toBe(true);
+    await waitFor(() => hub.agent.messages.length === 1, 2000, 'honest message');
+  });
+
+  it('stops a peer that sends a message over the channel recvMessageCapacity', async () => {
+    const hub = await startNode({ channels: [{ id: 0x30, recvMessageCapacity: 1024 }] });
+    const big = await startNode({ channels: [{ id: 0x30, recvMessageCapacity: 1024 * 1024 }] });
+    const errors: { code?: string }[] = [];
+    hub.sw.on('peer:error', ({ error }) => errors.push(error as { code?: string }));
+    const peer = await big.sw.dial(hub.address);
+    peer.trySend(0x30, bytes(2000));
+    await waitFor(() => errors.length === 1, 2000, 'peer error');
+    expect(errors[0]!.code).toBe('ERR_MESSAGE_TOO_LARGE');
+    expect(hub.agent.messages).toHaveLength(0);
+  });
+
+  it('refuses a peer on another network with ERR_INCOMPATIBLE_PEER', async () => {
+    const a = await startNode({ network: 'net-a' });
+    const b = await startNode({ network: 'net-b' });
+    const error = await a.sw.dial(b.address).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HandshakeError);
+    expect(error).toMatchObject({ code: 'ERR_INCOMPATIBLE_PEER' });
+  });
+
+  it('broadcasts to every peer; one peer that never reads costs only its own send', async () => {
+    const hub = await startNode({ channels: [{ id: 0x20, sendQueueCapacity: 16, recvMessageCapacity: 64 * 1024 }] });
+    const readers = await Promise.all([startNode(), startNode()]);
+    const stuck = await startNode();
+    for (const n of [...readers, stuck]) await n.sw.dial(hub.address);
+    await waitFor(() => hub.sw.peers.length === 3, 2000, 'three peers');
+    stuck.sw.peers[0]!.connection.pause();
+    const stuckId = stuck.sw.nodeId;
+    let stuckFalse = 0;
+    const rounds = 100;
+    for (let i = 0; i < rounds; i++) {
+      const results = await hub.sw.broadcast(0x20, bytes(60 * 1024, i), { timeoutMs: 20 });
+      expect(results.size).toBe(3);
+      for (const r of readers) expect(results.get(r.sw.nodeId)).toBe(true);
+      if (results.get(stuckId) === false) stuckFalse++;
+    }
+    expect(stuckFalse).toBeGreaterThan(0);
+    for (const r of readers) await waitFor(() => r.agent.messages.length === rounds, 10_000, 'readers get everything');
+    const stuckStatus = hub.sw.getPeer(stuckId)!.status();
+    expect(stuckStatus.channels[0]!.sendQueueLength).toBeLessThanOrEqual(16);
+    // Socket buffer + queue: bounded by the high-water mark and 16 queued messages, far below 400 × 32 KiB.
+    expect(stuckStatus.linkBufferedBytes).toBeLessThan(1024 * 1024);
+  });
+
+  it('delivers pull-style channels through sw.receive(), ending on stop', async () => {
+    const pullAgent: Agent = { channels: [{ id: 0x40 }] };
+    const a = await startNode({ agents: { pull: pullAgent } });
+    const b = await startNode({ agents: { pull: { channels: [{ id: 0x40 }] } } });
+    const peer = await b.sw.dial(a.address);
+    const got: string[] = [];
+    const reading = (async () => {
+      for await (const { peer: from, message } of a.sw.receive(0x40)) got.push(`${from.id.slice(0, 4)}:${message.length}`);
+    })();
+    for (let i = 1; i <= 3; i++) await peer.send(0x40, bytes(i));
+    await waitFor(() => got.length === 3, 2000, 'pulled messages');
+    expect(got).toEqual([1, 2, 3].map((n) => `${b.sw.nodeId.slice(0, 4)}:${n}`));
+    await a.sw.stop();
+    await within(reading, 2000, 'iterator end');
+    expect(() => a.sw.receive(0x20)).toThrowError(ConfigError);
+  });
+
+  it('rejects two agents claiming one channel at start', async () => {
+    const sw = new Switch({ identity: generateNodeKey(), network: 'x', transports: [tcpTransport()] });
+    sw.addAgent('one', new RecordingAgent([{ id: 7 }]));
+    sw.addAgent('two', new RecordingAgent([{ id: 7 }]));
+    await expect(sw.start()).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('stops the peer when an agent rejects a message by throwing', async () => {
+    const picky: Agent = {
+      channels: [{ id: 0x50 }],
+      receive: () => {
+        throw new ProtocolError('ERR_MALFORMED_MESSAGE', 'not a valid tx');
+      },
+    };
+    const a = await startNode({ agents: { picky } });
+    const b = await startNode({ agents: { picky: { channels: [{ id: 0x50 }] } } });
+    const reasons: unknown[] = [];
+    a.sw.on('peer:disconnected', ({ reason }) => reasons.push(reason));
+    const peer = await b.sw.dial(a.address);
+    peer.trySend(0x50, bytes(3));
+    await waitFor(() => reasons.length === 1, 2000, 'disconnect');
+    expect(reasons[0]).toMatchObject({ code: 'ERR_MALFORMED_MESSAGE' });
+  });
+
+  it('reports status with per-peer, per-channel counters', async () => {
+    const a = await startNode({ moniker: 'alpha' });
+    const b = await startNode();
+    const peer = await a.sw.dial(b.address);
+    await peer.send(0x20, bytes(1000));
+    await waitFor(() => b.agent.messages.length === 1, 2000, 'message');
+    const status = a.sw.status();
+    expect(status.nodeId).toBe(a.sw.nodeId);
+    expect(status.moniker).toBe('alpha');
+    expect(status.listen[0]).toMatch(/^tcp:\/\/[0-9a-f]{40}@127\.0\.0\.1:\d+$/);
+    expect(status.peers).toHaveLength(1);
+    const channel = status.peers[0]!.channels.find((c) => c.id === 0x20)!;
+    expect(channel.sentMessages).toBe(1);
+    expect(channel.sentBytes).toBe(1000);
+    expect(status.peers[0]!.direction).toBe('outbound');
+    const remote = b.sw.status().peers[0]!.channels.find((c) => c.id === 0x20)!;
+    expect(remote.receivedMessages).toBe(1);
+    expect(remote.receivedBytes).toBe(1000);
+  });
+});
+
+function hubChannels() {
+  return [
+    { id: 0x20, priority: 5, sendQueueCapacity: 100, recvMessageCapacity: 64 * 1024 },
+    { id: 0x30, priority: 1, sendQueueCapacity: 100, recvMessageCapacity: 64 * 1024 },
+  ];
+}
