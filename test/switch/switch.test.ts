@@ -29,6 +29,22 @@ describe('Switch over real TCP', () => {
     expect(b.agent.messages[0]!.peer).toBe(b.agent.added[0]);
   });
 
+  it('delivers messages an agent sends from addPeer, even when they race the end of the handshake', async () => {
+    const greeter = (): Agent => ({
+      channels: [{ id: 0x60 }],
+      addPeer: (peer) => {
+        peer.trySend(0x60, bytes(64 * 1024 - 1, 9));
+        peer.trySend(0x60, bytes(3, 1));
+      },
+    });
+    const got = new Map<string, number>();
+    const counting = (name: string): Agent => ({ ...greeter(), receive: (_c, _p, m) => void got.set(name, (got.get(name) ?? 0) + m.length) });
+    const a = await startNode({ agents: { greet: counting('a') } });
+    const b = await startNode({ agents: { greet: counting('b') } });
+    await a.sw.dial(b.address);
+    await waitFor(() => got.get('a') === 64 * 1024 + 2 && got.get('b') === 64 * 1024 + 2, 3000, 'greetings both ways');
+  });
+
   it('keeps exactly one connection when two nodes dial each other at the same moment, with no flap', async () => {
     for (let round = 0; round < 8; round++) {
       const a = await startNode();

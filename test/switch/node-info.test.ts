@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { checkCompatible, parseNodeInfo, type NodeInfo } from '../../src/switch/node-info.js';
+import { HandshakeError } from '../../src/errors.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
+
+const id = generateNodeKey().nodeId;
+const base: NodeInfo = {
+  id,
+  network: 'net',
+  protocolVersion: '1.2.3',
+  channels: [0, 1, 0x30],
+  listenAddresses: [`tcp://${id}@127.0.0.1:26656`],
+  moniker: 'n',
+  software: 'meshlink/0.1.0',
+};
+
+describe('NodeInfo', () => {
+  it('accepts a well-formed NodeInfo and keeps only addresses that name the same node', () => {
+    const other = generateNodeKey().nodeId;
+    const info = parseNodeInfo({ ...base, listenAddresses: [...base.listenAddresses, `tcp://${other}@1.2.3.4:1`, 'garbage', 'tcp://1.2.3.4:5'] });
+    expect(info.listenAddresses).toEqual(base.listenAddresses);
+  });
+
+  it.each([
+    ['not a map', 'hello'],
+    ['bad id', { ...base, id: 'xyz' }],
+    ['empty network', { ...base, network: '' }],
+    ['bad version', { ...base, protocolVersion: 'one' }],
+    ['channel out of range', { ...base, channels: [256] }],
+    ['duplicate channel', { ...base, channels: [1, 1] }],
+    ['too many addresses', { ...base, listenAddresses: new Array(17).fill(base.listenAddresses[0]) }],
+    ['non-string address', { ...base, listenAddresses: [5] }],
+    ['long moniker', { ...base, moniker: 'x'.repeat(65) }],
+  ])('rejects %s with a HandshakeError', (_name, value) => {
+    expect(() => parseNodeInfo(value)).toThrowError(HandshakeError);
+  });
+
+  it('rejects another network and another protocol major version, with the reason', () => {
+    expect(() => checkCompatible(base, { ...base, network: 'other' })).toThrowError(/network/);
+    try {
+      checkCompatible(base, { ...base, protocolVersion: '2.0.0' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'ERR_INCOMPATIBLE_PEER', detail: { reason: 'protocol-version' } });
+    }
+    expect(() => checkCompatible(base, { ...base, protocolVersion: '1.9.0' })).not.toThrow();
+  });
+});
