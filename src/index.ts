@@ -4,6 +4,8 @@ export * from './errors.js';
 export { parseAddress, formatAddress, normalizeAddress, isNodeId, withNodeId, type PeerAddress } from './transport/address.js';
 export type { Link, LinkHandlers } from './transport/link.js';
 export type { Transport, Listener, DialOptions as TransportDialOptions } from './transport/transport.js';
+export { WebSocketClientTransport, type WebSocketConstructor } from './transport/websocket-client.js';
+export { WebSocketLink, type WebSocketLike } from './transport/websocket-link.js';
 export { MemoryNetwork, createMemoryLinkPair, type MemoryNetworkOptions } from './transport/memory.js';
 export type { Storage } from './storage/storage.js';
 export { MemoryStorage } from './storage/storage.js';

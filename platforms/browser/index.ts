@@ -5,6 +5,7 @@ import type { SwitchOptions } from '../../src/switch/config.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { ConfigError } from '../../src/errors.js';
 import { IndexedDbStorage } from './idb-storage.js';
+import { WebSocketClientTransport } from '../../src/transport/websocket-client.js';
 
 export * from '../../src/index.js';
 export { IndexedDbStorage } from './idb-storage.js';
@@ -15,8 +16,8 @@ export interface BrowserNodeOptions extends Omit<SwitchOptions, 'identity' | 'tr
   /** Where the key (and the address book) live. @default IndexedDbStorage('meshlink') */
   storage?: Storage;
   identity?: NodeKey;
-  /** Browsers cannot listen on sockets: pass client transports (WebSocket, WebRTC). */
-  transports: readonly Transport[];
+  /** Browsers cannot listen on sockets. @default [new WebSocketClientTransport()] */
+  transports?: readonly Transport[];
 }
 
 /**
@@ -24,10 +25,9 @@ export interface BrowserNodeOptions extends Omit<SwitchOptions, 'identity' | 'tr
  * transports the page passes in.
  */
 export async function createNode(options: BrowserNodeOptions): Promise<Switch> {
-  if (options.transports === undefined || options.transports.length === 0) {
-    throw new ConfigError('ERR_NO_TRANSPORT', 'createNode in a browser needs at least one transport (e.g. a WebSocket client transport)');
-  }
+  const transports = options.transports ?? [new WebSocketClientTransport()];
+  if (transports.length === 0) throw new ConfigError('ERR_NO_TRANSPORT', 'createNode in a browser needs at least one transport');
   const storage = options.storage ?? new IndexedDbStorage();
   const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
-  return new Switch({ ...options, network: options.network ?? 'meshlink', identity });
+  return new Switch({ ...options, network: options.network ?? 'meshlink', identity, transports });
 }

@@ -8,9 +8,11 @@ import type { Transport } from '../../src/transport/transport.js';
 import { nodeChaCha20Poly1305 } from './aead.js';
 import { FileStorage } from './file-storage.js';
 import { tcpTransport } from './tcp.js';
+import { wsTransport } from './ws-transport.js';
 
 export * from '../../src/index.js';
 export { tcpTransport, TcpLink } from './tcp.js';
+export { wsTransport } from './ws-transport.js';
 export { FileStorage } from './file-storage.js';
 export { nodeChaCha20Poly1305 } from './aead.js';
 
@@ -23,7 +25,7 @@ export interface NodeOptions extends Omit<SwitchOptions, 'identity' | 'transport
   storage?: Storage;
   /** Use this key instead of the stored one. */
   identity?: NodeKey;
-  /** @default [tcpTransport()] */
+  /** @default [tcpTransport(), wsTransport()] */
   transports?: readonly Transport[];
 }
 
@@ -45,6 +47,6 @@ export async function createNode(options: NodeOptions = {}): Promise<Switch> {
     ...options,
     network: options.network ?? DEFAULT_NETWORK,
     identity,
-    transports: options.transports ?? [tcpTransport()],
+    transports: options.transports ?? [tcpTransport(), wsTransport()],
   });
 }

@@ -1,0 +1,54 @@
+import type { IncomingMessage } from 'node:http';
+import { WebSocket, WebSocketServer } from 'ws';
+import { TransportError } from '../../src/errors.js';
+import { formatAddress, type PeerAddress } from '../../src/transport/address.js';
+import type { Link } from '../../src/transport/link.js';
+import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
+import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
+import { WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
+
+/** One WebSocket message carries one sealed frame (≤ 64 KiB + header); anything far larger is hostile. */
+export const WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * WebSocket transport for Node: listens with `ws`'s WebSocketServer (for browsers to reach a relay)
+ * and dials with `ws`'s WebSocket through the same client code browsers use.
+ */
+class NodeWebSocketTransport implements Transport {
+  readonly protocols = ['ws', 'wss'] as const;
+  private readonly client = new WebSocketClientTransport(WebSocket as unknown as WebSocketConstructor);
+
+  dial(address: PeerAddress, options?: DialOptions): Promise<Link> {
+    return this.client.dial(address, options);
+  }
+
+  listen(address: PeerAddress, onLink: (link: Link) => void): Promise<Listener> {
+    if (address.protocol !== 'ws') {
+      return Promise.reject(new TransportError(`Listening on ${address.protocol}:// needs TLS termination in front; listen on ws://`));
+    }
+    return new Promise<Listener>((resolve, reject) => {
+      const server = new WebSocketServer({ host: address.host, port: address.port, path: address.path, maxPayload: WS_MAX_PAYLOAD_BYTES });
+      server.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
+      server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+        const host = request.socket.remoteAddress ?? 'unknown';
+        const remote = `${host.includes(':') ? `[${host}]` : host}:${request.socket.remotePort ?? 0}`;
+        onLink(new WebSocketLink(socket as unknown as WebSocketLike, remote));
+      });
+      server.once('listening', () => {
+        server.removeAllListeners('error');
+        server.on('error', () => undefined);
+        const bound = server.address();
+        const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
+        resolve({
+          addresses: [{ ...address, nodeId: undefined, port }],
+          // Stops accepting; links already open stay up (the Switch closes them gracefully).
+          close: () => new Promise<void>((done) => server.close(() => done())),
+        });
+      });
+    });
+  }
+}
+
+export function wsTransport(): Transport {
+  return new NodeWebSocketTransport();
+}

@@ -1,0 +1,168 @@
+import { ProtocolError, TransportError } from '../errors.js';
+import type { Link, LinkHandlers } from './link.js';
+
+/**
+ * The part of the WHATWG WebSocket that a Link needs. Browsers' WebSocket and the `ws` package's
+ * WebSocket both fit, so the same Link runs on either side.
+ */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  /** `ws` only: stops reading the socket (real backpressure). Browsers lack it. */
+  pause?(): void;
+  resume?(): void;
+  /** `ws` only: drops the connection without the closing handshake. */
+  terminate?(): void;
+}
+
+export const WEBSOCKET_HIGH_WATER_MARK_BYTES = 256 * 1024;
+/** Browsers have no 'drain' event for WebSockets, so bufferedAmount is polled while over the mark. */
+export const WEBSOCKET_DRAIN_POLL_MS = 5;
+/**
+ * Browsers cannot stop a WebSocket from reading, so while paused incoming chunks are held here; past
+ * this many bytes the peer is ignoring our flow control and the link is dropped.
+ */
+export const WEBSOCKET_MAX_PAUSED_BYTES = 4 * 1024 * 1024;
+
+const OPEN = 1;
+const NORMAL_CLOSURE = 1000;
+const NO_STATUS = 1005;
+
+/** A Link over one open WebSocket. Each binary message is one chunk of the byte stream. */
+export class WebSocketLink implements Link {
+  readonly transport = 'ws';
+  private handlers: LinkHandlers | undefined;
+  private closedValue = false;
+  private paused = false;
+  private readonly held: Uint8Array[] = [];
+  private heldBytes = 0;
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly socket: WebSocketLike,
+    readonly remoteAddress: string,
+    private readonly highWaterMarkBytes = WEBSOCKET_HIGH_WATER_MARK_BYTES,
+  ) {
+    socket.binaryType = 'arraybuffer';
+    // Until attach(), hold data (and pause `ws` sockets) so that nothing is lost or unbounded.
+    this.pause();
+    socket.onmessage = (event) => this.onMessage(event.data);
+    socket.onerror = (event) => {
+      const message = (event as { message?: string } | undefined)?.message ?? 'WebSocket error';
+      this.failure ??= new TransportError(`WebSocket ${remoteAddress}: ${message}`);
+    };
+    socket.onclose = (event) => {
+      if (event.code !== NORMAL_CLOSURE && event.code !== NO_STATUS) {
+        this.failure ??= new TransportError(`WebSocket ${remoteAddress} closed with code ${event.code} ${event.reason}`.trim(), {
+          detail: { code: event.code },
+        });
+      }
+      this.finish();
+    };
+    if (socket.readyState > OPEN) queueMicrotask(() => this.finish());
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  attach(handlers: LinkHandlers): void {
+    this.handlers = handlers;
+    if (this.closedValue) {
+      queueMicrotask(() => handlers.onClose(this.failure));
+      return;
+    }
+    this.resume();
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.closedValue || this.socket.readyState !== OPEN) return false;
+    this.socket.send(chunk);
+    if (this.socket.bufferedAmount < this.highWaterMarkBytes) return true;
+    this.pollDrain();
+    return false;
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.socket.pause?.();
+  }
+
+  resume(): void {
+    if (this.handlers === undefined) return;
+    this.paused = false;
+    this.socket.resume?.();
+    while (!this.paused && !this.closedValue && this.held.length > 0) {
+      const chunk = this.held.shift()!;
+      this.heldBytes -= chunk.length;
+      this.handlers.onData(chunk);
+    }
+  }
+
+  close(): void {
+    if (this.closedValue) return;
+    // The closing handshake starts after queued messages are sent, so nothing written is lost.
+    this.socket.close(NORMAL_CLOSURE);
+  }
+
+  destroy(error?: Error): void {
+    if (this.closedValue) return;
+    if (error !== undefined) this.failure ??= error;
+    if (this.socket.terminate !== undefined) this.socket.terminate();
+    else this.socket.close(NORMAL_CLOSURE);
+    this.finish();
+  }
+
+  private onMessage(data: unknown): void {
+    if (this.closedValue) return;
+    let chunk: Uint8Array;
+    if (data instanceof ArrayBuffer) chunk = new Uint8Array(data);
+    else if (data instanceof Uint8Array) chunk = data;
+    else {
+      this.destroy(new ProtocolError('ERR_MALFORMED_PACKET', 'WebSocket peer sent a text message; meshlink speaks binary'));
+      return;
+    }
+    if (!this.paused && this.handlers !== undefined) {
+      this.handlers.onData(chunk);
+      return;
+    }
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    if (this.heldBytes > WEBSOCKET_MAX_PAUSED_BYTES) {
+      this.destroy(new ProtocolError('ERR_RATE_LIMIT', `WebSocket peer sent over ${WEBSOCKET_MAX_PAUSED_BYTES} bytes while we were paused`));
+    }
+  }
+
+  private pollDrain(): void {
+    if (this.drainTimer !== undefined) return;
+    const check = (): void => {
+      this.drainTimer = undefined;
+      if (this.closedValue) return;
+      if (this.socket.bufferedAmount < this.highWaterMarkBytes / 2) this.handlers?.onDrain();
+      else this.drainTimer = setTimeout(check, WEBSOCKET_DRAIN_POLL_MS);
+    };
+    this.drainTimer = setTimeout(check, WEBSOCKET_DRAIN_POLL_MS);
+  }
+
+  private finish(): void {
+    if (this.closedValue) return;
+    this.closedValue = true;
+    clearTimeout(this.drainTimer);
+    this.held.length = 0;
+    this.heldBytes = 0;
+    const handlers = this.handlers;
+    this.handlers = undefined;
+    handlers?.onClose(this.failure);
+  }
+}

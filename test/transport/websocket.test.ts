@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { wsTransport } from '../../platforms/node/ws-transport.js';
+import { parseAddress } from '../../src/transport/address.js';
+import type { Link } from '../../src/transport/link.js';
+import { startNode, stopAll, bytes } from '../helpers/nodes.js';
+import { tcpTransport } from '../../platforms/node/tcp.js';
+import { waitFor } from '../helpers/wait.js';
+import { WebSocket } from 'ws';
+
+afterEach(stopAll);
+
+function collect(link: Link): { chunks: Uint8Array[]; closed: () => boolean; error: () => Error | undefined } {
+  const chunks: Uint8Array[] = [];
+  let closed = false;
+  let error: Error | undefined;
+  link.attach({
+    onData: (c) => chunks.push(c),
+    onDrain: () => undefined,
+    onClose: (e) => {
+      closed = true;
+      error = e;
+    },
+  });
+  return { chunks, closed: () => closed, error: () => error };
+}
+
+describe('WebSocket transport (ws server, WHATWG-style client)', () => {
+  it('carries bytes both ways over a real WebSocket server on 127.0.0.1 and closes cleanly', async () => {
+    const transport = wsTransport();
+    const accepted: Link[] = [];
+    const listener = await transport.listen!(parseAddress('ws://127.0.0.1:0/mesh'), (link) => accepted.push(link));
+    const bound = listener.addresses[0]!;
+    expect(bound.port).toBeGreaterThan(0);
+    const client = await transport.dial({ ...bound });
+    await waitFor(() => accepted.length === 1, 2000, 'accept');
+    const server = collect(accepted[0]!);
+    const fromServer = collect(client);
+    client.write(bytes(1000, 1));
+    client.write(bytes(70_000, 2));
+    accepted[0]!.write(bytes(5, 3));
+    await waitFor(() => server.chunks.reduce((n, c) => n + c.length, 0) === 71_000, 2000, 'server bytes');
+    await waitFor(() => fromServer.chunks.length === 1, 2000, 'client bytes');
+    client.close();
+    await waitFor(() => server.closed() && fromServer.closed(), 2000, 'both closed');
+    expect(server.error()).toBeUndefined();
+    await listener.close();
+  });
+
+  it('drops a peer that sends text instead of binary', async () => {
+    const transport = wsTransport();
+    const accepted: Link[] = [];
+    const listener = await transport.listen!(parseAddress('ws://127.0.0.1:0/'), (link) => accepted.push(link));
+    const raw = new WebSocket(`ws://127.0.0.1:${listener.addresses[0]!.port}/`);
+    await new Promise((resolve) => raw.once('open', resolve));
+    await waitFor(() => accepted.length === 1, 2000, 'accept');
+    const server = collect(accepted[0]!);
+    raw.send('hello');
+    await waitFor(() => server.closed(), 2000, 'dropped');
+    expect(server.error()).toMatchObject({ code: 'ERR_MALFORMED_PACKET' });
+    raw.terminate();
+    await listener.close();
+  });
+
+  it('runs full meshlink peers over ws:// and tcp:// side by side', async () => {
+    const relay = await startNode({ transports: [tcpTransport(), wsTransport()], listen: ['tcp://127.0.0.1:0', 'ws://127.0.0.1:0/p2p'] });
+    const wsAddress = relay.sw.addresses.find((a) => a.startsWith('ws://'))!;
+    expect(wsAddress).toMatch(/^ws:\/\/[0-9a-f]{40}@127\.0\.0\.1:\d+\/p2p$/);
+    const viaWs = await startNode({ transports: [wsTransport()], listen: [] });
+    const viaTcp = await startNode();
+    const peer = await viaWs.sw.dial(wsAddress);
+    expect(peer.transport).toBe('ws');
+    await viaTcp.sw.dial(relay.address);
+    await peer.send(0x20, bytes(50_000, 1));
+    await waitFor(() => relay.agent.messages.length === 1, 3000, 'message over ws');
+    expect(relay.agent.messages[0]!.message.length).toBe(50_000);
+    const transports = relay.sw.status().peers.map((p) => p.transport).sort();
+    expect(transports).toEqual(['tcp', 'ws']);
+  });
+});
