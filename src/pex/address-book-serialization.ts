@@ -1,0 +1,187 @@
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { isNodeId } from '../transport/address.js';
+import type { BucketType, KnownAddress } from './known-address.js';
+import { ADDRESS_BOOK_FORMAT_VERSION, BUCKET_KEY_BYTES, MAX_ADDRESS_BOOK_BYTES } from './params.js';
+
+/**
+ * The persisted form: JSON (like CometBFT's addrbook.json), so an operator can read it, with a
+ * format name and version, the bucket key and the geometry it was written with. Decoding trusts
+ * nothing: a value that does not parse or has the wrong shape is rejected as a whole; single records
+ * with the wrong shape are skipped and counted. The book then re-validates every address.
+ */
+
+const FORMAT_NAME = 'meshlink-address-book';
+
+export interface SerializedEntry {
+  address: string;
+  source: string;
+  attempts: number;
+  lastAttempt: number;
+  lastSuccess: number;
+  lastSeen: number;
+  lastBanTime: number;
+  bucketType: BucketType;
+  buckets: number[];
+}
+
+export interface SerializedBan {
+  nodeId: string;
+  bannedUntil: number;
+  /** The node's entries at ban time, reinstated when the ban ends. */
+  entries: SerializedEntry[];
+}
+
+export interface SerializedGeometry {
+  newBucketCount: number;
+  oldBucketCount: number;
+  bucketSize: number;
+}
+
+export interface AddressBookSnapshot {
+  key: Uint8Array;
+  geometry: SerializedGeometry;
+  savedAt: number;
+  entries: SerializedEntry[];
+  bans: SerializedBan[];
+}
+
+export type DecodeResult =
+  | { readonly ok: true; readonly snapshot: AddressBookSnapshot; readonly skipped: number }
+  | { readonly ok: false; readonly reason: string };
+
+export function encodeAddressBook(snapshot: AddressBookSnapshot): Uint8Array {
+  const document = {
+    format: FORMAT_NAME,
+    version: ADDRESS_BOOK_FORMAT_VERSION,
+    savedAt: snapshot.savedAt,
+    key: bytesToHex(snapshot.key),
+    geometry: snapshot.geometry,
+    entries: snapshot.entries,
+    bans: snapshot.bans,
+  };
+  return new TextEncoder().encode(JSON.stringify(document));
+}
+
+type Json = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isShortString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 1024;
+}
+
+function decodeEntry(value: unknown): SerializedEntry | undefined {
+  if (!isRecord(value)) return undefined;
+  const { address, source, attempts, lastAttempt, lastSuccess, lastSeen, lastBanTime, bucketType, buckets } = value;
+  if (!isShortString(address) || !isShortString(source)) return undefined;
+  if (![attempts, lastAttempt, lastSuccess, lastSeen, lastBanTime].every(isCount)) return undefined;
+  if (bucketType !== 'new' && bucketType !== 'old') return undefined;
+  if (!Array.isArray(buckets) || buckets.length === 0 || buckets.length > 64 || !buckets.every(isCount)) return undefined;
+  return {
+    address,
+    source,
+    attempts: attempts as number,
+    lastAttempt: lastAttempt as number,
+    lastSuccess: lastSuccess as number,
+    lastSeen: lastSeen as number,
+    lastBanTime: lastBanTime as number,
+    bucketType,
+    buckets: buckets as number[],
+  };
+}
+
+function decodeBan(value: unknown): { ban: SerializedBan; skipped: number } | undefined {
+  if (!isRecord(value) || !isNodeId(value['nodeId']) || !isCount(value['bannedUntil'])) return undefined;
+  const rawEntries = Array.isArray(value['entries']) ? (value['entries'] as unknown[]) : [];
+  const entries = rawEntries.map(decodeEntry).filter((entry): entry is SerializedEntry => entry !== undefined);
+  return {
+    ban: { nodeId: value['nodeId'], bannedUntil: value['bannedUntil'], entries },
+    skipped: rawEntries.length - entries.length,
+  };
+}
+
+/** Never throws: every failure is a `{ ok: false, reason }` suitable for a warning. */
+export function decodeAddressBook(bytes: Uint8Array): DecodeResult {
+  if (bytes.byteLength > MAX_ADDRESS_BOOK_BYTES) {
+    return { ok: false, reason: `stored value is ${bytes.byteLength} bytes, over the ${MAX_ADDRESS_BOOK_BYTES} byte limit` };
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    return { ok: false, reason: `not valid JSON (truncated or corrupt): ${(error as Error).message}` };
+  }
+  if (!isRecord(document) || document['format'] !== FORMAT_NAME) return { ok: false, reason: 'not a meshlink address book' };
+  if (document['version'] !== ADDRESS_BOOK_FORMAT_VERSION) {
+    return { ok: false, reason: `unsupported format version ${String(document['version'])}` };
+  }
+  const keyHex = document['key'];
+  if (typeof keyHex !== 'string' || !/^[0-9a-f]+$/.test(keyHex) || keyHex.length !== 2 * BUCKET_KEY_BYTES) {
+    return { ok: false, reason: 'missing or malformed bucket key' };
+  }
+  const geometry = document['geometry'];
+  if (
+    !isRecord(geometry) ||
+    !isCount(geometry['newBucketCount']) ||
+    !isCount(geometry['oldBucketCount']) ||
+    !isCount(geometry['bucketSize'])
+  ) {
+    return { ok: false, reason: 'missing or malformed bucket geometry' };
+  }
+  const rawEntries = document['entries'];
+  const rawBans = document['bans'] ?? [];
+  if (!Array.isArray(rawEntries) || !Array.isArray(rawBans)) return { ok: false, reason: 'missing entry list' };
+  let skipped = 0;
+  const entries: SerializedEntry[] = [];
+  for (const raw of rawEntries as unknown[]) {
+    const entry = decodeEntry(raw);
+    if (entry === undefined) skipped++;
+    else entries.push(entry);
+  }
+  const bans: SerializedBan[] = [];
+  for (const raw of rawBans as unknown[]) {
+    const decoded = decodeBan(raw);
+    if (decoded === undefined) {
+      skipped++;
+      continue;
+    }
+    skipped += decoded.skipped;
+    bans.push(decoded.ban);
+  }
+  const savedAt = isCount(document['savedAt']) ? document['savedAt'] : 0;
+  return {
+    ok: true,
+    snapshot: {
+      key: hexToBytes(keyHex),
+      geometry: {
+        newBucketCount: geometry['newBucketCount'],
+        oldBucketCount: geometry['oldBucketCount'],
+        bucketSize: geometry['bucketSize'],
+      },
+      savedAt,
+      entries,
+      bans,
+    },
+    skipped,
+  };
+}
+
+export function serializeEntry(entry: KnownAddress): SerializedEntry {
+  return {
+    address: entry.address,
+    source: entry.source,
+    attempts: entry.attempts,
+    lastAttempt: entry.lastAttempt,
+    lastSuccess: entry.lastSuccess,
+    lastSeen: entry.lastSeen,
+    lastBanTime: entry.lastBanTime,
+    bucketType: entry.bucketType,
+    buckets: [...entry.buckets],
+  };
+}

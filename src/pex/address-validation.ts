@@ -1,0 +1,238 @@
+import type { PeerAddress } from '../transport/address.js';
+
+/**
+ * Where an address can be reached from, and which "group" (network neighbourhood) it belongs to.
+ * The address book uses the scope to refuse addresses nobody on the internet can dial, and the group
+ * to spread entries over buckets so that one network cannot fill the book (Bitcoin addrman's
+ * GetGroup, CometBFT's groupKey).
+ */
+export type AddressScope =
+  /** Reachable from the internet. */
+  | 'public'
+  /** RFC 1918, CGNAT 100.64/10, IPv6 ULA fc00::/7, site-local fec0::/10, LAN-only host names. */
+  | 'private'
+  /** 127/8, ::1, localhost, in-process memory:// addresses. */
+  | 'loopback'
+  /** 169.254/16, fe80::/10. */
+  | 'link-local'
+  /** Documentation, benchmarking and future-use ranges; .test/.example/.invalid names. */
+  | 'reserved'
+  /** 0/8, ::: nobody can dial "any address". */
+  | 'unspecified'
+  /** 224/4, ff00::/8. */
+  | 'multicast'
+  /** Not a well-formed IP or host name (includes inet_aton shorthand such as 127.1 or 0x7f000001). */
+  | 'invalid';
+
+export type HostFamily = 'ipv4' | 'ipv6' | 'dns' | 'none';
+
+export interface HostClassification {
+  readonly family: HostFamily;
+  readonly scope: AddressScope;
+  /** 'ipv4:a.b' (/16), 'ipv6:xxxxxxxx' (/32), 'dns:<domain>', or a transport-specific group. */
+  readonly group: string;
+}
+
+/** Scopes that allowLocal admits: dialable, just not from the internet. */
+const LOCAL_SCOPES: ReadonlySet<AddressScope> = new Set(['private', 'loopback', 'link-local', 'reserved']);
+
+export function isLocalScope(scope: AddressScope): boolean {
+  return LOCAL_SCOPES.has(scope);
+}
+
+/**
+ * Strict dotted-quad IPv4: four decimal octets without leading zeros. Anything looser (127.1, 0x7f.1,
+ * 0177.0.0.1, 2130706433) is rejected, because getaddrinfo would still resolve it to an IP and so
+ * smuggle a loopback or private address past the checks as a "host name".
+ */
+export function parseIPv4(text: string): Uint8Array | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const bytes = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const part = parts[i]!;
+    if (!/^(0|[1-9]\d{0,2})$/.test(part)) return undefined;
+    const value = Number(part);
+    if (value > 255) return undefined;
+    bytes[i] = value;
+  }
+  return bytes;
+}
+
+/** IPv6 in any RFC 4291 text form (with `::` and a trailing dotted quad); a `%zone` suffix is ignored. */
+export function parseIPv6(text: string): Uint8Array | undefined {
+  const zone = text.indexOf('%');
+  let rest = zone >= 0 ? text.slice(0, zone) : text;
+  if (zone >= 0 && zone === text.length - 1) return undefined;
+  const bytes = new Uint8Array(16);
+  let tailIPv4: Uint8Array | undefined;
+  const lastColon = rest.lastIndexOf(':');
+  if (lastColon < 0) return undefined;
+  if (rest.slice(lastColon + 1).includes('.')) {
+    tailIPv4 = parseIPv4(rest.slice(lastColon + 1));
+    if (tailIPv4 === undefined) return undefined;
+    // Keep the colon so "::1.2.3.4" still splits into ['', ''] around the double colon.
+    rest = `${rest.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = rest.split('::');
+  if (halves.length > 2) return undefined;
+  const parseGroups = (half: string): number[] | undefined => {
+    if (half === '') return [];
+    const groups: number[] = [];
+    for (const group of half.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
+      groups.push(parseInt(group, 16));
+    }
+    return groups;
+  };
+  const head = parseGroups(halves[0]!);
+  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
+  if (head === undefined || tail === undefined) return undefined;
+  const count = head.length + tail.length;
+  if (halves.length === 1 ? count !== 8 : count > 7) return undefined;
+  const groups = [...head, ...new Array<number>(8 - count).fill(0), ...tail];
+  groups.forEach((group, i) => {
+    bytes[2 * i] = group >> 8;
+    bytes[2 * i + 1] = group & 0xff;
+  });
+  if (tailIPv4 !== undefined) bytes.set(tailIPv4, 12);
+  return bytes;
+}
+
+function ipv4Scope(b: Uint8Array): AddressScope {
+  const [x = 0, y = 0, z = 0] = [b[0], b[1], b[2]];
+  if (x === 0) return 'unspecified';
+  if (x === 127) return 'loopback';
+  if (x === 10 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168)) return 'private';
+  if (x === 100 && y >= 64 && y <= 127) return 'private'; // RFC 6598 carrier-grade NAT
+  if (x === 169 && y === 254) return 'link-local';
+  if (x >= 224 && x <= 239) return 'multicast';
+  if (x >= 240) return 'reserved'; // includes 255.255.255.255
+  if (x === 192 && y === 0 && (z === 0 || z === 2)) return 'reserved'; // RFC 6890, RFC 5737 TEST-NET-1
+  if (x === 198 && y === 51 && z === 100) return 'reserved'; // TEST-NET-2
+  if (x === 203 && y === 0 && z === 113) return 'reserved'; // TEST-NET-3
+  if (x === 198 && (y === 18 || y === 19)) return 'reserved'; // RFC 2544 benchmarking
+  return 'public';
+}
+
+function ipv4Group(b: Uint8Array): string {
+  return `ipv4:${b[0]}.${b[1]}`;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** The IPv4 address inside an IPv6 one (mapped, NAT64, 6to4, Teredo), which is what a peer really uses. */
+function embeddedIPv4(b: Uint8Array): Uint8Array | undefined {
+  const prefixIs = (prefix: readonly number[]): boolean => prefix.every((value, i) => b[i] === value);
+  const zeros10 = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  if (prefixIs([...zeros10, 0xff, 0xff])) return b.slice(12, 16); // ::ffff:a.b.c.d
+  if (prefixIs([0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0])) return b.slice(12, 16); // RFC 6052 NAT64
+  if (prefixIs([0x20, 0x02])) return b.slice(2, 6); // RFC 3964 6to4
+  if (prefixIs([0x20, 0x01, 0x00, 0x00])) return b.slice(12, 16).map((byte) => byte ^ 0xff); // RFC 4380 Teredo
+  return undefined;
+}
+
+function ipv6Classification(b: Uint8Array): HostClassification {
+  const inner = embeddedIPv4(b);
+  if (inner !== undefined) return { family: 'ipv6', scope: ipv4Scope(inner), group: ipv4Group(inner) };
+  const group = `ipv6:${hex(b.subarray(0, 4))}`;
+  const allButLastZero = b.subarray(0, 15).every((byte) => byte === 0);
+  let scope: AddressScope = 'public';
+  if (allButLastZero && b[15] === 0) scope = 'unspecified';
+  else if (allButLastZero && b[15] === 1) scope = 'loopback';
+  else if (b.subarray(0, 12).every((byte) => byte === 0)) scope = 'reserved'; // deprecated IPv4-compatible
+  else if (b[0] === 0xff) scope = 'multicast';
+  else if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) scope = 'link-local';
+  else if (b[0] === 0xfe && (b[1]! & 0xc0) === 0xc0) scope = 'private'; // deprecated site-local
+  else if ((b[0]! & 0xfe) === 0xfc) scope = 'private'; // RFC 4193 unique local
+  else if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0x0d && b[3] === 0xb8) scope = 'reserved'; // documentation
+  else if (b[0] === 0x20 && b[1] === 0x01 && b[2]! <= 0x01) scope = 'reserved'; // 2001::/23 IETF protocol assignments (ORCHID…)
+  else if (b[0] === 0x01 && b[1] === 0x00 && b.subarray(2, 8).every((byte) => byte === 0)) scope = 'reserved'; // discard 100::/64
+  else if (b[0]! < 0x20 || b[0]! > 0x3f) scope = 'reserved'; // outside 2000::/3, the only global unicast today
+  return { family: 'ipv6', scope, group };
+}
+
+const DNS_LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+const LAN_SUFFIXES = ['local', 'lan', 'internal', 'localdomain', 'home.arpa', 'intranet', 'corp', 'home'];
+const RESERVED_TLDS = new Set(['test', 'example', 'invalid', 'onion']);
+
+function dnsClassification(host: string): HostClassification {
+  const name = (host.endsWith('.') ? host.slice(0, -1) : host).toLowerCase();
+  const labels = name.split('.');
+  const invalid: HostClassification = { family: 'dns', scope: 'invalid', group: `dns:${name}` };
+  if (name.length === 0 || name.length > 253 || !labels.every((label) => DNS_LABEL.test(label))) return invalid;
+  // A numeric last label makes resolvers parse the whole name as an IPv4 shorthand (WHATWG URL, inet_aton).
+  if (/^(0x[0-9a-f]*|\d+)$/.test(labels[labels.length - 1]!)) return invalid;
+  // Group by the last two labels: subdomains cost an attacker nothing, registered domains do.
+  const group = `dns:${labels.slice(-2).join('.')}`;
+  const tld = labels[labels.length - 1]!;
+  if (tld === 'localhost') return { family: 'dns', scope: 'loopback', group };
+  if (labels.length === 1) return { family: 'dns', scope: 'private', group };
+  if (LAN_SUFFIXES.some((suffix) => name.endsWith(`.${suffix}`))) return { family: 'dns', scope: 'private', group };
+  if (RESERVED_TLDS.has(tld)) return { family: 'dns', scope: 'reserved', group };
+  return { family: 'dns', scope: 'public', group };
+}
+
+/**
+ * One spelling per IP so that `[0:0::1]` and `[::1]` are one entry: IPv6 in RFC 5952 form (lower case,
+ * longest zero run compressed), zone kept. IPv4 and names are returned as they are.
+ */
+export function canonicalHost(host: string): string {
+  if (!host.includes(':')) return host;
+  const bytes = parseIPv6(host);
+  if (bytes === undefined) return host;
+  const zone = host.includes('%') ? host.slice(host.indexOf('%')) : '';
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
+  let bestStart = -1;
+  let bestLength = 1; // RFC 5952: a single zero group is not compressed
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  const text =
+    bestStart < 0
+      ? groups.join(':')
+      : `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
+  return text + zone;
+}
+
+/** Classifies a bare host: an IPv4 or IPv6 literal (no brackets) or a DNS name. */
+export function classifyHost(host: string): HostClassification {
+  const v4 = parseIPv4(host);
+  if (v4 !== undefined) return { family: 'ipv4', scope: ipv4Scope(v4), group: ipv4Group(v4) };
+  if (host.includes(':')) {
+    const v6 = parseIPv6(host);
+    return v6 === undefined ? { family: 'ipv6', scope: 'invalid', group: `ipv6:${host}` } : ipv6Classification(v6);
+  }
+  return dnsClassification(host);
+}
+
+/**
+ * Classifies a parsed address, transport-aware: memory:// addresses live in one process (loopback,
+ * one group per name); webrtc:// addresses have no host and are reached through their relay, so they
+ * are grouped by that relay (all browsers introduced by one relay share one group).
+ */
+export function classifyAddress(address: PeerAddress): HostClassification {
+  if (address.protocol === 'memory') return { family: 'none', scope: 'loopback', group: `memory:${address.host}` };
+  if (address.protocol === 'webrtc') {
+    return { family: 'none', scope: 'public', group: `webrtc:${address.params['via'] ?? '-'}` };
+  }
+  return classifyHost(address.host);
+}
+
+/** True when a stranger on the internet could dial the address. */
+export function isRoutable(address: PeerAddress): boolean {
+  return classifyAddress(address).scope === 'public';
+}
+
+/** The bucketing group of an address: /16 for IPv4, /32 for IPv6, the domain for DNS names. */
+export function addressGroup(address: PeerAddress): string {
+  return classifyAddress(address).group;
+}

@@ -1,0 +1,92 @@
+import {
+  FAILURE_WINDOW_AFTER_SUCCESS_MS,
+  MAX_ATTEMPTS_WITHOUT_SUCCESS,
+  MAX_FAILURES_SINCE_SUCCESS,
+  RECENT_ATTEMPT_GRACE_MS,
+  STALE_AFTER_MS,
+} from './params.js';
+
+export type BucketType = 'new' | 'old';
+
+/** What the book knows about one address. Times are milliseconds from the book's clock; 0 means never. */
+export interface KnownAddressInfo {
+  /** Canonical address string, always with a node id. */
+  readonly address: string;
+  readonly nodeId: string;
+  /** Node id or address of whoever first told us about it (the address itself for seeds/config). */
+  readonly source: string;
+  /** Bucketing group of the address (see address-validation.ts). */
+  readonly group: string;
+  /** Failed or pending dials since the last success. */
+  readonly attempts: number;
+  readonly lastAttempt: number;
+  readonly lastSuccess: number;
+  /** Last time a peer advertised it to us or we connected to it. */
+  readonly lastSeen: number;
+  /** When this node id was last banned (kept after the ban ends). */
+  readonly lastBanTime: number;
+  /** 'new': heard of, never connected; 'old': connected at least once. */
+  readonly bucketType: BucketType;
+  /** Bucket indices: 1..maxNewBucketsPerAddress new buckets, or exactly one old bucket. */
+  readonly buckets: readonly number[];
+  /** Judged bad (stale or failing): evicted first, left out of getSelection. */
+  readonly bad: boolean;
+}
+
+/** The book's mutable record; never handed out (callers get KnownAddressInfo copies). */
+export interface KnownAddress {
+  readonly address: string;
+  readonly nodeId: string;
+  readonly source: string;
+  readonly group: string;
+  readonly sourceGroup: string;
+  attempts: number;
+  lastAttempt: number;
+  lastSuccess: number;
+  lastSeen: number;
+  lastBanTime: number;
+  bucketType: BucketType;
+  buckets: number[];
+  /** Position in the book's flat list, for O(1) removal and uniform sampling. */
+  index: number;
+}
+
+/**
+ * CometBFT's isBad, with staleness measured from when the address was last advertised rather than
+ * last attempted (an address nobody has tried yet is not bad for that alone). Old entries proved
+ * themselves once, so only repeated failures long after that success make them bad.
+ */
+export function isBad(entry: KnownAddress, nowMs: number): boolean {
+  if (entry.lastAttempt > 0 && nowMs - entry.lastAttempt < RECENT_ATTEMPT_GRACE_MS) return false;
+  if (entry.bucketType === 'new') {
+    if (entry.lastSuccess === 0 && nowMs - entry.lastSeen > STALE_AFTER_MS) return true;
+    if (entry.lastSuccess === 0 && entry.attempts >= MAX_ATTEMPTS_WITHOUT_SUCCESS) return true;
+  }
+  return (
+    entry.lastSuccess > 0 &&
+    nowMs - entry.lastSuccess > FAILURE_WINDOW_AFTER_SUCCESS_MS &&
+    entry.attempts >= MAX_FAILURES_SINCE_SUCCESS
+  );
+}
+
+/** How recently the entry proved useful: when we last heard of it (new) or last reached it (old). */
+export function freshness(entry: KnownAddress): number {
+  return entry.bucketType === 'old' ? entry.lastSuccess : Math.max(entry.lastSeen, entry.lastSuccess);
+}
+
+export function toInfo(entry: KnownAddress, nowMs: number): KnownAddressInfo {
+  return {
+    address: entry.address,
+    nodeId: entry.nodeId,
+    source: entry.source,
+    group: entry.group,
+    attempts: entry.attempts,
+    lastAttempt: entry.lastAttempt,
+    lastSuccess: entry.lastSuccess,
+    lastSeen: entry.lastSeen,
+    lastBanTime: entry.lastBanTime,
+    bucketType: entry.bucketType,
+    buckets: [...entry.buckets],
+    bad: isBad(entry, nowMs),
+  };
+}

@@ -1,0 +1,304 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import { AddressBook, type AddressBookOptions } from '../../src/pex/address-book.js';
+import { MemoryStorage, type Storage } from '../../src/storage/storage.js';
+import { FileStorage } from '../../platforms/node/file-storage.js';
+import { MeshlinkError } from '../../src/errors.js';
+import { FakeClock, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
+
+const SOURCE = tcp(9999, publicHost(77));
+
+/** A book with new, old and banned entries, all fields non-trivial. */
+function populatedBook(storage: Storage, clock: FakeClock, options: AddressBookOptions = {}): AddressBook {
+  const book = new AddressBook({ storage, now: clock.now, random: seededRandom(11), ...options });
+  for (let i = 1; i <= 200; i++) book.addAddress(tcp(i, publicHost(i, i)), tcp(10_000 + (i % 20), publicHost(500 + (i % 20))));
+  for (let i = 1; i <= 50; i++) book.markGood(nodeId(i));
+  for (let i = 51; i <= 60; i++) book.markAttempt(nodeId(i));
+  clock.advance(1234);
+  book.markBad(nodeId(61), 3_600_000);
+  book.markBad(nodeId(62), 1000);
+  return book;
+}
+
+function comparable(book: AddressBook): unknown[] {
+  return book
+    .entries()
+    .map((entry) => ({ ...entry }))
+    .sort((a, b) => a.address.localeCompare(b.address));
+}
+
+describe('AddressBook save/load', () => {
+  it('round-trips through MemoryStorage: entries, buckets, counters and bans', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    const book = populatedBook(storage, clock);
+    expect(book.isDirty).toBe(true);
+    await book.save();
+    expect(book.isDirty).toBe(false);
+
+    // A fresh book has a different random key; load() must adopt the stored one, or the buckets would differ.
+    const restored = new AddressBook({ storage, now: clock.now, random: seededRandom(12) });
+    const result = await restored.load();
+    expect(result).toEqual({ loaded: book.size(), skipped: 0 });
+    expect(comparable(restored)).toEqual(comparable(book));
+    expect(restored.stats()).toEqual(book.stats());
+    expect(restored.isBanned(nodeId(61))).toBe(true);
+    expect(restored.selfCheck()).toEqual([]);
+    // Same key: the same new address lands in the same bucket in both books.
+    const probe = tcp(5000, publicHost(5000));
+    book.addAddress(probe, SOURCE);
+    restored.addAddress(probe, SOURCE);
+    expect(restored.get(probe)!.buckets).toEqual(book.get(probe)!.buckets);
+  });
+
+  it('reinstates bans that ended while the book was stored', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    const book = populatedBook(storage, clock);
+    await book.save();
+    clock.advance(2000);
+    const restored = new AddressBook({ storage, now: clock.now });
+    await restored.load();
+    expect(restored.isBanned(nodeId(62))).toBe(false);
+    expect(restored.has(nodeId(62))).toBe(true);
+    expect(restored.isBanned(nodeId(61))).toBe(true);
+  });
+
+  it('round-trips through FileStorage in a temporary directory, as versioned JSON', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'meshlink-addrbook-'));
+    try {
+      const clock = new FakeClock();
+      const book = populatedBook(new FileStorage(directory), clock);
+      await book.save();
+      const document = JSON.parse(await readFile(join(directory, 'address-book'), 'utf8')) as Record<string, unknown>;
+      expect(document).toMatchObject({ format: 'meshlink-address-book', version: 1 });
+      expect(document['key']).toMatch(/^[0-9a-f]{64}$/);
+
+      const restored = new AddressBook({ storage: new FileStorage(directory), now: clock.now });
+      expect(await restored.load()).toEqual({ loaded: book.size(), skipped: 0 });
+      expect(comparable(restored)).toEqual(comparable(book));
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('gives a warning and an empty book for a truncated file', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'meshlink-addrbook-'));
+    try {
+      const clock = new FakeClock();
+      await populatedBook(new FileStorage(directory), clock).save();
+      const path = join(directory, 'address-book');
+      const full = await readFile(path);
+      await writeFile(path, full.subarray(0, Math.floor(full.length / 2)));
+      const warnings: string[] = [];
+      const restored = new AddressBook({ storage: new FileStorage(directory), onWarning: (message) => warnings.push(message) });
+      restored.addAddress(tcp(1, publicHost(1)), SOURCE);
+      const result = await restored.load();
+      expect(result.loaded).toBe(0);
+      expect(result.warning).toMatch(/truncated or corrupt/);
+      expect(warnings).toEqual([result.warning]);
+      expect(restored.size()).toBe(0);
+      // The next save replaces the corrupt file with a valid one.
+      await restored.save();
+      expect((await new AddressBook({ storage: new FileStorage(directory) }).load()).warning).toBeUndefined();
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('gives a warning and an empty book for a garbage file', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'meshlink-addrbook-'));
+    try {
+      await writeFile(join(directory, 'address-book'), new Uint8Array([0xff, 0xfe, 0x00, 0x42, 0x13, 0x37]));
+      const restored = new AddressBook({ storage: new FileStorage(directory) });
+      const result = await restored.load();
+      expect(result).toMatchObject({ loaded: 0, skipped: 0 });
+      expect(result.warning).toBeDefined();
+      expect(restored.size()).toBe(0);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['valid JSON of another shape', '{"hello":"world"}', /not a meshlink address book/],
+    ['a future format version', '{"format":"meshlink-address-book","version":99}', /unsupported format version 99/],
+    ['a missing key', '{"format":"meshlink-address-book","version":1,"entries":[]}', /bucket key/],
+    ['JSON null', 'null', /not a meshlink address book/],
+  ])('gives a warning for %s', async (_name, text, pattern) => {
+    const storage = new MemoryStorage();
+    await storage.set('address-book', new TextEncoder().encode(text));
+    const result = await new AddressBook({ storage }).load();
+    expect(result.loaded).toBe(0);
+    expect(result.warning).toMatch(pattern);
+  });
+
+  it('skips malformed or now-refused entries and keeps the rest, with a warning', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    // Saved by a LAN book; loaded by a strict one, which refuses the private addresses.
+    const lan = new AddressBook({ storage, now: clock.now, allowLocal: true });
+    lan.addAddress(tcp(1, publicHost(1)), SOURCE);
+    lan.addAddress(`tcp://${nodeId(2)}@192.168.1.2:26656`, SOURCE);
+    await lan.save();
+    const bytes = (await storage.get('address-book'))!;
+    const document = JSON.parse(new TextDecoder().decode(bytes)) as { entries: unknown[] };
+    document.entries.push({ address: 42 }, 'junk', { ...(document.entries[0] as object), attempts: -1 });
+    await storage.set('address-book', new TextEncoder().encode(JSON.stringify(document)));
+
+    const strict = new AddressBook({ storage, now: clock.now });
+    const result = await strict.load();
+    expect(result).toMatchObject({ loaded: 1, skipped: 4 });
+    expect(result.warning).toMatch(/4 stored/);
+    expect(strict.has(nodeId(1))).toBe(true);
+    expect(strict.isDirty).toBe(true);
+  });
+
+  it('re-buckets entries saved with a different geometry, within the new capacity', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    const original = populatedBook(storage, clock);
+    await original.save();
+    const small = new AddressBook({ storage, now: clock.now, newBucketCount: 4, oldBucketCount: 2, bucketSize: 8 });
+    const result = await small.load();
+    expect(result.loaded).toBeLessThanOrEqual(small.capacity);
+    expect(result.loaded).toBeGreaterThan(0);
+    expect(result.loaded + result.skipped).toBe(original.size());
+    expect(result.warning).toMatch(/over capacity/);
+    expect(small.selfCheck()).toEqual([]);
+  });
+
+  it('leaves the book as it is when nothing is stored', async () => {
+    const book = new AddressBook({ storage: new MemoryStorage() });
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    expect(await book.load()).toEqual({ loaded: 1, skipped: 0 });
+    expect(book.size()).toBe(1);
+  });
+
+  it('turns a failing storage read into a warning, not a rejection', async () => {
+    const storage: Storage = {
+      get: () => Promise.reject(new Error('EACCES')),
+      set: () => Promise.resolve(),
+      delete: () => Promise.resolve(),
+    };
+    const result = await new AddressBook({ storage }).load();
+    expect(result.warning).toMatch(/EACCES/);
+  });
+
+  it('rejects save and load without storage', async () => {
+    const book = new AddressBook();
+    await expect(book.save()).rejects.toBeInstanceOf(MeshlinkError);
+    await expect(book.load()).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
+  });
+
+  it('keeps the book dirty when a save fails', async () => {
+    const storage: Storage = {
+      get: () => Promise.resolve(undefined),
+      set: () => Promise.reject(new MeshlinkError('ERR_STORAGE', 'disk full')),
+      delete: () => Promise.resolve(),
+    };
+    const book = new AddressBook({ storage });
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    await expect(book.save()).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    expect(book.isDirty).toBe(true);
+  });
+
+  it('never throws and stays consistent whatever bytes are stored', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    await populatedBook(storage, clock).save();
+    const valid = (await storage.get('address-book'))!;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 512 }),
+          fc.nat({ max: valid.length }).map((cut) => valid.subarray(0, cut)),
+          fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 0, max: 255 })).map(([at, byte]) => {
+            const copy = valid.slice();
+            copy[at] = byte;
+            return copy;
+          }),
+        ),
+        async (bytes) => {
+          const target = new MemoryStorage();
+          await target.set('address-book', bytes);
+          const book = new AddressBook({ storage: target, now: clock.now });
+          const result = await book.load();
+          expect(result.loaded).toBe(book.size());
+          expect(book.size()).toBeLessThanOrEqual(book.capacity);
+          expect(book.selfCheck()).toEqual([]);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('AddressBook.startAutoSave', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function countingStorage(): Storage & { writes: number } {
+    const inner = new MemoryStorage();
+    const storage = {
+      writes: 0,
+      get: (key: string) => inner.get(key),
+      set: async (key: string, value: Uint8Array) => {
+        storage.writes++;
+        await inner.set(key, value);
+      },
+      delete: (key: string) => inner.delete(key),
+    };
+    return storage;
+  }
+
+  it('saves on the interval only when something changed, and once more on stop', async () => {
+    const storage = countingStorage();
+    const book = new AddressBook({ storage });
+    const autoSave = book.startAutoSave(1000);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(storage.writes).toBe(0);
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(storage.writes).toBe(1);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(storage.writes).toBe(1);
+    book.addAddress(tcp(2, publicHost(2)), SOURCE);
+    await autoSave.stop();
+    expect(storage.writes).toBe(2);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(storage.writes).toBe(2);
+    expect(book.isDirty).toBe(false);
+  });
+
+  it('reports failed saves to onWarning instead of crashing', async () => {
+    const warnings: string[] = [];
+    const storage: Storage = {
+      get: () => Promise.resolve(undefined),
+      set: () => Promise.reject(new Error('disk full')),
+      delete: () => Promise.resolve(),
+    };
+    const book = new AddressBook({ storage, onWarning: (message) => warnings.push(message) });
+    const autoSave = book.startAutoSave(1000);
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(warnings).toEqual(['address book auto-save failed: disk full']);
+    await expect(autoSave.stop()).rejects.toThrow('disk full');
+  });
+
+  it('refuses a second auto-save, a bad interval, and a book without storage', () => {
+    const book = new AddressBook({ storage: new MemoryStorage() });
+    expect(() => book.startAutoSave(0)).toThrow(MeshlinkError);
+    const autoSave = book.startAutoSave(1000);
+    expect(() => book.startAutoSave(1000)).toThrow(/already running/);
+    void autoSave.stop();
+    expect(() => new AddressBook().startAutoSave(1000)).toThrow(/no storage/);
+  });
+});

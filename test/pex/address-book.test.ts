@@ -1,0 +1,441 @@
+import { describe, expect, it } from 'vitest';
+import { AddressBook, type AddressBookOptions } from '../../src/pex/address-book.js';
+import { resolveAddressBookConfig, MAX_GET_SELECTION, STALE_AFTER_MS, RECENT_ATTEMPT_GRACE_MS } from '../../src/pex/params.js';
+import { MeshlinkError } from '../../src/errors.js';
+import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
+
+const SOURCE = tcp(9999, publicHost(77));
+
+function makeBook(options: AddressBookOptions = {}): { book: AddressBook; clock: FakeClock } {
+  const clock = new FakeClock();
+  const book = new AddressBook({ now: clock.now, random: seededRandom(1), bucketKey: FIXED_KEY, ...options });
+  return { book, clock };
+}
+
+describe('AddressBook.addAddress', () => {
+  it('adds a routable address with a node id to one new bucket', () => {
+    const { book, clock } = makeBook();
+    const address = tcp(1, publicHost(1));
+    expect(book.addAddress(address, SOURCE)).toBe(true);
+    expect(book.size()).toBe(1);
+    expect(book.has(address)).toBe(true);
+    expect(book.has(nodeId(1))).toBe(true);
+    expect(book.get(address)).toMatchObject({
+      address,
+      nodeId: nodeId(1),
+      source: SOURCE,
+      group: 'ipv4:21.0',
+      attempts: 0,
+      lastAttempt: 0,
+      lastSuccess: 0,
+      lastSeen: clock.ms,
+      bucketType: 'new',
+      bad: false,
+    });
+    expect(book.get(address)!.buckets).toHaveLength(1);
+    expect(book.selfCheck()).toEqual([]);
+  });
+
+  it('stores the canonical form, so spellings of one address are one entry', () => {
+    const { book } = makeBook();
+    const id = nodeId(0xabc);
+    expect(book.tryAddAddress(`TCP://${id.toUpperCase()}@[2606:4700:0:0::1]:26656`, SOURCE)).toBe('added');
+    expect(book.tryAddAddress(`tcp://${id}@[2606:4700::1]:26656`, SOURCE)).toBe('known');
+    expect(book.entries().map((entry) => entry.address)).toEqual([`tcp://${id}@[2606:4700::1]:26656`]);
+  });
+
+  it('accepts a bare node id or an address as the source', () => {
+    const { book } = makeBook();
+    expect(book.tryAddAddress(tcp(1, publicHost(1)), nodeId(5).toUpperCase())).toBe('added');
+    expect(book.get(nodeId(1))!.source).toBe(nodeId(5));
+    expect(book.tryAddAddress(tcp(2, publicHost(2)), 'tcp://8.8.8.8:1234')).toBe('added');
+    expect(book.tryAddAddress(tcp(3, publicHost(3)), 'not a source')).toBe('invalid-source');
+  });
+
+  it.each([
+    ['not an address', 'invalid-address'],
+    ['tcp://1.2.3.4', 'invalid-address'],
+    [`tcp://${nodeId(1)}@21.0.0.1:0`, 'invalid-address'],
+    ['tcp://21.0.0.1:26656', 'no-node-id'],
+    [`tcp://${nodeId(1)}@0.0.0.0:26656`, 'invalid-address'],
+    [`tcp://${nodeId(1)}@224.0.0.1:26656`, 'invalid-address'],
+    [`tcp://${nodeId(1)}@127.1:26656`, 'invalid-address'],
+    [`tcp://${nodeId(1)}@127.0.0.1:26656`, 'unroutable'],
+    [`tcp://${nodeId(1)}@10.0.0.1:26656`, 'unroutable'],
+    [`tcp://${nodeId(1)}@192.168.1.20:26656`, 'unroutable'],
+    [`tcp://${nodeId(1)}@169.254.0.1:26656`, 'unroutable'],
+    [`tcp://${nodeId(1)}@[::1]:26656`, 'unroutable'],
+    [`tcp://${nodeId(1)}@[fe80::1]:26656`, 'unroutable'],
+    [`tcp://${nodeId(1)}@localhost:26656`, 'unroutable'],
+    [`memory://${nodeId(1)}@n1`, 'unroutable'],
+  ])('refuses %s as %s', (address, outcome) => {
+    const { book } = makeBook();
+    expect(book.tryAddAddress(address, SOURCE)).toBe(outcome);
+    expect(book.addAddress(address, SOURCE)).toBe(false);
+    expect(book.size()).toBe(0);
+  });
+
+  it('accepts loopback, private, link-local and memory addresses with allowLocal', () => {
+    const { book } = makeBook({ allowLocal: true });
+    const local = [
+      `tcp://${nodeId(1)}@127.0.0.1:26656`,
+      `tcp://${nodeId(2)}@10.0.0.1:26656`,
+      `tcp://${nodeId(3)}@[fe80::1]:26656`,
+      `memory://${nodeId(4)}@n4`,
+    ];
+    for (const address of local) expect(book.tryAddAddress(address, SOURCE)).toBe('added');
+    // Still never the unspecified or multicast address.
+    expect(book.tryAddAddress(`tcp://${nodeId(5)}@0.0.0.0:26656`, SOURCE)).toBe('invalid-address');
+  });
+
+  it('accepts webrtc addresses, grouped by their relay', () => {
+    const { book } = makeBook();
+    expect(book.tryAddAddress(`webrtc://${nodeId(1)}?via=${nodeId(2)}`, SOURCE)).toBe('added');
+    expect(book.get(nodeId(1))!.group).toBe(`webrtc:${nodeId(2)}`);
+  });
+
+  it('refuses our own node id and our own listen addresses', () => {
+    const { book } = makeBook({ ourNodeId: nodeId(42) });
+    expect(book.tryAddAddress(tcp(42, publicHost(1)), SOURCE)).toBe('self');
+    book.addOurAddress(`tcp://${publicHost(2)}:26656`);
+    // Whatever id an address claims, if it points at our listener it is us.
+    expect(book.tryAddAddress(tcp(7, publicHost(2)), SOURCE)).toBe('self');
+    expect(book.isOurAddress(tcp(8, publicHost(2)))).toBe(true);
+    expect(book.isOurAddress(tcp(8, publicHost(3)))).toBe(false);
+  });
+
+  it('takes our addresses as an option too', () => {
+    const { book } = makeBook({ ourAddresses: [`tcp://${publicHost(3)}:26656`] });
+    expect(book.tryAddAddress(tcp(43, publicHost(3)), SOURCE)).toBe('self');
+    expect(book.tryAddAddress(tcp(43, publicHost(3), 26657), SOURCE)).toBe('added');
+  });
+
+  it('addOurAddress removes entries at that place, and leaves the id it names alone', () => {
+    const { book } = makeBook();
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    book.addAddress(tcp(2, publicHost(2)), SOURCE);
+    // After a self-dial through an address claiming node 3, node 3 itself must stay welcome elsewhere.
+    book.addOurAddress(tcp(3, publicHost(1)));
+    expect(book.has(nodeId(1))).toBe(false);
+    expect(book.has(nodeId(2))).toBe(true);
+    expect(book.tryAddAddress(tcp(3, publicHost(5)), SOURCE)).toBe('added');
+    expect(() => book.addOurAddress('garbage')).toThrow(MeshlinkError);
+  });
+
+  it('keeps at most maxAddressesPerNodeId addresses per node, replacing bad ones', () => {
+    const { book, clock } = makeBook({ maxAddressesPerNodeId: 3 });
+    for (let port = 1; port <= 3; port++) expect(book.tryAddAddress(tcp(1, publicHost(1), port), SOURCE)).toBe('added');
+    expect(book.tryAddAddress(tcp(1, publicHost(1), 4), SOURCE)).toBe('too-many-addresses');
+    for (let i = 0; i < 3; i++) book.markAttempt(tcp(1, publicHost(1), 2));
+    clock.advance(RECENT_ATTEMPT_GRACE_MS + 1);
+    expect(book.tryAddAddress(tcp(1, publicHost(1), 4), SOURCE)).toBe('added');
+    expect(book.has(tcp(1, publicHost(1), 2))).toBe(false);
+    expect(book.addressesOf(nodeId(1))).toHaveLength(3);
+  });
+
+  it('lets a known new address join more buckets when other sources repeat it, at most maxNewBucketsPerAddress', () => {
+    const { book } = makeBook({ random: () => 0 });
+    const address = tcp(1, publicHost(1));
+    book.addAddress(address, SOURCE);
+    for (let source = 0; source < 50; source++) book.tryAddAddress(address, tcp(5000 + source, publicHost(100 + source)));
+    expect(book.get(address)!.buckets).toHaveLength(4);
+    expect(book.size()).toBe(1);
+    expect(book.selfCheck()).toEqual([]);
+  });
+
+  it('refreshes lastSeen when an address is advertised again', () => {
+    const { book, clock } = makeBook();
+    const address = tcp(1, publicHost(1));
+    book.addAddress(address, SOURCE);
+    clock.advance(1000);
+    expect(book.tryAddAddress(address, SOURCE)).toBe('known');
+    expect(book.get(address)!.lastSeen).toBe(clock.ms);
+  });
+});
+
+describe('AddressBook eviction', () => {
+  it('never grows a full bucket: the least fresh entry goes', () => {
+    const { book, clock } = makeBook({ newBucketCount: 1, newBucketsPerSourceGroup: 1, bucketSize: 4 });
+    for (let i = 1; i <= 6; i++) {
+      book.addAddress(tcp(i, publicHost(i)), SOURCE);
+      clock.advance(1000);
+    }
+    expect(book.size()).toBe(4);
+    expect(book.has(nodeId(1))).toBe(false);
+    expect(book.has(nodeId(2))).toBe(false);
+    expect(book.has(nodeId(6))).toBe(true);
+  });
+
+  it('evicts a bad entry before an older good one', () => {
+    const { book, clock } = makeBook({ newBucketCount: 1, newBucketsPerSourceGroup: 1, bucketSize: 3 });
+    for (let i = 1; i <= 3; i++) book.addAddress(tcp(i, publicHost(i)), SOURCE);
+    for (let i = 0; i < 3; i++) book.markAttempt(nodeId(3));
+    clock.advance(RECENT_ATTEMPT_GRACE_MS + 1);
+    expect(book.get(nodeId(3))!.bad).toBe(true);
+    book.addAddress(tcp(4, publicHost(4)), SOURCE);
+    expect(book.has(nodeId(3))).toBe(false);
+    expect(book.has(nodeId(1))).toBe(true);
+  });
+
+  it('makes a flooding source displace its own entries before anyone else\'s', () => {
+    const { book, clock } = makeBook({ newBucketCount: 1, newBucketsPerSourceGroup: 1, bucketSize: 4 });
+    const honest = tcp(9000, publicHost(500));
+    for (let i = 1; i <= 4; i++) book.addAddress(tcp(i, publicHost(i)), honest);
+    clock.advance(1000);
+    const attacker = tcp(9001, publicHost(501));
+    for (let i = 100; i < 200; i++) book.addAddress(tcp(i, publicHost(i)), attacker);
+    const sources = book.entries().map((entry) => entry.source);
+    expect(sources.filter((source) => source === attacker)).toHaveLength(1);
+    expect(sources.filter((source) => source === honest)).toHaveLength(3);
+  });
+
+  it('a full old bucket sends its stalest entry back to the new table', () => {
+    const { book, clock } = makeBook({ oldBucketCount: 1, oldBucketsPerGroup: 1, bucketSize: 2 });
+    for (let i = 1; i <= 3; i++) {
+      book.addAddress(tcp(i, publicHost(i)), SOURCE);
+      book.markGood(nodeId(i));
+      clock.advance(1000);
+    }
+    expect(book.get(nodeId(1))!.bucketType).toBe('new');
+    expect(book.get(nodeId(2))!.bucketType).toBe('old');
+    expect(book.get(nodeId(3))!.bucketType).toBe('old');
+    expect(book.stats()).toMatchObject({ size: 3, newCount: 1, oldCount: 2 });
+    expect(book.selfCheck()).toEqual([]);
+  });
+});
+
+describe('AddressBook.markAttempt / markGood / removeAddress', () => {
+  it('markAttempt counts attempts and stamps the time', () => {
+    const { book, clock } = makeBook();
+    const address = tcp(1, publicHost(1));
+    book.addAddress(address, SOURCE);
+    expect(book.markAttempt(address)).toBe(true);
+    clock.advance(5);
+    expect(book.markAttempt(nodeId(1))).toBe(true);
+    expect(book.get(address)).toMatchObject({ attempts: 2, lastAttempt: clock.ms });
+    expect(book.markAttempt(tcp(2, publicHost(2)))).toBe(false);
+  });
+
+  it('markGood moves the address to an old bucket and resets attempts', () => {
+    const { book, clock } = makeBook();
+    const address = tcp(1, publicHost(1));
+    book.addAddress(address, SOURCE);
+    book.markAttempt(address);
+    clock.advance(10);
+    expect(book.markGood(address)).toBe(true);
+    expect(book.get(address)).toMatchObject({ bucketType: 'old', attempts: 0, lastSuccess: clock.ms, lastAttempt: clock.ms });
+    expect(book.get(address)!.buckets).toHaveLength(1);
+    expect(book.stats()).toMatchObject({ newCount: 0, oldCount: 1 });
+    expect(book.markGood(tcp(2, publicHost(2)))).toBe(false);
+    expect(book.selfCheck()).toEqual([]);
+  });
+
+  it('markGood by node id picks the address tried most recently', () => {
+    const { book, clock } = makeBook();
+    book.addAddress(tcp(1, publicHost(1), 1), SOURCE);
+    book.addAddress(tcp(1, publicHost(1), 2), SOURCE);
+    clock.advance(10);
+    book.markAttempt(tcp(1, publicHost(1), 2));
+    book.markGood(nodeId(1));
+    expect(book.get(tcp(1, publicHost(1), 2))!.bucketType).toBe('old');
+    expect(book.get(tcp(1, publicHost(1), 1))!.bucketType).toBe('new');
+  });
+
+  it('removeAddress removes one address, or all of a node id', () => {
+    const { book } = makeBook();
+    book.addAddress(tcp(1, publicHost(1), 1), SOURCE);
+    book.addAddress(tcp(1, publicHost(1), 2), SOURCE);
+    book.addAddress(tcp(2, publicHost(2)), SOURCE);
+    book.markGood(tcp(2, publicHost(2)));
+    expect(book.removeAddress(tcp(1, publicHost(1), 1))).toBe(true);
+    expect(book.addressesOf(nodeId(1))).toEqual([tcp(1, publicHost(1), 2)]);
+    expect(book.removeAddress(nodeId(2))).toBe(true);
+    expect(book.removeAddress(nodeId(2))).toBe(false);
+    expect(book.size()).toBe(1);
+    expect(book.selfCheck()).toEqual([]);
+  });
+});
+
+describe('AddressBook.markBad / isBanned', () => {
+  it('bans the node id: its addresses leave the book and are refused until the ban ends', () => {
+    const { book, clock } = makeBook();
+    const address = tcp(1, publicHost(1));
+    book.addAddress(address, SOURCE);
+    book.addAddress(tcp(1, publicHost(1), 2), SOURCE);
+    expect(book.markBad(address, 60_000)).toBe(true);
+    expect(book.size()).toBe(0);
+    expect(book.isBanned(address)).toBe(true);
+    expect(book.isBanned(nodeId(1))).toBe(true);
+    expect(book.isBanned(tcp(1, publicHost(5)))).toBe(true);
+    expect(book.tryAddAddress(address, SOURCE)).toBe('banned');
+    clock.advance(60_000);
+    expect(book.isBanned(address)).toBe(false);
+    expect(book.reinstateExpiredBans()).toBe(2);
+    expect(book.get(address)).toMatchObject({ bucketType: 'new', lastBanTime: clock.ms - 60_000 });
+    expect(book.stats().bannedCount).toBe(0);
+  });
+
+  it('can ban a node that is not in the book; cannot ban an address without a node id', () => {
+    const { book } = makeBook();
+    expect(book.markBad(nodeId(3), 1000)).toBe(true);
+    expect(book.tryAddAddress(tcp(3, publicHost(3)), SOURCE)).toBe('banned');
+    expect(book.markBad('tcp://21.0.0.1:1', 1000)).toBe(false);
+    expect(book.markBad('garbage', 1000)).toBe(false);
+  });
+
+  it('rejects a negative or non-numeric ban length', () => {
+    const { book } = makeBook();
+    expect(() => book.markBad(nodeId(1), -1)).toThrow(MeshlinkError);
+    expect(() => book.markBad(nodeId(1), Number.NaN)).toThrow(MeshlinkError);
+  });
+
+  it('remembers at most maxBannedNodeIds bans', () => {
+    const { book } = makeBook({ maxBannedNodeIds: 5 });
+    for (let i = 1; i <= 20; i++) book.markBad(nodeId(i), 1000 * i);
+    expect(book.stats().bannedCount).toBe(5);
+    // The longest bans are kept.
+    expect(book.isBanned(nodeId(20))).toBe(true);
+    expect(book.isBanned(nodeId(1))).toBe(false);
+  });
+});
+
+describe('AddressBook.pickAddress', () => {
+  it('returns undefined on an empty book and the only entry of a one-entry book', () => {
+    const { book } = makeBook();
+    expect(book.pickAddress(50)).toBeUndefined();
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    for (const bias of [0, 50, 100, -5, 500]) expect(book.pickAddress(bias)).toBe(tcp(1, publicHost(1)));
+  });
+
+  it('falls back to the other table when the preferred one is empty', () => {
+    const { book } = makeBook();
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    book.markGood(nodeId(1));
+    expect(book.pickAddress(100)).toBe(tcp(1, publicHost(1)));
+  });
+
+  it('rejects NaN bias', () => {
+    const { book } = makeBook();
+    expect(() => book.pickAddress(Number.NaN)).toThrow(MeshlinkError);
+  });
+
+  it('does not spin when random() always returns the same value', () => {
+    const { book } = makeBook({ random: () => 0.999999 });
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    expect(book.pickAddress(50)).toBe(tcp(1, publicHost(1)));
+  });
+});
+
+describe('AddressBook.getSelection', () => {
+  it('returns nothing from an empty book', () => {
+    expect(makeBook().book.getSelection()).toEqual([]);
+  });
+
+  it('returns the whole book when it is smaller than MIN_GET_SELECTION', () => {
+    const { book } = makeBook();
+    for (let i = 1; i <= 10; i++) book.addAddress(tcp(i, publicHost(i)), SOURCE);
+    expect(new Set(book.getSelection())).toEqual(new Set(book.entries().map((entry) => entry.address)));
+  });
+
+  it('returns 23% of a mid-sized book, capped at MAX_GET_SELECTION and at max', () => {
+    const { book } = makeBook();
+    for (let i = 1; i <= 400; i++) book.addAddress(tcp(i, publicHost(i), 1000 + i), tcp(50_000 + i, publicHost(1000 + i)));
+    const size = book.size();
+    const selection = book.getSelection();
+    expect(selection).toHaveLength(Math.floor((size * 23) / 100));
+    expect(new Set(selection).size).toBe(selection.length);
+    expect(book.getSelection(10)).toHaveLength(10);
+    expect(book.getSelection(0)).toEqual([]);
+    for (let i = 401; i <= 2000; i++) book.addAddress(tcp(i, publicHost(i), 1000 + i), tcp(50_000 + i, publicHost(1000 + i)));
+    expect(book.getSelection(10_000)).toHaveLength(MAX_GET_SELECTION);
+  });
+
+  it('leaves out bad entries', () => {
+    const { book, clock } = makeBook();
+    for (let i = 1; i <= 5; i++) book.addAddress(tcp(i, publicHost(i)), SOURCE);
+    for (let i = 0; i < 3; i++) book.markAttempt(nodeId(1));
+    clock.advance(RECENT_ATTEMPT_GRACE_MS + 1);
+    expect(book.getSelection()).not.toContain(tcp(1, publicHost(1)));
+    expect(book.getSelection()).toHaveLength(4);
+  });
+});
+
+describe('AddressBook staleness and bad entries', () => {
+  it('judges a never-reached address bad once nobody advertised it for STALE_AFTER_MS', () => {
+    const { book, clock } = makeBook();
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    book.addAddress(tcp(2, publicHost(2)), SOURCE);
+    clock.advance(STALE_AFTER_MS / 2);
+    book.addAddress(tcp(2, publicHost(2)), SOURCE);
+    clock.advance(STALE_AFTER_MS / 2 + 1);
+    expect(book.get(nodeId(1))!.bad).toBe(true);
+    expect(book.get(nodeId(2))!.bad).toBe(false);
+    expect(book.removeBad()).toBe(1);
+    expect(book.has(nodeId(1))).toBe(false);
+  });
+
+  it('never judges an old entry stale for age alone, but does after many failures', () => {
+    const { book, clock } = makeBook();
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    book.markGood(nodeId(1));
+    clock.advance(30 * STALE_AFTER_MS);
+    expect(book.get(nodeId(1))!.bad).toBe(false);
+    for (let i = 0; i < 10; i++) book.markAttempt(nodeId(1));
+    clock.advance(RECENT_ATTEMPT_GRACE_MS + 1);
+    expect(book.get(nodeId(1))!.bad).toBe(true);
+  });
+
+  it('never judges an address bad within a minute of trying it', () => {
+    const { book } = makeBook();
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    for (let i = 0; i < 5; i++) book.markAttempt(nodeId(1));
+    expect(book.get(nodeId(1))!.bad).toBe(false);
+  });
+});
+
+describe('AddressBook size helpers', () => {
+  it('needMoreAddresses is true below the threshold', () => {
+    const { book } = makeBook({ needAddressThreshold: 2 });
+    expect(book.needMoreAddresses()).toBe(true);
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    book.addAddress(tcp(2, publicHost(2)), SOURCE);
+    expect(book.needMoreAddresses()).toBe(false);
+  });
+
+  it('clear forgets entries and bans but not our own addresses', () => {
+    const { book } = makeBook({ ourNodeId: nodeId(99) });
+    book.addAddress(tcp(1, publicHost(1)), SOURCE);
+    book.markBad(nodeId(2), 1000);
+    book.clear();
+    expect(book.size()).toBe(0);
+    expect(book.isBanned(nodeId(2))).toBe(false);
+    expect(book.tryAddAddress(tcp(99, publicHost(1)), SOURCE)).toBe('self');
+    expect(book.selfCheck()).toEqual([]);
+  });
+
+  it('reports capacity from the geometry', () => {
+    expect(new AddressBook().capacity).toBe(256 * 64 + 64 * 64);
+    expect(new AddressBook({ newBucketCount: 8, oldBucketCount: 2, bucketSize: 4 }).capacity).toBe(40);
+  });
+});
+
+describe('AddressBook configuration', () => {
+  it('rejects impossible geometry and bad keys with ConfigError', () => {
+    expect(() => resolveAddressBookConfig({ bucketSize: 0 })).toThrow(/bucketSize/);
+    expect(() => resolveAddressBookConfig({ newBucketCount: 4, newBucketsPerSourceGroup: 8 })).toThrow(/newBucketsPerSourceGroup/);
+    expect(() => resolveAddressBookConfig({ oldBucketCount: 1.5 })).toThrow(MeshlinkError);
+    expect(() => new AddressBook({ bucketKey: new Uint8Array(31) })).toThrow(/32 bytes/);
+    expect(resolveAddressBookConfig({}).newBucketCount).toBe(256);
+  });
+
+  it('uses a fresh random bucket key per book by default', () => {
+    const address = tcp(1, publicHost(1));
+    const buckets = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const book = new AddressBook();
+      book.addAddress(address, SOURCE);
+      buckets.add(book.get(address)!.buckets[0]!);
+    }
+    expect(buckets.size).toBeGreaterThan(1);
+  });
+});
