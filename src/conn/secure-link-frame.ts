@@ -57,8 +57,12 @@ export class FrameEncoder {
     writeNonce(this.nonceView, this.counter);
     this.counter++;
     const sealed = this.aead.seal(this.nonce, plaintext);
-    const frame = new Uint8Array(FRAME_HEADER_BYTES + sealed.length);
-    new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_BYTES).setUint32(0, sealed.length, false);
+    const length = sealed.length;
+    const frame = new Uint8Array(FRAME_HEADER_BYTES + length);
+    frame[0] = length >>> 24;
+    frame[1] = (length >>> 16) & 0xff;
+    frame[2] = (length >>> 8) & 0xff;
+    frame[3] = length & 0xff;
     frame.set(sealed, FRAME_HEADER_BYTES);
     return frame;
   }

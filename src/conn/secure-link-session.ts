@@ -93,8 +93,9 @@ export class SecureLinkSession implements SecureLink {
 
   write(chunk: Uint8Array): boolean {
     if (this.phase !== Phase.Open || this.closing) return false;
+    if (chunk.length === 0) return !this.writeBlocked;
     const max = this.encoder.maxPayloadBytes;
-    let ok = !this.writeBlocked;
+    let ok = true;
     try {
       for (let offset = 0; offset < chunk.length; offset += max) {
         const end = Math.min(offset + max, chunk.length);
@@ -104,7 +105,7 @@ export class SecureLinkSession implements SecureLink {
       this.destroy(toError(error));
       return false;
     }
-    if (!ok) this.writeBlocked = true;
+    this.writeBlocked = !ok;
     return ok;
   }
 

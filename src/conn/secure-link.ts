@@ -42,7 +42,7 @@ export interface SecureHandshakeOptions {
   maxFramePayloadBytes?: number;
 }
 
-interface SecureHandshakeConfig {
+export interface SecureHandshakeConfig {
   readonly identity: NodeKey;
   readonly expectedPeerId: string | undefined;
   readonly timeoutMs: number;
@@ -176,8 +176,6 @@ class HandshakeRun {
     this.challenge = secrets.challenge;
     this.encoder = new FrameEncoder(aead(secrets.sendKey), maxFramePayloadBytes);
     this.decoder = new FrameDecoder(aead(secrets.receiveKey), maxFramePayloadBytes);
-    secrets.sendKey.fill(0);
-    secrets.receiveKey.fill(0);
     this.phase = HandshakePhase.Auth;
     this.link.write(this.encoder.encode(encodeAuthMessage(this.config.identity, secrets.challenge)));
   }

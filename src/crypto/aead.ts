@@ -16,7 +16,10 @@ export interface Aead {
   open(nonce: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
 
-/** Builds an Aead for a 32-byte key. Throws ConfigError ERR_INVALID_ARGUMENT on a wrong key size. */
+/**
+ * Builds an Aead for a 32-byte key; must not depend on the caller keeping `key32` unchanged.
+ * Throws ConfigError ERR_INVALID_ARGUMENT on a wrong key size.
+ */
 export type AeadFactory = (key32: Uint8Array) => Aead;
 
 /** Shared argument checks for AeadFactory implementations; throws on misuse by local code. */

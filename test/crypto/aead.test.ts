@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
+import { nobleChaCha20Poly1305, type AeadFactory } from '../../src/crypto/aead.js';
+import { AEAD_TAG_BYTES } from '../../src/crypto/constants.js';
+
+const implementations: [string, AeadFactory][] = [
+  ['noble', nobleChaCha20Poly1305],
+  ['node', nodeChaCha20Poly1305],
+];
+const SIZES = [0, 1, 15, 16, 17, 1024, 16 * 1024, 64 * 1024];
+
+const nonceFor = (counter: number): Uint8Array => {
+  const nonce = new Uint8Array(12);
+  new DataView(nonce.buffer).setUint32(4, counter, true);
+  return nonce;
+};
+
+describe('AEAD implementations', () => {
+  const key = new Uint8Array(randomBytes(32));
+
+  it.each(SIZES)('noble and node seal %i bytes to identical ciphertext||tag', (size) => {
+    const plaintext = new Uint8Array(randomBytes(size));
+    const nonce = nonceFor(7);
+    const a = nobleChaCha20Poly1305(key).seal(nonce, plaintext);
+    const b = nodeChaCha20Poly1305(key).seal(nonce, plaintext);
+    expect(a.length).toBe(size + AEAD_TAG_BYTES);
+    expect(Buffer.from(b).equals(Buffer.from(a))).toBe(true);
+  });
+
+  it.each(SIZES)('each opens what the other sealed (%i bytes)', (size) => {
+    const plaintext = new Uint8Array(randomBytes(size));
+    const nonce = nonceFor(size);
+    const noble = nobleChaCha20Poly1305(key);
+    const node = nodeChaCha20Poly1305(key);
+    expect(node.open(nonce, noble.seal(nonce, plaintext))).toEqual(plaintext);
+    expect(noble.open(nonce, node.seal(nonce, plaintext))).toEqual(plaintext);
+  });
+
+  it('agrees on random inputs, including sealed bytes living at an offset of a larger buffer', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 }), fc.nat(200), fc.nat(8), (k, plaintext, counter, pad) => {
+        const nonce = nonceFor(counter);
+        const sealed = nobleChaCha20Poly1305(k).seal(nonce, plaintext);
+        expect(nodeChaCha20Poly1305(k).seal(nonce, plaintext)).toEqual(new Uint8Array(sealed));
+        const padded = new Uint8Array(pad + sealed.length + 3);
+        padded.set(sealed, pad);
+        const view = padded.subarray(pad, pad + sealed.length);
+        expect(new Uint8Array(nodeChaCha20Poly1305(k).open(nonce, view)!)).toEqual(plaintext);
+        expect(nobleChaCha20Poly1305(k).open(nonce, view)).toEqual(plaintext);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  describe.each(implementations)('%s', (_name, factory) => {
+    const aead = factory(key);
+    const plaintext = new TextEncoder().encode('attack at dawn');
+    const sealed = aead.seal(nonceFor(1), plaintext);
+
+    it('opens its own output', () => {
+      expect(new Uint8Array(aead.open(nonceFor(1), sealed)!)).toEqual(plaintext);
+    });
+
+    it('returns undefined for a flipped ciphertext or tag bit', () => {
+      for (const index of [0, plaintext.length - 1, plaintext.length, sealed.length - 1]) {
+        const tampered = sealed.slice();
+        tampered[index]! ^= 0x01;
+        expect(aead.open(nonceFor(1), tampered)).toBeUndefined();
+      }
+    });
+
+    it('returns undefined under another nonce or another key', () => {
+      expect(aead.open(nonceFor(2), sealed)).toBeUndefined();
+      expect(factory(new Uint8Array(32).fill(1)).open(nonceFor(1), sealed)).toBeUndefined();
+    });
+
+    it('returns undefined for input shorter than a tag, and accepts an exact empty-plaintext tag', () => {
+      expect(aead.open(nonceFor(1), new Uint8Array(AEAD_TAG_BYTES - 1))).toBeUndefined();
+      expect(aead.open(nonceFor(1), new Uint8Array(0))).toBeUndefined();
+      const empty = aead.seal(nonceFor(3), new Uint8Array(0));
+      expect(empty.length).toBe(AEAD_TAG_BYTES);
+      expect(aead.open(nonceFor(3), empty)?.length).toBe(0);
+    });
+
+    it('does not keep the key buffer: zeroing it afterwards changes nothing', () => {
+      const k = new Uint8Array(randomBytes(32));
+      const bound = factory(k);
+      const before = bound.seal(nonceFor(0), plaintext);
+      k.fill(0);
+      expect(bound.seal(nonceFor(0), plaintext)).toEqual(before);
+    });
+
+    it('rejects keys that are not 32 bytes with ERR_INVALID_ARGUMENT', () => {
+      expect(() => factory(new Uint8Array(16))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    });
+
+    it('rejects nonces that are not 12 bytes with ERR_INVALID_ARGUMENT', () => {
+      expect(() => aead.seal(new Uint8Array(8), plaintext)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    });
+  });
+});
