@@ -8,6 +8,8 @@ import type { Transport } from '../../src/transport/transport.js';
 import { nodeChaCha20Poly1305 } from './aead.js';
 import { FileStorage } from './file-storage.js';
 import { tcpTransport } from './tcp.js';
+import { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
+import { createUpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
 import { wsTransport } from './ws-transport.js';
 
 export * from '../../src/index.js';
@@ -15,6 +17,9 @@ export { tcpTransport, TcpLink } from './tcp.js';
 export { wsTransport } from './ws-transport.js';
 export { FileStorage } from './file-storage.js';
 export { nodeChaCha20Poly1305 } from './aead.js';
+export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
+export * from '../../src/nat/index.js';
+export { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
 
 export interface NodeOptions extends Omit<SwitchOptions, 'identity' | 'transports' | 'network'> {
   /** @default 'meshlink' */
@@ -27,6 +32,16 @@ export interface NodeOptions extends Omit<SwitchOptions, 'identity' | 'transport
   identity?: NodeKey;
   /** @default [tcpTransport(), wsTransport()] */
   transports?: readonly Transport[];
+  /**
+   * Map the listening ports on the LAN's gateway (UPnP IGDv1/IGDv2) and advertise the external
+   * addresses. Listen on a non-loopback address (e.g. `tcp://0.0.0.0:26656`) for this to work.
+   * The NatAgent is added to the switch as agent "nat". @default false
+   */
+  nat?: false | 'upnp' | NodeNatOptions;
+}
+
+export interface NodeNatOptions extends Omit<NatAgentOptions, 'createMapper'> {
+  upnp?: UpnpPortMapperOptions;
 }
 
 export const DEFAULT_NETWORK = 'meshlink';
@@ -42,11 +57,16 @@ export function defaultHome(): string {
 export async function createNode(options: NodeOptions = {}): Promise<Switch> {
   const storage = options.storage ?? new FileStorage(options.home ?? defaultHome());
   const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
-  return new Switch({
+  const sw = new Switch({
     aead: nodeChaCha20Poly1305,
     ...options,
     network: options.network ?? DEFAULT_NETWORK,
     identity,
     transports: options.transports ?? [tcpTransport(), wsTransport()],
   });
+  if (options.nat !== undefined && options.nat !== false) {
+    const { upnp, ...config } = options.nat === 'upnp' ? {} : options.nat;
+    sw.addAgent('nat', new NatAgent({ ...config, createMapper: () => createUpnpPortMapper(upnp) }));
+  }
+  return sw;
 }

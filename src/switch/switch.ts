@@ -22,7 +22,7 @@ import { PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from './node-info.j
 import { Peer, type PeerStatus } from './peer.js';
 import { upgradeLink, type AdmissionDecision, type Direction, type UpgradedLink, type UpgradeOptions } from './upgrade.js';
 
-export interface SwitchEvents extends Record<string, unknown> {
+export interface SwitchEvents {
   'peer:connected': { peer: Peer };
   'peer:disconnected': { peer: Peer; reason: Error | undefined };
   /** A peer misbehaved or failed (protocol error, timeout, stopPeerForError); disconnection follows. */

@@ -1,9 +1,32 @@
 /**
  * A typed wrapper over the standard EventTarget, so that Node and browsers share one event model.
- * Listeners receive the event's `detail`; `on()` returns the function that removes the listener.
- * A listener that throws is reported through `reportListenerError` and never breaks the emitter.
+ * `addEventListener` listeners receive `CustomEvent<Detail>`; `on()` hands over the detail and returns
+ * the function that removes the listener. An `on()` listener that throws is reported through
+ * `reportListenerError` and never breaks the emitter.
  */
-export class TypedEventTarget<Events extends Record<string, unknown>> extends EventTarget {
+export type TypedListener<Detail> = (event: CustomEvent<Detail>) => void;
+
+export class TypedEventTarget<Events extends object> extends EventTarget {
+  override addEventListener<K extends keyof Events & string>(
+    type: K,
+    listener: TypedListener<Events[K]> | null,
+    options?: AddEventListenerOptions | boolean,
+  ): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void;
+  override addEventListener(type: string, listener: unknown, options?: AddEventListenerOptions | boolean): void {
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
+  }
+
+  override removeEventListener<K extends keyof Events & string>(
+    type: K,
+    listener: TypedListener<Events[K]> | null,
+    options?: EventListenerOptions | boolean,
+  ): void;
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void;
+  override removeEventListener(type: string, listener: unknown, options?: EventListenerOptions | boolean): void {
+    super.removeEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
+  }
+
   on<K extends keyof Events & string>(type: K, listener: (detail: Events[K]) => void): () => void {
     const wrapped = (event: Event): void => {
       try {
@@ -12,8 +35,8 @@ export class TypedEventTarget<Events extends Record<string, unknown>> extends Ev
         this.reportListenerError(type, error);
       }
     };
-    this.addEventListener(type, wrapped);
-    return () => this.removeEventListener(type, wrapped);
+    super.addEventListener(type, wrapped);
+    return () => super.removeEventListener(type, wrapped);
   }
 
   /** Resolves with the next event of `type`; rejects when `signal` fires. */

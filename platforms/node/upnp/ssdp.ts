@@ -1,0 +1,104 @@
+/**
+ * Finding the gateway: an SSDP M-SEARCH for Internet Gateway Devices, done by nat-upnp's searcher
+ * (one UDP socket per non-internal interface address, multicast to 239.255.255.250:1900). nat-upnp's
+ * own client only searches for IGD:1 and gives up after 1.8 s with a bare "timeout"; here both IGD:1
+ * and IGD:2 are searched, the wait is bounded and cancellable, and the result is a typed NatError.
+ */
+import natUpnpSsdp from 'nat-upnp/lib/nat-upnp/ssdp.js';
+import { NatError } from '../../../src/nat/port-mapper.js';
+import { throwIfAborted } from '../../../src/util/abort.js';
+import { AbortError } from '../../../src/errors.js';
+
+/** Search targets: IGDv2 gateways also answer IGD:1 searches, IGDv1 gateways only those. */
+export const IGD_SEARCH_TARGETS = Object.freeze([
+  'urn:schemas-upnp-org:device:InternetGatewayDevice:1',
+  'urn:schemas-upnp-org:device:InternetGatewayDevice:2',
+] as const);
+
+/** The M-SEARCH is multicast again this often while waiting: UDP datagrams get lost. */
+export const SSDP_RESEND_INTERVAL_MS = 700;
+
+export interface SsdpAnswer {
+  /** URL of the gateway's root device description (from the LOCATION header). */
+  location: string;
+  /** The search target the gateway answered. */
+  searchTarget: string;
+  /** Address of our interface the answer came in on. */
+  localAddress: string;
+  /** The gateway's SERVER header, when sent. */
+  server: string | undefined;
+}
+
+/**
+ * Multicasts a search and resolves with the first gateway that answers; rejects with
+ * NatError('no-gateway') after `timeoutMs`, or AbortError when `signal` fires.
+ * The search's sockets are closed on the next turn of the event loop after the promise settles.
+ */
+export function discoverGateway(options: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<SsdpAnswer> {
+  throwIfAborted(options.signal);
+  const ssdp = natUpnpSsdp.create();
+  // HACK (nat-upnp 1.1.1): a socket that fails to send (an IPv6 socket given an IPv4 multicast
+  // address, an interface without a multicast route) emits 'error'; nat-upnp handles only the first
+  // one per socket, so a second would be an uncaught exception. Swallow them: discovery then simply
+  // finds nothing on that interface.
+  for (const socket of ssdp.sockets) socket.on('error', () => undefined);
+
+  return new Promise<SsdpAnswer>((resolve, reject) => {
+    let settled = false;
+    const searches: ReturnType<typeof ssdp.search>[] = [];
+    const search = (): void => {
+      for (const target of IGD_SEARCH_TARGETS) {
+        const pending = ssdp.search(target);
+        searches.push(pending);
+        pending?.on('device', onDevice);
+      }
+    };
+    const onDevice = (headers: Record<string, string>, address: string): void => {
+      const location = headers['location'];
+      if (location === undefined || !isHttpUrl(location)) return;
+      finish(() => resolve({ location, searchTarget: headers['st'] ?? '', localAddress: address, server: headers['server'] }));
+    };
+    const finish = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearInterval(resend);
+      options.signal?.removeEventListener('abort', onAbort);
+      for (const pending of searches) pending?.emit('end');
+      // HACK (nat-upnp 1.1.1): its sockets bind on the next tick; closing one before that would
+      // make the pending bind throw. setImmediate runs after those ticks.
+      setImmediate(() => {
+        try {
+          ssdp.close();
+        } catch {
+          // already closed
+        }
+      });
+      outcome();
+    };
+    const onAbort = (): void => {
+      const reason: unknown = options.signal?.reason;
+      finish(() => reject(reason instanceof Error && reason.name !== 'AbortError' ? reason : new AbortError()));
+    };
+    const timer = setTimeout(() => {
+      finish(() =>
+        reject(
+          new NatError('no-gateway', `No UPnP gateway answered an SSDP search within ${options.timeoutMs} ms`, {
+            detail: { timeoutMs: options.timeoutMs, interfaces: ssdp.sockets.length },
+          }),
+        ),
+      );
+    }, options.timeoutMs);
+    const resend = setInterval(search, SSDP_RESEND_INTERVAL_MS);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    search();
+  });
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return new URL(text).protocol === 'http:';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Tunables of the NAT layer (port mapping through a home gateway). Every limit carries its unit in its
+ * name; each is the default of an option of NatManager or of a platform's PortMapper.
+ */
+
+/** Lease asked of the gateway for each mapping; renewed at RENEW_AT_LEASE_FRACTION of it. */
+export const DEFAULT_LEASE_SECONDS = 60 * 60;
+
+/** A mapping is renewed when this fraction of its lease has run (half: one failed renewal is survivable). */
+export const RENEW_AT_LEASE_FRACTION = 0.5;
+
+/** After a failure (no gateway, refusal, double NAT) the whole mapping is tried again this often. */
+export const DEFAULT_RETRY_INTERVAL_MS = 5 * 60 * 1000;
+
+/** A failed renewal is retried no sooner than this, however short the remaining lease. */
+export const MIN_RENEW_RETRY_MS = 1000;
+
+/** stop() waits this long for a mapping request in flight, then for each removal, before giving up. */
+export const DEFAULT_STOP_TIMEOUT_MS = 5 * 1000;
+
+/** How long SSDP discovery listens for a gateway's answer (SSDP asks for answers within MX = 1 s). */
+export const DEFAULT_DISCOVERY_TIMEOUT_MS = 2 * 1000;
+
+/** Bound on one request to the gateway (description fetch or SOAP action). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 4 * 1000;
+
+/** External ports a mapper tries (the wanted one, then random ones) before giving up on conflicts. */
+export const DEFAULT_MAX_PORT_ATTEMPTS = 8;
+
+/** Random external ports are drawn from the unprivileged range; many gateways refuse ports below 1024. */
+export const MIN_RANDOM_EXTERNAL_PORT = 1024;
+export const MAX_PORT = 65535;
+
+/** The longest lease UPnP allows (one week); IGDv2 gateways also use it when asked for 0 ("forever"). */
+export const MAX_LEASE_SECONDS = 7 * 24 * 60 * 60;
+
+/** Description put on mappings so people reading their router's table know who made them. */
+export const DEFAULT_MAPPING_DESCRIPTION = 'meshlink';

@@ -1,0 +1,339 @@
+/**
+ * The UPnP mapper's protocol handling against a scripted gateway on loopback (no root needed):
+ * SOAP faults and their codes, IGDv1/IGDv2 service choice, fallbacks (725, 401), bounded waits,
+ * close(). The real-gateway behaviour is in upnp-gateway.test.ts.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClosedError } from '../../src/errors.js';
+import { NatError, UpnpError } from '../../src/nat/index.js';
+import { parseDeviceDescription, parseSoapAnswer, soapEnvelope, xmlChildren } from '../../platforms/node/upnp/soap.js';
+import { UpnpPortMapper } from '../../platforms/node/upnp/index.js';
+
+type Args = Record<string, string>;
+type Answer = Args | { fault: number; description?: string } | { status: number; body: string } | 'hang';
+
+interface Entry {
+  externalPort: number;
+  protocol: string;
+  internalClient: string;
+  internalPort: number;
+  description: string;
+  lease: number;
+}
+
+/** A small in-memory IGD speaking just enough SOAP; `override` scripts individual actions. */
+class FakeGateway {
+  readonly server: http.Server;
+  readonly calls: Array<{ action: string; args: Args; body: string }> = [];
+  readonly entries = new Map<string, Entry>();
+  descriptionFetches = 0;
+  override: Record<string, (args: Args) => Answer | undefined> = {};
+  private readonly hanging = new Set<http.ServerResponse>();
+
+  constructor(readonly igd: 1 | 2) {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/rootDesc.xml`;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', () => {
+      if (req.method === 'GET' && req.url === '/rootDesc.xml') {
+        this.descriptionFetches += 1;
+        res.writeHead(200, { 'Content-Type': 'text/xml' }).end(description(this.igd));
+        return;
+      }
+      const action = /#(\w+)"?$/.exec(String(req.headers['soapaction']))?.[1] ?? '';
+      const inner = new RegExp(`<u:${action}[^>]*>([\\s\\S]*)</u:${action}>`).exec(body)?.[1] ?? '';
+      const args = xmlChildren(inner);
+      this.calls.push({ action, args, body });
+      const answer = this.override[action]?.(args) ?? this.standard(action, args);
+      if (answer === 'hang') {
+        this.hanging.add(res);
+        return;
+      }
+      if ('status' in answer && 'body' in answer) {
+        res.writeHead(answer.status as number).end(answer.body);
+        return;
+      }
+      if ('fault' in answer) {
+        res.writeHead(500, { 'Content-Type': 'text/xml' }).end(fault(answer.fault as number, (answer.description as string | undefined) ?? 'Error'));
+        return;
+      }
+      const service = `urn:schemas-upnp-org:service:WANIPConnection:${this.igd}`;
+      const out = Object.entries(answer as Args).map(([k, v]) => `<${k}>${v}</${k}>`).join('');
+      res.writeHead(200, { 'Content-Type': 'text/xml' }).end(
+        `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:${action}Response xmlns:u="${service}">${out}</u:${action}Response></s:Body></s:Envelope>`,
+      );
+    });
+  }
+
+  private standard(action: string, args: Args): Answer {
+    const key = `${args['NewExternalPort']}/${args['NewProtocol']}`;
+    switch (action) {
+      case 'GetExternalIPAddress':
+        return { NewExternalIPAddress: '8.8.4.7' };
+      case 'AddPortMapping':
+      case 'AddAnyPortMapping': {
+        let port = Number(args['NewExternalPort']);
+        const taken = (p: number): boolean => {
+          const e = this.entries.get(`${p}/${args['NewProtocol']}`);
+          return e !== undefined && e.internalClient !== args['NewInternalClient'];
+        };
+        if (taken(port)) {
+          if (action === 'AddPortMapping') return { fault: 718, description: 'ConflictInMappingEntry' };
+          while (taken(port)) port += 1;
+        }
+        this.entries.set(`${port}/${args['NewProtocol']}`, {
+          externalPort: port,
+          protocol: args['NewProtocol']!,
+          internalClient: args['NewInternalClient']!,
+          internalPort: Number(args['NewInternalPort']),
+          description: args['NewPortMappingDescription']!,
+          lease: Number(args['NewLeaseDuration']),
+        });
+        return action === 'AddAnyPortMapping' ? { NewReservedPort: String(port) } : {};
+      }
+      case 'DeletePortMapping':
+        return this.entries.delete(key) ? {} : { fault: 714, description: 'NoSuchEntryInArray' };
+      case 'GetSpecificPortMappingEntry': {
+        const e = this.entries.get(key);
+        if (e === undefined) return { fault: 714, description: 'NoSuchEntryInArray' };
+        return {
+          NewInternalPort: String(e.internalPort),
+          NewInternalClient: e.internalClient,
+          NewEnabled: '1',
+          NewPortMappingDescription: e.description,
+          NewLeaseDuration: String(e.lease),
+        };
+      }
+      case 'GetGenericPortMappingEntry': {
+        const e = [...this.entries.values()][Number(args['NewPortMappingIndex'])];
+        if (e === undefined) return { fault: 713, description: 'SpecifiedArrayIndexInvalid' };
+        return {
+          NewRemoteHost: '',
+          NewExternalPort: String(e.externalPort),
+          NewProtocol: e.protocol,
+          NewInternalPort: String(e.internalPort),
+          NewInternalClient: e.internalClient,
+          NewEnabled: '1',
+          NewPortMappingDescription: e.description,
+          NewLeaseDuration: String(e.lease),
+        };
+      }
+      default:
+        return { fault: 401, description: 'Invalid Action' };
+    }
+  }
+}
+
+function description(igd: 1 | 2): string {
+  return `<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device>
+    <deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:${igd}</deviceType><friendlyName>fake &amp; gateway</friendlyName>
+    <serviceList><service><serviceType>urn:schemas-upnp-org:service:Layer3Forwarding:1</serviceType><controlURL>/ctl/L3F</controlURL></service></serviceList>
+    <deviceList><device><deviceType>urn:schemas-upnp-org:device:WANDevice:${igd}</deviceType><deviceList><device>
+      <serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:${igd}</serviceType>
+        <serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId><SCPDURL>/WANIPCn.xml</SCPDURL><controlURL>/ctl/IPConn</controlURL>
+      </service></serviceList></device></deviceList></device></deviceList></device></root>`;
+}
+
+function fault(code: number, text: string): string {
+  return (
+    '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode>' +
+    '<faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0">' +
+    `<errorCode>${code}</errorCode><errorDescription>${text}</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>`
+  );
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(igd: 1 | 2, options: { requestTimeoutMs?: number } = {}): Promise<{ gateway: FakeGateway; mapper: UpnpPortMapper }> {
+  const gateway = new FakeGateway(igd);
+  const location = await gateway.listen();
+  const mapper = new UpnpPortMapper({ location, requestTimeoutMs: options.requestTimeoutMs ?? 2000 });
+  cleanups.push(() => gateway.close(), () => mapper.close());
+  return { gateway, mapper };
+}
+
+const request = { protocol: 'TCP' as const, internalPort: 26656, ttlSeconds: 3600, description: 'meshlink' };
+
+describe('UPnP SOAP and description parsing', () => {
+  it('reads the UPnP error code and description from a SOAP fault (which nat-upnp reports as "Request failed: 500")', () => {
+    const error = (() => {
+      try {
+        parseSoapAnswer('AddPortMapping', 500, fault(718, 'ConflictInMappingEntry'));
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(UpnpError);
+    expect(error).toMatchObject({ code: 'ERR_NAT', reason: 'refused', action: 'AddPortMapping', upnpCode: 718, upnpDescription: 'ConflictInMappingEntry', httpStatus: 500 });
+  });
+
+  it('names a known code when the gateway sends no description, and reports an HTTP error without a fault as gateway-error', () => {
+    expect(() => parseSoapAnswer('AddPortMapping', 500, fault(606, ''))).toThrow(/606 \(ActionNotAuthorized\)/);
+    try {
+      parseSoapAnswer('DeletePortMapping', 503, '<html>busy</html>');
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({ reason: 'gateway-error', upnpCode: undefined, httpStatus: 503 });
+    }
+    expect(() => parseSoapAnswer('GetExternalIPAddress', 200, '<nonsense/>')).toThrow(/no GetExternalIPAddressResponse/);
+  });
+
+  it('prefers WANIPConnection:2, then :1, then WANPPPConnection:1, resolving control URLs against URLBase', () => {
+    const xml = `<root><URLBase>http://10.0.0.1:49152/</URLBase><device><serviceList>
+      <service><serviceType>urn:schemas-upnp-org:service:WANPPPConnection:1</serviceType><controlURL>/ppp</controlURL></service>
+      <service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>ip1</controlURL></service>
+      <service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:2</serviceType><controlURL>http://10.0.0.1:5555/ip2</controlURL></service>
+      <service><serviceType>urn:schemas-upnp-org:service:Layer3Forwarding:1</serviceType><controlURL>/l3f</controlURL></service>
+    </serviceList></device></root>`;
+    expect(parseDeviceDescription(xml, 'http://10.0.0.1:1900/desc.xml').services).toEqual([
+      { serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:2', controlUrl: 'http://10.0.0.1:5555/ip2' },
+      { serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:1', controlUrl: 'http://10.0.0.1:49152/ip1' },
+      { serviceType: 'urn:schemas-upnp-org:service:WANPPPConnection:1', controlUrl: 'http://10.0.0.1:49152/ppp' },
+    ]);
+  });
+
+  it('escapes arguments in the envelope and decodes entities and empty elements in answers', () => {
+    const envelope = soapEnvelope('urn:x', 'AddPortMapping', [['NewPortMappingDescription', `a<b>&"c'`]]);
+    expect(envelope).toContain('<NewPortMappingDescription>a&lt;b&gt;&amp;&quot;c&apos;</NewPortMappingDescription>');
+    expect(xmlChildren('<NewRemoteHost/><NewPortMappingDescription>x &amp; y &#65;</NewPortMappingDescription>')).toEqual({
+      NewRemoteHost: '',
+      NewPortMappingDescription: 'x & y A',
+    });
+  });
+});
+
+describe('UpnpPortMapper against a scripted gateway on loopback', () => {
+  it('IGDv1: maps with AddPortMapping, forwarding to our address on the connection to the gateway', async () => {
+    const { gateway, mapper } = await setup(1);
+    expect(await mapper.gateway()).toMatchObject({ igdVersion: 1, serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:1', localAddress: '127.0.0.1', friendlyName: 'fake & gateway' });
+    expect(await mapper.externalIp()).toBe('8.8.4.7');
+    const mapping = await mapper.map({ ...request, description: 'mesh <link>' });
+    expect(mapping).toMatchObject({ externalPort: 26656, internalHost: '127.0.0.1', internalPort: 26656, ttlSeconds: 3600 });
+    const add = gateway.calls.find((c) => c.action === 'AddPortMapping')!;
+    expect(add.args).toMatchObject({ NewExternalPort: '26656', NewInternalClient: '127.0.0.1', NewLeaseDuration: '3600', NewPortMappingDescription: 'mesh <link>' });
+    expect(add.body).toContain('mesh &lt;link&gt;');
+    expect(gateway.descriptionFetches).toBe(1); // discovered once, then cached
+  });
+
+  it('IGDv1: on 718 for the wanted port, maps a random unprivileged port instead', async () => {
+    const { gateway, mapper } = await setup(1);
+    gateway.override['GetSpecificPortMappingEntry'] = () => ({ fault: 714 }); // the lookup can't see the conflict
+    gateway.override['AddPortMapping'] = (args) => (args['NewExternalPort'] === '26656' ? { fault: 718, description: 'ConflictInMappingEntry' } : undefined);
+    const mapping = await mapper.map(request);
+    expect(mapping.externalPort).not.toBe(26656);
+    expect(mapping.externalPort).toBeGreaterThanOrEqual(1024);
+  });
+
+  it('IGDv2: lets the gateway choose a free port with AddAnyPortMapping', async () => {
+    const { gateway, mapper } = await setup(2);
+    gateway.entries.set('26656/TCP', { externalPort: 26656, protocol: 'TCP', internalClient: '10.9.9.9', internalPort: 1, description: 'other', lease: 0 });
+    gateway.override['GetSpecificPortMappingEntry'] = () => ({ fault: 714 });
+    const mapping = await mapper.map(request);
+    expect(mapping.externalPort).toBe(26657);
+    expect(gateway.calls.filter((c) => c.action.startsWith('Add')).map((c) => c.action)).toEqual(['AddAnyPortMapping']);
+  });
+
+  it('IGDv2 without AddAnyPortMapping (401): falls back to AddPortMapping and remembers', async () => {
+    const { gateway, mapper } = await setup(2);
+    gateway.override['AddAnyPortMapping'] = () => ({ fault: 401, description: 'Invalid Action' });
+    await mapper.map(request);
+    await mapper.map({ ...request, internalPort: 4000 });
+    expect(gateway.calls.filter((c) => c.action.startsWith('Add')).map((c) => c.action)).toEqual(['AddAnyPortMapping', 'AddPortMapping', 'AddPortMapping']);
+  });
+
+  it('725 OnlyPermanentLeasesSupported: asks again for a permanent mapping', async () => {
+    const { gateway, mapper } = await setup(1);
+    gateway.override['AddPortMapping'] = (args) => (args['NewLeaseDuration'] !== '0' ? { fault: 725, description: 'OnlyPermanentLeasesSupported' } : undefined);
+    expect(await mapper.map(request)).toMatchObject({ externalPort: 26656, ttlSeconds: 0 });
+  });
+
+  it('never asks for a port held by another mapping: refuses with 718 itself (miniupnpd would re-point it)', async () => {
+    const { gateway, mapper } = await setup(1);
+    gateway.entries.set('26656/TCP', { externalPort: 26656, protocol: 'TCP', internalClient: '127.0.0.1', internalPort: 7000, description: 'other program', lease: 0 });
+    const error = await mapper.map({ ...request, exactExternalPort: true }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ upnpCode: 718, detail: { heldBy: '127.0.0.1:7000', checkedBeforeAsking: true } });
+    const granted = await mapper.map(request);
+    expect(granted.externalPort).not.toBe(26656);
+    expect(gateway.calls.filter((c) => c.action === 'AddPortMapping').map((c) => c.args['NewExternalPort'])).toEqual([String(granted.externalPort)]);
+    expect(gateway.entries.get('26656/TCP')).toMatchObject({ internalPort: 7000 });
+  });
+
+  it('exactExternalPort: reports the refusal instead of trying other ports', async () => {
+    const { gateway, mapper } = await setup(1);
+    gateway.override['AddPortMapping'] = () => ({ fault: 718, description: 'ConflictInMappingEntry' });
+    await expect(mapper.map({ ...request, exactExternalPort: true })).rejects.toMatchObject({ upnpCode: 718 });
+    expect(gateway.calls.filter((c) => c.action === 'AddPortMapping')).toHaveLength(1);
+  });
+
+  it('unmap() with the internal port removes only an entry that still forwards to us', async () => {
+    const { gateway, mapper } = await setup(1);
+    gateway.entries.set('5000/TCP', { externalPort: 5000, protocol: 'TCP', internalClient: '10.9.9.9', internalPort: 5000, description: 'other', lease: 0 });
+    expect(await mapper.unmap({ protocol: 'TCP', externalPort: 5000, internalPort: 5000 })).toBe(false);
+    expect(gateway.entries.has('5000/TCP')).toBe(true);
+    await mapper.map(request);
+    expect(await mapper.unmap({ protocol: 'TCP', externalPort: 26656, internalPort: 26656 })).toBe(true);
+    expect(await mapper.unmap({ protocol: 'TCP', externalPort: 26656 })).toBe(false); // 714: already gone
+  });
+
+  it('list() returns the table, and rejects on a gateway error instead of returning [] like nat-upnp', async () => {
+    const { gateway, mapper } = await setup(1);
+    await mapper.map(request);
+    expect(await mapper.list()).toEqual([expect.objectContaining({ externalPort: 26656, internalHost: '127.0.0.1', description: 'meshlink' })]);
+    gateway.override['GetGenericPortMappingEntry'] = () => ({ fault: 501, description: 'Action Failed' });
+    await expect(mapper.list()).rejects.toMatchObject({ upnpCode: 501 });
+  });
+
+  it('a gateway that never answers: rejects with a gateway-error after requestTimeoutMs, then discovers again', async () => {
+    const { gateway, mapper } = await setup(1, { requestTimeoutMs: 300 });
+    gateway.override['GetExternalIPAddress'] = () => 'hang';
+    const t0 = Date.now();
+    const error = await mapper.externalIp().catch((e: unknown) => e);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(error).toBeInstanceOf(UpnpError);
+    expect(error).toMatchObject({ reason: 'gateway-error', upnpCode: undefined, message: expect.stringMatching(/timed out after 300 ms/) });
+    delete gateway.override['GetExternalIPAddress'];
+    expect(await mapper.externalIp()).toBe('8.8.4.7');
+    expect(gateway.descriptionFetches).toBe(2);
+  });
+
+  it('close() cancels a request in flight and refuses later calls', async () => {
+    const { gateway, mapper } = await setup(1);
+    gateway.override['GetExternalIPAddress'] = () => 'hang';
+    const pending = mapper.externalIp();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await mapper.close();
+    await expect(pending).rejects.toBeInstanceOf(ClosedError);
+    await expect(mapper.map(request)).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it('an unreachable description is "no-gateway"', async () => {
+    const gateway = new FakeGateway(1);
+    const location = await gateway.listen();
+    await gateway.close();
+    const mapper = new UpnpPortMapper({ location, requestTimeoutMs: 1000 });
+    const error = await mapper.externalIp().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NatError);
+    expect(error).toMatchObject({ code: 'ERR_NAT', reason: 'no-gateway' });
+    await mapper.close();
+  });
+});
