@@ -24,3 +24,4 @@ export type { Envelope } from './switch/inbox.js';
 export type { NodeInfo } from './switch/node-info.js';
 export { PROTOCOL_VERSION } from './switch/node-info.js';
 export { encodeMessage, decodeMessage } from './wire/codec.js';
+export { AddressBook, type AddressBookOptions, type AddressBookStats, type AddOutcome, type LoadResult } from './pex/address-book.js';

@@ -19,7 +19,7 @@ export class WebSocketClientTransport implements Transport {
     const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const impl = WebSocketImpl ?? global;
     if (impl === undefined) {
-      throw new ConfigError('ERR_NO_TRANSPORT', 'No WebSocket implementation: pass one (in Node: `import { WebSocket } from "ws"`)');
+      throw new ConfigError('ERR_NO_TRANSPORT', 'No WebSocket implementation: pass one (in Node, the WebSocket class of the ws package)');
     }
     this.WebSocketImpl = impl;
   }
