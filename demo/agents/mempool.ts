@@ -1,0 +1,232 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import {
+  BaseAgent,
+  ConfigError,
+  MeshlinkError,
+  ProtocolError,
+  decodeMessage,
+  encodeMessage,
+  type ChannelDescriptor,
+  type Envelope,
+  type Peer,
+  type Switch,
+} from '../../src/index.js';
+import { LruSet } from './lru-set.js';
+
+/**
+ * The seed's example (Tendermint's p2p README, "MempoolReactor"), kept close to the Go original:
+ *
+ *   NewMempoolAgent(sw)          → new MempoolAgent(options), then sw.addAgent('mempool', agent)
+ *   Start() / Stop()             → start(sw) / stop(), called by the Switch; both idempotent
+ *   switchEventsRoutine()        → sw.on('peer:connected' | 'peer:disconnected', …)
+ *   gossipTxRoutine()            → for await (const { peer, message } of sw.receive(MempoolCh))
+ *   peer.TrySend(MempoolCh, msg) → peer.trySend(MempoolCh, msg)
+ *
+ * Added over the original, because a real network needs them: de-duplication by tx hash in a bounded
+ * seen-set, a per-peer record of the txs each peer is known to have (so nothing is echoed back), and
+ * a malformed message costing its sender the connection.
+ */
+
+/** The mempool's channel id, as in the original. */
+export const MempoolCh = 0x30;
+/** Largest transaction accepted or originated. */
+export const MAX_TX_BYTES = 64 * 1024;
+/** msgpack framing around the tx bytes: map header, the "tx" key and a bin32 header (~10 bytes), rounded up. */
+const TX_MESSAGE_OVERHEAD_BYTES = 64;
+/** Tx hashes remembered for de-duplication: 100k × ~100 bytes ≈ 10 MB at most. */
+export const DEFAULT_SEEN_CAPACITY_TXS = 100_000;
+/** Tx hashes remembered per peer as "it has this one": smaller, as it is paid per peer. */
+export const DEFAULT_PEER_KNOWN_CAPACITY_TXS = 10_000;
+
+/** Key of the per-peer state in `peer.data`; a symbol so no other agent can clash with it. */
+const KNOWN_TXS = Symbol('mempool.knownTxs');
+
+/** The only message on MempoolCh. */
+export interface TxMessage {
+  tx: Uint8Array;
+}
+
+/** Hex SHA-256 of the tx: its identity for de-duplication. */
+export function txHash(tx: Uint8Array): string {
+  return bytesToHex(sha256(tx));
+}
+
+export function encodeTxMessage(tx: Uint8Array): Uint8Array {
+  return encodeMessage({ tx } satisfies TxMessage);
+}
+
+/** Decodes and validates a TxMessage from a peer; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. */
+export function decodeTxMessage(bytes: Uint8Array, peerId?: string): TxMessage {
+  const value = decodeMessage(bytes);
+  const bad = (why: string): never => {
+    throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed TxMessage: ${why}`, { peerId });
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return bad('not a map');
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || keys[0] !== 'tx') return bad('expected exactly one key, "tx"');
+  const tx = (value as Record<string, unknown>)['tx'];
+  if (!(tx instanceof Uint8Array)) return bad('tx is not bytes');
+  if (tx.length === 0 || tx.length > MAX_TX_BYTES) return bad(`tx must be 1..${MAX_TX_BYTES} bytes, got ${tx.length}`);
+  return { tx };
+}
+
+/**
+ * Called once per new transaction: `from` is the peer it came from, or undefined for `addTx`.
+ * `tx` may share memory with the message being forwarded: do not modify it.
+ */
+export type TxListener = (tx: Uint8Array, info: { hash: string; from: Peer | undefined }) => void;
+
+export interface MempoolAgentOptions {
+  onTx?: TxListener;
+  /** @default DEFAULT_SEEN_CAPACITY_TXS */
+  seenCapacity?: number;
+  /** @default DEFAULT_PEER_KNOWN_CAPACITY_TXS */
+  peerKnownCapacity?: number;
+}
+
+export class MempoolAgent extends BaseAgent {
+  readonly channels: readonly ChannelDescriptor[] = [
+    { id: MempoolCh, name: 'mempool', priority: 5, recvMessageCapacity: MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES },
+  ];
+  /** The mempool proper: hashes of the txs we have. Bounded, so the oldest are forgotten first. */
+  private readonly seen: LruSet<string>;
+  private readonly peerKnownCapacity: number;
+  private readonly listeners = new Set<TxListener>();
+  private readonly unsubscribe: (() => void)[] = [];
+  // Go needs atomic CAS on uint32 flags; JavaScript runs one routine at a time, so booleans do.
+  private started = false;
+  private stopped = false;
+  private gossipDone: Promise<void> = Promise.resolve();
+
+  constructor(options: MempoolAgentOptions = {}) {
+    super();
+    this.seen = new LruSet(options.seenCapacity ?? DEFAULT_SEEN_CAPACITY_TXS);
+    this.peerKnownCapacity = options.peerKnownCapacity ?? DEFAULT_PEER_KNOWN_CAPACITY_TXS;
+    if (options.onTx !== undefined) this.listeners.add(options.onTx);
+  }
+
+  /** Number of txs in the pool (the seen-set). */
+  get size(): number {
+    return this.seen.size;
+  }
+
+  has(hash: string): boolean {
+    return this.seen.has(hash);
+  }
+
+  /** Subscribes to new txs; returns the unsubscribe function. */
+  onTx(listener: TxListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once the gossip routine has ended (after the Switch stopped). */
+  get done(): Promise<void> {
+    return this.gossipDone;
+  }
+
+  /** Called by `Switch.start()`. A second call does nothing. */
+  override start(sw: Switch): void {
+    if (this.started) return;
+    this.started = true;
+    super.start(sw);
+    // Opened here, not in the routine, so a misconfiguration rejects Switch.start() instead of
+    // becoming an unhandled rejection later.
+    const inbox = sw.receive(MempoolCh);
+    this.switchEventsRoutine(sw);
+    this.gossipDone = this.gossipTxRoutine(sw, inbox);
+  }
+
+  /**
+   * Called by `Switch.stop()` (Go: close(quit)). The gossip loop ends when the Switch closes the
+   * channel's inbox right after; messages still queued there are ignored.
+   */
+  override stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const off of this.unsubscribe.splice(0)) off();
+    super.stop();
+  }
+
+  /**
+   * Originates a transaction: adds it to the pool and sends it to every peer. Returns false if the
+   * pool already had it (then nothing is sent).
+   */
+  addTx(tx: Uint8Array): boolean {
+    if (!(tx instanceof Uint8Array) || tx.length === 0 || tx.length > MAX_TX_BYTES) {
+      throw new ConfigError('ERR_INVALID_ARGUMENT', `A tx is a Uint8Array of 1..${MAX_TX_BYTES} bytes`);
+    }
+    const sw = this.sw;
+    if (sw === undefined || this.stopped) throw new MeshlinkError('ERR_NOT_STARTED', 'MempoolAgent is not running (start the Switch first)');
+    const hash = txHash(tx);
+    if (!this.addToPool(tx, hash, undefined)) return false;
+    this.broadcastTx(sw, encodeTxMessage(tx), hash, undefined);
+    return true;
+  }
+
+  private switchEventsRoutine(sw: Switch): void {
+    this.unsubscribe.push(
+      // Set up per-peer state. The Switch emits this before any message from the peer is delivered.
+      sw.on('peer:connected', ({ peer }) => {
+        peer.data.set(KNOWN_TXS, new LruSet<string>(this.peerKnownCapacity));
+      }),
+      // Tear down per-peer state (the Peer object may still sit in queued envelopes).
+      sw.on('peer:disconnected', ({ peer }) => {
+        peer.data.delete(KNOWN_TXS);
+      }),
+    );
+  }
+
+  private async gossipTxRoutine(sw: Switch, inbox: AsyncIterable<Envelope>): Promise<void> {
+    // Receive a message from any peer. The iteration ends when the Switch stops (Go: `if !ok break`).
+    for await (const { peer: from, message } of inbox) {
+      if (this.stopped) break;
+      let tx: Uint8Array;
+      try {
+        tx = decodeTxMessage(message, from.id).tx; // Decode
+      } catch (error) {
+        // A peer that sends garbage is faulty or hostile: drop it, keep serving the others.
+        sw.stopPeerForError(from, error);
+        continue;
+      }
+      const hash = txHash(tx);
+      this.knownTxs(from)?.add(hash);
+      // Add the tx to the mempool; if not new, continue.
+      if (!this.addToPool(tx, hash, from)) continue;
+      // Broadcast to all peers except the sender. The bytes were validated, so they go on unchanged.
+      this.broadcastTx(sw, message, hash, from);
+    }
+  }
+
+  private broadcastTx(sw: Switch, message: Uint8Array, hash: string, from: Peer | undefined): void {
+    for (const peer of sw.peers) {
+      if (peer === from) continue;
+      // A peer without the channel would treat a message on it as a protocol error and drop us.
+      if (!peer.hasChannel(MempoolCh)) continue;
+      const known = this.knownTxs(peer);
+      if (known?.has(hash) === true) continue;
+      // trySend, as the original: a peer whose queue is full misses this tx rather than stall the
+      // gossip of every other peer behind it.
+      if (peer.trySend(MempoolCh, message)) known?.add(hash);
+    }
+  }
+
+  private addToPool(tx: Uint8Array, hash: string, from: Peer | undefined): boolean {
+    if (this.seen.has(hash)) return false;
+    this.seen.add(hash);
+    for (const listener of this.listeners) {
+      try {
+        listener(tx, { hash, from });
+      } catch (error) {
+        // A listener bug must not stop the gossip loop for everyone.
+        console.error('MempoolAgent: a tx listener threw', error);
+      }
+    }
+    return true;
+  }
+
+  private knownTxs(peer: Peer): LruSet<string> | undefined {
+    return peer.data.get(KNOWN_TXS) as LruSet<string> | undefined;
+  }
+}

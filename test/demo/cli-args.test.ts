@@ -1,0 +1,107 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LISTEN, parseCommandLine, UsageError } from '../../demo/cli-args.js';
+
+const ID = 'ab'.repeat(20);
+const OTHER_ID = 'cd'.repeat(20);
+
+function nodeConfig(...args: string[]) {
+  const command = parseCommandLine(['node', ...args]);
+  if (command.kind !== 'node') throw new Error('expected a node command');
+  return command;
+}
+
+function usageError(...args: string[]): string {
+  try {
+    parseCommandLine(args);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).not.toContain('\n');
+    return (error as Error).message;
+  }
+  throw new Error(`expected a UsageError for ${args.join(' ')}`);
+}
+
+describe('meshlink command line', () => {
+  it('fills the defaults of a bare "meshlink node"', () => {
+    const { config, logLevel } = nodeConfig();
+    expect(config).toEqual({
+      listen: [DEFAULT_LISTEN],
+      ws: undefined,
+      persistent: [],
+      seeds: [],
+      home: join(homedir(), '.meshlink'),
+      network: 'meshlink',
+      moniker: '',
+      status: undefined,
+      maxInbound: undefined,
+      maxOutbound: undefined,
+      allowLocal: false,
+    });
+    expect(logLevel).toBe('info');
+  });
+
+  it('parses every flag, repeatable ones and comma-separated seeds included', () => {
+    const { config, logLevel } = nodeConfig(
+      '--listen', 'tcp://127.0.0.1:0',
+      '--listen', 'tcp://[::1]:26656',
+      '--persistent', `tcp://${ID}@127.0.0.1:26656`,
+      '--persistent', `ws://${OTHER_ID}@example.org:1`,
+      '--seeds', `tcp://${ID}@10.0.0.1:26656, tcp://${OTHER_ID}@10.0.0.2:26656`,
+      '--seeds', `tcp://${ID}@10.0.0.3:26656`,
+      '--home', '~/mesh',
+      '--network', 'testnet',
+      '--moniker', 'relay-1',
+      '--status', '127.0.0.1:0',
+      '--log-level', 'debug',
+      '--max-inbound', '100',
+      '--max-outbound=0',
+      '--ws', '[::1]:0',
+      '--allow-local',
+    );
+    expect(config.listen).toEqual(['tcp://127.0.0.1:0', 'tcp://[::1]:26656']);
+    expect(config.persistent).toEqual([`tcp://${ID}@127.0.0.1:26656`, `ws://${OTHER_ID}@example.org:1/`]);
+    expect(config.seeds).toEqual([`tcp://${ID}@10.0.0.1:26656`, `tcp://${OTHER_ID}@10.0.0.2:26656`, `tcp://${ID}@10.0.0.3:26656`]);
+    expect(config.home).toBe(join(homedir(), 'mesh'));
+    expect(config).toMatchObject({ network: 'testnet', moniker: 'relay-1', status: { host: '127.0.0.1', port: 0 }, maxInbound: 100, maxOutbound: 0 });
+    expect(config).toMatchObject({ ws: { host: '::1', port: 0 }, allowLocal: true });
+    expect(logLevel).toBe('debug');
+  });
+
+  it('answers --help and "help"', () => {
+    expect(parseCommandLine(['--help'])).toEqual({ kind: 'help' });
+    expect(parseCommandLine(['node', '-h'])).toEqual({ kind: 'help' });
+    expect(parseCommandLine(['help'])).toEqual({ kind: 'help' });
+  });
+
+  it('rejects bad flags and values with a one-line reason naming the flag', () => {
+    expect(usageError('node', '--bogus')).toMatch(/unknown flag --bogus/);
+    expect(usageError()).toMatch(/missing command/);
+    expect(usageError('serve')).toMatch(/unknown command "serve"/);
+    expect(usageError('node', 'extra')).toMatch(/unexpected argument "extra"/);
+    expect(usageError('node', '--listen')).toMatch(/--listen/);
+    expect(usageError('node', '--listen', 'tcp://127.0.0.1:65536')).toMatch(/--listen.*port out of range/);
+    expect(usageError('node', '--listen', '127.0.0.1:26656')).toMatch(/--listen.*protocol/);
+    expect(usageError('node', '--listen', 'ws://127.0.0.1:1')).toMatch(/only tcp:\/\/.*--ws/);
+    expect(usageError('node', '--persistent', `webrtc://${ID}`)).toMatch(/--persistent.*dials tcp:\/\//);
+    expect(usageError('node', '--listen', `tcp://${ID}@127.0.0.1:1`)).toMatch(/no node id/);
+    expect(usageError('node', '--persistent', 'tcp://127.0.0.1:26656')).toMatch(/--persistent.*node id/);
+    expect(usageError('node', '--persistent', `tcp://${ID}@127.0.0.1:0`)).toMatch(/--persistent/);
+    expect(usageError('node', '--seeds', `tcp://${ID}@h:1,tcp://nope@h:1`)).toMatch(/--seeds.*node id/);
+    expect(usageError('node', '--status', 'localhost')).toMatch(/--status.*host:port/);
+    expect(usageError('node', '--status', '127.0.0.1:70000')).toMatch(/--status.*0\.\.65535/);
+    expect(usageError('node', '--log-level', 'loud')).toMatch(/--log-level/);
+    expect(usageError('node', '--max-inbound', 'ten')).toMatch(/--max-inbound/);
+    expect(usageError('node', '--max-outbound=-1')).toMatch(/--max-outbound/);
+    expect(usageError('node', '--network', '')).toMatch(/--network/);
+    expect(usageError('node', '--moniker', 'x'.repeat(65))).toMatch(/--moniker/);
+  });
+
+  it('validates --ws as host:port', () => {
+    expect(nodeConfig('--ws', '127.0.0.1:26657').config.ws).toEqual({ host: '127.0.0.1', port: 26657 });
+    expect(usageError('node', '--ws', 'nonsense')).toMatch(/--ws.*host:port/);
+    expect(usageError('node', '--ws', 'ws://127.0.0.1:1')).toMatch(/--ws.*host:port/);
+    expect(usageError('node', '--ws', '127.0.0.1:65536')).toMatch(/--ws.*0\.\.65535/);
+  });
+});
