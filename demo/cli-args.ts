@@ -32,6 +32,7 @@ Options:
   --network <name>             only peers on the same network connect (default ${DEFAULT_NETWORK})
   --moniker <name>             human-readable node name shown to peers (default: none)
   --allow-local                keep loopback and private addresses in the address book (LAN, testing)
+  --nat <upnp|none>            map the listening ports on the LAN's UPnP gateway and advertise them (default none)
   --status <host:port>         serve GET /status (JSON) over HTTP; port 0 picks a free port
   --log-level <level>          ${LOG_LEVELS.join(' | ')} (default info)
   --max-inbound <n>            most inbound peers (default ${DEFAULT_MAX_INBOUND_PEERS})
@@ -58,6 +59,7 @@ const OPTIONS = {
   'max-inbound': { type: 'string' },
   'max-outbound': { type: 'string' },
   'allow-local': { type: 'boolean' },
+  nat: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,6 +96,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     status: values.status === undefined ? undefined : parseHostPort('--status', values.status),
     maxInbound: values['max-inbound'] === undefined ? undefined : parseCount('--max-inbound', values['max-inbound']),
     maxOutbound: values['max-outbound'] === undefined ? undefined : parseCount('--max-outbound', values['max-outbound']),
+    nat: parseNat(values.nat),
     allowLocal: values['allow-local'] === true,
   };
   return { kind: 'node', config, logLevel };
@@ -158,6 +161,12 @@ function parseName(flag: string, value: string, minLength: number): string {
     throw new UsageError(`${flag} must be ${minLength}..${MAX_NAME_LENGTH} characters`);
   }
   return value;
+}
+
+function parseNat(value: string | undefined): 'upnp' | undefined {
+  if (value === undefined || value === 'none') return undefined;
+  if (value === 'upnp') return 'upnp';
+  throw new UsageError(`--nat must be upnp or none, got "${value}"`);
 }
 
 /** Shells expand `~` only at the start of a word, so `--home=~/x` arrives unexpanded. */

@@ -1,4 +1,4 @@
-import { FileStorage, MemoryStorage, createNode, type Storage, type Switch } from '../platforms/node/index.js';
+import { FileStorage, MemoryStorage, createNode, type NatAgent, type Storage, type Switch } from '../platforms/node/index.js';
 import { PEXAgent } from '../src/pex/pex-agent.js';
 import { MempoolAgent, type TxListener } from './agents/mempool.js';
 import { errorFields, type Logger } from './log.js';
@@ -34,6 +34,8 @@ export interface NodeConfig {
   maxOutbound: number | undefined;
   /** Let the address book keep loopback and private addresses (local meshes, LANs). */
   allowLocal: boolean;
+  /** Map the listening ports on the gateway and advertise them. */
+  nat?: 'upnp' | undefined;
 }
 
 /** The CLI's first stdout line. */
@@ -69,6 +71,7 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
     persistentPeers: config.persistent,
     maxInbound: config.maxInbound,
     maxOutbound: config.maxOutbound,
+    nat: config.nat ?? false,
   });
   const mempool = new MempoolAgent({
     onTx: (tx, info) => {
@@ -137,6 +140,15 @@ function logSwitchEvents(sw: Switch, pex: PEXAgent, log: Logger): () => void {
     pex.on('misbehaviour', ({ peer, error }) => log('warn', 'pex:misbehaviour', { peer: peer.id, error: errorFields(error) })),
     pex.on('addresses', ({ peer, received, added }) => log('debug', 'pex:addresses', { peer: peer.id, received, added })),
   ];
+  const nat = sw.getAgent<NatAgent>('nat');
+  if (nat !== undefined) {
+    detach.push(
+      nat.on('addresses', ({ addresses }) => log('info', 'nat:addresses', { addresses })),
+      nat.on('warning', (warning) =>
+        log('warn', 'nat:warning', { reason: warning.reason, message: warning.message, ...('upnpCode' in warning ? { upnpCode: warning.upnpCode } : {}) }),
+      ),
+    );
+  }
   return () => {
     for (const off of detach) off();
   };

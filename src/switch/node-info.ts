@@ -1,5 +1,5 @@
 import { HandshakeError } from '../errors.js';
-import { isNodeId, normalizeAddress, parseAddress } from '../transport/address.js';
+import { formatAddress, isNodeId, normalizeAddress, parseAddress } from '../transport/address.js';
 
 /** What a node tells a peer about itself right after the secure handshake. */
 export interface NodeInfo {
@@ -78,4 +78,26 @@ export function checkCompatible(local: NodeInfo, remote: NodeInfo): void {
       { peerId: remote.id, detail: { reason: 'protocol-version', local: local.protocolVersion, remote: remote.protocolVersion } },
     );
   }
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/**
+ * A node listening on 0.0.0.0 or :: advertises that wildcard with its port; nobody can dial it. As
+ * CometBFT does, substitute the host we actually reach the peer at (the link's remote host), so the
+ * addresses kept in Peer.nodeInfo (and handed on by PEX) are dialable.
+ */
+export function resolveWildcardHosts(info: NodeInfo, linkRemoteAddress: string): NodeInfo {
+  const remoteHost = hostOf(linkRemoteAddress);
+  if (remoteHost === undefined || !info.listenAddresses.some((a) => WILDCARD_HOSTS.has(parseAddress(a).host))) return info;
+  const listenAddresses = info.listenAddresses.map((text) => {
+    const address = parseAddress(text);
+    return WILDCARD_HOSTS.has(address.host) ? formatAddress({ ...address, host: remoteHost }) : text;
+  });
+  return { ...info, listenAddresses: [...new Set(listenAddresses)] };
+}
+
+function hostOf(endpoint: string): string | undefined {
+  const match = /^\[([0-9a-fA-F:.]+)\]:\d+$/.exec(endpoint) ?? /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(endpoint);
+  return match?.[1]?.toLowerCase();
 }

@@ -18,7 +18,7 @@ import { resolveSwitchOptions, type ResolvedSwitchOptions, type SwitchOptions } 
 import { DEFAULT_BAN_DURATION_MS } from './constants.js';
 import { Dialer } from './dialer.js';
 import { Inbox, type Envelope } from './inbox.js';
-import { PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
+import { PROTOCOL_VERSION, resolveWildcardHosts, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
 import { Peer, type PeerStatus } from './peer.js';
 import { upgradeLink, type AdmissionDecision, type Direction, type UpgradedLink, type UpgradeOptions } from './upgrade.js';
 
@@ -374,7 +374,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       },
       this.options.connection,
     );
-    peer = new Peer(upgraded.remoteInfo, direction, address, transport, persistent, connection);
+    peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection);
     this.peerMap.set(peer.id, peer);
     for (const [name, agent] of this.agents) this.callAgent(name, () => agent.addPeer?.(peer!));
     this.emit('peer:connected', { peer });

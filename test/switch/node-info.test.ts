@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkCompatible, parseNodeInfo, type NodeInfo } from '../../src/switch/node-info.js';
+import { checkCompatible, parseNodeInfo, resolveWildcardHosts, type NodeInfo } from '../../src/switch/node-info.js';
 import { HandshakeError } from '../../src/errors.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 
@@ -44,5 +44,18 @@ describe('NodeInfo', () => {
       expect(error).toMatchObject({ code: 'ERR_INCOMPATIBLE_PEER', detail: { reason: 'protocol-version' } });
     }
     expect(() => checkCompatible(base, { ...base, protocolVersion: '1.9.0' })).not.toThrow();
+  });
+});
+
+describe('resolveWildcardHosts', () => {
+  it('replaces 0.0.0.0 and :: with the host the peer was reached at, keeping ports and other addresses', () => {
+    const info = { ...base, listenAddresses: [`tcp://${id}@0.0.0.0:26656`, `ws://${id}@[::]:8080/p2p`, `tcp://${id}@203.0.113.9:1`] };
+    expect(resolveWildcardHosts(info, '198.51.100.4:51234').listenAddresses).toEqual([
+      `tcp://${id}@198.51.100.4:26656`,
+      `ws://${id}@198.51.100.4:8080/p2p`,
+      `tcp://${id}@203.0.113.9:1`,
+    ]);
+    expect(resolveWildcardHosts(info, '[::1]:5')).toMatchObject({ listenAddresses: expect.arrayContaining([`tcp://${id}@[::1]:26656`]) });
+    expect(resolveWildcardHosts(info, 'memory-peer')).toBe(info);
   });
 });
