@@ -259,6 +259,9 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     const listenersClosed = Promise.all(this.listeners.splice(0).map((listener) => listener.close().catch(() => undefined)));
     await Promise.all(this.peers.map((peer) => peer.connection.close()));
     await listenersClosed;
+    // Pull-style readers end (after draining what was accepted) before agents stop, so an agent may
+    // await its own read loop in stop().
+    for (const inbox of this.inboxes.values()) inbox.close();
     for (const agent of this.agents.values()) {
       try {
         await agent.stop?.();
@@ -266,7 +269,6 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
         this.emit('agent:error', { agent: this.agentName(agent), error: toError(error) });
       }
     }
-    for (const inbox of this.inboxes.values()) inbox.close();
     await Promise.all(this.options.transports.map((transport) => transport.close?.().catch(() => undefined)));
     this.state = 'stopped';
   }
