@@ -1,4 +1,6 @@
 import { ProtocolError } from '../errors.js';
+import { MSG_PACKET_HEADER_BYTES } from '../wire/constants.js';
+import { writeMsgPacket } from '../wire/packet.js';
 import { hex, type ResolvedChannelDescriptor } from './channel-descriptor.js';
 
 export interface ChannelStatus {
@@ -16,6 +18,37 @@ export interface ChannelStatus {
 type RoomWaiter = () => void;
 
 /**
+ * Received single-packet messages up to this size are copied into a shared slab rather than each
+ * getting an ArrayBuffer of its own. (These belong in ./constants.ts; kept here while that file is
+ * outside this change.)
+ */
+export const RECV_SLAB_MAX_MESSAGE_BYTES = 2 * 1024;
+/** A kept small message retains at most this much memory. */
+export const RECV_SLAB_BYTES = 16 * 1024;
+
+/**
+ * Small whole messages are copied into views of a shared slab instead of each getting an ArrayBuffer
+ * of its own: allocating a backing store costs ~1 µs and GC pressure, a copy into the slab tens of ns.
+ * One process-wide slab is enough (JS runs one message handler at a time); a message kept by its
+ * receiver keeps at most RECV_SLAB_BYTES alive.
+ */
+let slab = new Uint8Array(0);
+let slabOffset = 0;
+
+function copyToSlab(payload: Uint8Array): Uint8Array {
+  const length = payload.length;
+  if (slabOffset + length > slab.length) {
+    slab = new Uint8Array(RECV_SLAB_BYTES);
+    slabOffset = 0;
+  }
+  const start = slabOffset;
+  slab.set(payload, start);
+  // 8-byte aligned starts, so receivers may lay typed views of any width over message.buffer.
+  slabOffset = (start + length + 7) & ~7;
+  return slab.subarray(start, start + length);
+}
+
+/**
  * One channel of an MConnection: a bounded FIFO of whole messages to send, the packet cursor into the
  * head message, and reassembly of incoming fragments. Not shared between connections.
  */
@@ -27,15 +60,26 @@ export class Channel {
   receivedMessages = 0;
   receivedBytes = 0;
 
+  /**
+   * Bytes the queued messages will take on the wire, packet headers included, assuming the remaining
+   * part of each is cut into packets of `maxPacketPayloadBytes`: lets a batch be allocated at its
+   * exact size instead of keeping a batch-sized buffer per connection.
+   */
+  pendingWireBytes = 0;
+
   private readonly queue: Uint8Array[] = [];
   private queueHead = 0;
   /** Bytes of the head message already packed. */
   private headOffset = 0;
   private readonly roomWaiters: RoomWaiter[] = [];
-  private readonly recvParts: Uint8Array[] = [];
+  /** Reassembly of a message arriving in several packets; allocated only while one is in progress. */
+  private recvBuffer: Uint8Array | undefined;
   private recvLength = 0;
 
-  constructor(readonly descriptor: ResolvedChannelDescriptor) {}
+  constructor(
+    readonly descriptor: ResolvedChannelDescriptor,
+    private readonly maxPacketPayloadBytes: number,
+  ) {}
 
   get id(): number {
     return this.descriptor.id;
@@ -55,9 +99,16 @@ export class Channel {
 
   /** Adds a message if there is room. */
   tryEnqueue(message: Uint8Array): boolean {
-    if (!this.hasRoom) return false;
+    if (this.queue.length - this.queueHead >= this.descriptor.sendQueueCapacity) return false;
     this.queue.push(message);
+    this.pendingWireBytes += this.wireBytes(message.length);
     return true;
+  }
+
+  /** Wire size of `payloadBytes` cut into packets of at most maxPacketPayloadBytes (≥ one packet). */
+  private wireBytes(payloadBytes: number): number {
+    const packets = payloadBytes === 0 ? 1 : Math.ceil(payloadBytes / this.maxPacketPayloadBytes);
+    return payloadBytes + packets * MSG_PACKET_HEADER_BYTES;
   }
 
   /** Registers a callback for when a queue slot frees; returns a function that cancels it. */
@@ -70,45 +121,57 @@ export class Channel {
   }
 
   /**
-   * The next fragment of the head message: [message, start, length, isLast]. Call `advance(length)`
-   * after writing it. Zero-length messages yield one empty last fragment.
+   * Writes the next packet of the head message into `target` at `offset`, with at most `room` payload
+   * bytes, and advances past it (popping the message when that was its last packet). Call only while
+   * `isSendPending`. Returns the offset after the packet, or -1 when `room` is 0 and the head message
+   * still has bytes (nothing written).
    */
-  peekFragment(maxPayloadBytes: number): { message: Uint8Array; start: number; length: number; isLast: boolean } {
+  writeNextPacket(target: Uint8Array, offset: number, room: number): number {
     const message = this.queue[this.queueHead]!;
-    const remaining = message.length - this.headOffset;
-    const length = remaining < maxPayloadBytes ? remaining : maxPayloadBytes;
-    return { message, start: this.headOffset, length, isLast: length === remaining };
-  }
-
-  /** Marks `length` bytes of the head message sent, popping it when complete. */
-  advance(length: number, isLast: boolean, wireBytes: number): void {
+    const start = this.headOffset;
+    const remaining = message.length - start;
+    const max = room < this.maxPacketPayloadBytes ? room : this.maxPacketPayloadBytes;
+    if (max === 0 && remaining > 0) return -1;
+    const isLast = remaining <= max;
+    const length = isLast ? remaining : max;
+    const end = writeMsgPacket(target, offset, this.descriptor.id, message, start, length, isLast);
+    const wireBytes = length + MSG_PACKET_HEADER_BYTES;
     this.recentlySent += wireBytes;
     this.sentBytes += length;
     if (!isLast) {
-      this.headOffset += length;
-      return;
+      this.headOffset = start + length;
+      this.pendingWireBytes += this.wireBytes(remaining - length) - this.wireBytes(remaining);
+      return end;
     }
+    this.pendingWireBytes -= this.wireBytes(remaining);
     this.headOffset = 0;
     this.queue[this.queueHead] = EMPTY;
     this.queueHead += 1;
     this.sentMessages += 1;
     // Compact occasionally so the array does not grow without bound under steady traffic.
-    if (this.queueHead >= 1024 && this.queueHead * 2 >= this.queue.length) {
-      this.queue.splice(0, this.queueHead);
-      this.queueHead = 0;
-    } else if (this.queueHead === this.queue.length) {
+    if (this.queueHead === this.queue.length) {
       this.queue.length = 0;
       this.queueHead = 0;
+    } else if (this.queueHead >= 1024 && this.queueHead * 2 >= this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
     }
-    this.roomWaiters.shift()?.();
+    if (this.roomWaiters.length > 0) this.roomWaiters.shift()!();
+    return end;
   }
 
   /**
    * Adds an incoming fragment; returns the whole message on the last one. Fails when the message
-   * would exceed the channel's recvMessageCapacity, before buffering the excess.
+   * would exceed the channel's recvMessageCapacity, before buffering the excess. `payload` may be a
+   * view into a buffer the caller reuses: what is kept or returned is always a copy.
+   *
+   * The returned message is the receiver's to keep and modify. Small single-packet messages are views
+   * into a shared slab (so `message.buffer` is larger than the message and holds other messages too);
+   * larger ones have their own buffer.
    */
   receiveFragment(payload: Uint8Array, isLast: boolean): Uint8Array | ProtocolError | undefined {
-    const total = this.recvLength + payload.length;
+    const length = payload.length;
+    const total = this.recvLength + length;
     if (total > this.descriptor.recvMessageCapacity) {
       return new ProtocolError(
         'ERR_MESSAGE_TOO_LARGE',
@@ -116,28 +179,37 @@ export class Channel {
         { detail: { channelId: this.id, limit: this.descriptor.recvMessageCapacity, received: total } },
       );
     }
-    if (!isLast) {
-      // The payload is a view into the frame: keep a copy.
-      this.recvParts.push(payload.slice());
-      this.recvLength = total;
-      return undefined;
-    }
     let message: Uint8Array;
-    if (this.recvParts.length === 0) {
-      message = payload.slice();
-    } else {
-      message = new Uint8Array(total);
-      let offset = 0;
-      for (const part of this.recvParts) {
-        message.set(part, offset);
-        offset += part.length;
+    if (isLast && this.recvLength === 0) {
+      if (length <= RECV_SLAB_MAX_MESSAGE_BYTES) {
+        message = copyToSlab(payload);
+      } else {
+        // Not payload.slice(): on a Node Buffer that is a view, not a copy.
+        message = new Uint8Array(length);
+        message.set(payload);
       }
-      message.set(payload, offset);
-      this.recvParts.length = 0;
+    } else {
+      // One growing buffer (doubling, capped at the channel's capacity): one copy per byte, and what
+      // is held stays within a small multiple of what the peer has sent, and within the capacity.
+      let buffer = this.recvBuffer;
+      if (buffer === undefined || buffer.length < total) {
+        const wanted = Math.max(total, buffer === undefined ? length * 4 : buffer.length * 2);
+        const grown = new Uint8Array(Math.min(wanted, this.descriptor.recvMessageCapacity));
+        if (buffer !== undefined) grown.set(buffer.subarray(0, this.recvLength));
+        this.recvBuffer = buffer = grown;
+      }
+      buffer.set(payload, this.recvLength);
+      if (!isLast) {
+        this.recvLength = total;
+        return undefined;
+      }
+      this.recvBuffer = undefined;
       this.recvLength = 0;
+      // Hand the buffer over when the message fills most of it; otherwise keep only what is needed.
+      message = total * 2 >= buffer.length ? buffer.subarray(0, total) : buffer.slice(0, total);
     }
     this.receivedMessages += 1;
-    this.receivedBytes += message.length;
+    this.receivedBytes += total;
     return message;
   }
 
@@ -152,7 +224,8 @@ export class Channel {
     this.queue.length = 0;
     this.queueHead = 0;
     this.headOffset = 0;
-    this.recvParts.length = 0;
+    this.pendingWireBytes = 0;
+    this.recvBuffer = undefined;
     this.recvLength = 0;
     this.wakeAllWaiters();
   }

@@ -1,8 +1,8 @@
 import { AbortError, ClosedError, ConfigError, MeshlinkError, ProtocolError, TimeoutError, toError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 import { scheduleAfterBurst } from '../util/schedule.js';
-import { PacketKind, MSG_PACKET_HEADER_BYTES } from '../wire/constants.js';
-import { PacketDecoder, writeControlPacket, writeMsgPacket } from '../wire/packet.js';
+import { CONTROL_PACKET_BYTES, PacketKind, MSG_PACKET_HEADER_BYTES } from '../wire/constants.js';
+import { PacketDecoder, writeControlPacket } from '../wire/packet.js';
 import { Channel, type ChannelStatus } from './channel.js';
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
 import { resolveMConnectionConfig, type MConnectionConfig } from './config.js';
@@ -10,7 +10,11 @@ import { PRIORITY_DECAY_FACTOR, PRIORITY_DECAY_INTERVAL_MS } from './constants.j
 import { RateLimiter } from './rate-limiter.js';
 
 export interface MConnectionHandlers {
-  /** A whole message arrived on a known channel. The receiver owns `message`. */
+  /**
+   * A whole message arrived on a known channel. The receiver owns `message` (its bytes are never
+   * reused), but a small one is a view into a buffer shared with other received messages: use
+   * `message.byteOffset`/`byteLength` with `message.buffer`, and copy it if it is kept for long.
+   */
   onMessage(channelId: number, message: Uint8Array): void;
   /** The connection is closed; `error` says why when it failed. Fires exactly once. */
   onClose(error?: Error): void;
@@ -37,8 +41,9 @@ export interface ConnectionStatus {
   channels: ChannelStatus[];
 }
 
-/** Below this, a batch is copied out so the big batch buffer can be reused. */
-const SMALL_BATCH_BYTES = 4 * 1024;
+// send() settles most calls at once; sharing the settled promises saves an allocation per message.
+const RESOLVED_TRUE = Promise.resolve(true);
+const RESOLVED_FALSE = Promise.resolve(false);
 
 /**
  * Multiplexes prioritised channels over one Link (normally a SecureLink).
@@ -68,7 +73,6 @@ export class MConnection {
   private started = false;
   private flushScheduled = false;
   private waitingForDrain = false;
-  private batchBuffer: Uint8Array;
   private pongPending = false;
   private pingPending = false;
   private pingSentAtMs = 0;
@@ -94,14 +98,13 @@ export class MConnection {
   ) {
     this.config = resolveMConnectionConfig(config);
     for (const descriptor of channelDescriptors) {
-      const channel = new Channel(resolveChannelDescriptor(descriptor));
+      const channel = new Channel(resolveChannelDescriptor(descriptor), this.config.maxPacketPayloadBytes);
       if (this.channelById[channel.id] !== undefined) {
         throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(channel.id)} declared twice`);
       }
       this.channelById[channel.id] = channel;
       this.channels.push(channel);
     }
-    this.batchBuffer = new Uint8Array(this.config.maxBatchBytes);
     this.sendLimiter = new RateLimiter(this.config.sendRateBytesPerSec);
     this.recvLimiter = new RateLimiter(this.config.recvRateBytesPerSec);
     this.decoder = new PacketDecoder({
@@ -172,10 +175,10 @@ export class MConnection {
       return Promise.reject(error);
     }
     if (options.signal?.aborted) return Promise.reject(new AbortError());
-    if (this.stateValue !== 'open') return Promise.resolve(false);
+    if (this.stateValue !== 'open') return RESOLVED_FALSE;
     if (channel.tryEnqueue(message)) {
       this.scheduleFlush();
-      return Promise.resolve(true);
+      return RESOLVED_TRUE;
     }
     return this.waitAndEnqueue(channel, message, options);
   }
@@ -367,7 +370,8 @@ export class MConnection {
         }, waitMs);
         return;
       }
-      const batch = this.packBatch(this.sendLimiter.unlimited ? this.batchBuffer.length : Math.min(this.batchBuffer.length, this.sendLimiter.capacity));
+      const maxBatch = this.config.maxBatchBytes;
+      const batch = this.packBatch(this.sendLimiter.unlimited ? maxBatch : Math.min(maxBatch, this.sendLimiter.capacity));
       if (batch === undefined) break;
       this.sendLimiter.take(batch.length);
       this.sentBytesTotal += batch.length;
@@ -379,9 +383,19 @@ export class MConnection {
     if (this.stateValue === 'closing' && this.started) this.link.close();
   }
 
-  /** Packs control packets and message fragments into one batch; undefined when nothing is pending. */
+  /**
+   * Packs control packets and message fragments into one batch of at most `limit` bytes; undefined
+   * when nothing is pending. The batch is allocated at its exact size (the channels know their queued
+   * wire bytes) and handed to the link, which may keep it: no batch-sized buffer lives per connection,
+   * so an idle connection holds none, and nothing is copied twice.
+   */
   private packBatch(limit: number): Uint8Array | undefined {
-    const buffer = this.batchBuffer;
+    let wanted = (this.pongPending ? CONTROL_PACKET_BYTES : 0) + (this.pingPending ? CONTROL_PACKET_BYTES : 0);
+    const channels = this.channels;
+    for (let i = 0; i < channels.length; i++) wanted += channels[i]!.pendingWireBytes;
+    if (wanted === 0) return undefined;
+    const size = wanted < limit ? wanted : limit;
+    const buffer = new Uint8Array(size);
     let offset = 0;
     if (this.pongPending) {
       this.pongPending = false;
@@ -392,28 +406,25 @@ export class MConnection {
       offset = writeControlPacket(buffer, offset, PacketKind.Ping);
     }
     this.decayPriorities();
-    const maxPayload = this.config.maxPacketPayloadBytes;
-    while (limit - offset > MSG_PACKET_HEADER_BYTES) {
+    while (size - offset >= MSG_PACKET_HEADER_BYTES) {
       const channel = this.pickChannel();
       if (channel === undefined) break;
-      const room = limit - offset - MSG_PACKET_HEADER_BYTES;
-      const fragment = channel.peekFragment(room < maxPayload ? room : maxPayload);
-      offset = writeMsgPacket(buffer, offset, channel.id, fragment.message, fragment.start, fragment.length, fragment.isLast);
-      channel.advance(fragment.length, fragment.isLast, fragment.length + MSG_PACKET_HEADER_BYTES);
+      const next = channel.writeNextPacket(buffer, offset, size - offset - MSG_PACKET_HEADER_BYTES);
+      if (next < 0) break;
+      offset = next;
     }
     if (offset === 0) return undefined;
-    if (offset < SMALL_BATCH_BYTES) return buffer.slice(0, offset);
-    // The link may hold the batch until written, so hand this buffer over and start a fresh one.
-    this.batchBuffer = new Uint8Array(buffer.length);
-    return buffer.subarray(0, offset);
+    return offset === size ? buffer : buffer.subarray(0, offset);
   }
 
   /** The pending channel with the least recently-sent bytes per unit of priority. */
   private pickChannel(): Channel | undefined {
     let best: Channel | undefined;
     let bestRatio = Infinity;
-    for (const channel of this.channels) {
-      if (!channel.isSendPending) continue;
+    const channels = this.channels;
+    for (let i = 0; i < channels.length; i++) {
+      const channel = channels[i]!;
+      if (channel.pendingWireBytes === 0) continue;
       const ratio = channel.recentlySent / channel.descriptor.priority;
       if (ratio < bestRatio) {
         bestRatio = ratio;

@@ -29,7 +29,9 @@ export function writeMsgPacket(
   target[offset + 1] = channelId;
   target[offset + 2] = payloadLength >>> 8;
   target[offset + 3] = payloadLength & 0xff;
-  target.set(payload.subarray(payloadStart, payloadStart + payloadLength), offset + MSG_PACKET_HEADER_BYTES);
+  // The whole payload (the common case) is copied without creating a subarray view first.
+  if (payloadStart === 0 && payloadLength === payload.length) target.set(payload, offset + MSG_PACKET_HEADER_BYTES);
+  else target.set(payload.subarray(payloadStart, payloadStart + payloadLength), offset + MSG_PACKET_HEADER_BYTES);
   return offset + MSG_PACKET_HEADER_BYTES + payloadLength;
 }
 
