@@ -56,14 +56,20 @@ export class FrameEncoder {
     if (this.counter >= MAX_FRAME_COUNTER) throw counterExhausted();
     writeNonce(this.nonceView, this.counter);
     this.counter++;
-    const sealed = this.aead.seal(this.nonce, plaintext);
-    const length = sealed.length;
-    const frame = new Uint8Array(FRAME_HEADER_BYTES + length);
+    const length = plaintext.length + AEAD_TAG_BYTES;
+    let frame: Uint8Array;
+    if (this.aead.sealInto !== undefined) {
+      frame = new Uint8Array(FRAME_HEADER_BYTES + length);
+      this.aead.sealInto(this.nonce, plaintext, frame, FRAME_HEADER_BYTES);
+    } else {
+      const sealed = this.aead.seal(this.nonce, plaintext);
+      frame = new Uint8Array(FRAME_HEADER_BYTES + length);
+      frame.set(sealed, FRAME_HEADER_BYTES);
+    }
     frame[0] = length >>> 24;
     frame[1] = (length >>> 16) & 0xff;
     frame[2] = (length >>> 8) & 0xff;
     frame[3] = length & 0xff;
-    frame.set(sealed, FRAME_HEADER_BYTES);
     return frame;
   }
 }

@@ -101,3 +101,26 @@ describe('AEAD implementations', () => {
     });
   });
 });
+
+describe('nodeChaCha20Poly1305 paths (libsodium for small frames, OpenSSL for large)', () => {
+  it('matches noble byte for byte on both sides of the size split, through seal and sealInto', async () => {
+    const { nodeChaCha20Poly1305: node, SODIUM_MAX_FRAME_BYTES, hasSodium } = await import('../../platforms/node/aead.js');
+    expect(hasSodium).toBe(true);
+    const key = new Uint8Array(32).map((_, i) => i * 7);
+    const nonce = new Uint8Array(12).map((_, i) => i + 1);
+    const fast = node(key);
+    const reference = nobleChaCha20Poly1305(key);
+    for (const size of [0, 1, 1024, SODIUM_MAX_FRAME_BYTES - 1, SODIUM_MAX_FRAME_BYTES, SODIUM_MAX_FRAME_BYTES + 1, 64 * 1024]) {
+      const plaintext = new Uint8Array(size).map((_, i) => i * 13);
+      const expected = reference.seal(nonce, plaintext);
+      expect(Buffer.from(fast.seal(nonce, plaintext)).equals(Buffer.from(expected))).toBe(true);
+      const target = new Uint8Array(size + 16 + 3);
+      expect(fast.sealInto!(nonce, plaintext, target, 3)).toBe(size + 16);
+      expect(Buffer.from(target.subarray(3)).equals(Buffer.from(expected))).toBe(true);
+      expect(Buffer.from(fast.open(nonce, expected)!).equals(Buffer.from(plaintext))).toBe(true);
+      const forged = expected.slice();
+      forged[forged.length - 1]! ^= 1;
+      expect(fast.open(nonce, forged)).toBeUndefined();
+    }
+  });
+});
