@@ -20,10 +20,7 @@ export class Dialer {
   private readonly persistent = new Map<string, PersistentState>();
   private stopped = false;
 
-  constructor(
-    private readonly sw: Switch,
-    private readonly stopSignal: AbortSignal,
-  ) {}
+  constructor(private readonly sw: Switch) {}
 
   get dialingCount(): number {
     return this.inFlight.size;
@@ -88,19 +85,24 @@ export class Dialer {
   private async connect(address: string, peerId: string | undefined, persistent: boolean, signal: AbortSignal | undefined): Promise<Peer> {
     const parsed = parseAddress(address);
     const transport = this.sw.transportFor(parsed);
-    const combined = signal === undefined ? this.stopSignal : AbortSignal.any([signal, this.stopSignal]);
-    const link = await withDeadline((deadline) => transport.dial(parsed, { signal: deadline }), {
-      timeoutMs: this.sw.options.dialTimeoutMs,
-      signal: combined,
-      what: `Dial to ${address}`,
-      peerId,
-    });
-    const upgraded = await this.sw.upgradeOutbound(link, peerId, combined);
-    if (this.stopped) {
-      upgraded.link.destroy(new ClosedError('Switch stopped'));
-      throw new ClosedError('Switch stopped');
+    const stop = this.sw.trackInFlight();
+    const combined = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
+    try {
+      const link = await withDeadline((deadline) => transport.dial(parsed, { signal: deadline }), {
+        timeoutMs: this.sw.options.dialTimeoutMs,
+        signal: combined,
+        what: `Dial to ${address}`,
+        peerId,
+      });
+      const upgraded = await this.sw.upgradeOutbound(link, peerId, combined);
+      if (this.stopped) {
+        upgraded.link.destroy(new ClosedError('Switch stopped'));
+        throw new ClosedError('Switch stopped');
+      }
+      return this.sw.addPeer(upgraded, 'outbound', address, link.transport, persistent);
+    } finally {
+      this.sw.untrackInFlight(stop);
     }
-    return this.sw.addPeer(upgraded, 'outbound', address, link.transport, persistent);
   }
 
   /** A peer disconnected: persistent ones are redialled. */

@@ -69,14 +69,19 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   /** Inbound peers accepted but not yet started, counted against limits and duplicates. */
   private readonly admitted = new Set<string>();
   private readonly dialer: Dialer;
-  private readonly stopController = new AbortController();
+  /**
+   * One controller per handshake or dial in flight, aborted by stop(). (A single shared stop signal
+   * would collect one listener per pending handshake: hundreds under load.)
+   */
+  private readonly inFlight = new Set<AbortController>();
+  private stopped = false;
 
   constructor(options: SwitchOptions) {
     super();
     this.options = resolveSwitchOptions(options);
     this.nodeId = this.options.identity.nodeId;
     this.bans = new BanList();
-    this.dialer = new Dialer(this, this.stopController.signal);
+    this.dialer = new Dialer(this);
   }
 
   get isRunning(): boolean {
@@ -253,7 +258,9 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
-    this.stopController.abort(new ClosedError('Switch stopped'));
+    this.stopped = true;
+    for (const controller of this.inFlight) controller.abort(new ClosedError('Switch stopped'));
+    this.inFlight.clear();
     this.dialer.stop();
     // Some servers (net.Server) report closed only once their connections end: close peers meanwhile.
     const listenersClosed = Promise.all(this.listeners.splice(0).map((listener) => listener.close().catch(() => undefined)));
@@ -274,6 +281,19 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   // ─── internal: used by the Dialer ───────────────────────────────────────────────────────────
+
+  /** @internal A controller that stop() aborts; delete it from `inFlight` when done. */
+  trackInFlight(): AbortController {
+    const controller = new AbortController();
+    if (this.stopped) controller.abort(new ClosedError('Switch stopped'));
+    else this.inFlight.add(controller);
+    return controller;
+  }
+
+  /** @internal */
+  untrackInFlight(controller: AbortController): void {
+    this.inFlight.delete(controller);
+  }
 
   /** @internal */
   transportFor(address: PeerAddress): Transport {
@@ -313,7 +333,8 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     }
     this.pendingInbound++;
     let admittedId: string | undefined;
-    const options = this.upgradeOptions('inbound', this.stopController.signal);
+    const controller = this.trackInFlight();
+    const options = this.upgradeOptions('inbound', controller.signal);
     options.admit = async (remote) => {
       const decision = await this.admitInbound(remote);
       if (decision.accept) admittedId = remote.id;
@@ -331,6 +352,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       })
       .catch((error: unknown) => this.emit('inbound:rejected', { remoteAddress: link.remoteAddress, error: toError(error) }))
       .finally(() => {
+        this.inFlight.delete(controller);
         this.pendingInbound--;
         if (admittedId !== undefined) this.admitted.delete(admittedId);
       });
