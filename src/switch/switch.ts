@@ -17,7 +17,8 @@ import { BanList } from './ban-list.js';
 import { resolveSwitchOptions, type ResolvedSwitchOptions, type SwitchOptions } from './config.js';
 import { DEFAULT_BAN_DURATION_MS } from './constants.js';
 import { Dialer } from './dialer.js';
-import { Inbox, type Envelope } from './inbox.js';
+import type { Envelope } from './inbox.js';
+import { Router } from './router.js';
 import { PROTOCOL_VERSION, resolveWildcardHosts, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
 import { Peer, type PeerStatus } from './peer.js';
 import { upgradeLink, type AdmissionDecision, type Direction, type UpgradedLink, type UpgradeOptions } from './upgrade.js';
@@ -59,9 +60,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   readonly bans: BanList;
   private state: State = 'new';
   private readonly agents = new Map<string, Agent>();
-  private readonly channelOwners = new Map<number, { name: string; agent: Agent }>();
-  private channels: ChannelDescriptor[] = [];
-  private readonly inboxes = new Map<number, Inbox>();
+  private readonly router: Router;
   private readonly peerMap = new Map<string, Peer>();
   private readonly listeners: Listener[] = [];
   private listenAddresses: string[] = [];
@@ -82,6 +81,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.nodeId = this.options.identity.nodeId;
     this.bans = new BanList();
     this.dialer = new Dialer(this);
+    this.router = new Router(this.options.inboxCapacity);
   }
 
   get isRunning(): boolean {
@@ -104,22 +104,12 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   async start(): Promise<void> {
     if (this.state !== 'new') return;
     this.state = 'starting';
-    const channels: ChannelDescriptor[] = [];
-    for (const [name, agent] of this.agents) {
-      for (const descriptor of agent.channels) {
-        const resolved = resolveChannelDescriptor(descriptor);
-        const owner = this.channelOwners.get(resolved.id);
-        if (owner !== undefined) {
-          this.state = 'new';
-          this.channelOwners.clear();
-          throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(resolved.id)} is claimed by both "${owner.name}" and "${name}"`);
-        }
-        this.channelOwners.set(resolved.id, { name, agent });
-        channels.push(resolved);
-        if (agent.receive === undefined) this.inboxes.set(resolved.id, new Inbox(this.options.inboxCapacity));
-      }
+    try {
+      this.router.assign(this.agents);
+    } catch (error) {
+      this.state = 'new';
+      throw error;
     }
-    this.channels = channels;
     try {
       // Listen first so agents (NAT, PEX) can read our addresses; links arriving before we are
       // running are refused, so no peer reaches an agent that has not started.
@@ -163,7 +153,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       id: this.nodeId,
       network: this.options.network,
       protocolVersion: PROTOCOL_VERSION,
-      channels: this.channels.map((c) => c.id),
+      channels: this.router.channels.map((c) => c.id),
       listenAddresses: this.addresses.slice(0, 16),
       moniker: this.options.moniker,
       software: SOFTWARE_VERSION,
@@ -213,17 +203,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
    * Several readers share the messages (each message goes to one reader).
    */
   receive(channelId: number): AsyncIterable<Envelope> {
-    const inbox = this.inboxes.get(channelId);
-    if (inbox === undefined) {
-      const owner = this.channelOwners.get(channelId);
-      throw new ConfigError(
-        'ERR_INVALID_ARGUMENT',
-        owner === undefined
-          ? `No agent owns channel 0x${hex(channelId)} (or the switch is not started)`
-          : `Channel 0x${hex(channelId)} is delivered to agent "${owner.name}".receive(); pull-style reading is for agents without receive()`,
-      );
-    }
-    return { [Symbol.asyncIterator]: () => inbox.iterate() };
+    return this.router.receive(channelId);
   }
 
   /** Disconnects a misbehaving peer now. It may reconnect (use `ban` to keep it out). */
@@ -268,7 +248,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     await listenersClosed;
     // Pull-style readers end (after draining what was accepted) before agents stop, so an agent may
     // await its own read loop in stop().
-    for (const inbox of this.inboxes.values()) inbox.close();
+    this.router.close();
     for (const agent of this.agents.values()) {
       try {
         await agent.stop?.();
@@ -391,9 +371,9 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     let peer: Peer | undefined;
     const connection = new MConnection(
       upgraded.link,
-      this.channels,
+      this.router.channels,
       {
-        onMessage: (channelId, message) => this.route(peer!, channelId, message),
+        onMessage: (channelId, message) => this.router.route(peer!, channelId, message, (error) => this.stopPeerForError(peer!, error)),
         onClose: (error) => this.removePeer(peer!, error),
       },
       this.options.connection,
@@ -406,26 +386,10 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     return peer;
   }
 
-  private route(peer: Peer, channelId: number, message: Uint8Array): void {
-    const owner = this.channelOwners.get(channelId);
-    if (owner === undefined) {
-      // MConnection only accepts our channels, so this means an agent-less channel: treat as unknown.
-      throw new ProtocolError('ERR_UNKNOWN_CHANNEL', `No agent owns channel 0x${hex(channelId)}`, { peerId: peer.id });
-    }
-    const receive = owner.agent.receive;
-    if (receive === undefined) {
-      this.inboxes.get(channelId)!.push({ peer, channelId, message });
-      return;
-    }
-    // A throw or rejection means the agent found the message unacceptable: that costs the peer.
-    const result = receive.call(owner.agent, channelId, peer, message);
-    if (result instanceof Promise) result.catch((error: unknown) => this.stopPeerForError(peer, error));
-  }
-
   private removePeer(peer: Peer, reason: Error | undefined): void {
     if (this.peerMap.get(peer.id) !== peer) return;
     this.peerMap.delete(peer.id);
-    for (const inbox of this.inboxes.values()) inbox.forgetPeer(peer);
+    this.router.forgetPeer(peer);
     if (reason !== undefined && !(reason instanceof ClosedError)) this.emit('peer:error', { peer, error: reason });
     for (const [name, agent] of this.agents) this.callAgent(name, () => agent.removePeer?.(peer, reason));
     this.emit('peer:disconnected', { peer, reason });

@@ -1,0 +1,92 @@
+import { hex, resolveChannelDescriptor, type ChannelDescriptor } from '../conn/channel-descriptor.js';
+import { ConfigError, ProtocolError } from '../errors.js';
+import type { Agent } from './agent.js';
+import { Inbox, type Envelope } from './inbox.js';
+import type { Peer } from './peer.js';
+
+interface Owner {
+  name: string;
+  agent: Agent;
+}
+
+/**
+ * Which agent owns which channel, and delivery of incoming messages: to the owner's `receive`, or to
+ * a bounded inbox read in the pull style when the owner has no `receive`.
+ */
+export class Router {
+  private readonly owners = new Map<number, Owner>();
+  private readonly inboxes = new Map<number, Inbox>();
+  private descriptors: ChannelDescriptor[] = [];
+
+  constructor(private readonly inboxCapacity: number) {}
+
+  /** Every channel of every agent, resolved. */
+  get channels(): readonly ChannelDescriptor[] {
+    return this.descriptors;
+  }
+
+  /** Claims each agent's channels; two agents on one channel is a ConfigError (nothing is kept then). */
+  assign(agents: ReadonlyMap<string, Agent>): void {
+    const owners = new Map<number, Owner>();
+    const descriptors: ChannelDescriptor[] = [];
+    for (const [name, agent] of agents) {
+      for (const descriptor of agent.channels) {
+        const resolved = resolveChannelDescriptor(descriptor);
+        const owner = owners.get(resolved.id);
+        if (owner !== undefined) {
+          throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(resolved.id)} is claimed by both "${owner.name}" and "${name}"`);
+        }
+        owners.set(resolved.id, { name, agent });
+        descriptors.push(resolved);
+      }
+    }
+    for (const [id, owner] of owners) {
+      this.owners.set(id, owner);
+      if (owner.agent.receive === undefined) this.inboxes.set(id, new Inbox(this.inboxCapacity));
+    }
+    this.descriptors = descriptors;
+  }
+
+  /**
+   * Hands a message to its channel's owner. Throws (so the connection, and only it, is closed) when
+   * no agent owns the channel; a rejected promise from `receive` goes to `onRejected`.
+   */
+  route(peer: Peer, channelId: number, message: Uint8Array, onRejected: (error: unknown) => void): void {
+    const owner = this.owners.get(channelId);
+    if (owner === undefined) {
+      throw new ProtocolError('ERR_UNKNOWN_CHANNEL', `No agent owns channel 0x${hex(channelId)}`, { peerId: peer.id });
+    }
+    const receive = owner.agent.receive;
+    if (receive === undefined) {
+      this.inboxes.get(channelId)!.push({ peer, channelId, message });
+      return;
+    }
+    // A throw or rejection means the agent found the message unacceptable: that costs the peer.
+    const result = receive.call(owner.agent, channelId, peer, message);
+    if (result instanceof Promise) result.catch(onRejected);
+  }
+
+  /** Pull-style reading of a channel whose agent has no `receive`. */
+  receive(channelId: number): AsyncIterable<Envelope> {
+    const inbox = this.inboxes.get(channelId);
+    if (inbox === undefined) {
+      const owner = this.owners.get(channelId);
+      throw new ConfigError(
+        'ERR_INVALID_ARGUMENT',
+        owner === undefined
+          ? `No agent owns channel 0x${hex(channelId)} (or the switch is not started)`
+          : `Channel 0x${hex(channelId)} is delivered to agent "${owner.name}".receive(); pull-style reading is for agents without receive()`,
+      );
+    }
+    return { [Symbol.asyncIterator]: () => inbox.iterate() };
+  }
+
+  forgetPeer(peer: Peer): void {
+    for (const inbox of this.inboxes.values()) inbox.forgetPeer(peer);
+  }
+
+  /** Ends pull-style readers once they have drained what was accepted. */
+  close(): void {
+    for (const inbox of this.inboxes.values()) inbox.close();
+  }
+}
