@@ -12,6 +12,10 @@ export type ErrorCode =
   | 'ERR_DECRYPT'
   | 'ERR_RATE_LIMIT'
   | 'ERR_PROTOCOL'
+  | 'ERR_PEX_REQUEST_TOO_SOON' // PEX: a peer asked for addresses again before the minimum interval
+  | 'ERR_PEX_UNSOLICITED_RESPONSE' // PEX: addresses we did not ask for
+  | 'ERR_PEX_TOO_MANY_ADDRESSES' // PEX: a response over the per-response maximum
+  | 'ERR_PEX_INVALID_ADDRESS' // PEX: a malformed address, one without a node id, or our own id
   // handshake
   | 'ERR_HANDSHAKE'
   | 'ERR_WRONG_PEER_ID'

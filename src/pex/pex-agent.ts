@@ -1,0 +1,405 @@
+import type { ChannelDescriptor } from '../conn/channel-descriptor.js';
+import { ConfigError, MeshlinkError, ProtocolError, toError } from '../errors.js';
+import type { Storage } from '../storage/storage.js';
+import type { Agent } from '../switch/agent.js';
+import type { Peer } from '../switch/peer.js';
+import type { Switch } from '../switch/switch.js';
+import { parseAddress } from '../transport/address.js';
+import { TypedEventTarget } from '../util/events.js';
+import { AddressBook, type AddressBookOptions, type AutoSave } from './address-book.js';
+import { AUTO_SAVE_INTERVAL_MS } from './params.js';
+import { firstHandFirst, nodeIdOfSource, planCrawl, planDials, type DialPlanContext } from './pex-dial-planner.js';
+import { decodePexMessage, encodePexMessage, findInvalidAddress } from './pex-messages.js';
+import {
+  PEX_CHANNEL_ID,
+  PEX_CHANNEL_PRIORITY,
+  PEX_MAX_ADDRESSES_PER_RESPONSE,
+  PEX_MAX_MESSAGE_BYTES,
+  PEX_SEND_QUEUE_CAPACITY_MESSAGES,
+  resolvePexConfig,
+  type PexConfig,
+} from './pex-params.js';
+import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
+import { PexDialer } from './pex-dialer.js';
+
+export interface PexAgentOptions extends Partial<PexConfig> {
+  /** The book to use. @default a new AddressBook (with `storage`, `allowLocal`, `bookOptions`) */
+  book?: AddressBook;
+  /** Where a book the agent creates is loaded from at start and saved to (periodically and at stop). */
+  storage?: Storage;
+  /** Load at start, auto-save, save at stop. @default true when `storage` is given */
+  persist?: boolean;
+  /** Accept loopback, private and memory:// addresses (tests, LANs). @default false */
+  allowLocal?: boolean;
+  /** Geometry and thresholds for a book the agent creates. */
+  bookOptions?: Omit<AddressBookOptions, 'storage' | 'allowLocal' | 'now' | 'random'>;
+  /** @default Math.random */
+  random?: () => number;
+  /** @default Date.now */
+  now?: () => number;
+  /** Book load warnings and auto-save failures. */
+  onWarning?: (message: string) => void;
+}
+
+export interface PexAgentEvents extends Record<string, unknown> {
+  /** A peer broke a PEX rule; it has been stopped with `error` and banned for banMs. */
+  misbehaviour: { peer: Peer; error: MeshlinkError };
+  /** A response was accepted: how many addresses it had and how many were new to the book. */
+  addresses: { peer: Peer; received: number; added: number };
+}
+
+export interface PexStats {
+  requestsSent: number;
+  requestsReceived: number;
+  responsesSent: number;
+  responsesReceived: number;
+  addressesReceived: number;
+  addressesAdded: number;
+  dials: number;
+  dialFailures: number;
+  seedDials: number;
+  misbehaviours: number;
+}
+
+/** Hang-ups remembered at once. */
+const MAX_REMEMBERED_HANG_UPS = 1024;
+
+/**
+ * Peer exchange (CometBFT's PEX reactor) on channel 0x00. It keeps the node at `maxOutbound` outbound
+ * peers by dialling addresses from a bucketed AddressBook, fills the book by asking peers
+ * (pexRequest / pexResponse), bootstraps from seeds, and in seed mode crawls the network and hands
+ * out addresses without keeping anyone. Every peer that breaks a rule (asks too often, answers
+ * unasked, sends too many or invalid addresses, malformed messages) is stopped with a typed error and
+ * banned. Usage: `sw.addAgent('pex', new PEXAgent({ seeds, storage }))` before `sw.start()`.
+ */
+export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent {
+  readonly channels: readonly ChannelDescriptor[] = [
+    {
+      id: PEX_CHANNEL_ID,
+      priority: PEX_CHANNEL_PRIORITY,
+      sendQueueCapacity: PEX_SEND_QUEUE_CAPACITY_MESSAGES,
+      recvMessageCapacity: PEX_MAX_MESSAGE_BYTES,
+      name: 'pex',
+    },
+  ];
+  readonly config: PexConfig;
+  protected sw: Switch | undefined;
+  protected readonly random: () => number;
+  protected readonly now: () => number;
+  private bookValue: AddressBook | undefined;
+  private readonly persist: boolean;
+  private readonly peerStates = new Map<Peer, PexPeerState>();
+  private readonly seedIds = new Set<string>();
+  private readonly hangUps = new HangUpList(MAX_REMEMBERED_HANG_UPS);
+  private dialer: PexDialer | undefined;
+  private autoSave: AutoSave | undefined;
+  private interval: ReturnType<typeof setInterval> | undefined;
+  private firstRound: ReturnType<typeof setTimeout> | undefined;
+  private running = false;
+  private readonly counters: PexStats = {
+    requestsSent: 0,
+    requestsReceived: 0,
+    responsesSent: 0,
+    responsesReceived: 0,
+    addressesReceived: 0,
+    addressesAdded: 0,
+    dials: 0,
+    dialFailures: 0,
+    seedDials: 0,
+    misbehaviours: 0,
+  };
+
+  constructor(private readonly options: PexAgentOptions = {}) {
+    super();
+    this.config = resolvePexConfig(options, AUTO_SAVE_INTERVAL_MS);
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
+    this.bookValue = options.book;
+    this.persist = options.persist ?? (options.storage !== undefined && options.book === undefined);
+    for (const seed of this.config.seeds) {
+      const parsed = parseAddress(seed);
+      if (parsed.nodeId === undefined) throw new ConfigError('ERR_INVALID_ADDRESS', `Seed ${seed} needs a node id (<protocol>://<id>@host…)`);
+      this.seedIds.add(parsed.nodeId);
+    }
+  }
+
+  /** The address book (created at start() unless one was given). */
+  get book(): AddressBook {
+    if (this.bookValue === undefined) throw new MeshlinkError('ERR_NOT_STARTED', 'The PEX agent creates its address book at start()');
+    return this.bookValue;
+  }
+
+  stats(): PexStats {
+    return { ...this.counters };
+  }
+
+  async start(sw: Switch): Promise<void> {
+    this.sw = sw;
+    this.bookValue ??= new AddressBook({
+      ...this.options.bookOptions,
+      ourNodeId: sw.nodeId,
+      allowLocal: this.options.allowLocal ?? false,
+      ...(this.options.storage !== undefined ? { storage: this.options.storage } : {}),
+      now: this.now,
+      random: this.random,
+      ...(this.options.onWarning !== undefined ? { onWarning: this.options.onWarning } : {}),
+    });
+    const book = this.bookValue;
+    if (this.persist) {
+      await book.load();
+      this.autoSave = book.startAutoSave(this.config.saveIntervalMs);
+    }
+    for (const address of sw.addresses) {
+      try {
+        book.addOurAddress(address);
+      } catch {
+        // An address we cannot parse cannot come back to us through PEX either.
+      }
+    }
+    this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters);
+    this.running = true;
+    const round = (): void => {
+      if (!this.running || !sw.isRunning) return;
+      if (this.config.seedMode) this.crawl();
+      else this.ensurePeers();
+    };
+    // Switch.start() marks the switch running right after the agents start, before any timer fires.
+    this.firstRound = setTimeout(round, 0);
+    this.interval = setInterval(round, this.config.seedMode ? this.config.crawlIntervalMs : this.config.ensurePeersIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.firstRound);
+    clearInterval(this.interval);
+    this.dialer?.stop();
+    for (const state of this.peerStates.values()) for (const timer of state.timers) clearTimeout(timer);
+    this.peerStates.clear();
+    const autoSave = this.autoSave;
+    this.autoSave = undefined;
+    await autoSave?.stop();
+  }
+
+  addPeer(peer: Peer): void {
+    const state = newPeerState();
+    this.peerStates.set(peer, state);
+    const book = this.book;
+    const source = sourceOf(peer);
+    // What a peer says about itself is worth keeping whoever it is; the book validates each address.
+    for (const address of peer.nodeInfo.listenAddresses) book.tryAddAddress(address, source);
+    if (peer.direction === 'outbound' && !this.seedIds.has(peer.id)) {
+      if (!book.markGood(peer.address)) book.markGood(peer.id);
+      state.source = book.get(peer.address)?.source ?? source;
+    }
+    if (this.config.seedMode) {
+      this.disconnectLater(peer, state, this.config.seedPeerMaxLifetimeMs);
+      if (peer.direction === 'outbound') this.requestAddresses(peer);
+    } else if (peer.direction === 'outbound' && (this.seedIds.has(peer.id) || book.needMoreAddresses())) {
+      this.requestAddresses(peer);
+    }
+  }
+
+  removePeer(peer: Peer, reason: Error | undefined): void {
+    const state = this.peerStates.get(peer);
+    if (state === undefined) return;
+    this.peerStates.delete(peer);
+    for (const timer of state.timers) clearTimeout(timer);
+    // A PEX message over the channel cap can only be a flood of addresses: the connection stopped it, we ban it.
+    if (reason instanceof ProtocolError && reason.code === 'ERR_MESSAGE_TOO_LARGE' && reason.detail['channelId'] === PEX_CHANNEL_ID) {
+      this.punish(peer, state, reason);
+      return;
+    }
+    // A clean close soon after we dialled: the other side hung up (a seed, a full node). Leave it be.
+    const nowMs = this.now();
+    if (peer.direction === 'outbound' && reason === undefined && !state.closingByUs && nowMs - peer.connectedAt < this.config.seedPeerMaxLifetimeMs) {
+      this.hangUps.add(peer.id, nowMs + this.config.seedRedialIntervalMs);
+    }
+  }
+
+  receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
+    const state = this.peerStates.get(peer);
+    if (state === undefined || state.punished) return;
+    let message;
+    try {
+      message = decodePexMessage(bytes, peer.id);
+    } catch (error) {
+      this.punish(peer, state, toError(error));
+      return;
+    }
+    if (message.type === 'pexRequest') this.onRequest(peer, state);
+    else this.onResponse(peer, state, message.addresses);
+  }
+
+  /**
+   * Sends a pexRequest unless one is outstanding or we asked this peer less than an ensurePeers
+   * interval ago (twice the peer's minimum, so we never trip its rate limit). True if sent.
+   */
+  requestAddresses(peer: Peer): boolean {
+    const state = this.peerStates.get(peer);
+    if (!this.mayAsk(peer, state)) return false;
+    const nowMs = this.now();
+    if (!peer.trySend(PEX_CHANNEL_ID, encodePexMessage({ type: 'pexRequest' }))) return false;
+    state.awaitingResponse = true;
+    state.lastRequestSentAt = nowMs;
+    this.counters.requestsSent++;
+    return true;
+  }
+
+  /**
+   * One round of topping up (runs every ensurePeersIntervalMs and once at start): dial from the book
+   * up to maxOutbound, ask a peer for addresses while the book wants more, fall back to a seed while
+   * the book is small or has nothing left to dial.
+   */
+  ensurePeers(): void {
+    const sw = this.sw;
+    const dialer = this.dialer;
+    if (!this.running || sw === undefined || dialer === undefined || !sw.isRunning) return;
+    const book = this.book;
+    book.reinstateExpiredBans();
+    const outbound = this.outboundCount();
+    const slots = Math.min(sw.options.maxOutbound - outbound, this.config.maxConcurrentDials - dialer.pendingCount);
+    let planned = 0;
+    if (slots > 0) {
+      const plan = planDials(this.planContext(outbound), slots);
+      for (const address of plan.addresses) dialer.dial(address, 'book');
+      planned = plan.addresses.length;
+    }
+    if (book.needMoreAddresses()) {
+      const askable = [...this.peerStates].filter(([peer, state]) => this.mayAsk(peer, state)).map(([peer]) => peer);
+      const peer = askable[Math.floor(this.random() * askable.length)];
+      if (peer !== undefined) this.requestAddresses(peer);
+    }
+    // Seeds only bootstrap: a small book, or nothing at all to dial while we have no outbound peer.
+    if (slots > planned && (book.size() < this.config.seedBootstrapBookSize || outbound + planned === 0)) this.dialer?.dialSeed(this.config.seeds, this.now());
+  }
+
+  /** Seed mode: dial the least recently crawled addresses with the free outbound slots. */
+  crawl(): void {
+    const sw = this.sw;
+    const dialer = this.dialer;
+    if (!this.running || sw === undefined || dialer === undefined || !sw.isRunning) return;
+    this.book.reinstateExpiredBans();
+    const outbound = this.outboundCount();
+    const slots = Math.min(sw.options.maxOutbound - outbound, this.config.maxConcurrentDials - dialer.pendingCount);
+    for (const address of planCrawl(this.planContext(outbound), slots)) dialer.dial(address, 'crawl');
+    if (slots > 0 && this.book.size() < this.config.seedBootstrapBookSize) this.dialer?.dialSeed(this.config.seeds, this.now());
+  }
+
+  /**
+   * The addresses to hand `peer` for its request: the book's sample size (never the whole book), first-hand
+   * addresses first, never the peer's own. Subclasses may override (the simulation's colluders do).
+   */
+  protected selectAddressesFor(peer: Peer): string[] {
+    const sample = this.book.getSelection(this.config.maxAddressesPerResponse);
+    return firstHandFirst(this.book, sample, this.random).filter((address) => !address.includes(peer.id));
+  }
+
+  private onRequest(peer: Peer, state: PexPeerState): void {
+    const nowMs = this.now();
+    if (!this.config.seedMode && state.lastRequestReceivedAt !== 0 && nowMs - state.lastRequestReceivedAt < this.config.minRequestIntervalMs) {
+      const sinceMs = nowMs - state.lastRequestReceivedAt;
+      this.punish(
+        peer,
+        state,
+        new ProtocolError('ERR_PEX_REQUEST_TOO_SOON', `pexRequest ${sinceMs} ms after the last one (minimum ${this.config.minRequestIntervalMs} ms)`, {
+          peerId: peer.id,
+          detail: { sinceMs, minIntervalMs: this.config.minRequestIntervalMs },
+        }),
+      );
+      return;
+    }
+    state.lastRequestReceivedAt = nowMs;
+    this.counters.requestsReceived++;
+    const addresses = this.selectAddressesFor(peer).slice(0, PEX_MAX_ADDRESSES_PER_RESPONSE);
+    if (peer.trySend(PEX_CHANNEL_ID, encodePexMessage({ type: 'pexResponse', addresses }))) this.counters.responsesSent++;
+    // A seed answers and hangs up: it must never become anyone's long-term peer.
+    if (this.config.seedMode) this.disconnectLater(peer, state, this.config.seedDisconnectGraceMs);
+  }
+
+  private onResponse(peer: Peer, state: PexPeerState, addresses: readonly string[]): void {
+    const fail = (code: 'ERR_PEX_UNSOLICITED_RESPONSE' | 'ERR_PEX_TOO_MANY_ADDRESSES' | 'ERR_PEX_INVALID_ADDRESS', why: string, detail = {}): void =>
+      this.punish(peer, state, new ProtocolError(code, why, { peerId: peer.id, detail }));
+    if (!state.awaitingResponse) return fail('ERR_PEX_UNSOLICITED_RESPONSE', 'pexResponse without a pexRequest');
+    state.awaitingResponse = false;
+    if (addresses.length > PEX_MAX_ADDRESSES_PER_RESPONSE) {
+      return fail('ERR_PEX_TOO_MANY_ADDRESSES', `pexResponse with ${addresses.length} addresses (maximum ${PEX_MAX_ADDRESSES_PER_RESPONSE})`, {
+        count: addresses.length,
+        max: PEX_MAX_ADDRESSES_PER_RESPONSE,
+      });
+    }
+    // Check everything before adding anything: one bad address discredits the whole response.
+    const invalid = findInvalidAddress(addresses, this.sw?.nodeId);
+    if (invalid !== undefined) return fail('ERR_PEX_INVALID_ADDRESS', `pexResponse with ${invalid.why}`, { address: invalid.address.slice(0, 200) });
+    const source = sourceOf(peer);
+    let added = 0;
+    for (const address of addresses) {
+      const outcome = this.book.tryAddAddress(address, source);
+      if (outcome === 'added') added++;
+      // An honest book never holds these (it refuses them too); unroutable, banned or repeated ones are fine.
+      else if (outcome === 'invalid-address' || outcome === 'no-node-id') {
+        return fail('ERR_PEX_INVALID_ADDRESS', 'pexResponse with an undialable address', { address, outcome });
+      }
+    }
+    this.counters.responsesReceived++;
+    this.counters.addressesReceived += addresses.length;
+    this.counters.addressesAdded += added;
+    this.emit('addresses', { peer, received: addresses.length, added });
+    if (this.config.seedMode) this.disconnectLater(peer, state, this.config.seedDisconnectGraceMs);
+  }
+
+  /** Stops `peer` with `error` and bans it (switch and book) for banMs. */
+  private punish(peer: Peer, state: PexPeerState, error: Error): void {
+    if (state.punished) return;
+    state.punished = true;
+    this.counters.misbehaviours++;
+    const failure = error instanceof MeshlinkError ? error.withPeer(peer.id) : new ProtocolError('ERR_PROTOCOL', error.message, { peerId: peer.id, cause: error });
+    this.book.markBad(peer.id, this.config.banMs);
+    this.emit('misbehaviour', { peer, error: failure });
+    this.sw?.ban(peer.id, this.config.banMs, failure);
+  }
+
+  private disconnectLater(peer: Peer, state: PexPeerState, delayMs: number): void {
+    const timer = setTimeout(() => {
+      state.timers.delete(timer);
+      state.closingByUs = true;
+      // A graceful close flushes the response we just queued. (Switch has no public disconnect yet.)
+      void peer.connection.close();
+    }, delayMs);
+    state.timers.add(timer);
+  }
+
+  /** No request outstanding, and the last one at least an ensurePeers interval (twice the peer's minimum) ago. */
+  private mayAsk(peer: Peer, state: PexPeerState | undefined): state is PexPeerState {
+    if (state === undefined || state.awaitingResponse || state.punished || !peer.hasChannel(PEX_CHANNEL_ID)) return false;
+    const gap = Math.max(this.config.ensurePeersIntervalMs, 2 * this.config.minRequestIntervalMs);
+    return state.lastRequestSentAt === 0 || this.now() - state.lastRequestSentAt >= gap;
+  }
+
+  /** Connected outbound peers, the switch's dials in flight, and our dials still waiting out their jitter. */
+  private outboundCount(): number {
+    const counts = this.sw!.peerCounts();
+    return counts.outbound + counts.dialing + (this.dialer?.waitingCount ?? 0);
+  }
+
+  private planContext(outbound: number): DialPlanContext {
+    const sw = this.sw!;
+    const dialer = this.dialer!;
+    const nowMs = this.now();
+    const outboundSources: (string | undefined)[] = [...dialer.pendingSources()];
+    for (const [peer, state] of this.peerStates) if (peer.direction === 'outbound') outboundSources.push(state.source);
+    return {
+      book: this.book,
+      config: this.config,
+      nowMs,
+      random: this.random,
+      maxOutbound: sw.options.maxOutbound,
+      outbound,
+      outboundSources,
+      isTrustedSource: (source) => this.seedIds.has(nodeIdOfSource(source)),
+      isBusy: (nodeId) => sw.getPeer(nodeId) !== undefined || dialer.isDialling(nodeId) || this.seedIds.has(nodeId) || this.hangUps.has(nodeId, nowMs),
+      isBanned: (address) => sw.bans.isBanned(address),
+      canDial: (protocol) => sw.options.transports.some((transport) => transport.protocols.includes(protocol)),
+    };
+  }
+}
+

@@ -1,0 +1,201 @@
+import { isNodeId, parseAddress } from '../transport/address.js';
+import type { AddressBook, KnownAddressInfo } from './address-book.js';
+import { addressGroup } from './address-validation.js';
+import { PICK_ATTEMPTS_PER_SLOT, type PexConfig } from './pex-params.js';
+
+/** What the planner needs to know about the node, so it can be tested without a Switch. */
+export interface DialPlanContext {
+  readonly book: AddressBook;
+  readonly config: PexConfig;
+  readonly nowMs: number;
+  readonly random: () => number;
+  readonly maxOutbound: number;
+  /** Connected outbound peers plus dials in flight. */
+  readonly outbound: number;
+  /** Who told us the addresses of our current outbound peers and pending dials (undefined: unknown, a seed). */
+  readonly outboundSources: readonly (string | undefined)[];
+  /** Whether addresses from this source fill the trusted slots (the agent: a seed told us). */
+  isTrustedSource(source: string): boolean;
+  /** Connected, being dialled, recently hung up on us, or a seed (seeds have their own path). */
+  isBusy(nodeId: string): boolean;
+  isBanned(address: string): boolean;
+  canDial(protocol: string): boolean;
+}
+
+/**
+ * How long until `info` may be dialled again: 0 when never tried or the backoff is over. Backoff is
+ * base · 2^(attempts − 1), capped; attempts are reset by a successful connection (book.markGood).
+ */
+export function backoffRemainingMs(info: KnownAddressInfo, nowMs: number, config: PexConfig): number {
+  if (info.attempts === 0 || info.lastAttempt === 0) return 0;
+  const wait = Math.min(config.dialBackoffMaxMs, config.dialBackoffBaseMs * 2 ** Math.min(info.attempts - 1, 30));
+  return Math.max(0, info.lastAttempt + wait - nowMs);
+}
+
+/**
+ * The network neighbourhood an address was learned from: the group of the source's address, or the
+ * source's id when that is all we know. Addresses from one group count against one outbound quota.
+ */
+export function sourceGroupOf(source: string): string {
+  if (isNodeId(source)) return `id:${source}`;
+  try {
+    return addressGroup(parseAddress(source));
+  } catch {
+    return `source:${source}`;
+  }
+}
+
+/**
+ * CometBFT's bias: with few outbound peers, prefer addresses that worked before (old); the more we
+ * have, the more we try new ones. 10% new with no peers, up to 90% from 8 peers on.
+ */
+export function newBiasPercent(outbound: number): number {
+  return Math.min(outbound, 8) * 10 + 10;
+}
+
+export interface DialPlan {
+  /** Addresses to dial now, at most one per node id. */
+  readonly addresses: string[];
+  /** True when the per-source quota held back at least one otherwise dialable address. */
+  readonly quotaLimited: boolean;
+}
+
+/**
+ * Picks up to `slots` addresses to dial. First the trusted slots (trustedOutboundShare of maxOutbound)
+ * are filled with addresses a seed gave us; then random picks from the book's buckets (so a flooded
+ * source weighs no more than its few buckets), skipping busy, banned, undialable and backing-off
+ * addresses, and keeping the outbound peers learned from any one source group under the quota. When
+ * the quota is the only thing that stops us (a small network, or one source taught us everything) the
+ * held-back addresses are dialled after all, so the quota shapes the mix without ever stranding a node.
+ */
+export function planDials(context: DialPlanContext, slots: number): DialPlan {
+  if (slots <= 0) return { addresses: [], quotaLimited: false };
+  const { config, maxOutbound } = context;
+  const quota = Math.max(1, Math.ceil(maxOutbound * config.maxOutboundSharePerSource));
+  const perGroup = new Map<string, number>();
+  let trusted = 0;
+  for (const source of context.outboundSources) {
+    if (source === undefined) continue;
+    const group = sourceGroupOf(source);
+    perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
+    if (context.isTrustedSource(source)) trusted++;
+  }
+  const chosen = new Map<string, string>();
+  const take = (info: KnownAddressInfo): void => {
+    const group = sourceGroupOf(info.source);
+    perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
+    chosen.set(info.nodeId, info.address);
+  };
+  const trustedWanted = Math.min(slots, Math.ceil(maxOutbound * config.trustedOutboundShare) - trusted);
+  if (trustedWanted > 0) {
+    for (const info of pickTrusted(context, trustedWanted)) take(info);
+  }
+  const heldBack: string[] = [];
+  const bias = newBiasPercent(context.outbound);
+  const attempts = slots * PICK_ATTEMPTS_PER_SLOT;
+  for (let i = 0; i < attempts && chosen.size < slots; i++) {
+    const address = context.book.pickAddress(bias);
+    if (address === undefined) break;
+    const info = dialable(context, address, chosen);
+    if (info === undefined) continue;
+    if ((perGroup.get(sourceGroupOf(info.source)) ?? 0) >= quota && info.bucketType === 'new') {
+      if (!heldBack.includes(address)) heldBack.push(address);
+      continue;
+    }
+    take(info);
+  }
+  // Nothing but the quota stands between us and an empty round: dial what it held back.
+  if (chosen.size === 0) {
+    for (const address of heldBack) {
+      if (chosen.size >= slots) break;
+      const info = dialable(context, address, chosen);
+      if (info !== undefined) chosen.set(info.nodeId, address);
+    }
+  }
+  return { addresses: [...chosen.values()], quotaLimited: heldBack.length > 0 };
+}
+
+/** Up to `count` dialable addresses from trusted sources, old (proven) ones first, otherwise at random. */
+function pickTrusted(context: DialPlanContext, count: number): KnownAddressInfo[] {
+  const none = new Map<string, string>();
+  const candidates = context.book.entries().filter((info) => context.isTrustedSource(info.source) && dialable(context, info.address, none) !== undefined);
+  shuffle(candidates, context.random);
+  candidates.sort((a, b) => (a.bucketType === b.bucketType ? 0 : a.bucketType === 'old' ? -1 : 1));
+  const picked = new Map<string, KnownAddressInfo>();
+  for (const info of candidates) {
+    if (picked.size >= count) break;
+    if (!picked.has(info.nodeId)) picked.set(info.nodeId, info);
+  }
+  return [...picked.values()];
+}
+
+function shuffle<T>(items: T[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+}
+
+function dialable(context: DialPlanContext, address: string, chosen: ReadonlyMap<string, string>): KnownAddressInfo | undefined {
+  const info = context.book.get(address);
+  if (info === undefined || chosen.has(info.nodeId) || context.isBusy(info.nodeId)) return undefined;
+  if (context.isBanned(address)) return undefined;
+  const protocol = address.slice(0, address.indexOf('://'));
+  if (!context.canDial(protocol)) return undefined;
+  if (backoffRemainingMs(info, context.nowMs, context.config) > 0) return undefined;
+  return info;
+}
+
+/**
+ * Seed mode: the addresses to crawl next, least recently tried first (never-tried before all), each
+ * at most once per crawlRevisitMs, so the crawl sweeps the whole book rather than re-asking favourites.
+ */
+export function planCrawl(context: DialPlanContext, slots: number): string[] {
+  if (slots <= 0) return [];
+  const { nowMs, config } = context;
+  const due = context.book.entries().filter(
+    (info) =>
+      (info.lastAttempt === 0 || nowMs - info.lastAttempt >= config.crawlRevisitMs) &&
+      !context.isBusy(info.nodeId) &&
+      !context.isBanned(info.address) &&
+      context.canDial(info.address.slice(0, info.address.indexOf('://'))) &&
+      backoffRemainingMs(info, nowMs, config) === 0,
+  );
+  // Random order first so ties (every never-tried address) do not favour the book's internal order.
+  shuffle(due, context.random);
+  due.sort((a, b) => a.lastAttempt - b.lastAttempt);
+  const chosen = new Map<string, string>();
+  for (const info of due) {
+    if (chosen.size >= slots) break;
+    if (!chosen.has(info.nodeId)) chosen.set(info.nodeId, info.address);
+  }
+  return [...chosen.values()];
+}
+
+/** The node id a book entry's source names ('' when none): a bare id or an address with one. */
+export function nodeIdOfSource(source: string): string {
+  if (!source.includes('://')) return source;
+  try {
+    return parseAddress(source).nodeId ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A pexResponse: as many addresses as the book's sample, first those we know first-hand (we reached
+ * them, or the node itself told us over an authenticated connection), topped up from the sample.
+ * Gossip can name nodes that are not (yet) up, and colluders can name each other far more often than
+ * honest nodes get named; first-hand addresses are a fair sample of the nodes that are up, whoever
+ * talks about them, so answering with them first keeps the colluders' echo from spreading.
+ */
+export function firstHandFirst(book: AddressBook, sample: readonly string[], random: () => number): string[] {
+  const firstHand = book.entries().filter((info) => !info.bad && (info.lastSuccess > 0 || nodeIdOfSource(info.source) === info.nodeId));
+  shuffle(firstHand, random);
+  const selection = new Set(firstHand.slice(0, sample.length).map((info) => info.address));
+  for (const address of sample) {
+    if (selection.size >= sample.length) break;
+    selection.add(address);
+  }
+  return [...selection];
+}

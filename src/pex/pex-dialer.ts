@@ -1,0 +1,152 @@
+import { MeshlinkError, toError } from '../errors.js';
+import type { Switch } from '../switch/switch.js';
+import { parseAddress } from '../transport/address.js';
+import type { AddressBook } from './address-book.js';
+import type { PexConfig } from './pex-params.js';
+
+export type DialKind = 'book' | 'crawl' | 'seed';
+
+interface PendingDial {
+  readonly address: string;
+  /** Who told us the address (book entry's source); undefined for seeds. */
+  readonly source: string | undefined;
+  /** Set while waiting out the jitter; cleared when the Switch dial starts. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+interface DialCounters {
+  dials: number;
+  dialFailures: number;
+  seedDials: number;
+}
+
+/**
+ * The PEX agent's outbound dials: each waits a random 0..dialJitterMs (so nodes restarted together
+ * don't dial in lockstep), is recorded in the book (markAttempt first, so a crash mid-dial still
+ * counts), and its failure is judged: unreachable addresses back off and are finally dropped, ones
+ * that turn out to be us or another network are removed or banned. At most one dial per node id.
+ */
+export class PexDialer {
+  private readonly pending = new Map<string, PendingDial>();
+  private readonly seedLastDial = new Map<string, number>();
+  private lastSeedDialAt = Number.NEGATIVE_INFINITY;
+  private stopped = false;
+
+  constructor(
+    private readonly sw: Switch,
+    private readonly book: AddressBook,
+    private readonly config: PexConfig,
+    private readonly random: () => number,
+    private readonly counters: DialCounters,
+  ) {}
+
+  /** Dials waiting out their jitter or in flight. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Dials still waiting out their jitter (the Switch does not count them yet). */
+  get waitingCount(): number {
+    let waiting = 0;
+    for (const dial of this.pending.values()) if (dial.timer !== undefined) waiting++;
+    return waiting;
+  }
+
+  isDialling(nodeId: string): boolean {
+    return this.pending.has(nodeId);
+  }
+
+  *pendingSources(): Iterable<string | undefined> {
+    for (const dial of this.pending.values()) yield dial.source;
+  }
+
+  dial(address: string, kind: DialKind): void {
+    if (this.stopped) return;
+    const nodeId = parseAddress(address).nodeId;
+    if (nodeId === undefined || this.pending.has(nodeId)) return;
+    const source = kind === 'seed' ? undefined : this.book.get(address)?.source;
+    const dial: PendingDial = { address, source, timer: undefined };
+    this.pending.set(nodeId, dial);
+    const jitterMs = kind === 'seed' ? 0 : Math.floor(this.random() * this.config.dialJitterMs);
+    dial.timer = setTimeout(() => {
+      dial.timer = undefined;
+      void this.run(nodeId, dial, kind);
+    }, jitterMs);
+  }
+
+  /**
+   * Dials one seed, the least recently dialled (ties broken at random), unless a seed is connected or
+   * being dialled already or the last seed dial was less than seedRedialIntervalMs ago: one answer
+   * from one seed is usually enough to bootstrap, and seeds are shared by everyone.
+   */
+  dialSeed(seeds: readonly string[], nowMs: number): void {
+    if (seeds.length === 0 || nowMs - this.lastSeedDialAt < this.config.seedRedialIntervalMs) return;
+    const ids = seeds.map((seed) => parseAddress(seed).nodeId!);
+    if (ids.some((id) => this.sw.getPeer(id) !== undefined || this.pending.has(id))) return;
+    const lastDial = (i: number): number => this.seedLastDial.get(ids[i]!) ?? 0;
+    let best = Math.floor(this.random() * seeds.length);
+    for (let i = 0; i < seeds.length; i++) if (lastDial(i) < lastDial(best)) best = i;
+    this.lastSeedDialAt = nowMs;
+    this.seedLastDial.set(ids[best]!, nowMs);
+    this.dial(seeds[best]!, 'seed');
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const dial of this.pending.values()) clearTimeout(dial.timer);
+    this.pending.clear();
+  }
+
+  private async run(nodeId: string, dial: PendingDial, kind: DialKind): Promise<void> {
+    try {
+      if (this.stopped || !this.sw.isRunning || this.sw.getPeer(nodeId) !== undefined) return;
+      this.book.markAttempt(dial.address);
+      this.counters.dials++;
+      if (kind === 'seed') this.counters.seedDials++;
+      // Success needs nothing here: the agent's addPeer marks the address good. No signal of ours:
+      // the Switch aborts its dials when it stops, which is before agents are stopped.
+      await this.sw.dial(dial.address);
+    } catch (error) {
+      if (!this.stopped) this.judgeFailure(dial.address, nodeId, toError(error));
+    } finally {
+      if (this.pending.get(nodeId) === dial) this.pending.delete(nodeId);
+    }
+  }
+
+  private judgeFailure(address: string, nodeId: string, error: Error): void {
+    const code = error instanceof MeshlinkError ? error.code : undefined;
+    // Not the address's fault: someone else connected first, we are stopping, or we are at our limit.
+    if (code === 'ERR_DUPLICATE_PEER' || code === 'ERR_ABORTED' || code === 'ERR_CLOSED' || code === 'ERR_BANNED') return;
+    this.counters.dialFailures++;
+    switch (code) {
+      case 'ERR_SELF_CONNECTION':
+        // It was us all along: forget it and refuse it from now on.
+        this.book.removeAddress(address);
+        this.safely(() => this.book.addOurAddress(address));
+        return;
+      case 'ERR_INCOMPATIBLE_PEER':
+        // Another network or protocol: it will never be useful.
+        this.book.markBad(nodeId, this.config.banMs);
+        return;
+      case 'ERR_WRONG_PEER_ID':
+      case 'ERR_NO_TRANSPORT':
+      case 'ERR_INVALID_ADDRESS':
+        // Someone else answers there, or we cannot speak its protocol: the address is useless to us.
+        this.book.removeAddress(address);
+        return;
+      default: {
+        // Unreachable, timed out, full (ERR_PEER_LIMIT): the attempt counts, the backoff grows.
+        const info = this.book.get(address);
+        if (info !== undefined && info.attempts >= this.config.maxDialAttempts) this.book.removeAddress(address);
+      }
+    }
+  }
+
+  private safely(action: () => void): void {
+    try {
+      action();
+    } catch {
+      // An address that no longer parses cannot be dialled again either.
+    }
+  }
+}

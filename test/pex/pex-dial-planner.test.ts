@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { AddressBook } from '../../src/pex/address-book.js';
+import { backoffRemainingMs, newBiasPercent, planDials, firstHandFirst, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
+import { resolvePexConfig } from '../../src/pex/pex-params.js';
+import { ConfigError } from '../../src/errors.js';
+import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
+
+const config = resolvePexConfig({ dialBackoffBaseMs: 1000, dialBackoffMaxMs: 8000 }, 60_000);
+
+function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: Partial<DialPlanContext>) => DialPlanContext } {
+  const clock = new FakeClock();
+  const random = seededRandom(3);
+  const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY });
+  const context = (overrides: Partial<DialPlanContext> = {}): DialPlanContext => ({
+    book,
+    config,
+    nowMs: clock.ms,
+    random,
+    maxOutbound: 10,
+    outbound: 0,
+    outboundSources: [],
+    isTrustedSource: () => false,
+    isBusy: () => false,
+    isBanned: () => false,
+    canDial: (protocol) => protocol === 'tcp',
+    ...overrides,
+  });
+  return { book, clock, context };
+}
+
+describe('PEX dial planning', () => {
+  it('backs off exponentially per address from its attempts and last attempt, capped', () => {
+    const { book, clock } = setup();
+    const address = tcp(1, publicHost(1));
+    book.addAddress(address, tcp(9, publicHost(9)));
+    expect(backoffRemainingMs(book.get(address)!, clock.ms, config)).toBe(0);
+    const waits: number[] = [];
+    for (let attempt = 1; attempt <= 6; attempt++) {
+      book.markAttempt(address);
+      waits.push(backoffRemainingMs(book.get(address)!, clock.ms, config));
+    }
+    expect(waits).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
+    clock.advance(8000);
+    expect(backoffRemainingMs(book.get(address)!, clock.ms, config)).toBe(0);
+    book.markGood(address);
+    expect(book.get(address)!.attempts).toBe(0);
+  });
+
+  it('skips busy, banned, undialable and backing-off addresses, one per node id', () => {
+    const { book, context } = setup();
+    const source = tcp(99, publicHost(50));
+    const addresses = [1, 2, 3, 4, 5].map((n) => tcp(n, publicHost(n)));
+    for (const address of addresses) book.addAddress(address, source);
+    book.addAddress(`ws://${nodeId(6)}@${publicHost(6)}:443/`, source);
+    book.markAttempt(addresses[3]!);
+    const plan = planDials(
+      context({ isBusy: (id) => id === nodeId(1), isBanned: (address) => address === addresses[1], maxOutbound: 10 }),
+      10,
+    );
+    // 1 busy, 2 banned, 4 backing off, 6 is ws:// which we cannot dial: 3 and 5 remain.
+    expect(plan.addresses.sort()).toEqual([addresses[2], addresses[4]].sort());
+  });
+
+  it('fills at most the per-source quota from one source group while others are available, and the rest only when nothing else is left', () => {
+    const { book, context } = setup();
+    const flooder = tcp(500, publicHost(70));
+    const honest = tcp(501, publicHost(71));
+    for (let n = 1; n <= 60; n++) book.addAddress(tcp(n, publicHost(n)), flooder);
+    for (let n = 61; n <= 64; n++) book.addAddress(tcp(n, publicHost(n)), honest);
+    // Quota: ceil(10 * 0.34) = 4 per source group; 3 outbound peers already come from the flooder.
+    const plan = planDials(context({ outbound: 3, outboundSources: [flooder, flooder, flooder] }), 7);
+    const fromFlooder = plan.addresses.filter((address) => book.get(address)!.source === flooder);
+    expect(fromFlooder.length).toBeLessThanOrEqual(1);
+    expect(plan.quotaLimited).toBe(true);
+    // When the quota is all that stands in the way, the held-back addresses are dialled after all.
+    const onlyFlooder = planDials(context({ outbound: 4, outboundSources: [flooder, flooder, flooder, flooder], isBusy: (id) => Number.parseInt(id, 16) > 60 }), 3);
+    expect(onlyFlooder.addresses.length).toBeGreaterThan(0);
+  });
+
+  it('fills the trusted slots (30% of maxOutbound) with seed-given addresses first, whatever the buckets hold', () => {
+    const { book, context } = setup();
+    const seed = tcp(900, publicHost(60));
+    for (let n = 1; n <= 5; n++) book.addAddress(tcp(n, publicHost(n)), seed);
+    // A flood from many colluding sources: far more addresses, far more buckets.
+    for (let n = 100; n < 400; n++) book.addAddress(tcp(n, publicHost(n)), tcp(1000 + n, publicHost(n + 1000)));
+    const isTrustedSource = (source: string): boolean => source === seed;
+    const plan = planDials(context({ isTrustedSource }), 10);
+    const trusted = plan.addresses.filter((address) => book.get(address)!.source === seed);
+    expect(trusted.length).toBeGreaterThanOrEqual(3);
+    // Once ceil(10 * 0.3) = 3 outbound peers came from the seed, no slot is reserved any more.
+    const later = planDials(context({ isTrustedSource, outbound: 3, outboundSources: [seed, seed, seed] }), 1);
+    expect(later.addresses).toHaveLength(1);
+  });
+
+  it('answers with first-hand addresses first (reached, or self-reported), topped up from the sample, same size', () => {
+    const { book } = setup();
+    const source = tcp(900, publicHost(60));
+    for (let n = 1; n <= 40; n++) book.addAddress(tcp(n, publicHost(n)), source);
+    const reached = [3, 7, 11].map((n) => tcp(n, publicHost(n)));
+    for (const address of reached) book.markGood(address);
+    const selfReported = tcp(41, publicHost(41));
+    book.addAddress(selfReported, selfReported);
+    reached.push(selfReported);
+    const sample = book.getSelection(250);
+    const answer = firstHandFirst(book, sample, seededRandom(5));
+    expect(answer).toHaveLength(sample.length);
+    expect(new Set(answer).size).toBe(answer.length);
+    for (const address of reached) expect(answer).toContain(address);
+  });
+
+  it('prefers vetted (old) addresses with few outbound peers and new ones with many, as CometBFT', () => {
+    expect([0, 1, 4, 8, 20].map(newBiasPercent)).toEqual([10, 20, 50, 90, 90]);
+  });
+
+  it('rejects impossible PEX options with ConfigError', () => {
+    expect(() => resolvePexConfig({ ensurePeersIntervalMs: 0 }, 1000)).toThrow(ConfigError);
+    expect(() => resolvePexConfig({ maxAddressesPerResponse: 251 }, 1000)).toThrow(/maxAddressesPerResponse/);
+    expect(() => resolvePexConfig({ maxOutboundSharePerSource: 0 }, 1000)).toThrow(ConfigError);
+    expect(() => resolvePexConfig({ dialBackoffBaseMs: 10, dialBackoffMaxMs: 5 }, 1000)).toThrow(ConfigError);
+    expect(resolvePexConfig({ ensurePeersIntervalMs: 3000 }, 1000).minRequestIntervalMs).toBe(1000);
+  });
+});

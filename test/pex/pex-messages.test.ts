@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { encode } from '@msgpack/msgpack';
+import { decodePexMessage, encodePexMessage, findInvalidAddress } from '../../src/pex/pex-messages.js';
+import { ProtocolError } from '../../src/errors.js';
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+const ID = 'a'.repeat(40);
+
+describe('PEX messages', () => {
+  it('pins the wire bytes of a pexRequest and a pexResponse', () => {
+    expect(hex(encodePexMessage({ type: 'pexRequest' }))).toBe('81a474797065aa70657852657175657374');
+    expect(hex(encodePexMessage({ type: 'pexResponse', addresses: [`memory://${ID}@n1`] }))).toBe(
+      '82a474797065ab706578526573706f6e7365a961646472657373657391d934' + hex(new TextEncoder().encode(`memory://${ID}@n1`)),
+    );
+  });
+
+  it('round-trips both messages', () => {
+    expect(decodePexMessage(encodePexMessage({ type: 'pexRequest' }))).toEqual({ type: 'pexRequest' });
+    const addresses = [`tcp://${ID}@1.2.3.4:26656`, `memory://${ID}@x`];
+    expect(decodePexMessage(encodePexMessage({ type: 'pexResponse', addresses }))).toEqual({ type: 'pexResponse', addresses });
+    expect(decodePexMessage(encodePexMessage({ type: 'pexResponse', addresses: [] }))).toEqual({ type: 'pexResponse', addresses: [] });
+  });
+
+  it.each([
+    ['garbage bytes', new Uint8Array([0xc1])],
+    ['truncated msgpack', encodePexMessage({ type: 'pexRequest' }).subarray(0, 5)],
+    ['a string', encode('pexRequest')],
+    ['an array', encode([{ type: 'pexRequest' }])],
+    ['nil', encode(null)],
+    ['binary', encode(new Uint8Array(3))],
+    ['a map without type', encode({ addresses: [] })],
+    ['an unknown type', encode({ type: 'pexGossip' })],
+    ['a numeric type', encode({ type: 1 })],
+    ['a request with extra fields', encode({ type: 'pexRequest', addresses: [] })],
+    ['a response without addresses', encode({ type: 'pexResponse' })],
+    ['a response with extra fields', encode({ type: 'pexResponse', addresses: [], more: 1 })],
+    ['addresses that are not an array', encode({ type: 'pexResponse', addresses: 'tcp://x' })],
+    ['a non-string address', encode({ type: 'pexResponse', addresses: [`tcp://${ID}@1.2.3.4:1`, 7] })],
+    ['an empty address', encode({ type: 'pexResponse', addresses: [''] })],
+    ['an address over 1024 characters', encode({ type: 'pexResponse', addresses: ['x'.repeat(1025)] })],
+  ])('rejects %s with ProtocolError ERR_MALFORMED_MESSAGE naming the peer', (_what, bytes) => {
+    let error: unknown;
+    try {
+      decodePexMessage(bytes, ID);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error).toMatchObject({ code: 'ERR_MALFORMED_MESSAGE', peerId: ID });
+  });
+
+  it('finds the first address no honest peer would send', () => {
+    const ours = 'b'.repeat(40);
+    expect(findInvalidAddress([`tcp://${ID}@1.2.3.4:1`], ours)).toBeUndefined();
+    expect(findInvalidAddress([`tcp://${ID}@1.2.3.4:1`, 'nonsense'], ours)).toMatchObject({ address: 'nonsense', why: 'a malformed address' });
+    expect(findInvalidAddress(['tcp://1.2.3.4:1'], ours)?.why).toBe('an address without a node id');
+    expect(findInvalidAddress([`tcp://${ours}@1.2.3.4:1`], ours)?.why).toBe('our own node id');
+  });
+});
