@@ -32,6 +32,7 @@ Options:
   --network <name>             only peers on the same network connect (default ${DEFAULT_NETWORK})
   --moniker <name>             human-readable node name shown to peers (default: none)
   --allow-local                keep loopback and private addresses in the address book (LAN, testing)
+  --seed-mode                  crawl: collect and hand out addresses, keep no long-term peers
   --nat <upnp|none>            map the listening ports on the LAN's UPnP gateway and advertise them (default none)
   --status <host:port>         serve GET /status (JSON) over HTTP; port 0 picks a free port
   --log-level <level>          ${LOG_LEVELS.join(' | ')} (default info)
@@ -60,6 +61,7 @@ const OPTIONS = {
   'max-outbound': { type: 'string' },
   'allow-local': { type: 'boolean' },
   nat: { type: 'string' },
+  'seed-mode': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -97,6 +99,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     maxInbound: values['max-inbound'] === undefined ? undefined : parseCount('--max-inbound', values['max-inbound']),
     maxOutbound: values['max-outbound'] === undefined ? undefined : parseCount('--max-outbound', values['max-outbound']),
     nat: parseNat(values.nat),
+    seedMode: values['seed-mode'] === true,
     allowLocal: values['allow-local'] === true,
   };
   return { kind: 'node', config, logLevel };

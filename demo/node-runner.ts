@@ -1,5 +1,5 @@
-import { FileStorage, MemoryStorage, createNode, type NatAgent, type Storage, type Switch } from '../platforms/node/index.js';
-import { PEXAgent } from '../src/pex/pex-agent.js';
+import { FileStorage, MemoryStorage, PEX_AGENT_NAME, createNode, type NatAgent, type Storage, type Switch } from '../platforms/node/index.js';
+import type { PEXAgent } from '../src/pex/pex-agent.js';
 import { MempoolAgent, type TxListener } from './agents/mempool.js';
 import { errorFields, type Logger } from './log.js';
 import { startStatusServer, type StatusServer } from './status-server.js';
@@ -36,6 +36,8 @@ export interface NodeConfig {
   allowLocal: boolean;
   /** Map the listening ports on the gateway and advertise them. */
   nat?: 'upnp' | undefined;
+  /** Crawl: collect and hand out addresses, keep no long-term peers. */
+  seedMode?: boolean;
 }
 
 /** The CLI's first stdout line. */
@@ -72,6 +74,12 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
     maxInbound: config.maxInbound,
     maxOutbound: config.maxOutbound,
     nat: config.nat ?? false,
+    pex: {
+      seeds: config.seeds,
+      seedMode: config.seedMode ?? false,
+      allowLocal: config.allowLocal,
+      onWarning: (message) => log('warn', 'pex:warning', { message }),
+    },
   });
   const mempool = new MempoolAgent({
     onTx: (tx, info) => {
@@ -79,13 +87,7 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
       hooks.onTx?.(tx, info);
     },
   });
-  const pex = new PEXAgent({
-    seeds: config.seeds,
-    storage,
-    allowLocal: config.allowLocal,
-    onWarning: (message) => log('warn', 'pex:warning', { message }),
-  });
-  sw.addAgent('pex', pex);
+  const pex = sw.getAgent<PEXAgent>(PEX_AGENT_NAME)!;
   sw.addAgent('mempool', mempool);
   const stopLogging = logSwitchEvents(sw, pex, log);
 

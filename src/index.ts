@@ -25,3 +25,6 @@ export type { NodeInfo } from './switch/node-info.js';
 export { PROTOCOL_VERSION } from './switch/node-info.js';
 export { encodeMessage, decodeMessage } from './wire/codec.js';
 export { AddressBook, type AddressBookOptions, type AddressBookStats, type AddOutcome, type LoadResult } from './pex/address-book.js';
+export { PEXAgent, type PexAgentOptions, type PexAgentEvents, type PexStats } from './pex/pex-agent.js';
+export { encodePexMessage, decodePexMessage, type PexMessage } from './pex/pex-messages.js';
+export { PEX_CHANNEL_ID, type PexConfig } from './pex/pex-params.js';

@@ -9,6 +9,7 @@ import { nodeChaCha20Poly1305 } from './aead.js';
 import { FileStorage } from './file-storage.js';
 import { tcpTransport } from './tcp.js';
 import { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
+import { addPexAgent, type NodePexOptions } from './pex-option.js';
 import { createUpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
 import { wsTransport } from './ws-transport.js';
 
@@ -20,6 +21,7 @@ export { nodeChaCha20Poly1305 } from './aead.js';
 export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
 export * from '../../src/nat/index.js';
 export { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
+export { PEX_AGENT_NAME, type NodePexOptions } from './pex-option.js';
 
 export interface NodeOptions extends Omit<SwitchOptions, 'identity' | 'transports' | 'network'> {
   /** @default 'meshlink' */
@@ -38,6 +40,11 @@ export interface NodeOptions extends Omit<SwitchOptions, 'identity' | 'transport
    * The NatAgent is added to the switch as agent "nat". @default false
    */
   nat?: false | 'upnp' | NodeNatOptions;
+  /**
+   * Peer exchange: discover peers from `seeds` and keep an address book in `storage` (the home).
+   * `true` for the defaults. Local addresses (loopback, private ranges) need `allowLocal`. @default false
+   */
+  pex?: boolean | NodePexOptions;
 }
 
 export interface NodeNatOptions extends Omit<NatAgentOptions, 'createMapper'> {
@@ -64,6 +71,7 @@ export async function createNode(options: NodeOptions = {}): Promise<Switch> {
     identity,
     transports: options.transports ?? [tcpTransport(), wsTransport()],
   });
+  if (options.pex !== undefined && options.pex !== false) addPexAgent(sw, storage, options.pex === true ? {} : options.pex);
   if (options.nat !== undefined && options.nat !== false) {
     const { upnp, ...config } = options.nat === 'upnp' ? {} : options.nat;
     sw.addAgent('nat', new NatAgent({ ...config, createMapper: () => createUpnpPortMapper(upnp) }));

@@ -362,8 +362,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const timer = setTimeout(() => {
       state.timers.delete(timer);
       state.closingByUs = true;
-      // A graceful close flushes the response we just queued. (Switch has no public disconnect yet.)
-      void peer.connection.close();
+      // A graceful close flushes the response we just queued.
+      void this.sw?.disconnect(peer);
     }, delayMs);
     state.timers.add(timer);
   }

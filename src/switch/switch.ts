@@ -206,6 +206,14 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     return this.router.receive(channelId);
   }
 
+  /**
+   * Closes a peer gracefully: what was queued for it is sent first (bounded by the connection's
+   * closeTimeoutMs). A persistent peer will be redialled; use `ban` to keep a peer out.
+   */
+  disconnect(peer: Peer): Promise<void> {
+    return peer.connection.close();
+  }
+
   /** Disconnects a misbehaving peer now. It may reconnect (use `ban` to keep it out). */
   stopPeerForError(peer: Peer, error: unknown): void {
     const failure = toError(error);

@@ -38,6 +38,8 @@ describe('meshlink command line', () => {
       maxInbound: undefined,
       maxOutbound: undefined,
       allowLocal: false,
+      nat: undefined,
+      seedMode: false,
     });
     expect(logLevel).toBe('info');
   });
@@ -59,13 +61,15 @@ describe('meshlink command line', () => {
       '--max-outbound=0',
       '--ws', '[::1]:0',
       '--allow-local',
+      '--nat', 'upnp',
+      '--seed-mode',
     );
     expect(config.listen).toEqual(['tcp://127.0.0.1:0', 'tcp://[::1]:26656']);
     expect(config.persistent).toEqual([`tcp://${ID}@127.0.0.1:26656`, `ws://${OTHER_ID}@example.org:1/`]);
     expect(config.seeds).toEqual([`tcp://${ID}@10.0.0.1:26656`, `tcp://${OTHER_ID}@10.0.0.2:26656`, `tcp://${ID}@10.0.0.3:26656`]);
     expect(config.home).toBe(join(homedir(), 'mesh'));
     expect(config).toMatchObject({ network: 'testnet', moniker: 'relay-1', status: { host: '127.0.0.1', port: 0 }, maxInbound: 100, maxOutbound: 0 });
-    expect(config).toMatchObject({ ws: { host: '::1', port: 0 }, allowLocal: true });
+    expect(config).toMatchObject({ ws: { host: '::1', port: 0 }, allowLocal: true, nat: 'upnp', seedMode: true });
     expect(logLevel).toBe('debug');
   });
 
@@ -77,6 +81,7 @@ describe('meshlink command line', () => {
 
   it('rejects bad flags and values with a one-line reason naming the flag', () => {
     expect(usageError('node', '--bogus')).toMatch(/unknown flag --bogus/);
+    expect(usageError('node', '--nat', 'pmp')).toMatch(/--nat must be upnp or none/);
     expect(usageError()).toMatch(/missing command/);
     expect(usageError('serve')).toMatch(/unknown command "serve"/);
     expect(usageError('node', 'extra')).toMatch(/unexpected argument "extra"/);
