@@ -1,13 +1,12 @@
 import { AbortError, ClosedError, ConfigError, MeshlinkError, ProtocolError, TimeoutError, toError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 import { scheduleAfterBurst } from '../util/schedule.js';
-import { CONTROL_PACKET_BYTES, PacketKind, MSG_PACKET_HEADER_BYTES } from '../wire/constants.js';
-import { PacketDecoder, writeControlPacket } from '../wire/packet.js';
-import { Channel, type ChannelStatus } from './channel.js';
-import { hex, resolveChannelDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
+import { PacketDecoder } from '../wire/packet.js';
+import type { Channel, ChannelStatus } from './channel.js';
+import { hex, type ChannelDescriptor } from './channel-descriptor.js';
 import { resolveMConnectionConfig, type MConnectionConfig } from './config.js';
-import { PRIORITY_DECAY_FACTOR, PRIORITY_DECAY_INTERVAL_MS } from './constants.js';
 import { RateLimiter } from './rate-limiter.js';
+import { SendScheduler } from './send-scheduler.js';
 
 export interface MConnectionHandlers {
   /**
@@ -63,8 +62,7 @@ const RESOLVED_FALSE = Promise.resolve(false);
  */
 export class MConnection {
   readonly config: MConnectionConfig;
-  private readonly channels: Channel[] = [];
-  private readonly channelById: (Channel | undefined)[] = new Array<Channel | undefined>(256);
+  private readonly scheduler: SendScheduler;
   private readonly decoder: PacketDecoder;
   private readonly sendLimiter: RateLimiter;
   private readonly recvLimiter: RateLimiter;
@@ -73,8 +71,6 @@ export class MConnection {
   private started = false;
   private flushScheduled = false;
   private waitingForDrain = false;
-  private pongPending = false;
-  private pingPending = false;
   private pingSentAtMs = 0;
   private lastPingRttMs: number | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -82,7 +78,6 @@ export class MConnection {
   private recvResumeTimer: ReturnType<typeof setTimeout> | undefined;
   private sendRateTimer: ReturnType<typeof setTimeout> | undefined;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastDecayMs = 0;
   private sentBytesTotal = 0;
   private receivedBytesTotal = 0;
   private pausedByCaller = false;
@@ -97,20 +92,13 @@ export class MConnection {
     config: Partial<MConnectionConfig> = {},
   ) {
     this.config = resolveMConnectionConfig(config);
-    for (const descriptor of channelDescriptors) {
-      const channel = new Channel(resolveChannelDescriptor(descriptor), this.config.maxPacketPayloadBytes);
-      if (this.channelById[channel.id] !== undefined) {
-        throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(channel.id)} declared twice`);
-      }
-      this.channelById[channel.id] = channel;
-      this.channels.push(channel);
-    }
+    this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes);
     this.sendLimiter = new RateLimiter(this.config.sendRateBytesPerSec);
     this.recvLimiter = new RateLimiter(this.config.recvRateBytesPerSec);
     this.decoder = new PacketDecoder({
       onMsgPacket: (channelId, payload, isLast) => this.onMsgPacket(channelId, payload, isLast),
       onPing: () => {
-        this.pongPending = true;
+        this.scheduler.pongPending = true;
         this.scheduleFlush();
       },
       onPong: () => this.onPong(),
@@ -146,7 +134,7 @@ export class MConnection {
   }
 
   hasChannel(channelId: number): boolean {
-    return this.channelById[channelId] !== undefined;
+    return this.scheduler.channel(channelId) !== undefined;
   }
 
   /**
@@ -209,7 +197,7 @@ export class MConnection {
   }
 
   private sendableChannel(channelId: number, message: Uint8Array): Channel {
-    const channel = this.channelById[channelId];
+    const channel = this.scheduler.channel(channelId);
     if (channel === undefined) {
       throw new ConfigError('ERR_INVALID_ARGUMENT', `Unknown channel 0x${hex(channelId & 0xff)}`);
     }
@@ -246,7 +234,7 @@ export class MConnection {
       this.stateValue = 'closing';
       this.stopKeepAlive();
       // Waiting senders give up now: they were not accepted before close().
-      for (const channel of this.channels) channel.wakeAllWaiters();
+      for (const channel of this.scheduler.channels) channel.wakeAllWaiters();
       this.closeTimer = setTimeout(
         () => this.destroy(new TimeoutError(`Graceful close timed out after ${this.config.closeTimeoutMs} ms`)),
         this.config.closeTimeoutMs,
@@ -274,7 +262,7 @@ export class MConnection {
       receivedBytes: this.receivedBytesTotal,
       linkBufferedBytes: this.link.bufferedBytes,
       lastPingRttMs: this.lastPingRttMs,
-      channels: this.channels.map((channel) => channel.status()),
+      channels: this.scheduler.channels.map((channel) => channel.status()),
     };
   }
 
@@ -305,7 +293,7 @@ export class MConnection {
 
   private onMsgPacket(channelId: number, payload: Uint8Array, isLast: boolean): void {
     if (this.stateValue === 'closed') return;
-    const channel = this.channelById[channelId];
+    const channel = this.scheduler.channel(channelId);
     if (channel === undefined) {
       this.destroy(
         new ProtocolError('ERR_UNKNOWN_CHANNEL', `Peer sent on unknown channel 0x${hex(channelId)}`, { detail: { channelId } }),
@@ -337,7 +325,7 @@ export class MConnection {
 
   private sendPing(): void {
     if (this.stateValue !== 'open' || this.pongTimer !== undefined) return;
-    this.pingPending = true;
+    this.scheduler.pingPending = true;
     this.pingSentAtMs = performance.now();
     this.pongTimer = setTimeout(() => {
       this.destroy(
@@ -371,7 +359,7 @@ export class MConnection {
         return;
       }
       const maxBatch = this.config.maxBatchBytes;
-      const batch = this.packBatch(this.sendLimiter.unlimited ? maxBatch : Math.min(maxBatch, this.sendLimiter.capacity));
+      const batch = this.scheduler.packBatch(this.sendLimiter.unlimited ? maxBatch : Math.min(maxBatch, this.sendLimiter.capacity));
       if (batch === undefined) break;
       this.sendLimiter.take(batch.length);
       this.sentBytesTotal += batch.length;
@@ -381,67 +369,6 @@ export class MConnection {
       }
     }
     if (this.stateValue === 'closing' && this.started) this.link.close();
-  }
-
-  /**
-   * Packs control packets and message fragments into one batch of at most `limit` bytes; undefined
-   * when nothing is pending. The batch is allocated at its exact size (the channels know their queued
-   * wire bytes) and handed to the link, which may keep it: no batch-sized buffer lives per connection,
-   * so an idle connection holds none, and nothing is copied twice.
-   */
-  private packBatch(limit: number): Uint8Array | undefined {
-    let wanted = (this.pongPending ? CONTROL_PACKET_BYTES : 0) + (this.pingPending ? CONTROL_PACKET_BYTES : 0);
-    const channels = this.channels;
-    for (let i = 0; i < channels.length; i++) wanted += channels[i]!.pendingWireBytes;
-    if (wanted === 0) return undefined;
-    const size = wanted < limit ? wanted : limit;
-    const buffer = new Uint8Array(size);
-    let offset = 0;
-    if (this.pongPending) {
-      this.pongPending = false;
-      offset = writeControlPacket(buffer, offset, PacketKind.Pong);
-    }
-    if (this.pingPending) {
-      this.pingPending = false;
-      offset = writeControlPacket(buffer, offset, PacketKind.Ping);
-    }
-    this.decayPriorities();
-    while (size - offset >= MSG_PACKET_HEADER_BYTES) {
-      const channel = this.pickChannel();
-      if (channel === undefined) break;
-      const next = channel.writeNextPacket(buffer, offset, size - offset - MSG_PACKET_HEADER_BYTES);
-      if (next < 0) break;
-      offset = next;
-    }
-    if (offset === 0) return undefined;
-    return offset === size ? buffer : buffer.subarray(0, offset);
-  }
-
-  /** The pending channel with the least recently-sent bytes per unit of priority. */
-  private pickChannel(): Channel | undefined {
-    let best: Channel | undefined;
-    let bestRatio = Infinity;
-    const channels = this.channels;
-    for (let i = 0; i < channels.length; i++) {
-      const channel = channels[i]!;
-      if (channel.pendingWireBytes === 0) continue;
-      const ratio = channel.recentlySent / channel.descriptor.priority;
-      if (ratio < bestRatio) {
-        bestRatio = ratio;
-        best = channel;
-      }
-    }
-    return best;
-  }
-
-  /** Decays lazily at pick time instead of with a timer per connection: idle peers cost no wake-ups. */
-  private decayPriorities(): void {
-    const now = performance.now();
-    const intervals = Math.floor((now - this.lastDecayMs) / PRIORITY_DECAY_INTERVAL_MS);
-    if (intervals <= 0) return;
-    this.lastDecayMs = now;
-    const factor = intervals > 50 ? 0 : PRIORITY_DECAY_FACTOR ** intervals;
-    for (const channel of this.channels) channel.recentlySent *= factor;
   }
 
   // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
@@ -461,7 +388,7 @@ export class MConnection {
     clearTimeout(this.recvResumeTimer);
     clearTimeout(this.sendRateTimer);
     clearTimeout(this.closeTimer);
-    for (const channel of this.channels) channel.clear();
+    for (const channel of this.scheduler.channels) channel.clear();
     const waiters = this.closeWaiters;
     this.closeWaiters = [];
     for (const resolve of waiters) resolve();
