@@ -44,12 +44,7 @@ export const nodeChaCha20Poly1305: AeadFactory = (key32) => {
   const native = sodium;
   if (native === undefined) return openSslAead(keyObject);
   const large = openSslAead(keyObject);
-  return {
-    seal(nonce, plaintext) {
-      const sealed = new Uint8Array(plaintext.length + AEAD_TAG_BYTES);
-      this.sealInto!(nonce, plaintext, sealed, 0);
-      return sealed;
-    },
+  return withSeal({
     sealInto(nonce, plaintext, target, offset) {
       if (plaintext.length > SODIUM_MAX_FRAME_BYTES) return large.sealInto!(nonce, plaintext, target, offset);
       assertAeadNonce(nonce);
@@ -68,17 +63,12 @@ export const nodeChaCha20Poly1305: AeadFactory = (key32) => {
       }
       return plaintext;
     },
-  };
+  });
 };
 
 /** OpenSSL through node:crypto; the key is a KeyObject once so each frame skips re-importing it. */
 function openSslAead(key: KeyObject): Aead {
-  return {
-    seal(nonce, plaintext) {
-      const sealed = new Uint8Array(plaintext.length + AEAD_TAG_BYTES);
-      this.sealInto!(nonce, plaintext, sealed, 0);
-      return sealed;
-    },
+  return withSeal({
     sealInto(nonce, plaintext, target, offset) {
       assertAeadNonce(nonce);
       const cipher = createCipheriv(ALGORITHM, key, nonce, CIPHER_OPTIONS);
@@ -102,6 +92,20 @@ function openSslAead(key: KeyObject): Aead {
       }
       // Same type from every AeadFactory (a Buffer differs in equality and toString); a view, no copy.
       return new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+    },
+  });
+}
+
+type SealingInPlace = Omit<Aead, 'seal' | 'sealInto'> & Required<Pick<Aead, 'sealInto'>>;
+
+/** `seal` in terms of `sealInto`: one exact-size buffer. */
+function withSeal(aead: SealingInPlace): Aead {
+  return {
+    ...aead,
+    seal(nonce, plaintext) {
+      const sealed = new Uint8Array(plaintext.length + AEAD_TAG_BYTES);
+      aead.sealInto(nonce, plaintext, sealed, 0);
+      return sealed;
     },
   };
 }

@@ -12,17 +12,11 @@ import { ADDRESS_BOOK_FORMAT_VERSION, BUCKET_KEY_BYTES, MAX_ADDRESS_BOOK_BYTES }
 
 const FORMAT_NAME = 'meshlink-address-book';
 
-export interface SerializedEntry {
-  address: string;
-  source: string;
-  attempts: number;
-  lastAttempt: number;
-  lastSuccess: number;
-  lastSeen: number;
-  lastBanTime: number;
-  bucketType: BucketType;
-  buckets: number[];
-}
+/** What is stored of a KnownAddress: the rest (groups, index) is derived again on load. */
+export type SerializedEntry = Pick<
+  KnownAddress,
+  'address' | 'source' | 'attempts' | 'lastAttempt' | 'lastSuccess' | 'lastSeen' | 'lastBanTime' | 'bucketType' | 'buckets'
+>;
 
 export interface SerializedBan {
   nodeId: string;

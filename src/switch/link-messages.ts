@@ -1,3 +1,4 @@
+import { concatBytes } from '@noble/hashes/utils.js';
 import { ProtocolError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 
@@ -71,7 +72,7 @@ export class LinkMessageReader {
 
   private onData(chunk: Uint8Array): void {
     if (this.failure !== undefined) return;
-    this.buffer = this.buffer.length === 0 ? chunk : concat([this.buffer, chunk]);
+    this.buffer = this.buffer.length === 0 ? chunk : concatBytes(this.buffer, chunk);
     // A peer may start its next protocol stage early; hold it back instead of buffering without bound.
     if (this.buffer.length > LINK_MESSAGE_HEADER_BYTES + this.maxMessageBytes) this.link.pause();
     if (this.waiter === undefined) return;
@@ -108,16 +109,4 @@ export class LinkMessageReader {
     this.waiter = undefined;
     waiter?.reject(error);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

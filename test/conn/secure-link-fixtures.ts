@@ -1,3 +1,4 @@
+import { concatBytes } from '@noble/hashes/utils.js';
 import { secureHandshake, type SecureHandshakeOptions, type SecureLink } from '../../src/conn/secure-link.js';
 import { FrameDecoder, FrameEncoder } from '../../src/conn/secure-link-frame.js';
 import { nobleChaCha20Poly1305 } from '../../src/crypto/aead.js';
@@ -18,13 +19,7 @@ import { within } from '../helpers/wait.js';
 /** Test plumbing for SecureLink: link taps, a hand-driven peer, and collectors. Not a test file. */
 
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, FrameDecoderState, FrameEncoder } from '../../src/conn/secure-link-frame.js';
@@ -15,15 +15,6 @@ function pair(max = MAX, key = KEY): { encoder: FrameEncoder; decoder: FrameDeco
   return { encoder: new FrameEncoder(aead, max), decoder: new FrameDecoder(nobleChaCha20Poly1305(key), max), aead };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function lengthHeader(length: number): Uint8Array {
   const header = new Uint8Array(4);
@@ -62,7 +53,7 @@ describe('FrameDecoder', () => {
   const messages = [text('hello'), new Uint8Array(0), text('x'.repeat(300)), Uint8Array.from({ length: MAX }, (_, i) => i & 0xff)];
   const encodeAll = (): Uint8Array => {
     const { encoder } = pair();
-    return concat(messages.map((m) => encoder.encode(m)));
+    return concatBytes(...messages.map((m) => encoder.encode(m)));
   };
 
   it('opens the pinned vector', () => {
@@ -206,8 +197,8 @@ describe('FrameDecoder properties', () => {
   // Random bytes would nearly always start with a huge length; mix in plausible headers.
   const plausibleFrame = fc
     .tuple(fc.integer({ min: 0, max: SMALL_MAX + AEAD_TAG_BYTES + 8 }), fc.uint8Array({ maxLength: 120 }))
-    .map(([length, body]) => concat([lengthHeader(length), body]));
-  const junk = fc.array(fc.oneof(fc.uint8Array({ maxLength: 200 }), plausibleFrame), { maxLength: 8 }).map(concat);
+    .map(([length, body]) => concatBytes(lengthHeader(length), body));
+  const junk = fc.array(fc.oneof(fc.uint8Array({ maxLength: 200 }), plausibleFrame), { maxLength: 8 }).map((parts) => concatBytes(...parts));
   const cuts = fc.array(fc.nat(400), { maxLength: 10 });
 
   function splitAt(bytes: Uint8Array, positions: number[]): Uint8Array[] {
@@ -247,7 +238,7 @@ describe('FrameDecoder properties', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: SMALL_MAX }), { maxLength: 12 }), cuts, (plaintexts, positions) => {
         const encoder = new FrameEncoder(nobleChaCha20Poly1305(key), SMALL_MAX);
-        const stream = concat(plaintexts.map((p) => encoder.encode(p)));
+        const stream = concatBytes(...plaintexts.map((p) => encoder.encode(p)));
         const { frames, error } = feed(new FrameDecoder(nobleChaCha20Poly1305(key), SMALL_MAX), splitAt(stream, positions));
         expect(error).toBeUndefined();
         expect(frames).toEqual(plaintexts);
@@ -260,7 +251,7 @@ describe('FrameDecoder properties', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: SMALL_MAX }), { minLength: 1, maxLength: 6 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (plaintexts, where, mask) => {
         const encoder = new FrameEncoder(nobleChaCha20Poly1305(key), SMALL_MAX);
-        const stream = concat(plaintexts.map((p) => encoder.encode(p)));
+        const stream = concatBytes(...plaintexts.map((p) => encoder.encode(p)));
         const index = where % stream.length;
         stream[index]! ^= mask;
         const { frames, error } = feed(new FrameDecoder(nobleChaCha20Poly1305(key), SMALL_MAX), [stream]);
