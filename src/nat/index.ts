@@ -1,21 +1,15 @@
 /** NAT traversal by port mapping: the isomorphic part (interfaces, errors, NatManager). */
 export * from './constants.js';
 export { classifyExternalIp, isLoopbackHost, isWildcardHost, parseIPv4, type ExternalIpKind } from './ip.js';
+export { NatManager, type NatManagerState } from './nat-manager.js';
 export {
   DEFAULT_NAT_MANAGER_CONFIG,
-  NatManager,
-  natPortsFromListenAddresses,
   resolveNatManagerConfig,
   type NatManagerConfig,
-  type NatManagerEvents,
   type NatManagerOptions,
-  type NatManagerState,
-  type NatMapping,
-  type NatPort,
-  type NatTransport,
-  type NatWarning,
-  type NatWarningReason,
-} from './nat-manager.js';
+} from './nat-manager-config.js';
+export { type NatManagerEvents, type NatMapping, type NatWarning, type NatWarningReason } from './nat-events.js';
+export { natPortsFromListenAddresses, type NatPort, type NatTransport } from './nat-ports.js';
 export {
   NatError,
   UPNP_ERROR,

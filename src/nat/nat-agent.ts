@@ -1,7 +1,10 @@
 import type { Agent } from '../switch/agent.js';
 import type { Switch } from '../switch/switch.js';
 import { TypedEventTarget } from '../util/events.js';
-import { NatManager, natPortsFromListenAddresses, type NatManagerConfig, type NatManagerEvents } from './nat-manager.js';
+import { NatManager } from './nat-manager.js';
+import type { NatManagerConfig } from './nat-manager-config.js';
+import type { NatManagerEvents } from './nat-events.js';
+import { natPortsFromListenAddresses } from './nat-ports.js';
 import type { PortMapper } from './port-mapper.js';
 
 export interface NatAgentOptions extends Partial<NatManagerConfig> {

@@ -1,179 +1,21 @@
-import { ClosedError, ConfigError, toError } from '../errors.js';
-import { formatAddress, isNodeId, parseAddress, type PeerAddress } from '../transport/address.js';
-import { delay, withDeadline } from '../util/abort.js';
-import {
-  DEFAULT_LEASE_SECONDS,
-  DEFAULT_MAPPING_DESCRIPTION,
-  DEFAULT_RETRY_INTERVAL_MS,
-  DEFAULT_STOP_TIMEOUT_MS,
-  MAX_LEASE_SECONDS,
-  MAX_PORT,
-  MIN_RENEW_RETRY_MS,
-  RENEW_AT_LEASE_FRACTION,
-} from './constants.js';
-import { classifyExternalIp, isLoopbackHost, isWildcardHost } from './ip.js';
-import { NatError, UPNP_ERROR, UpnpError, hasUpnpCode, type Mapping, type MapRequest, type PortMapper } from './port-mapper.js';
-import { TypedEventTarget } from '../util/events.js';
-
-/** Transports whose listening ports a NatManager maps (all TCP underneath). */
-export type NatTransport = 'tcp' | 'ws' | 'wss';
-
-/** One listening port of the node. */
-export interface NatPort {
-  transport: NatTransport;
-  /** The bound port (not 0). */
-  port: number;
-  /** The bound host; wildcard or undefined = the address facing the gateway. Loopback can't be mapped. */
-  host?: string | undefined;
-  /** Path of a ws/wss listener, kept in the advertised address. @default '/' */
-  path?: string | undefined;
-}
-
-export interface NatManagerOptions {
-  /** How ports get opened; the NatManager owns it from now on and closes it on stop(). */
-  mapper: PortMapper;
-  /** This node's id (40 hex), put in advertised addresses. */
-  nodeId: string;
-  /** The node's listening ports; see natPortsFromListenAddresses(). */
-  ports: readonly NatPort[];
-  /** Lease asked for each mapping, in seconds; renewed at half of it. @default 3600 (1 h) */
-  leaseSeconds?: number;
-  /** Delay before trying again after a failure, in ms. @default 300_000 (5 min) */
-  retryIntervalMs?: number;
-  /** Label of the mappings in the gateway's table. @default 'meshlink' */
-  description?: string;
-  /** Advertise a private external address (lab setups, carrier networks that route 100.64/10). @default false */
-  allowPrivateExternalIp?: boolean;
-  /** stop() waits this long for a mapping in flight and for each removal, in ms. @default 5000 */
-  stopTimeoutMs?: number;
-}
-
-export interface NatManagerConfig {
-  leaseSeconds: number;
-  retryIntervalMs: number;
-  description: string;
-  allowPrivateExternalIp: boolean;
-  stopTimeoutMs: number;
-}
-
-export const DEFAULT_NAT_MANAGER_CONFIG: Readonly<NatManagerConfig> = Object.freeze({
-  leaseSeconds: DEFAULT_LEASE_SECONDS,
-  retryIntervalMs: DEFAULT_RETRY_INTERVAL_MS,
-  description: DEFAULT_MAPPING_DESCRIPTION,
-  allowPrivateExternalIp: false,
-  stopTimeoutMs: DEFAULT_STOP_TIMEOUT_MS,
-});
-
-/** Merges options over DEFAULT_NAT_MANAGER_CONFIG; throws ConfigError('ERR_INVALID_CONFIG') on nonsense. */
-export function resolveNatManagerConfig(options: Partial<NatManagerConfig> = {}): NatManagerConfig {
-  const config: NatManagerConfig = { ...DEFAULT_NAT_MANAGER_CONFIG };
-  for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
-  }
-  const bad = (why: string): never => {
-    throw new ConfigError('ERR_INVALID_CONFIG', `Invalid NatManager config: ${why}`, { detail: { ...config } });
-  };
-  if (!Number.isInteger(config.leaseSeconds) || config.leaseSeconds < 1 || config.leaseSeconds > MAX_LEASE_SECONDS) {
-    bad(`leaseSeconds must be an integer in 1..${MAX_LEASE_SECONDS}`);
-  }
-  if (!(config.retryIntervalMs > 0) || !Number.isFinite(config.retryIntervalMs)) bad('retryIntervalMs must be > 0');
-  if (!(config.stopTimeoutMs > 0) || !Number.isFinite(config.stopTimeoutMs)) bad('stopTimeoutMs must be > 0');
-  if (typeof config.description !== 'string' || config.description.length === 0 || config.description.length > 256) {
-    bad('description must be 1..256 characters');
-  }
-  return config;
-}
-
-/** A port the NatManager holds open on the gateway. */
-export interface NatMapping {
-  readonly transport: NatTransport;
-  readonly internalPort: number;
-  readonly externalIp: string;
-  readonly externalPort: number;
-  /** What to advertise: `tcp://<id>@<externalIp>:<externalPort>` (ws/wss keep their path). */
-  readonly address: string;
-  /** Lease granted in seconds; 0 = permanent (a gateway that only supports those). */
-  readonly ttlSeconds: number;
-  /** When the gateway granted or last renewed it (ms since epoch). */
-  readonly mappedAt: number;
-  /** When the lease runs out unless renewed (ms since epoch); undefined for permanent mappings. */
-  readonly expiresAt: number | undefined;
-  /** The mapper's record (internal host, description...). */
-  readonly mapping: Mapping;
-}
-
-export type NatWarningReason = NatWarning['reason'];
-
-interface WarningBase {
-  /** One line for humans; branch on `reason`. */
-  message: string;
-  /** When the failed step will be tried again (ms from now); undefined when it won't be. */
-  retryInMs: number | undefined;
-}
-
-interface ErrorWarningBase extends WarningBase {
-  error: Error;
-  /** The UPnP error code the gateway sent (606, 718, ...), when it sent one. */
-  upnpCode: number | undefined;
-  upnpDescription: string | undefined;
-  /** The internal port concerned; undefined when the failure concerns the gateway as a whole. */
-  port: number | undefined;
-}
-
 /**
- * Why the node is not (or no longer) reachable through the gateway. The node keeps running on its
- * local addresses whatever the reason; retryInMs says when the manager tries again.
+ * NatManager: keeps the node's listening ports mapped on the local gateway, over whichever
+ * PortMapper the platform supplies. Its options live in nat-manager-config.ts, what it reports in
+ * nat-events.ts, and each port's map/renew state machine in port-lease.ts; this file is the
+ * lifecycle, the scheduling and the external address.
  */
-export type NatWarning =
-  /** Discovery found no gateway in time. */
-  | (ErrorWarningBase & { reason: 'no-gateway' })
-  /** The gateway refused (UPnP error code in upnpCode: 606 not authorized, 718 conflict, 728 no ports...). */
-  | (ErrorWarningBase & { reason: 'refused' })
-  /** The gateway was found but did not answer properly (network, HTTP, timeout). */
-  | (ErrorWarningBase & { reason: 'gateway-error' })
-  /** A mapping could not be renewed; it stays advertised until expiresAt. */
-  | (ErrorWarningBase & { reason: 'renew-failed'; expiresAt: number | undefined })
-  /** stop() could not remove a mapping; it lapses with its lease. */
-  | (ErrorWarningBase & { reason: 'unmap-failed' })
-  /** The gateway's external address is private or shared (double NAT, CGNAT): mapping here won't help. */
-  | (WarningBase & { reason: 'private-external-ip'; externalIp: string })
-  /** The gateway reports no (or an unusable) external address: not connected, or double NAT. */
-  | (WarningBase & { reason: 'no-external-ip'; externalIp: string })
-  /** A listener bound to loopback can't be reached through any gateway; it is skipped. */
-  | (WarningBase & { reason: 'unmappable-listener'; port: number; host: string });
-
-export interface NatManagerEvents {
-  /** A port was mapped (renewed: false) or its lease renewed (renewed: true). */
-  mapped: { mapping: NatMapping; renewed: boolean };
-  /** A mapping is gone: removed by stop(), or lapsed after failed renewals. */
-  unmapped: { mapping: NatMapping; reason: 'stopped' | 'expired' };
-  /** The set of advertised addresses changed. */
-  addresses: { addresses: string[] };
-  warning: NatWarning;
-}
+import { ClosedError, ConfigError, toError } from '../errors.js';
+import { isNodeId } from '../transport/address.js';
+import { delay, withDeadline } from '../util/abort.js';
+import { TypedEventTarget } from '../util/events.js';
+import { classifyExternalIp } from './ip.js';
+import { resolveNatManagerConfig, type NatManagerConfig, type NatManagerOptions } from './nat-manager-config.js';
+import { errorWarningFields, failureReasonOf, type NatManagerEvents, type NatMapping } from './nat-events.js';
+import { externalAddressOf, selectMappablePorts, type NatPort } from './nat-ports.js';
+import { PortLease } from './port-lease.js';
+import type { Mapping, PortMapper } from './port-mapper.js';
 
 export type NatManagerState = 'idle' | 'running' | 'stopping' | 'stopped';
-
-interface PortState {
-  readonly spec: NatPort;
-  current: NatMapping | undefined;
-  /** Next attempt to map or renew (ms since epoch). */
-  nextAttemptAt: number;
-  /** External port asked for next time: the last one granted, else the internal one. */
-  preferredExternalPort: number;
-}
-
-/** Turns listen addresses (`tcp://0.0.0.0:26656`, `ws://...:8080/p2p`) into NatPorts; skips the rest. */
-export function natPortsFromListenAddresses(addresses: ReadonlyArray<PeerAddress | string>): NatPort[] {
-  const ports: NatPort[] = [];
-  for (const item of addresses) {
-    const address = typeof item === 'string' ? parseAddress(item) : item;
-    if (address.protocol !== 'tcp' && address.protocol !== 'ws' && address.protocol !== 'wss') continue;
-    if (address.port === 0) continue;
-    ports.push({ transport: address.protocol, port: address.port, host: address.host, path: address.path || undefined });
-  }
-  return ports;
-}
 
 /**
  * Keeps the node's listening ports mapped on the local gateway and says which addresses to advertise.
@@ -191,8 +33,9 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   readonly config: Readonly<NatManagerConfig>;
   private readonly mapper: PortMapper;
   private readonly nodeId: string;
-  private readonly ports: PortState[];
-  private readonly skipped: NatPort[] = [];
+  private readonly leases: PortLease[];
+  /** Listeners bound to loopback: warned about at start(), never mapped. */
+  private readonly skipped: NatPort[];
   private stateValue: NatManagerState = 'idle';
   private externalIpValue: string | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -210,24 +53,9 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     if (!isNodeId(nodeId)) throw new ConfigError('ERR_INVALID_CONFIG', 'NatManager needs the node id (40 lower-case hex)');
     this.mapper = mapper;
     this.nodeId = nodeId;
-    this.ports = [];
-    const seen = new Set<number>();
-    for (const spec of ports) {
-      if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > MAX_PORT) {
-        throw new ConfigError('ERR_INVALID_CONFIG', `NatManager: bad listening port ${String(spec.port)}`);
-      }
-      if (spec.transport !== 'tcp' && spec.transport !== 'ws' && spec.transport !== 'wss') {
-        throw new ConfigError('ERR_INVALID_CONFIG', `NatManager: transport must be tcp, ws or wss, not ${String(spec.transport)}`);
-      }
-      if (spec.host !== undefined && isLoopbackHost(spec.host)) {
-        this.skipped.push(spec);
-        continue;
-      }
-      // one TCP port is one mapping, whichever transports share it
-      if (seen.has(spec.port)) continue;
-      seen.add(spec.port);
-      this.ports.push({ spec, current: undefined, nextAttemptAt: 0, preferredExternalPort: spec.port });
-    }
+    const { mappable, loopback } = selectMappablePorts(ports);
+    this.leases = mappable.map((spec) => new PortLease(spec));
+    this.skipped = loopback;
   }
 
   get state(): NatManagerState {
@@ -250,9 +78,9 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   mappings(): NatMapping[] {
     const now = Date.now();
     const live: NatMapping[] = [];
-    for (const port of this.ports) {
-      const current = port.current;
-      if (current !== undefined && (current.expiresAt === undefined || current.expiresAt > now)) live.push(current);
+    for (const lease of this.leases) {
+      const mapping = lease.liveMapping(now);
+      if (mapping !== undefined) live.push(mapping);
     }
     return live;
   }
@@ -304,33 +132,9 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
       }
       this.controller.abort(new ClosedError('NatManager stopped'));
       await this.cycle?.catch(() => undefined);
-      for (const port of this.ports) {
-        const current = port.current;
-        if (current === undefined) continue;
-        port.current = undefined;
-        try {
-          await withDeadline(
-            (signal) =>
-              this.mapper.unmap(
-                {
-                  protocol: current.mapping.protocol,
-                  externalPort: current.externalPort,
-                  internalHost: current.mapping.internalHost,
-                  internalPort: current.internalPort,
-                },
-                { signal },
-              ),
-            { timeoutMs: this.config.stopTimeoutMs, what: 'Removing a port mapping' },
-          );
-          this.emit('unmapped', { mapping: current, reason: 'stopped' });
-        } catch (error) {
-          this.emit('warning', {
-            ...errorFields(error, current.internalPort),
-            reason: 'unmap-failed',
-            message: `Could not remove mapping ${current.externalPort} -> ${current.internalPort}: ${toError(error).message}`,
-            retryInMs: undefined,
-          });
-        }
+      for (const lease of this.leases) {
+        const mapping = lease.release();
+        if (mapping !== undefined) await this.removeMapping(mapping);
       }
       this.externalIpValue = undefined;
       this.publishAddresses();
@@ -339,6 +143,33 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
       await this.mapper.close();
     } finally {
       this.stateValue = 'stopped';
+    }
+  }
+
+  /** Removes one of our mappings from the gateway (bounded); a failure only warns. */
+  private async removeMapping(mapping: NatMapping): Promise<void> {
+    try {
+      await withDeadline(
+        (signal) =>
+          this.mapper.unmap(
+            {
+              protocol: mapping.mapping.protocol,
+              externalPort: mapping.externalPort,
+              internalHost: mapping.mapping.internalHost,
+              internalPort: mapping.internalPort,
+            },
+            { signal },
+          ),
+        { timeoutMs: this.config.stopTimeoutMs, what: 'Removing a port mapping' },
+      );
+      this.emit('unmapped', { mapping, reason: 'stopped' });
+    } catch (error) {
+      this.emit('warning', {
+        ...errorWarningFields(error, mapping.internalPort),
+        reason: 'unmap-failed',
+        message: `Could not remove mapping ${mapping.externalPort} -> ${mapping.internalPort}: ${toError(error).message}`,
+        retryInMs: undefined,
+      });
     }
   }
 
@@ -355,12 +186,12 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
         // reconcile handles every expected failure itself; this is a last line of defence
         if (this.stateValue === 'running') {
           this.emit('warning', {
-            ...errorFields(error, undefined),
+            ...errorWarningFields(error, undefined),
             reason: 'gateway-error',
             message: `NAT maintenance failed: ${toError(error).message}`,
             retryInMs: this.config.retryIntervalMs,
           });
-          for (const port of this.ports) port.nextAttemptAt = Math.max(port.nextAttemptAt, Date.now() + this.config.retryIntervalMs);
+          for (const lease of this.leases) lease.nextAttemptAt = Math.max(lease.nextAttemptAt, Date.now() + this.config.retryIntervalMs);
         }
       })
       .finally(() => {
@@ -374,10 +205,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   private schedule(): void {
     this.clearTimer();
     let next = Number.POSITIVE_INFINITY;
-    for (const port of this.ports) {
-      next = Math.min(next, port.nextAttemptAt);
-      if (port.current?.expiresAt !== undefined) next = Math.min(next, port.current.expiresAt);
-    }
+    for (const lease of this.leases) next = Math.min(next, lease.nextEventAt());
     if (next === Number.POSITIVE_INFINITY) return;
     const timer = setTimeout(() => {
       this.timer = undefined;
@@ -395,16 +223,16 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   private async reconcile(): Promise<void> {
     const signal = this.controller.signal;
     const started = Date.now();
-    let due = this.ports.filter((port) => port.nextAttemptAt <= started);
+    let due = this.leases.filter((lease) => lease.nextAttemptAt <= started);
     if (due.length > 0) {
       const previousIp = this.externalIpValue;
       const externalIp = await this.learnExternalIp(due, signal);
       if (externalIp !== undefined) {
         // A new external address changes every advertised address: refresh all mappings at once.
-        if (previousIp !== undefined && previousIp !== externalIp) due = this.ports;
-        for (const port of due) {
+        if (previousIp !== undefined && previousIp !== externalIp) due = this.leases;
+        for (const lease of due) {
           if (!this.isRunning()) return;
-          await this.mapPort(port, externalIp, signal);
+          await this.mapPort(lease, externalIp, signal);
         }
       }
     }
@@ -414,15 +242,15 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   }
 
   /** The usable external address, or undefined after warning and scheduling a retry of `due`. */
-  private async learnExternalIp(due: PortState[], signal: AbortSignal): Promise<string | undefined> {
+  private async learnExternalIp(due: PortLease[], signal: AbortSignal): Promise<string | undefined> {
     let externalIp: string;
     try {
       externalIp = await this.mapper.externalIp({ signal });
     } catch (error) {
       if (!this.isRunning()) return undefined;
       const retryInMs = this.postponeAfterFailure(due);
-      const fields = errorFields(error, undefined);
-      const reason = error instanceof NatError ? error.reason : 'gateway-error';
+      const fields = errorWarningFields(error, undefined);
+      const reason = failureReasonOf(error);
       const what = reason === 'no-gateway' ? 'No UPnP gateway found' : 'The gateway did not tell its external address';
       this.emit('warning', { ...fields, reason, message: `${what}: ${toError(error).message}`, retryInMs });
       return undefined;
@@ -436,7 +264,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     // Double NAT or a disconnected gateway: a mapping here would not make the node reachable.
     this.externalIpValue = undefined;
     const retryInMs = this.config.retryIntervalMs;
-    for (const port of due) port.nextAttemptAt = Date.now() + retryInMs;
+    for (const lease of due) lease.nextAttemptAt = Date.now() + retryInMs;
     if (kind === 'private') {
       this.emit('warning', {
         reason: 'private-external-ip',
@@ -455,105 +283,38 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     return undefined;
   }
 
-  /** Schedules the next attempt for `ports` after a failure; returns the shortest wait, for the warning. */
-  private postponeAfterFailure(ports: PortState[]): number {
+  /** Schedules the next attempt for `leases` after a failure; returns the shortest wait, for the warning. */
+  private postponeAfterFailure(leases: PortLease[]): number {
     const now = Date.now();
     let shortest = this.config.retryIntervalMs;
-    for (const port of ports) {
-      const wait = this.retryDelay(port, now);
-      port.nextAttemptAt = now + wait;
-      shortest = Math.min(shortest, wait);
-    }
+    for (const lease of leases) shortest = Math.min(shortest, lease.postpone(now, this.config.retryIntervalMs));
     return shortest;
   }
 
-  /** A port with a live mapping retries before its lease runs out; others wait retryIntervalMs. */
-  private retryDelay(port: PortState, now: number): number {
-    const expiresAt = port.current?.expiresAt;
-    if (expiresAt === undefined || expiresAt <= now) return this.config.retryIntervalMs;
-    return Math.min(this.config.retryIntervalMs, Math.max(MIN_RENEW_RETRY_MS, (expiresAt - now) / 2));
-  }
-
-  private async mapPort(port: PortState, externalIp: string, signal: AbortSignal): Promise<void> {
-    const previous = port.current;
-    const request: MapRequest = {
-      protocol: 'TCP',
-      internalPort: port.spec.port,
-      internalHost: port.spec.host !== undefined && !isWildcardHost(port.spec.host) ? port.spec.host : undefined,
-      ttlSeconds: this.config.leaseSeconds,
-      description: this.config.description,
-    };
+  private async mapPort(lease: PortLease, externalIp: string, signal: AbortSignal): Promise<void> {
+    // Counted so that stop() knows to let the gateway's answer arrive before removing mappings.
     this.mapsInFlight += 1;
     let mapping: Mapping;
     try {
-      if (previous !== undefined) {
-        try {
-          mapping = await this.mapper.map({ ...request, externalPort: previous.externalPort, exactExternalPort: true }, { signal });
-        } catch (error) {
-          // Our lease lapsed and someone else took the port: map afresh, on another port if need be.
-          if (!hasUpnpCode(error, UPNP_ERROR.ConflictInMappingEntry)) throw error;
-          mapping = await this.mapper.map({ ...request, externalPort: port.preferredExternalPort }, { signal });
-        }
-      } else {
-        mapping = await this.mapper.map({ ...request, externalPort: port.preferredExternalPort }, { signal });
-      }
+      mapping = await lease.obtain(this.mapper, { ttlSeconds: this.config.leaseSeconds, description: this.config.description }, signal);
     } catch (error) {
       if (!this.isRunning()) return;
-      const now = Date.now();
-      const retryInMs = this.retryDelay(port, now);
-      port.nextAttemptAt = now + retryInMs;
-      const fields = errorFields(error, port.spec.port);
-      if (previous !== undefined && previous.expiresAt !== undefined && previous.expiresAt > now) {
-        this.emit('warning', {
-          ...fields,
-          reason: 'renew-failed',
-          message: `Could not renew mapping ${previous.externalPort} -> ${port.spec.port}: ${toError(error).message}`,
-          retryInMs,
-          expiresAt: previous.expiresAt,
-        });
-      } else {
-        const reason = error instanceof NatError ? error.reason : 'gateway-error';
-        this.emit('warning', {
-          ...fields,
-          reason,
-          message: `Could not map port ${port.spec.port}: ${toError(error).message}`,
-          retryInMs,
-        });
-      }
+      this.emit('warning', lease.failed(error, Date.now(), this.config.retryIntervalMs));
       return;
     } finally {
       this.mapsInFlight -= 1;
     }
-    const now = Date.now();
-    const ttlSeconds = mapping.ttlSeconds;
-    const current: NatMapping = {
-      transport: port.spec.transport,
-      internalPort: port.spec.port,
-      externalIp,
-      externalPort: mapping.externalPort,
-      address: this.formatExternalAddress(port.spec, externalIp, mapping.externalPort),
-      ttlSeconds,
-      mappedAt: now,
-      expiresAt: ttlSeconds > 0 ? now + ttlSeconds * 1000 : undefined,
-      mapping,
-    };
-    port.current = current;
-    port.preferredExternalPort = mapping.externalPort;
-    // Permanent mappings are still re-asserted each lease period: it notices a rebooted gateway.
-    port.nextAttemptAt = now + (ttlSeconds > 0 ? ttlSeconds : this.config.leaseSeconds) * 1000 * RENEW_AT_LEASE_FRACTION;
-    const renewed = previous !== undefined && previous.externalPort === mapping.externalPort && previous.externalIp === externalIp;
+    const address = externalAddressOf(lease.spec, this.nodeId, externalIp, mapping.externalPort);
+    const mapped = lease.granted(mapping, externalIp, address, Date.now(), this.config.leaseSeconds);
     // Stopped while the gateway answered: stop() removes it; don't announce it.
-    if (this.isRunning()) this.emit('mapped', { mapping: current, renewed });
+    if (this.isRunning()) this.emit('mapped', mapped);
   }
 
   private dropExpired(): void {
     const now = Date.now();
-    for (const port of this.ports) {
-      const current = port.current;
-      if (current?.expiresAt !== undefined && current.expiresAt <= now) {
-        port.current = undefined;
-        this.emit('unmapped', { mapping: current, reason: 'expired' });
-      }
+    for (const lease of this.leases) {
+      const expired = lease.dropIfExpired(now);
+      if (expired !== undefined) this.emit('unmapped', { mapping: expired, reason: 'expired' });
     }
   }
 
@@ -564,24 +325,4 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     this.lastAddresses = addresses;
     this.emit('addresses', { addresses: [...addresses] });
   }
-
-  private formatExternalAddress(spec: NatPort, externalIp: string, externalPort: number): string {
-    return formatAddress({
-      protocol: spec.transport,
-      nodeId: this.nodeId,
-      host: externalIp,
-      port: externalPort,
-      path: spec.transport === 'tcp' ? '' : (spec.path ?? '/'),
-      params: {},
-    });
-  }
-}
-
-function errorFields(error: unknown, port: number | undefined): { error: Error; upnpCode: number | undefined; upnpDescription: string | undefined; port: number | undefined } {
-  return {
-    error: toError(error),
-    upnpCode: error instanceof UpnpError ? error.upnpCode : undefined,
-    upnpDescription: error instanceof UpnpError ? error.upnpDescription : undefined,
-    port,
-  };
 }

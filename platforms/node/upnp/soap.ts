@@ -10,8 +10,8 @@
  * references. Every response is capped at MAX_UPNP_RESPONSE_BYTES.
  */
 import http from 'node:http';
-import { AbortError, ClosedError, TimeoutError } from '../../../src/errors.js';
-import { UpnpError, NatError, upnpErrorName } from '../../../src/nat/port-mapper.js';
+import { AbortError, ClosedError, TimeoutError, toError } from '../../../src/errors.js';
+import { UpnpError, NatError, upnpErrorName, type NatCallOptions } from '../../../src/nat/port-mapper.js';
 import { withDeadline } from '../../../src/util/abort.js';
 
 /** A gateway's description or SOAP answer larger than this is refused. */
@@ -185,6 +185,12 @@ export function parseDeviceDescription(xml: string, location: string): DeviceDes
 
 export type SoapArgument = readonly [name: string, value: string | number];
 
+/**
+ * Calls `action` on the gateway currently in use (resolving it first if need be): soapCall with the
+ * mapper's bounds. The mapping operations take one, so they need not know how the gateway is found.
+ */
+export type GatewayCall = (action: string, args: readonly SoapArgument[], options: NatCallOptions) => Promise<Record<string, string>>;
+
 /** The SOAP envelope for `action` of `serviceType`, arguments escaped. */
 export function soapEnvelope(serviceType: string, action: string, args: readonly SoapArgument[]): string {
   const argXml = args.map(([name, value]) => `<${name}>${escapeXml(String(value))}</${name}>`).join('');
@@ -263,6 +269,5 @@ export function asGatewayError(error: unknown, action: string): unknown {
   if (error instanceof TimeoutError) {
     return new UpnpError(error.message, { action }, { cause: error, detail: error.detail });
   }
-  const text = error instanceof Error ? error.message : String(error);
-  return new UpnpError(`UPnP ${action}: ${text}`, { action }, { cause: error });
+  return new UpnpError(`UPnP ${action}: ${toError(error).message}`, { action }, { cause: error });
 }
