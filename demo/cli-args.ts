@@ -21,7 +21,8 @@ const DIALLABLE_PROTOCOLS: readonly string[] = ['tcp', 'ws', 'wss'];
 export const USAGE = `Usage: meshlink node [options]
        meshlink --help
 
-Runs a meshlink node: a TCP listener, the mempool gossip example agent, and an optional HTTP status page.
+Runs a meshlink node: a TCP listener, the mempool gossip example agent, an optional HTTP status page
+and an optional browser demo page.
 
 Options:
   --listen <tcp://host:port>   listen address, repeatable; port 0 picks a free port (default ${DEFAULT_LISTEN})
@@ -35,13 +36,15 @@ Options:
   --seed-mode                  crawl: collect and hand out addresses, keep no long-term peers
   --nat <upnp|none>            map the listening ports on the LAN's UPnP gateway and advertise them (default none)
   --status <host:port>         serve GET /status (JSON) over HTTP; port 0 picks a free port
+  --web <host:port>            serve the browser demo page over HTTP (with GET /config.json naming
+                               the relay's WebSocket address, and GET /status); needs --ws
   --log-level <level>          ${LOG_LEVELS.join(' | ')} (default info)
   --max-inbound <n>            most inbound peers (default ${DEFAULT_MAX_INBOUND_PEERS})
   --max-outbound <n>           most outbound peers, persistent ones not counted (default ${DEFAULT_MAX_OUTBOUND_PEERS})
   -h, --help                   show this help
 
 The first line on stdout is one JSON object:
-  {"event":"started","nodeId":"…","listen":["tcp://<nodeId>@host:port"],"status":"http://host:port"}
+  {"event":"started","nodeId":"…","listen":["tcp://<nodeId>@host:port"],"status":"http://host:port","web":null}
 then one JSON log object per line ({"ts","level","event",…}). SIGINT or SIGTERM stops the node.
 Exit codes: 0 stopped by a signal, 1 failed at run time, 2 bad usage.`;
 
@@ -56,6 +59,7 @@ const OPTIONS = {
   network: { type: 'string' },
   moniker: { type: 'string' },
   status: { type: 'string' },
+  web: { type: 'string' },
   'log-level': { type: 'string' },
   'max-inbound': { type: 'string' },
   'max-outbound': { type: 'string' },
@@ -96,12 +100,16 @@ export function parseCommandLine(argv: readonly string[]): Command {
     network: parseName('--network', values.network ?? DEFAULT_NETWORK, 1),
     moniker: parseName('--moniker', values.moniker ?? '', 0),
     status: values.status === undefined ? undefined : parseHostPort('--status', values.status),
+    web: values.web === undefined ? undefined : parseHostPort('--web', values.web),
     maxInbound: values['max-inbound'] === undefined ? undefined : parseCount('--max-inbound', values['max-inbound']),
     maxOutbound: values['max-outbound'] === undefined ? undefined : parseCount('--max-outbound', values['max-outbound']),
     nat: parseNat(values.nat),
     seedMode: values['seed-mode'] === true,
     allowLocal: values['allow-local'] === true,
   };
+  if (config.web !== undefined && config.ws === undefined) {
+    throw new UsageError('--web serves a page that dials this node over WebSocket: add --ws <host:port>');
+  }
   return { kind: 'node', config, logLevel };
 }
 

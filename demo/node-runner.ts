@@ -1,8 +1,21 @@
-import { FileStorage, MemoryStorage, PEX_AGENT_NAME, createNode, type NatAgent, type Storage, type Switch } from '../platforms/node/index.js';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  FileStorage,
+  MemoryStorage,
+  PEX_AGENT_NAME,
+  createNode,
+  formatAddress,
+  parseAddress,
+  type NatAgent,
+  type Storage,
+  type Switch,
+} from '../platforms/node/index.js';
 import type { PEXAgent } from '../src/pex/pex-agent.js';
 import { MempoolAgent, type TxListener } from './agents/mempool.js';
 import { errorFields, type Logger } from './log.js';
-import { startStatusServer, type StatusServer } from './status-server.js';
+import { startHttpServer, type HttpServer } from './http-server.js';
 
 /**
  * The one way the demo programs start a node: `meshlink node` (cli.ts) and `npm start` (start.ts)
@@ -30,6 +43,11 @@ export interface NodeConfig {
   moniker: string;
   /** Where to serve `GET /status`; undefined for no HTTP server. */
   status: HostPort | undefined;
+  /**
+   * Where to serve the browser demo (the page, the SDK bundle, `GET /config.json` naming the relay's
+   * WebSocket address, and `GET /status`); needs `ws`. Undefined for none.
+   */
+  web?: HostPort | undefined;
   maxInbound: number | undefined;
   maxOutbound: number | undefined;
   /** Let the address book keep loopback and private addresses (local meshes, LANs). */
@@ -40,12 +58,21 @@ export interface NodeConfig {
   seedMode?: boolean;
 }
 
+/** `GET /config.json` of the demo page's server. */
+export interface PageConfig {
+  /** The relay's WebSocket address with its node id, e.g. `ws://<id>@127.0.0.1:26657/`. */
+  relay: string;
+  network: string;
+}
+
 /** The CLI's first stdout line. */
 export interface StartedInfo {
   event: 'started';
   nodeId: string;
   listen: string[];
   status: string | null;
+  /** The demo page's server (`--web`), e.g. `http://127.0.0.1:8080`. */
+  web: string | null;
 }
 
 export interface RunningNode {
@@ -53,7 +80,7 @@ export interface RunningNode {
   readonly mempool: MempoolAgent;
   readonly pex: PEXAgent;
   readonly started: StartedInfo;
-  /** Stops the switch (flushing peers), then the status server. Idempotent. */
+  /** Stops the switch (flushing peers), then the HTTP servers. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -91,14 +118,27 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
   sw.addAgent('mempool', mempool);
   const stopLogging = logSwitchEvents(sw, pex, log);
 
-  // The status server starts first so its bound port can go into the "started" line.
-  let status: StatusServer | undefined;
+  // The HTTP servers start first so their bound ports can go into the "started" line.
+  const servers: HttpServer[] = [];
+  let status: HttpServer | undefined;
+  let web: HttpServer | undefined;
   try {
-    if (config.status !== undefined) status = await startStatusServer(() => sw.status(), config.status);
+    if (config.web !== undefined && config.ws === undefined) throw new Error('the demo page (web) needs a WebSocket listener (ws)');
+    if (config.status !== undefined) servers.push((status = await startHttpServer({ at: config.status, status: () => sw.status() })));
+    if (config.web !== undefined) {
+      const distDirs = browserBuildDirs();
+      if (!distDirs.some(hasBrowserBuild)) log('warn', 'web:no-build', { message: 'no browser build found: run "npm run build:browser"', looked: distDirs });
+      const pageConfig = (host: string | undefined): PageConfig | undefined => {
+        const relay = pageRelayAddress(sw.addresses, host);
+        return relay === undefined ? undefined : { relay, network: config.network };
+      };
+      const routes = { distDirs, config: pageConfig };
+      servers.push((web = await startHttpServer({ at: config.web, status: () => sw.status(), web: routes })));
+    }
     await sw.start();
   } catch (error) {
     stopLogging();
-    await status?.close();
+    await Promise.all(servers.map((server) => server.close()));
     throw error;
   }
 
@@ -108,7 +148,7 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
       try {
         await sw.stop();
       } finally {
-        await status?.close();
+        await Promise.all(servers.map((server) => server.close()));
         stopLogging();
       }
     })());
@@ -117,13 +157,43 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
     sw,
     mempool,
     pex,
-    started: { event: 'started', nodeId: sw.nodeId, listen: sw.addresses, status: status?.url ?? null },
+    started: { event: 'started', nodeId: sw.nodeId, listen: sw.addresses, status: status?.url ?? null, web: web?.url ?? null },
     stop,
   };
 }
 
 function wsListenAddress({ host, port }: HostPort): string {
   return `ws://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+}
+
+/**
+ * Where the esbuild output may be: `dist/` beside `dist/demo/` when running compiled (the package's
+ * bin), or `<repo>/dist/` when running from source with tsx.
+ */
+function browserBuildDirs(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [resolve(here, '..'), resolve(here, '../dist')];
+}
+
+function hasBrowserBuild(dir: string): boolean {
+  return existsSync(resolve(dir, 'demo-web/index.html'));
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+const HOSTNAME_PATTERN = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$/;
+
+/**
+ * The WebSocket address the page should dial. A relay listening on a wildcard host is reached at the
+ * host name the browser used for the page (the Host header), which is the one it can route to.
+ */
+export function pageRelayAddress(addresses: readonly string[], requestHost: string | undefined): string | undefined {
+  const ws = addresses.find((address) => address.startsWith('ws://'));
+  if (ws === undefined) return undefined;
+  const address = parseAddress(ws);
+  if (!WILDCARD_HOSTS.has(address.host) || requestHost === undefined) return ws;
+  const hostname = requestHost.replace(/:\d+$/, '');
+  if (!HOSTNAME_PATTERN.test(hostname)) return ws;
+  return formatAddress({ ...address, host: hostname.replace(/^\[|\]$/g, '') });
 }
 
 /** Turns the Switch's (and PEX's) events into log entries; returns the function that detaches them. */

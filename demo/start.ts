@@ -1,23 +1,31 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_NETWORK } from '../platforms/node/index.js';
-import type { TxListener } from './agents/mempool.js';
+import { txHash, type TxListener } from './agents/mempool.js';
 import type { Logger } from './log.js';
-import { runNode, type NodeConfig, type RunningNode } from './node-runner.js';
+import { parseHostPort } from './cli-args.js';
+import { runNode, type HostPort, type NodeConfig, type RunningNode } from './node-runner.js';
 
 /**
- * `npm start`: until the browser demo exists, a three-node mesh in one process, started exactly as
- * `meshlink node` starts a node (node-runner.ts): a relay on a free port and two nodes that keep a
- * persistent connection to it. Each originates a transaction; the MempoolAgent gossips them through
- * the relay, and every step is printed as a sentence. Runs until Ctrl-C, or exits with `--once`.
+ * `npm start`: the demo, started exactly as `meshlink node` starts a node (node-runner.ts): a relay that
+ * also accepts WebSocket peers and serves the browser demo page, and two nodes that keep a persistent
+ * connection to it. Each originates a transaction; the MempoolAgent gossips them through the relay, and
+ * every step is printed as a sentence. Then it prints the page's URL: each browser that opens it
+ * joins the same mesh. Runs until Ctrl-C, or exits with `--once`.
  */
 
 /** Bound on each wait of the demo, so a broken build fails loudly instead of hanging. */
 const STEP_TIMEOUT_MS = 10 * 1000;
 const NAME_WIDTH = 6;
 
-const USAGE = `Usage: npm start [-- --once]
-  Starts a relay and two nodes on 127.0.0.1, gossips a few transactions and prints what happens.
-  --once   exit after the exchange instead of running until Ctrl-C`;
+const DEFAULT_WS = '127.0.0.1:26657';
+const DEFAULT_WEB = '127.0.0.1:8080';
+
+const USAGE = `Usage: npm start [-- [--once] [--ws host:port] [--web host:port]]
+  Starts a relay and two nodes on 127.0.0.1, gossips a few transactions and prints what happens;
+  the relay also serves the browser demo page.
+  --once             exit after the exchange instead of running until Ctrl-C
+  --ws <host:port>   the relay's WebSocket listener, which browsers dial (default ${DEFAULT_WS}; port 0: a free port)
+  --web <host:port>  where the relay serves the demo page (default ${DEFAULT_WEB}; port 0: a free port)`;
 
 const names = new Map<string, string>();
 
@@ -68,6 +76,7 @@ function demoConfig(moniker: string, overrides: Partial<NodeConfig> = {}): NodeC
     network: DEFAULT_NETWORK,
     moniker,
     status: undefined,
+    web: undefined,
     maxInbound: undefined,
     maxOutbound: undefined,
     allowLocal: true, // everything here is on 127.0.0.1
@@ -90,7 +99,19 @@ async function start(name: string, config: NodeConfig): Promise<RunningNode> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { once: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  let values;
+  let ws: HostPort;
+  let web: HostPort;
+  try {
+    const options = { once: { type: 'boolean' }, ws: { type: 'string' }, web: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+    values = parseArgs({ options }).values;
+    ws = parseHostPort('--ws', values.ws ?? DEFAULT_WS);
+    web = parseHostPort('--web', values.web ?? DEFAULT_WEB);
+  } catch (error) {
+    console.error(`npm start: ${(error as Error).message.split('\n')[0]!}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   if (values.help === true) {
     console.log(USAGE);
     return;
@@ -100,25 +121,33 @@ async function main(): Promise<void> {
     await Promise.all(nodes.map((node) => node.stop()));
   };
   try {
-    const relay = await start('relay', demoConfig('relay', { status: { host: '127.0.0.1', port: 0 } }));
+    const relay = await start('relay', demoConfig('relay', { ws, web }));
     nodes.push(relay);
     const relayAddress = relay.started.listen[0]!;
-    say('relay', `listening on ${relayAddress}`);
-    say('relay', `status at ${relay.started.status}/status`);
+    say('relay', `listening on ${relay.started.listen.join(' and ')}`);
+    say('relay', `status at ${relay.started.web}/status`);
     for (const name of ['alice', 'bob']) nodes.push(await start(name, demoConfig(name, { persistent: [relayAddress] })));
     // Both ends: the relay admits a peer a moment before that peer hears it was accepted, and a tx
     // originated by a node that has no peer yet would reach no one (the mempool gossips new txs only).
-    await until(() => nodes.every((node) => node.sw.peers.length === (node === relay ? 2 : 1)), 'alice and bob to connect to the relay');
+    // (A browser may already be connected to the relay too.)
+    const [alice, bob] = [nodes[1]!, nodes[2]!];
+    const connected = (node: RunningNode, to: RunningNode): boolean => node.sw.getPeer(to.sw.nodeId) !== undefined;
+    await until(
+      () => [alice, bob].every((node) => connected(node, relay) && connected(relay, node)),
+      'alice and bob to connect to the relay',
+    );
 
     const texts = ['hello from alice', 'hello from bob', 'the relay says hi'];
-    const [alice, bob] = [nodes[1]!, nodes[2]!];
-    alice.mempool.addTx(new TextEncoder().encode(texts[0]));
-    bob.mempool.addTx(new TextEncoder().encode(texts[1]));
-    relay.mempool.addTx(new TextEncoder().encode(texts[2]));
-    await until(() => nodes.every((node) => node.mempool.size === texts.length), 'every node to have every tx');
+    const txs = texts.map((text) => new TextEncoder().encode(text));
+    alice.mempool.addTx(txs[0]!);
+    bob.mempool.addTx(txs[1]!);
+    relay.mempool.addTx(txs[2]!);
+    await until(() => nodes.every((node) => txs.every((tx) => node.mempool.has(txHash(tx)))), 'every node to have every tx');
     say('demo', `done: ${nodes.map((node) => `${names.get(node.sw.nodeId)} has ${node.mempool.size} txs`).join(', ')}`);
   } catch (error) {
-    console.error(`demo failed: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    const hint = message.includes('EADDRINUSE') ? ' (a port is taken: pick others, e.g. npm start -- --ws 127.0.0.1:0 --web 127.0.0.1:0)' : '';
+    console.error(`demo failed: ${message}${hint}`);
     process.exitCode = 1;
     await stopAll();
     return;
@@ -129,6 +158,7 @@ async function main(): Promise<void> {
     return;
   }
   const relay = nodes[0]!;
+  say('demo', `open ${relay.started.web}/ in a browser to join from a page (every tab, or private window, is a node of its own)`);
   say('demo', 'running; press Ctrl-C to stop. Join from another terminal with:');
   say('demo', `  npx tsx demo/cli.ts node --listen tcp://127.0.0.1:0 --home /tmp/meshlink-joiner --persistent ${relay.started.listen[0]!}`);
   let stopping = false;

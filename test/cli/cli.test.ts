@@ -150,11 +150,26 @@ describe('meshlink node (child processes over real TCP)', () => {
     expect(events.indexOf('stopping:')).toBeGreaterThan(events.lastIndexOf(`peer:connected:${three.started.nodeId}`));
   });
 
+  it('serves the browser demo with --web: /config.json names its WebSocket address, / leads to the page, /status', async () => {
+    const relay = await startCli('web', '--ws', '127.0.0.1:0', '--web', '127.0.0.1:0');
+    expect(relay.started.web).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(relay.started.status).toBeNull();
+    const wsAddress = relay.started.listen.find((address) => address.startsWith('ws://'));
+    const config = await fetch(`${relay.started.web}/config.json`).then((r) => r.json());
+    expect(config).toEqual({ relay: wsAddress, network: 'meshlink' });
+    const root = await fetch(`${relay.started.web}/`, { redirect: 'manual' });
+    expect([root.status, root.headers.get('location')]).toEqual([302, '/demo-web/']);
+    expect(await fetch(`${relay.started.web}/status`).then((r) => r.json())).toMatchObject({ nodeId: relay.started.nodeId, peers: [] });
+    expect(await stopCli(relay)).toEqual({ code: 0, signal: null });
+    expect(relay.stderr()).toBe('');
+  });
+
   it('exits with code 2 and a one-line message on bad flags; --help prints usage', async () => {
     const cases = [
       { args: ['node', '--bogus'], stderr: /^meshlink: unknown flag --bogus/ },
       { args: ['node', '--listen', 'tcp://127.0.0.1:99999'], stderr: /^meshlink: --listen: .*port out of range/ },
       { args: ['node', '--ws', 'localhost'], stderr: /^meshlink: --ws "localhost": expected host:port/ },
+      { args: ['node', '--web', '127.0.0.1:0'], stderr: /^meshlink: --web .*add --ws/ },
     ];
     const runs = cases.map((c) => run(CLI, c.args));
     const help = run(CLI, ['--help']);
@@ -172,13 +187,16 @@ describe('meshlink node (child processes over real TCP)', () => {
 
 describe('npm start (demo/start.ts)', () => {
   it('gossips the demo transactions through the relay and, with --once, exits by itself', async () => {
-    const child = run('demo/start.ts', ['--once']);
+    // Port 0: the default ports (26657, 8080) may be taken on a developer's machine.
+    const child = run('demo/start.ts', ['--once', '--ws', '127.0.0.1:0', '--web', '127.0.0.1:0']);
     const exit = await within(child.closed, START_TIMEOUT_MS, 'the demo to finish');
     expect(child.stderr()).toBe('');
     expect(exit).toEqual({ code: 0, signal: null });
     for (const name of ['alice', 'bob']) expect(child.lines).toContain(`relay  connected to ${name} (inbound)`);
     expect(child.lines.some((line) => /^bob {4}← tx "hello from alice" \([0-9a-f]{8}\) from relay$/.test(line))).toBe(true);
     expect(child.lines).toContain('demo   done: relay has 3 txs, alice has 3 txs, bob has 3 txs');
+    expect(child.lines.some((line) => /^relay {2}listening on tcp:\/\/[0-9a-f]{40}@127\.0\.0\.1:\d+ and ws:\/\/[0-9a-f]{40}@127\.0\.0\.1:\d+\/$/.test(line))).toBe(true);
+    expect(child.lines.some((line) => /^relay {2}status at http:\/\/127\.0\.0\.1:\d+\/status$/.test(line))).toBe(true);
   });
 });
 

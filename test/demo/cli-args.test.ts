@@ -35,6 +35,7 @@ describe('meshlink command line', () => {
       network: 'meshlink',
       moniker: '',
       status: undefined,
+      web: undefined,
       maxInbound: undefined,
       maxOutbound: undefined,
       allowLocal: false,
@@ -60,6 +61,7 @@ describe('meshlink command line', () => {
       '--max-inbound', '100',
       '--max-outbound=0',
       '--ws', '[::1]:0',
+      '--web', '127.0.0.1:8080',
       '--allow-local',
       '--nat', 'upnp',
       '--seed-mode',
@@ -69,7 +71,7 @@ describe('meshlink command line', () => {
     expect(config.seeds).toEqual([`tcp://${ID}@10.0.0.1:26656`, `tcp://${OTHER_ID}@10.0.0.2:26656`, `tcp://${ID}@10.0.0.3:26656`]);
     expect(config.home).toBe(join(homedir(), 'mesh'));
     expect(config).toMatchObject({ network: 'testnet', moniker: 'relay-1', status: { host: '127.0.0.1', port: 0 }, maxInbound: 100, maxOutbound: 0 });
-    expect(config).toMatchObject({ ws: { host: '::1', port: 0 }, allowLocal: true, nat: 'upnp', seedMode: true });
+    expect(config).toMatchObject({ ws: { host: '::1', port: 0 }, web: { host: '127.0.0.1', port: 8080 }, allowLocal: true, nat: 'upnp', seedMode: true });
     expect(logLevel).toBe('debug');
   });
 
@@ -108,5 +110,12 @@ describe('meshlink command line', () => {
     expect(usageError('node', '--ws', 'nonsense')).toMatch(/--ws.*host:port/);
     expect(usageError('node', '--ws', 'ws://127.0.0.1:1')).toMatch(/--ws.*host:port/);
     expect(usageError('node', '--ws', '127.0.0.1:65536')).toMatch(/--ws.*0\.\.65535/);
+  });
+
+  it('validates --web as host:port and requires --ws with it (the page dials the WebSocket listener)', () => {
+    expect(nodeConfig('--ws', '127.0.0.1:0', '--web', '[::1]:0').config).toMatchObject({ ws: { host: '127.0.0.1', port: 0 }, web: { host: '::1', port: 0 } });
+    expect(usageError('node', '--ws', '127.0.0.1:0', '--web', 'http://127.0.0.1:8080')).toMatch(/--web.*host:port/);
+    expect(usageError('node', '--ws', '127.0.0.1:0', '--web', '127.0.0.1:99999')).toMatch(/--web.*0\.\.65535/);
+    expect(usageError('node', '--web', '127.0.0.1:8080')).toMatch(/--web .*--ws/);
   });
 });

@@ -1,0 +1,158 @@
+import { stat, readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, posix, sep } from 'node:path';
+import type { HostPort } from './node-runner.js';
+
+/**
+ * The relay's small read-only HTTP server, used two ways:
+ * - `--status host:port`: `GET /status` only;
+ * - `--web host:port`: the browser demo as well: `GET /` (redirects to the page), the esbuild output under
+ *   `/demo-web/` and `/browser/`, `GET /config.json` (the relay address the page dials) and `GET /status`.
+ * Everything else is 404. It exposes peer ids and addresses, so bind it to loopback unless you mean to
+ * publish them.
+ */
+export interface HttpServer {
+  /** Base URL, e.g. `http://127.0.0.1:8080` (the bound port when 0 was asked for). */
+  readonly url: string;
+  /** Stops listening and drops open (keep-alive) connections, so the process can exit. */
+  close(): Promise<void>;
+}
+
+export interface WebRoutes {
+  /**
+   * Folders that may hold the browser build (`demo-web/index.html`, `browser/meshlink.js`); the first
+   * that has it is served. Looked up again per request while none has it, so building later is enough.
+   */
+  distDirs: readonly string[];
+  /**
+   * Body of `GET /config.json`; `requestHost` is the Host header the browser used. Undefined while the
+   * relay is not listening yet: then 503, so that waiting for this URL means waiting for the relay.
+   */
+  config(requestHost: string | undefined): unknown;
+}
+
+export interface HttpServerOptions {
+  at: HostPort;
+  status: () => unknown;
+  web?: WebRoutes | undefined;
+}
+
+/** URL folders served from the browser build, and nothing else of it. */
+const STATIC_FOLDERS = ['demo-web', 'browser'] as const;
+const PAGE_PATH = '/demo-web/';
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+/** The page needs its own scripts and WebSockets to relays, nothing else. */
+const PAGE_CSP = "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const MISSING_BUILD = 'The browser build is missing: run "npm run build:browser" (it writes dist/demo-web and dist/browser).\n';
+
+export function startHttpServer({ at, status, web }: HttpServerOptions): Promise<HttpServer> {
+  const server = createServer((request, response) => {
+    handle(request, response, status, web).catch(() => {
+      // A failed read of a file that was just listed, or a client gone mid-response.
+      if (!response.headersSent) reply(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else response.destroy();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: at.host, port: at.port }, () => {
+      server.off('error', reject);
+      // Later errors (a client resetting mid-response) concern one request, not the node.
+      server.on('error', () => undefined);
+      const bound = server.address() as AddressInfo;
+      const host = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
+      let closing: Promise<void> | undefined;
+      resolve({
+        url: `http://${host}:${bound.port}`,
+        close: () =>
+          (closing ??= new Promise<void>((done) => {
+            server.close(() => done());
+            // close() waits for idle keep-alive sockets to time out; they hold nothing worth waiting for.
+            server.closeAllConnections();
+          })),
+      });
+    });
+  });
+}
+
+async function handle(request: IncomingMessage, response: ServerResponse, status: () => unknown, web: WebRoutes | undefined): Promise<void> {
+  const path = (request.url ?? '').split('?')[0]!;
+  const method = request.method ?? 'GET';
+  if (method !== 'GET' && method !== 'HEAD') {
+    response.setHeader('allow', 'GET, HEAD');
+    return json(response, 405, { error: 'method not allowed' }, method);
+  }
+  if (path === '/status') return json(response, 200, status(), method);
+  if (web === undefined) return json(response, 404, { error: 'not found', try: 'GET /status' }, method);
+
+  if (path === '/config.json') {
+    const config = web.config(request.headers.host);
+    return config === undefined ? json(response, 503, { error: 'starting' }, method) : json(response, 200, config, method);
+  }
+  if (path === '/' || path === '/index.html' || path === '/demo-web') {
+    response.writeHead(302, { location: PAGE_PATH, 'content-length': 0 });
+    response.end();
+    return;
+  }
+  const file = await findStaticFile(path, web.distDirs);
+  if (file === 'missing-build') return reply(response, 503, 'text/plain; charset=utf-8', MISSING_BUILD, method);
+  if (file === undefined) return json(response, 404, { error: 'not found', try: `GET ${PAGE_PATH}` }, method);
+  const body = await readFile(file);
+  const type = CONTENT_TYPES[extname(file)] ?? 'application/octet-stream';
+  response.setHeader('x-content-type-options', 'nosniff');
+  if (type.startsWith('text/html')) response.setHeader('content-security-policy', PAGE_CSP);
+  reply(response, 200, type, body, method);
+}
+
+/**
+ * Maps a URL path to a file of the browser build, or undefined. Only files inside the static folders
+ * are reachable: the path is decoded and normalised first, so `..` and encoded separators lead nowhere.
+ */
+async function findStaticFile(urlPath: string, distDirs: readonly string[]): Promise<string | undefined | 'missing-build'> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
+  let relative = posix.normalize(decoded).replace(/^\/+/, '');
+  if (relative.endsWith('/')) relative += 'index.html';
+  const [folder, ...rest] = relative.split('/');
+  if (!(STATIC_FOLDERS as readonly string[]).includes(folder ?? '') || rest.length === 0 || rest.includes('..')) return undefined;
+  const dist = await findDist(distDirs);
+  if (dist === undefined) return 'missing-build';
+  const file = join(dist, relative);
+  if (!file.startsWith(join(dist, folder!) + sep)) return undefined;
+  const info = await stat(file).catch(() => undefined);
+  return info?.isFile() === true ? file : undefined;
+}
+
+async function findDist(distDirs: readonly string[]): Promise<string | undefined> {
+  for (const dir of distDirs) {
+    const page = await stat(join(dir, 'demo-web', 'index.html')).catch(() => undefined);
+    if (page?.isFile() === true) return dir;
+  }
+  return undefined;
+}
+
+function json(response: ServerResponse, statusCode: number, body: unknown, method = 'GET'): void {
+  reply(response, statusCode, 'application/json; charset=utf-8', `${JSON.stringify(body, null, 2)}\n`, method);
+}
+
+function reply(response: ServerResponse, statusCode: number, type: string, body: string | Buffer, method = 'GET'): void {
+  response.writeHead(statusCode, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  response.end(method === 'HEAD' ? undefined : body);
+}

@@ -1,0 +1,138 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startHttpServer, type HttpServer } from '../../demo/http-server.js';
+import { pageRelayAddress } from '../../demo/node-runner.js';
+
+const ID = 'ab'.repeat(20);
+let scratch = '';
+let dist = '';
+const servers: HttpServer[] = [];
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'meshlink-http-test-'));
+  dist = join(scratch, 'dist');
+  await mkdir(join(dist, 'demo-web'), { recursive: true });
+  await mkdir(join(dist, 'browser'), { recursive: true });
+  await writeFile(join(dist, 'demo-web', 'index.html'), '<!doctype html><title>demo</title>');
+  await writeFile(join(dist, 'demo-web', 'app.js'), 'export {};');
+  await writeFile(join(dist, 'browser', 'meshlink.js'), 'export const x = 1;');
+  await writeFile(join(dist, 'secret.txt'), 'not for the web');
+  await writeFile(join(scratch, 'outside.txt'), 'not for the web either');
+});
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function serve(options: { distDirs?: string[]; config?: unknown; web?: boolean } = {}): Promise<HttpServer> {
+  const web = options.web === false ? undefined : { distDirs: options.distDirs ?? [dist], config: () => options.config };
+  const server = await startHttpServer({ at: { host: '127.0.0.1', port: 0 }, status: () => ({ ok: true }), web });
+  servers.push(server);
+  return server;
+}
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A raw request: fetch() would normalise `..` and follow redirects, which is what we want to see. */
+function get(server: HttpServer, path: string, method = 'GET'): Promise<Reply> {
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, path, method, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the relay HTTP server', () => {
+  it('with --status only: GET /status, 404 for the rest (no page, no config)', async () => {
+    const server = await serve({ web: false });
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const status = await get(server, '/status?x=1');
+    expect(status.status).toBe(200);
+    expect(JSON.parse(status.body)).toEqual({ ok: true });
+    for (const path of ['/', '/config.json', '/demo-web/', '/browser/meshlink.js']) expect((await get(server, path)).status).toBe(404);
+    expect((await get(server, '/status', 'POST')).status).toBe(405);
+  });
+
+  it('with --web: redirects / to the page, serves the build with types, /config.json and /status', async () => {
+    const config = { relay: `ws://${ID}@127.0.0.1:26657/`, network: 'meshlink' };
+    const server = await serve({ config });
+    const root = await get(server, '/');
+    expect(root.status).toBe(302);
+    expect(root.headers['location']).toBe('/demo-web/');
+
+    const page = await get(server, '/demo-web/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.body).toContain('<title>demo</title>');
+    const script = await get(server, '/demo-web/app.js');
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(script.headers['x-content-type-options']).toBe('nosniff');
+    expect((await get(server, '/browser/meshlink.js')).body).toBe('export const x = 1;');
+    const head = await get(server, '/browser/meshlink.js', 'HEAD');
+    expect([head.status, head.body, head.headers['content-length']]).toEqual([200, '', '19']);
+
+    expect(JSON.parse((await get(server, '/config.json')).body)).toEqual(config);
+    expect(JSON.parse((await get(server, '/status')).body)).toEqual({ ok: true });
+  });
+
+  it('serves nothing outside demo-web/ and browser/, however the path is spelled', async () => {
+    const server = await serve({ config: {} });
+    for (const path of [
+      '/secret.txt',
+      '/demo-web/../secret.txt',
+      '/browser/../../outside.txt',
+      '/demo-web/%2e%2e/secret.txt',
+      '/demo-web/..%2fsecret.txt',
+      '/demo-web/..%5csecret.txt',
+      '/browser/%00',
+      '/browser/%zz',
+      '/browser/',
+      '/demo-web/missing.js',
+      '//etc/passwd',
+    ]) {
+      const reply = await get(server, path);
+      expect([path, reply.status]).toEqual([path, 404]);
+      expect(reply.body).not.toContain('not for the web');
+    }
+  });
+
+  it('answers 503 while the build is missing or the relay is not listening yet', async () => {
+    const server = await serve({ distDirs: [join(scratch, 'nowhere')], config: undefined });
+    const page = await get(server, '/demo-web/');
+    expect(page.status).toBe(503);
+    expect(page.body).toContain('npm run build:browser');
+    expect((await get(server, '/config.json')).status).toBe(503);
+  });
+});
+
+describe('pageRelayAddress', () => {
+  it('hands out the WebSocket listen address, with the Host the browser used when listening on a wildcard', () => {
+    const tcp = `tcp://${ID}@127.0.0.1:26656`;
+    expect(pageRelayAddress([tcp], 'x:1')).toBeUndefined();
+    expect(pageRelayAddress([tcp, `ws://${ID}@127.0.0.1:26657/`], 'example.org:8080')).toBe(`ws://${ID}@127.0.0.1:26657/`);
+    expect(pageRelayAddress([`ws://${ID}@0.0.0.0:26657/`], 'example.org:8080')).toBe(`ws://${ID}@example.org:26657/`);
+    expect(pageRelayAddress([`ws://${ID}@[::]:26657/`], '[::1]:8080')).toBe(`ws://${ID}@[::1]:26657/`);
+    expect(pageRelayAddress([`ws://${ID}@0.0.0.0:26657/`], '192.168.1.20')).toBe(`ws://${ID}@192.168.1.20:26657/`);
+    // A Host header that is no host name leaves the address as it is.
+    expect(pageRelayAddress([`ws://${ID}@0.0.0.0:26657/`], 'evil/"x')).toBe(`ws://${ID}@0.0.0.0:26657/`);
+    expect(pageRelayAddress([`ws://${ID}@0.0.0.0:26657/`], undefined)).toBe(`ws://${ID}@0.0.0.0:26657/`);
+  });
+});
