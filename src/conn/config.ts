@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { isIntegerIn, resolveConfig } from '../util/config.js';
 import { MAX_PACKET_PAYLOAD_BYTES_LIMIT, MSG_PACKET_HEADER_BYTES } from '../wire/constants.js';
 import {
   DEFAULT_CLOSE_TIMEOUT_MS,
@@ -43,23 +43,17 @@ export const DEFAULT_MCONNECTION_CONFIG: Readonly<MConnectionConfig> = Object.fr
 
 /** Merges over the defaults and rejects impossible combinations. */
 export function resolveMConnectionConfig(partial: Partial<MConnectionConfig> = {}): MConnectionConfig {
-  const config: MConnectionConfig = { ...DEFAULT_MCONNECTION_CONFIG };
-  for (const [key, value] of Object.entries(partial) as [keyof MConnectionConfig, number | undefined][]) {
-    if (value !== undefined) config[key] = value;
-  }
-  const bad = (why: string): never => {
-    throw new ConfigError('ERR_INVALID_CONFIG', `MConnection config: ${why}`);
-  };
-  for (const [key, value] of Object.entries(config)) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) bad(`${key} must be a finite number ≥ 0`);
-  }
-  if (!Number.isInteger(config.maxPacketPayloadBytes) || config.maxPacketPayloadBytes < 1 || config.maxPacketPayloadBytes > MAX_PACKET_PAYLOAD_BYTES_LIMIT) {
-    bad(`maxPacketPayloadBytes must be 1..${MAX_PACKET_PAYLOAD_BYTES_LIMIT}`);
-  }
-  if (config.maxBatchBytes < config.maxPacketPayloadBytes + MSG_PACKET_HEADER_BYTES) {
-    bad('maxBatchBytes must hold at least one full packet');
-  }
-  if (config.pingIntervalMs <= 0 || config.pongTimeoutMs <= 0) bad('pingIntervalMs and pongTimeoutMs must be > 0');
-  if (config.pongTimeoutMs >= config.pingIntervalMs) bad('pongTimeoutMs must be less than pingIntervalMs');
-  return config;
+  return resolveConfig('MConnection', DEFAULT_MCONNECTION_CONFIG, partial, (config, bad) => {
+    for (const [key, value] of Object.entries(config)) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) bad(`${key} must be a finite number ≥ 0`);
+    }
+    if (!isIntegerIn(config.maxPacketPayloadBytes, 1, MAX_PACKET_PAYLOAD_BYTES_LIMIT)) {
+      bad(`maxPacketPayloadBytes must be 1..${MAX_PACKET_PAYLOAD_BYTES_LIMIT}`);
+    }
+    if (config.maxBatchBytes < config.maxPacketPayloadBytes + MSG_PACKET_HEADER_BYTES) {
+      bad('maxBatchBytes must hold at least one full packet');
+    }
+    if (config.pingIntervalMs <= 0 || config.pongTimeoutMs <= 0) bad('pingIntervalMs and pongTimeoutMs must be > 0');
+    if (config.pongTimeoutMs >= config.pingIntervalMs) bad('pongTimeoutMs must be less than pingIntervalMs');
+  });
 }

@@ -6,7 +6,7 @@ import {
   DEFAULT_STOP_TIMEOUT_MS,
   MAX_LEASE_SECONDS,
 } from './constants.js';
-import { isIntegerIn, isPositiveFinite, resolveConfig } from './config-validation.js';
+import { isIntegerIn, isPositiveFinite, resolveConfig } from '../util/config.js';
 import type { NatPort } from './nat-ports.js';
 import type { PortMapper } from './port-mapper.js';
 

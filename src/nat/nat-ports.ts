@@ -4,7 +4,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { formatAddress, parseAddress, type PeerAddress } from '../transport/address.js';
-import { isPortNumber } from './config-validation.js';
+import { isPortNumber } from '../util/config.js';
 import { isLoopbackHost } from './ip.js';
 
 /** Transports whose listening ports a NatManager maps (all TCP underneath). */

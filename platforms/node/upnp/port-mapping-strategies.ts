@@ -13,7 +13,7 @@
  *    SamePortValuesRequired: asked again with external port = internal port.
  */
 import { randomInt } from 'node:crypto';
-import { isPortNumber } from '../../../src/nat/config-validation.js';
+import { isPortNumber } from '../../../src/util/config.js';
 import { MAX_PORT, MIN_RANDOM_EXTERNAL_PORT } from '../../../src/nat/constants.js';
 import { UPNP_ERROR, UpnpError, hasUpnpCode, type MapRequest, type Mapping, type MappingProtocol, type NatCallOptions } from '../../../src/nat/port-mapper.js';
 import type { GatewayState } from './gateway-locator.js';

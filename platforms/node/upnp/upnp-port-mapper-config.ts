@@ -1,5 +1,5 @@
 /** What a UpnpPortMapper is given (options) and runs with (config), with their checks. */
-import { isIntegerIn, isPositiveFinite, resolveConfig } from '../../../src/nat/config-validation.js';
+import { isIntegerIn, isPositiveFinite, resolveConfig } from '../../../src/util/config.js';
 import { DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_MAX_PORT_ATTEMPTS, DEFAULT_REQUEST_TIMEOUT_MS } from '../../../src/nat/constants.js';
 
 export interface UpnpPortMapperOptions {

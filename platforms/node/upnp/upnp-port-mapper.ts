@@ -23,7 +23,7 @@
  *  - unmap() with the internal port deletes only an entry that still forwards to that host and port.
  */
 import { ClosedError, ConfigError } from '../../../src/errors.js';
-import { isIntegerIn, isPortNumber } from '../../../src/nat/config-validation.js';
+import { isIntegerIn, isPortNumber } from '../../../src/util/config.js';
 import { MAX_LEASE_SECONDS, MAX_PORT } from '../../../src/nat/constants.js';
 import {
   UpnpError,

@@ -1,9 +1,10 @@
 /**
- * Option checks shared by the NAT layer: NatManager here and the platforms' PortMappers
- * (platforms/node/upnp) resolve and validate their options the same way.
+ * Option resolution shared by the layers (MConnection, NatManager, the platforms' PortMappers): merge
+ * over a frozen defaults object, then validate in one place, as STYLE.md's `resolveXConfig` asks.
  */
 import { ConfigError } from '../errors.js';
-import { MAX_PORT } from './constants.js';
+
+const MAX_PORT = 0xffff;
 
 /**
  * Merges `options` over `defaults`, skipping undefined values (so `{ key: undefined }` means "the
