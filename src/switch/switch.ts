@@ -73,7 +73,6 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
    * would collect one listener per pending handshake: hundreds under load.)
    */
   private readonly inFlight = new Set<AbortController>();
-  private stopped = false;
 
   constructor(options: SwitchOptions) {
     super();
@@ -246,7 +245,6 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
-    this.stopped = true;
     for (const controller of this.inFlight) controller.abort(new ClosedError('Switch stopped'));
     this.inFlight.clear();
     this.dialer.stop();
@@ -273,7 +271,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   /** @internal A controller that stop() aborts; delete it from `inFlight` when done. */
   trackInFlight(): AbortController {
     const controller = new AbortController();
-    if (this.stopped) controller.abort(new ClosedError('Switch stopped'));
+    if (this.state === 'stopping' || this.state === 'stopped') controller.abort(new ClosedError('Switch stopped'));
     else this.inFlight.add(controller);
     return controller;
   }
