@@ -34,7 +34,7 @@ Options:
   --moniker <name>             human-readable node name shown to peers (default: none)
   --allow-local                keep loopback and private addresses in the address book (LAN, testing)
   --seed-mode                  crawl: collect and hand out addresses, keep no long-term peers
-  --nat <upnp|none>            map the listening ports on the LAN's UPnP gateway and advertise them (default none)
+  --nat <upnp|nat-pmp|none>    map the listening ports on the LAN's gateway (UPnP or NAT-PMP) and advertise them (default none)
   --status <host:port>         serve GET /status (JSON) over HTTP; port 0 picks a free port
   --web <host:port>            serve the browser demo page over HTTP (with GET /config.json naming
                                the relay's WebSocket address, and GET /status); needs --ws
@@ -174,10 +174,10 @@ function parseName(flag: string, value: string, minLength: number): string {
   return value;
 }
 
-function parseNat(value: string | undefined): 'upnp' | undefined {
+function parseNat(value: string | undefined): 'upnp' | 'nat-pmp' | undefined {
   if (value === undefined || value === 'none') return undefined;
-  if (value === 'upnp') return 'upnp';
-  throw new UsageError(`--nat must be upnp or none, got "${value}"`);
+  if (value === 'upnp' || value === 'nat-pmp') return value;
+  throw new UsageError(`--nat must be upnp, nat-pmp or none, got "${value}"`);
 }
 
 /** Shells expand `~` only at the start of a word, so `--home=~/x` arrives unexpanded. */

@@ -53,7 +53,7 @@ export interface NodeConfig {
   /** Let the address book keep loopback and private addresses (local meshes, LANs). */
   allowLocal: boolean;
   /** Map the listening ports on the gateway and advertise them. */
-  nat?: 'upnp' | undefined;
+  nat?: 'upnp' | 'nat-pmp' | undefined;
   /** Crawl: collect and hand out addresses, keep no long-term peers. */
   seedMode?: boolean;
 }
@@ -217,7 +217,7 @@ function logSwitchEvents(sw: Switch, pex: PEXAgent, log: Logger): () => void {
     detach.push(
       nat.on('addresses', ({ addresses }) => log('info', 'nat:addresses', { addresses })),
       nat.on('warning', (warning) =>
-        log('warn', 'nat:warning', { reason: warning.reason, message: warning.message, ...('upnpCode' in warning ? { upnpCode: warning.upnpCode } : {}) }),
+        log('warn', 'nat:warning', { reason: warning.reason, message: warning.message, ...('upnpCode' in warning ? { upnpCode: warning.upnpCode, natPmpCode: warning.natPmpCode } : {}) }),
       ),
     );
   }

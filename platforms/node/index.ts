@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
+import { ConfigError } from '../../src/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { Switch } from '../../src/switch/switch.js';
 import type { SwitchOptions } from '../../src/switch/config.js';
@@ -10,6 +11,7 @@ import { FileStorage } from './file-storage.js';
 import { tcpTransport } from './tcp.js';
 import { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
 import { addPexAgent, type NodePexOptions } from './pex-option.js';
+import { createNatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
 import { createUpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
 import { wsTransport } from './ws-transport.js';
 
@@ -19,6 +21,7 @@ export { wsTransport } from './ws-transport.js';
 export { FileStorage } from './file-storage.js';
 export { nodeChaCha20Poly1305 } from './aead.js';
 export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
+export { createNatPmpPortMapper, NatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
 export * from '../../src/nat/index.js';
 export { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
 export { PEX_AGENT_NAME, type NodePexOptions } from './pex-option.js';
@@ -35,11 +38,12 @@ export interface NodeOptions extends Omit<SwitchOptions, 'identity' | 'transport
   /** @default [tcpTransport(), wsTransport()] */
   transports?: readonly Transport[];
   /**
-   * Map the listening ports on the LAN's gateway (UPnP IGDv1/IGDv2) and advertise the external
-   * addresses. Listen on a non-loopback address (e.g. `tcp://0.0.0.0:26656`) for this to work.
+   * Map the listening ports on the LAN's gateway and advertise the external addresses: 'upnp'
+   * (UPnP IGDv1/IGDv2) or 'nat-pmp' (RFC 6886), or options with `protocol` (default 'upnp').
+   * Listen on a non-loopback address (e.g. `tcp://0.0.0.0:26656`) for this to work.
    * The NatAgent is added to the switch as agent "nat". @default false
    */
-  nat?: false | 'upnp' | NodeNatOptions;
+  nat?: false | NatProtocol | NodeNatOptions;
   /**
    * Peer exchange: discover peers from `seeds` and keep an address book in `storage` (the home).
    * `true` for the defaults. Local addresses (loopback, private ranges) need `allowLocal`. @default false
@@ -47,8 +51,15 @@ export interface NodeOptions extends Omit<SwitchOptions, 'identity' | 'transport
   pex?: boolean | NodePexOptions;
 }
 
+export type NatProtocol = 'upnp' | 'nat-pmp';
+
 export interface NodeNatOptions extends Omit<NatAgentOptions, 'createMapper'> {
+  /** Which port mapping protocol to speak. @default 'upnp' */
+  protocol?: NatProtocol;
+  /** Options of the UPnP mapper (protocol 'upnp'). */
   upnp?: UpnpPortMapperOptions;
+  /** Options of the NAT-PMP mapper (protocol 'nat-pmp'), e.g. `{ gateway: '192.168.1.1' }`. */
+  natPmp?: NatPmpPortMapperOptions;
 }
 
 export const DEFAULT_NETWORK = 'meshlink';
@@ -73,8 +84,12 @@ export async function createNode(options: NodeOptions = {}): Promise<Switch> {
   });
   if (options.pex !== undefined && options.pex !== false) addPexAgent(sw, storage, options.pex === true ? {} : options.pex);
   if (options.nat !== undefined && options.nat !== false) {
-    const { upnp, ...config } = options.nat === 'upnp' ? {} : options.nat;
-    sw.addAgent('nat', new NatAgent({ ...config, createMapper: () => createUpnpPortMapper(upnp) }));
+    const { protocol = 'upnp', upnp, natPmp, ...config }: NodeNatOptions = typeof options.nat === 'string' ? { protocol: options.nat } : options.nat;
+    if (protocol !== 'upnp' && protocol !== 'nat-pmp') {
+      throw new ConfigError('ERR_INVALID_CONFIG', `nat.protocol must be 'upnp' or 'nat-pmp', got ${String(protocol)}`);
+    }
+    const createMapper = protocol === 'nat-pmp' ? () => createNatPmpPortMapper(natPmp) : () => createUpnpPortMapper(upnp);
+    sw.addAgent('nat', new NatAgent({ ...config, createMapper }));
   }
   return sw;
 }

@@ -11,10 +11,13 @@ export {
 export { type NatManagerEvents, type NatMapping, type NatWarning, type NatWarningReason } from './nat-events.js';
 export { natPortsFromListenAddresses, type NatPort, type NatTransport } from './nat-ports.js';
 export {
+  NAT_PMP_RESULT,
   NatError,
+  NatPmpError,
   UPNP_ERROR,
   UpnpError,
   hasUpnpCode,
+  natPmpResultName,
   upnpErrorName,
   type Mapping,
   type MappingProtocol,

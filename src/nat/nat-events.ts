@@ -1,7 +1,7 @@
 /** What a NatManager reports: the mappings it holds, its warnings, and the events carrying them. */
 import { toError } from '../errors.js';
 import type { NatTransport } from './nat-ports.js';
-import { NatError, UpnpError, type Mapping, type NatFailureReason } from './port-mapper.js';
+import { NatError, NatPmpError, UpnpError, type Mapping, type NatFailureReason } from './port-mapper.js';
 
 /** A port the NatManager holds open on the gateway. */
 export interface NatMapping {
@@ -35,6 +35,8 @@ interface ErrorWarningBase extends WarningBase {
   /** The UPnP error code the gateway sent (606, 718, ...), when it sent one. */
   upnpCode: number | undefined;
   upnpDescription: string | undefined;
+  /** The NAT-PMP result code the gateway sent (2 not authorized, 3 network failure, 4 out of resources...), when it sent one. */
+  natPmpCode: number | undefined;
   /** The internal port concerned; undefined when the failure concerns the gateway as a whole. */
   port: number | undefined;
 }
@@ -46,7 +48,7 @@ interface ErrorWarningBase extends WarningBase {
 export type NatWarning =
   /** Discovery found no gateway in time. */
   | (ErrorWarningBase & { reason: 'no-gateway' })
-  /** The gateway refused (UPnP error code in upnpCode: 606 not authorized, 718 conflict, 728 no ports...). */
+  /** The gateway refused (UPnP error code in upnpCode: 606 not authorized, 718 conflict, 728 no ports...; or a NAT-PMP result code in natPmpCode). */
   | (ErrorWarningBase & { reason: 'refused' })
   /** The gateway was found but did not answer properly (network, HTTP, timeout). */
   | (ErrorWarningBase & { reason: 'gateway-error' })
@@ -75,11 +77,12 @@ export interface NatManagerEvents {
 export function errorWarningFields(
   error: unknown,
   port: number | undefined,
-): { error: Error; upnpCode: number | undefined; upnpDescription: string | undefined; port: number | undefined } {
+): { error: Error; upnpCode: number | undefined; upnpDescription: string | undefined; natPmpCode: number | undefined; port: number | undefined } {
   return {
     error: toError(error),
     upnpCode: error instanceof UpnpError ? error.upnpCode : undefined,
     upnpDescription: error instanceof UpnpError ? error.upnpDescription : undefined,
+    natPmpCode: error instanceof NatPmpError ? error.resultCode : undefined,
     port,
   };
 }

@@ -251,7 +251,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
       const retryInMs = this.postponeAfterFailure(due);
       const fields = errorWarningFields(error, undefined);
       const reason = failureReasonOf(error);
-      const what = reason === 'no-gateway' ? 'No UPnP gateway found' : 'The gateway did not tell its external address';
+      const what = reason === 'no-gateway' ? `No ${this.mapper.kind === 'nat-pmp' ? 'NAT-PMP' : 'UPnP'} gateway found` : 'The gateway did not tell its external address';
       this.emit('warning', { ...fields, reason, message: `${what}: ${toError(error).message}`, retryInMs });
       return undefined;
     }

@@ -6,7 +6,7 @@ import { MeshlinkError, type ErrorOptions } from '../errors.js';
  * is simply not created there.
  *
  * Every method is bounded in time by the implementation's own timeouts and can be cancelled with
- * `signal`. Failures reject with NatError (or its subclass UpnpError), AbortError when `signal`
+ * `signal`. Failures reject with NatError (or its subclasses UpnpError, NatPmpError), AbortError when `signal`
  * fired, ClosedError after close().
  */
 export interface PortMapper {
@@ -146,6 +146,51 @@ export class UpnpError extends NatError {
     this.upnpCode = fields.upnpCode;
     this.upnpDescription = fields.upnpDescription;
     this.httpStatus = fields.httpStatus;
+  }
+}
+
+/**
+ * NAT-PMP result codes (RFC 6886 section 3.5). 0 is success; a gateway answering anything else
+ * refused the request.
+ */
+export const NAT_PMP_RESULT = Object.freeze({
+  Success: 0,
+  UnsupportedVersion: 1,
+  NotAuthorized: 2,
+  NetworkFailure: 3,
+  OutOfResources: 4,
+  UnsupportedOpcode: 5,
+} as const);
+
+const NAT_PMP_RESULT_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(NAT_PMP_RESULT).map(([name, code]) => [code, name]));
+
+/** 'NotAuthorized' for 2; undefined for codes RFC 6886 does not define. */
+export function natPmpResultName(code: number): string | undefined {
+  return NAT_PMP_RESULT_NAMES.get(code);
+}
+
+/**
+ * A NAT-PMP gateway failed a request. When it answered with a non-zero result code, `resultCode`
+ * holds it (`reason` 'refused'); otherwise `resultCode` is undefined and `reason` is 'no-gateway'
+ * (no default route, or no answer to any retransmission: RFC 6886 reads that as "no NAT-PMP
+ * gateway") or 'gateway-error' (a socket error, a malformed answer).
+ */
+export class NatPmpError extends NatError {
+  /** The request's opcode: 0 external address, 1 map UDP, 2 map TCP. */
+  readonly opcode: number;
+  /** The gateway's result code (see NAT_PMP_RESULT), when it answered with one. */
+  readonly resultCode: number | undefined;
+
+  constructor(
+    message: string,
+    fields: { opcode: number; resultCode?: number | undefined; reason?: NatFailureReason },
+    options?: ErrorOptions,
+  ) {
+    const reason = fields.reason ?? (fields.resultCode !== undefined ? 'refused' : 'gateway-error');
+    super(reason, message, { ...options, detail: { ...options?.detail, opcode: fields.opcode, resultCode: fields.resultCode } });
+    this.name = 'NatPmpError';
+    this.opcode = fields.opcode;
+    this.resultCode = fields.resultCode;
   }
 }
 

@@ -75,6 +75,13 @@ describe('meshlink command line', () => {
     expect(logLevel).toBe('debug');
   });
 
+  it('takes --nat upnp, nat-pmp or none', () => {
+    expect(nodeConfig('--nat', 'nat-pmp').config.nat).toBe('nat-pmp');
+    expect(nodeConfig('--nat=upnp').config.nat).toBe('upnp');
+    expect(nodeConfig('--nat', 'none').config.nat).toBeUndefined();
+    expect(usageError('node', '--nat', 'NAT-PMP')).toMatch(/--nat must be upnp, nat-pmp or none, got "NAT-PMP"/);
+  });
+
   it('answers --help and "help"', () => {
     expect(parseCommandLine(['--help'])).toEqual({ kind: 'help' });
     expect(parseCommandLine(['node', '-h'])).toEqual({ kind: 'help' });
@@ -83,7 +90,7 @@ describe('meshlink command line', () => {
 
   it('rejects bad flags and values with a one-line reason naming the flag', () => {
     expect(usageError('node', '--bogus')).toMatch(/unknown flag --bogus/);
-    expect(usageError('node', '--nat', 'pmp')).toMatch(/--nat must be upnp or none/);
+    expect(usageError('node', '--nat', 'pmp')).toMatch(/--nat must be upnp, nat-pmp or none/);
     expect(usageError()).toMatch(/missing command/);
     expect(usageError('serve')).toMatch(/unknown command "serve"/);
     expect(usageError('node', 'extra')).toMatch(/unexpected argument "extra"/);

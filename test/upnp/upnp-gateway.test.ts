@@ -220,6 +220,40 @@ describe.skipIf(!support.ok)('UPnP port mapping against miniupnpd in network nam
         expect((await upnpcList()).find((entry) => entry.externalPort === port)).toBeUndefined();
       });
 
+      it('NAT-PMP: finds the gateway by the default route, reports the WAN address, maps a port a WAN peer reaches, and unmaps it', async () => {
+        const port = 30_040 + igd;
+        const pmp = await NamespaceProcess.start(LAB.lan, AGENT, { env: { LAN_AGENT_MAPPER: 'nat-pmp' } });
+        try {
+          expect(await pmp.call('gateway')).toBe(LAB.gatewayLanIp);
+          expect(await pmp.call('externalIp')).toBe(LAB.gatewayWanIp);
+          await pmp.call('echoServer', { port });
+          const id = nodeId();
+          // the manager's own mapper is given the gateway explicitly
+          const started = await pmp.call<StartResult>('managerStart', { nodeId: id, ports: [{ transport: 'tcp', port }], mapper: { gateway: LAB.gatewayLanIp } });
+          expect(started.addresses).toEqual([`tcp://${id}@${LAB.gatewayWanIp}:${port}`]);
+          // miniupnpd keeps NAT-PMP mappings in the same table UPnP lists
+          const ours = (await upnpcList()).find((entry) => entry.externalPort === port);
+          expect(ours).toMatchObject({ protocol: 'TCP', internalHost: LAB.nodeLanIp, internalPort: port });
+          expect(ours!.leaseSeconds).toBeGreaterThan(3500);
+          expect(ours!.leaseSeconds).toBeLessThanOrEqual(3600);
+          expect(await echoFromWan(LAB.gatewayWanIp, port)).toMatchObject({ ok: true });
+          await pmp.call('managerStop');
+          expect((await upnpcList()).find((entry) => entry.externalPort === port)).toBeUndefined();
+          expect((await echoFromWan(LAB.gatewayWanIp, port)).ok).toBe(false);
+          expect(warnings(pmp)).toEqual([]);
+
+          // the mapper alone: map, then unmap (lifetime 0)
+          const mapped = await pmp.call('map', { protocol: 'TCP', internalPort: port, externalPort: port, ttlSeconds: 120, description: 'meshlink-test' });
+          expect(mapped).toMatchObject({ protocol: 'TCP', externalPort: port, internalHost: LAB.nodeLanIp, internalPort: port, ttlSeconds: 120 });
+          expect(await upnpcList()).toContainEqual(expect.objectContaining({ externalPort: port, internalHost: LAB.nodeLanIp, internalPort: port }));
+          expect(await pmp.call('unmap', { protocol: 'TCP', externalPort: port, internalPort: port })).toBe(true);
+          expect((await upnpcList()).find((entry) => entry.externalPort === port)).toBeUndefined();
+        } finally {
+          const exit = await pmp.close(5000);
+          expect(exit.killed).toBe(false);
+        }
+      });
+
       it('leaves nothing behind: once stopped and closed, the node process ends by itself', async () => {
         await agent.call('managerStart', { nodeId: nodeId(), ports: [{ transport: 'tcp', port: 30_006 }], leaseSeconds: 60 });
         const exit = await agent.close(5000);
@@ -260,6 +294,32 @@ describe.skipIf(!support.ok)('UPnP port mapping against miniupnpd in network nam
       expect(exit.killed).toBe(false);
       expect(exit.ms).toBeLessThan(3000);
     });
+
+    it('NAT-PMP: warns "no-gateway" (a NatPmpError) once its bounded retransmissions go unanswered; calls are cancellable', async () => {
+      const pmp = await NamespaceProcess.start(LAB.lan, AGENT, { env: { LAN_AGENT_MAPPER: 'nat-pmp' } });
+      try {
+        const started = await pmp.call<StartResult>('managerStart', {
+          nodeId: nodeId(), ports: [{ transport: 'tcp', port: 30_011 }], retryIntervalMs: 60_000, mapper: { timeoutMs: 1000 },
+        });
+        expect(started.addresses).toEqual([]);
+        expect(started.startMs).toBeGreaterThanOrEqual(900);
+        expect(started.startMs).toBeLessThan(2500);
+        expect(warnings(pmp)[0]).toMatchObject({
+          reason: 'no-gateway', retryInMs: 60_000,
+          // sent at 0, 250 and 750 ms (RFC 6886 doubling), then the 1000 ms bound
+          error: { name: 'NatPmpError', code: 'ERR_NAT', reason: 'no-gateway', opcode: 0, detail: { gateway: LAB.gatewayLanIp, requests: 3 } },
+        });
+        const aborted = await pmp.call<{ ms: number; error: Record<string, unknown> }>('abortedExternalIp', { abortAfterMs: 300 });
+        expect(aborted.ms).toBeLessThan(1000);
+        expect(aborted.error['name']).toMatch(/AbortError|TimeoutError/);
+        const stopped = await pmp.call<{ stopMs: number }>('managerStop');
+        expect(stopped.stopMs).toBeLessThan(1500);
+      } finally {
+        const exit = await pmp.close(5000);
+        expect(exit.killed).toBe(false);
+        expect(exit.ms).toBeLessThan(3000);
+      }
+    });
   });
 
   for (const version of ['v1', 'v2'] as const) {
@@ -288,6 +348,18 @@ describe.skipIf(!support.ok)('UPnP port mapping against miniupnpd in network nam
         expect(warnings(agent, from).every((w) => w['reason'] === 'refused')).toBe(true);
         expect(await upnpcList()).toEqual([]);
         await agent.call('managerStop');
+      });
+
+      it('NAT-PMP: miniupnpd drops a request its rules refuse (it sends no result code), so the mapper reports "no-gateway" in bounded time', async () => {
+        const pmp = await NamespaceProcess.start(LAB.lan, AGENT, { env: { LAN_AGENT_MAPPER: 'nat-pmp', LAN_AGENT_MAPPER_OPTIONS: JSON.stringify({ timeoutMs: 800 }) } });
+        try {
+          const started = Date.now();
+          const refused = await pmp.callExpectingError('map', { protocol: 'TCP', internalPort: 30_021, ttlSeconds: 60, description: 'meshlink-test' });
+          expect(Date.now() - started).toBeLessThan(2000);
+          expect(refused).toMatchObject({ name: 'NatPmpError', code: 'ERR_NAT', reason: 'no-gateway', opcode: 2, detail: { requests: 3 } });
+        } finally {
+          expect((await pmp.close(5000)).killed).toBe(false);
+        }
       });
     });
   }
