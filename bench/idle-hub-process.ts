@@ -41,6 +41,7 @@ process.once('message', (raw) => {
       // Limits raised for the test: the defaults (40 inbound, 64 handshaking) protect a real node.
       maxInbound: peers + 16,
       maxPendingInbound: 256,
+      maxPendingInboundPerHost: 256, // every dialer is on 127.0.0.1
       handshakeTimeoutMs: 120 * 1000,
     });
     sw.addAgent('idle', agent);

@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_INBOUND_PEERS,
   DEFAULT_MAX_OUTBOUND_PEERS,
   DEFAULT_MAX_PENDING_INBOUND,
+  DEFAULT_MAX_PENDING_INBOUND_PER_HOST,
   DEFAULT_STOP_TIMEOUT_MS,
 } from './constants.js';
 
@@ -33,6 +34,11 @@ export interface SwitchOptions {
   maxOutbound?: number;
   /** Links still handshaking at once; extra arrivals are dropped. @default 64 */
   maxPendingInbound?: number;
+  /**
+   * Links still handshaking at once from one IP address, so that one host opening silent connections
+   * cannot hold every handshake slot until the handshake timeout. @default 8
+   */
+  maxPendingInboundPerHost?: number;
   /** Transport connect deadline. @default 10000 */
   dialTimeoutMs?: number;
   /** Secure handshake + NodeInfo + admission deadline. @default 20000 */
@@ -62,6 +68,7 @@ export interface ResolvedSwitchOptions {
   maxInbound: number;
   maxOutbound: number;
   maxPendingInbound: number;
+  maxPendingInboundPerHost: number;
   dialTimeoutMs: number;
   handshakeTimeoutMs: number;
   stopTimeoutMs: number;
@@ -84,6 +91,7 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
     maxInbound: options.maxInbound ?? DEFAULT_MAX_INBOUND_PEERS,
     maxOutbound: options.maxOutbound ?? DEFAULT_MAX_OUTBOUND_PEERS,
     maxPendingInbound: options.maxPendingInbound ?? DEFAULT_MAX_PENDING_INBOUND,
+    maxPendingInboundPerHost: options.maxPendingInboundPerHost ?? DEFAULT_MAX_PENDING_INBOUND_PER_HOST,
     dialTimeoutMs: options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     stopTimeoutMs: options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
@@ -99,7 +107,7 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
   };
   if (typeof resolved.network !== 'string' || resolved.network.length === 0 || resolved.network.length > 64) bad('network must be 1-64 characters');
   if (resolved.transports.length === 0) bad('at least one transport is needed');
-  for (const key of ['maxInbound', 'maxOutbound', 'maxPendingInbound', 'inboxCapacity'] as const) {
+  for (const key of ['maxInbound', 'maxOutbound', 'maxPendingInbound', 'maxPendingInboundPerHost', 'inboxCapacity'] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 0) bad(`${key} must be an integer ≥ 0`);
   }
   for (const key of ['dialTimeoutMs', 'handshakeTimeoutMs', 'stopTimeoutMs'] as const) {

@@ -3,6 +3,8 @@ export const DEFAULT_MAX_INBOUND_PEERS = 40;
 export const DEFAULT_MAX_OUTBOUND_PEERS = 10;
 /** Raw links still handshaking at once; more are dropped on arrival (handshake floods cost little). */
 export const DEFAULT_MAX_PENDING_INBOUND = 64;
+/** Of those, from one IP address: a single host cannot starve everyone else's handshakes. */
+export const DEFAULT_MAX_PENDING_INBOUND_PER_HOST = 8;
 export const DEFAULT_DIAL_TIMEOUT_MS = 10 * 1000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 20 * 1000;
 /** How long `stop()` gives peers to flush before their links are destroyed. */

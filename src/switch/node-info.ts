@@ -1,5 +1,5 @@
 import { HandshakeError } from '../errors.js';
-import { formatAddress, isNodeId, normalizeAddress, parseAddress } from '../transport/address.js';
+import { endpointHost, formatAddress, isNodeId, normalizeAddress, parseAddress } from '../transport/address.js';
 
 /** What a node tells a peer about itself right after the secure handshake. */
 export interface NodeInfo {
@@ -88,7 +88,7 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
  * addresses kept in Peer.nodeInfo (and handed on by PEX) are dialable.
  */
 export function resolveWildcardHosts(info: NodeInfo, linkRemoteAddress: string): NodeInfo {
-  const remoteHost = hostOf(linkRemoteAddress);
+  const remoteHost = endpointHost(linkRemoteAddress);
   if (remoteHost === undefined || !info.listenAddresses.some((a) => WILDCARD_HOSTS.has(parseAddress(a).host))) return info;
   const listenAddresses = info.listenAddresses.map((text) => {
     const address = parseAddress(text);
@@ -97,7 +97,3 @@ export function resolveWildcardHosts(info: NodeInfo, linkRemoteAddress: string):
   return { ...info, listenAddresses: [...new Set(listenAddresses)] };
 }
 
-function hostOf(endpoint: string): string | undefined {
-  const match = /^\[([0-9a-fA-F:.]+)\]:\d+$/.exec(endpoint) ?? /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(endpoint);
-  return match?.[1]?.toLowerCase();
-}

@@ -8,7 +8,7 @@ import {
   ProtocolError,
   toError,
 } from '../errors.js';
-import { formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
+import { endpointHost, formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
 import type { Link } from '../transport/link.js';
 import type { Listener, Transport } from '../transport/transport.js';
 import { TypedEventTarget } from '../util/events.js';
@@ -65,6 +65,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   private readonly listeners: Listener[] = [];
   private listenAddresses: string[] = [];
   private pendingInbound = 0;
+  private readonly pendingInboundByHost = new Map<string, number>();
   /** Inbound peers accepted but not yet started, counted against limits and duplicates. */
   private readonly admitted = new Set<string>();
   private readonly dialer: Dialer;
@@ -313,11 +314,14 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   private onInboundLink(link: Link): void {
-    if (this.state !== 'running' || this.pendingInbound >= this.options.maxPendingInbound) {
+    const host = endpointHost(link.remoteAddress);
+    const fromHost = host === undefined ? 0 : (this.pendingInboundByHost.get(host) ?? 0);
+    if (this.state !== 'running' || this.pendingInbound >= this.options.maxPendingInbound || fromHost >= this.options.maxPendingInboundPerHost) {
       link.destroy();
       return;
     }
     this.pendingInbound++;
+    if (host !== undefined) this.pendingInboundByHost.set(host, fromHost + 1);
     let admittedId: string | undefined;
     const controller = this.trackInFlight();
     const options = this.upgradeOptions('inbound', controller.signal);
@@ -340,6 +344,11 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       .finally(() => {
         this.inFlight.delete(controller);
         this.pendingInbound--;
+        if (host !== undefined) {
+          const left = (this.pendingInboundByHost.get(host) ?? 1) - 1;
+          if (left > 0) this.pendingInboundByHost.set(host, left);
+          else this.pendingInboundByHost.delete(host);
+        }
         if (admittedId !== undefined) this.admitted.delete(admittedId);
       });
   }

@@ -5,6 +5,7 @@ import { generateNodeKey } from '../../src/crypto/keys.js';
 import { ConfigError, HandshakeError, PeerRejectedError, ProtocolError, TransportError } from '../../src/errors.js';
 import { Switch } from '../../src/switch/switch.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
+import { connect, type Socket } from 'node:net';
 import type { Agent } from '../../src/switch/agent.js';
 
 afterEach(stopAll);
@@ -88,6 +89,29 @@ describe('Switch over real TCP', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(hub.agent.added).toHaveLength(2);
     expect(hub.sw.peers).toHaveLength(2);
+  });
+
+  it('keeps handshake slots for other hosts while one host holds silent connections', async () => {
+    const hub = await startNode({ listen: ['tcp://[::]:0'], maxPendingInbound: 12, maxPendingInboundPerHost: 4 });
+    const port = Number(hub.address.split(':').pop());
+    // One host (127.0.0.1) opens 20 connections and never speaks.
+    const silent = await Promise.all(
+      Array.from({ length: 20 }, () => new Promise<Socket>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+        socket.on('error', () => undefined);
+      })),
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const closedByHub = silent.filter((s) => s.destroyed || s.readableEnded).length;
+      expect(closedByHub).toBeGreaterThanOrEqual(16);
+      // Another host (::1) still gets through, well before the silent ones time out.
+      const honest = await startNode({ listen: [] });
+      const peer = await within(honest.sw.dial(`tcp://${hub.sw.nodeId}@[::1]:${port}`), 3000, 'dial over ::1');
+      expect(peer.id).toBe(hub.sw.nodeId);
+    } finally {
+      for (const socket of silent) socket.destroy();
+    }
   });
 
   it('enforces maxOutbound for non-persistent dials', async () => {
