@@ -129,6 +129,7 @@ class MemoryLink implements Link {
   private unconsumedBytes = 0;
   private needDrain = false;
   private ending = false;
+  private failure: Error | undefined;
 
   constructor(
     readonly remoteAddress: string,
@@ -141,6 +142,11 @@ class MemoryLink implements Link {
   }
 
   attach(handlers: LinkHandlers): void {
+    if (this.closed) {
+      // Closed before anyone listened: the contract still owes one onClose.
+      queueMicrotask(() => handlers.onClose(this.failure));
+      return;
+    }
     this.handlers = handlers;
     this.scheduleDelivery();
   }
@@ -238,6 +244,7 @@ class MemoryLink implements Link {
   private finish(error: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    this.failure = error;
     this.inbox.length = 0;
     this.inboxBytes = 0;
     const handlers = this.handlers;

@@ -199,3 +199,15 @@ describe('MConnection', () => {
     expect(performance.now() - started).toBeGreaterThan(400);
   });
 });
+
+describe('memory links', () => {
+  it('report a close that happened before attach, once', async () => {
+    const [a, b] = createMemoryLinkPair();
+    a.destroy(new Error('gone'));
+    const closes: (Error | undefined)[] = [];
+    b.attach({ onData: () => undefined, onDrain: () => undefined, onClose: (e) => closes.push(e) });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(closes).toHaveLength(1);
+    expect(closes[0]?.message).toMatch(/reset/);
+  });
+});
