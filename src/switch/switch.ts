@@ -251,7 +251,9 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.dialer.stop();
     // Some servers (net.Server) report closed only once their connections end: close peers meanwhile.
     const listenersClosed = Promise.all(this.listeners.splice(0).map((listener) => listener.close().catch(() => undefined)));
-    await Promise.all(this.peers.map((peer) => peer.connection.close()));
+    // Each peer flushes what it had queued; whoever is still flushing after stopTimeoutMs is cut off.
+    const deadline = AbortSignal.timeout(this.options.stopTimeoutMs);
+    await Promise.all(this.peers.map((peer) => peer.connection.close({ signal: deadline })));
     await listenersClosed;
     // Pull-style readers end (after draining what was accepted) before agents stop, so an agent may
     // await its own read loop in stop().

@@ -114,6 +114,19 @@ describe('Switch over real TCP', () => {
     }
   });
 
+  it('stop() gives peers stopTimeoutMs to flush, then cuts off one that does not read', async () => {
+    const a = await startNode({ stopTimeoutMs: 300, channels: [{ id: 0x20, sendQueueCapacity: 64, recvMessageCapacity: 64 * 1024 }] });
+    const b = await startNode({ channels: [{ id: 0x20, sendQueueCapacity: 64, recvMessageCapacity: 64 * 1024 }] });
+    const peer = await a.sw.dial(b.address);
+    b.sw.peers[0]!.connection.pause();
+    while (peer.trySend(0x20, bytes(60 * 1024))) await new Promise((r) => setImmediate(r));
+    const started = Date.now();
+    await a.sw.stop();
+    // The connection's own close timeout is 5 s; the switch's 300 ms deadline must win.
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(a.sw.peers).toHaveLength(0);
+  });
+
   it('enforces maxOutbound for non-persistent dials', async () => {
     const a = await startNode({ maxOutbound: 1 });
     const b = await startNode();
