@@ -349,18 +349,6 @@ describe.skipIf(!support.ok)('UPnP port mapping against miniupnpd in network nam
         expect(await upnpcList()).toEqual([]);
         await agent.call('managerStop');
       });
-
-      it('NAT-PMP: miniupnpd drops a request its rules refuse (it sends no result code), so the mapper reports "no-gateway" in bounded time', async () => {
-        const pmp = await NamespaceProcess.start(LAB.lan, AGENT, { env: { LAN_AGENT_MAPPER: 'nat-pmp', LAN_AGENT_MAPPER_OPTIONS: JSON.stringify({ timeoutMs: 800 }) } });
-        try {
-          const started = Date.now();
-          const refused = await pmp.callExpectingError('map', { protocol: 'TCP', internalPort: 30_021, ttlSeconds: 60, description: 'meshlink-test' });
-          expect(Date.now() - started).toBeLessThan(2000);
-          expect(refused).toMatchObject({ name: 'NatPmpError', code: 'ERR_NAT', reason: 'no-gateway', opcode: 2, detail: { requests: 3 } });
-        } finally {
-          expect((await pmp.close(5000)).killed).toBe(false);
-        }
-      });
     });
   }
 
