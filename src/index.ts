@@ -28,3 +28,5 @@ export { AddressBook, type AddressBookOptions, type AddressBookStats, type AddOu
 export { PEXAgent, type PexAgentOptions, type PexAgentEvents, type PexStats } from './pex/pex-agent.js';
 export { encodePexMessage, decodePexMessage, type PexMessage } from './pex/pex-messages.js';
 export { PEX_CHANNEL_ID, type PexConfig } from './pex/pex-params.js';
+export * from './signal/index.js';
+export * from './transport/webrtc/index.js';

@@ -18,6 +18,7 @@ import { wsTransport } from './ws-transport.js';
 export * from '../../src/index.js';
 export { tcpTransport, TcpLink } from './tcp.js';
 export { wsTransport } from './ws-transport.js';
+export { webrtcTransport, loadWrtc } from './webrtc.js';
 export { FileStorage } from './file-storage.js';
 export { nodeChaCha20Poly1305 } from './aead.js';
 export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';

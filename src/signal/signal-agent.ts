@@ -1,0 +1,174 @@
+import type { ChannelDescriptor } from '../conn/channel-descriptor.js';
+import { ProtocolError } from '../errors.js';
+import { BaseAgent } from '../switch/agent.js';
+import type { Peer } from '../switch/peer.js';
+import type { Switch } from '../switch/switch.js';
+import {
+  SIGNAL_BURST_MESSAGES,
+  SIGNAL_CHANNEL_ID,
+  SIGNAL_MAX_MESSAGE_BYTES,
+  SIGNAL_RATE_PER_SECOND,
+  SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
+} from './constants.js';
+import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './messages.js';
+
+/** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
+export interface IncomingSignal {
+  /** Who the signal claims to come from: the relay's authenticated sender, or `via` itself. */
+  from: string;
+  /** The connected peer that delivered it (a relay, or `from` when signalling directly). */
+  via: string;
+  data: SignalData;
+}
+
+export interface SignalAgentOptions {
+  /** Forward signals between two peers we are connected to. @default true */
+  relay?: boolean;
+  /** Sustained signalling messages per second accepted from one peer. @default 20 */
+  ratePerSecond?: number;
+  /** Burst accepted from one peer; past it the peer is stopped with ERR_RATE_LIMIT. @default 100 */
+  burstMessages?: number;
+  /** Signals addressed to us (the WebRTC transport sets this). */
+  onSignal?: (signal: IncomingSignal) => void;
+  /** A relay (`via`) told us it is not connected to `target`. */
+  onUnreachable?: (via: string, target: string) => void;
+  /** For tests and hosts: the clock. @default Date.now */
+  now?: () => number;
+}
+
+export interface SignalAgentStats {
+  /** Signals forwarded between two other peers. */
+  relayed: number;
+  /** Signals dropped because the target was not connected (an `unreachable` reply was sent). */
+  unreachable: number;
+  /** Signals addressed to us. */
+  delivered: number;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+const BUCKET = Symbol('signal-agent-bucket');
+const RELAYED_BUCKET = Symbol('signal-agent-relayed-bucket');
+/** A relay's forwarded traffic to us may be this many times one peer's own rate and burst. */
+const RELAYED_FACTOR = 10;
+
+/**
+ * The signalling agent on channel 0x01 (`{ type: 'signal', from, to, data }`, msgpack).
+ *
+ * - Addressed to us: handed to `onSignal` (the WebRTC transport) with the delivering peer as `via`.
+ * - Addressed to another peer: relayed if (and only if) we are connected to both, with `from`
+ *   replaced by the sender's authenticated id; otherwise an `unreachable` reply goes back.
+ * - Every peer has a token bucket for what it originates; a peer that exceeds it is stopped with
+ *   ProtocolError `ERR_RATE_LIMIT`. Signals a relay forwards to us have a 10× bucket and are dropped
+ *   past it (the relay is not to blame for its other peers). Malformed or oversized messages cost
+ *   the peer its connection.
+ *
+ * A relay learns who negotiates with whom (and the SDP, which names candidate addresses) but never
+ * sees the data: the secure handshake runs end to end over the data channel.
+ */
+export class SignalAgent extends BaseAgent {
+  readonly channels: readonly ChannelDescriptor[] = [
+    {
+      id: SIGNAL_CHANNEL_ID,
+      priority: 1,
+      sendQueueCapacity: SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
+      recvMessageCapacity: SIGNAL_MAX_MESSAGE_BYTES,
+      name: 'signal',
+    },
+  ];
+  readonly stats: SignalAgentStats = { relayed: 0, unreachable: 0, delivered: 0 };
+  private readonly relay: boolean;
+  private readonly ratePerMs: number;
+  private readonly burst: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: SignalAgentOptions = {}) {
+    super();
+    this.relay = options.relay ?? true;
+    this.ratePerMs = (options.ratePerSecond ?? SIGNAL_RATE_PER_SECOND) / 1000;
+    this.burst = options.burstMessages ?? SIGNAL_BURST_MESSAGES;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The Switch this agent runs in (set by `start`), for the transport. */
+  get switch(): Switch | undefined {
+    return this.sw;
+  }
+
+  /** Sets the handlers after construction (the WebRTC transport owns its agent). */
+  setHandlers(handlers: Pick<SignalAgentOptions, 'onSignal' | 'onUnreachable'>): void {
+    Object.assign(this.options, handlers);
+  }
+
+  /**
+   * Sends a signal to `to` through the connected peer `via` (which may be `to` itself). Never waits;
+   * returns false when `via` is not connected or its queue is full.
+   */
+  sendSignal(via: string, to: string, data: SignalData): boolean {
+    const sw = this.sw;
+    const peer = sw?.getPeer(via);
+    if (sw === undefined || peer === undefined) return false;
+    return peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }));
+  }
+
+  receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
+    const message = decodeSignalMessage(bytes);
+    const sw = this.sw;
+    if (sw === undefined) return;
+    // A relay forwards what other peers originate: it is not stopped for their excess (that would
+    // let one flooder cut us off from an honest relay). Its relayed traffic to us has a separate,
+    // larger bucket, and what exceeds it is dropped. What a peer originates itself costs it the
+    // connection when it exceeds its bucket.
+    const relayed = message.type === 'unreachable' || (message.to === sw.nodeId && message.from !== peer.id);
+    if (relayed) {
+      if (!this.take(peer, RELAYED_BUCKET, RELAYED_FACTOR)) return;
+    } else if (!this.take(peer, BUCKET, 1)) {
+      throw new ProtocolError('ERR_RATE_LIMIT', `Peer sent signalling faster than ${this.ratePerMs * 1000}/s (burst ${this.burst})`, {
+        peerId: peer.id,
+        detail: { ratePerSecond: this.ratePerMs * 1000, burst: this.burst },
+      });
+    }
+    if (message.type === 'unreachable') {
+      this.options.onUnreachable?.(peer.id, message.to);
+      return;
+    }
+    if (message.to === sw.nodeId) {
+      this.stats.delivered++;
+      // `from` is the relay's word (or the peer's own, when it signals us directly); the secure
+      // handshake over the resulting link checks it, so a lying relay only wastes a dial.
+      if (message.from === sw.nodeId) return;
+      this.options.onSignal?.({ from: message.from, via: peer.id, data: message.data });
+      return;
+    }
+    if (!this.relay) return;
+    const target = message.to === peer.id ? undefined : sw.getPeer(message.to);
+    const forwarded =
+      target !== undefined &&
+      target.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
+    if (forwarded) {
+      this.stats.relayed++;
+      return;
+    }
+    this.stats.unreachable++;
+    peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'unreachable', to: message.to }));
+  }
+
+  /** Takes one token from one of the peer's buckets (capacity and rate scaled by `factor`). */
+  private take(peer: Peer, key: symbol, factor: number): boolean {
+    const now = this.now();
+    const burst = this.burst * factor;
+    let bucket = peer.data.get(key) as Bucket | undefined;
+    if (bucket === undefined) {
+      bucket = { tokens: burst, updatedAt: now };
+      peer.data.set(key, bucket);
+    }
+    bucket.tokens = Math.min(burst, bucket.tokens + (now - bucket.updatedAt) * this.ratePerMs * factor);
+    bucket.updatedAt = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}

@@ -1,0 +1,14 @@
+/** SCTP messages larger than this are not portable between browsers: writes are split to it. */
+export const WEBRTC_MAX_CHUNK_BYTES = 16 * 1024;
+/** `write()` returns false while the data channel buffers more than this. */
+export const WEBRTC_HIGH_WATER_MARK_BYTES = 1024 * 1024;
+/** `bufferedamountlow` is unreliable (never fires under @roamhq/wrtc): bufferedAmount is polled. */
+export const WEBRTC_DRAIN_POLL_MS = 5;
+/** A data channel cannot stop reading: while paused, chunks are held up to this, then the link drops. */
+export const WEBRTC_MAX_PAUSED_BYTES = 4 * 1024 * 1024;
+/** `close()` waits at most this long for buffered bytes to leave before tearing down. */
+export const WEBRTC_CLOSE_FLUSH_TIMEOUT_MS = 5 * 1000;
+/** An answering session that has not connected after this long is dropped. */
+export const WEBRTC_ACCEPT_TIMEOUT_MS = 15 * 1000;
+/** Answering sessions (offers received, not yet connected) kept at once; more offers are ignored. */
+export const WEBRTC_MAX_PENDING_ACCEPTS = 32;
