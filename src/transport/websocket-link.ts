@@ -103,7 +103,13 @@ export class WebSocketLink implements Link {
     if (this.handlers === undefined) return;
     this.paused = false;
     this.socket.resume?.();
-    while (!this.paused && !this.closedValue && this.held.length > 0) {
+    // Held chunks go out after the caller returns: a handshake that attaches and then writes its
+    // hello must not see the peer's bytes in between.
+    if (this.held.length > 0) queueMicrotask(() => this.deliverHeld());
+  }
+
+  private deliverHeld(): void {
+    while (!this.paused && !this.closedValue && this.handlers !== undefined && this.held.length > 0) {
       const chunk = this.held.shift()!;
       this.heldBytes -= chunk.length;
       this.handlers.onData(chunk);
@@ -133,7 +139,7 @@ export class WebSocketLink implements Link {
       this.destroy(new ProtocolError('ERR_MALFORMED_PACKET', 'WebSocket peer sent a text message; meshlink speaks binary'));
       return;
     }
-    if (!this.paused && this.handlers !== undefined) {
+    if (!this.paused && this.handlers !== undefined && this.held.length === 0) {
       this.handlers.onData(chunk);
       return;
     }

@@ -77,3 +77,30 @@ describe('WebSocket transport (ws server, WHATWG-style client)', () => {
     expect(transports).toEqual(['tcp', 'ws']);
   });
 });
+
+describe('WebSocketLink (unit, over a fake socket)', () => {
+  it('delivers bytes that arrived before attach() only after attach() returns, in order', async () => {
+    const { WebSocketLink } = await import('../../src/transport/websocket-link.js');
+    const socket = {
+      binaryType: 'blob',
+      bufferedAmount: 0,
+      readyState: 1,
+      send: () => undefined,
+      close: () => undefined,
+      onmessage: null as ((event: { data: unknown }) => void) | null,
+      onclose: null,
+      onerror: null,
+    };
+    const link = new WebSocketLink(socket, 'fake:1');
+    socket.onmessage!({ data: Uint8Array.of(1) });
+    socket.onmessage!({ data: Uint8Array.of(2) });
+    const seen: number[] = [];
+    let insideAttach = true;
+    link.attach({ onData: (chunk) => seen.push(insideAttach ? -1 : chunk[0]!), onDrain: () => undefined, onClose: () => undefined });
+    socket.onmessage!({ data: Uint8Array.of(3) });
+    insideAttach = false;
+    await new Promise((r) => setTimeout(r, 0));
+    socket.onmessage!({ data: Uint8Array.of(4) });
+    expect(seen).toEqual([1, 2, 3, 4]);
+  });
+});
