@@ -1,6 +1,6 @@
 import { AbortError, ClosedError, ConfigError, PeerRejectedError, toError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
-import { withDeadline } from '../util/abort.js';
+import { anySignal, withDeadline } from '../util/abort.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Peer } from './peer.js';
 import type { DialOptions, Switch } from './switch.js';
@@ -86,7 +86,7 @@ export class Dialer {
     const parsed = parseAddress(address);
     const transport = this.sw.transportFor(parsed);
     const stop = this.sw.trackInFlight();
-    const combined = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
+    const combined = signal === undefined ? stop.signal : anySignal([signal, stop.signal]);
     try {
       const link = await withDeadline((deadline) => transport.dial(parsed, { signal: deadline }), {
         timeoutMs: this.sw.options.dialTimeoutMs,

@@ -5,7 +5,8 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortReason(signal);
 }
 
-function abortReason(signal: AbortSignal): Error {
+/** The Error to throw for an aborted signal: its reason when that is a meaningful Error, else AbortError. */
+export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error && reason.name !== 'AbortError' ? reason : new AbortError();
 }
@@ -64,4 +65,20 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A signal that fires when any of `signals` does: AbortSignal.any, with a stand-in for Node 20.0-20.2. */
+export function anySignal(signals: AbortSignal[]): AbortSignal {
+  if (signals.length === 1) return signals[0]!;
+  const native = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
+  if (native !== undefined) return native(signals);
+  const controller = new AbortController();
+  for (const signal of signals) {
+    if (signal.aborted) {
+      controller.abort(signal.reason);
+      break;
+    }
+    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+  }
+  return controller.signal;
 }

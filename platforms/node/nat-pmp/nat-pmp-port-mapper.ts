@@ -17,8 +17,9 @@
  *    nothing"); map() resolves with what was granted, as the gateway already holds it.
  */
 import dgram from 'node:dgram';
+import { abortReason, anySignal, throwIfAborted } from '../../../src/util/abort.js';
 import { readFile } from 'node:fs/promises';
-import { AbortError, ClosedError, ConfigError } from '../../../src/errors.js';
+import { ClosedError, ConfigError } from '../../../src/errors.js';
 import { MAX_LEASE_SECONDS, MAX_PORT } from '../../../src/nat/constants.js';
 import {
   NAT_PMP_RESULT,
@@ -312,29 +313,4 @@ function validateMapRequest(request: MapRequest): void {
   if (!isIntegerIn(request.ttlSeconds, 0, MAX_LEASE_SECONDS)) {
     throw new ConfigError('ERR_INVALID_ARGUMENT', `ttlSeconds must be an integer in 0..${MAX_LEASE_SECONDS}`);
   }
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error && reason.name !== 'AbortError' ? reason : new AbortError();
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortReason(signal);
-}
-
-/** AbortSignal.any for Node 20.0-20.2, which lack it. */
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  if (signals.length === 1) return signals[0]!;
-  const native = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
-  if (native !== undefined) return native(signals);
-  const controller = new AbortController();
-  for (const signal of signals) {
-    if (signal.aborted) {
-      controller.abort(signal.reason);
-      break;
-    }
-    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-  }
-  return controller.signal;
 }

@@ -23,6 +23,7 @@
  *  - unmap() with the internal port deletes only an entry that still forwards to that host and port.
  */
 import { ClosedError, ConfigError } from '../../../src/errors.js';
+import { anySignal } from '../../../src/util/abort.js';
 import { isIntegerIn, isPortNumber } from '../../../src/util/config.js';
 import { MAX_LEASE_SECONDS, MAX_PORT } from '../../../src/nat/constants.js';
 import {
@@ -147,19 +148,4 @@ function validateMapRequest(request: MapRequest): void {
   if (!isIntegerIn(request.ttlSeconds, 0, MAX_LEASE_SECONDS)) {
     throw new ConfigError('ERR_INVALID_ARGUMENT', `ttlSeconds must be an integer in 0..${MAX_LEASE_SECONDS}`);
   }
-}
-
-/** AbortSignal.any for Node 20.0-20.2, which lack it. */
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  const native = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
-  if (native !== undefined) return native(signals);
-  const controller = new AbortController();
-  for (const signal of signals) {
-    if (signal.aborted) {
-      controller.abort(signal.reason);
-      break;
-    }
-    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-  }
-  return controller.signal;
 }
