@@ -1,5 +1,5 @@
 import { ProtocolError, TransportError } from '../errors.js';
-import type { Link, LinkHandlers } from './link.js';
+import { MessageLink } from './message-link.js';
 
 /**
  * The part of the WHATWG WebSocket that a Link needs. Browsers' WebSocket and the `ws` package's
@@ -35,21 +35,20 @@ const NORMAL_CLOSURE = 1000;
 const NO_STATUS = 1005;
 
 /** A Link over one open WebSocket. Each binary message is one chunk of the byte stream. */
-export class WebSocketLink implements Link {
+export class WebSocketLink extends MessageLink {
   readonly transport = 'ws';
-  private handlers: LinkHandlers | undefined;
-  private closedValue = false;
-  private paused = false;
-  private readonly held: Uint8Array[] = [];
-  private heldBytes = 0;
-  private drainTimer: ReturnType<typeof setTimeout> | undefined;
-  private failure: Error | undefined;
 
   constructor(
     private readonly socket: WebSocketLike,
-    readonly remoteAddress: string,
-    private readonly highWaterMarkBytes = WEBSOCKET_HIGH_WATER_MARK_BYTES,
+    remoteAddress: string,
+    highWaterMarkBytes = WEBSOCKET_HIGH_WATER_MARK_BYTES,
   ) {
+    super(remoteAddress, {
+      highWaterMarkBytes,
+      drainPollMs: WEBSOCKET_DRAIN_POLL_MS,
+      maxHeldBytes: WEBSOCKET_MAX_PAUSED_BYTES,
+      label: 'WebSocket',
+    });
     socket.binaryType = 'arraybuffer';
     // Until attach(), hold data (and pause `ws` sockets) so that nothing is lost or unbounded.
     this.pause();
@@ -73,47 +72,22 @@ export class WebSocketLink implements Link {
     return this.socket.bufferedAmount;
   }
 
-  get closed(): boolean {
-    return this.closedValue;
-  }
-
-  attach(handlers: LinkHandlers): void {
-    this.handlers = handlers;
-    if (this.closedValue) {
-      queueMicrotask(() => handlers.onClose(this.failure));
-      return;
-    }
-    this.resume();
+  protected get socketBufferedAmount(): number {
+    return this.socket.bufferedAmount;
   }
 
   write(chunk: Uint8Array): boolean {
     if (this.closedValue || this.socket.readyState !== OPEN) return false;
     this.socket.send(chunk);
-    if (this.socket.bufferedAmount < this.highWaterMarkBytes) return true;
-    this.pollDrain();
-    return false;
+    return this.belowHighWaterMark();
   }
 
-  pause(): void {
-    this.paused = true;
+  protected override onPause(): void {
     this.socket.pause?.();
   }
 
-  resume(): void {
-    if (this.handlers === undefined) return;
-    this.paused = false;
+  protected override onResume(): void {
     this.socket.resume?.();
-    // Held chunks go out after the caller returns: a handshake that attaches and then writes its
-    // hello must not see the peer's bytes in between.
-    if (this.held.length > 0) queueMicrotask(() => this.deliverHeld());
-  }
-
-  private deliverHeld(): void {
-    while (!this.paused && !this.closedValue && this.handlers !== undefined && this.held.length > 0) {
-      const chunk = this.held.shift()!;
-      this.heldBytes -= chunk.length;
-      this.handlers.onData(chunk);
-    }
   }
 
   close(): void {
@@ -139,36 +113,6 @@ export class WebSocketLink implements Link {
       this.destroy(new ProtocolError('ERR_MALFORMED_PACKET', 'WebSocket peer sent a text message; meshlink speaks binary'));
       return;
     }
-    if (!this.paused && this.handlers !== undefined && this.held.length === 0) {
-      this.handlers.onData(chunk);
-      return;
-    }
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes > WEBSOCKET_MAX_PAUSED_BYTES) {
-      this.destroy(new ProtocolError('ERR_RATE_LIMIT', `WebSocket peer sent over ${WEBSOCKET_MAX_PAUSED_BYTES} bytes while we were paused`));
-    }
-  }
-
-  private pollDrain(): void {
-    if (this.drainTimer !== undefined) return;
-    const check = (): void => {
-      this.drainTimer = undefined;
-      if (this.closedValue) return;
-      if (this.socket.bufferedAmount < this.highWaterMarkBytes / 2) this.handlers?.onDrain();
-      else this.drainTimer = setTimeout(check, WEBSOCKET_DRAIN_POLL_MS);
-    };
-    this.drainTimer = setTimeout(check, WEBSOCKET_DRAIN_POLL_MS);
-  }
-
-  private finish(): void {
-    if (this.closedValue) return;
-    this.closedValue = true;
-    clearTimeout(this.drainTimer);
-    this.held.length = 0;
-    this.heldBytes = 0;
-    const handlers = this.handlers;
-    this.handlers = undefined;
-    handlers?.onClose(this.failure);
+    this.receive(chunk);
   }
 }

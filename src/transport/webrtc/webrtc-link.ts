@@ -1,5 +1,5 @@
-import { ProtocolError, TransportError } from '../../errors.js';
-import type { Link, LinkHandlers } from '../link.js';
+import { TransportError } from '../../errors.js';
+import { MessageLink } from '../message-link.js';
 import {
   WEBRTC_CLOSE_FLUSH_TIMEOUT_MS,
   WEBRTC_DRAIN_POLL_MS,
@@ -17,23 +17,18 @@ import type { SimplePeerLike } from './simple-peer-like.js';
  * Backpressure: `write()` returns false above the high-water mark, and `bufferedAmount` is polled
  * until it falls under half of it (then `onDrain`), since `bufferedamountlow` is not reliable.
  */
-export class WebRtcLink implements Link {
+export class WebRtcLink extends MessageLink {
   readonly transport = 'webrtc';
-  private handlers: LinkHandlers | undefined;
-  private closedValue = false;
-  private paused = true;
-  private readonly held: Uint8Array[] = [];
-  private heldBytes = 0;
-  private drainTimer: ReturnType<typeof setTimeout> | undefined;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
-  private failure: Error | undefined;
 
   constructor(
     private readonly peer: SimplePeerLike,
-    readonly remoteAddress: string,
-    private readonly highWaterMarkBytes = WEBRTC_HIGH_WATER_MARK_BYTES,
+    remoteAddress: string,
+    highWaterMarkBytes = WEBRTC_HIGH_WATER_MARK_BYTES,
   ) {
-    peer.on('data', (chunk) => this.onMessage(chunk));
+    super(remoteAddress, { highWaterMarkBytes, drainPollMs: WEBRTC_DRAIN_POLL_MS, maxHeldBytes: WEBRTC_MAX_PAUSED_BYTES, label: 'WebRTC' });
+    // simple-peer hands out a Buffer (a Uint8Array view of this one message): the chunk is ours.
+    peer.on('data', (chunk) => this.receive(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk as ArrayBuffer)));
     peer.on('error', (error) => {
       this.failure ??= new TransportError(`WebRTC ${remoteAddress}: ${error.message}`, { cause: error, detail: { code: error.code } });
     });
@@ -45,20 +40,8 @@ export class WebRtcLink implements Link {
     return this.closedValue ? 0 : this.peer.bufferSize;
   }
 
-  get closed(): boolean {
-    return this.closedValue;
-  }
-
-  attach(handlers: LinkHandlers): void {
-    this.handlers = handlers;
-    if (this.closedValue) {
-      queueMicrotask(() => handlers.onClose(this.failure));
-      return;
-    }
-    // Held bytes are delivered after attach() returns: the owner typically attaches and then writes
-    // its first bytes (the handshake hello); delivering synchronously would let it answer first.
-    this.paused = false;
-    queueMicrotask(() => this.flushHeld());
+  protected get socketBufferedAmount(): number {
+    return this.peer.bufferSize;
   }
 
   write(chunk: Uint8Array): boolean {
@@ -71,27 +54,7 @@ export class WebRtcLink implements Link {
       this.destroy(new TransportError(`WebRTC ${this.remoteAddress}: send failed: ${(error as Error).message}`, { cause: error }));
       return false;
     }
-    if (this.peer.bufferSize < this.highWaterMarkBytes) return true;
-    this.pollDrain();
-    return false;
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    if (this.handlers === undefined) return;
-    this.paused = false;
-    this.flushHeld();
-  }
-
-  private flushHeld(): void {
-    while (!this.paused && !this.closedValue && this.held.length > 0) {
-      const chunk = this.held.shift()!;
-      this.heldBytes -= chunk.length;
-      this.handlers!.onData(chunk);
-    }
+    return this.belowHighWaterMark();
   }
 
   /** Waits (bounded) for the data channel to send what it buffered, then closes. */
@@ -115,42 +78,9 @@ export class WebRtcLink implements Link {
     this.finish();
   }
 
-  private onMessage(data: Uint8Array): void {
-    if (this.closedValue) return;
-    // simple-peer hands out a Buffer (a Uint8Array view of this one message): the chunk is ours.
-    const chunk = data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
-    if (!this.paused && this.handlers !== undefined && this.held.length === 0) {
-      this.handlers.onData(chunk);
-      return;
-    }
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes > WEBRTC_MAX_PAUSED_BYTES) {
-      this.destroy(new ProtocolError('ERR_RATE_LIMIT', `WebRTC peer sent over ${WEBRTC_MAX_PAUSED_BYTES} bytes while we were paused`));
-    }
-  }
-
-  private pollDrain(): void {
-    if (this.drainTimer !== undefined) return;
-    const check = (): void => {
-      this.drainTimer = undefined;
-      if (this.closedValue) return;
-      if (this.peer.bufferSize < this.highWaterMarkBytes / 2) this.handlers?.onDrain();
-      else this.drainTimer = setTimeout(check, WEBRTC_DRAIN_POLL_MS);
-    };
-    this.drainTimer = setTimeout(check, WEBRTC_DRAIN_POLL_MS);
-  }
-
-  private finish(): void {
-    if (this.closedValue) return;
-    this.closedValue = true;
-    clearTimeout(this.drainTimer);
+  protected override finish(): void {
     clearTimeout(this.closeTimer);
-    this.held.length = 0;
-    this.heldBytes = 0;
-    const handlers = this.handlers;
-    this.handlers = undefined;
-    handlers?.onClose(this.failure);
+    super.finish();
   }
 }
 

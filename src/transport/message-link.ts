@@ -1,0 +1,129 @@
+import { ProtocolError } from '../errors.js';
+import type { Link, LinkHandlers } from './link.js';
+
+export interface MessageLinkLimits {
+  /** Above this many buffered bytes `write()` returns false. */
+  highWaterMarkBytes: number;
+  /** How often bufferedAmount is polled while over the mark (no reliable low-water event exists). */
+  drainPollMs: number;
+  /** Bytes held while paused (or before attach) before the peer counts as ignoring flow control. */
+  maxHeldBytes: number;
+  /** For error messages: 'WebSocket', 'WebRTC'. */
+  label: string;
+}
+
+/**
+ * What Links over message sockets (WebSocket, WebRTC data channel) share: each message is one chunk
+ * of the byte stream; such sockets cannot always stop reading, so chunks that arrive while paused (or
+ * before attach) are held up to a bound, then the link is dropped; and backpressure is a polled
+ * `bufferedAmount`. Subclasses supply the socket: sending, closing, and its buffered amount.
+ */
+export abstract class MessageLink implements Link {
+  abstract readonly transport: string;
+  protected handlers: LinkHandlers | undefined;
+  protected closedValue = false;
+  protected failure: Error | undefined;
+  private paused = true;
+  private readonly held: Uint8Array[] = [];
+  private heldBytes = 0;
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly remoteAddress: string,
+    private readonly limits: MessageLinkLimits,
+  ) {}
+
+  /** The socket's own count of bytes queued for sending. */
+  protected abstract get socketBufferedAmount(): number;
+  abstract readonly bufferedBytes: number;
+  abstract write(chunk: Uint8Array): boolean;
+  abstract close(): void;
+  abstract destroy(error?: Error): void;
+
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  attach(handlers: LinkHandlers): void {
+    this.handlers = handlers;
+    if (this.closedValue) {
+      queueMicrotask(() => handlers.onClose(this.failure));
+      return;
+    }
+    this.paused = false;
+    this.onResume();
+    // Held chunks go out after attach() returns: the owner typically attaches and then writes its first
+    // bytes (the handshake hello); delivering synchronously would let it answer before it spoke.
+    queueMicrotask(() => this.deliverHeld());
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.onPause();
+  }
+
+  resume(): void {
+    if (this.handlers === undefined) return;
+    this.paused = false;
+    this.onResume();
+    this.deliverHeld();
+  }
+
+  /** Hooks for sockets that can really stop reading (`ws`). */
+  protected onPause(): void {}
+  protected onResume(): void {}
+
+  /** A message arrived: deliver it, or hold it (in order) while paused or before attach. */
+  protected receive(chunk: Uint8Array): void {
+    if (this.closedValue) return;
+    if (!this.paused && this.handlers !== undefined && this.held.length === 0) {
+      this.handlers.onData(chunk);
+      return;
+    }
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    if (this.heldBytes > this.limits.maxHeldBytes) {
+      this.destroy(
+        new ProtocolError('ERR_RATE_LIMIT', `${this.limits.label} peer sent over ${this.limits.maxHeldBytes} bytes while we were paused`),
+      );
+    }
+  }
+
+  /** After a send: true while under the high-water mark, else false and `onDrain` once it empties. */
+  protected belowHighWaterMark(): boolean {
+    if (this.socketBufferedAmount < this.limits.highWaterMarkBytes) return true;
+    this.pollDrain();
+    return false;
+  }
+
+  /** Marks the link closed, clears what it holds and tells the owner, once. */
+  protected finish(): void {
+    if (this.closedValue) return;
+    this.closedValue = true;
+    clearTimeout(this.drainTimer);
+    this.held.length = 0;
+    this.heldBytes = 0;
+    const handlers = this.handlers;
+    this.handlers = undefined;
+    handlers?.onClose(this.failure);
+  }
+
+  private deliverHeld(): void {
+    while (!this.paused && !this.closedValue && this.handlers !== undefined && this.held.length > 0) {
+      const chunk = this.held.shift()!;
+      this.heldBytes -= chunk.length;
+      this.handlers.onData(chunk);
+    }
+  }
+
+  private pollDrain(): void {
+    if (this.drainTimer !== undefined) return;
+    const check = (): void => {
+      this.drainTimer = undefined;
+      if (this.closedValue) return;
+      if (this.socketBufferedAmount < this.limits.highWaterMarkBytes / 2) this.handlers?.onDrain();
+      else this.drainTimer = setTimeout(check, this.limits.drainPollMs);
+    };
+    this.drainTimer = setTimeout(check, this.limits.drainPollMs);
+  }
+}
