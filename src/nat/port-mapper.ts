@@ -1,4 +1,6 @@
-import { MeshlinkError, type ErrorOptions } from '../errors.js';
+import { ConfigError, MeshlinkError, type ErrorOptions } from '../errors.js';
+import { isIntegerIn, isPortNumber } from '../util/config.js';
+import { MAX_LEASE_SECONDS, MAX_PORT } from './constants.js';
 
 /**
  * The seam between NatManager (isomorphic) and a platform's way of opening ports on the local
@@ -230,4 +232,23 @@ export function upnpErrorName(code: number): string | undefined {
 /** True when `error` is a UpnpError carrying one of `codes`. */
 export function hasUpnpCode(error: unknown, ...codes: number[]): error is UpnpError {
   return error instanceof UpnpError && error.upnpCode !== undefined && codes.includes(error.upnpCode);
+}
+
+/** Rejects a port outside 1..65535 (0 means "any" to a socket, nothing to a gateway). */
+export function validatePort(port: unknown, name: string): void {
+  if (!isPortNumber(port)) {
+    throw new ConfigError('ERR_INVALID_ARGUMENT', `${name} must be an integer in 1..${MAX_PORT}, got ${String(port)}`);
+  }
+}
+
+/** The checks every PortMapper makes on a map request before asking the gateway. */
+export function validateMapRequest(request: MapRequest): void {
+  if (request.protocol !== 'TCP' && request.protocol !== 'UDP') {
+    throw new ConfigError('ERR_INVALID_ARGUMENT', `protocol must be 'TCP' or 'UDP', got ${String(request.protocol)}`);
+  }
+  validatePort(request.internalPort, 'internalPort');
+  if (request.externalPort !== undefined) validatePort(request.externalPort, 'externalPort');
+  if (!isIntegerIn(request.ttlSeconds, 0, MAX_LEASE_SECONDS)) {
+    throw new ConfigError('ERR_INVALID_ARGUMENT', `ttlSeconds must be an integer in 0..${MAX_LEASE_SECONDS}`);
+  }
 }

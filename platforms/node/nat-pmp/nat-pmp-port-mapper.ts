@@ -20,11 +20,13 @@ import dgram from 'node:dgram';
 import { abortReason, anySignal, throwIfAborted } from '../../../src/util/abort.js';
 import { readFile } from 'node:fs/promises';
 import { ClosedError, ConfigError } from '../../../src/errors.js';
-import { MAX_LEASE_SECONDS, MAX_PORT } from '../../../src/nat/constants.js';
+import { MAX_LEASE_SECONDS } from '../../../src/nat/constants.js';
 import {
   NAT_PMP_RESULT,
   NatPmpError,
   natPmpResultName,
+  validateMapRequest,
+  validatePort,
   type MapRequest,
   type Mapping,
   type MappingProtocol,
@@ -32,7 +34,6 @@ import {
   type PortMapper,
   type UnmapRequest,
 } from '../../../src/nat/port-mapper.js';
-import { isIntegerIn, isPortNumber } from '../../../src/util/config.js';
 import {
   NAT_PMP_PORT,
   NatPmpDecodeError,
@@ -140,9 +141,7 @@ export class NatPmpPortMapper implements PortMapper {
    * says that internal port is mapped on another external port.
    */
   async unmap(request: UnmapRequest, options: NatCallOptions = {}): Promise<boolean> {
-    if (!isPortNumber(request.externalPort)) {
-      throw new ConfigError('ERR_INVALID_ARGUMENT', `externalPort must be an integer in 1..${MAX_PORT}, got ${String(request.externalPort)}`);
-    }
+    validatePort(request.externalPort, 'externalPort');
     let internalPort = request.internalPort;
     if (internalPort === undefined) {
       for (const mapping of this.ours.values()) {
@@ -152,7 +151,7 @@ export class NatPmpPortMapper implements PortMapper {
     if (internalPort === undefined) {
       throw new ConfigError('ERR_INVALID_ARGUMENT', 'NAT-PMP removes a mapping by its internal port: give internalPort');
     }
-    if (!isPortNumber(internalPort)) throw new ConfigError('ERR_INVALID_ARGUMENT', `internalPort must be an integer in 1..${MAX_PORT}`);
+    validatePort(internalPort, 'internalPort');
     const { localAddress } = await this.socketFor(options);
     if (request.internalHost !== undefined && request.internalHost !== localAddress) return false;
     const key = keyOf(request.protocol, internalPort);
@@ -300,17 +299,4 @@ function refusal(response: Response, what: string): NatPmpError {
 
 function keyOf(protocol: MappingProtocol, internalPort: number): string {
   return `${protocol}:${internalPort}`;
-}
-
-function validateMapRequest(request: MapRequest): void {
-  if (request.protocol !== 'TCP' && request.protocol !== 'UDP') {
-    throw new ConfigError('ERR_INVALID_ARGUMENT', `protocol must be 'TCP' or 'UDP', got ${String(request.protocol)}`);
-  }
-  if (!isPortNumber(request.internalPort)) throw new ConfigError('ERR_INVALID_ARGUMENT', `internalPort must be an integer in 1..${MAX_PORT}`);
-  if (request.externalPort !== undefined && !isPortNumber(request.externalPort)) {
-    throw new ConfigError('ERR_INVALID_ARGUMENT', `externalPort must be an integer in 1..${MAX_PORT}`);
-  }
-  if (!isIntegerIn(request.ttlSeconds, 0, MAX_LEASE_SECONDS)) {
-    throw new ConfigError('ERR_INVALID_ARGUMENT', `ttlSeconds must be an integer in 0..${MAX_LEASE_SECONDS}`);
-  }
 }

@@ -22,12 +22,12 @@
  *    conflicts; see port-mapping-strategies.ts.
  *  - unmap() with the internal port deletes only an entry that still forwards to that host and port.
  */
-import { ClosedError, ConfigError } from '../../../src/errors.js';
+import { ClosedError } from '../../../src/errors.js';
 import { anySignal } from '../../../src/util/abort.js';
-import { isIntegerIn, isPortNumber } from '../../../src/util/config.js';
-import { MAX_LEASE_SECONDS, MAX_PORT } from '../../../src/nat/constants.js';
 import {
   UpnpError,
+  validateMapRequest,
+  validatePort,
   type MapRequest,
   type Mapping,
   type MappingProtocol,
@@ -130,22 +130,5 @@ export class UpnpPortMapper implements PortMapper {
     const caller = options.signal;
     if (caller === undefined) return this.closeController.signal;
     return anySignal([caller, this.closeController.signal]);
-  }
-}
-
-function validatePort(port: unknown, name: string): void {
-  if (!isPortNumber(port)) {
-    throw new ConfigError('ERR_INVALID_ARGUMENT', `${name} must be an integer in 1..${MAX_PORT}, got ${String(port)}`);
-  }
-}
-
-function validateMapRequest(request: MapRequest): void {
-  if (request.protocol !== 'TCP' && request.protocol !== 'UDP') {
-    throw new ConfigError('ERR_INVALID_ARGUMENT', `protocol must be 'TCP' or 'UDP', got ${String(request.protocol)}`);
-  }
-  validatePort(request.internalPort, 'internalPort');
-  if (request.externalPort !== undefined) validatePort(request.externalPort, 'externalPort');
-  if (!isIntegerIn(request.ttlSeconds, 0, MAX_LEASE_SECONDS)) {
-    throw new ConfigError('ERR_INVALID_ARGUMENT', `ttlSeconds must be an integer in 0..${MAX_LEASE_SECONDS}`);
   }
 }
