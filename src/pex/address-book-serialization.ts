@@ -1,6 +1,6 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { isNodeId } from '../transport/address.js';
-import type { BucketType, KnownAddress } from './known-address.js';
+import type { KnownAddress } from './known-address.js';
 import { ADDRESS_BOOK_FORMAT_VERSION, BUCKET_KEY_BYTES, MAX_ADDRESS_BOOK_BYTES } from './params.js';
 
 /**

@@ -1,11 +1,9 @@
 import { MConnection } from '../conn/mconnection.js';
-import { resolveChannelDescriptor, hex, type ChannelDescriptor } from '../conn/channel-descriptor.js';
 import {
   ClosedError,
   ConfigError,
   MeshlinkError,
   PeerRejectedError,
-  ProtocolError,
   toError,
 } from '../errors.js';
 import { endpointHost, formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';

@@ -34,10 +34,6 @@ function startRelay(agent: Agent = new SignalAgent()): Promise<TestNode> {
   return startNode({ channels: CHANNELS, agents: { signal: agent } });
 }
 
-function totalBytes(chunks: { message: Uint8Array }[]): number {
-  return chunks.reduce((n, c) => n + c.message.length, 0);
-}
-
 /** A relay that sends A's signals for B to C instead, and C's answers back to A as if from B. */
 class RedirectingRelay implements Agent {
   readonly channels = new SignalAgent().channels;
