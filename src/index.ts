@@ -24,6 +24,7 @@ export type { Envelope } from './switch/inbox.js';
 export type { NodeInfo } from './switch/node-info.js';
 export { PROTOCOL_VERSION } from './switch/node-info.js';
 export { encodeMessage, decodeMessage } from './wire/codec.js';
+export { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, type DecodeLimits } from './wire/config.js';
 export { AddressBook, type AddressBookOptions, type AddressBookStats, type AddOutcome, type LoadResult } from './pex/address-book.js';
 export { PEXAgent, type PexAgentOptions, type PexAgentEvents, type PexStats } from './pex/pex-agent.js';
 export { encodePexMessage, decodePexMessage, type PexMessage } from './pex/pex-messages.js';

@@ -7,6 +7,7 @@ import {
   ProtocolError,
   decodeMessage,
   encodeMessage,
+  resolveDecodeLimits,
   type ChannelDescriptor,
   type Envelope,
   type Peer,
@@ -56,9 +57,12 @@ export function encodeTxMessage(tx: Uint8Array): Uint8Array {
   return encodeMessage({ tx } satisfies TxMessage);
 }
 
+/** A TxMessage is `{ tx: <bytes> }`: one level, two elements. */
+const TX_DECODE_LIMITS = resolveDecodeLimits({ maxBytes: MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES, maxDepth: 1, maxElements: 2, maxStringBytes: 16, maxBinaryBytes: MAX_TX_BYTES });
+
 /** Decodes and validates a TxMessage from a peer; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. */
 export function decodeTxMessage(bytes: Uint8Array, peerId?: string): TxMessage {
-  const value = decodeMessage(bytes);
+  const value = decodeMessage(bytes, TX_DECODE_LIMITS);
   const bad = (why: string): never => {
     throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed TxMessage: ${why}`, { peerId });
   };

@@ -1,7 +1,17 @@
 import { ProtocolError } from '../errors.js';
 import { parseAddress } from '../transport/address.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
-import { PEX_MAX_ADDRESS_CHARS } from './pex-params.js';
+import { resolveDecodeLimits } from '../wire/config.js';
+import { PEX_MAX_ADDRESS_CHARS, PEX_MAX_ADDRESSES_PER_RESPONSE, PEX_MAX_MESSAGE_BYTES } from './pex-params.js';
+
+/** A PEX message is a map of two fields, one of them a flat array of address strings. */
+const PEX_DECODE_LIMITS = resolveDecodeLimits({
+  maxBytes: PEX_MAX_MESSAGE_BYTES,
+  maxDepth: 2,
+  maxElements: 2 * 4 + PEX_MAX_ADDRESSES_PER_RESPONSE,
+  maxStringBytes: 4 * PEX_MAX_ADDRESS_CHARS,
+  maxBinaryBytes: 0,
+});
 
 /**
  * The PEX wire format: one msgpack map per message, tagged by `type`.
@@ -36,7 +46,7 @@ export function decodePexMessage(bytes: Uint8Array, peerId?: string): PexMessage
   };
   let value: unknown;
   try {
-    value = decodeMessage(bytes);
+    value = decodeMessage(bytes, PEX_DECODE_LIMITS);
   } catch (error) {
     throw error instanceof ProtocolError && peerId !== undefined ? error.withPeer(peerId) : error;
   }

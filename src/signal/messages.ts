@@ -1,6 +1,7 @@
 import { ProtocolError } from '../errors.js';
 import { isNodeId } from '../transport/address.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
+import { resolveDecodeLimits } from '../wire/config.js';
 import { SIGNAL_MAX_CANDIDATE_CHARS, SIGNAL_MAX_MESSAGE_BYTES, SIGNAL_MAX_SDP_CHARS } from './constants.js';
 
 /**
@@ -21,6 +22,15 @@ export type SignalMessage =
   | { type: 'signal'; from: string; to: string; data: SignalData }
   | { type: 'unreachable'; to: string };
 
+/** A signal is a map holding a map holding a map (the ICE candidate): three levels, a dozen fields. */
+const SIGNAL_DECODE_LIMITS = resolveDecodeLimits({
+  maxBytes: SIGNAL_MAX_MESSAGE_BYTES,
+  maxDepth: 3,
+  maxElements: 64,
+  maxStringBytes: SIGNAL_MAX_MESSAGE_BYTES,
+  maxBinaryBytes: 0,
+});
+
 export function encodeSignalMessage(message: SignalMessage): Uint8Array {
   return encodeMessage(message);
 }
@@ -35,7 +45,7 @@ export function decodeSignalMessage(bytes: Uint8Array): SignalMessage {
       detail: { length: bytes.length, max: SIGNAL_MAX_MESSAGE_BYTES },
     });
   }
-  const value = decodeMessage(bytes);
+  const value = decodeMessage(bytes, SIGNAL_DECODE_LIMITS);
   if (!isPlainObject(value)) return fail('not a map');
   if (value['type'] === 'unreachable') {
     if (!isNodeId(value['to'])) fail('bad "to"');

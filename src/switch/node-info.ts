@@ -1,4 +1,5 @@
 import { HandshakeError } from '../errors.js';
+import { resolveDecodeLimits } from '../wire/config.js';
 import { endpointHost, formatAddress, isNodeId, normalizeAddress, parseAddress } from '../transport/address.js';
 
 /** What a node tells a peer about itself right after the secure handshake. */
@@ -25,6 +26,15 @@ export const MAX_NODE_INFO_BYTES = 16 * 1024;
 export const MAX_LISTEN_ADDRESSES = 16;
 export const MAX_MONIKER_LENGTH = 64;
 const MAX_NETWORK_LENGTH = 64;
+const MAX_NODE_INFO_CHANNELS = 256;
+/** A NodeInfo is a flat map with two short arrays: anything deeper or wider is an attack. */
+export const NODE_INFO_DECODE_LIMITS = resolveDecodeLimits({
+  maxBytes: MAX_NODE_INFO_BYTES,
+  maxDepth: 2,
+  maxElements: 2 * 32 + MAX_NODE_INFO_CHANNELS + MAX_LISTEN_ADDRESSES,
+  maxStringBytes: 4 * 1024,
+  maxBinaryBytes: 0,
+});
 
 function fail(why: string, peerId?: string): never {
   throw new HandshakeError('ERR_HANDSHAKE', `Invalid NodeInfo: ${why}`, { peerId });
@@ -42,7 +52,7 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
   if (!isNodeId(id)) fail('id is not a node id', peerId);
   if (typeof network !== 'string' || network.length === 0 || network.length > MAX_NETWORK_LENGTH) fail('bad network', peerId);
   if (typeof protocolVersion !== 'string' || !/^\d{1,6}\.\d{1,6}\.\d{1,6}$/.test(protocolVersion)) fail('bad protocolVersion', peerId);
-  if (!Array.isArray(channels) || channels.length > 256) fail('bad channels', peerId);
+  if (!Array.isArray(channels) || channels.length > MAX_NODE_INFO_CHANNELS) fail('bad channels', peerId);
   const channelSet = new Set<number>();
   for (const channel of channels) {
     if (!Number.isInteger(channel) || (channel as number) < 0 || (channel as number) > 255 || channelSet.has(channel as number)) {

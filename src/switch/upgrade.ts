@@ -6,7 +6,8 @@ import type { Link } from '../transport/link.js';
 import { withDeadline } from '../util/abort.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { frameLinkMessage, LinkMessageReader } from './link-messages.js';
-import { checkCompatible, MAX_NODE_INFO_BYTES, parseNodeInfo, type NodeInfo } from './node-info.js';
+import { checkCompatible, MAX_NODE_INFO_BYTES, NODE_INFO_DECODE_LIMITS, parseNodeInfo, type NodeInfo } from './node-info.js';
+import { resolveDecodeLimits } from '../wire/config.js';
 
 export type Direction = 'inbound' | 'outbound';
 
@@ -38,6 +39,8 @@ export interface UpgradedLink {
 
 /** How long a refused dialer may take to read our decision before the link is cut. */
 const REJECTED_LINGER_MS = 2 * 1000;
+/** An admission decision is a map of at most three short fields. */
+const DECISION_DECODE_LIMITS = resolveDecodeLimits({ maxBytes: 1024, maxDepth: 1, maxElements: 16, maxStringBytes: 512, maxBinaryBytes: 0 });
 
 /**
  * Turns a raw Link into an authenticated, encrypted one with a known, compatible peer:
@@ -70,7 +73,7 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
         }
         const reader = new LinkMessageReader(secure, MAX_NODE_INFO_BYTES);
         secure.write(frameLinkMessage(encodeMessage(options.localInfo)));
-        const remoteInfo = parseNodeInfo(decodeMessage(await reader.next(signal)), peerId);
+        const remoteInfo = parseNodeInfo(decodeMessage(await reader.next(signal), NODE_INFO_DECODE_LIMITS), peerId);
         if (remoteInfo.id !== peerId) {
           throw new HandshakeError('ERR_HANDSHAKE', `NodeInfo claims id ${remoteInfo.id} but the key proves ${peerId}`, { peerId });
         }
@@ -84,7 +87,7 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
             throw new PeerRejectedError(decision.code, decision.reason, { peerId });
           }
         } else {
-          const decision = parseDecision(decodeMessage(await reader.next(signal)), peerId);
+          const decision = parseDecision(decodeMessage(await reader.next(signal), DECISION_DECODE_LIMITS), peerId);
           if (!decision.accept) throw new PeerRejectedError(decision.code, `Peer refused us: ${decision.reason}`, { peerId });
         }
         return { link: secure, remoteInfo, leftover: reader.detach() };

@@ -16,3 +16,12 @@ export const CONTROL_PACKET_BYTES = 1;
 /** The length field is 16 bits. */
 export const MAX_PACKET_PAYLOAD_BYTES_LIMIT = 0xffff;
 export const MAX_CHANNEL_ID = 0xff;
+
+/** Largest message `decodeMessage` accepts by default: the default channel recvMessageCapacity. */
+export const DEFAULT_MAX_DECODE_BYTES = 1024 * 1024;
+/** Deepest nesting accepted by default; no meshlink message nests deeper than 3. */
+export const DEFAULT_MAX_DECODE_DEPTH = 16;
+/** Array items plus map keys and values per message by default. */
+export const DEFAULT_MAX_DECODE_ELEMENTS = 64 * 1024;
+/** Upper bound for any decode limit a caller sets (the largest channel recvMessageCapacity). */
+export const MAX_DECODE_BYTES_LIMIT = 64 * 1024 * 1024;
