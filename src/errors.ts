@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_FRAME_TOO_LARGE'
   | 'ERR_DECRYPT'
   | 'ERR_RATE_LIMIT'
+  | 'ERR_SPOOFED_SENDER' // a peer claimed another node's id as the sender of what it sent
   | 'ERR_PROTOCOL'
   | 'ERR_PEX_REQUEST_TOO_SOON' // PEX: a peer asked for addresses again before the minimum interval
   | 'ERR_PEX_UNSOLICITED_RESPONSE' // PEX: addresses we did not ask for

@@ -16,8 +16,8 @@ import { createUpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.j
 import { wsTransport } from './ws-transport.js';
 
 export * from '../../src/index.js';
-export { tcpTransport, TcpLink } from './tcp.js';
-export { wsTransport } from './ws-transport.js';
+export { tcpTransport, TcpLink, type TcpTransportOptions } from './tcp.js';
+export { wsTransport, type WsTransportOptions } from './ws-transport.js';
 export { webrtcTransport, loadWrtc } from './webrtc.js';
 export { FileStorage } from './file-storage.js';
 export { nodeChaCha20Poly1305 } from './aead.js';
@@ -65,6 +65,16 @@ export interface NodeNatOptions extends Omit<NatAgentOptions, 'createMapper'> {
 
 export const DEFAULT_NETWORK = 'meshlink';
 
+/**
+ * TCP and WebSocket. With PEX on and allowLocal off, names that resolve to local addresses are not
+ * dialled: PEX hands out names strangers chose.
+ */
+function defaultTransports(options: NodeOptions): Transport[] {
+  const pex = options.pex;
+  const allowLocalNames = pex === undefined || pex === false || (pex !== true && pex.allowLocal === true);
+  return [tcpTransport({ allowLocalNames }), wsTransport({ allowLocalNames })];
+}
+
 export function defaultHome(): string {
   return join(homedir(), '.meshlink');
 }
@@ -81,7 +91,7 @@ export async function createNode(options: NodeOptions = {}): Promise<Switch> {
     ...options,
     network: options.network ?? DEFAULT_NETWORK,
     identity,
-    transports: options.transports ?? [tcpTransport(), wsTransport()],
+    transports: options.transports ?? defaultTransports(options),
   });
   if (options.pex !== undefined && options.pex !== false) addPexAgent(sw, storage, options.pex === true ? {} : options.pex);
   if (options.nat !== undefined && options.nat !== false) {

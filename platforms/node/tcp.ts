@@ -3,6 +3,7 @@ import { AbortError, TransportError } from '../../src/errors.js';
 import { formatAddress, type PeerAddress } from '../../src/transport/address.js';
 import type { Link, LinkHandlers } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
+import { localRefusingLookup } from './guarded-lookup.js';
 
 /** Above this many unsent bytes `write()` returns false. Large enough for two full batches. */
 export const TCP_LINK_HIGH_WATER_MARK_BYTES = 128 * 1024;
@@ -10,6 +11,11 @@ export const TCP_LINK_HIGH_WATER_MARK_BYTES = 128 * 1024;
 export interface TcpTransportOptions {
   /** @default TCP_LINK_HIGH_WATER_MARK_BYTES */
   highWaterMarkBytes?: number;
+  /**
+   * Dial host names that resolve to loopback, private, link-local or reserved addresses. IP literals
+   * are always dialled as given (the address book decides about those). @default true
+   */
+  allowLocalNames?: boolean;
 }
 
 /** A Link over a net.Socket. Nagle is off: MConnection already batches, and pings must not wait. */
@@ -123,7 +129,7 @@ class TcpTransport implements Transport {
         socket.removeAllListeners('error');
         resolve(new TcpLink(socket, this.options.highWaterMarkBytes));
       });
-      socket.connect({ host: address.host, port: address.port });
+      socket.connect({ host: address.host, port: address.port, ...(this.options.allowLocalNames === false ? { lookup: localRefusingLookup() } : {}) });
     });
   }
 

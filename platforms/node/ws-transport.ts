@@ -6,6 +6,7 @@ import type { Link } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
 import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
 import { WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
+import { localRefusingLookup } from './guarded-lookup.js';
 
 /** One WebSocket message carries one sealed frame (≤ 64 KiB + header); anything far larger is hostile. */
 export const WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -14,9 +15,25 @@ export const WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
  * WebSocket transport for Node: listens with `ws`'s WebSocketServer (for browsers to reach a relay)
  * and dials with `ws`'s WebSocket through the same client code browsers use.
  */
+export interface WsTransportOptions {
+  /** As tcpTransport's: dial names that resolve to local addresses. @default true */
+  allowLocalNames?: boolean;
+}
+
 class NodeWebSocketTransport implements Transport {
   readonly protocols = ['ws', 'wss'] as const;
-  private readonly client = new WebSocketClientTransport(WebSocket as unknown as WebSocketConstructor);
+  private readonly client: WebSocketClientTransport;
+
+  constructor(options: WsTransportOptions) {
+    const lookup = options.allowLocalNames === false ? { lookup: localRefusingLookup() } : {};
+    // The dialing side caps messages as the server does (ws's own default is 100 MiB).
+    class BoundedWebSocket extends WebSocket {
+      constructor(url: string) {
+        super(url, { maxPayload: WS_MAX_PAYLOAD_BYTES, ...lookup });
+      }
+    }
+    this.client = new WebSocketClientTransport(BoundedWebSocket as unknown as WebSocketConstructor);
+  }
 
   dial(address: PeerAddress, options?: DialOptions): Promise<Link> {
     return this.client.dial(address, options);
@@ -49,6 +66,6 @@ class NodeWebSocketTransport implements Transport {
   }
 }
 
-export function wsTransport(): Transport {
-  return new NodeWebSocketTransport();
+export function wsTransport(options: WsTransportOptions = {}): Transport {
+  return new NodeWebSocketTransport(options);
 }

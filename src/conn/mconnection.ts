@@ -44,6 +44,9 @@ export interface ConnectionStatus {
 const RESOLVED_TRUE = Promise.resolve(true);
 const RESOLVED_FALSE = Promise.resolve(false);
 
+/** The holder of `pause()` called without one. */
+const DEFAULT_PAUSE_HOLDER = Symbol('caller');
+
 /**
  * Multiplexes prioritised channels over one Link (normally a SecureLink).
  *
@@ -80,7 +83,8 @@ export class MConnection {
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   private sentBytesTotal = 0;
   private receivedBytesTotal = 0;
-  private pausedByCaller = false;
+  /** Whoever paused delivery (each inbox, the app): reading resumes only when all have resumed. */
+  private readonly pauseHolders = new Set<unknown>();
   private pausedByRateLimit = false;
   private closeWaiters: (() => void)[] = [];
   private closeError: Error | undefined;
@@ -130,7 +134,7 @@ export class MConnection {
     }
     this.pingTimer = setInterval(() => this.sendPing(), this.config.pingIntervalMs);
     if (initialBytes !== undefined && initialBytes.length > 0) this.onData(initialBytes);
-    if (!this.pausedByCaller && this.stateValue !== 'closed') this.link.resume();
+    if (this.pauseHolders.size === 0 && this.stateValue !== 'closed') this.link.resume();
   }
 
   hasChannel(channelId: number): boolean {
@@ -212,15 +216,19 @@ export class MConnection {
     return channel;
   }
 
-  /** Stops delivering messages (backpressure reaches the remote sender through the link). */
-  pause(): void {
-    this.pausedByCaller = true;
+  /**
+   * Stops delivering messages (backpressure reaches the remote sender through the link) until every
+   * `holder` that paused has called `resume` with the same holder: two full inboxes each hold the
+   * connection, and reading one of them must not release the other.
+   */
+  pause(holder: unknown = DEFAULT_PAUSE_HOLDER): void {
+    this.pauseHolders.add(holder);
     this.link.pause();
   }
 
-  resume(): void {
-    this.pausedByCaller = false;
-    if (!this.pausedByRateLimit) this.link.resume();
+  resume(holder: unknown = DEFAULT_PAUSE_HOLDER): void {
+    this.pauseHolders.delete(holder);
+    if (this.pauseHolders.size === 0 && !this.pausedByRateLimit) this.link.resume();
   }
 
   /**
@@ -284,7 +292,7 @@ export class MConnection {
         this.link.pause();
         this.recvResumeTimer = setTimeout(() => {
           this.pausedByRateLimit = false;
-          if (!this.pausedByCaller) this.link.resume();
+          if (this.pauseHolders.size === 0) this.link.resume();
           this.flush();
         }, waitMs);
       }

@@ -14,6 +14,7 @@ import {
   deriveSessionSecrets,
   encodeAuthMessage,
   verifyAuthMessage,
+  type AuthContext,
   type EphemeralKeyPair,
 } from '../crypto/handshake.js';
 import type { NodeKey } from '../crypto/keys.js';
@@ -112,7 +113,7 @@ class HandshakeRun {
   private readonly ephemeral: EphemeralKeyPair = createEphemeralKeyPair();
   private readonly hello = new Uint8Array(HELLO_BYTES);
   private helloFilled = 0;
-  private challenge: Uint8Array | undefined;
+  private authContext: AuthContext | undefined;
   private decoder: FrameDecoder | undefined;
   private encoder: FrameEncoder | undefined;
   private session: SecureLinkSession | undefined;
@@ -173,11 +174,11 @@ class HandshakeRun {
   private beginAuth(remoteEphemeral: Uint8Array): void {
     const secrets = deriveSessionSecrets(this.ephemeral, remoteEphemeral);
     const { aead, maxFramePayloadBytes } = this.config;
-    this.challenge = secrets.challenge;
+    this.authContext = secrets;
     this.encoder = new FrameEncoder(aead(secrets.sendKey), maxFramePayloadBytes);
     this.decoder = new FrameDecoder(aead(secrets.receiveKey), maxFramePayloadBytes);
     this.phase = HandshakePhase.Auth;
-    this.link.write(this.encoder.encode(encodeAuthMessage(this.config.identity, secrets.challenge)));
+    this.link.write(this.encoder.encode(encodeAuthMessage(this.config.identity, secrets)));
   }
 
   /** Frame #0 is the peer's proof; any later frame in the same chunk is already session data. */
@@ -186,7 +187,7 @@ class HandshakeRun {
       this.session.receiveFrame(plaintext);
       return;
     }
-    const remote = verifyAuthMessage(plaintext, this.challenge!);
+    const remote = verifyAuthMessage(plaintext, this.authContext!);
     const expected = this.config.expectedPeerId;
     if (expected !== undefined && remote.nodeId !== expected) {
       throw new HandshakeError('ERR_WRONG_PEER_ID', `Dialled ${expected} but the peer proved to be ${remote.nodeId}`, {
@@ -203,7 +204,7 @@ class HandshakeRun {
     this.phase = HandshakePhase.Done;
     clearTimeout(this.timer);
     this.config.signal?.removeEventListener('abort', this.onAbort);
-    this.challenge = undefined;
+    this.authContext = undefined;
   }
 
   private fail(cause: unknown): void {

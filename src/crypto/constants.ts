@@ -31,7 +31,8 @@ export const X25519_PUBLIC_KEY_BYTES = 32;
 
 /** ASCII "mlk": lets a peer that speaks something else fail fast with a clear error. */
 export const HANDSHAKE_MAGIC: readonly number[] = [0x6d, 0x6c, 0x6b];
-export const HANDSHAKE_VERSION = 1;
+/** 2: the auth signature also covers the signer's role and public key. */
+export const HANDSHAKE_VERSION = 2;
 /** magic (3) || version (1) || ephemeral X25519 public key (32). */
 export const HELLO_BYTES = HANDSHAKE_MAGIC.length + 1 + X25519_PUBLIC_KEY_BYTES;
 
@@ -39,7 +40,7 @@ export const HELLO_BYTES = HANDSHAKE_MAGIC.length + 1 + X25519_PUBLIC_KEY_BYTES;
 export const SESSION_KEY_MATERIAL_BYTES = 2 * AEAD_KEY_BYTES + 32;
 export const HKDF_INFO_LABEL = 'meshlink/secret-connection/v1/keys';
 /** Prefixed to the challenge before signing so a node key can never be tricked into signing a bare challenge elsewhere. */
-export const AUTH_SIGNATURE_CONTEXT = 'meshlink/secret-connection/v1/auth';
+export const AUTH_SIGNATURE_CONTEXT = 'meshlink/secret-connection/v2/auth';
 /** ed25519 public key (32) || signature (64), sent as the first sealed frame. */
 export const AUTH_MESSAGE_BYTES = ED25519_PUBLIC_KEY_BYTES + ED25519_SIGNATURE_BYTES;
 

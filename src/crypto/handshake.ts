@@ -23,8 +23,8 @@ import { nodeIdFromPublicKey, verifySignature, type NodeKey } from './keys.js';
  *
  * ```
  *  A                                                    B
- *  hello: "mlk" | 0x01 | ephA (32)   ─────────────▶
- *                                   ◀─────────────     hello: "mlk" | 0x01 | ephB (32)
+ *  hello: "mlk" | 0x02 | ephA (32)   ─────────────▶
+ *                                   ◀─────────────     hello: "mlk" | 0x02 | ephB (32)
  *  both: dh = X25519(eph_sk, eph_pk_remote)    (low-order / all-zero → HandshakeError)
  *        (lo, hi) = sort(ephA, ephB)
  *        k1 | k2 | challenge = HKDF-SHA256(ikm = dh, salt = none,
@@ -32,7 +32,7 @@ import { nodeIdFromPublicKey, verifySignature, type NodeKey } from './keys.js';
  *        the side whose ephemeral is lo sends with k1 and receives with k2; the other the reverse
  *  frame #0: seal(pubA (32) | sigA (64))  ─────────▶
  *                                   ◀─────────────     frame #0: seal(pubB | sigB)
- *        sig = ed25519(context "meshlink/secret-connection/v1/auth" | challenge)
+ *        sig = ed25519("meshlink/secret-connection/v2/auth" | role (lo: 1, hi: 2) | own pub | challenge)
  *  both: verify, remoteNodeId = hex(SHA-256(pub)[0..20]); frames #1.. carry data
  * ```
  * Frames are `u32be length | ChaCha20-Poly1305(ciphertext | tag)`, nonce = 4 zero bytes | u64le
@@ -44,11 +44,23 @@ export interface EphemeralKeyPair {
   readonly publicKey: Uint8Array;
 }
 
-export interface SessionSecrets {
-  readonly sendKey: Uint8Array;
-  readonly receiveKey: Uint8Array;
+/**
+ * Which side of the key exchange a node is on: 'low' when its ephemeral key sorts first. Both ends
+ * agree on it without a round trip, and it tells the two auth signatures of one session apart.
+ */
+export type AuthRole = 'low' | 'high';
+
+/** What an auth signature is bound to: this session's challenge and the signer's role in it. */
+export interface AuthContext {
   /** Both sides sign this; it binds the identities to this very key exchange. */
   readonly challenge: Uint8Array;
+  /** Our role; the remote's is the other one. */
+  readonly localRole: AuthRole;
+}
+
+export interface SessionSecrets extends AuthContext {
+  readonly sendKey: Uint8Array;
+  readonly receiveKey: Uint8Array;
 }
 
 export interface AuthenticatedPeer {
@@ -125,33 +137,46 @@ export function deriveSessionSecrets(local: EphemeralKeyPair, remotePublicKey: U
   const key2 = material.slice(AEAD_KEY_BYTES, 2 * AEAD_KEY_BYTES);
   const challenge = material.slice(2 * AEAD_KEY_BYTES);
   material.fill(0);
-  return order < 0 ? { sendKey: key1, receiveKey: key2, challenge } : { sendKey: key2, receiveKey: key1, challenge };
+  return order < 0
+    ? { sendKey: key1, receiveKey: key2, challenge, localRole: 'low' }
+    : { sendKey: key2, receiveKey: key1, challenge, localRole: 'high' };
 }
 
-function authSignedBytes(challenge: Uint8Array): Uint8Array {
-  const signed = new Uint8Array(AUTH_CONTEXT.length + challenge.length);
+/**
+ * context | role (0x01 low, 0x02 high) | signer's ed25519 public key | challenge. The role keeps one
+ * side's signature from ever standing for the other's; the key binds the signature to the identity
+ * it proves (no key substitution under the same signature).
+ */
+function authSignedBytes(challenge: Uint8Array, signerRole: AuthRole, signerPublicKey: Uint8Array): Uint8Array {
+  const signed = new Uint8Array(AUTH_CONTEXT.length + 1 + ED25519_PUBLIC_KEY_BYTES + challenge.length);
   signed.set(AUTH_CONTEXT, 0);
-  signed.set(challenge, AUTH_CONTEXT.length);
+  signed[AUTH_CONTEXT.length] = signerRole === 'low' ? 0x01 : 0x02;
+  signed.set(signerPublicKey, AUTH_CONTEXT.length + 1);
+  signed.set(challenge, AUTH_CONTEXT.length + 1 + ED25519_PUBLIC_KEY_BYTES);
   return signed;
 }
 
-/** Our public key || signature over the challenge: the plaintext of frame #0. */
-export function encodeAuthMessage(identity: NodeKey, challenge: Uint8Array): Uint8Array {
+/** Our public key || signature over the challenge, our role and key: the plaintext of frame #0. */
+export function encodeAuthMessage(identity: NodeKey, context: AuthContext): Uint8Array {
   const message = new Uint8Array(AUTH_MESSAGE_BYTES);
   message.set(identity.publicKey, 0);
-  message.set(identity.sign(authSignedBytes(challenge)), ED25519_PUBLIC_KEY_BYTES);
+  message.set(identity.sign(authSignedBytes(context.challenge, context.localRole, identity.publicKey)), ED25519_PUBLIC_KEY_BYTES);
   return message;
 }
 
-/** Checks the remote frame #0; throws HandshakeError unless it proves the key behind a node id. */
-export function verifyAuthMessage(message: Uint8Array, challenge: Uint8Array): AuthenticatedPeer {
+/**
+ * Checks the remote frame #0 (signed in the role opposite to `context.localRole`); throws
+ * HandshakeError unless it proves the key behind a node id.
+ */
+export function verifyAuthMessage(message: Uint8Array, context: AuthContext): AuthenticatedPeer {
   if (message.length !== AUTH_MESSAGE_BYTES) {
     throw new HandshakeError('ERR_HANDSHAKE', `Auth message must be ${AUTH_MESSAGE_BYTES} bytes, got ${message.length}`);
   }
   const publicKey = message.slice(0, ED25519_PUBLIC_KEY_BYTES);
   const signature = message.subarray(ED25519_PUBLIC_KEY_BYTES);
   const nodeId = nodeIdFromPublicKey(publicKey);
-  if (!verifySignature(publicKey, authSignedBytes(challenge), signature)) {
+  const remoteRole: AuthRole = context.localRole === 'low' ? 'high' : 'low';
+  if (!verifySignature(publicKey, authSignedBytes(context.challenge, remoteRole, publicKey), signature)) {
     throw new HandshakeError('ERR_HANDSHAKE', 'Peer failed to prove its identity: bad challenge signature', {
       peerId: nodeId,
     });

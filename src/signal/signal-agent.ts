@@ -43,6 +43,8 @@ export interface SignalAgentStats {
   unreachable: number;
   /** Signals addressed to us. */
   delivered: number;
+  /** Relayed signals dropped because the relay exceeded its (larger) bucket. */
+  dropped: number;
 }
 
 interface Bucket {
@@ -63,8 +65,9 @@ const RELAYED_FACTOR = 10;
  *   replaced by the sender's authenticated id; otherwise an `unreachable` reply goes back.
  * - Every peer has a token bucket for what it originates; a peer that exceeds it is stopped with
  *   ProtocolError `ERR_RATE_LIMIT`. Signals a relay forwards to us have a 10× bucket and are dropped
- *   past it (the relay is not to blame for its other peers). Malformed or oversized messages cost
- *   the peer its connection.
+ *   past it (the relay is not to blame for its other peers). Only a peer we dialled is taken as a
+ *   relay: one that dialled us and names another sender is stopped with `ERR_SPOOFED_SENDER`.
+ *   Malformed or oversized messages cost the peer its connection.
  *
  * A relay learns who negotiates with whom (and the SDP, which names candidate addresses) but never
  * sees the data: the secure handshake runs end to end over the data channel.
@@ -79,7 +82,7 @@ export class SignalAgent extends BaseAgent {
       name: 'signal',
     },
   ];
-  readonly stats: SignalAgentStats = { relayed: 0, unreachable: 0, delivered: 0 };
+  readonly stats: SignalAgentStats = { relayed: 0, unreachable: 0, delivered: 0, dropped: 0 };
   private readonly relay: boolean;
   private readonly ratePerMs: number;
   private readonly burst: number;
@@ -121,10 +124,20 @@ export class SignalAgent extends BaseAgent {
     // A relay forwards what other peers originate: it is not stopped for their excess (that would
     // let one flooder cut us off from an honest relay). Its relayed traffic to us has a separate,
     // larger bucket, and what exceeds it is dropped. What a peer originates itself costs it the
-    // connection when it exceeds its bucket.
+    // connection when it exceeds its bucket. Only peers we dialled can be our relays: a peer that
+    // dialled us and names someone else as the sender is lying, which costs it the connection.
     const relayed = message.type === 'unreachable' || (message.to === sw.nodeId && message.from !== peer.id);
+    if (relayed && message.type === 'signal' && peer.direction !== 'outbound') {
+      throw new ProtocolError('ERR_SPOOFED_SENDER', `Peer sent a signal claiming to come from ${message.from}, but it is not our relay`, {
+        peerId: peer.id,
+        detail: { claimedFrom: message.from },
+      });
+    }
     if (relayed) {
-      if (!this.take(peer, RELAYED_BUCKET, RELAYED_FACTOR)) return;
+      if (!this.take(peer, RELAYED_BUCKET, RELAYED_FACTOR)) {
+        this.stats.dropped++;
+        return;
+      }
     } else if (!this.take(peer, BUCKET, 1)) {
       throw new ProtocolError('ERR_RATE_LIMIT', `Peer sent signalling faster than ${this.ratePerMs * 1000}/s (burst ${this.burst})`, {
         peerId: peer.id,

@@ -1,19 +1,48 @@
 import { formatAddress, parseAddress } from '../transport/address.js';
+import { MAX_BAN_ENTRIES } from './constants.js';
 
 /**
  * Node ids and addresses that may not connect until a deadline. Banning an address bans that address
  * and the node id in it; hosts are not banned, since many honest nodes may share one (NAT, a relay
- * machine). Expired entries are dropped when looked at, so the list needs no timer.
+ * machine). Expired entries are dropped when looked at, and swept when the list is full, so it needs
+ * no timer; at most `maxEntries` are held (when all are live, the one closest to expiry gives way).
  */
 export class BanList {
   private readonly until = new Map<string, number>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    readonly maxEntries: number = MAX_BAN_ENTRIES,
+  ) {}
+
+  get size(): number {
+    return this.until.size;
+  }
 
   /** `target`: a node id or an address. */
   ban(target: string, durationMs: number): void {
     const expires = this.now() + durationMs;
-    for (const key of keysOf(target)) this.until.set(key, Math.max(expires, this.until.get(key) ?? 0));
+    for (const key of keysOf(target)) {
+      if (!this.until.has(key)) this.makeRoom();
+      this.until.set(key, Math.max(expires, this.until.get(key) ?? 0));
+    }
+  }
+
+  private makeRoom(): void {
+    if (this.until.size < this.maxEntries) return;
+    const now = this.now();
+    for (const [key, expires] of this.until) if (expires <= now) this.until.delete(key);
+    while (this.until.size >= this.maxEntries) {
+      let soonest: string | undefined;
+      let soonestExpiry = Number.POSITIVE_INFINITY;
+      for (const [key, expires] of this.until) {
+        if (expires < soonestExpiry) {
+          soonest = key;
+          soonestExpiry = expires;
+        }
+      }
+      this.until.delete(soonest!);
+    }
   }
 
   unban(target: string): void {

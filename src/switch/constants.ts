@@ -3,7 +3,7 @@ export const DEFAULT_MAX_INBOUND_PEERS = 40;
 export const DEFAULT_MAX_OUTBOUND_PEERS = 10;
 /** Raw links still handshaking at once; more are dropped on arrival (handshake floods cost little). */
 export const DEFAULT_MAX_PENDING_INBOUND = 64;
-/** Of those, from one IP address: a single host cannot starve everyone else's handshakes. */
+/** Of those, from one IPv4 address or IPv6 /64: a single host cannot starve everyone else's handshakes. */
 export const DEFAULT_MAX_PENDING_INBOUND_PER_HOST = 8;
 export const DEFAULT_DIAL_TIMEOUT_MS = 10 * 1000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 20 * 1000;
@@ -19,3 +19,8 @@ export const RECONNECT_JITTER_RATIO = 0.25;
 /** Messages waiting per pull-style channel before the senders are paused. */
 export const DEFAULT_INBOX_CAPACITY_MESSAGES = 1024;
 export const DEFAULT_BAN_DURATION_MS = 10 * 60 * 1000;
+/**
+ * Bans held at once. PEX bans every misbehaving key, and keys are free: past this, expired bans are
+ * swept and then the ban closest to expiry gives way.
+ */
+export const MAX_BAN_ENTRIES = 10_000;

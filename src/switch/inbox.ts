@@ -34,7 +34,7 @@ export class Inbox {
     this.queue.push(envelope);
     if (this.length >= this.capacity && !this.pausedPeers.has(envelope.peer)) {
       this.pausedPeers.add(envelope.peer);
-      envelope.peer.connection.pause();
+      envelope.peer.connection.pause(this);
     }
   }
 
@@ -70,7 +70,7 @@ export class Inbox {
   }
 
   private resumePeers(): void {
-    for (const peer of this.pausedPeers) peer.connection.resume();
+    for (const peer of this.pausedPeers) peer.connection.resume(this);
     this.pausedPeers.clear();
   }
 

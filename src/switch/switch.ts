@@ -6,7 +6,7 @@ import {
   PeerRejectedError,
   toError,
 } from '../errors.js';
-import { endpointHost, formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
+import { endpointHostGroup, formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
 import type { Link } from '../transport/link.js';
 import type { Listener, Transport } from '../transport/transport.js';
 import { TypedEventTarget } from '../util/events.js';
@@ -314,7 +314,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   private onInboundLink(link: Link): void {
-    const host = endpointHost(link.remoteAddress);
+    const host = endpointHostGroup(link.remoteAddress);
     const fromHost = host === undefined ? 0 : (this.pendingInboundByHost.get(host) ?? 0);
     if (this.state !== 'running' || this.pendingInbound >= this.options.maxPendingInbound || fromHost >= this.options.maxPendingInboundPerHost) {
       link.destroy();
@@ -323,11 +323,16 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.pendingInbound++;
     if (host !== undefined) this.pendingInboundByHost.set(host, fromHost + 1);
     let admittedId: string | undefined;
+    let settled = false;
     const controller = this.trackInFlight();
     const options = this.upgradeOptions('inbound', controller.signal);
     options.admit = async (remote) => {
-      const decision = await this.admitInbound(remote);
-      if (decision.accept) admittedId = remote.id;
+      const decision = await this.admitInbound(remote, controller.signal);
+      if (!decision.accept) return decision;
+      // The upgrade may have ended (deadline, stop) while admission waited on our own dial: the slot
+      // is then nobody's, so it is given back at once instead of held for ever.
+      if (settled) this.admitted.delete(remote.id);
+      else admittedId = remote.id;
       return decision;
     };
     upgradeLink(link, options)
@@ -342,6 +347,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       })
       .catch((error: unknown) => this.emit('inbound:rejected', { remoteAddress: link.remoteAddress, error: toError(error) }))
       .finally(() => {
+        settled = true;
         this.inFlight.delete(controller);
         this.pendingInbound--;
         if (host !== undefined) {
@@ -358,7 +364,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
    * the node with the lower id wins on both ends; if our own (winning) dial is still in flight we wait
    * for it, so that a failed dial does not leave both sides without a connection.
    */
-  private async admitInbound(remote: NodeInfo): Promise<AdmissionDecision> {
+  private async admitInbound(remote: NodeInfo, signal?: AbortSignal): Promise<AdmissionDecision> {
     const refuse = (code: Exclude<AdmissionDecision, { accept: true }>['code'], reason: string): AdmissionDecision => ({ accept: false, code, reason });
     if (remote.id === this.nodeId) return refuse('ERR_SELF_CONNECTION', 'connected to itself');
     if (this.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
@@ -366,6 +372,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     if (ourDial !== undefined && this.nodeId < remote.id) {
       const ourDialWon = await ourDial.then(() => true, () => false);
       if (ourDialWon) return refuse('ERR_DUPLICATE_PEER', 'already connected (simultaneous dial: lower id dials)');
+      if (signal?.aborted) return refuse('ERR_PEER_LIMIT', 'handshake ended while waiting for our own dial');
     }
     if (this.peerMap.has(remote.id) || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
     if (this.peerCounts().inbound >= this.options.maxInbound && !this.dialer.isPersistent(remote.id)) {

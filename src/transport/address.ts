@@ -151,3 +151,24 @@ export function endpointHost(remoteAddress: string): string | undefined {
   const host = match?.[1]?.toLowerCase();
   return host?.startsWith('::ffff:') && host.includes('.') ? host.slice('::ffff:'.length) : host;
 }
+
+/**
+ * The network a remote endpoint's host stands for, for per-host limits: the IPv4 address itself, or
+ * the /64 prefix of an IPv6 address (one subscriber's allocation: a single host can take any address
+ * in its /64, so counting full IPv6 addresses would let it fill every slot). Undefined when unknown.
+ */
+export function endpointHostGroup(remoteAddress: string): string | undefined {
+  const host = endpointHost(remoteAddress);
+  if (host === undefined || !host.includes(':')) return host;
+  const halves = host.split('::');
+  if (halves.length > 2) return host;
+  const groupsOf = (text: string | undefined): string[] => (text === undefined || text === '' ? [] : text.split(':'));
+  const head = groupsOf(halves[0]);
+  const tail = groupsOf(halves[1]);
+  // A trailing dotted IPv4 part fills the last two groups.
+  const width = (groups: string[]): number => groups.length + (groups.at(-1)?.includes('.') === true ? 1 : 0);
+  const groups = halves.length === 2 ? [...head, ...new Array<string>(Math.max(0, 8 - width(head) - width(tail))).fill('0'), ...tail] : head;
+  const prefix = groups.slice(0, 4).map((group) => Number.parseInt(group, 16));
+  if (prefix.length < 4 || prefix.some((value) => !Number.isInteger(value) || value < 0 || value > 0xffff)) return host;
+  return `${prefix.map((value) => value.toString(16)).join(':')}::/64`;
+}

@@ -47,6 +47,9 @@ export class WebSocketClientTransport implements Transport {
       };
       const onAbort = (): void => {
         cleanup();
+        // Closing while CONNECTING makes `ws` emit 'error'; with no listener that error would be
+        // thrown out of the event loop and end the process.
+        socket.onerror = () => undefined;
         socket.close();
         reject(new AbortError(`Dial to ${url} aborted`));
       };

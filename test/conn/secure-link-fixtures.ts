@@ -10,6 +10,7 @@ import {
   encodeAuthMessage,
   encodeHello,
   verifyAuthMessage,
+  type AuthContext,
 } from '../../src/crypto/handshake.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import type { Link, LinkHandlers } from '../../src/transport/link.js';
@@ -143,7 +144,7 @@ export class ManualPeer {
   closedWith: Error | undefined | null = null;
   encoder: FrameEncoder | undefined;
   decoder: FrameDecoder | undefined;
-  challenge: Uint8Array | undefined;
+  authContext: AuthContext | undefined;
 
   constructor(readonly link: Link, identity?: NodeKey) {
     this.identity = identity ?? generateNodeKey();
@@ -184,14 +185,14 @@ export class ManualPeer {
   /** Reads the other side's hello and derives the session; returns our auth frame, not yet sent. */
   async acceptHello(
     maxFramePayloadBytes = MAX_FRAME_PAYLOAD_BYTES,
-    authPlaintext: (identity: NodeKey, challenge: Uint8Array) => Uint8Array = encodeAuthMessage,
+    authPlaintext: (identity: NodeKey, context: AuthContext) => Uint8Array = encodeAuthMessage,
   ): Promise<Uint8Array> {
     const remote = decodeHello(await this.read(HELLO_BYTES));
     const secrets = deriveSessionSecrets(this.ephemeral, remote);
-    this.challenge = secrets.challenge;
+    this.authContext = secrets;
     this.encoder = new FrameEncoder(nobleChaCha20Poly1305(secrets.sendKey), maxFramePayloadBytes);
     this.decoder = new FrameDecoder(nobleChaCha20Poly1305(secrets.receiveKey), maxFramePayloadBytes);
-    return this.encoder.encode(authPlaintext(this.identity, secrets.challenge));
+    return this.encoder.encode(authPlaintext(this.identity, secrets));
   }
 
   /** Reads and checks the other side's auth frame. */
@@ -199,7 +200,7 @@ export class ManualPeer {
     const header = await this.read(4);
     const body = await this.read(new DataView(header.buffer).getUint32(0, false));
     let nodeId = '';
-    const error = this.decoder!.push(concat([header, body]), (p) => (nodeId = verifyAuthMessage(p, this.challenge!).nodeId));
+    const error = this.decoder!.push(concat([header, body]), (p) => (nodeId = verifyAuthMessage(p, this.authContext!).nodeId));
     if (error) throw error;
     return nodeId;
   }

@@ -27,11 +27,11 @@ function expectHandshakeError(fn: () => unknown, code: string): void {
 }
 
 describe('hello', () => {
-  it('pins the wire layout: "mlk", version 1, then the 32-byte ephemeral key', () => {
+  it('pins the wire layout: "mlk", version 2, then the 32-byte ephemeral key', () => {
     const key = Uint8Array.from({ length: 32 }, (_, i) => i);
     const hello = encodeHello(key);
     expect(hello.length).toBe(HELLO_BYTES);
-    expect(bytesToHex(hello)).toBe('6d6c6b01' + bytesToHex(key));
+    expect(bytesToHex(hello)).toBe('6d6c6b02' + bytesToHex(key));
     expect(decodeHello(hello)).toEqual(key);
   });
 
@@ -95,34 +95,41 @@ describe('deriveSessionSecrets', () => {
 describe('auth message', () => {
   const a = createEphemeralKeyPair();
   const b = createEphemeralKeyPair();
-  const { challenge } = deriveSessionSecrets(a, b.publicKey);
+  const ours = deriveSessionSecrets(a, b.publicKey);
+  const theirs = deriveSessionSecrets(b, a.publicKey);
+  const { challenge } = ours;
   const identity = generateNodeKey();
 
   it('proves the identity behind a node id', () => {
-    const peer = verifyAuthMessage(encodeAuthMessage(identity, challenge), challenge);
+    const peer = verifyAuthMessage(encodeAuthMessage(identity, theirs), ours);
     expect(peer.nodeId).toBe(identity.nodeId);
     expect(peer.publicKey).toEqual(identity.publicKey);
   });
 
   it('fails for a signature over another session\'s challenge', () => {
-    const other = deriveSessionSecrets(createEphemeralKeyPair(), b.publicKey).challenge;
-    expectHandshakeError(() => verifyAuthMessage(encodeAuthMessage(identity, other), challenge), 'ERR_HANDSHAKE');
+    const other = deriveSessionSecrets(b, createEphemeralKeyPair().publicKey);
+    expectHandshakeError(() => verifyAuthMessage(encodeAuthMessage(identity, other), ours), 'ERR_HANDSHAKE');
+  });
+
+  it('fails for a signature made in our own role (a reflected auth message)', () => {
+    expect(ours.localRole).not.toBe(theirs.localRole);
+    expectHandshakeError(() => verifyAuthMessage(encodeAuthMessage(identity, ours), ours), 'ERR_HANDSHAKE');
   });
 
   it('fails when the public key is swapped for another', () => {
-    const message = encodeAuthMessage(identity, challenge);
+    const message = encodeAuthMessage(identity, theirs);
     message.set(generateNodeKey().publicKey, 0);
-    expectHandshakeError(() => verifyAuthMessage(message, challenge), 'ERR_HANDSHAKE');
+    expectHandshakeError(() => verifyAuthMessage(message, ours), 'ERR_HANDSHAKE');
   });
 
   it('does not accept a bare signature over the challenge (the context prefix is required)', () => {
     const message = new Uint8Array(96);
     message.set(identity.publicKey, 0);
     message.set(identity.sign(challenge), 32);
-    expectHandshakeError(() => verifyAuthMessage(message, challenge), 'ERR_HANDSHAKE');
+    expectHandshakeError(() => verifyAuthMessage(message, ours), 'ERR_HANDSHAKE');
   });
 
   it('fails on a wrong length', () => {
-    expectHandshakeError(() => verifyAuthMessage(new Uint8Array(95), challenge), 'ERR_HANDSHAKE');
+    expectHandshakeError(() => verifyAuthMessage(new Uint8Array(95), ours), 'ERR_HANDSHAKE');
   });
 });

@@ -12,3 +12,8 @@ export const WEBRTC_CLOSE_FLUSH_TIMEOUT_MS = 5 * 1000;
 export const WEBRTC_ACCEPT_TIMEOUT_MS = 15 * 1000;
 /** Answering sessions (offers received, not yet connected) kept at once; more offers are ignored. */
 export const WEBRTC_MAX_PENDING_ACCEPTS = 32;
+/**
+ * Of those, offers delivered by one peer (a relay, or a peer signalling directly): one peer with made-up
+ * `from` ids cannot hold every slot and lock out offers arriving through other relays.
+ */
+export const WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA = 8;

@@ -4,7 +4,7 @@ import type { SignalData } from '../../signal/messages.js';
 import type { PeerAddress } from '../address.js';
 import type { Link } from '../link.js';
 import type { DialOptions, Listener, Transport } from '../transport.js';
-import { WEBRTC_ACCEPT_TIMEOUT_MS, WEBRTC_MAX_PENDING_ACCEPTS } from './constants.js';
+import { WEBRTC_ACCEPT_TIMEOUT_MS, WEBRTC_MAX_PENDING_ACCEPTS, WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA } from './constants.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WebRtcLink } from './webrtc-link.js';
 
@@ -17,6 +17,8 @@ export interface WebRtcTransportOptions {
   acceptTimeoutMs?: number;
   /** Offers being answered at once; further offers are ignored. @default 32 */
   maxPendingAccepts?: number;
+  /** Of those, offers delivered by one peer (relay). @default 8 */
+  maxPendingAcceptsPerVia?: number;
 }
 
 interface Session {
@@ -56,8 +58,11 @@ export class WebRtcTransport implements Transport {
   private onLink: ((link: Link) => void) | undefined;
   private listenId: string | undefined;
   private pendingAccepts = 0;
+  /** Pending accepts per delivering peer; an entry lives only while its count is above zero. */
+  private readonly pendingAcceptsByVia = new Map<string, number>();
   private readonly acceptTimeoutMs: number;
   private readonly maxPendingAccepts: number;
+  private readonly maxPendingAcceptsPerVia: number;
 
   constructor(private readonly options: WebRtcTransportOptions) {
     if (typeof options?.createPeer !== 'function') {
@@ -65,6 +70,7 @@ export class WebRtcTransport implements Transport {
     }
     this.acceptTimeoutMs = options.acceptTimeoutMs ?? WEBRTC_ACCEPT_TIMEOUT_MS;
     this.maxPendingAccepts = options.maxPendingAccepts ?? WEBRTC_MAX_PENDING_ACCEPTS;
+    this.maxPendingAcceptsPerVia = options.maxPendingAcceptsPerVia ?? WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA;
     this.signalAgent = new SignalAgent({
       ...options.signal,
       onSignal: (signal) => this.onSignal(signal),
@@ -141,6 +147,11 @@ export class WebRtcTransport implements Transport {
     return Promise.resolve(listener);
   }
 
+  /** Offers being answered now, in all and per delivering peer: for status and tests. */
+  pendingAcceptCounts(): { total: number; byVia: Map<string, number> } {
+    return { total: this.pendingAccepts, byVia: new Map(this.pendingAcceptsByVia) };
+  }
+
   /** Drops negotiations in flight. Established links belong to their peers. */
   async close(): Promise<void> {
     this.onLink = undefined;
@@ -173,17 +184,22 @@ export class WebRtcTransport implements Transport {
   private accept(from: string, via: string, offer: SignalData): void {
     const onLink = this.onLink;
     const sw = this.signalAgent.switch;
-    if (onLink === undefined || sw === undefined || this.pendingAccepts >= this.maxPendingAccepts) return;
-    if (this.listenId !== sw.nodeId) return;
+    if (onLink === undefined || sw === undefined || this.listenId !== sw.nodeId || sw.getPeer(from) !== undefined) return;
+    const fromVia = this.pendingAcceptsByVia.get(via) ?? 0;
+    if (this.pendingAccepts >= this.maxPendingAccepts || fromVia >= this.maxPendingAcceptsPerVia) return;
     const key = sessionKey(via, from);
     const peer = this.options.createPeer({ initiator: false });
     const link = new WebRtcLink(peer, `webrtc://${from}?via=${via}`);
     this.pendingAccepts++;
+    this.pendingAcceptsByVia.set(via, fromVia + 1);
     let settled = false;
     const timer = setTimeout(() => session.fail(new TransportError(`WebRTC offer from ${from} did not connect in ${this.acceptTimeoutMs} ms`)), this.acceptTimeoutMs);
     const settle = (): void => {
       settled = true;
       this.pendingAccepts--;
+      const left = (this.pendingAcceptsByVia.get(via) ?? 1) - 1;
+      if (left > 0) this.pendingAcceptsByVia.set(via, left);
+      else this.pendingAcceptsByVia.delete(via);
       clearTimeout(timer);
       if (this.sessions.get(key) === session) this.sessions.delete(key);
     };
