@@ -101,6 +101,8 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
     maxInbound: config.maxInbound,
     maxOutbound: config.maxOutbound,
     nat: config.nat ?? false,
+    // Pages connected to us find each other through our PEX answers and signal through us.
+    relay: true,
     pex: {
       seeds: config.seeds,
       seedMode: config.seedMode ?? false,

@@ -1,33 +1,49 @@
-import { loadOrCreateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
-import type { Storage } from '../../src/storage/storage.js';
-import { Switch } from '../../src/switch/switch.js';
-import type { SwitchOptions } from '../../src/switch/config.js';
-import type { Transport } from '../../src/transport/transport.js';
+import { loadOrCreateNodeKey } from '../../src/crypto/keys.js';
 import { ConfigError } from '../../src/errors.js';
-import { IndexedDbStorage } from './idb-storage.js';
+import { assembleNode, type CommonNodeOptions } from '../../src/node-options.js';
+import type { Switch } from '../../src/switch/switch.js';
 import { WebSocketClientTransport } from '../../src/transport/websocket-client.js';
+import { IndexedDbStorage } from './idb-storage.js';
+import { webrtcTransport } from './webrtc.js';
 
 export * from '../../src/index.js';
 export { IndexedDbStorage } from './idb-storage.js';
+export { webrtcTransport } from './webrtc.js';
 
-export interface BrowserNodeOptions extends Omit<SwitchOptions, 'identity' | 'transports' | 'network'> {
-  /** @default 'meshlink' */
-  network?: string;
-  /** Where the key (and the address book) live. @default IndexedDbStorage('meshlink') */
-  storage?: Storage;
-  identity?: NodeKey;
-  /** Browsers cannot listen on sockets. @default [new WebSocketClientTransport()] */
-  transports?: readonly Transport[];
+export interface BrowserNodeOptions extends CommonNodeOptions {
+  /**
+   * Stop the node when the page is hidden for good (`pagehide`): peers are told politely instead of
+   * waiting out a ping timeout. @default true
+   */
+  stopOnPageHide?: boolean;
 }
 
 /**
- * A Switch set up for browsers: the portable (@noble) AEAD, a key kept in IndexedDB, and the
- * transports the page passes in.
+ * A Switch set up for browsers: WebSocket to relays and WebRTC data channels to other pages (through
+ * simple-peer and the page's RTCPeerConnection), PEX with its address book and the node key in
+ * IndexedDB, the portable (@noble) AEAD, and signalling relayed for pages we are linked to.
+ * Pass a relay in `pex.seeds` or `persistentPeers` (persistent peers are redialled with backoff).
  */
-export async function createNode(options: BrowserNodeOptions): Promise<Switch> {
-  const transports = options.transports ?? [new WebSocketClientTransport()];
-  if (transports.length === 0) throw new ConfigError('ERR_NO_TRANSPORT', 'createNode in a browser needs at least one transport');
+export async function createNode(options: BrowserNodeOptions = {}): Promise<Switch> {
   const storage = options.storage ?? new IndexedDbStorage();
   const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
-  return new Switch({ ...options, network: options.network ?? 'meshlink', identity, transports });
+  const webrtc = options.webrtc === false ? undefined : webrtcTransport(options.webrtc === true || options.webrtc === undefined ? {} : options.webrtc);
+  const base = options.transports ?? [new WebSocketClientTransport()];
+  if (base.length === 0 && webrtc === undefined) throw new ConfigError('ERR_NO_TRANSPORT', 'createNode in a browser needs at least one transport');
+  const { stopOnPageHide = true, ...common } = options;
+  const sw = assembleNode(common, {
+    identity,
+    storage,
+    transports: webrtc === undefined ? base : [...base, webrtc],
+    webrtc,
+    defaults: { pex: true, relay: true },
+  });
+  const target = globalThis as { addEventListener?: (type: string, listener: (event: { persisted?: boolean }) => void) => void };
+  if (stopOnPageHide && typeof target.addEventListener === 'function') {
+    // A page kept in the back/forward cache (persisted) may come back; one being unloaded will not.
+    target.addEventListener('pagehide', (event) => {
+      if (event.persisted !== true) void sw.stop();
+    });
+  }
+  return sw;
 }

@@ -1,16 +1,15 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { loadOrCreateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
+import { loadOrCreateNodeKey } from '../../src/crypto/keys.js';
 import { ConfigError } from '../../src/errors.js';
-import type { Storage } from '../../src/storage/storage.js';
-import { Switch } from '../../src/switch/switch.js';
-import type { SwitchOptions } from '../../src/switch/config.js';
+import type { Switch } from '../../src/switch/switch.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { nodeChaCha20Poly1305 } from './aead.js';
 import { FileStorage } from './file-storage.js';
 import { tcpTransport } from './tcp.js';
 import { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
-import { addPexAgent, type NodePexOptions } from './pex-option.js';
+import { assembleNode, type CommonNodeOptions } from '../../src/node-options.js';
+import { webrtcTransport, type NodeWebRtcTransportOptions } from './webrtc.js';
 import { createNatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
 import { createUpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
 import { wsTransport } from './ws-transport.js';
@@ -18,26 +17,20 @@ import { wsTransport } from './ws-transport.js';
 export * from '../../src/index.js';
 export { tcpTransport, TcpLink, type TcpTransportOptions } from './tcp.js';
 export { wsTransport, type WsTransportOptions } from './ws-transport.js';
-export { webrtcTransport, loadWrtc } from './webrtc.js';
+export { webrtcTransport, loadWrtc, type NodeWebRtcTransportOptions } from './webrtc.js';
 export { FileStorage } from './file-storage.js';
 export { nodeChaCha20Poly1305 } from './aead.js';
 export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
 export { createNatPmpPortMapper, NatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
 export * from '../../src/nat/index.js';
 export { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
-export { PEX_AGENT_NAME, type NodePexOptions } from './pex-option.js';
+export { PEX_AGENT_NAME, SIGNAL_AGENT_NAME, DEFAULT_NETWORK, type CommonNodeOptions, type NodePexOptions, type NodeWebRtcOptions, type IceServer } from '../../src/node-options.js';
 
-export interface NodeOptions extends Omit<SwitchOptions, 'identity' | 'transports' | 'network'> {
-  /** @default 'meshlink' */
-  network?: string;
+export interface NodeOptions extends CommonNodeOptions {
   /** Directory for the node key and address book. @default ~/.meshlink (ignored when `storage` is given) */
   home?: string;
-  /** Where the key (and later the address book) live. @default FileStorage(home) */
-  storage?: Storage;
-  /** Use this key instead of the stored one. */
-  identity?: NodeKey;
-  /** @default [tcpTransport(), wsTransport()] */
-  transports?: readonly Transport[];
+  /** `true`, or options for the transport; `wrtc` may name the RTCPeerConnection implementation. */
+  webrtc?: boolean | NodeWebRtcTransportOptions;
   /**
    * Map the listening ports on the LAN's gateway and advertise the external addresses: 'upnp'
    * (UPnP IGDv1/IGDv2) or 'nat-pmp' (RFC 6886), or options with `protocol` (default 'upnp').
@@ -45,11 +38,6 @@ export interface NodeOptions extends Omit<SwitchOptions, 'identity' | 'transport
    * The NatAgent is added to the switch as agent "nat". @default false
    */
   nat?: false | NatProtocol | NodeNatOptions;
-  /**
-   * Peer exchange: discover peers from `seeds` and keep an address book in `storage` (the home).
-   * `true` for the defaults. Local addresses (loopback, private ranges) need `allowLocal`. @default false
-   */
-  pex?: boolean | NodePexOptions;
 }
 
 export type NatProtocol = 'upnp' | 'nat-pmp';
@@ -63,7 +51,6 @@ export interface NodeNatOptions extends Omit<NatAgentOptions, 'createMapper'> {
   natPmp?: NatPmpPortMapperOptions;
 }
 
-export const DEFAULT_NETWORK = 'meshlink';
 
 /**
  * TCP and WebSocket. With PEX on and allowLocal off, names that resolve to local addresses are not
@@ -80,20 +67,24 @@ export function defaultHome(): string {
 }
 
 /**
- * A Switch set up for Node: TCP transport, Node's native ChaCha20-Poly1305 (several times faster than
- * the portable one, same bytes on the wire), and a key kept in `home`. Add agents, then `start()`.
+ * A Switch set up for Node: TCP and WebSocket transports (plus WebRTC with `webrtc`), Node's native
+ * ChaCha20-Poly1305 (several times faster than the portable one, same bytes on the wire), a key kept
+ * in `home`, and the agents the options ask for (PEX, signalling, NAT). Add your agents, then `start()`.
  */
 export async function createNode(options: NodeOptions = {}): Promise<Switch> {
   const storage = options.storage ?? new FileStorage(options.home ?? defaultHome());
   const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
-  const sw = new Switch({
-    aead: nodeChaCha20Poly1305,
-    ...options,
-    network: options.network ?? DEFAULT_NETWORK,
+  const webrtc = options.webrtc === undefined || options.webrtc === false ? undefined : webrtcTransport(options.webrtc === true ? {} : options.webrtc);
+  const base = options.transports ?? defaultTransports(options);
+  const { home: _home, nat: _nat, ...common } = options;
+  const sw = assembleNode(common, {
     identity,
-    transports: options.transports ?? defaultTransports(options),
+    storage,
+    transports: webrtc === undefined ? base : [...base, webrtc],
+    webrtc,
+    aead: nodeChaCha20Poly1305,
+    defaults: { pex: false, relay: false },
   });
-  if (options.pex !== undefined && options.pex !== false) addPexAgent(sw, storage, options.pex === true ? {} : options.pex);
   if (options.nat !== undefined && options.nat !== false) {
     const { protocol = 'upnp', upnp, natPmp, ...config }: NodeNatOptions = typeof options.nat === 'string' ? { protocol: options.nat } : options.nat;
     if (protocol !== 'upnp' && protocol !== 'nat-pmp') {

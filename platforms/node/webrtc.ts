@@ -1,14 +1,13 @@
 import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import { ConfigError } from '../../src/errors.js';
+import { rtcConfigOf, type NodeWebRtcOptions } from '../../src/node-options.js';
 import type { SimplePeerLike } from '../../src/transport/webrtc/simple-peer-like.js';
-import { WebRtcTransport, type WebRtcTransportOptions } from '../../src/transport/webrtc/webrtc-transport.js';
+import { WebRtcTransport } from '../../src/transport/webrtc/webrtc-transport.js';
 
-export interface NodeWebRtcOptions extends Omit<WebRtcTransportOptions, 'createPeer'> {
+export interface NodeWebRtcTransportOptions extends NodeWebRtcOptions {
   /** An RTCPeerConnection implementation (`{ RTCPeerConnection, RTCSessionDescription, RTCIceCandidate }`). @default require('@roamhq/wrtc') */
   wrtc?: unknown;
-  /** RTCPeerConnection configuration. Add STUN/TURN servers for peers behind NATs. @default { iceServers: [] } */
-  rtcConfig?: { iceServers?: unknown[] } & Record<string, unknown>;
 }
 
 /** Loads `@roamhq/wrtc` (an optional dependency) or throws ConfigError naming the fix. */
@@ -22,13 +21,15 @@ export function loadWrtc(): unknown {
 
 /**
  * The WebRTC transport for Node, over simple-peer and `@roamhq/wrtc`. Add `rtc.signalAgent` to the
- * Switch: `sw.addAgent('signal', rtc.signalAgent)`. See WebRtcTransport for the address format.
+ * Switch: `sw.addAgent('signal', rtc.signalAgent)` (createNode({ webrtc: true }) does both).
+ * See WebRtcTransport for the address format.
  */
-export function webrtcTransport(options: NodeWebRtcOptions = {}): WebRtcTransport {
-  const { wrtc = loadWrtc(), rtcConfig = { iceServers: [] }, ...rest } = options;
+export function webrtcTransport(options: NodeWebRtcTransportOptions = {}): WebRtcTransport {
+  const { wrtc = loadWrtc(), rtcConfig: _rtcConfig, iceServers: _iceServers, ...rest } = options;
+  const config = rtcConfigOf(options);
   return new WebRtcTransport({
     ...rest,
     createPeer: ({ initiator }) =>
-      new SimplePeer({ initiator, wrtc: wrtc as SimplePeer.Options['wrtc'], trickle: true, config: rtcConfig as RTCConfiguration }) as unknown as SimplePeerLike,
+      new SimplePeer({ initiator, wrtc: wrtc as SimplePeer.Options['wrtc'], trickle: true, config: config as RTCConfiguration }) as unknown as SimplePeerLike,
   });
 }

@@ -1,4 +1,4 @@
-import type { PeerAddress } from '../transport/address.js';
+import { isNodeId, type PeerAddress } from '../transport/address.js';
 
 /**
  * Where an address can be reached from, and which "group" (network neighbourhood) it belongs to.
@@ -222,7 +222,10 @@ export function classifyHost(host: string): HostClassification {
 export function classifyAddress(address: PeerAddress): HostClassification {
   if (address.protocol === 'memory') return { family: 'none', scope: 'loopback', group: `memory:${address.host}` };
   if (address.protocol === 'webrtc') {
-    return { family: 'none', scope: 'public', group: `webrtc:${address.params['via'] ?? '-'}` };
+    // Without a relay to signal through, nobody can dial it: a listener's own `webrtc://<id>`.
+    const via = address.params['via'];
+    if (via === undefined || !isNodeId(via)) return { family: 'none', scope: 'unspecified', group: 'webrtc:-' };
+    return { family: 'none', scope: 'public', group: `webrtc:${via}` };
   }
   return classifyHost(address.host);
 }

@@ -39,7 +39,18 @@ export interface PexAgentOptions extends Partial<PexConfig> {
   now?: () => number;
   /** Book load warnings and auto-save failures. */
   onWarning?: (message: string) => void;
+  /**
+   * We relay WebRTC signalling: hand out `webrtc://<peer>?via=<us>` for the connected peers that
+   * accept WebRTC (their NodeInfo lists `webrtc://<their id>`), so pages that know only us can reach
+   * each other directly. Those addresses are made from live connections at each answer, never from the
+   * book, so a page's address is handed out only while it is connected to the relay its `via` names.
+   * @default false
+   */
+  relayWebRtc?: boolean;
 }
+
+/** Live relayed WebRTC addresses put into one pexResponse, at most. */
+const MAX_LIVE_WEBRTC_ADDRESSES = 64;
 
 export interface PexAgentEvents extends Record<string, unknown> {
   /** A peer broke a PEX rule; it has been stopped with `error` and banned for banMs. */
@@ -290,8 +301,28 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
    * addresses first, never the peer's own. Subclasses may override (the simulation's colluders do).
    */
   protected selectAddressesFor(peer: Peer): string[] {
-    const sample = this.book.getSelection(this.config.maxAddressesPerResponse);
-    return firstHandFirst(this.book, sample, this.random).filter((address) => !address.includes(peer.id));
+    // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
+    const sample = this.book.getSelection(this.config.maxAddressesPerResponse).filter((address) => !address.startsWith('webrtc://'));
+    const live = this.options.relayWebRtc === true ? this.liveWebRtcAddresses(peer) : [];
+    const fromBook = firstHandFirst(this.book, sample, this.random).filter((address) => !address.includes(peer.id));
+    return [...live, ...fromBook].slice(0, this.config.maxAddressesPerResponse);
+  }
+
+  /** `webrtc://<id>?via=<us>` for connected peers (other than `asker`) that take WebRTC offers. */
+  private liveWebRtcAddresses(asker: Peer): string[] {
+    const sw = this.sw;
+    if (sw === undefined) return [];
+    const out: string[] = [];
+    for (const peer of sw.peers) {
+      if (peer === asker || !peer.nodeInfo.listenAddresses.includes(`webrtc://${peer.id}`)) continue;
+      out.push(`webrtc://${peer.id}?via=${sw.nodeId}`);
+    }
+    // A random subset when there are many, so every page gets a different slice of the mesh.
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out.slice(0, MAX_LIVE_WEBRTC_ADDRESSES);
   }
 
   private onRequest(peer: Peer, state: PexPeerState): void {

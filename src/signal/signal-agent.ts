@@ -83,7 +83,7 @@ export class SignalAgent extends BaseAgent {
     },
   ];
   readonly stats: SignalAgentStats = { relayed: 0, unreachable: 0, delivered: 0, dropped: 0 };
-  private readonly relay: boolean;
+  private relay: boolean;
   private readonly ratePerMs: number;
   private readonly burst: number;
   private readonly now: () => number;
@@ -99,6 +99,11 @@ export class SignalAgent extends BaseAgent {
   /** The Switch this agent runs in (set by `start`), for the transport. */
   get switch(): Switch | undefined {
     return this.sw;
+  }
+
+  /** Whether to forward signals between two of our peers. Only before the Switch starts. */
+  setRelay(relay: boolean): void {
+    this.relay = relay;
   }
 
   /** Sets the handlers after construction (the WebRTC transport owns its agent). */

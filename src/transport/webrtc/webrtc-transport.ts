@@ -138,8 +138,10 @@ export class WebRtcTransport implements Transport {
     if (this.onLink !== undefined) return Promise.reject(new ConfigError('ERR_INVALID_CONFIG', 'The webrtc transport is already listening'));
     this.onLink = onLink;
     this.listenId = address.nodeId;
+    // `webrtc://<our id>` goes into our NodeInfo: it tells relays we take offers. It is not dialable by
+    // itself; a relay hands out `webrtc://<our id>?via=<relay id>` while we are connected to it.
     const listener: Listener = {
-      addresses: [],
+      addresses: [{ protocol: 'webrtc', nodeId: undefined, host: '', port: 0, path: '', params: {} }],
       close: async () => {
         if (this.onLink === onLink) this.onLink = undefined;
       },

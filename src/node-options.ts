@@ -1,0 +1,117 @@
+import type { NodeKey } from './crypto/keys.js';
+import { PEXAgent, type PexAgentOptions } from './pex/pex-agent.js';
+import { SignalAgent } from './signal/signal-agent.js';
+import type { Storage } from './storage/storage.js';
+import type { SwitchOptions } from './switch/config.js';
+import { Switch } from './switch/switch.js';
+import type { Transport } from './transport/transport.js';
+import type { WebRtcTransport, WebRtcTransportOptions } from './transport/webrtc/webrtc-transport.js';
+
+/** `createNode({ pex })`: peer exchange settings; the book lives in the node's storage. */
+export type NodePexOptions = Omit<PexAgentOptions, 'storage'>;
+
+/** An ICE server as RTCPeerConnection takes it (STUN, or TURN with credentials). */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** `createNode({ webrtc })`: WebRTC data channels to peers met through a relay. */
+export interface NodeWebRtcOptions extends Omit<WebRtcTransportOptions, 'createPeer'> {
+  /** STUN and TURN servers, for peers behind NATs. Merged into `rtcConfig`. @default [] */
+  iceServers?: IceServer[];
+  /** The rest of the RTCPeerConnection configuration. @default {} */
+  rtcConfig?: Record<string, unknown>;
+}
+
+/**
+ * The options of `createNode`, the same shape in Node and in browsers; each platform adds what only
+ * it has (Node: `home`, `nat`).
+ */
+export interface CommonNodeOptions extends Omit<SwitchOptions, 'identity' | 'transports' | 'network'> {
+  /** Nodes only connect within one network. @default 'meshlink' */
+  network?: string;
+  /** Where the key and the address book live. @default files in `home` (Node), IndexedDB (browsers) */
+  storage?: Storage;
+  /** Use this key instead of the stored one. */
+  identity?: NodeKey;
+  /** @default Node: TCP and WebSocket; browsers: WebSocket (plus WebRTC unless `webrtc: false`) */
+  transports?: readonly Transport[];
+  /**
+   * Peer exchange: discover peers from `seeds`, keep an address book in `storage`. `true` for the
+   * defaults. Local addresses (loopback, private ranges) need `allowLocal`.
+   * @default Node: false; browsers: true
+   */
+  pex?: boolean | NodePexOptions;
+  /**
+   * WebRTC to peers met through a relay (`webrtc://<id>?via=<relayId>`): adds the transport, listens
+   * for offers and adds the signalling agent (as agent "signal", channel 0x01). In Node this needs the
+   * optional package `@roamhq/wrtc`. @default Node: false; browsers: true
+   */
+  webrtc?: boolean | NodeWebRtcOptions;
+  /**
+   * Forward WebRTC signalling between our peers and hand out their `webrtc://…?via=<us>` addresses by
+   * PEX: what a relay does. Works without `webrtc` (a relay need not speak WebRTC itself).
+   * @default Node: false; browsers: true (pages relay for pages they are linked to)
+   */
+  relay?: boolean;
+}
+
+/** The RTCPeerConnection configuration from `webrtc` options. */
+export function rtcConfigOf(options: NodeWebRtcOptions): Record<string, unknown> {
+  const base = options.rtcConfig ?? {};
+  const iceServers = [...((base['iceServers'] as IceServer[] | undefined) ?? []), ...(options.iceServers ?? [])];
+  return { ...base, iceServers };
+}
+
+/** What a platform's `createNode` has made before the shared assembly. */
+export interface NodeParts {
+  identity: NodeKey;
+  storage: Storage;
+  /** Every transport, the WebRTC one included. */
+  transports: readonly Transport[];
+  /** The WebRTC transport, when `webrtc` is on: its signalling agent is added and it listens. */
+  webrtc: WebRtcTransport | undefined;
+  aead?: SwitchOptions['aead'];
+  /** The platform's defaults for `pex` and `relay`. */
+  defaults: { pex: boolean; relay: boolean };
+}
+
+export const DEFAULT_NETWORK = 'meshlink';
+/** Name of the PEX agent added by `createNode`: `sw.getAgent<PEXAgent>(PEX_AGENT_NAME)`. */
+export const PEX_AGENT_NAME = 'pex';
+/** Name of the signalling agent added by `createNode` (channel 0x01). */
+export const SIGNAL_AGENT_NAME = 'signal';
+
+/**
+ * The Switch both platforms' `createNode` return: options merged the same way, PEX on the node's
+ * storage, WebRTC listening on `webrtc://<our id>` with its signalling agent, or a relaying-only
+ * signalling agent when `relay` is on without WebRTC.
+ */
+export function assembleNode(options: CommonNodeOptions, parts: NodeParts): Switch {
+  const { pex: _pex, webrtc: _webrtc, relay: _relay, storage: _storage, identity: _identity, transports: _transports, ...switchOptions } = options;
+  const relay = options.relay ?? parts.defaults.relay;
+  const listen = [...(options.listen ?? [])];
+  if (parts.webrtc !== undefined) listen.push(`webrtc://${parts.identity.nodeId}`);
+  const sw = new Switch({
+    ...(parts.aead !== undefined ? { aead: parts.aead } : {}),
+    ...switchOptions,
+    listen,
+    network: options.network ?? DEFAULT_NETWORK,
+    identity: parts.identity,
+    transports: parts.transports,
+  });
+  const pex = options.pex ?? parts.defaults.pex;
+  if (pex !== false) {
+    const pexOptions: NodePexOptions = pex === true ? {} : pex;
+    sw.addAgent(PEX_AGENT_NAME, new PEXAgent({ relayWebRtc: relay, ...pexOptions, ...(pexOptions.book === undefined ? { storage: parts.storage } : {}) }));
+  }
+  if (parts.webrtc !== undefined) {
+    parts.webrtc.signalAgent.setRelay(relay);
+    sw.addAgent(SIGNAL_AGENT_NAME, parts.webrtc.signalAgent);
+  } else if (relay) {
+    sw.addAgent(SIGNAL_AGENT_NAME, new SignalAgent({ relay: true }));
+  }
+  return sw;
+}
