@@ -17,3 +17,9 @@ export const WEBRTC_MAX_PENDING_ACCEPTS = 32;
  * `from` ids cannot hold every slot and lock out offers arriving through other relays.
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA = 8;
+/**
+ * Our own offers in flight at once, in all and through one relay. Each holds an RTCPeerConnection, and
+ * a page may open only a few hundred in its lifetime: a flood of addresses must not become one.
+ */
+export const WEBRTC_MAX_PENDING_DIALS = 16;
+export const WEBRTC_MAX_PENDING_DIALS_PER_VIA = 8;

@@ -4,7 +4,13 @@ import type { SignalData } from '../../signal/messages.js';
 import type { PeerAddress } from '../address.js';
 import type { Link } from '../link.js';
 import type { DialOptions, Listener, Transport } from '../transport.js';
-import { WEBRTC_ACCEPT_TIMEOUT_MS, WEBRTC_MAX_PENDING_ACCEPTS, WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA } from './constants.js';
+import {
+  WEBRTC_ACCEPT_TIMEOUT_MS,
+  WEBRTC_MAX_PENDING_ACCEPTS,
+  WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA,
+  WEBRTC_MAX_PENDING_DIALS,
+  WEBRTC_MAX_PENDING_DIALS_PER_VIA,
+} from './constants.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WebRtcLink } from './webrtc-link.js';
 
@@ -19,11 +25,17 @@ export interface WebRtcTransportOptions {
   maxPendingAccepts?: number;
   /** Of those, offers delivered by one peer (relay). @default 8 */
   maxPendingAcceptsPerVia?: number;
+  /** Our offers in flight at once; more dials fail at once with TransportError. @default 16 */
+  maxPendingDials?: number;
+  /** Of those, through one relay. @default 8 */
+  maxPendingDialsPerVia?: number;
 }
 
 interface Session {
   /** True for our dials (we made the offer). */
   initiator: boolean;
+  /** The relay (or direct peer) the negotiation runs through. */
+  via: string;
   peer: SimplePeerLike;
   link: WebRtcLink;
   /** Fails the session (dial: rejects; accept: drops). */
@@ -93,6 +105,12 @@ export class WebRtcTransport implements Transport {
     }
     const key = sessionKey(via, target);
     if (this.sessions.has(key)) return Promise.reject(new TransportError(`A WebRTC negotiation with ${target} via ${via} is in progress`, { peerId: target }));
+    const dials = [...this.sessions.values()].filter((session) => session.initiator);
+    const maxDials = this.options.maxPendingDials ?? WEBRTC_MAX_PENDING_DIALS;
+    const maxDialsPerVia = this.options.maxPendingDialsPerVia ?? WEBRTC_MAX_PENDING_DIALS_PER_VIA;
+    if (dials.length >= maxDials || dials.filter((session) => session.via === via).length >= maxDialsPerVia) {
+      return Promise.reject(new TransportError(`Too many WebRTC dials in flight (${dials.length})`, { peerId: target, detail: { reason: 'pending-dials', via } }));
+    }
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
 
     return new Promise<Link>((resolve, reject) => {
@@ -107,6 +125,7 @@ export class WebRtcTransport implements Transport {
       };
       const session: Session = {
         initiator: true,
+        via,
         peer,
         link,
         fail: (error) => {
@@ -207,6 +226,7 @@ export class WebRtcTransport implements Transport {
     };
     const session: Session = {
       initiator: false,
+      via,
       peer,
       link,
       fail: (error) => {
