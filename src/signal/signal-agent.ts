@@ -32,6 +32,11 @@ export interface SignalAgentOptions {
   onSignal?: (signal: IncomingSignal) => void;
   /** A relay (`via`) told us it is not connected to `target`. */
   onUnreachable?: (via: string, target: string) => void;
+  /**
+   * Whether we are negotiating with `from` through `via` (a dial of ours): then `via` relays for us
+   * even if it dialled us. The WebRTC transport sets this.
+   */
+  isNegotiating?: (via: string, from: string) => boolean;
   /** For tests and hosts: the clock. @default Date.now */
   now?: () => number;
 }
@@ -107,7 +112,7 @@ export class SignalAgent extends BaseAgent {
   }
 
   /** Sets the handlers after construction (the WebRTC transport owns its agent). */
-  setHandlers(handlers: Pick<SignalAgentOptions, 'onSignal' | 'onUnreachable'>): void {
+  setHandlers(handlers: Pick<SignalAgentOptions, 'onSignal' | 'onUnreachable' | 'isNegotiating'>): void {
     Object.assign(this.options, handlers);
   }
 
@@ -129,10 +134,11 @@ export class SignalAgent extends BaseAgent {
     // A relay forwards what other peers originate: it is not stopped for their excess (that would
     // let one flooder cut us off from an honest relay). Its relayed traffic to us has a separate,
     // larger bucket, and what exceeds it is dropped. What a peer originates itself costs it the
-    // connection when it exceeds its bucket. Only peers we dialled can be our relays: a peer that
-    // dialled us and names someone else as the sender is lying, which costs it the connection.
+    // connection when it exceeds its bucket. Our relays are the peers we dialled, and any peer we
+    // started a negotiation through: another peer that names someone else as the sender is lying,
+    // which costs it the connection.
     const relayed = message.type === 'unreachable' || (message.to === sw.nodeId && message.from !== peer.id);
-    if (relayed && message.type === 'signal' && peer.direction !== 'outbound') {
+    if (relayed && message.type === 'signal' && peer.direction !== 'outbound' && this.options.isNegotiating?.(peer.id, message.from) !== true) {
       throw new ProtocolError('ERR_SPOOFED_SENDER', `Peer sent a signal claiming to come from ${message.from}, but it is not our relay`, {
         peerId: peer.id,
         detail: { claimedFrom: message.from },

@@ -396,7 +396,8 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       this.router.channels,
       {
         onMessage: (channelId, message) => this.router.route(peer!, channelId, message, (error) => this.stopPeerForError(peer!, error)),
-        onClose: (error) => this.removePeer(peer!, error),
+        // Errors raised below the Switch (packets, channels) do not know the peer: name it here.
+        onClose: (error) => this.removePeer(peer!, error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error),
       },
       this.options.connection,
     );

@@ -18,7 +18,7 @@ export interface WebRtcTransportOptions {
   /** Builds simple-peer instances (the platform supplies one with its RTCPeerConnection). */
   createPeer: SimplePeerFactory;
   /** Options of the transport's own SignalAgent (rate limits, whether it also relays). */
-  signal?: Omit<SignalAgentOptions, 'onSignal' | 'onUnreachable'>;
+  signal?: Omit<SignalAgentOptions, 'onSignal' | 'onUnreachable' | 'isNegotiating'>;
   /** Answering sessions dropped if not connected within this many ms. @default 15_000 */
   acceptTimeoutMs?: number;
   /** Offers being answered at once; further offers are ignored. @default 32 */
@@ -86,6 +86,7 @@ export class WebRtcTransport implements Transport {
     this.signalAgent = new SignalAgent({
       ...options.signal,
       onSignal: (signal) => this.onSignal(signal),
+      isNegotiating: (via, from) => this.sessions.get(sessionKey(via, from))?.initiator === true,
       onUnreachable: (via, target) => this.sessions.get(sessionKey(via, target))?.fail(
         new TransportError(`Relay ${via} is not connected to ${target}`, { peerId: target, detail: { reason: 'unreachable', via } }),
       ),

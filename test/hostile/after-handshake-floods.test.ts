@@ -1,0 +1,164 @@
+/**
+ * Issue 8, after the handshake: an authenticated attacker that never reads, or that floods every
+ * channel, or that fills a pull-style inbox the app does not read. The victim's memory stays bounded
+ * by its queues and inbox capacity, honest peers keep exchanging, and rule-breakers are cut off.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { PEX_CHANNEL_ID } from '../../src/pex/pex-params.js';
+import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND } from '../../src/signal/constants.js';
+import { encodeMessage } from '../../src/wire/codec.js';
+import {
+  APP_CH,
+  connectAttacker,
+  expectCutOff,
+  finishScene,
+  PULL_A,
+  PULL_B,
+  sleep,
+  startScene,
+  stopHostileNodes,
+  VICTIM_INBOX_CAPACITY,
+  type Attacker,
+} from './harness.js';
+
+afterEach(stopHostileNodes);
+
+/** Victim keep-alive shortened so that a peer that stops reading is found out within seconds. */
+const PING_INTERVAL_MS = 3000;
+const PONG_TIMEOUT_MS = 2000;
+/** Largest plaintext a peer's batch (one sealed frame) holds. */
+const FRAME_BYTES = 64 * 1024;
+
+/**
+ * Queues `message` on each channel, `burst` at a time per channel, as fast as the attacker's queues
+ * take it, for `durationMs`. Returns how many were queued per channel.
+ */
+async function flood(
+  attacker: Attacker,
+  channels: readonly number[],
+  message: (channelId: number, n: number) => Uint8Array,
+  durationMs: number,
+  burst = 64,
+): Promise<Map<number, number>> {
+  const queued = new Map(channels.map((id) => [id, 0]));
+  const deadline = Date.now() + durationMs;
+  while (Date.now() < deadline && attacker.peer.isConnected) {
+    for (const id of channels) {
+      for (let i = 0; i < burst; i++) {
+        if (!attacker.peer.trySend(id, message(id, queued.get(id)!))) break;
+        queued.set(id, queued.get(id)! + 1);
+      }
+    }
+    await sleep(1);
+  }
+  return queued;
+}
+
+describe('after the handshake: a peer that never reads', () => {
+  it("fails only the victim's sends to it, keeps memory to its send queue, and is cut off by the keep-alive (ERR_PONG_TIMEOUT)", async () => {
+    const scene = await startScene({ switchOptions: { connection: { pingIntervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS } } });
+    const { victim, honest } = scene;
+    const attacker = await connectAttacker(victim);
+    const since = Date.now();
+    attacker.peer.connection.pause(); // the attacker's socket is never read again
+
+    // The victim's app sends 16 KiB messages to it until its sends back up and time out.
+    const message = encodeMessage({ k: 'bulk', body: new Uint8Array(16 * 1024) });
+    let timedOut = 0;
+    while (timedOut < 3 && Date.now() - since < PING_INTERVAL_MS + PONG_TIMEOUT_MS - 500) {
+      const peer = attacker.onVictim();
+      if (peer === undefined) break;
+      const started = Date.now();
+      if (!(await peer.send(APP_CH, message, { timeoutMs: 100 }))) timedOut++;
+      expect(Date.now() - started, 'a send to the non-reader waits at most its timeout').toBeLessThan(1000);
+    }
+    expect(timedOut, "the victim's sends to the non-reader time out").toBe(3);
+    // A broadcast costs the stuck peer its timeout and nothing else: the honest peers' copies are queued.
+    const started = Date.now();
+    const result = await victim.sw.broadcast(APP_CH, message, { timeoutMs: 300 });
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(result.get(attacker.id)).toBe(false);
+    for (const h of honest) expect(result.get(h.id), 'honest peer in the broadcast').toBe(true);
+
+    const stuck = attacker.onVictim()?.status();
+    if (stuck !== undefined) {
+      const app = stuck.channels.find((c) => c.id === APP_CH)!;
+      expect(app.sendQueueLength).toBeLessThanOrEqual(app.sendQueueCapacity);
+      // What the victim holds for it: the queue plus at most a couple of batches in the link.
+      expect(stuck.linkBufferedBytes).toBeLessThan(512 * 1024);
+    }
+    await scene.pump.expectFlowing(10, 2000);
+    const { error } = await expectCutOff(victim, attacker, 'ERR_PONG_TIMEOUT', PING_INTERVAL_MS + PONG_TIMEOUT_MS + 1500, since);
+    expect(error.name).toBe('TimeoutError');
+    await finishScene(scene);
+  });
+});
+
+describe('after the handshake: floods', () => {
+  it('a flood of valid messages on every app channel leaves honest traffic flowing and memory bounded', async () => {
+    const scene = await startScene();
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const body = new Uint8Array(512);
+    const channels = [APP_CH, PULL_A, PULL_B];
+    let maxUnread = 0;
+    const sampler = setInterval(() => (maxUnread = Math.max(maxUnread, victim.unread(PULL_A), victim.unread(PULL_B))), 20);
+    const flowing = scene.pump.expectFlowing(50, 3000);
+    const queued = await flood(attacker, channels, (channelId, n) => encodeMessage({ k: 'flood', channelId, n, body }), 1500);
+    await flowing;
+    clearInterval(sampler);
+    for (const id of channels) expect(queued.get(id)!, `flooded 0x${id.toString(16)}`).toBeGreaterThan(100);
+    // Valid traffic is not misbehaviour: the flooder stays, throttled by backpressure.
+    expect(attacker.onVictim()?.isConnected).toBe(true);
+    expect(maxUnread, 'pull inboxes stay near their capacity').toBeLessThan(VICTIM_INBOX_CAPACITY + (2 * FRAME_BYTES) / body.length);
+    // The flooder stays connected: its own queues (same process, 3 × 4096 messages) count here too.
+    await finishScene(scene, 30);
+  });
+
+  it('a flood on every channel, PEX and signalling included, cuts the flooder off at the first rule it breaks (ERR_PEX_REQUEST_TOO_SOON)', async () => {
+    const scene = await startScene();
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const pexRequest = encodeMessage({ type: 'pexRequest' });
+    const signal = encodeMessage({
+      type: 'signal',
+      from: attacker.id,
+      to: scene.honest[0].id,
+      data: { type: 'candidate', candidate: { candidate: 'candidate:0 1 UDP 1 127.0.0.1 9 typ host' } },
+    });
+    const app = encodeMessage({ k: 'flood' });
+    const since = Date.now();
+    const send = (channelId: number): Uint8Array => (channelId === PEX_CHANNEL_ID ? pexRequest : channelId === SIGNAL_CHANNEL_ID ? signal : app);
+    await flood(attacker, [PEX_CHANNEL_ID, SIGNAL_CHANNEL_ID, APP_CH, PULL_A, PULL_B], send, 1500);
+    const { elapsedMs } = await expectCutOff(victim, attacker, 'ERR_PEX_REQUEST_TOO_SOON', 3000, since);
+    expect(victim.sw.bans.isBanned(attacker.id)).toBe(true);
+    // The flooder's signals toward an honest node were never relayed beyond the rate limit.
+    expect(scene.honest[0].signal.stats.delivered).toBeLessThanOrEqual(SIGNAL_BURST_MESSAGES + Math.ceil((SIGNAL_RATE_PER_SECOND * elapsedMs) / 1000));
+    await finishScene(scene);
+  });
+});
+
+describe('after the handshake: pull-style inbox bypass', () => {
+  it('an inbox the app does not read stays near its capacity while the app reads another pull channel', async () => {
+    const scene = await startScene({ readPullB: false, pullReadBatch: 16 });
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const body = new Uint8Array(200);
+    const wireBytes = encodeMessage({ k: 'flood', n: 0, body }).length + 4;
+    let maxUnreadB = 0;
+    const sampler = setInterval(() => (maxUnreadB = Math.max(maxUnreadB, victim.unread(PULL_B))), 10);
+    // Bursts big enough that one frame fills both inboxes past capacity: both pause the attacker, and
+    // the app's reading of PULL_A must not release the hold of the unread PULL_B.
+    await flood(attacker, [PULL_A, PULL_B], (_channelId, n) => encodeMessage({ k: 'flood', n, body }), 2000, 256);
+    await sleep(200);
+    clearInterval(sampler);
+    maxUnreadB = Math.max(maxUnreadB, victim.unread(PULL_B));
+    // Capacity, plus what was already decoded from the frame in hand when the sender was paused.
+    const bound = VICTIM_INBOX_CAPACITY + Math.ceil((2 * FRAME_BYTES) / wireBytes);
+    expect(maxUnreadB, `unread PULL_B messages (capacity ${VICTIM_INBOX_CAPACITY}, bound ${bound})`).toBeLessThanOrEqual(bound);
+    // The app kept reading PULL_A from everyone, honest peers included (verified by the pump).
+    expect(victim.read.get(PULL_A)!).toBeGreaterThan(0);
+    expect(victim.read.get(PULL_B)).toBe(0);
+    await finishScene(scene, 30); // the paused attacker's queued flood is still held on its side
+  });
+});
