@@ -1,6 +1,19 @@
 // The isomorphic public API. Platform entries (platforms/node, platforms/browser) re-export this and add
 // createNode() with their transports, storage and crypto.
-export * from './errors.js';
+export {
+  MeshlinkError,
+  ProtocolError,
+  HandshakeError,
+  TimeoutError,
+  AbortError,
+  ClosedError,
+  ConfigError,
+  TransportError,
+  PeerRejectedError,
+  isMeshlinkError,
+  type ErrorCode,
+  type ErrorOptions,
+} from './errors.js';
 export { parseAddress, formatAddress, normalizeAddress, isNodeId, withNodeId, type PeerAddress } from './transport/address.js';
 export type { Link, LinkHandlers } from './transport/link.js';
 export type { Transport, Listener, DialOptions as TransportDialOptions } from './transport/transport.js';
@@ -29,5 +42,18 @@ export { AddressBook, type AddressBookOptions, type AddressBookStats, type AddOu
 export { PEXAgent, type PexAgentOptions, type PexAgentEvents, type PexStats } from './pex/pex-agent.js';
 export { encodePexMessage, decodePexMessage, type PexMessage } from './pex/pex-messages.js';
 export { PEX_CHANNEL_ID, type PexConfig } from './pex/pex-params.js';
-export * from './signal/index.js';
-export * from './transport/webrtc/index.js';
+export { SignalAgent, type SignalAgentOptions, type SignalAgentStats, type IncomingSignal } from './webrtc/signal-agent.js';
+export { encodeSignalMessage, decodeSignalMessage, type SignalData, type SignalMessage } from './webrtc/signal-messages.js';
+export { SIGNAL_CHANNEL_ID } from './webrtc/constants.js';
+export { WebRtcTransport, type WebRtcTransportOptions } from './webrtc/webrtc-transport.js';
+export { WebRtcLink } from './webrtc/webrtc-link.js';
+export type { SimplePeerLike, SimplePeerFactory } from './webrtc/simple-peer-like.js';
+export {
+  PEX_AGENT_NAME,
+  SIGNAL_AGENT_NAME,
+  DEFAULT_NETWORK,
+  type CommonNodeOptions,
+  type NodePexOptions,
+  type NodeWebRtcOptions,
+  type IceServer,
+} from './node-options.js';

@@ -1,11 +1,11 @@
 import type { NodeKey } from './crypto/keys.js';
 import { PEXAgent, type PexAgentOptions } from './pex/pex-agent.js';
-import { SignalAgent } from './signal/signal-agent.js';
+import { SignalAgent } from './webrtc/signal-agent.js';
 import type { Storage } from './storage/storage.js';
 import type { SwitchOptions } from './switch/config.js';
 import { Switch } from './switch/switch.js';
 import type { Transport } from './transport/transport.js';
-import type { WebRtcTransport, WebRtcTransportOptions } from './transport/webrtc/webrtc-transport.js';
+import type { WebRtcTransport, WebRtcTransportOptions } from './webrtc/webrtc-transport.js';
 
 /** `createNode({ pex })`: peer exchange settings; the book lives in the node's storage. */
 export type NodePexOptions = Omit<PexAgentOptions, 'storage'>;

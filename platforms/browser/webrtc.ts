@@ -1,8 +1,8 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import { ConfigError } from '../../src/errors.js';
 import { rtcConfigOf, type NodeWebRtcOptions } from '../../src/node-options.js';
-import type { SimplePeerLike } from '../../src/transport/webrtc/simple-peer-like.js';
-import { WebRtcTransport } from '../../src/transport/webrtc/webrtc-transport.js';
+import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
+import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
 
 /**
  * The WebRTC transport for browsers, over simple-peer and the page's own RTCPeerConnection. Add

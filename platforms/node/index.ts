@@ -24,7 +24,6 @@ export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from
 export { createNatPmpPortMapper, NatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
 export * from '../../src/nat/index.js';
 export { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
-export { PEX_AGENT_NAME, SIGNAL_AGENT_NAME, DEFAULT_NETWORK, type CommonNodeOptions, type NodePexOptions, type NodeWebRtcOptions, type IceServer } from '../../src/node-options.js';
 
 export interface NodeOptions extends CommonNodeOptions {
   /** Directory for the node key and address book. @default ~/.meshlink (ignored when `storage` is given) */

@@ -44,8 +44,10 @@ export class TcpLink implements Link {
       this.handlers?.onDrain();
     });
     socket.on('end', () => {
-      // The remote ended its side; we end ours too once our writes are flushed (no half-open links).
-      socket.end();
+      // The remote ended its side. An owner that can flush (MConnection) is told and closes when its
+      // queue is sent; otherwise we end ours at once. No link stays half-open for long.
+      if (this.handlers?.onEnd !== undefined) this.handlers.onEnd();
+      else socket.end();
     });
   }
 
@@ -113,7 +115,7 @@ class TcpTransport implements Transport {
         reject(new AbortError());
         return;
       }
-      const socket = new net.Socket();
+      const socket = new net.Socket({ allowHalfOpen: true });
       const onAbort = (): void => {
         socket.destroy();
         reject(new AbortError(`Dial to ${formatAddress(address)} aborted`));
@@ -136,7 +138,7 @@ class TcpTransport implements Transport {
   listen(address: PeerAddress, onLink: (link: Link) => void): Promise<Listener> {
     return new Promise<Listener>((resolve, reject) => {
       const sockets = new Set<net.Socket>();
-      const server = net.createServer({ noDelay: true }, (socket) => {
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
         sockets.add(socket);
         socket.once('close', () => sockets.delete(socket));
         onLink(new TcpLink(socket, this.options.highWaterMarkBytes));

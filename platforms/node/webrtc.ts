@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import { ConfigError } from '../../src/errors.js';
 import { rtcConfigOf, type NodeWebRtcOptions } from '../../src/node-options.js';
-import type { SimplePeerLike } from '../../src/transport/webrtc/simple-peer-like.js';
-import { WebRtcTransport } from '../../src/transport/webrtc/webrtc-transport.js';
+import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
+import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
 
 export interface NodeWebRtcTransportOptions extends NodeWebRtcOptions {
   /** An RTCPeerConnection implementation (`{ RTCPeerConnection, RTCSessionDescription, RTCIceCandidate }`). @default require('@roamhq/wrtc') */

@@ -127,6 +127,8 @@ export class MConnection {
         this.flush();
       },
       onClose: (error) => this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end'))),
+      // The remote is closing gracefully: send what we accepted for it, then close our side too.
+      onEnd: () => void this.close(),
     });
     if (this.link.closed) {
       this.finish(new ClosedError('Link was already closed'));

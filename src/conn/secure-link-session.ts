@@ -50,6 +50,9 @@ export class SecureLinkSession implements SecureLink {
   private linkPaused = false;
   private flushScheduled = false;
   private writeBlocked = false;
+  /** The remote finished sending; the owner hears of it once what is pending is delivered. */
+  private remoteEnded = false;
+  private endReported = false;
 
   constructor(
     private readonly link: Link,
@@ -58,7 +61,7 @@ export class SecureLinkSession implements SecureLink {
     readonly localNodeId: string,
     private readonly remote: AuthenticatedRemote,
   ) {
-    link.attach({ onData: this.onLinkData, onDrain: this.onLinkDrain, onClose: this.onLinkClose });
+    link.attach({ onData: this.onLinkData, onDrain: this.onLinkDrain, onClose: this.onLinkClose, onEnd: this.onLinkEnd });
     this.updateLinkFlow();
   }
 
@@ -160,6 +163,21 @@ export class SecureLinkSession implements SecureLink {
     if (this.phase === Phase.Open) this.handlers?.onDrain();
   };
 
+  private readonly onLinkEnd = (): void => {
+    if (this.phase !== Phase.Open) return;
+    if (this.decoder.bufferedBytes > 0) {
+      this.fail(truncatedError(this.remote.nodeId, this.decoder.bufferedBytes));
+      return;
+    }
+    // Nobody attached yet has nothing queued to flush: end our side at once, as links used to.
+    if (this.handlers === undefined) {
+      this.close();
+      return;
+    }
+    this.remoteEnded = true;
+    this.scheduleFlush();
+  };
+
   private readonly onLinkClose = (error?: Error): void => {
     if (this.phase === Phase.Closed) return;
     const leftoverBytes = this.decoder.bufferedBytes;
@@ -201,6 +219,12 @@ export class SecureLinkSession implements SecureLink {
       this.enterClosed(undefined);
       this.reportClose();
       return;
+    }
+    if (this.remoteEnded && !this.endReported && this.pending.length === 0 && this.handlers !== undefined) {
+      this.endReported = true;
+      // An owner that cannot flush gets the old behaviour: our side ends now.
+      if (this.handlers.onEnd !== undefined) this.handlers.onEnd();
+      else this.close();
     }
     this.updateLinkFlow();
   };

@@ -19,6 +19,12 @@ export interface LinkHandlers {
   onDrain(): void;
   /** The link is closed; `error` is set when it failed rather than ended. Fires once. */
   onClose(error?: Error): void;
+  /**
+   * The remote has finished sending (a TCP FIN) but can still read: what we queued may still be sent,
+   * then `close()`. Fires at most once, after the last `onData`. Without this handler the link ends
+   * its side at once, as if the owner had called `close()`.
+   */
+  onEnd?(): void;
 }
 
 export interface Link {

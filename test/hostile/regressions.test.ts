@@ -88,6 +88,28 @@ describe('hostile-peer regressions over real sockets', () => {
   });
 });
 
+describe('nothing accepted for delivery is lost when the other end closes gracefully', () => {
+  it('flushes what a peer accepted after the remote closed its side (TCP half-close), then closes', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    const toA = await b.sw.dial(a.address);
+    await waitFor(() => a.sw.peers.length === 1, 2000, 'a to see b');
+    let accepted = 0;
+    const pump = setInterval(() => {
+      for (let i = 0; i < 5; i++) if (toA.trySend(0x20, new Uint8Array(64))) accepted++;
+    }, 1);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const closing = a.sw.disconnect(a.sw.peers[0]!);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // b keeps accepting while a's FIN is on its way
+    clearInterval(pump);
+    await closing;
+    await waitFor(() => !toA.isConnected, 3000, 'b to close too');
+    expect(accepted).toBeGreaterThan(0);
+    expect(a.agent.messages.filter((m) => m.channelId === 0x20)).toHaveLength(accepted);
+    expect(b.agent.removed[0]?.reason).toBeUndefined();
+  });
+});
+
 describe('bounded state keyed by what peers say', () => {
   it('holds at most maxEntries bans: expired ones are swept, then the soonest to expire gives way', () => {
     let now = 0;

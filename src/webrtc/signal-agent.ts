@@ -10,7 +10,7 @@ import {
   SIGNAL_RATE_PER_SECOND,
   SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
-import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './messages.js';
+import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './signal-messages.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {

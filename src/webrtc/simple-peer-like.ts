@@ -1,4 +1,4 @@
-import type { SignalData } from '../../signal/messages.js';
+import type { SignalData } from './signal-messages.js';
 
 /**
  * The part of a simple-peer 9 instance the WebRTC transport uses. `src/` never imports simple-peer

@@ -1,5 +1,5 @@
-import { TransportError } from '../../errors.js';
-import { MessageLink } from '../message-link.js';
+import { TransportError } from '../errors.js';
+import { MessageLink } from '../transport/message-link.js';
 import {
   WEBRTC_CLOSE_FLUSH_TIMEOUT_MS,
   WEBRTC_DRAIN_POLL_MS,

@@ -1,9 +1,9 @@
-import { AbortError, ClosedError, ConfigError, TransportError } from '../../errors.js';
-import { SignalAgent, type IncomingSignal, type SignalAgentOptions } from '../../signal/signal-agent.js';
-import type { SignalData } from '../../signal/messages.js';
-import type { PeerAddress } from '../address.js';
-import type { Link } from '../link.js';
-import type { DialOptions, Listener, Transport } from '../transport.js';
+import { AbortError, ClosedError, ConfigError, TransportError } from '../errors.js';
+import { SignalAgent, type IncomingSignal, type SignalAgentOptions } from './signal-agent.js';
+import type { SignalData } from './signal-messages.js';
+import type { PeerAddress } from '../transport/address.js';
+import type { Link } from '../transport/link.js';
+import type { DialOptions, Listener, Transport } from '../transport/transport.js';
 import {
   WEBRTC_ACCEPT_TIMEOUT_MS,
   WEBRTC_MAX_PENDING_ACCEPTS,

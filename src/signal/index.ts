@@ -1,3 +1,0 @@
-export * from './constants.js';
-export * from './messages.js';
-export * from './signal-agent.js';
