@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import type { ProtocolError } from '../../src/errors.js';
-import { SIGNAL_CHANNEL_ID } from '../../src/signal/constants.js';
-import { encodeSignalMessage, type SignalData } from '../../src/signal/messages.js';
-import { SignalAgent } from '../../src/signal/signal-agent.js';
+import { SIGNAL_CHANNEL_ID } from '../../src/webrtc/constants.js';
+import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
+import { SignalAgent } from '../../src/webrtc/signal-agent.js';
 import { Switch } from '../../src/switch/switch.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
-import type { SimplePeerLike } from '../../src/transport/webrtc/simple-peer-like.js';
-import { WebRtcTransport } from '../../src/transport/webrtc/webrtc-transport.js';
+import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
+import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { SignalData } from '../../src/signal/messages.js';
-import { WEBRTC_HIGH_WATER_MARK_BYTES, WEBRTC_MAX_CHUNK_BYTES, WEBRTC_MAX_PAUSED_BYTES } from '../../src/transport/webrtc/constants.js';
-import type { SimplePeerLike } from '../../src/transport/webrtc/simple-peer-like.js';
-import { WebRtcLink } from '../../src/transport/webrtc/webrtc-link.js';
+import type { SignalData } from '../../src/webrtc/signal-messages.js';
+import { WEBRTC_HIGH_WATER_MARK_BYTES, WEBRTC_MAX_CHUNK_BYTES, WEBRTC_MAX_PAUSED_BYTES } from '../../src/webrtc/constants.js';
+import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
+import { WebRtcLink } from '../../src/webrtc/webrtc-link.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A simple-peer stand-in: records sends, lets the test set bufferSize and emit events. */

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
-import { SIGNAL_CHANNEL_ID } from '../../src/signal/constants.js';
-import { decodeSignalMessage, encodeSignalMessage } from '../../src/signal/messages.js';
-import { SignalAgent } from '../../src/signal/signal-agent.js';
+import { SIGNAL_CHANNEL_ID } from '../../src/webrtc/constants.js';
+import { decodeSignalMessage, encodeSignalMessage } from '../../src/webrtc/signal-messages.js';
+import { SignalAgent } from '../../src/webrtc/signal-agent.js';
 import type { Agent } from '../../src/switch/agent.js';
 import type { Peer } from '../../src/switch/peer.js';
 import type { Switch } from '../../src/switch/switch.js';
