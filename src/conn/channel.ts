@@ -213,6 +213,11 @@ export class Channel {
     return message;
   }
 
+  /** Bytes of a message whose last fragment has not arrived yet (0 when between messages). */
+  get partialMessageBytes(): number {
+    return this.recvLength;
+  }
+
   /** Wakes every waiting sender once; each re-checks the connection state. */
   wakeAllWaiters(): void {
     const waiters = this.roomWaiters.splice(0, this.roomWaiters.length);

@@ -88,6 +88,9 @@ export class MConnection {
   private pausedByRateLimit = false;
   private closeWaiters: (() => void)[] = [];
   private closeError: Error | undefined;
+  /** The remote sent FIN (onEnd); `closeByUs`: our own close() came first. */
+  private remoteEnded = false;
+  private closeByUs = false;
 
   constructor(
     private readonly link: Link,
@@ -127,8 +130,7 @@ export class MConnection {
         this.flush();
       },
       onClose: (error) => this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end'))),
-      // The remote is closing gracefully: send what we accepted for it, then close our side too.
-      onEnd: () => void this.close(),
+      onEnd: () => this.onRemoteEnd(),
     });
     if (this.link.closed) {
       this.finish(new ClosedError('Link was already closed'));
@@ -241,6 +243,7 @@ export class MConnection {
     if (this.stateValue === 'closed') return Promise.resolve();
     const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
     if (this.stateValue === 'open') {
+      this.closeByUs = !this.remoteEnded;
       this.stateValue = 'closing';
       this.stopKeepAlive();
       // Waiting senders give up now: they were not accepted before close().
@@ -390,8 +393,30 @@ export class MConnection {
     this.pongTimer = undefined;
   }
 
+  /**
+   * The remote finished sending. Between messages that is a graceful close (or a process that died
+   * idle; the wire cannot tell): we send what we accepted for it, then close, and report ClosedError
+   * "closed by the remote end". In the middle of a message it cannot be graceful (a closing peer
+   * flushes whole messages), so the fragment is dropped with a ProtocolError.
+   */
+  private onRemoteEnd(): void {
+    if (this.stateValue === 'closed') return;
+    this.remoteEnded = true;
+    const partial = this.scheduler.channels.find((channel) => channel.partialMessageBytes > 0);
+    if (partial !== undefined) {
+      this.destroy(
+        new ProtocolError('ERR_PROTOCOL', `Link ended in the middle of a message on channel 0x${hex(partial.descriptor.id)}`, {
+          detail: { channelId: partial.descriptor.id, receivedBytes: partial.partialMessageBytes },
+        }),
+      );
+      return;
+    }
+    void this.close();
+  }
+
   private finish(error: Error | undefined): void {
     if (this.stateValue === 'closed') return;
+    if (error === undefined && this.remoteEnded && !this.closeByUs) error = new ClosedError('Link closed by the remote end');
     this.stateValue = 'closed';
     this.closeError = error;
     this.stopKeepAlive();

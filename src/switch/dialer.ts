@@ -66,6 +66,11 @@ export class Dialer {
       if (existing !== undefined) return Promise.resolve(existing);
       const pending = this.inFlight.get(peerId);
       if (pending !== undefined) return pending;
+      // Its own connection to us is past admission: a second one now would race it, and each end
+      // could keep a different one. That peer is about to be connected.
+      if (this.sw.isAdmitting(peerId)) {
+        return Promise.reject(new PeerRejectedError('ERR_DUPLICATE_PEER', `${peerId} is connecting to us right now`, { peerId }));
+      }
     }
     const persistent = peerId !== undefined && this.persistent.has(peerId);
     if (!persistent && this.sw.peerCounts().outbound + this.inFlight.size >= this.sw.options.maxOutbound) {
@@ -125,7 +130,7 @@ export class Dialer {
           const failure = toError(error);
           if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError) return;
           // A duplicate means the peer reached us first: it is connected, nothing to retry.
-          if (failure instanceof PeerRejectedError && failure.code === 'ERR_DUPLICATE_PEER' && this.sw.getPeer(peerId) !== undefined) return;
+          if (failure instanceof PeerRejectedError && failure.code === 'ERR_DUPLICATE_PEER' && (this.sw.getPeer(peerId) !== undefined || this.sw.isAdmitting(peerId))) return;
           state.attempt += 1;
           const retryIn = backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random);
           this.sw.emitDialFailed(state.address, failure, true);

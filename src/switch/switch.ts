@@ -269,6 +269,11 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
 
   // ─── internal: used by the Dialer ───────────────────────────────────────────────────────────
 
+  /** @internal Whether an inbound connection from `peerId` is admitted and being set up. */
+  isAdmitting(peerId: string): boolean {
+    return this.admitted.has(peerId);
+  }
+
   /** @internal A controller that stop() aborts; delete it from `inFlight` when done. */
   trackInFlight(): AbortController {
     const controller = new AbortController();

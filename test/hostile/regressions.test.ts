@@ -106,7 +106,8 @@ describe('nothing accepted for delivery is lost when the other end closes gracef
     await waitFor(() => !toA.isConnected, 3000, 'b to close too');
     expect(accepted).toBeGreaterThan(0);
     expect(a.agent.messages.filter((m) => m.channelId === 0x20)).toHaveLength(accepted);
-    expect(b.agent.removed[0]?.reason).toBeUndefined();
+    expect(a.agent.removed[0]?.reason).toBeUndefined(); // a closed gracefully
+    expect(b.agent.removed[0]?.reason).toMatchObject({ code: 'ERR_CLOSED' }); // b was closed by its remote, after flushing
   });
 });
 
