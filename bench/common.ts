@@ -54,7 +54,7 @@ export class Sink {
 
 /** What a transport set up in the receiver process tells the parent. */
 export interface ReceiverReady {
-  /** Where the sender connects: a meshlink address with node id, or host:port for bare TCP. */
+  /** Where the sender connects: a meshlink address with node id, host:port for bare TCP, ws://… for bare ws. */
   address: string;
 }
 
@@ -70,8 +70,8 @@ export type FromReceiver =
   | { id: number; ok: true; ready?: ReceiverReady; cpuMicros?: number }
   | { id: number; ok: false; error: string };
 
-/** Receiving sides that can run in another process (memory links cannot). */
-export type ReceiverKind = 'raw-tcp' | 'meshlink-tcp' | 'meshlink-tcp-plain';
+/** Receiving sides that can run in another process (memory links cannot; WebRTC pairs run in-process). */
+export type ReceiverKind = 'raw-tcp' | 'meshlink-tcp' | 'meshlink-tcp-plain' | 'raw-ws' | 'meshlink-ws';
 
 export function median(values: readonly number[]): number {
   return percentile(values, 0.5);

@@ -1,5 +1,6 @@
 /**
- * `npm run bench` — meshlink against raw Node TCP, measured side by side in one run on 127.0.0.1.
+ * `npm run bench` — meshlink against the bare transports (Node TCP, `ws`, a simple-peer data channel),
+ * measured side by side in one run on 127.0.0.1.
  *
  *   --json          print one JSON object instead of the table
  *   --quick         a ~20 s smoke run (smaller counts, one repetition, 200 idle peers)
@@ -9,6 +10,9 @@
  *                   favours raw TCP, whose per-message cost is split between the two sides)
  *   --idle-peers=N  number of idle peers (default 1000; 0 skips the row)
  *   --no-memory     skip the in-memory transport row
+ *   --only=GROUPS   run only these groups, comma-separated (`--only ws,webrtc` works too): tcp (raw-tcp,
+ *                   meshlink-tcp, meshlink-tcp-plain), memory, ws (raw-ws, meshlink-ws), webrtc
+ *                   (bare-webrtc, meshlink-webrtc, always in this process), idle (the idle-peers row)
  *
  * Every workload runs on every transport in turn, repetition by repetition, so that slow phases of the
  * machine hit all of them alike; compare the ratios, not the absolute numbers (they swing run to run).
@@ -17,6 +21,7 @@ import os from 'node:os';
 import { KIB, median, percentile, round, type ReceiverKind } from './common.js';
 import { runIdlePeers, type IdlePeersResult } from './idle-peers.js';
 import { ReceiverProcess } from './receiver-client.js';
+import { startBareWebRtcPair, startMeshlinkWebRtcPair, type InProcessPair } from './transports-webrtc.js';
 import { connectSender, startMemoryPair, startReceiver } from './transports.js';
 import { megabytesPerSecond, runPingPong, runThroughput, type BenchConnection } from './workloads.js';
 
@@ -36,10 +41,33 @@ const QUICK: Plan = { reps: 2, bulkMessages: 1024, messages1KiB: 100_000, messag
 const BULK_MESSAGE_BYTES = 64 * KIB;
 const RTT_SLICE_ROUNDS = 250;
 
+const GROUPS = ['tcp', 'memory', 'ws', 'webrtc', 'idle'] as const;
+type Group = (typeof GROUPS)[number];
+
+/**
+ * Counts are the plan's times these factors. Under @roamhq/wrtc each data channel `send()` is a
+ * synchronous call into wrtc's network thread (0.1–0.7 ms each on the shared 2-core machine), so bare
+ * WebRTC manages a few thousand messages per second and the plan's 200k-message runs would take
+ * minutes. Both WebRTC rows use the same counts; their rates are per second as everywhere.
+ */
+interface CountScale {
+  bulk: number;
+  msgs: number;
+  rtt: number;
+}
+const UNSCALED: CountScale = { bulk: 1, msgs: 1, rtt: 1 };
+const COUNT_SCALE: Record<string, CountScale> = {
+  'bare-webrtc': { bulk: 1 / 8, msgs: 1 / 40, rtt: 1 / 5 },
+  'meshlink-webrtc': { bulk: 1 / 8, msgs: 1 / 40, rtt: 1 / 5 },
+};
+const scaled = (name: string, n: number, key: keyof CountScale): number => Math.max(1, Math.round(n * (COUNT_SCALE[name] ?? UNSCALED)[key]));
+
 export interface ResultRow {
   name: string;
   description: string;
   receiver: 'separate process' | 'same process';
+  /** The bare transport this row's ratios are measured against (absent on baselines). */
+  baseline?: string;
   bulkMBps: number;
   msgs1KiBps: number;
   msgs64Bps: number;
@@ -53,17 +81,76 @@ const DESCRIPTIONS: Record<string, string> = {
   'meshlink-tcp': 'createNode Switches over TCP: secure handshake, NodeInfo, MConnection, native AEAD; await peer.send()',
   'meshlink-tcp-plain': 'MConnection over a bare TcpLink, no encryption; await conn.send()',
   'meshlink-memory': 'createNode Switches over the in-memory transport (encrypted), one process',
+  'raw-ws': 'ws WebSocketServer + WebSocket, one binary ws.send per message (baseline)',
+  'meshlink-ws': 'createNode Switches over ws:// (secure handshake, NodeInfo, MConnection); await peer.send()',
+  'bare-webrtc': 'two SimplePeer (@roamhq/wrtc) signalled in-process, one send() per message, bufferSize polled (baseline)',
+  'meshlink-webrtc': 'createNode({ webrtc: true }) Switches, signalled through a relay Switch, webrtc://<id>?via=<relay>',
 };
 
-function parseArgs(argv: string[]): { json: boolean; quick: boolean; inproc: boolean; idlePeers: number | undefined; memory: boolean } {
+/** Which bare transport each meshlink row is compared with. */
+const BASELINES: Record<string, string> = {
+  'meshlink-tcp': 'raw-tcp',
+  'meshlink-tcp-plain': 'raw-tcp',
+  'meshlink-memory': 'raw-tcp',
+  'meshlink-ws': 'raw-ws',
+  'meshlink-webrtc': 'bare-webrtc',
+};
+
+interface Args {
+  json: boolean;
+  quick: boolean;
+  inproc: boolean;
+  idlePeers: number | undefined;
+  groups: Set<Group>;
+}
+
+function parseArgs(argv: string[]): Args {
   const idle = argv.find((a) => a.startsWith('--idle-peers='));
+  const onlyAt = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  const onlyArg = onlyAt < 0 ? undefined : argv[onlyAt]!.startsWith('--only=') ? argv[onlyAt]!.slice('--only='.length) : argv[onlyAt + 1];
+  const groups = new Set<Group>(GROUPS);
+  if (onlyAt >= 0) {
+    groups.clear();
+    for (const name of (onlyArg ?? '').split(',').filter((n) => n !== '')) {
+      if (!(GROUPS as readonly string[]).includes(name)) throw new Error(`--only: unknown group '${name}' (groups: ${GROUPS.join(', ')})`);
+      groups.add(name as Group);
+    }
+    if (groups.size === 0) throw new Error(`--only needs groups: ${GROUPS.join(',')}`);
+  }
+  if (argv.includes('--no-memory')) groups.delete('memory');
   return {
     json: argv.includes('--json'),
     quick: argv.includes('--quick'),
     inproc: argv.includes('--inproc'),
     idlePeers: idle === undefined ? undefined : Number(idle.split('=')[1]),
-    memory: !argv.includes('--no-memory'),
+    groups,
   };
+}
+
+type Target = { target: string; ratio: number; met: boolean };
+
+/**
+ * The goals, on ratios measured in this run: meshlink-tcp against raw-tcp (keys as before), and the
+ * ws and WebRTC rows against their bare transports (≥ 0.8× on rates, so ≤ 1.25× on round trips).
+ */
+function computeTargets(rows: ResultRow[]): Record<string, Target> {
+  const targets: Record<string, Target> = {};
+  const tcp = rows.find((row) => row.name === 'meshlink-tcp')?.ratios;
+  if (tcp !== undefined) {
+    targets['msgs1KiBps'] = { target: '>= 1.0x raw-tcp', ratio: tcp.msgs1KiBps, met: tcp.msgs1KiBps >= 1.0 };
+    targets['msgs64Bps'] = { target: '>= 2.0x raw-tcp', ratio: tcp.msgs64Bps, met: tcp.msgs64Bps >= 2.0 };
+    targets['rttMedianUs'] = { target: '<= 1.5x raw-tcp', ratio: tcp.rttMedianUs, met: tcp.rttMedianUs <= 1.5 };
+  }
+  for (const name of ['meshlink-ws', 'meshlink-webrtc']) {
+    const row = rows.find((r) => r.name === name);
+    if (row?.ratios === undefined) continue;
+    const base = row.baseline!;
+    for (const key of ['bulkMBps', 'msgs1KiBps', 'msgs64Bps'] as const) {
+      targets[`${name}.${key}`] = { target: `>= 0.8x ${base}`, ratio: row.ratios[key], met: row.ratios[key] >= 0.8 };
+    }
+    targets[`${name}.rttMedianUs`] = { target: `<= 1.25x ${base}`, ratio: row.ratios.rttMedianUs, met: row.ratios.rttMedianUs <= 1.25 };
+  }
+  return targets;
 }
 
 /** Progress goes to stderr, so that with `--json` stdout holds exactly one JSON object. */
@@ -75,20 +162,29 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const plan = { ...(args.quick ? QUICK : FULL) };
   if (args.idlePeers !== undefined) plan.idlePeers = args.idlePeers;
+  if (!args.groups.has('idle')) plan.idlePeers = 0;
   const startedAt = performance.now();
   // Other work on the machine skews everything (the ratios least): the load average is in the output.
   const loadAtStart = os.loadavg()[0]!;
-  const kinds: ReceiverKind[] = ['raw-tcp', 'meshlink-tcp', 'meshlink-tcp-plain'];
-  const receiverProcess = args.inproc ? undefined : new ReceiverProcess();
+  const kinds: ReceiverKind[] = [
+    ...(args.groups.has('tcp') ? (['raw-tcp', 'meshlink-tcp', 'meshlink-tcp-plain'] as const) : []),
+    ...(args.groups.has('ws') ? (['raw-ws', 'meshlink-ws'] as const) : []),
+  ];
+  const receiverProcess = args.inproc || kinds.length === 0 ? undefined : new ReceiverProcess();
   const connections: BenchConnection[] = [];
   for (const kind of kinds) {
     const receiver = receiverProcess !== undefined ? await receiverProcess.start(kind) : await startReceiver(kind);
     const sender = await connectSender(kind, receiver.ready.address);
     connections.push({ name: kind, sender, receiver, receiverPlacement: receiverProcess !== undefined ? 'process' : 'inproc' });
   }
-  if (args.memory) {
-    const pair = await startMemoryPair();
-    connections.push({ name: 'meshlink-memory', sender: pair.sender, receiver: pair.receiver, receiverPlacement: 'inproc' });
+  // Pairs whose both ends live in this process.
+  const pairs: [string, () => Promise<InProcessPair>][] = [];
+  if (args.groups.has('memory')) pairs.push(['meshlink-memory', startMemoryPair]);
+  if (args.groups.has('webrtc')) pairs.push(['bare-webrtc', startBareWebRtcPair], ['meshlink-webrtc', startMeshlinkWebRtcPair]);
+  for (const [name, start] of pairs) {
+    log(`connecting ${name}`);
+    const pair = await start();
+    connections.push({ name, sender: pair.sender, receiver: pair.receiver, receiverPlacement: 'inproc' });
   }
 
   const samples = new Map<string, { bulk: number[]; m1k: number[]; m64: number[]; rtt: number[] }>();
@@ -97,25 +193,30 @@ async function main(): Promise<void> {
 
   log(`warming up ${connections.map((c) => c.name).join(', ')}`);
   for (const conn of connections) {
-    await runThroughput(conn, BULK_MESSAGE_BYTES, warm(plan.bulkMessages));
-    await runThroughput(conn, KIB, warm(plan.messages1KiB));
-    await runThroughput(conn, 64, warm(plan.messages64B));
-    await runPingPong(conn, warm(plan.pingPongRounds));
+    const n = (count: number, key: keyof CountScale): number => scaled(conn.name, warm(count), key);
+    await runThroughput(conn, BULK_MESSAGE_BYTES, n(plan.bulkMessages, 'bulk'));
+    await runThroughput(conn, KIB, n(plan.messages1KiB, 'msgs'));
+    await runThroughput(conn, 64, n(plan.messages64B, 'msgs'));
+    await runPingPong(conn, n(plan.pingPongRounds, 'rtt'));
   }
   for (let rep = 0; rep < plan.reps; rep++) {
     log(`repetition ${rep + 1}/${plan.reps}`);
     for (const conn of connections) {
-      const s = samples.get(conn.name)!;
-      const bulkSeconds = await runThroughput(conn, BULK_MESSAGE_BYTES, plan.bulkMessages);
-      s.bulk.push(megabytesPerSecond(plan.bulkMessages * BULK_MESSAGE_BYTES, bulkSeconds));
+      const count = scaled(conn.name, plan.bulkMessages, 'bulk');
+      const bulkSeconds = await runThroughput(conn, BULK_MESSAGE_BYTES, count);
+      samples.get(conn.name)!.bulk.push(megabytesPerSecond(count * BULK_MESSAGE_BYTES, bulkSeconds));
     }
-    for (const conn of connections) samples.get(conn.name)!.m1k.push(plan.messages1KiB / (await runThroughput(conn, KIB, plan.messages1KiB)));
-    for (const conn of connections) samples.get(conn.name)!.m64.push(plan.messages64B / (await runThroughput(conn, 64, plan.messages64B)));
+    for (const [bytes, count, key] of [[KIB, plan.messages1KiB, 'm1k'], [64, plan.messages64B, 'm64']] as const) {
+      for (const conn of connections) {
+        const n = scaled(conn.name, count, 'msgs');
+        samples.get(conn.name)![key].push(n / (await runThroughput(conn, bytes, n)));
+      }
+    }
     // Round trips are short: interleave them in small slices so that every transport sees the same
     // moments of the machine's load.
     for (let done = 0; done < plan.pingPongRounds; done += RTT_SLICE_ROUNDS) {
       const rounds = Math.min(RTT_SLICE_ROUNDS, plan.pingPongRounds - done);
-      for (const conn of connections) samples.get(conn.name)!.rtt.push(...(await runPingPong(conn, rounds)));
+      for (const conn of connections) samples.get(conn.name)!.rtt.push(...(await runPingPong(conn, scaled(conn.name, rounds, 'rtt'))));
     }
   }
   for (const conn of connections) await conn.sender.close();
@@ -128,6 +229,7 @@ async function main(): Promise<void> {
       name: conn.name,
       description: DESCRIPTIONS[conn.name]!,
       receiver: conn.receiverPlacement === 'process' ? 'separate process' : 'same process',
+      ...(BASELINES[conn.name] !== undefined ? { baseline: BASELINES[conn.name] } : {}),
       bulkMBps: round(median(s.bulk), 1),
       msgs1KiBps: Math.round(median(s.m1k)),
       msgs64Bps: Math.round(median(s.m64)),
@@ -135,9 +237,12 @@ async function main(): Promise<void> {
       rttP99Us: round(percentile(s.rtt, 0.99), 1),
     };
   });
-  const raw = rows.find((row) => row.name === 'raw-tcp')!;
   for (const row of rows) {
-    if (row === raw) continue;
+    const raw = rows.find((r) => r.name === row.baseline);
+    if (raw === undefined) {
+      delete row.baseline;
+      continue;
+    }
     row.ratios = {
       bulkMBps: round(row.bulkMBps / raw.bulkMBps, 2),
       msgs1KiBps: round(row.msgs1KiBps / raw.msgs1KiBps, 2),
@@ -146,12 +251,7 @@ async function main(): Promise<void> {
       rttP99Us: round(row.rttP99Us / raw.rttP99Us, 2),
     };
   }
-  const mesh = rows.find((row) => row.name === 'meshlink-tcp')!;
-  const targets = {
-    msgs1KiBps: { target: '>= 1.0x raw-tcp', ratio: mesh.ratios!.msgs1KiBps, met: mesh.ratios!.msgs1KiBps >= 1.0 },
-    msgs64Bps: { target: '>= 2.0x raw-tcp', ratio: mesh.ratios!.msgs64Bps, met: mesh.ratios!.msgs64Bps >= 2.0 },
-    rttMedianUs: { target: '<= 1.5x raw-tcp', ratio: mesh.ratios!.rttMedianUs, met: mesh.ratios!.rttMedianUs <= 1.5 },
-  };
+  const targets = computeTargets(rows);
 
   let idlePeers: IdlePeersResult | { skipped: true } | { error: string } = { skipped: true };
   if (plan.idlePeers > 0) {
@@ -175,10 +275,10 @@ async function main(): Promise<void> {
       platform: `${os.platform()} ${os.release()}`,
       date: new Date().toISOString(),
       mode: args.quick ? 'quick' : 'full',
-      receiver: args.inproc
-        ? 'same process as the sender'
-        : 'separate process (child_process.fork) for raw-tcp, meshlink-tcp, meshlink-tcp-plain; meshlink-memory is in-process by nature',
+      receiver: describePlacement(connections),
       plan,
+      countScale: Object.fromEntries(connections.filter((c) => COUNT_SCALE[c.name] !== undefined).map((c) => [c.name, COUNT_SCALE[c.name]!])),
+      groups: [...args.groups],
       loadAverage1m: { start: round(loadAtStart, 2), end: round(os.loadavg()[0]!, 2) },
       elapsedSeconds: round((performance.now() - startedAt) / 1000, 1),
     },
@@ -190,7 +290,15 @@ async function main(): Promise<void> {
   }
 }
 
-function printTable(rows: ResultRow[], targets: Record<string, { target: string; ratio: number; met: boolean }>, idle: unknown, env: Record<string, unknown>): void {
+function describePlacement(connections: BenchConnection[]): string {
+  const names = (placement: BenchConnection['receiverPlacement']): string[] => connections.filter((c) => c.receiverPlacement === placement).map((c) => c.name);
+  const parts: string[] = [];
+  if (names('process').length > 0) parts.push(`separate process (child_process.fork) for ${names('process').join(', ')}`);
+  if (names('inproc').length > 0) parts.push(`same process as the sender for ${names('inproc').join(', ')}`);
+  return parts.join('; ');
+}
+
+function printTable(rows: ResultRow[], targets: Record<string, Target>, idle: unknown, env: Record<string, unknown>): void {
   const ratio = (row: ResultRow, key: keyof NonNullable<ResultRow['ratios']>): string => (row.ratios === undefined ? '' : ` (${row.ratios[key].toFixed(2)}×)`);
   const header = ['transport', 'bulk MB/s', '1 KiB msgs/s', '64 B msgs/s', 'RTT median µs', 'RTT p99 µs'];
   const body = rows.map((row) => [
@@ -211,11 +319,20 @@ function printTable(rows: ResultRow[], targets: Record<string, { target: string;
   out.push(line(widths.map((w) => '-'.repeat(w))));
   for (const cells of body) out.push(line(cells));
   out.push('');
-  out.push('(×) = ratio to raw-tcp measured in this run. Rows:');
-  for (const row of rows) out.push(`  ${row.name.padEnd(widths[0]!)}  ${row.description} [receiver: ${row.receiver}]`);
+  out.push('(×) = ratio to the row\'s bare transport (raw-tcp, raw-ws, bare-webrtc) measured in this run. Rows:');
+  for (const row of rows) {
+    const vs = row.ratios === undefined ? '' : ` [vs ${row.baseline!}]`;
+    out.push(`  ${row.name.padEnd(widths[0]!)}  ${row.description} [receiver: ${row.receiver}]${vs}`);
+  }
+  const scales = Object.entries((env['countScale'] ?? {}) as Record<string, CountScale>);
+  if (scales.length > 0) {
+    const f = (x: number): string => (x === 1 ? '1' : `1/${Math.round(1 / x)}`);
+    out.push(`  counts scaled (bulk, msgs, rtt): ${scales.map(([name, s]) => `${name} ${f(s.bulk)}, ${f(s.msgs)}, ${f(s.rtt)}`).join('; ')}`);
+  }
   out.push('');
-  out.push('targets (meshlink-tcp vs raw-tcp):');
-  for (const [name, t] of Object.entries(targets)) out.push(`  ${name.padEnd(12)} ${t.target.padEnd(16)} ${t.ratio.toFixed(2)}×  ${t.met ? 'met' : 'NOT met'}`);
+  out.push('targets (ratios measured in this run; unprefixed = meshlink-tcp vs raw-tcp):');
+  const nameWidth = Math.max(12, ...Object.keys(targets).map((k) => k.length));
+  for (const [name, t] of Object.entries(targets)) out.push(`  ${name.padEnd(nameWidth)} ${t.target.padEnd(21)} ${t.ratio.toFixed(2)}×  ${t.met ? 'met' : 'NOT met'}`);
   out.push('');
   const idlePeers = idle as Partial<IdlePeersResult> & { skipped?: boolean; error?: string };
   if (idlePeers.skipped === true) out.push('idle peers: skipped');

@@ -8,9 +8,11 @@
  *   on `await peer.send()`, the receiver's agent answers with `peer.trySend()`.
  * - meshlink-tcp-plain: MConnection straight over a TcpLink (no SecureLink): the cost of encryption.
  * - meshlink-memory: two Switches over the in-memory transport (secure handshake included).
+ * - raw-ws / meshlink-ws: bench/transports-ws.ts (bare `ws`) and the Switches below over ws://.
+ * - bare-webrtc / meshlink-webrtc: bench/transports-webrtc.ts (both in this process).
  */
 import net from 'node:net';
-import { createNode } from '../platforms/node/index.js';
+import { createNode, type NodeOptions } from '../platforms/node/index.js';
 import { TcpLink } from '../platforms/node/tcp.js';
 import { MConnection } from '../src/conn/mconnection.js';
 import { generateNodeKey } from '../src/crypto/keys.js';
@@ -20,6 +22,7 @@ import type { Peer } from '../src/switch/peer.js';
 import type { Switch } from '../src/switch/switch.js';
 import type { Transport } from '../src/transport/transport.js';
 import { BENCH_CHANNEL_ID, BENCH_CHANNELS, Sink, type ReceiverKind, type ReceiverReady, type SinkMode } from './common.js';
+import { connectRawWsSender, startRawWsReceiver } from './transports-ws.js';
 
 export const RAW_HEADER_BYTES = 4;
 
@@ -123,7 +126,7 @@ async function connectRawSender(address: string): Promise<SenderPort> {
 // ─── meshlink over a Switch (the public API) ─────────────────────────────────────────────────────
 
 /** The benchmark's agent: hands every message on the bench channel to `onMessage`. */
-class BenchAgent implements Agent {
+export class BenchAgent implements Agent {
   readonly channels = BENCH_CHANNELS;
   onMessage: (peer: Peer, message: Uint8Array) => void = () => undefined;
   receive(_channelId: number, peer: Peer, message: Uint8Array): void {
@@ -131,9 +134,11 @@ class BenchAgent implements Agent {
   }
 }
 
-async function startNodeWithAgent(transport: Transport | undefined, listen: string[]): Promise<{ sw: Switch; agent: BenchAgent }> {
+/** A started Switch from createNode with the bench agent; `extra` adds createNode options (`webrtc`, `relay`). */
+export async function startNodeWithAgent(transport: Transport | undefined, listen: string[], extra: NodeOptions = {}): Promise<{ sw: Switch; agent: BenchAgent }> {
   const agent = new BenchAgent();
   const sw = await createNode({
+    ...extra,
     identity: generateNodeKey(),
     storage: new MemoryStorage(),
     network: 'bench',
@@ -214,7 +219,15 @@ async function connectPlainSender(address: string): Promise<SenderPort> {
 export async function startReceiver(kind: ReceiverKind): Promise<ReceiverHandle> {
   const sink = new Sink();
   const started =
-    kind === 'raw-tcp' ? await startRawReceiver(sink) : kind === 'meshlink-tcp' ? await startSwitchReceiver(sink) : await startPlainReceiver(sink);
+    kind === 'raw-tcp'
+      ? await startRawReceiver(sink)
+      : kind === 'meshlink-tcp'
+        ? await startSwitchReceiver(sink)
+        : kind === 'raw-ws'
+          ? await startRawWsReceiver(sink)
+          : kind === 'meshlink-ws'
+            ? await startSwitchReceiver(sink, undefined, 'ws://127.0.0.1:0')
+            : await startPlainReceiver(sink);
   return {
     ready: started.ready,
     setMode: async (mode) => sink.setMode(mode),
@@ -225,7 +238,8 @@ export async function startReceiver(kind: ReceiverKind): Promise<ReceiverHandle>
 /** Connects the sending side of `kind` to a receiver at `address`. */
 export function connectSender(kind: ReceiverKind, address: string): Promise<SenderPort> {
   if (kind === 'raw-tcp') return connectRawSender(address);
-  if (kind === 'meshlink-tcp') return connectSwitchSender(address);
+  if (kind === 'meshlink-tcp' || kind === 'meshlink-ws') return connectSwitchSender(address);
+  if (kind === 'raw-ws') return connectRawWsSender(address);
   return connectPlainSender(address);
 }
 
