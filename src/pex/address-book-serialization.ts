@@ -113,7 +113,9 @@ export function decodeAddressBook(bytes: Uint8Array): DecodeResult {
   }
   if (!isRecord(document) || document['format'] !== FORMAT_NAME) return { ok: false, reason: 'not a meshlink address book' };
   if (document['version'] !== ADDRESS_BOOK_FORMAT_VERSION) {
-    return { ok: false, reason: `unsupported format version ${String(document['version'])}` };
+    const version = document['version'];
+    const shown = typeof version === 'number' || typeof version === 'string' ? String(version).slice(0, 40) : typeof version;
+    return { ok: false, reason: `unsupported format version ${shown}` };
   }
   const keyHex = document['key'];
   if (typeof keyHex !== 'string' || !/^[0-9a-f]+$/.test(keyHex) || keyHex.length !== 2 * BUCKET_KEY_BYTES) {

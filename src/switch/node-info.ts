@@ -65,7 +65,7 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
   for (const address of listenAddresses) {
     if (typeof address !== 'string') fail('listen address is not a string', peerId);
     const normal = normalizeAddress(address);
-    if (normal !== undefined && parseAddress(normal).nodeId === id) addresses.push(normal);
+    if (normal !== undefined && parseAddress(normal).nodeId === id) addresses.push(normal); // normal forms parse
   }
   if (typeof moniker !== 'string' || moniker.length > MAX_MONIKER_LENGTH) fail('bad moniker', peerId);
   if (typeof software !== 'string' || software.length > MAX_MONIKER_LENGTH) fail('bad software', peerId);

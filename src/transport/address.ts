@@ -136,7 +136,9 @@ export function withNodeId(address: PeerAddress, nodeId: string): PeerAddress {
 /** Canonical form of an address string, or undefined when it does not parse. */
 export function normalizeAddress(text: string): string | undefined {
   try {
-    return formatAddress(parseAddress(text));
+    const normal = formatAddress(parseAddress(text));
+    // Re-encoding may lengthen it (`?` in a query becomes `%3F`): only a form that parses again counts.
+    return normal === text || formatAddress(parseAddress(normal)) === normal ? normal : undefined;
   } catch {
     return undefined;
   }
