@@ -99,6 +99,7 @@ export function pexOptionsFor(config: SimConfig, random: () => number): PexAgent
     allowLocal: true,
     random,
     ensurePeersIntervalMs: interval,
+    minRequestGapMs: 0, // every simulated node runs these timings
     crawlIntervalMs: interval,
     dialJitterMs: Math.round(interval * 0.3),
     dialBackoffBaseMs: Math.round(interval / 2),

@@ -1,5 +1,5 @@
 import { loadOrCreateNodeKey } from '../../src/crypto/keys.js';
-import { ConfigError } from '../../src/errors.js';
+import { ClosedError, ConfigError } from '../../src/errors.js';
 import { assembleNode, type CommonNodeOptions } from '../../src/node-options.js';
 import type { Switch } from '../../src/switch/switch.js';
 import { WebSocketClientTransport } from '../../src/transport/websocket-client.js';
@@ -9,6 +9,9 @@ import { webrtcTransport } from './webrtc.js';
 export * from '../../src/index.js';
 export { IndexedDbStorage } from './idb-storage.js';
 export { webrtcTransport } from './webrtc.js';
+
+/** How often a page saves its address book when it changed. */
+export const BROWSER_BOOK_SAVE_INTERVAL_MS = 1000;
 
 export interface BrowserNodeOptions extends CommonNodeOptions {
   /**
@@ -31,6 +34,10 @@ export async function createNode(options: BrowserNodeOptions = {}): Promise<Swit
   const base = options.transports ?? [new WebSocketClientTransport()];
   if (base.length === 0 && webrtc === undefined) throw new ConfigError('ERR_NO_TRANSPORT', 'createNode in a browser needs at least one transport');
   const { stopOnPageHide = true, ...common } = options;
+  // A page can be closed at any moment and an IndexedDB write started while it unloads is lost, so
+  // the book is saved (when changed) every second rather than every two minutes.
+  if (common.pex === undefined || common.pex === true) common.pex = { saveIntervalMs: BROWSER_BOOK_SAVE_INTERVAL_MS };
+  else if (common.pex !== false) common.pex = { saveIntervalMs: BROWSER_BOOK_SAVE_INTERVAL_MS, ...common.pex };
   const sw = assembleNode(common, {
     identity,
     storage,
@@ -42,7 +49,11 @@ export async function createNode(options: BrowserNodeOptions = {}): Promise<Swit
   if (stopOnPageHide && typeof target.addEventListener === 'function') {
     // A page kept in the back/forward cache (persisted) may come back; one being unloaded will not.
     target.addEventListener('pagehide', (event) => {
-      if (event.persisted !== true) void sw.stop();
+      if (event.persisted === true) return;
+      // Timers do not run in an unloading page: a graceful close would never finish. Closing the
+      // RTCPeerConnections now tells the other pages at once (WebSockets close with the page anyway).
+      for (const peer of sw.peers) if (peer.transport === 'webrtc') peer.connection.destroy(new ClosedError('Page closed'));
+      void sw.stop();
     });
   }
   return sw;

@@ -399,10 +399,10 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     state.timers.add(timer);
   }
 
-  /** No request outstanding, and the last one at least an ensurePeers interval (twice the peer's minimum) ago. */
+  /** No request outstanding, and the last one at least an ensurePeers interval, twice our minimum and minRequestGapMs ago. */
   private mayAsk(peer: Peer, state: PexPeerState | undefined): state is PexPeerState {
     if (state === undefined || state.awaitingResponse || state.punished || !peer.hasChannel(PEX_CHANNEL_ID)) return false;
-    const gap = Math.max(this.config.ensurePeersIntervalMs, 2 * this.config.minRequestIntervalMs);
+    const gap = Math.max(this.config.ensurePeersIntervalMs, 2 * this.config.minRequestIntervalMs, this.config.minRequestGapMs);
     return state.lastRequestSentAt === 0 || this.now() - state.lastRequestSentAt >= gap;
   }
 

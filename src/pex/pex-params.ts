@@ -27,6 +27,11 @@ export const PEX_MAX_MESSAGE_BYTES = PEX_MAX_ADDRESSES_PER_RESPONSE * (PEX_MAX_A
 export const DEFAULT_ENSURE_PEERS_INTERVAL_MS = 30 * 1000;
 /** Ratio ensurePeers interval / minimum interval between two requests from one peer. CometBFT: 3. */
 export const REQUEST_INTERVAL_DIVISOR = 3;
+/**
+ * We never ask one peer for addresses more often than this, whatever our own intervals: a peer on the
+ * defaults refuses a second request within 10 s and bans the asker, and our config cannot know theirs.
+ */
+export const DEFAULT_MIN_REQUEST_GAP_MS = 2 * (DEFAULT_ENSURE_PEERS_INTERVAL_MS / REQUEST_INTERVAL_DIVISOR);
 /** Random delay before each dial, so restarted nodes do not dial in lockstep. CometBFT: 3 s. */
 export const DEFAULT_DIAL_JITTER_MS = 3 * 1000;
 /** Dials in flight at once from ensurePeers. */
@@ -76,6 +81,11 @@ export interface PexConfig {
   ensurePeersIntervalMs: number;
   /** Two requests from one peer closer than this cost it the connection. @default ensurePeersIntervalMs / 3 */
   minRequestIntervalMs: number;
+  /**
+   * The least time between two of our requests to one peer. Lower it only in a network whose every
+   * node lowers `minRequestIntervalMs` too (tests, simulations). @default 20000
+   */
+  minRequestGapMs: number;
   /** @default 250 */
   maxAddressesPerResponse: number;
   /** @default 10 */
@@ -118,6 +128,7 @@ export function resolvePexConfig(partial: Partial<PexConfig>, autoSaveDefaultMs:
     seedMode: partial.seedMode ?? false,
     ensurePeersIntervalMs,
     minRequestIntervalMs: partial.minRequestIntervalMs ?? ensurePeersIntervalMs / REQUEST_INTERVAL_DIVISOR,
+    minRequestGapMs: partial.minRequestGapMs ?? DEFAULT_MIN_REQUEST_GAP_MS,
     maxAddressesPerResponse: partial.maxAddressesPerResponse ?? PEX_MAX_ADDRESSES_PER_RESPONSE,
     maxConcurrentDials: partial.maxConcurrentDials ?? DEFAULT_MAX_CONCURRENT_DIALS,
     dialJitterMs: partial.dialJitterMs ?? DEFAULT_DIAL_JITTER_MS,
@@ -144,6 +155,7 @@ export function resolvePexConfig(partial: Partial<PexConfig>, autoSaveDefaultMs:
   }
   for (const key of [
     'minRequestIntervalMs',
+    'minRequestGapMs',
     'dialJitterMs',
     'dialBackoffBaseMs',
     'dialBackoffMaxMs',

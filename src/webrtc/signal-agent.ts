@@ -32,6 +32,8 @@ export interface SignalAgentOptions {
   onSignal?: (signal: IncomingSignal) => void;
   /** A relay (`via`) told us it is not connected to `target`. */
   onUnreachable?: (via: string, target: string) => void;
+  /** A peer we may have been signalling through is gone. */
+  onPeerGone?: (peerId: string) => void;
   /**
    * Whether we are negotiating with `from` through `via` (a dial of ours): then `via` relays for us
    * even if it dialled us. The WebRTC transport sets this.
@@ -112,7 +114,7 @@ export class SignalAgent extends BaseAgent {
   }
 
   /** Sets the handlers after construction (the WebRTC transport owns its agent). */
-  setHandlers(handlers: Pick<SignalAgentOptions, 'onSignal' | 'onUnreachable' | 'isNegotiating'>): void {
+  setHandlers(handlers: Pick<SignalAgentOptions, 'onSignal' | 'onUnreachable' | 'isNegotiating' | 'onPeerGone'>): void {
     Object.assign(this.options, handlers);
   }
 
@@ -123,8 +125,12 @@ export class SignalAgent extends BaseAgent {
   sendSignal(via: string, to: string, data: SignalData): boolean {
     const sw = this.sw;
     const peer = sw?.getPeer(via);
-    if (sw === undefined || peer === undefined) return false;
+    if (sw === undefined || peer === undefined || !peer.hasChannel(SIGNAL_CHANNEL_ID)) return false;
     return peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }));
+  }
+
+  override removePeer(peer: Peer, _reason: Error | undefined): void {
+    this.options.onPeerGone?.(peer.id);
   }
 
   receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
@@ -167,8 +173,8 @@ export class SignalAgent extends BaseAgent {
       this.options.onSignal?.({ from: message.from, via: peer.id, data: message.data });
       return;
     }
-    if (!this.relay) return;
-    const target = message.to === peer.id ? undefined : sw.getPeer(message.to);
+    // Not relaying (or not to that peer): say so at once, so the dialer fails now, not at its timeout.
+    const target = !this.relay || message.to === peer.id ? undefined : sw.getPeer(message.to);
     const forwarded =
       target !== undefined &&
       target.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));

@@ -5,6 +5,7 @@ import type { PeerAddress } from '../transport/address.js';
 import type { Link } from '../transport/link.js';
 import type { DialOptions, Listener, Transport } from '../transport/transport.js';
 import {
+  SIGNAL_CHANNEL_ID,
   WEBRTC_ACCEPT_TIMEOUT_MS,
   WEBRTC_MAX_PENDING_ACCEPTS,
   WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA,
@@ -87,6 +88,11 @@ export class WebRtcTransport implements Transport {
       ...options.signal,
       onSignal: (signal) => this.onSignal(signal),
       isNegotiating: (via, from) => this.sessions.get(sessionKey(via, from))?.initiator === true,
+      onPeerGone: (peerId) => {
+        for (const session of [...this.sessions.values()]) {
+          if (session.via === peerId) session.fail(new TransportError(`Relay ${peerId} disconnected during the WebRTC negotiation`, { detail: { reason: 'relay-gone', via: peerId } }));
+        }
+      },
       onUnreachable: (via, target) => this.sessions.get(sessionKey(via, target))?.fail(
         new TransportError(`Relay ${via} is not connected to ${target}`, { peerId: target, detail: { reason: 'unreachable', via } }),
       ),
@@ -101,8 +107,12 @@ export class WebRtcTransport implements Transport {
     }
     const sw = this.signalAgent.switch;
     if (sw === undefined) return Promise.reject(new ClosedError('The webrtc transport\'s signalAgent is not added to a running Switch'));
-    if (sw.getPeer(via) === undefined) {
+    const relay = sw.getPeer(via);
+    if (relay === undefined) {
       return Promise.reject(new TransportError(`Not connected to relay ${via}`, { peerId: target, detail: { reason: 'no-relay', via } }));
+    }
+    if (!relay.hasChannel(SIGNAL_CHANNEL_ID)) {
+      return Promise.reject(new TransportError(`${via} does not carry WebRTC signalling`, { peerId: target, detail: { reason: 'no-signalling', via } }));
     }
     const key = sessionKey(via, target);
     if (this.sessions.has(key)) return Promise.reject(new TransportError(`A WebRTC negotiation with ${target} via ${via} is in progress`, { peerId: target }));

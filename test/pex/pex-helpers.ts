@@ -13,6 +13,7 @@ import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
 export const FAST_PEX: PexAgentOptions = {
   allowLocal: true,
   ensurePeersIntervalMs: 200,
+  minRequestGapMs: 0, // every node here runs these timings
   dialJitterMs: 20,
   dialBackoffBaseMs: 100,
   dialBackoffMaxMs: 1000,

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { ProtocolError, type MeshlinkError } from '../../src/errors.js';
 import { encode } from '@msgpack/msgpack';
-import { PEX_CHANNEL_ID } from '../../src/pex/pex-params.js';
+import { DEFAULT_MIN_REQUEST_GAP_MS, PEX_CHANNEL_ID } from '../../src/pex/pex-params.js';
 import { decodePexMessage } from '../../src/pex/pex-messages.js';
 import { waitFor } from '../helpers/wait.js';
 import { fakeAddresses, RogueAgent, request, response, startPexNode, stopPexNodes, type PexNode } from './pex-helpers.js';
@@ -147,6 +147,21 @@ describe('PEXAgent request pacing', () => {
     expect(a.pex!.stats().requestsSent).toBeGreaterThanOrEqual(3);
     expect(a.pex!.stats().requestsSent).toBeLessThanOrEqual(8);
     expect(decodePexMessage(request())).toEqual({ type: 'pexRequest' });
+  });
+});
+
+describe('PEX request pacing between nodes with different timings', () => {
+  it('never asks a peer again within minRequestGapMs, so a fast node is not banned by a node on the defaults', async () => {
+    const network = new MemoryNetwork();
+    const fast: PexNode = await startPexNode({ transports: [network.transport()], listen: 'memory://fast', pex: { ensurePeersIntervalMs: 100, minRequestGapMs: DEFAULT_MIN_REQUEST_GAP_MS } });
+    const onDefaults: PexNode = await startPexNode({ transports: [network.transport()], listen: 'memory://defaults', pex: { ensurePeersIntervalMs: 30_000, minRequestIntervalMs: 10_000 } });
+    const errors: unknown[] = [];
+    for (const node of [fast, onDefaults]) node.sw.on('peer:error', ({ error }) => errors.push(error));
+    await fast.sw.dial(onDefaults.address);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(errors).toEqual([]);
+    expect(fast.sw.peers).toHaveLength(1);
+    expect(fast.pex!.stats().requestsSent).toBe(1);
   });
 });
 
