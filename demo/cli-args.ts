@@ -91,11 +91,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     listen: (values.listen ?? [DEFAULT_LISTEN]).map(parseListenAddress),
     ws: values.ws === undefined ? undefined : parseHostPort('--ws', values.ws),
     persistent: (values.persistent ?? []).map((value) => parsePeerAddress('--persistent', value)),
-    seeds: (values.seeds ?? [])
-      .flatMap((list) => list.split(','))
-      .map((value) => value.trim())
-      .filter((value) => value !== '')
-      .map((value) => parsePeerAddress('--seeds', value)),
+    seeds: parseSeeds(values.seeds ?? []),
     home: expandHome(values.home ?? defaultHome()),
     network: parseName('--network', values.network ?? DEFAULT_NETWORK, 1),
     moniker: parseName('--moniker', values.moniker ?? '', 0),
@@ -111,6 +107,15 @@ export function parseCommandLine(argv: readonly string[]): Command {
     throw new UsageError('--web serves a page that dials this node over WebSocket: add --ws <host:port>');
   }
   return { kind: 'node', config, logLevel };
+}
+
+/** `--seeds a,b --seeds c`: comma-separated peer addresses, repeatable. Throws UsageError. */
+export function parseSeeds(values: readonly string[]): string[] {
+  return values
+    .flatMap((list) => list.split(','))
+    .map((value) => value.trim())
+    .filter((value) => value !== '')
+    .map((value) => parsePeerAddress('--seeds', value));
 }
 
 function describeParseError(error: unknown): string {

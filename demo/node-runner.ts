@@ -11,9 +11,13 @@ import {
   type NatAgent,
   type Storage,
   type Switch,
+  type SwitchStatus,
 } from '../platforms/node/index.js';
 import type { PEXAgent } from '../src/pex/pex-agent.js';
+import { BurstAgent } from './agents/burst.js';
+import { ChatAgent, type ChatListener } from './agents/chat.js';
 import { MempoolAgent, type TxListener } from './agents/mempool.js';
+import { TopologyAgent, type TopologySnapshot } from './agents/topology.js';
 import { errorFields, type Logger } from './log.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 
@@ -63,6 +67,16 @@ export interface PageConfig {
   /** The relay's WebSocket address with its node id, e.g. `ws://<id>@127.0.0.1:26657/`. */
   relay: string;
   network: string;
+  /**
+   * Present (true) when the relay runs with `--allow-local`: the page's PEX then keeps loopback and
+   * private addresses too, as on a laptop or a LAN.
+   */
+  allowLocal?: true;
+}
+
+/** `GET /status`: the Switch's status and the topology the node knows from the gossip. */
+export interface NodeStatus extends SwitchStatus {
+  topology: TopologySnapshot;
 }
 
 /** The CLI's first stdout line. */
@@ -78,6 +92,9 @@ export interface StartedInfo {
 export interface RunningNode {
   readonly sw: Switch;
   readonly mempool: MempoolAgent;
+  readonly topology: TopologyAgent;
+  readonly chat: ChatAgent;
+  readonly burst: BurstAgent;
   readonly pex: PEXAgent;
   readonly started: StartedInfo;
   /** Stops the switch (flushing peers), then the HTTP servers. Idempotent. */
@@ -87,6 +104,8 @@ export interface RunningNode {
 export interface RunNodeHooks {
   /** Also told about each new tx (the demo prints them). */
   onTx?: TxListener;
+  /** Told about each chat message (the demo prints them). */
+  onChat?: ChatListener;
 }
 
 export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHooks = {}): Promise<RunningNode> {
@@ -118,6 +137,19 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
   });
   const pex = sw.getAgent<PEXAgent>(PEX_AGENT_NAME)!;
   sw.addAgent('mempool', mempool);
+  // A node that serves pages over WebSocket is what the pages call a relay.
+  const topology = new TopologyAgent({ kind: config.ws === undefined ? 'node' : 'relay' });
+  const chat = new ChatAgent({
+    onMessage: (message) => {
+      log('info', 'chat', { origin: message.origin, name: message.name, hops: message.hops, chars: message.text.length });
+      hooks.onChat?.(message);
+    },
+  });
+  const burst = new BurstAgent();
+  sw.addAgent('topology', topology);
+  sw.addAgent('chat', chat);
+  sw.addAgent('burst', burst);
+  const nodeStatus = (): NodeStatus => ({ ...sw.status(), topology: topology.snapshot() });
   const stopLogging = logSwitchEvents(sw, pex, log);
 
   // The HTTP servers start first so their bound ports can go into the "started" line.
@@ -126,16 +158,17 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
   let web: HttpServer | undefined;
   try {
     if (config.web !== undefined && config.ws === undefined) throw new Error('the demo page (web) needs a WebSocket listener (ws)');
-    if (config.status !== undefined) servers.push((status = await startHttpServer({ at: config.status, status: () => sw.status() })));
+    if (config.status !== undefined) servers.push((status = await startHttpServer({ at: config.status, status: nodeStatus })));
     if (config.web !== undefined) {
       const distDirs = browserBuildDirs();
       if (!distDirs.some(hasBrowserBuild)) log('warn', 'web:no-build', { message: 'no browser build found: run "npm run build:browser"', looked: distDirs });
       const pageConfig = (host: string | undefined): PageConfig | undefined => {
         const relay = pageRelayAddress(sw.addresses, host);
-        return relay === undefined ? undefined : { relay, network: config.network };
+        if (relay === undefined) return undefined;
+        return { relay, network: config.network, ...(config.allowLocal ? { allowLocal: true as const } : {}) };
       };
       const routes = { distDirs, config: pageConfig };
-      servers.push((web = await startHttpServer({ at: config.web, status: () => sw.status(), web: routes })));
+      servers.push((web = await startHttpServer({ at: config.web, status: nodeStatus, web: routes })));
     }
     await sw.start();
   } catch (error) {
@@ -158,6 +191,9 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
   return {
     sw,
     mempool,
+    topology,
+    chat,
+    burst,
     pex,
     started: { event: 'started', nodeId: sw.nodeId, listen: sw.addresses, status: status?.url ?? null, web: web?.url ?? null },
     stop,

@@ -1,97 +1,108 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { WebSocket } from 'ws';
-import { MempoolAgent } from '../demo/agents/mempool.js';
+import { ChatAgent, type ChatDelivery } from '../demo/agents/chat.js';
 import { createNode, MemoryStorage } from '../platforms/node/index.js';
 import {
-  addTx,
-  MEMPOOL_CHANNEL,
+  CHAT_CHANNEL,
+  chat,
   newDemoPages,
   openDemo,
   peers,
   relay,
   relayStatus,
-  txs,
+  sendChat,
   uniqueText,
+  waitChat,
   waitConnected,
   waitRunning,
   WAIT_MS,
-  waitTx,
 } from './demo-page.js';
 
 // Chromium pages from the relay's own HTTP server, a real relay (`meshlink node --ws --web`, see
 // playwright.config.ts) and, in one test, a Node node in this process: one mesh on 127.0.0.1.
+// (e2e/demo-mesh.spec.ts starts the demo as `npm start` does and checks the graph and the relay's death.)
 
-test('a page connects to the relay, shows its node id, and the relay lists it as a ws peer', async ({ page, request }) => {
+test('a page connects to the relay, shows its node id and name, and the relay lists it as a ws peer', async ({ page, request }) => {
   const { id: relayId, config } = await relay(request);
+  expect(config.allowLocal).toBe(true); // the relay runs with --allow-local
   await page.goto('/');
   await expect(page).toHaveURL(/\/demo-web\/$/);
   const nodeId = await waitRunning(page);
   expect(nodeId).toMatch(/^[0-9a-f]{40}$/);
+  const moniker = await page.evaluate(() => window.meshlinkDemo!.moniker!);
+  expect(moniker).toMatch(/^[a-z]+-[a-z]+$/);
   await expect(page.locator('#node-id')).toHaveText(nodeId);
+  await expect(page.locator('#moniker')).toHaveText(moniker);
   await expect(page.locator('#relay')).toHaveText(config.relay);
 
   await waitConnected(page, relayId);
-  await expect(page.getByRole('status')).toHaveText(/^connected/);
-  await expect(page.locator('#peers')).toContainText(relayId);
+  await expect(page.getByRole('status')).toHaveText(/^Connected to the relay/);
+  await expect(page.locator('#relay-name')).toHaveText('relay');
   expect(await peers(page)).toEqual([expect.objectContaining({ id: relayId, transport: 'ws', direction: 'outbound', moniker: 'relay' })]);
 
   await expect
     .poll(async () => (await relayStatus(request)).peers.find((peer) => peer.id === nodeId), { timeout: WAIT_MS })
-    .toMatchObject({ id: nodeId, transport: 'ws', direction: 'inbound', moniker: 'browser' });
+    .toMatchObject({ id: nodeId, transport: 'ws', direction: 'inbound', moniker });
+  // The relay's /status also serves the topology it learnt: the page announces its link to the relay.
+  await expect
+    .poll(async () => (await relayStatus(request)).topology.nodes.find((node) => node.id === nodeId), { timeout: WAIT_MS })
+    .toMatchObject({ kind: 'page', moniker, hops: 1, links: [{ peer: relayId, transport: 'ws' }] });
 
-  // The form adds a tx like the hook does.
+  // The chat from the keyboard: Tab to the skip link, Enter to the message box, type, Enter.
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('link', { name: 'Skip to the chat' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  const input = page.getByRole('textbox', { name: 'Message' });
+  await expect(input).toBeFocused();
   const text = uniqueText('typed');
-  await page.getByLabel('New transaction (text)').fill(text);
-  await page.getByRole('button', { name: 'Add transaction' }).click();
-  await expect(page.locator('#txs li')).toHaveText([`${text} (added here)`]);
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#chat-log li')).toHaveText([new RegExp(`^you · written in this tab${text}$`)]);
+  await expect(page.locator('#chat-feedback')).toHaveText('Sent to 1 peer.');
 });
 
-test('two pages and a Node node form a mesh through the relay; each tx reaches every node exactly once', async ({ browser, request }) => {
+test('two pages and a Node node chat through the mesh; each message reaches every node exactly once', async ({ browser, request }) => {
   const { id: relayId, config } = await relay(request);
   const tcpAddress = (await relayStatus(request)).listen.find((address) => address.startsWith('tcp://'))!;
   const { contexts, pages, ids } = await newDemoPages(browser, 2);
-  const [page1, page2] = pages as [Page, Page];
+  const [page1, page2] = [pages[0]!, pages[1]!];
 
-  const received: string[] = [];
+  const received: ChatDelivery[] = [];
   const node = await createNode({ storage: new MemoryStorage(), network: config.network, moniker: 'e2e-node', persistentPeers: [tcpAddress] });
-  const mempool = new MempoolAgent({ onTx: (tx, { from }) => from !== undefined && received.push(new TextDecoder().decode(tx)) });
-  node.addAgent('mempool', mempool);
+  const nodeChat = new ChatAgent({ onMessage: (message) => message.from !== undefined && received.push(message) });
+  node.addAgent('chat', nodeChat);
   try {
     await node.start();
     const everyone = [...ids, node.nodeId];
-    // A tx reaches only peers connected when it is gossiped: wait until the relay has all three.
-    await expect.poll(async () => (await relayStatus(request)).peers.map((peer) => peer.id).sort(), { timeout: WAIT_MS }).toEqual(expect.arrayContaining(everyone));
+    // A message reaches only peers connected when it is sent: wait until the relay has all three.
+    await expect.poll(async () => (await relayStatus(request)).peers.map((peer) => peer.id), { timeout: WAIT_MS }).toEqual(expect.arrayContaining(everyone));
     await Promise.all(pages.map((page) => waitConnected(page, relayId)));
     await expect.poll(() => node.getPeer(relayId) !== undefined, { timeout: WAIT_MS }).toBe(true);
 
     const fromPage = uniqueText('from page 1');
-    expect(await addTx(page1, fromPage)).toBe(true);
-    expect(await waitTx(page2, fromPage)).toBe(1);
-    await expect.poll(() => received, { timeout: WAIT_MS }).toContain(fromPage);
+    await sendChat(page1, fromPage);
+    expect(await waitChat(page2, fromPage)).toEqual([expect.objectContaining({ origin: ids[0], hops: expect.any(Number) })]);
+    await expect.poll(() => received.map((message) => message.text), { timeout: WAIT_MS }).toContain(fromPage);
 
     const fromNode = uniqueText('from the Node node');
-    expect(mempool.addTx(new TextEncoder().encode(fromNode))).toBe(true);
-    expect(await waitTx(page1, fromNode)).toBe(1);
-    expect(await waitTx(page2, fromNode)).toBe(1);
+    nodeChat.send(fromNode);
+    for (const page of pages) expect(await waitChat(page, fromNode)).toEqual([expect.objectContaining({ origin: node.nodeId, name: 'e2e-node', hops: 2, from: relayId })]);
 
-    // Exactly once, at the wire too: the relay forwards each tx once to each peer that lacks it, never
-    // back to where it came from. A short settle lets any duplicate that was on its way arrive.
+    // Exactly once: a short settle lets any duplicate that was on its way arrive.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(received).toEqual([fromPage]);
-    expect((await txs(page1)).map((tx) => [tx.text, tx.from])).toEqual([
+    expect(received.map((message) => [message.text, message.origin])).toEqual([[fromPage, ids[0]]]);
+    // The Node node is two links from the page (page → relay → node).
+    expect(received[0]!.hops).toBe(2);
+    expect((await chat(page1)).map((message) => [message.text, message.from])).toEqual([
       [fromPage, 'self'],
       [fromNode, relayId],
     ]);
-    expect((await txs(page2)).map((tx) => [tx.text, tx.from])).toEqual([
-      [fromPage, relayId],
-      [fromNode, relayId],
-    ]);
+    expect((await chat(page2)).map((message) => message.text)).toEqual([fromPage, fromNode]);
+    // The relay sent the node's message once to each page, and nothing back to the node.
     const relaySent = Object.fromEntries(
-      (await relayStatus(request)).peers.map((peer) => [peer.id, peer.channels.find((channel) => channel.id === MEMPOOL_CHANNEL)?.sentMessages]),
+      (await relayStatus(request)).peers.map((peer) => [peer.id, peer.channels.find((channel) => channel.id === CHAT_CHANNEL)?.sentMessages ?? 0]),
     );
-    expect(relaySent).toMatchObject({ [ids[0]!]: 1, [ids[1]!]: 2, [node.nodeId]: 1 });
-    expect((await peers(page1))[0]!.mempoolMessages).toBe(1);
-    expect((await peers(page2))[0]!.mempoolMessages).toBe(2);
+    expect(relaySent[node.nodeId]).toBe(1);
   } finally {
     await node.stop();
     await Promise.all(contexts.map((context) => context.close()));
@@ -165,14 +176,28 @@ test('a raw WebSocket client sending garbage is disconnected while the pages sta
     );
     expect(outcomes).toEqual(garbage.map(({ name }) => `${name}: closed`));
 
-    // Same connections as before (no reconnect happened), and gossip still flows.
+    // Same connections as before (no reconnect happened), and chat still flows.
     const after = await relayStatus(request);
     for (const id of ids) expect(after.peers.find((peer) => peer.id === id)?.uptimeMs).toBeGreaterThan(uptimeBefore[id]!);
-    for (const page of pages) expect((await peers(page)).map((peer) => peer.id)).toEqual([relayId]);
+    for (const page of pages) expect((await peers(page)).map((peer) => peer.id)).toContain(relayId);
     const text = uniqueText('after the attack');
-    expect(await addTx(pages[0]!, text)).toBe(true);
-    expect(await waitTx(pages[1]!, text)).toBe(1);
+    await sendChat(pages[0]!, text);
+    expect(await waitChat(pages[1]!, text)).toHaveLength(1);
   } finally {
     await Promise.all(contexts.map((context) => context.close()));
   }
+});
+
+test('a page that cannot join says why in a sentence, never a blank page', async ({ page }) => {
+  // An address that is not one.
+  await page.goto('/demo-web/?relay=not-a-relay');
+  await expect(page.getByRole('alert')).toHaveText(/^This tab could not join the mesh: the relay address not-a-relay is not valid \(.+\)\.$/);
+  await expect(page.getByRole('status')).toHaveText(/^This tab’s node could not start: /);
+  await expect(page.getByRole('heading', { name: 'The mesh' })).toBeVisible();
+
+  // A relay nobody runs: the page keeps retrying and says so.
+  await page.goto(`/demo-web/?relay=ws://${'ab'.repeat(20)}@127.0.0.1:9/`);
+  await expect(page.getByRole('status')).toHaveText(/^Cannot reach the relay yet: (retrying in \d+ s|reconnecting now)\.$/, { timeout: WAIT_MS });
+  await expect(page.getByRole('alert')).toBeHidden();
+  await expect(page.locator('#graph .node.k-relay')).toHaveAttribute('data-state', 'gone');
 });

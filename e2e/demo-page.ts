@@ -1,14 +1,19 @@
 import { expect, type APIRequestContext, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import type { DemoPeer, DemoTx } from '../demo/web/app.js';
-import type { PageConfig } from '../demo/node-runner.js';
-import type { SwitchStatus } from '../src/index.js';
+import type { DemoChat, DemoPeer } from '../demo/web/app.js';
+import type { Graph } from '../demo/web/graph-model.js';
+import type { NodeStatus, PageConfig } from '../demo/node-runner.js';
 
 /** Helpers for the specs: the relay (started by playwright.config.ts) and demo pages through their test hook. */
 
-/** Bound of every wait on a page (start, connect, a tx arriving). */
+/** Bound of every wait on a page (start, connect, a chat message arriving). */
 export const WAIT_MS = 10_000;
-/** The mempool's channel id (demo/agents/mempool.ts), as the relay's /status reports it. */
-export const MEMPOOL_CHANNEL = 0x30;
+/**
+ * How often page waits check: by timer, not the default requestAnimationFrame, which a busy machine
+ * (or a tab the browser deems hidden) runs rarely.
+ */
+export const POLL_MS = 100;
+/** The chat's channel id (demo/agents/chat.ts), as the relay's /status reports it. */
+export const CHAT_CHANNEL = 0x32;
 
 export interface Relay {
   config: PageConfig;
@@ -26,10 +31,10 @@ export async function relay(request: APIRequestContext): Promise<Relay> {
   return { config, id: match[1]!, wsHostPort: match[2]! };
 }
 
-export async function relayStatus(request: APIRequestContext): Promise<SwitchStatus> {
+export async function relayStatus(request: APIRequestContext): Promise<NodeStatus> {
   const response = await request.get('/status', { timeout: WAIT_MS });
   expect(response.status()).toBe(200);
-  return (await response.json()) as SwitchStatus;
+  return (await response.json()) as NodeStatus;
 }
 
 /** Opens the demo in `page`, waits for its node to run and returns its node id. */
@@ -39,7 +44,7 @@ export async function openDemo(page: Page): Promise<string> {
 }
 
 export async function waitRunning(page: Page): Promise<string> {
-  await page.waitForFunction(() => window.meshlinkDemo !== undefined && window.meshlinkDemo.state !== 'starting', null, { timeout: WAIT_MS });
+  await page.waitForFunction(() => window.meshlinkDemo !== undefined && window.meshlinkDemo.state !== 'starting', null, { timeout: WAIT_MS, polling: POLL_MS });
   const { state, error, nodeId } = await page.evaluate(() => ({ ...window.meshlinkDemo! }));
   expect(error).toBeUndefined();
   expect(state).toBe('running');
@@ -47,25 +52,34 @@ export async function waitRunning(page: Page): Promise<string> {
 }
 
 export async function waitConnected(page: Page, peerId: string): Promise<void> {
-  await page.waitForFunction((id) => window.meshlinkDemo!.peers().some((peer) => peer.id === id), peerId, { timeout: WAIT_MS });
+  await page.waitForFunction((id) => window.meshlinkDemo!.peers().some((peer) => peer.id === id), peerId, { timeout: WAIT_MS, polling: POLL_MS });
 }
 
 export function peers(page: Page): Promise<DemoPeer[]> {
   return page.evaluate(() => window.meshlinkDemo!.peers());
 }
 
-export function txs(page: Page): Promise<DemoTx[]> {
-  return page.evaluate(() => window.meshlinkDemo!.txs());
+export function chat(page: Page): Promise<DemoChat[]> {
+  return page.evaluate(() => window.meshlinkDemo!.chat());
 }
 
-export function addTx(page: Page, text: string): Promise<boolean> {
-  return page.evaluate((t) => window.meshlinkDemo!.addTx(t), text);
+/** Sends a chat message from the page; returns its id. */
+export function sendChat(page: Page, text: string): Promise<string> {
+  return page.evaluate((t) => window.meshlinkDemo!.sendChat(t), text);
 }
 
-/** Waits until `text` is in the page's list, then returns how many times it is there. */
-export async function waitTx(page: Page, text: string): Promise<number> {
-  await page.waitForFunction((t) => window.meshlinkDemo!.txs().some((tx) => tx.text === t), text, { timeout: WAIT_MS });
-  return (await txs(page)).filter((tx) => tx.text === text).length;
+/** Waits until `text` is in the page's chat, then returns every copy of it there (one, if all is well). */
+export async function waitChat(page: Page, text: string, timeout = WAIT_MS): Promise<DemoChat[]> {
+  await page.waitForFunction((t) => window.meshlinkDemo!.chat().some((message) => message.text === t), text, { timeout, polling: POLL_MS });
+  return (await chat(page)).filter((message) => message.text === text);
+}
+
+export function graph(page: Page): Promise<Graph> {
+  return page.evaluate(() => window.meshlinkDemo!.graph());
+}
+
+export function statusText(page: Page): Promise<string> {
+  return page.evaluate(() => window.meshlinkDemo!.statusText());
 }
 
 /** Pages in contexts of their own: separate IndexedDB, so separate keys and node ids. */
@@ -76,7 +90,7 @@ export async function newDemoPages(browser: Browser, count: number): Promise<{ c
   return { contexts, pages, ids };
 }
 
-/** A text no earlier test (or run) can have gossiped: the mempool de-duplicates by hash. */
+/** A text no earlier test (or run) can have sent, so that each wait finds only its own message. */
 export function uniqueText(label: string): string {
   return `${label} ${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }

@@ -1,0 +1,221 @@
+import { bytesToHex } from '@noble/hashes/utils.js';
+import {
+  BaseAgent,
+  ConfigError,
+  MeshlinkError,
+  ProtocolError,
+  decodeMessage,
+  encodeMessage,
+  isNodeId,
+  resolveDecodeLimits,
+  type ChannelDescriptor,
+  type Peer,
+  type Switch,
+} from '../../src/index.js';
+import { LruSet } from './lru-set.js';
+import { MAX_MONIKER_BYTES, truncateUtf8 } from './topology.js';
+
+/**
+ * The demo's chat: flood gossip like the MempoolAgent, with the message's origin and a hop count. A
+ * message typed on one node reaches every node connected to it directly or through others, exactly once
+ * (a bounded seen-set of message ids), and each node learns who wrote it and over how many links it came.
+ *
+ * Wire format (msgpack): `{ id: <16 random bytes>, origin: <40-hex id>, name: <≤64 B>, text: <1..1000 B>,
+ * hops: <0..MAX_CHAT_HOPS-1> }`, where `hops` counts the links crossed before the one it arrives on (the
+ * origin sends 0). A malformed message, or one with hops 0 whose origin is not its sender, costs the
+ * sender its connection. The origin is as claimed by the first hop (messages are not signed).
+ */
+
+/** The chat's channel id. */
+export const ChatCh = 0x32;
+export const MAX_CHAT_TEXT_BYTES = 1000;
+export const CHAT_ID_BYTES = 16;
+/** Links a message may travel; it is not forwarded further. */
+export const MAX_CHAT_HOPS = 16;
+/** A full message is ~1.15 KB: 1000 B of text, 64 B of name, an id, a node id and the keys. */
+export const MAX_CHAT_MESSAGE_BYTES = 1280;
+/** Message ids remembered, so that each message is delivered once. */
+export const DEFAULT_CHAT_SEEN_CAPACITY = 10_000;
+/** Message ids remembered per peer as "it has this one", so nothing is echoed back. */
+export const DEFAULT_CHAT_PEER_KNOWN_CAPACITY = 1000;
+
+const CHAT_DECODE_LIMITS = resolveDecodeLimits({
+  maxBytes: MAX_CHAT_MESSAGE_BYTES,
+  maxDepth: 1,
+  maxElements: 10,
+  maxStringBytes: MAX_CHAT_TEXT_BYTES,
+  maxBinaryBytes: CHAT_ID_BYTES,
+});
+const CHAT_KEYS = ['id', 'origin', 'name', 'text', 'hops'];
+const KNOWN = Symbol('chat.known');
+
+export interface ChatWireMessage {
+  id: Uint8Array;
+  origin: string;
+  name: string;
+  text: string;
+  hops: number;
+}
+
+export function encodeChatMessage(message: ChatWireMessage): Uint8Array {
+  const { id, origin, name, text, hops } = message;
+  return encodeMessage({ id, origin, name, text, hops });
+}
+
+/** Decodes and validates a chat message; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. */
+export function decodeChatMessage(bytes: Uint8Array, peerId?: string): ChatWireMessage {
+  const bad = (why: string): never => {
+    throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed chat message: ${why}`, { peerId });
+  };
+  let value: unknown;
+  try {
+    value = decodeMessage(bytes, CHAT_DECODE_LIMITS);
+  } catch (error) {
+    return bad((error as Error).message);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return bad('not a map');
+  const keys = Object.keys(value);
+  if (keys.length !== CHAT_KEYS.length || !keys.every((key) => CHAT_KEYS.includes(key))) return bad(`expected exactly the keys ${CHAT_KEYS.join(', ')}`);
+  const { id, origin, name, text, hops } = value as Record<string, unknown>;
+  if (!(id instanceof Uint8Array) || id.length !== CHAT_ID_BYTES) return bad(`id is not ${CHAT_ID_BYTES} bytes`);
+  if (!isNodeId(origin)) return bad('origin is not a node id');
+  if (typeof name !== 'string' || new TextEncoder().encode(name).length > MAX_MONIKER_BYTES) return bad(`name is not a string of at most ${MAX_MONIKER_BYTES} bytes`);
+  if (typeof text !== 'string' || text.length === 0) return bad('text is not a non-empty string');
+  if (!Number.isInteger(hops) || (hops as number) < 0 || (hops as number) >= MAX_CHAT_HOPS) return bad(`hops must be 0..${MAX_CHAT_HOPS - 1}`);
+  return { id, origin, name, text, hops: hops as number };
+}
+
+/** A message as the page shows it. */
+export interface ChatDelivery {
+  /** Hex of the message id. */
+  id: string;
+  origin: string;
+  name: string;
+  text: string;
+  /** Links it travelled to reach us; 0 for our own. */
+  hops: number;
+  /** The peer it arrived from; undefined for our own. */
+  from: Peer | undefined;
+  receivedAt: number;
+}
+
+export type ChatListener = (message: ChatDelivery) => void;
+
+export interface ChatStats {
+  delivered: number;
+  duplicates: number;
+  forwarded: number;
+}
+
+export interface ChatAgentOptions {
+  /** Our name in messages we write. @default the Switch's moniker */
+  name?: string;
+  onMessage?: ChatListener;
+  /** @default DEFAULT_CHAT_SEEN_CAPACITY */
+  seenCapacity?: number;
+  /** @default DEFAULT_CHAT_PEER_KNOWN_CAPACITY */
+  peerKnownCapacity?: number;
+}
+
+export class ChatAgent extends BaseAgent {
+  readonly channels: readonly ChannelDescriptor[] = [{ id: ChatCh, name: 'chat', priority: 6, recvMessageCapacity: MAX_CHAT_MESSAGE_BYTES }];
+  private readonly seen: LruSet<string>;
+  private readonly peerKnownCapacity: number;
+  private readonly listeners = new Set<ChatListener>();
+  private readonly counters: ChatStats = { delivered: 0, duplicates: 0, forwarded: 0 };
+  private name = '';
+
+  constructor(private readonly options: ChatAgentOptions = {}) {
+    super();
+    this.seen = new LruSet(options.seenCapacity ?? DEFAULT_CHAT_SEEN_CAPACITY);
+    this.peerKnownCapacity = options.peerKnownCapacity ?? DEFAULT_CHAT_PEER_KNOWN_CAPACITY;
+    if (options.onMessage !== undefined) this.listeners.add(options.onMessage);
+  }
+
+  /** Message ids remembered (at most the seen capacity). */
+  get seenCount(): number {
+    return this.seen.size;
+  }
+
+  stats(): ChatStats {
+    return { ...this.counters };
+  }
+
+  onMessage(listener: ChatListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  override start(sw: Switch): void {
+    super.start(sw);
+    this.name = truncateUtf8(this.options.name ?? sw.options.moniker, MAX_MONIKER_BYTES);
+  }
+
+  override addPeer(peer: Peer): void {
+    peer.data.set(KNOWN, new LruSet<string>(this.peerKnownCapacity));
+  }
+
+  override removePeer(peer: Peer): void {
+    peer.data.delete(KNOWN);
+  }
+
+  /** Writes a message to every peer (who pass it on). Returns it as delivered here. */
+  send(text: string): ChatDelivery {
+    const sw = this.sw;
+    if (sw === undefined) throw new MeshlinkError('ERR_NOT_STARTED', 'ChatAgent is not running (start the Switch first)');
+    const size = new TextEncoder().encode(text).length;
+    if (size === 0 || size > MAX_CHAT_TEXT_BYTES) throw new ConfigError('ERR_INVALID_ARGUMENT', `A chat message is 1..${MAX_CHAT_TEXT_BYTES} bytes of text, got ${size}`);
+    const message: ChatWireMessage = { id: crypto.getRandomValues(new Uint8Array(CHAT_ID_BYTES)), origin: sw.nodeId, name: this.name, text, hops: 0 };
+    const delivery = this.deliver(message, 0, undefined)!;
+    this.forward(sw, message, undefined);
+    return delivery;
+  }
+
+  receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
+    const message = decodeChatMessage(bytes, peer.id); // throws: the Switch drops the peer
+    if (message.hops === 0 && message.origin !== peer.id) {
+      throw new ProtocolError('ERR_SPOOFED_SENDER', `Chat message with hops 0 from ${peer.id} claims origin ${message.origin}`, { peerId: peer.id });
+    }
+    const id = bytesToHex(message.id);
+    (peer.data.get(KNOWN) as LruSet<string> | undefined)?.add(id);
+    const travelled = message.hops + 1;
+    if (this.deliver(message, travelled, peer) === undefined) return;
+    const sw = this.sw;
+    if (sw !== undefined && travelled < MAX_CHAT_HOPS) this.forward(sw, { ...message, hops: travelled }, peer);
+  }
+
+  /** Records and announces a message; undefined if it was seen before. */
+  private deliver(message: ChatWireMessage, hops: number, from: Peer | undefined): ChatDelivery | undefined {
+    const id = bytesToHex(message.id);
+    if (this.seen.has(id)) {
+      this.counters.duplicates++;
+      return undefined;
+    }
+    this.seen.add(id);
+    this.counters.delivered++;
+    const delivery: ChatDelivery = { id, origin: message.origin, name: message.name, text: message.text, hops, from, receivedAt: Date.now() };
+    for (const listener of this.listeners) {
+      try {
+        listener(delivery);
+      } catch (error) {
+        console.error('ChatAgent: a message listener threw', error);
+      }
+    }
+    return delivery;
+  }
+
+  private forward(sw: Switch, message: ChatWireMessage, from: Peer | undefined): void {
+    const id = bytesToHex(message.id);
+    const bytes = encodeChatMessage(message);
+    for (const peer of sw.peers) {
+      if (peer === from || peer.id === message.origin || !peer.hasChannel(ChatCh)) continue;
+      const known = peer.data.get(KNOWN) as LruSet<string> | undefined;
+      if (known?.has(id) === true) continue;
+      // trySend, as the mempool: a peer whose queue is full misses this message rather than stall the rest.
+      if (peer.trySend(ChatCh, bytes)) {
+        known?.add(id);
+        if (from !== undefined) this.counters.forwarded++;
+      }
+    }
+  }
+}

@@ -1,0 +1,467 @@
+import {
+  BaseAgent,
+  ProtocolError,
+  decodeMessage,
+  encodeMessage,
+  isNodeId,
+  resolveDecodeLimits,
+  type ChannelDescriptor,
+  type Peer,
+  type Switch,
+} from '../../src/index.js';
+import { BoundedMap } from './bounded-map.js';
+import { TokenBucket } from './token-bucket.js';
+
+/**
+ * Topology gossip for the demo's live graph: every node announces its own links (`{ peer, transport }`)
+ * on its own channel, and forwards the announcements of others, so each node learns who talks to whom
+ * and over what. A node's view is a table of announcements, one per origin, each expiring unless
+ * renewed. Everything a peer can make us hold or do is bounded:
+ *
+ * - an announcement lists at most MAX_LINKS_PER_ANNOUNCEMENT links and is at most MAX_ANNOUNCEMENT_BYTES,
+ *   decoded with tight msgpack limits; anything malformed costs the sender its connection;
+ * - each peer may make us process at most `peerRatePerSecond` announcements (burst `peerBurst`); the
+ *   rest are dropped; one origin's announcements are taken at most once per MIN_ORIGIN_INTERVAL_MS;
+ * - the table holds at most `maxNodes` origins; entries expire after `entryTtlMs` without renewal, or
+ *   after a shorter grace (two announcement intervals) for a node that was our direct peer: when a
+ *   peer goes away, what it last said, even when a neighbour forwards it a moment later, is kept only
+ *   until its next announcement would have come, so a dead relay is marked gone in seconds while a
+ *   node still reachable through others stays;
+ * - announcements travel at most MAX_TOPOLOGY_HOPS links.
+ *
+ * Announcements are not signed: a neighbour could invent links for far-away nodes. Two cheap checks
+ * remain: an announcement with hops 0 must come from its origin (ERR_SPOOFED_SENDER), and what a direct
+ * peer says about itself is taken only from that peer, never from a forwarded copy.
+ *
+ * Wire format (msgpack): `{ origin: <40-hex id>, seq: <uint>, moniker: <≤64 B>, kind: 'page'|'relay'|'node',
+ * hops: <0..MAX_TOPOLOGY_HOPS>, links: [[<40-hex id>, <transport>], …] }`. `seq` grows with every
+ * announcement of one origin (a millisecond clock, so a restarted node still moves forward).
+ */
+
+/** The topology gossip's channel id. */
+export const TopologyCh = 0x31;
+
+export const NODE_KINDS = ['page', 'relay', 'node'] as const;
+/** A browser page, a Node node that serves pages (a WebSocket listener), or another Node node. */
+export type NodeKind = (typeof NODE_KINDS)[number];
+export const LINK_TRANSPORTS = ['tcp', 'ws', 'wss', 'webrtc', 'memory'] as const;
+export type LinkTransport = (typeof LINK_TRANSPORTS)[number];
+
+/** How often a node announces its links when nothing changes. */
+export const DEFAULT_ANNOUNCE_INTERVAL_MS = 2 * 1000;
+/** A node announces at most this often, even when its links change faster. */
+export const MIN_ANNOUNCE_GAP_MS = 1000;
+/** Of one origin, at most one announcement per this interval is accepted (and forwarded). */
+export const MIN_ORIGIN_INTERVAL_MS = 500;
+/** An origin not heard from for this long is dropped from the table: three missed announcements. */
+export const DEFAULT_ENTRY_TTL_MS = 3 * DEFAULT_ANNOUNCE_INTERVAL_MS + 1000;
+/** Links listed in one announcement, at most (a node with more peers lists the first ones). */
+export const MAX_LINKS_PER_ANNOUNCEMENT = 32;
+/** Origins held in the table, at most. */
+export const DEFAULT_MAX_NODES = 64;
+/** Links an announcement may travel. */
+export const MAX_TOPOLOGY_HOPS = 8;
+export const MAX_MONIKER_BYTES = 64;
+/** Largest announcement: a full one is ~1.8 KB (see the tests). */
+export const MAX_ANNOUNCEMENT_BYTES = 2 * 1024;
+/** Announcements one peer may make us process per second: every origin's, twice over. */
+export const DEFAULT_PEER_RATE_PER_S = DEFAULT_MAX_NODES;
+/** …and at once: a new peer hands us its whole table. */
+export const DEFAULT_PEER_BURST = 2 * DEFAULT_MAX_NODES;
+/** Origins remembered per peer as "it has seq n", so we do not send it what it sent us. */
+const PEER_KNOWN_CAPACITY = 2 * DEFAULT_MAX_NODES;
+/** Former direct peers remembered (see `lostGraceMs`). */
+const LOST_PEERS_CAPACITY = 2 * DEFAULT_MAX_NODES;
+
+/** map of 6 (12 elements) plus the links: each an array of 2 (3 elements). */
+const ANNOUNCEMENT_DECODE_LIMITS = resolveDecodeLimits({
+  maxBytes: MAX_ANNOUNCEMENT_BYTES,
+  maxDepth: 3,
+  maxElements: 12 + 3 * MAX_LINKS_PER_ANNOUNCEMENT,
+  maxStringBytes: MAX_MONIKER_BYTES,
+  maxBinaryBytes: 0,
+});
+const ANNOUNCEMENT_KEYS = ['origin', 'seq', 'moniker', 'kind', 'hops', 'links'];
+
+export interface TopologyLink {
+  peer: string;
+  transport: LinkTransport;
+}
+
+export interface Announcement {
+  origin: string;
+  seq: number;
+  moniker: string;
+  kind: NodeKind;
+  /** Links travelled before the last one: 0 when the origin sent it to us itself. */
+  hops: number;
+  links: TopologyLink[];
+}
+
+export function encodeAnnouncement(announcement: Announcement): Uint8Array {
+  const { origin, seq, moniker, kind, hops, links } = announcement;
+  return encodeMessage({ origin, seq, moniker, kind, hops, links: links.map((link) => [link.peer, link.transport]) });
+}
+
+/** Decodes and validates an announcement; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. */
+export function decodeAnnouncement(bytes: Uint8Array, peerId?: string): Announcement {
+  const bad = (why: string): never => {
+    throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed topology announcement: ${why}`, { peerId });
+  };
+  let value: unknown;
+  try {
+    value = decodeMessage(bytes, ANNOUNCEMENT_DECODE_LIMITS);
+  } catch (error) {
+    return bad((error as Error).message);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return bad('not a map');
+  const keys = Object.keys(value);
+  if (keys.length !== ANNOUNCEMENT_KEYS.length || !keys.every((key) => ANNOUNCEMENT_KEYS.includes(key))) {
+    return bad(`expected exactly the keys ${ANNOUNCEMENT_KEYS.join(', ')}`);
+  }
+  const { origin, seq, moniker, kind, hops, links } = value as Record<string, unknown>;
+  if (!isNodeId(origin)) return bad('origin is not a node id');
+  if (!Number.isSafeInteger(seq) || (seq as number) < 0) return bad('seq is not an unsigned integer');
+  if (typeof moniker !== 'string') return bad('moniker is not a string');
+  if (!(NODE_KINDS as readonly unknown[]).includes(kind)) return bad(`kind must be one of ${NODE_KINDS.join(', ')}`);
+  if (!Number.isInteger(hops) || (hops as number) < 0 || (hops as number) > MAX_TOPOLOGY_HOPS) return bad(`hops must be 0..${MAX_TOPOLOGY_HOPS}`);
+  if (!Array.isArray(links)) return bad('links is not an array');
+  if (links.length > MAX_LINKS_PER_ANNOUNCEMENT) return bad(`more than ${MAX_LINKS_PER_ANNOUNCEMENT} links`);
+  const seen = new Set<string>();
+  const parsed: TopologyLink[] = [];
+  for (const link of links as unknown[]) {
+    if (!Array.isArray(link) || link.length !== 2) return bad('a link is not [peer, transport]');
+    const [peer, transport] = link as [unknown, unknown];
+    if (!isNodeId(peer)) return bad('a link names no node id');
+    if (peer === origin) return bad('a link to the origin itself');
+    if (seen.has(peer)) return bad('two links to one peer');
+    if (!(LINK_TRANSPORTS as readonly unknown[]).includes(transport)) return bad(`a link transport must be one of ${LINK_TRANSPORTS.join(', ')}`);
+    seen.add(peer);
+    parsed.push({ peer, transport: transport as LinkTransport });
+  }
+  return { origin, seq: seq as number, moniker, kind: kind as NodeKind, hops: hops as number, links: parsed };
+}
+
+/** The longest prefix of `text` that fits in `maxBytes` of UTF-8, without splitting a character. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(text).length <= maxBytes) return text;
+  let out = '';
+  let bytes = 0;
+  for (const char of text) {
+    const size = encoder.encode(char).length;
+    if (bytes + size > maxBytes) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
+}
+
+/** What the table says about one node. */
+export interface TopologyNode {
+  id: string;
+  moniker: string;
+  kind: NodeKind;
+  /** Links its announcement travelled to reach us (1: from the node itself). */
+  hops: number;
+  /** Since we accepted its latest announcement. */
+  ageMs: number;
+  /** The peer that brought it. */
+  via: string;
+  links: TopologyLink[];
+}
+
+export interface TopologyStats {
+  received: number;
+  accepted: number;
+  forwarded: number;
+  /** Old, repeated, or forwarded copies of what a direct peer says itself. */
+  ignored: number;
+  /** Over a peer's rate, or an origin announcing too often. */
+  rateLimited: number;
+  /** New origins turned away because the table was full. */
+  refusedFull: number;
+  expired: number;
+}
+
+export interface TopologySnapshot {
+  self: { id: string; moniker: string; kind: NodeKind; links: TopologyLink[] };
+  nodes: TopologyNode[];
+  stats: TopologyStats;
+}
+
+export interface TopologyAgentOptions {
+  kind: NodeKind;
+  /** @default the Switch's moniker */
+  moniker?: string;
+  /** @default DEFAULT_ANNOUNCE_INTERVAL_MS */
+  announceIntervalMs?: number;
+  /** @default DEFAULT_ENTRY_TTL_MS */
+  entryTtlMs?: number;
+  /** @default DEFAULT_MAX_NODES */
+  maxNodes?: number;
+  /** Links put in our own announcements, at most. @default MAX_LINKS_PER_ANNOUNCEMENT */
+  maxLinks?: number;
+  /** @default DEFAULT_PEER_RATE_PER_S */
+  peerRatePerSecond?: number;
+  /** @default DEFAULT_PEER_BURST */
+  peerBurst?: number;
+  /** Called after the view changed (an entry came, went or changed; our own links changed). */
+  onChange?: () => void;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+interface Entry extends Announcement {
+  acceptedAt: number;
+  expiresAt: number;
+  via: string;
+}
+
+interface PeerState {
+  bucket: TokenBucket;
+  /** origin → highest seq this peer is known to have. */
+  known: BoundedMap<string, number>;
+}
+
+const PEER_STATE = Symbol('topology.peer');
+/** Delay before our first announcement after a change, so that several changes make one announcement. */
+const CHANGE_SETTLE_MS = 50;
+
+export class TopologyAgent extends BaseAgent {
+  readonly channels: readonly ChannelDescriptor[] = [
+    { id: TopologyCh, name: 'topology', priority: 2, sendQueueCapacity: 4 * DEFAULT_MAX_NODES, recvMessageCapacity: MAX_ANNOUNCEMENT_BYTES },
+  ];
+  private readonly entries = new Map<string, Entry>();
+  /** Former direct peers: origin → when it went away. */
+  private readonly lost = new BoundedMap<string, number>(LOST_PEERS_CAPACITY);
+  private readonly counters: TopologyStats = { received: 0, accepted: 0, forwarded: 0, ignored: 0, rateLimited: 0, refusedFull: 0, expired: 0 };
+  private readonly listeners = new Set<() => void>();
+  private readonly now: () => number;
+  private readonly announceIntervalMs: number;
+  private readonly entryTtlMs: number;
+  private readonly lostGraceMs: number;
+  private readonly maxNodes: number;
+  private readonly maxLinks: number;
+  private readonly peerRatePerSecond: number;
+  private readonly peerBurst: number;
+  private moniker = '';
+  private lastSeq = 0;
+  private lastAnnouncedAt = -Infinity;
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private pending: ReturnType<typeof setTimeout> | undefined;
+  private running = false;
+
+  constructor(private readonly options: TopologyAgentOptions) {
+    super();
+    if (!(NODE_KINDS as readonly string[]).includes(options.kind)) throw new RangeError(`kind must be one of ${NODE_KINDS.join(', ')}`);
+    this.now = options.now ?? Date.now;
+    this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
+    this.entryTtlMs = options.entryTtlMs ?? DEFAULT_ENTRY_TTL_MS;
+    this.lostGraceMs = Math.min(this.entryTtlMs, 2 * this.announceIntervalMs + MIN_ORIGIN_INTERVAL_MS);
+    this.maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;
+    this.maxLinks = Math.min(options.maxLinks ?? MAX_LINKS_PER_ANNOUNCEMENT, MAX_LINKS_PER_ANNOUNCEMENT);
+    this.peerRatePerSecond = options.peerRatePerSecond ?? DEFAULT_PEER_RATE_PER_S;
+    this.peerBurst = options.peerBurst ?? DEFAULT_PEER_BURST;
+    if (options.onChange !== undefined) this.listeners.add(options.onChange);
+  }
+
+  /** Subscribes to changes of the view; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  override start(sw: Switch): void {
+    if (this.running) return;
+    super.start(sw);
+    this.running = true;
+    this.moniker = truncateUtf8(this.options.moniker ?? sw.options.moniker, MAX_MONIKER_BYTES);
+    this.ticker = setInterval(() => this.tick(), Math.min(this.announceIntervalMs, 1000));
+  }
+
+  override stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.ticker);
+    clearTimeout(this.pending);
+    this.ticker = undefined;
+    this.pending = undefined;
+    super.stop();
+  }
+
+  override addPeer(peer: Peer): void {
+    peer.data.set(PEER_STATE, {
+      bucket: new TokenBucket(this.peerBurst, this.peerRatePerSecond, this.now),
+      known: new BoundedMap<string, number>(PEER_KNOWN_CAPACITY),
+    } satisfies PeerState);
+    this.lost.delete(peer.id);
+    if (peer.hasChannel(TopologyCh)) {
+      // Hand the newcomer what we know, so its graph fills in at once rather than over the next round.
+      for (const entry of this.entries.values()) {
+        if (entry.origin !== peer.id && this.isLive(entry)) this.sendTo(peer, entry, entry.hops + 1);
+      }
+    }
+    this.linksChanged();
+  }
+
+  override removePeer(peer: Peer): void {
+    peer.data.delete(PEER_STATE);
+    // What it said about itself may be stale now. If it is still up elsewhere, its next announcement
+    // reaches us through others before this shortened deadline; if not, it is gone.
+    const now = this.now();
+    this.lost.set(peer.id, now);
+    const entry = this.entries.get(peer.id);
+    if (entry !== undefined) entry.expiresAt = Math.min(entry.expiresAt, now + this.lostGraceMs);
+    this.linksChanged();
+  }
+
+  receive(_channelId: number, peer: Peer, message: Uint8Array): void {
+    this.counters.received++;
+    const state = peer.data.get(PEER_STATE) as PeerState | undefined;
+    if (state === undefined) return;
+    if (!state.bucket.take()) {
+      this.counters.rateLimited++;
+      return;
+    }
+    const announcement = decodeAnnouncement(message, peer.id); // throws: the Switch drops the peer
+    const { origin, seq, hops } = announcement;
+    if (hops === 0 && origin !== peer.id) {
+      throw new ProtocolError('ERR_SPOOFED_SENDER', `Topology announcement with hops 0 from ${peer.id} claims origin ${origin}`, { peerId: peer.id });
+    }
+    const sw = this.sw;
+    if (sw === undefined) return;
+    if ((state.known.get(origin) ?? -1) < seq) state.known.set(origin, seq);
+    const now = this.now();
+    const existing = this.entries.get(origin);
+    if (origin === sw.nodeId || (origin !== peer.id && sw.getPeer(origin) !== undefined) || (existing !== undefined && seq <= existing.seq)) {
+      this.counters.ignored++;
+      return;
+    }
+    if (existing !== undefined && now - existing.acceptedAt < MIN_ORIGIN_INTERVAL_MS) {
+      this.counters.rateLimited++;
+      return;
+    }
+    if (existing === undefined && this.entries.size >= this.maxNodes) {
+      this.sweep(now);
+      if (this.entries.size >= this.maxNodes) {
+        this.counters.refusedFull++;
+        return;
+      }
+    }
+    // Re-inserted so that the table iterates oldest-announced first.
+    this.entries.delete(origin);
+    const ttl = origin !== peer.id && this.lost.get(origin) !== undefined ? this.lostGraceMs : this.entryTtlMs;
+    const entry: Entry = { ...announcement, acceptedAt: now, expiresAt: now + ttl, via: peer.id };
+    this.entries.set(origin, entry);
+    this.counters.accepted++;
+    if (hops + 1 <= MAX_TOPOLOGY_HOPS) {
+      for (const other of sw.peers) {
+        if (other === peer || other.id === origin) continue;
+        if (this.sendTo(other, entry, hops + 1)) this.counters.forwarded++;
+      }
+    }
+    this.changed();
+  }
+
+  /** The view: our own links and every live origin's. */
+  snapshot(): TopologySnapshot {
+    const now = this.now();
+    const sw = this.sw;
+    return {
+      self: { id: sw?.nodeId ?? '', moniker: this.moniker, kind: this.options.kind, links: this.ownLinks() },
+      nodes: [...this.entries.values()]
+        .filter((entry) => this.isLive(entry, now))
+        .map((entry) => ({
+          id: entry.origin,
+          moniker: entry.moniker,
+          kind: entry.kind,
+          hops: entry.hops + 1,
+          ageMs: now - entry.acceptedAt,
+          via: entry.via,
+          links: entry.links.map((link) => ({ ...link })),
+        })),
+      stats: { ...this.counters },
+    };
+  }
+
+  stats(): TopologyStats {
+    return { ...this.counters };
+  }
+
+  /** Our links as announced: the first `maxLinks` peers whose transport is one we can name. */
+  ownLinks(): TopologyLink[] {
+    const links: TopologyLink[] = [];
+    for (const peer of this.sw?.peers ?? []) {
+      if (links.length >= this.maxLinks) break;
+      const transport = peer.transport as LinkTransport;
+      if ((LINK_TRANSPORTS as readonly string[]).includes(transport)) links.push({ peer: peer.id, transport });
+    }
+    return links;
+  }
+
+  /** Announces our links now (normally the timer and peer changes do it). */
+  announce(): void {
+    const sw = this.sw;
+    if (!this.running || sw === undefined) return;
+    clearTimeout(this.pending);
+    this.pending = undefined;
+    const now = this.now();
+    this.lastAnnouncedAt = now;
+    this.lastSeq = Math.max(now, this.lastSeq + 1);
+    const own: Announcement = { origin: sw.nodeId, seq: this.lastSeq, moniker: this.moniker, kind: this.options.kind, hops: 0, links: this.ownLinks() };
+    const message = encodeAnnouncement(own);
+    for (const peer of sw.peers) {
+      const state = peer.data.get(PEER_STATE) as PeerState | undefined;
+      if (peer.hasChannel(TopologyCh) && peer.trySend(TopologyCh, message)) state?.known.set(own.origin, own.seq);
+    }
+  }
+
+  private sendTo(peer: Peer, entry: Announcement, hops: number): boolean {
+    const state = peer.data.get(PEER_STATE) as PeerState | undefined;
+    if (state === undefined || !peer.hasChannel(TopologyCh) || (state.known.get(entry.origin) ?? -1) >= entry.seq) return false;
+    if (!peer.trySend(TopologyCh, encodeAnnouncement({ ...entry, hops }))) return false;
+    state.known.set(entry.origin, entry.seq);
+    return true;
+  }
+
+  private tick(): void {
+    const now = this.now();
+    if (this.sweep(now) > 0) this.changed();
+    if (now - this.lastAnnouncedAt >= this.announceIntervalMs) this.announce();
+  }
+
+  /** Drops expired entries; returns how many. */
+  private sweep(now: number): number {
+    let dropped = 0;
+    for (const [origin, entry] of this.entries) {
+      if (entry.expiresAt > now) continue;
+      this.entries.delete(origin);
+      dropped++;
+    }
+    this.counters.expired += dropped;
+    return dropped;
+  }
+
+  private isLive(entry: Entry, now = this.now()): boolean {
+    return entry.expiresAt > now;
+  }
+
+  /** Our links changed: announce soon, but not more often than MIN_ANNOUNCE_GAP_MS. */
+  private linksChanged(): void {
+    this.changed();
+    if (!this.running || this.pending !== undefined) return;
+    const wait = Math.max(CHANGE_SETTLE_MS, this.lastAnnouncedAt + MIN_ANNOUNCE_GAP_MS - this.now());
+    this.pending = setTimeout(() => this.announce(), wait);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (error) {
+        console.error('TopologyAgent: a change listener threw', error);
+      }
+    }
+  }
+}
