@@ -265,7 +265,10 @@ describe('a relay restarted under load', () => {
     const restarted = await startRelay(relay.key, port);
     await waitFor(() => restarted.sw.peers.length === 2, 10_000, 'both ends back on the restarted relay');
     const backAt = performance.now();
-    await sleep(500);
+    // Pump until each end has had a fair number of messages accepted since the relay came back (a
+    // count, not a time: a busy machine sends fewer per second).
+    const sentSinceBack = (end: TestNode): number => sent.get(end)!.filter((s) => s.at > backAt).length;
+    await waitFor(() => sentSinceBack(a) > 30 && sentSinceBack(b) > 30, 15_000, 'sends after the relay is back');
     pumping = false;
     await Promise.all(pumps);
 
