@@ -4,7 +4,6 @@ import {
   ConfigError,
   MeshlinkError,
   ProtocolError,
-  decodeMessage,
   encodeMessage,
   isNodeId,
   resolveDecodeLimits,
@@ -12,6 +11,7 @@ import {
   type Peer,
   type Switch,
 } from '../../src/index.js';
+import { decodeExactMap } from './exact-map.js';
 import { LruSet } from './lru-set.js';
 import { MAX_MONIKER_BYTES, truncateUtf8 } from './topology.js';
 
@@ -64,19 +64,8 @@ export function encodeChatMessage(message: ChatWireMessage): Uint8Array {
 
 /** Decodes and validates a chat message; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. */
 export function decodeChatMessage(bytes: Uint8Array, peerId?: string): ChatWireMessage {
-  const bad = (why: string): never => {
-    throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed chat message: ${why}`, { peerId });
-  };
-  let value: unknown;
-  try {
-    value = decodeMessage(bytes, CHAT_DECODE_LIMITS);
-  } catch (error) {
-    return bad((error as Error).message);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return bad('not a map');
-  const keys = Object.keys(value);
-  if (keys.length !== CHAT_KEYS.length || !keys.every((key) => CHAT_KEYS.includes(key))) return bad(`expected exactly the keys ${CHAT_KEYS.join(', ')}`);
-  const { id, origin, name, text, hops } = value as Record<string, unknown>;
+  const { fields, bad } = decodeExactMap(bytes, CHAT_DECODE_LIMITS, CHAT_KEYS, 'chat message', peerId);
+  const { id, origin, name, text, hops } = fields;
   if (!(id instanceof Uint8Array) || id.length !== CHAT_ID_BYTES) return bad(`id is not ${CHAT_ID_BYTES} bytes`);
   if (!isNodeId(origin)) return bad('origin is not a node id');
   if (typeof name !== 'string' || new TextEncoder().encode(name).length > MAX_MONIKER_BYTES) return bad(`name is not a string of at most ${MAX_MONIKER_BYTES} bytes`);

@@ -1,7 +1,6 @@
 import {
   BaseAgent,
   ProtocolError,
-  decodeMessage,
   encodeMessage,
   isNodeId,
   resolveDecodeLimits,
@@ -10,6 +9,7 @@ import {
   type Switch,
 } from '../../src/index.js';
 import { BoundedMap } from './bounded-map.js';
+import { decodeExactMap } from './exact-map.js';
 import { TokenBucket } from './token-bucket.js';
 
 /**
@@ -105,21 +105,8 @@ export function encodeAnnouncement(announcement: Announcement): Uint8Array {
 
 /** Decodes and validates an announcement; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. */
 export function decodeAnnouncement(bytes: Uint8Array, peerId?: string): Announcement {
-  const bad = (why: string): never => {
-    throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed topology announcement: ${why}`, { peerId });
-  };
-  let value: unknown;
-  try {
-    value = decodeMessage(bytes, ANNOUNCEMENT_DECODE_LIMITS);
-  } catch (error) {
-    return bad((error as Error).message);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return bad('not a map');
-  const keys = Object.keys(value);
-  if (keys.length !== ANNOUNCEMENT_KEYS.length || !keys.every((key) => ANNOUNCEMENT_KEYS.includes(key))) {
-    return bad(`expected exactly the keys ${ANNOUNCEMENT_KEYS.join(', ')}`);
-  }
-  const { origin, seq, moniker, kind, hops, links } = value as Record<string, unknown>;
+  const { fields, bad } = decodeExactMap(bytes, ANNOUNCEMENT_DECODE_LIMITS, ANNOUNCEMENT_KEYS, 'topology announcement', peerId);
+  const { origin, seq, moniker, kind, hops, links } = fields;
   if (!isNodeId(origin)) return bad('origin is not a node id');
   if (!Number.isSafeInteger(seq) || (seq as number) < 0) return bad('seq is not an unsigned integer');
   if (typeof moniker !== 'string') return bad('moniker is not a string');
