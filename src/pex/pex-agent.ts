@@ -308,13 +308,17 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     return [...live, ...fromBook].slice(0, this.config.maxAddressesPerResponse);
   }
 
-  /** `webrtc://<id>?via=<us>` for connected peers (other than `asker`) that take WebRTC offers. */
+  /**
+   * `webrtc://<id>?via=<us>` for connected peers (other than `asker`) that take WebRTC offers and
+   * dialled us: a node takes relayed signals only from peers it dialled (the SignalAgent's rule), so
+   * only those will accept offers we forward.
+   */
   private liveWebRtcAddresses(asker: Peer): string[] {
     const sw = this.sw;
     if (sw === undefined) return [];
     const out: string[] = [];
     for (const peer of sw.peers) {
-      if (peer === asker || !peer.nodeInfo.listenAddresses.includes(`webrtc://${peer.id}`)) continue;
+      if (peer === asker || peer.direction !== 'inbound' || !peer.nodeInfo.listenAddresses.includes(`webrtc://${peer.id}`)) continue;
       out.push(`webrtc://${peer.id}?via=${sw.nodeId}`);
     }
     // A random subset when there are many, so every page gets a different slice of the mesh.

@@ -82,4 +82,21 @@ describe('a WebRTC mesh found through a relay (Node peers with @roamhq/wrtc)', (
     await waitFor(() => hub.getPeer(a.sw.nodeId) === undefined, 5000, 'a to leave the relay');
     expect((await asker()).book.get(relayed)).toBeUndefined();
   });
+
+  it('hands out only peers that dialled the relay (a node takes relayed signals only from peers it dialled)', async () => {
+    const hub = await relay();
+    const dialledIn = await rtcNode(hub.addresses[0]!);
+    const dialledOut = await createNode({ storage: new MemoryStorage(), network: 'mesh-test', webrtc: true, listen: ['tcp://127.0.0.1:0'] });
+    await dialledOut.start();
+    running.push(dialledOut);
+    await hub.dial(dialledOut.addresses.find((a) => a.startsWith('tcp://'))!);
+    await waitFor(() => hub.getPeer(dialledIn.sw.nodeId) !== undefined, 5000, 'the inbound peer on the relay');
+    const sw = await createNode({ storage: new MemoryStorage(), network: 'mesh-test', pex: { ...FAST_PEX, seeds: [hub.addresses[0]!] } });
+    await sw.start();
+    running.push(sw);
+    const pex = sw.getAgent<PEXAgent>(PEX_AGENT_NAME)!;
+    await waitFor(() => pex.stats().responsesReceived > 0, 5000, 'a PEX answer from the relay');
+    expect(pex.book.get(`webrtc://${dialledIn.sw.nodeId}?via=${hub.nodeId}`)).toBeDefined();
+    expect(pex.book.get(`webrtc://${dialledOut.nodeId}?via=${hub.nodeId}`)).toBeUndefined();
+  });
 });
