@@ -115,15 +115,3 @@ export interface SoakNodeConfig {
   messageBytes: number;
   reportIntervalMs: number;
 }
-
-/** mulberry32: small and seedable, so a run's graph and kill schedule repeat for one seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
