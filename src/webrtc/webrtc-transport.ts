@@ -70,9 +70,6 @@ export class WebRtcTransport implements Transport {
   private readonly sessions = new Map<string, Session>();
   private onLink: ((link: Link) => void) | undefined;
   private listenId: string | undefined;
-  private pendingAccepts = 0;
-  /** Pending accepts per delivering peer; an entry lives only while its count is above zero. */
-  private readonly pendingAcceptsByVia = new Map<string, number>();
   private readonly acceptTimeoutMs: number;
   private readonly maxPendingAccepts: number;
   private readonly maxPendingAcceptsPerVia: number;
@@ -116,7 +113,7 @@ export class WebRtcTransport implements Transport {
     }
     const key = sessionKey(via, target);
     if (this.sessions.has(key)) return Promise.reject(new TransportError(`A WebRTC negotiation with ${target} via ${via} is in progress`, { peerId: target }));
-    const dials = [...this.sessions.values()].filter((session) => session.initiator);
+    const dials = this.pendingSessions(true);
     const maxDials = this.options.maxPendingDials ?? WEBRTC_MAX_PENDING_DIALS;
     const maxDialsPerVia = this.options.maxPendingDialsPerVia ?? WEBRTC_MAX_PENDING_DIALS_PER_VIA;
     if (dials.length >= maxDials || dials.filter((session) => session.via === via).length >= maxDialsPerVia) {
@@ -181,7 +178,15 @@ export class WebRtcTransport implements Transport {
 
   /** Offers being answered now, in all and per delivering peer: for status and tests. */
   pendingAcceptCounts(): { total: number; byVia: Map<string, number> } {
-    return { total: this.pendingAccepts, byVia: new Map(this.pendingAcceptsByVia) };
+    const byVia = new Map<string, number>();
+    const accepts = this.pendingSessions(false);
+    for (const session of accepts) byVia.set(session.via, (byVia.get(session.via) ?? 0) + 1);
+    return { total: accepts.length, byVia };
+  }
+
+  /** Negotiations in flight, ours (`initiator`) or answered: few, since both kinds are capped. */
+  private pendingSessions(initiator: boolean): Session[] {
+    return [...this.sessions.values()].filter((session) => session.initiator === initiator);
   }
 
   /** Drops negotiations in flight. Established links belong to their peers. */
@@ -217,21 +222,15 @@ export class WebRtcTransport implements Transport {
     const onLink = this.onLink;
     const sw = this.signalAgent.switch;
     if (onLink === undefined || sw === undefined || this.listenId !== sw.nodeId || sw.getPeer(from) !== undefined) return;
-    const fromVia = this.pendingAcceptsByVia.get(via) ?? 0;
-    if (this.pendingAccepts >= this.maxPendingAccepts || fromVia >= this.maxPendingAcceptsPerVia) return;
+    const accepts = this.pendingSessions(false);
+    if (accepts.length >= this.maxPendingAccepts || accepts.filter((session) => session.via === via).length >= this.maxPendingAcceptsPerVia) return;
     const key = sessionKey(via, from);
     const peer = this.options.createPeer({ initiator: false });
     const link = new WebRtcLink(peer, `webrtc://${from}?via=${via}`);
-    this.pendingAccepts++;
-    this.pendingAcceptsByVia.set(via, fromVia + 1);
     let settled = false;
     const timer = setTimeout(() => session.fail(new TransportError(`WebRTC offer from ${from} did not connect in ${this.acceptTimeoutMs} ms`)), this.acceptTimeoutMs);
     const settle = (): void => {
       settled = true;
-      this.pendingAccepts--;
-      const left = (this.pendingAcceptsByVia.get(via) ?? 1) - 1;
-      if (left > 0) this.pendingAcceptsByVia.set(via, left);
-      else this.pendingAcceptsByVia.delete(via);
       clearTimeout(timer);
       if (this.sessions.get(key) === session) this.sessions.delete(key);
     };
