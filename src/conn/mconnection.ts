@@ -88,9 +88,8 @@ export class MConnection {
   private pausedByRateLimit = false;
   private closeWaiters: (() => void)[] = [];
   private closeError: Error | undefined;
-  /** The remote sent FIN (onEnd); `closeByUs`: our own close() came first. */
-  private remoteEnded = false;
-  private closeByUs = false;
+  /** The remote finished sending (onEnd) while we were open: it, not we, began the close. */
+  private closedByRemote = false;
 
   constructor(
     private readonly link: Link,
@@ -243,7 +242,6 @@ export class MConnection {
     if (this.stateValue === 'closed') return Promise.resolve();
     const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
     if (this.stateValue === 'open') {
-      this.closeByUs = !this.remoteEnded;
       this.stateValue = 'closing';
       this.stopKeepAlive();
       // Waiting senders give up now: they were not accepted before close().
@@ -401,7 +399,7 @@ export class MConnection {
    */
   private onRemoteEnd(): void {
     if (this.stateValue === 'closed') return;
-    this.remoteEnded = true;
+    if (this.stateValue === 'open') this.closedByRemote = true;
     const partial = this.scheduler.channels.find((channel) => channel.partialMessageBytes > 0);
     if (partial !== undefined) {
       this.destroy(
@@ -416,7 +414,7 @@ export class MConnection {
 
   private finish(error: Error | undefined): void {
     if (this.stateValue === 'closed') return;
-    if (error === undefined && this.remoteEnded && !this.closeByUs) error = new ClosedError('Link closed by the remote end');
+    if (error === undefined && this.closedByRemote) error = new ClosedError('Link closed by the remote end');
     this.stateValue = 'closed';
     this.closeError = error;
     this.stopKeepAlive();

@@ -332,7 +332,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     const controller = this.trackInFlight();
     const options = this.upgradeOptions('inbound', controller.signal);
     options.admit = async (remote) => {
-      const decision = await this.admitInbound(remote, controller.signal);
+      const decision = await this.admitInbound(remote);
       if (!decision.accept) return decision;
       // The upgrade may have ended (deadline, stop) while admission waited on our own dial: the slot
       // is then nobody's, so it is given back at once instead of held for ever.
@@ -369,7 +369,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
    * the node with the lower id wins on both ends; if our own (winning) dial is still in flight we wait
    * for it, so that a failed dial does not leave both sides without a connection.
    */
-  private async admitInbound(remote: NodeInfo, signal?: AbortSignal): Promise<AdmissionDecision> {
+  private async admitInbound(remote: NodeInfo): Promise<AdmissionDecision> {
     const refuse = (code: Exclude<AdmissionDecision, { accept: true }>['code'], reason: string): AdmissionDecision => ({ accept: false, code, reason });
     if (remote.id === this.nodeId) return refuse('ERR_SELF_CONNECTION', 'connected to itself');
     if (this.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
@@ -377,7 +377,6 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     if (ourDial !== undefined && this.nodeId < remote.id) {
       const ourDialWon = await ourDial.then(() => true, () => false);
       if (ourDialWon) return refuse('ERR_DUPLICATE_PEER', 'already connected (simultaneous dial: lower id dials)');
-      if (signal?.aborted) return refuse('ERR_PEER_LIMIT', 'handshake ended while waiting for our own dial');
     }
     if (this.peerMap.has(remote.id) || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
     if (this.peerCounts().inbound >= this.options.maxInbound && !this.dialer.isPersistent(remote.id)) {
