@@ -65,17 +65,17 @@ export function rtcConfigOf(options: NodeWebRtcOptions): Record<string, unknown>
   return { ...base, iceServers };
 }
 
-/** What a platform's `createNode` has made before the shared assembly. */
-export interface NodeParts {
+/** What a platform's `createNode` supplies to the shared assembly. */
+export interface NodeParts<WebRtcOptions extends NodeWebRtcOptions> {
   identity: NodeKey;
   storage: Storage;
-  /** Every transport, the WebRTC one included. */
-  transports: readonly Transport[];
-  /** The WebRTC transport, when `webrtc` is on: its signalling agent is added and it listens. */
-  webrtc: WebRtcTransport | undefined;
+  /** The platform's transports, used unless `options.transports` is given (WebRTC is added apart). */
+  defaultTransports: () => Transport[];
+  /** Builds the platform's WebRTC transport (simple-peer over its RTCPeerConnection). */
+  createWebRtc: (options: WebRtcOptions) => WebRtcTransport;
   aead?: SwitchOptions['aead'];
-  /** The platform's defaults for `pex` and `relay`. */
-  defaults: { pex: boolean; relay: boolean };
+  /** The platform's defaults for `pex`, `webrtc` and `relay`, and PEX options under the user's. */
+  defaults: { pex: boolean; webrtc: boolean; relay: boolean; pexOptions?: NodePexOptions };
 }
 
 export const DEFAULT_NETWORK = 'meshlink';
@@ -89,27 +89,33 @@ export const SIGNAL_AGENT_NAME = 'signal';
  * storage, WebRTC listening on `webrtc://<our id>` with its signalling agent, or a relaying-only
  * signalling agent when `relay` is on without WebRTC.
  */
-export function assembleNode(options: CommonNodeOptions, parts: NodeParts): Switch {
+export function assembleNode<WebRtcOptions extends NodeWebRtcOptions>(
+  options: CommonNodeOptions & { webrtc?: boolean | WebRtcOptions },
+  parts: NodeParts<WebRtcOptions>,
+): Switch {
   const { pex: _pex, webrtc: _webrtc, relay: _relay, storage: _storage, identity: _identity, transports: _transports, ...switchOptions } = options;
   const relay = options.relay ?? parts.defaults.relay;
+  const webrtcOption = options.webrtc ?? parts.defaults.webrtc;
+  const webrtc = webrtcOption === false ? undefined : parts.createWebRtc(webrtcOption === true ? ({} as WebRtcOptions) : webrtcOption);
+  const base = options.transports ?? parts.defaultTransports();
   const listen = [...(options.listen ?? [])];
-  if (parts.webrtc !== undefined) listen.push(`webrtc://${parts.identity.nodeId}`);
+  if (webrtc !== undefined) listen.push(`webrtc://${parts.identity.nodeId}`);
   const sw = new Switch({
     ...(parts.aead !== undefined ? { aead: parts.aead } : {}),
     ...switchOptions,
     listen,
     network: options.network ?? DEFAULT_NETWORK,
     identity: parts.identity,
-    transports: parts.transports,
+    transports: webrtc === undefined ? base : [...base, webrtc],
   });
   const pex = options.pex ?? parts.defaults.pex;
   if (pex !== false) {
-    const pexOptions: NodePexOptions = pex === true ? {} : pex;
+    const pexOptions: NodePexOptions = { ...parts.defaults.pexOptions, ...(pex === true ? {} : pex) };
     sw.addAgent(PEX_AGENT_NAME, new PEXAgent({ relayWebRtc: relay, ...pexOptions, ...(pexOptions.book === undefined ? { storage: parts.storage } : {}) }));
   }
-  if (parts.webrtc !== undefined) {
-    parts.webrtc.signalAgent.setRelay(relay);
-    sw.addAgent(SIGNAL_AGENT_NAME, parts.webrtc.signalAgent);
+  if (webrtc !== undefined) {
+    webrtc.signalAgent.setRelay(relay);
+    sw.addAgent(SIGNAL_AGENT_NAME, webrtc.signalAgent);
   } else if (relay) {
     sw.addAgent(SIGNAL_AGENT_NAME, new SignalAgent({ relay: true }));
   }

@@ -30,20 +30,18 @@ export interface BrowserNodeOptions extends CommonNodeOptions {
 export async function createNode(options: BrowserNodeOptions = {}): Promise<Switch> {
   const storage = options.storage ?? new IndexedDbStorage();
   const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
-  const webrtc = options.webrtc === false ? undefined : webrtcTransport(options.webrtc === true || options.webrtc === undefined ? {} : options.webrtc);
-  const base = options.transports ?? [new WebSocketClientTransport()];
-  if (base.length === 0 && webrtc === undefined) throw new ConfigError('ERR_NO_TRANSPORT', 'createNode in a browser needs at least one transport');
+  if (options.transports?.length === 0 && options.webrtc === false) {
+    throw new ConfigError('ERR_NO_TRANSPORT', 'createNode in a browser needs at least one transport');
+  }
   const { stopOnPageHide = true, ...common } = options;
-  // A page can be closed at any moment and an IndexedDB write started while it unloads is lost, so
-  // the book is saved (when changed) every second rather than every two minutes.
-  if (common.pex === undefined || common.pex === true) common.pex = { saveIntervalMs: BROWSER_BOOK_SAVE_INTERVAL_MS };
-  else if (common.pex !== false) common.pex = { saveIntervalMs: BROWSER_BOOK_SAVE_INTERVAL_MS, ...common.pex };
   const sw = assembleNode(common, {
     identity,
     storage,
-    transports: webrtc === undefined ? base : [...base, webrtc],
-    webrtc,
-    defaults: { pex: true, relay: true },
+    defaultTransports: () => [new WebSocketClientTransport()],
+    createWebRtc: webrtcTransport,
+    // A page can be closed at any moment and an IndexedDB write started while it unloads is lost, so
+    // the book is saved (when changed) every second rather than every two minutes.
+    defaults: { pex: true, webrtc: true, relay: true, pexOptions: { saveIntervalMs: BROWSER_BOOK_SAVE_INTERVAL_MS } },
   });
   const target = globalThis as { addEventListener?: (type: string, listener: (event: { persisted?: boolean }) => void) => void };
   if (stopOnPageHide && typeof target.addEventListener === 'function') {

@@ -73,16 +73,14 @@ export function defaultHome(): string {
 export async function createNode(options: NodeOptions = {}): Promise<Switch> {
   const storage = options.storage ?? new FileStorage(options.home ?? defaultHome());
   const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
-  const webrtc = options.webrtc === undefined || options.webrtc === false ? undefined : webrtcTransport(options.webrtc === true ? {} : options.webrtc);
-  const base = options.transports ?? defaultTransports(options);
   const { home: _home, nat: _nat, ...common } = options;
   const sw = assembleNode(common, {
     identity,
     storage,
-    transports: webrtc === undefined ? base : [...base, webrtc],
-    webrtc,
+    defaultTransports: () => defaultTransports(options),
+    createWebRtc: webrtcTransport,
     aead: nodeChaCha20Poly1305,
-    defaults: { pex: false, relay: false },
+    defaults: { pex: false, webrtc: false, relay: false },
   });
   if (options.nat !== undefined && options.nat !== false) {
     const { protocol = 'upnp', upnp, natPmp, ...config }: NodeNatOptions = typeof options.nat === 'string' ? { protocol: options.nat } : options.nat;
