@@ -1,0 +1,24 @@
+/**
+ * The one seam through which the SDK reads time and sets timers. Production code uses `systemClock`;
+ * the simulator passes a clock it advances itself, so that thousands of nodes run deterministically in
+ * simulated time without patching globals.
+ */
+export type TimerHandle = { readonly __timer: unique symbol } | ReturnType<typeof setTimeout>;
+
+export interface Clock {
+  /** Milliseconds since an arbitrary epoch; only differences are meaningful. */
+  now(): number;
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  clearTimeout(handle: TimerHandle | undefined): void;
+  setInterval(callback: () => void, periodMs: number): TimerHandle;
+  clearInterval(handle: TimerHandle | undefined): void;
+}
+
+/** Real time: Date.now and the host's timers. Timers are unref'd where the host supports it, as before. */
+export const systemClock: Clock = Object.freeze({
+  now: () => Date.now(),
+  setTimeout: (callback: () => void, delayMs: number) => setTimeout(callback, delayMs),
+  clearTimeout: (handle: TimerHandle | undefined) => clearTimeout(handle as ReturnType<typeof setTimeout> | undefined),
+  setInterval: (callback: () => void, periodMs: number) => setInterval(callback, periodMs),
+  clearInterval: (handle: TimerHandle | undefined) => clearInterval(handle as ReturnType<typeof setInterval> | undefined),
+});
