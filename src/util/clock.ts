@@ -14,7 +14,7 @@ export interface Clock {
   clearInterval(handle: TimerHandle | undefined): void;
 }
 
-/** Real time: Date.now and the host's timers. Timers are unref'd where the host supports it, as before. */
+/** Real time: Date.now and the host's timers. */
 export const systemClock: Clock = Object.freeze({
   now: () => Date.now(),
   setTimeout: (callback: () => void, delayMs: number) => setTimeout(callback, delayMs),
