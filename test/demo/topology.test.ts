@@ -130,7 +130,8 @@ describe('TopologyAgent', () => {
     await a.sw.dial(b.address);
     await c.sw.dial(b.address);
     const entry = (on: TopologyNode, of: TopologyNode) => on.topology.snapshot().nodes.find((node) => node.id === of.sw.nodeId);
-    await waitFor(() => entry(c, a) !== undefined && entry(a, c) !== undefined, 3000, 'a and c to learn of each other');
+    // B hands C what it knows (A) on connect, before its own next announcement: wait for both.
+    await waitFor(() => entry(c, a) !== undefined && entry(a, c) !== undefined && entry(c, b)?.links.length === 2, 5000, 'a and c to learn of each other, and c of b with both links');
     expect(entry(c, a)).toMatchObject({ moniker: 'a', kind: 'node', hops: 2, via: b.sw.nodeId, links: [{ peer: b.sw.nodeId, transport: 'tcp' }] });
     expect(entry(c, b)).toMatchObject({ moniker: 'b', kind: 'relay', hops: 1, via: b.sw.nodeId });
     expect(entry(c, b)!.links.map((link) => link.peer).sort()).toEqual([a.sw.nodeId, c.sw.nodeId].sort());
