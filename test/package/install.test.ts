@@ -25,7 +25,8 @@ beforeAll(async () => {
   files = (await run('tar', ['-tzf', tarball])).stdout.split('\n').filter(Boolean).map((entry) => entry.replace(/^package\//, ''));
   unpacked = await mkdtemp(join(tmpdir(), 'meshlink-unpacked-'));
   await run('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1']);
-  for (const app of Object.keys(APPS) as AppName[]) apps.set(app, await installApp(app));
+  const names = Object.keys(APPS) as AppName[];
+  for (const [index, dir] of (await Promise.all(names.map(installApp))).entries()) apps.set(names[index]!, dir);
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -98,6 +98,9 @@ export interface LineProcess {
   lines: string[];
   stderr: () => string;
   waitLine: (match: (line: string) => boolean, timeoutMs: number) => Promise<string>;
+  /** The exit code once the process exits by itself; rejects after `timeoutMs`. */
+  waitExit: (timeoutMs: number) => Promise<number | null>;
+  /** SIGINT (SIGKILL 10 s later if needed); resolves with the exit code. */
   stop: () => Promise<number | null>;
 }
 
@@ -137,6 +140,13 @@ export function spawnLines(command: string, args: string[], options: { cwd: stri
         waiters.add(check);
         check();
       }),
+    waitExit: (timeoutMs) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Still running after ${timeoutMs} ms; stdout:\n${lines.join('\n')}\nstderr:\n${stderr}`)), timeoutMs);
+      });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
