@@ -7,7 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,7 +17,10 @@ export const REPO = join(import.meta.dirname, '..', '..', '..');
 /** One per checkout, so two worktrees never share (or clean up) each other's packs. */
 const CACHE_ROOT = join(tmpdir(), `meshlink-package-test-${createHash('sha256').update(REPO).digest('hex').slice(0, 8)}`);
 /** What goes into the tarball or decides how it is built. */
-const PACKAGE_INPUTS = ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'platforms', 'demo'];
+const BUILD_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'platforms', 'demo'];
+const PACKAGE_INPUTS = [...BUILD_INPUTS, 'README.md', 'LICENSE'];
+/** Which build inputs dist/ was last built from by a pack here, and what it held then. */
+const DIST_RECORD = join(CACHE_ROOT, 'dist-record.json');
 const PACK_TIMEOUT_MS = 150_000;
 const INSTALL_TIMEOUT_MS = 120_000;
 const LOCK_POLL_MS = 250;
@@ -39,8 +42,10 @@ export type AppName = keyof typeof APPS;
 
 /** The folder shared by everything built from the current content of the package's inputs. */
 export function cacheDir(): string {
-  return join(CACHE_ROOT, inputsHash());
+  memoCacheDir ??= join(CACHE_ROOT, contentHash(PACKAGE_INPUTS));
+  return memoCacheDir;
 }
+let memoCacheDir: string | undefined;
 
 /** Path of the tarball `npm pack` makes of this checkout (made once per content). */
 export async function packTarball(): Promise<string> {
@@ -49,7 +54,14 @@ export async function packTarball(): Promise<string> {
   await once(join(dir, 'pack'), PACK_TIMEOUT_MS, async () => {
     await removeStaleCaches(dir);
     await mkdir(dir, { recursive: true });
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, timeout: PACK_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
+    // `prepare` (tsc and the browser build, the slow part) is skipped when only the README or LICENSE
+    // changed since a pack here built dist/, and dist/ still holds exactly what that build made.
+    const buildHash = contentHash(BUILD_INPUTS);
+    const record = JSON.parse(await readFile(DIST_RECORD, 'utf8').catch(() => '{}')) as { buildHash?: string; distHash?: string };
+    const distFresh = record.buildHash === buildHash && record.distHash === contentHash(['dist']);
+    const args = ['pack', '--json', '--pack-destination', dir, ...(distFresh ? ['--ignore-scripts'] : [])];
+    const { stdout } = await run('npm', args, { cwd: REPO, timeout: PACK_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
+    if (!distFresh) await writeFile(DIST_RECORD, JSON.stringify({ buildHash, distHash: contentHash(['dist']) }));
     const [{ filename }] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [{ filename: string }];
     await run('mv', [join(dir, filename), tarball]);
   });
@@ -191,14 +203,12 @@ async function removeStaleCaches(current: string): Promise<void> {
   const entries = await readdir(CACHE_ROOT).catch(() => [] as string[]);
   for (const entry of entries) {
     const path = join(CACHE_ROOT, entry);
-    if (path !== current) await rm(path, { recursive: true, force: true });
+    if (path !== current && path !== DIST_RECORD) await rm(path, { recursive: true, force: true });
   }
 }
 
-let memoHash: string | undefined;
-
-function inputsHash(): string {
-  if (memoHash !== undefined) return memoHash;
+/** A short hash of the content (paths and bytes) of `inputs`, files or folders under the checkout. */
+function contentHash(inputs: readonly string[]): string {
   const hash = createHash('sha256');
   const visit = (path: string): void => {
     const stat = statSync(path, { throwIfNoEntry: false });
@@ -209,7 +219,6 @@ function inputsHash(): string {
       hash.update(path.slice(REPO.length)).update('\0').update(readFileSync(path)).update('\0');
     }
   };
-  for (const input of PACKAGE_INPUTS) visit(join(REPO, input));
-  memoHash = hash.digest('hex').slice(0, 16);
-  return memoHash;
+  for (const input of inputs) visit(join(REPO, input));
+  return hash.digest('hex').slice(0, 16);
 }
