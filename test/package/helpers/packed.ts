@@ -7,7 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -63,7 +63,7 @@ export async function packTarball(): Promise<string> {
     const { stdout } = await run('npm', args, { cwd: REPO, timeout: PACK_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
     if (!distFresh) await writeFile(DIST_RECORD, JSON.stringify({ buildHash, distHash: contentHash(['dist']) }));
     const [{ filename }] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [{ filename: string }];
-    await run('mv', [join(dir, filename), tarball]);
+    await rename(join(dir, filename), tarball);
   });
   return tarball;
 }
@@ -182,7 +182,8 @@ async function once(dir: string, timeoutMs: number, work: () => Promise<void>): 
     try {
       await mkdir(lock);
     } catch {
-      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > timeoutMs + 10_000) await rm(lock, { recursive: true, force: true });
+      const lockedAt = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - lockedAt > timeoutMs + 10_000) await rm(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error(`Timed out waiting for ${dir}`);
       await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
       continue;
