@@ -40,7 +40,9 @@ export type ErrorCode =
   | 'ERR_BANNED'
   // storage and NAT
   | 'ERR_STORAGE'
-  | 'ERR_NAT';
+  | 'ERR_NAT'
+  // an optional package (@roamhq/wrtc, nat-upnp) a feature needs is not installed
+  | 'ERR_MISSING_DEPENDENCY';
 
 export interface ErrorOptions {
   /** Id of the remote peer this error concerns, when known. */

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { assertAeadKey, assertAeadNonce, type Aead, type AeadFactory } from '../../src/crypto/aead.js';
 import { AEAD_TAG_BYTES } from '../../src/crypto/constants.js';
+import { requireOptionalIfPresent } from './optional-dependency.js';
 
 const ALGORITHM = 'chacha20-poly1305';
 const CIPHER_OPTIONS = { authTagLength: AEAD_TAG_BYTES } as const;
@@ -19,19 +19,19 @@ interface Sodium {
   crypto_aead_chacha20poly1305_ietf_decrypt(out: Uint8Array, nsec: null, sealed: Uint8Array, ad: null, nonce: Uint8Array, key: Uint8Array): number;
 }
 
+/** Not loaded yet; null: not installed (or its binary does not load), so OpenSSL does every frame. */
+let sodium: Sodium | null | undefined;
+
+/** Loaded on the first key, not at import: an app that never opens a connection never loads it. */
 function loadSodium(): Sodium | undefined {
-  try {
-    // Optional dependency: where its prebuilt binary is missing, OpenSSL alone does all frames.
-    return createRequire(import.meta.url)('sodium-native') as Sodium;
-  } catch {
-    return undefined;
-  }
+  sodium ??= requireOptionalIfPresent<Sodium>('sodium-native') ?? null;
+  return sodium ?? undefined;
 }
 
-const sodium = loadSodium();
-
-/** Whether the fast path for small frames is available (for the benchmark's report). */
-export const hasSodium = sodium !== undefined;
+/** Whether the fast path for small frames is available: the optional `sodium-native` is installed. */
+export function hasSodium(): boolean {
+  return loadSodium() !== undefined;
+}
 
 /**
  * ChaCha20-Poly1305 for Node: libsodium (sodium-native) for small frames when installed, Node's OpenSSL
@@ -41,7 +41,7 @@ export const nodeChaCha20Poly1305: AeadFactory = (key32) => {
   assertAeadKey(key32);
   const keyObject = createSecretKey(key32);
   const keyBytes = Buffer.from(key32);
-  const native = sodium;
+  const native = loadSodium();
   if (native === undefined) return openSslAead(keyObject);
   const large = openSslAead(keyObject);
   return withSeal({

@@ -11,7 +11,7 @@ import { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
 import { assembleNode, type CommonNodeOptions } from '../../src/node-options.js';
 import { webrtcTransport, type NodeWebRtcTransportOptions } from './webrtc.js';
 import { createNatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
-import { createUpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
+import { createUpnpPortMapper, loadSsdp, type UpnpPortMapperOptions } from './upnp/index.js';
 import { wsTransport } from './ws-transport.js';
 
 export * from '../../src/index.js';
@@ -19,7 +19,8 @@ export { tcpTransport, TcpLink, type TcpTransportOptions } from './tcp.js';
 export { wsTransport, type WsTransportOptions } from './ws-transport.js';
 export { webrtcTransport, loadWrtc, type NodeWebRtcTransportOptions } from './webrtc.js';
 export { FileStorage } from './file-storage.js';
-export { nodeChaCha20Poly1305 } from './aead.js';
+export { nodeChaCha20Poly1305, hasSodium } from './aead.js';
+export { MissingDependencyError } from './optional-dependency.js';
 export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
 export { createNatPmpPortMapper, NatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
 export * from '../../src/nat/index.js';
@@ -71,6 +72,9 @@ export function defaultHome(): string {
  * in `home`, and the agents the options ask for (PEX, signalling, NAT). Add your agents, then `start()`.
  */
 export async function createNode(options: NodeOptions = {}): Promise<Switch> {
+  // UPnP discovery needs the optional nat-upnp: say so now, not as a warning on every retry.
+  const nat = typeof options.nat === 'string' ? { protocol: options.nat } : options.nat;
+  if (nat !== undefined && nat !== false && (nat.protocol ?? 'upnp') === 'upnp' && nat.upnp?.location === undefined) loadSsdp();
   const storage = options.storage ?? new FileStorage(options.home ?? defaultHome());
   const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
   const { home: _home, nat: _nat, ...common } = options;

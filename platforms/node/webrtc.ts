@@ -1,22 +1,20 @@
-import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
-import { ConfigError } from '../../src/errors.js';
 import { rtcConfigOf, type NodeWebRtcOptions } from '../../src/node-options.js';
 import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
+import { requireOptional } from './optional-dependency.js';
 
 export interface NodeWebRtcTransportOptions extends NodeWebRtcOptions {
   /** An RTCPeerConnection implementation (`{ RTCPeerConnection, RTCSessionDescription, RTCIceCandidate }`). @default require('@roamhq/wrtc') */
   wrtc?: unknown;
 }
 
-/** Loads `@roamhq/wrtc` (an optional dependency) or throws ConfigError naming the fix. */
+/**
+ * Loads `@roamhq/wrtc` (an optional package, ~26 MB of native binary) or throws MissingDependencyError
+ * naming it. Pass `{ wrtc }` to webrtcTransport to use another RTCPeerConnection implementation.
+ */
 export function loadWrtc(): unknown {
-  try {
-    return createRequire(import.meta.url)('@roamhq/wrtc');
-  } catch (error) {
-    throw new ConfigError('ERR_INVALID_CONFIG', 'WebRTC in Node needs @roamhq/wrtc: `npm install @roamhq/wrtc`, or pass { wrtc }', { cause: error });
-  }
+  return requireOptional('@roamhq/wrtc', 'WebRTC in Node (or pass { wrtc } with another RTCPeerConnection implementation)');
 }
 
 /**

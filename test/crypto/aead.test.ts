@@ -105,7 +105,7 @@ describe('AEAD implementations', () => {
 describe('nodeChaCha20Poly1305 paths (libsodium for small frames, OpenSSL for large)', () => {
   it('matches noble byte for byte on both sides of the size split, through seal and sealInto', async () => {
     const { nodeChaCha20Poly1305: node, SODIUM_MAX_FRAME_BYTES, hasSodium } = await import('../../platforms/node/aead.js');
-    expect(hasSodium).toBe(true);
+    expect(hasSodium()).toBe(true);
     const key = new Uint8Array(32).map((_, i) => i * 7);
     const nonce = new Uint8Array(12).map((_, i) => i + 1);
     const fast = node(key);

@@ -8,4 +8,4 @@ export {
 } from './upnp-port-mapper-config.js';
 export { type UpnpGateway } from './gateway-locator.js';
 export { MAX_LISTED_MAPPINGS } from './mapping-table.js';
-export { discoverGateway, IGD_SEARCH_TARGETS, type SsdpAnswer } from './ssdp.js';
+export { discoverGateway, loadSsdp, IGD_SEARCH_TARGETS, type SsdpAnswer } from './ssdp.js';

@@ -4,10 +4,11 @@
  * own client only searches for IGD:1 and gives up after 1.8 s with a bare "timeout"; here both IGD:1
  * and IGD:2 are searched, the wait is bounded and cancellable, and the result is a typed NatError.
  */
-import natUpnpSsdp from 'nat-upnp/lib/nat-upnp/ssdp.js';
+import type NatUpnpSsdp from 'nat-upnp/lib/nat-upnp/ssdp.js';
 import { NatError } from '../../../src/nat/port-mapper.js';
 import { throwIfAborted } from '../../../src/util/abort.js';
 import { AbortError } from '../../../src/errors.js';
+import { requireOptional } from '../optional-dependency.js';
 
 /** Search targets: IGDv2 gateways also answer IGD:1 searches, IGDv1 gateways only those. */
 export const IGD_SEARCH_TARGETS = Object.freeze([
@@ -30,13 +31,22 @@ export interface SsdpAnswer {
 }
 
 /**
+ * nat-upnp's searcher, loaded on first use: nat-upnp is an optional package (its own dependencies,
+ * `request` among them, carry published advisories), needed only for discovery: a mapper given the
+ * gateway's `location` never loads it. Throws MissingDependencyError when it is not installed.
+ */
+export function loadSsdp(): typeof NatUpnpSsdp {
+  return requireOptional<typeof NatUpnpSsdp>('nat-upnp', 'UPnP gateway discovery (or give upnp.location)', 'nat-upnp/lib/nat-upnp/ssdp.js');
+}
+
+/**
  * Multicasts a search and resolves with the first gateway that answers; rejects with
  * NatError('no-gateway') after `timeoutMs`, or AbortError when `signal` fires.
  * The search's sockets are closed on the next turn of the event loop after the promise settles.
  */
-export function discoverGateway(options: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<SsdpAnswer> {
+export async function discoverGateway(options: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<SsdpAnswer> {
   throwIfAborted(options.signal);
-  const ssdp = natUpnpSsdp.create();
+  const ssdp = loadSsdp().create();
   // HACK (nat-upnp 1.1.1): a socket that fails to send (an IPv6 socket given an IPv4 multicast
   // address, an interface without a multicast route) emits 'error'; nat-upnp handles only the first
   // one per socket, so a second would be an uncaught exception. Swallow them: discovery then simply

@@ -1,0 +1,255 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { installApp, REPO, spawnLines } from './helpers/packed.js';
+import { readmeSnippets, snippetNamed, type Snippet } from './helpers/readme-snippets.js';
+
+// Issue #13, "Docs": every code block of the README that npm ships is type-checked against the installed
+// package (browser blocks against `meshlink/browser`, with no @types/node) and the runnable ones run.
+const run = promisify(execFile);
+const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
+const SETUP_TIMEOUT_MS = 300_000;
+const RUN_TIMEOUT_MS = 30_000;
+
+/** Appended to a snippet before checking it: the README's copy of a type must match the real one. */
+const CHECK_SUFFIX: Record<string, string> = {
+  'agent-interface': `
+import type { Agent as RealAgent } from 'meshlink';
+export const toReal = (agent: Agent): RealAgent => agent;
+export const fromReal = (agent: RealAgent): Agent => agent;
+`,
+};
+
+/** Browser code that must NOT type-check: Node-only parts are not in the browser typings. */
+const BROWSER_MUST_FAIL: Record<string, { code: string; error: RegExp }> = {
+  'node-only-export': { code: `import { tcpTransport } from 'meshlink/browser';\nexport const transport = tcpTransport();\n`, error: /TS2305|TS2724/ },
+  'node-only-option': { code: `import { createNode } from 'meshlink/browser';\nexport const node = await createNode({ home: './.meshlink' });\n`, error: /TS2353/ },
+};
+
+/** Browser code that must type-check: the self-contained bundle has the browser typings. */
+const BROWSER_MUST_PASS: Record<string, string> = {
+  'bundle-entry': `import { createNode, IndexedDbStorage, type Switch } from 'meshlink/bundle';\nexport const node: Switch = await createNode({ storage: new IndexedDbStorage('app') });\n`,
+};
+
+/** Runs the README's MempoolAgent from the installed package on three nodes over TCP. */
+const MEMPOOL_DRIVER = `
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNode, encodeMessage, type Switch } from 'meshlink';
+import { MempoolAgent } from '../readme/mempool-agent.js';
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for ' + what);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const agents = [new MempoolAgent(), new MempoolAgent(), new MempoolAgent()];
+const nodes: Switch[] = [];
+for (const agent of agents) {
+  const node = await createNode({ home: await mkdtemp(join(tmpdir(), 'meshlink-readme-')), network: 'readme', listen: ['tcp://127.0.0.1:0'] });
+  node.addAgent('mempool', agent);
+  await node.start();
+  nodes.push(node);
+}
+const [first, hub, last] = nodes as [Switch, Switch, Switch];
+await first.dial(hub.addresses[0]!);
+const toHub = await last.dial(hub.addresses[0]!);
+await until(() => hub.peers.length === 2, 'the line of three');
+toHub.trySend(0x30, encodeMessage({ tx: new Uint8Array([7]) })); // the last node's switch sends; its agent never sees the tx
+await until(() => agents[0]!.seen.size === 1 && agents[1]!.seen.size === 1, 'gossip to the hub and the first node');
+await new Promise((resolve) => setTimeout(resolve, 300));
+const echoed = agents[2]!.seen.size;
+toHub.trySend(0x30, encodeMessage({ tx: 'garbage' }));
+await until(() => hub.peers.length === 1, 'the garbage sender dropped');
+console.log(JSON.stringify({ echoed, remaining: hub.peers[0]!.id === first.nodeId }));
+await Promise.all(nodes.map((node) => node.stop()));
+`;
+
+/** Option interfaces (in the installed typings) whose every member the README must name. */
+const DOCUMENTED_OPTIONS: Record<string, string[]> = {
+  'dist/src/switch/config.d.ts': ['SwitchOptions'],
+  'dist/src/node-options.d.ts': ['CommonNodeOptions', 'NodeWebRtcOptions'],
+  'dist/platforms/node/index.d.ts': ['NodeOptions', 'NodeNatOptions'],
+  'dist/platforms/node/webrtc.d.ts': ['NodeWebRtcTransportOptions'],
+  'dist/platforms/browser/index.d.ts': ['BrowserNodeOptions'],
+  'dist/src/webrtc/webrtc-transport.d.ts': ['WebRtcTransportOptions'],
+  'dist/src/conn/config.d.ts': ['MConnectionConfig'],
+  'dist/src/conn/channel-descriptor.d.ts': ['ChannelDescriptor'],
+  'dist/src/pex/pex-params.d.ts': ['PexConfig'],
+  'dist/src/pex/pex-agent.d.ts': ['PexAgentOptions'],
+  'dist/src/nat/nat-manager-config.d.ts': ['NatManagerOptions'],
+  'dist/platforms/node/upnp/upnp-port-mapper-config.d.ts': ['UpnpPortMapperOptions'],
+  'dist/platforms/node/nat-pmp/nat-pmp-port-mapper-config.d.ts': ['NatPmpPortMapperOptions'],
+};
+/** Members of those interfaces that are internal seams, set by createNode, not by users. */
+const UNDOCUMENTED_OPTIONS = new Set(['createPeer', 'mapper', 'nodeId', 'ports']);
+
+/** The members an `interface Name … { … }` declares in a .d.ts (its own, not inherited ones). */
+function interfaceMembers(declarations: string, name: string): string[] {
+  const body = new RegExp(`(?:interface|type) ${name}\\b[^{]*\\{([\\s\\S]*?)\\n\\}`).exec(declarations)?.[1];
+  if (body === undefined) throw new Error(`no interface ${name}`);
+  return [...body.replace(/\/\*\*[\s\S]*?\*\//g, '').matchAll(/^ {4}(?:readonly )?(\w+)\??:/gm)].map((match) => match[1]!);
+}
+
+let nodeApp = '';
+let browserApp = '';
+let snippets: Snippet[] = [];
+/** tsc's errors by file (relative to the app), per app. */
+const errors = { node: new Map<string, string[]>(), browser: new Map<string, string[]>() };
+
+beforeAll(async () => {
+  [nodeApp, browserApp] = await Promise.all([installApp('node'), installApp('browser')]);
+  // The README as npm ships it, not the checkout's copy.
+  snippets = readmeSnippets(await readFile(join(nodeApp, 'node_modules/meshlink/README.md'), 'utf8'));
+  await Promise.all([prepareNodeChecks(), prepareBrowserChecks()]);
+  const [node, browser] = await Promise.all([typeCheck(nodeApp, 'tsconfig.readme.json'), typeCheck(browserApp, 'tsconfig.readme.json')]);
+  errors.node = node;
+  errors.browser = browser;
+}, SETUP_TIMEOUT_MS);
+
+async function writeChecks(app: string, files: Record<string, string>): Promise<void> {
+  for (const dir of ['readme', 'checks', 'readme-out']) await rm(join(app, dir), { recursive: true, force: true });
+  await mkdir(join(app, 'readme'));
+  await mkdir(join(app, 'checks'));
+  for (const [file, code] of Object.entries(files)) await writeFile(join(app, file), code);
+}
+
+async function prepareNodeChecks(): Promise<void> {
+  const files: Record<string, string> = { 'checks/mempool-driver.ts': MEMPOOL_DRIVER };
+  for (const snippet of snippets.filter((candidate) => candidate.platform === 'node')) {
+    files[`readme/${snippet.name}.ts`] = snippet.code + (CHECK_SUFFIX[snippet.name] ?? '');
+  }
+  // A Node project as the README tells users to set one up: @types/node (here from this checkout).
+  files['tsconfig.readme.json'] = JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      lib: ['ES2022'],
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      strict: true,
+      skipLibCheck: false,
+      typeRoots: [join(REPO, 'node_modules/@types')],
+      types: ['node'],
+      outDir: 'readme-out',
+      rootDir: '.',
+    },
+    include: ['readme/*.ts', 'checks/*.ts'],
+  });
+  await writeChecks(nodeApp, files);
+}
+
+async function prepareBrowserChecks(): Promise<void> {
+  const files: Record<string, string> = {};
+  for (const snippet of snippets.filter((candidate) => candidate.platform === 'browser')) files[`readme/${snippet.name}.ts`] = snippet.code;
+  for (const [name, { code }] of Object.entries(BROWSER_MUST_FAIL)) files[`checks/${name}.ts`] = code;
+  for (const [name, code] of Object.entries(BROWSER_MUST_PASS)) files[`checks/${name}.ts`] = code;
+  // A browser project: DOM typings, a bundler's resolution, and no Node typings at all.
+  files['tsconfig.readme.json'] = JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      lib: ['ES2022', 'DOM'],
+      module: 'ESNext',
+      moduleResolution: 'Bundler',
+      strict: true,
+      skipLibCheck: false,
+      types: [],
+      noEmit: true,
+    },
+    include: ['readme/*.ts', 'checks/*.ts'],
+  });
+  await writeChecks(browserApp, files);
+}
+
+/** Runs tsc on the project (emitting where it says so) and groups its errors by file. */
+async function typeCheck(app: string, project: string): Promise<Map<string, string[]>> {
+  const output = await run(process.execPath, [TSC, '-p', project, '--pretty', 'false'], { cwd: app, timeout: 120_000 }).then(
+    ({ stdout }) => stdout,
+    (error: { stdout?: string }) => error.stdout ?? String(error),
+  );
+  const byFile = new Map<string, string[]>();
+  for (const line of output.split('\n')) {
+    const match = /^(.+?)\(\d+,\d+\): error (TS\d+)/.exec(line);
+    if (match === null) continue;
+    byFile.set(match[1]!, [...(byFile.get(match[1]!) ?? []), line]);
+  }
+  if (output.trim() !== '' && byFile.size === 0) byFile.set('(tsc)', [output]);
+  return byFile;
+}
+
+function errorsUnder(map: Map<string, string[]>, prefix: string): string[] {
+  return [...map].filter(([file]) => file.startsWith(prefix) || file === '(tsc)').flatMap(([, lines]) => lines);
+}
+
+describe("the README's code against the installed package", () => {
+  it('marks every code block, and has the ones the tests run', () => {
+    expect(snippets.length).toBeGreaterThanOrEqual(5);
+    for (const name of ['quick-start', 'mempool-agent', 'browser-page']) expect(() => snippetNamed(snippets, name)).not.toThrow();
+  });
+
+  it('type-checks every Node snippet against `meshlink` with @types/node', () => {
+    expect(errorsUnder(errors.node, 'readme/')).toEqual([]);
+    expect(errorsUnder(errors.node, 'checks/')).toEqual([]);
+  });
+
+  it('type-checks every browser snippet against `meshlink/browser` (and `meshlink/bundle`) without @types/node', () => {
+    expect(errorsUnder(errors.browser, 'readme/')).toEqual([]);
+    for (const name of Object.keys(BROWSER_MUST_PASS)) expect(errorsUnder(errors.browser, `checks/${name}.ts`)).toEqual([]);
+  });
+
+  it('refuses Node-only parts in browser code at type-check time', () => {
+    for (const [name, { error }] of Object.entries(BROWSER_MUST_FAIL)) {
+      expect(errorsUnder(errors.browser, `checks/${name}.ts`).join('\n'), name).toMatch(error);
+    }
+  });
+
+  it('documents every value the entry points export and every option', async () => {
+    const readme = await readFile(join(nodeApp, 'node_modules/meshlink/README.md'), 'utf8');
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `
+      const node = await import('meshlink');
+      const browser = await import('meshlink/browser');
+      console.log(JSON.stringify([...new Set([...Object.keys(node), ...Object.keys(browser)])]));
+    `], { cwd: nodeApp, timeout: RUN_TIMEOUT_MS });
+    const exported = JSON.parse(stdout) as string[];
+    expect(exported.length).toBeGreaterThan(50);
+    expect(exported.filter((name) => !readme.includes(`\`${name}`))).toEqual([]);
+    const options: string[] = [];
+    for (const [file, names] of Object.entries(DOCUMENTED_OPTIONS)) {
+      const declarations = await readFile(join(nodeApp, 'node_modules/meshlink', file), 'utf8');
+      for (const name of names) options.push(...interfaceMembers(declarations, name).map((member) => `${name}.${member}`));
+    }
+    expect(options.length).toBeGreaterThan(60);
+    expect(options.filter((option) => !UNDOCUMENTED_OPTIONS.has(option.split('.')[1]!) && !readme.includes(`\`${option.split('.')[1]}`))).toEqual([]);
+  });
+
+  it('runs the quick start twice in one folder: the second copy dials the first and says hello', async () => {
+    const script = join(nodeApp, 'readme-out/readme/quick-start.js');
+    const first = spawnLines(process.execPath, [script], { cwd: nodeApp });
+    try {
+      const listening = await first.waitLine((line) => line.startsWith('listening on '), RUN_TIMEOUT_MS);
+      const address = listening.slice('listening on '.length);
+      expect(address).toMatch(/^tcp:\/\/[0-9a-f]{40}@127\.0\.0\.1:\d+$/);
+      const second = spawnLines(process.execPath, [script, address], { cwd: nodeApp });
+      try {
+        await second.waitLine((line) => line.startsWith('connected to '), RUN_TIMEOUT_MS);
+        expect(await second.waitExit(RUN_TIMEOUT_MS)).toBe(0); // it stops its node and exits by itself
+      } finally {
+        await second.stop();
+      }
+      await first.waitLine((line) => line.endsWith(': hello'), RUN_TIMEOUT_MS);
+      await first.waitLine((line) => line.startsWith('disconnected from '), RUN_TIMEOUT_MS);
+    } finally {
+      expect(await first.stop()).toBe(0); // SIGINT: the node stops and the process exits by itself
+    }
+  }, 90_000);
+
+  it("runs the README's MempoolAgent from the package on three nodes over TCP", async () => {
+    const { stdout } = await run(process.execPath, [join(nodeApp, 'readme-out/checks/mempool-driver.js')], { cwd: nodeApp, timeout: 60_000 });
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ echoed: 0, remaining: true });
+  }, 90_000);
+});
