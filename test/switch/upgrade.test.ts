@@ -9,7 +9,7 @@ import { encodeMessage } from '../../src/wire/codec.js';
 import { HandshakeError, PeerRejectedError, ProtocolError, TimeoutError } from '../../src/errors.js';
 
 function info(key: NodeKey, overrides: Partial<NodeInfo> = {}): NodeInfo {
-  return { id: key.nodeId, network: 'n', protocolVersion: PROTOCOL_VERSION, channels: [1], listenAddresses: [], moniker: '', software: 'test', ...overrides };
+  return { id: key.nodeId, network: 'n', protocolVersion: PROTOCOL_VERSION, channels: [1], recvMessageCapacities: [1024], listenAddresses: [], moniker: '', software: 'test', ...overrides };
 }
 
 /** A dialer that completes the secure handshake honestly, then sends `payload` instead of its NodeInfo. */
