@@ -85,12 +85,13 @@ export function anySignal(signals: AbortSignal[]): AbortSignal {
 
 type SetMaxListeners = (n: number, ...targets: EventTarget[]) => void;
 /**
- * Node's events.setMaxListeners, reached without importing node:events (src stays isomorphic):
+ * Node's events.setMaxListeners, reached without importing node:events (src stays isomorphic, and
+ * the browser build refuses any "node:" module name, so the id is the bare 'events'):
  * `process.getBuiltinModule` exists from Node 20.16. Browsers have no listener warning to silence.
  */
 const setMaxListeners = ((): SetMaxListeners | undefined => {
   const processLike = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const events = processLike?.getBuiltinModule?.('node:events') as { setMaxListeners?: SetMaxListeners } | undefined;
+  const events = processLike?.getBuiltinModule?.('events') as { setMaxListeners?: SetMaxListeners } | undefined;
   return events?.setMaxListeners;
 })();
 
