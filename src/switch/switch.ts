@@ -230,8 +230,9 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   /**
-   * Sends to every peer that has the channel. Resolves with each peer's result (true = queued); a slow
-   * peer costs at most `timeoutMs` (default: the connection's send timeout), never the others.
+   * Sends to every peer that has the channel (both ends declared it). Resolves with each peer's result
+   * (true = queued; false for a peer whose recvMessageCapacity the message exceeds); a slow peer costs
+   * at most `timeoutMs` (default: the connection's send timeout), never the others.
    */
   async broadcast(channelId: number, message: Uint8Array, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Map<string, boolean>> {
     const targets = this.peers.filter((peer) => peer.hasChannel(channelId));
