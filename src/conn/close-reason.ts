@@ -3,6 +3,7 @@ import {
   ClosedError,
   MeshlinkError,
   RemoteCloseError,
+  SendError,
   TimeoutError,
   TransportError,
   type ErrorCode,
@@ -47,15 +48,15 @@ const CLOSE_REASON_DECODE_LIMITS = resolveDecodeLimits({
 /**
  * The close packet to send before destroying a connection for `error`, or undefined when there is
  * nobody to tell or nothing to say: the link failed or timed out, we are stopping, or the remote told
- * us first. Errors that are not MeshlinkErrors are our agents' own (a rejected message): the peer
- * learns only that its message was refused, not our internals.
+ * us first. Anything else that is not a verdict on the peer's conduct (an agent's own exception, a
+ * local usage error such as a SendError from a send inside `receive`) means only that we refused its
+ * message: the peer learns that, not our internals.
  */
 export function closePacketFor(error: Error | undefined): Uint8Array | undefined {
   if (error === undefined || error instanceof RemoteCloseError) return undefined;
   if (error instanceof ClosedError || error instanceof AbortError || error instanceof TimeoutError || error instanceof TransportError) return undefined;
-  const known = error instanceof MeshlinkError;
-  if (known && !TELLABLE_CODES.has(error.code)) return undefined;
-  const reason = known
+  const verdict = error instanceof MeshlinkError && !(error instanceof SendError) && TELLABLE_CODES.has(error.code);
+  const reason = verdict
     ? { code: error.code, message: error.message.slice(0, MAX_CLOSE_MESSAGE_CHARS) }
     : { code: 'ERR_PROTOCOL', message: 'a message was refused by the remote application' };
   return encodeClosePacket(encodeMessage(reason));

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { closePacketFor, remoteCloseError } from '../../src/conn/close-reason.js';
 import { CLOSE_REASON_LINGER_MS } from '../../src/conn/constants.js';
 import { MConnection } from '../../src/conn/mconnection.js';
-import { ClosedError, PeerRejectedError, ProtocolError, RemoteCloseError, TimeoutError } from '../../src/errors.js';
+import { ClosedError, PeerRejectedError, ProtocolError, RemoteCloseError, SendError, TimeoutError } from '../../src/errors.js';
 import { createMemoryLinkPair } from '../../src/transport/memory.js';
 import { parseAddress } from '../../src/transport/address.js';
 import type { Link } from '../../src/transport/link.js';
@@ -47,6 +47,9 @@ describe('MConnection close reasons', () => {
     expect(closePacketFor(new TimeoutError('pong', { code: 'ERR_PONG_TIMEOUT' }))).toBeUndefined();
     expect(closePacketFor(new ClosedError('stopping'))).toBeUndefined();
     expect(closePacketFor(new RemoteCloseError('ERR_UNKNOWN_CHANNEL', 'theirs'))).toBeUndefined();
+    // Our own usage errors (a send inside receive that could not go) are not the peer's fault.
+    const local = remoteCloseError(closePacketFor(new SendError('ERR_UNKNOWN_CHANNEL', 'ours'))!.subarray(4));
+    expect(local).toMatchObject({ code: 'ERR_PROTOCOL', detail: { remoteMessage: 'a message was refused by the remote application' } });
     const long = closePacketFor(new ProtocolError('ERR_PROTOCOL', 'y'.repeat(10_000)))!;
     expect(long.length).toBeLessThanOrEqual(4 + MAX_CLOSE_REASON_BYTES);
   });
