@@ -142,6 +142,8 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       await this.stop();
       throw error;
     }
+    // stop() during start() wins: the node does not come up behind the caller's back.
+    if (this.state !== 'starting') throw this.notRunningError();
     this.state = 'running';
     for (const address of this.options.persistentPeers) this.dialer.addPersistent(address);
   }

@@ -130,6 +130,18 @@ describe('Switch lifecycle', () => {
     expect((error.cause as Error).message).toBe('agent could not start');
   });
 
+  it('stop() during start() wins: the start rejects with ERR_STOPPED and the node never runs', async () => {
+    const gate = gatedAgent();
+    const sw = newSwitch({ gate: gate.agent });
+    const starting = sw.start().catch((e: unknown) => e);
+    await gate.started;
+    const stopping = sw.stop();
+    gate.release();
+    await stopping;
+    expect(await starting).toMatchObject({ code: 'ERR_STOPPED' });
+    expect(sw.isRunning).toBe(false);
+  });
+
   it('the wait for start() is bounded by dialTimeoutMs and by the caller’s signal', async () => {
     const target = await startNode();
     const gate = gatedAgent();
