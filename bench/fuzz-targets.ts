@@ -18,7 +18,7 @@ import { canonicalHost, classifyAddress, classifyHost, isRoutable } from '../src
 import { decodePexMessage, findInvalidAddress } from '../src/pex/pex-messages.js';
 import { decodeSignalMessage } from '../src/webrtc/signal-messages.js';
 import { LinkMessageReader } from '../src/switch/link-messages.js';
-import { MAX_NODE_INFO_BYTES, NODE_INFO_DECODE_LIMITS, parseNodeInfo } from '../src/switch/node-info.js';
+import { MAX_NODE_INFO_BYTES, NODE_INFO_DECODE_LIMITS, parseNodeInfo, PROTOCOL_VERSION } from '../src/switch/node-info.js';
 import { endpointHost, normalizeAddress, parseAddress } from '../src/transport/address.js';
 import type { Link, LinkHandlers } from '../src/transport/link.js';
 import { decodeMessage } from '../src/wire/codec.js';
@@ -242,12 +242,18 @@ const nodeInfoValue = fc
   .record({
     // Mostly valid fields (tampering and mutation break them), so the checks late in parseNodeInfo run too.
     id: nodeId, network: fc.oneof({ weight: 4, arbitrary: fc.string({ minLength: 1, maxLength: 64 }) }, fc.string({ maxLength: 70 })),
-    protocolVersion: fc.oneof({ weight: 4, arbitrary: fc.constant('1.0.0') }, fc.string({ maxLength: 20 })),
+    protocolVersion: fc.oneof({ weight: 4, arbitrary: fc.constant(PROTOCOL_VERSION) }, fc.string({ maxLength: 20 })),
     channels: fc.oneof({ weight: 4, arbitrary: fc.uniqueArray(fc.nat(255), { maxLength: 40 }) }, fc.array(fc.integer(), { maxLength: 260 })),
+    recvMessageCapacities: fc.oneof({ weight: 4, arbitrary: fc.array(fc.integer({ min: 1, max: 1 << 20 }), { maxLength: 40 }) }, fc.array(fc.integer(), { maxLength: 260 })),
     listenAddresses: fc.array(addressText, { maxLength: 18 }),
     moniker: fc.oneof({ weight: 4, arbitrary: fc.string({ maxLength: 64 }) }, fc.string({ maxLength: 70 })), software: fc.constant('meshlink/0.1.0'),
   })
-  .map((info) => ({ ...info, listenAddresses: info.listenAddresses.map((a) => a.replace(SELF, info.id)) }));
+  .map((info) => ({
+    ...info,
+    // Mostly one capacity per channel, so the fields after the capacities are reached too.
+    recvMessageCapacities: info.recvMessageCapacities.length > 0 && info.recvMessageCapacities[0]! > 0 ? info.channels.map((_, i) => info.recvMessageCapacities[i % info.recvMessageCapacities.length]!) : info.recvMessageCapacities,
+    listenAddresses: info.listenAddresses.map((a) => a.replace(SELF, info.id)),
+  }));
 
 const pexValue = fc.oneof(
   fc.constant({ type: 'pexRequest' }),
@@ -384,7 +390,7 @@ const frameTarget = (name: string, aead: AeadFactory): FuzzTarget =>
     rejectsWith: [ProtocolError],
   });
 
-const NODE_INFO_FIELDS = ['id', 'network', 'protocolVersion', 'channels', 'listenAddresses', 'moniker', 'software'];
+const NODE_INFO_FIELDS = ['id', 'network', 'protocolVersion', 'channels', 'recvMessageCapacities', 'listenAddresses', 'moniker', 'software'];
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   frameTarget('secure-link-frame/noble', nobleChaCha20Poly1305),

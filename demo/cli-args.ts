@@ -20,6 +20,7 @@ const DIALLABLE_PROTOCOLS: readonly string[] = ['tcp', 'ws', 'wss'];
 
 export const USAGE = `Usage: meshlink node [options]
        meshlink --help
+       meshlink --version
 
 Runs a meshlink node: a TCP listener, the mempool gossip example agent, an optional HTTP status page
 and an optional browser demo page.
@@ -42,13 +43,15 @@ Options:
   --max-inbound <n>            most inbound peers (default ${DEFAULT_MAX_INBOUND_PEERS})
   --max-outbound <n>           most outbound peers, persistent ones not counted (default ${DEFAULT_MAX_OUTBOUND_PEERS})
   -h, --help                   show this help
+  --version                    print the meshlink package version
 
 The first line on stdout is one JSON object:
   {"event":"started","nodeId":"…","listen":["tcp://<nodeId>@host:port"],"status":"http://host:port","web":null}
-then one JSON log object per line ({"ts","level","event",…}). SIGINT or SIGTERM stops the node.
+then one JSON log object per line ({"ts","level","event",…}). SIGINT or SIGTERM stops the node; a
+closed stdout (| head -1) stops the logging, not the node.
 Exit codes: 0 stopped by a signal, 1 failed at run time, 2 bad usage.`;
 
-export type Command = { kind: 'help' } | { kind: 'node'; config: NodeConfig; logLevel: LogLevel };
+export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'node'; config: NodeConfig; logLevel: LogLevel };
 
 const OPTIONS = {
   listen: { type: 'string', multiple: true },
@@ -67,6 +70,7 @@ const OPTIONS = {
   nat: { type: 'string' },
   'seed-mode': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 /** Parses `argv` (without node and the script). Throws UsageError with a one-line reason. */
@@ -79,6 +83,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
   }
   const { values, positionals } = parsed;
   if (values.help === true) return { kind: 'help' };
+  if (values.version === true) return { kind: 'version' };
   const [command, ...extra] = positionals;
   if (command === undefined) throw new UsageError('missing command: try "meshlink node"');
   if (command === 'help') return { kind: 'help' };

@@ -2,11 +2,14 @@
 import { parseCommandLine, USAGE, UsageError, type Command } from './cli-args.js';
 import { createJsonLogger, errorFields, type JsonLogger } from './log.js';
 import { runNode, type RunningNode } from './node-runner.js';
+import { stdoutLines } from './stdout-lines.js';
+import { packageVersion } from './version.js';
 
 /**
  * `meshlink node …`: runs a node until SIGINT/SIGTERM. Scripts read the first stdout line (the
  * "started" JSON) to learn the node id and the ports picked for port 0; everything after it is JSON
- * log lines. Exit codes: 0 after a signal, 1 on a run-time failure, 2 on bad usage.
+ * log lines. Exit codes: 0 after a signal, 1 on a run-time failure, 2 on bad usage. When stdout's
+ * reader goes away (`meshlink node … | head -1`), logging stops and the node keeps running.
  */
 
 /** Longest a graceful stop may take: the switch flushes peers for up to 5 s by default, plus margin. */
@@ -34,18 +37,18 @@ async function main(argv: readonly string[]): Promise<void> {
     if (!(error instanceof UsageError)) throw error;
     return fail(error.message, EXIT_USAGE);
   }
-  if (command.kind === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const logger = createJsonLogger((line) => process.stdout.write(`${line}\n`), command.logLevel);
+  // A reader that hung up ends our output, never the program (EPIPE would otherwise be unhandled).
+  const stdout = stdoutLines(process.stdout);
+  if (command.kind === 'help') return stdout.write(USAGE);
+  if (command.kind === 'version') return stdout.write(packageVersion());
+  const logger = createJsonLogger((line) => stdout.write(line), command.logLevel);
   let node: RunningNode;
   try {
     node = await runNode(command.config, logger.log);
   } catch (error) {
     return fail(`cannot start the node: ${(error as Error).message ?? String(error)}`, EXIT_FAILURE);
   }
-  process.stdout.write(`${JSON.stringify(node.started)}\n`);
+  stdout.write(JSON.stringify(node.started));
   logger.release();
   stopOnSignals(node, logger);
 }

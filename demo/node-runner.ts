@@ -2,14 +2,12 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  FileStorage,
   MemoryStorage,
   PEX_AGENT_NAME,
   createNode,
   formatAddress,
   parseAddress,
   type NatAgent,
-  type Storage,
   type Switch,
   type SwitchStatus,
 } from '../platforms/node/index.js';
@@ -109,10 +107,10 @@ export interface RunNodeHooks {
 }
 
 export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHooks = {}): Promise<RunningNode> {
-  // One storage for the key (createNode) and the address book (PEX): both live in the home.
-  const storage: Storage = config.home === undefined ? new MemoryStorage() : new FileStorage(config.home);
+  // The key and the address book live in the home, which createNode locks (one node per home);
+  // without a home, a fresh key in memory.
   const sw = await createNode({
-    storage,
+    ...(config.home === undefined ? { storage: new MemoryStorage() } : { home: config.home }),
     network: config.network,
     moniker: config.moniker,
     listen: config.ws === undefined ? config.listen : [...config.listen, wsListenAddress(config.ws)],
@@ -174,6 +172,7 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
   } catch (error) {
     stopLogging();
     await Promise.all(servers.map((server) => server.close()));
+    await sw.stop(); // gives the home lock back when a server, not the switch, failed
     throw error;
   }
 

@@ -27,10 +27,12 @@ export type ErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_CLOSED'
   | 'ERR_NOT_STARTED'
+  | 'ERR_STOPPED' // the node was stopped; a stopped node does not start again
   // local usage
   | 'ERR_INVALID_CONFIG'
   | 'ERR_INVALID_ADDRESS'
   | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_NO_PEER_ID' // an address without a node id was dialled without `allowUnknownId`
   | 'ERR_NO_TRANSPORT'
   | 'ERR_TRANSPORT'
   // peer admission
@@ -40,6 +42,7 @@ export type ErrorCode =
   | 'ERR_BANNED'
   // storage and NAT
   | 'ERR_STORAGE'
+  | 'ERR_HOME_IN_USE' // another live process (or node) holds the home directory's lock
   | 'ERR_NAT'
   // an optional package (@roamhq/wrtc, nat-upnp) a feature needs is not installed
   | 'ERR_MISSING_DEPENDENCY';
@@ -116,9 +119,49 @@ export class ClosedError extends MeshlinkError {
 
 /** A bad option, address or argument from the local caller. */
 export class ConfigError extends MeshlinkError {
-  constructor(code: 'ERR_INVALID_CONFIG' | 'ERR_INVALID_ADDRESS' | 'ERR_INVALID_ARGUMENT' | 'ERR_NO_TRANSPORT', message: string, options?: ErrorOptions) {
+  constructor(
+    code: 'ERR_INVALID_CONFIG' | 'ERR_INVALID_ADDRESS' | 'ERR_INVALID_ARGUMENT' | 'ERR_NO_TRANSPORT' | 'ERR_NO_PEER_ID',
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(code, message, options);
     this.name = 'ConfigError';
+  }
+}
+
+/**
+ * The node is not running: `start()` was not called yet (`ERR_NOT_STARTED`), or the node was stopped
+ * (`ERR_STOPPED`). A stopped Switch does not start again (as CometBFT's services): make a new one.
+ */
+export class NotRunningError extends MeshlinkError {
+  constructor(code: 'ERR_NOT_STARTED' | 'ERR_STOPPED', message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = 'NotRunningError';
+  }
+}
+
+/**
+ * A message that cannot go to this peer, refused before it is queued: the channel is not one both
+ * ends declared (`ERR_UNKNOWN_CHANNEL`, `detail.missingOn` says 'local' or 'remote'), or the message is
+ * over the remote's recvMessageCapacity for it (`ERR_MESSAGE_TOO_LARGE`). Retrying cannot help.
+ */
+export class SendError extends MeshlinkError {
+  constructor(code: 'ERR_UNKNOWN_CHANNEL' | 'ERR_MESSAGE_TOO_LARGE', message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = 'SendError';
+  }
+}
+
+/**
+ * The remote peer closed the connection because of something we did, and said why before closing:
+ * `code` is its verdict (`ERR_UNKNOWN_CHANNEL`, `ERR_MESSAGE_TOO_LARGE`, `ERR_BANNED`, …) and
+ * `detail.remoteMessage` its words. Codes a peer may not give arrive as `ERR_PROTOCOL`, with the
+ * peer's own in `detail.remoteCode`.
+ */
+export class RemoteCloseError extends MeshlinkError {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = 'RemoteCloseError';
   }
 }
 

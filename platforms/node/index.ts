@@ -6,6 +6,7 @@ import type { Switch } from '../../src/switch/switch.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { nodeChaCha20Poly1305 } from './aead.js';
 import { FileStorage } from './file-storage.js';
+import { lockHome } from './home-lock.js';
 import { tcpTransport } from './tcp.js';
 import { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
 import { assembleNode, type CommonNodeOptions } from '../../src/node-options.js';
@@ -19,6 +20,7 @@ export { tcpTransport, TcpLink, type TcpTransportOptions } from './tcp.js';
 export { wsTransport, type WsTransportOptions } from './ws-transport.js';
 export { webrtcTransport, loadWrtc, type NodeWebRtcTransportOptions } from './webrtc.js';
 export { FileStorage } from './file-storage.js';
+export { lockHome, HOME_LOCK_FILE, type HomeLock } from './home-lock.js';
 export { nodeChaCha20Poly1305, hasSodium } from './aead.js';
 export { MissingDependencyError } from './optional-dependency.js';
 export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
@@ -70,11 +72,32 @@ export function defaultHome(): string {
  * A Switch set up for Node: TCP and WebSocket transports (plus WebRTC with `webrtc`), Node's native
  * ChaCha20-Poly1305 (several times faster than the portable one, same bytes on the wire), a key kept
  * in `home`, and the agents the options ask for (PEX, signalling, NAT). Add your agents, then `start()`.
+ *
+ * The home is locked for this node (`<home>/meshlink.lock`, our pid): another process, or another
+ * node of this one, using the same home fails here with ERR_HOME_IN_USE "home … is in use by process
+ * N"; a lock left by a dead process is taken over. `stop()` (or the process's exit) releases it.
+ * No lock is taken when `storage` is given instead of a home.
  */
 export async function createNode(options: NodeOptions = {}): Promise<Switch> {
   // UPnP discovery needs the optional nat-upnp: say so now, not as a warning on every retry.
   const nat = typeof options.nat === 'string' ? { protocol: options.nat } : options.nat;
   if (nat !== undefined && nat !== false && (nat.protocol ?? 'upnp') === 'upnp' && nat.upnp?.location === undefined) loadSsdp();
+  // One node per home: the lock is taken before the key is read, and given back by stop().
+  const homeLock = options.storage === undefined ? lockHome(options.home ?? defaultHome()) : undefined;
+  try {
+    const sw = await assembleNodeForNode(options);
+    if (homeLock !== undefined) sw.addAgent(HOME_LOCK_AGENT_NAME, { channels: [], stop: () => homeLock.release() });
+    return sw;
+  } catch (error) {
+    homeLock?.release();
+    throw error;
+  }
+}
+
+/** The agent that holds the home lock while the node lives and releases it on stop(). */
+export const HOME_LOCK_AGENT_NAME = 'home-lock';
+
+async function assembleNodeForNode(options: NodeOptions): Promise<Switch> {
   const storage = options.storage ?? new FileStorage(options.home ?? defaultHome());
   const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
   const { home: _home, nat: _nat, ...common } = options;

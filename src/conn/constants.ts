@@ -17,6 +17,8 @@ export const DEFAULT_PONG_TIMEOUT_MS = 45 * 1000;
 export const DEFAULT_SEND_TIMEOUT_MS = 10 * 1000;
 /** How long a graceful close may spend flushing before the link is destroyed. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5 * 1000;
+/** After a close packet telling a peer why we cut it: how long it may take to read it and hang up. */
+export const CLOSE_REASON_LINGER_MS = 2 * 1000;
 
 /** 0 = unlimited. */
 export const DEFAULT_SEND_RATE_BYTES_PER_SEC = 0;

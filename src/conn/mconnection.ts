@@ -1,10 +1,13 @@
-import { AbortError, ClosedError, ConfigError, MeshlinkError, ProtocolError, TimeoutError, toError } from '../errors.js';
+import { AbortError, ClosedError, ConfigError, ProtocolError, SendError, TimeoutError, toError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 import { scheduleAfterBurst } from '../util/schedule.js';
+import { MAX_CHANNEL_ID } from '../wire/constants.js';
 import { PacketDecoder } from '../wire/packet.js';
 import type { Channel, ChannelStatus } from './channel.js';
 import { hex, type ChannelDescriptor } from './channel-descriptor.js';
+import { closePacketFor, remoteCloseError } from './close-reason.js';
 import { resolveMConnectionConfig, type MConnectionConfig } from './config.js';
+import { CLOSE_REASON_LINGER_MS, MAX_RECV_MESSAGE_CAPACITY_BYTES } from './constants.js';
 import { RateLimiter } from './rate-limiter.js';
 import { SendScheduler } from './send-scheduler.js';
 
@@ -59,7 +62,8 @@ const DEFAULT_PAUSE_HOLDER = Symbol('caller');
  *
  * Receiving: packets are decoded as they stream in, fragments reassembled per channel up to that
  * channel's recvMessageCapacity. Unknown channel, oversize message or malformed packet: the connection
- * is destroyed with a ProtocolError.
+ * is destroyed with a ProtocolError, and the peer is told why first (a close packet, then the link
+ * ends). A peer's close packet ends the connection with a RemoteCloseError carrying its reason.
  *
  * Not re-entrant across connections; all methods may be called from handlers.
  */
@@ -81,6 +85,8 @@ export class MConnection {
   private recvResumeTimer: ReturnType<typeof setTimeout> | undefined;
   private sendRateTimer: ReturnType<typeof setTimeout> | undefined;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** After telling the peer why we close: how long it may take to read that before the link is cut. */
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
   private sentBytesTotal = 0;
   private receivedBytesTotal = 0;
   /** Whoever paused delivery (each inbox, the app): reading resumes only when all have resumed. */
@@ -108,6 +114,7 @@ export class MConnection {
         this.scheduleFlush();
       },
       onPong: () => this.onPong(),
+      onClose: (reason) => this.destroy(remoteCloseError(reason)),
     });
   }
 
@@ -128,7 +135,10 @@ export class MConnection {
         this.waitingForDrain = false;
         this.flush();
       },
-      onClose: (error) => this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end'))),
+      onClose: (error) => {
+        clearTimeout(this.lingerTimer);
+        this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end')));
+      },
       onEnd: () => this.onRemoteEnd(),
     });
     if (this.link.closed) {
@@ -140,6 +150,7 @@ export class MConnection {
     if (this.pauseHolders.size === 0 && this.stateValue !== 'closed') this.link.resume();
   }
 
+  /** Whether we declared `channelId` (what the remote declared is the Peer's business). */
   hasChannel(channelId: number): boolean {
     return this.scheduler.channel(channelId) !== undefined;
   }
@@ -147,8 +158,9 @@ export class MConnection {
   /**
    * Queues a message without waiting. Returns false when the channel's queue is full or the connection
    * is not open. Keeps a reference to `message` until it is sent: do not modify it afterwards.
-   * Throws ConfigError for an unknown channel and MeshlinkError ERR_MESSAGE_TOO_LARGE for a message
-   * over the channel's recvMessageCapacity (the peer would reject it).
+   * Throws ConfigError ERR_INVALID_ARGUMENT for a channel id outside 0..255 or a message that is not
+   * bytes, and SendError ERR_UNKNOWN_CHANNEL for a channel we did not declare. The remote's size
+   * limit is checked by the Peer, which knows it; the remote enforces it anyway.
    */
   trySend(channelId: number, message: Uint8Array): boolean {
     const channel = this.sendableChannel(channelId, message);
@@ -204,17 +216,18 @@ export class MConnection {
   }
 
   private sendableChannel(channelId: number, message: Uint8Array): Channel {
+    assertChannelId(channelId);
     const channel = this.scheduler.channel(channelId);
     if (channel === undefined) {
-      throw new ConfigError('ERR_INVALID_ARGUMENT', `Unknown channel 0x${hex(channelId & 0xff)}`);
+      throw new SendError('ERR_UNKNOWN_CHANNEL', `Channel 0x${hex(channelId)} is not declared by any of our agents`, {
+        detail: { channelId, missingOn: 'local' },
+      });
     }
     if (!(message instanceof Uint8Array)) throw new ConfigError('ERR_INVALID_ARGUMENT', 'message must be a Uint8Array');
-    if (message.length > channel.descriptor.recvMessageCapacity) {
-      throw new MeshlinkError(
-        'ERR_MESSAGE_TOO_LARGE',
-        `Message of ${message.length} bytes exceeds channel 0x${hex(channelId)} recvMessageCapacity ${channel.descriptor.recvMessageCapacity}`,
-        { detail: { channelId, size: message.length, limit: channel.descriptor.recvMessageCapacity } },
-      );
+    if (message.length > MAX_RECV_MESSAGE_CAPACITY_BYTES) {
+      throw new SendError('ERR_MESSAGE_TOO_LARGE', `Message of ${message.length} bytes exceeds any channel's capacity (${MAX_RECV_MESSAGE_CAPACITY_BYTES})`, {
+        detail: { channelId, size: message.length, limit: MAX_RECV_MESSAGE_CAPACITY_BYTES },
+      });
     }
     return channel;
   }
@@ -258,10 +271,24 @@ export class MConnection {
     return done.finally(() => options.signal?.removeEventListener('abort', onAbort));
   }
 
-  /** Immediate close: queued messages are dropped; `onClose(error)` fires. */
+  /**
+   * Immediate close: queued messages are dropped; `onClose(error)` fires. When `error` is the peer's
+   * fault (a ProtocolError, a ban, …) the peer is told why first: one close packet, then the link ends
+   * gracefully, and is cut after CLOSE_REASON_LINGER_MS if the peer does not hang up.
+   */
   destroy(error?: Error): void {
     if (this.stateValue === 'closed') return;
-    this.link.destroy(error);
+    const closePacket = this.started && !this.link.closed ? closePacketFor(error) : undefined;
+    if (closePacket === undefined) {
+      this.link.destroy(error);
+    } else {
+      this.link.write(closePacket);
+      this.link.close();
+      const link = this.link;
+      this.lingerTimer = setTimeout(() => link.destroy(error), CLOSE_REASON_LINGER_MS);
+      // A peer that will not hang up must not keep a stopping process alive.
+      (this.lingerTimer as { unref?: () => void }).unref?.();
+    }
     this.finish(error);
   }
 
@@ -431,5 +458,14 @@ export class MConnection {
   /** Why the connection closed (undefined for a clean close or while open). */
   get error(): Error | undefined {
     return this.closeError;
+  }
+}
+
+/** Channel ids are one byte on the wire: anything else is refused as such, never masked. */
+export function assertChannelId(channelId: number): void {
+  if (!Number.isInteger(channelId) || channelId < 0 || channelId > MAX_CHANNEL_ID) {
+    throw new ConfigError('ERR_INVALID_ARGUMENT', `Channel id must be an integer 0..${MAX_CHANNEL_ID}, got ${String(channelId)}`, {
+      detail: { channelId },
+    });
   }
 }

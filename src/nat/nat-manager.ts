@@ -6,7 +6,7 @@
  */
 import { ClosedError, ConfigError, toError } from '../errors.js';
 import { isNodeId } from '../transport/address.js';
-import { delay, withDeadline } from '../util/abort.js';
+import { delay, sharedAbortController, withDeadline } from '../util/abort.js';
 import { TypedEventTarget } from '../util/events.js';
 import { classifyExternalIp } from './ip.js';
 import { resolveNatManagerConfig, type NatManagerConfig, type NatManagerOptions } from './nat-manager-config.js';
@@ -43,7 +43,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   private stopping: Promise<void> | undefined;
   private mapsInFlight = 0;
   private lastAddresses: string[] = [];
-  private readonly controller = new AbortController();
+  private readonly controller = sharedAbortController();
 
   constructor(options: NatManagerOptions) {
     super();

@@ -2,6 +2,7 @@ import type { MConnectionConfig } from '../conn/config.js';
 import type { AeadFactory } from '../crypto/aead.js';
 import type { NodeKey } from '../crypto/keys.js';
 import { ConfigError } from '../errors.js';
+import { parseAddress } from '../transport/address.js';
 import type { Transport } from '../transport/transport.js';
 import { DEFAULT_BACKOFF_POLICY, type BackoffPolicy } from './backoff.js';
 import {
@@ -114,5 +115,11 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
     if (!(resolved[key] > 0)) bad(`${key} must be > 0`);
   }
   if (resolved.moniker.length > 64) bad('moniker is longer than 64 characters');
+  for (const address of resolved.persistentPeers) {
+    // Checked here, not at start(): a persistent peer is redialled for ever, so it must be the node we mean.
+    if (parseAddress(address).nodeId === undefined) {
+      throw new ConfigError('ERR_INVALID_ADDRESS', `Persistent peer ${address} needs a node id (<protocol>://<id>@host…)`);
+    }
+  }
   return resolved;
 }

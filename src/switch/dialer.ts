@@ -1,4 +1,4 @@
-import { AbortError, ClosedError, ConfigError, PeerRejectedError, toError } from '../errors.js';
+import { AbortError, ClosedError, ConfigError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
 import { anySignal, withDeadline } from '../util/abort.js';
 import { backoffDelayMs } from './backoff.js';
@@ -53,7 +53,14 @@ export class Dialer {
     }
     const text = formatAddress(parsed);
     const peerId = parsed.nodeId;
-    if (this.stopped || !this.sw.isRunning) return Promise.reject(new ClosedError('Switch is not running'));
+    if (this.stopped || !this.sw.isRunning) return Promise.reject(this.sw.notRunningError());
+    if (peerId === undefined && options.allowUnknownId !== true) {
+      return Promise.reject(
+        new ConfigError('ERR_NO_PEER_ID', `${text} names no node id, so nothing would check who answers: dial <protocol>://<nodeId>@host…, or pass { allowUnknownId: true } to accept any node there`, {
+          detail: { address: text },
+        }),
+      );
+    }
     if (peerId === this.sw.nodeId || this.sw.isOwnAddress(parsed)) {
       return Promise.reject(new PeerRejectedError('ERR_SELF_CONNECTION', `Refusing to dial ourselves (${text})`));
     }
@@ -128,7 +135,7 @@ export class Dialer {
         },
         (error: unknown) => {
           const failure = toError(error);
-          if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError) return;
+          if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError || failure instanceof NotRunningError) return;
           // A duplicate means the peer reached us first: it is connected, nothing to retry.
           if (failure instanceof PeerRejectedError && failure.code === 'ERR_DUPLICATE_PEER' && (this.sw.getPeer(peerId) !== undefined || this.sw.isAdmitting(peerId))) return;
           state.attempt += 1;

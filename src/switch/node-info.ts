@@ -1,3 +1,4 @@
+import { MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { HandshakeError } from '../errors.js';
 import { resolveDecodeLimits } from '../wire/config.js';
 import { endpointHost, formatAddress, isNodeId, normalizeAddress, parseAddress } from '../transport/address.js';
@@ -12,6 +13,12 @@ export interface NodeInfo {
   readonly protocolVersion: string;
   /** Channel ids this node's agents use. */
   readonly channels: readonly number[];
+  /**
+   * The largest message (bytes) this node accepts on each of `channels`, in the same order: its
+   * recvMessageCapacity. (A parallel array rather than descriptors, so that `channels` keeps the
+   * shape protocol 1 peers parse, and they can report the version mismatch instead of a bad field.)
+   */
+  readonly recvMessageCapacities: readonly number[];
   /** Addresses where this node accepts connections, with its id. */
   readonly listenAddresses: readonly string[];
   /** Human-readable name. */
@@ -20,7 +27,11 @@ export interface NodeInfo {
   readonly software: string;
 }
 
-export const PROTOCOL_VERSION = '1.0.0';
+/**
+ * 2.0.0: NodeInfo carries `recvMessageCapacities`, and MConnection has the close packet (0x05). A
+ * 1.x peer is refused with ERR_INCOMPATIBLE_PEER on both ends (each reads the other's version first).
+ */
+export const PROTOCOL_VERSION = '2.0.0';
 export const SOFTWARE_VERSION = 'meshlink/0.1.0';
 export const MAX_NODE_INFO_BYTES = 16 * 1024;
 export const MAX_LISTEN_ADDRESSES = 16;
@@ -31,7 +42,7 @@ const MAX_NODE_INFO_CHANNELS = 256;
 export const NODE_INFO_DECODE_LIMITS = resolveDecodeLimits({
   maxBytes: MAX_NODE_INFO_BYTES,
   maxDepth: 2,
-  maxElements: 2 * 32 + MAX_NODE_INFO_CHANNELS + MAX_LISTEN_ADDRESSES,
+  maxElements: 2 * 32 + 2 * MAX_NODE_INFO_CHANNELS + MAX_LISTEN_ADDRESSES,
   maxStringBytes: 4 * 1024,
   maxBinaryBytes: 0,
 });
@@ -48,10 +59,12 @@ function fail(why: string, peerId?: string): never {
 export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a map', peerId);
   const record = value as Record<string, unknown>;
-  const { id, network, protocolVersion, channels, listenAddresses, moniker, software } = record;
+  const { id, network, protocolVersion, channels, recvMessageCapacities, listenAddresses, moniker, software } = record;
   if (!isNodeId(id)) fail('id is not a node id', peerId);
   if (typeof network !== 'string' || network.length === 0 || network.length > MAX_NETWORK_LENGTH) fail('bad network', peerId);
   if (typeof protocolVersion !== 'string' || !/^\d{1,6}\.\d{1,6}\.\d{1,6}$/.test(protocolVersion)) fail('bad protocolVersion', peerId);
+  // Another major version may shape the other fields differently: say so rather than "bad field".
+  checkProtocolVersion(PROTOCOL_VERSION, protocolVersion, id);
   if (!Array.isArray(channels) || channels.length > MAX_NODE_INFO_CHANNELS) fail('bad channels', peerId);
   const channelSet = new Set<number>();
   for (const channel of channels) {
@@ -59,6 +72,12 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
       fail('bad channel id', peerId);
     }
     channelSet.add(channel as number);
+  }
+  if (!Array.isArray(recvMessageCapacities) || recvMessageCapacities.length !== channels.length) fail('bad recvMessageCapacities', peerId);
+  for (const capacity of recvMessageCapacities) {
+    if (!Number.isInteger(capacity) || (capacity as number) < 1 || (capacity as number) > MAX_RECV_MESSAGE_CAPACITY_BYTES) {
+      fail('bad recvMessageCapacity', peerId);
+    }
   }
   if (!Array.isArray(listenAddresses) || listenAddresses.length > MAX_LISTEN_ADDRESSES) fail('bad listenAddresses', peerId);
   const addresses: string[] = [];
@@ -69,7 +88,16 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
   }
   if (typeof moniker !== 'string' || moniker.length > MAX_MONIKER_LENGTH) fail('bad moniker', peerId);
   if (typeof software !== 'string' || software.length > MAX_MONIKER_LENGTH) fail('bad software', peerId);
-  return { id, network, protocolVersion, channels: [...channelSet], listenAddresses: addresses, moniker, software };
+  return {
+    id,
+    network,
+    protocolVersion,
+    channels: [...channelSet],
+    recvMessageCapacities: recvMessageCapacities as number[],
+    listenAddresses: addresses,
+    moniker,
+    software,
+  };
 }
 
 /** Rejects a peer we cannot talk to: another network, another protocol major version. */
@@ -80,13 +108,16 @@ export function checkCompatible(local: NodeInfo, remote: NodeInfo): void {
       detail: { reason: 'network', local: local.network, remote: remote.network },
     });
   }
+  checkProtocolVersion(local.protocolVersion, remote.protocolVersion, remote.id);
+}
+
+function checkProtocolVersion(local: string, remote: string, peerId: string): void {
   const major = (version: string): string => version.split('.')[0]!;
-  if (major(local.protocolVersion) !== major(remote.protocolVersion)) {
-    throw new HandshakeError(
-      'ERR_INCOMPATIBLE_PEER',
-      `Peer speaks protocol ${remote.protocolVersion}, incompatible with our ${local.protocolVersion}`,
-      { peerId: remote.id, detail: { reason: 'protocol-version', local: local.protocolVersion, remote: remote.protocolVersion } },
-    );
+  if (major(local) !== major(remote)) {
+    throw new HandshakeError('ERR_INCOMPATIBLE_PEER', `Peer speaks protocol ${remote}, incompatible with our ${local}: upgrade the older node`, {
+      peerId,
+      detail: { reason: 'protocol-version', local, remote },
+    });
   }
 }
 

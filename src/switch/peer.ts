@@ -1,4 +1,6 @@
-import type { MConnection, ConnectionStatus, SendOptions } from '../conn/mconnection.js';
+import { hex } from '../conn/channel-descriptor.js';
+import { assertChannelId, type MConnection, type ConnectionStatus, type SendOptions } from '../conn/mconnection.js';
+import { SendError } from '../errors.js';
 import type { NodeInfo } from './node-info.js';
 import type { Direction } from './upgrade.js';
 
@@ -20,6 +22,8 @@ export class Peer {
   /** Per-peer state for agents (key by agent name or a symbol). Dropped when the peer goes. */
   readonly data = new Map<string | symbol, unknown>();
   readonly connectedAt = Date.now();
+  /** Channel id → the remote's recvMessageCapacity, for the channels it declared. */
+  private readonly remoteCapacities: ReadonlyMap<number, number>;
 
   constructor(
     readonly nodeInfo: NodeInfo,
@@ -30,7 +34,9 @@ export class Peer {
     readonly persistent: boolean,
     /** @internal */
     readonly connection: MConnection,
-  ) {}
+  ) {
+    this.remoteCapacities = new Map(nodeInfo.channels.map((id, index) => [id, nodeInfo.recvMessageCapacities[index]!]));
+  }
 
   get id(): string {
     return this.nodeInfo.id;
@@ -40,23 +46,68 @@ export class Peer {
     return this.connection.state === 'open';
   }
 
-  /** Whether the peer declared `channelId` in its NodeInfo. */
+  /**
+   * Whether both ends declared `channelId` (we, through an agent; the peer, in its NodeInfo): only
+   * then can a message go over it. False for ids outside 0..255.
+   */
   hasChannel(channelId: number): boolean {
-    return this.nodeInfo.channels.includes(channelId);
+    return this.remoteCapacities.has(channelId) && this.connection.hasChannel(channelId);
+  }
+
+  /**
+   * The largest message `send`/`trySend` accept on `channelId` for this peer: the peer's
+   * recvMessageCapacity for it (it would cut us for more). 0 when the channel is not shared.
+   */
+  maxMessageBytes(channelId: number): number {
+    return this.hasChannel(channelId) ? this.remoteCapacities.get(channelId)! : 0;
   }
 
   /**
    * Queues a message, waiting (bounded by `timeoutMs`, default 10 s, or `signal`) for room.
-   * Resolves true once queued, false on timeout or if the peer is gone. The buffer must not be
-   * modified afterwards: it is sent as it is when its turn comes.
+   * Resolves true once queued; false on timeout or if the peer is gone. Rejects, without queueing,
+   * with ConfigError ERR_INVALID_ARGUMENT for a channel id outside 0..255, SendError
+   * ERR_UNKNOWN_CHANNEL for a channel both ends did not declare (`detail.missingOn`: 'local' |
+   * 'remote'), SendError ERR_MESSAGE_TOO_LARGE over the peer's recvMessageCapacity, and AbortError
+   * when `signal` fires. The buffer must not be modified afterwards: it is sent as it is when its
+   * turn comes.
    */
   send(channelId: number, message: Uint8Array, options?: SendOptions): Promise<boolean> {
+    try {
+      this.checkSendable(channelId, message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.connection.send(channelId, message, options);
   }
 
-  /** Queues a message if there is room right now; never waits. */
+  /**
+   * Queues a message if there is room right now; never waits. Returns false when the queue is full
+   * or the peer is gone (try again later); throws, like `send` rejects, when the message can never
+   * go: bad channel id, a channel both ends did not declare, a message over the peer's capacity.
+   */
   trySend(channelId: number, message: Uint8Array): boolean {
+    this.checkSendable(channelId, message);
     return this.connection.trySend(channelId, message);
+  }
+
+  private checkSendable(channelId: number, message: Uint8Array): void {
+    assertChannelId(channelId);
+    // A channel we lack is refused by the connection, with the same code and missingOn 'local'.
+    if (!this.connection.hasChannel(channelId)) return;
+    const capacity = this.remoteCapacities.get(channelId);
+    if (capacity === undefined) {
+      throw new SendError('ERR_UNKNOWN_CHANNEL', `Peer ${this.id.slice(0, 12)} did not declare channel 0x${hex(channelId)}`, {
+        peerId: this.id,
+        detail: { channelId, missingOn: 'remote' },
+      });
+    }
+    if (message instanceof Uint8Array && message.length > capacity) {
+      throw new SendError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `Message of ${message.length} bytes exceeds peer ${this.id.slice(0, 12)}'s recvMessageCapacity ${capacity} on channel 0x${hex(channelId)}`,
+        { peerId: this.id, detail: { channelId, size: message.length, limit: capacity } },
+      );
+    }
   }
 
   status(): PeerStatus {

@@ -1,14 +1,17 @@
+import { DEFAULT_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { MConnection } from '../conn/mconnection.js';
 import {
   ClosedError,
   ConfigError,
   MeshlinkError,
+  NotRunningError,
   PeerRejectedError,
   toError,
 } from '../errors.js';
 import { endpointHostGroup, formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
 import type { Link } from '../transport/link.js';
 import type { Listener, Transport } from '../transport/transport.js';
+import { allowManyAbortListeners, withDeadline } from '../util/abort.js';
 import { TypedEventTarget } from '../util/events.js';
 import type { Agent } from './agent.js';
 import { BanList } from './ban-list.js';
@@ -43,6 +46,13 @@ export interface DialOptions {
   signal?: AbortSignal;
   /** Keep this peer connected: redial after any disconnect, with backoff. @default false */
   persistent?: boolean;
+  /**
+   * Dial an address without a node id (`tcp://host:port`) and accept whichever node answers there:
+   * the handshake still authenticates and encrypts, but nothing checks WHO it is, so anyone on the path
+   * can stand in. Without this, such an address is refused with ConfigError ERR_NO_PEER_ID.
+   * @default false
+   */
+  allowUnknownId?: boolean;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -57,6 +67,8 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   readonly nodeId: string;
   readonly bans: BanList;
   private state: State = 'new';
+  /** The one run of start(), shared by concurrent callers and by dials made while it runs. */
+  private startRun: Promise<void> | undefined;
   private readonly agents = new Map<string, Agent>();
   private readonly router: Router;
   private readonly peerMap = new Map<string, Peer>();
@@ -98,9 +110,22 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     return this.agents.get(name) as T | undefined;
   }
 
-  /** Starts agents, listeners and persistent peers. Rejects on a channel claimed twice. */
-  async start(): Promise<void> {
-    if (this.state !== 'new') return;
+  /**
+   * Starts agents, listeners and persistent peers. Calls while it runs share its result; once running,
+   * it resolves at once. Rejects on a channel claimed twice (ConfigError; fix it and start again), and
+   * with NotRunningError ERR_STOPPED after `stop()` or a failed start: a Switch runs once (as CometBFT's
+   * services do). To run again, make a new node; `createNode` with the same home keeps the key.
+   */
+  start(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return Promise.reject(this.notRunningError());
+    this.startRun ??= this.runStart().catch((error: unknown) => {
+      if (this.state === 'new') this.startRun = undefined; // a config error: nothing started, may retry
+      throw error;
+    });
+    return this.startRun;
+  }
+
+  private async runStart(): Promise<void> {
     this.state = 'starting';
     try {
       this.router.assign(this.agents);
@@ -117,6 +142,8 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       await this.stop();
       throw error;
     }
+    // stop() during start() wins: the node does not come up behind the caller's back.
+    if (this.state !== 'starting') throw this.notRunningError();
     this.state = 'running';
     for (const address of this.options.persistentPeers) this.dialer.addPersistent(address);
   }
@@ -152,6 +179,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       network: this.options.network,
       protocolVersion: PROTOCOL_VERSION,
       channels: this.router.channels.map((c) => c.id),
+      recvMessageCapacities: this.router.channels.map((c) => c.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES),
       listenAddresses: this.addresses.slice(0, 16),
       moniker: this.options.moniker,
       software: SOFTWARE_VERSION,
@@ -159,11 +187,28 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   /**
-   * Connects to `address` (which should carry the node id). Resolves with the Peer, or the existing
-   * Peer when already connected. Non-persistent dials are tried once; persistent ones are also
-   * redialled after any later disconnect.
+   * Connects to `address`, which must carry the node id (`tcp://<id>@host:port`): the peer must prove
+   * that id in the handshake (ERR_WRONG_PEER_ID). An address without one is refused (ConfigError
+   * ERR_NO_PEER_ID) unless `allowUnknownId` says to accept whoever answers. Resolves with the Peer, or
+   * the existing Peer when already connected. Non-persistent dials are tried once; persistent ones are
+   * also redialled after any later disconnect.
+   *
+   * A dial made while `start()` runs waits for it (bounded by dialTimeoutMs and `signal`). Before
+   * `start()` it rejects with NotRunningError ERR_NOT_STARTED, after `stop()` with ERR_STOPPED.
    */
   dial(address: string, options: DialOptions = {}): Promise<Peer> {
+    if (this.state === 'starting' && this.startRun !== undefined) {
+      const started = this.startRun;
+      const waited = withDeadline(() => started, { timeoutMs: this.options.dialTimeoutMs, signal: options.signal, what: 'Waiting for start() to dial' });
+      return waited.then(
+        () => this.dialer.dial(address, options),
+        (error: unknown) => {
+          // The start failed: the dial fails as a dial on a stopped node, naming why.
+          if (this.state === 'stopped' || this.state === 'stopping') throw this.notRunningError(error);
+          throw error;
+        },
+      );
+    }
     return this.dialer.dial(address, options);
   }
 
@@ -187,11 +232,12 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   /**
-   * Sends to every peer that has the channel. Resolves with each peer's result (true = queued); a slow
-   * peer costs at most `timeoutMs` (default: the connection's send timeout), never the others.
+   * Sends to every peer that has the channel (both ends declared it). Resolves with each peer's result
+   * (true = queued; false for a peer whose recvMessageCapacity the message exceeds); a slow peer costs
+   * at most `timeoutMs` (default: the connection's send timeout), never the others.
    */
   async broadcast(channelId: number, message: Uint8Array, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Map<string, boolean>> {
-    const targets = this.peers.filter((peer) => peer.hasChannel(channelId) && peer.connection.hasChannel(channelId));
+    const targets = this.peers.filter((peer) => peer.hasChannel(channelId));
     const results = await Promise.all(targets.map((peer) => peer.send(channelId, message, options).catch(() => false)));
     return new Map(targets.map((peer, index) => [peer.id, results[index]!]));
   }
@@ -250,7 +296,8 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     // Some servers (net.Server) report closed only once their connections end: close peers meanwhile.
     const listenersClosed = Promise.all(this.listeners.splice(0).map((listener) => listener.close().catch(() => undefined)));
     // Each peer flushes what it had queued; whoever is still flushing after stopTimeoutMs is cut off.
-    const deadline = AbortSignal.timeout(this.options.stopTimeoutMs);
+    // Shared by every peer's close by design (one listener each): tell Node so, or it warns of a leak.
+    const deadline = allowManyAbortListeners(AbortSignal.timeout(this.options.stopTimeoutMs));
     await Promise.all(this.peers.map((peer) => peer.connection.close({ signal: deadline })));
     await listenersClosed;
     // Pull-style readers end (after draining what was accepted) before agents stop, so an agent may
@@ -268,6 +315,16 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   // ─── internal: used by the Dialer ───────────────────────────────────────────────────────────
+
+  /** @internal Why a call that needs a running node cannot run now; `cause`: a failed start. */
+  notRunningError(cause?: unknown): NotRunningError {
+    if (this.state === 'new' || this.state === 'starting') {
+      return new NotRunningError('ERR_NOT_STARTED', 'The node is not started: await start() first');
+    }
+    return new NotRunningError('ERR_STOPPED', 'The node is stopped; a stopped node does not start again: create a new one', {
+      ...(cause !== undefined ? { cause } : {}),
+    });
+  }
 
   /** @internal Whether an inbound connection from `peerId` is admitted and being set up. */
   isAdmitting(peerId: string): boolean {

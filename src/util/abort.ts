@@ -82,3 +82,32 @@ export function anySignal(signals: AbortSignal[]): AbortSignal {
   }
   return controller.signal;
 }
+
+type SetMaxListeners = (n: number, ...targets: EventTarget[]) => void;
+/**
+ * Node's events.setMaxListeners, reached without importing node:events (src stays isomorphic, and
+ * the browser build refuses any "node:" module name, so the id is the bare 'events'):
+ * `process.getBuiltinModule` exists from Node 20.16. Browsers have no listener warning to silence.
+ */
+const setMaxListeners = ((): SetMaxListeners | undefined => {
+  const processLike = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const events = processLike?.getBuiltinModule?.('events') as { setMaxListeners?: SetMaxListeners } | undefined;
+  return events?.setMaxListeners;
+})();
+
+/**
+ * Marks one of the SDK's own long-lived signals as shared by design (one listener per peer, per
+ * mapping, …), so Node does not print MaxListenersExceededWarning for it. Never used on a caller's
+ * signal: every listener we add to those is removed when its operation ends.
+ */
+export function allowManyAbortListeners<T extends AbortSignal>(signal: T): T {
+  setMaxListeners?.(0, signal);
+  return signal;
+}
+
+/** An AbortController whose signal is one of the SDK's shared, long-lived ones (see above). */
+export function sharedAbortController(): AbortController {
+  const controller = new AbortController();
+  allowManyAbortListeners(controller.signal);
+  return controller;
+}

@@ -6,6 +6,8 @@ export const PacketKind = {
   MsgEnd: 0x02,
   Ping: 0x03,
   Pong: 0x04,
+  /** The sender is closing the connection because of us, and says why (protocol 2). */
+  Close: 0x05,
 } as const;
 export type PacketKind = (typeof PacketKind)[keyof typeof PacketKind];
 
@@ -16,6 +18,11 @@ export const CONTROL_PACKET_BYTES = 1;
 /** The length field is 16 bits. */
 export const MAX_PACKET_PAYLOAD_BYTES_LIMIT = 0xffff;
 export const MAX_CHANNEL_ID = 0xff;
+/**
+ * Close packet: kind(1) + reserved(1, zero) + reason length(2, big-endian) + reason. Same header shape
+ * as a message packet; the reason (msgpack `{ code, message }`) is capped far below the 16-bit length.
+ */
+export const MAX_CLOSE_REASON_BYTES = 512;
 
 /** Largest message `decodeMessage` accepts by default: the default channel recvMessageCapacity. */
 export const DEFAULT_MAX_DECODE_BYTES = 1024 * 1024;

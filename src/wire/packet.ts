@@ -1,6 +1,7 @@
 import { ProtocolError } from '../errors.js';
 import {
   CONTROL_PACKET_BYTES,
+  MAX_CLOSE_REASON_BYTES,
   MSG_PACKET_HEADER_BYTES,
   MAX_PACKET_PAYLOAD_BYTES_LIMIT,
   PacketKind,
@@ -11,6 +12,7 @@ import {
  *
  *   Msg / MsgEnd:  [kind u8][channel u8][length u16 BE][payload: length bytes]
  *   Ping / Pong:   [kind u8]
+ *   Close:         [kind u8][0 u8][length u16 BE][reason: length ≤ MAX_CLOSE_REASON_BYTES bytes]
  *
  * Encoding is a pure function over a caller-owned buffer so that many packets can share one write.
  */
@@ -40,11 +42,23 @@ export function writeControlPacket(target: Uint8Array, offset: number, kind: typ
   return offset + CONTROL_PACKET_BYTES;
 }
 
+/** Writes a close packet carrying `reason` (≤ MAX_CLOSE_REASON_BYTES, the caller checks). */
+export function encodeClosePacket(reason: Uint8Array): Uint8Array {
+  const out = new Uint8Array(MSG_PACKET_HEADER_BYTES + reason.length);
+  out[0] = PacketKind.Close;
+  out[2] = reason.length >>> 8;
+  out[3] = reason.length & 0xff;
+  out.set(reason, MSG_PACKET_HEADER_BYTES);
+  return out;
+}
+
 export interface PacketHandler {
   /** A message fragment. `payload` is a view valid only during the call. */
   onMsgPacket(channelId: number, payload: Uint8Array, isLast: boolean): void;
   onPing(): void;
   onPong(): void;
+  /** The peer is closing and says why; nothing after this packet is decoded. */
+  onClose?(reason: Uint8Array): void;
 }
 
 const enum DecoderState {
@@ -91,6 +105,9 @@ export class PacketDecoder {
           } else if (kind === PacketKind.Pong) {
             offset += 1;
             this.handler.onPong();
+          } else if (kind === PacketKind.Close) {
+            this.state = DecoderState.Header;
+            this.headerFilled = 0;
           } else if (kind === PacketKind.Msg || kind === PacketKind.MsgEnd) {
             // Fast path: a whole packet inside this chunk is handed over without copying.
             if (length - offset >= MSG_PACKET_HEADER_BYTES) {
@@ -119,6 +136,12 @@ export class PacketDecoder {
           offset += take;
           if (this.headerFilled === MSG_PACKET_HEADER_BYTES) {
             const payloadLength = (this.header[2]! << 8) | this.header[3]!;
+            if (this.header[0] === PacketKind.Close && payloadLength > MAX_CLOSE_REASON_BYTES) {
+              this.state = DecoderState.Failed;
+              return new ProtocolError('ERR_MALFORMED_PACKET', `Close reason of ${payloadLength} bytes exceeds ${MAX_CLOSE_REASON_BYTES}`, {
+                detail: { length: payloadLength, limit: MAX_CLOSE_REASON_BYTES },
+              });
+            }
             // 16-bit length: the cap is structural, so no separate size check is needed here.
             this.payload = payloadLength <= MAX_PACKET_PAYLOAD_BYTES_LIMIT ? new Uint8Array(payloadLength) : this.payload;
             this.payloadFilled = 0;
@@ -147,6 +170,11 @@ export class PacketDecoder {
     this.payload = new Uint8Array(0);
     this.payloadFilled = 0;
     this.headerFilled = 0;
+    if (this.header[0] === PacketKind.Close) {
+      this.state = DecoderState.Failed; // the last packet a peer sends: ignore anything after it
+      this.handler.onClose?.(payload);
+      return;
+    }
     this.state = DecoderState.Kind;
     this.handler.onMsgPacket(this.header[1]!, payload, this.header[0] === PacketKind.MsgEnd);
   }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,6 +182,50 @@ describe('meshlink node (child processes over real TCP)', () => {
     });
     expect(exits[cases.length]).toEqual({ code: 0, signal: null });
     expect(help.lines[0]).toMatch(/^Usage: meshlink node/);
+  });
+});
+
+describe('meshlink node: stdout, --version and the home lock (issue 13)', () => {
+  it('prints the package version with --version', { timeout: 60_000 }, async () => {
+    const child = run(CLI, ['--version']);
+    expect(await within(child.closed, 3 * START_TIMEOUT_MS, 'exit')).toEqual({ code: 0, signal: null });
+    const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(child.lines).toEqual([version]);
+  });
+
+  it('keeps running when its stdout reader goes away (| head -1): logging stops, the node does not', async () => {
+    const node = await startCli('headless', '--status', '127.0.0.1:0');
+    node.process.stdout!.destroy(); // the reader read its one line and left
+    // Log lines now go to a closed pipe: a peer connects and leaves, each logged.
+    const peer = await startCli('visitor', '--persistent', node.started.listen[0]!);
+    expect(await pollStatus(node, (ids) => ids.length === 1)).toEqual([peer.started.nodeId]);
+    expect(await stopCli(peer)).toEqual({ code: 0, signal: null });
+    expect(await pollStatus(node, (ids) => ids.length === 0)).toEqual([]);
+    expect(node.process.exitCode).toBeNull();
+    const status = (await fetch(`${node.started.status}/status`).then((r) => r.json())) as { nodeId: string };
+    expect(status.nodeId).toBe(node.started.nodeId);
+    expect(await stopCli(node)).toEqual({ code: 0, signal: null });
+    expect(node.stderr()).not.toMatch(/EPIPE|Unhandled|Error/);
+  });
+
+  it('refuses a second process on one home with "home … is in use by process N", takes over a stale lock, and frees it on stop', async () => {
+    const first = await startCli('shared');
+    const lockFile = join(home('shared'), 'meshlink.lock');
+    expect((await readFile(lockFile, 'utf8')).trim()).toBe(String(first.process.pid));
+    const second = run(CLI, ['node', '--listen', 'tcp://127.0.0.1:0', '--home', home('shared')]);
+    expect(await within(second.closed, START_TIMEOUT_MS, 'the second to exit')).toEqual({ code: 1, signal: null });
+    expect(second.stderr()).toContain(`home ${home('shared')} is in use by process ${first.process.pid}`);
+    expect(second.lines).toEqual([]);
+
+    // A crash leaves the lock behind, naming a process that is gone: the next node takes it over.
+    first.process.kill('SIGKILL');
+    await within(first.closed, EXIT_TIMEOUT_MS, 'the kill');
+    expect((await readFile(lockFile, 'utf8')).trim()).toBe(String(first.process.pid));
+    const third = await startCli('shared');
+    expect(third.started.nodeId).toBe(first.started.nodeId);
+    expect((await readFile(lockFile, 'utf8')).trim()).toBe(String(third.process.pid));
+    expect(await stopCli(third)).toEqual({ code: 0, signal: null });
+    await expect(readFile(lockFile, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createMemoryLinkPair } from '../../src/transport/memory.js';
 import { MConnection } from '../../src/conn/mconnection.js';
-import { AbortError, ConfigError, MeshlinkError, ProtocolError, TimeoutError } from '../../src/errors.js';
+import { AbortError, ConfigError, ProtocolError, TimeoutError } from '../../src/errors.js';
 import { endpoint, type Endpoint } from '../helpers/mconn-pair.js';
 import { waitFor, within } from '../helpers/wait.js';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
@@ -79,10 +79,13 @@ describe('MConnection', () => {
     expect(b.received).toHaveLength(1);
   });
 
-  it('refuses to send a message over the channel capacity with a typed error', () => {
+  it('refuses a channel it did not declare, and an id outside 0..255, with typed errors (the id unmasked)', () => {
     const [a] = pair([{ id: 0x10, recvMessageCapacity: 100 }], [{ id: 0x10, recvMessageCapacity: 100 }]);
-    expect(() => a.conn.trySend(0x10, new Uint8Array(101))).toThrowError(MeshlinkError);
-    expect(() => a.conn.trySend(0x77, new Uint8Array(1))).toThrowError(ConfigError);
+    expect(() => a.conn.trySend(0x77, new Uint8Array(1))).toThrowError(expect.objectContaining({ name: 'SendError', code: 'ERR_UNKNOWN_CHANNEL' }));
+    expect(() => a.conn.trySend(0x77 + 0x100, new Uint8Array(1))).toThrowError(ConfigError);
+    expect(() => a.conn.trySend(0x10 + 0x100, new Uint8Array(1))).toThrowError(/integer 0\.\.255, got 272/);
+    // The remote's capacity is the Peer's check (it knows it from NodeInfo); the remote enforces it anyway.
+    expect(a.conn.trySend(0x10, new Uint8Array(101))).toBe(true);
   });
 
   it('trySend returns false once the queue is full while the peer does not read, and memory stays bounded', async () => {

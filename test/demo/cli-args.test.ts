@@ -86,6 +86,7 @@ describe('meshlink command line', () => {
     expect(parseCommandLine(['--help'])).toEqual({ kind: 'help' });
     expect(parseCommandLine(['node', '-h'])).toEqual({ kind: 'help' });
     expect(parseCommandLine(['help'])).toEqual({ kind: 'help' });
+    expect(parseCommandLine(['--version'])).toEqual({ kind: 'version' });
   });
 
   it('rejects bad flags and values with a one-line reason naming the flag', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatReport, runFuzz } from '../../bench/fuzz.js';
 import { FUZZ_TARGETS } from '../../bench/fuzz-targets.js';
 import { decodeAddressBook } from '../../src/pex/address-book-serialization.js';
-import { parseNodeInfo } from '../../src/switch/node-info.js';
+import { parseNodeInfo, PROTOCOL_VERSION } from '../../src/switch/node-info.js';
 import { normalizeAddress } from '../../src/transport/address.js';
 
 /**
@@ -48,7 +48,7 @@ describe('bugs the fuzzer found, pinned', () => {
 
   it('parseNodeInfo drops a listen address it cannot use instead of throwing ConfigError', () => {
     const id = 'ab'.repeat(20);
-    const info = { id, network: 'n', protocolVersion: '1.0.0', channels: [], listenAddresses: [LONG_QUERY_ADDRESS], moniker: '', software: '' };
+    const info = { id, network: 'n', protocolVersion: PROTOCOL_VERSION, channels: [], recvMessageCapacities: [], listenAddresses: [LONG_QUERY_ADDRESS], moniker: '', software: '' };
     expect(parseNodeInfo(info, id).listenAddresses).toEqual([]);
   });
 });

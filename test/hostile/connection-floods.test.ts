@@ -106,7 +106,7 @@ describe('a flood of connection attempts over maxInbound', () => {
   async function authenticatedAttempt(victim: Victim): Promise<CodedError> {
     const key = generateNodeKey();
     const link = await tcpTransport().dial({ ...LOOPBACK_ENDPOINT, port: tcpPort(victim.tcpAddress) });
-    const info: NodeInfo = { id: key.nodeId, network: victim.sw.options.network, protocolVersion: PROTOCOL_VERSION, channels: [APP_CH], listenAddresses: [], moniker: '', software: 'flood/1.0.0' };
+    const info: NodeInfo = { id: key.nodeId, network: victim.sw.options.network, protocolVersion: PROTOCOL_VERSION, channels: [APP_CH], recvMessageCapacities: [64 * 1024], listenAddresses: [], moniker: '', software: 'flood/1.0.0' };
     return upgradeLink(link, { identity: key, localInfo: info, direction: 'outbound', expectedPeerId: victim.id, timeoutMs: 10_000, aead: nodeChaCha20Poly1305 }).then(
       (upgraded) => {
         upgraded.link.destroy();

@@ -239,7 +239,7 @@ describe('an acceptor we dial answers with msgpack bombs', () => {
     const scene = await startLightScene();
     const network = scene.victim.sw.options.network;
     const honestInfo = (id: string): Uint8Array => {
-      const info: NodeInfo = { id, network, protocolVersion: PROTOCOL_VERSION, channels: [APP_CH], listenAddresses: [], moniker: 'bomber', software: 'evil/1.0.0' };
+      const info: NodeInfo = { id, network, protocolVersion: PROTOCOL_VERSION, channels: [APP_CH], recvMessageCapacities: [64 * 1024], listenAddresses: [], moniker: 'bomber', software: 'evil/1.0.0' };
       return frameLinkMessage(encodeMessage(info));
     };
     const decisionBombs: Bomb[] = [

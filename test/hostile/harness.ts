@@ -9,6 +9,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { expect } from 'vitest';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
+import type { SendOptions } from '../../src/conn/mconnection.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { PEXAgent, type PexAgentOptions } from '../../src/pex/pex-agent.js';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
@@ -396,8 +397,22 @@ export async function connectAttacker(
   if (options.dialledByVictim === true) await victim.sw.dial(sw.addresses[0]!);
   else await sw.dial(options.via === 'ws' ? victim.wsAddress : victim.tcpAddress);
   await waitFor(() => victim.sw.getPeer(key.nodeId) !== undefined && sw.getPeer(victim.id) !== undefined, 5000, 'attacker connected');
-  const peer = sw.getPeer(victim.id)!;
+  const peer = withoutSendChecks(sw.getPeer(victim.id)!);
   return { sw, key, id: key.nodeId, agent, peer, onVictim: () => victim.sw.getPeer(key.nodeId) };
+}
+
+/**
+ * The victim as the attacker's peer, minus the sender-side checks an honest Peer makes (channels the
+ * victim declared, its recvMessageCapacity): an attacker sends what it likes, straight to the
+ * connection, so only the victim's own limits are in force.
+ */
+function withoutSendChecks(peer: Peer): Peer {
+  const raw = Object.create(peer) as Peer;
+  Object.defineProperties(raw, {
+    send: { value: (channelId: number, message: Uint8Array, options?: SendOptions) => peer.connection.send(channelId, message, options) },
+    trySend: { value: (channelId: number, message: Uint8Array) => peer.connection.trySend(channelId, message) },
+  });
+  return raw;
 }
 
 // ─── checks ──────────────────────────────────────────────────────────────────────────────────

@@ -91,7 +91,8 @@ export class RogueAgent implements Agent {
   receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
     const message = decodePexMessage(bytes);
     this.received.push(message);
-    if (message.type === 'pexRequest') for (const reply of this.answer(peer)) peer.trySend(PEX_CHANNEL_ID, reply);
+    // Straight to the connection: an honest Peer would refuse a reply over our capacity before sending.
+    if (message.type === 'pexRequest') for (const reply of this.answer(peer)) peer.connection.trySend(PEX_CHANNEL_ID, reply);
   }
 }
 

@@ -7,8 +7,9 @@ const id = generateNodeKey().nodeId;
 const base: NodeInfo = {
   id,
   network: 'net',
-  protocolVersion: '1.2.3',
+  protocolVersion: '2.1.3',
   channels: [0, 1, 0x30],
+  recvMessageCapacities: [1024, 2048, 1024 * 1024],
   listenAddresses: [`tcp://${id}@127.0.0.1:26656`],
   moniker: 'n',
   software: 'meshlink/0.1.0',
@@ -27,7 +28,12 @@ describe('NodeInfo', () => {
     ['empty network', { ...base, network: '' }],
     ['bad version', { ...base, protocolVersion: 'one' }],
     ['channel out of range', { ...base, channels: [256] }],
-    ['duplicate channel', { ...base, channels: [1, 1] }],
+    ['duplicate channel', { ...base, channels: [1, 1, 2] }],
+    ['no recvMessageCapacities', { ...base, recvMessageCapacities: undefined }],
+    ['fewer capacities than channels', { ...base, recvMessageCapacities: [1024] }],
+    ['a zero capacity', { ...base, recvMessageCapacities: [0, 1, 1] }],
+    ['a capacity over 64 MiB', { ...base, recvMessageCapacities: [1, 1, 64 * 1024 * 1024 + 1] }],
+    ['a fractional capacity', { ...base, recvMessageCapacities: [1.5, 1, 1] }],
     ['too many addresses', { ...base, listenAddresses: new Array(17).fill(base.listenAddresses[0]) }],
     ['non-string address', { ...base, listenAddresses: [5] }],
     ['long moniker', { ...base, moniker: 'x'.repeat(65) }],
@@ -38,12 +44,23 @@ describe('NodeInfo', () => {
   it('rejects another network and another protocol major version, with the reason', () => {
     expect(() => checkCompatible(base, { ...base, network: 'other' })).toThrowError(/network/);
     try {
-      checkCompatible(base, { ...base, protocolVersion: '2.0.0' });
+      checkCompatible(base, { ...base, protocolVersion: '3.0.0' });
       expect.unreachable();
     } catch (error) {
       expect(error).toMatchObject({ code: 'ERR_INCOMPATIBLE_PEER', detail: { reason: 'protocol-version' } });
     }
-    expect(() => checkCompatible(base, { ...base, protocolVersion: '1.9.0' })).not.toThrow();
+    expect(() => checkCompatible(base, { ...base, protocolVersion: '2.9.0' })).not.toThrow();
+  });
+
+  it('refuses a protocol 1 NodeInfo (ids only, no capacities) as an incompatible version, not as a bad field', () => {
+    const v1 = { ...base, protocolVersion: '1.0.0', recvMessageCapacities: undefined };
+    expect(() => parseNodeInfo(v1)).toThrowError(expect.objectContaining({ code: 'ERR_INCOMPATIBLE_PEER', detail: { reason: 'protocol-version', local: '2.0.0', remote: '1.0.0' } }));
+  });
+
+  it('keeps `channels` an array of ids, as protocol 1 parsers read it, with the capacities beside it', () => {
+    const info = parseNodeInfo(base);
+    expect(info.channels).toEqual([0, 1, 0x30]);
+    expect(info.recvMessageCapacities).toEqual([1024, 2048, 1024 * 1024]);
   });
 });
 

@@ -186,7 +186,8 @@ describe('Switch over real TCP', () => {
     hub.sw.on('peer:error', ({ error }) => errors.push(error as { code?: string }));
     const toHub = await rogue.sw.dial(hub.address);
     await honest.sw.dial(hub.address);
-    toHub.trySend(0x99, bytes(10));
+    // Straight to the connection: a Peer refuses a channel the hub did not declare (peer-channels.test.ts).
+    toHub.connection.trySend(0x99, bytes(10));
     await waitFor(() => errors.length === 1, 2000, 'peer error');
     expect(errors[0]).toBeInstanceOf(ProtocolError);
     expect(errors[0]!.code).toBe('ERR_UNKNOWN_CHANNEL');
@@ -201,7 +202,7 @@ describe('Switch over real TCP', () => {
     const errors: { code?: string }[] = [];
     hub.sw.on('peer:error', ({ error }) => errors.push(error as { code?: string }));
     const peer = await big.sw.dial(hub.address);
-    peer.trySend(0x30, bytes(2000));
+    peer.connection.trySend(0x30, bytes(2000)); // past the Peer's check of the hub's capacity
     await waitFor(() => errors.length === 1, 2000, 'peer error');
     expect(errors[0]!.code).toBe('ERR_MESSAGE_TOO_LARGE');
     expect(hub.agent.messages).toHaveLength(0);

@@ -9,11 +9,14 @@ import { encodeMessage } from '../../src/wire/codec.js';
 import { HandshakeError, PeerRejectedError, ProtocolError, TimeoutError } from '../../src/errors.js';
 
 function info(key: NodeKey, overrides: Partial<NodeInfo> = {}): NodeInfo {
-  return { id: key.nodeId, network: 'n', protocolVersion: PROTOCOL_VERSION, channels: [1], listenAddresses: [], moniker: '', software: 'test', ...overrides };
+  return { id: key.nodeId, network: 'n', protocolVersion: PROTOCOL_VERSION, channels: [1], recvMessageCapacities: [1024], listenAddresses: [], moniker: '', software: 'test', ...overrides };
 }
 
-/** A dialer that completes the secure handshake honestly, then sends `payload` instead of its NodeInfo. */
-async function lyingDialer(payload: Uint8Array, acceptorAdmit?: () => AdmissionDecision) {
+/**
+ * A dialer that completes the secure handshake honestly, then sends `payload` instead of its NodeInfo
+ * (or what `payload` makes of its real id).
+ */
+async function lyingDialer(payload: Uint8Array | ((dialerId: string) => Uint8Array), acceptorAdmit?: () => AdmissionDecision) {
   const [dialerLink, acceptorLink] = createMemoryLinkPair();
   const acceptorKey = generateNodeKey();
   const dialerKey = generateNodeKey();
@@ -26,7 +29,7 @@ async function lyingDialer(payload: Uint8Array, acceptorAdmit?: () => AdmissionD
   });
   const secure = await secureHandshake(dialerLink, { identity: dialerKey, expectedPeerId: acceptorKey.nodeId });
   secure.attach({ onData: () => undefined, onDrain: () => undefined, onClose: () => undefined });
-  secure.write(payload);
+  secure.write(typeof payload === 'function' ? payload(dialerKey.nodeId) : payload);
   return { accepting: accepting.catch((e: unknown) => e), dialerKey, acceptorKey };
 }
 
@@ -37,6 +40,19 @@ describe('upgradeLink (NodeInfo and admission over a SecureLink)', () => {
     const error = await accepting;
     expect(error).toBeInstanceOf(HandshakeError);
     expect(String((error as Error).message)).toMatch(/claims id/);
+  });
+
+  it('refuses a protocol 1 peer (channel ids only, no capacities) as an incompatible version, naming both', async () => {
+    const v1 = (id: string): Uint8Array => {
+      const { recvMessageCapacities: _none, ...fields } = info(generateNodeKey(), { id, protocolVersion: '1.0.0' });
+      return frameLinkMessage(encodeMessage(fields));
+    };
+    const { accepting } = await lyingDialer(v1);
+    expect(await accepting).toMatchObject({
+      name: 'HandshakeError',
+      code: 'ERR_INCOMPATIBLE_PEER',
+      message: 'Peer speaks protocol 1.0.0, incompatible with our 2.0.0: upgrade the older node',
+    });
   });
 
   it('refuses a NodeInfo that is not valid msgpack, or not a NodeInfo', async () => {

@@ -17,7 +17,7 @@
  *    nothing"); map() resolves with what was granted, as the gateway already holds it.
  */
 import dgram from 'node:dgram';
-import { abortReason, anySignal, throwIfAborted } from '../../../src/util/abort.js';
+import { abortReason, anySignal, sharedAbortController, throwIfAborted } from '../../../src/util/abort.js';
 import { readFile } from 'node:fs/promises';
 import { ClosedError, ConfigError } from '../../../src/errors.js';
 import { MAX_LEASE_SECONDS } from '../../../src/nat/constants.js';
@@ -71,7 +71,7 @@ export class NatPmpPortMapper implements PortMapper {
   readonly config: Readonly<NatPmpPortMapperConfig>;
   private open: Promise<OpenSocket> | undefined;
   private closed = false;
-  private readonly closeController = new AbortController();
+  private readonly closeController = sharedAbortController();
   /** Mappings this mapper obtained, by `${protocol}:${internalPort}` (NAT-PMP deletes by internal port). */
   private readonly ours = new Map<string, Mapping>();
 

@@ -23,7 +23,7 @@
  *  - unmap() with the internal port deletes only an entry that still forwards to that host and port.
  */
 import { ClosedError } from '../../../src/errors.js';
-import { anySignal } from '../../../src/util/abort.js';
+import { anySignal, sharedAbortController } from '../../../src/util/abort.js';
 import {
   UpnpError,
   validateMapRequest,
@@ -50,7 +50,7 @@ export class UpnpPortMapper implements PortMapper {
   readonly config: Readonly<UpnpPortMapperConfig>;
   private cached: GatewayState | undefined;
   private closed = false;
-  private readonly closeController = new AbortController();
+  private readonly closeController = sharedAbortController();
   /** `call` bound to this mapper, handed to the mapping operations. */
   private readonly callGateway = (action: string, args: readonly SoapArgument[], options: NatCallOptions): Promise<Record<string, string>> =>
     this.call(action, args, options);

@@ -1,0 +1,82 @@
+/**
+ * The home lock (issue 13): one node per home, across processes and within one; a stale lock (its
+ * process is gone) is taken over; stop() and the process's exit give it back. The two-process case
+ * with the CLI is in test/cli/cli.test.ts.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createNode, HOME_LOCK_FILE, MemoryStorage, type Switch } from '../../platforms/node/index.js';
+import { within } from '../helpers/wait.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const nodes: Switch[] = [];
+const homes: string[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((sw) => sw.stop()));
+  for (const home of homes.splice(0)) rmSync(home, { recursive: true, force: true });
+});
+
+function freshHome(): string {
+  const home = mkdtempSync(join(tmpdir(), 'meshlink-lock-'));
+  homes.push(home);
+  return home;
+}
+
+async function node(home: string): Promise<Switch> {
+  const sw = await createNode({ home, listen: [] });
+  nodes.push(sw);
+  return sw;
+}
+
+/** Runs a child process to its end; resolves with its exit code and stdout. */
+function runToEnd(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  return within(new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout }))), 60_000, 'child exit');
+}
+
+describe('home lock', () => {
+  it('holds our pid while the node lives, refuses a second node on the same home, and is freed by stop()', async () => {
+    const home = freshHome();
+    const first = await node(home);
+    expect(readFileSync(join(home, HOME_LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
+    const error = await createNode({ home, listen: [] }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_HOME_IN_USE', detail: { pid: process.pid } });
+    expect((error as Error).message).toMatch(/^home .* is in use by this process/);
+    await first.stop();
+    expect(existsSync(join(home, HOME_LOCK_FILE))).toBe(false);
+    const again = await node(home);
+    expect(again.nodeId).toBe(first.nodeId); // same home, same key
+  });
+
+  it('takes over a lock whose process is gone, or that holds no pid', { timeout: 90_000 }, async () => {
+    const home = freshHome();
+    const gone = await runToEnd(['-e', 'process.stdout.write(String(process.pid))']);
+    writeFileSync(join(home, HOME_LOCK_FILE), `${gone.stdout}\n`);
+    await node(home);
+    expect(readFileSync(join(home, HOME_LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
+    await nodes.pop()!.stop();
+    writeFileSync(join(home, HOME_LOCK_FILE), 'not a pid');
+    await node(home);
+    expect(readFileSync(join(home, HOME_LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
+  });
+
+  it('is released when the process exits without stop()', { timeout: 90_000 }, async () => {
+    const home = freshHome();
+    const run = await runToEnd(['--import', 'tsx', 'test/platforms/fixtures/lock-then-exit.ts', home]);
+    expect(run).toEqual({ code: 0, stdout: 'locked\n' });
+    expect(existsSync(join(home, HOME_LOCK_FILE))).toBe(false);
+  });
+
+  it('is not taken when the node is given storage instead of a home', async () => {
+    const home = freshHome();
+    const sw = await createNode({ storage: new MemoryStorage(), listen: [], home });
+    nodes.push(sw);
+    expect(existsSync(join(home, HOME_LOCK_FILE))).toBe(false);
+  });
+});
