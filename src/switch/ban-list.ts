@@ -11,6 +11,7 @@ export class BanList {
   private readonly until = new Map<string, number>();
 
   constructor(
+    /** Milliseconds; the switch passes its clock's. */
     private readonly now: () => number = Date.now,
     readonly maxEntries: number = MAX_BAN_ENTRIES,
   ) {}

@@ -19,7 +19,6 @@ export interface PeerStatus extends ConnectionStatus {
 export class Peer {
   /** Per-peer state for agents (key by agent name or a symbol). Dropped when the peer goes. */
   readonly data = new Map<string | symbol, unknown>();
-  readonly connectedAt = Date.now();
 
   constructor(
     readonly nodeInfo: NodeInfo,
@@ -30,6 +29,8 @@ export class Peer {
     readonly persistent: boolean,
     /** @internal */
     readonly connection: MConnection,
+    /** When the connection was established, in the switch clock's ms. */
+    readonly connectedAt: number,
   ) {}
 
   get id(): string {
