@@ -53,7 +53,7 @@ export const DEFAULT_SIM_CONFIG: Readonly<SimConfig> = Object.freeze({
   seedMaxInbound: 200,
   staggerSec: 60,
   settleSec: 120,
-  maxSec: 1800,
+  maxSec: 900,
   churnPerMin: 0,
   churnSec: 600,
   seedDiesAtSec: -1,
@@ -100,7 +100,7 @@ export interface SimCommand {
 export const FLAG_HELP = `npm run sim -- [flags]
   --nodes N (500) --seeds N (3) --rng-seed N (1) --latency MS (50) --loss P (0)
   --max-outbound N (10) --max-inbound N (40) --seed-inbound N (200)
-  --stagger S (60) --settle S (120) --max-sec S (1800)           simulated seconds
+  --stagger S (60) --settle S (120) --max-sec S (900)           simulated seconds
   --malicious SHARE (0) --attack colluders|sybil|botnet|inbound|quiet --sybil-groups N (4) --quiet-until S
   --churn SHARE_PER_MIN (0) --churn-sec S (600) --seed-dies-at S --split-at S --heal-at S
   --json  one line of JSON   --cost  wall time and memory in stdout too (always on stderr)

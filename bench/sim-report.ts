@@ -25,6 +25,8 @@ export interface GraphReport {
   inbound: Spread;
   /** Share of honest nodes' outbound peers that are malicious. */
   maliciousOutboundShare: number;
+  /** Share of honest nodes' inbound peers that are malicious. */
+  maliciousInboundShare: number;
   /** Share of the entries in honest nodes' address books that are malicious or made up by attackers. */
   maliciousBookShare: number;
   /** Largest share of one honest node's outbound peers that is malicious. */
@@ -59,6 +61,8 @@ export function measureGraph(nodes: readonly SimNode[], target: number): GraphRe
   let atTarget = 0;
   let outboundTotal = 0;
   let maliciousOutbound = 0;
+  let inboundTotal = 0;
+  let maliciousInbound = 0;
   let worst = 0;
   const degrees: number[] = [];
   const outbounds: number[] = [];
@@ -71,7 +75,10 @@ export function measureGraph(nodes: readonly SimNode[], target: number): GraphRe
       if (peer.direction === 'outbound') {
         outbound++;
         if (kindOf.get(peer.id) === 'malicious') malicious++;
-      } else inbound++;
+      } else {
+        inbound++;
+        if (kindOf.get(peer.id) === 'malicious') maliciousInbound++;
+      }
       const j = indexOf.get(peer.id);
       if (j !== undefined) parent[find(i)] = find(j);
     }
@@ -80,6 +87,7 @@ export function measureGraph(nodes: readonly SimNode[], target: number): GraphRe
     inbounds.push(inbound);
     outboundTotal += outbound;
     maliciousOutbound += malicious;
+    inboundTotal += inbound;
     if (outbound === 0) noOutbound++;
     else if (malicious === outbound) eclipsed++;
     if (outbound >= target) atTarget++;
@@ -104,6 +112,7 @@ export function measureGraph(nodes: readonly SimNode[], target: number): GraphRe
     outbound: spread(outbounds),
     inbound: spread(inbounds),
     maliciousOutboundShare: round4(outboundTotal === 0 ? 0 : maliciousOutbound / outboundTotal),
+    maliciousInboundShare: round4(inboundTotal === 0 ? 0 : maliciousInbound / inboundTotal),
     maliciousBookShare: round4(bookEntries === 0 ? 0 : maliciousEntries / bookEntries),
     worstMaliciousOutboundShare: round4(worst),
   };

@@ -3,6 +3,7 @@
  * (churn, a seed dying, a split and heal, quiet attackers turning) on the simulated clock, and measures.
  * The report depends only on the config (rngSeed included); what the run cost the machine is apart.
  */
+import { EventEmitter } from 'node:events';
 import { SimClock, SIM_EPOCH_MS } from './sim-clock.js';
 import type { SimConfig } from './sim-config.js';
 import { AddressPlan, attackerHosts, nodeFactory, type SimNode } from './sim-network.js';
@@ -46,6 +47,9 @@ const CHURN_STEP_MS = 10 * 1000;
 const MS = 1000;
 
 export async function runSimulation(config: SimConfig, onProgress?: (line: string) => void): Promise<{ report: SimReport; cost: SimCost }> {
+  // Each in-flight dial hangs an abort listener on its Switch's stop signal; a node dialling 10+ at
+  // once is normal here, not a leak.
+  EventEmitter.defaultMaxListeners = Math.max(EventEmitter.defaultMaxListeners, 1000);
   const wallStart = performance.now();
   const cpuStart = process.cpuUsage();
   const random = seededRandom(config.rngSeed);

@@ -6,15 +6,11 @@
  * its default periods, and a run is deterministic, so the same --rng-seed prints the same report.
  * stdout carries only that report; what the run cost (wall time, CPU, heap) goes to stderr.
  */
-import { EventEmitter } from 'node:events';
 import { parseSimArgs, type SimCommand } from './sim-config.js';
 import { runSimulation } from './sim-run.js';
 import { runSweep, sweepTable } from './sim-sweep.js';
 
 async function main(): Promise<void> {
-  // Each in-flight dial hangs an abort listener on its Switch's stop signal; a node dialling 10+ at
-  // once is normal here, not a leak. Must be set before any AbortSignal is created.
-  EventEmitter.defaultMaxListeners = 1000;
   let command: SimCommand;
   try {
     command = parseSimArgs(process.argv.slice(2));

@@ -1,4 +1,5 @@
 import { RATE_LIMIT_BURST_MS } from './constants.js';
+import { systemClock } from '../util/clock.js';
 
 /**
  * A token bucket in bytes. `bytesPerSec` 0 means unlimited. Consumers wait until `delayMs()` is 0,
@@ -14,7 +15,7 @@ export class RateLimiter {
   constructor(
     readonly bytesPerSec: number,
     /** Milliseconds; the connection passes its clock's. */
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = systemClock.now,
   ) {
     this.capacity = Math.max(1024, Math.floor((bytesPerSec * RATE_LIMIT_BURST_MS) / 1000));
     this.tokens = this.capacity;

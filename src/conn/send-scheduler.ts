@@ -4,6 +4,7 @@ import { writeControlPacket } from '../wire/packet.js';
 import { Channel } from './channel.js';
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
 import { PRIORITY_DECAY_FACTOR, PRIORITY_DECAY_INTERVAL_MS } from './constants.js';
+import { systemClock } from '../util/clock.js';
 
 /**
  * The channels of one connection and the rule that shares the link between them: each next packet
@@ -22,7 +23,7 @@ export class SendScheduler {
     descriptors: readonly ChannelDescriptor[],
     maxPacketPayloadBytes: number,
     /** Milliseconds; the connection passes its clock's. */
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = systemClock.now,
   ) {
     for (const descriptor of descriptors) {
       const channel = new Channel(resolveChannelDescriptor(descriptor), maxPacketPayloadBytes);

@@ -32,8 +32,8 @@ export abstract class MessageLink implements Link {
   constructor(
     readonly remoteAddress: string,
     private readonly limits: MessageLinkLimits,
-    /** Runs the drain poll. */
-    private readonly clock: Clock = systemClock,
+    /** Runs the drain poll (and subclasses' timers). */
+    protected readonly clock: Clock = systemClock,
   ) {}
 
   /** The socket's own count of bytes queued for sending. */
