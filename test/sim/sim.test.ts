@@ -74,8 +74,10 @@ describe('npm run sim (deterministic, simulated time)', () => {
     expect(sybil.graph.maliciousBookShare).toBeGreaterThan(0.5);
     const inbound = await attacked('inbound');
     expect(inbound.graph.maliciousInboundShare).toBeGreaterThan(colluders.graph.maliciousInboundShare);
-    const quiet = await attacked('quiet');
+    // Quiet ones are honest peers like any other until they turn (here at 100 s), then answer as colluders.
+    const quiet = await run({ nodes: 16, malicious: 0.25, attack: 'quiet', quietUntilSec: 100, maxSec: 200 });
     expect(quiet.graphAtTurn).toBeDefined();
+    expect(quiet.graphAtTurn!.maliciousOutboundShare).toBeGreaterThan(0);
   }, 300_000);
 
   it('parses flags, with --attack defaulting to colluders when only --malicious is given', () => {
