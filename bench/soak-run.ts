@@ -15,7 +15,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { nodeKeyFromSecret } from '../src/crypto/keys.js';
 import { incarnationKey, SoakLedger, type SoakTotals } from './soak-accounting.js';
-import { seededRandom } from './sim-network.js';
+import { seededRandom } from './seeded-random.js';
 import { type FromSoakNode, type MemorySample, type SoakNodeConfig, type ToSoakNode } from './soak-protocol.js';
 
 export interface SoakOptions {

@@ -1,6 +1,6 @@
 import { AbortError, ClosedError, ConfigError, ProtocolError, SendError, TimeoutError, toError } from '../errors.js';
 import type { Link } from '../transport/link.js';
-import { scheduleAfterBurst } from '../util/schedule.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { MAX_CHANNEL_ID } from '../wire/constants.js';
 import { PacketDecoder } from '../wire/packet.js';
 import type { Channel, ChannelStatus } from './channel.js';
@@ -73,20 +73,20 @@ export class MConnection {
   private readonly decoder: PacketDecoder;
   private readonly sendLimiter: RateLimiter;
   private readonly recvLimiter: RateLimiter;
-  private readonly startedAtMs = Date.now();
+  private readonly startedAtMs: number;
   private stateValue: MConnectionState = 'open';
   private started = false;
   private flushScheduled = false;
   private waitingForDrain = false;
   private pingSentAtMs = 0;
   private lastPingRttMs: number | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private pongTimer: ReturnType<typeof setTimeout> | undefined;
-  private recvResumeTimer: ReturnType<typeof setTimeout> | undefined;
-  private sendRateTimer: ReturnType<typeof setTimeout> | undefined;
-  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: TimerHandle | undefined;
+  private pongTimer: TimerHandle | undefined;
+  private recvResumeTimer: TimerHandle | undefined;
+  private sendRateTimer: TimerHandle | undefined;
+  private closeTimer: TimerHandle | undefined;
   /** After telling the peer why we close: how long it may take to read that before the link is cut. */
-  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private lingerTimer: TimerHandle | undefined;
   private sentBytesTotal = 0;
   private receivedBytesTotal = 0;
   /** Whoever paused delivery (each inbox, the app): reading resumes only when all have resumed. */
@@ -102,11 +102,15 @@ export class MConnection {
     channelDescriptors: readonly ChannelDescriptor[],
     private readonly handlers: MConnectionHandlers,
     config: Partial<MConnectionConfig> = {},
+    /** Every timer and time reading of the connection (pings, timeouts, rate limits). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.config = resolveMConnectionConfig(config);
-    this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes);
-    this.sendLimiter = new RateLimiter(this.config.sendRateBytesPerSec);
-    this.recvLimiter = new RateLimiter(this.config.recvRateBytesPerSec);
+    const now = (): number => clock.now();
+    this.startedAtMs = now();
+    this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes, now);
+    this.sendLimiter = new RateLimiter(this.config.sendRateBytesPerSec, now);
+    this.recvLimiter = new RateLimiter(this.config.recvRateBytesPerSec, now);
     this.decoder = new PacketDecoder({
       onMsgPacket: (channelId, payload, isLast) => this.onMsgPacket(channelId, payload, isLast),
       onPing: () => {
@@ -136,7 +140,7 @@ export class MConnection {
         this.flush();
       },
       onClose: (error) => {
-        clearTimeout(this.lingerTimer);
+        this.clock.clearTimeout(this.lingerTimer);
         this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end')));
       },
       onEnd: () => this.onRemoteEnd(),
@@ -145,7 +149,7 @@ export class MConnection {
       this.finish(new ClosedError('Link was already closed'));
       return;
     }
-    this.pingTimer = setInterval(() => this.sendPing(), this.config.pingIntervalMs);
+    this.pingTimer = this.clock.setInterval(() => this.sendPing(), this.config.pingIntervalMs);
     if (initialBytes !== undefined && initialBytes.length > 0) this.onData(initialBytes);
     if (this.pauseHolders.size === 0 && this.stateValue !== 'closed') this.link.resume();
   }
@@ -194,7 +198,7 @@ export class MConnection {
     return new Promise<boolean>((resolve, reject) => {
       let cancelWait: () => void = () => undefined;
       const settle = (outcome: boolean | Error): void => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         cancelWait();
         options.signal?.removeEventListener('abort', onAbort);
         if (outcome instanceof Error) reject(outcome);
@@ -209,7 +213,7 @@ export class MConnection {
         }
         cancelWait = channel.waitForRoom(onRoom);
       };
-      const timer = setTimeout(() => settle(false), options.timeoutMs ?? this.config.sendTimeoutMs);
+      const timer = this.clock.setTimeout(() => settle(false), options.timeoutMs ?? this.config.sendTimeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       cancelWait = channel.waitForRoom(onRoom);
     });
@@ -259,7 +263,7 @@ export class MConnection {
       this.stopKeepAlive();
       // Waiting senders give up now: they were not accepted before close().
       for (const channel of this.scheduler.channels) channel.wakeAllWaiters();
-      this.closeTimer = setTimeout(
+      this.closeTimer = this.clock.setTimeout(
         () => this.destroy(new TimeoutError(`Graceful close timed out after ${this.config.closeTimeoutMs} ms`)),
         this.config.closeTimeoutMs,
       );
@@ -285,7 +289,7 @@ export class MConnection {
       this.link.write(closePacket);
       this.link.close();
       const link = this.link;
-      this.lingerTimer = setTimeout(() => link.destroy(error), CLOSE_REASON_LINGER_MS);
+      this.lingerTimer = this.clock.setTimeout(() => link.destroy(error), CLOSE_REASON_LINGER_MS);
       // A peer that will not hang up must not keep a stopping process alive.
       (this.lingerTimer as { unref?: () => void }).unref?.();
     }
@@ -295,7 +299,7 @@ export class MConnection {
   status(): ConnectionStatus {
     return {
       state: this.stateValue,
-      uptimeMs: Date.now() - this.startedAtMs,
+      uptimeMs: this.clock.now() - this.startedAtMs,
       sentBytes: this.sentBytesTotal,
       receivedBytes: this.receivedBytesTotal,
       linkBufferedBytes: this.link.bufferedBytes,
@@ -320,7 +324,7 @@ export class MConnection {
       if (waitMs > 0 && !this.pausedByRateLimit) {
         this.pausedByRateLimit = true;
         this.link.pause();
-        this.recvResumeTimer = setTimeout(() => {
+        this.recvResumeTimer = this.clock.setTimeout(() => {
           this.pausedByRateLimit = false;
           if (this.pauseHolders.size === 0) this.link.resume();
           this.flush();
@@ -354,9 +358,9 @@ export class MConnection {
 
   private onPong(): void {
     if (this.pongTimer === undefined) return; // unsolicited pongs are harmless; ignore them
-    clearTimeout(this.pongTimer);
+    this.clock.clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
-    this.lastPingRttMs = performance.now() - this.pingSentAtMs;
+    this.lastPingRttMs = this.clock.now() - this.pingSentAtMs;
   }
 
   // ─── sending ────────────────────────────────────────────────────────────────────────────────
@@ -364,8 +368,8 @@ export class MConnection {
   private sendPing(): void {
     if (this.stateValue !== 'open' || this.pongTimer !== undefined) return;
     this.scheduler.pingPending = true;
-    this.pingSentAtMs = performance.now();
-    this.pongTimer = setTimeout(() => {
+    this.pingSentAtMs = this.clock.now();
+    this.pongTimer = this.clock.setTimeout(() => {
       this.destroy(
         new TimeoutError(`No pong within ${this.config.pongTimeoutMs} ms`, {
           code: 'ERR_PONG_TIMEOUT',
@@ -379,7 +383,7 @@ export class MConnection {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.stateValue === 'closed') return;
     this.flushScheduled = true;
-    scheduleAfterBurst(() => {
+    this.clock.afterBurst(() => {
       this.flushScheduled = false;
       this.flush();
     });
@@ -390,7 +394,7 @@ export class MConnection {
     for (;;) {
       const waitMs = this.sendLimiter.delayMs();
       if (waitMs > 0) {
-        this.sendRateTimer = setTimeout(() => {
+        this.sendRateTimer = this.clock.setTimeout(() => {
           this.sendRateTimer = undefined;
           this.flush();
         }, waitMs);
@@ -412,8 +416,8 @@ export class MConnection {
   // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
 
   private stopKeepAlive(): void {
-    clearInterval(this.pingTimer);
-    clearTimeout(this.pongTimer);
+    this.clock.clearInterval(this.pingTimer);
+    this.clock.clearTimeout(this.pongTimer);
     this.pingTimer = undefined;
     this.pongTimer = undefined;
   }
@@ -445,9 +449,9 @@ export class MConnection {
     this.stateValue = 'closed';
     this.closeError = error;
     this.stopKeepAlive();
-    clearTimeout(this.recvResumeTimer);
-    clearTimeout(this.sendRateTimer);
-    clearTimeout(this.closeTimer);
+    this.clock.clearTimeout(this.recvResumeTimer);
+    this.clock.clearTimeout(this.sendRateTimer);
+    this.clock.clearTimeout(this.closeTimer);
     for (const channel of this.scheduler.channels) channel.clear();
     const waiters = this.closeWaiters;
     this.closeWaiters = [];

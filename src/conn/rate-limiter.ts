@@ -1,4 +1,5 @@
 import { RATE_LIMIT_BURST_MS } from './constants.js';
+import { systemClock } from '../util/clock.js';
 
 /**
  * A token bucket in bytes. `bytesPerSec` 0 means unlimited. Consumers wait until `delayMs()` is 0,
@@ -13,7 +14,8 @@ export class RateLimiter {
 
   constructor(
     readonly bytesPerSec: number,
-    private readonly now: () => number = () => performance.now(),
+    /** Milliseconds; the connection passes its clock's. */
+    private readonly now: () => number = systemClock.now,
   ) {
     this.capacity = Math.max(1024, Math.floor((bytesPerSec * RATE_LIMIT_BURST_MS) / 1000));
     this.tokens = this.capacity;
@@ -39,7 +41,8 @@ export class RateLimiter {
 
   private refill(): void {
     const now = this.now();
-    const elapsed = now - this.lastRefillMs;
+    // A wall clock may step back: that is no time passing, never a debt.
+    const elapsed = Math.max(0, now - this.lastRefillMs);
     this.lastRefillMs = now;
     this.tokens = Math.min(this.capacity, this.tokens + (elapsed * this.bytesPerSec) / 1000);
   }

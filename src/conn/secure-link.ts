@@ -20,6 +20,7 @@ import {
 import type { NodeKey } from '../crypto/keys.js';
 import { AbortError, ConfigError, HandshakeError, MeshlinkError, TimeoutError, toError } from '../errors.js';
 import type { Link } from '../transport/link.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { FrameDecoder, FrameEncoder } from './secure-link-frame.js';
 import { SecureLinkSession, type SecureLink } from './secure-link-session.js';
 
@@ -41,6 +42,8 @@ export interface SecureHandshakeOptions {
    * allow at least what the other sends. @default 65_536 (MAX_FRAME_PAYLOAD_BYTES)
    */
   maxFramePayloadBytes?: number;
+  /** Runs the deadline timer. @default systemClock */
+  clock?: Clock;
 }
 
 export interface SecureHandshakeConfig {
@@ -50,6 +53,7 @@ export interface SecureHandshakeConfig {
   readonly signal: AbortSignal | undefined;
   readonly aead: AeadFactory;
   readonly maxFramePayloadBytes: number;
+  readonly clock: Clock;
 }
 
 export const DEFAULT_SECURE_HANDSHAKE_CONFIG = Object.freeze({
@@ -77,7 +81,7 @@ export function resolveSecureHandshakeConfig(options: SecureHandshakeOptions): S
   if (expectedPeerId !== undefined && !NODE_ID_PATTERN.test(expectedPeerId)) {
     throw new ConfigError('ERR_INVALID_ARGUMENT', `expectedPeerId "${options.expectedPeerId}" is not a node id (${NODE_ID_BYTES * 2} hex characters)`);
   }
-  return { identity: merged.identity, expectedPeerId, timeoutMs, signal: options.signal, aead: merged.aead, maxFramePayloadBytes };
+  return { identity: merged.identity, expectedPeerId, timeoutMs, signal: options.signal, aead: merged.aead, maxFramePayloadBytes, clock: options.clock ?? systemClock };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
@@ -117,7 +121,7 @@ class HandshakeRun {
   private decoder: FrameDecoder | undefined;
   private encoder: FrameEncoder | undefined;
   private session: SecureLinkSession | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: TimerHandle | undefined;
 
   constructor(
     private readonly link: Link,
@@ -130,7 +134,7 @@ class HandshakeRun {
     const { signal, timeoutMs } = this.config;
     if (signal?.aborted) return this.fail(abortError(signal));
     if (this.link.closed) return this.fail(new HandshakeError('ERR_HANDSHAKE', 'Link was closed before the secure handshake'));
-    this.timer = setTimeout(() => {
+    this.timer = this.config.clock.setTimeout(() => {
       this.fail(new TimeoutError(`Secure handshake timed out after ${timeoutMs} ms`, { detail: { timeoutMs, remoteAddress: this.link.remoteAddress } }));
     }, timeoutMs);
     signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -202,7 +206,7 @@ class HandshakeRun {
 
   private settle(): void {
     this.phase = HandshakePhase.Done;
-    clearTimeout(this.timer);
+    this.config.clock.clearTimeout(this.timer);
     this.config.signal?.removeEventListener('abort', this.onAbort);
     this.authContext = undefined;
   }

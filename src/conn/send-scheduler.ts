@@ -4,6 +4,7 @@ import { writeControlPacket } from '../wire/packet.js';
 import { Channel } from './channel.js';
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
 import { PRIORITY_DECAY_FACTOR, PRIORITY_DECAY_INTERVAL_MS } from './constants.js';
+import { systemClock } from '../util/clock.js';
 
 /**
  * The channels of one connection and the rule that shares the link between them: each next packet
@@ -18,7 +19,12 @@ export class SendScheduler {
   pongPending = false;
   pingPending = false;
 
-  constructor(descriptors: readonly ChannelDescriptor[], maxPacketPayloadBytes: number) {
+  constructor(
+    descriptors: readonly ChannelDescriptor[],
+    maxPacketPayloadBytes: number,
+    /** Milliseconds; the connection passes its clock's. */
+    private readonly now: () => number = systemClock.now,
+  ) {
     for (const descriptor of descriptors) {
       const channel = new Channel(resolveChannelDescriptor(descriptor), maxPacketPayloadBytes);
       if (this.byId[channel.id] !== undefined) throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(channel.id)} declared twice`);
@@ -84,7 +90,9 @@ export class SendScheduler {
 
   /** Decays lazily at pick time instead of with a timer per connection: idle peers cost no wake-ups. */
   private decayPriorities(): void {
-    const now = performance.now();
+    const now = this.now();
+    // A wall clock that stepped back restarts the interval instead of stalling decay until it catches up.
+    if (now < this.lastDecayMs) this.lastDecayMs = now;
     const intervals = Math.floor((now - this.lastDecayMs) / PRIORITY_DECAY_INTERVAL_MS);
     if (intervals <= 0) return;
     this.lastDecayMs = now;

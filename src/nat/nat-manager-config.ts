@@ -9,6 +9,7 @@ import {
 import { isIntegerIn, isPositiveFinite, resolveConfig } from '../util/config.js';
 import type { NatPort } from './nat-ports.js';
 import type { PortMapper } from './port-mapper.js';
+import type { Clock } from '../util/clock.js';
 
 export interface NatManagerOptions {
   /** How ports get opened; the NatManager owns it from now on and closes it on stop(). */
@@ -17,6 +18,8 @@ export interface NatManagerOptions {
   nodeId: string;
   /** The node's listening ports; see natPortsFromListenAddresses(). */
   ports: readonly NatPort[];
+  /** Runs the renewal, retry and stop timers. @default systemClock */
+  clock?: Clock;
   /** Lease asked for each mapping, in seconds; renewed at half of it. @default 3600 (1 h) */
   leaseSeconds?: number;
   /** Delay before trying again after a failure, in ms. @default 300_000 (5 min) */

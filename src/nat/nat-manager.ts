@@ -7,6 +7,7 @@
 import { ClosedError, ConfigError, toError } from '../errors.js';
 import { isNodeId } from '../transport/address.js';
 import { delay, sharedAbortController, withDeadline } from '../util/abort.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TypedEventTarget } from '../util/events.js';
 import { classifyExternalIp } from './ip.js';
 import { resolveNatManagerConfig, type NatManagerConfig, type NatManagerOptions } from './nat-manager-config.js';
@@ -38,7 +39,8 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   private readonly skipped: NatPort[];
   private stateValue: NatManagerState = 'idle';
   private externalIpValue: string | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: TimerHandle | undefined;
+  private readonly clock: Clock;
   private cycle: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private mapsInFlight = 0;
@@ -47,7 +49,8 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
 
   constructor(options: NatManagerOptions) {
     super();
-    const { mapper, nodeId, ports, ...rest } = options;
+    const { mapper, nodeId, ports, clock, ...rest } = options;
+    this.clock = clock ?? systemClock;
     this.config = Object.freeze(resolveNatManagerConfig(rest));
     if (mapper === undefined || mapper === null) throw new ConfigError('ERR_INVALID_CONFIG', 'NatManager needs a PortMapper');
     if (!isNodeId(nodeId)) throw new ConfigError('ERR_INVALID_CONFIG', 'NatManager needs the node id (40 lower-case hex)');
@@ -76,7 +79,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
 
   /** The live mappings (lease not run out). */
   mappings(): NatMapping[] {
-    const now = Date.now();
+    const now = this.clock.now();
     const live: NatMapping[] = [];
     for (const lease of this.leases) {
       const mapping = lease.liveMapping(now);
@@ -127,7 +130,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
       // now gets recorded and removed below rather than left open until its lease runs out.
       if (this.mapsInFlight > 0 && this.cycle !== undefined) {
         const pause = new AbortController();
-        await Promise.race([this.cycle, delay(this.config.stopTimeoutMs, pause.signal).catch(() => undefined)]);
+        await Promise.race([this.cycle, delay(this.config.stopTimeoutMs, pause.signal, this.clock).catch(() => undefined)]);
         pause.abort();
       }
       this.controller.abort(new ClosedError('NatManager stopped'));
@@ -160,7 +163,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
             },
             { signal },
           ),
-        { timeoutMs: this.config.stopTimeoutMs, what: 'Removing a port mapping' },
+        { timeoutMs: this.config.stopTimeoutMs, what: 'Removing a port mapping', clock: this.clock },
       );
       this.emit('unmapped', { mapping, reason: 'stopped' });
     } catch (error) {
@@ -174,7 +177,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -191,7 +194,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
             message: `NAT maintenance failed: ${toError(error).message}`,
             retryInMs: this.config.retryIntervalMs,
           });
-          for (const lease of this.leases) lease.nextAttemptAt = Math.max(lease.nextAttemptAt, Date.now() + this.config.retryIntervalMs);
+          for (const lease of this.leases) lease.nextAttemptAt = Math.max(lease.nextAttemptAt, this.clock.now() + this.config.retryIntervalMs);
         }
       })
       .finally(() => {
@@ -207,10 +210,10 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     let next = Number.POSITIVE_INFINITY;
     for (const lease of this.leases) next = Math.min(next, lease.nextEventAt());
     if (next === Number.POSITIVE_INFINITY) return;
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (this.stateValue === 'running') void this.runCycle();
-    }, Math.max(0, next - Date.now()));
+    }, Math.max(0, next - this.clock.now()));
     (timer as { unref?: () => void }).unref?.();
     this.timer = timer;
   }
@@ -222,7 +225,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   /** One pass: learn the external address, map or renew every port that is due, drop what lapsed. */
   private async reconcile(): Promise<void> {
     const signal = this.controller.signal;
-    const started = Date.now();
+    const started = this.clock.now();
     let due = this.leases.filter((lease) => lease.nextAttemptAt <= started);
     if (due.length > 0) {
       const previousIp = this.externalIpValue;
@@ -264,7 +267,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     // Double NAT or a disconnected gateway: a mapping here would not make the node reachable.
     this.externalIpValue = undefined;
     const retryInMs = this.config.retryIntervalMs;
-    for (const lease of due) lease.nextAttemptAt = Date.now() + retryInMs;
+    for (const lease of due) lease.nextAttemptAt = this.clock.now() + retryInMs;
     if (kind === 'private') {
       this.emit('warning', {
         reason: 'private-external-ip',
@@ -285,7 +288,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
 
   /** Schedules the next attempt for `leases` after a failure; returns the shortest wait, for the warning. */
   private postponeAfterFailure(leases: PortLease[]): number {
-    const now = Date.now();
+    const now = this.clock.now();
     let shortest = this.config.retryIntervalMs;
     for (const lease of leases) shortest = Math.min(shortest, lease.postpone(now, this.config.retryIntervalMs));
     return shortest;
@@ -299,19 +302,19 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
       mapping = await lease.obtain(this.mapper, { ttlSeconds: this.config.leaseSeconds, description: this.config.description }, signal);
     } catch (error) {
       if (!this.isRunning()) return;
-      this.emit('warning', lease.failed(error, Date.now(), this.config.retryIntervalMs));
+      this.emit('warning', lease.failed(error, this.clock.now(), this.config.retryIntervalMs));
       return;
     } finally {
       this.mapsInFlight -= 1;
     }
     const address = externalAddressOf(lease.spec, this.nodeId, externalIp, mapping.externalPort);
-    const mapped = lease.granted(mapping, externalIp, address, Date.now(), this.config.leaseSeconds);
+    const mapped = lease.granted(mapping, externalIp, address, this.clock.now(), this.config.leaseSeconds);
     // Stopped while the gateway answered: stop() removes it; don't announce it.
     if (this.isRunning()) this.emit('mapped', mapped);
   }
 
   private dropExpired(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const lease of this.leases) {
       const expired = lease.dropIfExpired(now);
       if (expired !== undefined) this.emit('unmapped', { mapping: expired, reason: 'expired' });

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { BucketHasher } from './address-book-buckets.js';
 import { AddressBookCore } from './address-book-core.js';
 import { decodeAddressBook, encodeAddressBook, serializeEntry } from './address-book-serialization.js';
@@ -128,13 +129,13 @@ export abstract class PersistentAddressBook extends AddressBookCore {
   }
 
   /** Saves every `intervalMs` when something changed; failures go to onWarning. One at a time. */
-  startAutoSave(intervalMs: number = AUTO_SAVE_INTERVAL_MS): AutoSave {
+  startAutoSave(intervalMs: number = AUTO_SAVE_INTERVAL_MS, clock: Clock = systemClock): AutoSave {
     this.requireStorage();
     if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
       throw new ConfigError('ERR_INVALID_ARGUMENT', `intervalMs must be a positive number, got ${String(intervalMs)}`);
     }
     if (this.autoSave !== undefined) throw new ConfigError('ERR_INVALID_CONFIG', 'Address book auto-save is already running');
-    const timer = setInterval(() => {
+    const timer = clock.setInterval(() => {
       if (!this.dirty) return;
       this.save().catch((error: unknown) => this.onWarning?.(`address book auto-save failed: ${(error as Error).message}`));
     }, intervalMs);
@@ -142,7 +143,7 @@ export abstract class PersistentAddressBook extends AddressBookCore {
     (timer as { unref?: () => void }).unref?.();
     const handle: AutoSave = {
       stop: async () => {
-        clearInterval(timer);
+        clock.clearInterval(timer);
         if (this.autoSave === handle) this.autoSave = undefined;
         await this.saving;
         if (this.dirty) await this.save();

@@ -5,6 +5,7 @@ import type { Agent } from '../switch/agent.js';
 import type { Peer } from '../switch/peer.js';
 import type { Switch } from '../switch/switch.js';
 import { parseAddress } from '../transport/address.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TypedEventTarget } from '../util/events.js';
 import { AddressBook, type AddressBookOptions, type AutoSave } from './address-book.js';
 import { AUTO_SAVE_INTERVAL_MS } from './params.js';
@@ -35,8 +36,10 @@ export interface PexAgentOptions extends Partial<PexConfig> {
   bookOptions?: Omit<AddressBookOptions, 'storage' | 'allowLocal' | 'now' | 'random'>;
   /** @default Math.random */
   random?: () => number;
-  /** @default Date.now */
+  /** Time readings only (timers use `clock`). @default the clock's now */
   now?: () => number;
+  /** Runs the PEX rounds, dial jitter and seed-mode disconnects. @default the Switch's clock */
+  clock?: Clock;
   /** Book load warnings and auto-save failures. */
   onWarning?: (message: string) => void;
   /**
@@ -104,8 +107,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   private readonly hangUps = new HangUpList(MAX_REMEMBERED_HANG_UPS);
   private dialer: PexDialer | undefined;
   private autoSave: AutoSave | undefined;
-  private interval: ReturnType<typeof setInterval> | undefined;
-  private firstRound: ReturnType<typeof setTimeout> | undefined;
+  private clock: Clock;
+  private interval: TimerHandle | undefined;
+  private firstRound: TimerHandle | undefined;
   private running = false;
   private readonly counters: PexStats = {
     requestsSent: 0,
@@ -124,7 +128,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     super();
     this.config = resolvePexConfig(options, AUTO_SAVE_INTERVAL_MS);
     this.random = options.random ?? Math.random;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
+    this.now = options.now ?? (() => this.clock.now());
     this.bookValue = options.book;
     this.persist = options.persist ?? (options.storage !== undefined && options.book === undefined);
     for (const seed of this.config.seeds) {
@@ -146,6 +151,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
 
   async start(sw: Switch): Promise<void> {
     this.sw = sw;
+    this.clock = this.options.clock ?? sw.options.clock;
     this.bookValue ??= new AddressBook({
       ...this.options.bookOptions,
       ourNodeId: sw.nodeId,
@@ -158,7 +164,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const book = this.bookValue;
     if (this.persist) {
       await book.load();
-      this.autoSave = book.startAutoSave(this.config.saveIntervalMs);
+      this.autoSave = book.startAutoSave(this.config.saveIntervalMs, this.clock);
     }
     for (const address of sw.addresses) {
       try {
@@ -167,7 +173,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
         // An address we cannot parse cannot come back to us through PEX either.
       }
     }
-    this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters);
+    this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters, this.clock);
     this.running = true;
     const round = (): void => {
       if (!this.running || !sw.isRunning) return;
@@ -175,16 +181,16 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       else this.ensurePeers();
     };
     // Switch.start() marks the switch running right after the agents start, before any timer fires.
-    this.firstRound = setTimeout(round, 0);
-    this.interval = setInterval(round, this.config.seedMode ? this.config.crawlIntervalMs : this.config.ensurePeersIntervalMs);
+    this.firstRound = this.clock.setTimeout(round, 0);
+    this.interval = this.clock.setInterval(round, this.config.seedMode ? this.config.crawlIntervalMs : this.config.ensurePeersIntervalMs);
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    clearTimeout(this.firstRound);
-    clearInterval(this.interval);
+    this.clock.clearTimeout(this.firstRound);
+    this.clock.clearInterval(this.interval);
     this.dialer?.stop();
-    for (const state of this.peerStates.values()) for (const timer of state.timers) clearTimeout(timer);
+    for (const state of this.peerStates.values()) for (const timer of state.timers) this.clock.clearTimeout(timer);
     this.peerStates.clear();
     const autoSave = this.autoSave;
     this.autoSave = undefined;
@@ -214,7 +220,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const state = this.peerStates.get(peer);
     if (state === undefined) return;
     this.peerStates.delete(peer);
-    for (const timer of state.timers) clearTimeout(timer);
+    for (const timer of state.timers) this.clock.clearTimeout(timer);
     // A PEX message over the channel cap can only be a flood of addresses: the connection stopped it, we ban it.
     if (reason instanceof ProtocolError && reason.code === 'ERR_MESSAGE_TOO_LARGE' && reason.detail['channelId'] === PEX_CHANNEL_ID) {
       this.punish(peer, state, reason);
@@ -394,7 +400,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   }
 
   private disconnectLater(peer: Peer, state: PexPeerState, delayMs: number): void {
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       state.timers.delete(timer);
       state.closingByUs = true;
       // A graceful close flushes the response we just queued.

@@ -1,6 +1,7 @@
 import { MeshlinkError, toError } from '../errors.js';
 import type { Switch } from '../switch/switch.js';
 import { parseAddress } from '../transport/address.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './pex-params.js';
 
@@ -11,7 +12,7 @@ interface PendingDial {
   /** Who told us the address (book entry's source); undefined for seeds. */
   readonly source: string | undefined;
   /** Set while waiting out the jitter; cleared when the Switch dial starts. */
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: TimerHandle | undefined;
 }
 
 interface DialCounters {
@@ -38,6 +39,7 @@ export class PexDialer {
     private readonly config: PexConfig,
     private readonly random: () => number,
     private readonly counters: DialCounters,
+    private readonly clock: Clock,
   ) {}
 
   /** Dials waiting out their jitter or in flight. */
@@ -68,7 +70,7 @@ export class PexDialer {
     const dial: PendingDial = { address, source, timer: undefined };
     this.pending.set(nodeId, dial);
     const jitterMs = kind === 'seed' ? 0 : Math.floor(this.random() * this.config.dialJitterMs);
-    dial.timer = setTimeout(() => {
+    dial.timer = this.clock.setTimeout(() => {
       dial.timer = undefined;
       void this.run(nodeId, dial, kind);
     }, jitterMs);
@@ -93,7 +95,7 @@ export class PexDialer {
 
   stop(): void {
     this.stopped = true;
-    for (const dial of this.pending.values()) clearTimeout(dial.timer);
+    for (const dial of this.pending.values()) this.clock.clearTimeout(dial.timer);
     this.pending.clear();
   }
 

@@ -1,5 +1,6 @@
 import { normalizeAddress } from '../transport/address.js';
 import type { Peer } from '../switch/peer.js';
+import type { TimerHandle } from '../util/clock.js';
 
 /** What the PEX agent remembers about one connected peer; dropped with the peer. */
 export interface PexPeerState {
@@ -16,7 +17,7 @@ export interface PexPeerState {
   /** Already stopped for misbehaviour: later messages in the same burst are ignored. */
   punished: boolean;
   /** Seed-mode disconnect timers. */
-  readonly timers: Set<ReturnType<typeof setTimeout>>;
+  readonly timers: Set<TimerHandle>;
 }
 
 export function newPeerState(): PexPeerState {

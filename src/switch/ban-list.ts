@@ -1,5 +1,6 @@
 import { formatAddress, parseAddress } from '../transport/address.js';
 import { MAX_BAN_ENTRIES } from './constants.js';
+import { systemClock } from '../util/clock.js';
 
 /**
  * Node ids and addresses that may not connect until a deadline. Banning an address bans that address
@@ -11,7 +12,8 @@ export class BanList {
   private readonly until = new Map<string, number>();
 
   constructor(
-    private readonly now: () => number = Date.now,
+    /** Milliseconds; the switch passes its clock's. */
+    private readonly now: () => number = systemClock.now,
     readonly maxEntries: number = MAX_BAN_ENTRIES,
   ) {}
 

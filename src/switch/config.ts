@@ -1,9 +1,12 @@
 import type { MConnectionConfig } from '../conn/config.js';
+import { secureHandshake, type SecureHandshakeOptions, type SecureLink } from '../conn/secure-link.js';
 import type { AeadFactory } from '../crypto/aead.js';
 import type { NodeKey } from '../crypto/keys.js';
 import { ConfigError } from '../errors.js';
 import { parseAddress } from '../transport/address.js';
+import type { Link } from '../transport/link.js';
 import type { Transport } from '../transport/transport.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { DEFAULT_BACKOFF_POLICY, type BackoffPolicy } from './backoff.js';
 import {
   DEFAULT_DIAL_TIMEOUT_MS,
@@ -57,7 +60,21 @@ export interface SwitchOptions {
   inboxCapacity?: number;
   /** Random source for jitter, so simulations can be seeded. @default Math.random */
   random?: () => number;
+  /**
+   * Every timer and time reading of the switch, its dialer, handshakes, connections and ban list; agents
+   * such as PEX take it from here too. The simulator passes one it advances itself. @default systemClock
+   */
+  clock?: Clock;
+  /**
+   * @internal SIMULATION ONLY. Replaces the secure handshake that authenticates peers and encrypts links;
+   * the many-node simulator passes a plaintext stand-in for in-memory links (bench/sim-handshake.ts).
+   * A replacement decides who the peer is: never set this in a real node. @default secureHandshake
+   */
+  secureHandshake?: SecureHandshakeFunction;
 }
+
+/** The shape of `secureHandshake` (src/conn/secure-link.ts). */
+export type SecureHandshakeFunction = (link: Link, options: SecureHandshakeOptions) => Promise<SecureLink>;
 
 export interface ResolvedSwitchOptions {
   identity: NodeKey;
@@ -79,6 +96,8 @@ export interface ResolvedSwitchOptions {
   reconnect: BackoffPolicy;
   inboxCapacity: number;
   random: () => number;
+  clock: Clock;
+  secureHandshake: SecureHandshakeFunction;
 }
 
 export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOptions {
@@ -102,6 +121,8 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
     reconnect: { ...DEFAULT_BACKOFF_POLICY, ...options.reconnect },
     inboxCapacity: options.inboxCapacity ?? DEFAULT_INBOX_CAPACITY_MESSAGES,
     random: options.random ?? Math.random,
+    clock: options.clock ?? systemClock,
+    secureHandshake: options.secureHandshake ?? secureHandshake,
   };
   const bad = (why: string): never => {
     throw new ConfigError('ERR_INVALID_CONFIG', `Switch options: ${why}`);

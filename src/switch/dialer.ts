@@ -1,6 +1,7 @@
 import { AbortError, ClosedError, ConfigError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
 import { anySignal, withDeadline } from '../util/abort.js';
+import type { TimerHandle } from '../util/clock.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Peer } from './peer.js';
 import type { DialOptions, Switch } from './switch.js';
@@ -8,7 +9,7 @@ import type { DialOptions, Switch } from './switch.js';
 interface PersistentState {
   address: string;
   attempt: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: TimerHandle | undefined;
 }
 
 /**
@@ -105,6 +106,7 @@ export class Dialer {
         signal: combined,
         what: `Dial to ${address}`,
         peerId,
+        clock: this.sw.options.clock,
       });
       const upgraded = await this.sw.upgradeOutbound(link, peerId, combined);
       if (this.stopped) {
@@ -126,7 +128,7 @@ export class Dialer {
 
   private schedule(peerId: string, state: PersistentState, delayMs: number): void {
     if (this.stopped || state.timer !== undefined) return;
-    state.timer = setTimeout(() => {
+    state.timer = this.sw.options.clock.setTimeout(() => {
       state.timer = undefined;
       if (this.stopped || this.sw.getPeer(peerId) !== undefined) return;
       this.dial(state.address, {}).then(
@@ -150,7 +152,7 @@ export class Dialer {
   stop(): void {
     this.stopped = true;
     for (const state of this.persistent.values()) {
-      clearTimeout(state.timer);
+      this.sw.options.clock.clearTimeout(state.timer);
       state.timer = undefined;
     }
   }

@@ -21,7 +21,6 @@ export interface PeerStatus extends ConnectionStatus {
 export class Peer {
   /** Per-peer state for agents (key by agent name or a symbol). Dropped when the peer goes. */
   readonly data = new Map<string | symbol, unknown>();
-  readonly connectedAt = Date.now();
   /** Channel id → the remote's recvMessageCapacity, for the channels it declared. */
   private readonly remoteCapacities: ReadonlyMap<number, number>;
 
@@ -34,6 +33,8 @@ export class Peer {
     readonly persistent: boolean,
     /** @internal */
     readonly connection: MConnection,
+    /** When the connection was established, in the switch clock's ms. */
+    readonly connectedAt: number,
   ) {
     this.remoteCapacities = new Map(nodeInfo.channels.map((id, index) => [id, nodeInfo.recvMessageCapacities[index]!]));
   }

@@ -11,7 +11,7 @@ import {
 import { endpointHostGroup, formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
 import type { Link } from '../transport/link.js';
 import type { Listener, Transport } from '../transport/transport.js';
-import { allowManyAbortListeners, withDeadline } from '../util/abort.js';
+import { sharedAbortController, withDeadline } from '../util/abort.js';
 import { TypedEventTarget } from '../util/events.js';
 import type { Agent } from './agent.js';
 import { BanList } from './ban-list.js';
@@ -89,7 +89,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     super();
     this.options = resolveSwitchOptions(options);
     this.nodeId = this.options.identity.nodeId;
-    this.bans = new BanList();
+    this.bans = new BanList(() => this.options.clock.now());
     this.dialer = new Dialer(this);
     this.router = new Router(this.options.inboxCapacity);
   }
@@ -297,8 +297,10 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     const listenersClosed = Promise.all(this.listeners.splice(0).map((listener) => listener.close().catch(() => undefined)));
     // Each peer flushes what it had queued; whoever is still flushing after stopTimeoutMs is cut off.
     // Shared by every peer's close by design (one listener each): tell Node so, or it warns of a leak.
-    const deadline = allowManyAbortListeners(AbortSignal.timeout(this.options.stopTimeoutMs));
-    await Promise.all(this.peers.map((peer) => peer.connection.close({ signal: deadline })));
+    const deadline = sharedAbortController();
+    const deadlineTimer = this.options.clock.setTimeout(() => deadline.abort(), this.options.stopTimeoutMs);
+    await Promise.all(this.peers.map((peer) => peer.connection.close({ signal: deadline.signal })));
+    this.options.clock.clearTimeout(deadlineTimer);
     await listenersClosed;
     // Pull-style readers end (after draining what was accepted) before agents stop, so an agent may
     // await its own read loop in stop().
@@ -371,6 +373,8 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       timeoutMs: this.options.handshakeTimeoutMs,
       signal,
       aead: this.options.aead,
+      clock: this.options.clock,
+      secureHandshake: this.options.secureHandshake,
       admit: (remote: NodeInfo) => this.admitInbound(remote),
     };
   }
@@ -461,8 +465,9 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
         onClose: (error) => this.removePeer(peer!, error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error),
       },
       this.options.connection,
+      this.options.clock,
     );
-    peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection);
+    peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection, this.options.clock.now());
     this.peerMap.set(peer.id, peer);
     for (const [name, agent] of this.agents) this.callAgent(name, () => agent.addPeer?.(peer!));
     this.emit('peer:connected', { peer });

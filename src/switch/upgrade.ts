@@ -1,6 +1,8 @@
 import type { AeadFactory } from '../crypto/aead.js';
 import type { NodeKey } from '../crypto/keys.js';
 import { secureHandshake, type SecureLink } from '../conn/secure-link.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { SecureHandshakeFunction } from './config.js';
 import { HandshakeError, MeshlinkError, PeerRejectedError, toError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 import { withDeadline } from '../util/abort.js';
@@ -26,6 +28,10 @@ export interface UpgradeOptions {
   signal?: AbortSignal | undefined;
   aead?: AeadFactory | undefined;
   maxFramePayloadBytes?: number | undefined;
+  /** Runs the deadline and the linger timers. @default systemClock */
+  clock?: Clock | undefined;
+  /** @internal Simulation only (see SwitchOptions.secureHandshake). @default secureHandshake */
+  secureHandshake?: SecureHandshakeFunction | undefined;
   /** Acceptor: decides whether the authenticated peer may stay. */
   admit?: (remote: NodeInfo) => Promise<AdmissionDecision> | AdmissionDecision;
 }
@@ -56,13 +62,16 @@ const DECISION_DECODE_LIMITS = resolveDecodeLimits({ maxBytes: 1024, maxDepth: 1
  */
 export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<UpgradedLink> {
   let secure: SecureLink | undefined;
+  const clock = options.clock ?? systemClock;
+  const handshake = options.secureHandshake ?? secureHandshake;
   try {
     return await withDeadline(
       async (signal) => {
-        secure = await secureHandshake(raw, {
+        secure = await handshake(raw, {
           identity: options.identity,
           timeoutMs: options.timeoutMs,
           signal,
+          clock,
           ...(options.expectedPeerId !== undefined ? { expectedPeerId: options.expectedPeerId } : {}),
           ...(options.aead !== undefined ? { aead: options.aead } : {}),
           ...(options.maxFramePayloadBytes !== undefined ? { maxFramePayloadBytes: options.maxFramePayloadBytes } : {}),
@@ -92,14 +101,14 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
         }
         return { link: secure, remoteInfo, leftover: reader.detach() };
       },
-      { timeoutMs: options.timeoutMs, signal: options.signal, what: 'Peer handshake', peerId: options.expectedPeerId },
+      { timeoutMs: options.timeoutMs, signal: options.signal, what: 'Peer handshake', peerId: options.expectedPeerId, clock },
     );
   } catch (error) {
     const failure = toError(error);
     if (failure instanceof PeerRejectedError && options.direction === 'inbound' && secure !== undefined) {
       // The decision is on its way (close() flushes it); a dialer that never hangs up is cut off.
       const closing = secure;
-      const timer = setTimeout(() => closing.destroy(failure), REJECTED_LINGER_MS);
+      const timer = clock.setTimeout(() => closing.destroy(failure), REJECTED_LINGER_MS);
       (timer as { unref?: () => void }).unref?.();
     } else {
       (secure ?? raw).destroy(failure);

@@ -1,4 +1,5 @@
 import { AbortError, TransportError } from '../errors.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { formatAddress, type PeerAddress } from './address.js';
 import type { Link, LinkHandlers } from './link.js';
 import type { DialOptions, Listener, Transport } from './transport.js';
@@ -19,6 +20,8 @@ export interface MemoryNetworkOptions {
   random?: () => number;
   /** Per-link write high-water mark in bytes. @default 256 KiB */
   highWaterMarkBytes?: number;
+  /** Runs the latency; a simulator passes its simulated clock. @default systemClock */
+  clock?: Clock;
 }
 
 type Accept = (link: Link) => void;
@@ -29,6 +32,7 @@ export class MemoryNetwork {
   readonly dialLossRate: number;
   readonly random: () => number;
   readonly highWaterMarkBytes: number;
+  readonly clock: Clock;
   private readonly listeners = new Map<string, Accept>();
   private nextPort = 1;
 
@@ -37,6 +41,7 @@ export class MemoryNetwork {
     this.dialLossRate = options.dialLossRate ?? 0;
     this.random = options.random ?? Math.random;
     this.highWaterMarkBytes = options.highWaterMarkBytes ?? MEMORY_LINK_HIGH_WATER_MARK_BYTES;
+    this.clock = options.clock ?? systemClock;
   }
 
   transport(): Transport {
@@ -69,18 +74,20 @@ class MemoryTransport implements Transport {
 
   async dial(address: PeerAddress, options: DialOptions = {}): Promise<Link> {
     if (options.signal?.aborted) throw new AbortError();
-    const accept = this.network.lookup(address.host);
-    if (this.network.latencyMs > 0) await new Promise((r) => setTimeout(r, this.network.latencyMs));
+    const network = this.network;
+    const accept = network.lookup(address.host);
+    if (network.latencyMs > 0) await new Promise((r) => network.clock.setTimeout(() => r(undefined), network.latencyMs));
     if (options.signal?.aborted) throw new AbortError();
-    if (accept === undefined || this.network.random() < this.network.dialLossRate) {
+    if (accept === undefined || network.random() < network.dialLossRate) {
       throw new TransportError(`memory dial to ${formatAddress(address)} failed: connection refused`, {
         detail: { address: formatAddress(address) },
       });
     }
     const [local, remote] = createMemoryLinkPair({
-      latencyMs: this.network.latencyMs,
-      highWaterMarkBytes: this.network.highWaterMarkBytes,
+      latencyMs: network.latencyMs,
+      highWaterMarkBytes: network.highWaterMarkBytes,
       names: [address.host, `dialer-${++this.dialCount}`],
+      clock: network.clock,
     });
     accept(remote);
     return local;
@@ -103,14 +110,17 @@ export interface MemoryLinkPairOptions {
   highWaterMarkBytes?: number;
   /** remoteAddress as seen from [first, second]. */
   names?: [string, string];
+  /** @default systemClock */
+  clock?: Clock;
 }
 
 /** Two connected in-memory Links. */
 export function createMemoryLinkPair(options: MemoryLinkPairOptions = {}): [Link, Link] {
   const hwm = options.highWaterMarkBytes ?? MEMORY_LINK_HIGH_WATER_MARK_BYTES;
   const names = options.names ?? ['memory-b', 'memory-a'];
-  const a = new MemoryLink(names[0], hwm, options.latencyMs ?? 0);
-  const b = new MemoryLink(names[1], hwm, options.latencyMs ?? 0);
+  const clock = options.clock ?? systemClock;
+  const a = new MemoryLink(names[0], hwm, options.latencyMs ?? 0, clock);
+  const b = new MemoryLink(names[1], hwm, options.latencyMs ?? 0, clock);
   a.peer = b;
   b.peer = a;
   return [a, b];
@@ -135,6 +145,7 @@ class MemoryLink implements Link {
     readonly remoteAddress: string,
     private readonly highWaterMarkBytes: number,
     private readonly latencyMs: number,
+    private readonly clock: Clock,
   ) {}
 
   get bufferedBytes(): number {
@@ -157,7 +168,7 @@ class MemoryLink implements Link {
     const copy = chunk.slice();
     this.unconsumedBytes += copy.length;
     const peer = this.peer;
-    if (this.latencyMs > 0) setTimeout(() => peer.enqueue(copy), this.latencyMs);
+    if (this.latencyMs > 0) this.clock.setTimeout(() => peer.enqueue(copy), this.latencyMs);
     else peer.enqueue(copy);
     if (this.unconsumedBytes >= this.highWaterMarkBytes) {
       this.needDrain = true;
@@ -184,7 +195,7 @@ class MemoryLink implements Link {
       peer?.enqueueEnd();
       this.finish(undefined);
     };
-    if (this.latencyMs > 0) setTimeout(finish, this.latencyMs);
+    if (this.latencyMs > 0) this.clock.setTimeout(finish, this.latencyMs);
     else queueMicrotask(finish);
   }
 

@@ -1,4 +1,5 @@
 import { ProtocolError } from '../errors.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import type { Link, LinkHandlers } from './link.js';
 
 export interface MessageLinkLimits {
@@ -26,11 +27,13 @@ export abstract class MessageLink implements Link {
   private paused = true;
   private readonly held: Uint8Array[] = [];
   private heldBytes = 0;
-  private drainTimer: ReturnType<typeof setTimeout> | undefined;
+  private drainTimer: TimerHandle | undefined;
 
   constructor(
     readonly remoteAddress: string,
     private readonly limits: MessageLinkLimits,
+    /** Runs the drain poll (and subclasses' timers). */
+    protected readonly clock: Clock = systemClock,
   ) {}
 
   /** The socket's own count of bytes queued for sending. */
@@ -100,7 +103,7 @@ export abstract class MessageLink implements Link {
   protected finish(): void {
     if (this.closedValue) return;
     this.closedValue = true;
-    clearTimeout(this.drainTimer);
+    this.clock.clearTimeout(this.drainTimer);
     this.held.length = 0;
     this.heldBytes = 0;
     const handlers = this.handlers;
@@ -122,8 +125,8 @@ export abstract class MessageLink implements Link {
       this.drainTimer = undefined;
       if (this.closedValue) return;
       if (this.socketBufferedAmount < this.limits.highWaterMarkBytes / 2) this.handlers?.onDrain();
-      else this.drainTimer = setTimeout(check, this.limits.drainPollMs);
+      else this.drainTimer = this.clock.setTimeout(check, this.limits.drainPollMs);
     };
-    this.drainTimer = setTimeout(check, this.limits.drainPollMs);
+    this.drainTimer = this.clock.setTimeout(check, this.limits.drainPollMs);
   }
 }

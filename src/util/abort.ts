@@ -1,4 +1,5 @@
 import { AbortError, TimeoutError } from '../errors.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 
 /** Throws AbortError if the signal has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -17,14 +18,15 @@ export function abortReason(signal: AbortSignal): Error {
  */
 export async function withDeadline<T>(
   task: (signal: AbortSignal) => Promise<T>,
-  options: { timeoutMs: number; signal?: AbortSignal | undefined; what: string; peerId?: string | undefined },
+  options: { timeoutMs: number; signal?: AbortSignal | undefined; what: string; peerId?: string | undefined; clock?: Clock | undefined },
 ): Promise<T> {
   throwIfAborted(options.signal);
+  const clock = options.clock ?? systemClock;
   const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: TimerHandle | undefined;
   let onAbort: (() => void) | undefined;
   const stopped = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    timer = clock.setTimeout(() => {
       const error = new TimeoutError(`${options.what} timed out after ${options.timeoutMs} ms`, {
         peerId: options.peerId,
         detail: { timeoutMs: options.timeoutMs },
@@ -43,23 +45,23 @@ export async function withDeadline<T>(
   try {
     return await Promise.race([task(controller.signal), stopped]);
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     if (onAbort) options.signal?.removeEventListener('abort', onAbort);
   }
 }
 
 /** Resolves after `ms`, or rejects with AbortError when `signal` fires first. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+export function delay(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortReason(signal));
       return;
     }
     const onAbort = (): void => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       reject(abortReason(signal!));
     };
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);

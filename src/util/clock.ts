@@ -1,3 +1,5 @@
+import { scheduleAfterBurst } from './schedule.js';
+
 /**
  * The one seam through which the SDK reads time and sets timers. Production code uses `systemClock`;
  * the simulator passes a clock it advances itself, so that thousands of nodes run deterministically in
@@ -6,12 +8,17 @@
 export type TimerHandle = { readonly __timer: unique symbol } | ReturnType<typeof setTimeout>;
 
 export interface Clock {
-  /** Milliseconds since an arbitrary epoch; only differences are meaningful. */
+  /** Wall-clock milliseconds (Date.now for systemClock): address books store them across restarts. */
   now(): number;
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
   clearTimeout(handle: TimerHandle | undefined): void;
   setInterval(callback: () => void, periodMs: number): TimerHandle;
   clearInterval(handle: TimerHandle | undefined): void;
+  /**
+   * Runs `callback` once the current burst of synchronous work and promise continuations is done
+   * (see scheduleAfterBurst). On the clock so that a simulator knows when the process has no work left.
+   */
+  afterBurst(callback: () => void): void;
 }
 
 /** Real time: Date.now and the host's timers. */
@@ -21,4 +28,5 @@ export const systemClock: Clock = Object.freeze({
   clearTimeout: (handle: TimerHandle | undefined) => clearTimeout(handle as ReturnType<typeof setTimeout> | undefined),
   setInterval: (callback: () => void, periodMs: number) => setInterval(callback, periodMs),
   clearInterval: (handle: TimerHandle | undefined) => clearInterval(handle as ReturnType<typeof setInterval> | undefined),
+  afterBurst: scheduleAfterBurst,
 });

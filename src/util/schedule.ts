@@ -29,5 +29,7 @@ export const scheduleAfterBurst: (cb: Callback) => void =
     : typeof MessageChannel !== 'undefined'
       ? createMessageChannelScheduler()
       : (cb) => {
+          // Neither host facility exists: a host timer is all that is left (systemClock.afterBurst only;
+          // a simulated clock keeps its own burst queue).
           setTimeout(cb, 0);
         };

@@ -11,6 +11,7 @@ import {
   SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
 import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './signal-messages.js';
+import { systemClock } from '../util/clock.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {
@@ -100,7 +101,7 @@ export class SignalAgent extends BaseAgent {
     this.relay = options.relay ?? true;
     this.ratePerMs = (options.ratePerSecond ?? SIGNAL_RATE_PER_SECOND) / 1000;
     this.burst = options.burstMessages ?? SIGNAL_BURST_MESSAGES;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => this.sw?.options.clock.now() ?? systemClock.now());
   }
 
   /** The Switch this agent runs in (set by `start`), for the transport. */

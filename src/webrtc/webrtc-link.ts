@@ -1,5 +1,6 @@
 import { TransportError } from '../errors.js';
 import { MessageLink } from '../transport/message-link.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import {
   WEBRTC_CLOSE_FLUSH_TIMEOUT_MS,
   WEBRTC_DRAIN_POLL_MS,
@@ -19,14 +20,15 @@ import type { SimplePeerLike } from './simple-peer-like.js';
  */
 export class WebRtcLink extends MessageLink {
   readonly transport = 'webrtc';
-  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private closeTimer: TimerHandle | undefined;
 
   constructor(
     private readonly peer: SimplePeerLike,
     remoteAddress: string,
     highWaterMarkBytes = WEBRTC_HIGH_WATER_MARK_BYTES,
+    clock: Clock = systemClock,
   ) {
-    super(remoteAddress, { highWaterMarkBytes, drainPollMs: WEBRTC_DRAIN_POLL_MS, maxHeldBytes: WEBRTC_MAX_PAUSED_BYTES, label: 'WebRTC' });
+    super(remoteAddress, { highWaterMarkBytes, drainPollMs: WEBRTC_DRAIN_POLL_MS, maxHeldBytes: WEBRTC_MAX_PAUSED_BYTES, label: 'WebRTC' }, clock);
     // simple-peer hands out a Buffer (a Uint8Array view of this one message): the chunk is ours.
     peer.on('data', (chunk) => this.receive(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk as ArrayBuffer)));
     peer.on('error', (error) => {
@@ -60,15 +62,15 @@ export class WebRtcLink extends MessageLink {
   /** Waits (bounded) for the data channel to send what it buffered, then closes. */
   close(): void {
     if (this.closedValue || this.closeTimer !== undefined) return;
-    const deadline = Date.now() + WEBRTC_CLOSE_FLUSH_TIMEOUT_MS;
+    const deadline = this.clock.now() + WEBRTC_CLOSE_FLUSH_TIMEOUT_MS;
     const check = (): void => {
       if (this.closedValue) return;
-      if (this.peer.bufferSize === 0 || Date.now() >= deadline) {
+      if (this.peer.bufferSize === 0 || this.clock.now() >= deadline) {
         this.peer.destroy();
         this.finish();
-      } else this.closeTimer = setTimeout(check, WEBRTC_DRAIN_POLL_MS);
+      } else this.closeTimer = this.clock.setTimeout(check, WEBRTC_DRAIN_POLL_MS);
     };
-    this.closeTimer = setTimeout(check, 0);
+    this.closeTimer = this.clock.setTimeout(check, 0);
   }
 
   destroy(error?: Error): void {
@@ -79,7 +81,7 @@ export class WebRtcLink extends MessageLink {
   }
 
   protected override finish(): void {
-    clearTimeout(this.closeTimer);
+    this.clock.clearTimeout(this.closeTimer);
     super.finish();
   }
 }

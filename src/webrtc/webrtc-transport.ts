@@ -123,7 +123,7 @@ export class WebRtcTransport implements Transport {
 
     return new Promise<Link>((resolve, reject) => {
       const peer = this.options.createPeer({ initiator: true });
-      const link = new WebRtcLink(peer, `webrtc://${target}?via=${via}`);
+      const link = new WebRtcLink(peer, `webrtc://${target}?via=${via}`, undefined, sw.options.clock);
       let settled = false;
       const onAbort = (): void => session.fail(abortReason(options.signal!));
       const settle = (): void => {
@@ -226,12 +226,12 @@ export class WebRtcTransport implements Transport {
     if (accepts.length >= this.maxPendingAccepts || accepts.filter((session) => session.via === via).length >= this.maxPendingAcceptsPerVia) return;
     const key = sessionKey(via, from);
     const peer = this.options.createPeer({ initiator: false });
-    const link = new WebRtcLink(peer, `webrtc://${from}?via=${via}`);
+    const link = new WebRtcLink(peer, `webrtc://${from}?via=${via}`, undefined, sw.options.clock);
     let settled = false;
-    const timer = setTimeout(() => session.fail(new TransportError(`WebRTC offer from ${from} did not connect in ${this.acceptTimeoutMs} ms`)), this.acceptTimeoutMs);
+    const timer = sw.options.clock.setTimeout(() => session.fail(new TransportError(`WebRTC offer from ${from} did not connect in ${this.acceptTimeoutMs} ms`)), this.acceptTimeoutMs);
     const settle = (): void => {
       settled = true;
-      clearTimeout(timer);
+      sw.options.clock.clearTimeout(timer);
       if (this.sessions.get(key) === session) this.sessions.delete(key);
     };
     const session: Session = {
