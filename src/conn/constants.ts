@@ -7,6 +7,12 @@ export const DEFAULT_MAX_PACKET_PAYLOAD_BYTES = 16 * 1024;
  * the socket efficient; the flush happens as soon as the queues drain, so a lone message is not held.
  */
 export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
+/**
+ * Batch buffers kept for reuse, process-wide, when the link seals each batch into a frame of its own
+ * before `write` returns (a SecureLink): one per flush in progress, and flushes do not overlap unless
+ * a link calls back synchronously, so a couple are enough.
+ */
+export const BATCH_POOL_MAX_FREE_BUFFERS = 4;
 /** Stop packing new batches while the link holds this many unsent bytes; resume on drain. */
 export const DEFAULT_LINK_HIGH_WATER_BYTES = 128 * 1024;
 

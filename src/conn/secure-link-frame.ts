@@ -94,7 +94,9 @@ export type FrameSink = (plaintext: Uint8Array) => void;
  * held, and "park until enough bytes". The declared length is checked against the cap as soon as
  * the 4 header bytes are in, so a peer can never make it hold more than
  * `FRAME_HEADER_BYTES + maxPayloadBytes + AEAD_TAG_BYTES` bytes. Frames that lie whole within one
- * chunk are opened in place, without copying.
+ * chunk are opened where they lie, without copying; one that straddles chunks is gathered into one
+ * buffer of its exact size and opened there. With an Aead that has `openInPlace` no other buffer is
+ * made: `push` takes ownership of its chunk (as a Link's receiver does) and may overwrite it.
  *
  * `push` returns errors rather than throwing them. If `onFrame` throws, the decoder halts (the rest
  * of that chunk is lost, so the stream could not be trusted anyway) and the exception propagates.
@@ -205,7 +207,10 @@ export class FrameDecoder {
   private openAndEmit(sealed: Uint8Array, onFrame: FrameSink): ProtocolError | undefined {
     if (this.counter >= MAX_FRAME_COUNTER) return this.fail(counterExhausted());
     writeNonce(this.nonceView, this.counter);
-    const plaintext = this.aead.open(this.nonce, sealed);
+    const aead = this.aead;
+    let plaintext: Uint8Array | undefined;
+    if (aead.openInPlace === undefined) plaintext = aead.open(this.nonce, sealed);
+    else if (aead.openInPlace(this.nonce, sealed)) plaintext = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
     if (plaintext === undefined) {
       return this.fail(
         new ProtocolError('ERR_DECRYPT', 'Frame failed authentication (tampered, replayed or reordered)', {
