@@ -28,7 +28,7 @@ export class BufferPool {
    * `maxFree`, foreign sizes and a buffer released twice are left to the garbage collector.
    */
   release(buffer: Uint8Array): void {
-    if (buffer.byteLength !== this.bufferBytes || buffer.byteOffset !== 0 || this.free.length >= this.maxFree) return;
+    if (buffer.buffer.byteLength !== this.bufferBytes || buffer.byteLength !== this.bufferBytes || this.free.length >= this.maxFree) return;
     if (this.free.includes(buffer)) return;
     this.free.push(buffer);
   }

@@ -399,7 +399,6 @@ export class MConnection {
         return;
       }
       const maxBatch = this.config.maxBatchBytes;
-      if (latencyProbeEnabled) markLatency(LatencyPoint.Pack);
       const limit = this.sendLimiter.unlimited ? maxBatch : Math.min(maxBatch, this.sendLimiter.capacity);
       const batch = this.scheduler.packBatch(limit, this.link.releasesWrittenChunk === true);
       if (batch === undefined) break;

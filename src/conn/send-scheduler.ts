@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { CONTROL_PACKET_BYTES, MSG_PACKET_HEADER_BYTES, PacketKind } from '../wire/constants.js';
 import { writeControlPacket } from '../wire/packet.js';
+import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
 import { BufferPool } from './buffer-pool.js';
 import { Channel } from './channel.js';
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
@@ -49,6 +50,7 @@ export class SendScheduler {
     const channels = this.channels;
     for (let i = 0; i < channels.length; i++) wanted += channels[i]!.pendingWireBytes;
     if (wanted === 0) return undefined;
+    if (latencyProbeEnabled) markLatency(LatencyPoint.Pack);
     const size = wanted < limit ? wanted : limit;
     let buffer: Uint8Array;
     if (transient && size <= batchBuffers.bufferBytes) {
