@@ -11,6 +11,7 @@
  *                   core, as two nodes on two machines would; in one process they take turns, which
  *                   favours raw TCP, whose per-message cost is split between the two sides)
  *   --idle-peers=N  number of idle peers (default 1000; 0 skips the row)
+ *   --reps=N        repetitions (default 5, quick 2): the bulk spread is over these
  *   --no-memory     skip the in-memory transport row
  *   --only=GROUPS   run only these groups, comma-separated (`--only ws,webrtc` works too): tcp (raw-tcp,
  *                   meshlink-tcp, meshlink-tcp-plain), memory, ws (raw-ws, meshlink-ws), webrtc
@@ -119,11 +120,13 @@ interface Args {
   quick: boolean;
   inproc: boolean;
   idlePeers: number | undefined;
+  reps: number | undefined;
   groups: Set<Group>;
 }
 
 function parseArgs(argv: string[]): Args {
   const idle = argv.find((a) => a.startsWith('--idle-peers='));
+  const reps = argv.find((a) => a.startsWith('--reps='));
   const onlyAt = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   const onlyArg = onlyAt < 0 ? undefined : argv[onlyAt]!.startsWith('--only=') ? argv[onlyAt]!.slice('--only='.length) : argv[onlyAt + 1];
   const groups = new Set<Group>(GROUPS);
@@ -142,6 +145,7 @@ function parseArgs(argv: string[]): Args {
     quick: argv.includes('--quick'),
     inproc: argv.includes('--inproc'),
     idlePeers: idle === undefined ? undefined : Number(idle.split('=')[1]),
+    reps: reps === undefined ? undefined : Math.max(1, Math.floor(Number(reps.split('=')[1]))),
     groups,
   };
 }
@@ -203,6 +207,7 @@ async function main(): Promise<void> {
   }
   const plan = { ...(args.quick ? QUICK : FULL) };
   if (args.idlePeers !== undefined) plan.idlePeers = args.idlePeers;
+  if (args.reps !== undefined) plan.reps = args.reps;
   if (!args.groups.has('idle')) plan.idlePeers = 0;
   const startedAt = performance.now();
   // Other work on the machine skews everything (the ratios least): the load average is in the output.

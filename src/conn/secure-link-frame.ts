@@ -1,6 +1,7 @@
 import type { Aead } from '../crypto/aead.js';
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, FRAME_HEADER_BYTES } from '../crypto/constants.js';
 import { ProtocolError } from '../errors.js';
+import { FRAME_SLAB_BYTES, FRAME_SLAB_MAX_FRAME_BYTES } from './constants.js';
 
 /**
  * Sealed frames, pure and I/O-free so they can be tested byte by byte:
@@ -24,6 +25,21 @@ function writeNonce(view: DataView, counter: number): void {
   view.setUint32(8, Math.floor(counter / TWO_POW_32), true);
 }
 
+let frameSlab = new Uint8Array(0);
+let frameSlabOffset = 0;
+
+/** A buffer nobody else writes to, for one frame: small ones are views of the shared slab (see the constants). */
+function allocateFrame(bytes: number): Uint8Array {
+  if (bytes > FRAME_SLAB_MAX_FRAME_BYTES) return new Uint8Array(bytes);
+  if (frameSlabOffset + bytes > frameSlab.length) {
+    frameSlab = new Uint8Array(FRAME_SLAB_BYTES);
+    frameSlabOffset = 0;
+  }
+  const start = frameSlabOffset;
+  frameSlabOffset += bytes;
+  return frameSlab.subarray(start, start + bytes);
+}
+
 function counterExhausted(): ProtocolError {
   return new ProtocolError('ERR_PROTOCOL', 'Frame counter exhausted: the connection must be re-established');
 }
@@ -45,7 +61,8 @@ export class FrameEncoder {
   }
 
   /**
-   * Returns `[length][sealed]` in one buffer, ready for a single `link.write`. Throws RangeError if
+   * Returns `[length][sealed]`, ready for a single `link.write`; a small frame is a view into a buffer
+   * shared with other frames, which nothing ever writes to again. Throws RangeError if
    * `plaintext` exceeds `maxPayloadBytes` (callers split first) and ProtocolError ERR_PROTOCOL when
    * the nonce space is used up.
    */
@@ -59,11 +76,11 @@ export class FrameEncoder {
     const length = plaintext.length + AEAD_TAG_BYTES;
     let frame: Uint8Array;
     if (this.aead.sealInto !== undefined) {
-      frame = new Uint8Array(FRAME_HEADER_BYTES + length);
+      frame = allocateFrame(FRAME_HEADER_BYTES + length);
       this.aead.sealInto(this.nonce, plaintext, frame, FRAME_HEADER_BYTES);
     } else {
       const sealed = this.aead.seal(this.nonce, plaintext);
-      frame = new Uint8Array(FRAME_HEADER_BYTES + length);
+      frame = allocateFrame(FRAME_HEADER_BYTES + length);
       frame.set(sealed, FRAME_HEADER_BYTES);
     }
     frame[0] = length >>> 24;
