@@ -360,9 +360,9 @@ export class MConnection {
   private sendSoon(): void {
     if (latencyProbeEnabled) markLatency(LatencyPoint.Send);
     if (this.flushScheduled || this.flushing || this.stateValue !== 'open') return this.scheduleFlush();
-    const idle = this.link.bufferedBytes === 0;
+    if (this.link.bufferedBytes === 0) this.flush();
+    // Scheduled after the write, so that its cost is off the lone message's path.
     this.scheduleFlush();
-    if (idle) this.flush();
   }
 
   private scheduleFlush(): void {
