@@ -163,7 +163,10 @@ export class SecureLinkSession implements SecureLink {
   private readonly onLinkData = (chunk: Uint8Array): void => {
     if (latencyProbeEnabled) markLatency(LatencyPoint.Read);
     if (this.phase !== Phase.Open) return;
-    const error = this.decoder.push(chunk, this.receiveFrame);
+    // A Node Buffer's subarray() builds another Buffer through its species; plain views are cheaper
+    // for the frames and packets cut from this chunk.
+    const bytes = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const error = this.decoder.push(bytes, this.receiveFrame);
     if (error !== undefined) this.fail(error);
   };
 
