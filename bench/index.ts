@@ -150,7 +150,8 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-type Target = { target: string; ratio: number; met: boolean };
+/** `ratio` is a factor (×) unless `unit` says otherwise. */
+type Target = { target: string; ratio: number; met: boolean; unit?: '%' };
 
 /** Issue 14: round trips within this factor of the bare transport's, at the median and at p99. */
 const RTT_RATIO_GOAL = 1.2;
@@ -172,7 +173,7 @@ function computeTargets(rows: ResultRow[]): Record<string, Target> {
     targets['rttMedianUs'] = { target: `<= ${RTT_RATIO_GOAL}x raw-tcp`, ratio: tcp.rttMedianUs, met: tcp.rttMedianUs <= RTT_RATIO_GOAL };
     targets['rttP99Us'] = { target: `<= ${RTT_RATIO_GOAL}x raw-tcp`, ratio: tcp.rttP99Us, met: tcp.rttP99Us <= RTT_RATIO_GOAL };
     targets['bulkMBps'] = { target: `>= ${BULK_RATIO_GOAL}x raw-tcp`, ratio: tcp.bulkMBps, met: tcp.bulkMBps >= BULK_RATIO_GOAL };
-    targets['bulkSpreadPct'] = { target: `<= ${BULK_SPREAD_GOAL_PCT}% (per-rep ratio)`, ratio: tcp.bulkSpreadPct, met: tcp.bulkSpreadPct <= BULK_SPREAD_GOAL_PCT };
+    targets['bulkSpreadPct'] = { target: `<= ${BULK_SPREAD_GOAL_PCT}% (per-rep ratio)`, ratio: tcp.bulkSpreadPct, met: tcp.bulkSpreadPct <= BULK_SPREAD_GOAL_PCT, unit: '%' };
   }
   const ws = rows.find((row) => row.name === 'meshlink-ws')?.ratios;
   if (ws !== undefined) {
@@ -395,7 +396,7 @@ function printTable(rows: ResultRow[], targets: Record<string, Target>, idle: un
   out.push('');
   out.push('targets (ratios measured in this run; unprefixed = meshlink-tcp vs raw-tcp):');
   const nameWidth = Math.max(12, ...Object.keys(targets).map((k) => k.length));
-  for (const [name, t] of Object.entries(targets)) out.push(`  ${name.padEnd(nameWidth)} ${t.target.padEnd(21)} ${t.ratio.toFixed(2)}×  ${t.met ? 'met' : 'NOT met'}`);
+  for (const [name, t] of Object.entries(targets)) out.push(`  ${name.padEnd(nameWidth)} ${t.target.padEnd(22)} ${t.unit === '%' ? `${t.ratio.toFixed(1)}%` : `${t.ratio.toFixed(2)}×`}  ${t.met ? 'met' : 'NOT met'}`);
   out.push('');
   const idlePeers = idle as Partial<IdlePeersResult> & { skipped?: boolean; error?: string };
   if (idlePeers.skipped === true) out.push('idle peers: skipped');
