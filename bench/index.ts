@@ -3,12 +3,15 @@
  * measured side by side in one run on 127.0.0.1.
  *
  *   --json          print one JSON object instead of the table
+ *   --profile       only the latency profile (bench/profile.ts): µs per layer for one 64 B and one
+ *                   64 KiB message over encrypted TCP, printed as one JSON object
  *   --quick         a ~20 s smoke run (smaller counts, one repetition, 200 idle peers)
  *   --inproc        run the receiving sides in this process instead of a child process (by default
  *                   they run in one child process: on 2 cores, sender and receiver then each get a
  *                   core, as two nodes on two machines would; in one process they take turns, which
  *                   favours raw TCP, whose per-message cost is split between the two sides)
  *   --idle-peers=N  number of idle peers (default 1000; 0 skips the row)
+ *   --reps=N        repetitions (default 5, quick 2): the bulk spread is over these
  *   --no-memory     skip the in-memory transport row
  *   --only=GROUPS   run only these groups, comma-separated (`--only ws,webrtc` works too): tcp (raw-tcp,
  *                   meshlink-tcp, meshlink-tcp-plain), memory, ws (raw-ws, meshlink-ws), webrtc
@@ -20,6 +23,7 @@
 import os from 'node:os';
 import { KIB, median, percentile, round, type ReceiverKind } from './common.js';
 import { runIdlePeers, type IdlePeersResult } from './idle-peers.js';
+import { runProfile } from './profile.js';
 import { ReceiverProcess } from './receiver-client.js';
 import { startBareWebRtcPair, startMeshlinkWebRtcPair, type InProcessPair } from './transports-webrtc.js';
 import { connectSender, startMemoryPair, startReceiver } from './transports.js';
@@ -71,9 +75,23 @@ export interface ResultRow {
   bulkMBps: number;
   msgs1KiBps: number;
   msgs64Bps: number;
+  /** Largest deviation of one repetition's bulk MB/s from their median, in % of the median. */
+  bulkSpreadPct: number;
+  bulkRepsMBps: number[];
   rttMedianUs: number;
   rttP99Us: number;
-  ratios?: { bulkMBps: number; msgs1KiBps: number; msgs64Bps: number; rttMedianUs: number; rttP99Us: number };
+  rttP999Us: number;
+  ratios?: {
+    bulkMBps: number;
+    /** The bulk ratio to the baseline per repetition (both measured back to back), and its spread. */
+    bulkPerRep: number[];
+    bulkSpreadPct: number;
+    msgs1KiBps: number;
+    msgs64Bps: number;
+    rttMedianUs: number;
+    rttP99Us: number;
+    rttP999Us: number;
+  };
 }
 
 const DESCRIPTIONS: Record<string, string> = {
@@ -98,14 +116,17 @@ const BASELINES: Record<string, string> = {
 
 interface Args {
   json: boolean;
+  profile: boolean;
   quick: boolean;
   inproc: boolean;
   idlePeers: number | undefined;
+  reps: number | undefined;
   groups: Set<Group>;
 }
 
 function parseArgs(argv: string[]): Args {
   const idle = argv.find((a) => a.startsWith('--idle-peers='));
+  const reps = argv.find((a) => a.startsWith('--reps='));
   const onlyAt = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   const onlyArg = onlyAt < 0 ? undefined : argv[onlyAt]!.startsWith('--only=') ? argv[onlyAt]!.slice('--only='.length) : argv[onlyAt + 1];
   const groups = new Set<Group>(GROUPS);
@@ -120,18 +141,28 @@ function parseArgs(argv: string[]): Args {
   if (argv.includes('--no-memory')) groups.delete('memory');
   return {
     json: argv.includes('--json'),
+    profile: argv.includes('--profile'),
     quick: argv.includes('--quick'),
     inproc: argv.includes('--inproc'),
     idlePeers: idle === undefined ? undefined : Number(idle.split('=')[1]),
+    reps: reps === undefined ? undefined : Math.max(1, Math.floor(Number(reps.split('=')[1]))),
     groups,
   };
 }
 
-type Target = { target: string; ratio: number; met: boolean };
+/** `ratio` is a factor (×) unless `unit` says otherwise. */
+type Target = { target: string; ratio: number; met: boolean; unit?: '%' };
+
+/** Issue 14: round trips within this factor of the bare transport's, at the median and at p99. */
+const RTT_RATIO_GOAL = 1.2;
+/** Issue 14: encrypted bulk at least the bare transport's, each repetition's ratio within ±15 %. */
+const BULK_RATIO_GOAL = 1.0;
+const BULK_SPREAD_GOAL_PCT = 15;
 
 /**
  * The goals, on ratios measured in this run: meshlink-tcp against raw-tcp (keys as before), and the
- * ws and WebRTC rows against their bare transports (≥ 0.8× on rates, so ≤ 1.25× on round trips).
+ * ws and WebRTC rows against their bare transports (≥ 0.8× on rates, so ≤ 1.25× on round trips);
+ * issue 14's tighter round trip (≤ 1.2× at p50 and p99) on TCP and ws, and bulk ≥ 1.0× on TCP.
  */
 function computeTargets(rows: ResultRow[]): Record<string, Target> {
   const targets: Record<string, Target> = {};
@@ -139,7 +170,14 @@ function computeTargets(rows: ResultRow[]): Record<string, Target> {
   if (tcp !== undefined) {
     targets['msgs1KiBps'] = { target: '>= 1.0x raw-tcp', ratio: tcp.msgs1KiBps, met: tcp.msgs1KiBps >= 1.0 };
     targets['msgs64Bps'] = { target: '>= 2.0x raw-tcp', ratio: tcp.msgs64Bps, met: tcp.msgs64Bps >= 2.0 };
-    targets['rttMedianUs'] = { target: '<= 1.5x raw-tcp', ratio: tcp.rttMedianUs, met: tcp.rttMedianUs <= 1.5 };
+    targets['rttMedianUs'] = { target: `<= ${RTT_RATIO_GOAL}x raw-tcp`, ratio: tcp.rttMedianUs, met: tcp.rttMedianUs <= RTT_RATIO_GOAL };
+    targets['rttP99Us'] = { target: `<= ${RTT_RATIO_GOAL}x raw-tcp`, ratio: tcp.rttP99Us, met: tcp.rttP99Us <= RTT_RATIO_GOAL };
+    targets['bulkMBps'] = { target: `>= ${BULK_RATIO_GOAL}x raw-tcp`, ratio: tcp.bulkMBps, met: tcp.bulkMBps >= BULK_RATIO_GOAL };
+    targets['bulkSpreadPct'] = { target: `<= ${BULK_SPREAD_GOAL_PCT}% (per-rep ratio)`, ratio: tcp.bulkSpreadPct, met: tcp.bulkSpreadPct <= BULK_SPREAD_GOAL_PCT, unit: '%' };
+  }
+  const ws = rows.find((row) => row.name === 'meshlink-ws')?.ratios;
+  if (ws !== undefined) {
+    targets['meshlink-ws.rttP99Us'] = { target: `<= ${RTT_RATIO_GOAL}x raw-ws`, ratio: ws.rttP99Us, met: ws.rttP99Us <= RTT_RATIO_GOAL };
   }
   for (const name of ['meshlink-ws', 'meshlink-webrtc']) {
     const row = rows.find((r) => r.name === name);
@@ -160,8 +198,17 @@ function log(text: string): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.profile) {
+    const plan = args.quick ? { warmup: 200, samples: 300 } : { warmup: 1000, samples: 2000 };
+    log(`profiling ${plan.samples} single messages of 64 B and of 64 KiB over encrypted TCP, in this process`);
+    const profile = await runProfile(plan);
+    const env = { node: process.version, cpus: os.cpus().length, date: new Date().toISOString(), loadAverage1m: round(os.loadavg()[0]!, 2), plan };
+    process.stdout.write(`${JSON.stringify({ profile, env }, null, 2)}\n`);
+    return;
+  }
   const plan = { ...(args.quick ? QUICK : FULL) };
   if (args.idlePeers !== undefined) plan.idlePeers = args.idlePeers;
+  if (args.reps !== undefined) plan.reps = args.reps;
   if (!args.groups.has('idle')) plan.idlePeers = 0;
   const startedAt = performance.now();
   // Other work on the machine skews everything (the ratios least): the load average is in the output.
@@ -231,10 +278,13 @@ async function main(): Promise<void> {
       receiver: conn.receiverPlacement === 'process' ? 'separate process' : 'same process',
       ...(BASELINES[conn.name] !== undefined ? { baseline: BASELINES[conn.name] } : {}),
       bulkMBps: round(median(s.bulk), 1),
+      bulkSpreadPct: spreadPct(s.bulk),
+      bulkRepsMBps: s.bulk.map((x) => round(x, 1)),
       msgs1KiBps: Math.round(median(s.m1k)),
       msgs64Bps: Math.round(median(s.m64)),
       rttMedianUs: round(median(s.rtt), 1),
       rttP99Us: round(percentile(s.rtt, 0.99), 1),
+      rttP999Us: round(percentile(s.rtt, 0.999), 1),
     };
   });
   for (const row of rows) {
@@ -243,12 +293,16 @@ async function main(): Promise<void> {
       delete row.baseline;
       continue;
     }
+    const bulkPerRep = samples.get(row.name)!.bulk.map((x, i) => x / samples.get(raw.name)!.bulk[i]!);
     row.ratios = {
       bulkMBps: round(row.bulkMBps / raw.bulkMBps, 2),
+      bulkPerRep: bulkPerRep.map((x) => round(x, 2)),
+      bulkSpreadPct: spreadPct(bulkPerRep),
       msgs1KiBps: round(row.msgs1KiBps / raw.msgs1KiBps, 2),
       msgs64Bps: round(row.msgs64Bps / raw.msgs64Bps, 2),
       rttMedianUs: round(row.rttMedianUs / raw.rttMedianUs, 2),
       rttP99Us: round(row.rttP99Us / raw.rttP99Us, 2),
+      rttP999Us: round(row.rttP999Us / raw.rttP999Us, 2),
     };
   }
   const targets = computeTargets(rows);
@@ -290,6 +344,12 @@ async function main(): Promise<void> {
   }
 }
 
+/** Largest deviation from the median, in % of the median. */
+function spreadPct(values: readonly number[]): number {
+  const mid = median(values);
+  return round((Math.max(...values.map((x) => Math.abs(x - mid))) / mid) * 100, 1);
+}
+
 function describePlacement(connections: BenchConnection[]): string {
   const names = (placement: BenchConnection['receiverPlacement']): string[] => connections.filter((c) => c.receiverPlacement === placement).map((c) => c.name);
   const parts: string[] = [];
@@ -299,15 +359,18 @@ function describePlacement(connections: BenchConnection[]): string {
 }
 
 function printTable(rows: ResultRow[], targets: Record<string, Target>, idle: unknown, env: Record<string, unknown>): void {
-  const ratio = (row: ResultRow, key: keyof NonNullable<ResultRow['ratios']>): string => (row.ratios === undefined ? '' : ` (${row.ratios[key].toFixed(2)}×)`);
-  const header = ['transport', 'bulk MB/s', '1 KiB msgs/s', '64 B msgs/s', 'RTT median µs', 'RTT p99 µs'];
+  type ScalarRatio = Exclude<keyof NonNullable<ResultRow['ratios']>, 'bulkPerRep'>;
+  const ratio = (row: ResultRow, key: ScalarRatio): string => (row.ratios === undefined ? '' : ` (${row.ratios[key].toFixed(2)}×)`);
+  const header = ['transport', 'bulk MB/s', 'bulk ±%', '1 KiB msgs/s', '64 B msgs/s', 'RTT p50 µs', 'RTT p99 µs', 'RTT p99.9 µs'];
   const body = rows.map((row) => [
     row.name,
     `${row.bulkMBps.toFixed(0)}${ratio(row, 'bulkMBps')}`,
+    `${row.bulkSpreadPct.toFixed(0)}${row.ratios === undefined ? '' : ` (${row.ratios.bulkSpreadPct.toFixed(0)})`}`,
     `${row.msgs1KiBps.toLocaleString('en-US')}${ratio(row, 'msgs1KiBps')}`,
     `${row.msgs64Bps.toLocaleString('en-US')}${ratio(row, 'msgs64Bps')}`,
     `${row.rttMedianUs.toFixed(1)}${ratio(row, 'rttMedianUs')}`,
     `${row.rttP99Us.toFixed(1)}${ratio(row, 'rttP99Us')}`,
+    `${row.rttP999Us.toFixed(1)}${ratio(row, 'rttP999Us')}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -319,7 +382,8 @@ function printTable(rows: ResultRow[], targets: Record<string, Target>, idle: un
   out.push(line(widths.map((w) => '-'.repeat(w))));
   for (const cells of body) out.push(line(cells));
   out.push('');
-  out.push('(×) = ratio to the row\'s bare transport (raw-tcp, raw-ws, bare-webrtc) measured in this run. Rows:');
+  out.push('(×) = ratio to the row\'s bare transport (raw-tcp, raw-ws, bare-webrtc) measured in this run.');
+  out.push('bulk ±% = largest deviation of one repetition from the median (in brackets: of the per-repetition ratio). Rows:');
   for (const row of rows) {
     const vs = row.ratios === undefined ? '' : ` [vs ${row.baseline!}]`;
     out.push(`  ${row.name.padEnd(widths[0]!)}  ${row.description} [receiver: ${row.receiver}]${vs}`);
@@ -332,7 +396,7 @@ function printTable(rows: ResultRow[], targets: Record<string, Target>, idle: un
   out.push('');
   out.push('targets (ratios measured in this run; unprefixed = meshlink-tcp vs raw-tcp):');
   const nameWidth = Math.max(12, ...Object.keys(targets).map((k) => k.length));
-  for (const [name, t] of Object.entries(targets)) out.push(`  ${name.padEnd(nameWidth)} ${t.target.padEnd(21)} ${t.ratio.toFixed(2)}×  ${t.met ? 'met' : 'NOT met'}`);
+  for (const [name, t] of Object.entries(targets)) out.push(`  ${name.padEnd(nameWidth)} ${t.target.padEnd(22)} ${t.unit === '%' ? `${t.ratio.toFixed(1)}%` : `${t.ratio.toFixed(2)}×`}  ${t.met ? 'met' : 'NOT met'}`);
   out.push('');
   const idlePeers = idle as Partial<IdlePeersResult> & { skipped?: boolean; error?: string };
   if (idlePeers.skipped === true) out.push('idle peers: skipped');

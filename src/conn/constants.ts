@@ -7,6 +7,20 @@ export const DEFAULT_MAX_PACKET_PAYLOAD_BYTES = 16 * 1024;
  * the socket efficient; the flush happens as soon as the queues drain, so a lone message is not held.
  */
 export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
+/**
+ * Batch buffers kept for reuse, process-wide, when the link seals each batch into a frame of its own
+ * before `write` returns (a SecureLink): one per flush in progress, and flushes do not overlap unless
+ * a link calls back synchronously, so a couple are enough.
+ */
+export const BATCH_POOL_MAX_FREE_BUFFERS = 4;
+/**
+ * Sealed frames up to this size are carved from a shared slab instead of each getting an ArrayBuffer
+ * of its own (a backing store costs about a microsecond, and garbage); a slab is never rewritten, only
+ * replaced when full, so a frame the socket still holds stays intact.
+ */
+export const FRAME_SLAB_MAX_FRAME_BYTES = 2 * 1024;
+/** A small frame still held by a socket keeps at most this much memory alive. */
+export const FRAME_SLAB_BYTES = 32 * 1024;
 /** Stop packing new batches while the link holds this many unsent bytes; resume on drain. */
 export const DEFAULT_LINK_HIGH_WATER_BYTES = 128 * 1024;
 

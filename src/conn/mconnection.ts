@@ -2,6 +2,7 @@ import { AbortError, ClosedError, ConfigError, ProtocolError, SendError, Timeout
 import type { Link } from '../transport/link.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { MAX_CHANNEL_ID } from '../wire/constants.js';
+import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
 import { PacketDecoder } from '../wire/packet.js';
 import type { Channel, ChannelStatus } from './channel.js';
 import { hex, type ChannelDescriptor } from './channel-descriptor.js';
@@ -77,6 +78,7 @@ export class MConnection {
   private stateValue: MConnectionState = 'open';
   private started = false;
   private flushScheduled = false;
+  private flushing = false;
   private waitingForDrain = false;
   private pingSentAtMs = 0;
   private lastPingRttMs: number | undefined;
@@ -169,7 +171,7 @@ export class MConnection {
   trySend(channelId: number, message: Uint8Array): boolean {
     const channel = this.sendableChannel(channelId, message);
     if (this.stateValue !== 'open' || !channel.tryEnqueue(message)) return false;
-    this.scheduleFlush();
+    this.sendSoon();
     return true;
   }
 
@@ -188,7 +190,7 @@ export class MConnection {
     if (options.signal?.aborted) return Promise.reject(new AbortError());
     if (this.stateValue !== 'open') return RESOLVED_FALSE;
     if (channel.tryEnqueue(message)) {
-      this.scheduleFlush();
+      this.sendSoon();
       return RESOLVED_TRUE;
     }
     return this.waitAndEnqueue(channel, message, options);
@@ -208,7 +210,7 @@ export class MConnection {
       const onRoom = (): void => {
         if (this.stateValue !== 'open') return settle(false);
         if (channel.tryEnqueue(message)) {
-          this.scheduleFlush();
+          this.sendSoon();
           return settle(true);
         }
         cancelWait = channel.waitForRoom(onRoom);
@@ -348,6 +350,7 @@ export class MConnection {
       this.destroy(result);
       return;
     }
+    if (latencyProbeEnabled) markLatency(LatencyPoint.Unpacked);
     try {
       this.handlers.onMessage(channelId, result);
     } catch (error) {
@@ -380,16 +383,42 @@ export class MConnection {
     this.scheduleFlush();
   }
 
+  /**
+   * A message was queued. When the link is idle (no flush pending, nothing unsent in the link) it goes
+   * out at once, so a lone message pays no extra tick; the flush scheduled here then coalesces
+   * whatever the rest of this burst queues, so message rates keep their large batches.
+   */
+  private sendSoon(): void {
+    if (latencyProbeEnabled) markLatency(LatencyPoint.Send);
+    if (this.flushScheduled || this.flushing || this.stateValue !== 'open') return this.scheduleFlush();
+    if (this.link.bufferedBytes === 0) this.flush();
+    // Scheduled after the write, so that its cost is off the lone message's path.
+    this.scheduleFlush();
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled || this.stateValue === 'closed') return;
     this.flushScheduled = true;
-    this.clock.afterBurst(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    this.clock.afterBurst(this.flushAfterBurst);
   }
 
+  private readonly flushAfterBurst = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  /** Packing frees queue slots, which may enqueue (and ask to flush) right away: no nesting. */
   private flush(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      this.flushBatches();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private flushBatches(): void {
     if (this.stateValue === 'closed' || this.waitingForDrain || this.sendRateTimer !== undefined) return;
     for (;;) {
       const waitMs = this.sendLimiter.delayMs();
@@ -401,11 +430,14 @@ export class MConnection {
         return;
       }
       const maxBatch = this.config.maxBatchBytes;
-      const batch = this.scheduler.packBatch(this.sendLimiter.unlimited ? maxBatch : Math.min(maxBatch, this.sendLimiter.capacity));
+      const limit = this.sendLimiter.unlimited ? maxBatch : Math.min(maxBatch, this.sendLimiter.capacity);
+      const batch = this.scheduler.packBatch(limit, this.link.releasesWrittenChunk === true);
       if (batch === undefined) break;
       this.sendLimiter.take(batch.length);
       this.sentBytesTotal += batch.length;
-      if (!this.link.write(batch)) {
+      const accepted = this.link.write(batch);
+      this.scheduler.releaseBatch();
+      if (!accepted) {
         this.waitingForDrain = true;
         return;
       }

@@ -1,6 +1,7 @@
 import type { Aead } from '../crypto/aead.js';
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, FRAME_HEADER_BYTES } from '../crypto/constants.js';
 import { ProtocolError } from '../errors.js';
+import { FRAME_SLAB_BYTES, FRAME_SLAB_MAX_FRAME_BYTES } from './constants.js';
 
 /**
  * Sealed frames, pure and I/O-free so they can be tested byte by byte:
@@ -24,6 +25,21 @@ function writeNonce(view: DataView, counter: number): void {
   view.setUint32(8, Math.floor(counter / TWO_POW_32), true);
 }
 
+let frameSlab = new Uint8Array(0);
+let frameSlabOffset = 0;
+
+/** A buffer nobody else writes to, for one frame: small ones are views of the shared slab (see the constants). */
+function allocateFrame(bytes: number): Uint8Array {
+  if (bytes > FRAME_SLAB_MAX_FRAME_BYTES) return new Uint8Array(bytes);
+  if (frameSlabOffset + bytes > frameSlab.length) {
+    frameSlab = new Uint8Array(FRAME_SLAB_BYTES);
+    frameSlabOffset = 0;
+  }
+  const start = frameSlabOffset;
+  frameSlabOffset += bytes;
+  return frameSlab.subarray(start, start + bytes);
+}
+
 function counterExhausted(): ProtocolError {
   return new ProtocolError('ERR_PROTOCOL', 'Frame counter exhausted: the connection must be re-established');
 }
@@ -45,7 +61,8 @@ export class FrameEncoder {
   }
 
   /**
-   * Returns `[length][sealed]` in one buffer, ready for a single `link.write`. Throws RangeError if
+   * Returns `[length][sealed]`, ready for a single `link.write`; a small frame is a view into a buffer
+   * shared with other frames, which nothing ever writes to again. Throws RangeError if
    * `plaintext` exceeds `maxPayloadBytes` (callers split first) and ProtocolError ERR_PROTOCOL when
    * the nonce space is used up.
    */
@@ -59,11 +76,11 @@ export class FrameEncoder {
     const length = plaintext.length + AEAD_TAG_BYTES;
     let frame: Uint8Array;
     if (this.aead.sealInto !== undefined) {
-      frame = new Uint8Array(FRAME_HEADER_BYTES + length);
+      frame = allocateFrame(FRAME_HEADER_BYTES + length);
       this.aead.sealInto(this.nonce, plaintext, frame, FRAME_HEADER_BYTES);
     } else {
       const sealed = this.aead.seal(this.nonce, plaintext);
-      frame = new Uint8Array(FRAME_HEADER_BYTES + length);
+      frame = allocateFrame(FRAME_HEADER_BYTES + length);
       frame.set(sealed, FRAME_HEADER_BYTES);
     }
     frame[0] = length >>> 24;
@@ -94,7 +111,9 @@ export type FrameSink = (plaintext: Uint8Array) => void;
  * held, and "park until enough bytes". The declared length is checked against the cap as soon as
  * the 4 header bytes are in, so a peer can never make it hold more than
  * `FRAME_HEADER_BYTES + maxPayloadBytes + AEAD_TAG_BYTES` bytes. Frames that lie whole within one
- * chunk are opened in place, without copying.
+ * chunk are opened where they lie, without copying; one that straddles chunks is gathered into one
+ * buffer of its exact size and opened there. With an Aead that has `openInPlace` no other buffer is
+ * made: `push` takes ownership of its chunk (as a Link's receiver does) and may overwrite it.
  *
  * `push` returns errors rather than throwing them. If `onFrame` throws, the decoder halts (the rest
  * of that chunk is lost, so the stream could not be trusted anyway) and the exception propagates.
@@ -205,7 +224,10 @@ export class FrameDecoder {
   private openAndEmit(sealed: Uint8Array, onFrame: FrameSink): ProtocolError | undefined {
     if (this.counter >= MAX_FRAME_COUNTER) return this.fail(counterExhausted());
     writeNonce(this.nonceView, this.counter);
-    const plaintext = this.aead.open(this.nonce, sealed);
+    const aead = this.aead;
+    let plaintext: Uint8Array | undefined;
+    if (aead.openInPlace === undefined) plaintext = aead.open(this.nonce, sealed);
+    else if (aead.openInPlace(this.nonce, sealed)) plaintext = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
     if (plaintext === undefined) {
       return this.fail(
         new ProtocolError('ERR_DECRYPT', 'Frame failed authentication (tampered, replayed or reordered)', {

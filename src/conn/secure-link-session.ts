@@ -1,5 +1,6 @@
 import { MeshlinkError, ProtocolError, toError } from '../errors.js';
 import type { Link, LinkHandlers } from '../transport/link.js';
+import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
 import type { FrameDecoder, FrameEncoder } from './secure-link-frame.js';
 
 /**
@@ -39,6 +40,8 @@ type Phase = (typeof Phase)[keyof typeof Phase];
  * before anyone has attached, so they are queued and the underlying link is paused until `attach`.
  */
 export class SecureLinkSession implements SecureLink {
+  /** `write` seals its chunk into new frames before returning. */
+  readonly releasesWrittenChunk = true;
   private handlers: LinkHandlers | undefined;
   /** Opened frames the owner could not take yet (not attached, or paused). */
   private readonly pending: Uint8Array[] = [];
@@ -102,7 +105,11 @@ export class SecureLinkSession implements SecureLink {
     try {
       for (let offset = 0; offset < chunk.length; offset += max) {
         const end = Math.min(offset + max, chunk.length);
-        ok = this.link.write(this.encoder.encode(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end)));
+        if (latencyProbeEnabled) markLatency(LatencyPoint.Seal);
+        const frame = this.encoder.encode(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end));
+        if (latencyProbeEnabled) markLatency(LatencyPoint.Write);
+        ok = this.link.write(frame);
+        if (latencyProbeEnabled) markLatency(LatencyPoint.Written);
       }
     } catch (error) {
       this.destroy(toError(error));
@@ -138,6 +145,7 @@ export class SecureLinkSession implements SecureLink {
 
   /** Takes one opened frame from the decoder; also used by the handshake for coalesced frames. */
   readonly receiveFrame = (plaintext: Uint8Array): void => {
+    if (latencyProbeEnabled) markLatency(LatencyPoint.Opened);
     if (this.phase !== Phase.Open) return;
     if (this.handlers !== undefined && !this.userPaused && this.pending.length === 0) {
       this.deliver(this.handlers, plaintext);
@@ -153,8 +161,12 @@ export class SecureLinkSession implements SecureLink {
   }
 
   private readonly onLinkData = (chunk: Uint8Array): void => {
+    if (latencyProbeEnabled) markLatency(LatencyPoint.Read);
     if (this.phase !== Phase.Open) return;
-    const error = this.decoder.push(chunk, this.receiveFrame);
+    // A Node Buffer's subarray() builds another Buffer through its species; plain views are cheaper
+    // for the frames and packets cut from this chunk.
+    const bytes = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const error = this.decoder.push(bytes, this.receiveFrame);
     if (error !== undefined) this.fail(error);
   };
 

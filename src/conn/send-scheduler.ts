@@ -1,9 +1,14 @@
 import { ConfigError } from '../errors.js';
 import { CONTROL_PACKET_BYTES, MSG_PACKET_HEADER_BYTES, PacketKind } from '../wire/constants.js';
 import { writeControlPacket } from '../wire/packet.js';
+import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
+import { BufferPool } from './buffer-pool.js';
 import { Channel } from './channel.js';
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
-import { PRIORITY_DECAY_FACTOR, PRIORITY_DECAY_INTERVAL_MS } from './constants.js';
+import { BATCH_POOL_MAX_FREE_BUFFERS, DEFAULT_MAX_BATCH_BYTES, PRIORITY_DECAY_FACTOR, PRIORITY_DECAY_INTERVAL_MS } from './constants.js';
+
+/** Shared by every connection of the process: JS runs one flush at a time. */
+const batchBuffers = new BufferPool(DEFAULT_MAX_BATCH_BYTES, BATCH_POOL_MAX_FREE_BUFFERS);
 import { systemClock } from '../util/clock.js';
 
 /**
@@ -15,6 +20,8 @@ export class SendScheduler {
   readonly channels: Channel[] = [];
   private readonly byId: (Channel | undefined)[] = new Array<Channel | undefined>(256);
   private lastDecayMs = 0;
+  /** The pooled buffer behind the last batch, until `releaseBatch`. */
+  private lentBuffer: Uint8Array | undefined;
   /** Control packets waiting to go out first in the next batch. */
   pongPending = false;
   pingPending = false;
@@ -39,17 +46,25 @@ export class SendScheduler {
 
   /**
    * Packs control packets and message fragments into one batch of at most `limit` bytes; undefined
-   * when nothing is pending. The batch is allocated at its exact size (the channels know their queued
-   * wire bytes) and handed to the link, which may keep it: no batch-sized buffer lives per connection,
-   * so an idle connection holds none, and nothing is copied twice.
+   * when nothing is pending. No batch-sized buffer lives per connection, so an idle connection holds
+   * none. With `transient` (the link is done with the batch when `write` returns) the batch lies in a
+   * pooled buffer: call `releaseBatch()` after the write. Otherwise it is allocated at its exact size
+   * (the channels know their queued wire bytes) for the link to keep.
    */
-  packBatch(limit: number): Uint8Array | undefined {
+  packBatch(limit: number, transient = false): Uint8Array | undefined {
     let wanted = (this.pongPending ? CONTROL_PACKET_BYTES : 0) + (this.pingPending ? CONTROL_PACKET_BYTES : 0);
     const channels = this.channels;
     for (let i = 0; i < channels.length; i++) wanted += channels[i]!.pendingWireBytes;
     if (wanted === 0) return undefined;
+    if (latencyProbeEnabled) markLatency(LatencyPoint.Pack);
     const size = wanted < limit ? wanted : limit;
-    const buffer = new Uint8Array(size);
+    let buffer: Uint8Array;
+    if (transient && size <= batchBuffers.bufferBytes) {
+      this.releaseBatch();
+      buffer = this.lentBuffer = batchBuffers.acquire();
+    } else {
+      buffer = new Uint8Array(size);
+    }
     let offset = 0;
     if (this.pongPending) {
       this.pongPending = false;
@@ -67,8 +82,18 @@ export class SendScheduler {
       if (next < 0) break;
       offset = next;
     }
-    if (offset === 0) return undefined;
-    return offset === size ? buffer : buffer.subarray(0, offset);
+    if (offset === 0) {
+      this.releaseBatch();
+      return undefined;
+    }
+    return offset === buffer.length ? buffer : buffer.subarray(0, offset);
+  }
+
+  /** Returns the pooled buffer of the last transient batch; the batch must not be used afterwards. */
+  releaseBatch(): void {
+    if (this.lentBuffer === undefined) return;
+    batchBuffers.release(this.lentBuffer);
+    this.lentBuffer = undefined;
   }
 
   /** The pending channel with the least recently-sent bytes per unit of priority. */

@@ -19,6 +19,13 @@ export interface Aead {
    * bytes written. Lets a frame be built with one allocation instead of three.
    */
   sealInto?(nonce: Uint8Array, plaintext: Uint8Array, target: Uint8Array, offset: number): number;
+  /**
+   * Optional: opens `sealed` (ciphertext || tag) where it lies, leaving the plaintext in its first
+   * `sealed.length - 16` bytes; false when not authentic (the bytes may then have been wiped, never
+   * decrypted). Saves a buffer per frame on the receiving side, where the sealed bytes already belong
+   * to the caller.
+   */
+  openInPlace?(nonce: Uint8Array, sealed: Uint8Array): boolean;
 }
 
 /**
@@ -40,23 +47,34 @@ export function assertAeadNonce(nonce: Uint8Array): void {
   }
 }
 
-/** Pure-JS ChaCha20-Poly1305 from @noble/ciphers: the default, and the one browsers use. */
+/**
+ * Pure-JS ChaCha20-Poly1305 from @noble/ciphers: the default, and the one browsers use. Seals into and
+ * opens in the caller's buffers (noble writes to a given output, and checks the tag before decrypting).
+ */
 export const nobleChaCha20Poly1305: AeadFactory = (key32) => {
   assertAeadKey(key32);
   const key = key32.slice();
+  const openInto = (nonce: Uint8Array, sealed: Uint8Array, target: Uint8Array | undefined): Uint8Array | undefined => {
+    assertAeadNonce(nonce);
+    if (sealed.length < AEAD_TAG_BYTES) return undefined;
+    try {
+      return chacha20poly1305(key, nonce).decrypt(sealed, target);
+    } catch {
+      return undefined;
+    }
+  };
   return {
     seal(nonce, plaintext) {
       assertAeadNonce(nonce);
       return chacha20poly1305(key, nonce).encrypt(plaintext);
     },
-    open(nonce, sealed) {
+    sealInto(nonce, plaintext, target, offset) {
       assertAeadNonce(nonce);
-      if (sealed.length < AEAD_TAG_BYTES) return undefined;
-      try {
-        return chacha20poly1305(key, nonce).decrypt(sealed);
-      } catch {
-        return undefined;
-      }
+      const length = plaintext.length + AEAD_TAG_BYTES;
+      chacha20poly1305(key, nonce).encrypt(plaintext, target.subarray(offset, offset + length));
+      return length;
     },
+    open: (nonce, sealed) => openInto(nonce, sealed, undefined),
+    openInPlace: (nonce, sealed) => openInto(nonce, sealed, sealed.subarray(0, sealed.length - AEAD_TAG_BYTES)) !== undefined,
   };
 };

@@ -34,6 +34,11 @@ export interface Link {
   readonly remoteAddress: string;
   /** Bytes queued for sending that the transport has not yet handed to the network. */
   readonly bufferedBytes: number;
+  /**
+   * True when `write()` is done with its chunk by the time it returns (a SecureLink seals it into a
+   * frame of its own): the writer may reuse that buffer at once. Absent: the link may keep the chunk.
+   */
+  readonly releasesWrittenChunk?: boolean;
   readonly closed: boolean;
   /** Set (or replace) the handlers. Delivery starts with the first call. */
   attach(handlers: LinkHandlers): void;

@@ -102,25 +102,57 @@ describe('AEAD implementations', () => {
   });
 });
 
-describe('nodeChaCha20Poly1305 paths (libsodium for small frames, OpenSSL for large)', () => {
-  it('matches noble byte for byte on both sides of the size split, through seal and sealInto', async () => {
-    const { nodeChaCha20Poly1305: node, SODIUM_MAX_FRAME_BYTES, hasSodium } = await import('../../platforms/node/aead.js');
+describe('nodeChaCha20Poly1305 paths (libsodium when installed, else OpenSSL) and in-place opening', () => {
+  const key = new Uint8Array(32).map((_, i) => i * 7);
+  const nonce = new Uint8Array(12).map((_, i) => i + 1);
+  const sizes = [0, 1, 1024, 8 * 1024 + 1, 16 * 1024, 64 * 1024];
+
+  it('uses libsodium here (sodium-native is installed)', async () => {
+    const { hasSodium } = await import('../../platforms/node/aead.js');
     expect(hasSodium()).toBe(true);
-    const key = new Uint8Array(32).map((_, i) => i * 7);
-    const nonce = new Uint8Array(12).map((_, i) => i + 1);
-    const fast = node(key);
+  });
+
+  const fastPaths: [string, () => Promise<AeadFactory>][] = [
+    ['libsodium', async () => (await import('../../platforms/node/aead.js')).nodeChaCha20Poly1305],
+    ['OpenSSL', async () => (await import('../../platforms/node/aead.js')).openSslChaCha20Poly1305],
+    ['noble', async () => nobleChaCha20Poly1305],
+  ];
+
+  it.each(fastPaths)('%s matches noble byte for byte through seal, sealInto, open and openInPlace', async (_name, load) => {
+    const fast = (await load())(key);
     const reference = nobleChaCha20Poly1305(key);
-    for (const size of [0, 1, 1024, SODIUM_MAX_FRAME_BYTES - 1, SODIUM_MAX_FRAME_BYTES, SODIUM_MAX_FRAME_BYTES + 1, 64 * 1024]) {
+    for (const size of sizes) {
       const plaintext = new Uint8Array(size).map((_, i) => i * 13);
       const expected = reference.seal(nonce, plaintext);
       expect(Buffer.from(fast.seal(nonce, plaintext)).equals(Buffer.from(expected))).toBe(true);
-      const target = new Uint8Array(size + 16 + 3);
-      expect(fast.sealInto!(nonce, plaintext, target, 3)).toBe(size + 16);
-      expect(Buffer.from(target.subarray(3)).equals(Buffer.from(expected))).toBe(true);
-      expect(Buffer.from(fast.open(nonce, expected)!).equals(Buffer.from(plaintext))).toBe(true);
+      if (fast.sealInto !== undefined) {
+        const target = new Uint8Array(size + 16 + 3);
+        expect(fast.sealInto(nonce, plaintext, target, 3)).toBe(size + 16);
+        expect(Buffer.from(target.subarray(3)).equals(Buffer.from(expected))).toBe(true);
+      }
+      const opened = fast.open(nonce, expected);
+      expect(Buffer.from(opened!).equals(Buffer.from(plaintext))).toBe(true);
+      // open() leaves its input alone, even when it is a Node Buffer (whose slice() is a view).
+      const asBuffer = Buffer.from(expected);
+      fast.open(nonce, asBuffer);
+      expect(asBuffer.equals(Buffer.from(expected))).toBe(true);
       const forged = expected.slice();
       forged[forged.length - 1]! ^= 1;
       expect(fast.open(nonce, forged)).toBeUndefined();
+      if (fast.openInPlace !== undefined) {
+        // Sealed bytes in the middle of a larger buffer: only they change, into the plaintext.
+        const around = new Uint8Array(expected.length + 10).fill(0xee);
+        around.set(expected, 5);
+        expect(fast.openInPlace(nonce, around.subarray(5, 5 + expected.length))).toBe(true);
+        expect(Buffer.from(around.subarray(5, 5 + size)).equals(Buffer.from(plaintext))).toBe(true);
+        expect([...around.subarray(0, 5), ...around.subarray(5 + expected.length)].every((b) => b === 0xee)).toBe(true);
+        // The tag is checked before anything is decrypted: no plaintext of a forged frame appears
+        // (libsodium wipes the bytes, noble leaves them as they came).
+        const forgedCopy = forged.slice();
+        expect(fast.openInPlace(nonce, forgedCopy)).toBe(false);
+        if (size >= 16) expect(Buffer.from(forgedCopy.subarray(0, size)).equals(Buffer.from(plaintext))).toBe(false);
+        expect(fast.openInPlace(nonce, new Uint8Array(15))).toBe(false);
+      }
     }
   });
 });

@@ -1,0 +1,35 @@
+/**
+ * A few equal-sized buffers for work that ends before control returns to the event loop (packing a
+ * batch that the SecureLink seals into a frame of its own at once). Taking one from the pool instead of
+ * allocating saves the allocation, the zero-fill and the garbage per write; keeping at most `maxFree`
+ * bounds what an idle process holds, whatever the number of connections. A buffer is lent to one user
+ * at a time: two users that overlap (one flush inside another) get different buffers.
+ */
+export class BufferPool {
+  private readonly free: Uint8Array[] = [];
+
+  constructor(
+    readonly bufferBytes: number,
+    readonly maxFree: number,
+  ) {}
+
+  /** Buffers held for reuse, not lent to anyone. */
+  get freeCount(): number {
+    return this.free.length;
+  }
+
+  /** A buffer of `bufferBytes` that nobody else holds until it is released. Contents are leftovers. */
+  acquire(): Uint8Array {
+    return this.free.pop() ?? new Uint8Array(this.bufferBytes);
+  }
+
+  /**
+   * Gives back a buffer from `acquire`; the caller must not touch it afterwards. Extra buffers beyond
+   * `maxFree`, foreign sizes and a buffer released twice are left to the garbage collector.
+   */
+  release(buffer: Uint8Array): void {
+    if (buffer.buffer.byteLength !== this.bufferBytes || buffer.byteLength !== this.bufferBytes || this.free.length >= this.maxFree) return;
+    if (this.free.includes(buffer)) return;
+    this.free.push(buffer);
+  }
+}
