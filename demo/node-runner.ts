@@ -8,6 +8,7 @@ import {
   createNode,
   formatAddress,
   parseAddress,
+  type IceServer,
   type NatAgent,
   type Storage,
   type Switch,
@@ -60,6 +61,8 @@ export interface NodeConfig {
   nat?: 'upnp' | 'nat-pmp' | undefined;
   /** Crawl: collect and hand out addresses, keep no long-term peers. */
   seedMode?: boolean;
+  /** Link to peers met through a relay over WebRTC (Node: @roamhq/wrtc), with these STUN/TURN servers. */
+  webrtc?: { iceServers: IceServer[] } | undefined;
 }
 
 /** `GET /config.json` of the demo page's server. */
@@ -120,6 +123,7 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
     maxInbound: config.maxInbound,
     maxOutbound: config.maxOutbound,
     nat: config.nat ?? false,
+    webrtc: config.webrtc === undefined ? false : { iceServers: config.webrtc.iceServers, onRoute: (route) => log('info', 'webrtc:route', { ...route }) },
     // Pages connected to us find each other through our PEX answers and signal through us.
     relay: true,
     pex: {
