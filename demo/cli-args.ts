@@ -39,6 +39,7 @@ Options:
   --ice-server <url[,username,credential]>
                                a STUN or TURN server for WebRTC, repeatable, e.g. stun:stun.example.org:3478
                                or turn:turn.example.org:3478,alice,secret (TURN needs both); needs --webrtc
+  --gossip-interval <ms>       originate a small transaction every <ms> ms (load for testnets; default off)
   --status <host:port>         serve GET /status (JSON) over HTTP; port 0 picks a free port
   --web <host:port>            serve the browser demo page over HTTP (with GET /config.json naming
                                the relay's WebSocket address, and GET /status); needs --ws
@@ -72,6 +73,7 @@ const OPTIONS = {
   'seed-mode': { type: 'boolean' },
   webrtc: { type: 'boolean' },
   'ice-server': { type: 'string', multiple: true },
+  'gossip-interval': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -108,6 +110,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     nat: parseNat(values.nat),
     seedMode: values['seed-mode'] === true,
     allowLocal: values['allow-local'] === true,
+    gossipIntervalMs: values['gossip-interval'] === undefined ? undefined : parseInterval('--gossip-interval', values['gossip-interval']),
     webrtc: values.webrtc === true ? { iceServers: (values['ice-server'] ?? []).map(parseIceServer) } : undefined,
   };
   if (values['ice-server'] !== undefined && values.webrtc !== true) {
@@ -178,6 +181,17 @@ export function parseHostPort(flag: string, value: string): HostPort {
 function parseCount(flag: string, value: string): number {
   if (!/^\d{1,9}$/.test(value) || Number(value) > MAX_PEER_LIMIT) {
     throw new UsageError(`${flag} must be a whole number 0..${MAX_PEER_LIMIT}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+/** Shortest gossip interval: a testnet node is a load generator, not a flood. */
+const MIN_GOSSIP_INTERVAL_MS = 10;
+const MAX_GOSSIP_INTERVAL_MS = 24 * 60 * 60 * 1000;
+
+function parseInterval(flag: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < MIN_GOSSIP_INTERVAL_MS || Number(value) > MAX_GOSSIP_INTERVAL_MS) {
+    throw new UsageError(`${flag} must be a whole number of ms, ${MIN_GOSSIP_INTERVAL_MS}..${MAX_GOSSIP_INTERVAL_MS}, got "${value}"`);
   }
   return Number(value);
 }

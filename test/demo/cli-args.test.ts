@@ -142,4 +142,11 @@ describe('meshlink command line', () => {
     expect(usageError('node', '--webrtc', '--ice-server', 'stun:h:3478,alice,secret')).toMatch(/STUN.*no username/);
     expect(usageError('node', '--webrtc', '--ice-server', 'http://h:3478')).toMatch(/stun:, stuns:, turn: or turns:/);
   });
+
+  it('takes --gossip-interval in ms within bounds', () => {
+    expect(nodeConfig('--gossip-interval', '500').config.gossipIntervalMs).toBe(500);
+    expect(nodeConfig().config.gossipIntervalMs).toBeUndefined();
+    expect(usageError('node', '--gossip-interval', '5')).toMatch(/--gossip-interval.*10\.\./);
+    expect(usageError('node', '--gossip-interval', 'often')).toMatch(/--gossip-interval/);
+  });
 });
