@@ -10,7 +10,7 @@ export type NodeEvent =
   | { t: number; node: string; run: number; kind: 'exited'; code: number | null }
   | { t: number; node: string; run: number; kind: 'connected'; peer: string; direction: string; transport: 'tcp' | 'webrtc' }
   | { t: number; node: string; run: number; kind: 'disconnected'; peer: string }
-  | { t: number; node: string; run: number; kind: 'tx'; hash: string; local: boolean }
+  | { t: number; node: string; run: number; kind: 'tx'; hash: string; local: boolean; from?: string }
   | { t: number; node: string; run: number; kind: 'route'; peer: string; addresses: string[] };
 
 /** Events kept per run; a five-minute, 30-node run logs a few hundred thousand. */
@@ -115,7 +115,7 @@ export class TestnetNode {
       case 'peer:disconnected':
         return this.push({ t, node, run, kind: 'disconnected', peer: String(entry['peer']) });
       case 'tx':
-        return this.push({ t, node, run, kind: 'tx', hash: String(entry['hash']), local: entry['from'] === 'local' });
+        return this.push({ t, node, run, kind: 'tx', hash: String(entry['hash']), local: entry['from'] === 'local', ...(entry['from'] === 'local' ? {} : { from: String(entry['from']) }) });
       case 'webrtc:route':
         return this.push({ t, node, run, kind: 'route', peer: String(entry['peerId']), addresses: [String(entry['localAddress']), String(entry['remoteAddress'])] });
       default:

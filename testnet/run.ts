@@ -1,5 +1,5 @@
 /**
- * `npm run testnet -- <manifest.json> [--json] [--out report.json]` (root, Linux): builds the lab a
+ * `npm run testnet -- <manifest.json> [--json] [--out report.json] [--events events.jsonl]` (root, Linux): builds the lab a
  * manifest describes (each node a `meshlink node` process in its own network namespace, NAT routers,
  * shaped links, coturn), waits for the mesh, lets the nodes gossip through the perturbations, and
  * prints a report. The lab is torn down on exit, on failure and on SIGINT/SIGTERM.
@@ -67,9 +67,9 @@ function nodeArgs(spec: NodeSpec, manifest: Manifest, home: string, relays: stri
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options: { json: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ options: { json: { type: 'boolean' }, out: { type: 'string' }, events: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
   if (values.help === true || positionals.length !== 1) {
-    process.stdout.write('usage: npm run testnet -- <manifest.json> [--json] [--out report.json]   (root, Linux)\n');
+    process.stdout.write('usage: npm run testnet -- <manifest.json> [--json] [--out report.json] [--events events.jsonl]   (root, Linux)\n');
     process.exitCode = values.help === true ? 0 : 2;
     return;
   }
@@ -198,6 +198,8 @@ async function main(): Promise<void> {
     });
     const json = JSON.stringify(report, null, 2);
     if (values.out !== undefined) writeFileSync(values.out, `${json}\n`);
+    // Every recorded event and action, one JSON object per line, for analyses the report does not make.
+    if (values.events !== undefined) writeFileSync(values.events, [...events, ...executed.map((action) => ({ ...action, kind: 'action' }))].map((event) => JSON.stringify(event)).join('\n') + '\n');
     process.stdout.write(values.json === true ? `${json}\n` : `${formatReport(report)}\n`);
   } finally {
     teardown();
