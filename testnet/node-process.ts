@@ -9,7 +9,7 @@ export type NodeEvent =
   | { t: number; node: string; run: number; kind: 'started' }
   | { t: number; node: string; run: number; kind: 'exited'; code: number | null }
   | { t: number; node: string; run: number; kind: 'connected'; peer: string; direction: string; transport: 'tcp' | 'webrtc' }
-  | { t: number; node: string; run: number; kind: 'disconnected'; peer: string }
+  | { t: number; node: string; run: number; kind: 'disconnected'; peer: string; reason?: string }
   | { t: number; node: string; run: number; kind: 'tx'; hash: string; local: boolean; from?: string }
   | { t: number; node: string; run: number; kind: 'route'; peer: string; addresses: string[] };
 
@@ -113,7 +113,7 @@ export class TestnetNode {
         return this.push({ t, node, run, kind: 'connected', peer: String(entry['peer']), direction: String(entry['direction']), transport: address.startsWith('webrtc://') ? 'webrtc' : 'tcp' });
       }
       case 'peer:disconnected':
-        return this.push({ t, node, run, kind: 'disconnected', peer: String(entry['peer']) });
+        return this.push({ t, node, run, kind: 'disconnected', peer: String(entry['peer']), ...(reasonCode(entry['reason']) === undefined ? {} : { reason: reasonCode(entry['reason'])! }) });
       case 'tx':
         return this.push({ t, node, run, kind: 'tx', hash: String(entry['hash']), local: entry['from'] === 'local', ...(entry['from'] === 'local' ? {} : { from: String(entry['from']) }) });
       case 'webrtc:route':
@@ -121,4 +121,10 @@ export class TestnetNode {
       default:
     }
   }
+}
+
+function reasonCode(reason: unknown): string | undefined {
+  if (reason === null || typeof reason !== 'object') return undefined;
+  const { code, message } = reason as { code?: unknown; message?: unknown };
+  return typeof code === 'string' ? code : typeof message === 'string' ? message.slice(0, 80) : undefined;
 }
