@@ -62,6 +62,13 @@ export interface Report {
     expectedDeliveries: number;
     deliveries: number;
     deliveryRatio: number | null;
+    /**
+     * Every node counted that was running, unperturbed and not restarted in the last 10 s, from the
+     * tx's origination until 10 s later: under churn, where no node but the relays stays up throughout.
+     */
+    liveExpected: number;
+    liveDeliveries: number;
+    liveDeliveryRatio: number | null;
     latencyMs: Percentiles;
     /** A node told twice about one tx by its mempool within one process run. */
     duplicates: number;
@@ -76,6 +83,8 @@ export interface Report {
 }
 
 const RECONNECT_GOAL_MS = 10 * 1000;
+/** A node counts as live for a tx when nothing happened to it within this long before or after. */
+const LIVE_SETTLE_MS = 10 * 1000;
 
 export function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
@@ -157,6 +166,24 @@ export function buildReport(facts: RunFacts): Report {
       latencies.push(t - origin.t);
     }
   }
+  // Live receivers: no perturbation span overlapping [t - settle, t + settle] (a restart counts as the end of one).
+  const spans = new Map<string, Array<[number, number]>>();
+  for (const [open, close] of [['kill', 'restart'], ['pause', 'resume'], ['cut', 'heal']] as const) {
+    for (const [node, list] of intervals(facts.actions, open, close, facts.collectedAt)) spans.set(node, [...(spans.get(node) ?? []), ...list]);
+  }
+  const live = (node: string, t: number): boolean => !(spans.get(node) ?? []).some(([from, to]) => from <= t + LIVE_SETTLE_MS && to >= t - LIVE_SETTLE_MS);
+  let liveExpected = 0;
+  let liveDelivered = 0;
+  for (const origin of origins) {
+    if ((peersAtOrigin.get(origin.hash) ?? 0) === 0 || !live(origin.node, origin.t)) continue;
+    const seen = firstSeen.get(origin.hash)!;
+    for (const node of facts.nodes) {
+      if (node.name === origin.node || !live(node.name, origin.t)) continue;
+      liveExpected++;
+      const t = seen.get(node.name);
+      if (t !== undefined && t <= facts.collectedAt) liveDelivered++;
+    }
+  }
   const extra = (counts: Map<string, number>): number => [...counts.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
 
   // Links at the end, each counted once (from the side with the lower node id).
@@ -216,6 +243,9 @@ export function buildReport(facts: RunFacts): Report {
       expectedDeliveries: expected,
       deliveries: delivered,
       deliveryRatio: expected === 0 ? null : delivered / expected,
+      liveExpected,
+      liveDeliveries: liveDelivered,
+      liveDeliveryRatio: liveExpected === 0 ? null : liveDelivered / liveExpected,
       latencyMs: percentiles(latencies),
       duplicates: extra(seenPerRun),
       duplicatesAcrossRestarts: extra(seenPerNode),
@@ -264,6 +294,7 @@ export function formatReport(report: Report): string {
     `  mesh formed                 ${report.meshFormed ? `yes, every node at its target after ${ms(report.timeToTargetMs)}` : `NO (never at target: ${report.nodesNeverAtTarget.join(', ')})`}`,
     `  gossip originated           ${g.originated} txs (${g.orphaned} by a node with no peer, ${g.originatedWhileCut} while cut off: not counted)`,
     `  delivery to stable nodes    ${g.deliveries}/${g.expectedDeliveries} = ${g.deliveryRatio === null ? '–' : `${(g.deliveryRatio * 100).toFixed(2)} %`} (${g.stableReceivers} nodes never perturbed)`,
+    `  delivery to live nodes      ${g.liveDeliveries}/${g.liveExpected} = ${g.liveDeliveryRatio === null ? '–' : `${(g.liveDeliveryRatio * 100).toFixed(2)} %`} (nodes untouched from 10 s before to 10 s after each tx)`,
     `  latency p50/p90/p99/max     ${ms(g.latencyMs.p50)} / ${ms(g.latencyMs.p90)} / ${ms(g.latencyMs.p99)} / ${ms(g.latencyMs.max)}`,
     `  duplicates                  ${g.duplicates} within a process run, ${g.duplicatesAcrossRestarts} across restarts`,
     `  links at the end            tcp to a relay ${report.links.tcpToRelay}, tcp direct ${report.links.tcpDirect}, webrtc direct ${report.links.webrtcDirect}, webrtc via TURN ${report.links.webrtcTurn}${report.links.webrtcUnknownRoute > 0 ? `, webrtc route unknown ${report.links.webrtcUnknownRoute}` : ''}`,

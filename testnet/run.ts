@@ -199,7 +199,7 @@ async function main(): Promise<void> {
     const json = JSON.stringify(report, null, 2);
     if (values.out !== undefined) writeFileSync(values.out, `${json}\n`);
     // Every recorded event and action, one JSON object per line, for analyses the report does not make.
-    if (values.events !== undefined) writeFileSync(values.events, [...facts.map((node) => ({ ...node, nodeKind: node.kind, kind: 'node' })), ...events, ...executed.map((action) => ({ ...action, kind: 'action' }))].map((event) => JSON.stringify(event)).join('\n') + '\n');
+    if (values.events !== undefined) writeFileSync(values.events, [{ kind: 'window', launchedAt, meshAt, windowStart, windowEnd, collectedAt, turnIp: coturn?.host.ip }, ...facts.map((node) => ({ ...node, nodeKind: node.kind, kind: 'node' })), ...events, ...executed.map((action) => ({ ...action, kind: 'action' }))].map((event) => JSON.stringify(event)).join('\n') + '\n');
     process.stdout.write(values.json === true ? `${json}\n` : `${formatReport(report)}\n`);
   } finally {
     teardown();

@@ -124,6 +124,8 @@ describe('testnet report', () => {
     expect(report.gossip).toMatchObject({ originated: 2, orphaned: 1, stableReceivers: 3, expectedDeliveries: 2, deliveries: 2 });
     expect(report.reconnect['restart→first peer']).toMatchObject({ count: 1, max: 300, over10s: 0, never: 0 });
     expect(report.reconnect['restart→first gossip']).toMatchObject({ count: 1, max: 700 });
+    // x was killed 1.2 s before h3 and restarted 0.6 s before it: not live for h3, so only y and z count.
+    expect(report.gossip).toMatchObject({ liveExpected: 2, liveDeliveries: 2 });
   });
 
   it('takes percentiles by rank', () => {
