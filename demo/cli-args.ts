@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_INBOUND_PEERS, DEFAULT_MAX_OUTBOUND_PEERS } from '../src/switch/constants.js';
-import { DEFAULT_NETWORK, defaultHome, formatAddress, parseAddress } from '../platforms/node/index.js';
+import { DEFAULT_NETWORK, defaultHome, formatAddress, parseAddress, type IceServer } from '../platforms/node/index.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 import type { HostPort, NodeConfig } from './node-runner.js';
 
@@ -36,6 +36,11 @@ Options:
   --allow-local                keep loopback and private addresses in the address book (LAN, testing)
   --seed-mode                  crawl: collect and hand out addresses, keep no long-term peers
   --nat <upnp|nat-pmp|none>    map the listening ports on the LAN's gateway (UPnP or NAT-PMP) and advertise them (default none)
+  --webrtc                     also link to peers met through a relay over WebRTC (needs @roamhq/wrtc)
+  --ice-server <url[,username,credential]>
+                               a STUN or TURN server for WebRTC, repeatable, e.g. stun:stun.example.org:3478
+                               or turn:turn.example.org:3478,alice,secret (TURN needs both); needs --webrtc
+  --gossip-interval <ms>       originate a small transaction every <ms> ms (load for testnets; default off)
   --status <host:port>         serve GET /status (JSON) over HTTP; port 0 picks a free port
   --web <host:port>            serve the browser demo page over HTTP (with GET /config.json naming
                                the relay's WebSocket address, and GET /status); needs --ws
@@ -69,6 +74,9 @@ const OPTIONS = {
   'allow-local': { type: 'boolean' },
   nat: { type: 'string' },
   'seed-mode': { type: 'boolean' },
+  webrtc: { type: 'boolean' },
+  'ice-server': { type: 'string', multiple: true },
+  'gossip-interval': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -107,7 +115,12 @@ export function parseCommandLine(argv: readonly string[]): Command {
     nat: parseNat(values.nat),
     seedMode: values['seed-mode'] === true,
     allowLocal: values['allow-local'] === true,
+    gossipIntervalMs: values['gossip-interval'] === undefined ? undefined : parseInterval('--gossip-interval', values['gossip-interval']),
+    webrtc: values.webrtc === true ? { iceServers: (values['ice-server'] ?? []).map(parseIceServer) } : undefined,
   };
+  if (values['ice-server'] !== undefined && values.webrtc !== true) {
+    throw new UsageError('--ice-server configures WebRTC: add --webrtc');
+  }
   if (config.web !== undefined && config.ws === undefined) {
     throw new UsageError('--web serves a page that dials this node over WebSocket: add --ws <host:port>');
   }
@@ -177,6 +190,17 @@ function parseCount(flag: string, value: string): number {
   return Number(value);
 }
 
+/** Shortest gossip interval: a testnet node is a load generator, not a flood. */
+const MIN_GOSSIP_INTERVAL_MS = 10;
+const MAX_GOSSIP_INTERVAL_MS = 24 * 60 * 60 * 1000;
+
+function parseInterval(flag: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < MIN_GOSSIP_INTERVAL_MS || Number(value) > MAX_GOSSIP_INTERVAL_MS) {
+    throw new UsageError(`${flag} must be a whole number of ms, ${MIN_GOSSIP_INTERVAL_MS}..${MAX_GOSSIP_INTERVAL_MS}, got "${value}"`);
+  }
+  return Number(value);
+}
+
 function parseName(flag: string, value: string, minLength: number): string {
   if (value.length < minLength || value.length > MAX_NAME_LENGTH) {
     throw new UsageError(`${flag} must be ${minLength}..${MAX_NAME_LENGTH} characters`);
@@ -188,6 +212,25 @@ function parseNat(value: string | undefined): 'upnp' | 'nat-pmp' | undefined {
   if (value === undefined || value === 'none') return undefined;
   if (value === 'upnp' || value === 'nat-pmp') return value;
   throw new UsageError(`--nat must be upnp, nat-pmp or none, got "${value}"`);
+}
+
+const ICE_URL_PATTERN = /^(stuns?|turns?):[^\s,]{1,250}$/;
+
+/**
+ * `--ice-server url[,username,credential]`: the credential is everything after the second comma, so
+ * it may itself hold commas. TURN servers need both username and credential; STUN servers take none.
+ */
+export function parseIceServer(value: string): IceServer {
+  const [url = '', username, ...rest] = value.split(',');
+  const credential = rest.length === 0 ? undefined : rest.join(',');
+  const scheme = ICE_URL_PATTERN.exec(url)?.[1];
+  if (scheme === undefined) throw new UsageError(`--ice-server "${url}": expected a stun:, stuns:, turn: or turns: URL, e.g. stun:stun.example.org:3478`);
+  const turn = scheme.startsWith('turn');
+  if (turn && (username === undefined || username === '' || credential === undefined || credential === '')) {
+    throw new UsageError(`--ice-server "${url}": a TURN server needs url,username,credential`);
+  }
+  if (!turn && username !== undefined) throw new UsageError(`--ice-server "${url}": a STUN server takes no username or credential`);
+  return turn ? { urls: url, username, credential } : { urls: url };
 }
 
 /** Shells expand `~` only at the start of a word, so `--home=~/x` arrives unexpanded. */

@@ -7,6 +7,7 @@ import {
   createNode,
   formatAddress,
   parseAddress,
+  type IceServer,
   type NatAgent,
   type Switch,
   type SwitchStatus,
@@ -58,6 +59,13 @@ export interface NodeConfig {
   nat?: 'upnp' | 'nat-pmp' | undefined;
   /** Crawl: collect and hand out addresses, keep no long-term peers. */
   seedMode?: boolean;
+  /**
+   * Originate a small transaction every this many ms (`<moniker>/<seq>/<epoch ms>`), gossiped by the
+   * mempool: load for testnets, which time its spread from the `tx` log events. Undefined for none.
+   */
+  gossipIntervalMs?: number | undefined;
+  /** Link to peers met through a relay over WebRTC (Node: @roamhq/wrtc), with these STUN/TURN servers. */
+  webrtc?: { iceServers: IceServer[] } | undefined;
 }
 
 /** `GET /config.json` of the demo page's server. */
@@ -118,6 +126,7 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
     maxInbound: config.maxInbound,
     maxOutbound: config.maxOutbound,
     nat: config.nat ?? false,
+    webrtc: config.webrtc === undefined ? false : { iceServers: config.webrtc.iceServers, onRoute: (route) => log('info', 'webrtc:route', { ...route }) },
     // Pages connected to us find each other through our PEX answers and signal through us.
     relay: true,
     pex: {
@@ -176,9 +185,14 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
     throw error;
   }
 
+  let gossipSeq = 0;
+  const gossip = config.gossipIntervalMs === undefined
+    ? undefined
+    : setInterval(() => mempool.addTx(new TextEncoder().encode(`${config.moniker}/${gossipSeq++}/${Date.now()}`)), config.gossipIntervalMs);
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      clearInterval(gossip);
       try {
         await sw.stop();
       } finally {

@@ -49,7 +49,7 @@ export { PEX_CHANNEL_ID, type PexConfig } from './pex/pex-params.js';
 export { SignalAgent, type SignalAgentOptions, type SignalAgentStats, type IncomingSignal } from './webrtc/signal-agent.js';
 export { encodeSignalMessage, decodeSignalMessage, type SignalData, type SignalMessage } from './webrtc/signal-messages.js';
 export { SIGNAL_CHANNEL_ID } from './webrtc/constants.js';
-export { WebRtcTransport, type WebRtcTransportOptions } from './webrtc/webrtc-transport.js';
+export { WebRtcTransport, type WebRtcRoute, type WebRtcTransportOptions } from './webrtc/webrtc-transport.js';
 export { WebRtcLink } from './webrtc/webrtc-link.js';
 export type { SimplePeerLike, SimplePeerFactory } from './webrtc/simple-peer-like.js';
 export {

@@ -10,6 +10,11 @@ export interface SimplePeerLike {
   readonly bufferSize: number;
   readonly connected: boolean;
   readonly destroyed: boolean;
+  /** The selected ICE candidate pair's ends, set by simple-peer just before 'connect'. */
+  readonly localAddress?: string | undefined;
+  readonly localPort?: number | undefined;
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
   signal(data: SignalData): void;
   send(chunk: Uint8Array): void;
   destroy(error?: Error): void;

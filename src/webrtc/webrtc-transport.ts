@@ -30,6 +30,24 @@ export interface WebRtcTransportOptions {
   maxPendingDials?: number;
   /** Of those, through one relay. @default 8 */
   maxPendingDialsPerVia?: number;
+  /**
+   * Told once per connected data channel where its packets flow (the selected ICE candidate pair):
+   * a TURN server's address at either end means the link is relayed. For logs and network labs.
+   */
+  onRoute?: (route: WebRtcRoute) => void;
+}
+
+/** The ends of a connected WebRTC link's selected ICE candidate pair (undefined where unknown). */
+export interface WebRtcRoute {
+  peerId: string;
+  /** The relay that carried the negotiation. */
+  via: string;
+  /** True when we made the offer. */
+  initiator: boolean;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
 }
 
 interface Session {
@@ -153,6 +171,7 @@ export class WebRtcTransport implements Transport {
       peer.on('connect', () => {
         if (settled) return;
         settle();
+        this.reportRoute(peer, target, via, true);
         resolve(link);
       });
       peer.on('error', (error) => session.fail(new TransportError(`WebRTC dial to ${target}: ${error.message}`, { peerId: target, cause: error })));
@@ -193,6 +212,15 @@ export class WebRtcTransport implements Transport {
   async close(): Promise<void> {
     this.onLink = undefined;
     for (const session of [...this.sessions.values()]) session.fail(new ClosedError('webrtc transport closed'));
+  }
+
+  private reportRoute(peer: SimplePeerLike, peerId: string, via: string, initiator: boolean): void {
+    const { localAddress, localPort, remoteAddress, remotePort } = peer;
+    try {
+      this.options.onRoute?.({ peerId, via, initiator, localAddress, localPort, remoteAddress, remotePort });
+    } catch {
+      // an observer's failure must not fail the link
+    }
   }
 
   private onSignal({ from, via, data }: IncomingSignal): void {
@@ -252,6 +280,7 @@ export class WebRtcTransport implements Transport {
     peer.on('connect', () => {
       if (settled) return;
       settle();
+      this.reportRoute(peer, from, via, false);
       if (this.onLink === undefined) link.destroy(new ClosedError('webrtc transport stopped listening'));
       else this.onLink(link);
     });

@@ -126,4 +126,28 @@ describe('meshlink command line', () => {
     expect(usageError('node', '--ws', '127.0.0.1:0', '--web', '127.0.0.1:99999')).toMatch(/--web.*0\.\.65535/);
     expect(usageError('node', '--web', '127.0.0.1:8080')).toMatch(/--web .*--ws/);
   });
+
+  it('turns --webrtc and repeatable --ice-server into WebRTC options with STUN and TURN servers', () => {
+    expect(nodeConfig().config.webrtc).toBeUndefined();
+    expect(nodeConfig('--webrtc').config.webrtc).toEqual({ iceServers: [] });
+    const { config } = nodeConfig('--webrtc', '--ice-server', 'stun:11.0.0.2:3478', '--ice-server', 'turn:11.0.0.2:3478?transport=udp,alice,s3,cr,et');
+    expect(config.webrtc).toEqual({
+      iceServers: [{ urls: 'stun:11.0.0.2:3478' }, { urls: 'turn:11.0.0.2:3478?transport=udp', username: 'alice', credential: 's3,cr,et' }],
+    });
+  });
+
+  it('refuses ICE servers without --webrtc, TURN without credentials, STUN with them, and other schemes', () => {
+    expect(usageError('node', '--ice-server', 'stun:h:3478')).toMatch(/--ice-server.*--webrtc/);
+    expect(usageError('node', '--webrtc', '--ice-server', 'turn:h:3478')).toMatch(/TURN.*username,credential/);
+    expect(usageError('node', '--webrtc', '--ice-server', 'turns:h:5349,alice')).toMatch(/TURN.*username,credential/);
+    expect(usageError('node', '--webrtc', '--ice-server', 'stun:h:3478,alice,secret')).toMatch(/STUN.*no username/);
+    expect(usageError('node', '--webrtc', '--ice-server', 'http://h:3478')).toMatch(/stun:, stuns:, turn: or turns:/);
+  });
+
+  it('takes --gossip-interval in ms within bounds', () => {
+    expect(nodeConfig('--gossip-interval', '500').config.gossipIntervalMs).toBe(500);
+    expect(nodeConfig().config.gossipIntervalMs).toBeUndefined();
+    expect(usageError('node', '--gossip-interval', '5')).toMatch(/--gossip-interval.*10\.\./);
+    expect(usageError('node', '--gossip-interval', 'often')).toMatch(/--gossip-interval/);
+  });
 });
