@@ -43,6 +43,12 @@ export interface DialOptions {
   signal?: AbortSignal;
   /** Keep this peer connected: redial after any disconnect, with backoff. @default false */
   persistent?: boolean;
+  /**
+   * A feeler: a short probe that the caller closes as soon as it is up (PEX tests addresses with it).
+   * It may take one outbound slot beyond maxOutbound, so that a node at its target can still probe.
+   * @default false
+   */
+  feeler?: boolean;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { ProtocolError, type MeshlinkError } from '../../src/errors.js';
 import { encode } from '@msgpack/msgpack';
-import { DEFAULT_MIN_REQUEST_GAP_MS, PEX_CHANNEL_ID } from '../../src/pex/pex-params.js';
+import { DEFAULT_MIN_REQUEST_GAP_MS, PEX_CHANNEL_ID } from '../../src/pex/constants.js';
 import { decodePexMessage } from '../../src/pex/pex-messages.js';
 import { waitFor } from '../helpers/wait.js';
 import { fakeAddresses, RogueAgent, request, response, startPexNode, stopPexNodes, type PexNode } from './pex-helpers.js';
