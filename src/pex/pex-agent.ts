@@ -223,7 +223,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       this.counters.feelers++;
       state.feeler = true;
       state.closingByUs = true;
-      void this.sw?.disconnect(peer);
+      // Nothing is queued on a feeler, so there is nothing to flush: a graceful close would hold the
+      // slot until the remote closes too.
+      peer.connection.destroy();
       return;
     }
     if (peer.direction === 'outbound') this.rememberAnchors();
