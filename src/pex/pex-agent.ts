@@ -424,7 +424,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const sw = this.sw;
     const dialer = this.dialer;
     if (!this.running || sw === undefined || dialer === undefined || !sw.isRunning) return;
-    if ([...this.peerStates.values()].some((state) => state.feeler)) return;
+    if (dialer.feelerPending || [...this.peerStates.values()].some((state) => state.feeler)) return;
     const nowMs = this.now();
     for (let attempt = 0; attempt < FEELER_PICK_ATTEMPTS; attempt++) {
       const address = this.book.pickFeelerAddress();

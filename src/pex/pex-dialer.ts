@@ -62,6 +62,12 @@ export class PexDialer {
     return this.pending.has(nodeId);
   }
 
+  /** True while any feeler dial is pending. */
+  get feelerPending(): boolean {
+    for (const dial of this.pending.values()) if (dial.kind === 'feeler') return true;
+    return false;
+  }
+
   /** True while a feeler to `nodeId` is pending: its connection is a probe, not an outbound peer. */
   isFeeler(nodeId: string): boolean {
     return this.pending.get(nodeId)?.kind === 'feeler';

@@ -27,7 +27,7 @@ function loopbackInOwnGroup(): string {
   return `tcp://127.${nextGroup}.0.1:0`;
 }
 
-function tcpNode(options: Omit<Parameters<typeof startPexNode>[0], 'transports'> = {}): Promise<PexNode> {
+function tcpNode(options: Omit<Parameters<typeof startPexNode>[0], 'transports' | 'listen'> = {}): Promise<PexNode> {
   return startPexNode({ transports: [tcpTransport()], listen: loopbackInOwnGroup(), ...options });
 }
 
