@@ -3,11 +3,13 @@ import { ConfigError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import { formatAddress, isNodeId, parseAddress } from '../transport/address.js';
 import { classifyAddress, isLocalScope } from '../transport/ip.js';
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { systemClock } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 import { BanList } from './address-book-bans.js';
 import { randomInt } from './address-book-buckets.js';
 import { checkAddressBookInvariants } from './address-book-check.js';
 import { decodeAddressBook, encodeAddressBook, serializeEntry, type SerializedEntry } from './address-book-format.js';
+import { AddressBookStore, type AutoSave } from './address-book-store.js';
 import { AddressTables } from './address-book-tables.js';
 import { resolveAddressBookConfig, type AddressBookConfig } from './config.js';
 import {
@@ -23,6 +25,7 @@ import {
 import { canonicalAddress, isBad, locationOf, toInfo, type KnownAddress, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
+export type { AutoSave } from './address-book-store.js';
 
 /** Why addAddress did or did not add an address. Everything but 'added' and 'known' is a refusal. */
 export type AddOutcome =
@@ -100,11 +103,6 @@ export interface LoadResult {
   readonly warning?: string;
 }
 
-export interface AutoSave {
-  /** Stops the timer, waits for a save in flight, then saves once more if anything changed. */
-  stop(): Promise<void>;
-}
-
 /**
  * The bucketed address book of the PEX agent (Bitcoin addrman, CometBFT p2p/pex/addrbook.go).
  * Addresses a peer tells us about enter "new" buckets chosen by a keyed hash of their group and their
@@ -124,18 +122,14 @@ export class AddressBook {
   private readonly bans: BanList;
   private readonly ourNodeIds = new Set<string>();
   private readonly ourLocations = new Set<string>();
-  private readonly clock: Clock;
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly storage: Storage | undefined;
-  private readonly storageKey: string;
+  private readonly store: AddressBookStore;
   private readonly onWarning: ((message: string) => void) | undefined;
   private key: Uint8Array;
   private anchorList: string[] = [];
   /** Something changed since the last successful save. */
   private dirty = false;
-  private saving: Promise<void> = Promise.resolve();
-  private autoSave: AutoSave | undefined;
 
   constructor(options: AddressBookOptions = {}) {
     this.config = resolveAddressBookConfig(options);
@@ -144,12 +138,11 @@ export class AddressBook {
       throw new ConfigError('ERR_INVALID_CONFIG', `bucketKey must be ${BUCKET_KEY_BYTES} bytes, got ${key.length}`);
     }
     this.key = key.slice();
-    this.clock = options.clock ?? systemClock;
-    this.now = options.now ?? (() => this.clock.now());
+    const clock = options.clock ?? systemClock;
+    this.now = options.now ?? (() => clock.now());
     this.random = options.random ?? Math.random;
     this.allowLocal = options.allowLocal ?? false;
-    this.storage = options.storage;
-    this.storageKey = options.storageKey ?? ADDRESS_BOOK_STORAGE_KEY;
+    this.store = new AddressBookStore(options.storage, options.storageKey ?? ADDRESS_BOOK_STORAGE_KEY, clock);
     this.onWarning = options.onWarning;
     this.tables = new AddressTables(this.config, this.key, this.random);
     this.bans = new BanList(this.config.maxBannedNodeIds);
@@ -444,29 +437,24 @@ export class AddressBook {
    * storage's error.
    */
   async save(): Promise<void> {
-    const storage = this.requireStorage();
-    const run = async (): Promise<void> => {
-      this.dirty = false;
-      const { newBucketCount, oldBucketCount, bucketSize } = this.config;
-      const bytes = encodeAddressBook({
-        key: this.key,
-        geometry: { newBucketCount, oldBucketCount, bucketSize },
-        savedAt: this.now(),
-        entries: this.tables.all.map(serializeEntry),
-        bans: this.bans.list(),
-        anchors: this.anchors(),
-        collisions: this.tables.pendingCollisions(),
-      });
-      try {
-        await storage.set(this.storageKey, bytes);
-      } catch (error) {
+    await this.store.write(
+      () => {
+        this.dirty = false;
+        const { newBucketCount, oldBucketCount, bucketSize } = this.config;
+        return encodeAddressBook({
+          key: this.key,
+          geometry: { newBucketCount, oldBucketCount, bucketSize },
+          savedAt: this.now(),
+          entries: this.tables.all.map(serializeEntry),
+          bans: this.bans.list(),
+          anchors: this.anchors(),
+          collisions: this.tables.pendingCollisions(),
+        });
+      },
+      () => {
         this.dirty = true;
-        throw error;
-      }
-    };
-    const result = this.saving.then(run, run);
-    this.saving = result.catch(() => undefined);
-    await result;
+      },
+    );
   }
 
   /**
@@ -476,15 +464,10 @@ export class AddressBook {
    * in format version 1 or with another geometry is re-bucketed under this book's geometry.
    */
   async load(): Promise<LoadResult> {
-    const storage = this.requireStorage();
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await storage.get(this.storageKey);
-    } catch (error) {
-      return this.loadFailed(`cannot read the stored address book: ${(error as Error).message}`);
-    }
-    if (bytes === undefined) return { loaded: this.tables.size, skipped: 0 };
-    const decoded = decodeAddressBook(bytes);
+    const read = await this.store.read();
+    if (!read.ok) return this.loadFailed(read.reason);
+    if (read.bytes === undefined) return { loaded: this.tables.size, skipped: 0 };
+    const decoded = decodeAddressBook(read.bytes);
     if (!decoded.ok) return this.loadFailed(`stored address book ignored: ${decoded.reason}`);
     const { snapshot } = decoded;
     this.reset();
@@ -513,27 +496,12 @@ export class AddressBook {
 
   /** Saves every `intervalMs` when something changed; failures go to onWarning. One at a time. */
   startAutoSave(intervalMs: number = AUTO_SAVE_INTERVAL_MS): AutoSave {
-    this.requireStorage();
-    if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
-      throw new ConfigError('ERR_INVALID_ARGUMENT', `intervalMs must be a positive number, got ${String(intervalMs)}`);
-    }
-    if (this.autoSave !== undefined) throw new ConfigError('ERR_INVALID_CONFIG', 'Address book auto-save is already running');
-    const timer: TimerHandle = this.clock.setInterval(() => {
-      if (!this.dirty) return;
-      this.save().catch((error: unknown) => this.onWarning?.(`address book auto-save failed: ${(error as Error).message}`));
-    }, intervalMs);
-    // An idle timer must not keep a Node process alive.
-    (timer as { unref?: () => void }).unref?.();
-    const handle: AutoSave = {
-      stop: async () => {
-        this.clock.clearInterval(timer);
-        if (this.autoSave === handle) this.autoSave = undefined;
-        await this.saving;
-        if (this.dirty) await this.save();
-      },
-    };
-    this.autoSave = handle;
-    return handle;
+    return this.store.startAutoSave(
+      intervalMs,
+      () => this.dirty,
+      () => this.save(),
+      (error) => this.onWarning?.(`address book auto-save failed: ${error.message}`),
+    );
   }
 
   /** Checks an (address, source) pair the way every way into the book must. */
@@ -622,13 +590,6 @@ export class AddressBook {
     this.dirty = true;
     this.onWarning?.(warning);
     return { loaded: 0, skipped: 0, warning };
-  }
-
-  private requireStorage(): Storage {
-    if (this.storage === undefined) {
-      throw new ConfigError('ERR_INVALID_CONFIG', 'This address book has no storage: pass { storage } to save or load it');
-    }
-    return this.storage;
   }
 }
 
