@@ -33,7 +33,7 @@ export interface PexAgentOptions extends Partial<PexConfig> {
   /** Accept loopback, private and memory:// addresses (tests, LANs). @default false */
   allowLocal?: boolean;
   /** Geometry and thresholds for a book the agent creates. */
-  bookOptions?: Omit<AddressBookOptions, 'storage' | 'allowLocal' | 'now' | 'random'>;
+  bookOptions?: Omit<AddressBookOptions, 'storage' | 'allowLocal' | 'now' | 'random' | 'clock'>;
   /** @default Math.random */
   random?: () => number;
   /** @default Date.now */
