@@ -1,6 +1,6 @@
 import { isNodeId, parseAddress } from '../transport/address.js';
 import type { AddressBook, KnownAddressInfo } from './address-book.js';
-import { addressGroup } from '../transport/ip.js';
+import { addressGroup, classifyAddress } from '../transport/ip.js';
 import type { PexConfig } from './config.js';
 import { PICK_ATTEMPTS_PER_SLOT } from './constants.js';
 
@@ -62,6 +62,23 @@ export function networkGroupOf(address: string): string {
 }
 
 /**
+ * Whether the one-outbound-per-group rule may give way in a round where nothing else is dialable. It
+ * does for addresses only a book with allowLocal holds (loopback, LAN, memory): there is no outside
+ * attacker to diversify against there, and a LAN is often one /16, which a strict rule would leave with
+ * one outbound peer. It does for WebRTC addresses, grouped by their relay, because a page usually
+ * knows one relay and would otherwise get one browser peer; the relay is still held to the per-source
+ * quota. For every public IP or DNS address the rule is strict.
+ */
+export function diversityMayYield(address: string): boolean {
+  try {
+    const parsed = parseAddress(address);
+    return parsed.protocol === 'webrtc' || classifyAddress(parsed).scope !== 'public';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * CometBFT's bias: with few outbound peers, prefer addresses that worked before (old); the more we
  * have, the more we try new ones. 10% new with no peers, up to 90% from 8 peers on.
  */
@@ -72,7 +89,7 @@ export function newBiasPercent(outbound: number): number {
 export interface DialPlan {
   /** Addresses to dial now, at most one per node id. */
   readonly addresses: string[];
-  /** True when the per-source quota held back at least one otherwise dialable address. */
+  /** True when the per-source quota (or a yielding group rule) held back at least one dialable address. */
   readonly quotaLimited: boolean;
 }
 
@@ -83,9 +100,10 @@ export interface DialPlan {
  * addresses, and keeping the outbound peers learned from any one source group under the quota. When
  * the quota is the only thing that stops us (a small network, or one source taught us everything) the
  * held-back addresses are dialled after all, so the quota shapes the mix without ever stranding a node.
- * The network-group rule has no such exception: never more than maxOutboundPerGroup outbound peers
- * (dials included) in one network group (Bitcoin's one outbound per netgroup), so an attacker must
- * hold addresses in as many groups as we have outbound slots to surround us.
+ * The network-group rule has no such exception for public addresses: never more than
+ * maxOutboundPerGroup outbound peers (dials included) in one network group (Bitcoin's one outbound per
+ * netgroup), so an attacker must hold addresses in as many groups as we have outbound slots to surround
+ * us. Local and WebRTC addresses wait with the held-back ones instead (see diversityMayYield).
  */
 export function planDials(context: DialPlanContext, slots: number): DialPlan {
   if (slots <= 0) return { addresses: [], quotaLimited: false };
@@ -123,7 +141,11 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     const address = context.book.pickAddress(bias);
     if (address === undefined) break;
     const info = dialable(context, address, chosen);
-    if (info === undefined || !networkHasRoom(info)) continue;
+    if (info === undefined) continue;
+    if (!networkHasRoom(info)) {
+      if (diversityMayYield(address) && !heldBack.includes(address)) heldBack.push(address);
+      continue;
+    }
     if ((perGroup.get(sourceGroupOf(info.source)) ?? 0) >= quota && info.bucketType === 'new') {
       if (!heldBack.includes(address)) heldBack.push(address);
       continue;
@@ -136,6 +158,15 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
       if (chosen.size >= slots) break;
       const info = dialable(context, address, chosen);
       if (info !== undefined && networkHasRoom(info)) take(info);
+    }
+  }
+  // Still nothing: a group rule that may yield gives way, for one address this round.
+  if (chosen.size === 0) {
+    for (const address of heldBack) {
+      const info = dialable(context, address, chosen);
+      if (info === undefined || !diversityMayYield(address)) continue;
+      take(info);
+      break;
     }
   }
   return { addresses: [...chosen.values()], quotaLimited: heldBack.length > 0 };

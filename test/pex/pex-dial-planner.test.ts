@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AddressBook } from '../../src/pex/address-book.js';
-import { backoffRemainingMs, networkGroupOf, newBiasPercent, planDials, firstHandFirst, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
+import { backoffRemainingMs, diversityMayYield, networkGroupOf, newBiasPercent, planDials, firstHandFirst, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
 import { resolvePexConfig } from '../../src/pex/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
@@ -140,6 +140,23 @@ describe('Outbound network-group diversity', () => {
     const taken = networkGroupOf(tcp(1, publicHost(5, 1)));
     expect(planDials(context({ outboundGroups: [taken], outbound: 1 }), 7).addresses).toEqual([]);
     expect(planDials(context({ outboundGroups: [taken], outbound: 1, config: resolvePexConfig({ maxOutboundPerGroup: 3 }) }), 7).addresses).toHaveLength(2);
+  });
+
+  it('lets the rule yield for loopback/LAN and WebRTC addresses when nothing else is dialable, never for public ones', () => {
+    const clock = new FakeClock();
+    const random = seededRandom(8);
+    const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY, allowLocal: true });
+    for (let i = 1; i <= 5; i++) book.addAddress(`tcp://${nodeId(i)}@127.5.0.${i}:26656`, `tcp://${nodeId(100 + i)}@127.9.0.${i}:26656`);
+    const { context } = setup();
+    const lan = context({ book, random, outboundGroups: ['ipv4:127.5'], outbound: 1 });
+    expect(diversityMayYield(`tcp://${nodeId(1)}@127.5.0.1:26656`)).toBe(true);
+    expect(diversityMayYield(`webrtc://${nodeId(1)}?via=${nodeId(2)}`)).toBe(true);
+    expect(diversityMayYield(tcp(1, publicHost(5, 1)))).toBe(false);
+    // All five share the /16 we already have a peer in: held back, then one a round is dialled because nothing else is.
+    expect(planDials(lan, 3).addresses).toHaveLength(1);
+    // With one address of another group in the book, that one is dialled and the /16 waits.
+    book.addAddress(`tcp://${nodeId(50)}@127.6.0.1:26656`, `tcp://${nodeId(150)}@127.9.0.9:26656`);
+    expect(planDials(context({ book, random, outboundGroups: ['ipv4:127.5'], outbound: 1 }), 3).addresses).toEqual([`tcp://${nodeId(50)}@127.6.0.1:26656`]);
   });
 
   it('groups IPv4 by /16, IPv6 by /32, names by domain, WebRTC by relay, memory by host', () => {

@@ -155,7 +155,7 @@ describe('PEX over real TCP', () => {
     for (const anchor of anchors) expect(outboundToOthers(again)).toContain(anchor);
   });
 
-  it('a node whose PEX answers all name one /16 takes at most one outbound peer from it', async () => {
+  it('a node whose PEX answers all name one /16 fills its outbound slots from other groups: one peer from that /16', async () => {
     // Eight colluders in 127.77.0.0/16 answer every request with each other and three honest nodes.
     const honest = await Promise.all(Array.from({ length: 3 }, () => tcpNode({ pex: false })));
     const answer: string[] = [];
