@@ -128,7 +128,7 @@ export class AddressTables {
       const incumbent = this.incumbentFor(address, nowMs);
       if (incumbent !== undefined && incumbent.lastAttempt < since) waiting.push(incumbent);
     }
-    return waiting[randomInt(this.random, waiting.length)];
+    return waiting.length === 0 ? undefined : waiting[randomInt(this.random, waiting.length)];
   }
 
   /**

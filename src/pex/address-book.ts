@@ -288,6 +288,7 @@ export class AddressBook {
   pickFeelerAddress(): string | undefined {
     const nowMs = this.now();
     this.tables.resolveCollisions(nowMs);
+    this.dirty = true;
     return (this.tables.collisionToTest(nowMs) ?? this.tables.newTable.pick(this.random))?.address;
   }
 
