@@ -45,7 +45,8 @@ export { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, type DecodeLimits } from '.
 export { AddressBook, type AddressBookOptions, type AddressBookStats, type AddOutcome, type LoadResult } from './pex/address-book.js';
 export { PEXAgent, type PexAgentOptions, type PexAgentEvents, type PexStats } from './pex/pex-agent.js';
 export { encodePexMessage, decodePexMessage, type PexMessage } from './pex/pex-messages.js';
-export { PEX_CHANNEL_ID, type PexConfig } from './pex/pex-params.js';
+export { PEX_CHANNEL_ID } from './pex/constants.js';
+export { DEFAULT_PEX_CONFIG, DEFAULT_ADDRESS_BOOK_CONFIG, type PexConfig, type AddressBookConfig } from './pex/config.js';
 export { SignalAgent, type SignalAgentOptions, type SignalAgentStats, type IncomingSignal } from './webrtc/signal-agent.js';
 export { encodeSignalMessage, decodeSignalMessage, type SignalData, type SignalMessage } from './webrtc/signal-messages.js';
 export { SIGNAL_CHANNEL_ID } from './webrtc/constants.js';

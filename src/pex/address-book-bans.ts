@@ -1,4 +1,4 @@
-import type { SerializedBan, SerializedEntry } from './address-book-serialization.js';
+import type { SerializedBan, SerializedEntry } from './address-book-format.js';
 
 /**
  * Banned node ids with their expiry and the entries they had, so that an expired ban can put the

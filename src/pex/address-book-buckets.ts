@@ -48,24 +48,23 @@ export class BucketHasher {
 }
 
 /**
- * A fixed number of fixed-size buckets. It also tracks which buckets are non-empty so that a random
- * pick costs O(1) and cannot spin on empty buckets whatever the random source does.
+ * A fixed number of fixed-size buckets, each allocated when it first holds an entry (a book with a
+ * thousand buckets and ten entries costs ten small arrays). It also tracks which buckets are non-empty
+ * so that a random pick costs O(1) and cannot spin on empty buckets whatever the random source does.
  */
 export class BucketTable {
-  private readonly buckets: KnownAddress[][];
+  private readonly buckets = new Map<number, KnownAddress[]>();
+  /** Non-empty bucket numbers, in no order, and where each sits in that list (for swap-removal). */
   private readonly nonEmpty: number[] = [];
-  private readonly nonEmptyPosition: Int32Array;
+  private readonly nonEmptyPosition = new Map<number, number>();
 
   constructor(
     readonly count: number,
     readonly size: number,
-  ) {
-    this.buckets = Array.from({ length: count }, () => []);
-    this.nonEmptyPosition = new Int32Array(count).fill(-1);
-  }
+  ) {}
 
   entries(bucket: number): readonly KnownAddress[] {
-    return this.buckets[bucket] ?? [];
+    return this.buckets.get(bucket) ?? NO_ENTRIES;
   }
 
   isFull(bucket: number): boolean {
@@ -78,29 +77,32 @@ export class BucketTable {
 
   /** Caller guarantees room (evict first) and that the entry is not already in this bucket. */
   add(bucket: number, entry: KnownAddress): void {
-    const list = this.buckets[bucket]!;
-    if (list.length >= this.size) throw new Error(`Address book bucket ${bucket} is full`);
-    list.push(entry);
-    if (list.length === 1) {
-      this.nonEmptyPosition[bucket] = this.nonEmpty.length;
+    if (!(bucket >= 0 && bucket < this.count)) throw new RangeError(`Address book bucket ${bucket} is out of range`);
+    let list = this.buckets.get(bucket);
+    if (list === undefined) {
+      list = [];
+      this.buckets.set(bucket, list);
+      this.nonEmptyPosition.set(bucket, this.nonEmpty.length);
       this.nonEmpty.push(bucket);
     }
+    if (list.length >= this.size) throw new Error(`Address book bucket ${bucket} is full`);
+    list.push(entry);
   }
 
   remove(bucket: number, entry: KnownAddress): boolean {
-    const list = this.buckets[bucket];
+    const list = this.buckets.get(bucket);
     const at = list?.indexOf(entry) ?? -1;
     if (list === undefined || at < 0) return false;
     list.splice(at, 1);
     if (list.length === 0) {
-      // Swap-remove from the non-empty list.
-      const position = this.nonEmptyPosition[bucket]!;
+      this.buckets.delete(bucket);
+      const position = this.nonEmptyPosition.get(bucket)!;
       const last = this.nonEmpty.pop()!;
       if (last !== bucket) {
         this.nonEmpty[position] = last;
-        this.nonEmptyPosition[last] = position;
+        this.nonEmptyPosition.set(last, position);
       }
-      this.nonEmptyPosition[bucket] = -1;
+      this.nonEmptyPosition.delete(bucket);
     }
     return true;
   }
@@ -112,18 +114,20 @@ export class BucketTable {
   /** A uniformly random non-empty bucket, then a uniformly random entry in it (addrman's pick). */
   pick(random: () => number): KnownAddress | undefined {
     if (this.nonEmpty.length === 0) return undefined;
-    const list = this.buckets[this.nonEmpty[randomInt(random, this.nonEmpty.length)]!]!;
+    const list = this.buckets.get(this.nonEmpty[randomInt(random, this.nonEmpty.length)]!)!;
     return list[randomInt(random, list.length)];
   }
 
-  /** Sizes of every bucket, for invariant checks and stats. */
-  sizes(): number[] {
-    return this.buckets.map((list) => list.length);
+  /** The non-empty buckets and their entries, for invariant checks. */
+  allocated(): IterableIterator<[number, readonly KnownAddress[]]> {
+    return this.buckets.entries();
   }
 
   clear(): void {
-    for (const list of this.buckets) list.length = 0;
+    this.buckets.clear();
     this.nonEmpty.length = 0;
-    this.nonEmptyPosition.fill(-1);
+    this.nonEmptyPosition.clear();
   }
 }
+
+const NO_ENTRIES: readonly KnownAddress[] = Object.freeze([]);

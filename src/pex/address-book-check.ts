@@ -1,22 +1,11 @@
 import type { BucketTable } from './address-book-buckets.js';
-import type { KnownAddress } from './known-address.js';
-import type { AddressBookConfig } from './params.js';
-
-export interface AddressBookInternals {
-  readonly config: Readonly<AddressBookConfig>;
-  readonly all: readonly KnownAddress[];
-  readonly byAddress: ReadonlyMap<string, KnownAddress>;
-  readonly byNodeId: ReadonlyMap<string, ReadonlySet<KnownAddress>>;
-  readonly newTable: BucketTable;
-  readonly oldTable: BucketTable;
-  readonly oldCount: number;
-}
+import type { AddressTables } from './address-book-tables.js';
 
 /**
  * Every invariant the book relies on, checked from scratch (addrman's CheckAddrman). Costs
  * O(entries * bucketSize); meant for tests and debugging, not for every call. Returns the violations.
  */
-export function checkAddressBookInvariants(book: AddressBookInternals): string[] {
+export function checkAddressBookInvariants(book: AddressTables): string[] {
   const problems: string[] = [];
   const { config, all, byAddress, byNodeId, newTable, oldTable } = book;
   const capacity = (config.newBucketCount + config.oldBucketCount) * config.bucketSize;
@@ -37,8 +26,8 @@ export function checkAddressBookInvariants(book: AddressBookInternals): string[]
       for (const bucket of entry.buckets) {
         if (!oldTable.contains(bucket, entry)) problems.push(`${name}: missing from old bucket ${bucket}`);
       }
-      for (let bucket = 0; bucket < newTable.count; bucket++) {
-        if (newTable.contains(bucket, entry)) problems.push(`${name}: old entry also in new bucket ${bucket}`);
+      for (const [bucket, entries] of newTable.allocated()) {
+        if (entries.includes(entry)) problems.push(`${name}: old entry also in new bucket ${bucket}`);
       }
     } else {
       newReferences += entry.buckets.length;
@@ -54,8 +43,11 @@ export function checkAddressBookInvariants(book: AddressBookInternals): string[]
 
   const checkTable = (table: BucketTable, type: 'new' | 'old'): number => {
     let references = 0;
-    for (let bucket = 0; bucket < table.count; bucket++) {
-      const entries = table.entries(bucket);
+    let allocated = 0;
+    for (const [bucket, entries] of table.allocated()) {
+      allocated++;
+      if (bucket < 0 || bucket >= table.count) problems.push(`${type} bucket ${bucket} is out of range`);
+      if (entries.length === 0) problems.push(`${type} bucket ${bucket} is allocated but empty`);
       references += entries.length;
       if (entries.length > table.size) problems.push(`${type} bucket ${bucket} holds ${entries.length} > ${table.size}`);
       for (const entry of entries) {
@@ -64,7 +56,7 @@ export function checkAddressBookInvariants(book: AddressBookInternals): string[]
         }
       }
     }
-    if (table.nonEmptyCount !== table.sizes().filter((size) => size > 0).length) {
+    if (table.nonEmptyCount !== allocated) {
       problems.push(`${type} table's non-empty count is off`);
     }
     return references;

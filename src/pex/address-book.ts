@@ -1,26 +1,63 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { ConfigError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
-import { parseAddress } from '../transport/address.js';
+import { formatAddress, isNodeId, parseAddress } from '../transport/address.js';
+import { classifyAddress, isLocalScope } from '../transport/ip.js';
+import { systemClock } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
+import { BanList } from './address-book-bans.js';
 import { randomInt } from './address-book-buckets.js';
 import { checkAddressBookInvariants } from './address-book-check.js';
-import { locationOf, type AddOutcome } from './address-book-core.js';
-import { PersistentAddressBook } from './address-book-persistence.js';
-import { serializeEntry } from './address-book-serialization.js';
-import { isBad, toInfo, type KnownAddress, type KnownAddressInfo } from './known-address.js';
+import { decodeAddressBook, encodeAddressBook, serializeEntry, type SerializedEntry } from './address-book-format.js';
+import { AddressBookStore, type AutoSave } from './address-book-store.js';
+import { AddressTables } from './address-book-tables.js';
+import { resolveAddressBookConfig, type AddressBookConfig } from './config.js';
 import {
+  ADDRESS_BOOK_STORAGE_KEY,
+  AUTO_SAVE_INTERVAL_MS,
   BUCKET_KEY_BYTES,
   GET_SELECTION_PERCENT,
   MAX_BAN_MS,
   MAX_GET_SELECTION,
+  MAX_STORED_ANCHORS,
   MIN_GET_SELECTION,
-  resolveAddressBookConfig,
-  type AddressBookConfig,
-} from './params.js';
+} from './constants.js';
+import { canonicalAddress, isBad, locationOf, toInfo, type KnownAddress, type KnownAddressInfo } from './known-address.js';
 
-export type { AddOutcome } from './address-book-core.js';
-export type { AutoSave, LoadResult } from './address-book-persistence.js';
 export type { BucketType, KnownAddressInfo } from './known-address.js';
+export type { AutoSave } from './address-book-store.js';
+
+/** Why addAddress did or did not add an address. Everything but 'added' and 'known' is a refusal. */
+export type AddOutcome =
+  /** New entry in a new bucket. */
+  | 'added'
+  /** Already in the book (its last-seen time is refreshed; it may gain another new bucket). */
+  | 'known'
+  /** Does not parse, port 0, or a host nobody can dial (unspecified, multicast, inet_aton shorthand). */
+  | 'invalid-address'
+  /** Parses but names no node, so it cannot be authenticated. */
+  | 'no-node-id'
+  /** The source is neither a node id nor an address. */
+  | 'invalid-source'
+  /** Our own node id or one of our own addresses. */
+  | 'self'
+  | 'banned'
+  /** Loopback, private, link-local or reserved, and the book was not created with allowLocal. */
+  | 'unroutable'
+  /** The node id already has maxAddressesPerNodeId addresses and none of them is bad. */
+  | 'too-many-addresses'
+  /** The source's network group already has maxAddressesPerSourceGroup entries in the book. */
+  | 'source-full';
+
+type Rejection = Exclude<AddOutcome, 'added' | 'known'>;
+
+interface Candidate {
+  readonly address: string;
+  readonly nodeId: string;
+  readonly group: string;
+  readonly source: string;
+  readonly sourceGroup: string;
+}
 
 export interface AddressBookOptions extends Partial<AddressBookConfig> {
   /** Our node id: addresses naming it are refused. */
@@ -33,7 +70,9 @@ export interface AddressBookOptions extends Partial<AddressBookConfig> {
   storage?: Storage;
   /** @default 'address-book' */
   storageKey?: string;
-  /** Clock in ms. @default Date.now */
+  /** Time and timers (auto-save). @default systemClock */
+  clock?: Clock;
+  /** Time in ms, overriding `clock.now`. @default clock.now */
   now?: () => number;
   /** Uniform [0, 1) source for bucket picks and samples (not for the bucket key). @default Math.random */
   random?: () => number;
@@ -51,31 +90,63 @@ export interface AddressBookStats {
   readonly bannedCount: number;
   readonly nonEmptyNewBuckets: number;
   readonly nonEmptyOldBuckets: number;
+  /** Tried-table collisions waiting for a test of the entry they would evict. */
+  readonly pendingCollisions: number;
+}
+
+export interface LoadResult {
+  /** Entries in the book after loading. */
+  readonly loaded: number;
+  /** Stored entries dropped (malformed, now refused, over capacity). */
+  readonly skipped: number;
+  /** Set when the stored value was unreadable, corrupt or partly invalid; the book is then empty or partial. */
+  readonly warning?: string;
 }
 
 /**
  * The bucketed address book of the PEX agent (Bitcoin addrman, CometBFT p2p/pex/addrbook.go).
  * Addresses a peer tells us about enter "new" buckets chosen by a keyed hash of their group and their
- * source's group, so one source reaches only newBucketsPerSourceGroup buckets however much it sends.
- * A successful connection (markGood) moves an address to an "old" bucket. Memory is bounded by the
- * bucket geometry: size() <= capacity always. Synchronous and single-threaded; only save/load await.
+ * source's group, so one source reaches only newBucketsPerSourceGroup buckets and at most
+ * maxAddressesPerSourceGroup entries however much it sends. A successful connection (markGood) moves
+ * an address to an "old" (tried) bucket, keyed by the address and its group; when that bucket is full
+ * the incumbent is tested first (test-before-evict). Memory is bounded by the bucket geometry:
+ * size() <= capacity always. Synchronous and single-threaded; only save/load await. The stored form
+ * is address-book-format.ts; the tables are address-book-tables.ts.
  */
-export class AddressBook extends PersistentAddressBook {
+export class AddressBook {
+  readonly config: Readonly<AddressBookConfig>;
   /** Most entries the book can ever hold: (newBucketCount + oldBucketCount) * bucketSize. */
   readonly capacity: number;
+  readonly allowLocal: boolean;
+  private readonly tables: AddressTables;
+  private readonly bans: BanList;
+  private readonly ourNodeIds = new Set<string>();
+  private readonly ourLocations = new Set<string>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly store: AddressBookStore;
+  private readonly onWarning: ((message: string) => void) | undefined;
+  private key: Uint8Array;
+  private anchorList: string[] = [];
+  /** Something changed since the last successful save. */
+  private dirty = false;
 
   constructor(options: AddressBookOptions = {}) {
-    const config = resolveAddressBookConfig(options);
+    this.config = resolveAddressBookConfig(options);
     const key = options.bucketKey ?? randomBytes(BUCKET_KEY_BYTES);
     if (key.length !== BUCKET_KEY_BYTES) {
       throw new ConfigError('ERR_INVALID_CONFIG', `bucketKey must be ${BUCKET_KEY_BYTES} bytes, got ${key.length}`);
     }
-    super(config, options.allowLocal ?? false, key.slice(), options.now ?? Date.now, options.random ?? Math.random, {
-      storage: options.storage,
-      storageKey: options.storageKey,
-      onWarning: options.onWarning,
-    });
-    this.capacity = (config.newBucketCount + config.oldBucketCount) * config.bucketSize;
+    this.key = key.slice();
+    const clock = options.clock ?? systemClock;
+    this.now = options.now ?? (() => clock.now());
+    this.random = options.random ?? Math.random;
+    this.allowLocal = options.allowLocal ?? false;
+    this.store = new AddressBookStore(options.storage, options.storageKey ?? ADDRESS_BOOK_STORAGE_KEY, clock);
+    this.onWarning = options.onWarning;
+    this.tables = new AddressTables(this.config, this.key, this.random);
+    this.bans = new BanList(this.config.maxBannedNodeIds);
+    this.capacity = (this.config.newBucketCount + this.config.oldBucketCount) * this.config.bucketSize;
     if (options.ourNodeId !== undefined) this.ourNodeIds.add(options.ourNodeId.toLowerCase());
     for (const address of options.ourAddresses ?? []) this.addOurAddress(address);
   }
@@ -93,16 +164,16 @@ export class AddressBook extends PersistentAddressBook {
     const nowMs = this.now();
     const candidate = this.examine(String(address), String(source), nowMs);
     if (typeof candidate === 'string') return candidate;
-    const existing = this.byAddress.get(candidate.address);
+    const existing = this.tables.byAddress.get(candidate.address);
     if (existing !== undefined) {
-      this.addReference(existing, candidate.sourceGroup, nowMs);
+      this.tables.addReference(existing, candidate.sourceGroup, nowMs);
       this.dirty = true;
       return 'known';
     }
-    if (!this.makeRoomForNode(candidate.nodeId, nowMs)) return 'too-many-addresses';
+    if (this.tables.entriesFromSourceGroup(candidate.sourceGroup) >= this.config.maxAddressesPerSourceGroup) return 'source-full';
+    if (!this.tables.makeRoomForNode(candidate.nodeId, nowMs)) return 'too-many-addresses';
     this.dirty = true;
-    const entry = this.createEntry(candidate, nowMs);
-    this.placeNew(entry, this.hasher.newBucket(entry.group, entry.sourceGroup), entry.sourceGroup, nowMs);
+    this.tables.insertNew(newEntry(candidate, nowMs), nowMs);
     return 'added';
   }
 
@@ -111,9 +182,9 @@ export class AddressBook extends PersistentAddressBook {
     const id = this.nodeIdOf(addressOrId);
     const targets =
       id !== undefined && id === addressOrId.toLowerCase()
-        ? [...(this.byNodeId.get(id) ?? [])]
+        ? [...(this.tables.byNodeId.get(id) ?? [])]
         : [this.resolve(addressOrId)].filter((entry): entry is KnownAddress => entry !== undefined);
-    for (const entry of targets) this.removeEntry(entry);
+    for (const entry of targets) this.tables.remove(entry);
     if (targets.length > 0) this.dirty = true;
     return targets.length > 0;
   }
@@ -129,9 +200,10 @@ export class AddressBook extends PersistentAddressBook {
   }
 
   /**
-   * Records a successful connection and handshake: resets attempts and moves the address to an old
-   * bucket. Pass the address dialled when possible; with a bare id the most recently tried one counts.
-   * False (and nothing recorded) if the address is not in the book: add it first.
+   * Records a successful connection and handshake: resets attempts and moves the address to its old
+   * bucket, or, when that bucket is full, leaves it new until the entry it would evict has been tested
+   * (see pickFeelerAddress). Pass the address dialled when possible; with a bare id the most recently
+   * tried one counts. False (and nothing recorded) if the address is not in the book: add it first.
    */
   markGood(addressOrId: string): boolean {
     const entry = this.resolve(addressOrId);
@@ -141,7 +213,7 @@ export class AddressBook extends PersistentAddressBook {
     entry.lastAttempt = nowMs;
     entry.lastSuccess = nowMs;
     entry.lastSeen = nowMs;
-    if (entry.bucketType === 'new') this.moveToOld(entry, nowMs);
+    this.tables.promote(entry, nowMs);
     this.dirty = true;
     return true;
   }
@@ -158,10 +230,11 @@ export class AddressBook extends PersistentAddressBook {
     const nodeId = this.nodeIdOf(addressOrId);
     if (nodeId === undefined) return false;
     const nowMs = this.now();
-    const entries = [...(this.byNodeId.get(nodeId) ?? [])];
+    const entries = [...(this.tables.byNodeId.get(nodeId) ?? [])];
     const saved = entries.map((entry) => ({ ...serializeEntry(entry), lastBanTime: nowMs }));
-    for (const entry of entries) this.removeEntry(entry);
+    for (const entry of entries) this.tables.remove(entry);
     this.bans.ban(nodeId, nowMs + Math.min(banMs, MAX_BAN_MS), saved);
+    this.anchorList = this.anchorList.filter((anchor) => this.nodeIdOf(anchor) !== nodeId);
     this.dirty = true;
     return true;
   }
@@ -174,7 +247,15 @@ export class AddressBook extends PersistentAddressBook {
 
   /** Ends the bans that ran out and puts their addresses back in new buckets. Returns how many came back. */
   reinstateExpiredBans(): number {
-    return this.reinstate(this.now());
+    const nowMs = this.now();
+    let reinstated = 0;
+    for (const ban of this.bans.takeExpired(nowMs)) {
+      for (const saved of ban.entries.slice(0, this.config.maxAddressesPerNodeId)) {
+        if (this.restoreEntry(saved, nowMs, false, true)) reinstated++;
+      }
+      this.dirty = true;
+    }
+    return reinstated;
   }
 
   /**
@@ -188,15 +269,33 @@ export class AddressBook extends PersistentAddressBook {
       throw new ConfigError('ERR_INVALID_ARGUMENT', `bias must be a number in 0..100, got ${String(biasTowardsNewPercent)}`);
     }
     const bias = Math.min(100, Math.max(0, biasTowardsNewPercent));
-    const oldCount = this.oldCount;
-    const newCount = this.all.length - oldCount;
+    const oldCount = this.tables.oldCount;
+    const newCount = this.tables.size - oldCount;
     if (oldCount + newCount === 0) return undefined;
     const oldWeight = Math.sqrt(oldCount) * (100 - bias);
     const newWeight = Math.sqrt(newCount) * bias;
     let fromOld = this.random() * (oldWeight + newWeight) < oldWeight;
     if (fromOld && oldCount === 0) fromOld = false;
     if (!fromOld && newCount === 0) fromOld = true;
-    return (fromOld ? this.oldTable : this.newTable).pick(this.random)?.address;
+    return (fromOld ? this.tables.oldTable : this.tables.newTable).pick(this.random)?.address;
+  }
+
+  /**
+   * The address for the next feeler connection (Heilman et al. §6, Bitcoin's feelers): first settles
+   * the tried collisions whose test is done, then offers the incumbent of a pending collision to test,
+   * else a random new entry, whose success moves it to the tried table. Undefined when there is none.
+   */
+  pickFeelerAddress(): string | undefined {
+    const nowMs = this.now();
+    this.tables.resolveCollisions(nowMs);
+    this.dirty = true;
+    return (this.tables.collisionToTest(nowMs) ?? this.tables.newTable.pick(this.random))?.address;
+  }
+
+  /** Settles the tried collisions whose incumbent was tested (or not within the test window). */
+  resolveCollisions(): void {
+    this.tables.resolveCollisions(this.now());
+    this.dirty = true;
   }
 
   /**
@@ -204,12 +303,12 @@ export class AddressBook extends PersistentAddressBook {
    * MAX_GET_SELECTION, and otherwise GET_SELECTION_PERCENT% of the book but at least MIN_GET_SELECTION.
    */
   getSelection(max: number = MAX_GET_SELECTION): string[] {
-    const size = this.all.length;
+    const size = this.tables.size;
     const share = Math.max(Math.min(MIN_GET_SELECTION, size), Math.floor((size * GET_SELECTION_PERCENT) / 100));
     const wanted = Math.min(Math.floor(max), MAX_GET_SELECTION, share);
     if (!(wanted > 0)) return [];
     const nowMs = this.now();
-    const pool = this.all.slice();
+    const pool = this.tables.all.slice();
     const selection: string[] = [];
     // Partial Fisher-Yates: only the prefix we look at gets shuffled.
     for (let i = 0; i < pool.length && selection.length < wanted; i++) {
@@ -222,14 +321,28 @@ export class AddressBook extends PersistentAddressBook {
     return selection;
   }
 
+  /**
+   * Remembers the outbound peers to dial first at the next start (Bitcoin's anchors), at most
+   * MAX_STORED_ANCHORS, saved with the book. Replaces the previous anchors.
+   */
+  setAnchors(addresses: readonly string[]): void {
+    this.anchorList = [...new Set(addresses)].filter((address) => canonicalAddress(address)?.nodeId !== undefined).slice(0, MAX_STORED_ANCHORS);
+    this.dirty = true;
+  }
+
+  /** The anchors loaded or set, which stay until setAnchors replaces them. */
+  anchors(): string[] {
+    return [...this.anchorList];
+  }
+
   /** Number of entries (new + old). */
   size(): number {
-    return this.all.length;
+    return this.tables.size;
   }
 
   /** True while the book is smaller than needAddressThreshold: time to ask peers for addresses. */
   needMoreAddresses(): boolean {
-    return this.all.length < this.config.needAddressThreshold;
+    return this.tables.size < this.config.needAddressThreshold;
   }
 
   /** True if the address, or any address of the node id, is in the book. */
@@ -245,13 +358,13 @@ export class AddressBook extends PersistentAddressBook {
 
   /** Every address known for a node id, e.g. to pick one whose transport we have. */
   addressesOf(nodeId: string): string[] {
-    return [...(this.byNodeId.get(nodeId.toLowerCase()) ?? [])].map((entry) => entry.address);
+    return [...(this.tables.byNodeId.get(nodeId.toLowerCase()) ?? [])].map((entry) => entry.address);
   }
 
   /** Copies of all entries, in no particular order. */
   entries(): KnownAddressInfo[] {
     const nowMs = this.now();
-    return this.all.map((entry) => toInfo(entry, nowMs));
+    return this.tables.all.map((entry) => toInfo(entry, nowMs));
   }
 
   /**
@@ -263,9 +376,9 @@ export class AddressBook extends PersistentAddressBook {
   addOurAddress(address: string): void {
     const location = locationOf(parseAddress(address));
     this.ourLocations.add(location);
-    for (const entry of [...this.all]) {
+    for (const entry of [...this.tables.all]) {
       if (locationOf(parseAddress(entry.address)) === location) {
-        this.removeEntry(entry);
+        this.tables.remove(entry);
         this.dirty = true;
       }
     }
@@ -284,41 +397,203 @@ export class AddressBook extends PersistentAddressBook {
   /** Removes every bad entry (stale or failing, see isBad) now rather than when a bucket fills. */
   removeBad(): number {
     const nowMs = this.now();
-    const bad = this.all.filter((entry) => isBad(entry, nowMs));
-    for (const entry of bad) this.removeEntry(entry);
+    const bad = this.tables.all.filter((entry) => isBad(entry, nowMs));
+    for (const entry of bad) this.tables.remove(entry);
     if (bad.length > 0) this.dirty = true;
     return bad.length;
   }
 
-  /** Forgets every entry and ban. Keeps the bucket key and our own addresses. */
+  /** Forgets every entry, ban and anchor. Keeps the bucket key and our own addresses. */
   clear(): void {
-    this.resetEntries();
+    this.reset();
     this.dirty = true;
   }
 
   stats(): AddressBookStats {
     return {
-      size: this.all.length,
-      newCount: this.all.length - this.oldCount,
-      oldCount: this.oldCount,
+      size: this.tables.size,
+      newCount: this.tables.size - this.tables.oldCount,
+      oldCount: this.tables.oldCount,
       capacity: this.capacity,
       bannedCount: this.bans.size,
-      nonEmptyNewBuckets: this.newTable.nonEmptyCount,
-      nonEmptyOldBuckets: this.oldTable.nonEmptyCount,
+      nonEmptyNewBuckets: this.tables.newTable.nonEmptyCount,
+      nonEmptyOldBuckets: this.tables.oldTable.nonEmptyCount,
+      pendingCollisions: this.tables.pendingCollisions().length,
     };
   }
 
   /** Consistency check of every index and bucket (addrman's -checkaddrman). [] when all is well. */
   selfCheck(): string[] {
-    return checkAddressBookInvariants({
-      config: this.config,
-      all: this.all,
-      byAddress: this.byAddress,
-      byNodeId: this.byNodeId,
-      newTable: this.newTable,
-      oldTable: this.oldTable,
-      oldCount: this.oldCount,
-    });
+    return checkAddressBookInvariants(this.tables);
   }
 
+  /** True when something changed since the last successful save. */
+  get isDirty(): boolean {
+    return this.dirty;
+  }
+
+  /**
+   * Writes the book (format version, bucket key, entries, bans, anchors, collisions) to storage under
+   * storageKey. Saves are serialised, each writing the state at the moment it starts. Rejects with the
+   * storage's error.
+   */
+  async save(): Promise<void> {
+    await this.store.write(
+      () => {
+        this.dirty = false;
+        const { newBucketCount, oldBucketCount, bucketSize } = this.config;
+        return encodeAddressBook({
+          key: this.key,
+          geometry: { newBucketCount, oldBucketCount, bucketSize },
+          savedAt: this.now(),
+          entries: this.tables.all.map(serializeEntry),
+          bans: this.bans.list(),
+          anchors: this.anchors(),
+          collisions: this.tables.pendingCollisions(),
+        });
+      },
+      () => {
+        this.dirty = true;
+      },
+    );
+  }
+
+  /**
+   * Replaces the book's contents with the stored ones (nothing stored: the book is left as it is).
+   * Never rejects over bad data: an unreadable, truncated or corrupt value leaves an empty book and a
+   * warning (also passed to onWarning). Stored entries get the same checks as addAddress. A book saved
+   * in format version 1 or with another geometry is re-bucketed under this book's geometry.
+   */
+  async load(): Promise<LoadResult> {
+    const read = await this.store.read();
+    if (!read.ok) return this.loadFailed(read.reason);
+    if (read.bytes === undefined) return { loaded: this.tables.size, skipped: 0 };
+    const decoded = decodeAddressBook(read.bytes);
+    if (!decoded.ok) return this.loadFailed(`stored address book ignored: ${decoded.reason}`);
+    const { snapshot } = decoded;
+    this.reset();
+    this.key = snapshot.key;
+    this.tables.rekey(snapshot.key);
+    const { newBucketCount, oldBucketCount, bucketSize } = snapshot.geometry;
+    const sameGeometry =
+      newBucketCount === this.config.newBucketCount && oldBucketCount === this.config.oldBucketCount && bucketSize === this.config.bucketSize;
+    const nowMs = this.now();
+    for (const ban of snapshot.bans) {
+      this.bans.ban(ban.nodeId, Math.min(ban.bannedUntil, nowMs + MAX_BAN_MS), ban.entries.slice(0, this.config.maxAddressesPerNodeId));
+    }
+    for (const saved of snapshot.entries) this.restoreEntry(saved, nowMs, sameGeometry, false);
+    for (const collision of snapshot.collisions) this.tables.restoreCollision(collision, nowMs);
+    this.anchorList = snapshot.anchors.filter((anchor) => canonicalAddress(anchor)?.nodeId !== undefined && !this.isBanned(anchor));
+    // Counted from the result: an entry can also be lost later in the loop, evicted by a smaller geometry.
+    const skipped = decoded.skipped + snapshot.entries.length - this.tables.size;
+    this.dirty = false;
+    this.reinstateExpiredBans(); // bans that ended while we were down; marks the book dirty if any did
+    if (skipped > 0) this.dirty = true;
+    if (skipped <= 0) return { loaded: this.tables.size, skipped: 0 };
+    const warning = `${skipped} stored address book entries were invalid, refused or over capacity and were dropped`;
+    this.onWarning?.(warning);
+    return { loaded: this.tables.size, skipped, warning };
+  }
+
+  /** Saves every `intervalMs` when something changed; failures go to onWarning. One at a time. */
+  startAutoSave(intervalMs: number = AUTO_SAVE_INTERVAL_MS): AutoSave {
+    return this.store.startAutoSave(
+      intervalMs,
+      () => this.dirty,
+      () => this.save(),
+      (error) => this.onWarning?.(`address book auto-save failed: ${error.message}`),
+    );
+  }
+
+  /** Checks an (address, source) pair the way every way into the book must. */
+  private examine(address: string, source: string, nowMs: number): Candidate | Rejection {
+    const parsed = canonicalAddress(address);
+    if (parsed === undefined) return 'invalid-address';
+    if (parsed.nodeId === undefined) return 'no-node-id';
+    if (parsed.port === 0 && parsed.protocol !== 'memory' && parsed.protocol !== 'webrtc') return 'invalid-address';
+    const { scope, group } = classifyAddress(parsed);
+    if (scope === 'invalid' || scope === 'unspecified' || scope === 'multicast') return 'invalid-address';
+    let normalizedSource: string;
+    let sourceGroup: string;
+    if (isNodeId(source.toLowerCase())) {
+      normalizedSource = source.toLowerCase();
+      // A bare id says nothing about the network it came from; callers should pass the peer's address.
+      sourceGroup = `id:${normalizedSource}`;
+    } else {
+      const sourceAddress = canonicalAddress(source);
+      if (sourceAddress === undefined) return 'invalid-source';
+      normalizedSource = formatAddress(sourceAddress);
+      sourceGroup = classifyAddress(sourceAddress).group;
+    }
+    if (this.ourNodeIds.has(parsed.nodeId) || this.ourLocations.has(locationOf(parsed))) return 'self';
+    if (this.bans.isBanned(parsed.nodeId, nowMs)) return 'banned';
+    if (scope !== 'public' && !(this.allowLocal && isLocalScope(scope))) return 'unroutable';
+    return { address: formatAddress(parsed), nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup };
+  }
+
+  /**
+   * Re-inserts a persisted or banned entry after the same checks addAddress makes (the per-source cap
+   * included). Returns false when the entry was dropped.
+   */
+  private restoreEntry(saved: SerializedEntry, nowMs: number, sameGeometry: boolean, forceNew: boolean): boolean {
+    const candidate = this.examine(saved.address, saved.source, nowMs);
+    if (typeof candidate === 'string' || this.tables.byAddress.has(candidate.address)) return false;
+    if (this.tables.entriesFromSourceGroup(candidate.sourceGroup) >= this.config.maxAddressesPerSourceGroup) return false;
+    if (!this.tables.makeRoomForNode(candidate.nodeId, nowMs)) return false;
+    const entry = newEntry(candidate, nowMs);
+    // Times from a clock that ran ahead would make an entry look fresh forever.
+    entry.attempts = Math.min(saved.attempts, 1_000_000);
+    entry.lastAttempt = Math.min(saved.lastAttempt, nowMs);
+    entry.lastSuccess = Math.min(saved.lastSuccess, nowMs);
+    entry.lastSeen = Math.min(saved.lastSeen, nowMs);
+    entry.lastBanTime = Math.min(saved.lastBanTime, nowMs);
+    this.tables.restore(entry, saved, nowMs, sameGeometry, forceNew);
+    return true;
+  }
+
+  /**
+   * The entry meant by an address or a node id. For an id with several addresses: the one tried
+   * most recently (most likely the one just dialled), old before new on a tie.
+   */
+  private resolve(addressOrId: string): KnownAddress | undefined {
+    const id = addressOrId.toLowerCase();
+    if (isNodeId(id)) {
+      let best: KnownAddress | undefined;
+      for (const entry of this.tables.byNodeId.get(id) ?? []) {
+        if (
+          best === undefined ||
+          entry.lastAttempt > best.lastAttempt ||
+          (entry.lastAttempt === best.lastAttempt && entry.bucketType === 'old' && best.bucketType === 'new')
+        ) {
+          best = entry;
+        }
+      }
+      return best;
+    }
+    const parsed = canonicalAddress(addressOrId);
+    return parsed === undefined ? undefined : this.tables.byAddress.get(formatAddress(parsed));
+  }
+
+  /** The node id an address or id names, or undefined. */
+  private nodeIdOf(addressOrId: string): string | undefined {
+    const id = addressOrId.toLowerCase();
+    return isNodeId(id) ? id : canonicalAddress(addressOrId)?.nodeId;
+  }
+
+  private reset(): void {
+    this.tables.clear();
+    this.bans.clear();
+    this.anchorList = [];
+  }
+
+  private loadFailed(warning: string): LoadResult {
+    this.reset();
+    this.dirty = true;
+    this.onWarning?.(warning);
+    return { loaded: 0, skipped: 0, warning };
+  }
+}
+
+function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
+  return { ...candidate, attempts: 0, lastAttempt: 0, lastSuccess: 0, lastSeen: nowMs, lastBanTime: 0, bucketType: 'new', buckets: [], index: -1 };
 }

@@ -1,10 +1,12 @@
+import { formatAddress, parseAddress, type PeerAddress } from '../transport/address.js';
+import { canonicalHost } from '../transport/ip.js';
 import {
   FAILURE_WINDOW_AFTER_SUCCESS_MS,
   MAX_ATTEMPTS_WITHOUT_SUCCESS,
   MAX_FAILURES_SINCE_SUCCESS,
   RECENT_ATTEMPT_GRACE_MS,
   STALE_AFTER_MS,
-} from './params.js';
+} from './constants.js';
 
 export type BucketType = 'new' | 'old';
 
@@ -15,7 +17,7 @@ export interface KnownAddressInfo {
   readonly nodeId: string;
   /** Node id or address of whoever first told us about it (the address itself for seeds/config). */
   readonly source: string;
-  /** Bucketing group of the address (see address-validation.ts). */
+  /** Network group of the address (see transport/ip.ts): buckets and outbound diversity use it. */
   readonly group: string;
   /** Failed or pending dials since the last success. */
   readonly attempts: number;
@@ -89,4 +91,20 @@ export function toInfo(entry: KnownAddress, nowMs: number): KnownAddressInfo {
     buckets: [...entry.buckets],
     bad: isBad(entry, nowMs),
   };
+}
+
+/** Address with the node id and query left out: where a listener is, whoever claims to be there. */
+export function locationOf(address: PeerAddress): string {
+  if (address.protocol === 'webrtc') return `webrtc://${address.nodeId ?? ''}`;
+  return formatAddress({ ...address, host: canonicalHost(address.host), nodeId: undefined, params: {} });
+}
+
+/** Parses and re-formats with one spelling per IP; undefined when it does not parse. */
+export function canonicalAddress(text: string): PeerAddress | undefined {
+  try {
+    const parsed = parseAddress(text);
+    return { ...parsed, host: canonicalHost(parsed.host) };
+  } catch {
+    return undefined;
+  }
 }

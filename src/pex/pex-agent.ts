@@ -8,18 +8,18 @@ import { parseAddress } from '../transport/address.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TypedEventTarget } from '../util/events.js';
 import { AddressBook, type AddressBookOptions, type AutoSave } from './address-book.js';
-import { AUTO_SAVE_INTERVAL_MS } from './params.js';
-import { firstHandFirst, nodeIdOfSource, planCrawl, planDials, type DialPlanContext } from './pex-dial-planner.js';
-import { decodePexMessage, encodePexMessage, findInvalidAddress } from './pex-messages.js';
+import { resolvePexConfig, type PexConfig } from './config.js';
 import {
+  MAX_LIVE_WEBRTC_ADDRESSES,
+  MAX_REMEMBERED_HANG_UPS,
   PEX_CHANNEL_ID,
   PEX_CHANNEL_PRIORITY,
   PEX_MAX_ADDRESSES_PER_RESPONSE,
   PEX_MAX_MESSAGE_BYTES,
   PEX_SEND_QUEUE_CAPACITY_MESSAGES,
-  resolvePexConfig,
-  type PexConfig,
-} from './pex-params.js';
+} from './constants.js';
+import { firstHandFirst, networkGroupOf, nodeIdOfSource, planCrawl, planDials, type DialPlanContext } from './pex-dial-planner.js';
+import { decodePexMessage, encodePexMessage, findInvalidAddress } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
 import { PexDialer } from './pex-dialer.js';
 
@@ -33,12 +33,12 @@ export interface PexAgentOptions extends Partial<PexConfig> {
   /** Accept loopback, private and memory:// addresses (tests, LANs). @default false */
   allowLocal?: boolean;
   /** Geometry and thresholds for a book the agent creates. */
-  bookOptions?: Omit<AddressBookOptions, 'storage' | 'allowLocal' | 'now' | 'random'>;
+  bookOptions?: Omit<AddressBookOptions, 'storage' | 'allowLocal' | 'now' | 'random' | 'clock'>;
   /** @default Math.random */
   random?: () => number;
   /** Time readings only (timers use `clock`). @default the clock's now */
   now?: () => number;
-  /** Runs the PEX rounds, dial jitter and seed-mode disconnects. @default the Switch's clock */
+  /** Runs the PEX rounds, dial jitter, seed-mode disconnects, feelers and the book's auto-save. @default the Switch's clock */
   clock?: Clock;
   /** Book load warnings and auto-save failures. */
   onWarning?: (message: string) => void;
@@ -52,8 +52,8 @@ export interface PexAgentOptions extends Partial<PexConfig> {
   relayWebRtc?: boolean;
 }
 
-/** Live relayed WebRTC addresses put into one pexResponse, at most. */
-const MAX_LIVE_WEBRTC_ADDRESSES = 64;
+/** Picks from the book before a feeler round gives up (busy, banned or undialable addresses). */
+const FEELER_PICK_ATTEMPTS = 8;
 
 export interface PexAgentEvents extends Record<string, unknown> {
   /** A peer broke a PEX rule; it has been stopped with `error` and banned for banMs. */
@@ -73,10 +73,11 @@ export interface PexStats {
   dialFailures: number;
   seedDials: number;
   misbehaviours: number;
+  /** Feeler connections that came up (each moved its address to the tried table or tested an incumbent). */
+  feelers: number;
+  /** Anchors dialled at start. */
+  anchorDials: number;
 }
-
-/** Hang-ups remembered at once. */
-const MAX_REMEMBERED_HANG_UPS = 1024;
 
 /**
  * Peer exchange (CometBFT's PEX reactor) on channel 0x00. It keeps the node at `maxOutbound` outbound
@@ -122,11 +123,15 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     dialFailures: 0,
     seedDials: 0,
     misbehaviours: 0,
+    feelers: 0,
+    anchorDials: 0,
   };
+  private feelerTimer: TimerHandle | undefined;
+  private anchorsDialled = false;
 
   constructor(private readonly options: PexAgentOptions = {}) {
     super();
-    this.config = resolvePexConfig(options, AUTO_SAVE_INTERVAL_MS);
+    this.config = resolvePexConfig(options);
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? systemClock;
     this.now = options.now ?? (() => this.clock.now());
@@ -158,13 +163,14 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       allowLocal: this.options.allowLocal ?? false,
       ...(this.options.storage !== undefined ? { storage: this.options.storage } : {}),
       now: this.now,
+      clock: this.clock,
       random: this.random,
       ...(this.options.onWarning !== undefined ? { onWarning: this.options.onWarning } : {}),
     });
     const book = this.bookValue;
     if (this.persist) {
       await book.load();
-      this.autoSave = book.startAutoSave(this.config.saveIntervalMs, this.clock);
+      this.autoSave = book.startAutoSave(this.config.saveIntervalMs);
     }
     for (const address of sw.addresses) {
       try {
@@ -183,12 +189,17 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     // Switch.start() marks the switch running right after the agents start, before any timer fires.
     this.firstRound = this.clock.setTimeout(round, 0);
     this.interval = this.clock.setInterval(round, this.config.seedMode ? this.config.crawlIntervalMs : this.config.ensurePeersIntervalMs);
+    if (!this.config.seedMode && this.config.feelerIntervalMs > 0) {
+      this.feelerTimer = this.clock.setInterval(() => this.sendFeeler(), this.config.feelerIntervalMs);
+      (this.feelerTimer as { unref?: () => void }).unref?.();
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.clock.clearTimeout(this.firstRound);
     this.clock.clearInterval(this.interval);
+    this.clock.clearInterval(this.feelerTimer);
     this.dialer?.stop();
     for (const state of this.peerStates.values()) for (const timer of state.timers) this.clock.clearTimeout(timer);
     this.peerStates.clear();
@@ -208,6 +219,17 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       if (!book.markGood(peer.address)) book.markGood(peer.id);
       state.source = book.get(peer.address)?.source ?? source;
     }
+    if (peer.direction === 'outbound' && this.dialer?.isFeeler(peer.id) === true) {
+      // A feeler has done its job once it is up: the address is proven (markGood above). No gossip.
+      this.counters.feelers++;
+      state.feeler = true;
+      state.closingByUs = true;
+      // Nothing is queued on a feeler, so there is nothing to flush: a graceful close would hold the
+      // slot until the remote closes too.
+      peer.connection.destroy();
+      return;
+    }
+    if (peer.direction === 'outbound') this.rememberAnchors();
     if (this.config.seedMode) {
       this.disconnectLater(peer, state, this.config.seedPeerMaxLifetimeMs);
       if (peer.direction === 'outbound') this.requestAddresses(peer);
@@ -221,6 +243,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     if (state === undefined) return;
     this.peerStates.delete(peer);
     for (const timer of state.timers) this.clock.clearTimeout(timer);
+    // While the switch runs, a lost outbound peer is no anchor; at shutdown the anchors must stay as they were.
+    if (peer.direction === 'outbound' && !state.feeler && this.running && this.sw?.isRunning === true) this.rememberAnchors();
     // A PEX message over the channel cap can only be a flood of addresses: the connection stopped it, we ban it.
     if (reason instanceof ProtocolError && reason.code === 'ERR_MESSAGE_TOO_LARGE' && reason.detail['channelId'] === PEX_CHANNEL_ID) {
       this.punish(peer, state, reason);
@@ -273,6 +297,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     if (!this.running || sw === undefined || dialer === undefined || !sw.isRunning) return;
     const book = this.book;
     book.reinstateExpiredBans();
+    this.dialAnchors();
     const outbound = this.outboundCount();
     const slots = Math.min(sw.options.maxOutbound - outbound, this.config.maxConcurrentDials - dialer.pendingCount);
     let planned = 0;
@@ -374,6 +399,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const source = sourceOf(peer);
     let added = 0;
     for (const address of addresses) {
+      // One response adds at most maxNewAddressesPerResponse entries; the rest is ignored, not punished.
+      if (added >= this.config.maxNewAddressesPerResponse) break;
       const outcome = this.book.tryAddAddress(address, source);
       if (outcome === 'added') added++;
       // An honest book never holds these (it refuses them too); unroutable, banned or repeated ones are fine.
@@ -386,6 +413,53 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     this.counters.addressesAdded += added;
     this.emit('addresses', { peer, received: addresses.length, added });
     if (this.config.seedMode) this.disconnectLater(peer, state, this.config.seedDisconnectGraceMs);
+  }
+
+  /**
+   * One feeler (Heilman et al. §6; Bitcoin's FEELER_INTERVAL): a short outbound connection to the
+   * incumbent of a pending tried-table collision (test-before-evict) or else to a random new address,
+   * closed as soon as it is up. Its success moves the address to the tried table; its failure lets
+   * the collision evict the incumbent. Skipped while another feeler is in flight.
+   */
+  sendFeeler(): void {
+    const sw = this.sw;
+    const dialer = this.dialer;
+    if (!this.running || sw === undefined || dialer === undefined || !sw.isRunning) return;
+    if (dialer.feelerPending || [...this.peerStates.values()].some((state) => state.feeler)) return;
+    const nowMs = this.now();
+    for (let attempt = 0; attempt < FEELER_PICK_ATTEMPTS; attempt++) {
+      const address = this.book.pickFeelerAddress();
+      if (address === undefined) return;
+      const nodeId = this.book.get(address)?.nodeId;
+      if (nodeId === undefined || sw.getPeer(nodeId) !== undefined || dialer.isDialling(nodeId) || this.seedIds.has(nodeId)) continue;
+      if (this.hangUps.has(nodeId, nowMs) || sw.bans.isBanned(address)) continue;
+      if (!sw.options.transports.some((transport) => transport.protocols.includes(address.slice(0, address.indexOf('://'))))) continue;
+      dialer.dial(address, 'feeler');
+      return;
+    }
+  }
+
+  /** The outbound peers now, as the anchors to dial first at the next start (at most maxAnchors). */
+  private rememberAnchors(): void {
+    if (this.config.maxAnchors === 0 || this.config.seedMode) return;
+    const anchors: string[] = [];
+    for (const [peer, state] of this.peerStates) {
+      if (peer.direction !== 'outbound' || state.feeler || this.seedIds.has(peer.id) || !this.book.has(peer.address)) continue;
+      anchors.push(peer.address);
+    }
+    this.book.setAnchors(anchors.slice(0, this.config.maxAnchors));
+  }
+
+  /** Once, at the first round: dial the anchors of the last run before anything else. */
+  private dialAnchors(): void {
+    if (this.anchorsDialled) return;
+    this.anchorsDialled = true;
+    const dialer = this.dialer!;
+    for (const anchor of this.book.anchors().slice(0, this.config.maxAnchors)) {
+      if (this.book.isBanned(anchor) || this.sw!.bans.isBanned(anchor)) continue;
+      this.counters.anchorDials++;
+      dialer.dial(anchor, 'anchor');
+    }
   }
 
   /** Stops `peer` with `error` and bans it (switch and book) for banMs. */
@@ -426,8 +500,17 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const sw = this.sw!;
     const dialer = this.dialer!;
     const nowMs = this.now();
-    const outboundSources: (string | undefined)[] = [...dialer.pendingSources()];
-    for (const [peer, state] of this.peerStates) if (peer.direction === 'outbound') outboundSources.push(state.source);
+    const outboundSources: (string | undefined)[] = [];
+    const outboundGroups: string[] = [];
+    for (const dial of dialer.pendingPeerDials()) {
+      outboundSources.push(dial.source);
+      outboundGroups.push(networkGroupOf(dial.address));
+    }
+    for (const [peer, state] of this.peerStates) {
+      if (peer.direction !== 'outbound' || state.feeler) continue;
+      outboundSources.push(state.source);
+      outboundGroups.push(networkGroupOf(peer.address));
+    }
     return {
       book: this.book,
       config: this.config,
@@ -436,6 +519,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       maxOutbound: sw.options.maxOutbound,
       outbound,
       outboundSources,
+      outboundGroups,
       isTrustedSource: (source) => this.seedIds.has(nodeIdOfSource(source)),
       isBusy: (nodeId) => sw.getPeer(nodeId) !== undefined || dialer.isDialling(nodeId) || this.seedIds.has(nodeId) || this.hangUps.has(nodeId, nowMs),
       isBanned: (address) => sw.bans.isBanned(address),

@@ -1,7 +1,8 @@
 import { isNodeId, parseAddress } from '../transport/address.js';
 import type { AddressBook, KnownAddressInfo } from './address-book.js';
-import { addressGroup } from './address-validation.js';
-import { PICK_ATTEMPTS_PER_SLOT, type PexConfig } from './pex-params.js';
+import { addressGroup, classifyAddress } from '../transport/ip.js';
+import type { PexConfig } from './config.js';
+import { PICK_ATTEMPTS_PER_SLOT } from './constants.js';
 
 /** What the planner needs to know about the node, so it can be tested without a Switch. */
 export interface DialPlanContext {
@@ -14,6 +15,8 @@ export interface DialPlanContext {
   readonly outbound: number;
   /** Who told us the addresses of our current outbound peers and pending dials (undefined: unknown, a seed). */
   readonly outboundSources: readonly (string | undefined)[];
+  /** Network groups (networkGroupOf) of our current outbound peers and pending dials, one per peer. */
+  readonly outboundGroups: readonly string[];
   /** Whether addresses from this source fill the trusted slots (the agent: a seed told us). */
   isTrustedSource(source: string): boolean;
   /** Connected, being dialled, recently hung up on us, or a seed (seeds have their own path). */
@@ -46,6 +49,36 @@ export function sourceGroupOf(source: string): string {
 }
 
 /**
+ * The network group of an address, for outbound diversity: IPv4 /16, IPv6 /32 (the IPv4 inside for
+ * mapped, 6to4, Teredo and NAT64), a DNS name's last two labels, a WebRTC address's relay (every
+ * browser reached through one relay shares its fate), a memory:// host (one per in-process node).
+ */
+export function networkGroupOf(address: string): string {
+  try {
+    return addressGroup(parseAddress(address));
+  } catch {
+    return `address:${address}`;
+  }
+}
+
+/**
+ * Whether the one-outbound-per-group rule may give way in a round where nothing else is dialable. It
+ * does for addresses only a book with allowLocal holds (loopback, LAN, memory): there is no outside
+ * attacker to diversify against there, and a LAN is often one /16, which a strict rule would leave with
+ * one outbound peer. It does for WebRTC addresses, grouped by their relay, because a page usually
+ * knows one relay and would otherwise get one browser peer; the relay is still held to the per-source
+ * quota. For every public IP or DNS address the rule is strict.
+ */
+export function diversityMayYield(address: string): boolean {
+  try {
+    const parsed = parseAddress(address);
+    return parsed.protocol === 'webrtc' || classifyAddress(parsed).scope !== 'public';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * CometBFT's bias: with few outbound peers, prefer addresses that worked before (old); the more we
  * have, the more we try new ones. 10% new with no peers, up to 90% from 8 peers on.
  */
@@ -56,7 +89,7 @@ export function newBiasPercent(outbound: number): number {
 export interface DialPlan {
   /** Addresses to dial now, at most one per node id. */
   readonly addresses: string[];
-  /** True when the per-source quota held back at least one otherwise dialable address. */
+  /** True when the per-source quota (or a yielding group rule) held back at least one dialable address. */
   readonly quotaLimited: boolean;
 }
 
@@ -67,12 +100,19 @@ export interface DialPlan {
  * addresses, and keeping the outbound peers learned from any one source group under the quota. When
  * the quota is the only thing that stops us (a small network, or one source taught us everything) the
  * held-back addresses are dialled after all, so the quota shapes the mix without ever stranding a node.
+ * The network-group rule has no such exception for public addresses: never more than
+ * maxOutboundPerGroup outbound peers (dials included) in one network group (Bitcoin's one outbound per
+ * netgroup), so an attacker must hold addresses in as many groups as we have outbound slots to surround
+ * us. Local and WebRTC addresses wait with the held-back ones instead (see diversityMayYield).
  */
 export function planDials(context: DialPlanContext, slots: number): DialPlan {
   if (slots <= 0) return { addresses: [], quotaLimited: false };
   const { config, maxOutbound } = context;
   const quota = Math.max(1, Math.ceil(maxOutbound * config.maxOutboundSharePerSource));
   const perGroup = new Map<string, number>();
+  const perNetwork = new Map<string, number>();
+  for (const group of context.outboundGroups) perNetwork.set(group, (perNetwork.get(group) ?? 0) + 1);
+  const networkHasRoom = (info: KnownAddressInfo): boolean => (perNetwork.get(info.group) ?? 0) < config.maxOutboundPerGroup;
   let trusted = 0;
   for (const source of context.outboundSources) {
     if (source === undefined) continue;
@@ -84,11 +124,15 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
   const take = (info: KnownAddressInfo): void => {
     const group = sourceGroupOf(info.source);
     perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
+    perNetwork.set(info.group, (perNetwork.get(info.group) ?? 0) + 1);
     chosen.set(info.nodeId, info.address);
   };
   const trustedWanted = Math.min(slots, Math.ceil(maxOutbound * config.trustedOutboundShare) - trusted);
   if (trustedWanted > 0) {
-    for (const info of pickTrusted(context, trustedWanted)) take(info);
+    for (const info of pickTrusted(context)) {
+      if (chosen.size >= trustedWanted) break;
+      if (!chosen.has(info.nodeId) && networkHasRoom(info)) take(info);
+    }
   }
   const heldBack: string[] = [];
   const bias = newBiasPercent(context.outbound);
@@ -98,6 +142,10 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     if (address === undefined) break;
     const info = dialable(context, address, chosen);
     if (info === undefined) continue;
+    if (!networkHasRoom(info)) {
+      if (diversityMayYield(address) && !heldBack.includes(address)) heldBack.push(address);
+      continue;
+    }
     if ((perGroup.get(sourceGroupOf(info.source)) ?? 0) >= quota && info.bucketType === 'new') {
       if (!heldBack.includes(address)) heldBack.push(address);
       continue;
@@ -109,24 +157,28 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     for (const address of heldBack) {
       if (chosen.size >= slots) break;
       const info = dialable(context, address, chosen);
-      if (info !== undefined) chosen.set(info.nodeId, address);
+      if (info !== undefined && networkHasRoom(info)) take(info);
+    }
+  }
+  // Still nothing: a group rule that may yield gives way, for one address this round.
+  if (chosen.size === 0) {
+    for (const address of heldBack) {
+      const info = dialable(context, address, chosen);
+      if (info === undefined || !diversityMayYield(address)) continue;
+      take(info);
+      break;
     }
   }
   return { addresses: [...chosen.values()], quotaLimited: heldBack.length > 0 };
 }
 
-/** Up to `count` dialable addresses from trusted sources, old (proven) ones first, otherwise at random. */
-function pickTrusted(context: DialPlanContext, count: number): KnownAddressInfo[] {
+/** The dialable addresses from trusted sources, old (proven) ones first, otherwise at random. */
+function pickTrusted(context: DialPlanContext): KnownAddressInfo[] {
   const none = new Map<string, string>();
   const candidates = context.book.entries().filter((info) => context.isTrustedSource(info.source) && dialable(context, info.address, none) !== undefined);
   shuffle(candidates, context.random);
   candidates.sort((a, b) => (a.bucketType === b.bucketType ? 0 : a.bucketType === 'old' ? -1 : 1));
-  const picked = new Map<string, KnownAddressInfo>();
-  for (const info of candidates) {
-    if (picked.size >= count) break;
-    if (!picked.has(info.nodeId)) picked.set(info.nodeId, info);
-  }
-  return [...picked.values()];
+  return candidates;
 }
 
 function shuffle<T>(items: T[], random: () => number): void {

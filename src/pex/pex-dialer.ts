@@ -3,14 +3,20 @@ import type { Switch } from '../switch/switch.js';
 import { parseAddress } from '../transport/address.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { AddressBook } from './address-book.js';
-import type { PexConfig } from './pex-params.js';
+import type { PexConfig } from './config.js';
 
-export type DialKind = 'book' | 'crawl' | 'seed';
+/**
+ * Why we dial: to fill an outbound slot from the book, to crawl (seed mode), to bootstrap from a seed,
+ * to re-establish an anchor (an outbound peer of the last run, dialled first and without jitter), or a
+ * feeler: a short probe that tests an address and is closed as soon as it is up.
+ */
+export type DialKind = 'book' | 'crawl' | 'seed' | 'anchor' | 'feeler';
 
-interface PendingDial {
+export interface PendingDial {
   readonly address: string;
   /** Who told us the address (book entry's source); undefined for seeds. */
   readonly source: string | undefined;
+  readonly kind: DialKind;
   /** Set while waiting out the jitter; cleared when the Switch dial starts. */
   timer: TimerHandle | undefined;
 }
@@ -58,8 +64,20 @@ export class PexDialer {
     return this.pending.has(nodeId);
   }
 
-  *pendingSources(): Iterable<string | undefined> {
-    for (const dial of this.pending.values()) yield dial.source;
+  /** True while any feeler dial is pending. */
+  get feelerPending(): boolean {
+    for (const dial of this.pending.values()) if (dial.kind === 'feeler') return true;
+    return false;
+  }
+
+  /** True while a feeler to `nodeId` is pending: its connection is a probe, not an outbound peer. */
+  isFeeler(nodeId: string): boolean {
+    return this.pending.get(nodeId)?.kind === 'feeler';
+  }
+
+  /** Dials that will become outbound peers (feelers do not). */
+  *pendingPeerDials(): Iterable<PendingDial> {
+    for (const dial of this.pending.values()) if (dial.kind !== 'feeler') yield dial;
   }
 
   dial(address: string, kind: DialKind): void {
@@ -67,9 +85,9 @@ export class PexDialer {
     const nodeId = parseAddress(address).nodeId;
     if (nodeId === undefined || this.pending.has(nodeId)) return;
     const source = kind === 'seed' ? undefined : this.book.get(address)?.source;
-    const dial: PendingDial = { address, source, timer: undefined };
+    const dial: PendingDial = { address, source, kind, timer: undefined };
     this.pending.set(nodeId, dial);
-    const jitterMs = kind === 'seed' ? 0 : Math.floor(this.random() * this.config.dialJitterMs);
+    const jitterMs = kind === 'book' || kind === 'crawl' ? Math.floor(this.random() * this.config.dialJitterMs) : 0;
     dial.timer = this.clock.setTimeout(() => {
       dial.timer = undefined;
       void this.run(nodeId, dial, kind);
@@ -107,7 +125,7 @@ export class PexDialer {
       if (kind === 'seed') this.counters.seedDials++;
       // Success needs nothing here: the agent's addPeer marks the address good. No signal of ours:
       // the Switch aborts its dials when it stops, which is before agents are stopped.
-      await this.sw.dial(dial.address);
+      await this.sw.dial(dial.address, { feeler: kind === 'feeler' });
     } catch (error) {
       if (!this.stopped) this.judgeFailure(dial.address, nodeId, toError(error));
     } finally {

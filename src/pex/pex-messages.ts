@@ -2,7 +2,7 @@ import { ProtocolError } from '../errors.js';
 import { parseAddress } from '../transport/address.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { resolveDecodeLimits } from '../wire/config.js';
-import { PEX_MAX_ADDRESS_CHARS, PEX_MAX_ADDRESSES_PER_RESPONSE, PEX_MAX_MESSAGE_BYTES } from './pex-params.js';
+import { PEX_MAX_ADDRESS_CHARS, PEX_MAX_ADDRESSES_PER_RESPONSE, PEX_MAX_MESSAGE_BYTES } from './constants.js';
 
 /** A PEX message is a map of two fields, one of them a flat array of address strings. */
 const PEX_DECODE_LIMITS = resolveDecodeLimits({

@@ -16,6 +16,8 @@ export interface PexPeerState {
   closingByUs: boolean;
   /** Already stopped for misbehaviour: later messages in the same burst are ignored. */
   punished: boolean;
+  /** A feeler connection: a probe being closed, neither an outbound peer nor an anchor. */
+  feeler: boolean;
   /** Seed-mode disconnect timers. */
   readonly timers: Set<TimerHandle>;
 }
@@ -28,6 +30,7 @@ export function newPeerState(): PexPeerState {
     source: undefined,
     closingByUs: false,
     punished: false,
+    feeler: false,
     timers: new Set(),
   };
 }

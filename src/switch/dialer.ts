@@ -81,7 +81,8 @@ export class Dialer {
       }
     }
     const persistent = peerId !== undefined && this.persistent.has(peerId);
-    if (!persistent && this.sw.peerCounts().outbound + this.inFlight.size >= this.sw.options.maxOutbound) {
+    const outboundLimit = this.sw.options.maxOutbound + (options.feeler === true ? 1 : 0);
+    if (!persistent && this.sw.peerCounts().outbound + this.inFlight.size >= outboundLimit) {
       return Promise.reject(new PeerRejectedError('ERR_PEER_LIMIT', `Outbound limit ${this.sw.options.maxOutbound} reached`, { peerId }));
     }
     const attempt = this.connect(text, peerId, persistent, options.signal);

@@ -53,6 +53,12 @@ export interface DialOptions {
    * @default false
    */
   allowUnknownId?: boolean;
+  /**
+   * A feeler: a short probe that the caller closes as soon as it is up (PEX tests addresses with it).
+   * It may take one outbound slot beyond maxOutbound, so that a node at its target can still probe.
+   * @default false
+   */
+  feeler?: boolean;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';

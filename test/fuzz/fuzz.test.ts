@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatReport, runFuzz } from '../../bench/fuzz.js';
 import { FUZZ_TARGETS } from '../../bench/fuzz-targets.js';
-import { decodeAddressBook } from '../../src/pex/address-book-serialization.js';
+import { decodeAddressBook } from '../../src/pex/address-book-format.js';
 import { parseNodeInfo, PROTOCOL_VERSION } from '../../src/switch/node-info.js';
 import { normalizeAddress } from '../../src/transport/address.js';
 

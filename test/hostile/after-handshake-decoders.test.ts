@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
-import { PEX_CHANNEL_ID, PEX_MAX_MESSAGE_BYTES } from '../../src/pex/pex-params.js';
+import { PEX_CHANNEL_ID, PEX_MAX_MESSAGE_BYTES } from '../../src/pex/constants.js';
 import { SIGNAL_CHANNEL_ID, SIGNAL_MAX_MESSAGE_BYTES } from '../../src/webrtc/constants.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import {

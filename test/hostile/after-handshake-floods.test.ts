@@ -4,7 +4,7 @@
  * by its queues and inbox capacity, honest peers keep exchanging, and rule-breakers are cut off.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { PEX_CHANNEL_ID } from '../../src/pex/pex-params.js';
+import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
 import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND } from '../../src/webrtc/constants.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import {

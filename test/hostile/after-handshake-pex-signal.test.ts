@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePexMessage, encodePexMessage } from '../../src/pex/pex-messages.js';
-import { PEX_CHANNEL_ID } from '../../src/pex/pex-params.js';
+import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
 import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND } from '../../src/webrtc/constants.js';
 import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
 import { SignalAgent, type IncomingSignal } from '../../src/webrtc/signal-agent.js';

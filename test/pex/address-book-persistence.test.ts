@@ -74,7 +74,7 @@ describe('AddressBook save/load', () => {
       const book = populatedBook(new FileStorage(directory), clock);
       await book.save();
       const document = JSON.parse(await readFile(join(directory, 'address-book'), 'utf8')) as Record<string, unknown>;
-      expect(document).toMatchObject({ format: 'meshlink-address-book', version: 1 });
+      expect(document).toMatchObject({ format: 'meshlink-address-book', version: 2 });
       expect(document['key']).toMatch(/^[0-9a-f]{64}$/);
 
       const restored = new AddressBook({ storage: new FileStorage(directory), now: clock.now });

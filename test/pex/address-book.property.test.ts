@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AddressBook, type KnownAddressInfo } from '../../src/pex/address-book.js';
-import { NEW_BUCKETS_PER_SOURCE_GROUP, BUCKET_SIZE, RECENT_ATTEMPT_GRACE_MS } from '../../src/pex/params.js';
+import { NEW_BUCKETS_PER_SOURCE_GROUP, BUCKET_SIZE, MAX_ADDRESSES_PER_SOURCE_GROUP, RECENT_ATTEMPT_GRACE_MS } from '../../src/pex/constants.js';
 import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
 
 /** Invariants checked through the public API, independently of selfCheck(). */
@@ -134,7 +134,8 @@ describe('AddressBook invariants under any sequence of operations', () => {
 
 describe('AddressBook against a flood', () => {
   it('confines 10,000 addresses from one source to NEW_BUCKETS_PER_SOURCE_GROUP buckets', () => {
-    const book = new AddressBook({ random: seededRandom(3) });
+    // The per-source entry cap is lifted so that only the bucket geometry confines the flood.
+    const book = new AddressBook({ random: seededRandom(3), maxAddressesPerSourceGroup: 1_000_000 });
     const attacker = tcp(999_999, publicHost(3));
     let added = 0;
     for (let i = 0; i < 10_000; i++) {
@@ -161,6 +162,23 @@ describe('AddressBook against a flood', () => {
     expect(book.selfCheck()).toEqual([]);
   });
 
+  it('caps the entries one source group can put in the book at maxAddressesPerSourceGroup', () => {
+    const book = new AddressBook({ random: seededRandom(9) });
+    const attacker = tcp(999_999, publicHost(3));
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) {
+      const outcome = book.tryAddAddress(tcp(i + 1, publicHost(i, i)), attacker);
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+    expect(book.size()).toBeLessThanOrEqual(MAX_ADDRESSES_PER_SOURCE_GROUP);
+    expect(outcomes.get('source-full')).toBeGreaterThanOrEqual(10_000 - MAX_ADDRESSES_PER_SOURCE_GROUP);
+    // Another network is not affected, and a removal frees room for the capped source again.
+    expect(book.addAddress(tcp(50_000, publicHost(4000)), tcp(999_998, publicHost(4)))).toBe(true);
+    book.removeAddress(book.entries().find((entry) => entry.source === attacker)!.address);
+    expect(book.tryAddAddress(tcp(60_000, publicHost(5000)), attacker)).toBe('added');
+    expect(book.selfCheck()).toEqual([]);
+  });
+
   it('spreads addresses from many source groups over most buckets', () => {
     const book = new AddressBook({ random: seededRandom(5) });
     for (let i = 0; i < 5000; i++) book.addAddress(tcp(i + 1, publicHost(i, 1)), tcp(100_000 + (i % 1000), publicHost(1000 + (i % 1000))));
@@ -170,7 +188,7 @@ describe('AddressBook against a flood', () => {
 
   it('a pick after a flood is no more likely to land on the flood than its share of buckets', () => {
     const random = seededRandom(6);
-    const book = new AddressBook({ random });
+    const book = new AddressBook({ random, maxAddressesPerSourceGroup: 1_000_000 });
     for (let i = 0; i < 200; i++) book.addAddress(tcp(i + 1, publicHost(i, 1)), tcp(100_000 + i, publicHost(1000 + i)));
     const attacker = tcp(999_999, publicHost(3));
     for (let i = 0; i < 10_000; i++) book.addAddress(tcp(20_000 + i, publicHost(i, 2)), attacker);

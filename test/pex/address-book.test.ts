@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AddressBook, type AddressBookOptions } from '../../src/pex/address-book.js';
-import { resolveAddressBookConfig, MAX_GET_SELECTION, STALE_AFTER_MS, RECENT_ATTEMPT_GRACE_MS } from '../../src/pex/params.js';
+import { MAX_GET_SELECTION, STALE_AFTER_MS, RECENT_ATTEMPT_GRACE_MS } from '../../src/pex/constants.js';
+import { resolveAddressBookConfig } from '../../src/pex/config.js';
 import { MeshlinkError } from '../../src/errors.js';
 import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
 
@@ -189,8 +190,8 @@ describe('AddressBook eviction', () => {
     expect(sources.filter((source) => source === honest)).toHaveLength(3);
   });
 
-  it('a full old bucket sends its stalest entry back to the new table', () => {
-    const { book, clock } = makeBook({ oldBucketCount: 1, oldBucketsPerGroup: 1, bucketSize: 2 });
+  it('without test-before-evict, a full old bucket sends its stalest entry back to the new table', () => {
+    const { book, clock } = makeBook({ oldBucketCount: 1, oldBucketsPerGroup: 1, bucketSize: 2, testBeforeEvict: false });
     for (let i = 1; i <= 3; i++) {
       book.addAddress(tcp(i, publicHost(i)), SOURCE);
       book.markGood(nodeId(i));
@@ -414,7 +415,7 @@ describe('AddressBook size helpers', () => {
   });
 
   it('reports capacity from the geometry', () => {
-    expect(new AddressBook().capacity).toBe(256 * 64 + 64 * 64);
+    expect(new AddressBook().capacity).toBe(1024 * 64 + 256 * 64);
     expect(new AddressBook({ newBucketCount: 8, oldBucketCount: 2, bucketSize: 4 }).capacity).toBe(40);
   });
 });
@@ -425,7 +426,7 @@ describe('AddressBook configuration', () => {
     expect(() => resolveAddressBookConfig({ newBucketCount: 4, newBucketsPerSourceGroup: 8 })).toThrow(/newBucketsPerSourceGroup/);
     expect(() => resolveAddressBookConfig({ oldBucketCount: 1.5 })).toThrow(MeshlinkError);
     expect(() => new AddressBook({ bucketKey: new Uint8Array(31) })).toThrow(/32 bytes/);
-    expect(resolveAddressBookConfig({}).newBucketCount).toBe(256);
+    expect(resolveAddressBookConfig({}).newBucketCount).toBe(1024);
   });
 
   it('uses a fresh random bucket key per book by default', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AddressBook } from '../../src/pex/address-book.js';
-import { backoffRemainingMs, newBiasPercent, planDials, firstHandFirst, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
-import { resolvePexConfig } from '../../src/pex/pex-params.js';
+import { backoffRemainingMs, diversityMayYield, networkGroupOf, newBiasPercent, planDials, firstHandFirst, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
+import { resolvePexConfig } from '../../src/pex/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
 
-const config = resolvePexConfig({ dialBackoffBaseMs: 1000, dialBackoffMaxMs: 8000 }, 60_000);
+const config = resolvePexConfig({ dialBackoffBaseMs: 1000, dialBackoffMaxMs: 8000 });
 
 function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: Partial<DialPlanContext>) => DialPlanContext } {
   const clock = new FakeClock();
@@ -19,6 +19,7 @@ function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: P
     maxOutbound: 10,
     outbound: 0,
     outboundSources: [],
+    outboundGroups: [],
     isTrustedSource: () => false,
     isBusy: () => false,
     isBanned: () => false,
@@ -113,10 +114,58 @@ describe('PEX dial planning', () => {
   });
 
   it('rejects impossible PEX options with ConfigError', () => {
-    expect(() => resolvePexConfig({ ensurePeersIntervalMs: 0 }, 1000)).toThrow(ConfigError);
-    expect(() => resolvePexConfig({ maxAddressesPerResponse: 251 }, 1000)).toThrow(/maxAddressesPerResponse/);
-    expect(() => resolvePexConfig({ maxOutboundSharePerSource: 0 }, 1000)).toThrow(ConfigError);
-    expect(() => resolvePexConfig({ dialBackoffBaseMs: 10, dialBackoffMaxMs: 5 }, 1000)).toThrow(ConfigError);
-    expect(resolvePexConfig({ ensurePeersIntervalMs: 3000 }, 1000).minRequestIntervalMs).toBe(1000);
+    expect(() => resolvePexConfig({ ensurePeersIntervalMs: 0 })).toThrow(ConfigError);
+    expect(() => resolvePexConfig({ maxAddressesPerResponse: 251 })).toThrow(/maxAddressesPerResponse/);
+    expect(() => resolvePexConfig({ maxOutboundSharePerSource: 0 })).toThrow(ConfigError);
+    expect(() => resolvePexConfig({ dialBackoffBaseMs: 10, dialBackoffMaxMs: 5 })).toThrow(ConfigError);
+    expect(resolvePexConfig({ ensurePeersIntervalMs: 3000 }).minRequestIntervalMs).toBe(1000);
+  });
+});
+
+describe('Outbound network-group diversity', () => {
+  it('never plans two outbound peers in one /16, however many addresses that /16 has', () => {
+    const { book, context } = setup();
+    // 300 addresses in one /16 (from many sources), 5 in other /16s.
+    for (let i = 1; i <= 300; i++) book.addAddress(tcp(i, publicHost(5, i)), tcp(8000 + i, publicHost(100 + i)));
+    for (let i = 0; i < 5; i++) book.addAddress(tcp(1000 + i, publicHost(10 + i)), tcp(9000 + i, publicHost(400 + i)));
+    for (let round = 0; round < 20; round++) {
+      const groups = planDials(context({ maxOutbound: 8 }), 8).addresses.map(networkGroupOf);
+      expect(new Set(groups).size).toBe(groups.length);
+    }
+  });
+
+  it('skips groups its current outbound peers already cover', () => {
+    const { book, context } = setup();
+    for (let i = 1; i <= 20; i++) book.addAddress(tcp(i, publicHost(5, i)), tcp(8000 + i, publicHost(100 + i)));
+    const taken = networkGroupOf(tcp(1, publicHost(5, 1)));
+    expect(planDials(context({ outboundGroups: [taken], outbound: 1 }), 7).addresses).toEqual([]);
+    expect(planDials(context({ outboundGroups: [taken], outbound: 1, config: resolvePexConfig({ maxOutboundPerGroup: 3 }) }), 7).addresses).toHaveLength(2);
+  });
+
+  it('lets the rule yield for loopback/LAN and WebRTC addresses when nothing else is dialable, never for public ones', () => {
+    const clock = new FakeClock();
+    const random = seededRandom(8);
+    const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY, allowLocal: true });
+    for (let i = 1; i <= 5; i++) book.addAddress(`tcp://${nodeId(i)}@127.5.0.${i}:26656`, `tcp://${nodeId(100 + i)}@127.9.0.${i}:26656`);
+    const { context } = setup();
+    const lan = context({ book, random, outboundGroups: ['ipv4:127.5'], outbound: 1 });
+    expect(diversityMayYield(`tcp://${nodeId(1)}@127.5.0.1:26656`)).toBe(true);
+    expect(diversityMayYield(`webrtc://${nodeId(1)}?via=${nodeId(2)}`)).toBe(true);
+    expect(diversityMayYield(tcp(1, publicHost(5, 1)))).toBe(false);
+    // All five share the /16 we already have a peer in: held back, then one a round is dialled because nothing else is.
+    expect(planDials(lan, 3).addresses).toHaveLength(1);
+    // With one address of another group in the book, that one is dialled and the /16 waits.
+    book.addAddress(`tcp://${nodeId(50)}@127.6.0.1:26656`, `tcp://${nodeId(150)}@127.9.0.9:26656`);
+    expect(planDials(context({ book, random, outboundGroups: ['ipv4:127.5'], outbound: 1 }), 3).addresses).toEqual([`tcp://${nodeId(50)}@127.6.0.1:26656`]);
+  });
+
+  it('groups IPv4 by /16, IPv6 by /32, names by domain, WebRTC by relay, memory by host', () => {
+    const id = 'ab'.repeat(20);
+    expect(networkGroupOf(`tcp://${id}@127.1.0.1:1`)).toBe('ipv4:127.1');
+    expect(networkGroupOf(`tcp://${id}@127.1.9.9:2`)).toBe('ipv4:127.1');
+    expect(networkGroupOf(`tcp://${id}@[2001:db8:1:2::1]:1`)).toBe('ipv6:20010db8');
+    expect(networkGroupOf(`wss://${id}@a.relay.example.com:443`)).toBe('dns:example.com');
+    expect(networkGroupOf(`webrtc://${id}?via=${'cd'.repeat(20)}`)).toBe(`webrtc:${'cd'.repeat(20)}`);
+    expect(networkGroupOf(`memory://${id}@n-1`)).toBe('memory:n-1');
   });
 });

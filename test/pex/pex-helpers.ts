@@ -6,7 +6,7 @@ import type { Peer } from '../../src/switch/peer.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { PEXAgent, type PexAgentOptions } from '../../src/pex/pex-agent.js';
 import { encodePexMessage, decodePexMessage, type PexMessage } from '../../src/pex/pex-messages.js';
-import { PEX_CHANNEL_ID, PEX_MAX_MESSAGE_BYTES } from '../../src/pex/pex-params.js';
+import { PEX_CHANNEL_ID, PEX_MAX_MESSAGE_BYTES } from '../../src/pex/constants.js';
 import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
 
 /** PEX timings shortened for tests: rounds every 200 ms, little jitter, quick seed hang-ups. */

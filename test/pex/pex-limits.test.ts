@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { ProtocolError, type MeshlinkError } from '../../src/errors.js';
 import { encode } from '@msgpack/msgpack';
-import { DEFAULT_MIN_REQUEST_GAP_MS, PEX_CHANNEL_ID } from '../../src/pex/pex-params.js';
+import { DEFAULT_MIN_REQUEST_GAP_MS, PEX_CHANNEL_ID } from '../../src/pex/constants.js';
 import { decodePexMessage } from '../../src/pex/pex-messages.js';
+import { DEFAULT_PEX_CONFIG } from '../../src/pex/config.js';
 import { waitFor } from '../helpers/wait.js';
 import { fakeAddresses, RogueAgent, request, response, startPexNode, stopPexNodes, type PexNode } from './pex-helpers.js';
 import type { Peer } from '../../src/switch/peer.js';
@@ -87,9 +88,11 @@ describe('PEXAgent per-peer limits', () => {
     await setup.honest.sw.dial(setup.rogue.address);
     await expectPunished(setup, 'ERR_PEX_UNSOLICITED_RESPONSE');
     expect(setup.honest.pex!.stats()).toMatchObject({ requestsSent: 1, responsesReceived: 1, addressesReceived: 250 });
-    // The rogue's addresses went with its ban (book.markBad) only if they named it; the 250 others stay.
-    expect(setup.honest.pex!.book.size()).toBeLessThanOrEqual(250);
-    expect(setup.honest.pex!.book.size()).toBeGreaterThan(200);
+    // One response adds at most maxNewAddressesPerResponse entries; the rest of it is ignored, not punished.
+    const cap = setup.honest.pex!.config.maxNewAddressesPerResponse;
+    expect(cap).toBe(DEFAULT_PEX_CONFIG.maxNewAddressesPerResponse);
+    expect(setup.honest.pex!.book.size()).toBe(cap);
+    expect(setup.honest.pex!.stats().addressesAdded).toBe(cap);
   });
 
   it('stops and bans a peer whose response has more than 250 addresses: ERR_PEX_TOO_MANY_ADDRESSES', async () => {

@@ -7,6 +7,8 @@ import { FileStorage } from '../../platforms/node/file-storage.js';
 import { loadOrCreateNodeKey } from '../../src/crypto/keys.js';
 import type { MeshlinkError } from '../../src/errors.js';
 import { waitFor } from '../helpers/wait.js';
+import { AddressBook } from '../../src/pex/address-book.js';
+import { networkGroupOf } from '../../src/pex/pex-dial-planner.js';
 import { fakeAddresses, RogueAgent, response, startPexNode, stopPexNodes, type PexNode } from './pex-helpers.js';
 
 const homes: string[] = [];
@@ -15,10 +17,18 @@ afterEach(async () => {
   await Promise.all(homes.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-const LOOPBACK = 'tcp://127.0.0.1:0';
+/**
+ * Each node listens in a /16 of its own (127.0.0.0/8 all routes to lo on Linux), so the one-outbound-
+ * per-network-group rule sees as many groups as there are nodes, as on the internet.
+ */
+let nextGroup = 1;
+function loopbackInOwnGroup(): string {
+  nextGroup = (nextGroup % 250) + 1;
+  return `tcp://127.${nextGroup}.0.1:0`;
+}
 
 function tcpNode(options: Omit<Parameters<typeof startPexNode>[0], 'transports' | 'listen'> = {}): Promise<PexNode> {
-  return startPexNode({ transports: [tcpTransport()], listen: LOOPBACK, ...options });
+  return startPexNode({ transports: [tcpTransport()], listen: loopbackInOwnGroup(), ...options });
 }
 
 /** Every node reachable from every other through peer links among `nodes` only. */
@@ -113,5 +123,76 @@ describe('PEX over real TCP', () => {
     await silent.sw.dial(seed.address);
     await waitFor(() => disconnected.includes(silent.sw.nodeId), 3000, 'seed hangs up on a silent peer');
     expect(seed.sw.bans.isBanned(newcomer.sw.nodeId)).toBe(false);
+  });
+
+  it('a restarted node gets back to its outbound target from its saved book and anchors, with no seed', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'meshlink-pex-'));
+    homes.push(home);
+    const storage = new FileStorage(home);
+    const identity = await loadOrCreateNodeKey(storage);
+    // Plain listeners: they never dial, so every connection of `first` to them is its own outbound one.
+    const others = await Promise.all(Array.from({ length: 5 }, () => tcpNode({ pex: false })));
+    const othersIds = new Set(others.map((node) => node.sw.nodeId));
+    const target = 3;
+    const outboundToOthers = (node: PexNode): string[] =>
+      node.sw.peers.filter((peer) => peer.direction === 'outbound' && othersIds.has(peer.id)).map((peer) => peer.address);
+    const first = await tcpNode({ identity, pex: { storage, feelerIntervalMs: 0 }, switchOptions: { maxOutbound: target } });
+    for (const other of others) first.pex!.book.addAddress(other.address, other.address);
+    await waitFor(() => outboundToOthers(first).length >= target, 15_000, 'first run reaches its outbound target');
+    const outboundAtStop = outboundToOthers(first);
+    await first.sw.stop(); // the agent saves the book, anchors included, on stop
+
+    const saved = new AddressBook({ storage, allowLocal: true });
+    await saved.load();
+    const anchors = saved.anchors();
+    expect(anchors).toHaveLength(2); // DEFAULT_MAX_ANCHORS
+    for (const anchor of anchors) expect(outboundAtStop).toContain(anchor);
+
+    const again = await tcpNode({ identity, pex: { storage, feelerIntervalMs: 0 }, switchOptions: { maxOutbound: target } });
+    expect(again.pex!.config.seeds).toEqual([]); // nothing to bootstrap from but the saved book
+    await waitFor(() => outboundToOthers(again).length >= target, 15_000, 'the restarted node reaches its outbound target');
+    expect(again.pex!.stats()).toMatchObject({ anchorDials: 2, seedDials: 0 });
+    for (const anchor of anchors) expect(outboundToOthers(again)).toContain(anchor);
+  });
+
+  it('a node whose PEX answers all name one /16 fills its outbound slots from other groups: one peer from that /16', async () => {
+    // Eight colluders in 127.77.0.0/16 answer every request with each other and three honest nodes.
+    const honest = await Promise.all(Array.from({ length: 3 }, () => tcpNode({ pex: false })));
+    const answer: string[] = [];
+    const colluders = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        startPexNode({
+          transports: [tcpTransport()],
+          listen: `tcp://127.77.0.${i + 1}:0`,
+          pex: false,
+          agents: { rogue: new RogueAgent(() => [response(answer)]) },
+        }),
+      ),
+    );
+    answer.push(...colluders.map((node) => node.address), ...honest.map((node) => node.address));
+    const colluderIds = new Set(colluders.map((node) => node.sw.nodeId));
+    const victim = await tcpNode({ pex: { feelerIntervalMs: 0 }, switchOptions: { maxOutbound: 4 } });
+    await victim.sw.dial(colluders[0]!.address); // its only way into the network is the attacker's /16
+    const outbound = (): PexNode['sw']['peers'] => victim.sw.peers.filter((peer) => peer.direction === 'outbound');
+    await waitFor(() => outbound().length >= 4, 15_000, 'the victim reaches its outbound target');
+    expect(victim.pex!.book.entries().filter((entry) => colluderIds.has(entry.nodeId))).toHaveLength(8);
+    // Several more rounds: the rule holds while the victim keeps topping up.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const peers = outbound();
+    expect(peers.filter((peer) => colluderIds.has(peer.id))).toHaveLength(1);
+    const groups = peers.map((peer) => networkGroupOf(peer.address));
+    expect(new Set(groups).size).toBe(groups.length);
+    expect(groups.filter((group) => group === 'ipv4:127.77')).toHaveLength(1);
+  });
+
+  it('feeler connections move new addresses to the tried table while the outbound slots are full', async () => {
+    const targets = await Promise.all(Array.from({ length: 4 }, () => tcpNode({ pex: false })));
+    const node = await tcpNode({ pex: { feelerIntervalMs: 300 }, switchOptions: { maxOutbound: 1 } });
+    const book = node.pex!.book;
+    for (const target of targets) expect(book.addAddress(target.address, target.address)).toBe(true);
+    await waitFor(() => book.entries().every((entry) => entry.bucketType === 'old'), 15_000, 'every address tried');
+    expect(node.pex!.stats().feelers).toBeGreaterThanOrEqual(3);
+    // Feelers are closed once up: the node is back to its one outbound peer.
+    await waitFor(() => node.sw.peers.filter((peer) => peer.direction === 'outbound').length === 1, 5000, 'feelers closed');
   });
 });

@@ -1,10 +1,11 @@
-import { isNodeId, type PeerAddress } from '../transport/address.js';
+import { isNodeId, type PeerAddress } from './address.js';
 
 /**
- * Where an address can be reached from, and which "group" (network neighbourhood) it belongs to.
- * The address book uses the scope to refuse addresses nobody on the internet can dial, and the group
- * to spread entries over buckets so that one network cannot fill the book (Bitcoin addrman's
- * GetGroup, CometBFT's groupKey).
+ * The one home of IP parsing and classification: where an address can be reached from, and which
+ * "group" (network neighbourhood) it belongs to. The address book uses the scope to refuse addresses
+ * nobody on the internet can dial and the group to spread entries over buckets and outbound peers
+ * over networks (Bitcoin addrman's GetGroup, CometBFT's groupKey); the NAT layer uses the scope to
+ * judge the external address a gateway reports. It lives in transport, the lowest layer both use.
  */
 export type AddressScope =
   /** Reachable from the internet. */
@@ -109,6 +110,7 @@ function ipv4Scope(b: Uint8Array): AddressScope {
   if (x >= 224 && x <= 239) return 'multicast';
   if (x >= 240) return 'reserved'; // includes 255.255.255.255
   if (x === 192 && y === 0 && (z === 0 || z === 2)) return 'reserved'; // RFC 6890, RFC 5737 TEST-NET-1
+  if (x === 192 && y === 88 && z === 99) return 'reserved'; // RFC 7526 deprecated 6to4 relay anycast
   if (x === 198 && y === 51 && z === 100) return 'reserved'; // TEST-NET-2
   if (x === 203 && y === 0 && z === 113) return 'reserved'; // TEST-NET-3
   if (x === 198 && (y === 18 || y === 19)) return 'reserved'; // RFC 2544 benchmarking

@@ -10,7 +10,7 @@ import {
   isRoutable,
   parseIPv4,
   parseIPv6,
-} from '../../src/pex/address-validation.js';
+} from '../../src/transport/ip.js';
 
 const ID = 'ab'.repeat(20);
 

@@ -1,13 +1,17 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { isNodeId } from '../transport/address.js';
 import type { KnownAddress } from './known-address.js';
-import { ADDRESS_BOOK_FORMAT_VERSION, BUCKET_KEY_BYTES, MAX_ADDRESS_BOOK_BYTES } from './params.js';
+import { ADDRESS_BOOK_FORMAT_VERSION, BUCKET_KEY_BYTES, MAX_ADDRESS_BOOK_BYTES, MAX_STORED_ANCHORS, MAX_TRIED_COLLISIONS } from './constants.js';
 
 /**
  * The persisted form: JSON (like CometBFT's addrbook.json), so an operator can read it, with a
  * format name and version, the bucket key and the geometry it was written with. Decoding trusts
  * nothing: a value that does not parse or has the wrong shape is rejected as a whole; single records
  * with the wrong shape are skipped and counted. The book then re-validates every address.
+ *
+ * Versions: 1 (entries, bans); 2 adds `anchors` (the outbound peers at the last stop, dialled first at
+ * the next start) and `collisions` (tried-table collisions still waiting for their test). A version 1
+ * value loads as a version 2 one with neither.
  */
 
 const FORMAT_NAME = 'meshlink-address-book';
@@ -31,13 +35,24 @@ export interface SerializedGeometry {
   bucketSize: number;
 }
 
+export interface SerializedCollision {
+  /** The newly good address waiting for a tried slot. */
+  address: string;
+  /** When the collision was found. */
+  since: number;
+}
+
 export interface AddressBookSnapshot {
   key: Uint8Array;
   geometry: SerializedGeometry;
   savedAt: number;
   entries: SerializedEntry[];
   bans: SerializedBan[];
+  anchors: string[];
+  collisions: SerializedCollision[];
 }
+
+const SUPPORTED_VERSIONS: ReadonlySet<unknown> = new Set([1, ADDRESS_BOOK_FORMAT_VERSION]);
 
 export type DecodeResult =
   | { readonly ok: true; readonly snapshot: AddressBookSnapshot; readonly skipped: number }
@@ -52,6 +67,8 @@ export function encodeAddressBook(snapshot: AddressBookSnapshot): Uint8Array {
     geometry: snapshot.geometry,
     entries: snapshot.entries,
     bans: snapshot.bans,
+    anchors: snapshot.anchors,
+    collisions: snapshot.collisions,
   };
   return new TextEncoder().encode(JSON.stringify(document));
 }
@@ -112,7 +129,7 @@ export function decodeAddressBook(bytes: Uint8Array): DecodeResult {
     return { ok: false, reason: `not valid JSON (truncated or corrupt): ${(error as Error).message}` };
   }
   if (!isRecord(document) || document['format'] !== FORMAT_NAME) return { ok: false, reason: 'not a meshlink address book' };
-  if (document['version'] !== ADDRESS_BOOK_FORMAT_VERSION) {
+  if (!SUPPORTED_VERSIONS.has(document['version'])) {
     const version = document['version'];
     const shown = typeof version === 'number' || typeof version === 'string' ? String(version).slice(0, 40) : typeof version;
     return { ok: false, reason: `unsupported format version ${shown}` };
@@ -151,6 +168,14 @@ export function decodeAddressBook(bytes: Uint8Array): DecodeResult {
     bans.push(decoded.ban);
   }
   const savedAt = isCount(document['savedAt']) ? document['savedAt'] : 0;
+  const rawAnchors = Array.isArray(document['anchors']) ? (document['anchors'] as unknown[]) : [];
+  const anchors = rawAnchors.filter(isShortString).slice(0, MAX_STORED_ANCHORS);
+  const rawCollisions = Array.isArray(document['collisions']) ? (document['collisions'] as unknown[]) : [];
+  const collisions: SerializedCollision[] = [];
+  for (const raw of rawCollisions) {
+    if (collisions.length >= MAX_TRIED_COLLISIONS) break;
+    if (isRecord(raw) && isShortString(raw['address']) && isCount(raw['since'])) collisions.push({ address: raw['address'], since: raw['since'] });
+  }
   return {
     ok: true,
     snapshot: {
@@ -163,6 +188,8 @@ export function decodeAddressBook(bytes: Uint8Array): DecodeResult {
       savedAt,
       entries,
       bans,
+      anchors,
+      collisions,
     },
     skipped,
   };

@@ -1,0 +1,86 @@
+import { ConfigError } from '../errors.js';
+import type { Storage } from '../storage/storage.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+
+export interface AutoSave {
+  /** Stops the timer, waits for a save in flight, then saves once more if anything changed. */
+  stop(): Promise<void>;
+}
+
+/** What a read found: the stored bytes (undefined when nothing is stored), or why they could not be read. */
+export type StoreRead = { readonly ok: true; readonly bytes: Uint8Array | undefined } | { readonly ok: false; readonly reason: string };
+
+/**
+ * The address book's I/O over the platform's Storage, kept apart from the book's data: writes are
+ * serialised (each writes the state at the moment it starts), reads never throw, and one auto-save
+ * timer at a time runs on the book's clock. What is written is address-book-format.ts's business.
+ */
+export class AddressBookStore {
+  private saving: Promise<void> = Promise.resolve();
+  private autoSave: AutoSave | undefined;
+
+  constructor(
+    private readonly storage: Storage | undefined,
+    private readonly storageKey: string,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Writes `encode()`, called when this write's turn comes, after every earlier write. `onFailure`
+   * runs before the storage's error is rethrown (the book marks itself dirty again).
+   */
+  async write(encode: () => Uint8Array, onFailure: () => void): Promise<void> {
+    const storage = this.requireStorage();
+    const run = async (): Promise<void> => {
+      try {
+        await storage.set(this.storageKey, encode());
+      } catch (error) {
+        onFailure();
+        throw error;
+      }
+    };
+    const result = this.saving.then(run, run);
+    this.saving = result.catch(() => undefined);
+    await result;
+  }
+
+  async read(): Promise<StoreRead> {
+    const storage = this.requireStorage();
+    try {
+      return { ok: true, bytes: await storage.get(this.storageKey) };
+    } catch (error) {
+      return { ok: false, reason: `cannot read the stored address book: ${(error as Error).message}` };
+    }
+  }
+
+  /** Calls `save` every `intervalMs` while `isDirty()`; its failures go to `onFailure`. */
+  startAutoSave(intervalMs: number, isDirty: () => boolean, save: () => Promise<void>, onFailure: (error: Error) => void): AutoSave {
+    this.requireStorage();
+    if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
+      throw new ConfigError('ERR_INVALID_ARGUMENT', `intervalMs must be a positive number, got ${String(intervalMs)}`);
+    }
+    if (this.autoSave !== undefined) throw new ConfigError('ERR_INVALID_CONFIG', 'Address book auto-save is already running');
+    const timer: TimerHandle = this.clock.setInterval(() => {
+      if (isDirty()) save().catch((error: unknown) => onFailure(error as Error));
+    }, intervalMs);
+    // An idle timer must not keep a Node process alive.
+    (timer as { unref?: () => void }).unref?.();
+    const handle: AutoSave = {
+      stop: async () => {
+        this.clock.clearInterval(timer);
+        if (this.autoSave === handle) this.autoSave = undefined;
+        await this.saving;
+        if (isDirty()) await save();
+      },
+    };
+    this.autoSave = handle;
+    return handle;
+  }
+
+  private requireStorage(): Storage {
+    if (this.storage === undefined) {
+      throw new ConfigError('ERR_INVALID_CONFIG', 'This address book has no storage: pass { storage } to save or load it');
+    }
+    return this.storage;
+  }
+}

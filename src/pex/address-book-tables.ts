@@ -1,0 +1,332 @@
+import { BucketHasher, BucketTable, randomInt } from './address-book-buckets.js';
+import type { SerializedCollision, SerializedEntry } from './address-book-format.js';
+import type { AddressBookConfig } from './config.js';
+import {
+  MAX_TRIED_COLLISIONS,
+  RECENT_ATTEMPT_GRACE_MS,
+  TRIED_COLLISION_TEST_WINDOW_MS,
+  TRIED_REPLACEMENT_PROTECTION_MS,
+} from './constants.js';
+import { freshness, isBad, type KnownAddress } from './known-address.js';
+
+/** What a successful connection did to a new entry: moved to the tried table, or waits for a test. */
+export type PromoteOutcome = 'moved' | 'collision' | 'kept-new';
+
+/**
+ * The address book's two bucket tables and their indexes (addrman's vvNew/vvTried and mapInfo).
+ * Every entry sits in 1..maxNewBucketsPerAddress new buckets or in exactly one old (tried) bucket, and
+ * is indexed (byAddress, byNodeId, all, per source group) exactly while it sits in at least one bucket.
+ * Since buckets never exceed bucketSize, the number of entries never exceeds the number of slots.
+ * Placement is a keyed hash (BucketHasher), so only the holder of the key can predict it.
+ * Not re-entrant; every method runs to completion synchronously.
+ */
+export class AddressTables {
+  readonly newTable: BucketTable;
+  readonly oldTable: BucketTable;
+  readonly byAddress = new Map<string, KnownAddress>();
+  readonly byNodeId = new Map<string, Set<KnownAddress>>();
+  /** Flat list of every entry, for uniform sampling. */
+  readonly all: KnownAddress[] = [];
+  oldCount = 0;
+  /** Entries per source group; its keys are a subset of the entries' source groups, so it is bounded too. */
+  private readonly perSourceGroup = new Map<string, number>();
+  /** New entries that proved good but whose tried bucket is full: address → when (test-before-evict). */
+  private readonly collisions = new Map<string, number>();
+  private hasher: BucketHasher;
+
+  constructor(
+    readonly config: Readonly<AddressBookConfig>,
+    key: Uint8Array,
+    private readonly random: () => number,
+  ) {
+    this.newTable = new BucketTable(config.newBucketCount, config.bucketSize);
+    this.oldTable = new BucketTable(config.oldBucketCount, config.bucketSize);
+    this.hasher = new BucketHasher(key, config);
+  }
+
+  rekey(key: Uint8Array): void {
+    this.hasher = new BucketHasher(key, this.config);
+  }
+
+  get size(): number {
+    return this.all.length;
+  }
+
+  entriesFromSourceGroup(sourceGroup: string): number {
+    return this.perSourceGroup.get(sourceGroup) ?? 0;
+  }
+
+  newBucketOf(entry: Pick<KnownAddress, 'group' | 'sourceGroup'>): number {
+    return this.hasher.newBucket(entry.group, entry.sourceGroup);
+  }
+
+  oldBucketOf(entry: Pick<KnownAddress, 'address' | 'group'>): number {
+    return this.hasher.oldBucket(entry.address, entry.group);
+  }
+
+  /** Makes room for one more address of `nodeId` by dropping one of its bad new entries; false if none. */
+  makeRoomForNode(nodeId: string, nowMs: number): boolean {
+    const siblings = this.byNodeId.get(nodeId);
+    if (siblings === undefined || siblings.size < this.config.maxAddressesPerNodeId) return true;
+    for (const sibling of siblings) {
+      if (sibling.bucketType === 'new' && isBad(sibling, nowMs)) {
+        this.remove(sibling);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Puts a fresh (unindexed) entry into the new bucket its group and source group map to. */
+  insertNew(entry: KnownAddress, nowMs: number): void {
+    this.placeNew(entry, this.newBucketOf(entry), entry.sourceGroup, nowMs);
+  }
+
+  /**
+   * Another source told us about a known new address: as in addrman, it may join one more new bucket,
+   * less likely the more buckets it is already in, so popular addresses get some redundancy without
+   * crowding out others. It only takes a slot that is free or held by a bad or redundant entry.
+   */
+  addReference(entry: KnownAddress, sourceGroup: string, nowMs: number): void {
+    if (entry.bucketType === 'old') return;
+    entry.lastSeen = Math.max(entry.lastSeen, nowMs);
+    if (entry.buckets.length >= this.config.maxNewBucketsPerAddress) return;
+    if (randomInt(this.random, 2 * entry.buckets.length) !== 0) return;
+    const bucket = this.hasher.newBucket(entry.group, sourceGroup);
+    if (entry.buckets.includes(bucket)) return;
+    if (this.newTable.isFull(bucket)) {
+      const victim = this.worstOf(this.newTable.entries(bucket), sourceGroup, nowMs);
+      if (victim === undefined || !(isBad(victim, nowMs) || victim.buckets.length > 1)) return;
+    }
+    this.placeNew(entry, bucket, sourceGroup, nowMs);
+  }
+
+  /**
+   * A new entry proved good: it moves to its tried bucket. When that bucket is full and test-before-
+   * evict is on, the entry stays new and the collision is remembered (at most MAX_TRIED_COLLISIONS);
+   * resolveCollisions() settles it once the incumbent has been tested (Heilman et al. §6).
+   */
+  promote(entry: KnownAddress, nowMs: number): PromoteOutcome {
+    if (entry.bucketType === 'old') return 'moved';
+    if (this.config.testBeforeEvict && this.oldTable.isFull(this.oldBucketOf(entry))) {
+      if (this.collisions.has(entry.address)) return 'collision';
+      if (this.collisions.size >= MAX_TRIED_COLLISIONS) return 'kept-new';
+      this.collisions.set(entry.address, nowMs);
+      return 'collision';
+    }
+    this.moveToOld(entry, nowMs);
+    return 'moved';
+  }
+
+  /**
+   * The tried entry a pending collision would evict, for a feeler to test; undefined when no collision
+   * waits for a test. Incumbents already tried since their collision are not offered again.
+   */
+  collisionToTest(nowMs: number): KnownAddress | undefined {
+    const waiting: KnownAddress[] = [];
+    for (const [address, since] of this.collisions) {
+      const incumbent = this.incumbentFor(address, nowMs);
+      if (incumbent !== undefined && incumbent.lastAttempt < since) waiting.push(incumbent);
+    }
+    return waiting.length === 0 ? undefined : waiting[randomInt(this.random, waiting.length)];
+  }
+
+  /**
+   * Settles the collisions whose fate is known: an incumbent reached within TRIED_REPLACEMENT_
+   * PROTECTION_MS stays (the newcomer stays new); one whose test failed (tried since the collision,
+   * no success since, the attempt older than RECENT_ATTEMPT_GRACE_MS) or that was not tested within
+   * TRIED_COLLISION_TEST_WINDOW_MS goes back to the new table and the newcomer takes its place.
+   */
+  resolveCollisions(nowMs: number): void {
+    for (const [address, since] of [...this.collisions]) {
+      const entry = this.byAddress.get(address);
+      if (entry === undefined || entry.bucketType === 'old') {
+        this.collisions.delete(address);
+        continue;
+      }
+      const bucket = this.oldBucketOf(entry);
+      const incumbent = this.worstOf(this.oldTable.entries(bucket), undefined, nowMs);
+      if (incumbent === undefined) {
+        this.collisions.delete(address);
+        this.moveToOld(entry, nowMs);
+        continue;
+      }
+      const reachedRecently = incumbent.lastSuccess > 0 && nowMs - incumbent.lastSuccess < TRIED_REPLACEMENT_PROTECTION_MS;
+      const testFailed =
+        incumbent.lastAttempt >= since && incumbent.lastSuccess < incumbent.lastAttempt && nowMs - incumbent.lastAttempt >= RECENT_ATTEMPT_GRACE_MS;
+      if (reachedRecently && !testFailed) {
+        this.collisions.delete(address);
+      } else if (testFailed || nowMs - since >= TRIED_COLLISION_TEST_WINDOW_MS) {
+        this.collisions.delete(address);
+        this.demote(incumbent, bucket, nowMs);
+        this.moveToOld(entry, nowMs);
+      }
+    }
+  }
+
+  pendingCollisions(): SerializedCollision[] {
+    return [...this.collisions].map(([address, since]) => ({ address, since }));
+  }
+
+  restoreCollision(collision: SerializedCollision, nowMs: number): void {
+    const entry = this.byAddress.get(collision.address);
+    if (entry === undefined || entry.bucketType !== 'new' || this.collisions.size >= MAX_TRIED_COLLISIONS) return;
+    this.collisions.set(entry.address, Math.min(collision.since, nowMs));
+  }
+
+  /**
+   * Re-inserts a persisted entry that passed the book's checks. New entries go back to their recorded
+   * buckets when the geometry is unchanged and the buckets have room, otherwise to the bucket their
+   * source maps to; old ones to their tried bucket (evicting the worst there back to new).
+   */
+  restore(entry: KnownAddress, saved: SerializedEntry, nowMs: number, sameGeometry: boolean, forceNew: boolean): void {
+    if (saved.bucketType === 'old' && entry.lastSuccess > 0 && !forceNew) {
+      this.placeOld(entry, nowMs);
+      return;
+    }
+    if (sameGeometry && !forceNew) {
+      for (const bucket of new Set(saved.buckets)) {
+        if (entry.buckets.length >= this.config.maxNewBucketsPerAddress) break;
+        if (bucket < this.config.newBucketCount && !this.newTable.isFull(bucket)) {
+          this.newTable.add(bucket, entry);
+          entry.buckets.push(bucket);
+        }
+      }
+      if (entry.buckets.length > 0) {
+        this.attach(entry);
+        return;
+      }
+    }
+    this.insertNew(entry, nowMs);
+  }
+
+  remove(entry: KnownAddress): void {
+    const table = entry.bucketType === 'old' ? this.oldTable : this.newTable;
+    for (const bucket of entry.buckets) table.remove(bucket, entry);
+    entry.buckets = [];
+    this.detach(entry);
+  }
+
+  clear(): void {
+    this.newTable.clear();
+    this.oldTable.clear();
+    this.byAddress.clear();
+    this.byNodeId.clear();
+    this.perSourceGroup.clear();
+    this.collisions.clear();
+    for (const entry of this.all) entry.index = -1;
+    this.all.length = 0;
+    this.oldCount = 0;
+  }
+
+  /** The entry that would leave the tried table if the collision of `address` were settled now. */
+  private incumbentFor(address: string, nowMs: number): KnownAddress | undefined {
+    const entry = this.byAddress.get(address);
+    if (entry === undefined || entry.bucketType === 'old') return undefined;
+    return this.worstOf(this.oldTable.entries(this.oldBucketOf(entry)), undefined, nowMs);
+  }
+
+  /** Puts `entry` (of type new) into `bucket`, evicting from a full bucket first; indexes it if needed. */
+  private placeNew(entry: KnownAddress, bucket: number, incomingSourceGroup: string, nowMs: number): void {
+    if (this.newTable.isFull(bucket)) this.evictNew(bucket, incomingSourceGroup, nowMs);
+    this.newTable.add(bucket, entry);
+    entry.buckets.push(bucket);
+    if (entry.index < 0) this.attach(entry);
+  }
+
+  /**
+   * Puts `entry` (in no bucket) into its old bucket. A full old bucket sends its worst entry back to
+   * the new table rather than forgetting it: it did work once (CometBFT moveToOld, addrman).
+   */
+  private placeOld(entry: KnownAddress, nowMs: number): void {
+    const bucket = this.oldBucketOf(entry);
+    if (this.oldTable.isFull(bucket)) this.demote(this.worstOf(this.oldTable.entries(bucket), undefined, nowMs)!, bucket, nowMs);
+    this.oldTable.add(bucket, entry);
+    entry.buckets = [bucket];
+    if (entry.index < 0) {
+      entry.bucketType = 'old';
+      this.attach(entry);
+    } else if (entry.bucketType === 'new') {
+      entry.bucketType = 'old';
+      this.oldCount++;
+    }
+  }
+
+  private moveToOld(entry: KnownAddress, nowMs: number): void {
+    for (const bucket of entry.buckets) this.newTable.remove(bucket, entry);
+    entry.buckets = [];
+    this.placeOld(entry, nowMs);
+  }
+
+  /** A tried entry goes back to the new table (addrman's MakeTried eviction). */
+  private demote(victim: KnownAddress, bucket: number, nowMs: number): void {
+    this.oldTable.remove(bucket, victim);
+    victim.buckets = [];
+    victim.bucketType = 'new';
+    this.oldCount--;
+    this.placeNew(victim, this.newBucketOf(victim), victim.sourceGroup, nowMs);
+  }
+
+  private evictNew(bucket: number, incomingSourceGroup: string, nowMs: number): void {
+    const victim = this.worstOf(this.newTable.entries(bucket), incomingSourceGroup, nowMs);
+    if (victim === undefined) return;
+    this.newTable.remove(bucket, victim);
+    victim.buckets.splice(victim.buckets.indexOf(bucket), 1);
+    if (victim.buckets.length === 0) this.detach(victim);
+  }
+
+  /**
+   * The entry to evict: bad ones first (as addrman), then those from the newcomer's own source group,
+   * so that a flood mostly churns its own entries, then those still held by another bucket, then the
+   * least fresh.
+   */
+  private worstOf(entries: readonly KnownAddress[], incomingSourceGroup: string | undefined, nowMs: number): KnownAddress | undefined {
+    let worst: KnownAddress | undefined;
+    let worstRank: number[] = [];
+    for (const entry of entries) {
+      const rank = [isBad(entry, nowMs) ? 1 : 0, entry.sourceGroup === incomingSourceGroup ? 1 : 0, entry.buckets.length > 1 ? 1 : 0, -freshness(entry)];
+      if (worst === undefined || compareRanks(rank, worstRank) > 0) {
+        worst = entry;
+        worstRank = rank;
+      }
+    }
+    return worst;
+  }
+
+  private attach(entry: KnownAddress): void {
+    entry.index = this.all.length;
+    this.all.push(entry);
+    this.byAddress.set(entry.address, entry);
+    let siblings = this.byNodeId.get(entry.nodeId);
+    if (siblings === undefined) this.byNodeId.set(entry.nodeId, (siblings = new Set()));
+    siblings.add(entry);
+    this.perSourceGroup.set(entry.sourceGroup, this.entriesFromSourceGroup(entry.sourceGroup) + 1);
+    if (entry.bucketType === 'old') this.oldCount++;
+  }
+
+  private detach(entry: KnownAddress): void {
+    const last = this.all.pop()!;
+    if (last !== entry) {
+      this.all[entry.index] = last;
+      last.index = entry.index;
+    }
+    entry.index = -1;
+    this.byAddress.delete(entry.address);
+    this.collisions.delete(entry.address);
+    const siblings = this.byNodeId.get(entry.nodeId);
+    siblings?.delete(entry);
+    if (siblings?.size === 0) this.byNodeId.delete(entry.nodeId);
+    const fromGroup = this.entriesFromSourceGroup(entry.sourceGroup) - 1;
+    if (fromGroup > 0) this.perSourceGroup.set(entry.sourceGroup, fromGroup);
+    else this.perSourceGroup.delete(entry.sourceGroup);
+    if (entry.bucketType === 'old') this.oldCount--;
+  }
+}
+
+function compareRanks(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const difference = (a[i] ?? 0) - (b[i] ?? 0);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
