@@ -12,8 +12,9 @@ import type { StartedInfo } from '../../demo/node-runner.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = 'demo/cli.ts';
 const TWO_SWITCHES_FIXTURE = 'test/cli/fixtures/two-switches.ts';
-const START_TIMEOUT_MS = 10_000;
-const EXIT_TIMEOUT_MS = 8_000;
+// Generous: each child compiles the CLI with tsx, which on a loaded 2-core CI machine takes many seconds.
+const START_TIMEOUT_MS = 30_000;
+const EXIT_TIMEOUT_MS = 20_000;
 
 interface Exit {
   code: number | null;
@@ -104,7 +105,7 @@ async function pollStatus(node: CliNode, done: (ids: string[]) => boolean): Prom
   }
 }
 
-describe('meshlink node (child processes over real TCP)', () => {
+describe('meshlink node (child processes over real TCP)', { timeout: 120_000 }, () => {
   it('runs three nodes with persistent peers (TCP and WebSocket), serves /status, stops on SIGTERM with code 0 and keeps its id across restarts', async () => {
     const one = await startCli('one', '--status', '127.0.0.1:0', '--ws', '127.0.0.1:0');
     expect(one.started).toMatchObject({ event: 'started', nodeId: expect.stringMatching(/^[0-9a-f]{40}$/) });
@@ -185,7 +186,7 @@ describe('meshlink node (child processes over real TCP)', () => {
   });
 });
 
-describe('meshlink node: stdout, --version and the home lock (issue 13)', () => {
+describe('meshlink node: stdout, --version and the home lock (issue 13)', { timeout: 120_000 }, () => {
   it('prints the package version with --version', { timeout: 60_000 }, async () => {
     const child = run(CLI, ['--version']);
     expect(await within(child.closed, 3 * START_TIMEOUT_MS, 'exit')).toEqual({ code: 0, signal: null });
@@ -229,7 +230,7 @@ describe('meshlink node: stdout, --version and the home lock (issue 13)', () => 
   });
 });
 
-describe('npm start (demo/start.ts)', () => {
+describe('npm start (demo/start.ts)', { timeout: 120_000 }, () => {
   it('gossips the demo transactions through the relay and, with --once, exits by itself', async () => {
     // Port 0: the default ports (26657, 8080) may be taken on a developer's machine.
     const child = run('demo/start.ts', ['--once', '--ws', '127.0.0.1:0', '--web', '127.0.0.1:0']);
@@ -244,7 +245,7 @@ describe('npm start (demo/start.ts)', () => {
   });
 });
 
-describe('Switch.stop() releases everything', () => {
+describe('Switch.stop() releases everything', { timeout: 120_000 }, () => {
   it('lets a process that ran two connected Switches exit by itself', async () => {
     const child = run(TWO_SWITCHES_FIXTURE, []);
     const exit = await within(child.closed, START_TIMEOUT_MS, 'the fixture to exit by itself');
