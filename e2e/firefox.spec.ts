@@ -206,11 +206,9 @@ async function buildBundle(outDir: string): Promise<void> {
 
 function serve(bundleDir: string): Promise<Server> {
   const bundle = readFileSync(join(bundleDir, 'meshlink.js'));
-  const map = readFileSync(join(bundleDir, 'meshlink.js.map'));
   const http = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/meshlink.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' }).end(bundle);
-    else if (path === '/meshlink.js.map') res.writeHead(200, { 'content-type': 'application/json' }).end(map);
     else if (path === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><meta charset="utf-8"><title>meshlink firefox e2e</title>');
     else if (path === '/favicon.ico') res.writeHead(204).end();
     else res.writeHead(404).end();

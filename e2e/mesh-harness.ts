@@ -408,7 +408,6 @@ export async function serveBundle(target: Page | BrowserContext, origin: string)
   await target.route(`${origin}/**`, async (route) => {
     const path = new URL(route.request().url()).pathname;
     if (path === '/meshlink.js') await route.fulfill({ path: BUNDLE, contentType: 'text/javascript' });
-    else if (path === '/meshlink.js.map') await route.fulfill({ path: `${BUNDLE}.map`, contentType: 'application/json' });
     else await route.fulfill({ body: BLANK_PAGE, contentType: 'text/html' });
   });
 }
