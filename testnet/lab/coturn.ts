@@ -51,6 +51,12 @@ export async function startCoturn(host: LabHost): Promise<Coturn> {
     'no-tls',
     'no-dtls',
     'no-cli',
+    // No relaying to coturn's own address, i.e. from one allocation to another's relay port. Behind two
+    // symmetric NATs both peers allocate here and ICE checks relay-to-relay pairs; once ICE connects, the
+    // peer whose relay goes unused releases it, the other allocation's checks then hit a closed port,
+    // and coturn tore that allocation down too: the one carrying the link (the lab's "TURN handshake
+    // stall"). Denying our own address is also coturn's advice for any deployment.
+    `denied-peer-ip=${host.ip}`,
     'no-software-attribute',
     `pidfile=${path.join(dir, 'turnserver.pid')}`,
     'log-file=stdout',
