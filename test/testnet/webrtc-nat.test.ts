@@ -22,6 +22,8 @@ const START_TIMEOUT_MS = 45_000;
 /** Bounded dials: a failed ICE negotiation must surface as an error, not a hang. */
 const DIAL_TIMEOUT_MS = 8000;
 const FAIL_DIAL_TIMEOUT_MS = 5000;
+/** How long a TURN-relayed link must keep working after connecting before it is trusted (see below). */
+const RELAY_SURVIVAL_WAIT_MS = 3000;
 /** After the data channel opens, the secure handshake over it has its own bound. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -120,6 +122,10 @@ describe.skipIf(!support.ok)(`Node WebRTC peers behind NATs${support.ok ? '' : `
     expect(seenByTarget['id']).toBe(a.nodeId);
     // A relayed candidate at one end at least: its address is coturn's.
     expect([route['localAddress'], route['remoteAddress']]).toContain(coturn.host.ip);
+    await expectEcho(a, b);
+    // The relayed path outlives its first seconds: coturn once closed the allocation carrying it about a
+    // second after ICE connected (see testnet/lab/coturn.ts), which a quick first echo could outrun.
+    await new Promise((resolve) => setTimeout(resolve, RELAY_SURVIVAL_WAIT_MS));
     await expectEcho(a, b);
   });
 
