@@ -9,13 +9,15 @@ export type NodeEvent =
   | { t: number; node: string; run: number; kind: 'started' }
   | { t: number; node: string; run: number; kind: 'exited'; code: number | null }
   | { t: number; node: string; run: number; kind: 'connected'; peer: string; direction: string; transport: 'tcp' | 'webrtc' }
-  | { t: number; node: string; run: number; kind: 'disconnected'; peer: string; reason?: string }
+  | { t: number; node: string; run: number; kind: 'disconnected'; peer: string; reason?: string; message?: string }
   | { t: number; node: string; run: number; kind: 'tx'; hash: string; local: boolean; from?: string }
   | { t: number; node: string; run: number; kind: 'route'; peer: string; addresses: string[] };
 
 /** Events kept per run; a five-minute, 30-node run logs a few hundred thousand. */
 const MAX_EVENTS = 2_000_000;
 const KILL_WAIT_MS = 5000;
+/** Characters of a disconnect reason kept per event: enough to tell which check refused what. */
+const MAX_REASON_MESSAGE_CHARS = 300;
 
 export type NodeState = 'down' | 'up' | 'paused';
 
@@ -113,7 +115,7 @@ export class TestnetNode {
         return this.push({ t, node, run, kind: 'connected', peer: String(entry['peer']), direction: String(entry['direction']), transport: address.startsWith('webrtc://') ? 'webrtc' : 'tcp' });
       }
       case 'peer:disconnected':
-        return this.push({ t, node, run, kind: 'disconnected', peer: String(entry['peer']), ...(reasonCode(entry['reason']) === undefined ? {} : { reason: reasonCode(entry['reason'])! }) });
+        return this.push({ t, node, run, kind: 'disconnected', peer: String(entry['peer']), ...reasonFields(entry['reason']) });
       case 'tx':
         return this.push({ t, node, run, kind: 'tx', hash: String(entry['hash']), local: entry['from'] === 'local', ...(entry['from'] === 'local' ? {} : { from: String(entry['from']) }) });
       case 'webrtc:route':
@@ -121,6 +123,13 @@ export class TestnetNode {
       default:
     }
   }
+}
+
+/** The error's code (or the start of its message) and its message, bounded. */
+function reasonFields(reason: unknown): { reason?: string; message?: string } {
+  const code = reasonCode(reason);
+  const message = (reason as { message?: unknown } | null)?.message;
+  return { ...(code === undefined ? {} : { reason: code }), ...(typeof message === 'string' ? { message: message.slice(0, MAX_REASON_MESSAGE_CHARS) } : {}) };
 }
 
 function reasonCode(reason: unknown): string | undefined {

@@ -286,7 +286,8 @@ export class TopologyAgent extends BaseAgent {
     if (peer.hasChannel(TopologyCh)) {
       // Hand the newcomer what we know, so its graph fills in at once rather than over the next round.
       for (const entry of this.entries.values()) {
-        if (entry.origin !== peer.id && this.isLive(entry)) this.sendTo(peer, entry, entry.hops + 1);
+        // As in forwarding: an entry at the hop limit stays here (the newcomer's decoder refuses more hops).
+        if (entry.origin !== peer.id && this.isLive(entry) && entry.hops + 1 <= MAX_TOPOLOGY_HOPS) this.sendTo(peer, entry, entry.hops + 1);
       }
     }
     this.linksChanged();

@@ -524,6 +524,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       isBusy: (nodeId) => sw.getPeer(nodeId) !== undefined || dialer.isDialling(nodeId) || this.seedIds.has(nodeId) || this.hangUps.has(nodeId, nowMs),
       isBanned: (address) => sw.bans.isBanned(address),
       canDial: (protocol) => sw.options.transports.some((transport) => transport.protocols.includes(protocol)),
+      isConnected: (nodeId) => sw.getPeer(nodeId) !== undefined,
     };
   }
 }

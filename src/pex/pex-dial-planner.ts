@@ -23,6 +23,8 @@ export interface DialPlanContext {
   isBusy(nodeId: string): boolean;
   isBanned(address: string): boolean;
   canDial(protocol: string): boolean;
+  /** Whether we hold a connection to this node: a WebRTC address is reached only through its relay. */
+  isConnected(nodeId: string): boolean;
 }
 
 /**
@@ -194,6 +196,8 @@ function dialable(context: DialPlanContext, address: string, chosen: ReadonlyMap
   if (context.isBanned(address)) return undefined;
   const protocol = address.slice(0, address.indexOf('://'));
   if (!context.canDial(protocol)) return undefined;
+  // Its relay carries the offer; without a connection to it the dial fails at once and backs the address off.
+  if (protocol === 'webrtc' && !relayIsConnected(context, address)) return undefined;
   if (backoffRemainingMs(info, context.nowMs, context.config) > 0) return undefined;
   return info;
 }
@@ -250,4 +254,13 @@ export function firstHandFirst(book: AddressBook, sample: readonly string[], ran
     selection.add(address);
   }
   return [...selection];
+}
+
+function relayIsConnected(context: DialPlanContext, address: string): boolean {
+  try {
+    const via = parseAddress(address).params['via'];
+    return via !== undefined && context.isConnected(via);
+  } catch {
+    return false;
+  }
 }

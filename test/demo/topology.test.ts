@@ -220,6 +220,33 @@ describe('TopologyAgent', () => {
   });
 });
 
+describe('TopologyAgent at the hop limit', () => {
+  // Regression (churn lab: 8 links dropped with ERR_MALFORMED_MESSAGE between restarted nodes): an entry
+  // that arrived with hops MAX_TOPOLOGY_HOPS is kept but not forwarded; handing the table to a newcomer
+  // sent it on anyway with hops + 1, which the newcomer's decoder refuses, dropping an honest peer.
+  it('hands a newcomer only the entries that may travel one more link', async () => {
+    const hub = await startTopologyNode({ entryTtlMs: 60_000 });
+    const rogue = await startRogue();
+    const viaRogue = await rogue.sw.dial(hub.address);
+    const far = id(2000);
+    const near = id(2001);
+    expect(viaRogue.trySend(TopologyCh, encodeAnnouncement(announcement({ origin: far, hops: MAX_TOPOLOGY_HOPS, links: [] })))).toBe(true);
+    expect(viaRogue.trySend(TopologyCh, encodeAnnouncement(announcement({ origin: near, hops: MAX_TOPOLOGY_HOPS - 1, links: [] })))).toBe(true);
+    await waitFor(() => hub.topology.stats().accepted === 2, 3000, 'the hub to take both');
+
+    const newcomer = await startTopologyNode();
+    const errors = errorsOf(newcomer);
+    await newcomer.sw.dial(hub.address);
+    const knows = (origin: string): boolean => newcomer.topology.snapshot().nodes.some((node) => node.id === origin);
+    await waitFor(() => knows(near), 3000, 'the newcomer to hear of the near origin');
+    // Long enough for the far one to have arrived had it been sent.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(knows(far)).toBe(false);
+    expect(errors).toEqual([]);
+    expect(newcomer.sw.peers.map((peer) => peer.id)).toEqual([hub.sw.nodeId]);
+  });
+});
+
 describe('TopologyAgent and peers that went away', () => {
   it('keeps what a former direct peer said, even forwarded later, only for a short grace', async () => {
     // entryTtlMs 60 s; the grace after losing a direct peer is two announcement intervals plus 500 ms.

@@ -24,6 +24,7 @@ function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: P
     isBusy: () => false,
     isBanned: () => false,
     canDial: (protocol) => protocol === 'tcp',
+    isConnected: () => false,
     ...overrides,
   });
   return { book, clock, context };
@@ -60,6 +61,19 @@ describe('PEX dial planning', () => {
     );
     // 1 busy, 2 banned, 4 backing off, 6 is ws:// which we cannot dial: 3 and 5 remain.
     expect(plan.addresses.sort()).toEqual([addresses[2], addresses[4]].sort());
+  });
+
+  it('dials a WebRTC address only through a relay it is connected to', () => {
+    const { book, context } = setup();
+    const source = tcp(99, publicHost(50));
+    const [connectedRelay, goneRelay] = [nodeId(70), nodeId(71)];
+    const throughConnected = `webrtc://${nodeId(1)}?via=${connectedRelay}`;
+    const throughGone = `webrtc://${nodeId(2)}?via=${goneRelay}`;
+    book.addAddress(throughConnected, source);
+    book.addAddress(throughGone, source);
+    const plan = planDials(context({ canDial: (protocol) => protocol === 'webrtc', isConnected: (id) => id === connectedRelay }), 10);
+    // The other would fail at once ("not connected to relay") and back its address off for nothing.
+    expect(plan.addresses).toEqual([throughConnected]);
   });
 
   it('fills at most the per-source quota from one source group while others are available, and the rest only when nothing else is left', () => {

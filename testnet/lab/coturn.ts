@@ -51,6 +51,14 @@ export async function startCoturn(host: LabHost): Promise<Coturn> {
     'no-tls',
     'no-dtls',
     'no-cli',
+    // No relaying to private addresses (coturn's own advice for any deployment). Peers signal their host
+    // candidates (192.168.x here), ICE checks them through TURN too, and this host has no route there:
+    // the send fails with ENETUNREACH and coturn then closes the whole allocation ("closed (2nd stage),
+    // reason: general"), also the one carrying the link, about a second after ICE connected: the lab's
+    // "secure handshake stalls over TURN". Refused at CreatePermission (403), those checks never leave.
+    'denied-peer-ip=10.0.0.0-10.255.255.255',
+    'denied-peer-ip=172.16.0.0-172.31.255.255',
+    'denied-peer-ip=192.168.0.0-192.168.255.255',
     'no-software-attribute',
     `pidfile=${path.join(dir, 'turnserver.pid')}`,
     'log-file=stdout',
