@@ -282,12 +282,16 @@ export class AddressTables {
    */
   private worstOf(entries: readonly KnownAddress[], incomingSourceGroup: string | undefined, nowMs: number): KnownAddress | undefined {
     let worst: KnownAddress | undefined;
-    let worstRank: number[] = [];
+    let worstFlags = -1;
+    let worstFreshness = 0;
     for (const entry of entries) {
-      const rank = [isBad(entry, nowMs) ? 1 : 0, entry.sourceGroup === incomingSourceGroup ? 1 : 0, entry.buckets.length > 1 ? 1 : 0, -freshness(entry)];
-      if (worst === undefined || compareRanks(rank, worstRank) > 0) {
+      // The first three criteria as bits, most significant first; ties go to the least fresh.
+      const flags = (isBad(entry, nowMs) ? 4 : 0) | (entry.sourceGroup === incomingSourceGroup ? 2 : 0) | (entry.buckets.length > 1 ? 1 : 0);
+      const entryFreshness = freshness(entry);
+      if (worst === undefined || flags > worstFlags || (flags === worstFlags && entryFreshness < worstFreshness)) {
         worst = entry;
-        worstRank = rank;
+        worstFlags = flags;
+        worstFreshness = entryFreshness;
       }
     }
     return worst;
@@ -321,12 +325,4 @@ export class AddressTables {
     else this.perSourceGroup.delete(entry.sourceGroup);
     if (entry.bucketType === 'old') this.oldCount--;
   }
-}
-
-function compareRanks(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const difference = (a[i] ?? 0) - (b[i] ?? 0);
-    if (difference !== 0) return difference;
-  }
-  return 0;
 }

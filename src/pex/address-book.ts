@@ -6,7 +6,7 @@ import { classifyAddress, isLocalScope } from '../transport/ip.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { BanList } from './address-book-bans.js';
-import { randomInt } from './address-book-buckets.js';
+import { randomInt, visitRandomIndices } from './address-book-buckets.js';
 import { checkAddressBookInvariants } from './address-book-check.js';
 import { decodeAddressBook, encodeAddressBook, serializeEntry, type SerializedEntry } from './address-book-format.js';
 import { AddressBookStore, type AutoSave } from './address-book-store.js';
@@ -22,7 +22,7 @@ import {
   MAX_STORED_ANCHORS,
   MIN_GET_SELECTION,
 } from './constants.js';
-import { canonicalAddress, isBad, locationOf, toInfo, type KnownAddress, type KnownAddressInfo } from './known-address.js';
+import { canonicalAddress, isBad, isFirstHand, locationOf, toInfo, type KnownAddress, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
 export type { AutoSave } from './address-book-store.js';
@@ -51,12 +51,19 @@ export type AddOutcome =
 
 type Rejection = Exclude<AddOutcome, 'added' | 'known'>;
 
+interface ExaminedSource {
+  readonly source: string;
+  readonly sourceGroup: string;
+  readonly sourceNodeId: string;
+}
+
 interface Candidate {
   readonly address: string;
   readonly nodeId: string;
   readonly group: string;
   readonly source: string;
   readonly sourceGroup: string;
+  readonly sourceNodeId: string;
 }
 
 export interface AddressBookOptions extends Partial<AddressBookConfig> {
@@ -130,6 +137,7 @@ export class AddressBook {
   private anchorList: string[] = [];
   /** Something changed since the last successful save. */
   private dirty = false;
+  private lastExaminedSource: { readonly raw: string; readonly result: ExaminedSource | undefined } | undefined;
 
   constructor(options: AddressBookOptions = {}) {
     this.config = resolveAddressBookConfig(options);
@@ -162,6 +170,15 @@ export class AddressBook {
   /** addAddress with the reason, so the PEX agent can tell a misbehaving peer from a repeat. */
   tryAddAddress(address: string, source: string): AddOutcome {
     const nowMs = this.now();
+    // Fast path for a repeat in its canonical spelling: whatever is in the book passed examine() already.
+    const exact = this.tables.byAddress.get(address);
+    if (exact !== undefined) {
+      const examinedSource = this.examineSource(String(source));
+      if (examinedSource === undefined) return 'invalid-source';
+      this.tables.addReference(exact, examinedSource.sourceGroup, nowMs);
+      this.dirty = true;
+      return 'known';
+    }
     const candidate = this.examine(String(address), String(source), nowMs);
     if (typeof candidate === 'string') return candidate;
     const existing = this.tables.byAddress.get(candidate.address);
@@ -308,17 +325,40 @@ export class AddressBook {
     const wanted = Math.min(Math.floor(max), MAX_GET_SELECTION, share);
     if (!(wanted > 0)) return [];
     const nowMs = this.now();
-    const pool = this.tables.all.slice();
+    const all = this.tables.all;
     const selection: string[] = [];
-    // Partial Fisher-Yates: only the prefix we look at gets shuffled.
-    for (let i = 0; i < pool.length && selection.length < wanted; i++) {
-      const j = i + randomInt(this.random, pool.length - i);
-      const picked = pool[j]!;
-      pool[j] = pool[i]!;
-      pool[i] = picked;
+    visitRandomIndices(all.length, this.random, (index) => {
+      const picked = all[index]!;
       if (!isBad(picked, nowMs)) selection.push(picked.address);
-    }
+      return selection.length < wanted;
+    });
     return selection;
+  }
+
+  /**
+   * Up to `max` good first-hand addresses (reached by us, or heard of from the node itself), a uniform
+   * random subset in random order: one pass over the book (reservoir sampling), no copies.
+   */
+  sampleFirstHand(max: number): string[] {
+    const wanted = Math.max(0, Math.floor(max));
+    if (wanted === 0) return [];
+    const nowMs = this.now();
+    const reservoir: string[] = [];
+    let seen = 0;
+    for (const entry of this.tables.all) {
+      if (!isFirstHand(entry) || isBad(entry, nowMs)) continue;
+      seen++;
+      if (reservoir.length < wanted) reservoir.push(entry.address);
+      else {
+        const slot = randomInt(this.random, seen);
+        if (slot < wanted) reservoir[slot] = entry.address;
+      }
+    }
+    for (let i = reservoir.length - 1; i > 0; i--) {
+      const j = randomInt(this.random, i + 1);
+      [reservoir[i], reservoir[j]] = [reservoir[j]!, reservoir[i]!];
+    }
+    return reservoir;
   }
 
   /**
@@ -513,22 +553,34 @@ export class AddressBook {
     if (parsed.port === 0 && parsed.protocol !== 'memory' && parsed.protocol !== 'webrtc') return 'invalid-address';
     const { scope, group } = classifyAddress(parsed);
     if (scope === 'invalid' || scope === 'unspecified' || scope === 'multicast') return 'invalid-address';
-    let normalizedSource: string;
-    let sourceGroup: string;
-    if (isNodeId(source.toLowerCase())) {
-      normalizedSource = source.toLowerCase();
-      // A bare id says nothing about the network it came from; callers should pass the peer's address.
-      sourceGroup = `id:${normalizedSource}`;
-    } else {
-      const sourceAddress = canonicalAddress(source);
-      if (sourceAddress === undefined) return 'invalid-source';
-      normalizedSource = formatAddress(sourceAddress);
-      sourceGroup = classifyAddress(sourceAddress).group;
-    }
+    const examinedSource = this.examineSource(source);
+    if (examinedSource === undefined) return 'invalid-source';
     if (this.ourNodeIds.has(parsed.nodeId) || this.ourLocations.has(locationOf(parsed))) return 'self';
     if (this.bans.isBanned(parsed.nodeId, nowMs)) return 'banned';
     if (scope !== 'public' && !(this.allowLocal && isLocalScope(scope))) return 'unroutable';
-    return { address: formatAddress(parsed), nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup };
+    return { address: formatAddress(parsed), nodeId: parsed.nodeId, group, ...examinedSource };
+  }
+
+  /**
+   * The normalised source, its network group and the node id it names; undefined when it is neither a
+   * node id nor an address. A PEX response adds many addresses from one source, so the last answer is
+   * remembered.
+   */
+  private examineSource(source: string): ExaminedSource | undefined {
+    if (this.lastExaminedSource?.raw === source) return this.lastExaminedSource.result;
+    let result: ExaminedSource | undefined;
+    const lowered = source.toLowerCase();
+    if (isNodeId(lowered)) {
+      // A bare id says nothing about the network it came from; callers should pass the peer's address.
+      result = { source: lowered, sourceGroup: `id:${lowered}`, sourceNodeId: lowered };
+    } else {
+      const sourceAddress = canonicalAddress(source);
+      if (sourceAddress !== undefined) {
+        result = { source: formatAddress(sourceAddress), sourceGroup: classifyAddress(sourceAddress).group, sourceNodeId: sourceAddress.nodeId ?? '' };
+      }
+    }
+    this.lastExaminedSource = { raw: source, result };
+    return result;
   }
 
   /**
