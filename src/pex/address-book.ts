@@ -558,7 +558,8 @@ export class AddressBook {
     if (this.ourNodeIds.has(parsed.nodeId) || this.ourLocations.has(locationOf(parsed))) return 'self';
     if (this.bans.isBanned(parsed.nodeId, nowMs)) return 'banned';
     if (scope !== 'public' && !(this.allowLocal && isLocalScope(scope))) return 'unroutable';
-    return { address: formatAddress(parsed), nodeId: parsed.nodeId, group, ...examinedSource };
+    const { source: normalizedSource, sourceGroup, sourceNodeId } = examinedSource;
+    return { address: formatAddress(parsed), nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup, sourceNodeId };
   }
 
   /**
@@ -647,5 +648,21 @@ export class AddressBook {
 }
 
 function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
-  return { ...candidate, attempts: 0, lastAttempt: 0, lastSuccess: 0, lastSeen: nowMs, lastBanTime: 0, bucketType: 'new', buckets: [], index: -1 };
+  // Every field spelled out in one order: one object shape for all entries (the book holds thousands).
+  return {
+    address: candidate.address,
+    nodeId: candidate.nodeId,
+    source: candidate.source,
+    group: candidate.group,
+    sourceGroup: candidate.sourceGroup,
+    sourceNodeId: candidate.sourceNodeId,
+    attempts: 0,
+    lastAttempt: 0,
+    lastSuccess: 0,
+    lastSeen: nowMs,
+    lastBanTime: 0,
+    bucketType: 'new',
+    buckets: [],
+    index: -1,
+  };
 }
