@@ -41,16 +41,20 @@ export class BucketHasher {
    * pairs many times, so results are memoised (two HMACs each); cleared when full, so bounded.
    */
   private readonly newBucketMemo = new Map<string, number>();
+  /** HMAC with the key already absorbed: each hash clones it instead of re-padding the key. */
+  private readonly keyed: ReturnType<typeof hmac.create>;
 
   constructor(
-    private readonly key: Uint8Array,
+    key: Uint8Array,
     private readonly geometry: {
       readonly newBucketCount: number;
       readonly oldBucketCount: number;
       readonly newBucketsPerSourceGroup: number;
       readonly oldBucketsPerGroup: number;
     },
-  ) {}
+  ) {
+    this.keyed = hmac.create(sha256, key);
+  }
 
   newBucket(group: string, sourceGroup: string): number {
     const memoKey = `${group}\u0000${sourceGroup}`;
@@ -70,7 +74,7 @@ export class BucketHasher {
 
   /** First 32 bits of HMAC-SHA-256(key, parts joined by NUL, which no address or group contains). */
   private hash(...parts: string[]): number {
-    const digest = hmac(sha256, this.key, utf8ToBytes(parts.join('\u0000')));
+    const digest = this.keyed.clone().update(utf8ToBytes(parts.join('\u0000'))).digest();
     return ((digest[0]! << 24) | (digest[1]! << 16) | (digest[2]! << 8) | digest[3]!) >>> 0;
   }
 }

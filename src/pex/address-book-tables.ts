@@ -7,7 +7,7 @@ import {
   TRIED_COLLISION_TEST_WINDOW_MS,
   TRIED_REPLACEMENT_PROTECTION_MS,
 } from './constants.js';
-import { freshness, isBad, type KnownAddress } from './known-address.js';
+import { freshness, isBad, isFirstHand, type KnownAddress } from './known-address.js';
 
 /** What a successful connection did to a new entry: moved to the tried table, or waits for a test. */
 export type PromoteOutcome = 'moved' | 'collision' | 'kept-new';
@@ -27,6 +27,8 @@ export class AddressTables {
   readonly byNodeId = new Map<string, Set<KnownAddress>>();
   /** Flat list of every entry, for uniform sampling. */
   readonly all: KnownAddress[] = [];
+  /** The entries that are first-hand (isFirstHand), for answering requests without a scan. */
+  readonly firstHand: KnownAddress[] = [];
   oldCount = 0;
   /** Entries per source group; its keys are a subset of the entries' source groups, so it is bounded too. */
   private readonly perSourceGroup = new Map<string, number>();
@@ -214,8 +216,12 @@ export class AddressTables {
     this.byNodeId.clear();
     this.perSourceGroup.clear();
     this.collisions.clear();
-    for (const entry of this.all) entry.index = -1;
+    for (const entry of this.all) {
+      entry.index = -1;
+      entry.firstHandIndex = -1;
+    }
     this.all.length = 0;
+    this.firstHand.length = 0;
     this.oldCount = 0;
   }
 
@@ -297,9 +303,17 @@ export class AddressTables {
     return worst;
   }
 
+  /** Call when an indexed entry may have become first-hand (a success); a no-op if it is indexed so already. */
+  noteFirstHand(entry: KnownAddress): void {
+    if (entry.index < 0 || entry.firstHandIndex >= 0 || !isFirstHand(entry)) return;
+    entry.firstHandIndex = this.firstHand.length;
+    this.firstHand.push(entry);
+  }
+
   private attach(entry: KnownAddress): void {
     entry.index = this.all.length;
     this.all.push(entry);
+    this.noteFirstHand(entry);
     this.byAddress.set(entry.address, entry);
     let siblings = this.byNodeId.get(entry.nodeId);
     if (siblings === undefined) this.byNodeId.set(entry.nodeId, (siblings = new Set()));
@@ -315,6 +329,14 @@ export class AddressTables {
       last.index = entry.index;
     }
     entry.index = -1;
+    if (entry.firstHandIndex >= 0) {
+      const lastFirstHand = this.firstHand.pop()!;
+      if (lastFirstHand !== entry) {
+        this.firstHand[entry.firstHandIndex] = lastFirstHand;
+        lastFirstHand.firstHandIndex = entry.firstHandIndex;
+      }
+      entry.firstHandIndex = -1;
+    }
     this.byAddress.delete(entry.address);
     this.collisions.delete(entry.address);
     const siblings = this.byNodeId.get(entry.nodeId);

@@ -6,7 +6,7 @@ import { classifyAddress, isLocalScope } from '../transport/ip.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { BanList } from './address-book-bans.js';
-import { randomInt, visitRandomIndices } from './address-book-buckets.js';
+import { visitRandomIndices } from './address-book-buckets.js';
 import { checkAddressBookInvariants } from './address-book-check.js';
 import { decodeAddressBook, encodeAddressBook, serializeEntry, type SerializedEntry } from './address-book-format.js';
 import { AddressBookStore, type AutoSave } from './address-book-store.js';
@@ -22,7 +22,7 @@ import {
   MAX_STORED_ANCHORS,
   MIN_GET_SELECTION,
 } from './constants.js';
-import { canonicalAddress, isBad, isFirstHand, locationOf, toInfo, type KnownAddress, type KnownAddressInfo } from './known-address.js';
+import { canonicalAddress, isBad, locationOf, toInfo, type KnownAddress, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
 export type { AutoSave } from './address-book-store.js';
@@ -230,6 +230,7 @@ export class AddressBook {
     entry.lastAttempt = nowMs;
     entry.lastSuccess = nowMs;
     entry.lastSeen = nowMs;
+    this.tables.noteFirstHand(entry);
     this.tables.promote(entry, nowMs);
     this.dirty = true;
     return true;
@@ -337,28 +338,20 @@ export class AddressBook {
 
   /**
    * Up to `max` good first-hand addresses (reached by us, or heard of from the node itself), a uniform
-   * random subset in random order: one pass over the book (reservoir sampling), no copies.
+   * random subset in random order, drawn from the first-hand index: costs what it returns, not the book.
    */
   sampleFirstHand(max: number): string[] {
     const wanted = Math.max(0, Math.floor(max));
-    if (wanted === 0) return [];
     const nowMs = this.now();
-    const reservoir: string[] = [];
-    let seen = 0;
-    for (const entry of this.tables.all) {
-      if (!isFirstHand(entry) || isBad(entry, nowMs)) continue;
-      seen++;
-      if (reservoir.length < wanted) reservoir.push(entry.address);
-      else {
-        const slot = randomInt(this.random, seen);
-        if (slot < wanted) reservoir[slot] = entry.address;
-      }
-    }
-    for (let i = reservoir.length - 1; i > 0; i--) {
-      const j = randomInt(this.random, i + 1);
-      [reservoir[i], reservoir[j]] = [reservoir[j]!, reservoir[i]!];
-    }
-    return reservoir;
+    const firstHand = this.tables.firstHand;
+    const selection: string[] = [];
+    if (wanted === 0) return selection;
+    visitRandomIndices(firstHand.length, this.random, (index) => {
+      const picked = firstHand[index]!;
+      if (!isBad(picked, nowMs)) selection.push(picked.address);
+      return selection.length < wanted;
+    });
+    return selection;
   }
 
   /**
@@ -664,5 +657,6 @@ function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
     bucketType: 'new',
     buckets: [],
     index: -1,
+    firstHandIndex: -1,
   };
 }

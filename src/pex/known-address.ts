@@ -53,6 +53,8 @@ export interface KnownAddress {
   buckets: number[];
   /** Position in the book's flat list, for O(1) removal and uniform sampling. */
   index: number;
+  /** Position in the book's list of first-hand entries (see isFirstHand), -1 when not in it. */
+  firstHandIndex: number;
 }
 
 /**
