@@ -32,6 +32,8 @@ export class AddressTables {
   oldCount = 0;
   /** Entries per source group; its keys are a subset of the entries' source groups, so it is bounded too. */
   private readonly perSourceGroup = new Map<string, number>();
+  /** Entries per network group (an address's /16), likewise bounded by the entries. */
+  private readonly perGroup = new Map<string, number>();
   /** New entries that proved good but whose tried bucket is full: address → when (test-before-evict). */
   private readonly collisions = new Map<string, number>();
   private hasher: BucketHasher;
@@ -56,6 +58,10 @@ export class AddressTables {
 
   entriesFromSourceGroup(sourceGroup: string): number {
     return this.perSourceGroup.get(sourceGroup) ?? 0;
+  }
+
+  entriesInGroup(group: string): number {
+    return this.perGroup.get(group) ?? 0;
   }
 
   newBucketOf(entry: Pick<KnownAddress, 'group' | 'sourceGroup'>): number {
@@ -215,6 +221,7 @@ export class AddressTables {
     this.byAddress.clear();
     this.byNodeId.clear();
     this.perSourceGroup.clear();
+    this.perGroup.clear();
     this.collisions.clear();
     for (const entry of this.all) {
       entry.index = -1;
@@ -319,6 +326,7 @@ export class AddressTables {
     if (siblings === undefined) this.byNodeId.set(entry.nodeId, (siblings = new Set()));
     siblings.add(entry);
     this.perSourceGroup.set(entry.sourceGroup, this.entriesFromSourceGroup(entry.sourceGroup) + 1);
+    this.perGroup.set(entry.group, this.entriesInGroup(entry.group) + 1);
     if (entry.bucketType === 'old') this.oldCount++;
   }
 
@@ -345,6 +353,9 @@ export class AddressTables {
     const fromGroup = this.entriesFromSourceGroup(entry.sourceGroup) - 1;
     if (fromGroup > 0) this.perSourceGroup.set(entry.sourceGroup, fromGroup);
     else this.perSourceGroup.delete(entry.sourceGroup);
+    const inGroup = this.entriesInGroup(entry.group) - 1;
+    if (inGroup > 0) this.perGroup.set(entry.group, inGroup);
+    else this.perGroup.delete(entry.group);
     if (entry.bucketType === 'old') this.oldCount--;
   }
 }

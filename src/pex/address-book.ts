@@ -17,6 +17,7 @@ import {
   AUTO_SAVE_INTERVAL_MS,
   BUCKET_KEY_BYTES,
   GET_SELECTION_PERCENT,
+  GROUP_FAIR_PICK_DRAWS,
   MAX_BAN_MS,
   MAX_GET_SELECTION,
   MAX_STORED_ANCHORS,
@@ -295,7 +296,16 @@ export class AddressBook {
     let fromOld = this.random() * (oldWeight + newWeight) < oldWeight;
     if (fromOld && oldCount === 0) fromOld = false;
     if (!fromOld && newCount === 0) fromOld = true;
-    return (fromOld ? this.tables.oldTable : this.tables.newTable).pick(this.random)?.address;
+    const table = fromOld ? this.tables.oldTable : this.tables.newTable;
+    // Each network group about equally likely, whatever its number of entries: a bucket pick alone
+    // weighs groups so only once the book is full (addrman's regime); in a sparse book every entry is
+    // alone in its bucket, and whoever has many addresses in few groups would be picked in proportion.
+    let picked = table.pick(this.random);
+    for (let draw = 1; picked !== undefined && draw < GROUP_FAIR_PICK_DRAWS; draw++) {
+      if (this.random() * this.tables.entriesInGroup(picked.group) < 1) break;
+      picked = table.pick(this.random);
+    }
+    return picked?.address;
   }
 
   /**

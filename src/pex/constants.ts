@@ -34,6 +34,11 @@ export const MAX_ADDRESSES_PER_NODE_ID = 8;
  * the buckets would still take: a Sybil answering from one /16 fills at most this many of our entries.
  */
 export const MAX_ADDRESSES_PER_SOURCE_GROUP = 512;
+/**
+ * pickAddress draws up to this many entries, keeping one with probability 1 / (entries in its network
+ * group), so that groups rather than addresses are picked uniformly; past it the last draw stands.
+ */
+export const GROUP_FAIR_PICK_DRAWS = 64;
 /** Below this many entries the PEX agent should ask peers for more. CometBFT: 1000. */
 export const NEED_ADDRESS_THRESHOLD = 1000;
 /** Banned node ids remembered at once; past this the ban closest to expiry is forgotten first. */
