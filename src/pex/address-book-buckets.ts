@@ -37,8 +37,9 @@ export function visitRandomIndices(n: number, random: () => number, visit: (inde
  */
 export class BucketHasher {
   /**
-   * newBucket depends only on the (group, source group) pair and a peer's response repeats a few
-   * pairs many times, so results are memoised (two HMACs each); cleared when full, so bounded.
+   * newBucket depends only on the (group, source group) pair, which a flood from a few groups repeats
+   * many times, so results are memoised (two HMACs each); cleared when full, so bounded. Keys with a
+   * leading NUL hold the outer hash per (source group, slot); no group starts with NUL.
    */
   private readonly newBucketMemo = new Map<string, number>();
   /** HMAC with the key already absorbed: each hash clones it instead of re-padding the key. */
@@ -61,8 +62,11 @@ export class BucketHasher {
     const memoised = this.newBucketMemo.get(memoKey);
     if (memoised !== undefined) return memoised;
     const slot = this.hash('new-slot', group, sourceGroup) % this.geometry.newBucketsPerSourceGroup;
-    const bucket = this.hash('new-bucket', sourceGroup, String(slot)) % this.geometry.newBucketCount;
-    if (this.newBucketMemo.size >= BUCKET_HASH_MEMO_ENTRIES) this.newBucketMemo.clear();
+    // The outer hash takes only newBucketsPerSourceGroup values per source group: memoised too.
+    const slotKey = `\u0000${sourceGroup}\u0000${slot}`;
+    const bucket = this.newBucketMemo.get(slotKey) ?? this.hash('new-bucket', sourceGroup, String(slot)) % this.geometry.newBucketCount;
+    if (this.newBucketMemo.size >= BUCKET_HASH_MEMO_ENTRIES - 1) this.newBucketMemo.clear();
+    this.newBucketMemo.set(slotKey, bucket);
     this.newBucketMemo.set(memoKey, bucket);
     return bucket;
   }
