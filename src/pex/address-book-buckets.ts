@@ -1,12 +1,28 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { BUCKET_HASH_MEMO_ENTRIES } from './constants.js';
 import type { KnownAddress } from './known-address.js';
 
 /** A uniform integer in 0..n-1 from a `random()` in [0, 1); tolerant of sources that return 1 or NaN. */
 export function randomInt(random: () => number, n: number): number {
   const value = Math.floor(random() * n);
   return value >= 0 && value < n ? value : value >= n ? n - 1 : 0;
+}
+
+/**
+ * Visits distinct indices of 0..n-1 in the order a partial Fisher-Yates shuffle of them would list
+ * them, until `visit` returns false or all are visited. Only the swapped positions are stored, so a
+ * short walk over a large list costs what it visits, not the list's length.
+ */
+export function visitRandomIndices(n: number, random: () => number, visit: (index: number) => boolean): void {
+  const swapped = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const j = i + randomInt(random, n - i);
+    const picked = swapped.get(j) ?? j;
+    swapped.set(j, swapped.get(i) ?? i);
+    if (!visit(picked)) return;
+  }
 }
 
 /**
@@ -20,19 +36,39 @@ export function randomInt(random: () => number, n: number): number {
  * reaches at most newBucketsPerSourceGroup new buckets, and one address group oldBucketsPerGroup old ones.
  */
 export class BucketHasher {
+  /**
+   * newBucket depends only on the (group, source group) pair, which a flood from a few groups repeats
+   * many times, so results are memoised (two HMACs each); cleared when full, so bounded. Keys with a
+   * leading NUL hold the outer hash per (source group, slot); no group starts with NUL.
+   */
+  private readonly newBucketMemo = new Map<string, number>();
+  /** HMAC with the key already absorbed: each hash clones it instead of re-padding the key. */
+  private readonly keyed: ReturnType<typeof hmac.create>;
+
   constructor(
-    private readonly key: Uint8Array,
+    key: Uint8Array,
     private readonly geometry: {
       readonly newBucketCount: number;
       readonly oldBucketCount: number;
       readonly newBucketsPerSourceGroup: number;
       readonly oldBucketsPerGroup: number;
     },
-  ) {}
+  ) {
+    this.keyed = hmac.create(sha256, key);
+  }
 
   newBucket(group: string, sourceGroup: string): number {
+    const memoKey = `${group}\u0000${sourceGroup}`;
+    const memoised = this.newBucketMemo.get(memoKey);
+    if (memoised !== undefined) return memoised;
     const slot = this.hash('new-slot', group, sourceGroup) % this.geometry.newBucketsPerSourceGroup;
-    return this.hash('new-bucket', sourceGroup, String(slot)) % this.geometry.newBucketCount;
+    // The outer hash takes only newBucketsPerSourceGroup values per source group: memoised too.
+    const slotKey = `\u0000${sourceGroup}\u0000${slot}`;
+    const bucket = this.newBucketMemo.get(slotKey) ?? this.hash('new-bucket', sourceGroup, String(slot)) % this.geometry.newBucketCount;
+    if (this.newBucketMemo.size >= BUCKET_HASH_MEMO_ENTRIES - 1) this.newBucketMemo.clear();
+    this.newBucketMemo.set(slotKey, bucket);
+    this.newBucketMemo.set(memoKey, bucket);
+    return bucket;
   }
 
   oldBucket(address: string, group: string): number {
@@ -42,7 +78,7 @@ export class BucketHasher {
 
   /** First 32 bits of HMAC-SHA-256(key, parts joined by NUL, which no address or group contains). */
   private hash(...parts: string[]): number {
-    const digest = hmac(sha256, this.key, utf8ToBytes(parts.join('\u0000')));
+    const digest = this.keyed.clone().update(utf8ToBytes(parts.join('\u0000'))).digest();
     return ((digest[0]! << 24) | (digest[1]! << 16) | (digest[2]! << 8) | digest[3]!) >>> 0;
   }
 }

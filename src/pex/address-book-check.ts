@@ -1,5 +1,6 @@
 import type { BucketTable } from './address-book-buckets.js';
 import type { AddressTables } from './address-book-tables.js';
+import { isFirstHand } from './known-address.js';
 
 /**
  * Every invariant the book relies on, checked from scratch (addrman's CheckAddrman). Costs
@@ -10,6 +11,7 @@ export function checkAddressBookInvariants(book: AddressTables): string[] {
   const { config, all, byAddress, byNodeId, newTable, oldTable } = book;
   const capacity = (config.newBucketCount + config.oldBucketCount) * config.bucketSize;
   if (all.length > capacity) problems.push(`${all.length} entries exceed capacity ${capacity}`);
+  if (book.firstHand.some((entry) => entry.index < 0)) problems.push('first-hand list holds an entry not in the book');
   if (byAddress.size !== all.length) problems.push(`byAddress has ${byAddress.size} entries, list has ${all.length}`);
 
   let oldEntries = 0;
@@ -17,6 +19,9 @@ export function checkAddressBookInvariants(book: AddressTables): string[] {
   all.forEach((entry, index) => {
     const name = entry.address;
     if (entry.index !== index) problems.push(`${name}: index ${entry.index} but at ${index}`);
+    if ((entry.firstHandIndex >= 0 && book.firstHand[entry.firstHandIndex] !== entry) || (entry.firstHandIndex >= 0) !== isFirstHand(entry)) {
+      problems.push(`${name}: first-hand index ${entry.firstHandIndex} is wrong`);
+    }
     if (byAddress.get(name) !== entry) problems.push(`${name}: not indexed by address`);
     if (!byNodeId.get(entry.nodeId)?.has(entry)) problems.push(`${name}: not indexed by node id`);
     if (new Set(entry.buckets).size !== entry.buckets.length) problems.push(`${name}: repeated bucket`);

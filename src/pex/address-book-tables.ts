@@ -7,7 +7,7 @@ import {
   TRIED_COLLISION_TEST_WINDOW_MS,
   TRIED_REPLACEMENT_PROTECTION_MS,
 } from './constants.js';
-import { freshness, isBad, type KnownAddress } from './known-address.js';
+import { freshness, isBad, isFirstHand, type KnownAddress } from './known-address.js';
 
 /** What a successful connection did to a new entry: moved to the tried table, or waits for a test. */
 export type PromoteOutcome = 'moved' | 'collision' | 'kept-new';
@@ -27,9 +27,13 @@ export class AddressTables {
   readonly byNodeId = new Map<string, Set<KnownAddress>>();
   /** Flat list of every entry, for uniform sampling. */
   readonly all: KnownAddress[] = [];
+  /** The entries that are first-hand (isFirstHand), for answering requests without a scan. */
+  readonly firstHand: KnownAddress[] = [];
   oldCount = 0;
   /** Entries per source group; its keys are a subset of the entries' source groups, so it is bounded too. */
   private readonly perSourceGroup = new Map<string, number>();
+  /** Entries per network group (an address's /16), likewise bounded by the entries. */
+  private readonly perGroup = new Map<string, number>();
   /** New entries that proved good but whose tried bucket is full: address → when (test-before-evict). */
   private readonly collisions = new Map<string, number>();
   private hasher: BucketHasher;
@@ -54,6 +58,10 @@ export class AddressTables {
 
   entriesFromSourceGroup(sourceGroup: string): number {
     return this.perSourceGroup.get(sourceGroup) ?? 0;
+  }
+
+  entriesInGroup(group: string): number {
+    return this.perGroup.get(group) ?? 0;
   }
 
   newBucketOf(entry: Pick<KnownAddress, 'group' | 'sourceGroup'>): number {
@@ -213,9 +221,14 @@ export class AddressTables {
     this.byAddress.clear();
     this.byNodeId.clear();
     this.perSourceGroup.clear();
+    this.perGroup.clear();
     this.collisions.clear();
-    for (const entry of this.all) entry.index = -1;
+    for (const entry of this.all) {
+      entry.index = -1;
+      entry.firstHandIndex = -1;
+    }
     this.all.length = 0;
+    this.firstHand.length = 0;
     this.oldCount = 0;
   }
 
@@ -282,25 +295,38 @@ export class AddressTables {
    */
   private worstOf(entries: readonly KnownAddress[], incomingSourceGroup: string | undefined, nowMs: number): KnownAddress | undefined {
     let worst: KnownAddress | undefined;
-    let worstRank: number[] = [];
+    let worstFlags = -1;
+    let worstFreshness = 0;
     for (const entry of entries) {
-      const rank = [isBad(entry, nowMs) ? 1 : 0, entry.sourceGroup === incomingSourceGroup ? 1 : 0, entry.buckets.length > 1 ? 1 : 0, -freshness(entry)];
-      if (worst === undefined || compareRanks(rank, worstRank) > 0) {
+      // The first three criteria as bits, most significant first; ties go to the least fresh.
+      const flags = (isBad(entry, nowMs) ? 4 : 0) | (entry.sourceGroup === incomingSourceGroup ? 2 : 0) | (entry.buckets.length > 1 ? 1 : 0);
+      const entryFreshness = freshness(entry);
+      if (worst === undefined || flags > worstFlags || (flags === worstFlags && entryFreshness < worstFreshness)) {
         worst = entry;
-        worstRank = rank;
+        worstFlags = flags;
+        worstFreshness = entryFreshness;
       }
     }
     return worst;
   }
 
+  /** Call when an indexed entry may have become first-hand (a success); a no-op if it is indexed so already. */
+  noteFirstHand(entry: KnownAddress): void {
+    if (entry.index < 0 || entry.firstHandIndex >= 0 || !isFirstHand(entry)) return;
+    entry.firstHandIndex = this.firstHand.length;
+    this.firstHand.push(entry);
+  }
+
   private attach(entry: KnownAddress): void {
     entry.index = this.all.length;
     this.all.push(entry);
+    this.noteFirstHand(entry);
     this.byAddress.set(entry.address, entry);
     let siblings = this.byNodeId.get(entry.nodeId);
     if (siblings === undefined) this.byNodeId.set(entry.nodeId, (siblings = new Set()));
     siblings.add(entry);
     this.perSourceGroup.set(entry.sourceGroup, this.entriesFromSourceGroup(entry.sourceGroup) + 1);
+    this.perGroup.set(entry.group, this.entriesInGroup(entry.group) + 1);
     if (entry.bucketType === 'old') this.oldCount++;
   }
 
@@ -311,6 +337,14 @@ export class AddressTables {
       last.index = entry.index;
     }
     entry.index = -1;
+    if (entry.firstHandIndex >= 0) {
+      const lastFirstHand = this.firstHand.pop()!;
+      if (lastFirstHand !== entry) {
+        this.firstHand[entry.firstHandIndex] = lastFirstHand;
+        lastFirstHand.firstHandIndex = entry.firstHandIndex;
+      }
+      entry.firstHandIndex = -1;
+    }
     this.byAddress.delete(entry.address);
     this.collisions.delete(entry.address);
     const siblings = this.byNodeId.get(entry.nodeId);
@@ -319,14 +353,9 @@ export class AddressTables {
     const fromGroup = this.entriesFromSourceGroup(entry.sourceGroup) - 1;
     if (fromGroup > 0) this.perSourceGroup.set(entry.sourceGroup, fromGroup);
     else this.perSourceGroup.delete(entry.sourceGroup);
+    const inGroup = this.entriesInGroup(entry.group) - 1;
+    if (inGroup > 0) this.perGroup.set(entry.group, inGroup);
+    else this.perGroup.delete(entry.group);
     if (entry.bucketType === 'old') this.oldCount--;
   }
-}
-
-function compareRanks(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const difference = (a[i] ?? 0) - (b[i] ?? 0);
-    if (difference !== 0) return difference;
-  }
-  return 0;
 }

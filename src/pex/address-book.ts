@@ -6,7 +6,7 @@ import { classifyAddress, isLocalScope } from '../transport/ip.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { BanList } from './address-book-bans.js';
-import { randomInt } from './address-book-buckets.js';
+import { visitRandomIndices } from './address-book-buckets.js';
 import { checkAddressBookInvariants } from './address-book-check.js';
 import { decodeAddressBook, encodeAddressBook, serializeEntry, type SerializedEntry } from './address-book-format.js';
 import { AddressBookStore, type AutoSave } from './address-book-store.js';
@@ -17,6 +17,7 @@ import {
   AUTO_SAVE_INTERVAL_MS,
   BUCKET_KEY_BYTES,
   GET_SELECTION_PERCENT,
+  GROUP_FAIR_PICK_DRAWS,
   MAX_BAN_MS,
   MAX_GET_SELECTION,
   MAX_STORED_ANCHORS,
@@ -51,12 +52,19 @@ export type AddOutcome =
 
 type Rejection = Exclude<AddOutcome, 'added' | 'known'>;
 
+interface ExaminedSource {
+  readonly source: string;
+  readonly sourceGroup: string;
+  readonly sourceNodeId: string;
+}
+
 interface Candidate {
   readonly address: string;
   readonly nodeId: string;
   readonly group: string;
   readonly source: string;
   readonly sourceGroup: string;
+  readonly sourceNodeId: string;
 }
 
 export interface AddressBookOptions extends Partial<AddressBookConfig> {
@@ -130,6 +138,7 @@ export class AddressBook {
   private anchorList: string[] = [];
   /** Something changed since the last successful save. */
   private dirty = false;
+  private lastExaminedSource: { readonly raw: string; readonly result: ExaminedSource | undefined } | undefined;
 
   constructor(options: AddressBookOptions = {}) {
     this.config = resolveAddressBookConfig(options);
@@ -162,6 +171,15 @@ export class AddressBook {
   /** addAddress with the reason, so the PEX agent can tell a misbehaving peer from a repeat. */
   tryAddAddress(address: string, source: string): AddOutcome {
     const nowMs = this.now();
+    // Fast path for a repeat in its canonical spelling: whatever is in the book passed examine() already.
+    const exact = this.tables.byAddress.get(address);
+    if (exact !== undefined) {
+      const examinedSource = this.examineSource(String(source));
+      if (examinedSource === undefined) return 'invalid-source';
+      this.tables.addReference(exact, examinedSource.sourceGroup, nowMs);
+      this.dirty = true;
+      return 'known';
+    }
     const candidate = this.examine(String(address), String(source), nowMs);
     if (typeof candidate === 'string') return candidate;
     const existing = this.tables.byAddress.get(candidate.address);
@@ -213,6 +231,7 @@ export class AddressBook {
     entry.lastAttempt = nowMs;
     entry.lastSuccess = nowMs;
     entry.lastSeen = nowMs;
+    this.tables.noteFirstHand(entry);
     this.tables.promote(entry, nowMs);
     this.dirty = true;
     return true;
@@ -277,7 +296,16 @@ export class AddressBook {
     let fromOld = this.random() * (oldWeight + newWeight) < oldWeight;
     if (fromOld && oldCount === 0) fromOld = false;
     if (!fromOld && newCount === 0) fromOld = true;
-    return (fromOld ? this.tables.oldTable : this.tables.newTable).pick(this.random)?.address;
+    const table = fromOld ? this.tables.oldTable : this.tables.newTable;
+    // Each network group about equally likely, whatever its number of entries: a bucket pick alone
+    // weighs groups so only once the book is full (addrman's regime); in a sparse book every entry is
+    // alone in its bucket, and whoever has many addresses in few groups would be picked in proportion.
+    let picked = table.pick(this.random);
+    for (let draw = 1; picked !== undefined && draw < GROUP_FAIR_PICK_DRAWS; draw++) {
+      if (this.random() * this.tables.entriesInGroup(picked.group) < 1) break;
+      picked = table.pick(this.random);
+    }
+    return picked?.address;
   }
 
   /**
@@ -308,16 +336,31 @@ export class AddressBook {
     const wanted = Math.min(Math.floor(max), MAX_GET_SELECTION, share);
     if (!(wanted > 0)) return [];
     const nowMs = this.now();
-    const pool = this.tables.all.slice();
+    const all = this.tables.all;
     const selection: string[] = [];
-    // Partial Fisher-Yates: only the prefix we look at gets shuffled.
-    for (let i = 0; i < pool.length && selection.length < wanted; i++) {
-      const j = i + randomInt(this.random, pool.length - i);
-      const picked = pool[j]!;
-      pool[j] = pool[i]!;
-      pool[i] = picked;
+    visitRandomIndices(all.length, this.random, (index) => {
+      const picked = all[index]!;
       if (!isBad(picked, nowMs)) selection.push(picked.address);
-    }
+      return selection.length < wanted;
+    });
+    return selection;
+  }
+
+  /**
+   * Up to `max` good first-hand addresses (reached by us, or heard of from the node itself), a uniform
+   * random subset in random order, drawn from the first-hand index: costs what it returns, not the book.
+   */
+  sampleFirstHand(max: number): string[] {
+    const wanted = Math.max(0, Math.floor(max));
+    const nowMs = this.now();
+    const firstHand = this.tables.firstHand;
+    const selection: string[] = [];
+    if (wanted === 0) return selection;
+    visitRandomIndices(firstHand.length, this.random, (index) => {
+      const picked = firstHand[index]!;
+      if (!isBad(picked, nowMs)) selection.push(picked.address);
+      return selection.length < wanted;
+    });
     return selection;
   }
 
@@ -513,22 +556,35 @@ export class AddressBook {
     if (parsed.port === 0 && parsed.protocol !== 'memory' && parsed.protocol !== 'webrtc') return 'invalid-address';
     const { scope, group } = classifyAddress(parsed);
     if (scope === 'invalid' || scope === 'unspecified' || scope === 'multicast') return 'invalid-address';
-    let normalizedSource: string;
-    let sourceGroup: string;
-    if (isNodeId(source.toLowerCase())) {
-      normalizedSource = source.toLowerCase();
-      // A bare id says nothing about the network it came from; callers should pass the peer's address.
-      sourceGroup = `id:${normalizedSource}`;
-    } else {
-      const sourceAddress = canonicalAddress(source);
-      if (sourceAddress === undefined) return 'invalid-source';
-      normalizedSource = formatAddress(sourceAddress);
-      sourceGroup = classifyAddress(sourceAddress).group;
-    }
+    const examinedSource = this.examineSource(source);
+    if (examinedSource === undefined) return 'invalid-source';
     if (this.ourNodeIds.has(parsed.nodeId) || this.ourLocations.has(locationOf(parsed))) return 'self';
     if (this.bans.isBanned(parsed.nodeId, nowMs)) return 'banned';
     if (scope !== 'public' && !(this.allowLocal && isLocalScope(scope))) return 'unroutable';
-    return { address: formatAddress(parsed), nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup };
+    const { source: normalizedSource, sourceGroup, sourceNodeId } = examinedSource;
+    return { address: formatAddress(parsed), nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup, sourceNodeId };
+  }
+
+  /**
+   * The normalised source, its network group and the node id it names; undefined when it is neither a
+   * node id nor an address. A PEX response adds many addresses from one source, so the last answer is
+   * remembered.
+   */
+  private examineSource(source: string): ExaminedSource | undefined {
+    if (this.lastExaminedSource?.raw === source) return this.lastExaminedSource.result;
+    let result: ExaminedSource | undefined;
+    const lowered = source.toLowerCase();
+    if (isNodeId(lowered)) {
+      // A bare id says nothing about the network it came from; callers should pass the peer's address.
+      result = { source: lowered, sourceGroup: `id:${lowered}`, sourceNodeId: lowered };
+    } else {
+      const sourceAddress = canonicalAddress(source);
+      if (sourceAddress !== undefined) {
+        result = { source: formatAddress(sourceAddress), sourceGroup: classifyAddress(sourceAddress).group, sourceNodeId: sourceAddress.nodeId ?? '' };
+      }
+    }
+    this.lastExaminedSource = { raw: source, result };
+    return result;
   }
 
   /**
@@ -595,5 +651,22 @@ export class AddressBook {
 }
 
 function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
-  return { ...candidate, attempts: 0, lastAttempt: 0, lastSuccess: 0, lastSeen: nowMs, lastBanTime: 0, bucketType: 'new', buckets: [], index: -1 };
+  // Every field spelled out in one order: one object shape for all entries (the book holds thousands).
+  return {
+    address: candidate.address,
+    nodeId: candidate.nodeId,
+    source: candidate.source,
+    group: candidate.group,
+    sourceGroup: candidate.sourceGroup,
+    sourceNodeId: candidate.sourceNodeId,
+    attempts: 0,
+    lastAttempt: 0,
+    lastSuccess: 0,
+    lastSeen: nowMs,
+    lastBanTime: 0,
+    bucketType: 'new',
+    buckets: [],
+    index: -1,
+    firstHandIndex: -1,
+  };
 }

@@ -34,6 +34,11 @@ export const MAX_ADDRESSES_PER_NODE_ID = 8;
  * the buckets would still take: a Sybil answering from one /16 fills at most this many of our entries.
  */
 export const MAX_ADDRESSES_PER_SOURCE_GROUP = 512;
+/**
+ * pickAddress draws up to this many entries, keeping one with probability 1 / (entries in its network
+ * group), so that groups rather than addresses are picked uniformly; past it the last draw stands.
+ */
+export const GROUP_FAIR_PICK_DRAWS = 64;
 /** Below this many entries the PEX agent should ask peers for more. CometBFT: 1000. */
 export const NEED_ADDRESS_THRESHOLD = 1000;
 /** Banned node ids remembered at once; past this the ban closest to expiry is forgotten first. */
@@ -73,6 +78,8 @@ export const FAILURE_WINDOW_AFTER_SUCCESS_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Length of the secret key that salts bucket placement (per book, persisted). */
 export const BUCKET_KEY_BYTES = 32;
+/** Most (group, source group) → new bucket results a book memoises (a few hundred KiB at most). */
+export const BUCKET_HASH_MEMO_ENTRIES = 4 * 1024;
 /** Storage key the book is saved under. */
 export const ADDRESS_BOOK_STORAGE_KEY = 'address-book';
 /** Version written now: 2 adds anchors and pending tried collisions. Version 1 still loads. */

@@ -42,6 +42,8 @@ export interface KnownAddress {
   readonly source: string;
   readonly group: string;
   readonly sourceGroup: string;
+  /** Node id the source names ('' for none): equal to nodeId when the node told us about itself. */
+  readonly sourceNodeId: string;
   attempts: number;
   lastAttempt: number;
   lastSuccess: number;
@@ -51,6 +53,8 @@ export interface KnownAddress {
   buckets: number[];
   /** Position in the book's flat list, for O(1) removal and uniform sampling. */
   index: number;
+  /** Position in the book's list of first-hand entries (see isFirstHand), -1 when not in it. */
+  firstHandIndex: number;
 }
 
 /**
@@ -69,6 +73,11 @@ export function isBad(entry: KnownAddress, nowMs: number): boolean {
     nowMs - entry.lastSuccess > FAILURE_WINDOW_AFTER_SUCCESS_MS &&
     entry.attempts >= MAX_FAILURES_SINCE_SUCCESS
   );
+}
+
+/** Reached by us once, or heard of from the node itself: worth handing to others first. */
+export function isFirstHand(entry: KnownAddress): boolean {
+  return entry.lastSuccess > 0 || entry.sourceNodeId === entry.nodeId;
 }
 
 /** How recently the entry proved useful: when we last heard of it (new) or last reached it (old). */

@@ -335,7 +335,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
     const sample = this.book.getSelection(this.config.maxAddressesPerResponse).filter((address) => !address.startsWith('webrtc://'));
     const live = this.options.relayWebRtc === true ? this.liveWebRtcAddresses(peer) : [];
-    const fromBook = firstHandFirst(this.book, sample, this.random).filter((address) => !address.includes(peer.id));
+    const fromBook = firstHandFirst(this.book, sample).filter((address) => !address.includes(peer.id));
     return [...live, ...fromBook].slice(0, this.config.maxAddressesPerResponse);
   }
 

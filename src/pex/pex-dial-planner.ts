@@ -245,10 +245,9 @@ export function nodeIdOfSource(source: string): string {
  * honest nodes get named; first-hand addresses are a fair sample of the nodes that are up, whoever
  * talks about them, so answering with them first keeps the colluders' echo from spreading.
  */
-export function firstHandFirst(book: AddressBook, sample: readonly string[], random: () => number): string[] {
-  const firstHand = book.entries().filter((info) => !info.bad && (info.lastSuccess > 0 || nodeIdOfSource(info.source) === info.nodeId));
-  shuffle(firstHand, random);
-  const selection = new Set(firstHand.slice(0, sample.length).map((info) => info.address));
+export function firstHandFirst(book: AddressBook, sample: readonly string[]): string[] {
+  const firstHand = book.sampleFirstHand(sample.length);
+  const selection = new Set(firstHand);
   for (const address of sample) {
     if (selection.size >= sample.length) break;
     selection.add(address);

@@ -34,18 +34,19 @@ export function isNodeId(value: unknown): value is string {
 }
 
 /** Parses an address; throws ConfigError('ERR_INVALID_ADDRESS') with the reason. */
+function invalidAddress(text: string, why: string): never {
+  throw new ConfigError('ERR_INVALID_ADDRESS', `Invalid address "${String(text).slice(0, 200)}": ${why}`, {
+    detail: { address: text },
+  });
+}
+
 export function parseAddress(text: string): PeerAddress {
-  const fail = (why: string): never => {
-    throw new ConfigError('ERR_INVALID_ADDRESS', `Invalid address "${String(text).slice(0, 200)}": ${why}`, {
-      detail: { address: text },
-    });
-  };
-  if (typeof text !== 'string' || text.length === 0) fail('empty');
-  if (text.length > MAX_ADDRESS_LENGTH) fail(`longer than ${MAX_ADDRESS_LENGTH} characters`);
+  if (typeof text !== 'string' || text.length === 0) invalidAddress(text, 'empty');
+  if (text.length > MAX_ADDRESS_LENGTH) invalidAddress(text, `longer than ${MAX_ADDRESS_LENGTH} characters`);
   const schemeEnd = text.indexOf('://');
-  if (schemeEnd <= 0) fail('missing "<protocol>://"');
+  if (schemeEnd <= 0) invalidAddress(text, 'missing "<protocol>://"');
   const protocol = text.slice(0, schemeEnd).toLowerCase();
-  if (!/^[a-z][a-z0-9+.-]*$/.test(protocol)) fail('bad protocol');
+  if (!/^[a-z][a-z0-9+.-]*$/.test(protocol)) invalidAddress(text, 'bad protocol');
   let rest = text.slice(schemeEnd + 3);
 
   let query = '';
@@ -55,24 +56,24 @@ export function parseAddress(text: string): PeerAddress {
     rest = rest.slice(0, queryStart);
   }
   const params: Record<string, string> = {};
-  for (const [key, value] of new URLSearchParams(query)) params[key] = value;
+  if (query !== '') for (const [key, value] of new URLSearchParams(query)) params[key] = value;
 
   let nodeId: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     nodeId = rest.slice(0, at).toLowerCase();
     rest = rest.slice(at + 1);
-    if (!NODE_ID_PATTERN.test(nodeId)) fail('node id must be 40 hex characters');
+    if (!NODE_ID_PATTERN.test(nodeId)) invalidAddress(text, 'node id must be 40 hex characters');
   }
 
   if (protocol === 'webrtc') {
     if (nodeId === undefined) {
       nodeId = rest.toLowerCase();
       rest = '';
-      if (!NODE_ID_PATTERN.test(nodeId)) fail('node id must be 40 hex characters');
+      if (!NODE_ID_PATTERN.test(nodeId)) invalidAddress(text, 'node id must be 40 hex characters');
     }
-    if (rest !== '') fail('webrtc addresses have no host');
-    if (params['via'] !== undefined && !NODE_ID_PATTERN.test(params['via'].toLowerCase())) fail('via must be a node id');
+    if (rest !== '') invalidAddress(text, 'webrtc addresses have no host');
+    if (params['via'] !== undefined && !NODE_ID_PATTERN.test(params['via'].toLowerCase())) invalidAddress(text, 'via must be a node id');
     if (params['via'] !== undefined) params['via'] = params['via'].toLowerCase();
     return { protocol, nodeId, host: '', port: 0, path: '', params };
   }
@@ -83,10 +84,10 @@ export function parseAddress(text: string): PeerAddress {
     path = rest.slice(slash);
     rest = rest.slice(0, slash);
   }
-  if (path !== '' && protocol !== 'ws' && protocol !== 'wss') fail(`${protocol} addresses have no path`);
+  if (path !== '' && protocol !== 'ws' && protocol !== 'wss') invalidAddress(text, `${protocol} addresses have no path`);
 
   if (protocol === 'memory') {
-    if (rest === '') fail('memory addresses need a name');
+    if (rest === '') invalidAddress(text, 'memory addresses need a name');
     return { protocol, nodeId, host: rest, port: 0, path: '', params };
   }
 
@@ -94,22 +95,22 @@ export function parseAddress(text: string): PeerAddress {
   let portText: string;
   if (rest.startsWith('[')) {
     const close = rest.indexOf(']');
-    if (close < 0) fail('unclosed "[" in IPv6 host');
+    if (close < 0) invalidAddress(text, 'unclosed "[" in IPv6 host');
     host = rest.slice(1, close);
-    if (rest[close + 1] !== ':') fail('missing port');
+    if (rest[close + 1] !== ':') invalidAddress(text, 'missing port');
     portText = rest.slice(close + 2);
   } else {
     const colon = rest.lastIndexOf(':');
-    if (colon < 0) fail('missing port');
+    if (colon < 0) invalidAddress(text, 'missing port');
     host = rest.slice(0, colon);
     portText = rest.slice(colon + 1);
-    if (host.includes(':')) fail('IPv6 hosts must be written in brackets');
+    if (host.includes(':')) invalidAddress(text, 'IPv6 hosts must be written in brackets');
   }
-  if (host === '') fail('missing host');
-  if (!/^[A-Za-z0-9.\-:%_]+$/.test(host)) fail('bad host');
-  if (!/^\d{1,5}$/.test(portText)) fail('bad port');
+  if (host === '') invalidAddress(text, 'missing host');
+  if (!/^[A-Za-z0-9.\-:%_]+$/.test(host)) invalidAddress(text, 'bad host');
+  if (!/^\d{1,5}$/.test(portText)) invalidAddress(text, 'bad port');
   const port = Number(portText);
-  if (port > 65535) fail('port out of range');
+  if (port > 65535) invalidAddress(text, 'port out of range');
   if (!PROTOCOLS_WITH_PORT.has(protocol)) {
     // Unknown protocols are allowed (a custom transport may claim them) but keep the host:port shape.
   }

@@ -320,6 +320,20 @@ describe('AddressBook.pickAddress', () => {
     expect(() => book.pickAddress(Number.NaN)).toThrow(MeshlinkError);
   });
 
+  it('picks network groups about equally however many addresses one group holds (sparse book)', () => {
+    const { book } = makeBook({ random: seededRandom(9) });
+    // 60 addresses in one /16 and 6 others each in a /16 of its own, all from many sources: every entry
+    // sits alone in its bucket, so without the group rule the crowded /16 would get 60/66 of the picks.
+    for (let n = 1; n <= 60; n++) book.addAddress(tcp(n, publicHost(500, n)), tcp(1000 + n, publicHost(600 + n)));
+    for (let n = 61; n <= 66; n++) book.addAddress(tcp(n, publicHost(n)), tcp(1000 + n, publicHost(700 + n)));
+    let crowded = 0;
+    const draws = 3000;
+    for (let i = 0; i < draws; i++) if (book.get(book.pickAddress(100)!)!.group === book.get(nodeId(1))!.group) crowded++;
+    // Seven groups: about 1/7 (14 %) each; well under a quarter, and far from 91 %.
+    expect(crowded / draws).toBeGreaterThan(0.07);
+    expect(crowded / draws).toBeLessThan(0.25);
+  });
+
   it('does not spin when random() always returns the same value', () => {
     const { book } = makeBook({ random: () => 0.999999 });
     book.addAddress(tcp(1, publicHost(1)), SOURCE);
