@@ -253,4 +253,11 @@ describe("the README's code against the installed package", () => {
     const { stdout } = await run(process.execPath, [join(nodeApp, 'readme-out/checks/mempool-driver.js')], { cwd: nodeApp, timeout: 60_000 });
     expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ echoed: 0, remaining: true });
   }, 90_000);
+
+  it("runs the README's dial without a node id: refused without the opt-in, then reaches the server with it", async () => {
+    const { stdout } = await run(process.execPath, [join(nodeApp, 'readme-out/readme/dial-unknown-id.js')], { cwd: nodeApp, timeout: 60_000 });
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toBe('ERR_NO_PEER_ID');
+    expect(lines[1]).toMatch(/^reached [0-9a-f]{40}$/);
+  }, 90_000);
 });
