@@ -44,7 +44,7 @@ export function lockHome(home: string): HomeLock {
   for (let attempt = 0; attempt < TAKEOVER_ATTEMPTS; attempt++) {
     if (tryCreate(path)) return held(path);
     const owner = readOwner(path);
-    if (owner !== undefined && owner !== process.pid && isAlive(owner)) throw inUse(directory, path, owner);
+    if (owner !== undefined && owner !== process.pid && isProcessAlive(owner)) throw inUse(directory, path, owner);
     // Stale (dead owner, unreadable content) or vanished since: remove it if it still says the same, retry.
     if (readOwner(path) === owner) removeQuietly(path);
   }
@@ -92,12 +92,12 @@ function readOwner(path: string): number | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, under another user). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    // EPERM: it exists but belongs to another user, which still holds the home.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

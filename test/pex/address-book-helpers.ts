@@ -13,17 +13,8 @@ export function tcp(id: number, host: string, port = 26656): string {
   return `tcp://${nodeId(id)}@${host}:${port}`;
 }
 
-/** mulberry32: a tiny seeded PRNG, good enough to make tests repeatable. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulator's seeded PRNG (mulberry32), so tests are repeatable. */
+export { seededRandom } from '../../bench/seeded-random.js';
 
 export class FakeClock {
   constructor(public ms = 1_700_000_000_000) {}

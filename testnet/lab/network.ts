@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { LinkEmulator, type LinkShape } from './link-emulator.js';
 import { run, runIn, runSync } from './shell.js';
+import { isProcessAlive } from '../../platforms/node/home-lock.js';
 
 /**
  * A lab network: every host in its own network namespace, all on one bridged "internet" (11.0.0.0/8,
@@ -70,7 +71,7 @@ export function cleanStaleLabs(): string[] {
   const removed: string[] = [];
   for (const namespace of listNamespaces()) {
     const match = new RegExp(`^${PREFIX_ROOT}-(\\d+)-`).exec(namespace);
-    if (match === null || isAlive(Number(match[1]))) continue;
+    if (match === null || isProcessAlive(Number(match[1]))) continue;
     deleteNamespaceSync(namespace);
     removed.push(namespace);
   }
@@ -230,15 +231,6 @@ function listNamespaces(): string[] {
       .filter((name) => name.startsWith(`${PREFIX_ROOT}-`));
   } catch {
     return [];
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
