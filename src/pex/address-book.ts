@@ -300,9 +300,11 @@ export class AddressBook {
     // Each network group about equally likely, whatever its number of entries: a bucket pick alone
     // weighs groups so only once the book is full (addrman's regime); in a sparse book every entry is
     // alone in its bucket, and whoever has many addresses in few groups would be picked in proportion.
+    // An entry in k new buckets is drawn k times as often: kept with 1/k more, so that many sources
+    // naming one address (a coalition vouching for its own) do not make it likelier to be dialled.
     let picked = table.pick(this.random);
     for (let draw = 1; picked !== undefined && draw < GROUP_FAIR_PICK_DRAWS; draw++) {
-      if (this.random() * this.tables.entriesInGroup(picked.group) < 1) break;
+      if (this.random() * this.tables.entriesInGroup(picked.group) * picked.buckets.length < 1) break;
       picked = table.pick(this.random);
     }
     return picked?.address;

@@ -120,7 +120,10 @@ export interface PexConfig {
   seedRedialIntervalMs: number;
   /** Share (0..1] of maxOutbound that addresses from one source group may fill. @default 0.34 */
   maxOutboundSharePerSource: number;
-  /** Share [0, 1] of maxOutbound filled first from seed-given addresses; 0 disables. @default 0.3 */
+  /**
+   * Share [0, 1] of maxOutbound filled from seed-given addresses; while a seed still answers, addresses
+   * learned from peers get only the rest, and slots left waiting send us back to a seed. 0 disables. @default 0.9
+   */
   trustedOutboundShare: number;
   /**
    * Outbound peers (and dials) in one network group: IPv4 /16, IPv6 /32, DNS registered domain,

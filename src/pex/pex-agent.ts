@@ -301,18 +301,24 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const outbound = this.outboundCount();
     const slots = Math.min(sw.options.maxOutbound - outbound, this.config.maxConcurrentDials - dialer.pendingCount);
     let planned = 0;
+    let trustedShort = false;
     if (slots > 0) {
       const plan = planDials(this.planContext(outbound), slots);
       for (const address of plan.addresses) dialer.dial(address, 'book');
       planned = plan.addresses.length;
+      trustedShort = plan.trustedShort;
     }
     if (book.needMoreAddresses()) {
-      const askable = [...this.peerStates].filter(([peer, state]) => this.mayAsk(peer, state)).map(([peer]) => peer);
+      // Only peers we chose: an inbound peer picked us, so asking it lets whoever dials most fill our book.
+      const askable = [...this.peerStates].filter(([peer, state]) => peer.direction === 'outbound' && this.mayAsk(peer, state)).map(([peer]) => peer);
       const peer = askable[Math.floor(this.random() * askable.length)];
       if (peer !== undefined) this.requestAddresses(peer);
     }
-    // Seeds only bootstrap: a small book, or nothing at all to dial while we have no outbound peer.
-    if (slots > planned && (book.size() < this.config.seedBootstrapBookSize || outbound + planned === 0)) this.dialer?.dialSeed(this.config.seeds, this.now());
+    // Seeds bootstrap (a small book, or nothing at all to dial while we have no outbound peer) and top up
+    // the trusted addresses when slots wait for them.
+    if (slots > planned && (book.size() < this.config.seedBootstrapBookSize || outbound + planned === 0 || trustedShort)) {
+      this.dialer?.dialSeed(this.config.seeds, this.now());
+    }
   }
 
   /** Seed mode: dial the least recently crawled addresses with the free outbound slots. */
@@ -525,6 +531,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       isBanned: (address) => sw.bans.isBanned(address),
       canDial: (protocol) => sw.options.transports.some((transport) => transport.protocols.includes(protocol)),
       isConnected: (nodeId) => sw.getPeer(nodeId) !== undefined,
+      seedCanHelp: dialer.seedsAnswer(this.config.seeds.length),
     };
   }
 }

@@ -25,6 +25,12 @@ export interface DialPlanContext {
   canDial(protocol: string): boolean;
   /** Whether we hold a connection to this node: a WebRTC address is reached only through its relay. */
   isConnected(nodeId: string): boolean;
+  /**
+   * A seed can still be asked for more trusted addresses: then outbound peers learned from other sources
+   * are held to their share (1 − trustedOutboundShare), and slots the trusted ones cannot fill wait for
+   * the seed's answer. False (no seeds, or none answers) lifts that cap, so a node is never stranded.
+   */
+  readonly seedCanHelp: boolean;
 }
 
 /**
@@ -93,6 +99,8 @@ export interface DialPlan {
   readonly addresses: string[];
   /** True when the per-source quota (or a yielding group rule) held back at least one dialable address. */
   readonly quotaLimited: boolean;
+  /** True when slots were left for trusted addresses we do not have: ask a seed. */
+  readonly trustedShort: boolean;
 }
 
 /**
@@ -108,7 +116,7 @@ export interface DialPlan {
  * us. Local and WebRTC addresses wait with the held-back ones instead (see diversityMayYield).
  */
 export function planDials(context: DialPlanContext, slots: number): DialPlan {
-  if (slots <= 0) return { addresses: [], quotaLimited: false };
+  if (slots <= 0) return { addresses: [], quotaLimited: false, trustedShort: false };
   const { config, maxOutbound } = context;
   const quota = Math.max(1, Math.ceil(maxOutbound * config.maxOutboundSharePerSource));
   const perGroup = new Map<string, number>();
@@ -116,19 +124,24 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
   for (const group of context.outboundGroups) perNetwork.set(group, (perNetwork.get(group) ?? 0) + 1);
   const networkHasRoom = (info: KnownAddressInfo): boolean => (perNetwork.get(info.group) ?? 0) < config.maxOutboundPerGroup;
   let trusted = 0;
+  let untrusted = 0;
   for (const source of context.outboundSources) {
     if (source === undefined) continue;
     const group = sourceGroupOf(source);
     perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
     if (context.isTrustedSource(source)) trusted++;
+    else untrusted++;
   }
+  const untrustedCap = context.seedCanHelp ? maxOutbound - Math.ceil(maxOutbound * config.trustedOutboundShare) : Infinity;
   const chosen = new Map<string, string>();
   const take = (info: KnownAddressInfo): void => {
     const group = sourceGroupOf(info.source);
     perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
+    if (!context.isTrustedSource(info.source)) untrusted++;
     perNetwork.set(info.group, (perNetwork.get(info.group) ?? 0) + 1);
     chosen.set(info.nodeId, info.address);
   };
+  let trustedShort = false;
   const trustedWanted = Math.min(slots, Math.ceil(maxOutbound * config.trustedOutboundShare) - trusted);
   if (trustedWanted > 0) {
     for (const info of pickTrusted(context)) {
@@ -144,11 +157,16 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     if (address === undefined) break;
     const info = dialable(context, address, chosen);
     if (info === undefined) continue;
+    const isTrusted = context.isTrustedSource(info.source);
+    if (!isTrusted && untrusted >= untrustedCap) {
+      trustedShort = true;
+      continue;
+    }
     if (!networkHasRoom(info)) {
       if (diversityMayYield(address) && !heldBack.includes(address)) heldBack.push(address);
       continue;
     }
-    if ((perGroup.get(sourceGroupOf(info.source)) ?? 0) >= quota && info.bucketType === 'new') {
+    if (!isTrusted && (perGroup.get(sourceGroupOf(info.source)) ?? 0) >= quota && info.bucketType === 'new') {
       if (!heldBack.includes(address)) heldBack.push(address);
       continue;
     }
@@ -171,7 +189,7 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
       break;
     }
   }
-  return { addresses: [...chosen.values()], quotaLimited: heldBack.length > 0 };
+  return { addresses: [...chosen.values()], quotaLimited: heldBack.length > 0, trustedShort };
 }
 
 /** The dialable addresses from trusted sources, old (proven) ones first, otherwise at random. */

@@ -37,6 +37,8 @@ export class PexDialer {
   private readonly pending = new Map<string, PendingDial>();
   private readonly seedLastDial = new Map<string, number>();
   private lastSeedDialAt = Number.NEGATIVE_INFINITY;
+  /** Seed dials that failed since the last one that connected. */
+  private seedFailureStreak = 0;
   private stopped = false;
 
   constructor(
@@ -78,6 +80,14 @@ export class PexDialer {
   /** Dials that will become outbound peers (feelers do not). */
   *pendingPeerDials(): Iterable<PendingDial> {
     for (const dial of this.pending.values()) if (dial.kind !== 'feeler') yield dial;
+  }
+
+  /**
+   * Whether asking a seed is still worth waiting for: we have seeds and they have not all failed in a
+   * row (every seed down, or all refusing us). Resets when a seed dial connects.
+   */
+  seedsAnswer(seedCount: number): boolean {
+    return seedCount > 0 && this.seedFailureStreak < seedCount;
   }
 
   dial(address: string, kind: DialKind): void {
@@ -126,7 +136,9 @@ export class PexDialer {
       // Success needs nothing here: the agent's addPeer marks the address good. No signal of ours:
       // the Switch aborts its dials when it stops, which is before agents are stopped.
       await this.sw.dial(dial.address, { feeler: kind === 'feeler' });
+      if (kind === 'seed') this.seedFailureStreak = 0;
     } catch (error) {
+      if (kind === 'seed') this.seedFailureStreak++;
       if (!this.stopped) this.judgeFailure(dial.address, nodeId, toError(error));
     } finally {
       if (this.pending.get(nodeId) === dial) this.pending.delete(nodeId);

@@ -198,6 +198,28 @@ describe('AddressBook against a flood', () => {
     expect(attackerShareOfEntries).toBeGreaterThan(0.85);
     expect(attackerPicks / 4000).toBeLessThan(0.3);
   });
+
+  it('an address many sources name is picked no more often than one named once', () => {
+    const random = seededRandom(8);
+    const book = new AddressBook({ random, bucketKey: FIXED_KEY });
+    // 100 addresses heard once; 100 more each repeated by 8 sources (a coalition vouching for its own).
+    for (let i = 0; i < 100; i++) book.addAddress(tcp(i + 1, publicHost(i, 1)), tcp(100_000 + i, publicHost(1000 + i)));
+    const echoed: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const address = tcp(5_000 + i, publicHost(i, 2));
+      echoed.push(address);
+      for (let s = 0; s < 8; s++) book.addAddress(address, tcp(200_000 + i * 10 + s, publicHost(2000 + i * 10 + s)));
+    }
+    const references = echoed.reduce((sum, address) => sum + book.get(address)!.buckets.length, 0) / echoed.length;
+    expect(references).toBeGreaterThan(2);
+    const echoedSet = new Set(echoed);
+    let echoedPicks = 0;
+    const picks = 6000;
+    for (let i = 0; i < picks; i++) if (echoedSet.has(book.pickAddress(100)!)) echoedPicks++;
+    // Half the entries: about half the picks (drawn by bucket, they would be ~references/(references+1)).
+    expect(echoedPicks / picks).toBeGreaterThan(0.42);
+    expect(echoedPicks / picks).toBeLessThan(0.58);
+  });
 });
 
 describe('AddressBook.pickAddress bias', () => {

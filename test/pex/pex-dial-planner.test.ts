@@ -25,6 +25,7 @@ function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: P
     isBanned: () => false,
     canDial: (protocol) => protocol === 'tcp',
     isConnected: () => false,
+    seedCanHelp: false,
     ...overrides,
   });
   return { book, clock, context };
@@ -92,7 +93,36 @@ describe('PEX dial planning', () => {
     expect(onlyFlooder.addresses.length).toBeGreaterThan(0);
   });
 
-  it('fills the trusted slots (30% of maxOutbound) with seed-given addresses first, whatever the buckets hold', () => {
+  it('while a seed can answer, holds outbound peers learned from others to 1 − trustedOutboundShare and leaves the rest for seed-given addresses', () => {
+    const { book, context } = setup();
+    const seed = tcp(900, publicHost(60));
+    const isTrustedSource = (source: string): boolean => source === seed;
+    for (let n = 1; n <= 2; n++) book.addAddress(tcp(n, publicHost(n)), seed);
+    for (let n = 100; n < 200; n++) book.addAddress(tcp(n, publicHost(n)), tcp(1000 + n, publicHost(n + 1000)));
+    // Default share 0.9: at most floor(10 × 0.1) = 1 slot from other sources; the 2 seed-given fill theirs.
+    const capped = planDials(context({ isTrustedSource, seedCanHelp: true }), 10);
+    const fromOthers = capped.addresses.filter((address) => book.get(address)!.source !== seed);
+    expect(config.trustedOutboundShare).toBe(0.9);
+    expect(capped.addresses.filter((address) => book.get(address)!.source === seed)).toHaveLength(2);
+    expect(fromOthers).toHaveLength(1);
+    expect(capped.trustedShort).toBe(true);
+    // No seed will answer (none configured, or all failing): nothing holds the slots back.
+    const uncapped = planDials(context({ isTrustedSource, seedCanHelp: false }), 10);
+    expect(uncapped.addresses).toHaveLength(10);
+    expect(uncapped.trustedShort).toBe(false);
+  });
+
+  it('never holds back a seed-given address for the per-source quota', () => {
+    const { book, context } = setup();
+    const seed = tcp(900, publicHost(60));
+    for (let n = 1; n <= 12; n++) book.addAddress(tcp(n, publicHost(n)), seed);
+    // ceil(10 × 0.34) = 4 per source group would stop at 4; a trusted source is not a flooder.
+    const plan = planDials(context({ isTrustedSource: (source) => source === seed, outbound: 4, outboundSources: [seed, seed, seed, seed], seedCanHelp: true }), 6);
+    expect(plan.addresses).toHaveLength(6);
+    expect(plan.quotaLimited).toBe(false);
+  });
+
+  it('fills the trusted slots (trustedOutboundShare of maxOutbound) with seed-given addresses first, whatever the buckets hold', () => {
     const { book, context } = setup();
     const seed = tcp(900, publicHost(60));
     for (let n = 1; n <= 5; n++) book.addAddress(tcp(n, publicHost(n)), seed);
@@ -102,8 +132,8 @@ describe('PEX dial planning', () => {
     const plan = planDials(context({ isTrustedSource }), 10);
     const trusted = plan.addresses.filter((address) => book.get(address)!.source === seed);
     expect(trusted.length).toBeGreaterThanOrEqual(3);
-    // Once ceil(10 * 0.3) = 3 outbound peers came from the seed, no slot is reserved any more.
-    const later = planDials(context({ isTrustedSource, outbound: 3, outboundSources: [seed, seed, seed] }), 1);
+    // Once ceil(10 * 0.9) = 9 outbound peers came from the seed, no slot is reserved any more.
+    const later = planDials(context({ isTrustedSource, outbound: 9, outboundSources: Array<string>(9).fill(seed) }), 1);
     expect(later.addresses).toHaveLength(1);
   });
 

@@ -151,6 +151,19 @@ describe('PEXAgent request pacing', () => {
     expect(a.pex!.stats().requestsSent).toBeLessThanOrEqual(8);
     expect(decodePexMessage(request())).toEqual({ type: 'pexRequest' });
   });
+
+  it('asks only the peers it dialled: a peer that dialled us never gets to fill our book', async () => {
+    const network = new MemoryNetwork();
+    const a: PexNode = await startPexNode({ transports: [network.transport()], listen: 'memory://asks-a', pex: { ensurePeersIntervalMs: 150 } });
+    const b: PexNode = await startPexNode({ transports: [network.transport()], listen: 'memory://asks-b', pex: { ensurePeersIntervalMs: 150 } });
+    await b.sw.dial(a.address);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(a.sw.peers.map((peer) => peer.direction)).toEqual(['inbound']);
+    // Both books are tiny, so both want addresses every 150 ms: b asks a (its outbound peer), a never asks b.
+    expect(b.pex!.stats().requestsSent).toBeGreaterThanOrEqual(3);
+    expect(a.pex!.stats().requestsSent).toBe(0);
+    expect(a.pex!.stats().requestsReceived).toBe(b.pex!.stats().requestsSent);
+  });
 });
 
 describe('PEX request pacing between nodes with different timings', () => {
