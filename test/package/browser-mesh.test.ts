@@ -134,10 +134,12 @@ async function waitForPeers(page: Page, expected: string[], logs: string[], time
 }
 
 describe("the README's browser mesh, run as written in Chromium from the installed package", () => {
-  let first: { page: Page; nodeId: string; logs: string[] };
+  /** The page the first test opens; the second test links a second page to it. */
+  let firstPage: { page: Page; nodeId: string; logs: string[] } | undefined;
 
   it('a page joins the relay at ws://<relayId>@relay.example.org:26657/ (the relay sees the page)', async () => {
-    first = await openPage();
+    const first = await openPage();
+    firstPage = first;
     expect(first.nodeId).toMatch(/^[0-9a-f]{40}$/);
     // Seen from outside: the relay logs an inbound peer with the page's id.
     const line = await relay!.waitLine((text) => text.includes('"peer:connected"') && text.includes(first.nodeId), CONNECT_TIMEOUT_MS);
@@ -149,6 +151,8 @@ describe("the README's browser mesh, run as written in Chromium from the install
   }, 60_000);
 
   it("a second page finds the first through the relay's PEX, links to it over WebRTC, and the snippet's agent logs what it sends", async () => {
+    const first = firstPage;
+    if (first === undefined) throw new Error('the first page did not open (see the test above)');
     const second = await openPage();
     expect(second.nodeId).not.toBe(first.nodeId);
     await relay!.waitLine((text) => text.includes('"peer:connected"') && text.includes(second.nodeId), CONNECT_TIMEOUT_MS);
