@@ -1,13 +1,13 @@
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, resolve, sep } from 'node:path';
+import { join, sep } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installApp, spawnLines, type LineProcess } from './helpers/packed.js';
+import { BUNDLED_INDEX_HTML, CHROMIUM_ARGS, CHROMIUM_PATH, INDEX_HTML, serveDirectory } from './helpers/page-server.js';
 import { readmeSnippets, snippetNamed } from './helpers/readme-snippets.js';
 
 // Issue #13: the README's browser page, bundled from the installed tarball by esbuild and by Vite as a
@@ -15,9 +15,6 @@ import { readmeSnippets, snippetNamed } from './helpers/readme-snippets.js';
 // own `meshlink` program.
 const SETUP_TIMEOUT_MS = 300_000;
 const CONNECT_TIMEOUT_MS = 30_000;
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const INDEX_HTML = '<!doctype html><html><head><meta charset="utf-8"><title>meshlink page</title></head><body><script type="module" src="./main.ts"></script></body></html>\n';
-const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 
 let app = '';
 let work = '';
@@ -43,7 +40,7 @@ beforeAll(async () => {
   relayId = started.nodeId;
   relayWs = started.listen.find((address) => address.startsWith('ws://'))!;
   expect(relayWs).toMatch(/^ws:\/\/[0-9a-f]{40}@127\.0\.0\.1:\d+/);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -54,20 +51,11 @@ afterAll(async () => {
   if (app !== '') await rm(app, { recursive: true, force: true });
 });
 
-/** Serves `dir` on a free loopback port; returns its origin. */
+/** Serves `dir` on a free loopback port until the end; returns its origin. */
 async function serve(dir: string): Promise<string> {
-  const server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://x').pathname;
-    const file = resolve(dir, `.${path === '/' ? '/index.html' : path}`);
-    if (!file.startsWith(dir + sep)) return void response.writeHead(404).end();
-    readFile(file).then(
-      (body) => response.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' }).end(body),
-      () => response.writeHead(404).end(),
-    );
-  });
+  const { server, origin } = await serveDirectory(dir);
   servers.push(server);
-  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return origin;
 }
 
 /** Opens the page with `?relay=` and waits for the README's log line naming the relay. */
@@ -107,7 +95,7 @@ describe("the README's browser page, bundled from the installed package", () => 
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.some((input) => input.includes('node_modules/meshlink/dist/platforms/browser/index.js'))).toBe(true);
     expect(inputs.filter((input) => input.includes('/platforms/node/'))).toEqual([]);
-    await writeFile(join(out, 'index.html'), INDEX_HTML.replace('./main.ts', './main.js'));
+    await writeFile(join(out, 'index.html'), BUNDLED_INDEX_HTML);
     expect(await openPage(await serve(out))).toBe(`connected to ${relayId} over ws`);
     await relay.waitLine((line) => line.includes('"peer:connected"'), CONNECT_TIMEOUT_MS);
   }, 90_000);

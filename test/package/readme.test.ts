@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,11 +8,16 @@ import { installApp, REPO, spawnLines } from './helpers/packed.js';
 import { readmeSnippets, snippetNamed, type Snippet } from './helpers/readme-snippets.js';
 
 // Issue #13, "Docs": every code block of the README that npm ships is type-checked against the installed
-// package (browser blocks against `meshlink/browser`, with no @types/node) and the runnable ones run.
+// package (browser blocks against `meshlink/browser`, with no @types/node) and run as written: the Node ones
+// here, the browser ones in Chromium (browser-page.test.ts, browser-mesh.test.ts); `agent-interface`, a
+// declaration, is checked against the real type instead.
 const run = promisify(execFile);
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
 const SETUP_TIMEOUT_MS = 300_000;
 const RUN_TIMEOUT_MS = 30_000;
+
+/** The README snippets the package tests run (here, or bundled into a page in browser-page/browser-mesh.test.ts). */
+const RUN_BY_TESTS = ['quick-start', 'mempool-agent', 'dial-unknown-id', 'ice-servers', 'browser-page', 'browser-mesh'];
 
 /** Appended to a snippet before checking it: the README's copy of a type must match the real one. */
 const CHECK_SUFFIX: Record<string, string> = {
@@ -33,14 +39,8 @@ const BROWSER_MUST_PASS: Record<string, string> = {
   'bundle-entry': `import { createNode, IndexedDbStorage, type Switch } from 'meshlink/bundle';\nexport const node: Switch = await createNode({ storage: new IndexedDbStorage('app') });\n`,
 };
 
-/** Runs the README's MempoolAgent from the installed package on three nodes over TCP. */
-const MEMPOOL_DRIVER = `
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createNode, encodeMessage, type Switch } from 'meshlink';
-import { MempoolAgent } from '../readme/mempool-agent.js';
-
+/** The drivers' one wait: polls `condition`, bounded. */
+const UNTIL_SOURCE = `
 async function until(condition: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (!condition()) {
@@ -48,7 +48,16 @@ async function until(condition: () => boolean, what: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+`;
 
+/** Runs the README's MempoolAgent from the installed package on three nodes over TCP. */
+const MEMPOOL_DRIVER = `
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNode, encodeMessage, type Switch } from 'meshlink';
+import { MempoolAgent } from '../readme/mempool-agent.js';
+${UNTIL_SOURCE}
 const agents = [new MempoolAgent(), new MempoolAgent(), new MempoolAgent()];
 const nodes: Switch[] = [];
 for (const agent of agents) {
@@ -69,6 +78,28 @@ toHub.trySend(0x30, encodeMessage({ tx: 'garbage' }));
 await until(() => hub.peers.length === 1, 'the garbage sender dropped');
 console.log(JSON.stringify({ echoed, remaining: hub.peers[0]!.id === first.nodeId }));
 await Promise.all(nodes.map((node) => node.stop()));
+`;
+
+/**
+ * Appended to the README's ice-servers snippet (which only makes a node): starts that node, has a second
+ * node reach it over WebRTC through a relay, and stops all three. The snippet's own onRoute prints the route.
+ */
+const ICE_SERVERS_DRIVER = `
+// ---- appended by test/package/readme.test.ts; the README's ice-servers snippet ends above ----
+import { MemoryStorage } from 'meshlink';
+${UNTIL_SOURCE}
+const relay = await createNode({ storage: new MemoryStorage(), listen: ['tcp://127.0.0.1:0'], relay: true });
+await relay.start();
+await node.start();
+await node.dial(relay.addresses[0]!); // a node takes relayed offers only through peers it dialled
+const other = await createNode({ storage: new MemoryStorage(), webrtc: true });
+await other.start();
+await other.dial(relay.addresses[0]!);
+const link = await other.dial(\`webrtc://\${node.nodeId}?via=\${relay.nodeId}\`);
+await until(() => node.getPeer(other.nodeId)?.transport === 'webrtc', "the snippet's node to take the WebRTC link");
+console.log(JSON.stringify({ other: other.nodeId, transport: link.transport }));
+await Promise.all([other.stop(), node.stop(), relay.stop()]);
+console.log('stopped');
 `;
 
 /** Option interfaces (in the installed typings) whose every member the README must name. */
@@ -100,12 +131,14 @@ function interfaceMembers(declarations: string, name: string): string[] {
 
 let nodeApp = '';
 let browserApp = '';
+/** The app "with WebRTC + libsodium" (install.test.ts installs it too): where the ice-servers snippet runs. */
+let webrtcApp = '';
 let snippets: Snippet[] = [];
 /** tsc's errors by file (relative to the app), per app. */
 const errors = { node: new Map<string, string[]>(), browser: new Map<string, string[]>() };
 
 beforeAll(async () => {
-  [nodeApp, browserApp] = await Promise.all([installApp('node'), installApp('browser')]);
+  [nodeApp, browserApp, webrtcApp] = await Promise.all([installApp('node'), installApp('browser'), installApp('node-webrtc-sodium')]);
   // The README as npm ships it, not the checkout's copy.
   snippets = readmeSnippets(await readFile(join(nodeApp, 'node_modules/meshlink/README.md'), 'utf8'));
   await Promise.all([prepareNodeChecks(), prepareBrowserChecks()]);
@@ -122,7 +155,10 @@ async function writeChecks(app: string, files: Record<string, string>): Promise<
 }
 
 async function prepareNodeChecks(): Promise<void> {
-  const files: Record<string, string> = { 'checks/mempool-driver.ts': MEMPOOL_DRIVER };
+  const files: Record<string, string> = {
+    'checks/mempool-driver.ts': MEMPOOL_DRIVER,
+    'checks/ice-servers-linked.ts': snippetNamed(snippets, 'ice-servers').code + ICE_SERVERS_DRIVER,
+  };
   for (const snippet of snippets.filter((candidate) => candidate.platform === 'node')) {
     files[`readme/${snippet.name}.ts`] = snippet.code + (CHECK_SUFFIX[snippet.name] ?? '');
   }
@@ -188,9 +224,10 @@ function errorsUnder(map: Map<string, string[]>, prefix: string): string[] {
 }
 
 describe("the README's code against the installed package", () => {
-  it('marks every code block, and has the ones the tests run', () => {
-    expect(snippets.length).toBeGreaterThanOrEqual(5);
-    for (const name of ['quick-start', 'mempool-agent', 'browser-page']) expect(() => snippetNamed(snippets, name)).not.toThrow();
+  it('marks every code block, and each is run by a test or is a declaration checked against the real type', () => {
+    const unaccounted = snippets.map((snippet) => snippet.name).filter((name) => !RUN_BY_TESTS.includes(name) && !(name in CHECK_SUFFIX));
+    expect(unaccounted, 'README snippets no test runs: run them here (or in a browser test) and list them in RUN_BY_TESTS').toEqual([]);
+    for (const name of RUN_BY_TESTS) expect(() => snippetNamed(snippets, name)).not.toThrow();
   });
 
   it('type-checks every Node snippet against `meshlink` with @types/node', () => {
@@ -260,4 +297,51 @@ describe("the README's code against the installed package", () => {
     expect(lines[0]).toBe('ERR_NO_PEER_ID');
     expect(lines[1]).toMatch(/^reached [0-9a-f]{40}$/);
   }, 90_000);
+
+  it("runs the README's ice-servers snippet as written in an app with @roamhq/wrtc: it makes the node, keeps its key in ~/.meshlink, exits", async () => {
+    // As written, the snippet only creates the node (nothing starts, so nothing dials the example servers).
+    const home = await mkdtemp(join(tmpdir(), 'meshlink-readme-home-'));
+    try {
+      await runInWebRtcApp('readme/ice-servers.js', home);
+      const key = await stat(join(home, '.meshlink/node-key'));
+      expect(key.size).toBe(32);
+      expect(key.mode & 0o777).toBe(0o600);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it("runs the ice-servers snippet with a start, a WebRTC peer and a stop appended: the node links, the snippet's onRoute prints the route, all stop", async () => {
+    const home = await mkdtemp(join(tmpdir(), 'meshlink-readme-home-'));
+    try {
+      const lines = (await runInWebRtcApp('checks/ice-servers-linked.js', home)).trim().split('\n');
+      expect(lines.at(-1)).toBe('stopped'); // and the process exited by itself: nothing of WebRTC kept it alive
+      const { other, transport } = JSON.parse(lines.at(-2)!) as { other: string; transport: string };
+      expect(transport).toBe('webrtc');
+      // The snippet's `console.log(peerId, localAddress, remoteAddress)`: the selected candidate pair's two ends.
+      const ip = String.raw`(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]+)`;
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${other} ${ip} ${ip}$`)));
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
+
+/**
+ * Runs a compiled README file (relative to the node app's tsc output) from a folder of the WebRTC app, so
+ * that `meshlink` and `@roamhq/wrtc` resolve there; HOME is `home`, so `~/.meshlink` is a temp folder.
+ * Returns stdout; rejects if the process fails or outlives the timeout.
+ */
+async function runInWebRtcApp(compiled: string, home: string): Promise<string> {
+  const dir = join(webrtcApp, `readme-run-${process.pid}`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir);
+  try {
+    const script = join(dir, 'main.js');
+    await copyFile(join(nodeApp, 'readme-out', compiled), script);
+    const { stdout } = await run(process.execPath, [script], { cwd: dir, timeout: 60_000, env: { ...process.env, HOME: home } });
+    return stdout;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
