@@ -318,7 +318,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.state = 'stopped';
   }
 
-  // ─── internal: used by the Dialer ───────────────────────────────────────────────────────────
+  // ─── internal: used by the Dialer and the Acceptor ──────────────────────────────────────────
 
   /** @internal Why a call that needs a running node cannot run now; `cause`: a failed start. */
   notRunningError(cause?: unknown): NotRunningError {
