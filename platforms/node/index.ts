@@ -86,16 +86,14 @@ export async function createNode(options: NodeOptions = {}): Promise<Switch> {
   const homeLock = options.storage === undefined ? lockHome(options.home ?? defaultHome()) : undefined;
   try {
     const sw = await assembleNodeForNode(options);
-    if (homeLock !== undefined) sw.addAgent(HOME_LOCK_AGENT_NAME, { channels: [], stop: () => homeLock.release() });
+    // Released last by stop(), after every peer, agent (the address book's save) and transport.
+    if (homeLock !== undefined) sw.addStopHook('home-lock', () => homeLock.release());
     return sw;
   } catch (error) {
     homeLock?.release();
     throw error;
   }
 }
-
-/** The agent that holds the home lock while the node lives and releases it on stop(). */
-export const HOME_LOCK_AGENT_NAME = 'home-lock';
 
 async function assembleNodeForNode(options: NodeOptions): Promise<Switch> {
   const storage = options.storage ?? new FileStorage(options.home ?? defaultHome());

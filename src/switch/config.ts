@@ -47,7 +47,7 @@ export interface SwitchOptions {
   dialTimeoutMs?: number;
   /** Secure handshake + NodeInfo + admission deadline. @default 20000 */
   handshakeTimeoutMs?: number;
-  /** How long stop() lets peers flush. @default 5000 */
+  /** How long stop() lets peers flush, and how long it waits for each stop hook. @default 5000 */
   stopTimeoutMs?: number;
   /** Per-connection settings (ping, rate limits, batch size). */
   connection?: Partial<MConnectionConfig>;

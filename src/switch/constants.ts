@@ -24,3 +24,5 @@ export const DEFAULT_BAN_DURATION_MS = 10 * 60 * 1000;
  * swept and then the ban closest to expiry gives way.
  */
 export const MAX_BAN_ENTRIES = 10_000;
+/** Stop hooks a Switch holds (`addStopHook`): a few resources tied to the node's life, not a queue. */
+export const MAX_STOP_HOOKS = 32;

@@ -4,7 +4,26 @@ import { anySignal, withDeadline } from '../util/abort.js';
 import type { TimerHandle } from '../util/clock.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Peer } from './peer.js';
-import type { DialOptions, Switch } from './switch.js';
+import type { Switch } from './switch.js';
+
+export interface DialOptions {
+  signal?: AbortSignal;
+  /** Keep this peer connected: redial after any disconnect, with backoff. @default false */
+  persistent?: boolean;
+  /**
+   * Dial an address without a node id (`tcp://host:port`) and accept whichever node answers there:
+   * the handshake still authenticates and encrypts, but nothing checks WHO it is, so anyone on the path
+   * can stand in. Without this, such an address is refused with ConfigError ERR_NO_PEER_ID.
+   * @default false
+   */
+  allowUnknownId?: boolean;
+  /**
+   * A feeler: a short probe that the caller closes as soon as it is up (PEX tests addresses with it).
+   * It may take one outbound slot beyond maxOutbound, so that a node at its target can still probe.
+   * @default false
+   */
+  feeler?: boolean;
+}
 
 interface PersistentState {
   address: string;

@@ -1,28 +1,24 @@
 import { DEFAULT_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
-import { MConnection } from '../conn/mconnection.js';
-import {
-  ClosedError,
-  ConfigError,
-  MeshlinkError,
-  NotRunningError,
-  PeerRejectedError,
-  toError,
-} from '../errors.js';
-import { endpointHostGroup, formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
+import { ClosedError, ConfigError, MeshlinkError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
+import { formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
 import type { Link } from '../transport/link.js';
 import type { Listener, Transport } from '../transport/transport.js';
 import { sharedAbortController, withDeadline } from '../util/abort.js';
 import { TypedEventTarget } from '../util/events.js';
+import { Acceptor } from './acceptor.js';
 import type { Agent } from './agent.js';
+import { AgentRegistry } from './agent-registry.js';
 import { BanList } from './ban-list.js';
 import { resolveSwitchOptions, type ResolvedSwitchOptions, type SwitchOptions } from './config.js';
 import { DEFAULT_BAN_DURATION_MS } from './constants.js';
-import { Dialer } from './dialer.js';
+import { Dialer, type DialOptions } from './dialer.js';
 import type { Envelope } from './inbox.js';
 import { Router } from './router.js';
-import { PROTOCOL_VERSION, resolveWildcardHosts, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
-import { Peer, type PeerStatus } from './peer.js';
-import { upgradeLink, type AdmissionDecision, type Direction, type UpgradedLink, type UpgradeOptions } from './upgrade.js';
+import { PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
+import type { Peer, PeerStatus } from './peer.js';
+import { PeerRegistry } from './peer-registry.js';
+import { StopHooks, type StopHook } from './stop-hooks.js';
+import { upgradeLink, type Direction, type UpgradedLink, type UpgradeOptions } from './upgrade.js';
 
 export interface SwitchEvents {
   'peer:connected': { peer: Peer };
@@ -32,6 +28,8 @@ export interface SwitchEvents {
   'dial:failed': { address: string; error: Error; willRetry: boolean };
   'inbound:rejected': { remoteAddress: string; error: Error };
   'agent:error': { agent: string; error: Error };
+  /** A stop hook threw, rejected or overran stopTimeoutMs (TimeoutError); stop() went on without it. */
+  'stop-hook:error': { hook: string; error: Error };
 }
 
 export interface SwitchStatus {
@@ -42,24 +40,7 @@ export interface SwitchStatus {
   peers: PeerStatus[];
 }
 
-export interface DialOptions {
-  signal?: AbortSignal;
-  /** Keep this peer connected: redial after any disconnect, with backoff. @default false */
-  persistent?: boolean;
-  /**
-   * Dial an address without a node id (`tcp://host:port`) and accept whichever node answers there:
-   * the handshake still authenticates and encrypts, but nothing checks WHO it is, so anyone on the path
-   * can stand in. Without this, such an address is refused with ConfigError ERR_NO_PEER_ID.
-   * @default false
-   */
-  allowUnknownId?: boolean;
-  /**
-   * A feeler: a short probe that the caller closes as soon as it is up (PEX tests addresses with it).
-   * It may take one outbound slot beyond maxOutbound, so that a node at its target can still probe.
-   * @default false
-   */
-  feeler?: boolean;
-}
+export type { DialOptions } from './dialer.js';
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -75,16 +56,14 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   private state: State = 'new';
   /** The one run of start(), shared by concurrent callers and by dials made while it runs. */
   private startRun: Promise<void> | undefined;
-  private readonly agents = new Map<string, Agent>();
+  private readonly agents: AgentRegistry;
   private readonly router: Router;
-  private readonly peerMap = new Map<string, Peer>();
+  private readonly peerRegistry: PeerRegistry;
   private readonly listeners: Listener[] = [];
   private listenAddresses: string[] = [];
-  private pendingInbound = 0;
-  private readonly pendingInboundByHost = new Map<string, number>();
-  /** Inbound peers accepted but not yet started, counted against limits and duplicates. */
-  private readonly admitted = new Set<string>();
   private readonly dialer: Dialer;
+  private readonly acceptor: Acceptor;
+  private readonly stopHooks = new StopHooks();
   /**
    * One controller per handshake or dial in flight, aborted by stop(). (A single shared stop signal
    * would collect one listener per pending handshake: hundreds under load.)
@@ -96,8 +75,20 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.options = resolveSwitchOptions(options);
     this.nodeId = this.options.identity.nodeId;
     this.bans = new BanList(() => this.options.clock.now());
+    this.agents = new AgentRegistry((agent, error) => this.emit('agent:error', { agent, error }));
     this.dialer = new Dialer(this);
+    this.acceptor = new Acceptor(this, this.dialer);
     this.router = new Router(this.options.inboxCapacity);
+    this.peerRegistry = new PeerRegistry({
+      options: this.options,
+      router: this.router,
+      agents: this.agents,
+      emit: (type, detail) => this.emit(type, detail),
+      stopPeerForError: (peer, error) => this.stopPeerForError(peer, error),
+      onPeerGone: (peer) => {
+        if (this.state === 'running') this.dialer.onPeerGone(peer);
+      },
+    });
   }
 
   get isRunning(): boolean {
@@ -107,8 +98,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   /** Registers an agent under a unique name. Only before start(). */
   addAgent(name: string, agent: Agent): this {
     if (this.state !== 'new') throw new ConfigError('ERR_INVALID_CONFIG', 'Agents must be added before start()');
-    if (this.agents.has(name)) throw new ConfigError('ERR_INVALID_CONFIG', `An agent named "${name}" is already added`);
-    this.agents.set(name, agent);
+    this.agents.add(name, agent);
     return this;
   }
 
@@ -134,7 +124,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   private async runStart(): Promise<void> {
     this.state = 'starting';
     try {
-      this.router.assign(this.agents);
+      this.router.assign(this.agents.all);
     } catch (error) {
       this.state = 'new';
       throw error;
@@ -143,7 +133,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       // Listen first so agents (NAT, PEX) can read our addresses; links arriving before we are
       // running are refused, so no peer reaches an agent that has not started.
       for (const text of this.options.listen) await this.listenOn(text);
-      for (const agent of this.agents.values()) await agent.start?.(this);
+      await this.agents.startAll(this);
     } catch (error) {
       await this.stop();
       throw error;
@@ -158,7 +148,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     const address = parseAddress(text);
     const transport = this.transportFor(address);
     if (transport.listen === undefined) throw new ConfigError('ERR_NO_TRANSPORT', `The ${address.protocol} transport cannot listen`);
-    const listener = await transport.listen(address, (link) => this.onInboundLink(link));
+    const listener = await transport.listen(address, (link) => this.acceptor.onLink(link));
     this.listeners.push(listener);
     for (const bound of listener.addresses) this.listenAddresses.push(formatAddress(withNodeId(bound, this.nodeId)));
   }
@@ -219,22 +209,17 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   get peers(): Peer[] {
-    return [...this.peerMap.values()];
+    return this.peerRegistry.list();
   }
 
   getPeer(id: string): Peer | undefined {
-    return this.peerMap.get(id);
+    return this.peerRegistry.get(id);
   }
 
   /** Counts for limits: established peers plus accepted-but-starting inbound. */
   peerCounts(): { inbound: number; outbound: number; dialing: number } {
-    let inbound = this.admitted.size;
-    let outbound = 0;
-    for (const peer of this.peerMap.values()) {
-      if (peer.direction === 'inbound') inbound++;
-      else outbound++;
-    }
-    return { inbound, outbound, dialing: this.dialer.dialingCount };
+    const { inbound, outbound } = this.peerRegistry.counts();
+    return { inbound: inbound + this.acceptor.admittedCount, outbound, dialing: this.dialer.dialingCount };
   }
 
   /**
@@ -290,8 +275,20 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   /**
+   * Adds cleanup for something that lives as long as this node but is no agent (the Node platform's
+   * home lock is one). `stop()` runs the hooks last, after agents and transports have stopped, the
+   * last added first, each awaited for at most stopTimeoutMs (its `signal` fires then); one that
+   * throws, rejects or overruns is reported as 'stop-hook:error' and the others still run. Names are
+   * unique; at most MAX_STOP_HOOKS (32). Throws NotRunningError ERR_STOPPED once `stop()` has begun.
+   */
+  addStopHook(name: string, hook: StopHook): void {
+    if (this.state === 'stopping' || this.state === 'stopped') throw this.notRunningError();
+    this.stopHooks.add(name, hook);
+  }
+
+  /**
    * Stops dialling and listening, closes every peer gracefully (flushing what was queued, bounded by
-   * stopTimeoutMs), stops agents and ends pull-style readers. Idempotent.
+   * stopTimeoutMs), stops agents and ends pull-style readers, then runs the stop hooks. Idempotent.
    */
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
@@ -311,18 +308,17 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     // Pull-style readers end (after draining what was accepted) before agents stop, so an agent may
     // await its own read loop in stop().
     this.router.close();
-    for (const agent of this.agents.values()) {
-      try {
-        await agent.stop?.();
-      } catch (error) {
-        this.emit('agent:error', { agent: this.agentName(agent), error: toError(error) });
-      }
-    }
+    await this.agents.stopAll();
     await Promise.all(this.options.transports.map((transport) => transport.close?.().catch(() => undefined)));
+    await this.stopHooks.runAll({
+      timeoutMs: this.options.stopTimeoutMs,
+      clock: this.options.clock,
+      onError: (hook, error) => this.emit('stop-hook:error', { hook, error }),
+    });
     this.state = 'stopped';
   }
 
-  // ─── internal: used by the Dialer ───────────────────────────────────────────────────────────
+  // ─── internal: used by the Dialer and the Acceptor ──────────────────────────────────────────
 
   /** @internal Why a call that needs a running node cannot run now; `cause`: a failed start. */
   notRunningError(cause?: unknown): NotRunningError {
@@ -336,7 +332,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
 
   /** @internal Whether an inbound connection from `peerId` is admitted and being set up. */
   isAdmitting(peerId: string): boolean {
-    return this.admitted.has(peerId);
+    return this.acceptor.isAdmitting(peerId);
   }
 
   /** @internal A controller that stop() aborts; delete it from `inFlight` when done. */
@@ -370,7 +366,8 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     return upgradeLink(link, this.upgradeOptions('outbound', signal, expectedPeerId));
   }
 
-  private upgradeOptions(direction: Direction, signal: AbortSignal, expectedPeerId?: string): UpgradeOptions {
+  /** @internal The upgrade settings for a link of ours; the Acceptor adds its admission rule. */
+  upgradeOptions(direction: Direction, signal: AbortSignal, expectedPeerId?: string): UpgradeOptions {
     return {
       identity: this.options.identity,
       localInfo: this.nodeInfo(),
@@ -381,131 +378,21 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       aead: this.options.aead,
       clock: this.options.clock,
       secureHandshake: this.options.secureHandshake,
-      admit: (remote: NodeInfo) => this.admitInbound(remote),
     };
-  }
-
-  private onInboundLink(link: Link): void {
-    const host = endpointHostGroup(link.remoteAddress);
-    const fromHost = host === undefined ? 0 : (this.pendingInboundByHost.get(host) ?? 0);
-    if (this.state !== 'running' || this.pendingInbound >= this.options.maxPendingInbound || fromHost >= this.options.maxPendingInboundPerHost) {
-      link.destroy();
-      return;
-    }
-    this.pendingInbound++;
-    if (host !== undefined) this.pendingInboundByHost.set(host, fromHost + 1);
-    let admittedId: string | undefined;
-    let settled = false;
-    const controller = this.trackInFlight();
-    const options = this.upgradeOptions('inbound', controller.signal);
-    options.admit = async (remote) => {
-      const decision = await this.admitInbound(remote);
-      if (!decision.accept) return decision;
-      // The upgrade may have ended (deadline, stop) while admission waited on our own dial: the slot
-      // is then nobody's, so it is given back at once instead of held for ever.
-      if (settled) this.admitted.delete(remote.id);
-      else admittedId = remote.id;
-      return decision;
-    };
-    upgradeLink(link, options)
-      .then((upgraded) => {
-        this.admitted.delete(upgraded.remoteInfo.id);
-        admittedId = undefined;
-        if (this.state !== 'running') {
-          upgraded.link.destroy(new ClosedError('Switch stopped'));
-          return;
-        }
-        this.addPeer(upgraded, 'inbound', link.remoteAddress, link.transport, false);
-      })
-      .catch((error: unknown) => this.emit('inbound:rejected', { remoteAddress: link.remoteAddress, error: toError(error) }))
-      .finally(() => {
-        settled = true;
-        this.inFlight.delete(controller);
-        this.pendingInbound--;
-        if (host !== undefined) {
-          const left = (this.pendingInboundByHost.get(host) ?? 1) - 1;
-          if (left > 0) this.pendingInboundByHost.set(host, left);
-          else this.pendingInboundByHost.delete(host);
-        }
-        if (admittedId !== undefined) this.admitted.delete(admittedId);
-      });
-  }
-
-  /**
-   * The acceptor's admission rule. When both nodes dial each other at once, the connection dialled by
-   * the node with the lower id wins on both ends; if our own (winning) dial is still in flight we wait
-   * for it, so that a failed dial does not leave both sides without a connection.
-   */
-  private async admitInbound(remote: NodeInfo): Promise<AdmissionDecision> {
-    const refuse = (code: Exclude<AdmissionDecision, { accept: true }>['code'], reason: string): AdmissionDecision => ({ accept: false, code, reason });
-    if (remote.id === this.nodeId) return refuse('ERR_SELF_CONNECTION', 'connected to itself');
-    if (this.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
-    const ourDial = this.dialer.pendingDialTo(remote.id);
-    if (ourDial !== undefined && this.nodeId < remote.id) {
-      const ourDialWon = await ourDial.then(() => true, () => false);
-      if (ourDialWon) return refuse('ERR_DUPLICATE_PEER', 'already connected (simultaneous dial: lower id dials)');
-    }
-    if (this.peerMap.has(remote.id) || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
-    if (this.peerCounts().inbound >= this.options.maxInbound && !this.dialer.isPersistent(remote.id)) {
-      return refuse('ERR_PEER_LIMIT', `inbound limit ${this.options.maxInbound} reached`);
-    }
-    if (this.state !== 'running') return refuse('ERR_PEER_LIMIT', 'node is stopping');
-    this.admitted.add(remote.id);
-    return { accept: true };
   }
 
   /** @internal Starts a peer: agents hear of it before any of its messages can arrive. */
   addPeer(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean): Peer {
-    const existing = this.peerMap.get(upgraded.remoteInfo.id);
-    if (existing !== undefined) {
-      upgraded.link.destroy(new PeerRejectedError('ERR_DUPLICATE_PEER', 'already connected', { peerId: existing.id }));
-      return existing;
-    }
-    let peer: Peer | undefined;
-    const connection = new MConnection(
-      upgraded.link,
-      this.router.channels,
-      {
-        onMessage: (channelId, message) => this.router.route(peer!, channelId, message, (error) => this.stopPeerForError(peer!, error)),
-        // Errors raised below the Switch (packets, channels) do not know the peer: name it here.
-        onClose: (error) => this.removePeer(peer!, error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error),
-      },
-      this.options.connection,
-      this.options.clock,
-    );
-    peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection, this.options.clock.now());
-    this.peerMap.set(peer.id, peer);
-    for (const [name, agent] of this.agents) this.callAgent(name, () => agent.addPeer?.(peer!));
-    this.emit('peer:connected', { peer });
-    connection.start(upgraded.leftover);
-    return peer;
-  }
-
-  private removePeer(peer: Peer, reason: Error | undefined): void {
-    if (this.peerMap.get(peer.id) !== peer) return;
-    this.peerMap.delete(peer.id);
-    this.router.forgetPeer(peer);
-    if (reason !== undefined && !(reason instanceof ClosedError)) this.emit('peer:error', { peer, error: reason });
-    for (const [name, agent] of this.agents) this.callAgent(name, () => agent.removePeer?.(peer, reason));
-    this.emit('peer:disconnected', { peer, reason });
-    if (this.state === 'running') this.dialer.onPeerGone(peer);
-  }
-
-  private callAgent(name: string, call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      this.emit('agent:error', { agent: name, error: toError(error) });
-    }
-  }
-
-  private agentName(agent: Agent): string {
-    for (const [name, candidate] of this.agents) if (candidate === agent) return name;
-    return 'unknown';
+    return this.peerRegistry.add(upgraded, direction, address, transport, persistent);
   }
 
   /** @internal */
   emitDialFailed(address: string, error: Error, willRetry: boolean): void {
     this.emit('dial:failed', { address, error, willRetry });
+  }
+
+  /** @internal */
+  emitInboundRejected(remoteAddress: string, error: Error): void {
+    this.emit('inbound:rejected', { remoteAddress, error });
   }
 }

@@ -186,10 +186,10 @@ export function recordRefusals(sw: Switch): RefusalRecorder {
   };
 }
 
-/** The victim's handshake bookkeeping (private fields read for the test): all must return to zero. */
+/** The victim's handshake bookkeeping (its Acceptor's private fields, read for the test): all must return to zero. */
 export function handshakeSlots(sw: Switch): { pending: number; pendingHosts: number; admitted: number } {
-  const inner = sw as unknown as { pendingInbound?: number; pendingInboundByHost?: Map<string, number>; admitted?: Set<string> };
-  return { pending: inner.pendingInbound ?? Number.NaN, pendingHosts: inner.pendingInboundByHost?.size ?? Number.NaN, admitted: inner.admitted?.size ?? Number.NaN };
+  const inner = (sw as unknown as { acceptor?: { pending?: number; pendingByHost?: Map<string, number>; admitted?: Set<string> } }).acceptor;
+  return { pending: inner?.pending ?? Number.NaN, pendingHosts: inner?.pendingByHost?.size ?? Number.NaN, admitted: inner?.admitted?.size ?? Number.NaN };
 }
 
 // ─── a frame-aware TCP proxy ─────────────────────────────────────────────────────────────────

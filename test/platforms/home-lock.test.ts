@@ -54,6 +54,18 @@ describe('home lock', () => {
     expect(again.nodeId).toBe(first.nodeId); // same home, same key
   });
 
+  it('is held until every agent has stopped, the app\'s own included, and is no agent itself', async () => {
+    const home = freshHome();
+    const sw = await node(home);
+    let heldWhileAgentStopped: boolean | undefined;
+    sw.addAgent('app', { channels: [], stop: () => void (heldWhileAgentStopped = existsSync(join(home, HOME_LOCK_FILE))) });
+    expect(sw.getAgent('home-lock')).toBeUndefined();
+    await sw.start();
+    await sw.stop();
+    expect(heldWhileAgentStopped).toBe(true);
+    expect(existsSync(join(home, HOME_LOCK_FILE))).toBe(false);
+  });
+
   it('takes over a lock whose process is gone, or that holds no pid', { timeout: 90_000 }, async () => {
     const home = freshHome();
     const gone = await runToEnd(['-e', 'process.stdout.write(String(process.pid))']);

@@ -2,18 +2,24 @@
  * Lifecycle edges (issue 13): a Switch runs once; start() after stop() and dials after stop() fail
  * typed (ERR_STOPPED), a dial before start() says so (ERR_NOT_STARTED), a dial made while start() runs
  * waits for it. And dials of addresses without a node id are an explicit opt-in.
+ *
+ * Stop hooks: cleanup for what lives as long as a node but is no agent (the Node platform's home lock).
+ * stop() runs them last, the last added first, each awaited but bounded by stopTimeoutMs; failures are
+ * reported as 'stop-hook:error' and never keep the others from running or stop() from finishing.
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startNode, stopAll, TEST_CHANNELS } from '../helpers/nodes.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
-import { ConfigError, NotRunningError } from '../../src/errors.js';
+import { ConfigError, NotRunningError, TimeoutError } from '../../src/errors.js';
 import { PEXAgent } from '../../src/pex/pex-agent.js';
 import type { Agent } from '../../src/switch/agent.js';
+import { MAX_STOP_HOOKS } from '../../src/switch/constants.js';
 import { Switch } from '../../src/switch/switch.js';
 import { parseAddress } from '../../src/transport/address.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
+import { waitFor } from '../helpers/wait.js';
 
 const made: Switch[] = [];
 afterEach(async () => {
@@ -21,7 +27,7 @@ afterEach(async () => {
   await stopAll();
 });
 
-function newSwitch(agents: Record<string, Agent> = {}, dialTimeoutMs = 3000): Switch {
+function newSwitch(agents: Record<string, Agent> = {}, dialTimeoutMs = 3000, stopTimeoutMs = 1000): Switch {
   const sw = new Switch({
     identity: generateNodeKey(),
     network: 'test-net',
@@ -29,7 +35,7 @@ function newSwitch(agents: Record<string, Agent> = {}, dialTimeoutMs = 3000): Sw
     listen: ['tcp://127.0.0.1:0'],
     aead: nodeChaCha20Poly1305,
     dialTimeoutMs,
-    stopTimeoutMs: 1000,
+    stopTimeoutMs,
   });
   sw.addAgent('recorder', { channels: TEST_CHANNELS });
   for (const [name, agent] of Object.entries(agents)) sw.addAgent(name, agent);
@@ -178,5 +184,103 @@ describe('Addresses without a node id', () => {
     const sw = newSwitch();
     const { persistentPeers: _ignored, ...options } = sw.options;
     expect(() => new Switch({ ...options, persistentPeers: ['tcp://127.0.0.1:26656'] })).toThrowError(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS' }));
+  });
+});
+
+describe('Switch stop hooks', () => {
+  it('run after every peer is closed and every agent stopped, the last added first, and stop() awaits them', async () => {
+    const other = await startNode();
+    const events: string[] = [];
+    const sw = newSwitch({ stopping: { channels: [], stop: () => void events.push('agent stopped') } });
+    sw.addStopHook('first', () => void events.push(`first: ${sw.peers.length} peers`));
+    sw.addStopHook('second', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      events.push(`second: ${sw.peers.length} peers`);
+    });
+    await sw.start();
+    await sw.dial(other.address);
+    await waitFor(() => other.sw.peers.length === 1, 5000, 'the peer on the other side');
+    await sw.stop();
+    expect(events).toEqual(['agent stopped', 'second: 0 peers', 'first: 0 peers']);
+    await waitFor(() => other.sw.peers.length === 0, 5000, 'the other side to see the close');
+    // Once stopped, they do not run again.
+    await sw.stop();
+    expect(events).toHaveLength(3);
+  });
+
+  it('report a hook that throws or rejects as stop-hook:error, and still run the others', async () => {
+    const sw = newSwitch();
+    const reported: { hook: string; error: Error }[] = [];
+    sw.on('stop-hook:error', (detail) => reported.push(detail));
+    const ran: string[] = [];
+    sw.addStopHook('runs', () => void ran.push('runs'));
+    sw.addStopHook('rejects', () => Promise.reject(new Error('disk gone')));
+    sw.addStopHook('throws', () => {
+      throw new Error('bad state');
+    });
+    await sw.start();
+    await sw.stop();
+    expect(ran).toEqual(['runs']);
+    expect(reported.map(({ hook, error }) => [hook, error.message])).toEqual([
+      ['throws', 'bad state'],
+      ['rejects', 'disk gone'],
+    ]);
+  });
+
+  it('cut a hook that never settles at stopTimeoutMs with a TimeoutError and abort its signal', async () => {
+    const sw = newSwitch({}, 3000, 200);
+    const reported: { hook: string; error: Error }[] = [];
+    sw.on('stop-hook:error', (detail) => reported.push(detail));
+    let hookSignal: AbortSignal | undefined;
+    let after = false;
+    sw.addStopHook('after', () => void (after = true));
+    sw.addStopHook('hangs', (signal) => {
+      hookSignal = signal;
+      return new Promise<void>(() => undefined);
+    });
+    await sw.start();
+    await sw.stop();
+    expect(reported).toHaveLength(1);
+    expect(reported[0]!.hook).toBe('hangs');
+    expect(reported[0]!.error).toBeInstanceOf(TimeoutError);
+    expect(reported[0]!.error.message).toMatch(/Stop hook "hangs" timed out after 200 ms/);
+    expect(hookSignal?.aborted).toBe(true);
+    expect(after).toBe(true);
+    expect(sw.isRunning).toBe(false);
+  });
+
+  it('run when start() fails, so what the hook guards is given back', async () => {
+    let released = false;
+    const sw = newSwitch({
+      broken: {
+        channels: [],
+        start: () => {
+          throw new Error('agent cannot start');
+        },
+      },
+    });
+    sw.addStopHook('release', () => void (released = true));
+    await expect(sw.start()).rejects.toThrow('agent cannot start');
+    expect(released).toBe(true);
+  });
+
+  it('are refused once stop() has begun, twice under one name, past MAX_STOP_HOOKS, or when not a function', async () => {
+    const sw = newSwitch();
+    sw.addStopHook('only', () => undefined);
+    expect(() => sw.addStopHook('only', () => undefined)).toThrow(ConfigError);
+    expect(() => sw.addStopHook('nothing', undefined as unknown as () => void)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    for (let i = 1; i < MAX_STOP_HOOKS; i++) sw.addStopHook(`hook-${i}`, () => undefined);
+    expect(() => sw.addStopHook('one too many', () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CONFIG', message: `At most ${MAX_STOP_HOOKS} stop hooks` }));
+    await sw.stop();
+    const late = (() => {
+      try {
+        sw.addStopHook('late', () => undefined);
+        return undefined;
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(late).toBeInstanceOf(NotRunningError);
+    expect(late).toMatchObject({ code: 'ERR_STOPPED' });
   });
 });

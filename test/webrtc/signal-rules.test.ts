@@ -2,59 +2,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import type { ProtocolError } from '../../src/errors.js';
 import { SIGNAL_CHANNEL_ID } from '../../src/webrtc/constants.js';
-import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
+import { encodeSignalMessage } from '../../src/webrtc/signal-messages.js';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
-import { Switch } from '../../src/switch/switch.js';
+import type { Switch } from '../../src/switch/switch.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
-import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
 import { waitFor } from '../helpers/wait.js';
+import { node, OFFER, SilentPeer, stopNodes } from './signalling-scene.js';
 
 /**
  * The signalling rules, over the in-memory transport (the real WebRTC transport has its own tests in
  * webrtc.test.ts and mesh.test.ts). Offers are answered by a stand-in simple-peer that never connects:
  * what is under test is who may signal what, and how much.
  */
-const switches: Switch[] = [];
-afterEach(async () => {
-  await Promise.all(switches.splice(0).map((sw) => sw.stop()));
-});
-
-const OFFER: SignalData = { type: 'offer', sdp: 'v=0\r\n' };
-
-class SilentPeer implements SimplePeerLike {
-  static created = 0;
-  static destroyed = 0;
-  readonly bufferSize = 0;
-  readonly connected = false;
-  destroyed = false;
-  constructor() {
-    SilentPeer.created++;
-  }
-  signal(): void {}
-  send(): void {}
-  destroy(): void {
-    if (!this.destroyed) SilentPeer.destroyed++;
-    this.destroyed = true;
-  }
-  on(): this {
-    return this;
-  }
-}
-
-async function node(network: MemoryNetwork, name: string, agent: SignalAgent, extraTransports: WebRtcTransport[] = []): Promise<Switch> {
-  const identity = generateNodeKey();
-  const sw = new Switch({
-    identity,
-    network: 'signal-rules',
-    transports: [network.transport(), ...extraTransports],
-    listen: [`memory://${name}`, ...extraTransports.map(() => `webrtc://${identity.nodeId}`)],
-  });
-  sw.addAgent('signal', agent);
-  await sw.start();
-  switches.push(sw);
-  return sw;
-}
+afterEach(stopNodes);
 
 function errorOf(sw: Switch): Promise<Error> {
   return new Promise((resolve) => sw.on('peer:error', ({ error }) => resolve(error)));

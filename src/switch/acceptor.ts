@@ -1,0 +1,111 @@
+import { ClosedError, toError } from '../errors.js';
+import { endpointHostGroup } from '../transport/address.js';
+import type { Link } from '../transport/link.js';
+import type { Dialer } from './dialer.js';
+import type { NodeInfo } from './node-info.js';
+import type { Switch } from './switch.js';
+import { upgradeLink, type AdmissionDecision } from './upgrade.js';
+
+type Refusal = Exclude<AdmissionDecision, { accept: true }>;
+
+/**
+ * The accept path of a Switch: how many links may handshake at once (in all, and from one IP address so
+ * that one host's silent connections cannot starve everyone else's), the admission rule the acceptor
+ * decides alone, and the inbound peers admitted but not yet started (counted against limits and
+ * duplicates until the Switch has them).
+ */
+export class Acceptor {
+  private pending = 0;
+  /** Bounded by maxPendingInbound: an entry exists only while one of its links is pending. */
+  private readonly pendingByHost = new Map<string, number>();
+  private readonly admitted = new Set<string>();
+
+  constructor(
+    private readonly sw: Switch,
+    private readonly dialer: Dialer,
+  ) {}
+
+  /** Inbound peers accepted but not yet started. */
+  get admittedCount(): number {
+    return this.admitted.size;
+  }
+
+  /** Whether an inbound connection from `peerId` is admitted and being set up. */
+  isAdmitting(peerId: string): boolean {
+    return this.admitted.has(peerId);
+  }
+
+  /** A transport's listener handed us a raw link: upgrade it, or drop it at once when over a cap. */
+  onLink(link: Link): void {
+    const { options } = this.sw;
+    const host = endpointHostGroup(link.remoteAddress);
+    const fromHost = host === undefined ? 0 : (this.pendingByHost.get(host) ?? 0);
+    if (!this.sw.isRunning || this.pending >= options.maxPendingInbound || fromHost >= options.maxPendingInboundPerHost) {
+      link.destroy();
+      return;
+    }
+    this.pending++;
+    if (host !== undefined) this.pendingByHost.set(host, fromHost + 1);
+    let admittedId: string | undefined;
+    let settled = false;
+    const controller = this.sw.trackInFlight();
+    const upgrade = this.sw.upgradeOptions('inbound', controller.signal);
+    upgrade.admit = async (remote) => {
+      const decision = await this.admit(remote);
+      if (!decision.accept) return decision;
+      // The upgrade may have ended (deadline, stop) while admission waited on our own dial: the slot
+      // is then nobody's, so it is given back at once instead of held for ever.
+      if (settled) this.admitted.delete(remote.id);
+      else admittedId = remote.id;
+      return decision;
+    };
+    upgradeLink(link, upgrade)
+      .then((upgraded) => {
+        this.admitted.delete(upgraded.remoteInfo.id);
+        admittedId = undefined;
+        if (!this.sw.isRunning) {
+          upgraded.link.destroy(new ClosedError('Switch stopped'));
+          return;
+        }
+        this.sw.addPeer(upgraded, 'inbound', link.remoteAddress, link.transport, false);
+      })
+      .catch((error: unknown) => this.sw.emitInboundRejected(link.remoteAddress, toError(error)))
+      .finally(() => {
+        settled = true;
+        this.sw.untrackInFlight(controller);
+        this.pending--;
+        if (host !== undefined) this.releaseHostSlot(host);
+        if (admittedId !== undefined) this.admitted.delete(admittedId);
+      });
+  }
+
+  private releaseHostSlot(host: string): void {
+    const left = (this.pendingByHost.get(host) ?? 1) - 1;
+    if (left > 0) this.pendingByHost.set(host, left);
+    else this.pendingByHost.delete(host);
+  }
+
+  /**
+   * The acceptor's admission rule. When both nodes dial each other at once, the connection dialled by
+   * the node with the lower id wins on both ends; if our own (winning) dial is still in flight we wait
+   * for it, so that a failed dial does not leave both sides without a connection.
+   */
+  private async admit(remote: NodeInfo): Promise<AdmissionDecision> {
+    const refuse = (code: Refusal['code'], reason: string): AdmissionDecision => ({ accept: false, code, reason });
+    const sw = this.sw;
+    if (remote.id === sw.nodeId) return refuse('ERR_SELF_CONNECTION', 'connected to itself');
+    if (sw.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
+    const ourDial = this.dialer.pendingDialTo(remote.id);
+    if (ourDial !== undefined && sw.nodeId < remote.id) {
+      const ourDialWon = await ourDial.then(() => true, () => false);
+      if (ourDialWon) return refuse('ERR_DUPLICATE_PEER', 'already connected (simultaneous dial: lower id dials)');
+    }
+    if (sw.getPeer(remote.id) !== undefined || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
+    if (sw.peerCounts().inbound >= sw.options.maxInbound && !this.dialer.isPersistent(remote.id)) {
+      return refuse('ERR_PEER_LIMIT', `inbound limit ${sw.options.maxInbound} reached`);
+    }
+    if (!sw.isRunning) return refuse('ERR_PEER_LIMIT', 'node is stopping');
+    this.admitted.add(remote.id);
+    return { accept: true };
+  }
+}

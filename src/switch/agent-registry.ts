@@ -1,0 +1,60 @@
+import { ConfigError, toError } from '../errors.js';
+import type { Agent } from './agent.js';
+import type { Peer } from './peer.js';
+import type { Switch } from './switch.js';
+
+/**
+ * A Switch's agents by name, and the calls the Switch makes on all of them. A throwing agent is
+ * reported through `onError` and never stops the others from hearing of the same peer or stop.
+ */
+export class AgentRegistry {
+  private readonly agents = new Map<string, Agent>();
+
+  constructor(private readonly onError: (agent: string, error: Error) => void) {}
+
+  /** Registration order, which is also the order of every call below. */
+  get all(): ReadonlyMap<string, Agent> {
+    return this.agents;
+  }
+
+  add(name: string, agent: Agent): void {
+    if (this.agents.has(name)) throw new ConfigError('ERR_INVALID_CONFIG', `An agent named "${name}" is already added`);
+    this.agents.set(name, agent);
+  }
+
+  get(name: string): Agent | undefined {
+    return this.agents.get(name);
+  }
+
+  /** Starts each agent in turn; the first failure rejects (the Switch then stops). */
+  async startAll(sw: Switch): Promise<void> {
+    for (const agent of this.agents.values()) await agent.start?.(sw);
+  }
+
+  peerAdded(peer: Peer): void {
+    for (const [name, agent] of this.agents) this.call(name, () => agent.addPeer?.(peer));
+  }
+
+  peerRemoved(peer: Peer, reason: Error | undefined): void {
+    for (const [name, agent] of this.agents) this.call(name, () => agent.removePeer?.(peer, reason));
+  }
+
+  /** Stops each agent in turn, awaiting each; failures are reported, and the rest still stop. */
+  async stopAll(): Promise<void> {
+    for (const [name, agent] of this.agents) {
+      try {
+        await agent.stop?.();
+      } catch (error) {
+        this.onError(name, toError(error));
+      }
+    }
+  }
+
+  private call(name: string, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.onError(name, toError(error));
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import { MConnection } from '../conn/mconnection.js';
+import { ClosedError, MeshlinkError, PeerRejectedError } from '../errors.js';
+import type { AgentRegistry } from './agent-registry.js';
+import type { ResolvedSwitchOptions } from './config.js';
+import { resolveWildcardHosts } from './node-info.js';
+import { Peer } from './peer.js';
+import type { Router } from './router.js';
+import type { SwitchEvents } from './switch.js';
+import type { Direction, UpgradedLink } from './upgrade.js';
+
+/** What the registry needs of its Switch. */
+export interface PeerRegistryContext {
+  readonly options: ResolvedSwitchOptions;
+  readonly router: Router;
+  readonly agents: AgentRegistry;
+  emit<K extends keyof SwitchEvents & string>(type: K, detail: SwitchEvents[K]): void;
+  stopPeerForError(peer: Peer, error: unknown): void;
+  /** A peer is gone and every agent has heard of it. */
+  onPeerGone(peer: Peer): void;
+}
+
+/**
+ * The connected peers of a Switch, one per node id, and the order in which a peer's arrival and
+ * departure are told: agents first, then the Switch's events. Bounded by the Switch's limits: a peer
+ * gets here only through admission (inbound) or the dialer (outbound).
+ */
+export class PeerRegistry {
+  private readonly byId = new Map<string, Peer>();
+
+  constructor(private readonly context: PeerRegistryContext) {}
+
+  get(id: string): Peer | undefined {
+    return this.byId.get(id);
+  }
+
+  list(): Peer[] {
+    return [...this.byId.values()];
+  }
+
+  /** Established peers by direction. */
+  counts(): { inbound: number; outbound: number } {
+    let inbound = 0;
+    let outbound = 0;
+    for (const peer of this.byId.values()) {
+      if (peer.direction === 'inbound') inbound++;
+      else outbound++;
+    }
+    return { inbound, outbound };
+  }
+
+  /** Starts a peer: agents hear of it before any of its messages can arrive. */
+  add(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean): Peer {
+    const { options, router, agents } = this.context;
+    const existing = this.byId.get(upgraded.remoteInfo.id);
+    if (existing !== undefined) {
+      upgraded.link.destroy(new PeerRejectedError('ERR_DUPLICATE_PEER', 'already connected', { peerId: existing.id }));
+      return existing;
+    }
+    let peer: Peer | undefined;
+    const connection = new MConnection(
+      upgraded.link,
+      router.channels,
+      {
+        onMessage: (channelId, message) => router.route(peer!, channelId, message, (error) => this.context.stopPeerForError(peer!, error)),
+        // Errors raised below the Switch (packets, channels) do not know the peer: name it here.
+        onClose: (error) => this.remove(peer!, error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error),
+      },
+      options.connection,
+      options.clock,
+    );
+    peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection, options.clock.now());
+    this.byId.set(peer.id, peer);
+    agents.peerAdded(peer);
+    this.context.emit('peer:connected', { peer });
+    connection.start(upgraded.leftover);
+    return peer;
+  }
+
+  private remove(peer: Peer, reason: Error | undefined): void {
+    if (this.byId.get(peer.id) !== peer) return;
+    this.byId.delete(peer.id);
+    this.context.router.forgetPeer(peer);
+    if (reason !== undefined && !(reason instanceof ClosedError)) this.context.emit('peer:error', { peer, error: reason });
+    this.context.agents.peerRemoved(peer, reason);
+    this.context.emit('peer:disconnected', { peer, reason });
+    this.context.onPeerGone(peer);
+  }
+}

@@ -1,0 +1,177 @@
+import { AbortError, TransportError } from '../errors.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { SignalData } from './signal-messages.js';
+import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
+import { WebRtcLink } from './webrtc-link.js';
+
+/** The ends of a connected WebRTC link's selected ICE candidate pair (undefined where unknown). */
+export interface WebRtcRoute {
+  peerId: string;
+  /** The relay that carried the negotiation. */
+  via: string;
+  /** True when we made the offer. */
+  initiator: boolean;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+}
+
+/** One WebRTC negotiation in flight: an RTCPeerConnection between the offer and the open data channel. */
+export interface Negotiation {
+  /** True for our dials (we made the offer), false for offers we answer. */
+  readonly initiator: boolean;
+  /** The relay (or direct peer) the negotiation runs through. */
+  readonly via: string;
+  /** Hands the remote's offer, answer or ICE candidate to the RTCPeerConnection; a bad one fails it. */
+  signal(data: SignalData): void;
+  /** Ends it: the RTCPeerConnection is closed and `onFailed` told. Once; later calls do nothing. */
+  fail(error: Error): void;
+}
+
+export interface NegotiationRequest {
+  initiator: boolean;
+  via: string;
+  /** The node at the other end. */
+  remote: string;
+  clock: Clock;
+  /** Fails it when not connected within this many ms. Our dials have none: the Switch's dial deadline aborts `signal`. */
+  timeoutMs?: number;
+  /** Fails it with the signal's reason when it fires. */
+  signal?: AbortSignal | undefined;
+  /** The data channel is open: from here on the link is the caller's. */
+  onConnected(link: WebRtcLink): void;
+  onFailed?(error: Error): void;
+}
+
+/** Negotiations allowed at once, in all and through one relay. */
+export interface NegotiationCaps {
+  total: number;
+  perVia: number;
+}
+
+export interface NegotiationsOptions {
+  createPeer: SimplePeerFactory;
+  /** Passes one of our signals to `remote` through `via`; false when it could not be sent. */
+  sendSignal(via: string, remote: string, data: SignalData): boolean;
+  dials: NegotiationCaps;
+  answers: NegotiationCaps;
+  onRoute?: ((route: WebRtcRoute) => void) | undefined;
+}
+
+/**
+ * The WebRTC negotiations in flight, ours and answered, one per (relay, remote): the caps on them, and
+ * the one way each ends. Whatever ends it before the data channel opens (an error, an early close, the
+ * deadline, the caller's abort, the relay going away) closes its RTCPeerConnection and settles it once.
+ */
+export class Negotiations {
+  /** Bounded by the caps: `start` refuses past them. */
+  private readonly inFlight = new Map<string, Negotiation>();
+
+  constructor(private readonly options: NegotiationsOptions) {}
+
+  get(via: string, remote: string): Negotiation | undefined {
+    return this.inFlight.get(negotiationKey(via, remote));
+  }
+
+  /** Negotiations of one kind in flight, in all and per relay. */
+  counts(initiator: boolean): { total: number; byVia: Map<string, number> } {
+    const byVia = new Map<string, number>();
+    let total = 0;
+    for (const negotiation of this.inFlight.values()) {
+      if (negotiation.initiator !== initiator) continue;
+      total++;
+      byVia.set(negotiation.via, (byVia.get(negotiation.via) ?? 0) + 1);
+    }
+    return { total, byVia };
+  }
+
+  /** Whether one more negotiation of this kind through `via` fits under its caps. */
+  hasRoom(initiator: boolean, via: string): boolean {
+    const caps = initiator ? this.options.dials : this.options.answers;
+    const { total, byVia } = this.counts(initiator);
+    return total < caps.total && (byVia.get(via) ?? 0) < caps.perVia;
+  }
+
+  /** Creates the RTCPeerConnection and wires it up. Check `hasRoom` first: over the caps this throws. */
+  start(request: NegotiationRequest): Negotiation {
+    const { initiator, via, remote, clock } = request;
+    const key = negotiationKey(via, remote);
+    if (this.inFlight.has(key) || !this.hasRoom(initiator, via)) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
+    const what = initiator ? `WebRTC dial to ${remote}` : `WebRTC answer to ${remote}`;
+    const peer = this.options.createPeer({ initiator });
+    const link = new WebRtcLink(peer, `webrtc://${remote}?via=${via}`, undefined, clock);
+    let settled = false;
+    let timer: TimerHandle | undefined;
+    const onAbort = (): void => negotiation.fail(abortReason(request.signal!));
+    const settle = (): void => {
+      settled = true;
+      clock.clearTimeout(timer);
+      if (this.inFlight.get(key) === negotiation) this.inFlight.delete(key);
+      request.signal?.removeEventListener('abort', onAbort);
+    };
+    const negotiation: Negotiation = {
+      initiator,
+      via,
+      signal: (data) => {
+        try {
+          peer.signal(data);
+        } catch (error) {
+          negotiation.fail(new TransportError(`Bad WebRTC signal from ${remote} via ${via}: ${(error as Error).message}`, { peerId: remote, cause: error }));
+        }
+      },
+      fail: (error) => {
+        if (settled) return;
+        settle();
+        link.destroy(error);
+        request.onFailed?.(error);
+      },
+    };
+    this.inFlight.set(key, negotiation);
+    if (request.timeoutMs !== undefined) {
+      const ms = request.timeoutMs;
+      timer = clock.setTimeout(() => negotiation.fail(new TransportError(`${what}: not connected in ${ms} ms`, { peerId: remote })), ms);
+    }
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+    peer.on('signal', (data) => {
+      if (!this.options.sendSignal(via, remote, data)) {
+        negotiation.fail(new TransportError(`Could not send a WebRTC signal to relay ${via}`, { peerId: remote, detail: { reason: 'relay-send', via } }));
+      }
+    });
+    peer.on('connect', () => {
+      if (settled) return;
+      settle();
+      this.reportRoute(peer, remote, via, initiator);
+      request.onConnected(link);
+    });
+    peer.on('error', (error) => negotiation.fail(new TransportError(`${what}: ${error.message}`, { peerId: remote, cause: error })));
+    peer.on('close', () => negotiation.fail(new TransportError(`${what}: closed before connecting`, { peerId: remote })));
+    return negotiation;
+  }
+
+  /** Fails every negotiation running through `via` (it disconnected), or every one. */
+  failAll(error: Error, via?: string): void {
+    for (const negotiation of [...this.inFlight.values()]) {
+      if (via === undefined || negotiation.via === via) negotiation.fail(error);
+    }
+  }
+
+  private reportRoute(peer: SimplePeerLike, peerId: string, via: string, initiator: boolean): void {
+    const { localAddress, localPort, remoteAddress, remotePort } = peer;
+    try {
+      this.options.onRoute?.({ peerId, via, initiator, localAddress, localPort, remoteAddress, remotePort });
+    } catch {
+      // an observer's failure must not fail the link
+    }
+  }
+}
+
+function negotiationKey(via: string, remote: string): string {
+  return `${via}/${remote}`;
+}
+
+/** The error a dial fails with when its signal fires: the signal's reason when it is an Error. */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new AbortError();
+}

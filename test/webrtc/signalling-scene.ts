@@ -1,0 +1,57 @@
+/**
+ * Nodes for the signalling and negotiation tests: Switches over the in-memory transport, each with a
+ * SignalAgent, and a stand-in simple-peer that never connects. What those tests exercise is who may
+ * signal what, how many negotiations are held and how each ends; the real data channel is tested in
+ * webrtc.test.ts and mesh.test.ts.
+ */
+import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
+import type { SignalData } from '../../src/webrtc/signal-messages.js';
+import type { SignalAgent } from '../../src/webrtc/signal-agent.js';
+import { Switch } from '../../src/switch/switch.js';
+import type { MemoryNetwork } from '../../src/transport/memory.js';
+import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
+import type { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
+
+export const OFFER: SignalData = { type: 'offer', sdp: 'v=0\r\n' };
+
+/** A simple-peer that signals nothing and never connects; counts how many were made and destroyed. */
+export class SilentPeer implements SimplePeerLike {
+  static created = 0;
+  static destroyed = 0;
+  readonly bufferSize = 0;
+  readonly connected = false;
+  destroyed = false;
+  constructor() {
+    SilentPeer.created++;
+  }
+  signal(): void {}
+  send(): void {}
+  destroy(): void {
+    if (!this.destroyed) SilentPeer.destroyed++;
+    this.destroyed = true;
+  }
+  on(): this {
+    return this;
+  }
+}
+
+const switches: Switch[] = [];
+
+/** Stops every node `node()` made; call from afterEach. */
+export async function stopNodes(): Promise<void> {
+  await Promise.all(switches.splice(0).map((sw) => sw.stop()));
+}
+
+/** A started node listening on `memory://<name>` (and on webrtc with `extraTransports`). */
+export async function node(network: MemoryNetwork, name: string, agent: SignalAgent, extraTransports: WebRtcTransport[] = [], identity: NodeKey = generateNodeKey()): Promise<Switch> {
+  const sw = new Switch({
+    identity,
+    network: 'signal-rules',
+    transports: [network.transport(), ...extraTransports],
+    listen: [`memory://${name}`, ...extraTransports.map(() => `webrtc://${identity.nodeId}`)],
+  });
+  sw.addAgent('signal', agent);
+  await sw.start();
+  switches.push(sw);
+  return sw;
+}
