@@ -127,6 +127,16 @@ export const REQUEST_INTERVAL_DIVISOR = 3;
 export const DEFAULT_MIN_REQUEST_GAP_MS = 2 * (DEFAULT_ENSURE_PEERS_INTERVAL_MS / REQUEST_INTERVAL_DIVISOR);
 /** Random delay before each dial, so restarted nodes do not dial in lockstep. CometBFT: 3 s. */
 export const DEFAULT_DIAL_JITTER_MS = 3 * 1000;
+/**
+ * A node with no outbound peer waits at most this long before a dial: the full jitter spreads the load of
+ * nodes that restart together, but an isolated node (just restarted, or cut off) needs a peer first.
+ */
+export const ISOLATED_DIAL_JITTER_MS = 500;
+/**
+ * A dial failed while we have no outbound peer: the next round comes this soon rather than a whole
+ * ensurePeers interval later (the addresses that failed back off, so the rounds stop when nothing is left).
+ */
+export const ISOLATED_RETRY_ROUND_DELAY_MS = 2000;
 /** Dials in flight at once from ensurePeers. */
 export const DEFAULT_MAX_CONCURRENT_DIALS = 10;
 /** First retry of a failed address waits this long, doubling per failure. CometBFT: 1 s · 2^attempts. */

@@ -10,6 +10,8 @@ import { TypedEventTarget } from '../util/events.js';
 import { AddressBook, type AddressBookOptions, type AutoSave } from './address-book.js';
 import { resolvePexConfig, type PexConfig } from './config.js';
 import {
+  ISOLATED_DIAL_JITTER_MS,
+  ISOLATED_RETRY_ROUND_DELAY_MS,
   MAX_LIVE_WEBRTC_ADDRESSES,
   MAX_REMEMBERED_HANG_UPS,
   PEX_CHANNEL_ID,
@@ -127,6 +129,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     anchorDials: 0,
   };
   private feelerTimer: TimerHandle | undefined;
+  private retryRound: TimerHandle | undefined;
   private anchorsDialled = false;
 
   constructor(private readonly options: PexAgentOptions = {}) {
@@ -179,7 +182,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
         // An address we cannot parse cannot come back to us through PEX either.
       }
     }
-    this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters, this.clock);
+    this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters, this.clock, () => this.retrySoonIfIsolated());
     this.running = true;
     const round = (): void => {
       if (!this.running || !sw.isRunning) return;
@@ -200,6 +203,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     this.clock.clearTimeout(this.firstRound);
     this.clock.clearInterval(this.interval);
     this.clock.clearInterval(this.feelerTimer);
+    this.clock.clearTimeout(this.retryRound);
     this.dialer?.stop();
     for (const state of this.peerStates.values()) for (const timer of state.timers) this.clock.clearTimeout(timer);
     this.peerStates.clear();
@@ -304,7 +308,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     let trustedShort = false;
     if (slots > 0) {
       const plan = planDials(this.planContext(outbound), slots);
-      for (const address of plan.addresses) dialer.dial(address, 'book');
+      const maxJitterMs = sw.peerCounts().outbound === 0 ? ISOLATED_DIAL_JITTER_MS : Infinity;
+      for (const address of plan.addresses) dialer.dial(address, 'book', maxJitterMs);
       planned = plan.addresses.length;
       trustedShort = plan.trustedShort;
     }
@@ -319,6 +324,15 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     if (slots > planned && (book.size() < this.config.seedBootstrapBookSize || outbound + planned === 0 || trustedShort)) {
       this.dialer?.dialSeed(this.config.seeds, this.now());
     }
+  }
+
+  /** A dial failed and we have no outbound peer: one extra round soon, not a whole interval later. */
+  private retrySoonIfIsolated(): void {
+    if (!this.running || this.config.seedMode || this.retryRound !== undefined || this.sw?.peerCounts().outbound !== 0) return;
+    this.retryRound = this.clock.setTimeout(() => {
+      this.retryRound = undefined;
+      this.ensurePeers();
+    }, ISOLATED_RETRY_ROUND_DELAY_MS);
   }
 
   /** Seed mode: dial the least recently crawled addresses with the free outbound slots. */

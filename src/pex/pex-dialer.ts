@@ -48,6 +48,8 @@ export class PexDialer {
     private readonly random: () => number,
     private readonly counters: DialCounters,
     private readonly clock: Clock,
+    /** A dial failed for a reason that backs its address off (not a duplicate, a ban or our stop). */
+    private readonly onFailure: () => void = () => undefined,
   ) {}
 
   /** Dials waiting out their jitter or in flight. */
@@ -90,14 +92,15 @@ export class PexDialer {
     return seedCount > 0 && this.seedFailureStreak < seedCount;
   }
 
-  dial(address: string, kind: DialKind): void {
+  /** `maxJitterMs` lowers the jitter of a book or crawl dial (an isolated node dials sooner). */
+  dial(address: string, kind: DialKind, maxJitterMs = Infinity): void {
     if (this.stopped) return;
     const nodeId = parseAddress(address).nodeId;
     if (nodeId === undefined || this.pending.has(nodeId)) return;
     const source = kind === 'seed' ? undefined : this.book.get(address)?.source;
     const dial: PendingDial = { address, source, kind, timer: undefined };
     this.pending.set(nodeId, dial);
-    const jitterMs = kind === 'book' || kind === 'crawl' ? Math.floor(this.random() * this.config.dialJitterMs) : 0;
+    const jitterMs = kind === 'book' || kind === 'crawl' ? Math.floor(this.random() * Math.min(this.config.dialJitterMs, maxJitterMs)) : 0;
     dial.timer = this.clock.setTimeout(() => {
       dial.timer = undefined;
       void this.run(nodeId, dial, kind);
@@ -150,6 +153,7 @@ export class PexDialer {
     // Not the address's fault: someone else connected first, we are stopping, or we are at our limit.
     if (code === 'ERR_DUPLICATE_PEER' || code === 'ERR_ABORTED' || code === 'ERR_CLOSED' || code === 'ERR_BANNED') return;
     this.counters.dialFailures++;
+    this.onFailure();
     switch (code) {
       case 'ERR_SELF_CONNECTION':
         // It was us all along: forget it and refuse it from now on.

@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AddressBook } from '../../src/pex/address-book.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
+import { waitFor } from '../helpers/wait.js';
+import { fakeAddresses, startPexNode, stopPexNodes } from './pex-helpers.js';
+
+afterEach(stopPexNodes);
+
+describe('PEXAgent with no outbound peer', () => {
+  it('tries again within seconds after a failed dial, not a whole ensurePeers interval later', async () => {
+    const network = new MemoryNetwork();
+    const live = await startPexNode({ transports: [network.transport()], listen: 'memory://isolated-live', pex: false });
+    const [dead] = fakeAddresses(1, 'memory');
+    const book = new AddressBook({ allowLocal: true });
+    book.addAddress(dead!, dead!);
+    const failures: number[] = [];
+    const node = await startPexNode({
+      transports: [network.transport()],
+      listen: 'memory://isolated-node',
+      // A round a minute: without the early retry the live address would wait ~60 s.
+      // The dead address backs off for a minute, so the early round has only the live one to dial.
+      pex: { book, ensurePeersIntervalMs: 60_000, dialJitterMs: 3000, maxConcurrentDials: 1, dialBackoffBaseMs: 60_000, dialBackoffMaxMs: 120_000 },
+    });
+    const startedAt = Date.now();
+    await waitFor(() => node.pex!.stats().dialFailures > 0, 3000, 'the dial to the dead address failed');
+    failures.push(Date.now() - startedAt);
+    book.addAddress(live.address, live.address);
+    // ISOLATED_RETRY_ROUND_DELAY_MS (2 s) after the failure plus at most 0.5 s of jitter (~3 s on an idle
+    // machine); the bound is loose for loaded ones and still far below the 60 s round.
+    await waitFor(() => node.sw.peers.length === 1, 15_000, 'connected to the live node on an early round');
+    expect(node.sw.peers[0]!.id).toBe(live.sw.nodeId);
+    // The first dial waited at most ISOLATED_DIAL_JITTER_MS, not the configured 3 s.
+    expect(failures[0]).toBeLessThan(2500);
+  });
+
+  it('stops retrying early once it has an outbound peer: rounds go back to ensurePeersIntervalMs', async () => {
+    const network = new MemoryNetwork();
+    const live = await startPexNode({ transports: [network.transport()], listen: 'memory://paced-live', pex: false });
+    const book = new AddressBook({ allowLocal: true });
+    for (const dead of fakeAddresses(5, 'memory', 100)) book.addAddress(dead, dead);
+    const node = await startPexNode({
+      transports: [network.transport()],
+      listen: 'memory://paced-node',
+      pex: { book, ensurePeersIntervalMs: 60_000, dialJitterMs: 0, maxConcurrentDials: 1 },
+    });
+    await node.sw.dial(live.address);
+    const before = node.pex!.stats().dials;
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    // Connected: at most the one round already under way dials; no retry every 2 s through the dead book.
+    expect(node.pex!.stats().dials - before).toBeLessThanOrEqual(1);
+  });
+});
