@@ -5,9 +5,11 @@
  * The lab is always torn down, also when a test fails. Needs root and namespaces: elsewhere the suite
  * is skipped, saying why.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IceServer } from '../../platforms/node/index.js';
 import { startCoturn, type Coturn } from '../../testnet/lab/coturn.js';
@@ -18,6 +20,7 @@ const support = labSupport();
 if (!support.ok) console.warn(`test/testnet: skipping the NAT lab tests: ${support.why}`);
 
 const RELAY_PORT = 26656;
+const RELAY_WS_PORT = 26657;
 const START_TIMEOUT_MS = 45_000;
 /** Bounded dials: a failed ICE negotiation must surface as an error, not a hang. */
 const DIAL_TIMEOUT_MS = 8000;
@@ -37,6 +40,10 @@ let coturn: Coturn;
 let relayAddress: string;
 let relayId: string;
 let relayHome: string | undefined;
+let relayWsAddress: string;
+let bundleDir: string | undefined;
+/** The Chromium page behind a symmetric NAT, when Debian's Chromium is installed (it is in CI). */
+let page: LabPeerHost | undefined;
 const peers = new Map<string, LabPeerHost>();
 
 interface LabNode {
@@ -83,24 +90,32 @@ describe.skipIf(!support.ok)(`Node WebRTC peers behind NATs${support.ok ? '' : `
     const turnHost = await lab.addHost('turn');
     const natOf: Record<string, NatKind> = { cone1: 'cone', cone2: 'cone', sym1: 'symmetric', sym2: 'symmetric' };
     const hosts = await Promise.all(Object.entries(natOf).map(([name, nat]) => lab!.addHost(name, { nat })));
+    const pageHost = await lab.addHost('page', { nat: 'symmetric' });
     coturn = await startCoturn(turnHost);
     relayHome = mkdtempSync(path.join(tmpdir(), 'meshlink-lab-relay-'));
+    bundleDir = mkdtempSync(path.join(tmpdir(), 'meshlink-lab-bundle-'));
+    // The page loads the shipped browser bundle, built the way `npm run build:browser` builds it.
+    await promisify(execFile)(process.execPath, ['platforms/browser/build.mjs', '--outdir', bundleDir], { timeout: 60_000 });
     // Every process starts at once: Node with tsx takes seconds here.
     const relayStart = NamespaceProcess.start(relayHost.namespace, 'demo/cli.ts', {
-      args: ['node', '--listen', `tcp://0.0.0.0:${RELAY_PORT}`, '--network', 'lab', '--home', relayHome, '--log-level', 'warn'],
+      args: ['node', '--listen', `tcp://0.0.0.0:${RELAY_PORT}`, '--ws', `0.0.0.0:${RELAY_WS_PORT}`, '--network', 'lab', '--home', relayHome, '--log-level', 'warn'],
       waitReady: false,
     });
+    const pageStart = NamespaceProcess.start(pageHost.namespace, 'test/testnet/fixtures/rtc-page.ts', { args: [bundleDir], readyTimeoutMs: START_TIMEOUT_MS });
     const procs = await Promise.all(hosts.map((host) => NamespaceProcess.start(host.namespace, 'test/testnet/fixtures/rtc-peer.ts', { readyTimeoutMs: START_TIMEOUT_MS })));
     hosts.forEach((host, i) => peers.set(host.name, { host, proc: procs[i]! }));
+    page = { host: pageHost, proc: await pageStart };
     const started = await (await relayStart).waitFor((line) => line['event'] === 'started', START_TIMEOUT_MS, 'the relay to start');
     relayId = String(started['nodeId']);
     relayAddress = `tcp://${relayId}@${relayHost.ip}:${RELAY_PORT}`;
-  }, START_TIMEOUT_MS + 15_000);
+    relayWsAddress = `ws://${relayId}@${relayHost.ip}:${RELAY_WS_PORT}/`;
+  }, START_TIMEOUT_MS + 75_000);
 
   afterAll(() => {
     coturn?.stop();
     lab?.destroy(); // kills every process left in its namespaces
     if (relayHome !== undefined) rmSync(relayHome, { recursive: true, force: true });
+    if (bundleDir !== undefined) rmSync(bundleDir, { recursive: true, force: true });
   });
 
   it('behind two cone NATs connect directly with STUN, each end authenticating the other\'s id', async () => {
@@ -127,6 +142,22 @@ describe.skipIf(!support.ok)(`Node WebRTC peers behind NATs${support.ok ? '' : `
     // second after ICE connected (see testnet/lab/coturn.ts), which a quick first echo could outrun.
     await new Promise((resolve) => setTimeout(resolve, RELAY_SURVIVAL_WAIT_MS));
     await expectEcho(a, b);
+  });
+
+  it('a Chromium page behind a symmetric NAT and a Node peer behind another connect through TURN, each end authenticating the other\'s id', { timeout: 90_000 }, async () => {
+    const at = page!;
+    const { nodeId: pageId } = await at.proc.call<{ nodeId: string }>('create', { iceServers: [coturn.stun, coturn.turn], relay: relayWsAddress }, 30_000);
+    const nodePeer = await node('sym2', [coturn.stun, coturn.turn]);
+    const dial = await at.proc.call<{ peerId: string; transport: string }>('dial', { address: webrtcAddress(nodePeer) }, DIAL_TIMEOUT_MS + HANDSHAKE_TIMEOUT_MS + 5000);
+    expect(dial).toMatchObject({ peerId: nodePeer.nodeId, transport: 'webrtc' });
+    // The Node end authenticated the page's id over the data channel, not just the relay's word.
+    const seen = await nodePeer.at.proc.waitFor((line) => line['event'] === 'peer' && line['node'] === nodePeer.nodeId && line['id'] === pageId, 5000, 'the Node peer to see the page');
+    expect(seen['transport']).toBe('webrtc');
+    // Chromium's selected pair: a relayed candidate (coturn's address) at one end at least.
+    const route = await at.proc.waitFor((line) => line['event'] === 'route' && line['peerId'] === nodePeer.nodeId, 5000, 'the page\'s route');
+    expect([route['localAddress'], route['remoteAddress']]).toContain(coturn.host.ip);
+    const echo = await at.proc.call('echo', { peer: nodePeer.nodeId, text: 'from a page behind a NAT' }, 15_000);
+    expect(echo).toEqual({ reply: 'pong:from a page behind a NAT', transport: 'webrtc' });
   });
 
   it('behind two symmetric NATs with STUN only, fail with a typed error in bounded time', async () => {
