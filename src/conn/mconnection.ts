@@ -94,7 +94,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
     private readonly link: Link,
     channelDescriptors: readonly ChannelDescriptor[],
     private readonly handlers: MConnectionHandlers,
-    config: Partial<MConnectionConfig> = {},
+    config?: Partial<MConnectionConfig>,
     /** Every timer and time reading of the connection (pings, timeouts, rate limits). */
     private readonly clock: Clock = systemClock,
   ) {
