@@ -79,6 +79,12 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
   private flushScheduled = false;
   private flushing = false;
   private waitingForDrain = false;
+  /**
+   * A message went out at once and its burst of work may still be running: the next message is
+   * coalesced instead. Cleared when the burst is known to be over (data arrived, or a flush scheduled
+   * after a burst ran).
+   */
+  private wroteAtOnce = false;
   private sendRateTimer: TimerHandle | undefined;
   private closeTimer: TimerHandle | undefined;
   /** After telling the peer why we close: how long it may take to read that before the link is cut. */
@@ -315,16 +321,27 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
   // ─── sending ────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * A message was queued. When the link is idle (no flush pending, nothing unsent in the link) it goes
-   * out at once, so a lone message pays no extra tick; the flush scheduled here then coalesces
-   * whatever the rest of this burst queues, so message rates keep their large batches.
+   * A message was queued. When the link is idle (no flush pending, nothing unsent in the link) and no
+   * message has gone out at once since the last sign of a new turn of the event loop, it goes out at
+   * once, with no tick and no timer: a request/response exchange never waits. Any other message waits
+   * for the flush scheduled here, which coalesces the rest of its burst, so message rates keep their
+   * large batches. (A one-way lone message right after another, with nothing received in between,
+   * therefore waits one tick.)
    */
   private sendSoon(): void {
     if (latencyProbeEnabled) markLatency(LatencyPoint.Send);
     if (this.flushScheduled || this.flushing || this.stateValue !== 'open') return this.scheduleFlush();
-    if (this.link.bufferedBytes === 0) this.flush();
-    // Scheduled after the write, so that its cost is off the lone message's path.
+    if (!this.wroteAtOnce && this.link.bufferedBytes === 0) {
+      this.wroteAtOnce = true;
+      this.flush();
+      return;
+    }
     this.scheduleFlush();
+  }
+
+  /** @internal Data arrived: a new turn of the event loop, so the burst of the last lone write is over. */
+  ioTurnBegan(): void {
+    this.wroteAtOnce = false;
   }
 
   private scheduleFlush(): void {
@@ -335,6 +352,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
 
   private readonly flushAfterBurst = (): void => {
     this.flushScheduled = false;
+    this.wroteAtOnce = false;
     this.flush();
   };
 

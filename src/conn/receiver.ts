@@ -22,6 +22,8 @@ export interface ReceiverOwner {
   remoteEnded(): void;
   /** The peer pinged: a pong must go out. */
   pingReceived(): void;
+  /** A chunk arrived: this is a new turn of the event loop. */
+  ioTurnBegan(): void;
 }
 
 /** The holder of `pause()` called without one. */
@@ -79,6 +81,7 @@ export class Receiver implements LinkHandlers, PacketHandler {
 
   onData(chunk: Uint8Array): void {
     if (this.owner.state === 'closed') return;
+    this.owner.ioTurnBegan();
     this.receivedBytes += chunk.length;
     const error = this.decoder.push(chunk);
     if (error !== undefined) {
