@@ -1,17 +1,16 @@
-import { AbortError, ClosedError, ConfigError, ProtocolError, SendError, TimeoutError } from '../errors.js';
+import { AbortError, ClosedError, ConfigError, SendError, TimeoutError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { MAX_CHANNEL_ID } from '../wire/constants.js';
-import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
 import type { Channel, ChannelStatus } from './channel.js';
 import { hex, type ChannelDescriptor } from './channel-descriptor.js';
 import { closePacketFor } from './close-reason.js';
 import { sharedMConnectionConfig, type MConnectionConfig } from './config.js';
 import { CLOSE_REASON_LINGER_MS, MAX_RECV_MESSAGE_CAPACITY_BYTES } from './constants.js';
 import { KeepAlive, type KeepAliveOwner } from './keep-alive.js';
-import { rateLimiter, type RateLimiter } from './rate-limiter.js';
 import { DEFAULT_PAUSE_HOLDER, Receiver, type ReceiverOwner } from './receiver.js';
 import { SendScheduler } from './send-scheduler.js';
+import { Sender, type SenderOwner } from './sender.js';
 
 export interface MConnectionHandlers {
   /**
@@ -52,8 +51,9 @@ const RESOLVED_FALSE = Promise.resolve(false);
 /**
  * Multiplexes prioritised channels over one Link (normally a SecureLink).
  *
- * Sending: messages wait in bounded per-channel queues. Once the current burst of work is done (not
- * on a timer) the connection packs as many packets as fit into one batch of up to `maxBatchBytes`,
+ * Sending (./sender.ts): messages wait in bounded per-channel queues. A message sent while the link is
+ * idle goes out at once; otherwise once the current burst of work is done (not on a timer) the
+ * connection packs as many packets as fit into one batch of up to `maxBatchBytes`,
  * picking each next packet from the channel with the least recently-sent bytes relative to its
  * priority (CometBFT's rule), and hands the batch to the link in ONE write. While the link reports
  * backpressure nothing more is packed, so a peer that does not read stalls our queues (and then
@@ -67,29 +67,18 @@ const RESOLVED_FALSE = Promise.resolve(false);
  *
  * Not re-entrant across connections; all methods may be called from handlers.
  */
-export class MConnection implements ReceiverOwner, KeepAliveOwner {
+export class MConnection implements ReceiverOwner, SenderOwner, KeepAliveOwner {
   readonly config: Readonly<MConnectionConfig>;
   private readonly scheduler: SendScheduler;
   private readonly receiver: Receiver;
+  private readonly sender: Sender;
   private readonly keepAlive: KeepAlive;
-  private readonly sendLimiter: RateLimiter;
   private readonly startedAtMs: number;
   private stateValue: MConnectionState = 'open';
   private started = false;
-  private flushScheduled = false;
-  private flushing = false;
-  private waitingForDrain = false;
-  /**
-   * A message went out at once and its burst of work may still be running: the next message is
-   * coalesced instead. Cleared when the burst is known to be over (data arrived, or a flush scheduled
-   * after a burst ran).
-   */
-  private wroteAtOnce = false;
-  private sendRateTimer: TimerHandle | undefined;
   private closeTimer: TimerHandle | undefined;
   /** After telling the peer why we close: how long it may take to read that before the link is cut. */
   private lingerTimer: TimerHandle | undefined;
-  private sentBytesTotal = 0;
   /** Made by the first close() that has to wait. */
   private closeWaiters: (() => void)[] | undefined;
   private closeError: Error | undefined;
@@ -109,7 +98,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
     const now = clock === systemClock ? systemClock.now : (): number => clock.now();
     this.startedAtMs = now();
     this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes, now);
-    this.sendLimiter = rateLimiter(this.config.sendRateBytesPerSec, now);
+    this.sender = new Sender(this, link, this.scheduler, clock, this.config.maxBatchBytes, this.config.sendRateBytesPerSec, now);
     this.keepAlive = new KeepAlive(this, clock, this.config.pingIntervalMs, this.config.pongTimeoutMs);
     this.receiver = new Receiver(this, link, this.scheduler, handlers, this.keepAlive, clock, this.config.recvRateBytesPerSec, now);
   }
@@ -150,7 +139,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
   trySend(channelId: number, message: Uint8Array): boolean {
     const channel = this.sendableChannel(channelId, message);
     if (this.stateValue !== 'open' || !channel.tryEnqueue(message)) return false;
-    this.sendSoon();
+    this.sender.messageQueued();
     return true;
   }
 
@@ -169,7 +158,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
     if (options.signal?.aborted) return Promise.reject(new AbortError());
     if (this.stateValue !== 'open') return RESOLVED_FALSE;
     if (channel.tryEnqueue(message)) {
-      this.sendSoon();
+      this.sender.messageQueued();
       return RESOLVED_TRUE;
     }
     return this.waitAndEnqueue(channel, message, options);
@@ -189,7 +178,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
       const onRoom = (): void => {
         if (this.stateValue !== 'open') return settle(false);
         if (channel.tryEnqueue(message)) {
-          this.sendSoon();
+          this.sender.messageQueued();
           return settle(true);
         }
         cancelWait = channel.waitForRoom(onRoom);
@@ -246,7 +235,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
         () => this.destroy(new TimeoutError(`Graceful close timed out after ${this.config.closeTimeoutMs} ms`)),
         this.config.closeTimeoutMs,
       );
-      this.flush();
+      this.sender.flush();
     }
     const onAbort = (): void => this.destroy(new AbortError('Close aborted'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -279,7 +268,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
     return {
       state: this.stateValue,
       uptimeMs: this.clock.now() - this.startedAtMs,
-      sentBytes: this.sentBytesTotal,
+      sentBytes: this.sender.sentBytes,
       receivedBytes: this.receiver.receivedBytes,
       linkBufferedBytes: this.link.bufferedBytes,
       lastPingRttMs: this.keepAlive.lastRttMs,
@@ -287,7 +276,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
     };
   }
 
-  // ─── for the receive side and the keep-alive (internal) ────────────────────────────────────
+  // ─── for the receive and send sides and the keep-alive (internal) ──────────────────────────
 
   /** @internal */
   get isOpen(): boolean {
@@ -297,101 +286,34 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
   /** @internal */
   queuePing(): void {
     this.scheduler.pingPending = true;
-    this.scheduleFlush();
+    this.sender.scheduleFlush();
   }
 
   /** @internal */
   pingReceived(): void {
     this.scheduler.pongPending = true;
-    this.scheduleFlush();
+    this.sender.scheduleFlush();
   }
 
   /** @internal */
   linkDrained(): void {
-    this.waitingForDrain = false;
-    this.flush();
+    this.sender.linkDrained();
+  }
+
+  /** @internal */
+  ioTurnBegan(): void {
+    this.sender.ioTurnBegan();
+  }
+
+  /** @internal */
+  flushedWhileClosing(): void {
+    if (this.started) this.link.close();
   }
 
   /** @internal */
   linkClosed(error: Error | undefined): void {
     this.clock.clearTimeout(this.lingerTimer);
     this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end')));
-  }
-
-  // ─── sending ────────────────────────────────────────────────────────────────────────────────
-
-  /**
-   * A message was queued. When the link is idle (no flush pending, nothing unsent in the link) and no
-   * message has gone out at once since the last sign of a new turn of the event loop, it goes out at
-   * once, with no tick and no timer: a request/response exchange never waits. Any other message waits
-   * for the flush scheduled here, which coalesces the rest of its burst, so message rates keep their
-   * large batches. (A one-way lone message right after another, with nothing received in between,
-   * therefore waits one tick.)
-   */
-  private sendSoon(): void {
-    if (latencyProbeEnabled) markLatency(LatencyPoint.Send);
-    if (this.flushScheduled || this.flushing || this.stateValue !== 'open') return this.scheduleFlush();
-    if (!this.wroteAtOnce && this.link.bufferedBytes === 0) {
-      this.wroteAtOnce = true;
-      this.flush();
-      return;
-    }
-    this.scheduleFlush();
-  }
-
-  /** @internal Data arrived: a new turn of the event loop, so the burst of the last lone write is over. */
-  ioTurnBegan(): void {
-    this.wroteAtOnce = false;
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.stateValue === 'closed') return;
-    this.flushScheduled = true;
-    this.clock.afterBurst(this.flushAfterBurst);
-  }
-
-  private readonly flushAfterBurst = (): void => {
-    this.flushScheduled = false;
-    this.wroteAtOnce = false;
-    this.flush();
-  };
-
-  /** Packing frees queue slots, which may enqueue (and ask to flush) right away: no nesting. */
-  private flush(): void {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      this.flushBatches();
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  private flushBatches(): void {
-    if (this.stateValue === 'closed' || this.waitingForDrain || this.sendRateTimer !== undefined) return;
-    for (;;) {
-      const waitMs = this.sendLimiter.delayMs();
-      if (waitMs > 0) {
-        this.sendRateTimer = this.clock.setTimeout(() => {
-          this.sendRateTimer = undefined;
-          this.flush();
-        }, waitMs);
-        return;
-      }
-      const maxBatch = this.config.maxBatchBytes;
-      const limit = this.sendLimiter.unlimited ? maxBatch : Math.min(maxBatch, this.sendLimiter.capacity);
-      const batch = this.scheduler.packBatch(limit, this.link.releasesWrittenChunk === true);
-      if (batch === undefined) break;
-      this.sendLimiter.take(batch.length);
-      this.sentBytesTotal += batch.length;
-      const accepted = this.link.write(batch);
-      this.scheduler.releaseBatch();
-      if (!accepted) {
-        this.waitingForDrain = true;
-        return;
-      }
-    }
-    if (this.stateValue === 'closing' && this.started) this.link.close();
   }
 
   // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
@@ -405,16 +327,9 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
   remoteEnded(): void {
     if (this.stateValue === 'closed') return;
     if (this.stateValue === 'open') this.closedByRemote = true;
-    const partial = this.scheduler.channels.find((channel) => channel.partialMessageBytes > 0);
-    if (partial !== undefined) {
-      this.destroy(
-        new ProtocolError('ERR_PROTOCOL', `Link ended in the middle of a message on channel 0x${hex(partial.descriptor.id)}`, {
-          detail: { channelId: partial.descriptor.id, receivedBytes: partial.partialMessageBytes },
-        }),
-      );
-      return;
-    }
-    void this.close();
+    const truncated = this.receiver.truncatedMessageError();
+    if (truncated !== undefined) this.destroy(truncated);
+    else void this.close();
   }
 
   private finish(error: Error | undefined): void {
@@ -424,7 +339,7 @@ export class MConnection implements ReceiverOwner, KeepAliveOwner {
     this.closeError = error;
     this.keepAlive.stop();
     this.receiver.stop();
-    this.clock.clearTimeout(this.sendRateTimer);
+    this.sender.stop();
     this.clock.clearTimeout(this.closeTimer);
     for (const channel of this.scheduler.channels) channel.clear();
     const waiters = this.closeWaiters;

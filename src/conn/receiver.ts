@@ -72,6 +72,15 @@ export class Receiver implements LinkHandlers, PacketHandler {
     if (!this.isPaused) this.link.resume();
   }
 
+  /** A ProtocolError when the link ended in the middle of a message: its rest can never come. */
+  truncatedMessageError(): ProtocolError | undefined {
+    const partial = this.scheduler.channels.find((channel) => channel.partialMessageBytes > 0);
+    if (partial === undefined) return undefined;
+    return new ProtocolError('ERR_PROTOCOL', `Link ended in the middle of a message on channel 0x${hex(partial.id)}`, {
+      detail: { channelId: partial.id, receivedBytes: partial.partialMessageBytes },
+    });
+  }
+
   /** The connection is closed: no more reading. */
   stop(): void {
     this.clock.clearTimeout(this.resumeTimer);
