@@ -20,7 +20,7 @@ import { systemClock } from '../util/clock.js';
  * rule), so under contention priority 10 gets ~10× the bytes of priority 1 and a lone channel gets all.
  */
 export class SendScheduler {
-  readonly channels: Channel[] = [];
+  readonly channels: readonly Channel[];
   /**
    * Channel by id, only for connections with many channels: a few are found faster by a scan, and a
    * 256-slot table per connection would be 2 KiB of an idle peer's memory.
@@ -39,11 +39,13 @@ export class SendScheduler {
     /** Milliseconds; the connection passes its clock's. */
     private readonly now: () => number = systemClock.now,
   ) {
-    for (const descriptor of descriptors) {
-      const channel = new Channel(sharedResolvedDescriptor(descriptor), maxPacketPayloadBytes);
-      if (this.scan(channel.id) !== undefined) throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(channel.id)} declared twice`);
-      this.channels.push(channel);
-    }
+    // Made at its exact length (push would leave spare slots in every connection's array).
+    this.channels = descriptors.map((descriptor) => new Channel(sharedResolvedDescriptor(descriptor), maxPacketPayloadBytes));
+    this.channels.forEach((channel, index) => {
+      if (this.channels.findIndex((other) => other.id === channel.id) !== index) {
+        throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(channel.id)} declared twice`);
+      }
+    });
     if (this.channels.length > SCANNED_CHANNELS_MAX) {
       this.byId = new Array<Channel | undefined>(MAX_CHANNEL_ID + 1);
       for (const channel of this.channels) this.byId[channel.id] = channel;

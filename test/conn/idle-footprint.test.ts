@@ -69,6 +69,8 @@ describe('idle connection footprint', () => {
       expect(b.received.map((m) => [m.channelId, m.message[0]])).toEqual(channels.map(({ id }) => [id, id]));
       expect(a.conn.hasChannel(0xfe)).toBe(channels.some(({ id }) => id === 0xfe));
     }
+    const [link] = createMemoryLinkPair();
+    expect(() => endpoint(link, [{ id: 1 }, { id: 2 }, { id: 1 }])).toThrow(/0x01 declared twice/);
   });
 
   it('a TCP link does not keep the handlers it had before the current ones (the handshake’s) alive', async () => {
