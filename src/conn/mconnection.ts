@@ -7,10 +7,10 @@ import { hex, type ChannelDescriptor } from './channel-descriptor.js';
 import { closePacketFor } from './close-reason.js';
 import { sharedMConnectionConfig, type MConnectionConfig } from './config.js';
 import { CLOSE_REASON_LINGER_MS, MAX_RECV_MESSAGE_CAPACITY_BYTES } from './constants.js';
-import { KeepAlive, type KeepAliveOwner } from './keep-alive.js';
-import { DEFAULT_PAUSE_HOLDER, Receiver, type ReceiverOwner } from './receiver.js';
+import { KeepAlive } from './keep-alive.js';
+import { DEFAULT_PAUSE_HOLDER, Receiver } from './receiver.js';
 import { SendScheduler } from './send-scheduler.js';
-import { Sender, type SenderOwner } from './sender.js';
+import { Sender } from './sender.js';
 
 export interface MConnectionHandlers {
   /**
@@ -65,9 +65,12 @@ const RESOLVED_FALSE = Promise.resolve(false);
  * the link ends). A peer's close packet ends the connection with a RemoteCloseError carrying its reason.
  * Keep-alive (./keep-alive.ts): a ping every pingIntervalMs, ERR_PONG_TIMEOUT without an answer.
  *
- * Not re-entrant across connections; all methods may be called from handlers.
+ * Not re-entrant across connections; all methods may be called from handlers. It is the owner the
+ * receive side, the send side and the keep-alive call back (ReceiverOwner, SenderOwner,
+ * KeepAliveOwner, through internal methods: not declared with `implements`, so that the published
+ * typings, which leave internal members out, stay consistent).
  */
-export class MConnection implements ReceiverOwner, SenderOwner, KeepAliveOwner {
+export class MConnection {
   readonly config: Readonly<MConnectionConfig>;
   private readonly scheduler: SendScheduler;
   private readonly receiver: Receiver;

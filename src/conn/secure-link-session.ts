@@ -39,10 +39,10 @@ type Phase = (typeof Phase)[keyof typeof Phase];
  * underlying link's onData: frames coalesced behind the auth frame arrive through `receiveFrame`
  * before anyone has attached, so they are queued and the underlying link is paused until `attach`.
  *
- * The session is itself the handlers of the link below (its `onData`, `onDrain`, `onEnd`, `onClose`),
- * so an idle connection holds no closures for them.
+ * The session is itself the handlers of the link below (its internal `onData`, `onDrain`, `onEnd`,
+ * `onClose`), so an idle connection holds no closures for them.
  */
-export class SecureLinkSession implements SecureLink, LinkHandlers {
+export class SecureLinkSession implements SecureLink {
   /** `write` seals its chunk into new frames before returning. */
   readonly releasesWrittenChunk = true;
   readonly remoteNodeId: string;
