@@ -2,6 +2,7 @@
  * Child-process entry (run with --expose-gc): one meshlink node that idle peers connect to. Reports its
  * memory after a full GC before and after the peers arrive, and when the last of them has connected.
  */
+import { writeHeapSnapshot } from 'node:v8';
 import { createNode } from '../platforms/node/index.js';
 import { generateNodeKey } from '../src/crypto/keys.js';
 import { MemoryStorage } from '../src/storage/storage.js';
@@ -18,6 +19,9 @@ async function settledMemory(): Promise<MemorySnapshot> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const usage = process.memoryUsage();
+  // MESHLINK_IDLE_HEAP_SNAPSHOTS=<dir>: also a heap snapshot before and after the peers arrive, to
+  // compare by constructor (Chrome DevTools' Comparison view) when the figure per peer goes up.
+  if (process.env.MESHLINK_IDLE_HEAP_SNAPSHOTS) writeHeapSnapshot(`${process.env.MESHLINK_IDLE_HEAP_SNAPSHOTS}/hub-${Date.now()}.heapsnapshot`);
   return { heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, rss: usage.rss };
 }
 

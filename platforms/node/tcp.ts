@@ -18,6 +18,30 @@ export interface TcpTransportOptions {
   allowLocalNames?: boolean;
 }
 
+/**
+ * The TcpLink a socket belongs to, for the socket's listeners below: they are shared module functions
+ * (called with the socket as `this`) rather than closures per link, because an idle process holds one
+ * link per peer and each closure costs a few hundred bytes. Node's own net code does the same.
+ */
+const OWNING_LINK = Symbol('meshlink.tcpLink');
+type OwnedSocket = net.Socket & { [OWNING_LINK]: TcpLink };
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[OWNING_LINK].onSocketData(chunk);
+}
+function onSocketError(this: OwnedSocket, error: Error): void {
+  this[OWNING_LINK].onSocketError(error);
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[OWNING_LINK].onSocketClose();
+}
+function onSocketDrain(this: OwnedSocket): void {
+  this[OWNING_LINK].onSocketDrain();
+}
+function onSocketEnd(this: OwnedSocket): void {
+  this[OWNING_LINK].onSocketEnd();
+}
+
 /** A Link over a net.Socket. Nagle is off: MConnection already batches, and pings must not wait. */
 export class TcpLink implements Link {
   readonly transport = 'tcp';
@@ -34,21 +58,11 @@ export class TcpLink implements Link {
     socket.setNoDelay(true);
     const host = socket.remoteAddress ?? 'unknown';
     this.remoteAddress = `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? 0}`;
-    socket.on('error', (error) => {
-      this.failure ??= new TransportError(`TCP ${this.remoteAddress}: ${error.message}`, { cause: error });
-    });
-    socket.on('close', () => this.finish());
-    socket.on('drain', () => {
-      if (!this.needDrain || this.closedValue) return;
-      this.needDrain = false;
-      this.handlers?.onDrain();
-    });
-    socket.on('end', () => {
-      // The remote ended its side. An owner that can flush (MConnection) is told and closes when its
-      // queue is sent; otherwise we end ours at once. No link stays half-open for long.
-      if (this.handlers?.onEnd !== undefined) this.handlers.onEnd();
-      else socket.end();
-    });
+    (socket as OwnedSocket)[OWNING_LINK] = this;
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
+    socket.on('end', onSocketEnd);
   }
 
   get bufferedBytes(): number {
@@ -62,7 +76,7 @@ export class TcpLink implements Link {
   attach(handlers: LinkHandlers): void {
     const first = this.handlers === undefined;
     this.handlers = handlers;
-    if (first) this.socket.on('data', (chunk: Buffer) => this.handlers?.onData(chunk));
+    if (first) this.socket.on('data', onSocketData);
     if (this.closedValue) queueMicrotask(() => handlers.onClose(this.failure));
   }
 
@@ -94,6 +108,37 @@ export class TcpLink implements Link {
     if (error !== undefined) this.failure ??= error;
     this.socket.destroy();
     this.finish();
+  }
+
+  /** @internal */
+  onSocketData(chunk: Buffer): void {
+    this.handlers?.onData(chunk);
+  }
+
+  /** @internal */
+  onSocketError(error: Error): void {
+    this.failure ??= new TransportError(`TCP ${this.remoteAddress}: ${error.message}`, { cause: error });
+  }
+
+  /** @internal */
+  onSocketClose(): void {
+    this.finish();
+  }
+
+  /** @internal */
+  onSocketDrain(): void {
+    if (!this.needDrain || this.closedValue) return;
+    this.needDrain = false;
+    this.handlers?.onDrain();
+  }
+
+  /**
+   * @internal The remote ended its side. An owner that can flush (MConnection) is told and closes
+   * when its queue is sent; otherwise we end ours at once. No link stays half-open for long.
+   */
+  onSocketEnd(): void {
+    if (this.handlers?.onEnd !== undefined) this.handlers.onEnd();
+    else this.socket.end();
   }
 
   private finish(): void {
@@ -137,10 +182,7 @@ class TcpTransport implements Transport {
 
   listen(address: PeerAddress, onLink: (link: Link) => void): Promise<Listener> {
     return new Promise<Listener>((resolve, reject) => {
-      const sockets = new Set<net.Socket>();
       const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-        sockets.add(socket);
-        socket.once('close', () => sockets.delete(socket));
         onLink(new TcpLink(socket, this.options.highWaterMarkBytes));
       });
       server.once('error', (error) =>

@@ -47,3 +47,27 @@ export function resolveChannelDescriptor(descriptor: ChannelDescriptor): Resolve
 export function hex(channelId: number): string {
   return channelId.toString(16).padStart(2, '0');
 }
+
+/** Resolved descriptors by the descriptor they came from: every connection declares the same ones. */
+const resolvedByDescriptor = new WeakMap<ChannelDescriptor, ResolvedChannelDescriptor>();
+
+/**
+ * `resolveChannelDescriptor`, frozen and shared by every connection that declares the same
+ * descriptor object (resolved again if that object changed since).
+ */
+export function sharedResolvedDescriptor(descriptor: ChannelDescriptor): ResolvedChannelDescriptor {
+  const cached = resolvedByDescriptor.get(descriptor);
+  if (
+    cached !== undefined &&
+    cached.id === descriptor.id &&
+    cached.priority === (descriptor.priority ?? DEFAULT_CHANNEL_PRIORITY) &&
+    cached.sendQueueCapacity === (descriptor.sendQueueCapacity ?? DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES) &&
+    cached.recvMessageCapacity === (descriptor.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES) &&
+    cached.name === (descriptor.name ?? `0x${hex(descriptor.id)}`)
+  ) {
+    return cached;
+  }
+  const resolved = Object.freeze(resolveChannelDescriptor(descriptor));
+  resolvedByDescriptor.set(descriptor, resolved);
+  return resolved;
+}

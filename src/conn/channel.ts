@@ -67,11 +67,13 @@ export class Channel {
    */
   pendingWireBytes = 0;
 
+  readonly id: number;
   private readonly queue: Uint8Array[] = [];
   private queueHead = 0;
   /** Bytes of the head message already packed. */
   private headOffset = 0;
-  private readonly roomWaiters: RoomWaiter[] = [];
+  /** Senders waiting for a free slot; made by the first one (most channels never fill up). */
+  private roomWaiters: RoomWaiter[] | undefined;
   /** Reassembly of a message arriving in several packets; allocated only while one is in progress. */
   private recvBuffer: Uint8Array | undefined;
   private recvLength = 0;
@@ -79,10 +81,8 @@ export class Channel {
   constructor(
     readonly descriptor: ResolvedChannelDescriptor,
     private readonly maxPacketPayloadBytes: number,
-  ) {}
-
-  get id(): number {
-    return this.descriptor.id;
+  ) {
+    this.id = descriptor.id;
   }
 
   get queueLength(): number {
@@ -113,10 +113,11 @@ export class Channel {
 
   /** Registers a callback for when a queue slot frees; returns a function that cancels it. */
   waitForRoom(waiter: RoomWaiter): () => void {
-    this.roomWaiters.push(waiter);
+    const waiters = (this.roomWaiters ??= []);
+    waiters.push(waiter);
     return () => {
-      const index = this.roomWaiters.indexOf(waiter);
-      if (index >= 0) this.roomWaiters.splice(index, 1);
+      const index = waiters.indexOf(waiter);
+      if (index >= 0) waiters.splice(index, 1);
     };
   }
 
@@ -156,7 +157,7 @@ export class Channel {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
-    if (this.roomWaiters.length > 0) this.roomWaiters.shift()!();
+    if (this.roomWaiters !== undefined && this.roomWaiters.length > 0) this.roomWaiters.shift()!();
     return end;
   }
 
@@ -220,7 +221,9 @@ export class Channel {
 
   /** Wakes every waiting sender once; each re-checks the connection state. */
   wakeAllWaiters(): void {
-    const waiters = this.roomWaiters.splice(0, this.roomWaiters.length);
+    const waiters = this.roomWaiters;
+    if (waiters === undefined || waiters.length === 0) return;
+    this.roomWaiters = [];
     for (const waiter of waiters) waiter();
   }
 

@@ -57,3 +57,28 @@ export function resolveMConnectionConfig(partial: Partial<MConnectionConfig> = {
     if (config.pongTimeoutMs >= config.pingIntervalMs) bad('pongTimeoutMs must be less than pingIntervalMs');
   });
 }
+
+/** Resolved configs by the partial they came from: a Switch passes the same partial for every peer. */
+const resolvedByPartial = new WeakMap<object, Readonly<MConnectionConfig>>();
+const NO_OPTIONS: Partial<MConnectionConfig> = Object.freeze({});
+
+/**
+ * `resolveMConnectionConfig`, frozen and shared by every connection made with the same `partial`, so
+ * that a thousand peers hold one config object rather than a thousand. A partial changed since it was
+ * last resolved is resolved again.
+ */
+export function sharedMConnectionConfig(partial: Partial<MConnectionConfig> = NO_OPTIONS): Readonly<MConnectionConfig> {
+  const cached = resolvedByPartial.get(partial);
+  if (cached !== undefined && matches(cached, partial)) return cached;
+  const resolved = Object.freeze(resolveMConnectionConfig(partial));
+  resolvedByPartial.set(partial, resolved);
+  return resolved;
+}
+
+function matches(resolved: Readonly<MConnectionConfig>, partial: Partial<MConnectionConfig>): boolean {
+  for (const key in partial) {
+    const value = partial[key as keyof MConnectionConfig];
+    if (value !== undefined && resolved[key as keyof MConnectionConfig] !== value) return false;
+  }
+  return true;
+}

@@ -1,16 +1,16 @@
-import { AbortError, ClosedError, ConfigError, ProtocolError, SendError, TimeoutError, toError } from '../errors.js';
+import { AbortError, ClosedError, ConfigError, SendError, TimeoutError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { MAX_CHANNEL_ID } from '../wire/constants.js';
-import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
-import { PacketDecoder } from '../wire/packet.js';
 import type { Channel, ChannelStatus } from './channel.js';
 import { hex, type ChannelDescriptor } from './channel-descriptor.js';
-import { closePacketFor, remoteCloseError } from './close-reason.js';
-import { resolveMConnectionConfig, type MConnectionConfig } from './config.js';
+import { closePacketFor } from './close-reason.js';
+import { sharedMConnectionConfig, type MConnectionConfig } from './config.js';
 import { CLOSE_REASON_LINGER_MS, MAX_RECV_MESSAGE_CAPACITY_BYTES } from './constants.js';
-import { RateLimiter } from './rate-limiter.js';
+import { KeepAlive } from './keep-alive.js';
+import { DEFAULT_PAUSE_HOLDER, Receiver } from './receiver.js';
 import { SendScheduler } from './send-scheduler.js';
+import { Sender } from './sender.js';
 
 export interface MConnectionHandlers {
   /**
@@ -48,53 +48,42 @@ export interface ConnectionStatus {
 const RESOLVED_TRUE = Promise.resolve(true);
 const RESOLVED_FALSE = Promise.resolve(false);
 
-/** The holder of `pause()` called without one. */
-const DEFAULT_PAUSE_HOLDER = Symbol('caller');
-
 /**
  * Multiplexes prioritised channels over one Link (normally a SecureLink).
  *
- * Sending: messages wait in bounded per-channel queues. Once the current burst of work is done (not
- * on a timer) the connection packs as many packets as fit into one batch of up to `maxBatchBytes`,
+ * Sending (./sender.ts): messages wait in bounded per-channel queues. A message sent while the link is
+ * idle goes out at once; otherwise once the current burst of work is done (not on a timer) the
+ * connection packs as many packets as fit into one batch of up to `maxBatchBytes`,
  * picking each next packet from the channel with the least recently-sent bytes relative to its
  * priority (CometBFT's rule), and hands the batch to the link in ONE write. While the link reports
  * backpressure nothing more is packed, so a peer that does not read stalls our queues (and then
  * `send()` callers), never our memory.
  *
- * Receiving: packets are decoded as they stream in, fragments reassembled per channel up to that
- * channel's recvMessageCapacity. Unknown channel, oversize message or malformed packet: the connection
- * is destroyed with a ProtocolError, and the peer is told why first (a close packet, then the link
- * ends). A peer's close packet ends the connection with a RemoteCloseError carrying its reason.
+ * Receiving (./receiver.ts): packets are decoded as they stream in, fragments reassembled per channel
+ * up to that channel's recvMessageCapacity. Unknown channel, oversize message or malformed packet: the
+ * connection is destroyed with a ProtocolError, and the peer is told why first (a close packet, then
+ * the link ends). A peer's close packet ends the connection with a RemoteCloseError carrying its reason.
+ * Keep-alive (./keep-alive.ts): a ping every pingIntervalMs, ERR_PONG_TIMEOUT without an answer.
  *
- * Not re-entrant across connections; all methods may be called from handlers.
+ * Not re-entrant across connections; all methods may be called from handlers. It is the owner the
+ * receive side, the send side and the keep-alive call back (ReceiverOwner, SenderOwner,
+ * KeepAliveOwner, through internal methods: not declared with `implements`, so that the published
+ * typings, which leave internal members out, stay consistent).
  */
 export class MConnection {
-  readonly config: MConnectionConfig;
+  readonly config: Readonly<MConnectionConfig>;
   private readonly scheduler: SendScheduler;
-  private readonly decoder: PacketDecoder;
-  private readonly sendLimiter: RateLimiter;
-  private readonly recvLimiter: RateLimiter;
+  private readonly receiver: Receiver;
+  private readonly sender: Sender;
+  private readonly keepAlive: KeepAlive;
   private readonly startedAtMs: number;
   private stateValue: MConnectionState = 'open';
   private started = false;
-  private flushScheduled = false;
-  private flushing = false;
-  private waitingForDrain = false;
-  private pingSentAtMs = 0;
-  private lastPingRttMs: number | undefined;
-  private pingTimer: TimerHandle | undefined;
-  private pongTimer: TimerHandle | undefined;
-  private recvResumeTimer: TimerHandle | undefined;
-  private sendRateTimer: TimerHandle | undefined;
   private closeTimer: TimerHandle | undefined;
   /** After telling the peer why we close: how long it may take to read that before the link is cut. */
   private lingerTimer: TimerHandle | undefined;
-  private sentBytesTotal = 0;
-  private receivedBytesTotal = 0;
-  /** Whoever paused delivery (each inbox, the app): reading resumes only when all have resumed. */
-  private readonly pauseHolders = new Set<unknown>();
-  private pausedByRateLimit = false;
-  private closeWaiters: (() => void)[] = [];
+  /** Made by the first close() that has to wait. */
+  private closeWaiters: (() => void)[] | undefined;
   private closeError: Error | undefined;
   /** The remote finished sending (onEnd) while we were open: it, not we, began the close. */
   private closedByRemote = false;
@@ -103,25 +92,18 @@ export class MConnection {
     private readonly link: Link,
     channelDescriptors: readonly ChannelDescriptor[],
     private readonly handlers: MConnectionHandlers,
-    config: Partial<MConnectionConfig> = {},
+    config?: Partial<MConnectionConfig>,
     /** Every timer and time reading of the connection (pings, timeouts, rate limits). */
     private readonly clock: Clock = systemClock,
   ) {
-    this.config = resolveMConnectionConfig(config);
-    const now = (): number => clock.now();
+    this.config = sharedMConnectionConfig(config);
+    // The system clock's now() needs no `this`: no closure per connection for it.
+    const now = clock === systemClock ? systemClock.now : (): number => clock.now();
     this.startedAtMs = now();
     this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes, now);
-    this.sendLimiter = new RateLimiter(this.config.sendRateBytesPerSec, now);
-    this.recvLimiter = new RateLimiter(this.config.recvRateBytesPerSec, now);
-    this.decoder = new PacketDecoder({
-      onMsgPacket: (channelId, payload, isLast) => this.onMsgPacket(channelId, payload, isLast),
-      onPing: () => {
-        this.scheduler.pongPending = true;
-        this.scheduleFlush();
-      },
-      onPong: () => this.onPong(),
-      onClose: (reason) => this.destroy(remoteCloseError(reason)),
-    });
+    this.sender = new Sender(this, link, this.scheduler, clock, this.config.maxBatchBytes, this.config.sendRateBytesPerSec, now);
+    this.keepAlive = new KeepAlive(this, clock, this.config.pingIntervalMs, this.config.pongTimeoutMs);
+    this.receiver = new Receiver(this, link, this.scheduler, handlers, this.keepAlive, clock, this.config.recvRateBytesPerSec, now);
   }
 
   get state(): MConnectionState {
@@ -135,25 +117,14 @@ export class MConnection {
   start(initialBytes?: Uint8Array): void {
     if (this.started) return;
     this.started = true;
-    this.link.attach({
-      onData: (chunk) => this.onData(chunk),
-      onDrain: () => {
-        this.waitingForDrain = false;
-        this.flush();
-      },
-      onClose: (error) => {
-        this.clock.clearTimeout(this.lingerTimer);
-        this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end')));
-      },
-      onEnd: () => this.onRemoteEnd(),
-    });
+    this.link.attach(this.receiver);
     if (this.link.closed) {
       this.finish(new ClosedError('Link was already closed'));
       return;
     }
-    this.pingTimer = this.clock.setInterval(() => this.sendPing(), this.config.pingIntervalMs);
-    if (initialBytes !== undefined && initialBytes.length > 0) this.onData(initialBytes);
-    if (this.pauseHolders.size === 0 && this.stateValue !== 'closed') this.link.resume();
+    this.keepAlive.start();
+    if (initialBytes !== undefined && initialBytes.length > 0) this.receiver.onData(initialBytes);
+    if (!this.receiver.isPaused && this.stateValue !== 'closed') this.link.resume();
   }
 
   /** Whether we declared `channelId` (what the remote declared is the Peer's business). */
@@ -171,7 +142,7 @@ export class MConnection {
   trySend(channelId: number, message: Uint8Array): boolean {
     const channel = this.sendableChannel(channelId, message);
     if (this.stateValue !== 'open' || !channel.tryEnqueue(message)) return false;
-    this.sendSoon();
+    this.sender.messageQueued();
     return true;
   }
 
@@ -190,7 +161,7 @@ export class MConnection {
     if (options.signal?.aborted) return Promise.reject(new AbortError());
     if (this.stateValue !== 'open') return RESOLVED_FALSE;
     if (channel.tryEnqueue(message)) {
-      this.sendSoon();
+      this.sender.messageQueued();
       return RESOLVED_TRUE;
     }
     return this.waitAndEnqueue(channel, message, options);
@@ -210,7 +181,7 @@ export class MConnection {
       const onRoom = (): void => {
         if (this.stateValue !== 'open') return settle(false);
         if (channel.tryEnqueue(message)) {
-          this.sendSoon();
+          this.sender.messageQueued();
           return settle(true);
         }
         cancelWait = channel.waitForRoom(onRoom);
@@ -244,13 +215,11 @@ export class MConnection {
    * connection, and reading one of them must not release the other.
    */
   pause(holder: unknown = DEFAULT_PAUSE_HOLDER): void {
-    this.pauseHolders.add(holder);
-    this.link.pause();
+    this.receiver.pause(holder);
   }
 
   resume(holder: unknown = DEFAULT_PAUSE_HOLDER): void {
-    this.pauseHolders.delete(holder);
-    if (this.pauseHolders.size === 0 && !this.pausedByRateLimit) this.link.resume();
+    this.receiver.resume(holder);
   }
 
   /**
@@ -259,17 +228,17 @@ export class MConnection {
    */
   close(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.stateValue === 'closed') return Promise.resolve();
-    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    const done = new Promise<void>((resolve) => (this.closeWaiters ??= []).push(resolve));
     if (this.stateValue === 'open') {
       this.stateValue = 'closing';
-      this.stopKeepAlive();
+      this.keepAlive.stop();
       // Waiting senders give up now: they were not accepted before close().
       for (const channel of this.scheduler.channels) channel.wakeAllWaiters();
       this.closeTimer = this.clock.setTimeout(
         () => this.destroy(new TimeoutError(`Graceful close timed out after ${this.config.closeTimeoutMs} ms`)),
         this.config.closeTimeoutMs,
       );
-      this.flush();
+      this.sender.flush();
     }
     const onAbort = (): void => this.destroy(new AbortError('Close aborted'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -302,177 +271,68 @@ export class MConnection {
     return {
       state: this.stateValue,
       uptimeMs: this.clock.now() - this.startedAtMs,
-      sentBytes: this.sentBytesTotal,
-      receivedBytes: this.receivedBytesTotal,
+      sentBytes: this.sender.sentBytes,
+      receivedBytes: this.receiver.receivedBytes,
       linkBufferedBytes: this.link.bufferedBytes,
-      lastPingRttMs: this.lastPingRttMs,
+      lastPingRttMs: this.keepAlive.lastRttMs,
       channels: this.scheduler.channels.map((channel) => channel.status()),
     };
   }
 
-  // ─── receiving ──────────────────────────────────────────────────────────────────────────────
+  // ─── for the receive and send sides and the keep-alive (internal) ──────────────────────────
 
-  private onData(chunk: Uint8Array): void {
-    if (this.stateValue === 'closed') return;
-    this.receivedBytesTotal += chunk.length;
-    const error = this.decoder.push(chunk);
-    if (error !== undefined) {
-      this.destroy(error);
-      return;
-    }
-    if (!this.recvLimiter.unlimited) {
-      this.recvLimiter.take(chunk.length);
-      const waitMs = this.recvLimiter.delayMs();
-      if (waitMs > 0 && !this.pausedByRateLimit) {
-        this.pausedByRateLimit = true;
-        this.link.pause();
-        this.recvResumeTimer = this.clock.setTimeout(() => {
-          this.pausedByRateLimit = false;
-          if (this.pauseHolders.size === 0) this.link.resume();
-          this.flush();
-        }, waitMs);
-      }
-    }
+  /** @internal */
+  get isOpen(): boolean {
+    return this.stateValue === 'open';
   }
 
-  private onMsgPacket(channelId: number, payload: Uint8Array, isLast: boolean): void {
-    if (this.stateValue === 'closed') return;
-    const channel = this.scheduler.channel(channelId);
-    if (channel === undefined) {
-      this.destroy(
-        new ProtocolError('ERR_UNKNOWN_CHANNEL', `Peer sent on unknown channel 0x${hex(channelId)}`, { detail: { channelId } }),
-      );
-      return;
-    }
-    const result = channel.receiveFragment(payload, isLast);
-    if (result === undefined) return;
-    if (result instanceof ProtocolError) {
-      this.destroy(result);
-      return;
-    }
-    if (latencyProbeEnabled) markLatency(LatencyPoint.Unpacked);
-    try {
-      this.handlers.onMessage(channelId, result);
-    } catch (error) {
-      // A throwing handler is a local bug; it costs this connection, never the process.
-      this.destroy(toError(error));
-    }
-  }
-
-  private onPong(): void {
-    if (this.pongTimer === undefined) return; // unsolicited pongs are harmless; ignore them
-    this.clock.clearTimeout(this.pongTimer);
-    this.pongTimer = undefined;
-    this.lastPingRttMs = this.clock.now() - this.pingSentAtMs;
-  }
-
-  // ─── sending ────────────────────────────────────────────────────────────────────────────────
-
-  private sendPing(): void {
-    if (this.stateValue !== 'open' || this.pongTimer !== undefined) return;
+  /** @internal */
+  queuePing(): void {
     this.scheduler.pingPending = true;
-    this.pingSentAtMs = this.clock.now();
-    this.pongTimer = this.clock.setTimeout(() => {
-      this.destroy(
-        new TimeoutError(`No pong within ${this.config.pongTimeoutMs} ms`, {
-          code: 'ERR_PONG_TIMEOUT',
-          detail: { pongTimeoutMs: this.config.pongTimeoutMs },
-        }),
-      );
-    }, this.config.pongTimeoutMs);
-    this.scheduleFlush();
+    this.sender.scheduleFlush();
   }
 
-  /**
-   * A message was queued. When the link is idle (no flush pending, nothing unsent in the link) it goes
-   * out at once, so a lone message pays no extra tick; the flush scheduled here then coalesces
-   * whatever the rest of this burst queues, so message rates keep their large batches.
-   */
-  private sendSoon(): void {
-    if (latencyProbeEnabled) markLatency(LatencyPoint.Send);
-    if (this.flushScheduled || this.flushing || this.stateValue !== 'open') return this.scheduleFlush();
-    if (this.link.bufferedBytes === 0) this.flush();
-    // Scheduled after the write, so that its cost is off the lone message's path.
-    this.scheduleFlush();
+  /** @internal */
+  pingReceived(): void {
+    this.scheduler.pongPending = true;
+    this.sender.scheduleFlush();
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.stateValue === 'closed') return;
-    this.flushScheduled = true;
-    this.clock.afterBurst(this.flushAfterBurst);
+  /** @internal */
+  linkDrained(): void {
+    this.sender.linkDrained();
   }
 
-  private readonly flushAfterBurst = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
-
-  /** Packing frees queue slots, which may enqueue (and ask to flush) right away: no nesting. */
-  private flush(): void {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      this.flushBatches();
-    } finally {
-      this.flushing = false;
-    }
+  /** @internal */
+  ioTurnBegan(): void {
+    this.sender.ioTurnBegan();
   }
 
-  private flushBatches(): void {
-    if (this.stateValue === 'closed' || this.waitingForDrain || this.sendRateTimer !== undefined) return;
-    for (;;) {
-      const waitMs = this.sendLimiter.delayMs();
-      if (waitMs > 0) {
-        this.sendRateTimer = this.clock.setTimeout(() => {
-          this.sendRateTimer = undefined;
-          this.flush();
-        }, waitMs);
-        return;
-      }
-      const maxBatch = this.config.maxBatchBytes;
-      const limit = this.sendLimiter.unlimited ? maxBatch : Math.min(maxBatch, this.sendLimiter.capacity);
-      const batch = this.scheduler.packBatch(limit, this.link.releasesWrittenChunk === true);
-      if (batch === undefined) break;
-      this.sendLimiter.take(batch.length);
-      this.sentBytesTotal += batch.length;
-      const accepted = this.link.write(batch);
-      this.scheduler.releaseBatch();
-      if (!accepted) {
-        this.waitingForDrain = true;
-        return;
-      }
-    }
-    if (this.stateValue === 'closing' && this.started) this.link.close();
+  /** @internal */
+  flushedWhileClosing(): void {
+    if (this.started) this.link.close();
+  }
+
+  /** @internal */
+  linkClosed(error: Error | undefined): void {
+    this.clock.clearTimeout(this.lingerTimer);
+    this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end')));
   }
 
   // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
 
-  private stopKeepAlive(): void {
-    this.clock.clearInterval(this.pingTimer);
-    this.clock.clearTimeout(this.pongTimer);
-    this.pingTimer = undefined;
-    this.pongTimer = undefined;
-  }
-
   /**
-   * The remote finished sending. Between messages that is a graceful close (or a process that died
+   * @internal The remote finished sending. Between messages that is a graceful close (or a process that died
    * idle; the wire cannot tell): we send what we accepted for it, then close, and report ClosedError
    * "closed by the remote end". In the middle of a message it cannot be graceful (a closing peer
    * flushes whole messages), so the fragment is dropped with a ProtocolError.
    */
-  private onRemoteEnd(): void {
+  remoteEnded(): void {
     if (this.stateValue === 'closed') return;
     if (this.stateValue === 'open') this.closedByRemote = true;
-    const partial = this.scheduler.channels.find((channel) => channel.partialMessageBytes > 0);
-    if (partial !== undefined) {
-      this.destroy(
-        new ProtocolError('ERR_PROTOCOL', `Link ended in the middle of a message on channel 0x${hex(partial.descriptor.id)}`, {
-          detail: { channelId: partial.descriptor.id, receivedBytes: partial.partialMessageBytes },
-        }),
-      );
-      return;
-    }
-    void this.close();
+    const truncated = this.receiver.truncatedMessageError();
+    if (truncated !== undefined) this.destroy(truncated);
+    else void this.close();
   }
 
   private finish(error: Error | undefined): void {
@@ -480,14 +340,14 @@ export class MConnection {
     if (error === undefined && this.closedByRemote) error = new ClosedError('Link closed by the remote end');
     this.stateValue = 'closed';
     this.closeError = error;
-    this.stopKeepAlive();
-    this.clock.clearTimeout(this.recvResumeTimer);
-    this.clock.clearTimeout(this.sendRateTimer);
+    this.keepAlive.stop();
+    this.receiver.stop();
+    this.sender.stop();
     this.clock.clearTimeout(this.closeTimer);
     for (const channel of this.scheduler.channels) channel.clear();
     const waiters = this.closeWaiters;
-    this.closeWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.closeWaiters = undefined;
+    if (waiters !== undefined) for (const resolve of waiters) resolve();
     this.handlers.onClose(error);
   }
 

@@ -47,3 +47,11 @@ export class RateLimiter {
     this.tokens = Math.min(this.capacity, this.tokens + (elapsed * this.bytesPerSec) / 1000);
   }
 }
+
+/** An unlimited bucket keeps no state: one serves every connection without a rate limit. */
+const UNLIMITED = new RateLimiter(0);
+
+/** A bucket for `bytesPerSec` (0 = unlimited, then the shared stateless one). */
+export function rateLimiter(bytesPerSec: number, now: () => number): RateLimiter {
+  return bytesPerSec <= 0 ? UNLIMITED : new RateLimiter(bytesPerSec, now);
+}

@@ -20,9 +20,19 @@ import { FRAME_SLAB_BYTES, FRAME_SLAB_MAX_FRAME_BYTES } from './constants.js';
 const MAX_FRAME_COUNTER = Number.MAX_SAFE_INTEGER;
 const TWO_POW_32 = 2 ** 32;
 
-function writeNonce(view: DataView, counter: number): void {
-  view.setUint32(4, counter >>> 0, true);
-  view.setUint32(8, Math.floor(counter / TWO_POW_32), true);
+/**
+ * The nonce of the seal or open in progress, shared by every encoder and decoder of the process: it is
+ * written right before one synchronous AEAD call and read by nothing else, so one buffer serves all
+ * connections instead of a buffer and a view per direction per connection.
+ */
+const nonce = new Uint8Array(AEAD_NONCE_BYTES);
+const nonceView = new DataView(nonce.buffer);
+
+/** Returns the shared nonce for frame number `counter`. */
+function nonceFor(counter: number): Uint8Array {
+  nonceView.setUint32(4, counter >>> 0, true);
+  nonceView.setUint32(8, Math.floor(counter / TWO_POW_32), true);
+  return nonce;
 }
 
 let frameSlab = new Uint8Array(0);
@@ -46,8 +56,6 @@ function counterExhausted(): ProtocolError {
 
 /** Seals plaintexts into frames for one direction. Not re-entrant; one per SecureLink. */
 export class FrameEncoder {
-  private readonly nonce = new Uint8Array(AEAD_NONCE_BYTES);
-  private readonly nonceView = new DataView(this.nonce.buffer);
   private counter = 0;
 
   constructor(
@@ -71,15 +79,15 @@ export class FrameEncoder {
       throw new RangeError(`Frame payload of ${plaintext.length} bytes exceeds ${this.maxPayloadBytes}`);
     }
     if (this.counter >= MAX_FRAME_COUNTER) throw counterExhausted();
-    writeNonce(this.nonceView, this.counter);
+    const nonce = nonceFor(this.counter);
     this.counter++;
     const length = plaintext.length + AEAD_TAG_BYTES;
     let frame: Uint8Array;
     if (this.aead.sealInto !== undefined) {
       frame = allocateFrame(FRAME_HEADER_BYTES + length);
-      this.aead.sealInto(this.nonce, plaintext, frame, FRAME_HEADER_BYTES);
+      this.aead.sealInto(nonce, plaintext, frame, FRAME_HEADER_BYTES);
     } else {
-      const sealed = this.aead.seal(this.nonce, plaintext);
+      const sealed = this.aead.seal(nonce, plaintext);
       frame = allocateFrame(FRAME_HEADER_BYTES + length);
       frame.set(sealed, FRAME_HEADER_BYTES);
     }
@@ -121,14 +129,13 @@ export type FrameSink = (plaintext: Uint8Array) => void;
 export class FrameDecoder {
   readonly maxSealedBytes: number;
   private stateValue: FrameDecoderState = FrameDecoderState.Header;
-  private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
+  /** The length header's bytes so far, big-endian, while it straddles chunks (no buffer per decoder). */
+  private headerValue = 0;
   private headerFilled = 0;
   private sealedLength = 0;
   /** Allocated (exactly `sealedLength`) only when a frame straddles chunks. */
   private partial: Uint8Array | undefined;
   private partialFilled = 0;
-  private readonly nonce = new Uint8Array(AEAD_NONCE_BYTES);
-  private readonly nonceView = new DataView(this.nonce.buffer);
   private counter = 0;
   private error: ProtocolError | undefined;
 
@@ -171,13 +178,14 @@ export class FrameDecoder {
           this.sealedLength = readUint32BE(chunk, offset);
           offset += FRAME_HEADER_BYTES;
         } else {
-          const take = Math.min(FRAME_HEADER_BYTES - this.headerFilled, end - offset);
-          this.header.set(chunk.subarray(offset, offset + take), this.headerFilled);
-          this.headerFilled += take;
-          offset += take;
+          while (this.headerFilled < FRAME_HEADER_BYTES && offset < end) {
+            this.headerValue = this.headerValue * 256 + chunk[offset++]!;
+            this.headerFilled++;
+          }
           if (this.headerFilled < FRAME_HEADER_BYTES) return undefined;
+          this.sealedLength = this.headerValue;
           this.headerFilled = 0;
-          this.sealedLength = readUint32BE(this.header, 0);
+          this.headerValue = 0;
         }
         const lengthError = this.checkLength(this.sealedLength);
         if (lengthError !== undefined) return this.fail(lengthError);
@@ -223,11 +231,11 @@ export class FrameDecoder {
 
   private openAndEmit(sealed: Uint8Array, onFrame: FrameSink): ProtocolError | undefined {
     if (this.counter >= MAX_FRAME_COUNTER) return this.fail(counterExhausted());
-    writeNonce(this.nonceView, this.counter);
+    const nonce = nonceFor(this.counter);
     const aead = this.aead;
     let plaintext: Uint8Array | undefined;
-    if (aead.openInPlace === undefined) plaintext = aead.open(this.nonce, sealed);
-    else if (aead.openInPlace(this.nonce, sealed)) plaintext = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
+    if (aead.openInPlace === undefined) plaintext = aead.open(nonce, sealed);
+    else if (aead.openInPlace(nonce, sealed)) plaintext = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
     if (plaintext === undefined) {
       return this.fail(
         new ProtocolError('ERR_DECRYPT', 'Frame failed authentication (tampered, replayed or reordered)', {
@@ -256,6 +264,7 @@ export class FrameDecoder {
     this.partial = undefined;
     this.partialFilled = 0;
     this.headerFilled = 0;
+    this.headerValue = 0;
   }
 }
 

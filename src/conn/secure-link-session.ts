@@ -38,10 +38,15 @@ type Phase = (typeof Phase)[keyof typeof Phase];
  * Built by the handshake at the moment the peer's auth frame checks out, still inside the
  * underlying link's onData: frames coalesced behind the auth frame arrive through `receiveFrame`
  * before anyone has attached, so they are queued and the underlying link is paused until `attach`.
+ *
+ * The session is itself the handlers of the link below (its internal `onData`, `onDrain`, `onEnd`,
+ * `onClose`), so an idle connection holds no closures for them.
  */
 export class SecureLinkSession implements SecureLink {
   /** `write` seals its chunk into new frames before returning. */
   readonly releasesWrittenChunk = true;
+  readonly remoteNodeId: string;
+  private readonly remoteKey: Uint8Array;
   private handlers: LinkHandlers | undefined;
   /** Opened frames the owner could not take yet (not attached, or paused). */
   private readonly pending: Uint8Array[] = [];
@@ -62,9 +67,12 @@ export class SecureLinkSession implements SecureLink {
     private readonly decoder: FrameDecoder,
     private readonly encoder: FrameEncoder,
     readonly localNodeId: string,
-    private readonly remote: AuthenticatedRemote,
+    remote: AuthenticatedRemote,
   ) {
-    link.attach({ onData: this.onLinkData, onDrain: this.onLinkDrain, onClose: this.onLinkClose, onEnd: this.onLinkEnd });
+    this.remoteNodeId = remote.nodeId;
+    // A copy: the key the handshake decoded may be a view of the whole chunk it arrived in.
+    this.remoteKey = new Uint8Array(remote.publicKey);
+    link.attach(this);
     this.updateLinkFlow();
   }
 
@@ -76,12 +84,8 @@ export class SecureLinkSession implements SecureLink {
     return this.link.remoteAddress;
   }
 
-  get remoteNodeId(): string {
-    return this.remote.nodeId;
-  }
-
   get remotePublicKey(): Uint8Array {
-    return this.remote.publicKey.slice();
+    return this.remoteKey.slice();
   }
 
   get bufferedBytes(): number {
@@ -157,10 +161,11 @@ export class SecureLinkSession implements SecureLink {
 
   /** A decoder error met while the handshake was still feeding the rest of its chunk. */
   fail(error: Error): void {
-    this.destroy(error instanceof MeshlinkError ? error.withPeer(this.remote.nodeId) : error);
+    this.destroy(error instanceof MeshlinkError ? error.withPeer(this.remoteNodeId) : error);
   }
 
-  private readonly onLinkData = (chunk: Uint8Array): void => {
+  /** @internal Data from the link below. */
+  onData(chunk: Uint8Array): void {
     if (latencyProbeEnabled) markLatency(LatencyPoint.Read);
     if (this.phase !== Phase.Open) return;
     // A Node Buffer's subarray() builds another Buffer through its species; plain views are cheaper
@@ -168,17 +173,19 @@ export class SecureLinkSession implements SecureLink {
     const bytes = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const error = this.decoder.push(bytes, this.receiveFrame);
     if (error !== undefined) this.fail(error);
-  };
+  }
 
-  private readonly onLinkDrain = (): void => {
+  /** @internal The link below drained. */
+  onDrain(): void {
     this.writeBlocked = false;
     if (this.phase === Phase.Open) this.handlers?.onDrain();
-  };
+  }
 
-  private readonly onLinkEnd = (): void => {
+  /** @internal The link below ended its reading side. */
+  onEnd(): void {
     if (this.phase !== Phase.Open) return;
     if (this.decoder.bufferedBytes > 0) {
-      this.fail(truncatedError(this.remote.nodeId, this.decoder.bufferedBytes));
+      this.fail(truncatedError(this.remoteNodeId, this.decoder.bufferedBytes));
       return;
     }
     // Nobody attached yet has nothing queued to flush: end our side at once, as links used to.
@@ -188,9 +195,10 @@ export class SecureLinkSession implements SecureLink {
     }
     this.remoteEnded = true;
     this.scheduleFlush();
-  };
+  }
 
-  private readonly onLinkClose = (error?: Error): void => {
+  /** @internal The link below closed. */
+  onClose(error?: Error): void {
     if (this.phase === Phase.Closed) return;
     const leftoverBytes = this.decoder.bufferedBytes;
     this.decoder.halt();
@@ -199,9 +207,9 @@ export class SecureLinkSession implements SecureLink {
       this.scheduleFlush();
       return;
     }
-    this.enterClosed(error ?? truncatedError(this.remote.nodeId, leftoverBytes));
+    this.enterClosed(error ?? truncatedError(this.remoteNodeId, leftoverBytes));
     this.reportClose();
-  };
+  }
 
   private deliver(handlers: LinkHandlers, plaintext: Uint8Array): void {
     try {
@@ -214,10 +222,11 @@ export class SecureLinkSession implements SecureLink {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(this.flush);
+    // A closure per call, not one kept per session: this runs on attach, resume and end, not per frame.
+    queueMicrotask(() => this.flush());
   }
 
-  private readonly flush = (): void => {
+  private flush(): void {
     this.flushScheduled = false;
     if (this.phase === Phase.Closed) {
       this.reportClose();
@@ -239,7 +248,7 @@ export class SecureLinkSession implements SecureLink {
       else this.close();
     }
     this.updateLinkFlow();
-  };
+  }
 
   private isClosed(): boolean {
     return this.phase === Phase.Closed;

@@ -1,11 +1,14 @@
 import { ConfigError } from '../errors.js';
-import { CONTROL_PACKET_BYTES, MSG_PACKET_HEADER_BYTES, PacketKind } from '../wire/constants.js';
+import { CONTROL_PACKET_BYTES, MAX_CHANNEL_ID, MSG_PACKET_HEADER_BYTES, PacketKind } from '../wire/constants.js';
 import { writeControlPacket } from '../wire/packet.js';
 import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
 import { BufferPool } from './buffer-pool.js';
 import { Channel } from './channel.js';
-import { hex, resolveChannelDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
+import { hex, sharedResolvedDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
 import { BATCH_POOL_MAX_FREE_BUFFERS, DEFAULT_MAX_BATCH_BYTES, PRIORITY_DECAY_FACTOR, PRIORITY_DECAY_INTERVAL_MS } from './constants.js';
+
+/** Up to this many channels a connection finds a channel by scanning its list. */
+const SCANNED_CHANNELS_MAX = 8;
 
 /** Shared by every connection of the process: JS runs one flush at a time. */
 const batchBuffers = new BufferPool(DEFAULT_MAX_BATCH_BYTES, BATCH_POOL_MAX_FREE_BUFFERS);
@@ -17,8 +20,12 @@ import { systemClock } from '../util/clock.js';
  * rule), so under contention priority 10 gets ~10× the bytes of priority 1 and a lone channel gets all.
  */
 export class SendScheduler {
-  readonly channels: Channel[] = [];
-  private readonly byId: (Channel | undefined)[] = new Array<Channel | undefined>(256);
+  readonly channels: readonly Channel[];
+  /**
+   * Channel by id, only for connections with many channels: a few are found faster by a scan, and a
+   * 256-slot table per connection would be 2 KiB of an idle peer's memory.
+   */
+  private readonly byId: (Channel | undefined)[] | undefined;
   private lastDecayMs = 0;
   /** The pooled buffer behind the last batch, until `releaseBatch`. */
   private lentBuffer: Uint8Array | undefined;
@@ -32,16 +39,27 @@ export class SendScheduler {
     /** Milliseconds; the connection passes its clock's. */
     private readonly now: () => number = systemClock.now,
   ) {
-    for (const descriptor of descriptors) {
-      const channel = new Channel(resolveChannelDescriptor(descriptor), maxPacketPayloadBytes);
-      if (this.byId[channel.id] !== undefined) throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(channel.id)} declared twice`);
-      this.byId[channel.id] = channel;
-      this.channels.push(channel);
+    // Made at its exact length (push would leave spare slots in every connection's array).
+    this.channels = descriptors.map((descriptor) => new Channel(sharedResolvedDescriptor(descriptor), maxPacketPayloadBytes));
+    this.channels.forEach((channel, index) => {
+      if (this.channels.findIndex((other) => other.id === channel.id) !== index) {
+        throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(channel.id)} declared twice`);
+      }
+    });
+    if (this.channels.length > SCANNED_CHANNELS_MAX) {
+      this.byId = new Array<Channel | undefined>(MAX_CHANNEL_ID + 1);
+      for (const channel of this.channels) this.byId[channel.id] = channel;
     }
   }
 
   channel(id: number): Channel | undefined {
-    return this.byId[id];
+    return this.byId === undefined ? this.scan(id) : this.byId[id];
+  }
+
+  private scan(id: number): Channel | undefined {
+    const channels = this.channels;
+    for (let i = 0; i < channels.length; i++) if (channels[i]!.id === id) return channels[i];
+    return undefined;
   }
 
   /**

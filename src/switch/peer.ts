@@ -19,10 +19,8 @@ export interface PeerStatus extends ConnectionStatus {
  * so it can be used as a Map/WeakMap key; `data` holds per-peer agent state and disappears with it.
  */
 export class Peer {
-  /** Per-peer state for agents (key by agent name or a symbol). Dropped when the peer goes. */
-  readonly data = new Map<string | symbol, unknown>();
-  /** Channel id → the remote's recvMessageCapacity, for the channels it declared. */
-  private readonly remoteCapacities: ReadonlyMap<number, number>;
+  /** Made on first use: many peers never get any. */
+  private dataMap: Map<string | symbol, unknown> | undefined;
 
   constructor(
     readonly nodeInfo: NodeInfo,
@@ -35,8 +33,18 @@ export class Peer {
     readonly connection: MConnection,
     /** When the connection was established, in the switch clock's ms. */
     readonly connectedAt: number,
-  ) {
-    this.remoteCapacities = new Map(nodeInfo.channels.map((id, index) => [id, nodeInfo.recvMessageCapacities[index]!]));
+  ) {}
+
+  /** Per-peer state for agents (key by agent name or a symbol). Dropped when the peer goes. */
+  get data(): Map<string | symbol, unknown> {
+    return (this.dataMap ??= new Map());
+  }
+
+  /** The remote's recvMessageCapacity for `channelId`; undefined for a channel it did not declare. */
+  private remoteCapacity(channelId: number): number | undefined {
+    // A scan of the NodeInfo's few channels instead of a Map per peer.
+    const index = this.nodeInfo.channels.indexOf(channelId);
+    return index < 0 ? undefined : this.nodeInfo.recvMessageCapacities[index];
   }
 
   get id(): string {
@@ -52,7 +60,7 @@ export class Peer {
    * then can a message go over it. False for ids outside 0..255.
    */
   hasChannel(channelId: number): boolean {
-    return this.remoteCapacities.has(channelId) && this.connection.hasChannel(channelId);
+    return this.remoteCapacity(channelId) !== undefined && this.connection.hasChannel(channelId);
   }
 
   /**
@@ -60,7 +68,7 @@ export class Peer {
    * recvMessageCapacity for it (it would cut us for more). 0 when the channel is not shared.
    */
   maxMessageBytes(channelId: number): number {
-    return this.hasChannel(channelId) ? this.remoteCapacities.get(channelId)! : 0;
+    return this.hasChannel(channelId) ? this.remoteCapacity(channelId)! : 0;
   }
 
   /**
@@ -95,7 +103,7 @@ export class Peer {
     assertChannelId(channelId);
     // A channel we lack is refused by the connection, with the same code and missingOn 'local'.
     if (!this.connection.hasChannel(channelId)) return;
-    const capacity = this.remoteCapacities.get(channelId);
+    const capacity = this.remoteCapacity(channelId);
     if (capacity === undefined) {
       throw new SendError('ERR_UNKNOWN_CHANNEL', `Peer ${this.id.slice(0, 12)} did not declare channel 0x${hex(channelId)}`, {
         peerId: this.id,

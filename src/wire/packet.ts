@@ -3,7 +3,6 @@ import {
   CONTROL_PACKET_BYTES,
   MAX_CLOSE_REASON_BYTES,
   MSG_PACKET_HEADER_BYTES,
-  MAX_PACKET_PAYLOAD_BYTES_LIMIT,
   PacketKind,
 } from './constants.js';
 
@@ -58,7 +57,7 @@ export interface PacketHandler {
   onPing(): void;
   onPong(): void;
   /** The peer is closing and says why; nothing after this packet is decoded. */
-  onClose?(reason: Uint8Array): void;
+  onClosePacket?(reason: Uint8Array): void;
 }
 
 const enum DecoderState {
@@ -76,9 +75,14 @@ const enum DecoderState {
  */
 export class PacketDecoder {
   private state = DecoderState.Kind;
-  private readonly header = new Uint8Array(MSG_PACKET_HEADER_BYTES);
+  // A header split across chunks is gathered into these numbers, not a buffer: an idle connection
+  // then holds no buffer here at all.
+  private headerKind = 0;
+  private headerChannel = 0;
+  private headerLength = 0;
   private headerFilled = 0;
-  private payload: Uint8Array = new Uint8Array(0);
+  /** Allocated at its exact size only while a packet straddles chunks. */
+  private payload: Uint8Array | undefined;
   private payloadFilled = 0;
 
   constructor(private readonly handler: PacketHandler) {}
@@ -106,8 +110,8 @@ export class PacketDecoder {
             offset += 1;
             this.handler.onPong();
           } else if (kind === PacketKind.Close) {
-            this.state = DecoderState.Header;
-            this.headerFilled = 0;
+            this.beginHeader(kind);
+            offset += 1;
           } else if (kind === PacketKind.Msg || kind === PacketKind.MsgEnd) {
             // Fast path: a whole packet inside this chunk is handed over without copying.
             if (length - offset >= MSG_PACKET_HEADER_BYTES) {
@@ -119,8 +123,8 @@ export class PacketDecoder {
                 continue;
               }
             }
-            this.state = DecoderState.Header;
-            this.headerFilled = 0;
+            this.beginHeader(kind);
+            offset += 1;
           } else {
             this.state = DecoderState.Failed;
             return new ProtocolError('ERR_MALFORMED_PACKET', `Unknown packet kind 0x${kind.toString(16).padStart(2, '0')}`, {
@@ -130,20 +134,21 @@ export class PacketDecoder {
           break;
         }
         case DecoderState.Header: {
-          const take = Math.min(MSG_PACKET_HEADER_BYTES - this.headerFilled, length - offset);
-          this.header.set(chunk.subarray(offset, offset + take), this.headerFilled);
-          this.headerFilled += take;
-          offset += take;
-          if (this.headerFilled === MSG_PACKET_HEADER_BYTES) {
-            const payloadLength = (this.header[2]! << 8) | this.header[3]!;
-            if (this.header[0] === PacketKind.Close && payloadLength > MAX_CLOSE_REASON_BYTES) {
+          const byte = chunk[offset++]!;
+          const filled = ++this.headerFilled;
+          if (filled === 2) this.headerChannel = byte;
+          else if (filled === 3) this.headerLength = byte << 8;
+          else if (filled === MSG_PACKET_HEADER_BYTES) {
+            const payloadLength = this.headerLength | byte;
+            this.headerLength = payloadLength;
+            if (this.headerKind === PacketKind.Close && payloadLength > MAX_CLOSE_REASON_BYTES) {
               this.state = DecoderState.Failed;
               return new ProtocolError('ERR_MALFORMED_PACKET', `Close reason of ${payloadLength} bytes exceeds ${MAX_CLOSE_REASON_BYTES}`, {
                 detail: { length: payloadLength, limit: MAX_CLOSE_REASON_BYTES },
               });
             }
             // 16-bit length: the cap is structural, so no separate size check is needed here.
-            this.payload = payloadLength <= MAX_PACKET_PAYLOAD_BYTES_LIMIT ? new Uint8Array(payloadLength) : this.payload;
+            this.payload = new Uint8Array(payloadLength);
             this.payloadFilled = 0;
             this.state = DecoderState.Payload;
             if (payloadLength === 0) this.completePayload();
@@ -151,11 +156,12 @@ export class PacketDecoder {
           break;
         }
         case DecoderState.Payload: {
-          const take = Math.min(this.payload.length - this.payloadFilled, length - offset);
-          this.payload.set(chunk.subarray(offset, offset + take), this.payloadFilled);
+          const payload = this.payload!;
+          const take = Math.min(payload.length - this.payloadFilled, length - offset);
+          payload.set(chunk.subarray(offset, offset + take), this.payloadFilled);
           this.payloadFilled += take;
           offset += take;
-          if (this.payloadFilled === this.payload.length) this.completePayload();
+          if (this.payloadFilled === payload.length) this.completePayload();
           break;
         }
         case DecoderState.Failed:
@@ -165,17 +171,23 @@ export class PacketDecoder {
     return undefined;
   }
 
+  private beginHeader(kind: number): void {
+    this.state = DecoderState.Header;
+    this.headerKind = kind;
+    this.headerFilled = 1;
+  }
+
   private completePayload(): void {
-    const payload = this.payload;
-    this.payload = new Uint8Array(0);
+    const payload = this.payload!;
+    this.payload = undefined;
     this.payloadFilled = 0;
     this.headerFilled = 0;
-    if (this.header[0] === PacketKind.Close) {
+    if (this.headerKind === PacketKind.Close) {
       this.state = DecoderState.Failed; // the last packet a peer sends: ignore anything after it
-      this.handler.onClose?.(payload);
+      this.handler.onClosePacket?.(payload);
       return;
     }
     this.state = DecoderState.Kind;
-    this.handler.onMsgPacket(this.header[1]!, payload, this.header[0] === PacketKind.MsgEnd);
+    this.handler.onMsgPacket(this.headerChannel, payload, this.headerKind === PacketKind.MsgEnd);
   }
 }

@@ -64,7 +64,7 @@ describe('MConnection close reasons', () => {
 
   it('the packet decoder refuses a close reason over the cap, and ignores whatever follows a close', () => {
     const seen: string[] = [];
-    const handler = { onMsgPacket: () => void seen.push('msg'), onPing: () => void seen.push('ping'), onPong: () => undefined, onClose: () => void seen.push('close') };
+    const handler = { onMsgPacket: () => void seen.push('msg'), onPing: () => void seen.push('ping'), onPong: () => undefined, onClosePacket: () => void seen.push('close') };
     const tooLong = new Uint8Array([PacketKind.Close, 0, (MAX_CLOSE_REASON_BYTES + 1) >> 8, (MAX_CLOSE_REASON_BYTES + 1) & 0xff]);
     expect(new PacketDecoder(handler).push(tooLong)).toMatchObject({ code: 'ERR_MALFORMED_PACKET' });
     const decoder = new PacketDecoder(handler);

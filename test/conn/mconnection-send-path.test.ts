@@ -4,9 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nodeChaCha20Poly1305, openSslChaCha20Poly1305 } from '../../platforms/node/aead.js';
 import { TcpLink } from '../../platforms/node/tcp.js';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
+import { MConnection } from '../../src/conn/mconnection.js';
 import { secureHandshake, type SecureLink } from '../../src/conn/secure-link.js';
 import { nobleChaCha20Poly1305, type AeadFactory } from '../../src/crypto/aead.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
 import { endpoint, type Endpoint } from '../helpers/mconn-pair.js';
 import { waitFor, within } from '../helpers/wait.js';
 import { TapLink } from './secure-link-fixtures.js';
@@ -92,6 +94,42 @@ describe('MConnection send path over TCP', () => {
     const before = tap.writes.length;
     await a.conn.send(HIGH, message(HIGH, 0, 64));
     expect(tap.writes.length).toBe(before + 1);
+  });
+
+  it('answers in a request/response exchange are written inside the handler, with no flush scheduled for later', async () => {
+    const [secureA, secureB] = await securePair(nodeChaCha20Poly1305, nodeChaCha20Poly1305);
+    const tapA = new TapLink(secureA);
+    const tapB = new TapLink(secureB);
+    let afterBurstCalls = 0;
+    const countingClock: Clock = { ...systemClock, afterBurst: (callback) => void (afterBurstCalls += 1, systemClock.afterBurst(callback)) };
+    const ROUNDS = 200;
+    let rounds = 0;
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    const ends: MConnection[] = [];
+    const answerAtOnce = (conn: () => MConnection, tap: TapLink) => (channelId: number, received: Uint8Array): void => {
+      const seq = new DataView(received.buffer, received.byteOffset).getUint32(0);
+      if (conn() === ends[0] && seq + 1 === ROUNDS) return done();
+      if (conn() === ends[0]) rounds += 1;
+      const writes = tap.writes.length;
+      expect(conn().trySend(channelId, message(channelId, conn() === ends[0] ? seq + 1 : seq, 64))).toBe(true);
+      expect(tap.writes.length).toBe(writes + 1);
+    };
+    for (const [link, tap] of [
+      [tapA, tapA],
+      [tapB, tapB],
+    ] as const) {
+      const index = ends.length;
+      const conn = new MConnection(link, CHANNELS, { onMessage: answerAtOnce(() => ends[index]!, tap), onClose: () => undefined }, {}, countingClock);
+      ends.push(conn);
+      cleanups.push(() => conn.destroy());
+      conn.start();
+    }
+    expect(ends[0]!.trySend(HIGH, message(HIGH, 0, 64))).toBe(true);
+    await within(finished, 20_000, `${ROUNDS} round trips`);
+    expect(rounds).toBe(ROUNDS - 1);
+    // Only the very first send may have scheduled one (nothing had arrived before it).
+    expect(afterBurstCalls).toBeLessThanOrEqual(1);
   });
 
   it('queues a lone message behind bytes the link has not sent yet (the receiver stopped reading), keeping order', async () => {

@@ -1,0 +1,163 @@
+import { ProtocolError, toError } from '../errors.js';
+import type { Link, LinkHandlers } from '../transport/link.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
+import { PacketDecoder, type PacketHandler } from '../wire/packet.js';
+import { hex } from './channel-descriptor.js';
+import { remoteCloseError } from './close-reason.js';
+import type { KeepAlive } from './keep-alive.js';
+import type { MConnectionHandlers, MConnectionState } from './mconnection.js';
+import { rateLimiter, type RateLimiter } from './rate-limiter.js';
+import type { SendScheduler } from './send-scheduler.js';
+
+/** What the receive side needs from its connection; MConnection's internal methods. */
+export interface ReceiverOwner {
+  readonly state: MConnectionState;
+  destroy(error?: Error): void;
+  /** The link took all it had refused (`write` returned false before). */
+  linkDrained(): void;
+  /** The link closed; `error` when it failed. */
+  linkClosed(error: Error | undefined): void;
+  /** The remote finished sending (a TCP FIN) but still reads. */
+  remoteEnded(): void;
+  /** The peer pinged: a pong must go out. */
+  pingReceived(): void;
+  /** A chunk arrived: this is a new turn of the event loop. */
+  ioTurnBegan(): void;
+}
+
+/** The holder of `pause()` called without one. */
+export const DEFAULT_PAUSE_HOLDER = Symbol('caller');
+
+/**
+ * The receive side of an MConnection: it is the link's handlers and the packet decoder's, so an idle
+ * connection holds no closures for either. Packets are decoded as they stream in, fragments reassembled
+ * per channel up to that channel's recvMessageCapacity, whole messages handed to `onMessage`. Unknown
+ * channel, oversize message or malformed packet: the connection is destroyed with a ProtocolError. It
+ * also owns reading's flow: pause holders (each full inbox, the app) and the receive rate limit.
+ */
+export class Receiver implements LinkHandlers, PacketHandler {
+  receivedBytes = 0;
+  private readonly decoder = new PacketDecoder(this);
+  private readonly limiter: RateLimiter;
+  /** Whoever paused delivery: reading resumes only when all have resumed. Made on the first pause. */
+  private pauseHolders: Set<unknown> | undefined;
+  private pausedByRateLimit = false;
+  private resumeTimer: TimerHandle | undefined;
+
+  constructor(
+    private readonly owner: ReceiverOwner,
+    private readonly link: Link,
+    private readonly scheduler: SendScheduler,
+    private readonly handlers: MConnectionHandlers,
+    private readonly keepAlive: KeepAlive,
+    private readonly clock: Clock,
+    recvRateBytesPerSec: number,
+    now: () => number,
+  ) {
+    this.limiter = rateLimiter(recvRateBytesPerSec, now);
+  }
+
+  get isPaused(): boolean {
+    return this.pausedByRateLimit || (this.pauseHolders !== undefined && this.pauseHolders.size > 0);
+  }
+
+  pause(holder: unknown = DEFAULT_PAUSE_HOLDER): void {
+    (this.pauseHolders ??= new Set()).add(holder);
+    this.link.pause();
+  }
+
+  resume(holder: unknown = DEFAULT_PAUSE_HOLDER): void {
+    this.pauseHolders?.delete(holder);
+    if (!this.isPaused) this.link.resume();
+  }
+
+  /** A ProtocolError when the link ended in the middle of a message: its rest can never come. */
+  truncatedMessageError(): ProtocolError | undefined {
+    const partial = this.scheduler.channels.find((channel) => channel.partialMessageBytes > 0);
+    if (partial === undefined) return undefined;
+    return new ProtocolError('ERR_PROTOCOL', `Link ended in the middle of a message on channel 0x${hex(partial.id)}`, {
+      detail: { channelId: partial.id, receivedBytes: partial.partialMessageBytes },
+    });
+  }
+
+  /** The connection is closed: no more reading. */
+  stop(): void {
+    this.clock.clearTimeout(this.resumeTimer);
+  }
+
+  // ─── LinkHandlers ───────────────────────────────────────────────────────────────────────────
+
+  onData(chunk: Uint8Array): void {
+    if (this.owner.state === 'closed') return;
+    this.owner.ioTurnBegan();
+    this.receivedBytes += chunk.length;
+    const error = this.decoder.push(chunk);
+    if (error !== undefined) {
+      this.owner.destroy(error);
+      return;
+    }
+    const limiter = this.limiter;
+    if (limiter.unlimited) return;
+    limiter.take(chunk.length);
+    const waitMs = limiter.delayMs();
+    if (waitMs > 0 && !this.pausedByRateLimit) {
+      this.pausedByRateLimit = true;
+      this.link.pause();
+      this.resumeTimer = this.clock.setTimeout(() => {
+        this.pausedByRateLimit = false;
+        if (!this.isPaused) this.link.resume();
+      }, waitMs);
+    }
+  }
+
+  onDrain(): void {
+    this.owner.linkDrained();
+  }
+
+  onClose(error?: Error): void {
+    this.owner.linkClosed(error);
+  }
+
+  onEnd(): void {
+    this.owner.remoteEnded();
+  }
+
+  // ─── PacketHandler ──────────────────────────────────────────────────────────────────────────
+
+  onMsgPacket(channelId: number, payload: Uint8Array, isLast: boolean): void {
+    if (this.owner.state === 'closed') return;
+    const channel = this.scheduler.channel(channelId);
+    if (channel === undefined) {
+      this.owner.destroy(
+        new ProtocolError('ERR_UNKNOWN_CHANNEL', `Peer sent on unknown channel 0x${hex(channelId)}`, { detail: { channelId } }),
+      );
+      return;
+    }
+    const result = channel.receiveFragment(payload, isLast);
+    if (result === undefined) return;
+    if (result instanceof ProtocolError) {
+      this.owner.destroy(result);
+      return;
+    }
+    if (latencyProbeEnabled) markLatency(LatencyPoint.Unpacked);
+    try {
+      this.handlers.onMessage(channelId, result);
+    } catch (error) {
+      // A throwing handler is a local bug; it costs this connection, never the process.
+      this.owner.destroy(toError(error));
+    }
+  }
+
+  onPing(): void {
+    this.owner.pingReceived();
+  }
+
+  onPong(): void {
+    this.keepAlive.onPong();
+  }
+
+  onClosePacket(reason: Uint8Array): void {
+    this.owner.destroy(remoteCloseError(reason));
+  }
+}
