@@ -355,7 +355,10 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
     const sample = this.book.getSelection(this.config.maxAddressesPerResponse).filter((address) => !address.startsWith('webrtc://'));
     const live = this.options.relayWebRtc === true ? this.liveWebRtcAddresses(peer) : [];
-    const fromBook = firstHandFirst(this.book, sample).filter((address) => !address.includes(peer.id));
+    // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it
+    // vouches only for nodes it reached or that told it of themselves, never for hearsay it was fed.
+    const vouched = this.config.seedMode ? this.book.sampleFirstHand(sample.length) : [];
+    const fromBook = (vouched.length > 0 ? vouched : firstHandFirst(this.book, sample)).filter((address) => !address.includes(peer.id));
     return [...live, ...fromBook].slice(0, this.config.maxAddressesPerResponse);
   }
 

@@ -65,6 +65,25 @@ describe('PEXAgent per-peer limits', () => {
     expect(setup.errors).toEqual([]);
   });
 
+  it('in seed mode vouches only for nodes it reached or that spoke for themselves, never for hearsay', async () => {
+    const network = new MemoryNetwork();
+    const seed = await startPexNode({ transports: [network.transport()], listen: 'memory://vouching-seed', pex: { seedMode: true, crawlIntervalMs: 60_000 } });
+    const asker = new RogueAgent(() => []);
+    const rogue = await startPexNode({ transports: [network.transport()], listen: 'memory://vouching-asker', pex: false, agents: { rogue: asker } });
+    const hearsay = fakeAddresses(40, 'memory');
+    const source = fakeAddresses(1, 'memory', 500)[0]!;
+    for (const address of hearsay) seed.pex!.book.addAddress(address, source);
+    const vouched = fakeAddresses(3, 'memory', 100);
+    for (const address of vouched) seed.pex!.book.addAddress(address, address); // each told us of itself
+    const peer = await rogue.sw.dial(seed.address);
+    peer.trySend(PEX_CHANNEL_ID, request());
+    await waitFor(() => asker.received.some((message) => message.type === 'pexResponse'), 2000, 'response');
+    const answer = asker.received.find((message) => message.type === 'pexResponse');
+    const addresses = answer?.type === 'pexResponse' ? answer.addresses : [];
+    // The asker told the seed of itself too (its NodeInfo), but is never handed back its own address.
+    expect([...addresses].sort()).toEqual([...vouched].sort());
+  });
+
   it('stops and bans a peer that asks again before minRequestIntervalMs: ERR_PEX_REQUEST_TOO_SOON', async () => {
     const setup = await pair();
     const peer = await setup.rogue.sw.dial(setup.honest.address);
