@@ -21,6 +21,16 @@ import type { SimplePeerLike } from './simple-peer-like.js';
 export class WebRtcLink extends MessageLink {
   readonly transport = 'webrtc';
   private closeTimer: TimerHandle | undefined;
+  /**
+   * The data channel's buffered amount as read once in this burst of work, plus what we sent since (an
+   * upper bound: the channel only drains). Under @roamhq/wrtc each read is a synchronous call into its
+   * network thread (~20 µs), and a lone message used to read it twice (is the link idle? under the
+   * high-water mark?); once per burst is enough.
+   */
+  private bufferedThisBurst: number | undefined;
+  private readonly forgetBuffered = (): void => {
+    this.bufferedThisBurst = undefined;
+  };
 
   constructor(
     private readonly peer: SimplePeerLike,
@@ -39,18 +49,24 @@ export class WebRtcLink extends MessageLink {
   }
 
   get bufferedBytes(): number {
-    return this.closedValue ? 0 : this.peer.bufferSize;
+    return this.closedValue ? 0 : this.socketBufferedAmount;
   }
 
   protected get socketBufferedAmount(): number {
-    return this.peer.bufferSize;
+    if (this.bufferedThisBurst === undefined) {
+      this.bufferedThisBurst = this.peer.bufferSize;
+      queueMicrotask(this.forgetBuffered);
+    }
+    return this.bufferedThisBurst;
   }
 
   write(chunk: Uint8Array): boolean {
     if (this.closedValue || this.closeTimer !== undefined) return false;
     try {
       for (let offset = 0; offset < chunk.length; offset += WEBRTC_MAX_CHUNK_BYTES) {
-        this.peer.send(standalone(chunk, offset, Math.min(chunk.length, offset + WEBRTC_MAX_CHUNK_BYTES)));
+        const piece = standalone(chunk, offset, Math.min(chunk.length, offset + WEBRTC_MAX_CHUNK_BYTES));
+        this.peer.send(piece);
+        if (this.bufferedThisBurst !== undefined) this.bufferedThisBurst += piece.length;
       }
     } catch (error) {
       this.destroy(new TransportError(`WebRTC ${this.remoteAddress}: send failed: ${(error as Error).message}`, { cause: error }));

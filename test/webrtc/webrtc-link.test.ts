@@ -63,6 +63,28 @@ describe('WebRtcLink', () => {
     await waitFor(() => state.drains === 1, 1000, 'drain');
   });
 
+  it('reads the data channel\'s buffered amount once per burst (each read crosses into wrtc\'s thread), and afresh in the next', async () => {
+    const peer = new FakePeer();
+    let reads = 0;
+    let amount = 0;
+    Object.defineProperty(peer, 'bufferSize', { get: () => (reads++, amount) });
+    peer.send = (chunk) => {
+      peer.sent.push(chunk);
+      amount += chunk.length;
+    };
+    const link = new WebRtcLink(peer, 'x');
+    expect(link.bufferedBytes).toBe(0); // "is the link idle?", as MConnection asks before a lone message
+    expect(link.write(new Uint8Array(100))).toBe(true);
+    expect(link.bufferedBytes).toBe(100); // counted, not read
+    expect(reads).toBe(1);
+    // The channel drained meanwhile: the next burst sees it, and a full channel still stops writes.
+    await Promise.resolve();
+    amount = WEBRTC_HIGH_WATER_MARK_BYTES;
+    expect(link.write(new Uint8Array(10))).toBe(false);
+    expect(reads).toBe(2);
+    link.destroy();
+  });
+
   it('holds data until attach, delivers it after attach returns, in order', async () => {
     const peer = new FakePeer();
     const link = new WebRtcLink(peer, 'x');
