@@ -1,18 +1,16 @@
 import type { ChannelDescriptor } from '../conn/channel-descriptor.js';
 import { ConfigError, MeshlinkError, ProtocolError, toError } from '../errors.js';
-import type { Storage } from '../storage/storage.js';
 import type { Agent } from '../switch/agent.js';
 import type { Peer } from '../switch/peer.js';
 import type { Switch } from '../switch/switch.js';
 import { parseAddress } from '../transport/address.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TypedEventTarget } from '../util/events.js';
-import { AddressBook, type AddressBookOptions, type AutoSave } from './address-book.js';
+import { AddressBook, type AutoSave } from './address-book.js';
 import { resolvePexConfig, type PexConfig } from './config.js';
 import {
   ISOLATED_DIAL_JITTER_MS,
   ISOLATED_RETRY_ROUND_DELAY_MS,
-  MAX_LIVE_WEBRTC_ADDRESSES,
   MAX_REMEMBERED_HANG_UPS,
   PEX_CHANNEL_ID,
   PEX_CHANNEL_PRIORITY,
@@ -20,66 +18,17 @@ import {
   PEX_MAX_MESSAGE_BYTES,
   PEX_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
-import { firstHandFirst, networkGroupOf, nodeIdOfSource, planCrawl, planDials, type DialPlanContext } from './pex-dial-planner.js';
+import { networkGroupOf, nodeIdOfSource, planCrawl, planDials, type DialPlanContext } from './pex-dial-planner.js';
 import { decodePexMessage, encodePexMessage, findInvalidAddress } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
+import { answerFor } from './pex-answers.js';
+import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
-
-export interface PexAgentOptions extends Partial<PexConfig> {
-  /** The book to use. @default a new AddressBook (with `storage`, `allowLocal`, `bookOptions`) */
-  book?: AddressBook;
-  /** Where a book the agent creates is loaded from at start and saved to (periodically and at stop). */
-  storage?: Storage;
-  /** Load at start, auto-save, save at stop. @default true when `storage` is given */
-  persist?: boolean;
-  /** Accept loopback, private and memory:// addresses (tests, LANs). @default false */
-  allowLocal?: boolean;
-  /** Geometry and thresholds for a book the agent creates. */
-  bookOptions?: Omit<AddressBookOptions, 'storage' | 'allowLocal' | 'now' | 'random' | 'clock'>;
-  /** @default Math.random */
-  random?: () => number;
-  /** Time readings only (timers use `clock`). @default the clock's now */
-  now?: () => number;
-  /** Runs the PEX rounds, dial jitter, seed-mode disconnects, feelers and the book's auto-save. @default the Switch's clock */
-  clock?: Clock;
-  /** Book load warnings and auto-save failures. */
-  onWarning?: (message: string) => void;
-  /**
-   * We relay WebRTC signalling: hand out `webrtc://<peer>?via=<us>` for the connected peers that
-   * accept WebRTC (their NodeInfo lists `webrtc://<their id>`), so pages that know only us can reach
-   * each other directly. Those addresses are made from live connections at each answer, never from the
-   * book, so a page's address is handed out only while it is connected to the relay its `via` names.
-   * @default false
-   */
-  relayWebRtc?: boolean;
-}
 
 /** Picks from the book before a feeler round gives up (busy, banned or undialable addresses). */
 const FEELER_PICK_ATTEMPTS = 8;
 
-export interface PexAgentEvents extends Record<string, unknown> {
-  /** A peer broke a PEX rule; it has been stopped with `error` and banned for banMs. */
-  misbehaviour: { peer: Peer; error: MeshlinkError };
-  /** A response was accepted: how many addresses it had and how many were new to the book. */
-  addresses: { peer: Peer; received: number; added: number };
-}
-
-export interface PexStats {
-  requestsSent: number;
-  requestsReceived: number;
-  responsesSent: number;
-  responsesReceived: number;
-  addressesReceived: number;
-  addressesAdded: number;
-  dials: number;
-  dialFailures: number;
-  seedDials: number;
-  misbehaviours: number;
-  /** Feeler connections that came up (each moved its address to the tried table or tested an incumbent). */
-  feelers: number;
-  /** Anchors dialled at start. */
-  anchorDials: number;
-}
+export type { PexAgentOptions, PexAgentEvents, PexStats } from './pex-agent-options.js';
 
 /**
  * Peer exchange (CometBFT's PEX reactor) on channel 0x00. It keeps the node at `maxOutbound` outbound
@@ -114,20 +63,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   private interval: TimerHandle | undefined;
   private firstRound: TimerHandle | undefined;
   private running = false;
-  private readonly counters: PexStats = {
-    requestsSent: 0,
-    requestsReceived: 0,
-    responsesSent: 0,
-    responsesReceived: 0,
-    addressesReceived: 0,
-    addressesAdded: 0,
-    dials: 0,
-    dialFailures: 0,
-    seedDials: 0,
-    misbehaviours: 0,
-    feelers: 0,
-    anchorDials: 0,
-  };
+  private readonly counters: PexStats = newPexStats();
   private feelerTimer: TimerHandle | undefined;
   private retryRound: TimerHandle | undefined;
   private anchorsDialled = false;
@@ -348,39 +284,11 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   }
 
   /**
-   * The addresses to hand `peer` for its request: the book's sample size (never the whole book), first-hand
-   * addresses first, never the peer's own. Subclasses may override (the simulation's colluders do).
+   * The addresses to hand `peer` for its request (see answerFor). Subclasses may override (the
+   * simulation's colluders do).
    */
   protected selectAddressesFor(peer: Peer): string[] {
-    // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
-    const sample = this.book.getSelection(this.config.maxAddressesPerResponse).filter((address) => !address.startsWith('webrtc://'));
-    const live = this.options.relayWebRtc === true ? this.liveWebRtcAddresses(peer) : [];
-    // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it
-    // vouches only for nodes it reached or that told it of themselves, never for hearsay it was fed.
-    const vouched = this.config.seedMode ? this.book.sampleFirstHand(sample.length) : [];
-    const fromBook = (vouched.length > 0 ? vouched : firstHandFirst(this.book, sample)).filter((address) => !address.includes(peer.id));
-    return [...live, ...fromBook].slice(0, this.config.maxAddressesPerResponse);
-  }
-
-  /**
-   * `webrtc://<id>?via=<us>` for connected peers (other than `asker`) that take WebRTC offers and
-   * dialled us: a node takes relayed signals only from peers it dialled (the SignalAgent's rule), so
-   * only those will accept offers we forward.
-   */
-  private liveWebRtcAddresses(asker: Peer): string[] {
-    const sw = this.sw;
-    if (sw === undefined) return [];
-    const out: string[] = [];
-    for (const peer of sw.peers) {
-      if (peer === asker || peer.direction !== 'inbound' || !peer.nodeInfo.listenAddresses.includes(`webrtc://${peer.id}`)) continue;
-      out.push(`webrtc://${peer.id}?via=${sw.nodeId}`);
-    }
-    // A random subset when there are many, so every page gets a different slice of the mesh.
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [out[i], out[j]] = [out[j]!, out[i]!];
-    }
-    return out.slice(0, MAX_LIVE_WEBRTC_ADDRESSES);
+    return answerFor(peer, { book: this.book, config: this.config, sw: this.sw, relayWebRtc: this.options.relayWebRtc === true, random: this.random });
   }
 
   private onRequest(peer: Peer, state: PexPeerState): void {

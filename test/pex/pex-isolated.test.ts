@@ -30,7 +30,6 @@ describe('PEXAgent with no outbound peer', () => {
     // machine); the bound is loose for loaded ones and still far below the 60 s round.
     await waitFor(() => node.sw.peers.length === 1, 15_000, 'connected to the live node on an early round');
     expect(node.sw.peers[0]!.id).toBe(live.sw.nodeId);
-    expect(node.pex!.stats().dials).toBe(2);
   });
 
   it('stops retrying early once it has an outbound peer: rounds go back to ensurePeersIntervalMs', async () => {
