@@ -250,9 +250,12 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       trustedShort = plan.trustedShort;
     }
     if (book.needMoreAddresses()) {
-      // Only peers we chose: an inbound peer picked us, so asking it lets whoever dials most fill our book.
-      const askable = [...this.peerStates].filter(([peer, state]) => peer.direction === 'outbound' && this.mayAsk(peer, state)).map(([peer]) => peer);
-      const peer = askable[Math.floor(this.random() * askable.length)];
+      // Peers we chose: an inbound peer picked us, so asking it lets whoever dials most fill our book. A
+      // node with no outbound peer (no seed answers, nothing in its book) asks whoever dialled it instead.
+      const askable = [...this.peerStates].filter(([peer, state]) => this.mayAsk(peer, state)).map(([peer]) => peer);
+      const chosen = askable.filter((peer) => peer.direction === 'outbound');
+      const candidates = chosen.length > 0 || sw.peerCounts().outbound > 0 ? chosen : askable;
+      const peer = candidates[Math.floor(this.random() * candidates.length)];
       if (peer !== undefined) this.requestAddresses(peer);
     }
     // Seeds bootstrap (a small book, or nothing at all to dial while we have no outbound peer) and top up

@@ -171,17 +171,28 @@ describe('PEXAgent request pacing', () => {
     expect(decodePexMessage(request())).toEqual({ type: 'pexRequest' });
   });
 
-  it('asks only the peers it dialled: a peer that dialled us never gets to fill our book', async () => {
+  it('asks only the peers it dialled while it has one: a peer that dialled us never gets to fill our book', async () => {
     const network = new MemoryNetwork();
     const a: PexNode = await startPexNode({ transports: [network.transport()], listen: 'memory://asks-a', pex: { ensurePeersIntervalMs: 150 } });
     const b: PexNode = await startPexNode({ transports: [network.transport()], listen: 'memory://asks-b', pex: { ensurePeersIntervalMs: 150 } });
+    const c: PexNode = await startPexNode({ transports: [network.transport()], listen: 'memory://asks-c', pex: false });
+    await a.sw.dial(c.address); // a's one outbound peer (no PEX: it never answers)
     await b.sw.dial(a.address);
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    expect(a.sw.peers.map((peer) => peer.direction)).toEqual(['inbound']);
+    expect(a.sw.peers.map((peer) => peer.direction).sort()).toEqual(['inbound', 'outbound']);
     // Both books are tiny, so both want addresses every 150 ms: b asks a (its outbound peer), a never asks b.
     expect(b.pex!.stats().requestsSent).toBeGreaterThanOrEqual(3);
-    expect(a.pex!.stats().requestsSent).toBe(0);
     expect(a.pex!.stats().requestsReceived).toBe(b.pex!.stats().requestsSent);
+    expect(b.pex!.stats().requestsReceived).toBe(0);
+  });
+
+  it('with no outbound peer at all, asks whoever dialled it rather than stay without addresses', async () => {
+    const network = new MemoryNetwork();
+    const a: PexNode = await startPexNode({ transports: [network.transport()], listen: 'memory://lonely-a', pex: { ensurePeersIntervalMs: 150 } });
+    const b: PexNode = await startPexNode({ transports: [network.transport()], listen: 'memory://lonely-b', pex: { ensurePeersIntervalMs: 150 } });
+    await b.sw.dial(a.address);
+    await waitFor(() => b.pex!.stats().requestsReceived > 0, 3000, 'a asks the peer that dialled it');
+    expect(a.sw.peers.map((peer) => peer.direction)).toEqual(['inbound']);
   });
 });
 
