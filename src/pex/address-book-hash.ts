@@ -1,9 +1,9 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 
-/** SHA-256's block, in bytes, and its initial state (FIPS 180-4 §5.3.3). */
+/** SHA-256's block, in bytes, its initial state and round constants (FIPS 180-4), as int32 for fast arithmetic. */
 const BLOCK_BYTES = 64;
-const INITIAL_STATE = Uint32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19);
-const ROUND_CONSTANTS = Uint32Array.of(
+const INITIAL_STATE = Int32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19);
+const ROUND_CONSTANTS = Int32Array.of(
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
   0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
   0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
@@ -24,12 +24,12 @@ const textEncoder = new TextEncoder();
  * allocated once. A book hashes every address it learns, so this runs for every address a peer sends.
  */
 export class KeyedHash32 {
-  private readonly innerStart = new Uint32Array(8);
-  private readonly outerStart = new Uint32Array(8);
-  private readonly state = new Uint32Array(8);
-  private readonly schedule = new Uint32Array(64);
-  private readonly scratch = new Uint8Array(SCRATCH_MESSAGE_BYTES + 2 * BLOCK_BYTES);
-  private readonly scratchView = new DataView(this.scratch.buffer);
+  private readonly innerStart = new Int32Array(8);
+  private readonly outerStart = new Int32Array(8);
+  private readonly state = new Int32Array(8);
+  private readonly schedule = new Int32Array(64);
+  /** The message as big-endian words, with room for its padding. */
+  private readonly words = new Int32Array((SCRATCH_MESSAGE_BYTES + 2 * BLOCK_BYTES) / 4);
 
   constructor(key: Uint8Array) {
     const block = new Uint8Array(BLOCK_BYTES);
@@ -37,52 +37,68 @@ export class KeyedHash32 {
     const padded = new Uint8Array(BLOCK_BYTES);
     for (let i = 0; i < BLOCK_BYTES; i++) padded[i] = block[i]! ^ 0x36;
     this.innerStart.set(INITIAL_STATE);
-    this.compress(this.innerStart, new DataView(padded.buffer), 0);
+    this.compressBytes(this.innerStart, padded);
     for (let i = 0; i < BLOCK_BYTES; i++) padded[i] = block[i]! ^ 0x5c;
     this.outerStart.set(INITIAL_STATE);
-    this.compress(this.outerStart, new DataView(padded.buffer), 0);
+    this.compressBytes(this.outerStart, padded);
   }
 
   /** The first 32 bits (big-endian) of HMAC-SHA-256(key, UTF-8 of `message`). */
   hash(message: string): number {
-    const asciiLength = this.writeAscii(message);
-    if (asciiLength >= 0) return this.mac(this.scratch, this.scratchView, asciiLength);
-    const encoded = utf8Buffer(message);
-    return this.mac(encoded.bytes, encoded.view, encoded.length);
+    return this.writeAscii(message) ? this.mac(this.words, message.length) : this.macOfBytes(textEncoder.encode(message));
   }
 
-  /** The MAC of the `length` message bytes at the start of `bytes`, which has room for the padding after them. */
-  private mac(bytes: Uint8Array, view: DataView, length: number): number {
+  /** Packs an ASCII message (every bucket hash input in practice) into `words`; false for any other. */
+  private writeAscii(message: string): boolean {
+    const words = this.words;
+    const length = message.length;
+    if (length > SCRATCH_MESSAGE_BYTES) return false;
+    let word = 0;
+    for (let i = 0; i < length; i++) {
+      const code = message.charCodeAt(i);
+      if (code > 0x7f) return false;
+      word = (word << 8) | code;
+      if ((i & 3) === 3) {
+        words[i >> 2] = word;
+        word = 0;
+      }
+    }
+    if ((length & 3) !== 0) words[length >> 2] = word << (8 * (4 - (length & 3)));
+    return true;
+  }
+
+  /** The MAC of a message that is not short ASCII: packed into words of its own. */
+  private macOfBytes(bytes: Uint8Array): number {
+    const words = new Int32Array(Math.ceil((bytes.length + 2 * BLOCK_BYTES) / 4));
+    for (let i = 0; i < bytes.length; i++) words[i >> 2] |= bytes[i]! << (24 - 8 * (i & 3));
+    return this.mac(words, bytes.length);
+  }
+
+  /** The MAC of the `length` message bytes packed at the start of `words` (the last word zero-filled after them). */
+  private mac(words: Int32Array, length: number): number {
     const state = this.state;
     // Inner hash: the key block is already absorbed, so the message starts at byte 64 of the stream.
     state.set(this.innerStart);
-    const blocks = padMessage(bytes, view, length, BLOCK_BYTES + length);
-    for (let offset = 0; offset < blocks * BLOCK_BYTES; offset += BLOCK_BYTES) this.compress(state, view, offset);
+    const blocks = padWords(words, length, BLOCK_BYTES + length);
+    for (let block = 0; block < blocks; block++) this.compress(state, words, 16 * block);
     // Outer hash over the 32-byte inner digest: one block after the (absorbed) key block.
-    for (let i = 0; i < 8; i++) view.setUint32(4 * i, state[i]!);
-    padMessage(bytes, view, 32, BLOCK_BYTES + 32);
+    for (let i = 0; i < 8; i++) words[i] = state[i]!;
+    padWords(words, 32, BLOCK_BYTES + 32);
     state.set(this.outerStart);
-    this.compress(state, view, 0);
-    return state[0]!;
+    this.compress(state, words, 0);
+    return state[0]! >>> 0;
   }
 
-  /** Copies an ASCII message (every bucket hash input in practice) into the scratch buffer; -1 for any other. */
-  private writeAscii(message: string): number {
-    const scratch = this.scratch;
-    const length = message.length;
-    if (length > SCRATCH_MESSAGE_BYTES) return -1;
-    for (let i = 0; i < length; i++) {
-      const code = message.charCodeAt(i);
-      if (code > 0x7f) return -1;
-      scratch[i] = code;
-    }
-    return length;
+  private compressBytes(state: Int32Array, block: Uint8Array): void {
+    const words = new Int32Array(16);
+    for (let i = 0; i < BLOCK_BYTES; i++) words[i >> 2] |= block[i]! << (24 - 8 * (i & 3));
+    this.compress(state, words, 0);
   }
 
-  /** One SHA-256 compression of the 64 bytes at `offset` into `state`. */
-  private compress(state: Uint32Array, view: DataView, offset: number): void {
+  /** One SHA-256 compression of the 16 words at `offset` into `state`. */
+  private compress(state: Int32Array, words: Int32Array, offset: number): void {
     const w = this.schedule;
-    for (let i = 0; i < 16; i++) w[i] = view.getUint32(offset + 4 * i);
+    for (let i = 0; i < 16; i++) w[i] = words[offset + i]!;
     for (let i = 16; i < 64; i++) {
       const w15 = w[i - 15]!;
       const w2 = w[i - 2]!;
@@ -112,14 +128,14 @@ export class KeyedHash32 {
       b = a;
       a = (t1 + t2) | 0;
     }
-    state[0] = state[0]! + a;
-    state[1] = state[1]! + b;
-    state[2] = state[2]! + c;
-    state[3] = state[3]! + d;
-    state[4] = state[4]! + e;
-    state[5] = state[5]! + f;
-    state[6] = state[6]! + g;
-    state[7] = state[7]! + h;
+    state[0] = (state[0]! + a) | 0;
+    state[1] = (state[1]! + b) | 0;
+    state[2] = (state[2]! + c) | 0;
+    state[3] = (state[3]! + d) | 0;
+    state[4] = (state[4]! + e) | 0;
+    state[5] = (state[5]! + f) | 0;
+    state[6] = (state[6]! + g) | 0;
+    state[7] = (state[7]! + h) | 0;
   }
 }
 
@@ -128,22 +144,18 @@ function rotr(word: number, bits: number): number {
 }
 
 /**
- * SHA-256 padding after `length` message bytes already in `bytes`: a 1 bit, zeros, and the stream's
+ * SHA-256 padding after `length` message bytes packed in `words`: a 1 bit, zeros, and the stream's
  * total length in bits (`streamBytes` counts the absorbed key block too). Returns the blocks to compress.
  */
-function padMessage(bytes: Uint8Array, view: DataView, length: number, streamBytes: number): number {
+function padWords(words: Int32Array, length: number, streamBytes: number): number {
   const blocks = Math.ceil((length + 9) / BLOCK_BYTES);
-  bytes[length] = 0x80;
-  bytes.fill(0, length + 1, blocks * BLOCK_BYTES - 8);
-  view.setUint32(blocks * BLOCK_BYTES - 8, Math.floor((streamBytes * 8) / 2 ** 32));
-  view.setUint32(blocks * BLOCK_BYTES - 4, (streamBytes * 8) >>> 0);
+  const last = blocks * 16;
+  const at = length >> 2;
+  const shift = 24 - 8 * (length & 3);
+  // Keep the message bytes of a partly filled word, then the 1 bit right after them.
+  words[at] = (shift === 24 ? 0 : words[at]! & ~((1 << (shift + 8)) - 1)) | (0x80 << shift);
+  words.fill(0, at + 1, last - 2);
+  words[last - 2] = Math.floor((streamBytes * 8) / 2 ** 32);
+  words[last - 1] = (streamBytes * 8) | 0;
   return blocks;
-}
-
-/** A buffer of its own for a message that is not short ASCII, with room for the padding. */
-function utf8Buffer(message: string): { bytes: Uint8Array; view: DataView; length: number } {
-  const encoded = textEncoder.encode(message);
-  const bytes = new Uint8Array(encoded.length + 2 * BLOCK_BYTES);
-  bytes.set(encoded);
-  return { bytes, view: new DataView(bytes.buffer), length: encoded.length };
 }

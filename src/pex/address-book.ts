@@ -406,6 +406,11 @@ export class AddressBook {
     return [...(this.tables.byNodeId.get(nodeId.toLowerCase()) ?? [])].map((entry) => entry.address);
   }
 
+  /** Calls `visit` once per node id in the book with how many of its addresses the book holds; copies nothing. */
+  forEachNodeId(visit: (nodeId: string, addressCount: number) => void): void {
+    for (const [nodeId, entries] of this.tables.byNodeId) visit(nodeId, entries.size);
+  }
+
   /** Copies of all entries, in no particular order. */
   entries(): KnownAddressInfo[] {
     const nowMs = this.now();
@@ -614,6 +619,10 @@ export class AddressBook {
    * most recently (most likely the one just dialled), old before new on a tie.
    */
   private resolve(addressOrId: string): KnownAddress | undefined {
+    // Callers mostly pass an address the book handed out, already in its canonical spelling (which no
+    // node id is): found without parsing.
+    const exact = this.tables.byAddress.get(addressOrId);
+    if (exact !== undefined) return exact;
     const id = addressOrId.toLowerCase();
     if (isNodeId(id)) {
       let best: KnownAddress | undefined;
