@@ -69,9 +69,7 @@ export class KeyedHash32 {
 
   /** The MAC of a message that is not short ASCII: packed into words of its own. */
   private macOfBytes(bytes: Uint8Array): number {
-    const words = new Int32Array(Math.ceil((bytes.length + 2 * BLOCK_BYTES) / 4));
-    for (let i = 0; i < bytes.length; i++) words[i >> 2] |= bytes[i]! << (24 - 8 * (i & 3));
-    return this.mac(words, bytes.length);
+    return this.mac(packWords(bytes, Math.ceil((bytes.length + 2 * BLOCK_BYTES) / 4)), bytes.length);
   }
 
   /** The MAC of the `length` message bytes packed at the start of `words` (the last word zero-filled after them). */
@@ -90,9 +88,7 @@ export class KeyedHash32 {
   }
 
   private compressBytes(state: Int32Array, block: Uint8Array): void {
-    const words = new Int32Array(16);
-    for (let i = 0; i < BLOCK_BYTES; i++) words[i >> 2] |= block[i]! << (24 - 8 * (i & 3));
-    this.compress(state, words, 0);
+    this.compress(state, packWords(block, 16), 0);
   }
 
   /** One SHA-256 compression of the 16 words at `offset` into `state`. */
@@ -137,6 +133,13 @@ export class KeyedHash32 {
     state[6] = (state[6]! + g) | 0;
     state[7] = (state[7]! + h) | 0;
   }
+}
+
+/** `bytes` as big-endian words, in a new array of `wordCount` words (zeros after the bytes). */
+function packWords(bytes: Uint8Array, wordCount: number): Int32Array {
+  const words = new Int32Array(wordCount);
+  for (let i = 0; i < bytes.length; i++) words[i >> 2] = words[i >> 2]! | (bytes[i]! << (24 - 8 * (i & 3)));
+  return words;
 }
 
 function rotr(word: number, bits: number): number {
