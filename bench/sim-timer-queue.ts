@@ -29,7 +29,6 @@ export class TimerQueue<T> {
 
   push(item: T, dueAt: number, order: number): void {
     if (this.count === this.dueAt.length) this.grow();
-    const items = this.items;
     const keys = this.dueAt;
     const orders = this.order;
     let i = this.count++;
@@ -37,14 +36,10 @@ export class TimerQueue<T> {
       const parent = (i - 1) >> 1;
       const parentDue = keys[parent]!;
       if (parentDue < dueAt || (parentDue === dueAt && orders[parent]! < order)) break;
-      items[i] = items[parent];
-      keys[i] = parentDue;
-      orders[i] = orders[parent]!;
+      this.move(parent, i);
       i = parent;
     }
-    items[i] = item;
-    keys[i] = dueAt;
-    orders[i] = order;
+    this.place(i, item, dueAt, order);
   }
 
   /** Removes and returns the smallest item; undefined when empty. */
@@ -69,15 +64,23 @@ export class TimerQueue<T> {
       if (right < size && (keys[right]! < keys[left]! || (keys[right] === keys[left] && orders[right]! < orders[left]!))) child = right;
       const childDue = keys[child]!;
       if (lastDue < childDue || (lastDue === childDue && lastOrder < orders[child]!)) break;
-      items[i] = items[child];
-      keys[i] = childDue;
-      orders[i] = orders[child]!;
+      this.move(child, i);
       i = child;
     }
-    items[i] = lastItem;
-    keys[i] = lastDue;
-    orders[i] = lastOrder;
+    this.place(i, lastItem, lastDue, lastOrder);
     return top;
+  }
+
+  private move(from: number, to: number): void {
+    this.items[to] = this.items[from];
+    this.dueAt[to] = this.dueAt[from]!;
+    this.order[to] = this.order[from]!;
+  }
+
+  private place(at: number, item: T | undefined, dueAt: number, order: number): void {
+    this.items[at] = item;
+    this.dueAt[at] = dueAt;
+    this.order[at] = order;
   }
 
   private grow(): void {
