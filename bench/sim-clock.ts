@@ -1,10 +1,11 @@
 /**
- * Simulated time for the many-node simulator: a discrete-event clock. Timers sit in a heap ordered by
+ * Simulated time for the many-node simulator: a discrete-event clock. Timers sit in a queue ordered by
  * (due time, creation order); `runUntil` lets the process finish every piece of work it has (promise
  * continuations, `afterBurst` callbacks) and only then jumps to the next due timer. Nothing waits in
  * real time, so a run is as fast as the CPU allows and, given the same inputs, always the same.
  */
 import type { Clock, TimerHandle } from '../src/util/clock.js';
+import { TimerQueue } from './sim-timer-queue.js';
 
 interface SimTimer {
   at: number;
@@ -19,11 +20,13 @@ interface SimTimer {
 export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
 
 const yieldToHost = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** runUntil yields to the host's event loop this often (in steps), and otherwise waits only for microtasks. */
+const STEPS_PER_HOST_TURN = 1000;
 
 export class SimClock implements Clock {
   private nowMs: number;
   private seq = 0;
-  private readonly heap: SimTimer[] = [];
+  private readonly queue = new TimerQueue<SimTimer>();
   private bursts: (() => void)[] = [];
   private liveTimers = 0;
   /** Timer callbacks run so far (a cost measure). */
@@ -88,32 +91,43 @@ export class SimClock implements Clock {
   /**
    * Advances simulated time to `endMs` (absolute), firing every timer due by then in order, with the
    * process settled before each step. `stop` is checked after each step; true ends the run early.
+   *
+   * A run has hundreds of thousands of instants, and a turn of the event loop (setImmediate) per instant
+   * cost more than most of them. So a step waits for the microtask queue instead: a microtask queued
+   * after the step's work schedules the next step with process.nextTick, which Node runs only once the
+   * microtask queue is empty, continuations queued later included. That equals a full settle because
+   * the SDK, given this clock, schedules nothing but microtasks and clock timers. Every
+   * STEPS_PER_HOST_TURN steps the loop still yields to the host, so that I/O (the progress lines) flows.
    */
-  async runUntil(endMs: number, stop?: () => boolean): Promise<void> {
-    for (;;) {
-      await this.settle();
-      if (stop?.() === true) return;
-      const next = this.peekLive();
-      if (next === undefined || next.at > endMs) {
-        this.nowMs = Math.max(this.nowMs, endMs);
-        return;
-      }
-      this.nowMs = next.at;
-      // Every timer due at this instant fires in creation order; their work settles together after.
-      while (this.heap.length > 0 && this.heap[0]!.at === this.nowMs) {
-        const timer = this.pop();
-        if (timer.cancelled) continue;
-        if (timer.periodMs > 0) {
-          timer.at += timer.periodMs;
-          this.push(timer);
-        } else {
-          timer.cancelled = true;
-          this.liveTimers--;
+  runUntil(endMs: number, stop?: () => boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let steps = 0;
+      const step = (): void => {
+        try {
+          if (this.bursts.length > 0) {
+            const batch = this.bursts;
+            this.bursts = [];
+            for (const callback of batch) callback();
+          } else {
+            if (stop?.() === true) return resolve();
+            const next = this.peekLive();
+            if (next === undefined || next.at > endMs) {
+              this.nowMs = Math.max(this.nowMs, endMs);
+              return resolve();
+            }
+            this.fireDue(next.at);
+          }
+          if (++steps % STEPS_PER_HOST_TURN === 0) setImmediate(step);
+          else queueMicrotask(stepAfterMicrotasks);
+        } catch (error) {
+          reject(error);
         }
-        this.firedTimers++;
-        timer.callback();
-      }
-    }
+      };
+      const stepAfterMicrotasks = (): void => {
+        process.nextTick(step);
+      };
+      setImmediate(step);
+    });
   }
 
   /** Advances by `ms` from now. */
@@ -121,55 +135,35 @@ export class SimClock implements Clock {
     return this.runUntil(this.nowMs + ms, stop);
   }
 
+  /** Moves to `atMs` and fires every timer due then, in creation order; their work settles together after. */
+  private fireDue(atMs: number): void {
+    this.nowMs = atMs;
+    const queue = this.queue;
+    while (queue.peekDueAt() === atMs) {
+      const timer = queue.pop()!;
+      if (timer.cancelled) continue;
+      if (timer.periodMs > 0) {
+        timer.at += timer.periodMs;
+        queue.push(timer, timer.at, timer.seq);
+      } else {
+        timer.cancelled = true;
+        this.liveTimers--;
+      }
+      this.firedTimers++;
+      timer.callback();
+    }
+  }
+
   private schedule(callback: () => void, delayMs: number, periodMs: number): TimerHandle {
     const delay = Number.isFinite(delayMs) && delayMs > 0 ? Math.floor(delayMs) : 0;
     const timer: SimTimer = { at: this.nowMs + (periodMs > 0 ? Math.max(1, delay) : delay), seq: this.seq++, callback, periodMs, cancelled: false };
     this.liveTimers++;
-    this.push(timer);
+    this.queue.push(timer, timer.at, timer.seq);
     return timer as unknown as TimerHandle;
   }
 
   private peekLive(): SimTimer | undefined {
-    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
-    return this.heap[0];
+    while (this.queue.peek()?.cancelled === true) this.queue.pop();
+    return this.queue.peek();
   }
-
-  // ─── binary heap on (at, seq) ───────────────────────────────────────────────────────────────
-
-  private push(timer: SimTimer): void {
-    const heap = this.heap;
-    heap.push(timer);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): SimTimer {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
-        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
-        if (smallest === i) break;
-        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
-        i = smallest;
-      }
-    }
-    return top;
-  }
-}
-
-function before(a: SimTimer, b: SimTimer): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }

@@ -95,13 +95,12 @@ export function measureGraph(nodes: readonly SimNode[], target: number): GraphRe
   });
   let bookEntries = 0;
   let maliciousEntries = 0;
-  for (const node of honest) {
-    for (const entry of node.pex.book.entries()) {
-      bookEntries++;
-      const kind = kindOf.get(entry.nodeId);
-      if (kind === 'malicious' || kind === undefined) maliciousEntries++;
-    }
-  }
+  const countEntries = (nodeId: string, addressCount: number): void => {
+    bookEntries += addressCount;
+    const kind = kindOf.get(nodeId);
+    if (kind === 'malicious' || kind === undefined) maliciousEntries += addressCount;
+  };
+  for (const node of honest) node.pex.book.forEachNodeId(countEntries);
   return {
     honestNodes: honest.length,
     components: new Set(honest.map((_, i) => find(i))).size,

@@ -1,6 +1,4 @@
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { KeyedHash32 } from './address-book-hash.js';
 import { BUCKET_HASH_MEMO_ENTRIES } from './constants.js';
 import type { KnownAddress } from './known-address.js';
 
@@ -42,8 +40,8 @@ export class BucketHasher {
    * leading NUL hold the outer hash per (source group, slot); no group starts with NUL.
    */
   private readonly newBucketMemo = new Map<string, number>();
-  /** HMAC with the key already absorbed: each hash clones it instead of re-padding the key. */
-  private readonly keyed: ReturnType<typeof hmac.create>;
+  /** HMAC-SHA-256 with the key already absorbed. */
+  private readonly keyed: KeyedHash32;
 
   constructor(
     key: Uint8Array,
@@ -54,7 +52,7 @@ export class BucketHasher {
       readonly oldBucketsPerGroup: number;
     },
   ) {
-    this.keyed = hmac.create(sha256, key);
+    this.keyed = new KeyedHash32(key);
   }
 
   newBucket(group: string, sourceGroup: string): number {
@@ -78,8 +76,7 @@ export class BucketHasher {
 
   /** First 32 bits of HMAC-SHA-256(key, parts joined by NUL, which no address or group contains). */
   private hash(...parts: string[]): number {
-    const digest = this.keyed.clone().update(utf8ToBytes(parts.join('\u0000'))).digest();
-    return ((digest[0]! << 24) | (digest[1]! << 16) | (digest[2]! << 8) | digest[3]!) >>> 0;
+    return this.keyed.hash(parts.join('\u0000'));
   }
 }
 

@@ -23,7 +23,7 @@ export function checkAddressBookInvariants(book: AddressTables): string[] {
       problems.push(`${name}: first-hand index ${entry.firstHandIndex} is wrong`);
     }
     if (byAddress.get(name) !== entry) problems.push(`${name}: not indexed by address`);
-    if (!byNodeId.get(entry.nodeId)?.has(entry)) problems.push(`${name}: not indexed by node id`);
+    if (!byNodeId.has(entry)) problems.push(`${name}: not indexed by node id`);
     if (new Set(entry.buckets).size !== entry.buckets.length) problems.push(`${name}: repeated bucket`);
     if (entry.bucketType === 'old') {
       oldEntries++;
@@ -72,10 +72,11 @@ export function checkAddressBookInvariants(book: AddressTables): string[] {
   if (oldInTable !== oldEntries) problems.push(`old buckets hold ${oldInTable} entries, expected ${oldEntries}`);
 
   let indexed = 0;
-  for (const [nodeId, siblings] of byNodeId) {
-    indexed += siblings.size;
-    if (siblings.size === 0) problems.push(`${nodeId}: empty node id index`);
-    if (siblings.size > config.maxAddressesPerNodeId) problems.push(`${nodeId}: ${siblings.size} addresses`);
+  for (const [nodeId, siblings] of byNodeId.entries()) {
+    indexed += siblings.length;
+    if (siblings.length === 0) problems.push(`${nodeId}: empty node id index`);
+    if (siblings.length > config.maxAddressesPerNodeId) problems.push(`${nodeId}: ${siblings.length} addresses`);
+    if (siblings.some((sibling) => sibling.nodeId !== nodeId)) problems.push(`${nodeId}: indexes another node's address`);
   }
   if (indexed !== all.length) problems.push(`node id index holds ${indexed} entries, list has ${all.length}`);
   return problems;

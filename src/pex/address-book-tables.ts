@@ -7,6 +7,7 @@ import {
   TRIED_COLLISION_TEST_WINDOW_MS,
   TRIED_REPLACEMENT_PROTECTION_MS,
 } from './constants.js';
+import { NodeIdIndex } from './address-book-node-index.js';
 import { freshness, isBad, isFirstHand, type KnownAddress } from './known-address.js';
 
 /** What a successful connection did to a new entry: moved to the tried table, or waits for a test. */
@@ -24,7 +25,7 @@ export class AddressTables {
   readonly newTable: BucketTable;
   readonly oldTable: BucketTable;
   readonly byAddress = new Map<string, KnownAddress>();
-  readonly byNodeId = new Map<string, Set<KnownAddress>>();
+  readonly byNodeId = new NodeIdIndex();
   /** Flat list of every entry, for uniform sampling. */
   readonly all: KnownAddress[] = [];
   /** The entries that are first-hand (isFirstHand), for answering requests without a scan. */
@@ -74,9 +75,8 @@ export class AddressTables {
 
   /** Makes room for one more address of `nodeId` by dropping one of its bad new entries; false if none. */
   makeRoomForNode(nodeId: string, nowMs: number): boolean {
-    const siblings = this.byNodeId.get(nodeId);
-    if (siblings === undefined || siblings.size < this.config.maxAddressesPerNodeId) return true;
-    for (const sibling of siblings) {
+    if (this.byNodeId.count(nodeId) < this.config.maxAddressesPerNodeId) return true;
+    for (const sibling of this.byNodeId.entriesOf(nodeId)) {
       if (sibling.bucketType === 'new' && isBad(sibling, nowMs)) {
         this.remove(sibling);
         return true;
@@ -322,9 +322,7 @@ export class AddressTables {
     this.all.push(entry);
     this.noteFirstHand(entry);
     this.byAddress.set(entry.address, entry);
-    let siblings = this.byNodeId.get(entry.nodeId);
-    if (siblings === undefined) this.byNodeId.set(entry.nodeId, (siblings = new Set()));
-    siblings.add(entry);
+    this.byNodeId.add(entry);
     this.perSourceGroup.set(entry.sourceGroup, this.entriesFromSourceGroup(entry.sourceGroup) + 1);
     this.perGroup.set(entry.group, this.entriesInGroup(entry.group) + 1);
     if (entry.bucketType === 'old') this.oldCount++;
@@ -347,9 +345,7 @@ export class AddressTables {
     }
     this.byAddress.delete(entry.address);
     this.collisions.delete(entry.address);
-    const siblings = this.byNodeId.get(entry.nodeId);
-    siblings?.delete(entry);
-    if (siblings?.size === 0) this.byNodeId.delete(entry.nodeId);
+    this.byNodeId.delete(entry);
     const fromGroup = this.entriesFromSourceGroup(entry.sourceGroup) - 1;
     if (fromGroup > 0) this.perSourceGroup.set(entry.sourceGroup, fromGroup);
     else this.perSourceGroup.delete(entry.sourceGroup);

@@ -200,7 +200,7 @@ export class AddressBook {
     const id = this.nodeIdOf(addressOrId);
     const targets =
       id !== undefined && id === addressOrId.toLowerCase()
-        ? [...(this.tables.byNodeId.get(id) ?? [])]
+        ? [...this.tables.byNodeId.entriesOf(id)]
         : [this.resolve(addressOrId)].filter((entry): entry is KnownAddress => entry !== undefined);
     for (const entry of targets) this.tables.remove(entry);
     if (targets.length > 0) this.dirty = true;
@@ -249,7 +249,7 @@ export class AddressBook {
     const nodeId = this.nodeIdOf(addressOrId);
     if (nodeId === undefined) return false;
     const nowMs = this.now();
-    const entries = [...(this.tables.byNodeId.get(nodeId) ?? [])];
+    const entries = [...this.tables.byNodeId.entriesOf(nodeId)];
     const saved = entries.map((entry) => ({ ...serializeEntry(entry), lastBanTime: nowMs }));
     for (const entry of entries) this.tables.remove(entry);
     this.bans.ban(nodeId, nowMs + Math.min(banMs, MAX_BAN_MS), saved);
@@ -403,7 +403,12 @@ export class AddressBook {
 
   /** Every address known for a node id, e.g. to pick one whose transport we have. */
   addressesOf(nodeId: string): string[] {
-    return [...(this.tables.byNodeId.get(nodeId.toLowerCase()) ?? [])].map((entry) => entry.address);
+    return this.tables.byNodeId.entriesOf(nodeId.toLowerCase()).map((entry) => entry.address);
+  }
+
+  /** Calls `visit` once per node id in the book with how many of its addresses the book holds; copies nothing. */
+  forEachNodeId(visit: (nodeId: string, addressCount: number) => void): void {
+    this.tables.byNodeId.forEachCount(visit);
   }
 
   /** Copies of all entries, in no particular order. */
@@ -614,10 +619,14 @@ export class AddressBook {
    * most recently (most likely the one just dialled), old before new on a tie.
    */
   private resolve(addressOrId: string): KnownAddress | undefined {
+    // Callers mostly pass an address the book handed out, already in its canonical spelling (which no
+    // node id is): found without parsing.
+    const exact = this.tables.byAddress.get(addressOrId);
+    if (exact !== undefined) return exact;
     const id = addressOrId.toLowerCase();
     if (isNodeId(id)) {
       let best: KnownAddress | undefined;
-      for (const entry of this.tables.byNodeId.get(id) ?? []) {
+      for (const entry of this.tables.byNodeId.entriesOf(id)) {
         if (
           best === undefined ||
           entry.lastAttempt > best.lastAttempt ||

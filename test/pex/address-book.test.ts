@@ -428,6 +428,23 @@ describe('AddressBook size helpers', () => {
     expect(book.selfCheck()).toEqual([]);
   });
 
+  it('forEachNodeId counts every entry once, under its node id, and agrees with entries()', () => {
+    const { book } = makeBook();
+    for (let port = 1; port <= 3; port++) book.addAddress(tcp(1, publicHost(1), port), SOURCE);
+    book.addAddress(tcp(2, publicHost(2)), SOURCE);
+    book.markGood(tcp(2, publicHost(2)));
+    const counts = new Map<string, number>();
+    book.forEachNodeId((id, addressCount) => counts.set(id, addressCount));
+    expect(counts).toEqual(new Map([[nodeId(1), 3], [nodeId(2), 1]]));
+    const fromEntries = new Map<string, number>();
+    for (const entry of book.entries()) fromEntries.set(entry.nodeId, (fromEntries.get(entry.nodeId) ?? 0) + 1);
+    expect(counts).toEqual(fromEntries);
+    book.removeAddress(nodeId(1));
+    const after: string[] = [];
+    book.forEachNodeId((id) => after.push(id));
+    expect(after).toEqual([nodeId(2)]);
+  });
+
   it('reports capacity from the geometry', () => {
     expect(new AddressBook().capacity).toBe(1024 * 64 + 256 * 64);
     expect(new AddressBook({ newBucketCount: 8, oldBucketCount: 2, bucketSize: 4 }).capacity).toBe(40);

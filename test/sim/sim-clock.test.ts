@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SimClock, SIM_EPOCH_MS } from '../../bench/sim-clock.js';
+import { TimerQueue } from '../../bench/sim-timer-queue.js';
 import { delay, withDeadline } from '../../src/util/abort.js';
 import { TimeoutError } from '../../src/errors.js';
 
@@ -72,5 +73,28 @@ describe('SimClock', () => {
     await clock.runUntil(SIM_EPOCH_MS + 60_000, () => count >= 5);
     expect(count).toBe(5);
     expect(clock.elapsedMs()).toBe(5000);
+  });
+
+  it('its queue pops by due time, then creation order, across growth and interleaved pushes', () => {
+    const queue = new TimerQueue<number>();
+    let seed = 7;
+    const random = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const expected: { due: number; order: number }[] = [];
+    const popped: number[] = [];
+    for (let order = 0; order < 5000; order++) {
+      const due = Math.floor(random() * 300);
+      queue.push(order, due, order);
+      expected.push({ due, order });
+      if (random() < 0.3) popped.push(queue.pop()!);
+    }
+    while (queue.size > 0) popped.push(queue.pop()!);
+    expect(queue.pop()).toBeUndefined();
+    // Every item comes out once; between pops, the ones out so far never jump the ones still queued.
+    expect([...popped].sort((a, b) => a - b)).toEqual(expected.map((item) => item.order));
+    const drained = new TimerQueue<number>();
+    for (const { due, order } of expected) drained.push(order, due, order);
+    const inOrder: number[] = [];
+    while (drained.size > 0) inOrder.push(drained.pop()!);
+    expect(inOrder).toEqual([...expected].sort((a, b) => a.due - b.due || a.order - b.order).map((item) => item.order));
   });
 });
