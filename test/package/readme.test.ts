@@ -113,7 +113,7 @@ const DOCUMENTED_OPTIONS: Record<string, string[]> = {
   'dist/src/conn/config.d.ts': ['MConnectionConfig'],
   'dist/src/conn/channel-descriptor.d.ts': ['ChannelDescriptor'],
   'dist/src/pex/config.d.ts': ['PexConfig', 'AddressBookConfig'],
-  'dist/src/pex/pex-agent.d.ts': ['PexAgentOptions'],
+  'dist/src/pex/pex-agent-options.d.ts': ['PexAgentOptions'],
   'dist/src/pex/address-book.d.ts': ['AddressBookOptions'],
   'dist/src/nat/nat-manager-config.d.ts': ['NatManagerOptions'],
   'dist/platforms/node/upnp/upnp-port-mapper-config.d.ts': ['UpnpPortMapperOptions'],
@@ -124,7 +124,7 @@ const UNDOCUMENTED_OPTIONS = new Set(['createPeer', 'mapper', 'nodeId', 'ports']
 
 /** The members an `interface Name … { … }` declares in a .d.ts (its own, not inherited ones). */
 function interfaceMembers(declarations: string, name: string): string[] {
-  const body = new RegExp(`(?:interface|type) ${name}\\b[^{]*\\{([\\s\\S]*?)\\n\\}`).exec(declarations)?.[1];
+  const body = new RegExp(`(?:interface|type) ${name}\\b[^{;]*\\{([\\s\\S]*?)\\n\\}`).exec(declarations)?.[1];
   if (body === undefined) throw new Error(`no interface ${name}`);
   return [...body.replace(/\/\*\*[\s\S]*?\*\//g, '').matchAll(/^ {4}(?:readonly )?(\w+)\??:/gm)].map((match) => match[1]!);
 }
