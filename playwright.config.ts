@@ -9,9 +9,11 @@ import { defineConfig } from '@playwright/test';
  * MESHLINK_E2E_WS_PORT / MESHLINK_E2E_WEB_PORT / MESHLINK_E2E_TCP_PORT). The relay's command rebuilds the
  * browser bundle first (~0.2 s), so the pages always run the current code.
  */
-const WS_PORT = Number(process.env['MESHLINK_E2E_WS_PORT'] ?? 36657);
-const WEB_PORT = Number(process.env['MESHLINK_E2E_WEB_PORT'] ?? 38080);
-const TCP_PORT = Number(process.env['MESHLINK_E2E_TCP_PORT'] ?? 36656);
+// Below Linux's ephemeral range (32768–60999): a port some other process was handed for an outgoing
+// connection or a port-0 listener (a test's relay still shutting down) cannot collide with these.
+const WS_PORT = Number(process.env['MESHLINK_E2E_WS_PORT'] ?? 16657);
+const WEB_PORT = Number(process.env['MESHLINK_E2E_WEB_PORT'] ?? 18080);
+const TCP_PORT = Number(process.env['MESHLINK_E2E_TCP_PORT'] ?? 16656);
 const BASE_URL = `http://127.0.0.1:${WEB_PORT}`;
 
 // A fresh relay key and address book per run. The config is also loaded by each worker, while the
