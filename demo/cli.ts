@@ -48,9 +48,11 @@ async function main(argv: readonly string[]): Promise<void> {
   } catch (error) {
     return fail(`cannot start the node: ${(error as Error).message ?? String(error)}`, EXIT_FAILURE);
   }
+  // Handlers first: a script that reads the "started" line may signal at once, and a SIGTERM that found
+  // no handler would kill the process without stopping the node (seen once on a loaded CI machine).
+  stopOnSignals(node, logger);
   stdout.write(JSON.stringify(node.started));
   logger.release();
-  stopOnSignals(node, logger);
 }
 
 function stopOnSignals(node: RunningNode, logger: JsonLogger): void {
