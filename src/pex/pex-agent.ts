@@ -238,13 +238,16 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const book = this.book;
     book.reinstateExpiredBans();
     this.dialAnchors();
-    const outbound = this.outboundCount();
+    const counts = sw.peerCounts();
+    const outbound = this.outboundCount(counts);
+    // No outbound peer connected: dial sooner, and ask whoever dialled us if need be.
+    const isolated = counts.outbound === 0;
     const slots = Math.min(sw.options.maxOutbound - outbound, this.config.maxConcurrentDials - dialer.pendingCount);
     let planned = 0;
     let trustedShort = false;
     if (slots > 0) {
       const plan = planDials(this.planContext(outbound), slots);
-      const maxJitterMs = sw.peerCounts().outbound === 0 ? ISOLATED_DIAL_JITTER_MS : Infinity;
+      const maxJitterMs = isolated ? ISOLATED_DIAL_JITTER_MS : Infinity;
       for (const address of plan.addresses) dialer.dial(address, 'book', maxJitterMs);
       planned = plan.addresses.length;
       trustedShort = plan.trustedShort;
@@ -254,7 +257,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       // node with no outbound peer (no seed answers, nothing in its book) asks whoever dialled it instead.
       const askable = [...this.peerStates].filter(([peer, state]) => this.mayAsk(peer, state)).map(([peer]) => peer);
       const chosen = askable.filter((peer) => peer.direction === 'outbound');
-      const candidates = chosen.length > 0 || sw.peerCounts().outbound > 0 ? chosen : askable;
+      const candidates = chosen.length > 0 || !isolated ? chosen : askable;
       const peer = candidates[Math.floor(this.random() * candidates.length)];
       if (peer !== undefined) this.requestAddresses(peer);
     }
@@ -425,8 +428,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   }
 
   /** Connected outbound peers, the switch's dials in flight, and our dials still waiting out their jitter. */
-  private outboundCount(): number {
-    const counts = this.sw!.peerCounts();
+  private outboundCount(counts = this.sw!.peerCounts()): number {
     return counts.outbound + counts.dialing + (this.dialer?.waitingCount ?? 0);
   }
 

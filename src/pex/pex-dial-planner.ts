@@ -134,10 +134,10 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
   }
   const untrustedCap = context.seedCanHelp ? maxOutbound - Math.ceil(maxOutbound * config.trustedOutboundShare) : Infinity;
   const chosen = new Map<string, string>();
-  const take = (info: KnownAddressInfo): void => {
+  const take = (info: KnownAddressInfo, trusted = context.isTrustedSource(info.source)): void => {
     const group = sourceGroupOf(info.source);
     perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
-    if (!context.isTrustedSource(info.source)) untrusted++;
+    if (!trusted) untrusted++;
     perNetwork.set(info.group, (perNetwork.get(info.group) ?? 0) + 1);
     chosen.set(info.nodeId, info.address);
   };
@@ -146,7 +146,7 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
   if (trustedWanted > 0) {
     for (const info of pickTrusted(context)) {
       if (chosen.size >= trustedWanted) break;
-      if (!chosen.has(info.nodeId) && networkHasRoom(info)) take(info);
+      if (!chosen.has(info.nodeId) && networkHasRoom(info)) take(info, true);
     }
   }
   const heldBack: string[] = [];
@@ -170,7 +170,7 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
       if (!heldBack.includes(address)) heldBack.push(address);
       continue;
     }
-    take(info);
+    take(info, isTrusted);
   }
   // Nothing but the quota stands between us and an empty round: dial what it held back.
   if (chosen.size === 0) {
