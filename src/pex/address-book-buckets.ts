@@ -111,15 +111,17 @@ export class BucketTable {
   /** Caller guarantees room (evict first) and that the entry is not already in this bucket. */
   add(bucket: number, entry: KnownAddress): void {
     if (!(bucket >= 0 && bucket < this.count)) throw new RangeError(`Address book bucket ${bucket} is out of range`);
-    let list = this.buckets.get(bucket);
+    const list = this.buckets.get(bucket);
     if (list === undefined) {
-      list = [];
-      this.buckets.set(bucket, list);
+      this.buckets.set(bucket, [entry]);
       this.nonEmptyPosition.set(bucket, this.nonEmpty.length);
       this.nonEmpty.push(bucket);
+      return;
     }
     if (list.length >= this.size) throw new Error(`Address book bucket ${bucket} is full`);
-    list.push(entry);
+    // A new array of the exact length (at most bucketSize copies): push would reserve ~17 slots per
+    // bucket, and a sparse book's buckets mostly hold one or two entries.
+    this.buckets.set(bucket, list.concat(entry));
   }
 
   remove(bucket: number, entry: KnownAddress): boolean {

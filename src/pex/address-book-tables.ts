@@ -197,7 +197,7 @@ export class AddressTables {
         if (entry.buckets.length >= this.config.maxNewBucketsPerAddress) break;
         if (bucket < this.config.newBucketCount && !this.newTable.isFull(bucket)) {
           this.newTable.add(bucket, entry);
-          entry.buckets.push(bucket);
+          entry.buckets = entry.buckets.concat(bucket);
         }
       }
       if (entry.buckets.length > 0) {
@@ -243,7 +243,8 @@ export class AddressTables {
   private placeNew(entry: KnownAddress, bucket: number, incomingSourceGroup: string, nowMs: number): void {
     if (this.newTable.isFull(bucket)) this.evictNew(bucket, incomingSourceGroup, nowMs);
     this.newTable.add(bucket, entry);
-    entry.buckets.push(bucket);
+    // concat makes an array of the exact length; push would reserve ~17 slots (a book holds thousands).
+    entry.buckets = entry.buckets.concat(bucket);
     if (entry.index < 0) this.attach(entry);
   }
 
@@ -284,7 +285,7 @@ export class AddressTables {
     const victim = this.worstOf(this.newTable.entries(bucket), incomingSourceGroup, nowMs);
     if (victim === undefined) return;
     this.newTable.remove(bucket, victim);
-    victim.buckets.splice(victim.buckets.indexOf(bucket), 1);
+    victim.buckets = victim.buckets.filter((other) => other !== bucket);
     if (victim.buckets.length === 0) this.detach(victim);
   }
 

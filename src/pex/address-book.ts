@@ -569,7 +569,10 @@ export class AddressBook {
     if (this.bans.isBanned(parsed.nodeId, nowMs)) return 'banned';
     if (scope !== 'public' && !(this.allowLocal && isLocalScope(scope))) return 'unroutable';
     const { source: normalizedSource, sourceGroup, sourceNodeId } = examinedSource;
-    return { address: formatAddress(parsed), nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup, sourceNodeId };
+    // Keep the caller's string when it is already canonical (the usual case): the node id parsed out of
+    // it is a view into it, so the entry then holds one address string, not two.
+    const canonical = formatAddress(parsed);
+    return { address: canonical === address ? address : canonical, nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup, sourceNodeId };
   }
 
   /**

@@ -78,8 +78,11 @@ export const FAILURE_WINDOW_AFTER_SUCCESS_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Length of the secret key that salts bucket placement (per book, persisted). */
 export const BUCKET_KEY_BYTES = 32;
-/** Most (group, source group) → new bucket results a book memoises (a few hundred KiB at most). */
-export const BUCKET_HASH_MEMO_ENTRIES = 4 * 1024;
+/**
+ * Most (group, source group) → new bucket results a book memoises (~7 KiB when full): enough for a
+ * flood from a few source groups, small beside the book when thousands of books share a process (sim).
+ */
+export const BUCKET_HASH_MEMO_ENTRIES = 256;
 /** Storage key the book is saved under. */
 export const ADDRESS_BOOK_STORAGE_KEY = 'address-book';
 /** Version written now: 2 adds anchors and pending tried collisions. Version 1 still loads. */
