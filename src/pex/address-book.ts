@@ -329,41 +329,30 @@ export class AddressBook {
   }
 
   /**
-   * A uniform random sample of good (not bad) addresses for a pexResponse: at most `max`, at most
-   * MAX_GET_SELECTION, and otherwise GET_SELECTION_PERCENT% of the book but at least MIN_GET_SELECTION.
+   * How many addresses getSelection aims for: at most `max`, at most MAX_GET_SELECTION, and otherwise
+   * GET_SELECTION_PERCENT% of the book but at least MIN_GET_SELECTION.
    */
-  getSelection(max: number = MAX_GET_SELECTION): string[] {
+  selectionSize(max: number = MAX_GET_SELECTION): number {
     const size = this.tables.size;
     const share = Math.max(Math.min(MIN_GET_SELECTION, size), Math.floor((size * GET_SELECTION_PERCENT) / 100));
     const wanted = Math.min(Math.floor(max), MAX_GET_SELECTION, share);
-    if (!(wanted > 0)) return [];
-    const nowMs = this.now();
-    const all = this.tables.all;
-    const selection: string[] = [];
-    visitRandomIndices(all.length, this.random, (index) => {
-      const picked = all[index]!;
-      if (!isBad(picked, nowMs)) selection.push(picked.address);
-      return selection.length < wanted;
-    });
-    return selection;
+    return wanted > 0 ? wanted : 0;
+  }
+
+  /**
+   * A uniform random sample of good (not bad) addresses for a pexResponse, of selectionSize(max)
+   * addresses when the book has them; `accept` leaves out addresses the caller will not send.
+   */
+  getSelection(max: number = MAX_GET_SELECTION, accept?: (address: string) => boolean): string[] {
+    return sampleGood(this.tables.all, this.selectionSize(max), this.now(), this.random, accept);
   }
 
   /**
    * Up to `max` good first-hand addresses (reached by us, or heard of from the node itself), a uniform
    * random subset in random order, drawn from the first-hand index: costs what it returns, not the book.
    */
-  sampleFirstHand(max: number): string[] {
-    const wanted = Math.max(0, Math.floor(max));
-    const nowMs = this.now();
-    const firstHand = this.tables.firstHand;
-    const selection: string[] = [];
-    if (wanted === 0) return selection;
-    visitRandomIndices(firstHand.length, this.random, (index) => {
-      const picked = firstHand[index]!;
-      if (!isBad(picked, nowMs)) selection.push(picked.address);
-      return selection.length < wanted;
-    });
-    return selection;
+  sampleFirstHand(max: number, accept?: (address: string) => boolean): string[] {
+    return sampleGood(this.tables.firstHand, Math.max(0, Math.floor(max)), this.now(), this.random, accept);
   }
 
   /**
@@ -393,6 +382,11 @@ export class AddressBook {
   /** True if the address, or any address of the node id, is in the book. */
   has(addressOrId: string): boolean {
     return this.resolve(addressOrId) !== undefined;
+  }
+
+  /** True when `address` is, character for character, an entry's canonical address: found without parsing. */
+  holdsExactly(address: string): boolean {
+    return this.tables.byAddress.has(address);
   }
 
   /** A copy of what the book knows about an address (or the node id's most recently tried one). */
@@ -683,4 +677,16 @@ function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
     index: -1,
     firstHandIndex: -1,
   };
+}
+
+/** Up to `wanted` good addresses of `entries` that `accept` takes, visited in random order. */
+function sampleGood(entries: readonly KnownAddress[], wanted: number, nowMs: number, random: () => number, accept?: (address: string) => boolean): string[] {
+  const selection: string[] = [];
+  if (wanted === 0) return selection;
+  visitRandomIndices(entries.length, random, (index) => {
+    const picked = entries[index]!;
+    if (!isBad(picked, nowMs) && (accept === undefined || accept(picked.address))) selection.push(picked.address);
+    return selection.length < wanted;
+  });
+  return selection;
 }

@@ -331,7 +331,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       });
     }
     // Check everything before adding anything: one bad address discredits the whole response.
-    const invalid = findInvalidAddress(addresses, this.sw?.nodeId);
+    const invalid = findInvalidAddress(addresses, this.sw?.nodeId, (address) => this.book.holdsExactly(address));
     if (invalid !== undefined) return fail('ERR_PEX_INVALID_ADDRESS', `pexResponse with ${invalid.why}`, { address: invalid.address.slice(0, 200) });
     const source = sourceOf(peer);
     let added = 0;

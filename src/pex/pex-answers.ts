@@ -3,7 +3,6 @@ import type { Switch } from '../switch/switch.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
 import { MAX_LIVE_WEBRTC_ADDRESSES } from './constants.js';
-import { firstHandFirst } from './pex-dial-planner.js';
 
 /** What answering a pexRequest needs to know about the node. */
 export interface AnswerContext {
@@ -24,13 +23,33 @@ export interface AnswerContext {
 export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const { book, config } = context;
   // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
-  const sample = book.getSelection(config.maxAddressesPerResponse).filter((address) => !address.startsWith('webrtc://'));
+  const accept = (address: string): boolean => !address.startsWith('webrtc://') && !address.includes(asker.id);
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
+  const wanted = book.selectionSize(config.maxAddressesPerResponse);
   // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it
   // vouches only for nodes it reached or that told it of themselves, never for hearsay it was fed.
-  const vouched = config.seedMode ? book.sampleFirstHand(sample.length) : [];
-  const fromBook = (vouched.length > 0 ? vouched : firstHandFirst(book, sample)).filter((address) => !address.includes(asker.id));
+  const vouched = config.seedMode ? book.sampleFirstHand(wanted, accept) : [];
+  const fromBook = vouched.length > 0 ? vouched : firstHandFirst(book, wanted, accept);
   return [...live, ...fromBook].slice(0, config.maxAddressesPerResponse);
+}
+
+/**
+ * A pexResponse's `wanted` addresses from the book: first those we know first-hand (we reached them,
+ * or the node itself told us over an authenticated connection), topped up from a uniform sample.
+ * Gossip can name nodes that are not (yet) up, and colluders can name each other far more often than
+ * honest nodes get named; first-hand addresses are a fair sample of the nodes that are up, whoever
+ * talks about them, so answering with them first keeps the colluders' echo from spreading. The sample
+ * is drawn only when first-hand addresses fall short.
+ */
+export function firstHandFirst(book: AddressBook, wanted: number, accept?: (address: string) => boolean): string[] {
+  const firstHand = book.sampleFirstHand(wanted, accept);
+  if (firstHand.length >= wanted) return firstHand;
+  const selection = new Set(firstHand);
+  for (const address of book.getSelection(wanted, accept)) {
+    if (selection.size >= wanted) break;
+    selection.add(address);
+  }
+  return [...selection];
 }
 
 /**

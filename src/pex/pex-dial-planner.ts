@@ -256,23 +256,6 @@ export function nodeIdOfSource(source: string): string {
   }
 }
 
-/**
- * A pexResponse: as many addresses as the book's sample, first those we know first-hand (we reached
- * them, or the node itself told us over an authenticated connection), topped up from the sample.
- * Gossip can name nodes that are not (yet) up, and colluders can name each other far more often than
- * honest nodes get named; first-hand addresses are a fair sample of the nodes that are up, whoever
- * talks about them, so answering with them first keeps the colluders' echo from spreading.
- */
-export function firstHandFirst(book: AddressBook, sample: readonly string[]): string[] {
-  const firstHand = book.sampleFirstHand(sample.length);
-  const selection = new Set(firstHand);
-  for (const address of sample) {
-    if (selection.size >= sample.length) break;
-    selection.add(address);
-  }
-  return [...selection];
-}
-
 function relayIsConnected(context: DialPlanContext, address: string): boolean {
   try {
     const via = parseAddress(address).params['via'];

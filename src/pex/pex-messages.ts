@@ -78,8 +78,14 @@ export function decodePexMessage(bytes: Uint8Array, peerId?: string): PexMessage
  * The first address in a response that no honest peer would send: one that does not parse, names no
  * node, or names us (honest peers leave the asker's own addresses out). Undefined when all are fine.
  */
-export function findInvalidAddress(addresses: readonly string[], ourNodeId: string | undefined): { address: string; why: string } | undefined {
+export function findInvalidAddress(
+  addresses: readonly string[],
+  ourNodeId: string | undefined,
+  /** Addresses known to be fine without a parse (the book's own entries, which passed these checks). */
+  knownValid?: (address: string) => boolean,
+): { address: string; why: string } | undefined {
   for (const address of addresses) {
+    if (knownValid?.(address) === true && (ourNodeId === undefined || !address.includes(ourNodeId))) continue;
     let nodeId: string | undefined;
     try {
       nodeId = parseAddress(address).nodeId;

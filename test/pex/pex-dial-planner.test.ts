@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AddressBook } from '../../src/pex/address-book.js';
-import { backoffRemainingMs, diversityMayYield, networkGroupOf, newBiasPercent, planDials, firstHandFirst, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
+import { backoffRemainingMs, diversityMayYield, networkGroupOf, newBiasPercent, planDials, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
+import { firstHandFirst } from '../../src/pex/pex-answers.js';
 import { resolvePexConfig } from '../../src/pex/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
@@ -146,9 +147,9 @@ describe('PEX dial planning', () => {
     const selfReported = tcp(41, publicHost(41));
     book.addAddress(selfReported, selfReported);
     reached.push(selfReported);
-    const sample = book.getSelection(250);
-    const answer = firstHandFirst(book, sample);
-    expect(answer).toHaveLength(sample.length);
+    const wanted = book.selectionSize(250);
+    const answer = firstHandFirst(book, wanted);
+    expect(answer).toHaveLength(wanted);
     expect(new Set(answer).size).toBe(answer.length);
     for (const address of reached) expect(answer).toContain(address);
   });

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { AddressBook } from '../../src/pex/address-book.js';
+import { resolvePexConfig } from '../../src/pex/config.js';
+import { answerFor } from '../../src/pex/pex-answers.js';
+import type { Peer } from '../../src/switch/peer.js';
+import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
+
+function setup(seedMode = false): { book: AddressBook; answer: (askerId: string) => string[] } {
+  const clock = new FakeClock();
+  const random = seededRandom(5);
+  const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY });
+  const config = resolvePexConfig({ seedMode });
+  // answerFor reads only the asker's id when the node relays no WebRTC.
+  const answer = (askerId: string): string[] => answerFor({ id: askerId } as Peer, { book, config, sw: undefined, relayWebRtc: false, random });
+  return { book, answer };
+}
+
+describe('answerFor (what a pexRequest gets)', () => {
+  it('never hands out a WebRTC address from the book, even one we reached, nor the asker its own address', () => {
+    const { book, answer } = setup();
+    const source = tcp(900, publicHost(60));
+    for (let n = 1; n <= 40; n++) book.addAddress(tcp(n, publicHost(n)), source);
+    const relayed = `webrtc://${nodeId(41)}?via=${nodeId(900)}`;
+    expect(book.addAddress(relayed, source)).toBe(true);
+    expect(book.markGood(relayed)).toBe(true);
+    book.markGood(tcp(7, publicHost(7)));
+    for (let round = 0; round < 20; round++) {
+      const addresses = answer(nodeId(3));
+      expect(addresses.length).toBeGreaterThanOrEqual(32);
+      expect(addresses).not.toContain(relayed);
+      expect(addresses).not.toContain(tcp(3, publicHost(3)));
+      // The one first-hand address always goes first.
+      expect(addresses[0]).toBe(tcp(7, publicHost(7)));
+      expect(new Set(addresses).size).toBe(addresses.length);
+    }
+  });
+
+  it('a seed vouches only for first-hand addresses once it has any', () => {
+    const { book, answer } = setup(true);
+    const source = tcp(900, publicHost(60));
+    for (let n = 1; n <= 40; n++) book.addAddress(tcp(n, publicHost(n)), source);
+    expect(answer(nodeId(1))).toHaveLength(32);
+    const selfReported = tcp(50, publicHost(50));
+    book.addAddress(selfReported, selfReported);
+    expect(answer(nodeId(1))).toEqual([selfReported]);
+    // Asked by that node itself, it has nothing first-hand left to vouch for, so it samples the book.
+    expect(answer(nodeId(50))).toHaveLength(32);
+  });
+});
