@@ -1,5 +1,6 @@
 import { AbortError, TransportError } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { runInMicrotask } from '../util/schedule.js';
 import { formatAddress, type PeerAddress } from './address.js';
 import type { Link, LinkHandlers } from './link.js';
 import type { DialOptions, Listener, Transport } from './transport.js';
@@ -223,7 +224,7 @@ class MemoryLink implements Link {
   private scheduleDelivery(): void {
     if (this.delivering || this.closed) return;
     this.delivering = true;
-    queueMicrotask(() => {
+    runInMicrotask(() => {
       this.delivering = false;
       this.deliver();
     });
