@@ -1,5 +1,5 @@
 import { KeyedHash32 } from './address-book-hash.js';
-import { BUCKET_HASH_MEMO_ENTRIES } from './constants.js';
+import { BUCKET_HASH_MEMO_ENTRIES, BUCKET_HASH_MEMO_SOURCE_GROUPS } from './constants.js';
 import type { KnownAddress } from './known-address.js';
 
 /** A uniform integer in 0..n-1 from a `random()` in [0, 1); tolerant of sources that return 1 or NaN. */
@@ -36,10 +36,15 @@ export function visitRandomIndices(n: number, random: () => number, visit: (inde
 export class BucketHasher {
   /**
    * newBucket depends only on the (group, source group) pair, which a flood from a few groups repeats
-   * many times, so results are memoised (two HMACs each); cleared when full, so bounded. Keys with a
-   * leading NUL hold the outer hash per (source group, slot); no group starts with NUL.
+   * many times, so results are memoised (two HMACs each); cleared when full, so bounded.
    */
   private readonly newBucketMemo = new Map<string, number>();
+  /**
+   * The outer hash takes only newBucketsPerSourceGroup values per source group, so it is memoised per
+   * source group in a small typed array (-1: not yet hashed): a new pair then costs one HMAC, not two.
+   * At most BUCKET_HASH_MEMO_SOURCE_GROUPS arrays; cleared when full.
+   */
+  private readonly outerBySourceGroup = new Map<string, Int32Array>();
   /** HMAC-SHA-256 with the key already absorbed. */
   private readonly keyed: KeyedHash32;
 
@@ -60,11 +65,18 @@ export class BucketHasher {
     const memoised = this.newBucketMemo.get(memoKey);
     if (memoised !== undefined) return memoised;
     const slot = this.hash('new-slot', group, sourceGroup) % this.geometry.newBucketsPerSourceGroup;
-    // The outer hash takes only newBucketsPerSourceGroup values per source group: memoised too.
-    const slotKey = `\u0000${sourceGroup}\u0000${slot}`;
-    const bucket = this.newBucketMemo.get(slotKey) ?? this.hash('new-bucket', sourceGroup, String(slot)) % this.geometry.newBucketCount;
-    if (this.newBucketMemo.size >= BUCKET_HASH_MEMO_ENTRIES - 1) this.newBucketMemo.clear();
-    this.newBucketMemo.set(slotKey, bucket);
+    let outer = this.outerBySourceGroup.get(sourceGroup);
+    if (outer === undefined) {
+      if (this.outerBySourceGroup.size >= BUCKET_HASH_MEMO_SOURCE_GROUPS) this.outerBySourceGroup.clear();
+      outer = new Int32Array(this.geometry.newBucketsPerSourceGroup).fill(-1);
+      this.outerBySourceGroup.set(sourceGroup, outer);
+    }
+    let bucket = outer[slot]!;
+    if (bucket < 0) {
+      bucket = this.hash('new-bucket', sourceGroup, String(slot)) % this.geometry.newBucketCount;
+      outer[slot] = bucket;
+    }
+    if (this.newBucketMemo.size >= BUCKET_HASH_MEMO_ENTRIES) this.newBucketMemo.clear();
     this.newBucketMemo.set(memoKey, bucket);
     return bucket;
   }

@@ -83,6 +83,8 @@ export const BUCKET_KEY_BYTES = 32;
  * flood from a few source groups, small beside the book when thousands of books share a process (sim).
  */
 export const BUCKET_HASH_MEMO_ENTRIES = 256;
+/** Source groups whose outer new-bucket hashes a book memoises (NEW_BUCKETS_PER_SOURCE_GROUP × 4 bytes each). */
+export const BUCKET_HASH_MEMO_SOURCE_GROUPS = 64;
 /** Storage key the book is saved under. */
 export const ADDRESS_BOOK_STORAGE_KEY = 'address-book';
 /** Version written now: 2 adds anchors and pending tried collisions. Version 1 still loads. */
