@@ -27,6 +27,18 @@ describe('parseIPv4', () => {
     }
   });
 
+  it('accepts exactly what the dotted-quad grammar accepts (four octets 0-255, decimal, no leading zero)', () => {
+    const grammar = /^(?:(?:0|[1-9]\d{0,2})\.){3}(?:0|[1-9]\d{0,2})$/;
+    const byGrammar = (text: string): boolean => grammar.test(text) && text.split('.').every((part) => Number(part) <= 255);
+    const nearlyIPv4 = fc.stringMatching(/^[0-9.x +-]{0,20}$/);
+    fc.assert(
+      fc.property(fc.oneof(nearlyIPv4, fc.ipV4(), fc.string()), (text) => {
+        expect(parseIPv4(text) !== undefined, text).toBe(byGrammar(text));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('round-trips every IPv4 address', () => {
     fc.assert(
       fc.property(fc.ipV4(), (text) => {
