@@ -9,17 +9,51 @@ export function randomInt(random: () => number, n: number): number {
 }
 
 /**
+ * Where a partial Fisher-Yates shuffle has moved values: `moved[i]` holds position i's value when
+ * `stamp[i]` is the current walk's number, otherwise position i still holds i. Shared by every book
+ * (a walk runs to completion synchronously), so sampling a pexResponse allocates nothing; it grows to
+ * the largest book sampled (8 bytes per entry of the largest book sampled, rounded up to a power of two: 1 MiB for a full one).
+ */
+interface ShuffleScratch {
+  moved: Int32Array;
+  stamp: Uint32Array;
+  walk: number;
+}
+const sharedScratch: ShuffleScratch = { moved: new Int32Array(0), stamp: new Uint32Array(0), walk: 0 };
+let sharedScratchInUse = false;
+
+/**
  * Visits distinct indices of 0..n-1 in the order a partial Fisher-Yates shuffle of them would list
- * them, until `visit` returns false or all are visited. Only the swapped positions are stored, so a
+ * them, until `visit` returns false or all are visited. Only the swapped positions are written, so a
  * short walk over a large list costs what it visits, not the list's length.
  */
 export function visitRandomIndices(n: number, random: () => number, visit: (index: number) => boolean): void {
-  const swapped = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    const j = i + randomInt(random, n - i);
-    const picked = swapped.get(j) ?? j;
-    swapped.set(j, swapped.get(i) ?? i);
-    if (!visit(picked)) return;
+  // A visit that starts another walk gets scratch of its own.
+  const scratch = sharedScratchInUse ? { moved: new Int32Array(n), stamp: new Uint32Array(n), walk: 0 } : sharedScratch;
+  if (scratch.moved.length < n) {
+    const size = 2 ** Math.ceil(Math.log2(n));
+    scratch.moved = new Int32Array(size);
+    scratch.stamp = new Uint32Array(size);
+    scratch.walk = 0;
+  }
+  if (scratch.walk === 0xffffffff) {
+    scratch.stamp.fill(0);
+    scratch.walk = 0;
+  }
+  const walk = ++scratch.walk;
+  const { moved, stamp } = scratch;
+  const shared = scratch === sharedScratch;
+  if (shared) sharedScratchInUse = true;
+  try {
+    for (let i = 0; i < n; i++) {
+      const j = i + randomInt(random, n - i);
+      const picked = stamp[j] === walk ? moved[j]! : j;
+      moved[j] = stamp[i] === walk ? moved[i]! : i;
+      stamp[j] = walk;
+      if (!visit(picked)) return;
+    }
+  } finally {
+    if (shared) sharedScratchInUse = false;
   }
 }
 

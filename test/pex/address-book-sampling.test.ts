@@ -23,6 +23,44 @@ describe('visitRandomIndices', () => {
     expect(new Set(visited).size).toBe(n);
   });
 
+  /** The order a Fisher-Yates shuffle on a real array gives with the same draws. */
+  function referenceOrder(n: number, seed: number): number[] {
+    const random = seededRandom(seed);
+    const pool = Array.from({ length: n }, (_, i) => i);
+    for (let i = 0; i < n; i++) {
+      const j = i + Math.floor(random() * (n - i));
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    return pool;
+  }
+
+  function walk(n: number, seed: number, stopAfter = Infinity): number[] {
+    const visited: number[] = [];
+    visitRandomIndices(n, seededRandom(seed), (index) => {
+      visited.push(index);
+      return visited.length < stopAfter;
+    });
+    return visited;
+  }
+
+  it('each walk starts from the identity, whatever earlier walks (stopped or not, larger or smaller) moved', () => {
+    for (const [n, seed, stopAfter] of [[300, 1, 5], [40, 2, Infinity], [1000, 3, 999], [300, 4, Infinity], [7, 5, 3], [300, 1, Infinity]] as const) {
+      expect(walk(n, seed, stopAfter)).toEqual(referenceOrder(n, seed).slice(0, Math.min(n, stopAfter)));
+    }
+  });
+
+  it('a walk started from inside a visit does not disturb the outer one', () => {
+    const outer: number[] = [];
+    const inner: number[][] = [];
+    visitRandomIndices(200, seededRandom(8), (index) => {
+      outer.push(index);
+      if (outer.length % 50 === 1) inner.push(walk(120, outer.length));
+      return true;
+    });
+    expect(outer).toEqual(referenceOrder(200, 8));
+    inner.forEach((order, k) => expect(order).toEqual(referenceOrder(120, 1 + 50 * k)));
+  });
+
   it('stops as soon as the visitor says so', () => {
     let calls = 0;
     visitRandomIndices(1_000_000, seededRandom(2), () => ++calls < 3);
