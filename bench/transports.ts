@@ -15,7 +15,7 @@
  */
 import net from 'node:net';
 import { createNode, type NodeOptions } from '../platforms/node/index.js';
-import { TcpLink } from '../platforms/node/tcp.js';
+import { TcpLink, tcpTransport } from '../platforms/node/tcp.js';
 import { nodeChaCha20Poly1305 } from '../platforms/node/aead.js';
 import { MConnection } from '../src/conn/mconnection.js';
 import { secureHandshake } from '../src/conn/secure-link.js';
@@ -207,17 +207,14 @@ async function maybeSecure(link: Link, secure: boolean): Promise<Link> {
 
 async function connectPlainSender(address: string, secure = false): Promise<SenderPort> {
   const [host, portText] = address.split(':') as [string, string];
-  const socket = net.connect({ host, port: Number(portText) });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
+  // Dialled through the transport, as the Switch dials: the same TcpLink (and socket reads) as meshlink-tcp.
+  const link = await tcpTransport().dial({ protocol: 'tcp', nodeId: undefined, host, port: Number(portText), path: '', params: {} });
   const port: SenderPort = {
     send: (message) => conn.send(BENCH_CHANNEL_ID, message),
     onReply: () => undefined,
     close: async () => conn.destroy(),
   };
-  const conn = new MConnection(await maybeSecure(new TcpLink(socket), secure), BENCH_CHANNELS, {
+  const conn = new MConnection(await maybeSecure(link, secure), BENCH_CHANNELS, {
     onMessage: (_channelId, message) => port.onReply(message),
     onClose: () => undefined,
   });
