@@ -7,7 +7,7 @@ const ALGORITHM = 'chacha20-poly1305';
 const CIPHER_OPTIONS = { authTagLength: AEAD_TAG_BYTES } as const;
 
 /** The two libsodium calls used, from the optional `sodium-native` package (its documented API). */
-interface Sodium {
+export interface Sodium {
   crypto_aead_chacha20poly1305_ietf_encrypt(out: Uint8Array, message: Uint8Array, ad: null, nsec: null, nonce: Uint8Array, key: Uint8Array): number;
   /** Throws when the tag does not verify. */
   crypto_aead_chacha20poly1305_ietf_decrypt(out: Uint8Array, nsec: null, sealed: Uint8Array, ad: null, nonce: Uint8Array, key: Uint8Array): number;
@@ -20,13 +20,13 @@ interface Sodium {
  * sizes fixed here: a 12-byte nonce, a 32-byte key, `out`/`sealed` exactly 16 bytes apart. Returns
  * the output length, or a negative number when the tag does not verify.
  */
-interface SodiumBinding {
+export interface SodiumBinding {
   crypto_aead_chacha20poly1305_ietf_encrypt(out: Uint8Array, message: Uint8Array, ad: undefined, nonce: Uint8Array, key: Uint8Array): number;
   crypto_aead_chacha20poly1305_ietf_decrypt(out: Uint8Array, sealed: Uint8Array, ad: undefined, nonce: Uint8Array, key: Uint8Array): number;
 }
 
 /** Seal `message` into `out` (exactly 16 bytes longer); open `sealed` into `out` (16 bytes shorter; may be its start). */
-interface SodiumCalls {
+export interface SodiumCalls {
   seal(out: Uint8Array, message: Uint8Array, nonce: Uint8Array, key: Uint8Array): number;
   /** False when the tag does not verify (then `out` is wiped, never decrypted). */
   open(out: Uint8Array, sealed: Uint8Array, nonce: Uint8Array, key: Uint8Array): boolean;
@@ -42,7 +42,12 @@ let sodium: SodiumCalls | null | undefined;
 function loadSodium(): SodiumCalls | undefined {
   if (sodium === undefined) {
     const wrapper = requireOptionalIfPresent<Sodium>('sodium-native');
-    sodium = wrapper === undefined ? null : (bindingCalls(wrapper) ?? wrapperCalls(wrapper));
+    sodium =
+      wrapper === undefined
+        ? null
+        : sodiumCallsFor(wrapper, requireOptionalIfPresent<{ version?: unknown }>('sodium-native/package.json')?.version, () =>
+            requireOptionalIfPresent<SodiumBinding>('sodium-native/binding.js'),
+          );
   }
   return sodium ?? undefined;
 }
@@ -62,14 +67,15 @@ function wrapperCalls(native: Sodium): SodiumCalls {
 }
 
 /**
- * The binding's calls, if this is the sodium-native major whose layout they assume and they give the
- * documented functions' bytes on a test vector (sealing, opening, refusing a forged tag); otherwise
- * undefined, and the documented functions serve.
+ * @internal The binding's calls if `version` is the sodium-native major whose layout they assume and
+ * they give the documented functions' bytes on a test vector (sealing, opening, refusing a forged
+ * tag); otherwise the documented functions'. `loadBinding` runs only for that major.
  */
-function bindingCalls(wrapper: Sodium): SodiumCalls | undefined {
-  const version = requireOptionalIfPresent<{ version?: unknown }>('sodium-native/package.json')?.version;
-  if (typeof version !== 'string' || version.split('.')[0] !== BINDING_MAJOR_VERSION) return undefined;
-  const binding = requireOptionalIfPresent<SodiumBinding>('sodium-native/binding.js');
+export function sodiumCallsFor(wrapper: Sodium, version: unknown, loadBinding: () => SodiumBinding | undefined): SodiumCalls {
+  return (typeof version === 'string' && version.split('.')[0] === BINDING_MAJOR_VERSION ? bindingCalls(wrapper, loadBinding()) : undefined) ?? wrapperCalls(wrapper);
+}
+
+function bindingCalls(wrapper: Sodium, binding: SodiumBinding | undefined): SodiumCalls | undefined {
   if (typeof binding?.crypto_aead_chacha20poly1305_ietf_encrypt !== 'function' || typeof binding.crypto_aead_chacha20poly1305_ietf_decrypt !== 'function') {
     return undefined;
   }
