@@ -71,7 +71,7 @@ export type FromReceiver =
   | { id: number; ok: false; error: string };
 
 /** Receiving sides that can run in another process (memory links cannot; WebRTC pairs run in-process). */
-export type ReceiverKind = 'raw-tcp' | 'meshlink-tcp' | 'meshlink-tcp-plain' | 'raw-ws' | 'meshlink-ws';
+export type ReceiverKind = 'raw-tcp' | 'meshlink-tcp' | 'meshlink-tcp-plain' | 'meshlink-tcp-secure' | 'raw-ws' | 'meshlink-ws';
 
 export function median(values: readonly number[]): number {
   return percentile(values, 0.5);

@@ -7,19 +7,24 @@
  *   NodeInfo, MConnection, Node's native ChaCha20-Poly1305), an agent on each side; the sender loops
  *   on `await peer.send()`, the receiver's agent answers with `peer.trySend()`.
  * - meshlink-tcp-plain: MConnection straight over a TcpLink (no SecureLink): the cost of encryption.
+ * - meshlink-tcp-secure: MConnection over a SecureLink over a TcpLink, no Switch: with the two above,
+ *   splits meshlink's cost between the Switch and the SecureLink.
  * - meshlink-memory: two Switches over the in-memory transport (secure handshake included).
  * - raw-ws / meshlink-ws: bench/transports-ws.ts (bare `ws`) and the Switches below over ws://.
  * - bare-webrtc / meshlink-webrtc: bench/transports-webrtc.ts (both in this process).
  */
 import net from 'node:net';
 import { createNode, type NodeOptions } from '../platforms/node/index.js';
-import { TcpLink } from '../platforms/node/tcp.js';
+import { TcpLink, tcpTransport } from '../platforms/node/tcp.js';
+import { nodeChaCha20Poly1305 } from '../platforms/node/aead.js';
 import { MConnection } from '../src/conn/mconnection.js';
+import { secureHandshake } from '../src/conn/secure-link.js';
 import { generateNodeKey } from '../src/crypto/keys.js';
 import { MemoryStorage } from '../src/storage/storage.js';
 import type { Agent } from '../src/switch/agent.js';
 import type { Peer } from '../src/switch/peer.js';
 import type { Switch } from '../src/switch/switch.js';
+import type { Link } from '../src/transport/link.js';
 import type { Transport } from '../src/transport/transport.js';
 import { BENCH_CHANNEL_ID, BENCH_CHANNELS, Sink, type ReceiverKind, type ReceiverReady, type SinkMode } from './common.js';
 import { connectRawWsSender, startRawWsReceiver } from './transports-ws.js';
@@ -169,19 +174,21 @@ async function connectSwitchSender(address: string, transport?: Transport): Prom
   return port;
 }
 
-// ─── MConnection over a bare TcpLink (no encryption) ─────────────────────────────────────────────
+// ─── MConnection over a bare TcpLink, or a SecureLink over it (no Switch) ────────────────────────────────────────────
 
-async function startPlainReceiver(sink: Sink): Promise<{ ready: ReceiverReady; stop: () => Promise<void> }> {
+async function startPlainReceiver(sink: Sink, secure = false): Promise<{ ready: ReceiverReady; stop: () => Promise<void> }> {
   const connections = new Set<MConnection>();
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  const accept = async (socket: net.Socket): Promise<void> => {
     let conn: MConnection | undefined;
-    conn = new MConnection(new TcpLink(socket), BENCH_CHANNELS, {
+    conn = new MConnection(await maybeSecure(new TcpLink(socket), secure), BENCH_CHANNELS, {
       onMessage: (channelId, message) => sink.onMessage(message, (answer) => void conn!.trySend(channelId, answer)),
       onClose: () => connections.delete(conn!),
     });
     connections.add(conn);
     conn.start();
-  });
+  };
+  // A failed handshake has already destroyed its link.
+  const server = net.createServer({ noDelay: true }, (socket) => void accept(socket).catch(() => undefined));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
@@ -193,19 +200,21 @@ async function startPlainReceiver(sink: Sink): Promise<{ ready: ReceiverReady; s
   };
 }
 
-async function connectPlainSender(address: string): Promise<SenderPort> {
+/** With `secure`, the secure handshake over the link (Node's AEAD), as the Switch does. */
+async function maybeSecure(link: Link, secure: boolean): Promise<Link> {
+  return secure ? secureHandshake(link, { identity: generateNodeKey(), aead: nodeChaCha20Poly1305 }) : link;
+}
+
+async function connectPlainSender(address: string, secure = false): Promise<SenderPort> {
   const [host, portText] = address.split(':') as [string, string];
-  const socket = net.connect({ host, port: Number(portText) });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
+  // Dialled through the transport, as the Switch dials: the same TcpLink (and socket reads) as meshlink-tcp.
+  const link = await tcpTransport().dial({ protocol: 'tcp', nodeId: undefined, host, port: Number(portText), path: '', params: {} });
   const port: SenderPort = {
     send: (message) => conn.send(BENCH_CHANNEL_ID, message),
     onReply: () => undefined,
     close: async () => conn.destroy(),
   };
-  const conn = new MConnection(new TcpLink(socket), BENCH_CHANNELS, {
+  const conn = new MConnection(await maybeSecure(link, secure), BENCH_CHANNELS, {
     onMessage: (_channelId, message) => port.onReply(message),
     onClose: () => undefined,
   });
@@ -227,7 +236,7 @@ export async function startReceiver(kind: ReceiverKind): Promise<ReceiverHandle>
           ? await startRawWsReceiver(sink)
           : kind === 'meshlink-ws'
             ? await startSwitchReceiver(sink, undefined, 'ws://127.0.0.1:0')
-            : await startPlainReceiver(sink);
+            : await startPlainReceiver(sink, kind === 'meshlink-tcp-secure');
   return {
     ready: started.ready,
     setMode: async (mode) => sink.setMode(mode),
@@ -240,7 +249,7 @@ export function connectSender(kind: ReceiverKind, address: string): Promise<Send
   if (kind === 'raw-tcp') return connectRawSender(address);
   if (kind === 'meshlink-tcp' || kind === 'meshlink-ws') return connectSwitchSender(address);
   if (kind === 'raw-ws') return connectRawWsSender(address);
-  return connectPlainSender(address);
+  return connectPlainSender(address, kind === 'meshlink-tcp-secure');
 }
 
 /** Both Switches over one in-memory network, in this process (memory links cannot cross processes). */

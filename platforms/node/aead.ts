@@ -1,33 +1,108 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { assertAeadKey, assertAeadNonce, type Aead, type AeadFactory } from '../../src/crypto/aead.js';
-import { AEAD_TAG_BYTES } from '../../src/crypto/constants.js';
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from '../../src/crypto/constants.js';
 import { requireOptionalIfPresent } from './optional-dependency.js';
 
 const ALGORITHM = 'chacha20-poly1305';
 const CIPHER_OPTIONS = { authTagLength: AEAD_TAG_BYTES } as const;
 
-/** The few libsodium calls used, from the optional `sodium-native` package. */
-interface Sodium {
+/** The two libsodium calls used, from the optional `sodium-native` package (its documented API). */
+export interface Sodium {
   crypto_aead_chacha20poly1305_ietf_encrypt(out: Uint8Array, message: Uint8Array, ad: null, nsec: null, nonce: Uint8Array, key: Uint8Array): number;
+  /** Throws when the tag does not verify. */
   crypto_aead_chacha20poly1305_ietf_decrypt(out: Uint8Array, nsec: null, sealed: Uint8Array, ad: null, nonce: Uint8Array, key: Uint8Array): number;
-  crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-    out: Uint8Array,
-    nsec: null,
-    ciphertext: Uint8Array,
-    tag: Uint8Array,
-    ad: null,
-    nonce: Uint8Array,
-    key: Uint8Array,
-  ): void;
 }
 
+/**
+ * The same two calls on sodium-native 5's native binding, which its documented functions wrap in about
+ * ten argument checks each (Node's `assert`, with rest arguments): together a sizable part of a small
+ * frame's cost. The binding checks sizes too, but by aborting the process, so it is called only with
+ * sizes fixed here: a 12-byte nonce, a 32-byte key, `out`/`sealed` exactly 16 bytes apart. Returns
+ * the output length, or a negative number when the tag does not verify.
+ */
+export interface SodiumBinding {
+  crypto_aead_chacha20poly1305_ietf_encrypt(out: Uint8Array, message: Uint8Array, ad: undefined, nonce: Uint8Array, key: Uint8Array): number;
+  crypto_aead_chacha20poly1305_ietf_decrypt(out: Uint8Array, sealed: Uint8Array, ad: undefined, nonce: Uint8Array, key: Uint8Array): number;
+}
+
+/** Seal `message` into `out` (exactly 16 bytes longer); open `sealed` into `out` (16 bytes shorter; may be its start). */
+export interface SodiumCalls {
+  seal(out: Uint8Array, message: Uint8Array, nonce: Uint8Array, key: Uint8Array): number;
+  /** False when the tag does not verify (then `out` is wiped, never decrypted). */
+  open(out: Uint8Array, sealed: Uint8Array, nonce: Uint8Array, key: Uint8Array): boolean;
+}
+
+/** The binding layout above is sodium-native 5's (its binding.cc); another major goes through the wrapper. */
+const BINDING_MAJOR_VERSION = '5';
+
 /** Not loaded yet; null: not installed (or its binary does not load), so OpenSSL does every frame. */
-let sodium: Sodium | null | undefined;
+let sodium: SodiumCalls | null | undefined;
 
 /** Loaded on the first key, not at import: an app that never opens a connection never loads it. */
-function loadSodium(): Sodium | undefined {
-  sodium ??= requireOptionalIfPresent<Sodium>('sodium-native') ?? null;
+function loadSodium(): SodiumCalls | undefined {
+  if (sodium === undefined) {
+    const wrapper = requireOptionalIfPresent<Sodium>('sodium-native');
+    sodium =
+      wrapper === undefined
+        ? null
+        : sodiumCallsFor(wrapper, requireOptionalIfPresent<{ version?: unknown }>('sodium-native/package.json')?.version, () =>
+            requireOptionalIfPresent<SodiumBinding>('sodium-native/binding.js'),
+          );
+  }
   return sodium ?? undefined;
+}
+
+function wrapperCalls(native: Sodium): SodiumCalls {
+  return {
+    seal: (out, message, nonce, key) => native.crypto_aead_chacha20poly1305_ietf_encrypt(out, message, null, null, nonce, key),
+    open(out, sealed, nonce, key) {
+      try {
+        native.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, sealed, null, nonce, key);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+/**
+ * @internal The binding's calls if `version` is the sodium-native major whose layout they assume and
+ * they give the documented functions' bytes on a test vector (sealing, opening, refusing a forged
+ * tag); otherwise the documented functions'. `loadBinding` runs only for that major.
+ */
+export function sodiumCallsFor(wrapper: Sodium, version: unknown, loadBinding: () => SodiumBinding | undefined): SodiumCalls {
+  return (typeof version === 'string' && version.split('.')[0] === BINDING_MAJOR_VERSION ? bindingCalls(wrapper, loadBinding()) : undefined) ?? wrapperCalls(wrapper);
+}
+
+function bindingCalls(wrapper: Sodium, binding: SodiumBinding | undefined): SodiumCalls | undefined {
+  if (typeof binding?.crypto_aead_chacha20poly1305_ietf_encrypt !== 'function' || typeof binding.crypto_aead_chacha20poly1305_ietf_decrypt !== 'function') {
+    return undefined;
+  }
+  const calls: SodiumCalls = {
+    seal: (out, message, nonce, key) => binding.crypto_aead_chacha20poly1305_ietf_encrypt(out, message, undefined, nonce, key),
+    open: (out, sealed, nonce, key) => binding.crypto_aead_chacha20poly1305_ietf_decrypt(out, sealed, undefined, nonce, key) >= 0,
+  };
+  try {
+    return agreesWithWrapper(calls, wrapper) ? calls : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function agreesWithWrapper(calls: SodiumCalls, wrapper: Sodium): boolean {
+  const key = new Uint8Array(AEAD_KEY_BYTES).map((_, i) => i + 1);
+  const nonce = new Uint8Array(AEAD_NONCE_BYTES).map((_, i) => 255 - i);
+  const message = new Uint8Array(37).map((_, i) => i * 11);
+  const viaBinding = new Uint8Array(message.length + AEAD_TAG_BYTES);
+  const viaWrapper = new Uint8Array(message.length + AEAD_TAG_BYTES);
+  if (calls.seal(viaBinding, message, nonce, key) !== viaBinding.length) return false;
+  wrapper.crypto_aead_chacha20poly1305_ietf_encrypt(viaWrapper, message, null, null, nonce, key);
+  if (!viaBinding.every((byte, i) => byte === viaWrapper[i])) return false;
+  const opened = new Uint8Array(message.length);
+  if (!calls.open(opened, viaBinding, nonce, key) || !opened.every((byte, i) => byte === message[i])) return false;
+  viaBinding[0]! ^= 1;
+  return !calls.open(opened, viaBinding, nonce, key);
 }
 
 /** Whether the fast path for small frames is available: the optional `sodium-native` is installed. */
@@ -48,25 +123,18 @@ export const nodeChaCha20Poly1305: AeadFactory = (key32) => {
   assertAeadKey(key32);
   const native = loadSodium();
   if (native === undefined) return openSslAead(createSecretKey(key32));
-  const keyBytes = Buffer.from(key32);
+  const key = new Uint8Array(key32); // a copy (a Buffer's slice() would be a view)
   const openInPlace = (nonce: Uint8Array, sealed: Uint8Array): boolean => {
     assertAeadNonce(nonce);
     if (sealed.length < AEAD_TAG_BYTES) return false;
-    const split = sealed.length - AEAD_TAG_BYTES;
-    const ciphertext = sealed.subarray(0, split);
-    try {
-      // libsodium checks the tag before it decrypts; on a forged one it wipes the bytes and throws.
-      native.crypto_aead_chacha20poly1305_ietf_decrypt_detached(ciphertext, null, ciphertext, sealed.subarray(split), null, nonce, keyBytes);
-    } catch {
-      return false;
-    }
-    return true;
+    // libsodium checks the tag before it decrypts (over the ciphertext's own bytes); on a forged one
+    // it wipes them.
+    return native.open(sealed.subarray(0, sealed.length - AEAD_TAG_BYTES), sealed, nonce, key);
   };
   return withSeal({
     sealInto(nonce, plaintext, target, offset) {
       assertAeadNonce(nonce);
-      const out = target.subarray(offset, offset + plaintext.length + AEAD_TAG_BYTES);
-      return native.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, null, null, nonce, keyBytes);
+      return native.seal(target.subarray(offset, offset + plaintext.length + AEAD_TAG_BYTES), plaintext, nonce, key);
     },
     open(nonce, sealed) {
       const copy = new Uint8Array(sealed); // not slice(): on a Buffer that is a view

@@ -7,6 +7,14 @@ import { localRefusingLookup } from './guarded-lookup.js';
 
 /** Above this many unsent bytes `write()` returns false. Large enough for two full batches. */
 export const TCP_LINK_HIGH_WATER_MARK_BYTES = 128 * 1024;
+/** What one read of a dialled socket may take: Node's own read size. */
+export const TCP_READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * A dialled socket goes on reading while its owner is paused (or not attached yet), as Node's stream
+ * does up to its high-water mark, so that a remote hang-up is still seen; past this many held bytes
+ * it stops reading until resumed. (Node's default high-water mark for sockets.)
+ */
+export const TCP_MAX_HELD_READ_BYTES = 16 * 1024;
 
 export interface TcpTransportOptions {
   /** @default TCP_LINK_HIGH_WATER_MARK_BYTES */
@@ -42,6 +50,35 @@ function onSocketEnd(this: OwnedSocket): void {
   this[OWNING_LINK].onSocketEnd();
 }
 
+/**
+ * Every socket we dial reads into this one buffer (Node's documented `onread` option): a read then
+ * costs no allocation and skips the Readable stream's push/emit/nextTick, which on a request/response
+ * exchange is a large share of the CPU per message. One buffer serves every socket because libuv hands
+ * each read to its callback synchronously, before it reads from any other socket, and the callback is
+ * done with it when it returns: the link passes a view only to handlers with `retainsChunks: false`,
+ * and a copy to any other. Sockets a server accepts cannot have `onread` (net.Server has no such
+ * option), so they keep 'data' events.
+ */
+let sharedReadBuffer: Uint8Array | undefined;
+
+/** Connects a socket for `dial`, reading into the shared buffer for the TcpLink that `bind` names. */
+function dialSocket(options: net.TcpNetConnectOpts): { socket: net.Socket; bind(link: TcpLink): TcpLink } {
+  let owner: TcpLink | undefined;
+  const socket = net.connect({
+    ...options,
+    onread: {
+      buffer: (sharedReadBuffer ??= new Uint8Array(TCP_READ_BUFFER_BYTES)),
+      // The link exists before the first read (made on 'connect'); it pauses the socket itself, so
+      // the callback never asks Node to (by returning false).
+      callback: (bytes: number, buffer: Uint8Array): boolean => {
+        owner?.onSocketRead(bytes, buffer);
+        return true;
+      },
+    },
+  });
+  return { socket, bind: (link) => (owner = link) };
+}
+
 /** A Link over a net.Socket. Nagle is off: MConnection already batches, and pings must not wait. */
 export class TcpLink implements Link {
   readonly transport = 'tcp';
@@ -50,10 +87,20 @@ export class TcpLink implements Link {
   private needDrain = false;
   private closedValue = false;
   private failure: Error | undefined;
+  /** The owner paused reading. */
+  private paused = false;
+  /** `onread` sockets: copies of what was read while paused or before attach, delivered on resume. */
+  private held: Uint8Array[] | undefined;
+  private heldBytes = 0;
+  /** The remote ended while chunks were held: the owner hears of it after them. */
+  private endHeld = false;
+  private deliveryScheduled = false;
 
   constructor(
     private readonly socket: net.Socket,
     private readonly highWaterMarkBytes = TCP_LINK_HIGH_WATER_MARK_BYTES,
+    /** @internal The socket was made with `onread` (by dial): data comes through `onSocketRead`. */
+    private readonly readsIntoBuffer = false,
   ) {
     socket.setNoDelay(true);
     const host = socket.remoteAddress ?? 'unknown';
@@ -76,7 +123,10 @@ export class TcpLink implements Link {
   attach(handlers: LinkHandlers): void {
     const first = this.handlers === undefined;
     this.handlers = handlers;
-    if (first) this.socket.on('data', onSocketData);
+    if (first) {
+      if (!this.readsIntoBuffer) this.socket.on('data', onSocketData);
+      else this.scheduleHeldDelivery();
+    }
     if (this.closedValue) queueMicrotask(() => handlers.onClose(this.failure));
   }
 
@@ -91,11 +141,15 @@ export class TcpLink implements Link {
   }
 
   pause(): void {
-    this.socket.pause();
+    this.paused = true;
+    // An `onread` socket keeps reading into `held` (bounded) so that a hang-up is still noticed.
+    if (!this.readsIntoBuffer) this.socket.pause();
   }
 
   resume(): void {
-    this.socket.resume();
+    this.paused = false;
+    if (!this.readsIntoBuffer) this.socket.resume();
+    else this.scheduleHeldDelivery();
   }
 
   close(): void {
@@ -113,6 +167,44 @@ export class TcpLink implements Link {
   /** @internal */
   onSocketData(chunk: Buffer): void {
     this.handlers?.onData(chunk);
+  }
+
+  /** @internal `bytes` were read into `buffer`, which the next read of any dialled socket overwrites. */
+  onSocketRead(bytes: number, buffer: Uint8Array): void {
+    if (this.closedValue) return;
+    const handlers = this.handlers;
+    if (handlers !== undefined && !this.paused && this.held === undefined) {
+      // slice() copies (on a plain Uint8Array, which the shared buffer is).
+      handlers.onData(handlers.retainsChunks === false ? buffer.subarray(0, bytes) : buffer.slice(0, bytes));
+      return;
+    }
+    (this.held ??= []).push(buffer.slice(0, bytes));
+    this.heldBytes += bytes;
+    if (this.heldBytes >= TCP_MAX_HELD_READ_BYTES) this.socket.pause();
+  }
+
+  /** Held chunks go out asynchronously, as a resumed stream's would (never inside attach or resume). */
+  private scheduleHeldDelivery(): void {
+    if (this.deliveryScheduled || this.held === undefined) return;
+    this.deliveryScheduled = true;
+    queueMicrotask(() => this.deliverHeld());
+  }
+
+  private deliverHeld(): void {
+    this.deliveryScheduled = false;
+    const held = this.held;
+    while (held !== undefined && held.length > 0 && this.handlers !== undefined && !this.paused && !this.closedValue) {
+      const chunk = held.shift()!;
+      this.heldBytes -= chunk.length;
+      this.handlers.onData(chunk);
+    }
+    if (held === undefined || held.length > 0 || this.closedValue) return;
+    this.held = undefined;
+    this.socket.resume();
+    if (this.endHeld) {
+      this.endHeld = false;
+      this.onSocketEnd();
+    }
   }
 
   /** @internal */
@@ -137,6 +229,10 @@ export class TcpLink implements Link {
    * when its queue is sent; otherwise we end ours at once. No link stays half-open for long.
    */
   onSocketEnd(): void {
+    if (this.held !== undefined) {
+      this.endHeld = true;
+      return;
+    }
     if (this.handlers?.onEnd !== undefined) this.handlers.onEnd();
     else this.socket.end();
   }
@@ -160,7 +256,12 @@ class TcpTransport implements Transport {
         reject(new AbortError());
         return;
       }
-      const socket = new net.Socket({ allowHalfOpen: true });
+      const { socket, bind } = dialSocket({
+        host: address.host,
+        port: address.port,
+        allowHalfOpen: true,
+        ...(this.options.allowLocalNames === false ? { lookup: localRefusingLookup() } : {}),
+      });
       const onAbort = (): void => {
         socket.destroy();
         reject(new AbortError(`Dial to ${formatAddress(address)} aborted`));
@@ -174,9 +275,8 @@ class TcpTransport implements Transport {
       socket.once('connect', () => {
         options.signal?.removeEventListener('abort', onAbort);
         socket.removeAllListeners('error');
-        resolve(new TcpLink(socket, this.options.highWaterMarkBytes));
+        resolve(bind(new TcpLink(socket, this.options.highWaterMarkBytes, true)));
       });
-      socket.connect({ host: address.host, port: address.port, ...(this.options.allowLocalNames === false ? { lookup: localRefusingLookup() } : {}) });
     });
   }
 

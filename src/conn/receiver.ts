@@ -37,6 +37,8 @@ export const DEFAULT_PAUSE_HOLDER = Symbol('caller');
  * also owns reading's flow: pause holders (each full inbox, the app) and the receive rate limit.
  */
 export class Receiver implements LinkHandlers, PacketHandler {
+  /** Packets are decoded in the chunk; channels copy what they hand on or keep (Channel.receiveFragment). */
+  readonly retainsChunks = false;
   receivedBytes = 0;
   private readonly decoder = new PacketDecoder(this);
   private readonly limiter: RateLimiter;

@@ -45,6 +45,11 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 export class SecureLinkSession implements SecureLink {
   /** `write` seals its chunk into new frames before returning. */
   readonly releasesWrittenChunk = true;
+  /**
+   * As the handlers of the link below: frames are opened in the chunk and whatever outlives `onData`
+   * is copied (queued plaintext, and plaintext for an owner that retains chunks).
+   */
+  readonly retainsChunks = false;
   readonly remoteNodeId: string;
   private readonly remoteKey: Uint8Array;
   private handlers: LinkHandlers | undefined;
@@ -151,10 +156,12 @@ export class SecureLinkSession implements SecureLink {
   readonly receiveFrame = (plaintext: Uint8Array): void => {
     if (latencyProbeEnabled) markLatency(LatencyPoint.Opened);
     if (this.phase !== Phase.Open) return;
-    if (this.handlers !== undefined && !this.userPaused && this.pending.length === 0) {
-      this.deliver(this.handlers, plaintext);
+    const handlers = this.handlers;
+    if (handlers !== undefined && !this.userPaused && this.pending.length === 0) {
+      this.deliver(handlers, handlers.retainsChunks === false ? plaintext : new Uint8Array(plaintext));
     } else {
-      this.pending.push(plaintext);
+      // A copy: the link below may reuse the chunk that the plaintext lies in.
+      this.pending.push(new Uint8Array(plaintext));
       this.updateLinkFlow();
     }
   };

@@ -138,7 +138,9 @@ class HandshakeRun {
       this.fail(new TimeoutError(`Secure handshake timed out after ${timeoutMs} ms`, { detail: { timeoutMs, remoteAddress: this.link.remoteAddress } }));
     }, timeoutMs);
     signal?.addEventListener('abort', this.onAbort, { once: true });
-    this.link.attach({ onData: this.onData, onDrain: noop, onClose: this.onClose });
+    // The hello is copied, frame #0 is read (its key copied) in the call, and later frames go through
+    // the session, which copies what it keeps: chunks are not retained.
+    this.link.attach({ onData: this.onData, onDrain: noop, onClose: this.onClose, retainsChunks: false });
     this.link.write(encodeHello(this.ephemeral.publicKey));
   }
 

@@ -13,8 +13,14 @@
  * - `onClose` fires exactly once, after which no other handler fires.
  */
 export interface LinkHandlers {
-  /** Bytes arrived. The receiver owns the chunk. */
+  /** Bytes arrived. The receiver owns the chunk, unless it declares `retainsChunks: false`. */
   onData(chunk: Uint8Array): void;
+  /**
+   * False when `onData` reads its chunk only during the call and copies whatever it keeps: the link
+   * may then lend it a view of a read buffer that it reuses for the next read (Node's TCP does, saving
+   * an allocation and the stream machinery per read). @default true: every chunk is the receiver's.
+   */
+  readonly retainsChunks?: boolean;
   /** Buffered outgoing bytes fell back under the high-water mark after `write()` returned false. */
   onDrain(): void;
   /** The link is closed; `error` is set when it failed rather than ended. Fires once. */

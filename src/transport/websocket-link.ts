@@ -19,6 +19,12 @@ export interface WebSocketLike {
   resume?(): void;
   /** `ws` only: drops the connection without the closing handshake. */
   terminate?(): void;
+  /**
+   * `ws` only: its own events. A 'message' listener here gets the bytes without the event object that
+   * `onmessage` wraps each message in, and with binaryType 'nodebuffer' without a copy into an
+   * ArrayBuffer of their own.
+   */
+  on?(event: 'message', listener: (data: unknown, isBinary: boolean) => void): unknown;
 }
 
 export const WEBSOCKET_HIGH_WATER_MARK_BYTES = 256 * 1024;
@@ -31,6 +37,8 @@ export const WEBSOCKET_DRAIN_POLL_MS = 5;
 export const WEBSOCKET_MAX_PAUSED_BYTES = 4 * 1024 * 1024;
 
 const OPEN = 1;
+/** Stands for any text message: refused whatever it says. */
+const TEXT_MESSAGE = '';
 const NORMAL_CLOSURE = 1000;
 const NO_STATUS = 1005;
 
@@ -49,10 +57,16 @@ export class WebSocketLink extends MessageLink {
       maxHeldBytes: WEBSOCKET_MAX_PAUSED_BYTES,
       label: 'WebSocket',
     });
-    socket.binaryType = 'arraybuffer';
     // Until attach(), hold data (and pause `ws` sockets) so that nothing is lost or unbounded.
     this.pause();
-    socket.onmessage = (event) => this.onMessage(event.data);
+    if (socket.on !== undefined) {
+      // `ws`: Buffers that are views of what its socket read, which nothing reuses: ours to keep.
+      socket.binaryType = 'nodebuffer';
+      socket.on('message', (data, isBinary) => this.onMessage(isBinary ? data : TEXT_MESSAGE));
+    } else {
+      socket.binaryType = 'arraybuffer';
+      socket.onmessage = (event) => this.onMessage(event.data);
+    }
     socket.onerror = (event) => {
       const message = (event as { message?: string } | undefined)?.message ?? 'WebSocket error';
       this.failure ??= new TransportError(`WebSocket ${remoteAddress}: ${message}`);

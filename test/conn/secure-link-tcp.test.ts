@@ -10,7 +10,7 @@ import { HandshakeError, TimeoutError } from '../../src/errors.js';
 import type { Link } from '../../src/transport/link.js';
 import type { Listener } from '../../src/transport/transport.js';
 import { waitFor, within } from '../helpers/wait.js';
-import { collect } from './secure-link-fixtures.js';
+import { collect, concat } from './secure-link-fixtures.js';
 
 const LOOPBACK = { protocol: 'tcp', nodeId: undefined, host: '127.0.0.1', port: 0, path: '', params: {} } as const;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -142,5 +142,32 @@ describe('secureHandshake over TCP on 127.0.0.1', () => {
     link.write(new FrameEncoder(nobleChaCha20Poly1305(new Uint8Array(32).fill(1)), 1024).encode(new Uint8Array(10)));
     expect(await within(atB.closed, 5000, 'close')).toMatchObject({ name: 'ProtocolError', code: 'ERR_DECRYPT' });
     await within(atA.closed, 5000, 'dialer sees the hang-up');
+  });
+
+  it('keeps frames queued while the owner is paused intact when other dialled links reuse the read buffer', async () => {
+    const server = await serve({ aead: nodeChaCha20Poly1305 });
+    const a = await secureHandshake(await dial(server.port), { identity: generateNodeKey(), aead: nodeChaCha20Poly1305 });
+    const b = (await server.next()) as SecureLink;
+    const received: Uint8Array[] = [];
+    // Pausing at the first frame leaves the rest of its chunk (b's writes arrive in one read, being
+    // made in one turn of this process) queued in the session.
+    a.attach({ onData: (chunk) => void (received.push(chunk), a.pause()), onDrain: () => undefined, onClose: () => undefined });
+    const sent = Array.from({ length: 20 }, (_, i) => new Uint8Array(300 + i).fill(i + 1));
+    for (const message of sent) b.write(message);
+    await waitFor(() => received.length === 1, 5000, 'the first frame');
+    // Another dialled pair reads into the same buffer meanwhile.
+    const c = await secureHandshake(await dial(server.port), { identity: generateNodeKey(), aead: nodeChaCha20Poly1305 });
+    const d = (await server.next()) as SecureLink;
+    const atC = collect(c);
+    const noise = new Uint8Array(200_000).fill(0xee);
+    d.write(noise);
+    await waitFor(() => atC.bytes().length === noise.length, 10_000, 'the other pair\'s data');
+    const expected = concat(sent);
+    while (received.length < sent.length) {
+      a.resume();
+      const before = received.length;
+      await waitFor(() => received.length > before, 5000, 'the next queued frame');
+    }
+    expect(Buffer.from(concat(received)).equals(Buffer.from(expected))).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
+import { nodeChaCha20Poly1305, sodiumCallsFor, type Sodium, type SodiumBinding, type SodiumCalls } from '../../platforms/node/aead.js';
 import { nobleChaCha20Poly1305, type AeadFactory } from '../../src/crypto/aead.js';
 import { AEAD_TAG_BYTES } from '../../src/crypto/constants.js';
 
@@ -155,4 +156,52 @@ describe('nodeChaCha20Poly1305 paths (libsodium when installed, else OpenSSL) an
       }
     }
   });
+  it('calls sodium-native 5 through its binding, and its documented functions for another major, a missing binding or one that disagrees', () => {
+    const load = createRequire(import.meta.url);
+    const wrapper = load('sodium-native') as Sodium;
+    const real = load('sodium-native/binding.js') as SodiumBinding;
+    let bindingCallsMade = 0;
+    const counting = (inner: SodiumBinding): SodiumBinding => ({
+      crypto_aead_chacha20poly1305_ietf_encrypt: (...args) => (bindingCallsMade++, inner.crypto_aead_chacha20poly1305_ietf_encrypt(...args)),
+      crypto_aead_chacha20poly1305_ietf_decrypt: (...args) => (bindingCallsMade++, inner.crypto_aead_chacha20poly1305_ietf_decrypt(...args)),
+    });
+    const wrongBytes: SodiumBinding = {
+      crypto_aead_chacha20poly1305_ietf_encrypt: (out) => (bindingCallsMade++, out.fill(7), out.length),
+      crypto_aead_chacha20poly1305_ietf_decrypt: (out) => (bindingCallsMade++, out.length),
+    };
+    const throwing: SodiumBinding = {
+      crypto_aead_chacha20poly1305_ietf_encrypt: () => {
+        throw new TypeError('another layout');
+      },
+      crypto_aead_chacha20poly1305_ietf_decrypt: () => -1,
+    };
+    const mustNotLoad = (): SodiumBinding => {
+      throw new Error('the binding of another major must not be loaded');
+    };
+    const cases: [string, SodiumCalls, boolean][] = [
+      ['5.x with its binding', sodiumCallsFor(wrapper, '5.1.0', () => counting(real)), true],
+      ['another major', sodiumCallsFor(wrapper, '4.0.10', mustNotLoad), false],
+      ['no version', sodiumCallsFor(wrapper, undefined, mustNotLoad), false],
+      ['no binding', sodiumCallsFor(wrapper, '5.1.0', () => undefined), false],
+      ['a binding giving other bytes', sodiumCallsFor(wrapper, '5.1.0', () => wrongBytes), false],
+      ['a binding that throws', sodiumCallsFor(wrapper, '5.1.0', () => throwing), false],
+    ];
+    const key = new Uint8Array(32).map((_, i) => 3 * i);
+    const nonce = new Uint8Array(12).map((_, i) => i);
+    const message = new Uint8Array(100).map((_, i) => i ^ 0x5a);
+    const expected = nobleChaCha20Poly1305(key).seal(nonce, message);
+    for (const [name, calls, viaBinding] of cases) {
+      const before = bindingCallsMade;
+      const sealed = new Uint8Array(message.length + AEAD_TAG_BYTES);
+      expect(calls.seal(sealed, message, nonce, key), name).toBe(sealed.length);
+      expect(Buffer.from(sealed).equals(Buffer.from(expected)), name).toBe(true);
+      const opened = new Uint8Array(message.length);
+      expect(calls.open(opened, sealed, nonce, key), name).toBe(true);
+      expect(Buffer.from(opened).equals(Buffer.from(message)), name).toBe(true);
+      sealed[5]! ^= 1;
+      expect(calls.open(opened, sealed, nonce, key), name).toBe(false);
+      expect(bindingCallsMade - before, name).toBe(viaBinding ? 3 : 0);
+    }
+  });
 });
+
