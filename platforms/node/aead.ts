@@ -134,7 +134,10 @@ export const nodeChaCha20Poly1305: AeadFactory = (key32) => {
   return withSeal({
     sealInto(nonce, plaintext, target, offset) {
       assertAeadNonce(nonce);
-      return native.seal(target.subarray(offset, offset + plaintext.length + AEAD_TAG_BYTES), plaintext, nonce, key);
+      const out = target.subarray(offset, offset + plaintext.length + AEAD_TAG_BYTES);
+      // The binding aborts the process on a size it does not expect: a short target is a RangeError here.
+      if (out.length !== plaintext.length + AEAD_TAG_BYTES) throw new RangeError(`sealInto: target has ${target.length - offset} bytes from offset ${offset}, the frame needs ${plaintext.length + AEAD_TAG_BYTES}`);
+      return native.seal(out, plaintext, nonce, key);
     },
     open(nonce, sealed) {
       const copy = new Uint8Array(sealed); // not slice(): on a Buffer that is a view

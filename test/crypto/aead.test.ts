@@ -119,6 +119,13 @@ describe('nodeChaCha20Poly1305 paths (libsodium when installed, else OpenSSL) an
     ['noble', async () => nobleChaCha20Poly1305],
   ];
 
+  it('libsodium: sealInto a target too short for the frame is a RangeError (its binding would abort the process)', async () => {
+    const fast = (await fastPaths[0]![1]())(key);
+    const plaintext = new Uint8Array(40);
+    expect(() => fast.sealInto!(nonce, plaintext, new Uint8Array(40 + 16 - 1), 0)).toThrow(RangeError);
+    expect(() => fast.sealInto!(nonce, plaintext, new Uint8Array(40 + 16), 1)).toThrow(RangeError);
+  });
+
   it.each(fastPaths)('%s matches noble byte for byte through seal, sealInto, open and openInPlace', async (_name, load) => {
     const fast = (await load())(key);
     const reference = nobleChaCha20Poly1305(key);
