@@ -262,8 +262,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       if (peer !== undefined) this.requestAddresses(peer);
     }
     // Seeds bootstrap (a small book, or nothing at all to dial while we have no outbound peer) and top up
-    // the trusted addresses when slots wait for them.
-    if (slots > planned && (book.size() < this.config.seedBootstrapBookSize || outbound + planned === 0 || trustedShort)) {
+    // the trusted addresses when slots wait for them or only ones that failed before are left to fill them.
+    if ((slots > planned && (book.size() < this.config.seedBootstrapBookSize || outbound + planned === 0)) || trustedShort) {
       this.dialer?.dialSeed(this.config.seeds, this.now());
     }
   }

@@ -99,7 +99,7 @@ export interface DialPlan {
   readonly addresses: string[];
   /** True when the per-source quota (or a yielding group rule) held back at least one dialable address. */
   readonly quotaLimited: boolean;
-  /** True when slots were left for trusted addresses we do not have: ask a seed. */
+  /** True when slots were left for trusted addresses we do not have, or only for ones that failed before: ask a seed. */
   readonly trustedShort: boolean;
 }
 
@@ -146,7 +146,11 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
   if (trustedWanted > 0) {
     for (const info of pickTrusted(context)) {
       if (chosen.size >= trustedWanted) break;
-      if (!chosen.has(info.nodeId) && networkHasRoom(info)) take(info, true);
+      if (chosen.has(info.nodeId) || !networkHasRoom(info)) continue;
+      take(info, true);
+      // A retry of one that already failed (a popular node whose inbound slots stay full): fresh
+      // seed-given addresses are wanted too, or a node can retry the same few for ever.
+      if (info.attempts > 0) trustedShort = true;
     }
   }
   const heldBack: string[] = [];
@@ -192,12 +196,17 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
   return { addresses: [...chosen.values()], quotaLimited: heldBack.length > 0, trustedShort };
 }
 
-/** The dialable addresses from trusted sources, old (proven) ones first, otherwise at random. */
+/**
+ * The dialable addresses from trusted sources: those not failing now before those whose last dials
+ * failed (a popular node with full inbound slots must not hold the slot round after round), then old
+ * (proven) ones first, otherwise at random.
+ */
 function pickTrusted(context: DialPlanContext): KnownAddressInfo[] {
   const none = new Map<string, string>();
   const candidates = context.book.entries().filter((info) => context.isTrustedSource(info.source) && dialable(context, info.address, none) !== undefined);
   shuffle(candidates, context.random);
-  candidates.sort((a, b) => (a.bucketType === b.bucketType ? 0 : a.bucketType === 'old' ? -1 : 1));
+  const rank = (info: KnownAddressInfo): number => (info.attempts > 0 ? 2 : 0) + (info.bucketType === 'old' ? 0 : 1);
+  candidates.sort((a, b) => rank(a) - rank(b));
   return candidates;
 }
 

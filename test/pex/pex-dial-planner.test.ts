@@ -113,6 +113,26 @@ describe('PEX dial planning', () => {
     expect(uncapped.trustedShort).toBe(false);
   });
 
+  it('asks a seed again when the seed-given addresses left to dial are ones that failed before', () => {
+    const { book, clock, context } = setup();
+    const seed = tcp(900, publicHost(60));
+    const isTrustedSource = (source: string): boolean => source === seed;
+    const full = tcp(1, publicHost(1));
+    book.addAddress(full, seed);
+    for (let n = 100; n < 120; n++) book.addAddress(tcp(n, publicHost(n)), tcp(1000 + n, publicHost(n + 1000)));
+    // Nine outbound peers, eight of them seed-given: one trusted slot left.
+    const outboundSources = [...Array<string>(8).fill(seed), tcp(2000, publicHost(200))];
+    const fresh = planDials(context({ isTrustedSource, seedCanHelp: true, outbound: 9, outboundSources }), 1);
+    expect(fresh.addresses).toEqual([full]);
+    expect(fresh.trustedShort).toBe(false);
+    // Its dial failed (its inbound slots were full); once its backoff is over it is the only one left.
+    book.markAttempt(full);
+    clock.advance(60 * 60 * 1000);
+    const retry = planDials(context({ isTrustedSource, seedCanHelp: true, outbound: 9, outboundSources, nowMs: clock.ms }), 1);
+    expect(retry.addresses).toEqual([full]);
+    expect(retry.trustedShort).toBe(true);
+  });
+
   it('never holds back a seed-given address for the per-source quota', () => {
     const { book, context } = setup();
     const seed = tcp(900, publicHost(60));
