@@ -4,19 +4,13 @@
  * Prints MB/s per repetition and the median ratio to raw-tcp; for profiling one path at a time.
  */
 import { KIB, median, type ReceiverKind } from './common.js';
-import { ReceiverProcess } from './receiver-client.js';
-import { connectSender } from './transports.js';
-import { megabytesPerSecond, runThroughput, type BenchConnection } from './workloads.js';
+import { connectKinds } from './receiver-client.js';
+import { megabytesPerSecond, runThroughput } from './workloads.js';
 
 const kinds = (process.argv[2] ?? 'raw-tcp,meshlink-tcp,meshlink-tcp-plain').split(',') as ReceiverKind[];
 const reps = Number(process.argv[3] ?? 5);
 const count = Number(process.argv[4] ?? 1024);
-const rp = new ReceiverProcess();
-const conns: BenchConnection[] = [];
-for (const kind of kinds) {
-  const receiver = await rp.start(kind);
-  conns.push({ name: kind, sender: await connectSender(kind, receiver.ready.address), receiver, receiverPlacement: 'process' });
-}
+const { receivers: rp, conns } = await connectKinds(kinds);
 for (const c of conns) await runThroughput(c, 64 * KIB, 200);
 const res = new Map<string, number[]>(kinds.map((k) => [k, []]));
 const cpu = new Map<string, { s: number[]; r: number[] }>(kinds.map((k) => [k, { s: [], r: [] }]));

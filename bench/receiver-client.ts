@@ -1,7 +1,8 @@
 /** The parent's side of bench/receiver-process.ts: a ReceiverHandle per kind, driven over IPC. */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { FromReceiver, ReceiverKind, SinkMode, ToReceiver } from './common.js';
-import type { ReceiverHandle } from './transports.js';
+import { connectSender, type ReceiverHandle } from './transports.js';
+import type { BenchConnection } from './workloads.js';
 
 type Command = ToReceiver extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
 
@@ -70,4 +71,18 @@ export class ReceiverProcess {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * For the focus scripts (bench/bulk-focus.ts, bench/rtt-focus.ts): one receiver process hosting every
+ * kind in `kinds`, and a connection to each from this process.
+ */
+export async function connectKinds(kinds: readonly ReceiverKind[]): Promise<{ receivers: ReceiverProcess; conns: BenchConnection[] }> {
+  const receivers = new ReceiverProcess();
+  const conns: BenchConnection[] = [];
+  for (const kind of kinds) {
+    const receiver = await receivers.start(kind);
+    conns.push({ name: kind, sender: await connectSender(kind, receiver.ready.address), receiver, receiverPlacement: 'process' });
+  }
+  return { receivers, conns };
 }

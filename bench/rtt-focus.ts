@@ -5,19 +5,13 @@
  * CPU is steadier than wall-clock on a busy machine, and says which side spends the extra time.
  */
 import { median, percentile, type ReceiverKind } from './common.js';
-import { ReceiverProcess } from './receiver-client.js';
-import { connectSender } from './transports.js';
-import { runPingPong, type BenchConnection } from './workloads.js';
+import { connectKinds } from './receiver-client.js';
+import { runPingPong } from './workloads.js';
 
 const kinds = (process.argv[2] ?? 'raw-tcp,meshlink-tcp,meshlink-tcp-plain').split(',') as ReceiverKind[];
 const reps = Number(process.argv[3] ?? 5);
 const rounds = Number(process.argv[4] ?? 5000);
-const rp = new ReceiverProcess();
-const conns: BenchConnection[] = [];
-for (const kind of kinds) {
-  const receiver = await rp.start(kind);
-  conns.push({ name: kind, sender: await connectSender(kind, receiver.ready.address), receiver, receiverPlacement: 'process' });
-}
+const { receivers: rp, conns } = await connectKinds(kinds);
 for (const c of conns) await runPingPong(c, 2000);
 const rtts = new Map<string, number[]>(kinds.map((k) => [k, []]));
 const cpu = new Map<string, { s: number[]; r: number[] }>(kinds.map((k) => [k, { s: [], r: [] }]));
