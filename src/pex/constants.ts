@@ -159,6 +159,13 @@ export const DEFAULT_SEED_REDIAL_INTERVAL_MS = 60 * 1000;
 /** Picks from the book per free outbound slot before ensurePeers gives up for this round. CometBFT: 3. */
 export const PICK_ATTEMPTS_PER_SLOT = 3;
 /**
+ * A local (loopback, LAN) address whose group already has an outbound peer is dialled anyway when
+ * nothing else is dialable, unless an address in a group with room is only waiting: being dialled, or
+ * backing off after at most this many failed dials. A slow or refused dial under load must not hand
+ * its slot to the crowded group; an address that keeps failing must not strand a LAN node either.
+ */
+export const YIELD_WAITS_FOR_FAILED_DIALS = 2;
+/**
  * Outbound peers learned from one source group, at most, as a share of maxOutbound (rounded up).
  * A source that answers only with its friends' addresses can then fill at most this share of our
  * outbound slots: the eclipse defence on top of the book's source-keyed buckets.

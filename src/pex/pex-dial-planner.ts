@@ -2,7 +2,7 @@ import { isNodeId, parseAddress } from '../transport/address.js';
 import type { AddressBook, KnownAddressInfo } from './address-book.js';
 import { addressGroup, classifyAddress } from '../transport/ip.js';
 import type { PexConfig } from './config.js';
-import { PICK_ATTEMPTS_PER_SLOT } from './constants.js';
+import { PICK_ATTEMPTS_PER_SLOT, YIELD_WAITS_FOR_FAILED_DIALS } from './constants.js';
 
 /** What the planner needs to know about the node, so it can be tested without a Switch. */
 export interface DialPlanContext {
@@ -25,6 +25,8 @@ export interface DialPlanContext {
   canDial(protocol: string): boolean;
   /** Whether we hold a connection to this node: a WebRTC address is reached only through its relay. */
   isConnected(nodeId: string): boolean;
+  /** Whether this node is one of our seeds (dialled on their own path, never as an outbound peer). */
+  isSeed(nodeId: string): boolean;
   /**
    * A seed can still be asked for more trusted addresses: then outbound peers learned from other sources
    * are held to their share (1 − trustedOutboundShare), and slots the trusted ones cannot fill wait for
@@ -184,8 +186,9 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
       if (info !== undefined && networkHasRoom(info)) take(info);
     }
   }
-  // Still nothing: a group rule that may yield gives way, for one address this round.
-  if (chosen.size === 0) {
+  // Still nothing: a group rule that may yield gives way, for one address this round, unless another
+  // group is only waiting for its turn (see YIELD_WAITS_FOR_FAILED_DIALS).
+  if (chosen.size === 0 && heldBack.some(diversityMayYield) && !anotherGroupIsWaiting(context, networkHasRoom)) {
     for (const address of heldBack) {
       const info = dialable(context, address, chosen);
       if (info === undefined || !diversityMayYield(address)) continue;
@@ -194,6 +197,23 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     }
   }
   return { addresses: [...chosen.values()], quotaLimited: heldBack.length > 0, trustedShort };
+}
+
+/**
+ * Whether the book holds an address in a group with room that we will dial soon: one being dialled now,
+ * or one backing off after a few failed dials. Connected, seed, banned and undialable ones do not count.
+ * Runs only in the rare round where nothing else was dialable, so the copy of the book is affordable.
+ */
+function anotherGroupIsWaiting(context: DialPlanContext, networkHasRoom: (info: KnownAddressInfo) => boolean): boolean {
+  return context.book.entries().some(
+    (info) =>
+      info.attempts <= YIELD_WAITS_FOR_FAILED_DIALS &&
+      networkHasRoom(info) &&
+      !context.isConnected(info.nodeId) &&
+      !context.isSeed(info.nodeId) &&
+      !context.isBanned(info.address) &&
+      context.canDial(info.address.slice(0, info.address.indexOf('://'))),
+  );
 }
 
 /**

@@ -26,6 +26,7 @@ function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: P
     isBanned: () => false,
     canDial: (protocol) => protocol === 'tcp',
     isConnected: () => false,
+    isSeed: () => false,
     seedCanHelp: false,
     ...overrides,
   });
@@ -222,6 +223,37 @@ describe('Outbound network-group diversity', () => {
     // With one address of another group in the book, that one is dialled and the /16 waits.
     book.addAddress(`tcp://${nodeId(50)}@127.6.0.1:26656`, `tcp://${nodeId(150)}@127.9.0.9:26656`);
     expect(planDials(context({ book, random, outboundGroups: ['ipv4:127.5'], outbound: 1 }), 3).addresses).toEqual([`tcp://${nodeId(50)}@127.6.0.1:26656`]);
+  });
+
+  it('does not yield while an address of another group is only waiting: being dialled, or backing off after a failed dial or two', () => {
+    const clock = new FakeClock();
+    const random = seededRandom(8);
+    const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY, allowLocal: true });
+    for (let i = 1; i <= 5; i++) book.addAddress(`tcp://${nodeId(i)}@127.5.0.${i}:26656`, `tcp://${nodeId(100 + i)}@127.9.0.${i}:26656`);
+    const other = `tcp://${nodeId(50)}@127.6.0.1:26656`;
+    book.addAddress(other, `tcp://${nodeId(150)}@127.9.0.9:26656`);
+    const { context } = setup();
+    // Eight slots: enough random picks that the crowded /16 is always among them.
+    const crowded = (overrides: Partial<DialPlanContext> = {}): DialPlanContext =>
+      context({ book, random, nowMs: clock.ms, outboundGroups: ['ipv4:127.5'], outbound: 1, ...overrides });
+    const dialling = (id: string): boolean => id === nodeId(50);
+    expect(planDials(crowded({ isBusy: dialling }), 8).addresses).toEqual([]);
+    // The dial failed (load, a timeout): the address backs off, and the /16 still waits for it.
+    book.markAttempt(other);
+    expect(planDials(crowded(), 8).addresses).toEqual([]);
+    book.markAttempt(other);
+    expect(planDials(crowded(), 8).addresses).toEqual([]);
+    // A third failure: no longer worth waiting for; one of the crowded /16 is dialled.
+    book.markAttempt(other);
+    expect(planDials(crowded(), 8).addresses).toHaveLength(1);
+    // Connected (inbound), a seed, or banned: nothing to wait for either.
+    const fresh = `tcp://${nodeId(51)}@127.7.0.1:26656`;
+    book.addAddress(fresh, `tcp://${nodeId(151)}@127.9.0.9:26656`);
+    const freshBusy = (id: string): boolean => id === nodeId(51);
+    expect(planDials(crowded({ isBusy: freshBusy }), 8).addresses).toEqual([]);
+    expect(planDials(crowded({ isBusy: freshBusy, isConnected: freshBusy }), 8).addresses).toHaveLength(1);
+    expect(planDials(crowded({ isBusy: freshBusy, isSeed: freshBusy }), 8).addresses).toHaveLength(1);
+    expect(planDials(crowded({ isBusy: freshBusy, isBanned: (address) => address === fresh }), 8).addresses).toHaveLength(1);
   });
 
   it('groups IPv4 by /16, IPv6 by /32, names by domain, WebRTC by relay, memory by host', () => {
