@@ -1,10 +1,10 @@
 import { ProtocolError } from '../errors.js';
 import { parseAddress } from '../transport/address.js';
-import { decodeMessage, encodeMessage } from '../wire/codec.js';
+import { decodeMessageRawStrings, encodeMessage, utf8Text } from '../wire/codec.js';
 import { resolveDecodeLimits } from '../wire/config.js';
 import { PEX_MAX_ADDRESS_CHARS, PEX_MAX_ADDRESSES_PER_RESPONSE, PEX_MAX_MESSAGE_BYTES } from './constants.js';
 
-/** A PEX message is a map of two fields, one of them a flat array of address strings. */
+/** A PEX message is a map of two fields, one of them a flat array of address strings; no binary. */
 const PEX_DECODE_LIMITS = resolveDecodeLimits({
   maxBytes: PEX_MAX_MESSAGE_BYTES,
   maxDepth: 2,
@@ -44,33 +44,34 @@ export function decodePexMessage(bytes: Uint8Array, peerId?: string): PexMessage
   const fail = (why: string): never => {
     throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed PEX message: ${why}`, { peerId });
   };
-  let value: unknown;
   try {
-    value = decodeMessage(bytes, PEX_DECODE_LIMITS);
+    // String values arrive as their bytes (the limits allow no binary, so every Uint8Array was a string).
+    const value = decodeMessageRawStrings(bytes, PEX_DECODE_LIMITS);
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) fail('not a map');
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    const type = record['type'] instanceof Uint8Array ? utf8Text(record['type']) : undefined;
+    switch (type) {
+      case 'pexRequest':
+        if (keys.length !== 1) fail('pexRequest has extra fields');
+        return { type: 'pexRequest' };
+      case 'pexResponse': {
+        if (keys.length !== 2 || !('addresses' in record)) fail('pexResponse must have exactly type and addresses');
+        const raw = record['addresses'];
+        if (!Array.isArray(raw)) fail('addresses is not an array');
+        const addresses = (raw as unknown[]).map((item) => {
+          if (!(item instanceof Uint8Array)) return fail('an address is not a string');
+          const address = utf8Text(item);
+          if (address.length === 0 || address.length > PEX_MAX_ADDRESS_CHARS) fail(`an address is empty or longer than ${PEX_MAX_ADDRESS_CHARS} characters`);
+          return address;
+        });
+        return { type: 'pexResponse', addresses };
+      }
+      default:
+        return fail(type === undefined ? 'missing type' : `unknown type "${type.slice(0, 40)}"`);
+    }
   } catch (error) {
     throw error instanceof ProtocolError && peerId !== undefined ? error.withPeer(peerId) : error;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) fail('not a map');
-  const record = value as Record<string, unknown>;
-  const keys = Object.keys(record);
-  switch (record['type']) {
-    case 'pexRequest':
-      if (keys.length !== 1) fail('pexRequest has extra fields');
-      return { type: 'pexRequest' };
-    case 'pexResponse': {
-      if (keys.length !== 2 || !('addresses' in record)) fail('pexResponse must have exactly type and addresses');
-      const addresses = record['addresses'];
-      if (!Array.isArray(addresses)) fail('addresses is not an array');
-      for (const address of addresses as unknown[]) {
-        if (typeof address !== 'string') fail('an address is not a string');
-        if ((address as string).length === 0 || (address as string).length > PEX_MAX_ADDRESS_CHARS) {
-          fail(`an address is empty or longer than ${PEX_MAX_ADDRESS_CHARS} characters`);
-        }
-      }
-      return { type: 'pexResponse', addresses: addresses as string[] };
-    }
-    default:
-      return fail(typeof record['type'] === 'string' ? `unknown type "${String(record['type']).slice(0, 40)}"` : 'missing type');
   }
 }
 

@@ -11,6 +11,7 @@ import { checkMsgpackBounds } from './msgpack-bounds.js';
  */
 const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder({ maxExtLength: 0 });
+const rawStringDecoder = new Decoder({ maxExtLength: 0, rawStrings: true });
 
 export function encodeMessage(value: unknown): Uint8Array {
   return encoder.encode(value);
@@ -24,9 +25,36 @@ export function encodeMessage(value: unknown): Uint8Array {
  * `resolveDecodeLimits`) on hot paths: it is used as is.
  */
 export function decodeMessage(bytes: Uint8Array, limits: Partial<DecodeLimits> = DEFAULT_DECODE_LIMITS): unknown {
+  return decodeWith(decoder, bytes, limits);
+}
+
+/**
+ * decodeMessage for a format that turns its strings into text itself: string values (map keys stay
+ * strings) come back as views of their UTF-8 bytes inside `bytes`. msgpack decodes a short string one
+ * character at a time into a growing array, about 1 KiB of garbage per 60-character string, which
+ * made a quarter of all allocation in a node answering PEX; one `TextDecoder` call per string makes
+ * only the string. Pass limits with `maxBinaryBytes: 0` so that every Uint8Array in the result was a
+ * string on the wire.
+ */
+export function decodeMessageRawStrings(bytes: Uint8Array, limits: Partial<DecodeLimits> = DEFAULT_DECODE_LIMITS): unknown {
+  return decodeWith(rawStringDecoder, bytes, limits);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A raw string from decodeMessageRawStrings as text; ProtocolError ERR_MALFORMED_MESSAGE when it is not UTF-8. */
+export function utf8Text(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch (error) {
+    throw new ProtocolError('ERR_MALFORMED_MESSAGE', 'Malformed msgpack message: a string is not valid UTF-8', { cause: error });
+  }
+}
+
+function decodeWith(chosen: Decoder, bytes: Uint8Array, limits: Partial<DecodeLimits>): unknown {
   checkMsgpackBounds(bytes, Object.isFrozen(limits) && isComplete(limits) ? limits : resolveDecodeLimits(limits));
   try {
-    return decoder.decode(bytes);
+    return chosen.decode(bytes);
   } catch (error) {
     throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed msgpack message: ${(error as Error).message}`, { cause: error });
   }

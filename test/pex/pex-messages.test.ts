@@ -6,6 +6,15 @@ import { ProtocolError } from '../../src/errors.js';
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const ID = 'a'.repeat(40);
 
+/** A response whose one address has the bytes 0xff 0xfe inside: not UTF-8. */
+function responseWithInvalidUtf8(): Uint8Array {
+  const bytes = encode({ type: 'pexResponse', addresses: [`memory://${ID}@n~~`] });
+  const at = bytes.lastIndexOf(0x7e) - 1;
+  bytes[at] = 0xff;
+  bytes[at + 1] = 0xfe;
+  return bytes;
+}
+
 describe('PEX messages', () => {
   it('pins the wire bytes of a pexRequest and a pexResponse', () => {
     expect(hex(encodePexMessage({ type: 'pexRequest' }))).toBe('81a474797065aa70657852657175657374');
@@ -19,6 +28,9 @@ describe('PEX messages', () => {
     const addresses = [`tcp://${ID}@1.2.3.4:26656`, `memory://${ID}@x`];
     expect(decodePexMessage(encodePexMessage({ type: 'pexResponse', addresses }))).toEqual({ type: 'pexResponse', addresses });
     expect(decodePexMessage(encodePexMessage({ type: 'pexResponse', addresses: [] }))).toEqual({ type: 'pexResponse', addresses: [] });
+    // Text beyond ASCII decodes as the sender wrote it (the decoder turns address bytes into text itself).
+    const named = [`memory://${ID}@nœud-ü-日本`, `wss://${ID}@relay.example:443/mesh`];
+    expect(decodePexMessage(encodePexMessage({ type: 'pexResponse', addresses: named }))).toEqual({ type: 'pexResponse', addresses: named });
   });
 
   it.each([
@@ -38,6 +50,9 @@ describe('PEX messages', () => {
     ['a non-string address', encode({ type: 'pexResponse', addresses: [`tcp://${ID}@1.2.3.4:1`, 7] })],
     ['an empty address', encode({ type: 'pexResponse', addresses: [''] })],
     ['an address over 1024 characters', encode({ type: 'pexResponse', addresses: ['x'.repeat(1025)] })],
+    ['a binary address', encode({ type: 'pexResponse', addresses: [new TextEncoder().encode(`memory://${ID}@n1`)] })],
+    ['a binary type', encode({ type: new TextEncoder().encode('pexRequest') })],
+    ['an address that is not UTF-8', responseWithInvalidUtf8()],
   ])('rejects %s with ProtocolError ERR_MALFORMED_MESSAGE naming the peer', (_what, bytes) => {
     let error: unknown;
     try {
