@@ -23,6 +23,8 @@ export interface GraphReport {
   degree: Spread;
   outbound: Spread;
   inbound: Spread;
+  /** Entries in each honest node's address book (what a node's memory grows with). */
+  bookSize: Spread;
   /** Share of honest nodes' outbound peers that are malicious. */
   maliciousOutboundShare: number;
   /** Share of honest nodes' inbound peers that are malicious. */
@@ -101,6 +103,7 @@ export function measureGraph(nodes: readonly SimNode[], target: number): GraphRe
     if (kind === 'malicious' || kind === undefined) maliciousEntries += addressCount;
   };
   for (const node of honest) node.pex.book.forEachNodeId(countEntries);
+  const bookSizes = honest.map((node) => node.pex.book.size());
   return {
     honestNodes: honest.length,
     components: new Set(honest.map((_, i) => find(i))).size,
@@ -110,6 +113,7 @@ export function measureGraph(nodes: readonly SimNode[], target: number): GraphRe
     degree: spread(degrees),
     outbound: spread(outbounds),
     inbound: spread(inbounds),
+    bookSize: spread(bookSizes),
     maliciousOutboundShare: round4(outboundTotal === 0 ? 0 : maliciousOutbound / outboundTotal),
     maliciousInboundShare: round4(inboundTotal === 0 ? 0 : maliciousInbound / inboundTotal),
     maliciousBookShare: round4(bookEntries === 0 ? 0 : maliciousEntries / bookEntries),
