@@ -15,7 +15,8 @@ import { MAX_FRAME_PAYLOAD_BYTES } from '../src/crypto/constants.js';
 import { ConfigError, HandshakeError, ProtocolError } from '../src/errors.js';
 import { decodeAddressBook } from '../src/pex/address-book-format.js';
 import { canonicalHost, classifyAddress, classifyHost, isRoutable } from '../src/transport/ip.js';
-import { decodePexMessage, findInvalidAddress } from '../src/pex/pex-messages.js';
+import { AddressBook } from '../src/pex/address-book.js';
+import { decodePexMessage, namesNode } from '../src/pex/pex-messages.js';
 import { decodeSignalMessage } from '../src/webrtc/signal-messages.js';
 import { LinkMessageReader } from '../src/switch/link-messages.js';
 import { MAX_NODE_INFO_BYTES, NODE_INFO_DECODE_LIMITS, parseNodeInfo, PROTOCOL_VERSION } from '../src/switch/node-info.js';
@@ -410,7 +411,12 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     parseNodeInfo(decodeMessage(bytes, NODE_INFO_DECODE_LIMITS), FIXED_ID), [ProtocolError, HandshakeError]),
   bytesTarget('pex', peerBytes(fc.oneof(pexValue, tampered(pexValue, ['type', 'addresses'])), { type: 'pexResponse', addresses: 0 }), (bytes) => {
     const message = decodePexMessage(bytes, FIXED_ID);
-    if (message.type === 'pexResponse') findInvalidAddress(message.addresses, FIXED_ID);
+    if (message.type !== 'pexResponse') return;
+    message.addresses.some((address) => namesNode(address, FIXED_ID));
+    // What the PEX agent does with an answer: any hostile list either refuses or adds within the caps.
+    const book = new AddressBook({ allowLocal: true, ourNodeId: FIXED_ID });
+    const { added, refused } = book.tryAddAddresses(message.addresses, `tcp://${'c'.repeat(40)}@8.8.4.4:26656`, 100);
+    if ((refused !== undefined && book.size() !== 0) || added > 100 || book.size() !== added) throw new Error(`batch add broke its contract: added ${added}, size ${book.size()}`);
   }),
   bytesTarget('signal', peerBytes(signalValue, { type: 'signal', from: FIXED_ID, to: FIXED_ID, data: 0 }), decodeSignalMessage),
   define<string>({
@@ -420,7 +426,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
       classifyHost(text);
       canonicalHost(text);
       endpointHost(text);
-      findInvalidAddress([text], FIXED_ID);
+      namesNode(text, FIXED_ID);
       const normal = normalizeAddress(text);
       // parseNodeInfo re-parses normalizeAddress's output outside any try: it must parse, to itself.
       if (normal !== undefined && normalizeAddress(normal) !== normal) {

@@ -52,6 +52,14 @@ export type AddOutcome =
 
 type Rejection = Exclude<AddOutcome, 'added' | 'known'>;
 
+/** What tryAddAddresses did with a batch. */
+export interface BatchOutcome {
+  /** New entries made. */
+  readonly added: number;
+  /** The first address that does not parse or names no node; when set, nothing was added. */
+  readonly refused?: { readonly address: string; readonly outcome: 'invalid-address' | 'no-node-id' };
+}
+
 interface ExaminedSource {
   readonly source: string;
   readonly sourceGroup: string;
@@ -171,17 +179,48 @@ export class AddressBook {
   /** addAddress with the reason, so the PEX agent can tell a misbehaving peer from a repeat. */
   tryAddAddress(address: string, source: string): AddOutcome {
     const nowMs = this.now();
-    // Fast path for a repeat in its canonical spelling: whatever is in the book passed examine() already.
-    const exact = this.tables.byAddress.get(address);
-    if (exact !== undefined) {
+    const checked = this.check(address, source, nowMs);
+    return typeof checked === 'string' ? checked : this.addChecked(checked, source, nowMs);
+  }
+
+  /**
+   * Learns a peer's answer as one batch: every address is checked first, and when one does not parse
+   * or names no node nothing is added and that address is returned as `refused` (an honest peer never
+   * sends one). Otherwise they are added in order until `maxNew` became new entries; the rest are
+   * ignored. Each address is parsed at most once, and not at all when the book holds it as written.
+   */
+  tryAddAddresses(addresses: readonly string[], source: string, maxNew: number): BatchOutcome {
+    const nowMs = this.now();
+    const checked: (KnownAddress | Candidate | Rejection)[] = [];
+    for (const address of addresses) {
+      const item = this.check(address, source, nowMs);
+      if (item === 'invalid-address' || item === 'no-node-id') return { added: 0, refused: { address, outcome: item } };
+      checked.push(item);
+    }
+    let added = 0;
+    for (const item of checked) {
+      if (added >= maxNew) break;
+      if (typeof item !== 'string' && this.addChecked(item, source, nowMs) === 'added') added++;
+    }
+    return { added };
+  }
+
+  /** The entry when the book holds `address` as written (it passed examine() then), else examine()'s verdict. */
+  private check(address: string, source: string, nowMs: number): KnownAddress | Candidate | Rejection {
+    return this.tables.byAddress.get(address) ?? this.examine(String(address), String(source), nowMs);
+  }
+
+  private addChecked(checked: KnownAddress | Candidate, source: string, nowMs: number): AddOutcome {
+    if (isKnownAddress(checked)) {
       const examinedSource = this.examineSource(String(source));
       if (examinedSource === undefined) return 'invalid-source';
-      this.tables.addReference(exact, examinedSource.sourceGroup, nowMs);
+      // In a batch, an insert before this one may have evicted it: a removed entry takes no references.
+      if (this.tables.byAddress.get(checked.address) !== checked) return 'known';
+      this.tables.addReference(checked, examinedSource.sourceGroup, nowMs);
       this.dirty = true;
       return 'known';
     }
-    const candidate = this.examine(String(address), String(source), nowMs);
-    if (typeof candidate === 'string') return candidate;
+    const candidate = checked;
     const existing = this.tables.byAddress.get(candidate.address);
     if (existing !== undefined) {
       this.tables.addReference(existing, candidate.sourceGroup, nowMs);
@@ -689,4 +728,8 @@ function sampleGood(entries: readonly KnownAddress[], wanted: number, nowMs: num
     return selection.length < wanted;
   });
   return selection;
+}
+
+function isKnownAddress(item: KnownAddress | Candidate): item is KnownAddress {
+  return 'bucketType' in item;
 }

@@ -19,7 +19,7 @@ import {
   PEX_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
 import { networkGroupOf, nodeIdOfSource, planCrawl, planDials, type DialPlanContext } from './pex-dial-planner.js';
-import { decodePexMessage, encodePexMessage, findInvalidAddress } from './pex-messages.js';
+import { decodePexMessage, encodePexMessage, namesNode } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
 import { answerFor } from './pex-answers.js';
 import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
@@ -330,20 +330,16 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
         max: PEX_MAX_ADDRESSES_PER_RESPONSE,
       });
     }
-    // Check everything before adding anything: one bad address discredits the whole response.
-    const invalid = findInvalidAddress(addresses, this.sw?.nodeId, (address) => this.book.holdsExactly(address));
-    if (invalid !== undefined) return fail('ERR_PEX_INVALID_ADDRESS', `pexResponse with ${invalid.why}`, { address: invalid.address.slice(0, 200) });
-    const source = sourceOf(peer);
-    let added = 0;
-    for (const address of addresses) {
-      // One response adds at most maxNewAddressesPerResponse entries; the rest is ignored, not punished.
-      if (added >= this.config.maxNewAddressesPerResponse) break;
-      const outcome = this.book.tryAddAddress(address, source);
-      if (outcome === 'added') added++;
-      // An honest book never holds these (it refuses them too); unroutable, banned or repeated ones are fine.
-      else if (outcome === 'invalid-address' || outcome === 'no-node-id') {
-        return fail('ERR_PEX_INVALID_ADDRESS', 'pexResponse with an undialable address', { address, outcome });
-      }
+    // Check everything before adding anything: one bad address discredits the whole response. Honest
+    // peers leave the asker's own addresses out; unroutable, banned or repeated ones are fine.
+    const ours = this.sw?.nodeId;
+    const naming = ours === undefined ? undefined : addresses.find((address) => namesNode(address, ours));
+    if (naming !== undefined) return fail('ERR_PEX_INVALID_ADDRESS', 'pexResponse with our own node id', { address: naming.slice(0, 200) });
+    // One response adds at most maxNewAddressesPerResponse entries; the rest is ignored, not punished.
+    const { added, refused } = this.book.tryAddAddresses(addresses, sourceOf(peer), this.config.maxNewAddressesPerResponse);
+    if (refused !== undefined) {
+      const why = refused.outcome === 'no-node-id' ? 'an address without a node id' : 'a malformed or undialable address';
+      return fail('ERR_PEX_INVALID_ADDRESS', `pexResponse with ${why}`, { address: refused.address.slice(0, 200), outcome: refused.outcome });
     }
     this.counters.responsesReceived++;
     this.counters.addressesReceived += addresses.length;

@@ -13,6 +13,42 @@ function makeBook(options: AddressBookOptions = {}): { book: AddressBook; clock:
   return { book, clock };
 }
 
+describe('AddressBook.tryAddAddresses (a peer\'s answer as one batch)', () => {
+  it('adds nothing when one address does not parse or names no node, and says which', () => {
+    const { book } = makeBook();
+    const good = [1, 2, 3].map((n) => tcp(n, publicHost(n)));
+    expect(book.tryAddAddresses([...good, 'nonsense'], SOURCE, 100)).toEqual({ added: 0, refused: { address: 'nonsense', outcome: 'invalid-address' } });
+    expect(book.tryAddAddresses([good[0]!, 'tcp://8.8.8.8:26656', good[1]!], SOURCE, 100)).toEqual({
+      added: 0,
+      refused: { address: 'tcp://8.8.8.8:26656', outcome: 'no-node-id' },
+    });
+    expect(book.size()).toBe(0);
+  });
+
+  it('adds in order up to maxNew new entries, counts repeats and refusals as no new entry, and keeps the book consistent', () => {
+    const { book } = makeBook();
+    const held = tcp(1, publicHost(1));
+    book.addAddress(held, SOURCE);
+    const fresh = Array.from({ length: 20 }, (_, i) => tcp(10 + i, publicHost(10 + i)));
+    const batch = [held, `tcp://${nodeId(2)}@10.0.0.1:26656`, fresh[0]!, fresh[0]!, ...fresh.slice(1)];
+    expect(book.tryAddAddresses(batch, SOURCE, 5)).toEqual({ added: 5 });
+    expect(book.size()).toBe(6);
+    expect(fresh.slice(0, 5).every((address) => book.has(address))).toBe(true);
+    expect(book.has(fresh[5]!)).toBe(false);
+    expect(book.selfCheck()).toEqual([]);
+  });
+
+  it('does not bring back a held address that an insert earlier in the same batch evicted', () => {
+    // One bucket of one slot: every new address evicts the one before it.
+    const { book } = makeBook({ newBucketCount: 1, oldBucketCount: 1, bucketSize: 1 });
+    const first = tcp(1, publicHost(1));
+    book.addAddress(first, SOURCE);
+    expect(book.tryAddAddresses([tcp(2, publicHost(2)), first], tcp(9998, publicHost(78)), 100).added).toBe(1);
+    expect(book.size()).toBe(1);
+    expect(book.selfCheck()).toEqual([]);
+  });
+});
+
 describe('AddressBook.addAddress', () => {
   it('adds a routable address with a node id to one new bucket', () => {
     const { book, clock } = makeBook();

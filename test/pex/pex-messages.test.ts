@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from '@msgpack/msgpack';
-import { decodePexMessage, encodePexMessage, findInvalidAddress } from '../../src/pex/pex-messages.js';
+import { decodePexMessage, encodePexMessage, namesNode } from '../../src/pex/pex-messages.js';
 import { ProtocolError } from '../../src/errors.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -64,11 +64,14 @@ describe('PEX messages', () => {
     expect(error).toMatchObject({ code: 'ERR_MALFORMED_MESSAGE', peerId: ID });
   });
 
-  it('finds the first address no honest peer would send', () => {
+  it('tells whether an address names a node, in any spelling, parsing only addresses that contain the id', () => {
     const ours = 'b'.repeat(40);
-    expect(findInvalidAddress([`tcp://${ID}@1.2.3.4:1`], ours)).toBeUndefined();
-    expect(findInvalidAddress([`tcp://${ID}@1.2.3.4:1`, 'nonsense'], ours)).toMatchObject({ address: 'nonsense', why: 'a malformed address' });
-    expect(findInvalidAddress(['tcp://1.2.3.4:1'], ours)?.why).toBe('an address without a node id');
-    expect(findInvalidAddress([`tcp://${ours}@1.2.3.4:1`], ours)?.why).toBe('our own node id');
+    expect(namesNode(`tcp://${ours}@1.2.3.4:1`, ours)).toBe(true);
+    expect(namesNode(`tcp://${ours.toUpperCase()}@1.2.3.4:1`, ours)).toBe(true);
+    expect(namesNode(`webrtc://${ours}?via=${ID}`, ours)).toBe(true);
+    expect(namesNode(`webrtc://${ID}?via=${ours}`, ours)).toBe(false);
+    expect(namesNode(`tcp://${ID}@1.2.3.4:1`, ours)).toBe(false);
+    expect(namesNode(`nonsense ${ours}`, ours)).toBe(false);
+    expect(namesNode('tcp://1.2.3.4:1', ours)).toBe(false);
   });
 });
