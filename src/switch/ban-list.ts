@@ -53,6 +53,8 @@ export class BanList {
 
   /** Whether a node id, address, or host is banned now. */
   isBanned(target: string): boolean {
+    // The usual case, asked for every address the PEX planner looks at: nothing banned, nothing to parse.
+    if (this.until.size === 0) return false;
     for (const key of keysOf(target)) {
       const expires = this.until.get(key);
       if (expires === undefined) continue;
