@@ -63,11 +63,13 @@ export type ToReceiver =
   | { id: number; cmd: 'setup'; kind: ReceiverKind }
   | { id: number; cmd: 'mode'; kind: ReceiverKind; mode: SinkMode }
   | { id: number; cmd: 'cpu' }
+  | { id: number; cmd: 'profile-start' }
+  | { id: number; cmd: 'profile-stop' }
   | { id: number; cmd: 'stop' };
 
 /** IPC answers from a receiver child. */
 export type FromReceiver =
-  | { id: number; ok: true; ready?: ReceiverReady; cpuMicros?: number }
+  | { id: number; ok: true; ready?: ReceiverReady; cpuMicros?: number; systemCpuMicros?: number; selfTimes?: Array<[string, number]> }
   | { id: number; ok: false; error: string };
 
 /** Receiving sides that can run in another process (memory links cannot; WebRTC pairs run in-process). */

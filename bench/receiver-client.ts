@@ -60,7 +60,23 @@ export class ReceiverProcess {
 
   /** CPU time (user + system) the receiver process has used so far, in µs. */
   async cpuMicros(): Promise<number> {
-    return (await this.call({ cmd: 'cpu' })).cpuMicros!;
+    return (await this.cpuUsage()).total;
+  }
+
+  /** CPU time (total, and of it in the kernel) the receiver process has used so far, in µs. */
+  async cpuUsage(): Promise<{ total: number; system: number }> {
+    const reply = await this.call({ cmd: 'cpu' });
+    return { total: reply.cpuMicros!, system: reply.systemCpuMicros! };
+  }
+
+  /** Starts a CPU profile in the receiver process (bench/cpu-profile.ts). */
+  async startCpuProfile(): Promise<void> {
+    await this.call({ cmd: 'profile-start' });
+  }
+
+  /** Stops it and returns its self time per function, in µs. */
+  async stopCpuProfile(): Promise<Array<[string, number]>> {
+    return (await this.call({ cmd: 'profile-stop' })).selfTimes!;
   }
 
   async close(): Promise<void> {

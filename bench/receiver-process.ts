@@ -4,6 +4,7 @@
  * Driven over the IPC channel by bench/receiver-client.ts.
  */
 import type { FromReceiver, ReceiverKind, ToReceiver } from './common.js';
+import { selfTimesToEntries, startCpuProfile, stopCpuProfile } from './cpu-profile.js';
 import { startReceiver, type ReceiverHandle } from './transports.js';
 
 const receivers = new Map<ReceiverKind, ReceiverHandle>();
@@ -28,7 +29,12 @@ process.on('message', (raw) => {
         answer({ id: message.id, ok: true });
       } else if (message.cmd === 'cpu') {
         const usage = process.cpuUsage();
-        answer({ id: message.id, ok: true, cpuMicros: usage.user + usage.system });
+        answer({ id: message.id, ok: true, cpuMicros: usage.user + usage.system, systemCpuMicros: usage.system });
+      } else if (message.cmd === 'profile-start') {
+        await startCpuProfile();
+        answer({ id: message.id, ok: true });
+      } else if (message.cmd === 'profile-stop') {
+        answer({ id: message.id, ok: true, selfTimes: selfTimesToEntries(await stopCpuProfile()) });
       } else {
         await Promise.all([...receivers.values()].map((handle) => handle.stop()));
         receivers.clear();

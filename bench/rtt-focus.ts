@@ -1,29 +1,46 @@
 /**
- * `npx tsx bench/rtt-focus.ts [kinds] [reps] [rounds]` — only the 64 B ping-pong, alternating the given
- * receiver kinds (default raw-tcp,meshlink-tcp,meshlink-tcp-plain), receiver in a child process.
- * Prints the median RTT per kind, its ratio to the first kind, and CPU per round trip on each side:
- * CPU is steadier than wall-clock on a busy machine, and says which side spends the extra time.
+ * `npx tsx bench/rtt-focus.ts [kinds] [reps] [rounds] [--cpu-profile]` — only the 64 B ping-pong,
+ * alternating the given receiver kinds (default raw-tcp,meshlink-tcp,meshlink-tcp-plain), receiver in a
+ * child process. Prints the median RTT per kind, its ratio to the first kind, and CPU per round trip on
+ * each side: CPU is steadier than wall-clock on a busy machine, and says which side spends the extra
+ * time. With `--cpu-profile`, each kind's runs are also CPU-profiled in both processes and the
+ * functions with the most self time per round trip are printed (profiled runs are several times slower:
+ * compare profiles with profiles).
  */
 import { median, percentile, type ReceiverKind } from './common.js';
+import { formatSelfTimes, startCpuProfile, stopCpuProfile, type SelfTimes } from './cpu-profile.js';
 import { connectKinds } from './receiver-client.js';
 import { runPingPong } from './workloads.js';
 
-const kinds = (process.argv[2] ?? 'raw-tcp,meshlink-tcp,meshlink-tcp-plain').split(',') as ReceiverKind[];
-const reps = Number(process.argv[3] ?? 5);
-const rounds = Number(process.argv[4] ?? 5000);
+const profiling = process.argv.includes('--cpu-profile');
+const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const kinds = (args[0] ?? 'raw-tcp,meshlink-tcp,meshlink-tcp-plain').split(',') as ReceiverKind[];
+const reps = Number(args[1] ?? 5);
+const rounds = Number(args[2] ?? 5000);
 const { receivers: rp, conns } = await connectKinds(kinds);
 for (const c of conns) await runPingPong(c, 2000);
 const rtts = new Map<string, number[]>(kinds.map((k) => [k, []]));
-const cpu = new Map<string, { s: number[]; r: number[] }>(kinds.map((k) => [k, { s: [], r: [] }]));
+/** CPU µs per round trip of the sender (s) and the receiver (r), and of it in the kernel (sSys, rSys). */
+const cpu = new Map<string, { s: number[]; r: number[]; sSys: number[]; rSys: number[] }>(kinds.map((k) => [k, { s: [], r: [], sSys: [], rSys: [] }]));
+const profiles = new Map<string, { s: SelfTimes; r: SelfTimes }>(kinds.map((k) => [k, { s: new Map(), r: new Map() }]));
 for (let r = 0; r < reps; r++) {
   for (const c of conns) {
+    if (profiling) await Promise.all([startCpuProfile(), rp.startCpuProfile()]);
     const s0 = process.cpuUsage();
-    const r0 = await rp.cpuMicros();
+    const r0 = await rp.cpuUsage();
     rtts.get(c.name)!.push(...(await runPingPong(c, rounds)));
     const s1 = process.cpuUsage(s0);
-    const r1 = await rp.cpuMicros();
-    cpu.get(c.name)!.s.push((s1.user + s1.system) / rounds);
-    cpu.get(c.name)!.r.push((r1 - r0) / rounds);
+    const r1 = await rp.cpuUsage();
+    const used = cpu.get(c.name)!;
+    used.s.push((s1.user + s1.system) / rounds);
+    used.sSys.push(s1.system / rounds);
+    used.r.push((r1.total - r0.total) / rounds);
+    used.rSys.push((r1.system - r0.system) / rounds);
+    if (profiling) {
+      const profile = profiles.get(c.name)!;
+      await stopCpuProfile(profile.s);
+      for (const [key, us] of await rp.stopCpuProfile()) profile.r.set(key, (profile.r.get(key) ?? 0) + us);
+    }
   }
 }
 const base = median(rtts.get(kinds[0]!)!);
@@ -31,9 +48,16 @@ const baseP99 = percentile(rtts.get(kinds[0]!)!, 0.99);
 for (const [k, v] of rtts) {
   const m = median(v);
   const p99 = percentile(v, 0.99);
+  const used = cpu.get(k)!;
   console.log(
-    `${k.padEnd(20)} RTT p50 ${m.toFixed(1)} µs (${(m / base).toFixed(2)}×) p99 ${p99.toFixed(0)} µs (${(p99 / baseP99).toFixed(2)}×)  cpu/round trip sender ${median(cpu.get(k)!.s).toFixed(1)} µs receiver ${median(cpu.get(k)!.r).toFixed(1)} µs`,
+    `${k.padEnd(20)} RTT p50 ${m.toFixed(1)} µs (${(m / base).toFixed(2)}×) p99 ${p99.toFixed(0)} µs (${(p99 / baseP99).toFixed(2)}×)  cpu/round trip sender ${median(used.s).toFixed(1)} µs (kernel ${median(used.sSys).toFixed(1)}) receiver ${median(used.r).toFixed(1)} µs (kernel ${median(used.rSys).toFixed(1)})`,
   );
+}
+if (profiling) {
+  for (const [k, profile] of profiles) {
+    console.log(`\n── ${k}: sender, self time per round trip ──\n${formatSelfTimes(profile.s, reps * rounds)}`);
+    console.log(`\n── ${k}: receiver, self time per round trip ──\n${formatSelfTimes(profile.r, reps * rounds)}`);
+  }
 }
 for (const c of conns) await c.sender.close();
 await rp.close();
