@@ -1,7 +1,8 @@
 /**
  * `npx tsx bench/rtt-focus.ts [kinds] [reps] [rounds] [--cpu-profile]` — only the 64 B ping-pong,
  * alternating the given receiver kinds (default raw-tcp,meshlink-tcp,meshlink-tcp-plain), receiver in a
- * child process. Prints the median RTT per kind, its ratio to the first kind, and CPU per round trip on
+ * child process; bare-webrtc and meshlink-webrtc run both ends in this process (as in bench/index.ts),
+ * so their receiver CPU is counted in the sender's. Prints the median RTT per kind, its ratio to the first kind, and CPU per round trip on
  * each side: CPU is steadier than wall-clock on a busy machine, and says which side spends the extra
  * time. With `--cpu-profile`, each kind's runs are also CPU-profiled in both processes and the
  * functions with the most self time per round trip are printed (profiled runs are several times slower:
@@ -10,14 +11,27 @@
 import { median, percentile, type ReceiverKind } from './common.js';
 import { formatSelfTimes, startCpuProfile, stopCpuProfile, type SelfTimes } from './cpu-profile.js';
 import { connectKinds } from './receiver-client.js';
-import { runPingPong } from './workloads.js';
+import { startBareWebRtcPair, startMeshlinkWebRtcPair, type InProcessPair } from './transports-webrtc.js';
+import { runPingPong, type BenchConnection } from './workloads.js';
+
+const IN_PROCESS_PAIRS: Record<string, () => Promise<InProcessPair>> = {
+  'bare-webrtc': startBareWebRtcPair,
+  'meshlink-webrtc': startMeshlinkWebRtcPair,
+};
 
 const profiling = process.argv.includes('--cpu-profile');
 const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
-const kinds = (args[0] ?? 'raw-tcp,meshlink-tcp,meshlink-tcp-plain').split(',') as ReceiverKind[];
+const kinds = (args[0] ?? 'raw-tcp,meshlink-tcp,meshlink-tcp-plain').split(',');
 const reps = Number(args[1] ?? 5);
 const rounds = Number(args[2] ?? 5000);
-const { receivers: rp, conns } = await connectKinds(kinds);
+const { receivers: rp, conns } = await connectKinds(kinds.filter((kind) => IN_PROCESS_PAIRS[kind] === undefined) as ReceiverKind[]);
+for (const kind of kinds) {
+  const start = IN_PROCESS_PAIRS[kind];
+  if (start === undefined) continue;
+  const pair = await start();
+  conns.push({ name: kind, sender: pair.sender, receiver: pair.receiver, receiverPlacement: 'inproc' } satisfies BenchConnection);
+}
+conns.sort((a, b) => kinds.indexOf(a.name) - kinds.indexOf(b.name));
 for (const c of conns) await runPingPong(c, 2000);
 const rtts = new Map<string, number[]>(kinds.map((k) => [k, []]));
 /** CPU µs per round trip of the sender (s) and the receiver (r), and of it in the kernel (sSys, rSys). */
