@@ -41,7 +41,8 @@ process.once('message', (raw) => {
       identity: generateNodeKey(),
       storage: new MemoryStorage(),
       network: 'bench-idle',
-      listen: ['tcp://127.0.0.1:0'],
+      // MESHLINK_IDLE_LISTEN=ws://127.0.0.1:0/ measures idle peers over WebSocket instead of TCP.
+      listen: [process.env.MESHLINK_IDLE_LISTEN ?? 'tcp://127.0.0.1:0'],
       // Limits raised for the test: the defaults (40 inbound, 64 handshaking) protect a real node.
       maxInbound: peers + 16,
       maxPendingInbound: 256,

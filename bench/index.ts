@@ -10,7 +10,8 @@
  *                   they run in one child process: on 2 cores, sender and receiver then each get a
  *                   core, as two nodes on two machines would; in one process they take turns, which
  *                   favours raw TCP, whose per-message cost is split between the two sides)
- *   --idle-peers=N  number of idle peers (default 1000; 0 skips the row)
+ *   --idle-peers=N  number of idle peers (default 1000; 0 skips the row); over TCP, or over WebSocket
+ *                   with MESHLINK_IDLE_LISTEN=ws://127.0.0.1:0/ in the environment
  *   --reps=N        repetitions (default 5, quick 2): the bulk spread is over these
  *   --no-memory     skip the in-memory transport row
  *   --only=GROUPS   run only these groups, comma-separated (`--only ws,webrtc` works too): tcp (raw-tcp,
@@ -404,7 +405,7 @@ function printTable(rows: ResultRow[], targets: Record<string, Target>, idle: un
   else {
     const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
     out.push(
-      `idle peers: ${idlePeers.connected}/${idlePeers.peers} connected over TCP in ${idlePeers.connectSeconds} s; hub per peer after GC: ` +
+      `idle peers: ${idlePeers.connected}/${idlePeers.peers} connected over ${process.env.MESHLINK_IDLE_LISTEN?.startsWith('ws') === true ? 'ws' : 'TCP'} in ${idlePeers.connectSeconds} s; hub per peer after GC: ` +
         `heap ${kib(idlePeers.heapBytesPerPeer!)} + external ${kib(idlePeers.externalBytesPerPeer!)} = ${kib(idlePeers.heapPlusExternalBytesPerPeer!)} ` +
         `(goal ≤ ${kib(idlePeers.goalBytesPerPeer!)}: ${idlePeers.goalMet ? 'met' : 'NOT met'}), RSS ${kib(idlePeers.rssBytesPerPeer!)}`,
     );
