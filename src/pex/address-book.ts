@@ -450,6 +450,15 @@ export class AddressBook {
     return this.tables.all.map((entry) => toInfo(entry, nowMs));
   }
 
+  /** The entries whose source names one of `nodeIds` (e.g. our seeds), without copying the others. */
+  entriesLearnedFrom(nodeIds: ReadonlySet<string>): KnownAddressInfo[] {
+    if (nodeIds.size === 0) return [];
+    const nowMs = this.now();
+    const found: KnownAddressInfo[] = [];
+    for (const entry of this.tables.all) if (nodeIds.has(entry.sourceNodeId)) found.push(toInfo(entry, nowMs));
+    return found;
+  }
+
   /**
    * Declares a place we listen at. Addresses there, whatever node id they claim, are refused from then
    * on and removed now. Only the place counts, not the id in `address`: after a self-dial the id an

@@ -18,7 +18,7 @@ import {
   PEX_MAX_MESSAGE_BYTES,
   PEX_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
-import { networkGroupOf, nodeIdOfSource, planCrawl, planDials, type DialPlanContext } from './pex-dial-planner.js';
+import { networkGroupOf, planCrawl, planDials, type DialPlanContext } from './pex-dial-planner.js';
 import { decodePexMessage, encodePexMessage, namesNode } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
 import { answerFor } from './pex-answers.js';
@@ -452,7 +452,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       outbound,
       outboundSources,
       outboundGroups,
-      isTrustedSource: (source) => this.seedIds.has(nodeIdOfSource(source)),
+      trustedSources: this.seedIds,
       isBusy: (nodeId) => sw.getPeer(nodeId) !== undefined || dialer.isDialling(nodeId) || this.seedIds.has(nodeId) || this.hangUps.has(nodeId, nowMs),
       isBanned: (address) => sw.bans.isBanned(address),
       canDial: (protocol) => sw.options.transports.some((transport) => transport.protocols.includes(protocol)),

@@ -17,8 +17,8 @@ export interface DialPlanContext {
   readonly outboundSources: readonly (string | undefined)[];
   /** Network groups (networkGroupOf) of our current outbound peers and pending dials, one per peer. */
   readonly outboundGroups: readonly string[];
-  /** Whether addresses from this source fill the trusted slots (the agent: a seed told us). */
-  isTrustedSource(source: string): boolean;
+  /** Node ids whose addresses fill the trusted slots (the agent's seeds). */
+  readonly trustedSources: ReadonlySet<string>;
   /** Connected, being dialled, recently hung up on us, or a seed (seeds have their own path). */
   isBusy(nodeId: string): boolean;
   isBanned(address: string): boolean;
@@ -120,6 +120,7 @@ export interface DialPlan {
 export function planDials(context: DialPlanContext, slots: number): DialPlan {
   if (slots <= 0) return { addresses: [], quotaLimited: false, trustedShort: false };
   const { config, maxOutbound } = context;
+  const isTrustedSource = (source: string): boolean => context.trustedSources.has(nodeIdOfSource(source));
   const quota = Math.max(1, Math.ceil(maxOutbound * config.maxOutboundSharePerSource));
   const perGroup = new Map<string, number>();
   const perNetwork = new Map<string, number>();
@@ -131,12 +132,12 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     if (source === undefined) continue;
     const group = sourceGroupOf(source);
     perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
-    if (context.isTrustedSource(source)) trusted++;
+    if (isTrustedSource(source)) trusted++;
     else untrusted++;
   }
   const untrustedCap = context.seedCanHelp ? maxOutbound - Math.ceil(maxOutbound * config.trustedOutboundShare) : Infinity;
   const chosen = new Map<string, string>();
-  const take = (info: KnownAddressInfo, trusted = context.isTrustedSource(info.source)): void => {
+  const take = (info: KnownAddressInfo, trusted = isTrustedSource(info.source)): void => {
     const group = sourceGroupOf(info.source);
     perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
     if (!trusted) untrusted++;
@@ -163,7 +164,7 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     if (address === undefined) break;
     const info = dialable(context, address, chosen);
     if (info === undefined) continue;
-    const isTrusted = context.isTrustedSource(info.source);
+    const isTrusted = isTrustedSource(info.source);
     if (!isTrusted && untrusted >= untrustedCap) {
       trustedShort = true;
       continue;
@@ -223,7 +224,7 @@ function anotherGroupIsWaiting(context: DialPlanContext, networkHasRoom: (info: 
  */
 function pickTrusted(context: DialPlanContext): KnownAddressInfo[] {
   const none = new Map<string, string>();
-  const candidates = context.book.entries().filter((info) => context.isTrustedSource(info.source) && dialable(context, info.address, none) !== undefined);
+  const candidates = context.book.entriesLearnedFrom(context.trustedSources).filter((info) => dialable(context, info.address, none) !== undefined);
   shuffle(candidates, context.random);
   const rank = (info: KnownAddressInfo): number => (info.attempts > 0 ? 2 : 0) + (info.bucketType === 'old' ? 0 : 1);
   candidates.sort((a, b) => rank(a) - rank(b));

@@ -21,7 +21,7 @@ function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: P
     outbound: 0,
     outboundSources: [],
     outboundGroups: [],
-    isTrustedSource: () => false,
+    trustedSources: new Set<string>(),
     isBusy: () => false,
     isBanned: () => false,
     canDial: (protocol) => protocol === 'tcp',
@@ -98,18 +98,18 @@ describe('PEX dial planning', () => {
   it('while a seed can answer, holds outbound peers learned from others to 1 − trustedOutboundShare and leaves the rest for seed-given addresses', () => {
     const { book, context } = setup();
     const seed = tcp(900, publicHost(60));
-    const isTrustedSource = (source: string): boolean => source === seed;
+    const trustedSources = new Set([nodeId(900)]);
     for (let n = 1; n <= 2; n++) book.addAddress(tcp(n, publicHost(n)), seed);
     for (let n = 100; n < 200; n++) book.addAddress(tcp(n, publicHost(n)), tcp(1000 + n, publicHost(n + 1000)));
     // Default share 0.9: at most floor(10 × 0.1) = 1 slot from other sources; the 2 seed-given fill theirs.
-    const capped = planDials(context({ isTrustedSource, seedCanHelp: true }), 10);
+    const capped = planDials(context({ trustedSources, seedCanHelp: true }), 10);
     const fromOthers = capped.addresses.filter((address) => book.get(address)!.source !== seed);
     expect(config.trustedOutboundShare).toBe(0.9);
     expect(capped.addresses.filter((address) => book.get(address)!.source === seed)).toHaveLength(2);
     expect(fromOthers).toHaveLength(1);
     expect(capped.trustedShort).toBe(true);
     // No seed will answer (none configured, or all failing): nothing holds the slots back.
-    const uncapped = planDials(context({ isTrustedSource, seedCanHelp: false }), 10);
+    const uncapped = planDials(context({ trustedSources, seedCanHelp: false }), 10);
     expect(uncapped.addresses).toHaveLength(10);
     expect(uncapped.trustedShort).toBe(false);
   });
@@ -117,19 +117,19 @@ describe('PEX dial planning', () => {
   it('asks a seed again when the seed-given addresses left to dial are ones that failed before', () => {
     const { book, clock, context } = setup();
     const seed = tcp(900, publicHost(60));
-    const isTrustedSource = (source: string): boolean => source === seed;
+    const trustedSources = new Set([nodeId(900)]);
     const full = tcp(1, publicHost(1));
     book.addAddress(full, seed);
     for (let n = 100; n < 120; n++) book.addAddress(tcp(n, publicHost(n)), tcp(1000 + n, publicHost(n + 1000)));
     // Nine outbound peers, eight of them seed-given: one trusted slot left.
     const outboundSources = [...Array<string>(8).fill(seed), tcp(2000, publicHost(200))];
-    const fresh = planDials(context({ isTrustedSource, seedCanHelp: true, outbound: 9, outboundSources }), 1);
+    const fresh = planDials(context({ trustedSources, seedCanHelp: true, outbound: 9, outboundSources }), 1);
     expect(fresh.addresses).toEqual([full]);
     expect(fresh.trustedShort).toBe(false);
     // Its dial failed (its inbound slots were full); once its backoff is over it is the only one left.
     book.markAttempt(full);
     clock.advance(60 * 60 * 1000);
-    const retry = planDials(context({ isTrustedSource, seedCanHelp: true, outbound: 9, outboundSources, nowMs: clock.ms }), 1);
+    const retry = planDials(context({ trustedSources, seedCanHelp: true, outbound: 9, outboundSources, nowMs: clock.ms }), 1);
     expect(retry.addresses).toEqual([full]);
     expect(retry.trustedShort).toBe(true);
   });
@@ -139,7 +139,7 @@ describe('PEX dial planning', () => {
     const seed = tcp(900, publicHost(60));
     for (let n = 1; n <= 12; n++) book.addAddress(tcp(n, publicHost(n)), seed);
     // ceil(10 × 0.34) = 4 per source group would stop at 4; a trusted source is not a flooder.
-    const plan = planDials(context({ isTrustedSource: (source) => source === seed, outbound: 4, outboundSources: [seed, seed, seed, seed], seedCanHelp: true }), 6);
+    const plan = planDials(context({ trustedSources: new Set([nodeId(900)]), outbound: 4, outboundSources: [seed, seed, seed, seed], seedCanHelp: true }), 6);
     expect(plan.addresses).toHaveLength(6);
     expect(plan.quotaLimited).toBe(false);
   });
@@ -150,12 +150,12 @@ describe('PEX dial planning', () => {
     for (let n = 1; n <= 5; n++) book.addAddress(tcp(n, publicHost(n)), seed);
     // A flood from many colluding sources: far more addresses, far more buckets.
     for (let n = 100; n < 400; n++) book.addAddress(tcp(n, publicHost(n)), tcp(1000 + n, publicHost(n + 1000)));
-    const isTrustedSource = (source: string): boolean => source === seed;
-    const plan = planDials(context({ isTrustedSource }), 10);
+    const trustedSources = new Set([nodeId(900)]);
+    const plan = planDials(context({ trustedSources }), 10);
     const trusted = plan.addresses.filter((address) => book.get(address)!.source === seed);
     expect(trusted.length).toBeGreaterThanOrEqual(3);
     // Once ceil(10 * 0.9) = 9 outbound peers came from the seed, no slot is reserved any more.
-    const later = planDials(context({ isTrustedSource, outbound: 9, outboundSources: Array<string>(9).fill(seed) }), 1);
+    const later = planDials(context({ trustedSources, outbound: 9, outboundSources: Array<string>(9).fill(seed) }), 1);
     expect(later.addresses).toHaveLength(1);
   });
 
