@@ -2,7 +2,6 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { ConfigError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import { formatAddress, isNodeId, parseAddress } from '../transport/address.js';
-import { classifyAddress, isLocalScope } from '../transport/ip.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { BanList } from './address-book-bans.js';
@@ -23,34 +22,14 @@ import {
   MAX_STORED_ANCHORS,
   MIN_GET_SELECTION,
 } from './constants.js';
+import { AddressAdmission, newEntry, type AddOutcome, type Candidate, type Rejection } from './address-book-admission.js';
 import { canonicalAddress, isBad, locationOf, toInfo, type KnownAddress, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
+export type { AddOutcome } from './address-book-admission.js';
 export type { AutoSave } from './address-book-store.js';
 
-/** Why addAddress did or did not add an address. Everything but 'added' and 'known' is a refusal. */
-export type AddOutcome =
-  /** New entry in a new bucket. */
-  | 'added'
-  /** Already in the book (its last-seen time is refreshed; it may gain another new bucket). */
-  | 'known'
-  /** Does not parse, port 0, or a host nobody can dial (unspecified, multicast, inet_aton shorthand). */
-  | 'invalid-address'
-  /** Parses but names no node, so it cannot be authenticated. */
-  | 'no-node-id'
-  /** The source is neither a node id nor an address. */
-  | 'invalid-source'
-  /** Our own node id or one of our own addresses. */
-  | 'self'
-  | 'banned'
-  /** Loopback, private, link-local or reserved, and the book was not created with allowLocal. */
-  | 'unroutable'
-  /** The node id already has maxAddressesPerNodeId addresses and none of them is bad. */
-  | 'too-many-addresses'
-  /** The source's network group already has maxAddressesPerSourceGroup entries in the book. */
-  | 'source-full';
 
-type Rejection = Exclude<AddOutcome, 'added' | 'known'>;
 
 /** What tryAddAddresses did with a batch. */
 export interface BatchOutcome {
@@ -60,20 +39,7 @@ export interface BatchOutcome {
   readonly refused?: { readonly address: string; readonly outcome: 'invalid-address' | 'no-node-id' };
 }
 
-interface ExaminedSource {
-  readonly source: string;
-  readonly sourceGroup: string;
-  readonly sourceNodeId: string;
-}
 
-interface Candidate {
-  readonly address: string;
-  readonly nodeId: string;
-  readonly group: string;
-  readonly source: string;
-  readonly sourceGroup: string;
-  readonly sourceNodeId: string;
-}
 
 export interface AddressBookOptions extends Partial<AddressBookConfig> {
   /** Our node id: addresses naming it are refused. */
@@ -136,8 +102,7 @@ export class AddressBook {
   readonly allowLocal: boolean;
   private readonly tables: AddressTables;
   private readonly bans: BanList;
-  private readonly ourNodeIds = new Set<string>();
-  private readonly ourLocations = new Set<string>();
+  private readonly admission: AddressAdmission;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly store: AddressBookStore;
@@ -146,7 +111,6 @@ export class AddressBook {
   private anchorList: string[] = [];
   /** Something changed since the last successful save. */
   private dirty = false;
-  private lastExaminedSource: { readonly raw: string; readonly result: ExaminedSource | undefined } | undefined;
 
   constructor(options: AddressBookOptions = {}) {
     this.config = resolveAddressBookConfig(options);
@@ -164,7 +128,8 @@ export class AddressBook {
     this.tables = new AddressTables(this.config, this.key, this.random);
     this.bans = new BanList(this.config.maxBannedNodeIds);
     this.capacity = (this.config.newBucketCount + this.config.oldBucketCount) * this.config.bucketSize;
-    if (options.ourNodeId !== undefined) this.ourNodeIds.add(options.ourNodeId.toLowerCase());
+    this.admission = new AddressAdmission(this.bans, this.allowLocal);
+    if (options.ourNodeId !== undefined) this.admission.addOurNodeId(options.ourNodeId);
     for (const address of options.ourAddresses ?? []) this.addOurAddress(address);
   }
 
@@ -207,12 +172,12 @@ export class AddressBook {
 
   /** The entry when the book holds `address` as written (it passed examine() then), else examine()'s verdict. */
   private check(address: string, source: string, nowMs: number): KnownAddress | Candidate | Rejection {
-    return this.tables.byAddress.get(address) ?? this.examine(String(address), String(source), nowMs);
+    return this.tables.byAddress.get(address) ?? this.admission.examine(String(address), String(source), nowMs);
   }
 
   private addChecked(checked: KnownAddress | Candidate, source: string, nowMs: number): AddOutcome {
     if (isKnownAddress(checked)) {
-      const examinedSource = this.examineSource(String(source));
+      const examinedSource = this.admission.examineSource(String(source));
       if (examinedSource === undefined) return 'invalid-source';
       // In a batch, an insert before this one may have evicted it: a removed entry takes no references.
       if (this.tables.byAddress.get(checked.address) !== checked) return 'known';
@@ -467,7 +432,7 @@ export class AddressBook {
    */
   addOurAddress(address: string): void {
     const location = locationOf(parseAddress(address));
-    this.ourLocations.add(location);
+    this.admission.addOurLocation(location);
     for (const entry of [...this.tables.all]) {
       if (locationOf(parseAddress(entry.address)) === location) {
         this.tables.remove(entry);
@@ -479,8 +444,7 @@ export class AddressBook {
   /** True if the address names our node id or one of our places. */
   isOurAddress(address: string): boolean {
     try {
-      const parsed = parseAddress(address);
-      return (parsed.nodeId !== undefined && this.ourNodeIds.has(parsed.nodeId)) || this.ourLocations.has(locationOf(parsed));
+      return this.admission.isOurs(parseAddress(address));
     } catch {
       return false;
     }
@@ -597,54 +561,14 @@ export class AddressBook {
     );
   }
 
-  /** Checks an (address, source) pair the way every way into the book must. */
-  private examine(address: string, source: string, nowMs: number): Candidate | Rejection {
-    const parsed = canonicalAddress(address);
-    if (parsed === undefined) return 'invalid-address';
-    if (parsed.nodeId === undefined) return 'no-node-id';
-    if (parsed.port === 0 && parsed.protocol !== 'memory' && parsed.protocol !== 'webrtc') return 'invalid-address';
-    const { scope, group } = classifyAddress(parsed);
-    if (scope === 'invalid' || scope === 'unspecified' || scope === 'multicast') return 'invalid-address';
-    const examinedSource = this.examineSource(source);
-    if (examinedSource === undefined) return 'invalid-source';
-    if (this.ourNodeIds.has(parsed.nodeId) || this.ourLocations.has(locationOf(parsed))) return 'self';
-    if (this.bans.isBanned(parsed.nodeId, nowMs)) return 'banned';
-    if (scope !== 'public' && !(this.allowLocal && isLocalScope(scope))) return 'unroutable';
-    const { source: normalizedSource, sourceGroup, sourceNodeId } = examinedSource;
-    // Keep the caller's string when it is already canonical (the usual case): the node id parsed out of
-    // it is a view into it, so the entry then holds one address string, not two.
-    const canonical = formatAddress(parsed);
-    return { address: canonical === address ? address : canonical, nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup, sourceNodeId };
-  }
 
-  /**
-   * The normalised source, its network group and the node id it names; undefined when it is neither a
-   * node id nor an address. A PEX response adds many addresses from one source, so the last answer is
-   * remembered.
-   */
-  private examineSource(source: string): ExaminedSource | undefined {
-    if (this.lastExaminedSource?.raw === source) return this.lastExaminedSource.result;
-    let result: ExaminedSource | undefined;
-    const lowered = source.toLowerCase();
-    if (isNodeId(lowered)) {
-      // A bare id says nothing about the network it came from; callers should pass the peer's address.
-      result = { source: lowered, sourceGroup: `id:${lowered}`, sourceNodeId: lowered };
-    } else {
-      const sourceAddress = canonicalAddress(source);
-      if (sourceAddress !== undefined) {
-        result = { source: formatAddress(sourceAddress), sourceGroup: classifyAddress(sourceAddress).group, sourceNodeId: sourceAddress.nodeId ?? '' };
-      }
-    }
-    this.lastExaminedSource = { raw: source, result };
-    return result;
-  }
 
   /**
    * Re-inserts a persisted or banned entry after the same checks addAddress makes (the per-source cap
    * included). Returns false when the entry was dropped.
    */
   private restoreEntry(saved: SerializedEntry, nowMs: number, sameGeometry: boolean, forceNew: boolean): boolean {
-    const candidate = this.examine(saved.address, saved.source, nowMs);
+    const candidate = this.admission.examine(saved.address, saved.source, nowMs);
     if (typeof candidate === 'string' || this.tables.byAddress.has(candidate.address)) return false;
     if (this.tables.entriesFromSourceGroup(candidate.sourceGroup) >= this.config.maxAddressesPerSourceGroup) return false;
     if (!this.tables.makeRoomForNode(candidate.nodeId, nowMs)) return false;
@@ -706,26 +630,6 @@ export class AddressBook {
   }
 }
 
-function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
-  // Every field spelled out in one order: one object shape for all entries (the book holds thousands).
-  return {
-    address: candidate.address,
-    nodeId: candidate.nodeId,
-    source: candidate.source,
-    group: candidate.group,
-    sourceGroup: candidate.sourceGroup,
-    sourceNodeId: candidate.sourceNodeId,
-    attempts: 0,
-    lastAttempt: 0,
-    lastSuccess: 0,
-    lastSeen: nowMs,
-    lastBanTime: 0,
-    bucketType: 'new',
-    buckets: [],
-    index: -1,
-    firstHandIndex: -1,
-  };
-}
 
 /** Up to `wanted` good addresses of `entries` that `accept` takes, visited in random order. */
 function sampleGood(entries: readonly KnownAddress[], wanted: number, nowMs: number, random: () => number, accept?: (address: string) => boolean): string[] {

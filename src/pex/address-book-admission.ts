@@ -1,0 +1,141 @@
+import { formatAddress, isNodeId, type PeerAddress } from '../transport/address.js';
+import { classifyAddress, isLocalScope } from '../transport/ip.js';
+import type { BanList } from './address-book-bans.js';
+import { canonicalAddress, locationOf, type KnownAddress } from './known-address.js';
+
+/** Why addAddress did or did not add an address. Everything but 'added' and 'known' is a refusal. */
+export type AddOutcome =
+  /** New entry in a new bucket. */
+  | 'added'
+  /** Already in the book (its last-seen time is refreshed; it may gain another new bucket). */
+  | 'known'
+  /** Does not parse, port 0, or a host nobody can dial (unspecified, multicast, inet_aton shorthand). */
+  | 'invalid-address'
+  /** Parses but names no node, so it cannot be authenticated. */
+  | 'no-node-id'
+  /** The source is neither a node id nor an address. */
+  | 'invalid-source'
+  /** Our own node id or one of our own addresses. */
+  | 'self'
+  | 'banned'
+  /** Loopback, private, link-local or reserved, and the book was not created with allowLocal. */
+  | 'unroutable'
+  /** The node id already has maxAddressesPerNodeId addresses and none of them is bad. */
+  | 'too-many-addresses'
+  /** The source's network group already has maxAddressesPerSourceGroup entries in the book. */
+  | 'source-full';
+
+/** Every outcome of examine() but a new or known entry. */
+export type Rejection = Exclude<AddOutcome, 'added' | 'known'>;
+
+/** A source as the book records it. */
+export interface ExaminedSource {
+  readonly source: string;
+  readonly sourceGroup: string;
+  readonly sourceNodeId: string;
+}
+
+/** An address that passed examine(), with what the book files it under. */
+export interface Candidate {
+  readonly address: string;
+  readonly nodeId: string;
+  readonly group: string;
+  readonly source: string;
+  readonly sourceGroup: string;
+  readonly sourceNodeId: string;
+}
+
+/**
+ * What may enter the address book, whichever way it comes (a peer's answer, the saved file, a ban's
+ * expiry): an address that parses to a dialable place naming a node, from a source that is a node id
+ * or an address, that is not us, not banned, and routable (or local, when the book allows local). The
+ * book asks it, then files the candidate; it holds our ids and places and the last source examined.
+ */
+export class AddressAdmission {
+  private readonly ourNodeIds = new Set<string>();
+  private readonly ourLocations = new Set<string>();
+  private lastExaminedSource: { readonly raw: string; readonly result: ExaminedSource | undefined } | undefined;
+
+  constructor(
+    private readonly bans: BanList,
+    private readonly allowLocal: boolean,
+  ) {}
+
+  addOurNodeId(nodeId: string): void {
+    this.ourNodeIds.add(nodeId.toLowerCase());
+  }
+
+  /** A place we listen at (locationOf an address of ours). */
+  addOurLocation(location: string): void {
+    this.ourLocations.add(location);
+  }
+
+  /** True if the address names our node id or one of our places. */
+  isOurs(address: PeerAddress): boolean {
+    return (address.nodeId !== undefined && this.ourNodeIds.has(address.nodeId)) || this.ourLocations.has(locationOf(address));
+  }
+
+  /** Checks an (address, source) pair the way every way into the book must. */
+  examine(address: string, source: string, nowMs: number): Candidate | Rejection {
+    const parsed = canonicalAddress(address);
+    if (parsed === undefined) return 'invalid-address';
+    if (parsed.nodeId === undefined) return 'no-node-id';
+    if (parsed.port === 0 && parsed.protocol !== 'memory' && parsed.protocol !== 'webrtc') return 'invalid-address';
+    const { scope, group } = classifyAddress(parsed);
+    if (scope === 'invalid' || scope === 'unspecified' || scope === 'multicast') return 'invalid-address';
+    const examinedSource = this.examineSource(source);
+    if (examinedSource === undefined) return 'invalid-source';
+    if (this.isOurs(parsed)) return 'self';
+    if (this.bans.isBanned(parsed.nodeId, nowMs)) return 'banned';
+    if (scope !== 'public' && !(this.allowLocal && isLocalScope(scope))) return 'unroutable';
+    const { source: normalizedSource, sourceGroup, sourceNodeId } = examinedSource;
+    // Keep the caller's string when it is already canonical (the usual case): the node id parsed out of
+    // it is a view into it, so the entry then holds one address string, not two.
+    const canonical = formatAddress(parsed);
+    return { address: canonical === address ? address : canonical, nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup, sourceNodeId };
+  }
+
+  /**
+   * The normalised source, its network group and the node id it names; undefined when it is neither a
+   * node id nor an address. A PEX response adds many addresses from one source, so the last answer is
+   * remembered.
+   */
+  examineSource(source: string): ExaminedSource | undefined {
+    if (this.lastExaminedSource?.raw === source) return this.lastExaminedSource.result;
+    let result: ExaminedSource | undefined;
+    const lowered = source.toLowerCase();
+    if (isNodeId(lowered)) {
+      // A bare id says nothing about the network it came from; callers should pass the peer's address.
+      result = { source: lowered, sourceGroup: `id:${lowered}`, sourceNodeId: lowered };
+    } else {
+      const sourceAddress = canonicalAddress(source);
+      if (sourceAddress !== undefined) {
+        result = { source: formatAddress(sourceAddress), sourceGroup: classifyAddress(sourceAddress).group, sourceNodeId: sourceAddress.nodeId ?? '' };
+      }
+    }
+    this.lastExaminedSource = { raw: source, result };
+    return result;
+  }
+}
+
+/** A fresh book entry for an admitted candidate. */
+export function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
+  // Every field spelled out in one order: one object shape for all entries (the book holds thousands).
+  return {
+    address: candidate.address,
+    nodeId: candidate.nodeId,
+    source: candidate.source,
+    group: candidate.group,
+    sourceGroup: candidate.sourceGroup,
+    sourceNodeId: candidate.sourceNodeId,
+    attempts: 0,
+    lastAttempt: 0,
+    lastSuccess: 0,
+    lastSeen: nowMs,
+    lastBanTime: 0,
+    bucketType: 'new',
+    buckets: [],
+    index: -1,
+    firstHandIndex: -1,
+  };
+}
