@@ -179,8 +179,12 @@ export class AddressBook {
     if (isKnownAddress(checked)) {
       const examinedSource = this.admission.examineSource(String(source));
       if (examinedSource === undefined) return 'invalid-source';
-      // In a batch, an insert before this one may have evicted it: a removed entry takes no references.
-      if (this.tables.byAddress.get(checked.address) !== checked) return 'known';
+      // In a batch, an insert before this one may have evicted it: then it comes in afresh, as it would
+      // have if the addresses had been added one by one.
+      if (this.tables.byAddress.get(checked.address) !== checked) {
+        const again = this.admission.examine(checked.address, source, nowMs);
+        return typeof again === 'string' ? again : this.addChecked(again, source, nowMs);
+      }
       this.tables.addReference(checked, examinedSource.sourceGroup, nowMs);
       this.dirty = true;
       return 'known';
