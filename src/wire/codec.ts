@@ -40,7 +40,8 @@ export function decodeMessageRawStrings(bytes: Uint8Array, limits: Partial<Decod
   return decodeWith(rawStringDecoder, bytes, limits);
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the string the peer sent, not something to drop silently.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A raw string from decodeMessageRawStrings as text; ProtocolError ERR_MALFORMED_MESSAGE when it is not UTF-8. */
 export function utf8Text(bytes: Uint8Array): string {

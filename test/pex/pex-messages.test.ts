@@ -29,7 +29,7 @@ describe('PEX messages', () => {
     expect(decodePexMessage(encodePexMessage({ type: 'pexResponse', addresses }))).toEqual({ type: 'pexResponse', addresses });
     expect(decodePexMessage(encodePexMessage({ type: 'pexResponse', addresses: [] }))).toEqual({ type: 'pexResponse', addresses: [] });
     // Text beyond ASCII decodes as the sender wrote it (the decoder turns address bytes into text itself).
-    const named = [`memory://${ID}@nœud-ü-日本`, `wss://${ID}@relay.example:443/mesh`];
+    const named = [`memory://${ID}@nœud-ü-日本`, `wss://${ID}@relay.example:443/mesh`, `\uFEFFtcp://${ID}@1.2.3.4:1`];
     expect(decodePexMessage(encodePexMessage({ type: 'pexResponse', addresses: named }))).toEqual({ type: 'pexResponse', addresses: named });
   });
 
