@@ -29,8 +29,6 @@ export type { BucketType, KnownAddressInfo } from './known-address.js';
 export type { AddOutcome } from './address-book-admission.js';
 export type { AutoSave } from './address-book-store.js';
 
-
-
 /** What tryAddAddresses did with a batch. */
 export interface BatchOutcome {
   /** New entries made. */
@@ -38,8 +36,6 @@ export interface BatchOutcome {
   /** The first address that does not parse or names no node; when set, nothing was added. */
   readonly refused?: { readonly address: string; readonly outcome: 'invalid-address' | 'no-node-id' };
 }
-
-
 
 export interface AddressBookOptions extends Partial<AddressBookConfig> {
   /** Our node id: addresses naming it are refused. */
@@ -565,8 +561,6 @@ export class AddressBook {
     );
   }
 
-
-
   /**
    * Re-inserts a persisted or banned entry after the same checks addAddress makes (the per-source cap
    * included). Returns false when the entry was dropped.
@@ -633,7 +627,6 @@ export class AddressBook {
     return { loaded: 0, skipped: 0, warning };
   }
 }
-
 
 /** Up to `wanted` good addresses of `entries` that `accept` takes, visited in random order. */
 function sampleGood(entries: readonly KnownAddress[], wanted: number, nowMs: number, random: () => number, accept?: (address: string) => boolean): string[] {

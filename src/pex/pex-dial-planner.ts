@@ -202,19 +202,18 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
 
 /**
  * Whether the book holds an address in a group with room that we will dial soon: one being dialled now,
- * or one backing off after a few failed dials. Connected, seed, banned and undialable ones do not count.
+ * or one backing off after a few failed dials. Connected, seed, banned and undialable ones (a WebRTC
+ * address whose relay we are not connected to) do not count.
  * Runs only in the rare round where nothing else was dialable, so the copy of the book is affordable.
  */
 function anotherGroupIsWaiting(context: DialPlanContext, networkHasRoom: (info: KnownAddressInfo) => boolean): boolean {
-  return context.book.entries().some(
-    (info) =>
-      info.attempts <= YIELD_WAITS_FOR_FAILED_DIALS &&
-      networkHasRoom(info) &&
-      !context.isConnected(info.nodeId) &&
-      !context.isSeed(info.nodeId) &&
-      !context.isBanned(info.address) &&
-      context.canDial(info.address.slice(0, info.address.indexOf('://'))),
-  );
+  return context.book.entries().some((info) => {
+    if (info.attempts > YIELD_WAITS_FOR_FAILED_DIALS || !networkHasRoom(info) || context.isConnected(info.nodeId) || context.isSeed(info.nodeId)) return false;
+    const protocol = info.address.slice(0, info.address.indexOf('://'));
+    // A WebRTC address waits for nothing while its relay is not connected: it is not dialable at all.
+    if (!context.canDial(protocol) || (protocol === 'webrtc' && !relayIsConnected(context, info.address))) return false;
+    return !context.isBanned(info.address);
+  });
 }
 
 /**

@@ -254,6 +254,13 @@ describe('Outbound network-group diversity', () => {
     expect(planDials(crowded({ isBusy: freshBusy, isConnected: freshBusy }), 8).addresses).toHaveLength(1);
     expect(planDials(crowded({ isBusy: freshBusy, isSeed: freshBusy }), 8).addresses).toHaveLength(1);
     expect(planDials(crowded({ isBusy: freshBusy, isBanned: (address) => address === fresh }), 8).addresses).toHaveLength(1);
+    // A WebRTC address whose relay we are not connected to waits for nothing (it cannot be dialled).
+    const viaRelay = `webrtc://${nodeId(52)}?via=${nodeId(53)}`;
+    expect(book.addAddress(viaRelay, `tcp://${nodeId(152)}@127.9.0.9:26656`)).toBe(true);
+    const rtc = (overrides: Partial<DialPlanContext> = {}): DialPlanContext =>
+      crowded({ isBusy: freshBusy, isConnected: freshBusy, canDial: (protocol) => protocol === 'tcp' || protocol === 'webrtc', ...overrides });
+    expect(planDials(rtc(), 8).addresses.filter((address) => address.startsWith('tcp://'))).toHaveLength(1);
+    expect(planDials(rtc({ isConnected: (id) => id === nodeId(51) || id === nodeId(53) }), 8).addresses).toEqual([viaRelay]);
   });
 
   it('groups IPv4 by /16, IPv6 by /32, names by domain, WebRTC by relay, memory by host', () => {
