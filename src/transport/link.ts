@@ -38,7 +38,10 @@ export interface Link {
   readonly transport: string;
   /** The remote endpoint as the transport sees it (`127.0.0.1:26656`), for logs and the address book. */
   readonly remoteAddress: string;
-  /** Bytes queued for sending that the transport has not yet handed to the network. */
+  /**
+   * Bytes queued for sending that the transport has not yet handed to the network; a link whose exact
+   * figure is costly to read may give an upper bound (WebRTC), so 0 always means idle.
+   */
   readonly bufferedBytes: number;
   /**
    * True when `write()` is done with its chunk by the time it returns (a SecureLink seals it into a

@@ -55,32 +55,49 @@ describe('WebRtcLink', () => {
     const link = new WebRtcLink(peer, 'x');
     const { state, h } = handlers();
     link.attach(h);
-    peer.bufferSize = WEBRTC_HIGH_WATER_MARK_BYTES;
+    // The channel does not drain (the fake sends nothing): what we write fills it.
+    expect(link.write(new Uint8Array(WEBRTC_HIGH_WATER_MARK_BYTES - 1))).toBe(true);
     expect(link.write(new Uint8Array(10))).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(state.drains).toBe(0);
     peer.bufferSize = 0;
     await waitFor(() => state.drains === 1, 1000, 'drain');
+    expect(link.bufferedBytes).toBe(0);
   });
 
-  it('reads the data channel\'s buffered amount once per burst (each read crosses into wrtc\'s thread), and afresh in the next', async () => {
+  it('reads the data channel\'s buffered amount only past half the high-water mark (each read crosses into wrtc\'s thread)', () => {
     const peer = new FakePeer();
     let reads = 0;
     let amount = 0;
+    let channelSendsAtOnce = false;
     Object.defineProperty(peer, 'bufferSize', { get: () => (reads++, amount) });
     peer.send = (chunk) => {
       peer.sent.push(chunk);
-      amount += chunk.length;
+      if (!channelSendsAtOnce) amount += chunk.length;
     };
     const link = new WebRtcLink(peer, 'x');
-    expect(link.bufferedBytes).toBe(0); // "is the link idle?", as MConnection asks before a lone message
+    const half = WEBRTC_HIGH_WATER_MARK_BYTES / 2;
+    // "Is the link idle?", as MConnection asks before a lone message: an upper bound, counted, not read.
+    expect(link.bufferedBytes).toBe(0);
     expect(link.write(new Uint8Array(100))).toBe(true);
-    expect(link.bufferedBytes).toBe(100); // counted, not read
+    expect(link.bufferedBytes).toBe(100);
+    expect(reads).toBe(0);
+    // The channel sends as fast as we write: one read when the bound reaches half the mark, which finds it empty.
+    channelSendsAtOnce = true;
+    amount = 0;
+    let written = 100;
+    while (reads === 0) {
+      link.write(new Uint8Array(1000));
+      written += 1000;
+    }
+    expect(written).toBeGreaterThanOrEqual(half);
+    expect(link.bufferedBytes).toBe(0);
+    for (let i = 0; i < 10; i++) link.write(new Uint8Array(1000));
     expect(reads).toBe(1);
-    // The channel drained meanwhile: the next burst sees it, and a full channel still stops writes.
-    await Promise.resolve();
+    // A channel that really is full still stops writes.
+    channelSendsAtOnce = false;
     amount = WEBRTC_HIGH_WATER_MARK_BYTES;
-    expect(link.write(new Uint8Array(10))).toBe(false);
+    expect(link.write(new Uint8Array(half))).toBe(false);
     expect(reads).toBe(2);
     link.destroy();
   });
