@@ -457,7 +457,6 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       isBanned: (address) => sw.bans.isBanned(address),
       canDial: (protocol) => sw.options.transports.some((transport) => transport.protocols.includes(protocol)),
       isConnected: (nodeId) => sw.getPeer(nodeId) !== undefined,
-      isSeed: (nodeId) => this.seedIds.has(nodeId),
       seedCanHelp: dialer.seedsAnswer(this.config.seeds.length),
     };
   }

@@ -25,8 +25,6 @@ export interface DialPlanContext {
   canDial(protocol: string): boolean;
   /** Whether we hold a connection to this node: a WebRTC address is reached only through its relay. */
   isConnected(nodeId: string): boolean;
-  /** Whether this node is one of our seeds (dialled on their own path, never as an outbound peer). */
-  isSeed(nodeId: string): boolean;
   /**
    * A seed can still be asked for more trusted addresses: then outbound peers learned from other sources
    * are held to their share (1 − trustedOutboundShare), and slots the trusted ones cannot fill wait for
@@ -202,13 +200,13 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
 
 /**
  * Whether the book holds an address in a group with room that we will dial soon: one being dialled now,
- * or one backing off after a few failed dials. Connected, seed, banned and undialable ones (a WebRTC
- * address whose relay we are not connected to) do not count.
+ * or one backing off after a few failed dials. Connected, seed (trustedSources: dialled on their own
+ * path), banned and undialable ones (a WebRTC address whose relay we are not connected to) do not count.
  * Runs only in the rare round where nothing else was dialable, so the copy of the book is affordable.
  */
 function anotherGroupIsWaiting(context: DialPlanContext, networkHasRoom: (info: KnownAddressInfo) => boolean): boolean {
   return context.book.entries().some((info) => {
-    if (info.attempts > YIELD_WAITS_FOR_FAILED_DIALS || !networkHasRoom(info) || context.isConnected(info.nodeId) || context.isSeed(info.nodeId)) return false;
+    if (info.attempts > YIELD_WAITS_FOR_FAILED_DIALS || !networkHasRoom(info) || context.isConnected(info.nodeId) || context.trustedSources.has(info.nodeId)) return false;
     const protocol = info.address.slice(0, info.address.indexOf('://'));
     // A WebRTC address waits for nothing while its relay is not connected: it is not dialable at all.
     if (!context.canDial(protocol) || (protocol === 'webrtc' && !relayIsConnected(context, info.address))) return false;

@@ -26,7 +26,6 @@ function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: P
     isBanned: () => false,
     canDial: (protocol) => protocol === 'tcp',
     isConnected: () => false,
-    isSeed: () => false,
     seedCanHelp: false,
     ...overrides,
   });
@@ -252,7 +251,7 @@ describe('Outbound network-group diversity', () => {
     const freshBusy = (id: string): boolean => id === nodeId(51);
     expect(planDials(crowded({ isBusy: freshBusy }), 8).addresses).toEqual([]);
     expect(planDials(crowded({ isBusy: freshBusy, isConnected: freshBusy }), 8).addresses).toHaveLength(1);
-    expect(planDials(crowded({ isBusy: freshBusy, isSeed: freshBusy }), 8).addresses).toHaveLength(1);
+    expect(planDials(crowded({ isBusy: freshBusy, trustedSources: new Set([nodeId(51)]) }), 8).addresses).toHaveLength(1);
     expect(planDials(crowded({ isBusy: freshBusy, isBanned: (address) => address === fresh }), 8).addresses).toHaveLength(1);
     // A WebRTC address whose relay we are not connected to waits for nothing (it cannot be dialled).
     const viaRelay = `webrtc://${nodeId(52)}?via=${nodeId(53)}`;
