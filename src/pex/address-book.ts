@@ -388,11 +388,6 @@ export class AddressBook {
     return this.resolve(addressOrId) !== undefined;
   }
 
-  /** True when `address` is, character for character, an entry's canonical address: found without parsing. */
-  holdsExactly(address: string): boolean {
-    return this.tables.byAddress.has(address);
-  }
-
   /** A copy of what the book knows about an address (or the node id's most recently tried one). */
   get(addressOrId: string): KnownAddressInfo | undefined {
     const entry = this.resolve(addressOrId);
