@@ -205,13 +205,14 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
  * Runs only in the rare round where nothing else was dialable, so the copy of the book is affordable.
  */
 function anotherGroupIsWaiting(context: DialPlanContext, networkHasRoom: (info: KnownAddressInfo) => boolean): boolean {
-  return context.book.entries().some((info) => {
-    if (info.attempts > YIELD_WAITS_FOR_FAILED_DIALS || !networkHasRoom(info) || context.isConnected(info.nodeId) || context.trustedSources.has(info.nodeId)) return false;
-    const protocol = info.address.slice(0, info.address.indexOf('://'));
-    // A WebRTC address waits for nothing while its relay is not connected: it is not dialable at all.
-    if (!context.canDial(protocol) || (protocol === 'webrtc' && !relayIsConnected(context, info.address))) return false;
-    return !context.isBanned(info.address);
-  });
+  return context.book.entries().some(
+    (info) =>
+      info.attempts <= YIELD_WAITS_FOR_FAILED_DIALS &&
+      networkHasRoom(info) &&
+      !context.isConnected(info.nodeId) &&
+      !context.trustedSources.has(info.nodeId) &&
+      mayBeDialled(context, info.address),
+  );
 }
 
 /**
@@ -238,13 +239,17 @@ function shuffle<T>(items: T[], random: () => number): void {
 function dialable(context: DialPlanContext, address: string, chosen: ReadonlyMap<string, string>): KnownAddressInfo | undefined {
   const info = context.book.get(address);
   if (info === undefined || chosen.has(info.nodeId) || context.isBusy(info.nodeId)) return undefined;
-  if (context.isBanned(address)) return undefined;
-  const protocol = address.slice(0, address.indexOf('://'));
-  if (!context.canDial(protocol)) return undefined;
-  // Its relay carries the offer; without a connection to it the dial fails at once and backs the address off.
-  if (protocol === 'webrtc' && !relayIsConnected(context, address)) return undefined;
-  if (backoffRemainingMs(info, context.nowMs, context.config) > 0) return undefined;
+  if (!mayBeDialled(context, address) || backoffRemainingMs(info, context.nowMs, context.config) > 0) return undefined;
   return info;
+}
+
+/** Not banned, over a transport we have, and for WebRTC through a relay we are connected to: whatever the timing. */
+function mayBeDialled(context: DialPlanContext, address: string): boolean {
+  if (context.isBanned(address)) return false;
+  const protocol = address.slice(0, address.indexOf('://'));
+  if (!context.canDial(protocol)) return false;
+  // Its relay carries the offer; without a connection to it the dial fails at once and backs the address off.
+  return protocol !== 'webrtc' || relayIsConnected(context, address);
 }
 
 /**
