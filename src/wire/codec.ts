@@ -34,9 +34,9 @@ export function decodeMessage(bytes: Uint8Array, limits: Partial<DecodeLimits> =
  * character at a time into a growing array, about 1 KiB of garbage per 60-character string, which
  * made a quarter of all allocation in a node answering PEX; one `TextDecoder` call per string makes
  * only the string. Pass limits with `maxBinaryBytes: 0` so that every Uint8Array in the result was a
- * string on the wire.
+ * string on the wire (no default: the defaults allow binary, which would make the two indistinguishable).
  */
-export function decodeMessageRawStrings(bytes: Uint8Array, limits: Partial<DecodeLimits> = DEFAULT_DECODE_LIMITS): unknown {
+export function decodeMessageRawStrings(bytes: Uint8Array, limits: Partial<DecodeLimits>): unknown {
   return decodeWith(rawStringDecoder, bytes, limits);
 }
 
