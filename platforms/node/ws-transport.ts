@@ -26,10 +26,12 @@ class NodeWebSocketTransport implements Transport {
 
   constructor(options: WsTransportOptions) {
     const lookup = options.allowLocalNames === false ? { lookup: localRefusingLookup() } : {};
-    // The dialing side caps messages as the server does (ws's own default is 100 MiB).
+    // The dialing side caps messages as the server does (ws's own default is 100 MiB), and offers no
+    // permessage-deflate (ws's client offers it by default): our frames are sealed, so incompressible,
+    // and a hostile server would otherwise make us inflate a megabyte per kilobyte it sends.
     class BoundedWebSocket extends WebSocket {
       constructor(url: string) {
-        super(url, { maxPayload: WS_MAX_PAYLOAD_BYTES, ...lookup });
+        super(url, { maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false, ...lookup });
       }
     }
     this.client = new WebSocketClientTransport(BoundedWebSocket as unknown as WebSocketConstructor);
