@@ -4,13 +4,21 @@
  * sockets and raw TCP on 127.0.0.1; every wait is bounded.
  */
 import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { parseAddress } from '../../src/transport/address.js';
+import type { Listener } from '../../src/transport/transport.js';
 import { wsTransport } from '../../platforms/node/ws-transport.js';
-import { within } from '../helpers/wait.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 const servers: WebSocketServer[] = [];
+const listeners: Listener[] = [];
+const sockets = new Set<net.Socket>();
 afterEach(async () => {
+  for (const socket of sockets) socket.destroy();
+  sockets.clear();
+  await Promise.all(listeners.splice(0).map((listener) => listener.close()));
   for (const server of servers) for (const client of server.clients) client.terminate();
   await Promise.all(servers.splice(0).map((server) => new Promise((done) => server.close(() => done(undefined)))));
 });
@@ -40,5 +48,50 @@ describe('our WebSocket dialer against a hostile server', () => {
     expect(offered, 'Sec-WebSocket-Extensions offered by our dialer').toBeUndefined();
     expect(negotiated, 'extensions negotiated').toBe('');
     link.destroy();
+  });
+});
+
+/** A raw TCP connection from `localAddress` that starts an HTTP upgrade and never finishes its headers. */
+function halfOpenUpgrade(port: number, localAddress: string): Promise<{ socket: net.Socket; closedAfterMs: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+    sockets.add(socket);
+    const openedAt = performance.now();
+    const closedAfterMs = new Promise<number>((done) => socket.once('close', () => done(performance.now() - openedAt)));
+    socket.on('error', () => undefined);
+    socket.once('connect', () => {
+      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n');
+      resolve({ socket, closedAfterMs });
+    });
+    setTimeout(() => reject(new Error('connect timed out')), 3000);
+  });
+}
+
+describe('our WebSocket server against upgrades that never complete', () => {
+  it('holds at most maxPendingUpgradesPerHost half-open upgrades from one host, cuts each at upgradeTimeoutMs, and still upgrades another host', async () => {
+    const perHost = 4;
+    const upgradeTimeoutMs = 1500;
+    const links: unknown[] = [];
+    const listener = await wsTransport({ maxPendingUpgradesPerHost: perHost, upgradeTimeoutMs }).listen!(parseAddress('ws://127.0.0.1:0/'), (link) => void links.push(link));
+    listeners.push(listener);
+    const port = listener.addresses[0]!.port;
+    const attempts = await Promise.all(Array.from({ length: 40 }, () => halfOpenUpgrade(port, '127.0.0.3')));
+    // Everything past the per-host cap is dropped on arrival.
+    const closedAt = attempts.map(() => Number.NaN);
+    attempts.forEach(({ closedAfterMs }, index) => void closedAfterMs.then((ms) => (closedAt[index] = ms)));
+    await waitFor(() => closedAt.filter(Number.isFinite).length >= attempts.length - perHost, 2000, 'the excess to be dropped');
+    expect(closedAt.filter((ms) => Number.isFinite(ms) && ms < upgradeTimeoutMs / 2).length, 'dropped on arrival').toBe(attempts.length - perHost);
+    // Another host still upgrades while that one holds its slots.
+    const honest = await wsTransport().dial({ ...parseAddress('ws://127.0.0.1:0/'), port });
+    await waitFor(() => links.length === 1, 2000, 'the honest upgrade to reach the listener');
+    // The ones held are cut at the upgrade deadline, not Node's 60 s header timeout.
+    const held = await within(Promise.all(attempts.map((attempt) => attempt.closedAfterMs)), upgradeTimeoutMs + 3000, 'held upgrades to be cut');
+    expect(Math.max(...held), 'slowest cut (ms)').toBeGreaterThanOrEqual(upgradeTimeoutMs - 50);
+    expect(Math.max(...held), 'slowest cut (ms)').toBeLessThan(upgradeTimeoutMs + 2000);
+    // The slots are free again: the same host may start as many again.
+    const again = await Promise.all(Array.from({ length: perHost }, () => halfOpenUpgrade(port, '127.0.0.3')));
+    const early = await Promise.race([Promise.race(again.map((a) => a.closedAfterMs)), new Promise<string>((resolve) => setTimeout(() => resolve('held'), upgradeTimeoutMs / 2))]);
+    expect(early, 'the same host is admitted again once its slots are free').toBe('held');
+    honest.destroy();
   });
 });
