@@ -94,6 +94,29 @@ describe('after the handshake: a peer that never reads', () => {
   });
 });
 
+describe('after the handshake: a peer that never reads but sends pongs blindly', () => {
+  it('is cut off (ERR_PONG_TIMEOUT) once nothing it was sent has left for the keep-alive horizon, though its pongs keep coming', async () => {
+    const scene = await startScene({ switchOptions: { connection: { pingIntervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS } } });
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const since = Date.now();
+    attacker.peer.connection.pause(); // never reads the victim's pings...
+    // ...but answers them anyway: a pong packet every 200 ms, whether or not a ping came.
+    const blindPong = setInterval(() => (attacker.peer.connection as unknown as { pingReceived(): void }).pingReceived(), 200);
+    try {
+      const message = encodeMessage({ k: 'bulk', body: new Uint8Array(16 * 1024) });
+      // Enough for the victim's writes to it to back up (kernel buffers included).
+      for (let i = 0; i < 400 && attacker.onVictim() !== undefined; i++) await attacker.onVictim()!.send(APP_CH, message, { timeoutMs: 20 });
+      const horizonMs = 2 * PING_INTERVAL_MS + PONG_TIMEOUT_MS;
+      const { error } = await expectCutOff(victim, attacker, 'ERR_PONG_TIMEOUT', horizonMs + 3000, since);
+      expect(error.name).toBe('TimeoutError');
+    } finally {
+      clearInterval(blindPong);
+    }
+    await finishScene(scene);
+  });
+});
+
 describe('after the handshake: floods', () => {
   it('a flood of valid messages on every app channel leaves honest traffic flowing and memory bounded', async () => {
     const scene = await startScene();
