@@ -2,6 +2,12 @@ import { ProtocolError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import type { Link, LinkHandlers } from './link.js';
 
+/**
+ * What one held message costs beyond its bytes (its view object and its slot): counted against
+ * maxHeldBytes, so a peer cannot hold millions of one-byte (or empty) messages within the byte limit.
+ */
+export const HELD_MESSAGE_OVERHEAD_BYTES = 128;
+
 export interface MessageLinkLimits {
   /** Above this many buffered bytes `write()` returns false. */
   highWaterMarkBytes: number;
@@ -25,7 +31,9 @@ export abstract class MessageLink implements Link {
   protected closedValue = false;
   protected failure: Error | undefined;
   private paused = true;
-  private readonly held: Uint8Array[] = [];
+  private held: Uint8Array[] = [];
+  /** Index of the next held chunk to deliver (no shift(): it is O(n) on long arrays). */
+  private heldHead = 0;
   private heldBytes = 0;
   private drainTimer: TimerHandle | undefined;
 
@@ -79,12 +87,12 @@ export abstract class MessageLink implements Link {
   /** A message arrived: deliver it, or hold it (in order) while paused or before attach. */
   protected receive(chunk: Uint8Array): void {
     if (this.closedValue) return;
-    if (!this.paused && this.handlers !== undefined && this.held.length === 0) {
+    if (!this.paused && this.handlers !== undefined && this.heldHead === this.held.length) {
       this.handlers.onData(chunk);
       return;
     }
     this.held.push(chunk);
-    this.heldBytes += chunk.length;
+    this.heldBytes += chunk.length + HELD_MESSAGE_OVERHEAD_BYTES;
     if (this.heldBytes > this.limits.maxHeldBytes) {
       this.destroy(
         new ProtocolError('ERR_RATE_LIMIT', `${this.limits.label} peer sent over ${this.limits.maxHeldBytes} bytes while we were paused`),
@@ -104,7 +112,8 @@ export abstract class MessageLink implements Link {
     if (this.closedValue) return;
     this.closedValue = true;
     this.clock.clearTimeout(this.drainTimer);
-    this.held.length = 0;
+    this.held = [];
+    this.heldHead = 0;
     this.heldBytes = 0;
     const handlers = this.handlers;
     this.handlers = undefined;
@@ -112,9 +121,14 @@ export abstract class MessageLink implements Link {
   }
 
   private deliverHeld(): void {
-    while (!this.paused && !this.closedValue && this.handlers !== undefined && this.held.length > 0) {
-      const chunk = this.held.shift()!;
-      this.heldBytes -= chunk.length;
+    while (!this.paused && !this.closedValue && this.handlers !== undefined && this.heldHead < this.held.length) {
+      const chunk = this.held[this.heldHead]!;
+      this.held[this.heldHead++] = EMPTY;
+      this.heldBytes -= chunk.length + HELD_MESSAGE_OVERHEAD_BYTES;
+      if (this.heldHead === this.held.length) {
+        this.held = [];
+        this.heldHead = 0;
+      }
       this.handlers.onData(chunk);
     }
   }
@@ -130,3 +144,5 @@ export abstract class MessageLink implements Link {
     this.drainTimer = this.clock.setTimeout(check, this.limits.drainPollMs);
   }
 }
+
+const EMPTY = new Uint8Array(0);

@@ -8,6 +8,8 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseAddress } from '../../src/transport/address.js';
+import { WebSocketLink, WEBSOCKET_MAX_PAUSED_BYTES, type WebSocketLike } from '../../src/transport/websocket-link.js';
+import { WebSocket as WsClient } from 'ws';
 import type { Listener } from '../../src/transport/transport.js';
 import { wsTransport } from '../../platforms/node/ws-transport.js';
 import { waitFor, within } from '../helpers/wait.js';
@@ -93,5 +95,62 @@ describe('our WebSocket server against upgrades that never complete', () => {
     const early = await Promise.race([Promise.race(again.map((a) => a.closedAfterMs)), new Promise<string>((resolve) => setTimeout(() => resolve('held'), upgradeTimeoutMs / 2))]);
     expect(early, 'the same host is admitted again once its slots are free').toBe('held');
     honest.destroy();
+  });
+});
+
+/** A `ws` client seen only through the WHATWG surface a browser's WebSocket has: it cannot pause. */
+function browserLike(socket: WsClient): WebSocketLike {
+  return {
+    get binaryType() {
+      return socket.binaryType;
+    },
+    set binaryType(type: string) {
+      socket.binaryType = type as 'arraybuffer';
+    },
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    get readyState() {
+      return socket.readyState;
+    },
+    send: (data) => socket.send(data),
+    close: (code, reason) => socket.close(code, reason),
+    set onmessage(listener: ((event: { data: unknown }) => void) | null) {
+      socket.onmessage = listener as never;
+    },
+    get onmessage() {
+      return null;
+    },
+    set onclose(listener: ((event: { code: number; reason: string }) => void) | null) {
+      socket.onclose = listener as never;
+    },
+    get onclose() {
+      return null;
+    },
+    set onerror(listener: ((event: unknown) => void) | null) {
+      socket.onerror = listener as never;
+    },
+    get onerror() {
+      return null;
+    },
+  };
+}
+
+describe('a browser-style WebSocket link (no pause) against a server flooding tiny messages', () => {
+  it('counts each held message, not only its bytes: 200,000 one-byte messages while paused cut the link (ERR_RATE_LIMIT)', async () => {
+    // 200,000 bytes alone are far under WEBSOCKET_MAX_PAUSED_BYTES; 200,000 held messages are not.
+    expect(200_000).toBeLessThan(WEBSOCKET_MAX_PAUSED_BYTES);
+    const { server, port } = await hostileServer();
+    server.on('connection', (socket: WebSocket) => {
+      const one = new Uint8Array(1);
+      for (let i = 0; i < 200_000 && socket.readyState === socket.OPEN; i++) socket.send(one);
+    });
+    const client = new WsClient(`ws://127.0.0.1:${port}/`);
+    await within(new Promise((resolve) => client.once('open', resolve)), 3000, 'the client to open');
+    const link = new WebSocketLink(browserLike(client), `127.0.0.1:${port}`); // paused until attach: never attached here
+    await waitFor(() => link.closed, 10_000, 'the flooded link to close');
+    const error = await within(new Promise<Error | undefined>((resolve) => link.attach({ onData: () => undefined, onDrain: () => undefined, onClose: resolve })), 1000, 'onClose');
+    expect(error).toMatchObject({ code: 'ERR_RATE_LIMIT' });
+    client.terminate();
   });
 });
