@@ -299,7 +299,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
 
   private onRequest(peer: Peer, state: PexPeerState): void {
     const nowMs = this.now();
-    if (!this.config.seedMode && state.lastRequestReceivedAt !== 0 && nowMs - state.lastRequestReceivedAt < this.config.minRequestIntervalMs) {
+    // Seeds too: a seed answers once per connection and hangs up, and each answer samples the book,
+    // so requests pipelined before the hang-up would otherwise each cost a sample (and a timer).
+    if (state.lastRequestReceivedAt !== 0 && nowMs - state.lastRequestReceivedAt < this.config.minRequestIntervalMs) {
       const sinceMs = nowMs - state.lastRequestReceivedAt;
       this.punish(
         peer,

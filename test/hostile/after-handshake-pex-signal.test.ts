@@ -127,6 +127,22 @@ describe('after the handshake: PEX abuse', () => {
   });
 });
 
+describe('after the handshake: PEX abuse of a seed', () => {
+  it('a seed answers one pexRequest per connection: a pipelined flood costs the sender its connection (ERR_PEX_REQUEST_TOO_SOON), after one answer', async () => {
+    const scene = await startScene({ pex: { seedMode: true } });
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const since = Date.now();
+    const request = encodePexMessage({ type: 'pexRequest' });
+    let queued = 0;
+    while (queued < 3000 && attacker.peer.trySend(PEX_CHANNEL_ID, request)) queued++;
+    await expectCutOff(victim, attacker, 'ERR_PEX_REQUEST_TOO_SOON', CUT_OFF_MS, since);
+    // The honest peers have no PEX agent: every request the seed took was the attacker's.
+    expect(victim.pex.stats().requestsReceived, 'requests the seed answered').toBe(1);
+    await finishScene(scene);
+  });
+});
+
 describe('after the handshake: signalling abuse', () => {
   it('a signalling flood costs the sender its connection (ERR_RATE_LIMIT) and relays no more than its burst', async () => {
     const scene = await startScene();
