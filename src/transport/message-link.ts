@@ -1,5 +1,6 @@
 import { ProtocolError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { HeldChunks } from './held-chunks.js';
 import type { Link, LinkHandlers } from './link.js';
 
 export interface MessageLinkLimits {
@@ -25,8 +26,7 @@ export abstract class MessageLink implements Link {
   protected closedValue = false;
   protected failure: Error | undefined;
   private paused = true;
-  private readonly held: Uint8Array[] = [];
-  private heldBytes = 0;
+  private readonly held = new HeldChunks();
   private drainTimer: TimerHandle | undefined;
 
   constructor(
@@ -79,13 +79,11 @@ export abstract class MessageLink implements Link {
   /** A message arrived: deliver it, or hold it (in order) while paused or before attach. */
   protected receive(chunk: Uint8Array): void {
     if (this.closedValue) return;
-    if (!this.paused && this.handlers !== undefined && this.held.length === 0) {
+    if (!this.paused && this.handlers !== undefined && this.held.isEmpty) {
       this.handlers.onData(chunk);
       return;
     }
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes > this.limits.maxHeldBytes) {
+    if (this.held.push(chunk) > this.limits.maxHeldBytes) {
       this.destroy(
         new ProtocolError('ERR_RATE_LIMIT', `${this.limits.label} peer sent over ${this.limits.maxHeldBytes} bytes while we were paused`),
       );
@@ -104,19 +102,17 @@ export abstract class MessageLink implements Link {
     if (this.closedValue) return;
     this.closedValue = true;
     this.clock.clearTimeout(this.drainTimer);
-    this.held.length = 0;
-    this.heldBytes = 0;
+    this.held.clear();
     const handlers = this.handlers;
     this.handlers = undefined;
     handlers?.onClose(this.failure);
   }
 
   private deliverHeld(): void {
-    while (!this.paused && !this.closedValue && this.handlers !== undefined && this.held.length > 0) {
-      const chunk = this.held.shift()!;
-      this.heldBytes -= chunk.length;
-      this.handlers.onData(chunk);
-    }
+    this.held.drain(
+      () => !this.paused && !this.closedValue && this.handlers !== undefined,
+      (chunk) => this.handlers!.onData(chunk),
+    );
   }
 
   private pollDrain(): void {
