@@ -1,23 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { HeldChunks } from '../../src/transport/held-chunks.js';
+import { HELD_CHUNK_OVERHEAD_BYTES, HeldChunks } from '../../src/transport/held-chunks.js';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
+/** What chunks of these lengths count for: their bytes and each one's overhead. */
+const cost = (...lengths: number[]): number => lengths.reduce((sum, length) => sum + length + HELD_CHUNK_OVERHEAD_BYTES, 0);
 
 describe('HeldChunks', () => {
-  it('counts the bytes it holds: push returns the running total, for the link to check its bound', () => {
+  it('counts the bytes it holds and an overhead per chunk: push returns the running total, for the link to check its bound', () => {
     const held = new HeldChunks();
     expect(held.isEmpty).toBe(true);
     expect(held.bytes).toBe(0);
-    expect(held.push(bytes(1, 2, 3))).toBe(3);
-    expect(held.push(bytes(4))).toBe(4);
-    expect(held.bytes).toBe(4);
+    expect(held.push(bytes(1, 2, 3))).toBe(cost(3));
+    expect(held.push(bytes(4))).toBe(cost(3, 1));
+    expect(held.bytes).toBe(cost(3, 1));
     expect(held.isEmpty).toBe(false);
   });
 
   it('holds an empty chunk as a chunk still to deliver', () => {
     const held = new HeldChunks();
-    expect(held.push(new Uint8Array(0))).toBe(0);
+    expect(held.push(new Uint8Array(0))).toBe(cost(0));
     expect(held.isEmpty).toBe(false);
     const delivered: Uint8Array[] = [];
     expect(held.drain(() => true, (chunk) => delivered.push(chunk))).toBe(true);
@@ -48,10 +50,10 @@ describe('HeldChunks', () => {
     };
     expect(held.drain(() => !paused, deliver)).toBe(false);
     expect(delivered).toEqual([1, 2]);
-    expect(held.bytes).toBe(4);
+    expect(held.bytes).toBe(cost(2, 2));
     // A chunk read meanwhile queues behind the ones still held.
     held.push(bytes(5));
-    expect(held.bytes).toBe(5);
+    expect(held.bytes).toBe(cost(2, 2, 1));
     paused = false;
     expect(held.drain(() => !paused, deliver)).toBe(true);
     expect(delivered).toEqual([1, 2, 3, 4, 5]);
@@ -64,7 +66,7 @@ describe('HeldChunks', () => {
     const delivered: Uint8Array[] = [];
     expect(held.drain(() => false, (chunk) => delivered.push(chunk))).toBe(false);
     expect(delivered).toEqual([]);
-    expect(held.bytes).toBe(1);
+    expect(held.bytes).toBe(cost(1));
   });
 
   it('clear drops every chunk and the count', () => {
@@ -77,10 +79,10 @@ describe('HeldChunks', () => {
     const delivered: Uint8Array[] = [];
     expect(held.drain(() => true, (chunk) => delivered.push(chunk))).toBe(true);
     expect(delivered).toEqual([]);
-    expect(held.push(bytes(4))).toBe(1);
+    expect(held.push(bytes(4))).toBe(cost(1));
   });
 
-  it('keeps bytes equal to the sum of what is held, whatever the pushes and partial drains', () => {
+  it('keeps bytes equal to what is held (bytes and overheads), whatever the pushes and partial drains', () => {
     fc.assert(
       fc.property(
         fc.array(fc.oneof(fc.record({ push: fc.integer({ min: 0, max: 64 }) }), fc.record({ take: fc.integer({ min: 0, max: 5 }) }), fc.constant('clear' as const))),
@@ -95,7 +97,7 @@ describe('HeldChunks', () => {
             } else if ('push' in step) {
               const chunk = new Uint8Array(step.push).fill(next++ % 256);
               model.push(chunk.length);
-              expect(held.push(chunk)).toBe(model.reduce((sum, length) => sum + length, 0));
+              expect(held.push(chunk)).toBe(cost(...model));
             } else {
               let taken = 0;
               const lengths: number[] = [];
@@ -106,7 +108,7 @@ describe('HeldChunks', () => {
               expect(lengths).toEqual(model.splice(0, step.take));
               expect(drained).toBe(model.length === 0);
             }
-            expect(held.bytes).toBe(model.reduce((sum, length) => sum + length, 0));
+            expect(held.bytes).toBe(cost(...model));
             expect(held.isEmpty).toBe(model.length === 0);
           }
         },
