@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { AbortError, TransportError } from '../../src/errors.js';
 import { formatAddress, type PeerAddress } from '../../src/transport/address.js';
+import { HeldChunks } from '../../src/transport/held-chunks.js';
 import type { Link, LinkHandlers } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
 import { localRefusingLookup } from './guarded-lookup.js';
@@ -89,9 +90,12 @@ export class TcpLink implements Link {
   private failure: Error | undefined;
   /** The owner paused reading. */
   private paused = false;
-  /** `onread` sockets: copies of what was read while paused or before attach, delivered on resume. */
-  private held: Uint8Array[] | undefined;
-  private heldBytes = 0;
+  /**
+   * `onread` sockets: copies of what was read while paused or before attach, delivered on resume. Made
+   * when the first chunk is held and dropped once all are delivered: while it exists, new reads queue
+   * behind it (and a remote end waits for them).
+   */
+  private held: HeldChunks | undefined;
   /** The remote ended while chunks were held: the owner hears of it after them. */
   private endHeld = false;
   private deliveryScheduled = false;
@@ -178,9 +182,7 @@ export class TcpLink implements Link {
       handlers.onData(handlers.retainsChunks === false ? buffer.subarray(0, bytes) : buffer.slice(0, bytes));
       return;
     }
-    (this.held ??= []).push(buffer.slice(0, bytes));
-    this.heldBytes += bytes;
-    if (this.heldBytes >= TCP_MAX_HELD_READ_BYTES) this.socket.pause();
+    if ((this.held ??= new HeldChunks()).push(buffer.slice(0, bytes)) >= TCP_MAX_HELD_READ_BYTES) this.socket.pause();
   }
 
   /** Held chunks go out asynchronously, as a resumed stream's would (never inside attach or resume). */
@@ -193,12 +195,12 @@ export class TcpLink implements Link {
   private deliverHeld(): void {
     this.deliveryScheduled = false;
     const held = this.held;
-    while (held !== undefined && held.length > 0 && this.handlers !== undefined && !this.paused && !this.closedValue) {
-      const chunk = held.shift()!;
-      this.heldBytes -= chunk.length;
-      this.handlers.onData(chunk);
-    }
-    if (held === undefined || held.length > 0 || this.closedValue) return;
+    if (held === undefined) return;
+    const allDelivered = held.drain(
+      () => this.handlers !== undefined && !this.paused && !this.closedValue,
+      (chunk) => this.handlers!.onData(chunk),
+    );
+    if (!allDelivered || this.closedValue) return;
     this.held = undefined;
     this.socket.resume();
     if (this.endHeld) {

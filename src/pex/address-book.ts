@@ -1,85 +1,27 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { ConfigError } from '../errors.js';
-import type { Storage } from '../storage/storage.js';
-import { formatAddress, isNodeId, parseAddress } from '../transport/address.js';
+import { parseAddress } from '../transport/address.js';
 import { systemClock } from '../util/clock.js';
-import type { Clock } from '../util/clock.js';
+import { AddressAdmission, type AddOutcome } from './address-book-admission.js';
+import { AnchorList } from './address-book-anchors.js';
 import { BanList } from './address-book-bans.js';
-import { visitRandomIndices } from './address-book-buckets.js';
 import { checkAddressBookInvariants } from './address-book-check.js';
-import { decodeAddressBook, encodeAddressBook, serializeEntry, type SerializedEntry } from './address-book-format.js';
+import { serializeEntry } from './address-book-format.js';
+import { AddressIntake } from './address-book-intake.js';
+import { entriesNamed, nodeIdOf, resolveEntry } from './address-book-lookup.js';
+import type { AddressBookOptions, AddressBookStats, BatchOutcome, LoadResult } from './address-book-options.js';
+import { AddressBookPersistence, clearParts, type BookParts } from './address-book-persistence.js';
+import { pickDialAddress, sampleGood, selectionSizeFor } from './address-book-picks.js';
 import { AddressBookStore, type AutoSave } from './address-book-store.js';
 import { AddressTables } from './address-book-tables.js';
 import { resolveAddressBookConfig, type AddressBookConfig } from './config.js';
-import {
-  ADDRESS_BOOK_STORAGE_KEY,
-  AUTO_SAVE_INTERVAL_MS,
-  BUCKET_KEY_BYTES,
-  GET_SELECTION_PERCENT,
-  GROUP_FAIR_PICK_DRAWS,
-  MAX_BAN_MS,
-  MAX_GET_SELECTION,
-  MAX_STORED_ANCHORS,
-  MIN_GET_SELECTION,
-} from './constants.js';
-import { AddressAdmission, newEntry, type AddOutcome, type Candidate, type Rejection } from './address-book-admission.js';
-import { canonicalAddress, isBad, locationOf, toInfo, type KnownAddress, type KnownAddressInfo } from './known-address.js';
+import { ADDRESS_BOOK_STORAGE_KEY, AUTO_SAVE_INTERVAL_MS, BUCKET_KEY_BYTES, MAX_BAN_MS, MAX_GET_SELECTION } from './constants.js';
+import { isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
 export type { AddOutcome } from './address-book-admission.js';
 export type { AutoSave } from './address-book-store.js';
-
-/** What tryAddAddresses did with a batch. */
-export interface BatchOutcome {
-  /** New entries made. */
-  readonly added: number;
-  /** The first address that does not parse or names no node; when set, nothing was added. */
-  readonly refused?: { readonly address: string; readonly outcome: 'invalid-address' | 'no-node-id' };
-}
-
-export interface AddressBookOptions extends Partial<AddressBookConfig> {
-  /** Our node id: addresses naming it are refused. */
-  ourNodeId?: string;
-  /** Addresses we listen on, as for addOurAddress(). */
-  ourAddresses?: readonly string[];
-  /** Also accept loopback, private, link-local and reserved hosts and memory:// (tests, LANs). @default false */
-  allowLocal?: boolean;
-  /** Where save() and load() keep the book. */
-  storage?: Storage;
-  /** @default 'address-book' */
-  storageKey?: string;
-  /** Time and timers (auto-save). @default systemClock */
-  clock?: Clock;
-  /** Time in ms, overriding `clock.now`. @default clock.now */
-  now?: () => number;
-  /** Uniform [0, 1) source for bucket picks and samples (not for the bucket key). @default Math.random */
-  random?: () => number;
-  /** 32-byte secret salting bucket placement. @default random bytes; load() replaces it with the stored one */
-  bucketKey?: Uint8Array;
-  /** Receives load() warnings and auto-save failures. */
-  onWarning?: (message: string) => void;
-}
-
-export interface AddressBookStats {
-  readonly size: number;
-  readonly newCount: number;
-  readonly oldCount: number;
-  readonly capacity: number;
-  readonly bannedCount: number;
-  readonly nonEmptyNewBuckets: number;
-  readonly nonEmptyOldBuckets: number;
-  /** Tried-table collisions waiting for a test of the entry they would evict. */
-  readonly pendingCollisions: number;
-}
-
-export interface LoadResult {
-  /** Entries in the book after loading. */
-  readonly loaded: number;
-  /** Stored entries dropped (malformed, now refused, over capacity). */
-  readonly skipped: number;
-  /** Set when the stored value was unreadable, corrupt or partly invalid; the book is then empty or partial. */
-  readonly warning?: string;
-}
+export type { AddressBookOptions, AddressBookStats, BatchOutcome, LoadResult } from './address-book-options.js';
 
 /**
  * The bucketed address book of the PEX agent (Bitcoin addrman, CometBFT p2p/pex/addrbook.go).
@@ -89,7 +31,8 @@ export interface LoadResult {
  * an address to an "old" (tried) bucket, keyed by the address and its group; when that bucket is full
  * the incumbent is tested first (test-before-evict). Memory is bounded by the bucket geometry:
  * size() <= capacity always. Synchronous and single-threaded; only save/load await. The stored form
- * is address-book-format.ts; the tables are address-book-tables.ts.
+ * is address-book-format.ts, saving and loading address-book-persistence.ts; the tables are
+ * address-book-tables.ts; the ways in address-book-intake.ts.
  */
 export class AddressBook {
   readonly config: Readonly<AddressBookConfig>;
@@ -99,14 +42,12 @@ export class AddressBook {
   private readonly tables: AddressTables;
   private readonly bans: BanList;
   private readonly admission: AddressAdmission;
+  private readonly intake: AddressIntake;
+  private readonly anchorList = new AnchorList();
+  private readonly parts: BookParts;
+  private readonly persistence: AddressBookPersistence;
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly store: AddressBookStore;
-  private readonly onWarning: ((message: string) => void) | undefined;
-  private key: Uint8Array;
-  private anchorList: string[] = [];
-  /** Something changed since the last successful save. */
-  private dirty = false;
 
   constructor(options: AddressBookOptions = {}) {
     this.config = resolveAddressBookConfig(options);
@@ -114,17 +55,19 @@ export class AddressBook {
     if (key.length !== BUCKET_KEY_BYTES) {
       throw new ConfigError('ERR_INVALID_CONFIG', `bucketKey must be ${BUCKET_KEY_BYTES} bytes, got ${key.length}`);
     }
-    this.key = key.slice();
+    const bucketKey = key.slice();
     const clock = options.clock ?? systemClock;
     this.now = options.now ?? (() => clock.now());
     this.random = options.random ?? Math.random;
     this.allowLocal = options.allowLocal ?? false;
-    this.store = new AddressBookStore(options.storage, options.storageKey ?? ADDRESS_BOOK_STORAGE_KEY, clock);
-    this.onWarning = options.onWarning;
-    this.tables = new AddressTables(this.config, this.key, this.random);
+    this.tables = new AddressTables(this.config, bucketKey, this.random);
     this.bans = new BanList(this.config.maxBannedNodeIds);
     this.capacity = (this.config.newBucketCount + this.config.oldBucketCount) * this.config.bucketSize;
     this.admission = new AddressAdmission(this.bans, this.allowLocal);
+    this.intake = new AddressIntake(this.tables, this.admission, this.bans, this.config, () => this.persistence.markDirty());
+    this.parts = { config: this.config, tables: this.tables, bans: this.bans, anchors: this.anchorList, intake: this.intake };
+    const store = new AddressBookStore(options.storage, options.storageKey ?? ADDRESS_BOOK_STORAGE_KEY, clock);
+    this.persistence = new AddressBookPersistence(this.parts, store, bucketKey, this.now, options.onWarning);
     if (options.ourNodeId !== undefined) this.admission.addOurNodeId(options.ourNodeId);
     for (const address of options.ourAddresses ?? []) this.addOurAddress(address);
   }
@@ -139,9 +82,7 @@ export class AddressBook {
 
   /** addAddress with the reason, so the PEX agent can tell a misbehaving peer from a repeat. */
   tryAddAddress(address: string, source: string): AddOutcome {
-    const nowMs = this.now();
-    const checked = this.check(address, source, nowMs);
-    return typeof checked === 'string' ? checked : this.addChecked(checked, source, nowMs);
+    return this.intake.add(address, source, this.now());
   }
 
   /**
@@ -151,73 +92,24 @@ export class AddressBook {
    * ignored. Each address is parsed at most once, and not at all when the book holds it as written.
    */
   tryAddAddresses(addresses: readonly string[], source: string, maxNew: number): BatchOutcome {
-    const nowMs = this.now();
-    const checked: (KnownAddress | Candidate | Rejection)[] = [];
-    for (const address of addresses) {
-      const item = this.check(address, source, nowMs);
-      if (item === 'invalid-address' || item === 'no-node-id') return { added: 0, refused: { address, outcome: item } };
-      checked.push(item);
-    }
-    let added = 0;
-    for (const item of checked) {
-      if (added >= maxNew) break;
-      if (typeof item !== 'string' && this.addChecked(item, source, nowMs) === 'added') added++;
-    }
-    return { added };
-  }
-
-  /** The entry when the book holds `address` as written (it passed examine() then), else examine()'s verdict. */
-  private check(address: string, source: string, nowMs: number): KnownAddress | Candidate | Rejection {
-    return this.tables.byAddress.get(address) ?? this.admission.examine(String(address), String(source), nowMs);
-  }
-
-  private addChecked(checked: KnownAddress | Candidate, source: string, nowMs: number): AddOutcome {
-    if (isKnownAddress(checked)) {
-      const examinedSource = this.admission.examineSource(String(source));
-      if (examinedSource === undefined) return 'invalid-source';
-      // In a batch, an insert before this one may have evicted it: then it comes in afresh, as it would
-      // have if the addresses had been added one by one.
-      if (this.tables.byAddress.get(checked.address) !== checked) {
-        const again = this.admission.examine(checked.address, source, nowMs);
-        return typeof again === 'string' ? again : this.addChecked(again, source, nowMs);
-      }
-      this.tables.addReference(checked, examinedSource.sourceGroup, nowMs);
-      this.dirty = true;
-      return 'known';
-    }
-    const candidate = checked;
-    const existing = this.tables.byAddress.get(candidate.address);
-    if (existing !== undefined) {
-      this.tables.addReference(existing, candidate.sourceGroup, nowMs);
-      this.dirty = true;
-      return 'known';
-    }
-    if (this.tables.entriesFromSourceGroup(candidate.sourceGroup) >= this.config.maxAddressesPerSourceGroup) return 'source-full';
-    if (!this.tables.makeRoomForNode(candidate.nodeId, nowMs)) return 'too-many-addresses';
-    this.dirty = true;
-    this.tables.insertNew(newEntry(candidate, nowMs), nowMs);
-    return 'added';
+    return this.intake.addBatch(addresses, source, maxNew, this.now());
   }
 
   /** Forgets an address, or every address of a node id. True if anything was removed. */
   removeAddress(addressOrId: string): boolean {
-    const id = this.nodeIdOf(addressOrId);
-    const targets =
-      id !== undefined && id === addressOrId.toLowerCase()
-        ? [...this.tables.byNodeId.entriesOf(id)]
-        : [this.resolve(addressOrId)].filter((entry): entry is KnownAddress => entry !== undefined);
+    const targets = entriesNamed(this.tables, addressOrId);
     for (const entry of targets) this.tables.remove(entry);
-    if (targets.length > 0) this.dirty = true;
+    if (targets.length > 0) this.persistence.markDirty();
     return targets.length > 0;
   }
 
   /** Records a dial attempt (call before dialling). False if the address is not in the book. */
   markAttempt(addressOrId: string): boolean {
-    const entry = this.resolve(addressOrId);
+    const entry = resolveEntry(this.tables, addressOrId);
     if (entry === undefined) return false;
     entry.attempts++;
     entry.lastAttempt = this.now();
-    this.dirty = true;
+    this.persistence.markDirty();
     return true;
   }
 
@@ -228,7 +120,7 @@ export class AddressBook {
    * tried one counts. False (and nothing recorded) if the address is not in the book: add it first.
    */
   markGood(addressOrId: string): boolean {
-    const entry = this.resolve(addressOrId);
+    const entry = resolveEntry(this.tables, addressOrId);
     if (entry === undefined) return false;
     const nowMs = this.now();
     entry.attempts = 0;
@@ -237,7 +129,7 @@ export class AddressBook {
     entry.lastSeen = nowMs;
     this.tables.noteFirstHand(entry);
     this.tables.promote(entry, nowMs);
-    this.dirty = true;
+    this.persistence.markDirty();
     return true;
   }
 
@@ -250,35 +142,27 @@ export class AddressBook {
     if (typeof banMs !== 'number' || !(banMs >= 0)) {
       throw new ConfigError('ERR_INVALID_ARGUMENT', `banMs must be a non-negative number, got ${String(banMs)}`);
     }
-    const nodeId = this.nodeIdOf(addressOrId);
+    const nodeId = nodeIdOf(addressOrId);
     if (nodeId === undefined) return false;
     const nowMs = this.now();
     const entries = [...this.tables.byNodeId.entriesOf(nodeId)];
     const saved = entries.map((entry) => ({ ...serializeEntry(entry), lastBanTime: nowMs }));
     for (const entry of entries) this.tables.remove(entry);
     this.bans.ban(nodeId, nowMs + Math.min(banMs, MAX_BAN_MS), saved);
-    this.anchorList = this.anchorList.filter((anchor) => this.nodeIdOf(anchor) !== nodeId);
-    this.dirty = true;
+    this.anchorList.forgetNode(nodeId);
+    this.persistence.markDirty();
     return true;
   }
 
   /** True while the node an address (or id) names is banned. */
   isBanned(addressOrId: string): boolean {
-    const nodeId = this.nodeIdOf(addressOrId);
+    const nodeId = nodeIdOf(addressOrId);
     return nodeId !== undefined && this.bans.isBanned(nodeId, this.now());
   }
 
   /** Ends the bans that ran out and puts their addresses back in new buckets. Returns how many came back. */
   reinstateExpiredBans(): number {
-    const nowMs = this.now();
-    let reinstated = 0;
-    for (const ban of this.bans.takeExpired(nowMs)) {
-      for (const saved of ban.entries.slice(0, this.config.maxAddressesPerNodeId)) {
-        if (this.restoreEntry(saved, nowMs, false, true)) reinstated++;
-      }
-      this.dirty = true;
-    }
-    return reinstated;
+    return this.intake.reinstateExpiredBans(this.now());
   }
 
   /**
@@ -288,30 +172,7 @@ export class AddressBook {
    * few buckets. Falls back to the other table when the chosen one is empty.
    */
   pickAddress(biasTowardsNewPercent: number): string | undefined {
-    if (typeof biasTowardsNewPercent !== 'number' || Number.isNaN(biasTowardsNewPercent)) {
-      throw new ConfigError('ERR_INVALID_ARGUMENT', `bias must be a number in 0..100, got ${String(biasTowardsNewPercent)}`);
-    }
-    const bias = Math.min(100, Math.max(0, biasTowardsNewPercent));
-    const oldCount = this.tables.oldCount;
-    const newCount = this.tables.size - oldCount;
-    if (oldCount + newCount === 0) return undefined;
-    const oldWeight = Math.sqrt(oldCount) * (100 - bias);
-    const newWeight = Math.sqrt(newCount) * bias;
-    let fromOld = this.random() * (oldWeight + newWeight) < oldWeight;
-    if (fromOld && oldCount === 0) fromOld = false;
-    if (!fromOld && newCount === 0) fromOld = true;
-    const table = fromOld ? this.tables.oldTable : this.tables.newTable;
-    // Each network group about equally likely, whatever its number of entries: a bucket pick alone
-    // weighs groups so only once the book is full (addrman's regime); in a sparse book every entry is
-    // alone in its bucket, and whoever has many addresses in few groups would be picked in proportion.
-    // An entry in k new buckets is drawn k times as often: kept with 1/k more, so that many sources
-    // naming one address (a coalition vouching for its own) do not make it likelier to be dialled.
-    let picked = table.pick(this.random);
-    for (let draw = 1; picked !== undefined && draw < GROUP_FAIR_PICK_DRAWS; draw++) {
-      if (this.random() * this.tables.entriesInGroup(picked.group) * picked.buckets.length < 1) break;
-      picked = table.pick(this.random);
-    }
-    return picked?.address;
+    return pickDialAddress(this.tables, this.random, biasTowardsNewPercent);
   }
 
   /**
@@ -322,14 +183,14 @@ export class AddressBook {
   pickFeelerAddress(): string | undefined {
     const nowMs = this.now();
     this.tables.resolveCollisions(nowMs);
-    this.dirty = true;
+    this.persistence.markDirty();
     return (this.tables.collisionToTest(nowMs) ?? this.tables.newTable.pick(this.random))?.address;
   }
 
   /** Settles the tried collisions whose incumbent was tested (or not within the test window). */
   resolveCollisions(): void {
     this.tables.resolveCollisions(this.now());
-    this.dirty = true;
+    this.persistence.markDirty();
   }
 
   /**
@@ -337,10 +198,7 @@ export class AddressBook {
    * GET_SELECTION_PERCENT% of the book but at least MIN_GET_SELECTION.
    */
   selectionSize(max: number = MAX_GET_SELECTION): number {
-    const size = this.tables.size;
-    const share = Math.max(Math.min(MIN_GET_SELECTION, size), Math.floor((size * GET_SELECTION_PERCENT) / 100));
-    const wanted = Math.min(Math.floor(max), MAX_GET_SELECTION, share);
-    return wanted > 0 ? wanted : 0;
+    return selectionSizeFor(this.tables.size, max);
   }
 
   /**
@@ -364,13 +222,13 @@ export class AddressBook {
    * MAX_STORED_ANCHORS, saved with the book. Replaces the previous anchors.
    */
   setAnchors(addresses: readonly string[]): void {
-    this.anchorList = [...new Set(addresses)].filter((address) => canonicalAddress(address)?.nodeId !== undefined).slice(0, MAX_STORED_ANCHORS);
-    this.dirty = true;
+    this.anchorList.replace(addresses);
+    this.persistence.markDirty();
   }
 
   /** The anchors loaded or set, which stay until setAnchors replaces them. */
   anchors(): string[] {
-    return [...this.anchorList];
+    return this.anchorList.list();
   }
 
   /** Number of entries (new + old). */
@@ -385,12 +243,12 @@ export class AddressBook {
 
   /** True if the address, or any address of the node id, is in the book. */
   has(addressOrId: string): boolean {
-    return this.resolve(addressOrId) !== undefined;
+    return resolveEntry(this.tables, addressOrId) !== undefined;
   }
 
   /** A copy of what the book knows about an address (or the node id's most recently tried one). */
   get(addressOrId: string): KnownAddressInfo | undefined {
-    const entry = this.resolve(addressOrId);
+    const entry = resolveEntry(this.tables, addressOrId);
     return entry === undefined ? undefined : toInfo(entry, this.now());
   }
 
@@ -431,7 +289,7 @@ export class AddressBook {
     for (const entry of [...this.tables.all]) {
       if (locationOf(parseAddress(entry.address)) === location) {
         this.tables.remove(entry);
-        this.dirty = true;
+        this.persistence.markDirty();
       }
     }
   }
@@ -450,14 +308,14 @@ export class AddressBook {
     const nowMs = this.now();
     const bad = this.tables.all.filter((entry) => isBad(entry, nowMs));
     for (const entry of bad) this.tables.remove(entry);
-    if (bad.length > 0) this.dirty = true;
+    if (bad.length > 0) this.persistence.markDirty();
     return bad.length;
   }
 
   /** Forgets every entry, ban and anchor. Keeps the bucket key and our own addresses. */
   clear(): void {
-    this.reset();
-    this.dirty = true;
+    clearParts(this.parts);
+    this.persistence.markDirty();
   }
 
   stats(): AddressBookStats {
@@ -480,7 +338,7 @@ export class AddressBook {
 
   /** True when something changed since the last successful save. */
   get isDirty(): boolean {
-    return this.dirty;
+    return this.persistence.isDirty;
   }
 
   /**
@@ -489,24 +347,7 @@ export class AddressBook {
    * storage's error.
    */
   async save(): Promise<void> {
-    await this.store.write(
-      () => {
-        this.dirty = false;
-        const { newBucketCount, oldBucketCount, bucketSize } = this.config;
-        return encodeAddressBook({
-          key: this.key,
-          geometry: { newBucketCount, oldBucketCount, bucketSize },
-          savedAt: this.now(),
-          entries: this.tables.all.map(serializeEntry),
-          bans: this.bans.list(),
-          anchors: this.anchors(),
-          collisions: this.tables.pendingCollisions(),
-        });
-      },
-      () => {
-        this.dirty = true;
-      },
-    );
+    await this.persistence.save();
   }
 
   /**
@@ -516,125 +357,11 @@ export class AddressBook {
    * in format version 1 or with another geometry is re-bucketed under this book's geometry.
    */
   async load(): Promise<LoadResult> {
-    const read = await this.store.read();
-    if (!read.ok) return this.loadFailed(read.reason);
-    if (read.bytes === undefined) return { loaded: this.tables.size, skipped: 0 };
-    const decoded = decodeAddressBook(read.bytes);
-    if (!decoded.ok) return this.loadFailed(`stored address book ignored: ${decoded.reason}`);
-    const { snapshot } = decoded;
-    this.reset();
-    this.key = snapshot.key;
-    this.tables.rekey(snapshot.key);
-    const { newBucketCount, oldBucketCount, bucketSize } = snapshot.geometry;
-    const sameGeometry =
-      newBucketCount === this.config.newBucketCount && oldBucketCount === this.config.oldBucketCount && bucketSize === this.config.bucketSize;
-    const nowMs = this.now();
-    for (const ban of snapshot.bans) {
-      this.bans.ban(ban.nodeId, Math.min(ban.bannedUntil, nowMs + MAX_BAN_MS), ban.entries.slice(0, this.config.maxAddressesPerNodeId));
-    }
-    for (const saved of snapshot.entries) this.restoreEntry(saved, nowMs, sameGeometry, false);
-    for (const collision of snapshot.collisions) this.tables.restoreCollision(collision, nowMs);
-    this.anchorList = snapshot.anchors.filter((anchor) => canonicalAddress(anchor)?.nodeId !== undefined && !this.isBanned(anchor));
-    // Counted from the result: an entry can also be lost later in the loop, evicted by a smaller geometry.
-    const skipped = decoded.skipped + snapshot.entries.length - this.tables.size;
-    this.dirty = false;
-    this.reinstateExpiredBans(); // bans that ended while we were down; marks the book dirty if any did
-    if (skipped > 0) this.dirty = true;
-    if (skipped <= 0) return { loaded: this.tables.size, skipped: 0 };
-    const warning = `${skipped} stored address book entries were invalid, refused or over capacity and were dropped`;
-    this.onWarning?.(warning);
-    return { loaded: this.tables.size, skipped, warning };
+    return this.persistence.load((anchor) => this.isBanned(anchor), () => this.reinstateExpiredBans());
   }
 
   /** Saves every `intervalMs` when something changed; failures go to onWarning. One at a time. */
   startAutoSave(intervalMs: number = AUTO_SAVE_INTERVAL_MS): AutoSave {
-    return this.store.startAutoSave(
-      intervalMs,
-      () => this.dirty,
-      () => this.save(),
-      (error) => this.onWarning?.(`address book auto-save failed: ${error.message}`),
-    );
+    return this.persistence.startAutoSave(intervalMs);
   }
-
-  /**
-   * Re-inserts a persisted or banned entry after the same checks addAddress makes (the per-source cap
-   * included). Returns false when the entry was dropped.
-   */
-  private restoreEntry(saved: SerializedEntry, nowMs: number, sameGeometry: boolean, forceNew: boolean): boolean {
-    const candidate = this.admission.examine(saved.address, saved.source, nowMs);
-    if (typeof candidate === 'string' || this.tables.byAddress.has(candidate.address)) return false;
-    if (this.tables.entriesFromSourceGroup(candidate.sourceGroup) >= this.config.maxAddressesPerSourceGroup) return false;
-    if (!this.tables.makeRoomForNode(candidate.nodeId, nowMs)) return false;
-    const entry = newEntry(candidate, nowMs);
-    // Times from a clock that ran ahead would make an entry look fresh forever.
-    entry.attempts = Math.min(saved.attempts, 1_000_000);
-    entry.lastAttempt = Math.min(saved.lastAttempt, nowMs);
-    entry.lastSuccess = Math.min(saved.lastSuccess, nowMs);
-    entry.lastSeen = Math.min(saved.lastSeen, nowMs);
-    entry.lastBanTime = Math.min(saved.lastBanTime, nowMs);
-    this.tables.restore(entry, saved, nowMs, sameGeometry, forceNew);
-    return true;
-  }
-
-  /**
-   * The entry meant by an address or a node id. For an id with several addresses: the one tried
-   * most recently (most likely the one just dialled), old before new on a tie.
-   */
-  private resolve(addressOrId: string): KnownAddress | undefined {
-    // Callers mostly pass an address the book handed out, already in its canonical spelling (which no
-    // node id is): found without parsing.
-    const exact = this.tables.byAddress.get(addressOrId);
-    if (exact !== undefined) return exact;
-    const id = addressOrId.toLowerCase();
-    if (isNodeId(id)) {
-      let best: KnownAddress | undefined;
-      for (const entry of this.tables.byNodeId.entriesOf(id)) {
-        if (
-          best === undefined ||
-          entry.lastAttempt > best.lastAttempt ||
-          (entry.lastAttempt === best.lastAttempt && entry.bucketType === 'old' && best.bucketType === 'new')
-        ) {
-          best = entry;
-        }
-      }
-      return best;
-    }
-    const parsed = canonicalAddress(addressOrId);
-    return parsed === undefined ? undefined : this.tables.byAddress.get(formatAddress(parsed));
-  }
-
-  /** The node id an address or id names, or undefined. */
-  private nodeIdOf(addressOrId: string): string | undefined {
-    const id = addressOrId.toLowerCase();
-    return isNodeId(id) ? id : canonicalAddress(addressOrId)?.nodeId;
-  }
-
-  private reset(): void {
-    this.tables.clear();
-    this.bans.clear();
-    this.anchorList = [];
-  }
-
-  private loadFailed(warning: string): LoadResult {
-    this.reset();
-    this.dirty = true;
-    this.onWarning?.(warning);
-    return { loaded: 0, skipped: 0, warning };
-  }
-}
-
-/** Up to `wanted` good addresses of `entries` that `accept` takes, visited in random order. */
-function sampleGood(entries: readonly KnownAddress[], wanted: number, nowMs: number, random: () => number, accept?: (address: string) => boolean): string[] {
-  const selection: string[] = [];
-  if (wanted === 0) return selection;
-  visitRandomIndices(entries.length, random, (index) => {
-    const picked = entries[index]!;
-    if (!isBad(picked, nowMs) && (accept === undefined || accept(picked.address))) selection.push(picked.address);
-    return selection.length < wanted;
-  });
-  return selection;
-}
-
-function isKnownAddress(item: KnownAddress | Candidate): item is KnownAddress {
-  return 'bucketType' in item;
 }

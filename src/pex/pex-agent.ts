@@ -18,15 +18,14 @@ import {
   PEX_MAX_MESSAGE_BYTES,
   PEX_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
-import { networkGroupOf, planCrawl, planDials, type DialPlanContext } from './pex-dial-planner.js';
-import { decodePexMessage, encodePexMessage, namesNode } from './pex-messages.js';
+import { planCrawl, planDials } from './pex-dial-planner.js';
+import { mayAsk, refusedResponseError, requestTooSoon, responseViolation } from './pex-exchange-rules.js';
+import { decodePexMessage, encodePexMessage } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
 import { answerFor } from './pex-answers.js';
 import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
-
-/** Picks from the book before a feeler round gives up (busy, banned or undialable addresses). */
-const FEELER_PICK_ATTEMPTS = 8;
+import { PexOutboundView } from './pex-outbound-view.js';
 
 export type { PexAgentOptions, PexAgentEvents, PexStats } from './pex-agent-options.js';
 
@@ -58,6 +57,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   private readonly seedIds = new Set<string>();
   private readonly hangUps = new HangUpList(MAX_REMEMBERED_HANG_UPS);
   private dialer: PexDialer | undefined;
+  private outboundView: PexOutboundView | undefined;
   private autoSave: AutoSave | undefined;
   private clock: Clock;
   private interval: TimerHandle | undefined;
@@ -119,6 +119,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       }
     }
     this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters, this.clock, () => this.retrySoonIfIsolated());
+    this.outboundView = new PexOutboundView(sw, this.dialer, book, this.config, this.random, this.now, this.peerStates, this.seedIds, this.hangUps);
     this.running = true;
     const round = (): void => {
       if (!this.running || !sw.isRunning) return;
@@ -217,7 +218,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
    */
   requestAddresses(peer: Peer): boolean {
     const state = this.peerStates.get(peer);
-    if (!this.mayAsk(peer, state)) return false;
+    if (!mayAsk(peer, state, this.config, this.now)) return false;
     const nowMs = this.now();
     if (!peer.trySend(PEX_CHANNEL_ID, encodePexMessage({ type: 'pexRequest' }))) return false;
     state.awaitingResponse = true;
@@ -234,19 +235,20 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   ensurePeers(): void {
     const sw = this.sw;
     const dialer = this.dialer;
-    if (!this.running || sw === undefined || dialer === undefined || !sw.isRunning) return;
+    const view = this.outboundView;
+    if (!this.running || sw === undefined || dialer === undefined || view === undefined || !sw.isRunning) return;
     const book = this.book;
     book.reinstateExpiredBans();
     this.dialAnchors();
     const counts = sw.peerCounts();
-    const outbound = this.outboundCount(counts);
+    const outbound = view.outboundCount(counts);
     // No outbound peer connected: dial sooner, and ask whoever dialled us if need be.
     const isolated = counts.outbound === 0;
     const slots = Math.min(sw.options.maxOutbound - outbound, this.config.maxConcurrentDials - dialer.pendingCount);
     let planned = 0;
     let trustedShort = false;
     if (slots > 0) {
-      const plan = planDials(this.planContext(outbound), slots);
+      const plan = planDials(view.planContext(outbound), slots);
       const maxJitterMs = isolated ? ISOLATED_DIAL_JITTER_MS : Infinity;
       for (const address of plan.addresses) dialer.dial(address, 'book', maxJitterMs);
       planned = plan.addresses.length;
@@ -255,7 +257,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     if (book.needMoreAddresses()) {
       // Peers we chose: an inbound peer picked us, so asking it lets whoever dials most fill our book. A
       // node with no outbound peer (no seed answers, nothing in its book) asks whoever dialled it instead.
-      const askable = [...this.peerStates].filter(([peer, state]) => this.mayAsk(peer, state)).map(([peer]) => peer);
+      const askable = [...this.peerStates].filter(([peer, state]) => mayAsk(peer, state, this.config, this.now)).map(([peer]) => peer);
       const chosen = askable.filter((peer) => peer.direction === 'outbound');
       const candidates = chosen.length > 0 || !isolated ? chosen : askable;
       const peer = candidates[Math.floor(this.random() * candidates.length)];
@@ -281,11 +283,12 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   crawl(): void {
     const sw = this.sw;
     const dialer = this.dialer;
-    if (!this.running || sw === undefined || dialer === undefined || !sw.isRunning) return;
+    const view = this.outboundView;
+    if (!this.running || sw === undefined || dialer === undefined || view === undefined || !sw.isRunning) return;
     this.book.reinstateExpiredBans();
-    const outbound = this.outboundCount();
+    const outbound = view.outboundCount();
     const slots = Math.min(sw.options.maxOutbound - outbound, this.config.maxConcurrentDials - dialer.pendingCount);
-    for (const address of planCrawl(this.planContext(outbound), slots)) dialer.dial(address, 'crawl');
+    for (const address of planCrawl(view.planContext(outbound), slots)) dialer.dial(address, 'crawl');
     if (slots > 0 && this.book.size() < this.config.seedBootstrapBookSize) this.dialer?.dialSeed(this.config.seeds, this.now());
   }
 
@@ -299,18 +302,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
 
   private onRequest(peer: Peer, state: PexPeerState): void {
     const nowMs = this.now();
-    // Seeds too: a seed answers once per connection and hangs up, and each answer samples the book,
-    // so requests pipelined before the hang-up would otherwise each cost a sample (and a timer).
-    if (state.lastRequestReceivedAt !== 0 && nowMs - state.lastRequestReceivedAt < this.config.minRequestIntervalMs) {
-      const sinceMs = nowMs - state.lastRequestReceivedAt;
-      this.punish(
-        peer,
-        state,
-        new ProtocolError('ERR_PEX_REQUEST_TOO_SOON', `pexRequest ${sinceMs} ms after the last one (minimum ${this.config.minRequestIntervalMs} ms)`, {
-          peerId: peer.id,
-          detail: { sinceMs, minIntervalMs: this.config.minRequestIntervalMs },
-        }),
-      );
+    const tooSoon = requestTooSoon(peer, state, nowMs, this.config);
+    if (tooSoon !== undefined) {
+      this.punish(peer, state, tooSoon);
       return;
     }
     state.lastRequestReceivedAt = nowMs;
@@ -322,27 +316,13 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   }
 
   private onResponse(peer: Peer, state: PexPeerState, addresses: readonly string[]): void {
-    const fail = (code: 'ERR_PEX_UNSOLICITED_RESPONSE' | 'ERR_PEX_TOO_MANY_ADDRESSES' | 'ERR_PEX_INVALID_ADDRESS', why: string, detail = {}): void =>
-      this.punish(peer, state, new ProtocolError(code, why, { peerId: peer.id, detail }));
-    if (!state.awaitingResponse) return fail('ERR_PEX_UNSOLICITED_RESPONSE', 'pexResponse without a pexRequest');
+    // Check everything before adding anything: one bad address discredits the whole response.
+    const violation = responseViolation(peer, state.awaitingResponse, addresses, this.sw?.nodeId);
     state.awaitingResponse = false;
-    if (addresses.length > PEX_MAX_ADDRESSES_PER_RESPONSE) {
-      return fail('ERR_PEX_TOO_MANY_ADDRESSES', `pexResponse with ${addresses.length} addresses (maximum ${PEX_MAX_ADDRESSES_PER_RESPONSE})`, {
-        count: addresses.length,
-        max: PEX_MAX_ADDRESSES_PER_RESPONSE,
-      });
-    }
-    // Check everything before adding anything: one bad address discredits the whole response. Honest
-    // peers leave the asker's own addresses out; unroutable, banned or repeated ones are fine.
-    const ours = this.sw?.nodeId;
-    const naming = ours === undefined ? undefined : addresses.find((address) => namesNode(address, ours));
-    if (naming !== undefined) return fail('ERR_PEX_INVALID_ADDRESS', 'pexResponse with our own node id', { address: naming.slice(0, 200) });
+    if (violation !== undefined) return this.punish(peer, state, violation);
     // One response adds at most maxNewAddressesPerResponse entries; the rest is ignored, not punished.
     const { added, refused } = this.book.tryAddAddresses(addresses, sourceOf(peer), this.config.maxNewAddressesPerResponse);
-    if (refused !== undefined) {
-      const why = refused.outcome === 'no-node-id' ? 'an address without a node id' : 'a malformed or undialable address';
-      return fail('ERR_PEX_INVALID_ADDRESS', `pexResponse with ${why}`, { address: refused.address.slice(0, 200), outcome: refused.outcome });
-    }
+    if (refused !== undefined) return this.punish(peer, state, refusedResponseError(peer, refused));
     this.counters.responsesReceived++;
     this.counters.addressesReceived += addresses.length;
     this.counters.addressesAdded += added;
@@ -359,19 +339,11 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   sendFeeler(): void {
     const sw = this.sw;
     const dialer = this.dialer;
-    if (!this.running || sw === undefined || dialer === undefined || !sw.isRunning) return;
+    const view = this.outboundView;
+    if (!this.running || sw === undefined || dialer === undefined || view === undefined || !sw.isRunning) return;
     if (dialer.feelerPending || [...this.peerStates.values()].some((state) => state.feeler)) return;
-    const nowMs = this.now();
-    for (let attempt = 0; attempt < FEELER_PICK_ATTEMPTS; attempt++) {
-      const address = this.book.pickFeelerAddress();
-      if (address === undefined) return;
-      const nodeId = this.book.get(address)?.nodeId;
-      if (nodeId === undefined || sw.getPeer(nodeId) !== undefined || dialer.isDialling(nodeId) || this.seedIds.has(nodeId)) continue;
-      if (this.hangUps.has(nodeId, nowMs) || sw.bans.isBanned(address)) continue;
-      if (!sw.options.transports.some((transport) => transport.protocols.includes(address.slice(0, address.indexOf('://'))))) continue;
-      dialer.dial(address, 'feeler');
-      return;
-    }
+    const address = view.feelerAddress();
+    if (address !== undefined) dialer.dial(address, 'feeler');
   }
 
   /** The outbound peers now, as the anchors to dial first at the next start (at most maxAnchors). */
@@ -416,51 +388,6 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       void this.sw?.disconnect(peer);
     }, delayMs);
     state.timers.add(timer);
-  }
-
-  /** No request outstanding, and the last one at least an ensurePeers interval, twice our minimum and minRequestGapMs ago. */
-  private mayAsk(peer: Peer, state: PexPeerState | undefined): state is PexPeerState {
-    if (state === undefined || state.awaitingResponse || state.punished || !peer.hasChannel(PEX_CHANNEL_ID)) return false;
-    const gap = Math.max(this.config.ensurePeersIntervalMs, 2 * this.config.minRequestIntervalMs, this.config.minRequestGapMs);
-    return state.lastRequestSentAt === 0 || this.now() - state.lastRequestSentAt >= gap;
-  }
-
-  /** Connected outbound peers, the switch's dials in flight, and our dials still waiting out their jitter. */
-  private outboundCount(counts = this.sw!.peerCounts()): number {
-    return counts.outbound + counts.dialing + (this.dialer?.waitingCount ?? 0);
-  }
-
-  private planContext(outbound: number): DialPlanContext {
-    const sw = this.sw!;
-    const dialer = this.dialer!;
-    const nowMs = this.now();
-    const outboundSources: (string | undefined)[] = [];
-    const outboundGroups: string[] = [];
-    for (const dial of dialer.pendingPeerDials()) {
-      outboundSources.push(dial.source);
-      outboundGroups.push(networkGroupOf(dial.address));
-    }
-    for (const [peer, state] of this.peerStates) {
-      if (peer.direction !== 'outbound' || state.feeler) continue;
-      outboundSources.push(state.source);
-      outboundGroups.push(networkGroupOf(peer.address));
-    }
-    return {
-      book: this.book,
-      config: this.config,
-      nowMs,
-      random: this.random,
-      maxOutbound: sw.options.maxOutbound,
-      outbound,
-      outboundSources,
-      outboundGroups,
-      trustedSources: this.seedIds,
-      isBusy: (nodeId) => sw.getPeer(nodeId) !== undefined || dialer.isDialling(nodeId) || this.seedIds.has(nodeId) || this.hangUps.has(nodeId, nowMs),
-      isBanned: (address) => sw.bans.isBanned(address),
-      canDial: (protocol) => sw.options.transports.some((transport) => transport.protocols.includes(protocol)),
-      isConnected: (nodeId) => sw.getPeer(nodeId) !== undefined,
-      seedCanHelp: dialer.seedsAnswer(this.config.seeds.length),
-    };
   }
 }
 

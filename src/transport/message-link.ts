@@ -1,12 +1,7 @@
 import { ProtocolError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { HeldChunks } from './held-chunks.js';
 import type { Link, LinkHandlers } from './link.js';
-
-/**
- * What one held message costs beyond its bytes (its view object and its slot): counted against
- * maxHeldBytes, so a peer cannot hold millions of one-byte (or empty) messages within the byte limit.
- */
-export const HELD_MESSAGE_OVERHEAD_BYTES = 128;
 
 export interface MessageLinkLimits {
   /** Above this many buffered bytes `write()` returns false. */
@@ -31,10 +26,7 @@ export abstract class MessageLink implements Link {
   protected closedValue = false;
   protected failure: Error | undefined;
   private paused = true;
-  private held: Uint8Array[] = [];
-  /** Index of the next held chunk to deliver (no shift(): it is O(n) on long arrays). */
-  private heldHead = 0;
-  private heldBytes = 0;
+  private readonly held = new HeldChunks();
   private drainTimer: TimerHandle | undefined;
 
   constructor(
@@ -87,13 +79,11 @@ export abstract class MessageLink implements Link {
   /** A message arrived: deliver it, or hold it (in order) while paused or before attach. */
   protected receive(chunk: Uint8Array): void {
     if (this.closedValue) return;
-    if (!this.paused && this.handlers !== undefined && this.heldHead === this.held.length) {
+    if (!this.paused && this.handlers !== undefined && this.held.isEmpty) {
       this.handlers.onData(chunk);
       return;
     }
-    this.held.push(chunk);
-    this.heldBytes += chunk.length + HELD_MESSAGE_OVERHEAD_BYTES;
-    if (this.heldBytes > this.limits.maxHeldBytes) {
+    if (this.held.push(chunk) > this.limits.maxHeldBytes) {
       this.destroy(
         new ProtocolError('ERR_RATE_LIMIT', `${this.limits.label} peer sent over ${this.limits.maxHeldBytes} bytes while we were paused`),
       );
@@ -112,25 +102,17 @@ export abstract class MessageLink implements Link {
     if (this.closedValue) return;
     this.closedValue = true;
     this.clock.clearTimeout(this.drainTimer);
-    this.held = [];
-    this.heldHead = 0;
-    this.heldBytes = 0;
+    this.held.clear();
     const handlers = this.handlers;
     this.handlers = undefined;
     handlers?.onClose(this.failure);
   }
 
   private deliverHeld(): void {
-    while (!this.paused && !this.closedValue && this.handlers !== undefined && this.heldHead < this.held.length) {
-      const chunk = this.held[this.heldHead]!;
-      this.held[this.heldHead++] = EMPTY;
-      this.heldBytes -= chunk.length + HELD_MESSAGE_OVERHEAD_BYTES;
-      if (this.heldHead === this.held.length) {
-        this.held = [];
-        this.heldHead = 0;
-      }
-      this.handlers.onData(chunk);
-    }
+    this.held.drain(
+      () => !this.paused && !this.closedValue && this.handlers !== undefined,
+      (chunk) => this.handlers!.onData(chunk),
+    );
   }
 
   private pollDrain(): void {
@@ -144,5 +126,3 @@ export abstract class MessageLink implements Link {
     this.drainTimer = this.clock.setTimeout(check, this.limits.drainPollMs);
   }
 }
-
-const EMPTY = new Uint8Array(0);

@@ -163,15 +163,14 @@ describe('priority latency over encrypted TCP', () => {
     // MConnection is the bottleneck here (as with CometBFT's default send rate), so the kernel's
     // buffers stay nearly empty and priority decides nearly everything.
     const outcome = await run({ bulk: 1000, control: 6000, medium: 3000, connection: { sendRateBytesPerSec: 48 * 1e6 } });
-    // Orders of magnitude, not milliseconds.
-    expect(outcome.controlMedianMs).toBeLessThan(50);
+    // Orders of magnitude against the bulk channel in the same run, not milliseconds: absolute times
+    // follow the machine's load.
     expect(outcome.controlMedianMs * 10).toBeLessThan(outcome.bulkMedianMs);
     expect(outcome.mediumMedianMs * 10).toBeLessThan(outcome.bulkMedianMs);
   }, 30_000);
 
   it('keeps the priority-10 channel fast on an unlimited link too, above the floor set by kernel buffers (10,000 messages, in order)', async () => {
     const outcome = await run({ bulk: 2000, control: 5000, medium: 3000 });
-    expect(outcome.controlMedianMs).toBeLessThan(50);
     expect(outcome.controlMedianMs * 10).toBeLessThan(outcome.bulkMedianMs);
   }, 30_000);
 });

@@ -1,0 +1,60 @@
+import { ConfigError } from '../errors.js';
+import { visitRandomIndices } from './address-book-buckets.js';
+import type { AddressTables } from './address-book-tables.js';
+import { GET_SELECTION_PERCENT, GROUP_FAIR_PICK_DRAWS, MAX_GET_SELECTION, MIN_GET_SELECTION } from './constants.js';
+import { isBad, type KnownAddress } from './known-address.js';
+
+/**
+ * The book's random draws: the address to dial next (AddressBook.pickAddress) and the samples a PEX
+ * answer is made of (getSelection, sampleFirstHand). Each reads the tables and changes nothing.
+ */
+
+/**
+ * A random address to dial, from the old or the new table with CometBFT's weighting (see
+ * AddressBook.pickAddress), then a group-fair pick from a bucket of that table.
+ */
+export function pickDialAddress(tables: AddressTables, random: () => number, biasTowardsNewPercent: number): string | undefined {
+  if (typeof biasTowardsNewPercent !== 'number' || Number.isNaN(biasTowardsNewPercent)) {
+    throw new ConfigError('ERR_INVALID_ARGUMENT', `bias must be a number in 0..100, got ${String(biasTowardsNewPercent)}`);
+  }
+  const bias = Math.min(100, Math.max(0, biasTowardsNewPercent));
+  const oldCount = tables.oldCount;
+  const newCount = tables.size - oldCount;
+  if (oldCount + newCount === 0) return undefined;
+  const oldWeight = Math.sqrt(oldCount) * (100 - bias);
+  const newWeight = Math.sqrt(newCount) * bias;
+  let fromOld = random() * (oldWeight + newWeight) < oldWeight;
+  if (fromOld && oldCount === 0) fromOld = false;
+  if (!fromOld && newCount === 0) fromOld = true;
+  const table = fromOld ? tables.oldTable : tables.newTable;
+  // Each network group about equally likely, whatever its number of entries: a bucket pick alone
+  // weighs groups so only once the book is full (addrman's regime); in a sparse book every entry is
+  // alone in its bucket, and whoever has many addresses in few groups would be picked in proportion.
+  // An entry in k new buckets is drawn k times as often: kept with 1/k more, so that many sources
+  // naming one address (a coalition vouching for its own) do not make it likelier to be dialled.
+  let picked = table.pick(random);
+  for (let draw = 1; picked !== undefined && draw < GROUP_FAIR_PICK_DRAWS; draw++) {
+    if (random() * tables.entriesInGroup(picked.group) * picked.buckets.length < 1) break;
+    picked = table.pick(random);
+  }
+  return picked?.address;
+}
+
+/** How many addresses a PEX answer from a book of `bookSize` entries aims for (see AddressBook.selectionSize). */
+export function selectionSizeFor(bookSize: number, max: number): number {
+  const share = Math.max(Math.min(MIN_GET_SELECTION, bookSize), Math.floor((bookSize * GET_SELECTION_PERCENT) / 100));
+  const wanted = Math.min(Math.floor(max), MAX_GET_SELECTION, share);
+  return wanted > 0 ? wanted : 0;
+}
+
+/** Up to `wanted` good addresses of `entries` that `accept` takes, visited in random order. */
+export function sampleGood(entries: readonly KnownAddress[], wanted: number, nowMs: number, random: () => number, accept?: (address: string) => boolean): string[] {
+  const selection: string[] = [];
+  if (wanted === 0) return selection;
+  visitRandomIndices(entries.length, random, (index) => {
+    const picked = entries[index]!;
+    if (!isBad(picked, nowMs) && (accept === undefined || accept(picked.address))) selection.push(picked.address);
+    return selection.length < wanted;
+  });
+  return selection;
+}
