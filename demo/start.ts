@@ -6,6 +6,7 @@ import { txHash, type TxListener } from './agents/mempool.js';
 import type { Logger } from './log.js';
 import { parseHostPort, parseSeeds } from './cli-args.js';
 import { runNode, type HostPort, type NodeConfig, type RunningNode } from './node-runner.js';
+import { printable } from './printable.js';
 
 /**
  * `npm start`: the demo, started exactly as `meshlink node` starts a node (node-runner.ts): a relay that
@@ -42,7 +43,8 @@ const USAGE = `Usage: npm start [-- [--once] [--tcp host:port] [--ws host:port] 
 const names = new Map<string, string>();
 
 function say(who: string, text: string): void {
-  console.log(`${who.padEnd(NAME_WIDTH)} ${text}`);
+  // Monikers, chat names and close reasons are a peer's words: they must not act on the terminal.
+  console.log(`${who.padEnd(NAME_WIDTH)} ${printable(text)}`);
 }
 
 /** Our own nodes by the name we gave them; others (another demo's relay) by their moniker and id. */

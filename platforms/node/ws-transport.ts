@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TransportError } from '../../src/errors.js';
 import { formatAddress, type PeerAddress } from '../../src/transport/address.js';
@@ -7,6 +8,15 @@ import type { DialOptions, Listener, Transport } from '../../src/transport/trans
 import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
 import { WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
 import { localRefusingLookup } from './guarded-lookup.js';
+import {
+  UpgradeGuard,
+  WS_DEFAULT_MAX_PENDING_UPGRADES,
+  WS_DEFAULT_MAX_PENDING_UPGRADES_PER_HOST,
+  WS_DEFAULT_UPGRADE_TIMEOUT_MS,
+  type UpgradeGuardLimits,
+} from './ws-upgrade-guard.js';
+
+export { WS_DEFAULT_MAX_PENDING_UPGRADES, WS_DEFAULT_MAX_PENDING_UPGRADES_PER_HOST, WS_DEFAULT_UPGRADE_TIMEOUT_MS } from './ws-upgrade-guard.js';
 
 /** One WebSocket message carries one sealed frame (≤ 64 KiB + header); anything far larger is hostile. */
 export const WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -18,18 +28,32 @@ export const WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
 export interface WsTransportOptions {
   /** As tcpTransport's: dial names that resolve to local addresses. @default true */
   allowLocalNames?: boolean;
+  /** Connections to our server still in their HTTP upgrade, in all; more are dropped on arrival. @default 64 */
+  maxPendingUpgrades?: number;
+  /** The same from one IPv4 address or IPv6 /64. @default 8 */
+  maxPendingUpgradesPerHost?: number;
+  /** A connection that has not upgraded by then is cut, in ms. @default 10_000 */
+  upgradeTimeoutMs?: number;
 }
 
 class NodeWebSocketTransport implements Transport {
   readonly protocols = ['ws', 'wss'] as const;
   private readonly client: WebSocketClientTransport;
+  private readonly upgradeLimits: UpgradeGuardLimits;
 
   constructor(options: WsTransportOptions) {
+    this.upgradeLimits = {
+      maxPendingUpgrades: options.maxPendingUpgrades ?? WS_DEFAULT_MAX_PENDING_UPGRADES,
+      maxPendingUpgradesPerHost: options.maxPendingUpgradesPerHost ?? WS_DEFAULT_MAX_PENDING_UPGRADES_PER_HOST,
+      upgradeTimeoutMs: options.upgradeTimeoutMs ?? WS_DEFAULT_UPGRADE_TIMEOUT_MS,
+    };
     const lookup = options.allowLocalNames === false ? { lookup: localRefusingLookup() } : {};
-    // The dialing side caps messages as the server does (ws's own default is 100 MiB).
+    // The dialing side caps messages as the server does (ws's own default is 100 MiB), and offers no
+    // permessage-deflate (ws's client offers it by default): our frames are sealed, so incompressible,
+    // and a hostile server would otherwise make us inflate a megabyte per kilobyte it sends.
     class BoundedWebSocket extends WebSocket {
       constructor(url: string) {
-        super(url, { maxPayload: WS_MAX_PAYLOAD_BYTES, ...lookup });
+        super(url, { maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false, ...lookup });
       }
     }
     this.client = new WebSocketClientTransport(BoundedWebSocket as unknown as WebSocketConstructor);
@@ -44,24 +68,40 @@ class NodeWebSocketTransport implements Transport {
       return Promise.reject(new TransportError(`Listening on ${address.protocol}:// needs TLS termination in front; listen on ws://`));
     }
     return new Promise<Listener>((resolve, reject) => {
-      const server = new WebSocketServer({ host: address.host, port: address.port, path: address.path, maxPayload: WS_MAX_PAYLOAD_BYTES });
-      server.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
+      // Our own HTTP server (ws would make one with no limits) so that the upgrade phase is guarded.
+      const guard = new UpgradeGuard(this.upgradeLimits);
+      const http = createServer((_request, response) => {
+        response.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('Upgrade Required');
+      });
+      http.headersTimeout = this.upgradeLimits.upgradeTimeoutMs;
+      http.requestTimeout = this.upgradeLimits.upgradeTimeoutMs;
+      http.on('connection', guard.onConnection);
+      const server = new WebSocketServer({ server: http, path: address.path, maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false });
+      server.on('error', () => undefined);
+      http.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
       server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+        guard.release(request.socket as Socket);
         const host = request.socket.remoteAddress ?? 'unknown';
         const remote = `${host.includes(':') ? `[${host}]` : host}:${request.socket.remotePort ?? 0}`;
         onLink(new WebSocketLink(socket as unknown as WebSocketLike, remote));
       });
-      server.once('listening', () => {
-        server.removeAllListeners('error');
-        server.on('error', () => undefined);
-        const bound = server.address();
+      http.once('listening', () => {
+        http.removeAllListeners('error');
+        http.on('error', () => undefined);
+        const bound = http.address();
         const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
         resolve({
           addresses: [{ ...address, nodeId: undefined, port }],
           // Stops accepting; links already open stay up (the Switch closes them gracefully).
-          close: () => new Promise<void>((done) => server.close(() => done())),
+          close: () =>
+            new Promise<void>((done) => {
+              server.close();
+              guard.destroyAll();
+              http.close(() => done());
+            }),
         });
       });
+      http.listen(address.port, address.host);
     });
   }
 }

@@ -7,6 +7,8 @@ export interface KeepAliveOwner {
   readonly isOpen: boolean;
   /** Queue a ping packet to go out with the next batch. */
   queuePing(): void;
+  /** Since when the link has taken none of our writes (undefined while it takes them). */
+  readonly writeStalledSinceMs: number | undefined;
   /** No pong came in time: end the connection with this error. */
   destroy(error: Error): void;
 }
@@ -14,7 +16,9 @@ export interface KeepAliveOwner {
 /**
  * Ping/pong for one connection: a ping every `pingIntervalMs`, and the connection fails with
  * TimeoutError ERR_PONG_TIMEOUT when its pong does not come within `pongTimeoutMs`. One ping is
- * outstanding at a time; a pong nobody asked for is ignored.
+ * outstanding at a time; a pong nobody asked for is ignored. A pong proves nothing when the peer has
+ * read none of what we wrote for longer than an honest non-reader would have lasted (pingIntervalMs +
+ * pongTimeoutMs): pongs sent blindly cannot keep such a peer, and our queues for it, alive.
  */
 export class KeepAlive {
   private pingTimer: TimerHandle | undefined;
@@ -51,7 +55,19 @@ export class KeepAlive {
   }
 
   private ping(): void {
-    if (!this.owner.isOpen || this.pongTimer !== undefined) return;
+    if (!this.owner.isOpen) return;
+    const stalledSince = this.owner.writeStalledSinceMs;
+    const stalledMs = stalledSince === undefined ? 0 : this.clock.now() - stalledSince;
+    if (stalledMs >= this.pingIntervalMs + this.pongTimeoutMs) {
+      this.owner.destroy(
+        new TimeoutError(`Peer read nothing we sent for ${stalledMs} ms (its pongs cannot be answers to our pings)`, {
+          code: 'ERR_PONG_TIMEOUT',
+          detail: { stalledMs, pongTimeoutMs: this.pongTimeoutMs },
+        }),
+      );
+      return;
+    }
+    if (this.pongTimer !== undefined) return;
     this.pingSentAtMs = this.clock.now();
     this.pongTimer = this.clock.setTimeout(() => {
       this.owner.destroy(

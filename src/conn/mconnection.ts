@@ -287,6 +287,11 @@ export class MConnection {
   }
 
   /** @internal */
+  get writeStalledSinceMs(): number | undefined {
+    return this.sender.writeStalledSinceMs;
+  }
+
+  /** @internal */
   queuePing(): void {
     this.scheduler.pingPending = true;
     this.sender.scheduleFlush();

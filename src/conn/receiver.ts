@@ -66,11 +66,21 @@ export class Receiver implements LinkHandlers, PacketHandler {
 
   pause(holder: unknown = DEFAULT_PAUSE_HOLDER): void {
     (this.pauseHolders ??= new Set()).add(holder);
+    // Also mid-chunk: one chunk may carry thousands of messages for a full inbox.
+    this.decoder.suspend();
     this.link.pause();
   }
 
   resume(holder: unknown = DEFAULT_PAUSE_HOLDER): void {
     this.pauseHolders?.delete(holder);
+    if (this.pauseHolders !== undefined && this.pauseHolders.size > 0) return;
+    if (this.owner.state !== 'closed') {
+      const error = this.decoder.resume();
+      if (error !== undefined) {
+        this.owner.destroy(error);
+        return;
+      }
+    }
     if (!this.isPaused) this.link.resume();
   }
 

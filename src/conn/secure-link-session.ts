@@ -54,7 +54,12 @@ export class SecureLinkSession implements SecureLink {
   private readonly remoteKey: Uint8Array;
   private handlers: LinkHandlers | undefined;
   /** Opened frames the owner could not take yet (not attached, or paused). */
-  private readonly pending: Uint8Array[] = [];
+  private pending: Uint8Array[] = [];
+  /**
+   * Index of the next pending plaintext (no shift(): O(n) on long arrays, and one chunk of a WebSocket
+   * can hold 50,000 one-byte frames).
+   */
+  private pendingHead = 0;
   private phase: Phase = Phase.Open;
   private closeError: Error | undefined;
   private closeReported = false;
@@ -157,7 +162,7 @@ export class SecureLinkSession implements SecureLink {
     if (latencyProbeEnabled) markLatency(LatencyPoint.Opened);
     if (this.phase !== Phase.Open) return;
     const handlers = this.handlers;
-    if (handlers !== undefined && !this.userPaused && this.pending.length === 0) {
+    if (handlers !== undefined && !this.userPaused && !this.hasPending()) {
       this.deliver(handlers, handlers.retainsChunks === false ? plaintext : new Uint8Array(plaintext));
     } else {
       // A copy: the link below may reuse the chunk that the plaintext lies in.
@@ -239,22 +244,34 @@ export class SecureLinkSession implements SecureLink {
       this.reportClose();
       return;
     }
-    while (this.pending.length > 0 && this.handlers !== undefined && !this.userPaused) {
-      this.deliver(this.handlers, this.pending.shift()!);
+    while (this.hasPending() && this.handlers !== undefined && !this.userPaused) {
+      const plaintext = this.pending[this.pendingHead]!;
+      this.pending[this.pendingHead++] = EMPTY;
+      if (this.pendingHead === this.pending.length) this.clearPending();
+      this.deliver(this.handlers, plaintext);
       if (this.isClosed()) return;
     }
-    if (this.phase === Phase.Ending && this.pending.length === 0 && this.handlers !== undefined) {
+    if (this.phase === Phase.Ending && !this.hasPending() && this.handlers !== undefined) {
       this.enterClosed(undefined);
       this.reportClose();
       return;
     }
-    if (this.remoteEnded && !this.endReported && this.pending.length === 0 && this.handlers !== undefined) {
+    if (this.remoteEnded && !this.endReported && !this.hasPending() && this.handlers !== undefined) {
       this.endReported = true;
       // An owner that cannot flush gets the old behaviour: our side ends now.
       if (this.handlers.onEnd !== undefined) this.handlers.onEnd();
       else this.close();
     }
     this.updateLinkFlow();
+  }
+
+  private hasPending(): boolean {
+    return this.pendingHead < this.pending.length;
+  }
+
+  private clearPending(): void {
+    this.pending = [];
+    this.pendingHead = 0;
   }
 
   private isClosed(): boolean {
@@ -264,7 +281,7 @@ export class SecureLinkSession implements SecureLink {
   /** Read backpressure reaches the socket: pause it whenever plaintext is waiting for the owner. */
   private updateLinkFlow(): void {
     if (this.phase !== Phase.Open) return;
-    const shouldPause = this.handlers === undefined || this.userPaused || this.pending.length > 0;
+    const shouldPause = this.handlers === undefined || this.userPaused || this.hasPending();
     if (shouldPause === this.linkPaused) return;
     this.linkPaused = shouldPause;
     if (shouldPause) this.link.pause();
@@ -274,7 +291,7 @@ export class SecureLinkSession implements SecureLink {
   private enterClosed(error: Error | undefined): void {
     this.phase = Phase.Closed;
     this.closeError = error;
-    this.pending.length = 0;
+    this.clearPending();
     this.decoder.halt();
   }
 
@@ -291,3 +308,5 @@ export class SecureLinkSession implements SecureLink {
 function truncatedError(peerId: string, bufferedBytes: number): ProtocolError {
   return new ProtocolError('ERR_PROTOCOL', 'Link ended in the middle of a frame', { peerId, detail: { bufferedBytes } });
 }
+
+const EMPTY = new Uint8Array(0);

@@ -24,6 +24,8 @@ export class Sender {
   private flushScheduled = false;
   private flushing = false;
   private waitingForDrain = false;
+  /** When the link began refusing writes, until it drains: undefined while it takes them. */
+  private stalledSinceMs: number | undefined;
   /**
    * A message went out at once and its burst of work may still be running: the next message is
    * coalesced instead. Cleared when the burst is known to be over (data arrived, or a flush scheduled
@@ -68,9 +70,15 @@ export class Sender {
     this.wroteAtOnce = false;
   }
 
+  /** Since when the link has held what we wrote without taking more (undefined: it takes writes). */
+  get writeStalledSinceMs(): number | undefined {
+    return this.stalledSinceMs;
+  }
+
   /** The link took what it had refused. */
   linkDrained(): void {
     this.waitingForDrain = false;
+    this.stalledSinceMs = undefined;
     this.flush();
   }
 
@@ -124,6 +132,7 @@ export class Sender {
       this.scheduler.releaseBatch();
       if (!accepted) {
         this.waitingForDrain = true;
+        this.stalledSinceMs ??= this.clock.now();
         return;
       }
     }

@@ -58,7 +58,13 @@ export type DecodeResult =
   | { readonly ok: true; readonly snapshot: AddressBookSnapshot; readonly skipped: number }
   | { readonly ok: false; readonly reason: string };
 
-export function encodeAddressBook(snapshot: AddressBookSnapshot): Uint8Array {
+/** The stored form of a book: JSON, at most `maxBytes` (what a load accepts), leaving out what does not fit. */
+export function encodeAddressBook(snapshot: AddressBookSnapshot, maxBytes = MAX_ADDRESS_BOOK_BYTES): Uint8Array {
+  const bytes = encodeDocument(snapshot);
+  return bytes.byteLength <= maxBytes ? bytes : encodeDocument(fitted(snapshot, maxBytes));
+}
+
+function encodeDocument(snapshot: AddressBookSnapshot): Uint8Array {
   const document = {
     format: FORMAT_NAME,
     version: ADDRESS_BOOK_FORMAT_VERSION,
@@ -71,6 +77,28 @@ export function encodeAddressBook(snapshot: AddressBookSnapshot): Uint8Array {
     collisions: snapshot.collisions,
   };
   return new TextEncoder().encode(JSON.stringify(document));
+}
+
+/**
+ * A book full of long addresses (peers choose them: up to 1 KiB each) can encode to more than a load
+ * accepts, and a book over the limit is ignored whole at the next start. So what would not fit is
+ * left out: tried entries are kept first, then bans, then new entries, in the book's order.
+ */
+function fitted(snapshot: AddressBookSnapshot, maxBytes: number): AddressBookSnapshot {
+  const encoder = new TextEncoder();
+  const sizeOf = (value: unknown): number => encoder.encode(JSON.stringify(value)).byteLength + 1; // + its comma
+  let room = maxBytes - encodeDocument({ ...snapshot, entries: [], bans: [] }).byteLength;
+  const take = <T>(items: readonly T[]): T[] =>
+    items.filter((item) => {
+      const size = sizeOf(item);
+      if (size > room) return false;
+      room -= size;
+      return true;
+    });
+  const tried = take(snapshot.entries.filter((entry) => entry.bucketType !== 'new'));
+  const bans = take(snapshot.bans);
+  const fresh = take(snapshot.entries.filter((entry) => entry.bucketType === 'new'));
+  return { ...snapshot, entries: [...tried, ...fresh], bans };
 }
 
 type Json = Record<string, unknown>;

@@ -18,9 +18,11 @@ export function mayAsk(peer: Peer, state: PexPeerState | undefined, config: PexC
   return state.lastRequestSentAt === 0 || now() - state.lastRequestSentAt >= gap;
 }
 
-/** A pexRequest sooner than minRequestIntervalMs after the peer's last one (a seed takes any pace). */
+/** A pexRequest sooner than minRequestIntervalMs after the peer's last one, to a seed as to anyone. */
 export function requestTooSoon(peer: Peer, state: PexPeerState, nowMs: number, config: PexConfig): ProtocolError | undefined {
-  if (config.seedMode || state.lastRequestReceivedAt === 0 || nowMs - state.lastRequestReceivedAt >= config.minRequestIntervalMs) return undefined;
+  // Seeds too: a seed answers once per connection and hangs up, and each answer samples the book,
+  // so requests pipelined before the hang-up would otherwise each cost a sample (and a timer).
+  if (state.lastRequestReceivedAt === 0 || nowMs - state.lastRequestReceivedAt >= config.minRequestIntervalMs) return undefined;
   const sinceMs = nowMs - state.lastRequestReceivedAt;
   return new ProtocolError('ERR_PEX_REQUEST_TOO_SOON', `pexRequest ${sinceMs} ms after the last one (minimum ${config.minRequestIntervalMs} ms)`, {
     peerId: peer.id,

@@ -21,8 +21,10 @@ export interface Agent {
   removePeer?(peer: Peer, reason: Error | undefined): void;
   /**
    * A message arrived on one of this agent's channels. Throwing (or rejecting) means the message was
-   * unacceptable: the Switch stops that peer with the error. Agents without `receive` are read in the
-   * pull style, with `for await (const { peer, message } of sw.receive(channelId))`.
+   * unacceptable: the Switch stops that peer with the error. A returned promise also paces the peer:
+   * with 64 of its receives unsettled (MAX_ASYNC_RECEIVES_PER_PEER) its connection is paused until
+   * half have settled. Agents without `receive` are read in the pull style, with
+   * `for await (const { peer, message } of sw.receive(channelId))`.
    */
   receive?(channelId: number, peer: Peer, message: Uint8Array): void | Promise<void>;
 }

@@ -18,6 +18,12 @@ export const RECONNECT_JITTER_RATIO = 0.25;
 
 /** Messages waiting per pull-style channel before the senders are paused. */
 export const DEFAULT_INBOX_CAPACITY_MESSAGES = 1024;
+/**
+ * Receives of one peer's messages an agent may have in flight (an async `receive` not settled yet);
+ * at this many the peer's connection is paused until half have settled, so a flood of messages to a
+ * slow async agent waits in the peer's socket instead of in our memory.
+ */
+export const MAX_ASYNC_RECEIVES_PER_PEER = 64;
 export const DEFAULT_BAN_DURATION_MS = 10 * 60 * 1000;
 /**
  * Bans held at once. PEX bans every misbehaving key, and keys are free: past this, expired bans are

@@ -1,3 +1,4 @@
+import { ProtocolError } from '../errors.js';
 import type { Peer } from './peer.js';
 
 export interface Envelope {
@@ -8,8 +9,11 @@ export interface Envelope {
 
 /**
  * Holds messages for a channel read in the pull style. Bounded: when full, the peers that keep
- * sending are paused (their TCP windows close) until a reader catches up, so nothing is dropped and
- * nothing grows without bound.
+ * sending are paused (their TCP windows close) until a reader catches up, so nothing is dropped.
+ * A paused peer delivers nothing more, but each peer that arrives while the inbox is full still
+ * delivers the one message that finds it full, and messages of peers that left stay for the
+ * readers: fresh keys could grow it that way without end. So past twice the capacity a message is
+ * refused, and costs its sender the connection (ERR_RATE_LIMIT): refused, not accepted and lost.
  */
 export class Inbox {
   private readonly queue: Envelope[] = [];
@@ -24,12 +28,19 @@ export class Inbox {
     return this.queue.length - this.head;
   }
 
+  /** Throws ProtocolError ERR_RATE_LIMIT, without keeping the message, past twice the capacity. */
   push(envelope: Envelope): void {
     if (this.closed) return;
     const reader = this.readers.shift();
     if (reader !== undefined) {
       reader(envelope);
       return;
+    }
+    if (this.length >= 2 * this.capacity) {
+      throw new ProtocolError('ERR_RATE_LIMIT', `Sent on channel 0x${envelope.channelId.toString(16).padStart(2, '0')} while its inbox was full (${this.length} unread)`, {
+        peerId: envelope.peer.id,
+        detail: { channelId: envelope.channelId, unread: this.length, capacity: this.capacity },
+      });
     }
     this.queue.push(envelope);
     if (this.length >= this.capacity && !this.pausedPeers.has(envelope.peer)) {

@@ -1,4 +1,3 @@
-import { concatBytes } from '@noble/hashes/utils.js';
 import { ProtocolError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 
@@ -18,7 +17,12 @@ export function frameLinkMessage(body: Uint8Array): Uint8Array {
  * early is lost. Holds at most one message of `maxMessageBytes`.
  */
 export class LinkMessageReader {
-  private buffer: Uint8Array = new Uint8Array(0);
+  /**
+   * What arrived and is not consumed yet, in order. Joined only when a whole header or message is in,
+   * so a peer that sends one byte per chunk costs linear work, not a copy of everything per byte.
+   */
+  private chunks: Uint8Array[] = [];
+  private bufferedBytes = 0;
   private waiter: { resolve: (message: Uint8Array) => void; reject: (error: Error) => void } | undefined;
   private failure: Error | undefined;
 
@@ -65,16 +69,18 @@ export class LinkMessageReader {
   /** Stops reading; returns the bytes received beyond the messages consumed. */
   detach(): Uint8Array {
     this.link.pause();
-    const rest = this.buffer;
-    this.buffer = new Uint8Array(0);
+    const rest = this.joined();
+    this.chunks = [];
+    this.bufferedBytes = 0;
     return rest;
   }
 
   private onData(chunk: Uint8Array): void {
     if (this.failure !== undefined) return;
-    this.buffer = this.buffer.length === 0 ? chunk : concatBytes(this.buffer, chunk);
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.length;
     // A peer may start its next protocol stage early; hold it back instead of buffering without bound.
-    if (this.buffer.length > LINK_MESSAGE_HEADER_BYTES + this.maxMessageBytes) this.link.pause();
+    if (this.bufferedBytes > LINK_MESSAGE_HEADER_BYTES + this.maxMessageBytes) this.link.pause();
     if (this.waiter === undefined) return;
     const message = this.tryParse();
     if (message === undefined) return;
@@ -83,9 +89,25 @@ export class LinkMessageReader {
     waiter.resolve(message);
   }
 
+  /** Everything buffered as one array (the chunks become that one). */
+  private joined(): Uint8Array {
+    if (this.chunks.length > 1) {
+      const joined = new Uint8Array(this.bufferedBytes);
+      let offset = 0;
+      for (const chunk of this.chunks) {
+        joined.set(chunk, offset);
+        offset += chunk.length;
+      }
+      this.chunks = [joined];
+    }
+    return this.chunks[0] ?? new Uint8Array(0);
+  }
+
   private tryParse(): Uint8Array | undefined {
-    if (this.buffer.length < LINK_MESSAGE_HEADER_BYTES) return undefined;
-    const length = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength).getUint32(0);
+    if (this.bufferedBytes < LINK_MESSAGE_HEADER_BYTES) return undefined;
+    let head = this.chunks[0]!;
+    if (head.length < LINK_MESSAGE_HEADER_BYTES) head = this.joined();
+    const length = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(0);
     if (length > this.maxMessageBytes) {
       this.fail(
         new ProtocolError('ERR_MESSAGE_TOO_LARGE', `Handshake message of ${length} bytes exceeds ${this.maxMessageBytes}`, {
@@ -95,9 +117,12 @@ export class LinkMessageReader {
       this.link.destroy(this.failure);
       return undefined;
     }
-    if (this.buffer.length < LINK_MESSAGE_HEADER_BYTES + length) return undefined;
-    const message = this.buffer.slice(LINK_MESSAGE_HEADER_BYTES, LINK_MESSAGE_HEADER_BYTES + length);
-    this.buffer = this.buffer.subarray(LINK_MESSAGE_HEADER_BYTES + length);
+    if (this.bufferedBytes < LINK_MESSAGE_HEADER_BYTES + length) return undefined;
+    const buffer = this.joined();
+    const message = buffer.slice(LINK_MESSAGE_HEADER_BYTES, LINK_MESSAGE_HEADER_BYTES + length);
+    const rest = buffer.subarray(LINK_MESSAGE_HEADER_BYTES + length);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.bufferedBytes = rest.length;
     this.link.resume();
     return message;
   }

@@ -1,6 +1,7 @@
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from '../conn/channel-descriptor.js';
 import { ConfigError, ProtocolError } from '../errors.js';
 import type { Agent } from './agent.js';
+import { MAX_ASYNC_RECEIVES_PER_PEER } from './constants.js';
 import { Inbox, type Envelope } from './inbox.js';
 import type { Peer } from './peer.js';
 
@@ -17,6 +18,10 @@ export class Router {
   private readonly owners = new Map<number, Owner>();
   private readonly inboxes = new Map<number, Inbox>();
   private descriptors: ChannelDescriptor[] = [];
+  /** Async receives not settled yet, per peer: an entry only while one is in flight. */
+  private readonly asyncReceives = new Map<Peer, number>();
+  /** Peers paused because they reached MAX_ASYNC_RECEIVES_PER_PEER. */
+  private readonly pausedByAsync = new Set<Peer>();
 
   constructor(private readonly inboxCapacity: number) {}
 
@@ -63,7 +68,28 @@ export class Router {
     }
     // A throw or rejection means the agent found the message unacceptable: that costs the peer.
     const result = receive.call(owner.agent, channelId, peer, message);
-    if (result instanceof Promise) result.catch(onRejected);
+    if (result instanceof Promise) this.trackAsyncReceive(peer, result, onRejected);
+  }
+
+  /** Bounds the receives in flight per peer: the peer is paused at the limit, resumed at half. */
+  private trackAsyncReceive(peer: Peer, result: Promise<void>, onRejected: (error: unknown) => void): void {
+    const inFlight = (this.asyncReceives.get(peer) ?? 0) + 1;
+    this.asyncReceives.set(peer, inFlight);
+    if (inFlight >= MAX_ASYNC_RECEIVES_PER_PEER && !this.pausedByAsync.has(peer)) {
+      this.pausedByAsync.add(peer);
+      peer.connection.pause(this);
+    }
+    const settled = (): void => {
+      const left = this.asyncReceives.get(peer);
+      if (left === undefined) return; // the peer is gone
+      if (left <= 1) this.asyncReceives.delete(peer);
+      else this.asyncReceives.set(peer, left - 1);
+      if (left - 1 <= MAX_ASYNC_RECEIVES_PER_PEER / 2 && this.pausedByAsync.delete(peer)) peer.connection.resume(this);
+    };
+    result.then(settled, (error: unknown) => {
+      settled();
+      onRejected(error);
+    });
   }
 
   /** Pull-style reading of a channel whose agent has no `receive`. */
@@ -82,6 +108,8 @@ export class Router {
   }
 
   forgetPeer(peer: Peer): void {
+    this.asyncReceives.delete(peer);
+    this.pausedByAsync.delete(peer);
     for (const inbox of this.inboxes.values()) inbox.forgetPeer(peer);
   }
 

@@ -37,3 +37,9 @@ export const WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA = 8;
  */
 export const WEBRTC_MAX_PENDING_DIALS = 16;
 export const WEBRTC_MAX_PENDING_DIALS_PER_VIA = 8;
+/**
+ * Signals (offer or answer, ICE candidates) one remote may send into one negotiation: a browser sends
+ * a description and a handful of candidates. Each candidate makes the RTCPeerConnection probe the
+ * address it names, so a flood of them would turn us into a prober of others' hosts.
+ */
+export const WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION = 64;

@@ -2,6 +2,7 @@ import { AbortError, TransportError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
+import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from './constants.js';
 import { WebRtcLink } from './webrtc-link.js';
 
 /** The ends of a connected WebRTC link's selected ICE candidate pair (undefined where unknown). */
@@ -102,6 +103,7 @@ export class Negotiations {
     const peer = this.options.createPeer({ initiator });
     const link = new WebRtcLink(peer, `webrtc://${remote}?via=${via}`, undefined, clock);
     let settled = false;
+    let signalsReceived = 0;
     let timer: TimerHandle | undefined;
     const onAbort = (): void => negotiation.fail(abortReason(request.signal!));
     const settle = (): void => {
@@ -114,6 +116,15 @@ export class Negotiations {
       initiator,
       via,
       signal: (data) => {
+        if (++signalsReceived > WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION) {
+          negotiation.fail(
+            new TransportError(`${what}: over ${WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION} signals from ${remote} via ${via}`, {
+              peerId: remote,
+              detail: { reason: 'too-many-signals', via },
+            }),
+          );
+          return;
+        }
         try {
           peer.signal(data);
         } catch (error) {

@@ -84,8 +84,29 @@ export class PacketDecoder {
   /** Allocated at its exact size only while a packet straddles chunks. */
   private payload: Uint8Array | undefined;
   private payloadFilled = 0;
+  /** `suspend()` was called: no packet is handed on until `resume()`. */
+  private suspended = false;
+  /** Input that arrived, or was left in its chunk, while suspended (a copy: the chunk is not ours). */
+  private parked: Uint8Array | undefined;
 
   constructor(private readonly handler: PacketHandler) {}
+
+  /**
+   * Stops handing packets on at once, also in the middle of the chunk being decoded: the owner's
+   * reader paused (a full inbox), and a chunk can hold thousands of packets. The rest is kept.
+   */
+  suspend(): void {
+    this.suspended = true;
+  }
+
+  /** Hands on what was kept since `suspend()` (which may suspend again). Returns push()'s result. */
+  resume(): ProtocolError | undefined {
+    this.suspended = false;
+    const parked = this.parked;
+    if (parked === undefined) return undefined;
+    this.parked = undefined;
+    return this.push(parked);
+  }
 
   /** Bytes held for an incomplete packet. */
   get bufferedBytes(): number {
@@ -97,9 +118,18 @@ export class PacketDecoder {
    * (and ignores all later input), or undefined. Errors thrown by the handler propagate unchanged.
    */
   push(chunk: Uint8Array): ProtocolError | undefined {
+    if (this.suspended) {
+      this.park(chunk, 0);
+      return undefined;
+    }
     let offset = 0;
     const length = chunk.length;
     while (offset < length) {
+      // One flag test per packet, no allocation: set from inside a handler call of this loop.
+      if (this.suspended) {
+        this.park(chunk, offset);
+        return undefined;
+      }
       switch (this.state) {
         case DecoderState.Kind: {
           const kind = chunk[offset]!;
@@ -169,6 +199,20 @@ export class PacketDecoder {
       }
     }
     return undefined;
+  }
+
+  private park(chunk: Uint8Array, offset: number): void {
+    if (this.state === DecoderState.Failed || offset >= chunk.length) return;
+    const rest = new Uint8Array(chunk.subarray(offset)); // a copy (a Buffer's slice() is a view)
+    const parked = this.parked;
+    if (parked === undefined) {
+      this.parked = rest;
+      return;
+    }
+    const joined = new Uint8Array(parked.length + rest.length);
+    joined.set(parked);
+    joined.set(rest, parked.length);
+    this.parked = joined;
   }
 
   private beginHeader(kind: number): void {

@@ -94,6 +94,29 @@ describe('after the handshake: a peer that never reads', () => {
   });
 });
 
+describe('after the handshake: a peer that never reads but sends pongs blindly', () => {
+  it('is cut off (ERR_PONG_TIMEOUT) once nothing it was sent has left for the keep-alive horizon, though its pongs keep coming', async () => {
+    const scene = await startScene({ switchOptions: { connection: { pingIntervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS } } });
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const since = Date.now();
+    attacker.peer.connection.pause(); // never reads the victim's pings...
+    // ...but answers them anyway: a pong packet every 200 ms, whether or not a ping came.
+    const blindPong = setInterval(() => (attacker.peer.connection as unknown as { pingReceived(): void }).pingReceived(), 200);
+    try {
+      const message = encodeMessage({ k: 'bulk', body: new Uint8Array(16 * 1024) });
+      // Enough for the victim's writes to it to back up (kernel buffers included).
+      for (let i = 0; i < 400 && attacker.onVictim() !== undefined; i++) await attacker.onVictim()!.send(APP_CH, message, { timeoutMs: 20 });
+      const horizonMs = 2 * PING_INTERVAL_MS + PONG_TIMEOUT_MS;
+      const { error } = await expectCutOff(victim, attacker, 'ERR_PONG_TIMEOUT', horizonMs + 3000, since);
+      expect(error.name).toBe('TimeoutError');
+    } finally {
+      clearInterval(blindPong);
+    }
+    await finishScene(scene);
+  });
+});
+
 describe('after the handshake: floods', () => {
   it('a flood of valid messages on every app channel leaves honest traffic flowing and memory bounded', async () => {
     const scene = await startScene();
@@ -160,5 +183,36 @@ describe('after the handshake: pull-style inbox bypass', () => {
     expect(victim.read.get(PULL_A)!).toBeGreaterThan(0);
     expect(victim.read.get(PULL_B)).toBe(0);
     await finishScene(scene, 30); // the paused attacker's queued flood is still held on its side
+  });
+});
+
+describe('after the handshake: an unread inbox filled by ever-new keys', () => {
+  it('each new key adds at most one message to a full inbox, and past twice its capacity a sender is cut (ERR_RATE_LIMIT)', async () => {
+    const capacity = 4;
+    const scene = await startScene({ readPullB: false, switchOptions: { inboxCapacity: capacity } });
+    const { victim } = scene;
+    const inbox = (victim.sw as unknown as { router: { inboxes: Map<number, { length: number }> } }).router.inboxes.get(PULL_B)!;
+    const lengths: number[] = [];
+    const cutCodes: (string | undefined)[] = [];
+    const stopping: Promise<void>[] = [];
+    for (let round = 0; round < 3 * capacity; round++) {
+      const attacker = await connectAttacker(victim);
+      const since = Date.now();
+      // One batch of 2,000 empty messages: a few frames, each holding thousands of packets.
+      let queued = 0;
+      while (queued < 2000 && attacker.peer.trySend(PULL_B, new Uint8Array(0))) queued++;
+      await sleep(150);
+      lengths.push(inbox.length);
+      const cut = victim.disconnects.find((d) => d.id === attacker.id && d.at >= since - 1);
+      cutCodes.push((cut?.reason as { code?: string } | undefined)?.code);
+      stopping.push(attacker.sw.stop());
+    }
+    await Promise.all(stopping);
+    // The first key fills the inbox to capacity and is paused; every later one adds at most one.
+    expect(lengths[0], 'after the first key').toBeLessThanOrEqual(capacity + 1);
+    for (let i = 1; i < lengths.length; i++) expect(lengths[i]! - lengths[i - 1]!, `messages added by key ${i}`).toBeLessThanOrEqual(1);
+    expect(Math.max(...lengths), 'inbox length').toBeLessThanOrEqual(2 * capacity);
+    expect(cutCodes.at(-1), 'a sender to a full inbox past its hard limit').toBe('ERR_RATE_LIMIT');
+    await finishScene(scene);
   });
 });

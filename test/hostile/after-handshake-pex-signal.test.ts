@@ -12,7 +12,7 @@ import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
 import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND } from '../../src/webrtc/constants.js';
 import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
 import { SignalAgent, type IncomingSignal } from '../../src/webrtc/signal-agent.js';
-import { WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA } from '../../src/webrtc/constants.js';
+import { WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { webrtcTransport } from '../../platforms/node/webrtc.js';
 import { waitFor } from '../helpers/wait.js';
@@ -127,6 +127,22 @@ describe('after the handshake: PEX abuse', () => {
   });
 });
 
+describe('after the handshake: PEX abuse of a seed', () => {
+  it('a seed answers one pexRequest per connection: a pipelined flood costs the sender its connection (ERR_PEX_REQUEST_TOO_SOON), after one answer', async () => {
+    const scene = await startScene({ pex: { seedMode: true } });
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const since = Date.now();
+    const request = encodePexMessage({ type: 'pexRequest' });
+    let queued = 0;
+    while (queued < 3000 && attacker.peer.trySend(PEX_CHANNEL_ID, request)) queued++;
+    await expectCutOff(victim, attacker, 'ERR_PEX_REQUEST_TOO_SOON', CUT_OFF_MS, since);
+    // The honest peers have no PEX agent: every request the seed took was the attacker's.
+    expect(victim.pex.stats().requestsReceived, 'requests the seed answered').toBe(1);
+    await finishScene(scene);
+  });
+});
+
 describe('after the handshake: signalling abuse', () => {
   it('a signalling flood costs the sender its connection (ERR_RATE_LIMIT) and relays no more than its burst', async () => {
     const scene = await startScene();
@@ -217,6 +233,28 @@ describe('after the handshake: signalling abuse', () => {
     await waitFor(() => answers.length > 0, 2000, 'the honest offer is answered');
     expect(answers[0]).toMatchObject({ from: victim.id, via: h2.id, data: { type: 'answer' } });
     expect(victim.rtc.pendingAcceptCounts().byVia.get(h2.id)).toBe(1);
+    await finishScene(scene);
+  });
+});
+
+describe('after the handshake: one WebRTC negotiation flooded with signals', () => {
+  it(`ends an answer whose remote sends more than ${WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION} signals, without punishing the relay`, async () => {
+    const scene = await startScene();
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim, { dialledByVictim: true });
+    const from = fakeId();
+    const candidates = 300;
+    attacker.peer.trySend(SIGNAL_CHANNEL_ID, signal(from, victim.id));
+    const candidate = (i: number): SignalData => ({ type: 'candidate', candidate: { candidate: `candidate:${i} 1 udp 2122260223 45.1.${i >> 8}.${i & 255} ${40000 + i} typ host`, sdpMLineIndex: 0, sdpMid: '0' } });
+    for (let i = 0; i < candidates; i++) attacker.peer.trySend(SIGNAL_CHANNEL_ID, signal(from, victim.id, candidate(i)));
+    await waitFor(() => victim.signal.stats.delivered >= candidates + 1, 3000, 'the signals delivered');
+    await sleep(50);
+    const sessions = victim.stubRtc!.created.filter((c) => !c.initiator);
+    expect(sessions.length, 'answering sessions opened').toBe(1);
+    expect(sessions[0]!.signals.length, 'signals handed to the session').toBeLessThanOrEqual(WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION);
+    expect(sessions[0]!.destroyed, 'the flooded session is closed').toBe(true);
+    expect(victim.rtc.pendingAcceptCounts().total).toBe(0);
+    expect(attacker.onVictim(), 'the relay keeps its connection').toBeDefined();
     await finishScene(scene);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,6 +7,7 @@ import { AddressBook, type AddressBookOptions } from '../../src/pex/address-book
 import { MemoryStorage, type Storage } from '../../src/storage/storage.js';
 import { FileStorage } from '../../platforms/node/file-storage.js';
 import { MeshlinkError } from '../../src/errors.js';
+import { MAX_ADDRESS_BOOK_BYTES } from '../../src/pex/constants.js';
 import { FakeClock, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
 
 const SOURCE = tcp(9999, publicHost(77));
@@ -80,6 +81,35 @@ describe('AddressBook save/load', () => {
       const restored = new AddressBook({ storage: new FileStorage(directory), now: clock.now });
       expect(await restored.load()).toEqual({ loaded: book.size(), skipped: 0 });
       expect(comparable(restored)).toEqual(comparable(book));
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('saves a book that peers filled with 1 KiB addresses within what a load accepts, keeping every tried entry', { timeout: 60_000 }, async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'meshlink-addrbook-'));
+    try {
+      const book = new AddressBook({ storage: new FileStorage(directory), random: seededRandom(5) });
+      const path = `/${'p'.repeat(900)}`;
+      let n = 1;
+      // 120 source networks, each telling its maximum of long addresses: ~60 MB as JSON.
+      for (let group = 0; group < 120; group++) {
+        const source = tcp(1_000_000 + group, publicHost(group + 1000));
+        for (let i = 0; i < 520; i++, n++) book.tryAddAddress(`ws://${nodeId(n)}@${publicHost((n % 20_000) + 3000, n)}:443${path}`, source);
+      }
+      for (let i = 1; i <= 200; i += 2) book.markGood(nodeId(i));
+      const tried = book.entries().filter((entry) => entry.bucketType === 'old').length;
+      expect(tried).toBeGreaterThan(0);
+      await book.save();
+      const size = (await stat(join(directory, 'address-book'))).size;
+      expect(size, 'stored bytes').toBeLessThanOrEqual(MAX_ADDRESS_BOOK_BYTES);
+      const warnings: string[] = [];
+      const restored = new AddressBook({ storage: new FileStorage(directory), onWarning: (warning) => warnings.push(warning) });
+      const { loaded } = await restored.load();
+      expect(warnings.filter((warning) => warning.includes('ignored')), 'the stored book is read, not ignored').toEqual([]);
+      expect(loaded, 'entries loaded').toBeGreaterThan(0.6 * book.size());
+      expect(restored.entries().filter((entry) => entry.bucketType === 'old').length, 'tried entries kept').toBe(tried);
+      expect(restored.selfCheck()).toEqual([]);
     } finally {
       await rm(directory, { recursive: true, force: true });
     }

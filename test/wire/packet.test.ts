@@ -98,3 +98,28 @@ describe('PacketDecoder', () => {
     );
   });
 });
+
+describe('packet decoder suspended by its handler', () => {
+  it('hands on nothing more from the chunk in hand once suspended, and the rest, in order, on resume', () => {
+    const events: string[] = [];
+    const decoder: PacketDecoder = new PacketDecoder({
+      onMsgPacket: (channelId, payload) => {
+        events.push(hex(payload));
+        if (events.length === 2) decoder.suspend();
+      },
+      onPing: () => events.push('ping'),
+      onPong: () => events.push('pong'),
+    });
+    const buffer = new Uint8Array(64);
+    let offset = 0;
+    for (let i = 1; i <= 5; i++) offset = writeMsgPacket(buffer, offset, 0x40, new Uint8Array([i]), 0, 1, true);
+    offset = writeControlPacket(buffer, offset, PacketKind.Ping);
+    const chunk = buffer.slice(0, offset);
+    expect(decoder.push(chunk.subarray(0, 10))).toBeUndefined(); // two packets and half a third
+    expect(decoder.push(chunk.subarray(10))).toBeUndefined(); // arrives while suspended: kept
+    chunk.fill(0xee); // the caller reuses its buffer: what was kept is a copy
+    expect(events).toEqual(['01', '02']);
+    expect(decoder.resume()).toBeUndefined();
+    expect(events).toEqual(['01', '02', '03', '04', '05', 'ping']);
+  });
+});

@@ -1,0 +1,63 @@
+import type { Socket } from 'node:net';
+import { endpointHostGroup } from '../../src/transport/address.js';
+
+/** TCP connections to our WebSocket server that have not completed their HTTP upgrade yet, in all. */
+export const WS_DEFAULT_MAX_PENDING_UPGRADES = 64;
+/** The same, from one IPv4 address or IPv6 /64 (as the Switch's per-host handshake cap). */
+export const WS_DEFAULT_MAX_PENDING_UPGRADES_PER_HOST = 8;
+/**
+ * A connection that has not completed its upgrade by then is cut. An upgrade is one small request:
+ * Node's own header timeout (60 s, checked every 30 s) would let one host hold sockets for 90 s.
+ */
+export const WS_DEFAULT_UPGRADE_TIMEOUT_MS = 10 * 1000;
+
+export interface UpgradeGuardLimits {
+  maxPendingUpgrades: number;
+  maxPendingUpgradesPerHost: number;
+  upgradeTimeoutMs: number;
+}
+
+/**
+ * The Acceptor's caps start once a link exists, i.e. after the upgrade; this guards the HTTP phase
+ * before it, which `ws` leaves open: every accepted TCP connection counts as pending (in all and per
+ * host group) until it upgrades or closes, one over a cap is destroyed on arrival, and one that has
+ * not upgraded within the deadline is destroyed. Holds at most `maxPendingUpgrades` entries.
+ */
+export class UpgradeGuard {
+  private readonly pending = new Map<Socket, { host: string | undefined; timer: ReturnType<typeof setTimeout> }>();
+  private readonly pendingByHost = new Map<string, number>();
+
+  constructor(private readonly limits: UpgradeGuardLimits) {}
+
+  /** A TCP connection arrived at the HTTP server. */
+  readonly onConnection = (socket: Socket): void => {
+    const host = endpointHostGroup(`${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort ?? 0}`);
+    const fromHost = host === undefined ? 0 : (this.pendingByHost.get(host) ?? 0);
+    if (this.pending.size >= this.limits.maxPendingUpgrades || fromHost >= this.limits.maxPendingUpgradesPerHost) {
+      socket.destroy();
+      return;
+    }
+    if (host !== undefined) this.pendingByHost.set(host, fromHost + 1);
+    const timer = setTimeout(() => socket.destroy(), this.limits.upgradeTimeoutMs);
+    timer.unref();
+    this.pending.set(socket, { host, timer });
+    socket.once('close', () => this.release(socket));
+  };
+
+  /** The connection became a WebSocket (or closed): it no longer counts. */
+  release(socket: Socket): void {
+    const entry = this.pending.get(socket);
+    if (entry === undefined) return;
+    this.pending.delete(socket);
+    clearTimeout(entry.timer);
+    if (entry.host === undefined) return;
+    const left = (this.pendingByHost.get(entry.host) ?? 1) - 1;
+    if (left > 0) this.pendingByHost.set(entry.host, left);
+    else this.pendingByHost.delete(entry.host);
+  }
+
+  /** The server is closing: connections still upgrading are dropped. */
+  destroyAll(): void {
+    for (const socket of [...this.pending.keys()]) socket.destroy();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Attacks on the WebSocket transport itself, below any meshlink byte: what our dialer offers a hostile
+ * server, and what a hostile client can hold on our server before its upgrade completes. Real `ws`
+ * sockets and raw TCP on 127.0.0.1; every wait is bounded.
+ */
+import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { parseAddress } from '../../src/transport/address.js';
+import { WebSocketLink, WEBSOCKET_MAX_PAUSED_BYTES, type WebSocketLike } from '../../src/transport/websocket-link.js';
+import { WebSocket as WsClient } from 'ws';
+import type { Listener } from '../../src/transport/transport.js';
+import { wsTransport } from '../../platforms/node/ws-transport.js';
+import { waitFor, within } from '../helpers/wait.js';
+
+const servers: WebSocketServer[] = [];
+const listeners: Listener[] = [];
+const sockets = new Set<net.Socket>();
+afterEach(async () => {
+  for (const socket of sockets) socket.destroy();
+  sockets.clear();
+  await Promise.all(listeners.splice(0).map((listener) => listener.close()));
+  for (const server of servers) for (const client of server.clients) client.terminate();
+  await Promise.all(servers.splice(0).map((server) => new Promise((done) => server.close(() => done(undefined)))));
+});
+
+async function hostileServer(options: ConstructorParameters<typeof WebSocketServer>[0] = {}): Promise<{ server: WebSocketServer; port: number }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, ...options });
+  servers.push(server);
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+describe('our WebSocket dialer against a hostile server', () => {
+  it('offers no permessage-deflate, so a server cannot make it inflate a compression bomb', async () => {
+    // A server that accepts deflate wherever it is offered, and sends a message that compresses 1000:1.
+    const { server, port } = await hostileServer({ perMessageDeflate: { threshold: 0 } });
+    const accepted = new Promise<{ offered: string | undefined; negotiated: string }>((resolve) =>
+      server.once('connection', (socket: WebSocket, request: IncomingMessage) => {
+        socket.send(new Uint8Array(512 * 1024));
+        resolve({ offered: request.headers['sec-websocket-extensions'], negotiated: socket.extensions });
+      }),
+    );
+    const link = await wsTransport().dial({ protocol: 'ws', nodeId: undefined, host: '127.0.0.1', port, path: '/', params: {} });
+    const received: number[] = [];
+    link.attach({ onData: (chunk) => void received.push(chunk.length), onDrain: () => undefined, onClose: () => undefined });
+    link.resume();
+    const { offered, negotiated } = await within(accepted, 3000, 'the server to see the upgrade');
+    expect(offered, 'Sec-WebSocket-Extensions offered by our dialer').toBeUndefined();
+    expect(negotiated, 'extensions negotiated').toBe('');
+    link.destroy();
+  });
+});
+
+/** A raw TCP connection from `localAddress` that starts an HTTP upgrade and never finishes its headers. */
+function halfOpenUpgrade(port: number, localAddress: string): Promise<{ socket: net.Socket; closedAfterMs: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+    sockets.add(socket);
+    const openedAt = performance.now();
+    const closedAfterMs = new Promise<number>((done) => socket.once('close', () => done(performance.now() - openedAt)));
+    socket.on('error', () => undefined);
+    socket.once('connect', () => {
+      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n');
+      resolve({ socket, closedAfterMs });
+    });
+    setTimeout(() => reject(new Error('connect timed out')), 3000);
+  });
+}
+
+describe('our WebSocket server against upgrades that never complete', () => {
+  it('holds at most maxPendingUpgradesPerHost half-open upgrades from one host, cuts each at upgradeTimeoutMs, and still upgrades another host', async () => {
+    const perHost = 4;
+    const upgradeTimeoutMs = 1500;
+    const links: unknown[] = [];
+    const listener = await wsTransport({ maxPendingUpgradesPerHost: perHost, upgradeTimeoutMs }).listen!(parseAddress('ws://127.0.0.1:0/'), (link) => void links.push(link));
+    listeners.push(listener);
+    const port = listener.addresses[0]!.port;
+    const attempts = await Promise.all(Array.from({ length: 40 }, () => halfOpenUpgrade(port, '127.0.0.3')));
+    // Everything past the per-host cap is dropped on arrival.
+    const closedAt = attempts.map(() => Number.NaN);
+    attempts.forEach(({ closedAfterMs }, index) => void closedAfterMs.then((ms) => (closedAt[index] = ms)));
+    await waitFor(() => closedAt.filter(Number.isFinite).length >= attempts.length - perHost, 2000, 'the excess to be dropped');
+    expect(closedAt.filter((ms) => Number.isFinite(ms) && ms < upgradeTimeoutMs / 2).length, 'dropped on arrival').toBe(attempts.length - perHost);
+    // Another host still upgrades while that one holds its slots.
+    const honest = await wsTransport().dial({ ...parseAddress('ws://127.0.0.1:0/'), port });
+    await waitFor(() => links.length === 1, 2000, 'the honest upgrade to reach the listener');
+    // The ones held are cut at the upgrade deadline, not Node's 60 s header timeout.
+    const held = await within(Promise.all(attempts.map((attempt) => attempt.closedAfterMs)), upgradeTimeoutMs + 3000, 'held upgrades to be cut');
+    expect(Math.max(...held), 'slowest cut (ms)').toBeGreaterThanOrEqual(upgradeTimeoutMs - 50);
+    expect(Math.max(...held), 'slowest cut (ms)').toBeLessThan(upgradeTimeoutMs + 2000);
+    // The slots are free again: the same host may start as many again.
+    const again = await Promise.all(Array.from({ length: perHost }, () => halfOpenUpgrade(port, '127.0.0.3')));
+    const early = await Promise.race([Promise.race(again.map((a) => a.closedAfterMs)), new Promise<string>((resolve) => setTimeout(() => resolve('held'), upgradeTimeoutMs / 2))]);
+    expect(early, 'the same host is admitted again once its slots are free').toBe('held');
+    honest.destroy();
+  });
+});
+
+/** A `ws` client seen only through the WHATWG surface a browser's WebSocket has: it cannot pause. */
+function browserLike(socket: WsClient): WebSocketLike {
+  return {
+    get binaryType() {
+      return socket.binaryType;
+    },
+    set binaryType(type: string) {
+      socket.binaryType = type as 'arraybuffer';
+    },
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    get readyState() {
+      return socket.readyState;
+    },
+    send: (data) => socket.send(data),
+    close: (code, reason) => socket.close(code, reason),
+    set onmessage(listener: ((event: { data: unknown }) => void) | null) {
+      socket.onmessage = listener as never;
+    },
+    get onmessage() {
+      return null;
+    },
+    set onclose(listener: ((event: { code: number; reason: string }) => void) | null) {
+      socket.onclose = listener as never;
+    },
+    get onclose() {
+      return null;
+    },
+    set onerror(listener: ((event: unknown) => void) | null) {
+      socket.onerror = listener as never;
+    },
+    get onerror() {
+      return null;
+    },
+  };
+}
+
+describe('a browser-style WebSocket link (no pause) against a server flooding tiny messages', () => {
+  it('counts each held message, not only its bytes: 200,000 one-byte messages while paused cut the link (ERR_RATE_LIMIT)', async () => {
+    // 200,000 bytes alone are far under WEBSOCKET_MAX_PAUSED_BYTES; 200,000 held messages are not.
+    expect(200_000).toBeLessThan(WEBSOCKET_MAX_PAUSED_BYTES);
+    const { server, port } = await hostileServer();
+    server.on('connection', (socket: WebSocket) => {
+      const one = new Uint8Array(1);
+      for (let i = 0; i < 200_000 && socket.readyState === socket.OPEN; i++) socket.send(one);
+    });
+    const client = new WsClient(`ws://127.0.0.1:${port}/`);
+    await within(new Promise((resolve) => client.once('open', resolve)), 3000, 'the client to open');
+    const link = new WebSocketLink(browserLike(client), `127.0.0.1:${port}`); // paused until attach: never attached here
+    await waitFor(() => link.closed, 10_000, 'the flooded link to close');
+    const error = await within(new Promise<Error | undefined>((resolve) => link.attach({ onData: () => undefined, onDrain: () => undefined, onClose: resolve })), 1000, 'onClose');
+    expect(error).toMatchObject({ code: 'ERR_RATE_LIMIT' });
+    client.terminate();
+  });
+});
