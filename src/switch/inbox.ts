@@ -81,8 +81,11 @@ export class Inbox {
   }
 
   private resumePeers(): void {
-    for (const peer of this.pausedPeers) peer.connection.resume(this);
+    // Cleared first: a resumed peer hands on what it had decoded at once, and when that fills the inbox
+    // again the peer must be paused again, not taken as still paused (and pushed past the hard limit).
+    const peers = [...this.pausedPeers];
     this.pausedPeers.clear();
+    for (const peer of peers) peer.connection.resume(this);
   }
 
   async *iterate(): AsyncGenerator<Envelope, void, undefined> {
