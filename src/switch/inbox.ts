@@ -12,8 +12,10 @@ export interface Envelope {
  * sending are paused (their TCP windows close) until a reader catches up, so nothing is dropped.
  * A paused peer delivers nothing more, but each peer that arrives while the inbox is full still
  * delivers the one message that finds it full, and messages of peers that left stay for the
- * readers: fresh keys could grow it that way without end. So past twice the capacity a message is
- * refused, and costs its sender the connection (ERR_RATE_LIMIT): refused, not accepted and lost.
+ * readers: fresh keys could grow it that way without end. So past twice the capacity, plus one for
+ * each connected peer it holds paused (each may have brought its one message past the capacity; the
+ * Switch's peer limits bound them), a message is refused and costs its sender the connection
+ * (ERR_RATE_LIMIT): refused, not accepted and lost.
  */
 export class Inbox {
   private readonly queue: Envelope[] = [];
@@ -28,7 +30,7 @@ export class Inbox {
     return this.queue.length - this.head;
   }
 
-  /** Throws ProtocolError ERR_RATE_LIMIT, without keeping the message, past twice the capacity. */
+  /** Throws ProtocolError ERR_RATE_LIMIT, without keeping the message, past the hard limit (above). */
   push(envelope: Envelope): void {
     if (this.closed) return;
     const reader = this.readers.shift();
@@ -36,7 +38,7 @@ export class Inbox {
       reader(envelope);
       return;
     }
-    if (this.length >= 2 * this.capacity) {
+    if (this.length >= 2 * this.capacity + this.pausedPeers.size) {
       throw new ProtocolError('ERR_RATE_LIMIT', `Sent on channel 0x${envelope.channelId.toString(16).padStart(2, '0')} while its inbox was full (${this.length} unread)`, {
         peerId: envelope.peer.id,
         detail: { channelId: envelope.channelId, unread: this.length, capacity: this.capacity },

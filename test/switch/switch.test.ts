@@ -287,6 +287,34 @@ describe('Switch over real TCP', () => {
     expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
   }, 30_000);
 
+  it('more honest senders than a pull inbox holds are each paused, never cut: every message arrives', async () => {
+    const capacity = 2;
+    const senders = 6;
+    const each = 200;
+    const pull = { channels: [{ id: 0x40, sendQueueCapacity: 1024 }] };
+    const a = await startNode({ agents: { pull }, inboxCapacity: capacity });
+    const removed: string[] = [];
+    a.sw.on('peer:disconnected', ({ reason }) => removed.push(String(reason)));
+    const peers = await Promise.all(
+      Array.from({ length: senders }, async () => {
+        const node = await startNode({ agents: { pull: { channels: [{ id: 0x40, sendQueueCapacity: 1024 }] } } });
+        return node.sw.dial(a.address);
+      }),
+    );
+    await waitFor(() => a.sw.peers.length === senders, 5000, 'every sender connected');
+    // Every sender's first messages arrive while nobody reads: the inbox fills, and each sender is paused.
+    for (const peer of peers) for (let i = 0; i < each; i++) expect(peer.trySend(0x40, bytes(8, i))).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    let read = 0;
+    const reading = (async () => {
+      for await (const _ of a.sw.receive(0x40)) if (++read === senders * each) return;
+    })();
+    await within(reading, 20_000, 'every message read').catch((error: unknown) => {
+      throw new Error(`${String(error)}: read ${read}, removed ${removed.join()}`);
+    });
+    expect(removed).toEqual([]);
+  }, 30_000);
+
   it('rejects two agents claiming one channel at start', async () => {
     const sw = new Switch({ identity: generateNodeKey(), network: 'x', transports: [tcpTransport()] });
     sw.addAgent('one', new RecordingAgent([{ id: 7 }]));
