@@ -1,0 +1,144 @@
+/**
+ * Helpers for the peer-churn suite: short-lived peers that are much cheaper than a Switch (a real TCP
+ * or WebSocket link, the real upgrade with a fresh key, and an MConnection only when the peer is to
+ * talk), and a reading of every table the victim keeps per peer, so a test can prove that each one
+ * is back where it started once the peers are gone. Not a test file.
+ */
+import net from 'node:net';
+import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
+import { MConnection } from '../../src/conn/mconnection.js';
+import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
+import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
+import { PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from '../../src/switch/node-info.js';
+import { upgradeLink, type UpgradedLink } from '../../src/switch/upgrade.js';
+import { parseAddress } from '../../src/transport/address.js';
+import type { Link } from '../../src/transport/link.js';
+import { SIGNAL_CHANNEL_ID } from '../../src/webrtc/constants.js';
+import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
+import { TcpLink } from '../../platforms/node/tcp.js';
+import { wsTransport } from '../../platforms/node/ws-transport.js';
+import { APP_CH } from './harness.js';
+import type { Victim } from './harness.js';
+import { handshakeSlots, tcpPort } from './raw-peer.js';
+
+/** The channels a churn peer declares: PEX, signalling and the victim's app channel. */
+export const CHURN_CHANNELS: ChannelDescriptor[] = [PEX_CHANNEL_ID, SIGNAL_CHANNEL_ID, APP_CH].map((id) => ({
+  id,
+  priority: 1,
+  sendQueueCapacity: 16,
+  recvMessageCapacity: 64 * 1024,
+}));
+
+/** A TCP link to the victim from `localAddress` (any of 127.0.0.0/8), as its own transport makes them. */
+export function tcpLinkTo(victim: Victim, localAddress = '127.0.0.1'): Promise<Link> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port: tcpPort(victim.tcpAddress), localAddress, allowHalfOpen: true });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(new TcpLink(socket));
+    });
+  });
+}
+
+export function wsLinkTo(victim: Victim): Promise<Link> {
+  return wsTransport().dial(parseAddress(victim.wsAddress));
+}
+
+/** A raw link over `via` (TCP from `localAddress`; WebSocket from 127.0.0.1). */
+export function linkTo(victim: Victim, via: 'tcp' | 'ws', localAddress?: string): Promise<Link> {
+  return via === 'ws' ? wsLinkTo(victim) : tcpLinkTo(victim, localAddress);
+}
+
+/** Resolves when `link` closes (by either end); `link` must not be attached elsewhere. */
+export function closedOf(link: Link): Promise<void> {
+  return new Promise((resolve) => link.attach({ onData: () => undefined, onDrain: () => undefined, onClose: () => resolve() }));
+}
+
+export interface JoinOptions {
+  key?: NodeKey;
+  via?: 'tcp' | 'ws';
+  localAddress?: string;
+  /** Another network's name: the victim refuses it with ERR_INCOMPATIBLE_PEER. */
+  network?: string;
+}
+
+/**
+ * The real outbound upgrade (secure handshake, NodeInfo, the victim's admission decision) with a
+ * fresh key unless one is given. Rejects with the victim's refusal (PeerRejectedError, HandshakeError).
+ */
+export async function joinVictim(victim: Victim, options: JoinOptions = {}): Promise<UpgradedLink> {
+  const key = options.key ?? generateNodeKey();
+  const link = await linkTo(victim, options.via ?? 'tcp', options.localAddress);
+  const info: NodeInfo = {
+    id: key.nodeId,
+    network: options.network ?? victim.sw.options.network,
+    protocolVersion: PROTOCOL_VERSION,
+    channels: CHURN_CHANNELS.map((c) => c.id),
+    recvMessageCapacities: CHURN_CHANNELS.map((c) => c.recvMessageCapacity!),
+    listenAddresses: [],
+    moniker: 'churn',
+    software: SOFTWARE_VERSION,
+  };
+  return upgradeLink(link, { identity: key, localInfo: info, direction: 'outbound', expectedPeerId: victim.id, timeoutMs: 10_000, aead: nodeChaCha20Poly1305 });
+}
+
+export interface Talker {
+  conn: MConnection;
+  /** Resolves when the connection has closed, with why. */
+  closed: Promise<Error | undefined>;
+}
+
+/** Starts an MConnection over an upgraded link, so the peer can talk and close gracefully. */
+export function talk(upgraded: UpgradedLink): Talker {
+  let done: (error: Error | undefined) => void = () => undefined;
+  const closed = new Promise<Error | undefined>((resolve) => (done = resolve));
+  const conn = new MConnection(upgraded.link, CHURN_CHANNELS, { onMessage: () => undefined, onClose: (error) => done(error) }, { sendTimeoutMs: 2000 });
+  conn.start(upgraded.leftover);
+  return { conn, closed };
+}
+
+/** A private field of one of the victim's parts; throws if it is not there (renamed: fix the reading). */
+function field<T>(owner: unknown, name: string): T {
+  const value = (owner as Record<string, unknown> | undefined)?.[name];
+  if (value === undefined) throw new Error(`peerTables: no field "${name}" on ${(owner as object | undefined)?.constructor?.name ?? String(owner)}`);
+  return value as T;
+}
+
+/** Timers keeping the event loop alive (unref'd timers are not listed). */
+export function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+}
+
+/**
+ * Every table the victim keeps per peer or per connection attempt: public counts where there are
+ * some, the private structures otherwise. Each must return to its value before the churn.
+ */
+export function peerTables(victim: Victim): Record<string, number> {
+  const sw = victim.sw;
+  const counts = sw.peerCounts();
+  const slots = handshakeSlots(sw);
+  const dialer = field<object>(sw, 'dialer');
+  const router = field<object>(sw, 'router');
+  const inboxes = field<Map<number, object>>(router, 'inboxes');
+  const pexDialer = field<{ pendingCount: number }>(victim.pex, 'dialer');
+  const negotiations = field<{ counts(initiator: boolean): { total: number } }>(victim.rtc, 'negotiations');
+  return {
+    peers: sw.peers.length,
+    inbound: counts.inbound,
+    outbound: counts.outbound,
+    dialing: counts.dialing,
+    pendingHandshakes: slots.pending,
+    pendingHosts: slots.pendingHosts,
+    admitted: slots.admitted,
+    switchInFlight: field<Set<unknown>>(sw, 'inFlight').size,
+    dialerInFlight: field<Map<string, unknown>>(dialer, 'inFlight').size,
+    persistent: field<Map<string, unknown>>(dialer, 'persistent').size,
+    pausedPeers: [...inboxes.values()].reduce((sum, inbox) => sum + field<Set<unknown>>(inbox, 'pausedPeers').size, 0),
+    pexPeers: field<Map<unknown, unknown>>(victim.pex, 'peerStates').size,
+    pexDials: pexDialer.pendingCount,
+    rtcDials: negotiations.counts(true).total,
+    rtcAnswers: negotiations.counts(false).total,
+    timers: activeTimers(),
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Peer churn: no state a node keeps for a peer outlives that peer. Over real TCP and WebSocket, a
+ * victim with PEX and WebRTC signalling sees about a thousand short-lived peers with fresh keys come
+ * and go in every way there is (clean close, hang-up, cut mid-handshake, silent until the handshake
+ * deadline, another network, refused as a duplicate or over maxInbound, banned for misbehaving and
+ * refused again as banned), and dials hundreds of places that fail. Afterwards every table the victim
+ * keeps per peer or per attempt is back at its value before the churn, and the heap (after a full GC)
+ * with it, apart from the bounded tables that are meant to remember (bans).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
+import { encodePexMessage } from '../../src/pex/pex-messages.js';
+import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
+import { waitFor } from '../helpers/wait.js';
+import { heapUsedBytes, startHonestPair, startVictim, stopHostileNodes, type Victim } from './harness.js';
+import { guardProcessFaults, validHello, type CodedError } from './raw-peer.js';
+import { closedOf, joinVictim, linkTo, peerTables, talk, type Talker } from './churn-peers.js';
+
+guardProcessFaults();
+afterEach(stopHostileNodes);
+
+const MAX_INBOUND = 5;
+const HANDSHAKE_TIMEOUT_MS = 600;
+const MiB = 1024 * 1024;
+
+/** Tallies how each attempt ended, by error code ('joined' for admitted ones). */
+class Outcomes {
+  readonly counts = new Map<string, number>();
+  add(outcome: string): void {
+    this.counts.set(outcome, (this.counts.get(outcome) ?? 0) + 1);
+  }
+  async expectRefusal(attempt: Promise<unknown>, code: string): Promise<void> {
+    const error = await attempt.then(
+      () => new Error(`admitted, expected ${code}`) as CodedError,
+      (e: unknown) => e as CodedError,
+    );
+    expect(error.code, error.message).toBe(code);
+    this.add(code);
+  }
+  get total(): number {
+    return [...this.counts.values()].reduce((sum, n) => sum + n, 0);
+  }
+}
+
+/** The tables equal `baseline`, except timers, which are process-wide: no more than before. */
+function atBaseline(tables: Record<string, number>, baseline: Record<string, number>): boolean {
+  return Object.entries(baseline).every(([name, value]) => (name === 'timers' ? tables[name]! <= value : tables[name] === value));
+}
+
+async function settled(victim: Victim, baseline: Record<string, number>, what: string): Promise<void> {
+  await waitFor(() => atBaseline(peerTables(victim), baseline), 10_000, what).catch((error: Error) => {
+    throw new Error(`${error.message}: ${JSON.stringify(peerTables(victim))} vs ${JSON.stringify(baseline)}`);
+  });
+}
+
+/**
+ * One round of inbound churn over `via`, over TCP from eight source addresses of its own. The victim
+ * has one honest inbound peer, so four holders fill it to maxInbound (5) while the others try their luck.
+ */
+async function inboundRound(victim: Victim, via: 'tcp' | 'ws', round: number, outcomes: Outcomes, silent: Promise<void>[]): Promise<void> {
+  const source = (i: number): string => `127.0.${10 + (round % 200)}.${2 + (i % 8)}`;
+  const join = (i: number, options: { key?: NodeKey; network?: string } = {}) => joinVictim(victim, { ...options, via, localAddress: source(i) });
+  const holderKeys: NodeKey[] = Array.from({ length: 4 }, () => generateNodeKey());
+  // Phase 1: holders take the free slots while others are cut mid-handshake, stay silent, or speak
+  // for another network.
+  const cutMidHandshake = Array.from({ length: 2 }, async (_, i) => {
+    const link = await linkTo(victim, via, source(4 + i));
+    link.write(validHello());
+    link.destroy();
+    outcomes.add('cut mid-handshake');
+  });
+  silent.push(linkTo(victim, via, source(6)).then(closedOf));
+  const otherNetwork = outcomes.expectRefusal(join(7, { network: 'another-net' }), 'ERR_INCOMPATIBLE_PEER');
+  const holders: Talker[] = await Promise.all(holderKeys.map(async (key, i) => talk(await join(i, { key }))));
+  await waitFor(() => holderKeys.every((key) => victim.sw.getPeer(key.nodeId) !== undefined), 5000, 'holders admitted');
+  holders.forEach(() => outcomes.add('joined'));
+  // Full now: a newcomer is over the limit, a holder's key a second time is a duplicate.
+  await outcomes.expectRefusal(join(5), 'ERR_PEER_LIMIT');
+  await outcomes.expectRefusal(join(5, { key: holderKeys[0]! }), 'ERR_DUPLICATE_PEER');
+  await Promise.all([...cutMidHandshake, otherNetwork]);
+  // Phase 2: two holders close gracefully, two hang up.
+  await Promise.all(holders.slice(0, 2).map((holder) => holder.conn.close()));
+  holders.slice(2).forEach((holder) => holder.conn.destroy());
+  await waitFor(() => holderKeys.every((key) => victim.sw.getPeer(key.nodeId) === undefined), 5000, 'holders gone');
+  // Phase 3: two misbehave (a pexResponse nobody asked for: cut and banned), then come back banned.
+  await Promise.all(
+    Array.from({ length: 2 }, async (_, i) => {
+      const key = generateNodeKey();
+      const misbehaving = talk(await join(i, { key }));
+      await waitFor(() => victim.sw.getPeer(key.nodeId) !== undefined, 5000, 'misbehaving peer admitted');
+      misbehaving.conn.trySend(PEX_CHANNEL_ID, encodePexMessage({ type: 'pexResponse', addresses: [] }));
+      const reason = (await misbehaving.closed) as CodedError | undefined;
+      outcomes.add(`cut: ${reason?.code ?? 'clean'}`);
+      await outcomes.expectRefusal(join(i, { key }), 'ERR_BANNED');
+    }),
+  );
+}
+
+/** Runs inbound rounds against a fresh victim; returns the tallies and the heap growth after warm-up. */
+async function inboundChurn(via: 'tcp' | 'ws', warmupRounds: number, rounds: number): Promise<{ outcomes: Outcomes; refused: Outcomes; growthBytes: number; newBans: number }> {
+  // WebSocket peers all come from 127.0.0.1: room for a round's handshakes and the last round's silent ones.
+  const perHost = via === 'ws' ? { maxPendingInboundPerHost: 16 } : {};
+  const victim = await startVictim({ switchOptions: { maxInbound: MAX_INBOUND, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, ...perHost } });
+  await startHonestPair(victim);
+  // Count refusals rather than keep them: the test must not retain what it asks the victim not to.
+  const refused = new Outcomes();
+  const stopCounting = victim.sw.on('inbound:rejected', ({ error }) => refused.add((error as CodedError).code ?? error.name));
+  const baseline = peerTables(victim);
+  const outcomes = new Outcomes();
+  const silent: Promise<void>[] = [];
+  const runRounds = async (from: number, to: number): Promise<void> => {
+    for (let round = from; round < to; round++) {
+      await inboundRound(victim, via, round, outcomes, silent);
+      victim.disconnects.length = 0;
+    }
+    await Promise.all(silent.splice(0));
+    await settled(victim, baseline, `victim tables back to baseline after round ${to}`);
+  };
+  await runRounds(0, warmupRounds);
+  const warmHeap = heapUsedBytes();
+  const bansBefore = victim.sw.bans.size;
+  await runRounds(warmupRounds, warmupRounds + rounds);
+  const growthBytes = heapUsedBytes() - warmHeap;
+  console.log(`${via} churn: ${outcomes.total} attempts ${JSON.stringify(Object.fromEntries(outcomes.counts))}; refused ${JSON.stringify(Object.fromEntries(refused.counts))}; heap +${(growthBytes / MiB).toFixed(2)} MiB after warm-up; bans ${victim.sw.bans.size}`);
+  expect(atBaseline(peerTables(victim), baseline), JSON.stringify(peerTables(victim))).toBe(true);
+  stopCounting();
+  return { outcomes, refused, growthBytes, newBans: victim.sw.bans.size - bansBefore };
+}
+
+const LEAVING_PATHS = ['joined', 'cut mid-handshake', 'ERR_INCOMPATIBLE_PEER', 'ERR_PEER_LIMIT', 'ERR_DUPLICATE_PEER', 'cut: ERR_PEX_UNSOLICITED_RESPONSE', 'ERR_BANNED'];
+
+describe('peer churn: per-peer state ends with the peer', () => {
+  it('~1,000 inbound peers over TCP leave in every way; every per-peer table returns to its baseline and the heap stays flat', { timeout: 60_000 }, async () => {
+    const { outcomes, refused, growthBytes, newBans } = await inboundChurn('tcp', 10, 65);
+    expect(outcomes.total).toBeGreaterThanOrEqual(950);
+    for (const path of LEAVING_PATHS) expect(outcomes.counts.get(path) ?? 0, path).toBeGreaterThan(0);
+    expect(refused.counts.get('ERR_TIMEOUT') ?? 0, 'silent links cut at the deadline').toBe(75);
+    // Bans are meant to remember (one per misbehaving key, at most MAX_BAN_ENTRIES): 130 keys here.
+    expect(newBans).toBe(130);
+    expect(growthBytes / MiB, 'retained heap growth over 65 rounds (MiB)').toBeLessThan(3);
+  });
+
+  it('~400 inbound peers over WebSocket leave in every way; every per-peer table returns to its baseline', { timeout: 60_000 }, async () => {
+    const { outcomes, refused, growthBytes } = await inboundChurn('ws', 5, 25);
+    expect(outcomes.total).toBeGreaterThanOrEqual(380);
+    for (const path of LEAVING_PATHS) expect(outcomes.counts.get(path) ?? 0, path).toBeGreaterThan(0);
+    expect(refused.counts.get('ERR_TIMEOUT') ?? 0, 'silent links cut at the deadline').toBe(30);
+    expect(growthBytes / MiB, 'retained heap growth over 25 rounds (MiB)').toBeLessThan(3);
+  });
+});
