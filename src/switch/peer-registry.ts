@@ -57,13 +57,22 @@ export class PeerRegistry {
       return existing;
     }
     let peer: Peer | undefined;
+    // While agents and listeners hear of the arrival, one of them may drop the peer (PEX closes a
+    // feeler from addPeer): its departure is told once all have heard of its arrival, never before,
+    // so that whatever they keep for it is dropped too.
+    let arriving = true;
+    let departure: { reason: Error | undefined } | undefined;
     const connection = new MConnection(
       upgraded.link,
       router.channels,
       {
         onMessage: (channelId, message) => router.route(peer!, channelId, message, (error) => this.context.stopPeerForError(peer!, error)),
-        // Errors raised below the Switch (packets, channels) do not know the peer: name it here.
-        onClose: (error) => this.remove(peer!, error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error),
+        onClose: (error) => {
+          // Errors raised below the Switch (packets, channels) do not know the peer: name it here.
+          const reason = error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error;
+          if (arriving) departure = { reason };
+          else this.remove(peer!, reason);
+        },
       },
       options.connection,
       options.clock,
@@ -72,7 +81,9 @@ export class PeerRegistry {
     this.byId.set(peer.id, peer);
     agents.peerAdded(peer);
     this.context.emit('peer:connected', { peer });
-    connection.start(upgraded.leftover);
+    arriving = false;
+    if (departure !== undefined) this.remove(peer, departure.reason);
+    else connection.start(upgraded.leftover);
     return peer;
   }
 

@@ -11,13 +11,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { encodePexMessage } from '../../src/pex/pex-messages.js';
 import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
+import type { Peer } from '../../src/switch/peer.js';
+import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 import { heapUsedBytes, startHonestPair, startVictim, stopHostileNodes, type Victim } from './harness.js';
 import { guardProcessFaults, validHello, type CodedError } from './raw-peer.js';
 import { closedOf, joinVictim, linkTo, peerTables, talk, type Talker } from './churn-peers.js';
 
 guardProcessFaults();
-afterEach(stopHostileNodes);
+afterEach(async () => {
+  await Promise.all([stopHostileNodes(), stopAll()]);
+});
 
 const MAX_INBOUND = 5;
 const HANDSHAKE_TIMEOUT_MS = 600;
@@ -146,5 +150,26 @@ describe('peer churn: per-peer state ends with the peer', () => {
     for (const path of LEAVING_PATHS) expect(outcomes.counts.get(path) ?? 0, path).toBeGreaterThan(0);
     expect(refused.counts.get('ERR_TIMEOUT') ?? 0, 'silent links cut at the deadline').toBe(30);
     expect(growthBytes / MiB, 'retained heap growth over 25 rounds (MiB)').toBeLessThan(3);
+  });
+
+  it('feelers, which PEX closes as soon as they are up: what listeners and agents keep per peer ends with each', { timeout: 30_000 }, async () => {
+    const FEELERS = 10;
+    const victim = await startVictim({ pex: { allowLocal: true, feelerIntervalMs: 0 } });
+    await startHonestPair(victim);
+    // What an app keeps per peer from the Switch's events (as a Map keyed by Peer would be).
+    const live = new Set<Peer>();
+    victim.sw.on('peer:connected', ({ peer }) => void live.add(peer));
+    victim.sw.on('peer:disconnected', ({ peer }) => void live.delete(peer));
+    for (const peer of victim.sw.peers) live.add(peer);
+    const baseline = peerTables(victim);
+    // Nodes in /16s of their own, known to the victim's book only by hearsay: feeler targets.
+    const targets = await Promise.all(Array.from({ length: FEELERS + 2 }, (_, i) => startNode({ network: victim.sw.options.network, listen: [`tcp://127.${100 + i}.0.1:0`] })));
+    for (const target of targets) expect(victim.pex.book.tryAddAddress(target.address, generateNodeKey().nodeId)).toBe('added');
+    for (let i = 1; i <= FEELERS; i++) {
+      victim.pex.sendFeeler();
+      await waitFor(() => victim.pex.stats().feelers === i, 5000, `feeler ${i} up`);
+      await settled(victim, baseline, `feeler ${i} closed`);
+    }
+    expect([...live].map((peer) => peer.id).sort()).toEqual(victim.sw.peers.map((peer) => peer.id).sort());
   });
 });
