@@ -142,3 +142,41 @@ export function peerTables(victim: Victim): Record<string, number> {
     timers: activeTimers(),
   };
 }
+
+/** A TCP server that takes connections and never says a word (they end when the dialer gives up). */
+export async function startSilentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Combined signals that `signal` still knows of (AbortSignal.any registers each with its sources):
+ * Node's own bookkeeping, read for the test; 0 where a Node version keeps none.
+ */
+export function dependantSignals(signal: AbortSignal): number {
+  const symbol = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
+  return symbol === undefined ? 0 : ((signal as unknown as Record<symbol, Set<unknown> | undefined>)[symbol]?.size ?? 0);
+}
+

@@ -7,6 +7,7 @@
  * keeps per peer or per attempt is back at its value before the churn, and the heap (after a full GC)
  * with it, apart from the bounded tables that are meant to remember (bans).
  */
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { encodePexMessage } from '../../src/pex/pex-messages.js';
@@ -15,8 +16,8 @@ import type { Peer } from '../../src/switch/peer.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 import { heapUsedBytes, startHonestPair, startVictim, stopHostileNodes, type Victim } from './harness.js';
-import { guardProcessFaults, validHello, type CodedError } from './raw-peer.js';
-import { closedOf, joinVictim, linkTo, peerTables, talk, type Talker } from './churn-peers.js';
+import { guardProcessFaults, startMaliciousAcceptor, validHello, type CodedError } from './raw-peer.js';
+import { closedOf, closedPort, dependantSignals, joinVictim, linkTo, peerTables, startSilentServer, talk, type Talker } from './churn-peers.js';
 
 guardProcessFaults();
 afterEach(async () => {
@@ -172,4 +173,68 @@ describe('peer churn: per-peer state ends with the peer', () => {
     }
     expect([...live].map((peer) => peer.id).sort()).toEqual(victim.sw.peers.map((peer) => peer.id).sort());
   });
+
+  it('the victim dials 325 places that fail in every way, with one long-lived caller signal: dial bookkeeping returns to its baseline and the signal keeps nothing', { timeout: 60_000 }, async () => {
+    const ROUNDS = 25;
+    const victim = await startVictim({ switchOptions: { maxOutbound: 40, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, dialTimeoutMs: 2000 } });
+    await startHonestPair(victim);
+    const baseline = peerTables(victim);
+    const network = victim.sw.options.network;
+    // The places: nothing listening; someone else's key; a handshake then silence; silence from the
+    // start; another network; a node that bans us; a node that takes us (then we hang up).
+    const nowhere = await closedPort();
+    const impostor = await startMaliciousAcceptor(() => undefined);
+    const mute = await startMaliciousAcceptor(() => undefined);
+    const silent = await startSilentServer();
+    const foreign = await startNode({ network: 'another-net' });
+    const banning = await startNode({ network });
+    banning.sw.ban(victim.id, 60 * 60_000);
+    const welcoming = await Promise.all([startNode({ network }), startNode({ network })]);
+    const caller = new AbortController();
+    const outcomes = new Outcomes();
+    const dial = async (address: string, options: { signal?: AbortSignal } = {}): Promise<void> => {
+      const outcome = await victim.sw.dial(address, { signal: options.signal ?? caller.signal }).then(
+        async (peer) => {
+          await victim.sw.disconnect(peer);
+          return 'connected';
+        },
+        (error: CodedError) => error.code ?? error.name,
+      );
+      outcomes.add(outcome);
+    };
+    const fresh = (): string => generateNodeKey().nodeId;
+    let warmHeap = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round === 5) {
+        await settled(victim, baseline, 'dials of the warm-up settled');
+        warmHeap = heapUsedBytes();
+      }
+      const aborting = new AbortController();
+      setTimeout(() => aborting.abort(), 50);
+      await Promise.all([
+        ...Array.from({ length: 3 }, () => dial(`tcp://${fresh()}@127.0.0.1:${nowhere}`)),
+        dial(`ws://${fresh()}@127.0.0.1:${nowhere}/`),
+        ...Array.from({ length: 2 }, () => dial(`tcp://${fresh()}@127.0.0.1:${impostor.port}`)),
+        dial(mute.address),
+        dial(`tcp://${fresh()}@127.0.0.1:${silent.port}`),
+        dial(`tcp://${fresh()}@127.0.0.1:${silent.port}`, { signal: aborting.signal }),
+        dial(foreign.address),
+        dial(banning.address),
+        ...welcoming.map((node) => dial(node.address)),
+      ]);
+      await waitFor(() => welcoming.every((node) => node.sw.getPeer(victim.id) === undefined), 5000, 'welcoming nodes let go');
+    }
+    await settled(victim, baseline, 'every dial settled');
+    const growth = heapUsedBytes() - warmHeap;
+    console.log(`outbound churn: ${outcomes.total} dials ${JSON.stringify(Object.fromEntries(outcomes.counts))}; heap +${(growth / MiB).toFixed(2)} MiB after warm-up; caller signal: ${getEventListeners(caller.signal, 'abort').length} listeners, ${dependantSignals(caller.signal)} dependants`);
+    for (const code of ['connected', 'ERR_TRANSPORT', 'ERR_WRONG_PEER_ID', 'ERR_TIMEOUT', 'ERR_ABORTED', 'ERR_INCOMPATIBLE_PEER', 'ERR_BANNED']) {
+      expect(outcomes.counts.get(code) ?? 0, code).toBeGreaterThan(0);
+    }
+    expect(outcomes.total).toBe(ROUNDS * 13);
+    expect(getEventListeners(caller.signal, 'abort'), 'listeners left on the caller signal').toHaveLength(0);
+    expect(dependantSignals(caller.signal), 'combined signals the caller signal still holds').toBe(0);
+    expect(growth / MiB, 'retained heap growth over 20 rounds (MiB)').toBeLessThan(3);
+    await Promise.all([impostor.close(), mute.close(), silent.close()]);
+  });
 });
+
