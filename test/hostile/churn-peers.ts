@@ -7,13 +7,16 @@
 import net from 'node:net';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
 import { MConnection } from '../../src/conn/mconnection.js';
+import { secureHandshake } from '../../src/conn/secure-link.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
-import { PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from '../../src/switch/node-info.js';
+import { frameLinkMessage, LinkMessageReader } from '../../src/switch/link-messages.js';
+import { MAX_NODE_INFO_BYTES, PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from '../../src/switch/node-info.js';
 import { upgradeLink, type UpgradedLink } from '../../src/switch/upgrade.js';
 import { parseAddress } from '../../src/transport/address.js';
 import type { Link } from '../../src/transport/link.js';
 import { SIGNAL_CHANNEL_ID } from '../../src/webrtc/constants.js';
+import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
 import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
 import { TcpLink } from '../../platforms/node/tcp.js';
 import { wsTransport } from '../../platforms/node/ws-transport.js';
@@ -178,5 +181,44 @@ export async function closedPort(): Promise<number> {
 export function dependantSignals(signal: AbortSignal): number {
   const symbol = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
   return symbol === undefined ? 0 : ((signal as unknown as Record<symbol, Set<unknown> | undefined>)[symbol]?.size ?? 0);
+}
+
+/** A TcpLink that, once `deaf`, never hangs up: the remote's FIN is ignored, our side stays open. */
+class DeafTcpLink extends TcpLink {
+  deaf = false;
+  override onSocketEnd(): void {
+    if (!this.deaf) super.onSocketEnd();
+  }
+}
+
+/**
+ * A peer that runs the handshake to the victim's admission decision with a fresh key, reads the
+ * decision, and then never hangs up (as an attacker would not). Resolves with the decision's code
+ * (undefined if admitted) and the link, which the caller destroys.
+ */
+export async function refusedAndDeaf(victim: Victim, localAddress: string): Promise<{ code: string | undefined; link: Link }> {
+  const key = generateNodeKey();
+  const link = await new Promise<DeafTcpLink>((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port: tcpPort(victim.tcpAddress), localAddress, allowHalfOpen: true });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      socket.on('error', () => undefined);
+      resolve(new DeafTcpLink(socket));
+    });
+  });
+  const secure = await secureHandshake(link, { identity: key, timeoutMs: 10_000, aead: nodeChaCha20Poly1305, expectedPeerId: victim.id });
+  const reader = new LinkMessageReader(secure, MAX_NODE_INFO_BYTES);
+  const info: NodeInfo = { id: key.nodeId, network: victim.sw.options.network, protocolVersion: PROTOCOL_VERSION, channels: [], recvMessageCapacities: [], listenAddresses: [], moniker: '', software: SOFTWARE_VERSION };
+  secure.write(frameLinkMessage(encodeMessage(info)));
+  await reader.next();
+  link.deaf = true;
+  const decision = decodeMessage(await reader.next()) as { accept?: boolean; code?: string };
+  return { code: decision.accept === true ? undefined : decision.code, link };
+}
+
+/** TCP sockets open in this process (both ends of every loopback connection count). */
+export function openTcpSockets(): number {
+  return process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length;
 }
 

@@ -15,9 +15,10 @@ import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
 import type { Peer } from '../../src/switch/peer.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
-import { heapUsedBytes, startHonestPair, startVictim, stopHostileNodes, type Victim } from './harness.js';
-import { guardProcessFaults, startMaliciousAcceptor, validHello, type CodedError } from './raw-peer.js';
-import { closedOf, closedPort, dependantSignals, joinVictim, linkTo, peerTables, startSilentServer, talk, type Talker } from './churn-peers.js';
+import { heapUsedBytes, sleep, startHonestPair, startVictim, stopHostileNodes, type Victim } from './harness.js';
+import type { Link } from '../../src/transport/link.js';
+import { guardProcessFaults, handshakeSlots, startMaliciousAcceptor, validHello, type CodedError } from './raw-peer.js';
+import { closedOf, closedPort, dependantSignals, joinVictim, linkTo, openTcpSockets, peerTables, refusedAndDeaf, startSilentServer, talk, type Talker } from './churn-peers.js';
 
 guardProcessFaults();
 afterEach(async () => {
@@ -235,6 +236,45 @@ describe('peer churn: per-peer state ends with the peer', () => {
     expect(dependantSignals(caller.signal), 'combined signals the caller signal still holds').toBe(0);
     expect(growth / MiB, 'retained heap growth over 20 rounds (MiB)').toBeLessThan(3);
     await Promise.all([impostor.close(), mute.close(), silent.close()]);
+  });
+
+  it('refused peers that never hang up hold no more of the victim than its pending-handshake caps', { timeout: 60_000 }, async () => {
+    const MAX_PENDING = 16;
+    const PER_HOST = 4;
+    const HOSTS = 4;
+    const WAVES = 10;
+    // maxInbound 1, taken by the honest inbound peer: every newcomer is refused with ERR_PEER_LIMIT.
+    const victim = await startVictim({ switchOptions: { maxInbound: 1, maxPendingInbound: MAX_PENDING, maxPendingInboundPerHost: PER_HOST } });
+    await startHonestPair(victim);
+    const held: Link[] = [];
+    const baselineSockets = openTcpSockets();
+    // Sockets at the victim's end: every open one, minus the attackers' ends and those there before.
+    const victimSockets = (): number => openTcpSockets() - baselineSockets - held.filter((link) => !link.closed).length;
+    const codes = new Outcomes();
+    const wave = (): Promise<void[]> =>
+      Promise.all(
+        Array.from({ length: MAX_PENDING }, async (_, i) => {
+          const outcome = await refusedAndDeaf(victim, `127.0.${200 + (i % HOSTS)}.2`).catch(() => ({ code: 'dropped on arrival', link: undefined }));
+          codes.add(outcome.code ?? 'admitted');
+          if (outcome.link !== undefined) held.push(outcome.link);
+        }),
+      );
+    // Waves of refused peers that read the refusal and stay, faster than the victim's 2 s linger.
+    let peak = 0;
+    for (let i = 0; i < WAVES; i++) {
+      await wave();
+      await sleep(100); // links dropped on arrival are gone by now
+      peak = Math.max(peak, victimSockets());
+    }
+    console.log(`deaf refused peers: ${JSON.stringify(Object.fromEntries(codes.counts))}; victim-side sockets at most ${peak}`);
+    expect(codes.counts.get('ERR_PEER_LIMIT') ?? 0).toBeGreaterThanOrEqual(MAX_PENDING);
+    expect(peak, 'victim-side sockets held at once').toBeLessThanOrEqual(MAX_PENDING);
+    // The lingers end: every slot is free again, and the next wave is refused in full (not dropped).
+    await waitFor(() => handshakeSlots(victim.sw).pending === 0 && victimSockets() === 0, 10_000, 'refused links released');
+    codes.counts.clear();
+    await wave();
+    expect(codes.counts.get('ERR_PEER_LIMIT')).toBe(MAX_PENDING);
+    held.forEach((link) => link.destroy());
   });
 });
 
