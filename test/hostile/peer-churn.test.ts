@@ -12,10 +12,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { encodePexMessage } from '../../src/pex/pex-messages.js';
 import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
+import { SIGNAL_CHANNEL_ID, WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA } from '../../src/webrtc/constants.js';
+import { encodeSignalMessage } from '../../src/webrtc/signal-messages.js';
 import type { Peer } from '../../src/switch/peer.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
-import { heapUsedBytes, sleep, startHonestPair, startVictim, stopHostileNodes, type Victim } from './harness.js';
+import { connectAttacker, heapUsedBytes, sleep, startHonestPair, startVictim, stopHostileNodes, type Victim } from './harness.js';
 import type { Link } from '../../src/transport/link.js';
 import { guardProcessFaults, handshakeSlots, startMaliciousAcceptor, validHello, type CodedError } from './raw-peer.js';
 import { closedOf, closedPort, dependantSignals, joinVictim, linkTo, openTcpSockets, peerTables, refusedAndDeaf, startSilentServer, talk, type Talker } from './churn-peers.js';
@@ -275,6 +277,34 @@ describe('peer churn: per-peer state ends with the peer', () => {
     await wave();
     expect(codes.counts.get('ERR_PEER_LIMIT')).toBe(MAX_PENDING);
     held.forEach((link) => link.destroy());
+  });
+
+  it('signalling relays that come and go: the WebRTC negotiations through each (answers to its offers, our dials) end with it', { timeout: 60_000 }, async () => {
+    const RELAYS = 20;
+    const victim = await startVictim();
+    await startHonestPair(victim);
+    const baseline = peerTables(victim);
+    const outcomes = new Outcomes();
+    for (let i = 0; i < RELAYS; i++) {
+      // A relay the victim dialled (so it takes offers relayed by it), with offers from made-up senders.
+      const relay = await connectAttacker(victim, { dialledByVictim: true });
+      for (let offer = 0; offer < 10; offer++) {
+        relay.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: generateNodeKey().nodeId, to: victim.id, data: { type: 'offer', sdp: 'v=0 made-up' } }));
+      }
+      await waitFor(() => victim.rtc.pendingAcceptCounts().byVia.get(relay.id) === WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA, 3000, 'offers taken up to the per-relay cap');
+      // And a dial of ours through it, still negotiating when the relay goes.
+      const dial = victim.sw.dial(`webrtc://${generateNodeKey().nodeId}?via=${relay.id}`).then(
+        () => 'connected',
+        (error: CodedError) => error.code ?? error.name,
+      );
+      await waitFor(() => peerTables(victim).rtcDials === 1, 3000, 'our dial negotiating through the relay');
+      await relay.sw.stop();
+      outcomes.add(await dial);
+      // Well before the 15 s answer deadline: the relay's departure ends them.
+      await settled(victim, baseline, `negotiations through relay ${i} ended with it`);
+    }
+    expect(victim.stubRtc!.openAccepts, 'answering sessions still open').toBe(0);
+    expect(outcomes.counts.get('ERR_TRANSPORT')).toBe(RELAYS);
   });
 });
 
