@@ -10,6 +10,7 @@ import { MConnection } from '../../src/conn/mconnection.js';
 import { secureHandshake } from '../../src/conn/secure-link.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
+import { encodePexMessage } from '../../src/pex/pex-messages.js';
 import { frameLinkMessage, LinkMessageReader } from '../../src/switch/link-messages.js';
 import { MAX_NODE_INFO_BYTES, PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from '../../src/switch/node-info.js';
 import { upgradeLink, type UpgradedLink } from '../../src/switch/upgrade.js';
@@ -191,14 +192,9 @@ class DeafTcpLink extends TcpLink {
   }
 }
 
-/**
- * A peer that runs the handshake to the victim's admission decision with a fresh key, reads the
- * decision, and then never hangs up (as an attacker would not). Resolves with the decision's code
- * (undefined if admitted) and the link, which the caller destroys.
- */
-export async function refusedAndDeaf(victim: Victim, localAddress: string): Promise<{ code: string | undefined; link: Link }> {
-  const key = generateNodeKey();
-  const link = await new Promise<DeafTcpLink>((resolve, reject) => {
+/** A TCP link to the victim from `localAddress` that can be made deaf. */
+function deafLinkTo(victim: Victim, localAddress: string): Promise<DeafTcpLink> {
+  return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port: tcpPort(victim.tcpAddress), localAddress, allowHalfOpen: true });
     socket.once('error', reject);
     socket.once('connect', () => {
@@ -207,6 +203,16 @@ export async function refusedAndDeaf(victim: Victim, localAddress: string): Prom
       resolve(new DeafTcpLink(socket));
     });
   });
+}
+
+/**
+ * A peer that runs the handshake to the victim's admission decision with a fresh key, reads the
+ * decision, and then never hangs up (as an attacker would not). Resolves with the decision's code
+ * (undefined if admitted) and the link, which the caller destroys.
+ */
+export async function refusedAndDeaf(victim: Victim, localAddress: string): Promise<{ code: string | undefined; link: Link }> {
+  const key = generateNodeKey();
+  const link = await deafLinkTo(victim, localAddress);
   const secure = await secureHandshake(link, { identity: key, timeoutMs: 10_000, aead: nodeChaCha20Poly1305, expectedPeerId: victim.id });
   const reader = new LinkMessageReader(secure, MAX_NODE_INFO_BYTES);
   const info: NodeInfo = { id: key.nodeId, network: victim.sw.options.network, protocolVersion: PROTOCOL_VERSION, channels: [], recvMessageCapacities: [], listenAddresses: [], moniker: '', software: SOFTWARE_VERSION };
@@ -220,5 +226,25 @@ export async function refusedAndDeaf(victim: Victim, localAddress: string): Prom
 /** TCP sockets open in this process (both ends of every loopback connection count). */
 export function openTcpSockets(): number {
   return process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length;
+}
+
+/**
+ * A peer that joins with a fresh key, breaks a PEX rule (a pexResponse nobody asked for), and from
+ * then on never hangs up or reads: the victim's close packet and FIN go unanswered. Resolves once
+ * the victim has dropped it, with the link (the caller destroys it).
+ */
+export async function misbehaveAndStay(victim: Victim, localAddress: string): Promise<Link> {
+  const key = generateNodeKey();
+  const link = await deafLinkTo(victim, localAddress);
+  const info: NodeInfo = { id: key.nodeId, network: victim.sw.options.network, protocolVersion: PROTOCOL_VERSION, channels: CHURN_CHANNELS.map((c) => c.id), recvMessageCapacities: CHURN_CHANNELS.map((c) => c.recvMessageCapacity!), listenAddresses: [], moniker: '', software: SOFTWARE_VERSION };
+  const upgraded = await upgradeLink(link, { identity: key, localInfo: info, direction: 'outbound', expectedPeerId: victim.id, timeoutMs: 10_000, aead: nodeChaCha20Poly1305 });
+  link.deaf = true;
+  const { conn } = talk(upgraded);
+  // Deaf from here on: nothing the victim sends (its close packet) is read; we only send.
+  upgraded.link.attach({ onData: () => undefined, onDrain: () => undefined, onClose: () => undefined });
+  conn.trySend(PEX_CHANNEL_ID, encodePexMessage({ type: 'pexResponse', addresses: [] }));
+  const gone = Date.now() + 5000;
+  while (victim.sw.getPeer(key.nodeId) !== undefined && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, 5));
+  return link;
 }
 
