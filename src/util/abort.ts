@@ -69,20 +69,19 @@ export function delay(ms: number, signal?: AbortSignal, clock: Clock = systemClo
   });
 }
 
-/** A signal that fires when any of `signals` does: AbortSignal.any, with a stand-in for Node 20.0-20.2. */
-export function anySignal(signals: AbortSignal[]): AbortSignal {
-  if (signals.length === 1) return signals[0]!;
-  const native = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
-  if (native !== undefined) return native(signals);
+/**
+ * Runs `task` with a signal that fires when any of `signals` does (undefined ones are skipped). Unlike
+ * AbortSignal.any, the signals keep nothing of the call once it settles (see followAbort): long-lived
+ * signals shared by many calls, such as a port mapper's close signal, do not grow with them.
+ */
+export async function withAnySignal<T>(signals: readonly (AbortSignal | undefined)[], task: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  for (const signal of signals) {
-    if (signal.aborted) {
-      controller.abort(signal.reason);
-      break;
-    }
-    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+  const releases = signals.filter((signal): signal is AbortSignal => signal !== undefined).map((signal) => followAbort(signal, controller));
+  try {
+    return await task(controller.signal);
+  } finally {
+    for (const release of releases) release();
   }
-  return controller.signal;
 }
 
 interface Followers {

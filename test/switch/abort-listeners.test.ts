@@ -6,7 +6,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
-import { followAbort } from '../../src/util/abort.js';
+import { followAbort, withAnySignal } from '../../src/util/abort.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 
 afterEach(stopAll);
@@ -50,6 +50,24 @@ describe('abort listeners', () => {
     expect(getEventListeners(controller.signal, 'abort').length).toBe(baseline);
     expect(dialer.sw.peerCounts().dialing).toBe(0);
     expect(recorder.warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
+  it('withAnySignal: the task sees either signal fire, with its reason; once settled (resolved or rejected) the signals carry nothing of it', async () => {
+    const caller = new AbortController();
+    const closing = new AbortController();
+    for (let i = 0; i < 100; i++) {
+      await withAnySignal([caller.signal, undefined, closing.signal], async (signal) => {
+        expect(getEventListeners(closing.signal, 'abort')).toHaveLength(1);
+        return signal.aborted;
+      });
+      await expect(withAnySignal([caller.signal, closing.signal], () => Promise.reject(new Error('gateway said no')))).rejects.toThrow('gateway said no');
+    }
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(closing.signal, 'abort')).toHaveLength(0);
+    const reason = new Error('mapper closed');
+    const seen = withAnySignal([caller.signal, closing.signal], (signal) => new Promise<unknown>((resolve) => signal.addEventListener('abort', () => resolve(signal.reason))));
+    closing.abort(reason);
+    expect(await seen).toBe(reason);
   });
 
   it('followAbort: one listener on the followed signal however many follow it, every follower aborted with its reason, nothing left once they stop', () => {

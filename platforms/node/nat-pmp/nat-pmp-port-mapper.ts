@@ -17,7 +17,7 @@
  *    nothing"); map() resolves with what was granted, as the gateway already holds it.
  */
 import dgram from 'node:dgram';
-import { abortReason, anySignal, sharedAbortController, throwIfAborted } from '../../../src/util/abort.js';
+import { abortReason, sharedAbortController, throwIfAborted, withAnySignal } from '../../../src/util/abort.js';
 import { readFile } from 'node:fs/promises';
 import { ClosedError, ConfigError } from '../../../src/errors.js';
 import { MAX_LEASE_SECONDS } from '../../../src/nat/constants.js';
@@ -206,7 +206,10 @@ export class NatPmpPortMapper implements PortMapper {
    */
   private async exchange(payload: Uint8Array, opcode: number, internalPort: number | undefined, options: NatCallOptions): Promise<Response> {
     const open = await this.socketFor(options);
-    const signal = anySignal(options.signal === undefined ? [this.closeController.signal] : [options.signal, this.closeController.signal]);
+    return withAnySignal([options.signal, this.closeController.signal], (signal) => this.exchangeOn(open, signal, payload, opcode, internalPort));
+  }
+
+  private exchangeOn(open: OpenSocket, signal: AbortSignal, payload: Uint8Array, opcode: number, internalPort: number | undefined): Promise<Response> {
     throwIfAborted(signal);
     const { socket, gateway } = open;
     const timeoutMs = this.config.timeoutMs;

@@ -23,7 +23,7 @@
  *  - unmap() with the internal port deletes only an entry that still forwards to that host and port.
  */
 import { ClosedError } from '../../../src/errors.js';
-import { anySignal, sharedAbortController } from '../../../src/util/abort.js';
+import { sharedAbortController, withAnySignal } from '../../../src/util/abort.js';
 import {
   UpnpError,
   validateMapRequest,
@@ -107,7 +107,7 @@ export class UpnpPortMapper implements PortMapper {
   private async call(action: string, args: readonly SoapArgument[], options: NatCallOptions): Promise<Record<string, string>> {
     const gateway = await this.gatewayState(options);
     try {
-      return await soapCall(gateway, action, args, { timeoutMs: this.config.requestTimeoutMs, signal: this.signalFor(options) });
+      return await this.withCloseSignal(options, (signal) => soapCall(gateway, action, args, { timeoutMs: this.config.requestTimeoutMs, signal }));
     } catch (error) {
       // No UPnP answer at all: the gateway may have gone or moved; discover again next time.
       if (error instanceof UpnpError && error.upnpCode === undefined && this.cached === gateway) this.cached = undefined;
@@ -118,17 +118,15 @@ export class UpnpPortMapper implements PortMapper {
   private async gatewayState(options: NatCallOptions): Promise<GatewayState> {
     if (this.closed) throw new ClosedError('UPnP port mapper closed');
     if (this.cached !== undefined) return this.cached;
-    const state = await locateGateway(this.config, this.signalFor(options));
+    const state = await this.withCloseSignal(options, (signal) => locateGateway(this.config, signal));
     // close() may have come while the gateway answered: a closed mapper caches nothing.
     if (this.closed) throw new ClosedError('UPnP port mapper closed');
     this.cached = state;
     return state;
   }
 
-  /** The caller's signal, linked to close(). */
-  private signalFor(options: NatCallOptions): AbortSignal {
-    const caller = options.signal;
-    if (caller === undefined) return this.closeController.signal;
-    return anySignal([caller, this.closeController.signal]);
+  /** Runs `task` with the caller's signal linked to close(). */
+  private withCloseSignal<T>(options: NatCallOptions, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withAnySignal([options.signal, this.closeController.signal], task);
   }
 }
