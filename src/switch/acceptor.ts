@@ -99,6 +99,8 @@ export class Acceptor {
     if (ourDial !== undefined && sw.nodeId < remote.id) {
       const ourDialWon = await ourDial.then(() => true, () => false);
       if (ourDialWon) return refuse('ERR_DUPLICATE_PEER', 'already connected (simultaneous dial: lower id dials)');
+      // The wait may have been long (up to our dial's deadline): ask again.
+      if (sw.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
     }
     if (sw.getPeer(remote.id) !== undefined || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
     if (sw.peerCounts().inbound >= sw.options.maxInbound && !this.dialer.isPersistent(remote.id)) {
