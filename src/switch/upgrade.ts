@@ -62,6 +62,7 @@ const DECISION_DECODE_LIMITS = resolveDecodeLimits({ maxBytes: 1024, maxDepth: 1
  */
 export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<UpgradedLink> {
   let secure: SecureLink | undefined;
+  let refusalSent = false;
   const clock = options.clock ?? systemClock;
   const handshake = options.secureHandshake ?? secureHandshake;
   try {
@@ -92,6 +93,7 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
           secure.write(frameLinkMessage(encodeMessage(decision)));
           if (!decision.accept) {
             // Let the decision reach the dialer before the link ends.
+            refusalSent = true;
             secure.close();
             throw new PeerRejectedError(decision.code, decision.reason, { peerId });
           }
@@ -105,7 +107,7 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
     );
   } catch (error) {
     const failure = toError(error);
-    if (failure instanceof PeerRejectedError && options.direction === 'inbound' && secure !== undefined) {
+    if (refusalSent && secure !== undefined) {
       // The decision is on its way (close() flushes it); a dialer that never hangs up is cut off.
       const closing = secure;
       const timer = clock.setTimeout(() => closing.destroy(failure), REJECTED_LINGER_MS);

@@ -53,7 +53,7 @@ describe('a ban landing during the upgrade', () => {
     const port = await silentListener(1000);
     const ourDial = victim.sw.dial(`tcp://${high.nodeId}@127.0.0.1:${port}`).catch((e: unknown) => e);
     const theirDial = other.sw.dial(victim.address).then(() => undefined, (e: unknown) => e as PeerRejectedError);
-    await waitFor(() => victim.sw.isAdmitting(high.nodeId) || (victim.sw as unknown as { acceptor: { pending: number } }).acceptor.pending > 0, 3000, 'the inbound upgrade is under way');
+    await waitFor(() => victim.sw.isAdmitting(high.nodeId) || (victim.sw as unknown as { acceptor: { pendingLinks: Set<unknown> } }).acceptor.pendingLinks.size > 0, 3000, 'the inbound upgrade is under way');
     await new Promise((resolve) => setTimeout(resolve, 200));
     victim.sw.ban(high.nodeId, 60_000);
     await within(ourDial, 5000, 'our dial ends');
