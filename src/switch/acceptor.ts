@@ -1,5 +1,6 @@
 import { ClosedError, PeerRejectedError, toError } from '../errors.js';
 import { endpointHostGroup } from '../transport/address.js';
+import { busiestHost } from '../transport/host-slots.js';
 import type { Link } from '../transport/link.js';
 import type { Dialer } from './dialer.js';
 import type { NodeInfo } from './node-info.js';
@@ -93,12 +94,8 @@ export class Acceptor {
    * must outpace honest handshakes, and a host with one link pending is the last to lose it.
    */
   private makeRoomFor(newcomerHostPending: number): boolean {
-    let busiest: string | undefined;
-    let most = 0;
-    for (const [host, count] of this.pendingByHost) {
-      if (count > most) [busiest, most] = [host, count];
-    }
-    if (busiest === undefined || most <= newcomerHostPending) return false;
+    const busiest = busiestHost(this.pendingByHost, newcomerHostPending);
+    if (busiest === undefined) return false;
     for (const pending of this.pendingLinks) {
       if (pending.host !== busiest) continue;
       this.release(pending);
