@@ -21,6 +21,11 @@ export interface MConnectionHandlers {
   onMessage(channelId: number, message: Uint8Array): void;
   /** The connection is closed; `error` says why when it failed. Fires exactly once. */
   onClose(error?: Error): void;
+  /**
+   * The link itself has closed. After a `destroy` that tells the peer why, that can be up to
+   * CLOSE_REASON_LINGER_MS after `onClose`, while the peer reads the reason (see `linkOpen`).
+   */
+  onLinkClosed?(): void;
 }
 
 export interface SendOptions {
@@ -322,6 +327,12 @@ export class MConnection {
   linkClosed(error: Error | undefined): void {
     this.clock.clearTimeout(this.lingerTimer);
     this.finish(error ?? (this.stateValue === 'closing' ? undefined : new ClosedError('Link closed by the remote end')));
+    this.handlers.onLinkClosed?.();
+  }
+
+  /** Whether the link is still open: after `onClose`, while a close reason lingers for the peer. */
+  get linkOpen(): boolean {
+    return !this.link.closed;
   }
 
   // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────

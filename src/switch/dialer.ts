@@ -1,6 +1,6 @@
 import { AbortError, ClosedError, ConfigError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
-import { anySignal, withDeadline } from '../util/abort.js';
+import { followAbort, withDeadline } from '../util/abort.js';
 import type { TimerHandle } from '../util/clock.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Peer } from './peer.js';
@@ -119,22 +119,25 @@ export class Dialer {
     const parsed = parseAddress(address);
     const transport = this.sw.transportFor(parsed);
     const stop = this.sw.trackInFlight();
-    const combined = signal === undefined ? stop.signal : anySignal([signal, stop.signal]);
+    // Not AbortSignal.any: callers pass one long-lived signal to all their dials, and it would keep an
+    // entry for every dial ever made with it.
+    const unfollow = signal === undefined ? undefined : followAbort(signal, stop);
     try {
       const link = await withDeadline((deadline) => transport.dial(parsed, { signal: deadline }), {
         timeoutMs: this.sw.options.dialTimeoutMs,
-        signal: combined,
+        signal: stop.signal,
         what: `Dial to ${address}`,
         peerId,
         clock: this.sw.options.clock,
       });
-      const upgraded = await this.sw.upgradeOutbound(link, peerId, combined);
+      const upgraded = await this.sw.upgradeOutbound(link, peerId, stop.signal);
       if (this.stopped) {
         upgraded.link.destroy(new ClosedError('Switch stopped'));
         throw new ClosedError('Switch stopped');
       }
       return this.sw.addPeer(upgraded, 'outbound', address, link.transport, persistent);
     } finally {
+      unfollow?.();
       this.sw.untrackInFlight(stop);
     }
   }

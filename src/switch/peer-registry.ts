@@ -26,6 +26,12 @@ export interface PeerRegistryContext {
  */
 export class PeerRegistry {
   private readonly byId = new Map<string, Peer>();
+  /**
+   * Links of departed peers still closing (cut with a reason the peer may read for up to
+   * CLOSE_REASON_LINGER_MS): they count against the limits until they close, so peers that are cut
+   * and never hang up cannot hold more links than the limits allow.
+   */
+  private readonly closing = { inbound: 0, outbound: 0 };
 
   constructor(private readonly context: PeerRegistryContext) {}
 
@@ -37,10 +43,10 @@ export class PeerRegistry {
     return [...this.byId.values()];
   }
 
-  /** Established peers by direction. */
+  /** Established peers by direction, and departed ones whose links are still closing. */
   counts(): { inbound: number; outbound: number } {
-    let inbound = 0;
-    let outbound = 0;
+    let inbound = this.closing.inbound;
+    let outbound = this.closing.outbound;
     for (const peer of this.byId.values()) {
       if (peer.direction === 'inbound') inbound++;
       else outbound++;
@@ -57,13 +63,33 @@ export class PeerRegistry {
       return existing;
     }
     let peer: Peer | undefined;
+    // While agents and listeners hear of the arrival, one of them may drop the peer (PEX closes a
+    // feeler from addPeer): its departure is told once all have heard of its arrival, never before,
+    // so that whatever they keep for it is dropped too.
+    let arriving = true;
+    let departure: { reason: Error | undefined } | undefined;
+    let lingering = false;
+    const depart = (reason: Error | undefined): void => {
+      if (!this.remove(peer!, reason) || !connection.linkOpen) return;
+      lingering = true;
+      this.closing[direction]++;
+    };
     const connection = new MConnection(
       upgraded.link,
       router.channels,
       {
         onMessage: (channelId, message) => router.route(peer!, channelId, message, (error) => this.context.stopPeerForError(peer!, error)),
-        // Errors raised below the Switch (packets, channels) do not know the peer: name it here.
-        onClose: (error) => this.remove(peer!, error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error),
+        onClose: (error) => {
+          // Errors raised below the Switch (packets, channels) do not know the peer: name it here.
+          const reason = error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error;
+          if (arriving) departure = { reason };
+          else depart(reason);
+        },
+        onLinkClosed: () => {
+          if (!lingering) return;
+          lingering = false;
+          this.closing[direction]--;
+        },
       },
       options.connection,
       options.clock,
@@ -72,17 +98,21 @@ export class PeerRegistry {
     this.byId.set(peer.id, peer);
     agents.peerAdded(peer);
     this.context.emit('peer:connected', { peer });
-    connection.start(upgraded.leftover);
+    arriving = false;
+    if (departure !== undefined) depart(departure.reason);
+    else connection.start(upgraded.leftover);
     return peer;
   }
 
-  private remove(peer: Peer, reason: Error | undefined): void {
-    if (this.byId.get(peer.id) !== peer) return;
+  /** False if the peer was not here (any more). */
+  private remove(peer: Peer, reason: Error | undefined): boolean {
+    if (this.byId.get(peer.id) !== peer) return false;
     this.byId.delete(peer.id);
     this.context.router.forgetPeer(peer);
     if (reason !== undefined && !(reason instanceof ClosedError)) this.context.emit('peer:error', { peer, error: reason });
     this.context.agents.peerRemoved(peer, reason);
     this.context.emit('peer:disconnected', { peer, reason });
     this.context.onPeerGone(peer);
+    return true;
   }
 }

@@ -216,7 +216,10 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     return this.peerRegistry.get(id);
   }
 
-  /** Counts for limits: established peers plus accepted-but-starting inbound. */
+  /**
+   * Counts for limits: established peers, plus accepted-but-starting inbound, plus departed peers
+   * whose links are still closing (cut with a reason they may read for up to 2 s).
+   */
   peerCounts(): { inbound: number; outbound: number; dialing: number } {
     const { inbound, outbound } = this.peerRegistry.counts();
     return { inbound: inbound + this.acceptor.admittedCount, outbound, dialing: this.dialer.dialingCount };

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { SecureHandshakeFunction } from './config.js';
 import { HandshakeError, MeshlinkError, PeerRejectedError, toError } from '../errors.js';
 import type { Link } from '../transport/link.js';
-import { withDeadline } from '../util/abort.js';
+import { followAbort, withDeadline } from '../util/abort.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { frameLinkMessage, LinkMessageReader } from './link-messages.js';
 import { checkCompatible, MAX_NODE_INFO_BYTES, NODE_INFO_DECODE_LIMITS, parseNodeInfo, type NodeInfo } from './node-info.js';
@@ -62,7 +62,7 @@ const DECISION_DECODE_LIMITS = resolveDecodeLimits({ maxBytes: 1024, maxDepth: 1
  */
 export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<UpgradedLink> {
   let secure: SecureLink | undefined;
-  let refusalSent = false;
+  let reader: LinkMessageReader | undefined;
   const clock = options.clock ?? systemClock;
   const handshake = options.secureHandshake ?? secureHandshake;
   try {
@@ -81,7 +81,7 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
         if (peerId === options.identity.nodeId) {
           throw new PeerRejectedError('ERR_SELF_CONNECTION', 'Connected to ourselves', { peerId });
         }
-        const reader = new LinkMessageReader(secure, MAX_NODE_INFO_BYTES);
+        reader = new LinkMessageReader(secure, MAX_NODE_INFO_BYTES);
         secure.write(frameLinkMessage(encodeMessage(options.localInfo)));
         const remoteInfo = parseNodeInfo(decodeMessage(await reader.next(signal), NODE_INFO_DECODE_LIMITS), peerId);
         if (remoteInfo.id !== peerId) {
@@ -92,8 +92,7 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
           const decision = (await options.admit?.(remoteInfo)) ?? { accept: true };
           secure.write(frameLinkMessage(encodeMessage(decision)));
           if (!decision.accept) {
-            // Let the decision reach the dialer before the link ends.
-            refusalSent = true;
+            // Let the decision reach the dialer before the link ends (see the linger below).
             secure.close();
             throw new PeerRejectedError(decision.code, decision.reason, { peerId });
           }
@@ -107,16 +106,33 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
     );
   } catch (error) {
     const failure = toError(error);
-    if (refusalSent && secure !== undefined) {
-      // The decision is on its way (close() flushes it); a dialer that never hangs up is cut off.
-      const closing = secure;
-      const timer = clock.setTimeout(() => closing.destroy(failure), REJECTED_LINGER_MS);
-      (timer as { unref?: () => void }).unref?.();
-    } else {
-      (secure ?? raw).destroy(failure);
-      raw.destroy(failure);
+    if (failure instanceof PeerRejectedError && options.direction === 'inbound' && reader !== undefined) {
+      // The decision is on its way. The upgrade (and so the acceptor's pending slot) lasts until the
+      // dialer hangs up or the linger is over: refused dialers that never hang up hold no more links
+      // than the pending caps allow.
+      await lingerUntilClosed(reader, clock, options.signal);
     }
+    (secure ?? raw).destroy(failure);
+    raw.destroy(failure);
     throw failure instanceof MeshlinkError && secure !== undefined ? failure.withPeer(secure.remoteNodeId) : failure;
+  }
+}
+
+/** Waits until the link closes, REJECTED_LINGER_MS is over, or `signal` fires, whichever is first. */
+async function lingerUntilClosed(reader: LinkMessageReader, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
+  const linger = new AbortController();
+  const unfollow = signal === undefined ? undefined : followAbort(signal, linger);
+  const timer = clock.setTimeout(() => linger.abort(), REJECTED_LINGER_MS);
+  // A dialer that never hangs up must not keep a stopping process alive.
+  (timer as { unref?: () => void }).unref?.();
+  try {
+    // A refused dialer has nothing more to say: whatever it sends is read and dropped with the link.
+    for (;;) await reader.next(linger.signal);
+  } catch {
+    // closed by the dialer, or the linger is over
+  } finally {
+    clock.clearTimeout(timer);
+    unfollow?.();
   }
 }
 

@@ -85,6 +85,46 @@ export function anySignal(signals: AbortSignal[]): AbortSignal {
   return controller.signal;
 }
 
+interface Followers {
+  readonly controllers: Set<AbortController>;
+  readonly onAbort: () => void;
+}
+
+/** The controllers following each signal (see followAbort); an entry lives while one follows. */
+const followersBySignal = new WeakMap<AbortSignal, Followers>();
+
+/**
+ * Aborts `controller` with `signal`'s reason when `signal` fires, until the returned function is
+ * called. However many controllers follow one signal at a time, the signal carries one listener,
+ * removed when the last of them stops following: a caller's long-lived signal shared by many
+ * operations keeps nothing of those that ended (AbortSignal.any leaves an entry on it per call, which
+ * Node 20 never prunes) and never trips MaxListenersExceededWarning.
+ */
+export function followAbort(signal: AbortSignal, controller: AbortController): () => void {
+  if (signal.aborted) {
+    controller.abort(signal.reason);
+    return () => undefined;
+  }
+  let followers = followersBySignal.get(signal);
+  if (followers === undefined) {
+    const controllers = new Set<AbortController>();
+    const onAbort = (): void => {
+      followersBySignal.delete(signal);
+      for (const follower of controllers) follower.abort(signal.reason);
+    };
+    followers = { controllers, onAbort };
+    followersBySignal.set(signal, followers);
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  const { controllers, onAbort } = followers;
+  controllers.add(controller);
+  return () => {
+    if (!controllers.delete(controller) || controllers.size > 0) return;
+    signal.removeEventListener('abort', onAbort);
+    if (followersBySignal.get(signal)?.controllers === controllers) followersBySignal.delete(signal);
+  };
+}
+
 type SetMaxListeners = (n: number, ...targets: EventTarget[]) => void;
 /**
  * Node's events.setMaxListeners, reached without importing node:events (src stays isomorphic, and

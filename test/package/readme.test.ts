@@ -114,7 +114,7 @@ const DOCUMENTED_OPTIONS: Record<string, string[]> = {
   'dist/src/conn/channel-descriptor.d.ts': ['ChannelDescriptor'],
   'dist/src/pex/config.d.ts': ['PexConfig', 'AddressBookConfig'],
   'dist/src/pex/pex-agent-options.d.ts': ['PexAgentOptions'],
-  'dist/src/pex/address-book.d.ts': ['AddressBookOptions'],
+  'dist/src/pex/address-book-options.d.ts': ['AddressBookOptions'],
   'dist/src/nat/nat-manager-config.d.ts': ['NatManagerOptions'],
   'dist/platforms/node/upnp/upnp-port-mapper-config.d.ts': ['UpnpPortMapperOptions'],
   'dist/platforms/node/nat-pmp/nat-pmp-port-mapper-config.d.ts': ['NatPmpPortMapperOptions'],

@@ -6,6 +6,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
+import { followAbort } from '../../src/util/abort.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 
 afterEach(stopAll);
@@ -49,6 +50,27 @@ describe('abort listeners', () => {
     expect(getEventListeners(controller.signal, 'abort').length).toBe(baseline);
     expect(dialer.sw.peerCounts().dialing).toBe(0);
     expect(recorder.warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
+  it('followAbort: one listener on the followed signal however many follow it, every follower aborted with its reason, nothing left once they stop', () => {
+    const source = new AbortController();
+    const followers = Array.from({ length: 50 }, () => new AbortController());
+    const unfollows = followers.map((follower) => followAbort(source.signal, follower));
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(1);
+    unfollows.slice(10).forEach((unfollow) => unfollow());
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(1);
+    const reason = new Error('caller gave up');
+    source.abort(reason);
+    expect(followers.slice(0, 10).every((follower) => follower.signal.reason === reason)).toBe(true);
+    expect(followers.slice(10).some((follower) => follower.signal.aborted)).toBe(false);
+    unfollows.slice(0, 10).forEach((unfollow) => unfollow());
+
+    const longLived = new AbortController();
+    for (let i = 0; i < 100; i++) followAbort(longLived.signal, new AbortController())();
+    expect(getEventListeners(longLived.signal, 'abort')).toHaveLength(0);
+    const late = new AbortController();
+    followAbort(source.signal, late)();
+    expect(late.signal.reason).toBe(reason);
   });
 
   it('stop() with 30 peers shares one deadline signal among them without a warning', { timeout: 60_000 }, async () => {

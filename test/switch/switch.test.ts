@@ -7,6 +7,7 @@ import { Switch } from '../../src/switch/switch.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { connect, type Socket } from 'node:net';
 import type { Agent } from '../../src/switch/agent.js';
+import type { Peer } from '../../src/switch/peer.js';
 
 afterEach(stopAll);
 
@@ -89,6 +90,50 @@ describe('Switch over real TCP', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(hub.agent.added).toHaveLength(2);
     expect(hub.sw.peers).toHaveLength(2);
+  });
+
+  it('a peer dropped while agents hear of it: every agent hears addPeer before removePeer, the events come in order, nothing stays tracked', async () => {
+    // Agents and event listeners that keep per-peer state (a Map filled on arrival, emptied on
+    // departure) must hear of a peer's departure after its arrival, even when one of them drops the
+    // peer from addPeer (PEX does, for a feeler) or from 'peer:connected'.
+    const drops: Record<string, (sw: Switch, peer: Peer) => void> = {
+      destroy: (_sw, peer) => peer.connection.destroy(),
+      stopPeerForError: (sw, peer) => sw.stopPeerForError(peer, new ProtocolError('ERR_PROTOCOL', 'not wanted')),
+      ban: (sw, peer) => sw.ban(peer.id, 60_000),
+    };
+    for (const [how, drop] of Object.entries(drops)) {
+      for (const where of ['addPeer', 'peer:connected'] as const) {
+        const log: string[] = [];
+        const tracked = new Set<Peer>();
+        let hub: Switch | undefined;
+        const dropper: Agent = { channels: [], addPeer: (peer) => where === 'addPeer' && drop(hub!, peer) };
+        const tracker: Agent = {
+          channels: [],
+          addPeer: (peer) => void (log.push('add'), tracked.add(peer)),
+          removePeer: (peer) => void (log.push('remove'), tracked.delete(peer)),
+        };
+        const node = await startNode({ agents: { dropper, tracker } });
+        hub = node.sw;
+        const connected = new Set<Peer>();
+        hub.on('peer:connected', ({ peer }) => {
+          log.push('connected');
+          connected.add(peer);
+          if (where === 'peer:connected') drop(hub!, peer);
+        });
+        hub.on('peer:disconnected', ({ peer }) => void (log.push('disconnected'), connected.delete(peer)));
+        const other = await startNode();
+        await other.sw.dial(node.address).catch(() => undefined);
+        await waitFor(() => log.includes('disconnected'), 3000, `${how} in ${where}: the peer is gone`);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(log, `${how} in ${where}`).toEqual(['add', 'connected', 'remove', 'disconnected']);
+        expect(tracked.size, `${how} in ${where}: agent state`).toBe(0);
+        expect(connected.size, `${how} in ${where}: listener state`).toBe(0);
+        expect(node.agent.added).toHaveLength(1);
+        expect(node.agent.removed).toHaveLength(1);
+        expect(hub.peers).toHaveLength(0);
+        await stopAll();
+      }
+    }
   });
 
   it('keeps handshake slots for other hosts while one host holds silent connections', async () => {
