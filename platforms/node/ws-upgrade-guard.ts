@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { endpointHostGroup } from '../../src/transport/address.js';
+import { busiestHost } from '../../src/transport/host-slots.js';
 
 /** TCP connections to our WebSocket server that have not completed their HTTP upgrade yet, in all. */
 export const WS_DEFAULT_MAX_PENDING_UPGRADES = 64;
@@ -20,8 +21,9 @@ export interface UpgradeGuardLimits {
 /**
  * The Acceptor's caps start once a link exists, i.e. after the upgrade; this guards the HTTP phase
  * before it, which `ws` leaves open: every accepted TCP connection counts as pending (in all and per
- * host group) until it upgrades or closes, one over a cap is destroyed on arrival, and one that has
- * not upgraded within the deadline is destroyed. Holds at most `maxPendingUpgrades` entries.
+ * host group) until it upgrades or closes, one over its host's cap is destroyed on arrival, one that
+ * finds every slot held takes the place of the oldest of the busiest host (or is destroyed when its own
+ * host is that busy), and one that has not upgraded within the deadline is destroyed. Holds at most `maxPendingUpgrades` entries.
  */
 export class UpgradeGuard {
   private readonly pending = new Map<Socket, { host: string | undefined; timer: ReturnType<typeof setTimeout> }>();
@@ -33,7 +35,7 @@ export class UpgradeGuard {
   readonly onConnection = (socket: Socket): void => {
     const host = endpointHostGroup(`${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort ?? 0}`);
     const fromHost = host === undefined ? 0 : (this.pendingByHost.get(host) ?? 0);
-    if (this.pending.size >= this.limits.maxPendingUpgrades || fromHost >= this.limits.maxPendingUpgradesPerHost) {
+    if (fromHost >= this.limits.maxPendingUpgradesPerHost || (this.pending.size >= this.limits.maxPendingUpgrades && !this.makeRoomFor(fromHost))) {
       socket.destroy();
       return;
     }
@@ -43,6 +45,19 @@ export class UpgradeGuard {
     this.pending.set(socket, { host, timer });
     socket.once('close', () => this.release(socket));
   };
+
+  /** Full: the oldest connection of the busiest host gives way to a newcomer from a host holding fewer. */
+  private makeRoomFor(newcomerHostPending: number): boolean {
+    const busiest = busiestHost(this.pendingByHost, newcomerHostPending);
+    if (busiest === undefined) return false;
+    for (const [socket, entry] of this.pending) {
+      if (entry.host !== busiest) continue;
+      this.release(socket);
+      socket.destroy();
+      return true;
+    }
+    return false;
+  }
 
   /** The connection became a WebSocket (or closed): it no longer counts. */
   release(socket: Socket): void {

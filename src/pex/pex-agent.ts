@@ -21,7 +21,7 @@ import {
 import { planCrawl, planDials } from './pex-dial-planner.js';
 import { mayAsk, refusedResponseError, requestTooSoon, responseViolation } from './pex-exchange-rules.js';
 import { decodePexMessage, encodePexMessage } from './pex-messages.js';
-import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
+import { HangUpList, newPeerState, selfClaimSource, sourceOf, type PexPeerState } from './pex-peers.js';
 import { answerFor } from './pex-answers.js';
 import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
@@ -155,7 +155,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const book = this.book;
     const source = sourceOf(peer);
     // What a peer says about itself is worth keeping whoever it is; the book validates each address.
-    for (const address of peer.nodeInfo.listenAddresses) book.tryAddAddress(address, source);
+    for (const address of peer.nodeInfo.listenAddresses) book.tryAddAddress(address, selfClaimSource(source, address));
     if (peer.direction === 'outbound' && !this.seedIds.has(peer.id)) {
       if (!book.markGood(peer.address)) book.markGood(peer.id);
       state.source = book.get(peer.address)?.source ?? source;

@@ -1,5 +1,6 @@
-import { ClosedError, toError } from '../errors.js';
+import { ClosedError, PeerRejectedError, toError } from '../errors.js';
 import { endpointHostGroup } from '../transport/address.js';
+import { busiestHost } from '../transport/host-slots.js';
 import type { Link } from '../transport/link.js';
 import type { Dialer } from './dialer.js';
 import type { NodeInfo } from './node-info.js';
@@ -8,6 +9,12 @@ import { upgradeLink, type AdmissionDecision } from './upgrade.js';
 
 type Refusal = Exclude<AdmissionDecision, { accept: true }>;
 
+/** A link handshaking now: its host group (undefined when the transport names none) and its abort. */
+interface PendingLink {
+  readonly host: string | undefined;
+  readonly controller: AbortController;
+}
+
 /**
  * The accept path of a Switch: how many links may handshake at once (in all, and from one IP address so
  * that one host's silent connections cannot starve everyone else's), the admission rule the acceptor
@@ -15,7 +22,8 @@ type Refusal = Exclude<AdmissionDecision, { accept: true }>;
  * duplicates until the Switch has them).
  */
 export class Acceptor {
-  private pending = 0;
+  /** Links handshaking now, oldest first; at most maxPendingInbound. */
+  private readonly pendingLinks = new Set<PendingLink>();
   /** Bounded by maxPendingInbound: an entry exists only while one of its links is pending. */
   private readonly pendingByHost = new Map<string, number>();
   private readonly admitted = new Set<string>();
@@ -40,15 +48,16 @@ export class Acceptor {
     const { options } = this.sw;
     const host = endpointHostGroup(link.remoteAddress);
     const fromHost = host === undefined ? 0 : (this.pendingByHost.get(host) ?? 0);
-    if (!this.sw.isRunning || this.pending >= options.maxPendingInbound || fromHost >= options.maxPendingInboundPerHost) {
+    if (!this.sw.isRunning || fromHost >= options.maxPendingInboundPerHost || (this.pendingLinks.size >= options.maxPendingInbound && !this.makeRoomFor(fromHost))) {
       link.destroy();
       return;
     }
-    this.pending++;
     if (host !== undefined) this.pendingByHost.set(host, fromHost + 1);
     let admittedId: string | undefined;
     let settled = false;
     const controller = this.sw.trackInFlight();
+    const pendingLink: PendingLink = { host, controller };
+    this.pendingLinks.add(pendingLink);
     const upgrade = this.sw.upgradeOptions('inbound', controller.signal);
     upgrade.admit = async (remote) => {
       const decision = await this.admit(remote);
@@ -73,10 +82,33 @@ export class Acceptor {
       .finally(() => {
         settled = true;
         this.sw.untrackInFlight(controller);
-        this.pending--;
-        if (host !== undefined) this.releaseHostSlot(host);
+        this.release(pendingLink);
         if (admittedId !== undefined) this.admitted.delete(admittedId);
       });
+  }
+
+  /**
+   * The pending pool is full: the oldest pending link of the host holding the most gives way to a
+   * newcomer from a host holding fewer (false: none does). Dropping newcomers instead let a few hosts'
+   * silent connections, renewed every handshake timeout, lock every new peer out for free; now they
+   * must outpace honest handshakes, and a host with one link pending is the last to lose it.
+   */
+  private makeRoomFor(newcomerHostPending: number): boolean {
+    const busiest = busiestHost(this.pendingByHost, newcomerHostPending);
+    if (busiest === undefined) return false;
+    for (const pending of this.pendingLinks) {
+      if (pending.host !== busiest) continue;
+      this.release(pending);
+      pending.controller.abort(new PeerRejectedError('ERR_PEER_LIMIT', `Pending handshakes full (${this.sw.options.maxPendingInbound}): the oldest of the busiest host gave way`));
+      return true;
+    }
+    return false;
+  }
+
+  /** Gives a pending link's slots back, once (on eviction, then again when its upgrade settles). */
+  private release(pending: PendingLink): void {
+    if (!this.pendingLinks.delete(pending)) return;
+    if (pending.host !== undefined) this.releaseHostSlot(pending.host);
   }
 
   private releaseHostSlot(host: string): void {
@@ -99,6 +131,8 @@ export class Acceptor {
     if (ourDial !== undefined && sw.nodeId < remote.id) {
       const ourDialWon = await ourDial.then(() => true, () => false);
       if (ourDialWon) return refuse('ERR_DUPLICATE_PEER', 'already connected (simultaneous dial: lower id dials)');
+      // The wait may have been long (up to our dial's deadline): ask again.
+      if (sw.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
     }
     if (sw.getPeer(remote.id) !== undefined || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
     if (sw.peerCounts().inbound >= sw.options.maxInbound && !this.dialer.isPersistent(remote.id)) {

@@ -36,7 +36,11 @@ export interface SwitchOptions {
   maxInbound?: number;
   /** Cap on outbound peers dialled without `persistent`. @default 10 */
   maxOutbound?: number;
-  /** Links still handshaking at once; extra arrivals are dropped. @default 64 */
+  /**
+   * Links still handshaking at once. When full, a newcomer takes the place of the oldest pending link
+   * of the host holding the most (if that host holds more than the newcomer's); otherwise it is dropped.
+   * @default 64
+   */
   maxPendingInbound?: number;
   /**
    * Links still handshaking at once from one IP address, so that one host opening silent connections

@@ -384,8 +384,18 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     };
   }
 
-  /** @internal Starts a peer: agents hear of it before any of its messages can arrive. */
+  /**
+   * @internal Starts a peer: agents hear of it before any of its messages can arrive. A ban that
+   * landed while its link was being upgraded keeps it out (PeerRejectedError ERR_BANNED): ban() can
+   * only cut peers that are already here.
+   */
   addPeer(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean): Peer {
+    const peerId = upgraded.remoteInfo.id;
+    if (this.bans.isBanned(peerId)) {
+      const refusal = new PeerRejectedError('ERR_BANNED', `${peerId} was banned while connecting`, { peerId });
+      upgraded.link.destroy(refusal);
+      throw refusal;
+    }
     return this.peerRegistry.add(upgraded, direction, address, transport, persistent);
   }
 

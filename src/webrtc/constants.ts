@@ -12,6 +12,12 @@ export const SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES = 256;
 export const SIGNAL_RATE_PER_SECOND = 20;
 /** …and the burst a peer may send at once (one connection setup is ~5–20 messages). */
 export const SIGNAL_BURST_MESSAGES = 100;
+/**
+ * Nodes a peer we dialled has signalled through us, remembered per peer (the most recent ones): only
+ * their signals are forwarded to it, since it takes relayed signals from us only while it negotiates
+ * through us. Twice its default pending dials through one relay (WEBRTC_MAX_PENDING_DIALS_PER_VIA).
+ */
+export const SIGNAL_RELAY_ROUTES_PER_PEER = 16;
 /** SCTP messages larger than this are not portable between browsers: writes are split to it. */
 export const WEBRTC_MAX_CHUNK_BYTES = 16 * 1024;
 /** `write()` returns false while the data channel buffers more than this. */

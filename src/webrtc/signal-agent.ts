@@ -8,6 +8,7 @@ import {
   SIGNAL_CHANNEL_ID,
   SIGNAL_MAX_MESSAGE_BYTES,
   SIGNAL_RATE_PER_SECOND,
+  SIGNAL_RELAY_ROUTES_PER_PEER,
   SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
 import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './signal-messages.js';
@@ -62,6 +63,7 @@ interface Bucket {
 
 const BUCKET = Symbol('signal-agent-bucket');
 const RELAYED_BUCKET = Symbol('signal-agent-relayed-bucket');
+const RELAY_ROUTES = Symbol('signal-agent-relay-routes');
 /** A relay's forwarded traffic to us may be this many times one peer's own rate and burst. */
 const RELAYED_FACTOR = 10;
 
@@ -69,8 +71,9 @@ const RELAYED_FACTOR = 10;
  * The signalling agent on channel 0x01 (`{ type: 'signal', from, to, data }`, msgpack).
  *
  * - Addressed to us: handed to `onSignal` (the WebRTC transport) with the delivering peer as `via`.
- * - Addressed to another peer: relayed if (and only if) we are connected to both, with `from`
- *   replaced by the sender's authenticated id; otherwise an `unreachable` reply goes back.
+ * - Addressed to another peer: relayed if (and only if) we are connected to both and the target takes
+ *   it (it dialled us, or it is negotiating with the sender through us), with `from` replaced by the
+ *   sender's authenticated id; otherwise an `unreachable` reply goes back.
  * - Every peer has a token bucket for what it originates; a peer that exceeds it is stopped with
  *   ProtocolError `ERR_RATE_LIMIT`. Signals a relay forwards to us have a 10× bucket and are dropped
  *   past it (the relay is not to blame for its other peers). Only a peer we dialled is taken as a
@@ -178,9 +181,11 @@ export class SignalAgent extends BaseAgent {
     const target = !this.relay || message.to === peer.id ? undefined : sw.getPeer(message.to);
     const forwarded =
       target !== undefined &&
+      takesRelayedFrom(target, peer.id) &&
       target.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
     if (forwarded) {
       this.stats.relayed++;
+      if (peer.direction === 'outbound') rememberRoute(peer, message.to);
       return;
     }
     this.stats.unreachable++;
@@ -202,4 +207,24 @@ export class SignalAgent extends BaseAgent {
     bucket.tokens -= 1;
     return true;
   }
+}
+
+/**
+ * Whether `target` will take a signal from `from` relayed by us. A peer that dialled us chose us as a
+ * relay and takes any; a peer we dialled takes only the signals of a node it is negotiating with
+ * through us, and stops us (ERR_SPOOFED_SENDER) for any other: so forwarding one would let any peer of
+ * ours cut us off from the peers we dialled.
+ */
+function takesRelayedFrom(target: Peer, from: string): boolean {
+  if (target.direction === 'inbound') return true;
+  return (target.data.get(RELAY_ROUTES) as Set<string> | undefined)?.has(from) === true;
+}
+
+/** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */
+function rememberRoute(peer: Peer, to: string): void {
+  let routes = peer.data.get(RELAY_ROUTES) as Set<string> | undefined;
+  if (routes === undefined) peer.data.set(RELAY_ROUTES, (routes = new Set()));
+  routes.delete(to);
+  routes.add(to);
+  if (routes.size > SIGNAL_RELAY_ROUTES_PER_PEER) routes.delete(routes.values().next().value!);
 }

@@ -13,6 +13,7 @@ import { WebSocket as WsClient } from 'ws';
 import type { Listener } from '../../src/transport/transport.js';
 import { wsTransport } from '../../platforms/node/ws-transport.js';
 import { waitFor, within } from '../helpers/wait.js';
+import { sleep } from './harness.js';
 
 const servers: WebSocketServer[] = [];
 const listeners: Listener[] = [];
@@ -94,6 +95,28 @@ describe('our WebSocket server against upgrades that never complete', () => {
     const again = await Promise.all(Array.from({ length: perHost }, () => halfOpenUpgrade(port, '127.0.0.3')));
     const early = await Promise.race([Promise.race(again.map((a) => a.closedAfterMs)), new Promise<string>((resolve) => setTimeout(() => resolve('held'), upgradeTimeoutMs / 2))]);
     expect(early, 'the same host is admitted again once its slots are free').toBe('held');
+    honest.destroy();
+  });
+
+  it('with every upgrade slot held by a few hosts, a newcomer from another host takes the place of the busiest host\'s oldest', async () => {
+    const [hosts, perHost] = [4, 4];
+    const links: unknown[] = [];
+    const listener = await wsTransport({ maxPendingUpgrades: hosts * perHost, maxPendingUpgradesPerHost: perHost }).listen!(parseAddress('ws://127.0.0.1:0/'), (link) => void links.push(link));
+    listeners.push(listener);
+    const port = listener.addresses[0]!.port;
+    const held: { closedAfterMs: Promise<number> }[] = [];
+    for (let host = 0; host < hosts; host++) {
+      for (let i = 0; i < perHost; i++) held.push(await halfOpenUpgrade(port, `127.0.0.${3 + host}`));
+    }
+    const closed = held.map(() => false);
+    held.forEach(({ closedAfterMs }, index) => void closedAfterMs.then(() => (closed[index] = true)));
+    await sleep(100);
+    expect(closed.filter(Boolean).length, 'held upgrades dropped before the newcomer').toBe(0);
+    const honest = await wsTransport().dial({ ...parseAddress('ws://127.0.0.1:0/'), port });
+    await waitFor(() => links.length === 1, 2000, 'the newcomer upgraded');
+    await sleep(100);
+    expect(closed.filter(Boolean).length, 'held upgrades that gave way').toBe(1);
+    expect(closed.findIndex(Boolean), 'the oldest of the first busiest host').toBe(0);
     honest.destroy();
   });
 });
