@@ -9,6 +9,18 @@ import { upgradeLink, type AdmissionDecision } from './upgrade.js';
 
 type Refusal = Exclude<AdmissionDecision, { accept: true }>;
 
+/** An inbound peer admitted and being set up; `done` settles when that ends, as a Peer or not. */
+interface Admission {
+  readonly done: Promise<void>;
+  readonly end: () => void;
+}
+
+function newAdmission(): Admission {
+  let end!: () => void;
+  const done = new Promise<void>((resolve) => (end = resolve));
+  return { done, end };
+}
+
 /** A link handshaking now: its host group (undefined when the transport names none) and its abort. */
 interface PendingLink {
   readonly host: string | undefined;
@@ -26,7 +38,8 @@ export class Acceptor {
   private readonly pendingLinks = new Set<PendingLink>();
   /** Bounded by maxPendingInbound: an entry exists only while one of its links is pending. */
   private readonly pendingByHost = new Map<string, number>();
-  private readonly admitted = new Set<string>();
+  /** Bounded by maxPendingInbound: an entry exists only while its link is pending. */
+  private readonly admitted = new Map<string, Admission>();
 
   constructor(
     private readonly sw: Switch,
@@ -41,6 +54,14 @@ export class Acceptor {
   /** Whether an inbound connection from `peerId` is admitted and being set up. */
   isAdmitting(peerId: string): boolean {
     return this.admitted.has(peerId);
+  }
+
+  /**
+   * Settles when the inbound connection from `peerId` now being set up has become a Peer or failed
+   * (bounded by its handshake deadline); undefined when none is.
+   */
+  admissionOf(peerId: string): Promise<void> | undefined {
+    return this.admitted.get(peerId)?.done;
   }
 
   /** A transport's listener handed us a raw link: upgrade it, or drop it at once when over a cap. */
@@ -64,26 +85,32 @@ export class Acceptor {
       if (!decision.accept) return decision;
       // The upgrade may have ended (deadline, stop) while admission waited on our own dial: the slot
       // is then nobody's, so it is given back at once instead of held for ever.
-      if (settled) this.admitted.delete(remote.id);
+      if (settled) this.endAdmission(remote.id);
       else admittedId = remote.id;
       return decision;
     };
     upgradeLink(link, upgrade)
       .then((upgraded) => {
+        const admission = this.admitted.get(upgraded.remoteInfo.id);
         this.admitted.delete(upgraded.remoteInfo.id);
         admittedId = undefined;
-        if (!this.sw.isRunning) {
-          upgraded.link.destroy(new ClosedError('Switch stopped'));
-          return;
+        try {
+          if (!this.sw.isRunning) {
+            upgraded.link.destroy(new ClosedError('Switch stopped'));
+            return;
+          }
+          this.sw.addPeer(upgraded, 'inbound', link.remoteAddress, link.transport, false);
+        } finally {
+          // After addPeer: whoever waits on the admission finds the Peer.
+          admission?.end();
         }
-        this.sw.addPeer(upgraded, 'inbound', link.remoteAddress, link.transport, false);
       })
       .catch((error: unknown) => this.sw.emitInboundRejected(link.remoteAddress, toError(error)))
       .finally(() => {
         settled = true;
         this.sw.untrackInFlight(controller);
         this.release(pendingLink);
-        if (admittedId !== undefined) this.admitted.delete(admittedId);
+        if (admittedId !== undefined) this.endAdmission(admittedId);
       });
   }
 
@@ -139,7 +166,12 @@ export class Acceptor {
       return refuse('ERR_PEER_LIMIT', `inbound limit ${sw.options.maxInbound} reached`);
     }
     if (!sw.isRunning) return refuse('ERR_PEER_LIMIT', 'node is stopping');
-    this.admitted.add(remote.id);
+    this.admitted.set(remote.id, newAdmission());
     return { accept: true };
+  }
+
+  private endAdmission(peerId: string): void {
+    this.admitted.get(peerId)?.end();
+    this.admitted.delete(peerId);
   }
 }

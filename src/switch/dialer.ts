@@ -94,9 +94,9 @@ export class Dialer {
       const pending = this.inFlight.get(peerId);
       if (pending !== undefined) return pending;
       // Its own connection to us is past admission: a second one now would race it, and each end
-      // could keep a different one. That peer is about to be connected.
+      // could keep a different one. That peer is about to be connected: answer with it.
       if (this.sw.isAdmitting(peerId)) {
-        return Promise.reject(new PeerRejectedError('ERR_DUPLICATE_PEER', `${peerId} is connecting to us right now`, { peerId }));
+        return this.connectedAnyway(peerId, new PeerRejectedError('ERR_DUPLICATE_PEER', `${peerId} is connecting to us right now`, { peerId }));
       }
     }
     const persistent = peerId !== undefined && this.persistent.has(peerId);
@@ -104,7 +104,7 @@ export class Dialer {
     if (!persistent && this.sw.peerCounts().outbound + this.inFlight.size >= outboundLimit) {
       return Promise.reject(new PeerRejectedError('ERR_PEER_LIMIT', `Outbound limit ${this.sw.options.maxOutbound} reached`, { peerId }));
     }
-    const attempt = this.connect(text, peerId, persistent, options.signal);
+    const attempt = this.connect(text, peerId, persistent, options.signal).catch((error: unknown) => this.connectedAnyway(peerId, error));
     if (peerId !== undefined) {
       this.inFlight.set(peerId, attempt);
       const forget = (): void => {
@@ -113,6 +113,19 @@ export class Dialer {
       attempt.then(forget, forget);
     }
     return attempt;
+  }
+
+  /**
+   * A dial refused as a duplicate (ERR_DUPLICATE_PEER) lost a simultaneous dial: the peer's own
+   * connection to us won, so the dial answers with that Peer once it is set up (bounded by its
+   * handshake deadline). Any other failure, or a duplicate with no connection from that peer, stands.
+   */
+  private async connectedAnyway(peerId: string | undefined, error: unknown): Promise<Peer> {
+    if (peerId === undefined || !(error instanceof PeerRejectedError) || error.code !== 'ERR_DUPLICATE_PEER') throw error;
+    await this.sw.admissionOf(peerId);
+    const peer = this.sw.getPeer(peerId);
+    if (peer === undefined) throw error;
+    return peer;
   }
 
   private async connect(address: string, peerId: string | undefined, persistent: boolean, signal: AbortSignal | undefined): Promise<Peer> {

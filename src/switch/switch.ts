@@ -338,6 +338,11 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     return this.acceptor.isAdmitting(peerId);
   }
 
+  /** @internal Settles when the inbound connection from `peerId` being set up ends (see Acceptor). */
+  admissionOf(peerId: string): Promise<void> | undefined {
+    return this.acceptor.admissionOf(peerId);
+  }
+
   /** @internal A controller that stop() aborts; delete it from `inFlight` when done. */
   trackInFlight(): AbortController {
     const controller = new AbortController();

@@ -47,12 +47,13 @@ describe('Switch over real TCP', () => {
     await waitFor(() => got.get('a') === 64 * 1024 + 2 && got.get('b') === 64 * 1024 + 2, 3000, 'greetings both ways');
   });
 
-  it('keeps exactly one connection when two nodes dial each other at the same moment, with no flap', async () => {
+  it('keeps exactly one connection when two nodes dial each other at the same moment, with no flap; both dials answer with it', async () => {
     for (let round = 0; round < 8; round++) {
       const a = await startNode();
       const b = await startNode();
-      const results = await Promise.allSettled([a.sw.dial(b.address), b.sw.dial(a.address)]);
-      expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+      const [toB, toA] = await Promise.all([a.sw.dial(b.address), b.sw.dial(a.address)]);
+      expect(toB.id).toBe(b.sw.nodeId);
+      expect(toA.id).toBe(a.sw.nodeId);
       await waitFor(() => a.sw.peers.length === 1 && b.sw.peers.length === 1, 3000, 'one peer each');
       await new Promise((r) => setTimeout(r, 100));
       expect(a.agent.added).toHaveLength(1);
@@ -64,6 +65,9 @@ describe('Switch over real TCP', () => {
       const higher = lower === a ? b : a;
       expect(lower.sw.peers[0]!.direction).toBe('outbound');
       expect(higher.sw.peers[0]!.direction).toBe('inbound');
+      // The losing dial's answer is the connection that won, not a stale one.
+      expect(a.sw.peers[0]).toBe(toB);
+      expect(b.sw.peers[0]).toBe(toA);
       expect(await a.sw.peers[0]!.send(0x20, bytes(10))).toBe(true);
       await waitFor(() => b.agent.messages.length === 1, 2000, 'message over the kept connection');
       await stopAll();
