@@ -57,7 +57,7 @@ function atBaseline(tables: Record<string, number>, baseline: Record<string, num
 }
 
 async function settled(victim: Victim, baseline: Record<string, number>, what: string): Promise<void> {
-  await waitFor(() => atBaseline(peerTables(victim), baseline), 10_000, what).catch((error: Error) => {
+  await waitFor(() => atBaseline(peerTables(victim), baseline), 20_000, what).catch((error: Error) => {
     throw new Error(`${error.message}: ${JSON.stringify(peerTables(victim))} vs ${JSON.stringify(baseline)}`);
   });
 }
@@ -81,7 +81,7 @@ async function inboundRound(victim: Victim, via: 'tcp' | 'ws', round: number, ou
   silent.push(linkTo(victim, via, source(6)).then(closedOf));
   const otherNetwork = outcomes.expectRefusal(join(7, { network: 'another-net' }), 'ERR_INCOMPATIBLE_PEER');
   const holders: Talker[] = await Promise.all(holderKeys.map(async (key, i) => talk(await join(i, { key }))));
-  await waitFor(() => holderKeys.every((key) => victim.sw.getPeer(key.nodeId) !== undefined), 5000, 'holders admitted');
+  await waitFor(() => holderKeys.every((key) => victim.sw.getPeer(key.nodeId) !== undefined), 15_000, 'holders admitted');
   holders.forEach(() => outcomes.add('joined'));
   // Full now: a newcomer is over the limit, a holder's key a second time is a duplicate.
   await outcomes.expectRefusal(join(5), 'ERR_PEER_LIMIT');
@@ -90,13 +90,13 @@ async function inboundRound(victim: Victim, via: 'tcp' | 'ws', round: number, ou
   // Phase 2: two holders close gracefully, two hang up.
   await Promise.all(holders.slice(0, 2).map((holder) => holder.conn.close()));
   holders.slice(2).forEach((holder) => holder.conn.destroy());
-  await waitFor(() => holderKeys.every((key) => victim.sw.getPeer(key.nodeId) === undefined), 5000, 'holders gone');
+  await waitFor(() => holderKeys.every((key) => victim.sw.getPeer(key.nodeId) === undefined), 15_000, 'holders gone');
   // Phase 3: two misbehave (a pexResponse nobody asked for: cut and banned), then come back banned.
   await Promise.all(
     Array.from({ length: 2 }, async (_, i) => {
       const key = generateNodeKey();
       const misbehaving = talk(await join(i, { key }));
-      await waitFor(() => victim.sw.getPeer(key.nodeId) !== undefined, 5000, 'misbehaving peer admitted');
+      await waitFor(() => victim.sw.getPeer(key.nodeId) !== undefined, 15_000, 'misbehaving peer admitted');
       misbehaving.conn.trySend(PEX_CHANNEL_ID, encodePexMessage({ type: 'pexResponse', addresses: [] }));
       const reason = (await misbehaving.closed) as CodedError | undefined;
       outcomes.add(`cut: ${reason?.code ?? 'clean'}`);
@@ -172,7 +172,7 @@ describe('peer churn: per-peer state ends with the peer', () => {
     for (const target of targets) expect(victim.pex.book.tryAddAddress(target.address, generateNodeKey().nodeId)).toBe('added');
     for (let i = 1; i <= FEELERS; i++) {
       victim.pex.sendFeeler();
-      await waitFor(() => victim.pex.stats().feelers === i, 5000, `feeler ${i} up`);
+      await waitFor(() => victim.pex.stats().feelers === i, 15_000, `feeler ${i} up`);
       await settled(victim, baseline, `feeler ${i} closed`);
     }
     expect([...live].map((peer) => peer.id).sort()).toEqual(victim.sw.peers.map((peer) => peer.id).sort());
@@ -227,7 +227,7 @@ describe('peer churn: per-peer state ends with the peer', () => {
         dial(banning.address),
         ...welcoming.map((node) => dial(node.address)),
       ]);
-      await waitFor(() => welcoming.every((node) => node.sw.getPeer(victim.id) === undefined), 5000, 'welcoming nodes let go');
+      await waitFor(() => welcoming.every((node) => node.sw.getPeer(victim.id) === undefined), 15_000, 'welcoming nodes let go');
     }
     await settled(victim, baseline, 'every dial settled');
     const growth = heapUsedBytes() - warmHeap;
@@ -274,7 +274,7 @@ describe('peer churn: per-peer state ends with the peer', () => {
     expect(codes.counts.get('ERR_PEER_LIMIT') ?? 0).toBeGreaterThanOrEqual(MAX_PENDING);
     expect(peak, 'victim-side sockets held at once').toBeLessThanOrEqual(MAX_PENDING);
     // The lingers end: every slot is free again, and the next wave is refused in full (not dropped).
-    await waitFor(() => handshakeSlots(victim.sw).pending === 0 && victimSockets() === 0, 10_000, 'refused links released');
+    await waitFor(() => handshakeSlots(victim.sw).pending === 0 && victimSockets() === 0, 20_000, 'refused links released');
     codes.counts.clear();
     await wave();
     expect(codes.counts.get('ERR_PEER_LIMIT')).toBe(MAX_PENDING);
@@ -293,13 +293,13 @@ describe('peer churn: per-peer state ends with the peer', () => {
       for (let offer = 0; offer < 10; offer++) {
         relay.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: generateNodeKey().nodeId, to: victim.id, data: { type: 'offer', sdp: 'v=0 made-up' } }));
       }
-      await waitFor(() => victim.rtc.pendingAcceptCounts().byVia.get(relay.id) === WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA, 3000, 'offers taken up to the per-relay cap');
+      await waitFor(() => victim.rtc.pendingAcceptCounts().byVia.get(relay.id) === WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA, 15_000, 'offers taken up to the per-relay cap');
       // And a dial of ours through it, still negotiating when the relay goes.
       const dial = victim.sw.dial(`webrtc://${generateNodeKey().nodeId}?via=${relay.id}`).then(
         () => 'connected',
         (error: CodedError) => error.code ?? error.name,
       );
-      await waitFor(() => peerTables(victim).rtcDials === 1, 3000, 'our dial negotiating through the relay');
+      await waitFor(() => peerTables(victim).rtcDials === 1, 15_000, 'our dial negotiating through the relay');
       await relay.sw.stop();
       outcomes.add(await dial);
       // Well before the 15 s answer deadline: the relay's departure ends them.
@@ -337,7 +337,7 @@ describe('peer churn: per-peer state ends with the peer', () => {
     console.log(`deaf misbehaving peers: ${JSON.stringify(Object.fromEntries(outcomes.counts))}; victim-side sockets at most ${peak}`);
     expect(outcomes.counts.get('cut') ?? 0).toBeGreaterThanOrEqual(MAX_INBOUND_HERE - 1);
     expect(peak, 'victim-side sockets held at once').toBeLessThanOrEqual(MAX_INBOUND_HERE - 1 + MAX_PENDING);
-    await waitFor(() => victimSockets() === 0 && victim.sw.peerCounts().inbound === 1, 10_000, 'lingering links cut');
+    await waitFor(() => victimSockets() === 0 && victim.sw.peerCounts().inbound === 1, 20_000, 'lingering links cut');
     held.forEach((link) => link.destroy());
   });
 });
