@@ -16,12 +16,16 @@ export function frameLinkMessage(body: Uint8Array): Uint8Array {
  * with whatever bytes arrived after the last message (`detach()`), so that nothing the peer sent
  * early is lost. Holds at most one message of `maxMessageBytes`.
  */
+/** The buffer's first size: a NodeInfo or a decision fits. */
+const MIN_BUFFER_BYTES = 1024;
+
 export class LinkMessageReader {
   /**
-   * What arrived and is not consumed yet, in order. Joined only when a whole header or message is in,
-   * so a peer that sends one byte per chunk costs linear work, not a copy of everything per byte.
+   * What arrived and is not consumed yet: the first `bufferedBytes` of `buffer`, which grows by
+   * doubling. So a peer that sends one byte per chunk costs linear work (not a copy of everything per
+   * byte) and no object per chunk, and what is held stays within twice what it sent.
    */
-  private chunks: Uint8Array[] = [];
+  private buffer = new Uint8Array(0);
   private bufferedBytes = 0;
   private waiter: { resolve: (message: Uint8Array) => void; reject: (error: Error) => void } | undefined;
   private failure: Error | undefined;
@@ -31,6 +35,8 @@ export class LinkMessageReader {
     private readonly maxMessageBytes: number,
   ) {
     link.attach({
+      // Each chunk is copied into `buffer` during the call.
+      retainsChunks: false,
       onData: (chunk) => this.onData(chunk),
       onDrain: () => undefined,
       onClose: (error) => this.fail(error ?? new ProtocolError('ERR_HANDSHAKE', 'Link closed during handshake')),
@@ -69,16 +75,15 @@ export class LinkMessageReader {
   /** Stops reading; returns the bytes received beyond the messages consumed. */
   detach(): Uint8Array {
     this.link.pause();
-    const rest = this.joined();
-    this.chunks = [];
+    const rest = this.buffer.slice(0, this.bufferedBytes);
+    this.buffer = new Uint8Array(0);
     this.bufferedBytes = 0;
     return rest;
   }
 
   private onData(chunk: Uint8Array): void {
     if (this.failure !== undefined) return;
-    this.chunks.push(chunk);
-    this.bufferedBytes += chunk.length;
+    this.append(chunk);
     // A peer may start its next protocol stage early; hold it back instead of buffering without bound.
     if (this.bufferedBytes > LINK_MESSAGE_HEADER_BYTES + this.maxMessageBytes) this.link.pause();
     if (this.waiter === undefined) return;
@@ -89,25 +94,20 @@ export class LinkMessageReader {
     waiter.resolve(message);
   }
 
-  /** Everything buffered as one array (the chunks become that one). */
-  private joined(): Uint8Array {
-    if (this.chunks.length > 1) {
-      const joined = new Uint8Array(this.bufferedBytes);
-      let offset = 0;
-      for (const chunk of this.chunks) {
-        joined.set(chunk, offset);
-        offset += chunk.length;
-      }
-      this.chunks = [joined];
+  private append(chunk: Uint8Array): void {
+    const needed = this.bufferedBytes + chunk.length;
+    if (needed > this.buffer.length) {
+      const grown = new Uint8Array(Math.max(needed, 2 * this.buffer.length, MIN_BUFFER_BYTES));
+      grown.set(this.buffer.subarray(0, this.bufferedBytes));
+      this.buffer = grown;
     }
-    return this.chunks[0] ?? new Uint8Array(0);
+    this.buffer.set(chunk, this.bufferedBytes);
+    this.bufferedBytes = needed;
   }
 
   private tryParse(): Uint8Array | undefined {
     if (this.bufferedBytes < LINK_MESSAGE_HEADER_BYTES) return undefined;
-    let head = this.chunks[0]!;
-    if (head.length < LINK_MESSAGE_HEADER_BYTES) head = this.joined();
-    const length = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(0);
+    const length = new DataView(this.buffer.buffer, this.buffer.byteOffset, LINK_MESSAGE_HEADER_BYTES).getUint32(0);
     if (length > this.maxMessageBytes) {
       this.fail(
         new ProtocolError('ERR_MESSAGE_TOO_LARGE', `Handshake message of ${length} bytes exceeds ${this.maxMessageBytes}`, {
@@ -118,11 +118,11 @@ export class LinkMessageReader {
       return undefined;
     }
     if (this.bufferedBytes < LINK_MESSAGE_HEADER_BYTES + length) return undefined;
-    const buffer = this.joined();
-    const message = buffer.slice(LINK_MESSAGE_HEADER_BYTES, LINK_MESSAGE_HEADER_BYTES + length);
-    const rest = buffer.subarray(LINK_MESSAGE_HEADER_BYTES + length);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.bufferedBytes = rest.length;
+    const end = LINK_MESSAGE_HEADER_BYTES + length;
+    const message = this.buffer.slice(LINK_MESSAGE_HEADER_BYTES, end);
+    // What follows (the peer's next stage, sent early) moves to the front; it is at most a message.
+    this.buffer.copyWithin(0, end, this.bufferedBytes);
+    this.bufferedBytes -= end;
     this.link.resume();
     return message;
   }
