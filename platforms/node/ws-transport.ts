@@ -18,8 +18,12 @@ import {
 
 export { WS_DEFAULT_MAX_PENDING_UPGRADES, WS_DEFAULT_MAX_PENDING_UPGRADES_PER_HOST, WS_DEFAULT_UPGRADE_TIMEOUT_MS } from './ws-upgrade-guard.js';
 
-/** One WebSocket message carries one sealed frame (≤ 64 KiB + header); anything far larger is hostile. */
-export const WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/**
+ * One WebSocket message carries one sealed frame (≤ 64 KiB + 20 bytes of header and tag); anything
+ * larger is hostile. Kept near that: a hostile message may pack thousands of tiny frames, each held
+ * apart until the owner takes it, so the cap also bounds what one message can make us hold.
+ */
+export const WS_MAX_PAYLOAD_BYTES = 128 * 1024;
 
 /**
  * WebSocket transport for Node: listens with `ws`'s WebSocketServer (for browsers to reach a relay)

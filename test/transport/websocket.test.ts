@@ -76,6 +76,21 @@ describe('WebSocket transport (ws server, WHATWG-style client)', () => {
     const transports = relay.sw.status().peers.map((p) => p.transport).sort();
     expect(transports).toEqual(['tcp', 'ws']);
   });
+
+  it('carries full-size frames under the message cap: 64 KiB messages, each a frame of 64 KiB + 20 B, both ways', async () => {
+    const channels = [{ id: 0x20, sendQueueCapacity: 16, recvMessageCapacity: 1024 * 1024 }];
+    const relay = await startNode({ channels, transports: [wsTransport()], listen: ['ws://127.0.0.1:0'] });
+    const client = await startNode({ channels, transports: [wsTransport()], listen: [] });
+    const peer = await client.sw.dial(relay.sw.addresses[0]!);
+    for (let i = 0; i < 4; i++) expect(await peer.send(0x20, bytes(1024 * 1024, i))).toBe(true);
+    await waitFor(() => relay.agent.messages.length === 4, 10_000, '1 MiB messages over ws');
+    expect(relay.agent.messages.map((m) => m.message.length)).toEqual([1, 1, 1, 1].map(() => 1024 * 1024));
+    expect(relay.agent.messages[3]!.message).toEqual(bytes(1024 * 1024, 3));
+    const back = relay.sw.peers[0]!;
+    expect(await back.send(0x20, bytes(1024 * 1024, 9))).toBe(true);
+    await waitFor(() => client.agent.messages.length === 1, 10_000, 'a 1 MiB message back');
+    expect(client.agent.removed).toHaveLength(0);
+  });
 });
 
 describe('WebSocketLink (unit, over a fake socket)', () => {
