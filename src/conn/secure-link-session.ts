@@ -1,4 +1,5 @@
 import { MeshlinkError, ProtocolError, toError } from '../errors.js';
+import { HeldChunks } from '../transport/held-chunks.js';
 import type { Link, LinkHandlers } from '../transport/link.js';
 import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
 import type { FrameDecoder, FrameEncoder } from './secure-link-frame.js';
@@ -53,13 +54,8 @@ export class SecureLinkSession implements SecureLink {
   readonly remoteNodeId: string;
   private readonly remoteKey: Uint8Array;
   private handlers: LinkHandlers | undefined;
-  /** Opened frames the owner could not take yet (not attached, or paused). */
-  private pending: Uint8Array[] = [];
-  /**
-   * Index of the next pending plaintext (no shift(): O(n) on long arrays, and one chunk of a WebSocket
-   * can hold 50,000 one-byte frames).
-   */
-  private pendingHead = 0;
+  /** Opened frames the owner could not take yet (not attached, or paused), oldest first. */
+  private readonly pending = new HeldChunks();
   private phase: Phase = Phase.Open;
   private closeError: Error | undefined;
   private closeReported = false;
@@ -244,13 +240,11 @@ export class SecureLinkSession implements SecureLink {
       this.reportClose();
       return;
     }
-    while (this.hasPending() && this.handlers !== undefined && !this.userPaused) {
-      const plaintext = this.pending[this.pendingHead]!;
-      this.pending[this.pendingHead++] = EMPTY;
-      if (this.pendingHead === this.pending.length) this.clearPending();
-      this.deliver(this.handlers, plaintext);
-      if (this.isClosed()) return;
-    }
+    this.pending.drain(
+      () => this.handlers !== undefined && !this.userPaused && !this.isClosed(),
+      (plaintext) => this.deliver(this.handlers!, plaintext),
+    );
+    if (this.isClosed()) return;
     if (this.phase === Phase.Ending && !this.hasPending() && this.handlers !== undefined) {
       this.enterClosed(undefined);
       this.reportClose();
@@ -266,12 +260,7 @@ export class SecureLinkSession implements SecureLink {
   }
 
   private hasPending(): boolean {
-    return this.pendingHead < this.pending.length;
-  }
-
-  private clearPending(): void {
-    this.pending = [];
-    this.pendingHead = 0;
+    return !this.pending.isEmpty;
   }
 
   private isClosed(): boolean {
@@ -291,7 +280,7 @@ export class SecureLinkSession implements SecureLink {
   private enterClosed(error: Error | undefined): void {
     this.phase = Phase.Closed;
     this.closeError = error;
-    this.clearPending();
+    this.pending.clear();
     this.decoder.halt();
   }
 
@@ -308,5 +297,3 @@ export class SecureLinkSession implements SecureLink {
 function truncatedError(peerId: string, bufferedBytes: number): ProtocolError {
   return new ProtocolError('ERR_PROTOCOL', 'Link ended in the middle of a frame', { peerId, detail: { bufferedBytes } });
 }
-
-const EMPTY = new Uint8Array(0);
