@@ -174,8 +174,6 @@ export class Dialer {
         (error: unknown) => {
           const failure = toError(error);
           if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError || failure instanceof NotRunningError) return;
-          // A duplicate means the peer reached us first: it is connected, nothing to retry.
-          if (failure instanceof PeerRejectedError && failure.code === 'ERR_DUPLICATE_PEER' && (this.sw.getPeer(peerId) !== undefined || this.sw.isAdmitting(peerId))) return;
           state.attempt += 1;
           const retryIn = backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random);
           this.sw.emitDialFailed(state.address, failure, true);
