@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { endpointHostGroup } from '../../src/transport/address.js';
-import { busiestHost } from '../../src/transport/host-slots.js';
+import { HostSlots } from '../../src/transport/host-slots.js';
 
 /** TCP connections to our WebSocket server that have not completed their HTTP upgrade yet, in all. */
 export const WS_DEFAULT_MAX_PENDING_UPGRADES = 64;
@@ -27,19 +27,19 @@ export interface UpgradeGuardLimits {
  */
 export class UpgradeGuard {
   private readonly pending = new Map<Socket, { host: string | undefined; timer: ReturnType<typeof setTimeout> }>();
-  private readonly pendingByHost = new Map<string, number>();
+  private readonly pendingByHost = new HostSlots();
 
   constructor(private readonly limits: UpgradeGuardLimits) {}
 
   /** A TCP connection arrived at the HTTP server. */
   readonly onConnection = (socket: Socket): void => {
     const host = endpointHostGroup(`${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort ?? 0}`);
-    const fromHost = host === undefined ? 0 : (this.pendingByHost.get(host) ?? 0);
+    const fromHost = this.pendingByHost.held(host);
     if (fromHost >= this.limits.maxPendingUpgradesPerHost || (this.pending.size >= this.limits.maxPendingUpgrades && !this.makeRoomFor(fromHost))) {
       socket.destroy();
       return;
     }
-    if (host !== undefined) this.pendingByHost.set(host, fromHost + 1);
+    this.pendingByHost.take(host);
     const timer = setTimeout(() => socket.destroy(), this.limits.upgradeTimeoutMs);
     timer.unref();
     this.pending.set(socket, { host, timer });
@@ -48,7 +48,7 @@ export class UpgradeGuard {
 
   /** Full: the oldest connection of the busiest host gives way to a newcomer from a host holding fewer. */
   private makeRoomFor(newcomerHostPending: number): boolean {
-    const busiest = busiestHost(this.pendingByHost, newcomerHostPending);
+    const busiest = this.pendingByHost.busiest(newcomerHostPending);
     if (busiest === undefined) return false;
     for (const [socket, entry] of this.pending) {
       if (entry.host !== busiest) continue;
@@ -65,10 +65,7 @@ export class UpgradeGuard {
     if (entry === undefined) return;
     this.pending.delete(socket);
     clearTimeout(entry.timer);
-    if (entry.host === undefined) return;
-    const left = (this.pendingByHost.get(entry.host) ?? 1) - 1;
-    if (left > 0) this.pendingByHost.set(entry.host, left);
-    else this.pendingByHost.delete(entry.host);
+    this.pendingByHost.give(entry.host);
   }
 
   /** The server is closing: connections still upgrading are dropped. */

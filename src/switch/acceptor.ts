@@ -1,6 +1,6 @@
 import { ClosedError, PeerRejectedError, toError } from '../errors.js';
 import { endpointHostGroup } from '../transport/address.js';
-import { busiestHost } from '../transport/host-slots.js';
+import { HostSlots } from '../transport/host-slots.js';
 import type { Link } from '../transport/link.js';
 import type { Dialer } from './dialer.js';
 import type { NodeInfo } from './node-info.js';
@@ -37,7 +37,7 @@ export class Acceptor {
   /** Links handshaking now, oldest first; at most maxPendingInbound. */
   private readonly pendingLinks = new Set<PendingLink>();
   /** Bounded by maxPendingInbound: an entry exists only while one of its links is pending. */
-  private readonly pendingByHost = new Map<string, number>();
+  private readonly pendingByHost = new HostSlots();
   /** Bounded by maxPendingInbound: an entry exists only while its link is pending. */
   private readonly admitted = new Map<string, Admission>();
 
@@ -68,12 +68,12 @@ export class Acceptor {
   onLink(link: Link): void {
     const { options } = this.sw;
     const host = endpointHostGroup(link.remoteAddress);
-    const fromHost = host === undefined ? 0 : (this.pendingByHost.get(host) ?? 0);
+    const fromHost = this.pendingByHost.held(host);
     if (!this.sw.isRunning || fromHost >= options.maxPendingInboundPerHost || (this.pendingLinks.size >= options.maxPendingInbound && !this.makeRoomFor(fromHost))) {
       link.destroy();
       return;
     }
-    if (host !== undefined) this.pendingByHost.set(host, fromHost + 1);
+    this.pendingByHost.take(host);
     let admittedId: string | undefined;
     let settled = false;
     const controller = this.sw.trackInFlight();
@@ -121,7 +121,7 @@ export class Acceptor {
    * must outpace honest handshakes, and a host with one link pending is the last to lose it.
    */
   private makeRoomFor(newcomerHostPending: number): boolean {
-    const busiest = busiestHost(this.pendingByHost, newcomerHostPending);
+    const busiest = this.pendingByHost.busiest(newcomerHostPending);
     if (busiest === undefined) return false;
     for (const pending of this.pendingLinks) {
       if (pending.host !== busiest) continue;
@@ -135,13 +135,7 @@ export class Acceptor {
   /** Gives a pending link's slots back, once (on eviction, then again when its upgrade settles). */
   private release(pending: PendingLink): void {
     if (!this.pendingLinks.delete(pending)) return;
-    if (pending.host !== undefined) this.releaseHostSlot(pending.host);
-  }
-
-  private releaseHostSlot(host: string): void {
-    const left = (this.pendingByHost.get(host) ?? 1) - 1;
-    if (left > 0) this.pendingByHost.set(host, left);
-    else this.pendingByHost.delete(host);
+    this.pendingByHost.give(pending.host);
   }
 
   /**

@@ -188,7 +188,7 @@ export function recordRefusals(sw: Switch): RefusalRecorder {
 
 /** The victim's handshake bookkeeping (its Acceptor's private fields, read for the test): all must return to zero. */
 export function handshakeSlots(sw: Switch): { pending: number; pendingHosts: number; admitted: number } {
-  const inner = (sw as unknown as { acceptor?: { pendingLinks?: Set<unknown>; pendingByHost?: Map<string, number>; admitted?: Set<string> } }).acceptor;
+  const inner = (sw as unknown as { acceptor?: { pendingLinks?: Set<unknown>; pendingByHost?: { size: number }; admitted?: { size: number } } }).acceptor;
   return { pending: inner?.pendingLinks?.size ?? Number.NaN, pendingHosts: inner?.pendingByHost?.size ?? Number.NaN, admitted: inner?.admitted?.size ?? Number.NaN };
 }
 
