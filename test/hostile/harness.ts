@@ -25,7 +25,7 @@ import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
 import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { webrtcTransport } from '../../platforms/node/webrtc.js';
-import { wsTransport } from '../../platforms/node/ws-transport.js';
+import { wsTransport, type WsTransportOptions } from '../../platforms/node/ws-transport.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** App channel delivered to `receive()`, which decodes msgpack with decodeMessage. */
@@ -172,6 +172,8 @@ export interface VictimOptions {
   /** 'stub': StubRtc (deterministic, no native code); 'real': @roamhq/wrtc. @default 'stub' */
   webrtc?: 'stub' | 'real';
   pex?: PexAgentOptions;
+  /** The victim's ws server (its upgrade-phase caps). */
+  ws?: WsTransportOptions;
   switchOptions?: Partial<SwitchOptions>;
 }
 
@@ -199,8 +201,8 @@ export interface Victim {
 
 const switches = new Set<Switch>();
 
-function baseOptions(key: NodeKey, listen: string[]): SwitchOptions {
-  const transports = [tcpTransport(), wsTransport()];
+function baseOptions(key: NodeKey, listen: string[], ws: WsTransportOptions = {}): SwitchOptions {
+  const transports = [tcpTransport(), wsTransport(ws)];
   return { identity: key, network: NETWORK, transports, listen, aead: nodeChaCha20Poly1305, handshakeTimeoutMs: 5000, dialTimeoutMs: 3000, stopTimeoutMs: 1000 };
 }
 
@@ -211,7 +213,7 @@ export async function startVictim(options: VictimOptions = {}): Promise<Victim> 
   const rtc = stubRtc === undefined ? webrtcTransport() : new WebRtcTransport({ createPeer: stubRtc.factory });
   const pex = new PEXAgent({ allowLocal: false, ensurePeersIntervalMs: 60_000, banMs: 60_000, ...options.pex });
   const record: StreamRecord = { received: new Map() };
-  const base = baseOptions(key, ['tcp://127.0.0.1:0', 'ws://127.0.0.1:0/', `webrtc://${key.nodeId}`]);
+  const base = baseOptions(key, ['tcp://127.0.0.1:0', 'ws://127.0.0.1:0/', `webrtc://${key.nodeId}`], options.ws);
   const sw = new Switch({ ...base, transports: [...base.transports, rtc], inboxCapacity: VICTIM_INBOX_CAPACITY, ...options.switchOptions });
   sw.addAgent('pex', pex).addAgent('signal', rtc.signalAgent).addAgent('app', new AppAgent([APP_CHANNEL], key.nodeId, record));
   sw.addAgent('pull', { channels: PULL_CHANNELS }); // no receive(): read with sw.receive

@@ -107,9 +107,12 @@ async function inboundRound(victim: Victim, via: 'tcp' | 'ws', round: number, ou
 
 /** Runs inbound rounds against a fresh victim; returns the tallies and the heap growth after warm-up. */
 async function inboundChurn(via: 'tcp' | 'ws', warmupRounds: number, rounds: number): Promise<{ outcomes: Outcomes; refused: Outcomes; growthBytes: number; newBans: number }> {
-  // WebSocket peers all come from 127.0.0.1: room for a round's handshakes and the last round's silent ones.
+  // WebSocket peers all come from 127.0.0.1: room for a round's handshakes and the last round's silent
+  // ones, in the ws server's upgrade phase as in the Switch's handshake pool (a busy machine keeps more
+  // of a round's upgrades pending at once).
   const perHost = via === 'ws' ? { maxPendingInboundPerHost: 16 } : {};
-  const victim = await startVictim({ switchOptions: { maxInbound: MAX_INBOUND, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, ...perHost } });
+  const ws = via === 'ws' ? { maxPendingUpgradesPerHost: 16 } : {};
+  const victim = await startVictim({ ws, switchOptions: { maxInbound: MAX_INBOUND, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, ...perHost } });
   await startHonestPair(victim);
   // Count refusals rather than keep them: the test must not retain what it asks the victim not to.
   const refused = new Outcomes();
