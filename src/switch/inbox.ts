@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { AbortError, ProtocolError } from '../errors.js';
 import type { Peer } from './peer.js';
 
 export interface Envelope {
@@ -51,8 +51,8 @@ export class Inbox {
     }
   }
 
-  /** Next envelope, or undefined once the inbox is closed and empty. */
-  next(): Promise<Envelope | undefined> {
+  /** Next envelope, or undefined once the inbox is closed and empty; rejects with AbortError when `signal` fires. */
+  next(signal?: AbortSignal): Promise<Envelope | undefined> {
     if (this.length > 0) {
       const envelope = this.queue[this.head]!;
       this.queue[this.head] = undefined as unknown as Envelope;
@@ -68,7 +68,22 @@ export class Inbox {
       return Promise.resolve(envelope);
     }
     if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.readers.push(resolve));
+    if (signal?.aborted) return Promise.reject(abortErrorOf(signal));
+    return new Promise((resolve, reject) => {
+      const reader = (envelope: Envelope | undefined): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(envelope);
+      };
+      // The reader leaves the line on abort, so a message pushed afterwards goes to another reader or
+      // waits in the queue: nothing is handed to a reader that gave up.
+      const onAbort = (): void => {
+        const index = this.readers.indexOf(reader);
+        if (index >= 0) this.readers.splice(index, 1);
+        reject(abortErrorOf(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.readers.push(reader);
+    });
   }
 
   /** A departed peer need not be resumed; its accepted messages stay for the readers. */
@@ -90,11 +105,15 @@ export class Inbox {
     for (const peer of peers) peer.connection.resume(this);
   }
 
-  async *iterate(): AsyncGenerator<Envelope, void, undefined> {
+  async *iterate(signal?: AbortSignal): AsyncGenerator<Envelope, void, undefined> {
     for (;;) {
-      const envelope = await this.next();
+      const envelope = await this.next(signal);
       if (envelope === undefined) return;
       yield envelope;
     }
   }
+}
+
+function abortErrorOf(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new AbortError('Reading the inbox was aborted');
 }

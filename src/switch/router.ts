@@ -93,7 +93,7 @@ export class Router {
   }
 
   /** Pull-style reading of a channel whose agent has no `receive`. */
-  receive(channelId: number): AsyncIterable<Envelope> {
+  receive(channelId: number, signal?: AbortSignal): AsyncIterable<Envelope> {
     const inbox = this.inboxes.get(channelId);
     if (inbox === undefined) {
       const owner = this.owners.get(channelId);
@@ -104,7 +104,7 @@ export class Router {
           : `Channel 0x${hex(channelId)} is delivered to agent "${owner.name}".receive(); pull-style reading is for agents without receive()`,
       );
     }
-    return { [Symbol.asyncIterator]: () => inbox.iterate() };
+    return { [Symbol.asyncIterator]: () => inbox.iterate(signal) };
   }
 
   forgetPeer(peer: Peer): void {

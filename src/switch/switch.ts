@@ -237,11 +237,12 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   /**
-   * Pull-style reading of a channel whose agent has no `receive` method. Ends when the switch stops.
-   * Several readers share the messages (each message goes to one reader).
+   * Pull-style reading of a channel whose agent has no `receive` method. Ends when the switch stops;
+   * with `signal`, a wait for the next message rejects with the signal's reason (an AbortError if it
+   * gives none) when it fires. Several readers share the messages (each message goes to one reader).
    */
-  receive(channelId: number): AsyncIterable<Envelope> {
-    return this.router.receive(channelId);
+  receive(channelId: number, options: { signal?: AbortSignal } = {}): AsyncIterable<Envelope> {
+    return this.router.receive(channelId, options.signal);
   }
 
   /**

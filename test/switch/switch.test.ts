@@ -306,6 +306,26 @@ describe('Switch over real TCP', () => {
     expect(() => a.sw.receive(0x20)).toThrowError(ConfigError);
   });
 
+  it('a pull reader that gives up with an AbortSignal stops waiting, and the next message waits for another reader', async () => {
+    const a = await startNode({ agents: { pull: { channels: [{ id: 0x40 }] } } });
+    const b = await startNode({ agents: { pull: { channels: [{ id: 0x40 }] } } });
+    const peer = await b.sw.dial(a.address);
+    const controller = new AbortController();
+    const iterator = a.sw.receive(0x40, { signal: controller.signal })[Symbol.asyncIterator]();
+    const waiting = iterator.next();
+    const reason = new Error('reader gave up');
+    controller.abort(reason);
+    await expect(within(waiting, 2000, 'aborted wait')).rejects.toBe(reason);
+    await peer.send(0x40, bytes(7));
+    const second = a.sw.receive(0x40)[Symbol.asyncIterator]();
+    const next = await within(second.next(), 2000, 'message for the second reader');
+    expect(next.done).toBe(false);
+    expect(next.value!.message.length).toBe(7);
+    const already = new AbortController();
+    already.abort();
+    await expect(within(a.sw.receive(0x40, { signal: already.signal })[Symbol.asyncIterator]().next(), 2000, 'aborted before')).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
   it('an honest sender to a small, slowly read pull inbox is paused and resumed, never cut: every message arrives once, in order', async () => {
     // Small messages, sent faster than the reader takes them: one frame carries hundreds of them, so
     // each resume hands on the rest of a frame while the inbox refills, over and over.
