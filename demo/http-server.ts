@@ -2,6 +2,7 @@ import { stat, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, posix, sep } from 'node:path';
+import { UpgradeGuard } from '../platforms/node/ws-upgrade-guard.js';
 import type { HostPort } from './node-runner.js';
 
 /**
@@ -32,10 +33,33 @@ export interface WebRoutes {
   config(requestHost: string | undefined): unknown;
 }
 
+/**
+ * Every open TCP connection counts, in all and per IPv4 address or IPv6 /64, until it closes: one over
+ * its host's share is dropped on arrival, and when all are taken a newcomer from a less busy host takes
+ * the place of the busiest host's oldest. Without them a stranger's idle connections (Node keeps one up
+ * to 90 s before its header timeout fires) would use up the process's file descriptors, and with them
+ * the node's ability to accept peers and save its address book.
+ */
+export interface HttpConnectionLimits {
+  maxConnections: number;
+  maxConnectionsPerHost: number;
+  /** A connection still open this long after it arrived is cut (pages fetch a few small files). */
+  connectionLifetimeMs: number;
+}
+
+export const DEFAULT_HTTP_CONNECTION_LIMITS: Readonly<HttpConnectionLimits> = Object.freeze({
+  maxConnections: 256,
+  maxConnectionsPerHost: 32,
+  connectionLifetimeMs: 60_000,
+});
+/** A request's headers and body must arrive within this (ours are bodiless GETs). */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export interface HttpServerOptions {
   at: HostPort;
   status: () => unknown;
   web?: WebRoutes | undefined;
+  limits?: Partial<HttpConnectionLimits>;
 }
 
 /** URL folders served from the browser build, and nothing else of it. */
@@ -53,14 +77,20 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 const PAGE_CSP = "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const MISSING_BUILD = 'The browser build is missing: run "npm run build:browser" (it writes dist/demo-web and dist/browser).\n';
 
-export function startHttpServer({ at, status, web }: HttpServerOptions): Promise<HttpServer> {
-  const server = createServer((request, response) => {
+export function startHttpServer({ at, status, web, limits }: HttpServerOptions): Promise<HttpServer> {
+  const { maxConnections, maxConnectionsPerHost, connectionLifetimeMs } = { ...DEFAULT_HTTP_CONNECTION_LIMITS, ...limits };
+  // The ws server's upgrade guard with a connection's whole life as its "pending" phase: released only on close.
+  const guard = new UpgradeGuard({ maxPendingUpgrades: maxConnections, maxPendingUpgradesPerHost: maxConnectionsPerHost, upgradeTimeoutMs: connectionLifetimeMs });
+  const server = createServer({ connectionsCheckingInterval: 1000 }, (request, response) => {
     handle(request, response, status, web).catch(() => {
       // A failed read of a file that was just listed, or a client gone mid-response.
       if (!response.headersSent) reply(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else response.destroy();
     });
   });
+  server.headersTimeout = REQUEST_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.on('connection', guard.onConnection);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: at.host, port: at.port }, () => {
@@ -77,6 +107,7 @@ export function startHttpServer({ at, status, web }: HttpServerOptions): Promise
             server.close(() => done());
             // close() waits for idle keep-alive sockets to time out; they hold nothing worth waiting for.
             server.closeAllConnections();
+            guard.destroyAll();
           })),
       });
     });

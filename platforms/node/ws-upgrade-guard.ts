@@ -24,6 +24,7 @@ export interface UpgradeGuardLimits {
  * host group) until it upgrades or closes, one over its host's cap is destroyed on arrival, one that
  * finds every slot held takes the place of the oldest of the busiest host (or is destroyed when its own
  * host is that busy), and one that has not upgraded within the deadline is destroyed. Holds at most `maxPendingUpgrades` entries.
+ * The relay program's HTTP server uses it too, with a connection's whole life as the pending phase.
  */
 export class UpgradeGuard {
   private readonly pending = new Map<Socket, { host: string | undefined; timer: ReturnType<typeof setTimeout> }>();

@@ -1,9 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpServer, type HttpServer } from '../../demo/http-server.js';
+import { startHttpServer, type HttpServer, type HttpServerOptions } from '../../demo/http-server.js';
 import { pageRelayAddress } from '../../demo/node-runner.js';
 
 const ID = 'ab'.repeat(20);
@@ -31,9 +32,9 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function serve(options: { distDirs?: string[]; config?: unknown; web?: boolean } = {}): Promise<HttpServer> {
+async function serve(options: { distDirs?: string[]; config?: unknown; web?: boolean; limits?: HttpServerOptions['limits'] } = {}): Promise<HttpServer> {
   const web = options.web === false ? undefined : { distDirs: options.distDirs ?? [dist], config: () => options.config };
-  const server = await startHttpServer({ at: { host: '127.0.0.1', port: 0 }, status: () => ({ ok: true }), web });
+  const server = await startHttpServer({ at: { host: '127.0.0.1', port: 0 }, status: () => ({ ok: true }), web, limits: options.limits });
   servers.push(server);
   return server;
 }
@@ -45,10 +46,10 @@ interface Reply {
 }
 
 /** A raw request: fetch() would normalise `..` and follow redirects, which is what we want to see. */
-function get(server: HttpServer, path: string, method = 'GET'): Promise<Reply> {
+function get(server: HttpServer, path: string, method = 'GET', localAddress?: string): Promise<Reply> {
   const { hostname, port } = new URL(server.url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: hostname, port, path, method, timeout: 5_000 }, (res) => {
+    const req = httpRequest({ host: hostname, port, path, method, timeout: 5_000, localAddress, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -120,6 +121,55 @@ describe('the relay HTTP server', () => {
     expect(page.status).toBe(503);
     expect(page.body).toContain('npm run build:browser');
     expect((await get(server, '/config.json')).status).toBe(503);
+  });
+});
+
+/** TCP connections from `localAddress` that send nothing; resolves once each is connected or refused. */
+async function idleConnections(server: HttpServer, count: number, localAddress: string): Promise<Socket[]> {
+  const { port } = new URL(server.url);
+  return Promise.all(
+    Array.from({ length: count }, () => {
+      const socket = connect({ host: '127.0.0.1', port: Number(port), localAddress });
+      socket.on('error', () => undefined);
+      return new Promise<Socket>((resolve) => {
+        socket.once('connect', () => resolve(socket));
+        socket.once('close', () => resolve(socket));
+      });
+    }),
+  );
+}
+
+async function openAfter(sockets: Socket[], ms: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return sockets.filter((socket) => !socket.destroyed && socket.readyState === 'open').length;
+}
+
+describe('the relay HTTP server against idle connections', () => {
+  const held: Socket[] = [];
+  afterEach(() => {
+    for (const socket of held.splice(0)) socket.destroy();
+  });
+
+  it("caps one host's connections, serves other hosts meanwhile, and cuts a connection at the end of its lifetime", async () => {
+    const server = await serve({ config: {}, limits: { maxConnections: 64, maxConnectionsPerHost: 8, connectionLifetimeMs: 1500 } });
+    const attacker = await idleConnections(server, 40, '127.0.0.1');
+    held.push(...attacker);
+    expect(await openAfter(attacker, 200)).toBe(8);
+    expect((await get(server, '/status', 'GET', '127.0.0.2')).status).toBe(200);
+    // The attacker's host is full: its next connection is dropped on arrival.
+    await expect(get(server, '/status', 'GET', '127.0.0.1')).rejects.toThrow();
+    expect(await openAfter(attacker, 2500)).toBe(0);
+    expect((await get(server, '/status', 'GET', '127.0.0.1')).status).toBe(200);
+  });
+
+  it('when every connection is taken, a newcomer from a less busy host replaces the busiest host\'s oldest', async () => {
+    const server = await serve({ config: {}, limits: { maxConnections: 16, maxConnectionsPerHost: 8, connectionLifetimeMs: 30_000 } });
+    const first = await idleConnections(server, 8, '127.0.0.1');
+    const second = await idleConnections(server, 8, '127.0.0.2');
+    held.push(...first, ...second);
+    expect(await openAfter([...first, ...second], 200)).toBe(16);
+    expect((await get(server, '/status', 'GET', '127.0.0.3')).status).toBe(200);
+    expect(await openAfter([...first, ...second], 200)).toBe(15);
   });
 });
 
