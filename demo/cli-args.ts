@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_INBOUND_PEERS, DEFAULT_MAX_OUTBOUND_PEERS } from '../src/switch/constants.js';
@@ -28,6 +29,8 @@ and an optional browser demo page.
 Options:
   --listen <tcp://host:port>   listen address, repeatable; port 0 picks a free port (default ${DEFAULT_LISTEN})
   --ws <host:port>             also accept WebSocket peers (browsers) on ws://host:port/
+  --trusted-proxy <ip>         a reverse proxy in front of --ws (e.g. nginx for wss://); peers through it are
+                               known by its X-Forwarded-For (per-host limits see each client); repeatable
   --persistent <address>       peer to keep connected, tcp://<nodeId>@host:port or ws://…; repeatable
   --seeds <address,...>        peers to learn other peers from, comma-separated; repeatable
   --home <dir>                 where the node key and address book live (default ~/.meshlink)
@@ -62,6 +65,7 @@ const OPTIONS = {
   listen: { type: 'string', multiple: true },
   ws: { type: 'string' },
   persistent: { type: 'string', multiple: true },
+  'trusted-proxy': { type: 'string', multiple: true },
   seeds: { type: 'string', multiple: true },
   home: { type: 'string' },
   network: { type: 'string' },
@@ -117,7 +121,11 @@ export function parseCommandLine(argv: readonly string[]): Command {
     allowLocal: values['allow-local'] === true,
     gossipIntervalMs: values['gossip-interval'] === undefined ? undefined : parseInterval('--gossip-interval', values['gossip-interval']),
     webrtc: values.webrtc === true ? { iceServers: (values['ice-server'] ?? []).map(parseIceServer) } : undefined,
+    trustedProxies: values['trusted-proxy']?.map(parseProxyAddress),
   };
+  if (config.trustedProxies !== undefined && config.ws === undefined) {
+    throw new UsageError('--trusted-proxy is for a proxy in front of the WebSocket listener: add --ws <host:port>');
+  }
   if (values['ice-server'] !== undefined && values.webrtc !== true) {
     throw new UsageError('--ice-server configures WebRTC: add --webrtc');
   }
@@ -125,6 +133,12 @@ export function parseCommandLine(argv: readonly string[]): Command {
     throw new UsageError('--web serves a page that dials this node over WebSocket: add --ws <host:port>');
   }
   return { kind: 'node', config, logLevel };
+}
+
+/** `--trusted-proxy 127.0.0.1`: an IP address, as a socket reports a proxy's. Throws UsageError. */
+function parseProxyAddress(value: string): string {
+  if (isIP(value) === 0) throw new UsageError(`--trusted-proxy must be an IP address, got "${value}"`);
+  return value;
 }
 
 /** `--seeds a,b --seeds c`: comma-separated peer addresses, repeatable. Throws UsageError. */

@@ -66,6 +66,8 @@ export interface NodeConfig {
   gossipIntervalMs?: number | undefined;
   /** Link to peers met through a relay over WebRTC (Node: @roamhq/wrtc), with these STUN/TURN servers. */
   webrtc?: { iceServers: IceServer[] } | undefined;
+  /** Reverse proxies in front of the WebSocket listener whose `X-Forwarded-For` names the client. */
+  trustedProxies?: string[] | undefined;
 }
 
 /** `GET /config.json` of the demo page's server. */
@@ -124,6 +126,7 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
     listen: config.ws === undefined ? config.listen : [...config.listen, wsListenAddress(config.ws)],
     persistentPeers: config.persistent,
     maxInbound: config.maxInbound,
+    ...(config.trustedProxies === undefined ? {} : { ws: { trustedProxies: config.trustedProxies } }),
     maxOutbound: config.maxOutbound,
     nat: config.nat ?? false,
     webrtc: config.webrtc === undefined ? false : { iceServers: config.webrtc.iceServers, onRoute: (route) => log('info', 'webrtc:route', { ...route }) },

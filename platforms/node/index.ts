@@ -13,7 +13,7 @@ import { assembleNode, type CommonNodeOptions } from '../../src/node-options.js'
 import { webrtcTransport, type NodeWebRtcTransportOptions } from './webrtc.js';
 import { createNatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
 import { createUpnpPortMapper, loadSsdp, type UpnpPortMapperOptions } from './upnp/index.js';
-import { wsTransport } from './ws-transport.js';
+import { wsTransport, type WsTransportOptions } from './ws-transport.js';
 
 export * from '../../src/index.js';
 export { tcpTransport, TcpLink, type TcpTransportOptions } from './tcp.js';
@@ -33,6 +33,11 @@ export interface NodeOptions extends CommonNodeOptions {
   home?: string;
   /** `true`, or options for the transport; `wrtc` may name the RTCPeerConnection implementation. */
   webrtc?: boolean | NodeWebRtcTransportOptions;
+  /**
+   * Options of the default WebSocket transport (unused when `transports` is given): upgrade limits, and
+   * `trustedProxies` for a server behind a reverse proxy (e.g. nginx terminating TLS for `wss://`).
+   */
+  ws?: Omit<WsTransportOptions, 'allowLocalNames'>;
   /**
    * Map the listening ports on the LAN's gateway and advertise the external addresses: 'upnp'
    * (UPnP IGDv1/IGDv2) or 'nat-pmp' (RFC 6886), or options with `protocol` (default 'upnp').
@@ -61,7 +66,7 @@ export interface NodeNatOptions extends Omit<NatAgentOptions, 'createMapper'> {
 function defaultTransports(options: NodeOptions): Transport[] {
   const pex = options.pex;
   const allowLocalNames = pex === undefined || pex === false || (pex !== true && pex.allowLocal === true);
-  return [tcpTransport({ allowLocalNames }), wsTransport({ allowLocalNames })];
+  return [tcpTransport({ allowLocalNames }), wsTransport({ ...options.ws, allowLocalNames })];
 }
 
 export function defaultHome(): string {
@@ -98,7 +103,7 @@ export async function createNode(options: NodeOptions = {}): Promise<Switch> {
 async function assembleNodeForNode(options: NodeOptions): Promise<Switch> {
   const storage = options.storage ?? new FileStorage(options.home ?? defaultHome());
   const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
-  const { home: _home, nat: _nat, ...common } = options;
+  const { home: _home, nat: _nat, ws: _ws, ...common } = options;
   const sw = assembleNode(common, {
     identity,
     storage,

@@ -7,6 +7,7 @@ import type { Link } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
 import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
 import { WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
+import { clientAddressOf, trustedProxySet } from './forwarded-client.js';
 import { localRefusingLookup } from './guarded-lookup.js';
 import {
   UpgradeGuard,
@@ -38,12 +39,22 @@ export interface WsTransportOptions {
   maxPendingUpgradesPerHost?: number;
   /** A connection that has not upgraded by then is cut, in ms. @default 10_000 */
   upgradeTimeoutMs?: number;
+  /**
+   * IP addresses of reverse proxies in front of our server (e.g. `['127.0.0.1']` for an nginx on the same
+   * host that terminates TLS for `wss://`). A peer arriving through one of them is known by the last
+   * address of its `X-Forwarded-For` header (the one the proxy appended), so the per-host caps see each
+   * client instead of one host; the proxy's own connections do not count against the per-host upgrade
+   * cap (the proxy holds a slow client's request itself), only against the total. Never list an address
+   * that clients can connect from directly: they could then name any address. @default []
+   */
+  trustedProxies?: readonly string[];
 }
 
 class NodeWebSocketTransport implements Transport {
   readonly protocols = ['ws', 'wss'] as const;
   private readonly client: WebSocketClientTransport;
   private readonly upgradeLimits: UpgradeGuardLimits;
+  private readonly trustedProxies: ReadonlySet<string>;
 
   constructor(options: WsTransportOptions) {
     this.upgradeLimits = {
@@ -51,6 +62,7 @@ class NodeWebSocketTransport implements Transport {
       maxPendingUpgradesPerHost: options.maxPendingUpgradesPerHost ?? WS_DEFAULT_MAX_PENDING_UPGRADES_PER_HOST,
       upgradeTimeoutMs: options.upgradeTimeoutMs ?? WS_DEFAULT_UPGRADE_TIMEOUT_MS,
     };
+    this.trustedProxies = trustedProxySet(options.trustedProxies);
     const lookup = options.allowLocalNames === false ? { lookup: localRefusingLookup() } : {};
     // The dialing side caps messages as the server does (ws's own default is 100 MiB), and offers no
     // permessage-deflate (ws's client offers it by default): our frames are sealed, so incompressible,
@@ -73,7 +85,7 @@ class NodeWebSocketTransport implements Transport {
     }
     return new Promise<Listener>((resolve, reject) => {
       // Our own HTTP server (ws would make one with no limits) so that the upgrade phase is guarded.
-      const guard = new UpgradeGuard(this.upgradeLimits);
+      const guard = new UpgradeGuard(this.upgradeLimits, this.trustedProxies);
       const http = createServer((_request, response) => {
         response.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('Upgrade Required');
       });
@@ -85,9 +97,7 @@ class NodeWebSocketTransport implements Transport {
       http.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
       server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
         guard.release(request.socket as Socket);
-        const host = request.socket.remoteAddress ?? 'unknown';
-        const remote = `${host.includes(':') ? `[${host}]` : host}:${request.socket.remotePort ?? 0}`;
-        onLink(new WebSocketLink(socket as unknown as WebSocketLike, remote));
+        onLink(new WebSocketLink(socket as unknown as WebSocketLike, clientAddressOf(request, this.trustedProxies)));
       });
       http.once('listening', () => {
         http.removeAllListeners('error');

@@ -30,11 +30,17 @@ export class UpgradeGuard {
   private readonly pending = new Map<Socket, { host: string | undefined; timer: ReturnType<typeof setTimeout> }>();
   private readonly pendingByHost = new HostSlots();
 
-  constructor(private readonly limits: UpgradeGuardLimits) {}
+  constructor(
+    private readonly limits: UpgradeGuardLimits,
+    /** Reverse proxies' addresses: their connections count only against the total (one proxy carries every client). */
+    private readonly trustedProxies: ReadonlySet<string> = new Set(),
+  ) {}
 
   /** A TCP connection arrived at the HTTP server. */
   readonly onConnection = (socket: Socket): void => {
-    const host = endpointHostGroup(`${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort ?? 0}`);
+    const host = this.trustedProxies.has(socket.remoteAddress ?? '')
+      ? undefined
+      : endpointHostGroup(`${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort ?? 0}`);
     const fromHost = this.pendingByHost.held(host);
     if (fromHost >= this.limits.maxPendingUpgradesPerHost || (this.pending.size >= this.limits.maxPendingUpgrades && !this.makeRoomFor(fromHost))) {
       socket.destroy();

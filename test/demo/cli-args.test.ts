@@ -82,6 +82,12 @@ describe('meshlink command line', () => {
     expect(usageError('node', '--nat', 'NAT-PMP')).toMatch(/--nat must be upnp, nat-pmp or none, got "NAT-PMP"/);
   });
 
+  it('takes --trusted-proxy, repeatable, as IP addresses for the WebSocket listener', () => {
+    expect(nodeConfig('--ws', '127.0.0.1:0', '--trusted-proxy', '127.0.0.1', '--trusted-proxy', '::1').config.trustedProxies).toEqual(['127.0.0.1', '::1']);
+    expect(usageError('node', '--ws', '127.0.0.1:0', '--trusted-proxy', 'proxy.example.org')).toMatch(/--trusted-proxy must be an IP address/);
+    expect(usageError('node', '--trusted-proxy', '127.0.0.1')).toMatch(/--trusted-proxy.*--ws/);
+  });
+
   it('answers --help and "help"', () => {
     expect(parseCommandLine(['--help'])).toEqual({ kind: 'help' });
     expect(parseCommandLine(['node', '-h'])).toEqual({ kind: 'help' });
