@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { expect, type Browser, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+import { expect, type Browser, type BrowserContext, type BrowserContextOptions, type Page, type TestInfo } from '@playwright/test';
 
 /**
  * Harness of the browser-mesh specs (mesh, mesh-node, bundlers). Each spec starts its own relays and
@@ -131,6 +131,8 @@ export interface RelayOptions {
   /** Addresses for --seeds (e.g. another relay's tcp address). */
   seeds?: string[];
   network?: string;
+  /** More `meshlink node` flags, e.g. `['--trusted-proxy', '127.0.0.1']`. */
+  extraArgs?: string[];
 }
 
 /**
@@ -140,7 +142,7 @@ export interface RelayOptions {
  */
 export class Relay {
   private constructor(
-    readonly options: Required<Omit<RelayOptions, 'seeds' | 'network'>> & Pick<RelayOptions, 'seeds' | 'network'>,
+    readonly options: Required<Omit<RelayOptions, 'seeds' | 'network' | 'extraArgs'>> & Pick<RelayOptions, 'seeds' | 'network' | 'extraArgs'>,
     readonly child: JsonChild,
     readonly nodeId: string,
     readonly tcpAddress: string,
@@ -167,6 +169,7 @@ export class Relay {
       'debug',
       ...(options.network === undefined ? [] : ['--network', options.network]),
       ...(options.seeds === undefined || options.seeds.length === 0 ? [] : ['--seeds', options.seeds.join(',')]),
+      ...(options.extraArgs ?? []),
     ];
     const child = JsonChild.spawn(options.moniker, args);
     const started = await child.waitLine((line) => line['event'] === 'started', 20_000);
@@ -418,8 +421,8 @@ export async function serveBundle(target: Page | BrowserContext, origin: string)
  * WebSocket to a relay on 127.0.0.1 fails (`net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS`, close
  * 1006) unless the context holds the permission. (Pages the relay serves itself are loopback already.)
  */
-export function newPageContext(browser: Browser): Promise<BrowserContext> {
-  return browser.newContext({ permissions: ['local-network-access'] });
+export function newPageContext(browser: Browser, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+  return browser.newContext({ ...options, permissions: ['local-network-access'] });
 }
 
 /** A page running a mesh node (window.__mesh). */
@@ -432,8 +435,8 @@ export class MeshPage {
   ) {}
 
   /** A new context (own IndexedDB) with one page on `origin`, booted with `options`. */
-  static async open(browser: Browser, origin: string, options: BootOptions): Promise<MeshPage> {
-    const context = await newPageContext(browser);
+  static async open(browser: Browser, origin: string, options: BootOptions, contextOptions: BrowserContextOptions = {}): Promise<MeshPage> {
+    const context = await newPageContext(browser, contextOptions);
     await context.addInitScript(countPeerConnections);
     await serveBundle(context, origin);
     const page = await context.newPage();

@@ -4,12 +4,6 @@
  * X-Forwarded-For, so the per-host caps see each client, not the proxy; a forged header from the client
  * side, or one sent straight to us, names nobody. Clients pick their source address on 127.0.0.0/8.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createNode, MemoryStorage, WebSocketClientTransport, type Switch, type WebSocketConstructor } from '../../platforms/node/index.js';
@@ -19,75 +13,8 @@ import type { IncomingMessage } from 'node:http';
 import { parseAddress } from '../../src/transport/address.js';
 import type { Link } from '../../src/transport/link.js';
 import type { Listener } from '../../src/transport/transport.js';
+import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { waitFor, within } from '../helpers/wait.js';
-
-const NGINX = '/usr/sbin/nginx';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** nginx in the foreground, one process, everything under a scratch prefix; proxies ws to `upstreamPort`. */
-async function startNginx(upstreamPort: number): Promise<{ port: number; stop: () => Promise<void> }> {
-  if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: install Debian's nginx-light (the README's test set-up line does)`);
-  const prefix = await mkdtemp(join(tmpdir(), 'meshlink-nginx-'));
-  const port = await freePort();
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((name) => `${name}_temp_path ${join(prefix, name)};`).join('\n    ');
-  await writeFile(
-    join(prefix, 'nginx.conf'),
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${join(prefix, 'nginx.pid')};
-error_log stderr warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    ${temp}
-    server {
-        listen 127.0.0.1:${port};
-        location / {
-            proxy_pass http://127.0.0.1:${upstreamPort};
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_read_timeout 60s;
-        }
-    }
-}
-`,
-  );
-  const child: ChildProcess = spawn(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const probe = net.connect({ host: '127.0.0.1', port }, () => {
-        probe.destroy();
-        resolve(true);
-      });
-      probe.on('error', () => resolve(false));
-    });
-    if (up) break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start: ${stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return {
-    port,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await within(exited, 10_000, 'nginx exit');
-      await rm(prefix, { recursive: true, force: true });
-    },
-  };
-}
 
 /** A `ws` WebSocket class whose connections leave from `localAddress` (one "host" per address). */
 function webSocketFrom(localAddress: string, headers: Record<string, string> = {}): WebSocketConstructor {
@@ -107,7 +34,7 @@ async function silentSocket(url: string, localAddress: string): Promise<WebSocke
   return socket;
 }
 
-let proxied: { port: number; stop: () => Promise<void> } | undefined;
+let proxied: Nginx | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
