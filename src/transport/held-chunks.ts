@@ -14,7 +14,12 @@ export const HELD_CHUNK_OVERHEAD_BYTES = 128;
  * buffer of its own: below about a kilobyte, a buffer's own objects cost more than its bytes.
  */
 export const HELD_PACKED_COPY_MAX_BYTES = 1024;
-/** The block that small held copies are packed into, end to end (a new one when it is full). */
+/**
+ * Small held copies are packed end to end into blocks: the first this large (a link paused with a few
+ * small frames held, as under backpressure, keeps little), each next one twice the last…
+ */
+export const HELD_PACK_FIRST_BLOCK_BYTES = 256;
+/** …up to this. */
 export const HELD_PACK_BLOCK_BYTES = 16 * 1024;
 
 export class HeldChunks {
@@ -25,6 +30,7 @@ export class HeldChunks {
   /** Where packed copies go; dropped with the chunks, so an idle holder keeps no block. */
   private block: Uint8Array | undefined;
   private blockUsed = 0;
+  private nextBlockBytes = HELD_PACK_FIRST_BLOCK_BYTES;
   /**
    * Where in `block` the last held chunk starts while packed copies still join it; -1 when they may
    * not (that chunk is not packed, or a drain has handed chunks on since). Its slot in `chunks` is
@@ -62,8 +68,9 @@ export class HeldChunks {
     if (this.openPackStart < 0 || this.blockUsed + length > this.block!.length) {
       this.sealOpenPack();
       if (this.block === undefined || this.blockUsed + length > this.block.length) {
-        this.block = new Uint8Array(HELD_PACK_BLOCK_BYTES);
+        this.block = new Uint8Array(Math.max(length, this.nextBlockBytes));
         this.blockUsed = 0;
+        this.nextBlockBytes = Math.min(2 * this.block.length, HELD_PACK_BLOCK_BYTES);
       }
       this.openPackStart = this.blockUsed;
       this.chunks.push(OPEN_PACK);
@@ -98,6 +105,7 @@ export class HeldChunks {
     this.byteCount = 0;
     this.block = undefined;
     this.blockUsed = 0;
+    this.nextBlockBytes = HELD_PACK_FIRST_BLOCK_BYTES;
     this.openPackStart = -1;
   }
 

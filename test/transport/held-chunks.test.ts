@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { HELD_CHUNK_OVERHEAD_BYTES, HELD_PACK_BLOCK_BYTES, HELD_PACKED_COPY_MAX_BYTES, HeldChunks } from '../../src/transport/held-chunks.js';
+import { HELD_CHUNK_OVERHEAD_BYTES, HELD_PACK_BLOCK_BYTES, HELD_PACK_FIRST_BLOCK_BYTES, HELD_PACKED_COPY_MAX_BYTES, HeldChunks } from '../../src/transport/held-chunks.js';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
 /** What chunks of these lengths count for: their bytes and each one's overhead. */
@@ -116,19 +116,38 @@ describe('HeldChunks', () => {
     );
   });
 
-  it('packs small copies into one chunk per block: 3,000 one-byte copies count 3,000 bytes and one overhead', () => {
+  it('packs small copies into blocks that double up to HELD_PACK_BLOCK_BYTES: 40,000 one-byte copies make 8 chunks', () => {
     const held = new HeldChunks();
     const source = new Uint8Array(1);
-    for (let i = 0; i < 3000; i++) {
+    const count = 40_000;
+    for (let i = 0; i < count; i++) {
       source[0] = i & 0xff;
       held.pushCopy(source);
     }
     source[0] = 0xaa; // the caller reuses its buffer: what is held is a copy
-    expect(held.bytes).toBe(cost(3000));
     const delivered: Uint8Array[] = [];
+    const bytesHeld = held.bytes;
     expect(held.drain(() => true, (chunk) => delivered.push(chunk))).toBe(true);
-    expect(delivered).toHaveLength(1);
-    expect([...delivered[0]!]).toEqual(Array.from({ length: 3000 }, (_, i) => i & 0xff));
+    // 256, 512 … 8 KiB, then 16 KiB blocks (the last one part full).
+    const sizes: number[] = [];
+    for (let size = HELD_PACK_FIRST_BLOCK_BYTES, left = count; left > 0; size = Math.min(2 * size, HELD_PACK_BLOCK_BYTES)) {
+      sizes.push(Math.min(size, left));
+      left -= size;
+    }
+    expect(delivered.map((chunk) => chunk.length)).toEqual(sizes);
+    expect(sizes).toHaveLength(8);
+    expect(bytesHeld).toBe(cost(...sizes));
+    expect([...delivered.flatMap((chunk) => [...chunk])]).toEqual(Array.from({ length: count }, (_, i) => i & 0xff));
+  });
+
+  it('packs a few small copies into a small block', () => {
+    const held = new HeldChunks();
+    held.pushCopy(bytes(1, 2, 3));
+    held.pushCopy(bytes(4));
+    const delivered: Uint8Array[] = [];
+    held.drain(() => true, (chunk) => delivered.push(chunk));
+    expect(delivered).toEqual([bytes(1, 2, 3, 4)]);
+    expect(delivered[0]!.buffer.byteLength).toBe(HELD_PACK_FIRST_BLOCK_BYTES);
   });
 
   it('holds a large copy as a chunk of its own, copied once, and starts a new packed chunk after it', () => {
@@ -150,16 +169,15 @@ describe('HeldChunks', () => {
 
   it('starts a new packed chunk when the block is full, after a drain, and after a pushed chunk', () => {
     const held = new HeldChunks();
-    const piece = new Uint8Array(HELD_PACKED_COPY_MAX_BYTES).fill(1);
-    const perBlock = Math.floor(HELD_PACK_BLOCK_BYTES / piece.length);
-    for (let i = 0; i <= perBlock; i++) held.pushCopy(piece);
+    const piece = new Uint8Array(HELD_PACK_FIRST_BLOCK_BYTES / 2).fill(1);
+    for (let i = 0; i < 3; i++) held.pushCopy(piece); // two fill the first block, the third starts the next
     const lengths: number[] = [];
     held.drain(() => lengths.length < 1, (chunk) => lengths.push(chunk.length));
     held.pushCopy(bytes(5));
     held.push(bytes(6));
     held.pushCopy(bytes(7));
     held.drain(() => true, (chunk) => lengths.push(chunk.length));
-    expect(lengths).toEqual([perBlock * piece.length, piece.length, 1, 1, 1]);
+    expect(lengths).toEqual([2 * piece.length, piece.length, 1, 1, 1]);
   });
 
   it('delivers every byte in order and counts what it holds, whatever the mix of pushes, copies and partial drains', () => {
