@@ -161,8 +161,9 @@ export class SecureLinkSession implements SecureLink {
     if (handlers !== undefined && !this.userPaused && !this.hasPending()) {
       this.deliver(handlers, handlers.retainsChunks === false ? plaintext : new Uint8Array(plaintext));
     } else {
-      // A copy: the link below may reuse the chunk that the plaintext lies in.
-      this.pending.push(new Uint8Array(plaintext));
+      // A copy: the link below may reuse the chunk that the plaintext lies in. Small frames are packed
+      // together, so a chunk of one-byte frames held here costs about its size, not an object a frame.
+      this.pending.pushCopy(plaintext);
       this.updateLinkFlow();
     }
   };

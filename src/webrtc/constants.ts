@@ -12,6 +12,19 @@ export const SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES = 256;
 export const SIGNAL_RATE_PER_SECOND = 20;
 /** …and the burst a peer may send at once (one connection setup is ~5–20 messages). */
 export const SIGNAL_BURST_MESSAGES = 100;
+/** Signals a relay forwards to us may be this many times one peer's own rate and burst… */
+export const SIGNAL_RELAYED_ALLOWANCE_FACTOR = 10;
+/**
+ * …and one sender's signals through that relay (by the `from` it names) this many: what the sender
+ * could send us directly, a tenth of the relay's allowance. So one sender flooding through a relay that
+ * lets it (a relay with higher limits than ours) cannot use up what the relay's other senders need.
+ */
+export const SIGNAL_RELAYED_SENDER_FACTOR = 1;
+/**
+ * Senders whose share of one relay's allowance is tracked (the most recently heard): a sender not
+ * tracked starts with a full share, so the table stays bounded whatever ids a relay names.
+ */
+export const SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY = 64;
 /**
  * Nodes a peer we dialled has signalled through us, remembered per peer (the most recent ones): only
  * their signals are forwarded to it, since it takes relayed signals from us only while it negotiates
@@ -37,6 +50,11 @@ export const WEBRTC_MAX_PENDING_ACCEPTS = 32;
  * `from` ids cannot hold every slot and lock out offers arriving through other relays.
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA = 8;
+/**
+ * Of those, offers from one sender through all relays: one negotiation per (relay, sender) already
+ * gives a sender at most one slot of a relay's; this stops one sender taking a slot at every relay.
+ */
+export const WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER = 2;
 /**
  * Our own offers in flight at once, in all and through one relay. Each holds an RTCPeerConnection, and
  * a page may open only a few hundred in its lifetime: a flood of addresses must not become one.

@@ -24,6 +24,8 @@ export interface Negotiation {
   readonly initiator: boolean;
   /** The relay (or direct peer) the negotiation runs through. */
   readonly via: string;
+  /** The node at the other end (for an offer we answer, the sender the relay named). */
+  readonly remote: string;
   /** Hands the remote's offer, answer or ICE candidate to the RTCPeerConnection; a bad one fails it. */
   signal(data: SignalData): void;
   /** Ends it: the RTCPeerConnection is closed and `onFailed` told. Once; later calls do nothing. */
@@ -45,10 +47,12 @@ export interface NegotiationRequest {
   onFailed?(error: Error): void;
 }
 
-/** Negotiations allowed at once, in all and through one relay. */
+/** Negotiations allowed at once, in all, through one relay, and with one remote (through any relays). */
 export interface NegotiationCaps {
   total: number;
   perVia: number;
+  /** @default no cap beyond `total` */
+  perRemote?: number;
 }
 
 export interface NegotiationsOptions {
@@ -75,30 +79,32 @@ export class Negotiations {
     return this.inFlight.get(negotiationKey(via, remote));
   }
 
-  /** Negotiations of one kind in flight, in all and per relay. */
-  counts(initiator: boolean): { total: number; byVia: Map<string, number> } {
+  /** Negotiations of one kind in flight, in all, per relay and per remote (maps bounded by the caps). */
+  counts(initiator: boolean): { total: number; byVia: Map<string, number>; byRemote: Map<string, number> } {
     const byVia = new Map<string, number>();
+    const byRemote = new Map<string, number>();
     let total = 0;
     for (const negotiation of this.inFlight.values()) {
       if (negotiation.initiator !== initiator) continue;
       total++;
       byVia.set(negotiation.via, (byVia.get(negotiation.via) ?? 0) + 1);
+      byRemote.set(negotiation.remote, (byRemote.get(negotiation.remote) ?? 0) + 1);
     }
-    return { total, byVia };
+    return { total, byVia, byRemote };
   }
 
-  /** Whether one more negotiation of this kind through `via` fits under its caps. */
-  hasRoom(initiator: boolean, via: string): boolean {
+  /** Whether one more negotiation of this kind with `remote` through `via` fits under its caps. */
+  hasRoom(initiator: boolean, via: string, remote: string): boolean {
     const caps = initiator ? this.options.dials : this.options.answers;
-    const { total, byVia } = this.counts(initiator);
-    return total < caps.total && (byVia.get(via) ?? 0) < caps.perVia;
+    const { total, byVia, byRemote } = this.counts(initiator);
+    return total < caps.total && (byVia.get(via) ?? 0) < caps.perVia && (byRemote.get(remote) ?? 0) < (caps.perRemote ?? caps.total);
   }
 
   /** Creates the RTCPeerConnection and wires it up. Check `hasRoom` first: over the caps this throws. */
   start(request: NegotiationRequest): Negotiation {
     const { initiator, via, remote, clock } = request;
     const key = negotiationKey(via, remote);
-    if (this.inFlight.has(key) || !this.hasRoom(initiator, via)) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
+    if (this.inFlight.has(key) || !this.hasRoom(initiator, via, remote)) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
     const what = initiator ? `WebRTC dial to ${remote}` : `WebRTC answer to ${remote}`;
     const peer = this.options.createPeer({ initiator });
     const link = new WebRtcLink(peer, `webrtc://${remote}?via=${via}`, undefined, clock);
@@ -115,6 +121,7 @@ export class Negotiations {
     const negotiation: Negotiation = {
       initiator,
       via,
+      remote,
       signal: (data) => {
         if (++signalsReceived > WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION) {
           negotiation.fail(

@@ -9,6 +9,9 @@ import {
   SIGNAL_MAX_MESSAGE_BYTES,
   SIGNAL_RATE_PER_SECOND,
   SIGNAL_RELAY_ROUTES_PER_PEER,
+  SIGNAL_RELAYED_ALLOWANCE_FACTOR,
+  SIGNAL_RELAYED_SENDER_FACTOR,
+  SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY,
   SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
 import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './signal-messages.js';
@@ -41,6 +44,13 @@ export interface SignalAgentOptions {
    * even if it dialled us. The WebRTC transport sets this.
    */
   isNegotiating?: (via: string, from: string) => boolean;
+  /**
+   * Whether a negotiation with `from` through `via` is in flight, ours or one we answer: its relayed
+   * signals do not take from the relay's allowance (the transport caps each negotiation's signals), so
+   * a flood of new offers through a relay cannot starve negotiations already under way. The WebRTC
+   * transport sets this.
+   */
+  inNegotiation?: (via: string, from: string) => boolean;
   /** For tests and hosts: the clock. @default Date.now */
   now?: () => number;
 }
@@ -52,7 +62,7 @@ export interface SignalAgentStats {
   unreachable: number;
   /** Signals addressed to us. */
   delivered: number;
-  /** Relayed signals dropped because the relay exceeded its (larger) bucket. */
+  /** Relayed signals dropped because the relay exceeded its (larger) bucket, or their sender its share of it. */
   dropped: number;
 }
 
@@ -63,9 +73,8 @@ interface Bucket {
 
 const BUCKET = Symbol('signal-agent-bucket');
 const RELAYED_BUCKET = Symbol('signal-agent-relayed-bucket');
+const RELAYED_SENDER_SHARES = Symbol('signal-agent-relayed-sender-shares');
 const RELAY_ROUTES = Symbol('signal-agent-relay-routes');
-/** A relay's forwarded traffic to us may be this many times one peer's own rate and burst. */
-const RELAYED_FACTOR = 10;
 
 /**
  * The signalling agent on channel 0x01 (`{ type: 'signal', from, to, data }`, msgpack).
@@ -76,8 +85,11 @@ const RELAYED_FACTOR = 10;
  *   sender's authenticated id; otherwise an `unreachable` reply goes back.
  * - Every peer has a token bucket for what it originates; a peer that exceeds it is stopped with
  *   ProtocolError `ERR_RATE_LIMIT`. Signals a relay forwards to us have a 10× bucket and are dropped
- *   past it (the relay is not to blame for its other peers). Only a peer we dialled is taken as a
- *   relay: one that dialled us and names another sender is stopped with `ERR_SPOOFED_SENDER`.
+ *   past it (the relay is not to blame for its other peers); one sender's signals through a relay
+ *   take from a share of that bucket as large as its own would be, leaving the rest to the others, and
+ *   signals of a negotiation already under way (`inNegotiation`) take from neither. Only a peer we
+ *   dialled is taken as a relay: one that dialled us and names another sender is stopped with
+ *   `ERR_SPOOFED_SENDER`.
  *   Malformed or oversized messages cost the peer its connection.
  *
  * A relay learns who negotiates with whom (and the SDP, which names candidate addresses) but never
@@ -118,7 +130,7 @@ export class SignalAgent extends BaseAgent {
   }
 
   /** Sets the handlers after construction (the WebRTC transport owns its agent). */
-  setHandlers(handlers: Pick<SignalAgentOptions, 'onSignal' | 'onUnreachable' | 'isNegotiating' | 'onPeerGone'>): void {
+  setHandlers(handlers: Pick<SignalAgentOptions, 'onSignal' | 'onUnreachable' | 'isNegotiating' | 'inNegotiation' | 'onPeerGone'>): void {
     Object.assign(this.options, handlers);
   }
 
@@ -155,7 +167,10 @@ export class SignalAgent extends BaseAgent {
       });
     }
     if (relayed) {
-      if (!this.take(peer, RELAYED_BUCKET, RELAYED_FACTOR)) {
+      // A negotiation under way has its signals capped by the transport: they skip the allowance.
+      const from = message.type === 'signal' ? message.from : undefined;
+      const underWay = from !== undefined && this.options.inNegotiation?.(peer.id, from) === true;
+      if (!underWay && !this.takeRelayed(peer, from)) {
         this.stats.dropped++;
         return;
       }
@@ -194,18 +209,49 @@ export class SignalAgent extends BaseAgent {
 
   /** Takes one token from one of the peer's buckets (capacity and rate scaled by `factor`). */
   private take(peer: Peer, key: symbol, factor: number): boolean {
-    const now = this.now();
-    const burst = this.burst * factor;
-    let bucket = peer.data.get(key) as Bucket | undefined;
-    if (bucket === undefined) {
-      bucket = { tokens: burst, updatedAt: now };
-      peer.data.set(key, bucket);
-    }
-    bucket.tokens = Math.min(burst, bucket.tokens + (now - bucket.updatedAt) * this.ratePerMs * factor);
-    bucket.updatedAt = now;
-    if (bucket.tokens < 1) return false;
+    const bucket = this.bucketOf(peer.data, key, factor);
+    if (!this.refill(bucket, factor)) return false;
     bucket.tokens -= 1;
     return true;
+  }
+
+  /**
+   * Takes one token of what `relay` may forward to us and, for a signal, one of `from`'s share of it;
+   * none when either is spent, so a sender past its share leaves the relay's allowance to the others.
+   */
+  private takeRelayed(relay: Peer, from: string | undefined): boolean {
+    const total = this.bucketOf(relay.data, RELAYED_BUCKET, SIGNAL_RELAYED_ALLOWANCE_FACTOR);
+    let ok = this.refill(total, SIGNAL_RELAYED_ALLOWANCE_FACTOR);
+    let share: Bucket | undefined;
+    if (from !== undefined) {
+      let shares = relay.data.get(RELAYED_SENDER_SHARES) as Map<string, Bucket> | undefined;
+      if (shares === undefined) relay.data.set(RELAYED_SENDER_SHARES, (shares = new Map()));
+      share = this.bucketOf(shares, from, SIGNAL_RELAYED_SENDER_FACTOR);
+      // The most recently heard senders stay tracked; one forgotten starts again with a full share.
+      shares.delete(from);
+      shares.set(from, share);
+      if (shares.size > SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY) shares.delete(shares.keys().next().value!);
+      ok = this.refill(share, SIGNAL_RELAYED_SENDER_FACTOR) && ok;
+    }
+    if (!ok) return false;
+    total.tokens -= 1;
+    if (share !== undefined) share.tokens -= 1;
+    return true;
+  }
+
+  /** The bucket under `key`, made full if there is none (capacity scaled by `factor`). */
+  private bucketOf<K>(table: Map<K, unknown>, key: K, factor: number): Bucket {
+    let bucket = table.get(key) as Bucket | undefined;
+    if (bucket === undefined) table.set(key, (bucket = { tokens: this.burst * factor, updatedAt: this.now() }));
+    return bucket;
+  }
+
+  /** Refills `bucket` up to now (capacity and rate scaled by `factor`); whether it holds a token. */
+  private refill(bucket: Bucket, factor: number): boolean {
+    const now = this.now();
+    bucket.tokens = Math.min(this.burst * factor, bucket.tokens + (now - bucket.updatedAt) * this.ratePerMs * factor);
+    bucket.updatedAt = now;
+    return bucket.tokens >= 1;
   }
 }
 

@@ -8,6 +8,7 @@ import {
   SIGNAL_CHANNEL_ID,
   WEBRTC_ACCEPT_TIMEOUT_MS,
   WEBRTC_MAX_PENDING_ACCEPTS,
+  WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER,
   WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA,
   WEBRTC_MAX_PENDING_DIALS,
   WEBRTC_MAX_PENDING_DIALS_PER_VIA,
@@ -21,13 +22,18 @@ export interface WebRtcTransportOptions {
   /** Builds simple-peer instances (the platform supplies one with its RTCPeerConnection). */
   createPeer: SimplePeerFactory;
   /** Options of the transport's own SignalAgent (rate limits, whether it also relays). */
-  signal?: Omit<SignalAgentOptions, 'onSignal' | 'onUnreachable' | 'isNegotiating'>;
+  signal?: Omit<SignalAgentOptions, 'onSignal' | 'onUnreachable' | 'isNegotiating' | 'inNegotiation'>;
   /** Answering sessions dropped if not connected within this many ms. @default 15_000 */
   acceptTimeoutMs?: number;
   /** Offers being answered at once; further offers are ignored. @default 32 */
   maxPendingAccepts?: number;
   /** Of those, offers delivered by one peer (relay). @default 8 */
   maxPendingAcceptsPerVia?: number;
+  /**
+   * Of those, offers from one sender (the `from` a relay names), through all relays; through one relay
+   * a sender has at most one, as a new offer from it joins its negotiation there. @default 2
+   */
+  maxPendingAcceptsPerSender?: number;
   /** Our offers in flight at once; more dials fail at once with TransportError. @default 16 */
   maxPendingDials?: number;
   /** Of those, through one relay. @default 8 */
@@ -77,6 +83,7 @@ export class WebRtcTransport implements Transport {
       ...options.signal,
       onSignal: (signal) => this.onSignal(signal),
       isNegotiating: (via, from) => this.negotiations.get(via, from)?.initiator === true,
+      inNegotiation: (via, from) => this.negotiations.get(via, from) !== undefined,
       onPeerGone: (peerId) => {
         this.negotiations.failAll(new TransportError(`Relay ${peerId} disconnected during the WebRTC negotiation`, { detail: { reason: 'relay-gone', via: peerId } }), peerId);
       },
@@ -88,7 +95,11 @@ export class WebRtcTransport implements Transport {
       createPeer: options.createPeer,
       sendSignal: (via, remote, data) => this.signalAgent.sendSignal(via, remote, data),
       dials: { total: options.maxPendingDials ?? WEBRTC_MAX_PENDING_DIALS, perVia: options.maxPendingDialsPerVia ?? WEBRTC_MAX_PENDING_DIALS_PER_VIA },
-      answers: { total: options.maxPendingAccepts ?? WEBRTC_MAX_PENDING_ACCEPTS, perVia: options.maxPendingAcceptsPerVia ?? WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA },
+      answers: {
+        total: options.maxPendingAccepts ?? WEBRTC_MAX_PENDING_ACCEPTS,
+        perVia: options.maxPendingAcceptsPerVia ?? WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA,
+        perRemote: options.maxPendingAcceptsPerSender ?? WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER,
+      },
       onRoute: options.onRoute,
     });
   }
@@ -111,7 +122,7 @@ export class WebRtcTransport implements Transport {
     if (this.negotiations.get(via, target) !== undefined) {
       return Promise.reject(new TransportError(`A WebRTC negotiation with ${target} via ${via} is in progress`, { peerId: target }));
     }
-    if (!this.negotiations.hasRoom(true, via)) {
+    if (!this.negotiations.hasRoom(true, via, target)) {
       const inFlight = this.negotiations.counts(true).total;
       return Promise.reject(new TransportError(`Too many WebRTC dials in flight (${inFlight})`, { peerId: target, detail: { reason: 'pending-dials', via } }));
     }
@@ -137,8 +148,8 @@ export class WebRtcTransport implements Transport {
     return Promise.resolve(listener);
   }
 
-  /** Offers being answered now, in all and per delivering peer: for status and tests. */
-  pendingAcceptCounts(): { total: number; byVia: Map<string, number> } {
+  /** Offers being answered now, in all, per delivering peer and per sender: for status and tests. */
+  pendingAcceptCounts(): { total: number; byVia: Map<string, number>; byRemote: Map<string, number> } {
     return this.negotiations.counts(false);
   }
 
@@ -170,7 +181,7 @@ export class WebRtcTransport implements Transport {
     const onLink = this.onLink;
     const sw = this.signalAgent.switch;
     if (onLink === undefined || sw === undefined || this.listenId !== sw.nodeId || sw.getPeer(from) !== undefined) return;
-    if (!this.negotiations.hasRoom(false, via)) return;
+    if (!this.negotiations.hasRoom(false, via, from)) return;
     const answer = this.negotiations.start({
       initiator: false,
       via,

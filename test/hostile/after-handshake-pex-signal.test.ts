@@ -247,7 +247,8 @@ describe('after the handshake: one WebRTC negotiation flooded with signals', () 
     attacker.peer.trySend(SIGNAL_CHANNEL_ID, signal(from, victim.id));
     const candidate = (i: number): SignalData => ({ type: 'candidate', candidate: { candidate: `candidate:${i} 1 udp 2122260223 45.1.${i >> 8}.${i & 255} ${40000 + i} typ host`, sdpMLineIndex: 0, sdpMid: '0' } });
     for (let i = 0; i < candidates; i++) attacker.peer.trySend(SIGNAL_CHANNEL_ID, signal(from, victim.id, candidate(i)));
-    await waitFor(() => victim.signal.stats.delivered >= candidates + 1, 3000, 'the signals delivered');
+    // Past the negotiation's end, the rest take from one sender's share of the relay's allowance: some are dropped.
+    await waitFor(() => victim.signal.stats.delivered + victim.signal.stats.dropped >= candidates + 1, 3000, 'the signals delivered or dropped');
     await sleep(50);
     const sessions = victim.stubRtc!.created.filter((c) => !c.initiator);
     expect(sessions.length, 'answering sessions opened').toBe(1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { HELD_CHUNK_OVERHEAD_BYTES, HeldChunks } from '../../src/transport/held-chunks.js';
+import { HELD_CHUNK_OVERHEAD_BYTES, HELD_PACK_BLOCK_BYTES, HELD_PACK_FIRST_BLOCK_BYTES, HELD_PACKED_COPY_MAX_BYTES, HeldChunks } from '../../src/transport/held-chunks.js';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
 /** What chunks of these lengths count for: their bytes and each one's overhead. */
@@ -111,6 +111,108 @@ describe('HeldChunks', () => {
             expect(held.bytes).toBe(cost(...model));
             expect(held.isEmpty).toBe(model.length === 0);
           }
+        },
+      ),
+    );
+  });
+
+  it('packs small copies into blocks that double up to HELD_PACK_BLOCK_BYTES: 40,000 one-byte copies make 8 chunks', () => {
+    const held = new HeldChunks();
+    const source = new Uint8Array(1);
+    const count = 40_000;
+    for (let i = 0; i < count; i++) {
+      source[0] = i & 0xff;
+      held.pushCopy(source);
+    }
+    source[0] = 0xaa; // the caller reuses its buffer: what is held is a copy
+    const delivered: Uint8Array[] = [];
+    const bytesHeld = held.bytes;
+    expect(held.drain(() => true, (chunk) => delivered.push(chunk))).toBe(true);
+    // 256, 512 … 8 KiB, then 16 KiB blocks (the last one part full).
+    const sizes: number[] = [];
+    for (let size = HELD_PACK_FIRST_BLOCK_BYTES, left = count; left > 0; size = Math.min(2 * size, HELD_PACK_BLOCK_BYTES)) {
+      sizes.push(Math.min(size, left));
+      left -= size;
+    }
+    expect(delivered.map((chunk) => chunk.length)).toEqual(sizes);
+    expect(sizes).toHaveLength(8);
+    expect(bytesHeld).toBe(cost(...sizes));
+    expect([...delivered.flatMap((chunk) => [...chunk])]).toEqual(Array.from({ length: count }, (_, i) => i & 0xff));
+  });
+
+  it('packs a few small copies into a small block', () => {
+    const held = new HeldChunks();
+    held.pushCopy(bytes(1, 2, 3));
+    held.pushCopy(bytes(4));
+    const delivered: Uint8Array[] = [];
+    held.drain(() => true, (chunk) => delivered.push(chunk));
+    expect(delivered).toEqual([bytes(1, 2, 3, 4)]);
+    expect(delivered[0]!.buffer.byteLength).toBe(HELD_PACK_FIRST_BLOCK_BYTES);
+  });
+
+  it('holds a large copy as a chunk of its own, copied once, and starts a new packed chunk after it', () => {
+    const held = new HeldChunks();
+    const large = new Uint8Array(HELD_PACKED_COPY_MAX_BYTES + 1).fill(7);
+    held.pushCopy(bytes(1));
+    held.pushCopy(large);
+    held.pushCopy(bytes(2));
+    held.pushCopy(bytes(3));
+    large.fill(0);
+    const delivered: Uint8Array[] = [];
+    held.drain(() => true, (chunk) => delivered.push(chunk));
+    expect(delivered.map((c) => c.length)).toEqual([1, large.length, 2]);
+    expect(delivered[1]!.every((b) => b === 7)).toBe(true);
+    expect(delivered[1]!.byteOffset).toBe(0);
+    expect(delivered[1]!.buffer.byteLength).toBe(large.length);
+    expect([...delivered[2]!]).toEqual([2, 3]);
+  });
+
+  it('starts a new packed chunk when the block is full, after a drain, and after a pushed chunk', () => {
+    const held = new HeldChunks();
+    const piece = new Uint8Array(HELD_PACK_FIRST_BLOCK_BYTES / 2).fill(1);
+    for (let i = 0; i < 3; i++) held.pushCopy(piece); // two fill the first block, the third starts the next
+    const lengths: number[] = [];
+    held.drain(() => lengths.length < 1, (chunk) => lengths.push(chunk.length));
+    held.pushCopy(bytes(5));
+    held.push(bytes(6));
+    held.pushCopy(bytes(7));
+    held.drain(() => true, (chunk) => lengths.push(chunk.length));
+    expect(lengths).toEqual([2 * piece.length, piece.length, 1, 1, 1]);
+  });
+
+  it('delivers every byte in order and counts what it holds, whatever the mix of pushes, copies and partial drains', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ push: fc.integer({ min: 0, max: 64 }) }),
+            fc.record({ copy: fc.integer({ min: 0, max: 2 * HELD_PACKED_COPY_MAX_BYTES }) }),
+            fc.record({ take: fc.integer({ min: 0, max: 5 }) }),
+          ),
+          { maxLength: 60 },
+        ),
+        (steps) => {
+          const held = new HeldChunks();
+          const sent: number[] = [];
+          const received: number[] = [];
+          let next = 0;
+          const deliver = (chunk: Uint8Array): void => void received.push(...chunk);
+          for (const step of steps) {
+            if ('take' in step) {
+              let taken = 0;
+              held.drain(() => taken++ < step.take, deliver);
+            } else {
+              const chunk = new Uint8Array('push' in step ? step.push : step.copy).map(() => next++ % 251);
+              sent.push(...chunk);
+              if ('push' in step) held.push(chunk);
+              else held.pushCopy(chunk);
+            }
+            expect(held.bytes).toBeGreaterThanOrEqual(sent.length - received.length);
+          }
+          held.drain(() => true, deliver);
+          expect(received).toEqual(sent);
+          expect(held.bytes).toBe(0);
+          expect(held.isEmpty).toBe(true);
         },
       ),
     );

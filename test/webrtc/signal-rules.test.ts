@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import type { ProtocolError } from '../../src/errors.js';
-import { SIGNAL_CHANNEL_ID } from '../../src/webrtc/constants.js';
-import { encodeSignalMessage } from '../../src/webrtc/signal-messages.js';
+import { SIGNAL_CHANNEL_ID, SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY } from '../../src/webrtc/constants.js';
+import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
 import type { Switch } from '../../src/switch/switch.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
@@ -98,4 +98,106 @@ describe('signalling rules (SignalAgent and WebRtcTransport over memory links)',
     expect(rtc.pendingAcceptCounts().total).toBe(0);
     expect(SilentPeer.destroyed).toBe(SilentPeer.created);
   });
+
+  it('gives one sender through a relay no more of its allowance than it could send directly, so another sender through it is still heard', async () => {
+    const network = new MemoryNetwork();
+    const heard: string[] = [];
+    // Allowance of the relay: 10 × 4 = 40 signals; one sender's share: 4 (the refill is negligible).
+    const victimAgent = new SignalAgent({ burstMessages: 4, ratePerSecond: 0.001, onSignal: ({ from }) => heard.push(from) });
+    const victim = await node(network, 'v', victimAgent);
+    // A relay with higher limits than ours forwards all the flooder sends.
+    const relay = await node(network, 'r', new SignalAgent({ burstMessages: 1000 }));
+    await victim.dial(relay.addresses[0]!);
+    const flooder = await node(network, 'f', new SignalAgent());
+    const viaRelay = await flooder.dial(relay.addresses[0]!);
+    for (let i = 0; i < 60; i++) viaRelay.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: flooder.nodeId, to: victim.nodeId, data: OFFER }));
+    await waitFor(() => victimAgent.stats.delivered + victimAgent.stats.dropped === 60, 3000, 'the flood to arrive');
+    expect(victimAgent.stats.delivered, 'the flooder\'s signals taken').toBe(4);
+    const honest = await node(network, 'h', new SignalAgent());
+    const honestViaRelay = await honest.dial(relay.addresses[0]!);
+    honestViaRelay.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: honest.nodeId, to: victim.nodeId, data: OFFER }));
+    await waitFor(() => heard.includes(honest.nodeId), 3000, 'the honest sender to be heard through the same relay');
+    expect(victim.getPeer(relay.nodeId)).toBeDefined();
+  });
+
+  it(`tracks the shares of at most ${SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY} senders per relay, however many ids it names`, async () => {
+    const network = new MemoryNetwork();
+    const victimAgent = new SignalAgent();
+    const victim = await node(network, 'v', victimAgent);
+    const relay = await node(network, 'r', new SignalAgent());
+    const toRelay = await victim.dial(relay.addresses[0]!);
+    // A relay names whatever senders it likes: here made-up ones, each signalling once.
+    const toVictim = relay.getPeer(victim.nodeId)!;
+    const senders = SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY + 36;
+    for (let i = 0; i < senders; i++) toVictim.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: generateNodeKey().nodeId, to: victim.nodeId, data: OFFER }));
+    await waitFor(() => victimAgent.stats.delivered === senders, 5000, 'a signal from every sender');
+    const tables = [...toRelay.data.values()].filter((value): value is Map<unknown, unknown> => value instanceof Map);
+    expect(tables.map((table) => table.size)).toEqual([SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY]);
+  });
+
+  it.each(['memory', 'tcp'] as const)('lets the signals of a negotiation under way through a relay whose allowance a flood of other senders used up (%s)', async (over) => {
+    const network = over === 'tcp' ? 'tcp' : new MemoryNetwork();
+    RecordingPeer.made.length = 0;
+    const rtc = new WebRtcTransport({ createPeer: ({ initiator }) => new RecordingPeer(initiator), signal: { burstMessages: 4, ratePerSecond: 0.001 } });
+    const victim = await node(network, 'victim', rtc.signalAgent, [rtc]);
+    const relay = await node(network, 'relay', new SignalAgent({ burstMessages: 1000 }));
+    const remoteAgent = new SignalAgent();
+    const remote = await node(network, 'remote', remoteAgent);
+    await victim.dial(relay.addresses[0]!);
+    await remote.dial(relay.addresses[0]!);
+    const dial = victim.dial(`webrtc://${remote.nodeId}?via=${relay.nodeId}`).catch((error: unknown) => error);
+    await waitFor(() => RecordingPeer.made.some((p) => p.initiator), 5000, 'our dial to start');
+    // Twelve senders with 4 signals each: the relay's allowance at the victim (10 × 4) is spent.
+    for (let i = 0; i < 12; i++) {
+      const sender = await node(network, `flood-${i}`, new SignalAgent());
+      const peer = await sender.dial(relay.addresses[0]!);
+      for (let j = 0; j < 4; j++) peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: sender.nodeId, to: victim.nodeId, data: { type: 'candidate', candidate: { candidate: `c${j}` } } }));
+    }
+    const stats = rtc.signalAgent.stats;
+    await waitFor(() => stats.delivered + stats.dropped === 48, 3000, 'the flood to arrive');
+    expect(stats.dropped, 'signals over the relay\'s allowance').toBeGreaterThan(0);
+    expect(remoteAgent.sendSignal(relay.nodeId, victim.nodeId, { type: 'answer', sdp: 'v=0 remote' })).toBe(true);
+    const ours = RecordingPeer.made.find((p) => p.initiator)!;
+    await waitFor(() => ours.signals.some((d) => d.type === 'answer'), 3000, 'the answer to reach our negotiation');
+    await rtc.close();
+    await dial;
+  });
+
+  it('answers at most maxPendingAcceptsPerSender offers from one sender across relays, and one per relay', async () => {
+    const network = new MemoryNetwork();
+    const rtc = new WebRtcTransport({ createPeer: () => new SilentPeer(), maxPendingAcceptsPerSender: 2 });
+    const victim = await node(network, 'victim', rtc.signalAgent, [rtc]);
+    const relays = [await node(network, 'r1', new SignalAgent()), await node(network, 'r2', new SignalAgent()), await node(network, 'r3', new SignalAgent())];
+    const sender = await node(network, 'sender', new SignalAgent());
+    for (const relay of relays) {
+      await victim.dial(relay.addresses[0]!);
+      const viaRelay = await sender.dial(relay.addresses[0]!);
+      // Offering again through the same relay joins the negotiation there: still one slot.
+      for (let i = 0; i < 3; i++) viaRelay.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: sender.nodeId, to: victim.nodeId, data: OFFER }));
+    }
+    await waitFor(() => rtc.signalAgent.stats.delivered === 9, 3000, 'every offer delivered');
+    const counts = rtc.pendingAcceptCounts();
+    expect(counts.byRemote.get(sender.nodeId)).toBe(2);
+    expect([...counts.byVia.values()]).toEqual([1, 1]);
+    // Another sender through the relay left out is answered.
+    const other = await node(network, 'other', new SignalAgent());
+    const otherViaR3 = await other.dial(relays[2]!.addresses[0]!);
+    otherViaR3.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: other.nodeId, to: victim.nodeId, data: OFFER }));
+    await waitFor(() => rtc.pendingAcceptCounts().byRemote.get(other.nodeId) === 1, 3000, 'the other sender answered');
+    expect(rtc.pendingAcceptCounts().total).toBe(3);
+    await rtc.close();
+  });
 });
+
+/** A stand-in simple-peer that records the signals handed to it. */
+class RecordingPeer extends SilentPeer {
+  static made: RecordingPeer[] = [];
+  readonly signals: SignalData[] = [];
+  constructor(readonly initiator = false) {
+    super();
+    RecordingPeer.made.push(this);
+  }
+  override signal(data?: SignalData): void {
+    if (data !== undefined) this.signals.push(data);
+  }
+}

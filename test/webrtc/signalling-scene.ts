@@ -4,6 +4,7 @@
  * signal what, how many negotiations are held and how each ends; the real data channel is tested in
  * webrtc.test.ts and mesh.test.ts.
  */
+import { tcpTransport } from '../../platforms/node/tcp.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import type { SignalData } from '../../src/webrtc/signal-messages.js';
 import type { SignalAgent } from '../../src/webrtc/signal-agent.js';
@@ -42,13 +43,16 @@ export async function stopNodes(): Promise<void> {
   await Promise.all(switches.splice(0).map((sw) => sw.stop()));
 }
 
-/** A started node listening on `memory://<name>` (and on webrtc with `extraTransports`). */
-export async function node(network: MemoryNetwork, name: string, agent: SignalAgent, extraTransports: WebRtcTransport[] = [], identity: NodeKey = generateNodeKey()): Promise<Switch> {
+/**
+ * A started node listening on `memory://<name>`, or on a TCP port of 127.0.0.1 when `network` is 'tcp'
+ * (and on webrtc with `extraTransports`).
+ */
+export async function node(network: MemoryNetwork | 'tcp', name: string, agent: SignalAgent, extraTransports: WebRtcTransport[] = [], identity: NodeKey = generateNodeKey()): Promise<Switch> {
   const sw = new Switch({
     identity,
     network: 'signal-rules',
-    transports: [network.transport(), ...extraTransports],
-    listen: [`memory://${name}`, ...extraTransports.map(() => `webrtc://${identity.nodeId}`)],
+    transports: [network === 'tcp' ? tcpTransport() : network.transport(), ...extraTransports],
+    listen: [network === 'tcp' ? 'tcp://127.0.0.1:0' : `memory://${name}`, ...extraTransports.map(() => `webrtc://${identity.nodeId}`)],
   });
   sw.addAgent('signal', agent);
   await sw.start();
