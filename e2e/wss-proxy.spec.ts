@@ -31,6 +31,8 @@ test('a page reaches a relay through nginx over wss://, is known by its own addr
     MeshPage.open(browser, ORIGIN, { network: NETWORK, db: 'wss', pex: false, persistentPeers: [wssAddress] }, { ignoreHTTPSErrors: true }),
   ]);
   await page.waitPeer(relay.nodeId, 'ws');
+  // The relay forwards signals only between its peers: the Node peer must have joined it too.
+  await node.child.waitLine((line) => line['event'] === 'peer:connected' && line['peer'] === relay.nodeId);
   const pageAtRelay = await relay.child.waitLine((line) => line['event'] === 'peer:connected' && line['peer'] === page.nodeId);
   // nginx appended the page's address (127.0.0.1) with no port; without trust it would be nginx's socket (a port of its own).
   expect(pageAtRelay['address']).toBe('127.0.0.1:0');
