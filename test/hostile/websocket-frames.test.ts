@@ -174,6 +174,16 @@ describe('our WebSocket server against frames written by hand', () => {
     expect(honestSide.link.closed).toBe(false);
   });
 
+  it('10,000 empty binary messages hand nothing to the layers above: only the message after them arrives', async () => {
+    const { port, links } = await ourServer();
+    const attacker = await rawClient(port);
+    await waitFor(() => links.length === 1, 3000, 'the upgrade to reach the listener');
+    const empty = frame(Opcode.Binary, new Uint8Array(0), { mask: true });
+    attacker.write(Buffer.concat([...Array.from({ length: 10_000 }, () => empty), frame(Opcode.Binary, Uint8Array.of(42), { mask: true })]));
+    await waitFor(() => links[0]!.received.some((chunk) => chunk.length > 0), 5000, 'the binary message after the empty ones');
+    expect(links[0]!.received.map((chunk) => [...chunk]), 'chunks handed on').toEqual([[42]]);
+  });
+
   it('10,000 pongs nobody asked for are ignored: the link stays up and delivers what follows', async () => {
     const { port, links } = await ourServer();
     const attacker = await rawClient(port);
