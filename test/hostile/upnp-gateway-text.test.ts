@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_UPNP_RESPONSE_BYTES, xmlChildren, xmlElements, xmlText } from '../../platforms/node/upnp/soap.js';
 import { UpnpPortMapper } from '../../platforms/node/upnp/index.js';
 import { parseSsdpAnswer } from '../../platforms/node/upnp/ssdp.js';
@@ -84,6 +84,32 @@ describe('a hostile UPnP gateway cannot stall the event loop with its XML', () =
   });
 });
 
+describe('a gateway description naming control URLs on another host', () => {
+  it('is not followed: no SOAP request leaves for that host, and the gateway offers no usable service', async () => {
+    const elsewhere: string[] = [];
+    const other = http.createServer((request, response) => {
+      elsewhere.push(`${request.method} ${request.url}`);
+      request.resume();
+      response.end();
+    });
+    servers.push(other);
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.2', resolve));
+    const otherUrl = `http://127.0.0.2:${(other.address() as AddressInfo).port}`;
+    const description =
+      `<root><URLBase>${otherUrl}/</URLBase><device><serviceList><service><serviceType>${SERVICE}</serviceType>` +
+      `<controlURL>/ctl</controlURL></service><service><serviceType>${SERVICE}</serviceType><controlURL>${otherUrl}/abs</controlURL></service>` +
+      '</serviceList></device></root>';
+    const mapper = new UpnpPortMapper({ location: await hostileGateway(description), requestTimeoutMs: 5000 });
+    try {
+      const error = await mapper.externalIp().catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'ERR_NAT', reason: 'no-gateway' });
+    } finally {
+      await mapper.close();
+    }
+    expect(elsewhere, 'requests that reached the other host').toEqual([]);
+  });
+});
+
 describe('the XML helpers keep their meaning', () => {
   it('elements by local name, any prefix, attributes, self-closing, first closing tag, CDATA and entities', () => {
     const xml = '<r><a:svc x="1">one</b:svc ><svc/><svcType>no</svcType><svc >t<![CDATA[w&amp;]]>o &amp; &#x41;</svc><svc>open';
@@ -107,27 +133,38 @@ describe.skipIf(!support.ok)('a hostile SSDP answerer on the LAN', () => {
   const ns = `ml-ssdp-${process.pid}`;
   const address = '10.77.0.1';
   const ip = (...args: string[]): void => void execFileSync('ip', ['-n', ns, ...args], { stdio: 'pipe', timeout: 5000 });
+  beforeAll(() => {
+    execFileSync('ip', ['netns', 'add', ns], { stdio: 'pipe', timeout: 5000 });
+    ip('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
+    for (const link of ['v0', 'v1', 'lo']) ip('link', 'set', link, 'up');
+    ip('addr', 'add', `${address}/24`, 'dev', 'v0');
+    ip('route', 'add', '224.0.0.0/4', 'dev', 'v0');
+  });
+  afterAll(() => execFileSync('ip', ['netns', 'del', ns], { stdio: 'pipe', timeout: 5000 }));
+
+  async function discoverAgainst(floods: number, foreign: boolean): Promise<{ location?: string; stallMs?: number }> {
+    const args = ['--import', 'tsx', 'test/hostile/fixtures/ssdp-flood-lan.ts', address, String(floods), '60000', foreign ? '1' : '0'];
+    const out = await execInNamespace(ns, process.execPath, args, 40_000);
+    return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { location?: string; stallMs?: number };
+  }
 
   it('three 60 KB datagrams of spaces before the real answer: discovery finds the gateway without stalling the event loop', async () => {
-    execFileSync('ip', ['netns', 'add', ns], { stdio: 'pipe', timeout: 5000 });
-    try {
-      ip('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
-      for (const link of ['v0', 'v1', 'lo']) ip('link', 'set', link, 'up');
-      ip('addr', 'add', `${address}/24`, 'dev', 'v0');
-      ip('route', 'add', '224.0.0.0/4', 'dev', 'v0');
-      // nat-upnp's own parser took 3.4 s per datagram here (10 s in all).
-      const out = await execInNamespace(ns, process.execPath, ['--import', 'tsx', 'test/hostile/fixtures/ssdp-flood-lan.ts', address, '3', '60000'], 40_000);
-      const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { location?: string; stallMs?: number };
-      expect(result.location, 'the genuine answer after the flood').toBe(`http://${address}:5000/rootDesc.xml`);
-      expect(result.stallMs, 'longest event-loop stall (ms)').toBeLessThan(STALL_LIMIT_MS);
-    } finally {
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'pipe', timeout: 5000 });
-    }
+    // nat-upnp's own parser took 3.4 s per datagram here (10 s in all).
+    const result = await discoverAgainst(3, false);
+    expect(result.location, 'the genuine answer after the flood').toBe(`http://${address}:5000/rootDesc.xml`);
+    expect(result.stallMs, 'longest event-loop stall (ms)').toBeLessThan(STALL_LIMIT_MS);
+  }, 60_000);
+
+  it('an answer whose LOCATION is on another host (127.0.0.1) is ignored: discovery takes the answer that describes its sender', async () => {
+    // Before: the first answer won, so we fetched http://127.0.0.1:8080/rootDesc.xml, and would have
+    // POSTed SOAP to whatever control URL it named.
+    const result = await discoverAgainst(0, true);
+    expect(result.location).toBe(`http://${address}:5000/rootDesc.xml`);
   }, 60_000);
 });
 
 describe('SSDP answers', () => {
-  it('are read as nat-upnp read them: lower-case names, trimmed values; too long, not an answer or without ST: none', () => {
+  it('are read as nat-upnp read them: lower-case names, trimmed values; too long, not an answer, without ST or describing another host: none', () => {
     expect(parseSsdpAnswer('HTTP/1.1 200 OK\r\nST: urn:x\r\nLocation:  http://10.0.0.1:5000/d.xml\r\nEXT:\r\n\r\n')).toEqual({
       st: 'urn:x',
       location: 'http://10.0.0.1:5000/d.xml',
@@ -136,5 +173,8 @@ describe('SSDP answers', () => {
     expect(parseSsdpAnswer(`HTTP/1.1 200 OK\r\nST: urn:x\r\nX: ${' '.repeat(9000)}\r\n`)).toBeUndefined();
     expect(parseSsdpAnswer('M-SEARCH * HTTP/1.1\r\nST: urn:x\r\n')).toBeUndefined();
     expect(parseSsdpAnswer('HTTP/1.1 200 OK\r\nLOCATION: http://10.0.0.1/\r\n')).toBeUndefined();
+    const answer = 'HTTP/1.1 200 OK\r\nST: urn:x\r\nLOCATION: http://10.0.0.1:5000/d.xml\r\n';
+    expect(parseSsdpAnswer(answer, '10.0.0.1')).toMatchObject({ location: 'http://10.0.0.1:5000/d.xml' });
+    expect(parseSsdpAnswer(answer, '10.0.0.9')).toBeUndefined();
   });
 });

@@ -90,6 +90,19 @@ export function httpExchange(
   );
 }
 
+/** Whether `url` names `host` (a host name or IP address; IPv6 brackets and zone ignored). */
+export function sameHost(url: string | undefined, host: string): boolean {
+  if (url === undefined) return false;
+  let hostname: string;
+  try {
+    hostname = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  const bare = (name: string): string => name.replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
+  return bare(hostname) === bare(host);
+}
+
 function normalizeLocalAddress(address: string | undefined): string | undefined {
   if (address === undefined) return undefined;
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
@@ -116,6 +129,7 @@ export interface DeviceDescription {
 /** Extracts the WAN connection services of a root device description; URLs made absolute. */
 export function parseDeviceDescription(xml: string, location: string): DeviceDescription {
   const base = xmlText(xml, 'URLBase') || location;
+  const gatewayHost = URL.canParse(location) ? new URL(location).hostname : undefined;
   const services: WanConnectionService[] = [];
   for (const block of xmlElements(xml, 'service')) {
     const serviceType = xmlText(block, 'serviceType');
@@ -128,6 +142,9 @@ export function parseDeviceDescription(xml: string, location: string): DeviceDes
     } catch {
       continue;
     }
+    // The control URL (or URLBase) is the gateway's word: one on another host would make us POST
+    // SOAP wherever it says, 127.0.0.1 included.
+    if (gatewayHost === undefined || !sameHost(controlUrl, gatewayHost)) continue;
     services.push({ serviceType, controlUrl });
   }
   const rank = (s: WanConnectionService): number => (WAN_CONNECTION_SERVICE_TYPES as readonly string[]).indexOf(s.serviceType);

@@ -9,6 +9,7 @@ import { NatError } from '../../../src/nat/port-mapper.js';
 import { throwIfAborted } from '../../../src/util/abort.js';
 import { AbortError } from '../../../src/errors.js';
 import { requireOptional } from '../optional-dependency.js';
+import { sameHost } from './soap.js';
 
 /** Search targets: IGDv2 gateways also answer IGD:1 searches, IGDv1 gateways only those. */
 export const IGD_SEARCH_TARGETS = Object.freeze([
@@ -58,8 +59,8 @@ export async function discoverGateway(options: { timeoutMs: number; signal?: Abo
   // datagram, which backtracks quadratically: one 64 KB datagram of spaces, from anyone on the LAN,
   // stalled the event loop for 4 s. Answers are read here instead: size-capped, in one linear pass,
   // handed on as nat-upnp's own parser would (its internal '_device' event, which search() listens to).
-  ssdp.parseResponse = (response, address) => {
-    const headers = parseSsdpAnswer(response);
+  ssdp.parseResponse = (response, address, remote) => {
+    const headers = parseSsdpAnswer(response, remote.address);
     if (headers !== undefined) ssdp.emit('_device', headers, address);
   };
 
@@ -125,9 +126,12 @@ function isHttpUrl(text: string): boolean {
 
 /**
  * The headers of an SSDP answer (`HTTP/1.1 200 OK` or `NOTIFY …` and `Name: value` lines), names in
- * lower case; undefined when it is too long, not an answer, or carries no ST (search target).
+ * lower case; undefined when it is too long, not an answer, or carries no ST (search target). With
+ * `answeredFrom` (the datagram's source address), also undefined when its LOCATION names another host:
+ * a gateway describes itself, and anyone on the LAN may answer a search, so a foreign LOCATION would
+ * make us fetch, and then POST SOAP to, whatever URL the answerer chose (127.0.0.1 included).
  */
-export function parseSsdpAnswer(text: string): Record<string, string> | undefined {
+export function parseSsdpAnswer(text: string, answeredFrom?: string): Record<string, string> | undefined {
   if (text.length > MAX_SSDP_ANSWER_BYTES || !(text.startsWith('HTTP') || text.startsWith('NOTIFY'))) return undefined;
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const line of text.split('\r\n')) {
@@ -135,5 +139,8 @@ export function parseSsdpAnswer(text: string): Record<string, string> | undefine
     if (colon < 0) continue;
     headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
-  return headers['st'] === undefined || headers['st'] === '' ? undefined : headers;
+  if (headers['st'] === undefined || headers['st'] === '') return undefined;
+  if (answeredFrom !== undefined && !sameHost(headers['location'], answeredFrom)) return undefined;
+  return headers;
 }
+
