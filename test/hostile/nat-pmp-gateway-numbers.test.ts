@@ -1,8 +1,9 @@
 /**
- * Numbers a NAT-PMP gateway chooses: the lease it grants is a u32 of seconds, so up to 136 years. A
- * NatManager renews at half the lease; a delay past what a timer can hold (2^31 - 1 ms, 24.8 days)
- * made its timer fire every millisecond, each time printing a TimeoutOverflowWarning. The gateway is
- * a real UDP socket on 127.77.0.1:5351 speaking RFC 6886 by hand.
+ * Numbers a NAT-PMP gateway chooses. The lease it grants is a u32 of seconds, so up to 136 years: a
+ * NatManager renews at half the lease, and a delay past what a timer can hold (2^31 - 1 ms, 24.8 days)
+ * made its timer fire every millisecond, each time printing a TimeoutOverflowWarning. The external
+ * port is a u16: 0 was advertised as it came. The gateway is a real UDP socket on 127.77.0.1:5351
+ * speaking RFC 6886 by hand.
  */
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,8 +23,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** Answers external-address and mapping requests, granting every mapping `lifetimeSeconds`. */
-async function fakeGateway(lifetimeSeconds: number): Promise<{ requests: number[] }> {
+/**
+ * Answers external-address and mapping requests, granting every mapping `lifetimeSeconds` on
+ * `externalPort` (default: the port suggested).
+ */
+async function fakeGateway(lifetimeSeconds: number, externalPort?: number): Promise<{ requests: number[] }> {
   const requests: number[] = [];
   const socket = dgram.createSocket('udp4');
   socket.on('message', (message, from) => {
@@ -34,7 +38,7 @@ async function fakeGateway(lifetimeSeconds: number): Promise<{ requests: number[
     if (opcode === 0) answer.set(EXTERNAL_IP, 8);
     else {
       answer.writeUInt16BE(message.readUInt16BE(4), 8); // internal port
-      answer.writeUInt16BE(message.readUInt16BE(6), 10); // external port granted: the one suggested
+      answer.writeUInt16BE(externalPort ?? message.readUInt16BE(6), 10);
       answer.writeUInt32BE(lifetimeSeconds, 12);
     }
     socket.send(answer, from.port, from.address);
@@ -44,6 +48,13 @@ async function fakeGateway(lifetimeSeconds: number): Promise<{ requests: number[
   return { requests };
 }
 
+function startManager(): NatManager {
+  const mapper = createNatPmpPortMapper({ gateway: GATEWAY });
+  const manager = new NatManager({ mapper, nodeId: NODE_ID, ports: [{ transport: 'tcp', port: 26656 }] });
+  cleanups.push(() => mapper.close(), () => manager.stop());
+  return manager;
+}
+
 describe('a NAT-PMP gateway granting the longest lease there is', () => {
   it('the mapping is kept and renewal waits: no timer spinning, no flood of overflow warnings', async () => {
     const gateway = await fakeGateway(LONGEST_LIFETIME_SECONDS);
@@ -51,9 +62,7 @@ describe('a NAT-PMP gateway granting the longest lease there is', () => {
     const onWarning = (warning: Error): void => void (warning.name === 'TimeoutOverflowWarning' && overflows.push(warning));
     process.on('warning', onWarning);
     cleanups.push(() => void process.off('warning', onWarning));
-    const mapper = createNatPmpPortMapper({ gateway: GATEWAY });
-    const manager = new NatManager({ mapper, nodeId: NODE_ID, ports: [{ transport: 'tcp', port: 26656 }] });
-    cleanups.push(() => mapper.close(), () => manager.stop());
+    const manager = startManager();
     const mapped: unknown[] = [];
     manager.on('mapped', (detail) => void mapped.push(detail));
     await manager.start();
@@ -65,5 +74,18 @@ describe('a NAT-PMP gateway granting the longest lease there is', () => {
     expect(gateway.requests.length, 'requests to the gateway after mapping').toBe(requestsWhenMapped);
     expect(mapped).toHaveLength(1);
     expect(mapped[0]).toMatchObject({ mapping: { externalPort: 26656, ttlSeconds: LONGEST_LIFETIME_SECONDS } });
+  });
+});
+
+describe('a NAT-PMP gateway granting external port 0', () => {
+  it('is a failed mapping (a warning, retried later), never an advertised address with port 0', async () => {
+    await fakeGateway(3600, 0);
+    const manager = startManager();
+    const warnings: Array<{ reason: string; message: string }> = [];
+    manager.on('warning', (detail) => void warnings.push(detail));
+    await manager.start();
+    await waitFor(() => warnings.length > 0, 5000, 'a warning');
+    expect(warnings[0]).toMatchObject({ reason: 'gateway-error', message: expect.stringContaining('external port 0') });
+    expect(manager.advertisedAddresses(), 'addresses advertised').toEqual([]);
   });
 });
