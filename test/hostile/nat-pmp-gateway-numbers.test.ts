@@ -2,7 +2,7 @@
  * Numbers a NAT-PMP gateway chooses. The lease it grants is a u32 of seconds, so up to 136 years: a
  * NatManager renews at half the lease, and a delay past what a timer can hold (2^31 - 1 ms, 24.8 days)
  * made its timer fire every millisecond, each time printing a TimeoutOverflowWarning. The external
- * port is a u16: 0 was advertised as it came. The gateway is a real UDP socket on 127.77.0.1:5351
+ * port is a u16: 0 was advertised as it came. The gateway is a real UDP socket on 127.77.x.1:5351
  * speaking RFC 6886 by hand.
  */
 import dgram from 'node:dgram';
@@ -12,7 +12,8 @@ import { createNatPmpPortMapper } from '../../platforms/node/nat-pmp/index.js';
 import { sleep } from './harness.js';
 import { waitFor } from '../helpers/wait.js';
 
-const GATEWAY = '127.77.0.1';
+/** NAT-PMP has a fixed port, so concurrent runs (other worktrees) each take a loopback address of their own. */
+const GATEWAY = `127.77.${(process.pid % 250) + 1}.1`;
 const NAT_PMP_PORT = 5351;
 const NODE_ID = 'cd'.repeat(20);
 const EXTERNAL_IP = [8, 8, 4, 7];
