@@ -18,6 +18,9 @@ import { canonicalHost, classifyAddress, classifyHost, isRoutable } from '../src
 import { AddressBook } from '../src/pex/address-book.js';
 import { decodePexMessage, namesNode } from '../src/pex/pex-messages.js';
 import { decodeSignalMessage } from '../src/webrtc/signal-messages.js';
+import { UpnpError } from '../src/nat/port-mapper.js';
+import { parseDeviceDescription, parseSoapAnswer } from '../platforms/node/upnp/soap.js';
+import { parseSsdpAnswer } from '../platforms/node/upnp/ssdp.js';
 import { LinkMessageReader } from '../src/switch/link-messages.js';
 import { MAX_NODE_INFO_BYTES, NODE_INFO_DECODE_LIMITS, parseNodeInfo, PROTOCOL_VERSION } from '../src/switch/node-info.js';
 import { endpointHost, normalizeAddress, parseAddress } from '../src/transport/address.js';
@@ -391,6 +394,29 @@ const frameTarget = (name: string, aead: AeadFactory): FuzzTarget =>
     rejectsWith: [ProtocolError],
   });
 
+/**
+ * What a LAN host answering our SSDP search controls: the answer's headers, the device description
+ * and SOAP answers. Pieces that steer a backtracking parser (tags that never close, attributes that
+ * never end, unterminated CDATA) are repeated into bombs up to 64 KiB, where a quadratic parse costs
+ * far over the runner's time budget.
+ */
+const GATEWAY_PIECES = [
+  '<service>', '</service>', '<service ', '<serviceType>', 'urn:schemas-upnp-org:service:WANIPConnection:1', '</serviceType>',
+  '<controlURL>', '/ctl', 'http://127.0.0.2/x', '</controlURL>', '<URLBase>', '</URLBase>', '<a ', '<a>', '</a>', '<u:AResponse>',
+  '</u:AResponse>', '<UPnPError>', '<errorCode>', '718', '</errorCode>', '<![CDATA[', ']]>', '>', '/>', '&amp;', '&#x41;', '&#99999999;',
+  ' ', '\r\n', 'ST: urn:x', 'LOCATION: http://10.0.0.1:5000/d.xml', 'HTTP/1.1 200 OK', ':',
+];
+const gatewayText = fc.oneof(
+  { weight: 3, arbitrary: fc.array(fc.constantFrom(...GATEWAY_PIECES), { maxLength: 200 }).map((pieces) => pieces.join('')) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...GATEWAY_PIECES), fc.constantFrom(...GATEWAY_PIECES), fc.integer({ min: 1, max: 64 * 1024 }))
+      .map(([head, piece, bytes]) => head + piece.repeat(Math.ceil(bytes / piece.length))),
+  },
+  { weight: 1, arbitrary: fc.string({ maxLength: 2000 }) },
+);
+
 const NODE_INFO_FIELDS = ['id', 'network', 'protocolVersion', 'channels', 'recvMessageCapacities', 'listenAddresses', 'moniker', 'software'];
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
@@ -456,6 +482,23 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     },
     show: showChunked,
     rejectsWith: [ProtocolError],
+  }),
+  define<string>({
+    name: 'upnp-gateway-text',
+    input: gatewayText,
+    run(text) {
+      parseSsdpAnswer(text, '10.0.0.1');
+      parseDeviceDescription(text, 'http://10.0.0.1:5000/d.xml');
+      for (const status of [200, 500]) {
+        try {
+          parseSoapAnswer('A', status, text);
+        } catch (error) {
+          if (!(error instanceof UpnpError)) throw error;
+        }
+      }
+    },
+    show: (text) => JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}… (${text.length} chars)` : text),
+    rejectsWith: [],
   }),
   bytesTarget('address-book-file', fc.oneof(
     { weight: 2, arbitrary: fc.uint8Array({ maxLength: 512 }) },

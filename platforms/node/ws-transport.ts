@@ -25,6 +25,24 @@ export { WS_DEFAULT_MAX_PENDING_UPGRADES, WS_DEFAULT_MAX_PENDING_UPGRADES_PER_HO
  * apart until the owner takes it, so the cap also bounds what one message can make us hold.
  */
 export const WS_MAX_PAYLOAD_BYTES = 128 * 1024;
+/**
+ * Pongs `ws` may owe (written, not yet taken by the socket) before it cuts the peer: a peer flooding
+ * pings and never reading would otherwise pile our pongs up in userland. ws's own default (8.23),
+ * stated so that it cannot change under us; the peer is cut within ~10–30 ms of such a flood.
+ */
+export const WS_MAX_PENDING_AUTO_PONGS = 60;
+/** Fragments of one message (ws's default too): thousands of empty continuation frames cut the peer. */
+export const WS_MAX_FRAGMENTS = 16 * 1024;
+/**
+ * The limits both our server and our dialer put on a peer's frames. `maxPendingAutoPongs` is newer
+ * than @types/ws, hence the type of its own.
+ */
+const WS_FRAME_LIMITS: { maxPayload: number; maxFragments: number; maxPendingAutoPongs: number; perMessageDeflate: false } = {
+  maxPayload: WS_MAX_PAYLOAD_BYTES,
+  maxFragments: WS_MAX_FRAGMENTS,
+  maxPendingAutoPongs: WS_MAX_PENDING_AUTO_PONGS,
+  perMessageDeflate: false,
+};
 
 /**
  * WebSocket transport for Node: listens with `ws`'s WebSocketServer (for browsers to reach a relay)
@@ -69,7 +87,7 @@ class NodeWebSocketTransport implements Transport {
     // and a hostile server would otherwise make us inflate a megabyte per kilobyte it sends.
     class BoundedWebSocket extends WebSocket {
       constructor(url: string) {
-        super(url, { maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false, ...lookup });
+        super(url, { ...WS_FRAME_LIMITS, ...lookup });
       }
     }
     this.client = new WebSocketClientTransport(BoundedWebSocket as unknown as WebSocketConstructor);
@@ -92,7 +110,7 @@ class NodeWebSocketTransport implements Transport {
       http.headersTimeout = this.upgradeLimits.upgradeTimeoutMs;
       http.requestTimeout = this.upgradeLimits.upgradeTimeoutMs;
       http.on('connection', guard.onConnection);
-      const server = new WebSocketServer({ server: http, path: address.path, maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false });
+      const server = new WebSocketServer({ server: http, path: address.path, ...WS_FRAME_LIMITS });
       server.on('error', () => undefined);
       http.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
       server.on('connection', (socket: WebSocket, request: IncomingMessage) => {

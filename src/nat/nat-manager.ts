@@ -7,7 +7,7 @@
 import { ClosedError, ConfigError, toError } from '../errors.js';
 import { isNodeId } from '../transport/address.js';
 import { delay, sharedAbortController, withDeadline } from '../util/abort.js';
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TypedEventTarget } from '../util/events.js';
 import { classifyExternalIp } from './ip.js';
 import { resolveNatManagerConfig, type NatManagerConfig, type NatManagerOptions } from './nat-manager-config.js';
@@ -210,10 +210,13 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     let next = Number.POSITIVE_INFINITY;
     for (const lease of this.leases) next = Math.min(next, lease.nextEventAt());
     if (next === Number.POSITIVE_INFINITY) return;
+    // The next event can lie further ahead than a timer reaches: a gateway may grant any lease (NAT-PMP:
+    // up to 2^32 - 1 s), and a longer delay fires after 1 ms, with a warning, again and again. A cycle
+    // that finds nothing due just schedules the next one.
     const timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (this.stateValue === 'running') void this.runCycle();
-    }, Math.max(0, next - this.clock.now()));
+    }, Math.min(MAX_TIMER_DELAY_MS, Math.max(0, next - this.clock.now())));
     (timer as { unref?: () => void }).unref?.();
     this.timer = timer;
   }

@@ -40,6 +40,8 @@ const OPEN = 1;
 /** Stands for any text message: refused whatever it says. */
 const TEXT_MESSAGE = '';
 const NORMAL_CLOSURE = 1000;
+/** `ws` gives each violation by the peer a code of this prefix (WS_ERR_INVALID_UTF8...). */
+const WS_PROTOCOL_ERROR_PREFIX = 'WS_ERR_';
 const NO_STATUS = 1005;
 
 /** A Link over one open WebSocket. Each binary message is one chunk of the byte stream. */
@@ -68,7 +70,15 @@ export class WebSocketLink extends MessageLink {
       socket.onmessage = (event) => this.onMessage(event.data);
     }
     socket.onerror = (event) => {
-      const message = (event as { message?: string } | undefined)?.message ?? 'WebSocket error';
+      const { message = 'WebSocket error', error } = (event ?? {}) as { message?: string; error?: { code?: unknown } };
+      const wsCode = error?.code;
+      if (typeof wsCode === 'string' && wsCode.startsWith(WS_PROTOCOL_ERROR_PREFIX)) {
+        // The peer broke the WebSocket protocol (bad UTF-8, reserved bits, close code, too many
+        // fragments...). `ws` answers with a close frame and then waits up to its close timeout (30 s)
+        // for the peer to hang up, the link neither open nor closed meanwhile: the peer is cut now.
+        this.destroy(new ProtocolError('ERR_MALFORMED_PACKET', `WebSocket ${remoteAddress}: ${message}`, { detail: { wsCode } }));
+        return;
+      }
       this.failure ??= new TransportError(`WebSocket ${remoteAddress}: ${message}`);
     };
     socket.onclose = (event) => {

@@ -7,6 +7,12 @@ import { scheduleAfterBurst } from './schedule.js';
  */
 export type TimerHandle = { readonly __timer: unique symbol } | ReturnType<typeof setTimeout>;
 
+/**
+ * The longest delay host timers honour (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms
+ * (Node also prints a TimeoutOverflowWarning each time). Delays that come from outside are capped at it.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 export interface Clock {
   /** Wall-clock milliseconds (Date.now for systemClock): address books store them across restarts. */
   now(): number;

@@ -20,7 +20,7 @@ describe('fuzzing the decoders of peer bytes', () => {
   it('covers every decoder named in the issue', () => {
     expect(FUZZ_TARGETS.map((t) => t.name)).toEqual([
       'secure-link-frame/noble', 'secure-link-frame/node', 'packet', 'msgpack', 'node-info', 'pex', 'signal', 'address', 'link-messages',
-      'address-book-file',
+      'upnp-gateway-text', 'address-book-file',
     ]);
   });
 

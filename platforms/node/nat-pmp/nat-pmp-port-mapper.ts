@@ -123,6 +123,10 @@ export class NatPmpPortMapper implements PortMapper {
     });
     const response = (await this.exchange(payload, opcode, request.internalPort, options)) as MappingResponse;
     if (response.resultCode !== NAT_PMP_RESULT.Success) throw refusal(response, `mapping of ${request.protocol} port ${request.internalPort}`);
+    if (response.externalPort === 0) {
+      // "Success" with no port: advertised, it would send peers to port 0 (and unmapping it is refused).
+      throw new NatPmpError(`The gateway mapped ${request.protocol} port ${request.internalPort} to external port 0`, { opcode });
+    }
     const mapping: Mapping = {
       protocol: request.protocol,
       externalPort: response.externalPort,

@@ -16,6 +16,11 @@ declare module 'nat-upnp/lib/nat-upnp/ssdp.js' {
   interface Ssdp extends EventEmitter {
     sockets: Socket[];
     search(searchTarget: string): SsdpSearch | undefined;
+    /**
+     * Called with each datagram a socket receives (as text), that socket's interface address and the
+     * sender; emits '_device'(headers, address) for an answer, which each search listens to.
+     */
+    parseResponse(response: string, address: string, remote: { address: string; port: number }): void;
     close(): void;
   }
 

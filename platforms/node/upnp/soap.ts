@@ -5,14 +5,16 @@
  * (so UPnP error codes such as 718 become "Request failed: 500"), does not escape XML arguments and
  * only knows the IGDv1 service types. See docs/upnp.md.
  *
- * The XML handled here is the small, flat, machine-written kind gateways send; the helpers extract
- * elements by local name (any namespace prefix) and decode the five XML entities and character
- * references. Every response is capped at MAX_UPNP_RESPONSE_BYTES.
+ * The XML handled here is the small, flat, machine-written kind gateways send; the helpers (xml.ts,
+ * linear scanners: a gateway is anyone on the LAN) extract elements by local name (any namespace
+ * prefix) and decode the five XML entities and character references. Every response is capped at
+ * MAX_UPNP_RESPONSE_BYTES.
  */
 import http from 'node:http';
 import { AbortError, ClosedError, TimeoutError, toError } from '../../../src/errors.js';
 import { UpnpError, NatError, upnpErrorName, type NatCallOptions } from '../../../src/nat/port-mapper.js';
 import { withDeadline } from '../../../src/util/abort.js';
+import { escapeXml, xmlChildren, xmlElements, xmlText } from './xml.js';
 
 /** A gateway's description or SOAP answer larger than this is refused. */
 export const MAX_UPNP_RESPONSE_BYTES = 256 * 1024;
@@ -88,6 +90,19 @@ export function httpExchange(
   );
 }
 
+/** Whether `url` names `host` (a host name or IP address; IPv6 brackets and zone ignored). */
+export function sameHost(url: string | undefined, host: string): boolean {
+  if (url === undefined) return false;
+  let hostname: string;
+  try {
+    hostname = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  const bare = (name: string): string => name.replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
+  return bare(hostname) === bare(host);
+}
+
 function normalizeLocalAddress(address: string | undefined): string | undefined {
   if (address === undefined) return undefined;
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
@@ -95,55 +110,7 @@ function normalizeLocalAddress(address: string | undefined): string | undefined 
 
 // ---------------------------------------------------------------------------------------- XML helpers
 
-const XML_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-/** Decodes the five predefined entities and numeric character references. */
-export function decodeXmlText(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (match, entity: string) => {
-    if (entity.startsWith('#x')) return safeCodePoint(Number.parseInt(entity.slice(2), 16), match);
-    if (entity.startsWith('#')) return safeCodePoint(Number.parseInt(entity.slice(1), 10), match);
-    return XML_ENTITIES[entity] ?? match;
-  });
-}
-
-function safeCodePoint(code: number, fallback: string): string {
-  return Number.isInteger(code) && code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : fallback;
-}
-
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]!};`);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** Inner XML of every `<[prefix:]name ...>...</[prefix:]name>` (not nested in itself); '' for `<name/>`. */
-export function xmlElements(xml: string, localName: string): string[] {
-  const name = escapeRegExp(localName);
-  const pattern = new RegExp(`<(?:[\\w.-]+:)?${name}(?:\\s[^>]*?)?(?:/>|>([\\s\\S]*?)</(?:[\\w.-]+:)?${name}\\s*>)`, 'g');
-  const found: string[] = [];
-  for (const match of xml.matchAll(pattern)) found.push(match[1] ?? '');
-  return found;
-}
-
-/** Decoded, trimmed text of the first `localName` element, or undefined. */
-export function xmlText(xml: string, localName: string): string | undefined {
-  const inner = xmlElements(xml, localName)[0];
-  return inner === undefined ? undefined : decodeXmlText(stripCdata(inner)).trim();
-}
-
-function stripCdata(text: string): string {
-  return text.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1');
-}
-
-/** The simple child elements of `inner` as name -> decoded text (namespace prefixes dropped). */
-export function xmlChildren(inner: string): Record<string, string> {
-  const children: Record<string, string> = {};
-  const pattern = /<(?:[\w.-]+:)?([\w.-]+)(?:\s[^>]*?)?(?:\/>|>([^<]*)<\/(?:[\w.-]+:)?\1\s*>)/g;
-  for (const match of inner.matchAll(pattern)) children[match[1]!] = decodeXmlText(match[2] ?? '').trim();
-  return children;
-}
+export { decodeXmlText, escapeXml, xmlChildren, xmlElements, xmlText } from './xml.js';
 
 // ----------------------------------------------------------------------------- device description
 
@@ -162,6 +129,7 @@ export interface DeviceDescription {
 /** Extracts the WAN connection services of a root device description; URLs made absolute. */
 export function parseDeviceDescription(xml: string, location: string): DeviceDescription {
   const base = xmlText(xml, 'URLBase') || location;
+  const gatewayHost = URL.canParse(location) ? new URL(location).hostname : undefined;
   const services: WanConnectionService[] = [];
   for (const block of xmlElements(xml, 'service')) {
     const serviceType = xmlText(block, 'serviceType');
@@ -174,6 +142,9 @@ export function parseDeviceDescription(xml: string, location: string): DeviceDes
     } catch {
       continue;
     }
+    // The control URL (or URLBase) is the gateway's word: one on another host would make us POST
+    // SOAP wherever it says, 127.0.0.1 included.
+    if (gatewayHost === undefined || !sameHost(controlUrl, gatewayHost)) continue;
     services.push({ serviceType, controlUrl });
   }
   const rank = (s: WanConnectionService): number => (WAN_CONNECTION_SERVICE_TYPES as readonly string[]).indexOf(s.serviceType);

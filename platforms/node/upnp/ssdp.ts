@@ -9,6 +9,7 @@ import { NatError } from '../../../src/nat/port-mapper.js';
 import { throwIfAborted } from '../../../src/util/abort.js';
 import { AbortError } from '../../../src/errors.js';
 import { requireOptional } from '../optional-dependency.js';
+import { sameHost } from './soap.js';
 
 /** Search targets: IGDv2 gateways also answer IGD:1 searches, IGDv1 gateways only those. */
 export const IGD_SEARCH_TARGETS = Object.freeze([
@@ -18,6 +19,8 @@ export const IGD_SEARCH_TARGETS = Object.freeze([
 
 /** The M-SEARCH is multicast again this often while waiting: UDP datagrams get lost. */
 export const SSDP_RESEND_INTERVAL_MS = 700;
+/** A gateway's answer is a few hundred bytes of headers; a datagram longer than this is not one. */
+export const MAX_SSDP_ANSWER_BYTES = 8 * 1024;
 
 export interface SsdpAnswer {
   /** URL of the gateway's root device description (from the LOCATION header). */
@@ -52,6 +55,14 @@ export async function discoverGateway(options: { timeoutMs: number; signal?: Abo
   // one per socket, so a second would be an uncaught exception. Swallow them: discovery then simply
   // finds nothing on that interface.
   for (const socket of ssdp.sockets) socket.on('error', () => undefined);
+  // HACK (nat-upnp 1.1.1): its header parser runs /^([^:]*)\s*:\s*(.*)$/ on every line of every
+  // datagram, which backtracks quadratically: one 64 KB datagram of spaces, from anyone on the LAN,
+  // stalled the event loop for 4 s. Answers are read here instead: size-capped, in one linear pass,
+  // handed on as nat-upnp's own parser would (its internal '_device' event, which search() listens to).
+  ssdp.parseResponse = (response, address, remote) => {
+    const headers = parseSsdpAnswer(response, remote.address);
+    if (headers !== undefined) ssdp.emit('_device', headers, address);
+  };
 
   return new Promise<SsdpAnswer>((resolve, reject) => {
     let settled = false;
@@ -112,3 +123,24 @@ function isHttpUrl(text: string): boolean {
     return false;
   }
 }
+
+/**
+ * The headers of an SSDP answer (`HTTP/1.1 200 OK` or `NOTIFY …` and `Name: value` lines), names in
+ * lower case; undefined when it is too long, not an answer, or carries no ST (search target). With
+ * `answeredFrom` (the datagram's source address), also undefined when its LOCATION names another host:
+ * a gateway describes itself, and anyone on the LAN may answer a search, so a foreign LOCATION would
+ * make us fetch, and then POST SOAP to, whatever URL the answerer chose (127.0.0.1 included).
+ */
+export function parseSsdpAnswer(text: string, answeredFrom?: string): Record<string, string> | undefined {
+  if (text.length > MAX_SSDP_ANSWER_BYTES || !(text.startsWith('HTTP') || text.startsWith('NOTIFY'))) return undefined;
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  if (headers['st'] === undefined || headers['st'] === '') return undefined;
+  if (answeredFrom !== undefined && !sameHost(headers['location'], answeredFrom)) return undefined;
+  return headers;
+}
+
