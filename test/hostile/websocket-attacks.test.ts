@@ -169,7 +169,7 @@ describe('a browser-style WebSocket link (no pause) against a server flooding ti
       for (let i = 0; i < 200_000 && socket.readyState === socket.OPEN; i++) socket.send(one);
     });
     const client = new WsClient(`ws://127.0.0.1:${port}/`);
-    await within(new Promise((resolve) => client.once('open', resolve)), 3000, 'the client to open');
+    await within(new Promise((resolve) => client.once('open', resolve)), 10_000, 'the client to open');
     const link = new WebSocketLink(browserLike(client), `127.0.0.1:${port}`); // paused until attach: never attached here
     await waitFor(() => link.closed, 10_000, 'the flooded link to close');
     const error = await within(new Promise<Error | undefined>((resolve) => link.attach({ onData: () => undefined, onDrain: () => undefined, onClose: resolve })), 1000, 'onClose');
