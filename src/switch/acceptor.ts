@@ -1,5 +1,6 @@
 import { ClosedError, PeerRejectedError, toError } from '../errors.js';
 import { endpointHostGroup } from '../transport/address.js';
+import { inboundHostGroup, pickInboundToEvict } from './inbound-eviction.js';
 import { HostSlots } from '../transport/host-slots.js';
 import type { Link } from '../transport/link.js';
 import type { Dialer } from './dialer.js';
@@ -81,7 +82,7 @@ export class Acceptor {
     this.pendingLinks.add(pendingLink);
     const upgrade = this.sw.upgradeOptions('inbound', controller.signal);
     upgrade.admit = async (remote) => {
-      const decision = await this.admit(remote);
+      const decision = await this.admit(remote, link.remoteAddress);
       if (!decision.accept) return decision;
       // The upgrade may have ended (deadline, stop) while admission waited on our own dial: the slot
       // is then nobody's, so it is given back at once instead of held for ever.
@@ -143,7 +144,7 @@ export class Acceptor {
    * the node with the lower id wins on both ends; if our own (winning) dial is still in flight we wait
    * for it, so that a failed dial does not leave both sides without a connection.
    */
-  private async admit(remote: NodeInfo): Promise<AdmissionDecision> {
+  private async admit(remote: NodeInfo, remoteAddress: string): Promise<AdmissionDecision> {
     const refuse = (code: Refusal['code'], reason: string): AdmissionDecision => ({ accept: false, code, reason });
     const sw = this.sw;
     if (remote.id === sw.nodeId) return refuse('ERR_SELF_CONNECTION', 'connected to itself');
@@ -156,12 +157,22 @@ export class Acceptor {
       if (sw.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
     }
     if (sw.getPeer(remote.id) !== undefined || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
-    if (sw.peerCounts().inbound >= sw.options.maxInbound && !this.dialer.isPersistent(remote.id)) {
+    if (sw.inboundTaken() >= sw.options.maxInbound && !this.dialer.isPersistent(remote.id) && !this.evictFor(remoteAddress)) {
       return refuse('ERR_PEER_LIMIT', `inbound limit ${sw.options.maxInbound} reached`);
     }
     if (!sw.isRunning) return refuse('ERR_PEER_LIMIT', 'node is stopping');
     this.admitted.set(remote.id, newAdmission());
     return { accept: true };
+  }
+
+  /** Every inbound slot is taken: cuts the peer `pickInboundToEvict` names for a newcomer from `remoteAddress`, if any. */
+  private evictFor(remoteAddress: string): boolean {
+    const sw = this.sw;
+    const inbound = sw.peers.filter((peer) => peer.direction === 'inbound').map((peer) => ({ peer, group: inboundHostGroup(peer.address) }));
+    const victim = pickInboundToEvict(inbound, inboundHostGroup(remoteAddress), sw.options.maxInbound, (peer) => peer.persistent || this.dialer.isPersistent(peer.id));
+    if (victim === undefined) return false;
+    const reason = new PeerRejectedError('ERR_PEER_LIMIT', `Evicted: inbound slots are full and a peer from a less represented network arrived`, { peerId: victim.id });
+    return sw.evictInbound(victim, reason);
   }
 
   private endAdmission(peerId: string): void {

@@ -32,3 +32,13 @@ export const DEFAULT_BAN_DURATION_MS = 10 * 60 * 1000;
 export const MAX_BAN_ENTRIES = 10_000;
 /** Stop hooks a Switch holds (`addStopHook`): a few resources tied to the node's life, not a queue. */
 export const MAX_STOP_HOOKS = 32;
+/**
+ * Inbound eviction: when inbound slots are full, the oldest inbound peers, at most one per host group,
+ * are kept whatever arrives; this fraction of `maxInbound` of them (at least one).
+ */
+export const INBOUND_EVICTION_PROTECTED_FRACTION = 0.25;
+/**
+ * Evicted peers still reading their close reason (≤ CLOSE_REASON_LINGER_MS each) that a full node may
+ * stand beside its limit; past this, a newcomer is refused instead of evicting another.
+ */
+export const MAX_EVICTED_LINGERING = 8;

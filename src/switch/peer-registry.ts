@@ -1,6 +1,7 @@
 import { MConnection } from '../conn/mconnection.js';
 import { ClosedError, MeshlinkError, PeerRejectedError } from '../errors.js';
 import type { AgentRegistry } from './agent-registry.js';
+import { MAX_EVICTED_LINGERING } from './constants.js';
 import type { ResolvedSwitchOptions } from './config.js';
 import { resolveWildcardHosts } from './node-info.js';
 import { Peer } from './peer.js';
@@ -32,6 +33,10 @@ export class PeerRegistry {
    * and never hang up cannot hold more links than the limits allow.
    */
   private readonly closing = { inbound: 0, outbound: 0 };
+  /** Peers cut by `evict` (a Peer object leaves the registry, and with it this set, once it is gone). */
+  private readonly evicted = new WeakSet<Peer>();
+  /** Of the closing inbound links, those of evicted peers: their slots already went to newcomers. */
+  private evictedLingering = 0;
 
   constructor(private readonly context: PeerRegistryContext) {}
 
@@ -54,6 +59,23 @@ export class PeerRegistry {
     return { inbound, outbound };
   }
 
+  /** Inbound slots taken: established peers and closing links, less evicted peers still closing. */
+  inboundTaken(): number {
+    return this.counts().inbound - this.evictedLingering;
+  }
+
+  /**
+   * Cuts an inbound peer to give its slot to a newcomer (`reason` tells it why); false when too many
+   * evicted peers are still reading their close reason, so that evictions cannot stack links past the
+   * limit without bound.
+   */
+  evict(peer: Peer, reason: Error): boolean {
+    if (this.evictedLingering >= MAX_EVICTED_LINGERING || this.byId.get(peer.id) !== peer) return false;
+    this.evicted.add(peer);
+    peer.connection.destroy(reason);
+    return true;
+  }
+
   /** Starts a peer: agents hear of it before any of its messages can arrive. */
   add(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean): Peer {
     const { options, router, agents } = this.context;
@@ -69,10 +91,15 @@ export class PeerRegistry {
     let arriving = true;
     let departure: { reason: Error | undefined } | undefined;
     let lingering = false;
+    let evictedLingering = false;
     const depart = (reason: Error | undefined): void => {
       if (!this.remove(peer!, reason) || !connection.linkOpen) return;
       lingering = true;
       this.closing[direction]++;
+      if (this.evicted.has(peer!)) {
+        evictedLingering = true;
+        this.evictedLingering++;
+      }
     };
     const connection = new MConnection(
       upgraded.link,
@@ -89,6 +116,8 @@ export class PeerRegistry {
           if (!lingering) return;
           lingering = false;
           this.closing[direction]--;
+          if (evictedLingering) this.evictedLingering--;
+          evictedLingering = false;
         },
       },
       options.connection,

@@ -405,6 +405,16 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     return this.peerRegistry.add(upgraded, direction, address, transport, persistent);
   }
 
+  /** @internal Inbound slots taken (admitted included), less those of evicted peers still closing. */
+  inboundTaken(): number {
+    return this.peerRegistry.inboundTaken() + this.acceptor.admittedCount;
+  }
+
+  /** @internal Cuts an inbound peer so a newcomer may have its slot (false: too many evictions still closing). */
+  evictInbound(peer: Peer, reason: Error): boolean {
+    return this.peerRegistry.evict(peer, reason);
+  }
+
   /** @internal */
   emitDialFailed(address: string, error: Error, willRetry: boolean): void {
     this.emit('dial:failed', { address, error, willRetry });

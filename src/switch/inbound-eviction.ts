@@ -1,0 +1,57 @@
+import { endpointHostGroup } from '../transport/address.js';
+import { INBOUND_EVICTION_PROTECTED_FRACTION } from './constants.js';
+import type { Peer } from './peer.js';
+
+/**
+ * The network an inbound link comes from, for eviction: an IPv4 address or IPv6 /64 (endpointHostGroup),
+ * or for a WebRTC link the relay it was negotiated through (`webrtc://<id>?via=<relay>`: one relay's peers
+ * share a group, as they could all be one relay's sybils). Undefined when neither is known (in-memory
+ * links): such a peer is a group of its own.
+ */
+export function inboundHostGroup(remoteAddress: string): string | undefined {
+  const group = endpointHostGroup(remoteAddress);
+  if (group !== undefined) return group;
+  const via = /^webrtc:\/\/[^?#]*\?(?:[^#]*&)?via=([0-9a-fA-F]{1,64})(?:[&#]|$)/.exec(remoteAddress)?.[1];
+  return via === undefined ? undefined : `via:${via.toLowerCase()}`;
+}
+
+export interface EvictionCandidate {
+  readonly peer: Peer;
+  readonly group: string | undefined;
+}
+
+/**
+ * Whom to cut so that a newcomer from `newcomerGroup` may join when every inbound slot is taken, or
+ * undefined (then the newcomer is refused). Without it, keys being free, one host could open
+ * `maxInbound` connections and keep every other newcomer out for as long as it stayed (as Bitcoin
+ * Core's eviction, on a smaller scale):
+ * - persistent peers and the oldest peers, one per group, up to a quarter of `maxInbound`, are kept;
+ * - the newcomer must come from a group holding at least two fewer inbound peers than the largest
+ *   (after the swap no group is larger than the one it came from, so two groups never take turns);
+ * - the youngest unprotected peer of the largest such group goes (ties: the youngest of them).
+ */
+export function pickInboundToEvict(inbound: readonly EvictionCandidate[], newcomerGroup: string | undefined, maxInbound: number, isPersistent: (peer: Peer) => boolean): Peer | undefined {
+  const groupOf = (candidate: EvictionCandidate): string => candidate.group ?? `peer:${candidate.peer.id}`;
+  const sizes = new Map<string, number>();
+  for (const candidate of inbound) sizes.set(groupOf(candidate), (sizes.get(groupOf(candidate)) ?? 0) + 1);
+  const newcomerSize = newcomerGroup === undefined ? 0 : (sizes.get(newcomerGroup) ?? 0);
+  const oldestFirst = [...inbound].sort((a, b) => a.peer.connectedAt - b.peer.connectedAt);
+  const protectedPeers = new Set<Peer>();
+  const protectedGroups = new Set<string>();
+  const protectedCount = Math.max(1, Math.floor(maxInbound * INBOUND_EVICTION_PROTECTED_FRACTION));
+  for (const candidate of oldestFirst) {
+    if (protectedPeers.size >= protectedCount) break;
+    if (isPersistent(candidate.peer) || protectedGroups.has(groupOf(candidate))) continue;
+    protectedPeers.add(candidate.peer);
+    protectedGroups.add(groupOf(candidate));
+  }
+  let victim: EvictionCandidate | undefined;
+  for (const candidate of oldestFirst) {
+    if (protectedPeers.has(candidate.peer) || isPersistent(candidate.peer)) continue;
+    const size = sizes.get(groupOf(candidate))!;
+    if (size < newcomerSize + 2) continue;
+    // Oldest first, so a later candidate of an equal group is younger.
+    if (victim === undefined || size >= sizes.get(groupOf(victim))!) victim = candidate;
+  }
+  return victim?.peer;
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { inboundHostGroup, pickInboundToEvict, type EvictionCandidate } from '../../src/switch/inbound-eviction.js';
+import type { Peer } from '../../src/switch/peer.js';
+
+const RELAY = 'ab'.repeat(20);
+
+/** Only what the rule reads of a Peer: its id, when it connected, whether it is persistent. */
+function candidate(id: string, connectedAt: number, group: string | undefined, persistent = false): EvictionCandidate {
+  return { peer: { id, connectedAt, persistent } as unknown as Peer, group };
+}
+
+const ids = (peer: Peer | undefined): string | undefined => peer?.id;
+const isPersistent = (peer: Peer): boolean => peer.persistent;
+
+describe('inboundHostGroup', () => {
+  it('groups IPv4 by address, IPv6 by /64, WebRTC by the relay it came through, and nothing else', () => {
+    expect(inboundHostGroup('203.0.113.9:4000')).toBe('203.0.113.9');
+    expect(inboundHostGroup('[2001:db8:1:2:3:4:5:6]:4000')).toBe(inboundHostGroup('[2001:db8:1:2:ffff::1]:1'));
+    expect(inboundHostGroup(`webrtc://${'cd'.repeat(20)}?via=${RELAY.toUpperCase()}`)).toBe(`via:${RELAY}`);
+    expect(inboundHostGroup(`webrtc://${'cd'.repeat(20)}?x=1&via=${RELAY}`)).toBe(`via:${RELAY}`);
+    for (const address of ['memory://a', `webrtc://${'cd'.repeat(20)}`, `webrtc://x?via=`, `webrtc://x?via=zz`, `webrtc://x?novia=${RELAY}`]) {
+      expect(inboundHostGroup(address)).toBeUndefined();
+    }
+  });
+});
+
+describe('pickInboundToEvict', () => {
+  it('takes the youngest of the largest group, only for a newcomer from a group at least two smaller', () => {
+    const inbound = [candidate('a1', 1, 'A'), candidate('b1', 2, 'B'), candidate('a2', 3, 'A'), candidate('a3', 4, 'A'), candidate('c1', 5, 'C')];
+    expect(ids(pickInboundToEvict(inbound, 'D', 8, isPersistent))).toBe('a3');
+    expect(ids(pickInboundToEvict(inbound, 'B', 8, isPersistent))).toBe('a3'); // B holds 1, A 3
+    expect(pickInboundToEvict(inbound, 'A', 8, isPersistent)).toBeUndefined(); // its own group is the largest
+    expect(pickInboundToEvict(inbound.filter((c) => c.peer.id !== 'a3'), 'B', 8, isPersistent)).toBeUndefined(); // 2 vs 1: no swap
+  });
+
+  it('keeps the oldest peers, one per group, up to a quarter of maxInbound, and persistent peers', () => {
+    const inbound = [candidate('a1', 1, 'A'), candidate('a2', 2, 'A'), candidate('b1', 3, 'B'), candidate('a3', 4, 'A', true)];
+    // maxInbound 8: two protected (a1, the oldest of A, and b1, the oldest of B); a3 is persistent.
+    expect(ids(pickInboundToEvict(inbound, 'C', 8, isPersistent))).toBe('a2');
+    const onlyProtected = [candidate('a1', 1, 'A'), candidate('a2', 2, 'A', true), candidate('a3', 3, 'A', true)];
+    expect(pickInboundToEvict(onlyProtected, 'C', 4, isPersistent)).toBeUndefined();
+  });
+
+  it('between equally large groups, takes the youngest of them; peers of no known group are groups of one', () => {
+    const inbound = [candidate('a1', 1, 'A'), candidate('b1', 2, 'B'), candidate('a2', 3, 'A'), candidate('b2', 4, 'B'), candidate('m1', 5, undefined), candidate('m2', 6, undefined)];
+    expect(ids(pickInboundToEvict(inbound, 'C', 4, isPersistent))).toBe('b2');
+    expect(ids(pickInboundToEvict(inbound, undefined, 4, isPersistent))).toBe('b2');
+    const unknownOnly = [candidate('m1', 1, undefined), candidate('m2', 2, undefined), candidate('m3', 3, undefined)];
+    expect(pickInboundToEvict(unknownOnly, undefined, 3, isPersistent)).toBeUndefined();
+  });
+});
