@@ -107,11 +107,11 @@ async function inboundRound(victim: Victim, via: 'tcp' | 'ws', round: number, ou
 
 /** Runs inbound rounds against a fresh victim; returns the tallies and the heap growth after warm-up. */
 async function inboundChurn(via: 'tcp' | 'ws', warmupRounds: number, rounds: number): Promise<{ outcomes: Outcomes; refused: Outcomes; growthBytes: number; newBans: number }> {
-  // WebSocket peers all come from 127.0.0.1: room for a round's handshakes and the last round's silent
-  // ones, in the ws server's upgrade phase as in the Switch's handshake pool (a busy machine keeps more
-  // of a round's upgrades pending at once).
-  const perHost = via === 'ws' ? { maxPendingInboundPerHost: 16 } : {};
-  const ws = via === 'ws' ? { maxPendingUpgradesPerHost: 16 } : {};
+  // WebSocket peers all come from 127.0.0.1, so the per-host caps are the pools' whole size here: this
+  // test is about per-peer state, and on a loaded machine (a CI run beside the suite) more than 16 of a
+  // round's upgrades and the silent ones were once pending at once, the newest dropped (code 1006).
+  const perHost = via === 'ws' ? { maxPendingInboundPerHost: 64 } : {};
+  const ws = via === 'ws' ? { maxPendingUpgradesPerHost: 64 } : {};
   const victim = await startVictim({ ws, switchOptions: { maxInbound: MAX_INBOUND, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, ...perHost } });
   await startHonestPair(victim);
   // Count refusals rather than keep them: the test must not retain what it asks the victim not to.
