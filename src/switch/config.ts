@@ -11,6 +11,7 @@ import { DEFAULT_BACKOFF_POLICY, type BackoffPolicy } from './backoff.js';
 import {
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_INBOX_CAPACITY_BYTES,
   DEFAULT_INBOX_CAPACITY_MESSAGES,
   DEFAULT_MAX_INBOUND_PEERS,
   DEFAULT_MAX_OUTBOUND_PEERS,
@@ -62,6 +63,11 @@ export interface SwitchOptions {
   reconnect?: Partial<BackoffPolicy>;
   /** Messages held per pull-style channel before senders are paused. @default 1024 */
   inboxCapacity?: number;
+  /**
+   * Bytes of messages held per pull-style channel before senders are paused (at least the channel's
+   * recvMessageCapacity). @default 16 MiB
+   */
+  inboxCapacityBytes?: number;
   /** Random source for jitter, so simulations can be seeded. @default Math.random */
   random?: () => number;
   /**
@@ -99,6 +105,7 @@ export interface ResolvedSwitchOptions {
   persistentPeers: readonly string[];
   reconnect: BackoffPolicy;
   inboxCapacity: number;
+  inboxCapacityBytes: number;
   random: () => number;
   clock: Clock;
   secureHandshake: SecureHandshakeFunction;
@@ -124,6 +131,7 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
     persistentPeers: options.persistentPeers ?? [],
     reconnect: { ...DEFAULT_BACKOFF_POLICY, ...options.reconnect },
     inboxCapacity: options.inboxCapacity ?? DEFAULT_INBOX_CAPACITY_MESSAGES,
+    inboxCapacityBytes: options.inboxCapacityBytes ?? DEFAULT_INBOX_CAPACITY_BYTES,
     random: options.random ?? Math.random,
     clock: options.clock ?? systemClock,
     secureHandshake: options.secureHandshake ?? secureHandshake,
@@ -133,7 +141,7 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
   };
   if (typeof resolved.network !== 'string' || resolved.network.length === 0 || resolved.network.length > 64) bad('network must be 1-64 characters');
   if (resolved.transports.length === 0) bad('at least one transport is needed');
-  for (const key of ['maxInbound', 'maxOutbound', 'maxPendingInbound', 'maxPendingInboundPerHost', 'inboxCapacity'] as const) {
+  for (const key of ['maxInbound', 'maxOutbound', 'maxPendingInbound', 'maxPendingInboundPerHost', 'inboxCapacity', 'inboxCapacityBytes'] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 0) bad(`${key} must be an integer ≥ 0`);
   }
   for (const key of ['dialTimeoutMs', 'handshakeTimeoutMs', 'stopTimeoutMs'] as const) {

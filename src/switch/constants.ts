@@ -19,11 +19,18 @@ export const RECONNECT_JITTER_RATIO = 0.25;
 /** Messages waiting per pull-style channel before the senders are paused. */
 export const DEFAULT_INBOX_CAPACITY_MESSAGES = 1024;
 /**
+ * …and bytes: 1,024 messages of a channel's default 1 MiB would be a gigabyte. A channel whose
+ * recvMessageCapacity is larger holds at least one message of that size.
+ */
+export const DEFAULT_INBOX_CAPACITY_BYTES = 16 * 1024 * 1024;
+/**
  * Receives of one peer's messages an agent may have in flight (an async `receive` not settled yet);
  * at this many the peer's connection is paused until half have settled, so a flood of messages to a
  * slow async agent waits in the peer's socket instead of in our memory.
  */
 export const MAX_ASYNC_RECEIVES_PER_PEER = 64;
+/** …or when the messages of those receives reach this many bytes (64 messages of 1 MiB would be 64 MiB a peer). */
+export const MAX_ASYNC_RECEIVE_BYTES_PER_PEER = 4 * 1024 * 1024;
 export const DEFAULT_BAN_DURATION_MS = 10 * 60 * 1000;
 /**
  * Bans held at once. PEX bans every misbehaving key, and keys are free: past this, expired bans are

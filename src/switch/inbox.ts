@@ -8,14 +8,15 @@ export interface Envelope {
 }
 
 /**
- * Holds messages for a channel read in the pull style. Bounded: when full, the peers that keep
- * sending are paused (their TCP windows close) until a reader catches up, so nothing is dropped.
- * A paused peer delivers nothing more, but each peer that arrives while the inbox is full still
- * delivers the one message that finds it full, and messages of peers that left stay for the
- * readers: fresh keys could grow it that way without end. So past twice the capacity, plus one for
- * each connected peer it holds paused (each may have brought its one message past the capacity; the
- * Switch's peer limits bound them), a message is refused and costs its sender the connection
- * (ERR_RATE_LIMIT): refused, not accepted and lost.
+ * Holds messages for a channel read in the pull style. Bounded in messages and in bytes: when either
+ * is full, the peers that keep sending are paused (their TCP windows close) until a reader catches up
+ * (to half of both), so nothing is dropped. A paused peer delivers nothing more, but each peer that
+ * arrives while the inbox is full still delivers the one message that finds it full, and messages of
+ * peers that left stay for the readers: fresh keys could grow it that way without end. So past twice
+ * the capacity, plus one message for each connected peer it holds paused (each may have brought its one
+ * message past the capacity; the Switch's peer limits bound them), a message is refused and costs its
+ * sender the connection (ERR_RATE_LIMIT): refused, not accepted and lost. `capacityBytes` is at least
+ * `maxMessageBytes`, so a lone message of the channel's largest size always fits.
  */
 export class Inbox {
   private readonly queue: Envelope[] = [];
@@ -23,8 +24,15 @@ export class Inbox {
   private readonly readers: ((envelope: Envelope | undefined) => void)[] = [];
   private readonly pausedPeers = new Set<Peer>();
   private closed = false;
+  /** Bytes of the messages queued. */
+  private bytes = 0;
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    readonly capacityBytes: number,
+    /** The channel's recvMessageCapacity: what one paused peer's last message may add. */
+    private readonly maxMessageBytes: number = capacityBytes,
+  ) {}
 
   get length(): number {
     return this.queue.length - this.head;
@@ -38,14 +46,16 @@ export class Inbox {
       reader(envelope);
       return;
     }
-    if (this.length >= 2 * this.capacity + this.pausedPeers.size) {
-      throw new ProtocolError('ERR_RATE_LIMIT', `Sent on channel 0x${envelope.channelId.toString(16).padStart(2, '0')} while its inbox was full (${this.length} unread)`, {
+    const size = envelope.message.length;
+    if (this.length >= 2 * this.capacity + this.pausedPeers.size || this.bytes + size > 2 * this.capacityBytes + this.pausedPeers.size * this.maxMessageBytes) {
+      throw new ProtocolError('ERR_RATE_LIMIT', `Sent on channel 0x${envelope.channelId.toString(16).padStart(2, '0')} while its inbox was full (${this.length} unread, ${this.bytes} bytes)`, {
         peerId: envelope.peer.id,
-        detail: { channelId: envelope.channelId, unread: this.length, capacity: this.capacity },
+        detail: { channelId: envelope.channelId, unread: this.length, unreadBytes: this.bytes, capacity: this.capacity, capacityBytes: this.capacityBytes },
       });
     }
     this.queue.push(envelope);
-    if (this.length >= this.capacity && !this.pausedPeers.has(envelope.peer)) {
+    this.bytes += size;
+    if ((this.length >= this.capacity || this.bytes >= this.capacityBytes) && !this.pausedPeers.has(envelope.peer)) {
       this.pausedPeers.add(envelope.peer);
       envelope.peer.connection.pause(this);
     }
@@ -57,6 +67,7 @@ export class Inbox {
       const envelope = this.queue[this.head]!;
       this.queue[this.head] = undefined as unknown as Envelope;
       this.head += 1;
+      this.bytes -= envelope.message.length;
       if (this.head === this.queue.length) {
         this.queue.length = 0;
         this.head = 0;
@@ -64,7 +75,7 @@ export class Inbox {
         this.queue.splice(0, this.head);
         this.head = 0;
       }
-      if (this.pausedPeers.size > 0 && this.length <= this.capacity / 2) this.resumePeers();
+      if (this.pausedPeers.size > 0 && this.length <= this.capacity / 2 && this.bytes <= this.capacityBytes / 2) this.resumePeers();
       return Promise.resolve(envelope);
     }
     if (this.closed) return Promise.resolve(undefined);

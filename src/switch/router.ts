@@ -1,7 +1,7 @@
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from '../conn/channel-descriptor.js';
 import { ConfigError, ProtocolError } from '../errors.js';
 import type { Agent } from './agent.js';
-import { MAX_ASYNC_RECEIVES_PER_PEER } from './constants.js';
+import { MAX_ASYNC_RECEIVE_BYTES_PER_PEER, MAX_ASYNC_RECEIVES_PER_PEER } from './constants.js';
 import { Inbox, type Envelope } from './inbox.js';
 import type { Peer } from './peer.js';
 
@@ -18,12 +18,15 @@ export class Router {
   private readonly owners = new Map<number, Owner>();
   private readonly inboxes = new Map<number, Inbox>();
   private descriptors: ChannelDescriptor[] = [];
-  /** Async receives not settled yet, per peer: an entry only while one is in flight. */
-  private readonly asyncReceives = new Map<Peer, number>();
-  /** Peers paused because they reached MAX_ASYNC_RECEIVES_PER_PEER. */
+  /** Async receives not settled yet, and their messages' bytes, per peer: an entry only while one is in flight. */
+  private readonly asyncReceives = new Map<Peer, { count: number; bytes: number }>();
+  /** Peers paused because they reached MAX_ASYNC_RECEIVES_PER_PEER or MAX_ASYNC_RECEIVE_BYTES_PER_PEER. */
   private readonly pausedByAsync = new Set<Peer>();
 
-  constructor(private readonly inboxCapacity: number) {}
+  constructor(
+    private readonly inboxCapacity: number,
+    private readonly inboxCapacityBytes: number,
+  ) {}
 
   /** Every channel of every agent, resolved. */
   get channels(): readonly ChannelDescriptor[] {
@@ -47,7 +50,11 @@ export class Router {
     }
     for (const [id, owner] of owners) {
       this.owners.set(id, owner);
-      if (owner.agent.receive === undefined) this.inboxes.set(id, new Inbox(this.inboxCapacity));
+    }
+    for (const descriptor of descriptors) {
+      if (owners.get(descriptor.id)!.agent.receive !== undefined) continue;
+      // At least one message of the channel's largest fits, so an honest sender is paused, never cut.
+      this.inboxes.set(descriptor.id, new Inbox(this.inboxCapacity, Math.max(this.inboxCapacityBytes, descriptor.recvMessageCapacity!), descriptor.recvMessageCapacity!));
     }
     this.descriptors = descriptors;
   }
@@ -68,23 +75,31 @@ export class Router {
     }
     // A throw or rejection means the agent found the message unacceptable: that costs the peer.
     const result = receive.call(owner.agent, channelId, peer, message);
-    if (result instanceof Promise) this.trackAsyncReceive(peer, result, onRejected);
+    if (result instanceof Promise) this.trackAsyncReceive(peer, message.length, result, onRejected);
   }
 
-  /** Bounds the receives in flight per peer: the peer is paused at the limit, resumed at half. */
-  private trackAsyncReceive(peer: Peer, result: Promise<void>, onRejected: (error: unknown) => void): void {
-    const inFlight = (this.asyncReceives.get(peer) ?? 0) + 1;
-    this.asyncReceives.set(peer, inFlight);
-    if (inFlight >= MAX_ASYNC_RECEIVES_PER_PEER && !this.pausedByAsync.has(peer)) {
+  /**
+   * Bounds the receives in flight per peer, in number and in their messages' bytes: the peer is paused
+   * at either limit and resumed once both are down to half.
+   */
+  private trackAsyncReceive(peer: Peer, bytes: number, result: Promise<void>, onRejected: (error: unknown) => void): void {
+    let inFlight = this.asyncReceives.get(peer);
+    if (inFlight === undefined) this.asyncReceives.set(peer, (inFlight = { count: 0, bytes: 0 }));
+    inFlight.count += 1;
+    inFlight.bytes += bytes;
+    if ((inFlight.count >= MAX_ASYNC_RECEIVES_PER_PEER || inFlight.bytes >= MAX_ASYNC_RECEIVE_BYTES_PER_PEER) && !this.pausedByAsync.has(peer)) {
       this.pausedByAsync.add(peer);
       peer.connection.pause(this);
     }
     const settled = (): void => {
       const left = this.asyncReceives.get(peer);
       if (left === undefined) return; // the peer is gone
-      if (left <= 1) this.asyncReceives.delete(peer);
-      else this.asyncReceives.set(peer, left - 1);
-      if (left - 1 <= MAX_ASYNC_RECEIVES_PER_PEER / 2 && this.pausedByAsync.delete(peer)) peer.connection.resume(this);
+      left.count -= 1;
+      left.bytes -= bytes;
+      if (left.count === 0) this.asyncReceives.delete(peer);
+      if (left.count <= MAX_ASYNC_RECEIVES_PER_PEER / 2 && left.bytes <= MAX_ASYNC_RECEIVE_BYTES_PER_PEER / 2 && this.pausedByAsync.delete(peer)) {
+        peer.connection.resume(this);
+      }
     };
     result.then(settled, (error: unknown) => {
       settled();

@@ -78,7 +78,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.agents = new AgentRegistry((agent, error) => this.emit('agent:error', { agent, error }));
     this.dialer = new Dialer(this);
     this.acceptor = new Acceptor(this, this.dialer);
-    this.router = new Router(this.options.inboxCapacity);
+    this.router = new Router(this.options.inboxCapacity, this.options.inboxCapacityBytes);
     this.peerRegistry = new PeerRegistry({
       options: this.options,
       router: this.router,

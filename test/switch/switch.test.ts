@@ -8,6 +8,7 @@ import { tcpTransport } from '../../platforms/node/tcp.js';
 import { connect, type Socket } from 'node:net';
 import type { Agent } from '../../src/switch/agent.js';
 import type { Peer } from '../../src/switch/peer.js';
+import { MAX_ASYNC_RECEIVE_BYTES_PER_PEER } from '../../src/switch/constants.js';
 
 afterEach(stopAll);
 
@@ -355,6 +356,69 @@ describe('Switch over real TCP', () => {
     expect(removed).toEqual([]);
     expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
   }, 30_000);
+
+  it('a pull inbox is bounded in bytes too: large messages pause their sender at inboxCapacityBytes, and every one arrives in order once read', async () => {
+    const size = 256 * 1024;
+    const total = 40; // 10 MiB, far under the 1,024-message capacity
+    const pull = { channels: [{ id: 0x40, recvMessageCapacity: size, sendQueueCapacity: 64 }] };
+    const a = await startNode({ agents: { pull }, inboxCapacityBytes: 1024 * 1024 });
+    const b = await startNode({ agents: { pull } });
+    const removed: string[] = [];
+    a.sw.on('peer:disconnected', ({ reason }) => removed.push(String(reason)));
+    const peer = await b.sw.dial(a.address);
+    const sending = (async () => {
+      for (let i = 0; i < total; i++) expect(await peer.send(0x40, bytes(size, i), { timeoutMs: 20_000 })).toBe(true);
+    })();
+    // Nobody reads for a while: the inbox takes 1 MiB and the message that found it full, then the sender waits.
+    const received = (): number => a.sw.status().peers[0]?.channels.find((c) => c.id === 0x40)?.receivedMessages ?? 0;
+    await waitFor(() => received() >= 4, 20_000, 'the inbox to fill');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(received()).toBeLessThanOrEqual(5);
+    const got: number[] = [];
+    for await (const { message } of a.sw.receive(0x40)) {
+      expect(Buffer.compare(message, bytes(size, got.length))).toBe(0);
+      got.push(got.length);
+      if (got.length === total) break;
+    }
+    await within(sending, 20_000, 'every message sent');
+    expect(removed).toEqual([]);
+  }, 90_000);
+
+  it('an async receive holds at most MAX_ASYNC_RECEIVE_BYTES_PER_PEER of one peer\'s messages in flight, then that peer waits', async () => {
+    const size = 1024 * 1024;
+    const total = 12;
+    const pending: (() => void)[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const slow: Agent = {
+      channels: [{ id: 0x40, recvMessageCapacity: size }],
+      receive: () =>
+        new Promise<void>((resolve) => {
+          mostInFlight = Math.max(mostInFlight, ++inFlight);
+          pending.push(() => {
+            inFlight--;
+            resolve();
+          });
+        }),
+    };
+    const a = await startNode({ agents: { slow } });
+    const b = await startNode({ agents: { slow: { channels: [{ id: 0x40, recvMessageCapacity: size }] } } });
+    const peer = await b.sw.dial(a.address);
+    const sending = (async () => {
+      for (let i = 0; i < total; i++) expect(await peer.send(0x40, bytes(size, i), { timeoutMs: 20_000 })).toBe(true);
+    })();
+    await waitFor(() => inFlight >= MAX_ASYNC_RECEIVE_BYTES_PER_PEER / size, 20_000, 'receives in flight');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(mostInFlight).toBeLessThanOrEqual(MAX_ASYNC_RECEIVE_BYTES_PER_PEER / size + 1);
+    let settled = 0;
+    while (settled < total) {
+      await waitFor(() => pending.length > 0, 20_000, 'the next receive');
+      pending.shift()!();
+      settled++;
+    }
+    await within(sending, 30_000, 'every message sent');
+    expect(mostInFlight).toBeLessThanOrEqual(MAX_ASYNC_RECEIVE_BYTES_PER_PEER / size + 1);
+  }, 90_000);
 
   it('more honest senders than a pull inbox holds are each paused, never cut: every message arrives', async () => {
     const capacity = 2;
