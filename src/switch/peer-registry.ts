@@ -6,7 +6,7 @@ import type { ResolvedSwitchOptions } from './config.js';
 import { resolveWildcardHosts } from './node-info.js';
 import { Peer } from './peer.js';
 import type { Router } from './router.js';
-import type { SwitchEvents } from './switch.js';
+import type { SwitchEvents } from './switch-events.js';
 import type { Direction, UpgradedLink } from './upgrade.js';
 
 /** What the registry needs of its Switch. */

@@ -1,8 +1,8 @@
 import { DEFAULT_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
-import { ClosedError, ConfigError, MeshlinkError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
-import { formatAddress, parseAddress, withNodeId, type PeerAddress } from '../transport/address.js';
+import { ConfigError, MeshlinkError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
+import type { PeerAddress } from '../transport/address.js';
 import type { Link } from '../transport/link.js';
-import type { Listener, Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
 import { sharedAbortController, withDeadline } from '../util/abort.js';
 import { TypedEventTarget } from '../util/events.js';
 import { Acceptor } from './acceptor.js';
@@ -12,34 +12,18 @@ import { BanList } from './ban-list.js';
 import { resolveSwitchOptions, type ResolvedSwitchOptions, type SwitchOptions } from './config.js';
 import { DEFAULT_BAN_DURATION_MS } from './constants.js';
 import { Dialer, type DialOptions } from './dialer.js';
+import { InFlightControllers } from './in-flight.js';
 import type { Envelope } from './inbox.js';
+import { ListenAddresses } from './listen-addresses.js';
 import { Router } from './router.js';
 import { PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
-import type { Peer, PeerStatus } from './peer.js';
+import type { Peer } from './peer.js';
 import { PeerRegistry } from './peer-registry.js';
 import { StopHooks, type StopHook } from './stop-hooks.js';
+import type { SwitchEvents, SwitchStatus } from './switch-events.js';
 import { upgradeLink, type Direction, type UpgradedLink, type UpgradeOptions } from './upgrade.js';
 
-export interface SwitchEvents {
-  'peer:connected': { peer: Peer };
-  'peer:disconnected': { peer: Peer; reason: Error | undefined };
-  /** A peer misbehaved or failed (protocol error, timeout, stopPeerForError); disconnection follows. */
-  'peer:error': { peer: Peer; error: Error };
-  'dial:failed': { address: string; error: Error; willRetry: boolean };
-  'inbound:rejected': { remoteAddress: string; error: Error };
-  'agent:error': { agent: string; error: Error };
-  /** A stop hook threw, rejected or overran stopTimeoutMs (TimeoutError); stop() went on without it. */
-  'stop-hook:error': { hook: string; error: Error };
-}
-
-export interface SwitchStatus {
-  nodeId: string;
-  network: string;
-  moniker: string;
-  listen: string[];
-  peers: PeerStatus[];
-}
-
+export type { SwitchEvents, SwitchStatus } from './switch-events.js';
 export type { DialOptions } from './dialer.js';
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -59,21 +43,17 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   private readonly agents: AgentRegistry;
   private readonly router: Router;
   private readonly peerRegistry: PeerRegistry;
-  private readonly listeners: Listener[] = [];
-  private listenAddresses: string[] = [];
+  private readonly listenAddresses: ListenAddresses;
   private readonly dialer: Dialer;
   private readonly acceptor: Acceptor;
   private readonly stopHooks = new StopHooks();
-  /**
-   * One controller per handshake or dial in flight, aborted by stop(). (A single shared stop signal
-   * would collect one listener per pending handshake: hundreds under load.)
-   */
-  private readonly inFlight = new Set<AbortController>();
+  private readonly inFlight = new InFlightControllers();
 
   constructor(options: SwitchOptions) {
     super();
     this.options = resolveSwitchOptions(options);
     this.nodeId = this.options.identity.nodeId;
+    this.listenAddresses = new ListenAddresses(this.nodeId);
     this.bans = new BanList(() => this.options.clock.now());
     this.agents = new AgentRegistry((agent, error) => this.emit('agent:error', { agent, error }));
     this.dialer = new Dialer(this);
@@ -132,7 +112,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     try {
       // Listen first so agents (NAT, PEX) can read our addresses; links arriving before we are
       // running are refused, so no peer reaches an agent that has not started.
-      for (const text of this.options.listen) await this.listenOn(text);
+      for (const text of this.options.listen) await this.listenAddresses.listen(text, (address) => this.transportFor(address), (link) => this.acceptor.onLink(link));
       await this.agents.startAll(this);
     } catch (error) {
       await this.stop();
@@ -144,29 +124,18 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     for (const address of this.options.persistentPeers) this.dialer.addPersistent(address);
   }
 
-  private async listenOn(text: string): Promise<void> {
-    const address = parseAddress(text);
-    const transport = this.transportFor(address);
-    if (transport.listen === undefined) throw new ConfigError('ERR_NO_TRANSPORT', `The ${address.protocol} transport cannot listen`);
-    const listener = await transport.listen(address, (link) => this.acceptor.onLink(link));
-    this.listeners.push(listener);
-    for (const bound of listener.addresses) this.listenAddresses.push(formatAddress(withNodeId(bound, this.nodeId)));
-  }
-
   /** Full addresses (with our id) we listen on, plus external ones. */
   get addresses(): string[] {
-    return [...this.listenAddresses, ...this.options.externalAddresses.map((a) => formatAddress(withNodeId(parseAddress(a), this.nodeId)))];
+    return this.listenAddresses.all(this.options.externalAddresses);
   }
 
   /** Adds an address to advertise (e.g. a NAT mapping learned after start). */
   addExternalAddress(address: string): void {
-    const full = formatAddress(withNodeId(parseAddress(address), this.nodeId));
-    if (!this.listenAddresses.includes(full)) this.listenAddresses.push(full);
+    this.listenAddresses.addExternal(address);
   }
 
   removeExternalAddress(address: string): void {
-    const full = formatAddress(withNodeId(parseAddress(address), this.nodeId));
-    this.listenAddresses = this.listenAddresses.filter((a) => a !== full);
+    this.listenAddresses.removeExternal(address);
   }
 
   nodeInfo(): NodeInfo {
@@ -297,11 +266,10 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
-    for (const controller of this.inFlight) controller.abort(new ClosedError('Switch stopped'));
-    this.inFlight.clear();
+    this.inFlight.abortAll();
     this.dialer.stop();
     // Some servers (net.Server) report closed only once their connections end: close peers meanwhile.
-    const listenersClosed = Promise.all(this.listeners.splice(0).map((listener) => listener.close().catch(() => undefined)));
+    const listenersClosed = this.listenAddresses.closeAll();
     // Each peer flushes what it had queued; whoever is still flushing after stopTimeoutMs is cut off.
     // Shared by every peer's close by design (one listener each): tell Node so, or it warns of a leak.
     const deadline = sharedAbortController();
@@ -346,15 +314,12 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
 
   /** @internal A controller that stop() aborts; delete it from `inFlight` when done. */
   trackInFlight(): AbortController {
-    const controller = new AbortController();
-    if (this.state === 'stopping' || this.state === 'stopped') controller.abort(new ClosedError('Switch stopped'));
-    else this.inFlight.add(controller);
-    return controller;
+    return this.inFlight.track(this.state === 'stopping' || this.state === 'stopped');
   }
 
   /** @internal */
   untrackInFlight(controller: AbortController): void {
-    this.inFlight.delete(controller);
+    this.inFlight.untrack(controller);
   }
 
   /** @internal */
@@ -366,8 +331,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
 
   /** @internal */
   isOwnAddress(address: PeerAddress): boolean {
-    const bare = formatAddress({ ...address, nodeId: this.nodeId });
-    return this.listenAddresses.includes(bare);
+    return this.listenAddresses.isOwn(address);
   }
 
   /** @internal Upgrades a dialled link. */
