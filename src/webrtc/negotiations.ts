@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from './constants.js';
+import { admitOneDataChannel, peerErrorDetail } from './data-channel-guard.js';
 import { WebRtcLink } from './webrtc-link.js';
 
 /** The ends of a connected WebRTC link's selected ICE candidate pair (undefined where unknown). */
@@ -107,6 +108,7 @@ export class Negotiations {
     if (this.inFlight.has(key) || !this.hasRoom(initiator, via, remote)) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
     const what = initiator ? `WebRTC dial to ${remote}` : `WebRTC answer to ${remote}`;
     const peer = this.options.createPeer({ initiator });
+    admitOneDataChannel(peer);
     const link = new WebRtcLink(peer, `webrtc://${remote}?via=${via}`, undefined, clock);
     let settled = false;
     let signalsReceived = 0;
@@ -162,7 +164,7 @@ export class Negotiations {
       this.reportRoute(peer, remote, via, initiator);
       request.onConnected(link);
     });
-    peer.on('error', (error) => negotiation.fail(new TransportError(`${what}: ${error.message}`, { peerId: remote, cause: error })));
+    peer.on('error', (error) => negotiation.fail(new TransportError(`${what}: ${error.message}`, { peerId: remote, cause: error, detail: peerErrorDetail(error) })));
     peer.on('close', () => negotiation.fail(new TransportError(`${what}: closed before connecting`, { peerId: remote })));
     return negotiation;
   }

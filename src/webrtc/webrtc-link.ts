@@ -8,6 +8,7 @@ import {
   WEBRTC_MAX_CHUNK_BYTES,
   WEBRTC_MAX_PAUSED_BYTES,
 } from './constants.js';
+import { peerErrorDetail } from './data-channel-guard.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
 
 /**
@@ -44,7 +45,7 @@ export class WebRtcLink extends MessageLink {
     // simple-peer hands out a Buffer (a Uint8Array view of this one message): the chunk is ours.
     peer.on('data', (chunk) => this.receive(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk as ArrayBuffer)));
     peer.on('error', (error) => {
-      this.failure ??= new TransportError(`WebRTC ${remoteAddress}: ${error.message}`, { cause: error, detail: { code: error.code } });
+      this.failure ??= new TransportError(`WebRTC ${remoteAddress}: ${error.message}`, { cause: error, detail: peerErrorDetail(error) });
     });
     peer.on('close', () => this.finish());
     if (peer.destroyed) queueMicrotask(() => this.finish());

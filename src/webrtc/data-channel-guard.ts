@@ -1,0 +1,70 @@
+import type { SimplePeerLike } from './simple-peer-like.js';
+
+/** The parts of an RTCDataChannel the guard reads (the DOM type is not in `src/`'s lib). */
+interface DataChannelLike {
+  readonly label: string;
+  readonly ordered: boolean;
+  readonly maxRetransmits: number | null;
+  readonly maxPacketLifeTime: number | null;
+  close(): void;
+}
+
+interface DataChannelEventLike {
+  readonly channel: DataChannelLike;
+}
+
+interface PeerConnectionLike {
+  ondatachannel: ((event: DataChannelEventLike) => void) | null | undefined;
+}
+
+const UNSET_LIMIT_IN_WRTC = 65_535;
+
+/** Why the guard cut a link: the `code` simple-peer gives data channel failures, and what happened. */
+export type DataChannelViolation = 'extra-data-channel' | 'unreliable-data-channel';
+
+/**
+ * Lets a WebRTC link carry exactly one reliable, ordered data channel: the one simple-peer opened (our
+ * dials) or the first the remote opened (offers we answer). Any other channel the remote opens, and a
+ * first one that may drop or reorder messages, is closed unread and costs the remote its link (an Error
+ * with code `ERR_DATA_CHANNEL` and `reason`, which the negotiation or the link turns into a TransportError).
+ *
+ * HACK: simple-peer 9 handles `ondatachannel` itself on the answering side and takes every new channel
+ * as *the* channel: the remote then picks which channel our writes go to, each channel's messages join
+ * the byte stream, and each adds a 5 s interval that `destroy()` never clears (it pins the peer and its
+ * RTCPeerConnection for the life of the process: 40 extra channels left 40 running). Its
+ * RTCPeerConnection is `_pc` in both builds; a stand-in without one (tests) is left alone.
+ */
+export function admitOneDataChannel(peer: SimplePeerLike): void {
+  const pc = (peer as { _pc?: PeerConnectionLike })._pc;
+  if (pc === undefined || pc === null) return;
+  const setUp = pc.ondatachannel;
+  let admitted = false;
+  const refuse = (channel: DataChannelLike, reason: DataChannelViolation, message: string): void => {
+    channel.close();
+    const error = Object.assign(new Error(`${message} (label ${JSON.stringify(channel.label.slice(0, 64))})`), { code: 'ERR_DATA_CHANNEL', reason });
+    peer.destroy(error);
+  };
+  pc.ondatachannel = (event) => {
+    const { channel } = event;
+    if (admitted || typeof setUp !== 'function' || peer.destroyed) {
+      refuse(channel, 'extra-data-channel', 'The remote opened a second data channel');
+      return;
+    }
+    admitted = true;
+    if (!channel.ordered || isSet(channel.maxRetransmits) || isSet(channel.maxPacketLifeTime)) {
+      refuse(channel, 'unreliable-data-channel', 'The remote opened a data channel that may drop or reorder messages');
+      return;
+    }
+    setUp.call(pc, event);
+  };
+}
+
+/** A reliability limit that is set: @roamhq/wrtc reports an unset one as 65535, not null (HACK). */
+function isSet(limit: number | null | undefined): boolean {
+  return limit !== null && limit !== undefined && limit !== UNSET_LIMIT_IN_WRTC;
+}
+
+/** simple-peer's `code` of a failure, and the guard's `reason` (data-channel-guard.ts) when it cut the link. */
+export function peerErrorDetail(error: Error & { code?: string; reason?: string }): { code: string | undefined; reason?: string } {
+  return error.reason === undefined ? { code: error.code } : { code: error.code, reason: error.reason };
+}

@@ -1,0 +1,166 @@
+/**
+ * A WebRTC remote is as hostile as any peer: what it does to our RTCPeerConnection beyond the signals
+ * (extra data channels, a channel that may drop or reorder) must cost it its own link, typed, and leave
+ * nothing behind. Real data channels (@roamhq/wrtc); the attacker is a node whose RTCPeerConnection
+ * misbehaves.
+ */
+import { createRequire } from 'node:module';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateNodeKey } from '../../src/crypto/keys.js';
+import { SignalAgent } from '../../src/webrtc/signal-agent.js';
+import { tcpTransport } from '../../platforms/node/tcp.js';
+import { webrtcTransport } from '../../platforms/node/webrtc.js';
+import { bytes, startNode, stopAll, type TestNode } from '../helpers/nodes.js';
+import { waitFor } from '../helpers/wait.js';
+
+afterEach(stopAll);
+
+type PeerConnectionClass = new (config?: RTCConfiguration) => RTCPeerConnection;
+const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as { RTCPeerConnection: PeerConnectionClass };
+
+function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+}
+
+/** @roamhq/wrtc with another RTCPeerConnection class (the attacker's). */
+function wrtcWith(RTCPeerConnection: PeerConnectionClass): unknown {
+  return { ...wrtc, RTCPeerConnection };
+}
+
+/** Dials: once its own data channel opens, it opens `extra` more (and writes into each). */
+function openingExtraChannels(extra: number): PeerConnectionClass {
+  return class extends wrtc.RTCPeerConnection {
+    override createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
+      const channel = super.createDataChannel(label, init);
+      channel.addEventListener('open', () => {
+        for (let i = 0; i < extra; i++) {
+          const more = super.createDataChannel(`extra-${i}`);
+          more.addEventListener('open', () => more.send(new Uint8Array(64)));
+        }
+      });
+      return channel;
+    }
+  };
+}
+
+/** Dials with a data channel that may drop and reorder messages. */
+const unreliableChannel = class extends wrtc.RTCPeerConnection {
+  override createDataChannel(label: string): RTCDataChannel {
+    return super.createDataChannel(label, { ordered: false, maxRetransmits: 0 });
+  }
+};
+
+/** Answers, then opens one more data channel of its own. */
+const answererOpeningAChannel = class extends wrtc.RTCPeerConnection {
+  constructor(config?: RTCConfiguration) {
+    super(config);
+    this.addEventListener('datachannel', () => this.createDataChannel('mine'));
+  }
+};
+
+/** An honest RTCPeerConnection that records the data channels the remote opens and closes them never itself. */
+function recordingChannels(seen: RTCDataChannel[], connections: RTCPeerConnection[]): PeerConnectionClass {
+  return class extends wrtc.RTCPeerConnection {
+    constructor(config?: RTCConfiguration) {
+      super(config);
+      connections.push(this);
+      this.addEventListener('datachannel', (event) => seen.push((event as RTCDataChannelEvent).channel));
+    }
+  };
+}
+
+async function rtcNode(relay: TestNode, RTCPeerConnection?: PeerConnectionClass): Promise<TestNode> {
+  const key = generateNodeKey();
+  const rtc = webrtcTransport(RTCPeerConnection === undefined ? {} : { wrtc: wrtcWith(RTCPeerConnection) });
+  const node = await startNode({
+    identity: key,
+    transports: [tcpTransport(), rtc],
+    listen: ['tcp://127.0.0.1:0', `webrtc://${key.nodeId}`],
+    agents: { signal: rtc.signalAgent },
+  });
+  await node.sw.dial(relay.address);
+  return node;
+}
+
+/** Every error the node reports about links and peers: inbound upgrades refused and peers cut. */
+function errorsOf(node: TestNode): Error[] {
+  const errors: Error[] = [];
+  node.sw.on('inbound:rejected', ({ error }) => errors.push(error));
+  node.sw.on('peer:error', ({ error }) => errors.push(error));
+  return errors;
+}
+
+/** The guard's reason, wherever the error that carried it was wrapped. */
+function reasonsOf(errors: Error[]): unknown[] {
+  const reasons: unknown[] = [];
+  for (const error of errors) {
+    for (let e: unknown = error; e instanceof Error; e = e.cause) {
+      const reason = (e as { detail?: { reason?: unknown } }).detail?.reason ?? (e as { reason?: unknown }).reason;
+      if (reason !== undefined) reasons.push(reason);
+    }
+  }
+  return reasons;
+}
+
+/** The victim still takes an honest WebRTC peer through the same relay and hears it. */
+async function stillTakesHonestPeers(relay: TestNode, victim: TestNode): Promise<void> {
+  const honest = await rtcNode(relay);
+  const peer = await honest.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`);
+  expect(peer.transport).toBe('webrtc');
+  expect(await peer.send(0x20, bytes(100, 5))).toBe(true);
+  await waitFor(() => victim.agent.messages.some((m) => m.peer.id === honest.key.nodeId), 8000, 'the honest peer heard');
+  expect(victim.sw.getPeer(relay.key.nodeId)?.isConnected).toBe(true);
+}
+
+describe('a WebRTC remote and the data channels of our RTCPeerConnection', () => {
+  it('closes every data channel a dialler opens beyond the first (40 of them) and keeps none of their timers', async () => {
+    const relay = await startNode({ agents: { signal: new SignalAgent() } });
+    const channels: RTCDataChannel[] = [];
+    const connections: RTCPeerConnection[] = [];
+    const victim = await rtcNode(relay, recordingChannels(channels, connections));
+    const timersBefore = activeTimers();
+    const attacker = await rtcNode(relay, openingExtraChannels(40));
+    await attacker.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`).catch(() => undefined);
+    await waitFor(() => channels.length > 1, 15_000, 'the extra channels reach the victim');
+    // The first extra channel costs the attacker the negotiation: its RTCPeerConnection is closed.
+    await waitFor(() => connections.every((pc) => pc.signalingState === 'closed'), 15_000, 'the victim closes the connection');
+    expect(victim.sw.getPeer(attacker.key.nodeId)).toBeUndefined();
+    await attacker.sw.stop();
+    // simple-peer's channel-closing checks run every 5 s; the attacker's node and its links are stopped.
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    // Before: one 5 s interval per extra channel, never cleared, pinning the peer and its connection (+40).
+    expect(activeTimers()).toBeLessThanOrEqual(timersBefore + 4);
+    await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+
+  it('refuses a dialler whose data channel may drop or reorder messages (unreliable-data-channel): what we send is never silently lost', async () => {
+    const relay = await startNode({ agents: { signal: new SignalAgent() } });
+    const victim = await rtcNode(relay);
+    const attacker = await rtcNode(relay, unreliableChannel);
+    const dial = await attacker.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`).then(
+      () => 'connected',
+      (error: Error) => error,
+    );
+    // Before: connected, with the victim's messages on a channel allowed to drop them.
+    expect(dial).not.toBe('connected');
+    expect(victim.sw.getPeer(attacker.key.nodeId)).toBeUndefined();
+    expect(victim.sw.getPeer(attacker.key.nodeId)).toBeUndefined();
+    await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+
+  it('cuts an answerer that opens a data channel of its own (ERR_DATA_CHANNEL, extra-data-channel)', async () => {
+    const relay = await startNode({ agents: { signal: new SignalAgent() } });
+    const victim = await rtcNode(relay);
+    const errors = errorsOf(victim);
+    const attacker = await rtcNode(relay, answererOpeningAChannel);
+    const dial = await victim.sw.dial(`webrtc://${attacker.key.nodeId}?via=${relay.key.nodeId}`).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    if (dial !== undefined) errors.push(dial);
+    // Before: the channel was taken, never read and never closed, for as long as the link lasted.
+    await waitFor(() => reasonsOf(errors).includes('extra-data-channel'), 15_000, 'the victim cuts the attacker');
+    await waitFor(() => victim.sw.getPeer(attacker.key.nodeId) === undefined, 15_000, 'the attacker gone');
+    await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+});
