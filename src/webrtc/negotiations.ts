@@ -4,6 +4,7 @@ import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail } from './data-channel-guard.js';
+import { screenRemoteSignal } from './remote-candidates.js';
 import { WebRtcLink } from './webrtc-link.js';
 
 /** The ends of a connected WebRTC link's selected ICE candidate pair (undefined where unknown). */
@@ -63,6 +64,8 @@ export interface NegotiationsOptions {
   dials: NegotiationCaps;
   answers: NegotiationCaps;
   onRoute?: ((route: WebRtcRoute) => void) | undefined;
+  /** Hand the RTCPeerConnection remote candidates on loopback addresses (remote-candidates.ts). @default false */
+  allowLoopbackCandidates?: boolean | undefined;
 }
 
 /**
@@ -125,7 +128,10 @@ export class Negotiations {
       via,
       remote,
       signal: (data) => {
-        if (++signalsReceived > WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION) {
+        const screened = screenRemoteSignal(data, this.options.allowLoopbackCandidates);
+        // A candidate inside an SDP costs what a trickled one does.
+        signalsReceived += data.type === 'candidate' ? 1 : 1 + screened.candidates;
+        if (signalsReceived > WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION) {
           negotiation.fail(
             new TransportError(`${what}: over ${WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION} signals from ${remote} via ${via}`, {
               peerId: remote,
@@ -134,8 +140,9 @@ export class Negotiations {
           );
           return;
         }
+        if (screened.data === undefined) return;
         try {
-          peer.signal(data);
+          peer.signal(screened.data);
         } catch (error) {
           negotiation.fail(new TransportError(`Bad WebRTC signal from ${remote} via ${via}: ${(error as Error).message}`, { peerId: remote, cause: error }));
         }

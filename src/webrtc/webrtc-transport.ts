@@ -43,6 +43,14 @@ export interface WebRtcTransportOptions {
    * a TURN server's address at either end means the link is relayed. For logs and network labs.
    */
   onRoute?: (route: WebRtcRoute) => void;
+  /**
+   * Let a remote's ICE candidates name loopback addresses (127/8, ::1). Off, they are dropped: they
+   * would make our ICE agent send STUN, over UDP or a TCP connection it opens, to the services of our
+   * own machine at a remote's word. Candidates naming unspecified or multicast addresses, and host
+   * names other than mDNS `.local` ones, are always dropped. Only peers on one machine with no other
+   * interface need this. @default false
+   */
+  allowLoopbackCandidates?: boolean;
 }
 
 /**
@@ -101,6 +109,7 @@ export class WebRtcTransport implements Transport {
         perRemote: options.maxPendingAcceptsPerSender ?? WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER,
       },
       onRoute: options.onRoute,
+      allowLoopbackCandidates: options.allowLoopbackCandidates,
     });
   }
 

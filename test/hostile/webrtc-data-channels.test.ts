@@ -6,11 +6,9 @@
  */
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateNodeKey } from '../../src/crypto/keys.js';
-import { SignalAgent } from '../../src/webrtc/signal-agent.js';
-import { tcpTransport } from '../../platforms/node/tcp.js';
 import { webrtcTransport } from '../../platforms/node/webrtc.js';
-import { bytes, startNode, stopAll, type TestNode } from '../helpers/nodes.js';
+import { stopAll, type TestNode } from '../helpers/nodes.js';
+import { rtcNode, startRelay, stillTakesHonestPeers } from './webrtc-scene.js';
 import { waitFor } from '../helpers/wait.js';
 
 afterEach(stopAll);
@@ -58,7 +56,7 @@ const answererOpeningAChannel = class extends wrtc.RTCPeerConnection {
   }
 };
 
-/** An honest RTCPeerConnection that records the data channels the remote opens and closes them never itself. */
+/** An honest RTCPeerConnection that records itself and every data channel the remote opens. */
 function recordingChannels(seen: RTCDataChannel[], connections: RTCPeerConnection[]): PeerConnectionClass {
   return class extends wrtc.RTCPeerConnection {
     constructor(config?: RTCConfiguration) {
@@ -67,19 +65,6 @@ function recordingChannels(seen: RTCDataChannel[], connections: RTCPeerConnectio
       this.addEventListener('datachannel', (event) => seen.push((event as RTCDataChannelEvent).channel));
     }
   };
-}
-
-async function rtcNode(relay: TestNode, RTCPeerConnection?: PeerConnectionClass): Promise<TestNode> {
-  const key = generateNodeKey();
-  const rtc = webrtcTransport(RTCPeerConnection === undefined ? {} : { wrtc: wrtcWith(RTCPeerConnection) });
-  const node = await startNode({
-    identity: key,
-    transports: [tcpTransport(), rtc],
-    listen: ['tcp://127.0.0.1:0', `webrtc://${key.nodeId}`],
-    agents: { signal: rtc.signalAgent },
-  });
-  await node.sw.dial(relay.address);
-  return node;
 }
 
 /** Every error the node reports about links and peers: inbound upgrades refused and peers cut. */
@@ -102,24 +87,14 @@ function reasonsOf(errors: Error[]): unknown[] {
   return reasons;
 }
 
-/** The victim still takes an honest WebRTC peer through the same relay and hears it. */
-async function stillTakesHonestPeers(relay: TestNode, victim: TestNode): Promise<void> {
-  const honest = await rtcNode(relay);
-  const peer = await honest.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`);
-  expect(peer.transport).toBe('webrtc');
-  expect(await peer.send(0x20, bytes(100, 5))).toBe(true);
-  await waitFor(() => victim.agent.messages.some((m) => m.peer.id === honest.key.nodeId), 8000, 'the honest peer heard');
-  expect(victim.sw.getPeer(relay.key.nodeId)?.isConnected).toBe(true);
-}
-
 describe('a WebRTC remote and the data channels of our RTCPeerConnection', () => {
   it('closes every data channel a dialler opens beyond the first (40 of them) and keeps none of their timers', async () => {
-    const relay = await startNode({ agents: { signal: new SignalAgent() } });
+    const relay = await startRelay();
     const channels: RTCDataChannel[] = [];
     const connections: RTCPeerConnection[] = [];
-    const victim = await rtcNode(relay, recordingChannels(channels, connections));
+    const victim = await rtcNode(relay, webrtcTransport({ wrtc: wrtcWith(recordingChannels(channels, connections)) }));
     const timersBefore = activeTimers();
-    const attacker = await rtcNode(relay, openingExtraChannels(40));
+    const attacker = await rtcNode(relay, webrtcTransport({ wrtc: wrtcWith(openingExtraChannels(40)) }));
     await attacker.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`).catch(() => undefined);
     await waitFor(() => channels.length > 1, 15_000, 'the extra channels reach the victim');
     // The first extra channel costs the attacker the negotiation: its RTCPeerConnection is closed.
@@ -134,9 +109,9 @@ describe('a WebRTC remote and the data channels of our RTCPeerConnection', () =>
   }, 60_000);
 
   it('refuses a dialler whose data channel may drop or reorder messages (unreliable-data-channel): what we send is never silently lost', async () => {
-    const relay = await startNode({ agents: { signal: new SignalAgent() } });
+    const relay = await startRelay();
     const victim = await rtcNode(relay);
-    const attacker = await rtcNode(relay, unreliableChannel);
+    const attacker = await rtcNode(relay, webrtcTransport({ wrtc: wrtcWith(unreliableChannel) }));
     const dial = await attacker.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`).then(
       () => 'connected',
       (error: Error) => error,
@@ -149,10 +124,10 @@ describe('a WebRTC remote and the data channels of our RTCPeerConnection', () =>
   }, 60_000);
 
   it('cuts an answerer that opens a data channel of its own (ERR_DATA_CHANNEL, extra-data-channel)', async () => {
-    const relay = await startNode({ agents: { signal: new SignalAgent() } });
+    const relay = await startRelay();
     const victim = await rtcNode(relay);
     const errors = errorsOf(victim);
-    const attacker = await rtcNode(relay, answererOpeningAChannel);
+    const attacker = await rtcNode(relay, webrtcTransport({ wrtc: wrtcWith(answererOpeningAChannel) }));
     const dial = await victim.sw.dial(`webrtc://${attacker.key.nodeId}?via=${relay.key.nodeId}`).then(
       () => undefined,
       (error: Error) => error,

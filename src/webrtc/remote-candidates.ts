@@ -1,0 +1,70 @@
+import { classifyHost, type AddressScope } from '../transport/ip.js';
+import type { SignalData } from './signal-messages.js';
+
+/**
+ * Addresses a remote's ICE candidate may not make us probe. Each remote candidate makes our ICE agent
+ * send STUN to it, over UDP or (a `tcptype passive` candidate) over a TCP connection it opens: a
+ * loopback one reaches the services of our own machine, which no remote peer can be on the other end
+ * of. Unspecified and multicast addresses name no one peer; `invalid` is a malformed IP literal.
+ * Private and link-local addresses stay: they are how two peers on one LAN link.
+ */
+const REFUSED_SCOPES: ReadonlySet<AddressScope> = new Set(['loopback', 'unspecified', 'multicast', 'invalid']);
+
+const SDP_CANDIDATE_PREFIX = 'a=candidate:';
+const MDNS_SUFFIX = '.local';
+
+/** A remote's signal after screening, and how many ICE candidates it hands the RTCPeerConnection. */
+export interface ScreenedSignal {
+  /** Undefined when nothing is left to hand over (a refused trickled candidate). */
+  readonly data: SignalData | undefined;
+  readonly candidates: number;
+  /** Candidates taken out. */
+  readonly refused: number;
+}
+
+/**
+ * Takes refused candidates out of a remote's signal: a trickled candidate, or the `a=candidate:` lines
+ * of an offer's or answer's SDP (a 12 KiB SDP holds ~150, which would bypass the per-negotiation
+ * signal cap: each counts as one signal). With `allowLoopback` only loopback stays allowed (peers on
+ * one machine in a network with no other interface). Of names, only mDNS `.local` ones pass: the
+ * browser resolves those on the LAN only.
+ */
+export function screenRemoteSignal(data: SignalData, allowLoopback = false): ScreenedSignal {
+  const refuses = (line: string): boolean => {
+    const address = candidateAddress(line);
+    if (address === undefined) return false;
+    const { family, scope } = classifyHost(address);
+    // Peers name candidates by IP or by an mDNS name; any other name may resolve to anything (127.0.0.1).
+    if (family === 'dns' && !address.toLowerCase().endsWith(MDNS_SUFFIX)) return true;
+    return REFUSED_SCOPES.has(scope) && !(allowLoopback && scope === 'loopback');
+  };
+  if (data.type === 'candidate') {
+    const line = data.candidate.candidate;
+    if (line === '') return { data, candidates: 0, refused: 0 }; // end of candidates
+    return refuses(line) ? { data: undefined, candidates: 0, refused: 1 } : { data, candidates: 1, refused: 0 };
+  }
+  const lines = data.sdp.split('\r\n');
+  const kept: string[] = [];
+  let candidates = 0;
+  let refused = 0;
+  for (const line of lines) {
+    if (!line.startsWith(SDP_CANDIDATE_PREFIX)) kept.push(line);
+    else if (refuses(line.slice('a='.length))) refused++;
+    else {
+      candidates++;
+      kept.push(line);
+    }
+  }
+  return { data: refused === 0 ? data : { type: data.type, sdp: kept.join('\r\n') }, candidates, refused };
+}
+
+/**
+ * The connection address of an ICE candidate line (`candidate:<foundation> <component> <transport>
+ * <priority> <address> <port> typ …`, RFC 8839), without brackets; undefined when the line has none.
+ */
+export function candidateAddress(line: string): string | undefined {
+  const fields = (line.startsWith('a=') ? line.slice('a='.length) : line).split(' ', 6);
+  if (fields.length < 6 || !fields[0]!.startsWith('candidate:')) return undefined;
+  const address = fields[4]!;
+  return address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+}

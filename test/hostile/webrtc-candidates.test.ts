@@ -1,0 +1,130 @@
+/**
+ * ICE candidates from a WebRTC remote are addresses our ICE agent contacts at the remote's word: STUN
+ * over UDP, or over a TCP connection it opens to a `tcptype passive` candidate. A remote must not make
+ * us contact the services of our own machine, nor, by packing candidates into an SDP, get past the cap
+ * on what one negotiation may hand the RTCPeerConnection. Real data channels (@roamhq/wrtc), real
+ * loopback TCP and UDP listeners counting what reaches them.
+ */
+import { createRequire } from 'node:module';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import SimplePeer from 'simple-peer';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SignalData } from '../../src/webrtc/signal-messages.js';
+import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
+import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
+import { stopAll } from '../helpers/nodes.js';
+import { rtcNode, startRelay, stillTakesHonestPeers } from './webrtc-scene.js';
+
+const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as SimplePeer.Options['wrtc'];
+const closers: (() => void)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) close();
+  await stopAll();
+});
+
+/** A loopback TCP listener and UDP socket counting every connection and datagram that reaches them. */
+async function loopbackServices(): Promise<{ tcpPort: number; udpPort: number; contacts: () => number }> {
+  let contacts = 0;
+  const server: Server = createServer((socket) => {
+    contacts++;
+    socket.on('error', () => {});
+    socket.destroy();
+  });
+  const udp: UdpSocket = createSocket('udp4');
+  udp.on('message', () => contacts++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  closers.push(() => server.close(), () => udp.close());
+  return { tcpPort: (server.address() as { port: number }).port, udpPort: udp.address().port, contacts: () => contacts };
+}
+
+/**
+ * A WebRTC transport whose simple-peer rewrites each signal it sends with `rewrite` (any number in
+ * place of one): the attacker's.
+ */
+function rewritingTransport(rewrite: (data: SignalData) => SignalData[]): WebRtcTransport {
+  return new WebRtcTransport({
+    createPeer: ({ initiator }) => {
+      const peer = new SimplePeer({ initiator, wrtc, trickle: true });
+      const emit = peer.emit.bind(peer);
+      peer.emit = ((event: string | symbol, ...args: unknown[]): boolean => {
+        if (event !== 'signal') return emit(event, ...args);
+        for (const data of rewrite(args[0] as SignalData)) emit('signal', data);
+        return true;
+      }) as typeof peer.emit;
+      return peer as unknown as SimplePeerLike;
+    },
+  });
+}
+
+function candidateLine(address: string, port: number, transport: 'udp' | 'tcp', n: number): string {
+  return `candidate:${1000 + n} 1 ${transport} ${2_000_000_000 - n} ${address} ${port} typ host${transport === 'tcp' ? ' tcptype passive' : ''} generation 0`;
+}
+
+function trickled(line: string): SignalData {
+  return { type: 'candidate', candidate: { candidate: line, sdpMLineIndex: 0, sdpMid: '0' } };
+}
+
+function withSdpCandidates(data: SignalData, lines: string[]): SignalData {
+  if (data.type === 'candidate') return data;
+  return { type: data.type, sdp: `${data.sdp}${lines.map((line) => `a=${line}\r\n`).join('')}` };
+}
+
+function withFalseIceCredentials(data: SignalData): SignalData {
+  if (data.type === 'candidate') return data;
+  return { type: data.type, sdp: data.sdp.replace(/a=ice-ufrag:\S+/g, 'a=ice-ufrag:evil').replace(/a=ice-pwd:\S+/g, 'a=ice-pwd:notthepasswordoftheanswer') };
+}
+
+/** This machine's own non-loopback IPv4 address: where probes stay on this machine. */
+function ownAddress(): string {
+  for (const entries of Object.values(networkInterfaces())) {
+    for (const entry of entries ?? []) if (entry.family === 'IPv4' && !entry.internal) return entry.address;
+  }
+  throw new Error('this test needs a non-loopback IPv4 interface');
+}
+
+describe('a WebRTC remote naming ICE candidates', () => {
+  it('does not make us contact loopback services, whether it trickles the candidates or packs them into its answer', async () => {
+    const services = await loopbackServices();
+    const relay = await startRelay();
+    const victim = await rtcNode(relay);
+    const targets = [
+      candidateLine('127.0.0.1', services.tcpPort, 'tcp', 1),
+      candidateLine('127.0.0.1', services.udpPort, 'udp', 2),
+      candidateLine('localhost', services.udpPort, 'udp', 3),
+      candidateLine('127.0.0.2', services.tcpPort, 'tcp', 4),
+    ];
+    // Only the loopback candidates reach the victim, trickled and in the answer, whose ICE credentials
+    // are not the attacker's: no check succeeds, so the victim keeps trying every candidate.
+    const attacker = await rtcNode(
+      relay,
+      rewritingTransport((data) =>
+        data.type === 'candidate' ? [] : [withSdpCandidates(withFalseIceCredentials(data), targets.slice(2)), ...targets.slice(0, 2).map(trickled)],
+      ),
+    );
+    const dial = victim.sw.dial(`webrtc://${attacker.key.nodeId}?via=${relay.key.nodeId}`).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    // Before: 3 TCP connections and ~30 STUN datagrams in 4 s.
+    expect(services.contacts()).toBe(0);
+    await attacker.sw.stop();
+    await dial;
+    await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+
+  it('counts candidates packed into an SDP against the 64 signals a negotiation may take', async () => {
+    const relay = await startRelay();
+    const victim = await rtcNode(relay);
+    const host = ownAddress();
+    const packed = Array.from({ length: 80 }, (_, i) => candidateLine(host, 40_000 + i, 'udp', i));
+    const attacker = await rtcNode(relay, rewritingTransport((data) => [withSdpCandidates(data, packed)]));
+    const dial = await victim.sw.dial(`webrtc://${attacker.key.nodeId}?via=${relay.key.nodeId}`).then(
+      () => 'connected',
+      (error: Error) => error,
+    );
+    // Before: 80 candidates handed to the RTCPeerConnection in one answer, and connected.
+    expect(dial).toMatchObject({ code: 'ERR_TRANSPORT', detail: { reason: 'too-many-signals' } });
+    await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+});

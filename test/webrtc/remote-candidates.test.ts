@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { candidateAddress, screenRemoteSignal } from '../../src/webrtc/remote-candidates.js';
+
+const line = (address: string, transport = 'udp'): string => `candidate:1 1 ${transport} 2122260223 ${address} 9 typ host generation 0`;
+const trickled = (candidate: string) => ({ type: 'candidate' as const, candidate: { candidate, sdpMid: '0', sdpMLineIndex: 0 } });
+
+describe('screenRemoteSignal', () => {
+  it('drops trickled candidates naming loopback, unspecified, multicast or non-mDNS names, keeps LAN, public and .local ones', () => {
+    for (const address of ['127.0.0.1', '127.9.9.9', '::1', '[::1]', '0.0.0.0', '::', '224.0.0.251', 'localhost', 'evil.example.com', '127.1']) {
+      expect(screenRemoteSignal(trickled(line(address, 'tcp'))), address).toMatchObject({ data: undefined, refused: 1 });
+    }
+    for (const address of ['192.168.1.7', '10.0.0.2', 'fd00::2', 'fe80::1', '198.51.100.4', '2001:db8::1', '6f1c2a3e-1111-2222-3333-444455556666.local']) {
+      const data = trickled(line(address));
+      expect(screenRemoteSignal(data), address).toEqual({ data, candidates: 1, refused: 0 });
+    }
+  });
+
+  it('lets loopback through only with allowLoopback, and the end-of-candidates signal always', () => {
+    expect(screenRemoteSignal(trickled(line('127.0.0.1')), true).candidates).toBe(1);
+    expect(screenRemoteSignal(trickled(line('0.0.0.0')), true).refused).toBe(1);
+    expect(screenRemoteSignal(trickled(''))).toMatchObject({ candidates: 0, refused: 0 });
+  });
+
+  it('takes refused a=candidate lines out of an SDP and counts the rest', () => {
+    const sdp = ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', `a=${line('127.0.0.1')}`, `a=${line('192.168.1.7')}`, `a=${line('localhost', 'tcp')}`, 'a=mid:0', ''].join('\r\n');
+    const screened = screenRemoteSignal({ type: 'offer', sdp });
+    expect(screened.candidates).toBe(1);
+    expect(screened.refused).toBe(2);
+    expect(screened.data).toEqual({ type: 'offer', sdp: ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', `a=${line('192.168.1.7')}`, 'a=mid:0', ''].join('\r\n') });
+    const clean = { type: 'answer' as const, sdp: 'v=0\r\na=mid:0\r\n' };
+    expect(screenRemoteSignal(clean)).toEqual({ data: clean, candidates: 0, refused: 0 });
+  });
+
+  it('reads the address of a candidate line, with or without a= and brackets; none from a short line', () => {
+    expect(candidateAddress(line('10.0.0.2'))).toBe('10.0.0.2');
+    expect(candidateAddress(`a=${line('[fd00::2]')}`)).toBe('fd00::2');
+    expect(candidateAddress('candidate:1 1 udp')).toBeUndefined();
+    expect(candidateAddress('not a candidate at all but long')).toBeUndefined();
+  });
+});
