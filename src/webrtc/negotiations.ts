@@ -5,6 +5,7 @@ import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail } from './data-channel-guard.js';
 import { screenRemoteSignal } from './remote-candidates.js';
+import { mediaSectionsOf } from './remote-description.js';
 import { WebRtcLink } from './webrtc-link.js';
 
 /** The ends of a connected WebRTC link's selected ICE candidate pair (undefined where unknown). */
@@ -128,6 +129,16 @@ export class Negotiations {
       via,
       remote,
       signal: (data) => {
+        const media = data.type === 'candidate' ? [] : mediaSectionsOf(data.sdp);
+        if (media.length > 0) {
+          negotiation.fail(
+            new TransportError(`${what}: the ${data.type} from ${remote} via ${via} asks for media (${media.slice(0, 4).join(', ')})`, {
+              peerId: remote,
+              detail: { reason: 'media-section', via },
+            }),
+          );
+          return;
+        }
         const screened = screenRemoteSignal(data, this.options.allowLoopbackCandidates);
         // A candidate inside an SDP costs what a trickled one does.
         signalsReceived += data.type === 'candidate' ? 1 : 1 + screened.candidates;

@@ -4,25 +4,15 @@
  * nothing behind. Real data channels (@roamhq/wrtc); the attacker is a node whose RTCPeerConnection
  * misbehaves.
  */
-import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
-import { webrtcTransport } from '../../platforms/node/webrtc.js';
 import { stopAll, type TestNode } from '../helpers/nodes.js';
-import { rtcNode, startRelay, stillTakesHonestPeers } from './webrtc-scene.js';
+import { recordingConnections, rtcNode, rtcWith, startRelay, stillTakesHonestPeers, wrtc, type PeerConnectionClass } from './webrtc-scene.js';
 import { waitFor } from '../helpers/wait.js';
 
 afterEach(stopAll);
 
-type PeerConnectionClass = new (config?: RTCConfiguration) => RTCPeerConnection;
-const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as { RTCPeerConnection: PeerConnectionClass };
-
 function activeTimers(): number {
   return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
-}
-
-/** @roamhq/wrtc with another RTCPeerConnection class (the attacker's). */
-function wrtcWith(RTCPeerConnection: PeerConnectionClass): unknown {
-  return { ...wrtc, RTCPeerConnection };
 }
 
 /** Dials: once its own data channel opens, it opens `extra` more (and writes into each). */
@@ -56,17 +46,6 @@ const answererOpeningAChannel = class extends wrtc.RTCPeerConnection {
   }
 };
 
-/** An honest RTCPeerConnection that records itself and every data channel the remote opens. */
-function recordingChannels(seen: RTCDataChannel[], connections: RTCPeerConnection[]): PeerConnectionClass {
-  return class extends wrtc.RTCPeerConnection {
-    constructor(config?: RTCConfiguration) {
-      super(config);
-      connections.push(this);
-      this.addEventListener('datachannel', (event) => seen.push((event as RTCDataChannelEvent).channel));
-    }
-  };
-}
-
 /** Every error the node reports about links and peers: inbound upgrades refused and peers cut. */
 function errorsOf(node: TestNode): Error[] {
   const errors: Error[] = [];
@@ -92,9 +71,9 @@ describe('a WebRTC remote and the data channels of our RTCPeerConnection', () =>
     const relay = await startRelay();
     const channels: RTCDataChannel[] = [];
     const connections: RTCPeerConnection[] = [];
-    const victim = await rtcNode(relay, webrtcTransport({ wrtc: wrtcWith(recordingChannels(channels, connections)) }));
+    const victim = await rtcNode(relay, rtcWith(recordingConnections(connections, (pc) => pc.addEventListener('datachannel', (event) => channels.push((event as RTCDataChannelEvent).channel)))));
     const timersBefore = activeTimers();
-    const attacker = await rtcNode(relay, webrtcTransport({ wrtc: wrtcWith(openingExtraChannels(40)) }));
+    const attacker = await rtcNode(relay, rtcWith(openingExtraChannels(40)));
     await attacker.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`).catch(() => undefined);
     await waitFor(() => channels.length > 1, 15_000, 'the extra channels reach the victim');
     // The first extra channel costs the attacker the negotiation: its RTCPeerConnection is closed.
@@ -111,7 +90,7 @@ describe('a WebRTC remote and the data channels of our RTCPeerConnection', () =>
   it('refuses a dialler whose data channel may drop or reorder messages (unreliable-data-channel): what we send is never silently lost', async () => {
     const relay = await startRelay();
     const victim = await rtcNode(relay);
-    const attacker = await rtcNode(relay, webrtcTransport({ wrtc: wrtcWith(unreliableChannel) }));
+    const attacker = await rtcNode(relay, rtcWith(unreliableChannel));
     const dial = await attacker.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`).then(
       () => 'connected',
       (error: Error) => error,
@@ -127,7 +106,7 @@ describe('a WebRTC remote and the data channels of our RTCPeerConnection', () =>
     const relay = await startRelay();
     const victim = await rtcNode(relay);
     const errors = errorsOf(victim);
-    const attacker = await rtcNode(relay, webrtcTransport({ wrtc: wrtcWith(answererOpeningAChannel) }));
+    const attacker = await rtcNode(relay, rtcWith(answererOpeningAChannel));
     const dial = await victim.sw.dial(`webrtc://${attacker.key.nodeId}?via=${relay.key.nodeId}`).then(
       () => undefined,
       (error: Error) => error,

@@ -1,4 +1,5 @@
 /** Nodes for the hostile WebRTC tests: a relay's peers with real data channels (@roamhq/wrtc). */
+import { createRequire } from 'node:module';
 import { expect } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
@@ -34,4 +35,23 @@ export async function stillTakesHonestPeers(relay: TestNode, victim: TestNode): 
   expect(await peer.send(0x20, bytes(100, 5))).toBe(true);
   await waitFor(() => victim.agent.messages.some((m) => m.peer.id === honest.key.nodeId), 8000, 'the honest peer heard');
   expect(victim.sw.getPeer(relay.key.nodeId)?.isConnected).toBe(true);
+}
+
+export type PeerConnectionClass = new (config?: RTCConfiguration) => RTCPeerConnection;
+export const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as { RTCPeerConnection: PeerConnectionClass };
+
+/** A WebRTC transport over @roamhq/wrtc with another RTCPeerConnection class (an attacker's, or a recording one). */
+export function rtcWith(RTCPeerConnection: PeerConnectionClass): WebRtcTransport {
+  return webrtcTransport({ wrtc: { ...wrtc, RTCPeerConnection } });
+}
+
+/** An honest RTCPeerConnection that records itself in `connections` and lets `watch` listen to it. */
+export function recordingConnections(connections: RTCPeerConnection[], watch: (pc: RTCPeerConnection) => void = () => {}): PeerConnectionClass {
+  return class extends wrtc.RTCPeerConnection {
+    constructor(config?: RTCConfiguration) {
+      super(config);
+      connections.push(this);
+      watch(this);
+    }
+  };
 }
