@@ -67,3 +67,15 @@ export const WEBRTC_MAX_PENDING_DIALS_PER_VIA = 8;
  * address it names, so a flood of them would turn us into a prober of others' hosts.
  */
 export const WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION = 64;
+/**
+ * New answering RTCPeerConnections we open per minute, and at once, for offers delivered by one peer
+ * (relay), and in all. A browser refuses its 501st RTCPeerConnection until garbage collection frees
+ * closed ones (~30 s in Chromium), and an offer that fails at once frees its slot at once: without
+ * this a relay sending failing offers from made-up senders made us open one per offer (240 in 3 s).
+ */
+export const WEBRTC_ANSWERS_PER_MINUTE_PER_VIA = 12;
+export const WEBRTC_ANSWERS_BURST_PER_VIA = 8;
+export const WEBRTC_ANSWERS_PER_MINUTE = 60;
+export const WEBRTC_ANSWERS_BURST = 32;
+/** Delivering peers whose answer allowance is tracked (the most recent); one forgotten starts full. */
+export const WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED = 256;

@@ -13,7 +13,9 @@ import {
   WEBRTC_MAX_PENDING_DIALS,
   WEBRTC_MAX_PENDING_DIALS_PER_VIA,
 } from './constants.js';
+import { AnswerAllowance } from './answer-allowance.js';
 import { abortReason, Negotiations, type WebRtcRoute } from './negotiations.js';
+import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
 
 export type { WebRtcRoute } from './negotiations.js';
@@ -81,6 +83,7 @@ export class WebRtcTransport implements Transport {
   private onLink: ((link: Link) => void) | undefined;
   private listenId: string | undefined;
   private readonly acceptTimeoutMs: number;
+  private answerAllowance: AnswerAllowance | undefined;
 
   constructor(options: WebRtcTransportOptions) {
     if (typeof options?.createPeer !== 'function') {
@@ -191,6 +194,10 @@ export class WebRtcTransport implements Transport {
     const sw = this.signalAgent.switch;
     if (onLink === undefined || sw === undefined || this.listenId !== sw.nodeId || sw.getPeer(from) !== undefined) return;
     if (!this.negotiations.hasRoom(false, via, from)) return;
+    // An offer that asks for media is refused before it costs a connection.
+    if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
+    this.answerAllowance ??= new AnswerAllowance(() => sw.options.clock.now());
+    if (!this.answerAllowance.take(via)) return;
     const answer = this.negotiations.start({
       initiator: false,
       via,
