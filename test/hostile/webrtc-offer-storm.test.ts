@@ -55,7 +55,8 @@ describe('a relay storming us with offers', () => {
     await new Promise((resolve) => setTimeout(resolve, 4500));
     expect(storm.sent).toBe(300);
     // Before: one RTCPeerConnection per offer.
-    expect(connections.length).toBeLessThanOrEqual(8);
+    // 8 at once, then 12 a minute per relay (the storm takes ~3 s).
+    expect(connections.length).toBeLessThanOrEqual(10);
     expect(victim.sw.getPeer(hostileRelay.key.nodeId)?.isConnected).toBe(true);
     await stillTakesHonestPeers(honestRelay, victim);
   }, 60_000);
