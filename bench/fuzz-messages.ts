@@ -30,8 +30,16 @@ export const pexValue = fc.oneof(
 
 const longText = (max: number): fc.Arbitrary<string> =>
   fc.oneof(fc.string({ maxLength: 200 }), fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.nat(max)).map(([s, n]) => s.repeat(n).slice(0, max)));
+/** Pieces of SDP and candidate lines a negotiation screens (candidate addresses, media sections). */
+const SDP_PIECES = [
+  'v=0', '\r\n', '\n', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'm=audio 9 RTP/AVP 0', 'm=video', 'm=', 'a=candidate:',
+  'candidate:1 1 udp 2122260223 ', '127.0.0.1', '[::1]', '::', '0.0.0.0', 'localhost', 'x.local', '10.0.0.1', ' 9 typ host', ' tcptype passive', ' ', 'a=',
+];
+const sdpText = fc.array(fc.constantFrom(...SDP_PIECES), { maxLength: 300 }).map((pieces) => pieces.join(''));
 const signalData = fc.oneof(
   fc.record({ type: fc.constantFrom('offer', 'answer'), sdp: longText(14_000) }),
+  fc.record({ type: fc.constantFrom('offer', 'answer'), sdp: sdpText.filter((sdp) => sdp.length > 0 && sdp.length <= 12 * 1024) }),
+  fc.record({ type: fc.constant('candidate'), candidate: fc.record({ candidate: sdpText.map((text) => text.slice(0, 1024)) }) }),
   fc.record({
     type: fc.constant('candidate'),
     candidate: fc.record(

@@ -16,6 +16,8 @@ import { decodeAddressBook } from '../src/pex/address-book-format.js';
 import { canonicalHost, classifyAddress, classifyHost, isRoutable } from '../src/transport/ip.js';
 import { AddressBook } from '../src/pex/address-book.js';
 import { decodePexMessage, namesNode } from '../src/pex/pex-messages.js';
+import { screenRemoteSignal } from '../src/webrtc/remote-candidates.js';
+import { mediaSectionsOf } from '../src/webrtc/remote-description.js';
 import { decodeSignalMessage } from '../src/webrtc/signal-messages.js';
 import { UpnpError } from '../src/nat/port-mapper.js';
 import { parseDeviceDescription, parseSoapAnswer } from '../platforms/node/upnp/soap.js';
@@ -101,7 +103,14 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     const { added, refused } = book.tryAddAddresses(message.addresses, `tcp://${'c'.repeat(40)}@8.8.4.4:26656`, 100);
     if ((refused !== undefined && book.size() !== 0) || added > 100 || book.size() !== added) throw new Error(`batch add broke its contract: added ${added}, size ${book.size()}`);
   }),
-  bytesTarget('signal', peerBytes(signalValue, { type: 'signal', from: FIXED_ID, to: FIXED_ID, data: 0 }), decodeSignalMessage),
+  bytesTarget('signal', peerBytes(signalValue, { type: 'signal', from: FIXED_ID, to: FIXED_ID, data: 0 }), (bytes) => {
+    const message = decodeSignalMessage(bytes);
+    if (message.type !== 'signal') return;
+    // What a negotiation does with a remote's signal before the RTCPeerConnection sees it.
+    if (message.data.type !== 'candidate') mediaSectionsOf(message.data.sdp);
+    screenRemoteSignal(message.data);
+    screenRemoteSignal(message.data, true);
+  }),
   define<string>({
     name: 'address',
     input: addressText.map((a) => a.replace(SELF, FIXED_ID)),
