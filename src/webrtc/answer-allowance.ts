@@ -1,12 +1,14 @@
-import {
-  WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED,
-  WEBRTC_ANSWERS_BURST,
-  WEBRTC_ANSWERS_BURST_PER_VIA,
-  WEBRTC_ANSWERS_PER_MINUTE,
-  WEBRTC_ANSWERS_PER_MINUTE_PER_VIA,
-} from './constants.js';
+import { WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED } from './constants.js';
 
 const MS_PER_MINUTE = 60 * 1000;
+
+/** New answers a minute, and at once, per delivering peer and in all. */
+export interface AnswerRates {
+  perMinute: number;
+  burst: number;
+  perMinutePerVia: number;
+  burstPerVia: number;
+}
 
 interface Bucket {
   tokens: number;
@@ -23,18 +25,22 @@ export class AnswerAllowance {
   /** Bounded: the most recently used WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED. */
   private readonly byVia = new Map<string, Bucket>();
 
-  constructor(private readonly now: () => number) {
-    this.total = { tokens: WEBRTC_ANSWERS_BURST, updatedAt: now() };
+  constructor(
+    private readonly rates: AnswerRates,
+    private readonly now: () => number,
+  ) {
+    this.total = { tokens: rates.burst, updatedAt: now() };
   }
 
   /** Takes one answer for `via` when both its bucket and the total have one; false (nothing taken) otherwise. */
   take(via: string): boolean {
-    const bucket = this.byVia.get(via) ?? { tokens: WEBRTC_ANSWERS_BURST_PER_VIA, updatedAt: this.now() };
+    const { perMinute, burst, perMinutePerVia, burstPerVia } = this.rates;
+    const bucket = this.byVia.get(via) ?? { tokens: burstPerVia, updatedAt: this.now() };
     this.byVia.delete(via);
     this.byVia.set(via, bucket);
     if (this.byVia.size > WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED) this.byVia.delete(this.byVia.keys().next().value!);
-    const viaHas = this.refill(bucket, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_ANSWERS_PER_MINUTE_PER_VIA);
-    const totalHas = this.refill(this.total, WEBRTC_ANSWERS_BURST, WEBRTC_ANSWERS_PER_MINUTE);
+    const viaHas = this.refill(bucket, burstPerVia, perMinutePerVia);
+    const totalHas = this.refill(this.total, burst, perMinute);
     if (!viaHas || !totalHas) return false;
     bucket.tokens -= 1;
     this.total.tokens -= 1;

@@ -7,13 +7,17 @@ import type { DialOptions, Listener, Transport } from '../transport/transport.js
 import {
   SIGNAL_CHANNEL_ID,
   WEBRTC_ACCEPT_TIMEOUT_MS,
+  WEBRTC_ANSWERS_BURST,
+  WEBRTC_ANSWERS_BURST_PER_VIA,
+  WEBRTC_ANSWERS_PER_MINUTE,
+  WEBRTC_ANSWERS_PER_MINUTE_PER_VIA,
   WEBRTC_MAX_PENDING_ACCEPTS,
   WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER,
   WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA,
   WEBRTC_MAX_PENDING_DIALS,
   WEBRTC_MAX_PENDING_DIALS_PER_VIA,
 } from './constants.js';
-import { AnswerAllowance } from './answer-allowance.js';
+import { AnswerAllowance, type AnswerRates } from './answer-allowance.js';
 import { abortReason, Negotiations, type WebRtcRoute } from './negotiations.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
@@ -36,6 +40,15 @@ export interface WebRtcTransportOptions {
    * a sender has at most one, as a new offer from it joins its negotiation there. @default 2
    */
   maxPendingAcceptsPerSender?: number;
+  /**
+   * New answering RTCPeerConnections a minute, in all and for offers delivered by one peer (relay),
+   * after a burst of 32 and 8. Offers past them are ignored. A browser refuses its 501st
+   * RTCPeerConnection until garbage collection frees closed ones, and an offer that fails at once gives
+   * its slot back at once: this is what bounds how many a relay can make us open.
+   * @default 60 and 12
+   */
+  maxNewAnswersPerMinute?: number;
+  maxNewAnswersPerMinutePerVia?: number;
   /** Our offers in flight at once; more dials fail at once with TransportError. @default 16 */
   maxPendingDials?: number;
   /** Of those, through one relay. @default 8 */
@@ -84,12 +97,19 @@ export class WebRtcTransport implements Transport {
   private listenId: string | undefined;
   private readonly acceptTimeoutMs: number;
   private answerAllowance: AnswerAllowance | undefined;
+  private readonly answerRates: AnswerRates;
 
   constructor(options: WebRtcTransportOptions) {
     if (typeof options?.createPeer !== 'function') {
       throw new ConfigError('ERR_INVALID_CONFIG', 'webrtc transport needs createPeer (use webrtcTransport() from the platform entry)');
     }
     this.acceptTimeoutMs = options.acceptTimeoutMs ?? WEBRTC_ACCEPT_TIMEOUT_MS;
+    this.answerRates = {
+      perMinute: options.maxNewAnswersPerMinute ?? WEBRTC_ANSWERS_PER_MINUTE,
+      burst: WEBRTC_ANSWERS_BURST,
+      perMinutePerVia: options.maxNewAnswersPerMinutePerVia ?? WEBRTC_ANSWERS_PER_MINUTE_PER_VIA,
+      burstPerVia: WEBRTC_ANSWERS_BURST_PER_VIA,
+    };
     this.signalAgent = new SignalAgent({
       ...options.signal,
       onSignal: (signal) => this.onSignal(signal),
@@ -196,7 +216,7 @@ export class WebRtcTransport implements Transport {
     if (!this.negotiations.hasRoom(false, via, from)) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
-    this.answerAllowance ??= new AnswerAllowance(() => sw.options.clock.now());
+    this.answerAllowance ??= new AnswerAllowance(this.answerRates, () => sw.options.clock.now());
     if (!this.answerAllowance.take(via)) return;
     const answer = this.negotiations.start({
       initiator: false,
