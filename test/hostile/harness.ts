@@ -20,7 +20,7 @@ import type { Peer } from '../../src/switch/peer.js';
 import { Switch } from '../../src/switch/switch.js';
 import type { Transport } from '../../src/transport/transport.js';
 import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
-import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
+import { WebRtcTransport, type WebRtcTransportOptions } from '../../src/webrtc/webrtc-transport.js';
 import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
 import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
@@ -174,6 +174,8 @@ export interface VictimOptions {
   pex?: PexAgentOptions;
   /** The victim's ws server (its upgrade-phase caps). */
   ws?: WsTransportOptions;
+  /** The victim's WebRTC transport (with the stub: its caps and allowances). */
+  rtc?: Omit<WebRtcTransportOptions, 'createPeer'>;
   switchOptions?: Partial<SwitchOptions>;
 }
 
@@ -210,7 +212,7 @@ function baseOptions(key: NodeKey, listen: string[], ws: WsTransportOptions = {}
 export async function startVictim(options: VictimOptions = {}): Promise<Victim> {
   const key = generateNodeKey();
   const stubRtc = options.webrtc === 'real' ? undefined : new StubRtc();
-  const rtc = stubRtc === undefined ? webrtcTransport() : new WebRtcTransport({ createPeer: stubRtc.factory });
+  const rtc = stubRtc === undefined ? webrtcTransport() : new WebRtcTransport({ ...options.rtc, createPeer: stubRtc.factory });
   const pex = new PEXAgent({ allowLocal: false, ensurePeersIntervalMs: 60_000, banMs: 60_000, ...options.pex });
   const record: StreamRecord = { received: new Map() };
   const base = baseOptions(key, ['tcp://127.0.0.1:0', 'ws://127.0.0.1:0/', `webrtc://${key.nodeId}`], options.ws);
