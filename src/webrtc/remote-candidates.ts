@@ -43,7 +43,9 @@ export function screenRemoteSignal(data: SignalData, allowLoopback = false): Scr
     if (line === '') return { data, candidates: 0, refused: 0 }; // end of candidates
     return refuses(line) ? { data: undefined, candidates: 0, refused: 1 } : { data, candidates: 1, refused: 0 };
   }
-  const lines = data.sdp.split('\r\n');
+  // SDP lines end in CRLF, but WebRTC stacks also take a bare LF: split on either, so that no candidate
+  // hides from the screen inside a "line" that the RTCPeerConnection will split itself.
+  const lines = data.sdp.split(/\r?\n/);
   const kept: string[] = [];
   let candidates = 0;
   let refused = 0;

@@ -31,6 +31,13 @@ describe('screenRemoteSignal', () => {
     expect(screenRemoteSignal(clean)).toEqual({ data: clean, candidates: 0, refused: 0 });
   });
 
+  it('finds candidates in an SDP with bare LF line endings too (WebRTC stacks accept them)', () => {
+    const sdp = ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', `a=${line('127.0.0.1', 'tcp')}`, `a=${line('10.0.0.2')}`, 'a=mid:0', ''].join('\n');
+    const screened = screenRemoteSignal({ type: 'offer', sdp });
+    expect([screened.candidates, screened.refused]).toEqual([1, 1]);
+    expect(screened.data).toEqual({ type: 'offer', sdp: ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', `a=${line('10.0.0.2')}`, 'a=mid:0', ''].join('\r\n') });
+  });
+
   it('reads the address of a candidate line, with or without a= and brackets; none from a short line', () => {
     expect(candidateAddress(line('10.0.0.2'))).toBe('10.0.0.2');
     expect(candidateAddress(`a=${line('[fd00::2]')}`)).toBe('fd00::2');
