@@ -1,16 +1,19 @@
-import { endpointHostGroup } from '../transport/address.js';
+import { endpointHost } from '../transport/address.js';
+import { classifyHost } from '../transport/ip.js';
 import { INBOUND_EVICTION_PROTECTED_FRACTION } from './constants.js';
 import type { Peer } from './peer.js';
 
 /**
- * The network an inbound link comes from, for eviction: an IPv4 address or IPv6 /64 (endpointHostGroup),
- * or for a WebRTC link the relay it was negotiated through (`webrtc://<id>?via=<relay>`: one relay's peers
- * share a group, as they could all be one relay's sybils). Undefined when neither is known (in-memory
- * links): such a peer is a group of its own.
+ * The network an inbound link comes from, for eviction: the address book's groups, an IPv4 /16 or an
+ * IPv6 /32 (as Bitcoin Core's netgroups: one operator's addresses, a cloud block or an IPv6 allocation,
+ * fall in one, so owning many addresses does not make many networks), or for a WebRTC link the relay it
+ * was negotiated through (`webrtc://<id>?via=<relay>`: one relay's peers share a group, as they could all
+ * be one relay's sybils). Undefined when neither is known (in-memory links): such a peer is a group of
+ * its own.
  */
 export function inboundHostGroup(remoteAddress: string): string | undefined {
-  const group = endpointHostGroup(remoteAddress);
-  if (group !== undefined) return group;
+  const host = endpointHost(remoteAddress);
+  if (host !== undefined) return classifyHost(host).group;
   const via = /^webrtc:\/\/[^?#]*\?(?:[^#]*&)?via=([0-9a-fA-F]{1,64})(?:[&#]|$)/.exec(remoteAddress)?.[1];
   return via === undefined ? undefined : `via:${via.toLowerCase()}`;
 }

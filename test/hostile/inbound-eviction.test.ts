@@ -2,7 +2,7 @@
  * One host holding every inbound slot. Keys are free, so a single machine could open `maxInbound`
  * connections and keep every other newcomer out for as long as it stayed; now a newcomer from a less
  * represented network takes the slot of the youngest peer of the most represented one. Real TCP on
- * 127.0.0.0/8, each loopback address a host of its own.
+ * 127.0.0.0/8: networks are IPv4 /16s, so each 127.N.0.1 is a network of its own.
  */
 import { afterEach, expect, it } from 'vitest';
 import { MAX_EVICTED_LINGERING } from '../../src/switch/constants.js';
@@ -26,28 +26,29 @@ it('a newcomer from another host takes the youngest slot of the host holding the
   const victim = await startVictim({ switchOptions: { maxInbound: 4 } });
   const attackers: Talker[] = [];
   for (let i = 0; i < 4; i++) {
-    attackers.push(talk(await within(joinVictim(victim, { localAddress: '127.0.0.2' }), 10_000, 'attacker join')));
+    // Four addresses, one network: owning more addresses of one /16 does not make more networks.
+    attackers.push(talk(await within(joinVictim(victim, { localAddress: `127.2.0.${i + 1}` }), 10_000, 'attacker join')));
     await waitFor(() => inboundHosts(victim).length === i + 1, 5000, 'attacker admitted');
   }
   // The same host again: its own group is the largest, so it is refused as before.
-  await expect(within(joinVictim(victim, { localAddress: '127.0.0.2' }), 10_000, 'fifth attacker')).rejects.toMatchObject({ code: 'ERR_PEER_LIMIT' });
+  await expect(within(joinVictim(victim, { localAddress: '127.2.0.9' }), 10_000, 'fifth attacker')).rejects.toMatchObject({ code: 'ERR_PEER_LIMIT' });
 
-  // A newcomer from 127.0.0.3 is admitted; the youngest attacker is told why and cut.
-  const honest = talk(await within(joinVictim(victim, { localAddress: '127.0.0.3' }), 10_000, 'honest join'));
+  // A newcomer from 127.3.0.1 is admitted; the youngest attacker is told why and cut.
+  const honest = talk(await within(joinVictim(victim, { localAddress: '127.3.0.1' }), 10_000, 'honest join'));
   const evicted = (await within(attackers[3]!.closed, 5000, 'youngest attacker cut')) as CodedError | undefined;
   expect(evicted).toMatchObject({ code: 'ERR_PEER_LIMIT' });
   expect(evicted?.message).toMatch(/Evicted/);
-  await waitFor(() => inboundHosts(victim).join() === '127.0.0.2,127.0.0.2,127.0.0.2,127.0.0.3', 5000, 'three attackers and the newcomer');
+  await waitFor(() => inboundHosts(victim).join() === '127.2.0.1,127.2.0.2,127.2.0.3,127.3.0.1', 5000, 'three attackers and the newcomer');
   expect(victim.sw.peerCounts().inbound).toBeLessThanOrEqual(4 + MAX_EVICTED_LINGERING);
 
   // Two more hosts: each takes an attacker's slot while the attacker still holds two more than it.
-  for (const host of ['127.0.0.4', '127.0.0.5']) talk(await within(joinVictim(victim, { localAddress: host }), 10_000, `join from ${host}`));
-  await waitFor(() => inboundHosts(victim).join() === '127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5', 5000, 'one slot per host');
+  for (const host of ['127.4.0.1', '127.5.0.1']) talk(await within(joinVictim(victim, { localAddress: host }), 10_000, `join from ${host}`));
+  await waitFor(() => inboundHosts(victim).join() === '127.2.0.1,127.3.0.1,127.4.0.1,127.5.0.1', 5000, 'one slot per host');
   // The oldest attacker (protected, and now no larger than anyone) stays; the others were cut youngest first.
   expect(await Promise.race([attackers[0]!.closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('open'), 300))])).toBe('open');
   for (const cut of [attackers[1]!, attackers[2]!]) expect(await within(cut.closed, 5000, 'cut attacker')).toMatchObject({ code: 'ERR_PEER_LIMIT' });
   // Every host now holds one: a sixth host is refused, nobody is evicted for it.
-  await expect(within(joinVictim(victim, { localAddress: '127.0.0.6' }), 10_000, 'sixth host')).rejects.toMatchObject({ code: 'ERR_PEER_LIMIT' });
-  expect(inboundHosts(victim).join()).toBe('127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5');
+  await expect(within(joinVictim(victim, { localAddress: '127.6.0.1' }), 10_000, 'sixth host')).rejects.toMatchObject({ code: 'ERR_PEER_LIMIT' });
+  expect(inboundHosts(victim).join()).toBe('127.2.0.1,127.3.0.1,127.4.0.1,127.5.0.1');
   honest.conn.destroy();
 });

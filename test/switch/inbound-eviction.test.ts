@@ -13,9 +13,12 @@ const ids = (peer: Peer | undefined): string | undefined => peer?.id;
 const isPersistent = (peer: Peer): boolean => peer.persistent;
 
 describe('inboundHostGroup', () => {
-  it('groups IPv4 by address, IPv6 by /64, WebRTC by the relay it came through, and nothing else', () => {
-    expect(inboundHostGroup('203.0.113.9:4000')).toBe('203.0.113.9');
-    expect(inboundHostGroup('[2001:db8:1:2:3:4:5:6]:4000')).toBe(inboundHostGroup('[2001:db8:1:2:ffff::1]:1'));
+  it('groups IPv4 by /16, IPv6 by /32, WebRTC by the relay it came through, and nothing else', () => {
+    expect(inboundHostGroup('203.0.113.9:4000')).toBe(inboundHostGroup('203.0.7.1:1'));
+    expect(inboundHostGroup('203.0.113.9:4000')).not.toBe(inboundHostGroup('203.1.113.9:4000'));
+    expect(inboundHostGroup('[::ffff:203.0.113.9]:4000')).toBe(inboundHostGroup('203.0.1.1:1'));
+    expect(inboundHostGroup('[2001:db8:1:2:3:4:5:6]:4000')).toBe(inboundHostGroup('[2001:db8:ffff::1]:1'));
+    expect(inboundHostGroup('[2001:db8::1]:4000')).not.toBe(inboundHostGroup('[2001:db9::1]:4000'));
     expect(inboundHostGroup(`webrtc://${'cd'.repeat(20)}?via=${RELAY.toUpperCase()}`)).toBe(`via:${RELAY}`);
     expect(inboundHostGroup(`webrtc://${'cd'.repeat(20)}?x=1&via=${RELAY}`)).toBe(`via:${RELAY}`);
     for (const address of ['memory://a', `webrtc://${'cd'.repeat(20)}`, `webrtc://x?via=`, `webrtc://x?via=zz`, `webrtc://x?novia=${RELAY}`]) {
