@@ -1,3 +1,4 @@
+import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED } from './constants.js';
 
 const MS_PER_MINUTE = 60 * 1000;
@@ -10,47 +11,36 @@ export interface AnswerRates {
   burstPerVia: number;
 }
 
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
-}
-
 /**
  * How many new answering RTCPeerConnections we may open now: token buckets per delivering peer and in
  * all (constants.ts). The answer slots cap the connections held at once; this caps how fast they are
  * made, which is what a browser runs out of.
  */
 export class AnswerAllowance {
-  private readonly total: Bucket;
+  private readonly total: TokenBucketState;
   /** Bounded: the most recently used WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED. */
-  private readonly byVia = new Map<string, Bucket>();
+  private readonly byVia = new Map<string, TokenBucketState>();
 
   constructor(
     private readonly rates: AnswerRates,
     private readonly now: () => number,
   ) {
-    this.total = { tokens: rates.burst, updatedAt: now() };
+    this.total = fullBucket(rates.burst, now());
   }
 
   /** Takes one answer for `via` when both its bucket and the total have one; false (nothing taken) otherwise. */
   take(via: string): boolean {
     const { perMinute, burst, perMinutePerVia, burstPerVia } = this.rates;
-    const bucket = this.byVia.get(via) ?? { tokens: burstPerVia, updatedAt: this.now() };
+    const bucket = this.byVia.get(via) ?? fullBucket(burstPerVia, this.now());
     this.byVia.delete(via);
     this.byVia.set(via, bucket);
     if (this.byVia.size > WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED) this.byVia.delete(this.byVia.keys().next().value!);
-    const viaHas = this.refill(bucket, burstPerVia, perMinutePerVia);
-    const totalHas = this.refill(this.total, burst, perMinute);
+    const now = this.now();
+    const viaHas = refillBucket(bucket, burstPerVia, perMinutePerVia / MS_PER_MINUTE, now);
+    const totalHas = refillBucket(this.total, burst, perMinute / MS_PER_MINUTE, now);
     if (!viaHas || !totalHas) return false;
     bucket.tokens -= 1;
     this.total.tokens -= 1;
     return true;
-  }
-
-  private refill(bucket: Bucket, burst: number, perMinute: number): boolean {
-    const now = this.now();
-    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.updatedAt) * perMinute) / MS_PER_MINUTE);
-    bucket.updatedAt = now;
-    return bucket.tokens >= 1;
   }
 }

@@ -15,6 +15,7 @@ import {
   SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
 import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './signal-messages.js';
+import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { systemClock } from '../util/clock.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
@@ -66,10 +67,6 @@ export interface SignalAgentStats {
   dropped: number;
 }
 
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
-}
 
 const BUCKET = Symbol('signal-agent-bucket');
 const RELAYED_BUCKET = Symbol('signal-agent-relayed-bucket');
@@ -222,9 +219,9 @@ export class SignalAgent extends BaseAgent {
   private takeRelayed(relay: Peer, from: string | undefined): boolean {
     const total = this.bucketOf(relay.data, RELAYED_BUCKET, SIGNAL_RELAYED_ALLOWANCE_FACTOR);
     let ok = this.refill(total, SIGNAL_RELAYED_ALLOWANCE_FACTOR);
-    let share: Bucket | undefined;
+    let share: TokenBucketState | undefined;
     if (from !== undefined) {
-      let shares = relay.data.get(RELAYED_SENDER_SHARES) as Map<string, Bucket> | undefined;
+      let shares = relay.data.get(RELAYED_SENDER_SHARES) as Map<string, TokenBucketState> | undefined;
       if (shares === undefined) relay.data.set(RELAYED_SENDER_SHARES, (shares = new Map()));
       share = this.bucketOf(shares, from, SIGNAL_RELAYED_SENDER_FACTOR);
       // The most recently heard senders stay tracked; one forgotten starts again with a full share.
@@ -240,18 +237,15 @@ export class SignalAgent extends BaseAgent {
   }
 
   /** The bucket under `key`, made full if there is none (capacity scaled by `factor`). */
-  private bucketOf<K>(table: Map<K, unknown>, key: K, factor: number): Bucket {
-    let bucket = table.get(key) as Bucket | undefined;
-    if (bucket === undefined) table.set(key, (bucket = { tokens: this.burst * factor, updatedAt: this.now() }));
+  private bucketOf<K>(table: Map<K, unknown>, key: K, factor: number): TokenBucketState {
+    let bucket = table.get(key) as TokenBucketState | undefined;
+    if (bucket === undefined) table.set(key, (bucket = fullBucket(this.burst * factor, this.now())));
     return bucket;
   }
 
   /** Refills `bucket` up to now (capacity and rate scaled by `factor`); whether it holds a token. */
-  private refill(bucket: Bucket, factor: number): boolean {
-    const now = this.now();
-    bucket.tokens = Math.min(this.burst * factor, bucket.tokens + (now - bucket.updatedAt) * this.ratePerMs * factor);
-    bucket.updatedAt = now;
-    return bucket.tokens >= 1;
+  private refill(bucket: TokenBucketState, factor: number): boolean {
+    return refillBucket(bucket, this.burst * factor, this.ratePerMs * factor, this.now());
   }
 }
 
