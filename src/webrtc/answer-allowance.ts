@@ -1,3 +1,4 @@
+import { BoundedMap } from '../util/bounded-map.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED } from './constants.js';
 
@@ -19,7 +20,7 @@ export interface AnswerRates {
 export class AnswerAllowance {
   private readonly total: TokenBucketState;
   /** Bounded: the most recently used WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED. */
-  private readonly byVia = new Map<string, TokenBucketState>();
+  private readonly byVia = new BoundedMap<string, TokenBucketState>(WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED);
 
   constructor(
     private readonly rates: AnswerRates,
@@ -32,9 +33,7 @@ export class AnswerAllowance {
   take(via: string): boolean {
     const { perMinute, burst, perMinutePerVia, burstPerVia } = this.rates;
     const bucket = this.byVia.get(via) ?? fullBucket(burstPerVia, this.now());
-    this.byVia.delete(via);
     this.byVia.set(via, bucket);
-    if (this.byVia.size > WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED) this.byVia.delete(this.byVia.keys().next().value!);
     const now = this.now();
     const viaHas = refillBucket(bucket, burstPerVia, perMinutePerVia / MS_PER_MINUTE, now);
     const totalHas = refillBucket(this.total, burst, perMinute / MS_PER_MINUTE, now);

@@ -15,6 +15,7 @@ import {
   SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
 import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './signal-messages.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { systemClock } from '../util/clock.js';
 
@@ -221,13 +222,11 @@ export class SignalAgent extends BaseAgent {
     let ok = this.refill(total, SIGNAL_RELAYED_ALLOWANCE_FACTOR);
     let share: TokenBucketState | undefined;
     if (from !== undefined) {
-      let shares = relay.data.get(RELAYED_SENDER_SHARES) as Map<string, TokenBucketState> | undefined;
-      if (shares === undefined) relay.data.set(RELAYED_SENDER_SHARES, (shares = new Map()));
+      let shares = relay.data.get(RELAYED_SENDER_SHARES) as BoundedMap<string, TokenBucketState> | undefined;
+      if (shares === undefined) relay.data.set(RELAYED_SENDER_SHARES, (shares = new BoundedMap(SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY)));
       share = this.bucketOf(shares, from, SIGNAL_RELAYED_SENDER_FACTOR);
       // The most recently heard senders stay tracked; one forgotten starts again with a full share.
-      shares.delete(from);
       shares.set(from, share);
-      if (shares.size > SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY) shares.delete(shares.keys().next().value!);
       ok = this.refill(share, SIGNAL_RELAYED_SENDER_FACTOR) && ok;
     }
     if (!ok) return false;
@@ -237,7 +236,7 @@ export class SignalAgent extends BaseAgent {
   }
 
   /** The bucket under `key`, made full if there is none (capacity scaled by `factor`). */
-  private bucketOf<K>(table: Map<K, unknown>, key: K, factor: number): TokenBucketState {
+  private bucketOf<K>(table: { get(key: K): unknown; set(key: K, bucket: TokenBucketState): unknown }, key: K, factor: number): TokenBucketState {
     let bucket = table.get(key) as TokenBucketState | undefined;
     if (bucket === undefined) table.set(key, (bucket = fullBucket(this.burst * factor, this.now())));
     return bucket;

@@ -1,3 +1,4 @@
+import { BoundedMap } from '../../src/util/bounded-map.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import type { ProtocolError } from '../../src/errors.js';
@@ -131,7 +132,7 @@ describe('signalling rules (SignalAgent and WebRtcTransport over memory links)',
     const senders = SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY + 36;
     for (let i = 0; i < senders; i++) toVictim.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: generateNodeKey().nodeId, to: victim.nodeId, data: OFFER }));
     await waitFor(() => victimAgent.stats.delivered === senders, 5000, 'a signal from every sender');
-    const tables = [...toRelay.data.values()].filter((value): value is Map<unknown, unknown> => value instanceof Map);
+    const tables = [...toRelay.data.values()].filter((value): value is BoundedMap<unknown, unknown> => value instanceof BoundedMap);
     expect(tables.map((table) => table.size)).toEqual([SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY]);
   });
 

@@ -1,6 +1,6 @@
 /**
  * A Map that forgets its oldest inserted entries beyond `capacity` (re-setting a key makes it the
- * youngest), like LruSet but with values. For per-peer records a peer could otherwise grow without bound.
+ * youngest). For records keyed by what peers say, which they could otherwise grow without bound.
  */
 export class BoundedMap<K, V> {
   private readonly entries = new Map<K, V>();
