@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { closedPort } from './ports.js';
 
 const NGINX = '/usr/sbin/nginx';
 const START_TIMEOUT_MS = 10_000;
@@ -20,14 +21,6 @@ export interface Nginx {
   /** PEM of the certificate it serves (TLS only), for clients to trust. */
   readonly certificate: string | undefined;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A certificate for IP 127.0.0.1, valid for a day; returns the paths of its PEM files. */
@@ -45,7 +38,7 @@ async function selfSignedCertificate(dir: string): Promise<{ cert: string; key: 
 export async function startNginx(upstreamPort: number, options: { tls?: boolean } = {}): Promise<Nginx> {
   if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: install Debian's nginx-light (the README's test set-up line does)`);
   const prefix = await mkdtemp(join(tmpdir(), 'meshlink-nginx-'));
-  const port = await freePort();
+  const port = await closedPort();
   const tls = options.tls === true ? await selfSignedCertificate(prefix) : undefined;
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((name) => `${name}_temp_path ${join(prefix, name)};`).join('\n    ');
   await writeFile(

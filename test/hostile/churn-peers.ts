@@ -166,14 +166,7 @@ export async function startSilentServer(): Promise<{ port: number; close(): Prom
   };
 }
 
-/** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { closedPort } from '../helpers/ports.js';
 
 /**
  * Combined signals that `signal` still knows of (AbortSignal.any registers each with its sources):
