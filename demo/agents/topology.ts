@@ -1,5 +1,5 @@
 import { BaseAgent, ProtocolError, type ChannelDescriptor, type Peer, type Switch } from '../../src/index.js';
-import { BoundedMap } from '../../src/util/bounded-map.js';
+import { BoundedMap } from './bounded-map.js';
 import { TokenBucket } from './token-bucket.js';
 import type { TopologySnapshot, TopologyStats } from './topology-view.js';
 import {
