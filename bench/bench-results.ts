@@ -32,11 +32,11 @@ export interface ResultRow {
 
 const DESCRIPTIONS: Record<string, string> = {
   'raw-tcp': 'Node net, 4-byte length prefix, one socket.write per message (baseline)',
-  'meshlink-tcp': 'createNode Switches over TCP: secure handshake, NodeInfo, MConnection, native AEAD; await peer.send()',
+  'meshlink-tcp': 'createNode Switches over TCP: secure handshake, NodeInfo, MConnection, native AEAD; peer.trySend(), await peer.send() when full',
   'meshlink-tcp-plain': 'MConnection over a bare TcpLink, no encryption; await conn.send()',
   'meshlink-memory': 'createNode Switches over the in-memory transport (encrypted), one process',
   'raw-ws': 'ws WebSocketServer + WebSocket, one binary ws.send per message (baseline)',
-  'meshlink-ws': 'createNode Switches over ws:// (secure handshake, NodeInfo, MConnection); await peer.send()',
+  'meshlink-ws': 'createNode Switches over ws:// (secure handshake, NodeInfo, MConnection); peer.trySend(), await peer.send() when full',
   'bare-webrtc': 'two SimplePeer (@roamhq/wrtc) signalled in-process, one send() per message, bufferSize polled (baseline)',
   'meshlink-webrtc': 'createNode({ webrtc: true }) Switches, signalled through a relay Switch, webrtc://<id>?via=<relay>',
 };

@@ -18,7 +18,7 @@ import { MemoryStorage } from '../src/storage/storage.js';
 import type { Switch } from '../src/switch/switch.js';
 import { WEBRTC_DRAIN_POLL_MS, WEBRTC_HIGH_WATER_MARK_BYTES } from '../src/webrtc/constants.js';
 import { BENCH_CHANNEL_ID, Sink } from './common.js';
-import { startNodeWithAgent, type ReceiverHandle, type SenderPort } from './transports.js';
+import { sendOnPeer, startNodeWithAgent, type ReceiverHandle, type SenderPort } from './transports.js';
 
 const CONNECT_TIMEOUT_MS = 20 * 1000;
 
@@ -122,7 +122,7 @@ export async function startMeshlinkWebRtcPair(): Promise<InProcessPair> {
     const sink = new Sink();
     receiving.agent.onMessage = (from, message) => sink.onMessage(message, (answer) => void from.trySend(BENCH_CHANNEL_ID, answer));
     const sender: SenderPort = {
-      send: (message) => peer.send(BENCH_CHANNEL_ID, message),
+      send: (message) => sendOnPeer(peer, message),
       onReply: () => undefined,
       close: stopAll,
     };

@@ -41,7 +41,7 @@ export async function runThroughput(conn: BenchConnection, messageBytes: number,
   const sending = (async () => {
     for (let i = 0; i < count; i++) {
       const accepted = sender.send(message);
-      // meshlink: this is `await peer.send(...)` for every message; raw TCP: wait for 'drain'.
+      // meshlink: `trySend`, or `await peer.send(...)` when the queue is full; raw TCP: wait for 'drain'.
       if (accepted !== true && !(await accepted)) throw new Error(`${conn.name}: send refused`);
     }
   })();
