@@ -101,11 +101,13 @@ export class PeerRegistry {
         this.evictedLingering++;
       }
     };
+    // One per peer, not one per message: an agent's rejected receive costs the peer its connection.
+    const stopForRejectedMessage = (error: unknown): void => this.context.stopPeerForError(peer!, error);
     const connection = new MConnection(
       upgraded.link,
       router.channels,
       {
-        onMessage: (channelId, message) => router.route(peer!, channelId, message, (error) => this.context.stopPeerForError(peer!, error)),
+        onMessage: (channelId, message) => router.route(peer!, channelId, message, stopForRejectedMessage),
         onClose: (error) => {
           // Errors raised below the Switch (packets, channels) do not know the peer: name it here.
           const reason = error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error;

@@ -75,7 +75,7 @@ export class Router {
     }
     // A throw or rejection means the agent found the message unacceptable: that costs the peer.
     const result = receive.call(owner.agent, channelId, peer, message);
-    if (result instanceof Promise) this.trackAsyncReceive(peer, message.length, result, onRejected);
+    if (result !== undefined && result instanceof Promise) this.trackAsyncReceive(peer, message.length, result, onRejected);
   }
 
   /**

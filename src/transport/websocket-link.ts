@@ -64,7 +64,11 @@ export class WebSocketLink extends MessageLink {
     if (socket.on !== undefined) {
       // `ws`: Buffers that are views of what its socket read, which nothing reuses: ours to keep.
       socket.binaryType = 'nodebuffer';
-      socket.on('message', (data, isBinary) => this.onMessage(isBinary ? data : TEXT_MESSAGE));
+      // With 'nodebuffer' a binary message is always one Buffer (ws joins fragments), so no type checks.
+      socket.on('message', (data, isBinary) => {
+        if (isBinary) this.onBytes(data as Uint8Array);
+        else this.onMessage(TEXT_MESSAGE);
+      });
     } else {
       socket.binaryType = 'arraybuffer';
       socket.onmessage = (event) => this.onMessage(event.data);
@@ -130,13 +134,12 @@ export class WebSocketLink extends MessageLink {
 
   private onMessage(data: unknown): void {
     if (this.closedValue) return;
-    let chunk: Uint8Array;
-    if (data instanceof ArrayBuffer) chunk = new Uint8Array(data);
-    else if (data instanceof Uint8Array) chunk = data;
-    else {
-      this.destroy(new ProtocolError('ERR_MALFORMED_PACKET', 'WebSocket peer sent a text message; meshlink speaks binary'));
-      return;
-    }
-    this.receive(chunk);
+    if (data instanceof ArrayBuffer) this.receive(new Uint8Array(data));
+    else if (data instanceof Uint8Array) this.receive(data);
+    else this.destroy(new ProtocolError('ERR_MALFORMED_PACKET', 'WebSocket peer sent a text message; meshlink speaks binary'));
+  }
+
+  private onBytes(chunk: Uint8Array): void {
+    if (!this.closedValue) this.receive(chunk);
   }
 }
