@@ -6,11 +6,14 @@
  * each side: CPU is steadier than wall-clock on a busy machine, and says which side spends the extra
  * time. With `--cpu-profile`, each kind's runs are also CPU-profiled in both processes and the
  * functions with the most self time per round trip are printed (profiled runs are several times slower:
- * compare profiles with profiles).
+ * compare profiles with profiles). With `--in-process`, every kind runs both ends in this process: the
+ * round trip is then all the CPU of both ends (the sender's figure counts both), the steadiest
+ * comparison of what each stack costs.
  */
 import { median, percentile, type ReceiverKind } from './common.js';
 import { formatSelfTimes, startCpuProfile, stopCpuProfile, type SelfTimes } from './cpu-profile.js';
 import { connectKinds } from './receiver-client.js';
+import { connectSender, startReceiver } from './transports.js';
 import { startBareWebRtcPair, startMeshlinkWebRtcPair, type InProcessPair } from './transports-webrtc.js';
 import { runPingPong, type BenchConnection } from './workloads.js';
 
@@ -20,15 +23,16 @@ const IN_PROCESS_PAIRS: Record<string, () => Promise<InProcessPair>> = {
 };
 
 const profiling = process.argv.includes('--cpu-profile');
+const inProcess = process.argv.includes('--in-process');
 const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const kinds = (args[0] ?? 'raw-tcp,meshlink-tcp,meshlink-tcp-plain').split(',');
 const reps = Number(args[1] ?? 5);
 const rounds = Number(args[2] ?? 5000);
-const { receivers: rp, conns } = await connectKinds(kinds.filter((kind) => IN_PROCESS_PAIRS[kind] === undefined) as ReceiverKind[]);
+const runsInProcess = (kind: string): boolean => inProcess || IN_PROCESS_PAIRS[kind] !== undefined;
+const { receivers: rp, conns } = await connectKinds(kinds.filter((kind) => !runsInProcess(kind)) as ReceiverKind[]);
 for (const kind of kinds) {
-  const start = IN_PROCESS_PAIRS[kind];
-  if (start === undefined) continue;
-  const pair = await start();
+  if (!runsInProcess(kind)) continue;
+  const pair = await (IN_PROCESS_PAIRS[kind] ?? (() => startInProcessPair(kind as ReceiverKind)))();
   conns.push({ name: kind, sender: pair.sender, receiver: pair.receiver, receiverPlacement: 'inproc' } satisfies BenchConnection);
 }
 conns.sort((a, b) => kinds.indexOf(a.name) - kinds.indexOf(b.name));
@@ -73,5 +77,13 @@ if (profiling) {
     console.log(`\n── ${k}: receiver, self time per round trip ──\n${formatSelfTimes(profile.r, reps * rounds)}`);
   }
 }
-for (const c of conns) await c.sender.close();
+for (const c of conns) {
+  await c.sender.close();
+  if (c.receiverPlacement === 'inproc') await c.receiver.stop();
+}
 await rp.close();
+
+async function startInProcessPair(kind: ReceiverKind): Promise<InProcessPair> {
+  const receiver = await startReceiver(kind);
+  return { receiver, sender: await connectSender(kind, receiver.ready.address) };
+}
