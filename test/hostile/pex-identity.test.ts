@@ -7,10 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePexMessage, encodePexMessage } from '../../src/pex/pex-messages.js';
+import { frameLinkMessage } from '../../src/switch/link-messages.js';
+import { PROTOCOL_VERSION, type NodeInfo } from '../../src/switch/node-info.js';
+import { encodeMessage } from '../../src/wire/codec.js';
 import { MAX_ADDRESSES_PER_NODE_ID, PEX_CHANNEL_ID } from '../../src/pex/constants.js';
 import { waitFor } from '../helpers/wait.js';
 import { connectAttacker, startHonest, startVictim, stopHostileNodes, type Attacker, type Victim } from './harness.js';
-import { guardProcessFaults, startProxy, tcpPort } from './raw-peer.js';
+import { guardProcessFaults, startMaliciousAcceptor, startProxy, tcpPort } from './raw-peer.js';
 
 afterEach(stopHostileNodes);
 guardProcessFaults();
@@ -62,6 +65,27 @@ describe('PEX identity lies', () => {
       expect(victim.pex.book.get(dialled), 'the address we reached the node at').toMatchObject({ bucketType: 'old' });
     } finally {
       await forward.close();
+    }
+  });
+
+  it('a peer we dial that refuses us as "a connection to itself" is not taken for one of our own places (ERR_HANDSHAKE)', async () => {
+    const victim = await startVictim({ pex: { allowLocal: true } });
+    const liar = await startMaliciousAcceptor((secure) => {
+      const info: NodeInfo = { id: secure.localNodeId, network: victim.sw.options.network, protocolVersion: PROTOCOL_VERSION, channels: [PEX_CHANNEL_ID], recvMessageCapacities: [1024], listenAddresses: [], moniker: 'liar', software: 'evil/1.0.0' };
+      secure.write(frameLinkMessage(encodeMessage(info)));
+      secure.write(frameLinkMessage(encodeMessage({ accept: false, code: 'ERR_SELF_CONNECTION', reason: 'you are me' })));
+    });
+    try {
+      expect(victim.pex.book.addAddress(liar.address, liar.address)).toBe(true);
+      await expect(victim.sw.dial(liar.address)).rejects.toMatchObject({ code: 'ERR_HANDSHAKE' });
+      // The PEX dialer judges the same refusal.
+      victim.pex.ensurePeers();
+      await waitFor(() => victim.pex.stats().dialFailures > 0, 3000, 'the PEX dial failed');
+      // Before: the liar's place became one of ours (refused from then on, the whole book swept for it).
+      expect(victim.pex.book.isOurAddress(liar.address), 'taken for our own address').toBe(false);
+      expect(victim.pex.book.get(liar.address), 'the address backs off like any failed one').toMatchObject({ attempts: 1 });
+    } finally {
+      await liar.close();
     }
   });
 });
