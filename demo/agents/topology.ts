@@ -98,8 +98,12 @@ interface Entry extends Announcement {
 
 interface PeerState {
   bucket: TokenBucket;
-  /** origin → highest seq this peer is known to have. */
-  known: BoundedMap<string, number>;
+  /**
+   * origin → the highest seq this peer is known to have, and when we learnt it. Believed for one entry
+   * lifetime only: a seq is the peer's word (a forged 2^53 − 1 passed on by an honest neighbour), and
+   * believed for good it would keep every real announcement of that origin from the peer for good.
+   */
+  known: BoundedMap<string, { seq: number; at: number }>;
 }
 
 const PEER_STATE = Symbol('topology.peer');
@@ -171,7 +175,7 @@ export class TopologyAgent extends BaseAgent {
   override addPeer(peer: Peer): void {
     peer.data.set(PEER_STATE, {
       bucket: new TokenBucket(this.peerBurst, this.peerRatePerSecond, this.now),
-      known: new BoundedMap<string, number>(PEER_KNOWN_CAPACITY),
+      known: new BoundedMap<string, { seq: number; at: number }>(PEER_KNOWN_CAPACITY),
     } satisfies PeerState);
     this.lost.delete(peer.id);
     if (peer.hasChannel(TopologyCh)) {
@@ -210,8 +214,8 @@ export class TopologyAgent extends BaseAgent {
     }
     const sw = this.sw;
     if (sw === undefined) return;
-    if ((state.known.get(origin) ?? -1) < seq) state.known.set(origin, seq);
     const now = this.now();
+    if (!this.peerHas(state, origin, seq, now)) state.known.set(origin, { seq, at: now });
     const existing = this.entries.get(origin);
     if (origin === sw.nodeId || (origin !== peer.id && sw.getPeer(origin) !== undefined) || (existing !== undefined && seq <= existing.seq)) {
       this.counters.ignored++;
@@ -292,16 +296,23 @@ export class TopologyAgent extends BaseAgent {
     const message = encodeAnnouncement(own);
     for (const peer of sw.peers) {
       const state = peer.data.get(PEER_STATE) as PeerState | undefined;
-      if (peer.hasChannel(TopologyCh) && peer.trySend(TopologyCh, message)) state?.known.set(own.origin, own.seq);
+      if (peer.hasChannel(TopologyCh) && peer.trySend(TopologyCh, message)) state?.known.set(own.origin, { seq: own.seq, at: now });
     }
   }
 
   private sendTo(peer: Peer, entry: Announcement, hops: number): boolean {
     const state = peer.data.get(PEER_STATE) as PeerState | undefined;
-    if (state === undefined || !peer.hasChannel(TopologyCh) || (state.known.get(entry.origin) ?? -1) >= entry.seq) return false;
+    const now = this.now();
+    if (state === undefined || !peer.hasChannel(TopologyCh) || this.peerHas(state, entry.origin, entry.seq, now)) return false;
     if (!peer.trySend(TopologyCh, encodeAnnouncement({ ...entry, hops }))) return false;
-    state.known.set(entry.origin, entry.seq);
+    state.known.set(entry.origin, { seq: entry.seq, at: now });
     return true;
+  }
+
+  /** Whether the peer has `origin`'s announcement `seq` or a later one, as far as we learnt within an entry lifetime. */
+  private peerHas(state: PeerState, origin: string, seq: number, now: number): boolean {
+    const known = state.known.get(origin);
+    return known !== undefined && known.seq >= seq && now - known.at < this.entryTtlMs;
   }
 
   private tick(): void {

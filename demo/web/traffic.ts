@@ -1,4 +1,5 @@
 import type { ChannelStatus, PeerStatus } from '../../platforms/browser/index.js';
+import { LruSet } from '../agents/lru-set.js';
 
 /**
  * Counters and rates for the page's traffic panel. Totals are the Switch's own counters (per peer and
@@ -42,10 +43,18 @@ function zero(): Totals {
   return { sentMessages: 0, receivedMessages: 0, sentBytes: 0, receivedBytes: 0 };
 }
 
+/** Connections that left, remembered to count each once (see TrafficMeter.retire). */
+const RETIRED_KEYS_REMEMBERED = 1024;
+
 export class TrafficMeter {
   private readonly retiredTotals = zero();
   private readonly retiredChannels = new Map<number, ChannelTotals>();
-  private readonly retiredPeers = new Set<string>();
+  /**
+   * Connections already folded in, so one told twice counts once. Bounded: every connection that ever
+   * left would otherwise stay here for the page's life, and peers with fresh keys can come and go
+   * without end; a repeat comes right after the first telling.
+   */
+  private readonly retiredPeers = new LruSet<string>(RETIRED_KEYS_REMEMBERED);
   private readonly samples: RateSample[] = [];
   private last: { at: number; totals: Totals } | undefined;
 

@@ -102,7 +102,8 @@ export class AddressIntake {
       return 'known';
     }
     if (this.tables.entriesFromSourceGroup(candidate.sourceGroup) >= this.config.maxAddressesPerSourceGroup) return 'source-full';
-    if (!this.tables.makeRoomForNode(candidate.nodeId, nowMs)) return 'too-many-addresses';
+    // The node's own word about itself may displace hearsay about it (see makeRoomForNode).
+    if (!this.tables.makeRoomForNode(candidate.nodeId, nowMs, candidate.sourceNodeId === candidate.nodeId)) return 'too-many-addresses';
     this.onChange();
     this.tables.insertNew(newEntry(candidate, nowMs), nowMs);
     return 'added';

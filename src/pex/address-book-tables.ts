@@ -73,16 +73,26 @@ export class AddressTables {
     return this.hasher.oldBucket(entry.address, entry.group);
   }
 
-  /** Makes room for one more address of `nodeId` by dropping one of its bad new entries; false if none. */
-  makeRoomForNode(nodeId: string, nowMs: number): boolean {
+  /**
+   * Makes room for one more address of `nodeId` by dropping one of its bad new entries; false if none.
+   * A `firstHand` address (the node's own word, or one we reached it at) may also displace a new entry
+   * that is hearsay: anyone can fill a node id's slots with made-up addresses for it, which would
+   * otherwise keep out the node's real ones until each made-up one had failed three dials.
+   */
+  makeRoomForNode(nodeId: string, nowMs: number, firstHand = false): boolean {
     if (this.byNodeId.count(nodeId) < this.config.maxAddressesPerNodeId) return true;
+    let hearsay: KnownAddress | undefined;
     for (const sibling of this.byNodeId.entriesOf(nodeId)) {
-      if (sibling.bucketType === 'new' && isBad(sibling, nowMs)) {
+      if (sibling.bucketType !== 'new') continue;
+      if (isBad(sibling, nowMs)) {
         this.remove(sibling);
         return true;
       }
+      if (firstHand && !isFirstHand(sibling) && (hearsay === undefined || sibling.lastSeen < hearsay.lastSeen)) hearsay = sibling;
     }
-    return false;
+    if (hearsay === undefined) return false;
+    this.remove(hearsay);
+    return true;
   }
 
   /** Puts a fresh (unindexed) entry into the new bucket its group and source group map to. */

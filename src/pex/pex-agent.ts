@@ -157,7 +157,11 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     // What a peer says about itself is worth keeping whoever it is; the book validates each address.
     for (const address of peer.nodeInfo.listenAddresses) book.tryAddAddress(address, selfClaimSource(source, address));
     if (peer.direction === 'outbound' && !this.seedIds.has(peer.id)) {
-      if (!book.markGood(peer.address)) book.markGood(peer.id);
+      // Only the address we reached it at is proven, and only that one becomes tried: never another entry
+      // of its id, which may be anyone's hearsay (a made-up host for that id would become tried and
+      // first-hand, leading our PEX answers). One we dialled from outside the book (a configured peer)
+      // is not added, as addrman's Good() does not: the operator may not want it handed out.
+      book.markGood(peer.address);
       state.source = book.get(peer.address)?.source ?? source;
     }
     if (peer.direction === 'outbound' && this.dialer?.isFeeler(peer.id) === true) {

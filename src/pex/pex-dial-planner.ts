@@ -1,6 +1,6 @@
 import { isNodeId, parseAddress } from '../transport/address.js';
 import type { AddressBook, KnownAddressInfo } from './address-book.js';
-import { addressGroup, classifyAddress } from '../transport/ip.js';
+import { addressGroup, canonicalHost, classifyAddress } from '../transport/ip.js';
 import type { PexConfig } from './config.js';
 import { PICK_ATTEMPTS_PER_SLOT, YIELD_WAITS_FOR_FAILED_DIALS } from './constants.js';
 
@@ -271,11 +271,36 @@ export function planCrawl(context: DialPlanContext, slots: number): string[] {
   shuffle(due, context.random);
   due.sort((a, b) => a.lastAttempt - b.lastAttempt);
   const chosen = new Map<string, string>();
+  const places = new Set<string>();
   for (const info of due) {
     if (chosen.size >= slots) break;
-    if (!chosen.has(info.nodeId)) chosen.set(info.nodeId, info.address);
+    if (chosen.has(info.nodeId)) continue;
+    // One dial per public place a round: node ids cost nothing to make up, and a peer could otherwise
+    // fill the book with ids at one victim's host (its ports, or names pointing at it) and have the
+    // seed dial that host with every slot of every round.
+    const place = crawlPlaceOf(info.address);
+    if (place !== undefined && places.has(place)) continue;
+    if (place !== undefined) places.add(place);
+    chosen.set(info.nodeId, info.address);
   }
   return [...chosen.values()];
+}
+
+/**
+ * Where a crawl dial of `address` lands, for the one-per-round rule: the IP, or for a DNS name its
+ * domain (subdomains are free: any number of them can point at one host). Undefined, so without a
+ * rule, for local and WebRTC addresses: a testnet on one machine is crawled at full speed, and a WebRTC
+ * dial goes to its node through a relay.
+ */
+function crawlPlaceOf(address: string): string | undefined {
+  try {
+    const parsed = parseAddress(address);
+    const { family, scope, group } = classifyAddress(parsed);
+    if (scope !== 'public' || parsed.protocol === 'webrtc') return undefined;
+    return family === 'dns' ? group : canonicalHost(parsed.host);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The node id a book entry's source names ('' when none): a bare id or an address with one. */

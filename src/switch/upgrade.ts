@@ -136,7 +136,13 @@ async function lingerUntilClosed(reader: LinkMessageReader, clock: Clock, signal
   }
 }
 
-const REJECTION_CODES = new Set(['ERR_DUPLICATE_PEER', 'ERR_SELF_CONNECTION', 'ERR_PEER_LIMIT', 'ERR_BANNED']);
+/**
+ * The refusals an acceptor may send. Not ERR_SELF_CONNECTION: an acceptor refuses a self-connection
+ * only when our id is its own, and then our end has already seen its id equal ours. From a peer with
+ * another key it is a lie, and a costly one to believe: PEX takes the address dialled for one of ours
+ * (it refuses it from then on, and sweeps the book for other entries at that place).
+ */
+const REJECTION_CODES = new Set(['ERR_DUPLICATE_PEER', 'ERR_PEER_LIMIT', 'ERR_BANNED']);
 
 function parseDecision(value: unknown, peerId: string): AdmissionDecision {
   if (typeof value === 'object' && value !== null) {

@@ -148,9 +148,11 @@ export function normalizeAddress(text: string): string | undefined {
 /**
  * The IP of a transport endpoint as Links report it (`127.0.0.1:5000`, `[::1]:5000`), or undefined for
  * endpoints that are not IP:port (memory links). IPv4-mapped IPv6 (`::ffff:1.2.3.4`) becomes the IPv4.
+ * A zone (`[fe80::1%eth0]:5000`, as Node reports a link-local peer) is dropped: an endpoint with no
+ * host counts against no per-host cap, so a peer on the LAN would otherwise escape them all.
  */
 export function endpointHost(remoteAddress: string): string | undefined {
-  const match = /^\[([0-9a-fA-F:.]+)\]:\d+$/.exec(remoteAddress) ?? /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(remoteAddress);
+  const match = /^\[([0-9a-fA-F:.]+)(?:%[^\]]*)?\]:\d+$/.exec(remoteAddress) ?? /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(remoteAddress);
   const host = match?.[1]?.toLowerCase();
   return host?.startsWith('::ffff:') && host.includes('.') ? host.slice('::ffff:'.length) : host;
 }

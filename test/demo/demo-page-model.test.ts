@@ -119,4 +119,12 @@ describe('the demo page’s traffic meter', () => {
     for (let i = 0; i < 100; i++) meter.sample([], 3000 + i * 1000);
     expect(meter.history()).toHaveLength(60);
   });
+
+  it('remembers a bounded number of connections that left: peers with fresh keys coming and going cannot grow it', () => {
+    const meter = new TrafficMeter();
+    for (let i = 0; i < 20_000; i++) meter.retire(`${i.toString(16).padStart(40, '0')}@${i}`, status('x', 1, 10));
+    const remembered = (meter as unknown as { retiredPeers: { size: number } }).retiredPeers.size;
+    expect(remembered, 'connections remembered').toBeLessThanOrEqual(1024);
+    expect(meter.totals([]).all.sentMessages).toBe(20_000);
+  });
 });

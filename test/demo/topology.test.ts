@@ -274,3 +274,22 @@ describe('TopologyAgent and peers that went away', () => {
     expect(known(far)).toBe(true);
   });
 });
+
+describe('TopologyAgent and a forged sequence number', () => {
+  it('one forwarded announcement with a huge seq hides an origin for one entry lifetime, not for good', async () => {
+    // origin - hub - watcher - rogue: the rogue forwards the watcher a forged announcement of the origin.
+    const [origin, hub, watcher] = await Promise.all([startTopologyNode({ moniker: 'origin' }), startTopologyNode({ moniker: 'hub' }), startTopologyNode({ moniker: 'watcher' })]);
+    const rogue = await startRogue();
+    await origin.sw.dial(hub.address);
+    await watcher.sw.dial(hub.address);
+    const viaRogue = await rogue.sw.dial(watcher.address);
+    await waitFor(() => watcher.topology.snapshot().nodes.some((node) => node.id === origin.sw.nodeId && node.links.length > 0), 3000, 'the watcher to hear of the origin through the hub');
+    const originLinks = (): number => watcher.topology.snapshot().nodes.find((node) => node.id === origin.sw.nodeId)?.links.length ?? 0;
+    // Sent until it lands: one origin's announcements are taken at most once per 500 ms, the real ones come every 200 ms.
+    const forgery = encodeAnnouncement(announcement({ origin: origin.sw.nodeId, seq: Number.MAX_SAFE_INTEGER, links: [], hops: 1 }));
+    await waitFor(() => originLinks() === 0 || (viaRogue.trySend(TopologyCh, forgery) && false), 3000, 'the forgery (the origin without links) to be accepted');
+    // The watcher passed it on to the hub, which from then on took the watcher to have the origin's
+    // announcement "number 2^53 − 1" and sent it none of the origin's real ones (before: for good).
+    await waitFor(() => originLinks() > 0, 4 * FAST.entryTtlMs!, 'the origin back on the watcher with its real links');
+  });
+});

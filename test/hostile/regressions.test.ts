@@ -133,4 +133,10 @@ describe('bounded state keyed by what peers say', () => {
     expect(endpointHostGroup('10.1.2.3:5000')).toBe('10.1.2.3');
     expect(endpointHostGroup('memory:abc')).toBeUndefined();
   });
+
+  it('counts a link-local peer with a zone (as Node reports it) against its /64, not as a peer with no host', () => {
+    // Before: undefined, so a LAN peer connecting from its link-local address escaped every per-host cap.
+    expect(endpointHostGroup('[fe80::1%eth0]:5000')).toBe('fe80:0:0:0::/64');
+    expect(endpointHostGroup('[fe80::2%25]:5000')).toBe('fe80:0:0:0::/64');
+  });
 });

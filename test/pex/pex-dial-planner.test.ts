@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AddressBook } from '../../src/pex/address-book.js';
-import { backoffRemainingMs, diversityMayYield, networkGroupOf, newBiasPercent, planDials, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
+import { backoffRemainingMs, diversityMayYield, networkGroupOf, newBiasPercent, planCrawl, planDials, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
 import { firstHandFirst } from '../../src/pex/pex-answers.js';
 import { resolvePexConfig } from '../../src/pex/config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -270,5 +270,19 @@ describe('Outbound network-group diversity', () => {
     expect(networkGroupOf(`wss://${id}@a.relay.example.com:443`)).toBe('dns:example.com');
     expect(networkGroupOf(`webrtc://${id}?via=${'cd'.repeat(20)}`)).toBe(`webrtc:${'cd'.repeat(20)}`);
     expect(networkGroupOf(`memory://${id}@n-1`)).toBe('memory:n-1');
+  });
+
+  it('a seed crawls one address per public host (one per domain for names) a round: made-up ids at a victim host are no reflector', () => {
+    const { book, context } = setup();
+    const victim = publicHost(7);
+    const liar = tcp(999, publicHost(40));
+    // 30 made-up node ids on the victim's ports, 10 under subdomains of one domain pointing at it, 5 real nodes.
+    for (let i = 0; i < 30; i++) expect(book.addAddress(tcp(100 + i, victim, 1000 + i), liar)).toBe(true);
+    for (let i = 0; i < 10; i++) expect(book.addAddress(tcp(200 + i, `n${i}.victim-pointer.com`), liar)).toBe(true);
+    for (let i = 0; i < 5; i++) expect(book.addAddress(tcp(300 + i, publicHost(50 + i)), liar)).toBe(true);
+    const plan = planCrawl(context(), 10);
+    expect(plan.filter((address) => address.includes(`@${victim}:`)), 'dials at the victim host this round').toHaveLength(1);
+    expect(plan.filter((address) => address.includes('victim-pointer.com')), 'dials under the one domain').toHaveLength(1);
+    expect(plan, 'the real nodes are crawled with the free slots').toHaveLength(7);
   });
 });
