@@ -13,6 +13,7 @@ import {
 } from '../../src/index.js';
 import { decodeExactMap } from './exact-map.js';
 import { LruSet } from './lru-set.js';
+import { TokenBucket } from './token-bucket.js';
 import { MAX_MONIKER_BYTES, truncateUtf8 } from './topology.js';
 
 /**
@@ -24,6 +25,11 @@ import { MAX_MONIKER_BYTES, truncateUtf8 } from './topology.js';
  * hops: <0..MAX_CHAT_HOPS-1> }`, where `hops` counts the links crossed before the one it arrives on (the
  * origin sends 0). A malformed message, or one with hops 0 whose origin is not its sender, costs the
  * sender its connection. The origin is as claimed by the first hop (messages are not signed).
+ *
+ * Each peer may make us take at most `peerRatePerSecond` messages (burst `peerBurst`), its own and those
+ * it passes on; the rest are dropped, not answered by a cut (an honest relay forwarding a crowd's chat
+ * can go over for a moment). Without it one peer could flood every node of the mesh, each message passed
+ * on by everyone, and push honest messages out of the seen-set so that they arrive twice.
  */
 
 /** The chat's channel id. */
@@ -38,6 +44,10 @@ export const MAX_CHAT_MESSAGE_BYTES = 1280;
 export const DEFAULT_CHAT_SEEN_CAPACITY = 10_000;
 /** Message ids remembered per peer as "it has this one", so nothing is echoed back. */
 export const DEFAULT_CHAT_PEER_KNOWN_CAPACITY = 1000;
+/** Chat messages a peer may make us take per second, sustained (people type far slower)... */
+export const DEFAULT_CHAT_PEER_RATE_PER_S = 10;
+/** ...and at once. */
+export const DEFAULT_CHAT_PEER_BURST = 50;
 
 const CHAT_DECODE_LIMITS = resolveDecodeLimits({
   maxBytes: MAX_CHAT_MESSAGE_BYTES,
@@ -47,7 +57,13 @@ const CHAT_DECODE_LIMITS = resolveDecodeLimits({
   maxBinaryBytes: CHAT_ID_BYTES,
 });
 const CHAT_KEYS = ['id', 'origin', 'name', 'text', 'hops'];
-const KNOWN = Symbol('chat.known');
+const PEER_STATE = Symbol('chat.peer');
+
+interface PeerState {
+  /** Message ids the peer has (sent us, or we sent it), so nothing is echoed back. */
+  known: LruSet<string>;
+  bucket: TokenBucket;
+}
 
 export interface ChatWireMessage {
   id: Uint8Array;
@@ -94,6 +110,8 @@ export interface ChatStats {
   delivered: number;
   duplicates: number;
   forwarded: number;
+  /** Messages dropped because their sender was over its rate. */
+  rateLimited: number;
 }
 
 export interface ChatAgentOptions {
@@ -104,6 +122,10 @@ export interface ChatAgentOptions {
   seenCapacity?: number;
   /** @default DEFAULT_CHAT_PEER_KNOWN_CAPACITY */
   peerKnownCapacity?: number;
+  /** @default DEFAULT_CHAT_PEER_RATE_PER_S */
+  peerRatePerSecond?: number;
+  /** @default DEFAULT_CHAT_PEER_BURST */
+  peerBurst?: number;
 }
 
 export class ChatAgent extends BaseAgent {
@@ -111,7 +133,7 @@ export class ChatAgent extends BaseAgent {
   private readonly seen: LruSet<string>;
   private readonly peerKnownCapacity: number;
   private readonly listeners = new Set<ChatListener>();
-  private readonly counters: ChatStats = { delivered: 0, duplicates: 0, forwarded: 0 };
+  private readonly counters: ChatStats = { delivered: 0, duplicates: 0, forwarded: 0, rateLimited: 0 };
   private name = '';
 
   constructor(private readonly options: ChatAgentOptions = {}) {
@@ -141,11 +163,14 @@ export class ChatAgent extends BaseAgent {
   }
 
   override addPeer(peer: Peer): void {
-    peer.data.set(KNOWN, new LruSet<string>(this.peerKnownCapacity));
+    peer.data.set(PEER_STATE, {
+      known: new LruSet<string>(this.peerKnownCapacity),
+      bucket: new TokenBucket(this.options.peerBurst ?? DEFAULT_CHAT_PEER_BURST, this.options.peerRatePerSecond ?? DEFAULT_CHAT_PEER_RATE_PER_S),
+    } satisfies PeerState);
   }
 
   override removePeer(peer: Peer): void {
-    peer.data.delete(KNOWN);
+    peer.data.delete(PEER_STATE);
   }
 
   /** Writes a message to every peer (who pass it on). Returns it as delivered here. */
@@ -161,12 +186,17 @@ export class ChatAgent extends BaseAgent {
   }
 
   receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
+    const state = peer.data.get(PEER_STATE) as PeerState | undefined;
+    if (state !== undefined && !state.bucket.take()) {
+      this.counters.rateLimited++;
+      return;
+    }
     const message = decodeChatMessage(bytes, peer.id); // throws: the Switch drops the peer
     if (message.hops === 0 && message.origin !== peer.id) {
       throw new ProtocolError('ERR_SPOOFED_SENDER', `Chat message with hops 0 from ${peer.id} claims origin ${message.origin}`, { peerId: peer.id });
     }
     const id = bytesToHex(message.id);
-    (peer.data.get(KNOWN) as LruSet<string> | undefined)?.add(id);
+    state?.known.add(id);
     const travelled = message.hops + 1;
     if (this.deliver(message, travelled, peer) === undefined) return;
     const sw = this.sw;
@@ -198,7 +228,7 @@ export class ChatAgent extends BaseAgent {
     const bytes = encodeChatMessage(message);
     for (const peer of sw.peers) {
       if (peer === from || peer.id === message.origin || !peer.hasChannel(ChatCh)) continue;
-      const known = peer.data.get(KNOWN) as LruSet<string> | undefined;
+      const known = (peer.data.get(PEER_STATE) as PeerState | undefined)?.known;
       if (known?.has(id) === true) continue;
       // trySend, as the mempool: a peer whose queue is full misses this message rather than stall the rest.
       if (peer.trySend(ChatCh, bytes)) {

@@ -13,6 +13,7 @@ import {
   MAX_CHAT_HOPS,
   MAX_CHAT_MESSAGE_BYTES,
   MAX_CHAT_TEXT_BYTES,
+  type ChatAgentOptions,
   type ChatDelivery,
   type ChatWireMessage,
 } from '../../demo/agents/chat.js';
@@ -75,9 +76,9 @@ interface ChatNode extends TestNode {
   received: ChatDelivery[];
 }
 
-async function startChatNode(name: string, seenCapacity?: number): Promise<ChatNode> {
+async function startChatNode(name: string, options: Omit<ChatAgentOptions, 'onMessage'> = {}): Promise<ChatNode> {
   const received: ChatDelivery[] = [];
-  const chat = new ChatAgent({ onMessage: (message) => received.push(message), ...(seenCapacity === undefined ? {} : { seenCapacity }) });
+  const chat = new ChatAgent({ onMessage: (message) => received.push(message), ...options });
   const node = await startNode({ agents: { chat }, moniker: name });
   return { ...node, chat, received };
 }
@@ -118,7 +119,7 @@ describe('ChatAgent', () => {
   });
 
   it('remembers at most seenCapacity message ids', async () => {
-    const node = await startChatNode('solo', 3);
+    const node = await startChatNode('solo', { seenCapacity: 3 });
     for (let i = 0; i < 5; i++) node.chat.send(`message ${i}`);
     expect(node.chat.seenCount).toBe(3);
     expect(node.received).toHaveLength(5);
@@ -154,6 +155,38 @@ describe('ChatAgent', () => {
     );
     expect(hub.received).toEqual([]);
     expect(honest.received).toEqual([]);
+  });
+
+  it('takes at most its burst, then its rate, from each peer: a flood is dropped, not passed on, and the others are still heard', async () => {
+    const hub = await startChatNode('hub', { peerBurst: 20, peerRatePerSecond: 5 });
+    const next = await startChatNode('next');
+    const honest = await startChatNode('honest');
+    const rogue = await startRogue();
+    await next.sw.dial(hub.address);
+    await honest.sw.dial(hub.address);
+    const viaRogue = await rogue.sw.dial(hub.address);
+    await waitFor(() => hub.sw.peers.length === 3, 3000, 'three peers');
+    // 200 relayed messages (any origin, fresh ids), as fast as the queue takes them.
+    let queued = 0;
+    for (let i = 0; i < 200; i++) {
+      const id = new Uint8Array(CHAT_ID_BYTES);
+      new DataView(id.buffer).setUint32(0, i + 1);
+      if (await viaRogue.send(ChatCh, encodeChatMessage(wireMessage({ id, hops: 1, text: `flood ${i}` })))) queued++;
+    }
+    expect(queued).toBe(200);
+    await waitFor(() => hub.chat.stats().delivered + hub.chat.stats().rateLimited === 200, 5000, 'the flood processed');
+    const { delivered, rateLimited } = hub.chat.stats();
+    // The burst, and what refilled while the flood arrived (it takes well under a second).
+    expect(delivered).toBeGreaterThanOrEqual(20);
+    expect(delivered).toBeLessThanOrEqual(30);
+    expect(rateLimited).toBe(200 - delivered);
+    await waitFor(() => next.received.length === delivered, 3000, 'what was taken passed on');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(next.received).toHaveLength(delivered);
+    // Over the rate is not malformed: the rogue stays, and the honest peer's bucket is its own.
+    expect(hub.sw.peers).toHaveLength(3);
+    honest.chat.send('still heard');
+    await waitFor(() => next.received.some((m) => m.text === 'still heard'), 3000, 'the honest message through the hub');
   });
 
   it('delivers but does not forward a message that has travelled MAX_CHAT_HOPS links', async () => {
