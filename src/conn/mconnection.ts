@@ -239,6 +239,7 @@ export class MConnection {
       this.keepAlive.stop();
       // Waiting senders give up now: they were not accepted before close().
       for (const channel of this.scheduler.channels) channel.wakeAllWaiters();
+      this.clock.clearTimeout(this.closeTimer);
       this.closeTimer = this.clock.setTimeout(
         () => this.destroy(new TimeoutError(`Graceful close timed out after ${this.config.closeTimeoutMs} ms`)),
         this.config.closeTimeoutMs,
@@ -349,6 +350,21 @@ export class MConnection {
     const truncated = this.receiver.truncatedMessageError();
     if (truncated !== undefined) this.destroy(truncated);
     else void this.close();
+  }
+
+  /**
+   * @internal The remote ended (or the link closed) while messages it sent before wait for our paused
+   * readers: they get closeTimeoutMs, as long as a close of ours may take to flush, to take them; then the
+   * connection fails (a TimeoutError here, and the remote's own close times out), never a clean close
+   * that dropped them.
+   */
+  endHeldBack(): void {
+    if (this.stateValue !== 'open' || this.closeTimer !== undefined) return;
+    const { closeTimeoutMs } = this.config;
+    this.closeTimer = this.clock.setTimeout(
+      () => this.destroy(new TimeoutError(`The peer closed, and what it sent before waited over ${closeTimeoutMs} ms for our readers`, { detail: { closeTimeoutMs } })),
+      closeTimeoutMs,
+    );
   }
 
   private finish(error: Error | undefined): void {

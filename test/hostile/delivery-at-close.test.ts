@@ -1,0 +1,80 @@
+/**
+ * "Nothing accepted for delivery is silently lost", at the moments a connection ends: messages a peer
+ * flushed to us before closing gracefully must reach our readers even when we were holding delivery
+ * paused (a full pull inbox) when its FIN arrived. Real TCP on 127.0.0.1; every wait bounded.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
+import type { Envelope } from '../../src/switch/inbox.js';
+import type { Switch } from '../../src/switch/switch.js';
+import { startNode, stopAll, TEST_CHANNELS } from '../helpers/nodes.js';
+import { waitFor, within } from '../helpers/wait.js';
+
+const PULL = 0x41;
+const PULL_CHANNEL: ChannelDescriptor = { id: PULL, priority: 1, sendQueueCapacity: 4096, recvMessageCapacity: 4096 };
+const MESSAGES = 2000;
+
+afterEach(stopAll);
+
+/** Reads `channelId` until `count` messages came or nothing came for `idleMs`; returns the sequence numbers. */
+async function readUntilQuiet(sw: Switch, channelId: number, count: number, idleMs: number): Promise<number[]> {
+  const seen: number[] = [];
+  const iterator = sw.receive(channelId)[Symbol.asyncIterator]();
+  while (seen.length < count) {
+    const next = await Promise.race([iterator.next(), new Promise<undefined>((resolve) => setTimeout(resolve, idleMs))]);
+    if (next === undefined || next.done === true) break;
+    const { message } = next.value as Envelope;
+    seen.push(new DataView(message.buffer, message.byteOffset, message.byteLength).getUint32(0));
+  }
+  return seen;
+}
+
+/** A receiver whose PULL inbox holds 8, and a sender connected to it with MESSAGES queued for PULL. */
+async function queuedAtFullInbox(senderOptions: Parameters<typeof startNode>[0] = {}) {
+  const receiver = await startNode({ channels: TEST_CHANNELS, agents: { pull: { channels: [PULL_CHANNEL] } }, inboxCapacity: 8, ...senderOptions });
+  const sender = await startNode({ channels: TEST_CHANNELS, agents: { pull: { channels: [PULL_CHANNEL] } }, ...senderOptions });
+  const peer = await sender.sw.dial(receiver.address);
+  await waitFor(() => receiver.sw.getPeer(sender.sw.nodeId) !== undefined, 3000, 'receiver to see the sender');
+  // Small messages: one batch (one sealed frame, one TCP read) carries hundreds, so the inbox fills
+  // in the middle of a frame and the rest waits in the connection.
+  for (let n = 0; n < MESSAGES; n++) {
+    const message = new Uint8Array(16);
+    new DataView(message.buffer).setUint32(0, n);
+    expect(peer.trySend(PULL, message)).toBe(true);
+  }
+  return { receiver, sender, peer };
+}
+
+describe('delivery when a peer closes while we hold its connection paused', () => {
+  it('hands every message a gracefully closing peer flushed to a pull inbox that was full when its FIN came', async () => {
+    const { receiver, sender, peer } = await queuedAtFullInbox();
+    // Graceful: everything queued is flushed, then the link ends.
+    const closed = sender.sw.disconnect(peer);
+    // The application reads a little later (well within the sender's closeTimeoutMs, 5 s): its FIN
+    // has arrived by then, behind messages the full inbox held back.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const seen = await readUntilQuiet(receiver.sw, PULL, MESSAGES, 1000);
+    expect(seen.length).toBe(MESSAGES);
+    expect(seen).toEqual(Array.from({ length: MESSAGES }, (_, n) => n));
+    await within(closed, 5000, 'graceful disconnect');
+    // Everything arrived, so the close was clean on both ends (before: 8 of 2,000 arrived, and the
+    // sender's close was clean all the same).
+    expect(peer.connection.error).toBeUndefined();
+    await waitFor(() => receiver.sw.getPeer(sender.sw.nodeId) === undefined, 3000, 'receiver to see the close');
+  });
+
+  it('fails the closing peer\'s graceful close (visibly) when we do not take what it flushed within its closeTimeoutMs', async () => {
+    const { receiver, sender, peer } = await queuedAtFullInbox({ connection: { closeTimeoutMs: 800 } });
+    const receiverErrors: Error[] = [];
+    receiver.sw.on('peer:error', ({ error }) => void receiverErrors.push(error));
+    const started = performance.now();
+    await within(sender.sw.disconnect(peer), 3000, 'graceful disconnect');
+    // Nobody read the receiver's inbox: the messages were not delivered, and the sender is told so
+    // (before: a clean close, the receiver dropping 1,992 messages).
+    expect(peer.connection.error).toMatchObject({ name: 'TimeoutError', code: 'ERR_TIMEOUT' });
+    expect(performance.now() - started).toBeLessThan(2000);
+    // The receiver gives its readers as long (its closeTimeoutMs), then fails the connection, visibly.
+    await waitFor(() => receiver.sw.getPeer(sender.sw.nodeId) === undefined, 3000, 'receiver to see the close');
+    expect(receiverErrors.map((error) => (error as Error & { code?: string }).code)).toEqual(['ERR_TIMEOUT']);
+  });
+});
