@@ -4,11 +4,15 @@
  * paused (a full pull inbox) when its FIN arrived. Real TCP on 127.0.0.1; every wait bounded.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketClientTransport } from '../../src/transport/websocket-client.js';
+import { MESSAGE_LINK_CLOSE_HOLD_MS } from '../../src/transport/message-link.js';
+import { wsTransport } from '../../platforms/node/ws-transport.js';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
 import type { Envelope } from '../../src/switch/inbox.js';
 import type { Switch } from '../../src/switch/switch.js';
 import { startNode, stopAll, TEST_CHANNELS } from '../helpers/nodes.js';
 import { waitFor, within } from '../helpers/wait.js';
+import { BrowserLikeWebSocket } from '../helpers/browser-websocket.js';
 
 const PULL = 0x41;
 const PULL_CHANNEL: ChannelDescriptor = { id: PULL, priority: 1, sendQueueCapacity: 4096, recvMessageCapacity: 4096 };
@@ -76,5 +80,41 @@ describe('delivery when a peer closes while we hold its connection paused', () =
     // The receiver gives its readers as long (its closeTimeoutMs), then fails the connection, visibly.
     await waitFor(() => receiver.sw.getPeer(sender.sw.nodeId) === undefined, 3000, 'receiver to see the close');
     expect(receiverErrors.map((error) => (error as Error & { code?: string }).code)).toEqual(['ERR_TIMEOUT']);
+  });
+
+  /** A Node sender on ws:// and a page (browser-like WebSocket, inbox of 8) with MESSAGES sent to it, then a graceful close. */
+  async function sentToPageThenClosed(existingPage?: Awaited<ReturnType<typeof startNode>>) {
+    const sender = await startNode({ channels: TEST_CHANNELS, agents: { pull: { channels: [PULL_CHANNEL] } }, transports: [wsTransport()], listen: ['ws://127.0.0.1:0/'] });
+    const page = existingPage ?? await startNode({ channels: TEST_CHANNELS, agents: { pull: { channels: [PULL_CHANNEL] } }, inboxCapacity: 8, transports: [new WebSocketClientTransport(BrowserLikeWebSocket)], listen: [] });
+    await page.sw.dial(sender.address);
+    await waitFor(() => sender.sw.getPeer(page.sw.nodeId) !== undefined, 3000, 'sender to see the page');
+    const peer = sender.sw.getPeer(page.sw.nodeId)!;
+    for (let n = 0; n < MESSAGES; n++) {
+      const message = new Uint8Array(16);
+      new DataView(message.buffer).setUint32(0, n);
+      expect(peer.trySend(PULL, message)).toBe(true);
+      // Several batches (several WebSocket messages): the page holds those after the one it paused in.
+      if (n % 200 === 199) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await within(sender.sw.disconnect(peer), 5000, 'graceful disconnect');
+    return { page, sender };
+  }
+
+  it('hands a page every message a peer sent before its WebSocket close, held while the page\'s inbox was full', async () => {
+    const { page } = await sentToPageThenClosed();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Before: 200 of 2,000 (the batch the inbox filled in); the rest, held by the link, dropped at the close.
+    const seen = await readUntilQuiet(page.sw, PULL, MESSAGES, 1000);
+    expect(seen.length).toBe(MESSAGES);
+    expect(seen).toEqual(Array.from({ length: MESSAGES }, (_, n) => n));
+  });
+
+  it('fails the page\'s link, visibly and in bounded time, when the page does not read what it held at the close', async () => {
+    const page = await startNode({ channels: TEST_CHANNELS, agents: { pull: { channels: [PULL_CHANNEL] } }, inboxCapacity: 8, transports: [new WebSocketClientTransport(BrowserLikeWebSocket)], listen: [] });
+    const errors: Error[] = [];
+    page.sw.on('peer:error', ({ error }) => void errors.push(error));
+    const { sender } = await sentToPageThenClosed(page);
+    await waitFor(() => page.sw.getPeer(sender.sw.nodeId) === undefined, MESSAGE_LINK_CLOSE_HOLD_MS + 2000, 'the page to drop the closed peer');
+    expect(errors.map((error) => error.name)).toEqual(['TransportError']);
   });
 });
