@@ -1,6 +1,6 @@
 import { AbortError, ClosedError, ConfigError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
-import { followAbort, withDeadline } from '../util/abort.js';
+import { abortReason, followAbort, raceAbort, withDeadline } from '../util/abort.js';
 import type { TimerHandle } from '../util/clock.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Peer } from './peer.js';
@@ -25,6 +25,47 @@ export interface DialOptions {
   feeler?: boolean;
 }
 
+/**
+ * A dial in flight, shared by every caller dialling the same peer meanwhile. It is abandoned only when
+ * every caller gave up (each one's signal fired) and none dials without a signal: one caller's abort
+ * must not fail the others' wait (a persistent peer's redial took such an AbortError as a stop, and
+ * was never redialled), and a caller's signal must end its own wait at once.
+ */
+class SharedDial {
+  /** Callers whose signal has not fired; Infinity once one dials without a signal. */
+  private waiting = 0;
+
+  constructor(
+    /** Aborts the dial: fired when the last caller gave up. */
+    private readonly controller: AbortController,
+    readonly promise: Promise<Peer>,
+  ) {}
+
+  /** The caller's view of the dial: rejects with AbortError when `signal` fires. */
+  join(signal: AbortSignal | undefined): Promise<Peer> {
+    if (signal === undefined) {
+      this.waiting = Number.POSITIVE_INFINITY;
+      return this.promise;
+    }
+    if (signal.aborted) return Promise.reject(abortReason(signal));
+    // Through followAbort: callers pass one long-lived signal to many dials at once, and it must carry
+    // one listener, not one per dial.
+    const mine = new AbortController();
+    const unfollow = followAbort(signal, mine);
+    this.waiting += 1;
+    mine.signal.addEventListener(
+      'abort',
+      () => {
+        this.waiting -= 1;
+        if (this.waiting === 0) this.controller.abort(mine.signal.reason);
+      },
+      { once: true },
+    );
+    this.promise.then(unfollow, unfollow);
+    return raceAbort(this.promise, mine.signal);
+  }
+}
+
 interface PersistentState {
   address: string;
   attempt: number;
@@ -36,7 +77,7 @@ interface PersistentState {
  * socket is opened, and redialling of persistent peers with exponential backoff and jitter.
  */
 export class Dialer {
-  private readonly inFlight = new Map<string, Promise<Peer>>();
+  private readonly inFlight = new Map<string, SharedDial>();
   private readonly persistent = new Map<string, PersistentState>();
   private stopped = false;
 
@@ -47,7 +88,7 @@ export class Dialer {
   }
 
   pendingDialTo(peerId: string): Promise<Peer> | undefined {
-    return this.inFlight.get(peerId);
+    return this.inFlight.get(peerId)?.promise;
   }
 
   isPersistent(peerId: string): boolean {
@@ -74,6 +115,7 @@ export class Dialer {
     const text = formatAddress(parsed);
     const peerId = parsed.nodeId;
     if (this.stopped || !this.sw.isRunning) return Promise.reject(this.sw.notRunningError());
+    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     if (peerId === undefined && options.allowUnknownId !== true) {
       return Promise.reject(
         new ConfigError('ERR_NO_PEER_ID', `${text} names no node id, so nothing would check who answers: dial <protocol>://<nodeId>@host…, or pass { allowUnknownId: true } to accept any node there`, {
@@ -92,11 +134,11 @@ export class Dialer {
       const existing = this.sw.getPeer(peerId);
       if (existing !== undefined) return Promise.resolve(existing);
       const pending = this.inFlight.get(peerId);
-      if (pending !== undefined) return pending;
+      if (pending !== undefined) return pending.join(options.signal);
       // Its own connection to us is past admission: a second one now would race it, and each end
       // could keep a different one. That peer is about to be connected: answer with it.
       if (this.sw.isAdmitting(peerId)) {
-        return this.connectedAnyway(peerId, new PeerRejectedError('ERR_DUPLICATE_PEER', `${peerId} is connecting to us right now`, { peerId }));
+        return raceAbort(this.connectedAnyway(peerId, new PeerRejectedError('ERR_DUPLICATE_PEER', `${peerId} is connecting to us right now`, { peerId })), options.signal);
       }
     }
     const persistent = peerId !== undefined && this.persistent.has(peerId);
@@ -104,15 +146,17 @@ export class Dialer {
     if (!persistent && this.sw.peerCounts().outbound + this.inFlight.size >= outboundLimit) {
       return Promise.reject(new PeerRejectedError('ERR_PEER_LIMIT', `Outbound limit ${this.sw.options.maxOutbound} reached`, { peerId }));
     }
-    const attempt = this.connect(text, peerId, persistent, options.signal).catch((error: unknown) => this.connectedAnyway(peerId, error));
+    const callers = new AbortController();
+    const attempt = this.connect(text, peerId, persistent, callers.signal).catch((error: unknown) => this.connectedAnyway(peerId, error));
+    const shared = new SharedDial(callers, attempt);
     if (peerId !== undefined) {
-      this.inFlight.set(peerId, attempt);
+      this.inFlight.set(peerId, shared);
       const forget = (): void => {
-        if (this.inFlight.get(peerId) === attempt) this.inFlight.delete(peerId);
+        if (this.inFlight.get(peerId) === shared) this.inFlight.delete(peerId);
       };
       attempt.then(forget, forget);
     }
-    return attempt;
+    return shared.join(options.signal);
   }
 
   /**

@@ -50,6 +50,30 @@ export async function withDeadline<T>(
   }
 }
 
+/**
+ * `promise`, or a rejection with `signal`'s reason (AbortError) as soon as it fires: for a caller
+ * waiting on work it shares with others, which goes on for them. Keeps no listener once settled.
+ */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => signal.removeEventListener('abort', onAbort);
+    promise.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
+}
+
 /** Resolves after `ms`, or rejects with AbortError when `signal` fires first. */
 export function delay(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
   return new Promise((resolve, reject) => {
