@@ -24,6 +24,13 @@ export class KeepAlive {
   private pingTimer: TimerHandle | undefined;
   private pongTimer: TimerHandle | undefined;
   private pingSentAtMs = 0;
+  /**
+   * The stall (by its start) the previous tick saw. The stall is measured on the wall clock, which may
+   * step forward (NTP, a VM catching up); a stall counts only once a tick has seen it before, so that it
+   * has lasted a real ping interval (timers do not step). Without a step nothing changes: a stall of
+   * pingIntervalMs + pongTimeoutMs was there at the previous tick too.
+   */
+  private stallSeenAtLastTick: number | undefined;
   /** Round trip of the last answered ping, in ms; undefined before the first pong. */
   lastRttMs: number | undefined;
 
@@ -57,8 +64,10 @@ export class KeepAlive {
   private ping(): void {
     if (!this.owner.isOpen) return;
     const stalledSince = this.owner.writeStalledSinceMs;
+    const seenBefore = stalledSince !== undefined && stalledSince === this.stallSeenAtLastTick;
+    this.stallSeenAtLastTick = stalledSince;
     const stalledMs = stalledSince === undefined ? 0 : this.clock.now() - stalledSince;
-    if (stalledMs >= this.pingIntervalMs + this.pongTimeoutMs) {
+    if (seenBefore && stalledMs >= this.pingIntervalMs + this.pongTimeoutMs) {
       this.owner.destroy(
         new TimeoutError(`Peer read nothing we sent for ${stalledMs} ms (its pongs cannot be answers to our pings)`, {
           code: 'ERR_PONG_TIMEOUT',
