@@ -102,4 +102,20 @@ describe('keep-alive and a wall clock that steps', () => {
     expect((errors[0] as TimeoutError).code).toBe('ERR_PONG_TIMEOUT');
     theirs.conn.destroy();
   });
+
+  it('cuts a peer that has read nothing for three ping ticks even when the wall clock stepped back meanwhile', async () => {
+    const clock = new SteppingClock();
+    const { ours, theirs, errors } = await pair(clock);
+    theirs.conn.pause();
+    await stall(ours);
+    clock.pingTick();
+    clock.offsetMs -= 60 * 60 * 1000; // an hour back: by the wall clock, the stall has not begun yet
+    clock.pingTick();
+    expect(ours.state).toBe('open');
+    clock.pingTick();
+    // Before: spared until the wall clock caught up (an hour) while its queues stayed full.
+    await waitFor(() => ours.state === 'closed', 2000, 'the non-reader to be cut');
+    expect((errors[0] as TimeoutError).code).toBe('ERR_PONG_TIMEOUT');
+    theirs.conn.destroy();
+  });
 });
