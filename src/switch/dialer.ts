@@ -34,6 +34,8 @@ export interface DialOptions {
 class SharedDial {
   /** Callers whose signal has not fired; Infinity once one dials without a signal. */
   private waiting = 0;
+  /** A persistent peer's redial timer waits on this dial and handles its failure itself. */
+  redialTimerJoined = false;
 
   constructor(
     /** Aborts the dial: fired when the last caller gave up. */
@@ -154,7 +156,14 @@ export class Dialer {
       const forget = (): void => {
         if (this.inFlight.get(peerId) === shared) this.inFlight.delete(peerId);
       };
-      attempt.then(forget, forget);
+      attempt.then(forget, (error: unknown) => {
+        forget();
+        // A persistent peer whose dial failed (the app's first `persistent: true` dial, or anyone's) is
+        // redialled: only its timer's own dials used to be, so a peer that was down at the first dial was
+        // never dialled again, and later addPersistent calls found it already listed.
+        const state = this.persistent.get(peerId);
+        if (state !== undefined && !shared.redialTimerJoined) this.redialAfter(peerId, state, error);
+      });
     }
     return shared.join(options.signal);
   }
@@ -211,20 +220,27 @@ export class Dialer {
     state.timer = this.sw.options.clock.setTimeout(() => {
       state.timer = undefined;
       if (this.stopped || this.sw.getPeer(peerId) !== undefined) return;
-      this.dial(state.address, {}).then(
+      const dialled = this.dial(state.address, {});
+      const shared = this.inFlight.get(peerId);
+      if (shared !== undefined) shared.redialTimerJoined = true;
+      dialled.then(
         () => {
           state.attempt = 0;
         },
-        (error: unknown) => {
-          const failure = toError(error);
-          if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError || failure instanceof NotRunningError) return;
-          state.attempt += 1;
-          const retryIn = backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random);
-          this.sw.emitDialFailed(state.address, failure, true);
-          this.schedule(peerId, state, retryIn);
-        },
+        (error: unknown) => this.redialAfter(peerId, state, error),
       );
     }, delayMs);
+  }
+
+  /** A dial of a persistent peer failed: try again after the backoff (not after a stop or an abort). */
+  private redialAfter(peerId: string, state: PersistentState, error: unknown): void {
+    const failure = toError(error);
+    if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError || failure instanceof NotRunningError) return;
+    if (this.sw.getPeer(peerId) !== undefined || state.timer !== undefined) return;
+    state.attempt += 1;
+    const retryIn = backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random);
+    this.sw.emitDialFailed(state.address, failure, true);
+    this.schedule(peerId, state, retryIn);
   }
 
   stop(): void {

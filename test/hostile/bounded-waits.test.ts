@@ -6,6 +6,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
+import { closedPort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
 
 const servers: { server: Server; sockets: Set<Socket> }[] = [];
 afterEach(async () => {
@@ -97,4 +99,20 @@ describe('bounded waits', () => {
     expect(ms).toBeGreaterThan(800);
   });
 
+
+  it('a persistent dial that fails (the peer is down) keeps being retried until the peer is back', async () => {
+    const node = await startNode();
+    const key = generateNodeKey();
+    const port = await closedPort();
+    const address = `tcp://${key.nodeId}@127.0.0.1:${port}`;
+    const failures: boolean[] = [];
+    node.sw.on('dial:failed', ({ willRetry }) => void failures.push(willRetry));
+    await expect(node.sw.dial(address, { persistent: true })).rejects.toMatchObject({ name: 'TransportError' });
+    await waitFor(() => failures.length >= 2, 3000, 'redials of the persistent peer');
+    // The peer comes back where it was: it is connected without the app dialling again (before: never).
+    const peer = await startNode({ identity: key, listen: [`tcp://127.0.0.1:${port}`] });
+    await waitFor(() => node.sw.getPeer(key.nodeId) !== undefined, 5000, 'the persistent peer to be connected');
+    expect(failures.every(Boolean)).toBe(true);
+    void peer;
+  });
 });
