@@ -50,8 +50,11 @@ async function queuedAtFullInbox(senderOptions: Parameters<typeof startNode>[0] 
 }
 
 describe('delivery when a peer closes while we hold its connection paused', () => {
-  it('hands every message a gracefully closing peer flushed to a pull inbox that was full when its FIN came', async () => {
-    const { receiver, sender, peer } = await queuedAtFullInbox();
+  it.each([
+    ['TCP, the sender dialling', {}],
+    ['a Node WebSocket, the sender dialling', { transports: [wsTransport()], listen: ['ws://127.0.0.1:0/'] }],
+  ] as const)('hands every message a gracefully closing peer flushed to a pull inbox that was full when its FIN came (%s)', async (_name, transport) => {
+    const { receiver, sender, peer } = await queuedAtFullInbox(transport);
     // Graceful: everything queued is flushed, then the link ends.
     const closed = sender.sw.disconnect(peer);
     // The application reads a little later (well within the sender's closeTimeoutMs, 5 s): its FIN
