@@ -4,7 +4,7 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { MAX_CHANNEL_ID } from '../wire/constants.js';
 import type { Channel, ChannelStatus } from './channel.js';
 import { hex, type ChannelDescriptor } from './channel-descriptor.js';
-import { closePacketFor } from './close-reason.js';
+import { closePacketFor, undeliveredClosePacket } from './close-reason.js';
 import { sharedMConnectionConfig, type MConnectionConfig } from './config.js';
 import { CLOSE_REASON_LINGER_MS, MAX_RECV_MESSAGE_CAPACITY_BYTES } from './constants.js';
 import { KeepAlive } from './keep-alive.js';
@@ -259,7 +259,12 @@ export class MConnection {
    */
   destroy(error?: Error): void {
     if (this.stateValue === 'closed') return;
-    const closePacket = this.started && !this.link.closed ? closePacketFor(error) : undefined;
+    const open = this.started && !this.link.closed;
+    this.end(error, !open ? undefined : (closePacketFor(error) ?? (this.receiver.holdsRemoteEnd ? undeliveredClosePacket(error) : undefined)));
+  }
+
+  /** destroy(), with the close packet (if any) to tell the peer first. */
+  private end(error: Error | undefined, closePacket: Uint8Array | undefined): void {
     if (closePacket === undefined) {
       this.link.destroy(error);
     } else {
@@ -321,7 +326,9 @@ export class MConnection {
 
   /** @internal */
   flushedWhileClosing(): void {
-    if (this.started) this.link.close();
+    // Not while the remote's end waits behind what our readers have not taken: ending ours would
+    // complete its close, and it would take that for delivery (remoteEnded flushes again).
+    if (this.started && !this.receiver.holdsRemoteEnd) this.link.close();
   }
 
   /** @internal */
@@ -349,14 +356,13 @@ export class MConnection {
     if (this.stateValue === 'open') this.closedByRemote = true;
     const truncated = this.receiver.truncatedMessageError();
     if (truncated !== undefined) this.destroy(truncated);
+    else if (this.stateValue === 'closing') this.sender.flush(); // our close held its end for this
     else void this.close();
   }
 
   /**
-   * @internal The remote ended (or the link closed) while messages it sent before wait for our paused
-   * readers: they get closeTimeoutMs, as long as a close of ours may take to flush, to take them; then the
-   * connection fails (a TimeoutError here, and the remote's own close times out), never a clean close
-   * that dropped them.
+   * @internal The remote ended (or the link closed) while what it sent waits for our paused readers: they
+   * get closeTimeoutMs to take it, then the connection fails, and the remote is told (never a clean close).
    */
   endHeldBack(): void {
     if (this.stateValue !== 'open' || this.closeTimer !== undefined) return;

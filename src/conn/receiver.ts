@@ -100,6 +100,11 @@ export class Receiver implements LinkHandlers, PacketHandler {
     if (!this.isPaused) this.link.resume();
   }
 
+  /** The remote ended (FIN) while what it sent before waits for our readers: its close waits on ours. */
+  get holdsRemoteEnd(): boolean {
+    return this.heldEnd === 'ended';
+  }
+
   /** A ProtocolError when the link ended in the middle of a message: its rest can never come. */
   truncatedMessageError(): ProtocolError | undefined {
     const partial = this.scheduler.channels.find((channel) => channel.partialMessageBytes > 0);

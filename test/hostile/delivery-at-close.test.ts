@@ -34,8 +34,8 @@ async function readUntilQuiet(sw: Switch, channelId: number, count: number, idle
 }
 
 /** A receiver whose PULL inbox holds 8, and a sender connected to it with MESSAGES queued for PULL. */
-async function queuedAtFullInbox(senderOptions: Parameters<typeof startNode>[0] = {}) {
-  const receiver = await startNode({ channels: TEST_CHANNELS, agents: { pull: { channels: [PULL_CHANNEL] } }, inboxCapacity: 8, ...senderOptions });
+async function queuedAtFullInbox(senderOptions: Parameters<typeof startNode>[0] = {}, receiverOptions = senderOptions) {
+  const receiver = await startNode({ channels: TEST_CHANNELS, agents: { pull: { channels: [PULL_CHANNEL] } }, inboxCapacity: 8, ...receiverOptions });
   const sender = await startNode({ channels: TEST_CHANNELS, agents: { pull: { channels: [PULL_CHANNEL] } }, ...senderOptions });
   const peer = await sender.sw.dial(receiver.address);
   await waitFor(() => receiver.sw.getPeer(sender.sw.nodeId) !== undefined, 3000, 'receiver to see the sender');
@@ -83,6 +83,27 @@ describe('delivery when a peer closes while we hold its connection paused', () =
     // The receiver gives its readers as long (its closeTimeoutMs), then fails the connection, visibly.
     await waitFor(() => receiver.sw.getPeer(sender.sw.nodeId) === undefined, 3000, 'receiver to see the close');
     expect(receiverErrors.map((error) => (error as Error & { code?: string }).code)).toEqual(['ERR_TIMEOUT']);
+  });
+
+  it('tells the closing peer (RemoteCloseError) when we give up on our readers before its own close times out', async () => {
+    // The receiver's patience is shorter than the sender's close (5 s): the sender must not see its
+    // close complete cleanly when the receiver then drops what it sent (before: a clean close).
+    const { sender, peer } = await queuedAtFullInbox({}, { connection: { closeTimeoutMs: 300 } });
+    const started = performance.now();
+    await within(sender.sw.disconnect(peer), 3000, 'graceful disconnect');
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(peer.connection.error).toMatchObject({ name: 'RemoteCloseError', code: 'ERR_TIMEOUT' });
+  });
+
+  it('tells the closing peer when our own stop() drops what it sent before its FIN', async () => {
+    const { receiver, sender, peer } = await queuedAtFullInbox();
+    const closed = sender.sw.disconnect(peer);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The receiver stops without reading: its stop bounds the wait (stopTimeoutMs, 2 s here), and the
+    // sender learns that what it flushed was dropped (before: both closes clean, 1,992 dropped).
+    await within(receiver.sw.stop(), 5000, 'stop');
+    await within(closed, 3000, 'graceful disconnect');
+    expect(peer.connection.error).toMatchObject({ name: 'RemoteCloseError' });
   });
 
   /** A Node sender on ws:// and a page (browser-like WebSocket, inbox of 8) with MESSAGES sent to it, then a graceful close. */
