@@ -89,15 +89,14 @@ export class Receiver implements LinkHandlers, PacketHandler {
         this.owner.destroy(error);
         return;
       }
-      if (this.heldEnd !== undefined && !this.decoder.hasParked) {
-        const held = this.heldEnd;
-        this.heldEnd = undefined;
-        if (held === 'ended') this.owner.remoteEnded();
-        else this.owner.linkClosed(undefined);
-        return;
-      }
     }
     if (!this.isPaused) this.link.resume();
+    if (this.heldEnd !== undefined && !this.decoder.hasParked && this.owner.state !== 'closed') {
+      const held = this.heldEnd;
+      this.heldEnd = undefined;
+      if (held === 'ended') this.owner.remoteEnded();
+      else this.owner.linkClosed(undefined);
+    }
   }
 
   /** The remote ended (FIN) while what it sent before waits for our readers: its close waits on ours. */
