@@ -1,5 +1,6 @@
 import { AbortError, ClosedError, ConfigError, SendError, TimeoutError } from '../errors.js';
 import type { Link } from '../transport/link.js';
+import { whenAborted } from '../util/abort.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { MAX_CHANNEL_ID } from '../wire/constants.js';
 import type { Channel, ChannelStatus } from './channel.js';
@@ -175,10 +176,11 @@ export class MConnection {
   private waitAndEnqueue(channel: Channel, message: Uint8Array, options: SendOptions): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       let cancelWait: () => void = () => undefined;
+      let unfollow: (() => void) | undefined;
       const settle = (outcome: boolean | Error): void => {
         this.clock.clearTimeout(timer);
         cancelWait();
-        options.signal?.removeEventListener('abort', onAbort);
+        unfollow?.();
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
@@ -192,7 +194,8 @@ export class MConnection {
         cancelWait = channel.waitForRoom(onRoom);
       };
       const timer = this.clock.setTimeout(() => settle(false), options.timeoutMs ?? this.config.sendTimeoutMs);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      // A broadcast to slow peers makes many sends wait on one caller signal (Node warned past ten).
+      if (options.signal !== undefined) unfollow = whenAborted(options.signal, onAbort);
       cancelWait = channel.waitForRoom(onRoom);
     });
   }

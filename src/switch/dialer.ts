@@ -1,6 +1,6 @@
 import { AbortError, ClosedError, ConfigError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
-import { abortReason, followAbort, raceAbort, withDeadline } from '../util/abort.js';
+import { abortReason, followAbort, raceAbort, whenAborted, withDeadline } from '../util/abort.js';
 import type { TimerHandle } from '../util/clock.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Peer } from './peer.js';
@@ -52,19 +52,19 @@ class SharedDial {
     if (signal.aborted) return Promise.reject(abortReason(signal));
     // Through followAbort: callers pass one long-lived signal to many dials at once, and it must carry
     // one listener, not one per dial.
-    const mine = new AbortController();
-    const unfollow = followAbort(signal, mine);
     this.waiting += 1;
-    mine.signal.addEventListener(
-      'abort',
-      () => {
+    let gaveUp!: () => void;
+    const givenUp = new Promise<never>((_, reject) => {
+      gaveUp = () => {
         this.waiting -= 1;
-        if (this.waiting === 0) this.controller.abort(mine.signal.reason);
-      },
-      { once: true },
-    );
+        if (this.waiting === 0) this.controller.abort(signal.reason);
+        reject(abortReason(signal));
+      };
+    });
+    givenUp.catch(() => undefined);
+    const unfollow = whenAborted(signal, gaveUp);
     this.promise.then(unfollow, unfollow);
-    return raceAbort(this.promise, mine.signal);
+    return Promise.race([this.promise, givenUp]);
   }
 }
 

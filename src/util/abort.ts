@@ -148,6 +148,16 @@ export function followAbort(signal: AbortSignal, controller: AbortController): (
   };
 }
 
+/**
+ * Calls `onAbort` once when `signal` fires, through followAbort: one caller signal shared by many
+ * waits (sends to slow peers, dials) carries one listener, not one per wait. Returns the cancel.
+ */
+export function whenAborted(signal: AbortSignal, onAbort: () => void): () => void {
+  const follower = new AbortController();
+  follower.signal.addEventListener('abort', onAbort, { once: true });
+  return followAbort(signal, follower);
+}
+
 type SetMaxListeners = (n: number, ...targets: EventTarget[]) => void;
 /**
  * Node's events.setMaxListeners, reached without importing node:events (src stays isomorphic, and
