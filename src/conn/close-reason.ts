@@ -33,6 +33,9 @@ const TELLABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_BANNED',
   'ERR_PEER_LIMIT',
   'ERR_DUPLICATE_PEER',
+  // We gave up waiting for our readers to take what the peer sent before it closed (see
+  // MConnection.endHeldBack): its close would otherwise have looked clean to it.
+  'ERR_TIMEOUT',
 ]);
 
 /** Longest message text we send; the rest of the reason's bytes are msgpack framing and the code. */
@@ -60,6 +63,21 @@ export function closePacketFor(error: Error | undefined): Uint8Array | undefined
     ? { code: error.code, message: error.message.slice(0, MAX_CLOSE_MESSAGE_CHARS) }
     : { code: 'ERR_PROTOCOL', message: 'a message was refused by the remote application' };
   return encodeClosePacket(encodeMessage(reason));
+}
+
+/**
+ * A close packet telling a peer that ended its side that what it sent before was dropped (we are cut
+ * off, or gave up waiting for our readers to take it): its close completes when we end ours, and told
+ * nothing it would take that for delivery. Sent whatever `error` is, even one closePacketFor keeps to us.
+ */
+export function undeliveredClosePacket(error: Error | undefined): Uint8Array {
+  const why = error?.message ?? 'closed';
+  return encodeClosePacket(
+    encodeMessage({
+      code: error instanceof TimeoutError ? 'ERR_TIMEOUT' : 'ERR_PROTOCOL',
+      message: `What you sent before closing was dropped: ${why}`.slice(0, MAX_CLOSE_MESSAGE_CHARS),
+    }),
+  );
 }
 
 /** The error our side reports when the peer closed with `reason` (hostile input: bounded, checked). */

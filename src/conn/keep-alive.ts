@@ -20,10 +20,26 @@ export interface KeepAliveOwner {
  * read none of what we wrote for longer than an honest non-reader would have lasted (pingIntervalMs +
  * pongTimeoutMs): pongs sent blindly cannot keep such a peer, and our queues for it, alive.
  */
+/** Ticks seeing one write stall after which the peer is cut, whatever the wall clock (see stallTicks). */
+const STALL_TICKS_TO_CUT = 3;
+
 export class KeepAlive {
   private pingTimer: TimerHandle | undefined;
   private pongTimer: TimerHandle | undefined;
   private pingSentAtMs = 0;
+  /**
+   * The stall (by its start) the previous tick saw. The stall is measured on the wall clock, which may
+   * step forward (NTP, a VM catching up); a stall counts only once a tick has seen it before, so that it
+   * has lasted a real ping interval (timers do not step). Without a step nothing changes: a stall of
+   * pingIntervalMs + pongTimeoutMs was there at the previous tick too.
+   */
+  private stallSeenAtLastTick: number | undefined;
+  /**
+   * Consecutive ticks that saw that same stall. Three span two real ping intervals, past the horizon
+   * (pongTimeoutMs < pingIntervalMs) whatever the wall clock says: one stepping back must not spare a
+   * non-reader until it catches up.
+   */
+  private stallTicks = 0;
   /** Round trip of the last answered ping, in ms; undefined before the first pong. */
   lastRttMs: number | undefined;
 
@@ -57,8 +73,11 @@ export class KeepAlive {
   private ping(): void {
     if (!this.owner.isOpen) return;
     const stalledSince = this.owner.writeStalledSinceMs;
+    const seenBefore = stalledSince !== undefined && stalledSince === this.stallSeenAtLastTick;
+    this.stallSeenAtLastTick = stalledSince;
+    this.stallTicks = stalledSince === undefined ? 0 : seenBefore ? this.stallTicks + 1 : 1;
     const stalledMs = stalledSince === undefined ? 0 : this.clock.now() - stalledSince;
-    if (stalledMs >= this.pingIntervalMs + this.pongTimeoutMs) {
+    if ((seenBefore && stalledMs >= this.pingIntervalMs + this.pongTimeoutMs) || this.stallTicks >= STALL_TICKS_TO_CUT) {
       this.owner.destroy(
         new TimeoutError(`Peer read nothing we sent for ${stalledMs} ms (its pongs cannot be answers to our pings)`, {
           code: 'ERR_PONG_TIMEOUT',

@@ -1,10 +1,11 @@
 import { AbortError, ClosedError, ConfigError, SendError, TimeoutError } from '../errors.js';
 import type { Link } from '../transport/link.js';
+import { whenAborted } from '../util/abort.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { MAX_CHANNEL_ID } from '../wire/constants.js';
 import type { Channel, ChannelStatus } from './channel.js';
 import { hex, type ChannelDescriptor } from './channel-descriptor.js';
-import { closePacketFor } from './close-reason.js';
+import { closePacketFor, undeliveredClosePacket } from './close-reason.js';
 import { sharedMConnectionConfig, type MConnectionConfig } from './config.js';
 import { CLOSE_REASON_LINGER_MS, MAX_RECV_MESSAGE_CAPACITY_BYTES } from './constants.js';
 import { KeepAlive } from './keep-alive.js';
@@ -175,10 +176,11 @@ export class MConnection {
   private waitAndEnqueue(channel: Channel, message: Uint8Array, options: SendOptions): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       let cancelWait: () => void = () => undefined;
+      let unfollow: (() => void) | undefined;
       const settle = (outcome: boolean | Error): void => {
         this.clock.clearTimeout(timer);
         cancelWait();
-        options.signal?.removeEventListener('abort', onAbort);
+        unfollow?.();
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
@@ -192,7 +194,8 @@ export class MConnection {
         cancelWait = channel.waitForRoom(onRoom);
       };
       const timer = this.clock.setTimeout(() => settle(false), options.timeoutMs ?? this.config.sendTimeoutMs);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      // A broadcast to slow peers makes many sends wait on one caller signal (Node warned past ten).
+      if (options.signal !== undefined) unfollow = whenAborted(options.signal, onAbort);
       cancelWait = channel.waitForRoom(onRoom);
     });
   }
@@ -239,6 +242,7 @@ export class MConnection {
       this.keepAlive.stop();
       // Waiting senders give up now: they were not accepted before close().
       for (const channel of this.scheduler.channels) channel.wakeAllWaiters();
+      this.clock.clearTimeout(this.closeTimer);
       this.closeTimer = this.clock.setTimeout(
         () => this.destroy(new TimeoutError(`Graceful close timed out after ${this.config.closeTimeoutMs} ms`)),
         this.config.closeTimeoutMs,
@@ -258,7 +262,12 @@ export class MConnection {
    */
   destroy(error?: Error): void {
     if (this.stateValue === 'closed') return;
-    const closePacket = this.started && !this.link.closed ? closePacketFor(error) : undefined;
+    const open = this.started && !this.link.closed;
+    this.end(error, !open ? undefined : (closePacketFor(error) ?? (this.receiver.holdsRemoteEnd ? undeliveredClosePacket(error) : undefined)));
+  }
+
+  /** destroy(), with the close packet (if any) to tell the peer first. */
+  private end(error: Error | undefined, closePacket: Uint8Array | undefined): void {
     if (closePacket === undefined) {
       this.link.destroy(error);
     } else {
@@ -320,7 +329,9 @@ export class MConnection {
 
   /** @internal */
   flushedWhileClosing(): void {
-    if (this.started) this.link.close();
+    // Not while the remote's end waits behind what our readers have not taken: ending ours would
+    // complete its close, and it would take that for delivery (remoteEnded flushes again).
+    if (this.started && !this.receiver.holdsRemoteEnd) this.link.close();
   }
 
   /** @internal */
@@ -348,7 +359,21 @@ export class MConnection {
     if (this.stateValue === 'open') this.closedByRemote = true;
     const truncated = this.receiver.truncatedMessageError();
     if (truncated !== undefined) this.destroy(truncated);
+    else if (this.stateValue === 'closing') this.sender.flush(); // our close held its end for this
     else void this.close();
+  }
+
+  /**
+   * @internal The remote ended (or the link closed) while what it sent waits for our paused readers: they
+   * get closeTimeoutMs to take it, then the connection fails, and the remote is told (never a clean close).
+   */
+  endHeldBack(): void {
+    if (this.stateValue !== 'open' || this.closeTimer !== undefined) return;
+    const { closeTimeoutMs } = this.config;
+    this.closeTimer = this.clock.setTimeout(
+      () => this.destroy(new TimeoutError(`The peer closed, and what it sent before waited over ${closeTimeoutMs} ms for our readers`, { detail: { closeTimeoutMs } })),
+      closeTimeoutMs,
+    );
   }
 
   private finish(error: Error | undefined): void {

@@ -20,6 +20,8 @@ export interface ReceiverOwner {
   linkClosed(error: Error | undefined): void;
   /** The remote finished sending (a TCP FIN) but still reads. */
   remoteEnded(): void;
+  /** The remote ended or the link closed while what it sent before waits for our paused readers. */
+  endHeldBack(): void;
   /** The peer pinged: a pong must go out. */
   pingReceived(): void;
   /** A chunk arrived: this is a new turn of the event loop. */
@@ -46,6 +48,13 @@ export class Receiver implements LinkHandlers, PacketHandler {
   private pauseHolders: Set<unknown> | undefined;
   private pausedByRateLimit = false;
   private resumeTimer: TimerHandle | undefined;
+  /**
+   * The remote ended ('ended': a FIN) or the link closed cleanly ('closed') while packets it sent before
+   * were parked in the suspended decoder: the owner hears of it once they are handed on. Told at once,
+   * the connection closed and the parked messages were dropped, though the remote's graceful close
+   * completed cleanly: accepted, flushed, and silently lost.
+   */
+  private heldEnd: 'ended' | 'closed' | undefined;
 
   constructor(
     private readonly owner: ReceiverOwner,
@@ -82,6 +91,17 @@ export class Receiver implements LinkHandlers, PacketHandler {
       }
     }
     if (!this.isPaused) this.link.resume();
+    if (this.heldEnd !== undefined && !this.decoder.hasParked && this.owner.state !== 'closed') {
+      const held = this.heldEnd;
+      this.heldEnd = undefined;
+      if (held === 'ended') this.owner.remoteEnded();
+      else this.owner.linkClosed(undefined);
+    }
+  }
+
+  /** The remote ended (FIN) while what it sent before waits for our readers: its close waits on ours. */
+  get holdsRemoteEnd(): boolean {
+    return this.heldEnd === 'ended';
   }
 
   /** A ProtocolError when the link ended in the middle of a message: its rest can never come. */
@@ -93,9 +113,11 @@ export class Receiver implements LinkHandlers, PacketHandler {
     });
   }
 
-  /** The connection is closed: no more reading. */
+  /** The connection is closed: no more reading. A link close held back is reported now (after onClose). */
   stop(): void {
     this.clock.clearTimeout(this.resumeTimer);
+    if (this.heldEnd === 'closed') queueMicrotask(() => this.owner.linkClosed(undefined));
+    this.heldEnd = undefined;
   }
 
   // ─── LinkHandlers ───────────────────────────────────────────────────────────────────────────
@@ -128,10 +150,21 @@ export class Receiver implements LinkHandlers, PacketHandler {
   }
 
   onClose(error?: Error): void {
+    if (error === undefined && this.owner.state !== 'closed' && this.decoder.hasParked) {
+      this.heldEnd = 'closed';
+      this.owner.endHeldBack();
+      return;
+    }
+    this.heldEnd = undefined;
     this.owner.linkClosed(error);
   }
 
   onEnd(): void {
+    if (this.decoder.hasParked) {
+      this.heldEnd ??= 'ended';
+      this.owner.endHeldBack();
+      return;
+    }
     this.owner.remoteEnded();
   }
 

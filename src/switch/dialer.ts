@@ -1,6 +1,6 @@
 import { AbortError, ClosedError, ConfigError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
-import { followAbort, withDeadline } from '../util/abort.js';
+import { abortReason, followAbort, raceAbort, whenAborted, withDeadline } from '../util/abort.js';
 import type { TimerHandle } from '../util/clock.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Peer } from './peer.js';
@@ -25,6 +25,49 @@ export interface DialOptions {
   feeler?: boolean;
 }
 
+/**
+ * A dial in flight, shared by every caller dialling the same peer meanwhile. It is abandoned only when
+ * every caller gave up (each one's signal fired) and none dials without a signal: one caller's abort
+ * must not fail the others' wait (a persistent peer's redial took such an AbortError as a stop, and
+ * was never redialled), and a caller's signal must end its own wait at once.
+ */
+class SharedDial {
+  /** Callers whose signal has not fired; Infinity once one dials without a signal. */
+  private waiting = 0;
+  /** A persistent peer's redial timer waits on this dial and handles its failure itself. */
+  redialTimerJoined = false;
+
+  constructor(
+    /** Aborts the dial: fired when the last caller gave up. */
+    private readonly controller: AbortController,
+    readonly promise: Promise<Peer>,
+  ) {}
+
+  /** The caller's view of the dial: rejects with AbortError when `signal` fires. */
+  join(signal: AbortSignal | undefined): Promise<Peer> {
+    if (signal === undefined) {
+      this.waiting = Number.POSITIVE_INFINITY;
+      return this.promise;
+    }
+    if (signal.aborted) return Promise.reject(abortReason(signal));
+    // Through followAbort: callers pass one long-lived signal to many dials at once, and it must carry
+    // one listener, not one per dial.
+    this.waiting += 1;
+    let gaveUp!: () => void;
+    const givenUp = new Promise<never>((_, reject) => {
+      gaveUp = () => {
+        this.waiting -= 1;
+        if (this.waiting === 0) this.controller.abort(signal.reason);
+        reject(abortReason(signal));
+      };
+    });
+    givenUp.catch(() => undefined);
+    const unfollow = whenAborted(signal, gaveUp);
+    this.promise.then(unfollow, unfollow);
+    return Promise.race([this.promise, givenUp]);
+  }
+}
+
 interface PersistentState {
   address: string;
   attempt: number;
@@ -36,7 +79,7 @@ interface PersistentState {
  * socket is opened, and redialling of persistent peers with exponential backoff and jitter.
  */
 export class Dialer {
-  private readonly inFlight = new Map<string, Promise<Peer>>();
+  private readonly inFlight = new Map<string, SharedDial>();
   private readonly persistent = new Map<string, PersistentState>();
   private stopped = false;
 
@@ -47,7 +90,7 @@ export class Dialer {
   }
 
   pendingDialTo(peerId: string): Promise<Peer> | undefined {
-    return this.inFlight.get(peerId);
+    return this.inFlight.get(peerId)?.promise;
   }
 
   isPersistent(peerId: string): boolean {
@@ -74,6 +117,7 @@ export class Dialer {
     const text = formatAddress(parsed);
     const peerId = parsed.nodeId;
     if (this.stopped || !this.sw.isRunning) return Promise.reject(this.sw.notRunningError());
+    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     if (peerId === undefined && options.allowUnknownId !== true) {
       return Promise.reject(
         new ConfigError('ERR_NO_PEER_ID', `${text} names no node id, so nothing would check who answers: dial <protocol>://<nodeId>@host…, or pass { allowUnknownId: true } to accept any node there`, {
@@ -92,11 +136,11 @@ export class Dialer {
       const existing = this.sw.getPeer(peerId);
       if (existing !== undefined) return Promise.resolve(existing);
       const pending = this.inFlight.get(peerId);
-      if (pending !== undefined) return pending;
+      if (pending !== undefined) return pending.join(options.signal);
       // Its own connection to us is past admission: a second one now would race it, and each end
       // could keep a different one. That peer is about to be connected: answer with it.
       if (this.sw.isAdmitting(peerId)) {
-        return this.connectedAnyway(peerId, new PeerRejectedError('ERR_DUPLICATE_PEER', `${peerId} is connecting to us right now`, { peerId }));
+        return raceAbort(this.connectedAnyway(peerId, new PeerRejectedError('ERR_DUPLICATE_PEER', `${peerId} is connecting to us right now`, { peerId })), options.signal);
       }
     }
     const persistent = peerId !== undefined && this.persistent.has(peerId);
@@ -104,15 +148,24 @@ export class Dialer {
     if (!persistent && this.sw.peerCounts().outbound + this.inFlight.size >= outboundLimit) {
       return Promise.reject(new PeerRejectedError('ERR_PEER_LIMIT', `Outbound limit ${this.sw.options.maxOutbound} reached`, { peerId }));
     }
-    const attempt = this.connect(text, peerId, persistent, options.signal).catch((error: unknown) => this.connectedAnyway(peerId, error));
+    const callers = new AbortController();
+    const attempt = this.connect(text, peerId, persistent, callers.signal).catch((error: unknown) => this.connectedAnyway(peerId, error));
+    const shared = new SharedDial(callers, attempt);
     if (peerId !== undefined) {
-      this.inFlight.set(peerId, attempt);
+      this.inFlight.set(peerId, shared);
       const forget = (): void => {
-        if (this.inFlight.get(peerId) === attempt) this.inFlight.delete(peerId);
+        if (this.inFlight.get(peerId) === shared) this.inFlight.delete(peerId);
       };
-      attempt.then(forget, forget);
+      attempt.then(forget, (error: unknown) => {
+        forget();
+        // A persistent peer whose dial failed (the app's first `persistent: true` dial, or anyone's) is
+        // redialled: only its timer's own dials used to be, so a peer that was down at the first dial was
+        // never dialled again, and later addPersistent calls found it already listed.
+        const state = this.persistent.get(peerId);
+        if (state !== undefined && !shared.redialTimerJoined) this.redialAfter(peerId, state, error);
+      });
     }
-    return attempt;
+    return shared.join(options.signal);
   }
 
   /**
@@ -167,20 +220,27 @@ export class Dialer {
     state.timer = this.sw.options.clock.setTimeout(() => {
       state.timer = undefined;
       if (this.stopped || this.sw.getPeer(peerId) !== undefined) return;
-      this.dial(state.address, {}).then(
+      const dialled = this.dial(state.address, {});
+      const shared = this.inFlight.get(peerId);
+      if (shared !== undefined) shared.redialTimerJoined = true;
+      dialled.then(
         () => {
           state.attempt = 0;
         },
-        (error: unknown) => {
-          const failure = toError(error);
-          if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError || failure instanceof NotRunningError) return;
-          state.attempt += 1;
-          const retryIn = backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random);
-          this.sw.emitDialFailed(state.address, failure, true);
-          this.schedule(peerId, state, retryIn);
-        },
+        (error: unknown) => this.redialAfter(peerId, state, error),
       );
     }, delayMs);
+  }
+
+  /** A dial of a persistent peer failed: try again after the backoff (not after a stop or an abort). */
+  private redialAfter(peerId: string, state: PersistentState, error: unknown): void {
+    const failure = toError(error);
+    if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError || failure instanceof NotRunningError) return;
+    if (this.sw.getPeer(peerId) !== undefined || state.timer !== undefined) return;
+    state.attempt += 1;
+    const retryIn = backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random);
+    this.sw.emitDialFailed(state.address, failure, true);
+    this.schedule(peerId, state, retryIn);
   }
 
   stop(): void {

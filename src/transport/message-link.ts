@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, TransportError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { HeldChunks } from './held-chunks.js';
 import type { Link, LinkHandlers } from './link.js';
@@ -15,6 +15,14 @@ export interface MessageLinkLimits {
 }
 
 /**
+ * A clean close (the peer's WebSocket or data channel close) that finds chunks held while paused: the
+ * owner may take this long to read them before they are dropped and the link fails. The peer's close
+ * completes without waiting for us (it is the socket's handshake, not the owner's), so these chunks
+ * are the last of its stream. As long as a graceful MConnection close may take (DEFAULT_CLOSE_TIMEOUT_MS).
+ */
+export const MESSAGE_LINK_CLOSE_HOLD_MS = 5 * 1000;
+
+/**
  * What Links over message sockets (WebSocket, WebRTC data channel) share: each message is one chunk
  * of the byte stream; such sockets cannot always stop reading, so chunks that arrive while paused (or
  * before attach) are held up to a bound, then the link is dropped; and backpressure is a polled
@@ -28,6 +36,8 @@ export abstract class MessageLink implements Link {
   private paused = true;
   private readonly held = new HeldChunks();
   private drainTimer: TimerHandle | undefined;
+  /** The socket closed cleanly with chunks held: onClose waits for them (see MESSAGE_LINK_CLOSE_HOLD_MS). */
+  private closeHoldTimer: TimerHandle | undefined;
 
   constructor(
     readonly remoteAddress: string,
@@ -100,11 +110,39 @@ export abstract class MessageLink implements Link {
     return false;
   }
 
-  /** Marks the link closed, clears what it holds and tells the owner, once. */
+  /**
+   * Marks the link closed, clears what it holds and tells the owner, once. A clean close behind held
+   * chunks waits (bounded) for the owner to take them first: dropping them lost messages the peer had
+   * sent, and closed cleanly, before it.
+   */
   protected finish(): void {
     if (this.closedValue) return;
     this.closedValue = true;
     this.clock.clearTimeout(this.drainTimer);
+    if (this.failure === undefined && this.handlers !== undefined && !this.held.isEmpty) {
+      this.closeHoldTimer = this.clock.setTimeout(() => {
+        this.failure ??= new TransportError(`${this.limits.label} ${this.remoteAddress} closed, and what it sent before waited over ${MESSAGE_LINK_CLOSE_HOLD_MS} ms for us to read it`);
+        this.endCloseHold();
+      }, MESSAGE_LINK_CLOSE_HOLD_MS);
+      return;
+    }
+    this.report();
+  }
+
+  /** `destroy()` while a clean close waits for held chunks: they are dropped now, and the owner told. */
+  protected abandonCloseHold(error: Error | undefined): void {
+    if (this.closeHoldTimer === undefined) return;
+    if (error !== undefined) this.failure ??= error;
+    this.endCloseHold();
+  }
+
+  private endCloseHold(): void {
+    this.clock.clearTimeout(this.closeHoldTimer);
+    this.closeHoldTimer = undefined;
+    this.report();
+  }
+
+  private report(): void {
     this.held.clear();
     const handlers = this.handlers;
     this.handlers = undefined;
@@ -112,10 +150,12 @@ export abstract class MessageLink implements Link {
   }
 
   private deliverHeld(): void {
-    this.held.drain(
-      () => !this.paused && !this.closedValue && this.handlers !== undefined,
+    const holding = (): boolean => this.closeHoldTimer !== undefined;
+    const allDelivered = this.held.drain(
+      () => !this.paused && (!this.closedValue || holding()) && this.handlers !== undefined,
       (chunk) => this.handlers!.onData(chunk),
     );
+    if (allDelivered && holding()) this.endCloseHold();
   }
 
   private pollDrain(): void {

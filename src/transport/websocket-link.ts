@@ -125,7 +125,7 @@ export class WebSocketLink extends MessageLink {
   }
 
   destroy(error?: Error): void {
-    if (this.closedValue) return;
+    if (this.closedValue) return this.abandonCloseHold(error);
     if (error !== undefined) this.failure ??= error;
     if (this.socket.terminate !== undefined) this.socket.terminate();
     else this.socket.close(NORMAL_CLOSURE);

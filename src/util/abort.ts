@@ -50,6 +50,28 @@ export async function withDeadline<T>(
   }
 }
 
+/**
+ * `promise`, or a rejection with `signal`'s reason (AbortError) as soon as it fires: for a caller
+ * waiting on work it shares with others, which goes on for them. Keeps no listener once settled.
+ */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const done = whenAborted(signal, () => reject(abortReason(signal)));
+    promise.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
+}
+
 /** Resolves after `ms`, or rejects with AbortError when `signal` fires first. */
 export function delay(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -122,6 +144,16 @@ export function followAbort(signal: AbortSignal, controller: AbortController): (
     signal.removeEventListener('abort', onAbort);
     if (followersBySignal.get(signal)?.controllers === controllers) followersBySignal.delete(signal);
   };
+}
+
+/**
+ * Calls `onAbort` once when `signal` fires, through followAbort: one caller signal shared by many
+ * waits (sends to slow peers, dials) carries one listener, not one per wait. Returns the cancel.
+ */
+export function whenAborted(signal: AbortSignal, onAbort: () => void): () => void {
+  const follower = new AbortController();
+  follower.signal.addEventListener('abort', onAbort, { once: true });
+  return followAbort(signal, follower);
 }
 
 type SetMaxListeners = (n: number, ...targets: EventTarget[]) => void;

@@ -93,7 +93,7 @@ export class WebRtcLink extends MessageLink {
   }
 
   destroy(error?: Error): void {
-    if (this.closedValue) return;
+    if (this.closedValue) return this.abandonCloseHold(error);
     if (error !== undefined) this.failure ??= error;
     this.peer.destroy();
     this.finish();

@@ -108,6 +108,11 @@ export class PacketDecoder {
     return this.push(parked);
   }
 
+  /** Input kept since `suspend()` that no packet handler has seen yet. */
+  get hasParked(): boolean {
+    return this.parked !== undefined;
+  }
+
   /** Bytes held for an incomplete packet. */
   get bufferedBytes(): number {
     return this.state === DecoderState.Payload ? this.payloadFilled : this.headerFilled;

@@ -8,8 +8,9 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseAddress } from '../../src/transport/address.js';
-import { WebSocketLink, WEBSOCKET_MAX_PAUSED_BYTES, type WebSocketLike } from '../../src/transport/websocket-link.js';
+import { WebSocketLink, WEBSOCKET_MAX_PAUSED_BYTES } from '../../src/transport/websocket-link.js';
 import { WebSocket as WsClient } from 'ws';
+import { browserLike } from '../helpers/browser-websocket.js';
 import type { Listener } from '../../src/transport/transport.js';
 import { wsTransport } from '../../platforms/node/ws-transport.js';
 import { waitFor, within } from '../helpers/wait.js';
@@ -121,43 +122,6 @@ describe('our WebSocket server against upgrades that never complete', () => {
   });
 });
 
-/** A `ws` client seen only through the WHATWG surface a browser's WebSocket has: it cannot pause. */
-function browserLike(socket: WsClient): WebSocketLike {
-  return {
-    get binaryType() {
-      return socket.binaryType;
-    },
-    set binaryType(type: string) {
-      socket.binaryType = type as 'arraybuffer';
-    },
-    get bufferedAmount() {
-      return socket.bufferedAmount;
-    },
-    get readyState() {
-      return socket.readyState;
-    },
-    send: (data) => socket.send(data),
-    close: (code, reason) => socket.close(code, reason),
-    set onmessage(listener: ((event: { data: unknown }) => void) | null) {
-      socket.onmessage = listener as never;
-    },
-    get onmessage() {
-      return null;
-    },
-    set onclose(listener: ((event: { code: number; reason: string }) => void) | null) {
-      socket.onclose = listener as never;
-    },
-    get onclose() {
-      return null;
-    },
-    set onerror(listener: ((event: unknown) => void) | null) {
-      socket.onerror = listener as never;
-    },
-    get onerror() {
-      return null;
-    },
-  };
-}
 
 describe('a browser-style WebSocket link (no pause) against a server flooding tiny messages', () => {
   it('counts each held message, not only its bytes: 200,000 one-byte messages while paused cut the link (ERR_RATE_LIMIT)', async () => {

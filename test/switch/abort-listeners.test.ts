@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import { followAbort, withAnySignal } from '../../src/util/abort.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
+import { waitFor } from '../helpers/wait.js';
 
 afterEach(stopAll);
 
@@ -100,6 +101,31 @@ describe('abort listeners', () => {
     await hub.sw.stop();
     await settle();
     recorder.stop();
+    expect(recorder.warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
+  it('40 sends waiting for room with one caller signal (a broadcast to slow peers) leave one listener on it, none after, and no warning', async () => {
+    const reader = await startNode();
+    const writer = await startNode({ channels: [{ id: 0x20, priority: 1, sendQueueCapacity: 1, recvMessageCapacity: 64 * 1024 }] });
+    const peer = await writer.sw.dial(reader.address);
+    await waitFor(() => reader.sw.getPeer(writer.sw.nodeId) !== undefined, 3000, 'the reader to see the writer');
+    reader.sw.getPeer(writer.sw.nodeId)!.connection.pause(); // its queue to the reader fills and stays full
+    const controller = new AbortController();
+    const baseline = getEventListeners(controller.signal, 'abort').length;
+    const recorder = recordWarnings();
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, getEventListeners(controller.signal, 'abort').length - baseline)), 5);
+    const sends = Array.from({ length: 40 }, () => peer.send(0x20, new Uint8Array(60 * 1024), { signal: controller.signal, timeoutMs: 1000 }).catch(() => false));
+    most = Math.max(most, getEventListeners(controller.signal, 'abort').length - baseline);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    clearInterval(sampler);
+    // Before: one listener per waiting send (up to 40), and MaxListenersExceededWarning past ten.
+    expect(most).toBeLessThanOrEqual(1);
+    controller.abort();
+    await Promise.all(sends);
+    await settle();
+    recorder.stop();
+    expect(getEventListeners(controller.signal, 'abort').length).toBe(baseline);
     expect(recorder.warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 });
