@@ -33,6 +33,10 @@ export interface ExaminedSource {
   readonly source: string;
   readonly sourceGroup: string;
   readonly sourceNodeId: string;
+  /** The source's host, lower-cased; undefined for a bare node id. */
+  readonly sourceHost?: string;
+  /** The source without its node id: what a node's claim about itself on another host is credited to. */
+  readonly hearsaySource?: string;
 }
 
 /** An address that passed examine(), with what the book files it under. */
@@ -88,7 +92,17 @@ export class AddressAdmission {
     if (this.isOurs(parsed)) return 'self';
     if (this.bans.isBanned(parsed.nodeId, nowMs)) return 'banned';
     if (scope !== 'public' && !(this.allowLocal && isLocalScope(scope))) return 'unroutable';
-    const { source: normalizedSource, sourceGroup, sourceNodeId } = examinedSource;
+    const { sourceGroup, sourceHost, hearsaySource } = examinedSource;
+    let { source: normalizedSource, sourceNodeId } = examinedSource;
+    // A node's word about itself (its NodeInfo, or itself in its pexResponse) is first-hand, which puts
+    // it in front of our PEX answers, only on the host where we reach it: anyone can claim addresses on
+    // any host, and fresh keys claiming a victim's host would have every node that asks us sent there.
+    // A claim on another host (a second interface, a DNS name) is kept as hearsay, credited to no node.
+    const claimedHost = parsed.host.toLowerCase();
+    if (sourceNodeId === parsed.nodeId && hearsaySource !== undefined && claimedHost !== '' && claimedHost !== sourceHost) {
+      normalizedSource = hearsaySource;
+      sourceNodeId = '';
+    }
     // Keep the caller's string when it is already canonical (the usual case): the node id parsed out of
     // it is a view into it, so the entry then holds one address string, not two.
     const canonical = formatAddress(parsed);
@@ -110,7 +124,13 @@ export class AddressAdmission {
     } else {
       const sourceAddress = canonicalAddress(source);
       if (sourceAddress !== undefined) {
-        result = { source: formatAddress(sourceAddress), sourceGroup: classifyAddress(sourceAddress).group, sourceNodeId: sourceAddress.nodeId ?? '' };
+        result = {
+          source: formatAddress(sourceAddress),
+          sourceGroup: classifyAddress(sourceAddress).group,
+          sourceNodeId: sourceAddress.nodeId ?? '',
+          sourceHost: sourceAddress.host.toLowerCase(),
+          hearsaySource: formatAddress({ ...sourceAddress, nodeId: undefined }),
+        };
       }
     }
     this.lastExaminedSource = { raw: source, result };

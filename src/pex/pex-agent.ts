@@ -21,7 +21,7 @@ import {
 import { planCrawl, planDials } from './pex-dial-planner.js';
 import { mayAsk, refusedResponseError, requestTooSoon, responseViolation } from './pex-exchange-rules.js';
 import { decodePexMessage, encodePexMessage } from './pex-messages.js';
-import { HangUpList, newPeerState, selfClaimSource, sourceOf, type PexPeerState } from './pex-peers.js';
+import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
 import { answerFor } from './pex-answers.js';
 import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
@@ -154,8 +154,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     this.peerStates.set(peer, state);
     const book = this.book;
     const source = sourceOf(peer);
-    // What a peer says about itself is worth keeping whoever it is; the book validates each address.
-    for (const address of peer.nodeInfo.listenAddresses) book.tryAddAddress(address, selfClaimSource(source, address));
+    // What a peer says about itself is worth keeping whoever it is; the book validates each address,
+    // and takes it as first-hand only on the host we reach the peer at (see AddressAdmission.examine).
+    for (const address of peer.nodeInfo.listenAddresses) book.tryAddAddress(address, source);
     if (peer.direction === 'outbound' && !this.seedIds.has(peer.id)) {
       // Only the address we reached it at is proven, and only that one becomes tried: never another entry
       // of its id, which may be anyone's hearsay (a made-up host for that id would become tried and

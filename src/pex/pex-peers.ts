@@ -1,4 +1,4 @@
-import { formatAddress, normalizeAddress, parseAddress } from '../transport/address.js';
+import { normalizeAddress } from '../transport/address.js';
 import type { Peer } from '../switch/peer.js';
 import type { TimerHandle } from '../util/clock.js';
 
@@ -72,28 +72,5 @@ export class HangUpList {
     if (expires > nowMs) return true;
     this.until.delete(nodeId);
     return false;
-  }
-}
-
-/**
- * The source to credit for an address `peer` claims for itself in its NodeInfo (`source`: sourceOf(peer)).
- * Such a claim is first-hand, which puts it in front of our PEX answers, only on the host where we reach
- * the peer: anyone can claim addresses on any host, and fresh keys claiming a victim's host would have
- * every node that asks us sent there. A claim on another host (a second interface, a DNS name) is kept
- * as hearsay: credited to the peer's network group, as any gossip is, but to no node.
- */
-export function selfClaimSource(source: string, address: string): string {
-  const reachedAt = hostOf(source);
-  const claimed = hostOf(address);
-  if (reachedAt === undefined || claimed === undefined || claimed === '' || claimed === reachedAt) return source;
-  return formatAddress({ ...parseAddress(source), nodeId: undefined });
-}
-
-function hostOf(address: string): string | undefined {
-  if (!address.includes('://')) return undefined;
-  try {
-    return parseAddress(address).host.toLowerCase();
-  } catch {
-    return undefined;
   }
 }

@@ -47,6 +47,22 @@ describe('PEX identity lies', () => {
     expect(victim.pex.book.entries().filter((entry) => entry.nodeId === node.id)).toHaveLength(MAX_ADDRESSES_PER_NODE_ID);
   });
 
+  it("a peer's pexResponse naming its own id on another host than it connects from is hearsay, as in its NodeInfo", async () => {
+    const victim = await startVictim({ pex: { allowLocal: true } });
+    const attacker = await connectAttacker(victim);
+    const ownHost = `tcp://${attacker.id}@127.0.0.1:7002`;
+    const otherHost = [`tcp://${attacker.id}@127.0.0.2:7001`, `tcp://${attacker.id}@127.0.0.3:7001`];
+    await tellVictim(victim, attacker, [ownHost, ...otherHost]);
+    const firstHand = victim.pex.book.sampleFirstHand(1000);
+    expect(firstHand, 'a claim on the host it connects from').toContain(ownHost);
+    // Before: first-hand (the source named the same node), at the front of every PEX answer we give:
+    // the NodeInfo rule (lying-node-info.test.ts) was one pexResponse away from a reflector again.
+    for (const address of otherHost) {
+      expect(victim.pex.book.get(address), `${address} kept`).toBeDefined();
+      expect(firstHand, `${address} is not first-hand`).not.toContain(address);
+    }
+  });
+
   it('connecting to a node at an address not in the book never marks a made-up address of its id as tried', async () => {
     const victim = await startVictim({ pex: { allowLocal: true } });
     const node = await startHonest('tcp://127.0.0.1:0');
