@@ -1,6 +1,6 @@
 import { isNodeId, parseAddress } from '../transport/address.js';
 import type { AddressBook, KnownAddressInfo } from './address-book.js';
-import { addressGroup, canonicalHost, classifyAddress } from '../transport/ip.js';
+import { addressGroup, classifyAddress, hostPlace } from '../transport/ip.js';
 import type { PexConfig } from './config.js';
 import { PICK_ATTEMPTS_PER_SLOT, YIELD_WAITS_FOR_FAILED_DIALS } from './constants.js';
 
@@ -287,8 +287,8 @@ export function planCrawl(context: DialPlanContext, slots: number): string[] {
 }
 
 /**
- * Where a crawl dial of `address` lands, for the one-per-round rule: the IP, or for a DNS name its
- * domain (subdomains are free: any number of them can point at one host). Undefined, so without a
+ * Where a crawl dial of `address` lands, for the one-per-round rule: the IP (an IPv6 address's /64, the
+ * IPv4 inside a mapped or 6to4 one: spellings of one host), or for a DNS name its domain (subdomains are free: any number of them can point at one host). Undefined, so without a
  * rule, for local and WebRTC addresses: a testnet on one machine is crawled at full speed, and a WebRTC
  * dial goes to its node through a relay.
  */
@@ -297,7 +297,7 @@ function crawlPlaceOf(address: string): string | undefined {
     const parsed = parseAddress(address);
     const { family, scope, group } = classifyAddress(parsed);
     if (scope !== 'public' || parsed.protocol === 'webrtc') return undefined;
-    return family === 'dns' ? group : canonicalHost(parsed.host);
+    return family === 'dns' ? group : hostPlace(parsed.host);
   } catch {
     return undefined;
   }

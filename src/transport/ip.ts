@@ -151,6 +151,20 @@ function embeddedIPv4(b: Uint8Array): Uint8Array | undefined {
   return undefined;
 }
 
+/**
+ * The place an IP literal lands at, for counting dials at one host: the IPv4 address (also when it is
+ * inside an IPv6 one: mapped, NAT64, 6to4, Teredo), or an IPv6 address's /64 (one subscriber's
+ * allocation, often routed whole to one machine). Other hosts (names) come back as they are.
+ */
+export function hostPlace(host: string): string {
+  if (!host.includes(':')) return host;
+  const bytes = parseIPv6(host);
+  if (bytes === undefined) return host;
+  const inner = embeddedIPv4(bytes);
+  if (inner !== undefined) return inner.join('.');
+  return `${hex(bytes.subarray(0, 8))}/64`;
+}
+
 function ipv6Classification(b: Uint8Array): HostClassification {
   const inner = embeddedIPv4(b);
   if (inner !== undefined) return { family: 'ipv6', scope: ipv4Scope(inner), group: ipv4Group(inner) };

@@ -285,4 +285,20 @@ describe('Outbound network-group diversity', () => {
     expect(plan.filter((address) => address.includes('victim-pointer.com')), 'dials under the one domain').toHaveLength(1);
     expect(plan, 'the real nodes are crawled with the free slots').toHaveLength(7);
   });
+
+  it('the crawl place of an IPv6 address is its /64, and an IPv4-mapped one is its IPv4: no more dials at one victim by rewriting its address', () => {
+    const { book, context } = setup();
+    const liar = tcp(999, publicHost(40));
+    // A host is given a whole /64 (a VPS's routed prefix): every address in it reaches the victim.
+    for (let i = 0; i < 20; i++) expect(book.addAddress(tcp(100 + i, `[2a01:4f8:1:2::${(i + 1).toString(16)}]`), liar)).toBe(true);
+    const victimV4 = publicHost(7);
+    expect(book.addAddress(tcp(200, victimV4), liar)).toBe(true);
+    expect(book.addAddress(tcp(201, `[::ffff:${victimV4}]`, 26657), liar)).toBe(true);
+    for (let i = 0; i < 5; i++) expect(book.addAddress(tcp(300 + i, publicHost(50 + i)), liar)).toBe(true);
+    const plan = planCrawl(context(), 10);
+    // Before: 20 distinct places in one /64, so 4 of the 5 free slots of a 10-slot round went there every round.
+    expect(plan.filter((address) => address.includes('2a01:4f8:1:2:')), 'dials into the victim /64 this round').toHaveLength(1);
+    expect(plan.filter((address) => address.includes(victimV4)), 'dials at the victim IPv4 this round').toHaveLength(1);
+    expect(plan, 'the real nodes are crawled with the free slots').toHaveLength(7);
+  });
 });
