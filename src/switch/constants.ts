@@ -13,6 +13,13 @@ export const DEFAULT_STOP_TIMEOUT_MS = 5 * 1000;
 /** Persistent peers are redialled after base·2^attempt ms, ±jitter, capped: 0.5 s, 1 s, 2 s … 60 s. */
 export const RECONNECT_BASE_DELAY_MS = 500;
 export const RECONNECT_MAX_DELAY_MS = 60 * 1000;
+/**
+ * A persistent peer's connection that lasted less than this counts as a failed attempt for the backoff
+ * (the next redial waits twice as long); one that lasted longer starts the backoff over. Resetting it
+ * on every successful handshake let a peer that accepts and hangs up at once have us redial, a key
+ * exchange and two signatures each, every base delay for as long as it liked.
+ */
+export const RECONNECT_STABLE_AFTER_MS = 10 * 1000;
 /** Each delay is scaled by a random factor in [1 − jitter, 1 + jitter] so restarted nodes don't stampede. */
 export const RECONNECT_JITTER_RATIO = 0.25;
 

@@ -3,6 +3,7 @@ import { formatAddress, parseAddress } from '../transport/address.js';
 import { abortReason, followAbort, raceAbort, whenAborted, withDeadline } from '../util/abort.js';
 import type { TimerHandle } from '../util/clock.js';
 import { backoffDelayMs } from './backoff.js';
+import { RECONNECT_STABLE_AFTER_MS } from './constants.js';
 import type { Peer } from './peer.js';
 import type { Switch } from './switch.js';
 
@@ -208,10 +209,12 @@ export class Dialer {
     }
   }
 
-  /** A peer disconnected: persistent ones are redialled. */
+  /** A peer disconnected: persistent ones are redialled, sooner after a connection that lasted. */
   onPeerGone(peer: Peer): void {
     const state = this.persistent.get(peer.id);
     if (state === undefined || this.stopped) return;
+    const lastedMs = this.sw.options.clock.now() - peer.connectedAt;
+    state.attempt = lastedMs >= RECONNECT_STABLE_AFTER_MS ? 0 : state.attempt + 1;
     this.schedule(peer.id, state, backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random));
   }
 
@@ -223,12 +226,8 @@ export class Dialer {
       const dialled = this.dial(state.address, {});
       const shared = this.inFlight.get(peerId);
       if (shared !== undefined) shared.redialTimerJoined = true;
-      dialled.then(
-        () => {
-          state.attempt = 0;
-        },
-        (error: unknown) => this.redialAfter(peerId, state, error),
-      );
+      // Success does not start the backoff over: the connection must last (see onPeerGone).
+      dialled.then(undefined, (error: unknown) => this.redialAfter(peerId, state, error));
     }, delayMs);
   }
 

@@ -115,4 +115,21 @@ describe('bounded waits', () => {
     expect(failures.every(Boolean)).toBe(true);
     void peer;
   });
+
+  it('a persistent peer that takes each connection and hangs up at once is redialled with a growing backoff, not every base delay', async () => {
+    // The default policy (0.5 s base): a node that accepts and then cuts us must not make us pay a
+    // handshake (X25519, two ed25519 operations) every half second for as long as it likes.
+    const node = await startNode({ reconnect: {} });
+    const hangsUp = await startNode();
+    let connections = 0;
+    hangsUp.sw.on('peer:connected', ({ peer }) => {
+      connections++;
+      setImmediate(() => peer.connection.destroy());
+    });
+    await node.sw.dial(hangsUp.address, { persistent: true });
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    // 0.5 s, then 1, 2, 4 s (±25 %): at most 4 connections in 4.5 s (before: one per ~0.5 s, 8 to 10).
+    expect(connections, 'connections in 4.5 s').toBeGreaterThanOrEqual(2);
+    expect(connections, 'connections in 4.5 s').toBeLessThanOrEqual(4);
+  });
 });
