@@ -161,8 +161,12 @@ export class PexDialer {
         this.safely(() => this.book.addOurAddress(address));
         return;
       case 'ERR_INCOMPATIBLE_PEER':
-        // Another network or protocol: it will never be useful.
-        this.book.markBad(nodeId, this.config.banMs);
+        // Another network or protocol: it will never be useful. Only the node itself, once it proved
+        // its key (its NodeInfo), speaks for its id: a newer hello comes before any proof, and whoever
+        // answered at an address anyone may have made up for the node would get it banned. Then only
+        // the address is useless.
+        if ((error as MeshlinkError).peerId === nodeId) this.book.markBad(nodeId, this.config.banMs);
+        else this.book.removeAddress(address);
         return;
       case 'ERR_WRONG_PEER_ID':
       case 'ERR_NO_TRANSPORT':

@@ -5,12 +5,15 @@
  * Real TCP on 127.0.0.1 (the victim's book allows local addresses, standing in for public ones).
  */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePexMessage, encodePexMessage } from '../../src/pex/pex-messages.js';
 import { frameLinkMessage } from '../../src/switch/link-messages.js';
 import { PROTOCOL_VERSION, type NodeInfo } from '../../src/switch/node-info.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { MAX_ADDRESSES_PER_NODE_ID, PEX_CHANNEL_ID } from '../../src/pex/constants.js';
+import { HANDSHAKE_MAGIC, HANDSHAKE_VERSION, X25519_PUBLIC_KEY_BYTES } from '../../src/crypto/constants.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
 import { waitFor } from '../helpers/wait.js';
 import { connectAttacker, startHonest, startVictim, stopHostileNodes, type Attacker, type Victim } from './harness.js';
 import { guardProcessFaults, startMaliciousAcceptor, startProxy, tcpPort } from './raw-peer.js';
@@ -82,6 +85,34 @@ describe('PEX identity lies', () => {
       expect(victim.pex.book.get(node.address), 'an address we did not reach it at either').toMatchObject({ bucketType: 'new', lastSuccess: 0 });
     } finally {
       await forward.close();
+    }
+  });
+
+  it("whoever answers at a made-up address of a node with another protocol version's hello does not get that node banned", async () => {
+    const victim = await startVictim({ pex: { allowLocal: true } });
+    // An honest node id, and a listener at the attacker's place that answers any hello with a newer
+    // version's: no key, no proof of being anyone.
+    const honestId = generateNodeKey().nodeId;
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.write(Uint8Array.from([...HANDSHAKE_MAGIC, HANDSHAKE_VERSION + 1, ...new Uint8Array(X25519_PUBLIC_KEY_BYTES).fill(9)]));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const lie = `tcp://${honestId}@127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+      expect(victim.pex.book.addAddress(lie, 'tcp://127.0.0.9:1')).toBe(true);
+      victim.pex.ensurePeers();
+      await waitFor(() => victim.pex.stats().dialFailures > 0, 3000, 'the PEX dial failed');
+      // Before: the node id was banned from the book for banMs (all its addresses dropped, refused from
+      // then on) on the word of a stranger at an address anyone could have made up for it.
+      expect(victim.pex.book.isBanned(honestId), 'the node is banned').toBe(false);
+      expect(victim.pex.book.has(lie), 'the address itself is useless, so dropped').toBe(false);
+      expect(victim.pex.book.addAddress(`tcp://${honestId}@127.0.0.1:7005`, 'tcp://127.0.0.9:1'), 'its real address is still welcome').toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
