@@ -53,10 +53,14 @@ export class LinkMessageReader {
     const ready = this.tryParse();
     if (ready !== undefined) return Promise.resolve(ready);
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    const aborted = (): Error => (signal?.reason instanceof Error ? signal.reason : new ProtocolError('ERR_HANDSHAKE', 'aborted'));
+    // An 'abort' listener added after the fact never fires: a refused link's linger, entered with the
+    // signal that evicted it already fired, waited for as long as the peer kept its socket open.
+    if (signal?.aborted === true) return Promise.reject(aborted());
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         this.waiter = undefined;
-        reject(signal?.reason instanceof Error ? signal.reason : new ProtocolError('ERR_HANDSHAKE', 'aborted'));
+        reject(aborted());
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiter = {

@@ -5,7 +5,12 @@
  * from 8 addresses locked every new peer out for as long as they were renewed (each lasts the 20 s
  * handshake timeout).
  */
+import net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
+import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
+import { TcpLink } from '../../platforms/node/tcp.js';
+import { secureHandshake } from '../../src/conn/secure-link.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
 import { stopAll, startNode } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 import { finishScene, sleep, stopHostileNodes } from './harness.js';
@@ -13,8 +18,10 @@ import { guardProcessFaults, handshakeSlots, openRaw, startLightScene, tcpPort, 
 
 guardProcessFaults();
 const sockets: RawSocket[] = [];
+const netSockets: net.Socket[] = [];
 afterEach(async () => {
   for (const raw of sockets.splice(0)) raw.socket.destroy();
+  for (const socket of netSockets.splice(0)) socket.destroy();
   await Promise.all([stopHostileNodes(), stopAll()]);
 });
 
@@ -43,4 +50,31 @@ it('silent connections filling every handshake slot give way to a newcomer from 
   expect(evicted.length, 'silent links that gave way').toBe(1);
   expect(handshakeSlots(victim.sw).pending).toBe(ATTACKER_HOSTS * PER_HOST - 1);
   await finishScene(scene);
+});
+
+/** A link from `localAddress` that completes the secure handshake with a fresh key, then says nothing (no NodeInfo). */
+async function authenticatedThenSilent(port: number, localAddress: string): Promise<{ closed: Promise<void> }> {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  netSockets.push(socket);
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const secure = await secureHandshake(new TcpLink(socket), { identity: generateNodeKey(), aead: nodeChaCha20Poly1305, timeoutMs: 3000 });
+  secure.attach({ onData: () => undefined, onDrain: () => undefined, onClose: () => undefined });
+  return { closed };
+}
+
+it('an authenticated link evicted from the handshake pool for a newcomer is closed, even if its peer never hangs up', async () => {
+  const victim = await startNode({ maxPendingInbound: 2, maxPendingInboundPerHost: 2, handshakeTimeoutMs: 20_000 });
+  const port = tcpPort(victim.address);
+  const silent = [await authenticatedThenSilent(port, '127.0.0.2'), await authenticatedThenSilent(port, '127.0.0.2')];
+  await waitFor(() => handshakeSlots(victim.sw).pending === 2, 3000, 'both handshake slots held');
+  const newcomer = await startNode();
+  await newcomer.sw.dial(victim.address);
+  // The oldest silent link gave way (a PeerRejectedError, ERR_PEER_LIMIT) and is cut within the refusal
+  // linger (2 s). Before: the refusal's linger waited on the eviction's already-fired signal, so it never
+  // ended while the peer kept its socket open: the link, its socket and the upgrade were held for ever,
+  // outside every cap (its slot had gone to the newcomer), one more per eviction.
+  const cut = await Promise.race([silent[0]!.closed.then(() => true), sleep(4000).then(() => false)]);
+  expect(cut, 'the evicted link is closed').toBe(true);
 });
