@@ -41,6 +41,9 @@ export class TypedEventTarget<Events extends object> extends EventTarget {
 
   /** Resolves with the next event of `type`; rejects when `signal` fires. */
   once<K extends keyof Events & string>(type: K, options: { signal?: AbortSignal } = {}): Promise<Events[K]> {
+    const aborted = (): Error => (options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
+    // A listener added to a signal that has fired never runs: the wait would last until the event.
+    if (options.signal?.aborted === true) return Promise.reject(aborted());
     return new Promise((resolve, reject) => {
       const off = this.on(type, (detail) => {
         off();
@@ -49,7 +52,7 @@ export class TypedEventTarget<Events extends object> extends EventTarget {
       });
       const onAbort = (): void => {
         off();
-        reject(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
+        reject(aborted());
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
     });

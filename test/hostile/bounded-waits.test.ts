@@ -116,6 +116,15 @@ describe('bounded waits', () => {
     void peer;
   });
 
+  it('waiting for an event with an already-aborted signal rejects at once', async () => {
+    const node = await startNode();
+    // Before: the listener went on a signal that had fired already, so the wait lasted until the event
+    // came (here: a peer that never connects), whatever the caller's signal said.
+    const { ms, error } = await timed(Promise.race([node.sw.once('peer:connected', { signal: AbortSignal.abort() }), new Promise((resolve) => setTimeout(resolve, 1000))]));
+    expect(error, 'rejected').toBeInstanceOf(Error);
+    expect(ms).toBeLessThan(500);
+  });
+
   it('a persistent peer that takes each connection and hangs up at once is redialled with a growing backoff, not every base delay', async () => {
     // The default policy (0.5 s base): a node that accepts and then cuts us must not make us pay a
     // handshake (X25519, two ed25519 operations) every half second for as long as it likes.
