@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MeshlinkError } from '../../src/errors.js';
 
@@ -6,6 +6,8 @@ import { MeshlinkError } from '../../src/errors.js';
 export const HOME_LOCK_FILE = 'meshlink.lock';
 /** Attempts at taking over a stale lock before giving up (another process may be doing the same). */
 const TAKEOVER_ATTEMPTS = 3;
+/** A pid is a few digits: this much of a lock file is all that is read. */
+const LOCK_FILE_READ_BYTES = 32;
 
 /**
  * Homes locked by nodes of this process (a second node on one home must fail here too), each with
@@ -84,11 +86,24 @@ function tryCreate(path: string): boolean {
 
 /** The pid in the lock file; undefined when it is missing or does not hold one. */
 function readOwner(path: string): number | undefined {
+  let fd: number;
   try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+    // O_NONBLOCK: a FIFO at the path would otherwise block the whole process until something wrote to it.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch {
+    return undefined;
+  }
+  try {
+    // A FIFO or a device (a link to /dev/zero, read whole up to 2 GiB) is no lock: stale, like garbage.
+    if (!fstatSync(fd).isFile()) return undefined;
+    const bytes = Buffer.alloc(LOCK_FILE_READ_BYTES);
+    const length = readSync(fd, bytes, 0, bytes.length, 0);
+    const pid = Number.parseInt(bytes.toString('utf8', 0, length).trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

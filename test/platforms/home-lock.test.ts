@@ -3,8 +3,8 @@
  * process is gone) is taken over; stop() and the process's exit give it back. The two-process case
  * with the CLI is in test/cli/cli.test.ts.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,31 @@ describe('home lock', () => {
     const run = await runToEnd(['--import', 'tsx', 'test/platforms/fixtures/lock-then-exit.ts', home]);
     expect(run).toEqual({ code: 0, stdout: 'locked\n' });
     expect(existsSync(join(home, HOME_LOCK_FILE))).toBe(false);
+  });
+
+  it('takes over a FIFO or a link to a device at the lock path at once, reading no more than a pid', { skip: process.platform === 'win32' }, async () => {
+    const home = freshHome();
+    const lock = join(home, HOME_LOCK_FILE);
+    execFileSync('mkfifo', [lock]);
+    // Something that opens the FIFO for writing from 2 s on, again and again: code that opens it blocking
+    // (the whole process waits, it is a sync read) is freed then, so a failure here cannot hang the run.
+    const writer = spawn(process.execPath, ['-e', `const fs = require('node:fs');
+      setTimeout(() => setInterval(() => { try { fs.closeSync(fs.openSync(${JSON.stringify(lock)}, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)); } catch {} }, 20), 2000);`], { stdio: 'ignore' });
+    try {
+      const started = performance.now();
+      await node(home);
+      expect(performance.now() - started).toBeLessThan(1500);
+      expect(readFileSync(lock, 'utf8').trim()).toBe(String(process.pid));
+      await nodes.pop()!.stop();
+    } finally {
+      writer.kill();
+    }
+    rmSync(lock, { force: true });
+    symlinkSync('/dev/zero', lock);
+    const before = process.memoryUsage().arrayBuffers;
+    await node(home);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+    expect(readFileSync(lock, 'utf8').trim()).toBe(String(process.pid));
   });
 
   it('is not taken when the node is given storage instead of a home', async () => {
