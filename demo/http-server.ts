@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join, posix, sep } from 'node:path';
 import { UpgradeGuard } from '../platforms/node/ws-upgrade-guard.js';
+import { classifyHost } from '../src/transport/ip.js';
 import type { HostPort } from './node-runner.js';
 
 /**
@@ -11,7 +12,8 @@ import type { HostPort } from './node-runner.js';
  * - `--web host:port`: the browser demo as well: `GET /` (redirects to the page), the esbuild output under
  *   `/demo-web/` and `/browser/`, `GET /config.json` (the relay address the page dials) and `GET /status`.
  * Everything else is 404. It exposes peer ids and addresses, so bind it to loopback unless you mean to
- * publish them.
+ * publish them. Bound to loopback, it answers only requests whose Host is a loopback name or address:
+ * else any web site the operator visits could rebind its own name to 127.0.0.1 and read `/status`.
  */
 export interface HttpServer {
   /** Base URL, e.g. `http://127.0.0.1:8080` (the bound port when 0 was asked for). */
@@ -81,7 +83,11 @@ export function startHttpServer({ at, status, web, limits }: HttpServerOptions):
   const { maxConnections, maxConnectionsPerHost, connectionLifetimeMs } = { ...DEFAULT_HTTP_CONNECTION_LIMITS, ...limits };
   // The ws server's upgrade guard with a connection's whole life as its "pending" phase: released only on close.
   const guard = new UpgradeGuard({ maxPendingUpgrades: maxConnections, maxPendingUpgradesPerHost: maxConnectionsPerHost, upgradeTimeoutMs: connectionLifetimeMs });
+  let loopbackOnly = false;
   const server = createServer({ connectionsCheckingInterval: 1000 }, (request, response) => {
+    if (loopbackOnly && !isLoopbackHost(request.headers.host)) {
+      return json(response, 421, { error: 'misdirected request', why: 'this server is bound to loopback: ask for localhost, 127.0.0.1 or [::1]' }, request.method);
+    }
     handle(request, response, status, web).catch(() => {
       // A failed read of a file that was just listed, or a client gone mid-response.
       if (!response.headersSent) reply(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
@@ -98,6 +104,7 @@ export function startHttpServer({ at, status, web, limits }: HttpServerOptions):
       // Later errors (a client resetting mid-response) concern one request, not the node.
       server.on('error', () => undefined);
       const bound = server.address() as AddressInfo;
+      loopbackOnly = classifyHost(bound.address).scope === 'loopback';
       const host = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
       let closing: Promise<void> | undefined;
       resolve({
@@ -173,6 +180,17 @@ async function findDist(distDirs: readonly string[]): Promise<string | undefined
     if (page?.isFile() === true) return dir;
   }
   return undefined;
+}
+
+/**
+ * Whether a Host header names this machine's loopback (`localhost:8080`, `127.0.0.1`, `[::1]:80`). No
+ * Host at all passes: browsers always send one, and only a browser can be made to rebind a name.
+ */
+function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\](?::\d*)?$/.exec(host);
+  const name = bracketed === null ? host.replace(/:\d*$/, '') : bracketed[1]!;
+  return classifyHost(name).scope === 'loopback';
 }
 
 function json(response: ServerResponse, statusCode: number, body: unknown, method = 'GET'): void {

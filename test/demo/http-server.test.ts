@@ -46,10 +46,10 @@ interface Reply {
 }
 
 /** A raw request: fetch() would normalise `..` and follow redirects, which is what we want to see. */
-function get(server: HttpServer, path: string, method = 'GET', localAddress?: string): Promise<Reply> {
+function get(server: HttpServer, path: string, method = 'GET', localAddress?: string, headers?: Record<string, string>): Promise<Reply> {
   const { hostname, port } = new URL(server.url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: hostname, port, path, method, timeout: 5_000, localAddress, agent: false }, (res) => {
+    const req = httpRequest({ host: hostname, port, path, method, timeout: 5_000, localAddress, agent: false, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -112,6 +112,29 @@ describe('the relay HTTP server', () => {
       const reply = await get(server, path);
       expect([path, reply.status]).toEqual([path, 404]);
       expect(reply.body).not.toContain('not for the web');
+    }
+  });
+
+  it('bound to loopback, answers only a loopback Host: a web page rebinding its own name to 127.0.0.1 reads nothing', async () => {
+    const server = await startHttpServer({
+      at: { host: '127.0.0.1', port: 0 },
+      status: () => ({ peers: [{ id: ID, address: '10.1.2.3:26656' }] }),
+      web: { distDirs: [dist], config: () => ({ relay: `ws://${ID}@127.0.0.1:26657/` }) },
+    });
+    servers.push(server);
+    const port = new URL(server.url).port;
+    for (const host of [`rebound.example.org:${port}`, 'rebound.example.org', `10.1.2.3:${port}`, `localhost.example.org:${port}`]) {
+      for (const path of ['/status', '/config.json', '/demo-web/index.html']) {
+        const reply = await get(server, path, 'GET', undefined, { host });
+        expect([host, path, reply.status]).toEqual([host, path, 421]);
+        expect(reply.body).not.toContain(ID);
+        expect(reply.body).not.toContain('<title>');
+      }
+    }
+    for (const host of [`localhost:${port}`, 'LOCALHOST.', `app.localhost:${port}`, `127.0.0.1:${port}`, '127.8.9.10', `[::1]:${port}`]) {
+      const reply = await get(server, '/status', 'GET', undefined, { host });
+      expect([host, reply.status]).toEqual([host, 200]);
+      expect(reply.body).toContain(ID);
     }
   });
 
