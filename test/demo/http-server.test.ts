@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from '../../demo/http-server.js';
 import { pageRelayAddress } from '../../demo/node-runner.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 const ID = 'ab'.repeat(20);
 let scratch = '';
@@ -193,6 +194,64 @@ describe('the relay HTTP server against idle connections', () => {
     expect(await openAfter([...first, ...second], 200)).toBe(16);
     expect((await get(server, '/status', 'GET', '127.0.0.3')).status).toBe(200);
     expect(await openAfter([...first, ...second], 200)).toBe(15);
+  });
+});
+
+describe('the relay HTTP server against pipelined requests', () => {
+  const REQUEST = 'GET /browser/meshlink.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+
+  /** A bundle the size of the real one (340 KB) in a build of its own. */
+  async function bigBuild(): Promise<string> {
+    const big = join(scratch, 'big-dist');
+    await mkdir(join(big, 'demo-web'), { recursive: true });
+    await mkdir(join(big, 'browser'), { recursive: true });
+    await writeFile(join(big, 'demo-web', 'index.html'), '<!doctype html>');
+    await writeFile(join(big, 'browser', 'meshlink.js'), Buffer.alloc(340 * 1024, 0x61));
+    return big;
+  }
+
+  it('cuts a connection that pipelines requests and reads no answer, holding a few answers at most', async () => {
+    const server = await serve({ config: {}, distDirs: [await bigBuild()] });
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    socket.on('error', () => undefined);
+    socket.pause(); // reads nothing for now
+    let received = 0;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const before = process.memoryUsage().arrayBuffers;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 2);
+    try {
+      socket.write(REQUEST.repeat(600)); // 32 KB
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Reading now, it sees the few answers the server got to, then the cut (a paused socket sees no EOF).
+      socket.on('data', (chunk: Buffer) => (received += chunk.length));
+      socket.resume();
+      await within(closed, 3000, 'the pipelining connection to be cut');
+    } finally {
+      clearInterval(sampler);
+      socket.destroy();
+    }
+    expect(received).toBeLessThan(5 * 341 * 1024);
+    expect(peak - before).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('answers a few pipelined requests and any number one after another on one connection', async () => {
+    const server = await serve({ config: {}, distDirs: [await bigBuild()] });
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    let received = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
+    const answers = (): number => received.split('HTTP/1.1 200 OK').length - 1;
+    try {
+      socket.write(REQUEST.repeat(4));
+      await waitFor(() => answers() === 4 && received.length >= 4 * 340 * 1024, 3000, '4 pipelined answers');
+      for (let i = 5; i <= 24; i++) {
+        socket.write(REQUEST);
+        await waitFor(() => answers() === i, 3000, `answer ${i}`);
+      }
+      expect(socket.destroyed).toBe(false);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 
