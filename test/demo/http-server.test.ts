@@ -235,6 +235,30 @@ describe('the relay HTTP server against pipelined requests', () => {
     expect(peak - before).toBeLessThan(8 * 1024 * 1024);
   });
 
+  it('shares one copy of a file among the answers waiting for clients that read nothing', async () => {
+    const server = await serve({ config: {}, distDirs: [await bigBuild()] });
+    const port = Number(new URL(server.url).port);
+    const before = process.memoryUsage().arrayBuffers;
+    const sockets: Socket[] = [];
+    try {
+      // 128 connections (32 from each of 4 hosts, the per-host cap), 4 requests each, nothing read.
+      for (let host = 1; host <= 4; host++) {
+        for (let n = 0; n < 32; n++) {
+          const socket = connect({ host: '127.0.0.1', port, localAddress: `127.0.0.${host}` });
+          socket.on('error', () => undefined);
+          socket.pause();
+          socket.write(REQUEST.repeat(4));
+          sockets.push(socket);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(sockets.filter((socket) => !socket.destroyed).length).toBe(128);
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+
   it('answers a few pipelined requests and any number one after another on one connection', async () => {
     const server = await serve({ config: {}, distDirs: [await bigBuild()] });
     const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
