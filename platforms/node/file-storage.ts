@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MeshlinkError } from '../../src/errors.js';
@@ -12,6 +12,12 @@ import { assertStorageKey, type Storage } from '../../src/storage/storage.js';
  * one costs no memory.
  */
 export const FILE_STORAGE_MAX_BYTES = MAX_ADDRESS_BOOK_BYTES + 16 * 1024 * 1024;
+/**
+ * A temporary file of `set` this old was left by a process that died mid-write: the next `set` of its
+ * key removes it. Far longer than any write takes, so a write in flight is never swept.
+ */
+export const FILE_STORAGE_STALE_TEMPORARY_MS = 10 * 60 * 1000;
+const TEMPORARY_SUFFIX = /^\.[0-9a-f]{12}\.tmp$/;
 
 /**
  * Storage as files in a directory (the node's home). Writes are atomic: a temporary file is written,
@@ -66,9 +72,25 @@ export class FileStorage implements Storage {
         await handle.close();
       }
       await rename(temporary, target);
+      await this.sweepTemporaries(key);
     } catch (error) {
       await rm(temporary, { force: true }).catch(() => undefined);
       throw new MeshlinkError('ERR_STORAGE', `Cannot write ${key} to ${this.directory}`, { cause: error });
+    }
+  }
+
+  /**
+   * Removes what writes of `key` that never finished left behind: each crash mid-write (a kill -9
+   * while the book was saved) kept a temporary file of up to the book's size for good.
+   */
+  private async sweepTemporaries(key: string): Promise<void> {
+    const names = await readdir(this.directory).catch(() => [] as string[]);
+    const now = Date.now();
+    for (const name of names) {
+      if (!name.startsWith(key) || !TEMPORARY_SUFFIX.test(name.slice(key.length))) continue;
+      const path = join(this.directory, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info !== undefined && now - info.mtimeMs > FILE_STORAGE_STALE_TEMPORARY_MS) await rm(path, { force: true }).catch(() => undefined);
     }
   }
 

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { mkdtemp, open, readdir, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -71,6 +71,29 @@ describe.skipIf(process.platform === 'win32')('FileStorage over files it did not
     } finally {
       await sw.stop();
     }
+  });
+
+  it('removes what writes cut by a crash left behind, at the next write of that key, and nothing else', async () => {
+    const home = await freshHome();
+    const storage = new FileStorage(home);
+    await storage.set('address-book', new Uint8Array(10));
+    // What kill -9 in the middle of a save leaves: a temporary file of the book's size, an hour old.
+    const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
+    const stale = Array.from({ length: 5 }, (_, n) => `address-book.${n.toString(16).padStart(12, 'a')}.tmp`);
+    for (const name of stale) {
+      await writeFile(join(home, name), new Uint8Array(1024));
+      await utimes(join(home, name), hourAgo, hourAgo);
+    }
+    // A write of another process in flight (fresh), another key's leftovers, a file of the app's own.
+    await writeFile(join(home, 'address-book.0123456789ab.tmp'), '');
+    await writeFile(join(home, 'node-key.0123456789ab.tmp'), '');
+    await utimes(join(home, 'node-key.0123456789ab.tmp'), hourAgo, hourAgo);
+    await writeFile(join(home, 'address-book.backup'), '');
+    await utimes(join(home, 'address-book.backup'), hourAgo, hourAgo);
+
+    await storage.set('address-book', new Uint8Array(20));
+    expect((await readdir(home)).sort()).toEqual(['address-book', 'address-book.0123456789ab.tmp', 'address-book.backup', 'node-key.0123456789ab.tmp']);
+    expect((await storage.get('address-book'))?.length).toBe(20);
   });
 
   it('still reads a key through a symlink to a regular file (secret mounts are links)', async () => {
