@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MeshlinkError } from '../../src/errors.js';
 
@@ -43,6 +43,7 @@ export function lockHome(home: string): HomeLock {
   } catch (error) {
     throw new MeshlinkError('ERR_STORAGE', `Cannot create the home ${directory}`, { cause: error });
   }
+  assertHomeIsOurs(directory);
   for (let attempt = 0; attempt < TAKEOVER_ATTEMPTS; attempt++) {
     if (tryCreate(path)) return held(path);
     const owner = readOwner(path);
@@ -52,6 +53,23 @@ export function lockHome(home: string): HomeLock {
   }
   const owner = readOwner(path);
   throw inUse(directory, path, owner ?? 0);
+}
+
+/**
+ * A home someone else can write to is someone else's node key: another user could put a key file of
+ * their own there (or a link to one) before we first start, and be this node. Refused, as ssh refuses
+ * such a ~/.ssh: a home writable by everyone, or owned by another user than us or root.
+ */
+function assertHomeIsOurs(directory: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return; // Windows: ACLs, not modes
+  const info = statSync(directory);
+  const worldWritable = (info.mode & 0o002) !== 0;
+  if (!worldWritable && (info.uid === uid || info.uid === 0)) return;
+  const why = worldWritable ? 'is writable by every user' : `belongs to another user (uid ${info.uid})`;
+  throw new MeshlinkError('ERR_STORAGE', `home ${directory} ${why}, who could plant its node key: use a home of your own (mode 0700)`, {
+    detail: { home: directory, mode: info.mode & 0o7777, uid: info.uid },
+  });
 }
 
 function held(path: string): HomeLock {

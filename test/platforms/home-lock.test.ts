@@ -4,7 +4,7 @@
  * with the CLI is in test/cli/cli.test.ts.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +108,27 @@ describe('home lock', () => {
     await node(home);
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
     expect(readFileSync(lock, 'utf8').trim()).toBe(String(process.pid));
+  });
+
+  it('refuses a home every user may write to, or one of another user, where anyone could have planted the key', { skip: process.getuid === undefined }, async () => {
+    for (const mode of [0o777, 0o1777, 0o757]) {
+      const home = freshHome();
+      // Another user's key, put there before our first start: using it would make them this node.
+      writeFileSync(join(home, 'node-key'), Buffer.alloc(32, 7));
+      chmodSync(home, mode);
+      const error = await createNode({ home, listen: [] }).catch((e: unknown) => e);
+      expect([mode.toString(8), error]).toMatchObject([mode.toString(8), { code: 'ERR_STORAGE', detail: { home, mode } }]);
+      expect(readdirSync(home)).toEqual(['node-key']);
+    }
+    if (process.getuid!() === 0) {
+      const home = freshHome();
+      chownSync(home, 65534, 65534);
+      await expect(createNode({ home, listen: [] })).rejects.toMatchObject({ code: 'ERR_STORAGE', detail: { uid: 65534 } });
+    }
+    // Group-writable (a shared group) and our own 0700 still start.
+    const shared = freshHome();
+    chmodSync(shared, 0o770);
+    await node(shared);
   });
 
   it('is not taken when the node is given storage instead of a home', async () => {
