@@ -1,8 +1,10 @@
 import { stat, readFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { extname, join, posix, sep } from 'node:path';
 import { UpgradeGuard } from '../platforms/node/ws-upgrade-guard.js';
+import { classifyHost } from '../src/transport/ip.js';
 import type { HostPort } from './node-runner.js';
 
 /**
@@ -11,7 +13,8 @@ import type { HostPort } from './node-runner.js';
  * - `--web host:port`: the browser demo as well: `GET /` (redirects to the page), the esbuild output under
  *   `/demo-web/` and `/browser/`, `GET /config.json` (the relay address the page dials) and `GET /status`.
  * Everything else is 404. It exposes peer ids and addresses, so bind it to loopback unless you mean to
- * publish them.
+ * publish them. Bound to loopback, it answers only requests whose Host is a loopback name or address:
+ * else any web site the operator visits could rebind its own name to 127.0.0.1 and read `/status`.
  */
 export interface HttpServer {
   /** Base URL, e.g. `http://127.0.0.1:8080` (the bound port when 0 was asked for). */
@@ -54,6 +57,12 @@ export const DEFAULT_HTTP_CONNECTION_LIMITS: Readonly<HttpConnectionLimits> = Ob
 });
 /** A request's headers and body must arrive within this (ours are bodiless GETs). */
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Requests one connection may have unanswered (read, not yet handed to the OS) before it is cut.
+ * Browsers send one at a time; without a cap, 160 KB of pipelined GETs of the 340 KB bundle from a
+ * client that reads nothing made us read the file 3,000 times over and hold 1 GB of answers.
+ */
+export const MAX_UNANSWERED_REQUESTS_PER_CONNECTION = 4;
 
 export interface HttpServerOptions {
   at: HostPort;
@@ -81,8 +90,22 @@ export function startHttpServer({ at, status, web, limits }: HttpServerOptions):
   const { maxConnections, maxConnectionsPerHost, connectionLifetimeMs } = { ...DEFAULT_HTTP_CONNECTION_LIMITS, ...limits };
   // The ws server's upgrade guard with a connection's whole life as its "pending" phase: released only on close.
   const guard = new UpgradeGuard({ maxPendingUpgrades: maxConnections, maxPendingUpgradesPerHost: maxConnectionsPerHost, upgradeTimeoutMs: connectionLifetimeMs });
+  let loopbackOnly = false;
+  const files = new StaticFiles();
+  const unanswered = new WeakMap<Socket, number>();
   const server = createServer({ connectionsCheckingInterval: 1000 }, (request, response) => {
-    handle(request, response, status, web).catch(() => {
+    const socket = request.socket;
+    // Node parses a whole read of pipelined requests at once, so some still arrive after the cut.
+    if (socket.destroyed) return;
+    const count = (unanswered.get(socket) ?? 0) + 1;
+    if (count > MAX_UNANSWERED_REQUESTS_PER_CONNECTION) return void socket.destroy();
+    unanswered.set(socket, count);
+    // 'close': handed to the OS, or the connection gone. Node answers pipelined requests in order.
+    response.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
+    if (loopbackOnly && !isLoopbackHost(request.headers.host)) {
+      return json(response, 421, { error: 'misdirected request', why: 'this server is bound to loopback: ask for localhost, 127.0.0.1 or [::1]' }, request.method);
+    }
+    handle(request, response, status, web, files).catch(() => {
       // A failed read of a file that was just listed, or a client gone mid-response.
       if (!response.headersSent) reply(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else response.destroy();
@@ -98,6 +121,7 @@ export function startHttpServer({ at, status, web, limits }: HttpServerOptions):
       // Later errors (a client resetting mid-response) concern one request, not the node.
       server.on('error', () => undefined);
       const bound = server.address() as AddressInfo;
+      loopbackOnly = classifyHost(bound.address).scope === 'loopback';
       const host = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
       let closing: Promise<void> | undefined;
       resolve({
@@ -114,7 +138,7 @@ export function startHttpServer({ at, status, web, limits }: HttpServerOptions):
   });
 }
 
-async function handle(request: IncomingMessage, response: ServerResponse, status: () => unknown, web: WebRoutes | undefined): Promise<void> {
+async function handle(request: IncomingMessage, response: ServerResponse, status: () => unknown, web: WebRoutes | undefined, files: StaticFiles): Promise<void> {
   const path = (request.url ?? '').split('?')[0]!;
   const method = request.method ?? 'GET';
   if (method !== 'GET' && method !== 'HEAD') {
@@ -136,8 +160,8 @@ async function handle(request: IncomingMessage, response: ServerResponse, status
   const file = await findStaticFile(path, web.distDirs);
   if (file === 'missing-build') return reply(response, 503, 'text/plain; charset=utf-8', MISSING_BUILD, method);
   if (file === undefined) return json(response, 404, { error: 'not found', try: `GET ${PAGE_PATH}` }, method);
-  const body = await readFile(file);
-  const type = CONTENT_TYPES[extname(file)] ?? 'application/octet-stream';
+  const body = await files.read(file.path, file.info);
+  const type = CONTENT_TYPES[extname(file.path)] ?? 'application/octet-stream';
   response.setHeader('x-content-type-options', 'nosniff');
   if (type.startsWith('text/html')) response.setHeader('content-security-policy', PAGE_CSP);
   reply(response, 200, type, body, method);
@@ -147,7 +171,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, status
  * Maps a URL path to a file of the browser build, or undefined. Only files inside the static folders
  * are reachable: the path is decoded and normalised first, so `..` and encoded separators lead nowhere.
  */
-async function findStaticFile(urlPath: string, distDirs: readonly string[]): Promise<string | undefined | 'missing-build'> {
+async function findStaticFile(urlPath: string, distDirs: readonly string[]): Promise<{ path: string; info: Stats } | undefined | 'missing-build'> {
   let decoded: string;
   try {
     decoded = decodeURIComponent(urlPath);
@@ -164,7 +188,31 @@ async function findStaticFile(urlPath: string, distDirs: readonly string[]): Pro
   const file = join(dist, relative);
   if (!file.startsWith(join(dist, folder!) + sep)) return undefined;
   const info = await stat(file).catch(() => undefined);
-  return info?.isFile() === true ? file : undefined;
+  return info?.isFile() === true ? { path: file, info } : undefined;
+}
+
+/** Build files kept at once; the build has a handful, and only files in it can be asked for. */
+const MAX_CACHED_FILES = 64;
+
+/**
+ * The build's files, each read once (again when its size or mtime changes) and shared by every answer:
+ * read per request, 256 connections with 4 requests unanswered each held 1,024 copies of the 340 KB
+ * bundle (350 MB) for clients that read nothing.
+ */
+class StaticFiles {
+  private readonly cache = new Map<string, { mtimeMs: number; size: number; body: Promise<Buffer> }>();
+
+  read(path: string, info: Stats): Promise<Buffer> {
+    const cached = this.cache.get(path);
+    if (cached !== undefined && cached.mtimeMs === info.mtimeMs && cached.size === info.size) return cached.body;
+    this.cache.delete(path);
+    if (this.cache.size >= MAX_CACHED_FILES) this.cache.delete(this.cache.keys().next().value!);
+    const body = readFile(path);
+    // A failed read is not kept: the next request tries again.
+    body.catch(() => this.cache.get(path)?.body === body && this.cache.delete(path));
+    this.cache.set(path, { mtimeMs: info.mtimeMs, size: info.size, body });
+    return body;
+  }
 }
 
 async function findDist(distDirs: readonly string[]): Promise<string | undefined> {
@@ -173,6 +221,17 @@ async function findDist(distDirs: readonly string[]): Promise<string | undefined
     if (page?.isFile() === true) return dir;
   }
   return undefined;
+}
+
+/**
+ * Whether a Host header names this machine's loopback (`localhost:8080`, `127.0.0.1`, `[::1]:80`). No
+ * Host at all passes: browsers always send one, and only a browser can be made to rebind a name.
+ */
+function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\](?::\d*)?$/.exec(host);
+  const name = bracketed === null ? host.replace(/:\d*$/, '') : bracketed[1]!;
+  return classifyHost(name).scope === 'loopback';
 }
 
 function json(response: ServerResponse, statusCode: number, body: unknown, method = 'GET'): void {

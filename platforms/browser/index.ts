@@ -43,16 +43,24 @@ export async function createNode(options: BrowserNodeOptions = {}): Promise<Swit
     // the book is saved (when changed) every second rather than every two minutes.
     defaults: { pex: true, webrtc: true, relay: true, pexOptions: { saveIntervalMs: BROWSER_BOOK_SAVE_INTERVAL_MS } },
   });
-  const target = globalThis as { addEventListener?: (type: string, listener: (event: { persisted?: boolean }) => void) => void };
+  type PageHideListener = (event: { persisted?: boolean }) => void;
+  const target = globalThis as {
+    addEventListener?: (type: string, listener: PageHideListener) => void;
+    removeEventListener?: (type: string, listener: PageHideListener) => void;
+  };
   if (stopOnPageHide && typeof target.addEventListener === 'function') {
     // A page kept in the back/forward cache (persisted) may come back; one being unloaded will not.
-    target.addEventListener('pagehide', (event) => {
+    const onPageHide: PageHideListener = (event) => {
       if (event.persisted === true) return;
       // Timers do not run in an unloading page: a graceful close would never finish. Closing the
       // RTCPeerConnections now tells the other pages at once (WebSockets close with the page anyway).
       for (const peer of sw.peers) if (peer.transport === 'webrtc') peer.connection.destroy(new ClosedError('Page closed'));
       void sw.stop();
-    });
+    };
+    target.addEventListener('pagehide', onPageHide);
+    // Left on the window, the listener would keep a stopped node (its book, its peers' state) for the
+    // page's life: an app that makes a node per session would pile them up.
+    sw.addStopHook('pagehide', () => target.removeEventListener?.('pagehide', onPageHide));
   }
   return sw;
 }

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MeshlinkError } from '../../src/errors.js';
 
@@ -6,6 +6,8 @@ import { MeshlinkError } from '../../src/errors.js';
 export const HOME_LOCK_FILE = 'meshlink.lock';
 /** Attempts at taking over a stale lock before giving up (another process may be doing the same). */
 const TAKEOVER_ATTEMPTS = 3;
+/** A pid is a few digits: this much of a lock file is all that is read. */
+const LOCK_FILE_READ_BYTES = 32;
 
 /**
  * Homes locked by nodes of this process (a second node on one home must fail here too), each with
@@ -41,6 +43,7 @@ export function lockHome(home: string): HomeLock {
   } catch (error) {
     throw new MeshlinkError('ERR_STORAGE', `Cannot create the home ${directory}`, { cause: error });
   }
+  assertHomeIsOurs(directory);
   for (let attempt = 0; attempt < TAKEOVER_ATTEMPTS; attempt++) {
     if (tryCreate(path)) return held(path);
     const owner = readOwner(path);
@@ -50,6 +53,23 @@ export function lockHome(home: string): HomeLock {
   }
   const owner = readOwner(path);
   throw inUse(directory, path, owner ?? 0);
+}
+
+/**
+ * A home someone else can write to is someone else's node key: another user could put a key file of
+ * their own there (or a link to one) before we first start, and be this node. Refused, as ssh refuses
+ * such a ~/.ssh: a home writable by everyone, or owned by another user than us or root.
+ */
+function assertHomeIsOurs(directory: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return; // Windows: ACLs, not modes
+  const info = statSync(directory);
+  const worldWritable = (info.mode & 0o002) !== 0;
+  if (!worldWritable && (info.uid === uid || info.uid === 0)) return;
+  const why = worldWritable ? 'is writable by every user' : `belongs to another user (uid ${info.uid})`;
+  throw new MeshlinkError('ERR_STORAGE', `home ${directory} ${why}, who could plant its node key: use a home of your own (mode 0700)`, {
+    detail: { home: directory, mode: info.mode & 0o7777, uid: info.uid },
+  });
 }
 
 function held(path: string): HomeLock {
@@ -84,11 +104,24 @@ function tryCreate(path: string): boolean {
 
 /** The pid in the lock file; undefined when it is missing or does not hold one. */
 function readOwner(path: string): number | undefined {
+  let fd: number;
   try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+    // O_NONBLOCK: a FIFO at the path would otherwise block the whole process until something wrote to it.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch {
+    return undefined;
+  }
+  try {
+    // A FIFO or a device (a link to /dev/zero, read whole up to 2 GiB) is no lock: stale, like garbage.
+    if (!fstatSync(fd).isFile()) return undefined;
+    const bytes = Buffer.alloc(LOCK_FILE_READ_BYTES);
+    const length = readSync(fd, bytes, 0, bytes.length, 0);
+    const pid = Number.parseInt(bytes.toString('utf8', 0, length).trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -6,7 +6,7 @@ import { formatAddress, type PeerAddress } from '../../src/transport/address.js'
 import type { Link } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
 import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
-import { WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
+import { WEBSOCKET_MAX_MESSAGE_BYTES, WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
 import { clientAddressOf, trustedProxySet } from './forwarded-client.js';
 import { localRefusingLookup } from './guarded-lookup.js';
 import {
@@ -24,7 +24,7 @@ export { WS_DEFAULT_MAX_PENDING_UPGRADES, WS_DEFAULT_MAX_PENDING_UPGRADES_PER_HO
  * larger is hostile. Kept near that: a hostile message may pack thousands of tiny frames, each held
  * apart until the owner takes it, so the cap also bounds what one message can make us hold.
  */
-export const WS_MAX_PAYLOAD_BYTES = 128 * 1024;
+export const WS_MAX_PAYLOAD_BYTES = WEBSOCKET_MAX_MESSAGE_BYTES;
 /**
  * Pongs `ws` may owe (written, not yet taken by the socket) before it cuts the peer: a peer flooding
  * pings and never reading would otherwise pile our pongs up in userland. ws's own default (8.23),

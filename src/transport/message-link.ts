@@ -10,6 +10,12 @@ export interface MessageLinkLimits {
   drainPollMs: number;
   /** Bytes held while paused (or before attach) before the peer counts as ignoring flow control. */
   maxHeldBytes: number;
+  /**
+   * Largest message a peer may send (ours carry one sealed frame, or less). A larger one costs the peer
+   * its link before any of it is read: delivered, a pause in its middle kept the rest outside
+   * `maxHeldBytes` (browsers cap neither WebSocket nor data channel messages).
+   */
+  maxMessageBytes: number;
   /** For error messages: 'WebSocket', 'WebRTC'. */
   label: string;
 }
@@ -92,6 +98,12 @@ export abstract class MessageLink implements Link {
     // turn of their decoders: a peer sending nothing but empty WebSocket messages (6 bytes each) cost
     // us 15 times the CPU per byte of honest 1 KiB messages, for as long as it liked.
     if (this.closedValue || chunk.length === 0) return;
+    if (chunk.length > this.limits.maxMessageBytes) {
+      this.destroy(
+        new ProtocolError('ERR_FRAME_TOO_LARGE', `${this.limits.label} peer sent a message of ${chunk.length} bytes, over ${this.limits.maxMessageBytes}`),
+      );
+      return;
+    }
     if (!this.paused && this.handlers !== undefined && this.held.isEmpty) {
       this.handlers.onData(chunk);
       return;

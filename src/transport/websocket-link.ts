@@ -35,6 +35,12 @@ export const WEBSOCKET_DRAIN_POLL_MS = 5;
  * this many bytes the peer is ignoring our flow control and the link is dropped.
  */
 export const WEBSOCKET_MAX_PAUSED_BYTES = 4 * 1024 * 1024;
+/**
+ * One WebSocket message carries one sealed frame (≤ 64 KiB + 20 bytes of header and tag); anything
+ * larger is hostile. `ws` enforces it before buffering (maxPayload); a browser's WebSocket takes any
+ * size, so the link checks it too.
+ */
+export const WEBSOCKET_MAX_MESSAGE_BYTES = 128 * 1024;
 
 const OPEN = 1;
 /** Stands for any text message: refused whatever it says. */
@@ -57,6 +63,7 @@ export class WebSocketLink extends MessageLink {
       highWaterMarkBytes,
       drainPollMs: WEBSOCKET_DRAIN_POLL_MS,
       maxHeldBytes: WEBSOCKET_MAX_PAUSED_BYTES,
+      maxMessageBytes: WEBSOCKET_MAX_MESSAGE_BYTES,
       label: 'WebSocket',
     });
     // Until attach(), hold data (and pause `ws` sockets) so that nothing is lost or unbounded.

@@ -39,6 +39,8 @@ export const WEBRTC_HIGH_WATER_MARK_BYTES = 1024 * 1024;
 export const WEBRTC_DRAIN_POLL_MS = 5;
 /** A data channel cannot stop reading: while paused, chunks are held up to this, then the link drops. */
 export const WEBRTC_MAX_PAUSED_BYTES = 4 * 1024 * 1024;
+/** A received data channel message over this cuts the peer (ours are ≤ WEBRTC_MAX_CHUNK_BYTES). */
+export const WEBRTC_MAX_MESSAGE_BYTES = 128 * 1024;
 /** `close()` waits at most this long for buffered bytes to leave before tearing down. */
 export const WEBRTC_CLOSE_FLUSH_TIMEOUT_MS = 5 * 1000;
 /** An answering session that has not connected after this long is dropped. */

@@ -6,6 +6,7 @@ import {
   WEBRTC_DRAIN_POLL_MS,
   WEBRTC_HIGH_WATER_MARK_BYTES,
   WEBRTC_MAX_CHUNK_BYTES,
+  WEBRTC_MAX_MESSAGE_BYTES,
   WEBRTC_MAX_PAUSED_BYTES,
 } from './constants.js';
 import { peerErrorDetail } from './data-channel-guard.js';
@@ -41,7 +42,7 @@ export class WebRtcLink extends MessageLink {
     private readonly highWaterMarkBytes = WEBRTC_HIGH_WATER_MARK_BYTES,
     clock: Clock = systemClock,
   ) {
-    super(remoteAddress, { highWaterMarkBytes, drainPollMs: WEBRTC_DRAIN_POLL_MS, maxHeldBytes: WEBRTC_MAX_PAUSED_BYTES, label: 'WebRTC' }, clock);
+    super(remoteAddress, { highWaterMarkBytes, drainPollMs: WEBRTC_DRAIN_POLL_MS, maxHeldBytes: WEBRTC_MAX_PAUSED_BYTES, maxMessageBytes: WEBRTC_MAX_MESSAGE_BYTES, label: 'WebRTC' }, clock);
     // simple-peer hands out a Buffer (a Uint8Array view of this one message): the chunk is ours.
     peer.on('data', (chunk) => this.receive(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk as ArrayBuffer)));
     peer.on('error', (error) => {

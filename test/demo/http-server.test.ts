@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from '../../demo/http-server.js';
 import { pageRelayAddress } from '../../demo/node-runner.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 const ID = 'ab'.repeat(20);
 let scratch = '';
@@ -46,10 +47,10 @@ interface Reply {
 }
 
 /** A raw request: fetch() would normalise `..` and follow redirects, which is what we want to see. */
-function get(server: HttpServer, path: string, method = 'GET', localAddress?: string): Promise<Reply> {
+function get(server: HttpServer, path: string, method = 'GET', localAddress?: string, headers?: Record<string, string>): Promise<Reply> {
   const { hostname, port } = new URL(server.url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: hostname, port, path, method, timeout: 5_000, localAddress, agent: false }, (res) => {
+    const req = httpRequest({ host: hostname, port, path, method, timeout: 5_000, localAddress, agent: false, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -115,6 +116,29 @@ describe('the relay HTTP server', () => {
     }
   });
 
+  it('bound to loopback, answers only a loopback Host: a web page rebinding its own name to 127.0.0.1 reads nothing', async () => {
+    const server = await startHttpServer({
+      at: { host: '127.0.0.1', port: 0 },
+      status: () => ({ peers: [{ id: ID, address: '10.1.2.3:26656' }] }),
+      web: { distDirs: [dist], config: () => ({ relay: `ws://${ID}@127.0.0.1:26657/` }) },
+    });
+    servers.push(server);
+    const port = new URL(server.url).port;
+    for (const host of [`rebound.example.org:${port}`, 'rebound.example.org', `10.1.2.3:${port}`, `localhost.example.org:${port}`]) {
+      for (const path of ['/status', '/config.json', '/demo-web/index.html']) {
+        const reply = await get(server, path, 'GET', undefined, { host });
+        expect([host, path, reply.status]).toEqual([host, path, 421]);
+        expect(reply.body).not.toContain(ID);
+        expect(reply.body).not.toContain('<title>');
+      }
+    }
+    for (const host of [`localhost:${port}`, 'LOCALHOST.', `app.localhost:${port}`, `127.0.0.1:${port}`, '127.8.9.10', `[::1]:${port}`]) {
+      const reply = await get(server, '/status', 'GET', undefined, { host });
+      expect([host, reply.status]).toEqual([host, 200]);
+      expect(reply.body).toContain(ID);
+    }
+  });
+
   it('answers 503 while the build is missing or the relay is not listening yet', async () => {
     const server = await serve({ distDirs: [join(scratch, 'nowhere')], config: undefined });
     const page = await get(server, '/demo-web/');
@@ -170,6 +194,88 @@ describe('the relay HTTP server against idle connections', () => {
     expect(await openAfter([...first, ...second], 200)).toBe(16);
     expect((await get(server, '/status', 'GET', '127.0.0.3')).status).toBe(200);
     expect(await openAfter([...first, ...second], 200)).toBe(15);
+  });
+});
+
+describe('the relay HTTP server against pipelined requests', () => {
+  const REQUEST = 'GET /browser/meshlink.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+
+  /** A bundle the size of the real one (340 KB) in a build of its own. */
+  async function bigBuild(): Promise<string> {
+    const big = join(scratch, 'big-dist');
+    await mkdir(join(big, 'demo-web'), { recursive: true });
+    await mkdir(join(big, 'browser'), { recursive: true });
+    await writeFile(join(big, 'demo-web', 'index.html'), '<!doctype html>');
+    await writeFile(join(big, 'browser', 'meshlink.js'), Buffer.alloc(340 * 1024, 0x61));
+    return big;
+  }
+
+  it('cuts a connection that pipelines requests and reads no answer, holding a few answers at most', async () => {
+    const server = await serve({ config: {}, distDirs: [await bigBuild()] });
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    socket.on('error', () => undefined);
+    socket.pause(); // reads nothing for now
+    let received = 0;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const before = process.memoryUsage().arrayBuffers;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 2);
+    try {
+      socket.write(REQUEST.repeat(600)); // 32 KB
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Reading now, it sees the few answers the server got to, then the cut (a paused socket sees no EOF).
+      socket.on('data', (chunk: Buffer) => (received += chunk.length));
+      socket.resume();
+      await within(closed, 3000, 'the pipelining connection to be cut');
+    } finally {
+      clearInterval(sampler);
+      socket.destroy();
+    }
+    expect(received).toBeLessThan(5 * 341 * 1024);
+    expect(peak - before).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('shares one copy of a file among the answers waiting for clients that read nothing', async () => {
+    const server = await serve({ config: {}, distDirs: [await bigBuild()] });
+    const port = Number(new URL(server.url).port);
+    const before = process.memoryUsage().arrayBuffers;
+    const sockets: Socket[] = [];
+    try {
+      // 128 connections (32 from each of 4 hosts, the per-host cap), 4 requests each, nothing read.
+      for (let host = 1; host <= 4; host++) {
+        for (let n = 0; n < 32; n++) {
+          const socket = connect({ host: '127.0.0.1', port, localAddress: `127.0.0.${host}` });
+          socket.on('error', () => undefined);
+          socket.pause();
+          socket.write(REQUEST.repeat(4));
+          sockets.push(socket);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(sockets.filter((socket) => !socket.destroyed).length).toBe(128);
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+
+  it('answers a few pipelined requests and any number one after another on one connection', async () => {
+    const server = await serve({ config: {}, distDirs: [await bigBuild()] });
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    let received = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
+    const answers = (): number => received.split('HTTP/1.1 200 OK').length - 1;
+    try {
+      socket.write(REQUEST.repeat(4));
+      await waitFor(() => answers() === 4 && received.length >= 4 * 340 * 1024, 3000, '4 pipelined answers');
+      for (let i = 5; i <= 24; i++) {
+        socket.write(REQUEST);
+        await waitFor(() => answers() === i, 3000, `answer ${i}`);
+      }
+      expect(socket.destroyed).toBe(false);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 

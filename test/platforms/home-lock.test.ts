@@ -3,8 +3,8 @@
  * process is gone) is taken over; stop() and the process's exit give it back. The two-process case
  * with the CLI is in test/cli/cli.test.ts.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,52 @@ describe('home lock', () => {
     const run = await runToEnd(['--import', 'tsx', 'test/platforms/fixtures/lock-then-exit.ts', home]);
     expect(run).toEqual({ code: 0, stdout: 'locked\n' });
     expect(existsSync(join(home, HOME_LOCK_FILE))).toBe(false);
+  });
+
+  it('takes over a FIFO or a link to a device at the lock path at once, reading no more than a pid', { skip: process.platform === 'win32' }, async () => {
+    const home = freshHome();
+    const lock = join(home, HOME_LOCK_FILE);
+    execFileSync('mkfifo', [lock]);
+    // Something that opens the FIFO for writing from 2 s on, again and again: code that opens it blocking
+    // (the whole process waits, it is a sync read) is freed then, so a failure here cannot hang the run.
+    const writer = spawn(process.execPath, ['-e', `const fs = require('node:fs');
+      setTimeout(() => setInterval(() => { try { fs.closeSync(fs.openSync(${JSON.stringify(lock)}, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)); } catch {} }, 20), 2000);`], { stdio: 'ignore' });
+    try {
+      const started = performance.now();
+      await node(home);
+      expect(performance.now() - started).toBeLessThan(1500);
+      expect(readFileSync(lock, 'utf8').trim()).toBe(String(process.pid));
+      await nodes.pop()!.stop();
+    } finally {
+      writer.kill();
+    }
+    rmSync(lock, { force: true });
+    symlinkSync('/dev/zero', lock);
+    const before = process.memoryUsage().arrayBuffers;
+    await node(home);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+    expect(readFileSync(lock, 'utf8').trim()).toBe(String(process.pid));
+  });
+
+  it('refuses a home every user may write to, or one of another user, where anyone could have planted the key', { skip: process.getuid === undefined }, async () => {
+    for (const mode of [0o777, 0o1777, 0o757]) {
+      const home = freshHome();
+      // Another user's key, put there before our first start: using it would make them this node.
+      writeFileSync(join(home, 'node-key'), Buffer.alloc(32, 7));
+      chmodSync(home, mode);
+      const error = await createNode({ home, listen: [] }).catch((e: unknown) => e);
+      expect([mode.toString(8), error]).toMatchObject([mode.toString(8), { code: 'ERR_STORAGE', detail: { home, mode } }]);
+      expect(readdirSync(home)).toEqual(['node-key']);
+    }
+    if (process.getuid!() === 0) {
+      const home = freshHome();
+      chownSync(home, 65534, 65534);
+      await expect(createNode({ home, listen: [] })).rejects.toMatchObject({ code: 'ERR_STORAGE', detail: { uid: 65534 } });
+    }
+    // Group-writable (a shared group) and our own 0700 still start.
+    const shared = freshHome();
+    chmodSync(shared, 0o770);
+    await node(shared);
   });
 
   it('is not taken when the node is given storage instead of a home', async () => {
