@@ -21,6 +21,9 @@ function webSocketFrom(localAddress: string, headers: Record<string, string> = {
   class FromAddress extends WebSocket {
     constructor(url: string) {
       super(url, { localAddress, headers, perMessageDeflate: false });
+      // The cleanup may terminate it while the upgrade's answer is still on its way: ws then emits
+      // 'error', which with no listener is thrown out of the event loop (the server side already counted it).
+      this.on('error', () => undefined);
     }
   }
   return FromAddress as unknown as WebSocketConstructor;
