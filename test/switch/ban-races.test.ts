@@ -74,4 +74,14 @@ describe('a ban landing during the upgrade', () => {
     expect((await within(dialing, 5000, 'dial outcome'))?.code, 'the dial to an address banned meanwhile').toBe('ERR_BANNED');
     expect(victim.sw.getPeer(dialled.key.nodeId), 'peer at a banned address connected').toBeUndefined();
   });
+
+  it('an address ban holds against the IPv4-mapped IPv6 spelling of its host (the same socket address)', async () => {
+    const [victim, target] = await Promise.all([startNode(), startNode()]);
+    const port = target.address.slice(target.address.lastIndexOf(':') + 1);
+    victim.sw.ban(`tcp://127.0.0.1:${port}`, 60_000);
+    // Before: a PEX answer (or anyone) naming [::ffff:127.0.0.1] had us dial the banned address again.
+    const error = await victim.sw.dial(`tcp://${target.key.nodeId}@[::ffff:127.0.0.1]:${port}`).then(() => undefined, (e: unknown) => e as PeerRejectedError);
+    expect(error?.code, 'dial of the banned address, spelled as IPv6').toBe('ERR_BANNED');
+    expect(victim.sw.getPeer(target.key.nodeId)).toBeUndefined();
+  });
 });
