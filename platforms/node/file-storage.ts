@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MeshlinkError } from '../../src/errors.js';
 import { MAX_ADDRESS_BOOK_BYTES } from '../../src/pex/constants.js';
-import { assertStorageKey, type Storage } from '../../src/storage/storage.js';
+import { assertStorageKey, STORAGE_TEMPORARY_SUFFIX, type Storage } from '../../src/storage/storage.js';
 
 /**
  * Largest file `get` reads: above the largest value meshlink stores (an address book may load up to
@@ -17,7 +17,7 @@ export const FILE_STORAGE_MAX_BYTES = MAX_ADDRESS_BOOK_BYTES + 16 * 1024 * 1024;
  * key removes it. Far longer than any write takes, so a write in flight is never swept.
  */
 export const FILE_STORAGE_STALE_TEMPORARY_MS = 10 * 60 * 1000;
-const TEMPORARY_SUFFIX = /^\.[0-9a-f]{12}\.tmp$/;
+const TEMPORARY_NAME_AFTER_KEY = new RegExp(`^${STORAGE_TEMPORARY_SUFFIX.source}`);
 
 /**
  * Storage as files in a directory (the node's home). Writes are atomic: a temporary file is written,
@@ -87,7 +87,8 @@ export class FileStorage implements Storage {
     const names = await readdir(this.directory).catch(() => [] as string[]);
     const now = Date.now();
     for (const name of names) {
-      if (!name.startsWith(key) || !TEMPORARY_SUFFIX.test(name.slice(key.length))) continue;
+      // Exactly `<key>.<12 hex>.tmp` (assertStorageKey keeps every key from ending so).
+      if (!name.startsWith(key) || !TEMPORARY_NAME_AFTER_KEY.test(name.slice(key.length))) continue;
       const path = join(this.directory, name);
       const info = await stat(path).catch(() => undefined);
       if (info !== undefined && now - info.mtimeMs > FILE_STORAGE_STALE_TEMPORARY_MS) await rm(path, { force: true }).catch(() => undefined);

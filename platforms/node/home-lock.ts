@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MeshlinkError } from '../../src/errors.js';
 
@@ -63,6 +63,15 @@ export function lockHome(home: string): HomeLock {
 function assertHomeIsOurs(directory: string): void {
   const uid = process.getuid?.();
   if (uid === undefined) return; // Windows: ACLs, not modes
+  // A home that is a link of another user's (made in /tmp before we first start) passes the checks below
+  // by pointing at a directory of ours, and its owner may point it at their own key a moment later: the
+  // key is read after this check, through the link.
+  const link = lstatSync(directory);
+  if (link.isSymbolicLink() && link.uid !== uid && link.uid !== 0) {
+    throw new MeshlinkError('ERR_STORAGE', `home ${directory} is a link that belongs to another user (uid ${link.uid}), who could point it at their node key: use a home of your own`, {
+      detail: { home: directory, uid: link.uid },
+    });
+  }
   const info = statSync(directory);
   const worldWritable = (info.mode & 0o002) !== 0;
   if (!worldWritable && (info.uid === uid || info.uid === 0)) return;

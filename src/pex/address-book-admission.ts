@@ -1,5 +1,5 @@
 import { formatAddress, isNodeId, type PeerAddress } from '../transport/address.js';
-import { classifyAddress, isLocalScope } from '../transport/ip.js';
+import { classifyAddress, isLocalScope, sameHostKey } from '../transport/ip.js';
 import type { BanList } from './address-book-bans.js';
 import { canonicalAddress, locationOf, type KnownAddress } from './known-address.js';
 
@@ -33,7 +33,7 @@ export interface ExaminedSource {
   readonly source: string;
   readonly sourceGroup: string;
   readonly sourceNodeId: string;
-  /** The source's host, lower-cased; undefined for a bare node id. */
+  /** The source's host as sameHostKey spells it; undefined for a bare node id. */
   readonly sourceHost?: string;
   /** The source without its node id: what a node's claim about itself on another host is credited to. */
   readonly hearsaySource?: string;
@@ -98,7 +98,8 @@ export class AddressAdmission {
     // it in front of our PEX answers, only on the host where we reach it: anyone can claim addresses on
     // any host, and fresh keys claiming a victim's host would have every node that asks us sent there.
     // A claim on another host (a second interface, a DNS name) is kept as hearsay, credited to no node.
-    const claimedHost = parsed.host.toLowerCase();
+    // A dual-stack listener sees an IPv4 peer at ::ffff:a.b.c.d: the same host as the a.b.c.d it claims.
+    const claimedHost = sameHostKey(parsed.host);
     if (sourceNodeId === parsed.nodeId && hearsaySource !== undefined && claimedHost !== '' && claimedHost !== sourceHost) {
       normalizedSource = hearsaySource;
       sourceNodeId = '';
@@ -128,7 +129,7 @@ export class AddressAdmission {
           source: formatAddress(sourceAddress),
           sourceGroup: classifyAddress(sourceAddress).group,
           sourceNodeId: sourceAddress.nodeId ?? '',
-          sourceHost: sourceAddress.host.toLowerCase(),
+          sourceHost: sameHostKey(sourceAddress.host),
           hearsaySource: formatAddress({ ...sourceAddress, nodeId: undefined }),
         };
       }

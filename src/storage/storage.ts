@@ -12,10 +12,19 @@ export interface Storage {
 
 const STORAGE_KEY_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/**
+ * How FileStorage names a write in progress (`<key>.<12 hex>.tmp`), which it removes once stale: no key
+ * may end so, or a write of the key before it would sweep its value away.
+ */
+export const STORAGE_TEMPORARY_SUFFIX = /\.[0-9a-f]{12}\.tmp$/;
+
 /** Keys double as file names, so they are kept to a safe alphabet. */
 export function assertStorageKey(key: string): void {
   if (!STORAGE_KEY_PATTERN.test(key)) {
     throw new TypeError(`Invalid storage key "${key}": use 1-64 of [a-z0-9._-], starting with a letter or digit`);
+  }
+  if (STORAGE_TEMPORARY_SUFFIX.test(key)) {
+    throw new TypeError(`Invalid storage key "${key}": a name ending in .<12 hex digits>.tmp is a temporary file of FileStorage`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { formatAddress, parseAddress } from '../transport/address.js';
+import { sameHostKey } from '../transport/ip.js';
 import { MAX_BAN_ENTRIES } from './constants.js';
 import { systemClock } from '../util/clock.js';
 
@@ -75,7 +76,8 @@ function keysOf(target: string): string[] {
   if (!target.includes('://')) return [target.toLowerCase()];
   try {
     const address = parseAddress(target);
-    const keys = [formatAddress({ ...address, nodeId: undefined })];
+    // [::ffff:a.b.c.d] is a.b.c.d (the same socket address): one key, or a ban is dodged by respelling it.
+    const keys = [formatAddress({ ...address, host: address.host.includes(':') ? sameHostKey(address.host) : address.host, nodeId: undefined })];
     if (address.nodeId !== undefined) keys.push(address.nodeId);
     return keys;
   } catch {

@@ -72,6 +72,8 @@ class SharedDial {
 interface PersistentState {
   address: string;
   attempt: number;
+  /** Connections in a row that lasted under RECONNECT_STABLE_AFTER_MS (a flapping peer's count). */
+  shortLived: number;
   timer: TimerHandle | undefined;
 }
 
@@ -103,7 +105,7 @@ export class Dialer {
     const parsed = parseAddress(address);
     if (parsed.nodeId === undefined) throw new ConfigError('ERR_INVALID_ADDRESS', `Persistent peer ${address} needs a node id`);
     if (this.persistent.has(parsed.nodeId)) return;
-    const state: PersistentState = { address: formatAddress(parsed), attempt: 0, timer: undefined };
+    const state: PersistentState = { address: formatAddress(parsed), attempt: 0, shortLived: 0, timer: undefined };
     this.persistent.set(parsed.nodeId, state);
     if (this.sw.getPeer(parsed.nodeId) === undefined) this.schedule(parsed.nodeId, state, 0);
   }
@@ -131,7 +133,7 @@ export class Dialer {
     }
     if (this.sw.bans.isBanned(text)) return Promise.reject(new PeerRejectedError('ERR_BANNED', `${text} is banned`, { peerId }));
     if (options.persistent === true && peerId !== undefined && !this.persistent.has(peerId)) {
-      this.persistent.set(peerId, { address: text, attempt: 0, timer: undefined });
+      this.persistent.set(peerId, { address: text, attempt: 0, shortLived: 0, timer: undefined });
     }
     if (peerId !== undefined) {
       const existing = this.sw.getPeer(peerId);
@@ -214,7 +216,11 @@ export class Dialer {
     const state = this.persistent.get(peer.id);
     if (state === undefined || this.stopped) return;
     const lastedMs = this.sw.options.clock.now() - peer.connectedAt;
-    state.attempt = lastedMs >= RECONNECT_STABLE_AFTER_MS ? 0 : state.attempt + 1;
+    // The failed dials before this connection were an outage, which it ended: what counts now is how
+    // many connections in a row were short (else a peer back from an outage, restarting once more,
+    // waited the longest backoff). A peer that accepts and hangs up still backs off by its own count.
+    state.shortLived = lastedMs >= RECONNECT_STABLE_AFTER_MS ? 0 : state.shortLived + 1;
+    state.attempt = state.shortLived;
     this.schedule(peer.id, state, backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random));
   }
 

@@ -233,7 +233,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   ban(target: string, durationMs = DEFAULT_BAN_DURATION_MS, reason?: Error): void {
     this.bans.ban(target, durationMs);
     for (const peer of this.peers) {
-      if (this.bans.isBanned(peer.id)) this.stopPeerForError(peer, reason ?? new PeerRejectedError('ERR_BANNED', `Banned for ${durationMs} ms`, { peerId: peer.id }));
+      if (this.isBannedPeer(peer.id, peer.direction, peer.address)) this.stopPeerForError(peer, reason ?? new PeerRejectedError('ERR_BANNED', `Banned for ${durationMs} ms`, { peerId: peer.id }));
     }
   }
 
@@ -361,12 +361,21 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
    */
   addPeer(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean): Peer {
     const peerId = upgraded.remoteInfo.id;
-    if (this.bans.isBanned(peerId)) {
+    if (this.isBannedPeer(peerId, direction, address)) {
       const refusal = new PeerRejectedError('ERR_BANNED', `${peerId} was banned while connecting`, { peerId });
       upgraded.link.destroy(refusal);
       throw refusal;
     }
     return this.peerRegistry.add(upgraded, direction, address, transport, persistent);
+  }
+
+  /**
+   * Whether a ban covers this peer: its id, or (outbound) the address we reached it at, since a ban of
+   * an address without an id (`tcp://host:port`) names no id to match. An inbound peer's address is
+   * its ephemeral endpoint, which no ban names.
+   */
+  private isBannedPeer(peerId: string, direction: Direction, address: string): boolean {
+    return this.bans.isBanned(peerId) || (direction === 'outbound' && address.includes('://') && this.bans.isBanned(address));
   }
 
   /** @internal Inbound slots taken (admitted included), less those of evicted peers still closing. */

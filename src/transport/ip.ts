@@ -152,6 +152,18 @@ function embeddedIPv4(b: Uint8Array): Uint8Array | undefined {
 }
 
 /**
+ * One spelling per machine for "is this the host we reach it at": an IPv4-mapped IPv6 address
+ * (`::ffff:1.2.3.4`, how a dual-stack listener sees an IPv4 peer) is that IPv4; the rest lower-cased.
+ * Only mapped: NAT64, 6to4 and Teredo addresses are other hosts' ways to an IPv4, not the same socket.
+ */
+export function sameHostKey(host: string): string {
+  const lowered = host.toLowerCase();
+  if (!lowered.startsWith('::ffff:')) return lowered;
+  const bytes = parseIPv6(lowered);
+  return bytes !== undefined && bytes.subarray(0, 10).every((byte) => byte === 0) && bytes[10] === 0xff && bytes[11] === 0xff ? bytes.subarray(12).join('.') : lowered;
+}
+
+/**
  * The place an IP literal lands at, for counting dials at one host: the IPv4 address (also when it is
  * inside an IPv6 one: mapped, NAT64, 6to4, Teredo), or an IPv6 address's /64 (one subscriber's
  * allocation, often routed whole to one machine). Other hosts (names) come back as they are.

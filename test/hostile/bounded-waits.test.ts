@@ -141,4 +141,25 @@ describe('bounded waits', () => {
     expect(connections, 'connections in 4.5 s').toBeGreaterThanOrEqual(2);
     expect(connections, 'connections in 4.5 s').toBeLessThanOrEqual(4);
   });
+
+  it('a persistent peer back from a long outage that drops its first connection is redialled at once, not after the longest backoff', async () => {
+    // A fast policy standing in for the default (0.5 s … 60 s): the outage takes the backoff to its cap.
+    const reconnect = { baseDelayMs: 50, maxDelayMs: 3000, jitterRatio: 0 };
+    const node = await startNode({ reconnect });
+    const key = generateNodeKey();
+    let peer = await startNode({ identity: key });
+    const port = peer.address.slice(peer.address.lastIndexOf(':') + 1);
+    await node.sw.dial(peer.address, { persistent: true });
+    await peer.sw.stop();
+    await new Promise((resolve) => setTimeout(resolve, 3500)); // dials fail: 50, 100 … 1,600 ms, then 3 s
+    // Back (a deploy: it starts, then restarts once more at once).
+    peer = await startNode({ identity: key, listen: [`tcp://127.0.0.1:${port}`] });
+    await waitFor(() => node.sw.getPeer(key.nodeId) !== undefined, 5000, 'reconnected after the outage');
+    await peer.sw.stop();
+    peer = await startNode({ identity: key, listen: [`tcp://127.0.0.1:${port}`] });
+    const { ms } = await timed(waitFor(() => node.sw.getPeer(key.nodeId) !== undefined, 5000, 'reconnected after the restart'));
+    // The short connection is the second in a row (base · 2²); before: the outage's failed dials still
+    // counted, so the node waited the longest backoff (60 s by default) for a peer that was back.
+    expect(ms, 'reconnected after the restart').toBeLessThan(1500);
+  }, 15000);
 });

@@ -66,6 +66,22 @@ describe('PEX identity lies', () => {
     }
   });
 
+  it('a claim on the IPv4 host a peer connects from is first-hand on a dual-stack listener too (::ffff:a.b.c.d)', async () => {
+    // A listener on an IPv6 socket (`[::]`, here its loopback-only stand-in) sees IPv4 peers as
+    // ::ffff:a.b.c.d: the host it reaches them at is the IPv4 they claim, in another spelling.
+    const victim = await startVictim({ pex: { allowLocal: true }, switchOptions: { listen: ['tcp://[::ffff:127.0.0.1]:0'] } });
+    const attacker = await connectAttacker(victim);
+    expect(victim.sw.getPeer(attacker.id)!.address, 'seen at the mapped address').toMatch(/^\[::ffff:127\.0\.0\.1\]:/);
+    const ownHost = `tcp://${attacker.id}@127.0.0.1:7002`;
+    const otherHost = `tcp://${attacker.id}@127.0.0.2:7001`;
+    await tellVictim(victim, attacker, [ownHost, otherHost]);
+    const firstHand = victim.pex.book.sampleFirstHand(1000);
+    // Before: hearsay, as a claim on a foreign host: every IPv4 node connecting to a dual-stack listener
+    // lost its first-hand place (the front of our PEX answers) to whatever others said about it.
+    expect(firstHand, 'a claim on the host it connects from').toContain(ownHost);
+    expect(firstHand, 'a claim on another host').not.toContain(otherHost);
+  });
+
   it('connecting to a node at an address not in the book never marks a made-up address of its id as tried', async () => {
     const victim = await startVictim({ pex: { allowLocal: true } });
     const node = await startHonest('tcp://127.0.0.1:0');

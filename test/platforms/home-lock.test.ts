@@ -4,7 +4,7 @@
  * with the CLI is in test/cli/cli.test.ts.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,6 +129,21 @@ describe('home lock', () => {
     const shared = freshHome();
     chmodSync(shared, 0o770);
     await node(shared);
+  });
+
+  it("refuses a home that is another user's link, which its owner may repoint at their key while we start", { skip: process.getuid?.() !== 0 }, async () => {
+    // Another user's link to a directory of ours (it passes every check made through it); its owner can
+    // replace it (in a sticky /tmp too) between the check and the key's read.
+    const ours = freshHome();
+    const link = join(freshHome(), 'home');
+    symlinkSync(ours, link);
+    lchownSync(link, 65534, 65534);
+    // Before: the node started in it.
+    await expect(createNode({ home: link, listen: [] })).rejects.toMatchObject({ code: 'ERR_STORAGE', detail: { home: link, uid: 65534 } });
+    expect(readdirSync(ours)).toEqual([]);
+    // A link of our own (or root's: secret mounts) is fine.
+    lchownSync(link, process.getuid!(), process.getgid!());
+    await node(link);
   });
 
   it('is not taken when the node is given storage instead of a home', async () => {

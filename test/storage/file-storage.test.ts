@@ -96,6 +96,23 @@ describe.skipIf(process.platform === 'win32')('FileStorage over files it did not
     expect((await storage.get('address-book'))?.length).toBe(20);
   });
 
+  it("a key shaped like another key's temporary file is refused, so the sweep can never take a value of the app's", async () => {
+    const home = await freshHome();
+    const storage = new FileStorage(home);
+    const lookalike = 'notes.0123456789ab.tmp';
+    // Before: taken; 10 minutes later the next write of 'notes' swept it as a crashed write's leftover.
+    await expect(storage.set(lookalike, new Uint8Array([1, 2, 3]))).rejects.toBeInstanceOf(TypeError);
+    await expect(storage.get(lookalike)).rejects.toBeInstanceOf(TypeError);
+    // Names near it are still keys.
+    for (const key of ['notes.0123456789ab', 'notes.tmp', 'notes.0123456789ab.tmp.2', 'notes.0123456789abc.tmp']) {
+      await storage.set(key, new Uint8Array([7]));
+      const old = new Date(Date.now() - 60 * 60 * 1000);
+      await utimes(join(home, key), old, old);
+    }
+    await storage.set('notes', new Uint8Array([9]));
+    expect((await readdir(home)).sort()).toEqual(['notes', 'notes.0123456789ab', 'notes.0123456789ab.tmp.2', 'notes.0123456789abc.tmp', 'notes.tmp']);
+  });
+
   it('still reads a key through a symlink to a regular file (secret mounts are links)', async () => {
     const home = await freshHome();
     const secrets = await freshHome();

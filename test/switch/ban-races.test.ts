@@ -61,4 +61,27 @@ describe('a ban landing during the upgrade', () => {
     expect(refused?.code, 'their dial, banned meanwhile').toBe('ERR_BANNED');
     expect(victim.sw.getPeer(high.nodeId), 'banned peer connected').toBeUndefined();
   });
+
+  it('an address ban (no node id) cuts the peer we reached there and one we are dialling there, as the docs say', async () => {
+    const [victim, connected, dialled] = await Promise.all([startNode(), startNode(), startNode()]);
+    await victim.sw.dial(connected.address);
+    const hostPort = (address: string): string => `tcp://${address.slice(address.indexOf('@') + 1)}`;
+    // Before: still connected (only bans naming its id cut a peer), and the dial completed behind the ban.
+    victim.sw.ban(hostPort(connected.address), 60_000);
+    await waitFor(() => victim.sw.getPeer(connected.key.nodeId) === undefined, 3000, 'the peer at the banned address is cut');
+    const dialing = victim.sw.dial(dialled.address).then(() => undefined, (e: unknown) => e as PeerRejectedError);
+    victim.sw.ban(hostPort(dialled.address), 60_000);
+    expect((await within(dialing, 5000, 'dial outcome'))?.code, 'the dial to an address banned meanwhile').toBe('ERR_BANNED');
+    expect(victim.sw.getPeer(dialled.key.nodeId), 'peer at a banned address connected').toBeUndefined();
+  });
+
+  it('an address ban holds against the IPv4-mapped IPv6 spelling of its host (the same socket address)', async () => {
+    const [victim, target] = await Promise.all([startNode(), startNode()]);
+    const port = target.address.slice(target.address.lastIndexOf(':') + 1);
+    victim.sw.ban(`tcp://127.0.0.1:${port}`, 60_000);
+    // Before: a PEX answer (or anyone) naming [::ffff:127.0.0.1] had us dial the banned address again.
+    const error = await victim.sw.dial(`tcp://${target.key.nodeId}@[::ffff:127.0.0.1]:${port}`).then(() => undefined, (e: unknown) => e as PeerRejectedError);
+    expect(error?.code, 'dial of the banned address, spelled as IPv6').toBe('ERR_BANNED');
+    expect(victim.sw.getPeer(target.key.nodeId)).toBeUndefined();
+  });
 });
