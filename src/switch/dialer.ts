@@ -35,8 +35,6 @@ export interface DialOptions {
 class SharedDial {
   /** Callers whose signal has not fired; Infinity once one dials without a signal. */
   private waiting = 0;
-  /** A persistent peer's redial timer waits on this dial and handles its failure itself. */
-  redialTimerJoined = false;
 
   constructor(
     /** Aborts the dial: fired when the last caller gave up. */
@@ -163,9 +161,10 @@ export class Dialer {
         forget();
         // A persistent peer whose dial failed (the app's first `persistent: true` dial, or anyone's) is
         // redialled: only its timer's own dials used to be, so a peer that was down at the first dial was
-        // never dialled again, and later addPersistent calls found it already listed.
+        // never dialled again, and later addPersistent calls found it already listed. The redial timer's
+        // own dial may end up here too: redialAfter schedules once, whoever calls it first.
         const state = this.persistent.get(peerId);
-        if (state !== undefined && !shared.redialTimerJoined) this.redialAfter(peerId, state, error);
+        if (state !== undefined) this.redialAfter(peerId, state, error);
       });
     }
     return shared.join(options.signal);
@@ -229,15 +228,17 @@ export class Dialer {
     state.timer = this.sw.options.clock.setTimeout(() => {
       state.timer = undefined;
       if (this.stopped || this.sw.getPeer(peerId) !== undefined) return;
-      const dialled = this.dial(state.address, {});
-      const shared = this.inFlight.get(peerId);
-      if (shared !== undefined) shared.redialTimerJoined = true;
-      // Success does not start the backoff over: the connection must last (see onPeerGone).
-      dialled.then(undefined, (error: unknown) => this.redialAfter(peerId, state, error));
+      // Success does not start the backoff over: the connection must last (see onPeerGone). A failure
+      // before any attempt was made (a ban, the outbound limit) is handled here; an attempt's own
+      // failure has already been, by dial() (redialAfter is then a no-op: the timer is set).
+      this.dial(state.address, {}).then(undefined, (error: unknown) => this.redialAfter(peerId, state, error));
     }, delayMs);
   }
 
-  /** A dial of a persistent peer failed: try again after the backoff (not after a stop or an abort). */
+  /**
+   * A dial of a persistent peer failed: try again after the backoff (not after a stop or an abort).
+   * Once per failure: a second report of it finds the redial already scheduled and does nothing.
+   */
   private redialAfter(peerId: string, state: PersistentState, error: unknown): void {
     const failure = toError(error);
     if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError || failure instanceof NotRunningError) return;
