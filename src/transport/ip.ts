@@ -140,11 +140,16 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/** The IPv4 address of an IPv4-mapped IPv6 one (`::ffff:a.b.c.d`: the same socket address). */
+function mappedIPv4(b: Uint8Array): Uint8Array | undefined {
+  return b.subarray(0, 10).every((byte) => byte === 0) && b[10] === 0xff && b[11] === 0xff ? b.slice(12, 16) : undefined;
+}
+
 /** The IPv4 address inside an IPv6 one (mapped, NAT64, 6to4, Teredo), which is what a peer really uses. */
 function embeddedIPv4(b: Uint8Array): Uint8Array | undefined {
+  const mapped = mappedIPv4(b);
+  if (mapped !== undefined) return mapped;
   const prefixIs = (prefix: readonly number[]): boolean => prefix.every((value, i) => b[i] === value);
-  const zeros10 = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-  if (prefixIs([...zeros10, 0xff, 0xff])) return b.slice(12, 16); // ::ffff:a.b.c.d
   if (prefixIs([0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0])) return b.slice(12, 16); // RFC 6052 NAT64
   if (prefixIs([0x20, 0x02])) return b.slice(2, 6); // RFC 3964 6to4
   if (prefixIs([0x20, 0x01, 0x00, 0x00])) return b.slice(12, 16).map((byte) => byte ^ 0xff); // RFC 4380 Teredo
@@ -160,7 +165,7 @@ export function sameHostKey(host: string): string {
   const lowered = host.toLowerCase();
   if (!lowered.startsWith('::ffff:')) return lowered;
   const bytes = parseIPv6(lowered);
-  return bytes !== undefined && bytes.subarray(0, 10).every((byte) => byte === 0) && bytes[10] === 0xff && bytes[11] === 0xff ? bytes.subarray(12).join('.') : lowered;
+  return (bytes === undefined ? undefined : mappedIPv4(bytes))?.join('.') ?? lowered;
 }
 
 /**
