@@ -263,11 +263,8 @@ export class MConnection {
   destroy(error?: Error): void {
     if (this.stateValue === 'closed') return;
     const open = this.started && !this.link.closed;
-    this.end(error, !open ? undefined : (closePacketFor(error) ?? (this.receiver.holdsRemoteEnd ? undeliveredClosePacket(error) : undefined)));
-  }
-
-  /** destroy(), with the close packet (if any) to tell the peer first. */
-  private end(error: Error | undefined, closePacket: Uint8Array | undefined): void {
+    // A peer whose FIN waits behind what our readers have not taken hears that it was dropped.
+    const closePacket = open ? (closePacketFor(error) ?? (this.receiver.holdsRemoteEnd ? undeliveredClosePacket(error) : undefined)) : undefined;
     if (closePacket === undefined) {
       this.link.destroy(error);
     } else {
