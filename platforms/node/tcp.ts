@@ -134,9 +134,10 @@ export class TcpLink implements Link {
     if (this.closedValue) queueMicrotask(() => handlers.onClose(this.failure));
   }
 
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Uint8Array, onReleased?: () => void): boolean {
     if (this.closedValue || !this.socket.writable) return false;
-    this.socket.write(chunk);
+    // Node calls back once libuv has written the chunk, or with an error once it never will.
+    this.socket.write(chunk, onReleased);
     if (this.socket.writableLength >= this.highWaterMarkBytes) {
       this.needDrain = true;
       return false;

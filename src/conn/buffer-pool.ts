@@ -29,7 +29,8 @@ export class BufferPool {
    */
   release(buffer: Uint8Array): void {
     if (buffer.buffer.byteLength !== this.bufferBytes || buffer.byteLength !== this.bufferBytes || this.free.length >= this.maxFree) return;
-    if (this.free.includes(buffer)) return;
+    // By memory, not by view: a user may hand back a new view of the buffer it was lent.
+    for (const held of this.free) if (held.buffer === buffer.buffer) return;
     this.free.push(buffer);
   }
 }

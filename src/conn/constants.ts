@@ -21,6 +21,22 @@ export const BATCH_POOL_MAX_FREE_BUFFERS = 4;
 export const FRAME_SLAB_MAX_FRAME_BYTES = 2 * 1024;
 /** A small frame still held by a socket keeps at most this much memory alive. */
 export const FRAME_SLAB_BYTES = 32 * 1024;
+/**
+ * Sealed frames from this size up to a whole 64 KiB frame are written from reused buffers when the link
+ * tells when it lets go of one (Node's TCP and `ws`); half a buffer, so a frame held by a socket pins at
+ * most twice its size.
+ */
+export const FRAME_POOL_MIN_FRAME_BYTES = 32 * 1024;
+/** Pooled frame buffers kept idle, process-wide (≤ 8 × 64 KiB). */
+export const FRAME_POOL_MAX_FREE_BUFFERS = 8;
+/**
+ * Batches one flush writes before the rest waits for the next turn of the event loop (≤ 256 KiB at the
+ * default batch size). A deep queue then cannot hold the loop for all of it (64 MiB would take a few
+ * hundred ms) while other peers, timers and reads wait, and the links' write callbacks, which Node runs
+ * between turns, hand the frame pool's buffers back while they are still in the cache. Measured in
+ * docs/benchmarks.md: the ws bulk sender's CPU per 64 KiB message fell by about a fifth.
+ */
+export const MAX_BATCHES_PER_FLUSH = 4;
 /** Stop packing new batches while the link holds this many unsent bytes; resume on drain. */
 export const DEFAULT_LINK_HIGH_WATER_BYTES = 128 * 1024;
 

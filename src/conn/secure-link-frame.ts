@@ -2,6 +2,7 @@ import type { Aead } from '../crypto/aead.js';
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, FRAME_HEADER_BYTES } from '../crypto/constants.js';
 import { ProtocolError } from '../errors.js';
 import { FRAME_SLAB_BYTES, FRAME_SLAB_MAX_FRAME_BYTES } from './constants.js';
+import { takePooledFrame } from './frame-pool.js';
 
 /**
  * Sealed frames, pure and I/O-free so they can be tested byte by byte:
@@ -38,9 +39,12 @@ function nonceFor(counter: number): Uint8Array {
 let frameSlab = new Uint8Array(0);
 let frameSlabOffset = 0;
 
-/** A buffer nobody else writes to, for one frame: small ones are views of the shared slab (see the constants). */
+/**
+ * A buffer nobody else writes to, for one frame: small ones are views of the shared slab, large ones
+ * reused buffers of the frame pool (see the constants).
+ */
 function allocateFrame(bytes: number): Uint8Array {
-  if (bytes > FRAME_SLAB_MAX_FRAME_BYTES) return new Uint8Array(bytes);
+  if (bytes > FRAME_SLAB_MAX_FRAME_BYTES) return takePooledFrame(bytes) ?? new Uint8Array(bytes);
   if (frameSlabOffset + bytes > frameSlab.length) {
     frameSlab = new Uint8Array(FRAME_SLAB_BYTES);
     frameSlabOffset = 0;

@@ -2,6 +2,7 @@ import { MeshlinkError, ProtocolError, toError } from '../errors.js';
 import { HeldChunks } from '../transport/held-chunks.js';
 import type { Link, LinkHandlers } from '../transport/link.js';
 import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
+import { releaserOf } from './frame-pool.js';
 import type { FrameDecoder, FrameEncoder } from './secure-link-frame.js';
 
 /**
@@ -118,7 +119,7 @@ export class SecureLinkSession implements SecureLink {
         if (latencyProbeEnabled) markLatency(LatencyPoint.Seal);
         const frame = this.encoder.encode(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end));
         if (latencyProbeEnabled) markLatency(LatencyPoint.Write);
-        ok = this.link.write(frame);
+        ok = this.link.write(frame, releaserOf(frame));
         if (latencyProbeEnabled) markLatency(LatencyPoint.Written);
       }
     } catch (error) {

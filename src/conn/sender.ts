@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
 import type { MConnectionState } from './mconnection.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
+import { MAX_BATCHES_PER_FLUSH } from './constants.js';
 import type { SendScheduler } from './send-scheduler.js';
 
 /** What the send side needs from its connection. */
@@ -15,7 +16,7 @@ export interface SenderOwner {
 /**
  * The send side of an MConnection: when to flush and how. A flush packs the channels' queued packets
  * into batches of up to `maxBatchBytes` (SendScheduler picks the packets) and hands each batch to the
- * link in one write, within the send rate limit. While the link reports backpressure nothing more is
+ * link in one write, within the send rate limit, a few batches per turn of the event loop. While the link reports backpressure nothing more is
  * packed until it drains, so a peer that does not read stalls our queues, never our memory.
  */
 export class Sender {
@@ -114,7 +115,12 @@ export class Sender {
   private flushBatches(): void {
     if (this.owner.state === 'closed' || this.waitingForDrain || this.rateTimer !== undefined) return;
     const limiter = this.limiter;
-    for (;;) {
+    for (let batches = 0; ; batches++) {
+      if (batches === MAX_BATCHES_PER_FLUSH) {
+        // The rest waits a turn of the event loop: see MAX_BATCHES_PER_FLUSH.
+        this.scheduleFlush();
+        return;
+      }
       const waitMs = limiter.delayMs();
       if (waitMs > 0) {
         this.rateTimer = this.clock.setTimeout(() => {

@@ -54,9 +54,11 @@ export interface Link {
   /**
    * Queue bytes for sending. The link may keep a reference to `chunk` until written: do not mutate it
    * afterwards. Returns false when the buffered bytes are above the high-water mark: stop writing
-   * until `onDrain`.
+   * until `onDrain`. `onReleased`, when the link can tell, is called once the link holds `chunk` no
+   * more (written to the network, or dropped), so that the writer may reuse it; a link that cannot
+   * tell never calls it, and must not call it any earlier.
    */
-  write(chunk: Uint8Array): boolean;
+  write(chunk: Uint8Array, onReleased?: () => void): boolean;
   /** Stop delivering data (read backpressure); bytes wait in the kernel or the transport. */
   pause(): void;
   resume(): void;

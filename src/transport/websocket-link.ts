@@ -9,7 +9,11 @@ export interface WebSocketLike {
   binaryType: string;
   readonly bufferedAmount: number;
   readonly readyState: number;
-  send(data: Uint8Array): void;
+  /**
+   * `onSent` is `ws` only (browsers ignore it): called once the frame is written to the socket, or
+   * with an error once it never will be.
+   */
+  send(data: Uint8Array, onSent?: (error?: Error) => void): void;
   close(code?: number, reason?: string): void;
   onmessage: ((event: { data: unknown }) => void) | null;
   onclose: ((event: { code: number; reason: string }) => void) | null;
@@ -53,6 +57,8 @@ const NO_STATUS = 1005;
 /** A Link over one open WebSocket. Each binary message is one chunk of the byte stream. */
 export class WebSocketLink extends MessageLink {
   readonly transport = 'ws';
+  /** `ws` calls `send`'s callback when the frame is written; a browser's WebSocket has none. */
+  private readonly sendCallsBack: boolean;
 
   constructor(
     private readonly socket: WebSocketLike,
@@ -68,6 +74,7 @@ export class WebSocketLink extends MessageLink {
     });
     // Until attach(), hold data (and pause `ws` sockets) so that nothing is lost or unbounded.
     this.pause();
+    this.sendCallsBack = socket.on !== undefined;
     if (socket.on !== undefined) {
       // `ws`: Buffers that are views of what its socket read, which nothing reuses: ours to keep.
       socket.binaryType = 'nodebuffer';
@@ -111,9 +118,10 @@ export class WebSocketLink extends MessageLink {
     return this.socket.bufferedAmount;
   }
 
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Uint8Array, onReleased?: () => void): boolean {
     if (this.closedValue || this.socket.readyState !== OPEN) return false;
-    this.socket.send(chunk);
+    if (onReleased !== undefined && this.sendCallsBack) this.socket.send(chunk, onReleased);
+    else this.socket.send(chunk);
     return this.belowHighWaterMark();
   }
 
