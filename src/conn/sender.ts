@@ -1,9 +1,9 @@
 import type { Link } from '../transport/link.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
+import { MAX_BATCHES_PER_FLUSH } from './constants.js';
 import type { MConnectionState } from './mconnection.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
-import { MAX_BATCHES_PER_FLUSH } from './constants.js';
 import type { SendScheduler } from './send-scheduler.js';
 
 /** What the send side needs from its connection. */
@@ -16,8 +16,9 @@ export interface SenderOwner {
 /**
  * The send side of an MConnection: when to flush and how. A flush packs the channels' queued packets
  * into batches of up to `maxBatchBytes` (SendScheduler picks the packets) and hands each batch to the
- * link in one write, within the send rate limit, a few batches per turn of the event loop. While the link reports backpressure nothing more is
- * packed until it drains, so a peer that does not read stalls our queues, never our memory.
+ * link in one write, within the send rate limit, a few batches per turn of the event loop. While the
+ * link reports backpressure nothing more is packed until it drains, so a peer that does not read stalls
+ * our queues, never our memory.
  */
 export class Sender {
   sentBytes = 0;
