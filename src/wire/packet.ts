@@ -163,6 +163,7 @@ export class PacketDecoder {
             // Fast path: a whole packet inside this chunk is handed over without copying.
             if (length - offset >= MSG_PACKET_HEADER_BYTES) {
               const payloadLength = (chunk[offset + 2]! << 8) | chunk[offset + 3]!;
+              if (payloadLength === 0 && kind === PacketKind.Msg) return this.failEmptyFragment();
               const start = offset + MSG_PACKET_HEADER_BYTES;
               if (length - start >= payloadLength) {
                 offset = start + payloadLength;
@@ -194,6 +195,7 @@ export class PacketDecoder {
                 detail: { length: payloadLength, limit: MAX_CLOSE_REASON_BYTES },
               });
             }
+            if (payloadLength === 0 && this.headerKind === PacketKind.Msg) return this.failEmptyFragment();
             // 16-bit length: the cap is structural, so no separate size check is needed here.
             this.payload = new Uint8Array(payloadLength);
             this.payloadFilled = 0;
@@ -239,6 +241,16 @@ export class PacketDecoder {
     // A copy (a Buffer's slice() is a view, and the chunk is the caller's to reuse).
     this.parked!.set(chunk.subarray(offset), this.parkedEnd);
     this.parkedEnd += length;
+  }
+
+  /**
+   * A fragment that is not a message's last carries at least a byte (a sender splits only what is
+   * left): an empty one moves no message forward, is counted by no byte limit, and a peer could send
+   * them without end at a handler call per 4 bytes.
+   */
+  private failEmptyFragment(): ProtocolError {
+    this.state = DecoderState.Failed;
+    return new ProtocolError('ERR_MALFORMED_PACKET', 'Empty message fragment that is not the last of its message');
   }
 
   private beginHeader(kind: number): void {

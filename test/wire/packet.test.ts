@@ -177,3 +177,27 @@ describe('packet decoder suspended by its handler', () => {
     expect(events).toEqual(Array.from({ length: 200 }, (_, i) => i.toString(16).padStart(2, '0')));
   });
 });
+
+describe('packet decoder: fragments that carry nothing', () => {
+  it('refuses an empty fragment that is not the last of its message (ERR_MALFORMED_PACKET), whole or split at any byte', () => {
+    const bytes = new Uint8Array(12);
+    let offset = writeMsgPacket(bytes, 0, 0x40, new Uint8Array([7]), 0, 1, false);
+    offset = writeMsgPacket(bytes, offset, 0x40, new Uint8Array(0), 0, 0, false);
+    for (const step of [bytes.length, 1, 3]) {
+      const { handler, events } = recorder();
+      const decoder = new PacketDecoder(handler);
+      let error: ProtocolError | undefined;
+      for (let at = 0; at < offset && error === undefined; at += step) error = decoder.push(bytes.subarray(at, Math.min(at + step, offset)));
+      expect(error?.code).toBe('ERR_MALFORMED_PACKET');
+      expect(events).toEqual([['msg', 0x40, '07', false]]);
+    }
+  });
+
+  it('still takes an empty message (an empty last fragment)', () => {
+    const bytes = new Uint8Array(4);
+    writeMsgPacket(bytes, 0, 0x40, new Uint8Array(0), 0, 0, true);
+    const { handler, events } = recorder();
+    expect(new PacketDecoder(handler).push(bytes)).toBeUndefined();
+    expect(events).toEqual([['msg', 0x40, '', true]]);
+  });
+});
