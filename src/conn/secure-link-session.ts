@@ -158,6 +158,12 @@ export class SecureLinkSession implements SecureLink {
   readonly receiveFrame = (plaintext: Uint8Array): void => {
     if (latencyProbeEnabled) markLatency(LatencyPoint.Opened);
     if (this.phase !== Phase.Open) return;
+    if (plaintext.length === 0) {
+      // `write` seals no empty frame. One carries nothing yet costs an AEAD open, and no byte count
+      // (received bytes, the receive rate limit) sees it: a flood of them was free to send and unmetered.
+      this.fail(new ProtocolError('ERR_PROTOCOL', 'Empty frame', { detail: { frameIndex: this.decoder.framesOpened - 1 } }));
+      return;
+    }
     const handlers = this.handlers;
     if (handlers !== undefined && !this.userPaused && !this.hasPending()) {
       this.deliver(handlers, handlers.retainsChunks === false ? plaintext : new Uint8Array(plaintext));

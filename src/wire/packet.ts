@@ -86,8 +86,15 @@ export class PacketDecoder {
   private payloadFilled = 0;
   /** `suspend()` was called: no packet is handed on until `resume()`. */
   private suspended = false;
-  /** Input that arrived, or was left in its chunk, while suspended (a copy: the chunk is not ours). */
+  /**
+   * Input that arrived, or was left in its chunk, while suspended: a copy (the chunk is not ours), live
+   * from `parkedStart` to `parkedEnd`. Suspended again while handing it on, the decoder only moves the
+   * start, and input arriving while suspended is appended into room that grows by doubling: copying
+   * the rest at each suspension cost O(n²) for a chunk of n tiny messages read one at a time.
+   */
   private parked: Uint8Array | undefined;
+  private parkedStart = 0;
+  private parkedEnd = 0;
 
   constructor(private readonly handler: PacketHandler) {}
 
@@ -105,7 +112,7 @@ export class PacketDecoder {
     const parked = this.parked;
     if (parked === undefined) return undefined;
     this.parked = undefined;
-    return this.push(parked);
+    return this.decode(parked.subarray(0, this.parkedEnd), this.parkedStart, true);
   }
 
   /** Input kept since `suspend()` that no packet handler has seen yet. */
@@ -123,16 +130,21 @@ export class PacketDecoder {
    * (and ignores all later input), or undefined. Errors thrown by the handler propagate unchanged.
    */
   push(chunk: Uint8Array): ProtocolError | undefined {
+    return this.decode(chunk, 0, false);
+  }
+
+  /** `owned`: `chunk` is the parked copy being handed on, which may be parked again as it is. */
+  private decode(chunk: Uint8Array, start: number, owned: boolean): ProtocolError | undefined {
     if (this.suspended) {
-      this.park(chunk, 0);
+      this.park(chunk, start, owned);
       return undefined;
     }
-    let offset = 0;
+    let offset = start;
     const length = chunk.length;
     while (offset < length) {
       // One flag test per packet, no allocation: set from inside a handler call of this loop.
       if (this.suspended) {
-        this.park(chunk, offset);
+        this.park(chunk, offset, owned);
         return undefined;
       }
       switch (this.state) {
@@ -151,6 +163,7 @@ export class PacketDecoder {
             // Fast path: a whole packet inside this chunk is handed over without copying.
             if (length - offset >= MSG_PACKET_HEADER_BYTES) {
               const payloadLength = (chunk[offset + 2]! << 8) | chunk[offset + 3]!;
+              if (payloadLength === 0 && kind === PacketKind.Msg) return this.failEmptyFragment();
               const start = offset + MSG_PACKET_HEADER_BYTES;
               if (length - start >= payloadLength) {
                 offset = start + payloadLength;
@@ -182,6 +195,7 @@ export class PacketDecoder {
                 detail: { length: payloadLength, limit: MAX_CLOSE_REASON_BYTES },
               });
             }
+            if (payloadLength === 0 && this.headerKind === PacketKind.Msg) return this.failEmptyFragment();
             // 16-bit length: the cap is structural, so no separate size check is needed here.
             this.payload = new Uint8Array(payloadLength);
             this.payloadFilled = 0;
@@ -206,18 +220,37 @@ export class PacketDecoder {
     return undefined;
   }
 
-  private park(chunk: Uint8Array, offset: number): void {
+  private park(chunk: Uint8Array, offset: number, owned: boolean): void {
     if (this.state === DecoderState.Failed || offset >= chunk.length) return;
-    const rest = new Uint8Array(chunk.subarray(offset)); // a copy (a Buffer's slice() is a view)
     const parked = this.parked;
-    if (parked === undefined) {
-      this.parked = rest;
+    if (parked === undefined && owned) {
+      this.parked = chunk;
+      this.parkedStart = offset;
+      this.parkedEnd = chunk.length;
       return;
     }
-    const joined = new Uint8Array(parked.length + rest.length);
-    joined.set(parked);
-    joined.set(rest, parked.length);
-    this.parked = joined;
+    const length = chunk.length - offset;
+    if (parked === undefined || this.parkedEnd + length > parked.length) {
+      const live = parked === undefined ? 0 : this.parkedEnd - this.parkedStart;
+      const grown = new Uint8Array(Math.max(live + length, 2 * live));
+      if (parked !== undefined) grown.set(parked.subarray(this.parkedStart, this.parkedEnd));
+      this.parked = grown;
+      this.parkedStart = 0;
+      this.parkedEnd = live;
+    }
+    // A copy (a Buffer's slice() is a view, and the chunk is the caller's to reuse).
+    this.parked!.set(chunk.subarray(offset), this.parkedEnd);
+    this.parkedEnd += length;
+  }
+
+  /**
+   * A fragment that is not a message's last carries at least a byte (a sender splits only what is
+   * left): an empty one moves no message forward, is counted by no byte limit, and a peer could send
+   * them without end at a handler call per 4 bytes.
+   */
+  private failEmptyFragment(): ProtocolError {
+    this.state = DecoderState.Failed;
+    return new ProtocolError('ERR_MALFORMED_PACKET', 'Empty message fragment that is not the last of its message');
   }
 
   private beginHeader(kind: number): void {

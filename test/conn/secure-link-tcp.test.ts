@@ -87,6 +87,21 @@ describe('secureHandshake over TCP on 127.0.0.1', () => {
     await waitFor(() => atA.text() === 'from node' && atB.text() === 'from noble', 5000, 'interop');
   });
 
+  it('cuts a peer sending empty frames (each an AEAD open that no byte count saw) with ERR_PROTOCOL', async () => {
+    const server = await serve({ aead: nodeChaCha20Poly1305 });
+    const a = await secureHandshake(await dial(server.port), { identity: generateNodeKey(), aead: nodeChaCha20Poly1305 });
+    const b = (await server.next()) as SecureLink;
+    const atB = collect(b);
+    a.write(new TextEncoder().encode('before'));
+    await waitFor(() => atB.text() === 'before', 5000, 'an honest frame first');
+    // The attacker seals frames itself, behind its session: 1,000 empty ones in one TCP write.
+    const { encoder, link } = a as unknown as { encoder: FrameEncoder; link: Link };
+    link.write(concat(Array.from({ length: 1000 }, () => encoder.encode(new Uint8Array(0)).slice())));
+    const error = await within(atB.closed, 5000, 'the victim cuts the link');
+    expect((error as { code?: string } | undefined)?.code).toBe('ERR_PROTOCOL');
+    expect(atB.text()).toBe('before');
+  });
+
   it('fails the dialer with ERR_WRONG_PEER_ID when the listener is someone else', async () => {
     const server = await serve();
     const link = await dial(server.port);
