@@ -252,8 +252,10 @@ export class MempoolAgent extends BaseAgent {
   private broadcastTx(sw: Switch, message: Uint8Array, hash: string, from: Peer | undefined): void {
     for (const peer of sw.peers) {
       if (peer === from) continue;
-      // A peer without the channel would treat a message on it as a protocol error and drop us.
-      if (!peer.hasChannel(MempoolCh)) continue;
+      // A peer without the channel would treat a message on it as a protocol error and drop us; one
+      // that declared a smaller recvMessageCapacity (its NodeInfo says what it likes) would too, and
+      // trySend throws for it: skipped, or one such peer would end the gossip loop for everyone.
+      if (peer.maxMessageBytes(MempoolCh) < message.length) continue;
       const known = this.knownTxs(peer);
       if (known?.has(hash) === true) continue;
       // trySend, as the original: a peer whose queue is full misses this tx rather than stall the
