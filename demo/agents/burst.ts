@@ -36,7 +36,8 @@ export class BurstAgent extends BaseAgent {
     if (!Number.isInteger(count) || count < 1 || count > MAX_BURST_MESSAGES) {
       throw new ConfigError('ERR_INVALID_ARGUMENT', `A burst is 1..${MAX_BURST_MESSAGES} messages, got ${count}`);
     }
-    const peers = (this.sw?.peers ?? []).filter((peer) => peer.hasChannel(BurstCh));
+    // Peers that take messages of this size (one that declared a smaller recvMessageCapacity would make send() reject).
+    const peers = (this.sw?.peers ?? []).filter((peer) => peer.maxMessageBytes(BurstCh) >= BURST_MESSAGE_BYTES);
     const sent = await Promise.all(
       peers.map(async (peer) => {
         let queued = 0;

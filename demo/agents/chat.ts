@@ -227,7 +227,9 @@ export class ChatAgent extends BaseAgent {
     const id = bytesToHex(message.id);
     const bytes = encodeChatMessage(message);
     for (const peer of sw.peers) {
-      if (peer === from || peer.id === message.origin || !peer.hasChannel(ChatCh)) continue;
+      // Not to a peer that declared a smaller recvMessageCapacity: trySend would throw, out of the
+      // sender's receive(), and the Switch would cut the sender, not that peer.
+      if (peer === from || peer.id === message.origin || peer.maxMessageBytes(ChatCh) < bytes.length) continue;
       const known = (peer.data.get(PEER_STATE) as PeerState | undefined)?.known;
       if (known?.has(id) === true) continue;
       // trySend, as the mempool: a peer whose queue is full misses this message rather than stall the rest.

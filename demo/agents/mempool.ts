@@ -14,6 +14,7 @@ import {
   type Switch,
 } from '../../src/index.js';
 import { LruSet } from './lru-set.js';
+import { TokenBucket } from './token-bucket.js';
 
 /**
  * The seed's example (Tendermint's p2p README, "MempoolReactor"), kept close to the Go original:
@@ -26,7 +27,9 @@ import { LruSet } from './lru-set.js';
  *
  * Added over the original, because a real network needs them: de-duplication by tx hash in a bounded
  * seen-set, a per-peer record of the txs each peer is known to have (so nothing is echoed back), and
- * a malformed message costing its sender the connection.
+ * a malformed message costing its sender the connection, and a per-peer allowance (txs and bytes a
+ * second) past which a peer's txs are dropped: every tx taken is passed on to every other peer, so
+ * without it one peer could make us flood the whole mesh and crowd honest txs out of full queues.
  */
 
 /** The mempool's channel id, as in the original. */
@@ -40,8 +43,25 @@ export const DEFAULT_SEEN_CAPACITY_TXS = 100_000;
 /** Tx hashes remembered per peer as "it has this one": smaller, as it is paid per peer. */
 export const DEFAULT_PEER_KNOWN_CAPACITY_TXS = 10_000;
 
+/**
+ * Txs a peer may make us take (and pass on to every other peer) per second, sustained, and at once. A
+ * relay forwards the txs of a whole mesh over one link: the testnet's 30 nodes at one tx every 2 s are 15.
+ */
+export const DEFAULT_MEMPOOL_PEER_RATE_PER_S = 100;
+export const DEFAULT_MEMPOOL_PEER_BURST = 200;
+/** Bytes of tx messages a peer may make us take per second, sustained, and at once (16 txs of the largest size). */
+export const DEFAULT_MEMPOOL_PEER_BYTES_PER_S = 1024 * 1024;
+export const DEFAULT_MEMPOOL_PEER_BURST_BYTES = 16 * (MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES);
+
 /** Key of the per-peer state in `peer.data`; a symbol so no other agent can clash with it. */
 const KNOWN_TXS = Symbol('mempool.knownTxs');
+/** Key of the per-peer allowance in `peer.data`. */
+const ALLOWANCE = Symbol('mempool.allowance');
+
+interface Allowance {
+  txs: TokenBucket;
+  bytes: TokenBucket;
+}
 
 /** The only message on MempoolCh. */
 export interface TxMessage {
@@ -87,6 +107,14 @@ export interface MempoolAgentOptions {
   seenCapacity?: number;
   /** @default DEFAULT_PEER_KNOWN_CAPACITY_TXS */
   peerKnownCapacity?: number;
+  /** Txs one peer may make us take per second; the rest are dropped. @default DEFAULT_MEMPOOL_PEER_RATE_PER_S */
+  peerRatePerSecond?: number;
+  /** @default DEFAULT_MEMPOOL_PEER_BURST */
+  peerBurst?: number;
+  /** Bytes of txs one peer may make us take per second. @default DEFAULT_MEMPOOL_PEER_BYTES_PER_S */
+  peerBytesPerSecond?: number;
+  /** @default DEFAULT_MEMPOOL_PEER_BURST_BYTES */
+  peerBurstBytes?: number;
 }
 
 export class MempoolAgent extends BaseAgent {
@@ -96,6 +124,8 @@ export class MempoolAgent extends BaseAgent {
   /** The mempool proper: hashes of the txs we have. Bounded, so the oldest are forgotten first. */
   private readonly seen: LruSet<string>;
   private readonly peerKnownCapacity: number;
+  private readonly newAllowance: () => Allowance;
+  private rateLimitedTxs = 0;
   private readonly listeners = new Set<TxListener>();
   private readonly unsubscribe: (() => void)[] = [];
   // Go needs atomic CAS on uint32 flags; JavaScript runs one routine at a time, so booleans do.
@@ -107,7 +137,15 @@ export class MempoolAgent extends BaseAgent {
     super();
     this.seen = new LruSet(options.seenCapacity ?? DEFAULT_SEEN_CAPACITY_TXS);
     this.peerKnownCapacity = options.peerKnownCapacity ?? DEFAULT_PEER_KNOWN_CAPACITY_TXS;
+    const { peerRatePerSecond = DEFAULT_MEMPOOL_PEER_RATE_PER_S, peerBurst = DEFAULT_MEMPOOL_PEER_BURST } = options;
+    const { peerBytesPerSecond = DEFAULT_MEMPOOL_PEER_BYTES_PER_S, peerBurstBytes = DEFAULT_MEMPOOL_PEER_BURST_BYTES } = options;
+    this.newAllowance = () => ({ txs: new TokenBucket(peerBurst, peerRatePerSecond), bytes: new TokenBucket(peerBurstBytes, peerBytesPerSecond) });
     if (options.onTx !== undefined) this.listeners.add(options.onTx);
+  }
+
+  /** Txs dropped because their sender was over its allowance. */
+  get rateLimited(): number {
+    return this.rateLimitedTxs;
   }
 
   /** Number of txs in the pool (the seen-set). */
@@ -174,10 +212,12 @@ export class MempoolAgent extends BaseAgent {
       // Set up per-peer state. The Switch emits this before any message from the peer is delivered.
       sw.on('peer:connected', ({ peer }) => {
         peer.data.set(KNOWN_TXS, new LruSet<string>(this.peerKnownCapacity));
+        peer.data.set(ALLOWANCE, this.newAllowance());
       }),
       // Tear down per-peer state (the Peer object may still sit in queued envelopes).
       sw.on('peer:disconnected', ({ peer }) => {
         peer.data.delete(KNOWN_TXS);
+        peer.data.delete(ALLOWANCE);
       }),
     );
   }
@@ -186,6 +226,12 @@ export class MempoolAgent extends BaseAgent {
     // Receive a message from any peer. The iteration ends when the Switch stops (Go: `if !ok break`).
     for await (const { peer: from, message } of inbox) {
       if (this.stopped) break;
+      // Checked before decoding and hashing, so a flooder's surplus costs us next to nothing.
+      const allowance = from.data.get(ALLOWANCE) as Allowance | undefined;
+      if (allowance !== undefined && !(allowance.txs.take() && allowance.bytes.take(message.length))) {
+        this.rateLimitedTxs++;
+        continue;
+      }
       let tx: Uint8Array;
       try {
         tx = decodeTxMessage(message, from.id).tx; // Decode
@@ -206,8 +252,10 @@ export class MempoolAgent extends BaseAgent {
   private broadcastTx(sw: Switch, message: Uint8Array, hash: string, from: Peer | undefined): void {
     for (const peer of sw.peers) {
       if (peer === from) continue;
-      // A peer without the channel would treat a message on it as a protocol error and drop us.
-      if (!peer.hasChannel(MempoolCh)) continue;
+      // A peer without the channel would treat a message on it as a protocol error and drop us; one
+      // that declared a smaller recvMessageCapacity (its NodeInfo says what it likes) would too, and
+      // trySend throws for it: skipped, or one such peer would end the gossip loop for everyone.
+      if (peer.maxMessageBytes(MempoolCh) < message.length) continue;
       const known = this.knownTxs(peer);
       if (known?.has(hash) === true) continue;
       // trySend, as the original: a peer whose queue is full misses this tx rather than stall the

@@ -16,14 +16,14 @@ export class TokenBucket {
     this.updatedAt = now();
   }
 
-  /** Spends one token if there is one; false when over the rate. */
-  take(): boolean {
+  /** Spends `cost` tokens (one by default) if there are that many; false when over the rate. */
+  take(cost = 1): boolean {
     const at = this.now();
     const elapsedMs = Math.max(0, at - this.updatedAt);
     this.updatedAt = at;
     this.tokens = Math.min(this.capacity, this.tokens + (elapsedMs * this.ratePerSecond) / 1000);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < cost) return false;
+    this.tokens -= cost;
     return true;
   }
 }

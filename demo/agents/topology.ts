@@ -296,7 +296,8 @@ export class TopologyAgent extends BaseAgent {
     const message = encodeAnnouncement(own);
     for (const peer of sw.peers) {
       const state = peer.data.get(PEER_STATE) as PeerState | undefined;
-      if (peer.hasChannel(TopologyCh) && peer.trySend(TopologyCh, message)) state?.known.set(own.origin, { seq: own.seq, at: now });
+      // A peer may declare any recvMessageCapacity: trySend throws for more, and this runs in a timer.
+      if (peer.maxMessageBytes(TopologyCh) >= message.length && peer.trySend(TopologyCh, message)) state?.known.set(own.origin, { seq: own.seq, at: now });
     }
   }
 
@@ -304,7 +305,8 @@ export class TopologyAgent extends BaseAgent {
     const state = peer.data.get(PEER_STATE) as PeerState | undefined;
     const now = this.now();
     if (state === undefined || !peer.hasChannel(TopologyCh) || this.peerHas(state, entry.origin, entry.seq, now)) return false;
-    if (!peer.trySend(TopologyCh, encodeAnnouncement({ ...entry, hops }))) return false;
+    const message = encodeAnnouncement({ ...entry, hops });
+    if (peer.maxMessageBytes(TopologyCh) < message.length || !peer.trySend(TopologyCh, message)) return false;
     state.known.set(entry.origin, { seq: entry.seq, at: now });
     return true;
   }

@@ -225,7 +225,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const state = this.peerStates.get(peer);
     if (!mayAsk(peer, state, this.config, this.now)) return false;
     const nowMs = this.now();
-    if (!peer.trySend(PEX_CHANNEL_ID, encodePexMessage({ type: 'pexRequest' }))) return false;
+    const request = encodePexMessage({ type: 'pexRequest' });
+    // A peer may declare a recvMessageCapacity too small for it (trySend would throw): not asked.
+    if (peer.maxMessageBytes(PEX_CHANNEL_ID) < request.length || !peer.trySend(PEX_CHANNEL_ID, request)) return false;
     state.awaitingResponse = true;
     state.lastRequestSentAt = nowMs;
     this.counters.requestsSent++;
@@ -315,7 +317,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     state.lastRequestReceivedAt = nowMs;
     this.counters.requestsReceived++;
     const addresses = this.selectAddressesFor(peer).slice(0, PEX_MAX_ADDRESSES_PER_RESPONSE);
-    if (peer.trySend(PEX_CHANNEL_ID, encodePexMessage({ type: 'pexResponse', addresses }))) this.counters.responsesSent++;
+    const response = encodePexMessage({ type: 'pexResponse', addresses });
+    // An answer larger than the asker said it takes is not sent (trySend would throw).
+    if (peer.maxMessageBytes(PEX_CHANNEL_ID) >= response.length && peer.trySend(PEX_CHANNEL_ID, response)) this.counters.responsesSent++;
     // A seed answers and hangs up: it must never become anyone's long-term peer.
     if (this.config.seedMode) this.disconnectLater(peer, state, this.config.seedDisconnectGraceMs);
   }

@@ -139,8 +139,8 @@ export class SignalAgent extends BaseAgent {
   sendSignal(via: string, to: string, data: SignalData): boolean {
     const sw = this.sw;
     const peer = sw?.getPeer(via);
-    if (sw === undefined || peer === undefined || !peer.hasChannel(SIGNAL_CHANNEL_ID)) return false;
-    return peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }));
+    if (sw === undefined || peer === undefined) return false;
+    return trySendSignal(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }));
   }
 
   override removePeer(peer: Peer, _reason: Error | undefined): void {
@@ -195,14 +195,14 @@ export class SignalAgent extends BaseAgent {
     const forwarded =
       target !== undefined &&
       takesRelayedFrom(target, peer.id) &&
-      target.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
+      trySendSignal(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
     if (forwarded) {
       this.stats.relayed++;
       if (peer.direction === 'outbound') rememberRoute(peer, message.to);
       return;
     }
     this.stats.unreachable++;
-    peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'unreachable', to: message.to }));
+    trySendSignal(peer, encodeSignalMessage({ type: 'unreachable', to: message.to }));
   }
 
   /** Takes one token from one of the peer's buckets (capacity and rate scaled by `factor`). */
@@ -254,6 +254,15 @@ export class SignalAgent extends BaseAgent {
  * through us, and stops us (ERR_SPOOFED_SENDER) for any other: so forwarding one would let any peer of
  * ours cut us off from the peers we dialled.
  */
+/**
+ * trySend on the signalling channel to a peer that takes the message: one without the channel, or
+ * with a smaller recvMessageCapacity (its NodeInfo may say anything), would make trySend throw, here
+ * out of the receive() of the peer whose signal we relay, and the Switch would cut that peer instead.
+ */
+function trySendSignal(peer: Peer, message: Uint8Array): boolean {
+  return peer.maxMessageBytes(SIGNAL_CHANNEL_ID) >= message.length && peer.trySend(SIGNAL_CHANNEL_ID, message);
+}
+
 function takesRelayedFrom(target: Peer, from: string): boolean {
   if (target.direction === 'inbound') return true;
   return (target.data.get(RELAY_ROUTES) as Set<string> | undefined)?.has(from) === true;
