@@ -1,5 +1,5 @@
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from '../conn/channel-descriptor.js';
-import { ConfigError, ProtocolError } from '../errors.js';
+import { ConfigError, ProtocolError, SendError } from '../errors.js';
 import type { Agent } from './agent.js';
 import { MAX_ASYNC_RECEIVE_BYTES_PER_PEER, MAX_ASYNC_RECEIVES_PER_PEER } from './constants.js';
 import { Inbox, type Envelope } from './inbox.js';
@@ -26,6 +26,8 @@ export class Router {
   constructor(
     private readonly inboxCapacity: number,
     private readonly inboxCapacityBytes: number,
+    /** An agent's receive failed on another peer's account (see `route`): the Switch's 'agent:error'. */
+    private readonly onAgentError: (agent: string, error: Error) => void = () => undefined,
   ) {}
 
   /** Every channel of every agent, resolved. */
@@ -61,7 +63,11 @@ export class Router {
 
   /**
    * Hands a message to its channel's owner. Throws (so the connection, and only it, is closed) when
-   * no agent owns the channel; a rejected promise from `receive` goes to `onRejected`.
+   * no agent owns the channel or `receive` throws; a rejected promise from `receive` goes to
+   * `onRejected`. Except a SendError about another peer: a receive that passes the message on to a peer
+   * whose NodeInfo refuses it (a channel it lacks, a recvMessageCapacity it may set as low as 1 byte)
+   * fails on that peer's account, not the sender's, so it is reported as 'agent:error' and the peer
+   * that sent the message stays: otherwise any peer could get honest ones cut by a relaying agent.
    */
   route(peer: Peer, channelId: number, message: Uint8Array, onRejected: (error: unknown) => void): void {
     const owner = this.owners.get(channelId);
@@ -74,8 +80,20 @@ export class Router {
       return;
     }
     // A throw or rejection means the agent found the message unacceptable: that costs the peer.
-    const result = receive.call(owner.agent, channelId, peer, message);
-    if (result !== undefined && result instanceof Promise) this.trackAsyncReceive(peer, message.length, result, onRejected);
+    let result: void | Promise<void>;
+    try {
+      result = receive.call(owner.agent, channelId, peer, message);
+    } catch (error) {
+      if (!failedOnAnotherPeer(error, peer)) throw error;
+      this.onAgentError(owner.name, error);
+      return;
+    }
+    if (result !== undefined && result instanceof Promise) {
+      this.trackAsyncReceive(peer, message.length, result, (error) => {
+        if (failedOnAnotherPeer(error, peer)) this.onAgentError(owner.name, error);
+        else onRejected(error);
+      });
+    }
   }
 
   /**
@@ -132,4 +150,9 @@ export class Router {
   close(): void {
     for (const inbox of this.inboxes.values()) inbox.close();
   }
+}
+
+/** A send to some other peer that its declared channels or capacities refused. */
+function failedOnAnotherPeer(error: unknown, peer: Peer): error is SendError {
+  return error instanceof SendError && error.peerId !== undefined && error.peerId !== peer.id;
 }

@@ -58,7 +58,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.agents = new AgentRegistry((agent, error) => this.emit('agent:error', { agent, error }));
     this.dialer = new Dialer(this);
     this.acceptor = new Acceptor(this, this.dialer);
-    this.router = new Router(this.options.inboxCapacity, this.options.inboxCapacityBytes);
+    this.router = new Router(this.options.inboxCapacity, this.options.inboxCapacityBytes, (agent, error) => this.emit('agent:error', { agent, error }));
     this.peerRegistry = new PeerRegistry({
       options: this.options,
       router: this.router,

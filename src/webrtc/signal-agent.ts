@@ -249,20 +249,21 @@ export class SignalAgent extends BaseAgent {
 }
 
 /**
- * Whether `target` will take a signal from `from` relayed by us. A peer that dialled us chose us as a
- * relay and takes any; a peer we dialled takes only the signals of a node it is negotiating with
- * through us, and stops us (ERR_SPOOFED_SENDER) for any other: so forwarding one would let any peer of
- * ours cut us off from the peers we dialled.
- */
-/**
  * trySend on the signalling channel to a peer that takes the message: one without the channel, or
  * with a smaller recvMessageCapacity (its NodeInfo may say anything), would make trySend throw, here
- * out of the receive() of the peer whose signal we relay, and the Switch would cut that peer instead.
+ * out of the receive() of the peer whose signal we relay, which would have us report an agent error
+ * for every such signal.
  */
 function trySendSignal(peer: Peer, message: Uint8Array): boolean {
   return peer.maxMessageBytes(SIGNAL_CHANNEL_ID) >= message.length && peer.trySend(SIGNAL_CHANNEL_ID, message);
 }
 
+/**
+ * Whether `target` will take a signal from `from` relayed by us. A peer that dialled us chose us as a
+ * relay and takes any; a peer we dialled takes only the signals of a node it is negotiating with
+ * through us, and stops us (ERR_SPOOFED_SENDER) for any other: so forwarding one would let any peer of
+ * ours cut us off from the peers we dialled.
+ */
 function takesRelayedFrom(target: Peer, from: string): boolean {
   if (target.direction === 'inbound') return true;
   return (target.data.get(RELAY_ROUTES) as Set<string> | undefined)?.has(from) === true;
