@@ -227,8 +227,8 @@ export class ChatAgent extends BaseAgent {
     const id = bytesToHex(message.id);
     const bytes = encodeChatMessage(message);
     for (const peer of sw.peers) {
-      // Not to a peer that declared a smaller recvMessageCapacity: trySend would throw, out of the
-      // sender's receive(), and the Switch would cut the sender, not that peer.
+      // Not to a peer that declared a smaller recvMessageCapacity: trySend would throw out of the
+      // sender's receive(), ending this loop before the peers after it.
       if (peer === from || peer.id === message.origin || peer.maxMessageBytes(ChatCh) < bytes.length) continue;
       const known = (peer.data.get(PEER_STATE) as PeerState | undefined)?.known;
       if (known?.has(id) === true) continue;
