@@ -17,6 +17,7 @@ import { BurstAgent } from './agents/burst.js';
 import { ChatAgent, type ChatListener } from './agents/chat.js';
 import { MempoolAgent, type TxListener } from './agents/mempool.js';
 import { TopologyAgent, type TopologySnapshot } from './agents/topology.js';
+import { limitPeerDrivenLogs } from './log-limit.js';
 import { errorFields, type Logger } from './log.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 
@@ -116,7 +117,18 @@ export interface RunNodeHooks {
   onChat?: ChatListener;
 }
 
-export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHooks = {}): Promise<RunningNode> {
+export async function runNode(config: NodeConfig, unlimitedLog: Logger, hooks: RunNodeHooks = {}): Promise<RunningNode> {
+  // What any peer can cause once per connection is rate-limited (see log-limit.ts).
+  const limitedLog = limitPeerDrivenLogs(unlimitedLog);
+  try {
+    return await startNode(config, limitedLog.log, hooks, limitedLog.stop);
+  } catch (error) {
+    limitedLog.stop();
+    throw error;
+  }
+}
+
+async function startNode(config: NodeConfig, log: Logger, hooks: RunNodeHooks, stopLog: () => void): Promise<RunningNode> {
   // The key and the address book live in the home, which createNode locks (one node per home);
   // without a home, a fresh key in memory.
   const sw = await createNode({
@@ -201,6 +213,7 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
       } finally {
         await Promise.all(servers.map((server) => server.close()));
         stopLogging();
+        stopLog();
       }
     })());
 
