@@ -275,7 +275,7 @@ function logSwitchEvents(sw: Switch, pex: PEXAgent, log: Logger): () => void {
     sw.on('peer:error', ({ peer, error }) => log('warn', 'peer:error', { peer: peer.id, error: errorFields(error) })),
     sw.on('dial:failed', ({ address, error, willRetry }) => log('warn', 'dial:failed', { address, willRetry, error: errorFields(error) })),
     sw.on('inbound:rejected', ({ remoteAddress, error }) => log('info', 'inbound:rejected', { remoteAddress, error: errorFields(error) })),
-    sw.on('agent:error', ({ agent, error }) => log('error', 'agent:error', { agent, error: errorFields(error) })),
+    sw.on('agent:error', ({ agent, error, suppressed }) => log('error', 'agent:error', { agent, error: errorFields(error), ...(suppressed === undefined ? {} : { suppressed }) })),
     sw.on('stop-hook:error', ({ hook, error }) => log('error', 'stop-hook:error', { hook, error: errorFields(error) })),
     pex.on('misbehaviour', ({ peer, error }) => log('warn', 'pex:misbehaviour', { peer: peer.id, error: errorFields(error) })),
     pex.on('addresses', ({ peer, received, added }) => log('debug', 'pex:addresses', { peer: peer.id, received, added })),
