@@ -17,6 +17,7 @@ import { BurstAgent } from './agents/burst.js';
 import { ChatAgent, type ChatListener } from './agents/chat.js';
 import { MempoolAgent, type TxListener } from './agents/mempool.js';
 import { TopologyAgent, type TopologySnapshot } from './agents/topology.js';
+import { limitPeerDrivenLogs } from './log-limit.js';
 import { errorFields, type Logger } from './log.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 
@@ -116,7 +117,18 @@ export interface RunNodeHooks {
   onChat?: ChatListener;
 }
 
-export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHooks = {}): Promise<RunningNode> {
+export async function runNode(config: NodeConfig, unlimitedLog: Logger, hooks: RunNodeHooks = {}): Promise<RunningNode> {
+  // What any peer can cause once per connection is rate-limited (see log-limit.ts).
+  const limitedLog = limitPeerDrivenLogs(unlimitedLog);
+  try {
+    return await startNode(config, limitedLog.log, hooks, limitedLog.stop);
+  } catch (error) {
+    limitedLog.stop();
+    throw error;
+  }
+}
+
+async function startNode(config: NodeConfig, log: Logger, hooks: RunNodeHooks, stopLog: () => void): Promise<RunningNode> {
   // The key and the address book live in the home, which createNode locks (one node per home);
   // without a home, a fresh key in memory.
   const sw = await createNode({
@@ -201,6 +213,7 @@ export async function runNode(config: NodeConfig, log: Logger, hooks: RunNodeHoo
       } finally {
         await Promise.all(servers.map((server) => server.close()));
         stopLogging();
+        stopLog();
       }
     })());
 
@@ -262,7 +275,7 @@ function logSwitchEvents(sw: Switch, pex: PEXAgent, log: Logger): () => void {
     sw.on('peer:error', ({ peer, error }) => log('warn', 'peer:error', { peer: peer.id, error: errorFields(error) })),
     sw.on('dial:failed', ({ address, error, willRetry }) => log('warn', 'dial:failed', { address, willRetry, error: errorFields(error) })),
     sw.on('inbound:rejected', ({ remoteAddress, error }) => log('info', 'inbound:rejected', { remoteAddress, error: errorFields(error) })),
-    sw.on('agent:error', ({ agent, error }) => log('error', 'agent:error', { agent, error: errorFields(error) })),
+    sw.on('agent:error', ({ agent, error, suppressed }) => log('error', 'agent:error', { agent, error: errorFields(error), ...(suppressed === undefined ? {} : { suppressed }) })),
     sw.on('stop-hook:error', ({ hook, error }) => log('error', 'stop-hook:error', { hook, error: errorFields(error) })),
     pex.on('misbehaviour', ({ peer, error }) => log('warn', 'pex:misbehaviour', { peer: peer.id, error: errorFields(error) })),
     pex.on('addresses', ({ peer, received, added }) => log('debug', 'pex:addresses', { peer: peer.id, received, added })),

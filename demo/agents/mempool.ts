@@ -214,12 +214,20 @@ export class MempoolAgent extends BaseAgent {
         peer.data.set(KNOWN_TXS, new LruSet<string>(this.peerKnownCapacity));
         peer.data.set(ALLOWANCE, this.newAllowance());
       }),
-      // Tear down per-peer state (the Peer object may still sit in queued envelopes).
+      // Tear down per-peer state (the Peer object may still sit in queued envelopes). Not the allowance:
+      // its txs still in the inbox are taken after it left, and must not be taken without limit (a peer
+      // that sent a flood and junk in one write was cut before we took any, and got them all taken).
       sw.on('peer:disconnected', ({ peer }) => {
         peer.data.delete(KNOWN_TXS);
-        peer.data.delete(ALLOWANCE);
       }),
     );
+  }
+
+  /** The peer's allowance; one connected before this agent was added gets its own now. */
+  private allowanceOf(peer: Peer): Allowance {
+    let allowance = peer.data.get(ALLOWANCE) as Allowance | undefined;
+    if (allowance === undefined) peer.data.set(ALLOWANCE, (allowance = this.newAllowance()));
+    return allowance;
   }
 
   private async gossipTxRoutine(sw: Switch, inbox: AsyncIterable<Envelope>): Promise<void> {
@@ -227,8 +235,8 @@ export class MempoolAgent extends BaseAgent {
     for await (const { peer: from, message } of inbox) {
       if (this.stopped) break;
       // Checked before decoding and hashing, so a flooder's surplus costs us next to nothing.
-      const allowance = from.data.get(ALLOWANCE) as Allowance | undefined;
-      if (allowance !== undefined && !(allowance.txs.take() && allowance.bytes.take(message.length))) {
+      const allowance = this.allowanceOf(from);
+      if (!(allowance.txs.take() && allowance.bytes.take(message.length))) {
         this.rateLimitedTxs++;
         continue;
       }

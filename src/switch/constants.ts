@@ -38,6 +38,15 @@ export const DEFAULT_INBOX_CAPACITY_BYTES = 16 * 1024 * 1024;
 export const MAX_ASYNC_RECEIVES_PER_PEER = 64;
 /** …or when the messages of those receives reach this many bytes (64 messages of 1 MiB would be 64 MiB a peer). */
 export const MAX_ASYNC_RECEIVE_BYTES_PER_PEER = 4 * 1024 * 1024;
+/**
+ * 'agent:error' reports of a SendError about another peer (a message passed on to a peer that refuses
+ * it) per agent per window; the rest are counted, and the window's first report after them says how
+ * many (`suppressed`). The sending peer stays connected, so without a cap each message it sends could
+ * make one report: a peer and an accomplice declaring a 1-byte capacity set the rate of an app's
+ * error log.
+ */
+export const MAX_RELAY_REFUSALS_REPORTED_PER_WINDOW = 10;
+export const RELAY_REFUSAL_REPORT_WINDOW_MS = 10 * 1000;
 export const DEFAULT_BAN_DURATION_MS = 10 * 60 * 1000;
 /**
  * Bans held at once. PEX bans every misbehaving key, and keys are free: past this, expired bans are

@@ -1,7 +1,12 @@
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from '../conn/channel-descriptor.js';
 import { ConfigError, ProtocolError, SendError } from '../errors.js';
 import type { Agent } from './agent.js';
-import { MAX_ASYNC_RECEIVE_BYTES_PER_PEER, MAX_ASYNC_RECEIVES_PER_PEER } from './constants.js';
+import {
+  MAX_ASYNC_RECEIVE_BYTES_PER_PEER,
+  MAX_ASYNC_RECEIVES_PER_PEER,
+  MAX_RELAY_REFUSALS_REPORTED_PER_WINDOW,
+  RELAY_REFUSAL_REPORT_WINDOW_MS,
+} from './constants.js';
 import { Inbox, type Envelope } from './inbox.js';
 import type { Peer } from './peer.js';
 
@@ -22,12 +27,18 @@ export class Router {
   private readonly asyncReceives = new Map<Peer, { count: number; bytes: number }>();
   /** Peers paused because they reached MAX_ASYNC_RECEIVES_PER_PEER or MAX_ASYNC_RECEIVE_BYTES_PER_PEER. */
   private readonly pausedByAsync = new Set<Peer>();
+  /** Per agent (keyed by our agents' names only): the reports of refusals by other peers in this window. */
+  private readonly refusalReports = new Map<string, { windowStartMs: number; reported: number; suppressed: number }>();
 
   constructor(
     private readonly inboxCapacity: number,
     private readonly inboxCapacityBytes: number,
-    /** An agent's receive failed on another peer's account (see `route`): the Switch's 'agent:error'. */
-    private readonly onAgentError: (agent: string, error: Error) => void = () => undefined,
+    /**
+     * An agent's receive failed on another peer's account (see `route`): the Switch's 'agent:error';
+     * `suppressed`: such failures of that agent not reported since the last report.
+     */
+    private readonly onAgentError: (agent: string, error: Error, suppressed?: number) => void = () => undefined,
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   /** Every channel of every agent, resolved. */
@@ -85,15 +96,35 @@ export class Router {
       result = receive.call(owner.agent, channelId, peer, message);
     } catch (error) {
       if (!failedOnAnotherPeer(error, peer)) throw error;
-      this.onAgentError(owner.name, error);
+      this.reportRefusal(owner.name, error);
       return;
     }
     if (result !== undefined && result instanceof Promise) {
       this.trackAsyncReceive(peer, message.length, result, (error) => {
-        if (failedOnAnotherPeer(error, peer)) this.onAgentError(owner.name, error);
+        if (failedOnAnotherPeer(error, peer)) this.reportRefusal(owner.name, error);
         else onRejected(error);
       });
     }
+  }
+
+  /** Reports at most MAX_RELAY_REFUSALS_REPORTED_PER_WINDOW a window per agent; counts the rest. */
+  private reportRefusal(agent: string, error: SendError): void {
+    const nowMs = this.now();
+    let reports = this.refusalReports.get(agent);
+    if (reports === undefined) this.refusalReports.set(agent, (reports = { windowStartMs: nowMs, reported: 0, suppressed: 0 }));
+    // A clock stepped back starts a window too, rather than holding reports back until it catches up.
+    if (nowMs - reports.windowStartMs >= RELAY_REFUSAL_REPORT_WINDOW_MS || nowMs < reports.windowStartMs) {
+      reports.windowStartMs = nowMs;
+      reports.reported = 0;
+    }
+    if (reports.reported >= MAX_RELAY_REFUSALS_REPORTED_PER_WINDOW) {
+      reports.suppressed++;
+      return;
+    }
+    reports.reported++;
+    const suppressed = reports.suppressed;
+    reports.suppressed = 0;
+    this.onAgentError(agent, error, suppressed === 0 ? undefined : suppressed);
   }
 
   /**

@@ -8,7 +8,11 @@ export interface SwitchEvents {
   'peer:error': { peer: Peer; error: Error };
   'dial:failed': { address: string; error: Error; willRetry: boolean };
   'inbound:rejected': { remoteAddress: string; error: Error };
-  'agent:error': { agent: string; error: Error };
+  /**
+   * `suppressed`: for a SendError about another peer out of `receive` (reported at most 10 times per
+   * 10 s per agent), how many such errors of that agent went unreported since its last report.
+   */
+  'agent:error': { agent: string; error: Error; suppressed?: number };
   /** A stop hook threw, rejected or overran stopTimeoutMs (TimeoutError); stop() went on without it. */
   'stop-hook:error': { hook: string; error: Error };
 }

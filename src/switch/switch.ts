@@ -58,7 +58,12 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.agents = new AgentRegistry((agent, error) => this.emit('agent:error', { agent, error }));
     this.dialer = new Dialer(this);
     this.acceptor = new Acceptor(this, this.dialer);
-    this.router = new Router(this.options.inboxCapacity, this.options.inboxCapacityBytes, (agent, error) => this.emit('agent:error', { agent, error }));
+    this.router = new Router(
+      this.options.inboxCapacity,
+      this.options.inboxCapacityBytes,
+      (agent, error, suppressed) => this.emit('agent:error', { agent, error, ...(suppressed === undefined ? {} : { suppressed }) }),
+      () => this.options.clock.now(),
+    );
     this.peerRegistry = new PeerRegistry({
       options: this.options,
       router: this.router,

@@ -111,6 +111,61 @@ describe.each([
   });
 });
 
+it('many links over TCP and ws share the pool while some are destroyed or closed with frames still queued: the others arrive intact', async () => {
+  // Six pairs writing at once; pairs 0 and 3 are destroyed, 1 and 4 closed, mid-stream with frames
+  // queued in their sockets (nobody reads), which hands those buffers back by error callbacks while the others keep
+  // taking buffers from the pool. A buffer handed back twice, or before a socket let go of it, would
+  // reach two links at once and fail a survivor's AEAD.
+  const pairs: [SecureLink, SecureLink][] = [];
+  for (let i = 0; i < 6; i++) {
+    pairs.push(await (i < 3 ? securePairOver(tcpTransport(), 'tcp://127.0.0.1:0') : securePairOver(wsTransport(), 'ws://127.0.0.1:0/mesh')));
+  }
+  const survivors = [2, 5];
+  const received = pairs.map(([a, b]) => [collect(a), collect(b)] as const);
+  const sent = pairs.map(() => [[], []] as Uint8Array[][]);
+  for (const [a, b] of pairs) {
+    a.pause();
+    b.pause();
+  }
+  // Until each survivor's sockets have held queued frames both ways for a few turns (their readers
+  // stopped, the kernel's buffers full): frames that must stay untouched while the pool hands buffers on.
+  const queuedRounds = survivors.map(() => 0);
+  for (let round = 0; queuedRounds.some((n) => n < 4); round++) {
+    if (round === 400) throw new Error('the sockets never queued a frame');
+    pairs.forEach(([a, b], index) => {
+      if (a.closed || b.closed) return;
+      const chunks = distinctChunks(4, 50 * 1024 + round * 97, 100 * round + index);
+      for (let i = 0; i < 4; i++) {
+        const from = i % 2;
+        (from === 0 ? a : b).write(chunks[i]!);
+        sent[index]![from]!.push(chunks[i]!);
+      }
+    });
+    if (round === 3) {
+      pairs[0]![0].destroy();
+      pairs[3]![1].destroy();
+      pairs[1]![0].close();
+      pairs[4]![1].close();
+    }
+    survivors.forEach((index, i) => {
+      const [a, b] = pairs[index]!;
+      if (a.bufferedBytes > 0 && b.bufferedBytes > 0) queuedRounds[i]!++;
+    });
+    await nextTurn();
+  }
+  for (const index of survivors) for (const link of pairs[index]!) link.resume();
+  const bytesOf = (chunks: readonly Uint8Array[]): number => chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  for (const index of survivors) {
+    const [a, b] = pairs[index]!;
+    const [atA, atB] = received[index]!;
+    const [fromA, fromB] = sent[index]!;
+    await waitFor(() => (bytesOf(atB.chunks) === bytesOf(fromA!) && bytesOf(atA.chunks) === bytesOf(fromB!)) || a.closed || b.closed, 20_000, `pair ${index} complete`);
+    expect(a.closed || b.closed, `pair ${index} still open`).toBe(false);
+    expect(joined(atB.chunks).equals(joined(fromA!))).toBe(true);
+    expect(joined(atA.chunks).equals(joined(fromB!))).toBe(true);
+  }
+}, 30_000);
+
 describe('flushes', () => {
   it('write at most 4 batches (256 KiB) per turn of the event loop, then go on in the next, in order', async () => {
     const aead = { aead: nodeChaCha20Poly1305 };

@@ -8,7 +8,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
-import { DEFAULT_MEMPOOL_PEER_BURST, DEFAULT_MEMPOOL_PEER_RATE_PER_S, MempoolAgent, MempoolCh, decodeTxMessage, encodeTxMessage } from '../../demo/agents/mempool.js';
+import { DEFAULT_MEMPOOL_PEER_BURST, DEFAULT_MEMPOOL_PEER_RATE_PER_S, MAX_TX_BYTES, MempoolAgent, MempoolCh, decodeTxMessage, encodeTxMessage } from '../../demo/agents/mempool.js';
+import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
+import { tcpTransport } from '../../platforms/node/tcp.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
+import { PROTOCOL_VERSION } from '../../src/switch/node-info.js';
+import { upgradeLink } from '../../src/switch/upgrade.js';
+import { parseAddress } from '../../src/transport/address.js';
+import { PacketKind } from '../../src/wire/constants.js';
 import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -53,4 +60,48 @@ it('one peer flooding distinct valid txs gets only its allowance passed on; hone
   expect(junkAtB, `flood passed on to B in ${elapsedS.toFixed(1)} s`).toBeLessThanOrEqual(DEFAULT_MEMPOOL_PEER_BURST + DEFAULT_MEMPOOL_PEER_RATE_PER_S * (elapsedS + 1));
   expect(relay.mempool.rateLimited).toBeGreaterThan(0);
   expect(relay.node.sw.getPeer(attacker.key.nodeId), 'the flooder stays (its surplus is dropped)').toBeDefined();
+});
+
+it('a peer cut right after its flood (junk in the same write) gets no more than its allowance passed on', async () => {
+  const relay = await withMempool();
+  const key = generateNodeKey();
+  const capacity = MAX_TX_BYTES + 64;
+  const raw = await tcpTransport().dial(parseAddress(relay.node.address));
+  const { link } = await upgradeLink(raw, {
+    identity: key,
+    localInfo: {
+      id: key.nodeId, network: 'test-net', protocolVersion: PROTOCOL_VERSION, channels: [MempoolCh], recvMessageCapacities: [capacity],
+      listenAddresses: [], moniker: '', software: 'x',
+    },
+    direction: 'outbound',
+    expectedPeerId: relay.node.key.nodeId,
+    timeoutMs: 5000,
+    aead: nodeChaCha20Poly1305,
+  });
+  link.attach({ onData: () => undefined, onDrain: () => undefined, onClose: () => undefined });
+  await waitFor(() => relay.node.sw.getPeer(key.nodeId) !== undefined, 3000, 'the attacker admitted');
+  let gone = false;
+  relay.node.sw.on('peer:disconnected', ({ peer }) => void (peer.id === key.nodeId && (gone = true)));
+
+  // 1,000 distinct txs and an unknown packet kind, in one write: the relay reads all the txs into the
+  // agent's inbox and cuts the peer in the same turn, before the agent has taken any of them.
+  const TXS = 1000;
+  const packets: Uint8Array[] = [];
+  for (let i = 0; i < TXS; i++) {
+    const message = encodeTxMessage(randomBytes(200));
+    const packet = new Uint8Array(4 + message.length);
+    packet.set([PacketKind.MsgEnd, MempoolCh, message.length >> 8, message.length & 0xff]);
+    packet.set(message, 4);
+    packets.push(packet);
+  }
+  packets.push(Uint8Array.of(0xff));
+  link.write(Buffer.concat(packets));
+  await waitFor(() => gone, 3000, 'the attacker cut');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  link.destroy();
+
+  // Before: 585 of the 1,000 taken (its allowance was forgotten with the peer, and none meant no
+  // limit; the rest waited paused behind the full inbox and went with the connection). Now ~206.
+  expect(relay.txs.length).toBeLessThanOrEqual(DEFAULT_MEMPOOL_PEER_BURST + DEFAULT_MEMPOOL_PEER_RATE_PER_S);
+  expect(relay.mempool.rateLimited).toBeGreaterThan(0);
 });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SendError } from '../../src/errors.js';
 import type { Agent } from '../../src/switch/agent.js';
 import type { Peer } from '../../src/switch/peer.js';
+import { Router } from '../../src/switch/router.js';
 import { bytes, startNode, stopAll, TEST_CHANNELS, type TestNode } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -73,6 +74,54 @@ describe.each([
     expect(relay.sw.getPeer(sender.sw.nodeId)).toBeDefined();
     expect(relay.sw.getPeer(tiny.sw.nodeId)).toBeDefined();
     expect(atTiny).toEqual([]);
+  });
+
+  it("reports at most 10 of them per 10 s per agent: a sender and an accomplice taking 1-byte messages cannot flood 'agent:error'", async () => {
+    const relayAgent = relayingAgent(asynchronous);
+    const relay = await startNode({ channels: TEST_CHANNELS, agents: { relaying: relayAgent } });
+    const agentErrors: { agent: string; error: Error; suppressed?: number }[] = [];
+    relay.sw.on('agent:error', (event) => agentErrors.push(event));
+    const atHonest: Uint8Array[] = [];
+    const sender = await endpoint(64 * 1024, []);
+    const honest = await endpoint(64 * 1024, atHonest);
+    const tiny = await endpoint(1, []);
+    const toRelay = await sender.sw.dial(relay.address);
+    // Honest before tiny in the agent's loop: what reaches it has been offered to tiny right after.
+    await honest.sw.dial(relay.address);
+    await waitFor(() => relayAgent.peers.size === 2, 5000, 'two peers at the relay');
+    await tiny.sw.dial(relay.address);
+    await waitFor(() => relayAgent.peers.size === 3, 5000, 'three peers at the relay');
+    const MESSAGES = 200;
+    for (let i = 0; i < MESSAGES; i++) await toRelay.send(RELAYED, bytes(20, i), { timeoutMs: 5000 });
+    await waitFor(() => atHonest.length === MESSAGES, 5000, 'every message relayed');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Before: one report per message (200).
+    expect(agentErrors.length).toBe(10);
+    expect(toRelay.isConnected).toBe(true);
+  });
+});
+
+describe('reports of SendErrors about other peers, over time', () => {
+  it('start again each window, and the first report of a window says how many were held back', () => {
+    let nowMs = 1000;
+    const reports: { agent: string; suppressed: number | undefined }[] = [];
+    const router = new Router(16, 1 << 20, (agent, _error, suppressed) => reports.push({ agent, suppressed }), () => nowMs);
+    const refuse = (): never => {
+      throw new SendError('ERR_MESSAGE_TOO_LARGE', 'too large for the other peer', { peerId: 'other' });
+    };
+    router.assign(new Map([['relaying', { channels: [{ id: RELAYED }], receive: refuse }]]));
+    const sender = { id: 'sender' } as Peer;
+    const route = (): void => router.route(sender, RELAYED, bytes(4), () => expect.unreachable());
+    for (let i = 0; i < 25; i++) route();
+    expect(reports).toHaveLength(10);
+    expect(reports.every((report) => report.suppressed === undefined)).toBe(true);
+    nowMs += 10_000;
+    route();
+    route();
+    expect(reports.slice(10)).toEqual([
+      { agent: 'relaying', suppressed: 15 },
+      { agent: 'relaying', suppressed: undefined },
+    ]);
   });
 });
 
