@@ -27,7 +27,7 @@ export class Router {
   private readonly asyncReceives = new Map<Peer, { count: number; bytes: number }>();
   /** Peers paused because they reached MAX_ASYNC_RECEIVES_PER_PEER or MAX_ASYNC_RECEIVE_BYTES_PER_PEER. */
   private readonly pausedByAsync = new Set<Peer>();
-  /** Per agent (keyed by our agents' names only): the reports of refusals by other peers in this window. */
+  /** Per agent (keyed by our agents' names only): refusals by other peers reported, and held back, since windowStartMs. */
   private readonly refusalReports = new Map<string, { windowStartMs: number; reported: number; suppressed: number }>();
 
   constructor(
