@@ -12,6 +12,7 @@ import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { resolveDecodeLimits } from '../wire/config.js';
 import { MAX_CLOSE_REASON_BYTES } from '../wire/constants.js';
 import { encodeClosePacket } from '../wire/packet.js';
+import { printable } from '../util/printable.js';
 
 /**
  * Why we cut a peer, told to it in a close packet before the link ends, so that it sees
@@ -89,9 +90,9 @@ export function remoteCloseError(reason: Uint8Array): RemoteCloseError {
   } catch {
     // A garbled reason is still a close: report it without the peer's words.
   }
-  const text = typeof message === 'string' ? message.slice(0, MAX_CLOSE_MESSAGE_CHARS) : '';
+  const text = typeof message === 'string' ? printable(message.slice(0, MAX_CLOSE_MESSAGE_CHARS)) : '';
   const tellable = typeof code === 'string' && TELLABLE_CODES.has(code as ErrorCode);
   return new RemoteCloseError(tellable ? (code as ErrorCode) : 'ERR_PROTOCOL', `Peer closed the connection: ${text || 'no reason given'}`, {
-    detail: { remoteMessage: text, ...(tellable ? {} : { remoteCode: typeof code === 'string' ? code.slice(0, 64) : undefined }) },
+    detail: { remoteMessage: text, ...(tellable ? {} : { remoteCode: typeof code === 'string' ? printable(code.slice(0, 64)) : undefined }) },
   });
 }

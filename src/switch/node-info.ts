@@ -2,6 +2,7 @@ import { MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { HandshakeError } from '../errors.js';
 import { resolveDecodeLimits } from '../wire/config.js';
 import { endpointHost, formatAddress, isNodeId, normalizeAddress, parseAddress } from '../transport/address.js';
+import { printable } from '../util/printable.js';
 
 /** What a node tells a peer about itself right after the secure handshake. */
 export interface NodeInfo {
@@ -95,17 +96,17 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
     channels: [...channelSet],
     recvMessageCapacities: recvMessageCapacities as number[],
     listenAddresses: addresses,
-    moniker,
-    software,
+    moniker: printable(moniker),
+    software: printable(software),
   };
 }
 
 /** Rejects a peer we cannot talk to: another network, another protocol major version. */
 export function checkCompatible(local: NodeInfo, remote: NodeInfo): void {
   if (local.network !== remote.network) {
-    throw new HandshakeError('ERR_INCOMPATIBLE_PEER', `Peer is on network "${remote.network}", we are on "${local.network}"`, {
+    throw new HandshakeError('ERR_INCOMPATIBLE_PEER', `Peer is on network "${printable(remote.network)}", we are on "${local.network}"`, {
       peerId: remote.id,
-      detail: { reason: 'network', local: local.network, remote: remote.network },
+      detail: { reason: 'network', local: local.network, remote: printable(remote.network) },
     });
   }
   checkProtocolVersion(local.protocolVersion, remote.protocolVersion, remote.id);

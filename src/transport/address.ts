@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { printable } from '../util/printable.js';
 
 /**
  * Addresses are strings users can paste:
@@ -35,7 +36,7 @@ export function isNodeId(value: unknown): value is string {
 
 /** Parses an address; throws ConfigError('ERR_INVALID_ADDRESS') with the reason. */
 function invalidAddress(text: string, why: string): never {
-  throw new ConfigError('ERR_INVALID_ADDRESS', `Invalid address "${String(text).slice(0, 200)}": ${why}`, {
+  throw new ConfigError('ERR_INVALID_ADDRESS', `Invalid address "${printable(String(text).slice(0, 200))}": ${why}`, {
     detail: { address: text },
   });
 }
@@ -43,6 +44,9 @@ function invalidAddress(text: string, why: string): never {
 export function parseAddress(text: string): PeerAddress {
   if (typeof text !== 'string' || text.length === 0) invalidAddress(text, 'empty');
   if (text.length > MAX_ADDRESS_LENGTH) invalidAddress(text, `longer than ${MAX_ADDRESS_LENGTH} characters`);
+  // Addresses come from peers (NodeInfo, PEX) and end up in apps' logs and in other peers' books: no
+  // dialable address holds a space or a control character (a ws path or memory name otherwise could).
+  if (/[\s\p{Cc}\p{Cf}]/u.test(text)) invalidAddress(text, 'a space or control character');
   const schemeEnd = text.indexOf('://');
   if (schemeEnd <= 0) invalidAddress(text, 'missing "<protocol>://"');
   const protocol = text.slice(0, schemeEnd).toLowerCase();
