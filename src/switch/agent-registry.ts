@@ -1,4 +1,5 @@
 import { ConfigError, toError } from '../errors.js';
+import { isPromiseLike } from '../util/events.js';
 import type { Agent } from './agent.js';
 import type { Peer } from './peer.js';
 import type { Switch } from './switch.js';
@@ -50,9 +51,12 @@ export class AgentRegistry {
     }
   }
 
-  private call(name: string, call: () => void): void {
+  private call(name: string, call: () => unknown): void {
     try {
-      call();
+      const result = call();
+      // addPeer/removePeer are declared void, but an async one type-checks: its rejection (a greeting
+      // `await peer.send` refused by the peer's NodeInfo) must be reported, not crash the process.
+      if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.onError(name, toError(error)));
     } catch (error) {
       this.onError(name, toError(error));
     }

@@ -1,8 +1,8 @@
 /**
  * A typed wrapper over the standard EventTarget, so that Node and browsers share one event model.
  * `addEventListener` listeners receive `CustomEvent<Detail>`; `on()` hands over the detail and returns
- * the function that removes the listener. An `on()` listener that throws is reported through
- * `reportListenerError` and never breaks the emitter.
+ * the function that removes the listener. An `on()` listener that throws (or, async, rejects) is reported
+ * through `reportListenerError` and never breaks the emitter.
  */
 export type TypedListener<Detail> = (event: CustomEvent<Detail>) => void;
 
@@ -30,7 +30,11 @@ export class TypedEventTarget<Events extends object> extends EventTarget {
   on<K extends keyof Events & string>(type: K, listener: (detail: Events[K]) => void): () => void {
     const wrapped = (event: Event): void => {
       try {
-        listener((event as CustomEvent<Events[K]>).detail);
+        const result: unknown = listener((event as CustomEvent<Events[K]>).detail);
+        // An async listener's rejection (say `await peer.send(…)` in 'peer:connected', refused with a
+        // SendError because the peer's NodeInfo lacks the channel) would be an unhandled rejection,
+        // which ends a Node process: a peer could crash any app that greets its peers that way.
+        if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.reportListenerError(type, error));
       } catch (error) {
         this.reportListenerError(type, error);
       }
@@ -68,4 +72,9 @@ export class TypedEventTarget<Events extends object> extends EventTarget {
       console.error(`meshlink: a '${type}' listener threw`, error);
     });
   }
+}
+
+/** True for what `await` would wait on (a listener or agent hook declared `void` may still be async). */
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
