@@ -1,5 +1,6 @@
 import { ProtocolError, TransportError } from '../errors.js';
 import { MessageLink } from './message-link.js';
+import { printable } from '../util/printable.js';
 
 /**
  * The part of the WHATWG WebSocket that a Link needs. Browsers' WebSocket and the `ws` package's
@@ -101,7 +102,8 @@ export class WebSocketLink extends MessageLink {
     };
     socket.onclose = (event) => {
       if (event.code !== NORMAL_CLOSURE && event.code !== NO_STATUS) {
-        this.failure ??= new TransportError(`WebSocket ${remoteAddress} closed with code ${event.code} ${event.reason}`.trim(), {
+        // The reason is the remote's text (≤ 123 bytes): it goes into a message apps print.
+        this.failure ??= new TransportError(`WebSocket ${remoteAddress} closed with code ${event.code} ${printable(event.reason)}`.trim(), {
           detail: { code: event.code },
         });
       }

@@ -6,11 +6,13 @@
  * character are invalid, so a NodeInfo or a PEX answer cannot carry them into logs or other books.
  */
 import { afterEach, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { wsTransport } from '../../platforms/node/ws-transport.js';
 import { ConfigError, ProtocolError } from '../../src/errors.js';
 import { parseNodeInfo } from '../../src/switch/node-info.js';
 import { parseAddress } from '../../src/transport/address.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 afterEach(stopAll);
 
@@ -60,4 +62,22 @@ it('an address with a space or a control character is invalid, and a NodeInfo li
   });
   expect(info.listenAddresses).toEqual([`tcp://${id}@127.0.0.1:9`]);
   expect(info.software).not.toMatch(UNPRINTABLE);
+});
+
+it("a WebSocket peer's close reason reaches the link's error without control characters", async () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  server.on('connection', (socket) => socket.close(4000, HOSTILE.slice(0, 40)));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const link = await wsTransport().dial({ protocol: 'ws', nodeId: undefined, host: '127.0.0.1', port, path: '/', params: {} });
+    const closed = new Promise<Error | undefined>((resolve) => link.attach({ onData: () => undefined, onDrain: () => undefined, onClose: resolve }));
+    link.resume();
+    const error = await within(closed, 3000, 'the server closes');
+    expect(error?.message).toContain('closed with code 4000');
+    expect(error?.message).toContain('connected to 0000');
+    expect(error?.message).not.toMatch(UNPRINTABLE);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

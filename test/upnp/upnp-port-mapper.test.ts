@@ -187,6 +187,21 @@ describe('UPnP SOAP and description parsing', () => {
     expect(error).toMatchObject({ code: 'ERR_NAT', reason: 'refused', action: 'AddPortMapping', upnpCode: 718, upnpDescription: 'ConflictInMappingEntry', httpStatus: 500 });
   });
 
+  it("keeps a hostile gateway's description printable and short: no terminal escapes or forged lines in warnings", () => {
+    const told = `\u001b[2J\u001b]0;pwned\u0007\nnat: mapped 1.2.3.4${'x'.repeat(1000)}`;
+    expect(() => parseSoapAnswer('AddPortMapping', 500, fault(718, told))).toThrow(UpnpError);
+    try {
+      parseSoapAnswer('AddPortMapping', 500, fault(718, told));
+    } catch (error) {
+      const { message, upnpDescription } = error as UpnpError & { upnpDescription: string };
+      for (const text of [message, upnpDescription]) {
+        expect(text).not.toMatch(/\p{Cc}/u);
+        expect(text).toContain('nat: mapped 1.2.3.4');
+        expect(text.length).toBeLessThan(300);
+      }
+    }
+  });
+
   it('names a known code when the gateway sends no description, and reports an HTTP error without a fault as gateway-error', () => {
     expect(() => parseSoapAnswer('AddPortMapping', 500, fault(606, ''))).toThrow(/606 \(ActionNotAuthorized\)/);
     try {

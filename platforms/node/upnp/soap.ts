@@ -13,6 +13,7 @@
 import http from 'node:http';
 import { AbortError, ClosedError, TimeoutError, toError } from '../../../src/errors.js';
 import { UpnpError, NatError, upnpErrorName, type NatCallOptions } from '../../../src/nat/port-mapper.js';
+import { printable } from '../../../src/util/printable.js';
 import { withDeadline } from '../../../src/util/abort.js';
 import { escapeXml, xmlChildren, xmlElements, xmlText } from './xml.js';
 
@@ -189,7 +190,9 @@ export function parseSoapAnswer(action: string, status: number, body: string): R
   const codeText = fault === undefined ? undefined : xmlText(fault, 'errorCode');
   const code = codeText !== undefined && /^\d{1,6}$/.test(codeText) ? Number(codeText) : undefined;
   if (code !== undefined) {
-    const description = (fault === undefined ? undefined : xmlText(fault, 'errorDescription')) || upnpErrorName(code) || undefined;
+    const told = fault === undefined ? undefined : xmlText(fault, 'errorDescription');
+    // Anyone on the LAN may answer as the gateway: its words go into warnings apps print, bounded and printable.
+    const description = (told === undefined ? undefined : printable(told.slice(0, 200))) || upnpErrorName(code) || undefined;
     throw new UpnpError(`${action} refused by the gateway: UPnP error ${code}${description ? ` (${description})` : ''}`, {
       action,
       upnpCode: code,
