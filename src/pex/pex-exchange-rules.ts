@@ -5,6 +5,7 @@ import type { PexConfig } from './config.js';
 import { PEX_CHANNEL_ID, PEX_MAX_ADDRESSES_PER_RESPONSE } from './constants.js';
 import { namesNode } from './pex-messages.js';
 import type { PexPeerState } from './pex-peers.js';
+import { printable } from '../util/printable.js';
 
 /**
  * The rules of the PEX exchange with one peer: how often each side may ask, and which answers are
@@ -44,14 +45,14 @@ export function responseViolation(peer: Peer, awaited: boolean, addresses: reado
     });
   }
   const naming = ourNodeId === undefined ? undefined : addresses.find((address) => namesNode(address, ourNodeId));
-  if (naming !== undefined) return violation(peer, 'ERR_PEX_INVALID_ADDRESS', 'pexResponse with our own node id', { address: naming.slice(0, 200) });
+  if (naming !== undefined) return violation(peer, 'ERR_PEX_INVALID_ADDRESS', 'pexResponse with our own node id', { address: printable(naming.slice(0, 200)) });
   return undefined;
 }
 
 /** The error for a response the book refused as a whole: one address was malformed or named no node. */
 export function refusedResponseError(peer: Peer, refused: NonNullable<BatchOutcome['refused']>): ProtocolError {
   const why = refused.outcome === 'no-node-id' ? 'an address without a node id' : 'a malformed or undialable address';
-  return violation(peer, 'ERR_PEX_INVALID_ADDRESS', `pexResponse with ${why}`, { address: refused.address.slice(0, 200), outcome: refused.outcome });
+  return violation(peer, 'ERR_PEX_INVALID_ADDRESS', `pexResponse with ${why}`, { address: printable(refused.address.slice(0, 200)), outcome: refused.outcome });
 }
 
 function violation(

@@ -127,12 +127,16 @@ describe('PEXAgent per-peer limits', () => {
     ['an address without a node id', (_self: string) => 'tcp://127.0.0.1:26656'],
     ['our own node id', (self: string) => `memory://${self}@somewhere`],
     ['an undialable host (port 0)', (_self: string) => `tcp://${'c'.repeat(40)}@127.0.0.1:0`],
+    // Terminal escapes and a forged log line in a ws path or a memory name, which apps would print or hand on.
+    ['a ws path holding terminal escapes', (_self: string) => `ws://${'c'.repeat(40)}@1.2.3.4:80/\u001b[2J\nconnected`],
+    ['a memory name holding a bidi override', (_self: string) => `memory://${'c'.repeat(40)}@a\u202eb`],
   ])('stops and bans a peer that sends %s: ERR_PEX_INVALID_ADDRESS, adding none of the response', async (_what, bad) => {
     let honestId = '';
     const setup = await pair(() => [response([...fakeAddresses(5, 'memory'), bad(honestId)])]);
     honestId = setup.honest.sw.nodeId;
     await setup.honest.sw.dial(setup.rogue.address);
     await expectPunished(setup, 'ERR_PEX_INVALID_ADDRESS');
+    for (const error of setup.errors) expect(String((error.detail as { address?: unknown } | undefined)?.address ?? '')).not.toMatch(/[\p{Cc}\u202e]/u);
   });
 
   it('stops and bans a peer that sends a malformed PEX message: ERR_MALFORMED_MESSAGE', async () => {
