@@ -212,7 +212,6 @@ export class MempoolAgent extends BaseAgent {
       // Set up per-peer state. The Switch emits this before any message from the peer is delivered.
       sw.on('peer:connected', ({ peer }) => {
         peer.data.set(KNOWN_TXS, new LruSet<string>(this.peerKnownCapacity));
-        peer.data.set(ALLOWANCE, this.newAllowance());
       }),
       // Tear down per-peer state (the Peer object may still sit in queued envelopes). Not the allowance:
       // its txs still in the inbox are taken after it left, and must not be taken without limit (a peer
@@ -223,7 +222,7 @@ export class MempoolAgent extends BaseAgent {
     );
   }
 
-  /** The peer's allowance; one connected before this agent was added gets its own now. */
+  /** The peer's allowance, made at its first tx (a bucket starts full, so when makes no difference). */
   private allowanceOf(peer: Peer): Allowance {
     let allowance = peer.data.get(ALLOWANCE) as Allowance | undefined;
     if (allowance === undefined) peer.data.set(ALLOWANCE, (allowance = this.newAllowance()));
