@@ -13,6 +13,7 @@ import type { Agent } from '../src/switch/agent.js';
 import type { Peer } from '../src/switch/peer.js';
 import { Switch } from '../src/switch/switch.js';
 import { nodeChaCha20Poly1305 } from '../platforms/node/aead.js';
+import { nodeHandshakeCrypto } from '../platforms/node/handshake-crypto.js';
 import { tcpTransport } from '../platforms/node/tcp.js';
 import {
   decodeSoakMessage,
@@ -206,6 +207,7 @@ async function main(): Promise<void> {
     moniker: soakMoniker(config.slot, config.incarnation),
     transports: [tcpTransport()],
     aead: nodeChaCha20Poly1305,
+    handshakeCrypto: nodeHandshakeCrypto,
     listen: [`tcp://127.0.0.1:${config.port}`],
     persistentPeers: config.persistentPeers,
     // Restarts take 0.5–2 s: redial quickly so the mesh heals within a kill interval.

@@ -28,6 +28,7 @@ export type { Storage } from './storage/storage.js';
 export { MemoryStorage } from './storage/storage.js';
 export { generateNodeKey, nodeKeyFromSecret, nodeIdFromPublicKey, verifySignature, loadOrCreateNodeKey, type NodeKey } from './crypto/keys.js';
 export { nobleChaCha20Poly1305, type Aead, type AeadFactory } from './crypto/aead.js';
+export { nobleHandshakeCrypto, type EphemeralKey, type HandshakeCrypto } from './crypto/handshake-crypto.js';
 export { secureHandshake, type SecureLink, type SecureHandshakeOptions } from './conn/secure-link.js';
 export { MConnection, type MConnectionHandlers, type SendOptions, type ConnectionStatus } from './conn/mconnection.js';
 export { DEFAULT_MCONNECTION_CONFIG, type MConnectionConfig } from './conn/config.js';

@@ -74,6 +74,7 @@ export interface NodeParts<WebRtcOptions extends NodeWebRtcOptions> {
   /** Builds the platform's WebRTC transport (simple-peer over its RTCPeerConnection). */
   createWebRtc: (options: WebRtcOptions) => WebRtcTransport;
   aead?: SwitchOptions['aead'];
+  handshakeCrypto?: SwitchOptions['handshakeCrypto'];
   /** The platform's defaults for `pex`, `webrtc` and `relay`, and PEX options under the user's. */
   defaults: { pex: boolean; webrtc: boolean; relay: boolean; pexOptions?: NodePexOptions };
 }
@@ -102,6 +103,7 @@ export function assembleNode<WebRtcOptions extends NodeWebRtcOptions>(
   if (webrtc !== undefined) listen.push(`webrtc://${parts.identity.nodeId}`);
   const sw = new Switch({
     ...(parts.aead !== undefined ? { aead: parts.aead } : {}),
+    ...(parts.handshakeCrypto !== undefined ? { handshakeCrypto: parts.handshakeCrypto } : {}),
     ...switchOptions,
     listen,
     network: options.network ?? DEFAULT_NETWORK,

@@ -5,6 +5,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { Switch } from '../../src/switch/switch.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { nodeChaCha20Poly1305 } from './aead.js';
+import { nodeHandshakeCrypto } from './handshake-crypto.js';
 import { FileStorage } from './file-storage.js';
 import { lockHome } from './home-lock.js';
 import { tcpTransport } from './tcp.js';
@@ -22,6 +23,7 @@ export { webrtcTransport, loadWrtc, type NodeWebRtcTransportOptions } from './we
 export { FileStorage } from './file-storage.js';
 export { lockHome, HOME_LOCK_FILE, type HomeLock } from './home-lock.js';
 export { nodeChaCha20Poly1305, hasSodium } from './aead.js';
+export { nodeHandshakeCrypto } from './handshake-crypto.js';
 export { MissingDependencyError } from './optional-dependency.js';
 export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from './upnp/index.js';
 export { createNatPmpPortMapper, NatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
@@ -110,6 +112,7 @@ async function assembleNodeForNode(options: NodeOptions): Promise<Switch> {
     defaultTransports: () => defaultTransports(options),
     createWebRtc: webrtcTransport,
     aead: nodeChaCha20Poly1305,
+    handshakeCrypto: nodeHandshakeCrypto,
     defaults: { pex: false, webrtc: false, relay: false },
   });
   if (options.nat !== undefined && options.nat !== false) {

@@ -1,4 +1,5 @@
 import { nobleChaCha20Poly1305, type AeadFactory } from '../crypto/aead.js';
+import { nobleHandshakeCrypto, type EphemeralKey, type HandshakeCrypto } from '../crypto/handshake-crypto.js';
 import {
   HANDSHAKE_TIMEOUT_MS,
   HELLO_BYTES,
@@ -8,14 +9,12 @@ import {
   NODE_ID_BYTES,
 } from '../crypto/constants.js';
 import {
-  createEphemeralKeyPair,
   decodeHello,
   encodeHello,
   deriveSessionSecrets,
   encodeAuthMessage,
   verifyAuthMessage,
   type AuthContext,
-  type EphemeralKeyPair,
 } from '../crypto/handshake.js';
 import type { NodeKey } from '../crypto/keys.js';
 import { AbortError, ConfigError, HandshakeError, MeshlinkError, TimeoutError, toError } from '../errors.js';
@@ -37,6 +36,8 @@ export interface SecureHandshakeOptions {
   signal?: AbortSignal;
   /** ChaCha20-Poly1305 implementation for this side only; the peer may use another. @default nobleChaCha20Poly1305 */
   aead?: AeadFactory;
+  /** X25519 and ed25519 for this side only; the peer may use another. @default nobleHandshakeCrypto */
+  handshakeCrypto?: HandshakeCrypto;
   /**
    * Largest plaintext per frame, in bytes, for both what we send and what we accept. Both sides must
    * allow at least what the other sends. @default 65_536 (MAX_FRAME_PAYLOAD_BYTES)
@@ -52,6 +53,7 @@ export interface SecureHandshakeConfig {
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;
   readonly aead: AeadFactory;
+  readonly handshakeCrypto: HandshakeCrypto;
   readonly maxFramePayloadBytes: number;
   readonly clock: Clock;
 }
@@ -60,6 +62,7 @@ export const DEFAULT_SECURE_HANDSHAKE_CONFIG = Object.freeze({
   timeoutMs: HANDSHAKE_TIMEOUT_MS,
   maxFramePayloadBytes: MAX_FRAME_PAYLOAD_BYTES,
   aead: nobleChaCha20Poly1305,
+  handshakeCrypto: nobleHandshakeCrypto,
 });
 
 const NODE_ID_PATTERN = new RegExp(`^[0-9a-f]{${NODE_ID_BYTES * 2}}$`);
@@ -81,7 +84,7 @@ export function resolveSecureHandshakeConfig(options: SecureHandshakeOptions): S
   if (expectedPeerId !== undefined && !NODE_ID_PATTERN.test(expectedPeerId)) {
     throw new ConfigError('ERR_INVALID_ARGUMENT', `expectedPeerId "${options.expectedPeerId}" is not a node id (${NODE_ID_BYTES * 2} hex characters)`);
   }
-  return { identity: merged.identity, expectedPeerId, timeoutMs, signal: options.signal, aead: merged.aead, maxFramePayloadBytes, clock: options.clock ?? systemClock };
+  return { identity: merged.identity, expectedPeerId, timeoutMs, signal: options.signal, aead: merged.aead, handshakeCrypto: merged.handshakeCrypto, maxFramePayloadBytes, clock: options.clock ?? systemClock };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
@@ -114,7 +117,7 @@ type HandshakePhase = (typeof HandshakePhase)[keyof typeof HandshakePhase];
 /** One handshake attempt: reads the hello, then frame #0, under one deadline. Settles exactly once. */
 class HandshakeRun {
   private phase: HandshakePhase = HandshakePhase.Hello;
-  private readonly ephemeral: EphemeralKeyPair = createEphemeralKeyPair();
+  private readonly ephemeral: EphemeralKey;
   private readonly hello = new Uint8Array(HELLO_BYTES);
   private helloFilled = 0;
   private authContext: AuthContext | undefined;
@@ -128,7 +131,9 @@ class HandshakeRun {
     private readonly config: SecureHandshakeConfig,
     private readonly resolve: (link: SecureLink) => void,
     private readonly reject: (error: Error) => void,
-  ) {}
+  ) {
+    this.ephemeral = config.handshakeCrypto.ephemeralKey();
+  }
 
   start(): void {
     const { signal, timeoutMs } = this.config;
@@ -184,7 +189,7 @@ class HandshakeRun {
     this.encoder = new FrameEncoder(aead(secrets.sendKey), maxFramePayloadBytes);
     this.decoder = new FrameDecoder(aead(secrets.receiveKey), maxFramePayloadBytes);
     this.phase = HandshakePhase.Auth;
-    this.link.write(this.encoder.encode(encodeAuthMessage(this.config.identity, secrets)));
+    this.link.write(this.encoder.encode(encodeAuthMessage(this.config.identity, secrets, this.config.handshakeCrypto)));
   }
 
   /** Frame #0 is the peer's proof; any later frame in the same chunk is already session data. */
@@ -193,7 +198,7 @@ class HandshakeRun {
       this.session.receiveFrame(plaintext);
       return;
     }
-    const remote = verifyAuthMessage(plaintext, this.authContext!);
+    const remote = verifyAuthMessage(plaintext, this.authContext!, this.config.handshakeCrypto);
     const expected = this.config.expectedPeerId;
     if (expected !== undefined && remote.nodeId !== expected) {
       throw new HandshakeError('ERR_WRONG_PEER_ID', `Dialled ${expected} but the peer proved to be ${remote.nodeId}`, {

@@ -1,4 +1,3 @@
-import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -15,7 +14,8 @@ import {
   SESSION_KEY_MATERIAL_BYTES,
   X25519_PUBLIC_KEY_BYTES,
 } from './constants.js';
-import { nodeIdFromPublicKey, verifySignature, type NodeKey } from './keys.js';
+import { nobleHandshakeCrypto, type EphemeralKey, type HandshakeCrypto } from './handshake-crypto.js';
+import { nodeIdFromPublicKey, type NodeKey } from './keys.js';
 
 /**
  * The pure half of the secret-connection handshake (station-to-station, after CometBFT's
@@ -39,10 +39,7 @@ import { nodeIdFromPublicKey, verifySignature, type NodeKey } from './keys.js';
  * counter per direction, starting at 0 with the auth frame (see secure-link-frame.ts).
  */
 
-export interface EphemeralKeyPair {
-  readonly secretKey: Uint8Array;
-  readonly publicKey: Uint8Array;
-}
+export type { EphemeralKey, HandshakeCrypto } from './handshake-crypto.js';
 
 /**
  * Which side of the key exchange a node is on: 'low' when its ephemeral key sorts first. Both ends
@@ -72,8 +69,8 @@ const textEncoder = new TextEncoder();
 const HKDF_INFO_PREFIX = textEncoder.encode(HKDF_INFO_LABEL);
 const AUTH_CONTEXT = textEncoder.encode(AUTH_SIGNATURE_CONTEXT);
 
-export function createEphemeralKeyPair(): EphemeralKeyPair {
-  return x25519.keygen();
+export function createEphemeralKey(crypto: HandshakeCrypto = nobleHandshakeCrypto): EphemeralKey {
+  return crypto.ephemeralKey();
 }
 
 export function encodeHello(ephemeralPublicKey: Uint8Array): Uint8Array {
@@ -109,7 +106,7 @@ export function decodeHello(hello: Uint8Array): Uint8Array {
  * X25519 + HKDF as in the diagram above. Throws HandshakeError when the remote ephemeral is a
  * low-order point (the shared secret would be predictable) or equals ours (a reflected hello).
  */
-export function deriveSessionSecrets(local: EphemeralKeyPair, remotePublicKey: Uint8Array): SessionSecrets {
+export function deriveSessionSecrets(local: EphemeralKey, remotePublicKey: Uint8Array): SessionSecrets {
   if (remotePublicKey.length !== X25519_PUBLIC_KEY_BYTES) {
     throw new HandshakeError('ERR_HANDSHAKE', 'Remote ephemeral key has the wrong length');
   }
@@ -119,7 +116,7 @@ export function deriveSessionSecrets(local: EphemeralKeyPair, remotePublicKey: U
   }
   let shared: Uint8Array;
   try {
-    shared = x25519.getSharedSecret(local.secretKey, remotePublicKey);
+    shared = local.agree(remotePublicKey);
   } catch (error) {
     throw new HandshakeError('ERR_HANDSHAKE', 'Remote ephemeral key is a low-order point', { cause: error });
   }
@@ -157,10 +154,10 @@ function authSignedBytes(challenge: Uint8Array, signerRole: AuthRole, signerPubl
 }
 
 /** Our public key || signature over the challenge, our role and key: the plaintext of frame #0. */
-export function encodeAuthMessage(identity: NodeKey, context: AuthContext): Uint8Array {
+export function encodeAuthMessage(identity: NodeKey, context: AuthContext, crypto: HandshakeCrypto = nobleHandshakeCrypto): Uint8Array {
   const message = new Uint8Array(AUTH_MESSAGE_BYTES);
   message.set(identity.publicKey, 0);
-  message.set(identity.sign(authSignedBytes(context.challenge, context.localRole, identity.publicKey)), ED25519_PUBLIC_KEY_BYTES);
+  message.set(crypto.sign(identity, authSignedBytes(context.challenge, context.localRole, identity.publicKey)), ED25519_PUBLIC_KEY_BYTES);
   return message;
 }
 
@@ -168,7 +165,7 @@ export function encodeAuthMessage(identity: NodeKey, context: AuthContext): Uint
  * Checks the remote frame #0 (signed in the role opposite to `context.localRole`); throws
  * HandshakeError unless it proves the key behind a node id.
  */
-export function verifyAuthMessage(message: Uint8Array, context: AuthContext): AuthenticatedPeer {
+export function verifyAuthMessage(message: Uint8Array, context: AuthContext, crypto: HandshakeCrypto = nobleHandshakeCrypto): AuthenticatedPeer {
   if (message.length !== AUTH_MESSAGE_BYTES) {
     throw new HandshakeError('ERR_HANDSHAKE', `Auth message must be ${AUTH_MESSAGE_BYTES} bytes, got ${message.length}`);
   }
@@ -176,7 +173,7 @@ export function verifyAuthMessage(message: Uint8Array, context: AuthContext): Au
   const signature = message.subarray(ED25519_PUBLIC_KEY_BYTES);
   const nodeId = nodeIdFromPublicKey(publicKey);
   const remoteRole: AuthRole = context.localRole === 'low' ? 'high' : 'low';
-  if (!verifySignature(publicKey, authSignedBytes(context.challenge, remoteRole, publicKey), signature)) {
+  if (!crypto.verify(publicKey, authSignedBytes(context.challenge, remoteRole, publicKey), signature)) {
     throw new HandshakeError('ERR_HANDSHAKE', 'Peer failed to prove its identity: bad challenge signature', {
       peerId: nodeId,
     });

@@ -1,6 +1,7 @@
 import type { MConnectionConfig } from '../conn/config.js';
 import { secureHandshake, type SecureHandshakeOptions, type SecureLink } from '../conn/secure-link.js';
 import type { AeadFactory } from '../crypto/aead.js';
+import type { HandshakeCrypto } from '../crypto/handshake-crypto.js';
 import type { NodeKey } from '../crypto/keys.js';
 import { ConfigError } from '../errors.js';
 import { parseAddress } from '../transport/address.js';
@@ -58,6 +59,8 @@ export interface SwitchOptions {
   connection?: Partial<MConnectionConfig>;
   /** ChaCha20-Poly1305 implementation; platforms pass their fastest. @default noble */
   aead?: AeadFactory;
+  /** X25519 and ed25519 of the handshake; platforms pass their fastest. @default noble */
+  handshakeCrypto?: HandshakeCrypto;
   /** Peers to keep connected: dialled at start and redialled after any disconnect. */
   persistentPeers?: readonly string[];
   reconnect?: Partial<BackoffPolicy>;
@@ -102,6 +105,7 @@ export interface ResolvedSwitchOptions {
   stopTimeoutMs: number;
   connection: Partial<MConnectionConfig>;
   aead: AeadFactory | undefined;
+  handshakeCrypto: HandshakeCrypto | undefined;
   persistentPeers: readonly string[];
   reconnect: BackoffPolicy;
   inboxCapacity: number;
@@ -128,6 +132,7 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
     stopTimeoutMs: options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
     connection: options.connection ?? {},
     aead: options.aead,
+    handshakeCrypto: options.handshakeCrypto,
     persistentPeers: options.persistentPeers ?? [],
     reconnect: { ...DEFAULT_BACKOFF_POLICY, ...options.reconnect },
     inboxCapacity: options.inboxCapacity ?? DEFAULT_INBOX_CAPACITY_MESSAGES,

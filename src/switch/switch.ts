@@ -354,6 +354,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       timeoutMs: this.options.handshakeTimeoutMs,
       signal,
       aead: this.options.aead,
+      handshakeCrypto: this.options.handshakeCrypto,
       clock: this.options.clock,
       secureHandshake: this.options.secureHandshake,
     };

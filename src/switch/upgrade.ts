@@ -1,4 +1,5 @@
 import type { AeadFactory } from '../crypto/aead.js';
+import type { HandshakeCrypto } from '../crypto/handshake-crypto.js';
 import type { NodeKey } from '../crypto/keys.js';
 import { secureHandshake, type SecureLink } from '../conn/secure-link.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -27,6 +28,7 @@ export interface UpgradeOptions {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   aead?: AeadFactory | undefined;
+  handshakeCrypto?: HandshakeCrypto | undefined;
   maxFramePayloadBytes?: number | undefined;
   /** Runs the deadline and the linger timers. @default systemClock */
   clock?: Clock | undefined;
@@ -75,6 +77,7 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
           clock,
           ...(options.expectedPeerId !== undefined ? { expectedPeerId: options.expectedPeerId } : {}),
           ...(options.aead !== undefined ? { aead: options.aead } : {}),
+          ...(options.handshakeCrypto !== undefined ? { handshakeCrypto: options.handshakeCrypto } : {}),
           ...(options.maxFramePayloadBytes !== undefined ? { maxFramePayloadBytes: options.maxFramePayloadBytes } : {}),
         });
         const peerId = secure.remoteNodeId;

@@ -4,7 +4,7 @@ import { FrameDecoder, FrameEncoder } from '../../src/conn/secure-link-frame.js'
 import { nobleChaCha20Poly1305 } from '../../src/crypto/aead.js';
 import { HELLO_BYTES, MAX_FRAME_PAYLOAD_BYTES } from '../../src/crypto/constants.js';
 import {
-  createEphemeralKeyPair,
+  createEphemeralKey,
   decodeHello,
   deriveSessionSecrets,
   encodeAuthMessage,
@@ -138,7 +138,7 @@ export async function securePair(
  */
 export class ManualPeer {
   readonly identity: NodeKey;
-  readonly ephemeral = createEphemeralKeyPair();
+  readonly ephemeral = createEphemeralKey();
   private buffered: Uint8Array = new Uint8Array(0);
   private waiter: (() => void) | undefined;
   closedWith: Error | undefined | null = null;

@@ -1,10 +1,12 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
+import { nodeHandshakeCrypto } from '../../platforms/node/handshake-crypto.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { secureHandshake, type SecureHandshakeOptions, type SecureLink } from '../../src/conn/secure-link.js';
 import { FrameEncoder } from '../../src/conn/secure-link-frame.js';
 import { nobleChaCha20Poly1305 } from '../../src/crypto/aead.js';
+import { nobleHandshakeCrypto } from '../../src/crypto/handshake-crypto.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import { HandshakeError, TimeoutError } from '../../src/errors.js';
 import type { Link } from '../../src/transport/link.js';
@@ -85,6 +87,20 @@ describe('secureHandshake over TCP on 127.0.0.1', () => {
     a.write(new TextEncoder().encode('from noble'));
     b.write(new TextEncoder().encode('from node'));
     await waitFor(() => atA.text() === 'from node' && atB.text() === 'from noble', 5000, 'interop');
+  });
+
+  it('authenticates both ends with OpenSSL\'s X25519 and ed25519 on one side and noble\'s on the other, either way round', async () => {
+    for (const [dialerCrypto, listenerCrypto] of [[nodeHandshakeCrypto, nobleHandshakeCrypto], [nobleHandshakeCrypto, nodeHandshakeCrypto]] as const) {
+      const listenerKey = generateNodeKey();
+      const server = await serve({ identity: listenerKey, handshakeCrypto: listenerCrypto });
+      const dialerKey = generateNodeKey();
+      const a = await secureHandshake(await dial(server.port), { identity: dialerKey, expectedPeerId: listenerKey.nodeId, handshakeCrypto: dialerCrypto });
+      const b = (await server.next()) as SecureLink;
+      expect([a.remoteNodeId, b.remoteNodeId]).toEqual([listenerKey.nodeId, dialerKey.nodeId]);
+      const atB = collect(b);
+      a.write(new TextEncoder().encode('sealed after a mixed handshake'));
+      await waitFor(() => atB.text() === 'sealed after a mixed handshake', 5000, 'data after the handshake');
+    }
   });
 
   it('cuts a peer sending empty frames (each an AEAD open that no byte count saw) with ERR_PROTOCOL', async () => {

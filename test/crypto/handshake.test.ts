@@ -5,7 +5,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { HANDSHAKE_VERSION, HELLO_BYTES } from '../../src/crypto/constants.js';
 import {
-  createEphemeralKeyPair,
+  createEphemeralKey,
   decodeHello,
   deriveSessionSecrets,
   encodeAuthMessage,
@@ -49,8 +49,8 @@ describe('hello', () => {
 
 describe('deriveSessionSecrets', () => {
   it('gives both sides mirrored keys and the same challenge', () => {
-    const a = createEphemeralKeyPair();
-    const b = createEphemeralKeyPair();
+    const a = createEphemeralKey();
+    const b = createEphemeralKey();
     const sa = deriveSessionSecrets(a, b.publicKey);
     const sb = deriveSessionSecrets(b, a.publicKey);
     expect(sa.sendKey).toEqual(sb.receiveKey);
@@ -61,8 +61,12 @@ describe('deriveSessionSecrets', () => {
   });
 
   it('derives k1|k2|challenge by HKDF-SHA256 over the DH secret with info = label|lo|hi; lo sends with k1', () => {
-    const a = createEphemeralKeyPair();
-    const b = createEphemeralKeyPair();
+    const keyPair = (): { secretKey: Uint8Array; publicKey: Uint8Array; agree: (remote: Uint8Array) => Uint8Array } => {
+      const { secretKey, publicKey } = x25519.keygen();
+      return { secretKey, publicKey, agree: (remote) => x25519.getSharedSecret(secretKey, remote) };
+    };
+    const a = keyPair();
+    const b = keyPair();
     const [lo, hi] = bytesToHex(a.publicKey) < bytesToHex(b.publicKey) ? [a, b] : [b, a];
     const label = new TextEncoder().encode('meshlink/secret-connection/v1/keys');
     const info = new Uint8Array([...label, ...lo.publicKey, ...hi.publicKey]);
@@ -76,7 +80,7 @@ describe('deriveSessionSecrets', () => {
   });
 
   it('rejects low-order ephemeral keys (all-zero shared secret) with ERR_HANDSHAKE', () => {
-    const local = createEphemeralKeyPair();
+    const local = createEphemeralKey();
     const lowOrder = [
       new Uint8Array(32),
       Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0)),
@@ -87,14 +91,14 @@ describe('deriveSessionSecrets', () => {
   });
 
   it('rejects our own ephemeral key coming back (a reflected hello)', () => {
-    const local = createEphemeralKeyPair();
+    const local = createEphemeralKey();
     expectHandshakeError(() => deriveSessionSecrets(local, local.publicKey), 'ERR_HANDSHAKE');
   });
 });
 
 describe('auth message', () => {
-  const a = createEphemeralKeyPair();
-  const b = createEphemeralKeyPair();
+  const a = createEphemeralKey();
+  const b = createEphemeralKey();
   const ours = deriveSessionSecrets(a, b.publicKey);
   const theirs = deriveSessionSecrets(b, a.publicKey);
   const { challenge } = ours;
@@ -107,7 +111,7 @@ describe('auth message', () => {
   });
 
   it('fails for a signature over another session\'s challenge', () => {
-    const other = deriveSessionSecrets(b, createEphemeralKeyPair().publicKey);
+    const other = deriveSessionSecrets(b, createEphemeralKey().publicKey);
     expectHandshakeError(() => verifyAuthMessage(encodeAuthMessage(identity, other), ours), 'ERR_HANDSHAKE');
   });
 

@@ -6,6 +6,7 @@ import type { Peer } from '../../src/switch/peer.js';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
+import { nodeHandshakeCrypto } from '../../platforms/node/handshake-crypto.js';
 
 /** An agent that records everything the switch tells it. */
 export class RecordingAgent implements Agent {
@@ -49,6 +50,7 @@ export async function startNode(
     transports: [tcpTransport()],
     listen: ['tcp://127.0.0.1:0'],
     aead: nodeChaCha20Poly1305,
+    handshakeCrypto: nodeHandshakeCrypto,
     handshakeTimeoutMs: 5000,
     dialTimeoutMs: 3000,
     stopTimeoutMs: 2000,

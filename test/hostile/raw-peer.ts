@@ -10,7 +10,7 @@ import { concatBytes } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { secureHandshake, type SecureLink } from '../../src/conn/secure-link.js';
 import { HELLO_BYTES } from '../../src/crypto/constants.js';
-import { createEphemeralKeyPair, encodeHello } from '../../src/crypto/handshake.js';
+import { createEphemeralKey, encodeHello } from '../../src/crypto/handshake.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import type { Switch } from '../../src/switch/switch.js';
 import type { SwitchOptions } from '../../src/switch/config.js';
@@ -63,7 +63,7 @@ export async function startLightScene(options: VictimOptions = {}): Promise<Scen
 
 /** A well-formed first handshake message with a fresh X25519 key. */
 export function validHello(): Uint8Array {
-  return encodeHello(createEphemeralKeyPair().publicKey);
+  return encodeHello(createEphemeralKey().publicKey);
 }
 
 export function tcpPort(address: string): number {
