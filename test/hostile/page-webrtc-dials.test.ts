@@ -17,6 +17,8 @@ import type { Peer } from '../../src/switch/peer.js';
 import { Switch } from '../../src/switch/switch.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
+import type { SignalData } from '../../src/webrtc/signal-messages.js';
+import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
 import { node, OFFER, SilentPeer, stopNodes } from '../webrtc/signalling-scene.js';
 
@@ -39,14 +41,14 @@ class MadeUpWebRtcPex extends BaseAgent {
 }
 
 /** A stand-in RTCPeerConnection that offers at once, as a real initiator does, and never connects. */
-class OfferingPeer extends SilentPeer {
-  constructor(private readonly initiator: boolean) {
-    super();
-  }
-  override on(event: string, listener: (...args: unknown[]) => void): this {
-    if (event === 'signal' && this.initiator) setTimeout(() => !this.destroyed && listener(OFFER), 0);
-    return this;
-  }
+function offeringPeer(initiator: boolean): SimplePeerLike {
+  const peer = new SilentPeer();
+  if (!initiator) return peer;
+  peer.on = ((event: string, listener: (data: SignalData) => void) => {
+    if (event === 'signal') setTimeout(() => !peer.destroyed && listener(OFFER), 0);
+    return peer;
+  }) as SilentPeer['on'];
+  return peer;
 }
 
 async function start(sw: Switch): Promise<Switch> {
@@ -63,7 +65,7 @@ describe('peers handing a page made-up webrtc addresses through each of its peer
     relay.addAgent('signal', new SignalAgent()).addAgent('pex', relayPex);
     await start(relay);
     const key = generateNodeKey();
-    const rtc = new WebRtcTransport({ createPeer: ({ initiator }) => new OfferingPeer(initiator) });
+    const rtc = new WebRtcTransport({ createPeer: ({ initiator }) => offeringPeer(initiator) });
     const page = new Switch({ identity: key, network: 'signal-rules', transports: [network.transport(), rtc], listen: ['memory://page', `webrtc://${key.nodeId}`] });
     page.addAgent('signal', rtc.signalAgent);
     page.addAgent('pex', new PEXAgent({ seeds: [relay.addresses[0]!], allowLocal: true, ensurePeersIntervalMs: 1_000, minRequestIntervalMs: 10_000, dialJitterMs: 250 }));
