@@ -1,16 +1,19 @@
 import { assertStorageKey, type Storage } from './storage.js';
 
 /**
- * Storage whose writes of each key reach the storage underneath at most `bytesPerSecond` on average:
- * a write of n bytes makes the next write of that key wait n / bytesPerSecond seconds. A `set` that
- * must wait is kept (a later one of the same key replaces it) and resolves at once; the kept value is
- * written when the wait is over, and read back by `get` meanwhile. So a caller that saves a whole
- * snapshot on a timer (the address book, every second in a page) writes a small one as often as it
- * likes and a large one less often, and never queues writes behind a slow storage.
+ * Storage whose writes of each key reach the storage underneath at most `bytesPerSecond` on average,
+ * for values larger than that: a write of n bytes makes the next large write of that key wait
+ * n / bytesPerSecond seconds. A `set` that must wait is kept (a later one of the same key replaces it)
+ * and resolves at once; the kept value is written when the wait is over, and read back by `get`
+ * meanwhile. A value of at most `bytesPerSecond` bytes is written at once, as by the storage itself
+ * (and replaces a kept one): a caller saving a small snapshot every second stays within the pace, and
+ * `await set()` still means written. So a caller that saves a whole snapshot on a timer (the address
+ * book, every second in a page) writes a small one as often as before and a large one less often, and
+ * never queues writes behind a slow storage (a `set` that waited would: the book's saves are serialised).
  *
  * Why: what peers tell a page decides how large its address book is and how often it changes (each dial
  * of an address changes it). A relay handing out long addresses that never answer made a page rewrite
- * a book of hundreds of KB to IndexedDB every second (GBs an hour of disk writes and the encoding work).
+ * a book of hundreds of KB to IndexedDB every second (GBs an hour of disk writes).
  *
  * A kept write that fails is reported by the next `set` of that key (which rejects, so the caller
  * saves again). `flush()` writes whatever is kept, now: call it when the owner stops.
@@ -42,7 +45,14 @@ export class PacedStorage implements Storage {
       slot.failure = undefined;
       throw failure;
     }
-    if (slot.writing === undefined && slot.timer === undefined && this.now() >= slot.nextAt) return this.write(key, slot, value);
+    const small = value.length <= this.bytesPerSecond;
+    if (small || (slot.writing === undefined && slot.timer === undefined && this.now() >= slot.nextAt)) {
+      // Newer than anything kept, which it replaces.
+      clearTimeout(slot.timer);
+      slot.timer = undefined;
+      slot.kept = undefined;
+      return this.write(key, slot, value);
+    }
     slot.kept = value.slice();
     this.schedule(key, slot);
   }
@@ -80,15 +90,17 @@ export class PacedStorage implements Storage {
 
   private async write(key: string, slot: Slot, value: Uint8Array): Promise<void> {
     slot.nextAt = this.now() + (value.length * 1000) / this.bytesPerSecond;
-    const writing = this.inner.set(key, value);
-    slot.writing = writing.then(
+    const written = this.inner.set(key, value);
+    // Small writes may overlap a large one (the storage orders them: IndexedDB transactions of one store run in order).
+    const writing = written.then(
       () => undefined,
       () => undefined,
     );
+    slot.writing = writing;
     try {
-      await writing;
+      await written;
     } finally {
-      slot.writing = undefined;
+      if (slot.writing === writing) slot.writing = undefined;
       // A set made while this one was written waits its turn.
       if (slot.kept !== undefined) this.schedule(key, slot);
     }
@@ -114,7 +126,7 @@ export class PacedStorage implements Storage {
 interface Slot {
   /** When the next write may start (ms, `now`'s clock). */
   nextAt: number;
-  /** The write in flight (settles, never rejects). */
+  /** The latest write in flight (settles, never rejects). */
   writing: Promise<void> | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** The latest value set while a write had to wait. */

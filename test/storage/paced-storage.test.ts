@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PacedStorage } from '../../src/storage/paced-storage.js';
 import { MemoryStorage } from '../../src/storage/storage.js';
 
-/** A MemoryStorage that records each write and can be made to fail. */
+/** A MemoryStorage that records each write (its first byte) and can be made to fail. */
 class Recording extends MemoryStorage {
   readonly writes: number[] = [];
   fail = false;
@@ -17,26 +17,36 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const bytes = (first: number, length: number): Uint8Array => new Uint8Array(length).fill(first);
 
 describe('PacedStorage', () => {
-  it('writes at once while under its pace; past it keeps the latest value, reads it back, and writes it when the wait is over', async () => {
+  it('keeps a large value set within the wait its last large write started (the latest wins), reads it back, and writes it when the wait is over', async () => {
     let now = 0;
     const inner = new Recording();
-    const paced = new PacedStorage(inner, 1000, () => now);
-    await paced.set('book', bytes(1, 10)); // next write of 'book' from 10 ms
+    const paced = new PacedStorage(inner, 10_000, () => now);
+    await paced.set('book', bytes(1, 20_000)); // the next large write of 'book' from 2,000 ms
     now = 20;
-    await paced.set('book', bytes(2, 1000)); // next from 1,020 ms
-    now = 30;
-    await paced.set('book', bytes(3, 10));
-    await paced.set('book', bytes(4, 10));
-    expect(inner.writes).toEqual([1, 2]);
-    expect((await paced.get('book'))![0]).toBe(4);
-    expect((await inner.get('book'))![0]).toBe(2);
+    await paced.set('book', bytes(2, 20_000));
+    await paced.set('book', bytes(3, 20_000));
+    expect(inner.writes).toEqual([1]);
+    expect((await paced.get('book'))![0]).toBe(3);
+    expect((await inner.get('book'))![0]).toBe(1);
     // Another key has its own pace.
-    await paced.set('other', bytes(9, 10));
-    expect(inner.writes).toEqual([1, 2, 9]);
-    now = 1020;
-    await sleep(1000); // the timer was set for 990 ms
-    expect(inner.writes).toEqual([1, 2, 9, 4]);
-    expect((await inner.get('book'))![0]).toBe(4);
+    await paced.set('other', bytes(9, 20_000));
+    expect(inner.writes).toEqual([1, 9]);
+    now = 2000;
+    await sleep(2100); // the timer was set for 1,980 ms
+    expect(inner.writes).toEqual([1, 9, 3]);
+    expect((await inner.get('book'))![0]).toBe(3);
+  });
+
+  it('writes a value of at most bytesPerSecond at once, replacing a kept one', async () => {
+    const inner = new Recording();
+    const paced = new PacedStorage(inner, 10_000, () => 0);
+    await paced.set('book', bytes(1, 20_000));
+    await paced.set('book', bytes(2, 20_000)); // kept
+    await paced.set('book', bytes(3, 100));
+    expect(inner.writes).toEqual([1, 3]);
+    await paced.flush();
+    expect(inner.writes).toEqual([1, 3]);
+    expect((await paced.get('book'))![0]).toBe(3);
   });
 
   it('writes what it kept on flush, and reports a kept write that failed at the next set', async () => {
@@ -49,14 +59,15 @@ describe('PacedStorage', () => {
     expect(inner.writes).toEqual([1, 2]);
 
     const failing = new PacedStorage(inner, 100, () => now);
-    await failing.set('k', bytes(5, 1));
+    await failing.set('k', bytes(5, 101));
     inner.fail = true;
-    await failing.set('k', bytes(6, 1)); // kept for 10 ms
-    await sleep(40);
-    await expect(failing.set('k', bytes(7, 1))).rejects.toThrow('disk full');
+    await failing.set('k', bytes(6, 101)); // kept for 1,010 ms
+    now = 2000;
+    await sleep(1100);
+    await expect(failing.set('k', bytes(7, 101))).rejects.toThrow('disk full');
     inner.fail = false;
-    now = 1000;
-    await failing.set('k', bytes(8, 1));
+    now = 4000;
+    await failing.set('k', bytes(8, 101));
     expect((await inner.get('k'))![0]).toBe(8);
   });
 });
