@@ -60,6 +60,12 @@ export const MAX_REMEMBERED_NODES = 256;
 /** Nodes drawn, at most: this node, its peers and relays first. */
 export const MAX_DRAWN_NODES = 96;
 /**
+ * Links drawn, at most: this node's own, then the others' in turns. Each is an SVG path that fades in
+ * and out with a timer: announcements of made-up nodes linking to each other (up to 64 × 32, changed at
+ * every announcement) made each render add and remove thousands.
+ */
+export const MAX_DRAWN_LINKS = 3 * MAX_DRAWN_NODES;
+/**
  * Nodes known only because an announcement links to them (they never announced: a Node node without the
  * topology agent), at most, the first ones met. Links are a peer's word: one peer's announcements named
  * 32 made-up ids each, and as many of those as it liked took every place of the memory above, this
@@ -144,8 +150,14 @@ export class MeshModel {
       links.set(key, { a: from < to ? from : to, b: from < to ? to : from, transport: transport as LinkTransport });
     };
     for (const peer of peers) addLink(self.id, peer.id, peer.transport);
-    for (const node of topology) {
-      for (const link of node.links) if (link.peer !== self.id) addLink(node.id, link.peer, link.transport);
+    // What others say, in turns (each announcement's first link, then each one's second, …) up to the
+    // cap: a node that announces many links gets no more of the drawing than one with few.
+    const longest = Math.max(0, ...topology.map((node) => node.links.length));
+    for (let i = 0; i < longest && links.size < MAX_DRAWN_LINKS; i++) {
+      for (const node of topology) {
+        const link = node.links[i];
+        if (link !== undefined && link.peer !== self.id && links.size < MAX_DRAWN_LINKS) addLink(node.id, link.peer, link.transport);
+      }
     }
     // Stable order (by kind, then id) so that every tab draws the same picture.
     drawn.sort((x, y) => KIND_ORDER[x.kind === 'self' ? 'page' : x.kind] - KIND_ORDER[y.kind === 'self' ? 'page' : y.kind] || (x.id < y.id ? -1 : 1));

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { TopologyNode } from '../../demo/agents/topology.js';
-import { MAX_LINKED_ONLY_NODES, MeshModel } from '../../demo/web/graph-model.js';
+import { MAX_DRAWN_LINKS, MAX_LINKED_ONLY_NODES, MeshModel } from '../../demo/web/graph-model.js';
 
 const SELF = '00'.repeat(20);
 const RELAY = 'ee'.repeat(20);
@@ -36,5 +36,25 @@ describe('announcements linking to made-up nodes, on the demo page’s graph', (
       expect(linkedOnly.length).toBeLessThanOrEqual(MAX_LINKED_ONLY_NODES);
       expect(graph.links.map((link) => `${link.a}-${link.b}`)).toEqual(expect.arrayContaining([`${SELF}-${RELAY}`, `${SELF}-${TAB}`, `${RELAY}-${REAL}`]));
     }
+  });
+
+  it('draws at most 288 links, this tab’s own first and the others’ in turns', () => {
+    // 63 announced made-up origins, each linking to the next 32 of them.
+    const ghosts = Array.from({ length: 63 }, (_, o) => hex(0x100000 + o));
+    const topology: TopologyNode[] = ghosts.map((id, o): TopologyNode => ({
+      id,
+      moniker: '',
+      kind: 'page',
+      hops: 2,
+      ageMs: 0,
+      via: RELAY,
+      links: Array.from({ length: 32 }, (_, l) => ({ peer: ghosts[(o + l + 1) % ghosts.length]!, transport: 'webrtc' })),
+    }));
+    topology.push({ id: REAL, moniker: 'real', kind: 'page', hops: 2, ageMs: 0, via: RELAY, links: [{ peer: RELAY, transport: 'ws' }] });
+    const graph = new MeshModel().update({ self: { id: SELF, moniker: 'me' }, peers: [{ id: RELAY, moniker: 'relay', transport: 'ws', listenAddresses: [] }], topology, relays: [RELAY], now: 1e6 });
+    // Before: 1,955 links, each an SVG path and its fade timers, made anew at every render once the
+    // made-up links change (each origin may announce every 500 ms).
+    expect(graph.links.length).toBeLessThanOrEqual(MAX_DRAWN_LINKS);
+    expect(graph.links.map((link) => `${link.a}-${link.b}`)).toEqual(expect.arrayContaining([`${SELF}-${RELAY}`, `${RELAY}-${REAL}`]));
   });
 });
