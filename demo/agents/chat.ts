@@ -11,6 +11,7 @@ import {
   type Peer,
   type Switch,
 } from '../../src/index.js';
+import { peerText } from '../printable.js';
 import { decodeExactMap } from './exact-map.js';
 import { LruSet } from './lru-set.js';
 import { TokenBucket } from './token-bucket.js';
@@ -78,7 +79,10 @@ export function encodeChatMessage(message: ChatWireMessage): Uint8Array {
   return encodeMessage({ id, origin, name, text, hops });
 }
 
-/** Decodes and validates a chat message; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. */
+/**
+ * Decodes and validates a chat message; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. Control
+ * and bidi characters in the name and text come out as U+FFFD.
+ */
 export function decodeChatMessage(bytes: Uint8Array, peerId?: string): ChatWireMessage {
   const { fields, bad } = decodeExactMap(bytes, CHAT_DECODE_LIMITS, CHAT_KEYS, 'chat message', peerId);
   const { id, origin, name, text, hops } = fields;
@@ -87,7 +91,8 @@ export function decodeChatMessage(bytes: Uint8Array, peerId?: string): ChatWireM
   if (typeof name !== 'string' || new TextEncoder().encode(name).length > MAX_MONIKER_BYTES) return bad(`name is not a string of at most ${MAX_MONIKER_BYTES} bytes`);
   if (typeof text !== 'string' || text.length === 0) return bad('text is not a non-empty string');
   if (!Number.isInteger(hops) || (hops as number) < 0 || (hops as number) >= MAX_CHAT_HOPS) return bad(`hops must be 0..${MAX_CHAT_HOPS - 1}`);
-  return { id, origin, name, text, hops: hops as number };
+  // Shown by the page and printed by `npm start`: no control or bidi characters (passed on as replaced).
+  return { id, origin, name: peerText(name), text: peerText(text), hops: hops as number };
 }
 
 /** A message as the page shows it. */

@@ -26,6 +26,8 @@ export interface TopologyStats {
   rateLimited: number;
   /** New origins turned away because the table was full. */
   refusedFull: number;
+  /** Entries dropped for a new origin from a peer that brought fewer (see TopologyAgent: the table's share per peer). */
+  evicted: number;
   expired: number;
 }
 

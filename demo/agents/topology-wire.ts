@@ -1,4 +1,5 @@
 import { encodeMessage, isNodeId, resolveDecodeLimits } from '../../src/index.js';
+import { peerText } from '../printable.js';
 import { decodeExactMap } from './exact-map.js';
 
 /**
@@ -75,7 +76,8 @@ export function decodeAnnouncement(bytes: Uint8Array, peerId?: string): Announce
     seen.add(peer);
     parsed.push({ peer, transport: transport as LinkTransport });
   }
-  return { origin, seq: seq as number, moniker, kind: kind as NodeKind, hops: hops as number, links: parsed };
+  // The page draws the moniker: control and bidi characters come out as U+FFFD (and are passed on so).
+  return { origin, seq: seq as number, moniker: peerText(moniker), kind: kind as NodeKind, hops: hops as number, links: parsed };
 }
 
 /** The longest prefix of `text` that fits in `maxBytes` of UTF-8, without splitting a character. */

@@ -32,9 +32,10 @@ export type { TopologyNode, TopologySnapshot, TopologyStats } from './topology-v
  *   decoded with tight msgpack limits; anything malformed costs the sender its connection;
  * - each peer may make us process at most `peerRatePerSecond` announcements (burst `peerBurst`); the
  *   rest are dropped; one origin's announcements are taken at most once per MIN_ORIGIN_INTERVAL_MS;
- * - the table holds at most `maxNodes` origins; entries expire after `entryTtlMs` without renewal, or
- *   after a shorter grace (two announcement intervals) for a node that was our direct peer: when a
- *   peer goes away, what it last said, even when a neighbour forwards it a moment later, is kept only
+ * - the table holds at most `maxNodes` origins (when full, a peer that brought fewer entries than another
+ *   takes the place of that one's oldest, so no peer fills it alone); entries expire after
+ *   `entryTtlMs` without renewal, or after a shorter grace (two announcement intervals) for a node
+ *   that was our direct peer: when a peer goes away, what it last said, even when a neighbour forwards it a moment later, is kept only
  *   until its next announcement would have come, so a dead relay is marked gone in seconds while a
  *   node still reachable through others stays;
  * - announcements travel at most MAX_TOPOLOGY_HOPS links.
@@ -117,7 +118,7 @@ export class TopologyAgent extends BaseAgent {
   private readonly entries = new Map<string, Entry>();
   /** Former direct peers: origin → when it went away. */
   private readonly lost = new BoundedMap<string, number>(LOST_PEERS_CAPACITY);
-  private readonly counters: TopologyStats = { received: 0, accepted: 0, forwarded: 0, ignored: 0, rateLimited: 0, refusedFull: 0, expired: 0 };
+  private readonly counters: TopologyStats = { received: 0, accepted: 0, forwarded: 0, ignored: 0, rateLimited: 0, refusedFull: 0, evicted: 0, expired: 0 };
   private readonly listeners = new Set<() => void>();
   private readonly now: () => number;
   private readonly announceIntervalMs: number;
@@ -227,7 +228,7 @@ export class TopologyAgent extends BaseAgent {
     }
     if (existing === undefined && this.entries.size >= this.maxNodes) {
       this.sweep(now);
-      if (this.entries.size >= this.maxNodes) {
+      if (this.entries.size >= this.maxNodes && !this.evictForNewcomer(peer.id)) {
         this.counters.refusedFull++;
         return;
       }
@@ -333,6 +334,31 @@ export class TopologyAgent extends BaseAgent {
     }
     this.counters.expired += dropped;
     return dropped;
+  }
+
+  /**
+   * The table is full and `via` brings a new origin: if another peer brought more than one entry more
+   * than `via` did, that peer's oldest-announced entry gives way (true). So a peer that invents origins
+   * holds at most its share of a full table, and what the others bring still gets in; a page hears
+   * nearly all of the mesh through its relay. Before, one peer's 64 made-up origins, renewed within
+   * their lifetime, kept every other node off the page's graph for as long as it liked.
+   */
+  private evictForNewcomer(via: string): boolean {
+    const counts = new Map<string, number>();
+    for (const entry of this.entries.values()) counts.set(entry.via, (counts.get(entry.via) ?? 0) + 1);
+    let most: string | undefined;
+    let mostCount = 0;
+    for (const [peerId, count] of counts) {
+      if (count > mostCount) [most, mostCount] = [peerId, count];
+    }
+    if (most === undefined || mostCount <= (counts.get(via) ?? 0) + 1) return false;
+    for (const [origin, entry] of this.entries) {
+      if (entry.via !== most) continue;
+      this.entries.delete(origin);
+      this.counters.evicted++;
+      return true;
+    }
+    return false;
   }
 
   private isLive(entry: Entry, now = this.now()): boolean {

@@ -18,7 +18,7 @@ import { TopologyAgent } from '../agents/topology.js';
 import { sentence } from './error-sentence.js';
 import { MeshModel, type Graph } from './graph-model.js';
 import { friendlyName } from './names.js';
-import { claimKeyStore, loadConfig, reloadIfRelayChanged, type PageConfig } from './page-config.js';
+import { claimKeyStore, isRelayDial, loadConfig, reloadIfRelayChanged, type PageConfig } from './page-config.js';
 import { enableControls } from './page-controls.js';
 import type { DemoChat, MeshlinkDemo } from './page-hook.js';
 import { appendChat, MAX_SHOWN_CHAT, renderGraph, renderStatus, renderTraffic, showError, showIdentity, showRelay, statusText } from './page-view.js';
@@ -170,7 +170,7 @@ function watchRelay(sw: Switch, config: PageConfig, relayId: string): void {
     if (peer.id === relayId && sw.isRunning) relayState.retryAt = Date.now() + RECONNECT.baseDelayMs;
   });
   sw.on('dial:failed', ({ address, error, willRetry }) => {
-    if (!address.includes(relayId)) return;
+    if (!isRelayDial(address, relayId)) return;
     relayState.failures++;
     relayState.retryAt = willRetry ? Date.now() + Math.min(RECONNECT.maxDelayMs, RECONNECT.baseDelayMs * 2 ** relayState.failures) : undefined;
     const code = (error as { code?: string }).code;

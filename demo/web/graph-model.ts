@@ -59,6 +59,19 @@ export const GONE_VISIBLE_MS = 60 * 1000;
 export const MAX_REMEMBERED_NODES = 256;
 /** Nodes drawn, at most: this node, its peers and relays first. */
 export const MAX_DRAWN_NODES = 96;
+/**
+ * Links drawn, at most: this node's own, then the others' in turns. Each is an SVG path that fades in
+ * and out with a timer: announcements of made-up nodes linking to each other (up to 64 × 32, changed at
+ * every announcement) made each render add and remove thousands.
+ */
+export const MAX_DRAWN_LINKS = 3 * MAX_DRAWN_NODES;
+/**
+ * Nodes known only because an announcement links to them (they never announced: a Node node without the
+ * topology agent), at most, the first ones met. Links are a peer's word: one peer's announcements named
+ * 32 made-up ids each, and as many of those as it liked took every place of the memory above, this
+ * node, its peers and every real node included, so the page drew the made-up ones alone.
+ */
+export const MAX_LINKED_ONLY_NODES = 32;
 
 const KIND_ORDER: Readonly<Record<GraphKind, number>> = { relay: 0, node: 1, self: 2, page: 3 };
 
@@ -97,18 +110,22 @@ export class MeshModel {
       live.set(peer.id, { moniker: entry?.moniker ?? peer.moniker, kind: entry?.kind ?? guessKind(peer.listenAddresses), direct: true });
     }
     for (const node of topology) if (!live.has(node.id)) live.set(node.id, { moniker: node.moniker, kind: node.kind, direct: false });
+    const linkedOnly = new Map<string, { moniker: string; kind: GraphKind; direct: boolean }>();
     for (const node of topology) {
       for (const link of node.links) {
-        if (live.has(link.peer) || this.memory.get(link.peer)?.announces === true) continue;
+        if (linkedOnly.size >= MAX_LINKED_ONLY_NODES) break;
+        if (live.has(link.peer) || linkedOnly.has(link.peer) || this.memory.get(link.peer)?.announces === true) continue;
         const memory = this.memory.get(link.peer);
         // Pages reach others over WebRTC or WebSocket; Node nodes link over TCP.
-        live.set(link.peer, { moniker: memory?.moniker ?? '', kind: memory?.kind ?? (link.transport === 'tcp' ? 'node' : 'page'), direct: false });
+        linkedOnly.set(link.peer, { moniker: memory?.moniker ?? '', kind: memory?.kind ?? (link.transport === 'tcp' ? 'node' : 'page'), direct: false });
       }
     }
 
-    for (const [id, node] of live) {
+    // Linked-only nodes first, so that this node, its peers and the announced ones are remembered last.
+    for (const [id, node] of [...linkedOnly, ...live]) {
       this.remember(id, { moniker: node.moniker, kind: node.kind, lastLiveAt: now, announces: announced.has(id) || this.memory.get(id)?.announces === true });
     }
+    for (const [id, node] of linkedOnly) live.set(id, node);
     for (const id of relays) {
       if (!this.memory.has(id)) this.remember(id, { moniker: '', kind: 'relay', lastLiveAt: now, announces: false });
     }
@@ -120,7 +137,8 @@ export class MeshModel {
       else if (relays.includes(id) || now - memory.lastLiveAt <= GONE_VISIBLE_MS) nodes.push({ id, moniker: memory.moniker, kind: memory.kind, state: 'gone', direct: false });
       else this.memory.delete(id);
     }
-    nodes.sort((x, y) => drawPriority(x) - drawPriority(y) || KIND_ORDER[x.kind] - KIND_ORDER[y.kind] || (x.id < y.id ? -1 : 1));
+    const priority = (node: GraphNode): number => drawPriority(node) + (linkedOnly.has(node.id) ? 0.5 : 0);
+    nodes.sort((x, y) => priority(x) - priority(y) || KIND_ORDER[x.kind] - KIND_ORDER[y.kind] || (x.id < y.id ? -1 : 1));
     const drawn = nodes.slice(0, MAX_DRAWN_NODES);
     const drawnIds = new Set(drawn.map((node) => node.id));
 
@@ -132,8 +150,14 @@ export class MeshModel {
       links.set(key, { a: from < to ? from : to, b: from < to ? to : from, transport: transport as LinkTransport });
     };
     for (const peer of peers) addLink(self.id, peer.id, peer.transport);
-    for (const node of topology) {
-      for (const link of node.links) if (link.peer !== self.id) addLink(node.id, link.peer, link.transport);
+    // What others say, in turns (each announcement's first link, then each one's second, …) up to the
+    // cap: a node that announces many links gets no more of the drawing than one with few.
+    const longest = Math.max(0, ...topology.map((node) => node.links.length));
+    for (let i = 0; i < longest && links.size < MAX_DRAWN_LINKS; i++) {
+      for (const node of topology) {
+        const link = node.links[i];
+        if (link !== undefined && link.peer !== self.id && links.size < MAX_DRAWN_LINKS) addLink(node.id, link.peer, link.transport);
+      }
     }
     // Stable order (by kind, then id) so that every tab draws the same picture.
     drawn.sort((x, y) => KIND_ORDER[x.kind === 'self' ? 'page' : x.kind] - KIND_ORDER[y.kind === 'self' ? 'page' : y.kind] || (x.id < y.id ? -1 : 1));
@@ -151,7 +175,10 @@ export class MeshModel {
   }
 }
 
-/** Who is drawn first when there are too many: this node, its peers, relays, live before gone. */
+/**
+ * Who is drawn first when there are too many: this node, its peers, relays, live before gone (and, in
+ * update(), a node that announced itself before one only linked to, at the same rank).
+ */
 function drawPriority(node: GraphNode): number {
   if (node.kind === 'self') return 0;
   if (node.direct) return 1;

@@ -2,6 +2,7 @@
  * Where the demo page finds its relay (the page's address, or the relay's `GET /config.json`) and which
  * key slot in IndexedDB it uses, so that each tab of one browser is a node of its own.
  */
+import { parseAddress } from '../../src/index.js';
 import { sentence } from './error-sentence.js';
 
 export interface PageConfig {
@@ -76,5 +77,19 @@ export async function reloadIfRelayChanged(current: string): Promise<void> {
     // The relay is not answering yet: the next failed dial asks again.
   } finally {
     checkingRelay = false;
+  }
+}
+
+/**
+ * Whether a failed dial was a dial of the relay itself. A WebRTC dial through the relay names it too
+ * (`webrtc://<peer>?via=<relay id>`), and a peer at the other end that shows another key fails with
+ * ERR_WRONG_PEER_ID: taken for the relay's own, that told the page the relay had a new identity (and
+ * had it fetch /config.json) at every such dial, which any other tab could cause.
+ */
+export function isRelayDial(address: string, relayId: string): boolean {
+  try {
+    return parseAddress(address).nodeId === relayId;
+  } catch {
+    return false;
   }
 }

@@ -1,6 +1,7 @@
 import { loadOrCreateNodeKey } from '../../src/crypto/keys.js';
 import { ClosedError, ConfigError } from '../../src/errors.js';
 import { assembleNode, type CommonNodeOptions } from '../../src/node-options.js';
+import { PacedStorage } from '../../src/storage/paced-storage.js';
 import type { Switch } from '../../src/switch/switch.js';
 import { WebSocketClientTransport } from '../../src/transport/websocket-client.js';
 import { IndexedDbStorage } from './idb-storage.js';
@@ -12,6 +13,13 @@ export { webrtcTransport } from './webrtc.js';
 
 /** How often a page saves its address book when it changed. */
 export const BROWSER_BOOK_SAVE_INTERVAL_MS = 1000;
+/**
+ * …but the book's writes to IndexedDB average at most this: a small book (an honest page's is a few KB)
+ * is still saved every second, a large one less often. Peers decide how large the book is (what they
+ * hand us by PEX) and how often it changes (each dial of an address they gave changes it): before, a
+ * relay handing out long addresses that never answer had a page rewrite its whole book every second.
+ */
+export const BROWSER_BOOK_WRITE_BYTES_PER_SECOND = 16 * 1024;
 
 export interface BrowserNodeOptions extends CommonNodeOptions {
   /**
@@ -34,15 +42,19 @@ export async function createNode(options: BrowserNodeOptions = {}): Promise<Swit
     throw new ConfigError('ERR_NO_TRANSPORT', 'createNode in a browser needs at least one transport');
   }
   const { stopOnPageHide = true, ...common } = options;
+  // Only PEX writes through this (the key above is loaded already); what it keeps is written at stop.
+  const bookStorage = new PacedStorage(storage, BROWSER_BOOK_WRITE_BYTES_PER_SECOND);
   const sw = assembleNode(common, {
     identity,
-    storage,
+    storage: bookStorage,
     defaultTransports: () => [new WebSocketClientTransport()],
     createWebRtc: webrtcTransport,
     // A page can be closed at any moment and an IndexedDB write started while it unloads is lost, so
     // the book is saved (when changed) every second rather than every two minutes.
     defaults: { pex: true, webrtc: true, relay: true, pexOptions: { saveIntervalMs: BROWSER_BOOK_SAVE_INTERVAL_MS } },
   });
+  // Stop hooks run after the agents stopped, so after PEX's last save.
+  sw.addStopHook('book-writes', () => bookStorage.flush());
   type PageHideListener = (event: { persisted?: boolean }) => void;
   const target = globalThis as {
     addEventListener?: (type: string, listener: PageHideListener) => void;

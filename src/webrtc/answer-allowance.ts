@@ -15,7 +15,7 @@ export interface AnswerRates {
 /**
  * How many new answering RTCPeerConnections we may open now: token buckets per delivering peer and in
  * all (constants.ts). The answer slots cap the connections held at once; this caps how fast they are
- * made, which is what a browser runs out of.
+ * made, which is what a browser runs out of. Our own dials have one too, per relay they go through.
  */
 export class AnswerAllowance {
   private readonly total: TokenBucketState;

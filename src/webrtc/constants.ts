@@ -79,5 +79,16 @@ export const WEBRTC_ANSWERS_PER_MINUTE_PER_VIA = 12;
 export const WEBRTC_ANSWERS_BURST_PER_VIA = 8;
 export const WEBRTC_ANSWERS_PER_MINUTE = 60;
 export const WEBRTC_ANSWERS_BURST = 32;
+/**
+ * New RTCPeerConnections our own dials open per minute, and at once, in all and through one relay. The
+ * pending-dial caps hold how many are open at once, but a dial that fails at once (the relay answers
+ * `unreachable`) frees its slot at once: peers handing a page made-up `webrtc://…?via=<peer>` addresses
+ * through 8 of its peers had its PEX open ~10 a second, past a browser's 500 before garbage collection.
+ * A page dials at most its few outbound peers, each address backing off after a failure.
+ */
+export const WEBRTC_DIALS_PER_MINUTE = 60;
+export const WEBRTC_DIALS_BURST = WEBRTC_MAX_PENDING_DIALS;
+export const WEBRTC_DIALS_PER_MINUTE_PER_VIA = 30;
+export const WEBRTC_DIALS_BURST_PER_VIA = WEBRTC_MAX_PENDING_DIALS_PER_VIA;
 /** Delivering peers whose answer allowance is tracked (the most recent); one forgotten starts full. */
 export const WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED = 256;

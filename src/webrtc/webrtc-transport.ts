@@ -11,6 +11,10 @@ import {
   WEBRTC_ANSWERS_BURST_PER_VIA,
   WEBRTC_ANSWERS_PER_MINUTE,
   WEBRTC_ANSWERS_PER_MINUTE_PER_VIA,
+  WEBRTC_DIALS_BURST,
+  WEBRTC_DIALS_BURST_PER_VIA,
+  WEBRTC_DIALS_PER_MINUTE,
+  WEBRTC_DIALS_PER_MINUTE_PER_VIA,
   WEBRTC_MAX_PENDING_ACCEPTS,
   WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER,
   WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA,
@@ -49,6 +53,14 @@ export interface WebRtcTransportOptions {
    */
   maxNewAnswersPerMinute?: number;
   maxNewAnswersPerMinutePerVia?: number;
+  /**
+   * New RTCPeerConnections our dials open a minute, in all and through one relay, after a burst of 16
+   * and 8; dials past them fail at once (TransportError, reason `dial-allowance`). A dial that fails at
+   * once gives its pending slot back at once: this is what bounds how many peers handing us made-up
+   * addresses can make us open. @default 60 and 30
+   */
+  maxNewDialsPerMinute?: number;
+  maxNewDialsPerMinutePerVia?: number;
   /** Our offers in flight at once; more dials fail at once with TransportError. @default 16 */
   maxPendingDials?: number;
   /** Of those, through one relay. @default 8 */
@@ -98,6 +110,8 @@ export class WebRtcTransport implements Transport {
   private readonly acceptTimeoutMs: number;
   private answerAllowance: AnswerAllowance | undefined;
   private readonly answerRates: AnswerRates;
+  private dialAllowance: AnswerAllowance | undefined;
+  private readonly dialRates: AnswerRates;
 
   constructor(options: WebRtcTransportOptions) {
     if (typeof options?.createPeer !== 'function') {
@@ -109,6 +123,12 @@ export class WebRtcTransport implements Transport {
       burst: WEBRTC_ANSWERS_BURST,
       perMinutePerVia: options.maxNewAnswersPerMinutePerVia ?? WEBRTC_ANSWERS_PER_MINUTE_PER_VIA,
       burstPerVia: WEBRTC_ANSWERS_BURST_PER_VIA,
+    };
+    this.dialRates = {
+      perMinute: options.maxNewDialsPerMinute ?? WEBRTC_DIALS_PER_MINUTE,
+      burst: WEBRTC_DIALS_BURST,
+      perMinutePerVia: options.maxNewDialsPerMinutePerVia ?? WEBRTC_DIALS_PER_MINUTE_PER_VIA,
+      burstPerVia: WEBRTC_DIALS_BURST_PER_VIA,
     };
     this.signalAgent = new SignalAgent({
       ...options.signal,
@@ -159,6 +179,10 @@ export class WebRtcTransport implements Transport {
       return Promise.reject(new TransportError(`Too many WebRTC dials in flight (${inFlight})`, { peerId: target, detail: { reason: 'pending-dials', via } }));
     }
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
+    this.dialAllowance ??= new AnswerAllowance(this.dialRates, () => sw.options.clock.now());
+    if (!this.dialAllowance.take(via)) {
+      return Promise.reject(new TransportError(`Too many new WebRTC dials this minute (through ${via})`, { peerId: target, detail: { reason: 'dial-allowance', via } }));
+    }
     return new Promise<Link>((resolve, reject) => {
       this.negotiations.start({ initiator: true, via, remote: target, clock: sw.options.clock, signal: options.signal, onConnected: resolve, onFailed: reject });
     });
