@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
+import { AUTO_SAVE_MAX_BYTES_PER_SECOND } from './constants.js';
 
 export interface AutoSave {
   /** Stops the timer, waits for a save in flight, then saves once more if anything changed. */
@@ -18,6 +19,8 @@ export type StoreRead = { readonly ok: true; readonly bytes: Uint8Array | undefi
 export class AddressBookStore {
   private saving: Promise<void> = Promise.resolve();
   private autoSave: AutoSave | undefined;
+  /** When the next auto-save may start (the clock's ms): paced by the size of the last write. */
+  private nextAutoSaveAt = 0;
 
   constructor(
     private readonly storage: Storage | undefined,
@@ -33,7 +36,9 @@ export class AddressBookStore {
     const storage = this.requireStorage();
     const run = async (): Promise<void> => {
       try {
-        await storage.set(this.storageKey, encode());
+        const bytes = encode();
+        this.nextAutoSaveAt = this.clock.now() + (bytes.length * 1000) / AUTO_SAVE_MAX_BYTES_PER_SECOND;
+        await storage.set(this.storageKey, bytes);
       } catch (error) {
         onFailure();
         throw error;
@@ -53,15 +58,27 @@ export class AddressBookStore {
     }
   }
 
-  /** Calls `save` every `intervalMs` while `isDirty()`; its failures go to `onFailure`. */
+  /**
+   * Calls `save` every `intervalMs` while `isDirty()`, skipping ticks while its last save is still being
+   * written or too soon after a large one (AUTO_SAVE_MAX_BYTES_PER_SECOND); failures go to `onFailure`.
+   */
   startAutoSave(intervalMs: number, isDirty: () => boolean, save: () => Promise<void>, onFailure: (error: Error) => void): AutoSave {
     this.requireStorage();
     if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
       throw new ConfigError('ERR_INVALID_ARGUMENT', `intervalMs must be a positive number, got ${String(intervalMs)}`);
     }
     if (this.autoSave !== undefined) throw new ConfigError('ERR_INVALID_CONFIG', 'Address book auto-save is already running');
+    // A storage slower than the interval (IndexedDB under load, a write the platform paces) would
+    // otherwise get one more queued save per tick, each a whole encoding of the book, without bound.
+    let saving = false;
     const timer: TimerHandle = this.clock.setInterval(() => {
-      if (isDirty()) save().catch((error: unknown) => onFailure(error as Error));
+      if (saving || !isDirty() || this.clock.now() < this.nextAutoSaveAt) return;
+      saving = true;
+      save()
+        .catch((error: unknown) => onFailure(error as Error))
+        .finally(() => {
+          saving = false;
+        });
     }, intervalMs);
     // An idle timer must not keep a Node process alive.
     (timer as { unref?: () => void }).unref?.();

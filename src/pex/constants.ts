@@ -93,6 +93,12 @@ export const ADDRESS_BOOK_FORMAT_VERSION = 2;
 export const MAX_ADDRESS_BOOK_BYTES = 48 * 1024 * 1024;
 /** Default period of startAutoSave. CometBFT dumpAddressInterval: 2 minutes. */
 export const AUTO_SAVE_INTERVAL_MS = 2 * 60 * 1000;
+/**
+ * …and auto-saves average at most this many bytes a second: after a save of n bytes the next waits
+ * n / this seconds. A small book (a page's few KB) is saved at every interval; one that peers made
+ * large (long addresses, each dial changing it) is encoded and written less often, not whole every tick.
+ */
+export const AUTO_SAVE_MAX_BYTES_PER_SECOND = 16 * 1024;
 /** Anchors kept in the book at most, whatever the config asks. */
 export const MAX_STORED_ANCHORS = 64;
 

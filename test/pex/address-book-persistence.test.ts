@@ -308,6 +308,73 @@ describe('AddressBook.startAutoSave', () => {
     expect(book.isDirty).toBe(false);
   });
 
+  it('queues no save behind one still being written, however slow the storage (one write when it returns)', async () => {
+    const inner = new MemoryStorage();
+    const releases: (() => void)[] = [];
+    let started = 0;
+    const storage: Storage = {
+      get: (key) => inner.get(key),
+      set: async (key, value) => {
+        started++;
+        await new Promise<void>((release) => releases.push(release));
+        await inner.set(key, value);
+      },
+      delete: (key) => inner.delete(key),
+    };
+    const book = new AddressBook({ storage });
+    const autoSave = book.startAutoSave(1000);
+    for (let i = 1; i <= 100; i++) {
+      book.addAddress(tcp(i, publicHost(i)), SOURCE);
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    // Before: 100 saves queued, each to encode the whole book and write it in turn.
+    expect(started).toBe(1);
+    releases.shift()!();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(started).toBe(2);
+    const stopped = autoSave.stop();
+    releases.shift()!();
+    await vi.advanceTimersByTimeAsync(0);
+    while (releases.length > 0) {
+      releases.shift()!();
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    await stopped;
+    expect(started).toBeLessThanOrEqual(3);
+    expect(book.isDirty).toBe(false);
+    const reloaded = new AddressBook({ storage: inner });
+    await reloaded.load();
+    expect(reloaded.size()).toBe(100);
+    expect(book.size()).toBe(100);
+  });
+
+  it('saves a book that peers made large less often: at most 16 KiB a second on average, a small one at every tick', async () => {
+    const storage = countingStorage();
+    const written: number[] = [];
+    const measuring: Storage = { ...storage, set: async (key, value) => { written.push(value.length); await storage.set(key, value); } };
+    const book = new AddressBook({ storage: measuring });
+    const autoSave = book.startAutoSave(1000);
+    for (let i = 1; i <= 5; i++) {
+      book.addAddress(tcp(i, publicHost(i)), SOURCE);
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(written).toHaveLength(5); // a small book: every tick, as before
+    written.length = 0;
+    // Long addresses from many sources (each source group has its own buckets): a book of ~100 KB.
+    const long = (i: number): string => `ws://${nodeId(i + 10)}@${publicHost(i + 10)}:443/${'p'.repeat(800)}`;
+    for (let i = 0; i < 120; i++) book.addAddress(long(i), tcp(9000, publicHost(200 + (i % 40))));
+    for (let second = 0; second < 30; second++) {
+      book.markAttempt(long(second)); // a dial: the book changed
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    const bytes = written.reduce((sum, n) => sum + n, 0);
+    expect(written[0]!).toBeGreaterThan(50_000);
+    // Before: 30 writes, one each second, the whole book each time.
+    expect(written.length).toBeLessThan(12);
+    expect(bytes).toBeLessThanOrEqual(16 * 1024 * 30 + written[0]!);
+    await autoSave.stop();
+  });
+
   it('reports failed saves to onWarning instead of crashing', async () => {
     const warnings: string[] = [];
     const storage: Storage = {
