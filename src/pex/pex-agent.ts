@@ -22,7 +22,7 @@ import { planCrawl, planDials } from './pex-dial-planner.js';
 import { mayAsk, refusedResponseError, requestTooSoon, responseViolation } from './pex-exchange-rules.js';
 import { decodePexMessage, encodePexMessage } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
-import { answerFor } from './pex-answers.js';
+import { answerFor, encodeAnswerWithin } from './pex-answers.js';
 import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
 import { PexOutboundView } from './pex-outbound-view.js';
@@ -317,9 +317,10 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     state.lastRequestReceivedAt = nowMs;
     this.counters.requestsReceived++;
     const addresses = this.selectAddressesFor(peer).slice(0, PEX_MAX_ADDRESSES_PER_RESPONSE);
-    const response = encodePexMessage({ type: 'pexResponse', addresses });
-    // An answer larger than the asker said it takes is not sent (trySend would throw).
-    if (peer.maxMessageBytes(PEX_CHANNEL_ID) >= response.length && peer.trySend(PEX_CHANNEL_ID, response)) this.counters.responsesSent++;
+    // Cut to what the asker said it takes (trySend would throw): an answer too large for it used to go
+    // unsent, and a liar could make every answer so with addresses of multi-byte characters.
+    const response = encodeAnswerWithin(addresses, peer.maxMessageBytes(PEX_CHANNEL_ID));
+    if (response !== undefined && peer.trySend(PEX_CHANNEL_ID, response)) this.counters.responsesSent++;
     // A seed answers and hangs up: it must never become anyone's long-term peer.
     if (this.config.seedMode) this.disconnectLater(peer, state, this.config.seedDisconnectGraceMs);
   }

@@ -3,6 +3,7 @@ import type { Switch } from '../switch/switch.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
 import { MAX_LIVE_WEBRTC_ADDRESSES } from './constants.js';
+import { encodePexMessage } from './pex-messages.js';
 
 /** What answering a pexRequest needs to know about the node. */
 export interface AnswerContext {
@@ -70,4 +71,33 @@ function liveWebRtcAddresses(asker: Peer, { sw, random }: AnswerContext): string
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out.slice(0, MAX_LIVE_WEBRTC_ADDRESSES);
+}
+
+/** msgpack's framing of one address in the array (a str 16 header), and of the rest of a response. */
+const ADDRESS_FRAMING_BYTES = 3;
+const RESPONSE_FRAMING_BYTES = 64;
+
+/**
+ * A pexResponse of the first of `addresses` that fit in `maxBytes` (the asker's declared capacity),
+ * undefined when not even an empty one does. PEX_MAX_MESSAGE_BYTES counts a byte per character, and
+ * an address may hold characters of up to three bytes (a ws path): then a full answer needs more.
+ */
+export function encodeAnswerWithin(addresses: readonly string[], maxBytes: number): Uint8Array | undefined {
+  const full = encodePexMessage({ type: 'pexResponse', addresses });
+  if (full.length <= maxBytes) return full;
+  const encoder = new TextEncoder();
+  const kept: string[] = [];
+  let size = RESPONSE_FRAMING_BYTES;
+  for (const address of addresses) {
+    size += encoder.encode(address).length + ADDRESS_FRAMING_BYTES;
+    if (size > maxBytes) break;
+    kept.push(address);
+  }
+  // The estimate above is an upper bound of msgpack's size, so this is rarely more than one encoding.
+  for (;;) {
+    const response = encodePexMessage({ type: 'pexResponse', addresses: kept });
+    if (response.length <= maxBytes) return response;
+    if (kept.length === 0) return undefined;
+    kept.pop();
+  }
 }
