@@ -7,7 +7,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tcpTransport } from '../../platforms/node/tcp.js';
-import { startPexNode, stopPexNodes } from '../pex/pex-helpers.js';
+import { waitFor } from '../helpers/wait.js';
+import { RogueAgent, response, startPexNode, stopPexNodes } from '../pex/pex-helpers.js';
 import { guardProcessFaults } from './raw-peer.js';
 
 guardProcessFaults();
@@ -55,5 +56,19 @@ describe('dials of one node id at two addresses', () => {
     expect(await hearsay).toBe('ERR_TIMEOUT');
     expect(failures).toEqual([]);
     expect(us.sw.getPeer(real.sw.nodeId)).toBe(peer);
+  });
+
+  it('a made-up address told to PEX, dialled by it, does not fail the app dial of the real node', async () => {
+    const real = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: false });
+    const madeUp = `tcp://${real.sw.nodeId}@127.0.0.1:${await silentPort()}`;
+    const liar = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: false, agents: { rogue: new RogueAgent(() => [response([madeUp])]) } });
+    const us = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: { feelerIntervalMs: 0 }, switchOptions: { handshakeTimeoutMs: 800 } });
+    // We dial the liar and ask it for addresses; PEX then dials the address it was told.
+    await us.sw.dial(liar.address);
+    await waitFor(() => held.length > 0, 5000, 'PEX dials the made-up address');
+    // Before: the app's dial shared PEX's and failed with its ERR_TIMEOUT.
+    const peer = await us.sw.dial(real.address);
+    expect(peer.id).toBe(real.sw.nodeId);
+    expect(peer.address).toBe(real.address);
   });
 });
