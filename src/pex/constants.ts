@@ -67,7 +67,7 @@ export const GET_SELECTION_PERCENT = 23;
  * A sample for an answer visits at most this many entries per address wanted: past it, the addresses
  * held back because their group had its share make up the rest (see sampleGood).
  */
-export const ANSWER_VISITS_PER_ADDRESS = 64;
+export const ANSWER_VISITS_PER_ADDRESS = 8;
 /** An address tried this recently is never judged bad: the dial may still be in flight. */
 export const RECENT_ATTEMPT_GRACE_MS = 60 * 1000;
 /** A never-connected address nobody has advertised for this long is stale. CometBFT numMissingDays: 7. */
