@@ -52,9 +52,17 @@ export function selectionSizeFor(bookSize: number, max: number): number {
  * answerShareOfGroup(wanted) from one network group while other groups still have some: a uniform
  * sample is the answer of whoever holds the most entries, and one host holds up to a bucket of
  * first-hand ones (64 keys claiming ports of their own host), an honest node one. The others make
- * up the number when the groups run short, so an answer never shrinks for lack of diversity.
+ * up the number when the groups run short (unless `fillFromCrowdedGroups` is false), so an answer never
+ * shrinks for lack of diversity.
  */
-export function sampleGood(entries: readonly KnownAddress[], wanted: number, nowMs: number, random: () => number, accept?: (address: string) => boolean): string[] {
+export function sampleGood(
+  entries: readonly KnownAddress[],
+  wanted: number,
+  nowMs: number,
+  random: () => number,
+  accept?: (address: string) => boolean,
+  fillFromCrowdedGroups = true,
+): string[] {
   const selection: string[] = [];
   if (wanted === 0) return selection;
   const perGroupCap = answerShareOfGroup(wanted);
@@ -69,7 +77,7 @@ export function sampleGood(entries: readonly KnownAddress[], wanted: number, now
       if (taken < perGroupCap) {
         perGroup.set(picked.group, taken + 1);
         selection.push(picked.address);
-      } else if (overflow.length < wanted) {
+      } else if (fillFromCrowdedGroups && overflow.length < wanted) {
         overflow.push(picked.address);
       }
     }

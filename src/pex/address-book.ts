@@ -202,19 +202,21 @@ export class AddressBook {
   }
 
   /**
-   * A uniform random sample of good (not bad) addresses for a pexResponse, of selectionSize(max)
-   * addresses when the book has them; `accept` leaves out addresses the caller will not send.
+   * A random sample of good (not bad) addresses for a pexResponse, of selectionSize(max) addresses when
+   * the book has them, group-fair (see sampleGood); `accept` leaves out addresses the caller will not send.
    */
   getSelection(max: number = MAX_GET_SELECTION, accept?: (address: string) => boolean): string[] {
     return sampleGood(this.tables.all, this.selectionSize(max), this.now(), this.random, accept);
   }
 
   /**
-   * Up to `max` good first-hand addresses (reached by us, or heard of from the node itself), a uniform
-   * random subset in random order, drawn from the first-hand index: costs what it returns, not the book.
+   * Up to `max` good first-hand addresses (reached by us, or heard of from the node itself), a random
+   * group-fair subset in random order, drawn from the first-hand index: costs what it returns, not the
+   * book. `fillFromCrowdedGroups` false: no more than a group's share even when that leaves it short
+   * (the caller tops up from elsewhere first).
    */
-  sampleFirstHand(max: number, accept?: (address: string) => boolean): string[] {
-    return sampleGood(this.tables.firstHand, Math.max(0, Math.floor(max)), this.now(), this.random, accept);
+  sampleFirstHand(max: number, accept?: (address: string) => boolean, fillFromCrowdedGroups = true): string[] {
+    return sampleGood(this.tables.firstHand, Math.max(0, Math.floor(max)), this.now(), this.random, accept, fillFromCrowdedGroups);
   }
 
   /**

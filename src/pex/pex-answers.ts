@@ -36,14 +36,16 @@ export function answerFor(asker: Peer, context: AnswerContext): string[] {
 
 /**
  * A pexResponse's `wanted` addresses from the book: first those we know first-hand (we reached them,
- * or the node itself told us over an authenticated connection), topped up from a uniform sample.
+ * or the node itself told us over an authenticated connection), topped up from a group-fair sample.
  * Gossip can name nodes that are not (yet) up, and colluders can name each other far more often than
  * honest nodes get named; first-hand addresses are a fair sample of the nodes that are up, whoever
  * talks about them, so answering with them first keeps the colluders' echo from spreading. The sample
  * is drawn only when first-hand addresses fall short.
  */
 export function firstHandFirst(book: AddressBook, wanted: number, accept?: (address: string) => boolean): string[] {
-  const firstHand = book.sampleFirstHand(wanted, accept);
+  // A group's share only: first-hand addresses of a crowded group (one host's many keys) must not take
+  // the room of hearsay about other networks; the group-fair sample of the whole book fills that.
+  const firstHand = book.sampleFirstHand(wanted, accept, false);
   if (firstHand.length >= wanted) return firstHand;
   const selection = new Set(firstHand);
   for (const address of book.getSelection(wanted, accept)) {

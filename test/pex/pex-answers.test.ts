@@ -77,6 +77,26 @@ describe('answerFor against one host holding many first-hand entries', () => {
     expect(most).toBe(2);
   });
 
+  it('a non-seed answer tops up with hearsay about other networks before more of the crowded group', () => {
+    const { book, answer } = setup(false);
+    const liarHost = publicHost(200);
+    for (let key = 0; key < 64; key++) book.addAddress(tcp(1000 + key, liarHost, 30_000 + key), tcp(1000 + key, liarHost, 40_000));
+    for (let n = 1; n <= 5; n++) book.addAddress(tcp(n, publicHost(n)), tcp(n, publicHost(n)));
+    // Hearsay about 100 nodes in other networks, from a few sources.
+    for (let n = 100; n < 200; n++) book.addAddress(tcp(n, publicHost(n)), tcp(900 + (n % 5), publicHost(300 + (n % 5))));
+    const wanted = book.selectionSize();
+    expect(wanted).toBe(38);
+    let most = 0;
+    for (let round = 0; round < 50; round++) {
+      const addresses = answer(nodeId(999));
+      expect(addresses.length).toBe(wanted);
+      most = Math.max(most, addresses.filter((address) => address.includes(`@${liarHost}:`)).length);
+    }
+    // Before: the first-hand sample was filled up from the crowded group first, 33 of 38 every time.
+    // Now a group's share (3 of 38) from each of the two samples.
+    expect(most).toBeLessThanOrEqual(6);
+  });
+
   it('the other groups make up the number when they run short: an answer never shrinks', () => {
     const { book, answer } = setup(true);
     const host = publicHost(7);
