@@ -69,9 +69,11 @@ export class AddressAdmission {
     this.ourNodeIds.add(nodeId.toLowerCase());
   }
 
-  /** A place we listen at (locationOf an address of ours). */
-  addOurLocation(location: string): void {
+  /** A place we listen at (locationOf an address of ours); false when it was known already. */
+  addOurLocation(location: string): boolean {
+    if (this.ourLocations.has(location)) return false;
     this.ourLocations.add(location);
+    return true;
   }
 
   /** True if the address names our node id or one of our places. */

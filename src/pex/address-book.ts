@@ -287,11 +287,23 @@ export class AddressBook {
    */
   addOurAddress(address: string): void {
     const location = locationOf(parseAddress(address));
-    this.admission.addOurLocation(location);
+    // Already refused since it was declared: nothing there to sweep (callers may declare on every answer).
+    if (!this.admission.addOurLocation(location)) return;
     for (const entry of [...this.tables.all]) {
       if (locationOf(parseAddress(entry.address)) === location) {
         this.tables.remove(entry);
         this.persistence.markDirty();
+      }
+    }
+  }
+
+  /** addOurAddress for each, skipping those that do not parse (they cannot come back to us through PEX either). */
+  addOurAddresses(addresses: readonly string[]): void {
+    for (const address of addresses) {
+      try {
+        this.addOurAddress(address);
+      } catch {
+        // not a place anyone can name
       }
     }
   }

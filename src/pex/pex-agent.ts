@@ -111,13 +111,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       await book.load();
       this.autoSave = book.startAutoSave(this.config.saveIntervalMs);
     }
-    for (const address of sw.addresses) {
-      try {
-        book.addOurAddress(address);
-      } catch {
-        // An address we cannot parse cannot come back to us through PEX either.
-      }
-    }
+    book.addOurAddresses(sw.addresses);
     this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters, this.clock, () => this.retrySoonIfIsolated());
     this.outboundView = new PexOutboundView(sw, this.dialer, book, this.config, this.random, this.now, this.peerStates, this.seedIds, this.hangUps);
     this.running = true;
@@ -156,6 +150,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const source = sourceOf(peer);
     // What a peer says about itself is worth keeping whoever it is; the book validates each address,
     // and takes it as first-hand only on the host we reach the peer at (see AddressAdmission.examine).
+    book.addOurAddresses(this.sw?.addresses ?? []);
     for (const address of peer.nodeInfo.listenAddresses) book.tryAddAddress(address, source);
     if (peer.direction === 'outbound' && !this.seedIds.has(peer.id)) {
       // Only the address we reached it at is proven, and only that one becomes tried: never another entry
@@ -330,6 +325,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const violation = responseViolation(peer, state.awaitingResponse, addresses, this.sw?.nodeId);
     state.awaitingResponse = false;
     if (violation !== undefined) return this.punish(peer, state, violation);
+    // Again before each answer: a NAT mapping is added after start, and a liar naming made-up ids there
+    // had us dial ourselves through it and hand our own place out under those ids.
+    this.book.addOurAddresses(this.sw?.addresses ?? []);
     // One response adds at most maxNewAddressesPerResponse entries; the rest is ignored, not punished.
     const { added, refused } = this.book.tryAddAddresses(addresses, sourceOf(peer), this.config.maxNewAddressesPerResponse);
     if (refused !== undefined) return this.punish(peer, state, refusedResponseError(peer, refused));

@@ -4,32 +4,22 @@
  * hangs, the real address must still be dialled, not the made-up one's failure handed to its callers.
  * Over real TCP.
  */
-import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { waitFor } from '../helpers/wait.js';
-import { RogueAgent, response, startPexNode, stopPexNodes } from '../pex/pex-helpers.js';
+import { RogueAgent, response, startPexNode } from '../pex/pex-helpers.js';
+import { cleanUpAfterEach, silentListener, type SilentListener } from './liar-helpers.js';
 import { guardProcessFaults } from './raw-peer.js';
 
 guardProcessFaults();
 
-const held: net.Socket[] = [];
-let tarpit: net.Server | undefined;
-afterEach(async () => {
-  await stopPexNodes();
-  for (const socket of held.splice(0)) socket.destroy();
-  await new Promise<void>((resolve) => (tarpit === undefined ? resolve() : tarpit.close(() => resolve())));
-  tarpit = undefined;
-});
+const track = cleanUpAfterEach();
+let silent: SilentListener | undefined;
 
 /** A TCP port that accepts and then says nothing (what a liar's made-up address leads to). */
 async function silentPort(): Promise<number> {
-  tarpit = net.createServer((socket) => {
-    socket.on('error', () => undefined);
-    held.push(socket);
-  });
-  await new Promise<void>((resolve) => tarpit!.listen(0, '127.0.0.1', resolve));
-  return (tarpit.address() as net.AddressInfo).port;
+  silent = track(await silentListener());
+  return silent.port;
 }
 
 describe('dials of one node id at two addresses', () => {
@@ -65,7 +55,7 @@ describe('dials of one node id at two addresses', () => {
     const us = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: { feelerIntervalMs: 0 }, switchOptions: { handshakeTimeoutMs: 800 } });
     // We dial the liar and ask it for addresses; PEX then dials the address it was told.
     await us.sw.dial(liar.address);
-    await waitFor(() => held.length > 0, 5000, 'PEX dials the made-up address');
+    await waitFor(() => (silent?.held.length ?? 0) > 0, 5000, 'PEX dials the made-up address');
     // Before: the app's dial shared PEX's and failed with its ERR_TIMEOUT.
     const peer = await us.sw.dial(real.address);
     expect(peer.id).toBe(real.sw.nodeId);
