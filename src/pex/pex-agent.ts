@@ -160,7 +160,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       book.markGood(peer.address);
       state.source = book.get(peer.address)?.source ?? source;
     }
-    if (peer.direction === 'outbound' && this.dialer?.isFeeler(peer.id) === true) {
+    // Not a persistent peer's: whichever dial reached it, the app keeps it connected (a liar's other
+    // spelling of its address made the feeler that connected it close it at once).
+    if (peer.direction === 'outbound' && !peer.persistent && this.dialer?.isFeeler(peer.id) === true) {
       // A feeler has done its job once it is up: the address is proven (markGood above). No gossip.
       this.counters.feelers++;
       state.feeler = true;
