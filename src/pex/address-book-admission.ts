@@ -69,9 +69,11 @@ export class AddressAdmission {
     this.ourNodeIds.add(nodeId.toLowerCase());
   }
 
-  /** A place we listen at (locationOf an address of ours). */
-  addOurLocation(location: string): void {
+  /** A place we listen at (locationOf an address of ours); false when it was known already. */
+  addOurLocation(location: string): boolean {
+    if (this.ourLocations.has(location)) return false;
     this.ourLocations.add(location);
+    return true;
   }
 
   /** True if the address names our node id or one of our places. */
@@ -107,6 +109,10 @@ export class AddressAdmission {
     // Keep the caller's string when it is already canonical (the usual case): the node id parsed out of
     // it is a view into it, so the entry then holds one address string, not two.
     const canonical = formatAddress(parsed);
+    // Re-encoding may lengthen an address (`:` in a query becomes `%3A`): a form past parseAddress's cap
+    // would be refused by every peer we hand it to, and the PEX decoder bans the sender of one. Holding
+    // it would let a liar get us banned by everyone we answer (before: 963 characters grew to 2,763).
+    if (canonical !== address && !reparsesAsItself(canonical)) return 'invalid-address';
     return { address: canonical === address ? address : canonical, nodeId: parsed.nodeId, group, source: normalizedSource, sourceGroup, sourceNodeId };
   }
 
@@ -137,6 +143,12 @@ export class AddressAdmission {
     this.lastExaminedSource = { raw: source, result };
     return result;
   }
+}
+
+/** Whether a canonical form parses again to itself (so that it is what every peer reads too). */
+function reparsesAsItself(canonical: string): boolean {
+  const again = canonicalAddress(canonical);
+  return again !== undefined && formatAddress(again) === canonical;
 }
 
 /** A fresh book entry for an admitted candidate. */

@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { visitRandomIndices } from './address-book-buckets.js';
 import type { AddressTables } from './address-book-tables.js';
-import { GET_SELECTION_PERCENT, GROUP_FAIR_PICK_DRAWS, MAX_GET_SELECTION, MIN_GET_SELECTION } from './constants.js';
+import { ANSWER_VISITS_PER_ADDRESS, GET_SELECTION_PERCENT, GROUP_FAIR_PICK_DRAWS, MAX_GET_SELECTION, MIN_GET_SELECTION } from './constants.js';
 import { isBad, type KnownAddress } from './known-address.js';
 
 /**
@@ -47,14 +47,53 @@ export function selectionSizeFor(bookSize: number, max: number): number {
   return wanted > 0 ? wanted : 0;
 }
 
-/** Up to `wanted` good addresses of `entries` that `accept` takes, visited in random order. */
-export function sampleGood(entries: readonly KnownAddress[], wanted: number, nowMs: number, random: () => number, accept?: (address: string) => boolean): string[] {
+/**
+ * Up to `wanted` good addresses of `entries` that `accept` takes, visited in random order, at most
+ * answerShareOfGroup(wanted) from one network group while other groups still have some: a uniform
+ * sample is the answer of whoever holds the most entries, and one host holds up to a bucket of
+ * first-hand ones (64 keys claiming ports of their own host), an honest node one. The others make
+ * up the number when the groups run short (unless `fillFromCrowdedGroups` is false), so an answer never
+ * shrinks for lack of diversity.
+ */
+export function sampleGood(
+  entries: readonly KnownAddress[],
+  wanted: number,
+  nowMs: number,
+  random: () => number,
+  accept?: (address: string) => boolean,
+  fillFromCrowdedGroups = true,
+): string[] {
   const selection: string[] = [];
   if (wanted === 0) return selection;
+  const perGroupCap = answerShareOfGroup(wanted);
+  const perGroup = new Map<string, number>();
+  // Kept in visit order (so still a random sample) for the top-up; no more than could be used.
+  const overflow: string[] = [];
+  let visits = 0;
   visitRandomIndices(entries.length, random, (index) => {
     const picked = entries[index]!;
-    if (!isBad(picked, nowMs) && (accept === undefined || accept(picked.address))) selection.push(picked.address);
-    return selection.length < wanted;
+    if (!isBad(picked, nowMs) && (accept === undefined || accept(picked.address))) {
+      const taken = perGroup.get(picked.group) ?? 0;
+      if (taken < perGroupCap) {
+        perGroup.set(picked.group, taken + 1);
+        selection.push(picked.address);
+      } else if (fillFromCrowdedGroups && overflow.length < wanted) {
+        overflow.push(picked.address);
+      }
+    }
+    // Bounded work: a book crowded by a few groups is not walked to its end looking for the others once
+    // the held-back ones can make up the number (never fewer addresses than a plain sample).
+    visits++;
+    return selection.length < wanted && (selection.length + overflow.length < wanted || visits < wanted * ANSWER_VISITS_PER_ADDRESS);
   });
+  for (const address of overflow) {
+    if (selection.length >= wanted) break;
+    selection.push(address);
+  }
   return selection;
+}
+
+/** Addresses of one network group in an answer of `wanted` while other groups have some: 2 of 32, 16 of 250. */
+export function answerShareOfGroup(wanted: number): number {
+  return Math.max(2, Math.ceil(wanted / 16));
 }

@@ -202,19 +202,21 @@ export class AddressBook {
   }
 
   /**
-   * A uniform random sample of good (not bad) addresses for a pexResponse, of selectionSize(max)
-   * addresses when the book has them; `accept` leaves out addresses the caller will not send.
+   * A random sample of good (not bad) addresses for a pexResponse, of selectionSize(max) addresses when
+   * the book has them, group-fair (see sampleGood); `accept` leaves out addresses the caller will not send.
    */
   getSelection(max: number = MAX_GET_SELECTION, accept?: (address: string) => boolean): string[] {
     return sampleGood(this.tables.all, this.selectionSize(max), this.now(), this.random, accept);
   }
 
   /**
-   * Up to `max` good first-hand addresses (reached by us, or heard of from the node itself), a uniform
-   * random subset in random order, drawn from the first-hand index: costs what it returns, not the book.
+   * Up to `max` good first-hand addresses (reached by us, or heard of from the node itself), a random
+   * group-fair subset in random order, drawn from the first-hand index: costs what it returns, not the
+   * book. `fillFromCrowdedGroups` false: no more than a group's share even when that leaves it short
+   * (the caller tops up from elsewhere first).
    */
-  sampleFirstHand(max: number, accept?: (address: string) => boolean): string[] {
-    return sampleGood(this.tables.firstHand, Math.max(0, Math.floor(max)), this.now(), this.random, accept);
+  sampleFirstHand(max: number, accept?: (address: string) => boolean, fillFromCrowdedGroups = true): string[] {
+    return sampleGood(this.tables.firstHand, Math.max(0, Math.floor(max)), this.now(), this.random, accept, fillFromCrowdedGroups);
   }
 
   /**
@@ -285,11 +287,23 @@ export class AddressBook {
    */
   addOurAddress(address: string): void {
     const location = locationOf(parseAddress(address));
-    this.admission.addOurLocation(location);
+    // Already refused since it was declared: nothing there to sweep (callers may declare on every answer).
+    if (!this.admission.addOurLocation(location)) return;
     for (const entry of [...this.tables.all]) {
       if (locationOf(parseAddress(entry.address)) === location) {
         this.tables.remove(entry);
         this.persistence.markDirty();
+      }
+    }
+  }
+
+  /** addOurAddress for each, skipping those that do not parse (they cannot come back to us through PEX either). */
+  addOurAddresses(addresses: readonly string[]): void {
+    for (const address of addresses) {
+      try {
+        this.addOurAddress(address);
+      } catch {
+        // not a place anyone can name
       }
     }
   }

@@ -63,6 +63,11 @@ export const MAX_GET_SELECTION = 250;
 export const MIN_GET_SELECTION = 32;
 /** …and otherwise this share of the book, so one response never reveals the whole book. CometBFT: 23. */
 export const GET_SELECTION_PERCENT = 23;
+/**
+ * A sample for an answer visits at most this many entries per address wanted: past it, the addresses
+ * held back because their group had its share make up the rest (see sampleGood).
+ */
+export const ANSWER_VISITS_PER_ADDRESS = 8;
 /** An address tried this recently is never judged bad: the dial may still be in flight. */
 export const RECENT_ATTEMPT_GRACE_MS = 60 * 1000;
 /** A never-connected address nobody has advertised for this long is stale. CometBFT numMissingDays: 7. */

@@ -1,5 +1,5 @@
 import { formatAddress, parseAddress, type PeerAddress } from '../transport/address.js';
-import { canonicalHost } from '../transport/ip.js';
+import { canonicalHost, sameHostKey } from '../transport/ip.js';
 import {
   FAILURE_WINDOW_AFTER_SUCCESS_MS,
   MAX_ATTEMPTS_WITHOUT_SUCCESS,
@@ -102,10 +102,13 @@ export function toInfo(entry: KnownAddress, nowMs: number): KnownAddressInfo {
   };
 }
 
-/** Address with the node id and query left out: where a listener is, whoever claims to be there. */
+/**
+ * Address with the node id and query left out: where a listener is, whoever claims to be there. An
+ * IPv4-mapped IPv6 host is its IPv4 (the same socket): else `[::ffff:<our ip>]` was not our place.
+ */
 export function locationOf(address: PeerAddress): string {
   if (address.protocol === 'webrtc') return `webrtc://${address.nodeId ?? ''}`;
-  return formatAddress({ ...address, host: canonicalHost(address.host), nodeId: undefined, params: {} });
+  return formatAddress({ ...address, host: sameHostKey(canonicalHost(address.host)), nodeId: undefined, params: {} });
 }
 
 /** Parses and re-formats with one spelling per IP; undefined when it does not parse. */

@@ -22,7 +22,7 @@ import { planCrawl, planDials } from './pex-dial-planner.js';
 import { mayAsk, refusedResponseError, requestTooSoon, responseViolation } from './pex-exchange-rules.js';
 import { decodePexMessage, encodePexMessage } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
-import { answerFor } from './pex-answers.js';
+import { answerFor, encodeAnswerWithin } from './pex-answers.js';
 import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
 import { PexOutboundView } from './pex-outbound-view.js';
@@ -111,13 +111,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       await book.load();
       this.autoSave = book.startAutoSave(this.config.saveIntervalMs);
     }
-    for (const address of sw.addresses) {
-      try {
-        book.addOurAddress(address);
-      } catch {
-        // An address we cannot parse cannot come back to us through PEX either.
-      }
-    }
+    book.addOurAddresses(sw.addresses);
     this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters, this.clock, () => this.retrySoonIfIsolated());
     this.outboundView = new PexOutboundView(sw, this.dialer, book, this.config, this.random, this.now, this.peerStates, this.seedIds, this.hangUps);
     this.running = true;
@@ -156,6 +150,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const source = sourceOf(peer);
     // What a peer says about itself is worth keeping whoever it is; the book validates each address,
     // and takes it as first-hand only on the host we reach the peer at (see AddressAdmission.examine).
+    book.addOurAddresses(this.sw?.addresses ?? []);
     for (const address of peer.nodeInfo.listenAddresses) book.tryAddAddress(address, source);
     if (peer.direction === 'outbound' && !this.seedIds.has(peer.id)) {
       // Only the address we reached it at is proven, and only that one becomes tried: never another entry
@@ -165,7 +160,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       book.markGood(peer.address);
       state.source = book.get(peer.address)?.source ?? source;
     }
-    if (peer.direction === 'outbound' && this.dialer?.isFeeler(peer.id) === true) {
+    // Not a persistent peer's: whichever dial reached it, the app keeps it connected (a liar's other
+    // spelling of its address made the feeler that connected it close it at once).
+    if (peer.direction === 'outbound' && !peer.persistent && this.dialer?.isFeeler(peer.id) === true) {
       // A feeler has done its job once it is up: the address is proven (markGood above). No gossip.
       this.counters.feelers++;
       state.feeler = true;
@@ -317,9 +314,10 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     state.lastRequestReceivedAt = nowMs;
     this.counters.requestsReceived++;
     const addresses = this.selectAddressesFor(peer).slice(0, PEX_MAX_ADDRESSES_PER_RESPONSE);
-    const response = encodePexMessage({ type: 'pexResponse', addresses });
-    // An answer larger than the asker said it takes is not sent (trySend would throw).
-    if (peer.maxMessageBytes(PEX_CHANNEL_ID) >= response.length && peer.trySend(PEX_CHANNEL_ID, response)) this.counters.responsesSent++;
+    // Cut to what the asker said it takes (trySend would throw): an answer too large for it used to go
+    // unsent, and a liar could make every answer so with addresses of multi-byte characters.
+    const response = encodeAnswerWithin(addresses, peer.maxMessageBytes(PEX_CHANNEL_ID));
+    if (response !== undefined && peer.trySend(PEX_CHANNEL_ID, response)) this.counters.responsesSent++;
     // A seed answers and hangs up: it must never become anyone's long-term peer.
     if (this.config.seedMode) this.disconnectLater(peer, state, this.config.seedDisconnectGraceMs);
   }
@@ -329,6 +327,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const violation = responseViolation(peer, state.awaitingResponse, addresses, this.sw?.nodeId);
     state.awaitingResponse = false;
     if (violation !== undefined) return this.punish(peer, state, violation);
+    // Again before each answer: a NAT mapping is added after start, and a liar naming made-up ids there
+    // had us dial ourselves through it and hand our own place out under those ids.
+    this.book.addOurAddresses(this.sw?.addresses ?? []);
     // One response adds at most maxNewAddressesPerResponse entries; the rest is ignored, not punished.
     const { added, refused } = this.book.tryAddAddresses(addresses, sourceOf(peer), this.config.maxNewAddressesPerResponse);
     if (refused !== undefined) return this.punish(peer, state, refusedResponseError(peer, refused));

@@ -3,6 +3,7 @@ import type { Switch } from '../switch/switch.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
 import { MAX_LIVE_WEBRTC_ADDRESSES } from './constants.js';
+import { encodePexMessage } from './pex-messages.js';
 
 /** What answering a pexRequest needs to know about the node. */
 export interface AnswerContext {
@@ -35,14 +36,16 @@ export function answerFor(asker: Peer, context: AnswerContext): string[] {
 
 /**
  * A pexResponse's `wanted` addresses from the book: first those we know first-hand (we reached them,
- * or the node itself told us over an authenticated connection), topped up from a uniform sample.
+ * or the node itself told us over an authenticated connection), topped up from a group-fair sample.
  * Gossip can name nodes that are not (yet) up, and colluders can name each other far more often than
  * honest nodes get named; first-hand addresses are a fair sample of the nodes that are up, whoever
  * talks about them, so answering with them first keeps the colluders' echo from spreading. The sample
  * is drawn only when first-hand addresses fall short.
  */
 export function firstHandFirst(book: AddressBook, wanted: number, accept?: (address: string) => boolean): string[] {
-  const firstHand = book.sampleFirstHand(wanted, accept);
+  // A group's share only: first-hand addresses of a crowded group (one host's many keys) must not take
+  // the room of hearsay about other networks; the group-fair sample of the whole book fills that.
+  const firstHand = book.sampleFirstHand(wanted, accept, false);
   if (firstHand.length >= wanted) return firstHand;
   const selection = new Set(firstHand);
   for (const address of book.getSelection(wanted, accept)) {
@@ -70,4 +73,33 @@ function liveWebRtcAddresses(asker: Peer, { sw, random }: AnswerContext): string
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out.slice(0, MAX_LIVE_WEBRTC_ADDRESSES);
+}
+
+/** msgpack's framing of one address in the array (a str 16 header), and of the rest of a response. */
+const ADDRESS_FRAMING_BYTES = 3;
+const RESPONSE_FRAMING_BYTES = 64;
+
+/**
+ * A pexResponse of the first of `addresses` that fit in `maxBytes` (the asker's declared capacity),
+ * undefined when not even an empty one does. PEX_MAX_MESSAGE_BYTES counts a byte per character, and
+ * an address may hold characters of up to three bytes (a ws path): then a full answer needs more.
+ */
+export function encodeAnswerWithin(addresses: readonly string[], maxBytes: number): Uint8Array | undefined {
+  const full = encodePexMessage({ type: 'pexResponse', addresses });
+  if (full.length <= maxBytes) return full;
+  const encoder = new TextEncoder();
+  const kept: string[] = [];
+  let size = RESPONSE_FRAMING_BYTES;
+  for (const address of addresses) {
+    size += encoder.encode(address).length + ADDRESS_FRAMING_BYTES;
+    if (size > maxBytes) break;
+    kept.push(address);
+  }
+  // The estimate above is an upper bound of msgpack's size, so this is rarely more than one encoding.
+  for (;;) {
+    const response = encodePexMessage({ type: 'pexResponse', addresses: kept });
+    if (response.length <= maxBytes) return response;
+    if (kept.length === 0) return undefined;
+    kept.pop();
+  }
 }

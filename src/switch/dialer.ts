@@ -37,6 +37,8 @@ class SharedDial {
   private waiting = 0;
 
   constructor(
+    /** The address being dialled (canonical). */
+    readonly address: string,
     /** Aborts the dial: fired when the last caller gave up. */
     private readonly controller: AbortController,
     readonly promise: Promise<Peer>,
@@ -137,7 +139,7 @@ export class Dialer {
       const existing = this.sw.getPeer(peerId);
       if (existing !== undefined) return Promise.resolve(existing);
       const pending = this.inFlight.get(peerId);
-      if (pending !== undefined) return pending.join(options.signal);
+      if (pending !== undefined) return pending.address === text ? pending.join(options.signal) : this.dialAfter(pending, address, options);
       // Its own connection to us is past admission: a second one now would race it, and each end
       // could keep a different one. That peer is about to be connected: answer with it.
       if (this.sw.isAdmitting(peerId)) {
@@ -151,7 +153,7 @@ export class Dialer {
     }
     const callers = new AbortController();
     const attempt = this.connect(text, peerId, persistent, callers.signal).catch((error: unknown) => this.connectedAnyway(peerId, error));
-    const shared = new SharedDial(callers, attempt);
+    const shared = new SharedDial(text, callers, attempt);
     if (peerId !== undefined) {
       this.inFlight.set(peerId, shared);
       const forget = (): void => {
@@ -163,11 +165,28 @@ export class Dialer {
         // redialled: only its timer's own dials used to be, so a peer that was down at the first dial was
         // never dialled again, and later addPersistent calls found it already listed. The redial timer's
         // own dial may end up here too: redialAfter schedules once, whoever calls it first.
+        // Only a dial of the address we keep the peer at: another one (a made-up address PEX heard for
+        // that id) failing says nothing of it, and must not back the peer's redials off.
         const state = this.persistent.get(peerId);
-        if (state !== undefined) this.redialAfter(peerId, state, error);
+        if (state !== undefined && state.address === text) this.redialAfter(peerId, state, error);
       });
     }
     return shared.join(options.signal);
+  }
+
+  /**
+   * The node is being dialled at another address (one dial per node id at a time, or both ends could
+   * keep a different connection): wait for that dial, and when it fails, dial ours. Anyone may tell PEX
+   * a made-up address for a node id, and a silent host there failed every dial of the real one that
+   * came meanwhile (a persistent peer's redial, the app's dial) with that dial's timeout.
+   */
+  private async dialAfter(other: SharedDial, address: string, options: DialOptions): Promise<Peer> {
+    try {
+      return await other.join(options.signal);
+    } catch (error) {
+      if (options.signal?.aborted === true) throw error;
+      return this.dial(address, options);
+    }
   }
 
   /**

@@ -11,6 +11,7 @@ import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { frameLinkMessage, LinkMessageReader } from './link-messages.js';
 import { checkCompatible, MAX_NODE_INFO_BYTES, NODE_INFO_DECODE_LIMITS, parseNodeInfo, type NodeInfo } from './node-info.js';
 import { resolveDecodeLimits } from '../wire/config.js';
+import { printable } from '../util/printable.js';
 
 export type Direction = 'inbound' | 'outbound';
 
@@ -152,7 +153,8 @@ function parseDecision(value: unknown, peerId: string): AdmissionDecision {
     const record = value as Record<string, unknown>;
     if (record['accept'] === true) return { accept: true };
     if (record['accept'] === false && typeof record['code'] === 'string' && REJECTION_CODES.has(record['code'])) {
-      const reason = typeof record['reason'] === 'string' ? record['reason'].slice(0, 200) : 'refused';
+      // The acceptor's words reach our error message (dial:failed, logs): printable, like a close reason's.
+      const reason = typeof record['reason'] === 'string' ? printable(record['reason'].slice(0, 200)) : 'refused';
       return { accept: false, code: record['code'] as 'ERR_PEER_LIMIT', reason };
     }
   }

@@ -47,3 +47,60 @@ describe('answerFor (what a pexRequest gets)', () => {
     expect(answer(nodeId(50))).toHaveLength(32);
   });
 });
+
+describe('answerFor against one host holding many first-hand entries', () => {
+  /**
+   * 40 honest nodes, each in its own /16 and first-hand (it told us of itself), and one liar host: 64
+   * fresh keys connecting from it, each claiming 8 ports of that host (a node's word about its own host
+   * is first-hand), as many as its bucket keeps.
+   */
+  function crowdedSeed(): { book: AddressBook; answer: (askerId: string) => string[]; liarHost: string } {
+    const { book, answer } = setup(true);
+    for (let n = 1; n <= 40; n++) book.addAddress(tcp(n, publicHost(n)), tcp(n, publicHost(n)));
+    const liarHost = publicHost(200);
+    for (let key = 0; key < 64; key++) {
+      for (let port = 0; port < 8; port++) book.addAddress(tcp(1000 + key, liarHost, 30_000 + key * 8 + port), tcp(1000 + key, liarHost, 40_000));
+    }
+    return { book, answer, liarHost };
+  }
+
+  it('a seed hands out at most 2 of its 32 addresses from one network group while other groups have some', () => {
+    const { book, answer, liarHost } = crowdedSeed();
+    expect(book.sampleFirstHand(10_000).filter((address) => address.includes(`@${liarHost}:`)).length).toBeGreaterThanOrEqual(32);
+    let most = 0;
+    for (let round = 0; round < 50; round++) {
+      const addresses = answer(nodeId(999));
+      expect(addresses.length).toBe(32);
+      most = Math.max(most, addresses.filter((address) => address.includes(`@${liarHost}:`)).length);
+    }
+    // Before: a uniform sample of the first-hand entries, the liar's host ~20 of every 32 (up to 23 in 50 answers).
+    expect(most).toBe(2);
+  });
+
+  it('a non-seed answer tops up with hearsay about other networks before more of the crowded group', () => {
+    const { book, answer } = setup(false);
+    const liarHost = publicHost(200);
+    for (let key = 0; key < 64; key++) book.addAddress(tcp(1000 + key, liarHost, 30_000 + key), tcp(1000 + key, liarHost, 40_000));
+    for (let n = 1; n <= 5; n++) book.addAddress(tcp(n, publicHost(n)), tcp(n, publicHost(n)));
+    // Hearsay about 100 nodes in other networks, from a few sources.
+    for (let n = 100; n < 200; n++) book.addAddress(tcp(n, publicHost(n)), tcp(900 + (n % 5), publicHost(300 + (n % 5))));
+    const wanted = book.selectionSize();
+    expect(wanted).toBe(38);
+    let most = 0;
+    for (let round = 0; round < 50; round++) {
+      const addresses = answer(nodeId(999));
+      expect(addresses.length).toBe(wanted);
+      most = Math.max(most, addresses.filter((address) => address.includes(`@${liarHost}:`)).length);
+    }
+    // Before: a uniform sample of the 69 first-hand entries, up to all 38 from the crowded group.
+    // Now a group's share (3 of 38) from each of the two samples.
+    expect(most).toBeLessThanOrEqual(6);
+  });
+
+  it('the other groups make up the number when they run short: an answer never shrinks', () => {
+    const { book, answer } = setup(true);
+    const host = publicHost(7);
+    for (let key = 0; key < 40; key++) book.addAddress(tcp(key + 1, host, 30_000 + key), tcp(key + 1, host, 40_000));
+    expect(answer(nodeId(999)).length).toBe(32);
+  });
+});
