@@ -111,12 +111,25 @@ export function locationOf(address: PeerAddress): string {
   return formatAddress({ ...address, host: sameHostKey(canonicalHost(address.host)), nodeId: undefined, params: {} });
 }
 
-/** Parses and re-formats with one spelling per IP; undefined when it does not parse. */
+/**
+ * Parses and re-formats with one spelling per IP and only the query parameters our transports read
+ * (`via` of a webrtc address); undefined when it does not parse. The dialers ignore any other, so each
+ * would be one more spelling of the same place: a liar could fill a node's address slots with
+ * `?x=1`, `?x=2`, … of its real address, or hand us our persistent peer under another name.
+ */
 export function canonicalAddress(text: string): PeerAddress | undefined {
   try {
     const parsed = parseAddress(text);
-    return { ...parsed, host: canonicalHost(parsed.host) };
+    return { ...parsed, host: canonicalHost(parsed.host), params: paramsDialersRead(parsed) };
   } catch {
     return undefined;
   }
+}
+
+const PROTOCOLS_WITHOUT_PARAMS: ReadonlySet<string> = new Set(['tcp', 'ws', 'wss', 'memory']);
+
+function paramsDialersRead(address: PeerAddress): PeerAddress['params'] {
+  if (address.protocol === 'webrtc') return address.params['via'] !== undefined ? { via: address.params['via'] } : {};
+  // A custom transport's protocol may read its own.
+  return PROTOCOLS_WITHOUT_PARAMS.has(address.protocol) ? {} : address.params;
 }

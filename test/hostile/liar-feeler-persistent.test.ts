@@ -1,7 +1,7 @@
 /**
- * A liar telling PEX another spelling of our persistent peer's real address (a query the dial ignores),
- * so that a feeler, PEX's short probe closed as soon as it is up, is what connects us to that peer.
- * Over real TCP.
+ * A liar telling PEX another address of our persistent peer (a second listener of it; first seen with
+ * another spelling of its address, a query the dial ignores, which the book no longer keeps), so that a
+ * feeler, PEX's short probe closed as soon as it is up, is what connects us to that peer. Over real TCP.
  */
 import { describe, expect, it } from 'vitest';
 import { tcpTransport } from '../../platforms/node/tcp.js';
@@ -16,8 +16,9 @@ cleanUpAfterEach();
 
 describe('a feeler reaching a persistent peer', () => {
   it('keeps the connection: a persistent peer is kept connected, whichever dial reached it', async () => {
-    const kept = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: false });
-    const respelt = `${kept.address}?x=1`;
+    const kept = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: false, switchOptions: { listen: ['tcp://127.0.0.1:0', 'tcp://127.0.0.2:0'] } });
+    const respelt = kept.sw.addresses[1]!;
+    expect(respelt).toContain('@127.0.0.2:');
     const liar = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: false, agents: { rogue: new RogueAgent(() => [response([respelt])]) } });
     // Redials of the persistent peer wait a minute, and so do PEX rounds after the first: only a feeler
     // can connect it again within the test.

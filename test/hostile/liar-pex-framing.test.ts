@@ -16,8 +16,12 @@ const LISTEN = 'tcp://127.0.0.1:0';
 /** Slow rounds: each node asks only the peer it dials, once. */
 const QUIET = { ensurePeersIntervalMs: 60_000, feelerIntervalMs: 0 };
 
-/** 965 characters, under every cap; its canonical form (each `:` in the query becomes `%3A`) has 2,765. */
-const LENGTHENING = `tcp://${'e'.repeat(40)}@127.0.0.9:26656?x=${':'.repeat(900)}`;
+/**
+ * 966 characters, under every cap; its canonical form (each `:` in the query becomes `%3A`) has 2,766.
+ * A protocol of a custom transport, whose query the book keeps (of tcp, ws and memory addresses it
+ * keeps none, of webrtc ones only `via`: no dialer of ours reads any other).
+ */
+const LENGTHENING = `quic://${'e'.repeat(40)}@127.0.0.9:26656?x=${':'.repeat(900)}`;
 
 describe('a liar framing an honest node through its PEX answers', () => {
   it('an address that grows past the cap when made canonical is refused, so the honest node never hands it on', async () => {

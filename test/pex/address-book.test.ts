@@ -176,6 +176,22 @@ describe('AddressBook.addAddress', () => {
     expect(book.addressesOf(nodeId(1))).toHaveLength(3);
   });
 
+  it('keeps one address for a place however its query is spelt: the dialers read none but webrtc\'s via', () => {
+    const { book } = makeBook();
+    const real = tcp(1, publicHost(1));
+    expect(book.tryAddAddress(real, SOURCE)).toBe('added');
+    // Before: each spelling was an address of its own, 8 of them filled node 1's slots.
+    for (let i = 0; i < 10; i++) book.tryAddAddress(`${real}?x=${i}`, SOURCE);
+    const ws = `ws://${nodeId(2)}@${publicHost(2)}:443/relay`;
+    for (let i = 0; i < 10; i++) book.tryAddAddress(`${ws}?token=${i}`, SOURCE);
+    const relayId = nodeId(9);
+    book.tryAddAddress(`webrtc://${nodeId(3)}?via=${relayId}&x=1`, SOURCE);
+    expect(book.addressesOf(nodeId(1))).toEqual([real]);
+    expect(book.addressesOf(nodeId(2))).toEqual([ws]);
+    expect(book.addressesOf(nodeId(3))).toEqual([`webrtc://${nodeId(3)}?via=${relayId}`]);
+    expect(book.has(`${real}?x=3`)).toBe(true);
+  });
+
   it('lets a known new address join more buckets when other sources repeat it, at most maxNewBucketsPerAddress', () => {
     const { book } = makeBook({ random: () => 0 });
     const address = tcp(1, publicHost(1));
