@@ -286,8 +286,8 @@ describe('peer churn: per-peer state ends with the peer', () => {
 
   it('signalling relays that come and go: the WebRTC negotiations through each (answers to its offers, our dials) end with it', { timeout: 60_000 }, async () => {
     const RELAYS = 20;
-    // 160 offers in a few seconds: far past the answer allowance, which this test is not about.
-    const victim = await startVictim({ rtc: { maxNewAnswersPerMinute: 100_000, maxNewAnswersPerMinutePerVia: 100_000 } });
+    // 160 offers and 20 dials in a few seconds: far past the answer and dial allowances, which this test is not about.
+    const victim = await startVictim({ rtc: { maxNewAnswersPerMinute: 100_000, maxNewAnswersPerMinutePerVia: 100_000, maxNewDialsPerMinute: 100_000 } });
     await startHonestPair(victim);
     const baseline = peerTables(victim);
     const outcomes = new Outcomes();
