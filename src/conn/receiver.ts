@@ -5,6 +5,7 @@ import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-
 import { PacketDecoder, type PacketHandler } from '../wire/packet.js';
 import { hex } from './channel-descriptor.js';
 import { remoteCloseError } from './close-reason.js';
+import { RECV_CHUNK_MIN_CHARGE_BYTES, RECV_MESSAGE_MIN_CHARGE_BYTES } from './constants.js';
 import type { KeepAlive } from './keep-alive.js';
 import type { MConnectionHandlers, MConnectionState } from './mconnection.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
@@ -48,6 +49,12 @@ export class Receiver implements LinkHandlers, PacketHandler {
   private pauseHolders: Set<unknown> | undefined;
   private pausedByRateLimit = false;
   private resumeTimer: TimerHandle | undefined;
+  /**
+   * What the messages delivered since the last chunk was charged fell short of
+   * RECV_MESSAGE_MIN_CHARGE_BYTES each: the rate limit charges it with the next chunk (kept at 0 when
+   * unlimited).
+   */
+  private smallMessageCharge = 0;
   /**
    * The remote ended ('ended': a FIN) or the link closed cleanly ('closed') while packets it sent before
    * were parked in the suspended decoder: the owner hears of it once they are handed on. Told at once,
@@ -133,7 +140,9 @@ export class Receiver implements LinkHandlers, PacketHandler {
     }
     const limiter = this.limiter;
     if (limiter.unlimited) return;
-    limiter.take(chunk.length);
+    // A work limit as much as a byte limit: tiny chunks and messages cost us far more per byte.
+    limiter.take((chunk.length > RECV_CHUNK_MIN_CHARGE_BYTES ? chunk.length : RECV_CHUNK_MIN_CHARGE_BYTES) + this.smallMessageCharge);
+    this.smallMessageCharge = 0;
     const waitMs = limiter.delayMs();
     if (waitMs > 0 && !this.pausedByRateLimit) {
       this.pausedByRateLimit = true;
@@ -186,6 +195,9 @@ export class Receiver implements LinkHandlers, PacketHandler {
       return;
     }
     if (latencyProbeEnabled) markLatency(LatencyPoint.Unpacked);
+    if (result.length < RECV_MESSAGE_MIN_CHARGE_BYTES && !this.limiter.unlimited) {
+      this.smallMessageCharge += RECV_MESSAGE_MIN_CHARGE_BYTES - result.length;
+    }
     try {
       this.handlers.onMessage(channelId, result);
     } catch (error) {
