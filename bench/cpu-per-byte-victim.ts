@@ -26,6 +26,8 @@ export interface VictimCounts {
   pexAddresses: number;
   signalsDelivered: number;
   bookSize: number;
+  /** Peers connected now. */
+  peers: number;
 }
 
 export type ToVictim = { id: number; cmd: 'cpu' } | { id: number; cmd: 'dial'; address: string } | { id: number; cmd: 'stop' };
@@ -38,7 +40,7 @@ const channel = (id: number): ChannelDescriptor => ({ id, priority: 1, sendQueue
 
 async function main(): Promise<void> {
   const key = generateNodeKey();
-  const counts: VictimCounts = { push: 0, pull: 0, async: 0, markers: 0, pexResponses: 0, pexAddresses: 0, signalsDelivered: 0, bookSize: 0 };
+  const counts: VictimCounts = { push: 0, pull: 0, async: 0, markers: 0, pexResponses: 0, pexAddresses: 0, signalsDelivered: 0, bookSize: 0, peers: 0 };
   const pex = new PEXAgent({ allowLocal: true, ensurePeersIntervalMs: 3_600_000, banMs: 60_000 });
   const signal = new SignalAgent();
   const sw = new Switch({
@@ -48,6 +50,8 @@ async function main(): Promise<void> {
     listen: ['tcp://127.0.0.1:0', 'ws://127.0.0.1:0/'],
     aead: nodeChaCha20Poly1305,
     maxInbound: 64,
+    // The parent's `--recv-rate`, passed as the first argument.
+    connection: { recvRateBytesPerSec: Number(process.argv[2] ?? 0) },
   });
   sw.addAgent('pex', pex).addAgent('signal', signal);
   sw.addAgent('push', {
@@ -71,7 +75,7 @@ async function main(): Promise<void> {
   })();
   const snapshot = (): VictimCounts => {
     const stats = pex.stats();
-    return { ...counts, pexResponses: stats.responsesReceived, pexAddresses: stats.addressesReceived, signalsDelivered: signal.stats.delivered, bookSize: pex.book.size() };
+    return { ...counts, pexResponses: stats.responsesReceived, pexAddresses: stats.addressesReceived, signalsDelivered: signal.stats.delivered, bookSize: pex.book.size(), peers: sw.peers.length };
   };
   const answer = (message: FromVictim): void => void process.send!(message);
   process.once('disconnect', () => process.exit(0));

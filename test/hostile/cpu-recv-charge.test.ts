@@ -151,4 +151,22 @@ describe('recvRateBytesPerSec charges work, not only bytes', () => {
     }
     expect(scene.delivered.get(MARKER_CH)).toBe(1);
   });
+
+  it('charges every frame opened while the victim was paused, though such frames come packed thousands to a chunk', async () => {
+    const scene = await startScene();
+    // 1,000 frames of one 128-byte message each (132 bytes of plaintext): no message minimum applies.
+    scene.sendFrames(Array.from({ length: 1000 }, () => messages(CH, 128, 1)));
+    await waitFor(() => scene.delivered.get(CH)! > 0, 5000, 'the first frames delivered');
+    await sleep(200);
+    expect(scene.delivered.get(CH)).toBe(BUCKET_BYTES / RECV_CHUNK_MIN_CHARGE_BYTES); // 10: the bucket, a frame at a time
+    // One second at 100 KiB/s: 100 more frames' worth, and at most one chunk beyond it (frames held while
+    // paused are packed into blocks of at most 16 KiB: 124 of these). Charged by its size, each block of
+    // them passed as if it held one eighth as many frames: ~750 in that second.
+    for (let ms = 0; ms < 1000; ms += 10) {
+      scene.advance(10);
+      await sleep(3);
+    }
+    expect(scene.delivered.get(CH)).toBeLessThanOrEqual(10 + 100 + 124);
+    expect(scene.victim.state).toBe('open');
+  });
 });
