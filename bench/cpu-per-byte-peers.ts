@@ -42,17 +42,17 @@ export class VictimProcess {
     });
   }
 
-  private async call(command: Omit<ToVictim, 'id'> & { cmd: ToVictim['cmd'] }): Promise<{ cpuMicros: number; counts: VictimCounts }> {
+  private async call(command: Omit<ToVictim, 'id'> & { cmd: ToVictim['cmd'] }): Promise<{ cpuMicros: number; systemMicros?: number; counts: VictimCounts }> {
     const id = this.nextId++;
     const reply = await new Promise<FromVictim>((resolve) => {
       this.waiting.set(id, resolve);
       this.child.send({ ...command, id });
     });
     if ('error' in reply) throw new Error(`victim: ${reply.error}`);
-    return reply as { cpuMicros: number; counts: VictimCounts };
+    return reply as { cpuMicros: number; systemMicros?: number; counts: VictimCounts };
   }
 
-  sample(): Promise<{ cpuMicros: number; counts: VictimCounts }> {
+  sample(): Promise<{ cpuMicros: number; systemMicros?: number; counts: VictimCounts }> {
     return this.call({ cmd: 'cpu' });
   }
 

@@ -42,7 +42,8 @@ export async function runRateMode(rate: number, seconds: number, only: readonly 
     // Only the case's own channel: a pull inbox keeps what a departed peer left for its readers.
     const delivered = end.counts[counted] - start.counts[counted];
     const cpuMicros = end.cpuMicros - start.cpuMicros - idleMicrosPerMs * elapsedMs;
-    results.push({ case: name, cpuMsPerSec: Math.round((cpuMicros / elapsedMs) * 10) / 10, messagesPerSec: Math.round((delivered * 1000) / elapsedMs) });
+    const systemMicros = (end.systemMicros ?? 0) - (start.systemMicros ?? 0);
+    results.push({ case: name, cpuMsPerSec: Math.round((cpuMicros / elapsedMs) * 10) / 10, kernelMsPerSec: Math.round((systemMicros / elapsedMs) * 10) / 10, messagesPerSec: Math.round((delivered * 1000) / elapsedMs) });
     attacker.raw.destroy();
     await attacker.sw.stop();
     // What the victim still held for that peer (up to closeTimeoutMs) must not count for the next case.

@@ -33,7 +33,7 @@ export interface VictimCounts {
 export type ToVictim = { id: number; cmd: 'cpu' } | { id: number; cmd: 'dial'; address: string } | { id: number; cmd: 'stop' };
 export type FromVictim =
   | { id: 0; ready: { nodeId: string; tcp: string; ws: string } }
-  | { id: number; cpuMicros: number; counts: VictimCounts }
+  | { id: number; cpuMicros: number; systemMicros?: number; counts: VictimCounts }
   | { id: number; error: string };
 
 const channel = (id: number): ChannelDescriptor => ({ id, priority: 1, sendQueueCapacity: 1024, recvMessageCapacity: VICTIM_RECV_CAPACITY_BYTES });
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     const message = raw as ToVictim;
     if (message.cmd === 'cpu') {
       const usage = process.cpuUsage();
-      answer({ id: message.id, cpuMicros: usage.user + usage.system, counts: snapshot() });
+      answer({ id: message.id, cpuMicros: usage.user + usage.system, systemMicros: usage.system, counts: snapshot() });
     } else if (message.cmd === 'dial') {
       sw.dial(message.address).then(
         () => answer({ id: message.id, cpuMicros: 0, counts: snapshot() }),

@@ -1,8 +1,9 @@
 /**
  * CPU per byte a peer can make us spend under `recvRateBytesPerSec`: the limit charges each chunk (a
  * sealed frame) and each delivered message a minimum, since their cost does not shrink with their size.
- * Over real TCP and a real secure handshake; the victim's MConnection runs on a manual clock (time
- * stands still unless the test moves it, so the bucket never refills on its own and every count is exact).
+ * Over real TCP and a real secure handshake (the last test: a link handing over one chunk at a time, to
+ * count pauses); the victim's MConnection runs on a manual clock (time stands still unless the test moves
+ * it, so the bucket never refills on its own and every count is exact).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
@@ -12,7 +13,7 @@ import { MConnection } from '../../src/conn/mconnection.js';
 import { secureHandshake, type SecureLink } from '../../src/conn/secure-link.js';
 import type { FrameEncoder } from '../../src/conn/secure-link-frame.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
-import type { Link } from '../../src/transport/link.js';
+import type { Link, LinkHandlers } from '../../src/transport/link.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/util/clock.js';
 import { writeMsgPacket } from '../../src/wire/packet.js';
 import { sleep } from './harness.js';
@@ -169,4 +170,55 @@ describe('recvRateBytesPerSec charges work, not only bytes', () => {
     expect(scene.delivered.get(CH)).toBeLessThanOrEqual(10 + 100 + 124);
     expect(scene.victim.state).toBe('open');
   });
+
+  it('resumes a paused peer with half the bucket refilled, not at its first byte: one pause per few frames, not per frame', async () => {
+    const { clock, advance } = manualClock();
+    let delivered = 0;
+    // A socket-like link that hands over one chunk (a frame's plaintext: one one-byte message) at a time.
+    const link = new ChunkSource(messages(CH, 1, 1));
+    const channels = [{ id: CH, priority: 1, sendQueueCapacity: 16, recvMessageCapacity: 1024 }];
+    const victim = new MConnection(link, channels, { onMessage: () => void delivered++, onClose: noop }, { recvRateBytesPerSec: RATE_BYTES_PER_SEC }, clock);
+    victim.start();
+    cleanups.push(() => victim.destroy());
+    for (let ms = 0; ms < 2000; ms++) {
+      advance(1);
+      link.pump();
+      await Promise.resolve();
+    }
+    // 2 s at 100 KiB/s and 1,151 bytes a frame (1 KiB, and 127 for the message): the bucket and ~178 more.
+    expect(delivered).toBeGreaterThan(150);
+    expect(delivered).toBeLessThanOrEqual(Math.ceil((BUCKET_BYTES + 2 * RATE_BYTES_PER_SEC) / 1151) + 1);
+    // Before: paused and resumed for every frame (~180 times); now once per ~5 KiB of charge.
+    expect(link.pauses).toBeLessThanOrEqual(delivered / 4);
+  });
 });
+
+/** Hands the same chunk to its owner each time `pump` finds it not paused. Counts pauses. */
+class ChunkSource implements Link {
+  readonly transport = 'memory';
+  readonly remoteAddress = 'memory:chunks';
+  readonly bufferedBytes = 0;
+  readonly closed = false;
+  pauses = 0;
+  private paused = true;
+  private handlers: LinkHandlers | undefined;
+  constructor(private readonly chunk: Uint8Array) {}
+  attach(handlers: LinkHandlers): void {
+    this.handlers = handlers;
+  }
+  pump(): void {
+    if (!this.paused) this.handlers?.onData(this.chunk.slice());
+  }
+  write(): boolean {
+    return true;
+  }
+  pause(): void {
+    if (!this.paused) this.pauses++;
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+  close(): void {}
+  destroy(): void {}
+}
