@@ -21,7 +21,18 @@ const STREAMS: Record<string, { via: 'tcp' | 'ws'; stream: Stream; counted?: 'pu
   'empty-messages-pull': { via: 'tcp', counted: 'pull', stream: (a, deadline) => writeFrames(a, repeat(fullOf(msgPacket(VictimChannel.Pull, new Uint8Array(0)))), false, deadline) },
   'empty-messages-async': { via: 'tcp', counted: 'async', stream: (a, deadline) => writeFrames(a, repeat(fullOf(msgPacket(VictimChannel.Async, new Uint8Array(0)))), false, deadline) },
   'ws-frame-per-1B-message': { via: 'ws', stream: (a, deadline) => writeFrames(a, repeat(oneByteMessage), false, deadline) },
+  'ws-1B-ws-messages': { via: 'ws', stream: wsByteMessages },
 };
+
+/** Frames of one 64 B message, each byte sent as a WebSocket message of its own. */
+async function wsByteMessages(attacker: Attacker, deadline: number): Promise<void> {
+  const plaintext = msgPacket(VictimChannel.Push, new Uint8Array(64).fill(7));
+  while (performance.now() <= deadline && !attacker.raw.closed) {
+    const frame = attacker.encoder.encode(plaintext);
+    for (let b = 0; b < frame.length; b++) attacker.raw.write(frame.subarray(b, b + 1));
+    while (attacker.raw.bufferedBytes > 64 * KIB && performance.now() <= deadline) await sleep(1);
+  }
+}
 
 /**
  * A victim process of its own per case: a peer's backlog (megabytes in the sockets' buffers) is still
