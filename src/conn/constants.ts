@@ -55,6 +55,22 @@ export const DEFAULT_SEND_RATE_BYTES_PER_SEC = 0;
 export const DEFAULT_RECV_RATE_BYTES_PER_SEC = 0;
 /** Token-bucket depth: how much a rate-limited link may burst, as time at the configured rate. */
 export const RATE_LIMIT_BURST_MS = 100;
+/**
+ * The least the receive rate limit charges for each chunk a connection reads (one sealed frame over a
+ * SecureLink), whatever its size. A chunk costs a read, an AEAD open and a decoder pass before its first
+ * byte: ~1 µs packed behind others in one TCP read, ~8 µs alone in its read (bench/cpu-per-byte.ts),
+ * what ~1 KiB of honest 1 KiB messages costs (3–6 µs per KiB). At wire size, a peer sending one-byte
+ * messages in frames of their own (25 bytes each) made us spend 40–120 times the CPU per byte that
+ * `recvRateBytesPerSec` was set for.
+ */
+export const RECV_CHUNK_MIN_CHARGE_BYTES = 1024;
+/**
+ * The least the receive rate limit charges for each whole message delivered: a handler call, an inbox
+ * slot or a promise per message (0.13 µs to a push agent, 0.4 µs through a pull inbox, 0.8 µs to an
+ * async receive), ~128 bytes of honest traffic. An empty message is 4 bytes on the wire, so 16,000 of
+ * them fit in one 64 KiB frame.
+ */
+export const RECV_MESSAGE_MIN_CHARGE_BYTES = 128;
 
 /** Priority decay, as CometBFT: every interval, recently-sent counters are multiplied by the factor. */
 export const PRIORITY_DECAY_INTERVAL_MS = 2 * 1000;

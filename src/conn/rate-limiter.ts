@@ -33,6 +33,14 @@ export class RateLimiter {
     return this.tokens > 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.bytesPerSec) + 1;
   }
 
+  /** Milliseconds until the bucket holds at least `bytes` (at most `capacity`) again (0 = now). */
+  delayUntilMs(bytes: number): number {
+    if (this.unlimited) return 0;
+    this.refill();
+    const wanted = Math.min(bytes, this.capacity);
+    return this.tokens >= wanted ? 0 : Math.ceil(((wanted - this.tokens) * 1000) / this.bytesPerSec) + 1;
+  }
+
   take(bytes: number): void {
     if (this.unlimited) return;
     this.refill();

@@ -5,6 +5,8 @@ import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-
 import { PacketDecoder, type PacketHandler } from '../wire/packet.js';
 import { hex } from './channel-descriptor.js';
 import { remoteCloseError } from './close-reason.js';
+import type { SecureLink } from './secure-link-session.js';
+import { RECV_CHUNK_MIN_CHARGE_BYTES, RECV_MESSAGE_MIN_CHARGE_BYTES } from './constants.js';
 import type { KeepAlive } from './keep-alive.js';
 import type { MConnectionHandlers, MConnectionState } from './mconnection.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
@@ -28,6 +30,9 @@ export interface ReceiverOwner {
   ioTurnBegan(): void;
 }
 
+/** A SecureLink counts the frames it opened (`SecureLink.framesReceived`); other links do not. */
+type FrameCountingLink = Link & Pick<SecureLink, 'framesReceived'>;
+
 /** The holder of `pause()` called without one. */
 export const DEFAULT_PAUSE_HOLDER = Symbol('caller');
 
@@ -49,6 +54,14 @@ export class Receiver implements LinkHandlers, PacketHandler {
   private pausedByRateLimit = false;
   private resumeTimer: TimerHandle | undefined;
   /**
+   * What the messages delivered since the last chunk was charged fell short of
+   * RECV_MESSAGE_MIN_CHARGE_BYTES each: the rate limit charges it with the next chunk (kept at 0 when
+   * unlimited).
+   */
+  private smallMessageCharge = 0;
+  /** The link's `framesReceived` already charged to the receive rate limit (or read before we started). */
+  private framesCharged: number;
+  /**
    * The remote ended ('ended': a FIN) or the link closed cleanly ('closed') while packets it sent before
    * were parked in the suspended decoder: the owner hears of it once they are handed on. Told at once,
    * the connection closed and the parked messages were dropped, though the remote's graceful close
@@ -67,6 +80,8 @@ export class Receiver implements LinkHandlers, PacketHandler {
     now: () => number,
   ) {
     this.limiter = rateLimiter(recvRateBytesPerSec, now);
+    // The handshake's frames (auth, NodeInfo) are not ours to charge.
+    this.framesCharged = (link as FrameCountingLink).framesReceived ?? 0;
   }
 
   get isPaused(): boolean {
@@ -89,6 +104,7 @@ export class Receiver implements LinkHandlers, PacketHandler {
         this.owner.destroy(error);
         return;
       }
+      if (this.smallMessageCharge > 0) this.chargeReading(0);
     }
     if (!this.isPaused) this.link.resume();
     if (this.heldEnd !== undefined && !this.decoder.hasParked && this.owner.state !== 'closed') {
@@ -131,18 +147,55 @@ export class Receiver implements LinkHandlers, PacketHandler {
       this.owner.destroy(error);
       return;
     }
-    const limiter = this.limiter;
-    if (limiter.unlimited) return;
-    limiter.take(chunk.length);
-    const waitMs = limiter.delayMs();
-    if (waitMs > 0 && !this.pausedByRateLimit) {
-      this.pausedByRateLimit = true;
-      this.link.pause();
-      this.resumeTimer = this.clock.setTimeout(() => {
-        this.pausedByRateLimit = false;
-        if (!this.isPaused) this.link.resume();
-      }, waitMs);
+    if (this.limiter.unlimited) return;
+    // A work limit as much as a byte limit: tiny chunks and messages cost us far more per byte.
+    this.chargeReading(this.chunkCharge(chunk.length));
+  }
+
+  /**
+   * Charges the receive rate limit `bytes` and what the messages delivered since fell short of the
+   * minimum; reading pauses while the bucket is in debt. Called for each chunk, and after a resume hands
+   * on what a pause parked (thousands of messages may lie in one chunk).
+   */
+  private chargeReading(bytes: number): void {
+    this.limiter.take(bytes + this.smallMessageCharge);
+    this.smallMessageCharge = 0;
+    if (this.pausedByRateLimit || this.limiter.delayMs() <= 0) return;
+    this.pausedByRateLimit = true;
+    this.link.pause();
+    this.resumeTimer = this.clock.setTimeout(() => this.rateWaitOver(), this.limiter.delayUntilMs(this.limiter.capacity / 2));
+  }
+
+  /**
+   * The wait for the bucket is over, unless debt charged meanwhile makes it longer. Reading resumes with
+   * half the bucket refilled, not at its first byte: a peer of tiny frames charged a kilobyte each would
+   * otherwise have us pause and resume the link (timers, socket calls; ~0.1 ms each over WebSocket) for
+   * every frame.
+   */
+  private rateWaitOver(): void {
+    const waitMs = this.limiter.delayUntilMs(this.limiter.capacity / 2);
+    if (waitMs > 0) {
+      this.resumeTimer = this.clock.setTimeout(() => this.rateWaitOver(), waitMs);
+      return;
     }
+    this.pausedByRateLimit = false;
+    if (!this.isPaused) this.link.resume();
+  }
+
+  /**
+   * What a chunk costs the receive rate limit: its size, and at least RECV_CHUNK_MIN_CHARGE_BYTES per
+   * frame opened for it (frames held while we were paused arrive packed, thousands to a chunk) or, on a
+   * link that does not count frames, per chunk.
+   */
+  private chunkCharge(bytes: number): number {
+    const opened = (this.link as FrameCountingLink).framesReceived;
+    let units = 1;
+    if (opened !== undefined) {
+      units = opened - this.framesCharged;
+      this.framesCharged = opened;
+    }
+    const floor = units * RECV_CHUNK_MIN_CHARGE_BYTES;
+    return bytes > floor ? bytes : floor;
   }
 
   onDrain(): void {
@@ -186,6 +239,9 @@ export class Receiver implements LinkHandlers, PacketHandler {
       return;
     }
     if (latencyProbeEnabled) markLatency(LatencyPoint.Unpacked);
+    if (result.length < RECV_MESSAGE_MIN_CHARGE_BYTES && !this.limiter.unlimited) {
+      this.smallMessageCharge += RECV_MESSAGE_MIN_CHARGE_BYTES - result.length;
+    }
     try {
       this.handlers.onMessage(channelId, result);
     } catch (error) {

@@ -21,6 +21,12 @@ export interface SecureLink extends Link {
   /** 32-byte ed25519 key the peer proved it holds (a copy). */
   readonly remotePublicKey: Uint8Array;
   readonly localNodeId: string;
+  /**
+   * Frames opened so far. Frames that wait while the owner is paused are packed together and handed on
+   * as larger chunks, so an owner that accounts for work per frame counts them here, not by its chunks.
+   * Optional for other implementations (a simulated link), whose chunks then count one each.
+   */
+  readonly framesReceived?: number;
 }
 
 export interface AuthenticatedRemote {
@@ -97,6 +103,10 @@ export class SecureLinkSession implements SecureLink {
 
   get bufferedBytes(): number {
     return this.link.bufferedBytes;
+  }
+
+  get framesReceived(): number {
+    return this.decoder.framesOpened;
   }
 
   get closed(): boolean {
