@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_INBOUND_PEERS, DEFAULT_MAX_OUTBOUND_PEERS } from '../src/switch/constants.js';
 import { DEFAULT_NETWORK, defaultHome, formatAddress, parseAddress, type IceServer } from '../platforms/node/index.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
-import type { HostPort, NodeConfig } from './node-runner.js';
+import { RELAY_RECV_RATE_BYTES_PER_SEC, type HostPort, type NodeConfig } from './node-runner.js';
 
 /** A bad flag or value: the CLI prints the message on one line and exits with code 2. */
 export class UsageError extends Error {
@@ -44,6 +44,8 @@ Options:
                                a STUN or TURN server for WebRTC, repeatable, e.g. stun:stun.example.org:3478
                                or turn:turn.example.org:3478,alice,secret (TURN needs both); needs --webrtc
   --gossip-interval <ms>       originate a small transaction every <ms> ms (load for testnets; default off)
+  --recv-rate <bytes/s>        what one peer may make this node read and process a second, each frame
+                               counting at least 1 KiB (default ${RELAY_RECV_RATE_BYTES_PER_SEC}, 4 MiB; 0 for no limit)
   --status <host:port>         serve GET /status (JSON) over HTTP; port 0 picks a free port
   --web <host:port>            serve the browser demo page over HTTP (with GET /config.json naming
                                the relay's WebSocket address, and GET /status); needs --ws
@@ -81,6 +83,7 @@ const OPTIONS = {
   webrtc: { type: 'boolean' },
   'ice-server': { type: 'string', multiple: true },
   'gossip-interval': { type: 'string' },
+  'recv-rate': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -120,6 +123,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     seedMode: values['seed-mode'] === true,
     allowLocal: values['allow-local'] === true,
     gossipIntervalMs: values['gossip-interval'] === undefined ? undefined : parseInterval('--gossip-interval', values['gossip-interval']),
+    recvRateBytesPerSec: values['recv-rate'] === undefined ? undefined : parseRate('--recv-rate', values['recv-rate']),
     webrtc: values.webrtc === true ? { iceServers: (values['ice-server'] ?? []).map(parseIceServer) } : undefined,
     trustedProxies: values['trusted-proxy']?.map(parseProxyAddress),
   };
@@ -200,6 +204,16 @@ export function parseHostPort(flag: string, value: string): HostPort {
 function parseCount(flag: string, value: string): number {
   if (!/^\d{1,9}$/.test(value) || Number(value) > MAX_PEER_LIMIT) {
     throw new UsageError(`${flag} must be a whole number 0..${MAX_PEER_LIMIT}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+/** Largest finite --recv-rate (a token bucket of 100 ms of it must stay a safe integer of bytes). */
+const MAX_RECV_RATE_BYTES_PER_SEC = 2 ** 40;
+
+function parseRate(flag: string, value: string): number {
+  if (!/^\d{1,13}$/.test(value) || Number(value) > MAX_RECV_RATE_BYTES_PER_SEC) {
+    throw new UsageError(`${flag} must be a whole number of bytes a second 0..${MAX_RECV_RATE_BYTES_PER_SEC} (0: no limit), got "${value}"`);
   }
   return Number(value);
 }

@@ -31,6 +31,15 @@ export interface HostPort {
   port: number;
 }
 
+/**
+ * The relay program's receive limit per peer (the SDK's `recvRateBytesPerSec`, unlimited by default): far
+ * above what pages and nodes of the demo send (chat, gossip, signalling, a mempool of 1 MiB/s at most),
+ * and what keeps one stranger's tiny frames from taking a core: under a rate, every shape measured costs
+ * about what honest 1 KiB messages at that rate do (bench/cpu-per-byte.ts --recv-rate). CometBFT's
+ * default is 5 MB/s.
+ */
+export const RELAY_RECV_RATE_BYTES_PER_SEC = 4 * 1024 * 1024;
+
 /** Everything `meshlink node` can be told, already validated (see cli-args.ts). */
 export interface NodeConfig {
   /** Listen addresses without node id, e.g. `tcp://127.0.0.1:0`. */
@@ -65,6 +74,12 @@ export interface NodeConfig {
    * mempool: load for testnets, which time its spread from the `tx` log events. Undefined for none.
    */
   gossipIntervalMs?: number | undefined;
+  /**
+   * What one peer may make us read and process a second, in bytes: each sealed frame counts at least
+   * 1 KiB and each message 128 B, so a peer of tiny frames gets no more of our CPU than one of 1 KiB
+   * messages. 0 for no limit. @default RELAY_RECV_RATE_BYTES_PER_SEC (4 MiB/s)
+   */
+  recvRateBytesPerSec?: number | undefined;
   /** Link to peers met through a relay over WebRTC (Node: @roamhq/wrtc), with these STUN/TURN servers. */
   webrtc?: { iceServers: IceServer[] } | undefined;
   /** Reverse proxies in front of the WebSocket listener whose `X-Forwarded-For` names the client. */
@@ -140,6 +155,8 @@ async function startNode(config: NodeConfig, log: Logger, hooks: RunNodeHooks, s
     maxInbound: config.maxInbound,
     ...(config.trustedProxies === undefined ? {} : { ws: { trustedProxies: config.trustedProxies } }),
     maxOutbound: config.maxOutbound,
+    // The program is open to strangers: the SDK's default (no limit) leaves CPU per peer to the peer.
+    connection: { recvRateBytesPerSec: config.recvRateBytesPerSec ?? RELAY_RECV_RATE_BYTES_PER_SEC },
     nat: config.nat ?? false,
     webrtc: config.webrtc === undefined ? false : { iceServers: config.webrtc.iceServers, onRoute: (route) => log('info', 'webrtc:route', { ...route }) },
     // Pages connected to us find each other through our PEX answers and signal through us.

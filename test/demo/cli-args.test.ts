@@ -150,6 +150,15 @@ describe('meshlink command line', () => {
     expect(usageError('node', '--webrtc', '--ice-server', 'http://h:3478')).toMatch(/stun:, stuns:, turn: or turns:/);
   });
 
+  it('takes --recv-rate in bytes a second, 0 for no limit (unset: the default of the program)', () => {
+    expect(nodeConfig('--recv-rate', '1048576').config.recvRateBytesPerSec).toBe(1048576);
+    expect(nodeConfig('--recv-rate', '0').config.recvRateBytesPerSec).toBe(0);
+    expect(nodeConfig().config.recvRateBytesPerSec).toBeUndefined();
+    expect(usageError('node', '--recv-rate', 'fast')).toMatch(/--recv-rate/);
+    expect(usageError('node', '--recv-rate', '-1')).toMatch(/--recv-rate/);
+    expect(usageError('node', '--recv-rate', '99999999999999')).toMatch(/--recv-rate/);
+  });
+
   it('takes --gossip-interval in ms within bounds', () => {
     expect(nodeConfig('--gossip-interval', '500').config.gossipIntervalMs).toBe(500);
     expect(nodeConfig().config.gossipIntervalMs).toBeUndefined();
