@@ -114,6 +114,17 @@ export class AddressBook {
   }
 
   /**
+   * Takes back the attempt markAttempt recorded, for a dial our own limits refused before it reached
+   * anyone (the last attempt's time stays, so the address is not picked again at once).
+   */
+  unmarkAttempt(addressOrId: string): void {
+    const entry = resolveEntry(this.tables, addressOrId);
+    if (entry === undefined || entry.attempts === 0) return;
+    entry.attempts--;
+    this.persistence.markDirty();
+  }
+
+  /**
    * Records a successful connection and handshake: resets attempts and moves the address to its old
    * bucket, or, when that bucket is full, leaves it new until the entry it would evict has been tested
    * (see pickFeelerAddress). Pass the address dialled when possible; with a bare id the most recently

@@ -5,6 +5,9 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
 
+/** TransportError reasons (detail.reason) of a WebRTC dial refused by our own limits, not by the address. */
+const OUR_DIAL_LIMITS: ReadonlySet<string> = new Set(['dial-allowance', 'pending-dials']);
+
 /**
  * Why we dial: to fill an outbound slot from the book, to crawl (seed mode), to bootstrap from a seed,
  * to re-establish an anchor (an outbound peer of the last run, dialled first and without jitter), or a
@@ -152,6 +155,13 @@ export class PexDialer {
     const code = error instanceof MeshlinkError ? error.code : undefined;
     // Not the address's fault: someone else connected first, we are stopping, or we are at our limit.
     if (code === 'ERR_DUPLICATE_PEER' || code === 'ERR_ABORTED' || code === 'ERR_CLOSED' || code === 'ERR_BANNED') return;
+    // Refused by our own transport's limits before reaching anyone: the attempt does not count. Peers
+    // handing a page made-up webrtc addresses use its dial allowance up, and every honest address
+    // dialled meanwhile was backed off, marked bad after 3 such refusals and dropped after 16.
+    if (code === 'ERR_TRANSPORT' && OUR_DIAL_LIMITS.has(String((error as MeshlinkError).detail['reason']))) {
+      this.book.unmarkAttempt(address);
+      return;
+    }
     this.counters.dialFailures++;
     this.onFailure();
     switch (code) {
