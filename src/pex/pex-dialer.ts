@@ -1,12 +1,9 @@
-import { MeshlinkError, toError } from '../errors.js';
+import { isOwnDialLimit, MeshlinkError, toError } from '../errors.js';
 import type { Switch } from '../switch/switch.js';
 import { parseAddress } from '../transport/address.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
-
-/** TransportError reasons (detail.reason) of a WebRTC dial refused by our own limits, not by the address. */
-const OUR_DIAL_LIMITS: ReadonlySet<string> = new Set(['dial-allowance', 'pending-dials']);
 
 /**
  * Why we dial: to fill an outbound slot from the book, to crawl (seed mode), to bootstrap from a seed,
@@ -158,7 +155,7 @@ export class PexDialer {
     // Refused by our own transport's limits before reaching anyone: the attempt does not count. Peers
     // handing a page made-up webrtc addresses use its dial allowance up, and every honest address
     // dialled meanwhile was backed off, marked bad after 3 such refusals and dropped after 16.
-    if (code === 'ERR_TRANSPORT' && OUR_DIAL_LIMITS.has(String((error as MeshlinkError).detail['reason']))) {
+    if (isOwnDialLimit(error)) {
       this.book.unmarkAttempt(address);
       return;
     }
