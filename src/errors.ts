@@ -181,6 +181,18 @@ export class PeerRejectedError extends MeshlinkError {
   }
 }
 
+/** TransportError reasons (detail.reason) of a WebRTC dial refused by our own limits before it reached anyone. */
+const OWN_DIAL_LIMITS: ReadonlySet<string> = new Set(['dial-allowance', 'pending-dials']);
+
+/**
+ * Whether a dial failed on our own transport's limits (the WebRTC dial allowance, its pending-dial caps),
+ * not on the address: peers handing us made-up addresses can use those limits up, and honest addresses
+ * dialled meanwhile must not be backed off for it.
+ */
+export function isOwnDialLimit(error: unknown): boolean {
+  return error instanceof TransportError && OWN_DIAL_LIMITS.has(String(error.detail['reason']));
+}
+
 export function isMeshlinkError(value: unknown): value is MeshlinkError {
   return value instanceof MeshlinkError;
 }

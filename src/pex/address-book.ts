@@ -16,7 +16,7 @@ import { AddressBookStore, type AutoSave } from './address-book-store.js';
 import { AddressTables } from './address-book-tables.js';
 import { resolveAddressBookConfig, type AddressBookConfig } from './config.js';
 import { ADDRESS_BOOK_STORAGE_KEY, AUTO_SAVE_INTERVAL_MS, BUCKET_KEY_BYTES, MAX_BAN_MS, MAX_GET_SELECTION } from './constants.js';
-import { isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
+import { canonicalAddress, isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
 export type { AddOutcome } from './address-book-admission.js';
@@ -111,6 +111,17 @@ export class AddressBook {
     entry.lastAttempt = this.now();
     this.persistence.markDirty();
     return true;
+  }
+
+  /**
+   * Takes back the attempt markAttempt recorded, for a dial our own limits refused before it reached
+   * anyone (the last attempt's time stays, so the address is not picked again at once).
+   */
+  unmarkAttempt(addressOrId: string): void {
+    const entry = resolveEntry(this.tables, addressOrId);
+    if (entry === undefined || entry.attempts === 0) return;
+    entry.attempts--;
+    this.persistence.markDirty();
   }
 
   /**
@@ -286,7 +297,8 @@ export class AddressBook {
    * Our own id comes from the ourNodeId option. Throws ConfigError for an address that does not parse.
    */
   addOurAddress(address: string): void {
-    const location = locationOf(parseAddress(address));
+    // As the book spells addresses (a ws path as the client requests it); one that does not parse throws.
+    const location = locationOf(canonicalAddress(address) ?? parseAddress(address));
     // Already refused since it was declared: nothing there to sweep (callers may declare on every answer).
     if (!this.admission.addOurLocation(location)) return;
     for (const entry of [...this.tables.all]) {

@@ -120,10 +120,40 @@ export function locationOf(address: PeerAddress): string {
 export function canonicalAddress(text: string): PeerAddress | undefined {
   try {
     const parsed = parseAddress(text);
-    return { ...parsed, host: canonicalHost(parsed.host), params: paramsDialersRead(parsed) };
+    return { ...parsed, host: canonicalHost(parsed.host), path: requestedPath(parsed), params: paramsDialersRead(parsed) };
   } catch {
     return undefined;
   }
+}
+
+/** The spellings of `.` (1) and `..` (2) as path segments, `%2e` in either case for any dot. */
+const DOT_SEGMENTS: ReadonlyMap<string, 1 | 2> = new Map(
+  ['.', '%2e', '%2E'].flatMap((a) => [[a, 1] as const, ...['.', '%2e', '%2E'].map((b) => [a + b, 2] as const)]),
+);
+
+/**
+ * A ws path as the dialer requests it: WebSocket clients (ws, browsers) read the URL the WHATWG way, so
+ * `/relay`, `/./relay`, `/%2e/relay`, `/x/../relay`, `/x\..\relay` and `/relay#anything` are one
+ * request. Each was an address of its own: a liar filled a node's 8 address slots with spellings of its
+ * real one. Resolved here as the URL parser does, by hand: its form escapes non-ASCII characters, and a
+ * form longer than what a peer sent could pass the length cap (the address refused, its sender
+ * punished, though an older node holds it as it is); this one is never longer, and costs O(length).
+ */
+function requestedPath(address: PeerAddress): string {
+  if (address.protocol !== 'ws' && address.protocol !== 'wss') return address.path;
+  const hash = address.path.indexOf('#');
+  const path = hash >= 0 ? address.path.slice(0, hash) : address.path;
+  if (!/[.\\]|%2e/i.test(path)) return path;
+  const segments = path.slice(1).split(/[/\\]/);
+  const resolved: string[] = [];
+  for (let i = 0; i < segments.length; i++) {
+    const dots = DOT_SEGMENTS.get(segments[i]!) ?? 0;
+    if (dots === 2) resolved.pop();
+    // A dot segment at the end leaves the path ending in `/`.
+    if (dots === 0) resolved.push(segments[i]!);
+    else if (i === segments.length - 1) resolved.push('');
+  }
+  return `/${resolved.join('/')}`;
 }
 
 const PROTOCOLS_WITHOUT_PARAMS: ReadonlySet<string> = new Set(['tcp', 'ws', 'wss', 'memory']);

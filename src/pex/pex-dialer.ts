@@ -1,4 +1,4 @@
-import { MeshlinkError, toError } from '../errors.js';
+import { isOwnDialLimit, MeshlinkError, toError } from '../errors.js';
 import type { Switch } from '../switch/switch.js';
 import { parseAddress } from '../transport/address.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -152,6 +152,13 @@ export class PexDialer {
     const code = error instanceof MeshlinkError ? error.code : undefined;
     // Not the address's fault: someone else connected first, we are stopping, or we are at our limit.
     if (code === 'ERR_DUPLICATE_PEER' || code === 'ERR_ABORTED' || code === 'ERR_CLOSED' || code === 'ERR_BANNED') return;
+    // Refused by our own transport's limits before reaching anyone: the attempt does not count. Peers
+    // handing a page made-up webrtc addresses use its dial allowance up, and every honest address
+    // dialled meanwhile was backed off, marked bad after 3 such refusals and dropped after 16.
+    if (isOwnDialLimit(error)) {
+      this.book.unmarkAttempt(address);
+      return;
+    }
     this.counters.dialFailures++;
     this.onFailure();
     switch (code) {

@@ -1,4 +1,4 @@
-import { AbortError, ClosedError, ConfigError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
+import { AbortError, ClosedError, ConfigError, isOwnDialLimit, NotRunningError, PeerRejectedError, toError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
 import { abortReason, followAbort, raceAbort, whenAborted, withDeadline } from '../util/abort.js';
 import type { TimerHandle } from '../util/clock.js';
@@ -262,7 +262,9 @@ export class Dialer {
     const failure = toError(error);
     if (this.stopped || failure instanceof AbortError || failure instanceof ClosedError || failure instanceof NotRunningError) return;
     if (this.sw.getPeer(peerId) !== undefined || state.timer !== undefined) return;
-    state.attempt += 1;
+    // Refused by our own transport's limits (peers' made-up addresses can use them up): not the peer's
+    // failure, so its backoff does not grow (it waited up to a minute more once they recovered).
+    if (!isOwnDialLimit(failure)) state.attempt += 1;
     const retryIn = backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random);
     this.sw.emitDialFailed(state.address, failure, true);
     this.schedule(peerId, state, retryIn);

@@ -17,10 +17,8 @@ import type { Peer } from '../../src/switch/peer.js';
 import { Switch } from '../../src/switch/switch.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
-import type { SignalData } from '../../src/webrtc/signal-messages.js';
-import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
-import { node, OFFER, SilentPeer, stopNodes } from '../webrtc/signalling-scene.js';
+import { node, offeringPeer, SilentPeer, stopNodes } from '../webrtc/signalling-scene.js';
 
 const ACCOMPLICES = 8;
 const started: Switch[] = [];
@@ -38,17 +36,6 @@ class MadeUpWebRtcPex extends BaseAgent {
     const addresses = Array.from({ length: 100 }, (_, i) => `webrtc://${generateNodeKey().nodeId}?via=${this.vias[i % this.vias.length]}`);
     peer.trySend(PEX_CHANNEL_ID, encodePexMessage({ type: 'pexResponse', addresses }));
   }
-}
-
-/** A stand-in RTCPeerConnection that offers at once, as a real initiator does, and never connects. */
-function offeringPeer(initiator: boolean): SimplePeerLike {
-  const peer = new SilentPeer();
-  if (!initiator) return peer;
-  peer.on = ((event: string, listener: (data: SignalData) => void) => {
-    if (event === 'signal') setTimeout(() => !peer.destroyed && listener(OFFER), 0);
-    return peer;
-  }) as SilentPeer['on'];
-  return peer;
 }
 
 async function start(sw: Switch): Promise<Switch> {

@@ -192,6 +192,29 @@ describe('AddressBook.addAddress', () => {
     expect(book.has(`${real}?x=3`)).toBe(true);
   });
 
+  it('keeps one address for a ws place however its path is spelt: the WebSocket client requests the same path for each', () => {
+    const { book } = makeBook();
+    const real = `ws://${nodeId(2)}@${publicHost(2)}:443/relay`;
+    expect(book.tryAddAddress(real, SOURCE)).toBe('added');
+    const respelt = ['/./relay', '/%2e/relay', '/%2E/relay', '/x/../relay', '/x/%2e%2e/relay', '/./././relay', '/relay#1', '/relay#2', '/y/./../relay', '/a/b/../../relay'];
+    for (const path of respelt) book.tryAddAddress(`ws://${nodeId(2)}@${publicHost(2)}:443${path}`, SOURCE);
+    // Before: each spelling was an address of its own, 8 of them filled the node's slots.
+    expect(book.addressesOf(nodeId(2))).toEqual([real]);
+    expect(book.has(`ws://${nodeId(2)}@${publicHost(2)}:443/x/../relay`)).toBe(true);
+    // A path that is another request stays another address.
+    expect(book.tryAddAddress(`ws://${nodeId(2)}@${publicHost(2)}:443/relay/`, SOURCE)).toBe('added');
+    // The book's form is never longer than what a peer sent (escaping é would make this one 1,820
+    // characters): an address an older node holds as it is never becomes one over the cap, refused and
+    // its sender punished.
+    const accented = `ws://${nodeId(7)}@${publicHost(7)}:443/${'é'.repeat(300)}`;
+    expect(book.tryAddAddress(accented, SOURCE)).toBe('added');
+    // Our own place respelt is ours (before: a made-up id there was kept, and dialled, reaching us).
+    book.addOurAddress(`ws://${nodeId(5)}@${publicHost(5)}:443/mesh`);
+    expect(book.tryAddAddress(`ws://${nodeId(6)}@${publicHost(5)}:443/x/../mesh`, SOURCE)).toBe('self');
+    book.addOurAddress(`ws://${nodeId(5)}@${publicHost(6)}:443/./mesh#declared`);
+    expect(book.tryAddAddress(`ws://${nodeId(6)}@${publicHost(6)}:443/mesh`, SOURCE)).toBe('self');
+  });
+
   it('lets a known new address join more buckets when other sources repeat it, at most maxNewBucketsPerAddress', () => {
     const { book } = makeBook({ random: () => 0 });
     const address = tcp(1, publicHost(1));

@@ -36,6 +36,17 @@ export class SilentPeer implements SimplePeerLike {
   }
 }
 
+/** A stand-in RTCPeerConnection that offers at once, as a real initiator does, and never connects. */
+export function offeringPeer(initiator: boolean): SimplePeerLike {
+  const peer = new SilentPeer();
+  if (!initiator) return peer;
+  peer.on = ((event: string, listener: (data: SignalData) => void) => {
+    if (event === 'signal') setTimeout(() => !peer.destroyed && listener(OFFER), 0);
+    return peer;
+  }) as SilentPeer['on'];
+  return peer;
+}
+
 const switches: Switch[] = [];
 
 /** Stops every node `node()` made; call from afterEach. */
