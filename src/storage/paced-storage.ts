@@ -15,8 +15,8 @@ import { assertStorageKey, type Storage } from './storage.js';
  * of an address changes it). A relay handing out long addresses that never answer made a page rewrite
  * a book of hundreds of KB to IndexedDB every second (GBs an hour of disk writes).
  *
- * A kept write that fails is reported by the next `set` of that key (which rejects, so the caller
- * saves again). `flush()` writes whatever is kept, now: call it when the owner stops.
+ * A kept write that fails is reported by the next `set` of that key (which still takes its value, then
+ * rejects, so the caller saves again). `flush()` writes whatever is kept, now: call it when the owner stops.
  */
 export class PacedStorage implements Storage {
   private readonly slots = new Map<string, Slot>();
@@ -40,21 +40,22 @@ export class PacedStorage implements Storage {
   async set(key: string, value: Uint8Array): Promise<void> {
     assertStorageKey(key);
     const slot = this.slotOf(key);
+    // A kept write that failed is reported by this set, which still takes its own value: dropping it
+    // lost the owner's last snapshot when that set was the final save at stop.
     const failure = slot.failure;
-    if (failure !== undefined) {
-      slot.failure = undefined;
-      throw failure;
-    }
+    slot.failure = undefined;
     const small = value.length <= this.bytesPerSecond;
     if (small || (slot.writing === undefined && slot.timer === undefined && this.now() >= slot.nextAt)) {
       // Newer than anything kept, which it replaces.
       clearTimeout(slot.timer);
       slot.timer = undefined;
       slot.kept = undefined;
-      return this.write(key, slot, value);
+      await this.write(key, slot, value);
+    } else {
+      slot.kept = value.slice();
+      this.schedule(key, slot);
     }
-    slot.kept = value.slice();
-    this.schedule(key, slot);
+    if (failure !== undefined) throw failure;
   }
 
   async delete(key: string): Promise<void> {
@@ -64,6 +65,7 @@ export class PacedStorage implements Storage {
       clearTimeout(slot.timer);
       slot.timer = undefined;
       slot.kept = undefined;
+      slot.failure = undefined; // about a value that is gone
       await slot.writing;
     }
     await this.inner.delete(key);
