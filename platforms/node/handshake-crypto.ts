@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES, X25519_PUBLIC_KEY_BYTES } from '../../src/crypto/constants.js';
-import { isSmallOrderEncoding, type EphemeralKey, type HandshakeCrypto } from '../../src/crypto/handshake-crypto.js';
-import type { NodeKey } from '../../src/crypto/keys.js';
+import { X25519_PUBLIC_KEY_BYTES } from '../../src/crypto/constants.js';
+import type { EphemeralKey, HandshakeCrypto } from '../../src/crypto/handshake-crypto.js';
+import { mayVerify, type NodeKey } from '../../src/crypto/keys.js';
 
 // Raw keys go in and out as JWK (RFC 8037): ten times cheaper here than DER, which OpenSSL parses
 // through its general decoder (~80 µs a key, as much as the X25519 agreement itself).
@@ -46,9 +46,7 @@ export const nodeHandshakeCrypto: HandshakeCrypto = Object.freeze({
   },
   sign: (identity: NodeKey, message: Uint8Array): Uint8Array => new Uint8Array(sign(null, message, signingKeyOf(identity))),
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-    if (!(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false;
-    if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES) return false;
-    if (!(message instanceof Uint8Array) || isSmallOrderEncoding(publicKey)) return false;
+    if (!mayVerify(publicKey, message, signature)) return false;
     try {
       // OpenSSL's check is RFC 8032's strict one: S < L, the equation without the cofactor.
       return verify(null, message, publicKeyObject('Ed25519', publicKey), signature);

@@ -79,15 +79,47 @@ export function nodeIdFromPublicKey(publicKey: Uint8Array): string {
  * a key. Never throws: malformed input is simply not a valid signature.
  */
 export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false;
-  if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES) return false;
-  if (!(message instanceof Uint8Array)) return false;
+  if (!mayVerify(publicKey, message, signature)) return false;
   try {
-    if (ed25519.Point.fromBytes(publicKey).isSmallOrder()) return false;
     return ed25519.verify(signature, message, publicKey, { zip215: false });
   } catch {
     return false;
   }
+}
+
+/**
+ * The checks every ed25519 verification of ours makes before the curve (verifySignature, and the
+ * platforms' own): byte arrays of the right sizes, and a public key that is not of small order.
+ */
+export function mayVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false;
+  if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES) return false;
+  return message instanceof Uint8Array && !isSmallOrderEncoding(publicKey);
+}
+
+/** 2^255 − 19, the field of edwards25519. */
+const FIELD_PRIME = (1n << 255n) - 19n;
+/** y of the points of order 8 (the other two have y = p − this). */
+const ORDER_8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+/**
+ * The y coordinates of the eight small-order points (orders 1, 2, 4, 8), plus p and p + 1: the
+ * non-canonical spellings of 0 and 1 that fit in 255 bits. The sign bit of x is ignored, so every
+ * encoding of a small-order point is here (libsodium refuses the same list).
+ */
+const SMALL_ORDER_Y: ReadonlySet<bigint> = new Set([0n, 1n, FIELD_PRIME - 1n, FIELD_PRIME, FIELD_PRIME + 1n, ORDER_8_Y, FIELD_PRIME - ORDER_8_Y]);
+
+/**
+ * Whether an ed25519 public key's encoding names a point of small order, from its bytes alone (no
+ * point decompression, which costs more than a native verification). Under cofactored verification
+ * such a key "verifies" forged signatures, so it can prove no identity.
+ */
+export function isSmallOrderEncoding(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false;
+  let y = 0n;
+  for (let i = ED25519_PUBLIC_KEY_BYTES - 1; i >= 0; i--) {
+    y = (y << 8n) | BigInt(i === ED25519_PUBLIC_KEY_BYTES - 1 ? publicKey[i]! & 0x7f : publicKey[i]!);
+  }
+  return SMALL_ORDER_Y.has(y);
 }
 
 /**

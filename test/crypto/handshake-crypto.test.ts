@@ -6,9 +6,9 @@
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { createPublicKey, verify as opensslVerify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isSmallOrderEncoding, nobleHandshakeCrypto, type HandshakeCrypto } from '../../src/crypto/handshake-crypto.js';
+import { nobleHandshakeCrypto, type HandshakeCrypto } from '../../src/crypto/handshake-crypto.js';
 import { createEphemeralKey, deriveSessionSecrets } from '../../src/crypto/handshake.js';
-import { generateNodeKey } from '../../src/crypto/keys.js';
+import { generateNodeKey, isSmallOrderEncoding } from '../../src/crypto/keys.js';
 import { HandshakeError } from '../../src/errors.js';
 import { nodeHandshakeCrypto } from '../../platforms/node/handshake-crypto.js';
 
