@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
-import { endpointHostGroup } from '../../src/transport/address.js';
-import { HostSlots } from '../../src/transport/host-slots.js';
+import { HostSlots, slotHolderOf, type SlotHolder } from '../../src/transport/host-slots.js';
 
 /** TCP connections to our WebSocket server that have not completed their HTTP upgrade yet, in all. */
 export const WS_DEFAULT_MAX_PENDING_UPGRADES = 64;
@@ -27,7 +26,7 @@ export interface UpgradeGuardLimits {
  * The relay program's HTTP server uses it too, with a connection's whole life as the pending phase.
  */
 export class UpgradeGuard {
-  private readonly pending = new Map<Socket, { host: string | undefined; timer: ReturnType<typeof setTimeout> }>();
+  private readonly pending = new Map<Socket, { holder: SlotHolder; timer: ReturnType<typeof setTimeout> }>();
   private readonly pendingByHost = new HostSlots();
 
   constructor(
@@ -38,27 +37,26 @@ export class UpgradeGuard {
 
   /** A TCP connection arrived at the HTTP server. */
   readonly onConnection = (socket: Socket): void => {
-    const host = this.trustedProxies.has(socket.remoteAddress ?? '')
-      ? undefined
-      : endpointHostGroup(`${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort ?? 0}`);
-    const fromHost = this.pendingByHost.held(host);
-    if (fromHost >= this.limits.maxPendingUpgradesPerHost || (this.pending.size >= this.limits.maxPendingUpgrades && !this.makeRoomFor(fromHost))) {
+    const holder: SlotHolder = this.trustedProxies.has(socket.remoteAddress ?? '')
+      ? { host: undefined, network: undefined }
+      : slotHolderOf(`${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort ?? 0}`);
+    if (this.pendingByHost.held(holder.host) >= this.limits.maxPendingUpgradesPerHost || (this.pending.size >= this.limits.maxPendingUpgrades && !this.makeRoomFor(holder))) {
       socket.destroy();
       return;
     }
-    this.pendingByHost.take(host);
+    this.pendingByHost.take(holder);
     const timer = setTimeout(() => socket.destroy(), this.limits.upgradeTimeoutMs);
     timer.unref();
-    this.pending.set(socket, { host, timer });
+    this.pending.set(socket, { holder, timer });
     socket.once('close', () => this.release(socket));
   };
 
-  /** Full: the oldest connection of the busiest host gives way to a newcomer from a host holding fewer. */
-  private makeRoomFor(newcomerHostPending: number): boolean {
-    const busiest = this.pendingByHost.busiest(newcomerHostPending);
+  /** Full: the oldest connection of the busiest host of the busiest network gives way to a newcomer (HostSlots.busiest says when). */
+  private makeRoomFor(newcomer: SlotHolder): boolean {
+    const busiest = this.pendingByHost.busiest(newcomer);
     if (busiest === undefined) return false;
     for (const [socket, entry] of this.pending) {
-      if (entry.host !== busiest) continue;
+      if (entry.holder.host !== busiest) continue;
       this.release(socket);
       socket.destroy();
       return true;
@@ -72,7 +70,7 @@ export class UpgradeGuard {
     if (entry === undefined) return;
     this.pending.delete(socket);
     clearTimeout(entry.timer);
-    this.pendingByHost.give(entry.host);
+    this.pendingByHost.give(entry.holder);
   }
 
   /** The server is closing: connections still upgrading are dropped. */

@@ -1,7 +1,6 @@
 import { ClosedError, PeerRejectedError, toError } from '../errors.js';
-import { endpointHostGroup } from '../transport/address.js';
 import { inboundHostGroup, pickInboundToEvict } from './inbound-eviction.js';
-import { HostSlots } from '../transport/host-slots.js';
+import { HostSlots, slotHolderOf, type SlotHolder } from '../transport/host-slots.js';
 import type { Link } from '../transport/link.js';
 import type { Dialer } from './dialer.js';
 import type { NodeInfo } from './node-info.js';
@@ -22,9 +21,9 @@ function newAdmission(): Admission {
   return { done, end };
 }
 
-/** A link handshaking now: its host group (undefined when the transport names none) and its abort. */
+/** A link handshaking now: its host group and network (undefined when the transport names none) and its abort. */
 interface PendingLink {
-  readonly host: string | undefined;
+  readonly holder: SlotHolder;
   readonly controller: AbortController;
 }
 
@@ -68,17 +67,16 @@ export class Acceptor {
   /** A transport's listener handed us a raw link: upgrade it, or drop it at once when over a cap. */
   onLink(link: Link): void {
     const { options } = this.sw;
-    const host = endpointHostGroup(link.remoteAddress);
-    const fromHost = this.pendingByHost.held(host);
-    if (!this.sw.isRunning || fromHost >= options.maxPendingInboundPerHost || (this.pendingLinks.size >= options.maxPendingInbound && !this.makeRoomFor(fromHost))) {
+    const holder = slotHolderOf(link.remoteAddress);
+    if (!this.sw.isRunning || this.pendingByHost.held(holder.host) >= options.maxPendingInboundPerHost || (this.pendingLinks.size >= options.maxPendingInbound && !this.makeRoomFor(holder))) {
       link.destroy();
       return;
     }
-    this.pendingByHost.take(host);
+    this.pendingByHost.take(holder);
     let admittedId: string | undefined;
     let settled = false;
     const controller = this.sw.trackInFlight();
-    const pendingLink: PendingLink = { host, controller };
+    const pendingLink: PendingLink = { holder, controller };
     this.pendingLinks.add(pendingLink);
     const upgrade = this.sw.upgradeOptions('inbound', controller.signal);
     upgrade.admit = async (remote) => {
@@ -116,16 +114,17 @@ export class Acceptor {
   }
 
   /**
-   * The pending pool is full: the oldest pending link of the host holding the most gives way to a
-   * newcomer from a host holding fewer (false: none does). Dropping newcomers instead let a few hosts'
-   * silent connections, renewed every handshake timeout, lock every new peer out for free; now they
-   * must outpace honest handshakes, and a host with one link pending is the last to lose it.
+   * The pending pool is full: the oldest pending link of the busiest host of the busiest network gives
+   * way to a newcomer from a network holding fewer, or from a host of that network holding fewer (false:
+   * none does; see HostSlots.busiest). Dropping newcomers instead let a few hosts' silent connections,
+   * renewed every handshake timeout, lock every new peer out for free; now they must outpace honest
+   * handshakes of their own network, and cannot push out other networks' at all.
    */
-  private makeRoomFor(newcomerHostPending: number): boolean {
-    const busiest = this.pendingByHost.busiest(newcomerHostPending);
+  private makeRoomFor(newcomer: SlotHolder): boolean {
+    const busiest = this.pendingByHost.busiest(newcomer);
     if (busiest === undefined) return false;
     for (const pending of this.pendingLinks) {
-      if (pending.host !== busiest) continue;
+      if (pending.holder.host !== busiest) continue;
       this.release(pending);
       pending.controller.abort(new PeerRejectedError('ERR_PEER_LIMIT', `Pending handshakes full (${this.sw.options.maxPendingInbound}): the oldest of the busiest host gave way`));
       return true;
@@ -136,7 +135,7 @@ export class Acceptor {
   /** Gives a pending link's slots back, once (on eviction, then again when its upgrade settles). */
   private release(pending: PendingLink): void {
     if (!this.pendingLinks.delete(pending)) return;
-    this.pendingByHost.give(pending.host);
+    this.pendingByHost.give(pending.holder);
   }
 
   /**

@@ -78,3 +78,28 @@ it('an authenticated link evicted from the handshake pool for a newcomer is clos
   const cut = await Promise.race([silent[0]!.closed.then(() => true), sleep(4000).then(() => false)]);
   expect(cut, 'the evicted link is closed').toBe(true);
 });
+
+it('one network\'s many hosts rotating through a full handshake pool never push out a link from another network', async () => {
+  // 127.2.0.0/16 is one network (as a cloud block or an IPv6 /32 holding 65,536 /64s): each new
+  // address holds one slot, so counting hosts alone let each newcomer push out the oldest link of any
+  // host, and after the pool's size of them, the other network's link.
+  const pool = 16;
+  const victim = await startNode({ maxPendingInbound: pool, handshakeTimeoutMs: 20_000 });
+  const port = tcpPort(victim.address);
+  for (let i = 0; i < pool - 1; i++) sockets.push(await openRaw(port, { localAddress: `127.2.0.${1 + i}` }));
+  const otherNetwork = await openRaw(port, { localAddress: '127.0.0.1' });
+  sockets.push(otherNetwork);
+  await waitFor(() => handshakeSlots(victim.sw).pending === pool, 3000, 'every handshake slot held');
+  const rotations = 40;
+  for (let i = 0; i < rotations; i++) sockets.push(await openRaw(port, { localAddress: `127.2.1.${1 + i}` }));
+  // Each newcomer cost one link: itself (dropped on arrival) or one it pushed out.
+  await waitFor(() => sockets.filter((raw) => raw.closedAt !== undefined).length >= rotations, 5000, 'a link closed per newcomer');
+  expect(otherNetwork.closedAt, 'the other network\'s link is still held').toBeUndefined();
+  expect(handshakeSlots(victim.sw).pending).toBe(pool);
+  // A newcomer from a third network still takes a slot: from the busiest network, not the other one.
+  const third = await openRaw(port, { localAddress: '127.3.0.1' });
+  sockets.push(third);
+  await waitFor(() => sockets.filter((raw) => raw.closedAt !== undefined).length === rotations + 1, 3000, 'one more link gave way');
+  expect(third.closedAt).toBeUndefined();
+  expect(otherNetwork.closedAt).toBeUndefined();
+});

@@ -120,6 +120,32 @@ describe('our WebSocket server against upgrades that never complete', () => {
     expect(closed.findIndex(Boolean), 'the oldest of the first busiest host').toBe(0);
     honest.destroy();
   });
+
+  it('one network\'s many hosts rotating through the full upgrade pool never push out a connection from another network', async () => {
+    const pool = 8;
+    const listener = await wsTransport({ maxPendingUpgrades: pool }).listen!(parseAddress('ws://127.0.0.1:0/'), () => undefined);
+    listeners.push(listener);
+    const port = listener.addresses[0]!.port;
+    let closedCount = 0;
+    const open = async (localAddress: string): Promise<{ closed: boolean }> => {
+      const state = { closed: false };
+      const { closedAfterMs } = await halfOpenUpgrade(port, localAddress);
+      void closedAfterMs.then(() => {
+        state.closed = true;
+        closedCount++;
+      });
+      return state;
+    };
+    // 127.2.0.0/16: one network, a fresh address per connection, as a cloud block or an IPv6 /48.
+    for (let i = 0; i < pool - 1; i++) await open(`127.2.0.${1 + i}`);
+    const otherNetwork = await open('127.0.0.1');
+    const rotations = 20;
+    for (let i = 0; i < rotations; i++) await open(`127.2.1.${1 + i}`);
+    await waitFor(() => closedCount >= rotations, 3000, 'a connection closed per newcomer');
+    await sleep(100);
+    expect(otherNetwork.closed, 'the other network\'s upgrade is still pending').toBe(false);
+    expect(closedCount).toBe(rotations);
+  });
 });
 
 
