@@ -99,13 +99,15 @@ class SimRtcPeer implements SimplePeerLike {
   }
 
   signal(data: SignalData): void {
-    if (this.destroyed || data.type === 'candidate' || this.remote !== undefined) return;
+    if (this.destroyed || data.type === 'candidate' || this.connected) return;
     const remote = this.medium.peer(tokenOf(data.sdp));
     if (remote === undefined) return;
+    // A new offer to an answerer that has not connected (its dialler gave up and dials again) is taken
+    // as a renegotiation and answered, as simple-peer over libwebrtc does (checked with @roamhq/wrtc).
     if (data.type === 'offer' && !this.initiator) {
       this.remote = remote;
       this.medium.after(this.medium.timing.answerMs, () => this.emit('signal', { type: 'answer', sdp: sdpOf(this.token) }), this);
-    } else if (data.type === 'answer' && this.initiator) {
+    } else if (data.type === 'answer' && this.initiator && this.remote === undefined) {
       this.remote = remote;
       this.medium.after(this.medium.timing.connectMs, () => this.medium.connect(this, remote), this);
     }
