@@ -21,6 +21,7 @@ import { friendlyName } from './names.js';
 import { claimKeyStore, isRelayDial, loadConfig, reloadIfRelayChanged, type PageConfig } from './page-config.js';
 import { enableControls } from './page-controls.js';
 import type { DemoChat, MeshlinkDemo } from './page-hook.js';
+import { PAGE_CONNECTION, PAGE_PEX, PAGE_RECONNECT } from './page-options.js';
 import { appendChat, MAX_SHOWN_CHAT, renderGraph, renderStatus, renderTraffic, showError, showIdentity, showRelay, statusText } from './page-view.js';
 import type { ConnectionState } from './status-text.js';
 import { TrafficMeter } from './traffic.js';
@@ -28,18 +29,6 @@ import { TrafficMeter } from './traffic.js';
 // The page's test hook types, where tests have always imported them from.
 export type { DemoChat, DemoPeer, MeshlinkDemo } from './page-hook.js';
 
-/** Come back quickly when the relay restarts: a page has nothing better to do. */
-const RECONNECT = { baseDelayMs: 500, maxDelayMs: 5_000, jitterRatio: 0.25 };
-/**
- * PEX for pages: look at the address book every second so that new tabs are dialled promptly, but ask
- * any one peer for addresses at most every 20 s (twice our minRequestIntervalMs), well clear of a
- * relay's default minimum of 10 s between requests, which a page must never trip. (A page asks its
- * relay at once when it connects, which is how it learns the tabs already there; tabs that come later
- * dial it.)
- */
-const PAGE_PEX = { ensurePeersIntervalMs: 1_000, minRequestIntervalMs: 10_000, dialJitterMs: 250 };
-/** Ping each peer every 15 s (the default is a minute), so that the table shows round trips early. */
-const PAGE_CONNECTION = { pingIntervalMs: 15_000, pongTimeoutMs: 10_000 };
 const TICK_MS = 1_000;
 const RENDER_DELAY_MS = 50;
 
@@ -167,12 +156,12 @@ function watchRelay(sw: Switch, config: PageConfig, relayId: string): void {
   });
   sw.on('peer:disconnected', ({ peer }) => {
     // The Switch redials a persistent peer after baseDelayMs (±jitter), then backs off on failures.
-    if (peer.id === relayId && sw.isRunning) relayState.retryAt = Date.now() + RECONNECT.baseDelayMs;
+    if (peer.id === relayId && sw.isRunning) relayState.retryAt = Date.now() + PAGE_RECONNECT.baseDelayMs;
   });
   sw.on('dial:failed', ({ address, error, willRetry }) => {
     if (!isRelayDial(address, relayId)) return;
     relayState.failures++;
-    relayState.retryAt = willRetry ? Date.now() + Math.min(RECONNECT.maxDelayMs, RECONNECT.baseDelayMs * 2 ** relayState.failures) : undefined;
+    relayState.retryAt = willRetry ? Date.now() + Math.min(PAGE_RECONNECT.maxDelayMs, PAGE_RECONNECT.baseDelayMs * 2 ** relayState.failures) : undefined;
     const code = (error as { code?: string }).code;
     if (code === 'ERR_WRONG_PEER_ID') {
       relayState.problem = 'The relay was restarted with a new identity: reloading the page to join it…';
@@ -208,7 +197,7 @@ async function main(): Promise<void> {
     storage,
     persistentPeers: [config.relay],
     pex: { seeds: [config.relay], allowLocal: config.allowLocal, ...PAGE_PEX },
-    reconnect: RECONNECT,
+    reconnect: PAGE_RECONNECT,
     connection: PAGE_CONNECTION,
   });
   const topologyAgent = new TopologyAgent({ kind: 'page', onChange: scheduleRender });

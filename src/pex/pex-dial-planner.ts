@@ -134,6 +134,8 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     else untrusted++;
   }
   const untrustedCap = context.seedCanHelp ? maxOutbound - Math.ceil(maxOutbound * config.trustedOutboundShare) : Infinity;
+  /** Learned from a peer while those are at their share: not dialled while a seed can help. */
+  const overUntrustedCap = (info: KnownAddressInfo): boolean => !isTrustedSource(info.source) && untrusted >= untrustedCap;
   const chosen = new Map<string, string>();
   const take = (info: KnownAddressInfo, trusted = isTrustedSource(info.source)): void => {
     const group = sourceGroupOf(info.source);
@@ -162,11 +164,11 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     if (address === undefined) break;
     const info = dialable(context, address, chosen);
     if (info === undefined) continue;
-    const isTrusted = isTrustedSource(info.source);
-    if (!isTrusted && untrusted >= untrustedCap) {
+    if (overUntrustedCap(info)) {
       trustedShort = true;
       continue;
     }
+    const isTrusted = isTrustedSource(info.source);
     if (!networkHasRoom(info)) {
       if (diversityMayYield(address) && !heldBack.includes(address)) heldBack.push(address);
       continue;
@@ -186,8 +188,12 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     }
   }
   // Still nothing: a group rule that may yield gives way, for one address this round, unless another
-  // group is only waiting for its turn (see YIELD_WAITS_FOR_FAILED_DIALS).
-  if (chosen.size === 0 && heldBack.some(diversityMayYield) && !anotherGroupIsWaiting(context, networkHasRoom)) {
+  // group is only waiting for its turn (see YIELD_WAITS_FOR_FAILED_DIALS). An address over the untrusted
+  // cap has no turn coming: counted as waiting, it held the yield back for as long as the seed answered,
+  // and two pages that each knew the other through the relay (the group to yield) and through a third
+  // page (such an address) never dialled each other.
+  const hasTurn = (info: KnownAddressInfo): boolean => networkHasRoom(info) && !overUntrustedCap(info);
+  if (chosen.size === 0 && heldBack.some(diversityMayYield) && !anotherGroupIsWaiting(context, hasTurn)) {
     for (const address of heldBack) {
       const info = dialable(context, address, chosen);
       if (info === undefined || !diversityMayYield(address)) continue;
@@ -199,16 +205,17 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
 }
 
 /**
- * Whether the book holds an address in a group with room that we will dial soon: one being dialled now,
- * or one backing off after a few failed dials. Connected, seed (trustedSources: dialled on their own
- * path), banned and undialable ones (a WebRTC address whose relay we are not connected to) do not count.
+ * Whether the book holds an address that will have its turn (`hasTurn`: a group with room, a source
+ * the planner takes now) and that we will dial soon: one being dialled now, or one backing off after a
+ * few failed dials. Connected, seed (trustedSources: dialled on their own path), banned and undialable
+ * ones (a WebRTC address whose relay we are not connected to) do not count.
  * Runs only in the rare round where nothing else was dialable, so the copy of the book is affordable.
  */
-function anotherGroupIsWaiting(context: DialPlanContext, networkHasRoom: (info: KnownAddressInfo) => boolean): boolean {
+function anotherGroupIsWaiting(context: DialPlanContext, hasTurn: (info: KnownAddressInfo) => boolean): boolean {
   return context.book.entries().some(
     (info) =>
       info.attempts <= YIELD_WAITS_FOR_FAILED_DIALS &&
-      networkHasRoom(info) &&
+      hasTurn(info) &&
       !context.isConnected(info.nodeId) &&
       !context.trustedSources.has(info.nodeId) &&
       mayBeDialled(context, info.address),

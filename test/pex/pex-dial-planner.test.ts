@@ -262,6 +262,37 @@ describe('Outbound network-group diversity', () => {
     expect(planDials(rtc({ isConnected: (id) => id === nodeId(51) || id === nodeId(53) }), 8).addresses).toEqual([viaRelay]);
   });
 
+  it('yields to a page known through the relay while its other address, from a page past the untrusted share, has no turn', () => {
+    // A page of the demo: outbound to the relay (a seed), to a first page through it, and to a second
+    // page it heard of from the first (the one slot of ten for peers' addresses while the seed answers).
+    // It knows a third page through the relay (a full group) and through the second page (room).
+    const { book, context } = setup();
+    const [relay, first, second, third] = [nodeId(70), nodeId(71), nodeId(72), nodeId(73)];
+    const relaySource = tcp(70, publicHost(70));
+    const secondSource = `webrtc://${second}?via=${first}`;
+    const throughRelay = `webrtc://${third}?via=${relay}`;
+    const throughSecond = `webrtc://${third}?via=${second}`;
+    book.addAddress(throughRelay, relaySource);
+    book.addAddress(throughSecond, secondSource);
+    const page = (overrides: Partial<DialPlanContext> = {}): DialPlanContext =>
+      context({
+        outbound: 3,
+        outboundSources: [relaySource, `webrtc://${first}?via=${relay}`],
+        outboundGroups: [`webrtc:${relay}`, `webrtc:${first}`],
+        trustedSources: new Set([relay]),
+        seedCanHelp: true,
+        canDial: (protocol) => protocol === 'webrtc',
+        isConnected: (id) => [relay, first, second].includes(id),
+        ...overrides,
+      });
+    // Before: the address through the second page counted as waiting its turn, which it never gets while
+    // the relay answers, so the one through the relay was never dialled (and the third page, in the same
+    // state, never dialled this one: the pair stayed apart).
+    expect(planDials(page(), 8).addresses).toEqual([throughRelay]);
+    // With the cap lifted (no seed answers), that address has its turn: it is dialled, not the crowded group.
+    expect(planDials(page({ seedCanHelp: false }), 8).addresses).toEqual([throughSecond]);
+  });
+
   it('groups IPv4 by /16, IPv6 by /32, names by domain, WebRTC by relay, memory by host', () => {
     const id = 'ab'.repeat(20);
     expect(networkGroupOf(`tcp://${id}@127.1.0.1:1`)).toBe('ipv4:127.1');
