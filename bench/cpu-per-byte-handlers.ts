@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { AddressBook } from '../src/pex/address-book.js';
 import { decodePexMessage, encodePexMessage } from '../src/pex/pex-messages.js';
 import { responseViolation } from '../src/pex/pex-exchange-rules.js';
+import { encodeAnswerWithin } from '../src/pex/pex-answers.js';
+import { PEX_MAX_ANSWER_BYTES, PEX_MAX_MESSAGE_BYTES } from '../src/pex/constants.js';
 import { decodeSignalMessage, encodeSignalMessage } from '../src/webrtc/signal-messages.js';
 import { screenRemoteSignal } from '../src/webrtc/remote-candidates.js';
 import { mediaSectionsOf } from '../src/webrtc/remote-description.js';
@@ -109,7 +111,8 @@ function pexRequestCase(entries: number, length: number, budgetMs: number): Hand
   const request = encodePexMessage({ type: 'pexRequest' });
   const us = cpuPerCall(() => {
     decodePexMessage(request);
-    encodePexMessage({ type: 'pexResponse', addresses: book.getSelection(250) });
+    // As PexAgent answers an asker that takes the default capacity.
+    encodeAnswerWithin(book.getSelection(250), Math.min(PEX_MAX_MESSAGE_BYTES, PEX_MAX_ANSWER_BYTES));
   }, budgetMs);
   return result('pexRequest (answer)', `book of ${book.size()}, ${length}-char addresses`, request.length, us);
 }
