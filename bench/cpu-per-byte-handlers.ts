@@ -20,6 +20,8 @@ import { decodeAnnouncement, encodeAnnouncement, type TopologyLink } from '../de
 import { decodeChatMessage, encodeChatMessage } from '../demo/agents/chat.js';
 import type { Peer } from '../src/switch/peer.js';
 import { statusCases, topologyForwardCost } from './cpu-per-byte-status.js';
+import { BanList } from '../src/switch/ban-list.js';
+import { MAX_BAN_ENTRIES } from '../src/switch/constants.js';
 
 const KIB = 1024;
 const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -202,8 +204,16 @@ function chatCase(name: string, budgetMs: number): HandlerResult {
   return result('chat message (decode)', name, bytes.length, us);
 }
 
+/** A peer banned by address (two keys: the address and its id), into a ban list of `held` bans of ids. */
+function banCase(held: number, budgetMs: number): HandlerResult {
+  const bans = new BanList(() => 0);
+  for (let i = 0; i < held; i++) bans.ban(hexId(), 1_000_000 + i);
+  const us = cpuPerCall((i) => bans.ban(`tcp://${hexId()}@203.0.113.${i & 255}:26656`, 2_000_000 + i), budgetMs);
+  return result('switch ban list: a peer banned by address', held === 0 ? 'typical' : `full: ${held} bans`, 0, us);
+}
+
 function result(handler: string, input: string, bytes: number, us: number): HandlerResult {
-  return { handler, input, bytes, usPerMessage: round(us, 1), usPerKiB: round(us / (bytes / KIB), 1) };
+  return { handler, input, bytes, usPerMessage: round(us, 1), usPerKiB: bytes === 0 ? 0 : round(us / (bytes / KIB), 1) };
 }
 
 /** With the typical figure of each handler as the yardstick. */
@@ -231,6 +241,7 @@ export async function runHandlersMode(budgetMs = 400, only?: readonly string[]):
     }
   }
   if (want('chat')) for (const name of ['typical', 'control-chars-1000B', 'astral-1000B', 'combining-1000B']) out.push(chatCase(name, budgetMs));
+  if (want('bans')) for (const held of [0, MAX_BAN_ENTRIES]) out.push(banCase(held, budgetMs));
   if (want('status')) out.push(...(await statusCases(budgetMs)).map((r, i) => ({ ...r, input: i === 0 ? 'typical' : r.input, note: r.input })));
   return withRatios(out);
 }
