@@ -8,7 +8,8 @@
  * over that time, per KB on the wire (length prefix and tag included). Prints JSON: per case `usPerKB`,
  * `usPerUnit` (a frame, packet or message), and `vsHonest1k` (the ratio to honest 1 KiB messages).
  * With `--recv-rate BYTES_PER_SEC`, the victim's CPU per second under that receive limit instead
- * (bench/cpu-per-byte-rate.ts).
+ * (bench/cpu-per-byte-rate.ts). With `--handlers [--only pex,signal,…]`, each handler of peer bytes alone, in
+ * this process, typical input against the worst its limits let through (bench/cpu-per-byte-handlers.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { encodePexMessage } from '../src/pex/pex-messages.js';
@@ -31,6 +32,7 @@ import {
   type Attacker,
 } from './cpu-per-byte-peers.js';
 import { runRateMode } from './cpu-per-byte-rate.js';
+import { runHandlersMode } from './cpu-per-byte-handlers.js';
 
 const arg = (name: string): string | undefined => {
   const index = process.argv.indexOf(`--${name}`);
@@ -256,6 +258,10 @@ const CASES: Record<string, Case> = {
   'ws-1B-ws-messages': wsByteMessagesCase(),
 };
 
+if (process.argv.includes('--handlers')) {
+  console.log(JSON.stringify({ bench: 'cpu-per-byte --handlers', results: await runHandlersMode(Number(arg('ms') ?? 400), ONLY) }, null, 2));
+  process.exit(0);
+}
 const recvRate = Number(arg('recv-rate') ?? 0);
 if (recvRate > 0) {
   console.log(JSON.stringify(await runRateMode(recvRate, Number(arg('seconds') ?? 3), ONLY), null, 2));

@@ -15,6 +15,7 @@ import {
   PEX_CHANNEL_ID,
   PEX_CHANNEL_PRIORITY,
   PEX_MAX_ADDRESSES_PER_RESPONSE,
+  PEX_MAX_ANSWER_BYTES,
   PEX_MAX_MESSAGE_BYTES,
   PEX_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
@@ -314,9 +315,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     state.lastRequestReceivedAt = nowMs;
     this.counters.requestsReceived++;
     const addresses = this.selectAddressesFor(peer).slice(0, PEX_MAX_ADDRESSES_PER_RESPONSE);
-    // Cut to what the asker said it takes (trySend would throw): an answer too large for it used to go
-    // unsent, and a liar could make every answer so with addresses of multi-byte characters.
-    const response = encodeAnswerWithin(addresses, peer.maxMessageBytes(PEX_CHANNEL_ID));
+    // Cut to what the asker said it takes (trySend would throw: a liar's multi-byte addresses left every
+    // answer unsent), and to PEX_MAX_ANSWER_BYTES, what a stranger's request makes us encode and send.
+    const response = encodeAnswerWithin(addresses, Math.min(peer.maxMessageBytes(PEX_CHANNEL_ID), PEX_MAX_ANSWER_BYTES));
     if (response !== undefined && peer.trySend(PEX_CHANNEL_ID, response)) this.counters.responsesSent++;
     // A seed answers and hangs up: it must never become anyone's long-term peer.
     if (this.config.seedMode) this.disconnectLater(peer, state, this.config.seedDisconnectGraceMs);

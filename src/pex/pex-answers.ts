@@ -85,8 +85,11 @@ const RESPONSE_FRAMING_BYTES = 64;
  * an address may hold characters of up to three bytes (a ws path): then a full answer needs more.
  */
 export function encodeAnswerWithin(addresses: readonly string[], maxBytes: number): Uint8Array | undefined {
-  const full = encodePexMessage({ type: 'pexResponse', addresses });
-  if (full.length <= maxBytes) return full;
+  // A character is at most 3 bytes of UTF-8: when even that fits, one encoding (honest answers). Else
+  // the whole answer is never encoded, only what fits.
+  let bound = RESPONSE_FRAMING_BYTES;
+  for (const address of addresses) bound += 3 * address.length + ADDRESS_FRAMING_BYTES;
+  if (bound <= maxBytes) return encodePexMessage({ type: 'pexResponse', addresses });
   const encoder = new TextEncoder();
   const kept: string[] = [];
   let size = RESPONSE_FRAMING_BYTES;

@@ -11,6 +11,14 @@ import { systemClock } from '../util/clock.js';
  */
 export class BanList {
   private readonly until = new Map<string, number>();
+  /**
+   * Every ban as (key, expiry) in a binary min-heap by expiry, so that the ban that ends soonest is found
+   * in O(log n): a full list scanned all its bans twice per new key, 0.33 ms per ban of an address at
+   * 10,000 (60 times an empty list's), for peers that get themselves banned with fresh keys. A pair whose
+   * key has since been lifted, dropped or extended is stale and skipped when it comes up; the heap is
+   * rebuilt from the map when stale pairs outnumber live ones.
+   */
+  private heap: { key: string; expires: number }[] = [];
 
   constructor(
     /** Milliseconds; the switch passes its clock's. */
@@ -26,26 +34,60 @@ export class BanList {
   ban(target: string, durationMs: number): void {
     const expires = this.now() + durationMs;
     for (const key of keysOf(target)) {
-      if (!this.until.has(key)) this.makeRoom();
-      this.until.set(key, Math.max(expires, this.until.get(key) ?? 0));
+      const held = this.until.get(key);
+      if (held === undefined) this.makeRoom();
+      if (held !== undefined && held >= expires) continue;
+      this.until.set(key, expires);
+      this.push({ key, expires });
     }
   }
 
+  /** When full: the expired bans go, then (still full) the one that ends soonest. */
   private makeRoom(): void {
     if (this.until.size < this.maxEntries) return;
     const now = this.now();
-    for (const [key, expires] of this.until) if (expires <= now) this.until.delete(key);
-    while (this.until.size >= this.maxEntries) {
-      let soonest: string | undefined;
-      let soonestExpiry = Number.POSITIVE_INFINITY;
-      for (const [key, expires] of this.until) {
-        if (expires < soonestExpiry) {
-          soonest = key;
-          soonestExpiry = expires;
-        }
-      }
-      this.until.delete(soonest!);
+    while (this.heap.length > 0) {
+      const { key, expires } = this.heap[0]!;
+      const live = this.until.get(key) === expires;
+      if (live && expires > now && this.until.size < this.maxEntries) return;
+      this.pop();
+      if (live) this.until.delete(key);
     }
+  }
+
+  private push(item: { key: string; expires: number }): void {
+    const heap = this.heap;
+    if (heap.length > 2 * this.until.size + 64) return this.rebuild();
+    heap.push(item);
+    for (let i = heap.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]!.expires <= item.expires) break;
+      heap[i] = heap[parent]!;
+      heap[parent] = item;
+      i = parent;
+    }
+  }
+
+  private pop(): void {
+    const heap = this.heap;
+    const last = heap.pop()!;
+    if (heap.length === 0) return;
+    heap[0] = last;
+    for (let i = 0; ; ) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let least = i;
+      if (left < heap.length && heap[left]!.expires < heap[least]!.expires) least = left;
+      if (right < heap.length && heap[right]!.expires < heap[least]!.expires) least = right;
+      if (least === i) return;
+      [heap[i], heap[least]] = [heap[least]!, heap[i]!];
+      i = least;
+    }
+  }
+
+  /** The heap again from the live bans only (the map), sorted: a sorted array is a min-heap. */
+  private rebuild(): void {
+    this.heap = [...this.until].map(([key, expires]) => ({ key, expires })).sort((a, b) => a.expires - b.expires);
   }
 
   unban(target: string): void {

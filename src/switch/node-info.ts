@@ -1,7 +1,7 @@
 import { MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { HandshakeError } from '../errors.js';
 import { resolveDecodeLimits } from '../wire/config.js';
-import { endpointHost, formatAddress, isNodeId, normalizeAddress, parseAddress } from '../transport/address.js';
+import { endpointHost, formatAddress, isNodeId, parseAddress, parseNormalized } from '../transport/address.js';
 import { printable } from '../util/printable.js';
 
 /** What a node tells a peer about itself right after the secure handshake. */
@@ -37,6 +37,13 @@ export const SOFTWARE_VERSION = 'meshlink/0.1.0';
 export const MAX_NODE_INFO_BYTES = 16 * 1024;
 export const MAX_LISTEN_ADDRESSES = 16;
 export const MAX_MONIKER_LENGTH = 64;
+/**
+ * Characters of listen addresses one NodeInfo may have us parse; those past it are dropped, as bad ones
+ * are. A node's own few addresses take a few hundred; 16 of 1 KiB, each parsed here, for its wildcard
+ * host and again by PEX's book, made every new connection cost 2.3 ms (a query of 120 parameters, ~20
+ * times the key exchange and signatures of the handshake), for a peer that can reconnect at will.
+ */
+export const MAX_LISTEN_ADDRESS_CHARS = 4 * 1024;
 const MAX_NETWORK_LENGTH = 64;
 const MAX_NODE_INFO_CHANNELS = 256;
 /** A NodeInfo is a flat map with two short arrays: anything deeper or wider is an attack. */
@@ -82,10 +89,13 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
   }
   if (!Array.isArray(listenAddresses) || listenAddresses.length > MAX_LISTEN_ADDRESSES) fail('bad listenAddresses', peerId);
   const addresses: string[] = [];
+  let chars = 0;
   for (const address of listenAddresses) {
     if (typeof address !== 'string') fail('listen address is not a string', peerId);
-    const normal = normalizeAddress(address);
-    if (normal !== undefined && parseAddress(normal).nodeId === id) addresses.push(normal); // normal forms parse
+    chars += address.length;
+    if (chars > MAX_LISTEN_ADDRESS_CHARS) continue;
+    const normal = parseNormalized(address);
+    if (normal !== undefined && normal.address.nodeId === id) addresses.push(normal.text);
   }
   if (typeof moniker !== 'string' || moniker.length > MAX_MONIKER_LENGTH) fail('bad moniker', peerId);
   if (typeof software !== 'string' || software.length > MAX_MONIKER_LENGTH) fail('bad software', peerId);
@@ -124,6 +134,11 @@ function checkProtocolVersion(local: string, remote: string, peerId: string): vo
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
+/** Whether a normal form (parseNodeInfo's) may have a wildcard host: only those are parsed again. */
+function mayBeWildcard(normal: string): boolean {
+  return normal.includes('0.0.0.0:') || normal.includes('[::]:');
+}
+
 /**
  * A node listening on 0.0.0.0 or :: advertises that wildcard with its port; nobody can dial it. As
  * CometBFT does, substitute the host we actually reach the peer at (the link's remote host), so the
@@ -131,8 +146,9 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
  */
 export function resolveWildcardHosts(info: NodeInfo, linkRemoteAddress: string): NodeInfo {
   const remoteHost = endpointHost(linkRemoteAddress);
-  if (remoteHost === undefined || !info.listenAddresses.some((a) => WILDCARD_HOSTS.has(parseAddress(a).host))) return info;
+  if (remoteHost === undefined || !info.listenAddresses.some(mayBeWildcard)) return info;
   const listenAddresses = info.listenAddresses.map((text) => {
+    if (!mayBeWildcard(text)) return text;
     const address = parseAddress(text);
     return WILDCARD_HOSTS.has(address.host) ? formatAddress({ ...address, host: remoteHost }) : text;
   });

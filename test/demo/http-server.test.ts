@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpServer, type HttpServer, type HttpServerOptions } from '../../demo/http-server.js';
+import { startHttpServer, STATUS_CACHE_MS, type HttpServer, type HttpServerOptions } from '../../demo/http-server.js';
 import { pageRelayAddress } from '../../demo/node-runner.js';
 import { waitFor, within } from '../helpers/wait.js';
 
@@ -276,6 +276,32 @@ describe('the relay HTTP server against pipelined requests', () => {
     } finally {
       socket.destroy();
     }
+  });
+});
+
+describe('the relay HTTP server against a flood of GET /status', () => {
+  it('builds the answer at most once per STATUS_CACHE_MS, however many strangers ask, and still sees changes', async () => {
+    // What peers can make the status hold: a topology table one peer filled (64 origins of 32 links).
+    let builds = 0;
+    const status = (): unknown => ({ build: ++builds, links: Array.from({ length: 64 * 32 }, (_, i) => ({ peer: i.toString(16).padStart(40, '0'), transport: 'webrtc' })) });
+    const server = await startHttpServer({ at: { host: '127.0.0.1', port: 0 }, status });
+    servers.push(server);
+    const started = performance.now();
+    const bodies: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      const replies = await Promise.all(Array.from({ length: 30 }, () => get(server, '/status')));
+      bodies.push(...replies.map((reply) => reply.body));
+    }
+    const elapsedMs = performance.now() - started;
+    expect(bodies.every((body) => (JSON.parse(body) as { links: unknown[] }).links.length === 64 * 32)).toBe(true);
+    // Before: one build (and one fresh ~200 KB string) per request, 120.
+    expect(builds).toBeLessThanOrEqual(1 + Math.ceil(elapsedMs / STATUS_CACHE_MS));
+    expect(builds).toBeLessThan(120);
+    // A later request sees the node as it is then.
+    await new Promise((resolve) => setTimeout(resolve, STATUS_CACHE_MS + 50));
+    const later = JSON.parse((await get(server, '/status')).body) as { build: number };
+    expect(later.build).toBe(builds);
+    expect(later.build).toBeGreaterThan((JSON.parse(bodies[0]!) as { build: number }).build);
   });
 });
 

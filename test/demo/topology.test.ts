@@ -4,6 +4,7 @@ import { waitFor } from '../helpers/wait.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { ProtocolError } from '../../src/errors.js';
 import type { Agent } from '../../src/switch/agent.js';
+import { Peer } from '../../src/switch/peer.js';
 import {
   decodeAnnouncement,
   encodeAnnouncement,
@@ -217,6 +218,45 @@ describe('TopologyAgent', () => {
     const ignoredBefore = c.topology.stats().ignored;
     await waitFor(() => c.topology.stats().ignored > ignoredBefore, 3000, 'a forwarded copy to be ignored');
     expect(known(c, a)).toMatchObject({ via: a.sw.nodeId, hops: 1 });
+  });
+});
+
+describe('TopologyAgent passing announcements on', () => {
+  it('encodes what it passes on once per announcement, for every peer and every newcomer', async () => {
+    const hub = await startTopologyNode({ kind: 'relay', entryTtlMs: 60_000 });
+    const listeners = await Promise.all([1, 2, 3].map(() => startTopologyNode()));
+    for (const node of listeners) await node.sw.dial(hub.address);
+    const rogue = await startRogue();
+    const viaRogue = await rogue.sw.dial(hub.address);
+    await waitFor(() => hub.sw.peers.length === 4, 3000, 'all connected');
+    // What the hub hands its peers on the topology channel, by announcement origin (a newcomer's table
+    // goes out before 'peer:connected', so every Peer's trySend is watched).
+    const sent = new Map<string, Uint8Array[]>();
+    const trySend = Peer.prototype.trySend;
+    Peer.prototype.trySend = function (this: Peer, channelId: number, message: Uint8Array): boolean {
+      if (channelId === TopologyCh && hub.sw.getPeer(this.id) === this) {
+        const { origin } = decodeAnnouncement(message);
+        sent.set(origin, [...(sent.get(origin) ?? []), message]);
+      }
+      return trySend.call(this, channelId, message);
+    };
+    try {
+      const far = id(4242);
+      const links = Array.from({ length: MAX_LINKS_PER_ANNOUNCEMENT }, (_, i) => ({ peer: id(i + 1), transport: 'webrtc' as const }));
+      expect(viaRogue.trySend(TopologyCh, encodeAnnouncement(announcement({ origin: far, hops: 1, links })))).toBe(true);
+      await waitFor(() => (sent.get(far)?.length ?? 0) === 3, 3000, 'the announcement passed on to the 3 other peers');
+      // A newcomer is handed the table: the same bytes again.
+      const newcomer = await startTopologyNode();
+      await newcomer.sw.dial(hub.address);
+      await waitFor(() => newcomer.topology.snapshot().nodes.some((node) => node.id === far), 3000, 'the newcomer to learn of it');
+      const copies = sent.get(far)!;
+      expect(copies).toHaveLength(4);
+      expect(decodeAnnouncement(copies[0]!)).toMatchObject({ origin: far, hops: 2, links });
+      // Before: encoded anew for each (4 encodes of 1.7 KB for one announcement).
+      expect(new Set(copies).size).toBe(1);
+    } finally {
+      Peer.prototype.trySend = trySend;
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_BAN_ENTRIES } from '../../src/switch/constants.js';
 import { backoffDelayMs, DEFAULT_BACKOFF_POLICY } from '../../src/switch/backoff.js';
 import { BanList } from '../../src/switch/ban-list.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
@@ -29,5 +30,37 @@ describe('BanList', () => {
     now += 101;
     expect(bans.isBanned(id)).toBe(false);
     expect(bans.entries()).toEqual([]);
+  });
+
+  it('full, gives way to a new ban without scanning every ban: keys are kept and dropped exactly as before', () => {
+    let now = 0;
+    const full = (size: number): BanList => {
+      const bans = new BanList(() => now, size);
+      for (let i = 0; i < size; i++) bans.ban(i.toString(16).padStart(40, '0'), 1_000_000 + i);
+      return bans;
+    };
+    const cpuOfBans = (bans: BanList): number => {
+      const start = process.cpuUsage();
+      for (let i = 0; i < 3000; i++) bans.ban(`tcp://${(1e9 + i).toString(16).padStart(40, 'f')}@9.9.9.9:${i + 1}`, 2_000_000);
+      const used = process.cpuUsage(start);
+      return used.user + used.system;
+    };
+    const small = full(100);
+    const large = full(MAX_BAN_ENTRIES);
+    cpuOfBans(full(100)); // warm up
+    // A ban of an address is two keys: each found the soonest ban by scanning them all (and swept them all
+    // for expired ones first), ~100 times dearer at 10,000 than at 100. Now a heap: log n.
+    const ratio = cpuOfBans(large) / Math.max(1, cpuOfBans(small));
+    expect(ratio).toBeLessThan(10);
+    expect(large.size).toBe(MAX_BAN_ENTRIES);
+    // The new bans' 6,000 keys (an address and its id each) took the places of the 6,000 that end soonest.
+    expect(large.isBanned('0'.repeat(40))).toBe(false);
+    expect(large.isBanned((5999).toString(16).padStart(40, '0'))).toBe(false);
+    expect(large.isBanned((6000).toString(16).padStart(40, '0'))).toBe(true);
+    expect(large.isBanned((1e9 + 2999).toString(16).padStart(40, 'f'))).toBe(true);
+    // Expired bans go first, all of them, when a new one needs room.
+    now = 1_000_000 + MAX_BAN_ENTRIES;
+    large.ban('e'.repeat(40), 5);
+    expect(large.size).toBe(2 * 3000 + 1);
   });
 });

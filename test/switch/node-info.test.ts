@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { checkCompatible, parseNodeInfo, resolveWildcardHosts, type NodeInfo } from '../../src/switch/node-info.js';
+import { checkCompatible, MAX_LISTEN_ADDRESS_CHARS, MAX_LISTEN_ADDRESSES, parseNodeInfo, resolveWildcardHosts, type NodeInfo } from '../../src/switch/node-info.js';
 import { HandshakeError } from '../../src/errors.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
+import { normalizeAddress } from '../../src/transport/address.js';
 
 const id = generateNodeKey().nodeId;
 const base: NodeInfo = {
@@ -55,6 +56,20 @@ describe('NodeInfo', () => {
   it('refuses a protocol 1 NodeInfo (ids only, no capacities) as an incompatible version, not as a bad field', () => {
     const v1 = { ...base, protocolVersion: '1.0.0', recvMessageCapacities: undefined };
     expect(() => parseNodeInfo(v1)).toThrowError(expect.objectContaining({ code: 'ERR_INCOMPATIBLE_PEER', detail: { reason: 'protocol-version', local: '2.0.0', remote: '1.0.0' } }));
+  });
+
+  it('parses at most MAX_LISTEN_ADDRESS_CHARS of listen addresses, dropping the rest as it drops bad ones', () => {
+    // 1,000-character addresses of a custom protocol with ~150 query parameters, each naming the node: each cost a
+    // few parses here and in PEX's book, 2.3 ms of CPU per connection for 16 of them.
+    const fat = (n: number): string => `foo://${id}@h${n}.example.com:1?${Array.from({ length: 150 }, (_, k) => `k${k}=v`).join('&')}`.slice(0, 1000);
+    const info = parseNodeInfo({ ...base, listenAddresses: Array.from({ length: MAX_LISTEN_ADDRESSES }, (_, n) => fat(n)) });
+    expect(info.listenAddresses).toEqual([0, 1, 2, 3].map((n) => normalizeAddress(fat(n)))); // before: all 16
+    expect(4 * 1000).toBeLessThanOrEqual(MAX_LISTEN_ADDRESS_CHARS);
+    // A node's own addresses fit many times over: 16 of them are all kept.
+    const own = Array.from({ length: MAX_LISTEN_ADDRESSES }, (_, n) => `wss://${id}@relay-${n}.example.com:443/meshlink/relay`);
+    expect(parseNodeInfo({ ...base, listenAddresses: own }).listenAddresses).toEqual(own);
+    // Past the budget, what is not a string still fails the NodeInfo.
+    expect(() => parseNodeInfo({ ...base, listenAddresses: [fat(0), fat(1), fat(2), fat(3), fat(4), 5] })).toThrow(HandshakeError);
   });
 
   it('keeps `channels` an array of ids, as protocol 1 parsers read it, with the capacities beside it', () => {
