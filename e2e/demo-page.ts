@@ -1,6 +1,7 @@
 import { expect, type APIRequestContext, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import type { DemoChat, DemoPeer } from '../demo/web/app.js';
 import type { Graph } from '../demo/web/graph-model.js';
+import { STATUS_CACHE_MS } from '../demo/http-server.js';
 import type { NodeStatus, PageConfig } from '../demo/node-runner.js';
 
 /** Helpers for the specs: the relay (started by playwright.config.ts) and demo pages through their test hook. */
@@ -31,7 +32,12 @@ export async function relay(request: APIRequestContext): Promise<Relay> {
   return { config, id: match[1]!, wsHostPort: match[2]! };
 }
 
+/**
+ * The relay's status as it is now: the relay builds its answer at most once per STATUS_CACHE_MS and
+ * serves that copy meanwhile, so waiting that long first makes sure the answer was built after this call.
+ */
 export async function relayStatus(request: APIRequestContext): Promise<NodeStatus> {
+  await new Promise((done) => setTimeout(done, STATUS_CACHE_MS));
   const response = await request.get('/status', { timeout: WAIT_MS });
   expect(response.status()).toBe(200);
   return (await response.json()) as NodeStatus;
