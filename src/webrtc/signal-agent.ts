@@ -157,7 +157,13 @@ export class SignalAgent extends BaseAgent {
     // connection when it exceeds its bucket. Our relays are the peers we dialled, and any peer we
     // started a negotiation through: another peer that names someone else as the sender is lying,
     // which costs it the connection.
-    const relayed = message.type === 'unreachable' || (message.to === sw.nodeId && message.from !== peer.id);
+    // An `unreachable` is the peer's own reply to a signal we sent through it: relayed traffic only while
+    // that negotiation is in flight. About anything else (a negotiation over, or never ours) it is the
+    // peer's own message and takes from its own bucket: counted as relayed, it was dropped past the relayed
+    // bucket and never cost its sender anything, at any rate. An honest relay's few trailing replies (one
+    // per candidate we sent after the first failed the dial) are well within a burst.
+    const unsolicited = message.type === 'unreachable' && this.options.inNegotiation?.(peer.id, message.to) !== true;
+    const relayed = (message.type === 'unreachable' && !unsolicited) || (message.type === 'signal' && message.to === sw.nodeId && message.from !== peer.id);
     if (relayed && message.type === 'signal' && peer.direction !== 'outbound' && this.options.isNegotiating?.(peer.id, message.from) !== true) {
       throw new ProtocolError('ERR_SPOOFED_SENDER', `Peer sent a signal claiming to come from ${message.from}, but it is not our relay`, {
         peerId: peer.id,

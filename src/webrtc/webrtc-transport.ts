@@ -221,7 +221,10 @@ export class WebRtcTransport implements Transport {
       // Glare: both ends dialled each other through the same relay. As in the Switch, the dial of
       // the node with the lower id wins: the other side drops its own dial and answers.
       const ourId = this.signalAgent.switch?.nodeId ?? '';
-      if (ourId < from) return;
+      if (ourId < from) {
+        negotiation.setAside();
+        return;
+      }
       negotiation.fail(new TransportError(`Simultaneous WebRTC dial with ${from}: answering theirs`, { peerId: from, detail: { reason: 'glare' } }));
       this.accept(from, via, data);
       return;

@@ -1,0 +1,65 @@
+/**
+ * Signalling messages out of sequence, over real TCP (issue: protocol state and sequence): signals that
+ * the victim's WebRTC transport sets aside because of the state it is in (an offer that loses glare to
+ * our own dial) and `unreachable` replies to signals we never sent. Each must be counted somewhere:
+ * a negotiation's signal cap, or the sender's own signalling allowance; a peer must not be able to
+ * send either for ever, at any rate, uncounted.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateNodeKey } from '../../src/crypto/keys.js';
+import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
+import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
+import { waitFor, within } from '../helpers/wait.js';
+import { connectAttacker, expectCutOff, finishScene, sleep, stopHostileNodes } from './harness.js';
+import { guardProcessFaults, startLightScene } from './raw-peer.js';
+
+afterEach(stopHostileNodes);
+guardProcessFaults();
+
+const OFFER: SignalData = { type: 'offer', sdp: 'v=0 offer' };
+const FLOOD = 1000;
+
+describe('signalling out of sequence', () => {
+  it(`offers that lose glare to our dial count toward its ${WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION}-signal cap: ${FLOOD} of them end the dial, not pass uncounted`, async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const relay = await connectAttacker(victim, { dialledByVictim: true });
+    // A remote whose id is above ours: our dial wins glare, so its offers are set aside.
+    let remote = generateNodeKey().nodeId;
+    while (remote < victim.id) remote = generateNodeKey().nodeId;
+    const dial = victim.sw.dial(`webrtc://${remote}?via=${relay.id}`).then(
+      () => 'connected',
+      (error: Error & { detail?: Record<string, unknown> }) => error,
+    );
+    await waitFor(() => relay.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID), 3000, 'our offer at the relay');
+    const offer = encodeSignalMessage({ type: 'signal', from: remote, to: victim.id, data: OFFER });
+    for (let i = 0; i < FLOOD; i++) relay.peer.trySend(SIGNAL_CHANNEL_ID, offer);
+    const outcome = await within(dial, 2500, 'the dial to end');
+    expect(outcome, 'the dial fails on the cap (before: still pending, every offer taken)').toMatchObject({ name: 'TransportError', detail: { reason: 'too-many-signals' } });
+    await waitFor(() => victim.signal.stats.delivered + victim.signal.stats.dropped >= FLOOD, 3000, 'the flood read');
+    // Past the cap the offers are the relay's again: its sender's share of the relayed bucket, and the
+    // answers it may have us open (each again capped), as for any relay sending offers.
+    const stub = victim.stubRtc!;
+    expect(stub.created.length, 'RTCPeerConnections: our dial and the answer burst').toBeLessThanOrEqual(1 + WEBRTC_ANSWERS_BURST_PER_VIA);
+    for (const session of stub.created) expect(session.signals.length).toBeLessThanOrEqual(WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION);
+    const bound = WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION + WEBRTC_ANSWERS_BURST_PER_VIA * (WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION + 1) + SIGNAL_BURST_MESSAGES;
+    expect(victim.signal.stats.delivered, 'offers handed to the transport').toBeLessThanOrEqual(bound);
+    expect(relay.onVictim(), 'the relay is not blamed for what it forwards').toBeDefined();
+    await finishScene(scene);
+  });
+
+  it('`unreachable` replies to signals we never sent take from the sender\'s own allowance: a flood costs it its connection (ERR_RATE_LIMIT)', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const since = Date.now();
+    const unreachable = encodeSignalMessage({ type: 'unreachable', to: generateNodeKey().nodeId });
+    for (let i = 0; i < 10 * FLOOD && attacker.onVictim() !== undefined; i++) {
+      attacker.peer.trySend(SIGNAL_CHANNEL_ID, unreachable);
+      if (i % 500 === 499) await sleep(5);
+    }
+    // Before: never cut; past the relayed bucket each one was read and dropped, 10,000 of them.
+    await expectCutOff(victim, attacker, 'ERR_RATE_LIMIT', 3000, since);
+    await finishScene(scene);
+  });
+});
