@@ -66,8 +66,8 @@ export interface NegotiationCaps {
 
 export interface NegotiationsOptions {
   createPeer: SimplePeerFactory;
-  /** Passes one of our signals to `remote` through `via`; false when it could not be sent. */
-  sendSignal(via: string, remote: string, data: SignalData): boolean;
+  /** Passes one of our signals to `remote` through `via`; false when it could not be sent, `onLost` when it waited and could not go. */
+  sendSignal(via: string, remote: string, data: SignalData, onLost: () => void): boolean;
   dials: NegotiationCaps;
   answers: NegotiationCaps;
   onRoute?: ((route: WebRtcRoute) => void) | undefined;
@@ -180,10 +180,10 @@ export class Negotiations {
       timer = clock.setTimeout(() => negotiation.fail(new TransportError(`${what}: not connected in ${ms} ms`, { peerId: remote })), ms);
     }
     request.signal?.addEventListener('abort', onAbort, { once: true });
+    const relaySendFailed = (): void =>
+      negotiation.fail(new TransportError(`Could not send a WebRTC signal to relay ${via}`, { peerId: remote, detail: { reason: 'relay-send', via } }));
     peer.on('signal', (data) => {
-      if (!this.options.sendSignal(via, remote, data)) {
-        negotiation.fail(new TransportError(`Could not send a WebRTC signal to relay ${via}`, { peerId: remote, detail: { reason: 'relay-send', via } }));
-      }
+      if (!this.options.sendSignal(via, remote, data, relaySendFailed)) relaySendFailed();
     });
     peer.on('connect', () => {
       if (settled) return;

@@ -9,6 +9,8 @@ import {
   SIGNAL_MAX_MESSAGE_BYTES,
   SIGNAL_RATE_PER_SECOND,
   SIGNAL_RELAY_ROUTES_PER_PEER,
+  SIGNAL_SEND_MAX_WAITING,
+  SIGNAL_SEND_PACE_SHARE,
   SIGNAL_RELAYED_ALLOWANCE_FACTOR,
   SIGNAL_RELAYED_SENDER_FACTOR,
   SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY,
@@ -18,6 +20,7 @@ import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './sig
 import { BoundedMap } from '../util/bounded-map.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { systemClock } from '../util/clock.js';
+import { SignalPacer } from './signal-pacer.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {
@@ -108,6 +111,8 @@ export class SignalAgent extends BaseAgent {
   private readonly ratePerMs: number;
   private readonly burst: number;
   private readonly now: () => number;
+  /** What we originate, paced below what a peer with the default limits takes from us. */
+  private readonly pacer: SignalPacer;
 
   constructor(private readonly options: SignalAgentOptions = {}) {
     super();
@@ -115,6 +120,13 @@ export class SignalAgent extends BaseAgent {
     this.ratePerMs = (options.ratePerSecond ?? SIGNAL_RATE_PER_SECOND) / 1000;
     this.burst = options.burstMessages ?? SIGNAL_BURST_MESSAGES;
     this.now = options.now ?? (() => this.sw?.options.clock.now() ?? systemClock.now());
+    this.pacer = new SignalPacer({
+      ratePerMs: (SIGNAL_SEND_PACE_SHARE * SIGNAL_RATE_PER_SECOND) / 1000,
+      burst: Math.floor(SIGNAL_SEND_PACE_SHARE * SIGNAL_BURST_MESSAGES),
+      maxWaiting: SIGNAL_SEND_MAX_WAITING,
+      clock: () => this.sw?.options.clock ?? systemClock,
+      send: trySendSignal,
+    });
   }
 
   /** The Switch this agent runs in (set by `start`), for the transport. */
@@ -133,17 +145,25 @@ export class SignalAgent extends BaseAgent {
   }
 
   /**
-   * Sends a signal to `to` through the connected peer `via` (which may be `to` itself). Never waits;
-   * returns false when `via` is not connected or its queue is full.
+   * Sends a signal to `to` through the connected peer `via` (which may be `to` itself), at once or, past
+   * the pace `via` takes from us, when its turn comes (SignalPacer). Returns false when `via` is not
+   * connected, its queue is full or too many of our signals wait for it; `onLost` hears of one that
+   * waited and could not go.
    */
-  sendSignal(via: string, to: string, data: SignalData): boolean {
+  sendSignal(via: string, to: string, data: SignalData, onLost?: () => void): boolean {
     const sw = this.sw;
     const peer = sw?.getPeer(via);
     if (sw === undefined || peer === undefined) return false;
-    return trySendSignal(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }));
+    return this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), onLost);
+  }
+
+  override stop(): void {
+    this.pacer.stop();
+    super.stop();
   }
 
   override removePeer(peer: Peer, _reason: Error | undefined): void {
+    this.pacer.forget(peer);
     this.options.onPeerGone?.(peer.id);
   }
 
@@ -208,7 +228,9 @@ export class SignalAgent extends BaseAgent {
       return;
     }
     this.stats.unreachable++;
-    trySendSignal(peer, encodeSignalMessage({ type: 'unreachable', to: message.to }));
+    // Our own word to the peer, so paced like our signals; advisory, so never kept waiting (past the pace
+    // the sender's negotiation ends at its deadline instead of at once).
+    this.pacer.send(peer, encodeSignalMessage({ type: 'unreachable', to: message.to }), undefined, false);
   }
 
   /** Takes one token from one of the peer's buckets (capacity and rate scaled by `factor`). */

@@ -10,7 +10,8 @@ import { generateNodeKey } from '../../src/crypto/keys.js';
 import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
 import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
 import { waitFor, within } from '../helpers/wait.js';
-import { connectAttacker, expectCutOff, finishScene, sleep, stopHostileNodes } from './harness.js';
+import { SignalAgent } from '../../src/webrtc/signal-agent.js';
+import { connectAttacker, expectCutOff, finishScene, sleep, startHonest, stopHostileNodes } from './harness.js';
 import { guardProcessFaults, startLightScene } from './raw-peer.js';
 
 afterEach(stopHostileNodes);
@@ -60,6 +61,31 @@ describe('signalling out of sequence', () => {
     }
     // Before: never cut; past the relayed bucket each one was read and dropped, 10,000 of them.
     await expectCutOff(victim, attacker, 'ERR_RATE_LIMIT', 3000, since);
+    await finishScene(scene);
+  });
+});
+
+describe('our own signalling, paced to what a relay takes', () => {
+  it('eight peers of an honest relay each offering once: our answers and candidates (14 each) go at the relay\'s pace, and the relay keeps us', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const [, relay] = scene.honest; // the victim dialled it: the relay forwards any offer to the victim
+    victim.stubRtc!.candidatesPerSession = 13;
+    const heard: number[] = [];
+    const senders = await Promise.all(
+      Array.from({ length: WEBRTC_ANSWERS_BURST_PER_VIA }, async (_, index) => {
+        heard[index] = 0;
+        const sender = await startHonest('tcp://127.0.0.1:0', new SignalAgent({ relay: false, onSignal: () => void heard[index]!++ }));
+        await sender.sw.dial(relay.address);
+        return sender;
+      }),
+    );
+    for (const sender of senders) sender.signal.sendSignal(relay.id, victim.id, OFFER);
+    const expected = WEBRTC_ANSWERS_BURST_PER_VIA * 14;
+    // Before: 112 signals at once, past the relay's burst of 100: it cut the victim (ERR_RATE_LIMIT).
+    await waitFor(() => heard.reduce((sum, n) => sum + n, 0) >= expected || victim.sw.getPeer(relay.id) === undefined, 8000, 'every answer and candidate relayed');
+    expect(victim.disconnects.filter((d) => d.id === relay.id).map((d) => (d.reason as { code?: string } | undefined)?.code ?? 'clean'), 'the relay keeps the victim').toEqual([]);
+    expect(heard.reduce((sum, n) => sum + n, 0), 'answers and candidates the senders got').toBe(expected);
     await finishScene(scene);
   });
 });
