@@ -163,8 +163,9 @@ export class SignalAgent extends BaseAgent {
   }
 
   override removePeer(peer: Peer, _reason: Error | undefined): void {
-    this.pacer.forget(peer);
+    // Negotiations through it fail as `relay-gone` first: what they had waiting is then lost to no one.
     this.options.onPeerGone?.(peer.id);
+    this.pacer.forget(peer);
   }
 
   receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
