@@ -120,9 +120,11 @@ export class SignalAgent extends BaseAgent {
     this.ratePerMs = (options.ratePerSecond ?? SIGNAL_RATE_PER_SECOND) / 1000;
     this.burst = options.burstMessages ?? SIGNAL_BURST_MESSAGES;
     this.now = options.now ?? (() => this.sw?.options.clock.now() ?? systemClock.now());
+    // Peers' limits are not ours to know: the default's, or ours when lower (a network that lowers them
+    // is taken to lower them everywhere).
     this.pacer = new SignalPacer({
-      ratePerMs: (SIGNAL_SEND_PACE_SHARE * SIGNAL_RATE_PER_SECOND) / 1000,
-      burst: Math.floor(SIGNAL_SEND_PACE_SHARE * SIGNAL_BURST_MESSAGES),
+      ratePerMs: (SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_RATE_PER_SECOND / 1000, this.ratePerMs)),
+      burst: Math.max(1, Math.floor(SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_BURST_MESSAGES, this.burst))),
       maxWaiting: SIGNAL_SEND_MAX_WAITING,
       clock: () => this.sw?.options.clock ?? systemClock,
       send: trySendSignal,
