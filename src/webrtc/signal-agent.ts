@@ -188,6 +188,14 @@ export class SignalAgent extends BaseAgent {
     const unsolicited = message.type === 'unreachable' && this.options.inNegotiation?.(peer.id, message.to) !== true;
     const relayed = (message.type === 'unreachable' && !unsolicited) || (message.type === 'signal' && message.to === sw.nodeId && message.from !== peer.id);
     if (relayed && message.type === 'signal' && peer.direction !== 'outbound' && this.options.isNegotiating?.(peer.id, message.from) !== true) {
+      // An answer or candidate may be a late one of a negotiation of ours through this peer that has just
+      // ended (connected, failed, given up): the peer keeps forwarding the remote's replies to us, and a
+      // remote may send one on purpose to get us to cut it. Dropped, on the peer's own allowance; an offer,
+      // or past that allowance, it is lying about the sender.
+      if (message.data.type !== 'offer' && this.take(peer, BUCKET, 1)) {
+        this.stats.dropped++;
+        return;
+      }
       throw new ProtocolError('ERR_SPOOFED_SENDER', `Peer sent a signal claiming to come from ${message.from}, but it is not our relay`, {
         peerId: peer.id,
         detail: { claimedFrom: message.from },
@@ -223,7 +231,7 @@ export class SignalAgent extends BaseAgent {
     const target = !this.relay || message.to === peer.id ? undefined : sw.getPeer(message.to);
     const forwarded =
       target !== undefined &&
-      takesRelayedFrom(target, peer.id) &&
+      takesRelayedFrom(target, peer.id, message.data) &&
       trySendSignal(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
     if (forwarded) {
       this.stats.relayed++;
@@ -293,11 +301,14 @@ function trySendSignal(peer: Peer, message: Uint8Array): boolean {
  * Whether `target` will take a signal from `from` relayed by us. A peer that dialled us chose us as a
  * relay and takes any; a peer we dialled takes only the signals of a node it is negotiating with
  * through us, and stops us (ERR_SPOOFED_SENDER) for any other: so forwarding one would let any peer of
- * ours cut us off from the peers we dialled.
+ * ours cut us off from the peers we dialled. Through a route only replies go (the target made the
+ * offer): a route outlives the target's negotiation, and an offer after it ended got us cut. The one
+ * honest offer lost is glare (both dialled at once): the other side's dial fails `unreachable`, and it
+ * answers the target's offer instead.
  */
-function takesRelayedFrom(target: Peer, from: string): boolean {
+function takesRelayedFrom(target: Peer, from: string, data: SignalData): boolean {
   if (target.direction === 'inbound') return true;
-  return (target.data.get(RELAY_ROUTES) as Set<string> | undefined)?.has(from) === true;
+  return data.type !== 'offer' && (target.data.get(RELAY_ROUTES) as Set<string> | undefined)?.has(from) === true;
 }
 
 /** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */

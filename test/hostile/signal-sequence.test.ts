@@ -10,7 +10,7 @@ import { generateNodeKey } from '../../src/crypto/keys.js';
 import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
 import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
 import { waitFor, within } from '../helpers/wait.js';
-import { SignalAgent } from '../../src/webrtc/signal-agent.js';
+import { SignalAgent, type IncomingSignal } from '../../src/webrtc/signal-agent.js';
 import { connectAttacker, expectCutOff, finishScene, sleep, startHonest, stopHostileNodes } from './harness.js';
 import { guardProcessFaults, startLightScene } from './raw-peer.js';
 
@@ -18,6 +18,8 @@ afterEach(stopHostileNodes);
 guardProcessFaults();
 
 const OFFER: SignalData = { type: 'offer', sdp: 'v=0 offer' };
+const ANSWER: SignalData = { type: 'answer', sdp: 'v=0 answer' };
+const CANDIDATE: SignalData = { type: 'candidate', candidate: { candidate: 'candidate:0 1 udp 2122260223 192.0.2.1 50000 typ host', sdpMLineIndex: 0, sdpMid: '0' } };
 const FLOOD = 1000;
 
 describe('signalling out of sequence', () => {
@@ -89,6 +91,55 @@ describe('our own signalling, paced to what a relay takes', () => {
     await waitFor(() => heard.reduce((sum, n) => sum + n, 0) >= expected || victim.sw.getPeer(relay.id) === undefined, 8000, 'every answer and candidate relayed');
     expect(victim.disconnects.filter((d) => d.id === relay.id).map((d) => (d.reason as { code?: string } | undefined)?.code ?? 'clean'), 'the relay keeps the victim').toEqual([]);
     expect(heard.reduce((sum, n) => sum + n, 0), 'answers and candidates the senders got').toBe(expected);
+    await finishScene(scene);
+  });
+});
+
+describe('a relay that dialled us, forwarding what it may', () => {
+  it('a late signal of a negotiation we ended, forwarded by a relay that dialled us, is dropped: the relay keeps its link (before: ERR_SPOOFED_SENDER)', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const remote = await connectAttacker(victim);
+    let negotiating = true;
+    const received: IncomingSignal[] = [];
+    // x dials `remote` through the victim, which dialled x: to x the victim is no relay it chose.
+    const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({
+      isNegotiating: (via, from) => negotiating && via === victim.id && from === remote.id,
+      onSignal: (incoming) => void received.push(incoming),
+    }));
+    await victim.sw.dial(x.address);
+    expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
+    await waitFor(() => remote.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID), 3000, 'the offer relayed to the remote');
+    remote.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: ANSWER }));
+    await waitFor(() => received.length === 1, 3000, 'the answer relayed back');
+    // x's negotiation ends (connected, failed, timed out); the remote's last candidates are still on the way.
+    negotiating = false;
+    for (let i = 0; i < 3; i++) remote.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: CANDIDATE }));
+    await waitFor(() => victim.signal.stats.relayed >= 4, 3000, 'the late candidates relayed');
+    await sleep(300);
+    expect(x.sw.getPeer(victim.id), 'x keeps its link to the victim').toBeDefined();
+    expect(victim.disconnects.filter((d) => d.id === x.id).map((d) => (d.reason as { code?: string } | undefined)?.code ?? 'clean')).toEqual([]);
+    expect(received, 'nothing of an ended negotiation reaches the transport').toHaveLength(1);
+    await finishScene(scene);
+  });
+
+  it('an offer from a node x negotiated with, after the negotiation ended, is not forwarded to x by the victim that dialled it: x keeps the victim (before: x cut it, ERR_SPOOFED_SENDER)', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const remote = await connectAttacker(victim);
+    let negotiating = true;
+    const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({ isNegotiating: (via, from) => negotiating && via === victim.id && from === remote.id }));
+    await victim.sw.dial(x.address);
+    expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
+    await waitFor(() => remote.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID), 3000, 'the offer relayed to the remote');
+    negotiating = false;
+    const before = remote.agent.messages.length;
+    remote.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: OFFER }));
+    // The victim says `unreachable` instead of forwarding it.
+    await waitFor(() => remote.agent.messages.length > before, 3000, "the victim's reply");
+    await sleep(300);
+    expect(x.sw.getPeer(victim.id), 'x keeps its link to the victim').toBeDefined();
+    expect(remote.onVictim(), 'the remote keeps its link too').toBeDefined();
     await finishScene(scene);
   });
 });
