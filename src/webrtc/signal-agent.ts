@@ -76,6 +76,8 @@ const BUCKET = Symbol('signal-agent-bucket');
 const RELAYED_BUCKET = Symbol('signal-agent-relayed-bucket');
 const RELAYED_SENDER_SHARES = Symbol('signal-agent-relayed-sender-shares');
 const RELAY_ROUTES = Symbol('signal-agent-relay-routes');
+const SIGNALLED_THROUGH = Symbol('signal-agent-signalled-through');
+const SIGNALLED_THROUGH_PER_RELAY = 4 * SIGNAL_RELAY_ROUTES_PER_PEER;
 
 /**
  * The signalling agent on channel 0x01 (`{ type: 'signal', from, to, data }`, msgpack).
@@ -156,7 +158,16 @@ export class SignalAgent extends BaseAgent {
     const sw = this.sw;
     const peer = sw?.getPeer(via);
     if (sw === undefined || peer === undefined) return false;
+    if (to !== via && peer.direction === 'inbound') rememberSignalled(peer, to);
     return this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), onLost);
+  }
+
+  /**
+   * Whether we negotiate with `from` through `peer`: a dial of ours, or (glare) the answer to an offer
+   * that met our dial, whose candidates come through the same relay.
+   */
+  private negotiatesThrough(peer: Peer, from: string): boolean {
+    return this.options.isNegotiating?.(peer.id, from) === true || this.options.inNegotiation?.(peer.id, from) === true;
   }
 
   override stop(): void {
@@ -187,12 +198,14 @@ export class SignalAgent extends BaseAgent {
     // per candidate we sent after the first failed the dial) are well within a burst.
     const unsolicited = message.type === 'unreachable' && this.options.inNegotiation?.(peer.id, message.to) !== true;
     const relayed = (message.type === 'unreachable' && !unsolicited) || (message.type === 'signal' && message.to === sw.nodeId && message.from !== peer.id);
-    if (relayed && message.type === 'signal' && peer.direction !== 'outbound' && this.options.isNegotiating?.(peer.id, message.from) !== true) {
-      // An answer or candidate may be a late one of a negotiation of ours through this peer that has just
-      // ended (connected, failed, given up): the peer keeps forwarding the remote's replies to us, and a
-      // remote may send one on purpose to get us to cut it. Dropped, on the peer's own allowance; an offer,
-      // or past that allowance, it is lying about the sender.
-      if (message.data.type !== 'offer' && this.take(peer, BUCKET, 1)) {
+    if (relayed && message.type === 'signal' && peer.direction !== 'outbound' && !this.negotiatesThrough(peer, message.from)) {
+      // A relay we did not choose forwards the replies of nodes we signalled through it (its route lasts
+      // until 16 newer ones push it out): a late candidate of a negotiation that has ended, or an offer of
+      // a node we dialled, sent after we connected or gave up, is what such a relay passes on honestly,
+      // and a remote may send one on purpose to get us to cut the relay. Dropped, on the relay's own
+      // allowance. Any other sender, or past that allowance, is a lie about the sender.
+      const replyOfOurs = message.data.type !== 'offer' || hasSignalled(peer, message.from);
+      if (replyOfOurs && this.take(peer, BUCKET, 1)) {
         this.stats.dropped++;
         return;
       }
@@ -231,7 +244,7 @@ export class SignalAgent extends BaseAgent {
     const target = !this.relay || message.to === peer.id ? undefined : sw.getPeer(message.to);
     const forwarded =
       target !== undefined &&
-      takesRelayedFrom(target, peer.id, message.data) &&
+      takesRelayedFrom(target, peer.id) &&
       trySendSignal(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
     if (forwarded) {
       this.stats.relayed++;
@@ -301,14 +314,28 @@ function trySendSignal(peer: Peer, message: Uint8Array): boolean {
  * Whether `target` will take a signal from `from` relayed by us. A peer that dialled us chose us as a
  * relay and takes any; a peer we dialled takes only the signals of a node it is negotiating with
  * through us, and stops us (ERR_SPOOFED_SENDER) for any other: so forwarding one would let any peer of
- * ours cut us off from the peers we dialled. Through a route only replies go (the target made the
- * offer): a route outlives the target's negotiation, and an offer after it ended got us cut. The one
- * honest offer lost is glare (both dialled at once): the other side's dial fails `unreachable`, and it
- * answers the target's offer instead.
+ * ours cut us off from the peers we dialled.
  */
-function takesRelayedFrom(target: Peer, from: string, data: SignalData): boolean {
+function takesRelayedFrom(target: Peer, from: string): boolean {
   if (target.direction === 'inbound') return true;
-  return data.type !== 'offer' && (target.data.get(RELAY_ROUTES) as Set<string> | undefined)?.has(from) === true;
+  return (target.data.get(RELAY_ROUTES) as Set<string> | undefined)?.has(from) === true;
+}
+
+/**
+ * We signalled `to` through `relay`, a peer that dialled us (so no relay we chose): the replies it
+ * forwards from `to` are ours, also once our negotiation has ended. Four times a relay's routes, the
+ * most recent: a relay keeps a route only for signals it forwarded.
+ */
+function rememberSignalled(relay: Peer, to: string): void {
+  let targets = relay.data.get(SIGNALLED_THROUGH) as Set<string> | undefined;
+  if (targets === undefined) relay.data.set(SIGNALLED_THROUGH, (targets = new Set()));
+  targets.delete(to);
+  targets.add(to);
+  if (targets.size > SIGNALLED_THROUGH_PER_RELAY) targets.delete(targets.values().next().value!);
+}
+
+function hasSignalled(relay: Peer, from: string): boolean {
+  return (relay.data.get(SIGNALLED_THROUGH) as Set<string> | undefined)?.has(from) === true;
 }
 
 /** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */
