@@ -317,8 +317,12 @@ function trySendSignal(peer: Peer, message: Uint8Array): boolean {
  * ours cut us off from the peers we dialled.
  */
 function takesRelayedFrom(target: Peer, from: string): boolean {
-  if (target.direction === 'inbound') return true;
-  return (target.data.get(RELAY_ROUTES) as Set<string> | undefined)?.has(from) === true;
+  return target.direction === 'inbound' || isRemembered(target, RELAY_ROUTES, from);
+}
+
+/** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */
+function rememberRoute(peer: Peer, to: string): void {
+  remember(peer, RELAY_ROUTES, to, SIGNAL_RELAY_ROUTES_PER_PEER);
 }
 
 /**
@@ -327,22 +331,22 @@ function takesRelayedFrom(target: Peer, from: string): boolean {
  * most recent: a relay keeps a route only for signals it forwarded.
  */
 function rememberSignalled(relay: Peer, to: string): void {
-  let targets = relay.data.get(SIGNALLED_THROUGH) as Set<string> | undefined;
-  if (targets === undefined) relay.data.set(SIGNALLED_THROUGH, (targets = new Set()));
-  targets.delete(to);
-  targets.add(to);
-  if (targets.size > SIGNALLED_THROUGH_PER_RELAY) targets.delete(targets.values().next().value!);
+  remember(relay, SIGNALLED_THROUGH, to, SIGNALLED_THROUGH_PER_RELAY);
 }
 
 function hasSignalled(relay: Peer, from: string): boolean {
-  return (relay.data.get(SIGNALLED_THROUGH) as Set<string> | undefined)?.has(from) === true;
+  return isRemembered(relay, SIGNALLED_THROUGH, from);
 }
 
-/** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */
-function rememberRoute(peer: Peer, to: string): void {
-  let routes = peer.data.get(RELAY_ROUTES) as Set<string> | undefined;
-  if (routes === undefined) peer.data.set(RELAY_ROUTES, (routes = new Set()));
-  routes.delete(to);
-  routes.add(to);
-  if (routes.size > SIGNAL_RELAY_ROUTES_PER_PEER) routes.delete(routes.values().next().value!);
+/** Adds `id` to the peer's set under `key` as its most recent, keeping the `capacity` most recent. */
+function remember(peer: Peer, key: symbol, id: string, capacity: number): void {
+  let ids = peer.data.get(key) as Set<string> | undefined;
+  if (ids === undefined) peer.data.set(key, (ids = new Set()));
+  ids.delete(id);
+  ids.add(id);
+  if (ids.size > capacity) ids.delete(ids.values().next().value!);
+}
+
+function isRemembered(peer: Peer, key: symbol, id: string): boolean {
+  return (peer.data.get(key) as Set<string> | undefined)?.has(id) === true;
 }
