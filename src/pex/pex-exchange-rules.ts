@@ -16,14 +16,24 @@ import { printable } from '../util/printable.js';
 export function mayAsk(peer: Peer, state: PexPeerState | undefined, config: PexConfig, now: () => number): state is PexPeerState {
   if (state === undefined || state.awaitingResponse || state.punished || !peer.hasChannel(PEX_CHANNEL_ID)) return false;
   const gap = Math.max(config.ensurePeersIntervalMs, 2 * config.minRequestIntervalMs, config.minRequestGapMs);
-  return state.lastRequestSentAt === 0 || now() - state.lastRequestSentAt >= gap;
+  if (state.lastRequestSentAt === 0) return true;
+  const nowMs = now();
+  if (nowMs < state.lastRequestSentAt) {
+    // Our wall clock stepped back: the wait starts over from here (the peer's clock did not step, so
+    // asking at once could be too soon for it), rather than lasting until the clock has caught up.
+    state.lastRequestSentAt = nowMs;
+    return false;
+  }
+  return nowMs - state.lastRequestSentAt >= gap;
 }
 
 /** A pexRequest sooner than minRequestIntervalMs after the peer's last one, to a seed as to anyone. */
 export function requestTooSoon(peer: Peer, state: PexPeerState, nowMs: number, config: PexConfig): ProtocolError | undefined {
   // Seeds too: a seed answers once per connection and hangs up, and each answer samples the book,
   // so requests pipelined before the hang-up would otherwise each cost a sample (and a timer).
-  if (state.lastRequestReceivedAt === 0 || nowMs - state.lastRequestReceivedAt >= config.minRequestIntervalMs) return undefined;
+  // Our wall clock stepping back (NTP) is not the peer asking early: it would have banned every peer
+  // that asked next. The interval is counted from this request on.
+  if (state.lastRequestReceivedAt === 0 || nowMs < state.lastRequestReceivedAt || nowMs - state.lastRequestReceivedAt >= config.minRequestIntervalMs) return undefined;
   const sinceMs = nowMs - state.lastRequestReceivedAt;
   return new ProtocolError('ERR_PEX_REQUEST_TOO_SOON', `pexRequest ${sinceMs} ms after the last one (minimum ${config.minRequestIntervalMs} ms)`, {
     peerId: peer.id,

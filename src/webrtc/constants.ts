@@ -12,6 +12,13 @@ export const SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES = 256;
 export const SIGNAL_RATE_PER_SECOND = 20;
 /** …and the burst a peer may send at once (one connection setup is ~5–20 messages). */
 export const SIGNAL_BURST_MESSAGES = 100;
+/**
+ * What we originate to one peer is paced to this share of the allowance above (a peer with the default
+ * limits stops a sender past it): the rest is margin for the network bunching our signals up on the way.
+ */
+export const SIGNAL_SEND_PACE_SHARE = 0.75;
+/** Our signals that may wait for their turn per peer; past them a send is refused (a dozen per negotiation). */
+export const SIGNAL_SEND_MAX_WAITING = 256;
 /** Signals a relay forwards to us may be this many times one peer's own rate and burst… */
 export const SIGNAL_RELAYED_ALLOWANCE_FACTOR = 10;
 /**

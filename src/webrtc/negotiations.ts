@@ -31,6 +31,12 @@ export interface Negotiation {
   readonly remote: string;
   /** Hands the remote's offer, answer or ICE candidate to the RTCPeerConnection; a bad one fails it. */
   signal(data: SignalData): void;
+  /**
+   * Counts a signal of the remote's that is not handed on (an offer that loses glare to our dial) toward
+   * the cap: set aside uncounted, a relay could send such offers for as long as the dial lasted, past
+   * every allowance (signals of a negotiation in flight skip the relay's, as this cap bounds them).
+   */
+  setAside(): void;
   /** Ends it: the RTCPeerConnection is closed and `onFailed` told. Once; later calls do nothing. */
   fail(error: Error): void;
 }
@@ -60,8 +66,8 @@ export interface NegotiationCaps {
 
 export interface NegotiationsOptions {
   createPeer: SimplePeerFactory;
-  /** Passes one of our signals to `remote` through `via`; false when it could not be sent. */
-  sendSignal(via: string, remote: string, data: SignalData): boolean;
+  /** Passes one of our signals to `remote` through `via`; false when it could not be sent, `onLost` when it waited and could not go. */
+  sendSignal(via: string, remote: string, data: SignalData, onLost: () => void): boolean;
   dials: NegotiationCaps;
   answers: NegotiationCaps;
   onRoute?: ((route: WebRtcRoute) => void) | undefined;
@@ -124,6 +130,18 @@ export class Negotiations {
       if (this.inFlight.get(key) === negotiation) this.inFlight.delete(key);
       request.signal?.removeEventListener('abort', onAbort);
     };
+    /** Adds `count` signals received; past the cap the negotiation fails and false is returned. */
+    const countSignals = (count: number): boolean => {
+      signalsReceived += count;
+      if (signalsReceived <= WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION) return true;
+      negotiation.fail(
+        new TransportError(`${what}: over ${WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION} signals from ${remote} via ${via}`, {
+          peerId: remote,
+          detail: { reason: 'too-many-signals', via },
+        }),
+      );
+      return false;
+    };
     const negotiation: Negotiation = {
       initiator,
       via,
@@ -141,23 +159,14 @@ export class Negotiations {
         }
         const screened = screenRemoteSignal(data, this.options.allowLoopbackCandidates);
         // A candidate inside an SDP costs what a trickled one does.
-        signalsReceived += data.type === 'candidate' ? 1 : 1 + screened.candidates;
-        if (signalsReceived > WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION) {
-          negotiation.fail(
-            new TransportError(`${what}: over ${WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION} signals from ${remote} via ${via}`, {
-              peerId: remote,
-              detail: { reason: 'too-many-signals', via },
-            }),
-          );
-          return;
-        }
-        if (screened.data === undefined) return;
+        if (!countSignals(data.type === 'candidate' ? 1 : 1 + screened.candidates) || screened.data === undefined) return;
         try {
           peer.signal(screened.data);
         } catch (error) {
           negotiation.fail(new TransportError(`Bad WebRTC signal from ${remote} via ${via}: ${(error as Error).message}`, { peerId: remote, cause: error }));
         }
       },
+      setAside: () => void countSignals(1),
       fail: (error) => {
         if (settled) return;
         settle();
@@ -171,10 +180,10 @@ export class Negotiations {
       timer = clock.setTimeout(() => negotiation.fail(new TransportError(`${what}: not connected in ${ms} ms`, { peerId: remote })), ms);
     }
     request.signal?.addEventListener('abort', onAbort, { once: true });
+    const relaySendFailed = (): void =>
+      negotiation.fail(new TransportError(`Could not send a WebRTC signal to relay ${via}`, { peerId: remote, detail: { reason: 'relay-send', via } }));
     peer.on('signal', (data) => {
-      if (!this.options.sendSignal(via, remote, data)) {
-        negotiation.fail(new TransportError(`Could not send a WebRTC signal to relay ${via}`, { peerId: remote, detail: { reason: 'relay-send', via } }));
-      }
+      if (!this.options.sendSignal(via, remote, data, relaySendFailed)) relaySendFailed();
     });
     peer.on('connect', () => {
       if (settled) return;

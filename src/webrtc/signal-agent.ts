@@ -9,6 +9,8 @@ import {
   SIGNAL_MAX_MESSAGE_BYTES,
   SIGNAL_RATE_PER_SECOND,
   SIGNAL_RELAY_ROUTES_PER_PEER,
+  SIGNAL_SEND_MAX_WAITING,
+  SIGNAL_SEND_PACE_SHARE,
   SIGNAL_RELAYED_ALLOWANCE_FACTOR,
   SIGNAL_RELAYED_SENDER_FACTOR,
   SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY,
@@ -18,6 +20,7 @@ import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './sig
 import { BoundedMap } from '../util/bounded-map.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { systemClock } from '../util/clock.js';
+import { SignalPacer } from './signal-pacer.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {
@@ -73,6 +76,8 @@ const BUCKET = Symbol('signal-agent-bucket');
 const RELAYED_BUCKET = Symbol('signal-agent-relayed-bucket');
 const RELAYED_SENDER_SHARES = Symbol('signal-agent-relayed-sender-shares');
 const RELAY_ROUTES = Symbol('signal-agent-relay-routes');
+const SIGNALLED_THROUGH = Symbol('signal-agent-signalled-through');
+const SIGNALLED_THROUGH_PER_RELAY = 4 * SIGNAL_RELAY_ROUTES_PER_PEER;
 
 /**
  * The signalling agent on channel 0x01 (`{ type: 'signal', from, to, data }`, msgpack).
@@ -108,6 +113,8 @@ export class SignalAgent extends BaseAgent {
   private readonly ratePerMs: number;
   private readonly burst: number;
   private readonly now: () => number;
+  /** What we originate, paced below what a peer with the default limits takes from us. */
+  private readonly pacer: SignalPacer;
 
   constructor(private readonly options: SignalAgentOptions = {}) {
     super();
@@ -115,6 +122,15 @@ export class SignalAgent extends BaseAgent {
     this.ratePerMs = (options.ratePerSecond ?? SIGNAL_RATE_PER_SECOND) / 1000;
     this.burst = options.burstMessages ?? SIGNAL_BURST_MESSAGES;
     this.now = options.now ?? (() => this.sw?.options.clock.now() ?? systemClock.now());
+    // Peers' limits are not ours to know: the default's, or ours when lower (a network that lowers them
+    // is taken to lower them everywhere).
+    this.pacer = new SignalPacer({
+      ratePerMs: (SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_RATE_PER_SECOND / 1000, this.ratePerMs)),
+      burst: Math.max(1, Math.floor(SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_BURST_MESSAGES, this.burst))),
+      maxWaiting: SIGNAL_SEND_MAX_WAITING,
+      clock: () => this.sw?.options.clock ?? systemClock,
+      send: trySendSignal,
+    });
   }
 
   /** The Switch this agent runs in (set by `start`), for the transport. */
@@ -133,18 +149,36 @@ export class SignalAgent extends BaseAgent {
   }
 
   /**
-   * Sends a signal to `to` through the connected peer `via` (which may be `to` itself). Never waits;
-   * returns false when `via` is not connected or its queue is full.
+   * Sends a signal to `to` through the connected peer `via` (which may be `to` itself), at once or, past
+   * the pace `via` takes from us, when its turn comes (SignalPacer). Returns false when `via` is not
+   * connected, its queue is full or too many of our signals wait for it; `onLost` hears of one that
+   * waited and could not go.
    */
-  sendSignal(via: string, to: string, data: SignalData): boolean {
+  sendSignal(via: string, to: string, data: SignalData, onLost?: () => void): boolean {
     const sw = this.sw;
     const peer = sw?.getPeer(via);
     if (sw === undefined || peer === undefined) return false;
-    return trySendSignal(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }));
+    if (to !== via && peer.direction === 'inbound') rememberSignalled(peer, to);
+    return this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), onLost);
+  }
+
+  /**
+   * Whether we negotiate with `from` through `peer`: a dial of ours, or (glare) the answer to an offer
+   * that met our dial, whose candidates come through the same relay.
+   */
+  private negotiatesThrough(peer: Peer, from: string): boolean {
+    return this.options.isNegotiating?.(peer.id, from) === true || this.options.inNegotiation?.(peer.id, from) === true;
+  }
+
+  override stop(): void {
+    this.pacer.stop();
+    super.stop();
   }
 
   override removePeer(peer: Peer, _reason: Error | undefined): void {
+    // Negotiations through it fail as `relay-gone` first: what they had waiting is then lost to no one.
     this.options.onPeerGone?.(peer.id);
+    this.pacer.forget(peer);
   }
 
   receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
@@ -157,8 +191,24 @@ export class SignalAgent extends BaseAgent {
     // connection when it exceeds its bucket. Our relays are the peers we dialled, and any peer we
     // started a negotiation through: another peer that names someone else as the sender is lying,
     // which costs it the connection.
-    const relayed = message.type === 'unreachable' || (message.to === sw.nodeId && message.from !== peer.id);
-    if (relayed && message.type === 'signal' && peer.direction !== 'outbound' && this.options.isNegotiating?.(peer.id, message.from) !== true) {
+    // An `unreachable` is the peer's own reply to a signal we sent through it: relayed traffic only while
+    // that negotiation is in flight. About anything else (a negotiation over, or never ours) it is the
+    // peer's own message and takes from its own bucket: counted as relayed, it was dropped past the relayed
+    // bucket and never cost its sender anything, at any rate. An honest relay's few trailing replies (one
+    // per candidate we sent after the first failed the dial) are well within a burst.
+    const unsolicited = message.type === 'unreachable' && this.options.inNegotiation?.(peer.id, message.to) !== true;
+    const relayed = (message.type === 'unreachable' && !unsolicited) || (message.type === 'signal' && message.to === sw.nodeId && message.from !== peer.id);
+    if (relayed && message.type === 'signal' && peer.direction !== 'outbound' && !this.negotiatesThrough(peer, message.from)) {
+      // A relay we did not choose forwards the replies of nodes we signalled through it (its route lasts
+      // until 16 newer ones push it out): a late candidate of a negotiation that has ended, or an offer of
+      // a node we dialled, sent after we connected or gave up, is what such a relay passes on honestly,
+      // and a remote may send one on purpose to get us to cut the relay. Dropped, on the relay's own
+      // allowance. Any other sender, or past that allowance, is a lie about the sender.
+      const replyOfOurs = message.data.type !== 'offer' || hasSignalled(peer, message.from);
+      if (replyOfOurs && this.take(peer, BUCKET, 1)) {
+        this.stats.dropped++;
+        return;
+      }
       throw new ProtocolError('ERR_SPOOFED_SENDER', `Peer sent a signal claiming to come from ${message.from}, but it is not our relay`, {
         peerId: peer.id,
         detail: { claimedFrom: message.from },
@@ -202,7 +252,9 @@ export class SignalAgent extends BaseAgent {
       return;
     }
     this.stats.unreachable++;
-    trySendSignal(peer, encodeSignalMessage({ type: 'unreachable', to: message.to }));
+    // Our own word to the peer, so paced like our signals; advisory, so never kept waiting (past the pace
+    // the sender's negotiation ends at its deadline instead of at once).
+    this.pacer.send(peer, encodeSignalMessage({ type: 'unreachable', to: message.to }), undefined, false);
   }
 
   /** Takes one token from one of the peer's buckets (capacity and rate scaled by `factor`). */
@@ -265,15 +317,36 @@ function trySendSignal(peer: Peer, message: Uint8Array): boolean {
  * ours cut us off from the peers we dialled.
  */
 function takesRelayedFrom(target: Peer, from: string): boolean {
-  if (target.direction === 'inbound') return true;
-  return (target.data.get(RELAY_ROUTES) as Set<string> | undefined)?.has(from) === true;
+  return target.direction === 'inbound' || isRemembered(target, RELAY_ROUTES, from);
 }
 
 /** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */
 function rememberRoute(peer: Peer, to: string): void {
-  let routes = peer.data.get(RELAY_ROUTES) as Set<string> | undefined;
-  if (routes === undefined) peer.data.set(RELAY_ROUTES, (routes = new Set()));
-  routes.delete(to);
-  routes.add(to);
-  if (routes.size > SIGNAL_RELAY_ROUTES_PER_PEER) routes.delete(routes.values().next().value!);
+  remember(peer, RELAY_ROUTES, to, SIGNAL_RELAY_ROUTES_PER_PEER);
+}
+
+/**
+ * We signalled `to` through `relay`, a peer that dialled us (so no relay we chose): the replies it
+ * forwards from `to` are ours, also once our negotiation has ended. Four times a relay's routes, the
+ * most recent: a relay keeps a route only for signals it forwarded.
+ */
+function rememberSignalled(relay: Peer, to: string): void {
+  remember(relay, SIGNALLED_THROUGH, to, SIGNALLED_THROUGH_PER_RELAY);
+}
+
+function hasSignalled(relay: Peer, from: string): boolean {
+  return isRemembered(relay, SIGNALLED_THROUGH, from);
+}
+
+/** Adds `id` to the peer's set under `key` as its most recent, keeping the `capacity` most recent. */
+function remember(peer: Peer, key: symbol, id: string, capacity: number): void {
+  let ids = peer.data.get(key) as Set<string> | undefined;
+  if (ids === undefined) peer.data.set(key, (ids = new Set()));
+  ids.delete(id);
+  ids.add(id);
+  if (ids.size > capacity) ids.delete(ids.values().next().value!);
+}
+
+function isRemembered(peer: Peer, key: symbol, id: string): boolean {
+  return (peer.data.get(key) as Set<string> | undefined)?.has(id) === true;
 }

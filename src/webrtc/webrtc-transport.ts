@@ -144,7 +144,7 @@ export class WebRtcTransport implements Transport {
     });
     this.negotiations = new Negotiations({
       createPeer: options.createPeer,
-      sendSignal: (via, remote, data) => this.signalAgent.sendSignal(via, remote, data),
+      sendSignal: (via, remote, data, onLost) => this.signalAgent.sendSignal(via, remote, data, onLost),
       dials: { total: options.maxPendingDials ?? WEBRTC_MAX_PENDING_DIALS, perVia: options.maxPendingDialsPerVia ?? WEBRTC_MAX_PENDING_DIALS_PER_VIA },
       answers: {
         total: options.maxPendingAccepts ?? WEBRTC_MAX_PENDING_ACCEPTS,
@@ -219,9 +219,13 @@ export class WebRtcTransport implements Transport {
     const negotiation = this.negotiations.get(via, from);
     if (negotiation !== undefined && negotiation.initiator && data.type === 'offer') {
       // Glare: both ends dialled each other through the same relay. As in the Switch, the dial of
-      // the node with the lower id wins: the other side drops its own dial and answers.
+      // the node with the lower id wins: the other side drops its own dial and answers. A node that
+      // takes no offers (not listening) keeps its dial: dropping it would leave neither dial standing.
       const ourId = this.signalAgent.switch?.nodeId ?? '';
-      if (ourId < from) return;
+      if (ourId < from || !this.takesOffers()) {
+        negotiation.setAside();
+        return;
+      }
       negotiation.fail(new TransportError(`Simultaneous WebRTC dial with ${from}: answering theirs`, { peerId: from, detail: { reason: 'glare' } }));
       this.accept(from, via, data);
       return;
@@ -233,10 +237,15 @@ export class WebRtcTransport implements Transport {
     if (data.type === 'offer') this.accept(from, via, data);
   }
 
-  private accept(from: string, via: string, offer: SignalData): void {
-    const onLink = this.onLink;
+  /** Whether offers addressed to us are answered: we listen on `webrtc://<our id>`. */
+  private takesOffers(): boolean {
     const sw = this.signalAgent.switch;
-    if (onLink === undefined || sw === undefined || this.listenId !== sw.nodeId || sw.getPeer(from) !== undefined) return;
+    return this.onLink !== undefined && sw !== undefined && this.listenId === sw.nodeId;
+  }
+
+  private accept(from: string, via: string, offer: SignalData): void {
+    const sw = this.signalAgent.switch;
+    if (!this.takesOffers() || sw === undefined || sw.getPeer(from) !== undefined) return;
     if (!this.negotiations.hasRoom(false, via, from)) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;

@@ -107,19 +107,27 @@ export function heapProbe(sampleMs = 20): HeapProbe {
 /** Records every session (and the signals it was given) the victim's WebRTC transport opens. */
 export class StubRtc {
   readonly created: { initiator: boolean; signals: SignalData[]; destroyed: boolean }[] = [];
+  /** ICE candidates each session trickles after its offer or answer (a real one: a dozen or more). */
+  candidatesPerSession = 0;
   factory = ({ initiator }: { initiator: boolean }): SimplePeerLike => {
     const emitter = new EventEmitter();
     const record = { initiator, signals: [] as SignalData[], destroyed: false };
     this.created.push(record);
     const later = (event: string, data?: unknown): unknown => setTimeout(() => emitter.emit(event, data), 0);
-    if (initiator) later('signal', { type: 'offer', sdp: 'v=0 stub' });
+    const describe = (type: 'offer' | 'answer'): void => {
+      later('signal', { type, sdp: 'v=0 stub' });
+      for (let i = 0; i < this.candidatesPerSession; i++) {
+        later('signal', { type: 'candidate', candidate: { candidate: `candidate:${i} 1 udp 2122260223 192.0.2.1 ${50000 + i} typ host`, sdpMLineIndex: 0, sdpMid: '0' } });
+      }
+    };
+    if (initiator) describe('offer');
     return {
       bufferSize: 0,
       connected: false,
       get destroyed() {
         return record.destroyed;
       },
-      signal: (data: SignalData) => record.signals.push(data) && data.type === 'offer' && !record.destroyed && later('signal', { type: 'answer', sdp: 'v=0 stub' }),
+      signal: (data: SignalData) => void (record.signals.push(data) && data.type === 'offer' && !record.destroyed && describe('answer')),
       send: () => undefined,
       destroy: () => !record.destroyed && (record.destroyed = true) && later('close'),
       on: (event: string, listener: (...args: unknown[]) => void) => emitter.on(event, listener),

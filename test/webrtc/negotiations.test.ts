@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import { ClosedError, TransportError } from '../../src/errors.js';
-import type { Switch } from '../../src/switch/switch.js';
+import { Switch } from '../../src/switch/switch.js';
 import { parseAddress } from '../../src/transport/address.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { SIGNAL_CHANNEL_ID } from '../../src/webrtc/constants.js';
@@ -141,5 +141,32 @@ describe('WebRTC negotiations', () => {
     expect(await failureOf(rtc.dial(rtcAddress(higher.nodeId, relay)))).toMatchObject({ message: expect.stringMatching(/in progress/) });
     await rtc.close();
     expect(await failureOf(toHigher)).toBeInstanceOf(ClosedError);
+  });
+
+  it('keep our dial against an offer from a lower id when we take no offers (not listening on webrtc): yielding would leave neither dial', async () => {
+    const [low, high] = [generateNodeKey(), generateNodeKey()].sort((x, y) => (x.nodeId < y.nodeId ? -1 : 1)) as [ReturnType<typeof generateNodeKey>, ReturnType<typeof generateNodeKey>];
+    const network = new MemoryNetwork();
+    const rtc = new WebRtcTransport({ createPeer: () => new SilentPeer() });
+    // Dials over WebRTC but does not listen on it: it never answers an offer.
+    const us = new Switch({ identity: high, network: 'signal-rules', transports: [network.transport(), rtc], listen: ['memory://us'] });
+    us.addAgent('signal', rtc.signalAgent);
+    await us.start();
+    try {
+      const relay = await node(network, 'relay', new SignalAgent());
+      await us.dial(relay.addresses[0]!);
+      const lower = await node(network, 'lower', new SignalAgent(), [], low);
+      const dial = rtc.dial(rtcAddress(lower.nodeId, relay));
+      const outcome = dial.then(() => 'connected', (error: unknown) => error);
+      const toRelay = await lower.dial(relay.addresses[0]!);
+      toRelay.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: lower.nodeId, to: us.nodeId, data: OFFER }));
+      await waitFor(() => rtc.signalAgent.stats.delivered === 1, 3000, 'the offer to arrive');
+      // Before: our dial failed at once as glare, and the offer went unanswered.
+      expect(await Promise.race([outcome, new Promise((resolve) => setTimeout(() => resolve('pending'), 300))])).toBe('pending');
+      expect(rtc.pendingAcceptCounts().total).toBe(0);
+      await rtc.close();
+      expect(await failureOf(dial)).toBeInstanceOf(ClosedError);
+    } finally {
+      await us.stop();
+    }
   });
 });

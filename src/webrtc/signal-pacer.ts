@@ -1,0 +1,102 @@
+import type { Peer } from '../switch/peer.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
+
+/** A signal waiting for its turn; `onLost` hears if it cannot go after all. */
+interface Waiting {
+  readonly message: Uint8Array;
+  readonly onLost: (() => void) | undefined;
+}
+
+/** What we originate to one peer: its bucket, the signals waiting, and the timer for the next turn. */
+interface Lane {
+  readonly bucket: TokenBucketState;
+  readonly waiting: Waiting[];
+  timer: TimerHandle | undefined;
+}
+
+export interface SignalPacerOptions {
+  /** Signals a millisecond, sustained, and at once. */
+  ratePerMs: number;
+  burst: number;
+  /** Signals that may wait for one peer; past them a send is refused. */
+  maxWaiting: number;
+  clock: () => Clock;
+  /** The actual send (trySend on the signalling channel); false when it could not go. */
+  send(peer: Peer, message: Uint8Array): boolean;
+}
+
+/**
+ * Paces what we originate to each peer (our offers, answers and candidates through it, our
+ * `unreachable` replies to it) below what that peer takes from us: a SignalAgent stops a peer that
+ * originates more than its bucket (ERR_RATE_LIMIT). One WebRTC answer or dial is an SDP and a dozen
+ * or more trickled candidates (14 in Node here), so eight peers of an honest relay each offering us
+ * once, or eight dials of ours through it, passed its burst of 100 at once, and the relay cut us.
+ * Signals past the pace wait their turn, at most `maxWaiting` per peer; past that a send is refused.
+ */
+export class SignalPacer {
+  private readonly lanes = new Map<Peer, Lane>();
+
+  constructor(private readonly options: SignalPacerOptions) {}
+
+  /**
+   * Sends `message` to `peer` now or when its turn comes. False when it cannot: the send was refused,
+   * too many wait already, or (`mayWait` false) it cannot go at once. `onLost` hears of a signal that
+   * waited and could not go (the peer left, its send queue was full).
+   */
+  send(peer: Peer, message: Uint8Array, onLost?: () => void, mayWait = true): boolean {
+    const lane = this.laneOf(peer);
+    if (lane.waiting.length === 0 && this.refill(lane)) {
+      if (!this.options.send(peer, message)) return false;
+      lane.bucket.tokens -= 1;
+      return true;
+    }
+    if (!mayWait || lane.waiting.length >= this.options.maxWaiting) return false;
+    lane.waiting.push({ message, onLost });
+    this.schedule(peer, lane);
+    return true;
+  }
+
+  /** The peer is gone: what waited for it is lost. */
+  forget(peer: Peer): void {
+    const lane = this.lanes.get(peer);
+    if (lane === undefined) return;
+    this.lanes.delete(peer);
+    this.options.clock().clearTimeout(lane.timer);
+    for (const { onLost } of lane.waiting.splice(0)) onLost?.();
+  }
+
+  /** Every peer is gone (the agent stops). */
+  stop(): void {
+    for (const peer of [...this.lanes.keys()]) this.forget(peer);
+  }
+
+  private laneOf(peer: Peer): Lane {
+    let lane = this.lanes.get(peer);
+    if (lane === undefined) this.lanes.set(peer, (lane = { bucket: fullBucket(this.options.burst, this.options.clock().now()), waiting: [], timer: undefined }));
+    return lane;
+  }
+
+  private refill(lane: Lane): boolean {
+    return refillBucket(lane.bucket, this.options.burst, this.options.ratePerMs, this.options.clock().now());
+  }
+
+  private schedule(peer: Peer, lane: Lane): void {
+    if (lane.timer !== undefined) return;
+    const waitMs = Math.max(1, Math.ceil((1 - lane.bucket.tokens) / this.options.ratePerMs));
+    lane.timer = this.options.clock().setTimeout(() => {
+      lane.timer = undefined;
+      this.sendWaiting(peer, lane);
+    }, waitMs);
+  }
+
+  /** Sends what the bucket allows now, in order; reschedules for the rest. */
+  private sendWaiting(peer: Peer, lane: Lane): void {
+    while (lane.waiting.length > 0 && this.refill(lane)) {
+      const next = lane.waiting.shift()!;
+      lane.bucket.tokens -= 1;
+      if (!this.options.send(peer, next.message)) next.onLost?.();
+    }
+    if (lane.waiting.length > 0) this.schedule(peer, lane);
+  }
+}
