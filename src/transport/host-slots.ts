@@ -1,5 +1,5 @@
 import { endpointHost, endpointHostGroup } from './address.js';
-import { classifyHost } from './ip.js';
+import { classifyHost, hostPlace } from './ip.js';
 
 /**
  * Who holds a pending slot: its host group (an IPv4 address or IPv6 /64, what the per-host cap counts)
@@ -13,10 +13,19 @@ export interface SlotHolder {
 
 const NOBODY: SlotHolder = { host: undefined, network: undefined };
 
-/** The holder a remote endpoint (`1.2.3.4:5`, `[::1]:5`) stands for. */
+/**
+ * The holder a remote endpoint (`1.2.3.4:5`, `[::1]:5`) stands for. An IPv6 address with an IPv4 inside
+ * (NAT64, 6to4, Teredo) is that IPv4's host, as it is that IPv4's network: by its /64, every IPv4 peer
+ * reaching an IPv6-only node through a NAT64 or SIIT prefix (64:ff9b::a.b.c.d) was one host, all held to
+ * one host's cap, and a host of two networks (the last one taken named it) that the busiest network
+ * could not find.
+ */
 export function slotHolderOf(remoteAddress: string): SlotHolder {
-  const host = endpointHostGroup(remoteAddress);
-  return host === undefined ? NOBODY : { host, network: classifyHost(endpointHost(remoteAddress)!).group };
+  const address = endpointHost(remoteAddress);
+  if (address === undefined) return NOBODY;
+  const { family, group } = classifyHost(address);
+  const host = family === 'ipv6' && group.startsWith('ipv4:') ? hostPlace(address) : endpointHostGroup(remoteAddress);
+  return { host, network: group };
 }
 
 /**
