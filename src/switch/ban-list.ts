@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
 import { sameHostKey } from '../transport/ip.js';
 import { MAX_BAN_ENTRIES } from './constants.js';
@@ -32,6 +33,8 @@ export class BanList {
 
   /** `target`: a node id or an address. */
   ban(target: string, durationMs: number): void {
+    // NaN never equals itself, so its heap pair would pass for stale: a ban never given way, one more past maxEntries each.
+    if (Number.isNaN(durationMs)) throw new ConfigError('ERR_INVALID_ARGUMENT', 'A ban needs a duration in milliseconds, not NaN');
     const expires = this.now() + durationMs;
     for (const key of keysOf(target)) {
       const held = this.until.get(key);

@@ -1,5 +1,5 @@
 import { endpointHost, endpointHostGroup } from './address.js';
-import { classifyHost } from './ip.js';
+import { classifyHost, hostPlace } from './ip.js';
 
 /**
  * Who holds a pending slot: its host group (an IPv4 address or IPv6 /64, what the per-host cap counts)
@@ -13,10 +13,19 @@ export interface SlotHolder {
 
 const NOBODY: SlotHolder = { host: undefined, network: undefined };
 
-/** The holder a remote endpoint (`1.2.3.4:5`, `[::1]:5`) stands for. */
+/**
+ * The holder a remote endpoint (`1.2.3.4:5`, `[::1]:5`) stands for. An IPv6 address with an IPv4 inside
+ * (NAT64, 6to4, Teredo) is that IPv4's host, as it is that IPv4's network: by its /64, every IPv4 peer
+ * reaching an IPv6-only node through a NAT64 or SIIT prefix (64:ff9b::a.b.c.d) was one host, all held to
+ * one host's cap, and a host of two networks (the last one taken named it) that the busiest network
+ * could not find.
+ */
 export function slotHolderOf(remoteAddress: string): SlotHolder {
-  const host = endpointHostGroup(remoteAddress);
-  return host === undefined ? NOBODY : { host, network: classifyHost(endpointHost(remoteAddress)!).group };
+  const address = endpointHost(remoteAddress);
+  if (address === undefined) return NOBODY;
+  const { family, group } = classifyHost(address);
+  const host = family === 'ipv6' && group.startsWith('ipv4:') ? hostPlace(address) : endpointHostGroup(remoteAddress);
+  return { host, network: group };
 }
 
 /**
@@ -61,35 +70,31 @@ export class HostSlots {
   }
 
   /**
-   * The host group to take a slot from when the pool is full, for a newcomer from `newcomer`: the
-   * busiest host of the network holding the most, if that network holds more than the newcomer's, or
-   * if it is the newcomer's own network and that host holds more than the newcomer's host. Undefined
-   * when there is none. Counting networks first means one operator's many addresses (a /16 or an IPv6
-   * /32: a cloud block, a /48 of 65,536 /64s) take turns among themselves: a newcomer from there
-   * cannot push out a connection from another network, while one from elsewhere always may.
+   * The host group to take a slot from when the pool is full, for a newcomer from `newcomer`: of the
+   * hosts holding more than the newcomer's host, the busiest of the network holding the most, if that
+   * network holds more than the newcomer's or is the newcomer's own. Undefined when there is none.
+   * Counting networks first means one operator's many addresses (a /16 or an IPv6 /32: a cloud block, a
+   * /48 of 65,536 /64s) take turns among themselves: a newcomer from there cannot push out a connection
+   * from another network. Counting hosts too means one address takes no more than its share of a
+   * busier network: compared by network alone, a host holding k slots could push out links of hosts
+   * holding one each, up to the per-host cap, for as long as their network held more.
    */
   busiest(newcomer: SlotHolder): string | undefined {
-    let network: string | undefined;
-    let most = 0;
-    for (const [candidate, count] of this.byNetwork) {
-      if (count > most) [network, most] = [candidate, count];
+    const newcomerHolds = this.held(newcomer.host);
+    const newcomerNetworkHolds = this.heldByNetwork(newcomer.network);
+    let busiest: string | undefined;
+    let [inBusiestNetwork, inBusiestHost] = [0, 0];
+    for (const [host, count] of this.byHost) {
+      if (count <= newcomerHolds) continue;
+      const network = this.networkOfHost.get(host);
+      const inNetwork = this.heldByNetwork(network);
+      if (network !== newcomer.network && inNetwork <= newcomerNetworkHolds) continue;
+      if (inNetwork > inBusiestNetwork || (inNetwork === inBusiestNetwork && count > inBusiestHost)) [busiest, inBusiestNetwork, inBusiestHost] = [host, inNetwork, count];
     }
-    if (network === undefined) return this.busiestHost(undefined, this.held(newcomer.host));
-    if (network !== newcomer.network) return most > this.heldByNetwork(newcomer.network) ? this.busiestHost(network, 0) : undefined;
-    return this.busiestHost(network, this.held(newcomer.host));
+    return busiest;
   }
 
   private heldByNetwork(network: string | undefined): number {
     return network === undefined ? 0 : (this.byNetwork.get(network) ?? 0);
-  }
-
-  /** The host of `network` holding the most, if more than `newcomerHolds`. */
-  private busiestHost(network: string | undefined, newcomerHolds: number): string | undefined {
-    let busiest: string | undefined;
-    let most = newcomerHolds;
-    for (const [host, count] of this.byHost) {
-      if (count > most && this.networkOfHost.get(host) === network) [busiest, most] = [host, count];
-    }
-    return busiest;
   }
 }

@@ -103,3 +103,25 @@ it('one network\'s many hosts rotating through a full handshake pool never push 
   expect(third.closedAt).toBeUndefined();
   expect(otherNetwork.closedAt).toBeUndefined();
 });
+
+it('one address from another network takes one slot of a full pool of single links, not its per-host cap', async () => {
+  // Honest handshakes from one busy network (a LAN, one cloud region), one each. Compared by network
+  // alone, a single attacker address pushed one out per connection until it held its per-host cap (8),
+  // as long as its network held fewer than theirs; by host it could take one, as before networks counted.
+  const pool = 16;
+  const victim = await startNode({ maxPendingInbound: pool, handshakeTimeoutMs: 20_000 });
+  const port = tcpPort(victim.address);
+  const honest: RawSocket[] = [];
+  for (let i = 0; i < pool; i++) honest.push(await openRaw(port, { localAddress: `127.2.0.${1 + i}` }));
+  sockets.push(...honest);
+  await waitFor(() => handshakeSlots(victim.sw).pending === pool, 3000, 'every handshake slot held');
+  const attacker: RawSocket[] = [];
+  for (let i = 0; i < PER_HOST; i++) attacker.push(await openRaw(port, { localAddress: '127.9.0.1' }));
+  sockets.push(...attacker);
+  // Each attacker link cost one link: itself (dropped on arrival) or an honest one it pushed out.
+  await waitFor(() => sockets.filter((raw) => raw.closedAt !== undefined).length >= PER_HOST, 5000, 'a link closed per attacker link');
+  await sleep(100);
+  expect(honest.filter((raw) => raw.closedAt !== undefined).length, 'honest links pushed out').toBe(1);
+  expect(attacker.filter((raw) => raw.closedAt === undefined).length, 'attacker links held').toBe(1);
+  expect(handshakeSlots(victim.sw).pending).toBe(pool);
+});

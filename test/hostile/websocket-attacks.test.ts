@@ -123,30 +123,49 @@ describe('our WebSocket server against upgrades that never complete', () => {
 
   it('one network\'s many hosts rotating through the full upgrade pool never push out a connection from another network', async () => {
     const pool = 8;
-    const listener = await wsTransport({ maxPendingUpgrades: pool }).listen!(parseAddress('ws://127.0.0.1:0/'), () => undefined);
-    listeners.push(listener);
-    const port = listener.addresses[0]!.port;
-    let closedCount = 0;
-    const open = async (localAddress: string): Promise<{ closed: boolean }> => {
-      const state = { closed: false };
-      const { closedAfterMs } = await halfOpenUpgrade(port, localAddress);
-      void closedAfterMs.then(() => {
-        state.closed = true;
-        closedCount++;
-      });
-      return state;
-    };
+    const { open, closedCount } = await upgradePool(pool);
     // 127.2.0.0/16: one network, a fresh address per connection, as a cloud block or an IPv6 /48.
     for (let i = 0; i < pool - 1; i++) await open(`127.2.0.${1 + i}`);
     const otherNetwork = await open('127.0.0.1');
     const rotations = 20;
     for (let i = 0; i < rotations; i++) await open(`127.2.1.${1 + i}`);
-    await waitFor(() => closedCount >= rotations, 3000, 'a connection closed per newcomer');
+    await waitFor(() => closedCount() >= rotations, 3000, 'a connection closed per newcomer');
     await sleep(100);
     expect(otherNetwork.closed, 'the other network\'s upgrade is still pending').toBe(false);
-    expect(closedCount).toBe(rotations);
+    expect(closedCount()).toBe(rotations);
+  });
+
+  it('one address from a quieter network takes one slot of a full upgrade pool of single connections, not its per-host cap', async () => {
+    const pool = 8;
+    const { open, closedCount } = await upgradePool(pool);
+    const honest: { closed: boolean }[] = [];
+    for (let i = 0; i < pool; i++) honest.push(await open(`127.2.0.${1 + i}`));
+    const attacks = 8; // the default per-host cap
+    for (let i = 0; i < attacks; i++) await open('127.9.0.1');
+    await waitFor(() => closedCount() >= attacks, 3000, 'a connection closed per attacker connection');
+    await sleep(100);
+    // Compared by network alone: 4 honest upgrades pushed out (until the attacker's network held as many).
+    expect(honest.filter((state) => state.closed).length, 'honest upgrades pushed out').toBe(1);
   });
 });
+
+/** A ws listener whose upgrade pool holds `pool`, and half-open upgrades to it from a given address. */
+async function upgradePool(pool: number): Promise<{ open: (localAddress: string) => Promise<{ closed: boolean }>; closedCount: () => number }> {
+  const listener = await wsTransport({ maxPendingUpgrades: pool }).listen!(parseAddress('ws://127.0.0.1:0/'), () => undefined);
+  listeners.push(listener);
+  const port = listener.addresses[0]!.port;
+  let closedCount = 0;
+  const open = async (localAddress: string): Promise<{ closed: boolean }> => {
+    const state = { closed: false };
+    const { closedAfterMs } = await halfOpenUpgrade(port, localAddress);
+    void closedAfterMs.then(() => {
+      state.closed = true;
+      closedCount++;
+    });
+    return state;
+  };
+  return { open, closedCount: () => closedCount };
+}
 
 
 describe('a browser-style WebSocket link (no pause) against a server flooding tiny messages', () => {

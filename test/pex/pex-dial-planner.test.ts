@@ -293,6 +293,34 @@ describe('Outbound network-group diversity', () => {
     expect(planDials(page({ seedCanHelp: false }), 8).addresses).toEqual([throughSecond]);
   });
 
+  it('the yield never dials a liar\'s address past the untrusted share, however many it sends', () => {
+    // Red team of the yield above: with peers' addresses at their share while the seed answers, a liar
+    // that floods the book with pages through the crowded relay (or through itself) gets none dialled,
+    // round after round; the yield takes only the seed's.
+    const { book, context } = setup();
+    const [relay, first, liar] = [nodeId(70), nodeId(71), nodeId(72)];
+    const relaySource = tcp(70, publicHost(70));
+    const liarSource = `webrtc://${liar}?via=${first}`;
+    for (let n = 100; n < 160; n++) book.addAddress(`webrtc://${nodeId(n)}?via=${n % 2 === 0 ? relay : liar}`, liarSource);
+    const page = (seedCanHelp: boolean): DialPlanContext =>
+      context({
+        outbound: 3,
+        outboundSources: [relaySource, `webrtc://${first}?via=${relay}`, liarSource],
+        outboundGroups: [`webrtc:${relay}`, `webrtc:${first}`, `webrtc:${liar}`],
+        trustedSources: new Set([relay]),
+        canDial: (protocol) => protocol === 'webrtc',
+        isConnected: (id) => [relay, first, liar].includes(id),
+        seedCanHelp,
+      });
+    for (let round = 0; round < 20; round++) expect(planDials(page(true), 8).addresses).toEqual([]);
+    const fromSeed = `webrtc://${nodeId(200)}?via=${relay}`;
+    book.addAddress(fromSeed, relaySource);
+    expect(planDials(page(true), 8).addresses).toEqual([fromSeed]);
+    // They are in the book and dialable: with the share lifted (no seed answers), the yield takes one.
+    book.markAttempt(fromSeed);
+    expect(planDials(page(false), 8).addresses).toHaveLength(1);
+  });
+
   it('groups IPv4 by /16, IPv6 by /32, names by domain, WebRTC by relay, memory by host', () => {
     const id = 'ab'.repeat(20);
     expect(networkGroupOf(`tcp://${id}@127.1.0.1:1`)).toBe('ipv4:127.1');
