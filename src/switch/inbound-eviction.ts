@@ -1,4 +1,4 @@
-import { endpointHost } from '../transport/address.js';
+import { endpointHost, endpointRelay } from '../transport/address.js';
 import { classifyHost } from '../transport/ip.js';
 import { INBOUND_EVICTION_PROTECTED_FRACTION } from './constants.js';
 import type { Peer } from './peer.js';
@@ -14,8 +14,8 @@ import type { Peer } from './peer.js';
 export function inboundHostGroup(remoteAddress: string): string | undefined {
   const host = endpointHost(remoteAddress);
   if (host !== undefined) return classifyHost(host).group;
-  const via = /^webrtc:\/\/[^?#]*\?(?:[^#]*&)?via=([0-9a-fA-F]{1,64})(?:[&#]|$)/.exec(remoteAddress)?.[1];
-  return via === undefined ? undefined : `via:${via.toLowerCase()}`;
+  const via = endpointRelay(remoteAddress);
+  return via === undefined ? undefined : `via:${via}`;
 }
 
 export interface EvictionCandidate {

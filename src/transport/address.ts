@@ -159,6 +159,14 @@ export function parseNormalized(text: string): { readonly text: string; readonly
 }
 
 /**
+ * The relay a WebRTC link was negotiated through, from its remote address (`webrtc://<id>?via=<relay>`,
+ * as WebRTC links name their peer), lower-cased; undefined for any other endpoint.
+ */
+export function endpointRelay(remoteAddress: string): string | undefined {
+  return /^webrtc:\/\/[^?#]*\?(?:[^#]*&)?via=([0-9a-fA-F]{1,64})(?:[&#]|$)/.exec(remoteAddress)?.[1]?.toLowerCase();
+}
+
+/**
  * The IP of a transport endpoint as Links report it (`127.0.0.1:5000`, `[::1]:5000`), or undefined for
  * endpoints that are not IP:port (memory links). IPv4-mapped IPv6 (`::ffff:1.2.3.4`) becomes the IPv4.
  * A zone (`[fe80::1%eth0]:5000`, as Node reports a link-local peer) is dropped: an endpoint with no

@@ -1,10 +1,11 @@
-import { endpointHost, endpointHostGroup } from './address.js';
+import { endpointHost, endpointHostGroup, endpointRelay } from './address.js';
 import { classifyHost, hostPlace } from './ip.js';
 
 /**
  * Who holds a pending slot: its host group (an IPv4 address or IPv6 /64, what the per-host cap counts)
- * and the network that host is in (an IPv4 /16 or IPv6 /32, the address book's groups). Both undefined
- * when the transport names no host.
+ * and the network that host is in (an IPv4 /16 or IPv6 /32, the address book's groups); for a WebRTC
+ * link, both are the relay it was negotiated through. Both undefined when the transport names no host
+ * (in-memory links).
  */
 export interface SlotHolder {
   readonly host: string | undefined;
@@ -22,10 +23,22 @@ const NOBODY: SlotHolder = { host: undefined, network: undefined };
  */
 export function slotHolderOf(remoteAddress: string): SlotHolder {
   const address = endpointHost(remoteAddress);
-  if (address === undefined) return NOBODY;
+  if (address === undefined) return webrtcHolderOf(remoteAddress);
   const { family, group } = classifyHost(address);
   const host = family === 'ipv6' && group.startsWith('ipv4:') ? hostPlace(address) : endpointHostGroup(remoteAddress);
   return { host, network: group };
+}
+
+/**
+ * A WebRTC link's relay, as one host and one network (as inbound eviction groups them): every peer one
+ * relay introduces could be that relay's. Without a host they counted against no per-host cap, could
+ * never be pushed out, and each could push out a pending IP link.
+ */
+function webrtcHolderOf(remoteAddress: string): SlotHolder {
+  const relay = endpointRelay(remoteAddress);
+  if (relay === undefined) return NOBODY;
+  const group = `via:${relay}`;
+  return { host: group, network: group };
 }
 
 /**

@@ -20,7 +20,24 @@ describe('slotHolderOf', () => {
     // The rest as before: an IPv4 (also when mapped) or an IPv6 /64, in its /16 or /32.
     expect(slotHolderOf('[::ffff:10.1.2.3]:5000')).toEqual({ host: '10.1.2.3', network: 'ipv4:10.1' });
     expect(slotHolderOf('[2001:db8:1:2:aaaa::1]:5000')).toEqual({ host: '2001:db8:1:2::/64', network: 'ipv6:20010db8' });
-    expect(slotHolderOf('webrtc://abc?via=def')).toEqual({ host: undefined, network: undefined });
+    // In-memory links name no host.
+    expect(slotHolderOf('memory://abc@one')).toEqual({ host: undefined, network: undefined });
+  });
+
+  it('a WebRTC link counts as its relay, host and network', () => {
+    const relay = 'd'.repeat(40);
+    expect(slotHolderOf(`webrtc://${'a'.repeat(40)}?via=${relay.toUpperCase()}`)).toEqual({ host: `via:${relay}`, network: `via:${relay}` });
+    expect(slotHolderOf(`webrtc://${'a'.repeat(40)}`)).toEqual({ host: undefined, network: undefined });
+    // Before, no host: uncounted, never pushed out, and each newcomer through the relay could push out an
+    // IP link. Now a newcomer from another network pushes out one of them once the relay holds the most.
+    const slots = new HostSlots();
+    const throughRelay = (i: number): string => `webrtc://${i.toString(16).padStart(40, '0')}?via=${relay}`;
+    for (let i = 0; i < 3; i++) slots.take(slotHolderOf(throughRelay(i)));
+    slots.take(slotHolderOf('10.0.0.1:1'));
+    expect(slots.held(`via:${relay}`)).toBe(3);
+    expect(slots.busiest(slotHolderOf('10.9.0.1:1'))).toBe(`via:${relay}`);
+    // A fourth through the relay finds no network busier than its own, and no host of it holding more.
+    expect(slots.busiest(slotHolderOf(throughRelay(3)))).toBeUndefined();
   });
 
   it('NAT64 peers of many networks are not held to one host\'s cap', () => {
