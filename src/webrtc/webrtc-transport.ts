@@ -21,7 +21,7 @@ import {
   WEBRTC_MAX_PENDING_DIALS,
   WEBRTC_MAX_PENDING_DIALS_PER_VIA,
 } from './constants.js';
-import { AnswerAllowance, type AnswerRates } from './answer-allowance.js';
+import { ConnectionAllowance, type ConnectionRates } from './connection-allowance.js';
 import { abortReason, Negotiations, type WebRtcRoute } from './negotiations.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
@@ -108,10 +108,10 @@ export class WebRtcTransport implements Transport {
   private onLink: ((link: Link) => void) | undefined;
   private listenId: string | undefined;
   private readonly acceptTimeoutMs: number;
-  private answerAllowance: AnswerAllowance | undefined;
-  private readonly answerRates: AnswerRates;
-  private dialAllowance: AnswerAllowance | undefined;
-  private readonly dialRates: AnswerRates;
+  private answerAllowance: ConnectionAllowance | undefined;
+  private readonly answerRates: ConnectionRates;
+  private dialAllowance: ConnectionAllowance | undefined;
+  private readonly dialRates: ConnectionRates;
 
   constructor(options: WebRtcTransportOptions) {
     if (typeof options?.createPeer !== 'function') {
@@ -179,7 +179,7 @@ export class WebRtcTransport implements Transport {
       return Promise.reject(new TransportError(`Too many WebRTC dials in flight (${inFlight})`, { peerId: target, detail: { reason: 'pending-dials', via } }));
     }
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
-    this.dialAllowance ??= new AnswerAllowance(this.dialRates, () => sw.options.clock.now());
+    this.dialAllowance ??= new ConnectionAllowance(this.dialRates, () => sw.options.clock.now());
     if (!this.dialAllowance.take(via)) {
       return Promise.reject(new TransportError(`Too many new WebRTC dials this minute (through ${via})`, { peerId: target, detail: { reason: 'dial-allowance', via } }));
     }
@@ -249,7 +249,7 @@ export class WebRtcTransport implements Transport {
     if (!this.negotiations.hasRoom(false, via, from)) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
-    this.answerAllowance ??= new AnswerAllowance(this.answerRates, () => sw.options.clock.now());
+    this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
     if (!this.answerAllowance.take(via)) return;
     const answer = this.negotiations.start({
       initiator: false,

@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerAllowance } from '../../src/webrtc/answer-allowance.js';
+import { ConnectionAllowance } from '../../src/webrtc/connection-allowance.js';
 
 const RATES = { perMinute: 60, burst: 4, perMinutePerVia: 12, burstPerVia: 2 };
 
-function taken(allowance: AnswerAllowance, via: string, tries: number): number {
+function taken(allowance: ConnectionAllowance, via: string, tries: number): number {
   let n = 0;
   for (let i = 0; i < tries; i++) if (allowance.take(via)) n++;
   return n;
 }
 
-describe('AnswerAllowance', () => {
+describe('ConnectionAllowance', () => {
   it('gives each relay its burst, then its rate, within the total burst and rate', () => {
     let now = 0;
-    const allowance = new AnswerAllowance(RATES, () => now);
+    const allowance = new ConnectionAllowance(RATES, () => now);
     expect(taken(allowance, 'r1', 10)).toBe(2);
     expect(taken(allowance, 'r2', 10)).toBe(2);
     expect(taken(allowance, 'r3', 10)).toBe(0); // the total burst (4) is spent
@@ -25,7 +25,7 @@ describe('AnswerAllowance', () => {
 
   it('does not take from the total when the relay has nothing left, and never counts a clock step back as time', () => {
     let now = 10_000;
-    const allowance = new AnswerAllowance(RATES, () => now);
+    const allowance = new ConnectionAllowance(RATES, () => now);
     expect(taken(allowance, 'r1', 100)).toBe(2);
     expect(taken(allowance, 'r2', 2)).toBe(2);
     now -= 5_000;
@@ -34,7 +34,7 @@ describe('AnswerAllowance', () => {
 
   it('keeps at most 256 relays, a forgotten one starting with a full burst', () => {
     const now = 0;
-    const allowance = new AnswerAllowance({ perMinute: 1e9, burst: 1e9, perMinutePerVia: 0, burstPerVia: 1 }, () => now);
+    const allowance = new ConnectionAllowance({ perMinute: 1e9, burst: 1e9, perMinutePerVia: 0, burstPerVia: 1 }, () => now);
     for (let i = 0; i < 300; i++) expect(allowance.take(`r${i}`)).toBe(true);
     expect(allowance.take('r299')).toBe(false);
     expect(allowance.take('r0')).toBe(true); // forgotten: full again
