@@ -202,10 +202,17 @@ export class SignalAgent extends BaseAgent {
       // A relay we did not choose forwards the replies of nodes we signalled through it (its route lasts
       // until 16 newer ones push it out): a late candidate of a negotiation that has ended, or an offer of
       // a node we dialled, sent after we connected or gave up, is what such a relay passes on honestly,
-      // and a remote may send one on purpose to get us to cut the relay. Dropped, on the relay's own
-      // allowance. Any other sender, or past that allowance, is a lie about the sender.
-      const replyOfOurs = message.data.type !== 'offer' || hasSignalled(peer, message.from);
-      if (replyOfOurs && this.take(peer, BUCKET, 1)) {
+      // and a remote may send one on purpose to get us to cut the relay. Dropped. A node we signalled
+      // through it is one the relay routes for us: what it forwards of that node's is the node's own, up to
+      // what the relay takes from it (20/s by default, maybe more), so it costs the relay nothing: taken
+      // from the relay's own allowance, two such nodes each sending 95 had us cut the honest relay.
+      if (hasSignalled(peer, message.from)) {
+        this.stats.dropped++;
+        return;
+      }
+      // An answer or candidate of another node (our memory of 64 is not the relay's of 16 routes) is
+      // dropped on the relay's own allowance. Any other sender, or past that allowance, is a lie about the sender.
+      if (message.data.type !== 'offer' && this.take(peer, BUCKET, 1)) {
         this.stats.dropped++;
         return;
       }

@@ -128,6 +128,33 @@ describe('a relay that dialled us, forwarding what it may', () => {
     await finishScene(scene);
   });
 
+  it('two nodes x signalled through us each sending it 95 late candidates, all within what we take from them: x drops them on our relayed allowance and keeps us (before: on our own, ERR_SPOOFED_SENDER past it)', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const remotes = [await connectAttacker(victim), await connectAttacker(victim)];
+    let negotiating = true;
+    const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({
+      isNegotiating: (via, from) => negotiating && via === victim.id && remotes.some((r) => r.id === from),
+    }));
+    await victim.sw.dial(x.address);
+    for (const remote of remotes) expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
+    await waitFor(() => remotes.every((r) => r.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID)), 3000, 'the offers relayed');
+    // x's negotiations end; the remotes (attackers) then send what the victim lets each send it.
+    negotiating = false;
+    const late = SIGNAL_BURST_MESSAGES - 5;
+    for (const remote of remotes) {
+      const candidate = encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: CANDIDATE });
+      for (let i = 0; i < late; i++) remote.peer.trySend(SIGNAL_CHANNEL_ID, candidate);
+    }
+    await waitFor(() => victim.signal.stats.relayed >= 2 + 2 * late || x.sw.getPeer(victim.id) === undefined, 3000, 'the late candidates relayed');
+    await sleep(300);
+    // Before: x took them from the victim's own allowance (burst 100) and cut it past that.
+    expect(victim.disconnects.filter((d) => d.id === x.id).map((d) => (d.reason as { code?: string } | undefined)?.code ?? 'clean'), 'x keeps the victim').toEqual([]);
+    expect(remotes.every((r) => r.onVictim() !== undefined), 'the victim took them within each sender\'s allowance').toBe(true);
+    expect(x.signal.stats.dropped, 'dropped at x').toBe(2 * late);
+    await finishScene(scene);
+  });
+
   it('an offer from a node x dialled through us, sent after its negotiation ended, is dropped by x: x keeps the victim (before: ERR_SPOOFED_SENDER)', async () => {
     const scene = await startLightScene();
     const { victim } = scene;
