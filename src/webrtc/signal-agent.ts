@@ -158,8 +158,15 @@ export class SignalAgent extends BaseAgent {
     const sw = this.sw;
     const peer = sw?.getPeer(via);
     if (sw === undefined || peer === undefined) return false;
-    if (to !== via && peer.direction === 'inbound') rememberSignalled(peer, to);
-    return this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), onLost);
+    if (to === via || peer.direction !== 'inbound') return this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), onLost);
+    countSignalled(peer, to, 1);
+    const lost = (): void => {
+      countSignalled(peer, to, -1);
+      onLost?.();
+    };
+    if (this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), lost)) return true;
+    countSignalled(peer, to, -1);
+    return false;
   }
 
   /**
@@ -236,6 +243,7 @@ export class SignalAgent extends BaseAgent {
       });
     }
     if (message.type === 'unreachable') {
+      if (peer.direction === 'inbound') countSignalled(peer, message.to, -1);
       this.options.onUnreachable?.(peer.id, message.to);
       return;
     }
@@ -335,14 +343,26 @@ function rememberRoute(peer: Peer, to: string): void {
 /**
  * We signalled `to` through `relay`, a peer that dialled us (so no relay we chose): the replies it
  * forwards from `to` are ours, also once our negotiation has ended. Four times a relay's routes, the
- * most recent: a relay keeps a route only for signals it forwarded.
+ * most recent. A relay keeps a route only for signals it forwarded, and answers each one it did not
+ * with `unreachable`: `delta` counts our signals to `to` out (+1) and back (-1, unreachable or never
+ * sent). A node all of whose signals came back is one the relay has no route for from us: forgotten,
+ * so that dials it could not forward (made-up `webrtc://…?via=` addresses a liar hands our PEX) do not
+ * push out a node it still routes for us, whose next offer would have had us cut the relay.
  */
-function rememberSignalled(relay: Peer, to: string): void {
-  remember(relay, SIGNALLED_THROUGH, to, SIGNALLED_THROUGH_PER_RELAY);
+function countSignalled(relay: Peer, to: string, delta: 1 | -1): void {
+  let sent = relay.data.get(SIGNALLED_THROUGH) as BoundedMap<string, { out: number }> | undefined;
+  if (sent === undefined) relay.data.set(SIGNALLED_THROUGH, (sent = new BoundedMap(SIGNALLED_THROUGH_PER_RELAY)));
+  const entry = sent.get(to);
+  if (delta > 0) {
+    // A signal going out makes `to` the most recent; one coming back keeps its place.
+    sent.set(to, { out: (entry?.out ?? 0) + 1 });
+  } else if (entry !== undefined && --entry.out <= 0) {
+    sent.delete(to);
+  }
 }
 
 function hasSignalled(relay: Peer, from: string): boolean {
-  return isRemembered(relay, SIGNALLED_THROUGH, from);
+  return (relay.data.get(SIGNALLED_THROUGH) as BoundedMap<string, unknown> | undefined)?.get(from) !== undefined;
 }
 
 /** Adds `id` to the peer's set under `key` as its most recent, keeping the `capacity` most recent. */

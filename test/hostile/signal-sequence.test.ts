@@ -12,7 +12,7 @@ import { tcpTransport } from '../../platforms/node/tcp.js';
 import { webrtcTransport } from '../../platforms/node/webrtc.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { Switch } from '../../src/switch/switch.js';
-import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
+import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_DIALS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
 import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
 import { waitFor, within } from '../helpers/wait.js';
 import { SignalAgent, type IncomingSignal } from '../../src/webrtc/signal-agent.js';
@@ -175,6 +175,38 @@ describe('a relay that dialled us, forwarding what it may', () => {
     await sleep(300);
     expect(x.sw.getPeer(victim.id), 'x keeps its link to the victim').toBeDefined();
     expect(received, 'the offer does not reach the transport').toEqual([]);
+    await finishScene(scene);
+  });
+});
+
+describe('a relay that dialled us: who it routes for us', () => {
+  it('64 signals to made-up nodes through the relay (dials PEX was handed), each answered `unreachable`, do not flush the node x dialled before them: its offer is dropped and x keeps the relay (before: ERR_SPOOFED_SENDER)', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const remote = await connectAttacker(victim);
+    let negotiating = true;
+    let unreachable = 0;
+    const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({
+      isNegotiating: (via, from) => negotiating && via === victim.id && from === remote.id,
+      onUnreachable: () => void unreachable++,
+    }));
+    await victim.sw.dial(x.address);
+    expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
+    await waitFor(() => remote.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID), 3000, 'the offer relayed to the remote');
+    negotiating = false;
+    // Addresses a liar handed x's PEX (`webrtc://<made-up>?via=<relay>`): the relay forwards none, so
+    // it keeps its route to the remote, and answers each `unreachable`.
+    // In bursts of 8, as x's dial allowance through one relay lets them go.
+    const madeUp = 64;
+    for (let i = 0; i < madeUp; i += WEBRTC_DIALS_BURST_PER_VIA) {
+      for (let j = 0; j < WEBRTC_DIALS_BURST_PER_VIA; j++) expect(x.signal.sendSignal(victim.id, generateNodeKey().nodeId, OFFER)).toBe(true);
+      await waitFor(() => unreachable >= i + WEBRTC_DIALS_BURST_PER_VIA, 3000, 'the made-up dials answered unreachable');
+    }
+    const relayed = victim.signal.stats.relayed;
+    remote.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: OFFER }));
+    await waitFor(() => victim.signal.stats.relayed > relayed, 3000, 'the offer relayed to x');
+    await sleep(300);
+    expect(victim.disconnects.filter((d) => d.id === x.id).map((d) => (d.reason as { code?: string } | undefined)?.code ?? 'clean'), 'x keeps the victim').toEqual([]);
     await finishScene(scene);
   });
 });
