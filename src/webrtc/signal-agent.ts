@@ -211,9 +211,17 @@ export class SignalAgent extends BaseAgent {
       // a node we dialled, sent after we connected or gave up, is what such a relay passes on honestly,
       // and a remote may send one on purpose to get us to cut the relay. Dropped. A node we signalled
       // through it is one the relay routes for us: what it forwards of that node's is the node's own, up to
-      // what the relay takes from it (20/s by default, maybe more), so it costs the relay nothing: taken
-      // from the relay's own allowance, two such nodes each sending 95 had us cut the honest relay.
+      // what the relay takes from it (20/s by default, maybe more), so it takes from the relay's relayed
+      // allowance (10×), not its own: there, two such nodes each sending 95 had us cut the honest relay.
+      // Past the relayed allowance (ten nodes of ours flooding through it at once) the relay is cut: a
+      // peer that dialled us may not make us read signals under our nodes' names at any rate.
       if (hasSignalled(peer, message.from)) {
+        if (!this.take(peer, RELAYED_BUCKET, SIGNAL_RELAYED_ALLOWANCE_FACTOR)) {
+          throw new ProtocolError('ERR_RATE_LIMIT', `Peer forwarded signals of nodes we signalled through it faster than ${SIGNAL_RELAYED_ALLOWANCE_FACTOR}× our allowance`, {
+            peerId: peer.id,
+            detail: { claimedFrom: message.from },
+          });
+        }
         this.stats.dropped++;
         return;
       }

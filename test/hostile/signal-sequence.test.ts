@@ -12,7 +12,7 @@ import { tcpTransport } from '../../platforms/node/tcp.js';
 import { webrtcTransport } from '../../platforms/node/webrtc.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { Switch } from '../../src/switch/switch.js';
-import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_DIALS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
+import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND, SIGNAL_RELAYED_ALLOWANCE_FACTOR, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_DIALS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
 import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
 import { waitFor, within } from '../helpers/wait.js';
 import { SignalAgent, type IncomingSignal } from '../../src/webrtc/signal-agent.js';
@@ -152,6 +152,23 @@ describe('a relay that dialled us, forwarding what it may', () => {
     expect(victim.disconnects.filter((d) => d.id === x.id).map((d) => (d.reason as { code?: string } | undefined)?.code ?? 'clean'), 'x keeps the victim').toEqual([]);
     expect(remotes.every((r) => r.onVictim() !== undefined), 'the victim took them within each sender\'s allowance').toBe(true);
     expect(x.signal.stats.dropped, 'dropped at x').toBe(2 * late);
+    await finishScene(scene);
+  });
+
+  it('a peer that dialled us, flooding signals under the name of a node we signalled through it, is cut past the relayed allowance (10×), not read at any rate', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const remote = generateNodeKey().nodeId;
+    expect(victim.signal.sendSignal(attacker.id, remote, OFFER)).toBe(true);
+    const since = Date.now();
+    const candidate = encodeSignalMessage({ type: 'signal', from: remote, to: victim.id, data: CANDIDATE });
+    for (let i = 0; i < 10 * FLOOD && attacker.onVictim() !== undefined; i++) {
+      attacker.peer.trySend(SIGNAL_CHANNEL_ID, candidate);
+      if (i % 500 === 499) await sleep(5);
+    }
+    await expectCutOff(victim, attacker, 'ERR_RATE_LIMIT', 3000, since);
+    expect(victim.signal.stats.dropped, 'read and dropped before the cut').toBeLessThan(2 * SIGNAL_RELAYED_ALLOWANCE_FACTOR * SIGNAL_BURST_MESSAGES);
     await finishScene(scene);
   });
 
