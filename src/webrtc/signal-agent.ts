@@ -115,6 +115,11 @@ export class SignalAgent extends BaseAgent {
   private readonly now: () => number;
   /** What we originate, paced below what a peer with the default limits takes from us. */
   private readonly pacer: SignalPacer;
+  /**
+   * What we forward to a peer we dialled, paced below its relayed allowance (10×): to it we are no relay
+   * it chose, and past that allowance it cuts us, however many of its nodes' signals we pass on honestly.
+   */
+  private readonly forwardPacer: SignalPacer;
 
   constructor(private readonly options: SignalAgentOptions = {}) {
     super();
@@ -124,13 +129,15 @@ export class SignalAgent extends BaseAgent {
     this.now = options.now ?? (() => this.sw?.options.clock.now() ?? systemClock.now());
     // Peers' limits are not ours to know: the default's, or ours when lower (a network that lowers them
     // is taken to lower them everywhere).
-    this.pacer = new SignalPacer({
-      ratePerMs: (SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_RATE_PER_SECOND / 1000, this.ratePerMs)),
-      burst: Math.max(1, Math.floor(SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_BURST_MESSAGES, this.burst))),
-      maxWaiting: SIGNAL_SEND_MAX_WAITING,
+    const pace = (factor: number, maxWaiting: number): SignalPacer => new SignalPacer({
+      ratePerMs: factor * SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_RATE_PER_SECOND / 1000, this.ratePerMs),
+      burst: Math.max(1, Math.floor(factor * SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_BURST_MESSAGES, this.burst))),
+      maxWaiting,
       clock: () => this.sw?.options.clock ?? systemClock,
       send: trySendSignal,
     });
+    this.pacer = pace(1, SIGNAL_SEND_MAX_WAITING);
+    this.forwardPacer = pace(SIGNAL_RELAYED_ALLOWANCE_FACTOR, 0);
   }
 
   /** The Switch this agent runs in (set by `start`), for the transport. */
@@ -179,6 +186,7 @@ export class SignalAgent extends BaseAgent {
 
   override stop(): void {
     this.pacer.stop();
+    this.forwardPacer.stop();
     super.stop();
   }
 
@@ -186,6 +194,7 @@ export class SignalAgent extends BaseAgent {
     // Negotiations through it fail as `relay-gone` first: what they had waiting is then lost to no one.
     this.options.onPeerGone?.(peer.id);
     this.pacer.forget(peer);
+    this.forwardPacer.forget(peer);
   }
 
   receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
@@ -268,7 +277,7 @@ export class SignalAgent extends BaseAgent {
     const forwarded =
       target !== undefined &&
       takesRelayedFrom(target, peer.id) &&
-      trySendSignal(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
+      this.forward(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
     if (forwarded) {
       this.stats.relayed++;
       if (peer.direction === 'outbound') rememberRoute(peer, message.to);
@@ -278,6 +287,14 @@ export class SignalAgent extends BaseAgent {
     // Our own word to the peer, so paced like our signals; advisory, so never kept waiting (past the pace
     // the sender's negotiation ends at its deadline instead of at once).
     this.pacer.send(peer, encodeSignalMessage({ type: 'unreachable', to: message.to }), undefined, false);
+  }
+
+  /**
+   * Forwards to `target`: to a peer that dialled us at once (we are a relay it chose: past its relayed
+   * allowance it drops, never cuts), to one we dialled at the pace of that allowance, none kept waiting.
+   */
+  private forward(target: Peer, message: Uint8Array): boolean {
+    return target.direction === 'inbound' ? trySendSignal(target, message) : this.forwardPacer.send(target, message, undefined, false);
   }
 
   /** Takes one token from one of the peer's buckets (capacity and rate scaled by `factor`). */
