@@ -159,19 +159,19 @@ export class SignalAgent extends BaseAgent {
    * Sends a signal to `to` through the connected peer `via` (which may be `to` itself), at once or, past
    * the pace `via` takes from us, when its turn comes (SignalPacer). Returns false when `via` is not
    * connected, its queue is full or too many of our signals wait for it; `onLost` hears of one that
-   * waited and could not go.
+   * waited and could not go, or was no longer `wanted` when its turn came.
    */
-  sendSignal(via: string, to: string, data: SignalData, onLost?: () => void): boolean {
+  sendSignal(via: string, to: string, data: SignalData, onLost?: () => void, wanted?: () => boolean): boolean {
     const sw = this.sw;
     const peer = sw?.getPeer(via);
     if (sw === undefined || peer === undefined) return false;
-    if (to === via || peer.direction !== 'inbound') return this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), onLost);
+    if (to === via || peer.direction !== 'inbound') return this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), onLost, true, wanted);
     countSignalled(peer, to, 1);
     const lost = (): void => {
       countSignalled(peer, to, -1);
       onLost?.();
     };
-    if (this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), lost)) return true;
+    if (this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), lost, true, wanted)) return true;
     countSignalled(peer, to, -1);
     return false;
   }

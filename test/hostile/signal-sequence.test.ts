@@ -100,6 +100,27 @@ describe('our own signalling, paced to what a relay takes', () => {
   });
 });
 
+describe('our own signalling, paced: what a failed negotiation had waiting', () => {
+  it('eight dials through a relay to nodes it does not know fail on their offers: the candidates they had waiting are not sent (before: all 112 went, for 2.5 s after)', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    victim.stubRtc!.candidatesPerSession = 13;
+    const relay = await startHonest('tcp://127.0.0.1:0');
+    await victim.sw.dial(relay.address);
+    const dials = Array.from({ length: WEBRTC_DIALS_BURST_PER_VIA }, () => victim.sw.dial(`webrtc://${generateNodeKey().nodeId}?via=${relay.id}`).then(
+      () => 'connected',
+      (error: Error & { detail?: Record<string, unknown> }) => error.detail?.['reason'],
+    ));
+    expect(await within(Promise.all(dials), 3000, 'the dials to fail')).toEqual(Array(WEBRTC_DIALS_BURST_PER_VIA).fill('unreachable'));
+    await sleep(3000);
+    // 75 go at once (the pace's burst): five dials whole and the sixth's offer; the rest wait their turn.
+    // Each dial fails on its offer's `unreachable`: past the burst, only the offers of the last two go.
+    expect(relay.signal.stats.unreachable, 'signals the relay got').toBeLessThanOrEqual(85);
+    expect(victim.disconnects.filter((d) => d.id === relay.id), 'the relay keeps the victim').toEqual([]);
+    await finishScene(scene);
+  });
+});
+
 describe('a relay that dialled us, forwarding what it may', () => {
   it('a late signal of a negotiation we ended, forwarded by a relay that dialled us, is dropped: the relay keeps its link (before: ERR_SPOOFED_SENDER)', async () => {
     const scene = await startLightScene();
