@@ -8,7 +8,6 @@ import {
   SIGNAL_CHANNEL_ID,
   SIGNAL_MAX_MESSAGE_BYTES,
   SIGNAL_RATE_PER_SECOND,
-  SIGNAL_RELAY_ROUTES_PER_PEER,
   SIGNAL_SEND_MAX_WAITING,
   SIGNAL_SEND_PACE_SHARE,
   SIGNAL_RELAYED_ALLOWANCE_FACTOR,
@@ -21,6 +20,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { systemClock } from '../util/clock.js';
 import { SignalPacer } from './signal-pacer.js';
+import { countSignalled, hasSignalled, rememberRoute, takesRelayedFrom } from './relay-memory.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {
@@ -75,9 +75,6 @@ export interface SignalAgentStats {
 const BUCKET = Symbol('signal-agent-bucket');
 const RELAYED_BUCKET = Symbol('signal-agent-relayed-bucket');
 const RELAYED_SENDER_SHARES = Symbol('signal-agent-relayed-sender-shares');
-const RELAY_ROUTES = Symbol('signal-agent-relay-routes');
-const SIGNALLED_THROUGH = Symbol('signal-agent-signalled-through');
-const SIGNALLED_THROUGH_PER_RELAY = 4 * SIGNAL_RELAY_ROUTES_PER_PEER;
 
 /**
  * The signalling agent on channel 0x01 (`{ type: 'signal', from, to, data }`, msgpack).
@@ -115,6 +112,11 @@ export class SignalAgent extends BaseAgent {
   private readonly now: () => number;
   /** What we originate, paced below what a peer with the default limits takes from us. */
   private readonly pacer: SignalPacer;
+  /**
+   * What we forward to a peer we dialled, paced below its relayed allowance (10×): to it we are no relay
+   * it chose, and past that allowance it cuts us, however many of its nodes' signals we pass on honestly.
+   */
+  private readonly forwardPacer: SignalPacer;
 
   constructor(private readonly options: SignalAgentOptions = {}) {
     super();
@@ -124,13 +126,15 @@ export class SignalAgent extends BaseAgent {
     this.now = options.now ?? (() => this.sw?.options.clock.now() ?? systemClock.now());
     // Peers' limits are not ours to know: the default's, or ours when lower (a network that lowers them
     // is taken to lower them everywhere).
-    this.pacer = new SignalPacer({
-      ratePerMs: (SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_RATE_PER_SECOND / 1000, this.ratePerMs)),
-      burst: Math.max(1, Math.floor(SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_BURST_MESSAGES, this.burst))),
-      maxWaiting: SIGNAL_SEND_MAX_WAITING,
+    const pace = (factor: number, maxWaiting: number): SignalPacer => new SignalPacer({
+      ratePerMs: factor * SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_RATE_PER_SECOND / 1000, this.ratePerMs),
+      burst: Math.max(1, Math.floor(factor * SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_BURST_MESSAGES, this.burst))),
+      maxWaiting,
       clock: () => this.sw?.options.clock ?? systemClock,
       send: trySendSignal,
     });
+    this.pacer = pace(1, SIGNAL_SEND_MAX_WAITING);
+    this.forwardPacer = pace(SIGNAL_RELAYED_ALLOWANCE_FACTOR, 0);
   }
 
   /** The Switch this agent runs in (set by `start`), for the transport. */
@@ -152,14 +156,21 @@ export class SignalAgent extends BaseAgent {
    * Sends a signal to `to` through the connected peer `via` (which may be `to` itself), at once or, past
    * the pace `via` takes from us, when its turn comes (SignalPacer). Returns false when `via` is not
    * connected, its queue is full or too many of our signals wait for it; `onLost` hears of one that
-   * waited and could not go.
+   * waited and could not go, or was no longer `wanted` when its turn came.
    */
-  sendSignal(via: string, to: string, data: SignalData, onLost?: () => void): boolean {
+  sendSignal(via: string, to: string, data: SignalData, onLost?: () => void, wanted?: () => boolean): boolean {
     const sw = this.sw;
     const peer = sw?.getPeer(via);
     if (sw === undefined || peer === undefined) return false;
-    if (to !== via && peer.direction === 'inbound') rememberSignalled(peer, to);
-    return this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), onLost);
+    if (to === via || peer.direction !== 'inbound') return this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), onLost, true, wanted);
+    countSignalled(peer, to, 1);
+    const lost = (): void => {
+      countSignalled(peer, to, -1);
+      onLost?.();
+    };
+    if (this.pacer.send(peer, encodeSignalMessage({ type: 'signal', from: sw.nodeId, to, data }), lost, true, wanted)) return true;
+    countSignalled(peer, to, -1);
+    return false;
   }
 
   /**
@@ -172,6 +183,7 @@ export class SignalAgent extends BaseAgent {
 
   override stop(): void {
     this.pacer.stop();
+    this.forwardPacer.stop();
     super.stop();
   }
 
@@ -179,6 +191,7 @@ export class SignalAgent extends BaseAgent {
     // Negotiations through it fail as `relay-gone` first: what they had waiting is then lost to no one.
     this.options.onPeerGone?.(peer.id);
     this.pacer.forget(peer);
+    this.forwardPacer.forget(peer);
   }
 
   receive(_channelId: number, peer: Peer, bytes: Uint8Array): void {
@@ -202,10 +215,25 @@ export class SignalAgent extends BaseAgent {
       // A relay we did not choose forwards the replies of nodes we signalled through it (its route lasts
       // until 16 newer ones push it out): a late candidate of a negotiation that has ended, or an offer of
       // a node we dialled, sent after we connected or gave up, is what such a relay passes on honestly,
-      // and a remote may send one on purpose to get us to cut the relay. Dropped, on the relay's own
-      // allowance. Any other sender, or past that allowance, is a lie about the sender.
-      const replyOfOurs = message.data.type !== 'offer' || hasSignalled(peer, message.from);
-      if (replyOfOurs && this.take(peer, BUCKET, 1)) {
+      // and a remote may send one on purpose to get us to cut the relay. Dropped. A node we signalled
+      // through it is one the relay routes for us: what it forwards of that node's is the node's own, up to
+      // what the relay takes from it (20/s by default, maybe more), so it takes from the relay's relayed
+      // allowance (10×), not its own: there, two such nodes each sending 95 had us cut the honest relay.
+      // Past the relayed allowance (ten nodes of ours flooding through it at once) the relay is cut: a
+      // peer that dialled us may not make us read signals under our nodes' names at any rate.
+      if (hasSignalled(peer, message.from)) {
+        if (!this.take(peer, RELAYED_BUCKET, SIGNAL_RELAYED_ALLOWANCE_FACTOR)) {
+          throw new ProtocolError('ERR_RATE_LIMIT', `Peer forwarded signals of nodes we signalled through it faster than ${SIGNAL_RELAYED_ALLOWANCE_FACTOR}× our allowance`, {
+            peerId: peer.id,
+            detail: { claimedFrom: message.from },
+          });
+        }
+        this.stats.dropped++;
+        return;
+      }
+      // An answer or candidate of another node (our memory of 64 is not the relay's of 16 routes) is
+      // dropped on the relay's own allowance. Any other sender, or past that allowance, is a lie about the sender.
+      if (message.data.type !== 'offer' && this.take(peer, BUCKET, 1)) {
         this.stats.dropped++;
         return;
       }
@@ -229,6 +257,7 @@ export class SignalAgent extends BaseAgent {
       });
     }
     if (message.type === 'unreachable') {
+      if (peer.direction === 'inbound') countSignalled(peer, message.to, -1);
       this.options.onUnreachable?.(peer.id, message.to);
       return;
     }
@@ -245,7 +274,7 @@ export class SignalAgent extends BaseAgent {
     const forwarded =
       target !== undefined &&
       takesRelayedFrom(target, peer.id) &&
-      trySendSignal(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
+      this.forward(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
     if (forwarded) {
       this.stats.relayed++;
       if (peer.direction === 'outbound') rememberRoute(peer, message.to);
@@ -255,6 +284,14 @@ export class SignalAgent extends BaseAgent {
     // Our own word to the peer, so paced like our signals; advisory, so never kept waiting (past the pace
     // the sender's negotiation ends at its deadline instead of at once).
     this.pacer.send(peer, encodeSignalMessage({ type: 'unreachable', to: message.to }), undefined, false);
+  }
+
+  /**
+   * Forwards to `target`: to a peer that dialled us at once (we are a relay it chose: past its relayed
+   * allowance it drops, never cuts), to one we dialled at the pace of that allowance, none kept waiting.
+   */
+  private forward(target: Peer, message: Uint8Array): boolean {
+    return target.direction === 'inbound' ? trySendSignal(target, message) : this.forwardPacer.send(target, message, undefined, false);
   }
 
   /** Takes one token from one of the peer's buckets (capacity and rate scaled by `factor`). */
@@ -308,45 +345,4 @@ export class SignalAgent extends BaseAgent {
  */
 function trySendSignal(peer: Peer, message: Uint8Array): boolean {
   return peer.maxMessageBytes(SIGNAL_CHANNEL_ID) >= message.length && peer.trySend(SIGNAL_CHANNEL_ID, message);
-}
-
-/**
- * Whether `target` will take a signal from `from` relayed by us. A peer that dialled us chose us as a
- * relay and takes any; a peer we dialled takes only the signals of a node it is negotiating with
- * through us, and stops us (ERR_SPOOFED_SENDER) for any other: so forwarding one would let any peer of
- * ours cut us off from the peers we dialled.
- */
-function takesRelayedFrom(target: Peer, from: string): boolean {
-  return target.direction === 'inbound' || isRemembered(target, RELAY_ROUTES, from);
-}
-
-/** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */
-function rememberRoute(peer: Peer, to: string): void {
-  remember(peer, RELAY_ROUTES, to, SIGNAL_RELAY_ROUTES_PER_PEER);
-}
-
-/**
- * We signalled `to` through `relay`, a peer that dialled us (so no relay we chose): the replies it
- * forwards from `to` are ours, also once our negotiation has ended. Four times a relay's routes, the
- * most recent: a relay keeps a route only for signals it forwarded.
- */
-function rememberSignalled(relay: Peer, to: string): void {
-  remember(relay, SIGNALLED_THROUGH, to, SIGNALLED_THROUGH_PER_RELAY);
-}
-
-function hasSignalled(relay: Peer, from: string): boolean {
-  return isRemembered(relay, SIGNALLED_THROUGH, from);
-}
-
-/** Adds `id` to the peer's set under `key` as its most recent, keeping the `capacity` most recent. */
-function remember(peer: Peer, key: symbol, id: string, capacity: number): void {
-  let ids = peer.data.get(key) as Set<string> | undefined;
-  if (ids === undefined) peer.data.set(key, (ids = new Set()));
-  ids.delete(id);
-  ids.add(id);
-  if (ids.size > capacity) ids.delete(ids.values().next().value!);
-}
-
-function isRemembered(peer: Peer, key: symbol, id: string): boolean {
-  return (peer.data.get(key) as Set<string> | undefined)?.has(id) === true;
 }

@@ -2,10 +2,11 @@ import type { Peer } from '../switch/peer.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 
-/** A signal waiting for its turn; `onLost` hears if it cannot go after all. */
+/** A signal waiting for its turn; `onLost` hears if it cannot go after all, or is no longer `wanted`. */
 interface Waiting {
   readonly message: Uint8Array;
   readonly onLost: (() => void) | undefined;
+  readonly wanted: (() => boolean) | undefined;
 }
 
 /** What we originate to one peer: its bucket, the signals waiting, and the timer for the next turn. */
@@ -42,9 +43,10 @@ export class SignalPacer {
   /**
    * Sends `message` to `peer` now or when its turn comes. False when it cannot: the send was refused,
    * too many wait already, or (`mayWait` false) it cannot go at once. `onLost` hears of a signal that
-   * waited and could not go (the peer left, its send queue was full).
+   * waited and could not go (the peer left, its send queue was full), or that `wanted` no longer wants
+   * when its turn comes (its negotiation is over): such a one takes no turn.
    */
-  send(peer: Peer, message: Uint8Array, onLost?: () => void, mayWait = true): boolean {
+  send(peer: Peer, message: Uint8Array, onLost?: () => void, mayWait = true, wanted?: () => boolean): boolean {
     const lane = this.laneOf(peer);
     if (lane.waiting.length === 0 && this.refill(lane)) {
       if (!this.options.send(peer, message)) return false;
@@ -52,7 +54,7 @@ export class SignalPacer {
       return true;
     }
     if (!mayWait || lane.waiting.length >= this.options.maxWaiting) return false;
-    lane.waiting.push({ message, onLost });
+    lane.waiting.push({ message, onLost, wanted });
     this.schedule(peer, lane);
     return true;
   }
@@ -94,6 +96,10 @@ export class SignalPacer {
   private sendWaiting(peer: Peer, lane: Lane): void {
     while (lane.waiting.length > 0 && this.refill(lane)) {
       const next = lane.waiting.shift()!;
+      if (next.wanted?.() === false) {
+        next.onLost?.();
+        continue;
+      }
       lane.bucket.tokens -= 1;
       if (!this.options.send(peer, next.message)) next.onLost?.();
     }

@@ -144,7 +144,7 @@ export class WebRtcTransport implements Transport {
     });
     this.negotiations = new Negotiations({
       createPeer: options.createPeer,
-      sendSignal: (via, remote, data, onLost) => this.signalAgent.sendSignal(via, remote, data, onLost),
+      sendSignal: (via, remote, data, onLost, wanted) => this.signalAgent.sendSignal(via, remote, data, onLost, wanted),
       dials: { total: options.maxPendingDials ?? WEBRTC_MAX_PENDING_DIALS, perVia: options.maxPendingDialsPerVia ?? WEBRTC_MAX_PENDING_DIALS_PER_VIA },
       answers: {
         total: options.maxPendingAccepts ?? WEBRTC_MAX_PENDING_ACCEPTS,

@@ -12,7 +12,7 @@ import { tcpTransport } from '../../platforms/node/tcp.js';
 import { webrtcTransport } from '../../platforms/node/webrtc.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { Switch } from '../../src/switch/switch.js';
-import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
+import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND, SIGNAL_RELAYED_ALLOWANCE_FACTOR, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_DIALS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
 import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
 import { waitFor, within } from '../helpers/wait.js';
 import { SignalAgent, type IncomingSignal } from '../../src/webrtc/signal-agent.js';
@@ -100,6 +100,27 @@ describe('our own signalling, paced to what a relay takes', () => {
   });
 });
 
+describe('our own signalling, paced: what a failed negotiation had waiting', () => {
+  it('eight dials through a relay to nodes it does not know fail on their offers: the candidates they had waiting are not sent (before: all 112 went, for 2.5 s after)', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    victim.stubRtc!.candidatesPerSession = 13;
+    const relay = await startHonest('tcp://127.0.0.1:0');
+    await victim.sw.dial(relay.address);
+    const dials = Array.from({ length: WEBRTC_DIALS_BURST_PER_VIA }, () => victim.sw.dial(`webrtc://${generateNodeKey().nodeId}?via=${relay.id}`).then(
+      () => 'connected',
+      (error: Error & { detail?: Record<string, unknown> }) => error.detail?.['reason'],
+    ));
+    expect(await within(Promise.all(dials), 3000, 'the dials to fail')).toEqual(Array(WEBRTC_DIALS_BURST_PER_VIA).fill('unreachable'));
+    await sleep(3000);
+    // 75 go at once (the pace's burst): five dials whole and the sixth's offer; the rest wait their turn.
+    // Each dial fails on its offer's `unreachable`: past the burst, only the offers of the last two go.
+    expect(relay.signal.stats.unreachable, 'signals the relay got').toBeLessThanOrEqual(85);
+    expect(victim.disconnects.filter((d) => d.id === relay.id), 'the relay keeps the victim').toEqual([]);
+    await finishScene(scene);
+  });
+});
+
 describe('a relay that dialled us, forwarding what it may', () => {
   it('a late signal of a negotiation we ended, forwarded by a relay that dialled us, is dropped: the relay keeps its link (before: ERR_SPOOFED_SENDER)', async () => {
     const scene = await startLightScene();
@@ -128,6 +149,53 @@ describe('a relay that dialled us, forwarding what it may', () => {
     await finishScene(scene);
   });
 
+  it.each([2, 16])('%i nodes x signalled through us each sending it 95 late candidates, all within what we take from them: x drops them on our relayed allowance, which we pace what we forward to, and keeps us (before: on our own, ERR_SPOOFED_SENDER past it)', async (count) => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const remotes = await Promise.all(Array.from({ length: count }, () => connectAttacker(victim)));
+    let negotiating = true;
+    const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({
+      isNegotiating: (via, from) => negotiating && via === victim.id && remotes.some((r) => r.id === from),
+    }));
+    await victim.sw.dial(x.address);
+    for (const remote of remotes) expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
+    await waitFor(() => remotes.every((r) => r.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID)), 3000, 'the offers relayed');
+    // x's negotiations end; the remotes (attackers) then send what the victim lets each send it.
+    negotiating = false;
+    const late = SIGNAL_BURST_MESSAGES - 5;
+    for (const remote of remotes) {
+      const candidate = encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: CANDIDATE });
+      for (let i = 0; i < late; i++) remote.peer.trySend(SIGNAL_CHANNEL_ID, candidate);
+      await sleep(30); // the victim's send queue to x (256) drains: what limits the victim is its pacing alone
+    }
+    await waitFor(() => victim.signal.stats.relayed + victim.signal.stats.unreachable >= count * (1 + late) || x.sw.getPeer(victim.id) === undefined, 3000, 'the late candidates relayed');
+    await sleep(300);
+    // Before: x took them from the victim's own allowance (burst 100) and cut it past that; 16 of them
+    // (the routes the victim keeps for x) pass x's relayed allowance (1,000) unless the victim paces what
+    // it forwards to x.
+    expect(victim.disconnects.filter((d) => d.id === x.id).map((d) => (d.reason as { code?: string } | undefined)?.code ?? 'clean'), 'x keeps the victim').toEqual([]);
+    expect(remotes.every((r) => r.onVictim() !== undefined), 'the victim took them within each sender\'s allowance').toBe(true);
+    expect(x.signal.stats.dropped, 'dropped at x').toBe(victim.signal.stats.relayed - count);
+    await finishScene(scene);
+  });
+
+  it('a peer that dialled us, flooding signals under the name of a node we signalled through it, is cut past the relayed allowance (10×), not read at any rate', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const attacker = await connectAttacker(victim);
+    const remote = generateNodeKey().nodeId;
+    expect(victim.signal.sendSignal(attacker.id, remote, OFFER)).toBe(true);
+    const since = Date.now();
+    const candidate = encodeSignalMessage({ type: 'signal', from: remote, to: victim.id, data: CANDIDATE });
+    for (let i = 0; i < 10 * FLOOD && attacker.onVictim() !== undefined; i++) {
+      attacker.peer.trySend(SIGNAL_CHANNEL_ID, candidate);
+      if (i % 500 === 499) await sleep(5);
+    }
+    await expectCutOff(victim, attacker, 'ERR_RATE_LIMIT', 3000, since);
+    expect(victim.signal.stats.dropped, 'read and dropped before the cut').toBeLessThan(2 * SIGNAL_RELAYED_ALLOWANCE_FACTOR * SIGNAL_BURST_MESSAGES);
+    await finishScene(scene);
+  });
+
   it('an offer from a node x dialled through us, sent after its negotiation ended, is dropped by x: x keeps the victim (before: ERR_SPOOFED_SENDER)', async () => {
     const scene = await startLightScene();
     const { victim } = scene;
@@ -148,6 +216,38 @@ describe('a relay that dialled us, forwarding what it may', () => {
     await sleep(300);
     expect(x.sw.getPeer(victim.id), 'x keeps its link to the victim').toBeDefined();
     expect(received, 'the offer does not reach the transport').toEqual([]);
+    await finishScene(scene);
+  });
+});
+
+describe('a relay that dialled us: who it routes for us', () => {
+  it('64 signals to made-up nodes through the relay (dials PEX was handed), each answered `unreachable`, do not flush the node x dialled before them: its offer is dropped and x keeps the relay (before: ERR_SPOOFED_SENDER)', async () => {
+    const scene = await startLightScene();
+    const { victim } = scene;
+    const remote = await connectAttacker(victim);
+    let negotiating = true;
+    let unreachable = 0;
+    const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({
+      isNegotiating: (via, from) => negotiating && via === victim.id && from === remote.id,
+      onUnreachable: () => void unreachable++,
+    }));
+    await victim.sw.dial(x.address);
+    expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
+    await waitFor(() => remote.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID), 3000, 'the offer relayed to the remote');
+    negotiating = false;
+    // Addresses a liar handed x's PEX (`webrtc://<made-up>?via=<relay>`): the relay forwards none, so
+    // it keeps its route to the remote, and answers each `unreachable`.
+    // In bursts of 8, as x's dial allowance through one relay lets them go.
+    const madeUp = 64;
+    for (let i = 0; i < madeUp; i += WEBRTC_DIALS_BURST_PER_VIA) {
+      for (let j = 0; j < WEBRTC_DIALS_BURST_PER_VIA; j++) expect(x.signal.sendSignal(victim.id, generateNodeKey().nodeId, OFFER)).toBe(true);
+      await waitFor(() => unreachable >= i + WEBRTC_DIALS_BURST_PER_VIA, 3000, 'the made-up dials answered unreachable');
+    }
+    const relayed = victim.signal.stats.relayed;
+    remote.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: OFFER }));
+    await waitFor(() => victim.signal.stats.relayed > relayed, 3000, 'the offer relayed to x');
+    await sleep(300);
+    expect(victim.disconnects.filter((d) => d.id === x.id).map((d) => (d.reason as { code?: string } | undefined)?.code ?? 'clean'), 'x keeps the victim').toEqual([]);
     await finishScene(scene);
   });
 });

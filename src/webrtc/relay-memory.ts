@@ -1,0 +1,66 @@
+import type { Peer } from '../switch/peer.js';
+import { BoundedMap } from '../util/bounded-map.js';
+import { SIGNAL_RELAY_ROUTES_PER_PEER } from './constants.js';
+
+/**
+ * What a SignalAgent remembers per peer about who signals whom through it (kept in `peer.data`, so it
+ * goes with the peer): the routes we keep as a relay, and the nodes we signalled through a relay that
+ * dialled us. Each bounded, keyed by ids a peer names.
+ */
+
+const RELAY_ROUTES = Symbol('signal-agent-relay-routes');
+const SIGNALLED_THROUGH = Symbol('signal-agent-signalled-through');
+const SIGNALLED_THROUGH_PER_RELAY = 4 * SIGNAL_RELAY_ROUTES_PER_PEER;
+
+/**
+ * Whether `target` will take a signal from `from` relayed by us. A peer that dialled us chose us as a
+ * relay and takes any; a peer we dialled takes only the signals of a node it is negotiating with
+ * through us, and stops us (ERR_SPOOFED_SENDER) for any other: so forwarding one would let any peer of
+ * ours cut us off from the peers we dialled.
+ */
+export function takesRelayedFrom(target: Peer, from: string): boolean {
+  return target.direction === 'inbound' || isRemembered(target, RELAY_ROUTES, from);
+}
+
+/** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */
+export function rememberRoute(peer: Peer, to: string): void {
+  remember(peer, RELAY_ROUTES, to, SIGNAL_RELAY_ROUTES_PER_PEER);
+}
+
+/**
+ * We signalled `to` through `relay`, a peer that dialled us (so no relay we chose): the replies it
+ * forwards from `to` are ours, also once our negotiation has ended. Four times a relay's routes, the
+ * most recent. A relay keeps a route only for signals it forwarded, and answers each one it did not
+ * with `unreachable`: `delta` counts our signals to `to` out (+1) and back (-1, unreachable or never
+ * sent). A node all of whose signals came back is one the relay has no route for from us: forgotten,
+ * so that dials it could not forward (made-up `webrtc://…?via=` addresses a liar hands our PEX) do not
+ * push out a node it still routes for us, whose next offer would have had us cut the relay.
+ */
+export function countSignalled(relay: Peer, to: string, delta: 1 | -1): void {
+  let sent = relay.data.get(SIGNALLED_THROUGH) as BoundedMap<string, { out: number }> | undefined;
+  if (sent === undefined) relay.data.set(SIGNALLED_THROUGH, (sent = new BoundedMap(SIGNALLED_THROUGH_PER_RELAY)));
+  const entry = sent.get(to);
+  if (delta > 0) {
+    // A signal going out makes `to` the most recent; one coming back keeps its place.
+    sent.set(to, { out: (entry?.out ?? 0) + 1 });
+  } else if (entry !== undefined && --entry.out <= 0) {
+    sent.delete(to);
+  }
+}
+
+export function hasSignalled(relay: Peer, from: string): boolean {
+  return (relay.data.get(SIGNALLED_THROUGH) as BoundedMap<string, unknown> | undefined)?.get(from) !== undefined;
+}
+
+/** Adds `id` to the peer's set under `key` as its most recent, keeping the `capacity` most recent. */
+function remember(peer: Peer, key: symbol, id: string, capacity: number): void {
+  let ids = peer.data.get(key) as Set<string> | undefined;
+  if (ids === undefined) peer.data.set(key, (ids = new Set()));
+  ids.delete(id);
+  ids.add(id);
+  if (ids.size > capacity) ids.delete(ids.values().next().value!);
+}
+
+function isRemembered(peer: Peer, key: symbol, id: string): boolean {
+  return (peer.data.get(key) as Set<string> | undefined)?.has(id) === true;
+}
