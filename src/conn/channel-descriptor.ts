@@ -3,6 +3,7 @@ import { MAX_CHANNEL_ID } from '../wire/constants.js';
 import {
   DEFAULT_CHANNEL_PRIORITY,
   DEFAULT_RECV_MESSAGE_CAPACITY_BYTES,
+  DEFAULT_SEND_QUEUE_CAPACITY_BYTES,
   DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES,
   MAX_RECV_MESSAGE_CAPACITY_BYTES,
 } from './constants.js';
@@ -15,6 +16,12 @@ export interface ChannelDescriptor {
   readonly priority?: number;
   /** Messages that may wait to be sent on this channel, per peer. @default 1024 */
   readonly sendQueueCapacity?: number;
+  /**
+   * Bytes of messages that may wait to be sent on this channel, per peer; a message larger than this is
+   * still taken into an empty queue. A full queue makes `trySend` return false and `send` wait.
+   * @default 1 MiB
+   */
+  readonly sendQueueCapacityBytes?: number;
   /** Largest message accepted (and sendable) on this channel, in bytes. @default 1 MiB */
   readonly recvMessageCapacity?: number;
   /** For logs and status. */
@@ -31,6 +38,7 @@ export function resolveChannelDescriptor(descriptor: ChannelDescriptor): Resolve
   }
   const priority = descriptor.priority ?? DEFAULT_CHANNEL_PRIORITY;
   const sendQueueCapacity = descriptor.sendQueueCapacity ?? DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES;
+  const sendQueueCapacityBytes = descriptor.sendQueueCapacityBytes ?? DEFAULT_SEND_QUEUE_CAPACITY_BYTES;
   const recvMessageCapacity = descriptor.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES;
   if (!(priority > 0) || !Number.isFinite(priority)) {
     throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(id)}: priority must be > 0`);
@@ -38,10 +46,13 @@ export function resolveChannelDescriptor(descriptor: ChannelDescriptor): Resolve
   if (!Number.isInteger(sendQueueCapacity) || sendQueueCapacity < 1) {
     throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(id)}: sendQueueCapacity must be an integer ≥ 1`);
   }
+  if (!Number.isInteger(sendQueueCapacityBytes) || sendQueueCapacityBytes < 1) {
+    throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(id)}: sendQueueCapacityBytes must be an integer ≥ 1`);
+  }
   if (!Number.isInteger(recvMessageCapacity) || recvMessageCapacity < 1 || recvMessageCapacity > MAX_RECV_MESSAGE_CAPACITY_BYTES) {
     throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(id)}: recvMessageCapacity must be 1..${MAX_RECV_MESSAGE_CAPACITY_BYTES}`);
   }
-  return { id, priority, sendQueueCapacity, recvMessageCapacity, name: descriptor.name ?? `0x${hex(id)}` };
+  return { id, priority, sendQueueCapacity, sendQueueCapacityBytes, recvMessageCapacity, name: descriptor.name ?? `0x${hex(id)}` };
 }
 
 export function hex(channelId: number): string {
@@ -62,6 +73,7 @@ export function sharedResolvedDescriptor(descriptor: ChannelDescriptor): Resolve
     cached.id === descriptor.id &&
     cached.priority === (descriptor.priority ?? DEFAULT_CHANNEL_PRIORITY) &&
     cached.sendQueueCapacity === (descriptor.sendQueueCapacity ?? DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES) &&
+    cached.sendQueueCapacityBytes === (descriptor.sendQueueCapacityBytes ?? DEFAULT_SEND_QUEUE_CAPACITY_BYTES) &&
     cached.recvMessageCapacity === (descriptor.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES) &&
     cached.name === (descriptor.name ?? `0x${hex(descriptor.id)}`)
   ) {

@@ -9,13 +9,19 @@ export interface ChannelStatus {
   priority: number;
   sendQueueLength: number;
   sendQueueCapacity: number;
+  /** Bytes of the messages waiting to be sent (a message counted whole until its last packet goes). */
+  sendQueueBytes: number;
+  sendQueueCapacityBytes: number;
   sentMessages: number;
   sentBytes: number;
   receivedMessages: number;
   receivedBytes: number;
 }
 
-type RoomWaiter = () => void;
+interface RoomWaiter {
+  messageBytes: number;
+  run: () => void;
+}
 
 /**
  * Received single-packet messages up to this size are copied into a shared slab rather than each
@@ -66,6 +72,8 @@ export class Channel {
    * exact size instead of keeping a batch-sized buffer per connection.
    */
   pendingWireBytes = 0;
+  /** Bytes of the queued messages, each counted whole until its last packet is packed. */
+  private queuedBytes = 0;
 
   readonly id: number;
   private readonly queue: Uint8Array[] = [];
@@ -90,19 +98,31 @@ export class Channel {
   }
 
   get hasRoom(): boolean {
-    return this.queueLength < this.descriptor.sendQueueCapacity;
+    return this.queueLength < this.descriptor.sendQueueCapacity && this.queuedBytes < this.descriptor.sendQueueCapacityBytes;
   }
 
   get isSendPending(): boolean {
     return this.queueHead < this.queue.length;
   }
 
-  /** Adds a message if there is room. */
-  tryEnqueue(message: Uint8Array): boolean {
-    if (this.queue.length - this.queueHead >= this.descriptor.sendQueueCapacity) return false;
+  /**
+   * Adds a message if there is room. While senders wait for room, only the one being woken (`woken`)
+   * gets in: a small message must not overtake a larger one waiting for bytes to free up.
+   */
+  tryEnqueue(message: Uint8Array, woken = false): boolean {
+    if (!woken && this.roomWaiters !== undefined && this.roomWaiters.length > 0) return false;
+    if (!this.fits(message.length)) return false;
     this.queue.push(message);
+    this.queuedBytes += message.length;
     this.pendingWireBytes += this.wireBytes(message.length);
     return true;
+  }
+
+  /** A slot is free, and the bytes: an empty queue takes any message, so one over the byte capacity still goes. */
+  private fits(messageBytes: number): boolean {
+    const queued = this.queue.length - this.queueHead;
+    if (queued >= this.descriptor.sendQueueCapacity) return false;
+    return queued === 0 || this.queuedBytes + messageBytes <= this.descriptor.sendQueueCapacityBytes;
   }
 
   /** Wire size of `payloadBytes` cut into packets of at most maxPacketPayloadBytes (≥ one packet). */
@@ -111,13 +131,20 @@ export class Channel {
     return payloadBytes + packets * MSG_PACKET_HEADER_BYTES;
   }
 
-  /** Registers a callback for when a queue slot frees; returns a function that cancels it. */
-  waitForRoom(waiter: RoomWaiter): () => void {
+  /**
+   * Registers a callback for when a message of `messageBytes` fits (called in order of registration,
+   * each then enqueuing with `woken`); returns a function that cancels it.
+   */
+  waitForRoom(messageBytes: number, run: () => void): () => void {
     const waiters = (this.roomWaiters ??= []);
+    const waiter: RoomWaiter = { messageBytes, run };
     waiters.push(waiter);
     return () => {
       const index = waiters.indexOf(waiter);
-      if (index >= 0) waiters.splice(index, 1);
+      if (index < 0) return;
+      waiters.splice(index, 1);
+      // A sender that gave up at the head may have held back smaller messages that fit.
+      if (index === 0) this.wakeFitting();
     };
   }
 
@@ -145,6 +172,7 @@ export class Channel {
       return end;
     }
     this.pendingWireBytes -= this.wireBytes(remaining);
+    this.queuedBytes -= message.length;
     this.headOffset = 0;
     this.queue[this.queueHead] = EMPTY;
     this.queueHead += 1;
@@ -157,7 +185,8 @@ export class Channel {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
-    if (this.roomWaiters !== undefined && this.roomWaiters.length > 0) this.roomWaiters.shift()!();
+    // Every waiter whose message now fits, in order: one freed message may make room for several.
+    this.wakeFitting();
     return end;
   }
 
@@ -219,12 +248,18 @@ export class Channel {
     return this.recvLength;
   }
 
+  /** Wakes, in order, every waiting sender whose message fits now. */
+  private wakeFitting(): void {
+    const waiters = this.roomWaiters;
+    while (waiters !== undefined && waiters.length > 0 && this.fits(waiters[0]!.messageBytes)) waiters.shift()!.run();
+  }
+
   /** Wakes every waiting sender once; each re-checks the connection state. */
   wakeAllWaiters(): void {
     const waiters = this.roomWaiters;
     if (waiters === undefined || waiters.length === 0) return;
     this.roomWaiters = [];
-    for (const waiter of waiters) waiter();
+    for (const waiter of waiters) waiter.run();
   }
 
   /** Drops queued messages and wakes every waiter (they will see the connection closed). */
@@ -233,6 +268,7 @@ export class Channel {
     this.queueHead = 0;
     this.headOffset = 0;
     this.pendingWireBytes = 0;
+    this.queuedBytes = 0;
     this.recvBuffer = undefined;
     this.recvLength = 0;
     this.wakeAllWaiters();
@@ -245,6 +281,8 @@ export class Channel {
       priority: this.descriptor.priority,
       sendQueueLength: this.queueLength,
       sendQueueCapacity: this.descriptor.sendQueueCapacity,
+      sendQueueBytes: this.queuedBytes,
+      sendQueueCapacityBytes: this.descriptor.sendQueueCapacityBytes,
       sentMessages: this.sentMessages,
       sentBytes: this.sentBytes,
       receivedMessages: this.receivedMessages,

@@ -79,6 +79,14 @@ export const PRIORITY_DECAY_FACTOR = 0.8;
 /** Channel descriptor defaults. */
 export const DEFAULT_CHANNEL_PRIORITY = 1;
 export const DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES = 1024;
+/**
+ * …and bytes of queued messages per channel per peer (a message is taken into an empty queue whatever
+ * its size). Counted in messages only, an agent that passes on what peers send (the demo mempool's
+ * gossip) let each peer that does not read pin 1,024 of them: 64 MiB of 64 KiB txs per peer, 2.5 GiB
+ * across the relay program's 40 inbound slots (bench/memory-worst-case.ts). 16 times the link's high
+ * water mark keeps a bulk sender's link busy; `send()` waits for room as it does for a slot.
+ */
+export const DEFAULT_SEND_QUEUE_CAPACITY_BYTES = 1024 * 1024;
 export const DEFAULT_RECV_MESSAGE_CAPACITY_BYTES = 1024 * 1024;
 /** Hard ceiling on any channel's message size: bounds reassembly memory per channel. */
 export const MAX_RECV_MESSAGE_CAPACITY_BYTES = 64 * 1024 * 1024;

@@ -187,16 +187,16 @@ export class MConnection {
       const onAbort = (): void => settle(new AbortError());
       const onRoom = (): void => {
         if (this.stateValue !== 'open') return settle(false);
-        if (channel.tryEnqueue(message)) {
+        if (channel.tryEnqueue(message, true)) {
           this.sender.messageQueued();
           return settle(true);
         }
-        cancelWait = channel.waitForRoom(onRoom);
+        cancelWait = channel.waitForRoom(message.length, onRoom);
       };
       const timer = this.clock.setTimeout(() => settle(false), options.timeoutMs ?? this.config.sendTimeoutMs);
       // A broadcast to slow peers makes many sends wait on one caller signal (Node warned past ten).
       if (options.signal !== undefined) unfollow = whenAborted(options.signal, onAbort);
-      cancelWait = channel.waitForRoom(onRoom);
+      cancelWait = channel.waitForRoom(message.length, onRoom);
     });
   }
 

@@ -171,7 +171,8 @@ describe('flushes', () => {
     const aead = { aead: nodeChaCha20Poly1305 };
     const { a, b } = await securePair({ a: aead, b: aead, link: { highWaterMarkBytes: 64 * 1024 * 1024 } });
     const tap = new TapLink(a);
-    const channels = [{ id: 0x10, priority: 1, sendQueueCapacity: 64, recvMessageCapacity: 1024 * 1024 }];
+    // A queue deep enough for all 32 at once (2 MiB, over the default byte capacity): the flush's pacing is under test.
+    const channels = [{ id: 0x10, priority: 1, sendQueueCapacity: 64, sendQueueCapacityBytes: 4 * 1024 * 1024, recvMessageCapacity: 1024 * 1024 }];
     const sender = new MConnection(tap, channels, { onMessage: () => undefined, onClose: () => undefined });
     sender.start();
     const receiver = endpoint(b, channels);

@@ -387,7 +387,14 @@ export interface Attacker {
  * MConnection checks sizes against these, so the victim's limits are the only ones in force.
  */
 export function attackerChannels(extra: readonly number[] = []): ChannelDescriptor[] {
-  return [0x00, 0x01, APP_CH, PULL_A, PULL_B, UNKNOWN_CH, ...extra].map((id) => ({ id, priority: 1, sendQueueCapacity: 4096, recvMessageCapacity: 8 * 1024 * 1024 }));
+  return [0x00, 0x01, APP_CH, PULL_A, PULL_B, UNKNOWN_CH, ...extra].map((id) => ({
+    id,
+    priority: 1,
+    sendQueueCapacity: 4096,
+    // An attacker queues what it likes: its own byte capacity must not slow its floods.
+    sendQueueCapacityBytes: 64 * 1024 * 1024,
+    recvMessageCapacity: 8 * 1024 * 1024,
+  }));
 }
 
 /**

@@ -15,7 +15,8 @@ import { startNode, stopAll, TEST_CHANNELS } from '../helpers/nodes.js';
 import { waitFor, within } from '../helpers/wait.js';
 
 const PULL = 0x41;
-const PULL_CHANNEL: ChannelDescriptor = { id: PULL, priority: 1, sendQueueCapacity: 4096, recvMessageCapacity: 8192 };
+// The relay queues 12 MiB at once (3,000 × 4 KiB) so that its sealed frames outgrow the page's bound.
+const PULL_CHANNEL: ChannelDescriptor = { id: PULL, priority: 1, sendQueueCapacity: 4096, sendQueueCapacityBytes: 16 * 1024 * 1024, recvMessageCapacity: 8192 };
 
 type Send = (this: WebSocket, data: unknown, ...rest: unknown[]) => void;
 const realSend = WebSocket.prototype.send as unknown as Send;
