@@ -7,7 +7,7 @@ import type { ChannelDescriptor } from '../src/conn/channel-descriptor.js';
 /** The one application channel the benchmark uses. */
 export const BENCH_CHANNEL_ID = 0x40;
 export const BENCH_CHANNELS: readonly ChannelDescriptor[] = [
-  // Default priority and queue capacity (1024 messages): nothing tuned for the benchmark.
+  // Default priority and queue capacities (1024 messages, 1 MiB): nothing tuned for the benchmark.
   { id: BENCH_CHANNEL_ID, name: 'bench', recvMessageCapacity: 1024 * 1024 },
 ];
 

@@ -25,11 +25,12 @@ const CONTROL = 0x50;
 const MEDIUM = 0x51;
 const BULK = 0x52;
 
-// Queue capacities are the defaults (1024 messages): the bulk backlog is what an app would get.
+// Queue capacities are the default 1024 messages, and the bulk channel takes them in bytes too (by
+// default a queue holds 1 MiB, 16 of its messages): priority is tested against a deep backlog.
 const CHANNELS: ChannelDescriptor[] = [
   { id: CONTROL, priority: 10, name: 'control', recvMessageCapacity: 1024 },
   { id: MEDIUM, priority: 5, name: 'medium', recvMessageCapacity: 16 * 1024 },
-  { id: BULK, priority: 1, name: 'bulk', recvMessageCapacity: 64 * 1024 },
+  { id: BULK, priority: 1, name: 'bulk', recvMessageCapacity: 64 * 1024, sendQueueCapacityBytes: 1024 * 64 * 1024 },
 ];
 const SIZES = { [CONTROL]: 64, [MEDIUM]: 4 * 1024, [BULK]: 64 * 1024 } as const;
 type ChannelId = keyof typeof SIZES;
