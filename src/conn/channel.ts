@@ -258,8 +258,9 @@ export class Channel {
   wakeAllWaiters(): void {
     const waiters = this.roomWaiters;
     if (waiters === undefined || waiters.length === 0) return;
-    this.roomWaiters = [];
-    for (const waiter of waiters) waiter.run();
+    // Emptied before any runs: a woken sender cancels its wait (splicing it out of this array), and
+    // iterating the array itself then skipped every other one, left pending until its timeout.
+    for (const waiter of waiters.splice(0)) waiter.run();
   }
 
   /** Drops queued messages and wakes every waiter (they will see the connection closed). */
