@@ -1,18 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryLinkPair } from '../../src/transport/memory.js';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
-import { endpoint, type Endpoint } from '../helpers/mconn-pair.js';
+import { memoryPair, type Endpoint } from '../helpers/mconn-pair.js';
 
 const CH = 0x10;
 const KiB = 1024;
 
 const open: Endpoint[] = [];
-function pair(channels: ChannelDescriptor[]): [Endpoint, Endpoint] {
-  const [linkA, linkB] = createMemoryLinkPair();
-  const ends: [Endpoint, Endpoint] = [endpoint(linkA, channels), endpoint(linkB, channels)];
-  open.push(...ends);
-  return ends;
-}
+const pair = (channels: ChannelDescriptor[]): [Endpoint, Endpoint] => memoryPair(channels, open);
 
 afterEach(() => {
   for (const e of open.splice(0)) e.conn.destroy();
