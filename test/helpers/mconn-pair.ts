@@ -2,7 +2,7 @@ import { MConnection } from '../../src/conn/mconnection.js';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
 import type { MConnectionConfig } from '../../src/conn/config.js';
 import type { Link } from '../../src/transport/link.js';
-import { createMemoryLinkPair } from '../../src/transport/memory.js';
+import { createMemoryLinkPair, type MemoryLinkPairOptions } from '../../src/transport/memory.js';
 
 export interface Received {
   channelId: number;
@@ -42,8 +42,8 @@ export function endpoint(link: Link, channels: readonly ChannelDescriptor[], con
 }
 
 /** Two endpoints over a memory link pair; both are added to `open` for the caller to destroy. */
-export function memoryPair(channels: readonly ChannelDescriptor[], open: Endpoint[]): [Endpoint, Endpoint] {
-  const [linkA, linkB] = createMemoryLinkPair();
+export function memoryPair(channels: readonly ChannelDescriptor[], open: Endpoint[], links: MemoryLinkPairOptions = {}): [Endpoint, Endpoint] {
+  const [linkA, linkB] = createMemoryLinkPair(links);
   const ends: [Endpoint, Endpoint] = [endpoint(linkA, channels), endpoint(linkB, channels)];
   open.push(...ends);
   return ends;
