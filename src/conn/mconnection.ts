@@ -1,7 +1,7 @@
 import { AbortError, ClosedError, ConfigError, SendError, TimeoutError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 import { whenAborted } from '../util/abort.js';
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { MAX_CHANNEL_ID } from '../wire/constants.js';
 import type { Channel, ChannelStatus } from './channel.js';
 import { hex, type ChannelDescriptor } from './channel-descriptor.js';
@@ -193,7 +193,8 @@ export class MConnection {
         }
         cancelWait = channel.waitForRoom(message.length, onRoom);
       };
-      const timer = this.clock.setTimeout(() => settle(false), options.timeoutMs ?? this.config.sendTimeoutMs);
+      // Capped: a longer host timer (Infinity included) fires after 1 ms, refusing at once a caller who would wait.
+      const timer = this.clock.setTimeout(() => settle(false), Math.min(options.timeoutMs ?? this.config.sendTimeoutMs, MAX_TIMER_DELAY_MS));
       // A broadcast to slow peers makes many sends wait on one caller signal (Node warned past ten).
       if (options.signal !== undefined) unfollow = whenAborted(options.signal, onAbort);
       cancelWait = channel.waitForRoom(message.length, onRoom);

@@ -20,11 +20,8 @@ async function outcomes<T>(promises: Promise<T>[], ms: number): Promise<(T | 'pe
   return results;
 }
 
-/** A paused reader and a full queue, with `n` senders waiting for room (10 s send timeout). */
-async function waitingSenders(n: number): Promise<{ a: Endpoint; sends: Promise<boolean>[] }> {
-  const [a, b] = pair([{ id: CH, sendQueueCapacity: 4, sendQueueCapacityBytes: 8 * KiB, recvMessageCapacity: 64 * KiB }]);
-  b.conn.pause();
-  // Fill the link's buffer and our queue.
+/** trySend until refused 5 times in a row, a little apart: the reader's link, ours and the queue are full. */
+async function fill(a: Endpoint): Promise<void> {
   for (let refused = 0; refused < 5; ) {
     if (a.conn.trySend(CH, new Uint8Array(4 * KiB))) refused = 0;
     else {
@@ -32,6 +29,14 @@ async function waitingSenders(n: number): Promise<{ a: Endpoint; sends: Promise<
       await new Promise((r) => setTimeout(r, 2));
     }
   }
+}
+
+/** A paused reader and a full queue, with `n` senders waiting for room (10 s send timeout). */
+async function waitingSenders(n: number): Promise<{ a: Endpoint; sends: Promise<boolean>[] }> {
+  const [a, b] = pair([{ id: CH, sendQueueCapacity: 4, sendQueueCapacityBytes: 8 * KiB, recvMessageCapacity: 64 * KiB }]);
+  b.conn.pause();
+  // Fill the link's buffer and our queue.
+  await fill(a);
   const sends: Promise<boolean>[] = [];
   for (let i = 0; i < n; i++) sends.push(a.conn.send(CH, new Uint8Array(100 + i), { timeoutMs: 10_000 }));
   expect(await outcomes(sends, 20)).toEqual(sends.map(() => 'pending'));
@@ -50,5 +55,18 @@ describe('send() waiting for room when the connection closes', () => {
     const { a, sends } = await waitingSenders(5);
     a.conn.destroy();
     expect(await outcomes(sends, 50)).toEqual([false, false, false, false, false]);
+  });
+});
+
+describe('send() timeouts', () => {
+  it('timeoutMs: Infinity (or over 2^31 - 1 ms) waits for room, not 1 ms (the host timer overflow)', async () => {
+    const [a, b] = pair([{ id: CH, sendQueueCapacity: 1, recvMessageCapacity: 64 * KiB }]);
+    b.conn.pause();
+    await fill(a);
+    const sends = [a.conn.send(CH, new Uint8Array(10), { timeoutMs: Infinity }), a.conn.send(CH, new Uint8Array(10), { timeoutMs: 2 ** 40 })];
+    // Before: both false after 1 ms, with a TimeoutOverflowWarning.
+    expect(await outcomes(sends, 50)).toEqual(['pending', 'pending']);
+    b.conn.resume();
+    expect(await outcomes(sends, 200)).toEqual([true, true]);
   });
 });
