@@ -97,10 +97,6 @@ export class Channel {
     return this.queue.length - this.queueHead;
   }
 
-  get hasRoom(): boolean {
-    return this.queueLength < this.descriptor.sendQueueCapacity && this.queuedBytes < this.descriptor.sendQueueCapacityBytes;
-  }
-
   get isSendPending(): boolean {
     return this.queueHead < this.queue.length;
   }
