@@ -15,7 +15,7 @@ import { Switch } from '../../src/switch/switch.js';
 import { SIGNAL_BURST_MESSAGES, SIGNAL_CHANNEL_ID, SIGNAL_RATE_PER_SECOND, SIGNAL_RELAYED_ALLOWANCE_FACTOR, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_DIALS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
 import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
 import { waitFor, within } from '../helpers/wait.js';
-import { SignalAgent, type IncomingSignal } from '../../src/webrtc/signal-agent.js';
+import { SignalAgent, type IncomingSignal, type SignalAgentOptions } from '../../src/webrtc/signal-agent.js';
 import { connectAttacker, expectCutOff, finishScene, sleep, startHonest, stopHostileNodes } from './harness.js';
 import { guardProcessFaults, startLightScene } from './raw-peer.js';
 
@@ -125,21 +125,11 @@ describe('a relay that dialled us, forwarding what it may', () => {
   it('a late signal of a negotiation we ended, forwarded by a relay that dialled us, is dropped: the relay keeps its link (before: ERR_SPOOFED_SENDER)', async () => {
     const scene = await startLightScene();
     const { victim } = scene;
-    const remote = await connectAttacker(victim);
-    let negotiating = true;
-    const received: IncomingSignal[] = [];
-    // x dials `remote` through the victim, which dialled x: to x the victim is no relay it chose.
-    const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({
-      isNegotiating: (via, from) => negotiating && via === victim.id && from === remote.id,
-      onSignal: (incoming) => void received.push(incoming),
-    }));
-    await victim.sw.dial(x.address);
-    expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
-    await waitFor(() => remote.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID), 3000, 'the offer relayed to the remote');
+    const { remote, x, received, endNegotiation } = await signalThroughVictim(victim);
     remote.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: ANSWER }));
     await waitFor(() => received.length === 1, 3000, 'the answer relayed back');
     // x's negotiation ends (connected, failed, timed out); the remote's last candidates are still on the way.
-    negotiating = false;
+    endNegotiation();
     for (let i = 0; i < 3; i++) remote.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: CANDIDATE }));
     await waitFor(() => victim.signal.stats.relayed >= 4, 3000, 'the late candidates relayed');
     await sleep(300);
@@ -199,17 +189,8 @@ describe('a relay that dialled us, forwarding what it may', () => {
   it('an offer from a node x dialled through us, sent after its negotiation ended, is dropped by x: x keeps the victim (before: ERR_SPOOFED_SENDER)', async () => {
     const scene = await startLightScene();
     const { victim } = scene;
-    const remote = await connectAttacker(victim);
-    let negotiating = true;
-    const received: IncomingSignal[] = [];
-    const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({
-      isNegotiating: (via, from) => negotiating && via === victim.id && from === remote.id,
-      onSignal: (incoming) => void received.push(incoming),
-    }));
-    await victim.sw.dial(x.address);
-    expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
-    await waitFor(() => remote.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID), 3000, 'the offer relayed to the remote');
-    negotiating = false;
+    const { remote, x, received, endNegotiation } = await signalThroughVictim(victim);
+    endNegotiation();
     const relayed = victim.signal.stats.relayed;
     remote.peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: remote.id, to: x.id, data: OFFER }));
     await waitFor(() => victim.signal.stats.relayed > relayed, 3000, 'the offer relayed to x');
@@ -224,17 +205,9 @@ describe('a relay that dialled us: who it routes for us', () => {
   it('64 signals to made-up nodes through the relay (dials PEX was handed), each answered `unreachable`, do not flush the node x dialled before them: its offer is dropped and x keeps the relay (before: ERR_SPOOFED_SENDER)', async () => {
     const scene = await startLightScene();
     const { victim } = scene;
-    const remote = await connectAttacker(victim);
-    let negotiating = true;
     let unreachable = 0;
-    const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({
-      isNegotiating: (via, from) => negotiating && via === victim.id && from === remote.id,
-      onUnreachable: () => void unreachable++,
-    }));
-    await victim.sw.dial(x.address);
-    expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
-    await waitFor(() => remote.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID), 3000, 'the offer relayed to the remote');
-    negotiating = false;
+    const { remote, x, endNegotiation } = await signalThroughVictim(victim, { onUnreachable: () => void unreachable++ });
+    endNegotiation();
     // Addresses a liar handed x's PEX (`webrtc://<made-up>?via=<relay>`): the relay forwards none, so
     // it keeps its route to the remote, and answers each `unreachable`.
     // In bursts of 8, as x's dial allowance through one relay lets them go.
@@ -288,3 +261,22 @@ describe.skipIf(!wrtcAvailable)('glare through a relay that dialled one side, ov
     expect(relayCuts, "t's link to the relay").toEqual([]);
   });
 });
+
+/**
+ * A node x that the victim dialled (so to x the victim is no relay it chose) sends an offer through the
+ * victim to an attacker-held `remote`, and negotiates with it until `endNegotiation`.
+ */
+async function signalThroughVictim(victim: Awaited<ReturnType<typeof startLightScene>>['victim'], options: Pick<SignalAgentOptions, 'onUnreachable'> = {}) {
+  const remote = await connectAttacker(victim);
+  let negotiating = true;
+  const received: IncomingSignal[] = [];
+  const x = await startHonest('tcp://127.0.0.1:0', new SignalAgent({
+    isNegotiating: (via, from) => negotiating && via === victim.id && from === remote.id,
+    onSignal: (incoming) => void received.push(incoming),
+    ...options,
+  }));
+  await victim.sw.dial(x.address);
+  expect(x.signal.sendSignal(victim.id, remote.id, OFFER)).toBe(true);
+  await waitFor(() => remote.agent.messages.some((m) => m.channelId === SIGNAL_CHANNEL_ID), 3000, 'the offer relayed to the remote');
+  return { remote, x, received, endNegotiation: () => void (negotiating = false) };
+}
