@@ -1,5 +1,4 @@
-import { endpointHost, endpointRelay } from '../transport/address.js';
-import { classifyHost } from '../transport/ip.js';
+import { slotHolderOf } from '../transport/host-slots.js';
 import { INBOUND_EVICTION_PROTECTED_FRACTION } from './constants.js';
 import type { Peer } from './peer.js';
 
@@ -9,13 +8,10 @@ import type { Peer } from './peer.js';
  * fall in one, so owning many addresses does not make many networks), or for a WebRTC link the relay it
  * was negotiated through (`webrtc://<id>?via=<relay>`: one relay's peers share a group, as they could all
  * be one relay's sybils). Undefined when neither is known (in-memory links): such a peer is a group of
- * its own.
+ * its own. The same network the pending pools count a link in.
  */
 export function inboundHostGroup(remoteAddress: string): string | undefined {
-  const host = endpointHost(remoteAddress);
-  if (host !== undefined) return classifyHost(host).group;
-  const via = endpointRelay(remoteAddress);
-  return via === undefined ? undefined : `via:${via}`;
+  return slotHolderOf(remoteAddress).network;
 }
 
 export interface EvictionCandidate {
