@@ -2,6 +2,7 @@ import { ProtocolError } from '../errors.js';
 import { MSG_PACKET_HEADER_BYTES } from '../wire/constants.js';
 import { writeMsgPacket } from '../wire/packet.js';
 import { hex, type ResolvedChannelDescriptor } from './channel-descriptor.js';
+import { RoomWaiters } from './room-waiters.js';
 
 export interface ChannelStatus {
   id: number;
@@ -16,11 +17,6 @@ export interface ChannelStatus {
   sentBytes: number;
   receivedMessages: number;
   receivedBytes: number;
-}
-
-interface RoomWaiter {
-  messageBytes: number;
-  run: () => void;
 }
 
 /**
@@ -81,7 +77,7 @@ export class Channel {
   /** Bytes of the head message already packed. */
   private headOffset = 0;
   /** Senders waiting for a free slot; made by the first one (most channels never fill up). */
-  private roomWaiters: RoomWaiter[] | undefined;
+  private roomWaiters: RoomWaiters | undefined;
   /** Reassembly of a message arriving in several packets; allocated only while one is in progress. */
   private recvBuffer: Uint8Array | undefined;
   private recvLength = 0;
@@ -106,7 +102,7 @@ export class Channel {
    * gets in: a small message must not overtake a larger one waiting for bytes to free up.
    */
   tryEnqueue(message: Uint8Array, woken = false): boolean {
-    if (!woken && this.roomWaiters !== undefined && this.roomWaiters.length > 0) return false;
+    if (!woken && this.roomWaiters !== undefined && this.roomWaiters.size > 0) return false;
     if (!this.fits(message.length)) return false;
     this.queue.push(message);
     this.queuedBytes += message.length;
@@ -132,15 +128,10 @@ export class Channel {
    * each then enqueuing with `woken`); returns a function that cancels it.
    */
   waitForRoom(messageBytes: number, run: () => void): () => void {
-    const waiters = (this.roomWaiters ??= []);
-    const waiter: RoomWaiter = { messageBytes, run };
-    waiters.push(waiter);
+    const cancel = (this.roomWaiters ??= new RoomWaiters()).add(messageBytes, run);
     return () => {
-      const index = waiters.indexOf(waiter);
-      if (index < 0) return;
-      waiters.splice(index, 1);
       // A sender that gave up at the head may have held back smaller messages that fit.
-      if (index === 0) this.wakeFitting();
+      if (cancel()) this.wakeFitting();
     };
   }
 
@@ -246,17 +237,12 @@ export class Channel {
 
   /** Wakes, in order, every waiting sender whose message fits now. */
   private wakeFitting(): void {
-    const waiters = this.roomWaiters;
-    while (waiters !== undefined && waiters.length > 0 && this.fits(waiters[0]!.messageBytes)) waiters.shift()!.run();
+    this.roomWaiters?.runWhile((messageBytes) => this.fits(messageBytes));
   }
 
   /** Wakes every waiting sender once; each re-checks the connection state. */
   wakeAllWaiters(): void {
-    const waiters = this.roomWaiters;
-    if (waiters === undefined || waiters.length === 0) return;
-    // Emptied before any runs: a woken sender cancels its wait (splicing it out of this array), and
-    // iterating the array itself then skipped every other one, left pending until its timeout.
-    for (const waiter of waiters.splice(0)) waiter.run();
+    this.roomWaiters?.runAll();
   }
 
   /** Drops queued messages and wakes every waiter (they will see the connection closed). */
