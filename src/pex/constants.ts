@@ -112,6 +112,12 @@ export const MAX_STORED_ANCHORS = 64;
  * port or external address at each renewal), and every one declared was kept for the book's life.
  */
 export const MAX_OUR_PLACES = 64;
+/**
+ * Sweeps of the book for entries at places that became ours (each parses every entry): this many at
+ * once (a node's listeners and a NAT mapping at start), then one per OUR_PLACE_SWEEP_INTERVAL_MS.
+ */
+export const OUR_PLACE_SWEEP_BURST = 8;
+export const OUR_PLACE_SWEEP_INTERVAL_MS = 60 * 1000;
 
 // ── The wire (channel 0x00) ───────────────────────────────────────────────────────────────────────
 
