@@ -1,6 +1,7 @@
 import { formatAddress, isNodeId, type PeerAddress } from '../transport/address.js';
 import { classifyAddress, isLocalScope, sameHostKey } from '../transport/ip.js';
 import type { BanList } from './address-book-bans.js';
+import { MAX_OUR_PLACES } from './constants.js';
 import { canonicalAddress, locationOf, type KnownAddress } from './known-address.js';
 
 /** Why addAddress did or did not add an address. Everything but 'added' and 'known' is a refusal. */
@@ -69,11 +70,18 @@ export class AddressAdmission {
     this.ourNodeIds.add(nodeId.toLowerCase());
   }
 
-  /** A place we listen at (locationOf an address of ours); false when it was known already. */
+  /**
+   * A place we listen at (locationOf an address of ours); false when it was known already. The
+   * MAX_OUR_PLACES most recently declared are kept: callers declare every current address before each
+   * answer, so a place we still hold is never the one forgotten, while those of mappings a gateway
+   * granted and moved long ago go (an address there is then examined like any other's; a dial that
+   * reaches us there fails as a connection to ourselves).
+   */
   addOurLocation(location: string): boolean {
-    if (this.ourLocations.has(location)) return false;
+    const known = this.ourLocations.delete(location);
     this.ourLocations.add(location);
-    return true;
+    if (this.ourLocations.size > MAX_OUR_PLACES) this.ourLocations.delete(this.ourLocations.values().next().value!);
+    return !known;
   }
 
   /** True if the address names our node id or one of our places. */

@@ -11,6 +11,7 @@ import { AddressIntake } from './address-book-intake.js';
 import { entriesNamed, nodeIdOf, resolveEntry } from './address-book-lookup.js';
 import type { AddressBookOptions, AddressBookStats, BatchOutcome, LoadResult } from './address-book-options.js';
 import { AddressBookPersistence, clearParts, type BookParts } from './address-book-persistence.js';
+import { OwnPlaceSweeps } from './address-book-own-places.js';
 import { pickDialAddress, sampleGood, selectionSizeFor } from './address-book-picks.js';
 import { AddressBookStore, type AutoSave } from './address-book-store.js';
 import { AddressTables } from './address-book-tables.js';
@@ -46,6 +47,7 @@ export class AddressBook {
   private readonly anchorList = new AnchorList();
   private readonly parts: BookParts;
   private readonly persistence: AddressBookPersistence;
+  private readonly ownPlaces: OwnPlaceSweeps;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -68,6 +70,7 @@ export class AddressBook {
     this.parts = { config: this.config, tables: this.tables, bans: this.bans, anchors: this.anchorList, intake: this.intake };
     const store = new AddressBookStore(options.storage, options.storageKey ?? ADDRESS_BOOK_STORAGE_KEY, clock);
     this.persistence = new AddressBookPersistence(this.parts, store, bucketKey, this.now, options.onWarning);
+    this.ownPlaces = new OwnPlaceSweeps(this.tables, this.now, () => this.persistence.markDirty());
     if (options.ourNodeId !== undefined) this.admission.addOurNodeId(options.ourNodeId);
     for (const address of options.ourAddresses ?? []) this.addOurAddress(address);
   }
@@ -292,21 +295,17 @@ export class AddressBook {
 
   /**
    * Declares a place we listen at. Addresses there, whatever node id they claim, are refused from then
-   * on and removed now. Only the place counts, not the id in `address`: after a self-dial the id an
+   * on and removed now (or, past a few new places a minute, at the next paced sweep: OwnPlaceSweeps). Only the place counts, not the id in `address`: after a self-dial the id an
    * address claimed belongs to someone else (or no one), and refusing it would shut out a real node.
    * Our own id comes from the ourNodeId option. Throws ConfigError for an address that does not parse.
    */
   addOurAddress(address: string): void {
     // As the book spells addresses (a ws path as the client requests it); one that does not parse throws.
     const location = locationOf(canonicalAddress(address) ?? parseAddress(address));
-    // Already refused since it was declared: nothing there to sweep (callers may declare on every answer).
-    if (!this.admission.addOurLocation(location)) return;
-    for (const entry of [...this.tables.all]) {
-      if (locationOf(parseAddress(entry.address)) === location) {
-        this.tables.remove(entry);
-        this.persistence.markDirty();
-      }
-    }
+    // Already refused since it was declared: nothing new there (callers may declare on every answer),
+    // but a sweep that had to wait may be due.
+    if (this.admission.addOurLocation(location)) this.ownPlaces.add(location);
+    else this.ownPlaces.sweep();
   }
 
   /** addOurAddress for each, skipping those that do not parse (they cannot come back to us through PEX either). */

@@ -106,6 +106,18 @@ export const AUTO_SAVE_INTERVAL_MS = 2 * 60 * 1000;
 export const AUTO_SAVE_MAX_BYTES_PER_SECOND = 16 * 1024;
 /** Anchors kept in the book at most, whatever the config asks. */
 export const MAX_STORED_ANCHORS = 64;
+/**
+ * Our own places (host and port of an address of ours) the book remembers, the most recently declared.
+ * A node has a few; a gateway chooses the external ones (NAT-PMP grants any lease, down to 1 s, and a new
+ * port or external address at each renewal), and every one declared was kept for the book's life.
+ */
+export const MAX_OUR_PLACES = 64;
+/**
+ * Sweeps of the book for entries at places that became ours (each parses every entry): this many at
+ * once (a node's listeners and a NAT mapping at start), then one per OUR_PLACE_SWEEP_INTERVAL_MS.
+ */
+export const OUR_PLACE_SWEEP_BURST = 8;
+export const OUR_PLACE_SWEEP_INTERVAL_MS = 60 * 1000;
 
 // ── The wire (channel 0x00) ───────────────────────────────────────────────────────────────────────
 

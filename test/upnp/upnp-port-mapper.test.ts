@@ -10,6 +10,7 @@ import { ClosedError } from '../../src/errors.js';
 import { NatError, UpnpError } from '../../src/nat/index.js';
 import { parseDeviceDescription, parseSoapAnswer, soapEnvelope, xmlChildren } from '../../platforms/node/upnp/soap.js';
 import { UpnpPortMapper } from '../../platforms/node/upnp/index.js';
+import { heapUsedBytes } from '../hostile/harness.js';
 
 type Args = Record<string, string>;
 type Answer = Args | { fault: number; description?: string } | { status: number; body: string } | 'hang';
@@ -316,6 +317,24 @@ describe('UpnpPortMapper against a scripted gateway on loopback', () => {
     expect(await mapper.list()).toEqual([expect.objectContaining({ externalPort: 26656, internalHost: '127.0.0.1', description: 'meshlink' })]);
     gateway.override['GetGenericPortMappingEntry'] = () => ({ fault: 501, description: 'Action Failed' });
     await expect(mapper.list()).rejects.toMatchObject({ upnpCode: 501 });
+  });
+
+  it("list() of a gateway whose entries carry 80 KiB texts keeps 200 printable characters of each, not the answers", { timeout: 30_000 }, async () => {
+    const { gateway, mapper } = await setup(1);
+    const ENTRIES = 256;
+    const long = `\u001b[2J${'x'.repeat(80 * 1024)}`;
+    gateway.override['GetGenericPortMappingEntry'] = (args): Answer => {
+      const index = Number(args['NewPortMappingIndex']);
+      if (index >= ENTRIES) return { fault: 713, description: 'SpecifiedArrayIndexInvalid' };
+      return { NewRemoteHost: long, NewExternalPort: String(2000 + index), NewProtocol: 'TCP', NewInternalPort: '26656', NewInternalClient: long, NewEnabled: '1', NewPortMappingDescription: long, NewLeaseDuration: '0' };
+    };
+    const before = heapUsedBytes();
+    const list = await mapper.list!();
+    const retainedMiB = (heapUsedBytes() - before) / 2 ** 20;
+    expect(list).toHaveLength(ENTRIES);
+    for (const text of [list[0]!.description, list[0]!.internalHost, list[0]!.remoteHost]) expect(text).toBe(`\ufffd[2J${'x'.repeat(196)}`);
+    // Before: each entry's texts whole (3 × 80 KiB, control characters and all), 60 MiB for the list.
+    expect(retainedMiB, 'heap the list holds (MiB)').toBeLessThan(8);
   });
 
   it('a gateway that never answers: rejects with a gateway-error after requestTimeoutMs, then discovers again', async () => {

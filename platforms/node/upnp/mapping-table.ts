@@ -4,7 +4,7 @@
  * own entry only (DeletePortMapping after checking where the entry forwards).
  */
 import { UPNP_ERROR, UpnpError, hasUpnpCode, type Mapping, type MappingProtocol, type NatCallOptions, type UnmapRequest } from '../../../src/nat/port-mapper.js';
-import type { GatewayCall } from './soap.js';
+import { gatewayText, type GatewayCall } from './soap.js';
 
 /** Entries read by list() before it stops, whatever the gateway says. */
 export const MAX_LISTED_MAPPINGS = 1024;
@@ -98,7 +98,11 @@ export async function deleteOwnMapping(
   }
 }
 
-/** A table entry from a gateway's output arguments; undefined when they don't describe one. */
+/**
+ * A table entry from a gateway's output arguments; undefined when they don't describe one. Its texts are
+ * cut (gatewayText): list() keeps up to MAX_LISTED_MAPPINGS entries, and a gateway giving each a
+ * description of nearly MAX_UPNP_RESPONSE_BYTES had the app's list hold 1024 of them (242 MiB).
+ */
 function toMapping(out: Record<string, string>): Mapping | undefined {
   const externalPort = Number(out['NewExternalPort']);
   const internalPort = Number(out['NewInternalPort']);
@@ -107,11 +111,11 @@ function toMapping(out: Record<string, string>): Mapping | undefined {
   return {
     protocol,
     externalPort,
-    internalHost: out['NewInternalClient'] ?? '',
+    internalHost: gatewayText(out['NewInternalClient'] ?? ''),
     internalPort,
-    description: out['NewPortMappingDescription'] ?? '',
+    description: gatewayText(out['NewPortMappingDescription'] ?? ''),
     ttlSeconds: Number(out['NewLeaseDuration'] ?? 0) || 0,
-    remoteHost: out['NewRemoteHost'] ?? '',
+    remoteHost: gatewayText(out['NewRemoteHost'] ?? ''),
     enabled: out['NewEnabled'] === undefined ? true : out['NewEnabled'] === '1' || out['NewEnabled'].toLowerCase() === 'true',
   };
 }

@@ -19,6 +19,17 @@ import { escapeXml, xmlChildren, xmlElements, xmlText } from './xml.js';
 
 /** A gateway's description or SOAP answer larger than this is refused. */
 export const MAX_UPNP_RESPONSE_BYTES = 256 * 1024;
+/** Characters of the gateway's own words (a fault's description, a mapping's) that reach the app. */
+export const MAX_GATEWAY_TEXT_CHARS = 200;
+
+/**
+ * Text the gateway chose, for apps that keep or print it: anyone on the LAN may answer as the gateway,
+ * so it is cut to MAX_GATEWAY_TEXT_CHARS and made printable. Copied through a Buffer: V8 keeps a
+ * slice as a view of the whole string, so 200 characters of a 120 KiB description held all of it.
+ */
+export function gatewayText(text: string): string {
+  return printable(Buffer.from(text.slice(0, MAX_GATEWAY_TEXT_CHARS), 'utf16le').toString('utf16le'));
+}
 
 /** WAN connection services, best first: IGDv2's WANIPConnection:2 offers AddAnyPortMapping. */
 export const WAN_CONNECTION_SERVICE_TYPES = Object.freeze([
@@ -191,8 +202,8 @@ export function parseSoapAnswer(action: string, status: number, body: string): R
   const code = codeText !== undefined && /^\d{1,6}$/.test(codeText) ? Number(codeText) : undefined;
   if (code !== undefined) {
     const told = fault === undefined ? undefined : xmlText(fault, 'errorDescription');
-    // Anyone on the LAN may answer as the gateway: its words go into warnings apps print, bounded and printable.
-    const description = (told === undefined ? undefined : printable(told.slice(0, 200))) || upnpErrorName(code) || undefined;
+    // Its words go into warnings apps print.
+    const description = (told === undefined ? undefined : gatewayText(told)) || upnpErrorName(code) || undefined;
     throw new UpnpError(`${action} refused by the gateway: UPnP error ${code}${description ? ` (${description})` : ''}`, {
       action,
       upnpCode: code,
