@@ -1,4 +1,5 @@
 import { ProtocolError } from '../errors.js';
+import { UNMETERED, type MemoryAccount } from '../util/memory-budget.js';
 import { MSG_PACKET_HEADER_BYTES } from '../wire/constants.js';
 import { writeMsgPacket } from '../wire/packet.js';
 import { hex, type ResolvedChannelDescriptor } from './channel-descriptor.js';
@@ -85,6 +86,8 @@ export class Channel {
   constructor(
     readonly descriptor: ResolvedChannelDescriptor,
     private readonly maxPacketPayloadBytes: number,
+    /** Where queued messages are charged node-wide; charging may close this connection (see MConnection.trySend). */
+    private readonly memory: MemoryAccount = UNMETERED,
   ) {
     this.id = descriptor.id;
   }
@@ -107,6 +110,7 @@ export class Channel {
     this.queue.push(message);
     this.queuedBytes += message.length;
     this.pendingWireBytes += this.wireBytes(message.length);
+    this.memory.chargeShared(message);
     return true;
   }
 
@@ -160,6 +164,7 @@ export class Channel {
     }
     this.pendingWireBytes -= this.wireBytes(remaining);
     this.queuedBytes -= message.length;
+    this.memory.releaseShared(message);
     this.headOffset = 0;
     this.queue[this.queueHead] = EMPTY;
     this.queueHead += 1;
@@ -247,6 +252,8 @@ export class Channel {
 
   /** Drops queued messages and wakes every waiter (they will see the connection closed). */
   clear(): void {
+    const queue = this.queue;
+    for (let index = this.queueHead; index < queue.length; index++) this.memory.releaseShared(queue[index]!);
     this.queue.length = 0;
     this.queueHead = 0;
     this.headOffset = 0;

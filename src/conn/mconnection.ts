@@ -2,6 +2,7 @@ import { AbortError, ClosedError, ConfigError, SendError, TimeoutError } from '.
 import type { Link } from '../transport/link.js';
 import { whenAborted } from '../util/abort.js';
 import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { UNMETERED, type MemoryAccount } from '../util/memory-budget.js';
 import { MAX_CHANNEL_ID } from '../wire/constants.js';
 import type { Channel, ChannelStatus } from './channel.js';
 import { hex, type ChannelDescriptor } from './channel-descriptor.js';
@@ -101,12 +102,14 @@ export class MConnection {
     config?: Partial<MConnectionConfig>,
     /** Every timer and time reading of the connection (pings, timeouts, rate limits). */
     private readonly clock: Clock = systemClock,
+    /** Queued messages are charged here node-wide; a charge may cut this connection (its send: false). */
+    memory: MemoryAccount = UNMETERED,
   ) {
     this.config = sharedMConnectionConfig(config);
     // The system clock's now() needs no `this`: no closure per connection for it.
     const now = clock === systemClock ? systemClock.now : (): number => clock.now();
     this.startedAtMs = now();
-    this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes, now);
+    this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes, now, memory);
     this.sender = new Sender(this, link, this.scheduler, clock, this.config.maxBatchBytes, this.config.sendRateBytesPerSec, now);
     this.keepAlive = new KeepAlive(this, clock, this.config.pingIntervalMs, this.config.pongTimeoutMs);
     this.receiver = new Receiver(this, link, this.scheduler, handlers, this.keepAlive, clock, this.config.recvRateBytesPerSec, now);
@@ -148,6 +151,8 @@ export class MConnection {
   trySend(channelId: number, message: Uint8Array): boolean {
     const channel = this.sendableChannel(channelId, message);
     if (this.stateValue !== 'open' || !channel.tryEnqueue(message)) return false;
+    // Its charge to the memory budget may have cut this connection: the message went with the queue.
+    if (this.stateValue !== 'open') return false;
     this.sender.messageQueued();
     return true;
   }
@@ -167,6 +172,7 @@ export class MConnection {
     if (options.signal?.aborted) return Promise.reject(new AbortError());
     if (this.stateValue !== 'open') return RESOLVED_FALSE;
     if (channel.tryEnqueue(message)) {
+      if (this.stateValue !== 'open') return RESOLVED_FALSE; // cut by the memory budget (see trySend)
       this.sender.messageQueued();
       return RESOLVED_TRUE;
     }
@@ -188,6 +194,7 @@ export class MConnection {
       const onRoom = (): void => {
         if (this.stateValue !== 'open') return settle(false);
         if (channel.tryEnqueue(message, true)) {
+          if (this.stateValue !== 'open') return settle(false); // cut by the memory budget (see trySend)
           this.sender.messageQueued();
           return settle(true);
         }

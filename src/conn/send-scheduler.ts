@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js';
 import { CONTROL_PACKET_BYTES, MAX_CHANNEL_ID, MSG_PACKET_HEADER_BYTES, PacketKind } from '../wire/constants.js';
 import { writeControlPacket } from '../wire/packet.js';
 import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
+import { UNMETERED, type MemoryAccount } from '../util/memory-budget.js';
 import { BufferPool } from './buffer-pool.js';
 import { Channel } from './channel.js';
 import { hex, sharedResolvedDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
@@ -38,9 +39,10 @@ export class SendScheduler {
     maxPacketPayloadBytes: number,
     /** Milliseconds; the connection passes its clock's. */
     private readonly now: () => number = systemClock.now,
+    memory: MemoryAccount = UNMETERED,
   ) {
     // Made at its exact length (push would leave spare slots in every connection's array).
-    this.channels = descriptors.map((descriptor) => new Channel(sharedResolvedDescriptor(descriptor), maxPacketPayloadBytes));
+    this.channels = descriptors.map((descriptor) => new Channel(sharedResolvedDescriptor(descriptor), maxPacketPayloadBytes, memory));
     this.channels.forEach((channel, index) => {
       if (this.channels.findIndex((other) => other.id === channel.id) !== index) {
         throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(channel.id)} declared twice`);

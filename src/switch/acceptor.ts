@@ -78,6 +78,7 @@ export class Acceptor {
     const controller = this.sw.trackInFlight();
     const pendingLink: PendingLink = { holder, controller };
     this.pendingLinks.add(pendingLink);
+    const memory = this.sw.meterLink(link);
     const upgrade = this.sw.upgradeOptions('inbound', controller.signal);
     upgrade.admit = async (remote) => {
       const decision = await this.admit(remote, link.remoteAddress);
@@ -98,7 +99,7 @@ export class Acceptor {
             upgraded.link.destroy(new ClosedError('Switch stopped'));
             return;
           }
-          this.sw.addPeer(upgraded, 'inbound', link.remoteAddress, link.transport, false);
+          this.sw.addPeer(upgraded, 'inbound', link.remoteAddress, link.transport, false, memory);
         } finally {
           // After addPeer: whoever waits on the admission finds the Peer.
           admission?.end();

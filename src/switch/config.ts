@@ -18,6 +18,7 @@ import {
   DEFAULT_MAX_OUTBOUND_PEERS,
   DEFAULT_MAX_PENDING_INBOUND,
   DEFAULT_MAX_PENDING_INBOUND_PER_HOST,
+  DEFAULT_PEER_MEMORY_BUDGET_BYTES,
   DEFAULT_STOP_TIMEOUT_MS,
 } from './constants.js';
 
@@ -71,6 +72,14 @@ export interface SwitchOptions {
    * recvMessageCapacity). @default 16 MiB
    */
   inboxCapacityBytes?: number;
+  /**
+   * Bytes all connections together may hold on their peers' behalf: what a page's WebSocket or data
+   * channel holds while paused, async receives in flight, send queues (a message of 16 KiB or more queued
+   * for several peers counted once). Past it the connection holding the most is cut with ProtocolError
+   * ERR_RATE_LIMIT, never one holding little. @default 64 MiB, or twice what one connection may hold
+   * at its bounds if that is more (channels given large send queues)
+   */
+  peerMemoryBudgetBytes?: number;
   /** Random source for jitter, so simulations can be seeded. @default Math.random */
   random?: () => number;
   /**
@@ -110,9 +119,20 @@ export interface ResolvedSwitchOptions {
   reconnect: BackoffPolicy;
   inboxCapacity: number;
   inboxCapacityBytes: number;
+  /** undefined: the default, sized at start (see SwitchOptions). */
+  peerMemoryBudgetBytes: number | undefined;
   random: () => number;
   clock: Clock;
   secureHandshake: SecureHandshakeFunction;
+}
+
+/**
+ * The node-wide memory budget for peers: as set, or by default at least twice what one connection may
+ * hold at its bounds (`connectionBoundBytes`, known once agents' channels are): a channel the app gives
+ * a 64 MiB send queue must not get its one busy peer cut.
+ */
+export function peerMemoryBudgetBytes(options: ResolvedSwitchOptions, connectionBoundBytes: number): number {
+  return options.peerMemoryBudgetBytes ?? Math.max(DEFAULT_PEER_MEMORY_BUDGET_BYTES, 2 * connectionBoundBytes);
 }
 
 export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOptions {
@@ -137,6 +157,7 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
     reconnect: { ...DEFAULT_BACKOFF_POLICY, ...options.reconnect },
     inboxCapacity: options.inboxCapacity ?? DEFAULT_INBOX_CAPACITY_MESSAGES,
     inboxCapacityBytes: options.inboxCapacityBytes ?? DEFAULT_INBOX_CAPACITY_BYTES,
+    peerMemoryBudgetBytes: options.peerMemoryBudgetBytes,
     random: options.random ?? Math.random,
     clock: options.clock ?? systemClock,
     secureHandshake: options.secureHandshake ?? secureHandshake,
@@ -149,6 +170,8 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
   for (const key of ['maxInbound', 'maxOutbound', 'maxPendingInbound', 'maxPendingInboundPerHost', 'inboxCapacity', 'inboxCapacityBytes'] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 0) bad(`${key} must be an integer ≥ 0`);
   }
+  const budget = resolved.peerMemoryBudgetBytes;
+  if (budget !== undefined && (!Number.isInteger(budget) || budget <= 0)) bad('peerMemoryBudgetBytes must be an integer > 0');
   for (const key of ['dialTimeoutMs', 'handshakeTimeoutMs', 'stopTimeoutMs'] as const) {
     if (!(resolved[key] > 0)) bad(`${key} must be > 0`);
   }

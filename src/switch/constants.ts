@@ -39,6 +39,15 @@ export const MAX_ASYNC_RECEIVES_PER_PEER = 64;
 /** …or when the messages of those receives reach this many bytes (64 messages of 1 MiB would be 64 MiB a peer). */
 export const MAX_ASYNC_RECEIVE_BYTES_PER_PEER = 4 * 1024 * 1024;
 /**
+ * Bytes every connection of a node may hold on its peers' behalf, all together: chunks a page's
+ * WebSocket or data channel held while paused (4 MiB a link), async receives in flight (4 MiB a peer)
+ * and send queues (1 MiB a channel a peer; a message of 16 KiB or more queued for many peers counted
+ * once). Each of those bounds multiplied by every peer and pending link (58 + 64 by default): peers
+ * filling theirs made a node hold 58 × 4 MiB in each. Past this total the connection holding the most
+ * is cut (ERR_RATE_LIMIT). The default grows to twice one connection's bounds (see peerMemoryBudgetBytes).
+ */
+export const DEFAULT_PEER_MEMORY_BUDGET_BYTES = 64 * 1024 * 1024;
+/**
  * 'agent:error' reports of a SendError about another peer (a message passed on to a peer that refuses
  * it) per agent per window; the rest are counted, and the window's first report after them says how
  * many (`suppressed`). The sending peer stays connected, so without a cap each message it sends could

@@ -217,12 +217,13 @@ export class Dialer {
         peerId,
         clock: this.sw.options.clock,
       });
+      const memory = this.sw.meterLink(link);
       const upgraded = await this.sw.upgradeOutbound(link, peerId, stop.signal);
       if (this.stopped) {
         upgraded.link.destroy(new ClosedError('Switch stopped'));
         throw new ClosedError('Switch stopped');
       }
-      return this.sw.addPeer(upgraded, 'outbound', address, link.transport, persistent);
+      return this.sw.addPeer(upgraded, 'outbound', address, link.transport, persistent, memory);
     } finally {
       unfollow?.();
       this.sw.untrackInFlight(stop);

@@ -1,5 +1,6 @@
 import { MConnection } from '../conn/mconnection.js';
 import { ClosedError, MeshlinkError, PeerRejectedError } from '../errors.js';
+import type { BudgetAccount } from '../util/memory-budget.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { MAX_EVICTED_LINGERING } from './constants.js';
 import type { ResolvedSwitchOptions } from './config.js';
@@ -77,7 +78,7 @@ export class PeerRegistry {
   }
 
   /** Starts a peer: agents hear of it before any of its messages can arrive. */
-  add(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean): Peer {
+  add(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean, memory: BudgetAccount): Peer {
     const { options, router, agents } = this.context;
     const existing = this.byId.get(upgraded.remoteInfo.id);
     if (existing !== undefined) {
@@ -107,7 +108,7 @@ export class PeerRegistry {
       upgraded.link,
       router.channels,
       {
-        onMessage: (channelId, message) => router.route(peer!, channelId, message, stopForRejectedMessage),
+        onMessage: (channelId, message) => router.route(peer!, channelId, message, stopForRejectedMessage, memory),
         onClose: (error) => {
           // Errors raised below the Switch (packets, channels) do not know the peer: name it here.
           const reason = error instanceof MeshlinkError && error.peerId === undefined ? error.withPeer(peer!.id) : error;
@@ -124,8 +125,12 @@ export class PeerRegistry {
       },
       options.connection,
       options.clock,
+      memory,
     );
     peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection, options.clock.now());
+    // Cut by the node-wide memory budget as a peer from now on: told why, reported as its error. Also
+    // while closing gracefully: its queues must go now, as the budget counts on (stopPeerForError would not).
+    memory.onCut = (error) => connection.destroy(error);
     this.byId.set(peer.id, peer);
     agents.peerAdded(peer);
     this.context.emit('peer:connected', { peer });

@@ -1,5 +1,7 @@
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from '../conn/channel-descriptor.js';
 import { ConfigError, ProtocolError, SendError } from '../errors.js';
+import { WEBSOCKET_MAX_PAUSED_BYTES } from '../transport/websocket-link.js';
+import { UNMETERED, type MemoryAccount } from '../util/memory-budget.js';
 import type { Agent } from './agent.js';
 import {
   MAX_ASYNC_RECEIVE_BYTES_PER_PEER,
@@ -24,7 +26,7 @@ export class Router {
   private readonly inboxes = new Map<number, Inbox>();
   private descriptors: ChannelDescriptor[] = [];
   /** Async receives not settled yet, and their messages' bytes, per peer: an entry only while one is in flight. */
-  private readonly asyncReceives = new Map<Peer, { count: number; bytes: number }>();
+  private readonly asyncReceives = new Map<Peer, { count: number; bytes: number; memory: MemoryAccount }>();
   /** Peers paused because they reached MAX_ASYNC_RECEIVES_PER_PEER or MAX_ASYNC_RECEIVE_BYTES_PER_PEER. */
   private readonly pausedByAsync = new Set<Peer>();
   /** Per agent (keyed by our agents' names only): refusals by other peers reported, and held back, since windowStartMs. */
@@ -44,6 +46,16 @@ export class Router {
   /** Every channel of every agent, resolved. */
   get channels(): readonly ChannelDescriptor[] {
     return this.descriptors;
+  }
+
+  /**
+   * The most one connection may hold in its pools at their bounds: a full send queue (and one message)
+   * on every channel, the async receives in flight, and a paused link's hold.
+   */
+  connectionBoundBytes(): number {
+    let bytes = MAX_ASYNC_RECEIVE_BYTES_PER_PEER + WEBSOCKET_MAX_PAUSED_BYTES;
+    for (const descriptor of this.descriptors) bytes += descriptor.sendQueueCapacityBytes! + descriptor.recvMessageCapacity!;
+    return bytes;
   }
 
   /** Claims each agent's channels; two agents on one channel is a ConfigError (nothing is kept then). */
@@ -80,7 +92,7 @@ export class Router {
    * fails on that peer's account, not the sender's, so it is reported as 'agent:error' and the peer
    * that sent the message stays: otherwise any peer could get honest ones cut by a relaying agent.
    */
-  route(peer: Peer, channelId: number, message: Uint8Array, onRejected: (error: unknown) => void): void {
+  route(peer: Peer, channelId: number, message: Uint8Array, onRejected: (error: unknown) => void, memory: MemoryAccount = UNMETERED): void {
     const owner = this.owners.get(channelId);
     if (owner === undefined) {
       throw new ProtocolError('ERR_UNKNOWN_CHANNEL', `No agent owns channel 0x${hex(channelId)}`, { peerId: peer.id });
@@ -100,7 +112,7 @@ export class Router {
       return;
     }
     if (result !== undefined && result instanceof Promise) {
-      this.trackAsyncReceive(peer, message.length, result, (error) => {
+      this.trackAsyncReceive(peer, memory, message.length, result, (error) => {
         if (failedOnAnotherPeer(error, peer)) this.reportRefusal(owner.name, error);
         else onRejected(error);
       });
@@ -129,11 +141,12 @@ export class Router {
 
   /**
    * Bounds the receives in flight per peer, in number and in their messages' bytes: the peer is paused
-   * at either limit and resumed once both are down to half.
+   * at either limit and resumed once both are down to half. The bytes are charged to the peer's account
+   * in the node-wide memory budget too, last: the charge may cut this peer (forgetPeer then drops it).
    */
-  private trackAsyncReceive(peer: Peer, bytes: number, result: Promise<void>, onRejected: (error: unknown) => void): void {
+  private trackAsyncReceive(peer: Peer, memory: MemoryAccount, bytes: number, result: Promise<void>, onRejected: (error: unknown) => void): void {
     let inFlight = this.asyncReceives.get(peer);
-    if (inFlight === undefined) this.asyncReceives.set(peer, (inFlight = { count: 0, bytes: 0 }));
+    if (inFlight === undefined) this.asyncReceives.set(peer, (inFlight = { count: 0, bytes: 0, memory }));
     inFlight.count += 1;
     inFlight.bytes += bytes;
     if ((inFlight.count >= MAX_ASYNC_RECEIVES_PER_PEER || inFlight.bytes >= MAX_ASYNC_RECEIVE_BYTES_PER_PEER) && !this.pausedByAsync.has(peer)) {
@@ -145,6 +158,7 @@ export class Router {
       if (left === undefined) return; // the peer is gone
       left.count -= 1;
       left.bytes -= bytes;
+      left.memory.release(bytes);
       if (left.count === 0) this.asyncReceives.delete(peer);
       if (left.count <= MAX_ASYNC_RECEIVES_PER_PEER / 2 && left.bytes <= MAX_ASYNC_RECEIVE_BYTES_PER_PEER / 2 && this.pausedByAsync.delete(peer)) {
         peer.connection.resume(this);
@@ -154,6 +168,7 @@ export class Router {
       settled();
       onRejected(error);
     });
+    memory.charge(bytes);
   }
 
   /** Pull-style reading of a channel whose agent has no `receive`. */
@@ -171,7 +186,13 @@ export class Router {
     return { [Symbol.asyncIterator]: () => inbox.iterate(signal) };
   }
 
+  /**
+   * The peer is gone. Its receives still in flight are no longer counted (as before the node-wide
+   * budget: a receive that never settles is the agent's to bound).
+   */
   forgetPeer(peer: Peer): void {
+    const inFlight = this.asyncReceives.get(peer);
+    inFlight?.memory.release(inFlight.bytes);
     this.asyncReceives.delete(peer);
     this.pausedByAsync.delete(peer);
     for (const inbox of this.inboxes.values()) inbox.forgetPeer(peer);

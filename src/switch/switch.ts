@@ -5,11 +5,12 @@ import type { Link } from '../transport/link.js';
 import type { Transport } from '../transport/transport.js';
 import { sharedAbortController, withDeadline } from '../util/abort.js';
 import { TypedEventTarget } from '../util/events.js';
+import { MemoryBudget, type BudgetAccount } from '../util/memory-budget.js';
 import { Acceptor } from './acceptor.js';
 import type { Agent } from './agent.js';
 import { AgentRegistry } from './agent-registry.js';
 import { BanList } from './ban-list.js';
-import { resolveSwitchOptions, type ResolvedSwitchOptions, type SwitchOptions } from './config.js';
+import { peerMemoryBudgetBytes, resolveSwitchOptions, type ResolvedSwitchOptions, type SwitchOptions } from './config.js';
 import { DEFAULT_BAN_DURATION_MS } from './constants.js';
 import { Dialer, type DialOptions } from './dialer.js';
 import { InFlightControllers } from './in-flight.js';
@@ -48,11 +49,14 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   private readonly acceptor: Acceptor;
   private readonly stopHooks = new StopHooks();
   private readonly inFlight = new InFlightControllers();
+  /** What every connection holds on its peer's behalf, capped at peerMemoryBudgetBytes together. */
+  private readonly memory: MemoryBudget;
 
   constructor(options: SwitchOptions) {
     super();
     this.options = resolveSwitchOptions(options);
     this.nodeId = this.options.identity.nodeId;
+    this.memory = new MemoryBudget(peerMemoryBudgetBytes(this.options, 0));
     this.listenAddresses = new ListenAddresses(this.nodeId);
     this.bans = new BanList(() => this.options.clock.now());
     this.agents = new AgentRegistry((agent, error) => this.emit('agent:error', { agent, error }));
@@ -110,6 +114,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.state = 'starting';
     try {
       this.router.assign(this.agents.all);
+      this.memory.limitBytes = peerMemoryBudgetBytes(this.options, this.router.connectionBoundBytes());
     } catch (error) {
       this.state = 'new';
       throw error;
@@ -327,6 +332,18 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     this.inFlight.untrack(controller);
   }
 
+  /** Bytes all connections hold on their peers' behalf now, counted against peerMemoryBudgetBytes. */
+  get peerMemoryBytes(): number {
+    return this.memory.heldBytes;
+  }
+
+  /** @internal A raw link reached us: its account in the memory budget (destroys it if cut before addPeer). */
+  meterLink(link: Link): BudgetAccount {
+    const account = this.memory.open((error) => link.destroy(error));
+    link.useMemoryAccount?.(account);
+    return account;
+  }
+
   /** @internal */
   transportFor(address: PeerAddress): Transport {
     const transport = this.options.transports.find((t) => t.protocols.includes(address.protocol));
@@ -365,14 +382,14 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
    * landed while its link was being upgraded keeps it out (PeerRejectedError ERR_BANNED): ban() can
    * only cut peers that are already here.
    */
-  addPeer(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean): Peer {
+  addPeer(upgraded: UpgradedLink, direction: Direction, address: string, transport: string, persistent: boolean, memory: BudgetAccount): Peer {
     const peerId = upgraded.remoteInfo.id;
     if (this.isBannedPeer(peerId, direction, address)) {
       const refusal = new PeerRejectedError('ERR_BANNED', `${peerId} was banned while connecting`, { peerId });
       upgraded.link.destroy(refusal);
       throw refusal;
     }
-    return this.peerRegistry.add(upgraded, direction, address, transport, persistent);
+    return this.peerRegistry.add(upgraded, direction, address, transport, persistent, memory);
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { MemoryAccount } from '../util/memory-budget.js';
+
 /**
  * A Link is one duplex byte stream to one remote endpoint: a TCP socket, a WebSocket, a WebRTC data
  * channel, or an in-memory pipe. It is the only thing a transport hands upward; everything above a
@@ -59,6 +61,12 @@ export interface Link {
    * tell never calls it, and must not call it any earlier.
    */
   write(chunk: Uint8Array, onReleased?: () => void): boolean;
+  /**
+   * For a link that holds what arrives while paused in memory rather than in the kernel (a page's
+   * WebSocket, a data channel): charge it to `account`, the Switch's node-wide budget for peers. Called
+   * by the Switch once, when the link reaches it; the account may destroy the link.
+   */
+  useMemoryAccount?(account: MemoryAccount): void;
   /** Stop delivering data (read backpressure); bytes wait in the kernel or the transport. */
   pause(): void;
   resume(): void;

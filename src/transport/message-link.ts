@@ -1,5 +1,6 @@
 import { ProtocolError, TransportError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { UNMETERED, type MemoryAccount } from '../util/memory-budget.js';
 import { HeldChunks } from './held-chunks.js';
 import type { Link, LinkHandlers } from './link.js';
 
@@ -41,6 +42,11 @@ export abstract class MessageLink implements Link {
   protected failure: Error | undefined;
   private paused = true;
   private readonly held = new HeldChunks();
+  /** Where the held chunks are charged node-wide (the Switch's memory budget), and how much is. */
+  private memory: MemoryAccount = UNMETERED;
+  private chargedBytes = 0;
+  /** The memory budget cut this link's connection: what arrives now is never read, so it is not kept. */
+  private discarding = false;
   private drainTimer: TimerHandle | undefined;
   /** The socket closed cleanly with chunks held: onClose waits for them (see MESSAGE_LINK_CLOSE_HOLD_MS). */
   private closeHoldTimer: TimerHandle | undefined;
@@ -76,6 +82,22 @@ export abstract class MessageLink implements Link {
     queueMicrotask(() => this.deliverHeld());
   }
 
+  /**
+   * Charges what this link holds while paused to `account` (the Switch's node-wide budget for peers);
+   * the account may close the link when the budget runs out and it holds the most.
+   */
+  useMemoryAccount(account: MemoryAccount): void {
+    this.memory.release(this.chargedBytes);
+    this.chargedBytes = 0;
+    this.memory = account;
+    account.whenCut(() => {
+      this.discarding = true;
+      this.held.clear();
+      this.chargedBytes = 0;
+    });
+    this.chargeHeld();
+  }
+
   pause(): void {
     this.paused = true;
     this.onPause();
@@ -97,7 +119,7 @@ export abstract class MessageLink implements Link {
     // An empty message carries no byte of the stream. Passed on, each cost the layers above a full
     // turn of their decoders: a peer sending nothing but empty WebSocket messages (6 bytes each) cost
     // us 15 times the CPU per byte of honest 1 KiB messages, for as long as it liked.
-    if (this.closedValue || chunk.length === 0) return;
+    if (this.closedValue || chunk.length === 0 || this.discarding) return;
     if (chunk.length > this.limits.maxMessageBytes) {
       this.destroy(
         new ProtocolError('ERR_FRAME_TOO_LARGE', `${this.limits.label} peer sent a message of ${chunk.length} bytes, over ${this.limits.maxMessageBytes}`),
@@ -112,7 +134,20 @@ export abstract class MessageLink implements Link {
       this.destroy(
         new ProtocolError('ERR_RATE_LIMIT', `${this.limits.label} peer sent over ${this.limits.maxHeldBytes} bytes while we were paused`),
       );
+      return;
     }
+    // After the link's own bound: past it, the link is dropped whatever the node-wide budget holds.
+    this.chargeHeld();
+  }
+
+  /** Brings the account's charge to what is held now (the account may cut this link, or another). */
+  private chargeHeld(): void {
+    const held = this.held.bytes;
+    const charged = this.chargedBytes;
+    if (held === charged) return;
+    this.chargedBytes = held;
+    if (held > charged) this.memory.charge(held - charged);
+    else this.memory.release(charged - held);
   }
 
   /** After a send: true while under the high-water mark, else false and `onDrain` once it empties. */
@@ -156,6 +191,7 @@ export abstract class MessageLink implements Link {
 
   private report(): void {
     this.held.clear();
+    this.chargeHeld();
     const handlers = this.handlers;
     this.handlers = undefined;
     handlers?.onClose(this.failure);
@@ -167,6 +203,7 @@ export abstract class MessageLink implements Link {
       () => !this.paused && (!this.closedValue || holding()) && this.handlers !== undefined,
       (chunk) => this.handlers!.onData(chunk),
     );
+    this.chargeHeld();
     if (allDelivered && holding()) this.endCloseHold();
   }
 
