@@ -150,12 +150,15 @@ export class PexDialer {
 
   private judgeFailure(address: string, nodeId: string, error: Error): void {
     const code = error instanceof MeshlinkError ? error.code : undefined;
-    // Not the address's fault: someone else connected first, we are stopping, or we are at our limit.
-    if (code === 'ERR_DUPLICATE_PEER' || code === 'ERR_ABORTED' || code === 'ERR_CLOSED' || code === 'ERR_BANNED') return;
+    // Not the address's fault: we are stopping, or we are at our limit.
+    if (code === 'ERR_ABORTED' || code === 'ERR_CLOSED' || code === 'ERR_BANNED') return;
     // Refused by our own transport's limits before reaching anyone: the attempt does not count. Peers
     // handing a page made-up webrtc addresses use its dial allowance up, and every honest address
     // dialled meanwhile was backed off, marked bad after 3 such refusals and dropped after 16.
-    if (isOwnDialLimit(error)) {
+    // Refused as a duplicate: the node answered there and holds a connection of ours already (another
+    // address, or one it has not seen die yet after our restart). The address worked: it kept the
+    // attempt, so each such refusal backed it off, 3 made it bad and maxDialAttempts dropped it.
+    if (code === 'ERR_DUPLICATE_PEER' || isOwnDialLimit(error)) {
       this.book.unmarkAttempt(address);
       return;
     }
