@@ -21,6 +21,8 @@ export interface DialPlanContext {
   readonly trustedSources: ReadonlySet<string>;
   /** Connected, being dialled, recently hung up on us, or a seed (seeds have their own path). */
   isBusy(nodeId: string): boolean;
+  /** Hung up on us soon after we dialled it (see HangUpList): not to be dialled, nor waited for, for a while. */
+  hungUp(nodeId: string): boolean;
   isBanned(address: string): boolean;
   canDial(protocol: string): boolean;
   /** Whether we hold a connection to this node: a WebRTC address is reached only through its relay. */
@@ -207,8 +209,8 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
 /**
  * Whether the book holds an address that will have its turn (`hasTurn`: a group with room, a source
  * the planner takes now) and that we will dial soon: one being dialled now, or one backing off after a
- * few failed dials. Connected, seed (trustedSources: dialled on their own path), banned and undialable
- * ones (a WebRTC address whose relay we are not connected to) do not count.
+ * few failed dials. Connected, seed (trustedSources: dialled on their own path), lately hung up on us,
+ * banned and undialable ones (a WebRTC address whose relay we are not connected to) do not count.
  * Runs only in the rare round where nothing else was dialable, so the copy of the book is affordable.
  */
 function anotherGroupIsWaiting(context: DialPlanContext, hasTurn: (info: KnownAddressInfo) => boolean): boolean {
@@ -218,6 +220,9 @@ function anotherGroupIsWaiting(context: DialPlanContext, hasTurn: (info: KnownAd
       hasTurn(info) &&
       !context.isConnected(info.nodeId) &&
       !context.trustedSources.has(info.nodeId) &&
+      // Its turn is up to seedRedialIntervalMs away, and a node that accepts and hangs up at once
+      // (a liar's one listener) renews it each time we dial it: counted, it held the yield for good.
+      !context.hungUp(info.nodeId) &&
       mayBeDialled(context, info.address),
   );
 }

@@ -61,6 +61,7 @@ export class PexOutboundView {
       outboundGroups,
       trustedSources: this.seedIds,
       isBusy: (nodeId) => this.isBusy(nodeId, nowMs),
+      hungUp: (nodeId) => this.hangUps.has(nodeId, nowMs),
       isBanned: (address) => sw.bans.isBanned(address),
       canDial: (protocol) => this.canDial(protocol),
       isConnected: (nodeId) => sw.getPeer(nodeId) !== undefined,

@@ -23,6 +23,7 @@ function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: P
     outboundGroups: [],
     trustedSources: new Set<string>(),
     isBusy: () => false,
+    hungUp: () => false,
     isBanned: () => false,
     canDial: (protocol) => protocol === 'tcp',
     isConnected: () => false,
@@ -260,6 +261,26 @@ describe('Outbound network-group diversity', () => {
       crowded({ isBusy: freshBusy, isConnected: freshBusy, canDial: (protocol) => protocol === 'tcp' || protocol === 'webrtc', ...overrides });
     expect(planDials(rtc(), 8).addresses.filter((address) => address.startsWith('tcp://'))).toHaveLength(1);
     expect(planDials(rtc({ isConnected: (id) => id === nodeId(51) || id === nodeId(53) }), 8).addresses).toEqual([viaRelay]);
+  });
+
+  it('yields although a node of another group hung up on us: a liar that accepts and hangs up at once must not hold the yield', () => {
+    // A liar's one address in a group with room: each time its hang-up wait (seedRedialIntervalMs, 60 s)
+    // ends we dial it, it accepts and closes at once, and for 60 s more it is busy. Counted as waiting,
+    // it held the crowded group's yield back for as long as it kept doing so: a page or LAN node never
+    // got a second peer through its relay or /16.
+    const clock = new FakeClock();
+    const random = seededRandom(8);
+    const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY, allowLocal: true });
+    for (let i = 1; i <= 5; i++) book.addAddress(`tcp://${nodeId(i)}@127.5.0.${i}:26656`, `tcp://${nodeId(100 + i)}@127.9.0.${i}:26656`);
+    const liar = `tcp://${nodeId(50)}@127.6.0.1:26656`;
+    book.addAddress(liar, `tcp://${nodeId(150)}@127.9.0.9:26656`);
+    book.markGood(liar); // it accepted our dial
+    const { context } = setup();
+    const hungUp = (id: string): boolean => id === nodeId(50);
+    const plan = planDials(context({ book, random, nowMs: clock.ms, outboundGroups: ['ipv4:127.5'], outbound: 1, isBusy: hungUp, hungUp }), 8);
+    // Before: [] in every round while the liar kept hanging up.
+    expect(plan.addresses).toHaveLength(1);
+    expect(plan.addresses[0]).toMatch(/@127\.5\.0\.\d:26656$/);
   });
 
   it('yields to a page known through the relay while its other address, from a page past the untrusted share, has no turn', () => {
