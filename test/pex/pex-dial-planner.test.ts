@@ -33,6 +33,24 @@ function setup(): { book: AddressBook; clock: FakeClock; context: (overrides?: P
   return { book, clock, context };
 }
 
+/**
+ * A LAN node's book: five addresses in the /16 of its one outbound peer (127.5), and `other` (node 50) in
+ * a group with room; `crowded` plans with that peer counted.
+ */
+function crowdedLan(): { book: AddressBook; other: string; crowded: (overrides?: Partial<DialPlanContext>) => DialPlanContext } {
+  const clock = new FakeClock();
+  const random = seededRandom(8);
+  const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY, allowLocal: true });
+  for (let i = 1; i <= 5; i++) book.addAddress(`tcp://${nodeId(i)}@127.5.0.${i}:26656`, `tcp://${nodeId(100 + i)}@127.9.0.${i}:26656`);
+  const other = `tcp://${nodeId(50)}@127.6.0.1:26656`;
+  book.addAddress(other, `tcp://${nodeId(150)}@127.9.0.9:26656`);
+  const { context } = setup();
+  // Eight slots: enough random picks that the crowded /16 is always among them.
+  const crowded = (overrides: Partial<DialPlanContext> = {}): DialPlanContext =>
+    context({ book, random, nowMs: clock.ms, outboundGroups: ['ipv4:127.5'], outbound: 1, ...overrides });
+  return { book, other, crowded };
+}
+
 describe('PEX dial planning', () => {
   it('backs off exponentially per address from its attempts and last attempt, capped', () => {
     const { book, clock } = setup();
@@ -226,16 +244,7 @@ describe('Outbound network-group diversity', () => {
   });
 
   it('does not yield while an address of another group is only waiting: being dialled, or backing off after a failed dial or two', () => {
-    const clock = new FakeClock();
-    const random = seededRandom(8);
-    const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY, allowLocal: true });
-    for (let i = 1; i <= 5; i++) book.addAddress(`tcp://${nodeId(i)}@127.5.0.${i}:26656`, `tcp://${nodeId(100 + i)}@127.9.0.${i}:26656`);
-    const other = `tcp://${nodeId(50)}@127.6.0.1:26656`;
-    book.addAddress(other, `tcp://${nodeId(150)}@127.9.0.9:26656`);
-    const { context } = setup();
-    // Eight slots: enough random picks that the crowded /16 is always among them.
-    const crowded = (overrides: Partial<DialPlanContext> = {}): DialPlanContext =>
-      context({ book, random, nowMs: clock.ms, outboundGroups: ['ipv4:127.5'], outbound: 1, ...overrides });
+    const { book, other, crowded } = crowdedLan();
     const dialling = (id: string): boolean => id === nodeId(50);
     expect(planDials(crowded({ isBusy: dialling }), 8).addresses).toEqual([]);
     // The dial failed (load, a timeout): the address backs off, and the /16 still waits for it.
@@ -268,16 +277,10 @@ describe('Outbound network-group diversity', () => {
     // ends we dial it, it accepts and closes at once, and for 60 s more it is busy. Counted as waiting,
     // it held the crowded group's yield back for as long as it kept doing so: a page or LAN node never
     // got a second peer through its relay or /16.
-    const clock = new FakeClock();
-    const random = seededRandom(8);
-    const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY, allowLocal: true });
-    for (let i = 1; i <= 5; i++) book.addAddress(`tcp://${nodeId(i)}@127.5.0.${i}:26656`, `tcp://${nodeId(100 + i)}@127.9.0.${i}:26656`);
-    const liar = `tcp://${nodeId(50)}@127.6.0.1:26656`;
-    book.addAddress(liar, `tcp://${nodeId(150)}@127.9.0.9:26656`);
+    const { book, other: liar, crowded } = crowdedLan();
     book.markGood(liar); // it accepted our dial
-    const { context } = setup();
     const hungUp = (id: string): boolean => id === nodeId(50);
-    const plan = planDials(context({ book, random, nowMs: clock.ms, outboundGroups: ['ipv4:127.5'], outbound: 1, isBusy: hungUp, hungUp }), 8);
+    const plan = planDials(crowded({ isBusy: hungUp, hungUp }), 8);
     // Before: [] in every round while the liar kept hanging up.
     expect(plan.addresses).toHaveLength(1);
     expect(plan.addresses[0]).toMatch(/@127\.5\.0\.\d:26656$/);
