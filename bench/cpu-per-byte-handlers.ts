@@ -78,6 +78,7 @@ const pexShapes: Record<string, (i: number, id: string) => string> = {
   'ws-dot-segments-1KiB': (i, id) => `ws://${id}@h${i}.example.com:80${'/.'.repeat(470)}/relay`,
   'ws-astral-path-1KiB': (i, id) => `ws://${id}@h${i}.example.com:80/${'\u{1F600}'.repeat(235)}`,
   'ws-combining-path-1KiB': (i, id) => `ws://${id}@h${i}.example.com:80/${'e\u0301'.repeat(310)}`,
+  'ws-escapes-1KiB': (i, id) => `ws://${id}@h${i}.example.com:80/${'%c3%a9%2f%62'.repeat(78)}`,
   'dns-127-labels': (i, id) => `tcp://${id}@${'a.'.repeat(120)}x${i}.com:26656`,
   'webrtc-query-1KiB': (_i, id) => `webrtc://${id}?via=${'b'.repeat(40)}${'&x=1'.repeat(235)}`,
   'custom-protocol-params-1KiB': (i, id) => `foo://${id}@h${i}.example.com:1?${Array.from({ length: 120 }, (_, k) => `k${k}=v`).join('&')}`,

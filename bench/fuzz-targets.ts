@@ -24,7 +24,8 @@ import { parseDeviceDescription, parseSoapAnswer } from '../platforms/node/upnp/
 import { parseSsdpAnswer } from '../platforms/node/upnp/ssdp.js';
 import { LinkMessageReader } from '../src/switch/link-messages.js';
 import { MAX_NODE_INFO_BYTES, NODE_INFO_DECODE_LIMITS, parseNodeInfo } from '../src/switch/node-info.js';
-import { endpointHost, normalizeAddress, parseAddress } from '../src/transport/address.js';
+import { endpointHost, parseAddress } from '../src/transport/address.js';
+import { normalizeAddress } from '../src/transport/canonical-address.js';
 import { decodeMessage } from '../src/wire/codec.js';
 import { PacketDecoder } from '../src/wire/packet.js';
 import { addressText, FIXED_ID, SELF } from './fuzz-addresses.js';

@@ -17,7 +17,8 @@ export {
   type ErrorCode,
   type ErrorOptions,
 } from './errors.js';
-export { parseAddress, formatAddress, normalizeAddress, isNodeId, withNodeId, type PeerAddress } from './transport/address.js';
+export { parseAddress, formatAddress, isNodeId, withNodeId, type PeerAddress } from './transport/address.js';
+export { normalizeAddress } from './transport/canonical-address.js';
 export type { Link, LinkHandlers } from './transport/link.js';
 export type { Transport, Listener, DialOptions as TransportDialOptions } from './transport/transport.js';
 export { WebSocketClientTransport, type WebSocketConstructor } from './transport/websocket-client.js';

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TransportError } from '../../src/errors.js';
 import { formatAddress, type PeerAddress } from '../../src/transport/address.js';
+import { canonicalWsPath } from '../../src/transport/canonical-address.js';
 import type { Link } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
 import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
@@ -110,7 +111,11 @@ class NodeWebSocketTransport implements Transport {
       http.headersTimeout = this.upgradeLimits.upgradeTimeoutMs;
       http.requestTimeout = this.upgradeLimits.upgradeTimeoutMs;
       http.on('connection', guard.onConnection);
-      const server = new WebSocketServer({ server: http, path: address.path, ...WS_FRAME_LIMITS });
+      const server = new WebSocketServer({ server: http, ...WS_FRAME_LIMITS });
+      // Any spelling of our path that is the same address to the book (`/a%62` for `/ab`, `/x/../ab`):
+      // peers dial the canonical form, whatever spelling we listen at.
+      const path = canonicalWsPath(address.path);
+      server.shouldHandle = (request) => request.url !== undefined && request.url.startsWith('/') && canonicalWsPath(request.url.split('?', 1)[0]!) === path;
       server.on('error', () => undefined);
       http.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
       server.on('connection', (socket: WebSocket, request: IncomingMessage) => {

@@ -1,6 +1,6 @@
 import { nodeIdOf } from './address-book-lookup.js';
 import { MAX_STORED_ANCHORS } from './constants.js';
-import { canonicalAddress } from './known-address.js';
+import { canonicalAddress } from '../transport/canonical-address.js';
 
 /**
  * The outbound peers to dial first at the next start (Bitcoin's anchors), kept by the address book and

@@ -1,6 +1,7 @@
 import { formatAddress, isNodeId } from '../transport/address.js';
 import type { AddressTables } from './address-book-tables.js';
-import { canonicalAddress, type KnownAddress } from './known-address.js';
+import { canonicalAddress } from '../transport/canonical-address.js';
+import type { KnownAddress } from './known-address.js';
 
 /** Most of the book's methods take an address or a node id: how either is read. */
 

@@ -17,7 +17,7 @@ import { AddressBookStore, type AutoSave } from './address-book-store.js';
 import { AddressTables } from './address-book-tables.js';
 import { resolveAddressBookConfig, type AddressBookConfig } from './config.js';
 import { ADDRESS_BOOK_STORAGE_KEY, AUTO_SAVE_INTERVAL_MS, BUCKET_KEY_BYTES, MAX_BAN_MS, MAX_GET_SELECTION } from './constants.js';
-import { canonicalAddress, isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
+import { isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
 export type { AddOutcome } from './address-book-admission.js';
@@ -300,8 +300,8 @@ export class AddressBook {
    * Our own id comes from the ourNodeId option. Throws ConfigError for an address that does not parse.
    */
   addOurAddress(address: string): void {
-    // As the book spells addresses (a ws path as the client requests it); one that does not parse throws.
-    const location = locationOf(canonicalAddress(address) ?? parseAddress(address));
+    // As the book spells addresses (canonical: a ws path as the client requests it); one that does not parse throws.
+    const location = locationOf(parseAddress(address));
     // Already refused since it was declared: nothing new there (callers may declare on every answer),
     // but a sweep that had to wait may be due.
     if (this.admission.addOurLocation(location)) this.ownPlaces.add(location);

@@ -1,5 +1,5 @@
-import { formatAddress, parseAddress, type PeerAddress } from '../transport/address.js';
-import { canonicalHost, sameHostKey } from '../transport/ip.js';
+import { formatAddress, type PeerAddress } from '../transport/address.js';
+import { canonicalForm } from '../transport/canonical-address.js';
 import {
   FAILURE_WINDOW_AFTER_SUCCESS_MS,
   MAX_ATTEMPTS_WITHOUT_SUCCESS,
@@ -103,63 +103,16 @@ export function toInfo(entry: KnownAddress, nowMs: number): KnownAddressInfo {
 }
 
 /**
- * Address with the node id and query left out: where a listener is, whoever claims to be there. An
- * IPv4-mapped IPv6 host is its IPv4 (the same socket): else `[::ffff:<our ip>]` was not our place.
+ * Address with the node id and query left out: where a listener is, whoever claims to be there, in its
+ * canonical form (an IPv4-mapped IPv6 host is its IPv4, the same socket: else `[::ffff:<our ip>]` was
+ * not our place).
  */
 export function locationOf(address: PeerAddress): string {
+  return locationOfCanonical(canonicalForm(address).address);
+}
+
+/** locationOf for an address already in canonical form (canonicalForm's). */
+export function locationOfCanonical(address: PeerAddress): string {
   if (address.protocol === 'webrtc') return `webrtc://${address.nodeId ?? ''}`;
-  return formatAddress({ ...address, host: sameHostKey(canonicalHost(address.host)), nodeId: undefined, params: {} });
-}
-
-/**
- * Parses and re-formats with one spelling per IP and only the query parameters our transports read
- * (`via` of a webrtc address); undefined when it does not parse. The dialers ignore any other, so each
- * would be one more spelling of the same place: a liar could fill a node's address slots with
- * `?x=1`, `?x=2`, … of its real address, or hand us our persistent peer under another name.
- */
-export function canonicalAddress(text: string): PeerAddress | undefined {
-  try {
-    const parsed = parseAddress(text);
-    return { ...parsed, host: canonicalHost(parsed.host), path: requestedPath(parsed), params: paramsDialersRead(parsed) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** The spellings of `.` (1) and `..` (2) as path segments, `%2e` in either case for any dot. */
-const DOT_SEGMENTS: ReadonlyMap<string, 1 | 2> = new Map(
-  ['.', '%2e', '%2E'].flatMap((a) => [[a, 1] as const, ...['.', '%2e', '%2E'].map((b) => [a + b, 2] as const)]),
-);
-
-/**
- * A ws path as the dialer requests it: WebSocket clients (ws, browsers) read the URL the WHATWG way, so
- * `/relay`, `/./relay`, `/%2e/relay`, `/x/../relay`, `/x\..\relay` and `/relay#anything` are one
- * request. Each was an address of its own: a liar filled a node's 8 address slots with spellings of its
- * real one. Resolved here as the URL parser does, by hand: its form escapes non-ASCII characters, and a
- * form longer than what a peer sent could pass the length cap (the address refused, its sender
- * punished, though an older node holds it as it is); this one is never longer, and costs O(length).
- */
-function requestedPath(address: PeerAddress): string {
-  if (address.protocol !== 'ws' && address.protocol !== 'wss') return address.path;
-  const hash = address.path.indexOf('#');
-  const path = hash >= 0 ? address.path.slice(0, hash) : address.path;
-  if (!/[.\\]|%2e/i.test(path)) return path;
-  const segments = path.slice(1).split(/[/\\]/);
-  const resolved: string[] = [];
-  for (let i = 0; i < segments.length; i++) {
-    const dots = DOT_SEGMENTS.get(segments[i]!) ?? 0;
-    if (dots === 2) resolved.pop();
-    // A dot segment at the end leaves the path ending in `/`.
-    if (dots === 0) resolved.push(segments[i]!);
-    else if (i === segments.length - 1) resolved.push('');
-  }
-  return `/${resolved.join('/')}`;
-}
-
-const PROTOCOLS_WITHOUT_PARAMS: ReadonlySet<string> = new Set(['tcp', 'ws', 'wss', 'memory']);
-
-function paramsDialersRead(address: PeerAddress): PeerAddress['params'] {
-  if (address.protocol === 'webrtc') return address.params['via'] !== undefined ? { via: address.params['via'] } : {};
-  // A custom transport's protocol may read its own.
-  return PROTOCOLS_WITHOUT_PARAMS.has(address.protocol) ? {} : address.params;
+  return formatAddress({ ...address, nodeId: undefined, params: {} });
 }

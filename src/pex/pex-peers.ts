@@ -1,4 +1,4 @@
-import { normalizeAddress } from '../transport/address.js';
+import { normalizeAddress } from '../transport/canonical-address.js';
 import type { Peer } from '../switch/peer.js';
 import type { TimerHandle } from '../util/clock.js';
 

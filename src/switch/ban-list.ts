@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
-import { sameHostKey } from '../transport/ip.js';
+import { canonicalForm } from '../transport/canonical-address.js';
 import { MAX_BAN_ENTRIES } from './constants.js';
 import { systemClock } from '../util/clock.js';
 
@@ -120,9 +120,10 @@ export class BanList {
 function keysOf(target: string): string[] {
   if (!target.includes('://')) return [target.toLowerCase()];
   try {
-    const address = parseAddress(target);
-    // [::ffff:a.b.c.d] is a.b.c.d (the same socket address): one key, or a ban is dodged by respelling it.
-    const keys = [formatAddress({ ...address, host: address.host.includes(':') ? sameHostKey(address.host) : address.host, nodeId: undefined })];
+    // Canonical ([::ffff:a.b.c.d] is a.b.c.d, [2600:0::1] is [2600::1], `/a%62` is `/ab`, no query a
+    // dialer ignores): one key per place, or a ban is dodged by respelling it.
+    const address = canonicalForm(parseAddress(target)).address;
+    const keys = [formatAddress({ ...address, nodeId: undefined })];
     if (address.nodeId !== undefined) keys.push(address.nodeId);
     return keys;
   } catch {

@@ -1,7 +1,8 @@
 import { MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { HandshakeError } from '../errors.js';
 import { resolveDecodeLimits } from '../wire/config.js';
-import { endpointHost, formatAddress, isNodeId, parseAddress, parseNormalized } from '../transport/address.js';
+import { endpointHost, formatAddress, isNodeId, parseAddress } from '../transport/address.js';
+import { parseNormalized } from '../transport/canonical-address.js';
 import { printable } from '../util/printable.js';
 
 /** What a node tells a peer about itself right after the secure handshake. */

@@ -138,26 +138,6 @@ export function withNodeId(address: PeerAddress, nodeId: string): PeerAddress {
   return { ...address, nodeId };
 }
 
-/** Canonical form of an address string, or undefined when it does not parse. */
-export function normalizeAddress(text: string): string | undefined {
-  return parseNormalized(text)?.text;
-}
-
-/**
- * normalizeAddress with the parsed address, for callers that need both: parsing a peer's address again
- * for its node id doubled what its NodeInfo cost us (a 1 KiB query is ~40 µs a parse).
- */
-export function parseNormalized(text: string): { readonly text: string; readonly address: PeerAddress } | undefined {
-  try {
-    const address = parseAddress(text);
-    const normal = formatAddress(address);
-    // Re-encoding may lengthen it (`?` in a query becomes `%3F`): only a form that parses again counts.
-    return normal === text || formatAddress(parseAddress(normal)) === normal ? { text: normal, address } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The relay a WebRTC link was negotiated through, from its remote address (`webrtc://<id>?via=<relay>`,
  * as WebRTC links name their peer), lower-cased; undefined for any other endpoint.

@@ -77,42 +77,68 @@ const DIGIT_0 = 0x30;
 
 /** IPv6 in any RFC 4291 text form (with `::` and a trailing dotted quad); a `%zone` suffix is ignored. */
 export function parseIPv6(text: string): Uint8Array | undefined {
+  // By hand in one pass, like parseIPv4: split, a regex per group and spread arrays made an IPv6 address
+  // in a peer's answer cost ~3x an IPv4 one, and every address a peer sends is parsed.
   const zone = text.indexOf('%');
-  let rest = zone >= 0 ? text.slice(0, zone) : text;
-  if (zone >= 0 && zone === text.length - 1) return undefined;
-  const bytes = new Uint8Array(16);
-  let tailIPv4: Uint8Array | undefined;
-  const lastColon = rest.lastIndexOf(':');
-  if (lastColon < 0) return undefined;
-  if (rest.slice(lastColon + 1).includes('.')) {
-    tailIPv4 = parseIPv4(rest.slice(lastColon + 1));
-    if (tailIPv4 === undefined) return undefined;
-    // Keep the colon so "::1.2.3.4" still splits into ['', ''] around the double colon.
-    rest = `${rest.slice(0, lastColon + 1)}0:0`;
+  if (zone === text.length - 1 && zone >= 0) return undefined;
+  const end = zone >= 0 ? zone : text.length;
+  const words = new Uint16Array(8);
+  let count = 0;
+  /** How many groups came before the `::`, -1 without one. */
+  let gap = -1;
+  let i = 0;
+  if (text.charCodeAt(0) === COLON) {
+    if (text.charCodeAt(1) !== COLON) return undefined;
+    gap = 0;
+    i = 2;
   }
-  const halves = rest.split('::');
-  if (halves.length > 2) return undefined;
-  const parseGroups = (half: string): number[] | undefined => {
-    if (half === '') return [];
-    const groups: number[] = [];
-    for (const group of half.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
-      groups.push(parseInt(group, 16));
+  while (i < end) {
+    let value = 0;
+    let digits = 0;
+    let j = i;
+    for (; j < end; j++) {
+      const nibble = hexValue(text.charCodeAt(j));
+      if (nibble < 0) break;
+      if (++digits > 4) return undefined;
+      value = value * 16 + nibble;
     }
-    return groups;
-  };
-  const head = parseGroups(halves[0]!);
-  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
-  if (head === undefined || tail === undefined) return undefined;
-  const count = head.length + tail.length;
-  if (halves.length === 1 ? count !== 8 : count > 7) return undefined;
-  const groups = [...head, ...new Array<number>(8 - count).fill(0), ...tail];
-  groups.forEach((group, i) => {
-    bytes[2 * i] = group >> 8;
-    bytes[2 * i + 1] = group & 0xff;
-  });
-  if (tailIPv4 !== undefined) bytes.set(tailIPv4, 12);
+    if (j < end && text.charCodeAt(j) === DOT) {
+      // A trailing dotted quad fills the last two groups.
+      const v4 = count <= 6 ? parseIPv4(text.slice(i, end)) : undefined;
+      if (v4 === undefined) return undefined;
+      words[count++] = (v4[0]! << 8) | v4[1]!;
+      words[count++] = (v4[2]! << 8) | v4[3]!;
+      break;
+    }
+    if (digits === 0 || count === 8) return undefined;
+    words[count++] = value;
+    i = j;
+    if (i === end) break;
+    if (text.charCodeAt(i) !== COLON || i + 1 === end) return undefined;
+    i++;
+    if (text.charCodeAt(i) === COLON) {
+      if (gap >= 0) return undefined;
+      gap = count;
+      i++;
+    }
+  }
+  if (gap < 0 ? count !== 8 : count > 7) return undefined;
+  const bytes = new Uint8Array(16);
+  const shift = gap < 0 ? 0 : 8 - count;
+  for (let k = 0; k < count; k++) {
+    const at = 2 * (gap >= 0 && k >= gap ? k + shift : k);
+    bytes[at] = words[k]! >> 8;
+    bytes[at + 1] = words[k]! & 0xff;
+  }
   return bytes;
+}
+
+const COLON = 0x3a;
+
+function hexValue(code: number): number {
+  if (code >= DIGIT_0 && code <= DIGIT_0 + 9) return code - DIGIT_0;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
 function ipv4Scope(b: Uint8Array): AddressScope {
@@ -137,7 +163,9 @@ function ipv4Group(b: Uint8Array): string {
 }
 
 function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  let out = '';
+  for (const byte of bytes) out += (byte < 16 ? '0' : '') + byte.toString(16);
+  return out;
 }
 
 /** The IPv4 address of an IPv4-mapped IPv6 one (`::ffff:a.b.c.d`: the same socket address). */
@@ -154,18 +182,6 @@ function embeddedIPv4(b: Uint8Array): Uint8Array | undefined {
   if (prefixIs([0x20, 0x02])) return b.slice(2, 6); // RFC 3964 6to4
   if (prefixIs([0x20, 0x01, 0x00, 0x00])) return b.slice(12, 16).map((byte) => byte ^ 0xff); // RFC 4380 Teredo
   return undefined;
-}
-
-/**
- * One spelling per machine for "is this the host we reach it at": an IPv4-mapped IPv6 address
- * (`::ffff:1.2.3.4`, how a dual-stack listener sees an IPv4 peer) is that IPv4; the rest lower-cased.
- * Only mapped: NAT64, 6to4 and Teredo addresses are other hosts' ways to an IPv4, not the same socket.
- */
-export function sameHostKey(host: string): string {
-  const lowered = host.toLowerCase();
-  if (!lowered.startsWith('::ffff:')) return lowered;
-  const bytes = parseIPv6(lowered);
-  return (bytes === undefined ? undefined : mappedIPv4(bytes))?.join('.') ?? lowered;
 }
 
 /**
@@ -230,25 +246,63 @@ function dnsClassification(host: string): HostClassification {
 export function canonicalHost(host: string): string {
   if (!host.includes(':')) return host;
   const bytes = parseIPv6(host);
-  if (bytes === undefined) return host;
-  const zone = host.includes('%') ? host.slice(host.indexOf('%')) : '';
-  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
+  return bytes === undefined ? host : formatIPv6(bytes, host);
+}
+
+/** `bytes` in RFC 5952 form, with the `%zone` of `text` (the spelling they were parsed from) kept. */
+function formatIPv6(bytes: Uint8Array, text: string): string {
+  const zone = text.indexOf('%');
   let bestStart = -1;
   let bestLength = 1; // RFC 5952: a single zero group is not compressed
   for (let i = 0; i < 8; ) {
     let j = i;
-    while (j < 8 && groups[j] === '0') j++;
+    while (j < 8 && bytes[2 * j] === 0 && bytes[2 * j + 1] === 0) j++;
     if (j - i > bestLength) {
       bestStart = i;
       bestLength = j - i;
     }
     i = j === i ? i + 1 : j;
   }
-  const text =
-    bestStart < 0
-      ? groups.join(':')
-      : `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
-  return text + zone;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += i === 0 ? '::' : ':';
+      i += bestLength - 1;
+      continue;
+    }
+    out += ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16);
+    if (i < 7) out += ':';
+  }
+  return zone >= 0 ? out + text.slice(zone) : out;
+}
+
+/** A host's one spelling (see inspectHost) and its classification, from one parse. */
+export interface InspectedHost {
+  readonly canonical: string;
+  readonly classification: HostClassification;
+}
+
+/**
+ * canonicalHost and classifyHost in one parse, for hosts a peer sends (the address book reads each of a
+ * PEX answer's hundreds: it parsed an IPv6 host four times on the way). The spelling is also the one the
+ * socket sees: an IPv4-mapped IPv6 host (`::ffff:1.2.3.4`, no zone) is its IPv4, and a well-formed DNS
+ * name with a dot inside loses a trailing dot (`example.com.` is `example.com` to every resolver; a single
+ * label keeps it, since search domains may apply to it without the dot). Never longer than `host`.
+ */
+export function inspectHost(host: string): InspectedHost {
+  const v4 = parseIPv4(host);
+  if (v4 !== undefined) return { canonical: host, classification: { family: 'ipv4', scope: ipv4Scope(v4), group: ipv4Group(v4) } };
+  if (host.includes(':')) {
+    const v6 = parseIPv6(host);
+    if (v6 === undefined) return { canonical: host, classification: { family: 'ipv6', scope: 'invalid', group: `ipv6:${host}` } };
+    const mapped = host.includes('%') ? undefined : mappedIPv4(v6);
+    if (mapped !== undefined) return { canonical: mapped.join('.'), classification: { family: 'ipv4', scope: ipv4Scope(mapped), group: ipv4Group(mapped) } };
+    return { canonical: formatIPv6(v6, host), classification: ipv6Classification(v6) };
+  }
+  const classification = dnsClassification(host);
+  // Only a well-formed name's (`a..` is no name, and stays as sent).
+  const trim = classification.scope !== 'invalid' && host.endsWith('.') && host.indexOf('.') < host.length - 1;
+  return { canonical: trim ? host.slice(0, -1) : host, classification };
 }
 
 /** Classifies a bare host: an IPv4 or IPv6 literal (no brackets) or a DNS name. */

@@ -215,6 +215,35 @@ describe('AddressBook.addAddress', () => {
     expect(book.tryAddAddress(`ws://${nodeId(6)}@${publicHost(6)}:443/mesh`, SOURCE)).toBe('self');
   });
 
+  it('keeps one address per place however its host, port or path escapes are spelt', () => {
+    const { book } = makeBook();
+    const places: Record<string, string[]> = {
+      [`tcp://${nodeId(1)}@[2606:4700::1]:443`]: ['[2606:4700:0:0:0:0:0:1]:443', '[2606:4700:0000::0001]:443', '[2606:4700::0:1]:00443', '[2606:4700:0::1]:0443'],
+      [`tcp://${nodeId(2)}@8.8.4.4:26656`]: ['[::ffff:8.8.4.4]:26656', '[::ffff:808:404]:26656', '[0:0:0:0:0:ffff:8.8.4.4]:26656', '[::FFFF:0808:0404]:26656'],
+      [`tcp://${nodeId(3)}@seed.example.org:26656`]: ['seed.example.org.:26656', 'SEED.example.ORG.:26656'],
+      [`ws://${nodeId(4)}@${publicHost(4)}:443/ab`]: ['/a%62', '/%61b', '/%61%62', '/./a%62'],
+      [`ws://${nodeId(5)}@${publicHost(5)}:443/é/x%2F`]: ['/%c3%a9/x%2f', '/%C3%A9/x%2F', '/%c3%A9/x%2f', '/é/x%2f'],
+      [`ws://${nodeId(6)}@${publicHost(6)}:443/"{~}`]: ['/%22%7b%7e%7d', '/%22%7B~}', '/"%7B%7E%7D'],
+    };
+    for (const [canonical, spellings] of Object.entries(places)) {
+      const prefix = canonical.slice(0, canonical.indexOf('@') + 1);
+      const hostPort = canonical.startsWith('ws://') ? canonical.slice(0, canonical.indexOf('/', 'ws://'.length)) : prefix;
+      for (const spelling of spellings) {
+        const address = spelling.startsWith('/') ? hostPort + spelling : prefix + spelling;
+        expect(['added', 'known'], address).toContain(book.tryAddAddress(address, SOURCE));
+      }
+      expect(book.tryAddAddress(canonical, SOURCE), canonical).toBe('known');
+      // Before: one address per spelling, up to the node's 8 slots (a liar filled them with one place).
+      expect(book.addressesOf(canonical.slice(canonical.indexOf('://') + 3, canonical.indexOf('@')))).toEqual([canonical]);
+    }
+    // An escape that is another request stays one: %2F is not a path separator, %20 and %25 not unescapable.
+    expect(book.tryAddAddress(`ws://${nodeId(4)}@${publicHost(4)}:443/a%2Fb`, SOURCE)).toBe('added');
+    expect(book.tryAddAddress(`ws://${nodeId(4)}@${publicHost(4)}:443/a/b`, SOURCE)).toBe('added');
+    expect(book.tryAddAddress(`ws://${nodeId(4)}@${publicHost(4)}:443/a%20b`, SOURCE)).toBe('added');
+    expect(book.has(`ws://${nodeId(4)}@${publicHost(4)}:443/a%2fb`)).toBe(true);
+    expect(book.selfCheck()).toEqual([]);
+  });
+
   it('lets a known new address join more buckets when other sources repeat it, at most maxNewBucketsPerAddress', () => {
     const { book } = makeBook({ random: () => 0 });
     const address = tcp(1, publicHost(1));

@@ -32,6 +32,23 @@ describe('BanList', () => {
     expect(bans.entries()).toEqual([]);
   });
 
+  it('bans a place under every spelling of it: IPv6 forms, an IPv4-mapped host, path escapes, a query the dialer ignores', () => {
+    const bans = new BanList(() => 0);
+    bans.ban('tcp://[2606:4700::1]:26656', 1000);
+    bans.ban('ws://8.8.4.4:443/ab', 1000);
+    const respelt = [
+      'tcp://[2606:4700:0:0:0:0:0:1]:26656',
+      'tcp://[2606:4700:0000::0001]:26656',
+      'ws://[::ffff:8.8.4.4]:443/ab',
+      'ws://[::ffff:808:404]:443/%61%62',
+      'ws://8.8.4.4:443/a%62?x=1',
+      'ws://8.8.4.4:443/x/../ab#1',
+    ];
+    // Made-up ids at the banned place (before: each of these was not banned, and PEX dialled it).
+    for (const place of respelt) expect(bans.isBanned(place.replace('://', `://${generateNodeKey().nodeId}@`)), place).toBe(true);
+    expect(bans.isBanned('ws://8.8.4.4:443/ab/')).toBe(false);
+  });
+
   it('full, gives way to a new ban without scanning every ban: keys are kept and dropped exactly as before', () => {
     let now = 0;
     const full = (size: number): BanList => {

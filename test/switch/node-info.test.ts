@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkCompatible, MAX_LISTEN_ADDRESS_CHARS, MAX_LISTEN_ADDRESSES, parseNodeInfo, resolveWildcardHosts, type NodeInfo } from '../../src/switch/node-info.js';
 import { HandshakeError } from '../../src/errors.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
-import { normalizeAddress } from '../../src/transport/address.js';
+import { normalizeAddress } from '../../src/transport/canonical-address.js';
 
 const id = generateNodeKey().nodeId;
 const base: NodeInfo = {

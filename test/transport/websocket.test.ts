@@ -46,6 +46,25 @@ describe('WebSocket transport (ws server, WHATWG-style client)', () => {
     await listener.close();
   });
 
+  it('answers every spelling of its path that the address book holds as one address, and no other path', async () => {
+    // Peers dial the book's canonical form (`/ab` for a listener at `/a%62`): before, ws compared the
+    // request's bytes with the path and refused each such dial with 400.
+    const transport = wsTransport();
+    const accepted: Link[] = [];
+    const listener = await transport.listen!(parseAddress('ws://127.0.0.1:0/a%62/%c3%a9'), (link) => accepted.push(link));
+    const bound = listener.addresses[0]!;
+    for (const path of ['/a%62/%c3%a9', '/ab/é', '/%61b/%C3%A9', '/x/../ab/%c3%a9']) {
+      const client = await transport.dial({ ...bound, path });
+      client.close();
+    }
+    await waitFor(() => accepted.length === 4, 2000, 'accept');
+    await expect(transport.dial({ ...bound, path: '/ab/e' })).rejects.toThrow();
+    await expect(transport.dial({ ...bound, path: '/a%2Fb/é' })).rejects.toThrow();
+    expect(accepted).toHaveLength(4);
+    for (const link of accepted) link.destroy();
+    await listener.close();
+  });
+
   it('drops a peer that sends text instead of binary', async () => {
     const transport = wsTransport();
     const accepted: Link[] = [];
