@@ -66,8 +66,8 @@ class AttackerPexAgent extends PEXAgent {
     super(options);
   }
 
-  protected override selectAddressesFor(peer: Peer): string[] {
-    if (this.attack === 'quiet' && !this.coalition.active) return super.selectAddressesFor(peer);
+  protected override selectAddressesFor(peer: Peer, firstOfConnection?: boolean): string[] {
+    if (this.attack === 'quiet' && !this.coalition.active) return super.selectAddressesFor(peer, firstOfConnection);
     const max = this.config.maxAddressesPerResponse;
     const friends = sample(this.coalition.addresses, max, this.pick).filter((address) => !address.includes(peer.id));
     if (this.attack !== 'sybil') return friends;

@@ -98,6 +98,12 @@ export interface PexConfig {
    * node lowers `minRequestIntervalMs` too (tests, simulations). @default 20000
    */
   minRequestGapMs: number;
+  /**
+   * How long a node (not a seed) answers the first pexRequest of every connection from one network with
+   * the same sample of its book, so that asking again on new connections does not reveal the rest of it.
+   * 0 samples afresh each time. @default 600000
+   */
+  answerReuseMs: number;
   /** @default 250 */
   maxAddressesPerResponse: number;
   /** New book entries one received response may add; the rest is ignored. @default 100 */
@@ -152,6 +158,7 @@ export const DEFAULT_PEX_CONFIG: Readonly<PexConfig> = Object.freeze({
   ensurePeersIntervalMs: C.DEFAULT_ENSURE_PEERS_INTERVAL_MS,
   minRequestIntervalMs: C.DEFAULT_ENSURE_PEERS_INTERVAL_MS / C.REQUEST_INTERVAL_DIVISOR,
   minRequestGapMs: C.DEFAULT_MIN_REQUEST_GAP_MS,
+  answerReuseMs: C.DEFAULT_ANSWER_REUSE_MS,
   maxAddressesPerResponse: C.PEX_MAX_ADDRESSES_PER_RESPONSE,
   maxNewAddressesPerResponse: C.DEFAULT_MAX_NEW_ADDRESSES_PER_RESPONSE,
   maxConcurrentDials: C.DEFAULT_MAX_CONCURRENT_DIALS,
@@ -194,6 +201,7 @@ export function resolvePexConfig(partial: Partial<PexConfig> = {}): PexConfig {
     for (const key of [
       'minRequestIntervalMs',
       'minRequestGapMs',
+      'answerReuseMs',
       'dialJitterMs',
       'dialBackoffBaseMs',
       'dialBackoffMaxMs',

@@ -159,6 +159,14 @@ export const REQUEST_INTERVAL_DIVISOR = 3;
  * defaults refuses a second request within 10 s and bans the asker, and our config cannot know theirs.
  */
 export const DEFAULT_MIN_REQUEST_GAP_MS = 2 * (DEFAULT_ENSURE_PEERS_INTERVAL_MS / REQUEST_INTERVAL_DIVISOR);
+/**
+ * A node (not a seed) hands every asker from one network the same sample of its book for this long
+ * (Bitcoin Core keeps its getaddr answer about a day): fresh keys cost nothing, and a stranger asking once
+ * per new connection learned a different 23% of the book each time, the whole of it in ~16 connections.
+ */
+export const DEFAULT_ANSWER_REUSE_MS = 10 * 60 * 1000;
+/** Askers' networks whose answer sample is remembered (see AnswerCache): ≤ 256 samples of ≤ 250 addresses. */
+export const MAX_ANSWER_REUSE_NETWORKS = 256;
 /** Random delay before each dial, so restarted nodes do not dial in lockstep. CometBFT: 3 s. */
 export const DEFAULT_DIAL_JITTER_MS = 3 * 1000;
 /**

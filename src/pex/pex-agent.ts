@@ -19,11 +19,11 @@ import {
   PEX_MAX_MESSAGE_BYTES,
   PEX_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
-import { planCrawl, planDials } from './pex-dial-planner.js';
+import { networkGroupOf, planCrawl, planDials } from './pex-dial-planner.js';
 import { mayAsk, refusedResponseError, requestTooSoon, responseViolation } from './pex-exchange-rules.js';
 import { decodePexMessage, encodePexMessage } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
-import { answerFor, encodeAnswerWithin } from './pex-answers.js';
+import { AnswerCache, answerFor, encodeAnswerWithin } from './pex-answers.js';
 import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
 import { PexOutboundView } from './pex-outbound-view.js';
@@ -57,6 +57,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   private readonly peerStates = new Map<Peer, PexPeerState>();
   private readonly seedIds = new Set<string>();
   private readonly hangUps = new HangUpList(MAX_REMEMBERED_HANG_UPS);
+  private readonly answerCache: AnswerCache;
   private dialer: PexDialer | undefined;
   private outboundView: PexOutboundView | undefined;
   private autoSave: AutoSave | undefined;
@@ -72,6 +73,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   constructor(private readonly options: PexAgentOptions = {}) {
     super();
     this.config = resolvePexConfig(options);
+    this.answerCache = new AnswerCache(this.config.answerReuseMs);
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? systemClock;
     this.now = options.now ?? (() => this.clock.now());
@@ -299,10 +301,13 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
 
   /**
    * The addresses to hand `peer` for its request (see answerFor). Subclasses may override (the
-   * simulation's colluders do).
+   * simulation's colluders do). A connection's first request gets its network's sample (AnswerCache),
+   * later ones (paced at minRequestIntervalMs, on a connection that holds a slot) a fresh one.
    */
-  protected selectAddressesFor(peer: Peer): string[] {
-    return answerFor(peer, { book: this.book, config: this.config, sw: this.sw, relayWebRtc: this.options.relayWebRtc === true, random: this.random });
+  protected selectAddressesFor(peer: Peer, firstOfConnection = true): string[] {
+    const { book, config, sw, random, answerCache: cache } = this;
+    const reuse = firstOfConnection ? { cache, nowMs: this.now(), network: networkGroupOf(sourceOf(peer)) } : undefined;
+    return answerFor(peer, { book, config, sw, relayWebRtc: this.options.relayWebRtc === true, random, reuse });
   }
 
   private onRequest(peer: Peer, state: PexPeerState): void {
@@ -312,9 +317,10 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       this.punish(peer, state, tooSoon);
       return;
     }
+    const firstOfConnection = state.lastRequestReceivedAt === 0;
     state.lastRequestReceivedAt = nowMs;
     this.counters.requestsReceived++;
-    const addresses = this.selectAddressesFor(peer).slice(0, PEX_MAX_ADDRESSES_PER_RESPONSE);
+    const addresses = this.selectAddressesFor(peer, firstOfConnection).slice(0, PEX_MAX_ADDRESSES_PER_RESPONSE);
     // Cut to what the asker said it takes (trySend would throw: a liar's multi-byte addresses left every
     // answer unsent), and to PEX_MAX_ANSWER_BYTES, what a stranger's request makes us encode and send.
     const response = encodeAnswerWithin(addresses, Math.min(peer.maxMessageBytes(PEX_CHANNEL_ID), PEX_MAX_ANSWER_BYTES));

@@ -2,7 +2,7 @@ import type { Peer } from '../switch/peer.js';
 import type { Switch } from '../switch/switch.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
-import { MAX_LIVE_WEBRTC_ADDRESSES } from './constants.js';
+import { MAX_ANSWER_REUSE_NETWORKS, MAX_LIVE_WEBRTC_ADDRESSES } from './constants.js';
 import { encodePexMessage } from './pex-messages.js';
 
 /** What answering a pexRequest needs to know about the node. */
@@ -14,6 +14,37 @@ export interface AnswerContext {
   /** We relay WebRTC signalling (PexAgentOptions.relayWebRtc). */
   readonly relayWebRtc: boolean;
   readonly random: () => number;
+  /** The samples handed out for a while (see AnswerCache), the time now and the asker's network; absent: sampled afresh. */
+  readonly reuse?: { readonly cache: AnswerCache; readonly nowMs: number; readonly network: string };
+}
+
+/**
+ * The book's samples a node (not a seed) hands out to a connection's first request: every asker from one
+ * network (its network group: an IPv4 /16, an IPv6 /32) gets the same one until `answerReuseMs` has
+ * passed, so a stranger asking on connection after connection with fresh keys learns one sample of the
+ * book, not all of it (Bitcoin Core keeps one answer for about a day). Askers from other networks, and a
+ * connection's later requests (paced, each holding a slot), get samples of their own: one sample for
+ * every request gave attackers' addresses a larger share of honest books in the simulator (botnet at
+ * 30 %: 53 % against 37 %; one per network and connection alike, 47 %; this way 37 %). A sample is drawn
+ * afresh sooner when it holds under half of what the book now yields (the book was small when it was
+ * drawn) or the clock stepped back. At most MAX_ANSWER_REUSE_NETWORKS networks are remembered, the one
+ * drawn longest ago forgotten first.
+ */
+export class AnswerCache {
+  private readonly samples = new Map<string, { readonly addresses: readonly string[]; readonly drawnAt: number }>();
+
+  constructor(private readonly reuseMs: number) {}
+
+  get(network: string, nowMs: number, wanted: number, draw: () => string[]): readonly string[] {
+    const kept = this.samples.get(network);
+    const age = kept === undefined ? -1 : nowMs - kept.drawnAt;
+    if (kept !== undefined && age >= 0 && age < this.reuseMs && 2 * kept.addresses.length >= wanted) return kept.addresses;
+    const addresses = draw();
+    this.samples.delete(network);
+    this.samples.set(network, { addresses, drawnAt: nowMs });
+    if (this.samples.size > MAX_ANSWER_REUSE_NETWORKS) this.samples.delete(this.samples.keys().next().value!);
+    return addresses;
+  }
 }
 
 /**
@@ -24,14 +55,25 @@ export interface AnswerContext {
 export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const { book, config } = context;
   // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
-  const accept = (address: string): boolean => !address.startsWith('webrtc://') && !address.includes(asker.id);
+  const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id);
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
   const wanted = book.selectionSize(config.maxAddressesPerResponse);
   // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it
   // vouches only for nodes it reached or that told it of themselves, never for hearsay it was fed.
   const vouched = config.seedMode ? book.sampleFirstHand(wanted, accept) : [];
-  const fromBook = vouched.length > 0 ? vouched : firstHandFirst(book, wanted, accept);
+  if (vouched.length > 0) return [...live, ...vouched].slice(0, config.maxAddressesPerResponse);
+  // Seeds sample afresh: handing out their book to newcomers is what they are for.
+  const { reuse } = context;
+  const fromBook =
+    reuse === undefined || config.seedMode
+      ? firstHandFirst(book, wanted, accept)
+      : // Drawn for the asker that found no sample, then each asker's own left out; an address the book dropped since is not handed on.
+        reuse.cache.get(reuse.network, reuse.nowMs, wanted, () => firstHandFirst(book, wanted, accept)).filter((address) => accept(address) && book.has(address));
   return [...live, ...fromBook].slice(0, config.maxAddressesPerResponse);
+}
+
+function notWebRtc(address: string): boolean {
+  return !address.startsWith('webrtc://');
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AddressBook } from '../../src/pex/address-book.js';
 import { resolvePexConfig } from '../../src/pex/config.js';
-import { answerFor } from '../../src/pex/pex-answers.js';
+import { AnswerCache, answerFor } from '../../src/pex/pex-answers.js';
 import type { Peer } from '../../src/switch/peer.js';
 import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
 
@@ -33,6 +33,36 @@ describe('answerFor (what a pexRequest gets)', () => {
       expect(addresses[0]).toBe(tcp(7, publicHost(7)));
       expect(new Set(addresses).size).toBe(addresses.length);
     }
+  });
+
+  it('with an AnswerCache, hands every asker from one network one sample until it is old or the book has outgrown it; a seed samples afresh', () => {
+    const clock = new FakeClock();
+    const random = seededRandom(5);
+    const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY });
+    const source = tcp(900, publicHost(60));
+    for (let n = 1; n <= 200; n++) book.addAddress(tcp(n, publicHost(n)), source);
+    const cache = new AnswerCache(600_000);
+    const answer = (askerId: string, seedMode = false, network = 'ipv4:66.6'): string[] =>
+      answerFor({ id: askerId } as Peer, { book, config: resolvePexConfig({ seedMode }), sw: undefined, relayWebRtc: false, random, reuse: { cache, nowMs: clock.ms, network } });
+    const first = answer(nodeId(5000));
+    expect(first).toHaveLength(book.selectionSize());
+    for (let asker = 5001; asker < 5010; asker++) expect(answer(nodeId(asker))).toEqual(first);
+    // An asker from another network gets a sample of its own (honest nodes' answers stay diverse).
+    expect(answer(nodeId(5010), false, 'ipv4:77.7')).not.toEqual(first);
+    // The asker's own address is left out of the same sample, and one the book dropped is not handed on.
+    const own = first[3]!;
+    expect(answer(own.slice('tcp://'.length, 'tcp://'.length + 40))).toEqual(first.filter((address) => address !== own));
+    book.removeAddress(first[0]!);
+    expect(answer(nodeId(5011))).toEqual(first.slice(1));
+    // A seed shares its book: a new sample each time.
+    expect(answer(nodeId(5012), true)).not.toEqual(answer(nodeId(5013), true));
+    // Ten minutes on, a new sample.
+    clock.advance(600_000);
+    const later = answer(nodeId(5014));
+    expect(later).not.toEqual(first.slice(1));
+    // The book grows past twice the sample: a new one at once (a node that drew its sample while small).
+    for (let n = 201; n <= 1200; n++) book.addAddress(tcp(n, publicHost(n)), tcp(901 + (n % 50), publicHost(61 + (n % 50))));
+    expect(answer(nodeId(5015)).length).toBeGreaterThan(2 * later.length);
   });
 
   it('a seed vouches only for first-hand addresses once it has any', () => {
