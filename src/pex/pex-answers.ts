@@ -63,17 +63,30 @@ export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const vouched = config.seedMode ? book.sampleFirstHand(wanted, accept) : [];
   if (vouched.length > 0) return [...live, ...vouched].slice(0, config.maxAddressesPerResponse);
   // Seeds sample afresh: handing out their book to newcomers is what they are for.
+  // Our peers of the moment are first-hand (we reached them, or they told us of themselves), and first-hand
+  // addresses lead every answer: while the book held fewer than an answer takes, each answer named all of
+  // them, so one request told a stranger whom to cut or crowd out to surround us. They come only through
+  // the sample now, as likely as any other entry.
+  const connected = new Set(context.sw?.peers.map((peer) => peer.id));
+  const notConnected = (address: string): boolean => accept(address) && !connected.has(nodeIdIn(address));
   const { reuse } = context;
+  const draw = (): string[] => firstHandFirst(book, wanted, accept, notConnected);
   const fromBook =
     reuse === undefined || config.seedMode
-      ? firstHandFirst(book, wanted, accept)
+      ? draw()
       : // Drawn for the asker that found no sample, then each asker's own left out; an address the book dropped since is not handed on.
-        reuse.cache.get(reuse.network, reuse.nowMs, wanted, () => firstHandFirst(book, wanted, accept)).filter((address) => accept(address) && book.has(address));
+        reuse.cache.get(reuse.network, reuse.nowMs, wanted, draw).filter((address) => accept(address) && book.has(address));
   return [...live, ...fromBook].slice(0, config.maxAddressesPerResponse);
 }
 
 function notWebRtc(address: string): boolean {
   return !address.startsWith('webrtc://');
+}
+
+/** The node id of a book entry's address (canonical: the id follows the scheme). */
+function nodeIdIn(address: string): string {
+  const start = address.indexOf('://') + 3;
+  return address.slice(start, start + 40);
 }
 
 /**
@@ -82,12 +95,12 @@ function notWebRtc(address: string): boolean {
  * Gossip can name nodes that are not (yet) up, and colluders can name each other far more often than
  * honest nodes get named; first-hand addresses are a fair sample of the nodes that are up, whoever
  * talks about them, so answering with them first keeps the colluders' echo from spreading. The sample
- * is drawn only when first-hand addresses fall short.
+ * is drawn only when first-hand addresses fall short. `acceptFirst` narrows the first-hand pass alone.
  */
-export function firstHandFirst(book: AddressBook, wanted: number, accept?: (address: string) => boolean): string[] {
+export function firstHandFirst(book: AddressBook, wanted: number, accept?: (address: string) => boolean, acceptFirst = accept): string[] {
   // A group's share only: first-hand addresses of a crowded group (one host's many keys) must not take
   // the room of hearsay about other networks; the group-fair sample of the whole book fills that.
-  const firstHand = book.sampleFirstHand(wanted, accept, false);
+  const firstHand = book.sampleFirstHand(wanted, acceptFirst, false);
   if (firstHand.length >= wanted) return firstHand;
   const selection = new Set(firstHand);
   for (const address of book.getSelection(wanted, accept)) {
