@@ -2,7 +2,7 @@ import { parseAddress } from '../transport/address.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import type { AddressTables } from './address-book-tables.js';
 import { MAX_OUR_PLACES, OUR_PLACE_SWEEP_BURST, OUR_PLACE_SWEEP_INTERVAL_MS } from './constants.js';
-import { locationOf } from './known-address.js';
+import { locationOfCanonical } from './known-address.js';
 
 /**
  * Removes the book's entries at places that became ours. Each sweep parses every entry (375 ms of
@@ -39,7 +39,8 @@ export class OwnPlaceSweeps {
     this.allowance.tokens -= 1;
     let removed = false;
     for (const entry of [...this.tables.all]) {
-      if (this.waiting.has(locationOf(parseAddress(entry.address)))) {
+      // Entries are in canonical form (AddressAdmission admitted them): no second canonicalisation each.
+      if (this.waiting.has(locationOfCanonical(parseAddress(entry.address)))) {
         this.tables.remove(entry);
         removed = true;
       }
