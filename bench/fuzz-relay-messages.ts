@@ -27,6 +27,8 @@ export interface Cast {
 export type Action =
   | { kind: 'send'; channel: number; label: string; bytes: Uint8Array; repeat: number }
   | { kind: 'reconnect'; via: 'tcp' | 'ws' }
+  /** Destroy the link at once, no close packet, whatever is still queued or half-sent. */
+  | { kind: 'abort' }
   | { kind: 'pause'; ms: number };
 
 // uint64 for bigints, so 2^64 - 1 and -2^63 reach the decoders as msgpack integers.
@@ -158,6 +160,7 @@ export function mutate(value: unknown, m: Mutation): { value: unknown; name: str
       return { value: root, name: `drop ${show(path)}` };
     }
     case 'extra':
+      if (root === null || typeof root !== 'object' || root instanceof Uint8Array) return { value: root, name: 'extra: not a map' };
       Object.defineProperty(root, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
       return { value: root, name: `extra ${m.key || '""'}` };
     case 'grow': {
@@ -280,6 +283,7 @@ export function actionArbitrary(cast: Cast): fc.Arbitrary<Action> {
     { weight: 1, arbitrary: raw('burst', 1100) },
     { weight: 1, arbitrary: raw('unknown', 64) },
     { weight: 1, arbitrary: fc.constantFrom<'tcp' | 'ws'>('tcp', 'ws').map((via): Action => ({ kind: 'reconnect', via })) },
+    { weight: 1, arbitrary: fc.constant<Action>({ kind: 'abort' }) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 40 }).map((ms): Action => ({ kind: 'pause', ms })) },
   );
 }
@@ -290,5 +294,6 @@ export function sequenceArbitrary(cast: Cast, maxActions: number): fc.Arbitrary<
 
 export function describeAction(action: Action): string {
   if (action.kind === 'send') return `0x${action.channel.toString(16).padStart(2, '0')} ${action.label} (${action.bytes.length} B${action.repeat > 1 ? ` ×${action.repeat}` : ''})`;
+  if (action.kind === 'abort') return 'abort the link';
   return action.kind === 'reconnect' ? `reconnect over ${action.via}` : `pause ${action.ms} ms`;
 }

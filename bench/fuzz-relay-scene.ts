@@ -267,6 +267,14 @@ export class Attacker {
     return true;
   }
 
+  /** Destroys the connection's link without a word (queued and half-sent messages with it), then the Switch. */
+  async abort(): Promise<void> {
+    this.closing = true;
+    this.sw?.getPeer(this.relay.started.nodeId)?.connection.destroy();
+    this.closing = false;
+    await this.close();
+  }
+
   async close(): Promise<void> {
     const sw = this.sw;
     this.sw = undefined;

@@ -89,6 +89,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function runAction(attacker: Attacker, action: Action): Promise<void> {
   if (action.kind === 'pause') return sleep(action.ms);
   if (action.kind === 'reconnect') return attacker.connect(action.via);
+  if (action.kind === 'abort') return attacker.abort();
   if (!attacker.connected()) await attacker.connect('tcp');
   await attacker.send(action.channel, action.bytes, action.repeat);
 }
