@@ -68,6 +68,8 @@ export interface RelayFuzzReport {
   cutCodes: Record<string, number>;
   maxRssGrowthBytes: number;
   maxStatusMs: number;
+  /** The sequence after which /status was slowest (a stall of the relay's event loop shows here first). */
+  slowestStatus: { sequence: number; steps: string[] } | undefined;
   maxStatusBytes: number;
   maxExchangeMs: number;
   /** The sequences that cost the relay most CPU per attacker byte (at least 1 KiB sent). */
@@ -127,7 +129,7 @@ async function fuzzSequences(plan: RelayFuzzPlan, relay: RelayProcess, honest: [
   const baselineRss = relay.rssBytes();
   const report: RelayFuzzReport = {
     seed: plan.seed, sequences: 0, steps: 0, attackerConnections: 0, attackerBytes: 0, cutCodes: {}, maxRssGrowthBytes: 0, maxStatusMs: 0,
-    maxStatusBytes: 0, maxExchangeMs: 0, costliest: [], cost: [], relayEvents: {}, findings: [], failed: false,
+    slowestStatus: undefined, maxStatusBytes: 0, maxExchangeMs: 0, costliest: [], cost: [], relayEvents: {}, findings: [], failed: false,
   };
   const deadline = performance.now() + (plan.milliseconds ?? Infinity);
   let cutsSeen = 0;
@@ -165,6 +167,7 @@ async function fuzzSequences(plan: RelayFuzzPlan, relay: RelayProcess, honest: [
     );
     await probeStatus(relay, limits.statusMs).then(
       (status) => {
+        if (status.ms > report.maxStatusMs) report.slowestStatus = { sequence: i, steps };
         report.maxStatusMs = Math.max(report.maxStatusMs, status.ms);
         report.maxStatusBytes = Math.max(report.maxStatusBytes, status.bytes);
         if (status.bytes > limits.statusBytes) finding(`/status answered ${status.bytes} bytes, over ${limits.statusBytes}`);
@@ -251,6 +254,7 @@ export function formatRelayReport(report: RelayFuzzReport): string {
     `attacker cuts by code: ${JSON.stringify(report.cutCodes)}`,
     `relay: RSS growth max ${(report.maxRssGrowthBytes / MIB).toFixed(1)} MiB; /status max ${report.maxStatusMs.toFixed(0)} ms, ${report.maxStatusBytes} B; honest exchange max ${report.maxExchangeMs.toFixed(0)} ms`,
     `relay log events: ${JSON.stringify(report.relayEvents)}`,
+    ...(report.slowestStatus === undefined ? [] : [`slowest /status after #${report.slowestStatus.sequence} (seed ${report.seed + report.slowestStatus.sequence}):`, ...report.slowestStatus.steps.map((s) => `      ${s}`)]),
     '',
     'costliest sequences (relay CPU per KiB the attacker sent):',
     ...report.costliest.map((c) => `  #${c.sequence} (seed ${report.seed + c.sequence}): ${c.usPerKB.toFixed(0)} µs/KiB, ${c.cpuMs} ms for ${c.bytes} B over ${c.connections} new connections\n${c.steps.map((s) => `      ${s}`).join('\n')}`),
@@ -258,7 +262,8 @@ export function formatRelayReport(report: RelayFuzzReport): string {
   if (report.cost.length > 0) {
     out.push('', 'CPU per attacker KiB, by channel and shape:');
     for (const row of report.cost) {
-      out.push(`  ${row.shape.padEnd(18)} ${row.usPerKB.toFixed(0).padStart(7)} µs/KiB  (${row.messages} msgs, ${(row.bytes / KIB).toFixed(0)} KiB, ${row.connections} reconnects, ${row.cpuMs.toFixed(0)} ms CPU)`);
+      const unit = row.bytes === 0 ? 'µs/conn' : 'µs/KiB ';
+      out.push(`  ${row.shape.padEnd(20)} ${row.usPerKB.toFixed(0).padStart(7)} ${unit}  (${row.messages} msgs, ${(row.bytes / KIB).toFixed(0)} KiB, ${row.connections} reconnects, ${row.cpuMs.toFixed(0)} ms CPU)`);
     }
   }
   for (const f of report.findings) out.push('', `FINDING in sequence #${f.sequence} (seed ${f.seed}): ${f.what}`, ...f.steps.map((s) => `    ${s}`));
