@@ -16,19 +16,25 @@ export type ChannelName = keyof typeof CH;
 /** Every channel the attacker's own MConnection must declare (so its sends are not refused locally). */
 export const ATTACK_CHANNEL_IDS: readonly number[] = Object.values(CH);
 
-/** Ids the generator may name: the relay, the honest peers, the attacker itself, strangers. */
+/** Ids the generator may name: the relay, the honest peers, the attackers' first keys, strangers. */
 export interface Cast {
   relay: string;
   honest: readonly string[];
-  attacker: string;
+  attackers: readonly string[];
 }
 
-/** One step of a sequence. `label` names the channel and the mutation, for the CPU table. */
+/** Attackers connected at once (each with keys of its own): two, so the relay also passes one's messages to the other. */
+export const ATTACKERS = 2;
+
+/**
+ * One step of a sequence, by attacker `who` (0 when absent). `label` names the channel and the
+ * mutation, for the CPU table.
+ */
 export type Action =
-  | { kind: 'send'; channel: number; label: string; bytes: Uint8Array; repeat: number }
-  | { kind: 'reconnect'; via: 'tcp' | 'ws' }
+  | { kind: 'send'; channel: number; label: string; bytes: Uint8Array; repeat: number; who?: number }
+  | { kind: 'reconnect'; via: 'tcp' | 'ws'; who?: number }
   /** Destroy the link at once, no close packet, whatever is still queued or half-sent. */
-  | { kind: 'abort' }
+  | { kind: 'abort'; who?: number }
   | { kind: 'pause'; ms: number };
 
 // uint64 for bigints, so 2^64 - 1 and -2^63 reach the decoders as msgpack integers.
@@ -39,7 +45,7 @@ const hexId = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => Buffer.
 
 function someId(cast: Cast): fc.Arbitrary<string> {
   return fc.oneof(
-    { weight: 3, arbitrary: fc.constantFrom(cast.relay, cast.attacker, ...cast.honest) },
+    { weight: 3, arbitrary: fc.constantFrom(cast.relay, ...cast.attackers, ...cast.honest) },
     { weight: 1, arbitrary: hexId },
     { weight: 1, arbitrary: hexId.map((id) => id.toUpperCase()) },
   );
@@ -289,10 +295,18 @@ export function actionArbitrary(cast: Cast): fc.Arbitrary<Action> {
 }
 
 export function sequenceArbitrary(cast: Cast, maxActions: number): fc.Arbitrary<Action[]> {
-  return fc.array(actionArbitrary(cast), { minLength: 1, maxLength: maxActions });
+  // The first attacker does most; the second's steps interleave with its.
+  const who = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: ATTACKERS - 1 }) });
+  const step = fc.tuple(actionArbitrary(cast), who).map(([action, by]): Action => (action.kind === 'pause' || by === 0 ? action : { ...action, who: by }));
+  return fc.array(step, { minLength: 1, maxLength: maxActions });
 }
 
 export function describeAction(action: Action): string {
+  const by = action.kind !== 'pause' && (action.who ?? 0) > 0 ? `[attacker ${action.who}] ` : '';
+  return by + describeStep(action);
+}
+
+function describeStep(action: Action): string {
   if (action.kind === 'send') return `0x${action.channel.toString(16).padStart(2, '0')} ${action.label} (${action.bytes.length} B${action.repeat > 1 ? ` ×${action.repeat}` : ''})`;
   if (action.kind === 'abort') return 'abort the link';
   return action.kind === 'reconnect' ? `reconnect over ${action.via}` : `pause ${action.ms} ms`;

@@ -3,9 +3,9 @@
  * demo/cli.ts) in a child process on 127.0.0.1 port 0 (TCP, WebSocket, /status), two honest nodes
  * in this process (createNode with PEX, signalling, and the demo's mempool, topology and chat, so
  * whatever the relay passes on from the attacker meets their decoders too), one joined over TCP and
- * one over WebSocket, and an authenticated attacker: a Switch with a fresh key per connection, sending any
- * bytes on any channel straight to its MConnection (no sender-side checks), so only the relay's own
- * limits are in force. Probes: the child's CPU time and RSS from /proc, its /status, its log lines.
+ * one over WebSocket, and authenticated attackers (two at once: ATTACKERS), each a Switch with a
+ * fresh key per connection, sending any bytes on any channel straight to its MConnection (no
+ * sender-side checks), so only the relay's own limits are in force. Probes: the child's CPU time and RSS from /proc, its /status, its log lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';

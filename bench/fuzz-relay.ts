@@ -13,6 +13,7 @@
  */
 import fc from 'fast-check';
 import {
+  ATTACKERS,
   describeAction,
   message,
   MESSAGE_CHANNELS,
@@ -88,8 +89,9 @@ const IDLE_SAMPLE_MS = 1000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function runAction(attacker: Attacker, action: Action): Promise<void> {
+async function runAction(attackers: readonly Attacker[], action: Action): Promise<void> {
   if (action.kind === 'pause') return sleep(action.ms);
+  const attacker = attackers[action.who ?? 0]!;
   if (action.kind === 'reconnect') return attacker.connect(action.via);
   if (action.kind === 'abort') return attacker.abort();
   if (!attacker.connected()) await attacker.connect('tcp');
@@ -100,24 +102,25 @@ async function runAction(attacker: Attacker, action: Action): Promise<void> {
 export async function runRelayFuzz(plan: RelayFuzzPlan): Promise<RelayFuzzReport> {
   const relay = await startRelay();
   let honest: [HonestNode, HonestNode] | undefined;
-  const attacker = new Attacker(relay);
+  const attackers = Array.from({ length: ATTACKERS }, () => new Attacker(relay));
   try {
     honest = await startHonestPair(relay);
-    const cast: Cast = { relay: relay.started.nodeId, honest: honest.map((h) => h.sw.nodeId), attacker: '' };
-    await attacker.connect('tcp');
-    cast.attacker = attacker.id!;
+    for (const [i, attacker] of attackers.entries()) await attacker.connect(i % 2 === 0 ? 'tcp' : 'ws');
+    const cast: Cast = { relay: relay.started.nodeId, honest: honest.map((h) => h.sw.nodeId), attackers: attackers.map((a) => a.id!) };
     // Warm-up: the first exchange and /status compile their paths; RSS is measured from here.
     await honestExchange(relay, honest, 10_000);
     await probeStatus(relay, 5000);
-    return await fuzzSequences(plan, relay, honest, attacker, cast);
+    return await fuzzSequences(plan, relay, honest, attackers, cast);
   } finally {
-    await attacker.close().catch(() => undefined);
+    await Promise.all(attackers.map((attacker) => attacker.close().catch(() => undefined)));
     await Promise.all((honest ?? []).map((h) => h.sw.stop()));
     await relay.stop();
   }
 }
 
-async function fuzzSequences(plan: RelayFuzzPlan, relay: RelayProcess, honest: [HonestNode, HonestNode], attacker: Attacker, cast: Cast): Promise<RelayFuzzReport> {
+async function fuzzSequences(plan: RelayFuzzPlan, relay: RelayProcess, honest: [HonestNode, HonestNode], attackers: readonly Attacker[], cast: Cast): Promise<RelayFuzzReport> {
+  const [attacker] = attackers as [Attacker];
+  const total = (of: (a: Attacker) => number): number => attackers.reduce((sum, a) => sum + of(a), 0);
   const budget = { exchangeMs: 5000, statusMs: 2000, rssBytes: 192 * MIB, statusBytes: 256 * KIB, maxActions: 24 };
   const limits = {
     exchangeMs: plan.exchangeWithinMs ?? budget.exchangeMs,
@@ -132,28 +135,28 @@ async function fuzzSequences(plan: RelayFuzzPlan, relay: RelayProcess, honest: [
     slowestStatus: undefined, maxStatusBytes: 0, maxExchangeMs: 0, costliest: [], cost: [], relayEvents: {}, findings: [], failed: false,
   };
   const deadline = performance.now() + (plan.milliseconds ?? Infinity);
-  let cutsSeen = 0;
+  let cutsSeen = attackers.map(() => 0);
   for (let i = 0; i < plan.sequences && performance.now() < deadline; i++) {
     const seed = plan.seed + i;
     const [actions] = fc.sample(arbitrary, { seed, numRuns: 1 }) as [Action[]];
     const steps = actions.map(describeAction);
     const finding = (what: string): void => void report.findings.push({ sequence: i, seed, what, steps });
     const cpuBefore = relay.cpuMs();
-    const bytesBefore = attacker.sentBytes;
-    const connectionsBefore = attacker.connections;
+    const bytesBefore = total((a) => a.sentBytes);
+    const connectionsBefore = total((a) => a.connections);
     for (const action of actions) {
-      await runAction(attacker, action).catch((error: Error) => {
+      await runAction(attackers, action).catch((error: Error) => {
         // A refused dial is the relay's right (a limit, a ban); a thrown send is ours to fix.
         if (action.kind === 'send') finding(`attacker send threw: ${error.message}`);
       });
       report.steps++;
     }
     const cpuMs = relay.cpuMs() - cpuBefore;
-    const bytes = attacker.sentBytes - bytesBefore;
+    const bytes = total((a) => a.sentBytes) - bytesBefore;
     report.sequences++;
     // Below 16 KiB the 10 ms ticks of /proc and a handshake's cost drown the bytes.
     if (bytes >= 16 * KIB) {
-      report.costliest.push({ sequence: i, cpuMs, bytes, connections: attacker.connections - connectionsBefore, usPerKB: (cpuMs * 1000) / (bytes / KIB), steps });
+      report.costliest.push({ sequence: i, cpuMs, bytes, connections: total((a) => a.connections) - connectionsBefore, usPerKB: (cpuMs * 1000) / (bytes / KIB), steps });
       report.costliest.sort((a, b) => b.usPerKB - a.usPerKB).splice(COSTLIEST_KEPT);
     }
     // The checks. A dead relay ends the run: nothing after it would mean anything.
@@ -179,20 +182,20 @@ async function fuzzSequences(plan: RelayFuzzPlan, relay: RelayProcess, honest: [
     if (growth > limits.rssBytes) finding(`relay RSS grew by ${(growth / MIB).toFixed(0)} MiB, over ${limits.rssBytes / MIB} MiB`);
     // The relay logs a disconnect a moment after the attacker sees it: give the line time to come.
     await sleep(20);
-    for (const cut of attacker.cuts.slice(cutsSeen)) {
+    for (const cut of attackers.flatMap((a, k) => a.cuts.slice(cutsSeen[k]))) {
       cut.relayLogged = relay.disconnectReasons.get(cut.id);
       const code = cut.ours ? 'ours' : (cut.reason as { code?: string } | undefined)?.code ?? 'none';
       report.cutCodes[code] = (report.cutCodes[code] ?? 0) + 1;
       const untyped = untypedCut(cut);
       if (untyped !== undefined) finding(untyped);
     }
-    cutsSeen = attacker.cuts.length;
+    cutsSeen = attackers.map((a) => a.cuts.length);
     if (relay.stderr() !== '') finding(`the relay wrote to stderr: ${relay.stderr().slice(-2000)}`);
     if (report.findings.some((f) => f.what.startsWith('honest exchange'))) break;
   }
   if (plan.cost === true && relay.alive()) report.cost = await measureCost(relay, attacker, cast, plan.seed);
-  report.attackerConnections = attacker.connections;
-  report.attackerBytes = attacker.sentBytes;
+  report.attackerConnections = total((a) => a.connections);
+  report.attackerBytes = total((a) => a.sentBytes);
   report.relayEvents = Object.fromEntries(relay.events);
   report.failed = report.findings.length > 0;
   return report;
