@@ -11,6 +11,8 @@
  *   --seed S      base seed (default: random, printed so a failing run can be replayed)
  *   --runs R      at most R inputs per target (with no --seconds: exactly R, the CI mode)
  *   --target NAME only this target (repeatable)
+ *   --relay       instead: attack sequences against the relay program (bench/fuzz-relay.ts); --runs
+ *                 counts sequences, --seconds bounds the run, --cost adds CPU per attacker byte by shape
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -310,6 +312,8 @@ async function main(): Promise<void> {
       runs: { type: 'string' },
       json: { type: 'boolean', default: false },
       target: { type: 'string', multiple: true },
+      relay: { type: 'boolean', default: false },
+      cost: { type: 'boolean', default: false },
     },
   });
   const number = (name: string, text: string | undefined): number | undefined => {
@@ -320,9 +324,18 @@ async function main(): Promise<void> {
   };
   const runs = number('runs', values.runs);
   const seconds = number('seconds', values.seconds) ?? (runs === undefined ? 30 : undefined);
+  const seed = number('seed', values.seed) ?? Math.floor(Math.random() * 2 ** 31);
+  if (values.relay) {
+    // Sequences against the relay program (bench/fuzz-relay.ts): --runs counts sequences.
+    const { formatRelayReport, runRelayFuzz } = await import('./fuzz-relay.js');
+    const report = await runRelayFuzz({ seed, sequences: runs ?? Infinity, milliseconds: seconds === undefined ? Infinity : seconds * 1000, cost: values.cost });
+    console.log(values.json ? JSON.stringify(report, null, 2) : formatRelayReport(report));
+    if (report.failed) process.exitCode = 1;
+    return;
+  }
   const targetCount = values.target?.length ?? FUZZ_TARGETS.length;
   const report = await runFuzz({
-    seed: number('seed', values.seed) ?? Math.floor(Math.random() * 2 ** 31),
+    seed,
     millisecondsPerTarget: seconds === undefined ? Infinity : (seconds * 1000) / targetCount,
     runsPerTarget: runs ?? Infinity,
     ...(values.target === undefined ? {} : { targets: values.target }),

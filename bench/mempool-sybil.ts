@@ -1,0 +1,59 @@
+/**
+ * `npx tsx bench/mempool-sybil.ts [K]`: K authenticated peers (fresh keys) each feed the relay program's
+ * mempool distinct 200 B txs at its per-peer allowance (100 a second), while one honest node sends a tx
+ * every 100 ms through the relay to another. Each attacker stays within what the relay takes from it,
+ * but the relay passes every tx it takes on to the second honest node, whose allowance for the relay
+ * (the same 100 txs a second) is then spent on the attackers' txs: the honest ones past it are dropped
+ * there. Prints JSON: honest txs sent and arrived, and the txs the receiver dropped from the relay.
+ * Found by the relay fuzzer's measurements (bench/fuzz-relay.ts); see README, known limits.
+ */
+import { encodeTxMessage, txHash } from '../demo/agents/mempool.js';
+import { Attacker, startHonestPair, startRelay } from './fuzz-relay-scene.js';
+
+const ATTACKERS = Number(process.argv[2] ?? 3);
+const HONEST_TXS = 80;
+const HONEST_INTERVAL_MS = 100;
+/** Each attacker: 10 txs every 100 ms, its allowance's sustained rate. */
+const FLOOD_TXS_PER_TICK = 10;
+const FLOOD_TICK_MS = 100;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const relay = await startRelay();
+try {
+  const [sender, receiver] = await startHonestPair(relay);
+  const attackers = Array.from({ length: ATTACKERS }, () => new Attacker(relay));
+  for (const attacker of attackers) await attacker.connect('tcp');
+  let running = true;
+  let junk = 0;
+  const floods = attackers.map(async (attacker, a) => {
+    while (running) {
+      const began = performance.now();
+      for (let i = 0; i < FLOOD_TXS_PER_TICK; i++) {
+        await attacker.send(0x30, encodeTxMessage(new TextEncoder().encode(`junk/${a}/${junk++}/${'x'.repeat(180)}`)), 1);
+      }
+      await sleep(Math.max(0, FLOOD_TICK_MS - (performance.now() - began)));
+    }
+  });
+  const sent: string[] = [];
+  for (let i = 0; i < HONEST_TXS; i++) {
+    const tx = new TextEncoder().encode(`honest/${i}/${Date.now()}`);
+    sender.mempool.addTx(tx);
+    sent.push(txHash(tx));
+    await sleep(HONEST_INTERVAL_MS);
+  }
+  await sleep(2000);
+  running = false;
+  await Promise.all(floods);
+  console.log(JSON.stringify({
+    attackers: ATTACKERS,
+    honestSent: sent.length,
+    honestArrived: sent.filter((hash) => receiver.mempool.has(hash)).length,
+    droppedFromRelayByReceiver: receiver.mempool.rateLimited,
+    attackersStillConnected: attackers.filter((a) => a.connected()).length,
+  }));
+  for (const attacker of attackers) await attacker.close();
+  await Promise.all([sender.sw.stop(), receiver.sw.stop()]);
+} finally {
+  await relay.stop();
+}
