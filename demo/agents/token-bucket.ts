@@ -18,12 +18,17 @@ export class TokenBucket {
 
   /** Spends `cost` tokens (one by default) if there are that many; false when over the rate. */
   take(cost = 1): boolean {
+    if (!this.has(cost)) return false;
+    this.tokens -= cost;
+    return true;
+  }
+
+  /** Whether `cost` tokens are there now, spending none (to check two buckets before taking from either). */
+  has(cost = 1): boolean {
     const at = this.now();
     const elapsedMs = Math.max(0, at - this.updatedAt);
     this.updatedAt = at;
     this.tokens = Math.min(this.capacity, this.tokens + (elapsedMs * this.ratePerSecond) / 1000);
-    if (this.tokens < cost) return false;
-    this.tokens -= cost;
-    return true;
+    return this.tokens >= cost;
   }
 }

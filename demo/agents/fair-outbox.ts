@@ -1,0 +1,141 @@
+import { TokenBucket } from './token-bucket.js';
+
+/**
+ * What a relay passes on to one peer, paced and shared fairly among the sources it came from.
+ *
+ * Why: the peer holds us to an allowance (txs and bytes a second) and drops our surplus unread, so
+ * anything we send past it is lost there whoever it came from. A relay passing on the txs of several
+ * sources, each within its own allowance with us, would exceed it and have honest txs dropped at the
+ * peer in proportion. Here the pace is ours, below the peer's allowance, and when sources offer more
+ * than the pace, each gets a small queue served round-robin: a source offering little has all of it
+ * passed on, one offering a flood loses its excess here, at its own queue.
+ *
+ * Everything is bounded: a queue per source (txs and bytes) and all queues together (txs and bytes);
+ * when the whole is full, the longest queue loses its oldest item, so flooders pay, not the quiet.
+ * Not thread-safe (JavaScript needs none); no timers: the owner calls `drain` when time has passed.
+ */
+export interface FairOutboxLimits {
+  /** Items a second sent, sustained, and at once. */
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  /** Bytes a second sent, sustained, and at once (at least the largest item). */
+  readonly bytesPerSecond: number;
+  readonly burstBytes: number;
+  /** Items and bytes waiting for one source. */
+  readonly maxQueuedPerSource: number;
+  readonly maxQueuedBytesPerSource: number;
+  /** Items and bytes waiting for all sources together. */
+  readonly maxQueued: number;
+  readonly maxQueuedBytes: number;
+}
+
+interface Queued<T> {
+  readonly item: T;
+  readonly bytes: number;
+}
+
+interface SourceQueue<T> {
+  readonly items: Queued<T>[];
+  bytes: number;
+}
+
+export class FairOutbox<T> {
+  private readonly txs: TokenBucket;
+  private readonly bytes: TokenBucket;
+  /** Source → its FIFO. Map order is the round-robin order: a served source moves to the end. */
+  private readonly queues = new Map<string, SourceQueue<T>>();
+  private queuedItems = 0;
+  private queuedBytes = 0;
+  private droppedItems = 0;
+
+  constructor(
+    private readonly limits: FairOutboxLimits,
+    now: () => number = Date.now,
+  ) {
+    this.txs = new TokenBucket(limits.burst, limits.ratePerSecond, now);
+    this.bytes = new TokenBucket(limits.burstBytes, limits.bytesPerSecond, now);
+  }
+
+  /** Items waiting. */
+  get pending(): number {
+    return this.queuedItems;
+  }
+
+  /** Bytes waiting. */
+  get pendingBytes(): number {
+    return this.queuedBytes;
+  }
+
+  /** Items dropped because their source's queue, or the whole, was full. */
+  get dropped(): number {
+    return this.droppedItems;
+  }
+
+  /** Queues `item` (of `bytes`) from `source`; false if it was dropped (its source is over its share). */
+  push(source: string, item: T, bytes: number): boolean {
+    const limits = this.limits;
+    let queue = this.queues.get(source);
+    const length = queue?.items.length ?? 0;
+    if (length >= limits.maxQueuedPerSource || (queue?.bytes ?? 0) + bytes > limits.maxQueuedBytesPerSource) return this.drop();
+    // The whole is full: the longest queue gives way, unless that is this source's (then the new item does).
+    while (this.queuedItems >= limits.maxQueued || this.queuedBytes + bytes > limits.maxQueuedBytes) {
+      const [longestSource, longest] = this.longest();
+      if (longest === undefined || longest.items.length <= length) return this.drop();
+      this.shift(longest);
+      this.droppedItems++;
+      if (longest.items.length === 0) this.queues.delete(longestSource);
+    }
+    if (queue === undefined) this.queues.set(source, (queue = { items: [], bytes: 0 }));
+    queue.items.push({ item, bytes });
+    queue.bytes += bytes;
+    this.queuedItems++;
+    this.queuedBytes += bytes;
+    return true;
+  }
+
+  /**
+   * Offers waiting items to `send`, round-robin over sources, while the pace allows. `send` returns
+   * whether the item went out; one that did not (the peer's send queue was full) is gone all the
+   * same (trySend's meaning: skipped) but costs none of the pace.
+   */
+  drain(send: (item: T) => boolean): void {
+    for (const [source, queue] of this.queues) {
+      const head = queue.items[0]!;
+      if (!(this.txs.has(1) && this.bytes.has(head.bytes))) return;
+      this.shift(queue);
+      if (send(head.item)) {
+        this.txs.take(1);
+        this.bytes.take(head.bytes);
+      }
+      // To the back of the round (deleting during iteration is safe; re-adding puts it after the rest).
+      this.queues.delete(source);
+      if (queue.items.length > 0) this.queues.set(source, queue);
+    }
+  }
+
+  /** Forgets every waiting item (the peer left). */
+  clear(): void {
+    this.queues.clear();
+    this.queuedItems = 0;
+    this.queuedBytes = 0;
+  }
+
+  private drop(): false {
+    this.droppedItems++;
+    return false;
+  }
+
+  private shift(queue: SourceQueue<T>): void {
+    const { bytes } = queue.items.shift()!;
+    queue.bytes -= bytes;
+    this.queuedItems--;
+    this.queuedBytes -= bytes;
+  }
+
+  /** A walk over at most `maxQueued` queues, and only when the whole is full. */
+  private longest(): [string, SourceQueue<T> | undefined] {
+    let found: [string, SourceQueue<T> | undefined] = ['', undefined];
+    for (const entry of this.queues) if (entry[1].items.length > (found[1]?.items.length ?? 0)) found = entry;
+    return found;
+  }
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { FairOutbox, type FairOutboxLimits } from '../../demo/agents/fair-outbox.js';
+
+const LIMITS: FairOutboxLimits = {
+  ratePerSecond: 10,
+  burst: 4,
+  bytesPerSecond: 1000,
+  burstBytes: 1000,
+  maxQueuedPerSource: 3,
+  maxQueuedBytesPerSource: 300,
+  maxQueued: 6,
+  maxQueuedBytes: 10_000,
+};
+
+function outbox(limits: Partial<FairOutboxLimits> = {}): { box: FairOutbox<string>; clock: { ms: number }; sent: string[]; drain: () => void } {
+  const clock = { ms: 0 };
+  const box = new FairOutbox<string>({ ...LIMITS, ...limits }, () => clock.ms);
+  const sent: string[] = [];
+  return { box, clock, sent, drain: () => box.drain((item) => (sent.push(item), true)) };
+}
+
+describe('FairOutbox', () => {
+  it('sends at once within the pace, then holds the rest until time passes', () => {
+    const { box, clock, sent, drain } = outbox();
+    for (let i = 0; i < 5; i++) {
+      box.push('a', `a${i}`, 10);
+      drain();
+    }
+    expect(sent).toEqual(['a0', 'a1', 'a2', 'a3']); // the burst
+    expect(box.pending).toBe(1);
+    clock.ms += 100; // one more at 10 a second
+    drain();
+    expect(sent).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
+    expect(box.pending).toBe(0);
+  });
+
+  it('shares a short pace round-robin among sources, so a quiet source is not crowded out by a flood', () => {
+    const { box, clock, sent, drain } = outbox({ burst: 1 });
+    drain();
+    for (let i = 0; i < 10; i++) box.push('flood', `f${i}`, 10);
+    box.push('quiet', 'q0', 10);
+    expect(box.dropped).toBe(7); // the flood's queue holds 3
+    for (let i = 0; i < 4; i++) {
+      clock.ms += 100;
+      drain();
+    }
+    expect(sent).toEqual(['f0', 'q0', 'f1', 'f2']);
+  });
+
+  it('when the whole is full, the longest queue gives way, not the new source', () => {
+    const { box } = outbox({ maxQueuedPerSource: 5 });
+    for (const source of ['x', 'y']) for (let i = 0; i < 3; i++) expect(box.push(source, `${source}${i}`, 10)).toBe(true);
+    expect(box.push('z', 'z0', 10)).toBe(true);
+    expect([box.pending, box.dropped]).toEqual([6, 1]); // x's oldest went: x 2, y 3, z 1
+    // A source already among the longest loses its own new item instead.
+    expect(box.push('y', 'y3', 10)).toBe(false);
+    const sent: string[] = [];
+    box.drain((item) => (sent.push(item), true));
+    expect(sent).toEqual(['x1', 'y0', 'z0', 'x2']); // the burst of 4, round-robin
+  });
+
+  it('bounds bytes per source, and an item trySend skipped costs none of the pace', () => {
+    const { box, sent } = outbox();
+    expect(box.push('a', 'big', 250)).toBe(true);
+    expect(box.push('a', 'too much', 100)).toBe(false);
+    box.push('a', 'small', 10);
+    let first = true;
+    box.drain((item) => {
+      if (first) return (first = false);
+      sent.push(item);
+      return true;
+    });
+    expect(sent).toEqual(['small']);
+    expect([box.pending, box.pendingBytes]).toEqual([0, 0]);
+  });
+});
