@@ -6,6 +6,9 @@
  * (the same 100 txs a second) is then spent on the attackers' txs: the honest ones past it are dropped
  * there. Prints JSON: honest txs sent and arrived, and the txs the receiver dropped from the relay.
  * Found by the relay fuzzer's measurements (bench/fuzz-relay.ts); see README, known limits.
+ * Measured: 17–22 of 80 honest txs lost with 2–4 keys. The relay now paces what it passes on below the
+ * receiver's allowance and shares it round-robin among sources: 80 of 80 arrive with 1, 2, 3, 4 and 8
+ * keys, 0 dropped by the receiver; 50 of 80 with 16 (each source's share is then below the honest 10 a second).
  */
 import { encodeTxMessage, txHash } from '../demo/agents/mempool.js';
 import { Attacker, startHonestPair, startRelay } from './fuzz-relay-scene.js';

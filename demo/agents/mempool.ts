@@ -13,6 +13,7 @@ import {
   type Peer,
   type Switch,
 } from '../../src/index.js';
+import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
 import { LruSet } from './lru-set.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -30,6 +31,9 @@ import { TokenBucket } from './token-bucket.js';
  * a malformed message costing its sender the connection, and a per-peer allowance (txs and bytes a
  * second) past which a peer's txs are dropped: every tx taken is passed on to every other peer, so
  * without it one peer could make us flood the whole mesh and crowd honest txs out of full queues.
+ * And the other side of it: what we pass on to a peer is paced below its allowance for us, and shared
+ * fairly among the peers it came from (demo/agents/fair-outbox.ts), so several flooders each within
+ * its allowance cannot make us spend the next node's allowance for us and have honest txs dropped there.
  */
 
 /** The mempool's channel id, as in the original. */
@@ -53,10 +57,34 @@ export const DEFAULT_MEMPOOL_PEER_BURST = 200;
 export const DEFAULT_MEMPOOL_PEER_BYTES_PER_S = 1024 * 1024;
 export const DEFAULT_MEMPOOL_PEER_BURST_BYTES = 16 * (MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES);
 
+/**
+ * What we pass on to a peer, as a share of the allowance it holds us to: it runs the same defaults (or
+ * the same options) as we do, we cannot see its clock, and the network bunches what we spread out, so
+ * we keep 10 % of the rate and half of the burst in hand.
+ */
+const FORWARD_RATE_SHARE = 0.9;
+const FORWARD_BURST_SHARE = 0.5;
+/** Txs waiting to be passed on to one peer, per source and for all sources (~1 MiB of the largest). */
+export const FORWARD_QUEUE_PER_SOURCE_TXS = 16;
+export const FORWARD_QUEUE_TXS = 128;
+const FORWARD_QUEUE_PER_SOURCE_BYTES = 4 * (MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES);
+export const FORWARD_QUEUE_BYTES = 16 * (MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES);
+/** How often waiting txs are offered again while any wait: 2 txs of the default pace. */
+const FORWARD_DRAIN_INTERVAL_MS = 20;
+/** The source of the txs we originate (peer ids are hex, never empty). */
+const OWN_TXS = '';
+
 /** Key of the per-peer state in `peer.data`; a symbol so no other agent can clash with it. */
 const KNOWN_TXS = Symbol('mempool.knownTxs');
 /** Key of the per-peer allowance in `peer.data`. */
 const ALLOWANCE = Symbol('mempool.allowance');
+/** Key of what waits to be passed on to the peer, in `peer.data`. */
+const OUTBOX = Symbol('mempool.outbox');
+
+interface Forward {
+  readonly message: Uint8Array;
+  readonly hash: string;
+}
 
 interface Allowance {
   txs: TokenBucket;
@@ -125,7 +153,12 @@ export class MempoolAgent extends BaseAgent {
   private readonly seen: LruSet<string>;
   private readonly peerKnownCapacity: number;
   private readonly newAllowance: () => Allowance;
+  private readonly forwardLimits: FairOutboxLimits;
+  /** Peers with txs waiting to be passed on to them: what the drain timer visits. */
+  private readonly waiting = new Set<Peer>();
+  private drainTimer: ReturnType<typeof setInterval> | undefined;
   private rateLimitedTxs = 0;
+  private forwardDroppedTxs = 0;
   private readonly listeners = new Set<TxListener>();
   private readonly unsubscribe: (() => void)[] = [];
   // Go needs atomic CAS on uint32 flags; JavaScript runs one routine at a time, so booleans do.
@@ -140,12 +173,41 @@ export class MempoolAgent extends BaseAgent {
     const { peerRatePerSecond = DEFAULT_MEMPOOL_PEER_RATE_PER_S, peerBurst = DEFAULT_MEMPOOL_PEER_BURST } = options;
     const { peerBytesPerSecond = DEFAULT_MEMPOOL_PEER_BYTES_PER_S, peerBurstBytes = DEFAULT_MEMPOOL_PEER_BURST_BYTES } = options;
     this.newAllowance = () => ({ txs: new TokenBucket(peerBurst, peerRatePerSecond), bytes: new TokenBucket(peerBurstBytes, peerBytesPerSecond) });
+    const largest = MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES;
+    this.forwardLimits = Object.freeze({
+      ratePerSecond: peerRatePerSecond * FORWARD_RATE_SHARE,
+      burst: Math.max(1, peerBurst * FORWARD_BURST_SHARE),
+      bytesPerSecond: peerBytesPerSecond * FORWARD_RATE_SHARE,
+      // At least one of the largest txs, or such a tx would wait forever.
+      burstBytes: Math.max(largest, peerBurstBytes * FORWARD_BURST_SHARE),
+      maxQueuedPerSource: FORWARD_QUEUE_PER_SOURCE_TXS,
+      maxQueuedBytesPerSource: FORWARD_QUEUE_PER_SOURCE_BYTES,
+      maxQueued: FORWARD_QUEUE_TXS,
+      maxQueuedBytes: FORWARD_QUEUE_BYTES,
+    });
     if (options.onTx !== undefined) this.listeners.add(options.onTx);
   }
 
   /** Txs dropped because their sender was over its allowance. */
   get rateLimited(): number {
     return this.rateLimitedTxs;
+  }
+
+  /** Txs not passed on to a peer because their source was over its share of our pace toward it. */
+  get forwardDropped(): number {
+    return this.forwardDroppedTxs;
+  }
+
+  /** Txs (and their bytes) waiting to be passed on, over all peers: at most 128 (~1 MiB) a peer. */
+  get forwardPending(): { txs: number; bytes: number } {
+    let txs = 0;
+    let bytes = 0;
+    for (const peer of this.waiting) {
+      const outbox = this.outboxOf(peer);
+      txs += outbox?.pending ?? 0;
+      bytes += outbox?.pendingBytes ?? 0;
+    }
+    return { txs, bytes };
   }
 
   /** Number of txs in the pool (the seen-set). */
@@ -188,6 +250,10 @@ export class MempoolAgent extends BaseAgent {
     if (this.stopped) return;
     this.stopped = true;
     for (const off of this.unsubscribe.splice(0)) off();
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
+    for (const peer of this.waiting) this.outboxOf(peer)?.clear();
+    this.waiting.clear();
     super.stop();
   }
 
@@ -212,12 +278,17 @@ export class MempoolAgent extends BaseAgent {
       // Set up per-peer state. The Switch emits this before any message from the peer is delivered.
       sw.on('peer:connected', ({ peer }) => {
         peer.data.set(KNOWN_TXS, new LruSet<string>(this.peerKnownCapacity));
+        peer.data.set(OUTBOX, new FairOutbox<Forward>(this.forwardLimits));
       }),
       // Tear down per-peer state (the Peer object may still sit in queued envelopes). Not the allowance:
       // its txs still in the inbox are taken after it left, and must not be taken without limit (a peer
       // that sent a flood and junk in one write was cut before we took any, and got them all taken).
       sw.on('peer:disconnected', ({ peer }) => {
         peer.data.delete(KNOWN_TXS);
+        // What waited for it can no longer go (as in its send queue, which goes with the connection).
+        this.outboxOf(peer)?.clear();
+        peer.data.delete(OUTBOX);
+        this.waiting.delete(peer);
       }),
     );
   }
@@ -257,18 +328,57 @@ export class MempoolAgent extends BaseAgent {
   }
 
   private broadcastTx(sw: Switch, message: Uint8Array, hash: string, from: Peer | undefined): void {
+    const source = from?.id ?? OWN_TXS;
     for (const peer of sw.peers) {
       if (peer === from) continue;
       // A peer without the channel would treat a message on it as a protocol error and drop us; one
       // that declared a smaller recvMessageCapacity (its NodeInfo says what it likes) would too, and
       // trySend throws for it: skipped, or one such peer would end the gossip loop for everyone.
       if (peer.maxMessageBytes(MempoolCh) < message.length) continue;
-      const known = this.knownTxs(peer);
-      if (known?.has(hash) === true) continue;
+      const outbox = this.outboxOf(peer);
+      if (outbox === undefined || this.knownTxs(peer)?.has(hash) === true) continue;
+      // Queued behind what waits for it, so the pace toward it holds; within the pace (as nearly
+      // always) it goes out at once, below.
+      const dropped = outbox.dropped;
+      outbox.push(source, { message, hash }, message.length);
+      this.forwardDroppedTxs += outbox.dropped - dropped;
+      this.drainTo(peer, outbox);
+    }
+    if (this.waiting.size > 0 && this.drainTimer === undefined && !this.stopped) {
+      this.drainTimer = setInterval(() => this.drainWaiting(), FORWARD_DRAIN_INTERVAL_MS);
+    }
+  }
+
+  /** The timer's round: offers what waits again; ends itself once nothing does. */
+  private drainWaiting(): void {
+    for (const peer of this.waiting) {
+      const outbox = this.outboxOf(peer);
+      if (outbox === undefined) this.waiting.delete(peer);
+      else this.drainTo(peer, outbox);
+    }
+    if (this.waiting.size === 0) {
+      clearInterval(this.drainTimer);
+      this.drainTimer = undefined;
+    }
+  }
+
+  private drainTo(peer: Peer, outbox: FairOutbox<Forward>): void {
+    const known = this.knownTxs(peer);
+    outbox.drain(({ message, hash }) => {
+      // It may have told us of the tx meanwhile.
+      if (known === undefined || known.has(hash)) return false;
       // trySend, as the original: a peer whose queue is full misses this tx rather than stall the
       // gossip of every other peer behind it.
-      if (peer.trySend(MempoolCh, message)) known?.add(hash);
-    }
+      if (!peer.trySend(MempoolCh, message)) return false;
+      known.add(hash);
+      return true;
+    });
+    if (outbox.pending > 0) this.waiting.add(peer);
+    else this.waiting.delete(peer);
+  }
+
+  private outboxOf(peer: Peer): FairOutbox<Forward> | undefined {
+    return peer.data.get(OUTBOX) as FairOutbox<Forward> | undefined;
   }
 
   private addToPool(tx: Uint8Array, hash: string, from: Peer | undefined): boolean {

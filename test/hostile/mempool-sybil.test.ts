@@ -1,0 +1,85 @@
+/**
+ * Several keys each flooding the relay program's mempool within its own allowance (README "Hostile
+ * peers"; bench/mempool-sybil.ts). The relay took each one's 100 txs a second and passed all of them
+ * on to the node behind it, whose allowance for the relay (100 a second) then dropped honest txs
+ * passing through with the flood. The relay now paces what it passes on to a peer below that peer's
+ * allowance and shares the pace round-robin among sources: the honest source's txs all go through,
+ * the flooders lose their excess at the relay. Over real TCP on 127.0.0.1.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { FORWARD_QUEUE_BYTES, FORWARD_QUEUE_TXS, MempoolAgent, MempoolCh, encodeTxMessage } from '../../demo/agents/mempool.js';
+import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
+import { waitFor } from '../helpers/wait.js';
+
+afterEach(stopAll);
+
+const OTHER_CH = [{ id: 0x20, priority: 1 }];
+const FLOODERS = 3;
+/** Each flooder: 10 txs every 100 ms, the sustained rate of its allowance with the relay. */
+const FLOOD_TXS_PER_TICK = 10;
+const FLOOD_TICK_MS = 100;
+const HONEST_TXS = 40;
+const HONEST_INTERVAL_MS = 50;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function withMempool(): Promise<{ node: TestNode; mempool: MempoolAgent; txs: string[] }> {
+  const txs: string[] = [];
+  const mempool = new MempoolAgent({ onTx: (tx, { from }) => void (from !== undefined && txs.push(new TextDecoder().decode(tx))) });
+  const node = await startNode({ channels: OTHER_CH, agents: { mempool } });
+  return { node, mempool, txs };
+}
+
+it('3 keys flooding within their allowances: every honest tx reaches the node behind the relay, the flood loses its excess at the relay', { timeout: 30_000 }, async () => {
+  const relay = await withMempool();
+  const honest = await withMempool();
+  const receiver = await withMempool();
+  const flooders = await Promise.all(Array.from({ length: FLOODERS }, () => startNode({ channels: [{ id: MempoolCh, priority: 1, sendQueueCapacity: 4096 }] })));
+  for (const node of [honest.node, receiver.node, ...flooders]) await node.sw.dial(relay.node.address);
+  await waitFor(() => relay.node.sw.peers.length === 2 + FLOODERS, 5000, 'every peer on the relay');
+
+  let running = true;
+  let most = { txs: 0, bytes: 0 };
+  const sampler = setInterval(() => {
+    const now = relay.mempool.forwardPending;
+    most = { txs: Math.max(most.txs, now.txs), bytes: Math.max(most.bytes, now.bytes) };
+  }, 10);
+  const floods = flooders.map(async (flooder, f) => {
+    const toRelay = flooder.sw.peers[0]!;
+    for (let tick = 0; running; tick++) {
+      const began = performance.now();
+      for (let i = 0; i < FLOOD_TXS_PER_TICK; i++) {
+        await toRelay.send(MempoolCh, encodeTxMessage(new TextEncoder().encode(`flood/${f}/${tick}/${i}/${'x'.repeat(180)}`)), { timeoutMs: 5000 });
+      }
+      await sleep(Math.max(0, FLOOD_TICK_MS - (performance.now() - began)));
+    }
+  });
+  // The receiver's burst for the relay spent first, so honest txs meet the flood at its sustained rate.
+  await sleep(1000);
+  for (let i = 0; i < HONEST_TXS; i++) {
+    honest.mempool.addTx(new TextEncoder().encode(`honest/${i}`));
+    await sleep(HONEST_INTERVAL_MS);
+  }
+  await sleep(500);
+  running = false;
+  await Promise.all(floods);
+  const atReceiver = (prefix: string): number => receiver.txs.filter((tx) => tx.startsWith(prefix)).length;
+  try {
+    await waitFor(() => atReceiver('honest/') === HONEST_TXS, 5000, 'every honest tx at the receiver');
+  } finally {
+    clearInterval(sampler);
+  }
+
+  // Before: 5–11 of the 40 honest txs lost, as the receiver dropped 520–570 of what the relay passed on.
+  expect(atReceiver('honest/')).toBe(HONEST_TXS);
+  expect(receiver.mempool.rateLimited, 'the relay never went past the receiver\'s allowance for it').toBe(0);
+  expect(relay.mempool.forwardDropped, 'the flooders\' excess, dropped at the relay').toBeGreaterThan(0);
+  expect(atReceiver('flood/')).toBeLessThan(relay.txs.filter((tx) => tx.startsWith('flood/')).length);
+  for (const flooder of flooders) expect(relay.node.sw.getPeer(flooder.key.nodeId), 'flooders stay (their surplus is dropped)').toBeDefined();
+  // Bounded: at most FORWARD_QUEUE_TXS (and ~1 MiB) wait for each of the relay's peers, and all go.
+  const peers = relay.node.sw.peers.length;
+  expect(most.txs).toBeGreaterThan(0);
+  expect(most.txs).toBeLessThanOrEqual(FORWARD_QUEUE_TXS * peers);
+  expect(most.bytes).toBeLessThanOrEqual(FORWARD_QUEUE_BYTES * peers);
+  await waitFor(() => relay.mempool.forwardPending.txs === 0, 5000, 'the relay\'s queues drained');
+});
