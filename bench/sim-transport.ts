@@ -95,7 +95,9 @@ export class SimInternet {
     if (accept === undefined) throw new TransportError(`simulated dial to ${formatAddress(address)} failed: connection refused`);
     const port = this.nextPort.get(fromHost) ?? FIRST_EPHEMERAL_PORT;
     this.nextPort.set(fromHost, port >= LAST_EPHEMERAL_PORT ? FIRST_EPHEMERAL_PORT : port + 1);
-    const ends = createMemoryLinkPair({ latencyMs, clock, names: [target, `${fromHost}:${port}`] });
+    // 'tcp' as the addresses say: a peer's inbound address is read as `<transport>://<id>@<host:port>`, and
+    // as memory:// its host was not the host its NodeInfo claims, so every honest claim counted as hearsay.
+    const ends = createMemoryLinkPair({ latencyMs, clock, names: [target, `${fromHost}:${port}`], transport: 'tcp' });
     this.links.add({ a: fromHost, b: address.host, ends });
     if (this.links.size >= this.pruneAt) this.pruneClosedLinks();
     accept(ends[1]);

@@ -113,6 +113,11 @@ export interface MemoryLinkPairOptions {
   names?: [string, string];
   /** @default systemClock */
   clock?: Clock;
+  /**
+   * The links' `transport`, as peers report it. A simulation whose addresses say `tcp://` passes 'tcp': a
+   * peer's inbound address is read as `<transport>://<id>@<remoteAddress>`. @default 'memory'
+   */
+  transport?: string;
 }
 
 /** Two connected in-memory Links. */
@@ -120,15 +125,15 @@ export function createMemoryLinkPair(options: MemoryLinkPairOptions = {}): [Link
   const hwm = options.highWaterMarkBytes ?? MEMORY_LINK_HIGH_WATER_MARK_BYTES;
   const names = options.names ?? ['memory-b', 'memory-a'];
   const clock = options.clock ?? systemClock;
-  const a = new MemoryLink(names[0], hwm, options.latencyMs ?? 0, clock);
-  const b = new MemoryLink(names[1], hwm, options.latencyMs ?? 0, clock);
+  const transport = options.transport ?? 'memory';
+  const a = new MemoryLink(names[0], hwm, options.latencyMs ?? 0, clock, transport);
+  const b = new MemoryLink(names[1], hwm, options.latencyMs ?? 0, clock, transport);
   a.peer = b;
   b.peer = a;
   return [a, b];
 }
 
 class MemoryLink implements Link {
-  readonly transport = 'memory';
   peer: MemoryLink | undefined;
   closed = false;
   private handlers: LinkHandlers | undefined;
@@ -147,6 +152,7 @@ class MemoryLink implements Link {
     private readonly highWaterMarkBytes: number,
     private readonly latencyMs: number,
     private readonly clock: Clock,
+    readonly transport: string,
   ) {}
 
   get bufferedBytes(): number {
