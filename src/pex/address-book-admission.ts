@@ -173,6 +173,7 @@ export function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
     group: candidate.group,
     sourceGroup: candidate.sourceGroup,
     sourceNodeId: candidate.sourceNodeId,
+    vouchedBy: '',
     attempts: 0,
     lastAttempt: 0,
     lastSuccess: 0,

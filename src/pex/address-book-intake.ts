@@ -28,7 +28,7 @@ export class AddressIntake {
   }
 
   /** AddressBook.tryAddAddresses at `nowMs`. */
-  addBatch(addresses: readonly string[], source: string, maxNew: number, nowMs: number): BatchOutcome {
+  addBatch(addresses: readonly string[], source: string, maxNew: number, nowMs: number, trusted = false): BatchOutcome {
     const checked: (KnownAddress | Candidate | Rejection)[] = [];
     for (const address of addresses) {
       const item = this.check(address, source, nowMs);
@@ -38,9 +38,19 @@ export class AddressIntake {
     let added = 0;
     for (const item of checked) {
       if (added >= maxNew) break;
-      if (typeof item !== 'string' && this.addChecked(item, source, nowMs) === 'added') added++;
+      if (typeof item === 'string') continue;
+      const outcome = this.addChecked(item, source, nowMs);
+      if (outcome === 'added') added++;
+      else if (outcome === 'known' && trusted) this.vouch(item, source);
     }
     return { added };
+  }
+
+  /** A trusted `source` named an address we knew from another: credit it to that source (see creditedSource). */
+  private vouch(item: KnownAddress | Candidate, source: string): void {
+    const entry = this.tables.byAddress.get(item.address);
+    const sourceNodeId = this.admission.examineSource(source)?.sourceNodeId ?? '';
+    if (entry !== undefined && sourceNodeId !== '' && entry.sourceNodeId !== sourceNodeId) entry.vouchedBy = sourceNodeId;
   }
 
   /** AddressBook.reinstateExpiredBans at `nowMs`: an ended ban's entries come back as new ones. */

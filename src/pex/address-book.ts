@@ -93,9 +93,11 @@ export class AddressBook {
    * or names no node nothing is added and that address is returned as `refused` (an honest peer never
    * sends one). Otherwise they are added in order until `maxNew` became new entries; the rest are
    * ignored. Each address is parsed at most once, and not at all when the book holds it as written.
+   * `trusted`: the source is one the caller trusts (a seed); an address it names that another source
+   * told us of first is credited to it too (KnownAddressInfo.vouchedBy).
    */
-  tryAddAddresses(addresses: readonly string[], source: string, maxNew: number): BatchOutcome {
-    return this.intake.addBatch(addresses, source, maxNew, this.now());
+  tryAddAddresses(addresses: readonly string[], source: string, maxNew: number, options: { trusted?: boolean } = {}): BatchOutcome {
+    return this.intake.addBatch(addresses, source, maxNew, this.now(), options.trusted);
   }
 
   /** Forgets an address, or every address of a node id. True if anything was removed. */
@@ -284,12 +286,12 @@ export class AddressBook {
     return this.tables.all.map((entry) => toInfo(entry, nowMs));
   }
 
-  /** The entries whose source names one of `nodeIds` (e.g. our seeds), without copying the others. */
+  /** The entries whose source names, or which were vouched for by, one of `nodeIds` (e.g. our seeds), without copying the others. */
   entriesLearnedFrom(nodeIds: ReadonlySet<string>): KnownAddressInfo[] {
     if (nodeIds.size === 0) return [];
     const nowMs = this.now();
     const found: KnownAddressInfo[] = [];
-    for (const entry of this.tables.all) if (nodeIds.has(entry.sourceNodeId)) found.push(toInfo(entry, nowMs));
+    for (const entry of this.tables.all) if (nodeIds.has(entry.sourceNodeId) || nodeIds.has(entry.vouchedBy)) found.push(toInfo(entry, nowMs));
     return found;
   }
 

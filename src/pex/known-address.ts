@@ -17,6 +17,11 @@ export interface KnownAddressInfo {
   readonly nodeId: string;
   /** Node id or address of whoever first told us about it (the address itself for seeds/config). */
   readonly source: string;
+  /**
+   * Node id of a trusted source (a seed) that named this address after another source had told us of
+   * it; '' for none. The dial planner credits the address to it (creditedSource).
+   */
+  readonly vouchedBy: string;
   /** Network group of the address (see transport/ip.ts): buckets and outbound diversity use it. */
   readonly group: string;
   /** Failed or pending dials since the last success. */
@@ -44,6 +49,8 @@ export interface KnownAddress {
   readonly sourceGroup: string;
   /** Node id the source names ('' for none): equal to nodeId when the node told us about itself. */
   readonly sourceNodeId: string;
+  /** See KnownAddressInfo.vouchedBy. Not persisted: a seed names it again. */
+  vouchedBy: string;
   attempts: number;
   lastAttempt: number;
   lastSuccess: number;
@@ -90,6 +97,7 @@ export function toInfo(entry: KnownAddress, nowMs: number): KnownAddressInfo {
     address: entry.address,
     nodeId: entry.nodeId,
     source: entry.source,
+    vouchedBy: entry.vouchedBy,
     group: entry.group,
     attempts: entry.attempts,
     lastAttempt: entry.lastAttempt,
@@ -115,4 +123,15 @@ export function locationOf(address: PeerAddress): string {
 export function locationOfCanonical(address: PeerAddress): string {
   if (address.protocol === 'webrtc') return `webrtc://${address.nodeId ?? ''}`;
   return formatAddress({ ...address, nodeId: undefined, params: {} });
+}
+
+/**
+ * The source an address counts as learned from when choosing whom to dial: the trusted source (seed)
+ * that vouched for it, else whoever told us first. Our book usually learns an address from a peer
+ * before a seed names it too, and counted only by its first source it never filled a trusted slot:
+ * a node whose seed-given addresses were all connected or dialled stayed short of its outbound target
+ * for as long as the seed answered (the slots not filled by the trusted share wait for the seed).
+ */
+export function creditedSource(info: KnownAddressInfo): string {
+  return info.vouchedBy !== '' ? info.vouchedBy : info.source;
 }

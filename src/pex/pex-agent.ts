@@ -27,6 +27,7 @@ import { AnswerCache, answerFor, encodeAnswerWithin } from './pex-answers.js';
 import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
 import { PexOutboundView } from './pex-outbound-view.js';
+import { creditedSource } from './known-address.js';
 
 export type { PexAgentOptions, PexAgentEvents, PexStats } from './pex-agent-options.js';
 
@@ -161,7 +162,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       // first-hand, leading our PEX answers). One we dialled from outside the book (a configured peer)
       // is not added, as addrman's Good() does not: the operator may not want it handed out.
       book.markGood(peer.address);
-      state.source = book.get(peer.address)?.source ?? source;
+      const info = book.get(peer.address);
+      state.source = info === undefined ? source : creditedSource(info);
     }
     // Not a persistent peer's: whichever dial reached it, the app keeps it connected (a liar's other
     // spelling of its address made the feeler that connected it close it at once).
@@ -338,7 +340,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     // had us dial ourselves through it and hand our own place out under those ids.
     this.book.addOurAddresses(this.sw?.addresses ?? []);
     // One response adds at most maxNewAddressesPerResponse entries; the rest is ignored, not punished.
-    const { added, refused } = this.book.tryAddAddresses(addresses, sourceOf(peer), this.config.maxNewAddressesPerResponse);
+    const trusted = this.seedIds.has(peer.id);
+    const { added, refused } = this.book.tryAddAddresses(addresses, sourceOf(peer), this.config.maxNewAddressesPerResponse, { trusted });
     if (refused !== undefined) return this.punish(peer, state, refusedResponseError(peer, refused));
     this.counters.responsesReceived++;
     this.counters.addressesReceived += addresses.length;

@@ -3,6 +3,7 @@ import type { AddressBook, KnownAddressInfo } from './address-book.js';
 import { addressGroup, classifyAddress, hostPlace } from '../transport/ip.js';
 import type { PexConfig } from './config.js';
 import { PICK_ATTEMPTS_PER_SLOT, YIELD_WAITS_FOR_FAILED_DIALS } from './constants.js';
+import { creditedSource } from './known-address.js';
 
 /** What the planner needs to know about the node, so it can be tested without a Switch. */
 export interface DialPlanContext {
@@ -137,10 +138,10 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
   }
   const untrustedCap = context.seedCanHelp ? maxOutbound - Math.ceil(maxOutbound * config.trustedOutboundShare) : Infinity;
   /** Learned from a peer while those are at their share: not dialled while a seed can help. */
-  const overUntrustedCap = (info: KnownAddressInfo): boolean => !isTrustedSource(info.source) && untrusted >= untrustedCap;
+  const overUntrustedCap = (info: KnownAddressInfo): boolean => !isTrustedSource(creditedSource(info)) && untrusted >= untrustedCap;
   const chosen = new Map<string, string>();
-  const take = (info: KnownAddressInfo, trusted = isTrustedSource(info.source)): void => {
-    const group = sourceGroupOf(info.source);
+  const take = (info: KnownAddressInfo, trusted = isTrustedSource(creditedSource(info))): void => {
+    const group = sourceGroupOf(creditedSource(info));
     perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
     if (!trusted) untrusted++;
     perNetwork.set(info.group, (perNetwork.get(info.group) ?? 0) + 1);
@@ -170,12 +171,12 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
       trustedShort = true;
       continue;
     }
-    const isTrusted = isTrustedSource(info.source);
+    const isTrusted = isTrustedSource(creditedSource(info));
     if (!networkHasRoom(info)) {
       if (diversityMayYield(address) && !heldBack.includes(address)) heldBack.push(address);
       continue;
     }
-    if (!isTrusted && (perGroup.get(sourceGroupOf(info.source)) ?? 0) >= quota && info.bucketType === 'new') {
+    if (!isTrusted && (perGroup.get(sourceGroupOf(creditedSource(info))) ?? 0) >= quota && info.bucketType === 'new') {
       if (!heldBack.includes(address)) heldBack.push(address);
       continue;
     }

@@ -4,6 +4,7 @@ import { parseAddress } from '../transport/address.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
+import { creditedSource } from './known-address.js';
 
 /**
  * Why we dial: to fill an outbound slot from the book, to crawl (seed mode), to bootstrap from a seed,
@@ -97,7 +98,8 @@ export class PexDialer {
     if (this.stopped) return;
     const nodeId = parseAddress(address).nodeId;
     if (nodeId === undefined || this.pending.has(nodeId)) return;
-    const source = kind === 'seed' ? undefined : this.book.get(address)?.source;
+    const info = kind === 'seed' ? undefined : this.book.get(address);
+    const source = info === undefined ? undefined : creditedSource(info);
     const dial: PendingDial = { address, source, kind, timer: undefined };
     this.pending.set(nodeId, dial);
     const jitterMs = kind === 'book' || kind === 'crawl' ? Math.floor(this.random() * Math.min(this.config.dialJitterMs, maxJitterMs)) : 0;

@@ -14,6 +14,23 @@ function makeBook(options: AddressBookOptions = {}): { book: AddressBook; clock:
 }
 
 describe('AddressBook.tryAddAddresses (a peer\'s answer as one batch)', () => {
+  it('a trusted source (a seed) naming addresses another source told us first vouches for them: entriesLearnedFrom(seed) lists them', () => {
+    const { book } = makeBook();
+    const seed = tcp(500, publicHost(50));
+    const seedId = nodeId(500);
+    const known = [1, 2, 3].map((n) => tcp(n, publicHost(n)));
+    book.tryAddAddresses(known, SOURCE, 100);
+    // Without trust, the seed naming them changes nothing (before: even from a seed, they stayed the peer's).
+    book.tryAddAddresses(known.slice(0, 1), seed, 100);
+    expect(book.entriesLearnedFrom(new Set([seedId])).map((e) => e.address)).toEqual([]);
+    book.tryAddAddresses(known.slice(0, 2), seed, 100, { trusted: true });
+    const vouched = book.entriesLearnedFrom(new Set([seedId]));
+    expect(vouched.map((e) => e.address).sort()).toEqual(known.slice(0, 2).sort());
+    expect(vouched.every((e) => e.vouchedBy === seedId && e.source === SOURCE)).toBe(true);
+    expect(book.get(known[2]!)?.vouchedBy).toBe('');
+    expect(book.selfCheck()).toEqual([]);
+  });
+
   it('adds nothing when one address does not parse or names no node, and says which', () => {
     const { book } = makeBook();
     const good = [1, 2, 3].map((n) => tcp(n, publicHost(n)));
