@@ -20,6 +20,7 @@ export {
 export { parseAddress, formatAddress, isNodeId, withNodeId, type PeerAddress } from './transport/address.js';
 export { normalizeAddress } from './transport/canonical-address.js';
 export type { Link, LinkHandlers } from './transport/link.js';
+export type { MemoryAccount } from './util/memory-budget.js';
 export type { Transport, Listener, DialOptions as TransportDialOptions } from './transport/transport.js';
 export { WebSocketClientTransport, type WebSocketConstructor } from './transport/websocket-client.js';
 export { WebSocketLink, type WebSocketLike } from './transport/websocket-link.js';
