@@ -46,10 +46,13 @@ export const SHARED_MESSAGE_MIN_BYTES = 16 * 1024;
  * One budget for the memory every connection of a Switch holds on its peer's behalf (MemoryAccount).
  * The per-connection bounds stay as they were; what they multiplied by (every peer and pending link,
  * 58 + 64 of them by default) is capped here. When a charge takes the node-wide total past
- * `limitBytes`, the connection holding the MOST is cut (`onCut`, ProtocolError ERR_RATE_LIMIT), and the
- * next most after it while the total is still over: never the one charging unless it holds the most,
- * and never by pausing everyone, so a peer holding little keeps going while an attacker's connections
- * that fill their bounds are the ones that pay.
+ * `limitBytes`, the connection holding the MOST on its own is cut (`onCut`, ProtocolError ERR_RATE_LIMIT),
+ * and the next most after it while the total is still over: never the one charging unless it holds the
+ * most, and never by pausing everyone, so a peer holding little keeps going while an attacker's
+ * connections that fill their bounds are the ones that pay. "On its own": what its cut frees, so a
+ * shared message counts only for a connection that is the last to queue it. Ranked by all it queues, a
+ * broadcast backlog made every honest peer holding it "the largest" in turn, and each cut freed nothing
+ * while the others still queued it: attackers over the limit got every one of them cut, and kept theirs.
  *
  * A cut connection's own bytes are written off at once (its pools drop them as it closes, but a link
  * that tells the peer why lingers up to 2 s); shared messages are released by its queues as it closes.
@@ -108,14 +111,28 @@ export class MemoryBudget {
     return message.length;
   }
 
+  /** @internal In how many queues `message` is, node-wide. */
+  queuesOf(message: Uint8Array): number {
+    return this.shared.get(message) ?? 0;
+  }
+
   /**
-   * Cuts the connections holding the most until the total is back within the limit. An O(n) scan over
-   * the accounts holding anything (≤ peers + pending links), only when over the limit.
+   * Cuts the connections holding the most on their own (what a cut frees) until the total is back within
+   * the limit; among equals, and when no cut alone frees anything, the one holding the most in all. A
+   * scan over the accounts holding anything (≤ peers + pending links) and their queued shared messages
+   * (≤ 64 a channel at 1 MiB), only when over the limit.
    */
   private cutLargest(): void {
     while (this.totalBytes > this.limitBytes) {
       let largest: BudgetAccount | undefined;
-      for (const account of this.holders) if (largest === undefined || account.heldBytes > largest.heldBytes) largest = account;
+      let largestFrees = 0;
+      for (const account of this.holders) {
+        const frees = account.freeableBytes();
+        if (largest === undefined || frees > largestFrees || (frees === largestFrees && account.heldBytes > largest.heldBytes)) {
+          largest = account;
+          largestFrees = frees;
+        }
+      }
       if (largest === undefined) return;
       this.cuts++;
       largest.cut(
@@ -133,6 +150,8 @@ export class MemoryBudget {
 export class BudgetAccount implements MemoryAccount {
   private ownBytes = 0;
   private sharedBytes = 0;
+  /** Shared messages in this connection's queues, and in how many of them: what its cut would free. */
+  private readonly sharedQueued = new Map<Uint8Array, number>();
   private isCut = false;
   private drop: (() => void) | undefined;
 
@@ -145,6 +164,13 @@ export class BudgetAccount implements MemoryAccount {
   /** What this connection holds: its own bytes and every shared message in its queues. */
   get heldBytes(): number {
     return this.ownBytes + this.sharedBytes;
+  }
+
+  /** @internal What cutting this connection frees node-wide: its own bytes, and shared messages no one else queues. */
+  freeableBytes(): number {
+    let bytes = this.ownBytes;
+    for (const [message, queues] of this.sharedQueued) if (this.budget.queuesOf(message) === queues) bytes += message.length;
+    return bytes;
   }
 
   get wasCut(): boolean {
@@ -168,12 +194,16 @@ export class BudgetAccount implements MemoryAccount {
     if (message.length < SHARED_MESSAGE_MIN_BYTES) return this.charge(message.length);
     const wasEmpty = this.heldBytes === 0;
     this.sharedBytes += message.length;
+    this.sharedQueued.set(message, (this.sharedQueued.get(message) ?? 0) + 1);
     this.budget.add(this, this.budget.addShared(message), wasEmpty);
   }
 
   releaseShared(message: Uint8Array): void {
     if (message.length < SHARED_MESSAGE_MIN_BYTES) return this.release(message.length);
     this.sharedBytes -= message.length;
+    const queues = this.sharedQueued.get(message) ?? 0;
+    if (queues > 1) this.sharedQueued.set(message, queues - 1);
+    else this.sharedQueued.delete(message);
     this.budget.remove(this, this.budget.removeShared(message));
   }
 

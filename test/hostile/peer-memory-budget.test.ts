@@ -257,3 +257,47 @@ describe('node-wide memory budget for peers: send queues', () => {
     expect(victim.sw.peers.length).toBe(ATTACKERS + 1);
   });
 });
+
+describe('node-wide memory budget for peers: who a cut frees memory from', () => {
+  const BULK = 0x42;
+  const BULK_CHANNEL: ChannelDescriptor = { id: BULK, priority: 1, sendQueueCapacity: 4096, recvMessageCapacity: 128 * 1024 };
+  const SLOW_READERS = 4;
+  const BUDGET = 3 * MiB;
+
+  it('a broadcast backlog queued for slow readers is not "the most" each of them holds: attackers over the budget get one of theirs cut, not every reader', { timeout: 60_000 }, async () => {
+    const store = new SlowStoreAgent();
+    const victim = await startNode({ channels: TEST_CHANNELS, agents: { store, bulk: { channels: [BULK_CHANNEL] } }, peerMemoryBudgetBytes: BUDGET });
+    const cuts = cutsOf(victim);
+    // Peers that read slower than the victim broadcasts (here: not at all for now), each with the
+    // same ~1 MiB backlog queued: ~1 MiB node-wide.
+    const readers = await Promise.all(
+      Array.from({ length: SLOW_READERS }, () => startNode({ channels: TEST_CHANNELS, agents: { bulk: { channels: [BULK_CHANNEL] } }, inboxCapacity: 1, listen: [] })),
+    );
+    for (const reader of readers) await reader.sw.dial(victim.address);
+    await waitFor(() => victim.sw.peers.length === SLOW_READERS, 3000, 'the victim to see every reader');
+    for (let n = 0; ; n++) {
+      const results = await victim.sw.broadcast(BULK, new Uint8Array(64 * 1024).fill(n & 0xff), { timeoutMs: 1000 });
+      if ([...results.values()].every((queued) => !queued)) break;
+    }
+    expect(victim.sw.peerMemoryBytes).toBeLessThanOrEqual(1.5 * MiB);
+    expect(cuts.size).toBe(0);
+
+    // Three attackers each keep 768 KiB of their own in async receives: less than a reader's backlog,
+    // and together past the budget. Cutting one attacker frees 768 KiB; cutting a reader frees
+    // nothing while the others still queue the same messages.
+    const attackers = await Promise.all(Array.from({ length: 3 }, () => startNode({ channels: [...TEST_CHANNELS, ASYNC_CHANNEL] })));
+    for (const attacker of attackers) {
+      const peer = await attacker.sw.dial(victim.address);
+      for (let n = 0; n < 3; n++) await peer.send(ASYNC, new Uint8Array(ASYNC_MESSAGE_BYTES).fill(n), { timeoutMs: 5000 });
+    }
+    await waitFor(() => cuts.size > 0, 10_000, 'a cut');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const readerIds = new Set(readers.map((reader) => reader.sw.nodeId));
+    // Before: all 4 readers cut (the backlog freed only with the last), no attacker.
+    expect([...cuts.keys()].filter((id) => readerIds.has(id)), 'readers cut').toEqual([]);
+    expect(cuts.size).toBe(1);
+    expect(new Set([...cuts.values()])).toEqual(new Set(['ERR_RATE_LIMIT']));
+    expect(victim.sw.peerMemoryBytes).toBeLessThanOrEqual(BUDGET);
+  });
+});

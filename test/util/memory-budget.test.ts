@@ -66,6 +66,31 @@ describe('MemoryBudget', () => {
     expect(cuts).toEqual(['stuck']);
   });
 
+  it('cuts who frees memory, not every queue of a broadcast that its other queues still hold', () => {
+    const budget = new MemoryBudget(10 * SHARED_MESSAGE_MIN_BYTES);
+    const cuts: string[] = [];
+    // Five honest peers each have the same three broadcast messages queued: 3 units each, 3 node-wide.
+    const broadcast = [1, 2, 3].map(() => new Uint8Array(SHARED_MESSAGE_MIN_BYTES));
+    const honest = ['h1', 'h2', 'h3', 'h4', 'h5'].map((name) => {
+      // As a closing connection: its queues let their shared messages go.
+      const account = budget.open(() => {
+        cuts.push(name);
+        for (const message of broadcast) account.releaseShared(message);
+      });
+      for (const message of broadcast) account.chargeShared(message);
+      return account;
+    });
+    expect(budget.heldBytes).toBe(3 * SHARED_MESSAGE_MIN_BYTES);
+    // Four attacker connections hold 2 units each of their own: 11 > 10. Cutting one attacker frees 2;
+    // cutting an honest peer frees nothing while the other four still queue the same messages.
+    const attackers = ['a1', 'a2', 'a3', 'a4'].map((name) => connection(budget, cuts, name));
+    for (const attacker of attackers) attacker.charge(2 * SHARED_MESSAGE_MIN_BYTES);
+    expect(cuts.filter((name) => name.startsWith('h'))).toEqual([]);
+    expect(cuts).toHaveLength(1);
+    expect(budget.heldBytes).toBeLessThanOrEqual(budget.limitBytes);
+    expect(honest.every((account) => !account.wasCut)).toBe(true);
+  });
+
   it('runs what the account holder drops first, then closes it', () => {
     const budget = new MemoryBudget(10);
     const order: string[] = [];
