@@ -150,8 +150,8 @@ export class MemoryBudget {
 export class BudgetAccount implements MemoryAccount {
   private ownBytes = 0;
   private sharedBytes = 0;
-  /** Shared messages in this connection's queues, and in how many of them: what its cut would free. */
-  private readonly sharedQueued = new Map<Uint8Array, number>();
+  /** Shared messages in this connection's queues, and in how many of them: what its cut would free. Made at the first. */
+  private sharedQueued: Map<Uint8Array, number> | undefined;
   private isCut = false;
   private drop: (() => void) | undefined;
 
@@ -169,7 +169,7 @@ export class BudgetAccount implements MemoryAccount {
   /** @internal What cutting this connection frees node-wide: its own bytes, and shared messages no one else queues. */
   freeableBytes(): number {
     let bytes = this.ownBytes;
-    for (const [message, queues] of this.sharedQueued) if (this.budget.queuesOf(message) === queues) bytes += message.length;
+    if (this.sharedQueued !== undefined) for (const [message, queues] of this.sharedQueued) if (this.budget.queuesOf(message) === queues) bytes += message.length;
     return bytes;
   }
 
@@ -194,16 +194,17 @@ export class BudgetAccount implements MemoryAccount {
     if (message.length < SHARED_MESSAGE_MIN_BYTES) return this.charge(message.length);
     const wasEmpty = this.heldBytes === 0;
     this.sharedBytes += message.length;
-    this.sharedQueued.set(message, (this.sharedQueued.get(message) ?? 0) + 1);
+    const queued = (this.sharedQueued ??= new Map());
+    queued.set(message, (queued.get(message) ?? 0) + 1);
     this.budget.add(this, this.budget.addShared(message), wasEmpty);
   }
 
   releaseShared(message: Uint8Array): void {
     if (message.length < SHARED_MESSAGE_MIN_BYTES) return this.release(message.length);
     this.sharedBytes -= message.length;
-    const queues = this.sharedQueued.get(message) ?? 0;
-    if (queues > 1) this.sharedQueued.set(message, queues - 1);
-    else this.sharedQueued.delete(message);
+    const queues = this.sharedQueued?.get(message) ?? 0;
+    if (queues > 1) this.sharedQueued!.set(message, queues - 1);
+    else this.sharedQueued?.delete(message);
     this.budget.remove(this, this.budget.removeShared(message));
   }
 
