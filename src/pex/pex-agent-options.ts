@@ -20,7 +20,7 @@ export interface PexAgentOptions extends Partial<PexConfig> {
   bookOptions?: Omit<AddressBookOptions, 'storage' | 'allowLocal' | 'now' | 'random' | 'clock'>;
   /** @default Math.random */
   random?: () => number;
-  /** Time readings only (timers use `clock`). @default the clock's now */
+  /** Time readings only (timers use `clock`), request pacing included. @default the clock's now (pacing: its monotonicNow) */
   now?: () => number;
   /** Runs the PEX rounds, dial jitter, seed-mode disconnects, feelers and the book's auto-save. @default the Switch's clock */
   clock?: Clock;

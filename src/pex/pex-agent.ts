@@ -4,7 +4,7 @@ import type { Agent } from '../switch/agent.js';
 import type { Peer } from '../switch/peer.js';
 import type { Switch } from '../switch/switch.js';
 import { parseAddress } from '../transport/address.js';
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { monotonicNow, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TypedEventTarget } from '../util/events.js';
 import { AddressBook, type AutoSave } from './address-book.js';
 import { resolvePexConfig, type PexConfig } from './config.js';
@@ -53,6 +53,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   protected sw: Switch | undefined;
   protected readonly random: () => number;
   protected readonly now: () => number;
+  /** Times the pacing of requests on each connection: never stepping, unlike the book's wall clock. */
+  private readonly paceNow: () => number;
   private bookValue: AddressBook | undefined;
   private readonly persist: boolean;
   private readonly peerStates = new Map<Peer, PexPeerState>();
@@ -78,6 +80,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? systemClock;
     this.now = options.now ?? (() => this.clock.now());
+    this.paceNow = options.now ?? (() => monotonicNow(this.clock));
     this.bookValue = options.book;
     this.persist = options.persist ?? (options.storage !== undefined && options.book === undefined);
     for (const seed of this.config.seeds) {
@@ -225,8 +228,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
    */
   requestAddresses(peer: Peer): boolean {
     const state = this.peerStates.get(peer);
-    if (!mayAsk(peer, state, this.config, this.now)) return false;
-    const nowMs = this.now();
+    if (!mayAsk(peer, state, this.config, this.paceNow)) return false;
+    const nowMs = this.paceNow();
     const request = encodePexMessage({ type: 'pexRequest' });
     // A peer may declare a recvMessageCapacity too small for it (trySend would throw): not asked.
     if (peer.maxMessageBytes(PEX_CHANNEL_ID) < request.length || !peer.trySend(PEX_CHANNEL_ID, request)) return false;
@@ -266,7 +269,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     if (book.needMoreAddresses()) {
       // Peers we chose: an inbound peer picked us, so asking it lets whoever dials most fill our book. A
       // node with no outbound peer (no seed answers, nothing in its book) asks whoever dialled it instead.
-      const askable = [...this.peerStates].filter(([peer, state]) => mayAsk(peer, state, this.config, this.now)).map(([peer]) => peer);
+      const askable = [...this.peerStates].filter(([peer, state]) => mayAsk(peer, state, this.config, this.paceNow)).map(([peer]) => peer);
       const chosen = askable.filter((peer) => peer.direction === 'outbound');
       const candidates = chosen.length > 0 || !isolated ? chosen : askable;
       const peer = candidates[Math.floor(this.random() * candidates.length)];
@@ -313,7 +316,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   }
 
   private onRequest(peer: Peer, state: PexPeerState): void {
-    const nowMs = this.now();
+    const nowMs = this.paceNow();
     const tooSoon = requestTooSoon(peer, state, nowMs, this.config);
     if (tooSoon !== undefined) {
       this.punish(peer, state, tooSoon);
