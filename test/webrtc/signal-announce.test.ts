@@ -60,6 +60,11 @@ describe('announced signalling limits', () => {
     expect(low.getPeer(plain.nodeId)!.announcedRate(SIGNAL_CHANNEL_ID)).toEqual({ perSecond: SIGNAL_RATE_PER_SECOND, burst: SIGNAL_BURST_MESSAGES });
   });
 
+  it('refuses to announce limits that are no numbers of messages: ConfigError at start', async () => {
+    await expect(node(new MemoryNetwork(), 'bad', new SignalAgent({ ratePerSecond: -1 }))).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
+    await expect(node(new MemoryNetwork(), 'nan', new SignalAgent({ burstMessages: Number.NaN }))).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
+  });
+
   it('bounds what a peer announced: a floor, a ceiling, and the defaults (or ours, if lower) for a peer that announced nothing', () => {
     const ours = { perSecond: SIGNAL_RATE_PER_SECOND, burst: SIGNAL_BURST_MESSAGES };
     expect(signalLimitsOf(peerAnnouncing(undefined), ours)).toEqual(ours);
