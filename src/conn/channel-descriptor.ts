@@ -26,9 +26,18 @@ export interface ChannelDescriptor {
   readonly recvMessageCapacity?: number;
   /** For logs and status. */
   readonly name?: string;
+  /**
+   * Messages a second this node takes from one peer on this channel, sustained, and at once (an agent
+   * that cuts a peer past them declares them): announced in NodeInfo, so that peers pace what they send
+   * it to them. Unset: none announced (peers assume their defaults). Only the Switch reads these.
+   */
+  readonly recvMessagesPerSecond?: number;
+  readonly recvMessageBurst?: number;
 }
 
-export type ResolvedChannelDescriptor = Required<ChannelDescriptor>;
+type AnnouncedRate = 'recvMessagesPerSecond' | 'recvMessageBurst';
+/** Every field filled but the announced rate, which stays unset when the agent declares none. */
+export type ResolvedChannelDescriptor = Required<Omit<ChannelDescriptor, AnnouncedRate>> & Pick<ChannelDescriptor, AnnouncedRate>;
 
 /** Fills defaults and rejects impossible values. */
 export function resolveChannelDescriptor(descriptor: ChannelDescriptor): ResolvedChannelDescriptor {
@@ -52,7 +61,22 @@ export function resolveChannelDescriptor(descriptor: ChannelDescriptor): Resolve
   if (!Number.isInteger(recvMessageCapacity) || recvMessageCapacity < 1 || recvMessageCapacity > MAX_RECV_MESSAGE_CAPACITY_BYTES) {
     throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(id)}: recvMessageCapacity must be 1..${MAX_RECV_MESSAGE_CAPACITY_BYTES}`);
   }
-  return { id, priority, sendQueueCapacity, sendQueueCapacityBytes, recvMessageCapacity, name: descriptor.name ?? `0x${hex(id)}` };
+  const { recvMessagesPerSecond, recvMessageBurst } = descriptor;
+  for (const rate of [recvMessagesPerSecond, recvMessageBurst]) {
+    if (rate !== undefined && !(rate >= 0 && Number.isFinite(rate))) {
+      throw new ConfigError('ERR_INVALID_CONFIG', `Channel 0x${hex(id)}: recvMessagesPerSecond and recvMessageBurst must be finite and ≥ 0`);
+    }
+  }
+  return {
+    id,
+    priority,
+    sendQueueCapacity,
+    sendQueueCapacityBytes,
+    recvMessageCapacity,
+    name: descriptor.name ?? `0x${hex(id)}`,
+    ...(recvMessagesPerSecond === undefined ? {} : { recvMessagesPerSecond }),
+    ...(recvMessageBurst === undefined ? {} : { recvMessageBurst }),
+  };
 }
 
 export function hex(channelId: number): string {
@@ -75,7 +99,9 @@ export function sharedResolvedDescriptor(descriptor: ChannelDescriptor): Resolve
     cached.sendQueueCapacity === (descriptor.sendQueueCapacity ?? DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES) &&
     cached.sendQueueCapacityBytes === (descriptor.sendQueueCapacityBytes ?? DEFAULT_SEND_QUEUE_CAPACITY_BYTES) &&
     cached.recvMessageCapacity === (descriptor.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES) &&
-    cached.name === (descriptor.name ?? `0x${hex(descriptor.id)}`)
+    cached.name === (descriptor.name ?? `0x${hex(descriptor.id)}`) &&
+    cached.recvMessagesPerSecond === descriptor.recvMessagesPerSecond &&
+    cached.recvMessageBurst === descriptor.recvMessageBurst
   ) {
     return cached;
   }

@@ -1,3 +1,4 @@
+import type { ChannelDescriptor } from '../conn/channel-descriptor.js';
 import { MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { HandshakeError } from '../errors.js';
 import { resolveDecodeLimits } from '../wire/config.js';
@@ -21,6 +22,13 @@ export interface NodeInfo {
    * shape protocol 1 peers parse, and they can report the version mismatch instead of a bad field.)
    */
   readonly recvMessageCapacities: readonly number[];
+  /**
+   * Messages a second this node takes from one peer on each of `channels`, sustained and at once, in the
+   * same order (0: none announced). Absent from nodes before them: peers then assume their defaults.
+   * The peer's word only: what paces to it must bound it (SignalAgent does).
+   */
+  readonly recvMessagesPerSecond?: readonly number[];
+  readonly recvMessageBursts?: readonly number[];
   /** Addresses where this node accepts connections, with its id. */
   readonly listenAddresses: readonly string[];
   /** Human-readable name. */
@@ -47,11 +55,13 @@ export const MAX_MONIKER_LENGTH = 64;
 export const MAX_LISTEN_ADDRESS_CHARS = 4 * 1024;
 const MAX_NETWORK_LENGTH = 64;
 const MAX_NODE_INFO_CHANNELS = 256;
-/** A NodeInfo is a flat map with two short arrays: anything deeper or wider is an attack. */
+/** Largest announced rate or burst accepted in a NodeInfo; what uses them bounds them much lower. */
+export const MAX_ANNOUNCED_MESSAGE_RATE = 1_000_000;
+/** A NodeInfo is a flat map with four arrays by channel and one of addresses: anything deeper or wider is an attack. */
 export const NODE_INFO_DECODE_LIMITS = resolveDecodeLimits({
   maxBytes: MAX_NODE_INFO_BYTES,
   maxDepth: 2,
-  maxElements: 2 * 32 + 2 * MAX_NODE_INFO_CHANNELS + MAX_LISTEN_ADDRESSES,
+  maxElements: 2 * 32 + 4 * MAX_NODE_INFO_CHANNELS + MAX_LISTEN_ADDRESSES,
   maxStringBytes: 4 * 1024,
   maxBinaryBytes: 0,
 });
@@ -68,7 +78,7 @@ function fail(why: string, peerId?: string): never {
 export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a map', peerId);
   const record = value as Record<string, unknown>;
-  const { id, network, protocolVersion, channels, recvMessageCapacities, listenAddresses, moniker, software } = record;
+  const { id, network, protocolVersion, channels, recvMessageCapacities, recvMessagesPerSecond, recvMessageBursts, listenAddresses, moniker, software } = record;
   if (!isNodeId(id)) fail('id is not a node id', peerId);
   if (typeof network !== 'string' || network.length === 0 || network.length > MAX_NETWORK_LENGTH) fail('bad network', peerId);
   if (typeof protocolVersion !== 'string' || !/^\d{1,6}\.\d{1,6}\.\d{1,6}$/.test(protocolVersion)) fail('bad protocolVersion', peerId);
@@ -88,6 +98,7 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
       fail('bad recvMessageCapacity', peerId);
     }
   }
+  const rates = parseAnnouncedRates(recvMessagesPerSecond, recvMessageBursts, channels.length, peerId);
   if (!Array.isArray(listenAddresses) || listenAddresses.length > MAX_LISTEN_ADDRESSES) fail('bad listenAddresses', peerId);
   const addresses: string[] = [];
   let chars = 0;
@@ -106,10 +117,44 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
     protocolVersion,
     channels: [...channelSet],
     recvMessageCapacities: recvMessageCapacities as number[],
+    ...rates,
     listenAddresses: addresses,
     moniker: printable(moniker),
     software: printable(software),
   };
+}
+
+/**
+ * Our NodeInfo's announced rates, from the channels whose agents declare them; none when no channel
+ * does (a NodeInfo an older node built the same way).
+ */
+export function announcedRates(channels: readonly ChannelDescriptor[]): Pick<NodeInfo, 'recvMessagesPerSecond' | 'recvMessageBursts'> {
+  const both = (c: ChannelDescriptor): boolean => c.recvMessagesPerSecond !== undefined && c.recvMessageBurst !== undefined;
+  if (!channels.some(both)) return {};
+  return {
+    recvMessagesPerSecond: channels.map((c) => (both(c) ? c.recvMessagesPerSecond! : 0)),
+    recvMessageBursts: channels.map((c) => (both(c) ? c.recvMessageBurst! : 0)),
+  };
+}
+
+/**
+ * The announced rates, both or neither (a node before them sends neither): one number ≥ 0 per channel
+ * each, at most MAX_ANNOUNCED_MESSAGE_RATE. Anything else is a bad NodeInfo.
+ */
+function parseAnnouncedRates(
+  perSecond: unknown,
+  bursts: unknown,
+  channelCount: number,
+  peerId: string | undefined,
+): Pick<NodeInfo, 'recvMessagesPerSecond' | 'recvMessageBursts'> {
+  if (perSecond === undefined && bursts === undefined) return {};
+  for (const values of [perSecond, bursts]) {
+    if (!Array.isArray(values) || values.length !== channelCount) fail('bad announced message rates', peerId);
+    for (const value of values) {
+      if (typeof value !== 'number' || !(value >= 0 && value <= MAX_ANNOUNCED_MESSAGE_RATE)) fail('bad announced message rate', peerId);
+    }
+  }
+  return { recvMessagesPerSecond: perSecond as number[], recvMessageBursts: bursts as number[] };
 }
 
 /** Rejects a peer we cannot talk to: another network, another protocol major version. */

@@ -47,6 +47,17 @@ export class Peer {
     return index < 0 ? undefined : this.nodeInfo.recvMessageCapacities[index];
   }
 
+  /**
+   * What the peer announced it takes from us on `channelId` (messages a second, sustained and at once):
+   * its word, unbounded here. Undefined when it announced none (an older node, or 0).
+   */
+  announcedRate(channelId: number): { perSecond: number; burst: number } | undefined {
+    const index = this.nodeInfo.channels.indexOf(channelId);
+    const perSecond = this.nodeInfo.recvMessagesPerSecond?.[index];
+    const burst = this.nodeInfo.recvMessageBursts?.[index];
+    return index < 0 || perSecond === undefined || burst === undefined || perSecond === 0 || burst === 0 ? undefined : { perSecond, burst };
+  }
+
   get id(): string {
     return this.nodeInfo.id;
   }

@@ -17,7 +17,7 @@ import { InFlightControllers } from './in-flight.js';
 import type { Envelope } from './inbox.js';
 import { ListenAddresses } from './listen-addresses.js';
 import { Router } from './router.js';
-import { PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
+import { announcedRates, PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
 import type { Peer } from './peer.js';
 import { PeerRegistry } from './peer-registry.js';
 import { StopHooks, type StopHook } from './stop-hooks.js';
@@ -155,6 +155,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
       protocolVersion: PROTOCOL_VERSION,
       channels: this.router.channels.map((c) => c.id),
       recvMessageCapacities: this.router.channels.map((c) => c.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES),
+      ...announcedRates(this.router.channels),
       listenAddresses: this.addresses.slice(0, 16),
       moniker: this.options.moniker,
       software: SOFTWARE_VERSION,

@@ -19,6 +19,24 @@ export const SIGNAL_BURST_MESSAGES = 100;
 export const SIGNAL_SEND_PACE_SHARE = 0.75;
 /** Our signals that may wait for their turn per peer; past them a send is refused (a dozen per negotiation). */
 export const SIGNAL_SEND_MAX_WAITING = 256;
+/**
+ * …and no more than its pace sends in this long: a signal that would wait longer than a negotiation lives
+ * (WEBRTC_ACCEPT_TIMEOUT_MS) is refused at once (the negotiation fails with `relay-send`), so a peer that
+ * announces a slow pace holds few of our signals.
+ */
+export const SIGNAL_SEND_MAX_WAIT_MS = 15 * 1000;
+/**
+ * A peer announces what it takes from us (its `ratePerSecond` and `burstMessages`, in its NodeInfo), and
+ * we pace to that, bounded: at least this much, so that a peer announcing a sliver still gets one
+ * negotiation's ~14 signals within its life (7 at once, then 0.75 a second), and what waits for it
+ * drains (a pace of 0 would never send what waits, nor free the dials waiting on it); past its true
+ * limits it cuts us, which costs only it. A peer announcing nothing (or 0) is taken to use the defaults
+ * (or ours, if lower).
+ */
+export const SIGNAL_ANNOUNCED_MIN_PER_SECOND = 1;
+export const SIGNAL_ANNOUNCED_MIN_BURST = 10;
+/** …and at most this many times the defaults (a higher word buys no more of our sending). */
+export const SIGNAL_ANNOUNCED_MAX_FACTOR = 10;
 /** Signals a relay forwards to us may be this many times one peer's own rate and burst… */
 export const SIGNAL_RELAYED_ALLOWANCE_FACTOR = 10;
 /**

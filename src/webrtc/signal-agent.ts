@@ -8,6 +8,7 @@ import {
   SIGNAL_CHANNEL_ID,
   SIGNAL_MAX_MESSAGE_BYTES,
   SIGNAL_RATE_PER_SECOND,
+  SIGNAL_SEND_MAX_WAIT_MS,
   SIGNAL_SEND_MAX_WAITING,
   SIGNAL_SEND_PACE_SHARE,
   SIGNAL_RELAYED_ALLOWANCE_FACTOR,
@@ -20,6 +21,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { systemClock } from '../util/clock.js';
 import { SignalPacer } from './signal-pacer.js';
+import { signalLimitsOf } from './signal-limits.js';
 import { countSignalled, hasSignalled, rememberRoute, takesRelayedFrom } from './relay-memory.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
@@ -34,7 +36,10 @@ export interface IncomingSignal {
 export interface SignalAgentOptions {
   /** Forward signals between two peers we are connected to. @default true */
   relay?: boolean;
-  /** Sustained signalling messages per second accepted from one peer. @default 20 */
+  /**
+   * Sustained signalling messages per second accepted from one peer. Announced in our NodeInfo, with
+   * `burstMessages`: peers pace what they send us to 3/4 of them (bounded below by 1/s and 10). @default 20
+   */
   ratePerSecond?: number;
   /** Burst accepted from one peer; past it the peer is stopped with ERR_RATE_LIMIT. @default 100 */
   burstMessages?: number;
@@ -69,6 +74,11 @@ export interface SignalAgentStats {
   delivered: number;
   /** Relayed signals dropped because the relay exceeded its (larger) bucket, or their sender its share of it. */
   dropped: number;
+  /**
+   * Signals we would have forwarded to a peer we dialled but for its pace (what it announced it takes
+   * from us, bounded): dropped, the sender told `unreachable` (also counted there).
+   */
+  paced: number;
 }
 
 
@@ -96,21 +106,14 @@ const RELAYED_SENDER_SHARES = Symbol('signal-agent-relayed-sender-shares');
  * sees the data: the secure handshake runs end to end over the data channel.
  */
 export class SignalAgent extends BaseAgent {
-  readonly channels: readonly ChannelDescriptor[] = [
-    {
-      id: SIGNAL_CHANNEL_ID,
-      priority: 1,
-      sendQueueCapacity: SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
-      recvMessageCapacity: SIGNAL_MAX_MESSAGE_BYTES,
-      name: 'signal',
-    },
-  ];
-  readonly stats: SignalAgentStats = { relayed: 0, unreachable: 0, delivered: 0, dropped: 0 };
+  /** Announces our limits (NodeInfo): peers pace what they send us to them. */
+  readonly channels: readonly ChannelDescriptor[];
+  readonly stats: SignalAgentStats = { relayed: 0, unreachable: 0, delivered: 0, dropped: 0, paced: 0 };
   private relay: boolean;
   private readonly ratePerMs: number;
   private readonly burst: number;
   private readonly now: () => number;
-  /** What we originate, paced below what a peer with the default limits takes from us. */
+  /** What we originate, paced below what each peer announced it takes from us. */
   private readonly pacer: SignalPacer;
   /**
    * What we forward to a peer we dialled, paced below its relayed allowance (10×): to it we are no relay
@@ -124,12 +127,30 @@ export class SignalAgent extends BaseAgent {
     this.ratePerMs = (options.ratePerSecond ?? SIGNAL_RATE_PER_SECOND) / 1000;
     this.burst = options.burstMessages ?? SIGNAL_BURST_MESSAGES;
     this.now = options.now ?? (() => this.sw?.options.clock.now() ?? systemClock.now());
-    // Peers' limits are not ours to know: the default's, or ours when lower (a network that lowers them
-    // is taken to lower them everywhere).
+    this.channels = [
+      {
+        id: SIGNAL_CHANNEL_ID,
+        priority: 1,
+        sendQueueCapacity: SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
+        recvMessageCapacity: SIGNAL_MAX_MESSAGE_BYTES,
+        recvMessagesPerSecond: this.ratePerMs * 1000,
+        recvMessageBurst: this.burst,
+        name: 'signal',
+      },
+    ];
+    // Each peer's pace is what it announced (bounded; the defaults, or ours if lower, when it announced
+    // nothing), for what we forward to a peer we dialled ten times that (its relayed allowance).
+    const ours = { perSecond: this.ratePerMs * 1000, burst: this.burst };
     const pace = (factor: number, maxWaiting: number): SignalPacer => new SignalPacer({
-      ratePerMs: factor * SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_RATE_PER_SECOND / 1000, this.ratePerMs),
-      burst: Math.max(1, Math.floor(factor * SIGNAL_SEND_PACE_SHARE * Math.min(SIGNAL_BURST_MESSAGES, this.burst))),
+      paceOf: (peer) => {
+        const limits = signalLimitsOf(peer, ours);
+        return {
+          ratePerMs: (factor * SIGNAL_SEND_PACE_SHARE * limits.perSecond) / 1000,
+          burst: Math.max(1, Math.floor(factor * SIGNAL_SEND_PACE_SHARE * limits.burst)),
+        };
+      },
       maxWaiting,
+      maxWaitMs: SIGNAL_SEND_MAX_WAIT_MS,
       clock: () => this.sw?.options.clock ?? systemClock,
       send: trySendSignal,
     });
@@ -271,14 +292,13 @@ export class SignalAgent extends BaseAgent {
     }
     // Not relaying (or not to that peer): say so at once, so the dialer fails now, not at its timeout.
     const target = !this.relay || message.to === peer.id ? undefined : sw.getPeer(message.to);
-    const forwarded =
-      target !== undefined &&
-      takesRelayedFrom(target, peer.id) &&
-      this.forward(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
-    if (forwarded) {
-      this.stats.relayed++;
-      if (peer.direction === 'outbound') rememberRoute(peer, message.to);
-      return;
+    if (target !== undefined && takesRelayedFrom(target, peer.id)) {
+      if (this.forward(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }))) {
+        this.stats.relayed++;
+        if (peer.direction === 'outbound') rememberRoute(peer, message.to);
+        return;
+      }
+      if (target.direction === 'outbound') this.stats.paced++;
     }
     this.stats.unreachable++;
     // Our own word to the peer, so paced like our signals; advisory, so never kept waiting (past the pace
@@ -288,7 +308,9 @@ export class SignalAgent extends BaseAgent {
 
   /**
    * Forwards to `target`: to a peer that dialled us at once (we are a relay it chose: past its relayed
-   * allowance it drops, never cuts), to one we dialled at the pace of that allowance, none kept waiting.
+   * allowance it drops, never cuts, and signals of negotiations under way skip that allowance, which
+   * a pace here would not know), to one we dialled at the pace of that allowance (10× what it
+   * announced), none kept waiting.
    */
   private forward(target: Peer, message: Uint8Array): boolean {
     return target.direction === 'inbound' ? trySendSignal(target, message) : this.forwardPacer.send(target, message, undefined, false);

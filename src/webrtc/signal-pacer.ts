@@ -9,19 +9,29 @@ interface Waiting {
   readonly wanted: (() => boolean) | undefined;
 }
 
-/** What we originate to one peer: its bucket, the signals waiting, and the timer for the next turn. */
+/** The pace toward one peer: signals a millisecond, sustained, and at once. */
+export interface Pace {
+  readonly ratePerMs: number;
+  readonly burst: number;
+}
+
+/** What we send to one peer: its pace and bucket, the signals waiting, and the timer for the next turn. */
 interface Lane {
+  readonly pace: Pace;
+  /** Signals that may wait: what the pace sends within `maxWaitMs`, at most `maxWaiting`. */
+  readonly maxWaiting: number;
   readonly bucket: TokenBucketState;
   readonly waiting: Waiting[];
   timer: TimerHandle | undefined;
 }
 
 export interface SignalPacerOptions {
-  /** Signals a millisecond, sustained, and at once. */
-  ratePerMs: number;
-  burst: number;
+  /** The pace toward `peer` (what it announced it takes, bounded), asked once per peer. */
+  paceOf(peer: Peer): Pace;
   /** Signals that may wait for one peer; past them a send is refused. */
   maxWaiting: number;
+  /** …and no more than its pace sends in this long (a signal waiting longer would outlive its negotiation). */
+  maxWaitMs: number;
   clock: () => Clock;
   /** The actual send (trySend on the signalling channel); false when it could not go. */
   send(peer: Peer, message: Uint8Array): boolean;
@@ -33,7 +43,9 @@ export interface SignalPacerOptions {
  * originates more than its bucket (ERR_RATE_LIMIT). One WebRTC answer or dial is an SDP and a dozen
  * or more trickled candidates (14 in Node here), so eight peers of an honest relay each offering us
  * once, or eight dials of ours through it, passed its burst of 100 at once, and the relay cut us.
- * Signals past the pace wait their turn, at most `maxWaiting` per peer; past that a send is refused.
+ * Each peer's pace is its own (what it announced it takes, bounded): signals past it wait their turn in
+ * that peer's lane, at most `maxWaiting` and what the pace sends in `maxWaitMs`; past that a send is
+ * refused at once. A slow peer's lane holds only signals to it: others' lanes never wait behind it.
  */
 export class SignalPacer {
   private readonly lanes = new Map<Peer, Lane>();
@@ -53,7 +65,7 @@ export class SignalPacer {
       lane.bucket.tokens -= 1;
       return true;
     }
-    if (!mayWait || lane.waiting.length >= this.options.maxWaiting) return false;
+    if (!mayWait || lane.waiting.length >= lane.maxWaiting) return false;
     lane.waiting.push({ message, onLost, wanted });
     this.schedule(peer, lane);
     return true;
@@ -75,17 +87,21 @@ export class SignalPacer {
 
   private laneOf(peer: Peer): Lane {
     let lane = this.lanes.get(peer);
-    if (lane === undefined) this.lanes.set(peer, (lane = { bucket: fullBucket(this.options.burst, this.options.clock().now()), waiting: [], timer: undefined }));
+    if (lane === undefined) {
+      const pace = this.options.paceOf(peer);
+      const maxWaiting = Math.min(this.options.maxWaiting, Math.max(pace.burst, Math.floor(pace.ratePerMs * this.options.maxWaitMs)));
+      this.lanes.set(peer, (lane = { pace, maxWaiting, bucket: fullBucket(pace.burst, this.options.clock().now()), waiting: [], timer: undefined }));
+    }
     return lane;
   }
 
   private refill(lane: Lane): boolean {
-    return refillBucket(lane.bucket, this.options.burst, this.options.ratePerMs, this.options.clock().now());
+    return refillBucket(lane.bucket, lane.pace.burst, lane.pace.ratePerMs, this.options.clock().now());
   }
 
   private schedule(peer: Peer, lane: Lane): void {
     if (lane.timer !== undefined) return;
-    const waitMs = Math.max(1, Math.ceil((1 - lane.bucket.tokens) / this.options.ratePerMs));
+    const waitMs = Math.max(1, Math.ceil((1 - lane.bucket.tokens) / lane.pace.ratePerMs));
     lane.timer = this.options.clock().setTimeout(() => {
       lane.timer = undefined;
       this.sendWaiting(peer, lane);

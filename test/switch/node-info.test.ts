@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkCompatible, MAX_LISTEN_ADDRESS_CHARS, MAX_LISTEN_ADDRESSES, parseNodeInfo, resolveWildcardHosts, type NodeInfo } from '../../src/switch/node-info.js';
+import { checkCompatible, MAX_ANNOUNCED_MESSAGE_RATE, MAX_LISTEN_ADDRESS_CHARS, MAX_LISTEN_ADDRESSES, parseNodeInfo, resolveWildcardHosts, type NodeInfo } from '../../src/switch/node-info.js';
 import { HandshakeError } from '../../src/errors.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import { normalizeAddress } from '../../src/transport/canonical-address.js';
@@ -38,8 +38,23 @@ describe('NodeInfo', () => {
     ['too many addresses', { ...base, listenAddresses: new Array(17).fill(base.listenAddresses[0]) }],
     ['non-string address', { ...base, listenAddresses: [5] }],
     ['long moniker', { ...base, moniker: 'x'.repeat(65) }],
+    ['announced rates without bursts', { ...base, recvMessagesPerSecond: [0, 20, 0] }],
+    ['announced bursts without rates', { ...base, recvMessageBursts: [0, 100, 0] }],
+    ['fewer announced rates than channels', { ...base, recvMessagesPerSecond: [20], recvMessageBursts: [100] }],
+    ['a string announced rate', { ...base, recvMessagesPerSecond: [0, '20', 0], recvMessageBursts: [0, 100, 0] }],
+    ['a negative announced burst', { ...base, recvMessagesPerSecond: [0, 20, 0], recvMessageBursts: [0, -1, 0] }],
+    ['a NaN announced rate', { ...base, recvMessagesPerSecond: [0, Number.NaN, 0], recvMessageBursts: [0, 100, 0] }],
+    ['an infinite announced burst', { ...base, recvMessagesPerSecond: [0, 20, 0], recvMessageBursts: [0, Infinity, 0] }],
+    ['an announced rate over the cap', { ...base, recvMessagesPerSecond: [0, MAX_ANNOUNCED_MESSAGE_RATE + 1, 0], recvMessageBursts: [0, 100, 0] }],
   ])('rejects %s with a HandshakeError', (_name, value) => {
     expect(() => parseNodeInfo(value)).toThrowError(HandshakeError);
+  });
+
+  it('keeps the announced message rates by channel, and a NodeInfo without them (an older node) announces none', () => {
+    const announced = parseNodeInfo({ ...base, recvMessagesPerSecond: [0, 2.5, 0], recvMessageBursts: [0, 60, 0] });
+    expect([announced.recvMessagesPerSecond, announced.recvMessageBursts]).toEqual([[0, 2.5, 0], [0, 60, 0]]);
+    const older = parseNodeInfo(base);
+    expect('recvMessagesPerSecond' in older || 'recvMessageBursts' in older).toBe(false);
   });
 
   it('rejects another network and another protocol major version, with the reason', () => {
