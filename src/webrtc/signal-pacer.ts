@@ -1,5 +1,5 @@
 import type { Peer } from '../switch/peer.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 
 /** A signal waiting for its turn; `onLost` hears if it cannot go after all, or is no longer `wanted`. */
@@ -90,13 +90,13 @@ export class SignalPacer {
     if (lane === undefined) {
       const pace = this.options.paceOf(peer);
       const maxWaiting = Math.min(this.options.maxWaiting, Math.max(pace.burst, Math.floor(pace.ratePerMs * this.options.maxWaitMs)));
-      this.lanes.set(peer, (lane = { pace, maxWaiting, bucket: fullBucket(pace.burst, this.options.clock().now()), waiting: [], timer: undefined }));
+      this.lanes.set(peer, (lane = { pace, maxWaiting, bucket: fullBucket(pace.burst, monotonicNow(this.options.clock())), waiting: [], timer: undefined }));
     }
     return lane;
   }
 
   private refill(lane: Lane): boolean {
-    return refillBucket(lane.bucket, lane.pace.burst, lane.pace.ratePerMs, this.options.clock().now());
+    return refillBucket(lane.bucket, lane.pace.burst, lane.pace.ratePerMs, monotonicNow(this.options.clock()));
   }
 
   private schedule(peer: Peer, lane: Lane): void {

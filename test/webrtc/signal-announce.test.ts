@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Peer } from '../../src/switch/peer.js';
-import type { Switch } from '../../src/switch/switch.js';
+import { Switch } from '../../src/switch/switch.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
+import { systemClock } from '../../src/util/clock.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import {
   SIGNAL_ANNOUNCED_MAX_FACTOR,
@@ -122,6 +124,38 @@ describe('announced signalling limits', () => {
     expect(relayAgent.stats.relayed - remotes.length, 'forwarded to x: its relayed pace (refilled a little)').toBeGreaterThanOrEqual(pace);
     expect(relayAgent.stats.relayed - remotes.length).toBeLessThan(10 * 10);
     expect(relayAgent.stats.paced, 'the rest dropped at the relay, each sender told unreachable').toBe(total - (relayAgent.stats.relayed - remotes.length));
+  });
+
+  it('a forward step of our wall clock does not refill our pace toward a peer: a second burst right after it waits (before: sent at once, ERR_RATE_LIMIT past its burst of 30)', async () => {
+    const network = new MemoryNetwork();
+    let heard = 0;
+    const low = await node(network, 'low', new SignalAgent({ burstMessages: 30, onSignal: () => void heard++ }));
+    let wall = Date.now();
+    const sender = new SignalAgent();
+    // Only the wall clock steps (NTP, a VM catching up); timers and monotonic time do not.
+    const sw = new Switch({
+      identity: generateNodeKey(),
+      network: 'signal-rules',
+      transports: [network.transport()],
+      listen: ['memory://stepping'],
+      clock: { ...systemClock, now: () => wall },
+    });
+    sw.addAgent('signal', sender);
+    await sw.start();
+    const left = cuts(low);
+    try {
+      await sw.dial(low.addresses[0]!);
+      const burst = Math.floor(SIGNAL_SEND_PACE_SHARE * 30);
+      for (let i = 0; i < burst; i++) expect(sender.sendSignal(low.nodeId, low.nodeId, CANDIDATE)).toBe(true);
+      await waitFor(() => heard >= burst, 2000, 'the first burst');
+      wall += 3_600_000;
+      for (let i = 0; i < burst; i++) expect(sender.sendSignal(low.nodeId, low.nodeId, CANDIDATE)).toBe(true);
+      await sleep(200);
+      expect([...left.values()], 'low keeps the sender').toEqual([]);
+      expect(heard, 'the second burst waits for the pace').toBeLessThan(2 * burst);
+    } finally {
+      await sw.stop();
+    }
   });
 
   it('a peer announcing a sliver gets our signals at the floor: few wait for it, the rest are refused at once, and our signals to another peer are not held up (before: 75 at once and 25 waiting)', async () => {
