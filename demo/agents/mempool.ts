@@ -1,19 +1,6 @@
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
-import {
-  BaseAgent,
-  ConfigError,
-  MeshlinkError,
-  ProtocolError,
-  decodeMessage,
-  encodeMessage,
-  resolveDecodeLimits,
-  type ChannelDescriptor,
-  type Envelope,
-  type Peer,
-  type Switch,
-} from '../../src/index.js';
+import { BaseAgent, ConfigError, MeshlinkError, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
 import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
+import { MAX_TX_BYTES, MempoolCh, TX_MESSAGE_OVERHEAD_BYTES, decodeTxMessage, encodeTxMessage, txHash } from './mempool-wire.js';
 import { LruSet } from './lru-set.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -36,12 +23,8 @@ import { TokenBucket } from './token-bucket.js';
  * its allowance cannot make us spend the next node's allowance for us and have honest txs dropped there.
  */
 
-/** The mempool's channel id, as in the original. */
-export const MempoolCh = 0x30;
-/** Largest transaction accepted or originated. */
-export const MAX_TX_BYTES = 64 * 1024;
-/** msgpack framing around the tx bytes: map header, the "tx" key and a bin32 header (~10 bytes), rounded up. */
-const TX_MESSAGE_OVERHEAD_BYTES = 64;
+export { MAX_TX_BYTES, MempoolCh, decodeTxMessage, encodeTxMessage, txHash, type TxMessage } from './mempool-wire.js';
+
 /** Tx hashes remembered for de-duplication: 100k × ~100 bytes ≈ 10 MB at most. */
 export const DEFAULT_SEEN_CAPACITY_TXS = 100_000;
 /** Tx hashes remembered per peer as "it has this one": smaller, as it is paid per peer. */
@@ -91,37 +74,6 @@ interface Allowance {
   bytes: TokenBucket;
 }
 
-/** The only message on MempoolCh. */
-export interface TxMessage {
-  tx: Uint8Array;
-}
-
-/** Hex SHA-256 of the tx: its identity for de-duplication. */
-export function txHash(tx: Uint8Array): string {
-  return bytesToHex(sha256(tx));
-}
-
-export function encodeTxMessage(tx: Uint8Array): Uint8Array {
-  return encodeMessage({ tx } satisfies TxMessage);
-}
-
-/** A TxMessage is `{ tx: <bytes> }`: one level, two elements. */
-const TX_DECODE_LIMITS = resolveDecodeLimits({ maxBytes: MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES, maxDepth: 1, maxElements: 2, maxStringBytes: 16, maxBinaryBytes: MAX_TX_BYTES });
-
-/** Decodes and validates a TxMessage from a peer; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. */
-export function decodeTxMessage(bytes: Uint8Array, peerId?: string): TxMessage {
-  const value = decodeMessage(bytes, TX_DECODE_LIMITS);
-  const bad = (why: string): never => {
-    throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed TxMessage: ${why}`, { peerId });
-  };
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return bad('not a map');
-  const keys = Object.keys(value);
-  if (keys.length !== 1 || keys[0] !== 'tx') return bad('expected exactly one key, "tx"');
-  const tx = (value as Record<string, unknown>)['tx'];
-  if (!(tx instanceof Uint8Array)) return bad('tx is not bytes');
-  if (tx.length === 0 || tx.length > MAX_TX_BYTES) return bad(`tx must be 1..${MAX_TX_BYTES} bytes, got ${tx.length}`);
-  return { tx };
-}
 
 /**
  * Called once per new transaction: `from` is the peer it came from, or undefined for `addTx`.
