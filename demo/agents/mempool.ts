@@ -1,4 +1,5 @@
 import { BaseAgent, ConfigError, MeshlinkError, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
+import { peerNetworkGroup } from '../../src/switch/inbound-eviction.js';
 import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
 import { MAX_TX_BYTES, MempoolCh, TX_MESSAGE_OVERHEAD_BYTES, decodeTxMessage, encodeTxMessage, txHash } from './mempool-wire.js';
 import { LruSet } from './lru-set.js';
@@ -19,8 +20,9 @@ import { TokenBucket } from './token-bucket.js';
  * second) past which a peer's txs are dropped: every tx taken is passed on to every other peer, so
  * without it one peer could make us flood the whole mesh and crowd honest txs out of full queues.
  * And the other side of it: what we pass on to a peer is paced below its allowance for us, and shared
- * fairly among the peers it came from (demo/agents/fair-outbox.ts), so several flooders each within
- * its allowance cannot make us spend the next node's allowance for us and have honest txs dropped there.
+ * fairly among the networks it came from, then the peers in each (demo/agents/fair-outbox.ts), so
+ * several flooders each within its allowance cannot make us spend the next node's allowance for us
+ * and have honest txs dropped there.
  */
 
 export { MAX_TX_BYTES, MempoolCh, decodeTxMessage, encodeTxMessage, txHash, type TxMessage } from './mempool-wire.js';
@@ -63,6 +65,8 @@ const KNOWN_TXS = Symbol('mempool.knownTxs');
 const ALLOWANCE = Symbol('mempool.allowance');
 /** Key of what waits to be passed on to the peer, in `peer.data`. */
 const OUTBOX = Symbol('mempool.outbox');
+/** Key of the peer's network (peerNetworkGroup), in `peer.data`: null when its link names none. */
+const NETWORK = Symbol('mempool.network');
 
 interface Forward {
   readonly message: Uint8Array;
@@ -73,7 +77,6 @@ interface Allowance {
   txs: TokenBucket;
   bytes: TokenBucket;
 }
-
 
 /**
  * Called once per new transaction: `from` is the peer it came from, or undefined for `addTx`.
@@ -252,6 +255,13 @@ export class MempoolAgent extends BaseAgent {
     return allowance;
   }
 
+  /** The network the peer is in (IPv4 /16, IPv6 /32, a WebRTC relay: peerNetworkGroup), found once. */
+  private networkOf(peer: Peer): string | undefined {
+    let network = peer.data.get(NETWORK) as string | null | undefined;
+    if (network === undefined) peer.data.set(NETWORK, (network = peerNetworkGroup(peer) ?? null));
+    return network ?? undefined;
+  }
+
   private async gossipTxRoutine(sw: Switch, inbox: AsyncIterable<Envelope>): Promise<void> {
     // Receive a message from any peer. The iteration ends when the Switch stops (Go: `if !ok break`).
     for await (const { peer: from, message } of inbox) {
@@ -281,6 +291,9 @@ export class MempoolAgent extends BaseAgent {
 
   private broadcastTx(sw: Switch, message: Uint8Array, hash: string, from: Peer | undefined): void {
     const source = from?.id ?? OWN_TXS;
+    // Shared among networks, then among the peers of each: keys are free, networks are not. A peer whose
+    // link names no network (in-memory) is one of its own.
+    const group = from === undefined ? OWN_TXS : (this.networkOf(from) ?? `peer:${from.id}`);
     for (const peer of sw.peers) {
       if (peer === from) continue;
       // A peer without the channel would treat a message on it as a protocol error and drop us; one
@@ -292,7 +305,7 @@ export class MempoolAgent extends BaseAgent {
       // Queued behind what waits for it, so the pace toward it holds; within the pace (as nearly
       // always) it goes out at once, below.
       const dropped = outbox.dropped;
-      outbox.push(source, { message, hash }, message.length);
+      outbox.push(source, { message, hash }, message.length, group);
       this.forwardDroppedTxs += outbox.dropped - dropped;
       this.drainTo(peer, outbox);
     }
