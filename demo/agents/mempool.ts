@@ -1,9 +1,9 @@
 import { BaseAgent, ConfigError, MeshlinkError, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
 import { peerNetworkGroup } from '../../src/switch/inbound-eviction.js';
 import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
+import { Allowances, type Allowance } from './mempool-allowance.js';
 import { MAX_TX_BYTES, MempoolCh, TX_MESSAGE_OVERHEAD_BYTES, decodeTxMessage, encodeTxMessage, txHash } from './mempool-wire.js';
 import { LruSet } from './lru-set.js';
-import { TokenBucket } from './token-bucket.js';
 
 /**
  * The seed's example (Tendermint's p2p README, "MempoolReactor"), kept close to the Go original:
@@ -22,7 +22,8 @@ import { TokenBucket } from './token-bucket.js';
  * And the other side of it: what we pass on to a peer is paced below its allowance for us, and shared
  * fairly among the networks it came from, then the peers in each (demo/agents/fair-outbox.ts), so
  * several flooders each within its allowance cannot make us spend the next node's allowance for us
- * and have honest txs dropped there.
+ * and have honest txs dropped there. A network's departed peers leave their allowance behind for its
+ * next key (demo/agents/mempool-allowance.ts), so reconnecting buys no fresh burst.
  */
 
 export { MAX_TX_BYTES, MempoolCh, decodeTxMessage, encodeTxMessage, txHash, type TxMessage } from './mempool-wire.js';
@@ -73,11 +74,6 @@ interface Forward {
   readonly hash: string;
 }
 
-interface Allowance {
-  txs: TokenBucket;
-  bytes: TokenBucket;
-}
-
 /**
  * Called once per new transaction: `from` is the peer it came from, or undefined for `addTx`.
  * `tx` may share memory with the message being forwarded: do not modify it.
@@ -107,7 +103,7 @@ export class MempoolAgent extends BaseAgent {
   /** The mempool proper: hashes of the txs we have. Bounded, so the oldest are forgotten first. */
   private readonly seen: LruSet<string>;
   private readonly peerKnownCapacity: number;
-  private readonly newAllowance: () => Allowance;
+  private readonly allowances: Allowances;
   private readonly forwardLimits: FairOutboxLimits;
   /** Peers with txs waiting to be passed on to them: what the drain timer visits. */
   private readonly waiting = new Set<Peer>();
@@ -127,7 +123,7 @@ export class MempoolAgent extends BaseAgent {
     this.peerKnownCapacity = options.peerKnownCapacity ?? DEFAULT_PEER_KNOWN_CAPACITY_TXS;
     const { peerRatePerSecond = DEFAULT_MEMPOOL_PEER_RATE_PER_S, peerBurst = DEFAULT_MEMPOOL_PEER_BURST } = options;
     const { peerBytesPerSecond = DEFAULT_MEMPOOL_PEER_BYTES_PER_S, peerBurstBytes = DEFAULT_MEMPOOL_PEER_BURST_BYTES } = options;
-    this.newAllowance = () => ({ txs: new TokenBucket(peerBurst, peerRatePerSecond), bytes: new TokenBucket(peerBurstBytes, peerBytesPerSecond) });
+    this.allowances = new Allowances({ ratePerSecond: peerRatePerSecond, burst: peerBurst, bytesPerSecond: peerBytesPerSecond, burstBytes: peerBurstBytes });
     const largest = MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES;
     this.forwardLimits = Object.freeze({
       ratePerSecond: peerRatePerSecond * FORWARD_RATE_SHARE,
@@ -238,7 +234,10 @@ export class MempoolAgent extends BaseAgent {
       // Tear down per-peer state (the Peer object may still sit in queued envelopes). Not the allowance:
       // its txs still in the inbox are taken after it left, and must not be taken without limit (a peer
       // that sent a flood and junk in one write was cut before we took any, and got them all taken).
+      // What is left of it is what the next peer from its network starts with.
       sw.on('peer:disconnected', ({ peer }) => {
+        const allowance = peer.data.get(ALLOWANCE) as Allowance | undefined;
+        if (allowance !== undefined) this.allowances.depart(this.networkOf(peer), allowance);
         peer.data.delete(KNOWN_TXS);
         // What waited for it can no longer go (as in its send queue, which goes with the connection).
         this.outboxOf(peer)?.clear();
@@ -248,10 +247,13 @@ export class MempoolAgent extends BaseAgent {
     );
   }
 
-  /** The peer's allowance, made at its first tx (a bucket starts full, so when makes no difference). */
+  /**
+   * The peer's allowance, made at its first tx (it starts full, or no fuller than what a departed peer of
+   * its network left, which refills at the same rate meanwhile: so when makes no difference).
+   */
   private allowanceOf(peer: Peer): Allowance {
     let allowance = peer.data.get(ALLOWANCE) as Allowance | undefined;
-    if (allowance === undefined) peer.data.set(ALLOWANCE, (allowance = this.newAllowance()));
+    if (allowance === undefined) peer.data.set(ALLOWANCE, (allowance = this.allowances.create(this.networkOf(peer))));
     return allowance;
   }
 
