@@ -19,15 +19,16 @@ export interface AllowanceLimits {
 
 /**
  * Networks (peerNetworkGroup) whose departed peers' allowances are remembered, at most. An entry
- * lasts until its buckets are full again (2 s for the default txs, ~16 s for the bytes), when it
- * makes no difference; past this many, the oldest is forgotten (that network's next key starts full).
+ * counts until its buckets are full again (at most 2 s with the defaults: 200 txs at 100 a second), then
+ * makes no difference and is dropped lazily (at the next peer from its network, or oldest first at a
+ * departure); past this many, the oldest is forgotten (that network's next key starts full).
  */
 export const DEPARTED_NETWORKS_REMEMBERED = 1024;
 
 /**
  * Allowances for new peers, and what the departed peers of each network left of theirs. Keys are free
  * and a reconnect is cheap, so a full allowance per connection let one flooder take a fresh burst (200
- * txs, 16 MiB) with every new key: 140 connections in 10 s had 28,000 txs passed on. A new peer from a
+ * txs, ~1 MiB) with every new key: 140 connections in 10 s had 28,000 txs passed on. A new peer from a
  * network a peer left recently starts with what that one left (the least any of them left), then
  * refills at the usual rate; an honest peer reconnecting left nearly a full allowance, so nothing
  * changes for it. A peer from another network starts full, as before. Networks, not hosts: the same
