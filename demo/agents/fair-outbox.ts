@@ -127,9 +127,9 @@ export class FairOutbox<T> {
   }
 
   /**
-   * Offers waiting items to `send`, round-robin over sources, while the pace allows. `send` returns
-   * whether the item went out; one that did not (the peer's send queue was full) is gone all the
-   * same (trySend's meaning: skipped) but costs none of the pace.
+   * Offers waiting items to `send`, round-robin over groups and over the sources of each, while the
+   * pace allows. `send` returns whether the item went out; one that did not (the peer's send queue was
+   * full) is gone all the same (trySend's meaning: skipped) but costs none of the pace.
    */
   drain(send: (item: T) => boolean): void {
     for (const [groupKey, group] of this.groups) {
