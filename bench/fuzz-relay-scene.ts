@@ -30,6 +30,7 @@ import { ChatAgent } from '../demo/agents/chat.js';
 import { MempoolAgent, txHash } from '../demo/agents/mempool.js';
 import { TopologyAgent } from '../demo/agents/topology.js';
 import type { StartedInfo } from '../demo/node-runner.js';
+import { tcpFrom } from '../test/helpers/tcp-from.js';
 import { ATTACK_CHANNEL_IDS } from './fuzz-relay-messages.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -216,7 +217,11 @@ export class Attacker {
   private closedWireBytes = 0;
   connections = 0;
 
-  constructor(private readonly relay: RelayProcess) {}
+  /** `from`: the local address its TCP sockets leave from (127.2.0.1: another network than the honest nodes'). */
+  constructor(
+    private readonly relay: RelayProcess,
+    private readonly from?: string,
+  ) {}
 
   get id(): string | undefined {
     return this.sw?.nodeId;
@@ -232,7 +237,7 @@ export class Attacker {
     const sw = new Switch({
       identity: generateNodeKey(),
       network: 'meshlink',
-      transports: [tcpTransport(), wsTransport()],
+      transports: [this.from === undefined ? tcpTransport() : tcpFrom(this.from), wsTransport()],
       listen: [],
       aead: nodeChaCha20Poly1305,
       handshakeTimeoutMs: 5000,

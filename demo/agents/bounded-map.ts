@@ -3,30 +3,35 @@
  * youngest), like LruSet but with values. For per-peer records a peer could otherwise grow without bound.
  */
 export class BoundedMap<K, V> {
-  private readonly entries = new Map<K, V>();
+  private readonly map = new Map<K, V>();
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`BoundedMap capacity must be an integer ≥ 1, got ${capacity}`);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.map.size;
   }
 
   get(key: K): V | undefined {
-    return this.entries.get(key);
+    return this.map.get(key);
   }
 
   set(key: K, value: V): void {
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    if (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.capacity) {
+      const oldest = this.map.keys().next();
+      if (oldest.done !== true) this.map.delete(oldest.value);
     }
   }
 
+  /** Oldest first. Deleting the entry at hand while iterating is safe (a Map's iterator allows it). */
+  entries(): IterableIterator<[K, V]> {
+    return this.map.entries();
+  }
+
   delete(key: K): boolean {
-    return this.entries.delete(key);
+    return this.map.delete(key);
   }
 }

@@ -10,8 +10,12 @@ import { TokenBucket } from './token-bucket.js';
  * than the pace, each gets a small queue served round-robin by bytes: a source offering little has all of it
  * passed on, one offering a flood loses its excess here, at its own queue.
  *
+ * The round is over groups first (the network a source connects from), then over the sources of a
+ * group: keys are free, so a share per source gave 16 keys from one host 16 shares and left an honest
+ * source 1/17 of the pace; a share per network gives them one, shared among themselves.
+ *
  * Everything is bounded: a queue per source (txs and bytes) and all queues together (txs and bytes);
- * when the whole is full, the longest queue loses its oldest item, so flooders pay, not the quiet.
+ * when the whole is full, the largest group's longest queue loses its oldest item, so flooders pay, not the quiet.
  * Not thread-safe (JavaScript needs none); no timers: the owner calls `drain` when time has passed.
  */
 export interface FairOutboxLimits {
@@ -41,19 +45,26 @@ interface SourceQueue<T> {
   deficit: number;
 }
 
+interface GroupQueue<T> {
+  /** Source → its FIFO. Map order is the round-robin order within the group. */
+  readonly sources: Map<string, SourceQueue<T>>;
+  /** Items waiting from all its sources. */
+  items: number;
+}
+
 /**
  * Bytes a source's turn adds to what it may send (deficit round-robin): the round is shared by bytes,
  * not items. Shared by items, keys flooding 64 KiB txs took ~64 KiB a turn each against a small
  * honest tx's 200 B: two of them left the honest source ~7 turns a second of the pace, below its 10 txs.
- * Items up to this size still go one a turn.
+ * Items up to this size still go one a turn. A group's turn is one turn of its next source.
  */
 const QUANTUM_BYTES = 4096;
 
 export class FairOutbox<T> {
   private readonly txs: TokenBucket;
   private readonly bytes: TokenBucket;
-  /** Source → its FIFO. Map order is the round-robin order: a served source moves to the end. */
-  private readonly queues = new Map<string, SourceQueue<T>>();
+  /** Group → its sources. Map order is the round-robin order: a served group moves to the end. */
+  private readonly groups = new Map<string, GroupQueue<T>>();
   private queuedItems = 0;
   private queuedBytes = 0;
   private droppedItems = 0;
@@ -81,58 +92,73 @@ export class FairOutbox<T> {
     return this.droppedItems;
   }
 
-  /** Queues `item` (of `bytes`) from `source`; false if it was dropped (its source is over its share). */
-  push(source: string, item: T, bytes: number): boolean {
+  /**
+   * Queues `item` (of `bytes`) from `source`, which belongs to `group` (a source of its own by default);
+   * false if it was dropped (its source is over its share).
+   */
+  push(source: string, item: T, bytes: number, group: string = source): boolean {
     const limits = this.limits;
-    let queue = this.queues.get(source);
+    let own = this.groups.get(group);
+    let queue = own?.sources.get(source);
     const length = queue?.items.length ?? 0;
     if (length >= limits.maxQueuedPerSource || (queue?.bytes ?? 0) + bytes > limits.maxQueuedBytesPerSource) return this.drop();
-    // The whole is full: the longest queue gives way, unless that is this source's (then the new item does).
+    // The whole is full: the largest group gives way (its longest queue), unless that is this source's
+    // group; then its longest queue does, unless that is this source's (then the new item does).
     while (this.queuedItems >= limits.maxQueued || this.queuedBytes + bytes > limits.maxQueuedBytes) {
-      const [longestSource, longest] = this.longest();
-      if (longest === undefined || longest.items.length <= length) return this.drop();
-      this.shift(longest);
+      const largest = this.largest();
+      const [victimGroup, victim] = own !== undefined && own.items >= (largest[1]?.items ?? 0) ? [group, own] : largest;
+      if (victim === undefined) return this.drop();
+      const [longestSource, longest] = this.longest(victim);
+      if (longest === undefined || (victim === own && longest.items.length <= length)) return this.drop();
+      this.shift(victim, longest);
       this.droppedItems++;
-      if (longest.items.length === 0) this.queues.delete(longestSource);
+      if (longest.items.length === 0) victim.sources.delete(longestSource);
+      if (victim.items === 0) this.groups.delete(victimGroup);
+      if (victim === own && own.items === 0) own = undefined;
     }
-    if (queue === undefined) this.queues.set(source, (queue = { items: [], bytes: 0, deficit: 0 }));
+    if (own === undefined) this.groups.set(group, (own = { sources: new Map(), items: 0 }));
+    if (queue === undefined) own.sources.set(source, (queue = { items: [], bytes: 0, deficit: 0 }));
     queue.items.push({ item, bytes });
     queue.bytes += bytes;
+    own.items++;
     this.queuedItems++;
     this.queuedBytes += bytes;
     return true;
   }
 
   /**
-   * Offers waiting items to `send`, round-robin over sources, while the pace allows. `send` returns
-   * whether the item went out; one that did not (the peer's send queue was full) is gone all the
-   * same (trySend's meaning: skipped) but costs none of the pace.
+   * Offers waiting items to `send`, round-robin over groups and over the sources of each, while the
+   * pace allows. `send` returns whether the item went out; one that did not (the peer's send queue was
+   * full) is gone all the same (trySend's meaning: skipped) but costs none of the pace.
    */
   drain(send: (item: T) => boolean): void {
-    for (const [source, queue] of this.queues) {
+    for (const [groupKey, group] of this.groups) {
+      const [source, queue] = group.sources.entries().next().value!;
       const head = queue.items[0]!;
       if (!(this.txs.has(1) && this.bytes.has(head.bytes))) return;
-      // A turn that only tops up the deficit (a large item) passes to the next source; the pace is
+      // A turn that only tops up the deficit (a large item) passes to the next group; the pace is
       // checked first, so a source waiting for it gains nothing while it waits. Bounded: a large
-      // item needs at most its size / QUANTUM_BYTES turns.
+      // item needs at most its size / QUANTUM_BYTES turns of its source.
       if (queue.deficit < head.bytes) queue.deficit += QUANTUM_BYTES;
       if (queue.deficit >= head.bytes) {
         queue.deficit -= head.bytes;
-        this.shift(queue);
+        this.shift(group, queue);
         if (send(head.item)) {
           this.txs.take(1);
           this.bytes.take(head.bytes);
         }
       }
-      // To the back of the round (deleting during iteration is safe; re-adding puts it after the rest).
-      this.queues.delete(source);
-      if (queue.items.length > 0) this.queues.set(source, queue);
+      // Each to the back of its round (deleting during iteration is safe; re-adding puts it after the rest).
+      group.sources.delete(source);
+      if (queue.items.length > 0) group.sources.set(source, queue);
+      this.groups.delete(groupKey);
+      if (group.items > 0) this.groups.set(groupKey, group);
     }
   }
 
   /** Forgets every waiting item (the peer left). */
   clear(): void {
-    this.queues.clear();
+    this.groups.clear();
     this.queuedItems = 0;
     this.queuedBytes = 0;
   }
@@ -142,17 +168,25 @@ export class FairOutbox<T> {
     return false;
   }
 
-  private shift(queue: SourceQueue<T>): void {
+  private shift(group: GroupQueue<T>, queue: SourceQueue<T>): void {
     const { bytes } = queue.items.shift()!;
     queue.bytes -= bytes;
+    group.items--;
     this.queuedItems--;
     this.queuedBytes -= bytes;
   }
 
-  /** A walk over at most `maxQueued` queues, and only when the whole is full. */
-  private longest(): [string, SourceQueue<T> | undefined] {
+  /** The group with the most items waiting: a walk over at most `maxQueued` groups, and only when the whole is full. */
+  private largest(): [string, GroupQueue<T> | undefined] {
+    let found: [string, GroupQueue<T> | undefined] = ['', undefined];
+    for (const entry of this.groups) if (entry[1].items > (found[1]?.items ?? 0)) found = entry;
+    return found;
+  }
+
+  /** The longest queue of `group`. */
+  private longest(group: GroupQueue<T>): [string, SourceQueue<T> | undefined] {
     let found: [string, SourceQueue<T> | undefined] = ['', undefined];
-    for (const entry of this.queues) if (entry[1].items.length > (found[1]?.items.length ?? 0)) found = entry;
+    for (const entry of group.sources) if (entry[1].items.length > (found[1]?.items.length ?? 0)) found = entry;
     return found;
   }
 }

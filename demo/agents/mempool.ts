@@ -1,21 +1,9 @@
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
-import {
-  BaseAgent,
-  ConfigError,
-  MeshlinkError,
-  ProtocolError,
-  decodeMessage,
-  encodeMessage,
-  resolveDecodeLimits,
-  type ChannelDescriptor,
-  type Envelope,
-  type Peer,
-  type Switch,
-} from '../../src/index.js';
+import { BaseAgent, ConfigError, MeshlinkError, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
+import { peerNetworkGroup } from '../../src/switch/inbound-eviction.js';
 import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
+import { Allowances, type Allowance } from './mempool-allowance.js';
+import { MAX_TX_BYTES, MempoolCh, TX_MESSAGE_OVERHEAD_BYTES, decodeTxMessage, encodeTxMessage, txHash } from './mempool-wire.js';
 import { LruSet } from './lru-set.js';
-import { TokenBucket } from './token-bucket.js';
 
 /**
  * The seed's example (Tendermint's p2p README, "MempoolReactor"), kept close to the Go original:
@@ -32,16 +20,14 @@ import { TokenBucket } from './token-bucket.js';
  * second) past which a peer's txs are dropped: every tx taken is passed on to every other peer, so
  * without it one peer could make us flood the whole mesh and crowd honest txs out of full queues.
  * And the other side of it: what we pass on to a peer is paced below its allowance for us, and shared
- * fairly among the peers it came from (demo/agents/fair-outbox.ts), so several flooders each within
- * its allowance cannot make us spend the next node's allowance for us and have honest txs dropped there.
+ * fairly among the networks it came from, then the peers in each (demo/agents/fair-outbox.ts), so
+ * several flooders each within its allowance cannot make us spend the next node's allowance for us
+ * and have honest txs dropped there. A network's departed peers leave their allowance behind for its
+ * next key (demo/agents/mempool-allowance.ts), so reconnecting buys no fresh burst.
  */
 
-/** The mempool's channel id, as in the original. */
-export const MempoolCh = 0x30;
-/** Largest transaction accepted or originated. */
-export const MAX_TX_BYTES = 64 * 1024;
-/** msgpack framing around the tx bytes: map header, the "tx" key and a bin32 header (~10 bytes), rounded up. */
-const TX_MESSAGE_OVERHEAD_BYTES = 64;
+export { MAX_TX_BYTES, MempoolCh, decodeTxMessage, encodeTxMessage, txHash, type TxMessage } from './mempool-wire.js';
+
 /** Tx hashes remembered for de-duplication: 100k × ~100 bytes ≈ 10 MB at most. */
 export const DEFAULT_SEEN_CAPACITY_TXS = 100_000;
 /** Tx hashes remembered per peer as "it has this one": smaller, as it is paid per peer. */
@@ -80,47 +66,12 @@ const KNOWN_TXS = Symbol('mempool.knownTxs');
 const ALLOWANCE = Symbol('mempool.allowance');
 /** Key of what waits to be passed on to the peer, in `peer.data`. */
 const OUTBOX = Symbol('mempool.outbox');
+/** Key of the peer's network (peerNetworkGroup), in `peer.data`: null when its link names none. */
+const NETWORK = Symbol('mempool.network');
 
 interface Forward {
   readonly message: Uint8Array;
   readonly hash: string;
-}
-
-interface Allowance {
-  txs: TokenBucket;
-  bytes: TokenBucket;
-}
-
-/** The only message on MempoolCh. */
-export interface TxMessage {
-  tx: Uint8Array;
-}
-
-/** Hex SHA-256 of the tx: its identity for de-duplication. */
-export function txHash(tx: Uint8Array): string {
-  return bytesToHex(sha256(tx));
-}
-
-export function encodeTxMessage(tx: Uint8Array): Uint8Array {
-  return encodeMessage({ tx } satisfies TxMessage);
-}
-
-/** A TxMessage is `{ tx: <bytes> }`: one level, two elements. */
-const TX_DECODE_LIMITS = resolveDecodeLimits({ maxBytes: MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES, maxDepth: 1, maxElements: 2, maxStringBytes: 16, maxBinaryBytes: MAX_TX_BYTES });
-
-/** Decodes and validates a TxMessage from a peer; anything else is a ProtocolError ERR_MALFORMED_MESSAGE. */
-export function decodeTxMessage(bytes: Uint8Array, peerId?: string): TxMessage {
-  const value = decodeMessage(bytes, TX_DECODE_LIMITS);
-  const bad = (why: string): never => {
-    throw new ProtocolError('ERR_MALFORMED_MESSAGE', `Malformed TxMessage: ${why}`, { peerId });
-  };
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return bad('not a map');
-  const keys = Object.keys(value);
-  if (keys.length !== 1 || keys[0] !== 'tx') return bad('expected exactly one key, "tx"');
-  const tx = (value as Record<string, unknown>)['tx'];
-  if (!(tx instanceof Uint8Array)) return bad('tx is not bytes');
-  if (tx.length === 0 || tx.length > MAX_TX_BYTES) return bad(`tx must be 1..${MAX_TX_BYTES} bytes, got ${tx.length}`);
-  return { tx };
 }
 
 /**
@@ -152,7 +103,7 @@ export class MempoolAgent extends BaseAgent {
   /** The mempool proper: hashes of the txs we have. Bounded, so the oldest are forgotten first. */
   private readonly seen: LruSet<string>;
   private readonly peerKnownCapacity: number;
-  private readonly newAllowance: () => Allowance;
+  private readonly allowances: Allowances;
   private readonly forwardLimits: FairOutboxLimits;
   /** Peers with txs waiting to be passed on to them: what the drain timer visits. */
   private readonly waiting = new Set<Peer>();
@@ -172,7 +123,7 @@ export class MempoolAgent extends BaseAgent {
     this.peerKnownCapacity = options.peerKnownCapacity ?? DEFAULT_PEER_KNOWN_CAPACITY_TXS;
     const { peerRatePerSecond = DEFAULT_MEMPOOL_PEER_RATE_PER_S, peerBurst = DEFAULT_MEMPOOL_PEER_BURST } = options;
     const { peerBytesPerSecond = DEFAULT_MEMPOOL_PEER_BYTES_PER_S, peerBurstBytes = DEFAULT_MEMPOOL_PEER_BURST_BYTES } = options;
-    this.newAllowance = () => ({ txs: new TokenBucket(peerBurst, peerRatePerSecond), bytes: new TokenBucket(peerBurstBytes, peerBytesPerSecond) });
+    this.allowances = new Allowances({ ratePerSecond: peerRatePerSecond, burst: peerBurst, bytesPerSecond: peerBytesPerSecond, burstBytes: peerBurstBytes });
     const largest = MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES;
     this.forwardLimits = Object.freeze({
       ratePerSecond: peerRatePerSecond * FORWARD_RATE_SHARE,
@@ -283,7 +234,10 @@ export class MempoolAgent extends BaseAgent {
       // Tear down per-peer state (the Peer object may still sit in queued envelopes). Not the allowance:
       // its txs still in the inbox are taken after it left, and must not be taken without limit (a peer
       // that sent a flood and junk in one write was cut before we took any, and got them all taken).
+      // What is left of it is what the next peer from its network starts with.
       sw.on('peer:disconnected', ({ peer }) => {
+        const allowance = peer.data.get(ALLOWANCE) as Allowance | undefined;
+        if (allowance !== undefined) this.allowances.depart(this.networkOf(peer), allowance);
         peer.data.delete(KNOWN_TXS);
         // What waited for it can no longer go (as in its send queue, which goes with the connection).
         this.outboxOf(peer)?.clear();
@@ -293,11 +247,21 @@ export class MempoolAgent extends BaseAgent {
     );
   }
 
-  /** The peer's allowance, made at its first tx (a bucket starts full, so when makes no difference). */
+  /**
+   * The peer's allowance, made at its first tx (it starts full, or no fuller than what a departed peer of
+   * its network left, which refills at the same rate meanwhile: so when makes no difference).
+   */
   private allowanceOf(peer: Peer): Allowance {
     let allowance = peer.data.get(ALLOWANCE) as Allowance | undefined;
-    if (allowance === undefined) peer.data.set(ALLOWANCE, (allowance = this.newAllowance()));
+    if (allowance === undefined) peer.data.set(ALLOWANCE, (allowance = this.allowances.create(this.networkOf(peer))));
     return allowance;
+  }
+
+  /** The network the peer is in (IPv4 /16, IPv6 /32, a WebRTC relay: peerNetworkGroup), found once. */
+  private networkOf(peer: Peer): string | undefined {
+    let network = peer.data.get(NETWORK) as string | null | undefined;
+    if (network === undefined) peer.data.set(NETWORK, (network = peerNetworkGroup(peer) ?? null));
+    return network ?? undefined;
   }
 
   private async gossipTxRoutine(sw: Switch, inbox: AsyncIterable<Envelope>): Promise<void> {
@@ -329,6 +293,9 @@ export class MempoolAgent extends BaseAgent {
 
   private broadcastTx(sw: Switch, message: Uint8Array, hash: string, from: Peer | undefined): void {
     const source = from?.id ?? OWN_TXS;
+    // Shared among networks, then among the peers of each: keys are free, networks are not. A peer whose
+    // link names no network (in-memory) is one of its own.
+    const group = from === undefined ? OWN_TXS : (this.networkOf(from) ?? `peer:${from.id}`);
     for (const peer of sw.peers) {
       if (peer === from) continue;
       // A peer without the channel would treat a message on it as a protocol error and drop us; one
@@ -340,7 +307,7 @@ export class MempoolAgent extends BaseAgent {
       // Queued behind what waits for it, so the pace toward it holds; within the pace (as nearly
       // always) it goes out at once, below.
       const dropped = outbox.dropped;
-      outbox.push(source, { message, hash }, message.length);
+      outbox.push(source, { message, hash }, message.length, group);
       this.forwardDroppedTxs += outbox.dropped - dropped;
       this.drainTo(peer, outbox);
     }

@@ -23,6 +23,17 @@ export class TokenBucket {
     return true;
   }
 
+  /** Tokens there now. */
+  get available(): number {
+    this.has(0);
+    return this.tokens;
+  }
+
+  /** Lowers the tokens to at most `level`: a bucket that must not start fuller than an older one. */
+  capAt(level: number): void {
+    this.tokens = Math.min(this.available, Math.max(0, level));
+  }
+
   /** Whether `cost` tokens are there now, spending none (to check two buckets before taking from either). */
   has(cost = 1): boolean {
     const at = this.now();

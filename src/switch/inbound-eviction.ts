@@ -1,4 +1,6 @@
+import { parseAddress } from '../transport/address.js';
 import { slotHolderOf } from '../transport/host-slots.js';
+import { addressGroup } from '../transport/ip.js';
 import { INBOUND_EVICTION_PROTECTED_FRACTION } from './constants.js';
 import type { Peer } from './peer.js';
 
@@ -12,6 +14,26 @@ import type { Peer } from './peer.js';
  */
 export function inboundHostGroup(remoteAddress: string): string | undefined {
   return slotHolderOf(remoteAddress).network;
+}
+
+/**
+ * The network a connected peer is in, whichever side dialled: an inbound peer's as inboundHostGroup
+ * finds it; an outbound peer's from the address we dialled (the address book's group: the IPv4 /16,
+ * IPv6 /32, a DNS name's domain, a WebRTC address's relay as `via:<relay>`, as inbound). For agents
+ * that share something among networks rather than keys (the demo mempool's relay pace). Undefined
+ * when the link names no network (in-memory inbound links). Loopback is grouped like any IPv4 (127.0
+ * and 127.2 are two networks): only processes on this machine can connect from 127/8, and one group
+ * for all of it would buy nothing against a remote attacker while making local tests unable to tell
+ * networks apart.
+ */
+export function peerNetworkGroup(peer: Peer): string | undefined {
+  const network = slotHolderOf(peer.address).network;
+  if (network !== undefined || peer.direction === 'inbound') return network;
+  try {
+    return addressGroup(parseAddress(peer.address));
+  } catch {
+    return undefined;
+  }
 }
 
 export interface EvictionCandidate {

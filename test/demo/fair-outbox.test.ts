@@ -113,3 +113,35 @@ describe('FairOutbox: a share of the bytes, not only of the items', () => {
     expect(honestSent).toBeGreaterThanOrEqual(honestOffered - 2);
   });
 });
+
+describe('FairOutbox: a share per network, then per source', () => {
+  it('16 sources of one group share one turn of the round; a source of another group has the other', () => {
+    const { box, clock, sent, drain } = outbox({ burst: 1, maxQueuedPerSource: 4, maxQueuedBytesPerSource: 1000, maxQueued: 64 });
+    drain();
+    for (let k = 0; k < 16; k++) for (let i = 0; i < 2; i++) box.push(`key${k}`, `k${k}.${i}`, 10, 'net-a');
+    for (let i = 0; i < 4; i++) box.push('honest', `h${i}`, 10, 'net-b');
+    for (let i = 0; i < 8; i++) {
+      clock.ms += 100;
+      drain();
+    }
+    // Before (a share per source): the honest source's first tx went 17th, after one of each key.
+    expect(sent).toEqual(['k0.0', 'h0', 'k1.0', 'h1', 'k2.0', 'h2', 'k3.0', 'h3']);
+  });
+
+  it('when the whole is full, the largest group gives way (its longest queue), not a smaller group', () => {
+    const { box } = outbox({ maxQueuedPerSource: 3, maxQueued: 6 });
+    for (const key of ['a1', 'a2', 'a3']) for (let i = 0; i < 2; i++) expect(box.push(key, `${key}.${i}`, 10, 'net-a')).toBe(true);
+    // net-a holds 6: each new honest item pushes out one of net-a's, though net-a's queues are no longer.
+    for (let i = 0; i < 3; i++) expect(box.push('h', `h${i}`, 10, 'net-b')).toBe(true);
+    expect([box.pending, box.dropped]).toEqual([6, 3]);
+    // The groups are even now: a new key of net-a pushes out its own group's longest queue's oldest,
+    expect(box.push('a4', 'a4.0', 10, 'net-a')).toBe(true);
+    expect(box.dropped).toBe(4);
+    // and net-b, as large as any, loses its own new item (its one queue is the longest).
+    expect(box.push('h', 'h3', 10, 'net-b')).toBe(false);
+    const sent: string[] = [];
+    box.drain((item) => (sent.push(item), true));
+    expect(sent).toHaveLength(4); // the burst
+    expect(sent.filter((item) => item.startsWith('h'))).toEqual(['h0', 'h1']);
+  });
+});

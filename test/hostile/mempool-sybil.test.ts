@@ -3,12 +3,14 @@
  * peers"; bench/mempool-sybil.ts). The relay took each one's 100 txs a second and passed all of them
  * on to the node behind it, whose allowance for the relay (100 a second) then dropped honest txs
  * passing through with the flood. The relay now paces what it passes on to a peer below that peer's
- * allowance and shares the pace round-robin among sources: the honest source's txs all go through,
- * the flooders lose their excess at the relay. Over real TCP on 127.0.0.1.
+ * allowance and shares the pace round-robin among networks, then among sources in each: the honest
+ * source's txs all go through, the flooders lose their excess at the relay. Over real TCP on 127.0.0.1
+ * (flooders from another network leave from 127.2.0.1: all of 127/8 is loopback on Linux).
  */
 import { afterEach, expect, it } from 'vitest';
 import { FORWARD_QUEUE_BYTES, FORWARD_QUEUE_TXS, MAX_TX_BYTES, MempoolAgent, MempoolCh, encodeTxMessage } from '../../demo/agents/mempool.js';
 import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
+import { tcpFrom } from '../helpers/tcp-from.js';
 import { waitFor } from '../helpers/wait.js';
 
 afterEach(stopAll);
@@ -30,19 +32,27 @@ async function withMempool(): Promise<{ node: TestNode; mempool: MempoolAgent; t
   return { node, mempool, txs };
 }
 
-/** A flood: `flooders` keys, each sending `perTick` txs of `padBytes` padding every `tickMs`. */
+/**
+ * A flood: `flooders` keys, each sending `perTick` txs of `padBytes` padding every `tickMs`, from the
+ * local address `from` (default 127.0.0.1, the honest nodes' network), while the honest node sends
+ * `honestTxs` (default HONEST_TXS), one every `honestIntervalMs` (default HONEST_INTERVAL_MS).
+ */
 interface Flood {
   readonly flooders: number;
   readonly perTick: number;
   readonly tickMs: number;
   readonly padBytes: number;
+  readonly from?: string;
+  readonly honestTxs?: number;
+  readonly honestIntervalMs?: number;
 }
 
 async function floodScene(flood: Flood): Promise<{ relay: Awaited<ReturnType<typeof withMempool>>; receiver: Awaited<ReturnType<typeof withMempool>>; flooders: TestNode[]; atReceiver: (prefix: string) => number; most: { txs: number; bytes: number } }> {
   const relay = await withMempool();
   const honest = await withMempool();
   const receiver = await withMempool();
-  const flooders = await Promise.all(Array.from({ length: flood.flooders }, () => startNode({ channels: [{ id: MempoolCh, priority: 1, sendQueueCapacity: 4096 }] })));
+  const transports = flood.from === undefined ? {} : { transports: [tcpFrom(flood.from)], listen: [] };
+  const flooders = await Promise.all(Array.from({ length: flood.flooders }, () => startNode({ channels: [{ id: MempoolCh, priority: 1, sendQueueCapacity: 4096 }], ...transports })));
   for (const node of [honest.node, receiver.node, ...flooders]) await node.sw.dial(relay.node.address);
   await waitFor(() => relay.node.sw.peers.length === 2 + flood.flooders, 5000, 'every peer on the relay');
 
@@ -65,16 +75,17 @@ async function floodScene(flood: Flood): Promise<{ relay: Awaited<ReturnType<typ
   });
   // The receiver's burst for the relay spent first, so honest txs meet the flood at its sustained rate.
   await sleep(1000);
-  for (let i = 0; i < HONEST_TXS; i++) {
+  const honestTxs = flood.honestTxs ?? HONEST_TXS;
+  for (let i = 0; i < honestTxs; i++) {
     honest.mempool.addTx(new TextEncoder().encode(`honest/${i}`));
-    await sleep(HONEST_INTERVAL_MS);
+    await sleep(flood.honestIntervalMs ?? HONEST_INTERVAL_MS);
   }
   await sleep(500);
   running = false;
   await Promise.all(floods);
   const atReceiver = (prefix: string): number => receiver.txs.filter((tx) => tx.startsWith(prefix)).length;
   try {
-    await waitFor(() => atReceiver('honest/') === HONEST_TXS, 5000, 'every honest tx at the receiver');
+    await waitFor(() => atReceiver('honest/') === honestTxs, 5000, 'every honest tx at the receiver');
   } catch {
     // Reported by the caller's expectations.
   } finally {
@@ -109,4 +120,16 @@ it('2 keys flooding the largest txs within their byte allowances: the relay shar
   expect(atReceiver('honest/')).toBe(HONEST_TXS);
   expect(receiver.mempool.rateLimited, 'the relay never went past the receiver\'s allowance for it').toBe(0);
   expect(relay.mempool.forwardDropped, 'the flooders\' excess, dropped at the relay').toBeGreaterThan(0);
+});
+
+it('16 keys flooding from one network: the relay shares its pace by network first, so the honest source from another network keeps its txs', { timeout: 60_000 }, async () => {
+  // The flooders' sockets leave from 127.2.0.1 (network ipv4:127.2), the honest nodes' from 127.0.0.1.
+  const { relay, receiver, flooders, atReceiver } = await floodScene({ flooders: 16, perTick: FLOOD_TXS_PER_TICK, tickMs: FLOOD_TICK_MS, padBytes: 180, from: '127.2.0.1', honestTxs: 80, honestIntervalMs: 100 });
+
+  // Before (a share per source): 50 of the 80 arrived, the honest source's 1/17 of the pace being ~5 txs a
+  // second against its 10. Now its network has half the pace: 80 of 80.
+  expect(atReceiver('honest/')).toBeGreaterThanOrEqual(76);
+  expect(receiver.mempool.rateLimited, 'the relay never went past the receiver\'s allowance for it').toBe(0);
+  expect(relay.mempool.forwardDropped, 'the flooders\' excess, dropped at the relay').toBeGreaterThan(0);
+  for (const flooder of flooders) expect(relay.node.sw.getPeer(flooder.key.nodeId), 'flooders stay (their surplus is dropped)').toBeDefined();
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inboundHostGroup, pickInboundToEvict, type EvictionCandidate } from '../../src/switch/inbound-eviction.js';
+import { inboundHostGroup, peerNetworkGroup, pickInboundToEvict, type EvictionCandidate } from '../../src/switch/inbound-eviction.js';
 import type { Peer } from '../../src/switch/peer.js';
 
 const RELAY = 'ab'.repeat(20);
@@ -24,6 +24,21 @@ describe('inboundHostGroup', () => {
     for (const address of ['memory://a', `webrtc://${'cd'.repeat(20)}`, `webrtc://x?via=`, `webrtc://x?via=zz`, `webrtc://x?novia=${RELAY}`]) {
       expect(inboundHostGroup(address)).toBeUndefined();
     }
+  });
+});
+
+describe('peerNetworkGroup', () => {
+  const peer = (direction: 'inbound' | 'outbound', address: string): Peer => ({ direction, address }) as unknown as Peer;
+  const ID = 'cd'.repeat(20);
+
+  it('is the network of an inbound link, or of the address we dialled, the same either way', () => {
+    expect(peerNetworkGroup(peer('inbound', '127.2.0.1:4000'))).toBe('ipv4:127.2');
+    expect(peerNetworkGroup(peer('outbound', `tcp://${ID}@127.2.9.9:26656`))).toBe('ipv4:127.2');
+    expect(peerNetworkGroup(peer('outbound', `ws://${ID}@[2001:db8:1::2]:80/p`))).toBe(peerNetworkGroup(peer('inbound', '[2001:db8:ffff::1]:1')));
+    expect(peerNetworkGroup(peer('outbound', `webrtc://${ID}?via=${RELAY}`))).toBe(peerNetworkGroup(peer('inbound', `webrtc://${ID}?via=${RELAY}`)));
+    // In-memory inbound links name no network; a dialled memory:// address is its node's own.
+    expect(peerNetworkGroup(peer('inbound', 'memory'))).toBeUndefined();
+    expect(peerNetworkGroup(peer('outbound', `memory://${ID}@node-1`))).toBe('memory:node-1');
   });
 });
 
