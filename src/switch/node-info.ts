@@ -1,4 +1,5 @@
-import { MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
+import type { ChannelDescriptor } from '../conn/channel-descriptor.js';
+import { DEFAULT_RECV_MESSAGE_CAPACITY_BYTES, MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { HandshakeError } from '../errors.js';
 import { resolveDecodeLimits } from '../wire/config.js';
 import { endpointHost, formatAddress, isNodeId, parseAddress } from '../transport/address.js';
@@ -156,3 +157,17 @@ export function resolveWildcardHosts(info: NodeInfo, linkRemoteAddress: string):
   return { ...info, listenAddresses: [...new Set(listenAddresses)] };
 }
 
+
+/** What a node tells its peers about itself in the handshake (Switch.nodeInfo). */
+export function localNodeInfo(nodeId: string, network: string, moniker: string, channels: readonly ChannelDescriptor[], addresses: readonly string[]): NodeInfo {
+  return {
+    id: nodeId,
+    network,
+    protocolVersion: PROTOCOL_VERSION,
+    channels: channels.map((c) => c.id),
+    recvMessageCapacities: channels.map((c) => c.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES),
+    listenAddresses: addresses.slice(0, 16),
+    moniker,
+    software: SOFTWARE_VERSION,
+  };
+}
