@@ -366,26 +366,19 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     if (address !== undefined) dialer.dial(address, 'feeler');
   }
 
-  /** The outbound peers now, as the anchors to dial first at the next start (at most maxAnchors). */
+  /** The outbound peers now, as the anchors to dial first at the next start (see PexOutboundView.anchors). */
   private rememberAnchors(): void {
-    if (this.config.maxAnchors === 0 || this.config.seedMode) return;
-    const anchors: string[] = [];
-    for (const [peer, state] of this.peerStates) {
-      if (peer.direction !== 'outbound' || state.feeler || this.seedIds.has(peer.id) || !this.book.has(peer.address)) continue;
-      anchors.push(peer.address);
-    }
-    this.book.setAnchors(anchors.slice(0, this.config.maxAnchors));
+    if (this.config.maxAnchors === 0 || this.config.seedMode || this.outboundView === undefined) return;
+    this.book.setAnchors(this.outboundView.anchors());
   }
 
   /** Once, at the first round: dial the anchors of the last run before anything else. */
   private dialAnchors(): void {
     if (this.anchorsDialled) return;
     this.anchorsDialled = true;
-    const dialer = this.dialer!;
-    for (const anchor of this.book.anchors().slice(0, this.config.maxAnchors)) {
-      if (this.book.isBanned(anchor) || this.sw!.bans.isBanned(anchor)) continue;
+    for (const anchor of this.outboundView!.anchorsToDial()) {
       this.counters.anchorDials++;
-      dialer.dial(anchor, 'anchor');
+      this.dialer!.dial(anchor, 'anchor');
     }
   }
 
