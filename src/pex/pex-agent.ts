@@ -24,7 +24,7 @@ import { mayAsk, refusedResponseError, requestTooSoon, responseViolation } from 
 import { decodePexMessage, encodePexMessage } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
 import { AnswerCache, answerFor, encodeAnswerWithin } from './pex-answers.js';
-import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
+import { agentBookOptions, newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
 import { PexOutboundView } from './pex-outbound-view.js';
 import { creditedSource } from './known-address.js';
@@ -100,16 +100,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   async start(sw: Switch): Promise<void> {
     this.sw = sw;
     this.clock = this.options.clock ?? sw.options.clock;
-    this.bookValue ??= new AddressBook({
-      ...this.options.bookOptions,
-      ourNodeId: sw.nodeId,
-      allowLocal: this.options.allowLocal ?? false,
-      ...(this.options.storage !== undefined ? { storage: this.options.storage } : {}),
-      now: this.now,
-      clock: this.clock,
-      random: this.random,
-      ...(this.options.onWarning !== undefined ? { onWarning: this.options.onWarning } : {}),
-    });
+    this.bookValue ??= new AddressBook(agentBookOptions(this.options, sw.nodeId, { now: this.now, clock: this.clock, random: this.random }));
     const book = this.bookValue;
     if (this.persist) {
       await book.load();
