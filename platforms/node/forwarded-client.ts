@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { detachedCopy } from './detached-copy.js';
 
 /**
  * The address a WebSocket peer is known by: `host:port` of the TCP connection, or, when that
@@ -27,7 +28,10 @@ function lastForwardedFor(header: string | string[] | undefined): string | undef
   const last = joined.slice(joined.lastIndexOf(',') + 1).trim();
   if (last.length > MAX_ADDRESS_CHARS || isIP(last) === 0) return undefined;
   // An IPv4-mapped IPv6 address is the IPv4 host, as the per-host groups count it.
-  return last.toLowerCase().startsWith('::ffff:') && isIP(last.slice(7)) === 4 ? last.slice(7) : last;
+  const host = last.toLowerCase().startsWith('::ffff:') && isIP(last.slice(7)) === 4 ? last.slice(7) : last;
+  // Copied: a slice is a view of the header (up to Node's 16 KiB request head), and the link keeps its
+  // address for its whole life, so each proxied peer held its whole header.
+  return detachedCopy(host);
 }
 
 /** The proxies' addresses as a socket reports them (IPv4 also in its IPv4-mapped IPv6 form). */

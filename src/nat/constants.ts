@@ -9,6 +9,22 @@ export const DEFAULT_LEASE_SECONDS = 60 * 60;
 /** A mapping is renewed when this fraction of its lease has run (half: one failed renewal is survivable). */
 export const RENEW_AT_LEASE_FRACTION = 0.5;
 
+/**
+ * A mapping is renewed no sooner than this after it was granted, however short the lease the gateway
+ * granted (NAT-PMP gateways choose it: one granting 1 s had us send a request every 0.5 s for as long as we
+ * ran). A lease shorter than twice this lapses between renewals: the address is withdrawn when it runs out
+ * and the port is asked for again at this pace.
+ */
+export const DEFAULT_MIN_RENEW_INTERVAL_MS = 30 * 1000;
+
+/**
+ * Requests to the gateway (external address, map or renew; removals at stop() are not counted) one
+ * NatManager makes in a minute, at most: a token bucket holding a minute's worth. Past it the ports due wait
+ * for the bucket; whatever else makes attempts frequent (failed renewals of a short lease retried each second,
+ * an external address changing every cycle), the gateway sees no more than this.
+ */
+export const DEFAULT_MAX_GATEWAY_REQUESTS_PER_MINUTE = 30;
+
 /** After a failure (no gateway, refusal, double NAT) the whole mapping is tried again this often. */
 export const DEFAULT_RETRY_INTERVAL_MS = 5 * 60 * 1000;
 

@@ -2,6 +2,8 @@
 import {
   DEFAULT_LEASE_SECONDS,
   DEFAULT_MAPPING_DESCRIPTION,
+  DEFAULT_MAX_GATEWAY_REQUESTS_PER_MINUTE,
+  DEFAULT_MIN_RENEW_INTERVAL_MS,
   DEFAULT_RETRY_INTERVAL_MS,
   DEFAULT_STOP_TIMEOUT_MS,
   MAX_LEASE_SECONDS,
@@ -24,6 +26,13 @@ export interface NatManagerOptions {
   leaseSeconds?: number;
   /** Delay before trying again after a failure, in ms. @default 300_000 (5 min) */
   retryIntervalMs?: number;
+  /**
+   * Shortest wait between a grant and its renewal, in ms, whatever lease the gateway granted: a lease under
+   * twice this lapses (the address is withdrawn) and is asked for again at this pace. @default 30_000 (30 s)
+   */
+  minRenewIntervalMs?: number;
+  /** Requests to the gateway in a minute, at most (external address, map, renew). @default 30 */
+  maxGatewayRequestsPerMinute?: number;
   /** Label of the mappings in the gateway's table. @default 'meshlink' */
   description?: string;
   /** Advertise a private external address (lab setups, carrier networks that route 100.64/10). @default false */
@@ -35,6 +44,8 @@ export interface NatManagerOptions {
 export interface NatManagerConfig {
   leaseSeconds: number;
   retryIntervalMs: number;
+  minRenewIntervalMs: number;
+  maxGatewayRequestsPerMinute: number;
   description: string;
   allowPrivateExternalIp: boolean;
   stopTimeoutMs: number;
@@ -43,6 +54,8 @@ export interface NatManagerConfig {
 export const DEFAULT_NAT_MANAGER_CONFIG: Readonly<NatManagerConfig> = Object.freeze({
   leaseSeconds: DEFAULT_LEASE_SECONDS,
   retryIntervalMs: DEFAULT_RETRY_INTERVAL_MS,
+  minRenewIntervalMs: DEFAULT_MIN_RENEW_INTERVAL_MS,
+  maxGatewayRequestsPerMinute: DEFAULT_MAX_GATEWAY_REQUESTS_PER_MINUTE,
   description: DEFAULT_MAPPING_DESCRIPTION,
   allowPrivateExternalIp: false,
   stopTimeoutMs: DEFAULT_STOP_TIMEOUT_MS,
@@ -53,6 +66,9 @@ export function resolveNatManagerConfig(options: Partial<NatManagerConfig> = {})
   return resolveConfig('NatManager', DEFAULT_NAT_MANAGER_CONFIG, options, (config, reject) => {
     if (!isIntegerIn(config.leaseSeconds, 1, MAX_LEASE_SECONDS)) reject(`leaseSeconds must be an integer in 1..${MAX_LEASE_SECONDS}`);
     if (!isPositiveFinite(config.retryIntervalMs)) reject('retryIntervalMs must be > 0');
+    if (!isPositiveFinite(config.minRenewIntervalMs)) reject('minRenewIntervalMs must be > 0');
+    // At least one request a cycle (the external address) and one mapping, or no port is ever mapped.
+    if (!isIntegerIn(config.maxGatewayRequestsPerMinute, 2, 100_000)) reject('maxGatewayRequestsPerMinute must be an integer in 2..100000');
     if (!isPositiveFinite(config.stopTimeoutMs)) reject('stopTimeoutMs must be > 0');
     if (typeof config.description !== 'string' || config.description.length === 0 || config.description.length > 256) {
       reject('description must be 1..256 characters');

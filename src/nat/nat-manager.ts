@@ -9,12 +9,15 @@ import { isNodeId } from '../transport/address.js';
 import { delay, sharedAbortController, withDeadline } from '../util/abort.js';
 import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TypedEventTarget } from '../util/events.js';
+import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { classifyExternalIp } from './ip.js';
 import { resolveNatManagerConfig, type NatManagerConfig, type NatManagerOptions } from './nat-manager-config.js';
 import { errorWarningFields, failureReasonOf, type NatManagerEvents, type NatMapping } from './nat-events.js';
 import { externalAddressOf, selectMappablePorts, type NatPort } from './nat-ports.js';
 import { PortLease } from './port-lease.js';
 import type { Mapping, PortMapper } from './port-mapper.js';
+
+const MS_PER_MINUTE = 60 * 1000;
 
 export type NatManagerState = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -46,6 +49,8 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   private mapsInFlight = 0;
   private lastAddresses: string[] = [];
   private readonly controller = sharedAbortController();
+  /** Requests the gateway may still be sent: DEFAULT_MAX_GATEWAY_REQUESTS_PER_MINUTE's bucket. */
+  private readonly requests: TokenBucketState;
 
   constructor(options: NatManagerOptions) {
     super();
@@ -59,6 +64,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     const { mappable, loopback } = selectMappablePorts(ports);
     this.leases = mappable.map((spec) => new PortLease(spec));
     this.skipped = loopback;
+    this.requests = fullBucket(this.config.maxGatewayRequestsPerMinute, this.clock.now());
   }
 
   get state(): NatManagerState {
@@ -230,14 +236,15 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     const signal = this.controller.signal;
     const started = this.clock.now();
     let due = this.leases.filter((lease) => lease.nextAttemptAt <= started);
-    if (due.length > 0) {
+    if (due.length > 0 && this.takeRequest(due)) {
       const previousIp = this.externalIpValue;
       const externalIp = await this.learnExternalIp(due, signal);
       if (externalIp !== undefined) {
         // A new external address changes every advertised address: refresh all mappings at once.
         if (previousIp !== undefined && previousIp !== externalIp) due = this.leases;
-        for (const lease of due) {
+        for (const [index, lease] of due.entries()) {
           if (!this.isRunning()) return;
+          if (!this.takeRequest(due.slice(index))) break;
           await this.mapPort(lease, externalIp, signal);
         }
       }
@@ -289,6 +296,22 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     return undefined;
   }
 
+  /**
+   * Takes one request from the gateway's allowance; when none is left, puts `waiting` off until one is
+   * (they keep their mappings meanwhile, which lapse if the wait outlasts them) and returns false.
+   */
+  private takeRequest(waiting: readonly PortLease[]): boolean {
+    const perMs = this.config.maxGatewayRequestsPerMinute / MS_PER_MINUTE;
+    const now = this.clock.now();
+    if (refillBucket(this.requests, this.config.maxGatewayRequestsPerMinute, perMs, now)) {
+      this.requests.tokens -= 1;
+      return true;
+    }
+    const nextAt = now + Math.ceil((1 - this.requests.tokens) / perMs);
+    for (const lease of waiting) lease.nextAttemptAt = Math.max(lease.nextAttemptAt, nextAt);
+    return false;
+  }
+
   /** Schedules the next attempt for `leases` after a failure; returns the shortest wait, for the warning. */
   private postponeAfterFailure(leases: PortLease[]): number {
     const now = this.clock.now();
@@ -311,7 +334,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
       this.mapsInFlight -= 1;
     }
     const address = externalAddressOf(lease.spec, this.nodeId, externalIp, mapping.externalPort);
-    const mapped = lease.granted(mapping, externalIp, address, this.clock.now(), this.config.leaseSeconds);
+    const mapped = lease.granted(mapping, externalIp, address, this.clock.now(), this.config.leaseSeconds, this.config.minRenewIntervalMs);
     // Stopped while the gateway answered: stop() removes it; don't announce it.
     if (this.isRunning()) this.emit('mapped', mapped);
   }

@@ -103,9 +103,10 @@ export class PortLease {
 
   /**
    * Records what the gateway granted (advertised as `address`) and schedules the renewal; returns the
-   * `mapped` event. `leaseSeconds` is what was asked for, used to re-assert a permanent mapping.
+   * `mapped` event. `leaseSeconds` is what was asked for, used to re-assert a permanent mapping;
+   * `minRenewIntervalMs` the shortest wait before the renewal, whatever lease was granted.
    */
-  granted(mapping: Mapping, externalIp: string, address: string, now: number, leaseSeconds: number): NatManagerEvents['mapped'] {
+  granted(mapping: Mapping, externalIp: string, address: string, now: number, leaseSeconds: number, minRenewIntervalMs: number): NatManagerEvents['mapped'] {
     const previous = this.current;
     const ttlSeconds = mapping.ttlSeconds;
     const current: NatMapping = {
@@ -122,7 +123,11 @@ export class PortLease {
     this.current = current;
     this.preferredExternalPort = mapping.externalPort;
     // Permanent mappings are still re-asserted each lease period: it notices a rebooted gateway.
-    this.nextAttemptAt = now + (ttlSeconds > 0 ? ttlSeconds : leaseSeconds) * 1000 * RENEW_AT_LEASE_FRACTION;
+    // The gateway chooses the lease (NAT-PMP grants any number of seconds): one granting 1 s had us ask every
+    // 0.5 s. A lease under twice the floor lapses before its renewal: dropIfExpired withdraws the address
+    // when it runs out, and the renewal, a fresh mapping by then, comes at the floor's pace.
+    const renewInMs = (ttlSeconds > 0 ? ttlSeconds : leaseSeconds) * 1000 * RENEW_AT_LEASE_FRACTION;
+    this.nextAttemptAt = now + Math.max(minRenewIntervalMs, renewInMs);
     const renewed = previous !== undefined && previous.externalPort === mapping.externalPort && previous.externalIp === externalIp;
     return { mapping: current, renewed };
   }

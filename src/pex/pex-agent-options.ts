@@ -36,6 +36,18 @@ export interface PexAgentOptions extends Partial<PexConfig> {
   relayWebRtc?: boolean;
 }
 
+/** The options of the book a PEXAgent makes for the node `ourNodeId` when none was given. */
+export function agentBookOptions(options: PexAgentOptions, ourNodeId: string, time: Pick<AddressBookOptions, 'now' | 'clock' | 'random'>): AddressBookOptions {
+  return {
+    ...options.bookOptions,
+    ourNodeId,
+    allowLocal: options.allowLocal ?? false,
+    ...(options.storage !== undefined ? { storage: options.storage } : {}),
+    ...time,
+    ...(options.onWarning !== undefined ? { onWarning: options.onWarning } : {}),
+  };
+}
+
 export interface PexAgentEvents extends Record<string, unknown> {
   /** A peer broke a PEX rule; it has been stopped with `error` and banned for banMs. */
   misbehaviour: { peer: Peer; error: MeshlinkError };

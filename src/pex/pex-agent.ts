@@ -24,7 +24,7 @@ import { mayAsk, refusedResponseError, requestTooSoon, responseViolation } from 
 import { decodePexMessage, encodePexMessage } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
 import { AnswerCache, answerFor, encodeAnswerWithin } from './pex-answers.js';
-import { newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
+import { agentBookOptions, newPexStats, type PexAgentEvents, type PexAgentOptions, type PexStats } from './pex-agent-options.js';
 import { PexDialer } from './pex-dialer.js';
 import { PexOutboundView } from './pex-outbound-view.js';
 import { creditedSource } from './known-address.js';
@@ -103,16 +103,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   async start(sw: Switch): Promise<void> {
     this.sw = sw;
     this.clock = this.options.clock ?? sw.options.clock;
-    this.bookValue ??= new AddressBook({
-      ...this.options.bookOptions,
-      ourNodeId: sw.nodeId,
-      allowLocal: this.options.allowLocal ?? false,
-      ...(this.options.storage !== undefined ? { storage: this.options.storage } : {}),
-      now: this.now,
-      clock: this.clock,
-      random: this.random,
-      ...(this.options.onWarning !== undefined ? { onWarning: this.options.onWarning } : {}),
-    });
+    this.bookValue ??= new AddressBook(agentBookOptions(this.options, sw.nodeId, { now: this.now, clock: this.clock, random: this.random }));
     const book = this.bookValue;
     if (this.persist) {
       await book.load();
@@ -369,26 +360,19 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     if (address !== undefined) dialer.dial(address, 'feeler');
   }
 
-  /** The outbound peers now, as the anchors to dial first at the next start (at most maxAnchors). */
+  /** The outbound peers now, as the anchors to dial first at the next start (see PexOutboundView.anchors). */
   private rememberAnchors(): void {
-    if (this.config.maxAnchors === 0 || this.config.seedMode) return;
-    const anchors: string[] = [];
-    for (const [peer, state] of this.peerStates) {
-      if (peer.direction !== 'outbound' || state.feeler || this.seedIds.has(peer.id) || !this.book.has(peer.address)) continue;
-      anchors.push(peer.address);
-    }
-    this.book.setAnchors(anchors.slice(0, this.config.maxAnchors));
+    if (this.config.maxAnchors === 0 || this.config.seedMode || this.outboundView === undefined) return;
+    this.book.setAnchors(this.outboundView.anchors());
   }
 
   /** Once, at the first round: dial the anchors of the last run before anything else. */
   private dialAnchors(): void {
     if (this.anchorsDialled) return;
     this.anchorsDialled = true;
-    const dialer = this.dialer!;
-    for (const anchor of this.book.anchors().slice(0, this.config.maxAnchors)) {
-      if (this.book.isBanned(anchor) || this.sw!.bans.isBanned(anchor)) continue;
+    for (const anchor of this.outboundView!.anchorsToDial()) {
       this.counters.anchorDials++;
-      dialer.dial(anchor, 'anchor');
+      this.dialer!.dial(anchor, 'anchor');
     }
   }
 

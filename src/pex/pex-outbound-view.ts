@@ -13,7 +13,8 @@ const FEELER_PICK_ATTEMPTS = 8;
  * The PEX agent's outbound side as its dial decisions see it: how many outbound slots are taken (peers,
  * the switch's dials, our dials waiting out their jitter), where those peers and dials came from, and
  * which nodes must not be dialled now (connected, being dialled, a seed, lately hung up on us, banned,
- * or over a transport we lack). The same rules serve a round's plan and a feeler's target.
+ * or over a transport we lack). The same rules serve a round's plan and a feeler's target. And which
+ * of those peers are the anchors to dial first at the next start.
  */
 export class PexOutboundView {
   constructor(
@@ -84,6 +85,21 @@ export class PexOutboundView {
       return address;
     }
     return undefined;
+  }
+
+  /** The outbound peers now, as the anchors to dial first at the next start (at most maxAnchors). */
+  anchors(): string[] {
+    const anchors: string[] = [];
+    for (const [peer, state] of this.peerStates) {
+      if (peer.direction !== 'outbound' || state.feeler || this.seedIds.has(peer.id) || !this.book.has(peer.address)) continue;
+      anchors.push(peer.address);
+    }
+    return anchors.slice(0, this.config.maxAnchors);
+  }
+
+  /** The last run's anchors (at most maxAnchors) that neither the book nor the switch bans. */
+  anchorsToDial(): string[] {
+    return this.book.anchors().slice(0, this.config.maxAnchors).filter((anchor) => !this.book.isBanned(anchor) && !this.sw.bans.isBanned(anchor));
   }
 
   /** Connected, being dialled, a seed (seeds have their own path), or recently hung up on us. */

@@ -20,6 +20,14 @@ export const RECONNECT_MAX_DELAY_MS = 60 * 1000;
  * exchange and two signatures each, every base delay for as long as it liked.
  */
 export const RECONNECT_STABLE_AFTER_MS = 10 * 1000;
+/**
+ * A persistent peer that refuses us as a duplicate (ERR_DUPLICATE_PEER: it still holds an old connection of
+ * ours, one it has not seen die yet) answered, so the refusal does not grow the backoff; its old connection
+ * ends within the peer's keep-alive, and we want to be back soon after. Each such redial still waits at
+ * least the backoff of this attempt (base·2³: 4 s by default), since every refusal costs both ends a
+ * handshake and the peer's keep-alive may take 105 s.
+ */
+export const RECONNECT_DUPLICATE_MIN_ATTEMPT = 3;
 /** Each delay is scaled by a random factor in [1 − jitter, 1 + jitter] so restarted nodes don't stampede. */
 export const RECONNECT_JITTER_RATIO = 0.25;
 

@@ -3,7 +3,7 @@ import { formatAddress, parseAddress } from '../transport/address.js';
 import { abortReason, followAbort, raceAbort, whenAborted, withDeadline } from '../util/abort.js';
 import type { TimerHandle } from '../util/clock.js';
 import { backoffDelayMs } from './backoff.js';
-import { RECONNECT_STABLE_AFTER_MS } from './constants.js';
+import { RECONNECT_DUPLICATE_MIN_ATTEMPT, RECONNECT_STABLE_AFTER_MS } from './constants.js';
 import type { Peer } from './peer.js';
 import type { Switch } from './switch.js';
 
@@ -265,8 +265,13 @@ export class Dialer {
     if (this.sw.getPeer(peerId) !== undefined || state.timer !== undefined) return;
     // Refused by our own transport's limits (peers' made-up addresses can use them up): not the peer's
     // failure, so its backoff does not grow (it waited up to a minute more once they recovered).
-    if (!isOwnDialLimit(failure)) state.attempt += 1;
-    const retryIn = backoffDelayMs(state.attempt, this.sw.options.reconnect, this.sw.options.random);
+    // Refused as a duplicate (connectedAnyway found no connection of the peer's own): the peer answered
+    // and holds an old connection of ours; each refusal doubled the wait, so we came back up to a minute
+    // after it let that go. Not a tight loop either: such a redial waits a floor (see the constant).
+    const duplicate = failure instanceof PeerRejectedError && failure.code === 'ERR_DUPLICATE_PEER';
+    if (!isOwnDialLimit(failure) && !duplicate) state.attempt += 1;
+    const attempt = duplicate ? Math.max(state.attempt, RECONNECT_DUPLICATE_MIN_ATTEMPT) : state.attempt;
+    const retryIn = backoffDelayMs(attempt, this.sw.options.reconnect, this.sw.options.random);
     this.sw.emitDialFailed(state.address, failure, true);
     this.schedule(peerId, state, retryIn);
   }

@@ -1,5 +1,5 @@
 import type { ChannelDescriptor } from '../conn/channel-descriptor.js';
-import { MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
+import { DEFAULT_RECV_MESSAGE_CAPACITY_BYTES, MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { HandshakeError } from '../errors.js';
 import { resolveDecodeLimits } from '../wire/config.js';
 import { endpointHost, formatAddress, isNodeId, parseAddress } from '../transport/address.js';
@@ -201,3 +201,18 @@ export function resolveWildcardHosts(info: NodeInfo, linkRemoteAddress: string):
   return { ...info, listenAddresses: [...new Set(listenAddresses)] };
 }
 
+
+/** What a node tells its peers about itself in the handshake (Switch.nodeInfo). */
+export function localNodeInfo(nodeId: string, network: string, moniker: string, channels: readonly ChannelDescriptor[], addresses: readonly string[]): NodeInfo {
+  return {
+    id: nodeId,
+    network,
+    protocolVersion: PROTOCOL_VERSION,
+    channels: channels.map((c) => c.id),
+    recvMessageCapacities: channels.map((c) => c.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES),
+    ...announcedRates(channels),
+    listenAddresses: addresses.slice(0, 16),
+    moniker,
+    software: SOFTWARE_VERSION,
+  };
+}

@@ -1,4 +1,3 @@
-import { DEFAULT_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { ConfigError, MeshlinkError, NotRunningError, PeerRejectedError, toError } from '../errors.js';
 import type { PeerAddress } from '../transport/address.js';
 import type { Link } from '../transport/link.js';
@@ -17,12 +16,12 @@ import { InFlightControllers } from './in-flight.js';
 import type { Envelope } from './inbox.js';
 import { ListenAddresses } from './listen-addresses.js';
 import { Router } from './router.js';
-import { announcedRates, PROTOCOL_VERSION, SOFTWARE_VERSION, type NodeInfo } from './node-info.js';
+import { localNodeInfo, type NodeInfo } from './node-info.js';
 import type { Peer } from './peer.js';
 import { PeerRegistry } from './peer-registry.js';
 import { StopHooks, type StopHook } from './stop-hooks.js';
 import type { SwitchEvents, SwitchStatus } from './switch-events.js';
-import { upgradeLink, type Direction, type UpgradedLink, type UpgradeOptions } from './upgrade.js';
+import { switchUpgradeOptions, upgradeLink, type Direction, type UpgradedLink, type UpgradeOptions } from './upgrade.js';
 
 export type { SwitchEvents, SwitchStatus } from './switch-events.js';
 export type { DialOptions } from './dialer.js';
@@ -149,17 +148,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   nodeInfo(): NodeInfo {
-    return {
-      id: this.nodeId,
-      network: this.options.network,
-      protocolVersion: PROTOCOL_VERSION,
-      channels: this.router.channels.map((c) => c.id),
-      recvMessageCapacities: this.router.channels.map((c) => c.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES),
-      ...announcedRates(this.router.channels),
-      listenAddresses: this.addresses.slice(0, 16),
-      moniker: this.options.moniker,
-      software: SOFTWARE_VERSION,
-    };
+    return localNodeInfo(this.nodeId, this.options.network, this.options.moniker, this.router.channels, this.addresses);
   }
 
   /**
@@ -364,18 +353,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
 
   /** @internal The upgrade settings for a link of ours; the Acceptor adds its admission rule. */
   upgradeOptions(direction: Direction, signal: AbortSignal, expectedPeerId?: string): UpgradeOptions {
-    return {
-      identity: this.options.identity,
-      localInfo: this.nodeInfo(),
-      direction,
-      expectedPeerId,
-      timeoutMs: this.options.handshakeTimeoutMs,
-      signal,
-      aead: this.options.aead,
-      handshakeCrypto: this.options.handshakeCrypto,
-      clock: this.options.clock,
-      secureHandshake: this.options.secureHandshake,
-    };
+    return switchUpgradeOptions(this.options, this.nodeInfo(), direction, signal, expectedPeerId);
   }
 
   /**

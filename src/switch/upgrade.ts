@@ -3,7 +3,7 @@ import type { HandshakeCrypto } from '../crypto/handshake-crypto.js';
 import type { NodeKey } from '../crypto/keys.js';
 import { secureHandshake, type SecureLink } from '../conn/secure-link.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import type { SecureHandshakeFunction } from './config.js';
+import type { ResolvedSwitchOptions, SecureHandshakeFunction } from './config.js';
 import { HandshakeError, MeshlinkError, PeerRejectedError, toError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 import { followAbort, withDeadline } from '../util/abort.js';
@@ -37,6 +37,22 @@ export interface UpgradeOptions {
   secureHandshake?: SecureHandshakeFunction | undefined;
   /** Acceptor: decides whether the authenticated peer may stay. */
   admit?: (remote: NodeInfo) => Promise<AdmissionDecision> | AdmissionDecision;
+}
+
+/** The upgrade settings of a Switch's link; the Acceptor adds its admission rule. */
+export function switchUpgradeOptions(options: ResolvedSwitchOptions, localInfo: NodeInfo, direction: Direction, signal: AbortSignal, expectedPeerId?: string): UpgradeOptions {
+  return {
+    identity: options.identity,
+    localInfo,
+    direction,
+    expectedPeerId,
+    timeoutMs: options.handshakeTimeoutMs,
+    signal,
+    aead: options.aead,
+    handshakeCrypto: options.handshakeCrypto,
+    clock: options.clock,
+    secureHandshake: options.secureHandshake,
+  };
 }
 
 export interface UpgradedLink {

@@ -162,4 +162,28 @@ describe('bounded waits', () => {
     // counted, so the node waited the longest backoff (60 s by default) for a peer that was back.
     expect(ms, 'reconnected after the restart').toBeLessThan(1500);
   }, 15000);
+
+  it('a persistent peer refusing us as a duplicate (it still holds our old connection) is redialled at a steady pace, not a growing backoff', async () => {
+    // Our old connection lingers on its side (we restarted; it has not seen the connection die yet): here a
+    // second node with our key holds it. The policy stands in for the default (0.5 s … 60 s).
+    const reconnect = { baseDelayMs: 50, maxDelayMs: 3000, jitterRatio: 0 };
+    const peer = await startNode();
+    const key = generateNodeKey();
+    const oldSelf = await startNode({ identity: key });
+    await oldSelf.sw.dial(peer.address);
+    const node = await startNode({ identity: key, reconnect });
+    const refusals: string[] = [];
+    node.sw.on('dial:failed', ({ error }) => void refusals.push((error as { code?: string }).code ?? error.name));
+    await expect(node.sw.dial(peer.address, { persistent: true })).rejects.toMatchObject({ code: 'ERR_DUPLICATE_PEER' });
+    await new Promise((resolve) => setTimeout(resolve, 1700));
+    // The old connection ends (the peer's keep-alive would): we are taken at the next redial.
+    await oldSelf.sw.stop();
+    const { ms } = await timed(waitFor(() => node.sw.getPeer(peer.sw.nodeId) !== undefined, 5000, 'reconnected once the old connection ended'));
+    // Refusals wait base · 2³ (400 ms) each, no more: before, each doubled the wait (50, 100 … 1,600 ms), so
+    // the peer, free since 1.7 s, was redialled at ~3.1 s (with the defaults: up to a minute after it was free).
+    expect(ms, 'reconnected after the old connection ended').toBeLessThan(700);
+    // Not a tight loop either: a refusal costs both ends a handshake.
+    expect(refusals.every((code) => code === 'ERR_DUPLICATE_PEER'), refusals.join()).toBe(true);
+    expect(refusals.length, 'refusals in 1.7 s').toBeLessThanOrEqual(7);
+  }, 15000);
 });

@@ -51,7 +51,8 @@ async function startNatNode(gateway: MovingGateway): Promise<{ node: Awaited<Ret
   // listener is on loopback, which no gateway can reach).
   const node = await startNode({
     externalAddresses: ['tcp://203.0.113.5:26656'],
-    agents: { pex, nat: new NatAgent({ createMapper: () => gateway }) },
+    // The renewal floor and the gateway request ceiling (30 s, 30 a minute) lowered: the gateway's moves, sped up.
+    agents: { pex, nat: new NatAgent({ createMapper: () => gateway, minRenewIntervalMs: 10, maxGatewayRequestsPerMinute: 100_000 }) },
   });
   await waitFor(() => gateway.current !== undefined, 5000, 'the first mapping');
   return { node, pex, victim: { sw: node.sw, id: node.key.nodeId, tcpAddress: node.address } as Victim };

@@ -2,12 +2,13 @@
  * Numbers a NAT-PMP gateway chooses. The lease it grants is a u32 of seconds, so up to 136 years: a
  * NatManager renews at half the lease, and a delay past what a timer can hold (2^31 - 1 ms, 24.8 days)
  * made its timer fire every millisecond, each time printing a TimeoutOverflowWarning. The external
- * port is a u16: 0 was advertised as it came. The gateway is a real UDP socket on 127.77.x.1:5351
+ * port is a u16: 0 was advertised as it came. A lease of 1 s had us renew every 0.5 s for as long as we
+ * ran: renewals now wait a floor, and requests have a ceiling a minute. The gateway is a real UDP socket on 127.77.x.1:5351
  * speaking RFC 6886 by hand.
  */
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NatManager } from '../../src/nat/index.js';
+import { NatManager, type NatManagerOptions } from '../../src/nat/index.js';
 import { createNatPmpPortMapper } from '../../platforms/node/nat-pmp/index.js';
 import { sleep } from './harness.js';
 import { waitFor } from '../helpers/wait.js';
@@ -49,9 +50,9 @@ async function fakeGateway(lifetimeSeconds: number, externalPort?: number): Prom
   return { requests };
 }
 
-function startManager(): NatManager {
+function startManager(options: Partial<NatManagerOptions> = {}): NatManager {
   const mapper = createNatPmpPortMapper({ gateway: GATEWAY });
-  const manager = new NatManager({ mapper, nodeId: NODE_ID, ports: [{ transport: 'tcp', port: 26656 }] });
+  const manager = new NatManager({ mapper, nodeId: NODE_ID, ports: [{ transport: 'tcp', port: 26656 }], ...options });
   cleanups.push(() => mapper.close(), () => manager.stop());
   return manager;
 }
@@ -88,5 +89,48 @@ describe('a NAT-PMP gateway granting external port 0', () => {
     await waitFor(() => warnings.length > 0, 5000, 'a warning');
     expect(warnings[0]).toMatchObject({ reason: 'gateway-error', message: expect.stringContaining('external port 0') });
     expect(manager.advertisedAddresses(), 'addresses advertised').toEqual([]);
+  });
+});
+
+describe('a NAT-PMP gateway granting a 1 s lease', () => {
+  it('is not asked again every half second: the renewal waits its floor (30 s by default), and the lapsed mapping is withdrawn', async () => {
+    const gateway = await fakeGateway(1);
+    const manager = startManager();
+    const unmapped: Array<{ reason: string }> = [];
+    manager.on('unmapped', (detail) => void unmapped.push(detail));
+    expect(await manager.start()).toEqual([`tcp://${NODE_ID}@8.8.4.7:26656`]);
+    const requestsWhenMapped = gateway.requests.length; // the external address and the mapping
+    await sleep(2600);
+    // Before: a renewal (2 requests) every 0.5 s, ~10 in these 2.6 s, 240 a minute for as long as we ran.
+    expect(gateway.requests.length - requestsWhenMapped, 'requests to the gateway after mapping').toBe(0);
+    // The gateway said 1 s: past it the address is not advertised as if it were still open.
+    expect(unmapped).toEqual([expect.objectContaining({ reason: 'expired' })]);
+    expect(manager.advertisedAddresses(), 'addresses advertised after the lease ran out').toEqual([]);
+  });
+
+  it('a lease shorter than the floor is asked for again at the floor\'s pace, its address back each time', async () => {
+    const gateway = await fakeGateway(1);
+    const manager = startManager({ minRenewIntervalMs: 1500 });
+    const mapped: unknown[] = [];
+    const unmapped: unknown[] = [];
+    manager.on('mapped', (detail) => void mapped.push(detail));
+    manager.on('unmapped', (detail) => void unmapped.push(detail));
+    await manager.start();
+    // Mapped at 0, 1.5 and 3 s (each lapsing after 1 s); before: renewed every 0.5 s, 7 grants by 3.3 s.
+    await sleep(3300);
+    expect(mapped.length, 'grants in 3.3 s').toBe(3);
+    expect(unmapped.length, 'lapses in 3.3 s').toBe(2);
+    expect(gateway.requests.length, 'requests in 3.3 s').toBe(6);
+    expect(manager.advertisedAddresses()).toEqual([`tcp://${NODE_ID}@8.8.4.7:26656`]);
+  });
+
+  it('with the floor set low, requests to the gateway stop at maxGatewayRequestsPerMinute', async () => {
+    const gateway = await fakeGateway(1);
+    const manager = startManager({ minRenewIntervalMs: 1, maxGatewayRequestsPerMinute: 6 });
+    await manager.start();
+    await sleep(2600);
+    // 6 requests: the first mapping and two renewals (each an external address and a mapping), then
+    // nothing until the bucket refills (one request each 10 s). Before: ~12 in these 2.6 s.
+    expect(gateway.requests.length, 'requests in 2.6 s').toBe(6);
   });
 });

@@ -4,6 +4,7 @@
  * X-Forwarded-For, so the per-host caps see each client, not the proxy; a forged header from the client
  * side, or one sent straight to us, names nobody. Clients pick their source address on 127.0.0.0/8.
  */
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createNode, MemoryStorage, WebSocketClientTransport, type Switch, type WebSocketConstructor } from '../../platforms/node/index.js';
@@ -15,6 +16,7 @@ import type { Link } from '../../src/transport/link.js';
 import type { Listener } from '../../src/transport/transport.js';
 import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { waitFor, within } from '../helpers/wait.js';
+import { heapUsedBytes } from '../hostile/harness.js';
 
 /** A `ws` WebSocket class whose connections leave from `localAddress` (one "host" per address). */
 function webSocketFrom(localAddress: string, headers: Record<string, string> = {}): WebSocketConstructor {
@@ -160,5 +162,58 @@ describe('clientAddressOf', () => {
     for (const header of ['', 'unknown', '203.0.113.9:443', '203.0.113.9, ', '1'.repeat(100_000), ', '.repeat(50_000)]) {
       expect(clientAddressOf(request('10.0.0.1', header), trusted)).toBe('10.0.0.1:5000');
     }
+  });
+});
+
+describe('a trusted proxy sending long X-Forwarded-For headers', () => {
+  /** Opens `count` WebSockets from 127.0.0.1 (a trusted proxy here) by hand, each upgrade naming `forwardedFor`. */
+  async function openUpgrades(count: number, forwardedFor: string): Promise<{ links: Link[]; close: () => Promise<void> }> {
+    const links: Link[] = [];
+    const listener = await wsTransport({ trustedProxies: ['127.0.0.1'] }).listen!(parseAddress('ws://127.0.0.1:0/'), (link) => links.push(link));
+    const port = listener.addresses[0]!.port;
+    // One request for every connection (the server parses each into strings of its own).
+    const upgrade = Buffer.from(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${Buffer.alloc(16, 7).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nX-Forwarded-For: ${forwardedFor}\r\n\r\n`,
+      'latin1',
+    );
+    const sockets: Socket[] = [];
+    for (let batch = 0; batch < count; batch += 50) {
+      for (let i = batch; i < Math.min(count, batch + 50); i++) {
+        const socket = connect(port, '127.0.0.1', () => socket.write(upgrade));
+        socket.on('error', () => undefined);
+        socket.resume(); // the 101 answer, then nothing
+        sockets.push(socket);
+      }
+      await waitFor(() => links.length === Math.min(count, batch + 50), 10_000, 'upgraded links');
+    }
+    return {
+      links,
+      close: async () => {
+        for (const link of links) link.destroy();
+        for (const socket of sockets) socket.destroy();
+        await listener.close();
+      },
+    };
+  }
+
+  it('each peer keeps its address, not the whole header (a slice of a string holds all of it in V8)', { timeout: 60_000 }, async () => {
+    const COUNT = 300;
+    const client = '2001:db8:85a3::8a2e:370:7334';
+    // What each connection holds, measured as retained heap with the links open, for a short header and one
+    // near Node's 16 KiB limit on the request head. Same number of sockets, links and ws objects each time.
+    const heldPerLink = async (forwardedFor: string): Promise<number> => {
+      const before = heapUsedBytes();
+      const opened = await openUpgrades(COUNT, forwardedFor);
+      const held = (heapUsedBytes() - before) / COUNT;
+      expect(opened.links.every((link) => link.remoteAddress === `[${client}]:0`)).toBe(true);
+      await opened.close();
+      return held;
+    };
+    await heldPerLink(client); // warm-up: code, pools
+    const short = await heldPerLink(client);
+    const long = await heldPerLink(`${'198.51.100.1, '.repeat(1000)}${client}`);
+    // Before: +14 KiB a link (the 14,000-character header, kept by the address sliced from it).
+    expect(long - short, `bytes held per link for a 14 KiB header beyond a short one (short: ${Math.round(short)})`).toBeLessThan(2048);
   });
 });

@@ -96,6 +96,7 @@ async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void>
 }
 
 describe('NatManager', () => {
+  // Leases of a second or two keep these tests short: their renewal floor (30 s by default) is lowered to match.
   it('maps every listening port and advertises tcp and ws addresses with the external ip and granted ports', async () => {
     const mapper = new FakeMapper();
     mapper.onMap = (request) => grant(request, request.internalPort + 1000);
@@ -203,7 +204,7 @@ describe('NatManager', () => {
   it('renews each mapping at half its lease, asking for exactly the granted port', async () => {
     const mapper = new FakeMapper();
     mapper.onMap = (request) => grant(request, request.externalPort === 26656 ? 40000 : request.externalPort);
-    const manager = manage(mapper, { leaseSeconds: 1 });
+    const manager = manage(mapper, { leaseSeconds: 1, minRenewIntervalMs: 100 });
     const mapped = record(manager, 'mapped');
     const t0 = Date.now();
     await manager.start();
@@ -223,7 +224,7 @@ describe('NatManager', () => {
       if (fail) throw new UpnpError('UPnP AddPortMapping: connect ECONNREFUSED', { action: 'AddPortMapping' });
       return grant(request);
     };
-    const manager = manage(mapper, { leaseSeconds: 2 });
+    const manager = manage(mapper, { leaseSeconds: 2, minRenewIntervalMs: 100 });
     const warnings = record(manager, 'warning');
     const unmapped = record(manager, 'unmapped');
     const addresses = record(manager, 'addresses');
@@ -248,7 +249,7 @@ describe('NatManager', () => {
       }
       return grant(request, mapper.maps.length === 1 ? 26656 : 31000);
     };
-    const manager = manage(mapper, { leaseSeconds: 1 });
+    const manager = manage(mapper, { leaseSeconds: 1, minRenewIntervalMs: 100 });
     const addresses = record(manager, 'addresses');
     await manager.start();
     await eventually(() => addresses.length >= 2);
@@ -258,7 +259,7 @@ describe('NatManager', () => {
 
   it('follows a change of the external address', async () => {
     const mapper = new FakeMapper();
-    const manager = manage(mapper, { leaseSeconds: 1 });
+    const manager = manage(mapper, { leaseSeconds: 1, minRenewIntervalMs: 100 });
     const addresses = record(manager, 'addresses');
     await manager.start();
     mapper.externalIpValue = '8.8.8.8';
@@ -324,6 +325,8 @@ describe('NatManager', () => {
     expect(() => new NatManager({ mapper, nodeId: NODE_ID, ports: [{ transport: 'tcp', port: 0 }] })).toThrow(/bad listening port/);
     expect(() => new NatManager({ mapper, nodeId: NODE_ID, ports: [], leaseSeconds: 0 })).toThrow(/leaseSeconds/);
     expect(() => new NatManager({ mapper, nodeId: NODE_ID, ports: [], retryIntervalMs: -1 })).toThrow(/retryIntervalMs/);
+    expect(() => new NatManager({ mapper, nodeId: NODE_ID, ports: [], minRenewIntervalMs: 0 })).toThrow(/minRenewIntervalMs/);
+    expect(() => new NatManager({ mapper, nodeId: NODE_ID, ports: [], maxGatewayRequestsPerMinute: 1 })).toThrow(/maxGatewayRequestsPerMinute/);
   });
 });
 

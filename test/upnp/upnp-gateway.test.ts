@@ -203,7 +203,8 @@ describe.skipIf(!support.ok)('UPnP port mapping against miniupnpd in network nam
         await upnpcAdd(LAB.otherLanIp, 7004, 30_905, 4, 'control');
         const from = agent.lines.length;
         const started = await agent.call<StartResult>('managerStart', {
-          nodeId: nodeId(), ports: [{ transport: 'tcp', port }], leaseSeconds: 4,
+          // the renewal floor (30 s by default) lowered to fit the short lease
+          nodeId: nodeId(), ports: [{ transport: 'tcp', port }], leaseSeconds: 4, minRenewIntervalMs: 1000,
         });
         expect(started.addresses).toHaveLength(1);
         const t0 = Date.now();

@@ -16,6 +16,7 @@ import { UpnpError, NatError, upnpErrorName, type NatCallOptions } from '../../.
 import { printable } from '../../../src/util/printable.js';
 import { withDeadline } from '../../../src/util/abort.js';
 import { escapeXml, xmlChildren, xmlElements, xmlText } from './xml.js';
+import { detachedCopy } from '../detached-copy.js';
 
 /** A gateway's description or SOAP answer larger than this is refused. */
 export const MAX_UPNP_RESPONSE_BYTES = 256 * 1024;
@@ -24,11 +25,11 @@ export const MAX_GATEWAY_TEXT_CHARS = 200;
 
 /**
  * Text the gateway chose, for apps that keep or print it: anyone on the LAN may answer as the gateway,
- * so it is cut to MAX_GATEWAY_TEXT_CHARS and made printable. Copied through a Buffer: V8 keeps a
- * slice as a view of the whole string, so 200 characters of a 120 KiB description held all of it.
+ * so it is cut to MAX_GATEWAY_TEXT_CHARS and made printable. Copied: V8 keeps a slice as a view of the
+ * whole string, so 200 characters of a 120 KiB description held all of it.
  */
 export function gatewayText(text: string): string {
-  return printable(Buffer.from(text.slice(0, MAX_GATEWAY_TEXT_CHARS), 'utf16le').toString('utf16le'));
+  return printable(detachedCopy(text.slice(0, MAX_GATEWAY_TEXT_CHARS)));
 }
 
 /** WAN connection services, best first: IGDv2's WANIPConnection:2 offers AddAnyPortMapping. */
