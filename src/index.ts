@@ -32,7 +32,8 @@ export { generateNodeKey, nodeKeyFromSecret, nodeIdFromPublicKey, verifySignatur
 export { nobleChaCha20Poly1305, type Aead, type AeadFactory } from './crypto/aead.js';
 export { nobleHandshakeCrypto, type EphemeralKey, type HandshakeCrypto } from './crypto/handshake-crypto.js';
 export { secureHandshake, type SecureLink, type SecureHandshakeOptions } from './conn/secure-link.js';
-export { MConnection, type MConnectionHandlers, type SendOptions, type ConnectionStatus } from './conn/mconnection.js';
+export { MConnection } from './conn/mconnection.js';
+export type { MConnectionHandlers, SendOptions, ConnectionStatus } from './conn/mconnection-types.js';
 export { DEFAULT_MCONNECTION_CONFIG, type MConnectionConfig } from './conn/config.js';
 export type { ChannelDescriptor } from './conn/channel-descriptor.js';
 export type { ChannelStatus } from './conn/channel.js';

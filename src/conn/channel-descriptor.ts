@@ -109,3 +109,12 @@ export function sharedResolvedDescriptor(descriptor: ChannelDescriptor): Resolve
   resolvedByDescriptor.set(descriptor, resolved);
   return resolved;
 }
+
+/** Channel ids are one byte on the wire: anything else is refused as such, never masked. */
+export function assertChannelId(channelId: number): void {
+  if (!Number.isInteger(channelId) || channelId < 0 || channelId > MAX_CHANNEL_ID) {
+    throw new ConfigError('ERR_INVALID_ARGUMENT', `Channel id must be an integer 0..${MAX_CHANNEL_ID}, got ${String(channelId)}`, {
+      detail: { channelId },
+    });
+  }
+}

@@ -3,9 +3,8 @@ import type { Link } from '../transport/link.js';
 import { whenAborted } from '../util/abort.js';
 import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { UNMETERED, type MemoryAccount } from '../util/memory-budget.js';
-import { MAX_CHANNEL_ID } from '../wire/constants.js';
-import type { Channel, ChannelStatus } from './channel.js';
-import { hex, type ChannelDescriptor } from './channel-descriptor.js';
+import type { Channel } from './channel.js';
+import { assertChannelId, hex, type ChannelDescriptor } from './channel-descriptor.js';
 import { closePacketFor, undeliveredClosePacket } from './close-reason.js';
 import { sharedMConnectionConfig, type MConnectionConfig } from './config.js';
 import { CLOSE_REASON_LINGER_MS, MAX_RECV_MESSAGE_CAPACITY_BYTES } from './constants.js';
@@ -13,43 +12,7 @@ import { KeepAlive } from './keep-alive.js';
 import { DEFAULT_PAUSE_HOLDER, Receiver } from './receiver.js';
 import { SendScheduler } from './send-scheduler.js';
 import { Sender } from './sender.js';
-
-export interface MConnectionHandlers {
-  /**
-   * A whole message arrived on a known channel. The receiver owns `message` (its bytes are never
-   * reused), but a small one is a view into a buffer shared with other received messages: use
-   * `message.byteOffset`/`byteLength` with `message.buffer`, and copy it if it is kept for long.
-   */
-  onMessage(channelId: number, message: Uint8Array): void;
-  /** The connection is closed; `error` says why when it failed. Fires exactly once. */
-  onClose(error?: Error): void;
-  /**
-   * The link itself has closed. After a `destroy` that tells the peer why, that can be up to
-   * CLOSE_REASON_LINGER_MS after `onClose`, while the peer reads the reason (see `linkOpen`).
-   */
-  onLinkClosed?(): void;
-}
-
-export interface SendOptions {
-  /** Rejects the wait with AbortError. */
-  signal?: AbortSignal;
-  /** How long to wait for queue room before resolving false. @default config.sendTimeoutMs */
-  timeoutMs?: number;
-}
-
-export type MConnectionState = 'open' | 'closing' | 'closed';
-
-export interface ConnectionStatus {
-  state: MConnectionState;
-  uptimeMs: number;
-  sentBytes: number;
-  receivedBytes: number;
-  /** Bytes handed to the link but not yet on the network. */
-  linkBufferedBytes: number;
-  /** Round trip of the last answered ping, in ms; undefined before the first pong. */
-  lastPingRttMs: number | undefined;
-  channels: ChannelStatus[];
-}
+import type { ConnectionStatus, MConnectionHandlers, MConnectionState, SendOptions } from './mconnection-types.js';
 
 // send() settles most calls at once; sharing the settled promises saves an allocation per message.
 const RESOLVED_TRUE = Promise.resolve(true);
@@ -400,14 +363,5 @@ export class MConnection {
   /** Why the connection closed (undefined for a clean close or while open). */
   get error(): Error | undefined {
     return this.closeError;
-  }
-}
-
-/** Channel ids are one byte on the wire: anything else is refused as such, never masked. */
-export function assertChannelId(channelId: number): void {
-  if (!Number.isInteger(channelId) || channelId < 0 || channelId > MAX_CHANNEL_ID) {
-    throw new ConfigError('ERR_INVALID_ARGUMENT', `Channel id must be an integer 0..${MAX_CHANNEL_ID}, got ${String(channelId)}`, {
-      detail: { channelId },
-    });
   }
 }

@@ -8,7 +8,7 @@ import { remoteCloseError } from './close-reason.js';
 import type { SecureLink } from './secure-link-session.js';
 import { RECV_CHUNK_MIN_CHARGE_BYTES, RECV_MESSAGE_MIN_CHARGE_BYTES } from './constants.js';
 import type { KeepAlive } from './keep-alive.js';
-import type { MConnectionHandlers, MConnectionState } from './mconnection.js';
+import type { MConnectionHandlers, MConnectionState } from './mconnection-types.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { SendScheduler } from './send-scheduler.js';
 

@@ -2,7 +2,7 @@ import type { Link } from '../transport/link.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { LatencyPoint, latencyProbeEnabled, markLatency } from '../util/latency-probe.js';
 import { MAX_BATCHES_PER_FLUSH } from './constants.js';
-import type { MConnectionState } from './mconnection.js';
+import type { MConnectionState } from './mconnection-types.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { SendScheduler } from './send-scheduler.js';
 

@@ -1,5 +1,6 @@
-import { hex } from '../conn/channel-descriptor.js';
-import { assertChannelId, type MConnection, type ConnectionStatus, type SendOptions } from '../conn/mconnection.js';
+import { assertChannelId, hex } from '../conn/channel-descriptor.js';
+import type { MConnection } from '../conn/mconnection.js';
+import type { ConnectionStatus, SendOptions } from '../conn/mconnection-types.js';
 import { SendError } from '../errors.js';
 import type { NodeInfo } from './node-info.js';
 import type { Direction } from './upgrade.js';

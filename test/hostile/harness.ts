@@ -9,7 +9,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { expect } from 'vitest';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
-import type { SendOptions } from '../../src/conn/mconnection.js';
+import type { SendOptions } from '../../src/conn/mconnection-types.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import { PEXAgent, type PexAgentOptions } from '../../src/pex/pex-agent.js';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
