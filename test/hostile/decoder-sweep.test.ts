@@ -1,0 +1,249 @@
+/**
+ * Black-box sweep of every decoder of peer bytes, one table: each decoder is handed every hostile shape
+ * of decoder-shapes.ts (≤ 10 KB: deep nesting, headers claiming 2^32-1 items, __proto__ / constructor
+ * keys, extension types, duplicate keys, hostile numbers and strings, 10 KB of tiny items) and must
+ * either refuse it with a typed error (what costs the sender its connection) or return a sane value:
+ * a plain object of its own kind, safe non-negative integers where counts belong, no peer text with
+ * control or bidi characters, and `({}).polluted` still undefined. The work per KB is bounded too.
+ * The same shapes go over real sockets in decoder-sweep-node.test.ts and decoder-sweep-relay.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { decodeAnnouncement } from '../../demo/agents/topology-wire.js';
+import { decodeChatMessage } from '../../demo/agents/chat.js';
+import { decodeTxMessage } from '../../demo/agents/mempool.js';
+import { remoteCloseError } from '../../src/conn/close-reason.js';
+import { decodeHello } from '../../src/crypto/handshake.js';
+import { MeshlinkError } from '../../src/errors.js';
+import { decodePexMessage } from '../../src/pex/pex-messages.js';
+import { NODE_INFO_DECODE_LIMITS, parseNodeInfo, PROTOCOL_VERSION } from '../../src/switch/node-info.js';
+import { decodeSignalMessage } from '../../src/webrtc/signal-messages.js';
+import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
+import { HOSTILE_NUMBERS, HOSTILE_STRINGS, SHAPE_BUDGET_BYTES, STRUCTURAL_SHAPES, withDuplicateKey, withField } from './decoder-shapes.js';
+
+const ID_A = 'a'.repeat(40);
+const ID_B = 'b'.repeat(40);
+/** Control, bidi and line-separator characters: peer text shown or printed must not carry them. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+interface DecoderCase {
+  name: string;
+  /** The entry point as the node calls it. */
+  decode: (bytes: Uint8Array) => unknown;
+  /** A valid message's fields (a map), for the field-level attacks. */
+  valid: Record<string, unknown>;
+  /** Fields that are counts, ids or indexes: numbers a peer controls. */
+  numbers: string[];
+  /** Fields of peer text that the node shows or prints. */
+  texts: string[];
+  /** Typed error codes a refusal may carry. */
+  codes: string[];
+}
+
+const nodeInfo = {
+  id: ID_A,
+  network: 'sweep',
+  protocolVersion: PROTOCOL_VERSION,
+  channels: [0, 1],
+  recvMessageCapacities: [1024, 1024],
+  listenAddresses: [`tcp://${ID_A}@1.2.3.4:26656`],
+  moniker: 'm',
+  software: 's',
+};
+
+const DECODERS: readonly DecoderCase[] = [
+  {
+    name: 'PEX (decodePexMessage)',
+    decode: (bytes) => decodePexMessage(bytes, ID_B),
+    valid: { type: 'pexResponse', addresses: [`tcp://${ID_A}@1.2.3.4:26656`] },
+    numbers: [],
+    texts: [],
+    codes: ['ERR_MALFORMED_MESSAGE', 'ERR_MESSAGE_TOO_LARGE'],
+  },
+  {
+    name: 'signal agent (decodeSignalMessage)',
+    decode: (bytes) => decodeSignalMessage(bytes),
+    valid: { type: 'signal', from: ID_A, to: ID_B, data: { type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.1 1 typ host', sdpMLineIndex: 0, sdpMid: '0' } } },
+    numbers: [],
+    texts: [],
+    codes: ['ERR_MALFORMED_MESSAGE', 'ERR_MESSAGE_TOO_LARGE'],
+  },
+  {
+    name: 'NodeInfo (upgrade: decodeMessage + parseNodeInfo)',
+    decode: (bytes) => parseNodeInfo(decodeMessage(bytes, NODE_INFO_DECODE_LIMITS), ID_A),
+    valid: nodeInfo,
+    numbers: [],
+    texts: ['moniker', 'software'],
+    codes: ['ERR_MALFORMED_MESSAGE', 'ERR_MESSAGE_TOO_LARGE', 'ERR_HANDSHAKE', 'ERR_INCOMPATIBLE_PEER'],
+  },
+  {
+    name: 'chat (decodeChatMessage)',
+    decode: (bytes) => decodeChatMessage(bytes, ID_B),
+    valid: { id: new Uint8Array(16), origin: ID_A, name: 'n', text: 't', hops: 0 },
+    numbers: ['hops'],
+    texts: ['name', 'text'],
+    codes: ['ERR_MALFORMED_MESSAGE'],
+  },
+  {
+    name: 'topology (decodeAnnouncement)',
+    decode: (bytes) => decodeAnnouncement(bytes, ID_B),
+    valid: { origin: ID_A, seq: 1, moniker: 'm', kind: 'node', hops: 0, links: [[ID_B, 'tcp']] },
+    numbers: ['seq', 'hops'],
+    texts: ['moniker'],
+    codes: ['ERR_MALFORMED_MESSAGE'],
+  },
+  {
+    name: 'mempool (decodeTxMessage)',
+    decode: (bytes) => decodeTxMessage(bytes, ID_B),
+    valid: { tx: new Uint8Array([1, 2, 3]) },
+    numbers: [],
+    texts: [],
+    codes: ['ERR_MALFORMED_MESSAGE', 'ERR_MESSAGE_TOO_LARGE'],
+  },
+];
+
+/** The decoder's verdict: a typed refusal (its code), or the value it took. */
+function attempt(decoder: DecoderCase, bytes: Uint8Array): { code: string } | { value: unknown } {
+  try {
+    return { value: decoder.decode(bytes) };
+  } catch (error) {
+    expect(error, `${decoder.name}: a refusal is a typed MeshlinkError`).toBeInstanceOf(MeshlinkError);
+    return { code: (error as MeshlinkError).code };
+  }
+}
+
+/** Every object in a decoded value has a sane prototype (plain objects Object.prototype, arrays Array.prototype). */
+function expectSanePrototypes(value: unknown, where: string, depth = 0): void {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || depth > 8) return;
+  const prototype = Object.getPrototypeOf(value);
+  expect([Object.prototype, Array.prototype], `${where}: prototype`).toContain(prototype);
+  for (const item of Object.values(value)) expectSanePrototypes(item, where, depth + 1);
+}
+
+function expectNoPollution(where: string): void {
+  const probe = {} as Record<string, unknown>;
+  expect(probe['polluted'], `${where}: Object.prototype polluted`).toBeUndefined();
+  expect(Object.getPrototypeOf(probe), where).toBe(Object.prototype);
+}
+
+describe('decoder sweep: structural shapes against every decoder of peer bytes', () => {
+  it.each(DECODERS)('$name refuses every structural shape with a typed error', (decoder) => {
+    for (const { name, bytes } of STRUCTURAL_SHAPES) {
+      expect(bytes.length, name).toBeLessThanOrEqual(SHAPE_BUDGET_BYTES);
+      const result = attempt(decoder, bytes);
+      expect(result, `${decoder.name} ← ${name}`).toHaveProperty('code');
+      expect(decoder.codes, `${decoder.name} ← ${name}`).toContain((result as { code: string }).code);
+      expectNoPollution(`${decoder.name} ← ${name}`);
+    }
+  });
+
+  it('the close packet reason (remoteCloseError) never throws: a garbled reason is a close with no words', () => {
+    for (const { name, bytes } of STRUCTURAL_SHAPES) {
+      const error = remoteCloseError(bytes.subarray(0, 512));
+      expect(error.code, name).toBe('ERR_PROTOCOL');
+      expect(error.message, name).not.toMatch(UNPRINTABLE);
+      expectNoPollution(name);
+    }
+  });
+
+  it('the handshake hello takes exactly 36 bytes of the right magic, whatever else arrives', () => {
+    for (const { name, bytes } of STRUCTURAL_SHAPES) {
+      expect(() => decodeHello(bytes), name).toThrow(expect.objectContaining({ code: 'ERR_HANDSHAKE' }));
+    }
+  });
+});
+
+describe('decoder sweep: field-level shapes inside otherwise valid messages', () => {
+  it.each(DECODERS)('$name: a valid message decodes, with sane prototypes', (decoder) => {
+    const result = attempt(decoder, encodeMessage(decoder.valid));
+    expect(result, decoder.name).toHaveProperty('value');
+    expectSanePrototypes((result as { value: unknown }).value, decoder.name);
+  });
+
+  it.each(DECODERS)('$name: __proto__, constructor and prototype keys beside the real ones', (decoder) => {
+    for (const extra of ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty']) {
+      const bytes = withField(decoder.valid, extra, [0x81, 0xa8, ...new TextEncoder().encode('polluted'), 0xc3]);
+      const result = attempt(decoder, bytes);
+      // An extra key is refused by every strict decoder; NodeInfo ignores unknown fields (forward compatibility).
+      if ('value' in result) {
+        expectSanePrototypes(result.value, `${decoder.name} + ${extra}`);
+        expect((result.value as Record<string, unknown>)[extra], `${decoder.name} + ${extra}: kept`).toBe(({} as Record<string, unknown>)[extra]);
+      }
+      expectNoPollution(`${decoder.name} + ${extra}`);
+    }
+  });
+
+  it.each(DECODERS)('$name: duplicate keys are refused or read as one value', (decoder) => {
+    for (const field of Object.keys(decoder.valid)) {
+      const bytes = withDuplicateKey(decoder.valid, field, decoder.valid[field], decoder.valid[field]);
+      const result = attempt(decoder, bytes);
+      if ('value' in result) expectSanePrototypes(result.value, `${decoder.name}: ${field} twice`);
+    }
+  });
+
+  it.each(DECODERS.filter((d) => d.numbers.length > 0))('$name: hostile numbers in count fields are refused, or taken as safe integers ≥ 0', (decoder) => {
+    for (const field of decoder.numbers) {
+      // -0 is not listed: every comparison takes it as 0, and nothing keys a map by it.
+      for (const { name, raw } of HOSTILE_NUMBERS) {
+        const result = attempt(decoder, withField(decoder.valid, field, raw));
+        if ('code' in result) continue;
+        const taken = (result.value as Record<string, unknown>)[field];
+        expect(Number.isSafeInteger(taken) && (taken as number) >= 0, `${decoder.name}: ${field} = ${name} taken as ${String(taken)}`).toBe(true);
+      }
+    }
+  });
+
+  it.each(DECODERS.filter((d) => d.texts.length > 0))('$name: hostile strings in shown text are refused, or taken without control or bidi characters', (decoder) => {
+    for (const field of decoder.texts) {
+      for (const { name, raw } of HOSTILE_STRINGS) {
+        const result = attempt(decoder, withField(decoder.valid, field, raw));
+        if ('code' in result) continue;
+        const taken = (result.value as Record<string, unknown>)[field];
+        expect(typeof taken, `${decoder.name}: ${field} = ${name}`).toBe('string');
+        expect(taken as string, `${decoder.name}: ${field} = ${name}`).not.toMatch(UNPRINTABLE);
+      }
+    }
+  });
+
+  it('signal agent: sdpMLineIndex takes only small integers (no NaN, floats or bigints)', () => {
+    const decoder = DECODERS[1]!;
+    const candidate = (raw: number[]): Uint8Array =>
+      withField({ type: 'signal', from: ID_A, to: ID_B }, 'data', [
+        ...withField({ type: 'candidate' }, 'candidate', [...withField({ candidate: 'c' }, 'sdpMLineIndex', raw)]),
+      ]);
+    for (const { name, raw } of HOSTILE_NUMBERS) {
+      const result = attempt(decoder, candidate(raw));
+      if ('code' in result) continue;
+      const index = (result.value as { data: { candidate: { sdpMLineIndex?: unknown } } }).data.candidate.sdpMLineIndex;
+      if (index === null) continue; // nil: "no index", as simple-peer sends it
+      expect(Number.isSafeInteger(index) && (index as number) >= 0, `sdpMLineIndex = ${name} taken as ${String(index)}`).toBe(true);
+    }
+  });
+
+  it('NodeInfo: hostile numbers for channels and capacities are refused', () => {
+    const decoder = DECODERS[2]!;
+    for (const field of ['channels', 'recvMessageCapacities']) {
+      for (const { name, raw } of HOSTILE_NUMBERS) {
+        const result = attempt(decoder, withField(nodeInfo, field, [0x92, ...raw, 0x01]));
+        if ('value' in result) {
+          const list = (result.value as Record<string, unknown>)[field] as unknown[];
+          expect(list.every((n) => Number.isSafeInteger(n) && (n as number) >= 0), `${field} [${name}, 1] taken as ${String(list)}`).toBe(true);
+        }
+      }
+    }
+  });
+});
+
+describe('decoder sweep: total work', () => {
+  /** The worst-case shapes of tiny items each decoder's limits let through, filled to 10 KB. */
+  it.each(DECODERS)('$name: decoding costs well under 1 ms per KB, whatever the shape', (decoder) => {
+    const worst = STRUCTURAL_SHAPES.filter((shape) => shape.bytes.length >= 4096);
+    let slowestMsPerKb = 0;
+    for (const { bytes } of worst) {
+      const rounds = 20;
+      const start = performance.now();
+      for (let i = 0; i < rounds; i++) attempt(decoder, bytes);
+      slowestMsPerKb = Math.max(slowestMsPerKb, (performance.now() - start) / rounds / (bytes.length / 1024));
+    }
+    expect(slowestMsPerKb, `${decoder.name}: ms per KB`).toBeLessThan(1);
+  });
+});
