@@ -95,6 +95,30 @@ describe('decoder sweep over real sockets: createNode with the relay agents', { 
     await finishSweep(scene);
   });
 
+  it("a refusal's message (what the app logs as reason.message) carries no control or bidi character the attacker chose", async () => {
+    const scene = await startSweep('tcpAddress');
+    const { victim } = scene;
+    const hostile = '\u001b[2J\u001b]0;pwned\u0007\nconnected\u202e\u009b';
+    const shapes: [number, Uint8Array][] = [
+      [PEX_CHANNEL_ID, encodeMessage({ type: hostile })],
+      [SIGNAL_CHANNEL_ID, encodeMessage({ type: hostile })],
+      [ChatCh, encodeMessage({ [hostile]: 1 })],
+      [TopologyCh, encodeMessage({ kind: hostile })],
+      [MempoolCh, encodeMessage({ [hostile]: hostile })],
+    ];
+    const errors: Error[] = [];
+    victim.sw.on('peer:error', ({ error }) => void errors.push(error));
+    for (const [id, bytes] of shapes) {
+      await attack(victim, [{ name: 'hostile text', bytes }], [{ name: `0x${id.toString(16)}`, id }], async (attacker, since, what) => {
+        const reason = await cutByVictim(victim)(attacker, since, what);
+        expect(reason?.message, `${what}: the reason`).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/u);
+        return reason;
+      });
+    }
+    for (const error of errors) expect(error.message, 'peer:error').not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/u);
+    await finishSweep(scene);
+  });
+
   it('NodeInfo shapes in the upgrade, inbound and outbound, fail only that link with a typed error', async () => {
     const scene = await startSweep('tcpAddress');
     const { victimNode, victim } = scene;

@@ -102,12 +102,12 @@ const DECODERS: readonly DecoderCase[] = [
 ];
 
 /** The decoder's verdict: a typed refusal (its code), or the value it took. */
-function attempt(decoder: DecoderCase, bytes: Uint8Array): { code: string } | { value: unknown } {
+function attempt(decoder: DecoderCase, bytes: Uint8Array): { code: string; message: string } | { value: unknown } {
   try {
     return { value: decoder.decode(bytes) };
   } catch (error) {
     expect(error, `${decoder.name}: a refusal is a typed MeshlinkError`).toBeInstanceOf(MeshlinkError);
-    return { code: (error as MeshlinkError).code };
+    return { code: (error as MeshlinkError).code, message: (error as MeshlinkError).message };
   }
 }
 
@@ -228,6 +228,20 @@ describe('decoder sweep: field-level shapes inside otherwise valid messages', ()
           const list = (result.value as Record<string, unknown>)[field] as unknown[];
           expect(list.every((n) => Number.isSafeInteger(n) && (n as number) >= 0), `${field} [${name}, 1] taken as ${String(list)}`).toBe(true);
         }
+      }
+    }
+  });
+});
+
+describe('decoder sweep: what a refusal says', () => {
+  // Clear the screen, retitle the window, forge a log line, reverse what follows (as peer-text.test.ts).
+  const HOSTILE_TEXT = '\u001b[2J\u001b]0;pwned\u0007\nconnected\u202e\u009b';
+  it.each(DECODERS)('$name: peer text in any field never reaches the error message with control or bidi characters', (decoder) => {
+    const fields = [...Object.keys(decoder.valid), 'type', 'extra'];
+    for (const field of fields) {
+      for (const value of [HOSTILE_TEXT, [HOSTILE_TEXT], { [HOSTILE_TEXT]: 1 }]) {
+        const result = attempt(decoder, encodeMessage({ ...decoder.valid, [field]: value }));
+        if ('message' in result) expect(result.message, `${decoder.name}: ${field} = ${JSON.stringify(value)}`).not.toMatch(UNPRINTABLE);
       }
     }
   });
