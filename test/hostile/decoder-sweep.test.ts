@@ -127,12 +127,15 @@ function expectNoPollution(where: string): void {
 
 describe('decoder sweep: structural shapes against every decoder of peer bytes', () => {
   it.each(DECODERS)('$name refuses every structural shape with a typed error', (decoder) => {
+    const expected = decoder.decode(encodeMessage(decoder.valid));
     for (const { name, bytes } of STRUCTURAL_SHAPES) {
       expect(bytes.length, name).toBeLessThanOrEqual(SHAPE_BUDGET_BYTES);
       const result = attempt(decoder, bytes);
       expect(result, `${decoder.name} ← ${name}`).toHaveProperty('code');
       expect(decoder.codes, `${decoder.name} ← ${name}`).toContain((result as { code: string }).code);
       expectNoPollution(`${decoder.name} ← ${name}`);
+      // The codec's decoder is shared: a refusal half-way through must leave it right for the next message.
+      expect(decoder.decode(encodeMessage(decoder.valid)), `${decoder.name}: a valid message after ${name}`).toEqual(expected);
     }
   });
 
