@@ -14,7 +14,10 @@ const repeat = (unit: readonly number[], times: number): number[] => {
   return out;
 };
 /** msgpack str of raw bytes (which need not be UTF-8). */
-export const rawStr = (bytes: readonly number[]): number[] => (bytes.length < 32 ? [0xa0 | bytes.length, ...bytes] : [0xd9, bytes.length, ...bytes]);
+export const rawStr = (bytes: readonly number[]): number[] => {
+  if (bytes.length < 32) return [0xa0 | bytes.length, ...bytes];
+  return bytes.length < 256 ? [0xd9, bytes.length, ...bytes] : [0xda, ...u16(bytes.length), ...bytes];
+};
 const str = (text: string): number[] => rawStr([...new TextEncoder().encode(text)]);
 /** A fixmap of `entries` already encoded as key/value byte runs. */
 export const fixmap = (entries: readonly (readonly [number[], number[]])[]): number[] => [0x80 | entries.length, ...entries.flatMap(([k, v]) => [...k, ...v])];

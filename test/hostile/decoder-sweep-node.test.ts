@@ -8,7 +8,7 @@
  * untouched.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChatCh, decodeChatMessage } from '../../demo/agents/chat.js';
+import { ChatCh, decodeChatMessage, type ChatDelivery } from '../../demo/agents/chat.js';
 import { decodeTxMessage, MempoolCh } from '../../demo/agents/mempool.js';
 import { decodeAnnouncement, TopologyCh } from '../../demo/agents/topology.js';
 import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
@@ -27,7 +27,7 @@ import { encodeMessage } from '../../src/wire/codec.js';
 import { waitFor } from '../helpers/wait.js';
 import { HOSTILE_NUMBERS, STRUCTURAL_SHAPES, withField, type Shape } from './decoder-shapes.js';
 import { asVictim, attack, CHANNELS, connected, CUT_OFF_MS, cutByVictim, expectHonestTraffic, NETWORK, refuses, startRelayNode, stopRelayNodes } from './decoder-sweep-scene.js';
-import { recordProcessFaults, stopHostileNodes } from './harness.js';
+import { attackerChannels, connectAttacker, recordProcessFaults, sleep, stopHostileNodes } from './harness.js';
 import { startMaliciousAcceptor } from './raw-peer.js';
 
 const ID_A = 'a'.repeat(40);
@@ -116,6 +116,31 @@ describe('decoder sweep over real sockets: createNode with the relay agents', { 
       });
     }
     for (const error of errors) expect(error.message, 'peer:error').not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/u);
+    await finishSweep(scene);
+  });
+
+  it('what the relay passes on of a stranger\'s chat and topology (control characters replaced) still decodes at the next hop', async () => {
+    const scene = await startSweep('tcpAddress');
+    const { victimNode, victim, honest } = scene;
+    const cuts: string[] = [];
+    honest.sw.on('peer:disconnected', ({ peer, reason }) => void cuts.push(`${peer.id === victimNode.sw.nodeId ? 'the relay' : peer.id}: ${reason?.message}`));
+    const heard: ChatDelivery[] = [];
+    honest.chat.onMessage((message) => void heard.push(message));
+    const attacker = await connectAttacker(victim, { channels: attackerChannels([MempoolCh, TopologyCh, ChatCh]) });
+    // 22 one-byte control characters: 66 bytes as U+FFFD, over the 64 a name or moniker may take.
+    const controls = '\u0001'.repeat(22);
+    const chat = { id: new Uint8Array(16).fill(7), origin: attacker.id, name: controls, text: `${'\u0007'.repeat(340)}!`, hops: 0 };
+    expect(await attacker.peer.send(ChatCh, encodeMessage(chat))).toBe(true);
+    const announcement = { origin: attacker.id, seq: Date.now(), moniker: controls, kind: 'node', hops: 0, links: [] };
+    expect(await attacker.peer.send(TopologyCh, encodeMessage(announcement))).toBe(true);
+    await waitFor(() => heard.length > 0 || cuts.length > 0, 3000, 'the chat message passed on, or the relay cut');
+    await sleep(300);
+    expect(cuts, 'the honest peer keeps the relay').toEqual([]);
+    expect(heard[0]?.origin).toBe(attacker.id);
+    expect(new TextEncoder().encode(heard[0]!.name).length).toBeLessThanOrEqual(64);
+    await waitFor(() => honest.sw.status().peers.length > 0 && victimNode.sw.getPeer(attacker.id) !== undefined, 1000, 'the attacker was not cut either');
+    await attacker.sw.stop();
+    await waitFor(() => victimNode.sw.getPeer(attacker.id) === undefined, 3000, 'the attacker leaves');
     await finishSweep(scene);
   });
 

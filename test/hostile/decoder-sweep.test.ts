@@ -8,17 +8,18 @@
  * The same shapes go over real sockets in decoder-sweep-node.test.ts and decoder-sweep-relay.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeAnnouncement } from '../../demo/agents/topology-wire.js';
-import { decodeChatMessage } from '../../demo/agents/chat.js';
+import { decodeAnnouncement, encodeAnnouncement, MAX_ANNOUNCEMENT_BYTES } from '../../demo/agents/topology-wire.js';
+import { decodeChatMessage, encodeChatMessage, MAX_CHAT_MESSAGE_BYTES } from '../../demo/agents/chat.js';
 import { decodeTxMessage } from '../../demo/agents/mempool.js';
 import { remoteCloseError } from '../../src/conn/close-reason.js';
 import { decodeHello } from '../../src/crypto/handshake.js';
 import { MeshlinkError } from '../../src/errors.js';
 import { decodePexMessage } from '../../src/pex/pex-messages.js';
 import { NODE_INFO_DECODE_LIMITS, parseNodeInfo, PROTOCOL_VERSION } from '../../src/switch/node-info.js';
-import { decodeSignalMessage } from '../../src/webrtc/signal-messages.js';
+import { SIGNAL_MAX_MESSAGE_BYTES } from '../../src/webrtc/constants.js';
+import { decodeSignalMessage, encodeSignalMessage } from '../../src/webrtc/signal-messages.js';
 import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
-import { HOSTILE_NUMBERS, HOSTILE_STRINGS, SHAPE_BUDGET_BYTES, STRUCTURAL_SHAPES, withDuplicateKey, withField } from './decoder-shapes.js';
+import { HOSTILE_NUMBERS, HOSTILE_STRINGS, rawStr, SHAPE_BUDGET_BYTES, STRUCTURAL_SHAPES, withDuplicateKey, withField } from './decoder-shapes.js';
 
 const ID_A = 'a'.repeat(40);
 const ID_B = 'b'.repeat(40);
@@ -245,6 +246,57 @@ describe('decoder sweep: what a refusal says', () => {
       for (const value of [HOSTILE_TEXT, [HOSTILE_TEXT], { [HOSTILE_TEXT]: 1 }]) {
         const result = attempt(decoder, encodeMessage({ ...decoder.valid, [field]: value }));
         if ('message' in result) expect(result.message, `${decoder.name}: ${field} = ${JSON.stringify(value)}`).not.toMatch(UNPRINTABLE);
+      }
+    }
+  });
+});
+
+describe('decoder sweep: what a relay passes on decodes at the next hop', () => {
+  /** Each agent that re-encodes what it decoded, with how it passes a message on. */
+  const chat = DECODERS[3]!.valid;
+  const announcement = DECODERS[4]!.valid;
+  const signal = { type: 'signal', from: ID_A, to: ID_B };
+  const FORWARDERS = [
+    {
+      name: 'chat',
+      decode: (bytes: Uint8Array) => decodeChatMessage(bytes),
+      texts: { name: (raw: number[]) => withField(chat, 'name', raw), text: (raw: number[]) => withField(chat, 'text', raw) },
+      forward: (m: ReturnType<typeof decodeChatMessage>) => encodeChatMessage({ ...m, hops: m.hops + 1 }),
+      cap: MAX_CHAT_MESSAGE_BYTES,
+    },
+    {
+      name: 'topology',
+      decode: (bytes: Uint8Array) => decodeAnnouncement(bytes),
+      texts: { moniker: (raw: number[]) => withField(announcement, 'moniker', raw) },
+      forward: (m: ReturnType<typeof decodeAnnouncement>) => encodeAnnouncement({ ...m, hops: m.hops + 1 }),
+      cap: MAX_ANNOUNCEMENT_BYTES,
+    },
+    {
+      name: 'signal',
+      decode: (bytes: Uint8Array) => decodeSignalMessage(bytes),
+      texts: { sdp: (raw: number[]) => withField(signal, 'data', [...withField({ type: 'offer' }, 'sdp', raw)]) },
+      forward: (m: ReturnType<typeof decodeSignalMessage>) => encodeSignalMessage(m),
+      cap: SIGNAL_MAX_MESSAGE_BYTES,
+    },
+  ] as const;
+  /** Text that grows when replaced or re-encoded: one-byte controls (U+FFFD is 3 bytes), invalid UTF-8. */
+  const growing = (bytes: number): { name: string; raw: number[] }[] => [
+    { name: `${bytes} one-byte controls`, raw: rawStr(new Array<number>(bytes).fill(0x01)) },
+    { name: `${bytes} C1 controls`, raw: rawStr(new Array<number>(bytes >> 1).fill(0).flatMap(() => [0xc2, 0x9b])) },
+    { name: `${bytes} invalid bytes`, raw: rawStr(new Array<number>(bytes).fill(0xff)) },
+  ];
+
+  it.each(FORWARDERS)('$name: whatever it takes, what it passes on (within the channel capacity) its next hop takes too', ({ name, decode, texts, forward, cap }) => {
+    const decoder = { ...DECODERS[0]!, decode };
+    for (const [field, build] of Object.entries(texts) as [string, (raw: number[]) => Uint8Array][]) {
+      for (const size of [22, 64, 340, 1000, 5460]) {
+        for (const text of growing(size)) {
+          const result = attempt(decoder, build(text.raw));
+          if ('code' in result) continue;
+          const passed = (forward as (m: unknown) => Uint8Array)(result.value);
+          if (passed.length > cap) continue; // not passed on: the agents check the peer's capacity first
+          expect(attempt(decoder, passed), `${name}: ${field} = ${text.name}, passed on`).toHaveProperty('value');
+        }
       }
     }
   });
