@@ -12,11 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ChatCh } from '../../demo/agents/chat.js';
+import { TopologyCh } from '../../demo/agents/topology.js';
 import type { StartedInfo } from '../../demo/node-runner.js';
+import { encodeMessage } from '../../src/wire/codec.js';
 import { waitFor } from '../helpers/wait.js';
 import { STRUCTURAL_SHAPES } from './decoder-shapes.js';
 import { addressOf, attack, CHANNELS, cutAsTold, expectHonestTraffic, NETWORK, startRelayNode, stopRelayNodes } from './decoder-sweep-scene.js';
-import { recordProcessFaults, stopHostileNodes, type Victim } from './harness.js';
+import { attackerChannels, connectAttacker, recordProcessFaults, stopHostileNodes, type Victim } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** tsx compiles the CLI on start: slow on a loaded 2-core machine. */
@@ -63,7 +66,7 @@ async function statusPeers(relay: RelayProcess): Promise<string[]> {
 }
 
 describe('decoder sweep against `meshlink node` (child process)', { timeout: 180_000 }, () => {
-  it('every structural shape on every decoding channel, over TCP and ws: the attacker is told its refusal, the relay stays up and relays', async () => {
+  it('every structural shape on every decoding channel, over TCP and ws: the attacker is told its refusal, the relay stays up and relays, and what it passes on of a stranger\'s text its neighbours take', async () => {
     const faults = recordProcessFaults();
     const relay = await startRelayProgram();
     const [tcp, ws] = [addressOf(relay.started.listen, 'tcp'), addressOf(relay.started.listen, 'ws')];
@@ -79,7 +82,20 @@ describe('decoder sweep against `meshlink node` (child process)', { timeout: 180
 
     expect(relay.exited(), 'the relay process is up').toBe(false);
     await expectHonestTraffic(two, one, 1);
-    expect(await statusPeers(relay)).toEqual([one.sw.nodeId, two.sw.nodeId].sort());
+
+    // Within every limit, but each control character becomes 3 bytes of U+FFFD when the relay passes it on.
+    const cuts: string[] = [];
+    for (const node of [one, two]) node.sw.on('peer:disconnected', ({ reason }) => void cuts.push(String(reason?.message)));
+    const heard: string[] = [];
+    two.chat.onMessage((message) => void heard.push(message.origin));
+    const sender = await connectAttacker(victim, { channels: attackerChannels([ChatCh, TopologyCh]) });
+    const controls = '\u0001'.repeat(22);
+    await sender.peer.send(ChatCh, encodeMessage({ id: new Uint8Array(16).fill(9), origin: sender.id, name: controls, text: `${'\u0007'.repeat(340)}!`, hops: 0 }));
+    await sender.peer.send(TopologyCh, encodeMessage({ origin: sender.id, seq: Date.now(), moniker: controls, kind: 'node', hops: 0, links: [] }));
+    await waitFor(() => heard.includes(sender.id), 5000, 'the chat message crosses the relay');
+    await expectHonestTraffic(one, two, 2);
+    expect(cuts, 'the honest nodes keep the relay').toEqual([]);
+    expect(await statusPeers(relay)).toEqual([one.sw.nodeId, two.sw.nodeId, sender.id].sort());
     expect(relay.stderr(), 'nothing on the relay stderr').toBe('');
     faults.stop();
     expect(faults.faults, 'uncaught exceptions / unhandled rejections here').toEqual([]);
