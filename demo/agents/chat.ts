@@ -92,7 +92,10 @@ export function decodeChatMessage(bytes: Uint8Array, peerId?: string): ChatWireM
   if (typeof text !== 'string' || text.length === 0) return bad('text is not a non-empty string');
   if (!Number.isInteger(hops) || (hops as number) < 0 || (hops as number) >= MAX_CHAT_HOPS) return bad(`hops must be 0..${MAX_CHAT_HOPS - 1}`);
   // Shown by the page and printed by `npm start`: no control or bidi characters (passed on as replaced).
-  return { id, origin, name: peerText(name), text: peerText(text), hops: hops as number };
+  // A replacement (U+FFFD, 3 bytes) can be longer than what it replaced: cut back to the limits this
+  // decoder enforces, or the next node refuses what we pass on and cuts us (a stranger's 22 one-byte
+  // controls in a name made every neighbour of an honest relay cut it).
+  return { id, origin, name: truncateUtf8(peerText(name), MAX_MONIKER_BYTES), text: truncateUtf8(peerText(text), MAX_CHAT_TEXT_BYTES), hops: hops as number };
 }
 
 /** A message as the page shows it. */

@@ -76,8 +76,9 @@ export function decodeAnnouncement(bytes: Uint8Array, peerId?: string): Announce
     seen.add(peer);
     parsed.push({ peer, transport: transport as LinkTransport });
   }
-  // The page draws the moniker: control and bidi characters come out as U+FFFD (and are passed on so).
-  return { origin, seq: seq as number, moniker: peerText(moniker), kind: kind as NodeKind, hops: hops as number, links: parsed };
+  // The page draws the moniker: control and bidi characters come out as U+FFFD (and are passed on so),
+  // cut back to MAX_MONIKER_BYTES: three bytes each, they would have the next node refuse the announcement.
+  return { origin, seq: seq as number, moniker: truncateUtf8(peerText(moniker), MAX_MONIKER_BYTES), kind: kind as NodeKind, hops: hops as number, links: parsed };
 }
 
 /** The longest prefix of `text` that fits in `maxBytes` of UTF-8, without splitting a character. */

@@ -1,5 +1,6 @@
 import { ProtocolError } from '../errors.js';
 import { parseAddress } from '../transport/address.js';
+import { printable } from '../util/printable.js';
 import { decodeMessageRawStrings, encodeMessage, utf8Text } from '../wire/codec.js';
 import { resolveDecodeLimits } from '../wire/config.js';
 import { PEX_MAX_ADDRESS_CHARS, PEX_MAX_ADDRESSES_PER_RESPONSE, PEX_MAX_MESSAGE_BYTES } from './constants.js';
@@ -68,7 +69,8 @@ export function decodePexMessage(bytes: Uint8Array, peerId?: string): PexMessage
         return { type: 'pexResponse', addresses };
       }
       default:
-        return fail(type === undefined ? 'missing type' : `unknown type "${type.slice(0, 40)}"`);
+        // The peer's words reach reason.message, which apps print: printable, as a close reason's are.
+        return fail(type === undefined ? 'missing type' : `unknown type "${printable(type.slice(0, 40))}"`);
     }
   } catch (error) {
     throw error instanceof ProtocolError && peerId !== undefined ? error.withPeer(peerId) : error;
