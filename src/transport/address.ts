@@ -46,7 +46,9 @@ export function parseAddress(text: string): PeerAddress {
   if (text.length > MAX_ADDRESS_LENGTH) invalidAddress(text, `longer than ${MAX_ADDRESS_LENGTH} characters`);
   // Addresses come from peers (NodeInfo, PEX) and end up in apps' logs and in other peers' books: no
   // dialable address holds a space or a control character (a ws path or memory name otherwise could).
-  if (/[\s\p{Cc}\p{Cf}]/u.test(text)) invalidAddress(text, 'a space or control character');
+  // A lone surrogate is no character at all: re-encoded (msgpack, JSON, a log) it turns into U+FFFD, a
+  // different address than the one the peer gave.
+  if (/[\s\p{Cc}\p{Cf}\p{Cs}]/u.test(text)) invalidAddress(text, 'a space, a control character or a lone surrogate');
   const schemeEnd = text.indexOf('://');
   if (schemeEnd <= 0) invalidAddress(text, 'missing "<protocol>://"');
   const protocol = text.slice(0, schemeEnd).toLowerCase();

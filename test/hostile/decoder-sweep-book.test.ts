@@ -3,9 +3,10 @@
  * Over real TCP, a liar answers a createNode's PEX requests with addresses that are valid but as odd as
  * a peer may make them (a 1,023-character path, 400 two-byte characters, 120 query parameters, keys
  * named __proto__ and constructor, escaped NUL and lone-surrogate bytes, an IDN, IPv6, webrtc via, upper
- * case ids), and claims a ws address with a lone surrogate in its NodeInfo (msgpack's decoder lets one
- * through there). The node stops (its book saved in its home by FileStorage), starts again from the
- * same home, and must hold the same entries, with no warning and nothing skipped.
+ * case ids), and claims a ws address with two- and four-byte characters in its path in its NodeInfo
+ * (one with a lone surrogate is dropped there: test/switch/node-info.test.ts). The node stops (its book
+ * saved in its home by FileStorage), starts again from the same home, and must hold the same entries,
+ * with no warning and nothing skipped.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,7 +62,7 @@ async function startVictim(at: string, warnings: string[]): Promise<{ sw: Switch
 it('a book grown from odd but valid peer addresses reloads whole from its file', async () => {
   home = await mkdtemp(join(tmpdir(), 'meshlink-book-sweep-'));
   const liarKey = (await import('../../src/crypto/keys.js')).generateNodeKey();
-  const claimed = `ws://${liarKey.nodeId}@${publicHost(30)}:80/\ud800`;
+  const claimed = `ws://${liarKey.nodeId}@${publicHost(30)}:80/\u00e9\u{1F600}`;
   const liar = await startPexNode({
     identity: liarKey,
     transports: [tcpTransport()],

@@ -23,6 +23,13 @@ describe('NodeInfo', () => {
     expect(info.listenAddresses).toEqual(base.listenAddresses);
   });
 
+  it('drops a listen address holding a lone surrogate (re-encoded it becomes U+FFFD, another address), keeping its pairs', () => {
+    const lone = `ws://${id}@1.2.3.4:80/a\ud800`;
+    const paired = `ws://${id}@1.2.3.4:80/a\u{1F600}`;
+    const info = parseNodeInfo({ ...base, listenAddresses: [...base.listenAddresses, lone, `ws://${id}@1.2.3.4:80/\udc00b`, paired] });
+    expect(info.listenAddresses).toEqual([...base.listenAddresses, normalizeAddress(paired)]);
+  });
+
   it.each([
     ['not a map', 'hello'],
     ['bad id', { ...base, id: 'xyz' }],
