@@ -132,6 +132,32 @@ describe('MemoryBudget', () => {
       expect(budget.heldBytes).toBeLessThanOrEqual(budget.limitBytes);
     });
 
+    it('counts a trickle as stalled: 1 byte a second, or 10 KiB a second against 0.8 MiB held', () => {
+      const clock = { ms: 0 };
+      const budget = new MemoryBudget(4 * MiB, () => clock.ms);
+      const cuts: string[] = [];
+      const reader = connection(budget, cuts, 'reader');
+      reader.charge(MiB);
+      const bytes = connection(budget, cuts, 'byte');
+      const kibs = connection(budget, cuts, '10kib');
+      bytes.charge(0.8 * MiB);
+      kibs.charge(0.8 * MiB);
+      for (; clock.ms < 30_000; clock.ms += 150) {
+        reader.release(64 * KiB);
+        reader.charge(64 * KiB);
+        if (clock.ms % 1050 === 0) {
+          bytes.release(1);
+          bytes.charge(1);
+          kibs.release(10 * KiB);
+          kibs.charge(10 * KiB);
+        }
+      }
+      expect(kibs.drainBytesPerSecond(clock.ms)).toBeGreaterThan(0);
+      // Connections holding a little less than the tricklers, that drain nothing: the tricklers go first.
+      for (const name of ['a1', 'a2', 'a3', 'a4']) connection(budget, cuts, name).charge(0.7 * MiB);
+      expect(cuts).toEqual(['byte', '10kib']);
+    });
+
     it('cuts the reader once it has stopped draining for the span, holding the most', () => {
       const { budget, cuts, clock } = withDrainingReader(4 * MiB);
       clock.ms += 30_000;
