@@ -1,22 +1,33 @@
 /** Windows in which a connection's drain is counted. */
 export const DRAIN_WINDOW_MS = 2 * 1000;
 /**
- * A connection's pace is measured over this many windows (the current one included), 20 s. Over TCP a
- * slow reader's drain reaches us in bursts: its receive window opens in steps of a MiB or more, every few
- * seconds (measured on loopback: a reader taking 430 KiB/s drained our queue by ~1.5 MiB every ~4 s,
- * nothing in between), so the span must hold several of them.
+ * A connection's pace is measured over this many windows (the current one included): 60 s. Over TCP
+ * a slow reader's drain reaches us in steps: a receiver whose buffer is more than half full advertises
+ * no room, so its window reopens by about half its buffer at a time (measured on loopback: ~1.6 MiB
+ * every ~4 s for a reader taking 430 KiB/s, every ~16 s at 100 KiB/s, nothing in between). The span
+ * must hold several such steps.
  */
-export const DRAIN_WINDOWS = 10;
+export const DRAIN_WINDOWS = 30;
+/**
+ * Windows left out of the pace: the largest ones. A peer that reads nothing still takes, at once, what
+ * the socket buffers absorb (its receive buffer when data first flows to it, ours as it grows later: a
+ * few hundred KiB to several MiB each), and those bursts must not pass for reading. A reader's drain
+ * comes back step after step.
+ */
+export const DRAIN_WINDOWS_LEFT_OUT = 2; // bytesPerSecond keeps the two largest
+/**
+ * The least time a pace is spread over: a young connection's few windows are not extrapolated (a burst
+ * the largest windows did not catch would pass for a fast pace).
+ */
+export const DRAIN_MIN_SPAN_MS = 12 * 1000;
 
 /**
  * How fast a connection gives back the memory it holds (messages the socket took from its queues,
- * receives that settled, held chunks its reader took): bytes per window over the last DRAIN_WINDOWS
- * windows of DRAIN_WINDOW_MS, its LARGEST WINDOW LEFT OUT. A peer that reads nothing still takes at once
- * what its socket buffers (and ours) absorb when data first flows to it, a few hundred KiB to several
- * MiB, and that one burst must not pass for reading: a reader's drain comes back window after window.
- * Spreading such a burst over several windows takes a peer that holds it in receive buffers of its
- * own, memory it pays for as a reader pays in reading. Bounded: a fixed ring of counters, no timers;
- * the caller passes the clock. Windows count from the first drain.
+ * receives that settled, held chunks its reader took): bytes per second over the last DRAIN_WINDOWS
+ * windows of DRAIN_WINDOW_MS, its DRAIN_WINDOWS_LEFT_OUT largest windows left out. Spreading bursts
+ * over more windows than that takes a peer that holds them in receive buffers of its own, memory it
+ * pays for as a reader pays in reading. Bounded: a fixed ring of counters, no timers; the caller
+ * passes the clock. Windows count from the first drain.
  */
 export class DrainMeter {
   /** Bytes drained in window `w` at `windows[w % DRAIN_WINDOWS]`, for the DRAIN_WINDOWS windows up to `index`. */
@@ -40,20 +51,27 @@ export class DrainMeter {
   }
 
   /**
-   * Bytes per second drained over the DRAIN_WINDOWS windows up to `nowMs`, leaving out the largest
-   * one: (sum − largest) / ((DRAIN_WINDOWS − 1) × DRAIN_WINDOW_MS). A connection younger than that
-   * counts its missing windows as drained nothing.
+   * Bytes per second drained over the DRAIN_WINDOWS windows up to `nowMs`, the largest left out: what
+   * the other windows drained over the time they cover (at least DRAIN_MIN_SPAN_MS).
    */
   bytesPerSecond(nowMs: number): number {
-    const oldest = Math.max(this.windowAt(nowMs), this.index) - DRAIN_WINDOWS + 1;
+    const current = Math.max(this.windowAt(nowMs), this.index);
+    const oldest = Math.max(current - DRAIN_WINDOWS + 1, this.index - DRAIN_WINDOWS + 1, 0);
     let sum = 0;
+    // The two largest windows (DRAIN_WINDOWS_LEFT_OUT), largest first.
     let largest = 0;
-    for (let window = Math.max(oldest, this.index - DRAIN_WINDOWS + 1, 0); window <= this.index; window++) {
+    let second = 0;
+    for (let window = oldest; window <= this.index; window++) {
       const bytes = this.windows[window % DRAIN_WINDOWS]!;
       sum += bytes;
-      if (bytes > largest) largest = bytes;
+      if (bytes > largest) {
+        second = largest;
+        largest = bytes;
+      } else if (bytes > second) second = bytes;
     }
-    return ((sum - largest) * 1000) / ((DRAIN_WINDOWS - 1) * DRAIN_WINDOW_MS);
+    const coveredMs = Math.min(Math.max(0, nowMs - this.originMs), DRAIN_WINDOWS * DRAIN_WINDOW_MS);
+    const spanMs = Math.max(coveredMs - DRAIN_WINDOWS_LEFT_OUT * DRAIN_WINDOW_MS, DRAIN_MIN_SPAN_MS);
+    return ((sum - largest - second) * 1000) / spanMs;
   }
 
   private windowAt(nowMs: number): number {

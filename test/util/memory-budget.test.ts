@@ -160,7 +160,7 @@ describe('MemoryBudget', () => {
 
     it('cuts the reader once it has stopped draining for the span, holding the most', () => {
       const { budget, cuts, clock } = withDrainingReader(4 * MiB);
-      clock.ms += 30_000;
+      clock.ms += 70_000;
       for (const name of ['a1', 'a2', 'a3', 'a4']) connection(budget, cuts, name).charge(0.8 * MiB);
       expect(cuts[0]).toBe('reader');
     });
