@@ -75,7 +75,8 @@ export interface SwitchOptions {
   /**
    * Bytes all connections together may hold on their peers' behalf: what a page's WebSocket or data
    * channel holds while paused, async receives in flight, send queues (a message of 16 KiB or more queued
-   * for several peers counted once). Past it the connection holding the most is cut with ProtocolError
+   * for several peers counted once). Past it the connection holding the most that is not moving (what
+   * its cut frees, weighed by how slowly it has drained lately) is cut with ProtocolError
    * ERR_RATE_LIMIT, never one holding little. @default 64 MiB, or twice what one connection may hold
    * at its bounds if that is more (channels given large send queues)
    */

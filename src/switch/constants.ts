@@ -52,7 +52,8 @@ export const MAX_ASYNC_RECEIVE_BYTES_PER_PEER = 4 * 1024 * 1024;
  * and send queues (1 MiB a channel a peer; a message of 16 KiB or more queued for many peers counted
  * once). Each of those bounds multiplied by every peer and pending link (58 + 64 by default): peers
  * filling theirs made a node hold 58 × 4 MiB in each. Past this total the connection holding the most
- * is cut (ERR_RATE_LIMIT). The default grows to twice one connection's bounds (see peerMemoryBudgetBytes).
+ * that is not moving (weighed by how slowly it drains: MemoryBudget) is cut (ERR_RATE_LIMIT). The
+ * default grows to twice one connection's bounds (see peerMemoryBudgetBytes).
  */
 export const DEFAULT_PEER_MEMORY_BUDGET_BYTES = 64 * 1024 * 1024;
 /**

@@ -55,7 +55,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     super();
     this.options = resolveSwitchOptions(options);
     this.nodeId = this.options.identity.nodeId;
-    this.memory = new MemoryBudget(peerMemoryBudgetBytes(this.options, 0));
+    this.memory = new MemoryBudget(peerMemoryBudgetBytes(this.options, 0), () => this.options.clock.now());
     this.listenAddresses = new ListenAddresses(this.nodeId);
     this.bans = new BanList(() => this.options.clock.now());
     this.agents = new AgentRegistry((agent, error) => this.emit('agent:error', { agent, error }));

@@ -1,4 +1,5 @@
 import { ProtocolError } from '../errors.js';
+import { DrainMeter } from './drain-meter.js';
 
 /**
  * What one connection's pools charge for the memory they hold on its peer's behalf: a MessageLink's
@@ -43,16 +44,45 @@ export const UNMETERED: MemoryAccount = Object.freeze({
 export const SHARED_MESSAGE_MIN_BYTES = 16 * 1024;
 
 /**
+ * A connection that would take this long or longer to give back what its cut frees, at the pace it
+ * drained recently (see DrainMeter), counts as stalled: ranked by all it frees. One draining faster
+ * counts for that share of it (drain time / horizon). A peer reading 1 byte a second is stalled; one
+ * reading 20 KiB/s with 1 MiB queued counts for ~0.85 of it, at 100 KiB/s ~0.17.
+ */
+export const STALL_HORIZON_MS = 60 * 1000;
+/**
+ * However fast a connection drains, it counts for at least this share of what its cut frees: a peer
+ * holding little that is stalled (an agent's receive taking its time) is not cut before one holding
+ * 8 times as much, however fast that one drains, and each cut still frees a fair share of what is held.
+ */
+export const MIN_DRAINING_WEIGHT = 1 / 8;
+/**
+ * Bytes given back are stamped into the drain windows once this many have gathered: a clock read per
+ * message released (~60 ns) is a fifth of sending a small one. A connection's drain is then counted
+ * up to 16 KiB late (and never more than it drained).
+ */
+export const DRAIN_STAMP_BYTES = 16 * 1024;
+
+/**
  * One budget for the memory every connection of a Switch holds on its peer's behalf (MemoryAccount).
  * The per-connection bounds stay as they were; what they multiplied by (every peer and pending link,
  * 58 + 64 of them by default) is capped here. When a charge takes the node-wide total past
- * `limitBytes`, the connection holding the MOST on its own is cut (`onCut`, ProtocolError ERR_RATE_LIMIT),
- * and the next most after it while the total is still over: never the one charging unless it holds the
- * most, and never by pausing everyone, so a peer holding little keeps going while an attacker's
- * connections that fill their bounds are the ones that pay. "On its own": what its cut frees, so a
- * shared message counts only for a connection that is the last to queue it. Ranked by all it queues, a
- * broadcast backlog made every honest peer holding it "the largest" in turn, and each cut freed nothing
- * while the others still queued it: attackers over the limit got every one of them cut, and kept theirs.
+ * `limitBytes`, the connection holding the MOST THAT IS NOT MOVING is cut (`onCut`, ProtocolError
+ * ERR_RATE_LIMIT), and the next after it while the total is still over: never the one charging unless
+ * it ranks first, and never by pausing everyone, so a peer holding little keeps going while an
+ * attacker's connections that fill their bounds are the ones that pay.
+ *
+ * "Holding": what its cut frees, so a shared message counts only for a connection that is the last to
+ * queue it. Ranked by all it queues, a broadcast backlog made every honest peer holding it "the
+ * largest" in turn, and each cut freed nothing while the others still queued it: attackers over the
+ * limit got every one of them cut, and kept theirs.
+ *
+ * "Not moving": weighed by how long the connection would take to give that back at the pace it has
+ * kept up recently (STALL_HORIZON_MS, MIN_DRAINING_WEIGHT, DrainMeter). Ranked by size alone, an honest
+ * slow reader whose queue stays full of distinct data was cut for attackers whose many connections
+ * each held a little less and read nothing. A peer must really drain, window after window, to count
+ * as draining; one that does is ranked below stalled ones holding more than (its drain time /
+ * horizon) of what it holds.
  *
  * A cut connection's own bytes are written off at once (its pools drop them as it closes, but a link
  * that tells the peer why lingers up to 2 s); shared messages are released by its queues as it closes.
@@ -67,7 +97,11 @@ export class MemoryBudget {
   cuts = 0;
 
   /** The limit may be set until the first charge (a Switch sizes its default at start). */
-  constructor(public limitBytes: number) {}
+  constructor(
+    public limitBytes: number,
+    /** @internal Milliseconds, for the drain windows. */
+    readonly now: () => number = Date.now,
+  ) {}
 
   /** Bytes held node-wide: every account's own bytes, plus each queued shared message once. */
   get heldBytes(): number {
@@ -117,33 +151,53 @@ export class MemoryBudget {
   }
 
   /**
-   * Cuts the connections holding the most on their own (what a cut frees) until the total is back within
-   * the limit; among equals, and when no cut alone frees anything, the one holding the most in all. A
-   * scan over the accounts holding anything (≤ peers + pending links) and their queued shared messages
-   * (≤ 64 a channel at 1 MiB), only when over the limit.
+   * Cuts the connections holding the most that is not moving (what a cut frees, weighed by how long it
+   * would take to drain: `stuckBytes`) until the total is back within the limit; among equals, the one
+   * freeing the most, then the one holding the most in all (when no cut alone frees anything). A scan
+   * over the accounts holding anything (≤ peers + pending links) and their queued shared messages
+   * (≤ 64 a channel at 1 MiB), only when over the limit; one clock read.
    */
   private cutLargest(): void {
+    const now = this.now();
     while (this.totalBytes > this.limitBytes) {
       let largest: BudgetAccount | undefined;
+      let largestStuck = 0;
       let largestFrees = 0;
       for (const account of this.holders) {
         const frees = account.freeableBytes();
-        if (largest === undefined || frees > largestFrees || (frees === largestFrees && account.heldBytes > largest.heldBytes)) {
+        const stuck = stuckBytes(frees, account.drainBytesPerSecond(now));
+        if (
+          largest === undefined ||
+          stuck > largestStuck ||
+          (stuck === largestStuck && (frees > largestFrees || (frees === largestFrees && account.heldBytes > largest.heldBytes)))
+        ) {
           largest = account;
+          largestStuck = stuck;
           largestFrees = frees;
         }
       }
       if (largest === undefined) return;
       this.cuts++;
+      const drain = Math.round(largest.drainBytesPerSecond(now));
       largest.cut(
         new ProtocolError(
           'ERR_RATE_LIMIT',
-          `Held ${largest.heldBytes} bytes for this peer, the most of any, when the node's ${this.limitBytes}-byte memory budget for peers ran out`,
-          { detail: { heldBytes: largest.heldBytes, budgetBytes: this.limitBytes } },
+          `Held ${largest.heldBytes} bytes for this peer (draining ${drain} B/s), the most of any once weighed by how slowly it drains, when the node's ${this.limitBytes}-byte memory budget for peers ran out`,
+          { detail: { heldBytes: largest.heldBytes, drainBytesPerSecond: drain, budgetBytes: this.limitBytes } },
         ),
       );
     }
   }
+}
+
+/**
+ * What cutting a connection is worth: the bytes it frees, weighed by how long it would take to give
+ * them back at `drainBytesPerSecond` (1 at STALL_HORIZON_MS or more, never below MIN_DRAINING_WEIGHT).
+ */
+export function stuckBytes(frees: number, drainBytesPerSecond: number): number {
+  if (frees <= 0) return 0;
+  const drainMs = drainBytesPerSecond > 0 ? (frees * 1000) / drainBytesPerSecond : Infinity;
+  return frees * Math.min(1, Math.max(MIN_DRAINING_WEIGHT, drainMs / STALL_HORIZON_MS));
 }
 
 /** A connection's MemoryAccount in a MemoryBudget. */
@@ -154,6 +208,10 @@ export class BudgetAccount implements MemoryAccount {
   private sharedQueued: Map<Uint8Array, number> | undefined;
   private isCut = false;
   private drop: (() => void) | undefined;
+  /** Bytes given back not yet stamped into `drain` (see DRAIN_STAMP_BYTES). */
+  private unstampedBytes = 0;
+  /** How fast it has given bytes back; made at the first stamp (an idle connection has none). */
+  private drain: DrainMeter | undefined;
 
   constructor(
     private readonly budget: MemoryBudget,
@@ -173,6 +231,11 @@ export class BudgetAccount implements MemoryAccount {
     return bytes;
   }
 
+  /** @internal The pace at which it gave bytes back lately (see DrainMeter). */
+  drainBytesPerSecond(nowMs: number): number {
+    return this.drain?.bytesPerSecond(nowMs) ?? 0;
+  }
+
   get wasCut(): boolean {
     return this.isCut;
   }
@@ -187,6 +250,7 @@ export class BudgetAccount implements MemoryAccount {
   release(bytes: number): void {
     if (this.isCut || bytes <= 0) return;
     this.ownBytes -= bytes;
+    this.drained(bytes);
     this.budget.remove(this, bytes);
   }
 
@@ -202,6 +266,7 @@ export class BudgetAccount implements MemoryAccount {
   releaseShared(message: Uint8Array): void {
     if (message.length < SHARED_MESSAGE_MIN_BYTES) return this.release(message.length);
     this.sharedBytes -= message.length;
+    this.drained(message.length);
     const queues = this.sharedQueued?.get(message) ?? 0;
     if (queues > 1) this.sharedQueued!.set(message, queues - 1);
     else this.sharedQueued?.delete(message);
@@ -210,6 +275,15 @@ export class BudgetAccount implements MemoryAccount {
 
   whenCut(drop: () => void): void {
     this.drop = drop;
+  }
+
+  /** `bytes` were given back: counted towards its drain, one clock read per DRAIN_STAMP_BYTES. */
+  private drained(bytes: number): void {
+    this.unstampedBytes += bytes;
+    if (this.unstampedBytes < DRAIN_STAMP_BYTES) return;
+    const now = this.budget.now();
+    (this.drain ??= new DrainMeter(now)).add(this.unstampedBytes, now);
+    this.unstampedBytes = 0;
   }
 
   /**

@@ -1,7 +1,7 @@
 /** MemoryBudget: the node-wide sum of what connections hold, and who is cut when it runs out. */
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
-import { MemoryBudget, SHARED_MESSAGE_MIN_BYTES, type BudgetAccount } from '../../src/util/memory-budget.js';
+import { MemoryBudget, MIN_DRAINING_WEIGHT, SHARED_MESSAGE_MIN_BYTES, stuckBytes, STALL_HORIZON_MS, type BudgetAccount } from '../../src/util/memory-budget.js';
 
 /** An account whose cut releases what it holds, as a closing connection's pools do. */
 function connection(budget: MemoryBudget, cuts: string[], name: string): BudgetAccount {
@@ -99,5 +99,86 @@ describe('MemoryBudget', () => {
     account.charge(11);
     expect(order).toEqual(['drop', 'close']);
     expect(account.wasCut).toBe(true);
+  });
+
+  describe('who drains', () => {
+    const KiB = 1024;
+    const MiB = 1024 * KiB;
+
+    /** A budget on a clock the test moves, and an honest slow reader holding 1 MiB that drains 64 KiB every 150 ms for 20 s. */
+    function withDrainingReader(limit: number): { budget: MemoryBudget; cuts: string[]; reader: BudgetAccount; clock: { ms: number } } {
+      const clock = { ms: 0 };
+      const budget = new MemoryBudget(limit, () => clock.ms);
+      const cuts: string[] = [];
+      const reader = connection(budget, cuts, 'reader');
+      reader.charge(MiB);
+      for (; clock.ms < 20_000; clock.ms += 150) {
+        reader.release(64 * KiB);
+        reader.charge(64 * KiB);
+      }
+      return { budget, cuts, reader, clock };
+    }
+
+    it('cuts connections that drain nothing before a reader holding more that drains', () => {
+      const { budget, cuts } = withDrainingReader(4 * MiB);
+      // Six attackers each hold 0.8 MiB and give nothing back (one of them took a burst first: its
+      // socket buffers filling). Ranked by size alone, the reader was cut first.
+      const attackers = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'].map((name) => connection(budget, cuts, name));
+      attackers[0]!.charge(4 * MiB - 2 * MiB);
+      attackers[0]!.release(4 * MiB - 2 * MiB);
+      for (const attacker of attackers) attacker.charge(0.8 * MiB);
+      expect(cuts).not.toContain('reader');
+      expect(cuts.length).toBeGreaterThan(0);
+      expect(budget.heldBytes).toBeLessThanOrEqual(budget.limitBytes);
+    });
+
+    it('counts a trickle as stalled: 1 byte a second, or 10 KiB a second against 0.8 MiB held', () => {
+      const clock = { ms: 0 };
+      const budget = new MemoryBudget(4 * MiB, () => clock.ms);
+      const cuts: string[] = [];
+      const reader = connection(budget, cuts, 'reader');
+      reader.charge(MiB);
+      const bytes = connection(budget, cuts, 'byte');
+      const kibs = connection(budget, cuts, '10kib');
+      bytes.charge(0.8 * MiB);
+      kibs.charge(0.8 * MiB);
+      for (; clock.ms < 30_000; clock.ms += 150) {
+        reader.release(64 * KiB);
+        reader.charge(64 * KiB);
+        if (clock.ms % 1050 === 0) {
+          bytes.release(1);
+          bytes.charge(1);
+          kibs.release(10 * KiB);
+          kibs.charge(10 * KiB);
+        }
+      }
+      expect(kibs.drainBytesPerSecond(clock.ms)).toBeGreaterThan(0);
+      // Connections holding a little less than the tricklers, that drain nothing: the tricklers go first.
+      for (const name of ['a1', 'a2', 'a3', 'a4']) connection(budget, cuts, name).charge(0.7 * MiB);
+      expect(cuts).toEqual(['byte', '10kib']);
+    });
+
+    it('cuts the reader once it has stopped draining for the span, holding the most', () => {
+      const { budget, cuts, clock } = withDrainingReader(4 * MiB);
+      clock.ms += 70_000;
+      for (const name of ['a1', 'a2', 'a3', 'a4']) connection(budget, cuts, name).charge(0.8 * MiB);
+      expect(cuts[0]).toBe('reader');
+    });
+
+    it('does not cut a stalled peer holding little before one holding 8 times as much, however fast that one drains', () => {
+      const { budget, cuts } = withDrainingReader(MiB + 200 * KiB);
+      connection(budget, cuts, 'little').charge(100 * KiB);
+      connection(budget, cuts, 'more').charge(120 * KiB);
+      expect(cuts).toEqual(['reader']);
+    });
+
+    it('weighs what a cut frees by how long it would take to drain', () => {
+      expect(stuckBytes(MiB, 0)).toBe(MiB);
+      expect(stuckBytes(MiB, 1)).toBe(MiB); // a byte a second: stalled
+      expect(stuckBytes(MiB, MiB / (STALL_HORIZON_MS / 1000))).toBe(MiB);
+      expect(stuckBytes(MiB, (2 * MiB) / (STALL_HORIZON_MS / 1000))).toBe(MiB / 2);
+      expect(stuckBytes(MiB, 100 * MiB)).toBe(MiB * MIN_DRAINING_WEIGHT);
+      expect(stuckBytes(0, 0)).toBe(0);
+    });
   });
 });
