@@ -14,6 +14,7 @@ import {
   SIGNAL_SEND_MAX_WAIT_MS,
   SIGNAL_SEND_PACE_SHARE,
 } from '../../src/webrtc/constants.js';
+import { MAX_ANNOUNCED_MESSAGE_RATE } from '../../src/switch/node-info.js';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
 import { signalLimitsOf } from '../../src/webrtc/signal-limits.js';
 import type { SignalData } from '../../src/webrtc/signal-messages.js';
@@ -182,6 +183,14 @@ describe('announced signalling limits', () => {
 });
 
 describe('announced signalling limits over TCP', () => {
+  it('a node configured past what a NodeInfo may announce (2e6 a second, burst 5e6) announces the cap and connects (before: every handshake failed, ours and theirs)', async () => {
+    const generous = await node('tcp', 'generous', new SignalAgent({ ratePerSecond: 2e6, burstMessages: 5e6 }));
+    const plain = await node('tcp', 'plain', new SignalAgent());
+    const peer = await plain.dial(generous.addresses[0]!);
+    expect(peer.announcedRate(SIGNAL_CHANNEL_ID)).toEqual({ perSecond: MAX_ANNOUNCED_MESSAGE_RATE, burst: MAX_ANNOUNCED_MESSAGE_RATE });
+    expect((await generous.dial(plain.addresses[0]!)).id, 'and dials').toBe(plain.nodeId);
+  });
+
   it('a relay configured with a lower burst (60) keeps an honest neighbour answering eight offers through it at once: 112 signals at its pace (before: 75 at once, ERR_RATE_LIMIT)', async () => {
     const relay = await node('tcp', 'relay', new SignalAgent({ burstMessages: 60 }));
     const neighbourAgent = new SignalAgent();
