@@ -126,14 +126,17 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
 
 /**
  * Our NodeInfo's announced rates, from the channels whose agents declare them; none when no channel
- * does (a NodeInfo an older node built the same way).
+ * does (a NodeInfo an older node built the same way). Each at most MAX_ANNOUNCED_MESSAGE_RATE: peers
+ * refuse a NodeInfo past it, so an agent configured higher (a relay taking "any" rate, 2e6 a second)
+ * had every handshake fail, ours and theirs; announcing the cap says as much (peers bound it far lower).
  */
 export function announcedRates(channels: readonly ChannelDescriptor[]): Pick<NodeInfo, 'recvMessagesPerSecond' | 'recvMessageBursts'> {
   const both = (c: ChannelDescriptor): boolean => c.recvMessagesPerSecond !== undefined && c.recvMessageBurst !== undefined;
   if (!channels.some(both)) return {};
+  const announced = (value: number | undefined): number => Math.min(value!, MAX_ANNOUNCED_MESSAGE_RATE);
   return {
-    recvMessagesPerSecond: channels.map((c) => (both(c) ? c.recvMessagesPerSecond! : 0)),
-    recvMessageBursts: channels.map((c) => (both(c) ? c.recvMessageBurst! : 0)),
+    recvMessagesPerSecond: channels.map((c) => (both(c) ? announced(c.recvMessagesPerSecond) : 0)),
+    recvMessageBursts: channels.map((c) => (both(c) ? announced(c.recvMessageBurst) : 0)),
   };
 }
 

@@ -1,6 +1,8 @@
 import type { Peer } from '../switch/peer.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { SIGNAL_RELAY_ROUTES_PER_PEER } from './constants.js';
+import type { Pace } from './signal-pacer.js';
 
 /**
  * What a SignalAgent remembers per peer about who signals whom through it (kept in `peer.data`, so it
@@ -10,6 +12,7 @@ import { SIGNAL_RELAY_ROUTES_PER_PEER } from './constants.js';
 
 const RELAY_ROUTES = Symbol('signal-agent-relay-routes');
 const SIGNALLED_THROUGH = Symbol('signal-agent-signalled-through');
+const FORWARD_SHARES = Symbol('signal-agent-forward-shares');
 const SIGNALLED_THROUGH_PER_RELAY = 4 * SIGNAL_RELAY_ROUTES_PER_PEER;
 
 /**
@@ -25,6 +28,22 @@ export function takesRelayedFrom(target: Peer, from: string): boolean {
 /** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */
 export function rememberRoute(peer: Peer, to: string): void {
   remember(peer, RELAY_ROUTES, to, SIGNAL_RELAY_ROUTES_PER_PEER);
+}
+
+/**
+ * `from`'s share of what we forward to `target` (a peer we dialled: only nodes it signalled through us,
+ * at most its 16 routes), refilled to `now` at `pace` (what `target` takes from one peer, 3/4 of it);
+ * undefined while spent. Our forwarding to it has one lane, ten times that: nodes it dials through us
+ * (addresses we hand out) each sending what we take from them, flooding together, spent the lane, and
+ * the answers of its other negotiations through us were dropped. The caller spends the token.
+ */
+export function forwardShare(target: Peer, from: string, pace: Pace, now: number): TokenBucketState | undefined {
+  let shares = target.data.get(FORWARD_SHARES) as BoundedMap<string, TokenBucketState> | undefined;
+  if (shares === undefined) target.data.set(FORWARD_SHARES, (shares = new BoundedMap(SIGNAL_RELAY_ROUTES_PER_PEER)));
+  const share = shares.get(from) ?? fullBucket(pace.burst, now);
+  // The most recently heard senders keep theirs; one forgotten starts full (so does a route made anew).
+  shares.set(from, share);
+  return refillBucket(share, pace.burst, pace.ratePerMs, now) ? share : undefined;
 }
 
 /**

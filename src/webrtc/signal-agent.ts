@@ -19,10 +19,10 @@ import {
 import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './signal-messages.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
-import { systemClock } from '../util/clock.js';
-import { SignalPacer } from './signal-pacer.js';
+import { monotonicNow, systemClock } from '../util/clock.js';
+import { SignalPacer, type Pace } from './signal-pacer.js';
 import { signalLimitsOf } from './signal-limits.js';
-import { countSignalled, hasSignalled, rememberRoute, takesRelayedFrom } from './relay-memory.js';
+import { countSignalled, forwardShare, hasSignalled, rememberRoute, takesRelayedFrom } from './relay-memory.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {
@@ -76,7 +76,7 @@ export interface SignalAgentStats {
   dropped: number;
   /**
    * Signals we would have forwarded to a peer we dialled but for its pace (what it announced it takes
-   * from us, bounded): dropped, the sender told `unreachable` (also counted there).
+   * from us, bounded), or the sender's share of it: dropped, the sender told `unreachable` (also counted there).
    */
   paced: number;
 }
@@ -140,15 +140,8 @@ export class SignalAgent extends BaseAgent {
     ];
     // Each peer's pace is what it announced (bounded; the defaults, or ours if lower, when it announced
     // nothing), for what we forward to a peer we dialled ten times that (its relayed allowance).
-    const ours = { perSecond: this.ratePerMs * 1000, burst: this.burst };
     const pace = (factor: number, maxWaiting: number): SignalPacer => new SignalPacer({
-      paceOf: (peer) => {
-        const limits = signalLimitsOf(peer, ours);
-        return {
-          ratePerMs: (factor * SIGNAL_SEND_PACE_SHARE * limits.perSecond) / 1000,
-          burst: Math.max(1, Math.floor(factor * SIGNAL_SEND_PACE_SHARE * limits.burst)),
-        };
-      },
+      paceOf: (peer) => this.paceOf(peer, factor),
       maxWaiting,
       maxWaitMs: SIGNAL_SEND_MAX_WAIT_MS,
       clock: () => this.sw?.options.clock ?? systemClock,
@@ -156,6 +149,15 @@ export class SignalAgent extends BaseAgent {
     });
     this.pacer = pace(1, SIGNAL_SEND_MAX_WAITING);
     this.forwardPacer = pace(SIGNAL_RELAYED_ALLOWANCE_FACTOR, 0);
+  }
+
+  /** What we send `peer`: 3/4 of what it announced it takes from one peer (bounded), times `factor`. */
+  private paceOf(peer: Peer, factor: number): Pace {
+    const limits = signalLimitsOf(peer, { perSecond: this.ratePerMs * 1000, burst: this.burst });
+    return {
+      ratePerMs: (factor * SIGNAL_SEND_PACE_SHARE * limits.perSecond) / 1000,
+      burst: Math.max(1, Math.floor(factor * SIGNAL_SEND_PACE_SHARE * limits.burst)),
+    };
   }
 
   /** The Switch this agent runs in (set by `start`), for the transport. */
@@ -293,7 +295,7 @@ export class SignalAgent extends BaseAgent {
     // Not relaying (or not to that peer): say so at once, so the dialer fails now, not at its timeout.
     const target = !this.relay || message.to === peer.id ? undefined : sw.getPeer(message.to);
     if (target !== undefined && takesRelayedFrom(target, peer.id)) {
-      if (this.forward(target, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }))) {
+      if (this.forward(target, peer.id, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }))) {
         this.stats.relayed++;
         if (peer.direction === 'outbound') rememberRoute(peer, message.to);
         return;
@@ -310,10 +312,14 @@ export class SignalAgent extends BaseAgent {
    * Forwards to `target`: to a peer that dialled us at once (we are a relay it chose: past its relayed
    * allowance it drops, never cuts, and signals of negotiations under way skip that allowance, which
    * a pace here would not know), to one we dialled at the pace of that allowance (10× what it
-   * announced), none kept waiting.
+   * announced), each sender `from` within a share of it (forwardShare), none kept waiting.
    */
-  private forward(target: Peer, message: Uint8Array): boolean {
-    return target.direction === 'inbound' ? trySendSignal(target, message) : this.forwardPacer.send(target, message, undefined, false);
+  private forward(target: Peer, from: string, message: Uint8Array): boolean {
+    if (target.direction === 'inbound') return trySendSignal(target, message);
+    const share = forwardShare(target, from, this.paceOf(target, 1), monotonicNow(this.sw?.options.clock ?? systemClock));
+    if (share === undefined || !this.forwardPacer.send(target, message, undefined, false)) return false;
+    share.tokens -= 1;
+    return true;
   }
 
   /** Takes one token from one of the peer's buckets (capacity and rate scaled by `factor`). */
