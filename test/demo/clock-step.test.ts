@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FairOutbox } from '../../demo/agents/fair-outbox.js';
 import { MempoolAgent, MempoolCh } from '../../demo/agents/mempool.js';
+import { TopologyAgent } from '../../demo/agents/topology.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -31,6 +32,15 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** waitFor on real time (test/helpers' reads Date.now, which a test here steps). */
+async function waitReal(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
 
 describe('a wall-clock step forward and the pace of what we pass on', () => {
   it('FairOutbox: a one-hour step forward is no refill of the pace (before: a second burst at once)', () => {
@@ -63,5 +73,23 @@ describe('a wall-clock step forward and the pace of what we pass on', () => {
     // Before: all 10 at once (20 within ~0.2 s: the peer's whole burst; with its other peers' txs, past it).
     expect(heard() - before, 'txs passed on within ~0.15 s of real time').toBeLessThanOrEqual(allowed);
     expect(mempool.forwardPending.txs).toBeGreaterThan(0);
+  });
+});
+
+describe('a wall-clock step back and what the topology ages in memory', () => {
+  it('TopologyAgent: after a one-hour step back a node still announces a new link, and its peer takes it within a second (before: neither, for the hour)', async () => {
+    const start = async (moniker: string) => {
+      const topology = new TopologyAgent({ kind: 'node', moniker, announceIntervalMs: 200, entryTtlMs: 800 });
+      return { ...(await startNode({ agents: { topology } })), topology };
+    };
+    const [a, b, c] = await Promise.all([start('a'), start('b'), start('c')]);
+    await a.sw.dial(b.address);
+    const linksOfA = (): string[] => b.topology.snapshot().nodes.find((node) => node.id === a.sw.nodeId)?.links.map((link) => link.peer) ?? [];
+    await waitReal(() => linksOfA().length === 1, 3000, 'b to hear a');
+    stepWallClock(-HOUR_MS);
+    await a.sw.dial(c.address);
+    // Before: a waited an hour to announce (its last announcement read as an hour ahead), and b would
+    // have refused it as too soon after the last (and kept a's old entry alive for the hour).
+    await waitReal(() => linksOfA().includes(c.sw.nodeId), 1500, 'b to hear of a\'s link to c');
   });
 });
