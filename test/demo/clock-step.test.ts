@@ -4,32 +4,19 @@
  * memory must read time that never steps; what crosses nodes or restarts (an announcement's seq) stays
  * on the wall clock.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FairOutbox } from '../../demo/agents/fair-outbox.js';
 import { MempoolAgent, MempoolCh } from '../../demo/agents/mempool.js';
 import { TopologyAgent } from '../../demo/agents/topology.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
+import { steppableWallClock } from '../helpers/wall-clock-step.js';
 
 const HOUR_MS = 3_600_000;
-const realNow = Date.now.bind(Date);
-let stepMs = 0;
+const wallClock = steppableWallClock();
+const stepWallClock = (ms: number): void => wallClock.step(ms);
 
-/** Steps the wall clock (Date.now, so systemClock.now too) by `ms` from here on. */
-function stepWallClock(ms: number): void {
-  stepMs += ms;
-}
-
-// Before anything is made: code that kept a reference to Date.now must see the step too, as it would.
-beforeEach(() => {
-  vi.spyOn(Date, 'now').mockImplementation(() => realNow() + stepMs);
-});
-
-afterEach(async () => {
-  vi.restoreAllMocks();
-  stepMs = 0;
-  await stopAll();
-});
+afterEach(stopAll);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

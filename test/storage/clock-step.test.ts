@@ -3,25 +3,16 @@
  * restored): only the wall clock steps, as there; timers and performance.now do not. A pace read on the
  * wall clock held the writes back for as long as the step.
  */
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { expect, it } from 'vitest';
 import { AddressBook } from '../../src/pex/address-book.js';
 import { PacedStorage } from '../../src/storage/paced-storage.js';
 import { MemoryStorage } from '../../src/storage/storage.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { publicHost, tcp } from '../pex/address-book-helpers.js';
+import { steppableWallClock } from '../helpers/wall-clock-step.js';
 
 const HOUR_MS = 3_600_000;
-const realNow = Date.now.bind(Date);
-let stepMs = 0;
-
-// Installed before anything is made: code that kept a reference to Date.now sees the step, as it would.
-beforeEach(() => {
-  vi.spyOn(Date, 'now').mockImplementation(() => realNow() + stepMs);
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  stepMs = 0;
-});
+const wallClock = steppableWallClock();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -37,7 +28,7 @@ it('PacedStorage: a large write kept for its turn is written on time across a on
   const inner = new Counting();
   const paced = new PacedStorage(inner, 1000); // 1,100 bytes: the next large write 1.1 s later
   await paced.set('book', new Uint8Array(1100).fill(1));
-  stepMs -= HOUR_MS;
+  wallClock.step(-HOUR_MS);
   await paced.set('book', new Uint8Array(1100).fill(2));
   expect(inner.writes).toBe(1);
   await sleep(1400);
