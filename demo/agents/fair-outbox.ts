@@ -1,4 +1,4 @@
-import { monotonicNow, systemClock } from '../../src/util/clock.js';
+import { monotonicNow, systemClock } from '../../src/index.js';
 import { TokenBucket } from './token-bucket.js';
 
 /**

@@ -1,6 +1,5 @@
-import { BaseAgent, ConfigError, MeshlinkError, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
+import { BaseAgent, ConfigError, MeshlinkError, monotonicNow, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
 import { peerNetworkGroup } from '../../src/switch/inbound-eviction.js';
-import { monotonicNow } from '../../src/util/clock.js';
 import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
 import { Allowances, type Allowance } from './mempool-allowance.js';
 import { MAX_TX_BYTES, MempoolCh, TX_MESSAGE_OVERHEAD_BYTES, decodeTxMessage, encodeTxMessage, txHash } from './mempool-wire.js';

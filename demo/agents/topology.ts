@@ -1,5 +1,4 @@
-import { BaseAgent, ProtocolError, type ChannelDescriptor, type Peer, type Switch } from '../../src/index.js';
-import { monotonicNow, systemClock } from '../../src/util/clock.js';
+import { BaseAgent, ProtocolError, monotonicNow, systemClock, type ChannelDescriptor, type Peer, type Switch } from '../../src/index.js';
 import { BoundedMap } from './bounded-map.js';
 import { TokenBucket } from './token-bucket.js';
 import type { TopologySnapshot, TopologyStats } from './topology-view.js';
