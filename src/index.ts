@@ -25,7 +25,7 @@ export type { Transport, Listener, DialOptions as TransportDialOptions } from '.
 export { WebSocketClientTransport, type WebSocketConstructor } from './transport/websocket-client.js';
 export { WebSocketLink, type WebSocketLike } from './transport/websocket-link.js';
 export { MemoryNetwork, createMemoryLinkPair, type MemoryNetworkOptions } from './transport/memory.js';
-export { systemClock, type Clock, type TimerHandle } from './util/clock.js';
+export { monotonicNow, systemClock, type Clock, type TimerHandle } from './util/clock.js';
 export type { Storage } from './storage/storage.js';
 export { MemoryStorage } from './storage/storage.js';
 export { generateNodeKey, nodeKeyFromSecret, nodeIdFromPublicKey, verifySignature, loadOrCreateNodeKey, type NodeKey } from './crypto/keys.js';

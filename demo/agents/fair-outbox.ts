@@ -1,3 +1,4 @@
+import { monotonicNow, systemClock } from '../../src/index.js';
 import { TokenBucket } from './token-bucket.js';
 
 /**
@@ -71,7 +72,12 @@ export class FairOutbox<T> {
 
   constructor(
     private readonly limits: FairOutboxLimits,
-    now: () => number = Date.now,
+    /**
+     * Milliseconds that never step (the pace is ours toward a peer that counts in real time): on the wall
+     * clock, a step forward (NTP, a VM catching up) refilled the pace and sent a second burst at once,
+     * past the peer's allowance, which dropped it unread. @default monotonicNow(systemClock)
+     */
+    now: () => number = () => monotonicNow(systemClock),
   ) {
     this.txs = new TokenBucket(limits.burst, limits.ratePerSecond, now);
     this.bytes = new TokenBucket(limits.burstBytes, limits.bytesPerSecond, now);

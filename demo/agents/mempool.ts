@@ -1,4 +1,4 @@
-import { BaseAgent, ConfigError, MeshlinkError, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
+import { BaseAgent, ConfigError, MeshlinkError, monotonicNow, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
 import { peerNetworkGroup } from '../../src/switch/inbound-eviction.js';
 import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
 import { Allowances, type Allowance } from './mempool-allowance.js';
@@ -229,7 +229,8 @@ export class MempoolAgent extends BaseAgent {
       // Set up per-peer state. The Switch emits this before any message from the peer is delivered.
       sw.on('peer:connected', ({ peer }) => {
         peer.data.set(KNOWN_TXS, new LruSet<string>(this.peerKnownCapacity));
-        peer.data.set(OUTBOX, new FairOutbox<Forward>(this.forwardLimits));
+        // Paced on the switch clock's time that never steps: a wall-clock step forward is no time passing for the peer.
+        peer.data.set(OUTBOX, new FairOutbox<Forward>(this.forwardLimits, () => monotonicNow(sw.options.clock)));
       }),
       // Tear down per-peer state (the Peer object may still sit in queued envelopes). Not the allowance:
       // its txs still in the inbox are taken after it left, and must not be taken without limit (a peer

@@ -1,4 +1,4 @@
-import { BaseAgent, ProtocolError, type ChannelDescriptor, type Peer, type Switch } from '../../src/index.js';
+import { BaseAgent, ProtocolError, monotonicNow, systemClock, type ChannelDescriptor, type Peer, type Switch } from '../../src/index.js';
 import { BoundedMap } from './bounded-map.js';
 import { TokenBucket } from './token-bucket.js';
 import type { TopologySnapshot, TopologyStats } from './topology-view.js';
@@ -87,7 +87,12 @@ export interface TopologyAgentOptions {
   peerBurst?: number;
   /** Called after the view changed (an entry came, went or changed; our own links changed). */
   onChange?: () => void;
-  /** @default Date.now */
+  /**
+   * Milliseconds that never step, for what is aged and paced in memory (entries, our announcements, the
+   * peers' buckets): on the wall clock, a step back kept us from announcing and every origin's news out
+   * for as long as the step. Our announcements' seq stays on the switch clock's now(), across restarts.
+   * @default the switch clock's monotonicNow()
+   */
   now?: () => number;
 }
 
@@ -144,7 +149,7 @@ export class TopologyAgent extends BaseAgent {
   constructor(private readonly options: TopologyAgentOptions) {
     super();
     if (!(NODE_KINDS as readonly string[]).includes(options.kind)) throw new RangeError(`kind must be one of ${NODE_KINDS.join(', ')}`);
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => monotonicNow(this.sw?.options.clock ?? systemClock));
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
     this.entryTtlMs = options.entryTtlMs ?? DEFAULT_ENTRY_TTL_MS;
     this.lostGraceMs = Math.min(this.entryTtlMs, 2 * this.announceIntervalMs + MIN_ORIGIN_INTERVAL_MS);
@@ -298,7 +303,8 @@ export class TopologyAgent extends BaseAgent {
     this.pending = undefined;
     const now = this.now();
     this.lastAnnouncedAt = now;
-    this.lastSeq = Math.max(now, this.lastSeq + 1);
+    // On the wall clock: a restarted node's first seq must pass what it announced before.
+    this.lastSeq = Math.max(sw.options.clock.now(), this.lastSeq + 1);
     const own: Announcement = { origin: sw.nodeId, seq: this.lastSeq, moniker: this.moniker, kind: this.options.kind, hops: 0, links: this.ownLinks() };
     const message = encodeAnnouncement(own);
     for (const peer of sw.peers) {

@@ -1,5 +1,5 @@
 import { TimeoutError } from '../errors.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** What the keep-alive needs from its connection. */
 export interface KeepAliveOwner {
@@ -26,7 +26,8 @@ const STALL_TICKS_TO_CUT = 3;
 export class KeepAlive {
   private pingTimer: TimerHandle | undefined;
   private pongTimer: TimerHandle | undefined;
-  private pingSentAtMs = 0;
+  /** When the outstanding ping went out, on the clock's monotonicNow(): a wall-clock step is no round trip. */
+  private pingSentAtMonotonicMs = 0;
   /**
    * The stall (by its start) the previous tick saw. The stall is measured on the wall clock, which may
    * step forward (NTP, a VM catching up); a stall counts only once a tick has seen it before, so that it
@@ -67,7 +68,7 @@ export class KeepAlive {
     if (this.pongTimer === undefined) return; // unsolicited pongs are harmless; ignore them
     this.clock.clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
-    this.lastRttMs = this.clock.now() - this.pingSentAtMs;
+    this.lastRttMs = monotonicNow(this.clock) - this.pingSentAtMonotonicMs;
   }
 
   private ping(): void {
@@ -87,7 +88,7 @@ export class KeepAlive {
       return;
     }
     if (this.pongTimer !== undefined) return;
-    this.pingSentAtMs = this.clock.now();
+    this.pingSentAtMonotonicMs = monotonicNow(this.clock);
     this.pongTimer = this.clock.setTimeout(() => {
       this.owner.destroy(
         new TimeoutError(`No pong within ${this.pongTimeoutMs} ms`, {

@@ -7,7 +7,7 @@
 import { ClosedError, ConfigError, toError } from '../errors.js';
 import { isNodeId } from '../transport/address.js';
 import { delay, sharedAbortController, withDeadline } from '../util/abort.js';
-import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { MAX_TIMER_DELAY_MS, monotonicNow, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TypedEventTarget } from '../util/events.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { classifyExternalIp } from './ip.js';
@@ -64,7 +64,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     const { mappable, loopback } = selectMappablePorts(ports);
     this.leases = mappable.map((spec) => new PortLease(spec));
     this.skipped = loopback;
-    this.requests = fullBucket(this.config.maxGatewayRequestsPerMinute, this.clock.now());
+    this.requests = fullBucket(this.config.maxGatewayRequestsPerMinute, this.monotonicMs());
   }
 
   get state(): NatManagerState {
@@ -85,7 +85,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
 
   /** The live mappings (lease not run out). */
   mappings(): NatMapping[] {
-    const now = this.clock.now();
+    const now = this.monotonicMs();
     const live: NatMapping[] = [];
     for (const lease of this.leases) {
       const mapping = lease.liveMapping(now);
@@ -200,7 +200,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
             message: `NAT maintenance failed: ${toError(error).message}`,
             retryInMs: this.config.retryIntervalMs,
           });
-          for (const lease of this.leases) lease.nextAttemptAt = Math.max(lease.nextAttemptAt, this.clock.now() + this.config.retryIntervalMs);
+          for (const lease of this.leases) lease.nextAttemptAt = Math.max(lease.nextAttemptAt, this.monotonicMs() + this.config.retryIntervalMs);
         }
       })
       .finally(() => {
@@ -222,9 +222,17 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     const timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (this.stateValue === 'running') void this.runCycle();
-    }, Math.min(MAX_TIMER_DELAY_MS, Math.max(0, next - this.clock.now())));
+    }, Math.min(MAX_TIMER_DELAY_MS, Math.max(0, next - this.monotonicMs())));
     (timer as { unref?: () => void }).unref?.();
     this.timer = timer;
+  }
+
+  /**
+   * The time every schedule here runs on (the leases' attempts and expiries, the gateway's allowance):
+   * it never steps, so a wall-clock step back does not put renewals off until the lease has run out.
+   */
+  private monotonicMs(): number {
+    return monotonicNow(this.clock);
   }
 
   private isRunning(): boolean {
@@ -234,7 +242,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   /** One pass: learn the external address, map or renew every port that is due, drop what lapsed. */
   private async reconcile(): Promise<void> {
     const signal = this.controller.signal;
-    const started = this.clock.now();
+    const started = this.monotonicMs();
     let due = this.leases.filter((lease) => lease.nextAttemptAt <= started);
     if (due.length > 0 && this.takeRequest(due)) {
       const previousIp = this.externalIpValue;
@@ -277,7 +285,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     // Double NAT or a disconnected gateway: a mapping here would not make the node reachable.
     this.externalIpValue = undefined;
     const retryInMs = this.config.retryIntervalMs;
-    for (const lease of due) lease.nextAttemptAt = this.clock.now() + retryInMs;
+    for (const lease of due) lease.nextAttemptAt = this.monotonicMs() + retryInMs;
     if (kind === 'private') {
       this.emit('warning', {
         reason: 'private-external-ip',
@@ -302,7 +310,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
    */
   private takeRequest(waiting: readonly PortLease[]): boolean {
     const perMs = this.config.maxGatewayRequestsPerMinute / MS_PER_MINUTE;
-    const now = this.clock.now();
+    const now = this.monotonicMs();
     if (refillBucket(this.requests, this.config.maxGatewayRequestsPerMinute, perMs, now)) {
       this.requests.tokens -= 1;
       return true;
@@ -314,7 +322,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
 
   /** Schedules the next attempt for `leases` after a failure; returns the shortest wait, for the warning. */
   private postponeAfterFailure(leases: PortLease[]): number {
-    const now = this.clock.now();
+    const now = this.monotonicMs();
     let shortest = this.config.retryIntervalMs;
     for (const lease of leases) shortest = Math.min(shortest, lease.postpone(now, this.config.retryIntervalMs));
     return shortest;
@@ -328,19 +336,19 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
       mapping = await lease.obtain(this.mapper, { ttlSeconds: this.config.leaseSeconds, description: this.config.description }, signal);
     } catch (error) {
       if (!this.isRunning()) return;
-      this.emit('warning', lease.failed(error, this.clock.now(), this.config.retryIntervalMs));
+      this.emit('warning', lease.failed(error, this.monotonicMs(), this.config.retryIntervalMs));
       return;
     } finally {
       this.mapsInFlight -= 1;
     }
     const address = externalAddressOf(lease.spec, this.nodeId, externalIp, mapping.externalPort);
-    const mapped = lease.granted(mapping, externalIp, address, this.clock.now(), this.config.leaseSeconds, this.config.minRenewIntervalMs);
+    const mapped = lease.granted(mapping, externalIp, address, { monotonic: this.monotonicMs(), wall: this.clock.now() }, this.config.leaseSeconds, this.config.minRenewIntervalMs);
     // Stopped while the gateway answered: stop() removes it; don't announce it.
     if (this.isRunning()) this.emit('mapped', mapped);
   }
 
   private dropExpired(): void {
-    const now = this.clock.now();
+    const now = this.monotonicMs();
     for (const lease of this.leases) {
       const expired = lease.dropIfExpired(now);
       if (expired !== undefined) this.emit('unmapped', { mapping: expired, reason: 'expired' });

@@ -14,11 +14,19 @@ import { errorWarningFields, failureReasonOf, type NatManagerEvents, type NatMap
 import type { NatPort } from './nat-ports.js';
 import { UPNP_ERROR, hasUpnpCode, type Mapping, type MapRequest, type PortMapper } from './port-mapper.js';
 
+/**
+ * Every `now` here, and `nextAttemptAt`, is on the manager clock's monotonicNow(), which never steps:
+ * on the wall clock, a step back (NTP, a VM restored) put the renewal off for as long as the step, and
+ * the gateway's lease ran out under an address we still advertised. `current`'s mappedAt and
+ * expiresAt, which the events carry, stay on the wall clock.
+ */
 export class PortLease {
   readonly spec: NatPort;
   /** The mapping obtained last; it may have lapsed until the manager drops it (see dropIfExpired). */
   current: NatMapping | undefined = undefined;
-  /** Next attempt to map or renew (ms since epoch); 0 = at the first opportunity. */
+  /** When `current`'s lease runs out, on the monotonic scale; undefined for none or a permanent one. */
+  private expiresAtMonotonic: number | undefined = undefined;
+  /** Next attempt to map or renew (monotonic ms); 0 = at the first opportunity. */
   nextAttemptAt = 0;
   /** External port asked for next time: the last one granted, else the internal one. */
   private preferredExternalPort: number;
@@ -31,18 +39,18 @@ export class PortLease {
   /** The mapping while its lease runs (a permanent one always), else undefined. */
   liveMapping(now: number): NatMapping | undefined {
     const current = this.current;
-    return current !== undefined && (current.expiresAt === undefined || current.expiresAt > now) ? current : undefined;
+    return current !== undefined && (this.expiresAtMonotonic === undefined || this.expiresAtMonotonic > now) ? current : undefined;
   }
 
   /** When this port next needs the manager: its next attempt, or its lease running out if sooner. */
   nextEventAt(): number {
-    const expiresAt = this.current?.expiresAt;
+    const expiresAt = this.expiresAtMonotonic;
     return expiresAt === undefined ? this.nextAttemptAt : Math.min(this.nextAttemptAt, expiresAt);
   }
 
   /** How long to wait after a failure: a port with a live mapping retries before its lease runs out. */
   retryDelay(now: number, retryIntervalMs: number): number {
-    const expiresAt = this.current?.expiresAt;
+    const expiresAt = this.expiresAtMonotonic;
     if (expiresAt === undefined || expiresAt <= now) return retryIntervalMs;
     return Math.min(retryIntervalMs, Math.max(MIN_RENEW_RETRY_MS, (expiresAt - now) / 2));
   }
@@ -84,7 +92,7 @@ export class PortLease {
     const previous = this.current;
     const retryInMs = this.postpone(now, retryIntervalMs);
     const fields = errorWarningFields(error, this.spec.port);
-    if (previous !== undefined && previous.expiresAt !== undefined && previous.expiresAt > now) {
+    if (previous !== undefined && this.expiresAtMonotonic !== undefined && this.expiresAtMonotonic > now) {
       return {
         ...fields,
         reason: 'renew-failed',
@@ -106,7 +114,8 @@ export class PortLease {
    * `mapped` event. `leaseSeconds` is what was asked for, used to re-assert a permanent mapping;
    * `minRenewIntervalMs` the shortest wait before the renewal, whatever lease was granted.
    */
-  granted(mapping: Mapping, externalIp: string, address: string, now: number, leaseSeconds: number, minRenewIntervalMs: number): NatManagerEvents['mapped'] {
+  granted(mapping: Mapping, externalIp: string, address: string, at: { monotonic: number; wall: number }, leaseSeconds: number, minRenewIntervalMs: number): NatManagerEvents['mapped'] {
+    const now = at.monotonic;
     const previous = this.current;
     const ttlSeconds = mapping.ttlSeconds;
     const current: NatMapping = {
@@ -116,11 +125,12 @@ export class PortLease {
       externalPort: mapping.externalPort,
       address,
       ttlSeconds,
-      mappedAt: now,
-      expiresAt: ttlSeconds > 0 ? now + ttlSeconds * 1000 : undefined,
+      mappedAt: at.wall,
+      expiresAt: ttlSeconds > 0 ? at.wall + ttlSeconds * 1000 : undefined,
       mapping,
     };
     this.current = current;
+    this.expiresAtMonotonic = ttlSeconds > 0 ? now + ttlSeconds * 1000 : undefined;
     this.preferredExternalPort = mapping.externalPort;
     // Permanent mappings are still re-asserted each lease period: it notices a rebooted gateway.
     // The gateway chooses the lease (NAT-PMP grants any number of seconds): one granting 1 s had us ask every
@@ -135,8 +145,9 @@ export class PortLease {
   /** Forgets the mapping if its lease ran out; returns it so the manager can announce it. */
   dropIfExpired(now: number): NatMapping | undefined {
     const current = this.current;
-    if (current?.expiresAt === undefined || current.expiresAt > now) return undefined;
+    if (current === undefined || this.expiresAtMonotonic === undefined || this.expiresAtMonotonic > now) return undefined;
     this.current = undefined;
+    this.expiresAtMonotonic = undefined;
     return current;
   }
 
@@ -144,6 +155,7 @@ export class PortLease {
   release(): NatMapping | undefined {
     const current = this.current;
     this.current = undefined;
+    this.expiresAtMonotonic = undefined;
     return current;
   }
 }

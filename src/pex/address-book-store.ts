@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import { AUTO_SAVE_MAX_BYTES_PER_SECOND } from './constants.js';
 
 export interface AutoSave {
@@ -19,8 +19,11 @@ export type StoreRead = { readonly ok: true; readonly bytes: Uint8Array | undefi
 export class AddressBookStore {
   private saving: Promise<void> = Promise.resolve();
   private autoSave: AutoSave | undefined;
-  /** When the next auto-save may start (the clock's ms): paced by the size of the last write. */
-  private nextAutoSaveAt = 0;
+  /**
+   * When the next auto-save may start, on the clock's monotonicNow() (paced by the size of the last
+   * write): on its wall clock, a step back skipped every auto-save for as long as the step.
+   */
+  private nextAutoSaveAtMonotonic = 0;
 
   constructor(
     private readonly storage: Storage | undefined,
@@ -37,7 +40,7 @@ export class AddressBookStore {
     const run = async (): Promise<void> => {
       try {
         const bytes = encode();
-        this.nextAutoSaveAt = this.clock.now() + (bytes.length * 1000) / AUTO_SAVE_MAX_BYTES_PER_SECOND;
+        this.nextAutoSaveAtMonotonic = monotonicNow(this.clock) + (bytes.length * 1000) / AUTO_SAVE_MAX_BYTES_PER_SECOND;
         await storage.set(this.storageKey, bytes);
       } catch (error) {
         onFailure();
@@ -72,7 +75,7 @@ export class AddressBookStore {
     // otherwise get one more queued save per tick, each a whole encoding of the book, without bound.
     let saving = false;
     const timer: TimerHandle = this.clock.setInterval(() => {
-      if (saving || !isDirty() || this.clock.now() < this.nextAutoSaveAt) return;
+      if (saving || !isDirty() || monotonicNow(this.clock) < this.nextAutoSaveAtMonotonic) return;
       saving = true;
       save()
         .catch((error: unknown) => onFailure(error as Error))

@@ -53,7 +53,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   protected sw: Switch | undefined;
   protected readonly random: () => number;
   protected readonly now: () => number;
-  /** Times the pacing of requests on each connection: never stepping, unlike the book's wall clock. */
+  /** Times the pacing of requests on each connection, our seed dials and hang-ups: never stepping, unlike the book's wall clock. */
   private readonly paceNow: () => number;
   private bookValue: AddressBook | undefined;
   private readonly persist: boolean;
@@ -111,7 +111,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     }
     book.addOurAddresses(sw.addresses);
     this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters, this.clock, () => this.retrySoonIfIsolated());
-    this.outboundView = new PexOutboundView(sw, this.dialer, book, this.config, this.random, this.now, this.peerStates, this.seedIds, this.hangUps);
+    this.outboundView = new PexOutboundView(sw, this.dialer, book, this.config, this.random, this.now, this.paceNow, this.peerStates, this.seedIds, this.hangUps);
     this.running = true;
     const round = (): void => {
       if (!this.running || !sw.isRunning) return;
@@ -193,9 +193,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       return;
     }
     // A clean close soon after we dialled: the other side hung up (a seed, a full node). Leave it be.
-    const nowMs = this.now();
-    if (peer.direction === 'outbound' && reason === undefined && !state.closingByUs && nowMs - peer.connectedAt < this.config.seedPeerMaxLifetimeMs) {
-      this.hangUps.add(peer.id, nowMs + this.config.seedRedialIntervalMs);
+    if (peer.direction === 'outbound' && reason === undefined && !state.closingByUs && this.now() - peer.connectedAt < this.config.seedPeerMaxLifetimeMs) {
+      this.hangUps.add(peer.id, this.paceNow() + this.config.seedRedialIntervalMs);
     }
   }
 
@@ -269,7 +268,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     // Seeds bootstrap (a small book, or nothing at all to dial while we have no outbound peer) and top up
     // the trusted addresses when slots wait for them or only ones that failed before are left to fill them.
     if ((slots > planned && (book.size() < this.config.seedBootstrapBookSize || outbound + planned === 0)) || trustedShort) {
-      this.dialer?.dialSeed(this.config.seeds, this.now());
+      this.dialer?.dialSeed(this.config.seeds, this.paceNow());
     }
   }
 
@@ -292,7 +291,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     const outbound = view.outboundCount();
     const slots = Math.min(sw.options.maxOutbound - outbound, this.config.maxConcurrentDials - dialer.pendingCount);
     for (const address of planCrawl(view.planContext(outbound), slots)) dialer.dial(address, 'crawl');
-    if (slots > 0 && this.book.size() < this.config.seedBootstrapBookSize) this.dialer?.dialSeed(this.config.seeds, this.now());
+    if (slots > 0 && this.book.size() < this.config.seedBootstrapBookSize) this.dialer?.dialSeed(this.config.seeds, this.paceNow());
   }
 
   /**

@@ -36,6 +36,10 @@ interface DialCounters {
  */
 export class PexDialer {
   private readonly pending = new Map<string, PendingDial>();
+  /**
+   * When each seed, and any seed, was last dialled, on the agent's time that never steps (paceNow): on
+   * the wall clock, a step back kept an isolated node from its seeds for as long as the step.
+   */
   private readonly seedLastDial = new Map<string, number>();
   private lastSeedDialAt = Number.NEGATIVE_INFINITY;
   /** Seed dials that failed since the last one that connected. */
@@ -114,15 +118,15 @@ export class PexDialer {
    * being dialled already or the last seed dial was less than seedRedialIntervalMs ago: one answer
    * from one seed is usually enough to bootstrap, and seeds are shared by everyone.
    */
-  dialSeed(seeds: readonly string[], nowMs: number): void {
-    if (seeds.length === 0 || nowMs - this.lastSeedDialAt < this.config.seedRedialIntervalMs) return;
+  dialSeed(seeds: readonly string[], paceNowMs: number): void {
+    if (seeds.length === 0 || paceNowMs - this.lastSeedDialAt < this.config.seedRedialIntervalMs) return;
     const ids = seeds.map((seed) => parseAddress(seed).nodeId!);
     if (ids.some((id) => this.sw.getPeer(id) !== undefined || this.pending.has(id))) return;
     const lastDial = (i: number): number => this.seedLastDial.get(ids[i]!) ?? 0;
     let best = Math.floor(this.random() * seeds.length);
     for (let i = 0; i < seeds.length; i++) if (lastDial(i) < lastDial(best)) best = i;
-    this.lastSeedDialAt = nowMs;
-    this.seedLastDial.set(ids[best]!, nowMs);
+    this.lastSeedDialAt = paceNowMs;
+    this.seedLastDial.set(ids[best]!, paceNowMs);
     this.dial(seeds[best]!, 'seed');
   }
 

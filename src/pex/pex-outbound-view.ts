@@ -24,6 +24,8 @@ export class PexOutboundView {
     private readonly config: PexConfig,
     private readonly random: () => number,
     private readonly now: () => number,
+    /** The agent's time that never steps, which the hang-ups are kept on. */
+    private readonly paceNow: () => number,
     /** The agent's connected peers: read, never changed. */
     private readonly peerStates: ReadonlyMap<Peer, PexPeerState>,
     private readonly seedIds: ReadonlySet<string>,
@@ -40,6 +42,7 @@ export class PexOutboundView {
     const sw = this.sw;
     const dialer = this.dialer;
     const nowMs = this.now();
+    const paceNowMs = this.paceNow();
     const outboundSources: (string | undefined)[] = [];
     const outboundGroups: string[] = [];
     for (const dial of dialer.pendingPeerDials()) {
@@ -61,8 +64,8 @@ export class PexOutboundView {
       outboundSources,
       outboundGroups,
       trustedSources: this.seedIds,
-      isBusy: (nodeId) => this.isBusy(nodeId, nowMs),
-      hungUp: (nodeId) => this.hangUps.has(nodeId, nowMs),
+      isBusy: (nodeId) => this.isBusy(nodeId, paceNowMs),
+      hungUp: (nodeId) => this.hangUps.has(nodeId, paceNowMs),
       isBanned: (address) => sw.bans.isBanned(address),
       canDial: (protocol) => this.canDial(protocol),
       isConnected: (nodeId) => sw.getPeer(nodeId) !== undefined,
@@ -75,12 +78,12 @@ export class PexOutboundView {
    * ones; undefined when the book offers none or FEELER_PICK_ATTEMPTS picks found none.
    */
   feelerAddress(): string | undefined {
-    const nowMs = this.now();
+    const paceNowMs = this.paceNow();
     for (let attempt = 0; attempt < FEELER_PICK_ATTEMPTS; attempt++) {
       const address = this.book.pickFeelerAddress();
       if (address === undefined) return undefined;
       const nodeId = this.book.get(address)?.nodeId;
-      if (nodeId === undefined || this.isBusy(nodeId, nowMs) || this.sw.bans.isBanned(address)) continue;
+      if (nodeId === undefined || this.isBusy(nodeId, paceNowMs) || this.sw.bans.isBanned(address)) continue;
       if (!this.canDial(address.slice(0, address.indexOf('://')))) continue;
       return address;
     }
@@ -103,8 +106,9 @@ export class PexOutboundView {
   }
 
   /** Connected, being dialled, a seed (seeds have their own path), or recently hung up on us. */
-  private isBusy(nodeId: string, nowMs: number): boolean {
-    return this.sw.getPeer(nodeId) !== undefined || this.dialer.isDialling(nodeId) || this.seedIds.has(nodeId) || this.hangUps.has(nodeId, nowMs);
+  /** `paceNowMs`: on paceNow's scale, as the hang-ups are. */
+  private isBusy(nodeId: string, paceNowMs: number): boolean {
+    return this.sw.getPeer(nodeId) !== undefined || this.dialer.isDialling(nodeId) || this.seedIds.has(nodeId) || this.hangUps.has(nodeId, paceNowMs);
   }
 
   private canDial(protocol: string): boolean {

@@ -49,7 +49,7 @@ export function sourceOf(peer: Peer): string {
 /**
  * Node ids that hung up on us soon after we dialled them (seeds, nodes that are full or shutting
  * down), kept for a while so ensurePeers does not dial them straight back. Bounded: the entry
- * closest to expiry goes first.
+ * closest to expiry goes first. Times are the agent's paceNow (never steps), kept in memory only.
  */
 export class HangUpList {
   private readonly until = new Map<string, number>();

@@ -1,3 +1,4 @@
+import { monotonicNow, systemClock } from '../util/clock.js';
 import { assertStorageKey, type Storage } from './storage.js';
 
 /**
@@ -24,7 +25,11 @@ export class PacedStorage implements Storage {
   constructor(
     private readonly inner: Storage,
     readonly bytesPerSecond: number,
-    private readonly now: () => number = Date.now,
+    /**
+     * Milliseconds that never step: on the wall clock, a step back (NTP, a VM restored) held every large
+     * write back for as long as the step, an hour of a page's book changes lost if it was closed meanwhile.
+     */
+    private readonly now: () => number = () => monotonicNow(systemClock),
   ) {
     if (!(bytesPerSecond > 0)) throw new RangeError(`PacedStorage needs bytesPerSecond > 0, got ${bytesPerSecond}`);
   }
@@ -126,7 +131,7 @@ export class PacedStorage implements Storage {
 }
 
 interface Slot {
-  /** When the next write may start (ms, `now`'s clock). */
+  /** When the next write may start (ms on `now`'s scale, which never steps). */
   nextAt: number;
   /** The latest write in flight (settles, never rejects). */
   writing: Promise<void> | undefined;

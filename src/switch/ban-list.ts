@@ -22,9 +22,15 @@ export class BanList {
   private heap: { key: string; expires: number }[] = [];
 
   constructor(
-    /** Milliseconds; the switch passes its clock's. */
+    /**
+     * Milliseconds the bans run on; the switch passes its clock's monotonicNow(): the list is not kept
+     * across restarts, and on the wall clock a step back (NTP, a VM restored) kept a peer banned for
+     * 10 minutes out for 70, a step forward let every banned peer back at once.
+     */
     private readonly now: () => number = systemClock.now,
     readonly maxEntries: number = MAX_BAN_ENTRIES,
+    /** The wall clock `entries()` reports on (for status and persistence). @default `now` */
+    private readonly wallNow: () => number = now,
   ) {}
 
   get size(): number {
@@ -110,10 +116,11 @@ export class BanList {
     return false;
   }
 
-  /** Active bans, for status and persistence. */
+  /** Active bans, for status and persistence: `untilMs` on the wall clock (`wallNow`). */
   entries(): { target: string; untilMs: number }[] {
     const now = this.now();
-    return [...this.until].filter(([, expires]) => expires > now).map(([target, untilMs]) => ({ target, untilMs }));
+    const toWallMs = this.wallNow === this.now ? 0 : this.wallNow() - now;
+    return [...this.until].filter(([, expires]) => expires > now).map(([target, expires]) => ({ target, untilMs: expires + toWallMs }));
   }
 }
 

@@ -1,6 +1,6 @@
 import { TransportError } from '../errors.js';
 import { MessageLink } from '../transport/message-link.js';
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { monotonicNow, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import {
   WEBRTC_CLOSE_FLUSH_TIMEOUT_MS,
   WEBRTC_DRAIN_POLL_MS,
@@ -82,10 +82,12 @@ export class WebRtcLink extends MessageLink {
   /** Waits (bounded) for the data channel to send what it buffered, then closes. */
   close(): void {
     if (this.closedValue || this.closeTimer !== undefined) return;
-    const deadline = this.clock.now() + WEBRTC_CLOSE_FLUSH_TIMEOUT_MS;
+    // Monotonic: on the wall clock a step forward cut the flush short (what we had sent was lost) and
+    // a step back held a peer that reads nothing for as long as the step.
+    const deadlineMonotonic = monotonicNow(this.clock) + WEBRTC_CLOSE_FLUSH_TIMEOUT_MS;
     const check = (): void => {
       if (this.closedValue) return;
-      if (this.peer.bufferSize === 0 || this.clock.now() >= deadline) {
+      if (this.peer.bufferSize === 0 || monotonicNow(this.clock) >= deadlineMonotonic) {
         this.peer.destroy();
         this.finish();
       } else this.closeTimer = this.clock.setTimeout(check, WEBRTC_DRAIN_POLL_MS);

@@ -11,6 +11,7 @@ import type { Link } from '../../src/transport/link.js';
 import type { Listener } from '../../src/transport/transport.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/util/clock.js';
 import { MConnection } from '../../src/conn/mconnection.js';
+import { KeepAlive } from '../../src/conn/keep-alive.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { endpoint } from '../helpers/mconn-pair.js';
 import { waitFor } from '../helpers/wait.js';
@@ -117,5 +118,21 @@ describe('keep-alive and a wall clock that steps', () => {
     await waitFor(() => ours.state === 'closed', 2000, 'the non-reader to be cut');
     expect((errors[0] as TimeoutError).code).toBe('ERR_PONG_TIMEOUT');
     theirs.conn.destroy();
+  });
+});
+
+describe('the round trip of a ping across a wall-clock step', () => {
+  it('is measured on monotonic time: a one-hour step back between ping and pong is no negative RTT (before: -3600000 ms in status)', () => {
+    let wall = Date.now();
+    let tick: (() => void) | undefined;
+    const clock: Clock = { ...systemClock, now: () => wall, setInterval: (callback) => ((tick = callback), { tick } as unknown as TimerHandle), clearInterval: () => undefined };
+    const keepAlive = new KeepAlive({ isOpen: true, queuePing: () => undefined, writeStalledSinceMs: undefined, destroy: () => undefined }, clock, PING_INTERVAL_MS, PONG_TIMEOUT_MS);
+    keepAlive.start();
+    tick!();
+    wall -= 3_600_000;
+    keepAlive.onPong();
+    keepAlive.stop();
+    expect(keepAlive.lastRttMs).toBeGreaterThanOrEqual(0);
+    expect(keepAlive.lastRttMs).toBeLessThan(1000);
   });
 });

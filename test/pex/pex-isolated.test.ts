@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AddressBook } from '../../src/pex/address-book.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
 import { waitFor } from '../helpers/wait.js';
 import { fakeAddresses, startPexNode, stopPexNodes } from './pex-helpers.js';
 
@@ -47,5 +48,19 @@ describe('PEXAgent with no outbound peer', () => {
     await new Promise((resolve) => setTimeout(resolve, 5000));
     // Connected: at most the one round already under way dials; no retry every 2 s through the dead book.
     expect(node.pex!.stats().dials - before).toBeLessThanOrEqual(1);
+  });
+
+  it('keeps dialling its seed across a one-hour step back of the wall clock (before: no seed dial for the hour)', async () => {
+    const network = new MemoryNetwork();
+    let stepMs = 0;
+    // Only the wall clock steps (NTP correcting a fast clock, a VM restored); timers do not.
+    const clock: Clock = { ...systemClock, now: () => Date.now() + stepMs };
+    const [seed] = fakeAddresses(1, 'memory', 500);
+    const node = await startPexNode({ transports: [network.transport()], listen: 'memory://stepped-node', pex: { seeds: [seed!], clock }, switchOptions: { clock } });
+    // The seed answers nothing: dialled again every seedRedialIntervalMs (400 ms here).
+    await waitFor(() => node.pex!.stats().seedDials >= 2, 5000, 'two seed dials');
+    stepMs -= 3_600_000;
+    const before = node.pex!.stats().seedDials;
+    await waitFor(() => node.pex!.stats().seedDials > before, 3000, 'a seed dial after the step');
   });
 });

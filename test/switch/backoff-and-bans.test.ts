@@ -3,6 +3,9 @@ import { MAX_BAN_ENTRIES } from '../../src/switch/constants.js';
 import { backoffDelayMs, DEFAULT_BACKOFF_POLICY } from '../../src/switch/backoff.js';
 import { BanList } from '../../src/switch/ban-list.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
+import { Switch } from '../../src/switch/switch.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
 
 describe('backoffDelayMs', () => {
   it('doubles from the base, is capped, and jitters within the ratio', () => {
@@ -79,5 +82,21 @@ describe('BanList', () => {
     now = 1_000_000 + MAX_BAN_ENTRIES;
     large.ban('e'.repeat(40), 5);
     expect(large.size).toBe(2 * 3000 + 1);
+  });
+});
+
+describe('the Switch ban list across a wall-clock step', () => {
+  it('a ban lasts its duration across a one-hour step back, and entries() still report wall-clock ends (before: banned for the hour more)', async () => {
+    let stepMs = 0;
+    // Only the wall clock steps (NTP correcting a fast clock, a VM restored); timers and monotonic time do not.
+    const clock: Clock = { ...systemClock, now: () => Date.now() + stepMs };
+    const sw = new Switch({ identity: generateNodeKey(), network: 'bans', transports: [new MemoryNetwork().transport()], listen: [], clock });
+    const id = generateNodeKey().nodeId;
+    sw.ban(id, 200);
+    stepMs = -3_600_000;
+    expect(sw.bans.isBanned(id)).toBe(true);
+    expect(Math.abs(sw.bans.entries()[0]!.untilMs - (clock.now() + 200))).toBeLessThan(100);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sw.bans.isBanned(id)).toBe(false);
   });
 });

@@ -14,6 +14,7 @@ import {
   type PortMapper,
   type UnmapRequest,
 } from '../../src/nat/index.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
 
 const NODE_ID = 'ab'.repeat(20);
 
@@ -237,6 +238,23 @@ describe('NatManager', () => {
     expect(unmapped[0]!.reason).toBe('expired');
     expect(addresses.at(-1)!.addresses).toEqual([]);
     expect(manager.advertisedAddresses()).toEqual([]);
+  });
+
+  it('renews on time across a one-hour step back of the wall clock, and its events keep wall-clock times (before: renewal put off for the hour, the lease lapsing under the address)', async () => {
+    const mapper = new FakeMapper();
+    let stepMs = 0;
+    // Only the wall clock steps (NTP correcting a fast clock, a VM restored); timers and monotonic time do not.
+    const clock: Clock = { ...systemClock, now: () => Date.now() + stepMs };
+    const manager = manage(mapper, { leaseSeconds: 2, minRenewIntervalMs: 100, clock });
+    const mapped = record(manager, 'mapped');
+    await manager.start();
+    expect(mapped).toHaveLength(1);
+    stepMs = -3_600_000;
+    // The renewal is due at half the lease (1 s); the gateway's lease runs out at 2 s.
+    await eventually(() => mapped.length >= 2, 1800);
+    expect(mapped[1]!.renewed).toBe(true);
+    expect(Math.abs(mapped[1]!.mapping.mappedAt - clock.now())).toBeLessThan(1000);
+    expect(manager.advertisedAddresses()).toEqual([`tcp://${NODE_ID}@8.8.4.7:26656`]);
   });
 
   it('maps afresh when a renewal finds its port taken (718), and advertises the new port', async () => {

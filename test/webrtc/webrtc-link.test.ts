@@ -3,6 +3,7 @@ import type { SignalData } from '../../src/webrtc/signal-messages.js';
 import { WEBRTC_HIGH_WATER_MARK_BYTES, WEBRTC_MAX_CHUNK_BYTES, WEBRTC_MAX_PAUSED_BYTES } from '../../src/webrtc/constants.js';
 import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { WebRtcLink } from '../../src/webrtc/webrtc-link.js';
+import { systemClock } from '../../src/util/clock.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A simple-peer stand-in: records sends, lets the test set bufferSize and emit events. */
@@ -145,6 +146,23 @@ describe('WebRtcLink', () => {
     await waitFor(() => state.closes.length === 1, 1000, 'closed');
     expect(state.closes[0]).toBeUndefined();
     expect(peer.destroyed).toBe(true);
+  });
+
+  it('close() keeps waiting for buffered bytes across a one-hour step forward of the wall clock (before: cut at once, the bytes lost)', async () => {
+    const peer = new FakePeer();
+    let wall = Date.now();
+    // Only the wall clock steps (NTP, a VM catching up); timers and monotonic time do not.
+    const link = new WebRtcLink(peer, 'x', WEBRTC_HIGH_WATER_MARK_BYTES, { ...systemClock, now: () => wall });
+    const { state, h } = handlers();
+    link.attach(h);
+    link.write(new Uint8Array(100));
+    link.close();
+    wall += 3_600_000;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(peer.destroyed, 'still flushing').toBe(false);
+    peer.bufferSize = 0;
+    await waitFor(() => state.closes.length === 1, 1000, 'closed');
+    expect(state.closes[0]).toBeUndefined();
   });
 
   it('reports a peer error as a TransportError on close', () => {
