@@ -51,7 +51,7 @@ export function admitOneDataChannel(peer: SimplePeerLike): void {
       return;
     }
     admitted = true;
-    if (!channel.ordered || isSet(channel.maxRetransmits) || isSet(channel.maxPacketLifeTime)) {
+    if (!channel.ordered || mayDrop(channel)) {
       refuse(channel, 'unreliable-data-channel', 'The remote opened a data channel that may drop or reorder messages');
       return;
     }
@@ -59,9 +59,20 @@ export function admitOneDataChannel(peer: SimplePeerLike): void {
   };
 }
 
-/** A reliability limit that is set: @roamhq/wrtc reports an unset one as 65535, not null (HACK). */
-function isSet(limit: number | null | undefined): boolean {
-  return limit !== null && limit !== undefined && limit !== UNSET_LIMIT_IN_WRTC;
+/**
+ * Whether the channel has a reliability limit (it may drop messages). HACK: @roamhq/wrtc reports an unset
+ * limit as 65535, not null, so both at 65535 is how it reports neither set (the API refuses a channel with
+ * both); it cannot tell a limit of 65535 from none. A browser reports null: there 65535 beside a null is a
+ * limit the remote set (a 65.5 s lifetime), which taking 65535 alone as unset let through.
+ */
+function mayDrop(channel: DataChannelLike): boolean {
+  const { maxRetransmits, maxPacketLifeTime } = channel;
+  if (maxRetransmits === UNSET_LIMIT_IN_WRTC && maxPacketLifeTime === UNSET_LIMIT_IN_WRTC) return false;
+  return isGiven(maxRetransmits) || isGiven(maxPacketLifeTime);
+}
+
+function isGiven(limit: number | null | undefined): boolean {
+  return limit !== null && limit !== undefined;
 }
 
 /** simple-peer's `code` of a failure, and the guard's `reason` (data-channel-guard.ts) when it cut the link. */
