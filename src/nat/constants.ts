@@ -18,10 +18,13 @@ export const RENEW_AT_LEASE_FRACTION = 0.5;
 export const DEFAULT_MIN_RENEW_INTERVAL_MS = 30 * 1000;
 
 /**
- * Requests to the gateway (external address, map or renew; removals at stop() are not counted) one
- * NatManager makes in a minute, at most: a token bucket holding a minute's worth. Past it the ports due wait
- * for the bucket; whatever else makes attempts frequent (failed renewals of a short lease retried each second,
- * an external address changing every cycle), the gateway sees no more than this.
+ * Requests to the gateway one NatManager makes in a minute, at most: a token bucket holding a minute's worth.
+ * A request is what reaches the gateway: each SOAP call (a UPnP map is a lookup and an add per port tried, up
+ * to DEFAULT_MAX_PORT_ATTEMPTS ports), each NAT-PMP datagram, retransmissions included; removals at stop() and
+ * UPnP discovery are not counted. Past it the ports due wait for the bucket, and an operation that runs out
+ * midway stops there (warning 'rate-limited'); whatever else makes attempts frequent (failed renewals of a
+ * short lease retried each second, a gateway refusing every port, an external address changing every cycle),
+ * the gateway sees no more than this.
  */
 export const DEFAULT_MAX_GATEWAY_REQUESTS_PER_MINUTE = 30;
 

@@ -11,6 +11,7 @@ export {
 export { type NatManagerEvents, type NatMapping, type NatWarning, type NatWarningReason } from './nat-events.js';
 export { natPortsFromListenAddresses, type NatPort, type NatTransport } from './nat-ports.js';
 export {
+  GatewayBudgetError,
   NAT_PMP_RESULT,
   NatError,
   NatPmpError,
@@ -19,6 +20,7 @@ export {
   hasUpnpCode,
   natPmpResultName,
   upnpErrorName,
+  type GatewayRequestBudget,
   type Mapping,
   type MappingProtocol,
   type MapRequest,

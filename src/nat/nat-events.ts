@@ -52,6 +52,11 @@ export type NatWarning =
   | (ErrorWarningBase & { reason: 'refused' })
   /** The gateway was found but did not answer properly (network, HTTP, timeout). */
   | (ErrorWarningBase & { reason: 'gateway-error' })
+  /**
+   * maxGatewayRequestsPerMinute ran out in the middle of an operation (a gateway refusing port after port
+   * takes two requests per port tried): the rest was not sent; retried once the allowance is back.
+   */
+  | (ErrorWarningBase & { reason: 'rate-limited' })
   /** A mapping could not be renewed; it stays advertised until expiresAt. */
   | (ErrorWarningBase & { reason: 'renew-failed'; expiresAt: number | undefined })
   /** stop() could not remove a mapping; it lapses with its lease. */

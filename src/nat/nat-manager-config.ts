@@ -31,7 +31,7 @@ export interface NatManagerOptions {
    * twice this lapses (the address is withdrawn) and is asked for again at this pace. @default 30_000 (30 s)
    */
   minRenewIntervalMs?: number;
-  /** Requests to the gateway in a minute, at most (external address, map, renew). @default 30 */
+  /** Requests to the gateway in a minute, at most: each SOAP call or NAT-PMP datagram (external address, map, renew). @default 30 */
   maxGatewayRequestsPerMinute?: number;
   /** Label of the mappings in the gateway's table. @default 'meshlink' */
   description?: string;

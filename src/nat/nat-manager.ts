@@ -15,7 +15,7 @@ import { resolveNatManagerConfig, type NatManagerConfig, type NatManagerOptions 
 import { errorWarningFields, failureReasonOf, type NatManagerEvents, type NatMapping } from './nat-events.js';
 import { externalAddressOf, selectMappablePorts, type NatPort } from './nat-ports.js';
 import { PortLease } from './port-lease.js';
-import type { Mapping, PortMapper } from './port-mapper.js';
+import { GatewayBudgetError, type GatewayRequestBudget, type Mapping, type NatCallOptions, type PortMapper } from './port-mapper.js';
 
 const MS_PER_MINUTE = 60 * 1000;
 
@@ -49,7 +49,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   private mapsInFlight = 0;
   private lastAddresses: string[] = [];
   private readonly controller = sharedAbortController();
-  /** Requests the gateway may still be sent: DEFAULT_MAX_GATEWAY_REQUESTS_PER_MINUTE's bucket. */
+  /** Requests the gateway may still be sent (each SOAP call, each datagram): DEFAULT_MAX_GATEWAY_REQUESTS_PER_MINUTE's bucket. */
   private readonly requests: TokenBucketState;
 
   constructor(options: NatManagerOptions) {
@@ -244,7 +244,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     const signal = this.controller.signal;
     const started = this.monotonicMs();
     let due = this.leases.filter((lease) => lease.nextAttemptAt <= started);
-    if (due.length > 0 && this.takeRequest(due)) {
+    if (due.length > 0 && this.hasRequest(due)) {
       const previousIp = this.externalIpValue;
       const externalIp = await this.learnExternalIp(due, signal);
       if (externalIp !== undefined) {
@@ -252,7 +252,7 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
         if (previousIp !== undefined && previousIp !== externalIp) due = this.leases;
         for (const [index, lease] of due.entries()) {
           if (!this.isRunning()) return;
-          if (!this.takeRequest(due.slice(index))) break;
+          if (!this.hasRequest(due.slice(index))) break;
           await this.mapPort(lease, externalIp, signal);
         }
       }
@@ -266,10 +266,10 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   private async learnExternalIp(due: PortLease[], signal: AbortSignal): Promise<string | undefined> {
     let externalIp: string;
     try {
-      externalIp = await this.mapper.externalIp({ signal });
+      externalIp = await this.spending(signal, (options) => this.mapper.externalIp(options));
     } catch (error) {
       if (!this.isRunning()) return undefined;
-      const retryInMs = this.postponeAfterFailure(due);
+      const retryInMs = this.postponeAfterFailure(due, this.retryWaitAfter(error));
       const fields = errorWarningFields(error, undefined);
       const reason = failureReasonOf(error);
       const what = reason === 'no-gateway' ? `No ${this.mapper.kind === 'nat-pmp' ? 'NAT-PMP' : 'UPnP'} gateway found` : 'The gateway did not tell its external address';
@@ -305,26 +305,58 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
   }
 
   /**
-   * Takes one request from the gateway's allowance; when none is left, puts `waiting` off until one is
+   * Whether the gateway's allowance holds a request; when it doesn't, puts `waiting` off until it does
    * (they keep their mappings meanwhile, which lapse if the wait outlasts them) and returns false.
    */
-  private takeRequest(waiting: readonly PortLease[]): boolean {
-    const perMs = this.config.maxGatewayRequestsPerMinute / MS_PER_MINUTE;
-    const now = this.monotonicMs();
-    if (refillBucket(this.requests, this.config.maxGatewayRequestsPerMinute, perMs, now)) {
-      this.requests.tokens -= 1;
-      return true;
-    }
-    const nextAt = now + Math.ceil((1 - this.requests.tokens) / perMs);
+  private hasRequest(waiting: readonly PortLease[]): boolean {
+    if (this.refillRequests()) return true;
+    const nextAt = this.monotonicMs() + Math.ceil((1 - this.requests.tokens) / this.requestsPerMs());
     for (const lease of waiting) lease.nextAttemptAt = Math.max(lease.nextAttemptAt, nextAt);
     return false;
   }
 
+  private requestsPerMs(): number {
+    return this.config.maxGatewayRequestsPerMinute / MS_PER_MINUTE;
+  }
+
+  private refillRequests(): boolean {
+    return refillBucket(this.requests, this.config.maxGatewayRequestsPerMinute, this.requestsPerMs(), this.monotonicMs());
+  }
+
+  /**
+   * Runs one mapper call with the gateway's allowance as its budget: the mapper spends a request per SOAP
+   * call or datagram, so a map() that tries port after port pays for each. A mapper that never consults
+   * the budget is charged one request for the call.
+   */
+  private async spending<T>(signal: AbortSignal, call: (options: NatCallOptions) => Promise<T>): Promise<T> {
+    let spent = 0;
+    const budget: GatewayRequestBudget = {
+      take: () => {
+        if (!this.refillRequests()) return false;
+        this.requests.tokens -= 1;
+        spent += 1;
+        return true;
+      },
+    };
+    try {
+      return await call({ signal, budget });
+    } finally {
+      if (spent === 0) this.requests.tokens -= 1;
+    }
+  }
+
+  /** The wait before trying again after `error`: until the allowance is whole again when it ran out, else retryIntervalMs. */
+  private retryWaitAfter(error: unknown): number {
+    if (!(error instanceof GatewayBudgetError)) return this.config.retryIntervalMs;
+    this.refillRequests();
+    return Math.max(1, Math.ceil((this.config.maxGatewayRequestsPerMinute - this.requests.tokens) / this.requestsPerMs()));
+  }
+
   /** Schedules the next attempt for `leases` after a failure; returns the shortest wait, for the warning. */
-  private postponeAfterFailure(leases: PortLease[]): number {
+  private postponeAfterFailure(leases: PortLease[], retryIntervalMs: number): number {
     const now = this.monotonicMs();
-    let shortest = this.config.retryIntervalMs;
-    for (const lease of leases) shortest = Math.min(shortest, lease.postpone(now, this.config.retryIntervalMs));
+    let shortest = retryIntervalMs;
+    for (const lease of leases) shortest = Math.min(shortest, lease.postpone(now, retryIntervalMs));
     return shortest;
   }
 
@@ -333,10 +365,11 @@ export class NatManager extends TypedEventTarget<NatManagerEvents> {
     this.mapsInFlight += 1;
     let mapping: Mapping;
     try {
-      mapping = await lease.obtain(this.mapper, { ttlSeconds: this.config.leaseSeconds, description: this.config.description }, signal);
+      const terms = { ttlSeconds: this.config.leaseSeconds, description: this.config.description };
+      mapping = await this.spending(signal, (options) => lease.obtain(this.mapper, terms, options));
     } catch (error) {
       if (!this.isRunning()) return;
-      this.emit('warning', lease.failed(error, this.monotonicMs(), this.config.retryIntervalMs));
+      this.emit('warning', lease.failed(error, this.monotonicMs(), this.retryWaitAfter(error)));
       return;
     } finally {
       this.mapsInFlight -= 1;

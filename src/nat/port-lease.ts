@@ -12,7 +12,7 @@ import { MIN_RENEW_RETRY_MS, RENEW_AT_LEASE_FRACTION } from './constants.js';
 import { isWildcardHost } from './ip.js';
 import { errorWarningFields, failureReasonOf, type NatManagerEvents, type NatMapping, type NatWarning } from './nat-events.js';
 import type { NatPort } from './nat-ports.js';
-import { UPNP_ERROR, hasUpnpCode, type Mapping, type MapRequest, type PortMapper } from './port-mapper.js';
+import { UPNP_ERROR, hasUpnpCode, type Mapping, type MapRequest, type NatCallOptions, type PortMapper } from './port-mapper.js';
 
 /**
  * Every `now` here, and `nextAttemptAt`, is on the manager clock's monotonicNow(), which never steps:
@@ -66,7 +66,7 @@ export class PortLease {
    * Asks the gateway for this port, or to renew the mapping held (exactly its external port).
    * Rejects with what the mapper rejected with; call failed() or granted() with the outcome.
    */
-  async obtain(mapper: PortMapper, terms: Pick<MapRequest, 'ttlSeconds' | 'description'>, signal: AbortSignal): Promise<Mapping> {
+  async obtain(mapper: PortMapper, terms: Pick<MapRequest, 'ttlSeconds' | 'description'>, options: NatCallOptions): Promise<Mapping> {
     const previous = this.current;
     const request: MapRequest = {
       protocol: 'TCP',
@@ -77,14 +77,14 @@ export class PortLease {
     };
     if (previous !== undefined) {
       try {
-        return await mapper.map({ ...request, externalPort: previous.externalPort, exactExternalPort: true }, { signal });
+        return await mapper.map({ ...request, externalPort: previous.externalPort, exactExternalPort: true }, options);
       } catch (error) {
         // Our lease lapsed and someone else took the port: map afresh, on another port if need be.
         if (!hasUpnpCode(error, UPNP_ERROR.ConflictInMappingEntry)) throw error;
-        return await mapper.map({ ...request, externalPort: this.preferredExternalPort }, { signal });
+        return await mapper.map({ ...request, externalPort: this.preferredExternalPort }, options);
       }
     }
-    return await mapper.map({ ...request, externalPort: this.preferredExternalPort }, { signal });
+    return await mapper.map({ ...request, externalPort: this.preferredExternalPort }, options);
   }
 
   /** Records a failed obtain(): schedules the retry; returns the warning to emit. */

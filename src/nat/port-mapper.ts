@@ -46,6 +46,23 @@ export type MappingProtocol = 'TCP' | 'UDP';
 
 export interface NatCallOptions {
   signal?: AbortSignal | undefined;
+  /**
+   * Consulted before each request that reaches the gateway (each SOAP call, each NAT-PMP datagram,
+   * retransmissions included). Without it a mapper sends what it needs.
+   */
+  budget?: GatewayRequestBudget | undefined;
+}
+
+/**
+ * An allowance of requests to the gateway (NatManager's `maxGatewayRequestsPerMinute`). A mapper asks it
+ * before sending anything: one map() is several requests (a UPnP renewal is a lookup and an add; a
+ * gateway refusing port after port, two per port tried), so counting map() calls let a refusing gateway
+ * get ~18 times the cap. When take() says false the mapper sends nothing and rejects with
+ * GatewayBudgetError (a NAT-PMP retransmission is skipped instead: the datagram sent may still be answered).
+ */
+export interface GatewayRequestBudget {
+  /** Spends one request and returns true, or returns false (nothing spent) when none is left. */
+  take(): boolean;
 }
 
 export interface MapRequest {
@@ -93,7 +110,9 @@ export type NatFailureReason =
   /** The gateway answered with an error: a UPnP error code such as 606 or 718. */
   | 'refused'
   /** The gateway was found but a request failed without a UPnP answer: network, HTTP, timeout, garbage. */
-  | 'gateway-error';
+  | 'gateway-error'
+  /** The caller's GatewayRequestBudget ran out: the request was not sent (GatewayBudgetError). */
+  | 'rate-limited';
 
 /** A NAT operation failed. `code` is always 'ERR_NAT'; branch on `reason`. */
 export class NatError extends MeshlinkError {
@@ -104,6 +123,19 @@ export class NatError extends MeshlinkError {
     this.name = 'NatError';
     this.reason = reason;
   }
+}
+
+/** A mapper's request was not sent: the caller's GatewayRequestBudget had none left. `reason` 'rate-limited'. */
+export class GatewayBudgetError extends NatError {
+  constructor(what: string) {
+    super('rate-limited', `${what} not sent: the allowance of requests to the gateway is spent`, { detail: { what } });
+    this.name = 'GatewayBudgetError';
+  }
+}
+
+/** Spends one request of `options.budget` (if any) before sending `what`; throws GatewayBudgetError when none is left. */
+export function spendGatewayRequest(options: NatCallOptions, what: string): void {
+  if (options.budget !== undefined && !options.budget.take()) throw new GatewayBudgetError(what);
 }
 
 /**

@@ -9,6 +9,9 @@
  *    gateway (NatPmpError, reason 'no-gateway'). A non-zero result code rejects with NatPmpError
  *    (reason 'refused', `resultCode` 1..5), except result 3 "network failure" to an external
  *    address request, which resolves '' (the gateway has no external address: PortMapper's contract).
+ *  - Each datagram, retransmissions included, spends one request of the caller's `budget`
+ *    (NatCallOptions): none left for the first, the call rejects with GatewayBudgetError; for a
+ *    retransmission, it is not sent and the answer to the datagrams sent is awaited until the deadline.
  *  - NAT-PMP maps to the address the request comes from: `internalHost` can only be that address.
  *    It has no descriptions and no way to list or look up the table (no list()); a deletion names the
  *    internal port, and the gateway only ever deletes the requesting host's own mapping of it.
@@ -25,6 +28,7 @@ import {
   NAT_PMP_RESULT,
   NatPmpError,
   natPmpResultName,
+  spendGatewayRequest,
   validateMapRequest,
   validatePort,
   type MapRequest,
@@ -210,10 +214,24 @@ export class NatPmpPortMapper implements PortMapper {
    */
   private async exchange(payload: Uint8Array, opcode: number, internalPort: number | undefined, options: NatCallOptions): Promise<Response> {
     const open = await this.socketFor(options);
-    return withAnySignal([options.signal, this.closeController.signal], (signal) => this.exchangeOn(open, signal, payload, opcode, internalPort));
+    const budget = options.budget;
+    // The first datagram needs the caller's allowance; a retransmission without it is skipped, and the
+    // answer to what was sent is still awaited until the deadline.
+    spendGatewayRequest(options, `NAT-PMP request (opcode ${opcode})`);
+    const mayResend = budget === undefined ? () => true : () => budget.take();
+    return withAnySignal([options.signal, this.closeController.signal], (signal) =>
+      this.exchangeOn(open, signal, payload, opcode, internalPort, mayResend),
+    );
   }
 
-  private exchangeOn(open: OpenSocket, signal: AbortSignal, payload: Uint8Array, opcode: number, internalPort: number | undefined): Promise<Response> {
+  private exchangeOn(
+    open: OpenSocket,
+    signal: AbortSignal,
+    payload: Uint8Array,
+    opcode: number,
+    internalPort: number | undefined,
+    mayResend: () => boolean,
+  ): Promise<Response> {
     throwIfAborted(signal);
     const { socket, gateway } = open;
     const timeoutMs = this.config.timeoutMs;
@@ -226,7 +244,9 @@ export class NatPmpPortMapper implements PortMapper {
         socket.send(payload, (error) => {
           if (error) open.lastError = error;
         });
-        retransmit = setTimeout(send, NAT_PMP_INITIAL_RETRANSMIT_MS * 2 ** (sent - 1));
+        retransmit = setTimeout(() => {
+          if (mayResend()) send();
+        }, NAT_PMP_INITIAL_RETRANSMIT_MS * 2 ** (sent - 1));
       };
       const deadline = setTimeout(() => {
         const detail = { gateway, requests: sent, timeoutMs };

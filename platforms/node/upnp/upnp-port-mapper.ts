@@ -21,11 +21,14 @@
  *  - map() never takes over somebody else's mapping, and moves on to another external port on
  *    conflicts; see port-mapping-strategies.ts.
  *  - unmap() with the internal port deletes only an entry that still forwards to that host and port.
+ *  - Each SOAP call spends one request of the caller's `budget` (NatCallOptions); with none left the
+ *    operation stops there, rejecting with GatewayBudgetError (discovery is not counted: once per gateway).
  */
 import { ClosedError } from '../../../src/errors.js';
 import { sharedAbortController, withAnySignal } from '../../../src/util/abort.js';
 import {
   UpnpError,
+  spendGatewayRequest,
   validateMapRequest,
   validatePort,
   type MapRequest,
@@ -106,6 +109,7 @@ export class UpnpPortMapper implements PortMapper {
 
   private async call(action: string, args: readonly SoapArgument[], options: NatCallOptions): Promise<Record<string, string>> {
     const gateway = await this.gatewayState(options);
+    spendGatewayRequest(options, action);
     try {
       return await this.withCloseSignal(options, (signal) => soapCall(gateway, action, args, { timeoutMs: this.config.requestTimeoutMs, signal }));
     } catch (error) {
