@@ -258,7 +258,7 @@ export class MempoolAgent extends BaseAgent {
     return allowance;
   }
 
-  /** The network the peer is in (IPv4 /16, IPv6 /32, a WebRTC relay: peerNetworkGroup), found once. */
+  /** The network the peer is in (IPv4 /16, IPv6 /32, a WebRTC peer's relay's: peerNetworkGroup), found once. */
   private networkOf(peer: Peer): string | undefined {
     let network = peer.data.get(NETWORK) as string | null | undefined;
     if (network === undefined) peer.data.set(NETWORK, (network = peerNetworkGroup(peer) ?? null));

@@ -1,6 +1,6 @@
 import { ClosedError, PeerRejectedError, toError } from '../errors.js';
-import { inboundHostGroup, pickInboundToEvict } from './inbound-eviction.js';
-import { HostSlots, slotHolderOf, type SlotHolder } from '../transport/host-slots.js';
+import { inboundHostGroup, peerNetworkGroup, pickInboundToEvict } from './inbound-eviction.js';
+import { HostSlots, slotHolderOf, type RelayHolderLookup, type SlotHolder } from '../transport/host-slots.js';
 import type { Link } from '../transport/link.js';
 import type { Dialer } from './dialer.js';
 import type { NodeInfo } from './node-info.js';
@@ -38,6 +38,8 @@ export class Acceptor {
   private readonly pendingLinks = new Set<PendingLink>();
   /** Bounded by maxPendingInbound: an entry exists only while one of its links is pending. */
   private readonly pendingByHost = new HostSlots();
+  /** A WebRTC link counts where its relay, a connected peer, does (slotHolderOf). */
+  private readonly relays: RelayHolderLookup = (relayId) => this.sw.getPeer(relayId)?.holder;
   /** Bounded by maxPendingInbound: an entry exists only while its link is pending. */
   private readonly admitted = new Map<string, Admission>();
 
@@ -67,7 +69,7 @@ export class Acceptor {
   /** A transport's listener handed us a raw link: upgrade it, or drop it at once when over a cap. */
   onLink(link: Link): void {
     const { options } = this.sw;
-    const holder = slotHolderOf(link.remoteAddress);
+    const holder = slotHolderOf(link.remoteAddress, this.relays);
     if (!this.sw.isRunning || this.pendingByHost.held(holder.host) >= options.maxPendingInboundPerHost || (this.pendingLinks.size >= options.maxPendingInbound && !this.makeRoomFor(holder))) {
       link.destroy();
       return;
@@ -168,8 +170,8 @@ export class Acceptor {
   /** Every inbound slot is taken: cuts the peer `pickInboundToEvict` names for a newcomer from `remoteAddress`, if any. */
   private evictFor(remoteAddress: string): boolean {
     const sw = this.sw;
-    const inbound = sw.peers.filter((peer) => peer.direction === 'inbound').map((peer) => ({ peer, group: inboundHostGroup(peer.address) }));
-    const victim = pickInboundToEvict(inbound, inboundHostGroup(remoteAddress), sw.options.maxInbound, (peer) => peer.persistent || this.dialer.isPersistent(peer.id));
+    const inbound = sw.peers.filter((peer) => peer.direction === 'inbound').map((peer) => ({ peer, group: peerNetworkGroup(peer) }));
+    const victim = pickInboundToEvict(inbound, inboundHostGroup(remoteAddress, this.relays), sw.options.maxInbound, (peer) => peer.persistent || this.dialer.isPersistent(peer.id));
     if (victim === undefined) return false;
     const reason = new PeerRejectedError('ERR_PEER_LIMIT', `Evicted: inbound slots are full and a peer from a less represented network arrived`, { peerId: victim.id });
     return sw.evictInbound(victim, reason);

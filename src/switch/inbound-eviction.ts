@@ -1,39 +1,51 @@
 import { parseAddress } from '../transport/address.js';
-import { slotHolderOf } from '../transport/host-slots.js';
+import { slotHolderOf, type RelayHolderLookup, type SlotHolder } from '../transport/host-slots.js';
 import { addressGroup } from '../transport/ip.js';
 import { INBOUND_EVICTION_PROTECTED_FRACTION } from './constants.js';
 import type { Peer } from './peer.js';
+import type { Direction } from './upgrade.js';
 
 /**
  * The network an inbound link comes from, for eviction: the address book's groups, an IPv4 /16 or an
  * IPv6 /32 (as Bitcoin Core's netgroups: one operator's addresses, a cloud block or an IPv6 allocation,
- * fall in one, so owning many addresses does not make many networks), or for a WebRTC link the relay it
- * was negotiated through (`webrtc://<id>?via=<relay>`: one relay's peers share a group, as they could all
- * be one relay's sybils). Undefined when neither is known (in-memory links): such a peer is a group of
- * its own. The same network the pending pools count a link in.
+ * fall in one, so owning many addresses does not make many networks), or for a WebRTC link the network
+ * of the relay it was negotiated through (`webrtc://<id>?via=<relay>`: one relay's peers share a group,
+ * as they could all be one relay's sybils, and relays on one network share it, as keys are free; see
+ * slotHolderOf). Undefined when neither is known (in-memory links): such a peer is a group of its own.
+ * The same network the pending pools count a link in.
  */
-export function inboundHostGroup(remoteAddress: string): string | undefined {
-  return slotHolderOf(remoteAddress).network;
+export function inboundHostGroup(remoteAddress: string, relays?: RelayHolderLookup): string | undefined {
+  return slotHolderOf(remoteAddress, relays).network;
 }
 
 /**
- * The network a connected peer is in, whichever side dialled: an inbound peer's as inboundHostGroup
- * finds it; an outbound peer's from the address we dialled (the address book's group: the IPv4 /16,
- * IPv6 /32, a DNS name's domain, a WebRTC address's relay as `via:<relay>`, as inbound). For agents
- * that share something among networks rather than keys (the demo mempool's relay pace). Undefined
- * when the link names no network (in-memory inbound links). Loopback is grouped like any IPv4 (127.0
- * and 127.2 are two networks): only processes on this machine can connect from 127/8, and one group
- * for all of it would buy nothing against a remote attacker while making local tests unable to tell
- * networks apart.
+ * What a peer arriving over a link from `remoteAddress` counts as (host and network), fixed for its life:
+ * the link's endpoint; for a WebRTC link its relay's, as `relays` has it now (a relay leaving later
+ * does not make its peers networks of their own); for an outbound link naming no host (in-memory), the
+ * network of the address we dialled (`address`).
+ */
+export function arrivingPeerHolder(remoteAddress: string, direction: Direction, address: string, relays?: RelayHolderLookup): SlotHolder {
+  const holder = slotHolderOf(remoteAddress, relays);
+  if (holder.network !== undefined || direction === 'inbound') return holder;
+  try {
+    return { host: holder.host, network: addressGroup(parseAddress(address)) };
+  } catch {
+    return holder;
+  }
+}
+
+/**
+ * The network a connected peer is in, whichever side dialled (Peer.holder, fixed when it arrived): an
+ * inbound peer's as inboundHostGroup finds it; an outbound peer's from its link's endpoint, else from the
+ * address we dialled (the address book's group: the IPv4 /16, IPv6 /32, a DNS name's domain); a WebRTC
+ * peer's relay's, either way. For agents that share something among networks rather than keys (the demo
+ * mempool's relay pace). Undefined when the link names no network (in-memory inbound links). Loopback is
+ * grouped like any IPv4 (127.0 and 127.2 are two networks): only processes on this machine can connect
+ * from 127/8, and one group for all of it would buy nothing against a remote attacker while making local
+ * tests unable to tell networks apart.
  */
 export function peerNetworkGroup(peer: Peer): string | undefined {
-  const network = slotHolderOf(peer.address).network;
-  if (network !== undefined || peer.direction === 'inbound') return network;
-  try {
-    return addressGroup(parseAddress(peer.address));
-  } catch {
-    return undefined;
-  }
+  return (peer.holder ?? arrivingPeerHolder(peer.address, peer.direction, peer.address)).network;
 }
 
 export interface EvictionCandidate {

@@ -5,6 +5,8 @@ import type { AgentRegistry } from './agent-registry.js';
 import { MAX_EVICTED_LINGERING } from './constants.js';
 import type { ResolvedSwitchOptions } from './config.js';
 import { resolveWildcardHosts } from './node-info.js';
+import { arrivingPeerHolder } from './inbound-eviction.js';
+import type { RelayHolderLookup } from '../transport/host-slots.js';
 import { Peer } from './peer.js';
 import type { Router } from './router.js';
 import type { SwitchEvents } from './switch-events.js';
@@ -28,6 +30,8 @@ export interface PeerRegistryContext {
  */
 export class PeerRegistry {
   private readonly byId = new Map<string, Peer>();
+  /** A connected peer's holder by id: where a WebRTC link's relay counts (arrivingPeerHolder). */
+  readonly relayHolder: RelayHolderLookup = (relayId) => this.byId.get(relayId)?.holder;
   /**
    * Links of departed peers still closing (cut with a reason the peer may read for up to
    * CLOSE_REASON_LINGER_MS): they count against the limits until they close, so peers that are cut
@@ -127,7 +131,8 @@ export class PeerRegistry {
       options.clock,
       memory,
     );
-    peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection, options.clock.now());
+    const holder = arrivingPeerHolder(upgraded.link.remoteAddress, direction, address, this.relayHolder);
+    peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection, options.clock.now(), holder);
     // Cut by the node-wide memory budget as a peer from now on: told why, reported as its error. Also
     // while closing gracefully: its queues must go now, as the budget counts on (stopPeerForError would not).
     memory.onCut = (error) => connection.destroy(error);

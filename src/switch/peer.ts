@@ -4,6 +4,9 @@ import type { ConnectionStatus, SendOptions } from '../conn/mconnection-types.js
 import { SendError } from '../errors.js';
 import type { NodeInfo } from './node-info.js';
 import type { Direction } from './upgrade.js';
+import type { SlotHolder } from '../transport/host-slots.js';
+
+const NO_HOLDER: SlotHolder = Object.freeze({ host: undefined, network: undefined });
 
 export interface PeerStatus extends ConnectionStatus {
   id: string;
@@ -34,6 +37,11 @@ export class Peer {
     readonly connection: MConnection,
     /** When the connection was established, in the switch clock's ms. */
     readonly connectedAt: number,
+    /**
+     * The host and network the peer counts in (per-host caps, eviction, peerNetworkGroup), fixed when it
+     * arrived; a WebRTC peer's are its relay's (see arrivingPeerHolder).
+     */
+    readonly holder: SlotHolder = NO_HOLDER,
   ) {}
 
   /** Per-peer state for agents (key by agent name or a symbol). Dropped when the peer goes. */

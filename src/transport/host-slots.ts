@@ -4,7 +4,7 @@ import { classifyHost, hostPlace } from './ip.js';
 /**
  * Who holds a pending slot: its host group (an IPv4 address or IPv6 /64, what the per-host cap counts)
  * and the network that host is in (an IPv4 /16 or IPv6 /32, the address book's groups); for a WebRTC
- * link, both are the relay it was negotiated through. Both undefined when the transport names no host
+ * link, both are its relay's (see webrtcHolderOf). Both undefined when the transport names no host
  * (in-memory links).
  */
 export interface SlotHolder {
@@ -12,33 +12,57 @@ export interface SlotHolder {
   readonly network: string | undefined;
 }
 
-const NOBODY: SlotHolder = { host: undefined, network: undefined };
+/**
+ * The holder a connected peer stands for, by its node id (what the Switch fixed when the peer arrived);
+ * undefined when no peer of that id is connected.
+ */
+export type RelayHolderLookup = (relayId: string) => SlotHolder | undefined;
+
+const NOBODY: SlotHolder = Object.freeze({ host: undefined, network: undefined });
 
 /**
- * The holder a remote endpoint (`1.2.3.4:5`, `[::1]:5`) stands for. An IPv6 address with an IPv4 inside
- * (NAT64, 6to4, Teredo) is that IPv4's host, as it is that IPv4's network: by its /64, every IPv4 peer
- * reaching an IPv6-only node through a NAT64 or SIIT prefix (64:ff9b::a.b.c.d) was one host, all held to
- * one host's cap, and a host of two networks (the last one taken named it) that the busiest network
- * could not find.
+ * The holder of every WebRTC link whose relay is not connected (it left while the link was being set up,
+ * or nobody could look it up): one host and one network for all of them. Grouped by the relay's id
+ * instead, a host of many keys could negotiate through one relay key per link and drop each relay before
+ * the link came in, each link a network of its own again; this way such links only compete among
+ * themselves. A peer keeps the holder it arrived with, so a relay leaving later changes nothing.
  */
-export function slotHolderOf(remoteAddress: string): SlotHolder {
+export const UNATTRIBUTED_RELAY_HOLDER: SlotHolder = Object.freeze({ host: 'via:?', network: 'via:?' });
+
+/**
+ * The holder a remote endpoint (`1.2.3.4:5`, `[::1]:5`, `webrtc://<id>?via=<relay>`) stands for. An
+ * IPv6 address with an IPv4 inside (NAT64, 6to4, Teredo) is that IPv4's host, as it is that IPv4's
+ * network: by its /64, every IPv4 peer reaching an IPv6-only node through a NAT64 or SIIT prefix
+ * (64:ff9b::a.b.c.d) was one host, all held to one host's cap, and a host of two networks (the last one
+ * taken named it) that the busiest network could not find. `relays` finds a WebRTC link's relay.
+ */
+export function slotHolderOf(remoteAddress: string, relays?: RelayHolderLookup): SlotHolder {
   const address = endpointHost(remoteAddress);
-  if (address === undefined) return webrtcHolderOf(remoteAddress);
+  if (address === undefined) return webrtcHolderOf(remoteAddress, relays);
   const { family, group } = classifyHost(address);
   const host = family === 'ipv6' && group.startsWith('ipv4:') ? hostPlace(address) : endpointHostGroup(remoteAddress);
   return { host, network: group };
 }
 
 /**
- * A WebRTC link's relay, as one host and one network (as inbound eviction groups them): every peer one
- * relay introduces could be that relay's. Without a host they counted against no per-host cap, could
- * never be pushed out, and each could push out a pending IP link.
+ * A WebRTC link's holder: its relay's host and network (the relay is a connected peer: its remote
+ * address's IPv4 /32 and /16, or IPv6 /64 and /32), as every peer one relay introduces could be that
+ * relay's. Grouped by the relay's id, as they were, a host of many keys acting as many relays made as
+ * many networks, one per key, and got that many shares of inbound slots, pending pools and relay
+ * fairness. A relay that names no network (an in-memory link) is a group of its own, as such a peer is;
+ * a relay not connected: UNATTRIBUTED_RELAY_HOLDER. Without a host, such links counted against no
+ * per-host cap, could never be pushed out, and each could push out a pending IP link.
  */
-function webrtcHolderOf(remoteAddress: string): SlotHolder {
+function webrtcHolderOf(remoteAddress: string, relays: RelayHolderLookup | undefined): SlotHolder {
   const relay = endpointRelay(remoteAddress);
   if (relay === undefined) return NOBODY;
-  const group = `via:${relay}`;
-  return { host: group, network: group };
+  const held = relays?.(relay);
+  if (held === undefined) return UNATTRIBUTED_RELAY_HOLDER;
+  if (held.network === undefined) {
+    const own = `via:${relay}`;
+    return { host: own, network: own };
+  }
+  return { host: held.host ?? held.network, network: held.network };
 }
 
 /**

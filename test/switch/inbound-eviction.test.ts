@@ -13,14 +13,17 @@ const ids = (peer: Peer | undefined): string | undefined => peer?.id;
 const isPersistent = (peer: Peer): boolean => peer.persistent;
 
 describe('inboundHostGroup', () => {
-  it('groups IPv4 by /16, IPv6 by /32, WebRTC by the relay it came through, and nothing else', () => {
+  it("groups IPv4 by /16, IPv6 by /32, WebRTC by the network of the relay it came through, and nothing else", () => {
     expect(inboundHostGroup('203.0.113.9:4000')).toBe(inboundHostGroup('203.0.7.1:1'));
     expect(inboundHostGroup('203.0.113.9:4000')).not.toBe(inboundHostGroup('203.1.113.9:4000'));
     expect(inboundHostGroup('[::ffff:203.0.113.9]:4000')).toBe(inboundHostGroup('203.0.1.1:1'));
     expect(inboundHostGroup('[2001:db8:1:2:3:4:5:6]:4000')).toBe(inboundHostGroup('[2001:db8:ffff::1]:1'));
     expect(inboundHostGroup('[2001:db8::1]:4000')).not.toBe(inboundHostGroup('[2001:db9::1]:4000'));
-    expect(inboundHostGroup(`webrtc://${'cd'.repeat(20)}?via=${RELAY.toUpperCase()}`)).toBe(`via:${RELAY}`);
-    expect(inboundHostGroup(`webrtc://${'cd'.repeat(20)}?x=1&via=${RELAY}`)).toBe(`via:${RELAY}`);
+    // WebRTC: the network of the relay, a connected peer; one shared group while the relay is not connected
+    const relays = (id: string): { host: string; network: string } | undefined => (id === RELAY ? { host: '198.51.7.1', network: 'ipv4:198.51' } : undefined);
+    expect(inboundHostGroup(`webrtc://${'cd'.repeat(20)}?via=${RELAY.toUpperCase()}`, relays)).toBe('ipv4:198.51');
+    expect(inboundHostGroup(`webrtc://${'cd'.repeat(20)}?x=1&via=${RELAY}`, relays)).toBe('ipv4:198.51');
+    expect(inboundHostGroup(`webrtc://${'cd'.repeat(20)}?via=${'ef'.repeat(20)}`, relays)).toBe('via:?');
     for (const address of ['memory://a', `webrtc://${'cd'.repeat(20)}`, `webrtc://x?via=`, `webrtc://x?via=zz`, `webrtc://x?novia=${RELAY}`]) {
       expect(inboundHostGroup(address)).toBeUndefined();
     }

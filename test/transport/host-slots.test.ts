@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HostSlots, slotHolderOf } from '../../src/transport/host-slots.js';
+import { HostSlots, UNATTRIBUTED_RELAY_HOLDER, slotHolderOf } from '../../src/transport/host-slots.js';
 
 describe('slotHolderOf', () => {
   it('an IPv6 address with an IPv4 inside (NAT64, 6to4, Teredo) is that IPv4\'s host, as it is its network', () => {
@@ -24,20 +24,27 @@ describe('slotHolderOf', () => {
     expect(slotHolderOf('memory://abc@one')).toEqual({ host: undefined, network: undefined });
   });
 
-  it('a WebRTC link counts as its relay, host and network', () => {
+  it("a WebRTC link counts as its relay's host and network; a relay not connected, as one shared holder", () => {
     const relay = 'd'.repeat(40);
-    expect(slotHolderOf(`webrtc://${'a'.repeat(40)}?via=${relay.toUpperCase()}`)).toEqual({ host: `via:${relay}`, network: `via:${relay}` });
-    expect(slotHolderOf(`webrtc://${'a'.repeat(40)}`)).toEqual({ host: undefined, network: undefined });
+    const relayHost = { host: '203.0.113.9', network: 'ipv4:203.0' };
+    const relays = (id: string): { host: string; network: string } | undefined => (id === relay ? relayHost : undefined);
+    expect(slotHolderOf(`webrtc://${'a'.repeat(40)}?via=${relay.toUpperCase()}`, relays)).toEqual(relayHost);
+    expect(slotHolderOf(`webrtc://${'a'.repeat(40)}`, relays)).toEqual({ host: undefined, network: undefined });
+    // A relay that is not connected (or no lookup): one holder for all such links, whatever relay id they name.
+    expect(slotHolderOf(`webrtc://${'a'.repeat(40)}?via=${'e'.repeat(40)}`, relays)).toBe(UNATTRIBUTED_RELAY_HOLDER);
+    expect(slotHolderOf(`webrtc://${'a'.repeat(40)}?via=${relay}`)).toBe(UNATTRIBUTED_RELAY_HOLDER);
+    // A connected relay naming no network (an in-memory link): a group of its own.
+    expect(slotHolderOf(`webrtc://${'a'.repeat(40)}?via=${relay}`, () => ({ host: undefined, network: undefined }))).toEqual({ host: `via:${relay}`, network: `via:${relay}` });
     // Before, no host: uncounted, never pushed out, and each newcomer through the relay could push out an
-    // IP link. Now a newcomer from another network pushes out one of them once the relay holds the most.
+    // IP link. Now a newcomer from another network pushes out one of them once the relay's network holds the most.
     const slots = new HostSlots();
     const throughRelay = (i: number): string => `webrtc://${i.toString(16).padStart(40, '0')}?via=${relay}`;
-    for (let i = 0; i < 3; i++) slots.take(slotHolderOf(throughRelay(i)));
+    for (let i = 0; i < 3; i++) slots.take(slotHolderOf(throughRelay(i), relays));
     slots.take(slotHolderOf('10.0.0.1:1'));
-    expect(slots.held(`via:${relay}`)).toBe(3);
-    expect(slots.busiest(slotHolderOf('10.9.0.1:1'))).toBe(`via:${relay}`);
+    expect(slots.held(relayHost.host)).toBe(3);
+    expect(slots.busiest(slotHolderOf('10.9.0.1:1'))).toBe(relayHost.host);
     // A fourth through the relay finds no network busier than its own, and no host of it holding more.
-    expect(slots.busiest(slotHolderOf(throughRelay(3)))).toBeUndefined();
+    expect(slots.busiest(slotHolderOf(throughRelay(3), relays))).toBeUndefined();
   });
 
   it('NAT64 peers of many networks are not held to one host\'s cap', () => {
@@ -51,7 +58,7 @@ describe('slotHolderOf', () => {
 });
 
 describe('HostSlots', () => {
-  const holders = ['10.0.0.1:1', '10.0.0.2:1', '10.1.0.1:1', '[2001:db8:1:2::1]:1', '[2001:db8:1:3::1]:1', '[64:ff9b::a00:1]:1', '[64:ff9b::b00:1]:1', 'webrtc://x'].map(slotHolderOf);
+  const holders = ['10.0.0.1:1', '10.0.0.2:1', '10.1.0.1:1', '[2001:db8:1:2::1]:1', '[2001:db8:1:3::1]:1', '[64:ff9b::a00:1]:1', '[64:ff9b::b00:1]:1', 'webrtc://x'].map((address) => slotHolderOf(address));
 
   it('counts come back to nothing, and the one pushed out holds more than the newcomer in a network holding more (or its own)', () => {
     fc.assert(
