@@ -19,7 +19,7 @@ import {
   PEX_MAX_MESSAGE_BYTES,
   PEX_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
-import { networkGroupOf, planCrawl, planDials } from './pex-dial-planner.js';
+import { connectedPeerGroup, planCrawl, planDials } from './pex-dial-planner.js';
 import { mayAsk, refusedResponseError, requestTooSoon, responseViolation } from './pex-exchange-rules.js';
 import { decodePexMessage, encodePexMessage } from './pex-messages.js';
 import { HangUpList, newPeerState, sourceOf, type PexPeerState } from './pex-peers.js';
@@ -301,7 +301,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
    */
   protected selectAddressesFor(peer: Peer, firstOfConnection = true): string[] {
     const { book, config, sw, random, answerCache: cache } = this;
-    const reuse = firstOfConnection ? { cache, nowMs: this.now(), network: networkGroupOf(sourceOf(peer)) } : undefined;
+    const reuse = firstOfConnection ? { cache, nowMs: this.now(), network: connectedPeerGroup(peer, sourceOf(peer)) } : undefined;
     return answerFor(peer, { book, config, sw, relayWebRtc: this.options.relayWebRtc === true, random, reuse });
   }
 

@@ -1,4 +1,6 @@
-import { isNodeId, parseAddress } from '../transport/address.js';
+import { endpointRelay, isNodeId, parseAddress } from '../transport/address.js';
+import { peerNetworkGroup } from '../switch/inbound-eviction.js';
+import type { Peer } from '../switch/peer.js';
 import type { AddressBook, KnownAddressInfo } from './address-book.js';
 import { addressGroup, classifyAddress, hostPlace } from '../transport/ip.js';
 import type { PexConfig } from './config.js';
@@ -16,7 +18,7 @@ export interface DialPlanContext {
   readonly outbound: number;
   /** Who told us the addresses of our current outbound peers and pending dials (undefined: unknown, a seed). */
   readonly outboundSources: readonly (string | undefined)[];
-  /** Network groups (networkGroupOf) of our current outbound peers and pending dials, one per peer. */
+  /** Network groups (networkGroupOf, relayedGroupOf for WebRTC) of our current outbound peers and pending dials, one per peer. */
   readonly outboundGroups: readonly string[];
   /** Node ids whose addresses fill the trusted slots (the agent's seeds). */
   readonly trustedSources: ReadonlySet<string>;
@@ -28,6 +30,11 @@ export interface DialPlanContext {
   canDial(protocol: string): boolean;
   /** Whether we hold a connection to this node: a WebRTC address is reached only through its relay. */
   isConnected(nodeId: string): boolean;
+  /**
+   * The network a connected relay counts in (peerNetworkGroup); undefined when it is not connected or names
+   * none. WebRTC addresses through it are grouped by it (relayedGroupOf). @default every address by its own group
+   */
+  relayNetwork?(relayId: string): string | undefined;
   /**
    * A seed can still be asked for more trusted addresses: then outbound peers learned from other sources
    * are held to their share (1 − trustedOutboundShare), and slots the trusted ones cannot fill wait for
@@ -70,6 +77,31 @@ export function networkGroupOf(address: string): string {
   } catch {
     return `address:${address}`;
   }
+}
+
+/**
+ * The group PEX counts a WebRTC address in: `webrtc:` and the network of its relay, a connected peer
+ * (`relayNetwork`, the Switch's peerNetworkGroup), so pages reached through relay keys of one host are one
+ * group, as the Switch's eviction counts them; by the relay's id (the book's `webrtc:<relay>`), keys being
+ * free, each key was a group of its own. Kept apart from the relay's own network: the relay is an outbound
+ * peer in its own right, and WebRTC groups may yield (diversityMayYield). `group` (the address's own) for
+ * other addresses, and while the relay is not connected or names no network (an in-memory link).
+ */
+export function relayedGroupOf(address: string, group: string, relayNetwork: ((relayId: string) => string | undefined) | undefined): string {
+  if (relayNetwork === undefined || !address.startsWith('webrtc://')) return group;
+  const relay = endpointRelay(address);
+  const network = relay === undefined ? undefined : relayNetwork(relay);
+  return network === undefined ? group : `webrtc:${network}`;
+}
+
+/**
+ * The group PEX counts a connected peer in, `address` being where it is (what we dialled, or its
+ * source): a WebRTC peer's relay's network as it was when the peer arrived (Peer.holder, whether the relay
+ * is still here or not), as relayedGroupOf groups its address; any other peer's address's group.
+ */
+export function connectedPeerGroup(peer: Peer, address: string): string {
+  const network = address.startsWith('webrtc://') ? peerNetworkGroup(peer) : undefined;
+  return network === undefined ? networkGroupOf(address) : `webrtc:${network}`;
 }
 
 /**
@@ -126,7 +158,8 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
   const perGroup = new Map<string, number>();
   const perNetwork = new Map<string, number>();
   for (const group of context.outboundGroups) perNetwork.set(group, (perNetwork.get(group) ?? 0) + 1);
-  const networkHasRoom = (info: KnownAddressInfo): boolean => (perNetwork.get(info.group) ?? 0) < config.maxOutboundPerGroup;
+  const groupOf = (info: KnownAddressInfo): string => relayedGroupOf(info.address, info.group, context.relayNetwork?.bind(context));
+  const networkHasRoom = (info: KnownAddressInfo): boolean => (perNetwork.get(groupOf(info)) ?? 0) < config.maxOutboundPerGroup;
   let trusted = 0;
   let untrusted = 0;
   for (const source of context.outboundSources) {
@@ -144,7 +177,7 @@ export function planDials(context: DialPlanContext, slots: number): DialPlan {
     const group = sourceGroupOf(creditedSource(info));
     perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
     if (!trusted) untrusted++;
-    perNetwork.set(info.group, (perNetwork.get(info.group) ?? 0) + 1);
+    perNetwork.set(groupOf(info), (perNetwork.get(groupOf(info)) ?? 0) + 1);
     chosen.set(info.nodeId, info.address);
   };
   let trustedShort = false;

@@ -2,7 +2,8 @@ import type { Peer } from '../switch/peer.js';
 import type { Switch } from '../switch/switch.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
-import { networkGroupOf, type DialPlanContext } from './pex-dial-planner.js';
+import { peerNetworkGroup } from '../switch/inbound-eviction.js';
+import { connectedPeerGroup, networkGroupOf, relayedGroupOf, type DialPlanContext } from './pex-dial-planner.js';
 import type { PexDialer } from './pex-dialer.js';
 import type { HangUpList, PexPeerState } from './pex-peers.js';
 
@@ -45,14 +46,19 @@ export class PexOutboundView {
     const paceNowMs = this.paceNow();
     const outboundSources: (string | undefined)[] = [];
     const outboundGroups: string[] = [];
+    // As the Switch groups the pages a relay introduces (slotHolderOf): a relay naming no network is its own.
+    const relayNetwork = (relayId: string): string | undefined => {
+      const relay = sw.getPeer(relayId);
+      return relay === undefined ? undefined : (peerNetworkGroup(relay) ?? `via:${relayId}`);
+    };
     for (const dial of dialer.pendingPeerDials()) {
       outboundSources.push(dial.source);
-      outboundGroups.push(networkGroupOf(dial.address));
+      outboundGroups.push(relayedGroupOf(dial.address, networkGroupOf(dial.address), relayNetwork));
     }
     for (const [peer, state] of this.peerStates) {
       if (peer.direction !== 'outbound' || state.feeler) continue;
       outboundSources.push(state.source);
-      outboundGroups.push(networkGroupOf(peer.address));
+      outboundGroups.push(connectedPeerGroup(peer, peer.address));
     }
     return {
       book: this.book,
@@ -69,6 +75,7 @@ export class PexOutboundView {
       isBanned: (address) => sw.bans.isBanned(address),
       canDial: (protocol) => this.canDial(protocol),
       isConnected: (nodeId) => sw.getPeer(nodeId) !== undefined,
+      relayNetwork,
       seedCanHelp: dialer.seedsAnswer(this.config.seeds.length),
     };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AddressBook } from '../../src/pex/address-book.js';
-import { backoffRemainingMs, diversityMayYield, networkGroupOf, newBiasPercent, planCrawl, planDials, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
+import { backoffRemainingMs, diversityMayYield, networkGroupOf, newBiasPercent, planCrawl, planDials, relayedGroupOf, type DialPlanContext } from '../../src/pex/pex-dial-planner.js';
 import { firstHandFirst } from '../../src/pex/pex-answers.js';
 import { resolvePexConfig } from '../../src/pex/config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -95,6 +95,26 @@ describe('PEX dial planning', () => {
     const plan = planDials(context({ canDial: (protocol) => protocol === 'webrtc', isConnected: (id) => id === connectedRelay }), 10);
     // The other would fail at once ("not connected to relay") and back its address off for nothing.
     expect(plan.addresses).toEqual([throughConnected]);
+  });
+
+  it("groups WebRTC addresses by their relay's network: pages through relay keys of one host are one group", () => {
+    const { book, context } = setup();
+    // Five relay keys connected from one host (one /16), each handing us a page; another relay elsewhere.
+    const sameHost = [70, 71, 72, 73, 74].map(nodeId);
+    const elsewhere = nodeId(75);
+    const networks = new Map<string, string>([...sameHost.map((id): [string, string] => [id, 'ipv4:203.0']), [elsewhere, 'ipv4:198.51']]);
+    for (const [i, relay] of [...sameHost, elsewhere].entries()) book.addAddress(`webrtc://${nodeId(i + 1)}?via=${relay}`, tcp(99, publicHost(50 + i)));
+    const plan = planDials(
+      context({ canDial: (protocol) => protocol === 'webrtc', isConnected: (id) => networks.has(id), relayNetwork: (id) => networks.get(id) }),
+      10,
+    );
+    // One page per network (maxOutboundPerGroup 1): before, by relay id, all six were dialled at once.
+    expect(plan.addresses).toHaveLength(2);
+    expect(plan.addresses.filter((address) => address.endsWith(`via=${elsewhere}`))).toHaveLength(1);
+    expect(relayedGroupOf(`webrtc://${nodeId(1)}?via=${sameHost[0]}`, 'webrtc:x', (id) => networks.get(id))).toBe('webrtc:ipv4:203.0');
+    // A relay not connected (or an address of another kind): the address's own group.
+    expect(relayedGroupOf(`webrtc://${nodeId(1)}?via=${nodeId(90)}`, 'webrtc:x', (id) => networks.get(id))).toBe('webrtc:x');
+    expect(relayedGroupOf(tcp(1, publicHost(1)), 'ipv4:1.0', (id) => networks.get(id))).toBe('ipv4:1.0');
   });
 
   it('fills at most the per-source quota from one source group while others are available, and the rest only when nothing else is left', () => {
