@@ -27,14 +27,16 @@ afterEach(async () => {
 
 /**
  * Answers external-address and mapping requests, granting every mapping `lifetimeSeconds` on
- * `externalPort` (default: the port suggested).
+ * `externalPort` (default: the port suggested); answers nothing while `mute`.
  */
-async function fakeGateway(lifetimeSeconds: number, externalPort?: number): Promise<{ requests: number[] }> {
-  const requests: number[] = [];
+async function fakeGateway(lifetimeSeconds: number, externalPort?: number): Promise<{ requests: number[]; mute: boolean }> {
+  const gateway = { requests: [] as number[], mute: false };
+  const { requests } = gateway;
   const socket = dgram.createSocket('udp4');
   socket.on('message', (message, from) => {
     const opcode = message[1]!;
     requests.push(opcode);
+    if (gateway.mute) return;
     const answer = Buffer.alloc(opcode === 0 ? 12 : 16);
     answer[1] = 128 + opcode; // result code 0 (success) and seconds since epoch 0 stay zero
     if (opcode === 0) answer.set(EXTERNAL_IP, 8);
@@ -47,7 +49,7 @@ async function fakeGateway(lifetimeSeconds: number, externalPort?: number): Prom
   });
   await new Promise<void>((resolve) => socket.bind(NAT_PMP_PORT, GATEWAY, resolve));
   cleanups.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
-  return { requests };
+  return gateway;
 }
 
 function startManager(options: Partial<NatManagerOptions> = {}): NatManager {
@@ -132,5 +134,17 @@ describe('a NAT-PMP gateway granting a 1 s lease', () => {
     // 6 requests: the first mapping and two renewals (each an external address and a mapping), then
     // nothing until the bucket refills (one request each 10 s). Before: ~12 in these 2.6 s.
     expect(gateway.requests.length, 'requests in 2.6 s').toBe(6);
+  });
+
+  it('a gateway that never answers gets no more datagrams than maxGatewayRequestsPerMinute, retransmissions included', async () => {
+    const silent = await fakeGateway(1);
+    silent.mute = true;
+    const manager = startManager({ retryIntervalMs: 20, maxGatewayRequestsPerMinute: 3 });
+    await manager.start();
+    await sleep(2600);
+    // An external address request is retransmitted at 250, 750 and 1750 ms: 4 datagrams. Counted once per
+    // request, 3 a minute let 10 through in these 2.6 s; each datagram is counted now, and nothing refills
+    // in 2.6 s (one each 20 s).
+    expect(silent.requests.length, 'datagrams in 2.6 s').toBe(3);
   });
 });
