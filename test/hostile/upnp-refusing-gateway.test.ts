@@ -5,7 +5,7 @@
  * counts SOAP calls. The gateway is scripted on loopback HTTP (test/upnp/helpers/fake-gateway.ts).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { GatewayBudgetError, NatManager, type NatWarning } from '../../src/nat/index.js';
+import { GatewayBudgetError, NatManager, type NatManagerOptions, type NatWarning } from '../../src/nat/index.js';
 import { UpnpPortMapper } from '../../platforms/node/upnp/index.js';
 import { FakeGateway } from '../upnp/helpers/fake-gateway.js';
 import { waitFor } from '../helpers/wait.js';
@@ -19,28 +19,42 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function refusingGateway(): Promise<{ gateway: FakeGateway; location: string }> {
+const refuse = (): { fault: number; description: string } => ({ fault: 718, description: 'ConflictInMappingEntry' });
+
+/** A scripted IGDv1 on loopback; refusing every mapping unless `refusing` is false (then it refuses once told to). */
+async function refusingGateway(refusing = true): Promise<{ gateway: FakeGateway; location: string; refuseFromNow(): void }> {
   const gateway = new FakeGateway(1);
-  const refuse = (): { fault: number; description: string } => ({ fault: 718, description: 'ConflictInMappingEntry' });
-  gateway.override = { AddPortMapping: refuse, GetSpecificPortMappingEntry: refuse };
+  const refuseFromNow = (): void => {
+    gateway.override = { AddPortMapping: refuse, GetSpecificPortMappingEntry: refuse };
+  };
+  if (refusing) refuseFromNow();
   const location = await gateway.listen();
   cleanups.push(() => gateway.close());
-  return { gateway, location };
+  return { gateway, location, refuseFromNow };
+}
+
+/**
+ * A NatManager for port 26656 through the UPnP gateway at `location`, a cap of CAP_PER_MINUTE, and failures
+ * retried every 20 ms: only the cap stands between the gateway and a flood.
+ */
+function startManager(location: string, options: Partial<NatManagerOptions> = {}): NatManager {
+  const mapper = new UpnpPortMapper({ location, requestTimeoutMs: 2000 });
+  const manager = new NatManager({
+    mapper,
+    nodeId: NODE_ID,
+    ports: [{ transport: 'tcp', port: 26656 }],
+    retryIntervalMs: 20,
+    maxGatewayRequestsPerMinute: CAP_PER_MINUTE,
+    ...options,
+  });
+  cleanups.push(() => mapper.close(), () => manager.stop());
+  return manager;
 }
 
 describe('a UPnP gateway answering 718 to every mapping', () => {
   it(`gets at most maxGatewayRequestsPerMinute (${CAP_PER_MINUTE}) SOAP calls a minute, however many ports a map() tries`, async () => {
     const { gateway, location } = await refusingGateway();
-    const mapper = new UpnpPortMapper({ location, requestTimeoutMs: 2000 });
-    // retried every 20 ms: only the cap stands between the gateway and a flood
-    const manager = new NatManager({
-      mapper,
-      nodeId: NODE_ID,
-      ports: [{ transport: 'tcp', port: 26656 }],
-      retryIntervalMs: 20,
-      maxGatewayRequestsPerMinute: CAP_PER_MINUTE,
-    });
-    cleanups.push(() => mapper.close(), () => manager.stop());
+    const manager = startManager(location);
     const warnings: NatWarning[] = [];
     manager.on('warning', (w) => warnings.push(w));
     const started = Date.now();
@@ -59,5 +73,19 @@ describe('a UPnP gateway answering 718 to every mapping', () => {
     expect('error' in limited && limited.error).toBeInstanceOf(GatewayBudgetError);
     expect(limited.retryInMs).toBeGreaterThan(10_000);
     expect(manager.advertisedAddresses()).toEqual([]);
+  });
+
+  it('a renewal refused at every step (a lookup and an add for the port held, then for 8 others) is held to the same cap', async () => {
+    const { gateway, location, refuseFromNow } = await refusingGateway(false);
+    // a 2 s lease renewed after 0.2 s, failed renewals retried each second until it lapses
+    const manager = startManager(location, { leaseSeconds: 2, minRenewIntervalMs: 200 });
+    const started = Date.now();
+    expect(await manager.start()).toHaveLength(1);
+    refuseFromNow();
+    await sleep(3000);
+    const calls = gateway.calls.length;
+    const allowed = CAP_PER_MINUTE + Math.ceil(((Date.now() - started) * CAP_PER_MINUTE) / 60_000);
+    console.log(`SOAP calls in ${Date.now() - started} ms, a grant then refused renewals: ${calls} (allowed ${allowed})`);
+    expect(calls).toBeLessThanOrEqual(allowed);
   });
 });
