@@ -165,7 +165,7 @@ export class MemoryBudget {
       let largestFrees = 0;
       for (const account of this.holders) {
         const frees = account.freeableBytes();
-        const stuck = stuckBytes(frees, account.drainBytesPerSecond(now));
+        const stuck = account.stuckBytes(now);
         if (
           largest === undefined ||
           stuck > largestStuck ||
@@ -200,18 +200,49 @@ export function stuckBytes(frees: number, drainBytesPerSecond: number): number {
   return frees * Math.min(1, Math.max(MIN_DRAINING_WEIGHT, drainMs / STALL_HORIZON_MS));
 }
 
-/** A connection's MemoryAccount in a MemoryBudget. */
+/** How fast one kind of a connection's holding is given back: bytes stamped into a DrainMeter. */
+class Drain {
+  /** Bytes given back not yet stamped into `meter` (see DRAIN_STAMP_BYTES). */
+  private unstampedBytes = 0;
+  /** Made at the first stamp (an idle connection has none). */
+  private meter: DrainMeter | undefined;
+
+  /** `bytes` were given back: one clock read per DRAIN_STAMP_BYTES. */
+  add(bytes: number, clock: MemoryBudget): void {
+    this.unstampedBytes += bytes;
+    if (this.unstampedBytes < DRAIN_STAMP_BYTES) return;
+    const nowMs = clock.now();
+    (this.meter ??= new DrainMeter(nowMs)).add(this.unstampedBytes, nowMs);
+    this.unstampedBytes = 0;
+  }
+
+  bytesPerSecond(nowMs: number): number {
+    return this.meter?.bytesPerSecond(nowMs) ?? 0;
+  }
+}
+
+/**
+ * A connection's MemoryAccount in a MemoryBudget. What we queue toward the peer (`chargeShared`, any
+ * size) and what it sent us that we hold (`charge`: receives in flight, chunks held while paused) are
+ * weighed each by its own drain: only the peer's reading drains the first, while the second drains
+ * as fast as the peer sends us messages our agents settle at once. With one drain for both, a peer
+ * never reading 1 MiB queued toward it, sending us ~430 KiB/s of such messages, counted as draining
+ * (1/8 of it stalled) and an honest reader taking 20 KiB/s of its own 1 MiB was cut in its place.
+ */
 export class BudgetAccount implements MemoryAccount {
+  /** Bytes it sent us that we hold (`charge`). */
   private ownBytes = 0;
+  /** Messages below SHARED_MESSAGE_MIN_BYTES queued toward the peer: its alone. */
+  private queuedBytes = 0;
   private sharedBytes = 0;
   /** Shared messages in this connection's queues, and in how many of them: what its cut would free. Made at the first. */
   private sharedQueued: Map<Uint8Array, number> | undefined;
   private isCut = false;
   private drop: (() => void) | undefined;
-  /** Bytes given back not yet stamped into `drain` (see DRAIN_STAMP_BYTES). */
-  private unstampedBytes = 0;
-  /** How fast it has given bytes back; made at the first stamp (an idle connection has none). */
-  private drain: DrainMeter | undefined;
+  /** How fast `ownBytes` are given back (receives settling, held chunks read). */
+  private readonly receivedDrain = new Drain();
+  /** How fast the queues toward the peer are given back: its reading. */
+  private readonly queuedDrain = new Drain();
 
   constructor(
     private readonly budget: MemoryBudget,
@@ -221,19 +252,29 @@ export class BudgetAccount implements MemoryAccount {
 
   /** What this connection holds: its own bytes and every shared message in its queues. */
   get heldBytes(): number {
-    return this.ownBytes + this.sharedBytes;
+    return this.ownBytes + this.queuedBytes + this.sharedBytes;
   }
 
   /** @internal What cutting this connection frees node-wide: its own bytes, and shared messages no one else queues. */
   freeableBytes(): number {
-    let bytes = this.ownBytes;
-    if (this.sharedQueued !== undefined) for (const [message, queues] of this.sharedQueued) if (this.budget.queuesOf(message) === queues) bytes += message.length;
-    return bytes;
+    return this.ownBytes + this.freeableQueuedBytes();
   }
 
-  /** @internal The pace at which it gave bytes back lately (see DrainMeter). */
+  /** @internal What cutting it frees, each kind weighed by how slowly it drains (see `stuckBytes`). */
+  stuckBytes(nowMs: number): number {
+    return stuckBytes(this.ownBytes, this.receivedDrain.bytesPerSecond(nowMs)) + stuckBytes(this.freeableQueuedBytes(), this.queuedDrain.bytesPerSecond(nowMs));
+  }
+
+  /** @internal The pace at which it gave bytes back lately, both kinds (see DrainMeter). */
   drainBytesPerSecond(nowMs: number): number {
-    return this.drain?.bytesPerSecond(nowMs) ?? 0;
+    return this.receivedDrain.bytesPerSecond(nowMs) + this.queuedDrain.bytesPerSecond(nowMs);
+  }
+
+  /** What cutting it frees of the queues toward the peer: its small messages, and shared ones no one else queues. */
+  private freeableQueuedBytes(): number {
+    let bytes = this.queuedBytes;
+    if (this.sharedQueued !== undefined) for (const [message, queues] of this.sharedQueued) if (this.budget.queuesOf(message) === queues) bytes += message.length;
+    return bytes;
   }
 
   get wasCut(): boolean {
@@ -250,12 +291,17 @@ export class BudgetAccount implements MemoryAccount {
   release(bytes: number): void {
     if (this.isCut || bytes <= 0) return;
     this.ownBytes -= bytes;
-    this.drained(bytes);
+    this.receivedDrain.add(bytes, this.budget);
     this.budget.remove(this, bytes);
   }
 
   chargeShared(message: Uint8Array): void {
-    if (message.length < SHARED_MESSAGE_MIN_BYTES) return this.charge(message.length);
+    if (message.length < SHARED_MESSAGE_MIN_BYTES) {
+      if (this.isCut) return;
+      const wasEmpty = this.heldBytes === 0;
+      this.queuedBytes += message.length;
+      return this.budget.add(this, message.length, wasEmpty);
+    }
     const wasEmpty = this.heldBytes === 0;
     this.sharedBytes += message.length;
     const queued = (this.sharedQueued ??= new Map());
@@ -264,9 +310,14 @@ export class BudgetAccount implements MemoryAccount {
   }
 
   releaseShared(message: Uint8Array): void {
-    if (message.length < SHARED_MESSAGE_MIN_BYTES) return this.release(message.length);
+    if (message.length < SHARED_MESSAGE_MIN_BYTES) {
+      if (this.isCut) return;
+      this.queuedBytes -= message.length;
+      this.queuedDrain.add(message.length, this.budget);
+      return this.budget.remove(this, message.length);
+    }
     this.sharedBytes -= message.length;
-    this.drained(message.length);
+    this.queuedDrain.add(message.length, this.budget);
     const queues = this.sharedQueued?.get(message) ?? 0;
     if (queues > 1) this.sharedQueued!.set(message, queues - 1);
     else this.sharedQueued?.delete(message);
@@ -277,23 +328,15 @@ export class BudgetAccount implements MemoryAccount {
     this.drop = drop;
   }
 
-  /** `bytes` were given back: counted towards its drain, one clock read per DRAIN_STAMP_BYTES. */
-  private drained(bytes: number): void {
-    this.unstampedBytes += bytes;
-    if (this.unstampedBytes < DRAIN_STAMP_BYTES) return;
-    const now = this.budget.now();
-    (this.drain ??= new DrainMeter(now)).add(this.unstampedBytes, now);
-    this.unstampedBytes = 0;
-  }
-
   /**
    * @internal Writes off this connection's own bytes and closes it, synchronously: its queues release
    * their shared messages as it closes. It is never picked again.
    */
   cut(error: Error): void {
     this.isCut = true;
-    const own = this.ownBytes;
+    const own = this.ownBytes + this.queuedBytes;
     this.ownBytes = 0;
+    this.queuedBytes = 0;
     this.budget.remove(this, own);
     this.drop?.();
     this.onCut(error);

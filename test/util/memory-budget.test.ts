@@ -172,6 +172,34 @@ describe('MemoryBudget', () => {
       expect(cuts).toEqual(['reader']);
     });
 
+    it('does not count receives that settle as draining a send queue the peer never reads', () => {
+      const clock = { ms: 0 };
+      const budget = new MemoryBudget(2.5 * MiB, () => clock.ms);
+      const cuts: string[] = [];
+      // An honest slow reader: 1 MiB queued toward it in 4 KiB messages, taking 20 KiB/s.
+      const reader = connection(budget, cuts, 'reader');
+      // An attacker: 1 MiB queued toward it that it never reads, while it sends us messages whose
+      // receives settle at once (~430 KiB/s of "drain" paid for with its own uploads).
+      const attacker = connection(budget, cuts, 'attacker');
+      for (let index = 0; index < 256; index++) {
+        reader.chargeShared(new Uint8Array(4 * KiB));
+        attacker.chargeShared(new Uint8Array(4 * KiB));
+      }
+      for (; clock.ms < 30_000; clock.ms += 50) {
+        if (clock.ms % 200 === 0) {
+          const message = new Uint8Array(4 * KiB);
+          reader.releaseShared(message);
+          reader.chargeShared(message);
+        }
+        if (clock.ms % 150 === 0) {
+          attacker.charge(64 * KiB);
+          attacker.release(64 * KiB);
+        }
+      }
+      connection(budget, cuts, 'newcomer').charge(0.6 * MiB);
+      expect(cuts).toEqual(['attacker']);
+    });
+
     it('weighs what a cut frees by how long it would take to drain', () => {
       expect(stuckBytes(MiB, 0)).toBe(MiB);
       expect(stuckBytes(MiB, 1)).toBe(MiB); // a byte a second: stalled
