@@ -56,7 +56,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     super();
     this.options = resolveSwitchOptions(options);
     this.nodeId = this.options.identity.nodeId;
-    this.memory = new MemoryBudget(peerMemoryBudgetBytes(this.options, 0), () => this.options.clock.now());
+    this.memory = new MemoryBudget(peerMemoryBudgetBytes(this.options, 0), () => monotonicNow(this.options.clock));
     this.listenAddresses = new ListenAddresses(this.nodeId);
     this.bans = new BanList(() => monotonicNow(this.options.clock), MAX_BAN_ENTRIES, () => this.options.clock.now());
     this.agents = new AgentRegistry((agent, error) => this.emit('agent:error', { agent, error }));

@@ -99,8 +99,8 @@ export class MemoryBudget {
   /** The limit may be set until the first charge (a Switch sizes its default at start). */
   constructor(
     public limitBytes: number,
-    /** @internal Milliseconds, for the drain windows. */
-    readonly now: () => number = Date.now,
+    /** @internal Milliseconds, for the drain windows: monotonic (a wall-clock step is no drain, nor a stall). */
+    readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Bytes held node-wide: every account's own bytes, plus each queued shared message once. */
