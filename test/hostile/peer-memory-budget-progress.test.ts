@@ -7,62 +7,18 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChannelDescriptor } from '../../src/conn/channel-descriptor.js';
+import { BULK_CHANNEL, CHUNK_BYTES, cutsOf, fillQueues, honestSlowReader, queuedFor, sleep } from '../helpers/bulk-stream.js';
 import type { Agent } from '../../src/switch/agent.js';
 import type { Peer } from '../../src/switch/peer.js';
-import { startNode, stopAll, TEST_CHANNELS, type TestNode } from '../helpers/nodes.js';
+import { startNode, stopAll, TEST_CHANNELS } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 
 afterEach(stopAll);
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
-const BULK = 0x42;
-/** A 1 MiB send queue (the default byte capacity) of 64 KiB chunks. */
-const BULK_CHANNEL: ChannelDescriptor = { id: BULK, priority: 1, sendQueueCapacity: 4096, recvMessageCapacity: 128 * KiB };
-const CHUNK_BYTES = 64 * KiB;
 const ATTACKERS = 6;
 const BUDGET_BYTES = 4 * MiB;
-/** The honest peer reads one chunk every this many ms: ~430 KiB/s, far slower than the victim sends. */
-const HONEST_READ_EVERY_MS = 150;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Who the victim cut, and why. */
-function cutsOf(victim: TestNode): Map<string, string | undefined> {
-  const cuts = new Map<string, string | undefined>();
-  victim.sw.on('peer:disconnected', ({ peer, reason }) => void cuts.set(peer.id, (reason as { code?: string } | undefined)?.code));
-  return cuts;
-}
-
-/** Bytes the victim has queued for `peer` on the bulk channel. */
-function queuedFor(peer: Peer | undefined): number {
-  return peer?.connection.status().channels.find((channel) => channel.id === BULK)?.sendQueueBytes ?? 0;
-}
-
-/** The victim's app sends distinct chunks to `peer` as fast as its queue takes them, until `stop`. */
-function stream(peer: Peer, stop: AbortSignal): void {
-  void (async () => {
-    for (let n = 0; !stop.aborted; n++) {
-      if (!(await peer.send(BULK, new Uint8Array(CHUNK_BYTES).fill(n & 0xff), { timeoutMs: 5000 }).catch(() => false)) && peer.connection.state !== 'open') return;
-    }
-  })();
-}
-
-/** Reads the honest node's bulk channel one chunk at a time, slowly; counts the bytes read. */
-function slowReader(node: TestNode, stop: AbortSignal): { read: () => number } {
-  let read = 0;
-  void (async () => {
-    try {
-      for await (const { message } of node.sw.receive(BULK, { signal: stop })) {
-        read += message.length;
-        await sleep(HONEST_READ_EVERY_MS);
-      }
-    } catch {
-      // aborted at the end of the test
-    }
-  })();
-  return { read: () => read };
-}
 
 describe('node-wide memory budget for peers: who drains', () => {
   it(`${ATTACKERS} peers that never read, each holding ~0.8× what an honest slow reader holds, get their own cut, not the reader`, { timeout: 60_000 }, async () => {
@@ -72,12 +28,7 @@ describe('node-wide memory budget for peers: who drains', () => {
 
     // The honest peer: its pull inbox of 1 is read one chunk every 150 ms, so the victim's queue for
     // it stays full (1 MiB and a chunk) and drains at ~430 KiB/s.
-    const honest = await startNode({ channels: TEST_CHANNELS, agents: { bulk: { channels: [BULK_CHANNEL] } }, inboxCapacity: 1, listen: [] });
-    await honest.sw.dial(victim.address);
-    await waitFor(() => victim.sw.getPeer(honest.sw.nodeId) !== undefined, 3000, 'the victim to see the honest peer');
-    const honestPeer = victim.sw.getPeer(honest.sw.nodeId)!;
-    const reader = slowReader(honest, done.signal);
-    stream(honestPeer, done.signal);
+    const { honest, honestPeer, reader } = await honestSlowReader(victim, done.signal);
     await waitFor(() => queuedFor(honestPeer) >= MiB, 10_000, "the honest peer's queue to fill");
     // Reading for a while: its drain reaches the victim in steps of ~1.6 MiB every ~4 s (TCP's receive
     // window reopening by half a buffer), after the first burst that filled the socket buffers; the
@@ -93,15 +44,9 @@ describe('node-wide memory budget for peers: who drains', () => {
     );
     for (const attacker of attackers) await attacker.sw.dial(victim.address);
     await waitFor(() => attackers.every((attacker) => victim.sw.getPeer(attacker.sw.nodeId) !== undefined), 3000, 'the victim to see every attacker');
-    const target = 0.8 * honestHolds;
-    let seed = 0;
-    await Promise.all(
-      attackers.map(async (attacker) => {
-        const peer = victim.sw.getPeer(attacker.sw.nodeId)!;
-        while (peer.connection.state === 'open' && queuedFor(peer) < target) {
-          if (!(await peer.send(BULK, new Uint8Array(CHUNK_BYTES).fill(++seed & 0xff), { timeoutMs: 1000 }).catch(() => false))) break;
-        }
-      }),
+    await fillQueues(
+      attackers.map((attacker) => victim.sw.getPeer(attacker.sw.nodeId)!),
+      0.8 * honestHolds,
     );
     await sleep(500);
     const readBefore = reader.read();
