@@ -20,8 +20,8 @@ export const DEFAULT_MIN_RENEW_INTERVAL_MS = 30 * 1000;
 /**
  * Requests to the gateway one NatManager makes in a minute, at most: a token bucket holding a minute's worth.
  * A request is what reaches the gateway: each SOAP call (a UPnP map is a lookup and an add per port tried, up
- * to DEFAULT_MAX_PORT_ATTEMPTS ports), each NAT-PMP datagram, retransmissions included; removals at stop() and
- * UPnP discovery are not counted. Past it the ports due wait for the bucket, and an operation that runs out
+ * to DEFAULT_MAX_PORT_ATTEMPTS ports), each lookup of a UPnP gateway (again after a call it did not answer),
+ * each NAT-PMP datagram, retransmissions included; removals at stop() are not counted. Past it the ports due wait for the bucket, and an operation that runs out
  * midway stops there (warning 'rate-limited'); whatever else makes attempts frequent (failed renewals of a
  * short lease retried each second, a gateway refusing every port, an external address changing every cycle),
  * the gateway sees no more than this.

@@ -89,3 +89,22 @@ describe('a UPnP gateway answering 718 to every mapping', () => {
     expect(calls).toBeLessThanOrEqual(allowed);
   });
 });
+
+describe('a UPnP gateway answering every SOAP call with an HTTP error (no UPnP answer)', () => {
+  it('gets at most maxGatewayRequestsPerMinute HTTP requests a minute, the description fetches a failed call brings included', async () => {
+    const gateway = new FakeGateway(1);
+    const fail = (): { status: number; body: string } => ({ status: 500, body: 'Internal Server Error' });
+    gateway.override = { GetExternalIPAddress: fail, AddPortMapping: fail, GetSpecificPortMappingEntry: fail };
+    const location = await gateway.listen();
+    cleanups.push(() => gateway.close());
+    const manager = startManager(location);
+    const started = Date.now();
+    await manager.start();
+    await sleep(1500);
+    const requests = gateway.calls.length + gateway.descriptionFetches;
+    const elapsedMs = Date.now() - started;
+    const allowed = CAP_PER_MINUTE + Math.ceil((elapsedMs * CAP_PER_MINUTE) / 60_000);
+    console.log(`HTTP requests in ${elapsedMs} ms: ${gateway.calls.length} SOAP calls, ${gateway.descriptionFetches} description fetches (allowed ${allowed})`);
+    expect(requests).toBeLessThanOrEqual(allowed);
+  });
+});

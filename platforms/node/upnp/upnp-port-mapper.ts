@@ -22,7 +22,10 @@
  *    conflicts; see port-mapping-strategies.ts.
  *  - unmap() with the internal port deletes only an entry that still forwards to that host and port.
  *  - Each SOAP call spends one request of the caller's `budget` (NatCallOptions); with none left the
- *    operation stops there, rejecting with GatewayBudgetError (discovery is not counted: once per gateway).
+ *    operation stops there, rejecting with GatewayBudgetError. So does each lookup of the gateway (its
+ *    description, after SSDP unless a location is given): a call the gateway does not answer in UPnP has
+ *    the next one look it up again, and a gateway answering every call with an HTTP error got a
+ *    description fetch per SOAP call, uncounted: twice the cap.
  */
 import { ClosedError } from '../../../src/errors.js';
 import { sharedAbortController, withAnySignal } from '../../../src/util/abort.js';
@@ -122,6 +125,7 @@ export class UpnpPortMapper implements PortMapper {
   private async gatewayState(options: NatCallOptions): Promise<GatewayState> {
     if (this.closed) throw new ClosedError('UPnP port mapper closed');
     if (this.cached !== undefined) return this.cached;
+    spendGatewayRequest(options, 'UPnP gateway lookup');
     const state = await this.withCloseSignal(options, (signal) => locateGateway(this.config, signal));
     // close() may have come while the gateway answered: a closed mapper caches nothing.
     if (this.closed) throw new ClosedError('UPnP port mapper closed');
