@@ -1,7 +1,7 @@
 import { AbortError, ClosedError, ConfigError, SendError, TimeoutError } from '../errors.js';
 import type { Link } from '../transport/link.js';
 import { whenAborted } from '../util/abort.js';
-import { MAX_TIMER_DELAY_MS, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { MAX_TIMER_DELAY_MS, monotonicNow, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { UNMETERED, type MemoryAccount } from '../util/memory-budget.js';
 import type { Channel } from './channel.js';
 import { assertChannelId, hex, type ChannelDescriptor } from './channel-descriptor.js';
@@ -46,7 +46,12 @@ export class MConnection {
   private readonly receiver: Receiver;
   private readonly sender: Sender;
   private readonly keepAlive: KeepAlive;
-  private readonly startedAtMs: number;
+  /**
+   * When the connection was made, on the clock's monotonicNow() (never steps): its uptime, and for the
+   * Switch and agents how long a peer stayed and which peers are the oldest.
+   * @internal
+   */
+  readonly startedAtMonotonicMs: number;
   private stateValue: MConnectionState = 'open';
   private started = false;
   private closeTimer: TimerHandle | undefined;
@@ -71,7 +76,7 @@ export class MConnection {
     this.config = sharedMConnectionConfig(config);
     // The system clock's now() needs no `this`: no closure per connection for it.
     const now = clock === systemClock ? systemClock.now : (): number => clock.now();
-    this.startedAtMs = now();
+    this.startedAtMonotonicMs = monotonicNow(clock);
     this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes, now, memory);
     this.sender = new Sender(this, link, this.scheduler, clock, this.config.maxBatchBytes, this.config.sendRateBytesPerSec, now);
     this.keepAlive = new KeepAlive(this, clock, this.config.pingIntervalMs, this.config.pongTimeoutMs);
@@ -252,7 +257,7 @@ export class MConnection {
   status(): ConnectionStatus {
     return {
       state: this.stateValue,
-      uptimeMs: this.clock.now() - this.startedAtMs,
+      uptimeMs: monotonicNow(this.clock) - this.startedAtMonotonicMs,
       sentBytes: this.sender.sentBytes,
       receivedBytes: this.receiver.receivedBytes,
       linkBufferedBytes: this.link.bufferedBytes,

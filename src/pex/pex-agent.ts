@@ -1,5 +1,5 @@
 import type { ChannelDescriptor } from '../conn/channel-descriptor.js';
-import { ConfigError, MeshlinkError, ProtocolError, toError } from '../errors.js';
+import { ClosedError, ConfigError, MeshlinkError, ProtocolError, toError } from '../errors.js';
 import type { Agent } from '../switch/agent.js';
 import type { Peer } from '../switch/peer.js';
 import type { Switch } from '../switch/switch.js';
@@ -192,8 +192,9 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       this.punish(peer, state, reason);
       return;
     }
-    // A clean close soon after we dialled: the other side hung up (a seed, a full node). Leave it be.
-    if (peer.direction === 'outbound' && reason === undefined && !state.closingByUs && this.now() - peer.connectedAt < this.config.seedPeerMaxLifetimeMs) {
+    // A clean close (its end of the link is ClosedError "closed by the remote end") soon after we dialled, on monotonic time: the
+    // other side hung up (a seed, a full node). Leave it be.
+    if (peer.direction === 'outbound' && (reason === undefined || reason instanceof ClosedError) && !state.closingByUs && this.paceNow() - peer.connectedAtMonotonic < this.config.seedPeerMaxLifetimeMs) {
       this.hangUps.add(peer.id, this.paceNow() + this.config.seedRedialIntervalMs);
     }
   }

@@ -1,7 +1,7 @@
 import { AbortError, ClosedError, ConfigError, isOwnDialLimit, NotRunningError, PeerRejectedError, toError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
 import { abortReason, followAbort, raceAbort, whenAborted, withDeadline } from '../util/abort.js';
-import type { TimerHandle } from '../util/clock.js';
+import { monotonicNow, type TimerHandle } from '../util/clock.js';
 import { backoffDelayMs } from './backoff.js';
 import { RECONNECT_DUPLICATE_MIN_ATTEMPT, RECONNECT_STABLE_AFTER_MS } from './constants.js';
 import type { Peer } from './peer.js';
@@ -234,7 +234,8 @@ export class Dialer {
   onPeerGone(peer: Peer): void {
     const state = this.persistent.get(peer.id);
     if (state === undefined || this.stopped) return;
-    const lastedMs = this.sw.options.clock.now() - peer.connectedAt;
+    // Monotonic: a wall-clock step forward made a flapping peer's short connection look stable (backoff reset).
+    const lastedMs = monotonicNow(this.sw.options.clock) - peer.connectedAtMonotonic;
     // The failed dials before this connection were an outage, which it ended: what counts now is how
     // many connections in a row were short (else a peer back from an outage, restarting once more,
     // waited the longest backoff). A peer that accepts and hangs up still backs off by its own count.

@@ -68,7 +68,8 @@ export function pickInboundToEvict(inbound: readonly EvictionCandidate[], newcom
   const sizes = new Map<string, number>();
   for (const candidate of inbound) sizes.set(groupOf(candidate), (sizes.get(groupOf(candidate)) ?? 0) + 1);
   const newcomerSize = newcomerGroup === undefined ? 0 : (sizes.get(newcomerGroup) ?? 0);
-  const oldestFirst = [...inbound].sort((a, b) => a.peer.connectedAt - b.peer.connectedAt);
+  // Monotonic: after a wall-clock step back, the peers arriving next would sort as the oldest and take the protected slots.
+  const oldestFirst = [...inbound].sort((a, b) => a.peer.connectedAtMonotonic - b.peer.connectedAtMonotonic);
   const protectedPeers = new Set<Peer>();
   const protectedGroups = new Set<string>();
   const protectedCount = Math.max(1, Math.floor(maxInbound * INBOUND_EVICTION_PROTECTED_FRACTION));

@@ -35,7 +35,10 @@ export class Peer {
     readonly persistent: boolean,
     /** @internal */
     readonly connection: MConnection,
-    /** When the connection was established, in the switch clock's ms. */
+    /**
+     * When the connection was established, in the switch clock's now() (wall-clock) ms: a timestamp to
+     * show or store. How long a peer has stayed, and which peers are the oldest, read connectedAtMonotonic.
+     */
     readonly connectedAt: number,
     /**
      * The host and network the peer counts in (per-host caps, eviction, peerNetworkGroup), fixed when it
@@ -43,6 +46,16 @@ export class Peer {
      */
     readonly holder: SlotHolder = NO_HOLDER,
   ) {}
+
+  /**
+   * When the connection was established, on the switch clock's monotonicNow(): for intervals and ages
+   * (eviction's oldest peers, whether a connection lasted), which a wall-clock step must not bend (after
+   * a step back, peers arriving next would look older than all the others).
+   * @internal
+   */
+  get connectedAtMonotonic(): number {
+    return this.connection.startedAtMonotonicMs;
+  }
 
   /** Per-peer state for agents (key by agent name or a symbol). Dropped when the peer goes. */
   get data(): Map<string | symbol, unknown> {

@@ -13,7 +13,8 @@ import { systemClock, type Clock, type TimerHandle } from '../../src/util/clock.
 import { MConnection } from '../../src/conn/mconnection.js';
 import { KeepAlive } from '../../src/conn/keep-alive.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
-import { endpoint } from '../helpers/mconn-pair.js';
+import { endpoint, memoryPair, type Endpoint } from '../helpers/mconn-pair.js';
+import { steppableWallClock } from '../helpers/wall-clock-step.js';
 import { waitFor } from '../helpers/wait.js';
 
 const PING_INTERVAL_MS = 60_000;
@@ -43,6 +44,7 @@ class SteppingClock implements Clock {
   }
 }
 
+const wallClock = steppableWallClock();
 const opened: { links: Link[]; listener: Listener }[] = [];
 afterEach(async () => {
   for (const { links, listener } of opened.splice(0)) {
@@ -134,5 +136,22 @@ describe('the round trip of a ping across a wall-clock step', () => {
     keepAlive.stop();
     expect(keepAlive.lastRttMs).toBeGreaterThanOrEqual(0);
     expect(keepAlive.lastRttMs).toBeLessThan(1000);
+  });
+});
+
+describe('a connection\'s uptime across a wall-clock step', () => {
+  it('counts on monotonic time: a one-hour step back or forward does not bend it (before: -3600000 ms, then +3600000 ms, in status)', async () => {
+    const open: Endpoint[] = [];
+    const [ours] = memoryPair(CHANNELS, open);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    wallClock.step(-3_600_000);
+    const afterStepBack = ours.conn.status().uptimeMs;
+    wallClock.step(7_200_000);
+    const afterStepForward = ours.conn.status().uptimeMs;
+    for (const end of open) end.conn.destroy();
+    for (const uptimeMs of [afterStepBack, afterStepForward]) {
+      expect(uptimeMs).toBeGreaterThanOrEqual(40);
+      expect(uptimeMs).toBeLessThan(5000);
+    }
   });
 });

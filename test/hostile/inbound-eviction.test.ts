@@ -8,11 +8,13 @@ import { afterEach, expect, it } from 'vitest';
 import { MAX_EVICTED_LINGERING } from '../../src/switch/constants.js';
 import { stopAll } from '../helpers/nodes.js';
 import { waitFor, within } from '../helpers/wait.js';
+import { steppableWallClock } from '../helpers/wall-clock-step.js';
 import { startVictim, stopHostileNodes, type Victim } from './harness.js';
 import { joinVictim, talk, type Talker } from './churn-peers.js';
 import { guardProcessFaults, type CodedError } from './raw-peer.js';
 
 guardProcessFaults();
+const wallClock = steppableWallClock();
 
 afterEach(async () => {
   await Promise.all([stopHostileNodes(), stopAll()]);
@@ -51,4 +53,31 @@ it('a newcomer from another host takes the youngest slot of the host holding the
   await expect(within(joinVictim(victim, { localAddress: '127.6.0.1' }), 10_000, 'sixth host')).rejects.toMatchObject({ code: 'ERR_PEER_LIMIT' });
   expect(inboundHosts(victim).join()).toBe('127.2.0.1,127.3.0.1,127.4.0.1,127.5.0.1');
   honest.conn.destroy();
+});
+
+it('after a wall-clock step back, the peers arriving next are still the youngest: they are evicted, and the oldest keeps its protection', async () => {
+  // maxInbound 4: one protected slot, the oldest peer's.
+  const victim = await startVictim({ switchOptions: { maxInbound: 4 } });
+  const join = async (localAddress: string): Promise<Talker> => {
+    const talker = talk(await within(joinVictim(victim, { localAddress }), 10_000, `join from ${localAddress}`));
+    await waitFor(() => inboundHosts(victim).includes(localAddress), 5000, `${localAddress} admitted`);
+    return talker;
+  };
+  const first = await join('127.2.0.1');
+  const second = await join('127.2.0.2');
+  // NTP corrects a fast clock, or a VM is restored: the wall clock goes back an hour; timers run on.
+  wallClock.step(-3_600_000);
+  const other = await join('127.3.0.1');
+  const latecomer = await join('127.2.0.3');
+  // 127.2 holds three, the newcomer's network none: the youngest unprotected peer of 127.2 goes.
+  const newcomer = await join('127.4.0.1');
+  expect(await within(latecomer.closed, 5000, 'the youngest peer of 127.2 cut')).toMatchObject({ code: 'ERR_PEER_LIMIT' });
+  // Before: sorted by wall-clock connectedAt, the two that arrived after the step looked an hour older than the
+  // rest: 127.3.0.1 took the protected slot and 127.2.0.2 was evicted, the latecomer kept.
+  await waitFor(() => inboundHosts(victim).join() === '127.2.0.1,127.2.0.2,127.3.0.1,127.4.0.1', 5000, 'the two oldest of 127.2 stay');
+  // One more newcomer: 127.2 still holds two more than it, and its oldest is protected, so the second goes.
+  talk(await within(joinVictim(victim, { localAddress: '127.5.0.1' }), 10_000, 'join from 127.5.0.1'));
+  expect(await within(second.closed, 5000, 'the unprotected peer of 127.2 cut')).toMatchObject({ code: 'ERR_PEER_LIMIT' });
+  await waitFor(() => inboundHosts(victim).join() === '127.2.0.1,127.3.0.1,127.4.0.1,127.5.0.1', 5000, 'the oldest peer kept');
+  for (const talker of [first, other, newcomer]) talker.conn.destroy();
 });

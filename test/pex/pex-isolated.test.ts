@@ -3,9 +3,11 @@ import { AddressBook } from '../../src/pex/address-book.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { waitFor } from '../helpers/wait.js';
+import { steppableWallClock } from '../helpers/wall-clock-step.js';
 import { fakeAddresses, startPexNode, stopPexNodes } from './pex-helpers.js';
 
 afterEach(stopPexNodes);
+const wallClock = steppableWallClock();
 
 describe('PEXAgent with no outbound peer', () => {
   it('tries again within seconds after a failed dial, not a whole ensurePeers interval later', async () => {
@@ -62,5 +64,33 @@ describe('PEXAgent with no outbound peer', () => {
     stepMs -= 3_600_000;
     const before = node.pex!.stats().seedDials;
     await waitFor(() => node.pex!.stats().seedDials > before, 3000, 'a seed dial after the step');
+  });
+
+  /** How often a node that hangs up on ours at once is dialled in the 2 s after, the wall clock stepping `stepMs` just before. */
+  async function arrivalsAfterHangUp(stepMs: number): Promise<number> {
+    const network = new MemoryNetwork();
+    const full = await startPexNode({ transports: [network.transport()], listen: 'memory://hanging-up', pex: false });
+    let arrivals = 0;
+    full.sw.on('peer:connected', () => arrivals++);
+    const book = new AddressBook({ allowLocal: true });
+    book.addAddress(full.address, full.address);
+    // A hang-up is remembered for seedRedialIntervalMs: a minute here, far past the test.
+    const node = await startPexNode({ transports: [network.transport()], listen: 'memory://hung-up-on', pex: { book, seedRedialIntervalMs: 60_000 } });
+    await waitFor(() => arrivals === 1 && full.sw.peers.length === 1, 5000, 'the node dialled the full one');
+    wallClock.step(stepMs);
+    await full.sw.disconnect(full.sw.peers[0]!);
+    await waitFor(() => node.sw.peers.length === 0, 3000, 'hung up');
+    // Rounds run every 200 ms: ten of them.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    return arrivals;
+  }
+
+  it('leaves a node that hung up on it be for seedRedialIntervalMs (before: its graceful close, reported as ClosedError, was no hang-up: dialled straight back)', async () => {
+    expect(await arrivalsAfterHangUp(0)).toBe(1);
+  });
+
+  it('leaves a node that hung up on it be across a one-hour step forward of the wall clock (before: the connection, timed on the wall clock, had lasted an hour: dialled straight back)', async () => {
+    // NTP, or a VM's clock catching up, while the connection is up.
+    expect(await arrivalsAfterHangUp(3_600_000)).toBe(1);
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_BAN_ENTRIES } from '../../src/switch/constants.js';
 import { backoffDelayMs, DEFAULT_BACKOFF_POLICY } from '../../src/switch/backoff.js';
 import { BanList } from '../../src/switch/ban-list.js';
@@ -6,6 +6,12 @@ import { generateNodeKey } from '../../src/crypto/keys.js';
 import { Switch } from '../../src/switch/switch.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
+import { startNode, stopAll } from '../helpers/nodes.js';
+import { waitFor } from '../helpers/wait.js';
+import { steppableWallClock } from '../helpers/wall-clock-step.js';
+
+const wallClock = steppableWallClock();
+afterEach(stopAll);
 
 describe('backoffDelayMs', () => {
   it('doubles from the base, is capped, and jitters within the ratio', () => {
@@ -98,5 +104,28 @@ describe('the Switch ban list across a wall-clock step', () => {
     expect(Math.abs(sw.bans.entries()[0]!.untilMs - (clock.now() + 200))).toBeLessThan(100);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sw.bans.isBanned(id)).toBe(false);
+  });
+});
+
+describe('the reconnect backoff across a wall-clock step', () => {
+  it('a persistent peer that keeps hanging up backs off on: a one-hour step forward does not make its short connection look stable (before: back to the base delay)', async () => {
+    const a = await startNode({ reconnect: { baseDelayMs: 100, maxDelayMs: 60_000, jitterRatio: 0 } });
+    const b = await startNode();
+    await a.sw.dial(b.address, { persistent: true });
+    const gaps: number[] = [];
+    for (let hangUp = 0; hangUp < 3; hangUp++) {
+      await waitFor(() => b.sw.getPeer(a.sw.nodeId)?.isConnected === true, 5000, 'connected');
+      // NTP, or a VM's clock catching up, while the third connection is up: the wall clock jumps an hour.
+      if (hangUp === 2) wallClock.step(3_600_000);
+      const hungUpAt = performance.now();
+      await b.sw.disconnect(b.sw.getPeer(a.sw.nodeId)!);
+      await waitFor(() => b.sw.getPeer(a.sw.nodeId)?.isConnected === true, 5000, 'redialled');
+      gaps.push(performance.now() - hungUpAt);
+    }
+    // Each connection lasted a moment (< RECONNECT_STABLE_AFTER_MS): the redials wait 200, 400, 800 ms.
+    // Before: the third, timed on the wall clock, lasted an hour, so the count of short connections started
+    // over and the redial came after the 100 ms base delay.
+    expect(gaps[1]!).toBeGreaterThanOrEqual(350);
+    expect(gaps[2]!).toBeGreaterThanOrEqual(700);
   });
 });

@@ -5,8 +5,8 @@ import type { Peer } from '../../src/switch/peer.js';
 const RELAY = 'ab'.repeat(20);
 
 /** Only what the rule reads of a Peer: its id, when it connected, whether it is persistent. */
-function candidate(id: string, connectedAt: number, group: string | undefined, persistent = false): EvictionCandidate {
-  return { peer: { id, connectedAt, persistent } as unknown as Peer, group };
+function candidate(id: string, connectedAtMonotonic: number, group: string | undefined, persistent = false): EvictionCandidate {
+  return { peer: { id, connectedAtMonotonic, persistent } as unknown as Peer, group };
 }
 
 const ids = (peer: Peer | undefined): string | undefined => peer?.id;
