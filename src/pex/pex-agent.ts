@@ -192,8 +192,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       this.punish(peer, state, reason);
       return;
     }
-    // A clean close (its end of the link is ClosedError "closed by the remote end") soon after we dialled, on monotonic time: the
-    // other side hung up (a seed, a full node). Leave it be.
+    // A clean close (our side sees ClosedError, "closed by the remote end") soon after we dialled, timed
+    // on monotonic time: the other side hung up (a seed, a full node). Leave it be.
     if (peer.direction === 'outbound' && (reason === undefined || reason instanceof ClosedError) && !state.closingByUs && this.paceNow() - peer.connectedAtMonotonic < this.config.seedPeerMaxLifetimeMs) {
       this.hangUps.add(peer.id, this.paceNow() + this.config.seedRedialIntervalMs);
     }
