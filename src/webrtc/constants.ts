@@ -78,6 +78,12 @@ export const WEBRTC_MAX_PENDING_ACCEPTS = 32;
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA = 8;
 /**
+ * …and by all relays of one network (the relay's IPv4 /16 or IPv6 /32, as the Switch counts it:
+ * Peer.holder). Relay ids are free keys: one host connected to us with 4 of them held all 32 slots.
+ * Twice one relay's, so two honest relays behind one NAT (or on one machine) still get their own.
+ */
+export const WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK = 2 * WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA;
+/**
  * Of those, offers from one sender through all relays: one negotiation per (relay, sender) already
  * gives a sender at most one slot of a relay's; this stops one sender taking a slot at every relay.
  */
@@ -102,6 +108,9 @@ export const WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION = 64;
  */
 export const WEBRTC_ANSWERS_PER_MINUTE_PER_VIA = 12;
 export const WEBRTC_ANSWERS_BURST_PER_VIA = 8;
+/** …and for offers delivered by all relays of one network (as WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK): twice one relay's. */
+export const WEBRTC_ANSWERS_PER_MINUTE_PER_NETWORK = 2 * WEBRTC_ANSWERS_PER_MINUTE_PER_VIA;
+export const WEBRTC_ANSWERS_BURST_PER_NETWORK = 2 * WEBRTC_ANSWERS_BURST_PER_VIA;
 export const WEBRTC_ANSWERS_PER_MINUTE = 60;
 export const WEBRTC_ANSWERS_BURST = 32;
 /**

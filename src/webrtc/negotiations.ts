@@ -27,6 +27,8 @@ export interface Negotiation {
   readonly initiator: boolean;
   /** The relay (or direct peer) the negotiation runs through. */
   readonly via: string;
+  /** The relay's network (NegotiationRequest.group), or undefined. */
+  readonly group: string | undefined;
   /** The node at the other end (for an offer we answer, the sender the relay named). */
   readonly remote: string;
   /** Hands the remote's offer, answer or ICE candidate to the RTCPeerConnection; a bad one fails it. */
@@ -44,6 +46,8 @@ export interface Negotiation {
 export interface NegotiationRequest {
   initiator: boolean;
   via: string;
+  /** The network `via` is in, counted toward NegotiationCaps.perGroup. @default none: counted in no group */
+  group?: string | undefined;
   /** The node at the other end. */
   remote: string;
   clock: Clock;
@@ -56,10 +60,15 @@ export interface NegotiationRequest {
   onFailed?(error: Error): void;
 }
 
-/** Negotiations allowed at once, in all, through one relay, and with one remote (through any relays). */
+/**
+ * Negotiations allowed at once, in all, through one relay, through the relays of one network (their
+ * `group`), and with one remote (through any relays).
+ */
 export interface NegotiationCaps {
   total: number;
   perVia: number;
+  /** @default no cap beyond `total` */
+  perGroup?: number;
   /** @default no cap beyond `total` */
   perRemote?: number;
 }
@@ -93,32 +102,32 @@ export class Negotiations {
     return this.inFlight.get(negotiationKey(via, remote));
   }
 
-  /** Negotiations of one kind in flight, in all, per relay and per remote (maps bounded by the caps). */
-  counts(initiator: boolean): { total: number; byVia: Map<string, number>; byRemote: Map<string, number> } {
-    const byVia = new Map<string, number>();
-    const byRemote = new Map<string, number>();
-    let total = 0;
+  /** Negotiations of one kind in flight, in all, per relay, per relay network and per remote (maps bounded by the caps). */
+  counts(initiator: boolean): NegotiationCounts {
+    const counts: NegotiationCounts = { total: 0, byVia: new Map(), byGroup: new Map(), byRemote: new Map() };
     for (const negotiation of this.inFlight.values()) {
       if (negotiation.initiator !== initiator) continue;
-      total++;
-      byVia.set(negotiation.via, (byVia.get(negotiation.via) ?? 0) + 1);
-      byRemote.set(negotiation.remote, (byRemote.get(negotiation.remote) ?? 0) + 1);
+      counts.total++;
+      addOne(counts.byVia, negotiation.via);
+      if (negotiation.group !== undefined) addOne(counts.byGroup, negotiation.group);
+      addOne(counts.byRemote, negotiation.remote);
     }
-    return { total, byVia, byRemote };
+    return counts;
   }
 
-  /** Whether one more negotiation of this kind with `remote` through `via` fits under its caps. */
-  hasRoom(initiator: boolean, via: string, remote: string): boolean {
+  /** Whether one more negotiation of this kind with `remote` through `via` (of network `group`) fits under its caps. */
+  hasRoom(initiator: boolean, via: string, remote: string, group?: string): boolean {
     const caps = initiator ? this.options.dials : this.options.answers;
-    const { total, byVia, byRemote } = this.counts(initiator);
-    return total < caps.total && (byVia.get(via) ?? 0) < caps.perVia && (byRemote.get(remote) ?? 0) < (caps.perRemote ?? caps.total);
+    const { total, byVia, byGroup, byRemote } = this.counts(initiator);
+    const groupHasRoom = group === undefined || (byGroup.get(group) ?? 0) < (caps.perGroup ?? caps.total);
+    return total < caps.total && (byVia.get(via) ?? 0) < caps.perVia && groupHasRoom && (byRemote.get(remote) ?? 0) < (caps.perRemote ?? caps.total);
   }
 
   /** Creates the RTCPeerConnection and wires it up. Check `hasRoom` first: over the caps this throws. */
   start(request: NegotiationRequest): Negotiation {
-    const { initiator, via, remote, clock } = request;
+    const { initiator, via, group, remote, clock } = request;
     const key = negotiationKey(via, remote);
-    if (this.inFlight.has(key) || !this.hasRoom(initiator, via, remote)) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
+    if (this.inFlight.has(key) || !this.hasRoom(initiator, via, remote, group)) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
     const what = initiator ? `WebRTC dial to ${remote}` : `WebRTC answer to ${remote}`;
     const peer = this.options.createPeer({ initiator });
     admitOneDataChannel(peer);
@@ -148,6 +157,7 @@ export class Negotiations {
     const negotiation: Negotiation = {
       initiator,
       via,
+      group,
       remote,
       signal: (data) => {
         const media = data.type === 'candidate' ? [] : mediaSectionsOf(data.sdp);
@@ -216,6 +226,18 @@ export class Negotiations {
       // an observer's failure must not fail the link
     }
   }
+}
+
+/** Negotiations in flight: in all, per relay, per relay network (`group`) and per remote. */
+export interface NegotiationCounts {
+  total: number;
+  byVia: Map<string, number>;
+  byGroup: Map<string, number>;
+  byRemote: Map<string, number>;
+}
+
+function addOne(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
 function negotiationKey(via: string, remote: string): string {

@@ -8,21 +8,24 @@ import {
   SIGNAL_CHANNEL_ID,
   WEBRTC_ACCEPT_TIMEOUT_MS,
   WEBRTC_ANSWERS_BURST,
+  WEBRTC_ANSWERS_BURST_PER_NETWORK,
   WEBRTC_ANSWERS_BURST_PER_VIA,
   WEBRTC_ANSWERS_PER_MINUTE,
+  WEBRTC_ANSWERS_PER_MINUTE_PER_NETWORK,
   WEBRTC_ANSWERS_PER_MINUTE_PER_VIA,
   WEBRTC_DIALS_BURST,
   WEBRTC_DIALS_BURST_PER_VIA,
   WEBRTC_DIALS_PER_MINUTE,
   WEBRTC_DIALS_PER_MINUTE_PER_VIA,
   WEBRTC_MAX_PENDING_ACCEPTS,
+  WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK,
   WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER,
   WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA,
   WEBRTC_MAX_PENDING_DIALS,
   WEBRTC_MAX_PENDING_DIALS_PER_VIA,
 } from './constants.js';
 import { ConnectionAllowance, type ConnectionRates } from './connection-allowance.js';
-import { abortReason, Negotiations, type WebRtcRoute } from './negotiations.js';
+import { abortReason, Negotiations, type NegotiationCounts, type WebRtcRoute } from './negotiations.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
 
@@ -40,6 +43,12 @@ export interface WebRtcTransportOptions {
   /** Of those, offers delivered by one peer (relay). @default 8 */
   maxPendingAcceptsPerVia?: number;
   /**
+   * Of those, offers delivered by the relays of one network (the relay's IPv4 /16 or IPv6 /32, where
+   * the Switch counts it): relay ids are free keys, so one host with several could otherwise hold every
+   * slot. @default 16 (twice maxPendingAcceptsPerVia when that is given)
+   */
+  maxPendingAcceptsPerNetwork?: number;
+  /**
    * Of those, offers from one sender (the `from` a relay names), through all relays; through one relay
    * a sender has at most one, as a new offer from it joins its negotiation there. @default 2
    */
@@ -53,6 +62,8 @@ export interface WebRtcTransportOptions {
    */
   maxNewAnswersPerMinute?: number;
   maxNewAnswersPerMinutePerVia?: number;
+  /** …and for offers delivered by the relays of one network, after a burst of 16. @default 24 (twice maxNewAnswersPerMinutePerVia when that is given) */
+  maxNewAnswersPerMinutePerNetwork?: number;
   /**
    * New RTCPeerConnections our dials open a minute, in all and through one relay, after a burst of 16
    * and 8; dials past them fail at once (TransportError, reason `dial-allowance`). A dial that fails at
@@ -118,11 +129,15 @@ export class WebRtcTransport implements Transport {
       throw new ConfigError('ERR_INVALID_CONFIG', 'webrtc transport needs createPeer (use webrtcTransport() from the platform entry)');
     }
     this.acceptTimeoutMs = options.acceptTimeoutMs ?? WEBRTC_ACCEPT_TIMEOUT_MS;
+    // A network's allowance is twice a relay's: a test or app raising the relay's raises it with it.
+    const answersPerVia = options.maxNewAnswersPerMinutePerVia;
     this.answerRates = {
       perMinute: options.maxNewAnswersPerMinute ?? WEBRTC_ANSWERS_PER_MINUTE,
       burst: WEBRTC_ANSWERS_BURST,
-      perMinutePerVia: options.maxNewAnswersPerMinutePerVia ?? WEBRTC_ANSWERS_PER_MINUTE_PER_VIA,
+      perMinutePerVia: answersPerVia ?? WEBRTC_ANSWERS_PER_MINUTE_PER_VIA,
       burstPerVia: WEBRTC_ANSWERS_BURST_PER_VIA,
+      perMinutePerGroup: options.maxNewAnswersPerMinutePerNetwork ?? (answersPerVia === undefined ? WEBRTC_ANSWERS_PER_MINUTE_PER_NETWORK : 2 * answersPerVia),
+      burstPerGroup: WEBRTC_ANSWERS_BURST_PER_NETWORK,
     };
     this.dialRates = {
       perMinute: options.maxNewDialsPerMinute ?? WEBRTC_DIALS_PER_MINUTE,
@@ -149,6 +164,7 @@ export class WebRtcTransport implements Transport {
       answers: {
         total: options.maxPendingAccepts ?? WEBRTC_MAX_PENDING_ACCEPTS,
         perVia: options.maxPendingAcceptsPerVia ?? WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA,
+        perGroup: options.maxPendingAcceptsPerNetwork ?? (options.maxPendingAcceptsPerVia === undefined ? WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK : 2 * options.maxPendingAcceptsPerVia),
         perRemote: options.maxPendingAcceptsPerSender ?? WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER,
       },
       onRoute: options.onRoute,
@@ -204,8 +220,8 @@ export class WebRtcTransport implements Transport {
     return Promise.resolve(listener);
   }
 
-  /** Offers being answered now, in all, per delivering peer and per sender: for status and tests. */
-  pendingAcceptCounts(): { total: number; byVia: Map<string, number>; byRemote: Map<string, number> } {
+  /** Offers being answered now, in all, per delivering peer, per its network and per sender: for status and tests. */
+  pendingAcceptCounts(): NegotiationCounts {
     return this.negotiations.counts(false);
   }
 
@@ -246,14 +262,18 @@ export class WebRtcTransport implements Transport {
   private accept(from: string, via: string, offer: SignalData): void {
     const sw = this.signalAgent.switch;
     if (!this.takesOffers() || sw === undefined || sw.getPeer(from) !== undefined) return;
-    if (!this.negotiations.hasRoom(false, via, from)) return;
+    // Relays are counted in their network too (where the Switch counts them): relay ids are free keys,
+    // and one host connected to us with four of them held all 32 answer slots.
+    const group = sw.getPeer(via)?.holder.network ?? `via:${via}`;
+    if (!this.negotiations.hasRoom(false, via, from, group)) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
     this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
-    if (!this.answerAllowance.take(via)) return;
+    if (!this.answerAllowance.take(via, group)) return;
     const answer = this.negotiations.start({
       initiator: false,
       via,
+      group,
       remote: from,
       clock: sw.options.clock,
       timeoutMs: this.acceptTimeoutMs,

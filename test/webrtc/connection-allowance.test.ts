@@ -32,6 +32,22 @@ describe('ConnectionAllowance', () => {
     expect(taken(allowance, 'r3', 10)).toBe(0);
   });
 
+  it("gives the relays of one network that network's burst and rate between them, others their own", () => {
+    let now = 0;
+    const allowance = new ConnectionAllowance({ perMinute: 600, burst: 100, perMinutePerVia: 12, burstPerVia: 2, perMinutePerGroup: 24, burstPerGroup: 4 }, () => now);
+    const takenIn = (via: string, group: string, tries: number): number => {
+      let n = 0;
+      for (let i = 0; i < tries; i++) if (allowance.take(via, group)) n++;
+      return n;
+    };
+    // Four relay keys of one host (before: a burst of 2 each, 8 in all): a1 and a2 spend the network's 4.
+    expect(['a1', 'a2', 'a3', 'a4'].map((via) => takenIn(via, 'net-a', 10))).toEqual([2, 2, 0, 0]);
+    expect(takenIn('a5', 'net-a', 10)).toBe(0);
+    expect(takenIn('b1', 'net-b', 10)).toBe(2); // another network's relay keeps its own
+    now += 5_000; // 5 s: two more for the network (24/min), one more per relay (12/min)
+    expect(takenIn('a1', 'net-a', 10) + takenIn('a3', 'net-a', 10) + takenIn('a4', 'net-a', 10)).toBe(2);
+  });
+
   it('keeps at most 256 relays, a forgotten one starting with a full burst', () => {
     const now = 0;
     const allowance = new ConnectionAllowance({ perMinute: 1e9, burst: 1e9, perMinutePerVia: 0, burstPerVia: 1 }, () => now);

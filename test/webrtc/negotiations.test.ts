@@ -137,7 +137,7 @@ describe('WebRTC negotiations', () => {
     }
     expect(await failureOf(toLower)).toMatchObject({ name: 'TransportError', detail: { reason: 'glare' } });
     await waitFor(() => us.getAgent<SignalAgent>('signal')!.stats.delivered === 2, 3000, 'both offers to arrive');
-    expect(rtc.pendingAcceptCounts()).toEqual({ total: 1, byVia: new Map([[relay.nodeId, 1]]), byRemote: new Map([[lower.nodeId, 1]]) });
+    expect(rtc.pendingAcceptCounts()).toMatchObject({ total: 1, byVia: new Map([[relay.nodeId, 1]]), byRemote: new Map([[lower.nodeId, 1]]) });
     expect(await failureOf(rtc.dial(rtcAddress(higher.nodeId, relay)))).toMatchObject({ message: expect.stringMatching(/in progress/) });
     await rtc.close();
     expect(await failureOf(toHigher)).toBeInstanceOf(ClosedError);
