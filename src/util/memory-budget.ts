@@ -91,8 +91,11 @@ export class MemoryBudget {
   private totalBytes = 0;
   /** Accounts holding anything: the only ones that can be cut. An account leaves when back to 0. */
   private readonly holders = new Set<BudgetAccount>();
-  /** Queued shared messages and in how many queues each is; an entry only while queued somewhere. */
-  private readonly shared = new Map<Uint8Array, number>();
+  /** Queued shared messages, in how many queues and whose; an entry only while queued somewhere. */
+  private readonly shared = new Map<Uint8Array, SharedMessage>();
+  /** Accounts queuing a shared message, by `id`: to find who is left as a message's only holder. */
+  private readonly sharers = new Map<number, BudgetAccount>();
+  private nextAccountId = 1;
   /** Connections cut so far (for status and tests). */
   cuts = 0;
 
@@ -110,7 +113,7 @@ export class MemoryBudget {
 
   /** An account for one connection; `onCut` closes that connection with the error given. */
   open(onCut: (error: Error) => void): BudgetAccount {
-    return new BudgetAccount(this, onCut);
+    return new BudgetAccount(this, onCut, this.nextAccountId++);
   }
 
   /** @internal `bytes` more are held node-wide; `account` now holds something (`wasEmpty`: nothing before). */
@@ -126,36 +129,55 @@ export class MemoryBudget {
     if (account.heldBytes <= 0 || account.wasCut) this.holders.delete(account);
   }
 
-  /** @internal Counts a queue holding `message`; returns the bytes that are new node-wide. */
-  addShared(message: Uint8Array): number {
-    const queues = this.shared.get(message) ?? 0;
-    this.shared.set(message, queues + 1);
-    return queues === 0 ? message.length : 0;
-  }
-
-  /** @internal A queue lets `message` go; returns the bytes freed node-wide. */
-  removeShared(message: Uint8Array): number {
-    const queues = this.shared.get(message);
-    if (queues === undefined) return 0;
-    if (queues > 1) {
-      this.shared.set(message, queues - 1);
-      return 0;
+  /**
+   * @internal Counts a queue of `account` holding `message` (`first`: its first); returns the bytes
+   * that are new node-wide. Keeps each account's `soleBytes` (what its cut frees of shared messages)
+   * as the holders change, so ranking an account costs O(1), not a walk of its queued messages.
+   */
+  addShared(account: BudgetAccount, message: Uint8Array, first: boolean): number {
+    if (first && account.sharesNothing) this.sharers.set(account.id, account);
+    const entry = this.shared.get(message);
+    if (entry === undefined) {
+      this.shared.set(message, { queues: 1, holders: 1, holderIds: account.id });
+      account.soleBytes += message.length;
+      return message.length;
     }
-    this.shared.delete(message);
-    return message.length;
+    entry.queues++;
+    if (first) {
+      entry.holders++;
+      entry.holderIds += account.id;
+      // The one holder until now no longer frees it alone.
+      if (entry.holders === 2) this.sharers.get(entry.holderIds - account.id)!.soleBytes -= message.length;
+    }
+    return 0;
   }
 
-  /** @internal In how many queues `message` is, node-wide. */
-  queuesOf(message: Uint8Array): number {
-    return this.shared.get(message) ?? 0;
+  /** @internal A queue of `account` lets `message` go (`last`: its last); returns the bytes freed node-wide. */
+  removeShared(account: BudgetAccount, message: Uint8Array, last: boolean): number {
+    const entry = this.shared.get(message);
+    let freed = 0;
+    if (entry !== undefined && --entry.queues === 0) {
+      this.shared.delete(message);
+      account.soleBytes -= message.length;
+      freed = message.length;
+    } else if (entry !== undefined && last) {
+      entry.holders--;
+      entry.holderIds -= account.id;
+      // One holder is left (the sum of the holders' ids is its id): its cut would now free it.
+      if (entry.holders === 1) this.sharers.get(entry.holderIds)!.soleBytes += message.length;
+    }
+    if (last && account.sharesNothing) this.sharers.delete(account.id);
+    return freed;
   }
 
   /**
    * Cuts the connections holding the most that is not moving (what a cut frees, weighed by how long it
    * would take to drain: `stuckBytes`) until the total is back within the limit; among equals, the one
    * freeing the most, then the one holding the most in all (when no cut alone frees anything). A scan
-   * over the accounts holding anything (≤ peers + pending links) and their queued shared messages
-   * (≤ 64 a channel at 1 MiB), only when over the limit; one clock read.
+   * over the accounts holding anything (≤ peers + pending links) per cut, only when over the limit;
+   * one clock read. What each frees is kept as queues come and go (`soleBytes`): walking each one's
+   * queued shared messages per scan made a backlog of broadcasts, where each cut frees little alone,
+   * cost peers² × messages (58 peers with 4 channels of 1 MiB: 25-150 ms in one turn, now ~1 ms).
    */
   private cutLargest(): void {
     const now = this.now();
@@ -165,7 +187,7 @@ export class MemoryBudget {
       let largestFrees = 0;
       for (const account of this.holders) {
         const frees = account.freeableBytes();
-        const stuck = account.stuckBytes(now);
+        const stuck = account.stuckBytes(now, frees);
         if (
           largest === undefined ||
           stuck > largestStuck ||
@@ -188,6 +210,13 @@ export class MemoryBudget {
       );
     }
   }
+}
+
+/** A queued shared message: in how many queues, of how many accounts (`holderIds`: the sum of their ids). */
+interface SharedMessage {
+  queues: number;
+  holders: number;
+  holderIds: number;
 }
 
 /**
@@ -235,8 +264,10 @@ export class BudgetAccount implements MemoryAccount {
   /** Messages below SHARED_MESSAGE_MIN_BYTES queued toward the peer: its alone. */
   private queuedBytes = 0;
   private sharedBytes = 0;
-  /** Shared messages in this connection's queues, and in how many of them: what its cut would free. Made at the first. */
+  /** Shared messages in this connection's queues, and in how many of them. Made at the first. */
   private sharedQueued: Map<Uint8Array, number> | undefined;
+  /** @internal Bytes of the shared messages no other connection queues: what its cut frees of them (kept by the budget). */
+  soleBytes = 0;
   private isCut = false;
   private drop: (() => void) | undefined;
   /** How fast `ownBytes` are given back (receives settling, held chunks read). */
@@ -248,6 +279,8 @@ export class BudgetAccount implements MemoryAccount {
     private readonly budget: MemoryBudget,
     /** Replaced when the connection changes hands (a raw link becomes a peer's connection). */
     public onCut: (error: Error) => void,
+    /** @internal Unique within its budget (see MemoryBudget.addShared). */
+    readonly id: number,
   ) {}
 
   /** What this connection holds: its own bytes and every shared message in its queues. */
@@ -260,9 +293,9 @@ export class BudgetAccount implements MemoryAccount {
     return this.ownBytes + this.freeableQueuedBytes();
   }
 
-  /** @internal What cutting it frees, each kind weighed by how slowly it drains (see `stuckBytes`). */
-  stuckBytes(nowMs: number): number {
-    return stuckBytes(this.ownBytes, this.receivedDrain.bytesPerSecond(nowMs)) + stuckBytes(this.freeableQueuedBytes(), this.queuedDrain.bytesPerSecond(nowMs));
+  /** @internal What cutting it frees (`frees`: freeableBytes()), each kind weighed by how slowly it drains (see `stuckBytes`). */
+  stuckBytes(nowMs: number, frees = this.freeableBytes()): number {
+    return stuckBytes(this.ownBytes, this.receivedDrain.bytesPerSecond(nowMs)) + stuckBytes(frees - this.ownBytes, this.queuedDrain.bytesPerSecond(nowMs));
   }
 
   /** @internal The pace at which it gave bytes back lately, both kinds (see DrainMeter). */
@@ -272,9 +305,12 @@ export class BudgetAccount implements MemoryAccount {
 
   /** What cutting it frees of the queues toward the peer: its small messages, and shared ones no one else queues. */
   private freeableQueuedBytes(): number {
-    let bytes = this.queuedBytes;
-    if (this.sharedQueued !== undefined) for (const [message, queues] of this.sharedQueued) if (this.budget.queuesOf(message) === queues) bytes += message.length;
-    return bytes;
+    return this.queuedBytes + this.soleBytes;
+  }
+
+  /** @internal No shared message is in its queues. */
+  get sharesNothing(): boolean {
+    return this.sharedQueued === undefined || this.sharedQueued.size === 0;
   }
 
   get wasCut(): boolean {
@@ -305,8 +341,10 @@ export class BudgetAccount implements MemoryAccount {
     const wasEmpty = this.heldBytes === 0;
     this.sharedBytes += message.length;
     const queued = (this.sharedQueued ??= new Map());
-    queued.set(message, (queued.get(message) ?? 0) + 1);
-    this.budget.add(this, this.budget.addShared(message), wasEmpty);
+    const queues = queued.get(message) ?? 0;
+    const added = this.budget.addShared(this, message, queues === 0);
+    queued.set(message, queues + 1);
+    this.budget.add(this, added, wasEmpty);
   }
 
   releaseShared(message: Uint8Array): void {
@@ -316,12 +354,13 @@ export class BudgetAccount implements MemoryAccount {
       this.queuedDrain.add(message.length, this.budget);
       return this.budget.remove(this, message.length);
     }
+    const queues = this.sharedQueued?.get(message) ?? 0;
+    if (queues === 0) return;
     this.sharedBytes -= message.length;
     this.queuedDrain.add(message.length, this.budget);
-    const queues = this.sharedQueued?.get(message) ?? 0;
     if (queues > 1) this.sharedQueued!.set(message, queues - 1);
-    else this.sharedQueued?.delete(message);
-    this.budget.remove(this, this.budget.removeShared(message));
+    else this.sharedQueued!.delete(message);
+    this.budget.remove(this, this.budget.removeShared(this, message, queues === 1));
   }
 
   whenCut(drop: () => void): void {
