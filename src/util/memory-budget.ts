@@ -13,11 +13,12 @@ export interface MemoryAccount {
   release(bytes: number): void;
   /**
    * `message` is now held in a queue of this connection; the same message queued for several peers (a
-   * broadcast, an agent passing a message on) is one copy in memory, counted once node-wide.
+   * broadcast, an agent passing a message on) is one copy in memory, counted once node-wide. `queue`
+   * (a channel id) names the queue: each queue's drain is measured on its own.
    */
-  chargeShared(message: Uint8Array): void;
-  /** Gives back one `chargeShared` of `message`. */
-  releaseShared(message: Uint8Array): void;
+  chargeShared(message: Uint8Array, queue?: number): void;
+  /** Gives back one `chargeShared` of `message` (`queue`: as charged). */
+  releaseShared(message: Uint8Array, queue?: number): void;
   /**
    * `drop` runs first if the budget cuts this connection: what the caller holds that the closing
    * connection will never read (a link's chunks held while paused) goes at once, not when the link
@@ -229,6 +230,12 @@ export function stuckBytes(frees: number, drainBytesPerSecond: number): number {
   return frees * Math.min(1, Math.max(MIN_DRAINING_WEIGHT, drainMs / STALL_HORIZON_MS));
 }
 
+/** One queue toward a peer: what it holds (small messages and shared ones) and how fast it drains. */
+interface QueueHolding {
+  bytes: number;
+  drain: Drain;
+}
+
 /** How fast one kind of a connection's holding is given back: bytes stamped into a DrainMeter. */
 class Drain {
   /** Bytes given back not yet stamped into `meter` (see DRAIN_STAMP_BYTES). */
@@ -257,6 +264,10 @@ class Drain {
  * as fast as the peer sends us messages our agents settle at once. With one drain for both, a peer
  * never reading 1 MiB queued toward it, sending us ~430 KiB/s of such messages, counted as draining
  * (1/8 of it stalled) and an honest reader taking 20 KiB/s of its own 1 MiB was cut in its place.
+ * Each queue toward the peer (a channel) is weighed by its own drain, too: over TCP a peer cannot read
+ * one channel and not another, but our sender shares what it reads by channel priority, so a peer
+ * that makes us send on a busy channel of higher priority (an agent echoing its requests) took ~10
+ * bytes of it for each byte of a large queue, and that large queue passed for draining ~11× as fast.
  */
 export class BudgetAccount implements MemoryAccount {
   /** Bytes it sent us that we hold (`charge`). */
@@ -272,8 +283,8 @@ export class BudgetAccount implements MemoryAccount {
   private drop: (() => void) | undefined;
   /** How fast `ownBytes` are given back (receives settling, held chunks read). */
   private readonly receivedDrain = new Drain();
-  /** How fast the queues toward the peer are given back: its reading. */
-  private readonly queuedDrain = new Drain();
+  /** Each queue toward the peer by channel id (≤ 256): what it holds, how fast the peer's reading drains it. Made at the first. */
+  private queues: Map<number, QueueHolding> | undefined;
 
   constructor(
     private readonly budget: MemoryBudget,
@@ -295,12 +306,29 @@ export class BudgetAccount implements MemoryAccount {
 
   /** @internal What cutting it frees (`frees`: freeableBytes()), each kind weighed by how slowly it drains (see `stuckBytes`). */
   stuckBytes(nowMs: number, frees = this.freeableBytes()): number {
-    return stuckBytes(this.ownBytes, this.receivedDrain.bytesPerSecond(nowMs)) + stuckBytes(frees - this.ownBytes, this.queuedDrain.bytesPerSecond(nowMs));
+    let stuck = stuckBytes(this.ownBytes, this.receivedDrain.bytesPerSecond(nowMs));
+    const queuedFrees = frees - this.ownBytes;
+    const queued = this.queuedBytes + this.sharedBytes;
+    if (queuedFrees <= 0 || queued <= 0 || this.queues === undefined) return stuck;
+    // Each queue's share of what the cut frees, at that queue's own drain.
+    for (const holding of this.queues.values()) {
+      if (holding.bytes > 0) stuck += stuckBytes((queuedFrees * holding.bytes) / queued, holding.drain.bytesPerSecond(nowMs));
+    }
+    return stuck;
   }
 
-  /** @internal The pace at which it gave bytes back lately, both kinds (see DrainMeter). */
+  /** @internal The pace at which it gave bytes back lately, all kinds (see DrainMeter). */
   drainBytesPerSecond(nowMs: number): number {
-    return this.receivedDrain.bytesPerSecond(nowMs) + this.queuedDrain.bytesPerSecond(nowMs);
+    let drain = this.receivedDrain.bytesPerSecond(nowMs);
+    if (this.queues !== undefined) for (const holding of this.queues.values()) drain += holding.drain.bytesPerSecond(nowMs);
+    return drain;
+  }
+
+  private holding(queue: number): QueueHolding {
+    const queues = (this.queues ??= new Map());
+    let holding = queues.get(queue);
+    if (holding === undefined) queues.set(queue, (holding = { bytes: 0, drain: new Drain() }));
+    return holding;
   }
 
   /** What cutting it frees of the queues toward the peer: its small messages, and shared ones no one else queues. */
@@ -331,15 +359,17 @@ export class BudgetAccount implements MemoryAccount {
     this.budget.remove(this, bytes);
   }
 
-  chargeShared(message: Uint8Array): void {
+  chargeShared(message: Uint8Array, queue = 0): void {
     if (message.length < SHARED_MESSAGE_MIN_BYTES) {
       if (this.isCut) return;
       const wasEmpty = this.heldBytes === 0;
       this.queuedBytes += message.length;
+      this.holding(queue).bytes += message.length;
       return this.budget.add(this, message.length, wasEmpty);
     }
     const wasEmpty = this.heldBytes === 0;
     this.sharedBytes += message.length;
+    this.holding(queue).bytes += message.length;
     const queued = (this.sharedQueued ??= new Map());
     const queues = queued.get(message) ?? 0;
     const added = this.budget.addShared(this, message, queues === 0);
@@ -347,20 +377,28 @@ export class BudgetAccount implements MemoryAccount {
     this.budget.add(this, added, wasEmpty);
   }
 
-  releaseShared(message: Uint8Array): void {
+  releaseShared(message: Uint8Array, queue = 0): void {
     if (message.length < SHARED_MESSAGE_MIN_BYTES) {
       if (this.isCut) return;
       this.queuedBytes -= message.length;
-      this.queuedDrain.add(message.length, this.budget);
+      this.drained(queue, message.length);
       return this.budget.remove(this, message.length);
     }
     const queues = this.sharedQueued?.get(message) ?? 0;
     if (queues === 0) return;
     this.sharedBytes -= message.length;
-    this.queuedDrain.add(message.length, this.budget);
+    this.drained(queue, message.length);
     if (queues > 1) this.sharedQueued!.set(message, queues - 1);
     else this.sharedQueued!.delete(message);
     this.budget.remove(this, this.budget.removeShared(this, message, queues === 1));
+  }
+
+  /** `bytes` left `queue`: the peer's reading (or the queue dropped as the connection closes). */
+  private drained(queue: number, bytes: number): void {
+    const holding = this.queues?.get(queue);
+    if (holding === undefined) return;
+    holding.bytes -= bytes;
+    holding.drain.add(bytes, this.budget);
   }
 
   whenCut(drop: () => void): void {
