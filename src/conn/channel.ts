@@ -110,7 +110,7 @@ export class Channel {
     this.queue.push(message);
     this.queuedBytes += message.length;
     this.pendingWireBytes += this.wireBytes(message.length);
-    this.memory.chargeShared(message);
+    this.memory.chargeShared(message, this.id);
     return true;
   }
 
@@ -164,7 +164,7 @@ export class Channel {
     }
     this.pendingWireBytes -= this.wireBytes(remaining);
     this.queuedBytes -= message.length;
-    this.memory.releaseShared(message);
+    this.memory.releaseShared(message, this.id);
     this.headOffset = 0;
     this.queue[this.queueHead] = EMPTY;
     this.queueHead += 1;
@@ -253,7 +253,7 @@ export class Channel {
   /** Drops queued messages and wakes every waiter (they will see the connection closed). */
   clear(): void {
     const queue = this.queue;
-    for (let index = this.queueHead; index < queue.length; index++) this.memory.releaseShared(queue[index]!);
+    for (let index = this.queueHead; index < queue.length; index++) this.memory.releaseShared(queue[index]!, this.id);
     this.queue.length = 0;
     this.queueHead = 0;
     this.headOffset = 0;

@@ -13,11 +13,12 @@ export interface MemoryAccount {
   release(bytes: number): void;
   /**
    * `message` is now held in a queue of this connection; the same message queued for several peers (a
-   * broadcast, an agent passing a message on) is one copy in memory, counted once node-wide.
+   * broadcast, an agent passing a message on) is one copy in memory, counted once node-wide. `queue`
+   * (a channel id) names the queue: each queue's drain is measured on its own.
    */
-  chargeShared(message: Uint8Array): void;
-  /** Gives back one `chargeShared` of `message`. */
-  releaseShared(message: Uint8Array): void;
+  chargeShared(message: Uint8Array, queue?: number): void;
+  /** Gives back one `chargeShared` of `message` (`queue`: as charged). */
+  releaseShared(message: Uint8Array, queue?: number): void;
   /**
    * `drop` runs first if the budget cuts this connection: what the caller holds that the closing
    * connection will never read (a link's chunks held while paused) goes at once, not when the link
@@ -91,8 +92,11 @@ export class MemoryBudget {
   private totalBytes = 0;
   /** Accounts holding anything: the only ones that can be cut. An account leaves when back to 0. */
   private readonly holders = new Set<BudgetAccount>();
-  /** Queued shared messages and in how many queues each is; an entry only while queued somewhere. */
-  private readonly shared = new Map<Uint8Array, number>();
+  /** Queued shared messages, in how many queues and whose; an entry only while queued somewhere. */
+  private readonly shared = new Map<Uint8Array, SharedMessage>();
+  /** Accounts queuing a shared message, by `id`: to find who is left as a message's only holder. */
+  private readonly sharers = new Map<number, BudgetAccount>();
+  private nextAccountId = 1;
   /** Connections cut so far (for status and tests). */
   cuts = 0;
 
@@ -110,7 +114,7 @@ export class MemoryBudget {
 
   /** An account for one connection; `onCut` closes that connection with the error given. */
   open(onCut: (error: Error) => void): BudgetAccount {
-    return new BudgetAccount(this, onCut);
+    return new BudgetAccount(this, onCut, this.nextAccountId++);
   }
 
   /** @internal `bytes` more are held node-wide; `account` now holds something (`wasEmpty`: nothing before). */
@@ -126,36 +130,55 @@ export class MemoryBudget {
     if (account.heldBytes <= 0 || account.wasCut) this.holders.delete(account);
   }
 
-  /** @internal Counts a queue holding `message`; returns the bytes that are new node-wide. */
-  addShared(message: Uint8Array): number {
-    const queues = this.shared.get(message) ?? 0;
-    this.shared.set(message, queues + 1);
-    return queues === 0 ? message.length : 0;
-  }
-
-  /** @internal A queue lets `message` go; returns the bytes freed node-wide. */
-  removeShared(message: Uint8Array): number {
-    const queues = this.shared.get(message);
-    if (queues === undefined) return 0;
-    if (queues > 1) {
-      this.shared.set(message, queues - 1);
-      return 0;
+  /**
+   * @internal Counts a queue of `account` holding `message` (`first`: its first); returns the bytes
+   * that are new node-wide. Keeps each account's `soleBytes` (what its cut frees of shared messages)
+   * as the holders change, so ranking an account costs O(1), not a walk of its queued messages.
+   */
+  addShared(account: BudgetAccount, message: Uint8Array, first: boolean): number {
+    if (first && account.sharesNothing) this.sharers.set(account.id, account);
+    const entry = this.shared.get(message);
+    if (entry === undefined) {
+      this.shared.set(message, { queues: 1, holders: 1, holderIds: account.id });
+      account.soleBytes += message.length;
+      return message.length;
     }
-    this.shared.delete(message);
-    return message.length;
+    entry.queues++;
+    if (first) {
+      entry.holders++;
+      entry.holderIds += account.id;
+      // The one holder until now no longer frees it alone.
+      if (entry.holders === 2) this.sharers.get(entry.holderIds - account.id)!.soleBytes -= message.length;
+    }
+    return 0;
   }
 
-  /** @internal In how many queues `message` is, node-wide. */
-  queuesOf(message: Uint8Array): number {
-    return this.shared.get(message) ?? 0;
+  /** @internal A queue of `account` lets `message` go (`last`: its last); returns the bytes freed node-wide. */
+  removeShared(account: BudgetAccount, message: Uint8Array, last: boolean): number {
+    const entry = this.shared.get(message);
+    let freed = 0;
+    if (entry !== undefined && --entry.queues === 0) {
+      this.shared.delete(message);
+      account.soleBytes -= message.length;
+      freed = message.length;
+    } else if (entry !== undefined && last) {
+      entry.holders--;
+      entry.holderIds -= account.id;
+      // One holder is left (the sum of the holders' ids is its id): its cut would now free it.
+      if (entry.holders === 1) this.sharers.get(entry.holderIds)!.soleBytes += message.length;
+    }
+    if (last && account.sharesNothing) this.sharers.delete(account.id);
+    return freed;
   }
 
   /**
    * Cuts the connections holding the most that is not moving (what a cut frees, weighed by how long it
    * would take to drain: `stuckBytes`) until the total is back within the limit; among equals, the one
    * freeing the most, then the one holding the most in all (when no cut alone frees anything). A scan
-   * over the accounts holding anything (≤ peers + pending links) and their queued shared messages
-   * (≤ 64 a channel at 1 MiB), only when over the limit; one clock read.
+   * over the accounts holding anything (≤ peers + pending links) per cut, only when over the limit;
+   * one clock read. What each frees is kept as queues come and go (`soleBytes`): walking each one's
+   * queued shared messages per scan made a backlog of broadcasts, where each cut frees little alone,
+   * cost peers² × messages (58 peers with 4 channels of 1 MiB: 25-150 ms in one turn, now ~1 ms).
    */
   private cutLargest(): void {
     const now = this.now();
@@ -165,7 +188,7 @@ export class MemoryBudget {
       let largestFrees = 0;
       for (const account of this.holders) {
         const frees = account.freeableBytes();
-        const stuck = account.stuckBytes(now);
+        const stuck = account.stuckBytes(now, frees);
         if (
           largest === undefined ||
           stuck > largestStuck ||
@@ -190,6 +213,13 @@ export class MemoryBudget {
   }
 }
 
+/** A queued shared message: in how many queues, of how many accounts (`holderIds`: the sum of their ids). */
+interface SharedMessage {
+  queues: number;
+  holders: number;
+  holderIds: number;
+}
+
 /**
  * What cutting a connection is worth: the bytes it frees, weighed by how long it would take to give
  * them back at `drainBytesPerSecond` (1 at STALL_HORIZON_MS or more, never below MIN_DRAINING_WEIGHT).
@@ -198,6 +228,12 @@ export function stuckBytes(frees: number, drainBytesPerSecond: number): number {
   if (frees <= 0) return 0;
   const drainMs = drainBytesPerSecond > 0 ? (frees * 1000) / drainBytesPerSecond : Infinity;
   return frees * Math.min(1, Math.max(MIN_DRAINING_WEIGHT, drainMs / STALL_HORIZON_MS));
+}
+
+/** One queue toward a peer: what it holds (small messages and shared ones) and how fast it drains. */
+interface QueueHolding {
+  bytes: number;
+  drain: Drain;
 }
 
 /** How fast one kind of a connection's holding is given back: bytes stamped into a DrainMeter. */
@@ -228,6 +264,10 @@ class Drain {
  * as fast as the peer sends us messages our agents settle at once. With one drain for both, a peer
  * never reading 1 MiB queued toward it, sending us ~430 KiB/s of such messages, counted as draining
  * (1/8 of it stalled) and an honest reader taking 20 KiB/s of its own 1 MiB was cut in its place.
+ * Each queue toward the peer (a channel) is weighed by its own drain, too: over TCP a peer cannot read
+ * one channel and not another, but our sender shares what it reads by channel priority, so a peer
+ * that makes us send on a busy channel of higher priority (an agent echoing its requests) took ~10
+ * bytes of it for each byte of a large queue, and that large queue passed for draining ~11× as fast.
  */
 export class BudgetAccount implements MemoryAccount {
   /** Bytes it sent us that we hold (`charge`). */
@@ -235,19 +275,23 @@ export class BudgetAccount implements MemoryAccount {
   /** Messages below SHARED_MESSAGE_MIN_BYTES queued toward the peer: its alone. */
   private queuedBytes = 0;
   private sharedBytes = 0;
-  /** Shared messages in this connection's queues, and in how many of them: what its cut would free. Made at the first. */
+  /** Shared messages in this connection's queues, and in how many of them. Made at the first. */
   private sharedQueued: Map<Uint8Array, number> | undefined;
+  /** @internal Bytes of the shared messages no other connection queues: what its cut frees of them (kept by the budget). */
+  soleBytes = 0;
   private isCut = false;
   private drop: (() => void) | undefined;
   /** How fast `ownBytes` are given back (receives settling, held chunks read). */
   private readonly receivedDrain = new Drain();
-  /** How fast the queues toward the peer are given back: its reading. */
-  private readonly queuedDrain = new Drain();
+  /** Each queue toward the peer by channel id (≤ 256): what it holds, how fast the peer's reading drains it. Made at the first. */
+  private queues: Map<number, QueueHolding> | undefined;
 
   constructor(
     private readonly budget: MemoryBudget,
     /** Replaced when the connection changes hands (a raw link becomes a peer's connection). */
     public onCut: (error: Error) => void,
+    /** @internal Unique within its budget (see MemoryBudget.addShared). */
+    readonly id: number,
   ) {}
 
   /** What this connection holds: its own bytes and every shared message in its queues. */
@@ -260,21 +304,41 @@ export class BudgetAccount implements MemoryAccount {
     return this.ownBytes + this.freeableQueuedBytes();
   }
 
-  /** @internal What cutting it frees, each kind weighed by how slowly it drains (see `stuckBytes`). */
-  stuckBytes(nowMs: number): number {
-    return stuckBytes(this.ownBytes, this.receivedDrain.bytesPerSecond(nowMs)) + stuckBytes(this.freeableQueuedBytes(), this.queuedDrain.bytesPerSecond(nowMs));
+  /** @internal What cutting it frees (`frees`: freeableBytes()), each kind weighed by how slowly it drains (see `stuckBytes`). */
+  stuckBytes(nowMs: number, frees = this.freeableBytes()): number {
+    let stuck = stuckBytes(this.ownBytes, this.receivedDrain.bytesPerSecond(nowMs));
+    const queuedFrees = frees - this.ownBytes;
+    const queued = this.queuedBytes + this.sharedBytes;
+    if (queuedFrees <= 0 || queued <= 0 || this.queues === undefined) return stuck;
+    // Each queue's share of what the cut frees, at that queue's own drain.
+    for (const holding of this.queues.values()) {
+      if (holding.bytes > 0) stuck += stuckBytes((queuedFrees * holding.bytes) / queued, holding.drain.bytesPerSecond(nowMs));
+    }
+    return stuck;
   }
 
-  /** @internal The pace at which it gave bytes back lately, both kinds (see DrainMeter). */
+  /** @internal The pace at which it gave bytes back lately, all kinds (see DrainMeter). */
   drainBytesPerSecond(nowMs: number): number {
-    return this.receivedDrain.bytesPerSecond(nowMs) + this.queuedDrain.bytesPerSecond(nowMs);
+    let drain = this.receivedDrain.bytesPerSecond(nowMs);
+    if (this.queues !== undefined) for (const holding of this.queues.values()) drain += holding.drain.bytesPerSecond(nowMs);
+    return drain;
+  }
+
+  private holding(queue: number): QueueHolding {
+    const queues = (this.queues ??= new Map());
+    let holding = queues.get(queue);
+    if (holding === undefined) queues.set(queue, (holding = { bytes: 0, drain: new Drain() }));
+    return holding;
   }
 
   /** What cutting it frees of the queues toward the peer: its small messages, and shared ones no one else queues. */
   private freeableQueuedBytes(): number {
-    let bytes = this.queuedBytes;
-    if (this.sharedQueued !== undefined) for (const [message, queues] of this.sharedQueued) if (this.budget.queuesOf(message) === queues) bytes += message.length;
-    return bytes;
+    return this.queuedBytes + this.soleBytes;
+  }
+
+  /** @internal No shared message is in its queues. */
+  get sharesNothing(): boolean {
+    return this.sharedQueued === undefined || this.sharedQueued.size === 0;
   }
 
   get wasCut(): boolean {
@@ -295,33 +359,46 @@ export class BudgetAccount implements MemoryAccount {
     this.budget.remove(this, bytes);
   }
 
-  chargeShared(message: Uint8Array): void {
+  chargeShared(message: Uint8Array, queue = 0): void {
     if (message.length < SHARED_MESSAGE_MIN_BYTES) {
       if (this.isCut) return;
       const wasEmpty = this.heldBytes === 0;
       this.queuedBytes += message.length;
+      this.holding(queue).bytes += message.length;
       return this.budget.add(this, message.length, wasEmpty);
     }
     const wasEmpty = this.heldBytes === 0;
     this.sharedBytes += message.length;
+    this.holding(queue).bytes += message.length;
     const queued = (this.sharedQueued ??= new Map());
-    queued.set(message, (queued.get(message) ?? 0) + 1);
-    this.budget.add(this, this.budget.addShared(message), wasEmpty);
+    const queues = queued.get(message) ?? 0;
+    const added = this.budget.addShared(this, message, queues === 0);
+    queued.set(message, queues + 1);
+    this.budget.add(this, added, wasEmpty);
   }
 
-  releaseShared(message: Uint8Array): void {
+  releaseShared(message: Uint8Array, queue = 0): void {
     if (message.length < SHARED_MESSAGE_MIN_BYTES) {
       if (this.isCut) return;
       this.queuedBytes -= message.length;
-      this.queuedDrain.add(message.length, this.budget);
+      this.drained(queue, message.length);
       return this.budget.remove(this, message.length);
     }
-    this.sharedBytes -= message.length;
-    this.queuedDrain.add(message.length, this.budget);
     const queues = this.sharedQueued?.get(message) ?? 0;
+    if (queues === 0) return;
+    this.sharedBytes -= message.length;
+    this.drained(queue, message.length);
     if (queues > 1) this.sharedQueued!.set(message, queues - 1);
-    else this.sharedQueued?.delete(message);
-    this.budget.remove(this, this.budget.removeShared(message));
+    else this.sharedQueued!.delete(message);
+    this.budget.remove(this, this.budget.removeShared(this, message, queues === 1));
+  }
+
+  /** `bytes` left `queue`: the peer's reading (or the queue dropped as the connection closes). */
+  private drained(queue: number, bytes: number): void {
+    const holding = this.queues?.get(queue);
+    if (holding === undefined) return;
+    holding.bytes -= bytes;
+    holding.drain.add(bytes, this.budget);
   }
 
   whenCut(drop: () => void): void {
