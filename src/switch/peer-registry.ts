@@ -1,6 +1,6 @@
 import { MConnection } from '../conn/mconnection.js';
 import { ClosedError, MeshlinkError, PeerRejectedError } from '../errors.js';
-import type { BudgetAccount } from '../util/memory-budget.js';
+import type { BudgetAccount } from '../util/budget-account.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { MAX_EVICTED_LINGERING } from './constants.js';
 import type { ResolvedSwitchOptions } from './config.js';

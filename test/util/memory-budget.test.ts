@@ -1,7 +1,8 @@
 /** MemoryBudget: the node-wide sum of what connections hold, and who is cut when it runs out. */
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
-import { MemoryBudget, MIN_DRAINING_WEIGHT, SHARED_MESSAGE_MIN_BYTES, stuckBytes, STALL_HORIZON_MS, type BudgetAccount } from '../../src/util/memory-budget.js';
+import { MIN_DRAINING_WEIGHT, SHARED_MESSAGE_MIN_BYTES, stuckBytes, STALL_HORIZON_MS, type BudgetAccount } from '../../src/util/budget-account.js';
+import { MemoryBudget } from '../../src/util/memory-budget.js';
 
 /** An account whose cut releases what it holds, as a closing connection's pools do. */
 function connection(budget: MemoryBudget, cuts: string[], name: string): BudgetAccount {
