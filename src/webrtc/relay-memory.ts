@@ -38,12 +38,20 @@ export function rememberRoute(peer: Peer, to: string): void {
  * the answers of its other negotiations through us were dropped. The caller spends the token.
  */
 export function forwardShare(target: Peer, from: string, pace: Pace, now: number): TokenBucketState | undefined {
-  let shares = target.data.get(FORWARD_SHARES) as BoundedMap<string, TokenBucketState> | undefined;
-  if (shares === undefined) target.data.set(FORWARD_SHARES, (shares = new BoundedMap(SIGNAL_RELAY_ROUTES_PER_PEER)));
-  const share = shares.get(from) ?? fullBucket(pace.burst, now);
-  // The most recently heard senders keep theirs; one forgotten starts full (so does a route made anew).
-  shares.set(from, share);
+  const share = senderShare(target, FORWARD_SHARES, from, SIGNAL_RELAY_ROUTES_PER_PEER, () => fullBucket(pace.burst, now));
   return refillBucket(share, pace.burst, pace.ratePerMs, now) ? share : undefined;
+}
+
+/**
+ * `from`'s bucket among the per-sender buckets `peer` keeps under `key`: the `maxTracked` most recently
+ * heard senders keep theirs; one forgotten (or new) starts with `made()`.
+ */
+export function senderShare(peer: Peer, key: symbol, from: string, maxTracked: number, made: () => TokenBucketState): TokenBucketState {
+  let shares = peer.data.get(key) as BoundedMap<string, TokenBucketState> | undefined;
+  if (shares === undefined) peer.data.set(key, (shares = new BoundedMap(maxTracked)));
+  const share = shares.get(from) ?? made();
+  shares.set(from, share);
+  return share;
 }
 
 /**

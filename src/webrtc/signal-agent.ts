@@ -17,12 +17,11 @@ import {
   SIGNAL_SEND_QUEUE_CAPACITY_MESSAGES,
 } from './constants.js';
 import { decodeSignalMessage, encodeSignalMessage, type SignalData } from './signal-messages.js';
-import { BoundedMap } from '../util/bounded-map.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
 import { monotonicNow, systemClock } from '../util/clock.js';
 import { SignalPacer, type Pace } from './signal-pacer.js';
 import { signalLimitsOf } from './signal-limits.js';
-import { countSignalled, forwardShare, hasSignalled, rememberRoute, takesRelayedFrom } from './relay-memory.js';
+import { countSignalled, forwardShare, hasSignalled, rememberRoute, senderShare, takesRelayedFrom } from './relay-memory.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {
@@ -339,11 +338,7 @@ export class SignalAgent extends BaseAgent {
     let ok = this.refill(total, SIGNAL_RELAYED_ALLOWANCE_FACTOR);
     let share: TokenBucketState | undefined;
     if (from !== undefined) {
-      let shares = relay.data.get(RELAYED_SENDER_SHARES) as BoundedMap<string, TokenBucketState> | undefined;
-      if (shares === undefined) relay.data.set(RELAYED_SENDER_SHARES, (shares = new BoundedMap(SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY)));
-      share = this.bucketOf(shares, from, SIGNAL_RELAYED_SENDER_FACTOR);
-      // The most recently heard senders stay tracked; one forgotten starts again with a full share.
-      shares.set(from, share);
+      share = senderShare(relay, RELAYED_SENDER_SHARES, from, SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY, () => fullBucket(this.burst * SIGNAL_RELAYED_SENDER_FACTOR, this.now()));
       ok = this.refill(share, SIGNAL_RELAYED_SENDER_FACTOR) && ok;
     }
     if (!ok) return false;
