@@ -90,6 +90,8 @@ export class BudgetAccount implements MemoryAccount {
   private sharedQueued: Map<Uint8Array, number> | undefined;
   /** @internal Bytes of the shared messages no other connection queues: what its cut frees of them (kept by the budget). */
   soleBytes = 0;
+  /** @internal Its index in the budget's holders; -1 while it holds nothing (kept by the budget). */
+  holderSlot = -1;
   private isCut = false;
   private drop: (() => void) | undefined;
   /** How fast `ownBytes` are given back (receives settling, held chunks read). */
