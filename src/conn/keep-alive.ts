@@ -43,6 +43,11 @@ export class KeepAlive {
   private stallTicks = 0;
   /** Round trip of the last answered ping, in ms; undefined before the first pong. */
   lastRttMs: number | undefined;
+  /**
+   * Probes waiting for the next pong (see `probe`). At most one per admission of this peer's key, and a
+   * Switch admits one at a time per key, so this stays tiny; each has its own timer.
+   */
+  private readonly probes = new Set<(answered: boolean) => void>();
 
   constructor(
     private readonly owner: KeepAliveOwner,
@@ -61,6 +66,7 @@ export class KeepAlive {
     this.clock.clearTimeout(this.pongTimer);
     this.pingTimer = undefined;
     this.pongTimer = undefined;
+    this.settleProbes(false);
   }
 
   /** A pong arrived. */
@@ -69,6 +75,30 @@ export class KeepAlive {
     this.clock.clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
     this.lastRttMs = monotonicNow(this.clock) - this.pingSentAtMonotonicMs;
+    this.settleProbes(true);
+  }
+
+  /**
+   * Pings now (or waits on the ping already out) and resolves whether its pong comes within
+   * `timeoutMs`; false too once the connection stops. It does not end the connection itself: the caller
+   * decides what a silent peer means (the regular pong timeout still applies to the ping).
+   */
+  probe(timeoutMs: number): Promise<boolean> {
+    if (!this.owner.isOpen) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const settle = (answered: boolean): void => {
+        this.clock.clearTimeout(timer);
+        this.probes.delete(settle);
+        resolve(answered);
+      };
+      const timer = this.clock.setTimeout(() => settle(false), timeoutMs);
+      this.probes.add(settle);
+      if (this.pongTimer === undefined) this.sendPing();
+    });
+  }
+
+  private settleProbes(answered: boolean): void {
+    for (const settle of [...this.probes]) settle(answered);
   }
 
   private ping(): void {
@@ -88,6 +118,10 @@ export class KeepAlive {
       return;
     }
     if (this.pongTimer !== undefined) return;
+    this.sendPing();
+  }
+
+  private sendPing(): void {
     this.pingSentAtMonotonicMs = monotonicNow(this.clock);
     this.pongTimer = this.clock.setTimeout(() => {
       this.owner.destroy(

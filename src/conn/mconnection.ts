@@ -278,6 +278,14 @@ export class MConnection {
     return this.sender.writeStalledSinceMs;
   }
 
+  /**
+   * @internal Pings the peer now; resolves whether a pong comes within `timeoutMs` (false once closed).
+   * Used to tell a connection the peer has left without a word from one it still reads.
+   */
+  probe(timeoutMs: number): Promise<boolean> {
+    return this.keepAlive.probe(timeoutMs);
+  }
+
   /** @internal */
   queuePing(): void {
     this.scheduler.pingPending = true;

@@ -1,9 +1,11 @@
-import { ClosedError, PeerRejectedError, toError } from '../errors.js';
+import { ClosedError, PeerRejectedError, TimeoutError, toError } from '../errors.js';
+import { DUPLICATE_PROBE_TIMEOUT_MS } from './constants.js';
 import { inboundHostGroup, peerNetworkGroup, pickInboundToEvict } from './inbound-eviction.js';
 import { HostSlots, slotHolderOf, type RelayHolderLookup, type SlotHolder } from '../transport/host-slots.js';
 import type { Link } from '../transport/link.js';
 import type { Dialer } from './dialer.js';
 import type { NodeInfo } from './node-info.js';
+import type { Peer } from './peer.js';
 import type { Switch } from './switch.js';
 import { upgradeLink, type AdmissionDecision } from './upgrade.js';
 
@@ -42,6 +44,8 @@ export class Acceptor {
   private readonly relays: RelayHolderLookup = (relayId) => this.sw.getPeer(relayId)?.holder;
   /** Bounded by maxPendingInbound: an entry exists only while its link is pending. */
   private readonly admitted = new Map<string, Admission>();
+  /** Connected peers whose key is connecting again, while we ping the old connection (≤ one per peer). */
+  private readonly probing = new Set<string>();
 
   constructor(
     private readonly sw: Switch,
@@ -158,13 +162,43 @@ export class Acceptor {
       // The wait may have been long (up to our dial's deadline): ask again.
       if (sw.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
     }
-    if (sw.getPeer(remote.id) !== undefined || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
+    if (this.admitted.has(remote.id) || this.probing.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
+    const existing = sw.getPeer(remote.id);
+    if (existing !== undefined) {
+      if (!(await this.hasGoneSilent(existing))) return refuse('ERR_DUPLICATE_PEER', 'already connected');
+      // The probe took a while: ask again.
+      if (sw.bans.isBanned(remote.id)) return refuse('ERR_BANNED', 'banned');
+      if (sw.getPeer(remote.id) !== undefined || this.admitted.has(remote.id)) return refuse('ERR_DUPLICATE_PEER', 'already connected');
+    }
     if (sw.inboundTaken() >= sw.options.maxInbound && !this.dialer.isPersistent(remote.id) && !this.evictFor(remoteAddress)) {
       return refuse('ERR_PEER_LIMIT', `inbound limit ${sw.options.maxInbound} reached`);
     }
     if (!sw.isRunning) return refuse('ERR_PEER_LIMIT', 'node is stopping');
     this.admitted.set(remote.id, newAdmission());
     return { accept: true };
+  }
+
+  /**
+   * The key of `existing` connects again (see DUPLICATE_PROBE_TIMEOUT_MS): true, with the old connection
+   * cut, when it answers no ping in time or ends meanwhile; false when it answers.
+   */
+  private async hasGoneSilent(existing: Peer): Promise<boolean> {
+    const timeoutMs = Math.min(DUPLICATE_PROBE_TIMEOUT_MS, this.sw.options.connection.pongTimeoutMs ?? DUPLICATE_PROBE_TIMEOUT_MS);
+    this.probing.add(existing.id);
+    try {
+      if (await existing.connection.probe(timeoutMs)) return false;
+    } finally {
+      this.probing.delete(existing.id);
+    }
+    const reason = new TimeoutError(`Replaced: the peer connected again and this connection answered no ping within ${timeoutMs} ms`, {
+      code: 'ERR_PONG_TIMEOUT',
+      detail: { pongTimeoutMs: timeoutMs },
+      peerId: existing.id,
+    });
+    // A TimeoutError is told to nobody (closePacketFor): the old link goes at once, and its inbound slot
+    // with it, so at a full node the newcomer takes that slot, refusing or evicting no one.
+    this.sw.stopPeerForError(existing, reason);
+    return true;
   }
 
   /** Every inbound slot is taken: cuts the peer `pickInboundToEvict` names for a newcomer from `remoteAddress`, if any. */

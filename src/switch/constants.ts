@@ -28,6 +28,15 @@ export const RECONNECT_STABLE_AFTER_MS = 10 * 1000;
  * handshake and the peer's keep-alive may take 105 s.
  */
 export const RECONNECT_DUPLICATE_MIN_ATTEMPT = 3;
+/**
+ * A key we are connected to connects again: the holder of that key thinks our connection is gone (a
+ * page whose network changed, a node that restarted or timed it out), while ours may still look alive
+ * for up to its keep-alive (105 s by default) and refused every redial as a duplicate meanwhile. We ping
+ * the old connection; with no pong within this long (or the connection's pongTimeoutMs if shorter) it is
+ * cut and the new one admitted. An old connection that answers keeps its place (two processes sharing
+ * one key cannot push each other out).
+ */
+export const DUPLICATE_PROBE_TIMEOUT_MS = 3 * 1000;
 /** Each delay is scaled by a random factor in [1 − jitter, 1 + jitter] so restarted nodes don't stampede. */
 export const RECONNECT_JITTER_RATIO = 0.25;
 
