@@ -1,46 +1,11 @@
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
+import { startSilenceableProxy } from '../helpers/silenceable-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
-/**
- * A TCP relay between a dialler and a node that can go silent the way a dead path does: the dialler's
- * side is closed (it sees its connection end) while the node's side stays open and hears nothing, as
- * when a page's network changes or a NAT drops its mapping. The node learns of it only from its
- * keep-alive.
- */
-async function startSilenceableRelay(target: string): Promise<{ port: number; silence: () => void; close: () => void }> {
-  const { hostname, port } = new URL(target.replace(/^tcp:\/\/[^@]*@/, 'tcp://'));
-  const pairs: [net.Socket, net.Socket][] = [];
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(port), hostname);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('error', () => undefined);
-    upstream.on('error', () => undefined);
-    pairs.push([client, upstream]);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    silence() {
-      for (const [client, upstream] of pairs.splice(0)) {
-        client.unpipe(upstream);
-        upstream.unpipe(client);
-        upstream.pause(); // holds the node's side open, reading nothing, sending nothing
-        client.destroy();
-      }
-    },
-    close() {
-      server.close();
-      for (const [client, upstream] of pairs.splice(0)) {
-        client.destroy();
-        upstream.destroy();
-      }
-    },
-  };
-}
+/** The port of a `tcp://<id>@host:port` address. */
+const portOf = (address: string): number => Number(/:(\d+)\/?$/.exec(address)![1]);
 
 describe('a key that connects again while we still hold its silent connection', () => {
   const relays: { close: () => void }[] = [];
@@ -55,7 +20,7 @@ describe('a key that connects again while we still hold its silent connection', 
   it('admits the new connection once the old one answers no ping, and cuts the old one with ERR_PONG_TIMEOUT', async () => {
     const holder = await startHolder();
     const key = generateNodeKey();
-    const relay = await startSilenceableRelay(holder.address);
+    const relay = await startSilenceableProxy(portOf(holder.address));
     relays.push(relay);
     const first = await startNode({ identity: key, reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
     await first.sw.dial(`tcp://${holder.sw.nodeId}@127.0.0.1:${relay.port}`);
@@ -89,7 +54,7 @@ describe('a key that connects again while we still hold its silent connection', 
     const holder = await startNode({ maxInbound: 2, connection: { pingIntervalMs: 60_000, pongTimeoutMs: 1_000 } });
     const honest = await startNode();
     await honest.sw.dial(holder.address);
-    const relay = await startSilenceableRelay(holder.address);
+    const relay = await startSilenceableProxy(portOf(holder.address));
     relays.push(relay);
     const first = await startNode({ reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
     await first.sw.dial(`tcp://${holder.sw.nodeId}@127.0.0.1:${relay.port}`);
