@@ -124,5 +124,10 @@ export const WEBRTC_DIALS_PER_MINUTE = 60;
 export const WEBRTC_DIALS_BURST = WEBRTC_MAX_PENDING_DIALS;
 export const WEBRTC_DIALS_PER_MINUTE_PER_VIA = 30;
 export const WEBRTC_DIALS_BURST_PER_VIA = WEBRTC_MAX_PENDING_DIALS_PER_VIA;
+/**
+ * A network of relays we dialled through counts as sharing our dial allowance for this long after its
+ * last dial (DialAllowance): the networks in use split the allowance, with one share more for newcomers.
+ */
+export const WEBRTC_DIAL_NETWORK_ACTIVE_MS = 60 * 1000;
 /** Delivering peers whose answer allowance is tracked (the most recent); one forgotten starts full. */
 export const WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED = 256;
