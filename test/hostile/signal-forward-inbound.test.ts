@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
-import type { SignalData } from '../../src/webrtc/signal-messages.js';
 import { waitFor } from '../helpers/wait.js';
-import { node, OFFER, stopNodes } from '../webrtc/signalling-scene.js';
+import { CANDIDATE, node, OFFER, SIGNALS_PER_ANSWER, stopNodes } from '../webrtc/signalling-scene.js';
 
 /**
  * A relay forwarding to a peer that dialled it (a page that chose it as its relay). Past its relayed
@@ -15,9 +14,6 @@ import { node, OFFER, stopNodes } from '../webrtc/signalling-scene.js';
 afterEach(stopNodes);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const CANDIDATE: SignalData = { type: 'candidate', candidate: { candidate: 'candidate:0 1 udp 2122260223 192.0.2.1 50000 typ host', sdpMLineIndex: 0, sdpMid: '0' } };
-/** One answer as Node's wrtc sends it: an SDP and 13 trickled candidates. */
-const SIGNALS_PER_ANSWER = 14;
 const FLOODERS = 12;
 
 describe('a relay forwarding to a peer that dialled it', () => {
