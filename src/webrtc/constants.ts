@@ -64,6 +64,22 @@ export const WEBRTC_HIGH_WATER_MARK_BYTES = 1024 * 1024;
 export const WEBRTC_DRAIN_POLL_MS = 5;
 /** A data channel cannot stop reading: while paused, chunks are held up to this, then the link drops. */
 export const WEBRTC_MAX_PAUSED_BYTES = 4 * 1024 * 1024;
+/**
+ * How often a WebRTC link compares what its connection received (DTLS) with what its one data channel
+ * received (stray-data-watch.ts): data on an SCTP stream with no channel of ours is dropped unseen by
+ * the WebRTC stack, after costing us its decryption, so nothing else would ever count it.
+ */
+export const WEBRTC_STRAY_DATA_CHECK_MS = 5 * 1000;
+/**
+ * What the connection may receive beyond its channel's bytes: this share of them (SCTP and DTLS headers:
+ * 8% measured under @roamhq/wrtc) and of what the channel sent (the remote's acknowledgements: 3%),
+ * this much a second (ICE consent checks, SCTP heartbeats), and this much more at any time (a channel's
+ * data waiting in SCTP for a lost packet is counted by the connection first). Past it the link is cut.
+ */
+export const WEBRTC_STRAY_DATA_OVERHEAD_RECEIVED_RATIO = 1 / 4;
+export const WEBRTC_STRAY_DATA_OVERHEAD_SENT_RATIO = 1 / 8;
+export const WEBRTC_STRAY_DATA_BYTES_PER_SECOND = 16 * 1024;
+export const WEBRTC_STRAY_DATA_SLACK_BYTES = 8 * 1024 * 1024;
 /** A received data channel message over this cuts the peer (ours are ≤ WEBRTC_MAX_CHUNK_BYTES). */
 export const WEBRTC_MAX_MESSAGE_BYTES = 128 * 1024;
 /** `close()` waits at most this long for buffered bytes to leave before tearing down. */
@@ -124,5 +140,10 @@ export const WEBRTC_DIALS_PER_MINUTE = 60;
 export const WEBRTC_DIALS_BURST = WEBRTC_MAX_PENDING_DIALS;
 export const WEBRTC_DIALS_PER_MINUTE_PER_VIA = 30;
 export const WEBRTC_DIALS_BURST_PER_VIA = WEBRTC_MAX_PENDING_DIALS_PER_VIA;
+/**
+ * A network of relays we dialled through counts as sharing our dial allowance for this long after its
+ * last dial (DialAllowance): the networks in use split the allowance, with one share more for newcomers.
+ */
+export const WEBRTC_DIAL_NETWORK_ACTIVE_MS = 60 * 1000;
 /** Delivering peers whose answer allowance is tracked (the most recent); one forgotten starts full. */
 export const WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED = 256;

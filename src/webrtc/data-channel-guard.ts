@@ -20,7 +20,7 @@ interface PeerConnectionLike {
 const UNSET_LIMIT_IN_WRTC = 65_535;
 
 /** Why the guard cut a link: the `code` simple-peer gives data channel failures, and what happened. */
-export type DataChannelViolation = 'extra-data-channel' | 'unreliable-data-channel';
+export type DataChannelViolation = 'extra-data-channel' | 'unreliable-data-channel' | 'stray-stream-data';
 
 /**
  * Lets a WebRTC link carry exactly one reliable, ordered data channel: the one simple-peer opened (our

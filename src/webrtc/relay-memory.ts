@@ -22,17 +22,22 @@ const SIGNALLED_THROUGH_PER_RELAY = 4 * SIGNAL_RELAY_ROUTES_PER_PEER;
  * ours cut us off from the peers we dialled.
  */
 export function takesRelayedFrom(target: Peer, from: string): boolean {
-  return target.direction === 'inbound' || isRemembered(target, RELAY_ROUTES, from);
+  return target.direction === 'inbound' || isRoute(target, from);
 }
 
-/** `peer` (one we dialled) signalled `to` through us: `to`'s replies may go back to it. */
+/** `peer` signalled `to` through us (one of its 16 most recent): `to`'s replies are part of its negotiations. */
 export function rememberRoute(peer: Peer, to: string): void {
   remember(peer, RELAY_ROUTES, to, SIGNAL_RELAY_ROUTES_PER_PEER);
 }
 
+/** Whether `peer` signalled `from` through us (rememberRoute). */
+export function isRoute(peer: Peer, from: string): boolean {
+  return isRemembered(peer, RELAY_ROUTES, from);
+}
+
 /**
  * `from`'s share of what we forward to `target` (a peer we dialled: only nodes it signalled through us,
- * at most its 16 routes), refilled to `now` at `pace` (what `target` takes from one peer, 3/4 of it);
+ * at most its 16 routes; a peer that dialled us: the nodes it did not), refilled to `now` at `pace` (what `target` takes from one peer, 3/4 of it);
  * undefined while spent. Our forwarding to it has one lane, ten times that: nodes it dials through us
  * (addresses we hand out) each sending what we take from them, flooding together, spent the lane, and
  * the answers of its other negotiations through us were dropped. The caller spends the token.

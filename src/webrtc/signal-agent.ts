@@ -21,7 +21,7 @@ import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-b
 import { monotonicNow, systemClock } from '../util/clock.js';
 import { SignalPacer, type Pace } from './signal-pacer.js';
 import { signalLimitsOf } from './signal-limits.js';
-import { countSignalled, forwardShare, hasSignalled, rememberRoute, senderShare, takesRelayedFrom } from './relay-memory.js';
+import { countSignalled, forwardShare, hasSignalled, isRoute, rememberRoute, senderShare, takesRelayedFrom } from './relay-memory.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {
@@ -74,8 +74,9 @@ export interface SignalAgentStats {
   /** Relayed signals dropped because the relay exceeded its (larger) bucket, or their sender its share of it. */
   dropped: number;
   /**
-   * Signals we would have forwarded to a peer we dialled but for its pace (what it announced it takes
-   * from us, bounded), or the sender's share of it: dropped, the sender told `unreachable` (also counted there).
+   * Signals we would have forwarded but for the target's pace (what it announced it takes from us,
+   * bounded), or the sender's share of it: dropped, the sender told `unreachable` (also counted there).
+   * To a peer that dialled us, the signals of nodes it signalled through us are not paced.
    */
   paced: number;
 }
@@ -296,10 +297,12 @@ export class SignalAgent extends BaseAgent {
     if (target !== undefined && takesRelayedFrom(target, peer.id)) {
       if (this.forward(target, peer.id, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }))) {
         this.stats.relayed++;
-        if (peer.direction === 'outbound') rememberRoute(peer, message.to);
+        // A peer we dialled takes the replies of the nodes it signalled through us (and only theirs); to
+        // a peer that dialled us they go at once, unpaced: they are its negotiations.
+        rememberRoute(peer, message.to);
         return;
       }
-      if (target.direction === 'outbound') this.stats.paced++;
+      if (target.direction === 'outbound' || !isRoute(target, peer.id)) this.stats.paced++;
     }
     this.stats.unreachable++;
     // Our own word to the peer, so paced like our signals; advisory, so never kept waiting (past the pace
@@ -308,13 +311,15 @@ export class SignalAgent extends BaseAgent {
   }
 
   /**
-   * Forwards to `target`: to a peer that dialled us at once (we are a relay it chose: past its relayed
-   * allowance it drops, never cuts, and signals of negotiations under way skip that allowance, which
-   * a pace here would not know), to one we dialled at the pace of that allowance (10× what it
-   * announced), each sender `from` within a share of it (forwardShare), none kept waiting.
+   * Forwards to `target` at the pace of its relayed allowance (10× what it announced, 3/4 of it), each
+   * sender `from` within a share of it (forwardShare), none kept waiting. To a peer we dialled, past that
+   * allowance it cuts us. To a peer that dialled us (we are a relay it chose), past it it drops what is
+   * not part of a negotiation it has under way: such signals only crossed its link to be dropped, so they
+   * are paced the same, except those of nodes it signalled through us (its routes: its dials and its
+   * answers), which go at once, as that peer takes them whatever its allowance.
    */
   private forward(target: Peer, from: string, message: Uint8Array): boolean {
-    if (target.direction === 'inbound') return trySendSignal(target, message);
+    if (target.direction === 'inbound' && isRoute(target, from)) return trySendSignal(target, message);
     const share = forwardShare(target, from, this.paceOf(target, 1), monotonicNow(this.sw?.options.clock ?? systemClock));
     if (share === undefined || !this.forwardPacer.send(target, message, undefined, false)) return false;
     share.tokens -= 1;

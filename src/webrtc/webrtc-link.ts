@@ -11,6 +11,7 @@ import {
 } from './constants.js';
 import { peerErrorDetail } from './data-channel-guard.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
+import { watchStrayData } from './stray-data-watch.js';
 
 /**
  * A Link over one simple-peer data channel. Each binary message is one chunk of the byte stream;
@@ -35,6 +36,8 @@ export class WebRtcLink extends MessageLink {
    * channel in bench/rtt-focus.ts).
    */
   private bufferedBound = 0;
+  /** Stops the watch for data on SCTP streams other than our channel's (stray-data-watch.ts). */
+  private readonly stopStrayWatch: () => void;
 
   constructor(
     private readonly peer: SimplePeerLike,
@@ -49,6 +52,10 @@ export class WebRtcLink extends MessageLink {
       this.failure ??= new TransportError(`WebRTC ${remoteAddress}: ${error.message}`, { cause: error, detail: peerErrorDetail(error) });
     });
     peer.on('close', () => this.finish());
+    this.stopStrayWatch = watchStrayData(peer, clock, (excessBytes) => {
+      const error = Object.assign(new Error(`The remote sent ${Math.round(excessBytes / 1024)} KiB more than our data channel received (data on another SCTP stream)`), { code: 'ERR_DATA_CHANNEL', reason: 'stray-stream-data' });
+      this.destroy(new TransportError(`WebRTC ${remoteAddress}: ${error.message}`, { cause: error, detail: peerErrorDetail(error) }));
+    });
     if (peer.destroyed) queueMicrotask(() => this.finish());
   }
 
@@ -104,6 +111,7 @@ export class WebRtcLink extends MessageLink {
 
   protected override finish(): void {
     this.clock.clearTimeout(this.closeTimer);
+    this.stopStrayWatch();
     super.finish();
   }
 }

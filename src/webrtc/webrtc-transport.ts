@@ -25,6 +25,7 @@ import {
   WEBRTC_MAX_PENDING_DIALS_PER_VIA,
 } from './constants.js';
 import { ConnectionAllowance, type ConnectionRates } from './connection-allowance.js';
+import { DialAllowance } from './dial-allowance.js';
 import { abortReason, Negotiations, type NegotiationCounts, type WebRtcRoute } from './negotiations.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
@@ -68,7 +69,9 @@ export interface WebRtcTransportOptions {
    * New RTCPeerConnections our dials open a minute, in all and through one relay, after a burst of 16
    * and 8; dials past them fail at once (TransportError, reason `dial-allowance`). A dial that fails at
    * once gives its pending slot back at once: this is what bounds how many peers handing us made-up
-   * addresses can make us open. @default 60 and 30
+   * addresses can make us open. The total is split between the networks of the relays dialled through
+   * (DialAllowance), so made-up addresses through some relays leave dials through others their share.
+   * @default 60 and 30
    */
   maxNewDialsPerMinute?: number;
   maxNewDialsPerMinutePerVia?: number;
@@ -121,7 +124,7 @@ export class WebRtcTransport implements Transport {
   private readonly acceptTimeoutMs: number;
   private answerAllowance: ConnectionAllowance | undefined;
   private readonly answerRates: ConnectionRates;
-  private dialAllowance: ConnectionAllowance | undefined;
+  private dialAllowance: DialAllowance | undefined;
   private readonly dialRates: ConnectionRates;
 
   constructor(options: WebRtcTransportOptions) {
@@ -195,8 +198,10 @@ export class WebRtcTransport implements Transport {
       return Promise.reject(new TransportError(`Too many WebRTC dials in flight (${inFlight})`, { peerId: target, detail: { reason: 'pending-dials', via } }));
     }
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
-    this.dialAllowance ??= new ConnectionAllowance(this.dialRates, () => sw.options.clock.now());
-    if (!this.dialAllowance.take(via)) {
+    this.dialAllowance ??= new DialAllowance(this.dialRates, () => sw.options.clock.now());
+    // Shared fairly between relay networks: made-up addresses through several relays take their
+    // networks' shares, not an honest relay's.
+    if (!this.dialAllowance.take(via, this.relayNetwork(via))) {
       return Promise.reject(new TransportError(`Too many new WebRTC dials this minute (through ${via})`, { peerId: target, detail: { reason: 'dial-allowance', via } }));
     }
     return new Promise<Link>((resolve, reject) => {
@@ -253,6 +258,11 @@ export class WebRtcTransport implements Transport {
     if (data.type === 'offer') this.accept(from, via, data);
   }
 
+  /** The network a relay counts in, where the Switch counts it (a relay naming none is a network of its own). */
+  private relayNetwork(via: string): string {
+    return this.signalAgent.switch?.getPeer(via)?.holder.network ?? `via:${via}`;
+  }
+
   /** Whether offers addressed to us are answered: we listen on `webrtc://<our id>`. */
   private takesOffers(): boolean {
     const sw = this.signalAgent.switch;
@@ -264,7 +274,7 @@ export class WebRtcTransport implements Transport {
     if (!this.takesOffers() || sw === undefined || sw.getPeer(from) !== undefined) return;
     // Relays are counted in their network too (where the Switch counts them): relay ids are free keys,
     // and one host connected to us with four of them held all 32 answer slots.
-    const group = sw.getPeer(via)?.holder.network ?? `via:${via}`;
+    const group = this.relayNetwork(via);
     if (!this.negotiations.hasRoom(false, via, from, group)) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
-import type { SignalData } from '../../src/webrtc/signal-messages.js';
 import { waitFor } from '../helpers/wait.js';
-import { node, OFFER, stopNodes } from '../webrtc/signalling-scene.js';
+import { CANDIDATE, node, OFFER, SIGNALS_PER_ANSWER, stopNodes } from '../webrtc/signalling-scene.js';
 
 /**
  * A relay forwards to a peer it dialled at that peer's relayed pace (ten times what it announced, 3/4 of
@@ -13,9 +12,6 @@ import { node, OFFER, stopNodes } from '../webrtc/signalling-scene.js';
 afterEach(stopNodes);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const CANDIDATE: SignalData = { type: 'candidate', candidate: { candidate: 'candidate:0 1 udp 2122260223 192.0.2.1 50000 typ host', sdpMLineIndex: 0, sdpMid: '0' } };
-/** One answer as Node's wrtc sends it: an SDP and 13 trickled candidates. */
-const SIGNALS_PER_ANSWER = 14;
 
 describe('a relay forwarding to a peer it dialled', () => {
   it('four flooders that peer dialled through the relay leave an honest node\'s answer its way: 14 of 14 arrive (before: the flooders spent the lane, the answer was dropped at the relay)', async () => {

@@ -5,7 +5,7 @@
  * misbehaves.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { stopAll, type TestNode } from '../helpers/nodes.js';
+import { bytes, stopAll, type TestNode } from '../helpers/nodes.js';
 import { recordingConnections, rtcNode, rtcWith, startRelay, stillTakesHonestPeers, wrtc, type PeerConnectionClass } from './webrtc-scene.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -30,6 +30,39 @@ function openingExtraChannels(extra: number): PeerConnectionClass {
     }
   };
 }
+
+/** Bytes the stray-stream attackers got the RTCPeerConnection to send. */
+const strayFlood = { sent: 0 };
+
+/**
+ * Dials: once its own data channel opens, opens a pre-negotiated channel (SCTP stream 9: no DCEP open, so
+ * the victim's stack has no channel for it and no `datachannel` event) and floods it, 16 KiB at a time.
+ */
+const floodingAStrayStream = class extends wrtc.RTCPeerConnection {
+  override createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
+    const channel = super.createDataChannel(label, init);
+    channel.addEventListener('open', () => {
+      const stray = super.createDataChannel('stray', { negotiated: true, id: 9 });
+      const chunk = new Uint8Array(16 * 1024);
+      const timer = setInterval(() => {
+        if (stray.readyState !== 'open' || this.connectionState === 'closed') {
+          if (stray.readyState === 'closed' || this.connectionState === 'closed') clearInterval(timer);
+          return;
+        }
+        try {
+          while (stray.bufferedAmount < 1024 * 1024) {
+            stray.send(chunk);
+            strayFlood.sent += chunk.length;
+          }
+        } catch {
+          clearInterval(timer); // cut: the channel closed under the loop
+        }
+      }, 5);
+      setTimeout(() => clearInterval(timer), 30_000).unref();
+    });
+    return channel;
+  }
+};
 
 /** Dials with a data channel that may drop and reorder messages. */
 const unreliableChannel = class extends wrtc.RTCPeerConnection {
@@ -100,6 +133,45 @@ describe('a WebRTC remote and the data channels of our RTCPeerConnection', () =>
     expect(victim.sw.getPeer(attacker.key.nodeId)).toBeUndefined();
     expect(victim.sw.getPeer(attacker.key.nodeId)).toBeUndefined();
     await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+
+  it('cuts a dialler sending data on an SCTP stream with no channel of ours (ERR_DATA_CHANNEL, stray-stream-data)', async () => {
+    const relay = await startRelay();
+    const victim = await rtcNode(relay);
+    const errors = errorsOf(victim);
+    const attacker = await rtcNode(relay, rtcWith(floodingAStrayStream));
+    strayFlood.sent = 0;
+    const started = Date.now();
+    await attacker.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`);
+    // Before: the victim's stack decrypted and dropped it unseen, at line rate, and the link stayed up
+    // (200 MiB in 8.7 s, 6.7 s of CPU in one process with the sender, nothing counted by the link).
+    await waitFor(() => reasonsOf(errors).includes('stray-stream-data'), 20_000, 'the victim cuts the attacker');
+    console.log(`stray stream: cut after ${Date.now() - started} ms, ${(strayFlood.sent / 1048576).toFixed(1)} MiB sent`);
+    await waitFor(() => victim.sw.getPeer(attacker.key.nodeId) === undefined, 15_000, 'the attacker gone');
+    await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+
+  it('keeps an honest peer sending all it can both ways for 12 s (its overhead is not stray data)', async () => {
+    const relay = await startRelay();
+    const a = await rtcNode(relay);
+    const b = await rtcNode(relay);
+    const errors = [...[a, b].map(errorsOf)].flat();
+    const toB = await a.sw.dial(`webrtc://${b.key.nodeId}?via=${relay.key.nodeId}`);
+    const toA = b.sw.getPeer(a.key.nodeId)!;
+    const message = bytes(60 * 1024, 7);
+    let received = 0;
+    const end = Date.now() + 12_000;
+    while (Date.now() < end) {
+      while (toB.trySend(0x20, message)) {}
+      while (toA.trySend(0x20, message)) {}
+      received += a.agent.messages.length + b.agent.messages.length;
+      a.agent.messages.length = 0;
+      b.agent.messages.length = 0;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    console.log(`honest bulk: ${((received * message.length) / 1048576).toFixed(0)} MiB in 12 s`);
+    expect(reasonsOf(errors)).toEqual([]);
+    expect(a.sw.getPeer(b.key.nodeId)?.isConnected).toBe(true);
   }, 60_000);
 
   it('cuts an answerer that opens a data channel of its own (ERR_DATA_CHANNEL, extra-data-channel)', async () => {

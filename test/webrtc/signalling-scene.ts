@@ -14,6 +14,9 @@ import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import type { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
 
 export const OFFER: SignalData = { type: 'offer', sdp: 'v=0\r\n' };
+export const CANDIDATE: SignalData = { type: 'candidate', candidate: { candidate: 'candidate:0 1 udp 2122260223 192.0.2.1 50000 typ host', sdpMLineIndex: 0, sdpMid: '0' } };
+/** One answer as Node's wrtc sends it: an SDP and 13 trickled candidates. */
+export const SIGNALS_PER_ANSWER = 14;
 
 /** A simple-peer that signals nothing and never connects; counts how many were made and destroyed. */
 export class SilentPeer implements SimplePeerLike {
