@@ -2,6 +2,7 @@ import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import {
   WEBRTC_STRAY_DATA_BYTES_PER_SECOND,
   WEBRTC_STRAY_DATA_CHECK_MS,
+  WEBRTC_STRAY_DATA_OVERHEAD_PER_MESSAGE_BYTES,
   WEBRTC_STRAY_DATA_OVERHEAD_RECEIVED_RATIO,
   WEBRTC_STRAY_DATA_OVERHEAD_SENT_RATIO,
   WEBRTC_STRAY_DATA_SLACK_BYTES,
@@ -10,41 +11,48 @@ import type { SimplePeerLike } from './simple-peer-like.js';
 
 /** The parts of an RTCStatsReport the watch reads (the DOM type is not in `src/`'s lib). */
 interface StatsReportLike {
-  forEach(callback: (stats: { type?: unknown; bytesReceived?: unknown; bytesSent?: unknown }) => void): void;
+  forEach(callback: (stats: { type?: unknown; bytesReceived?: unknown; bytesSent?: unknown; messagesReceived?: unknown; messagesSent?: unknown }) => void): void;
 }
 
 interface PeerConnectionLike {
   getStats(): Promise<StatsReportLike>;
 }
 
-/** Bytes the connection received (at the DTLS transport), and its data channels received and sent. */
+/** Bytes the connection received (at the DTLS transport), and its data channels received and sent (bytes, and messages where reported). */
 export interface ConnectionBytes {
   readonly received: number;
   readonly channelReceived: number;
   readonly channelSent: number;
+  readonly channelMessages?: number;
 }
 
 /**
  * Sums a stats report: the transports' bytes received, or the candidate pairs' where a browser reports no
- * transport (Firefox), and the data channels'. Undefined when either side is missing: an implementation
- * that counted no channel bytes would make every honest byte look stray.
+ * transport (Firefox), and the data channels' bytes and messages. Undefined when either side is missing:
+ * an implementation that counted no channel bytes would make every honest byte look stray, and one that
+ * counted no messages every honest small message's headers.
  */
 export function connectionBytesOf(report: StatsReportLike): ConnectionBytes | undefined {
   let transport: number | undefined;
   let pairs: number | undefined;
   let channelReceived: number | undefined;
   let channelSent = 0;
-  report.forEach(({ type, bytesReceived, bytesSent }) => {
-    const received = typeof bytesReceived === 'number' && Number.isFinite(bytesReceived) ? bytesReceived : 0;
+  let channelMessages = 0;
+  let messagesMissing = false;
+  const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+  report.forEach(({ type, bytesReceived, bytesSent, messagesReceived, messagesSent }) => {
+    const received = count(bytesReceived);
     if (type === 'transport') transport = (transport ?? 0) + received;
     else if (type === 'candidate-pair') pairs = (pairs ?? 0) + received;
     else if (type === 'data-channel' && typeof bytesReceived === 'number') {
       channelReceived = (channelReceived ?? 0) + received;
-      channelSent += typeof bytesSent === 'number' && Number.isFinite(bytesSent) ? bytesSent : 0;
+      channelSent += count(bytesSent);
+      if (typeof messagesReceived !== 'number' || typeof messagesSent !== 'number') messagesMissing = true;
+      channelMessages += count(messagesReceived) + count(messagesSent);
     }
   });
   const received = transport ?? pairs;
-  return received === undefined || channelReceived === undefined ? undefined : { received, channelReceived, channelSent };
+  return received === undefined || channelReceived === undefined || messagesMissing ? undefined : { received, channelReceived, channelSent, channelMessages };
 }
 
 /**
@@ -54,6 +62,7 @@ export function connectionBytesOf(report: StatsReportLike): ConnectionBytes | un
 export function unaccountedBytes(bytes: ConnectionBytes, elapsedMs: number): number {
   const accounted = bytes.channelReceived * (1 + WEBRTC_STRAY_DATA_OVERHEAD_RECEIVED_RATIO)
     + bytes.channelSent * WEBRTC_STRAY_DATA_OVERHEAD_SENT_RATIO
+    + (bytes.channelMessages ?? 0) * WEBRTC_STRAY_DATA_OVERHEAD_PER_MESSAGE_BYTES
     + (Math.max(0, elapsedMs) / 1000) * WEBRTC_STRAY_DATA_BYTES_PER_SECOND;
   return bytes.received - accounted;
 }
@@ -75,14 +84,19 @@ export function watchStrayData(peer: SimplePeerLike, clock: Clock, onStray: (exc
   let timer: TimerHandle | undefined;
   // The account: what came in unaccounted for, less the allowance, never below 0 (leaky).
   let owed = 0;
-  let last: ConnectionBytes = { received: 0, channelReceived: 0, channelSent: 0 };
+  let last: ConnectionBytes = { received: 0, channelReceived: 0, channelSent: 0, channelMessages: 0 };
   let lastAt = monotonicNow(clock);
   const check = async (): Promise<void> => {
     const bytes = await pc.getStats().then(connectionBytesOf, () => undefined);
     if (stopped) return;
     if (bytes !== undefined) {
       const now = monotonicNow(clock);
-      const window = { received: bytes.received - last.received, channelReceived: bytes.channelReceived - last.channelReceived, channelSent: bytes.channelSent - last.channelSent };
+      const window = {
+        received: bytes.received - last.received,
+        channelReceived: bytes.channelReceived - last.channelReceived,
+        channelSent: bytes.channelSent - last.channelSent,
+        channelMessages: (bytes.channelMessages ?? 0) - (last.channelMessages ?? 0),
+      };
       owed = Math.max(0, owed + unaccountedBytes(window, now - lastAt));
       last = bytes;
       lastAt = now;
