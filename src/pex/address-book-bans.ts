@@ -1,14 +1,31 @@
 import type { SerializedBan, SerializedEntry } from './address-book-format.js';
+import { BANNED_ENTRY_OVERHEAD_BYTES, MAX_BANNED_ENTRY_BYTES } from './constants.js';
+
+/** What a banned node's entry costs the ban list (and the saved book): its strings and the rest of its record. */
+export function bannedEntryBytes(entry: SerializedEntry): number {
+  return entry.address.length + entry.source.length + BANNED_ENTRY_OVERHEAD_BYTES;
+}
 
 /**
  * Banned node ids with their expiry and the entries they had, so that an expired ban can put the
  * addresses back (CometBFT's badPeers / ReinstateBadPeers). Bounded: past `capacity` the ban that
- * ends soonest is forgotten first, so a flood of misbehaving ids cannot grow memory.
+ * ends soonest is forgotten first, so a flood of misbehaving ids cannot grow memory; and the entries
+ * kept with them are bounded in bytes (`maxEntryBytes`): past it a ban is kept without its entries.
  */
 export class BanList {
   private readonly records = new Map<string, SerializedBan>();
+  /** bannedEntryBytes of every entry held, across the records. */
+  private entryBytes = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly maxEntryBytes: number = MAX_BANNED_ENTRY_BYTES,
+  ) {}
+
+  /** What the entries held cost (bannedEntryBytes), for stats and tests. */
+  get heldEntryBytes(): number {
+    return this.entryBytes;
+  }
 
   get size(): number {
     return this.records.size;
@@ -29,19 +46,36 @@ export class BanList {
     if (record !== undefined) {
       record.bannedUntil = Math.max(record.bannedUntil, untilMs);
       const held = new Set(record.entries.map((entry) => entry.address));
-      for (const entry of entries) if (!held.has(entry.address)) record.entries.push(entry);
+      this.keep(record, entries.filter((entry) => !held.has(entry.address)));
       return;
     }
     if (this.capacity === 0) return;
     if (this.records.size >= this.capacity) this.forgetSoonestEnding();
-    this.records.set(nodeId, { nodeId, bannedUntil: untilMs, entries: [...entries] });
+    const created: SerializedBan = { nodeId, bannedUntil: untilMs, entries: [] };
+    this.records.set(nodeId, created);
+    this.keep(created, entries);
+  }
+
+  /** Adds `entries` to `record` while the list's entry bytes allow; the rest are not kept. */
+  private keep(record: SerializedBan, entries: readonly SerializedEntry[]): void {
+    for (const entry of entries) {
+      const bytes = bannedEntryBytes(entry);
+      if (this.entryBytes + bytes > this.maxEntryBytes) continue;
+      this.entryBytes += bytes;
+      record.entries.push(entry);
+    }
+  }
+
+  private remove(record: SerializedBan): void {
+    this.records.delete(record.nodeId);
+    for (const entry of record.entries) this.entryBytes -= bannedEntryBytes(entry);
   }
 
   /** Removes and returns the bans that have ended, for reinstatement. */
   takeExpired(nowMs: number): SerializedBan[] {
     const expired: SerializedBan[] = [];
     for (const record of this.records.values()) if (record.bannedUntil <= nowMs) expired.push(record);
-    for (const record of expired) this.records.delete(record.nodeId);
+    for (const record of expired) this.remove(record);
     return expired;
   }
 
@@ -52,6 +86,7 @@ export class BanList {
 
   clear(): void {
     this.records.clear();
+    this.entryBytes = 0;
   }
 
   private forgetSoonestEnding(): void {
@@ -59,6 +94,6 @@ export class BanList {
     for (const record of this.records.values()) {
       if (soonest === undefined || record.bannedUntil < soonest.bannedUntil) soonest = record;
     }
-    if (soonest !== undefined) this.records.delete(soonest.nodeId);
+    if (soonest !== undefined) this.remove(soonest);
   }
 }

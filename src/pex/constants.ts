@@ -43,6 +43,16 @@ export const GROUP_FAIR_PICK_DRAWS = 64;
 export const NEED_ADDRESS_THRESHOLD = 1000;
 /** Banned node ids remembered at once; past this the ban closest to expiry is forgotten first. */
 export const MAX_BANNED_NODE_IDS = 1024;
+/**
+ * What the bans together keep of their nodes' entries (to put back when each ends), counted as
+ * bannedEntryBytes does; past it a ban keeps none. Peers choose those entries (up to 8 addresses of a
+ * kilobyte per node id, from one answer), and banned ones leave the tables and their per-source caps: a
+ * liar's 1,024 nodes in another network, each dialled once, had a page store a 17 MB book (its tables
+ * empty) and read it back at every start. An honest node's bans keep a few entries each.
+ */
+export const MAX_BANNED_ENTRY_BYTES = 256 * 1024;
+/** What one stored entry costs besides its address and source: its other fields in the saved JSON. */
+export const BANNED_ENTRY_OVERHEAD_BYTES = 160;
 /** Longest ban accepted by markBad. */
 export const MAX_BAN_MS = 365 * 24 * 60 * 60 * 1000;
 

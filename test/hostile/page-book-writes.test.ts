@@ -9,7 +9,7 @@
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BROWSER_BOOK_WRITE_BYTES_PER_SECOND, createNode } from '../../platforms/browser/index.js';
+import { BROWSER_BOOK_WRITE_BYTES_PER_SECOND } from '../../platforms/browser/index.js';
 import { wsTransport } from '../../platforms/node/ws-transport.js';
 import type { PEXAgent } from '../../src/pex/pex-agent.js';
 import { PEX_CHANNEL_ID, PEX_MAX_MESSAGE_BYTES } from '../../src/pex/constants.js';
@@ -18,8 +18,7 @@ import { MemoryStorage } from '../../src/storage/storage.js';
 import { BaseAgent } from '../../src/switch/agent.js';
 import type { Peer } from '../../src/switch/peer.js';
 import type { Switch } from '../../src/switch/switch.js';
-import { WebSocketClientTransport } from '../../src/transport/websocket-client.js';
-import { BrowserLikeWebSocket } from '../helpers/browser-websocket.js';
+import { startPageBehind } from '../helpers/page-node.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -66,17 +65,8 @@ describe('a relay filling a page’s address book with long addresses that never
     const pex = new LongAddressPex(await closedPort());
     const relay = await startNode({ agents: { pex }, transports: [wsTransport()], listen: ['ws://127.0.0.1:0/'] });
     const storage = new RecordingStorage();
-    const page = await createNode({
-      storage,
-      network: 'test-net',
-      webrtc: false,
-      transports: [new WebSocketClientTransport(BrowserLikeWebSocket)],
-      persistentPeers: [relay.address],
-      // The demo page's PEX settings (demo/web/app.ts).
-      pex: { seeds: [relay.address], allowLocal: true, ensurePeersIntervalMs: 1_000, minRequestIntervalMs: 10_000, dialJitterMs: 250 },
-    });
+    const page = await startPageBehind(relay.address, storage);
     pages.push(page);
-    await page.start();
     await waitFor(() => pex.answered > 0, 5000, 'the relay to answer the page');
     const seconds = 8;
     const start = Date.now();
