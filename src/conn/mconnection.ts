@@ -99,9 +99,13 @@ export class MConnection {
       this.finish(new ClosedError('Link was already closed'));
       return;
     }
-    this.keepAlive.start();
+    if (this.stateValue === 'open') this.keepAlive.start();
     if (initialBytes !== undefined && initialBytes.length > 0) this.receiver.onData(initialBytes);
     if (!this.receiver.isPaused && this.stateValue !== 'closed') this.link.resume();
+    // A close() before start (an agent's addPeer or a 'peer:connected' listener disconnecting the peer)
+    // could not end the link yet: end it now that it is ours, once what was queued is flushed. Without
+    // this the peer stayed, its messages delivered, until closeTimeoutMs cut it as if it had stalled.
+    if (this.stateValue === 'closing') this.sender.flush();
   }
 
   /** Whether we declared `channelId` (what the remote declared is the Peer's business). */

@@ -1,0 +1,91 @@
+/**
+ * An app's own code reacting to a peer from inside the Switch's callbacks: an agent's `addPeer` or a
+ * `peer:connected` listener that turns the newcomer away with a graceful `sw.disconnect(peer)` (a
+ * peer the app does not want: a banned-by-the-app id, one too many of a kind). Before the fix the
+ * close could not begin (the connection had not started reading), so the unwanted peer stayed for
+ * `closeTimeoutMs`, every message it sent meanwhile reached the agents, and it was then cut as if it
+ * had stalled (a TimeoutError reported as its `peer:error`). Real TCP on 127.0.0.1, an honest peer
+ * exchanging messages with the victim throughout.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Agent } from '../../src/switch/agent.js';
+import type { Peer } from '../../src/switch/peer.js';
+import type { Switch } from '../../src/switch/switch.js';
+import { startNode, stopAll } from '../helpers/nodes.js';
+import { waitFor } from '../helpers/wait.js';
+import { guardProcessFaults } from './raw-peer.js';
+
+guardProcessFaults();
+afterEach(stopAll);
+
+const APP = 0x40;
+const CHANNELS = [{ id: APP, recvMessageCapacity: 1024 }];
+const UNWANTED = 'unwanted';
+
+for (const where of ['addPeer', 'peer:connected'] as const) {
+  describe(`sw.disconnect(peer) from ${where}`, () => {
+    it('closes the unwanted peer cleanly at once, delivers little of what it keeps sending, and never touches the honest peer', async () => {
+      let victim: Switch | undefined;
+      const turnedAway: { at: number; closed: Promise<number> }[] = [];
+      const turnAway = (peer: Peer): void => {
+        if (peer.nodeInfo.moniker !== UNWANTED) return;
+        const at = performance.now();
+        turnedAway.push({ at, closed: victim!.disconnect(peer).then(() => performance.now() - at) });
+      };
+      const fromUnwanted: number[] = [];
+      const honestSeqs: number[] = [];
+      const app: Agent = {
+        channels: CHANNELS,
+        addPeer: (peer) => (where === 'addPeer' ? turnAway(peer) : undefined),
+        receive: (_channel, peer, message) => {
+          if (peer.nodeInfo.moniker === UNWANTED) fromUnwanted.push(performance.now());
+          else honestSeqs.push(new DataView(message.buffer, message.byteOffset).getUint32(0));
+        },
+      };
+      const node = await startNode({ channels: [{ id: 0x50 }], agents: { app } });
+      victim = node.sw;
+      if (where === 'peer:connected') victim.on('peer:connected', ({ peer }) => turnAway(peer));
+      const departures: { moniker: string; reason: Error | undefined; at: number }[] = [];
+      victim.on('peer:disconnected', ({ peer, reason }) => void departures.push({ moniker: peer.nodeInfo.moniker, reason, at: performance.now() }));
+
+      const honest = await startNode({ channels: CHANNELS, moniker: 'honest' });
+      const toVictim = await honest.sw.dial(node.address);
+      let seq = 0;
+      const pump = setInterval(() => {
+        const message = new Uint8Array(4);
+        new DataView(message.buffer).setUint32(0, seq++);
+        void toVictim.send(APP, message);
+      }, 5);
+
+      const unwanted = await startNode({ channels: CHANNELS, moniker: UNWANTED });
+      const link = await unwanted.sw.dial(node.address);
+      // It keeps sending as fast as its queue takes for as long as the victim lets it stay.
+      const flood = setInterval(() => {
+        for (let i = 0; i < 50 && link.isConnected; i++) link.trySend(APP, new Uint8Array(16));
+      }, 2);
+      try {
+        await waitFor(() => departures.some((d) => d.moniker === UNWANTED), 4000, 'the unwanted peer to be gone');
+      } finally {
+        clearInterval(flood);
+      }
+      expect(turnedAway).toHaveLength(1);
+      const departure = departures.find((d) => d.moniker === UNWANTED)!;
+      const goneAfterMs = departure.at - turnedAway[0]!.at;
+      // Before: 5,008 ms (closeTimeoutMs), a TimeoutError "Graceful close timed out", ~9,000 messages delivered.
+      expect(goneAfterMs, 'the unwanted peer stays no longer than a close takes').toBeLessThan(1000);
+      expect(departure.reason, 'a clean close, not a cut blamed on the peer').toBeUndefined();
+      expect(await turnedAway[0]!.closed).toBeLessThan(1000);
+      const afterTurnedAway = fromUnwanted.filter((at) => at > turnedAway[0]!.at).length;
+      expect(afterTurnedAway, 'messages from the unwanted peer delivered after it was turned away').toBeLessThan(500);
+
+      // The honest peer was never touched and its stream arrives whole and in order.
+      const last = seq + 20;
+      await waitFor(() => seq >= last, 2000, 'more honest messages');
+      clearInterval(pump);
+      await waitFor(() => honestSeqs.length === seq, 3000, 'every honest message');
+      expect(honestSeqs).toEqual(Array.from({ length: seq }, (_, i) => i));
+      expect(toVictim.isConnected).toBe(true);
+      expect(departures.map((d) => d.moniker)).toEqual([UNWANTED]);
+    });
+  });
+}
