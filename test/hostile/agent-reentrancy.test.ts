@@ -6,6 +6,11 @@
  * `closeTimeoutMs`, every message it sent meanwhile reached the agents, and it was then cut as if it
  * had stalled (a TimeoutError reported as its `peer:error`). Real TCP on 127.0.0.1, an honest peer
  * exchanging messages with the victim throughout.
+ *
+ * And an agent that refuses a message by throwing or rejecting with something that is not an Error and
+ * cannot be printed: an object with no prototype, or the peer's own JSON `{"toString":1}` (whose
+ * `String()` throws). Before the fix, a rejection with one escaped as an unhandled rejection (which ends
+ * a Node process by default) and the peer kept its connection.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/switch/agent.js';
@@ -13,6 +18,7 @@ import type { Peer } from '../../src/switch/peer.js';
 import type { Switch } from '../../src/switch/switch.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
+import { recordProcessFaults } from './harness.js';
 import { guardProcessFaults } from './raw-peer.js';
 
 guardProcessFaults();
@@ -89,3 +95,55 @@ for (const where of ['addPeer', 'peer:connected'] as const) {
     });
   });
 }
+
+describe('an agent refusing a message with a value that cannot be printed', () => {
+  const shapes: Record<string, (message: Uint8Array) => unknown> = {
+    'an object with no prototype': () => Object.create(null),
+    "the peer's own JSON {\"toString\":1}": (message) => JSON.parse(new TextDecoder().decode(message)),
+  };
+  for (const [shape, refusal] of Object.entries(shapes)) {
+    for (const how of ['throws', 'rejects'] as const) {
+      it(`${how} ${shape}: only the sender is cut, nothing escapes the event loop`, async () => {
+        const faults = recordProcessFaults();
+        try {
+          const honestSeqs: number[] = [];
+          const app: Agent = {
+            channels: CHANNELS,
+            receive: (_channel, peer, message) => {
+              if (peer.nodeInfo.moniker !== UNWANTED) {
+                honestSeqs.push(new DataView(message.buffer, message.byteOffset).getUint32(0));
+                return undefined;
+              }
+              if (how === 'throws') throw refusal(message);
+              return Promise.reject(refusal(message));
+            },
+          };
+          const node = await startNode({ channels: [{ id: 0x50 }], agents: { app } });
+          const errors: { moniker: string; error: Error }[] = [];
+          node.sw.on('peer:error', ({ peer, error }) => void errors.push({ moniker: peer.nodeInfo.moniker, error }));
+          const honest = await startNode({ channels: CHANNELS, moniker: 'honest' });
+          const toVictim = await honest.sw.dial(node.address);
+          const unwanted = await startNode({ channels: CHANNELS, moniker: UNWANTED });
+          const link = await unwanted.sw.dial(node.address);
+          for (let seq = 0; seq < 50; seq++) {
+            const message = new Uint8Array(4);
+            new DataView(message.buffer).setUint32(0, seq);
+            void toVictim.send(APP, message);
+            if (seq === 10) link.trySend(APP, new TextEncoder().encode('{"toString":1}'));
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          }
+          await waitFor(() => !link.isConnected || faults.faults.length > 0, 2000, 'the refused peer to be cut');
+          expect(faults.faults.map(String), 'unhandled rejections / uncaught exceptions').toEqual([]);
+          expect(link.isConnected).toBe(false);
+          expect(errors.map((e) => e.moniker)).toEqual([UNWANTED]);
+          expect(errors[0]!.error).toBeInstanceOf(Error);
+          await waitFor(() => honestSeqs.length === 50, 3000, 'every honest message');
+          expect(honestSeqs).toEqual(Array.from({ length: 50 }, (_, i) => i));
+          expect(toVictim.isConnected).toBe(true);
+        } finally {
+          faults.stop();
+        }
+      });
+    }
+  }
+});
