@@ -130,8 +130,8 @@ export class MConnection {
   }
 
   /**
-   * Queues a message, waiting (bounded) for room. Resolves true once queued, false on timeout or when
-   * the connection closes; rejects with AbortError when `signal` fires. Queued messages are sent in
+   * Queues a message, waiting (bounded) for room. Resolves true once queued, false on timeout, when the
+   * connection closes, or at once when as many senders already wait as the queue holds; rejects with AbortError when `signal` fires. Queued messages are sent in
    * order per channel, and a graceful `close()` sends them before closing.
    */
   send(channelId: number, message: Uint8Array, options: SendOptions = {}): Promise<boolean> {
@@ -148,6 +148,8 @@ export class MConnection {
       this.sender.messageQueued();
       return RESOLVED_TRUE;
     }
+    // As many senders may wait as the queue holds: past that the message is not taken, as on a timeout.
+    if (!channel.mayWait(message.length)) return RESOLVED_FALSE;
     return this.waitAndEnqueue(channel, message, options);
   }
 
