@@ -282,7 +282,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     // Pull-style readers end (after draining what was accepted) before agents stop, so an agent may
     // await its own read loop in stop().
     this.router.close();
-    await this.agents.stopAll();
+    await this.agents.stopAll({ timeoutMs: this.options.stopTimeoutMs, clock: this.options.clock });
     await Promise.all(this.options.transports.map((transport) => transport.close?.().catch(() => undefined)));
     await this.stopHooks.runAll({
       timeoutMs: this.options.stopTimeoutMs,

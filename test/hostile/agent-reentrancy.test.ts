@@ -147,3 +147,38 @@ describe('an agent refusing a message with a value that cannot be printed', () =
     }
   }
 });
+
+describe("an agent whose stop() waits on a peer's answer that never comes", () => {
+  it('stop() still ends within stopTimeoutMs: the agent is reported, the stop hooks run, the listener closes', async () => {
+    // The agent asks each newcomer something and, on stop, waits for the answers it is owed (say, to
+    // save them): the attacker takes the question and never answers.
+    const answered = new Map<string, () => void>();
+    const owed: Promise<void>[] = [];
+    const asking: Agent = {
+      channels: CHANNELS,
+      addPeer: (peer) => {
+        owed.push(new Promise<void>((resolve) => answered.set(peer.id, resolve)));
+        peer.trySend(APP, new Uint8Array([1]));
+      },
+      receive: (_channel, peer) => answered.get(peer.id)?.(),
+      stop: async () => void (await Promise.all(owed)),
+    };
+    const node = await startNode({ channels: [{ id: 0x50 }], agents: { asking }, stopTimeoutMs: 500 });
+    const agentErrors: Error[] = [];
+    node.sw.on('agent:error', ({ error }) => void agentErrors.push(error));
+    let hookRan = false;
+    node.sw.addStopHook('release', () => void (hookRan = true));
+    const attacker = await startNode({ channels: CHANNELS, moniker: UNWANTED });
+    await attacker.sw.dial(node.address);
+    await waitFor(() => attacker.agent.messages.length === 1, 2000, 'the question reaches the attacker');
+
+    const started = performance.now();
+    const stopped = await Promise.race([node.sw.stop().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 4000))]);
+    // Before: still stopping after 8 s, and for ever (no stop hook run, the listener still open).
+    expect(stopped, 'stop() ended').toBe(true);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(agentErrors.map((e) => (e as { code?: string }).code)).toEqual(['ERR_TIMEOUT']);
+    expect(hookRan).toBe(true);
+    await expect(attacker.sw.dial(node.address)).rejects.toThrow();
+  });
+});
