@@ -57,8 +57,12 @@ export class MConnection {
   private closeTimer: TimerHandle | undefined;
   /** After telling the peer why we close: how long it may take to read that before the link is cut. */
   private lingerTimer: TimerHandle | undefined;
-  /** Made by the first close() that has to wait. */
-  private closeWaiters: (() => void)[] | undefined;
+  /**
+   * Made by the first close() that has to wait; every later one shares it. One per call, an agent that
+   * calls `sw.disconnect(peer)` for each message of a peer that keeps sending through our graceful close
+   * (it ignores our end) made a waiter and a promise per message: +612 MB of heap within closeTimeoutMs.
+   */
+  private closing: { done: Promise<void>; resolve: () => void } | undefined;
   private closeError: Error | undefined;
   /** The remote finished sending (onEnd) while we were open: it, not we, began the close. */
   private closedByRemote = false;
@@ -218,7 +222,12 @@ export class MConnection {
    */
   close(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.stateValue === 'closed') return Promise.resolve();
-    const done = new Promise<void>((resolve) => (this.closeWaiters ??= []).push(resolve));
+    if (this.closing === undefined) {
+      let resolve: () => void = () => undefined;
+      const done = new Promise<void>((settle) => (resolve = settle));
+      this.closing = { done, resolve };
+    }
+    const done = this.closing.done;
     if (this.stateValue === 'open') {
       this.stateValue = 'closing';
       this.keepAlive.stop();
@@ -231,10 +240,12 @@ export class MConnection {
       );
       this.sender.flush();
     }
+    const signal = options.signal;
+    if (signal === undefined) return done;
     const onAbort = (): void => this.destroy(new AbortError('Close aborted'));
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
-    return done.finally(() => options.signal?.removeEventListener('abort', onAbort));
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    return done.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /**
@@ -365,9 +376,7 @@ export class MConnection {
     this.sender.stop();
     this.clock.clearTimeout(this.closeTimer);
     for (const channel of this.scheduler.channels) channel.clear();
-    const waiters = this.closeWaiters;
-    this.closeWaiters = undefined;
-    if (waiters !== undefined) for (const resolve of waiters) resolve();
+    this.closing?.resolve();
     this.handlers.onClose(error);
   }
 

@@ -18,7 +18,7 @@ import type { Peer } from '../../src/switch/peer.js';
 import type { Switch } from '../../src/switch/switch.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
-import { recordProcessFaults } from './harness.js';
+import { heapUsedBytes, recordProcessFaults } from './harness.js';
 import { guardProcessFaults } from './raw-peer.js';
 
 guardProcessFaults();
@@ -180,5 +180,37 @@ describe("an agent whose stop() waits on a peer's answer that never comes", () =
     expect(agentErrors.map((e) => (e as { code?: string }).code)).toEqual(['ERR_TIMEOUT']);
     expect(hookRan).toBe(true);
     await expect(attacker.sw.dial(node.address)).rejects.toThrow();
+  });
+});
+
+describe('sw.disconnect(peer) from receive, for every message of a peer that ignores our close', () => {
+  it('shares one close: the heap stays flat while the peer floods through our graceful close, and it is gone by closeTimeoutMs', async () => {
+    let victim: Switch | undefined;
+    let calls = 0;
+    const app: Agent = {
+      channels: CHANNELS,
+      receive: (_channel, peer) => {
+        calls++;
+        void victim!.disconnect(peer);
+      },
+    };
+    const node = await startNode({ channels: [{ id: 0x50 }], agents: { app }, connection: { closeTimeoutMs: 2000 } });
+    victim = node.sw;
+    const attacker = await startNode({ channels: CHANNELS, moniker: UNWANTED });
+    const link = await attacker.sw.dial(node.address);
+    // The attacker never takes our end of the stream as a close: it keeps sending until we cut it.
+    (link.connection as unknown as { remoteEnded: () => void }).remoteEnded = () => undefined;
+    const baseline = heapUsedBytes();
+    let peakHeap = 0;
+    const started = performance.now();
+    while (performance.now() - started < 1500 && link.isConnected) {
+      for (let i = 0; i < 500; i++) link.trySend(APP, new Uint8Array(0));
+      await new Promise((resolve) => setImmediate(resolve));
+      peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed - baseline);
+    }
+    expect(calls, 'disconnect() calls made during the close').toBeGreaterThan(50_000);
+    // Before: a close waiter and a promise per call, ~1.2 KB each: +612 MB within a 5 s close.
+    expect(peakHeap, 'heap at its peak').toBeLessThan(64 * 1024 * 1024);
+    await waitFor(() => victim!.peers.length === 0, 3000, 'the peer cut at closeTimeoutMs');
   });
 });
