@@ -214,3 +214,37 @@ describe('sw.disconnect(peer) from receive, for every message of a peer that ign
     await waitFor(() => victim!.peers.length === 0, 3000, 'the peer cut at closeTimeoutMs');
   });
 });
+
+describe('a peer whose messages are refused while we close it gracefully', () => {
+  it('is cut with its own error at the first refusal, not read and forgiven until closeTimeoutMs', async () => {
+    let refused = 0;
+    const app: Agent = {
+      channels: CHANNELS,
+      // An async receive that refuses junk: the Switch stops the sender (stopPeerForError).
+      receive: async (_channel, _peer, message) => {
+        if (message[0] !== 0xff) return;
+        refused++;
+        throw new Error('junk');
+      },
+    };
+    const node = await startNode({ channels: [{ id: 0x50 }], agents: { app }, connection: { closeTimeoutMs: 3000 } });
+    const departures: { reason: Error | undefined; at: number }[] = [];
+    node.sw.on('peer:disconnected', ({ reason }) => void departures.push({ reason, at: performance.now() }));
+    const attacker = await startNode({ channels: CHANNELS, moniker: UNWANTED });
+    const link = await attacker.sw.dial(node.address);
+    // It keeps sending after we end our side (it never takes that as a close).
+    (link.connection as unknown as { remoteEnded: () => void }).remoteEnded = () => undefined;
+    await waitFor(() => node.sw.peers.length === 1, 2000, 'the victim sees the attacker');
+    void node.sw.disconnect(node.sw.peers[0]!);
+    const started = performance.now();
+    while (performance.now() - started < 3500 && departures.length === 0) {
+      for (let i = 0; i < 50; i++) link.trySend(APP, new Uint8Array([0xff]));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await waitFor(() => departures.length === 1, 4000, 'the attacker gone');
+    // Before: 127,000 refused and forgiven over the 3 s close, then "Graceful close timed out" (ERR_TIMEOUT).
+    expect(refused, 'refused messages read').toBeLessThan(100);
+    expect(departures[0]!.at - started).toBeLessThan(1000);
+    expect(departures[0]!.reason?.message).toBe('junk');
+  });
+});
