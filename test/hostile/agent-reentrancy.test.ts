@@ -11,6 +11,12 @@
  * cannot be printed: an object with no prototype, or the peer's own JSON `{"toString":1}` (whose
  * `String()` throws). Before the fix, a rejection with one escaped as an unhandled rejection (which ends
  * a Node process by default) and the peer kept its connection.
+ *
+ * And the close itself, against a peer that keeps sending through our graceful close (it never takes
+ * our end of the stream as a close): an agent calling `sw.disconnect(peer)` per message (each call made
+ * a close waiter: hundreds of MB within closeTimeoutMs), an agent refusing its messages meanwhile (each
+ * refusal was forgiven: `stopPeerForError` ignored a closing peer), and an agent whose `stop()` waits
+ * for answers such a peer never sends (`sw.stop()` waited for ever).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/switch/agent.js';
