@@ -135,8 +135,9 @@ export class MConnection {
 
   /**
    * Queues a message, waiting (bounded) for room. Resolves true once queued, false on timeout, when the
-   * connection closes, or at once when as many senders already wait as the queue holds; rejects with AbortError when `signal` fires. Queued messages are sent in
-   * order per channel, and a graceful `close()` sends them before closing.
+   * connection closes, or at once when as many senders already wait as the queue holds; rejects with
+   * AbortError when `signal` fires. Queued messages are sent in order per channel, and a graceful
+   * `close()` sends them before closing.
    */
   send(channelId: number, message: Uint8Array, options: SendOptions = {}): Promise<boolean> {
     let channel: Channel;
