@@ -227,9 +227,8 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   /** Disconnects a misbehaving peer now. It may reconnect (use `ban` to keep it out). */
   stopPeerForError(peer: Peer, error: unknown): void {
     const failure = toError(error);
-    // Also while it closes gracefully (we disconnect it, or it ended its side): what it sends meanwhile is
-    // still its own doing. Only open ones counted, and a peer flooding refused messages through our close
-    // had each one read and forgiven until closeTimeoutMs cut it as merely slow.
+    // Closing gracefully too: a peer flooding refused messages through our close had each forgiven until
+    // closeTimeoutMs cut it as merely slow.
     if (peer.connection.state === 'closed') return;
     peer.connection.destroy(failure instanceof MeshlinkError ? failure.withPeer(peer.id) : failure);
   }
