@@ -197,8 +197,17 @@ export function isMeshlinkError(value: unknown): value is MeshlinkError {
   return value instanceof MeshlinkError;
 }
 
-/** Normalises anything thrown or emitted (strings, DOM events, Node errors) into an Error. */
+/**
+ * Normalises anything thrown or emitted (strings, DOM events, Node errors) into an Error. Never throws:
+ * it runs in the catch and rejection handlers that cost a peer its connection, and `String()` of an
+ * object with no prototype, or whose `toString` throws (a decoded `{ "toString": 1 }` an agent rejected
+ * with), threw there instead: an unhandled rejection, and the peer kept its connection.
+ */
 export function toError(value: unknown): Error {
-  if (value instanceof Error) return value;
-  return new Error(typeof value === 'string' ? value : String(value));
+  try {
+    if (value instanceof Error) return value;
+    return new Error(typeof value === 'string' ? value : String(value));
+  } catch {
+    return new Error(`a thrown value that cannot be printed (${typeof value})`);
+  }
 }

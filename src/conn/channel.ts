@@ -3,6 +3,7 @@ import { UNMETERED, type MemoryAccount } from '../util/memory-budget.js';
 import { MSG_PACKET_HEADER_BYTES } from '../wire/constants.js';
 import { writeMsgPacket } from '../wire/packet.js';
 import { hex, type ResolvedChannelDescriptor } from './channel-descriptor.js';
+import { MIN_WAITING_SENDS_PER_CHANNEL } from './constants.js';
 import { RoomWaiters } from './room-waiters.js';
 
 export interface ChannelStatus {
@@ -125,6 +126,18 @@ export class Channel {
   private wireBytes(payloadBytes: number): number {
     const packets = payloadBytes === 0 ? 1 : Math.ceil(payloadBytes / this.maxPacketPayloadBytes);
     return payloadBytes + packets * MSG_PACKET_HEADER_BYTES;
+  }
+
+  /**
+   * Whether one more sender may wait for room with a message of `messageBytes`: a first one whatever its
+   * size (as an empty queue takes any message), then as many as the queue itself holds, in messages (at
+   * least MIN_WAITING_SENDS_PER_CHANNEL) and in bytes. What waits is held for the sender's timeout.
+   */
+  mayWait(messageBytes: number): boolean {
+    const waiters = this.roomWaiters;
+    if (waiters === undefined || waiters.size === 0) return true;
+    if (waiters.size >= Math.max(this.descriptor.sendQueueCapacity, MIN_WAITING_SENDS_PER_CHANNEL)) return false;
+    return waiters.bytes + messageBytes <= this.descriptor.sendQueueCapacityBytes;
   }
 
   /**

@@ -87,6 +87,15 @@ export const DEFAULT_SEND_QUEUE_CAPACITY_MESSAGES = 1024;
  * water mark keeps a bulk sender's link busy; `send()` waits for room as it does for a slot.
  */
 export const DEFAULT_SEND_QUEUE_CAPACITY_BYTES = 1024 * 1024;
+/**
+ * Senders that may wait for room on one channel of one connection, at least: past the queue's own
+ * capacities (messages, at least this many; bytes) `send()` resolves false at once, as on a timeout.
+ * Each waiting send holds its message, a promise and a timer (~1.7 KB besides the message): unbounded,
+ * an agent that passes what one peer floods on to a slow one with `void peer.send(…)` held 250,000
+ * of them (420 MB of heap) within 8 s. The floor lets a broadcast's or an app's few sends wait behind
+ * a queue configured tiny.
+ */
+export const MIN_WAITING_SENDS_PER_CHANNEL = 64;
 export const DEFAULT_RECV_MESSAGE_CAPACITY_BYTES = 1024 * 1024;
 /** Hard ceiling on any channel's message size: bounds reassembly memory per channel. */
 export const MAX_RECV_MESSAGE_CAPACITY_BYTES = 64 * 1024 * 1024;

@@ -57,8 +57,12 @@ export class MConnection {
   private closeTimer: TimerHandle | undefined;
   /** After telling the peer why we close: how long it may take to read that before the link is cut. */
   private lingerTimer: TimerHandle | undefined;
-  /** Made by the first close() that has to wait. */
-  private closeWaiters: (() => void)[] | undefined;
+  /**
+   * Made by the first close() that has to wait; every later one shares it. One per call, an agent that
+   * calls `sw.disconnect(peer)` for each message of a peer that keeps sending through our graceful close
+   * (it ignores our end) made a waiter and a promise per message: +612 MB of heap within closeTimeoutMs.
+   */
+  private closing: { done: Promise<void>; resolve: () => void } | undefined;
   private closeError: Error | undefined;
   /** The remote finished sending (onEnd) while we were open: it, not we, began the close. */
   private closedByRemote = false;
@@ -99,9 +103,13 @@ export class MConnection {
       this.finish(new ClosedError('Link was already closed'));
       return;
     }
-    this.keepAlive.start();
+    if (this.stateValue === 'open') this.keepAlive.start();
     if (initialBytes !== undefined && initialBytes.length > 0) this.receiver.onData(initialBytes);
     if (!this.receiver.isPaused && this.stateValue !== 'closed') this.link.resume();
+    // A close() before start (an agent's addPeer or a 'peer:connected' listener disconnecting the peer)
+    // could not end the link yet: end it now that it is ours, once what was queued is flushed. Without
+    // this the peer stayed, its messages delivered, until closeTimeoutMs cut it as if it had stalled.
+    if (this.stateValue === 'closing') this.sender.flush();
   }
 
   /** Whether we declared `channelId` (what the remote declared is the Peer's business). */
@@ -126,9 +134,10 @@ export class MConnection {
   }
 
   /**
-   * Queues a message, waiting (bounded) for room. Resolves true once queued, false on timeout or when
-   * the connection closes; rejects with AbortError when `signal` fires. Queued messages are sent in
-   * order per channel, and a graceful `close()` sends them before closing.
+   * Queues a message, waiting (bounded) for room. Resolves true once queued, false on timeout, when the
+   * connection closes, or at once when as many senders already wait as the queue holds; rejects with
+   * AbortError when `signal` fires. Queued messages are sent in order per channel, and a graceful
+   * `close()` sends them before closing.
    */
   send(channelId: number, message: Uint8Array, options: SendOptions = {}): Promise<boolean> {
     let channel: Channel;
@@ -144,6 +153,8 @@ export class MConnection {
       this.sender.messageQueued();
       return RESOLVED_TRUE;
     }
+    // As many senders may wait as the queue holds: past that the message is not taken, as on a timeout.
+    if (!channel.mayWait(message.length)) return RESOLVED_FALSE;
     return this.waitAndEnqueue(channel, message, options);
   }
 
@@ -212,7 +223,12 @@ export class MConnection {
    */
   close(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.stateValue === 'closed') return Promise.resolve();
-    const done = new Promise<void>((resolve) => (this.closeWaiters ??= []).push(resolve));
+    if (this.closing === undefined) {
+      let resolve: () => void = () => undefined;
+      const done = new Promise<void>((settle) => (resolve = settle));
+      this.closing = { done, resolve };
+    }
+    const done = this.closing.done;
     if (this.stateValue === 'open') {
       this.stateValue = 'closing';
       this.keepAlive.stop();
@@ -225,10 +241,12 @@ export class MConnection {
       );
       this.sender.flush();
     }
+    const signal = options.signal;
+    if (signal === undefined) return done;
     const onAbort = (): void => this.destroy(new AbortError('Close aborted'));
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
-    return done.finally(() => options.signal?.removeEventListener('abort', onAbort));
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    return done.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /**
@@ -367,9 +385,7 @@ export class MConnection {
     this.sender.stop();
     this.clock.clearTimeout(this.closeTimer);
     for (const channel of this.scheduler.channels) channel.clear();
-    const waiters = this.closeWaiters;
-    this.closeWaiters = undefined;
-    if (waiters !== undefined) for (const resolve of waiters) resolve();
+    this.closing?.resolve();
     this.handlers.onClose(error);
   }
 

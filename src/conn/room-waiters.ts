@@ -18,9 +18,15 @@ export class RoomWaiters {
   /** Index of the first waiter not yet spent (every entry before it is spent). */
   private head = 0;
   private live = 0;
+  /** Bytes of the live waiters' messages (see Channel.mayWait). */
+  private liveBytes = 0;
 
   get size(): number {
     return this.live;
+  }
+
+  get bytes(): number {
+    return this.liveBytes;
   }
 
   /** Adds a waiter at the back; returns a function that cancels it and tells whether it was at the front. */
@@ -28,11 +34,13 @@ export class RoomWaiters {
     const waiter: RoomWaiter = { messageBytes, run };
     this.waiters.push(waiter);
     this.live++;
+    this.liveBytes += messageBytes;
     return () => {
       if (waiter.run === undefined) return false;
       const wasFirst = this.waiters[this.head] === waiter;
       waiter.run = undefined;
       this.live--;
+      this.liveBytes -= messageBytes;
       this.skipSpent();
       return wasFirst;
     };
@@ -58,6 +66,7 @@ export class RoomWaiters {
     this.waiters = [];
     this.head = 0;
     this.live = 0;
+    this.liveBytes = 0;
     // Every waiter is spent before any runs: a woken sender cancelling its wait (or another's) is a no-op.
     for (const run of runs) run();
   }
@@ -66,6 +75,7 @@ export class RoomWaiters {
     const run = waiter.run!;
     waiter.run = undefined;
     this.live--;
+    this.liveBytes -= waiter.messageBytes;
     this.skipSpent();
     // State is settled before the call: `run` may enqueue, cancel others or wake more waiters.
     run();

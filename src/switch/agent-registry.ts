@@ -1,4 +1,6 @@
 import { ConfigError, toError } from '../errors.js';
+import { withDeadline } from '../util/abort.js';
+import type { Clock } from '../util/clock.js';
 import { isPromiseLike } from '../util/events.js';
 import type { Agent } from './agent.js';
 import type { Peer } from './peer.js';
@@ -40,11 +42,17 @@ export class AgentRegistry {
     for (const [name, agent] of this.agents) this.call(name, () => agent.removePeer?.(peer, reason));
   }
 
-  /** Stops each agent in turn, awaiting each; failures are reported, and the rest still stop. */
-  async stopAll(): Promise<void> {
+  /**
+   * Stops each agent in turn, awaiting each for at most `timeoutMs` (the Switch's stopTimeoutMs, as for
+   * stop hooks); failures and overruns (a TimeoutError) are reported, and the rest still stop. Unbounded,
+   * one agent whose stop never settled (awaiting its read loop, itself stuck on a peer's answer) held
+   * `stop()` for ever: transports never closed, stop hooks (the home lock) never ran.
+   */
+  async stopAll(options: { timeoutMs: number; clock: Clock }): Promise<void> {
     for (const [name, agent] of this.agents) {
+      if (agent.stop === undefined) continue;
       try {
-        await agent.stop?.();
+        await withDeadline(async () => agent.stop!(), { timeoutMs: options.timeoutMs, clock: options.clock, what: `Agent "${name}" stop` });
       } catch (error) {
         this.onError(name, toError(error));
       }

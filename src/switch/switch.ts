@@ -227,7 +227,9 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   /** Disconnects a misbehaving peer now. It may reconnect (use `ban` to keep it out). */
   stopPeerForError(peer: Peer, error: unknown): void {
     const failure = toError(error);
-    if (!peer.isConnected) return;
+    // Closing gracefully too: a peer flooding refused messages through our close had each forgiven until
+    // closeTimeoutMs cut it as merely slow.
+    if (peer.connection.state === 'closed') return;
     peer.connection.destroy(failure instanceof MeshlinkError ? failure.withPeer(peer.id) : failure);
   }
 
@@ -282,7 +284,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
     // Pull-style readers end (after draining what was accepted) before agents stop, so an agent may
     // await its own read loop in stop().
     this.router.close();
-    await this.agents.stopAll();
+    await this.agents.stopAll({ timeoutMs: this.options.stopTimeoutMs, clock: this.options.clock });
     await Promise.all(this.options.transports.map((transport) => transport.close?.().catch(() => undefined)));
     await this.stopHooks.runAll({
       timeoutMs: this.options.stopTimeoutMs,
