@@ -156,8 +156,11 @@ export class PexDialer {
 
   private judgeFailure(address: string, nodeId: string, error: Error): void {
     const code = error instanceof MeshlinkError ? error.code : undefined;
-    // Not the address's fault: we are stopping, or we are at our limit.
-    if (code === 'ERR_ABORTED' || code === 'ERR_CLOSED' || code === 'ERR_BANNED') return;
+    // Not the address's fault: we are stopping, or we are at our limit, or we banned the node ourselves.
+    // A node that banned us (its refusal, `refusedBy: 'remote'`) is a failure like any other: taken for
+    // our own ban, its address was never dropped after maxDialAttempts.
+    const bannedByUs = code === 'ERR_BANNED' && (error as MeshlinkError).detail['refusedBy'] !== 'remote';
+    if (code === 'ERR_ABORTED' || code === 'ERR_CLOSED' || bannedByUs) return;
     // Refused by our own transport's limits before reaching anyone: the attempt does not count. Peers
     // handing a page made-up webrtc addresses use its dial allowance up, and every honest address
     // dialled meanwhile was backed off, marked bad after 3 such refusals and dropped after 16.

@@ -118,7 +118,7 @@ export async function upgradeLink(raw: Link, options: UpgradeOptions): Promise<U
           }
         } else {
           const decision = parseDecision(decodeMessage(await reader.next(signal), DECISION_DECODE_LIMITS), peerId);
-          if (!decision.accept) throw new PeerRejectedError(decision.code, `Peer refused us: ${decision.reason}`, { peerId });
+          if (!decision.accept) throw new PeerRejectedError(decision.code, `Peer refused us: ${decision.reason}`, { peerId, detail: { refusedBy: 'remote' } });
         }
         return { link: secure, remoteInfo, leftover: reader.detach() };
       },

@@ -48,4 +48,34 @@ describe('PexDialer', () => {
     expect(book.get(remote.address)?.bad).toBe(false);
     expect(failures).toBe(0);
   }, 20_000);
+
+  it('counts a node that banned us against its address, and drops it after maxDialAttempts', async () => {
+    const remote = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: false });
+    const us = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: false });
+    remote.sw.ban(us.sw.nodeId);
+    const book = new AddressBook({ allowLocal: true });
+    expect(book.tryAddAddress(remote.address, remote.address)).toBe('added');
+    const counters = { dials: 0, dialFailures: 0, seedDials: 0 };
+    let failures = 0;
+    const dialer = new PexDialer(us.sw, book, resolvePexConfig({ dialJitterMs: 0, maxDialAttempts: 3 }), Math.random, counters, systemClock, () => failures++);
+    for (let round = 0; round < 3; round++) {
+      dialer.dial(remote.address, 'book');
+      await waitFor(() => !dialer.isDialling(remote.sw.nodeId), 5_000);
+    }
+    dialer.stop();
+    // Before: taken for our own ban, no failure counted and the address kept for ever.
+    expect(counters.dialFailures).toBe(3);
+    expect(failures).toBe(3);
+    expect(book.get(remote.address)).toBeUndefined();
+    // Our own ban of a node still costs its address nothing.
+    const other = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: false });
+    us.sw.ban(other.sw.nodeId);
+    expect(book.tryAddAddress(other.address, other.address)).toBe('added');
+    const ownBan = new PexDialer(us.sw, book, resolvePexConfig({ dialJitterMs: 0, maxDialAttempts: 3 }), Math.random, counters, systemClock, () => failures++);
+    ownBan.dial(other.address, 'book');
+    await waitFor(() => !ownBan.isDialling(other.sw.nodeId), 5_000);
+    ownBan.stop();
+    expect(counters.dialFailures).toBe(3);
+    expect(book.get(other.address)).toBeDefined();
+  }, 20_000);
 });
