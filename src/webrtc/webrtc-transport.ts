@@ -271,7 +271,11 @@ export class WebRtcTransport implements Transport {
 
   private accept(from: string, via: string, offer: SignalData): void {
     const sw = this.signalAgent.switch;
-    if (!this.takesOffers() || sw === undefined || sw.getPeer(from) !== undefined) return;
+    // An offer from a key we are connected to is answered too: its holder thinks that connection gone
+    // (a page whose network changed), and the Switch pings the old one and keeps whichever is alive
+    // (Acceptor's duplicate probe). Ignored, it waited for our keep-alive (up to 105 s). `from` is only
+    // the relay's word until the handshake: the answer allowance below bounds it as any other offer.
+    if (!this.takesOffers() || sw === undefined) return;
     // Relays are counted in their network too (where the Switch counts them): relay ids are free keys,
     // and one host connected to us with four of them held all 32 answer slots.
     const group = this.relayNetwork(via);
