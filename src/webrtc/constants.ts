@@ -56,6 +56,15 @@ export const SIGNAL_RELAYED_SENDERS_TRACKED_PER_RELAY = 64;
  * through us. Twice its default pending dials through one relay (WEBRTC_MAX_PENDING_DIALS_PER_VIA).
  */
 export const SIGNAL_RELAY_ROUTES_PER_PEER = 16;
+/**
+ * To a peer that dialled us, the signals of its routes go at once, unpaced (its negotiations: it takes
+ * them whatever its relayed allowance), but only so many: each signal it sends a node through us lets
+ * this many of that node's through at once (a description and 13 trickled candidates under wrtc), at
+ * most WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION banked; past them they are paced like anyone's. A
+ * flooder it merely answered (as it answers any offer) was a route for as long as it was remembered,
+ * unpaced, its signals crossing the peer's link to be dropped there.
+ */
+export const SIGNAL_ROUTE_REPLIES_PER_SIGNAL = 16;
 /** SCTP messages larger than this are not portable between browsers: writes are split to it. */
 export const WEBRTC_MAX_CHUNK_BYTES = 16 * 1024;
 /** `write()` returns false while the data channel buffers more than this. */

@@ -1,7 +1,7 @@
 import type { Peer } from '../switch/peer.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
-import { SIGNAL_RELAY_ROUTES_PER_PEER } from './constants.js';
+import { SIGNAL_RELAY_ROUTES_PER_PEER, SIGNAL_ROUTE_REPLIES_PER_SIGNAL, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from './constants.js';
 import type { Pace } from './signal-pacer.js';
 
 /**
@@ -25,14 +25,32 @@ export function takesRelayedFrom(target: Peer, from: string): boolean {
   return target.direction === 'inbound' || isRoute(target, from);
 }
 
-/** `peer` signalled `to` through us (one of its 16 most recent): `to`'s replies are part of its negotiations. */
+/**
+ * `peer` signalled `to` through us (one of its 16 most recent): `to`'s replies are part of its
+ * negotiations, SIGNAL_ROUTE_REPLIES_PER_SIGNAL more of them unpaced (takeRouteReply), at most
+ * WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION banked.
+ */
 export function rememberRoute(peer: Peer, to: string): void {
-  remember(peer, RELAY_ROUTES, to, SIGNAL_RELAY_ROUTES_PER_PEER);
+  let routes = peer.data.get(RELAY_ROUTES) as Map<string, number> | undefined;
+  if (routes === undefined) peer.data.set(RELAY_ROUTES, (routes = new Map()));
+  const replies = Math.min(WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, (routes.get(to) ?? 0) + SIGNAL_ROUTE_REPLIES_PER_SIGNAL);
+  routes.delete(to);
+  routes.set(to, replies);
+  if (routes.size > SIGNAL_RELAY_ROUTES_PER_PEER) routes.delete(routes.keys().next().value!);
 }
 
 /** Whether `peer` signalled `from` through us (rememberRoute). */
 export function isRoute(peer: Peer, from: string): boolean {
-  return isRemembered(peer, RELAY_ROUTES, from);
+  return (peer.data.get(RELAY_ROUTES) as Map<string, number> | undefined)?.has(from) === true;
+}
+
+/** Takes one of the replies `from` may send `peer` unpaced (rememberRoute); false when it has none left. */
+export function takeRouteReply(peer: Peer, from: string): boolean {
+  const routes = peer.data.get(RELAY_ROUTES) as Map<string, number> | undefined;
+  const replies = routes?.get(from) ?? 0;
+  if (replies < 1) return false;
+  routes!.set(from, replies - 1);
+  return true;
 }
 
 /**
@@ -82,17 +100,4 @@ export function countSignalled(relay: Peer, to: string, delta: 1 | -1): void {
 
 export function hasSignalled(relay: Peer, from: string): boolean {
   return (relay.data.get(SIGNALLED_THROUGH) as BoundedMap<string, unknown> | undefined)?.get(from) !== undefined;
-}
-
-/** Adds `id` to the peer's set under `key` as its most recent, keeping the `capacity` most recent. */
-function remember(peer: Peer, key: symbol, id: string, capacity: number): void {
-  let ids = peer.data.get(key) as Set<string> | undefined;
-  if (ids === undefined) peer.data.set(key, (ids = new Set()));
-  ids.delete(id);
-  ids.add(id);
-  if (ids.size > capacity) ids.delete(ids.values().next().value!);
-}
-
-function isRemembered(peer: Peer, key: symbol, id: string): boolean {
-  return (peer.data.get(key) as Set<string> | undefined)?.has(id) === true;
 }

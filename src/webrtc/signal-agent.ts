@@ -21,7 +21,7 @@ import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-b
 import { monotonicNow, systemClock } from '../util/clock.js';
 import { SignalPacer, type Pace } from './signal-pacer.js';
 import { signalLimitsOf } from './signal-limits.js';
-import { countSignalled, forwardShare, hasSignalled, isRoute, rememberRoute, senderShare, takesRelayedFrom } from './relay-memory.js';
+import { countSignalled, forwardShare, hasSignalled, rememberRoute, senderShare, takeRouteReply, takesRelayedFrom } from './relay-memory.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {
@@ -295,14 +295,15 @@ export class SignalAgent extends BaseAgent {
     // Not relaying (or not to that peer): say so at once, so the dialer fails now, not at its timeout.
     const target = !this.relay || message.to === peer.id ? undefined : sw.getPeer(message.to);
     if (target !== undefined && takesRelayedFrom(target, peer.id)) {
-      if (this.forward(target, peer.id, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }))) {
+      const forwarded = this.forward(target, peer.id, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
+      if (forwarded === 'sent') {
         this.stats.relayed++;
         // A peer we dialled takes the replies of the nodes it signalled through us (and only theirs); to
-        // a peer that dialled us they go at once, unpaced: they are its negotiations.
+        // a peer that dialled us, so many go at once, unpaced: they are its negotiations.
         rememberRoute(peer, message.to);
         return;
       }
-      if (target.direction === 'outbound' || !isRoute(target, peer.id)) this.stats.paced++;
+      if (forwarded === 'paced') this.stats.paced++;
     }
     this.stats.unreachable++;
     // Our own word to the peer, so paced like our signals; advisory, so never kept waiting (past the pace
@@ -316,14 +317,16 @@ export class SignalAgent extends BaseAgent {
    * allowance it cuts us. To a peer that dialled us (we are a relay it chose), past it it drops what is
    * not part of a negotiation it has under way: such signals only crossed its link to be dropped, so they
    * are paced the same, except those of nodes it signalled through us (its routes: its dials and its
-   * answers), which go at once, as that peer takes them whatever its allowance.
+   * answers), which go at once, as that peer takes them whatever its allowance: a negotiation's worth
+   * for each signal it sent them (takeRouteReply), paced past that (it answers any offer, so a flooder
+   * it answered once was unpaced for as long as it stayed a route). 'full': its send queue is.
    */
-  private forward(target: Peer, from: string, message: Uint8Array): boolean {
-    if (target.direction === 'inbound' && isRoute(target, from)) return trySendSignal(target, message);
+  private forward(target: Peer, from: string, message: Uint8Array): 'sent' | 'paced' | 'full' {
+    if (target.direction === 'inbound' && takeRouteReply(target, from)) return trySendSignal(target, message) ? 'sent' : 'full';
     const share = forwardShare(target, from, this.paceOf(target, 1), monotonicNow(this.sw?.options.clock ?? systemClock));
-    if (share === undefined || !this.forwardPacer.send(target, message, undefined, false)) return false;
+    if (share === undefined || !this.forwardPacer.send(target, message, undefined, false)) return 'paced';
     share.tokens -= 1;
-    return true;
+    return 'sent';
   }
 
   /** Takes one token from one of the peer's buckets (capacity and rate scaled by `factor`). */

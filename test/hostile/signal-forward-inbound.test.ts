@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SignalAgent } from '../../src/webrtc/signal-agent.js';
 import { waitFor } from '../helpers/wait.js';
-import { CANDIDATE, node, OFFER, SIGNALS_PER_ANSWER, stopNodes } from '../webrtc/signalling-scene.js';
+import { CANDIDATE, OFFER, pageBehindRelay, SIGNALS_PER_ANSWER, stopNodes } from '../webrtc/signalling-scene.js';
 
 /**
  * A relay forwarding to a peer that dialled it (a page that chose it as its relay). Past its relayed
@@ -18,26 +17,7 @@ const FLOODERS = 12;
 
 describe('a relay forwarding to a peer that dialled it', () => {
   it('paces flooders to what that peer takes, and still passes its negotiations at once', async () => {
-    const relayAgent = new SignalAgent();
-    const relay = await node('tcp', 'relay', relayAgent);
-    const heard = new Map<string, number>();
-    const negotiating = new Set<string>();
-    // A page with lower limits (4/s, burst 30): it takes 30 at once from one sender through its relay,
-    // 300 from all, and drops the rest of what is not part of a negotiation of its own.
-    const pageAgent = new SignalAgent({
-      ratePerSecond: 4,
-      burstMessages: 30,
-      inNegotiation: (_via, from) => negotiating.has(from),
-      onSignal: ({ from }) => void heard.set(from, (heard.get(from) ?? 0) + 1),
-    });
-    const page = await node('tcp', 'page', pageAgent);
-    await page.dial(relay.addresses[0]!);
-    const joined = async (name: string): Promise<{ sw: Awaited<ReturnType<typeof node>>; agent: SignalAgent }> => {
-      const agent = new SignalAgent({ relay: false });
-      const sw = await node('tcp', name, agent);
-      await sw.dial(relay.addresses[0]!);
-      return { sw, agent };
-    };
+    const { relay, relayAgent, page, pageAgent, heard, negotiating, joined } = await pageBehindRelay();
     // A node the page dials through the relay, and one that dials the page through it.
     const dialled = await joined('dialled');
     const dialler = await joined('dialler');

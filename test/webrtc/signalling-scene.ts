@@ -7,7 +7,7 @@
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { generateNodeKey, type NodeKey } from '../../src/crypto/keys.js';
 import type { SignalData } from '../../src/webrtc/signal-messages.js';
-import type { SignalAgent } from '../../src/webrtc/signal-agent.js';
+import { SignalAgent } from '../../src/webrtc/signal-agent.js';
 import { Switch } from '../../src/switch/switch.js';
 import type { MemoryNetwork } from '../../src/transport/memory.js';
 import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
@@ -72,4 +72,32 @@ export async function node(network: MemoryNetwork | 'tcp', name: string, agent: 
   await sw.start();
   switches.push(sw);
   return sw;
+}
+
+/**
+ * A relay over TCP and a page that dialled it, with lower limits (4/s, burst 30: it takes 30 at once
+ * from one sender through its relay, 300 from all, and drops the rest of what is not part of a
+ * negotiation of its own, `negotiating`); `heard` counts what the page took, by sender; `joined(name)`
+ * starts a non-relaying node connected to the relay.
+ */
+export async function pageBehindRelay() {
+  const relayAgent = new SignalAgent();
+  const relay = await node('tcp', 'relay', relayAgent);
+  const heard = new Map<string, number>();
+  const negotiating = new Set<string>();
+  const pageAgent = new SignalAgent({
+    ratePerSecond: 4,
+    burstMessages: 30,
+    inNegotiation: (_via, from) => negotiating.has(from),
+    onSignal: ({ from }) => void heard.set(from, (heard.get(from) ?? 0) + 1),
+  });
+  const page = await node('tcp', 'page', pageAgent);
+  await page.dial(relay.addresses[0]!);
+  const joined = async (name: string): Promise<{ sw: Switch; agent: SignalAgent }> => {
+    const agent = new SignalAgent({ relay: false });
+    const sw = await node('tcp', name, agent);
+    await sw.dial(relay.addresses[0]!);
+    return { sw, agent };
+  };
+  return { relay, relayAgent, page, pageAgent, heard, negotiating, joined };
 }
