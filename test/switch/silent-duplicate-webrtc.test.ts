@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNode, MemoryStorage, type Switch } from '../../platforms/node/index.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
+import type { Agent } from '../../src/switch/agent.js';
 import { startSilenceableProxy, type SilenceableProxy } from '../helpers/silenceable-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -13,8 +14,9 @@ afterEach(async () => {
 
 const portOf = (address: string): number => Number(/:(\d+)\/?$/.exec(address)![1]);
 
-async function start(options: Parameters<typeof createNode>[0]): Promise<Switch> {
+async function start(options: Parameters<typeof createNode>[0], agent?: Agent): Promise<Switch> {
   const sw = await createNode({ storage: new MemoryStorage(), network: 'silent-rtc', listen: ['tcp://127.0.0.1:0'], ...options });
+  if (agent !== undefined) sw.addAgent('order', agent);
   await sw.start();
   running.push(sw);
   return sw;
@@ -23,8 +25,16 @@ async function start(options: Parameters<typeof createNode>[0]): Promise<Switch>
 describe('a key that comes back over WebRTC while we hold its silent connection', () => {
   it('answers its offer: the Switch probes the old connection and takes the new one', async () => {
     const hub = await start({ relay: true });
+    // What the holder's agents hear of peers other than the relay, in order.
+    const told: string[] = [];
+    const order: Agent = {
+      channels: [],
+      addPeer: (peer) => void (peer.id !== hub.nodeId && told.push(`added ${peer.transport}`)),
+      removePeer: (peer) => void (peer.id !== hub.nodeId && told.push(`removed ${peer.transport}`)),
+      receive: () => undefined,
+    };
     // The node that still holds the silent connection; its keep-alive alone would take a minute.
-    const holder = await start({ webrtc: true, persistentPeers: [hub.addresses[0]!], connection: { pingIntervalMs: 60_000, pongTimeoutMs: 1_000 } });
+    const holder = await start({ webrtc: true, persistentPeers: [hub.addresses[0]!], connection: { pingIntervalMs: 60_000, pongTimeoutMs: 1_000 } }, order);
     const page = await start({ identity: generateNodeKey(), webrtc: true, persistentPeers: [hub.addresses[0]!], reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
     await waitFor(() => hub.getPeer(holder.nodeId) !== undefined && hub.getPeer(page.nodeId) !== undefined, 5000, 'both on the relay');
 
@@ -47,5 +57,7 @@ describe('a key that comes back over WebRTC while we hold its silent connection'
     await waitFor(() => holder.getPeer(page.nodeId)?.transport === 'webrtc', 5000, 'the holder to take the new link');
     expect(old.isConnected).toBe(false);
     expect(tookMs).toBeLessThan(8_000);
+    // Told of the old one's departure before the new one's arrival: no agent holds two Peers for one key.
+    expect(told).toEqual(['added tcp', 'removed tcp', 'added webrtc']);
   }, 30_000);
 });

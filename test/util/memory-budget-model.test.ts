@@ -74,8 +74,8 @@ function run(steps: Step[]): void {
       }
     } else if (s.kind === 'unqueue') {
       if (connection.queued.length > 0) {
-        const [{ message, queue }] = connection.queued.splice(s.pick % connection.queued.length, 1);
-        account.releaseShared(message!, queue);
+        const { message, queue } = connection.queued.splice(s.pick % connection.queued.length, 1)[0]!;
+        account.releaseShared(message, queue);
       }
     } else if (s.kind === 'close') {
       // Its queues let every message go, as a closing connection's do.
