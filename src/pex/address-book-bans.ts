@@ -6,11 +6,18 @@ export function bannedEntryBytes(entry: SerializedEntry): number {
   return entry.address.length + entry.source.length + BANNED_ENTRY_OVERHEAD_BYTES;
 }
 
+function entriesBytes(entries: readonly SerializedEntry[]): number {
+  let bytes = 0;
+  for (const entry of entries) bytes += bannedEntryBytes(entry);
+  return bytes;
+}
+
 /**
  * Banned node ids with their expiry and the entries they had, so that an expired ban can put the
  * addresses back (CometBFT's badPeers / ReinstateBadPeers). Bounded: past `capacity` the ban that
  * ends soonest is forgotten first, so a flood of misbehaving ids cannot grow memory; and the entries
- * kept with them are bounded in bytes (`maxEntryBytes`): past it a ban is kept without its entries.
+ * kept with them are bounded in bytes (`maxEntryBytes`): past it the ban keeping the most gives up
+ * entries to a ban that would keep less, else the new entries are not kept.
  */
 export class BanList {
   private readonly records = new Map<string, SerializedBan>();
@@ -56,14 +63,37 @@ export class BanList {
     this.keep(created, entries);
   }
 
-  /** Adds `entries` to `record` while the list's entry bytes allow; the rest are not kept. */
+  /**
+   * Adds `entries` to `record` while the list's entry bytes allow. Past them, the ban keeping the most
+   * bytes of entries gives up its last ones while it would still keep more than `record`; else the
+   * entry is not kept. A liar's fat entries (8 addresses of a kilobyte per id) are the first to go: when
+   * they filled the bound, every later ban, an honest node's few small entries too, kept none, and its
+   * addresses never came back when it ended.
+   */
   private keep(record: SerializedBan, entries: readonly SerializedEntry[]): void {
     for (const entry of entries) {
       const bytes = bannedEntryBytes(entry);
-      if (this.entryBytes + bytes > this.maxEntryBytes) continue;
+      if (this.entryBytes + bytes > this.maxEntryBytes && !this.makeRoom(record, bytes)) continue;
       this.entryBytes += bytes;
       record.entries.push(entry);
     }
+  }
+
+  /** Frees `bytes` of entry bytes from the bans keeping more than `record` would (see keep); false when it cannot. */
+  private makeRoom(record: SerializedBan, bytes: number): boolean {
+    const wouldKeep = entriesBytes(record.entries) + bytes;
+    // A scan of the bans (≤ capacity, a few entries each) per entry given up: only while over the bound.
+    while (this.entryBytes + bytes > this.maxEntryBytes) {
+      let fattest: SerializedBan | undefined;
+      let fattestBytes = 0;
+      for (const other of this.records.values()) {
+        const held = other === record ? 0 : entriesBytes(other.entries);
+        if (held > fattestBytes) [fattest, fattestBytes] = [other, held];
+      }
+      if (fattest === undefined || fattestBytes - bannedEntryBytes(fattest.entries.at(-1)!) < wouldKeep) return false;
+      this.entryBytes -= bannedEntryBytes(fattest.entries.pop()!);
+    }
+    return true;
   }
 
   private remove(record: SerializedBan): void {
