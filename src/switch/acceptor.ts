@@ -148,7 +148,8 @@ export class Acceptor {
   /**
    * The acceptor's admission rule. When both nodes dial each other at once, the connection dialled by
    * the node with the lower id wins on both ends; if our own (winning) dial is still in flight we wait
-   * for it, so that a failed dial does not leave both sides without a connection.
+   * for it, so that a failed dial does not leave both sides without a connection. A key we are connected
+   * to is admitted only if its old connection has gone silent (hasGoneSilent).
    */
   private async admit(remote: NodeInfo, remoteAddress: string): Promise<AdmissionDecision> {
     const refuse = (code: Refusal['code'], reason: string): AdmissionDecision => ({ accept: false, code, reason });
@@ -183,6 +184,9 @@ export class Acceptor {
    * cut, when it answers no ping in time or ends meanwhile; false when it answers.
    */
   private async hasGoneSilent(existing: Peer): Promise<boolean> {
+    // Closing gracefully (`disconnect`): it is flushing what was accepted for the peer and goes within
+    // closeTimeoutMs; cut for a newcomer, that tail would be lost. The newcomer is refused as before.
+    if (existing.connection.state === 'closing') return false;
     const timeoutMs = Math.min(DUPLICATE_PROBE_TIMEOUT_MS, this.sw.options.connection.pongTimeoutMs ?? DUPLICATE_PROBE_TIMEOUT_MS);
     this.probing.add(existing.id);
     try {

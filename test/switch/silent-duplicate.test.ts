@@ -74,6 +74,25 @@ describe('a key that connects again while we still hold its silent connection', 
     expect(holder.agent.removed.filter((entry) => entry.peer.id === honest.sw.nodeId)).toEqual([]);
   });
 
+  it('lets a connection we are closing gracefully finish: the key connecting again meanwhile is refused, not let cut its flush short', async () => {
+    const holder = await startNode({ connection: { pingIntervalMs: 60_000, pongTimeoutMs: 1_000 } });
+    const key = generateNodeKey();
+    const relay = await startSilenceableProxy(portOf(holder.address));
+    relays.push(relay);
+    const first = await startNode({ identity: key, reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
+    await first.sw.dial(`tcp://${holder.sw.nodeId}@127.0.0.1:${relay.port}`);
+    await waitFor(() => holder.sw.peers.length === 1);
+    const old = holder.sw.peers[0]!;
+    relay.silence();
+    await waitFor(() => first.sw.peers.length === 0);
+    // Our graceful close of the old connection is under way (it cannot finish: the path is silent).
+    expect(old.trySend(0x20, new Uint8Array([9]))).toBe(true);
+    void holder.sw.disconnect(old);
+    expect(old.connection.state).toBe('closing');
+    await expect(first.sw.dial(holder.address)).rejects.toMatchObject({ code: 'ERR_DUPLICATE_PEER' });
+    expect(holder.sw.getPeer(first.sw.nodeId)).toBe(old);
+  });
+
   it('keeps a connection that answers: a second process with the same key is refused as a duplicate', async () => {
     const holder = await startHolder();
     const key = generateNodeKey();
