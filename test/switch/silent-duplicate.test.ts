@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey } from '../../src/crypto/keys.js';
+import type { Peer } from '../../src/switch/peer.js';
 import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
 import { startSilenceableProxy } from '../helpers/silenceable-proxy.js';
 import { waitFor } from '../helpers/wait.js';
@@ -17,18 +18,22 @@ describe('a key that connects again while we still hold its silent connection', 
   /** A node whose keep-alive would take a minute to notice; its pong timeout (1 s) bounds the probe. */
   const startHolder = (): Promise<TestNode> => startNode({ connection: { pingIntervalMs: 60_000, pongTimeoutMs: 1_000 } });
 
-  it('admits the new connection once the old one answers no ping, and cuts the old one with ERR_PONG_TIMEOUT', async () => {
-    const holder = await startHolder();
-    const key = generateNodeKey();
+  /** A node that dialled `holder` through a proxy that then went silent: it saw the link end, `holder` did not. */
+  async function silencedDialler(holder: TestNode): Promise<{ first: TestNode; oldPeer: Peer }> {
     const relay = await startSilenceableProxy(portOf(holder.address));
     relays.push(relay);
-    const first = await startNode({ identity: key, reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
+    const first = await startNode({ identity: generateNodeKey(), reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
     await first.sw.dial(`tcp://${holder.sw.nodeId}@127.0.0.1:${relay.port}`);
-    await waitFor(() => holder.sw.peers.length === 1);
-    const oldPeer = holder.sw.peers[0]!;
-
+    await waitFor(() => holder.sw.getPeer(first.sw.nodeId) !== undefined);
+    const oldPeer = holder.sw.getPeer(first.sw.nodeId)!;
     relay.silence();
     await waitFor(() => first.sw.peers.length === 0);
+    return { first, oldPeer };
+  }
+
+  it('admits the new connection once the old one answers no ping, and cuts the old one with ERR_PONG_TIMEOUT', async () => {
+    const holder = await startHolder();
+    const { first, oldPeer } = await silencedDialler(holder);
     expect(holder.sw.getPeer(first.sw.nodeId)).toBe(oldPeer); // the holder has not noticed
 
     // The same key dials again directly. Before: refused with ERR_DUPLICATE_PEER until the holder's
@@ -75,16 +80,8 @@ describe('a key that connects again while we still hold its silent connection', 
   });
 
   it('lets a connection we are closing gracefully finish: the key connecting again meanwhile is refused, not let cut its flush short', async () => {
-    const holder = await startNode({ connection: { pingIntervalMs: 60_000, pongTimeoutMs: 1_000 } });
-    const key = generateNodeKey();
-    const relay = await startSilenceableProxy(portOf(holder.address));
-    relays.push(relay);
-    const first = await startNode({ identity: key, reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
-    await first.sw.dial(`tcp://${holder.sw.nodeId}@127.0.0.1:${relay.port}`);
-    await waitFor(() => holder.sw.peers.length === 1);
-    const old = holder.sw.peers[0]!;
-    relay.silence();
-    await waitFor(() => first.sw.peers.length === 0);
+    const holder = await startHolder();
+    const { first, oldPeer: old } = await silencedDialler(holder);
     // Our graceful close of the old connection is under way (it cannot finish: the path is silent).
     expect(old.trySend(0x20, new Uint8Array([9]))).toBe(true);
     void holder.sw.disconnect(old);
