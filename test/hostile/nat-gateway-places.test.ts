@@ -117,7 +117,9 @@ describe('a gateway moving our external place at every renewal', () => {
       if (performance.now() - started > 5) sweeps++;
     };
     const firstPort = gateway.current!;
-    for (let i = 0; i < 48; i++) await joinAndLeave(victim);
+    // Until the gateway has moved us over 30 times (its renewals are timers: a loaded machine gets fewer
+    // in 48 rounds, 29 once in CI), bounded.
+    for (let i = 0; i < 200 && gateway.nextPort - firstPort <= 30; i++) await joinAndLeave(victim);
     console.log(`gateway moved us ${gateway.nextPort - firstPort} times; ${sweeps} declarations swept the book`);
     expect(gateway.nextPort - firstPort).toBeGreaterThan(30);
     // Before: one sweep per move seen (~40 here, 375 ms each for a book of 65,536: twice a second per port).
