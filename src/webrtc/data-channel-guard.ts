@@ -41,8 +41,7 @@ export function admitOneDataChannel(peer: SimplePeerLike): void {
   let admitted = false;
   const refuse = (channel: DataChannelLike, reason: DataChannelViolation, message: string): void => {
     channel.close();
-    const error = Object.assign(new Error(`${message} (label ${JSON.stringify(channel.label.slice(0, 64))})`), { code: 'ERR_DATA_CHANNEL', reason });
-    peer.destroy(error);
+    peer.destroy(dataChannelViolation(reason, `${message} (label ${JSON.stringify(channel.label.slice(0, 64))})`));
   };
   pc.ondatachannel = (event) => {
     const { channel } = event;
@@ -76,6 +75,11 @@ function isGiven(limit: number | null | undefined): boolean {
 }
 
 /** simple-peer's `code` of a failure, and the guard's `reason` (data-channel-guard.ts) when it cut the link. */
+/** The error a data channel violation ends a connection with, as simple-peer shapes its own failures (`code`, `reason`). */
+export function dataChannelViolation(reason: DataChannelViolation, message: string): Error & { code: string; reason: DataChannelViolation } {
+  return Object.assign(new Error(message), { code: 'ERR_DATA_CHANNEL', reason });
+}
+
 export function peerErrorDetail(error: Error & { code?: string; reason?: string }): { code: string | undefined; reason?: string } {
   return error.reason === undefined ? { code: error.code } : { code: error.code, reason: error.reason };
 }

@@ -9,7 +9,7 @@ import {
   WEBRTC_MAX_MESSAGE_BYTES,
   WEBRTC_MAX_PAUSED_BYTES,
 } from './constants.js';
-import { peerErrorDetail } from './data-channel-guard.js';
+import { dataChannelViolation, peerErrorDetail } from './data-channel-guard.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
 import { watchStrayData } from './stray-data-watch.js';
 
@@ -53,7 +53,7 @@ export class WebRtcLink extends MessageLink {
     });
     peer.on('close', () => this.finish());
     this.stopStrayWatch = watchStrayData(peer, clock, (excessBytes) => {
-      const error = Object.assign(new Error(`The remote sent ${Math.round(excessBytes / 1024)} KiB more than our data channel received (data on another SCTP stream)`), { code: 'ERR_DATA_CHANNEL', reason: 'stray-stream-data' });
+      const error = dataChannelViolation('stray-stream-data', `The remote sent ${Math.round(excessBytes / 1024)} KiB more than our data channel received (data on another SCTP stream)`);
       this.destroy(new TransportError(`WebRTC ${remoteAddress}: ${error.message}`, { cause: error, detail: peerErrorDetail(error) }));
     });
     if (peer.destroyed) queueMicrotask(() => this.finish());
