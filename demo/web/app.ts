@@ -11,14 +11,14 @@
  * The relay address comes from `?relay=ws://<id>@host:port/` (with `&network=` and `&allowLocal=1`) or
  * else from the relay's `GET /config.json`. `window.meshlinkDemo` is a small hook for tests and the console.
  */
-import { createNode, IndexedDbStorage, loadOrCreateNodeKey, parseAddress, type Peer, type Switch } from '../../platforms/browser/index.js';
+import { claimKeySlot, createNode, loadOrCreateNodeKey, parseAddress, type Peer, type Switch } from '../../platforms/browser/index.js';
 import { BurstAgent, DEFAULT_BURST_MESSAGES } from '../agents/burst.js';
 import { ChatAgent, type ChatDelivery } from '../agents/chat.js';
 import { TopologyAgent } from '../agents/topology.js';
 import { sentence } from './error-sentence.js';
 import { MeshModel, type Graph } from './graph-model.js';
 import { friendlyName } from './names.js';
-import { claimKeyStore, isRelayDial, loadConfig, reloadIfRelayChanged, type PageConfig } from './page-config.js';
+import { isRelayDial, KEY_SLOT_NAME, loadConfig, reloadIfRelayChanged, type PageConfig } from './page-config.js';
 import { enableControls } from './page-controls.js';
 import type { DemoChat, MeshlinkDemo } from './page-hook.js';
 import { PAGE_CONNECTION, PAGE_PEX, PAGE_RECONNECT } from './page-options.js';
@@ -184,10 +184,11 @@ async function main(): Promise<void> {
   hook.relay = config.relay;
   hook.relayId = relayId;
   showRelay(config.relay);
-  const keyStore = await claimKeyStore();
-  hook.keyStore = keyStore;
+  // The demo names its own key slots, so that its tabs never take the slots of another meshlink app on the origin.
+  const slot = await claimKeySlot(KEY_SLOT_NAME);
+  hook.keyStore = slot.databaseName;
 
-  const storage = new IndexedDbStorage(keyStore);
+  const storage = slot.storage;
   const identity = await loadOrCreateNodeKey(storage);
   const moniker = friendlyName(identity.nodeId);
   const sw = await createNode({

@@ -1,6 +1,5 @@
 /**
- * Where the demo page finds its relay (the page's address, or the relay's `GET /config.json`) and which
- * key slot in IndexedDB it uses, so that each tab of one browser is a node of its own.
+ * Where the demo page finds its relay (the page's address, or the relay's `GET /config.json`).
  */
 import { parseAddress } from '../../src/index.js';
 import { sentence } from './error-sentence.js';
@@ -15,9 +14,8 @@ export interface PageConfig {
 
 const DEFAULT_NETWORK = 'meshlink';
 const CONFIG_TIMEOUT_MS = 10_000;
-/** Tabs of one browser share IndexedDB: each takes the first free key slot (a Web Lock), so each is its own node. */
-const MAX_KEY_SLOTS = 16;
-const KEY_STORE_PREFIX = 'meshlink-demo';
+/** The demo's key slots (claimKeySlot): each tab of one browser takes the first free one, so each is its own node. */
+export const KEY_SLOT_NAME = 'meshlink-demo';
 
 export async function loadConfig(): Promise<PageConfig> {
   const params = new URLSearchParams(location.search);
@@ -40,30 +38,6 @@ export async function loadConfig(): Promise<PageConfig> {
     allowLocal: body.allowLocal === true,
     source: 'server',
   };
-}
-
-/**
- * Holds a Web Lock named after the first free key slot for the page's lifetime (the browser releases
- * it when the page goes away, so a reload gets the same slot back) and returns that slot's database.
- * Without Web Locks (an insecure context) every tab shares one key.
- */
-export async function claimKeyStore(): Promise<string> {
-  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
-  if (locks === undefined) return KEY_STORE_PREFIX;
-  for (let slot = 0; slot < MAX_KEY_SLOTS; slot++) {
-    const name = slot === 0 ? KEY_STORE_PREFIX : `${KEY_STORE_PREFIX}-${slot}`;
-    const held = await new Promise<boolean>((resolve) => {
-      locks
-        .request(name, { ifAvailable: true }, (lock) => {
-          resolve(lock !== null);
-          // Keep the lock until the page is gone.
-          return lock === null ? undefined : new Promise<never>(() => undefined);
-        })
-        .catch(() => resolve(false));
-    });
-    if (held) return name;
-  }
-  return KEY_STORE_PREFIX;
 }
 
 /** A relay restarted with a new key (as `npm start`'s is, without --home) is joined again by reloading the page. */

@@ -4,11 +4,12 @@ import { assembleNode, type CommonNodeOptions } from '../../src/node-options.js'
 import { PacedStorage } from '../../src/storage/paced-storage.js';
 import type { Switch } from '../../src/switch/switch.js';
 import { WebSocketClientTransport } from '../../src/transport/websocket-client.js';
-import { IndexedDbStorage } from './idb-storage.js';
+import { claimKeySlot } from './key-slot.js';
 import { webrtcTransport } from './webrtc.js';
 
 export * from '../../src/index.js';
 export { IndexedDbStorage } from './idb-storage.js';
+export { claimKeySlot, BROWSER_KEY_SLOTS, DEFAULT_KEY_SLOT_NAME, type KeySlot, type KeySlotHold } from './key-slot.js';
 export { webrtcTransport } from './webrtc.js';
 
 /** How often a page saves its address book when it changed. */
@@ -27,6 +28,12 @@ export interface BrowserNodeOptions extends CommonNodeOptions {
    * waiting out a ping timeout. @default true
    */
   stopOnPageHide?: boolean;
+  /**
+   * Without `storage`: the IndexedDB database of the node's key and address book. Each tab of the
+   * origin takes the first of `databaseName`, `databaseName-1`, … (16) that no other live node holds
+   * (claimKeySlot), so every tab is a node of its own and a reload keeps its id. @default 'meshlink'
+   */
+  databaseName?: string;
 }
 
 /**
@@ -36,25 +43,34 @@ export interface BrowserNodeOptions extends CommonNodeOptions {
  * Pass a relay in `pex.seeds` or `persistentPeers` (persistent peers are redialled with backoff).
  */
 export async function createNode(options: BrowserNodeOptions = {}): Promise<Switch> {
-  const storage = options.storage ?? new IndexedDbStorage();
-  const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
   if (options.transports?.length === 0 && options.webrtc === false) {
     throw new ConfigError('ERR_NO_TRANSPORT', 'createNode in a browser needs at least one transport');
   }
-  const { stopOnPageHide = true, ...common } = options;
-  // Only PEX writes through this (the key above is loaded already); what it keeps is written at stop.
-  const bookStorage = new PacedStorage(storage, BROWSER_BOOK_WRITE_BYTES_PER_SECOND);
-  const sw = assembleNode(common, {
-    identity,
-    storage: bookStorage,
-    defaultTransports: () => [new WebSocketClientTransport()],
-    createWebRtc: webrtcTransport,
-    // A page can be closed at any moment and an IndexedDB write started while it unloads is lost, so
-    // the book is saved (when changed) every second rather than every two minutes.
-    defaults: { pex: true, webrtc: true, relay: true, pexOptions: { saveIntervalMs: BROWSER_BOOK_SAVE_INTERVAL_MS } },
-  });
-  // Stop hooks run after the agents stopped, so after PEX's last save.
-  sw.addStopHook('book-writes', () => bookStorage.flush());
+  const { stopOnPageHide = true, databaseName, ...common } = options;
+  const slot = options.storage === undefined ? await claimKeySlot(databaseName) : undefined;
+  const storage = options.storage ?? slot!.storage;
+  let sw: Switch;
+  try {
+    const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
+    // Only PEX writes through this (the key above is loaded already); what it keeps is written at stop.
+    const bookStorage = new PacedStorage(storage, BROWSER_BOOK_WRITE_BYTES_PER_SECOND);
+    sw = assembleNode(common, {
+      identity,
+      storage: bookStorage,
+      defaultTransports: () => [new WebSocketClientTransport()],
+      createWebRtc: webrtcTransport,
+      // A page can be closed at any moment and an IndexedDB write started while it unloads is lost, so
+      // the book is saved (when changed) every second rather than every two minutes.
+      defaults: { pex: true, webrtc: true, relay: true, pexOptions: { saveIntervalMs: BROWSER_BOOK_SAVE_INTERVAL_MS } },
+    });
+    // Stop hooks run after the agents stopped (so after PEX's last save), the last added first: the
+    // slot is let go after the book's last write.
+    if (slot !== undefined) sw.addStopHook('key-slot', () => slot.release());
+    sw.addStopHook('book-writes', () => bookStorage.flush());
+  } catch (error) {
+    slot?.release();
+    throw error;
+  }
   type PageHideListener = (event: { persisted?: boolean }) => void;
   const target = globalThis as {
     addEventListener?: (type: string, listener: PageHideListener) => void;
