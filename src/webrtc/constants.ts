@@ -65,6 +65,16 @@ export const SIGNAL_RELAY_ROUTES_PER_PEER = 16;
  * unpaced, its signals crossing the peer's link to be dropped there.
  */
 export const SIGNAL_ROUTE_REPLIES_PER_SIGNAL = 16;
+/**
+ * What a relay forwards to a peer that dialled it (a page), past the replies of its routes, is split
+ * between the networks of the senders (NetworkShares; a sender's IPv4 /16 or IPv6 /32, as the Switch
+ * counts it): keys are free, so 16 keys of one host each sending what the relay takes from one peer spent
+ * the page's whole lane, and a node elsewhere offering the page was dropped at the relay. A network holds
+ * its share for this long after its last signal (a negotiation's life, WEBRTC_ACCEPT_TIMEOUT_MS)…
+ */
+export const SIGNAL_RELAY_NETWORK_ACTIVE_MS = 15 * 1000;
+/** …and a page's lane keeps at most this many networks (the most recent); one pushed out is a newcomer again. */
+export const SIGNAL_RELAY_NETWORKS_PER_PEER = 16;
 /** SCTP messages larger than this are not portable between browsers: writes are split to it. */
 export const WEBRTC_MAX_CHUNK_BYTES = 16 * 1024;
 /** `write()` returns false while the data channel buffers more than this. */

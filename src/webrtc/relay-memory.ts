@@ -1,7 +1,14 @@
 import type { Peer } from '../switch/peer.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { NetworkShares } from '../util/network-shares.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
-import { SIGNAL_RELAY_ROUTES_PER_PEER, SIGNAL_ROUTE_REPLIES_PER_SIGNAL, WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from './constants.js';
+import {
+  SIGNAL_RELAY_NETWORK_ACTIVE_MS,
+  SIGNAL_RELAY_NETWORKS_PER_PEER,
+  SIGNAL_RELAY_ROUTES_PER_PEER,
+  SIGNAL_ROUTE_REPLIES_PER_SIGNAL,
+  WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION,
+} from './constants.js';
 import type { Pace } from './signal-pacer.js';
 
 /**
@@ -13,6 +20,7 @@ import type { Pace } from './signal-pacer.js';
 const RELAY_ROUTES = Symbol('signal-agent-relay-routes');
 const SIGNALLED_THROUGH = Symbol('signal-agent-signalled-through');
 const FORWARD_SHARES = Symbol('signal-agent-forward-shares');
+const FORWARD_LANE = Symbol('signal-agent-forward-lane');
 const SIGNALLED_THROUGH_PER_RELAY = 4 * SIGNAL_RELAY_ROUTES_PER_PEER;
 
 /**
@@ -25,31 +33,53 @@ export function takesRelayedFrom(target: Peer, from: string): boolean {
   return target.direction === 'inbound' || isRoute(target, from);
 }
 
+/** A node a peer signalled through us: the replies it may still send unpaced, and its network. */
+interface Route {
+  replies: number;
+  readonly network: string;
+}
+
+/** The network a peer counts in (its IPv4 /16 or IPv6 /32, as the Switch fixed it); its own when it names none. */
+export function networkOf(peer: Peer): string {
+  return peer.holder.network ?? `peer:${peer.id}`;
+}
+
 /**
- * `peer` signalled `to` through us (one of its 16 most recent): `to`'s replies are part of its
- * negotiations, SIGNAL_ROUTE_REPLIES_PER_SIGNAL more of them unpaced (takeRouteReply), at most
- * WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION banked.
+ * `peer` signalled `to` (of `network`) through us: `to`'s replies are part of its negotiations,
+ * SIGNAL_ROUTE_REPLIES_PER_SIGNAL more of them unpaced (takeRouteReply), at most
+ * WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION banked. 16 routes at most: past them the oldest of the
+ * network holding the most goes, not the oldest of all. A page answers any offer within its answer
+ * allowance, so keys of one host offering it 16 times (keys are free) pushed out the route of a node it
+ * was negotiating with elsewhere, whose replies were then paced: the 16 may now push out only their own.
  */
-export function rememberRoute(peer: Peer, to: string): void {
-  let routes = peer.data.get(RELAY_ROUTES) as Map<string, number> | undefined;
+export function rememberRoute(peer: Peer, to: string, network: string): void {
+  let routes = peer.data.get(RELAY_ROUTES) as Map<string, Route> | undefined;
   if (routes === undefined) peer.data.set(RELAY_ROUTES, (routes = new Map()));
-  const replies = Math.min(WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, (routes.get(to) ?? 0) + SIGNAL_ROUTE_REPLIES_PER_SIGNAL);
+  const replies = Math.min(WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, (routes.get(to)?.replies ?? 0) + SIGNAL_ROUTE_REPLIES_PER_SIGNAL);
   routes.delete(to);
-  routes.set(to, replies);
-  if (routes.size > SIGNAL_RELAY_ROUTES_PER_PEER) routes.delete(routes.keys().next().value!);
+  routes.set(to, { replies, network });
+  if (routes.size > SIGNAL_RELAY_ROUTES_PER_PEER) routes.delete(oldestOfBusiestNetwork(routes));
+}
+
+/** The least recent route of the network holding the most (ties: the least recent of them all). */
+function oldestOfBusiestNetwork(routes: Map<string, Route>): string {
+  const held = new Map<string, number>();
+  for (const { network } of routes.values()) held.set(network, (held.get(network) ?? 0) + 1);
+  const most = Math.max(...held.values());
+  for (const [to, { network }] of routes) if (held.get(network) === most) return to;
+  return routes.keys().next().value!;
 }
 
 /** Whether `peer` signalled `from` through us (rememberRoute). */
 export function isRoute(peer: Peer, from: string): boolean {
-  return (peer.data.get(RELAY_ROUTES) as Map<string, number> | undefined)?.has(from) === true;
+  return (peer.data.get(RELAY_ROUTES) as Map<string, Route> | undefined)?.has(from) === true;
 }
 
 /** Takes one of the replies `from` may send `peer` unpaced (rememberRoute); false when it has none left. */
 export function takeRouteReply(peer: Peer, from: string): boolean {
-  const routes = peer.data.get(RELAY_ROUTES) as Map<string, number> | undefined;
-  const replies = routes?.get(from) ?? 0;
-  if (replies < 1) return false;
-  routes!.set(from, replies - 1);
+  const route = (peer.data.get(RELAY_ROUTES) as Map<string, Route> | undefined)?.get(from);
+  if (route === undefined || route.replies < 1) return false;
+  route.replies -= 1;
   return true;
 }
 
@@ -63,6 +93,21 @@ export function takeRouteReply(peer: Peer, from: string): boolean {
 export function forwardShare(target: Peer, from: string, pace: Pace, now: number): TokenBucketState | undefined {
   const share = senderShare(target, FORWARD_SHARES, from, SIGNAL_RELAY_ROUTES_PER_PEER, () => fullBucket(pace.burst, now));
   return refillBucket(share, pace.burst, pace.ratePerMs, now) ? share : undefined;
+}
+
+/**
+ * Our lane toward `target`, a peer that dialled us (a page), for what is not its routes' replies: its
+ * relayed pace (`lane`: ten times what it takes from one peer, 3/4 of it), split between the networks of
+ * the senders (networkOf, NetworkShares). A network new to it takes the newcomers' seat whole, so a node
+ * from elsewhere gets its offer and candidates through at once while one host's keys flood.
+ */
+export function forwardLane(target: Peer, lane: Pace, now: number): NetworkShares {
+  let shares = target.data.get(FORWARD_LANE) as NetworkShares | undefined;
+  if (shares === undefined) {
+    const options = { burst: lane.burst, ratePerMs: lane.ratePerMs, activeMs: SIGNAL_RELAY_NETWORK_ACTIVE_MS, maxNetworks: SIGNAL_RELAY_NETWORKS_PER_PEER, newcomerTakesSeat: true };
+    target.data.set(FORWARD_LANE, (shares = new NetworkShares(options, now)));
+  }
+  return shares;
 }
 
 /**

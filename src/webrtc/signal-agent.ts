@@ -21,7 +21,7 @@ import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-b
 import { monotonicNow, systemClock } from '../util/clock.js';
 import { SignalPacer, type Pace } from './signal-pacer.js';
 import { signalLimitsOf } from './signal-limits.js';
-import { countSignalled, forwardShare, hasSignalled, rememberRoute, senderShare, takeRouteReply, takesRelayedFrom } from './relay-memory.js';
+import { countSignalled, forwardLane, forwardShare, hasSignalled, networkOf, rememberRoute, senderShare, takeRouteReply, takesRelayedFrom } from './relay-memory.js';
 
 /** A signal addressed to us. `from` is as trustworthy as `via` (the secure handshake decides). */
 export interface IncomingSignal {
@@ -295,12 +295,12 @@ export class SignalAgent extends BaseAgent {
     // Not relaying (or not to that peer): say so at once, so the dialer fails now, not at its timeout.
     const target = !this.relay || message.to === peer.id ? undefined : sw.getPeer(message.to);
     if (target !== undefined && takesRelayedFrom(target, peer.id)) {
-      const forwarded = this.forward(target, peer.id, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
+      const forwarded = this.forward(target, peer, encodeSignalMessage({ type: 'signal', from: peer.id, to: message.to, data: message.data }));
       if (forwarded === 'sent') {
         this.stats.relayed++;
         // A peer we dialled takes the replies of the nodes it signalled through us (and only theirs); to
         // a peer that dialled us, so many go at once, unpaced: they are its negotiations.
-        rememberRoute(peer, message.to);
+        rememberRoute(peer, message.to, networkOf(target));
         return;
       }
       if (forwarded === 'paced') this.stats.paced++;
@@ -313,17 +313,25 @@ export class SignalAgent extends BaseAgent {
 
   /**
    * Forwards to `target` at the pace of its relayed allowance (10× what it announced, 3/4 of it), each
-   * sender `from` within a share of it (forwardShare), none kept waiting. To a peer we dialled, past that
-   * allowance it cuts us. To a peer that dialled us (we are a relay it chose), past it it drops what is
-   * not part of a negotiation it has under way: such signals only crossed its link to be dropped, so they
-   * are paced the same, except those of nodes it signalled through us (its routes: its dials and its
-   * answers), which go at once, as that peer takes them whatever its allowance: a negotiation's worth
-   * for each signal it sent them (takeRouteReply), paced past that (it answers any offer, so a flooder
-   * it answered once was unpaced for as long as it stayed a route). 'full': its send queue is.
+   * sender within a share of it (forwardShare), none kept waiting. To a peer we dialled (only its routes'
+   * signals reach it: its own negotiations), past that allowance it cuts us. To a peer that dialled us (we
+   * are a relay it chose), past it it drops what is not part of a negotiation it has under way: such
+   * signals only crossed its link to be dropped, so they are paced the same, except those of nodes it
+   * signalled through us (its routes: its dials and its answers), which go at once, as that peer takes
+   * them whatever its allowance: a negotiation's worth for each signal it sent them (takeRouteReply),
+   * paced past that (it answers any offer, so a flooder it answered once was unpaced for as long as it
+   * stayed a route). There the lane is also split between the senders' networks (forwardLane): anyone may
+   * send it offers through us, and keys are free. 'full': its send queue is.
    */
-  private forward(target: Peer, from: string, message: Uint8Array): 'sent' | 'paced' | 'full' {
-    if (target.direction === 'inbound' && takeRouteReply(target, from)) return trySendSignal(target, message) ? 'sent' : 'full';
-    const share = forwardShare(target, from, this.paceOf(target, 1), monotonicNow(this.sw?.options.clock ?? systemClock));
+  private forward(target: Peer, sender: Peer, message: Uint8Array): 'sent' | 'paced' | 'full' {
+    if (target.direction === 'inbound' && takeRouteReply(target, sender.id)) return trySendSignal(target, message) ? 'sent' : 'full';
+    const now = monotonicNow(this.sw?.options.clock ?? systemClock);
+    const share = forwardShare(target, sender.id, this.paceOf(target, 1), now);
+    if (target.direction === 'inbound') {
+      if (!forwardLane(target, this.paceOf(target, SIGNAL_RELAYED_ALLOWANCE_FACTOR), now).take(networkOf(sender), now, share !== undefined)) return 'paced';
+      share!.tokens -= 1;
+      return trySendSignal(target, message) ? 'sent' : 'full';
+    }
     if (share === undefined || !this.forwardPacer.send(target, message, undefined, false)) return 'paced';
     share.tokens -= 1;
     return 'sent';

@@ -12,6 +12,7 @@ import { Switch } from '../../src/switch/switch.js';
 import type { MemoryNetwork } from '../../src/transport/memory.js';
 import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import type { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
+import { tcpFrom } from '../helpers/tcp-from.js';
 
 export const OFFER: SignalData = { type: 'offer', sdp: 'v=0\r\n' };
 export const CANDIDATE: SignalData = { type: 'candidate', candidate: { candidate: 'candidate:0 1 udp 2122260223 192.0.2.1 50000 typ host', sdpMLineIndex: 0, sdpMid: '0' } };
@@ -75,10 +76,22 @@ export async function node(network: MemoryNetwork | 'tcp', name: string, agent: 
 }
 
 /**
+ * A started node that only dials, over TCP from `localAddress` (127.x.y.z: all of 127/8 is loopback on
+ * Linux), so that a relay on 127.0.0.1 sees it in that address's network (IPv4 /16).
+ */
+export async function nodeFrom(localAddress: string, agent: SignalAgent): Promise<Switch> {
+  const sw = new Switch({ identity: generateNodeKey(), network: 'signal-rules', transports: [tcpFrom(localAddress)], listen: [] });
+  sw.addAgent('signal', agent);
+  await sw.start();
+  switches.push(sw);
+  return sw;
+}
+
+/**
  * A relay over TCP and a page that dialled it, with lower limits (4/s, burst 30: it takes 30 at once
  * from one sender through its relay, 300 from all, and drops the rest of what is not part of a
  * negotiation of its own, `negotiating`); `heard` counts what the page took, by sender; `joined(name)`
- * starts a non-relaying node connected to the relay.
+ * starts a non-relaying node connected to the relay (from 127.0.0.1, or from `localAddress`).
  */
 export async function pageBehindRelay() {
   const relayAgent = new SignalAgent();
@@ -93,9 +106,9 @@ export async function pageBehindRelay() {
   });
   const page = await node('tcp', 'page', pageAgent);
   await page.dial(relay.addresses[0]!);
-  const joined = async (name: string): Promise<{ sw: Switch; agent: SignalAgent }> => {
+  const joined = async (name: string, localAddress?: string): Promise<{ sw: Switch; agent: SignalAgent }> => {
     const agent = new SignalAgent({ relay: false });
-    const sw = await node('tcp', name, agent);
+    const sw = localAddress === undefined ? await node('tcp', name, agent) : await nodeFrom(localAddress, agent);
     await sw.dial(relay.addresses[0]!);
     return { sw, agent };
   };

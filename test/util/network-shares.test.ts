@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { NetworkShares } from '../../src/util/network-shares.js';
+
+/** A total of 30 at once and 30 a second, as a relay's lane toward a page announcing 4/s, burst 4. */
+const LANE = { burst: 30, ratePerMs: 30 / 1000, activeMs: 15_000, maxNetworks: 16 };
+
+/** `network` asks `times` times at `now`; how many it took. */
+function ask(shares: NetworkShares, network: string, now: number, times: number): number {
+  let taken = 0;
+  for (let i = 0; i < times; i++) if (shares.take(network, now)) taken++;
+  return taken;
+}
+
+/** Each of `networks` asks all it can every 10 ms from `from` for `ms`; how many they took. */
+function flood(shares: NetworkShares, networks: readonly string[], from: number, ms: number): number {
+  let taken = 0;
+  for (let now = from; now < from + ms; now += 10) for (const network of networks) taken += ask(shares, network, now, 10);
+  return taken;
+}
+
+describe('NetworkShares', () => {
+  it('gives a network new to it the newcomers\' seat whole while another floods (newcomerTakesSeat), one token of it otherwise', () => {
+    const burstOf = (newcomerTakesSeat: boolean): number => {
+      const shares = new NetworkShares({ ...LANE, newcomerTakesSeat }, 0);
+      flood(shares, ['flooder'], 0, 3_000);
+      return ask(shares, 'newcomer', 3_000, 14);
+    };
+    // Three seats (the flooder's, the newcomer's, the newcomers'): 10 each.
+    expect(burstOf(true)).toBeGreaterThanOrEqual(10);
+    expect(burstOf(false)).toBeLessThan(10);
+  });
+
+  it('holds k flooding networks to about k shares of the rate, and a network joining them still gets its own', () => {
+    const shares = new NetworkShares({ ...LANE, newcomerTakesSeat: true }, 0);
+    flood(shares, ['a', 'b'], 0, 3_000);
+    const taken = { a: 0, b: 0, c: 0 };
+    for (let now = 3_000; now < 13_000; now += 10) for (const network of ['a', 'b', 'c'] as const) taken[network] += ask(shares, network, now, network === 'c' ? 1 : 10);
+    // 10 s at 30 a second, four seats (a, b, c and the newcomers'): c, asking 100 a second, gets its
+    // seat's 7.5 a second; a and b the rest, the newcomers' seat's unused rate too.
+    expect(taken.a + taken.b + taken.c).toBeLessThanOrEqual(30 + 300);
+    expect(taken.c).toBeGreaterThanOrEqual(75);
+    expect(shares.activeNetworks).toBe(3);
+  });
+
+  it('forgets a network quiet for activeMs, and keeps at most maxNetworks', () => {
+    const shares = new NetworkShares({ ...LANE, maxNetworks: 4, newcomerTakesSeat: true }, 0);
+    for (let i = 0; i < 6; i++) shares.take(`n${i}`, 0);
+    expect(shares.activeNetworks).toBe(4);
+    shares.take('late', 15_000);
+    expect(shares.activeNetworks).toBe(1);
+  });
+});
