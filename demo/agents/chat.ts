@@ -14,7 +14,7 @@ import {
 import { peerText } from '../printable.js';
 import { decodeExactMap } from './exact-map.js';
 import { LruSet } from './lru-set.js';
-import { FORWARD_BURST_SHARE, FORWARD_RATE_SHARE, PacedForwarding } from './paced-forwarding.js';
+import { PacedForwarding, messagePaceLimits } from './paced-forwarding.js';
 import { TokenBucket } from './token-bucket.js';
 import { MAX_MONIKER_BYTES, truncateUtf8 } from './topology.js';
 
@@ -169,19 +169,13 @@ export class ChatAgent extends BaseAgent {
     this.seen = new LruSet(options.seenCapacity ?? DEFAULT_CHAT_SEEN_CAPACITY);
     this.peerKnownCapacity = options.peerKnownCapacity ?? DEFAULT_CHAT_PEER_KNOWN_CAPACITY;
     if (options.onMessage !== undefined) this.listeners.add(options.onMessage);
-    const rate = options.peerRatePerSecond ?? DEFAULT_CHAT_PEER_RATE_PER_S;
-    const burst = Math.max(1, (options.peerBurst ?? DEFAULT_CHAT_PEER_BURST) * FORWARD_BURST_SHARE);
-    // Paced by messages, as the peer counts them; the byte limits only bound what waits.
-    const limits = Object.freeze({
-      ratePerSecond: rate * FORWARD_RATE_SHARE,
-      burst,
-      bytesPerSecond: rate * MAX_CHAT_MESSAGE_BYTES,
-      burstBytes: Math.ceil(burst) * MAX_CHAT_MESSAGE_BYTES,
-      maxQueuedPerSource: CHAT_FORWARD_QUEUE_PER_SOURCE,
-      maxQueuedBytesPerSource: CHAT_FORWARD_QUEUE_PER_SOURCE * MAX_CHAT_MESSAGE_BYTES,
-      maxQueued: CHAT_FORWARD_QUEUE,
-      maxQueuedBytes: CHAT_FORWARD_QUEUE * MAX_CHAT_MESSAGE_BYTES,
-    });
+    const limits = messagePaceLimits(
+      options.peerRatePerSecond ?? DEFAULT_CHAT_PEER_RATE_PER_S,
+      options.peerBurst ?? DEFAULT_CHAT_PEER_BURST,
+      MAX_CHAT_MESSAGE_BYTES,
+      CHAT_FORWARD_QUEUE_PER_SOURCE,
+      CHAT_FORWARD_QUEUE,
+    );
     this.forwarding = new PacedForwarding<Forward>(limits, CHAT_FORWARD_DRAIN_INTERVAL_MS, (peer, forward) => this.sendForward(peer, forward));
   }
 

@@ -10,6 +10,24 @@ import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
 export const FORWARD_RATE_SHARE = 0.9;
 export const FORWARD_BURST_SHARE = 0.5;
 
+/**
+ * The limits for an agent whose peers hold it to `ratePerSecond` messages (burst `burst`) of at most
+ * `maxMessageBytes`, counted by messages: paced below that, the bytes bounding only what waits.
+ */
+export function messagePaceLimits(ratePerSecond: number, burst: number, maxMessageBytes: number, queuedPerSource: number, queued: number): FairOutboxLimits {
+  const paceBurst = Math.max(1, burst * FORWARD_BURST_SHARE);
+  return Object.freeze({
+    ratePerSecond: ratePerSecond * FORWARD_RATE_SHARE,
+    burst: paceBurst,
+    bytesPerSecond: ratePerSecond * maxMessageBytes,
+    burstBytes: Math.ceil(paceBurst) * maxMessageBytes,
+    maxQueuedPerSource: queuedPerSource,
+    maxQueuedBytesPerSource: queuedPerSource * maxMessageBytes,
+    maxQueued: queued,
+    maxQueuedBytes: queued * maxMessageBytes,
+  });
+}
+
 /** The source of what we originate ourselves (peer ids are hex, never empty), and its group. */
 export const OWN_SOURCE = '';
 
@@ -72,7 +90,7 @@ export class PacedForwarding<T> {
    */
   forward(peer: Peer, item: T, bytes: number, from: Peer | undefined): void {
     const outbox = this.outboxOf(peer);
-    if (outbox === undefined || this.stopped) return;
+    if (outbox === undefined || this.stopped || outbox.sendAtOnce(item, bytes, (ready) => this.send(peer, ready))) return;
     const dropped = outbox.dropped;
     outbox.push(from?.id ?? OWN_SOURCE, item, bytes, from === undefined ? OWN_SOURCE : this.groupOf(from));
     this.droppedItems += outbox.dropped - dropped;
