@@ -6,7 +6,9 @@ import {
   ProtocolError,
   encodeMessage,
   isNodeId,
+  monotonicNow,
   resolveDecodeLimits,
+  systemClock,
   type ChannelDescriptor,
   type Peer,
   type Switch,
@@ -211,7 +213,8 @@ export class ChatAgent extends BaseAgent {
   override addPeer(peer: Peer): void {
     peer.data.set(PEER_STATE, {
       known: new LruSet<string>(this.peerKnownCapacity),
-      bucket: new TokenBucket(this.options.peerBurst ?? DEFAULT_CHAT_PEER_BURST, this.options.peerRatePerSecond ?? DEFAULT_CHAT_PEER_RATE_PER_S),
+      // On time that never steps: on the wall clock, a step forward (NTP, a VM catching up) gave every peer a fresh burst.
+      bucket: new TokenBucket(this.options.peerBurst ?? DEFAULT_CHAT_PEER_BURST, this.options.peerRatePerSecond ?? DEFAULT_CHAT_PEER_RATE_PER_S, () => monotonicNow(this.sw?.options.clock ?? systemClock)),
     } satisfies PeerState);
     if (this.sw !== undefined) this.forwarding.open(this.sw, peer);
   }
