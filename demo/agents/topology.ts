@@ -322,9 +322,13 @@ export class TopologyAgent extends BaseAgent {
     return state !== undefined && peer.hasChannel(TopologyCh) && peer.maxMessageBytes(TopologyCh) >= message.length && !this.peerHas(state, origin, seq, now);
   }
 
-  /** Sends an announcement to `peer` now, unless it has it (or a later one) by now. */
+  /**
+   * Sends an announcement to `peer` now, unless it has it (or a later one) by now, or a later one of its
+   * origin waits behind it (two of one origin in a row: the peer would refuse the later as too soon).
+   */
   private sendNow(peer: Peer, { origin, seq, message, relayed }: Forward): boolean {
     const now = this.now();
+    if (relayed && (this.entries.get(origin)?.seq ?? seq) > seq) return false;
     if (!this.takes(peer, origin, seq, message, now) || !peer.trySend(TopologyCh, message)) return false;
     (peer.data.get(PEER_STATE) as PeerState).known.set(origin, { seq, at: now });
     if (relayed) this.counters.forwarded++;
