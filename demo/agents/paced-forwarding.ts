@@ -44,7 +44,6 @@ export class PacedForwarding<T> {
   /** Peers with items waiting: what the timer visits. */
   private readonly waiting = new Set<Peer>();
   private timer: ReturnType<typeof setInterval> | undefined;
-  private stopped = false;
   private droppedItems = 0;
 
   constructor(
@@ -90,12 +89,16 @@ export class PacedForwarding<T> {
    */
   forward(peer: Peer, item: T, bytes: number, from: Peer | undefined): void {
     const outbox = this.outboxOf(peer);
-    if (outbox === undefined || this.stopped || outbox.sendAtOnce(item, bytes, (ready) => this.send(peer, ready))) return;
+    if (outbox === undefined || outbox.sendAtOnce(item, bytes, (ready) => this.send(peer, ready))) return;
     const dropped = outbox.dropped;
     outbox.push(from?.id ?? OWN_SOURCE, item, bytes, from === undefined ? OWN_SOURCE : this.groupOf(from));
     this.droppedItems += outbox.dropped - dropped;
     this.drainTo(peer, outbox);
-    if (this.waiting.size > 0 && this.timer === undefined) this.timer = setInterval(() => this.drainWaiting(), this.drainIntervalMs);
+    if (this.waiting.size > 0 && this.timer === undefined) {
+      this.timer = setInterval(() => this.drainWaiting(), this.drainIntervalMs);
+      // It ends itself once nothing waits; meanwhile it must not keep a stopping process alive.
+      (this.timer as { unref?: () => void }).unref?.();
+    }
   }
 
   /** The network a peer is in (IPv4 /16, IPv6 /32, a WebRTC peer's relay's: peerNetworkGroup), found once; a link naming none (in-memory) is one of its own. */
@@ -105,8 +108,8 @@ export class PacedForwarding<T> {
     return network;
   }
 
+  /** Forgets what waits (the agent stopped; it may start again). */
   stop(): void {
-    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
     for (const peer of this.waiting) this.outboxOf(peer)?.clear();
