@@ -11,6 +11,7 @@ import { startHttpServer } from '../demo/http-server.js';
 import { TopologyAgent, TopologyCh, encodeAnnouncement } from '../demo/agents/topology.js';
 import type { Peer } from '../src/switch/peer.js';
 import type { Switch } from '../src/switch/switch.js';
+import { systemClock } from '../src/util/clock.js';
 import type { HandlerResult } from './cpu-per-byte-handlers.js';
 
 const hexId = (): string => randomBytes(20).toString('hex');
@@ -104,15 +105,15 @@ export async function statusCases(budgetMs: number): Promise<HandlerResult[]> {
 export function topologyForwardCost(peers: number, links: number, budgetMs: number, cpuPerFresh: <T>(setup: (i: number) => T, run: (state: T) => void, budgetMs: number) => number): { bytes: number; us: number } {
   const fake = (): Peer => ({ id: hexId(), data: new Map(), hasChannel: () => true, maxMessageBytes: () => 1 << 20, trySend: () => true }) as unknown as Peer;
   const list = Array.from({ length: peers }, fake);
-  const sw = { nodeId: hexId(), options: { moniker: 'victim' }, peers: list, getPeer: () => undefined } as unknown as Switch;
+  const sw = { nodeId: hexId(), options: { moniker: 'victim', clock: systemClock }, peers: list, getPeer: () => undefined } as unknown as Switch;
+  // Bursts that never run out, so that every announcement is passed on at once through the pace.
   const agent = new TopologyAgent({ kind: 'relay', peerBurst: 1e9, maxNodes: 1e9 });
   agent.start(sw);
-  agent.stop();
-  (agent as unknown as { sw: Switch }).sw = sw;
   for (const peer of list) agent.addPeer(peer);
   const sender = list[0]!;
   const message = (): Uint8Array => encodeAnnouncement({ origin: hexId(), seq: 1, moniker: 'm'.repeat(64), kind: 'node', hops: 1, links: Array.from({ length: links }, () => ({ peer: hexId(), transport: 'webrtc' as const })) });
   const sample = message();
   const us = cpuPerFresh(() => message(), (bytes) => agent.receive(TopologyCh, sender, bytes), budgetMs);
+  agent.stop();
   return { bytes: sample.length, us };
 }

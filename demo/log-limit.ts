@@ -20,6 +20,8 @@ export const PEER_DRIVEN_LOG_EVENTS: readonly string[] = Object.freeze([
   'pex:misbehaviour',
   'pex:warning',
   'webrtc:route',
+  // Each key (free to make) may have us take 10 chat messages a second after a burst of 50.
+  'chat',
 ]);
 /** Lines one peer-driven event may write at once (a restart that reconnects a few dozen peers fits). */
 export const LOG_BURST_LINES = 50;

@@ -6,7 +6,9 @@ import {
   ProtocolError,
   encodeMessage,
   isNodeId,
+  monotonicNow,
   resolveDecodeLimits,
+  systemClock,
   type ChannelDescriptor,
   type Peer,
   type Switch,
@@ -14,6 +16,7 @@ import {
 import { peerText } from '../printable.js';
 import { decodeExactMap } from './exact-map.js';
 import { LruSet } from './lru-set.js';
+import { PacedForwarding, messagePaceLimits } from './paced-forwarding.js';
 import { TokenBucket } from './token-bucket.js';
 import { MAX_MONIKER_BYTES, truncateUtf8 } from './topology.js';
 
@@ -30,7 +33,11 @@ import { MAX_MONIKER_BYTES, truncateUtf8 } from './topology.js';
  * Each peer may make us take at most `peerRatePerSecond` messages (burst `peerBurst`), its own and those
  * it passes on; the rest are dropped, not answered by a cut (an honest relay forwarding a crowd's chat
  * can go over for a moment). Without it one peer could flood every node of the mesh, each message passed
- * on by everyone, and push honest messages out of the seen-set so that they arrive twice.
+ * on by everyone, and push honest messages out of the seen-set so that they arrive twice. And the other
+ * side of it: what we pass on to a peer is paced below that allowance (ours, taken to be its own) and
+ * shared among the networks it came from, then the peers of each (demo/agents/paced-forwarding.ts):
+ * without it, two keys each flooding a relay within their allowance made it pass on twice what the
+ * next node takes from it, which dropped the surplus, honest messages among it.
  */
 
 /** The chat's channel id. */
@@ -45,6 +52,11 @@ export const MAX_CHAT_MESSAGE_BYTES = 1280;
 export const DEFAULT_CHAT_SEEN_CAPACITY = 10_000;
 /** Message ids remembered per peer as "it has this one", so nothing is echoed back. */
 export const DEFAULT_CHAT_PEER_KNOWN_CAPACITY = 1000;
+/** Messages waiting to be passed on to one peer, per source and for all sources (~80 KB). */
+export const CHAT_FORWARD_QUEUE_PER_SOURCE = 8;
+export const CHAT_FORWARD_QUEUE = 64;
+/** How often waiting messages are offered again while any wait: about one of the default pace. */
+const CHAT_FORWARD_DRAIN_INTERVAL_MS = 100;
 /** Chat messages a peer may make us take per second, sustained (people type far slower)... */
 export const DEFAULT_CHAT_PEER_RATE_PER_S = 10;
 /** ...and at once. */
@@ -59,6 +71,13 @@ const CHAT_DECODE_LIMITS = resolveDecodeLimits({
 });
 const CHAT_KEYS = ['id', 'origin', 'name', 'text', 'hops'];
 const PEER_STATE = Symbol('chat.peer');
+
+interface Forward {
+  readonly id: string;
+  readonly bytes: Uint8Array;
+  /** Another node's message (counted as forwarded), not ours. */
+  readonly relayed: boolean;
+}
 
 interface PeerState {
   /** Message ids the peer has (sent us, or we sent it), so nothing is echoed back. */
@@ -120,6 +139,8 @@ export interface ChatStats {
   forwarded: number;
   /** Messages dropped because their sender was over its rate. */
   rateLimited: number;
+  /** Messages not passed on to a peer because their source was over its share of our pace toward it. */
+  forwardDropped: number;
 }
 
 export interface ChatAgentOptions {
@@ -141,7 +162,8 @@ export class ChatAgent extends BaseAgent {
   private readonly seen: LruSet<string>;
   private readonly peerKnownCapacity: number;
   private readonly listeners = new Set<ChatListener>();
-  private readonly counters: ChatStats = { delivered: 0, duplicates: 0, forwarded: 0, rateLimited: 0 };
+  private readonly counters: ChatStats = { delivered: 0, duplicates: 0, forwarded: 0, rateLimited: 0, forwardDropped: 0 };
+  private readonly forwarding: PacedForwarding<Forward>;
   private name = '';
 
   constructor(private readonly options: ChatAgentOptions = {}) {
@@ -149,6 +171,14 @@ export class ChatAgent extends BaseAgent {
     this.seen = new LruSet(options.seenCapacity ?? DEFAULT_CHAT_SEEN_CAPACITY);
     this.peerKnownCapacity = options.peerKnownCapacity ?? DEFAULT_CHAT_PEER_KNOWN_CAPACITY;
     if (options.onMessage !== undefined) this.listeners.add(options.onMessage);
+    const limits = messagePaceLimits(
+      options.peerRatePerSecond ?? DEFAULT_CHAT_PEER_RATE_PER_S,
+      options.peerBurst ?? DEFAULT_CHAT_PEER_BURST,
+      MAX_CHAT_MESSAGE_BYTES,
+      CHAT_FORWARD_QUEUE_PER_SOURCE,
+      CHAT_FORWARD_QUEUE,
+    );
+    this.forwarding = new PacedForwarding<Forward>(limits, CHAT_FORWARD_DRAIN_INTERVAL_MS, (peer, forward) => this.sendForward(peer, forward));
   }
 
   /** Message ids remembered (at most the seen capacity). */
@@ -156,8 +186,13 @@ export class ChatAgent extends BaseAgent {
     return this.seen.size;
   }
 
+  /** Messages waiting to be passed on, over all peers: at most CHAT_FORWARD_QUEUE a peer. */
+  get forwardPending(): number {
+    return this.forwarding.pending.items;
+  }
+
   stats(): ChatStats {
-    return { ...this.counters };
+    return { ...this.counters, forwardDropped: this.forwarding.dropped };
   }
 
   onMessage(listener: ChatListener): () => void {
@@ -170,15 +205,23 @@ export class ChatAgent extends BaseAgent {
     this.name = truncateUtf8(this.options.name ?? sw.options.moniker, MAX_MONIKER_BYTES);
   }
 
+  override stop(): void {
+    this.forwarding.stop();
+    super.stop();
+  }
+
   override addPeer(peer: Peer): void {
     peer.data.set(PEER_STATE, {
       known: new LruSet<string>(this.peerKnownCapacity),
-      bucket: new TokenBucket(this.options.peerBurst ?? DEFAULT_CHAT_PEER_BURST, this.options.peerRatePerSecond ?? DEFAULT_CHAT_PEER_RATE_PER_S),
+      // On time that never steps: on the wall clock, a step forward (NTP, a VM catching up) gave every peer a fresh burst.
+      bucket: new TokenBucket(this.options.peerBurst ?? DEFAULT_CHAT_PEER_BURST, this.options.peerRatePerSecond ?? DEFAULT_CHAT_PEER_RATE_PER_S, () => monotonicNow(this.sw?.options.clock ?? systemClock)),
     } satisfies PeerState);
+    if (this.sw !== undefined) this.forwarding.open(this.sw, peer);
   }
 
   override removePeer(peer: Peer): void {
     peer.data.delete(PEER_STATE);
+    this.forwarding.close(peer);
   }
 
   /** Writes a message to every peer (who pass it on). Returns it as delivered here. */
@@ -240,11 +283,18 @@ export class ChatAgent extends BaseAgent {
       if (peer === from || peer.id === message.origin || peer.maxMessageBytes(ChatCh) < bytes.length) continue;
       const known = (peer.data.get(PEER_STATE) as PeerState | undefined)?.known;
       if (known?.has(id) === true) continue;
-      // trySend, as the mempool: a peer whose queue is full misses this message rather than stall the rest.
-      if (peer.trySend(ChatCh, bytes)) {
-        known?.add(id);
-        if (from !== undefined) this.counters.forwarded++;
-      }
+      this.forwarding.forward(peer, { id, bytes, relayed: from !== undefined }, bytes.length, from);
     }
+  }
+
+  /** Passes a waiting message on to `peer` now, unless it has it by now. */
+  private sendForward(peer: Peer, { id, bytes, relayed }: Forward): boolean {
+    const known = (peer.data.get(PEER_STATE) as PeerState | undefined)?.known;
+    if (known === undefined || known.has(id)) return false;
+    // trySend, as the mempool: a peer whose queue is full misses this message rather than stall the rest.
+    if (!peer.trySend(ChatCh, bytes)) return false;
+    known.add(id);
+    if (relayed) this.counters.forwarded++;
+    return true;
   }
 }

@@ -133,6 +133,19 @@ export class FairOutbox<T> {
   }
 
   /**
+   * With nothing waiting and the pace allowing it, offers `item` to `send` at once (true); else false,
+   * and the caller pushes it. The same as a push and a drain, without queueing: no other source waits.
+   */
+  sendAtOnce(item: T, bytes: number, send: (item: T) => boolean): boolean {
+    if (this.queuedItems > 0 || !(this.txs.has(1) && this.bytes.has(bytes))) return false;
+    if (send(item)) {
+      this.txs.take(1);
+      this.bytes.take(bytes);
+    }
+    return true;
+  }
+
+  /**
    * Offers waiting items to `send`, round-robin over groups and over the sources of each, while the
    * pace allows. `send` returns whether the item went out; one that did not (the peer's send queue was
    * full) is gone all the same (trySend's meaning: skipped) but costs none of the pace.

@@ -1,9 +1,10 @@
-import { BaseAgent, ConfigError, MeshlinkError, monotonicNow, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
+import { BaseAgent, ConfigError, MeshlinkError, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
 import { peerNetworkGroup } from '../../src/switch/inbound-eviction.js';
-import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
+import type { FairOutboxLimits } from './fair-outbox.js';
 import { Allowances, type Allowance } from './mempool-allowance.js';
 import { MAX_TX_BYTES, MempoolCh, TX_MESSAGE_OVERHEAD_BYTES, decodeTxMessage, encodeTxMessage, txHash } from './mempool-wire.js';
 import { LruSet } from './lru-set.js';
+import { FORWARD_BURST_SHARE, FORWARD_RATE_SHARE, PacedForwarding } from './paced-forwarding.js';
 
 /**
  * The seed's example (Tendermint's p2p README, "MempoolReactor"), kept close to the Go original:
@@ -43,13 +44,6 @@ export const DEFAULT_MEMPOOL_PEER_BURST = 200;
 export const DEFAULT_MEMPOOL_PEER_BYTES_PER_S = 1024 * 1024;
 export const DEFAULT_MEMPOOL_PEER_BURST_BYTES = 16 * (MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES);
 
-/**
- * What we pass on to a peer, as a share of the allowance it holds us to: it runs the same defaults (or
- * the same options) as we do, we cannot see its clock, and the network bunches what we spread out, so
- * we keep 10 % of the rate and half of the burst in hand.
- */
-const FORWARD_RATE_SHARE = 0.9;
-const FORWARD_BURST_SHARE = 0.5;
 /** Txs waiting to be passed on to one peer, per source and for all sources (~1 MiB of the largest). */
 export const FORWARD_QUEUE_PER_SOURCE_TXS = 16;
 export const FORWARD_QUEUE_TXS = 128;
@@ -57,15 +51,10 @@ const FORWARD_QUEUE_PER_SOURCE_BYTES = 4 * (MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_B
 export const FORWARD_QUEUE_BYTES = 16 * (MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES);
 /** How often waiting txs are offered again while any wait: 2 txs of the default pace. */
 const FORWARD_DRAIN_INTERVAL_MS = 20;
-/** The source of the txs we originate (peer ids are hex, never empty). */
-const OWN_TXS = '';
-
 /** Key of the per-peer state in `peer.data`; a symbol so no other agent can clash with it. */
 const KNOWN_TXS = Symbol('mempool.knownTxs');
 /** Key of the per-peer allowance in `peer.data`. */
 const ALLOWANCE = Symbol('mempool.allowance');
-/** Key of what waits to be passed on to the peer, in `peer.data`. */
-const OUTBOX = Symbol('mempool.outbox');
 /** Key of the peer's network (peerNetworkGroup), in `peer.data`: null when its link names none. */
 const NETWORK = Symbol('mempool.network');
 
@@ -104,12 +93,9 @@ export class MempoolAgent extends BaseAgent {
   private readonly seen: LruSet<string>;
   private readonly peerKnownCapacity: number;
   private readonly allowances: Allowances;
-  private readonly forwardLimits: FairOutboxLimits;
-  /** Peers with txs waiting to be passed on to them: what the drain timer visits. */
-  private readonly waiting = new Set<Peer>();
-  private drainTimer: ReturnType<typeof setInterval> | undefined;
+  /** What we pass on to each peer, paced below its allowance for us (demo/agents/paced-forwarding.ts). */
+  private readonly forwarding: PacedForwarding<Forward>;
   private rateLimitedTxs = 0;
-  private forwardDroppedTxs = 0;
   private readonly listeners = new Set<TxListener>();
   private readonly unsubscribe: (() => void)[] = [];
   // Go needs atomic CAS on uint32 flags; JavaScript runs one routine at a time, so booleans do.
@@ -125,7 +111,7 @@ export class MempoolAgent extends BaseAgent {
     const { peerBytesPerSecond = DEFAULT_MEMPOOL_PEER_BYTES_PER_S, peerBurstBytes = DEFAULT_MEMPOOL_PEER_BURST_BYTES } = options;
     this.allowances = new Allowances({ ratePerSecond: peerRatePerSecond, burst: peerBurst, bytesPerSecond: peerBytesPerSecond, burstBytes: peerBurstBytes });
     const largest = MAX_TX_BYTES + TX_MESSAGE_OVERHEAD_BYTES;
-    this.forwardLimits = Object.freeze({
+    const forwardLimits: FairOutboxLimits = Object.freeze({
       ratePerSecond: peerRatePerSecond * FORWARD_RATE_SHARE,
       burst: Math.max(1, peerBurst * FORWARD_BURST_SHARE),
       bytesPerSecond: peerBytesPerSecond * FORWARD_RATE_SHARE,
@@ -136,6 +122,7 @@ export class MempoolAgent extends BaseAgent {
       maxQueued: FORWARD_QUEUE_TXS,
       maxQueuedBytes: FORWARD_QUEUE_BYTES,
     });
+    this.forwarding = new PacedForwarding<Forward>(forwardLimits, FORWARD_DRAIN_INTERVAL_MS, (peer, forward) => this.sendForward(peer, forward));
     if (options.onTx !== undefined) this.listeners.add(options.onTx);
   }
 
@@ -146,19 +133,13 @@ export class MempoolAgent extends BaseAgent {
 
   /** Txs not passed on to a peer because their source was over its share of our pace toward it. */
   get forwardDropped(): number {
-    return this.forwardDroppedTxs;
+    return this.forwarding.dropped;
   }
 
   /** Txs (and their bytes) waiting to be passed on, over all peers: at most 128 (~1 MiB) a peer. */
   get forwardPending(): { txs: number; bytes: number } {
-    let txs = 0;
-    let bytes = 0;
-    for (const peer of this.waiting) {
-      const outbox = this.outboxOf(peer);
-      txs += outbox?.pending ?? 0;
-      bytes += outbox?.pendingBytes ?? 0;
-    }
-    return { txs, bytes };
+    const { items, bytes } = this.forwarding.pending;
+    return { txs: items, bytes };
   }
 
   /** Number of txs in the pool (the seen-set). */
@@ -201,10 +182,7 @@ export class MempoolAgent extends BaseAgent {
     if (this.stopped) return;
     this.stopped = true;
     for (const off of this.unsubscribe.splice(0)) off();
-    clearInterval(this.drainTimer);
-    this.drainTimer = undefined;
-    for (const peer of this.waiting) this.outboxOf(peer)?.clear();
-    this.waiting.clear();
+    this.forwarding.stop();
     super.stop();
   }
 
@@ -229,8 +207,7 @@ export class MempoolAgent extends BaseAgent {
       // Set up per-peer state. The Switch emits this before any message from the peer is delivered.
       sw.on('peer:connected', ({ peer }) => {
         peer.data.set(KNOWN_TXS, new LruSet<string>(this.peerKnownCapacity));
-        // Paced on the switch clock's time that never steps: a wall-clock step forward is no time passing for the peer.
-        peer.data.set(OUTBOX, new FairOutbox<Forward>(this.forwardLimits, () => monotonicNow(sw.options.clock)));
+        this.forwarding.open(sw, peer);
       }),
       // Tear down per-peer state (the Peer object may still sit in queued envelopes). Not the allowance:
       // its txs still in the inbox are taken after it left, and must not be taken without limit (a peer
@@ -240,10 +217,7 @@ export class MempoolAgent extends BaseAgent {
         const allowance = peer.data.get(ALLOWANCE) as Allowance | undefined;
         if (allowance !== undefined) this.allowances.depart(this.networkOf(peer), allowance);
         peer.data.delete(KNOWN_TXS);
-        // What waited for it can no longer go (as in its send queue, which goes with the connection).
-        this.outboxOf(peer)?.clear();
-        peer.data.delete(OUTBOX);
-        this.waiting.delete(peer);
+        this.forwarding.close(peer);
       }),
     );
   }
@@ -293,60 +267,26 @@ export class MempoolAgent extends BaseAgent {
   }
 
   private broadcastTx(sw: Switch, message: Uint8Array, hash: string, from: Peer | undefined): void {
-    const source = from?.id ?? OWN_TXS;
-    // Shared among networks, then among the peers of each: keys are free, networks are not. A peer whose
-    // link names no network (in-memory) is one of its own.
-    const group = from === undefined ? OWN_TXS : (this.networkOf(from) ?? `peer:${from.id}`);
     for (const peer of sw.peers) {
       if (peer === from) continue;
       // A peer without the channel would treat a message on it as a protocol error and drop us; one
       // that declared a smaller recvMessageCapacity (its NodeInfo says what it likes) would too, and
       // trySend throws for it: skipped, or one such peer would end the gossip loop for everyone.
       if (peer.maxMessageBytes(MempoolCh) < message.length) continue;
-      const outbox = this.outboxOf(peer);
-      if (outbox === undefined || this.knownTxs(peer)?.has(hash) === true) continue;
-      // Queued behind what waits for it, so the pace toward it holds; within the pace (as nearly
-      // always) it goes out at once, below.
-      const dropped = outbox.dropped;
-      outbox.push(source, { message, hash }, message.length, group);
-      this.forwardDroppedTxs += outbox.dropped - dropped;
-      this.drainTo(peer, outbox);
-    }
-    if (this.waiting.size > 0 && this.drainTimer === undefined && !this.stopped) {
-      this.drainTimer = setInterval(() => this.drainWaiting(), FORWARD_DRAIN_INTERVAL_MS);
+      if (this.knownTxs(peer)?.has(hash) !== false) continue;
+      this.forwarding.forward(peer, { message, hash }, message.length, from);
     }
   }
 
-  /** The timer's round: offers what waits again; ends itself once nothing does. */
-  private drainWaiting(): void {
-    for (const peer of this.waiting) {
-      const outbox = this.outboxOf(peer);
-      if (outbox === undefined) this.waiting.delete(peer);
-      else this.drainTo(peer, outbox);
-    }
-    if (this.waiting.size === 0) {
-      clearInterval(this.drainTimer);
-      this.drainTimer = undefined;
-    }
-  }
-
-  private drainTo(peer: Peer, outbox: FairOutbox<Forward>): void {
+  /** Passes a waiting tx on to `peer` now, unless it told us of the tx meanwhile. */
+  private sendForward(peer: Peer, { message, hash }: Forward): boolean {
     const known = this.knownTxs(peer);
-    outbox.drain(({ message, hash }) => {
-      // It may have told us of the tx meanwhile.
-      if (known === undefined || known.has(hash)) return false;
-      // trySend, as the original: a peer whose queue is full misses this tx rather than stall the
-      // gossip of every other peer behind it.
-      if (!peer.trySend(MempoolCh, message)) return false;
-      known.add(hash);
-      return true;
-    });
-    if (outbox.pending > 0) this.waiting.add(peer);
-    else this.waiting.delete(peer);
-  }
-
-  private outboxOf(peer: Peer): FairOutbox<Forward> | undefined {
-    return peer.data.get(OUTBOX) as FairOutbox<Forward> | undefined;
+    if (known === undefined || known.has(hash)) return false;
+    // trySend, as the original: a peer whose queue is full misses this tx rather than stall the
+    // gossip of every other peer behind it.
+    if (!peer.trySend(MempoolCh, message)) return false;
+    known.add(hash);
+    return true;
   }
 
   private addToPool(tx: Uint8Array, hash: string, from: Peer | undefined): boolean {

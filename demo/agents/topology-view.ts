@@ -36,3 +36,31 @@ export interface TopologySnapshot {
   nodes: TopologyNode[];
   stats: TopologyStats;
 }
+
+/** Options of a TopologyAgent (demo/agents/topology.ts, where the defaults named here are). */
+export interface TopologyAgentOptions {
+  kind: NodeKind;
+  /** @default the Switch's moniker */
+  moniker?: string;
+  /** @default DEFAULT_ANNOUNCE_INTERVAL_MS */
+  announceIntervalMs?: number;
+  /** @default DEFAULT_ENTRY_TTL_MS */
+  entryTtlMs?: number;
+  /** @default DEFAULT_MAX_NODES */
+  maxNodes?: number;
+  /** Links put in our own announcements, at most. @default MAX_LINKS_PER_ANNOUNCEMENT */
+  maxLinks?: number;
+  /** @default DEFAULT_PEER_RATE_PER_S */
+  peerRatePerSecond?: number;
+  /** @default DEFAULT_PEER_BURST */
+  peerBurst?: number;
+  /** Called after the view changed (an entry came, went or changed; our own links changed). */
+  onChange?: () => void;
+  /**
+   * Milliseconds that never step, for what is aged and paced in memory (entries, our announcements, the
+   * peers' buckets): on the wall clock, a step back kept us from announcing and every origin's news out
+   * for as long as the step. Our announcements' seq stays on the switch clock's now(), across restarts.
+   * @default the switch clock's monotonicNow()
+   */
+  now?: () => number;
+}

@@ -1,7 +1,8 @@
 import { BaseAgent, ProtocolError, monotonicNow, systemClock, type ChannelDescriptor, type Peer, type Switch } from '../../src/index.js';
 import { BoundedMap } from './bounded-map.js';
+import { PacedForwarding, messagePaceLimits } from './paced-forwarding.js';
 import { TokenBucket } from './token-bucket.js';
-import type { TopologySnapshot, TopologyStats } from './topology-view.js';
+import type { TopologyAgentOptions, TopologySnapshot, TopologyStats } from './topology-view.js';
 import {
   decodeAnnouncement,
   encodeAnnouncement,
@@ -14,13 +15,12 @@ import {
   truncateUtf8,
   type Announcement,
   type LinkTransport,
-  type NodeKind,
   type TopologyLink,
 } from './topology-wire.js';
 
 // Importers of the agent see its wire format and view too (tests, the page, the relay).
 export * from './topology-wire.js';
-export type { TopologyNode, TopologySnapshot, TopologyStats } from './topology-view.js';
+export type { TopologyAgentOptions, TopologyNode, TopologySnapshot, TopologyStats } from './topology-view.js';
 
 /**
  * Topology gossip for the demo's live graph: every node announces its own links (`{ peer, transport }`)
@@ -38,7 +38,10 @@ export type { TopologyNode, TopologySnapshot, TopologyStats } from './topology-v
  *   that was our direct peer: when a peer goes away, what it last said, even when a neighbour forwards it a moment later, is kept only
  *   until its next announcement would have come, so a dead relay is marked gone in seconds while a
  *   node still reachable through others stays;
- * - announcements travel at most MAX_TOPOLOGY_HOPS links.
+ * - announcements travel at most MAX_TOPOLOGY_HOPS links;
+ * - what we pass on to a peer is paced below that allowance and shared among the networks it came from,
+ *   then the peers of each (demo/agents/paced-forwarding.ts): a relay passing on what each of several
+ *   peers may send had the next node drop its surplus, honest announcements among it.
  *
  * Announcements are not signed: a neighbour could invent links for far-away nodes. Two cheap checks
  * remain: an announcement with hops 0 must come from its origin (ERR_SPOOFED_SENDER), and what a direct
@@ -66,35 +69,13 @@ export const DEFAULT_PEER_RATE_PER_S = DEFAULT_MAX_NODES;
 export const DEFAULT_PEER_BURST = 2 * DEFAULT_MAX_NODES;
 /** Origins remembered per peer as "it has seq n", so we do not send it what it sent us. */
 const PEER_KNOWN_CAPACITY = 2 * DEFAULT_MAX_NODES;
+/** Announcements waiting to be passed on to one peer, per source and for all sources (≤ 192 KiB). */
+const FORWARD_QUEUE_PER_SOURCE = 16;
+const FORWARD_QUEUE = 96;
+/** How often waiting announcements are offered again while any wait: about one of the default pace. */
+const FORWARD_DRAIN_INTERVAL_MS = 20;
 /** Former direct peers remembered (see `lostGraceMs`). */
 const LOST_PEERS_CAPACITY = 2 * DEFAULT_MAX_NODES;
-
-export interface TopologyAgentOptions {
-  kind: NodeKind;
-  /** @default the Switch's moniker */
-  moniker?: string;
-  /** @default DEFAULT_ANNOUNCE_INTERVAL_MS */
-  announceIntervalMs?: number;
-  /** @default DEFAULT_ENTRY_TTL_MS */
-  entryTtlMs?: number;
-  /** @default DEFAULT_MAX_NODES */
-  maxNodes?: number;
-  /** Links put in our own announcements, at most. @default MAX_LINKS_PER_ANNOUNCEMENT */
-  maxLinks?: number;
-  /** @default DEFAULT_PEER_RATE_PER_S */
-  peerRatePerSecond?: number;
-  /** @default DEFAULT_PEER_BURST */
-  peerBurst?: number;
-  /** Called after the view changed (an entry came, went or changed; our own links changed). */
-  onChange?: () => void;
-  /**
-   * Milliseconds that never step, for what is aged and paced in memory (entries, our announcements, the
-   * peers' buckets): on the wall clock, a step back kept us from announcing and every origin's news out
-   * for as long as the step. Our announcements' seq stays on the switch clock's now(), across restarts.
-   * @default the switch clock's monotonicNow()
-   */
-  now?: () => number;
-}
 
 interface Entry extends Announcement {
   acceptedAt: number;
@@ -107,6 +88,9 @@ interface Entry extends Announcement {
    */
   forwarded?: Uint8Array;
 }
+
+/** An announcement on its way to a peer; `relayed` when passed on, not ours. */
+interface Forward { readonly origin: string; readonly seq: number; readonly message: Uint8Array; readonly relayed: boolean }
 
 interface PeerState {
   bucket: TokenBucket;
@@ -131,6 +115,7 @@ export class TopologyAgent extends BaseAgent {
   private readonly lost = new BoundedMap<string, number>(LOST_PEERS_CAPACITY);
   private readonly counters: TopologyStats = { received: 0, accepted: 0, forwarded: 0, ignored: 0, rateLimited: 0, refusedFull: 0, evicted: 0, expired: 0 };
   private readonly listeners = new Set<() => void>();
+  private readonly forwarding: PacedForwarding<Forward>;
   private readonly now: () => number;
   private readonly announceIntervalMs: number;
   private readonly entryTtlMs: number;
@@ -158,6 +143,8 @@ export class TopologyAgent extends BaseAgent {
     this.peerRatePerSecond = options.peerRatePerSecond ?? DEFAULT_PEER_RATE_PER_S;
     this.peerBurst = options.peerBurst ?? DEFAULT_PEER_BURST;
     if (options.onChange !== undefined) this.listeners.add(options.onChange);
+    const limits = messagePaceLimits(this.peerRatePerSecond, this.peerBurst, MAX_ANNOUNCEMENT_BYTES, FORWARD_QUEUE_PER_SOURCE, FORWARD_QUEUE);
+    this.forwarding = new PacedForwarding<Forward>(limits, FORWARD_DRAIN_INTERVAL_MS, (peer, forward) => this.sendNow(peer, forward));
   }
 
   /** Subscribes to changes of the view; returns the unsubscribe function. */
@@ -181,6 +168,7 @@ export class TopologyAgent extends BaseAgent {
     clearTimeout(this.pending);
     this.ticker = undefined;
     this.pending = undefined;
+    this.forwarding.stop();
     super.stop();
   }
 
@@ -190,8 +178,11 @@ export class TopologyAgent extends BaseAgent {
       known: new BoundedMap<string, { seq: number; at: number }>(PEER_KNOWN_CAPACITY),
     } satisfies PeerState);
     this.lost.delete(peer.id);
+    if (this.sw !== undefined) this.forwarding.open(this.sw, peer);
     if (peer.hasChannel(TopologyCh)) {
       // Hand the newcomer what we know, so its graph fills in at once rather than over the next round.
+      // Not paced: at most the table (64), while the peer's allowance for us (a burst of 128) and our
+      // pace toward it (half of that) are both whole.
       for (const entry of this.entries.values()) {
         // As in forwarding: an entry at the hop limit stays here (the newcomer's decoder refuses more hops).
         if (entry.origin !== peer.id && this.isLive(entry) && entry.hops + 1 <= MAX_TOPOLOGY_HOPS) this.sendTo(peer, entry);
@@ -202,6 +193,7 @@ export class TopologyAgent extends BaseAgent {
 
   override removePeer(peer: Peer): void {
     peer.data.delete(PEER_STATE);
+    this.forwarding.close(peer);
     // What it said about itself may be stale now. If it is still up elsewhere, its next announcement
     // reaches us through others before this shortened deadline; if not, it is gone.
     const now = this.now();
@@ -251,9 +243,10 @@ export class TopologyAgent extends BaseAgent {
     this.entries.set(origin, entry);
     this.counters.accepted++;
     if (hops + 1 <= MAX_TOPOLOGY_HOPS) {
+      const message = this.forwardedBytes(entry);
       for (const other of sw.peers) {
-        if (other === peer || other.id === origin) continue;
-        if (this.sendTo(other, entry)) this.counters.forwarded++;
+        if (other === peer || other.id === origin || !this.takes(other, origin, seq, message, now)) continue;
+        this.forwarding.forward(other, { origin, seq, message, relayed: true }, message.length, peer);
       }
     }
     this.changed();
@@ -308,21 +301,37 @@ export class TopologyAgent extends BaseAgent {
     const own: Announcement = { origin: sw.nodeId, seq: this.lastSeq, moniker: this.moniker, kind: this.options.kind, hops: 0, links: this.ownLinks() };
     const message = encodeAnnouncement(own);
     for (const peer of sw.peers) {
-      const state = peer.data.get(PEER_STATE) as PeerState | undefined;
-      // A peer may declare any recvMessageCapacity: trySend throws for more, and this runs in a timer.
-      if (peer.maxMessageBytes(TopologyCh) >= message.length && peer.trySend(TopologyCh, message)) state?.known.set(own.origin, { seq: own.seq, at: now });
+      if (this.takes(peer, own.origin, own.seq, message, now)) this.forwarding.forward(peer, { origin: own.origin, seq: own.seq, message, relayed: false }, message.length, undefined);
     }
   }
 
-  /** Passes `entry` on to `peer` (one hop further), unless the peer has it already. */
-  private sendTo(peer: Peer, entry: Entry): boolean {
-    const state = peer.data.get(PEER_STATE) as PeerState | undefined;
-    const now = this.now();
-    if (state === undefined || !peer.hasChannel(TopologyCh) || this.peerHas(state, entry.origin, entry.seq, now)) return false;
+  /** Passes `entry` on to `peer` (one hop further) now, unless the peer has it already (the newcomer's handoff). */
+  private sendTo(peer: Peer, entry: Entry): void {
+    this.sendNow(peer, { origin: entry.origin, seq: entry.seq, message: this.forwardedBytes(entry), relayed: false });
+  }
+
+  /** The entry as we pass it on (hops + 1), encoded once. */
+  private forwardedBytes(entry: Entry): Uint8Array {
     const { origin, seq, moniker, kind, hops, links } = entry;
-    const message = (entry.forwarded ??= encodeAnnouncement({ origin, seq, moniker, kind, hops: hops + 1, links }));
-    if (peer.maxMessageBytes(TopologyCh) < message.length || !peer.trySend(TopologyCh, message)) return false;
-    state.known.set(entry.origin, { seq: entry.seq, at: now });
+    return (entry.forwarded ??= encodeAnnouncement({ origin, seq, moniker, kind, hops: hops + 1, links }));
+  }
+
+  /** Whether `peer` takes it: the channel, room (trySend throws past a declared capacity), not that seq or later already. */
+  private takes(peer: Peer, origin: string, seq: number, message: Uint8Array, now: number): boolean {
+    const state = peer.data.get(PEER_STATE) as PeerState | undefined;
+    return state !== undefined && peer.hasChannel(TopologyCh) && peer.maxMessageBytes(TopologyCh) >= message.length && !this.peerHas(state, origin, seq, now);
+  }
+
+  /**
+   * Sends an announcement to `peer` now, unless it has it (or a later one) by now, or a later one of its
+   * origin waits behind it (two of one origin in a row: the peer would refuse the later as too soon).
+   */
+  private sendNow(peer: Peer, { origin, seq, message, relayed }: Forward): boolean {
+    const now = this.now();
+    if (relayed && (this.entries.get(origin)?.seq ?? seq) > seq) return false;
+    if (!this.takes(peer, origin, seq, message, now) || !peer.trySend(TopologyCh, message)) return false;
+    (peer.data.get(PEER_STATE) as PeerState).known.set(origin, { seq, at: now });
+    if (relayed) this.counters.forwarded++;
     return true;
   }
 

@@ -1,4 +1,4 @@
-import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { Resolver, lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { classifyHost } from '../../src/transport/ip.js';
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -6,32 +6,81 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
 /** The `lookup` option of net.connect and http.request (which ws passes through). */
 export type GuardedLookup = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
 
+/** How long the resolver waits for a DNS server's answer to one query, and how often it asks. */
+const QUERY_TIMEOUT_MS = 2500;
+const QUERY_TRIES = 2;
+/**
+ * DNS servers that did not answer in time: the system's lookup would wait on the same servers, in the
+ * thread pool. Any other failure (a name DNS does not know, no server listening) is asked of the
+ * system's lookup, which answers from local sources too (a hosts file, mDNS).
+ */
+const DNS_TIMEOUT_CODE = 'ETIMEOUT';
+
+/**
+ * One resolver (c-ares) for every guarded lookup. Its queries run on the event loop, each bounded by
+ * QUERY_TIMEOUT_MS × QUERY_TRIES. The system's lookup (getaddrinfo) runs in libuv's thread pool, which
+ * lets at most two DNS lookups run at once (half its four threads): a peer naming hosts whose DNS
+ * servers never answer (a domain of its own) held both for the system's timeout each (10 s with glibc's
+ * defaults), and every other lookup of the process, the app's own names included, waited behind them.
+ */
+let sharedResolver: Resolver | undefined;
+function resolver(): Resolver {
+  return (sharedResolver ??= new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: QUERY_TRIES }));
+}
+
 /**
  * A DNS lookup for dialers that refuses names resolving to loopback, private, link-local or reserved
  * addresses. The address book refuses such IP literals unless `allowLocal`, but a name is only known
  * at dial time: without this, `tcp://…@evil.example:26656` that resolves to 127.0.0.1 or 10.0.0.5 would
  * make the node connect into its own host or LAN on a stranger's word. The check sits in the lookup
  * itself, so the address connected to is the address checked (no second resolution to rebind).
- * IP literals skip lookup entirely (Node does not call it for them).
+ * IP literals skip lookup entirely (Node does not call it for them). Names are asked of DNS first (see
+ * `resolver`); only a name DNS gave no address for, other than by timing out, goes to the system's lookup.
  */
 export function localRefusingLookup(): GuardedLookup {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
-      if (error !== null) {
-        callback(error, options.all === true ? [] : '');
+    resolveByDns(hostname, options.family, (dnsError, found) => {
+      if (found.length > 0 || dnsError?.code === DNS_TIMEOUT_CODE) {
+        answer(hostname, options, found, dnsError, callback);
         return;
       }
-      const allowed = addresses.filter((entry) => classifyHost(entry.address).scope === 'public');
-      if (allowed.length === 0) {
-        const refused = Object.assign(
-          new Error(`${hostname} resolves to ${addresses.map((entry) => entry.address).join(', ') || 'nothing'}, a local address (allowLocal is off)`),
-          { code: 'ERR_LOCAL_ADDRESS' },
-        ) as NodeJS.ErrnoException;
-        callback(refused, options.all === true ? [] : '');
-        return;
-      }
-      if (options.all === true) callback(null, allowed);
-      else callback(null, allowed[0]!.address, allowed[0]!.family);
+      dnsLookup(hostname, { ...options, all: true }, (error, addresses) => answer(hostname, options, error === null ? addresses : [], error, callback));
     });
   };
+}
+
+/** Asks DNS for the name's IPv4 and IPv6 addresses at once (one of them when `family` says so). */
+function resolveByDns(hostname: string, family: LookupOptions['family'], done: (error: NodeJS.ErrnoException | null, found: LookupAddress[]) => void): void {
+  const families = family === 4 || family === 'IPv4' ? [4] : family === 6 || family === 'IPv6' ? [6] : [4, 6];
+  const found: LookupAddress[][] = [];
+  let firstError: NodeJS.ErrnoException | null = null;
+  let left = families.length;
+  families.forEach((version, index) => {
+    const settle = (error: NodeJS.ErrnoException | null, addresses: string[]): void => {
+      // A timeout wins: the system's lookup must not be left to wait on the same servers.
+      if (error !== null && (firstError === null || error.code === DNS_TIMEOUT_CODE)) firstError = error;
+      found[index] = error === null ? addresses.map((address) => ({ address, family: version })) : [];
+      if (--left === 0) done(found.flat().length > 0 ? null : firstError, found.flat());
+    };
+    if (version === 4) resolver().resolve4(hostname, settle);
+    else resolver().resolve6(hostname, settle);
+  });
+}
+
+function answer(hostname: string, options: LookupOptions, addresses: LookupAddress[], error: NodeJS.ErrnoException | null, callback: LookupCallback): void {
+  if (addresses.length === 0) {
+    callback(error ?? Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), options.all === true ? [] : '');
+    return;
+  }
+  const allowed = addresses.filter((entry) => classifyHost(entry.address).scope === 'public');
+  if (allowed.length === 0) {
+    const refused = Object.assign(
+      new Error(`${hostname} resolves to ${addresses.map((entry) => entry.address).join(', ') || 'nothing'}, a local address (allowLocal is off)`),
+      { code: 'ERR_LOCAL_ADDRESS' },
+    ) as NodeJS.ErrnoException;
+    callback(refused, options.all === true ? [] : '');
+    return;
+  }
+  if (options.all === true) callback(null, allowed);
+  else callback(null, allowed[0]!.address, allowed[0]!.family);
 }

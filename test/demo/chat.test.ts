@@ -180,9 +180,12 @@ describe('ChatAgent', () => {
     expect(delivered).toBeGreaterThanOrEqual(20);
     expect(delivered).toBeLessThanOrEqual(30);
     expect(rateLimited).toBe(200 - delivered);
-    await waitFor(() => next.received.length === delivered, 3000, 'what was taken passed on');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(next.received).toHaveLength(delivered);
+    // Passed on at the hub's pace toward each peer (half its burst at once, then 90 % of its rate): the
+    // rogue's share of it waits in a queue of 8 (CHAT_FORWARD_QUEUE_PER_SOURCE), its excess is dropped at the hub.
+    await waitFor(() => hub.chat.forwardPending === 0, 5000, 'what waits passed on');
+    expect(next.received.length).toBeGreaterThanOrEqual(10);
+    expect(next.received.length).toBeLessThanOrEqual(delivered);
+    expect(hub.chat.stats().forwardDropped).toBeGreaterThan(0);
     // Over the rate is not malformed: the rogue stays, and the honest peer's bucket is its own.
     expect(hub.sw.peers).toHaveLength(3);
     honest.chat.send('still heard');

@@ -5,6 +5,7 @@
  * on the wall clock.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { ChatAgent, ChatCh, MAX_CHAT_MESSAGE_BYTES, encodeChatMessage } from '../../demo/agents/chat.js';
 import { FairOutbox } from '../../demo/agents/fair-outbox.js';
 import { MempoolAgent, MempoolCh } from '../../demo/agents/mempool.js';
 import { TopologyAgent } from '../../demo/agents/topology.js';
@@ -78,5 +79,28 @@ describe('a wall-clock step back and what the topology ages in memory', () => {
     // Before: a waited an hour to announce (its last announcement read as an hour ahead), and b would
     // have refused it as too soon after the last (and kept a's old entry alive for the hour).
     await waitReal(() => linksOfA().includes(c.sw.nodeId), 1500, 'b to hear of a\'s link to c');
+  });
+});
+
+describe('a wall-clock step forward and what a peer may make us take', () => {
+  it('ChatAgent: after a one-hour step forward a peer that spent its burst gets no fresh one (before: another burst at once)', async () => {
+    const chat = new ChatAgent({ peerBurst: 5, peerRatePerSecond: 1 });
+    const node = await startNode({ channels: [], agents: { chat } });
+    const rogue = await startNode({ channels: [{ id: ChatCh, recvMessageCapacity: MAX_CHAT_MESSAGE_BYTES }] });
+    const toNode = await rogue.sw.dial(node.address);
+    const send = (count: number): void => {
+      for (let i = 0; i < count; i++) {
+        toNode.trySend(ChatCh, encodeChatMessage({ id: crypto.getRandomValues(new Uint8Array(16)), origin: rogue.sw.nodeId, name: 'r', text: 'x', hops: 0 }));
+      }
+    };
+    const seen = (): number => chat.stats().delivered + chat.stats().rateLimited;
+    send(5);
+    await waitReal(() => seen() === 5, 3000, 'the burst taken');
+    stepWallClock(HOUR_MS);
+    const started = performance.now();
+    send(5);
+    await waitReal(() => seen() === 10, 3000, 'the second five read');
+    // What refilled in real time meanwhile, and one for rounding. Before: all 5 taken.
+    expect(chat.stats().delivered - 5).toBeLessThanOrEqual(1 + Math.ceil((performance.now() - started) / 1000));
   });
 });

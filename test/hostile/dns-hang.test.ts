@@ -1,0 +1,50 @@
+/**
+ * Names a peer hands us (PEX addresses, a NodeInfo's listen addresses) are looked up when dialled. With
+ * the system's lookup (getaddrinfo, in libuv's thread pool, at most two DNS lookups at once), two names
+ * under a domain whose name servers never answer held both for the resolver's timeout (10 s here), and
+ * every other lookup of the process waited behind them: the app's own names, a seed's. The guarded
+ * lookup asks DNS on the event loop now (c-ares), each query bounded. Run in network and mount
+ * namespaces this test makes (`unshare -rnm`), with a DNS server on their loopback that never answers.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+function namespaceSupport(): { ok: true } | { ok: false; why: string } {
+  if (process.platform !== 'linux') return { ok: false, why: `not Linux (${process.platform})` };
+  try {
+    execFileSync('unshare', ['-rnm', 'true'], { stdio: 'pipe', timeout: 5000 });
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, why: `unshare -rnm failed (${(error as Error).message.split('\n')[0]})` };
+  }
+}
+
+const support = namespaceSupport();
+if (!support.ok) console.warn(`\n!!! SKIPPING test/hostile/dns-hang.test.ts: ${support.why}; it needs user, network and mount namespaces.\n`);
+
+describe.skipIf(!support.ok)('names whose DNS servers never answer', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'meshlink-dns-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('two such names being dialled do not hold up the process\'s other lookups', async () => {
+    const resolvConf = path.join(dir, 'resolv.conf');
+    writeFileSync(resolvConf, 'nameserver 127.0.0.1\n');
+    const script = `ip link set lo up && mount --bind "${resolvConf}" /etc/resolv.conf && exec "${process.execPath}" --import tsx test/hostile/fixtures/dns-hang.ts 2`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('unshare', ['-rnm', 'sh', '-c', script], { timeout: 50_000, encoding: 'utf8' }, (error, stdout, stderr) => {
+        if (error) reject(Object.assign(error, { stdout, stderr }));
+        else resolve(stdout);
+      });
+    });
+    const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { order: string[]; queries: number; unfinished?: boolean };
+    expect(result.unfinished).toBeUndefined();
+    expect(result.queries, 'the hung names were asked of the DNS server').toBeGreaterThan(0);
+    // Before: ["hung:EAI_AGAIN", "localhost:ok", "hung:EAI_AGAIN"], localhost answered only once the
+    // first hung lookup gave up (10 s).
+    expect(result.order[0]).toBe('localhost:ok');
+    expect(result.order.slice(1)).toEqual(['hung:ETIMEOUT', 'hung:ETIMEOUT']);
+  }, 60_000);
+});
