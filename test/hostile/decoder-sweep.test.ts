@@ -308,10 +308,14 @@ describe('decoder sweep: total work', () => {
     const worst = STRUCTURAL_SHAPES.filter((shape) => shape.bytes.length >= 4096);
     let slowestMsPerKb = 0;
     for (const { bytes } of worst) {
-      const rounds = 20;
-      const start = performance.now();
-      for (let i = 0; i < rounds; i++) attempt(decoder, bytes);
-      slowestMsPerKb = Math.max(slowestMsPerKb, (performance.now() - start) / rounds / (bytes.length / 1024));
+      // The fastest of 20: work that grows too fast shows in every round, a busy machine only in some.
+      let fastestMs = Infinity;
+      for (let i = 0; i < 20; i++) {
+        const start = performance.now();
+        attempt(decoder, bytes);
+        fastestMs = Math.min(fastestMs, performance.now() - start);
+      }
+      slowestMsPerKb = Math.max(slowestMsPerKb, fastestMs / (bytes.length / 1024));
     }
     expect(slowestMsPerKb, `${decoder.name}: ms per KB`).toBeLessThan(1);
   });
@@ -329,10 +333,14 @@ describe('decoder sweep: total work', () => {
     ];
     for (const { name, bytes } of shapes) {
       const message = Uint8Array.from(bytes);
-      const start = performance.now();
-      decodeMessage(message);
-      const msPerKb = (performance.now() - start) / (message.length / 1024);
-      expect(msPerKb, `${name}: ms per KB`).toBeLessThan(2);
+      // The fastest of 3, as above: on a machine busy with other tests one decode took 2.14 ms per KB.
+      let fastestMs = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const start = performance.now();
+        decodeMessage(message);
+        fastestMs = Math.min(fastestMs, performance.now() - start);
+      }
+      expect(fastestMs / (message.length / 1024), `${name}: ms per KB`).toBeLessThan(2);
     }
   });
 });
