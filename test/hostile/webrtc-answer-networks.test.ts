@@ -10,8 +10,9 @@
  *
  * Over TCP, relays the victim (the page) dialled: the flooders on 127.2/16 and 127.5/16, the honest
  * relay on 127.3.0.1 (all of 127/8 is loopback on Linux; the Switch counts each /16 as a network). The
- * victim's WebRTC is the harness's stub: answering sessions never connect, so each offer answered holds
- * its slot for the accept timeout; a session is one RTCPeerConnection, counted open until destroyed.
+ * first two cases use the harness's stub WebRTC: answering sessions never connect, so each offer answered
+ * holds its slot for the accept timeout; a session is one RTCPeerConnection, counted open until
+ * destroyed. The last runs @roamhq/wrtc: real offers with no candidates, and an honest node that links.
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,10 +21,15 @@ import type { Peer } from '../../src/switch/peer.js';
 import { SIGNAL_CHANNEL_ID, WEBRTC_MAX_PENDING_ACCEPTS } from '../../src/webrtc/constants.js';
 import { SignalAgent } from '../../src/webrtc/signal-agent.js';
 import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
-import type { WebRtcTransportOptions } from '../../src/webrtc/webrtc-transport.js';
+import type { WebRtcTransport, WebRtcTransportOptions } from '../../src/webrtc/webrtc-transport.js';
+import type { Switch } from '../../src/switch/switch.js';
+import { tcpTransport } from '../../platforms/node/tcp.js';
+import { webrtcTransport } from '../../platforms/node/webrtc.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
 import { startNode, stopAll } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 import { sleep, startVictim, stopHostileNodes, type Victim } from './harness.js';
+import { recordingConnections, stillTakesHonestPeers, wrtc } from './webrtc-scene.js';
 
 const floods = new Set<ReturnType<typeof setInterval>>();
 
@@ -39,16 +45,25 @@ const RELAYS_PER_NETWORK = 2;
 /** Offers from made-up senders each flooding relay sends every FLOOD_EVERY_MS, from when we connect. */
 const OFFERS_PER_ROUND = 8;
 const FLOOD_EVERY_MS = 250;
+/** Rates a page might raise (a Node peer many pages dial through): then the flooders do hold every slot. */
+const RAISED_ANSWER_RATES = { maxNewAnswersPerMinute: 100_000, maxNewAnswersPerMinutePerVia: 100_000, maxNewAnswersPerMinutePerNetwork: 100_000 };
 
-/** A relay that floods every peer that connects with offers from made-up senders until it goes. */
+/**
+ * A relay that floods every peer that connects with offers from made-up senders until it goes. It
+ * announces the highest signalling limits a peer heeds, so the answers and candidates sent back to it
+ * all go at once (none fails waiting for its turn and frees its slot).
+ */
 class FloodingRelay extends BaseAgent {
-  readonly channels = new SignalAgent().channels;
+  readonly channels = new SignalAgent({ ratePerSecond: 200, burstMessages: 1000 }).channels;
   private readonly timers = new Map<Peer, ReturnType<typeof setInterval>>();
+  constructor(private readonly offer: SignalData = { type: 'offer', sdp: 'v=0 stub' }) {
+    super();
+  }
   override addPeer(peer: Peer): void {
     const round = (): void => {
       for (let i = 0; i < OFFERS_PER_ROUND; i++) {
         const from = randomBytes(20).toString('hex');
-        peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: peer.id, data: { type: 'offer', sdp: 'v=0 stub' } }));
+        peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: peer.id, data: this.offer }));
       }
     };
     round();
@@ -63,19 +78,29 @@ class FloodingRelay extends BaseAgent {
   receive(): void {}
 }
 
-/** A victim (the page) that dialled flooding relays on two networks; their ids. */
-async function floodedPage(rtc: VictimRtc = {}): Promise<{ victim: Victim; flooders: string[]; held: () => number }> {
-  const victim = await startVictim({ webrtc: 'stub', rtc });
+/** Flooding relays on two networks that `victim` dialled; their ids. */
+async function floodingRelays(victim: Switch, offer?: SignalData, network = 'hostile-net'): Promise<string[]> {
   const flooders: string[] = [];
-  for (const network of FLOOD_NETWORKS) {
+  for (const prefix of FLOOD_NETWORKS) {
     for (let i = 1; i <= RELAYS_PER_NETWORK; i++) {
-      const relay = await startNode({ network: 'hostile-net', listen: [`tcp://${network}.${i}:0`], agents: { signal: new FloodingRelay() } });
-      await victim.sw.dial(relay.sw.addresses[0]!);
+      const relay = await startNode({ network, listen: [`tcp://${prefix}.${i}:0`], agents: { signal: new FloodingRelay(offer) } });
+      await victim.dial(relay.sw.addresses[0]!);
       flooders.push(relay.key.nodeId);
     }
   }
-  const held = (): number => flooders.reduce((sum, id) => sum + (victim.rtc.pendingAcceptCounts().byVia.get(id) ?? 0), 0);
-  return { victim, flooders, held };
+  return flooders;
+}
+
+/** How many answer slots `flooders` hold at `rtc`. */
+function heldBy(rtc: WebRtcTransport, flooders: readonly string[]): number {
+  return flooders.reduce((sum, id) => sum + (rtc.pendingAcceptCounts().byVia.get(id) ?? 0), 0);
+}
+
+/** A victim (the page, the harness's, stub WebRTC) that dialled flooding relays on two networks. */
+async function floodedPage(rtc: VictimRtc = {}): Promise<{ victim: Victim; flooders: string[]; held: () => number }> {
+  const victim = await startVictim({ webrtc: 'stub', rtc });
+  const flooders = await floodingRelays(victim.sw);
+  return { victim, flooders, held: () => heldBy(victim.rtc, flooders) };
 }
 
 type VictimRtc = Omit<WebRtcTransportOptions, 'createPeer'>;
@@ -119,8 +144,7 @@ describe('relays of two networks flooding a page with offers that never complete
   }, 30_000);
 
   it('that hold every answer slot (a page raising the rates): the busiest network\'s oldest answer gives its slot to the honest offer', async () => {
-    const raised = { maxNewAnswersPerMinute: 100_000, maxNewAnswersPerMinutePerVia: 100_000, maxNewAnswersPerMinutePerNetwork: 100_000 };
-    const { victim, held, flooders } = await floodedPage(raised);
+    const { victim, held, flooders } = await floodedPage(RAISED_ANSWER_RATES);
     await waitFor(() => held() === WEBRTC_MAX_PENDING_ACCEPTS, 5000, 'every answer slot held by the flooders');
     const { relayId, heard } = await honestOffer(victim);
     await waitFor(() => heard.some((data) => data.type === 'answer'), 3000, "the victim's answer to the honest offer").catch(() => undefined);
@@ -138,4 +162,27 @@ describe('relays of two networks flooding a page with offers that never complete
     expectEveryFailedSessionClosed(victim);
     expect(flooders.every((id) => victim.sw.getPeer(id)?.isConnected), 'the flooding relays stay connected').toBe(true);
   }, 30_000);
+
+  it('that hold every answer slot with real offers that never connect (@roamhq/wrtc): an honest node links through a third network, and every RTCPeerConnection of a failed answer is closed', async () => {
+    const honestRelay = await startNode({ listen: ['tcp://127.3.0.1:0'], agents: { signal: new SignalAgent() } });
+    const connections: RTCPeerConnection[] = [];
+    const key = generateNodeKey();
+    const rtc = webrtcTransport({ wrtc: { ...wrtc, RTCPeerConnection: recordingConnections(connections) }, ...RAISED_ANSWER_RATES });
+    const victim = await startNode({ identity: key, transports: [tcpTransport(), rtc], listen: ['tcp://127.0.0.1:0', `webrtc://${key.nodeId}`], agents: { signal: rtc.signalAgent } });
+    await victim.sw.dial(honestRelay.address);
+    // A real data-channel offer with no candidates (none trickled after it): answered, it never connects.
+    const pc = new wrtc.RTCPeerConnection();
+    pc.createDataChannel('x');
+    const offer = await pc.createOffer();
+    pc.close();
+    const flooders = await floodingRelays(victim.sw, { type: 'offer', sdp: offer.sdp! }, 'test-net');
+    await waitFor(() => heldBy(rtc, flooders) === WEBRTC_MAX_PENDING_ACCEPTS, 8000, 'every answer slot held by the flooders');
+    // Before: not linked (no answer: every slot held until the accept timeout, 15 s).
+    await stillTakesHonestPeers(honestRelay, victim);
+    const counts = rtc.pendingAcceptCounts();
+    const open = connections.filter((connection) => connection.signalingState !== 'closed').length;
+    console.log(`${connections.length} RTCPeerConnections made, ${open} open: ${counts.total} pending answers (${[...counts.byGroup.values()].join(', ')} by network) and the honest link`);
+    expect(counts.total, 'the flooders hold the rest').toBe(WEBRTC_MAX_PENDING_ACCEPTS - 1);
+    expect(open, 'open: the pending answers and the honest link').toBe(counts.total + 1);
+  }, 40_000);
 });
