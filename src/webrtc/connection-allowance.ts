@@ -1,6 +1,7 @@
 import { BoundedMap } from '../util/bounded-map.js';
+import { NetworkShares } from '../util/network-shares.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-bucket.js';
-import { WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED } from './constants.js';
+import { WEBRTC_ALLOWANCE_NETWORK_ACTIVE_MS, WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED } from './constants.js';
 
 const MS_PER_MINUTE = 60 * 1000;
 
@@ -13,20 +14,27 @@ export interface ConnectionRates {
   burst: number;
   perMinutePerVia: number;
   burstPerVia: number;
-  /** For the relays of one network (the `group` passed to `take`). @default no cap beyond the total */
+  /** For the relays of one network (the `network` passed to `take`). @default no cap beyond the network's share of the total */
   perMinutePerGroup?: number;
   burstPerGroup?: number;
 }
 
 /**
  * How many new RTCPeerConnections we may open now: token buckets per peer they go through, per network
- * of such peers, and in all (constants.ts). The transport keeps one for the offers it answers (per
- * delivering peer and its network) and one for its own dials (per relay). The answer slots cap the
- * connections held at once; this caps how fast they are made, which is what a browser runs out of.
+ * of such peers (when capped), and the total's burst and rate (what a browser runs out of), split
+ * fairly between the networks of the peers they go through (the relay's network as the Switch counts
+ * it, so one host's relay keys are one network). The transport keeps one for the offers it answers and
+ * one for its own dials; the answer slots cap the connections held at once, this how fast they are made.
+ *
+ * The networks that asked within the last minute, and one seat more for networks new to it, each earn an
+ * equal share of the total's rate and burst (NetworkShares): a newcomer's first connection comes from
+ * the newcomers' seat, its next from its own share, and past it from what quiet networks leave unused.
+ * So relays on k networks storming us (offers that fail, made-up addresses to dial) get k shares
+ * between them, and an honest relay's network still gets its own: its first connection at once.
  */
 export class ConnectionAllowance {
-  private readonly total: TokenBucketState;
-  /** Bounded: the most recently used WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED. */
+  private readonly shares: NetworkShares;
+  /** Bounded: the most recently used WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED; one forgotten starts full. */
   private readonly byVia = new BoundedMap<string, TokenBucketState>(WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED);
   /** Bounded as byVia: a network forgotten starts full, as a relay does. */
   private readonly byGroup = new BoundedMap<string, TokenBucketState>(WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED);
@@ -35,27 +43,45 @@ export class ConnectionAllowance {
     private readonly rates: ConnectionRates,
     private readonly now: () => number,
   ) {
-    this.total = fullBucket(rates.burst, now());
+    this.shares = new NetworkShares(
+      {
+        burst: rates.burst,
+        ratePerMs: rates.perMinute / MS_PER_MINUTE,
+        activeMs: WEBRTC_ALLOWANCE_NETWORK_ACTIVE_MS,
+        maxNetworks: WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED,
+        // One connection a negotiation: a newcomer needs one token at once, not a burst.
+        newcomerTakesSeat: false,
+      },
+      now(),
+    );
+  }
+
+  /** Networks holding a share now: for tests. */
+  get activeNetworks(): number {
+    return this.shares.activeNetworks;
   }
 
   /**
-   * Takes one connection for `via` (of network `group`) when its bucket, its network's and the total
-   * each have one; false (nothing taken) otherwise.
+   * Takes one connection for `via`, a peer of `network`, when its bucket, its network's (when capped)
+   * and the network's share of the total each have one; false (nothing taken) otherwise.
    */
-  take(via: string, group?: string): boolean {
-    const { perMinute, burst, perMinutePerVia, burstPerVia, perMinutePerGroup, burstPerGroup } = this.rates;
+  take(via: string, network: string): boolean {
+    const { perMinutePerVia, burstPerVia, perMinutePerGroup, burstPerGroup, burst } = this.rates;
     const now = this.now();
-    const buckets = [this.refilled(this.byVia, via, burstPerVia, perMinutePerVia, now), this.refilled(undefined, '', burst, perMinute, now)];
-    if (group !== undefined && perMinutePerGroup !== undefined) buckets.push(this.refilled(this.byGroup, group, burstPerGroup ?? burst, perMinutePerGroup, now));
-    if (buckets.some((bucket) => bucket === undefined)) return false;
-    for (const bucket of buckets) bucket!.tokens -= 1;
+    const buckets = [this.refilled(this.byVia, via, burstPerVia, perMinutePerVia, now)];
+    if (perMinutePerGroup !== undefined) buckets.push(this.refilled(this.byGroup, network, burstPerGroup ?? burst, perMinutePerGroup, now));
+    const mayTake = buckets.every((bucket) => bucket.tokens >= 1);
+    // Asked even when refused here: the network counts as one waiting for its share.
+    if (!this.shares.take(network, now, mayTake)) return false;
+    for (const bucket of buckets) bucket.tokens -= 1;
     return true;
   }
 
-  /** The bucket of `key` in `table` (the total's without a table), refilled; undefined when it holds no token. */
-  private refilled(table: BoundedMap<string, TokenBucketState> | undefined, key: string, burst: number, perMinute: number, now: number): TokenBucketState | undefined {
-    const bucket = table === undefined ? this.total : (table.get(key) ?? fullBucket(burst, now));
-    table?.set(key, bucket);
-    return refillBucket(bucket, burst, perMinute / MS_PER_MINUTE, now) ? bucket : undefined;
+  /** The bucket of `key` in `table`, refilled. */
+  private refilled(table: BoundedMap<string, TokenBucketState>, key: string, burst: number, perMinute: number, now: number): TokenBucketState {
+    const bucket = table.get(key) ?? fullBucket(burst, now);
+    table.set(key, bucket);
+    refillBucket(bucket, burst, perMinute / MS_PER_MINUTE, now);
+    return bucket;
   }
 }

@@ -113,7 +113,11 @@ export const WEBRTC_MAX_MESSAGE_BYTES = 128 * 1024;
 export const WEBRTC_CLOSE_FLUSH_TIMEOUT_MS = 5 * 1000;
 /** An answering session that has not connected after this long is dropped. */
 export const WEBRTC_ACCEPT_TIMEOUT_MS = 15 * 1000;
-/** Answering sessions (offers received, not yet connected) kept at once; more offers are ignored. */
+/**
+ * Answering sessions (offers received, not yet connected) kept at once; more offers are ignored, but
+ * for one through a relay network holding at least two fewer than the busiest, which takes the place of
+ * that network's oldest (Negotiations.answerToReplace).
+ */
 export const WEBRTC_MAX_PENDING_ACCEPTS = 32;
 /**
  * Of those, offers delivered by one peer (a relay, or a peer signalling directly): one peer with made-up
@@ -168,9 +172,10 @@ export const WEBRTC_DIALS_BURST = WEBRTC_MAX_PENDING_DIALS;
 export const WEBRTC_DIALS_PER_MINUTE_PER_VIA = 30;
 export const WEBRTC_DIALS_BURST_PER_VIA = WEBRTC_MAX_PENDING_DIALS_PER_VIA;
 /**
- * A network of relays we dialled through counts as sharing our dial allowance for this long after its
- * last dial (DialAllowance): the networks in use split the allowance, with one share more for newcomers.
+ * A network of relays we dialled through, or that delivered offers we answer, counts as sharing that
+ * allowance for this long after its last ask (ConnectionAllowance): the networks in use split it, with
+ * one share more for newcomers.
  */
-export const WEBRTC_DIAL_NETWORK_ACTIVE_MS = 60 * 1000;
+export const WEBRTC_ALLOWANCE_NETWORK_ACTIVE_MS = 60 * 1000;
 /** Delivering peers whose answer allowance is tracked (the most recent); one forgotten starts full. */
 export const WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED = 256;

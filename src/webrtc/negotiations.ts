@@ -118,9 +118,32 @@ export class Negotiations {
   /** Whether one more negotiation of this kind with `remote` through `via` (of network `group`) fits under its caps. */
   hasRoom(initiator: boolean, via: string, remote: string, group?: string): boolean {
     const caps = initiator ? this.options.dials : this.options.answers;
-    const { total, byVia, byGroup, byRemote } = this.counts(initiator);
-    const groupHasRoom = group === undefined || (byGroup.get(group) ?? 0) < (caps.perGroup ?? caps.total);
-    return total < caps.total && (byVia.get(via) ?? 0) < caps.perVia && groupHasRoom && (byRemote.get(remote) ?? 0) < (caps.perRemote ?? caps.total);
+    const counts = this.counts(initiator);
+    return counts.total < caps.total && fitsBelowTotal(caps, counts, via, remote, group);
+  }
+
+  /**
+   * When every answer slot is taken and an offer through `via` (of network `group`) fits every other cap:
+   * the pending answer to fail so that it may take its place, or undefined (the offer is then ignored).
+   * Relay keys are free but networks are not: relays of two networks held all 32 slots (16 each) and a
+   * third network's offers went unanswered until those timed out. So an offer through a network holding
+   * at least two fewer answers than the busiest pushes out the busiest network's oldest (after the swap
+   * no network is larger than the newcomer's, so two never take turns). The oldest, not the newest: an
+   * honest negotiation connects within a second or two, so one pending longest is likeliest never to.
+   */
+  answerToReplace(via: string, remote: string, group: string): Negotiation | undefined {
+    const caps = this.options.answers;
+    const counts = this.counts(false);
+    if (counts.total < caps.total || !fitsBelowTotal(caps, counts, via, remote, group)) return undefined;
+    const sizeOf = (negotiation: Negotiation): number => counts.byGroup.get(negotiation.group ?? '') ?? 0;
+    let oldestOfBusiest: Negotiation | undefined;
+    // In start order: the first of the largest network is its oldest.
+    for (const negotiation of this.inFlight.values()) {
+      if (negotiation.initiator || negotiation.group === undefined) continue;
+      if (oldestOfBusiest === undefined || sizeOf(negotiation) > sizeOf(oldestOfBusiest)) oldestOfBusiest = negotiation;
+    }
+    if (oldestOfBusiest === undefined || sizeOf(oldestOfBusiest) < (counts.byGroup.get(group) ?? 0) + 2) return undefined;
+    return oldestOfBusiest;
   }
 
   /** Creates the RTCPeerConnection and wires it up. Check `hasRoom` first: over the caps this throws. */
@@ -234,6 +257,13 @@ export interface NegotiationCounts {
   byVia: Map<string, number>;
   byGroup: Map<string, number>;
   byRemote: Map<string, number>;
+}
+
+/** Whether one more negotiation with `remote` through `via` (of network `group`) fits under every cap but the total. */
+function fitsBelowTotal(caps: NegotiationCaps, counts: NegotiationCounts, via: string, remote: string, group: string | undefined): boolean {
+  const { byVia, byGroup, byRemote } = counts;
+  const groupHasRoom = group === undefined || (byGroup.get(group) ?? 0) < (caps.perGroup ?? caps.total);
+  return (byVia.get(via) ?? 0) < caps.perVia && groupHasRoom && (byRemote.get(remote) ?? 0) < (caps.perRemote ?? caps.total);
 }
 
 function addOne(counts: Map<string, number>, key: string): void {

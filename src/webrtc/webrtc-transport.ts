@@ -25,7 +25,6 @@ import {
   WEBRTC_MAX_PENDING_DIALS_PER_VIA,
 } from './constants.js';
 import { ConnectionAllowance, type ConnectionRates } from './connection-allowance.js';
-import { DialAllowance } from './dial-allowance.js';
 import { abortReason, Negotiations, type NegotiationCounts, type WebRtcRoute } from './negotiations.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
@@ -39,7 +38,11 @@ export interface WebRtcTransportOptions {
   signal?: Omit<SignalAgentOptions, 'onSignal' | 'onUnreachable' | 'isNegotiating' | 'inNegotiation'>;
   /** Answering sessions dropped if not connected within this many ms. @default 15_000 */
   acceptTimeoutMs?: number;
-  /** Offers being answered at once; further offers are ignored. @default 32 */
+  /**
+   * Offers being answered at once; further offers are ignored, but for one through a relay network
+   * holding at least two fewer than the busiest: it takes the place of that network's oldest (which
+   * fails, reason `answer-replaced`). @default 32
+   */
   maxPendingAccepts?: number;
   /** Of those, offers delivered by one peer (relay). @default 8 */
   maxPendingAcceptsPerVia?: number;
@@ -58,7 +61,9 @@ export interface WebRtcTransportOptions {
    * New answering RTCPeerConnections a minute, in all and for offers delivered by one peer (relay),
    * after a burst of 32 and 8. Offers past them are ignored. A browser refuses its 501st
    * RTCPeerConnection until garbage collection frees closed ones, and an offer that fails at once gives
-   * its slot back at once: this is what bounds how many a relay can make us open.
+   * its slot back at once: this is what bounds how many a relay can make us open. The total is split
+   * between the networks of the relays the offers come through (ConnectionAllowance), so relays on a
+   * few networks storming us leave an offer through another its share.
    * @default 60 and 12
    */
   maxNewAnswersPerMinute?: number;
@@ -70,7 +75,7 @@ export interface WebRtcTransportOptions {
    * and 8; dials past them fail at once (TransportError, reason `dial-allowance`). A dial that fails at
    * once gives its pending slot back at once: this is what bounds how many peers handing us made-up
    * addresses can make us open. The total is split between the networks of the relays dialled through
-   * (DialAllowance), so made-up addresses through some relays leave dials through others their share.
+   * (ConnectionAllowance), so made-up addresses through some relays leave dials through others their share.
    * @default 60 and 30
    */
   maxNewDialsPerMinute?: number;
@@ -124,7 +129,7 @@ export class WebRtcTransport implements Transport {
   private readonly acceptTimeoutMs: number;
   private answerAllowance: ConnectionAllowance | undefined;
   private readonly answerRates: ConnectionRates;
-  private dialAllowance: DialAllowance | undefined;
+  private dialAllowance: ConnectionAllowance | undefined;
   private readonly dialRates: ConnectionRates;
 
   constructor(options: WebRtcTransportOptions) {
@@ -198,7 +203,7 @@ export class WebRtcTransport implements Transport {
       return Promise.reject(new TransportError(`Too many WebRTC dials in flight (${inFlight})`, { peerId: target, detail: { reason: 'pending-dials', via } }));
     }
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
-    this.dialAllowance ??= new DialAllowance(this.dialRates, () => sw.options.clock.now());
+    this.dialAllowance ??= new ConnectionAllowance(this.dialRates, () => sw.options.clock.now());
     // Shared fairly between relay networks: made-up addresses through several relays take their
     // networks' shares, not an honest relay's.
     if (!this.dialAllowance.take(via, this.relayNetwork(via))) {
@@ -279,11 +284,21 @@ export class WebRtcTransport implements Transport {
     // Relays are counted in their network too (where the Switch counts them): relay ids are free keys,
     // and one host connected to us with four of them held all 32 answer slots.
     const group = this.relayNetwork(via);
-    if (!this.negotiations.hasRoom(false, via, from, group)) return;
+    // Every slot taken: a network holding fewer may push out the busiest one's oldest (negotiations.ts).
+    const hasRoom = this.negotiations.hasRoom(false, via, from, group);
+    const replaced = hasRoom ? undefined : this.negotiations.answerToReplace(via, from, group);
+    if (!hasRoom && replaced === undefined) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
+    // Shared fairly between relay networks: relays of two networks could otherwise spend it all.
     this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
     if (!this.answerAllowance.take(via, group)) return;
+    replaced?.fail(
+      new TransportError(`WebRTC answer to ${replaced.remote}: its slot taken by an offer through a network holding fewer`, {
+        peerId: replaced.remote,
+        detail: { reason: 'answer-replaced', via: replaced.via },
+      }),
+    );
     const answer = this.negotiations.start({
       initiator: false,
       via,

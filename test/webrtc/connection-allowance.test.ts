@@ -3,24 +3,42 @@ import { ConnectionAllowance } from '../../src/webrtc/connection-allowance.js';
 
 const RATES = { perMinute: 60, burst: 4, perMinutePerVia: 12, burstPerVia: 2 };
 
-function taken(allowance: ConnectionAllowance, via: string, tries: number): number {
+/** `via` (a relay of a network of its own unless `network` is given) asks `tries` times; how many it took. */
+function taken(allowance: ConnectionAllowance, via: string, tries: number, network = `net-${via}`): number {
   let n = 0;
-  for (let i = 0; i < tries; i++) if (allowance.take(via)) n++;
+  for (let i = 0; i < tries; i++) if (allowance.take(via, network)) n++;
   return n;
 }
 
+/** The answer allowance's defaults: 60 a minute after a burst of 32, 12 and 8 per relay, 24 and 16 per network. */
+const ANSWER_RATES = { perMinute: 60, burst: 32, perMinutePerVia: 12, burstPerVia: 8, perMinutePerGroup: 24, burstPerGroup: 16 };
+
 describe('ConnectionAllowance', () => {
-  it('gives each relay its burst, then its rate, within the total burst and rate', () => {
+  it('gives each relay its burst, then its rate, within the total burst and rate split between networks', () => {
     let now = 0;
     const allowance = new ConnectionAllowance(RATES, () => now);
     expect(taken(allowance, 'r1', 10)).toBe(2);
     expect(taken(allowance, 'r2', 10)).toBe(2);
     expect(taken(allowance, 'r3', 10)).toBe(0); // the total burst (4) is spent
-    now += 5_000; // 5 s: one more per relay (12/min); five in all (60/min), capped at the burst (4)
+    // 5 s: one more per relay (12/min); five in all (60/min), capped at the burst (4), each of the three
+    // networks and the newcomers' seat a share of 1 of it.
+    now += 5_000;
     expect(taken(allowance, 'r1', 10)).toBe(1);
-    expect(taken(allowance, 'r3', 10)).toBe(2);
-    expect(taken(allowance, 'r4', 10)).toBe(1);
-    expect(taken(allowance, 'r5', 10)).toBe(0);
+    expect(taken(allowance, 'r3', 10)).toBe(1);
+    expect(taken(allowance, 'r4', 10)).toBe(1); // from the newcomers' seat
+    expect(taken(allowance, 'r5', 10)).toBe(0); // the rest is r2's share
+    expect(taken(allowance, 'r2', 10)).toBe(1);
+  });
+
+  it("leaves a third network's relay its first answer at once while relays of two networks take all they can", () => {
+    const now = 0;
+    const allowance = new ConnectionAllowance(ANSWER_RATES, () => now);
+    const flooders = ['a1', 'a2', 'b1', 'b2'].map((via) => taken(allowance, via, 10, `net-${via[0]}`));
+    // Before (one total for all): 16 and 16, the whole burst of 32, and the third network refused.
+    expect(flooders[0]! + flooders[1]!).toBe(16);
+    expect(flooders[2]! + flooders[3]!).toBeLessThan(16);
+    expect(taken(allowance, 'c1', 1, 'net-c')).toBe(1);
+    expect(allowance.activeNetworks).toBe(3);
   });
 
   it('does not take from the total when the relay has nothing left, and never counts a clock step back as time', () => {
@@ -51,8 +69,8 @@ describe('ConnectionAllowance', () => {
   it('keeps at most 256 relays, a forgotten one starting with a full burst', () => {
     const now = 0;
     const allowance = new ConnectionAllowance({ perMinute: 1e9, burst: 1e9, perMinutePerVia: 0, burstPerVia: 1 }, () => now);
-    for (let i = 0; i < 300; i++) expect(allowance.take(`r${i}`)).toBe(true);
-    expect(allowance.take('r299')).toBe(false);
-    expect(allowance.take('r0')).toBe(true); // forgotten: full again
+    for (let i = 0; i < 300; i++) expect(allowance.take(`r${i}`, 'net')).toBe(true);
+    expect(allowance.take('r299', 'net')).toBe(false);
+    expect(allowance.take('r0', 'net')).toBe(true); // forgotten: full again
   });
 });

@@ -116,6 +116,33 @@ describe('WebRTC negotiations', () => {
     expect(peers().created).toBe(2);
   });
 
+  it("give a full table's slot to an offer through a network holding two fewer: the busiest network's oldest answer is closed, and no two networks take turns", async () => {
+    // Over memory links each relay is a network of its own.
+    const { rtc, sw, relays } = await scene(3, { maxPendingAccepts: 4, maxPendingAcceptsPerVia: 2 });
+    const [r1, r2, r3] = relays as [Switch, Switch, Switch];
+    const peers = peerCounter();
+    const ids = new Map<string, string>();
+    const offerThrough = async (relay: Switch, sender: string): Promise<void> => {
+      const delivered = sw.getAgent<SignalAgent>('signal')!.stats.delivered;
+      const from = generateNodeKey().nodeId;
+      ids.set(from, sender);
+      relay.getPeer(sw.nodeId)!.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: sw.nodeId, data: OFFER }));
+      await waitFor(() => sw.getAgent<SignalAgent>('signal')!.stats.delivered > delivered, 3000, `the offer from ${sender}`);
+    };
+    const answering = (): string[] => [...rtc.pendingAcceptCounts().byRemote.keys()].map((id) => ids.get(id)!).sort();
+    for (const [relay, from] of [[r1, 'a1'], [r1, 'a2'], [r2, 'b1'], [r2, 'b2']] as const) await offerThrough(relay, from);
+    expect(answering()).toEqual(['a1', 'a2', 'b1', 'b2']);
+    // r3 holds none, r1 and r2 two each: the oldest of theirs goes.
+    await offerThrough(r3, 'c1');
+    expect(answering()).toEqual(['a2', 'b1', 'b2', 'c1']);
+    expect(peers()).toEqual({ created: 5, destroyed: 1 });
+    // r1 now holds one fewer than r2, not two: its offer is ignored, as is r3's second.
+    await offerThrough(r1, 'a3');
+    await offerThrough(r3, 'c2');
+    expect(answering()).toEqual(['a2', 'b1', 'b2', 'c1']);
+    expect(peers()).toEqual({ created: 5, destroyed: 1 });
+  });
+
   it('resolve glare by node id: our dial yields to an offer from a lower id and stands against a higher one', async () => {
     const [low, mid, high] = [generateNodeKey(), generateNodeKey(), generateNodeKey()].sort((x, y) => (x.nodeId < y.nodeId ? -1 : 1)) as [
       ReturnType<typeof generateNodeKey>,

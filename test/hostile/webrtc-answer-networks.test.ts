@@ -1,0 +1,188 @@
+/**
+ * A page answers at most 32 offers at once (16 through the relays of one network, 8 through one relay)
+ * and opens at most 32 answering RTCPeerConnections at once, 60 a minute (24 and 16 for one network).
+ * Relays of two networks flooding it with offers from made-up senders (answers that never complete) held
+ * all 32 slots and spent the whole burst, 16 each, so a third network's relay, and the honest node
+ * offering through it, got no answer until those timed out (15 s): the page took no new link meanwhile.
+ * Now the burst and rate are split between the relays' networks (the newcomers keep a seat), and when
+ * every slot is taken an offer through a network holding at least two fewer pushes out the busiest
+ * network's oldest pending answer (its RTCPeerConnection closed).
+ *
+ * Over TCP, relays the victim (the page) dialled: the flooders on 127.2/16 and 127.5/16, the honest
+ * relay on 127.3.0.1 (all of 127/8 is loopback on Linux; the Switch counts each /16 as a network). The
+ * first two cases use the harness's stub WebRTC: answering sessions never connect, so each offer answered
+ * holds its slot for the accept timeout; a session is one RTCPeerConnection, counted open until
+ * destroyed. The last runs @roamhq/wrtc: real offers with no candidates, and an honest node that links.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BaseAgent } from '../../src/switch/agent.js';
+import type { Peer } from '../../src/switch/peer.js';
+import { SIGNAL_CHANNEL_ID, WEBRTC_MAX_PENDING_ACCEPTS } from '../../src/webrtc/constants.js';
+import { SignalAgent } from '../../src/webrtc/signal-agent.js';
+import { encodeSignalMessage, type SignalData } from '../../src/webrtc/signal-messages.js';
+import type { WebRtcTransport, WebRtcTransportOptions } from '../../src/webrtc/webrtc-transport.js';
+import type { Switch } from '../../src/switch/switch.js';
+import { tcpTransport } from '../../platforms/node/tcp.js';
+import { webrtcTransport } from '../../platforms/node/webrtc.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
+import { startNode, stopAll } from '../helpers/nodes.js';
+import { waitFor } from '../helpers/wait.js';
+import { sleep, startVictim, stopHostileNodes, type Victim } from './harness.js';
+import { recordingConnections, stillTakesHonestPeers, wrtc } from './webrtc-scene.js';
+
+const floods = new Set<ReturnType<typeof setInterval>>();
+
+afterEach(async () => {
+  for (const timer of floods) clearInterval(timer);
+  floods.clear();
+  await stopHostileNodes();
+  await stopAll();
+});
+
+const FLOOD_NETWORKS = ['127.2.0', '127.5.0'];
+const RELAYS_PER_NETWORK = 2;
+/** Offers from made-up senders each flooding relay sends every FLOOD_EVERY_MS, from when we connect. */
+const OFFERS_PER_ROUND = 8;
+const FLOOD_EVERY_MS = 250;
+/** Rates a page might raise (a Node peer many pages dial through): then the flooders do hold every slot. */
+const RAISED_ANSWER_RATES = { maxNewAnswersPerMinute: 100_000, maxNewAnswersPerMinutePerVia: 100_000, maxNewAnswersPerMinutePerNetwork: 100_000 };
+
+/**
+ * A relay that floods every peer that connects with offers from made-up senders until it goes. It
+ * announces the highest signalling limits a peer heeds, so the answers and candidates sent back to it
+ * all go at once (none fails waiting for its turn and frees its slot).
+ */
+class FloodingRelay extends BaseAgent {
+  readonly channels = new SignalAgent({ ratePerSecond: 200, burstMessages: 1000 }).channels;
+  private readonly timers = new Map<Peer, ReturnType<typeof setInterval>>();
+  constructor(private readonly offer: SignalData = { type: 'offer', sdp: 'v=0 stub' }) {
+    super();
+  }
+  override addPeer(peer: Peer): void {
+    const round = (): void => {
+      for (let i = 0; i < OFFERS_PER_ROUND; i++) {
+        const from = randomBytes(20).toString('hex');
+        peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: peer.id, data: this.offer }));
+      }
+    };
+    round();
+    const timer = setInterval(round, FLOOD_EVERY_MS);
+    floods.add(timer);
+    this.timers.set(peer, timer);
+  }
+  override removePeer(peer: Peer): void {
+    clearInterval(this.timers.get(peer));
+    this.timers.delete(peer);
+  }
+  receive(): void {}
+}
+
+/** Flooding relays on two networks that `victim` dialled; their ids. */
+async function floodingRelays(victim: Switch, offer?: SignalData, network = 'hostile-net'): Promise<string[]> {
+  const flooders: string[] = [];
+  for (const prefix of FLOOD_NETWORKS) {
+    for (let i = 1; i <= RELAYS_PER_NETWORK; i++) {
+      const relay = await startNode({ network, listen: [`tcp://${prefix}.${i}:0`], agents: { signal: new FloodingRelay(offer) } });
+      await victim.dial(relay.sw.addresses[0]!);
+      flooders.push(relay.key.nodeId);
+    }
+  }
+  return flooders;
+}
+
+/** How many answer slots `flooders` hold at `rtc`. */
+function heldBy(rtc: WebRtcTransport, flooders: readonly string[]): number {
+  return flooders.reduce((sum, id) => sum + (rtc.pendingAcceptCounts().byVia.get(id) ?? 0), 0);
+}
+
+/** A victim (the page, the harness's, stub WebRTC) that dialled flooding relays on two networks. */
+async function floodedPage(rtc: VictimRtc = {}): Promise<{ victim: Victim; flooders: string[]; held: () => number }> {
+  const victim = await startVictim({ webrtc: 'stub', rtc });
+  const flooders = await floodingRelays(victim.sw);
+  return { victim, flooders, held: () => heldBy(victim.rtc, flooders) };
+}
+
+type VictimRtc = Omit<WebRtcTransportOptions, 'createPeer'>;
+
+/**
+ * An honest relay on 127.3.0.1 that the victim dialled, and an honest node connected to it that offers
+ * the victim through it; resolves with what the node heard back from the victim.
+ */
+async function honestOffer(victim: Victim): Promise<{ relayId: string; heard: SignalData[] }> {
+  const relay = await startNode({ network: 'hostile-net', listen: ['tcp://127.3.0.1:0'], agents: { signal: new SignalAgent() } });
+  await victim.sw.dial(relay.sw.addresses[0]!);
+  const heard: SignalData[] = [];
+  const negotiatingWithVictim = (_via: string, from: string): boolean => from === victim.id;
+  const agent = new SignalAgent({ relay: false, onSignal: ({ from, data }) => void (from === victim.id && heard.push(data)), isNegotiating: negotiatingWithVictim, inNegotiation: negotiatingWithVictim });
+  const honest = await startNode({ network: 'hostile-net', listen: ['tcp://127.4.0.1:0'], agents: { signal: agent } });
+  await honest.sw.dial(relay.sw.addresses[0]!);
+  expect(agent.sendSignal(relay.key.nodeId, victim.id, { type: 'offer', sdp: 'v=0 honest' }), 'the honest offer sent').toBe(true);
+  return { relayId: relay.key.nodeId, heard };
+}
+
+/** Every answering RTCPeerConnection still open is a pending answer: those of failed negotiations are closed. */
+function expectEveryFailedSessionClosed(victim: Victim): void {
+  expect(victim.stubRtc!.openAccepts, 'answering RTCPeerConnections open').toBe(victim.rtc.pendingAcceptCounts().total);
+}
+
+describe('relays of two networks flooding a page with offers that never complete', () => {
+  it("leave a third network's honest relay an answer at once: the answer allowance is shared between networks", async () => {
+    const { victim, held } = await floodedPage();
+    await waitFor(() => held() >= 16, 5000, 'flood offers answered');
+    await sleep(1_500);
+    const floodHeld = held();
+    const { relayId, heard } = await honestOffer(victim);
+    await waitFor(() => heard.some((data) => data.type === 'answer'), 3000, "the victim's answer to the honest offer").catch(() => undefined);
+    const created = victim.stubRtc!.created.filter((session) => !session.initiator).length;
+    console.log(`flooders (two /16s) held ${floodHeld} of ${WEBRTC_MAX_PENDING_ACCEPTS} answer slots, ${created} answering RTCPeerConnections made; the honest offer answered: ${heard.length > 0}`);
+    // Before: 32 of 32 (16 a network, the whole burst), and the honest offer unanswered for 15 s.
+    expect(floodHeld).toBeLessThan(WEBRTC_MAX_PENDING_ACCEPTS);
+    expect(heard.map((data) => data.type), "the victim's answer reached the honest node").toContain('answer');
+    expect(victim.rtc.pendingAcceptCounts().byVia.get(relayId)).toBe(1);
+    expectEveryFailedSessionClosed(victim);
+  }, 30_000);
+
+  it('that hold every answer slot (a page raising the rates): the busiest network\'s oldest answer gives its slot to the honest offer', async () => {
+    const { victim, held, flooders } = await floodedPage(RAISED_ANSWER_RATES);
+    await waitFor(() => held() === WEBRTC_MAX_PENDING_ACCEPTS, 5000, 'every answer slot held by the flooders');
+    const { relayId, heard } = await honestOffer(victim);
+    await waitFor(() => heard.some((data) => data.type === 'answer'), 3000, "the victim's answer to the honest offer").catch(() => undefined);
+    // The flood goes on: the slot stays the honest offer's (the flooders' networks hold 16 and 15).
+    await sleep(1_000);
+    const counts = victim.rtc.pendingAcceptCounts();
+    const sessions = victim.stubRtc!.created.filter((session) => !session.initiator);
+    console.log(`flooders held ${held()} of ${WEBRTC_MAX_PENDING_ACCEPTS} after the honest offer (${[...counts.byGroup.values()].join(', ')} by network); ${sessions.length} answering RTCPeerConnections made, ${sessions.filter((s) => s.destroyed).length} closed`);
+    // Before: 32 of 32 held, the honest offer ignored until they timed out (15 s).
+    expect(heard.map((data) => data.type), "the victim's answer reached the honest node").toContain('answer');
+    expect(counts.byVia.get(relayId)).toBe(1);
+    expect(counts.total).toBe(WEBRTC_MAX_PENDING_ACCEPTS);
+    expect([...counts.byGroup.values()].sort((a, b) => a - b)).toEqual([1, 15, 16]);
+    expect(sessions.filter((s) => s.destroyed).length, 'the pushed-out answer\'s RTCPeerConnection closed').toBe(1);
+    expectEveryFailedSessionClosed(victim);
+    expect(flooders.every((id) => victim.sw.getPeer(id)?.isConnected), 'the flooding relays stay connected').toBe(true);
+  }, 30_000);
+
+  it('that hold every answer slot with real offers that never connect (@roamhq/wrtc): an honest node links through a third network, and every RTCPeerConnection of a failed answer is closed', async () => {
+    const honestRelay = await startNode({ listen: ['tcp://127.3.0.1:0'], agents: { signal: new SignalAgent() } });
+    const connections: RTCPeerConnection[] = [];
+    const key = generateNodeKey();
+    const rtc = webrtcTransport({ wrtc: { ...wrtc, RTCPeerConnection: recordingConnections(connections) }, ...RAISED_ANSWER_RATES });
+    const victim = await startNode({ identity: key, transports: [tcpTransport(), rtc], listen: ['tcp://127.0.0.1:0', `webrtc://${key.nodeId}`], agents: { signal: rtc.signalAgent } });
+    await victim.sw.dial(honestRelay.address);
+    // A real data-channel offer with no candidates (none trickled after it): answered, it never connects.
+    const pc = new wrtc.RTCPeerConnection();
+    pc.createDataChannel('x');
+    const offer = await pc.createOffer();
+    pc.close();
+    const flooders = await floodingRelays(victim.sw, { type: 'offer', sdp: offer.sdp! }, 'test-net');
+    await waitFor(() => heldBy(rtc, flooders) === WEBRTC_MAX_PENDING_ACCEPTS, 8000, 'every answer slot held by the flooders');
+    // Before: not linked (no answer: every slot held until the accept timeout, 15 s).
+    await stillTakesHonestPeers(honestRelay, victim);
+    const counts = rtc.pendingAcceptCounts();
+    const open = connections.filter((connection) => connection.signalingState !== 'closed').length;
+    console.log(`${connections.length} RTCPeerConnections made, ${open} open: ${counts.total} pending answers (${[...counts.byGroup.values()].join(', ')} by network) and the honest link`);
+    expect(counts.total, 'the flooders hold the rest').toBe(WEBRTC_MAX_PENDING_ACCEPTS - 1);
+    expect(open, 'open: the pending answers and the honest link').toBe(counts.total + 1);
+  }, 40_000);
+});
