@@ -25,8 +25,9 @@ export type DataChannelViolation = 'extra-data-channel' | 'unreliable-data-chann
 /**
  * Lets a WebRTC link carry exactly one reliable, ordered data channel: the one simple-peer opened (our
  * dials) or the first the remote opened (offers we answer). Any other channel the remote opens, and a
- * first one that may drop or reorder messages, is closed unread and costs the remote its link (an Error
- * with code `ERR_DATA_CHANNEL` and `reason`, which the negotiation or the link turns into a TransportError).
+ * first one that may drop or reorder messages, is closed unread and costs the remote its link: `cut` gets
+ * an Error with code `ERR_DATA_CHANNEL` and `reason`, which the negotiation or the link turns into a
+ * TransportError (by default the peer is destroyed with it).
  *
  * HACK: simple-peer 9 handles `ondatachannel` itself on the answering side and takes every new channel
  * as *the* channel: the remote then picks which channel our writes go to, each channel's messages join
@@ -34,14 +35,14 @@ export type DataChannelViolation = 'extra-data-channel' | 'unreliable-data-chann
  * RTCPeerConnection for the life of the process: 40 extra channels left 40 running). Its
  * RTCPeerConnection is `_pc` in both builds; a stand-in without one (tests) is left alone.
  */
-export function admitOneDataChannel(peer: SimplePeerLike): void {
+export function admitOneDataChannel(peer: SimplePeerLike, cut: (violation: ReturnType<typeof dataChannelViolation>) => void = (violation) => peer.destroy(violation)): void {
   const pc = (peer as { _pc?: PeerConnectionLike })._pc;
   if (pc === undefined || pc === null) return;
   const setUp = pc.ondatachannel;
   let admitted = false;
   const refuse = (channel: DataChannelLike, reason: DataChannelViolation, message: string): void => {
     channel.close();
-    peer.destroy(dataChannelViolation(reason, `${message} (label ${JSON.stringify(channel.label.slice(0, 64))})`));
+    cut(dataChannelViolation(reason, `${message} (label ${JSON.stringify(channel.label.slice(0, 64))})`));
   };
   pc.ondatachannel = (event) => {
     const { channel } = event;
