@@ -2,10 +2,15 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { WEBRTC_HANG_UP_TIMEOUT_MS } from './constants.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
 
-/** The parts of an RTCDataChannel the hang-up uses (the DOM type is not in `src/`'s lib). */
-interface DataChannelLike {
+/** The parts of an RTCDataChannel the hang-up asks on (the DOM type is not in `src/`'s lib). */
+export interface HangUpChannel {
   readonly readyState: string;
-  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  send(data: Uint8Array): void;
+  addEventListener(type: 'close', listener: () => void): void;
+}
+
+interface DataChannelLike extends HangUpChannel {
+  addEventListener(type: 'message' | 'close', listener: (event: { data: unknown }) => void): void;
 }
 
 const HANG_UP_REQUEST = new Uint8Array(0);
@@ -58,21 +63,23 @@ export class HangUp {
   /**
    * Ends the connection: at once when the remote asked first or nothing can be asked (no open channel); else
    * asks the remote to hang up and closes after WEBRTC_HANG_UP_TIMEOUT_MS if it has not. Send nothing after.
+   * `channel`: where to ask, when it is not simple-peer's (a remote's only channel, refused by the guard).
    */
-  end(): void {
+  end(channel: HangUpChannel | null | undefined = (this.peer as { _channel?: HangUpChannel | null })._channel): void {
     if (this.peer.destroyed || this.asked) return;
-    const channel = (this.peer as { _channel?: DataChannelLike | null })._channel;
-    if (this.remoteAsked || channel?.readyState !== 'open') {
+    if (this.remoteAsked || channel === null || channel === undefined || channel.readyState !== 'open') {
       this.closeNow();
       return;
     }
     this.asked = true;
     try {
-      this.peer.send(HANG_UP_REQUEST);
+      channel.send(HANG_UP_REQUEST);
     } catch {
       this.closeNow();
       return;
     }
+    // The remote hung up: its channel closes (simple-peer's own also ends the peer; one it never had, not).
+    channel.addEventListener('close', () => this.closeNow());
     this.timer = this.clock.setTimeout(() => this.closeNow(), WEBRTC_HANG_UP_TIMEOUT_MS);
     // A remote that will not hang up must not keep a stopping process alive.
     (this.timer as { unref?: () => void }).unref?.();

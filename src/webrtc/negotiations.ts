@@ -188,9 +188,9 @@ export class Negotiations {
     };
     // Cut through the link, which asks the remote to hang up first (hang-up.ts): a peer destroyed at once
     // closed under a remote that may be sending, which can crash a remote under @roamhq/wrtc.
-    admitOneDataChannel(peer, (violation) => {
-      if (settled) link.cut(violation);
-      else negotiation.fail(new TransportError(`${what}: ${violation.message}`, { peerId: remote, cause: violation, detail: peerErrorDetail(violation) }));
+    admitOneDataChannel(peer, (violation, onlyChannel) => {
+      link.cut(violation, onlyChannel);
+      negotiation.fail(new TransportError(`${what}: ${violation.message}`, { peerId: remote, cause: violation, detail: peerErrorDetail(violation) }));
     });
     this.inFlight.set(key, negotiation);
     if (request.timeoutMs !== undefined) {

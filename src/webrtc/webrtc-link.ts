@@ -10,7 +10,7 @@ import {
   WEBRTC_MAX_PAUSED_BYTES,
 } from './constants.js';
 import { dataChannelViolation, peerErrorDetail } from './data-channel-guard.js';
-import { HangUp } from './hang-up.js';
+import { HangUp, type HangUpChannel } from './hang-up.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
 import { watchStrayData } from './stray-data-watch.js';
 
@@ -116,9 +116,15 @@ export class WebRtcLink extends MessageLink {
     this.finish();
   }
 
-  /** Destroys the link for a data channel violation (the guard's or the stray-data watch's `ERR_DATA_CHANNEL`). */
-  cut(violation: Error & { code?: string; reason?: string }): void {
-    this.destroy(new TransportError(`WebRTC ${this.remoteAddress}: ${violation.message}`, { cause: violation, detail: peerErrorDetail(violation) }));
+  /**
+   * Destroys the link for a data channel violation (the guard's or the stray-data watch's `ERR_DATA_CHANNEL`),
+   * asking the remote to hang up on `channel` when given (its only channel, which simple-peer never had).
+   */
+  cut(violation: Error & { code?: string; reason?: string }, channel?: HangUpChannel): void {
+    if (this.closedValue) return;
+    this.failure ??= new TransportError(`WebRTC ${this.remoteAddress}: ${violation.message}`, { cause: violation, detail: peerErrorDetail(violation) });
+    this.hangUp.end(channel);
+    this.finish();
   }
 
   protected override finish(): void {

@@ -32,9 +32,9 @@ function runCloseUnderTraffic(rounds: number): Promise<{ code: number | null; si
   });
 }
 
-/** A node over RTCPeerConnections that log, in `log`, `name` each time one of them is closed. */
-async function loggingRtcNode(relay: TestNode, name: string, log: string[]): Promise<TestNode> {
-  const Logging: PeerConnectionClass = class extends wrtc.RTCPeerConnection {
+/** A node over RTCPeerConnections (`Base`'s) that log, in `log`, `name` each time one of them is closed. */
+async function loggingRtcNode(relay: TestNode, name: string, log: string[], Base: PeerConnectionClass = wrtc.RTCPeerConnection): Promise<TestNode> {
+  const Logging: PeerConnectionClass = class extends Base {
     override close(): void {
       if (this.signalingState !== 'closed') log.push(name);
       super.close();
@@ -63,6 +63,23 @@ describe('ending a WebRTC link', () => {
     await waitFor(() => remote.sw.getPeer(closer.key.nodeId) === undefined, 5000, 'the remote dropped the closer');
     // A clean close of the remote end (ClosedError), not a failed send on a channel closed under it.
     expect(remote.agent.removed.find(({ peer }) => peer.id === closer.key.nodeId)?.reason?.name).toBe('ClosedError');
+  }, 30_000);
+
+  it('asks a remote whose only data channel it refuses (unreliable-data-channel) to hang up on that channel', async () => {
+    const relay = await startNode({ agents: { signal: new SignalAgent() } });
+    const closes: string[] = [];
+    const victim = await loggingRtcNode(relay, 'victim', closes);
+    const Unreliable: PeerConnectionClass = class extends wrtc.RTCPeerConnection {
+      override createDataChannel(label: string): RTCDataChannel {
+        return super.createDataChannel(label, { ordered: false, maxRetransmits: 0 });
+      }
+    };
+    const attacker = await loggingRtcNode(relay, 'attacker', closes, Unreliable);
+    const dial = await attacker.sw.dial(`webrtc://${victim.key.nodeId}?via=${relay.key.nodeId}`).then(() => 'connected', (error: Error) => error.message);
+    expect(dial).not.toBe('connected');
+    await waitFor(() => closes.length === 2, 8000, 'both RTCPeerConnections closed');
+    // Before: the victim closed the channel and its connection at once, under a remote that may be sending.
+    expect(closes).toEqual(['attacker', 'victim']);
   }, 30_000);
 
   it('does not crash a process whose peer it disconnects while that peer keeps sending (24 rounds, in a child process)', async () => {
