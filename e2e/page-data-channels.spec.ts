@@ -8,12 +8,10 @@ import { closePages, MeshPage, pageOrigin, reportDiagnostics, sleep, WAIT_MS } f
 // and left one 5 s interval per channel running for ever; the page must close them and cut the
 // remote, keeping nothing. Intervals are counted in the page (set minus cleared).
 
-// The attacker runs @roamhq/wrtc inside the Playwright worker, and wrtc sometimes segfaults while its
-// connections close (upstream node-webrtc issues #360, #576; here about 1 run of this file in 8, with or
-// without our stray-data watch, always as the attacker's connections end): the worker dies and the test
-// in progress is reported failed. One retry reruns the same assertions in a fresh worker, so a real
-// failure still fails. Moving the attacker into a child process would contain the crash instead.
-test.describe.configure({ retries: 1 });
+// The attacker runs @roamhq/wrtc inside the Playwright worker. wrtc segfaults when a data channel closes
+// under one of its sends, and the page used to close the attacker's connection while the attacker was
+// sending (about 1 run of this file in 8 lost the worker): the page now asks it to hang up first
+// (src/webrtc/hang-up.ts), and the attacker's own node does.
 
 const ORIGIN = pageOrigin(49_182);
 const NETWORK = 'data-channels-e2e';

@@ -111,6 +111,11 @@ export const WEBRTC_STRAY_DATA_SLACK_BYTES = 8 * 1024 * 1024;
 export const WEBRTC_MAX_MESSAGE_BYTES = 128 * 1024;
 /** `close()` waits at most this long for buffered bytes to leave before tearing down. */
 export const WEBRTC_CLOSE_FLUSH_TIMEOUT_MS = 5 * 1000;
+/**
+ * After asking the remote to hang up (an empty message: hang-up.ts), how long the RTCPeerConnection is kept
+ * for it to close first; then it is closed anyway. Only the teardown waits: the link is closed at once.
+ */
+export const WEBRTC_HANG_UP_TIMEOUT_MS = 2 * 1000;
 /** An answering session that has not connected after this long is dropped. */
 export const WEBRTC_ACCEPT_TIMEOUT_MS = 15 * 1000;
 /**

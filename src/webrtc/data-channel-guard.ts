@@ -1,7 +1,8 @@
+import type { HangUpChannel } from './hang-up.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
 
 /** The parts of an RTCDataChannel the guard reads (the DOM type is not in `src/`'s lib). */
-interface DataChannelLike {
+interface DataChannelLike extends HangUpChannel {
   readonly label: string;
   readonly ordered: boolean;
   readonly maxRetransmits: number | null;
@@ -25,8 +26,11 @@ export type DataChannelViolation = 'extra-data-channel' | 'unreliable-data-chann
 /**
  * Lets a WebRTC link carry exactly one reliable, ordered data channel: the one simple-peer opened (our
  * dials) or the first the remote opened (offers we answer). Any other channel the remote opens, and a
- * first one that may drop or reorder messages, is closed unread and costs the remote its link (an Error
- * with code `ERR_DATA_CHANNEL` and `reason`, which the negotiation or the link turns into a TransportError).
+ * first one that may drop or reorder messages, is left unread and costs the remote its link: `cut` gets
+ * an Error with code `ERR_DATA_CHANNEL` and `reason`, which the negotiation or the link turns into a
+ * TransportError. Another channel is closed at once; a refused first one is handed to `cut` too, as the
+ * only channel on which the remote can be asked to hang up (hang-up.ts). By default both are closed and
+ * the peer destroyed with the error.
  *
  * HACK: simple-peer 9 handles `ondatachannel` itself on the answering side and takes every new channel
  * as *the* channel: the remote then picks which channel our writes go to, each channel's messages join
@@ -34,14 +38,20 @@ export type DataChannelViolation = 'extra-data-channel' | 'unreliable-data-chann
  * RTCPeerConnection for the life of the process: 40 extra channels left 40 running). Its
  * RTCPeerConnection is `_pc` in both builds; a stand-in without one (tests) is left alone.
  */
-export function admitOneDataChannel(peer: SimplePeerLike): void {
+export function admitOneDataChannel(peer: SimplePeerLike, cut?: (violation: ReturnType<typeof dataChannelViolation>, onlyChannel?: HangUpChannel) => void): void {
   const pc = (peer as { _pc?: PeerConnectionLike })._pc;
   if (pc === undefined || pc === null) return;
   const setUp = pc.ondatachannel;
   let admitted = false;
-  const refuse = (channel: DataChannelLike, reason: DataChannelViolation, message: string): void => {
+  const refuse = (channel: DataChannelLike, reason: DataChannelViolation, message: string, only = false): void => {
+    const violation = dataChannelViolation(reason, `${message} (label ${JSON.stringify(channel.label.slice(0, 64))})`);
+    if (only && cut !== undefined) {
+      cut(violation, channel);
+      return;
+    }
     channel.close();
-    peer.destroy(dataChannelViolation(reason, `${message} (label ${JSON.stringify(channel.label.slice(0, 64))})`));
+    if (cut === undefined) peer.destroy(violation);
+    else cut(violation);
   };
   pc.ondatachannel = (event) => {
     const { channel } = event;
@@ -51,7 +61,7 @@ export function admitOneDataChannel(peer: SimplePeerLike): void {
     }
     admitted = true;
     if (!channel.ordered || mayDrop(channel)) {
-      refuse(channel, 'unreliable-data-channel', 'The remote opened a data channel that may drop or reorder messages');
+      refuse(channel, 'unreliable-data-channel', 'The remote opened a data channel that may drop or reorder messages', true);
       return;
     }
     setUp.call(pc, event);

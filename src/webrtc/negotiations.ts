@@ -153,7 +153,6 @@ export class Negotiations {
     if (this.inFlight.has(key) || !this.hasRoom(initiator, via, remote, group)) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
     const what = initiator ? `WebRTC dial to ${remote}` : `WebRTC answer to ${remote}`;
     const peer = this.options.createPeer({ initiator });
-    admitOneDataChannel(peer);
     const link = new WebRtcLink(peer, `webrtc://${remote}?via=${via}`, undefined, clock);
     let settled = false;
     let signalsReceived = 0;
@@ -210,6 +209,12 @@ export class Negotiations {
         request.onFailed?.(error);
       },
     };
+    // Cut through the link, which asks the remote to hang up first (hang-up.ts): a peer destroyed at once
+    // closed under a remote that may be sending, which can crash a remote under @roamhq/wrtc.
+    admitOneDataChannel(peer, (violation, onlyChannel) => {
+      link.cut(violation, onlyChannel);
+      negotiation.fail(new TransportError(`${what}: ${violation.message}`, { peerId: remote, cause: violation, detail: peerErrorDetail(violation) }));
+    });
     this.inFlight.set(key, negotiation);
     if (request.timeoutMs !== undefined) {
       const ms = request.timeoutMs;

@@ -10,6 +10,7 @@ import {
   WEBRTC_MAX_PAUSED_BYTES,
 } from './constants.js';
 import { dataChannelViolation, peerErrorDetail } from './data-channel-guard.js';
+import { HangUp, type HangUpChannel } from './hang-up.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
 import { watchStrayData } from './stray-data-watch.js';
 
@@ -38,6 +39,8 @@ export class WebRtcLink extends MessageLink {
   private bufferedBound = 0;
   /** Stops the watch for data on SCTP streams other than our channel's (stray-data-watch.ts). */
   private readonly stopStrayWatch: () => void;
+  /** Ends the connection without closing it under a remote that is sending (hang-up.ts). */
+  private readonly hangUp: HangUp;
 
   constructor(
     private readonly peer: SimplePeerLike,
@@ -52,9 +55,13 @@ export class WebRtcLink extends MessageLink {
       this.failure ??= new TransportError(`WebRTC ${remoteAddress}: ${error.message}`, { cause: error, detail: peerErrorDetail(error) });
     });
     peer.on('close', () => this.finish());
+    // The remote closes and asked us to hang up: it sends no more, and we must not send either.
+    this.hangUp = new HangUp(peer, clock, () => {
+      this.finish();
+      this.hangUp.end();
+    });
     this.stopStrayWatch = watchStrayData(peer, clock, (excessBytes) => {
-      const error = dataChannelViolation('stray-stream-data', `The remote sent ${Math.round(excessBytes / 1024)} KiB more than our data channel received (data on another SCTP stream)`);
-      this.destroy(new TransportError(`WebRTC ${remoteAddress}: ${error.message}`, { cause: error, detail: peerErrorDetail(error) }));
+      this.cut(dataChannelViolation('stray-stream-data', `The remote sent ${Math.round(excessBytes / 1024)} KiB more than our data channel received (data on another SCTP stream)`));
     });
     if (peer.destroyed) queueMicrotask(() => this.finish());
   }
@@ -95,7 +102,7 @@ export class WebRtcLink extends MessageLink {
     const check = (): void => {
       if (this.closedValue) return;
       if (this.peer.bufferSize === 0 || monotonicNow(this.clock) >= deadlineMonotonic) {
-        this.peer.destroy();
+        this.hangUp.end();
         this.finish();
       } else this.closeTimer = this.clock.setTimeout(check, WEBRTC_DRAIN_POLL_MS);
     };
@@ -105,7 +112,18 @@ export class WebRtcLink extends MessageLink {
   destroy(error?: Error): void {
     if (this.closedValue) return this.abandonCloseHold(error);
     if (error !== undefined) this.failure ??= error;
-    this.peer.destroy();
+    this.hangUp.end();
+    this.finish();
+  }
+
+  /**
+   * Destroys the link for a data channel violation (the guard's or the stray-data watch's `ERR_DATA_CHANNEL`),
+   * asking the remote to hang up on `channel` when given (its only channel, which simple-peer never had).
+   */
+  cut(violation: Error & { code?: string; reason?: string }, channel?: HangUpChannel): void {
+    if (this.closedValue) return;
+    this.failure ??= new TransportError(`WebRTC ${this.remoteAddress}: ${violation.message}`, { cause: violation, detail: peerErrorDetail(violation) });
+    this.hangUp.end(channel);
     this.finish();
   }
 
