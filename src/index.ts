@@ -41,6 +41,7 @@ export { Switch, type SwitchEvents, type SwitchStatus, type DialOptions } from '
 export type { SwitchOptions } from './switch/config.js';
 export { BaseAgent, type Agent } from './switch/agent.js';
 export { Peer, type PeerStatus } from './switch/peer.js';
+export { peerNetworkGroup } from './switch/inbound-eviction.js';
 export type { Envelope } from './switch/inbox.js';
 export type { NodeInfo } from './switch/node-info.js';
 export { PROTOCOL_VERSION } from './switch/node-info.js';

@@ -1,5 +1,4 @@
-import { BaseAgent, ConfigError, MeshlinkError, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
-import { peerNetworkGroup } from '../../src/switch/inbound-eviction.js';
+import { BaseAgent, ConfigError, MeshlinkError, peerNetworkGroup, type ChannelDescriptor, type Envelope, type Peer, type Switch } from '../../src/index.js';
 import type { FairOutboxLimits } from './fair-outbox.js';
 import { Allowances, type Allowance } from './mempool-allowance.js';
 import { MAX_TX_BYTES, MempoolCh, TX_MESSAGE_OVERHEAD_BYTES, decodeTxMessage, encodeTxMessage, txHash } from './mempool-wire.js';

@@ -1,5 +1,4 @@
-import { monotonicNow, type Peer, type Switch } from '../../src/index.js';
-import { peerNetworkGroup } from '../../src/switch/inbound-eviction.js';
+import { monotonicNow, peerNetworkGroup, type Peer, type Switch } from '../../src/index.js';
 import { FairOutbox, type FairOutboxLimits } from './fair-outbox.js';
 
 /**
