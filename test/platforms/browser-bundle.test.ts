@@ -40,8 +40,9 @@ describe('the browser build', () => {
     const imports = [...app.matchAll(/\bimport\s*(?:\{[^}]*\}\s*from\s*)?"([^"]+)"/g)].map((match) => match[1]);
     expect(new Set(imports)).toEqual(new Set(['../browser/meshlink.js']));
     expect(app).not.toMatch(/\bimport\s*[*(]|require\(|"node:/);
-    // No second Switch in the page: the class lives in the bundle only.
-    expect(app.length).toBeLessThan(40_000);
+    // No second Switch in the page: the class lives in the bundle only. The SDK is ~385 kB; the demo's own
+    // code (its agents, now with their paced forwarding, and the page) ~40 kB.
+    expect(app.length).toBeLessThan(64_000);
     expect(await readFile(join(out, 'demo-web', 'index.html'), 'utf8')).toContain('src="./app.js"');
   });
 });
