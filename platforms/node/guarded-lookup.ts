@@ -108,12 +108,29 @@ function resolveByDns(hostname: string, family: LookupOptions['family'], done: (
   });
 }
 
+/**
+ * Addresses a dial of one name may try, of each family. Node tries every address a lookup gives, in
+ * turn (autoSelectFamily): a peer's name with 64 A records had one dial of ours try 64 hosts of its
+ * choosing (at once where each refused, 250 ms each where none answered), past every bound on what we
+ * dial per address, host and domain. Two of each, as Happy Eyeballs needs.
+ */
+const ADDRESSES_PER_FAMILY = 2;
+
+function firstOfEachFamily(addresses: LookupAddress[]): LookupAddress[] {
+  const taken = new Map<number, number>();
+  return addresses.filter(({ family }) => {
+    const count = taken.get(family) ?? 0;
+    taken.set(family, count + 1);
+    return count < ADDRESSES_PER_FAMILY;
+  });
+}
+
 function answer(hostname: string, options: LookupOptions, addresses: LookupAddress[], error: NodeJS.ErrnoException | null, callback: LookupCallback): void {
   if (addresses.length === 0) {
     callback(error ?? Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), options.all === true ? [] : '');
     return;
   }
-  const allowed = addresses.filter((entry) => classifyHost(entry.address).scope === 'public');
+  const allowed = firstOfEachFamily(addresses.filter((entry) => classifyHost(entry.address).scope === 'public'));
   if (allowed.length === 0) {
     const refused = Object.assign(
       new Error(`${hostname} resolves to ${addresses.map((entry) => entry.address).join(', ') || 'nothing'}, a local address (allowLocal is off)`),
