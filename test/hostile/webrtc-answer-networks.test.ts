@@ -200,7 +200,8 @@ describe('relays of two networks flooding a page with offers that never complete
     const counts = rtc.pendingAcceptCounts();
     const open = connections.filter((connection) => connection.signalingState !== 'closed').length;
     console.log(`${connections.length} RTCPeerConnections made, ${open} open: ${counts.total} pending answers (${[...counts.byGroup.values()].join(', ')} by network) and the honest link`);
-    expect(counts.total, 'the flooders hold the rest').toBe(WEBRTC_MAX_PENDING_ACCEPTS - 1);
+    // The rest, or every slot: once the honest answer connects, its slot is free and the flood may take it back.
+    expect([WEBRTC_MAX_PENDING_ACCEPTS - 1, WEBRTC_MAX_PENDING_ACCEPTS], 'the flooders hold the rest').toContain(counts.total);
     expect(open, 'open: the pending answers and the honest link').toBe(counts.total + 1);
   }, 40_000);
 });
