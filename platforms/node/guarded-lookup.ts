@@ -29,13 +29,42 @@ function resolver(): Resolver {
 }
 
 /**
+ * Names DNS had no address for go to the system's lookup one at a time, at most this many waiting
+ * (past them: no address). Its slots are libuv's two DNS slots: a server that says "no address" to
+ * our DNS query and then never answers the system's lookup (a domain a peer controls; a "no data"
+ * answer need not be cached) had two peer-named names hold both for the system's timeout (10 s), as
+ * before c-ares. One at a time, the process's own lookups always have the other.
+ */
+const SYSTEM_LOOKUPS_WAITING = 8;
+let systemLookupRunning = false;
+const systemLookupsWaiting: (() => void)[] = [];
+
+/** Runs `run` (a system lookup, which calls `done` once) when none other of ours runs; false when too many wait. */
+function oneSystemLookupAtATime(run: (done: () => void) => void): boolean {
+  const next = (): void => {
+    const waiting = systemLookupsWaiting.shift();
+    if (waiting === undefined) systemLookupRunning = false;
+    else waiting();
+  };
+  const start = (): void => {
+    systemLookupRunning = true;
+    run(next);
+  };
+  if (!systemLookupRunning) start();
+  else if (systemLookupsWaiting.length < SYSTEM_LOOKUPS_WAITING) systemLookupsWaiting.push(start);
+  else return false;
+  return true;
+}
+
+/**
  * A DNS lookup for dialers that refuses names resolving to loopback, private, link-local or reserved
  * addresses. The address book refuses such IP literals unless `allowLocal`, but a name is only known
  * at dial time: without this, `tcp://…@evil.example:26656` that resolves to 127.0.0.1 or 10.0.0.5 would
  * make the node connect into its own host or LAN on a stranger's word. The check sits in the lookup
  * itself, so the address connected to is the address checked (no second resolution to rebind).
  * IP literals skip lookup entirely (Node does not call it for them). Names are asked of DNS first (see
- * `resolver`); only a name DNS gave no address for, other than by timing out, goes to the system's lookup.
+ * `resolver`); only a name DNS gave no address for, other than by timing out, goes to the system's
+ * lookup, one at a time (oneSystemLookupAtATime).
  */
 export function localRefusingLookup(): GuardedLookup {
   return (hostname, options, callback) => {
@@ -44,7 +73,19 @@ export function localRefusingLookup(): GuardedLookup {
         answer(hostname, options, found, dnsError, callback);
         return;
       }
-      dnsLookup(hostname, { ...options, all: true }, (error, addresses) => answer(hostname, options, error === null ? addresses : [], error, callback));
+      const queued = oneSystemLookupAtATime((done) => {
+        try {
+          dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+            done();
+            answer(hostname, options, error === null ? addresses : [], error, callback);
+          });
+        } catch (error) {
+          // A throw (bad options) must not keep the one slot taken for good.
+          done();
+          answer(hostname, options, [], error as NodeJS.ErrnoException, callback);
+        }
+      });
+      if (!queued) answer(hostname, options, [], dnsError, callback);
     });
   };
 }
@@ -67,12 +108,29 @@ function resolveByDns(hostname: string, family: LookupOptions['family'], done: (
   });
 }
 
+/**
+ * Addresses a dial of one name may try, of each family. Node tries every address a lookup gives, in
+ * turn (autoSelectFamily): a peer's name with 64 A records had one dial of ours try 64 hosts of its
+ * choosing (at once where each refused, 250 ms each where none answered), past every bound on what we
+ * dial per address, host and domain. Two of each, as Happy Eyeballs needs.
+ */
+const ADDRESSES_PER_FAMILY = 2;
+
+function firstOfEachFamily(addresses: LookupAddress[]): LookupAddress[] {
+  const taken = new Map<number, number>();
+  return addresses.filter(({ family }) => {
+    const count = taken.get(family) ?? 0;
+    taken.set(family, count + 1);
+    return count < ADDRESSES_PER_FAMILY;
+  });
+}
+
 function answer(hostname: string, options: LookupOptions, addresses: LookupAddress[], error: NodeJS.ErrnoException | null, callback: LookupCallback): void {
   if (addresses.length === 0) {
     callback(error ?? Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), options.all === true ? [] : '');
     return;
   }
-  const allowed = addresses.filter((entry) => classifyHost(entry.address).scope === 'public');
+  const allowed = firstOfEachFamily(addresses.filter((entry) => classifyHost(entry.address).scope === 'public'));
   if (allowed.length === 0) {
     const refused = Object.assign(
       new Error(`${hostname} resolves to ${addresses.map((entry) => entry.address).join(', ') || 'nothing'}, a local address (allowLocal is off)`),

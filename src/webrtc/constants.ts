@@ -136,8 +136,10 @@ export const WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA = 8;
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK = 2 * WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA;
 /**
- * Of those, offers from one sender through all relays: one negotiation per (relay, sender) already
- * gives a sender at most one slot of a relay's; this stops one sender taking a slot at every relay.
+ * Of those, offers from one sender through the relays of one network: one negotiation per (relay,
+ * sender) already gives a sender at most one slot of a relay's; this stops one sender taking a slot at
+ * every relay of a network. Not counted over all relays: the sender is only a relay's word, and relays
+ * of two networks naming an honest node as the sender of offers held both its slots.
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER = 2;
 /**

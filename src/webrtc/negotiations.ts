@@ -62,14 +62,19 @@ export interface NegotiationRequest {
 
 /**
  * Negotiations allowed at once, in all, through one relay, through the relays of one network (their
- * `group`), and with one remote (through any relays).
+ * `group`), and with one remote through the relays of one network.
  */
 export interface NegotiationCaps {
   total: number;
   perVia: number;
   /** @default no cap beyond `total` */
   perGroup?: number;
-  /** @default no cap beyond `total` */
+  /**
+   * With one remote through the relays of one network (all relays, for negotiations of no `group`). Not
+   * through all relays: the remote is only a relay's word, and relays naming an honest node as the sender
+   * of offers that never complete held its slots, so that its own offers through another network's relay
+   * went unanswered. @default no cap beyond `total`
+   */
   perRemote?: number;
 }
 
@@ -104,13 +109,14 @@ export class Negotiations {
 
   /** Negotiations of one kind in flight, in all, per relay, per relay network and per remote (maps bounded by the caps). */
   counts(initiator: boolean): NegotiationCounts {
-    const counts: NegotiationCounts = { total: 0, byVia: new Map(), byGroup: new Map(), byRemote: new Map() };
+    const counts: NegotiationCounts = { total: 0, byVia: new Map(), byGroup: new Map(), byRemote: new Map(), byGroupRemote: new Map() };
     for (const negotiation of this.inFlight.values()) {
       if (negotiation.initiator !== initiator) continue;
       counts.total++;
       addOne(counts.byVia, negotiation.via);
       if (negotiation.group !== undefined) addOne(counts.byGroup, negotiation.group);
       addOne(counts.byRemote, negotiation.remote);
+      addOne(counts.byGroupRemote, groupRemoteKey(negotiation.group, negotiation.remote));
     }
     return counts;
   }
@@ -256,23 +262,30 @@ export class Negotiations {
   }
 }
 
-/** Negotiations in flight: in all, per relay, per relay network (`group`) and per remote. */
+/** Negotiations in flight: in all, per relay, per relay network (`group`), per remote, and per remote within a network. */
 export interface NegotiationCounts {
   total: number;
   byVia: Map<string, number>;
   byGroup: Map<string, number>;
   byRemote: Map<string, number>;
+  /** Keyed by groupRemoteKey: what NegotiationCaps.perRemote caps. */
+  byGroupRemote: Map<string, number>;
 }
 
 /** Whether one more negotiation with `remote` through `via` (of network `group`) fits under every cap but the total. */
 function fitsBelowTotal(caps: NegotiationCaps, counts: NegotiationCounts, via: string, remote: string, group: string | undefined): boolean {
-  const { byVia, byGroup, byRemote } = counts;
+  const { byVia, byGroup, byGroupRemote } = counts;
   const groupHasRoom = group === undefined || (byGroup.get(group) ?? 0) < (caps.perGroup ?? caps.total);
-  return (byVia.get(via) ?? 0) < caps.perVia && groupHasRoom && (byRemote.get(remote) ?? 0) < (caps.perRemote ?? caps.total);
+  return (byVia.get(via) ?? 0) < caps.perVia && groupHasRoom && (byGroupRemote.get(groupRemoteKey(group, remote)) ?? 0) < (caps.perRemote ?? caps.total);
 }
 
 function addOne(counts: Map<string, number>, key: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+/** A remote within a relay network (ids are hex, network names never hold a newline). */
+function groupRemoteKey(group: string | undefined, remote: string): string {
+  return `${group ?? ''}\n${remote}`;
 }
 
 function negotiationKey(via: string, remote: string): string {

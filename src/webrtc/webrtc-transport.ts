@@ -53,7 +53,8 @@ export interface WebRtcTransportOptions {
    */
   maxPendingAcceptsPerNetwork?: number;
   /**
-   * Of those, offers from one sender (the `from` a relay names), through all relays; through one relay
+   * Of those, offers from one sender (the `from` a relay names) through the relays of one network
+   * (NegotiationCaps.perRemote: not through all, as relays may name an honest node); through one relay
    * a sender has at most one, as a new offer from it joins its negotiation there. @default 2
    */
   maxPendingAcceptsPerSender?: number;
