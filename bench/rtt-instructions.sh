@@ -1,0 +1,37 @@
+#!/bin/sh
+# `bench/rtt-instructions.sh [kinds] [warm-up] [short] [long]` — instructions per 64 B round trip, both ends
+# in one process, counted by valgrind (callgrind): for each kind (default raw-ws,meshlink-ws), the ping-pong
+# of bench/rtt-pingpong-once.ts is run twice under callgrind, `short` and `long` rounds after the same
+# warm-up, and (Ir(long) − Ir(short)) / (long − short) is printed. Instruction counts do not depend on the
+# machine's load, so two versions of the code can be compared on a busy machine where time cannot.
+# Node runs with --single-threaded (RTT_NODE_FLAGS overrides): with V8's compiler and GC threads, when
+# code gets optimized varies from run to run, and the figure by ±10%; without them, by ±1–2% at 4000
+# rounds of difference (more rounds, less). RTT_BUNDLE: run that prebuilt bundle of the driver (it must
+# lie in this checkout, to find node_modules) instead of bundling this tree's, e.g. to compare commits.
+# Slow: ~70× native, more on a busy machine; the defaults take ~5 minutes a kind.
+set -eu
+kinds=${1:-raw-ws,meshlink-ws}
+warm=${2:-5000}
+short=${3:-2000}
+long=${4:-12000}
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mktemp -d)
+bundle=${RTT_BUNDLE:-$here/bench/.rtt-pingpong-once.$$.mjs}
+trap 'rm -rf "$out" "$here/bench/.rtt-pingpong-once.$$.mjs"' EXIT
+# A bundle run by plain node: tsx's loader (and its esbuild child) would run under valgrind too.
+if [ -z "${RTT_BUNDLE:-}" ]; then
+  npx esbuild "$here/bench/rtt-pingpong-once.ts" --bundle --platform=node --format=esm --packages=external \
+    --outfile="$bundle" --log-level=warning
+fi
+instructions() {
+  # shellcheck disable=SC2086
+  valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$out/cg" \
+    node ${RTT_NODE_FLAGS---single-threaded} "$bundle" "$1" "$warm" "$2" >"$out/log" 2>&1 || { cat "$out/log" >&2; exit 1; }
+  grep -q 'rtt-pingpong-once: .* done' "$out/log" || { cat "$out/log" >&2; exit 1; }
+  sed -n 's/.*Collected : //p' "$out/log"
+}
+for kind in $(echo "$kinds" | tr ',' ' '); do
+  a=$(instructions "$kind" "$short")
+  b=$(instructions "$kind" "$long")
+  echo "$kind: $(( (b - a) / (long - short) )) instructions per round trip ($short rounds: $a, $long rounds: $b)"
+done
