@@ -237,9 +237,7 @@ export class FrameDecoder {
     if (this.counter >= MAX_FRAME_COUNTER) return this.fail(counterExhausted());
     const nonce = nonceFor(this.counter);
     const aead = this.aead;
-    let plaintext: Uint8Array | undefined;
-    if (aead.openInPlace === undefined) plaintext = aead.open(nonce, sealed);
-    else if (aead.openInPlace(nonce, sealed)) plaintext = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
+    const plaintext = aead.openInPlace === undefined ? aead.open(nonce, sealed) : aead.openInPlace(nonce, sealed);
     if (plaintext === undefined) {
       return this.fail(
         new ProtocolError('ERR_DECRYPT', 'Frame failed authentication (tampered, replayed or reordered)', {
