@@ -4,16 +4,19 @@
 # of bench/rtt-pingpong-once.ts is run twice under callgrind, `short` and `long` rounds after the same
 # warm-up, and (Ir(long) − Ir(short)) / (long − short) is printed. Instruction counts do not depend on the
 # machine's load, so two versions of the code can be compared on a busy machine where time cannot.
-# Node runs with --single-threaded (RTT_NODE_FLAGS overrides): with V8's compiler and GC threads, when
-# code gets optimized varies from run to run, and the figure by ±10%; without them, by ±1–2% at 4000
-# rounds of difference (more rounds, less). RTT_BUNDLE: run that prebuilt bundle of the driver (it must
-# lie in this checkout, to find node_modules) instead of bundling this tree's, e.g. to compare commits.
+# Node runs with --predictable --predictable-gc-schedule (RTT_NODE_FLAGS overrides): V8's compiles and
+# collections then happen at the same points whatever the machine's speed. Without them the figure moved
+# ±10% between runs of the same code (its GC heuristics go by elapsed time, and valgrind's pace follows
+# the load); with them, five commits measured side by side came out in order, ~1k apart. The predictable
+# GC collects more often, so the absolute figure is higher than a normal run's: compare like with like.
+# RTT_BUNDLE: run that prebuilt bundle of the driver (it must lie in this checkout, to find node_modules)
+# instead of bundling this tree's, e.g. to compare commits side by side.
 # Slow: ~70× native, more on a busy machine; the defaults take ~5 minutes a kind.
 set -eu
 kinds=${1:-raw-ws,meshlink-ws}
-warm=${2:-5000}
-short=${3:-2000}
-long=${4:-12000}
+warm=${2:-3000}
+short=${3:-1000}
+long=${4:-6000}
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)
 bundle=${RTT_BUNDLE:-$here/bench/.rtt-pingpong-once.$$.mjs}
@@ -26,7 +29,7 @@ fi
 instructions() {
   # shellcheck disable=SC2086
   valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$out/cg" \
-    node ${RTT_NODE_FLAGS---single-threaded} "$bundle" "$1" "$warm" "$2" >"$out/log" 2>&1 || { cat "$out/log" >&2; exit 1; }
+    node ${RTT_NODE_FLAGS---predictable --predictable-gc-schedule} "$bundle" "$1" "$warm" "$2" >"$out/log" 2>&1 || { cat "$out/log" >&2; exit 1; }
   grep -q 'rtt-pingpong-once: .* done' "$out/log" || { cat "$out/log" >&2; exit 1; }
   sed -n 's/.*Collected : //p' "$out/log"
 }
