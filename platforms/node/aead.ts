@@ -124,12 +124,13 @@ export const nodeChaCha20Poly1305: AeadFactory = (key32) => {
   const native = loadSodium();
   if (native === undefined) return openSslAead(createSecretKey(key32));
   const key = new Uint8Array(key32); // a copy (a Buffer's slice() would be a view)
-  const openInPlace = (nonce: Uint8Array, sealed: Uint8Array): boolean => {
+  const openInPlace = (nonce: Uint8Array, sealed: Uint8Array): Uint8Array | undefined => {
     assertAeadNonce(nonce);
-    if (sealed.length < AEAD_TAG_BYTES) return false;
+    if (sealed.length < AEAD_TAG_BYTES) return undefined;
     // libsodium checks the tag before it decrypts (over the ciphertext's own bytes); on a forged one
     // it wipes them.
-    return native.open(sealed.subarray(0, sealed.length - AEAD_TAG_BYTES), sealed, nonce, key);
+    const plaintext = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
+    return native.open(plaintext, sealed, nonce, key) ? plaintext : undefined;
   };
   return withSeal({
     sealInto(nonce, plaintext, target, offset) {
@@ -141,7 +142,7 @@ export const nodeChaCha20Poly1305: AeadFactory = (key32) => {
     },
     open(nonce, sealed) {
       const copy = new Uint8Array(sealed); // not slice(): on a Buffer that is a view
-      return openInPlace(nonce, copy) ? copy.subarray(0, copy.length - AEAD_TAG_BYTES) : undefined;
+      return openInPlace(nonce, copy);
     },
     openInPlace,
   });

@@ -28,8 +28,10 @@ export function takePooledFrame(bytes: number): Uint8Array | undefined {
  * buffer of the pooled size, wherever it came from, is one nobody holds once the link lets go of it.
  */
 export function releaserOf(frame: Uint8Array): (() => void) | undefined {
+  // byteOffset first: small frames lie inside the shared slab, and reading `buffer` is a runtime call.
+  if (frame.byteOffset !== 0) return undefined;
   const { buffer } = frame;
-  if (frame.byteOffset !== 0 || buffer.byteLength !== POOLED_FRAME_BYTES) return undefined;
+  if (buffer.byteLength !== POOLED_FRAME_BYTES) return undefined;
   return () => framePool.release(new Uint8Array(buffer));
 }
 

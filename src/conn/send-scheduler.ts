@@ -112,7 +112,7 @@ export class SendScheduler {
   /** Returns the pooled buffer of the last transient batch; the batch must not be used afterwards. */
   releaseBatch(): void {
     if (this.lentBuffer === undefined) return;
-    batchBuffers.release(this.lentBuffer);
+    batchBuffers.giveBack(this.lentBuffer);
     this.lentBuffer = undefined;
   }
 

@@ -21,11 +21,11 @@ export interface Aead {
   sealInto?(nonce: Uint8Array, plaintext: Uint8Array, target: Uint8Array, offset: number): number;
   /**
    * Optional: opens `sealed` (ciphertext || tag) where it lies, leaving the plaintext in its first
-   * `sealed.length - 16` bytes; false when not authentic (the bytes may then have been wiped, never
-   * decrypted). Saves a buffer per frame on the receiving side, where the sealed bytes already belong
-   * to the caller.
+   * `sealed.length - 16` bytes, and returns that plaintext (a view of `sealed`); undefined when not
+   * authentic (the bytes may then have been wiped, never decrypted). Saves a buffer per frame on the
+   * receiving side, where the sealed bytes already belong to the caller.
    */
-  openInPlace?(nonce: Uint8Array, sealed: Uint8Array): boolean;
+  openInPlace?(nonce: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
 
 /**
@@ -75,6 +75,6 @@ export const nobleChaCha20Poly1305: AeadFactory = (key32) => {
       return length;
     },
     open: (nonce, sealed) => openInto(nonce, sealed, undefined),
-    openInPlace: (nonce, sealed) => openInto(nonce, sealed, sealed.subarray(0, sealed.length - AEAD_TAG_BYTES)) !== undefined,
+    openInPlace: (nonce, sealed) => openInto(nonce, sealed, sealed.subarray(0, sealed.length - AEAD_TAG_BYTES)),
   };
 };

@@ -61,4 +61,18 @@ describe('BufferPool', () => {
     expect(pool.freeCount).toBe(0);
     expect(pool.acquire().byteLength).toBe(64);
   });
+
+  it('giveBack: takes back what acquire lent, at most maxFree, and never the same buffer twice', () => {
+    const pool = new BufferPool(64, 2);
+    const buffers = [pool.acquire(), pool.acquire(), pool.acquire()];
+    pool.giveBack(buffers[0]!);
+    pool.giveBack(buffers[0]!);
+    expect(pool.freeCount).toBe(1);
+    pool.giveBack(buffers[1]!);
+    pool.giveBack(buffers[2]!);
+    expect(pool.freeCount).toBe(2);
+    const again = [pool.acquire(), pool.acquire()];
+    expect(new Set(again).size).toBe(2);
+    expect(again.every((buffer) => buffers.includes(buffer))).toBe(true);
+  });
 });
