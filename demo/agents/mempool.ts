@@ -54,8 +54,6 @@ const FORWARD_DRAIN_INTERVAL_MS = 20;
 const KNOWN_TXS = Symbol('mempool.knownTxs');
 /** Key of the per-peer allowance in `peer.data`. */
 const ALLOWANCE = Symbol('mempool.allowance');
-/** Key of the peer's network (peerNetworkGroup), in `peer.data`: null when its link names none. */
-const NETWORK = Symbol('mempool.network');
 
 interface Forward {
   readonly message: Uint8Array;
@@ -231,11 +229,9 @@ export class MempoolAgent extends BaseAgent {
     return allowance;
   }
 
-  /** The network the peer is in (IPv4 /16, IPv6 /32, a WebRTC peer's relay's: peerNetworkGroup), found once. */
+  /** The network the peer is in (IPv4 /16, IPv6 /32, a WebRTC peer's relay's), fixed when it arrived. */
   private networkOf(peer: Peer): string | undefined {
-    let network = peer.data.get(NETWORK) as string | null | undefined;
-    if (network === undefined) peer.data.set(NETWORK, (network = peerNetworkGroup(peer) ?? null));
-    return network ?? undefined;
+    return peerNetworkGroup(peer);
   }
 
   private async gossipTxRoutine(sw: Switch, inbox: AsyncIterable<Envelope>): Promise<void> {

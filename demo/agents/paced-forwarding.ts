@@ -39,7 +39,6 @@ export const OWN_SOURCE = '';
  */
 export class PacedForwarding<T> {
   private readonly outboxKey = Symbol('paced-forwarding.outbox');
-  private readonly networkKey = Symbol('paced-forwarding.network');
   /** Peers with items waiting: what the timer visits. */
   private readonly waiting = new Set<Peer>();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -100,11 +99,9 @@ export class PacedForwarding<T> {
     }
   }
 
-  /** The network a peer is in (IPv4 /16, IPv6 /32, a WebRTC peer's relay's: peerNetworkGroup), found once; a link naming none (in-memory) is one of its own. */
+  /** The network a peer is in (IPv4 /16, IPv6 /32, a WebRTC peer's relay's: peerNetworkGroup, fixed when it arrived); a link naming none (in-memory) is one of its own. */
   groupOf(peer: Peer): string {
-    let network = peer.data.get(this.networkKey) as string | undefined;
-    if (network === undefined) peer.data.set(this.networkKey, (network = peerNetworkGroup(peer) ?? `peer:${peer.id}`));
-    return network;
+    return peerNetworkGroup(peer) ?? `peer:${peer.id}`;
   }
 
   /** Forgets what waits (the agent stopped; it may start again). */

@@ -1,3 +1,4 @@
+import { peerNetworkGroup } from '../switch/inbound-eviction.js';
 import type { Peer } from '../switch/peer.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { NetworkShares } from '../util/network-shares.js';
@@ -41,7 +42,7 @@ interface Route {
 
 /** The network a peer counts in (its IPv4 /16 or IPv6 /32, as the Switch fixed it); its own when it names none. */
 export function networkOf(peer: Peer): string {
-  return peer.holder.network ?? `peer:${peer.id}`;
+  return peerNetworkGroup(peer) ?? `peer:${peer.id}`;
 }
 
 /**
