@@ -101,7 +101,9 @@ function resolveByDns(hostname: string, family: LookupOptions['family'], done: (
       // A timeout wins: the system's lookup must not be left to wait on the same servers.
       if (error !== null && (firstError === null || error.code === DNS_TIMEOUT_CODE)) firstError = error;
       found[index] = error === null ? addresses.map((address) => ({ address, family: version })) : [];
-      if (--left === 0) done(found.flat().length > 0 ? null : firstError, found.flat());
+      if (--left > 0) return;
+      const all = found.flat();
+      done(all.length > 0 ? null : firstError, all);
     };
     if (version === 4) resolver().resolve4(hostname, settle);
     else resolver().resolve6(hostname, settle);
