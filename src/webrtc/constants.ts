@@ -73,8 +73,14 @@ export const SIGNAL_ROUTE_REPLIES_PER_SIGNAL = 16;
  * its share for this long after its last signal (a negotiation's life, WEBRTC_ACCEPT_TIMEOUT_MS)…
  */
 export const SIGNAL_RELAY_NETWORK_ACTIVE_MS = 15 * 1000;
-/** …and a page's lane keeps at most this many networks (the most recent); one pushed out is a newcomer again. */
+/** …and a page's lane gives a seat to at most this many networks (the most recent); one pushed out rests… */
 export const SIGNAL_RELAY_NETWORKS_PER_PEER = 16;
+/**
+ * …and it keeps this many resting networks' shares (the most recent), so that one coming back is not a
+ * newcomer: forgotten after SIGNAL_RELAY_NETWORK_ACTIVE_MS, networks taking turns to go quiet took the
+ * newcomers' seat at each return. One pushed out of these is a newcomer again.
+ */
+export const SIGNAL_RELAY_NETWORKS_RESTING_PER_PEER = 64;
 /** SCTP messages larger than this are not portable between browsers: writes are split to it. */
 export const WEBRTC_MAX_CHUNK_BYTES = 16 * 1024;
 /** `write()` returns false while the data channel buffers more than this. */
