@@ -142,10 +142,13 @@ export const WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA = 8;
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK = 2 * WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA;
 /**
- * Of those, offers from one sender through the relays of one network: one negotiation per (relay,
- * sender) already gives a sender at most one slot of a relay's; this stops one sender taking a slot at
- * every relay of a network. Not counted over all relays: the sender is only a relay's word, and relays
- * of two networks naming an honest node as the sender of offers held both its slots.
+ * Of those, offers from one sender through the relays of one host (an IPv4 address, an IPv6 /64, as the
+ * Switch counts it): one negotiation per (relay, sender) already gives a sender at most one slot of a
+ * relay's; this stops one sender taking a slot at every relay key of a host (keys are free). Not
+ * counted over all relays, nor over a network's: the sender is only a relay's word, and relays of two
+ * networks, or on two other hosts of the honest relay's own network, naming an honest node as the
+ * sender of offers held both its slots. The relays of one network still answer at most
+ * WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK in all, whichever senders they name.
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER = 2;
 /**

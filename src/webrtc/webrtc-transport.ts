@@ -25,7 +25,7 @@ import {
   WEBRTC_MAX_PENDING_DIALS_PER_VIA,
 } from './constants.js';
 import { ConnectionAllowance, type ConnectionRates } from './connection-allowance.js';
-import { abortReason, Negotiations, type NegotiationCounts, type WebRtcRoute } from './negotiations.js';
+import { abortReason, Negotiations, type NegotiationCounts, type RelayPlace, type WebRtcRoute } from './negotiations.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
 
@@ -53,9 +53,10 @@ export interface WebRtcTransportOptions {
    */
   maxPendingAcceptsPerNetwork?: number;
   /**
-   * Of those, offers from one sender (the `from` a relay names) through the relays of one network
-   * (NegotiationCaps.perRemote: not through all, as relays may name an honest node); through one relay
-   * a sender has at most one, as a new offer from it joins its negotiation there. @default 2
+   * Of those, offers from one sender (the `from` a relay names) through the relays of one host (an IPv4
+   * address or IPv6 /64, where the Switch counts it; NegotiationCaps.perRemote: not through all relays
+   * or a network's, as relays may name an honest node); through one relay a sender has at most one, as a
+   * new offer from it joins its negotiation there. @default 2
    */
   maxPendingAcceptsPerSender?: number;
   /**
@@ -266,7 +267,13 @@ export class WebRtcTransport implements Transport {
 
   /** The network a relay counts in, where the Switch counts it (a relay naming none is a network of its own). */
   private relayNetwork(via: string): string {
-    return this.signalAgent.switch?.getPeer(via)?.holder.network ?? `via:${via}`;
+    return this.relayPlace(via).group;
+  }
+
+  /** The network and host a relay counts in, where the Switch counts them (unknown: a network and host of its own). */
+  private relayPlace(via: string): Required<RelayPlace> {
+    const holder = this.signalAgent.switch?.getPeer(via)?.holder;
+    return { group: holder?.network ?? `via:${via}`, host: holder?.host ?? `via:${via}` };
   }
 
   /** Whether offers addressed to us are answered: we listen on `webrtc://<our id>`. */
@@ -284,10 +291,11 @@ export class WebRtcTransport implements Transport {
     if (!this.takesOffers() || sw === undefined) return;
     // Relays are counted in their network too (where the Switch counts them): relay ids are free keys,
     // and one host connected to us with four of them held all 32 answer slots.
-    const group = this.relayNetwork(via);
+    const relay = this.relayPlace(via);
+    const { group } = relay;
     // Every slot taken: a network holding fewer may push out the busiest one's oldest (negotiations.ts).
-    const hasRoom = this.negotiations.hasRoom(false, via, from, group);
-    const replaced = hasRoom ? undefined : this.negotiations.answerToReplace(via, from, group);
+    const hasRoom = this.negotiations.hasRoom(false, via, from, relay);
+    const replaced = hasRoom ? undefined : this.negotiations.answerToReplace(via, from, relay);
     if (!hasRoom && replaced === undefined) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
@@ -304,6 +312,7 @@ export class WebRtcTransport implements Transport {
       initiator: false,
       via,
       group,
+      host: relay.host,
       remote: from,
       clock: sw.options.clock,
       timeoutMs: this.acceptTimeoutMs,
