@@ -73,31 +73,47 @@ export function localRefusingLookup(): GuardedLookup {
  * only a name DNS gave no address for, other than by timing out, goes to the system's lookup, one at a
  * time (oneSystemLookupAtATime). A dial gets at most ADDRESSES_PER_FAMILY addresses of each family.
  * `allowLocal` decides whether local addresses (loopback, private, link-local, reserved) may be among
- * them: with it, names only a hosts file or mDNS knows still resolve, through the system's lookup.
+ * them; with it, names that only local sources know by their spelling (localhost, a single label,
+ * .local, .lan, …: ip.ts's loopback and private names) go to the system's lookup at once, one at a time
+ * as well: asked of DNS first, they failed wherever its servers did not answer (a LAN cut off from its
+ * upstream) although the hosts file or mDNS knew them.
  */
 export function guardedLookup(options: { allowLocal: boolean }): GuardedLookup {
   const { allowLocal } = options;
   return (hostname, lookupOptions, callback) => {
+    const settle = (addresses: LookupAddress[], error: NodeJS.ErrnoException | null): void => answer(hostname, lookupOptions, addresses, error, allowLocal, callback);
+    if (allowLocal && isLocalOnlyName(hostname)) {
+      askSystem(hostname, lookupOptions, null, settle);
+      return;
+    }
     resolveByDns(hostname, lookupOptions.family, (dnsError, found) => {
-      if (found.length > 0 || dnsError?.code === DNS_TIMEOUT_CODE) {
-        answer(hostname, lookupOptions, found, dnsError, allowLocal, callback);
-        return;
-      }
-      const queued = oneSystemLookupAtATime((done) => {
-        try {
-          dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
-            done();
-            answer(hostname, lookupOptions, error === null ? addresses : [], error, allowLocal, callback);
-          });
-        } catch (error) {
-          // A throw (bad options) must not keep the one slot taken for good.
-          done();
-          answer(hostname, lookupOptions, [], error as NodeJS.ErrnoException, allowLocal, callback);
-        }
-      });
-      if (!queued) answer(hostname, lookupOptions, [], dnsError, allowLocal, callback);
+      if (found.length > 0 || dnsError?.code === DNS_TIMEOUT_CODE) settle(found, dnsError);
+      else askSystem(hostname, lookupOptions, dnsError, settle);
     });
   };
+}
+
+/** A name only local sources answer, by its spelling: localhost, a single label, a LAN suffix. */
+function isLocalOnlyName(hostname: string): boolean {
+  const { scope } = classifyHost(hostname);
+  return scope === 'loopback' || scope === 'private';
+}
+
+/** Asks the system's lookup, one at a time (past SYSTEM_LOOKUPS_WAITING: `dnsError`, or no address). */
+function askSystem(hostname: string, lookupOptions: LookupOptions, dnsError: NodeJS.ErrnoException | null, settle: (addresses: LookupAddress[], error: NodeJS.ErrnoException | null) => void): void {
+  const queued = oneSystemLookupAtATime((done) => {
+    try {
+      dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
+        done();
+        settle(error === null ? addresses : [], error);
+      });
+    } catch (error) {
+      // A throw (bad options) must not keep the one slot taken for good.
+      done();
+      settle([], error as NodeJS.ErrnoException);
+    }
+  });
+  if (!queued) settle([], dnsError);
 }
 
 /** The name options of tcpTransport and wsTransport. */
