@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { createNode, MemoryStorage } from '../platforms/node/index.js';
+import type { Switch } from '../src/switch/switch.js';
 import { BaseAgent } from '../src/switch/agent.js';
 import type { Peer } from '../src/switch/peer.js';
 import { SIGNAL_CHANNEL_ID } from '../src/webrtc/constants.js';
@@ -8,8 +9,8 @@ import { encodeSignalMessage, type SignalData } from '../src/webrtc/signal-messa
 import { SignalAgent } from '../src/webrtc/signal-agent.js';
 import { APP_CHANNELS, closePages, MeshPage, pageOrigin, reportDiagnostics, sleep, WAIT_MS } from './mesh-harness.js';
 
-// The page as the victim of a relay it dialled, for as long as the relay likes: offers from made-up
-// senders that fail as soon as they are applied, within every allowance. Chromium refuses to construct
+// The page as the victim of relays it dialled, for as long as they like: offers from made-up senders
+// that fail as soon as they are applied, within every allowance. Chromium refuses to construct
 // an RTCPeerConnection while 500 not yet garbage collected exist (closed ones count), and an idle page
 // collects only every ~26 s, a busy one less often. At the default 60 answers a minute that is ~8
 // minutes without a collection; here the page's answer allowance is raised 100-fold, so 5 s of storm
@@ -17,8 +18,13 @@ import { APP_CHANNELS, closePages, MeshPage, pageOrigin, reportDiagnostics, slee
 // (FinalizationRegistry).
 
 const NETWORK = 'rtc-budget-e2e';
-/** The browser platform's default (platforms/browser/webrtc.ts). */
+/** The browser platform's defaults (platforms/browser/webrtc.ts). */
 const MAX_UNCOLLECTED_ANSWERS = 200;
+const MAX_UNCOLLECTED_ANSWERS_PER_NETWORK = 50;
+/** 6,000 answers a minute, 100 a second through one relay: a storm is answered in full. */
+const RAISED_ANSWER_RATES = { maxNewAnswersPerMinute: 6000, maxNewAnswersPerMinutePerVia: 6000 };
+/** How long the storms last: at 100 a second, past Chromium's 500 before these caps. */
+const STORM_MS = 8000;
 /** Parses as SDP in no browser: setRemoteDescription rejects it at once. */
 const FAILING_OFFER: SignalData = { type: 'offer', sdp: 'v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nbroken\r\n' };
 
@@ -42,52 +48,89 @@ test.afterEach(async ({}, testInfo) => {
   await closePages();
 });
 
-test('a relay storming the page with failing offers for as long as it likes leaves it RTCPeerConnections for its own dials', async ({ browser }) => {
+/** A node listening for WebSocket on `host` (its own /16 network as the page counts it), with `agent`. */
+async function nodeOn(host: string, options: { relay?: boolean; agent?: OfferStorm } = {}): Promise<{ node: Switch; ws: string }> {
+  const node = await createNode({ storage: new MemoryStorage(), network: NETWORK, listen: [`ws://${host}:0/`], pex: false, relay: options.relay ?? false, webrtc: false });
+  if (options.agent !== undefined) node.addAgent('storm', options.agent);
+  await node.start();
+  return { node, ws: node.addresses.find((a) => a.startsWith('ws://'))! };
+}
+
+/** Samples in the page, every 20 ms, the most RTCPeerConnections not yet collected at once; returns a reader. */
+async function sampleUncollected(page: MeshPage): Promise<() => Promise<number>> {
+  await page.page.evaluate(() => {
+    const sample = window as unknown as { __maxUncollected: number };
+    sample.__maxUncollected = 0;
+    setInterval(() => {
+      sample.__maxUncollected = Math.max(sample.__maxUncollected, window.__rtc!.created - window.__rtc!.collected);
+    }, 20);
+  });
+  return () => page.page.evaluate(() => (window as unknown as { __maxUncollected: number }).__maxUncollected);
+}
+
+/** `from` links to `to` over WebRTC through `relay` and a message crosses it. */
+async function expectWebRtcLink(from: MeshPage, to: MeshPage, relay: Switch): Promise<void> {
+  await from.waitPeer(relay.nodeId, 'ws');
+  await to.waitPeer(relay.nodeId, 'ws');
+  expect(await from.dial(`webrtc://${to.nodeId}?via=${relay.nodeId}`)).toMatchObject({ ok: true, transport: 'webrtc' });
+  expect(await from.send(APP_CHANNELS[0], to.nodeId, 'still here')).toBe(true);
+  await expect.poll(async () => (await to.received()).some((m) => m.text === 'still here' && m.transport === 'webrtc'), { timeout: WAIT_MS }).toBe(true);
+}
+
+test('relays of five networks storming the page with failing offers for as long as they like leave it RTCPeerConnections for its own dials', async ({ browser }) => {
   test.setTimeout(60_000);
-  const storm = new OfferStorm();
-  const stormer = await createNode({ storage: new MemoryStorage(), network: NETWORK, listen: ['ws://127.0.0.1:0/'], pex: false });
-  stormer.addAgent('storm', storm);
-  const honestRelay = await createNode({ storage: new MemoryStorage(), network: NETWORK, listen: ['ws://127.0.0.1:0/'], pex: false, relay: true, webrtc: false });
-  await Promise.all([stormer.start(), honestRelay.start()]);
-  const wsOf = (addresses: readonly string[]): string => addresses.find((a) => a.startsWith('ws://'))!;
+  const storms = [2, 3, 4, 5, 6].map(() => new OfferStorm());
+  const stormers = await Promise.all(storms.map((agent, i) => nodeOn(`127.${i + 2}.0.1`, { agent })));
+  const honestRelay = await nodeOn('127.7.0.1', { relay: true });
   try {
-    const honest = await MeshPage.open(browser, pageOrigin(49_185), { network: NETWORK, db: 'honest', pex: false, persistentPeers: [wsOf(honestRelay.addresses)] });
-    // 6,000 answers a minute, 100 a second through the stormer: its storm is answered in full.
-    const webrtc = { maxNewAnswersPerMinute: 6000, maxNewAnswersPerMinutePerVia: 6000 };
+    const honest = await MeshPage.open(browser, pageOrigin(49_185), { network: NETWORK, db: 'honest', pex: false, persistentPeers: [honestRelay.ws] });
     const victim = await MeshPage.open(browser, pageOrigin(49_186), {
       network: NETWORK,
       db: 'victim',
       pex: false,
-      persistentPeers: [wsOf(stormer.addresses), wsOf(honestRelay.addresses)],
-      nodeOptions: { webrtc },
+      persistentPeers: [...stormers.map((s) => s.ws), honestRelay.ws],
+      nodeOptions: { webrtc: RAISED_ANSWER_RATES },
     });
-    await victim.waitPeer(stormer.nodeId, 'ws');
-    // The most RTCPeerConnections not yet collected at once, sampled in the page every 20 ms.
-    await victim.page.evaluate(() => {
-      const sample = window as unknown as { __maxUncollected: number };
-      sample.__maxUncollected = 0;
-      setInterval(() => {
-        sample.__maxUncollected = Math.max(sample.__maxUncollected, window.__rtc!.created - window.__rtc!.collected);
-      }, 20);
-    });
-    const maxUncollected = (): Promise<number> => victim.page.evaluate(() => (window as unknown as { __maxUncollected: number }).__maxUncollected);
+    const maxUncollected = await sampleUncollected(victim);
     // Before: past 500 in ~5 s, then "Cannot create so many PeerConnections" until a collection.
-    await sleep(8000);
+    await sleep(STORM_MS);
     const rtc = await victim.rtc();
-    console.log(`rtc budget: RTCPeerConnections constructed ${rtc.created}, collected ${rtc.collected}, most uncollected at once ${await maxUncollected()}`);
+    console.log(`rtc budget, 5 networks: RTCPeerConnections constructed ${rtc.created}, collected ${rtc.collected}, most uncollected at once ${await maxUncollected()}`);
     expect(await maxUncollected()).toBeLessThanOrEqual(MAX_UNCOLLECTED_ANSWERS);
-    expect(rtc.created).toBeGreaterThanOrEqual(MAX_UNCOLLECTED_ANSWERS); // the storm did reach the budget
+    expect(rtc.created).toBeGreaterThanOrEqual(MAX_UNCOLLECTED_ANSWERS); // the storms did reach the cap
     // The page can still make an RTCPeerConnection of its own, and a WebRTC link to an honest page.
     await victim.page.evaluate(() => new RTCPeerConnection().close());
-    await honest.waitPeer(honestRelay.nodeId, 'ws');
-    await victim.waitPeer(honestRelay.nodeId, 'ws');
-    const dial = await victim.dial(`webrtc://${honest.nodeId}?via=${honestRelay.nodeId}`);
-    expect(dial).toMatchObject({ ok: true, transport: 'webrtc' });
-    expect(await victim.send(APP_CHANNELS[0], honest.nodeId, 'still here')).toBe(true);
-    await expect.poll(async () => (await honest.received()).some((m) => m.text === 'still here' && m.transport === 'webrtc'), { timeout: WAIT_MS }).toBe(true);
-    expect((await victim.peers()).some((peer) => peer.id === stormer.nodeId)).toBe(true);
+    await expectWebRtcLink(victim, honest, honestRelay.node);
+    for (const stormer of stormers) expect((await victim.peers()).some((peer) => peer.id === stormer.node.nodeId)).toBe(true);
+  } finally {
+    for (const storm of storms) storm.storming = false;
+    await Promise.all([...stormers, honestRelay].map((s) => s.node.stop()));
+  }
+});
+
+test('relays of one network storming the page with failing offers leave offers through another network answered', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const storm = new OfferStorm();
+  const stormer = await nodeOn('127.2.0.1', { agent: storm });
+  const honestRelay = await nodeOn('127.3.0.1', { relay: true });
+  try {
+    const honest = await MeshPage.open(browser, pageOrigin(49_187), { network: NETWORK, db: 'honest-2', pex: false, persistentPeers: [honestRelay.ws] });
+    const victim = await MeshPage.open(browser, pageOrigin(49_188), {
+      network: NETWORK,
+      db: 'victim-2',
+      pex: false,
+      persistentPeers: [stormer.ws, honestRelay.ws],
+      nodeOptions: { webrtc: RAISED_ANSWER_RATES },
+    });
+    const maxUncollected = await sampleUncollected(victim);
+    await sleep(STORM_MS);
+    const rtc = await victim.rtc();
+    console.log(`rtc budget, 1 network: RTCPeerConnections constructed ${rtc.created}, collected ${rtc.collected}, most uncollected at once ${await maxUncollected()}`);
+    // Before: 200 (all answers not yet collected), then every offer ignored, this page's too; before that, 500.
+    await expectWebRtcLink(honest, victim, honestRelay.node);
+    expect(await maxUncollected()).toBeLessThanOrEqual(MAX_UNCOLLECTED_ANSWERS_PER_NETWORK + 1); // and the honest one
   } finally {
     storm.storming = false;
-    await Promise.all([stormer.stop(), honestRelay.stop()]);
+    await Promise.all([stormer, honestRelay].map((s) => s.node.stop()));
   }
 });

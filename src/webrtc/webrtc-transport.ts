@@ -92,6 +92,12 @@ export interface WebRtcTransportOptions {
    */
   maxUncollectedAnswers?: number;
   maxUncollectedDials?: number;
+  /**
+   * Of `maxUncollectedAnswers`, those of offers delivered by the relays of one network (as
+   * maxPendingAcceptsPerNetwork): relays of one or two networks storming us cannot take them all, and
+   * offers through the relays of others are still answered. @default maxUncollectedAnswers (browsers: 50)
+   */
+  maxUncollectedAnswersPerNetwork?: number;
   /** Our offers in flight at once; more dials fail at once with TransportError. @default 16 */
   maxPendingDials?: number;
   /** Of those, through one relay. @default 8 */
@@ -145,6 +151,7 @@ export class WebRtcTransport implements Transport {
   private readonly dialRates: ConnectionRates;
   private readonly uncollected = new UncollectedConnections();
   private readonly maxUncollectedAnswers: number;
+  private readonly maxUncollectedAnswersPerNetwork: number;
   private readonly maxUncollectedDials: number;
 
   constructor(options: WebRtcTransportOptions) {
@@ -153,6 +160,7 @@ export class WebRtcTransport implements Transport {
     }
     this.acceptTimeoutMs = options.acceptTimeoutMs ?? WEBRTC_ACCEPT_TIMEOUT_MS;
     this.maxUncollectedAnswers = options.maxUncollectedAnswers ?? Infinity;
+    this.maxUncollectedAnswersPerNetwork = options.maxUncollectedAnswersPerNetwork ?? this.maxUncollectedAnswers;
     this.maxUncollectedDials = options.maxUncollectedDials ?? Infinity;
     // A network's allowance is twice a relay's: a test or app raising the relay's raises it with it.
     const answersPerVia = options.maxNewAnswersPerMinutePerVia;
@@ -183,7 +191,8 @@ export class WebRtcTransport implements Transport {
       ),
     });
     this.negotiations = new Negotiations({
-      createPeer: this.uncollected.counting(options.createPeer),
+      createPeer: options.createPeer,
+      onPeerCreated: (peer, { initiator, group }) => this.uncollected.track(peer, initiator, group),
       sendSignal: (via, remote, data, onLost, wanted) => this.signalAgent.sendSignal(via, remote, data, onLost, wanted),
       dials: { total: options.maxPendingDials ?? WEBRTC_MAX_PENDING_DIALS, perVia: options.maxPendingDialsPerVia ?? WEBRTC_MAX_PENDING_DIALS_PER_VIA },
       answers: {
@@ -310,7 +319,7 @@ export class WebRtcTransport implements Transport {
     if (!hasRoom && replaced === undefined) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
-    if (this.uncollected.count(false) >= this.maxUncollectedAnswers) return;
+    if (this.uncollected.count(false) >= this.maxUncollectedAnswers || this.uncollected.answersThrough(group) >= this.maxUncollectedAnswersPerNetwork) return;
     // Shared fairly between relay networks: relays of two networks could otherwise spend it all.
     this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
     if (!this.answerAllowance.take(via, group)) return;

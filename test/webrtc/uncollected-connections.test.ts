@@ -21,18 +21,22 @@ async function collected(): Promise<void> {
 }
 
 describe('UncollectedConnections', () => {
-  it('counts answers and dials apart until the collector frees their RTCPeerConnections', async () => {
+  it('counts answers (per relay network too) and dials apart until the collector frees their RTCPeerConnections', async () => {
     const uncollected = new UncollectedConnections();
-    const create = uncollected.counting(fakePeer);
-    let held: SimplePeerLike[] = [create({ initiator: false }), create({ initiator: false }), create({ initiator: true })];
-    expect([uncollected.count(false), uncollected.count(true)]).toEqual([2, 1]);
+    let held: SimplePeerLike[] = [fakePeer(), fakePeer(), fakePeer()];
+    uncollected.track(held[0]!, false, 'net-a');
+    uncollected.track(held[1]!, false, 'net-b');
+    uncollected.track(held[2]!, true, undefined);
+    const counts = (): number[] => [uncollected.count(false), uncollected.answersThrough('net-a'), uncollected.answersThrough('net-b'), uncollected.count(true)];
+    expect(counts()).toEqual([2, 1, 1, 1]);
     await collected();
-    expect([uncollected.count(false), uncollected.count(true)]).toEqual([2, 1]); // still referenced
+    expect(counts()).toEqual([2, 1, 1, 1]); // still referenced
     const pcOfDial = held[2]!._pc;
+    const answerThroughB = held[1];
     held = [];
     await collected();
     // The dial's RTCPeerConnection is still reachable (simple-peer may drop its peer first): still counted.
-    expect([uncollected.count(false), uncollected.count(true)]).toEqual([0, 1]);
-    expect(pcOfDial).toBeDefined();
+    expect(counts()).toEqual([1, 0, 1, 1]);
+    expect([pcOfDial, answerThroughB]).toHaveLength(2);
   });
 });
