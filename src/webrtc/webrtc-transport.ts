@@ -86,7 +86,7 @@ export interface WebRtcTransportOptions {
    * RTCPeerConnections of the offers we answer, and of our dials, that garbage collection has not freed
    * yet (closed ones too): past them offers are ignored, and dials fail at once (TransportError, reason
    * `dial-budget`), until the collector frees some. Chromium refuses to construct its 501st until then
-   * (per renderer process), and an idle page collects only every ~30 s, a busy one less often: the
+   * (per renderer process), and a page collects ~26 s after it goes idle, a busy one less often: the
    * per-minute allowances alone let hostile relays use them all up when no collection came for ~8 min.
    * @default no cap (browsers: 200 and 150, leaving 150 of Chromium's 500 to the app and other pages)
    */
