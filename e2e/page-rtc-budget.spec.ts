@@ -7,7 +7,7 @@ import type { Peer } from '../src/switch/peer.js';
 import { SIGNAL_CHANNEL_ID } from '../src/webrtc/constants.js';
 import { encodeSignalMessage, type SignalData } from '../src/webrtc/signal-messages.js';
 import { SignalAgent } from '../src/webrtc/signal-agent.js';
-import { APP_CHANNELS, closePages, MeshPage, pageOrigin, reportDiagnostics, sleep, WAIT_MS } from './mesh-harness.js';
+import { APP_CHANNELS, closePages, MeshPage, newPageContext, pageOrigin, reportDiagnostics, serveBundle, sleep, WAIT_MS } from './mesh-harness.js';
 
 // The page as the victim of relays it dialled, for as long as they like: offers from made-up senders
 // that fail as soon as they are applied, within every allowance. Chromium refuses to construct
@@ -76,6 +76,37 @@ async function expectWebRtcLink(from: MeshPage, to: MeshPage, relay: Switch): Pr
   expect(await from.send(APP_CHANNELS[0], to.nodeId, 'still here')).toBe(true);
   await expect.poll(async () => (await to.received()).some((m) => m.text === 'still here' && m.transport === 'webrtc'), { timeout: WAIT_MS }).toBe(true);
 }
+
+test('Chromium refuses an RTCPeerConnection while 500 not yet garbage collected exist, closed ones included, and a collection frees them', async ({ browser }) => {
+  // The rule the caps rest on (rtc_peer_connection.cc: kMaxPeerConnections, an instance counter dropped in
+  // the destructor), so that a browser that changes it shows here.
+  const context = await newPageContext(browser);
+  try {
+    await serveBundle(context, pageOrigin(49_184));
+    const page = await context.newPage();
+    await page.goto(`${pageOrigin(49_184)}/`);
+    const createAndClose = (): Promise<{ made: number; error: string }> =>
+      page.evaluate(() => {
+        for (let made = 0; made <= 1000; made++) {
+          try {
+            new RTCPeerConnection().close();
+          } catch (error) {
+            return { made, error: String(error) };
+          }
+        }
+        return { made: 1001, error: '' };
+      });
+    const first = await createAndClose();
+    expect(first).toEqual({ made: 500, error: expect.stringContaining('Cannot create so many PeerConnections') });
+    // Closed and unreferenced, still counted until the collector runs (here asked for over CDP).
+    expect((await createAndClose()).made).toBe(0);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('HeapProfiler.collectGarbage');
+    expect((await createAndClose()).made).toBe(500);
+  } finally {
+    await context.close();
+  }
+});
 
 test('relays of five networks storming the page with failing offers for as long as they like leave it RTCPeerConnections for its own dials', async ({ browser }) => {
   test.setTimeout(60_000);
