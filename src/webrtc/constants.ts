@@ -153,7 +153,8 @@ export const WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK = 2 * WEBRTC_MAX_PENDING_ACC
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER = 2;
 /**
  * Our own offers in flight at once, in all and through one relay. Each holds an RTCPeerConnection, and
- * a page may open only a few hundred in its lifetime: a flood of addresses must not become one.
+ * a browser refuses one past 500 not yet garbage collected (uncollected-connections.ts): a flood of
+ * addresses must not become one.
  */
 export const WEBRTC_MAX_PENDING_DIALS = 16;
 export const WEBRTC_MAX_PENDING_DIALS_PER_VIA = 8;
@@ -166,8 +167,9 @@ export const WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION = 64;
 /**
  * New answering RTCPeerConnections we open per minute, and at once, for offers delivered by one peer
  * (relay), and in all. A browser refuses its 501st RTCPeerConnection until garbage collection frees
- * closed ones (~30 s in Chromium), and an offer that fails at once frees its slot at once: without
- * this a relay sending failing offers from made-up senders made us open one per offer (240 in 3 s).
+ * closed ones (Chromium: ~26 s after a page goes idle; one under an offer storm collected once in 4
+ * minutes), and an offer that fails at once frees its slot at once: without this a relay sending
+ * failing offers from made-up senders made us open one per offer (240 in 3 s).
  */
 export const WEBRTC_ANSWERS_PER_MINUTE_PER_VIA = 12;
 export const WEBRTC_ANSWERS_BURST_PER_VIA = 8;

@@ -94,6 +94,8 @@ export interface NegotiationsOptions {
   dials: NegotiationCaps;
   answers: NegotiationCaps;
   onRoute?: ((route: WebRtcRoute) => void) | undefined;
+  /** Told of each simple-peer (and so RTCPeerConnection) made, before it is used. */
+  onPeerCreated?: ((peer: SimplePeerLike, request: NegotiationRequest) => void) | undefined;
   /** Hand the RTCPeerConnection remote candidates on loopback addresses (remote-candidates.ts). @default false */
   allowLoopbackCandidates?: boolean | undefined;
 }
@@ -166,6 +168,7 @@ export class Negotiations {
     if (this.inFlight.has(key) || !this.hasRoom(initiator, via, remote, { group, host })) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
     const what = initiator ? `WebRTC dial to ${remote}` : `WebRTC answer to ${remote}`;
     const peer = this.options.createPeer({ initiator });
+    this.options.onPeerCreated?.(peer, request);
     const link = new WebRtcLink(peer, `webrtc://${remote}?via=${via}`, undefined, clock);
     let settled = false;
     let signalsReceived = 0;

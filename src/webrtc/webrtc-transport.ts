@@ -28,6 +28,7 @@ import { ConnectionAllowance, type ConnectionRates } from './connection-allowanc
 import { abortReason, Negotiations, type NegotiationCounts, type RelayPlace, type WebRtcRoute } from './negotiations.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
+import { UncollectedConnections } from './uncollected-connections.js';
 
 export type { WebRtcRoute } from './negotiations.js';
 
@@ -82,6 +83,22 @@ export interface WebRtcTransportOptions {
    */
   maxNewDialsPerMinute?: number;
   maxNewDialsPerMinutePerVia?: number;
+  /**
+   * RTCPeerConnections of the offers we answer, and of our dials, that garbage collection has not freed
+   * yet (closed ones too): past them offers are ignored, and dials fail at once (TransportError, reason
+   * `dial-budget`), until the collector frees some. Chromium refuses to construct its 501st until then
+   * (per renderer process), and a page collects ~26 s after it goes idle, a busy one less often: the
+   * per-minute allowances alone let hostile relays use them all up when no collection came for ~8 min.
+   * @default no cap (browsers: 200 and 150, leaving 150 of Chromium's 500 to the app and other pages)
+   */
+  maxUncollectedAnswers?: number;
+  maxUncollectedDials?: number;
+  /**
+   * Of `maxUncollectedAnswers`, those of offers delivered by the relays of one network (as
+   * maxPendingAcceptsPerNetwork): relays of one or two networks storming us cannot take them all, and
+   * offers through the relays of others are still answered. @default maxUncollectedAnswers (browsers: 50)
+   */
+  maxUncollectedAnswersPerNetwork?: number;
   /** Our offers in flight at once; more dials fail at once with TransportError. @default 16 */
   maxPendingDials?: number;
   /** Of those, through one relay. @default 8 */
@@ -133,12 +150,19 @@ export class WebRtcTransport implements Transport {
   private readonly answerRates: ConnectionRates;
   private dialAllowance: ConnectionAllowance | undefined;
   private readonly dialRates: ConnectionRates;
+  private readonly uncollected = new UncollectedConnections();
+  private readonly maxUncollectedAnswers: number;
+  private readonly maxUncollectedAnswersPerNetwork: number;
+  private readonly maxUncollectedDials: number;
 
   constructor(options: WebRtcTransportOptions) {
     if (typeof options?.createPeer !== 'function') {
       throw new ConfigError('ERR_INVALID_CONFIG', 'webrtc transport needs createPeer (use webrtcTransport() from the platform entry)');
     }
     this.acceptTimeoutMs = options.acceptTimeoutMs ?? WEBRTC_ACCEPT_TIMEOUT_MS;
+    this.maxUncollectedAnswers = options.maxUncollectedAnswers ?? Infinity;
+    this.maxUncollectedAnswersPerNetwork = options.maxUncollectedAnswersPerNetwork ?? this.maxUncollectedAnswers;
+    this.maxUncollectedDials = options.maxUncollectedDials ?? Infinity;
     // A network's allowance is twice a relay's: a test or app raising the relay's raises it with it.
     const answersPerVia = options.maxNewAnswersPerMinutePerVia;
     this.answerRates = {
@@ -169,6 +193,7 @@ export class WebRtcTransport implements Transport {
     });
     this.negotiations = new Negotiations({
       createPeer: options.createPeer,
+      onPeerCreated: (peer, { initiator, group }) => this.uncollected.track(peer, initiator, group),
       sendSignal: (via, remote, data, onLost, wanted) => this.signalAgent.sendSignal(via, remote, data, onLost, wanted),
       dials: { total: options.maxPendingDials ?? WEBRTC_MAX_PENDING_DIALS, perVia: options.maxPendingDialsPerVia ?? WEBRTC_MAX_PENDING_DIALS_PER_VIA },
       answers: {
@@ -205,6 +230,9 @@ export class WebRtcTransport implements Transport {
       return Promise.reject(new TransportError(`Too many WebRTC dials in flight (${inFlight})`, { peerId: target, detail: { reason: 'pending-dials', via } }));
     }
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
+    if (this.uncollected.count(true) >= this.maxUncollectedDials) {
+      return Promise.reject(new TransportError(`${this.maxUncollectedDials} WebRTC dials not yet garbage collected`, { peerId: target, detail: { reason: 'dial-budget', via } }));
+    }
     this.dialAllowance ??= new ConnectionAllowance(this.dialRates, () => sw.options.clock.now());
     // Shared fairly between relay networks: made-up addresses through several relays take their
     // networks' shares, not an honest relay's.
@@ -299,6 +327,7 @@ export class WebRtcTransport implements Transport {
     if (!hasRoom && replaced === undefined) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
+    if (this.uncollected.count(false) >= this.maxUncollectedAnswers || this.uncollected.answersThrough(group) >= this.maxUncollectedAnswersPerNetwork) return;
     // Shared fairly between relay networks: relays of two networks could otherwise spend it all.
     this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
     if (!this.answerAllowance.take(via, group)) return;
