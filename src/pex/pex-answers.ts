@@ -16,6 +16,12 @@ export interface AnswerContext {
   readonly random: () => number;
   /** The samples handed out for a while (see AnswerCache), the time now and the asker's network; absent: sampled afresh. */
   readonly reuse?: { readonly cache: AnswerCache; readonly nowMs: number; readonly network: string };
+  /**
+   * Addresses not to hand on now: those of a network our last dials into all failed (FailingNetworks).
+   * A peer naming made-up nodes at a victim had every node that heard of them pass them on, each then
+   * dialling the victim too. @default none
+   */
+  readonly withhold?: (address: string) => boolean;
 }
 
 /**
@@ -55,7 +61,7 @@ export class AnswerCache {
 export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const { book, config } = context;
   // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
-  const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id);
+  const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id) && context.withhold?.(address) !== true;
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
   const wanted = book.selectionSize(config.maxAddressesPerResponse);
   // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it
