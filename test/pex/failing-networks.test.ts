@@ -24,6 +24,17 @@ describe('FailingNetworks', () => {
     expect(networks.waitMs(at('11.10.0.1'), 5000)).toBe(0);
   });
 
+  it('counts a network as failing for our answers only when more than one address failed there', () => {
+    const networks = new FailingNetworks(1000, 8000);
+    // One node that left: its own address fails again and again.
+    for (const nowMs of [0, 1000, 2000]) networks.failed(at('11.9.0.1', 80, 1), nowMs);
+    expect(networks.waitMs(at('11.9.0.1', 80, 1), 2000)).toBe(2000);
+    expect(networks.isFailing(at('11.9.0.1', 80, 1))).toBe(false);
+    // Another address there fails too: made-up nodes.
+    networks.failed(at('11.9.0.1', 81, 2), 3000);
+    expect(networks.isFailing(at('11.9.7.7', 1, 3))).toBe(true);
+  });
+
   it('a dial that reaches a node there ends the streak', () => {
     const networks = new FailingNetworks(1000, 8000);
     networks.failed(at('11.9.0.1', 1), 0);
