@@ -157,6 +157,10 @@ export const PEX_MAX_ANSWER_BYTES = 64 * 1024;
 export const MAX_LIVE_WEBRTC_ADDRESSES = 64;
 /** Hang-ups remembered at once. */
 export const MAX_REMEMBERED_HANG_UPS = 1024;
+/** Failed dials in a row into one public network (nothing reached there since) before it waits (FailingNetworks). */
+export const FAILING_NETWORK_STREAK = 2;
+/** Failing networks remembered at once. */
+export const MAX_FAILING_NETWORKS = 1024;
 
 // ── The agent's schedule (CometBFT pex_reactor.go, Bitcoin net.cpp) ──────────────────────────────
 

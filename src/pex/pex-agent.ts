@@ -110,7 +110,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       this.autoSave = book.startAutoSave(this.config.saveIntervalMs);
     }
     book.addOurAddresses(sw.addresses);
-    this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters, this.clock, () => this.retrySoonIfIsolated());
+    this.dialer = new PexDialer(sw, book, this.config, this.random, this.counters, this.clock, () => this.retrySoonIfIsolated(), this.paceNow);
     this.outboundView = new PexOutboundView(sw, this.dialer, book, this.config, this.random, this.now, this.paceNow, this.peerStates, this.seedIds, this.hangUps);
     this.running = true;
     const round = (): void => {
@@ -303,7 +303,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   protected selectAddressesFor(peer: Peer, firstOfConnection = true): string[] {
     const { book, config, sw, random, answerCache: cache } = this;
     const reuse = firstOfConnection ? { cache, nowMs: this.now(), network: connectedPeerGroup(peer, sourceOf(peer)) } : undefined;
-    return answerFor(peer, { book, config, sw, relayWebRtc: this.options.relayWebRtc === true, random, reuse });
+    const failingNetwork = (address: string): boolean => this.dialer?.failingNetworks.isFailing(address) === true;
+    return answerFor(peer, { book, config, sw, relayWebRtc: this.options.relayWebRtc === true, random, reuse, failingNetwork });
   }
 
   private onRequest(peer: Peer, state: PexPeerState): void {

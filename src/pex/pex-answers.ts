@@ -16,6 +16,13 @@ export interface AnswerContext {
   readonly random: () => number;
   /** The samples handed out for a while (see AnswerCache), the time now and the asker's network; absent: sampled afresh. */
   readonly reuse?: { readonly cache: AnswerCache; readonly nowMs: number; readonly network: string };
+  /**
+   * Whether our last dials into the address's network all failed (FailingNetworks): addresses there we
+   * never reached are not handed on. A peer naming made-up nodes at a victim had every node that heard
+   * of them pass them on, each then dialling the victim too. Hearsay only: made-up nodes in an honest
+   * node's network must not take that node, once reached, out of our answers. @default none failing
+   */
+  readonly failingNetwork?: (address: string) => boolean;
 }
 
 /**
@@ -55,7 +62,8 @@ export class AnswerCache {
 export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const { book, config } = context;
   // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
-  const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id);
+  const unproven = (address: string): boolean => context.failingNetwork?.(address) === true && book.get(address)?.lastSuccess === 0;
+  const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id) && !unproven(address);
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
   const wanted = book.selectionSize(config.maxAddressesPerResponse);
   // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it

@@ -27,6 +27,8 @@ export interface DialPlanContext {
   /** Hung up on us soon after we dialled it (see HangUpList): not to be dialled, nor waited for, for a while. */
   hungUp(nodeId: string): boolean;
   isBanned(address: string): boolean;
+  /** How long the address's network waits before our next dial into it (FailingNetworks). @default 0 */
+  networkWaitMs?(address: string): number;
   canDial(protocol: string): boolean;
   /** Whether we hold a connection to this node: a WebRTC address is reached only through its relay. */
   isConnected(nodeId: string): boolean;
@@ -286,6 +288,7 @@ function dialable(context: DialPlanContext, address: string, chosen: ReadonlyMap
   const info = context.book.get(address);
   if (info === undefined || chosen.has(info.nodeId) || context.isBusy(info.nodeId)) return undefined;
   if (!mayBeDialled(context, address) || backoffRemainingMs(info, context.nowMs, context.config) > 0) return undefined;
+  if ((context.networkWaitMs?.(address) ?? 0) > 0) return undefined;
   return info;
 }
 
@@ -311,7 +314,8 @@ export function planCrawl(context: DialPlanContext, slots: number): string[] {
       !context.isBusy(info.nodeId) &&
       !context.isBanned(info.address) &&
       context.canDial(info.address.slice(0, info.address.indexOf('://'))) &&
-      backoffRemainingMs(info, nowMs, config) === 0,
+      backoffRemainingMs(info, nowMs, config) === 0 &&
+      (context.networkWaitMs?.(info.address) ?? 0) === 0,
   );
   // Random order first so ties (every never-tried address) do not favour the book's internal order.
   shuffle(due, context.random);

@@ -1,9 +1,10 @@
 import { isOwnDialLimit, MeshlinkError, toError } from '../errors.js';
 import type { Switch } from '../switch/switch.js';
 import { parseAddress } from '../transport/address.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
+import { FailingNetworks } from './failing-networks.js';
 import { creditedSource } from './known-address.js';
 
 /**
@@ -45,6 +46,8 @@ export class PexDialer {
   /** Seed dials that failed since the last one that connected. */
   private seedFailureStreak = 0;
   private stopped = false;
+  /** Networks our last dials into all failed (a peer naming made-up nodes at a victim): they wait between dials. */
+  readonly failingNetworks: FailingNetworks;
 
   constructor(
     private readonly sw: Switch,
@@ -55,7 +58,11 @@ export class PexDialer {
     private readonly clock: Clock,
     /** A dial failed for a reason that backs its address off (not a duplicate, a ban or our stop). */
     private readonly onFailure: () => void = () => undefined,
-  ) {}
+    /** Time that never steps (the agent's paceNow), for failingNetworks. */
+    private readonly paceNow: () => number = () => monotonicNow(clock),
+  ) {
+    this.failingNetworks = new FailingNetworks(config.dialBackoffBaseMs, config.dialBackoffMaxMs);
+  }
 
   /** Dials waiting out their jitter or in flight. */
   get pendingCount(): number {
@@ -145,6 +152,7 @@ export class PexDialer {
       // Success needs nothing here: the agent's addPeer marks the address good. No signal of ours:
       // the Switch aborts its dials when it stops, which is before agents are stopped.
       await this.sw.dial(dial.address, { feeler: kind === 'feeler' });
+      this.failingNetworks.reached(dial.address);
       if (kind === 'seed') this.seedFailureStreak = 0;
     } catch (error) {
       if (kind === 'seed') this.seedFailureStreak++;
@@ -172,6 +180,11 @@ export class PexDialer {
       return;
     }
     this.counters.dialFailures++;
+    // The node itself refusing us (full, or it banned us) proved its key: its network holds a meshlink
+    // node, only a busy one. Anything else (nothing, another protocol, a wrong key) gave us none there.
+    const proven = error instanceof MeshlinkError && (error.detail['refusedBy'] === 'remote' || (code === 'ERR_INCOMPATIBLE_PEER' && error.peerId === nodeId));
+    if (proven) this.failingNetworks.reached(address);
+    else this.failingNetworks.failed(address, this.paceNow());
     this.onFailure();
     switch (code) {
       case 'ERR_SELF_CONNECTION':

@@ -73,6 +73,7 @@ export class PexOutboundView {
       isBusy: (nodeId) => this.isBusy(nodeId, paceNowMs),
       hungUp: (nodeId) => this.hangUps.has(nodeId, paceNowMs),
       isBanned: (address) => sw.bans.isBanned(address),
+      networkWaitMs: (address) => dialer.failingNetworks.waitMs(address, paceNowMs),
       canDial: (protocol) => this.canDial(protocol),
       isConnected: (nodeId) => sw.getPeer(nodeId) !== undefined,
       relayNetwork,
@@ -91,6 +92,7 @@ export class PexOutboundView {
       if (address === undefined) return undefined;
       const nodeId = this.book.get(address)?.nodeId;
       if (nodeId === undefined || this.isBusy(nodeId, paceNowMs) || this.sw.bans.isBanned(address)) continue;
+      if (this.dialer.failingNetworks.waitMs(address, paceNowMs) > 0) continue;
       if (!this.canDial(address.slice(0, address.indexOf('://')))) continue;
       return address;
     }

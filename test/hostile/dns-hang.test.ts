@@ -7,23 +7,14 @@
  * namespaces this test makes (`unshare -rnm`), with a DNS server on their loopback that never answers
  * (or answers once). Last, a name with many addresses: what one dial of it may try.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { namespaceSupport } from '../helpers/namespaces.js';
 
-function namespaceSupport(): { ok: true } | { ok: false; why: string } {
-  if (process.platform !== 'linux') return { ok: false, why: `not Linux (${process.platform})` };
-  try {
-    execFileSync('unshare', ['-rnm', 'true'], { stdio: 'pipe', timeout: 5000 });
-    return { ok: true };
-  } catch (error) {
-    return { ok: false, why: `unshare -rnm failed (${(error as Error).message.split('\n')[0]})` };
-  }
-}
-
-const support = namespaceSupport();
+const support = namespaceSupport('-rnm');
 if (!support.ok) console.warn(`\n!!! SKIPPING test/hostile/dns-hang.test.ts: ${support.why}; it needs user, network and mount namespaces.\n`);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshlink-dns-'));

@@ -5,13 +5,14 @@ import { AnswerCache, answerFor } from '../../src/pex/pex-answers.js';
 import type { Peer } from '../../src/switch/peer.js';
 import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
 
-function setup(seedMode = false): { book: AddressBook; answer: (askerId: string) => string[] } {
+function setup(seedMode = false, failingNetwork?: (address: string) => boolean): { book: AddressBook; answer: (askerId: string) => string[] } {
   const clock = new FakeClock();
   const random = seededRandom(5);
   const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY });
   const config = resolvePexConfig({ seedMode });
   // answerFor reads only the asker's id when the node relays no WebRTC.
-  const answer = (askerId: string): string[] => answerFor({ id: askerId } as Peer, { book, config, sw: undefined, relayWebRtc: false, random });
+  const answer = (askerId: string): string[] =>
+    answerFor({ id: askerId } as Peer, { book, config, sw: undefined, relayWebRtc: false, random, ...(failingNetwork && { failingNetwork }) });
   return { book, answer };
 }
 
@@ -132,5 +133,20 @@ describe('answerFor against one host holding many first-hand entries', () => {
     const host = publicHost(7);
     for (let key = 0; key < 40; key++) book.addAddress(tcp(key + 1, host, 30_000 + key), tcp(key + 1, host, 40_000));
     expect(answer(nodeId(999)).length).toBe(32);
+  });
+
+  it('leaves out addresses we never reached in a network whose last dials all failed, not a node we reached there', () => {
+    const failing = publicHost(7).split('.').slice(0, 2).join('.') + '.';
+    const { book, answer } = setup(false, (address) => address.includes(`@${failing}`));
+    const source = tcp(900, publicHost(60));
+    for (let n = 1; n <= 40; n++) book.addAddress(tcp(n, publicHost(n)), source);
+    // A liar's made-up nodes at the hosts of one /16 (group 7), beside an honest node there we reached.
+    for (let host = 2; host <= 20; host++) book.addAddress(tcp(1000 + host, publicHost(7, host)), source);
+    book.markGood(tcp(7, publicHost(7)));
+    for (let round = 0; round < 20; round++) {
+      const addresses = answer(nodeId(5000));
+      expect(addresses.filter((address) => address.includes(`@${failing}`))).toEqual([tcp(7, publicHost(7))]);
+      expect(addresses.length).toBeGreaterThanOrEqual(32);
+    }
   });
 });

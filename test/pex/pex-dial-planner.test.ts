@@ -404,4 +404,19 @@ describe('Outbound network-group diversity', () => {
     expect(plan.filter((address) => address.includes(victimV4)), 'dials at the victim IPv4 this round').toHaveLength(1);
     expect(plan, 'the real nodes are crawled with the free slots').toHaveLength(7);
   });
+
+  it('neither a round nor a crawl dials into a network that is waiting after failed dials there (FailingNetworks)', () => {
+    const { book, context } = setup();
+    const liar = tcp(999, publicHost(40));
+    const victim = publicHost(7);
+    for (let i = 0; i < 20; i++) expect(book.addAddress(tcp(100 + i, victim, 1000 + i), liar)).toBe(true);
+    for (let i = 0; i < 5; i++) expect(book.addAddress(tcp(300 + i, publicHost(50 + i)), liar)).toBe(true);
+    const waiting = (address: string): number => (address.includes(`@${victim}:`) ? 30_000 : 0);
+    for (const plan of [planCrawl(context({ networkWaitMs: waiting }), 10), planDials(context({ networkWaitMs: waiting }), 10).addresses]) {
+      expect(plan.filter((address) => address.includes(`@${victim}:`))).toEqual([]);
+      expect(plan.length).toBeGreaterThan(0);
+    }
+    // Not waiting: one dial there a round, as before.
+    expect(planCrawl(context(), 10).filter((address) => address.includes(`@${victim}:`))).toHaveLength(1);
+  });
 });
