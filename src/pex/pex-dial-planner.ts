@@ -284,11 +284,20 @@ function shuffle<T>(items: T[], random: () => number): void {
   }
 }
 
+/**
+ * Whether the address waits out its network's failing streak (FailingNetworks). An address in the old
+ * table is exempt: we reached a meshlink node there, so dialling it reflects nothing at a stranger, and
+ * made-up nodes named inside an honest node's network must not keep us from the nodes we know there.
+ */
+function networkWaits(context: DialPlanContext, info: KnownAddressInfo): boolean {
+  return info.bucketType !== 'old' && (context.networkWaitMs?.(info.address) ?? 0) > 0;
+}
+
 function dialable(context: DialPlanContext, address: string, chosen: ReadonlyMap<string, string>): KnownAddressInfo | undefined {
   const info = context.book.get(address);
   if (info === undefined || chosen.has(info.nodeId) || context.isBusy(info.nodeId)) return undefined;
   if (!mayBeDialled(context, address) || backoffRemainingMs(info, context.nowMs, context.config) > 0) return undefined;
-  if ((context.networkWaitMs?.(address) ?? 0) > 0) return undefined;
+  if (networkWaits(context, info)) return undefined;
   return info;
 }
 
@@ -315,7 +324,7 @@ export function planCrawl(context: DialPlanContext, slots: number): string[] {
       !context.isBanned(info.address) &&
       context.canDial(info.address.slice(0, info.address.indexOf('://'))) &&
       backoffRemainingMs(info, nowMs, config) === 0 &&
-      (context.networkWaitMs?.(info.address) ?? 0) === 0,
+      !networkWaits(context, info),
   );
   // Random order first so ties (every never-tried address) do not favour the book's internal order.
   shuffle(due, context.random);

@@ -419,4 +419,18 @@ describe('Outbound network-group diversity', () => {
     // Not waiting: one dial there a round, as before.
     expect(planCrawl(context(), 10).filter((address) => address.includes(`@${victim}:`))).toHaveLength(1);
   });
+
+  it('still dials a node it reached before in a waiting network: made-up nodes named there must not keep us from it', () => {
+    const { book, context } = setup();
+    const liar = tcp(999, publicHost(40));
+    const honest = tcp(500, publicHost(7, 2));
+    expect(book.addAddress(honest, liar)).toBe(true);
+    book.markGood(honest);
+    for (let i = 0; i < 20; i++) expect(book.addAddress(tcp(100 + i, publicHost(7), 1000 + i), liar)).toBe(true);
+    // The honest node shares the made-up nodes' /16: the whole network waits after their dials failed.
+    const waiting = (address: string): number => (address.includes(`@${publicHost(7)}:`) || address === honest ? 30_000 : 0);
+    const plan = planDials(context({ networkWaitMs: waiting }), 10).addresses;
+    expect(plan).toContain(honest);
+    expect(plan.filter((address) => address.includes(`@${publicHost(7)}:`))).toEqual([]);
+  });
 });
