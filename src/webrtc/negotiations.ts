@@ -2,7 +2,7 @@ import { AbortError, TransportError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
-import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from './constants.js';
+import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail } from './data-channel-guard.js';
 import { screenRemoteSignal } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
@@ -163,6 +163,7 @@ export class Negotiations {
     let settled = false;
     let signalsReceived = 0;
     let descriptionTaken = false;
+    let tcpCandidates = 0;
     let timer: TimerHandle | undefined;
     const onAbort = (): void => negotiation.fail(abortReason(request.signal!));
     const settle = (): void => {
@@ -214,7 +215,11 @@ export class Negotiations {
           }
           descriptionTaken = true;
         }
-        const screened = screenRemoteSignal(data, this.options.allowLoopbackCandidates);
+        const screened = screenRemoteSignal(data, {
+          allowLoopback: this.options.allowLoopbackCandidates,
+          tcpRoom: WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION - tcpCandidates,
+        });
+        tcpCandidates += screened.tcp;
         // A candidate inside an SDP costs what a trickled one does.
         if (!countSignals(data.type === 'candidate' ? 1 : 1 + screened.candidates) || screened.data === undefined) return;
         try {

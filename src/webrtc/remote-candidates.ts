@@ -13,6 +13,17 @@ const REFUSED_SCOPES: ReadonlySet<AddressScope> = new Set(['loopback', 'unspecif
 const SDP_CANDIDATE_PREFIX = 'a=candidate:';
 const MDNS_SUFFIX = '.local';
 
+export interface ScreenOptions {
+  /** Keep candidates on loopback addresses. @default false */
+  readonly allowLoopback?: boolean | undefined;
+  /**
+   * TCP candidates the negotiation still takes: our ICE agent connects to each at once, where UDP
+   * ones share its ~20 checks a second (constants.ts).
+   * @default no limit
+   */
+  readonly tcpRoom?: number;
+}
+
 /** A remote's signal after screening, and how many ICE candidates it hands the RTCPeerConnection. */
 export interface ScreenedSignal {
   /** Undefined when nothing is left to hand over (a refused trickled candidate). */
@@ -20,6 +31,8 @@ export interface ScreenedSignal {
   readonly candidates: number;
   /** Candidates taken out. */
   readonly refused: number;
+  /** Of `candidates`, those over TCP. */
+  readonly tcp: number;
 }
 
 /**
@@ -27,21 +40,27 @@ export interface ScreenedSignal {
  * of an offer's or answer's SDP (a 12 KiB SDP holds ~150, which would bypass the per-negotiation
  * signal cap: each counts as one signal). With `allowLoopback` only loopback stays allowed (peers on
  * one machine in a network with no other interface). Of names, only mDNS `.local` ones pass: the
- * browser resolves those on the LAN only.
+ * browser resolves those on the LAN only. TCP candidates past `tcpRoom` are taken out too.
  */
-export function screenRemoteSignal(data: SignalData, allowLoopback = false): ScreenedSignal {
+export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}): ScreenedSignal {
+  const { allowLoopback = false, tcpRoom = Number.POSITIVE_INFINITY } = options;
+  let tcp = 0;
   const refuses = (line: string): boolean => {
     const address = candidateAddress(line);
     if (address === undefined) return false;
     const { family, scope } = classifyHost(address);
     // Peers name candidates by IP or by an mDNS name; any other name may resolve to anything (127.0.0.1).
     if (family === 'dns' && !address.toLowerCase().endsWith(MDNS_SUFFIX)) return true;
-    return REFUSED_SCOPES.has(scope) && !(allowLoopback && scope === 'loopback');
+    if (REFUSED_SCOPES.has(scope) && !(allowLoopback && scope === 'loopback')) return true;
+    if (!isTcp(line)) return false;
+    if (tcp >= tcpRoom) return true;
+    tcp++;
+    return false;
   };
   if (data.type === 'candidate') {
     const line = data.candidate.candidate;
-    if (line === '') return { data, candidates: 0, refused: 0 }; // end of candidates
-    return refuses(line) ? { data: undefined, candidates: 0, refused: 1 } : { data, candidates: 1, refused: 0 };
+    if (line === '') return { data, candidates: 0, refused: 0, tcp: 0 }; // end of candidates
+    return refuses(line) ? { data: undefined, candidates: 0, refused: 1, tcp: 0 } : { data, candidates: 1, refused: 0, tcp };
   }
   // SDP lines end in CRLF, but WebRTC stacks also take a bare LF: split on either, so that no candidate
   // hides from the screen inside a "line" that the RTCPeerConnection will split itself.
@@ -57,7 +76,15 @@ export function screenRemoteSignal(data: SignalData, allowLoopback = false): Scr
       kept.push(line);
     }
   }
-  return { data: refused === 0 ? data : { type: data.type, sdp: kept.join('\r\n') }, candidates, refused };
+  return { data: refused === 0 ? data : { type: data.type, sdp: kept.join('\r\n') }, candidates, refused, tcp };
+}
+
+/**
+ * Whether an ICE candidate line's transport (its third field) is other than UDP: `tcp`, and `ssltcp`,
+ * which libwebrtc also connects to at once over TCP (20 of them: 40 connections, past a cap on `tcp`).
+ */
+function isTcp(line: string): boolean {
+  return (line.startsWith('a=') ? line.slice('a='.length) : line).split(' ', 3)[2]?.toLowerCase() !== 'udp';
 }
 
 /**
