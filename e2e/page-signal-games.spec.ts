@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -12,7 +13,7 @@ import { SignalAgent } from '../src/webrtc/signal-agent.js';
 import { closePages, MeshPage, pageOrigin, reportDiagnostics, sleep, WAIT_MS } from './mesh-harness.js';
 
 // The page as the victim of what a WebRTC remote signals: offer after offer into one negotiation (ICE
-// restarts), and ICE candidates naming TCP services of the LAN. The relay the page dialled is the
+// restarts), and ICE candidates naming TCP services of the LAN, or its web servers (ports 80, 443). The relay the page dialled is the
 // attacker here: it signals under a made-up sender's name, with offers from an RTCPeerConnection of
 // its own (@roamhq/wrtc, in the Playwright worker), and counts what the page sends back.
 
@@ -141,5 +142,49 @@ test(`a remote naming ${TCP_TARGETS} TCP services as ICE candidates has the page
   } finally {
     await stop();
     for (const server of servers) server.close();
+  }
+});
+
+test('a remote naming web services on ports 80 and 443 as ICE candidates has the page contact neither (a control on a high port: reached)', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const host = ownAddress();
+  const contacts = new Map<number, number>();
+  const closers: (() => void)[] = [];
+  const { signaller, relay, pc, page, stop } = await scene(browser, 'web-ports');
+  try {
+    for (const port of [80, 443, 40_080]) {
+      contacts.set(port, 0);
+      const count = (): void => void contacts.set(port, contacts.get(port)! + 1);
+      const udp = createSocket('udp4').on('message', count);
+      const tcp = createServer((socket) => {
+        count();
+        socket.on('error', () => {});
+        socket.destroy();
+      });
+      closers.push(() => udp.close(), () => tcp.close());
+      // Below 1024: this needs root or CAP_NET_BIND_SERVICE, as a LAN's web servers have.
+      await new Promise<void>((resolve) => udp.bind(port, host, resolve));
+      await new Promise<void>((resolve) => tcp.listen(port, host, resolve));
+    }
+    const sdp = (await offerOf(pc, false)).replace(/a=ice-pwd:\S+/, 'a=ice-pwd:notthepasswordnotthepassword');
+    signaller.send({ type: 'offer', sdp });
+    let n = 0;
+    for (const port of contacts.keys()) {
+      for (const transport of ['udp', 'tcp']) {
+        n++;
+        const line = `candidate:${n} 1 ${transport} ${2_000_000_000 - n} ${host} ${port} typ host${transport === 'tcp' ? ' tcptype passive' : ''} generation 0`;
+        signaller.send({ type: 'candidate', candidate: { candidate: line, sdpMLineIndex: 0, sdpMid: '0' } });
+      }
+    }
+    await sleep(4000);
+    console.log(`web ports: ${JSON.stringify([...contacts])} (datagrams and connections)`);
+    // Before: 80 and 443 each reached (23 and 22 STUN datagrams and TCP connections in 4 s); Chromium itself
+    // skips every other port below 1024, @roamhq/wrtc all of them.
+    expect({ 80: contacts.get(80), 443: contacts.get(443) }).toEqual({ 80: 0, 443: 0 });
+    expect(contacts.get(40_080)).toBeGreaterThan(0);
+    expect((await page.peers()).some((peer) => peer.id === relay.nodeId)).toBe(true);
+  } finally {
+    await stop();
+    for (const close of closers) close();
   }
 });

@@ -12,6 +12,9 @@ const REFUSED_SCOPES: ReadonlySet<AddressScope> = new Set(['loopback', 'unspecif
 
 const SDP_CANDIDATE_PREFIX = 'a=candidate:';
 const MDNS_SUFFIX = '.local';
+const LOWEST_CANDIDATE_PORT = 1024;
+const HIGHEST_PORT = 65_535;
+const DISCARD_PORT = 9;
 
 export interface ScreenOptions {
   /** Keep candidates on loopback addresses. @default false */
@@ -40,19 +43,30 @@ export interface ScreenedSignal {
  * of an offer's or answer's SDP (a 12 KiB SDP holds ~150, which would bypass the per-negotiation
  * signal cap: each counts as one signal). With `allowLoopback` only loopback stays allowed (peers on
  * one machine in a network with no other interface). Of names, only mDNS `.local` ones pass: the
- * browser resolves those on the LAN only. TCP candidates past `tcpRoom` are taken out too.
+ * browser resolves those on the LAN only. Ports below 1024 (but 9) are refused, and TCP candidates past
+ * `tcpRoom` taken out too.
  */
 export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}): ScreenedSignal {
   const { allowLoopback = false, tcpRoom = Number.POSITIVE_INFINITY } = options;
   let tcp = 0;
   const refuses = (line: string): boolean => {
-    const address = candidateAddress(line);
-    if (address === undefined) return false;
-    const { family, scope } = classifyHost(address);
+    const fields = candidateFields(line);
+    if (fields === undefined) return false;
+    const [, , transport, , address, port] = fields as [string, string, string, string, string, string];
+    // An honest peer's candidates have ephemeral ports (its own, a NAT's, a TURN server's relayed ones);
+    // a LAN's well-known services listen below 1024. Chromium's ICE agent itself skips all of those
+    // but 80 and 443 (a router's admin page), @roamhq/wrtc's all. Port 9 stays: `tcptype active`
+    // candidates name it (RFC 6544), and no one connects to them.
+    const portNumber = /^\d{1,5}$/.test(port) ? Number(port) : Number.NaN;
+    if (portNumber !== DISCARD_PORT && !(portNumber >= LOWEST_CANDIDATE_PORT && portNumber <= HIGHEST_PORT)) return true;
+    const host = unbracketed(address);
+    const { family, scope } = classifyHost(host);
     // Peers name candidates by IP or by an mDNS name; any other name may resolve to anything (127.0.0.1).
-    if (family === 'dns' && !address.toLowerCase().endsWith(MDNS_SUFFIX)) return true;
+    if (family === 'dns' && !host.toLowerCase().endsWith(MDNS_SUFFIX)) return true;
     if (REFUSED_SCOPES.has(scope) && !(allowLoopback && scope === 'loopback')) return true;
-    if (!isTcp(line)) return false;
+    // Anything but UDP is a connection: `tcp`, and `ssltcp`, which libwebrtc also connects to at once
+    // over TCP (20 of them: 40 connections, past a cap on `tcp` alone).
+    if (transport.toLowerCase() === 'udp') return false;
     if (tcp >= tcpRoom) return true;
     tcp++;
     return false;
@@ -80,20 +94,20 @@ export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}
 }
 
 /**
- * Whether an ICE candidate line's transport (its third field) is other than UDP: `tcp`, and `ssltcp`,
- * which libwebrtc also connects to at once over TCP (20 of them: 40 connections, past a cap on `tcp`).
+ * The first six fields of an ICE candidate line (`candidate:<foundation> <component> <transport>
+ * <priority> <address> <port> typ …`, RFC 8839), with or without `a=`; undefined when it has fewer.
  */
-function isTcp(line: string): boolean {
-  return (line.startsWith('a=') ? line.slice('a='.length) : line).split(' ', 3)[2]?.toLowerCase() !== 'udp';
+function candidateFields(line: string): string[] | undefined {
+  const fields = (line.startsWith('a=') ? line.slice('a='.length) : line).split(' ', 6);
+  return fields.length < 6 || !fields[0]!.startsWith('candidate:') ? undefined : fields;
 }
 
-/**
- * The connection address of an ICE candidate line (`candidate:<foundation> <component> <transport>
- * <priority> <address> <port> typ …`, RFC 8839), without brackets; undefined when the line has none.
- */
-export function candidateAddress(line: string): string | undefined {
-  const fields = (line.startsWith('a=') ? line.slice('a='.length) : line).split(' ', 6);
-  if (fields.length < 6 || !fields[0]!.startsWith('candidate:')) return undefined;
-  const address = fields[4]!;
+function unbracketed(address: string): string {
   return address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+}
+
+/** The connection address of an ICE candidate line, without brackets; undefined when the line has none. */
+export function candidateAddress(line: string): string | undefined {
+  const fields = candidateFields(line);
+  return fields === undefined ? undefined : unbracketed(fields[4]!);
 }

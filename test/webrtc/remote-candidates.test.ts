@@ -38,6 +38,16 @@ describe('screenRemoteSignal', () => {
     expect(screened.data).toEqual({ type: 'offer', sdp: ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', `a=${line('10.0.0.2')}`, 'a=mid:0', ''].join('\r\n') });
   });
 
+  it('drops candidates on ports below 1024 but 9 (RFC 6544 active TCP candidates), and on ports that are no number', () => {
+    const onPort = (port: string, transport = 'udp'): string => `candidate:1 1 ${transport} 2122260223 192.168.1.7 ${port} typ host generation 0`;
+    for (const port of ['80', '443', '22', '0', '1023', '65536', '0x50', '-1', '80a', '000080', '']) {
+      expect(screenRemoteSignal(trickled(onPort(port, 'tcp'))), port).toMatchObject({ data: undefined, refused: 1 });
+    }
+    for (const port of ['9', '1024', '50000', '65535']) expect(screenRemoteSignal(trickled(onPort(port))), port).toMatchObject({ candidates: 1 });
+    const sdp = ['v=0', `a=${onPort('80')}`, `a=${onPort('50000')}`, ''].join('\r\n');
+    expect(screenRemoteSignal({ type: 'offer', sdp })).toMatchObject({ candidates: 1, refused: 1, data: { sdp: ['v=0', `a=${onPort('50000')}`, ''].join('\r\n') } });
+  });
+
   it('keeps at most tcpRoom TCP candidates, trickled or in an SDP, and counts those it keeps; refused ones take no room', () => {
     expect(screenRemoteSignal(trickled(line('10.0.0.2', 'tcp')), { tcpRoom: 1 })).toMatchObject({ candidates: 1, tcp: 1 });
     for (const transport of ['TCP', 'ssltcp', 'tls']) {
