@@ -90,6 +90,8 @@ export interface NegotiationsOptions {
   onRoute?: ((route: WebRtcRoute) => void) | undefined;
   /** Hand the RTCPeerConnection remote candidates on loopback addresses (remote-candidates.ts). @default false */
   allowLoopbackCandidates?: boolean | undefined;
+  /** Hand the RTCPeerConnection remote candidates named by mDNS `.local` names (remote-candidates.ts). @default true */
+  allowMdnsCandidates?: boolean | undefined;
 }
 
 /**
@@ -217,6 +219,7 @@ export class Negotiations {
         }
         const screened = screenRemoteSignal(data, {
           allowLoopback: this.options.allowLoopbackCandidates,
+          allowMdns: this.options.allowMdnsCandidates,
           tcpRoom: WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION - tcpCandidates,
         });
         tcpCandidates += screened.tcp;

@@ -19,6 +19,8 @@ const DISCARD_PORT = 9;
 export interface ScreenOptions {
   /** Keep candidates on loopback addresses. @default false */
   readonly allowLoopback?: boolean | undefined;
+  /** Keep candidates named by mDNS `.local` names. @default true */
+  readonly allowMdns?: boolean | undefined;
   /**
    * TCP candidates the negotiation still takes: our ICE agent connects to each at once, where UDP
    * ones share its ~20 checks a second (constants.ts).
@@ -42,12 +44,12 @@ export interface ScreenedSignal {
  * Takes refused candidates out of a remote's signal: a trickled candidate, or the `a=candidate:` lines
  * of an offer's or answer's SDP (a 12 KiB SDP holds ~150, which would bypass the per-negotiation
  * signal cap: each counts as one signal). With `allowLoopback` only loopback stays allowed (peers on
- * one machine in a network with no other interface). Of names, only mDNS `.local` ones pass: the
- * browser resolves those on the LAN only. Ports below 1024 (but 9) are refused, and TCP candidates past
+ * one machine in a network with no other interface). Of names, only mDNS `.local` ones pass (unless
+ * not `allowMdns`): the browser resolves those on the LAN only. Ports below 1024 (but 9) are refused, and TCP candidates past
  * `tcpRoom` taken out too.
  */
 export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}): ScreenedSignal {
-  const { allowLoopback = false, tcpRoom = Number.POSITIVE_INFINITY } = options;
+  const { allowLoopback = false, allowMdns = true, tcpRoom = Number.POSITIVE_INFINITY } = options;
   let tcp = 0;
   const refuses = (line: string): boolean => {
     const fields = candidateFields(line);
@@ -61,8 +63,9 @@ export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}
     if (portNumber !== DISCARD_PORT && !(portNumber >= LOWEST_CANDIDATE_PORT && portNumber <= HIGHEST_PORT)) return true;
     const host = unbracketed(address);
     const { family, scope } = classifyHost(host);
-    // Peers name candidates by IP or by an mDNS name; any other name may resolve to anything (127.0.0.1).
-    if (family === 'dns' && !host.toLowerCase().endsWith(MDNS_SUFFIX)) return true;
+    // Peers name candidates by IP or by an mDNS name; any other name may resolve to anything (127.0.0.1),
+    // and so may an mDNS one, where anyone on the LAN answers for it (see allowMdnsCandidates).
+    if (family === 'dns' && !(allowMdns && host.toLowerCase().endsWith(MDNS_SUFFIX))) return true;
     if (REFUSED_SCOPES.has(scope) && !(allowLoopback && scope === 'loopback')) return true;
     // Anything but UDP is a connection: `tcp`, and `ssltcp`, which libwebrtc also connects to at once
     // over TCP (20 of them: 40 connections, past a cap on `tcp` alone).

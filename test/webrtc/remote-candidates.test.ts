@@ -15,6 +15,12 @@ describe('screenRemoteSignal', () => {
     }
   });
 
+  it('drops .local names too without allowMdns', () => {
+    const named = trickled(line('6f1c2a3e-1111-2222-3333-444455556666.local'));
+    expect(screenRemoteSignal(named, { allowMdns: false })).toMatchObject({ data: undefined, refused: 1 });
+    expect(screenRemoteSignal(trickled(line('10.0.0.2')), { allowMdns: false })).toMatchObject({ candidates: 1 });
+  });
+
   it('lets loopback through only with allowLoopback, and the end-of-candidates signal always', () => {
     expect(screenRemoteSignal(trickled(line('127.0.0.1')), { allowLoopback: true }).candidates).toBe(1);
     expect(screenRemoteSignal(trickled(line('0.0.0.0')), { allowLoopback: true }).refused).toBe(1);
