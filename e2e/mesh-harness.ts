@@ -220,6 +220,8 @@ export interface Received {
   from: string;
   text: string;
   transport: string;
+  /** Date.now() in the page when it arrived. */
+  at: number;
 }
 
 export type DialOutcome =
@@ -229,6 +231,8 @@ export type DialOutcome =
 export interface RtcCount {
   created: number;
   closed: number;
+  /** Garbage collected (FinalizationRegistry): Chromium counts those not yet collected toward its 500. */
+  collected: number;
 }
 
 /** What a mesh page exposes as `window.__mesh`. */
@@ -272,6 +276,8 @@ export interface BootOptions {
   pexIntervalMs?: number;
   appChannels?: readonly number[];
   gossipChannel?: number;
+  /** More createNode options (e.g. `webrtc`), plain data only: they cross into the page. */
+  nodeOptions?: Record<string, unknown>;
 }
 
 /**
@@ -288,7 +294,7 @@ async function bootInPage(options: BootOptions): Promise<string> {
   const appChannels = options.appChannels ?? [0x40, 0x41];
   const gossipChannel = options.gossipChannel ?? 0x50;
   const started = performance.now();
-  const received: { channel: number; from: string; text: string; transport: string }[] = [];
+  const received: { channel: number; from: string; text: string; transport: string; at: number }[] = [];
   const events: { t: number; event: string; peer?: string; transport?: string; error?: string }[] = [];
   const seen = new Set<string>();
   const delivered: { text: string; from: string }[] = [];
@@ -305,11 +311,12 @@ async function bootInPage(options: BootOptions): Promise<string> {
     pex: options.pex === false ? false : { seeds: options.seeds ?? [], allowLocal: true, ensurePeersIntervalMs: options.pexIntervalMs ?? 500, dialJitterMs: 50 },
     reconnect: { baseDelayMs: 200, maxDelayMs: 2000 },
     ...(options.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: options.dialTimeoutMs }),
+    ...options.nodeOptions,
   });
   sw.addAgent('app', {
     channels: appChannels.map((id) => ({ id, priority: 5 })),
     receive(channel: number, peer: { id: string; transport: string }, message: Uint8Array) {
-      received.push({ channel, from: peer.id, text: decoder.decode(message), transport: peer.transport });
+      received.push({ channel, from: peer.id, text: decoder.decode(message), transport: peer.transport, at: Date.now() });
     },
   });
   // A tiny flood agent (as demo/agents/mempool.ts): each new message goes to every other peer once.
@@ -373,15 +380,17 @@ async function bootInPage(options: BootOptions): Promise<string> {
   return sw.nodeId as string;
 }
 
-/** Counts RTCPeerConnections: constructed, and closed (close() called or connectionState 'closed'). */
+/** Counts RTCPeerConnections: constructed, closed (close() called or connectionState 'closed') and garbage collected. */
 function countPeerConnections(): void {
   const Native = window.RTCPeerConnection;
-  const count: RtcCount = { created: 0, closed: 0 };
+  const count: RtcCount = { created: 0, closed: 0, collected: 0 };
   window.__rtc = count;
+  const collection = new FinalizationRegistry<undefined>(() => count.collected++);
   class Counted extends Native {
     constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
       super(...args);
       count.created++;
+      collection.register(this, undefined);
       let closed = false;
       const mark = (): void => {
         if (closed) return;

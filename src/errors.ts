@@ -182,10 +182,11 @@ export class PeerRejectedError extends MeshlinkError {
 }
 
 /** TransportError reasons (detail.reason) of a WebRTC dial refused by our own limits before it reached anyone. */
-const OWN_DIAL_LIMITS: ReadonlySet<string> = new Set(['dial-allowance', 'pending-dials']);
+const OWN_DIAL_LIMITS: ReadonlySet<string> = new Set(['dial-allowance', 'dial-budget', 'pending-dials']);
 
 /**
- * Whether a dial failed on our own transport's limits (the WebRTC dial allowance, its pending-dial caps),
+ * Whether a dial failed on our own transport's limits (the WebRTC dial allowance, its pending-dial caps,
+ * its RTCPeerConnections not yet garbage collected),
  * not on the address: peers handing us made-up addresses can use those limits up, and honest addresses
  * dialled meanwhile must not be backed off for it.
  */

@@ -15,6 +15,14 @@ export { webrtcTransport } from './webrtc.js';
 /** How often a page saves its address book when it changed. */
 export const BROWSER_BOOK_SAVE_INTERVAL_MS = 1000;
 /**
+ * What one peer may have a page read a second (`connection.recvRateBytesPerSec`): everything a page
+ * reads, it decrypts and decodes on its one main thread (~2.7% of it per MB/s in Chromium here), and a
+ * relay flooding a page over WebSocket had it take 15 MB/s, 32–40% of its main thread, for as long as it
+ * liked. A page cannot stop a WebSocket or data channel from reading: a peer past this for long is cut
+ * (`ERR_RATE_LIMIT`) once 4 MiB wait. Apps that move bulk data into pages raise it.
+ */
+export const BROWSER_RECV_RATE_BYTES_PER_SEC = 4 * 1024 * 1024;
+/**
  * …but the book's writes to IndexedDB average at most this: a small book (an honest page's is a few KB)
  * is still saved every second, a large one less often. Peers decide how large the book is (what they
  * hand us by PEX) and how often it changes (each dial of an address they gave changes it): before, a
@@ -54,7 +62,8 @@ export async function createNode(options: BrowserNodeOptions = {}): Promise<Swit
     const identity = options.identity ?? (await loadOrCreateNodeKey(storage));
     // Only PEX writes through this (the key above is loaded already); what it keeps is written at stop.
     const bookStorage = new PacedStorage(storage, BROWSER_BOOK_WRITE_BYTES_PER_SECOND);
-    sw = assembleNode(common, {
+    const connection = { recvRateBytesPerSec: BROWSER_RECV_RATE_BYTES_PER_SEC, ...common.connection };
+    sw = assembleNode({ ...common, connection }, {
       identity,
       storage: bookStorage,
       defaultTransports: () => [new WebSocketClientTransport()],

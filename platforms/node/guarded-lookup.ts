@@ -1,5 +1,5 @@
 import { Resolver, lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { classifyHost } from '../../src/transport/ip.js';
+import { classifyHost, isLocalScope } from '../../src/transport/ip.js';
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
@@ -62,32 +62,80 @@ function oneSystemLookupAtATime(run: (done: () => void) => void): boolean {
  * at dial time: without this, `tcp://…@evil.example:26656` that resolves to 127.0.0.1 or 10.0.0.5 would
  * make the node connect into its own host or LAN on a stranger's word. The check sits in the lookup
  * itself, so the address connected to is the address checked (no second resolution to rebind).
- * IP literals skip lookup entirely (Node does not call it for them). Names are asked of DNS first (see
- * `resolver`); only a name DNS gave no address for, other than by timing out, goes to the system's
- * lookup, one at a time (oneSystemLookupAtATime).
+ * IP literals skip lookup entirely (Node does not call it for them).
  */
 export function localRefusingLookup(): GuardedLookup {
-  return (hostname, options, callback) => {
-    resolveByDns(hostname, options.family, (dnsError, found) => {
-      if (found.length > 0 || dnsError?.code === DNS_TIMEOUT_CODE) {
-        answer(hostname, options, found, dnsError, callback);
-        return;
-      }
-      const queued = oneSystemLookupAtATime((done) => {
-        try {
-          dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
-            done();
-            answer(hostname, options, error === null ? addresses : [], error, callback);
-          });
-        } catch (error) {
-          // A throw (bad options) must not keep the one slot taken for good.
-          done();
-          answer(hostname, options, [], error as NodeJS.ErrnoException, callback);
-        }
-      });
-      if (!queued) answer(hostname, options, [], dnsError, callback);
+  return guardedLookup({ allowLocal: false });
+}
+
+/**
+ * The lookup for names peers hand us (PEX, a NodeInfo). Names are asked of DNS first (see `resolver`);
+ * only a name DNS gave no address for, other than by timing out, goes to the system's lookup, one at a
+ * time (oneSystemLookupAtATime). A dial gets at most ADDRESSES_PER_FAMILY addresses of each family.
+ * `allowLocal` decides whether local addresses (loopback, private, link-local, reserved) may be among
+ * them; with it, names that only local sources know by their spelling (localhost, a single label,
+ * .local, .lan, …: ip.ts's loopback and private names) go to the system's lookup at once, one at a time
+ * as well: asked of DNS first, they failed wherever its servers did not answer (a LAN cut off from its
+ * upstream) although the hosts file or mDNS knew them.
+ */
+export function guardedLookup(options: { allowLocal: boolean }): GuardedLookup {
+  const { allowLocal } = options;
+  return (hostname, lookupOptions, callback) => {
+    const settle = (addresses: LookupAddress[], error: NodeJS.ErrnoException | null): void => answer(hostname, lookupOptions, addresses, error, allowLocal, callback);
+    if (allowLocal && isLocalOnlyName(hostname)) {
+      askSystem(hostname, lookupOptions, null, settle);
+      return;
+    }
+    resolveByDns(hostname, lookupOptions.family, (dnsError, found) => {
+      if (found.length > 0 || dnsError?.code === DNS_TIMEOUT_CODE) settle(found, dnsError);
+      else askSystem(hostname, lookupOptions, dnsError, settle);
     });
   };
+}
+
+/** A name only local sources answer, by its spelling: localhost, a single label, a LAN suffix. */
+function isLocalOnlyName(hostname: string): boolean {
+  const { scope } = classifyHost(hostname);
+  return scope === 'loopback' || scope === 'private';
+}
+
+/** Asks the system's lookup, one at a time (past SYSTEM_LOOKUPS_WAITING: `dnsError`, or no address). */
+function askSystem(hostname: string, lookupOptions: LookupOptions, dnsError: NodeJS.ErrnoException | null, settle: (addresses: LookupAddress[], error: NodeJS.ErrnoException | null) => void): void {
+  const queued = oneSystemLookupAtATime((done) => {
+    try {
+      dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
+        done();
+        settle(error === null ? addresses : [], error);
+      });
+    } catch (error) {
+      // A throw (bad options) must not keep the one slot taken for good.
+      done();
+      settle([], error as NodeJS.ErrnoException);
+    }
+  });
+  if (!queued) settle([], dnsError);
+}
+
+/** The name options of tcpTransport and wsTransport. */
+export interface DialNameOptions {
+  /**
+   * Dial host names that resolve to loopback, private, link-local or reserved addresses. IP literals
+   * are always dialled as given (the address book decides about those). @default true
+   */
+  allowLocalNames?: boolean;
+  /**
+   * Names to dial may come from peers (PEX, a NodeInfo): look them up through the guarded lookup (DNS
+   * on the event loop, each query bounded; two addresses of each family) even where local names are
+   * allowed, so that a peer's names cannot hold the process's system lookups. Always so when
+   * `allowLocalNames` is false. @default false
+   */
+  peerNames?: boolean;
+}
+
+/** The `lookup` option of a dial with these name options: none (the system's lookup) for the app's own names. */
+export function dialLookupOption(options: DialNameOptions): { lookup?: GuardedLookup } {
+  if (options.allowLocalNames === false) return { lookup: guardedLookup({ allowLocal: false }) };
+  return options.peerNames === true ? { lookup: guardedLookup({ allowLocal: true }) } : {};
 }
 
 /** Asks DNS for the name's IPv4 and IPv6 addresses at once (one of them when `family` says so). */
@@ -127,16 +175,26 @@ function firstOfEachFamily(addresses: LookupAddress[]): LookupAddress[] {
   });
 }
 
-function answer(hostname: string, options: LookupOptions, addresses: LookupAddress[], error: NodeJS.ErrnoException | null, callback: LookupCallback): void {
+function answer(
+  hostname: string,
+  options: LookupOptions,
+  addresses: LookupAddress[],
+  error: NodeJS.ErrnoException | null,
+  allowLocal: boolean,
+  callback: LookupCallback,
+): void {
   if (addresses.length === 0) {
     callback(error ?? Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), options.all === true ? [] : '');
     return;
   }
-  const allowed = firstOfEachFamily(addresses.filter((entry) => classifyHost(entry.address).scope === 'public'));
+  const allowed = firstOfEachFamily(addresses.filter((entry) => {
+    const { scope } = classifyHost(entry.address);
+    return scope === 'public' || (allowLocal && isLocalScope(scope));
+  }));
   if (allowed.length === 0) {
     const refused = Object.assign(
-      new Error(`${hostname} resolves to ${addresses.map((entry) => entry.address).join(', ') || 'nothing'}, a local address (allowLocal is off)`),
-      { code: 'ERR_LOCAL_ADDRESS' },
+      new Error(`${hostname} resolves to ${addresses.map((entry) => entry.address).join(', ') || 'nothing'}, ${allowLocal ? 'no address to dial' : 'a local address (allowLocal is off)'}`),
+      { code: allowLocal ? 'ERR_UNDIALABLE_ADDRESS' : 'ERR_LOCAL_ADDRESS' },
     ) as NodeJS.ErrnoException;
     callback(refused, options.all === true ? [] : '');
     return;

@@ -39,7 +39,7 @@ export interface NodeOptions extends CommonNodeOptions {
    * Options of the default WebSocket transport (unused when `transports` is given): upgrade limits, and
    * `trustedProxies` for a server behind a reverse proxy (e.g. nginx terminating TLS for `wss://`).
    */
-  ws?: Omit<WsTransportOptions, 'allowLocalNames'>;
+  ws?: Omit<WsTransportOptions, 'allowLocalNames' | 'peerNames'>;
   /**
    * Map the listening ports on the LAN's gateway and advertise the external addresses: 'upnp'
    * (UPnP IGDv1/IGDv2) or 'nat-pmp' (RFC 6886), or options with `protocol` (default 'upnp').
@@ -62,13 +62,14 @@ export interface NodeNatOptions extends Omit<NatAgentOptions, 'createMapper'> {
 
 
 /**
- * TCP and WebSocket. With PEX on and allowLocal off, names that resolve to local addresses are not
- * dialled: PEX hands out names strangers chose.
+ * TCP and WebSocket. With PEX on, names are looked up through the guarded lookup (PEX hands out names
+ * strangers chose), and unless allowLocal, names that resolve to local addresses are not dialled.
  */
 function defaultTransports(options: NodeOptions): Transport[] {
   const pex = options.pex;
-  const allowLocalNames = pex === undefined || pex === false || (pex !== true && pex.allowLocal === true);
-  return [tcpTransport({ allowLocalNames }), wsTransport({ ...options.ws, allowLocalNames })];
+  const peerNames = pex !== undefined && pex !== false;
+  const allowLocalNames = !peerNames || (pex !== true && pex.allowLocal === true);
+  return [tcpTransport({ allowLocalNames, peerNames }), wsTransport({ ...options.ws, allowLocalNames, peerNames })];
 }
 
 export function defaultHome(): string {

@@ -4,7 +4,7 @@ import { formatAddress, type PeerAddress } from '../../src/transport/address.js'
 import { HeldChunks } from '../../src/transport/held-chunks.js';
 import type { Link, LinkHandlers } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
-import { localRefusingLookup } from './guarded-lookup.js';
+import { dialLookupOption, type DialNameOptions } from './guarded-lookup.js';
 
 /** Above this many unsent bytes `write()` returns false. Large enough for two full batches. */
 export const TCP_LINK_HIGH_WATER_MARK_BYTES = 128 * 1024;
@@ -17,14 +17,9 @@ export const TCP_READ_BUFFER_BYTES = 64 * 1024;
  */
 export const TCP_MAX_HELD_READ_BYTES = 16 * 1024;
 
-export interface TcpTransportOptions {
+export interface TcpTransportOptions extends DialNameOptions {
   /** @default TCP_LINK_HIGH_WATER_MARK_BYTES */
   highWaterMarkBytes?: number;
-  /**
-   * Dial host names that resolve to loopback, private, link-local or reserved addresses. IP literals
-   * are always dialled as given (the address book decides about those). @default true
-   */
-  allowLocalNames?: boolean;
 }
 
 /**
@@ -263,7 +258,7 @@ class TcpTransport implements Transport {
         host: address.host,
         port: address.port,
         allowHalfOpen: true,
-        ...(this.options.allowLocalNames === false ? { lookup: localRefusingLookup() } : {}),
+        ...dialLookupOption(this.options),
       });
       const onAbort = (): void => {
         socket.destroy();

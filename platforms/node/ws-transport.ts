@@ -9,7 +9,7 @@ import type { DialOptions, Listener, Transport } from '../../src/transport/trans
 import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
 import { WEBSOCKET_MAX_MESSAGE_BYTES, WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
 import { clientAddressOf, trustedProxySet } from './forwarded-client.js';
-import { localRefusingLookup } from './guarded-lookup.js';
+import { dialLookupOption, type DialNameOptions } from './guarded-lookup.js';
 import {
   UpgradeGuard,
   WS_DEFAULT_MAX_PENDING_UPGRADES,
@@ -49,9 +49,7 @@ const WS_FRAME_LIMITS: { maxPayload: number; maxFragments: number; maxPendingAut
  * WebSocket transport for Node: listens with `ws`'s WebSocketServer (for browsers to reach a relay)
  * and dials with `ws`'s WebSocket through the same client code browsers use.
  */
-export interface WsTransportOptions {
-  /** As tcpTransport's: dial names that resolve to local addresses. @default true */
-  allowLocalNames?: boolean;
+export interface WsTransportOptions extends DialNameOptions {
   /** Connections to our server still in their HTTP upgrade, in all; more are dropped on arrival. @default 64 */
   maxPendingUpgrades?: number;
   /** The same from one IPv4 address or IPv6 /64. @default 8 */
@@ -82,7 +80,7 @@ class NodeWebSocketTransport implements Transport {
       upgradeTimeoutMs: options.upgradeTimeoutMs ?? WS_DEFAULT_UPGRADE_TIMEOUT_MS,
     };
     this.trustedProxies = trustedProxySet(options.trustedProxies);
-    const lookup = options.allowLocalNames === false ? { lookup: localRefusingLookup() } : {};
+    const lookup = dialLookupOption(options);
     // The dialing side caps messages as the server does (ws's own default is 100 MiB), and offers no
     // permessage-deflate (ws's client offers it by default): our frames are sealed, so incompressible,
     // and a hostile server would otherwise make us inflate a megabyte per kilobyte it sends.

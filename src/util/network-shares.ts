@@ -6,8 +6,14 @@ export interface NetworkSharesOptions {
   readonly ratePerMs: number;
   /** A network counts as one of those drawing on the total for this long after it last asked. */
   readonly activeMs: number;
-  /** Networks kept (the most recent askers): one pushed out is a newcomer again. */
+  /** Networks holding a seat (the most recent askers): one pushed out rests. */
   readonly maxNetworks: number;
+  /**
+   * Networks kept resting (the most recent): quiet for `activeMs` or pushed out of the seats, they hold
+   * no seat but keep their share for when they ask again, so a network that comes back is not a newcomer.
+   * One pushed out of these is a newcomer again. 0: none kept.
+   */
+  readonly maxRestingNetworks: number;
   /**
    * A network new to the shares takes the newcomers' seat whole (its tokens become its own share), not
    * one token of it. For takes that come in bursts (a WebRTC negotiation's dozen signals at once): a
@@ -16,7 +22,7 @@ export interface NetworkSharesOptions {
   readonly newcomerTakesSeat: boolean;
 }
 
-/** A network that asked within `activeMs`, and its share's tokens. */
+/** A network that asked within `activeMs` (or rests), and its share's tokens. */
 interface ActiveNetwork {
   readonly share: TokenBucketState;
   askedAt: number;
@@ -29,13 +35,23 @@ interface ActiveNetwork {
  * which always holds at least what the shares hold; past its share a network takes only what the total
  * holds beyond every share (what quiet networks leave unused). So k networks flooding get k shares
  * between them, and any other network still gets its own: keys are free, networks (an IPv4 /16, an IPv6
- * /32) are not. Bounded: `maxNetworks`.
+ * /32) are not. Bounded: `maxNetworks`, `maxRestingNetworks`.
+ *
+ * A network quiet for `activeMs` gives up its seat (the others' shares grow) and its tokens (what quiet
+ * networks leave unused) but is remembered with its share as it was: asking again, it takes that share
+ * back, refilled for its time away only from what the total holds beyond every share (it held no seat
+ * then), never the newcomers' seat. Forgotten, networks taking turns to go quiet for `activeMs` each took
+ * the newcomers' seat at every return, and a network truly new found it empty. (What a returning network
+ * left unused may have been taken meanwhile: the total, which every take needs, then holds less than the
+ * shares for a while. Kept back instead, remembered tokens left one active network half the lane.)
  */
 export class NetworkShares {
   private readonly total: TokenBucketState;
   private readonly newcomers: TokenBucketState;
   /** Least recently asked first. */
   private readonly networks = new Map<string, ActiveNetwork>();
+  /** Networks without a seat whose shares are remembered, least recently asked first (see the class comment). */
+  private readonly resting = new Map<string, ActiveNetwork>();
 
   constructor(
     private readonly options: NetworkSharesOptions,
@@ -50,6 +66,11 @@ export class NetworkShares {
     return this.networks.size;
   }
 
+  /** Networks resting (no seat, their share remembered): for tests. */
+  get restingNetworks(): number {
+    return this.resting.size;
+  }
+
   /**
    * Takes one for `network` when its share, or what the total holds beyond every share, has one; false
    * (nothing taken) otherwise, or when `mayTake` is false (the caller refuses for a reason of its own):
@@ -57,8 +78,9 @@ export class NetworkShares {
    */
   take(network: string, now: number, mayTake = true): boolean {
     const { burst, ratePerMs } = this.options;
-    this.forgetQuiet(now);
+    this.restQuiet(now);
     const asker = this.networks.get(network);
+    const returning = asker === undefined ? this.wake(network) : undefined;
     const seats = this.networks.size + (asker === undefined ? 1 : 0) + 1;
     const seatBurst = Math.max(1, burst / seats);
     refillBucket(this.total, burst, ratePerMs, now);
@@ -67,7 +89,16 @@ export class NetworkShares {
       refillBucket(share, seatBurst, ratePerMs / seats, now);
       held += share.tokens;
     }
-    const seat = this.asked(network, asker, now);
+    if (returning !== undefined) {
+      const share = returning.share;
+      held += share.tokens;
+      const earned = Math.max(0, now - share.updatedAt) * (ratePerMs / seats);
+      const gained = Math.max(0, Math.min(earned, seatBurst - share.tokens, this.total.tokens - held));
+      share.tokens += gained;
+      share.updatedAt = now;
+      held += gained;
+    }
+    const seat = this.asked(network, asker ?? returning, now);
     if (!mayTake || this.total.tokens < 1) return false;
     if (seat.tokens >= 1) seat.tokens -= 1;
     // Past its share: only what no share holds.
@@ -77,13 +108,17 @@ export class NetworkShares {
   }
 
   /** Marks `network` as asking now (a refused ask too); the seat its take comes from. */
-  private asked(network: string, asker: ActiveNetwork | undefined, now: number): TokenBucketState {
-    const active = asker ?? { share: { tokens: 0, updatedAt: now }, askedAt: now };
+  private asked(network: string, known: ActiveNetwork | undefined, now: number): TokenBucketState {
+    const active = known ?? { share: { tokens: 0, updatedAt: now }, askedAt: now };
     active.askedAt = now;
     this.networks.delete(network);
     this.networks.set(network, active);
-    if (this.networks.size > this.options.maxNetworks) this.networks.delete(this.networks.keys().next().value!);
-    if (asker !== undefined) return active.share;
+    if (this.networks.size > this.options.maxNetworks) {
+      const [oldest, pushedOut] = this.networks.entries().next().value!;
+      this.networks.delete(oldest);
+      this.rest(oldest, pushedOut);
+    }
+    if (known !== undefined) return active.share;
     if (!this.options.newcomerTakesSeat) return this.newcomers;
     // The seat's tokens move, so the shares still hold no more than the total.
     active.share.tokens = this.newcomers.tokens;
@@ -91,11 +126,27 @@ export class NetworkShares {
     return active.share;
   }
 
-  /** Drops the networks that have not asked within `activeMs` (they are first in the map). */
-  private forgetQuiet(now: number): void {
+  /** `network` leaves its seat and rests (the oldest resting is forgotten past maxRestingNetworks). */
+  private rest(network: string, active: ActiveNetwork): void {
+    if (this.options.maxRestingNetworks === 0) return;
+    this.resting.set(network, active);
+    if (this.resting.size > this.options.maxRestingNetworks) this.resting.delete(this.resting.keys().next().value!);
+  }
+
+  /** `network`'s resting share, taken out of the resting ones; undefined when it is not resting. */
+  private wake(network: string): ActiveNetwork | undefined {
+    const resting = this.resting.get(network);
+    if (resting === undefined) return undefined;
+    this.resting.delete(network);
+    return resting;
+  }
+
+  /** Rests the networks that have not asked within `activeMs` (they are first in the map). */
+  private restQuiet(now: number): void {
     for (const [network, active] of this.networks) {
       if (now - active.askedAt < this.options.activeMs) break;
       this.networks.delete(network);
+      this.rest(network, active);
     }
   }
 }

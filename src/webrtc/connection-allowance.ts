@@ -49,6 +49,9 @@ export class ConnectionAllowance {
         ratePerMs: rates.perMinute / MS_PER_MINUTE,
         activeMs: WEBRTC_ALLOWANCE_NETWORK_ACTIVE_MS,
         maxNetworks: WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED,
+        // A network quiet for a minute is a newcomer again: its next connection needs one token, which
+        // the newcomers' seat gives (one at a time) sooner than a share refilled only from what is spare.
+        maxRestingNetworks: 0,
         // One connection a negotiation: a newcomer needs one token at once, not a burst.
         newcomerTakesSeat: false,
       },

@@ -73,8 +73,14 @@ export const SIGNAL_ROUTE_REPLIES_PER_SIGNAL = 16;
  * its share for this long after its last signal (a negotiation's life, WEBRTC_ACCEPT_TIMEOUT_MS)…
  */
 export const SIGNAL_RELAY_NETWORK_ACTIVE_MS = 15 * 1000;
-/** …and a page's lane keeps at most this many networks (the most recent); one pushed out is a newcomer again. */
+/** …and a page's lane gives a seat to at most this many networks (the most recent); one pushed out rests… */
 export const SIGNAL_RELAY_NETWORKS_PER_PEER = 16;
+/**
+ * …and it keeps this many resting networks' shares (the most recent), so that one coming back is not a
+ * newcomer: forgotten after SIGNAL_RELAY_NETWORK_ACTIVE_MS, networks taking turns to go quiet took the
+ * newcomers' seat at each return. One pushed out of these is a newcomer again.
+ */
+export const SIGNAL_RELAY_NETWORKS_RESTING_PER_PEER = 64;
 /** SCTP messages larger than this are not portable between browsers: writes are split to it. */
 export const WEBRTC_MAX_CHUNK_BYTES = 16 * 1024;
 /** `write()` returns false while the data channel buffers more than this. */
@@ -136,15 +142,19 @@ export const WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA = 8;
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK = 2 * WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA;
 /**
- * Of those, offers from one sender through the relays of one network: one negotiation per (relay,
- * sender) already gives a sender at most one slot of a relay's; this stops one sender taking a slot at
- * every relay of a network. Not counted over all relays: the sender is only a relay's word, and relays
- * of two networks naming an honest node as the sender of offers held both its slots.
+ * Of those, offers from one sender through the relays of one host (an IPv4 address, an IPv6 /64, as the
+ * Switch counts it): one negotiation per (relay, sender) already gives a sender at most one slot of a
+ * relay's; this stops one sender taking a slot at every relay key of a host (keys are free). Not
+ * counted over all relays, nor over a network's: the sender is only a relay's word, and relays of two
+ * networks, or on two other hosts of the honest relay's own network, naming an honest node as the
+ * sender of offers held both its slots. The relays of one network still answer at most
+ * WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK in all, whichever senders they name.
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_SENDER = 2;
 /**
  * Our own offers in flight at once, in all and through one relay. Each holds an RTCPeerConnection, and
- * a page may open only a few hundred in its lifetime: a flood of addresses must not become one.
+ * a browser refuses one past 500 not yet garbage collected (uncollected-connections.ts): a flood of
+ * addresses must not become one.
  */
 export const WEBRTC_MAX_PENDING_DIALS = 16;
 export const WEBRTC_MAX_PENDING_DIALS_PER_VIA = 8;
@@ -164,8 +174,9 @@ export const WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION = 8;
 /**
  * New answering RTCPeerConnections we open per minute, and at once, for offers delivered by one peer
  * (relay), and in all. A browser refuses its 501st RTCPeerConnection until garbage collection frees
- * closed ones (~30 s in Chromium), and an offer that fails at once frees its slot at once: without
- * this a relay sending failing offers from made-up senders made us open one per offer (240 in 3 s).
+ * closed ones (Chromium: ~26 s after a page goes idle; one under an offer storm collected once in 4
+ * minutes), and an offer that fails at once frees its slot at once: without this a relay sending
+ * failing offers from made-up senders made us open one per offer (240 in 3 s).
  */
 export const WEBRTC_ANSWERS_PER_MINUTE_PER_VIA = 12;
 export const WEBRTC_ANSWERS_BURST_PER_VIA = 8;

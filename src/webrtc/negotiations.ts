@@ -29,6 +29,8 @@ export interface Negotiation {
   readonly via: string;
   /** The relay's network (NegotiationRequest.group), or undefined. */
   readonly group: string | undefined;
+  /** The relay's host (NegotiationRequest.host), or undefined. */
+  readonly host: string | undefined;
   /** The node at the other end (for an offer we answer, the sender the relay named). */
   readonly remote: string;
   /** Hands the remote's offer, answer or ICE candidate to the RTCPeerConnection; a bad one fails it. */
@@ -48,6 +50,8 @@ export interface NegotiationRequest {
   via: string;
   /** The network `via` is in, counted toward NegotiationCaps.perGroup. @default none: counted in no group */
   group?: string | undefined;
+  /** The host `via` is on (an IPv4 address, an IPv6 /64), counted toward NegotiationCaps.perRemote. @default none */
+  host?: string | undefined;
   /** The node at the other end. */
   remote: string;
   clock: Clock;
@@ -62,7 +66,7 @@ export interface NegotiationRequest {
 
 /**
  * Negotiations allowed at once, in all, through one relay, through the relays of one network (their
- * `group`), and with one remote through the relays of one network.
+ * `group`), and with one remote through the relays of one host.
  */
 export interface NegotiationCaps {
   total: number;
@@ -70,10 +74,12 @@ export interface NegotiationCaps {
   /** @default no cap beyond `total` */
   perGroup?: number;
   /**
-   * With one remote through the relays of one network (all relays, for negotiations of no `group`). Not
-   * through all relays: the remote is only a relay's word, and relays naming an honest node as the sender
-   * of offers that never complete held its slots, so that its own offers through another network's relay
-   * went unanswered. @default no cap beyond `total`
+   * With one remote through the relays of one host (all relays, for negotiations of no `host`). The
+   * remote is only a relay's word: counted through all relays, relays naming an honest node as the
+   * sender of offers that never complete held its slots, so that its own offers through another relay
+   * went unanswered; counted through the relays of one network, relays on other hosts of the honest
+   * relay's own network (a cloud block, a campus) still could. A host's relays are counted together
+   * because relay keys are free. @default no cap beyond `total`
    */
   perRemote?: number;
 }
@@ -88,6 +94,8 @@ export interface NegotiationsOptions {
   dials: NegotiationCaps;
   answers: NegotiationCaps;
   onRoute?: ((route: WebRtcRoute) => void) | undefined;
+  /** Told of each simple-peer (and so RTCPeerConnection) made, before it is used. */
+  onPeerCreated?: ((peer: SimplePeerLike, request: NegotiationRequest) => void) | undefined;
   /** Hand the RTCPeerConnection remote candidates on loopback addresses (remote-candidates.ts). @default false */
   allowLoopbackCandidates?: boolean | undefined;
   /** Hand the RTCPeerConnection remote candidates named by mDNS `.local` names (remote-candidates.ts). @default true */
@@ -111,23 +119,23 @@ export class Negotiations {
 
   /** Negotiations of one kind in flight, in all, per relay, per relay network and per remote (maps bounded by the caps). */
   counts(initiator: boolean): NegotiationCounts {
-    const counts: NegotiationCounts = { total: 0, byVia: new Map(), byGroup: new Map(), byRemote: new Map(), byGroupRemote: new Map() };
+    const counts: NegotiationCounts = { total: 0, byVia: new Map(), byGroup: new Map(), byRemote: new Map(), byHostRemote: new Map() };
     for (const negotiation of this.inFlight.values()) {
       if (negotiation.initiator !== initiator) continue;
       counts.total++;
       addOne(counts.byVia, negotiation.via);
       if (negotiation.group !== undefined) addOne(counts.byGroup, negotiation.group);
       addOne(counts.byRemote, negotiation.remote);
-      addOne(counts.byGroupRemote, groupRemoteKey(negotiation.group, negotiation.remote));
+      addOne(counts.byHostRemote, hostRemoteKey(negotiation.host, negotiation.remote));
     }
     return counts;
   }
 
-  /** Whether one more negotiation of this kind with `remote` through `via` (of network `group`) fits under its caps. */
-  hasRoom(initiator: boolean, via: string, remote: string, group?: string): boolean {
+  /** Whether one more negotiation of this kind with `remote` through `via` (on `relay`'s network and host) fits under its caps. */
+  hasRoom(initiator: boolean, via: string, remote: string, relay: RelayPlace = {}): boolean {
     const caps = initiator ? this.options.dials : this.options.answers;
     const counts = this.counts(initiator);
-    return counts.total < caps.total && fitsBelowTotal(caps, counts, via, remote, group);
+    return counts.total < caps.total && fitsBelowTotal(caps, counts, via, remote, relay);
   }
 
   /**
@@ -139,10 +147,11 @@ export class Negotiations {
    * no network is larger than the newcomer's, so two never take turns). The oldest, not the newest: an
    * honest negotiation connects within a second or two, so one pending longest is likeliest never to.
    */
-  answerToReplace(via: string, remote: string, group: string): Negotiation | undefined {
+  answerToReplace(via: string, remote: string, relay: Required<RelayPlace>): Negotiation | undefined {
     const caps = this.options.answers;
     const counts = this.counts(false);
-    if (counts.total < caps.total || !fitsBelowTotal(caps, counts, via, remote, group)) return undefined;
+    const { group } = relay;
+    if (counts.total < caps.total || !fitsBelowTotal(caps, counts, via, remote, relay)) return undefined;
     const sizeOf = (negotiation: Negotiation): number => counts.byGroup.get(negotiation.group ?? '') ?? 0;
     let oldestOfBusiest: Negotiation | undefined;
     // In start order: the first of the largest network is its oldest.
@@ -156,11 +165,12 @@ export class Negotiations {
 
   /** Creates the RTCPeerConnection and wires it up. Check `hasRoom` first: over the caps this throws. */
   start(request: NegotiationRequest): Negotiation {
-    const { initiator, via, group, remote, clock } = request;
+    const { initiator, via, group, host, remote, clock } = request;
     const key = negotiationKey(via, remote);
-    if (this.inFlight.has(key) || !this.hasRoom(initiator, via, remote, group)) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
+    if (this.inFlight.has(key) || !this.hasRoom(initiator, via, remote, { group, host })) throw new TransportError(`No room for a WebRTC negotiation with ${remote} via ${via}`, { peerId: remote });
     const what = initiator ? `WebRTC dial to ${remote}` : `WebRTC answer to ${remote}`;
     const peer = this.options.createPeer({ initiator });
+    this.options.onPeerCreated?.(peer, request);
     const link = new WebRtcLink(peer, `webrtc://${remote}?via=${via}`, undefined, clock);
     let settled = false;
     let signalsReceived = 0;
@@ -190,6 +200,7 @@ export class Negotiations {
       initiator,
       via,
       group,
+      host,
       remote,
       signal: (data) => {
         const media = data.type === 'candidate' ? [] : mediaSectionsOf(data.sdp);
@@ -286,30 +297,36 @@ export class Negotiations {
   }
 }
 
-/** Negotiations in flight: in all, per relay, per relay network (`group`), per remote, and per remote within a network. */
+/** Negotiations in flight: in all, per relay, per relay network (`group`), per remote, and per remote through one relay host. */
 export interface NegotiationCounts {
   total: number;
   byVia: Map<string, number>;
   byGroup: Map<string, number>;
   byRemote: Map<string, number>;
-  /** Keyed by groupRemoteKey: what NegotiationCaps.perRemote caps. */
-  byGroupRemote: Map<string, number>;
+  /** Keyed by hostRemoteKey: what NegotiationCaps.perRemote caps. */
+  byHostRemote: Map<string, number>;
 }
 
-/** Whether one more negotiation with `remote` through `via` (of network `group`) fits under every cap but the total. */
-function fitsBelowTotal(caps: NegotiationCaps, counts: NegotiationCounts, via: string, remote: string, group: string | undefined): boolean {
-  const { byVia, byGroup, byGroupRemote } = counts;
-  const groupHasRoom = group === undefined || (byGroup.get(group) ?? 0) < (caps.perGroup ?? caps.total);
-  return (byVia.get(via) ?? 0) < caps.perVia && groupHasRoom && (byGroupRemote.get(groupRemoteKey(group, remote)) ?? 0) < (caps.perRemote ?? caps.total);
+/** Where a relay is, as the Switch counts its peers (Peer.holder): its network and host, where known. */
+export interface RelayPlace {
+  group?: string | undefined;
+  host?: string | undefined;
+}
+
+/** Whether one more negotiation with `remote` through `via` (at `relay`) fits under every cap but the total. */
+function fitsBelowTotal(caps: NegotiationCaps, counts: NegotiationCounts, via: string, remote: string, relay: RelayPlace): boolean {
+  const { byVia, byGroup, byHostRemote } = counts;
+  const groupHasRoom = relay.group === undefined || (byGroup.get(relay.group) ?? 0) < (caps.perGroup ?? caps.total);
+  return (byVia.get(via) ?? 0) < caps.perVia && groupHasRoom && (byHostRemote.get(hostRemoteKey(relay.host, remote)) ?? 0) < (caps.perRemote ?? caps.total);
 }
 
 function addOne(counts: Map<string, number>, key: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
-/** A remote within a relay network (ids are hex, network names never hold a newline). */
-function groupRemoteKey(group: string | undefined, remote: string): string {
-  return `${group ?? ''}\n${remote}`;
+/** A remote through the relays of one host (ids are hex, host names never hold a newline). */
+function hostRemoteKey(host: string | undefined, remote: string): string {
+  return `${host ?? ''}\n${remote}`;
 }
 
 function negotiationKey(via: string, remote: string): string {

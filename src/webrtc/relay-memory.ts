@@ -6,6 +6,7 @@ import { fullBucket, refillBucket, type TokenBucketState } from '../util/token-b
 import {
   SIGNAL_RELAY_NETWORK_ACTIVE_MS,
   SIGNAL_RELAY_NETWORKS_PER_PEER,
+  SIGNAL_RELAY_NETWORKS_RESTING_PER_PEER,
   SIGNAL_RELAY_ROUTES_PER_PEER,
   SIGNAL_ROUTE_REPLIES_PER_SIGNAL,
   WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION,
@@ -105,7 +106,14 @@ export function forwardShare(target: Peer, from: string, pace: Pace, now: number
 export function forwardLane(target: Peer, lane: Pace, now: number): NetworkShares {
   let shares = target.data.get(FORWARD_LANE) as NetworkShares | undefined;
   if (shares === undefined) {
-    const options = { burst: lane.burst, ratePerMs: lane.ratePerMs, activeMs: SIGNAL_RELAY_NETWORK_ACTIVE_MS, maxNetworks: SIGNAL_RELAY_NETWORKS_PER_PEER, newcomerTakesSeat: true };
+    const options = {
+      burst: lane.burst,
+      ratePerMs: lane.ratePerMs,
+      activeMs: SIGNAL_RELAY_NETWORK_ACTIVE_MS,
+      maxNetworks: SIGNAL_RELAY_NETWORKS_PER_PEER,
+      maxRestingNetworks: SIGNAL_RELAY_NETWORKS_RESTING_PER_PEER,
+      newcomerTakesSeat: true,
+    };
     target.data.set(FORWARD_LANE, (shares = new NetworkShares(options, now)));
   }
   return shares;

@@ -15,6 +15,8 @@ export interface SimplePeerLike {
   readonly localPort?: number | undefined;
   readonly remoteAddress?: string | undefined;
   readonly remotePort?: number | undefined;
+  /** simple-peer's RTCPeerConnection (null once destroyed): what the browser counts toward its limit. */
+  readonly _pc?: object | null;
   signal(data: SignalData): void;
   send(chunk: Uint8Array): void;
   destroy(error?: Error): void;

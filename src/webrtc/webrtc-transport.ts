@@ -25,9 +25,10 @@ import {
   WEBRTC_MAX_PENDING_DIALS_PER_VIA,
 } from './constants.js';
 import { ConnectionAllowance, type ConnectionRates } from './connection-allowance.js';
-import { abortReason, Negotiations, type NegotiationCounts, type WebRtcRoute } from './negotiations.js';
+import { abortReason, Negotiations, type NegotiationCounts, type RelayPlace, type WebRtcRoute } from './negotiations.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
+import { UncollectedConnections } from './uncollected-connections.js';
 
 export type { WebRtcRoute } from './negotiations.js';
 
@@ -53,9 +54,10 @@ export interface WebRtcTransportOptions {
    */
   maxPendingAcceptsPerNetwork?: number;
   /**
-   * Of those, offers from one sender (the `from` a relay names) through the relays of one network
-   * (NegotiationCaps.perRemote: not through all, as relays may name an honest node); through one relay
-   * a sender has at most one, as a new offer from it joins its negotiation there. @default 2
+   * Of those, offers from one sender (the `from` a relay names) through the relays of one host (an IPv4
+   * address or IPv6 /64, where the Switch counts it; NegotiationCaps.perRemote: not through all relays
+   * or a network's, as relays may name an honest node); through one relay a sender has at most one, as a
+   * new offer from it joins its negotiation there. @default 2
    */
   maxPendingAcceptsPerSender?: number;
   /**
@@ -81,6 +83,22 @@ export interface WebRtcTransportOptions {
    */
   maxNewDialsPerMinute?: number;
   maxNewDialsPerMinutePerVia?: number;
+  /**
+   * RTCPeerConnections of the offers we answer, and of our dials, that garbage collection has not freed
+   * yet (closed ones too): past them offers are ignored, and dials fail at once (TransportError, reason
+   * `dial-budget`), until the collector frees some. Chromium refuses to construct its 501st until then
+   * (per renderer process), and a page collects ~26 s after it goes idle, a busy one less often: the
+   * per-minute allowances alone let hostile relays use them all up when no collection came for ~8 min.
+   * @default no cap (browsers: 200 and 150, leaving 150 of Chromium's 500 to the app and other pages)
+   */
+  maxUncollectedAnswers?: number;
+  maxUncollectedDials?: number;
+  /**
+   * Of `maxUncollectedAnswers`, those of offers delivered by the relays of one network (as
+   * maxPendingAcceptsPerNetwork): relays of one or two networks storming us cannot take them all, and
+   * offers through the relays of others are still answered. @default maxUncollectedAnswers (browsers: 50)
+   */
+  maxUncollectedAnswersPerNetwork?: number;
   /** Our offers in flight at once; more dials fail at once with TransportError. @default 16 */
   maxPendingDials?: number;
   /** Of those, through one relay. @default 8 */
@@ -141,12 +159,19 @@ export class WebRtcTransport implements Transport {
   private readonly answerRates: ConnectionRates;
   private dialAllowance: ConnectionAllowance | undefined;
   private readonly dialRates: ConnectionRates;
+  private readonly uncollected = new UncollectedConnections();
+  private readonly maxUncollectedAnswers: number;
+  private readonly maxUncollectedAnswersPerNetwork: number;
+  private readonly maxUncollectedDials: number;
 
   constructor(options: WebRtcTransportOptions) {
     if (typeof options?.createPeer !== 'function') {
       throw new ConfigError('ERR_INVALID_CONFIG', 'webrtc transport needs createPeer (use webrtcTransport() from the platform entry)');
     }
     this.acceptTimeoutMs = options.acceptTimeoutMs ?? WEBRTC_ACCEPT_TIMEOUT_MS;
+    this.maxUncollectedAnswers = options.maxUncollectedAnswers ?? Infinity;
+    this.maxUncollectedAnswersPerNetwork = options.maxUncollectedAnswersPerNetwork ?? this.maxUncollectedAnswers;
+    this.maxUncollectedDials = options.maxUncollectedDials ?? Infinity;
     // A network's allowance is twice a relay's: a test or app raising the relay's raises it with it.
     const answersPerVia = options.maxNewAnswersPerMinutePerVia;
     this.answerRates = {
@@ -177,6 +202,7 @@ export class WebRtcTransport implements Transport {
     });
     this.negotiations = new Negotiations({
       createPeer: options.createPeer,
+      onPeerCreated: (peer, { initiator, group }) => this.uncollected.track(peer, initiator, group),
       sendSignal: (via, remote, data, onLost, wanted) => this.signalAgent.sendSignal(via, remote, data, onLost, wanted),
       dials: { total: options.maxPendingDials ?? WEBRTC_MAX_PENDING_DIALS, perVia: options.maxPendingDialsPerVia ?? WEBRTC_MAX_PENDING_DIALS_PER_VIA },
       answers: {
@@ -214,6 +240,9 @@ export class WebRtcTransport implements Transport {
       return Promise.reject(new TransportError(`Too many WebRTC dials in flight (${inFlight})`, { peerId: target, detail: { reason: 'pending-dials', via } }));
     }
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
+    if (this.uncollected.count(true) >= this.maxUncollectedDials) {
+      return Promise.reject(new TransportError(`${this.maxUncollectedDials} WebRTC dials not yet garbage collected`, { peerId: target, detail: { reason: 'dial-budget', via } }));
+    }
     this.dialAllowance ??= new ConnectionAllowance(this.dialRates, () => sw.options.clock.now());
     // Shared fairly between relay networks: made-up addresses through several relays take their
     // networks' shares, not an honest relay's.
@@ -276,7 +305,13 @@ export class WebRtcTransport implements Transport {
 
   /** The network a relay counts in, where the Switch counts it (a relay naming none is a network of its own). */
   private relayNetwork(via: string): string {
-    return this.signalAgent.switch?.getPeer(via)?.holder.network ?? `via:${via}`;
+    return this.relayPlace(via).group;
+  }
+
+  /** The network and host a relay counts in, where the Switch counts them (unknown: a network and host of its own). */
+  private relayPlace(via: string): Required<RelayPlace> {
+    const holder = this.signalAgent.switch?.getPeer(via)?.holder;
+    return { group: holder?.network ?? `via:${via}`, host: holder?.host ?? `via:${via}` };
   }
 
   /** Whether offers addressed to us are answered: we listen on `webrtc://<our id>`. */
@@ -294,13 +329,15 @@ export class WebRtcTransport implements Transport {
     if (!this.takesOffers() || sw === undefined) return;
     // Relays are counted in their network too (where the Switch counts them): relay ids are free keys,
     // and one host connected to us with four of them held all 32 answer slots.
-    const group = this.relayNetwork(via);
+    const relay = this.relayPlace(via);
+    const { group } = relay;
     // Every slot taken: a network holding fewer may push out the busiest one's oldest (negotiations.ts).
-    const hasRoom = this.negotiations.hasRoom(false, via, from, group);
-    const replaced = hasRoom ? undefined : this.negotiations.answerToReplace(via, from, group);
+    const hasRoom = this.negotiations.hasRoom(false, via, from, relay);
+    const replaced = hasRoom ? undefined : this.negotiations.answerToReplace(via, from, relay);
     if (!hasRoom && replaced === undefined) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
+    if (this.uncollected.count(false) >= this.maxUncollectedAnswers || this.uncollected.answersThrough(group) >= this.maxUncollectedAnswersPerNetwork) return;
     // Shared fairly between relay networks: relays of two networks could otherwise spend it all.
     this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
     if (!this.answerAllowance.take(via, group)) return;
@@ -314,6 +351,7 @@ export class WebRtcTransport implements Transport {
       initiator: false,
       via,
       group,
+      host: relay.host,
       remote: from,
       clock: sw.options.clock,
       timeoutMs: this.acceptTimeoutMs,

@@ -67,6 +67,18 @@ describe.skipIf(!support.ok)('names whose DNS servers never answer', () => {
     expect(result.order[0]).toBe('localhost:ok');
     expect(result.order.slice(1)).toEqual(['hung:EAI_AGAIN', 'hung:EAI_AGAIN']);
   }, 60_000);
+
+  it('nor when a node with PEX and allowLocal on dials them', async () => {
+    const result = await runFixture<Order>('dns-hang.ts 2 silent node', 'nameserver 127.0.0.1\noptions timeout:3 attempts:1\n');
+    expect(result.unfinished).toBeUndefined();
+    expect(result.queries).toBeGreaterThan(0);
+    // Before: ["hung:EAI_AGAIN", "localhost:ok", "hung:EAI_AGAIN"]: with allowLocal the dials used the
+    // system's lookup, both names held libuv's two DNS lookup slots for its timeout (3 s here, 10 s with
+    // glibc's defaults) and localhost waited for the first. `local-name`: localhost as the node's dials
+    // look it up, from the hosts file although DNS never answers (asked of DNS first, it timed out).
+    expect(result.order.slice(0, 2).sort()).toEqual(['local-name:ok', 'localhost:ok']);
+    expect(result.order.slice(2)).toEqual(['hung:ETIMEOUT', 'hung:ETIMEOUT']);
+  }, 60_000);
 });
 
 describe.skipIf(!support.ok)('a name a peer hands us', () => {

@@ -86,6 +86,14 @@ describe('hostile-peer regressions over real sockets', () => {
       .catch((error: unknown) => error);
     expect(ws).toBeInstanceOf(TransportError);
   });
+
+  it('dials host names that resolve to local addresses through the guarded lookup when allowLocalNames is on', async () => {
+    const target = await startNode();
+    const port = Number(new URL(target.address.replace('tcp://', 'http://')).port);
+    // What createNode's transports are with PEX and allowLocal on: peer names, local answers allowed.
+    const link = await tcpTransport({ allowLocalNames: true, peerNames: true }).dial({ protocol: 'tcp', nodeId: undefined, host: 'localhost', port, path: '', params: {} });
+    link.destroy();
+  });
 });
 
 describe('nothing accepted for delivery is lost when the other end closes gracefully', () => {

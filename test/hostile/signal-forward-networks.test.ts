@@ -58,3 +58,40 @@ describe('sixteen flooder keys of one host offering a page through its relay', (
     expect(natted.map(({ sw }) => heard.get(sw.nodeId) ?? 0), "each page's offer and candidates").toEqual(natted.map(() => SIGNALS_PER_ANSWER));
   }, 30_000);
 });
+
+describe('networks taking turns to offer a page through its relay, each quiet for 15 s between turns', () => {
+  it("leave a network new to the page's lane the newcomers' seat: its offer and candidates, 14 of 14 (before: 3 of 14)", async () => {
+    // A page announcing a slow pace with a large burst (2/s, burst 100): its lane at the relay is 15 a
+    // second, 750 at once, and the newcomers' seat earns 14 in ~9 s while ten networks hold seats.
+    const { relay, page, heard, joined } = await pageBehindRelay({ ratePerSecond: 2, burstMessages: 100 });
+    // Eight networks of three keys each: past the 16 senders the relay tracks per page, a key's own share
+    // starts full again, so each turn spends its network's share of the lane and what no share holds.
+    const rotating = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => Promise.all(Array.from({ length: 3 }, (_, key) => joined(`rotating-${i}-${key}`, `127.${10 + i}.0.1`)))),
+    );
+    const honest = await Promise.all([joined('honest-0', '127.20.0.1'), joined('honest-1', '127.21.0.1')]);
+    const start = Date.now();
+    const at = (ms: number): Promise<void> => sleep(Math.max(0, start + ms - Date.now()));
+    // Network i floods at 2i s and again 16 s later (a seat lasts 15 s): from 16 s on, one comes back
+    // every 2 s. Each key 60 signals a turn, within what the relay takes from one peer at once.
+    const turns = (async () => {
+      for (let ms = 0; ms < 40_000; ms += 2_000) {
+        await at(ms);
+        for (const { agent } of rotating[(ms / 2_000) % rotating.length]!) {
+          for (let i = 0; i < 60; i++) agent.sendSignal(relay.nodeId, page.nodeId, CANDIDATE);
+        }
+      }
+    })();
+    // The newcomers, 1 s after a network came back (at 25 s and 37 s); the seat was last taken at 14 s.
+    for (const [index, ms] of [25_000, 37_000].entries()) {
+      await at(ms);
+      expect(offerAndCandidates(honest[index]!.agent, relay.nodeId, page.nodeId).every(Boolean)).toBe(true);
+    }
+    await turns;
+    await waitFor(() => honest.every(({ sw }) => (heard.get(sw.nodeId) ?? 0) >= SIGNALS_PER_ANSWER), 3000, "the newcomers' offers").catch(() => undefined);
+    const arrived = honest.map(({ sw }) => heard.get(sw.nodeId) ?? 0);
+    console.log(`newcomers' signals at the page: ${arrived.join(', ')} of ${SIGNALS_PER_ANSWER} each`);
+    // Before: 3 and 3: each network coming back after 15 s was a newcomer again and took the seat, 1 s before.
+    expect(arrived).toEqual([SIGNALS_PER_ANSWER, SIGNALS_PER_ANSWER]);
+  }, 60_000);
+});

@@ -42,6 +42,8 @@ afterEach(async () => {
 
 const FLOOD_NETWORKS = ['127.2.0', '127.5.0'];
 const RELAYS_PER_NETWORK = 2;
+/** Where the flooding relays listen: two hosts on each of FLOOD_NETWORKS. */
+const FLOOD_HOSTS = FLOOD_NETWORKS.flatMap((prefix) => Array.from({ length: RELAYS_PER_NETWORK }, (_, i) => `${prefix}.${i + 1}`));
 /** Offers from made-up senders each flooding relay sends every FLOOD_EVERY_MS, from when we connect. */
 const OFFERS_PER_ROUND = 8;
 const FLOOD_EVERY_MS = 250;
@@ -82,15 +84,13 @@ class FloodingRelay extends BaseAgent {
   receive(): void {}
 }
 
-/** Flooding relays on two networks that `victim` dialled; their ids. */
-async function floodingRelays(victim: Switch, offer?: SignalData, network = 'hostile-net', claimedSender?: string): Promise<string[]> {
+/** Flooding relays that `victim` dialled, one listening on each of `hosts` (two networks' by default); their ids. */
+async function floodingRelays(victim: Switch, offer?: SignalData, network = 'hostile-net', claimedSender?: string, hosts = FLOOD_HOSTS): Promise<string[]> {
   const flooders: string[] = [];
-  for (const prefix of FLOOD_NETWORKS) {
-    for (let i = 1; i <= RELAYS_PER_NETWORK; i++) {
-      const relay = await startNode({ network, listen: [`tcp://${prefix}.${i}:0`], agents: { signal: new FloodingRelay(offer, claimedSender) } });
-      await victim.dial(relay.sw.addresses[0]!);
-      flooders.push(relay.key.nodeId);
-    }
+  for (const host of hosts) {
+    const relay = await startNode({ network, listen: [`tcp://${host}:0`], agents: { signal: new FloodingRelay(offer, claimedSender) } });
+    await victim.dial(relay.sw.addresses[0]!);
+    flooders.push(relay.key.nodeId);
   }
   return flooders;
 }
@@ -179,6 +179,26 @@ describe('relays of two networks flooding a page with offers that never complete
     // Before: no answer: its 2 slots (counted through all relays) held by what the spoofing relays said.
     expect(heard.map((data) => data.type), "the victim's answer reached the honest node").toContain('answer');
     expect(counts.byVia.get(relayId)).toBe(1);
+  }, 30_000);
+
+  it("on other hosts of the honest relay's own network, naming an honest node as the sender, leave it its own offer's answer through that relay", async () => {
+    const victim = await startVictim({ webrtc: 'stub' });
+    const honestKey = generateNodeKey();
+    // Three relay keys on two hosts of 127.3/16, where the honest relay is (127.3.0.1): a cloud block, a campus.
+    const spoofers = await floodingRelays(victim.sw, undefined, 'hostile-net', honestKey.nodeId, ['127.3.0.2', '127.3.0.2', '127.3.0.3']);
+    await waitFor(() => heldBy(victim.rtc, spoofers) >= 2, 5000, 'the offers naming the honest node answered');
+    await sleep(500);
+    const { relayId, heard } = await honestOffer(victim, honestKey);
+    await waitFor(() => heard.some((data) => data.type === 'answer'), 3000, "the victim's answer to the honest offer").catch(() => undefined);
+    const counts = victim.rtc.pendingAcceptCounts();
+    console.log(`answers to offers naming the honest node: ${heldBy(victim.rtc, spoofers)} through the spoofing relays (3 keys, 2 hosts), ${counts.byVia.get(relayId) ?? 0} through its own`);
+    // Before: no answer: its 2 slots, counted through the relays of one network, held by what the
+    // relays on 127.3.0.2 said.
+    expect(heard.map((data) => data.type), "the victim's answer reached the honest node").toContain('answer');
+    expect(counts.byVia.get(relayId)).toBe(1);
+    // The two keys of 127.3.0.2 hold 2 between them (a host's relay keys count together), 127.3.0.3 one.
+    expect(heldBy(victim.rtc, spoofers)).toBe(3);
+    expect(counts.byRemote.get(honestKey.nodeId)).toBe(4);
   }, 30_000);
 
   it('that hold every answer slot with real offers that never connect (@roamhq/wrtc): an honest node links through a third network, and every RTCPeerConnection of a failed answer is closed', async () => {

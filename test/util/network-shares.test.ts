@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { NetworkShares } from '../../src/util/network-shares.js';
 
 /** A total of 30 at once and 30 a second, as a relay's lane toward a page announcing 4/s, burst 4. */
-const LANE = { burst: 30, ratePerMs: 30 / 1000, activeMs: 15_000, maxNetworks: 16 };
+const LANE = { burst: 30, ratePerMs: 30 / 1000, activeMs: 15_000, maxNetworks: 16, maxRestingNetworks: 64 };
+/** The lane toward a page announcing 1/s, burst 100: 750 at once, 7.5 a second (ten times, 3/4 of it). */
+const SLOW_LANE = { ...LANE, burst: 750, ratePerMs: 7.5 / 1000, newcomerTakesSeat: true };
 
 /** `network` asks `times` times at `now`; how many it took. */
 function ask(shares: NetworkShares, network: string, now: number, times: number): number {
@@ -42,11 +44,33 @@ describe('NetworkShares', () => {
     expect(shares.activeNetworks).toBe(3);
   });
 
-  it('forgets a network quiet for activeMs, and keeps at most maxNetworks', () => {
-    const shares = new NetworkShares({ ...LANE, maxNetworks: 4, newcomerTakesSeat: true }, 0);
+  it('takes the seat of a network quiet for activeMs, and seats at most maxNetworks; both rest, at most maxRestingNetworks', () => {
+    const shares = new NetworkShares({ ...LANE, maxNetworks: 4, maxRestingNetworks: 3, newcomerTakesSeat: true }, 0);
     for (let i = 0; i < 6; i++) shares.take(`n${i}`, 0);
     expect(shares.activeNetworks).toBe(4);
+    expect(shares.restingNetworks).toBe(2);
     shares.take('late', 15_000);
     expect(shares.activeNetworks).toBe(1);
+    expect(shares.restingNetworks).toBe(3);
+  });
+
+  it('gives a network coming back after activeMs quiet its own share, not the newcomers\' seat: networks taking turns to go quiet leave a new one its seat', () => {
+    // Eight networks take turns: each floods for 1 s, then is quiet for 15 s (a network's seat lasts
+    // activeMs, 15 s), one coming back every 2 s. A network never seen before offers every 30 s, as an
+    // honest node does: a description and 13 candidates at once.
+    const shares = new NetworkShares(SLOW_LANE, 0);
+    const cycleMs = 16_000;
+    let whole = 0;
+    let flooded = 0;
+    for (let now = 0; now < 20 * 30_000; now += 100) {
+      for (let i = 0; i < 8; i++) if ((now + i * 2_000) % cycleMs < 1_000) flooded += ask(shares, `rotating-${i}`, now, 20);
+      if (now % 30_000 === 15_000 && ask(shares, `newcomer-${now}`, now, 14) === 14) whole++;
+    }
+    // Before: 0 of 20 (each network coming back took the newcomers' seat whole, at most 2 s after the
+    // last; the seat earns 14 in 6 s with three seats).
+    expect(whole).toBeGreaterThanOrEqual(19);
+    // The flooders still get what nobody else uses: at most the lane's 7.5 a second and its burst.
+    expect(flooded).toBeLessThanOrEqual(750 + 7.5 * 600);
+    expect(flooded).toBeGreaterThan(6 * 600);
   });
 });

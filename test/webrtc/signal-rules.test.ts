@@ -167,8 +167,8 @@ describe('signalling rules (SignalAgent and WebRtcTransport over memory links)',
     await dial;
   });
 
-  it('answers at most maxPendingAcceptsPerSender offers from one sender across the relays of one network, and one per relay', async () => {
-    // Over TCP, every node on 127.0.0.1: the relays are one network (in memory, each is one of its own).
+  it('answers at most maxPendingAcceptsPerSender offers from one sender across the relays of one host, and one per relay', async () => {
+    // Over TCP, every node on 127.0.0.1: the relays are one host (in memory, each is one of its own).
     const network = 'tcp';
     const rtc = new WebRtcTransport({ createPeer: () => new SilentPeer(), maxPendingAcceptsPerSender: 2 });
     const victim = await node(network, 'victim', rtc.signalAgent, [rtc]);

@@ -88,19 +88,18 @@ export async function nodeFrom(localAddress: string, agent: SignalAgent): Promis
 }
 
 /**
- * A relay over TCP and a page that dialled it, with lower limits (4/s, burst 30: it takes 30 at once
- * from one sender through its relay, 300 from all, and drops the rest of what is not part of a
+ * A relay over TCP and a page that dialled it, with lower limits (by default 4/s, burst 30: it takes 30
+ * at once from one sender through its relay, 300 from all, and drops the rest of what is not part of a
  * negotiation of its own, `negotiating`); `heard` counts what the page took, by sender; `joined(name)`
  * starts a non-relaying node connected to the relay (from 127.0.0.1, or from `localAddress`).
  */
-export async function pageBehindRelay() {
+export async function pageBehindRelay(pageLimits = { ratePerSecond: 4, burstMessages: 30 }) {
   const relayAgent = new SignalAgent();
   const relay = await node('tcp', 'relay', relayAgent);
   const heard = new Map<string, number>();
   const negotiating = new Set<string>();
   const pageAgent = new SignalAgent({
-    ratePerSecond: 4,
-    burstMessages: 30,
+    ...pageLimits,
     inNegotiation: (_via, from) => negotiating.has(from),
     onSignal: ({ from }) => void heard.set(from, (heard.get(from) ?? 0) + 1),
   });
