@@ -110,7 +110,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     // What a negotiation does with a remote's signal before the RTCPeerConnection sees it.
     if (message.data.type !== 'candidate') mediaSectionsOf(message.data.sdp);
     screenRemoteSignal(message.data);
-    screenRemoteSignal(message.data, true);
+    screenRemoteSignal(message.data, { allowLoopback: true, tcpRoom: 1 });
   }),
   define<string>({
     name: 'address',

@@ -26,6 +26,8 @@ export function webrtcTransport(options: NodeWebRtcTransportOptions = {}): WebRt
   const { wrtc = loadWrtc(), rtcConfig: _rtcConfig, iceServers: _iceServers, ...rest } = options;
   const config = rtcConfigOf(options);
   return new WebRtcTransport({
+    // The system's resolver answers for `.local` names here: anyone on the LAN may name 127.0.0.1.
+    allowMdnsCandidates: false,
     ...rest,
     createPeer: ({ initiator }) =>
       new SimplePeer({ initiator, wrtc: wrtc as SimplePeer.Options['wrtc'], trickle: true, config: config as RTCConfiguration }) as unknown as SimplePeerLike,

@@ -165,6 +165,13 @@ export const WEBRTC_MAX_PENDING_DIALS_PER_VIA = 8;
  */
 export const WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION = 64;
 /**
+ * Of those, TCP candidates handed on; the rest are dropped. Our ICE agent connects to each at once (a
+ * UDP candidate only shares its ~20 checks a second in all), so 60 had us open 240 TCP connections in
+ * 2.5 s to host:ports of the remote's choosing (a LAN's services). An honest remote names one TCP
+ * candidate per local address (Node's wrtc: passive ones; browsers: active ones, never connected to).
+ */
+export const WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION = 8;
+/**
  * New answering RTCPeerConnections we open per minute, and at once, for offers delivered by one peer
  * (relay), and in all. A browser refuses its 501st RTCPeerConnection until garbage collection frees
  * closed ones (Chromium: ~26 s after a page goes idle; one under an offer storm collected once in 4

@@ -2,7 +2,7 @@ import { AbortError, TransportError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
-import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION } from './constants.js';
+import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail } from './data-channel-guard.js';
 import { screenRemoteSignal } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
@@ -98,6 +98,8 @@ export interface NegotiationsOptions {
   onPeerCreated?: ((peer: SimplePeerLike, request: NegotiationRequest) => void) | undefined;
   /** Hand the RTCPeerConnection remote candidates on loopback addresses (remote-candidates.ts). @default false */
   allowLoopbackCandidates?: boolean | undefined;
+  /** Hand the RTCPeerConnection remote candidates named by mDNS `.local` names (remote-candidates.ts). @default true */
+  allowMdnsCandidates?: boolean | undefined;
 }
 
 /**
@@ -172,6 +174,8 @@ export class Negotiations {
     const link = new WebRtcLink(peer, `webrtc://${remote}?via=${via}`, undefined, clock);
     let settled = false;
     let signalsReceived = 0;
+    let descriptionTaken = false;
+    let tcpCandidates = 0;
     let timer: TimerHandle | undefined;
     const onAbort = (): void => negotiation.fail(abortReason(request.signal!));
     const settle = (): void => {
@@ -209,7 +213,27 @@ export class Negotiations {
           );
           return;
         }
-        const screened = screenRemoteSignal(data, this.options.allowLoopbackCandidates);
+        if (data.type !== 'candidate') {
+          // One description from the remote, of its side's kind: a second offer into the one we answer
+          // (an ICE restart) had the RTCPeerConnection renegotiate, answer and gather afresh each time: 64
+          // offers drew 576 signals from us and held 802 sockets. Our links never renegotiate.
+          if (descriptionTaken || data.type !== (initiator ? 'answer' : 'offer')) {
+            negotiation.fail(
+              new TransportError(`${what}: an unexpected ${data.type} from ${remote} via ${via} (a negotiation takes one description)`, {
+                peerId: remote,
+                detail: { reason: 'extra-description', via },
+              }),
+            );
+            return;
+          }
+          descriptionTaken = true;
+        }
+        const screened = screenRemoteSignal(data, {
+          allowLoopback: this.options.allowLoopbackCandidates,
+          allowMdns: this.options.allowMdnsCandidates,
+          tcpRoom: WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION - tcpCandidates,
+        });
+        tcpCandidates += screened.tcp;
         // A candidate inside an SDP costs what a trickled one does.
         if (!countSignals(data.type === 'candidate' ? 1 : 1 + screened.candidates) || screened.data === undefined) return;
         try {

@@ -116,6 +116,15 @@ export interface WebRtcTransportOptions {
    * interface need this. @default false
    */
   allowLoopbackCandidates?: boolean;
+  /**
+   * Take a remote's ICE candidates named by mDNS `.local` names (a browser's host candidates). Our ICE
+   * agent has the name resolved, and whoever answers for it on the LAN (or a hosts file) may name
+   * 127.0.0.1: a remote on the LAN gets past the loopback rule. A browser resolves them by its own
+   * mDNS and needs them to link with a page on its LAN; in Node, where the system's resolver answers
+   * (if it resolves `.local` at all), a page still links: it checks our host candidates, and we learn
+   * its address from its checks. @default true; Node's `webrtcTransport()`: false
+   */
+  allowMdnsCandidates?: boolean;
 }
 
 /**
@@ -204,6 +213,7 @@ export class WebRtcTransport implements Transport {
       },
       onRoute: options.onRoute,
       allowLoopbackCandidates: options.allowLoopbackCandidates,
+      allowMdnsCandidates: options.allowMdnsCandidates,
     });
   }
 

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import SimplePeer from 'simple-peer';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
 import type { SignalData } from '../../src/webrtc/signal-messages.js';
 import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
@@ -59,8 +60,23 @@ function rewritingTransport(rewrite: (data: SignalData) => SignalData[]): WebRtc
   });
 }
 
-function candidateLine(address: string, port: number, transport: 'udp' | 'tcp', n: number): string {
-  return `candidate:${1000 + n} 1 ${transport} ${2_000_000_000 - n} ${address} ${port} typ host${transport === 'tcp' ? ' tcptype passive' : ''} generation 0`;
+const TCP_TARGETS = 60;
+
+/** A TCP listener on `host` counting the connections that reach it. */
+async function tcpListener(host: string): Promise<{ port: number; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.on('error', () => {});
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  closers.push(() => server.close());
+  return { port: (server.address() as { port: number }).port, connections: () => connections };
+}
+
+function candidateLine(address: string, port: number, transport: 'udp' | 'tcp' | 'ssltcp', n: number): string {
+  return `candidate:${1000 + n} 1 ${transport} ${2_000_000_000 - n} ${address} ${port} typ host${transport === 'udp' ? '' : ' tcptype passive'} generation 0`;
 }
 
 function trickled(line: string): SignalData {
@@ -125,6 +141,25 @@ describe('a WebRTC remote naming ICE candidates', () => {
     );
     // Before: 80 candidates handed to the RTCPeerConnection in one answer, and connected.
     expect(dial).toMatchObject({ code: 'ERR_TRANSPORT', detail: { reason: 'too-many-signals' } });
+    await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+
+  it(`hands on at most ${WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION} TCP candidates a negotiation: each is a TCP connection opened at once, to a host:port the remote chose`, async () => {
+    const host = ownAddress();
+    const listeners = await Promise.all(Array.from({ length: TCP_TARGETS }, () => tcpListener(host)));
+    const relay = await startRelay();
+    const victim = await rtcNode(relay);
+    // `ssltcp` too: libwebrtc connects to those over TCP the same.
+    const targets = listeners.map((listener, i) => trickled(candidateLine(host, listener.port, i % 2 === 0 ? 'tcp' : 'ssltcp', i)));
+    const attacker = await rtcNode(relay, rewritingTransport((data) => (data.type === 'candidate' ? [] : [withFalseIceCredentials(data), ...targets])));
+    const dial = victim.sw.dial(`webrtc://${attacker.key.nodeId}?via=${relay.key.nodeId}`).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const reached = listeners.filter((listener) => listener.connections() > 0).length;
+    // Before: all 60 reached (240 connections in 2.5 s; 8 and 32 now). UDP ones share ~20 checks a second.
+    expect(reached).toBeGreaterThan(0);
+    expect(reached).toBeLessThanOrEqual(WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION);
+    await attacker.sw.stop();
+    await dial;
     await stillTakesHonestPeers(relay, victim);
   }, 60_000);
 });

@@ -11,13 +11,19 @@ describe('screenRemoteSignal', () => {
     }
     for (const address of ['192.168.1.7', '10.0.0.2', 'fd00::2', 'fe80::1', '198.51.100.4', '2001:db8::1', '6f1c2a3e-1111-2222-3333-444455556666.local']) {
       const data = trickled(line(address));
-      expect(screenRemoteSignal(data), address).toEqual({ data, candidates: 1, refused: 0 });
+      expect(screenRemoteSignal(data), address).toEqual({ data, candidates: 1, refused: 0, tcp: 0 });
     }
   });
 
+  it('drops .local names too without allowMdns', () => {
+    const named = trickled(line('6f1c2a3e-1111-2222-3333-444455556666.local'));
+    expect(screenRemoteSignal(named, { allowMdns: false })).toMatchObject({ data: undefined, refused: 1 });
+    expect(screenRemoteSignal(trickled(line('10.0.0.2')), { allowMdns: false })).toMatchObject({ candidates: 1 });
+  });
+
   it('lets loopback through only with allowLoopback, and the end-of-candidates signal always', () => {
-    expect(screenRemoteSignal(trickled(line('127.0.0.1')), true).candidates).toBe(1);
-    expect(screenRemoteSignal(trickled(line('0.0.0.0')), true).refused).toBe(1);
+    expect(screenRemoteSignal(trickled(line('127.0.0.1')), { allowLoopback: true }).candidates).toBe(1);
+    expect(screenRemoteSignal(trickled(line('0.0.0.0')), { allowLoopback: true }).refused).toBe(1);
     expect(screenRemoteSignal(trickled(''))).toMatchObject({ candidates: 0, refused: 0 });
   });
 
@@ -28,7 +34,7 @@ describe('screenRemoteSignal', () => {
     expect(screened.refused).toBe(2);
     expect(screened.data).toEqual({ type: 'offer', sdp: ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', `a=${line('192.168.1.7')}`, 'a=mid:0', ''].join('\r\n') });
     const clean = { type: 'answer' as const, sdp: 'v=0\r\na=mid:0\r\n' };
-    expect(screenRemoteSignal(clean)).toEqual({ data: clean, candidates: 0, refused: 0 });
+    expect(screenRemoteSignal(clean)).toEqual({ data: clean, candidates: 0, refused: 0, tcp: 0 });
   });
 
   it('finds candidates in an SDP with bare LF line endings too (WebRTC stacks accept them)', () => {
@@ -36,6 +42,28 @@ describe('screenRemoteSignal', () => {
     const screened = screenRemoteSignal({ type: 'offer', sdp });
     expect([screened.candidates, screened.refused]).toEqual([1, 1]);
     expect(screened.data).toEqual({ type: 'offer', sdp: ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', `a=${line('10.0.0.2')}`, 'a=mid:0', ''].join('\r\n') });
+  });
+
+  it('drops candidates on ports below 1024 but 9 (RFC 6544 active TCP candidates), and on ports that are no number', () => {
+    const onPort = (port: string, transport = 'udp'): string => `candidate:1 1 ${transport} 2122260223 192.168.1.7 ${port} typ host generation 0`;
+    for (const port of ['80', '443', '22', '0', '1023', '65536', '0x50', '-1', '80a', '000080', '']) {
+      expect(screenRemoteSignal(trickled(onPort(port, 'tcp'))), port).toMatchObject({ data: undefined, refused: 1 });
+    }
+    for (const port of ['9', '1024', '50000', '65535']) expect(screenRemoteSignal(trickled(onPort(port))), port).toMatchObject({ candidates: 1 });
+    const sdp = ['v=0', `a=${onPort('80')}`, `a=${onPort('50000')}`, ''].join('\r\n');
+    expect(screenRemoteSignal({ type: 'offer', sdp })).toMatchObject({ candidates: 1, refused: 1, data: { sdp: ['v=0', `a=${onPort('50000')}`, ''].join('\r\n') } });
+  });
+
+  it('keeps at most tcpRoom TCP candidates, trickled or in an SDP, and counts those it keeps; refused ones take no room', () => {
+    expect(screenRemoteSignal(trickled(line('10.0.0.2', 'tcp')), { tcpRoom: 1 })).toMatchObject({ candidates: 1, tcp: 1 });
+    for (const transport of ['TCP', 'ssltcp', 'tls']) {
+      expect(screenRemoteSignal(trickled(line('10.0.0.2', transport)), { tcpRoom: 0 }), transport).toMatchObject({ data: undefined, refused: 1 });
+    }
+    expect(screenRemoteSignal(trickled(line('10.0.0.2')), { tcpRoom: 0 })).toMatchObject({ candidates: 1, tcp: 0 });
+    const sdp = ['v=0', `a=${line('127.0.0.1', 'tcp')}`, `a=${line('10.0.0.2', 'tcp')}`, `a=${line('10.0.0.3')}`, `a=${line('10.0.0.4', 'tcp')}`, ''].join('\r\n');
+    const screened = screenRemoteSignal({ type: 'answer', sdp }, { tcpRoom: 1 });
+    expect(screened).toMatchObject({ candidates: 2, refused: 2, tcp: 1 });
+    expect(screened.data).toEqual({ type: 'answer', sdp: ['v=0', `a=${line('10.0.0.2', 'tcp')}`, `a=${line('10.0.0.3')}`, ''].join('\r\n') });
   });
 
   it('reads the address of a candidate line, with or without a= and brackets; none from a short line', () => {
