@@ -18,8 +18,10 @@ export const BROWSER_BOOK_SAVE_INTERVAL_MS = 1000;
  * What one peer may have a page read a second (`connection.recvRateBytesPerSec`): everything a page
  * reads, it decrypts and decodes on its one main thread (~2.7% of it per MB/s in Chromium here), and a
  * relay flooding a page over WebSocket had it take 15 MB/s, 32–40% of its main thread, for as long as it
- * liked. A page cannot stop a WebSocket or data channel from reading: a peer past this for long is cut
- * (`ERR_RATE_LIMIT`) once 4 MiB wait. Apps that move bulk data into pages raise it.
+ * liked. A page cannot stop a WebSocket or data channel from reading, so it announces this rate in its
+ * NodeInfo (`recvBytesPerSecond`) and meshlink peers pace what they send it to 90% of it: an honest bulk
+ * sender is slowed to ~3.6 MiB/s, never cut. A peer that ignores the announcement and keeps sending past
+ * it is cut (`ERR_RATE_LIMIT`) once 4 MiB wait. Apps that want pages to take bulk data faster raise it.
  */
 export const BROWSER_RECV_RATE_BYTES_PER_SEC = 4 * 1024 * 1024;
 /**

@@ -31,6 +31,11 @@ export interface ConnectionStatus {
   state: MConnectionState;
   uptimeMs: number;
   sentBytes: number;
+  /**
+   * Most bytes a second this connection sends (0 = unlimited): our `sendRateBytesPerSec`, or less when
+   * the peer announced it reads less (each frame counted as at least 1 KiB, each message 128 B).
+   */
+  sendRateBytesPerSec: number;
   receivedBytes: number;
   /** Bytes handed to the link but not yet on the network. */
   linkBufferedBytes: number;

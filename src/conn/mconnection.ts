@@ -76,13 +76,15 @@ export class MConnection {
     private readonly clock: Clock = systemClock,
     /** Queued messages are charged here node-wide; a charge may cut this connection (its send: false). */
     memory: MemoryAccount = UNMETERED,
+    /** This connection's send rate (0 = unlimited), the Switch's pace for the peer. @default config.sendRateBytesPerSec */
+    sendRateBytesPerSec?: number,
   ) {
     this.config = sharedMConnectionConfig(config);
     // The system clock's now() needs no `this`: no closure per connection for it.
     const now = clock === systemClock ? systemClock.now : (): number => clock.now();
     this.startedAtMonotonicMs = monotonicNow(clock);
     this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes, now, memory);
-    this.sender = new Sender(this, link, this.scheduler, clock, this.config.maxBatchBytes, this.config.sendRateBytesPerSec, now);
+    this.sender = new Sender(this, link, this.scheduler, clock, this.config.maxBatchBytes, sendRateBytesPerSec ?? this.config.sendRateBytesPerSec, now);
     this.keepAlive = new KeepAlive(this, clock, this.config.pingIntervalMs, this.config.pongTimeoutMs);
     this.receiver = new Receiver(this, link, this.scheduler, handlers, this.keepAlive, clock, this.config.recvRateBytesPerSec, now);
   }
@@ -277,6 +279,7 @@ export class MConnection {
       state: this.stateValue,
       uptimeMs: monotonicNow(this.clock) - this.startedAtMonotonicMs,
       sentBytes: this.sender.sentBytes,
+      sendRateBytesPerSec: this.sender.rateBytesPerSec,
       receivedBytes: this.receiver.receivedBytes,
       linkBufferedBytes: this.link.bufferedBytes,
       lastPingRttMs: this.keepAlive.lastRttMs,

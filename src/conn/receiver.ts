@@ -6,11 +6,11 @@ import { PacketDecoder, type PacketHandler } from '../wire/packet.js';
 import { hex } from './channel-descriptor.js';
 import { remoteCloseError } from './close-reason.js';
 import type { SecureLink } from './secure-link-session.js';
-import { RECV_CHUNK_MIN_CHARGE_BYTES, RECV_MESSAGE_MIN_CHARGE_BYTES } from './constants.js';
 import type { KeepAlive } from './keep-alive.js';
 import type { MConnectionHandlers, MConnectionState } from './mconnection-types.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { SendScheduler } from './send-scheduler.js';
+import { framesCharge, messageSurcharge } from './work-charge.js';
 
 /** What the receive side needs from its connection; MConnection's internal methods. */
 export interface ReceiverOwner {
@@ -194,8 +194,7 @@ export class Receiver implements LinkHandlers, PacketHandler {
       units = opened - this.framesCharged;
       this.framesCharged = opened;
     }
-    const floor = units * RECV_CHUNK_MIN_CHARGE_BYTES;
-    return bytes > floor ? bytes : floor;
+    return framesCharge(bytes, units);
   }
 
   onDrain(): void {
@@ -239,9 +238,7 @@ export class Receiver implements LinkHandlers, PacketHandler {
       return;
     }
     if (latencyProbeEnabled) markLatency(LatencyPoint.Unpacked);
-    if (result.length < RECV_MESSAGE_MIN_CHARGE_BYTES && !this.limiter.unlimited) {
-      this.smallMessageCharge += RECV_MESSAGE_MIN_CHARGE_BYTES - result.length;
-    }
+    if (!this.limiter.unlimited) this.smallMessageCharge += messageSurcharge(result.length);
     try {
       this.handlers.onMessage(channelId, result);
     } catch (error) {

@@ -7,6 +7,7 @@ import { BufferPool } from './buffer-pool.js';
 import { Channel } from './channel.js';
 import { hex, sharedResolvedDescriptor, type ChannelDescriptor } from './channel-descriptor.js';
 import { BATCH_POOL_MAX_FREE_BUFFERS, DEFAULT_MAX_BATCH_BYTES, PRIORITY_DECAY_FACTOR, PRIORITY_DECAY_INTERVAL_MS } from './constants.js';
+import { messageSurcharge } from './work-charge.js';
 
 /** Up to this many channels a connection finds a channel by scanning its list. */
 const SCANNED_CHANNELS_MAX = 8;
@@ -33,6 +34,11 @@ export class SendScheduler {
   /** Control packets waiting to go out first in the next batch. */
   pongPending = false;
   pingPending = false;
+  /**
+   * What the messages packed since the Sender last took it add to their frames' charge at a receiver
+   * that limits its rate (work-charge.ts): small messages cost it more than their bytes.
+   */
+  packedMessageSurcharge = 0;
 
   constructor(
     descriptors: readonly ChannelDescriptor[],
@@ -98,8 +104,12 @@ export class SendScheduler {
     while (size - offset >= MSG_PACKET_HEADER_BYTES) {
       const channel = this.pickChannel();
       if (channel === undefined) break;
+      const sentMessages = channel.sentMessages;
       const next = channel.writeNextPacket(buffer, offset, size - offset - MSG_PACKET_HEADER_BYTES);
       if (next < 0) break;
+      // Charged by its last packet's payload: exact for a message in one packet, more for the few split
+      // into packets below the minimum (a batch's end cut them), never less.
+      if (channel.sentMessages !== sentMessages) this.packedMessageSurcharge += messageSurcharge(next - offset - MSG_PACKET_HEADER_BYTES);
       offset = next;
     }
     if (offset === 0) {

@@ -5,6 +5,7 @@ import { MAX_BATCHES_PER_FLUSH } from './constants.js';
 import type { MConnectionState } from './mconnection-types.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { SendScheduler } from './send-scheduler.js';
+import { framesCharge } from './work-charge.js';
 
 /** What the send side needs from its connection. */
 export interface SenderOwner {
@@ -65,6 +66,11 @@ export class Sender {
       return;
     }
     this.scheduleFlush();
+  }
+
+  /** What this connection sends a second at most (0 = unlimited). */
+  get rateBytesPerSec(): number {
+    return this.limiter.bytesPerSec;
   }
 
   /** Data arrived: a new turn of the event loop, so the burst of the last lone write is over. */
@@ -133,7 +139,10 @@ export class Sender {
       const limit = limiter.unlimited ? this.maxBatchBytes : Math.min(this.maxBatchBytes, limiter.capacity);
       const batch = this.scheduler.packBatch(limit, this.link.releasesWrittenChunk === true);
       if (batch === undefined) break;
-      limiter.take(batch.length);
+      // Charged as the peer's receive limit charges it (its frame, its small messages): paced to what a
+      // peer announced it reads, a sender of small messages would otherwise overrun it several times.
+      limiter.take(framesCharge(batch.length, 1) + this.scheduler.packedMessageSurcharge);
+      this.scheduler.packedMessageSurcharge = 0;
       this.sentBytes += batch.length;
       const accepted = this.link.write(batch);
       this.scheduler.releaseBatch();

@@ -1,4 +1,5 @@
 import type { ChannelDescriptor } from '../conn/channel-descriptor.js';
+import { sharedMConnectionConfig, type MConnectionConfig } from '../conn/config.js';
 import { DEFAULT_RECV_MESSAGE_CAPACITY_BYTES, MAX_RECV_MESSAGE_CAPACITY_BYTES } from '../conn/constants.js';
 import { HandshakeError } from '../errors.js';
 import { resolveDecodeLimits } from '../wire/config.js';
@@ -29,6 +30,13 @@ export interface NodeInfo {
    */
   readonly recvMessagesPerSecond?: readonly number[];
   readonly recvMessageBursts?: readonly number[];
+  /**
+   * Bytes a second this node reads from one peer (its `connection.recvRateBytesPerSec`, as its receive
+   * limit charges them: each frame at least 1 KiB, each message at least 128 B); absent or 0: no limit.
+   * A peer paces its sending to it, so that a receiver that cannot stop its link from reading (a page)
+   * need not cut an honest sender. The peer's word only: what paces to it bounds it (send-pacing.ts).
+   */
+  readonly recvBytesPerSecond?: number;
   /** Addresses where this node accepts connections, with its id. */
   readonly listenAddresses: readonly string[];
   /** Human-readable name. */
@@ -57,6 +65,11 @@ const MAX_NETWORK_LENGTH = 64;
 const MAX_NODE_INFO_CHANNELS = 256;
 /** Largest announced rate or burst accepted in a NodeInfo; what uses them bounds them much lower. */
 export const MAX_ANNOUNCED_MESSAGE_RATE = 1_000_000;
+/**
+ * Largest announced receive rate accepted in a NodeInfo (1 TiB/s, no limit in practice); a node limited
+ * to more announces this.
+ */
+export const MAX_ANNOUNCED_RECV_BYTES_PER_SECOND = 2 ** 40;
 /** A NodeInfo is a flat map with four arrays by channel and one of addresses: anything deeper or wider is an attack. */
 export const NODE_INFO_DECODE_LIMITS = resolveDecodeLimits({
   maxBytes: MAX_NODE_INFO_BYTES,
@@ -78,7 +91,7 @@ function fail(why: string, peerId?: string): never {
 export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a map', peerId);
   const record = value as Record<string, unknown>;
-  const { id, network, protocolVersion, channels, recvMessageCapacities, recvMessagesPerSecond, recvMessageBursts, listenAddresses, moniker, software } = record;
+  const { id, network, protocolVersion, channels, recvMessageCapacities, recvMessagesPerSecond, recvMessageBursts, recvBytesPerSecond, listenAddresses, moniker, software } = record;
   if (!isNodeId(id)) fail('id is not a node id', peerId);
   if (typeof network !== 'string' || network.length === 0 || network.length > MAX_NETWORK_LENGTH) fail('bad network', peerId);
   if (typeof protocolVersion !== 'string' || !/^\d{1,6}\.\d{1,6}\.\d{1,6}$/.test(protocolVersion)) fail('bad protocolVersion', peerId);
@@ -99,6 +112,9 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
     }
   }
   const rates = parseAnnouncedRates(recvMessagesPerSecond, recvMessageBursts, channels.length, peerId);
+  if (recvBytesPerSecond !== undefined && !(typeof recvBytesPerSecond === 'number' && recvBytesPerSecond >= 0 && recvBytesPerSecond <= MAX_ANNOUNCED_RECV_BYTES_PER_SECOND)) {
+    fail('bad recvBytesPerSecond', peerId);
+  }
   if (!Array.isArray(listenAddresses) || listenAddresses.length > MAX_LISTEN_ADDRESSES) fail('bad listenAddresses', peerId);
   const addresses: string[] = [];
   let chars = 0;
@@ -118,6 +134,7 @@ export function parseNodeInfo(value: unknown, peerId?: string): NodeInfo {
     channels: [...channelSet],
     recvMessageCapacities: recvMessageCapacities as number[],
     ...rates,
+    ...(recvBytesPerSecond === undefined ? {} : { recvBytesPerSecond }),
     listenAddresses: addresses,
     moniker: printable(moniker),
     software: printable(software),
@@ -205,8 +222,19 @@ export function resolveWildcardHosts(info: NodeInfo, linkRemoteAddress: string):
 }
 
 
-/** What a node tells its peers about itself in the handshake (Switch.nodeInfo). */
-export function localNodeInfo(nodeId: string, network: string, moniker: string, channels: readonly ChannelDescriptor[], addresses: readonly string[]): NodeInfo {
+/**
+ * What a node tells its peers about itself in the handshake (Switch.nodeInfo). Its connections' receive
+ * limit (`connection.recvRateBytesPerSec`) is announced when set (0: none, and nothing announced).
+ */
+export function localNodeInfo(
+  nodeId: string,
+  network: string,
+  moniker: string,
+  channels: readonly ChannelDescriptor[],
+  addresses: readonly string[],
+  connection: Partial<MConnectionConfig> = {},
+): NodeInfo {
+  const { recvRateBytesPerSec } = sharedMConnectionConfig(connection);
   return {
     id: nodeId,
     network,
@@ -214,6 +242,7 @@ export function localNodeInfo(nodeId: string, network: string, moniker: string, 
     channels: channels.map((c) => c.id),
     recvMessageCapacities: channels.map((c) => c.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY_BYTES),
     ...announcedRates(channels),
+    ...(recvRateBytesPerSec > 0 ? { recvBytesPerSecond: Math.min(recvRateBytesPerSec, MAX_ANNOUNCED_RECV_BYTES_PER_SECOND) } : {}),
     listenAddresses: addresses.slice(0, 16),
     moniker,
     software: SOFTWARE_VERSION,

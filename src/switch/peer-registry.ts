@@ -1,3 +1,4 @@
+import { sharedMConnectionConfig } from '../conn/config.js';
 import { MConnection } from '../conn/mconnection.js';
 import { ClosedError, MeshlinkError, PeerRejectedError } from '../errors.js';
 import type { BudgetAccount } from '../util/budget-account.js';
@@ -9,6 +10,7 @@ import { arrivingPeerHolder } from './inbound-eviction.js';
 import type { RelayHolderLookup } from '../transport/host-slots.js';
 import { Peer } from './peer.js';
 import type { Router } from './router.js';
+import { pacedSendRate } from './send-pacing.js';
 import type { SwitchEvents } from './switch-events.js';
 import type { Direction, UpgradedLink } from './upgrade.js';
 
@@ -130,6 +132,7 @@ export class PeerRegistry {
       options.connection,
       options.clock,
       memory,
+      pacedSendRate(sharedMConnectionConfig(options.connection).sendRateBytesPerSec, upgraded.remoteInfo.recvBytesPerSecond),
     );
     const holder = arrivingPeerHolder(upgraded.link.remoteAddress, direction, address, this.relayHolder);
     peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection, options.clock.now(), holder);

@@ -150,7 +150,7 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
   }
 
   nodeInfo(): NodeInfo {
-    return localNodeInfo(this.nodeId, this.options.network, this.options.moniker, this.router.channels, this.addresses);
+    return localNodeInfo(this.nodeId, this.options.network, this.options.moniker, this.router.channels, this.addresses, this.options.connection);
   }
 
   /**

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { checkCompatible, MAX_ANNOUNCED_MESSAGE_RATE, MAX_LISTEN_ADDRESS_CHARS, MAX_LISTEN_ADDRESSES, parseNodeInfo, resolveWildcardHosts, type NodeInfo } from '../../src/switch/node-info.js';
+import {
+  checkCompatible,
+  localNodeInfo,
+  MAX_ANNOUNCED_MESSAGE_RATE,
+  MAX_ANNOUNCED_RECV_BYTES_PER_SECOND,
+  MAX_LISTEN_ADDRESS_CHARS,
+  MAX_LISTEN_ADDRESSES,
+  parseNodeInfo,
+  resolveWildcardHosts,
+  type NodeInfo,
+} from '../../src/switch/node-info.js';
 import { HandshakeError } from '../../src/errors.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
 import { normalizeAddress } from '../../src/transport/canonical-address.js';
@@ -53,6 +63,11 @@ describe('NodeInfo', () => {
     ['a NaN announced rate', { ...base, recvMessagesPerSecond: [0, Number.NaN, 0], recvMessageBursts: [0, 100, 0] }],
     ['an infinite announced burst', { ...base, recvMessagesPerSecond: [0, 20, 0], recvMessageBursts: [0, Infinity, 0] }],
     ['an announced rate over the cap', { ...base, recvMessagesPerSecond: [0, MAX_ANNOUNCED_MESSAGE_RATE + 1, 0], recvMessageBursts: [0, 100, 0] }],
+    ['a negative announced receive rate', { ...base, recvBytesPerSecond: -1 }],
+    ['a NaN announced receive rate', { ...base, recvBytesPerSecond: Number.NaN }],
+    ['an infinite announced receive rate', { ...base, recvBytesPerSecond: Infinity }],
+    ['a string announced receive rate', { ...base, recvBytesPerSecond: '4194304' }],
+    ['an announced receive rate over the cap', { ...base, recvBytesPerSecond: MAX_ANNOUNCED_RECV_BYTES_PER_SECOND + 1 }],
   ])('rejects %s with a HandshakeError', (_name, value) => {
     expect(() => parseNodeInfo(value)).toThrowError(HandshakeError);
   });
@@ -62,6 +77,22 @@ describe('NodeInfo', () => {
     expect([announced.recvMessagesPerSecond, announced.recvMessageBursts]).toEqual([[0, 2.5, 0], [0, 60, 0]]);
     const older = parseNodeInfo(base);
     expect('recvMessagesPerSecond' in older || 'recvMessageBursts' in older).toBe(false);
+  });
+
+  it('keeps the announced receive rate from 0 (none) to its cap, and a NodeInfo without it (an older node) announces none', () => {
+    for (const rate of [0, 1, 0.5, 4 * 1024 * 1024, MAX_ANNOUNCED_RECV_BYTES_PER_SECOND]) {
+      expect(parseNodeInfo({ ...base, recvBytesPerSecond: rate }).recvBytesPerSecond).toBe(rate);
+    }
+    expect('recvBytesPerSecond' in parseNodeInfo(base)).toBe(false);
+  });
+
+  it('announces our receive limit when one is set (capped as parsers accept it), and nothing when none is', () => {
+    const ours = (recvRateBytesPerSec?: number): NodeInfo =>
+      localNodeInfo(id, 'net', 'n', [], [], recvRateBytesPerSec === undefined ? {} : { recvRateBytesPerSec });
+    expect(ours(4 * 1024 * 1024).recvBytesPerSecond).toBe(4 * 1024 * 1024);
+    expect(ours(1e15).recvBytesPerSecond).toBe(MAX_ANNOUNCED_RECV_BYTES_PER_SECOND);
+    expect('recvBytesPerSecond' in ours(0) || 'recvBytesPerSecond' in ours()).toBe(false);
+    expect(parseNodeInfo(ours(1e15)).recvBytesPerSecond).toBe(MAX_ANNOUNCED_RECV_BYTES_PER_SECOND);
   });
 
   it('rejects another network and another protocol major version, with the reason', () => {
