@@ -45,7 +45,8 @@ Options:
                                or turn:turn.example.org:3478,alice,secret (TURN needs both); needs --webrtc
   --gossip-interval <ms>       originate a small transaction every <ms> ms (load for testnets; default off)
   --recv-rate <bytes/s>        what one peer may make this node read and process a second, each frame
-                               counting at least 1 KiB (default ${RELAY_RECV_RATE_BYTES_PER_SEC}, 4 MiB; 0 for no limit)
+                               counting at least 1 KiB (default ${RELAY_RECV_RATE_BYTES_PER_SEC}, 4 MiB; 0 for no limit);
+                               announced to peers, whose meshlink connections send at most 90% of it
   --status <host:port>         serve GET /status (JSON) over HTTP; port 0 picks a free port
   --web <host:port>            serve the browser demo page over HTTP (with GET /config.json naming
                                the relay's WebSocket address, and GET /status); needs --ws
