@@ -11,6 +11,10 @@
 # GC collects more often, so the absolute figure is higher than a normal run's: compare like with like.
 # RTT_BUNDLE: run that prebuilt bundle of the driver (it must lie in this checkout, to find node_modules)
 # instead of bundling this tree's, e.g. to compare commits side by side.
+# Which functions V8 optimizes, and when, still differs between a short and a long run: TurboFan's work
+# (over a third of a run's instructions) moved the plain figure by ±10k a round trip between runs of the
+# same code. Each kind's second figure leaves out the instructions spent under V8's compile entries
+# (lazy, optimizing, on-stack replacement), as counted by callgrind_annotate: compare by that one.
 # Slow: ~70× native, more on a busy machine; the defaults take ~5 minutes a kind.
 set -eu
 kinds=${1:-raw-ws,meshlink-ws}
@@ -31,10 +35,12 @@ instructions() {
   valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$out/cg" \
     node ${RTT_NODE_FLAGS---predictable --predictable-gc-schedule} "$bundle" "$1" "$warm" "$2" >"$out/log" 2>&1 || { cat "$out/log" >&2; exit 1; }
   grep -q 'rtt-pingpong-once: .* done' "$out/log" || { cat "$out/log" >&2; exit 1; }
-  sed -n 's/.*Collected : //p' "$out/log"
+  total=$(sed -n 's/.*Collected : //p' "$out/log")
+  compiling=$(callgrind_annotate --inclusive=yes "$out/cg" 2>/dev/null |
+    sed -n 's/^ *\([0-9,]*\) .*v8::internal::Runtime_Compile\(Lazy\|Optimized\|OptimizedOSR\)(.*/\1/p' | tr -d , | paste -sd+)
+  echo "$total $(( total - (${compiling:-0}) ))"
 }
 for kind in $(echo "$kinds" | tr ',' ' '); do
-  a=$(instructions "$kind" "$short")
-  b=$(instructions "$kind" "$long")
-  echo "$kind: $(( (b - a) / (long - short) )) instructions per round trip ($short rounds: $a, $long rounds: $b)"
+  set -- $(instructions "$kind" "$short") $(instructions "$kind" "$long")
+  echo "$kind: $(( ($3 - $1) / (long - short) )) instructions per round trip, $(( ($4 - $2) / (long - short) )) without V8's compiles ($short rounds: $1, $2; $long rounds: $3, $4)"
 done

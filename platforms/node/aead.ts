@@ -124,20 +124,24 @@ export const nodeChaCha20Poly1305: AeadFactory = (key32) => {
   const native = loadSodium();
   if (native === undefined) return openSslAead(createSecretKey(key32));
   const key = new Uint8Array(key32); // a copy (a Buffer's slice() would be a view)
-  const openInPlace = (nonce: Uint8Array, sealed: Uint8Array): Uint8Array | undefined => {
+  const openInPlace = (nonce: Uint8Array, sealed: Uint8Array, given?: Uint8Array): Uint8Array | undefined => {
     assertAeadNonce(nonce);
     if (sealed.length < AEAD_TAG_BYTES) return undefined;
+    // The binding aborts the process on a size it does not expect: a wrong `given` is a RangeError here.
+    if (given !== undefined && given.length !== sealed.length - AEAD_TAG_BYTES) throw new RangeError(`openInPlace: plaintext of ${given.length} bytes for ${sealed.length} sealed`);
     // libsodium checks the tag before it decrypts (over the ciphertext's own bytes); on a forged one
     // it wipes them.
-    const plaintext = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
+    const plaintext = given ?? sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
     return native.open(plaintext, sealed, nonce, key) ? plaintext : undefined;
   };
   return withSeal({
     sealInto(nonce, plaintext, target, offset) {
       assertAeadNonce(nonce);
-      const out = target.subarray(offset, offset + plaintext.length + AEAD_TAG_BYTES);
+      // A target of the sealed size is used as it is (the frame encoder makes that view itself).
+      const length = plaintext.length + AEAD_TAG_BYTES;
+      const out = offset === 0 && target.length === length ? target : target.subarray(offset, offset + length);
       // The binding aborts the process on a size it does not expect: a short target is a RangeError here.
-      if (out.length !== plaintext.length + AEAD_TAG_BYTES) throw new RangeError(`sealInto: target has ${target.length - offset} bytes from offset ${offset}, the frame needs ${plaintext.length + AEAD_TAG_BYTES}`);
+      if (out.length !== length) throw new RangeError(`sealInto: target has ${target.length - offset} bytes from offset ${offset}, the frame needs ${length}`);
       return native.seal(out, plaintext, nonce, key);
     },
     open(nonce, sealed) {

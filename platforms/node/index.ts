@@ -5,6 +5,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { Switch } from '../../src/switch/switch.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { nodeChaCha20Poly1305 } from './aead.js';
+import { useBufferFrames } from './buffer-frames.js';
 import { nodeHandshakeCrypto } from './handshake-crypto.js';
 import { FileStorage } from './file-storage.js';
 import { lockHome } from './home-lock.js';
@@ -29,6 +30,9 @@ export { createUpnpPortMapper, UpnpPortMapper, type UpnpPortMapperOptions } from
 export { createNatPmpPortMapper, NatPmpPortMapper, type NatPmpPortMapperOptions } from './nat-pmp/index.js';
 export * from '../../src/nat/index.js';
 export { NatAgent, type NatAgentOptions } from '../../src/nat/nat-agent.js';
+
+// Sealed frames go to Node's sockets: as Buffers, which they do not wrap again (see buffer-frames.ts).
+useBufferFrames();
 
 export interface NodeOptions extends CommonNodeOptions {
   /** Directory for the node key and address book. @default ~/.meshlink (ignored when `storage` is given) */

@@ -44,12 +44,20 @@ let frameSlab = new ArrayBuffer(0);
 let frameSlabOffset = 0;
 let frameSlabEnd = 0;
 
+/** A frame's view of the slab: a Uint8Array, or its subclass the platform prefers (see `useFrameViews`). */
+export type FrameViewConstructor = new (memory: ArrayBuffer, byteOffset: number, length: number) => Uint8Array;
+let FrameView: FrameViewConstructor = Uint8Array;
+
 /**
- * A buffer nobody else writes to, for one frame: small ones are views of the shared slab, large ones
- * reused buffers of the frame pool (see the constants).
+ * Small frames are made as `FrameView`s from now on, process-wide. Node's sockets take a Buffer as it is
+ * and wrap any other Uint8Array in a new Buffer for every write: platforms/node makes them Buffers.
  */
-function allocateFrame(bytes: number): Uint8Array {
-  if (bytes > FRAME_SLAB_MAX_FRAME_BYTES) return takePooledFrame(bytes) ?? new Uint8Array(bytes);
+export function useFrameViews(view: FrameViewConstructor): void {
+  FrameView = view;
+}
+
+/** Where `bytes` (≤ FRAME_SLAB_MAX_FRAME_BYTES) of `frameSlab` are reserved for one frame. */
+function reserveInSlab(bytes: number): number {
   if (frameSlabOffset + bytes > frameSlabEnd) {
     frameSlab = new ArrayBuffer(FRAME_SLAB_BYTES);
     frameSlabOffset = 0;
@@ -57,7 +65,7 @@ function allocateFrame(bytes: number): Uint8Array {
   }
   const start = frameSlabOffset;
   frameSlabOffset += bytes;
-  return new Uint8Array(frameSlab, start, bytes);
+  return start;
 }
 
 function counterExhausted(): ProtocolError {
@@ -92,19 +100,33 @@ export class FrameEncoder {
     const nonce = nonceFor(this.counter);
     this.counter++;
     const length = plaintext.length + AEAD_TAG_BYTES;
-    let frame: Uint8Array;
-    if (this.aead.sealInto !== undefined) {
-      frame = allocateFrame(FRAME_HEADER_BYTES + length);
-      this.aead.sealInto(nonce, plaintext, frame, FRAME_HEADER_BYTES);
-    } else {
-      const sealed = this.aead.seal(nonce, plaintext);
-      frame = allocateFrame(FRAME_HEADER_BYTES + length);
-      frame.set(sealed, FRAME_HEADER_BYTES);
-    }
+    const frameBytes = FRAME_HEADER_BYTES + length;
+    const frame = frameBytes <= FRAME_SLAB_MAX_FRAME_BYTES ? this.sealSmall(nonce, plaintext, frameBytes) : this.sealLarge(nonce, plaintext, frameBytes);
     frame[0] = length >>> 24;
     frame[1] = (length >>> 16) & 0xff;
     frame[2] = (length >>> 8) & 0xff;
     frame[3] = length & 0xff;
+    return frame;
+  }
+
+  /**
+   * A frame cut from the shared slab (nobody else ever writes there); the sealed part gets a view of its
+   * own, cheaper than the AEAD cutting one from the frame with subarray().
+   */
+  private sealSmall(nonce: Uint8Array, plaintext: Uint8Array, frameBytes: number): Uint8Array {
+    const start = reserveInSlab(frameBytes);
+    const frame = new FrameView(frameSlab, start, frameBytes);
+    const sealed = new Uint8Array(frameSlab, start + FRAME_HEADER_BYTES, frameBytes - FRAME_HEADER_BYTES);
+    if (this.aead.sealInto !== undefined) this.aead.sealInto(nonce, plaintext, sealed, 0);
+    else sealed.set(this.aead.seal(nonce, plaintext));
+    return frame;
+  }
+
+  /** A frame of its own: a reused buffer of the frame pool when its size suits one (see the constants). */
+  private sealLarge(nonce: Uint8Array, plaintext: Uint8Array, frameBytes: number): Uint8Array {
+    const frame = takePooledFrame(frameBytes) ?? new Uint8Array(frameBytes);
+    if (this.aead.sealInto !== undefined) this.aead.sealInto(nonce, plaintext, frame, FRAME_HEADER_BYTES);
+    else frame.set(this.aead.seal(nonce, plaintext), FRAME_HEADER_BYTES);
     return frame;
   }
 }
@@ -181,6 +203,11 @@ export class FrameDecoder {
   push(chunk: Uint8Array, onFrame: FrameSink): ProtocolError | undefined {
     const end = chunk.length;
     let offset = 0;
+    // The chunk's memory, read once a push and only when a frame lies whole in it: its views are made
+    // from it (a Node Buffer's subarray() builds another Buffer through its species, and `buffer` and
+    // `byteOffset` are calls into the runtime).
+    let memory: ArrayBufferLike | undefined;
+    let memoryOffset = 0;
     while (offset < end) {
       const state = this.stateValue;
       if (state === FrameDecoderState.Header) {
@@ -202,8 +229,14 @@ export class FrameDecoder {
         this.stateValue = FrameDecoderState.Payload;
       } else if (state === FrameDecoderState.Payload) {
         let sealed: Uint8Array;
+        let plaintext: Uint8Array | undefined;
         if (this.partial === undefined && end - offset >= this.sealedLength) {
-          sealed = chunk.subarray(offset, offset + this.sealedLength);
+          if (memory === undefined) {
+            memory = chunk.buffer;
+            memoryOffset = chunk.byteOffset;
+          }
+          sealed = new Uint8Array(memory, memoryOffset + offset, this.sealedLength);
+          if (this.aead.openInPlace !== undefined) plaintext = new Uint8Array(memory, memoryOffset + offset, this.sealedLength - AEAD_TAG_BYTES);
           offset += this.sealedLength;
         } else {
           this.partial ??= new Uint8Array(this.sealedLength);
@@ -216,7 +249,7 @@ export class FrameDecoder {
           this.release();
         }
         this.stateValue = FrameDecoderState.Header;
-        const openError = this.openAndEmit(sealed, onFrame);
+        const openError = this.openAndEmit(sealed, plaintext, onFrame);
         if (openError !== undefined) return openError;
       } else {
         return this.error;
@@ -239,11 +272,12 @@ export class FrameDecoder {
     return undefined;
   }
 
-  private openAndEmit(sealed: Uint8Array, onFrame: FrameSink): ProtocolError | undefined {
+  /** `into`: a view of the start of `sealed` for the plaintext, when the caller made one. */
+  private openAndEmit(sealed: Uint8Array, into: Uint8Array | undefined, onFrame: FrameSink): ProtocolError | undefined {
     if (this.counter >= MAX_FRAME_COUNTER) return this.fail(counterExhausted());
     const nonce = nonceFor(this.counter);
     const aead = this.aead;
-    const plaintext = aead.openInPlace === undefined ? aead.open(nonce, sealed) : aead.openInPlace(nonce, sealed);
+    const plaintext = aead.openInPlace === undefined ? aead.open(nonce, sealed) : aead.openInPlace(nonce, sealed, into);
     if (plaintext === undefined) {
       return this.fail(
         new ProtocolError('ERR_DECRYPT', 'Frame failed authentication (tampered, replayed or reordered)', {

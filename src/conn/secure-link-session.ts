@@ -194,10 +194,9 @@ export class SecureLinkSession implements SecureLink {
   onData(chunk: Uint8Array): void {
     if (latencyProbeEnabled) markLatency(LatencyPoint.Read);
     if (this.phase !== Phase.Open) return;
-    // A Node Buffer's subarray() builds another Buffer through its species; plain views are cheaper
-    // for the frames and packets cut from this chunk.
-    const bytes = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const error = this.decoder.push(bytes, this.receiveFrame);
+    // The decoder makes its views of the chunk from its memory, never with subarray() (on a Node Buffer
+    // that builds another Buffer through its species): it takes a Buffer as it comes.
+    const error = this.decoder.push(chunk, this.receiveFrame);
     if (error !== undefined) this.fail(error);
   }
 

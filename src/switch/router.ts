@@ -1,6 +1,7 @@
 import { hex, resolveChannelDescriptor, type ChannelDescriptor } from '../conn/channel-descriptor.js';
 import { ConfigError, ProtocolError, SendError } from '../errors.js';
 import { WEBSOCKET_MAX_PAUSED_BYTES } from '../transport/websocket-link.js';
+import { MAX_CHANNEL_ID } from '../wire/constants.js';
 import { UNMETERED, type MemoryAccount } from '../util/memory-budget.js';
 import type { Agent } from './agent.js';
 import {
@@ -22,7 +23,8 @@ interface Owner {
  * a bounded inbox read in the pull style when the owner has no `receive`.
  */
 export class Router {
-  private readonly owners = new Map<number, Owner>();
+  /** Owner by channel id (0..255): an index per message instead of a Map lookup. */
+  private readonly owners: (Owner | undefined)[] = new Array<Owner | undefined>(MAX_CHANNEL_ID + 1);
   private readonly inboxes = new Map<number, Inbox>();
   private descriptors: ChannelDescriptor[] = [];
   /** Async receives not settled yet, and their messages' bytes, per peer: an entry only while one is in flight. */
@@ -74,7 +76,7 @@ export class Router {
       }
     }
     for (const [id, owner] of owners) {
-      this.owners.set(id, owner);
+      this.owners[id] = owner;
     }
     for (const descriptor of descriptors) {
       if (owners.get(descriptor.id)!.agent.receive !== undefined) continue;
@@ -93,7 +95,7 @@ export class Router {
    * that sent the message stays: otherwise any peer could get honest ones cut by a relaying agent.
    */
   route(peer: Peer, channelId: number, message: Uint8Array, onRejected: (error: unknown) => void, memory: MemoryAccount = UNMETERED): void {
-    const owner = this.owners.get(channelId);
+    const owner = this.owners[channelId];
     if (owner === undefined) {
       throw new ProtocolError('ERR_UNKNOWN_CHANNEL', `No agent owns channel 0x${hex(channelId)}`, { peerId: peer.id });
     }
@@ -175,7 +177,7 @@ export class Router {
   receive(channelId: number, signal?: AbortSignal): AsyncIterable<Envelope> {
     const inbox = this.inboxes.get(channelId);
     if (inbox === undefined) {
-      const owner = this.owners.get(channelId);
+      const owner = this.owners[channelId];
       throw new ConfigError(
         'ERR_INVALID_ARGUMENT',
         owner === undefined

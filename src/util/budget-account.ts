@@ -98,6 +98,12 @@ export class BudgetAccount implements MemoryAccount {
   private readonly receivedDrain = new Drain();
   /** Each queue toward the peer by channel id (≤ 256): what it holds, how fast the peer's reading drains it. Made at the first. */
   private queues: Map<number, QueueHolding> | undefined;
+  /**
+   * The queue last charged or drained, and its holding: a connection sending on one channel at a time
+   * finds it by a comparison instead of a Map lookup, twice a message.
+   */
+  private lastQueue = -1;
+  private lastHolding: QueueHolding | undefined;
 
   constructor(
     private readonly budget: MemoryBudget,
@@ -138,9 +144,12 @@ export class BudgetAccount implements MemoryAccount {
   }
 
   private holding(queue: number): QueueHolding {
+    if (queue === this.lastQueue) return this.lastHolding!;
     const queues = (this.queues ??= new Map());
     let holding = queues.get(queue);
     if (holding === undefined) queues.set(queue, (holding = { bytes: 0, drain: new Drain() }));
+    this.lastQueue = queue;
+    this.lastHolding = holding;
     return holding;
   }
 
@@ -208,7 +217,7 @@ export class BudgetAccount implements MemoryAccount {
 
   /** `bytes` left `queue`: the peer's reading (or the queue dropped as the connection closes). */
   private drained(queue: number, bytes: number): void {
-    const holding = this.queues?.get(queue);
+    const holding = queue === this.lastQueue ? this.lastHolding : this.queues?.get(queue);
     if (holding === undefined) return;
     holding.bytes -= bytes;
     holding.drain.add(bytes, this.budget);

@@ -164,8 +164,28 @@ describe('nodeChaCha20Poly1305 paths (libsodium when installed, else OpenSSL) an
         expect(fast.openInPlace(nonce, forgedCopy)).toBeUndefined();
         if (size >= 16) expect(Buffer.from(forgedCopy.subarray(0, size)).equals(Buffer.from(plaintext))).toBe(false);
         expect(fast.openInPlace(nonce, new Uint8Array(15))).toBeUndefined();
+        // With the plaintext's view given (as the frame decoder makes it): opened into it, and it is returned.
+        const again = new Uint8Array(expected.length + 4).fill(0xee);
+        again.set(expected, 4);
+        const into = new Uint8Array(again.buffer, 4, size);
+        expect(fast.openInPlace(nonce, new Uint8Array(again.buffer, 4, expected.length), into)).toBe(into);
+        expect(Buffer.from(into).equals(Buffer.from(plaintext))).toBe(true);
+        expect(fast.openInPlace(nonce, forged.slice(), new Uint8Array(size))).toBeUndefined();
+      }
+      if (fast.sealInto !== undefined) {
+        // A target of exactly the sealed size at offset 0 (as the frame encoder passes it).
+        const exact = new Uint8Array(size + 16);
+        expect(fast.sealInto(nonce, plaintext, exact, 0)).toBe(size + 16);
+        expect(Buffer.from(exact).equals(Buffer.from(expected))).toBe(true);
       }
     }
+  });
+
+  it('libsodium: openInPlace into a plaintext view of the wrong size is a RangeError (its binding would abort the process)', async () => {
+    const fast = (await fastPaths[0]![1]())(key);
+    const sealed = fast.seal(nonce, new Uint8Array(40));
+    expect(() => fast.openInPlace!(nonce, sealed, new Uint8Array(39))).toThrow(RangeError);
+    expect(() => fast.openInPlace!(nonce, sealed, new Uint8Array(41))).toThrow(RangeError);
   });
   it('calls sodium-native 5 through its binding, and its documented functions for another major, a missing binding or one that disagrees', () => {
     const load = createRequire(import.meta.url);
