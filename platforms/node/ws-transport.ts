@@ -46,6 +46,17 @@ const WS_FRAME_LIMITS: { maxPayload: number; maxFragments: number; maxPendingAut
 };
 
 /**
+ * The masking key of every frame our dialer sends: zero, which `ws` takes as "send the payload as it is".
+ * A client must mask (RFC 6455 §5.3) so that script in a page cannot put bytes of its choosing on the
+ * wire and poison a proxy's cache; what we send is the secure handshake's keys and then sealed frames,
+ * bytes nobody chooses, so the mask protects nothing here. It cost a pass over every byte in JavaScript
+ * (`ws` without its optional native addon) and a copy of each frame. Browsers mask as they must.
+ */
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0);
+}
+
+/**
  * WebSocket transport for Node: listens with `ws`'s WebSocketServer (for browsers to reach a relay)
  * and dials with `ws`'s WebSocket through the same client code browsers use.
  */
@@ -86,7 +97,7 @@ class NodeWebSocketTransport implements Transport {
     // and a hostile server would otherwise make us inflate a megabyte per kilobyte it sends.
     class BoundedWebSocket extends WebSocket {
       constructor(url: string) {
-        super(url, { ...WS_FRAME_LIMITS, ...lookup });
+        super(url, { ...WS_FRAME_LIMITS, ...lookup, generateMask: zeroMask });
       }
     }
     this.client = new WebSocketClientTransport(BoundedWebSocket as unknown as WebSocketConstructor);
