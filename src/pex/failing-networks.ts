@@ -44,11 +44,14 @@ export class FailingNetworks {
    * Whether our last dials into the address's network all failed, at more than one address: made-up nodes
    * there, not one node that left (whose address backs off, and turns bad, on its own; withheld from our
    * answers as soon as it failed twice, it made the many-node simulator's churn cost 5–35 % more failed dials).
+   * Only within `maxMs` (the longest wait) of the last failure: a node at its outbound target may not dial
+   * there again for hours, and two made-up nodes anywhere in an honest network (a residential /16, an
+   * ISP's IPv6 /32) had every address there we never reached left out of our answers for all that time.
    */
-  isFailing(address: string): boolean {
+  isFailing(address: string, nowMs: number): boolean {
     const network = publicNetworkOf(address);
     const streak = network === undefined ? undefined : this.streaks.get(network);
-    return streak !== undefined && streak.failures >= FAILING_NETWORK_STREAK && streak.manyAddresses;
+    return streak !== undefined && streak.failures >= FAILING_NETWORK_STREAK && streak.manyAddresses && nowMs - streak.lastFailureAt < this.maxMs;
   }
 
   /** How long until the address's network may be dialled again: 0 when it is not failing or its wait is over. */

@@ -303,7 +303,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   protected selectAddressesFor(peer: Peer, firstOfConnection = true): string[] {
     const { book, config, sw, random, answerCache: cache } = this;
     const reuse = firstOfConnection ? { cache, nowMs: this.now(), network: connectedPeerGroup(peer, sourceOf(peer)) } : undefined;
-    const failingNetwork = (address: string): boolean => this.dialer?.failingNetworks.isFailing(address) === true;
+    const paceNowMs = this.paceNow();
+    const failingNetwork = (address: string): boolean => this.dialer?.failingNetworks.isFailing(address, paceNowMs) === true;
     return answerFor(peer, { book, config, sw, relayWebRtc: this.options.relayWebRtc === true, random, reuse, failingNetwork });
   }
 

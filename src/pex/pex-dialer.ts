@@ -181,8 +181,12 @@ export class PexDialer {
     }
     this.counters.dialFailures++;
     // The node itself refusing us (full, or it banned us) proved its key: its network holds a meshlink
-    // node, only a busy one. Anything else (nothing, another protocol, a wrong key) gave us none there.
-    const proven = error instanceof MeshlinkError && (error.detail['refusedBy'] === 'remote' || (code === 'ERR_INCOMPATIBLE_PEER' && error.peerId === nodeId));
+    // node, only a busy one. So did a node proving another key than the address named (the handshake's
+    // proof comes first): made-up ids at an honest node's own host and port made its /16 fail, and its
+    // real address (never reached yet) was held back from our answers and dials. Anything else (nothing,
+    // another protocol) gave us none there.
+    const proven =
+      error instanceof MeshlinkError && (error.detail['refusedBy'] === 'remote' || code === 'ERR_WRONG_PEER_ID' || (code === 'ERR_INCOMPATIBLE_PEER' && error.peerId === nodeId));
     if (proven) this.failingNetworks.reached(address);
     else this.failingNetworks.failed(address, this.paceNow());
     this.onFailure();

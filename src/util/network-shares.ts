@@ -39,11 +39,12 @@ interface ActiveNetwork {
  *
  * A network quiet for `activeMs` gives up its seat (the others' shares grow) and its tokens (what quiet
  * networks leave unused) but is remembered with its share as it was: asking again, it takes that share
- * back, refilled for its time away only from what the total holds beyond every share (it held no seat
- * then), never the newcomers' seat. Forgotten, networks taking turns to go quiet for `activeMs` each took
- * the newcomers' seat at every return, and a network truly new found it empty. (What a returning network
- * left unused may have been taken meanwhile: the total, which every take needs, then holds less than the
- * shares for a while. Kept back instead, remembered tokens left one active network half the lane.)
+ * back, with its time away's refill, as far as the total still holds it beyond every share (resting, it
+ * held no seat: what it left unused was free to take meanwhile), never the newcomers' seat. Forgotten,
+ * networks taking turns to go quiet for `activeMs` each took the newcomers' seat at every return, and a
+ * network truly new found it empty. Kept back while resting, remembered tokens left one active network
+ * half the lane; handed back whole, what others had taken from the total was spent twice, the total then
+ * held less than the shares, and a network within its share got nothing while the returners spent.
  */
 export class NetworkShares {
   private readonly total: TokenBucketState;
@@ -90,13 +91,13 @@ export class NetworkShares {
       held += share.tokens;
     }
     if (returning !== undefined) {
+      // What it kept and what it earned away, only from what the total holds beyond every share: resting,
+      // its tokens were no share's, and others took them from the total; kept whole, they were spent twice.
       const share = returning.share;
-      held += share.tokens;
       const earned = Math.max(0, now - share.updatedAt) * (ratePerMs / seats);
-      const gained = Math.max(0, Math.min(earned, seatBurst - share.tokens, this.total.tokens - held));
-      share.tokens += gained;
+      share.tokens = Math.max(0, Math.min(share.tokens + earned, seatBurst, this.total.tokens - held));
       share.updatedAt = now;
-      held += gained;
+      held += share.tokens;
     }
     const seat = this.asked(network, asker ?? returning, now);
     if (!mayTake || this.total.tokens < 1) return false;

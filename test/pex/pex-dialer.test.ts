@@ -10,7 +10,7 @@ import { resolvePexConfig } from '../../src/pex/config.js';
 import { PexDialer } from '../../src/pex/pex-dialer.js';
 import { systemClock } from '../../src/util/clock.js';
 import { waitFor } from '../helpers/wait.js';
-import { startPexNode, stopPexNodes } from './pex-helpers.js';
+import { recordDialFailureCodes, startPexNode, stopPexNodes } from './pex-helpers.js';
 
 afterEach(stopPexNodes);
 
@@ -29,13 +29,7 @@ describe('PexDialer', () => {
     const counters = { dials: 0, dialFailures: 0, seedDials: 0 };
     let failures = 0;
     const dialer = new PexDialer(us.sw, book, resolvePexConfig({ dialJitterMs: 0 }), Math.random, counters, systemClock, () => failures++);
-    const codes: string[] = [];
-    const dial = us.sw.dial.bind(us.sw);
-    us.sw.dial = (address, options) =>
-      dial(address, options).catch((error: unknown) => {
-        codes.push(String((error as { code?: string }).code));
-        throw error;
-      });
+    const codes = recordDialFailureCodes(us.sw);
     for (let round = 0; round < 4; round++) {
       dialer.dial(remote.address, 'book');
       await waitFor(() => !dialer.isDialling(remote.sw.nodeId), 5_000);

@@ -111,3 +111,15 @@ export function fakeAddresses(count: number, protocol: 'tcp' | 'memory' = 'tcp',
     return protocol === 'tcp' ? `tcp://${id}@127.0.${((offset + i) >> 8) & 255}.${(offset + i) & 255}:${20000 + ((offset + i) % 30000)}` : `memory://${id}@fake-${offset + i}`;
   });
 }
+
+/** The error codes of the switch's failed dials from now on, in order (the switch's `dial` wrapped). */
+export function recordDialFailureCodes(sw: Switch): string[] {
+  const codes: string[] = [];
+  const dial = sw.dial.bind(sw);
+  sw.dial = (address, options) =>
+    dial(address, options).catch((error: unknown) => {
+      codes.push(String((error as { code?: string }).code));
+      throw error;
+    });
+  return codes;
+}

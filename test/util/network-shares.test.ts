@@ -73,4 +73,26 @@ describe('NetworkShares', () => {
     expect(flooded).toBeLessThanOrEqual(750 + 7.5 * 600);
     expect(flooded).toBeGreaterThan(6 * 600);
   });
+
+  it('gives a network coming back what it left only as far as the total still holds it: a share saved, rested and spent twice starves no one', () => {
+    // Eight networks keep their seats with an ask every 14 s, their shares filling, then go quiet for
+    // 16 s (resting, their tokens no share's) while two others flood and take those tokens from the
+    // total; then the eight come back and spend what they saved, again. An honest network asks once
+    // every 2 s, below its share.
+    const shares = new NetworkShares(SLOW_LANE, 0);
+    const savers = Array.from({ length: 8 }, (_, i) => `saver-${i}`);
+    let honestTaken = 0;
+    for (let now = 0; now < 300_000; now += 10) {
+      const cycle = now % 90_000;
+      for (const [i, saver] of savers.entries()) {
+        if (cycle < 60_000 && (now + i * 100) % 14_000 === 0) shares.take(saver, now);
+        if (cycle >= 76_000) ask(shares, saver, now, 20);
+      }
+      for (const flooder of ['flooder-0', 'flooder-1']) ask(shares, flooder, now, 20);
+      if (now >= 60_000 && now % 2_000 === 0 && shares.take('honest', now)) honestTaken++;
+    }
+    // Before: 93 of 120 (the savers' tokens came back whole on return, the total then holding less
+    // than the shares, and the honest network's share could not be spent).
+    expect(honestTaken).toBe(120);
+  });
 });
