@@ -57,23 +57,15 @@ function oneSystemLookupAtATime(run: (done: () => void) => void): boolean {
 }
 
 /**
- * A DNS lookup for dialers that refuses names resolving to loopback, private, link-local or reserved
- * addresses. The address book refuses such IP literals unless `allowLocal`, but a name is only known
- * at dial time: without this, `tcp://…@evil.example:26656` that resolves to 127.0.0.1 or 10.0.0.5 would
- * make the node connect into its own host or LAN on a stranger's word. The check sits in the lookup
- * itself, so the address connected to is the address checked (no second resolution to rebind).
- * IP literals skip lookup entirely (Node does not call it for them).
- */
-export function localRefusingLookup(): GuardedLookup {
-  return guardedLookup({ allowLocal: false });
-}
-
-/**
- * The lookup for names peers hand us (PEX, a NodeInfo). Names are asked of DNS first (see `resolver`);
+ * The lookup for names peers hand us (PEX, a NodeInfo). Unless `allowLocal`, it refuses names resolving
+ * to loopback, private, link-local or reserved addresses: the address book refuses such IP literals, but
+ * a name is only known at dial time, and `tcp://…@evil.example:26656` resolving to 127.0.0.1 or 10.0.0.5
+ * would make the node connect into its own host or LAN on a stranger's word. The check sits in the lookup
+ * itself, so the address connected to is the address checked (no second resolution to rebind). IP
+ * literals skip lookup entirely (Node does not call it for them). Names are asked of DNS first (see `resolver`);
  * only a name DNS gave no address for, other than by timing out, goes to the system's lookup, one at a
  * time (oneSystemLookupAtATime). A dial gets at most ADDRESSES_PER_FAMILY addresses of each family.
- * `allowLocal` decides whether local addresses (loopback, private, link-local, reserved) may be among
- * them; with it, names that only local sources know by their spelling (localhost, a single label,
+ * With `allowLocal`, names that only local sources know by their spelling (localhost, a single label,
  * .local, .lan, …: ip.ts's loopback and private names) go to the system's lookup at once, one at a time
  * as well: asked of DNS first, they failed wherever its servers did not answer (a LAN cut off from its
  * upstream) although the hosts file or mDNS knew them.

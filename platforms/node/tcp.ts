@@ -4,7 +4,7 @@ import { formatAddress, type PeerAddress } from '../../src/transport/address.js'
 import { HeldChunks } from '../../src/transport/held-chunks.js';
 import type { Link, LinkHandlers } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
-import { dialLookupOption, type DialNameOptions } from './guarded-lookup.js';
+import { dialLookupOption, type DialNameOptions, type GuardedLookup } from './guarded-lookup.js';
 
 /** Above this many unsent bytes `write()` returns false. Large enough for two full batches. */
 export const TCP_LINK_HIGH_WATER_MARK_BYTES = 128 * 1024;
@@ -246,7 +246,12 @@ export class TcpLink implements Link {
 class TcpTransport implements Transport {
   readonly protocols = ['tcp'] as const;
 
-  constructor(private readonly options: TcpTransportOptions = {}) {}
+  /** How this transport's dials look names up (the system's lookup, or the guarded one). */
+  private readonly lookup: { lookup?: GuardedLookup };
+
+  constructor(private readonly options: TcpTransportOptions = {}) {
+    this.lookup = dialLookupOption(options);
+  }
 
   dial(address: PeerAddress, options: DialOptions = {}): Promise<Link> {
     return new Promise<Link>((resolve, reject) => {
@@ -258,7 +263,7 @@ class TcpTransport implements Transport {
         host: address.host,
         port: address.port,
         allowHalfOpen: true,
-        ...dialLookupOption(this.options),
+        ...this.lookup,
       });
       const onAbort = (): void => {
         socket.destroy();
