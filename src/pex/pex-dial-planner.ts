@@ -287,9 +287,10 @@ function shuffle<T>(items: T[], random: () => number): void {
 /**
  * Whether the address waits out its network's failing streak (FailingNetworks). An address in the old
  * table is exempt: we reached a meshlink node there, so dialling it reflects nothing at a stranger, and
- * made-up nodes named inside an honest node's network must not keep us from the nodes we know there.
+ * made-up nodes named inside an honest node's network must not keep us from the nodes we know there
+ * (nor from testing one, as a feeler does an incumbent of a tried-table collision, which goes untested).
  */
-function networkWaits(context: DialPlanContext, info: KnownAddressInfo): boolean {
+export function networkWaits(context: Pick<DialPlanContext, 'networkWaitMs'>, info: KnownAddressInfo): boolean {
   return info.bucketType !== 'old' && (context.networkWaitMs?.(info.address) ?? 0) > 0;
 }
 

@@ -3,7 +3,7 @@ import type { Switch } from '../switch/switch.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
 import { peerNetworkGroup } from '../switch/inbound-eviction.js';
-import { connectedPeerGroup, networkGroupOf, relayedGroupOf, type DialPlanContext } from './pex-dial-planner.js';
+import { connectedPeerGroup, networkGroupOf, networkWaits, relayedGroupOf, type DialPlanContext } from './pex-dial-planner.js';
 import type { PexDialer } from './pex-dialer.js';
 import type { HangUpList, PexPeerState } from './pex-peers.js';
 
@@ -90,9 +90,9 @@ export class PexOutboundView {
     for (let attempt = 0; attempt < FEELER_PICK_ATTEMPTS; attempt++) {
       const address = this.book.pickFeelerAddress();
       if (address === undefined) return undefined;
-      const nodeId = this.book.get(address)?.nodeId;
-      if (nodeId === undefined || this.isBusy(nodeId, paceNowMs) || this.sw.bans.isBanned(address)) continue;
-      if (this.dialer.failingNetworks.waitMs(address, paceNowMs) > 0) continue;
+      const info = this.book.get(address);
+      if (info === undefined || this.isBusy(info.nodeId, paceNowMs) || this.sw.bans.isBanned(address)) continue;
+      if (networkWaits({ networkWaitMs: (at) => this.dialer.failingNetworks.waitMs(at, paceNowMs) }, info)) continue;
       if (!this.canDial(address.slice(0, address.indexOf('://')))) continue;
       return address;
     }
