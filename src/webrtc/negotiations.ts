@@ -4,7 +4,7 @@ import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail } from './data-channel-guard.js';
-import { screenRemoteSignal } from './remote-candidates.js';
+import { CandidateTargets, screenRemoteSignal } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
 import { WebRtcLink } from './webrtc-link.js';
 
@@ -110,6 +110,8 @@ export interface NegotiationsOptions {
 export class Negotiations {
   /** Bounded by the caps: `start` refuses past them. */
   private readonly inFlight = new Map<string, Negotiation>();
+  /** The remote candidates' targets of the negotiations in flight: one negotiation per host:port. */
+  private readonly candidateTargets = new CandidateTargets();
 
   constructor(private readonly options: NegotiationsOptions) {}
 
@@ -182,6 +184,7 @@ export class Negotiations {
       settled = true;
       clock.clearTimeout(timer);
       if (this.inFlight.get(key) === negotiation) this.inFlight.delete(key);
+      this.candidateTargets.release(negotiation);
       request.signal?.removeEventListener('abort', onAbort);
     };
     /** Adds `count` signals received; past the cap the negotiation fails and false is returned. */
@@ -203,6 +206,8 @@ export class Negotiations {
       host,
       remote,
       signal: (data) => {
+        // Over, it holds no candidate targets (CandidateTargets) and takes none.
+        if (settled) return;
         const media = data.type === 'candidate' ? [] : mediaSectionsOf(data.sdp);
         if (media.length > 0) {
           negotiation.fail(
@@ -232,10 +237,12 @@ export class Negotiations {
           allowLoopback: this.options.allowLoopbackCandidates,
           allowMdns: this.options.allowMdnsCandidates,
           tcpRoom: WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION - tcpCandidates,
+          takesTarget: (target) => this.candidateTargets.take(negotiation, target),
         });
         tcpCandidates += screened.tcp;
-        // A candidate inside an SDP costs what a trickled one does.
-        if (!countSignals(data.type === 'candidate' ? 1 : 1 + screened.candidates) || screened.data === undefined) return;
+        // A candidate inside an SDP costs what a trickled one does, taken out or not (one a host:port of
+        // another negotiation holds may be handed on later: 80 at one host are no fewer signals).
+        if (!countSignals(data.type === 'candidate' ? 1 : 1 + screened.candidates + screened.refused) || screened.data === undefined) return;
         try {
           peer.signal(screened.data);
         } catch (error) {

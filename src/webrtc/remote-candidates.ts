@@ -1,4 +1,4 @@
-import { classifyHost, type AddressScope } from '../transport/ip.js';
+import { inspectHost, type AddressScope } from '../transport/ip.js';
 import type { SignalData } from './signal-messages.js';
 
 /**
@@ -27,6 +27,19 @@ export interface ScreenOptions {
    * @default no limit
    */
   readonly tcpRoom?: number;
+  /**
+   * Asked last, for each candidate that passed every other rule: whether it may go to the
+   * RTCPeerConnection (CandidateTargets.take). @default all may
+   */
+  readonly takesTarget?: ((target: CandidateTarget) => boolean) | undefined;
+}
+
+/** Where a remote candidate has our ICE agent send: STUN over UDP, or a TCP connection (`tcp`, `ssltcp`). */
+export interface CandidateTarget {
+  readonly transport: 'udp' | 'tcp';
+  /** The address in one spelling (IPv6 in RFC 5952 form, IPv4-mapped as IPv4, names in lower case). */
+  readonly host: string;
+  readonly port: number;
 }
 
 /** A remote's signal after screening, and how many ICE candidates it hands the RTCPeerConnection. */
@@ -49,12 +62,12 @@ export interface ScreenedSignal {
  * `tcpRoom` taken out too.
  */
 export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}): ScreenedSignal {
-  const { allowLoopback = false, allowMdns = true, tcpRoom = Number.POSITIVE_INFINITY } = options;
+  const { allowLoopback = false, allowMdns = true, tcpRoom = Number.POSITIVE_INFINITY, takesTarget = () => true } = options;
   let tcp = 0;
   const refuses = (line: string): boolean => {
     const fields = candidateFields(line);
     if (fields === undefined) return false;
-    const [, , transport, , address, port] = fields as [string, string, string, string, string, string];
+    const [, , transportField, , address, port] = fields as [string, string, string, string, string, string];
     // An honest peer's candidates have ephemeral ports (its own, a NAT's, a TURN server's relayed ones);
     // a LAN's well-known services listen below 1024. Chromium's ICE agent itself skips all of those
     // but 80 and 443 (a router's admin page), @roamhq/wrtc's all. Port 9 stays: `tcptype active`
@@ -62,16 +75,18 @@ export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}
     const portNumber = /^\d{1,5}$/.test(port) ? Number(port) : Number.NaN;
     if (portNumber !== DISCARD_PORT && !(portNumber >= LOWEST_CANDIDATE_PORT && portNumber <= HIGHEST_PORT)) return true;
     const host = unbracketed(address);
-    const { family, scope } = classifyHost(host);
+    const { canonical, classification } = inspectHost(host);
+    const { family, scope } = classification;
     // Peers name candidates by IP or by an mDNS name; any other name may resolve to anything (127.0.0.1),
     // and so may an mDNS one, where anyone on the LAN answers for it (see allowMdnsCandidates).
     if (family === 'dns' && !(allowMdns && host.toLowerCase().endsWith(MDNS_SUFFIX))) return true;
     if (REFUSED_SCOPES.has(scope) && !(allowLoopback && scope === 'loopback')) return true;
     // Anything but UDP is a connection: `tcp`, and `ssltcp`, which libwebrtc also connects to at once
     // over TCP (20 of them: 40 connections, past a cap on `tcp` alone).
-    if (transport.toLowerCase() === 'udp') return false;
-    if (tcp >= tcpRoom) return true;
-    tcp++;
+    const transport = transportField.toLowerCase() === 'udp' ? 'udp' : 'tcp';
+    if (transport === 'tcp' && tcp >= tcpRoom) return true;
+    if (!takesTarget({ transport, host: canonical.toLowerCase(), port: portNumber })) return true;
+    if (transport === 'tcp') tcp++;
     return false;
   };
   if (data.type === 'candidate') {
@@ -113,4 +128,50 @@ function unbracketed(address: string): string {
 export function candidateAddress(line: string): string | undefined {
   const fields = candidateFields(line);
   return fields === undefined ? undefined : unbracketed(fields[4]!);
+}
+
+/**
+ * The targets of the remote candidates handed to our negotiations in flight. libwebrtc sends a
+ * negotiation's STUN checks at its own pace (~21 a second under @roamhq/wrtc, ~16 in Chromium, for as
+ * long as none succeeds), whether the remote named 1 candidate or 60: what one offer buys at a host:port
+ * is that pace for the answer's life, and 32 answers naming one host:port bought 32 times it (670
+ * datagrams a second). So a host:port is held by one negotiation at a time, and, within one
+ * negotiation, one candidate of each transport per address: an honest remote names one host candidate
+ * per local address, its srflx and relay candidates elsewhere (a TURN server's several allocations share
+ * its address: any one of them reaches the remote, and installs the TURN permission for it), and no two
+ * of our negotiations talk to one remote socket. So a remote naming our own machine's address (as
+ * another node on it honestly does) or a LAN host reaches one of its ports per negotiation.
+ * `tcptype active` candidates (port 9) are never connected to, and take nothing.
+ */
+export class CandidateTargets {
+  /** Target (transport, host, port) → the negotiation it was handed to. ≤ 64 per negotiation in flight. */
+  private readonly holders = new Map<string, object>();
+  /** Per negotiation: its targets, and the (transport, host) pairs they are at. */
+  private readonly byNegotiation = new Map<object, { targets: string[]; hosts: Set<string> }>();
+
+  /** Whether `negotiation` may hand on a candidate at `target`; if so, the target is its until `release`. */
+  take(negotiation: object, target: CandidateTarget): boolean {
+    if (target.transport === 'tcp' && target.port === DISCARD_PORT) return true;
+    // Neither part holds a newline (candidate lines are split on spaces, SDP lines on newlines).
+    const hostKey = `${target.transport}\n${target.host}`;
+    const key = `${hostKey}\n${target.port}`;
+    const held = this.byNegotiation.get(negotiation) ?? { targets: [], hosts: new Set<string>() };
+    if (held.hosts.has(hostKey) || this.holders.has(key)) return false;
+    held.hosts.add(hostKey);
+    held.targets.push(key);
+    this.byNegotiation.set(negotiation, held);
+    this.holders.set(key, negotiation);
+    return true;
+  }
+
+  /** Frees what `negotiation` holds (it ended, or connected: a connected one takes no more candidates). */
+  release(negotiation: object): void {
+    for (const key of this.byNegotiation.get(negotiation)?.targets ?? []) this.holders.delete(key);
+    this.byNegotiation.delete(negotiation);
+  }
+
+  /** Targets held, for tests. */
+  get size(): number {
+    return this.holders.size;
+  }
 }

@@ -11,12 +11,13 @@ import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import SimplePeer from 'simple-peer';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
+import { WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from '../../src/webrtc/constants.js';
+import { SignalAgent } from '../../src/webrtc/signal-agent.js';
 import type { SignalData } from '../../src/webrtc/signal-messages.js';
 import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
-import { stopAll } from '../helpers/nodes.js';
-import { rtcNode, startRelay, stillTakesHonestPeers } from './webrtc-scene.js';
+import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
+import { rtcNode, startRelay, stillTakesHonestPeers, wrtc as wrtcClasses } from './webrtc-scene.js';
 
 const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as SimplePeer.Options['wrtc'];
 const closers: (() => void)[] = [];
@@ -101,6 +102,59 @@ function ownAddress(): string {
   throw new Error('this test needs a non-loopback IPv4 interface');
 }
 
+/**
+ * UDP sockets on `host` counting the STUN checks that reach them, by the USERNAME each carries
+ * (`<remote ufrag>:<local ufrag>`: one per RTCPeerConnection of ours sending them).
+ */
+async function stunVictims(host: string, count: number): Promise<{ ports: number[]; reached: () => number; senders: () => number }> {
+  const usernamesByPort = new Map<number, Set<string>>();
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+    const { port } = socket.address();
+    const usernames = new Set<string>();
+    usernamesByPort.set(port, usernames);
+    socket.on('message', (datagram) => usernames.add(stunUsername(datagram) ?? 'none'));
+    closers.push(() => socket.close());
+    ports.push(port);
+  }
+  const all = (): Set<string>[] => [...usernamesByPort.values()];
+  return { ports, reached: () => all().filter((usernames) => usernames.size > 0).length, senders: () => new Set(all().flatMap((usernames) => [...usernames])).size };
+}
+
+/** The USERNAME attribute (0x0006) of a STUN message (RFC 5389: a 20-byte header, then TLVs padded to 4). */
+function stunUsername(datagram: Buffer): string | undefined {
+  for (let at = 20; at + 4 <= datagram.length; ) {
+    const type = datagram.readUInt16BE(at);
+    const length = datagram.readUInt16BE(at + 2);
+    if (type === 0x0006) return datagram.subarray(at + 4, at + 4 + length).toString();
+    at += 4 + Math.ceil(length / 4) * 4;
+  }
+  return undefined;
+}
+
+/**
+ * A node of its own signalling `victim` through `relay` an offer from a real RTCPeerConnection, with ICE
+ * credentials no check satisfies (so that the victim keeps checking every candidate), and `lines` as
+ * candidates in it.
+ */
+async function offerWithCandidates(relay: TestNode, victim: TestNode, lines: string[]): Promise<void> {
+  const signal = new SignalAgent();
+  const attacker = await startNode({ agents: { signal } });
+  await attacker.sw.dial(relay.address);
+  const pc = new wrtcClasses.RTCPeerConnection();
+  closers.push(() => pc.close());
+  pc.createDataChannel('meshlink');
+  const offer = await pc.createOffer();
+  const sdp = withSdpCandidates(withFalseIceCredentials({ type: 'offer', sdp: offer.sdp! }), lines);
+  expect(signal.sendSignal(relay.key.nodeId, victim.key.nodeId, sdp)).toBe(true);
+}
+
+/** Offers through one relay: all answered at once, and a slot left there for the honest peer after. */
+const SAME_TARGET_OFFERS = WEBRTC_ANSWERS_BURST_PER_VIA - 1;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('a WebRTC remote naming ICE candidates', () => {
   it('does not make us contact loopback services, whether it trickles the candidates or packs them into its answer', async () => {
     const services = await loopbackServices();
@@ -160,6 +214,30 @@ describe('a WebRTC remote naming ICE candidates', () => {
     expect(reached).toBeLessThanOrEqual(WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION);
     await attacker.sw.stop();
     await dial;
+    await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+
+  it(`has one negotiation at a time check a UDP host:port: ${SAME_TARGET_OFFERS} offers naming one victim get one RTCPeerConnection's checks there`, async () => {
+    const victims = await stunVictims(ownAddress(), 1);
+    const relay = await startRelay();
+    const victim = await rtcNode(relay);
+    const line = candidateLine(ownAddress(), victims.ports[0]!, 'udp', 1);
+    for (let i = 0; i < SAME_TARGET_OFFERS; i++) await offerWithCandidates(relay, victim, [line]);
+    await sleep(3000);
+    // Before: 7 RTCPeerConnections each checking it at its own pace (~21 datagrams a second under
+    // @roamhq/wrtc: 7 offers, ~150 a second; 32 answers at once, 670).
+    expect(victims.senders()).toBe(1);
+    await stillTakesHonestPeers(relay, victim);
+  }, 60_000);
+
+  it('has one negotiation check one UDP port of an address: 20 ports of our own machine named in an offer, one reached', async () => {
+    const victims = await stunVictims(ownAddress(), 20);
+    const relay = await startRelay();
+    const victim = await rtcNode(relay);
+    await offerWithCandidates(relay, victim, victims.ports.map((port, i) => candidateLine(ownAddress(), port, 'udp', i)));
+    await sleep(3000);
+    // Before: all 20 reached (our own address is no loopback: another node on this machine names it).
+    expect(victims.reached()).toBe(1);
     await stillTakesHonestPeers(relay, victim);
   }, 60_000);
 });

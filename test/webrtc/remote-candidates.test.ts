@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { candidateAddress, screenRemoteSignal } from '../../src/webrtc/remote-candidates.js';
+import { CandidateTargets, candidateAddress, screenRemoteSignal, type CandidateTarget } from '../../src/webrtc/remote-candidates.js';
 
 const line = (address: string, transport = 'udp'): string => `candidate:1 1 ${transport} 2122260223 ${address} 9 typ host generation 0`;
 const trickled = (candidate: string) => ({ type: 'candidate' as const, candidate: { candidate, sdpMid: '0', sdpMLineIndex: 0 } });
@@ -66,10 +66,64 @@ describe('screenRemoteSignal', () => {
     expect(screened.data).toEqual({ type: 'answer', sdp: ['v=0', `a=${line('10.0.0.2', 'tcp')}`, `a=${line('10.0.0.3')}`, ''].join('\r\n') });
   });
 
+  it('asks takesTarget last, with the target in one spelling, and drops what it refuses', () => {
+    const asked: CandidateTarget[] = [];
+    const takesTarget = (target: CandidateTarget): boolean => {
+      asked.push(target);
+      return target.port !== 40_001;
+    };
+    const onPort = (address: string, port: number, transport = 'udp'): string => `candidate:1 1 ${transport} 2122260223 ${address} ${port} typ host generation 0`;
+    const sdp = ['v=0', `a=${onPort('[0:0::FFFF:10.0.0.2]', 40_000)}`, `a=${onPort('10.0.0.3', 40_001, 'SSLTCP')}`, `a=${onPort('127.0.0.1', 40_002)}`, `a=${onPort('ABC.local', 40_003)}`, ''].join('\r\n');
+    const screened = screenRemoteSignal({ type: 'offer', sdp }, { takesTarget });
+    expect(asked).toEqual([
+      { transport: 'udp', host: '10.0.0.2', port: 40_000 },
+      { transport: 'tcp', host: '10.0.0.3', port: 40_001 },
+      { transport: 'udp', host: 'abc.local', port: 40_003 },
+    ]);
+    expect(screened).toMatchObject({ candidates: 2, refused: 2, tcp: 0 });
+    expect(screenRemoteSignal(trickled(onPort('10.0.0.3', 40_001)), { takesTarget })).toMatchObject({ data: undefined, refused: 1 });
+  });
+
   it('reads the address of a candidate line, with or without a= and brackets; none from a short line', () => {
     expect(candidateAddress(line('10.0.0.2'))).toBe('10.0.0.2');
     expect(candidateAddress(`a=${line('[fd00::2]')}`)).toBe('fd00::2');
     expect(candidateAddress('candidate:1 1 udp')).toBeUndefined();
     expect(candidateAddress('not a candidate at all but long')).toBeUndefined();
+  });
+});
+
+describe('CandidateTargets', () => {
+  const udp = (host: string, port: number): CandidateTarget => ({ transport: 'udp', host, port });
+  const tcp = (host: string, port: number): CandidateTarget => ({ transport: 'tcp', host, port });
+
+  it('gives a host:port to one negotiation at a time, and frees it when that one is released', () => {
+    const targets = new CandidateTargets();
+    const [first, second] = [{}, {}];
+    expect(targets.take(first, udp('192.0.2.7', 40_000))).toBe(true);
+    expect(targets.take(second, udp('192.0.2.7', 40_000))).toBe(false);
+    expect(targets.take(second, udp('192.0.2.7', 40_001))).toBe(true); // another port: another socket
+    expect(targets.take(second, tcp('192.0.2.7', 40_000))).toBe(true); // another transport
+    targets.release(first);
+    expect(targets.take(second, udp('192.0.2.8', 40_000))).toBe(true);
+    const third = {};
+    expect(targets.take(third, udp('192.0.2.7', 40_000))).toBe(true);
+    targets.release(second);
+    targets.release(third);
+    expect(targets.size).toBe(0);
+  });
+
+  it('lets one negotiation take one candidate per transport and address: an honest remote names one per local address', () => {
+    const targets = new CandidateTargets();
+    const negotiation = {};
+    expect(targets.take(negotiation, udp('192.0.2.7', 40_000))).toBe(true);
+    expect(targets.take(negotiation, udp('192.0.2.7', 40_000))).toBe(false);
+    expect(targets.take(negotiation, udp('192.0.2.7', 40_001))).toBe(false);
+    expect(targets.take(negotiation, udp('fd00::7', 40_001))).toBe(true);
+    expect(targets.take(negotiation, tcp('192.0.2.7', 40_002))).toBe(true);
+    expect(targets.take(negotiation, tcp('192.0.2.7', 40_003))).toBe(false);
+    // A `tcptype active` candidate (port 9) is never connected to: it takes nothing, any number of times.
+    expect(targets.take(negotiation, tcp('192.0.2.7', 9))).toBe(true);
+    expect(targets.take({}, tcp('192.0.2.7', 9))).toBe(true);
+    expect(targets.size).toBe(3);
   });
 });
