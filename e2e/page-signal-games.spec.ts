@@ -10,6 +10,7 @@ import type { Peer } from '../src/switch/peer.js';
 import { SIGNAL_CHANNEL_ID, WEBRTC_ANSWERS_BURST_PER_VIA, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from '../src/webrtc/constants.js';
 import { decodeSignalMessage, encodeSignalMessage, type SignalData } from '../src/webrtc/signal-messages.js';
 import { SignalAgent } from '../src/webrtc/signal-agent.js';
+import { stunVictims } from '../test/helpers/stun-victims.js';
 import { closePages, MeshPage, pageOrigin, reportDiagnostics, sleep, WAIT_MS } from './mesh-harness.js';
 
 // The page as the victim of what a WebRTC remote signals: offer after offer into one negotiation (ICE
@@ -21,6 +22,9 @@ const ORIGIN = pageOrigin(49_187);
 const NETWORK = 'signal-games-e2e';
 const RESTARTS = 40;
 const TCP_TARGETS = 60;
+/** Offers through the one relay: all answered at once (its burst is 8). */
+const SAME_TARGET_OFFERS = WEBRTC_ANSWERS_BURST_PER_VIA - 1;
+const OWN_PORTS = 20;
 
 type PeerConnectionClass = new (config?: RTCConfiguration) => RTCPeerConnection;
 const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as { RTCPeerConnection: PeerConnectionClass };
@@ -34,8 +38,8 @@ class Signaller extends BaseAgent {
   override addPeer(peer: Peer): void {
     this.page = peer;
   }
-  send(data: SignalData): void {
-    this.page?.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from: this.sender, to: this.page.id, data }));
+  send(data: SignalData, from = this.sender): void {
+    this.page?.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: this.page.id, data }));
   }
   receive(_channelId: number, _peer: Peer, bytes: Uint8Array): void {
     const message = decodeSignalMessage(bytes);
@@ -136,7 +140,8 @@ test(`a remote naming ${TCP_TARGETS} TCP services as ICE candidates has the page
     });
     await sleep(4000);
     console.log(`TCP candidates: ${reached.size} of ${TCP_TARGETS} services reached`);
-    // Before: 60 of 60 (Chromium connects to `tcp` and `ssltcp` passive candidates as wrtc does).
+    // Before: 60 of 60 (Chromium connects to `tcp` and `ssltcp` passive candidates as wrtc does); 8 with
+    // the TCP cap; 1 now that a negotiation checks one TCP port of an address (all 60 are on one).
     expect(reached.size).toBeLessThanOrEqual(WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION);
     expect((await page.peers()).some((peer) => peer.id === relay.nodeId)).toBe(true);
   } finally {
@@ -186,5 +191,29 @@ test('a remote naming web services on ports 80 and 443 as ICE candidates has the
   } finally {
     await stop();
     for (const close of closers) close();
+  }
+});
+
+test(`${SAME_TARGET_OFFERS} offers naming one UDP host:port have one of the page's RTCPeerConnections check it, and ${OWN_PORTS} ports of one address in an offer one of them`, async ({ browser }) => {
+  test.setTimeout(60_000);
+  const host = ownAddress();
+  const oneTarget = await stunVictims(host, 1);
+  const ownPorts = await stunVictims(host, OWN_PORTS);
+  const { signaller, relay, pc, page, stop } = await scene(browser, 'udp-targets');
+  try {
+    const offer = (await offerOf(pc, false)).replace(/a=ice-pwd:\S+/, 'a=ice-pwd:notthepasswordnotthepassword');
+    const candidates = (ports: number[]): string => ports.map((port, i) => `a=candidate:${i} 1 udp ${2_000_000_000 - i} ${host} ${port} typ host generation 0\r\n`).join('');
+    for (let i = 0; i < SAME_TARGET_OFFERS - 1; i++) signaller.send({ type: 'offer', sdp: offer + candidates(oneTarget.ports) }, randomBytes(20).toString('hex'));
+    signaller.send({ type: 'offer', sdp: offer + candidates(ownPorts.ports) });
+    await sleep(4000);
+    console.log(`UDP targets: one host:port checked by ${oneTarget.senders()} RTCPeerConnections; ${ownPorts.reached()} of ${OWN_PORTS} ports of ${host} reached`);
+    // Before: 6 RTCPeerConnections checked the one (~16 datagrams a second each), and 20 of 20 ports were reached.
+    expect(oneTarget.senders()).toBe(1);
+    expect(ownPorts.reached()).toBe(1);
+    expect((await page.peers()).some((peer) => peer.id === relay.nodeId)).toBe(true);
+  } finally {
+    await stop();
+    oneTarget.close();
+    ownPorts.close();
   }
 });
