@@ -3,6 +3,7 @@ import { rtcConfigOf, type NodeWebRtcOptions } from '../../src/node-options.js';
 import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
 import { requireOptional } from './optional-dependency.js';
+import { ownMachine } from './own-machine.js';
 
 export interface NodeWebRtcTransportOptions extends NodeWebRtcOptions {
   /** An RTCPeerConnection implementation (`{ RTCPeerConnection, RTCSessionDescription, RTCIceCandidate }`). @default require('@roamhq/wrtc') */
@@ -28,6 +29,8 @@ export function webrtcTransport(options: NodeWebRtcTransportOptions = {}): WebRt
   return new WebRtcTransport({
     // The system's resolver answers for `.local` names here: anyone on the LAN may name 127.0.0.1.
     allowMdnsCandidates: false,
+    // Our own address reaches this machine's services as loopback does; another node here uses ephemeral ports.
+    ownMachine: ownMachine(),
     ...rest,
     createPeer: ({ initiator }) =>
       new SimplePeer({ initiator, wrtc: wrtc as SimplePeer.Options['wrtc'], trickle: true, config: config as RTCConfiguration }) as unknown as SimplePeerLike,

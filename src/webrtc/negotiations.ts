@@ -4,7 +4,7 @@ import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail } from './data-channel-guard.js';
-import { CandidateTargets, screenRemoteSignal } from './remote-candidates.js';
+import { CandidateTargets, screenRemoteSignal, type OwnMachine } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
 import { WebRtcLink } from './webrtc-link.js';
 
@@ -100,6 +100,8 @@ export interface NegotiationsOptions {
   allowLoopbackCandidates?: boolean | undefined;
   /** Hand the RTCPeerConnection remote candidates named by mDNS `.local` names (remote-candidates.ts). @default true */
   allowMdnsCandidates?: boolean | undefined;
+  /** Where known: remote candidates at our own addresses are kept only on our OS's ephemeral ports (remote-candidates.ts). */
+  ownMachine?: OwnMachine | undefined;
 }
 
 /**
@@ -236,6 +238,7 @@ export class Negotiations {
         const screened = screenRemoteSignal(data, {
           allowLoopback: this.options.allowLoopbackCandidates,
           allowMdns: this.options.allowMdnsCandidates,
+          ownMachine: this.options.ownMachine,
           tcpRoom: WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION - tcpCandidates,
           takesTarget: (target) => this.candidateTargets.take(negotiation, target),
         });

@@ -32,6 +32,21 @@ export interface ScreenOptions {
    * RTCPeerConnection (CandidateTargets.take). @default all may
    */
   readonly takesTarget?: ((target: CandidateTarget) => boolean) | undefined;
+  /** Where known, candidates at our own addresses are kept only on ports our OS hands out (OwnMachine). */
+  readonly ownMachine?: OwnMachine | undefined;
+}
+
+/**
+ * Our machine's own addresses, and the ports its OS gives sockets bound to port 0. A remote's candidate
+ * at one of our addresses is another node on this machine, whose ICE agent binds port 0 (libwebrtc,
+ * in Chromium and @roamhq/wrtc), or a remote aiming our checks at this machine's services, which listen
+ * on ports they chose (memcached's 11211, statsd's 8125, a dev server's 3000) and which our own address
+ * reaches like loopback does.
+ */
+export interface OwnMachine {
+  /** In CandidateTarget.host's spelling. */
+  addresses(): ReadonlySet<string>;
+  readonly ephemeralPorts: { readonly min: number; readonly max: number };
 }
 
 /** Where a remote candidate has our ICE agent send: STUN over UDP, or a TCP connection (`tcp`, `ssltcp`). */
@@ -62,7 +77,7 @@ export interface ScreenedSignal {
  * `tcpRoom` taken out too.
  */
 export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}): ScreenedSignal {
-  const { allowLoopback = false, allowMdns = true, tcpRoom = Number.POSITIVE_INFINITY, takesTarget = () => true } = options;
+  const { allowLoopback = false, allowMdns = true, tcpRoom = Number.POSITIVE_INFINITY, takesTarget = () => true, ownMachine } = options;
   let tcp = 0;
   const refuses = (line: string): boolean => {
     const fields = candidateFields(line);
@@ -84,8 +99,10 @@ export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}
     // Anything but UDP is a connection: `tcp`, and `ssltcp`, which libwebrtc also connects to at once
     // over TCP (20 of them: 40 connections, past a cap on `tcp` alone).
     const transport = transportField.toLowerCase() === 'udp' ? 'udp' : 'tcp';
+    const target: CandidateTarget = { transport, host: canonical.toLowerCase(), port: portNumber };
+    if (ownMachine !== undefined && outsideOwnEphemeralPorts(target, ownMachine)) return true;
     if (transport === 'tcp' && tcp >= tcpRoom) return true;
-    if (!takesTarget({ transport, host: canonical.toLowerCase(), port: portNumber })) return true;
+    if (!takesTarget(target)) return true;
     if (transport === 'tcp') tcp++;
     return false;
   };
@@ -118,6 +135,11 @@ export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}
 function candidateFields(line: string): string[] | undefined {
   const fields = (line.startsWith('a=') ? line.slice('a='.length) : line).split(' ', 6);
   return fields.length < 6 || !fields[0]!.startsWith('candidate:') ? undefined : fields;
+}
+
+/** A target at one of our own addresses on a port no socket of ours bound to port 0 gets (port 9 aside: never connected to). */
+function outsideOwnEphemeralPorts({ host, port }: CandidateTarget, { addresses, ephemeralPorts }: OwnMachine): boolean {
+  return port !== DISCARD_PORT && (port < ephemeralPorts.min || port > ephemeralPorts.max) && addresses().has(host);
 }
 
 function unbracketed(address: string): string {

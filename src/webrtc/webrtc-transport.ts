@@ -26,6 +26,7 @@ import {
 } from './constants.js';
 import { ConnectionAllowance, type ConnectionRates } from './connection-allowance.js';
 import { abortReason, Negotiations, type NegotiationCounts, type RelayPlace, type WebRtcRoute } from './negotiations.js';
+import type { OwnMachine } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
 import { UncollectedConnections } from './uncollected-connections.js';
@@ -125,6 +126,14 @@ export interface WebRtcTransportOptions {
    * its address from its checks. @default true; Node's `webrtcTransport()`: false
    */
   allowMdnsCandidates?: boolean;
+  /**
+   * This machine's addresses and the ports its OS gives sockets bound to port 0: a remote's candidates
+   * at our own addresses are kept only on those ports. Another node on this machine binds its ICE
+   * sockets there; a service of this machine listens on a port it chose, which our own address reaches
+   * as loopback does. @default none (browsers cannot tell); Node's `webrtcTransport()` on Linux: the
+   * interfaces' addresses and `net.ipv4.ip_local_port_range`
+   */
+  ownMachine?: OwnMachine;
 }
 
 /**
@@ -214,6 +223,7 @@ export class WebRtcTransport implements Transport {
       onRoute: options.onRoute,
       allowLoopbackCandidates: options.allowLoopbackCandidates,
       allowMdnsCandidates: options.allowMdnsCandidates,
+      ownMachine: options.ownMachine,
     });
   }
 

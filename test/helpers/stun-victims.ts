@@ -3,7 +3,7 @@
  * reaches it by the STUN USERNAME it carries (`<remote ufrag>:<local ufrag>`, one per RTCPeerConnection
  * sending it), so a test tells how many of our negotiations checked a host:port, whatever their pace.
  */
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 
 export interface StunVictims {
   readonly ports: number[];
@@ -14,12 +14,12 @@ export interface StunVictims {
   close(): void;
 }
 
-export async function stunVictims(host: string, count: number): Promise<StunVictims> {
+/** `count` sockets on `host`, each on a port of `pickPort` (tried again while taken: up to 20 times) or one the OS picks. */
+export async function stunVictims(host: string, count: number, pickPort: () => number = () => 0): Promise<StunVictims> {
   const usernamesByPort = new Map<number, Set<string>>();
   const closers: (() => void)[] = [];
   for (let i = 0; i < count; i++) {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+    const socket = await boundSocket(host, pickPort);
     const usernames = new Set<string>();
     usernamesByPort.set(socket.address().port, usernames);
     socket.on('message', (datagram) => usernames.add(stunUsername(datagram) ?? 'none'));
@@ -32,6 +32,22 @@ export async function stunVictims(host: string, count: number): Promise<StunVict
     senders: () => new Set(all().flatMap((usernames) => [...usernames])).size,
     close: () => closers.forEach((close) => close()),
   };
+}
+
+async function boundSocket(host: string, pickPort: () => number): Promise<Socket> {
+  for (let attempt = 1; ; attempt++) {
+    const socket = createSocket('udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(pickPort(), host, () => resolve());
+      });
+      return socket;
+    } catch (error) {
+      socket.close();
+      if (attempt === 20) throw error;
+    }
+  }
 }
 
 /** The USERNAME attribute (0x0006) of a STUN message (RFC 5389: a 20-byte header, then TLVs padded to 4). */

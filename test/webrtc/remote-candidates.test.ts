@@ -84,6 +84,20 @@ describe('screenRemoteSignal', () => {
     expect(screenRemoteSignal(trickled(onPort('10.0.0.3', 40_001)), { takesTarget })).toMatchObject({ data: undefined, refused: 1 });
   });
 
+  it('keeps candidates at our own addresses only on our ephemeral ports (ownMachine), others anywhere', () => {
+    const ownMachine = { addresses: () => new Set(['192.0.2.2', 'fd00::2']), ephemeralPorts: { min: 32_768, max: 60_999 } };
+    const at = (address: string, port: number, transport = 'udp'): ReturnType<typeof trickled> =>
+      trickled(`candidate:1 1 ${transport} 2122260223 ${address} ${port} typ host generation 0`);
+    for (const [address, port] of [['192.0.2.2', 11_211], ['192.0.2.2', 32_767], ['192.0.2.2', 61_000], ['[FD00:0::2]', 8125], ['::ffff:192.0.2.2', 3000]] as const) {
+      expect(screenRemoteSignal(at(address, port), { ownMachine }), `${address} ${port}`).toMatchObject({ data: undefined, refused: 1 });
+    }
+    expect(screenRemoteSignal(at('192.0.2.2', 5000, 'tcp'), { ownMachine })).toMatchObject({ refused: 1 });
+    for (const [address, port] of [['192.0.2.2', 32_768], ['192.0.2.2', 60_999], ['192.0.2.3', 11_211], ['fd00::3', 8125]] as const) {
+      expect(screenRemoteSignal(at(address, port), { ownMachine }), `${address} ${port}`).toMatchObject({ candidates: 1 });
+    }
+    expect(screenRemoteSignal(at('192.0.2.2', 9, 'tcp'), { ownMachine })).toMatchObject({ candidates: 1 });
+  });
+
   it('reads the address of a candidate line, with or without a= and brackets; none from a short line', () => {
     expect(candidateAddress(line('10.0.0.2'))).toBe('10.0.0.2');
     expect(candidateAddress(`a=${line('[fd00::2]')}`)).toBe('fd00::2');
