@@ -26,6 +26,7 @@ import {
 } from './constants.js';
 import { ConnectionAllowance, type ConnectionRates } from './connection-allowance.js';
 import { abortReason, Negotiations, type NegotiationCounts, type RelayPlace, type WebRtcRoute } from './negotiations.js';
+import { signallingPlace } from './relay-memory.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
 import { UncollectedConnections } from './uncollected-connections.js';
@@ -308,10 +309,12 @@ export class WebRtcTransport implements Transport {
     return this.relayPlace(via).group;
   }
 
-  /** The network and host a relay counts in, where the Switch counts them (unknown: a network and host of its own). */
+  /** The network and host a relay counts in (signallingPlace; one not connected: a network and host of its own). */
   private relayPlace(via: string): Required<RelayPlace> {
-    const holder = this.signalAgent.switch?.getPeer(via)?.holder;
-    return { group: holder?.network ?? `via:${via}`, host: holder?.host ?? `via:${via}` };
+    const peer = this.signalAgent.switch?.getPeer(via);
+    if (peer === undefined) return { group: `via:${via}`, host: `via:${via}` };
+    const { network, host } = signallingPlace(peer);
+    return { group: network, host };
   }
 
   /** Whether offers addressed to us are answered: we listen on `webrtc://<our id>`. */
