@@ -97,7 +97,10 @@ export interface WebRtcTransportOptions {
   /**
    * Of `maxUncollectedAnswers`, those of offers delivered by the relays of one network (as
    * maxPendingAcceptsPerNetwork): relays of one or two networks storming us cannot take them all, and
-   * offers through the relays of others are still answered. @default maxUncollectedAnswers (browsers: 50)
+   * offers through the relays of others are still answered. A network holding some takes more only below
+   * an equal share of `maxUncollectedAnswers` among the networks holding some and a seat for newcomers
+   * (UncollectedConnections.mayAnswerThrough), so relays of four or more cannot take it all either.
+   * @default maxUncollectedAnswers (browsers: 50)
    */
   maxUncollectedAnswersPerNetwork?: number;
   /** Our offers in flight at once; more dials fail at once with TransportError. @default 16 */
@@ -340,7 +343,7 @@ export class WebRtcTransport implements Transport {
     if (!hasRoom && replaced === undefined) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
-    if (this.uncollected.count(false) >= this.maxUncollectedAnswers || this.uncollected.answersThrough(group) >= this.maxUncollectedAnswersPerNetwork) return;
+    if (!this.uncollected.mayAnswerThrough(group, this.maxUncollectedAnswers, this.maxUncollectedAnswersPerNetwork)) return;
     // Shared fairly between relay networks: relays of two networks could otherwise spend it all.
     this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
     if (!this.answerAllowance.take(via, group)) return;
