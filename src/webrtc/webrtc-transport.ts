@@ -51,7 +51,9 @@ export interface WebRtcTransportOptions {
   /**
    * Of those, offers delivered by the relays of one network (the relay's IPv4 /16 or IPv6 /32, where
    * the Switch counts it): relay ids are free keys, so one host with several could otherwise hold every
-   * slot. @default 16 (twice maxPendingAcceptsPerVia when that is given)
+   * slot. With its slots taken, an offer through a host of it holding at least two fewer than its busiest
+   * host takes the place of that host's oldest (reason `answer-replaced`), so that hosts of a cloud block
+   * cannot keep an honest relay there out. @default 16 (twice maxPendingAcceptsPerVia when that is given)
    */
   maxPendingAcceptsPerNetwork?: number;
   /**
