@@ -40,18 +40,24 @@ afterEach(async () => {
 
 const FLOOD_EVERY_MS = 250;
 
-/** Offers to every peer that connects, every FLOOD_EVERY_MS: 8 from made-up senders, or one said to be `claimedSender`'s. */
+/**
+ * Offers to every peer that connects: 8 from made-up senders every FLOOD_EVERY_MS, or once one said to be
+ * `claimedSender`'s (answered, it holds its slot for the accept timeout; sent again, it would fail the
+ * answer as a second description, and free the slot).
+ */
 class FloodingPage extends BaseAgent {
   readonly channels = new SignalAgent({ ratePerSecond: 200, burstMessages: 1000 }).channels;
   constructor(private readonly claimedSender?: string) {
     super();
   }
   override addPeer(peer: Peer): void {
+    const offer = (from: string): boolean => peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: peer.id, data: { type: 'offer', sdp: 'v=0 stub' } }));
+    if (this.claimedSender !== undefined) {
+      offer(this.claimedSender);
+      return;
+    }
     const round = (): void => {
-      for (let i = 0; i < (this.claimedSender === undefined ? 8 : 1); i++) {
-        const from = this.claimedSender ?? randomBytes(20).toString('hex');
-        peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: peer.id, data: { type: 'offer', sdp: 'v=0 stub' } }));
-      }
+      for (let i = 0; i < 8; i++) offer(randomBytes(20).toString('hex'));
     };
     round();
     const timer = setInterval(round, FLOOD_EVERY_MS);
