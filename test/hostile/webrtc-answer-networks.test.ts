@@ -52,7 +52,9 @@ const RAISED_ANSWER_RATES = { maxNewAnswersPerMinute: 100_000, maxNewAnswersPerM
 
 /**
  * A relay that floods every peer that connects with offers from made-up senders until it goes (or, given
- * `claimedSender`, with one offer a round that it says that node sent). It announces the highest
+ * `claimedSender`, sends one offer that it says that node sent: answered, it holds its slot for the accept
+ * timeout; sent again, it would fail the answer as a second description and free the slot, so that what
+ * the claims held went by the rounds' phase). It announces the highest
  * signalling limits a peer heeds, so the answers and candidates sent back to it all go at once (none
  * fails waiting for its turn and frees its slot).
  */
@@ -66,11 +68,13 @@ class FloodingRelay extends BaseAgent {
     super();
   }
   override addPeer(peer: Peer): void {
+    const offer = (from: string): boolean => peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: peer.id, data: this.offer }));
+    if (this.claimedSender !== undefined) {
+      offer(this.claimedSender);
+      return;
+    }
     const round = (): void => {
-      for (let i = 0; i < (this.claimedSender === undefined ? OFFERS_PER_ROUND : 1); i++) {
-        const from = this.claimedSender ?? randomBytes(20).toString('hex');
-        peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: peer.id, data: this.offer }));
-      }
+      for (let i = 0; i < OFFERS_PER_ROUND; i++) offer(randomBytes(20).toString('hex'));
     };
     round();
     const timer = setInterval(round, FLOOD_EVERY_MS);
