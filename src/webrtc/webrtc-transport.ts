@@ -348,7 +348,7 @@ export class WebRtcTransport implements Transport {
     if (!this.uncollected.mayAnswerThrough(group, this.maxUncollectedAnswers, this.maxUncollectedAnswersPerNetwork)) return;
     // Shared fairly between relay networks: relays of two networks could otherwise spend it all.
     this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
-    if (!this.answerAllowance.take(via, group)) return;
+    if (!this.answerAllowance.take(via, group, relay.host)) return;
     replaced?.fail(
       new TransportError(`WebRTC answer to ${replaced.remote}: its slot taken by an offer through a network holding fewer`, {
         peerId: replaced.remote,
