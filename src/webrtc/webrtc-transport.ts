@@ -350,7 +350,7 @@ export class WebRtcTransport implements Transport {
     this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
     if (!this.answerAllowance.take(via, group, relay.host)) return;
     replaced?.fail(
-      new TransportError(`WebRTC answer to ${replaced.remote}: its slot taken by an offer through a network holding fewer`, {
+      new TransportError(`WebRTC answer to ${replaced.remote}: its slot taken by an offer through a network, or a host of its network, holding fewer`, {
         peerId: replaced.remote,
         detail: { reason: 'answer-replaced', via: replaced.via },
       }),
