@@ -38,6 +38,8 @@ export class ConnectionAllowance {
   private readonly byVia = new BoundedMap<string, TokenBucketState>(WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED);
   /** Bounded as byVia: a network forgotten starts full, as a relay does. */
   private readonly byGroup = new BoundedMap<string, TokenBucketState>(WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED);
+  /** When each host of a network last took one (keyed by hostKey), bounded as byVia: one forgotten is new to it. */
+  private readonly hostTookAt = new BoundedMap<string, number>(WEBRTC_ANSWER_ALLOWANCE_VIAS_TRACKED);
 
   constructor(
     private readonly rates: ConnectionRates,
@@ -65,18 +67,26 @@ export class ConnectionAllowance {
   }
 
   /**
-   * Takes one connection for `via`, a peer of `network`, when its bucket, its network's (when capped)
-   * and the network's share of the total each have one; false (nothing taken) otherwise.
+   * Takes one connection for `via`, a peer of `network` on `host`, when its bucket, its network's (when
+   * capped) and the network's share of the total each have one; false (nothing taken) otherwise. A host
+   * that took one of its network's within WEBRTC_ALLOWANCE_NETWORK_ACTIVE_MS leaves the network's last
+   * token to one that did not: relays on two hosts of a cloud block spent their network's every token as
+   * it came (24 a minute), and an honest relay on a third host of it got none. The network's rate is the
+   * same, so hosts new to it answer no more than the network did.
    */
-  take(via: string, network: string): boolean {
+  take(via: string, network: string, host?: string): boolean {
     const { perMinutePerVia, burstPerVia, perMinutePerGroup, burstPerGroup, burst } = this.rates;
     const now = this.now();
-    const buckets = [this.refilled(this.byVia, via, burstPerVia, perMinutePerVia, now)];
-    if (perMinutePerGroup !== undefined) buckets.push(this.refilled(this.byGroup, network, burstPerGroup ?? burst, perMinutePerGroup, now));
-    const mayTake = buckets.every((bucket) => bucket.tokens >= 1);
+    const viaBucket = this.refilled(this.byVia, via, burstPerVia, perMinutePerVia, now);
+    const groupBucket = perMinutePerGroup === undefined ? undefined : this.refilled(this.byGroup, network, burstPerGroup ?? burst, perMinutePerGroup, now);
+    const tookAt = host === undefined ? undefined : this.hostTookAt.get(hostKey(network, host));
+    const hostIsActive = tookAt !== undefined && now - tookAt < WEBRTC_ALLOWANCE_NETWORK_ACTIVE_MS;
+    const mayTake = viaBucket.tokens >= 1 && (groupBucket === undefined || groupBucket.tokens >= (hostIsActive ? 2 : 1));
     // Asked even when refused here: the network counts as one waiting for its share.
     if (!this.shares.take(network, now, mayTake)) return false;
-    for (const bucket of buckets) bucket.tokens -= 1;
+    viaBucket.tokens -= 1;
+    if (groupBucket !== undefined) groupBucket.tokens -= 1;
+    if (host !== undefined) this.hostTookAt.set(hostKey(network, host), now);
     return true;
   }
 
@@ -87,4 +97,9 @@ export class ConnectionAllowance {
     refillBucket(bucket, burst, perMinute / MS_PER_MINUTE, now);
     return bucket;
   }
+}
+
+/** A host within its network (host names never hold a newline). */
+function hostKey(network: string, host: string): string {
+  return `${network}\n${host}`;
 }

@@ -138,7 +138,9 @@ export const WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA = 8;
 /**
  * …and by all relays of one network (the relay's IPv4 /16 or IPv6 /32, as the Switch counts it:
  * Peer.holder). Relay ids are free keys: one host connected to us with 4 of them held all 32 slots.
- * Twice one relay's, so two honest relays behind one NAT (or on one machine) still get their own.
+ * Twice one relay's, so two honest relays behind one NAT (or on one machine) still get their own. With
+ * these taken, an offer through a host of the network holding at least two fewer than its busiest host
+ * takes the place of that host's oldest (Negotiations.answerToReplace).
  */
 export const WEBRTC_MAX_PENDING_ACCEPTS_PER_NETWORK = 2 * WEBRTC_MAX_PENDING_ACCEPTS_PER_VIA;
 /**

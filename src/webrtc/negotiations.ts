@@ -123,12 +123,13 @@ export class Negotiations {
 
   /** Negotiations of one kind in flight, in all, per relay, per relay network and per remote (maps bounded by the caps). */
   counts(initiator: boolean): NegotiationCounts {
-    const counts: NegotiationCounts = { total: 0, byVia: new Map(), byGroup: new Map(), byRemote: new Map(), byHostRemote: new Map() };
+    const counts: NegotiationCounts = { total: 0, byVia: new Map(), byGroup: new Map(), byHost: new Map(), byRemote: new Map(), byHostRemote: new Map() };
     for (const negotiation of this.inFlight.values()) {
       if (negotiation.initiator !== initiator) continue;
       counts.total++;
       addOne(counts.byVia, negotiation.via);
       if (negotiation.group !== undefined) addOne(counts.byGroup, negotiation.group);
+      if (negotiation.host !== undefined) addOne(counts.byHost, negotiation.host);
       addOne(counts.byRemote, negotiation.remote);
       addOne(counts.byHostRemote, hostRemoteKey(negotiation.host, negotiation.remote));
     }
@@ -150,20 +151,35 @@ export class Negotiations {
    * at least two fewer answers than the busiest pushes out the busiest network's oldest (after the swap
    * no network is larger than the newcomer's, so two never take turns). The oldest, not the newest: an
    * honest negotiation connects within a second or two, so one pending longest is likeliest never to.
+   * Within a network whose own slots are all taken, hosts are weighed so: relays on two hosts of a cloud
+   * block held its 16, and an honest relay on a third host of it had no answer until they timed out.
+   * Neither swap answers more offers at once than before, and each new answer still takes the allowances.
    */
   answerToReplace(via: string, remote: string, relay: Required<RelayPlace>): Negotiation | undefined {
     const caps = this.options.answers;
     const counts = this.counts(false);
-    const { group } = relay;
-    if (counts.total < caps.total || !fitsBelowTotal(caps, counts, via, remote, relay)) return undefined;
-    const sizeOf = (negotiation: Negotiation): number => counts.byGroup.get(negotiation.group ?? '') ?? 0;
+    const { group, host } = relay;
+    if (!fitsOwnCaps(caps, counts, via, remote, relay)) return undefined;
+    if ((counts.byGroup.get(group) ?? 0) >= (caps.perGroup ?? caps.total)) {
+      return this.oldestOfBusiest((negotiation) => (negotiation.group === group ? negotiation.host : undefined), counts.byHost, counts.byHost.get(host) ?? 0);
+    }
+    if (counts.total < caps.total) return undefined;
+    return this.oldestOfBusiest((negotiation) => negotiation.group, counts.byGroup, counts.byGroup.get(group) ?? 0);
+  }
+
+  /**
+   * The oldest pending answer of the busiest of the places `placeOf` names (undefined: not counted), when
+   * that place holds at least two more than `newcomerHolds`; otherwise undefined.
+   */
+  private oldestOfBusiest(placeOf: (negotiation: Negotiation) => string | undefined, held: Map<string, number>, newcomerHolds: number): Negotiation | undefined {
+    const sizeOf = (negotiation: Negotiation): number => held.get(placeOf(negotiation) ?? '') ?? 0;
     let oldestOfBusiest: Negotiation | undefined;
-    // In start order: the first of the largest network is its oldest.
+    // In start order: the first of the largest place is its oldest.
     for (const negotiation of this.inFlight.values()) {
-      if (negotiation.initiator || negotiation.group === undefined) continue;
+      if (negotiation.initiator || placeOf(negotiation) === undefined) continue;
       if (oldestOfBusiest === undefined || sizeOf(negotiation) > sizeOf(oldestOfBusiest)) oldestOfBusiest = negotiation;
     }
-    if (oldestOfBusiest === undefined || sizeOf(oldestOfBusiest) < (counts.byGroup.get(group) ?? 0) + 2) return undefined;
+    if (oldestOfBusiest === undefined || sizeOf(oldestOfBusiest) < newcomerHolds + 2) return undefined;
     return oldestOfBusiest;
   }
 
@@ -312,6 +328,8 @@ export interface NegotiationCounts {
   total: number;
   byVia: Map<string, number>;
   byGroup: Map<string, number>;
+  /** By relay host (NegotiationRequest.host). */
+  byHost: Map<string, number>;
   byRemote: Map<string, number>;
   /** Keyed by hostRemoteKey: what NegotiationCaps.perRemote caps. */
   byHostRemote: Map<string, number>;
@@ -325,9 +343,13 @@ export interface RelayPlace {
 
 /** Whether one more negotiation with `remote` through `via` (at `relay`) fits under every cap but the total. */
 function fitsBelowTotal(caps: NegotiationCaps, counts: NegotiationCounts, via: string, remote: string, relay: RelayPlace): boolean {
-  const { byVia, byGroup, byHostRemote } = counts;
-  const groupHasRoom = relay.group === undefined || (byGroup.get(relay.group) ?? 0) < (caps.perGroup ?? caps.total);
-  return (byVia.get(via) ?? 0) < caps.perVia && groupHasRoom && (byHostRemote.get(hostRemoteKey(relay.host, remote)) ?? 0) < (caps.perRemote ?? caps.total);
+  const groupHasRoom = relay.group === undefined || (counts.byGroup.get(relay.group) ?? 0) < (caps.perGroup ?? caps.total);
+  return groupHasRoom && fitsOwnCaps(caps, counts, via, remote, relay);
+}
+
+/** Whether one more negotiation with `remote` through `via` fits the relay's cap and the sender's through the relay's host. */
+function fitsOwnCaps(caps: NegotiationCaps, counts: NegotiationCounts, via: string, remote: string, relay: RelayPlace): boolean {
+  return (counts.byVia.get(via) ?? 0) < caps.perVia && (counts.byHostRemote.get(hostRemoteKey(relay.host, remote)) ?? 0) < (caps.perRemote ?? caps.total);
 }
 
 function addOne(counts: Map<string, number>, key: string): void {

@@ -1,4 +1,5 @@
 import { peerNetworkGroup } from '../switch/inbound-eviction.js';
+import { endpointRelay } from '../transport/address.js';
 import type { Peer } from '../switch/peer.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { NetworkShares } from '../util/network-shares.js';
@@ -41,9 +42,24 @@ interface Route {
   readonly network: string;
 }
 
-/** The network a peer counts in (its IPv4 /16 or IPv6 /32, as the Switch fixed it); its own when it names none. */
+/** The network a peer counts in for signalling (signallingPlace). */
 export function networkOf(peer: Peer): string {
-  return peerNetworkGroup(peer) ?? `peer:${peer.id}`;
+  return signallingPlace(peer).network;
+}
+
+/**
+ * The network and host a peer counts in for signalling: the relay it forwards offers through to us, the
+ * sender it forwards to a page: its IPv4 /16 or IPv6 /32 and address (or /64), as the Switch fixed them,
+ * its own when it names none. A peer linked over WebRTC has the place of the relay it came through
+ * (Peer.holder), which is no place of its own there: two pages we dialled through the server most offers
+ * reach us through, relaying, took all 16 of its network's answer slots and, naming a node as the
+ * sender, that node's 2 through its host. Such a peer counts in a network of the WebRTC peers that came
+ * through that network, on a host of its own (its key: a page is our relay only once we dialled it).
+ */
+export function signallingPlace(peer: Peer): { network: string; host: string } {
+  const network = peerNetworkGroup(peer) ?? `peer:${peer.id}`;
+  if (endpointRelay(peer.address) !== undefined) return { network: `${network} webrtc`, host: `webrtc:${peer.id}` };
+  return { network, host: peer.holder.host ?? `peer:${peer.id}` };
 }
 
 /**

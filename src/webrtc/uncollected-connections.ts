@@ -31,6 +31,24 @@ export class UncollectedConnections {
     return this.answersByGroup.get(group) ?? 0;
   }
 
+  /**
+   * Whether one more answer through the relays of `group` fits: fewer than `max` in all and
+   * `maxPerNetwork` through `group`, and, for a network already holding some, fewer than an equal share
+   * of `max` among the networks holding some and one seat more, with that seat left free. Relays of four
+   * networks, 50 each (the per-network cap alone), filled the page's 200 until the browser collected
+   * garbage (~26 s idle, once in 4 minutes under a storm), and then honest offers through any network
+   * went unanswered. Now k networks storming it hold at most k/(k+1) of it (4: 40 each, 160), a network
+   * new to it (holding none) takes its first from what is left, and an honest network holding fewer
+   * than its share takes more while the stormers may not.
+   */
+  mayAnswerThrough(group: string, max: number, maxPerNetwork: number): boolean {
+    const held = this.answersThrough(group);
+    if (this.answers >= max || held >= maxPerNetwork) return false;
+    if (held === 0 || !Number.isFinite(max)) return true;
+    const seat = Math.floor(max / (this.answersByGroup.size + 1));
+    return held < seat && this.answers < max - seat;
+  }
+
   /** Counts `peer`'s RTCPeerConnection until it is collected. */
   track(peer: SimplePeerLike, initiator: boolean, group: string | undefined): void {
     if (initiator) this.dials++;

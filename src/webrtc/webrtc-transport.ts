@@ -26,6 +26,7 @@ import {
 } from './constants.js';
 import { ConnectionAllowance, type ConnectionRates } from './connection-allowance.js';
 import { abortReason, Negotiations, type NegotiationCounts, type RelayPlace, type WebRtcRoute } from './negotiations.js';
+import { signallingPlace } from './relay-memory.js';
 import type { OwnMachine } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
 import type { SimplePeerFactory } from './simple-peer-like.js';
@@ -51,7 +52,9 @@ export interface WebRtcTransportOptions {
   /**
    * Of those, offers delivered by the relays of one network (the relay's IPv4 /16 or IPv6 /32, where
    * the Switch counts it): relay ids are free keys, so one host with several could otherwise hold every
-   * slot. @default 16 (twice maxPendingAcceptsPerVia when that is given)
+   * slot. With its slots taken, an offer through a host of it holding at least two fewer than its busiest
+   * host takes the place of that host's oldest (reason `answer-replaced`), so that hosts of a cloud block
+   * cannot keep an honest relay there out. @default 16 (twice maxPendingAcceptsPerVia when that is given)
    */
   maxPendingAcceptsPerNetwork?: number;
   /**
@@ -97,7 +100,10 @@ export interface WebRtcTransportOptions {
   /**
    * Of `maxUncollectedAnswers`, those of offers delivered by the relays of one network (as
    * maxPendingAcceptsPerNetwork): relays of one or two networks storming us cannot take them all, and
-   * offers through the relays of others are still answered. @default maxUncollectedAnswers (browsers: 50)
+   * offers through the relays of others are still answered. A network holding some takes more only below
+   * an equal share of `maxUncollectedAnswers` among the networks holding some and a seat for newcomers
+   * (UncollectedConnections.mayAnswerThrough), so relays of four or more cannot take it all either.
+   * @default maxUncollectedAnswers (browsers: 50)
    */
   maxUncollectedAnswersPerNetwork?: number;
   /** Our offers in flight at once; more dials fail at once with TransportError. @default 16 */
@@ -318,10 +324,12 @@ export class WebRtcTransport implements Transport {
     return this.relayPlace(via).group;
   }
 
-  /** The network and host a relay counts in, where the Switch counts them (unknown: a network and host of its own). */
+  /** The network and host a relay counts in (signallingPlace; one not connected: a network and host of its own). */
   private relayPlace(via: string): Required<RelayPlace> {
-    const holder = this.signalAgent.switch?.getPeer(via)?.holder;
-    return { group: holder?.network ?? `via:${via}`, host: holder?.host ?? `via:${via}` };
+    const peer = this.signalAgent.switch?.getPeer(via);
+    if (peer === undefined) return { group: `via:${via}`, host: `via:${via}` };
+    const { network, host } = signallingPlace(peer);
+    return { group: network, host };
   }
 
   /** Whether offers addressed to us are answered: we listen on `webrtc://<our id>`. */
@@ -347,12 +355,12 @@ export class WebRtcTransport implements Transport {
     if (!hasRoom && replaced === undefined) return;
     // An offer that asks for media is refused before it costs a connection.
     if (offer.type !== 'offer' || mediaSectionsOf(offer.sdp).length > 0) return;
-    if (this.uncollected.count(false) >= this.maxUncollectedAnswers || this.uncollected.answersThrough(group) >= this.maxUncollectedAnswersPerNetwork) return;
+    if (!this.uncollected.mayAnswerThrough(group, this.maxUncollectedAnswers, this.maxUncollectedAnswersPerNetwork)) return;
     // Shared fairly between relay networks: relays of two networks could otherwise spend it all.
     this.answerAllowance ??= new ConnectionAllowance(this.answerRates, () => sw.options.clock.now());
-    if (!this.answerAllowance.take(via, group)) return;
+    if (!this.answerAllowance.take(via, group, relay.host)) return;
     replaced?.fail(
-      new TransportError(`WebRTC answer to ${replaced.remote}: its slot taken by an offer through a network holding fewer`, {
+      new TransportError(`WebRTC answer to ${replaced.remote}: its slot taken by an offer through a network, or a host of its network, holding fewer`, {
         peerId: replaced.remote,
         detail: { reason: 'answer-replaced', via: replaced.via },
       }),

@@ -52,7 +52,9 @@ const RAISED_ANSWER_RATES = { maxNewAnswersPerMinute: 100_000, maxNewAnswersPerM
 
 /**
  * A relay that floods every peer that connects with offers from made-up senders until it goes (or, given
- * `claimedSender`, with one offer a round that it says that node sent). It announces the highest
+ * `claimedSender`, sends one offer that it says that node sent: answered, it holds its slot for the accept
+ * timeout; sent again, it would fail the answer as a second description and free the slot, so that what
+ * the claims held went by the rounds' phase). It announces the highest
  * signalling limits a peer heeds, so the answers and candidates sent back to it all go at once (none
  * fails waiting for its turn and frees its slot).
  */
@@ -66,11 +68,13 @@ class FloodingRelay extends BaseAgent {
     super();
   }
   override addPeer(peer: Peer): void {
+    const offer = (from: string): boolean => peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: peer.id, data: this.offer }));
+    if (this.claimedSender !== undefined) {
+      offer(this.claimedSender);
+      return;
+    }
     const round = (): void => {
-      for (let i = 0; i < (this.claimedSender === undefined ? OFFERS_PER_ROUND : 1); i++) {
-        const from = this.claimedSender ?? randomBytes(20).toString('hex');
-        peer.trySend(SIGNAL_CHANNEL_ID, encodeSignalMessage({ type: 'signal', from, to: peer.id, data: this.offer }));
-      }
+      for (let i = 0; i < OFFERS_PER_ROUND; i++) offer(randomBytes(20).toString('hex'));
     };
     round();
     const timer = setInterval(round, FLOOD_EVERY_MS);
@@ -199,6 +203,30 @@ describe('relays of two networks flooding a page with offers that never complete
     // The two keys of 127.3.0.2 hold 2 between them (a host's relay keys count together), 127.3.0.3 one.
     expect(heldBy(victim.rtc, spoofers)).toBe(3);
     expect(counts.byRemote.get(honestKey.nodeId)).toBe(4);
+  }, 30_000);
+
+  it("on two hosts of the honest relay's own network holding all its 16 slots and spending its allowance: the busiest host's oldest gives its slot to the honest relay's offer", async () => {
+    const victim = await startVictim({ webrtc: 'stub' });
+    // Two relay keys a host on 127.3.0.2 and 127.3.0.3, of the honest relay's /16 (127.3.0.1): a cloud block.
+    const flooders = await floodingRelays(victim.sw, undefined, 'hostile-net', undefined, ['127.3.0.2', '127.3.0.2', '127.3.0.3', '127.3.0.3']);
+    await waitFor(() => heldBy(victim.rtc, flooders) === 16, 5000, "the network's 16 slots held by the flooders");
+    // Their network's burst (16) is spent; its next token comes in 2.5 s (24 a minute), and the flooders'
+    // hosts, which took theirs within the minute, leave a network's last token to a host new to it.
+    await sleep(3_000);
+    const { relayId, heard } = await honestOffer(victim);
+    await waitFor(() => heard.some((data) => data.type === 'answer'), 3000, "the victim's answer to the honest offer").catch(() => undefined);
+    // The flood goes on: the slot stays the honest relay's (its host holds 1, the flooders' hosts 15).
+    await sleep(1_000);
+    const counts = victim.rtc.pendingAcceptCounts();
+    console.log(`flooders on 2 hosts of 127.3/16 hold ${heldBy(victim.rtc, flooders)} of its 16 slots after the honest offer through a third host of it; answered: ${heard.length > 0}`);
+    // Before: no answer: the network's 16 held until they timed out (15 s), then taken again by the flood;
+    // with the swap alone, the flooders' hosts swapping among themselves took each token as it came.
+    expect(heard.map((data) => data.type), "the victim's answer reached the honest node").toContain('answer');
+    expect(counts.byVia.get(relayId)).toBe(1);
+    expect(counts.byGroup.get('ipv4:127.3')).toBe(16);
+    expect(counts.byHost.get('127.3.0.1')).toBe(1);
+    expect(heldBy(victim.rtc, flooders)).toBe(15);
+    expectEveryFailedSessionClosed(victim);
   }, 30_000);
 
   it('that hold every answer slot with real offers that never connect (@roamhq/wrtc): an honest node links through a third network, and every RTCPeerConnection of a failed answer is closed', async () => {

@@ -41,6 +41,29 @@ describe('ConnectionAllowance', () => {
     expect(allowance.activeNetworks).toBe(3);
   });
 
+  it("leaves a network's last token to a host of it that took none within the minute", () => {
+    let now = 0;
+    const allowance = new ConnectionAllowance(ANSWER_RATES, () => now);
+    const take = (via: string, host: string, tries = 1): number => {
+      let n = 0;
+      for (let i = 0; i < tries; i++) if (allowance.take(via, 'net-a', host)) n++;
+      return n;
+    };
+    // Relays on two hosts of one network take its burst (16) but the last token, which a host new to it takes.
+    expect(take('a1', 'h1', 10) + take('a2', 'h2', 10)).toBe(15);
+    expect(take('h3-relay', 'h3')).toBe(1);
+    // 2.5 s: one token more for the network (24 a minute). A fresh relay key on a host that took within
+    // the minute leaves it; a relay on a host new to the network takes it. Before: the first asker's.
+    now += 2_500;
+    expect(take('a3', 'h1')).toBe(0);
+    expect(take('a4', 'h2')).toBe(0);
+    expect(take('h4-relay', 'h4')).toBe(1);
+    // 5 s more: two tokens; a host that took may take one of them, leaving the other.
+    now += 5_000;
+    expect(take('a3', 'h1', 3)).toBe(1);
+    expect(take('h5-relay', 'h5')).toBe(1);
+  });
+
   it('does not take from the total when the relay has nothing left, and never counts a clock step back as time', () => {
     let now = 10_000;
     const allowance = new ConnectionAllowance(RATES, () => now);
