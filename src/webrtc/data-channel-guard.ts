@@ -1,3 +1,6 @@
+import { toError } from '../errors.js';
+import { quotedPeerText } from '../util/printable.js';
+import { WEBRTC_MAX_STACK_MESSAGE_CHARS } from './constants.js';
 import type { HangUpChannel } from './hang-up.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
 
@@ -84,12 +87,17 @@ function isGiven(limit: number | null | undefined): boolean {
   return limit !== null && limit !== undefined;
 }
 
-/** simple-peer's `code` of a failure, and the guard's `reason` (data-channel-guard.ts) when it cut the link. */
 /** The error a data channel violation ends a connection with, as simple-peer shapes its own failures (`code`, `reason`). */
 export function dataChannelViolation(reason: DataChannelViolation, message: string): Error & { code: string; reason: DataChannelViolation } {
   return Object.assign(new Error(message), { code: 'ERR_DATA_CHANNEL', reason });
 }
 
+/** A failure's message from the WebRTC stack (simple-peer, the RTCPeerConnection), fit for ours: it may quote the remote. */
+export function stackMessage(error: unknown): string {
+  return quotedPeerText(toError(error).message, WEBRTC_MAX_STACK_MESSAGE_CHARS);
+}
+
+/** simple-peer's `code` of a failure, and the guard's `reason` (data-channel-guard.ts) when it cut the link. */
 export function peerErrorDetail(error: Error & { code?: string; reason?: string }): { code: string | undefined; reason?: string } {
   return error.reason === undefined ? { code: error.code } : { code: error.code, reason: error.reason };
 }
