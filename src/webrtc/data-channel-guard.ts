@@ -1,5 +1,5 @@
 import { toError } from '../errors.js';
-import { quotedPeerText } from '../util/printable.js';
+import { printable, quotedPeerText } from '../util/printable.js';
 import { WEBRTC_MAX_STACK_MESSAGE_CHARS } from './constants.js';
 import type { HangUpChannel } from './hang-up.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
@@ -47,7 +47,8 @@ export function admitOneDataChannel(peer: SimplePeerLike, cut?: (violation: Retu
   const setUp = pc.ondatachannel;
   let admitted = false;
   const refuse = (channel: DataChannelLike, reason: DataChannelViolation, message: string, only = false): void => {
-    const violation = dataChannelViolation(reason, `${message} (label ${JSON.stringify(channel.label.slice(0, 64))})`);
+    // The remote's label: JSON.stringify escapes C0 controls, not C1 ones (U+009B starts an escape) or bidi overrides.
+    const violation = dataChannelViolation(reason, `${message} (label ${printable(JSON.stringify(channel.label.slice(0, 64)))})`);
     if (only && cut !== undefined) {
       cut(violation, channel);
       return;
