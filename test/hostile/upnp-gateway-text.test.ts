@@ -142,10 +142,10 @@ describe.skipIf(!support.ok)('a hostile SSDP answerer on the LAN', () => {
   });
   afterAll(() => execFileSync('ip', ['netns', 'del', ns], { stdio: 'pipe', timeout: 5000 }));
 
-  async function discoverAgainst(floods: number, foreign: boolean): Promise<{ location?: string; stallMs?: number }> {
-    const args = ['--import', 'tsx', 'test/hostile/fixtures/ssdp-flood-lan.ts', address, String(floods), '60000', foreign ? '1' : '0'];
+  async function discoverAgainst(floods: number, foreign: boolean | 'long', path?: string): Promise<{ location?: string; server?: string; stallMs?: number }> {
+    const args = ['--import', 'tsx', 'test/hostile/fixtures/ssdp-flood-lan.ts', address, String(floods), '60000', foreign === 'long' ? 'long' : foreign ? '1' : '0', ...(path === undefined ? [] : [path])];
     const out = await execInNamespace(ns, process.execPath, args, 40_000);
-    return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { location?: string; stallMs?: number };
+    return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { location?: string; server?: string; stallMs?: number };
   }
 
   it('three 60 KB datagrams of spaces before the real answer: discovery finds the gateway without stalling the event loop', async () => {
@@ -159,6 +159,20 @@ describe.skipIf(!support.ok)('a hostile SSDP answerer on the LAN', () => {
     // Before: the first answer won, so we fetched http://127.0.0.1:8080/rootDesc.xml, and would have
     // POSTed SOAP to whatever control URL it named.
     const result = await discoverAgainst(0, true);
+    expect(result.location).toBe(`http://${address}:5000/rootDesc.xml`);
+  }, 60_000);
+
+  it('a LOCATION holding terminal escapes and a bidi override is taken percent-encoded, as a URL (the messages quoting it print none), and the SERVER header printable', async () => {
+    // Before: as sent; "Could not read the gateway description at …" (a NAT warning apps log) carried it.
+    const result = await discoverAgainst(0, false, '\u001b[2J\u001b]0;pwned\u0007\u202e\u009brootDesc.xml');
+    expect(result.location).toBe(`http://${address}:5000/%1B[2J%1B]0;pwned%07%E2%80%AE%C2%9BrootDesc.xml`);
+    // The SERVER header, handed to the app in the answer: made printable as the gateway's other words are.
+    expect(result.server).toBe('hostile \ufffd[2J\ufffd]0;pwned\ufffd\ufffd\ufffdrootDesc.xml');
+  }, 60_000);
+
+  it('an answer whose LOCATION is 4,000 characters long is ignored: discovery takes the next', async () => {
+    // Before: taken, and quoted whole in each message naming the gateway.
+    const result = await discoverAgainst(0, 'long');
     expect(result.location).toBe(`http://${address}:5000/rootDesc.xml`);
   }, 60_000);
 });
