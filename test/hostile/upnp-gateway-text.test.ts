@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_UPNP_RESPONSE_BYTES, xmlChildren, xmlElements, xmlText } from '../../platforms/node/upnp/soap.js';
 import { UpnpPortMapper } from '../../platforms/node/upnp/index.js';
+import { NatManager } from '../../src/nat/nat-manager.js';
+import type { NatManagerEvents } from '../../src/nat/nat-events.js';
 import { parseSsdpAnswer } from '../../platforms/node/upnp/ssdp.js';
 import { startStallMeter } from '../helpers/stall-meter.js';
 import { execInNamespace, labSupport } from '../upnp/helpers/lab.js';
@@ -107,6 +109,33 @@ describe('a gateway description naming control URLs on another host', () => {
       await mapper.close();
     }
     expect(elsewhere, 'requests that reached the other host').toEqual([]);
+  });
+});
+
+describe('a gateway whose external address is text of its choosing', () => {
+  it('reaches the NAT warning (message and externalIp) cut and printable', async () => {
+    // Escapes, a bidi override and a newline, then as much as an answer holds.
+    const answer = filled(
+      '<s:Envelope><s:Body><u:GetExternalIPAddressResponse><NewExternalIPAddress>\u001b[2J\u001b]0;pwned\u0007\u202e\n',
+      'X',
+      '</NewExternalIPAddress></u:GetExternalIPAddressResponse></s:Body></s:Envelope>',
+    );
+    const mapper = new UpnpPortMapper({ location: await hostileGateway(GOOD_DESCRIPTION, answer), requestTimeoutMs: 5000 });
+    const manager = new NatManager({ mapper, nodeId: '0'.repeat(40), ports: [{ transport: 'tcp', port: 26656 }], retryIntervalMs: 60_000 });
+    const warnings: NatManagerEvents['warning'][] = [];
+    manager.on('warning', (warning) => warnings.push(warning));
+    try {
+      await manager.start();
+    } finally {
+      await manager.stop();
+    }
+    const warning = warnings.find((w) => w.reason === 'no-external-ip') as (NatManagerEvents['warning'] & { externalIp: string }) | undefined;
+    expect(warning, JSON.stringify(warnings.map((w) => [w.reason, w.message.slice(0, 200)]))).toBeDefined();
+    // Before: the message quoted 64 characters with U+202E (JSON.stringify escapes C0 controls only), and
+    // externalIp held all ~256 KiB as sent, escapes and newline included, for every app logging the warning.
+    expect(warning!.message).not.toMatch(/[\p{Cc}\u202e]/u);
+    expect(warning!.externalIp).not.toMatch(/[\p{Cc}\u202e]/u);
+    expect(warning!.externalIp.length).toBeLessThanOrEqual(200);
   });
 });
 
