@@ -139,6 +139,26 @@ describe('a gateway whose external address is text of its choosing', () => {
   });
 });
 
+describe('a gateway whose friendlyName is text of its choosing', () => {
+  it('reaches the app (UpnpPortMapper.gateway()) cut and printable', async () => {
+    const description = filled(
+      '<root><device><friendlyName>\u001b[2J\u001b]0;pwned\u0007\u202e\n',
+      'X',
+      `</friendlyName><serviceList><service><serviceType>${SERVICE}</serviceType><controlURL>/ctl</controlURL></service></serviceList></device></root>`,
+    );
+    const mapper = new UpnpPortMapper({ location: await hostileGateway(description), requestTimeoutMs: 5000 });
+    try {
+      const { friendlyName } = await mapper.gateway();
+      // Before: all ~256 KiB as sent, escapes, bidi override and newline included.
+      expect(friendlyName).toBeDefined();
+      expect(friendlyName).not.toMatch(/[\p{Cc}\u202e]/u);
+      expect(friendlyName!.length).toBeLessThanOrEqual(200);
+    } finally {
+      await mapper.close();
+    }
+  });
+});
+
 describe('the XML helpers keep their meaning', () => {
   it('elements by local name, any prefix, attributes, self-closing, first closing tag, CDATA and entities', () => {
     const xml = '<r><a:svc x="1">one</b:svc ><svc/><svcType>no</svcType><svc >t<![CDATA[w&amp;]]>o &amp; &#x41;</svc><svc>open';
