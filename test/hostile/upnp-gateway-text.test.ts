@@ -42,11 +42,18 @@ afterEach(async () => {
   }
 });
 
-/** Serves `description` at /rootDesc.xml and `soapAnswer` (status 200) to every POST. */
-async function hostileGateway(description: string, soapAnswer = ''): Promise<string> {
+/** A SOAP answer: its HTTP status and body. */
+type SoapReply = { status: number; body: string };
+
+/** Serves `description` at /rootDesc.xml and `soapAnswer` (status 200) to every POST, or what `soapAnswer` gives for its action. */
+async function hostileGateway(description: string, soapAnswer: string | ((action: string) => SoapReply) = ''): Promise<string> {
   const server = http.createServer((request, response) => {
     request.resume();
-    request.on('end', () => response.writeHead(200, { 'Content-Type': 'text/xml' }).end(request.method === 'GET' ? description : soapAnswer));
+    request.on('end', () => {
+      const action = /#(\w+)"?$/.exec(String(request.headers['soapaction'] ?? ''))?.[1] ?? '';
+      const reply = request.method === 'GET' ? { status: 200, body: description } : typeof soapAnswer === 'string' ? { status: 200, body: soapAnswer } : soapAnswer(action);
+      response.writeHead(reply.status, { 'Content-Type': 'text/xml' }).end(reply.body);
+    });
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -136,6 +143,35 @@ describe('a gateway whose external address is text of its choosing', () => {
     expect(warning!.message).not.toMatch(/[\p{Cc}\u202e]/u);
     expect(warning!.externalIp).not.toMatch(/[\p{Cc}\u202e]/u);
     expect(warning!.externalIp.length).toBeLessThanOrEqual(200);
+  });
+});
+
+describe('an IGDv2 gateway granting a port that is text of its choosing', () => {
+  it('fails the mapping with an error quoting it cut and printable', async () => {
+    const service2 = 'urn:schemas-upnp-org:service:WANIPConnection:2';
+    const description = `<root><device><serviceList><service><serviceType>${service2}</serviceType><controlURL>/ctl</controlURL></service></serviceList></device></root>`;
+    const noEntry = '<s:Envelope><s:Body><s:Fault><detail><UPnPError><errorCode>714</errorCode></UPnPError></detail></s:Fault></s:Body></s:Envelope>';
+    const granted = filled(
+      '<s:Envelope><s:Body><u:AddAnyPortMappingResponse><NewReservedPort>\u001b[2J\u001b]0;pwned\u0007\u202e\n',
+      'X',
+      '</NewReservedPort></u:AddAnyPortMappingResponse></s:Body></s:Envelope>',
+    );
+    const reply = (action: string): SoapReply => (action === 'AddAnyPortMapping' ? { status: 200, body: granted } : { status: 500, body: noEntry });
+    const mapper = new UpnpPortMapper({ location: await hostileGateway(description, reply), requestTimeoutMs: 5000 });
+    try {
+      const error = await mapper.map({ protocol: 'TCP', internalPort: 26656, ttlSeconds: 60, description: 'test' }).then(() => undefined, (caught: Error) => caught);
+      expect(error).toBeInstanceOf(Error);
+      const messages: string[] = [];
+      for (let e: unknown = error; e instanceof Error; e = e.cause) messages.push(e.message);
+      expect(messages.join('\n')).toContain('AddAnyPortMapping: the gateway granted no valid port');
+      // Before: all ~256 KiB of it, U+202E and the newline as sent (JSON.stringify escapes C0 controls only).
+      for (const message of messages) {
+        expect(message).not.toMatch(/[\u0080-\u009f\u202e]/u);
+        expect(message.length).toBeLessThan(1000);
+      }
+    } finally {
+      await mapper.close();
+    }
   });
 });
 
