@@ -158,6 +158,17 @@ function resolveByDns(hostname: string, family: LookupOptions['family'], done: (
  */
 const ADDRESSES_PER_FAMILY = 2;
 
+/**
+ * Addresses a refusal names: one DNS answer holds ~4,000 A records of the name's owner's choosing,
+ * and each dial's error (dial:failed, logs) named them all (56,000 characters).
+ */
+const ADDRESSES_NAMED = 4;
+
+function namedAddresses(addresses: LookupAddress[]): string {
+  const named = addresses.slice(0, ADDRESSES_NAMED).map((entry) => entry.address).join(', ');
+  return addresses.length > ADDRESSES_NAMED ? `${named} and ${addresses.length - ADDRESSES_NAMED} more` : named;
+}
+
 function firstOfEachFamily(addresses: LookupAddress[]): LookupAddress[] {
   const taken = new Map<number, number>();
   return addresses.filter(({ family }) => {
@@ -185,7 +196,7 @@ function answer(
   }));
   if (allowed.length === 0) {
     const refused = Object.assign(
-      new Error(`${hostname} resolves to ${addresses.map((entry) => entry.address).join(', ') || 'nothing'}, ${allowLocal ? 'no address to dial' : 'a local address (allowLocal is off)'}`),
+      new Error(`${hostname} resolves to ${namedAddresses(addresses)}, ${allowLocal ? 'no address to dial' : 'a local address (allowLocal is off)'}`),
       { code: allowLocal ? 'ERR_UNDIALABLE_ADDRESS' : 'ERR_LOCAL_ADDRESS' },
     ) as NodeJS.ErrnoException;
     callback(refused, options.all === true ? [] : '');

@@ -4,6 +4,11 @@ export const SIGNAL_CHANNEL_ID = 0x01;
 export const SIGNAL_MAX_MESSAGE_BYTES = 16 * 1024;
 /** Largest SDP text inside an offer or answer, in characters. */
 export const SIGNAL_MAX_SDP_CHARS = 12 * 1024;
+/**
+ * How much of a WebRTC stack's error message goes into ours, in characters: the stack quotes the
+ * remote's lines (a refused description's, up to SIGNAL_MAX_SDP_CHARS), and apps print our messages.
+ */
+export const WEBRTC_MAX_STACK_MESSAGE_CHARS = 300;
 /** Largest ICE candidate line, in characters. */
 export const SIGNAL_MAX_CANDIDATE_CHARS = 1024;
 /** Signalling messages queued per peer before `trySend` refuses. */

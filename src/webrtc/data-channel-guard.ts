@@ -1,3 +1,6 @@
+import { toError } from '../errors.js';
+import { printable, quotedPeerText } from '../util/printable.js';
+import { WEBRTC_MAX_STACK_MESSAGE_CHARS } from './constants.js';
 import type { HangUpChannel } from './hang-up.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
 
@@ -44,7 +47,8 @@ export function admitOneDataChannel(peer: SimplePeerLike, cut?: (violation: Retu
   const setUp = pc.ondatachannel;
   let admitted = false;
   const refuse = (channel: DataChannelLike, reason: DataChannelViolation, message: string, only = false): void => {
-    const violation = dataChannelViolation(reason, `${message} (label ${JSON.stringify(channel.label.slice(0, 64))})`);
+    // The remote's label: JSON.stringify escapes C0 controls, not C1 ones (U+009B starts an escape) or bidi overrides.
+    const violation = dataChannelViolation(reason, `${message} (label ${printable(JSON.stringify(channel.label.slice(0, 64)))})`);
     if (only && cut !== undefined) {
       cut(violation, channel);
       return;
@@ -84,12 +88,17 @@ function isGiven(limit: number | null | undefined): boolean {
   return limit !== null && limit !== undefined;
 }
 
-/** simple-peer's `code` of a failure, and the guard's `reason` (data-channel-guard.ts) when it cut the link. */
 /** The error a data channel violation ends a connection with, as simple-peer shapes its own failures (`code`, `reason`). */
 export function dataChannelViolation(reason: DataChannelViolation, message: string): Error & { code: string; reason: DataChannelViolation } {
   return Object.assign(new Error(message), { code: 'ERR_DATA_CHANNEL', reason });
 }
 
+/** A failure's message from the WebRTC stack (simple-peer, the RTCPeerConnection), fit for ours: it may quote the remote. */
+export function stackMessage(error: unknown): string {
+  return quotedPeerText(toError(error).message, WEBRTC_MAX_STACK_MESSAGE_CHARS);
+}
+
+/** simple-peer's `code` of a failure, and the guard's `reason` (data-channel-guard.ts) when it cut the link. */
 export function peerErrorDetail(error: Error & { code?: string; reason?: string }): { code: string | undefined; reason?: string } {
   return error.reason === undefined ? { code: error.code } : { code: error.code, reason: error.reason };
 }

@@ -1,9 +1,10 @@
 import { AbortError, TransportError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
+import { printable } from '../util/printable.js';
 import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from './constants.js';
-import { admitOneDataChannel, peerErrorDetail } from './data-channel-guard.js';
+import { admitOneDataChannel, peerErrorDetail, stackMessage } from './data-channel-guard.js';
 import { CandidateTargets, screenRemoteSignal, type OwnMachine } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
 import { WebRtcLink } from './webrtc-link.js';
@@ -229,7 +230,7 @@ export class Negotiations {
         const media = data.type === 'candidate' ? [] : mediaSectionsOf(data.sdp);
         if (media.length > 0) {
           negotiation.fail(
-            new TransportError(`${what}: the ${data.type} from ${remote} via ${via} asks for media (${media.slice(0, 4).join(', ')})`, {
+            new TransportError(`${what}: the ${data.type} from ${remote} via ${via} asks for media (${printable(media.slice(0, 4).join(', '))})`, {
               peerId: remote,
               detail: { reason: 'media-section', via },
             }),
@@ -265,7 +266,7 @@ export class Negotiations {
         try {
           peer.signal(screened.data);
         } catch (error) {
-          negotiation.fail(new TransportError(`Bad WebRTC signal from ${remote} via ${via}: ${(error as Error).message}`, { peerId: remote, cause: error }));
+          negotiation.fail(new TransportError(`Bad WebRTC signal from ${remote} via ${via}: ${stackMessage(error)}`, { peerId: remote, cause: error }));
         }
       },
       setAside: () => void countSignals(1),
@@ -301,7 +302,7 @@ export class Negotiations {
       this.reportRoute(peer, remote, via, initiator);
       request.onConnected(link);
     });
-    peer.on('error', (error) => negotiation.fail(new TransportError(`${what}: ${error.message}`, { peerId: remote, cause: error, detail: peerErrorDetail(error) })));
+    peer.on('error', (error) => negotiation.fail(new TransportError(`${what}: ${stackMessage(error)}`, { peerId: remote, cause: error, detail: peerErrorDetail(error) })));
     peer.on('close', () => negotiation.fail(new TransportError(`${what}: closed before connecting`, { peerId: remote })));
     return negotiation;
   }

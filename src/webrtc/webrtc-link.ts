@@ -9,7 +9,7 @@ import {
   WEBRTC_MAX_MESSAGE_BYTES,
   WEBRTC_MAX_PAUSED_BYTES,
 } from './constants.js';
-import { dataChannelViolation, peerErrorDetail } from './data-channel-guard.js';
+import { dataChannelViolation, peerErrorDetail, stackMessage } from './data-channel-guard.js';
 import { HangUp, type HangUpChannel } from './hang-up.js';
 import type { SimplePeerLike } from './simple-peer-like.js';
 import { watchStrayData } from './stray-data-watch.js';
@@ -52,7 +52,7 @@ export class WebRtcLink extends MessageLink {
     // simple-peer hands out a Buffer (a Uint8Array view of this one message): the chunk is ours.
     peer.on('data', (chunk) => this.receive(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk as ArrayBuffer)));
     peer.on('error', (error) => {
-      this.failure ??= new TransportError(`WebRTC ${remoteAddress}: ${error.message}`, { cause: error, detail: peerErrorDetail(error) });
+      this.failure ??= new TransportError(`WebRTC ${remoteAddress}: ${stackMessage(error)}`, { cause: error, detail: peerErrorDetail(error) });
     });
     peer.on('close', () => this.finish());
     // The remote closes and asked us to hang up: it sends no more, and we must not send either.
@@ -87,7 +87,7 @@ export class WebRtcLink extends MessageLink {
         this.bufferedBound += piece.length;
       }
     } catch (error) {
-      this.destroy(new TransportError(`WebRTC ${this.remoteAddress}: send failed: ${(error as Error).message}`, { cause: error }));
+      this.destroy(new TransportError(`WebRTC ${this.remoteAddress}: send failed: ${stackMessage(error)}`, { cause: error }));
       return false;
     }
     return this.belowHighWaterMark();

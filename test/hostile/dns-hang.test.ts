@@ -5,7 +5,8 @@
  * every other lookup of the process waited behind them: the app's own names, a seed's. The guarded
  * lookup asks DNS on the event loop now (c-ares), each query bounded. Run in network and mount
  * namespaces this test makes (`unshare -rnm`), with a DNS server on their loopback that never answers
- * (or answers once). Last, a name with many addresses: what one dial of it may try.
+ * (or answers once). Last, a name with many addresses: what one dial of it may try, and what the error
+ * of a dial it is refused names.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,5 +79,12 @@ describe.skipIf(!support.ok)('a name a peer hands us', () => {
     const result = await runFixture<{ tried: number | string }>('dns-many.ts 64', 'nameserver 127.0.0.1\n');
     // Before: 64 (Node tries every address a lookup gives; 250 ms each where none answers).
     expect(result.tried).toBe(2);
+  }, 60_000);
+
+  it('with 4,000 private addresses (allowLocal off) fails the dial with an error naming four of them, not all', async () => {
+    const result = await runFixture<{ messageLength: number; message: string }>('dns-many.ts 4000 local', 'nameserver 127.0.0.1\n');
+    expect(result.message).toContain('resolves to 10.200.0.0, 10.200.0.1, 10.200.0.2, 10.200.0.3 and 3996 more');
+    // Before: 55,791 characters, every address of the answer, in each dial's error (dial:failed, logs).
+    expect(result.messageLength).toBeLessThan(300);
   }, 60_000);
 });

@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_UPNP_RESPONSE_BYTES, xmlChildren, xmlElements, xmlText } from '../../platforms/node/upnp/soap.js';
 import { UpnpPortMapper } from '../../platforms/node/upnp/index.js';
+import { NatManager } from '../../src/nat/nat-manager.js';
+import type { NatManagerEvents } from '../../src/nat/nat-events.js';
 import { parseSsdpAnswer } from '../../platforms/node/upnp/ssdp.js';
 import { startStallMeter } from '../helpers/stall-meter.js';
 import { execInNamespace, labSupport } from '../upnp/helpers/lab.js';
@@ -40,11 +42,18 @@ afterEach(async () => {
   }
 });
 
-/** Serves `description` at /rootDesc.xml and `soapAnswer` (status 200) to every POST. */
-async function hostileGateway(description: string, soapAnswer = ''): Promise<string> {
+/** A SOAP answer: its HTTP status and body. */
+type SoapReply = { status: number; body: string };
+
+/** Serves `description` at /rootDesc.xml and `soapAnswer` (status 200) to every POST, or what `soapAnswer` gives for its action. */
+async function hostileGateway(description: string, soapAnswer: string | ((action: string) => SoapReply) = ''): Promise<string> {
   const server = http.createServer((request, response) => {
     request.resume();
-    request.on('end', () => response.writeHead(200, { 'Content-Type': 'text/xml' }).end(request.method === 'GET' ? description : soapAnswer));
+    request.on('end', () => {
+      const action = /#(\w+)"?$/.exec(String(request.headers['soapaction'] ?? ''))?.[1] ?? '';
+      const reply = request.method === 'GET' ? { status: 200, body: description } : typeof soapAnswer === 'string' ? { status: 200, body: soapAnswer } : soapAnswer(action);
+      response.writeHead(reply.status, { 'Content-Type': 'text/xml' }).end(reply.body);
+    });
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -110,6 +119,82 @@ describe('a gateway description naming control URLs on another host', () => {
   });
 });
 
+describe('a gateway whose external address is text of its choosing', () => {
+  it('reaches the NAT warning (message and externalIp) cut and printable', async () => {
+    // Escapes, a bidi override and a newline, then as much as an answer holds.
+    const answer = filled(
+      '<s:Envelope><s:Body><u:GetExternalIPAddressResponse><NewExternalIPAddress>\u001b[2J\u001b]0;pwned\u0007\u202e\n',
+      'X',
+      '</NewExternalIPAddress></u:GetExternalIPAddressResponse></s:Body></s:Envelope>',
+    );
+    const mapper = new UpnpPortMapper({ location: await hostileGateway(GOOD_DESCRIPTION, answer), requestTimeoutMs: 5000 });
+    const manager = new NatManager({ mapper, nodeId: '0'.repeat(40), ports: [{ transport: 'tcp', port: 26656 }], retryIntervalMs: 60_000 });
+    const warnings: NatManagerEvents['warning'][] = [];
+    manager.on('warning', (warning) => warnings.push(warning));
+    try {
+      await manager.start();
+    } finally {
+      await manager.stop();
+    }
+    const warning = warnings.find((w) => w.reason === 'no-external-ip') as (NatManagerEvents['warning'] & { externalIp: string }) | undefined;
+    expect(warning, JSON.stringify(warnings.map((w) => [w.reason, w.message.slice(0, 200)]))).toBeDefined();
+    // Before: the message quoted 64 characters with U+202E (JSON.stringify escapes C0 controls only), and
+    // externalIp held all ~256 KiB as sent, escapes and newline included, for every app logging the warning.
+    expect(warning!.message).not.toMatch(/[\p{Cc}\u202e]/u);
+    expect(warning!.externalIp).not.toMatch(/[\p{Cc}\u202e]/u);
+    expect(warning!.externalIp.length).toBeLessThanOrEqual(200);
+  });
+});
+
+describe('an IGDv2 gateway granting a port that is text of its choosing', () => {
+  it('fails the mapping with an error quoting it cut and printable', async () => {
+    const service2 = 'urn:schemas-upnp-org:service:WANIPConnection:2';
+    const description = `<root><device><serviceList><service><serviceType>${service2}</serviceType><controlURL>/ctl</controlURL></service></serviceList></device></root>`;
+    const noEntry = '<s:Envelope><s:Body><s:Fault><detail><UPnPError><errorCode>714</errorCode></UPnPError></detail></s:Fault></s:Body></s:Envelope>';
+    const granted = filled(
+      '<s:Envelope><s:Body><u:AddAnyPortMappingResponse><NewReservedPort>\u001b[2J\u001b]0;pwned\u0007\u202e\n',
+      'X',
+      '</NewReservedPort></u:AddAnyPortMappingResponse></s:Body></s:Envelope>',
+    );
+    const reply = (action: string): SoapReply => (action === 'AddAnyPortMapping' ? { status: 200, body: granted } : { status: 500, body: noEntry });
+    const mapper = new UpnpPortMapper({ location: await hostileGateway(description, reply), requestTimeoutMs: 5000 });
+    try {
+      const error = await mapper.map({ protocol: 'TCP', internalPort: 26656, ttlSeconds: 60, description: 'test' }).then(() => undefined, (caught: Error) => caught);
+      expect(error).toBeInstanceOf(Error);
+      const messages: string[] = [];
+      for (let e: unknown = error; e instanceof Error; e = e.cause) messages.push(e.message);
+      expect(messages.join('\n')).toContain('AddAnyPortMapping: the gateway granted no valid port');
+      // Before: all ~256 KiB of it, U+202E and the newline as sent (JSON.stringify escapes C0 controls only).
+      for (const message of messages) {
+        expect(message).not.toMatch(/[\u0080-\u009f\u202e]/u);
+        expect(message.length).toBeLessThan(1000);
+      }
+    } finally {
+      await mapper.close();
+    }
+  });
+});
+
+describe('a gateway whose friendlyName is text of its choosing', () => {
+  it('reaches the app (UpnpPortMapper.gateway()) cut and printable', async () => {
+    const description = filled(
+      '<root><device><friendlyName>\u001b[2J\u001b]0;pwned\u0007\u202e\n',
+      'X',
+      `</friendlyName><serviceList><service><serviceType>${SERVICE}</serviceType><controlURL>/ctl</controlURL></service></serviceList></device></root>`,
+    );
+    const mapper = new UpnpPortMapper({ location: await hostileGateway(description), requestTimeoutMs: 5000 });
+    try {
+      const { friendlyName } = await mapper.gateway();
+      // Before: all ~256 KiB as sent, escapes, bidi override and newline included.
+      expect(friendlyName).toBeDefined();
+      expect(friendlyName).not.toMatch(/[\p{Cc}\u202e]/u);
+      expect(friendlyName!.length).toBeLessThanOrEqual(200);
+    } finally {
+      await mapper.close();
+    }
+  });
+});
+
 describe('the XML helpers keep their meaning', () => {
   it('elements by local name, any prefix, attributes, self-closing, first closing tag, CDATA and entities', () => {
     const xml = '<r><a:svc x="1">one</b:svc ><svc/><svcType>no</svcType><svc >t<![CDATA[w&amp;]]>o &amp; &#x41;</svc><svc>open';
@@ -142,10 +227,10 @@ describe.skipIf(!support.ok)('a hostile SSDP answerer on the LAN', () => {
   });
   afterAll(() => execFileSync('ip', ['netns', 'del', ns], { stdio: 'pipe', timeout: 5000 }));
 
-  async function discoverAgainst(floods: number, foreign: boolean): Promise<{ location?: string; stallMs?: number }> {
-    const args = ['--import', 'tsx', 'test/hostile/fixtures/ssdp-flood-lan.ts', address, String(floods), '60000', foreign ? '1' : '0'];
+  async function discoverAgainst(floods: number, foreign: boolean | 'long', path?: string): Promise<{ location?: string; server?: string; stallMs?: number }> {
+    const args = ['--import', 'tsx', 'test/hostile/fixtures/ssdp-flood-lan.ts', address, String(floods), '60000', foreign === 'long' ? 'long' : foreign ? '1' : '0', ...(path === undefined ? [] : [path])];
     const out = await execInNamespace(ns, process.execPath, args, 40_000);
-    return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { location?: string; stallMs?: number };
+    return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { location?: string; server?: string; stallMs?: number };
   }
 
   it('three 60 KB datagrams of spaces before the real answer: discovery finds the gateway without stalling the event loop', async () => {
@@ -159,6 +244,20 @@ describe.skipIf(!support.ok)('a hostile SSDP answerer on the LAN', () => {
     // Before: the first answer won, so we fetched http://127.0.0.1:8080/rootDesc.xml, and would have
     // POSTed SOAP to whatever control URL it named.
     const result = await discoverAgainst(0, true);
+    expect(result.location).toBe(`http://${address}:5000/rootDesc.xml`);
+  }, 60_000);
+
+  it('a LOCATION holding terminal escapes and a bidi override is taken percent-encoded, as a URL (the messages quoting it print none), and the SERVER header printable', async () => {
+    // Before: as sent; "Could not read the gateway description at …" (a NAT warning apps log) carried it.
+    const result = await discoverAgainst(0, false, '\u001b[2J\u001b]0;pwned\u0007\u202e\u009brootDesc.xml');
+    expect(result.location).toBe(`http://${address}:5000/%1B[2J%1B]0;pwned%07%E2%80%AE%C2%9BrootDesc.xml`);
+    // The SERVER header, handed to the app in the answer: made printable as the gateway's other words are.
+    expect(result.server).toBe('hostile \ufffd[2J\ufffd]0;pwned\ufffd\ufffd\ufffdrootDesc.xml');
+  }, 60_000);
+
+  it('an answer whose LOCATION is 4,000 characters long is ignored: discovery takes the next', async () => {
+    // Before: taken, and quoted whole in each message naming the gateway.
+    const result = await discoverAgainst(0, 'long');
     expect(result.location).toBe(`http://${address}:5000/rootDesc.xml`);
   }, 60_000);
 });

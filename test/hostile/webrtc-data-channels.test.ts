@@ -5,8 +5,8 @@
  * misbehaves.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { bytes, stopAll, type TestNode } from '../helpers/nodes.js';
-import { recordingConnections, rtcNode, rtcWith, startRelay, stillTakesHonestPeers, wrtc, type PeerConnectionClass } from './webrtc-scene.js';
+import { bytes, stopAll } from '../helpers/nodes.js';
+import { errorsOf, reasonsOf, recordingConnections, rtcNode, rtcWith, startRelay, stillTakesHonestPeers, wrtc, type PeerConnectionClass } from './webrtc-scene.js';
 import { waitFor } from '../helpers/wait.js';
 
 afterEach(stopAll);
@@ -78,26 +78,6 @@ const answererOpeningAChannel = class extends wrtc.RTCPeerConnection {
     this.addEventListener('datachannel', () => this.createDataChannel('mine'));
   }
 };
-
-/** Every error the node reports about links and peers: inbound upgrades refused and peers cut. */
-function errorsOf(node: TestNode): Error[] {
-  const errors: Error[] = [];
-  node.sw.on('inbound:rejected', ({ error }) => errors.push(error));
-  node.sw.on('peer:error', ({ error }) => errors.push(error));
-  return errors;
-}
-
-/** The guard's reason, wherever the error that carried it was wrapped. */
-function reasonsOf(errors: Error[]): unknown[] {
-  const reasons: unknown[] = [];
-  for (const error of errors) {
-    for (let e: unknown = error; e instanceof Error; e = e.cause) {
-      const reason = (e as { detail?: { reason?: unknown } }).detail?.reason ?? (e as { reason?: unknown }).reason;
-      if (reason !== undefined) reasons.push(reason);
-    }
-  }
-  return reasons;
-}
 
 describe('a WebRTC remote and the data channels of our RTCPeerConnection', () => {
   it('closes every data channel a dialler opens beyond the first (40 of them) and keeps none of their timers', async () => {

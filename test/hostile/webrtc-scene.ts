@@ -36,3 +36,23 @@ export function recordingConnections(connections: RTCPeerConnection[], watch: (p
     }
   };
 }
+
+/** Every error the node reports about links and peers: inbound upgrades refused and peers cut. */
+export function errorsOf(node: TestNode): Error[] {
+  const errors: Error[] = [];
+  node.sw.on('inbound:rejected', ({ error }) => errors.push(error));
+  node.sw.on('peer:error', ({ error }) => errors.push(error));
+  return errors;
+}
+
+/** The guard's reason, wherever the error that carried it was wrapped. */
+export function reasonsOf(errors: Error[]): unknown[] {
+  const reasons: unknown[] = [];
+  for (const error of errors) {
+    for (let e: unknown = error; e instanceof Error; e = e.cause) {
+      const reason = (e as { detail?: { reason?: unknown } }).detail?.reason ?? (e as { reason?: unknown }).reason;
+      if (reason !== undefined) reasons.push(reason);
+    }
+  }
+  return reasons;
+}

@@ -18,7 +18,7 @@ import { MAX_PORT, MIN_RANDOM_EXTERNAL_PORT } from '../../../src/nat/constants.j
 import { UPNP_ERROR, UpnpError, hasUpnpCode, type MapRequest, type Mapping, type MappingProtocol, type NatCallOptions } from '../../../src/nat/port-mapper.js';
 import type { GatewayState } from './gateway-locator.js';
 import { getMappingEntry } from './mapping-table.js';
-import type { GatewayCall, SoapArgument } from './soap.js';
+import { gatewayText, type GatewayCall, type SoapArgument } from './soap.js';
 
 /** The mapping asked for, all defaults filled in; only the external port varies between attempts. */
 interface MappingShape {
@@ -131,7 +131,7 @@ async function addAnyPortMapping(call: GatewayCall, port: number, shape: Mapping
   const out = await call('AddAnyPortMapping', mappingArguments(port, shape, shape.ttlSeconds), options);
   const reserved = Number(out['NewReservedPort']);
   if (!isPortNumber(reserved)) {
-    throw new UpnpError(`AddAnyPortMapping: the gateway granted no valid port (${JSON.stringify(out['NewReservedPort'])})`, {
+    throw new UpnpError(`AddAnyPortMapping: the gateway granted no valid port (${JSON.stringify(gatewayText(out['NewReservedPort'] ?? ''))})`, {
       action: 'AddAnyPortMapping',
     });
   }

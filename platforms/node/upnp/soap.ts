@@ -162,7 +162,8 @@ export function parseDeviceDescription(xml: string, location: string): DeviceDes
   }
   const rank = (s: WanConnectionService): number => (WAN_CONNECTION_SERVICE_TYPES as readonly string[]).indexOf(s.serviceType);
   services.sort((a, b) => rank(a) - rank(b));
-  return { friendlyName: xmlText(xml, 'friendlyName'), services };
+  const friendlyName = xmlText(xml, 'friendlyName');
+  return { friendlyName: friendlyName === undefined ? undefined : gatewayText(friendlyName), services };
 }
 
 // -------------------------------------------------------------------------------------------- SOAP

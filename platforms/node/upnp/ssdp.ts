@@ -9,7 +9,7 @@ import { NatError } from '../../../src/nat/port-mapper.js';
 import { throwIfAborted } from '../../../src/util/abort.js';
 import { AbortError } from '../../../src/errors.js';
 import { requireOptional } from '../optional-dependency.js';
-import { sameHost } from './soap.js';
+import { gatewayText, sameHost } from './soap.js';
 
 /** Search targets: IGDv2 gateways also answer IGD:1 searches, IGDv1 gateways only those. */
 export const IGD_SEARCH_TARGETS = Object.freeze([
@@ -21,15 +21,17 @@ export const IGD_SEARCH_TARGETS = Object.freeze([
 export const SSDP_RESEND_INTERVAL_MS = 700;
 /** A gateway's answer is a few hundred bytes of headers; a datagram longer than this is not one. */
 export const MAX_SSDP_ANSWER_BYTES = 8 * 1024;
+/** Longest LOCATION taken from an answer: a gateway's is a short URL (`http://192.168.1.1:5000/rootDesc.xml`). */
+export const MAX_SSDP_LOCATION_CHARS = 512;
 
 export interface SsdpAnswer {
   /** URL of the gateway's root device description (from the LOCATION header). */
   location: string;
-  /** The search target the gateway answered. */
+  /** The search target the gateway answered (the answerer's text, as gatewayText makes it). */
   searchTarget: string;
   /** Address of our interface the answer came in on. */
   localAddress: string;
-  /** The gateway's SERVER header, when sent. */
+  /** The gateway's SERVER header, when sent (the answerer's text, as gatewayText makes it). */
   server: string | undefined;
 }
 
@@ -75,9 +77,10 @@ export async function discoverGateway(options: { timeoutMs: number; signal?: Abo
       }
     };
     const onDevice = (headers: Record<string, string>, address: string): void => {
-      const location = headers['location'];
-      if (location === undefined || !isHttpUrl(location)) return;
-      finish(() => resolve({ location, searchTarget: headers['st'] ?? '', localAddress: address, server: headers['server'] }));
+      const location = usableLocation(headers['location']);
+      if (location === undefined) return;
+      const server = headers['server'];
+      finish(() => resolve({ location, searchTarget: gatewayText(headers['st'] ?? ''), localAddress: address, server: server === undefined ? undefined : gatewayText(server) }));
     };
     const finish = (outcome: () => void): void => {
       if (settled) return;
@@ -116,11 +119,19 @@ export async function discoverGateway(options: { timeoutMs: number; signal?: Abo
   });
 }
 
-function isHttpUrl(text: string): boolean {
+/**
+ * An answer's LOCATION as a URL spells it (percent-encoded, ASCII only), or undefined when it is not an
+ * http: URL or is longer than MAX_SSDP_LOCATION_CHARS. Anyone on the LAN may answer, and the LOCATION is
+ * quoted in every message naming the gateway (NAT warnings, which apps log): as sent, it carried
+ * terminal escapes, a bidi override or 8 KiB of the answerer's text into each.
+ */
+function usableLocation(text: string | undefined): string | undefined {
+  if (text === undefined || text.length > MAX_SSDP_LOCATION_CHARS) return undefined;
   try {
-    return new URL(text).protocol === 'http:';
+    const url = new URL(text);
+    return url.protocol === 'http:' ? url.href : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -44,7 +44,7 @@ import {
 import { locateGateway, type GatewayState, type UpnpGateway } from './gateway-locator.js';
 import { deleteOwnMapping, getMappingEntry, listMappings } from './mapping-table.js';
 import { addMapping } from './port-mapping-strategies.js';
-import { soapCall, type SoapArgument } from './soap.js';
+import { gatewayText, soapCall, type SoapArgument } from './soap.js';
 import { resolveUpnpPortMapperConfig, type UpnpPortMapperConfig, type UpnpPortMapperOptions } from './upnp-port-mapper-config.js';
 
 export function createUpnpPortMapper(options?: UpnpPortMapperOptions): UpnpPortMapper {
@@ -73,7 +73,8 @@ export class UpnpPortMapper implements PortMapper {
 
   async externalIp(options: NatCallOptions = {}): Promise<string> {
     const out = await this.call('GetExternalIPAddress', [], options);
-    return out['NewExternalIPAddress'] ?? '';
+    // The gateway's words (anyone on the LAN may answer as one): NatManager quotes them in its warning.
+    return gatewayText((out['NewExternalIPAddress'] ?? '').trim());
   }
 
   async map(request: MapRequest, options: NatCallOptions = {}): Promise<Mapping> {
