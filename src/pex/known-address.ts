@@ -38,6 +38,8 @@ export interface KnownAddressInfo {
   readonly buckets: readonly number[];
   /** Judged bad (stale or failing): evicted first, left out of getSelection. */
   readonly bad: boolean;
+  /** Reached by us once, or the node's own word on the host we reach it at (isFirstHand): a meshlink node was there. */
+  readonly firstHand: boolean;
 }
 
 /** The book's mutable record; never handed out (callers get KnownAddressInfo copies). */
@@ -107,6 +109,7 @@ export function toInfo(entry: KnownAddress, nowMs: number): KnownAddressInfo {
     bucketType: entry.bucketType,
     buckets: [...entry.buckets],
     bad: isBad(entry, nowMs),
+    firstHand: isFirstHand(entry),
   };
 }
 

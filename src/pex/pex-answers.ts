@@ -20,7 +20,8 @@ export interface AnswerContext {
    * Whether our last dials into the address's network all failed (FailingNetworks): addresses there we
    * never reached are not handed on. A peer naming made-up nodes at a victim had every node that heard
    * of them pass them on, each then dialling the victim too. Hearsay only: made-up nodes in an honest
-   * node's network must not take that node, once reached, out of our answers. @default none failing
+   * node's network must not take that node out of our answers once we reached it, nor while it is its
+   * own word on the host where we reach it (first-hand: what a seed vouches for). @default none failing
    */
   readonly failingNetwork?: (address: string) => boolean;
 }
@@ -62,7 +63,7 @@ export class AnswerCache {
 export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const { book, config } = context;
   // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
-  const unproven = (address: string): boolean => context.failingNetwork?.(address) === true && book.get(address)?.lastSuccess === 0;
+  const unproven = (address: string): boolean => context.failingNetwork?.(address) === true && book.get(address)?.firstHand === false;
   const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id) && !unproven(address);
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
   const wanted = book.selectionSize(config.maxAddressesPerResponse);

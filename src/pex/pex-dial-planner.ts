@@ -289,9 +289,13 @@ function shuffle<T>(items: T[], random: () => number): void {
  * table is exempt: we reached a meshlink node there, so dialling it reflects nothing at a stranger, and
  * made-up nodes named inside an honest node's network must not keep us from the nodes we know there
  * (nor from testing one, as a feeler does an incumbent of a tried-table collision, which goes untested).
+ * So is a first-hand one, a node's word about itself on the host where we reach it (it connected from
+ * there): a meshlink node was there too. Held back, an honest newcomer that announced itself (to a seed
+ * above all, which crawls the made-up addresses liars feed it) waited with its /16 while liars named
+ * made-up nodes in it, and was left out of the seed's answers, while the liars' own networks never wait.
  */
 export function networkWaits(context: Pick<DialPlanContext, 'networkWaitMs'>, info: KnownAddressInfo): boolean {
-  return info.bucketType !== 'old' && (context.networkWaitMs?.(info.address) ?? 0) > 0;
+  return info.bucketType !== 'old' && !info.firstHand && (context.networkWaitMs?.(info.address) ?? 0) > 0;
 }
 
 function dialable(context: DialPlanContext, address: string, chosen: ReadonlyMap<string, string>): KnownAddressInfo | undefined {

@@ -6,9 +6,8 @@
  * 11.0.0.0/8 and 12.0.0.0/8 are local, so the rules for public addresses apply (see
  * fixtures/dial-reflection.ts).
  */
-import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { namespaceSupport } from '../helpers/namespaces.js';
+import { namespaceSupport, runPublicFixture } from '../helpers/namespaces.js';
 
 const support = namespaceSupport('-rn');
 if (!support.ok) console.warn(`\n!!! SKIPPING test/hostile/dial-reflection.test.ts: ${support.why}; it needs user and network namespaces.\n`);
@@ -21,17 +20,8 @@ interface Reflection {
   victimAddressesInAnswer: number;
 }
 
-async function runFixture(honestNodes: number, seconds: number, roundMs: number): Promise<Reflection> {
-  const script =
-    'ip link set lo up && ip route add local 11.0.0.0/8 dev lo table local && ip route add local 12.0.0.0/8 dev lo table local' +
-    ` && exec "${process.execPath}" --import tsx test/hostile/fixtures/dial-reflection.ts ${honestNodes} ${seconds} ${roundMs}`;
-  const out = await new Promise<string>((resolve, reject) => {
-    execFile('unshare', ['-rn', 'sh', '-c', script], { timeout: (seconds + 30) * 1000, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) reject(Object.assign(error, { stdout, stderr }));
-      else resolve(stdout);
-    });
-  });
-  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Reflection;
+function runFixture(honestNodes: number, seconds: number, roundMs: number): Promise<Reflection> {
+  return runPublicFixture<Reflection>('test/hostile/fixtures/dial-reflection.ts', { args: [honestNodes, seconds, roundMs], timeoutMs: (seconds + 30) * 1000 });
 }
 
 describe.skipIf(!support.ok)('made-up nodes at a victim that is no meshlink node', () => {

@@ -5,9 +5,8 @@
  * yet, was held back from our dials and PEX answers. Run in a network namespace this test makes
  * (`unshare -rn`) so the nodes have public addresses (see fixtures/wrong-key-network.ts).
  */
-import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { namespaceSupport } from '../helpers/namespaces.js';
+import { namespaceSupport, runPublicFixture } from '../helpers/namespaces.js';
 
 const support = namespaceSupport('-rn');
 if (!support.ok) console.warn(`\n!!! SKIPPING test/hostile/wrong-key-network.test.ts: ${support.why}; it needs user and network namespaces.\n`);
@@ -19,21 +18,9 @@ interface WrongKeyResult {
   honestWaitMs: number;
 }
 
-function runFixture(): Promise<WrongKeyResult> {
-  const script =
-    'ip link set lo up && ip route add local 11.0.0.0/8 dev lo table local && ip route add local 12.0.0.0/8 dev lo table local' +
-    ` && exec "${process.execPath}" --import tsx test/hostile/fixtures/wrong-key-network.ts`;
-  return new Promise((resolve, reject) => {
-    execFile('unshare', ['-rn', 'sh', '-c', script], { timeout: 30_000, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) reject(Object.assign(error, { stdout, stderr }));
-      else resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as WrongKeyResult);
-    });
-  });
-}
-
 describe.skipIf(!support.ok)("made-up node ids at an honest node's own address", () => {
   it("reach a node that proves a key: its network does not wait, its real address is not held back", async () => {
-    const result = await runFixture();
+    const result = await runPublicFixture<WrongKeyResult>('test/hostile/fixtures/wrong-key-network.ts', { timeoutMs: 30_000 });
     expect(result.added).toEqual(['added', 'added', 'added', 'added']);
     expect(result.codes).toEqual(['ERR_WRONG_PEER_ID', 'ERR_WRONG_PEER_ID', 'ERR_WRONG_PEER_ID']);
     // Before: held back (left out of our answers) and its next dial waiting ~2 s, doubling with each
