@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError } from '../../src/errors.js';
 import { NatError, UpnpError } from '../../src/nat/index.js';
-import { parseDeviceDescription, parseSoapAnswer, soapEnvelope, xmlChildren } from '../../platforms/node/upnp/soap.js';
+import { MAX_UPNP_RESPONSE_BYTES, parseDeviceDescription, parseSoapAnswer, soapEnvelope, xmlChildren } from '../../platforms/node/upnp/soap.js';
 import { UpnpPortMapper } from '../../platforms/node/upnp/index.js';
 import { heapUsedBytes } from '../hostile/harness.js';
 import { FakeGateway, fault, type Answer } from './helpers/fake-gateway.js';
@@ -78,6 +78,16 @@ describe('UPnP SOAP and description parsing', () => {
       { serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:1', controlUrl: 'http://10.0.0.1:49152/ip1' },
       { serviceType: 'urn:schemas-upnp-org:service:WANPPPConnection:1', controlUrl: 'http://10.0.0.1:49152/ppp' },
     ]);
+  });
+
+  it('keeps one service of each type, and no control URL longer than MAX_CONTROL_URL_CHARS, from a description full of them', () => {
+    const service = (path: string): string =>
+      `<service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>${path}</controlURL></service>`;
+    // What a LAN device can fit in one description (256 KiB): a 100,000-char control URL first, then 1,200 services.
+    const xml = `<root><device><serviceList>${service(`/${'a'.repeat(100_000)}`)}${Array.from({ length: 1200 }, (_, i) => service(`/ip${i}`)).join('')}</serviceList></device></root>`;
+    expect(xml.length).toBeLessThan(MAX_UPNP_RESPONSE_BYTES);
+    const { services } = parseDeviceDescription(xml, 'http://10.0.0.1:1900/desc.xml');
+    expect(services).toEqual([{ serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:1', controlUrl: 'http://10.0.0.1:1900/ip0' }]);
   });
 
   it('escapes arguments in the envelope and decodes entities and empty elements in answers', () => {

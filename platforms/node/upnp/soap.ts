@@ -22,6 +22,11 @@ import { detachedCopy } from '../detached-copy.js';
 export const MAX_UPNP_RESPONSE_BYTES = 256 * 1024;
 /** Characters of the gateway's own words (a fault's description, a mapping's) that reach the app. */
 export const MAX_GATEWAY_TEXT_CHARS = 200;
+/**
+ * A control URL we keep (we POST to it for the gateway's life). Real ones are a short path; a LAN
+ * device's description may hold 256 KiB of them, so longer ones are skipped rather than kept.
+ */
+export const MAX_CONTROL_URL_CHARS = 2048;
 
 /**
  * Text the gateway chose, for apps that keep or print it: anyone on the LAN may answer as the gateway,
@@ -147,8 +152,10 @@ export function parseDeviceDescription(xml: string, location: string): DeviceDes
   for (const block of xmlElements(xml, 'service')) {
     const serviceType = xmlText(block, 'serviceType');
     const controlURL = xmlText(block, 'controlURL');
-    if (serviceType === undefined || controlURL === undefined || controlURL === '') continue;
+    if (serviceType === undefined || controlURL === undefined || controlURL === '' || controlURL.length > MAX_CONTROL_URL_CHARS) continue;
     if (!(WAN_CONNECTION_SERVICE_TYPES as readonly string[]).includes(serviceType)) continue;
+    // The first of each type: a description repeating one service thousands of times is kept as one.
+    if (services.some((known) => known.serviceType === serviceType)) continue;
     let controlUrl: string;
     try {
       controlUrl = new URL(controlURL, base).href;
@@ -157,7 +164,7 @@ export function parseDeviceDescription(xml: string, location: string): DeviceDes
     }
     // The control URL (or URLBase) is the gateway's word: one on another host would make us POST
     // SOAP wherever it says, 127.0.0.1 included.
-    if (gatewayHost === undefined || !sameHost(controlUrl, gatewayHost)) continue;
+    if (gatewayHost === undefined || controlUrl.length > MAX_CONTROL_URL_CHARS || !sameHost(controlUrl, gatewayHost)) continue;
     services.push({ serviceType, controlUrl });
   }
   const rank = (s: WanConnectionService): number => (WAN_CONNECTION_SERVICE_TYPES as readonly string[]).indexOf(s.serviceType);
