@@ -28,6 +28,8 @@ export async function broadcastTo(
   clock: Clock,
 ): Promise<Map<string, boolean>> {
   const results = new Map<string, boolean>();
+  // As `send` with a fired signal: nothing is taken.
+  if (options.signal?.aborted) return new Map(peers.map((peer) => [peer.id, false]));
   const full: Peer[] = [];
   let anyTaken = false;
   for (const peer of peers) {

@@ -74,5 +74,8 @@ describe('broadcast against keys that stop reading', () => {
     expect(results!.get(attacker.id)).toBe(false);
     expect(results!.get(slow.id)).toBe(false);
     slowLink.resume();
+    // With its signal already fired, a broadcast takes nothing, as a send does.
+    const aborted = await victim.sw.broadcast(APP_CH, encodeMessage({ k: 'late' }), { signal: AbortSignal.abort() });
+    expect([...aborted.values()]).toEqual([false, false, false]);
   });
 });
