@@ -131,10 +131,10 @@ export class Inbox {
   private holdsTooMuch(lane: Lane): boolean {
     if (this.count < this.capacity && this.bytes < this.capacityBytes) return false;
     const held = lane.envelopes.length;
-    if (held < 2) return false;
-    if (2 * this.count >= 3 * this.capacity || 2 * this.bytes >= 3 * this.capacityBytes) return true;
     const holders = this.turns.length;
-    return held * holders >= this.capacity || lane.bytes * holders >= this.capacityBytes;
+    if (held * holders >= this.capacity || lane.bytes * holders >= this.capacityBytes) return true;
+    // Under its share: past half again the capacity, all but the one message it just added is too much.
+    return held >= 2 && (2 * this.count >= 3 * this.capacity || 2 * this.bytes >= 3 * this.capacityBytes);
   }
 
   /** Next envelope, or undefined once the inbox is closed and empty; rejects with AbortError when `signal` fires. */
