@@ -11,6 +11,7 @@ import { Acceptor } from './acceptor.js';
 import type { Agent } from './agent.js';
 import { AgentRegistry } from './agent-registry.js';
 import { BanList } from './ban-list.js';
+import { broadcastTo, type BroadcastOptions } from './broadcast.js';
 import { peerMemoryBudgetBytes, resolveSwitchOptions, type ResolvedSwitchOptions, type SwitchOptions } from './config.js';
 import { DEFAULT_BAN_DURATION_MS, MAX_BAN_ENTRIES } from './constants.js';
 import { Dialer, type DialOptions } from './dialer.js';
@@ -198,13 +199,14 @@ export class Switch extends TypedEventTarget<SwitchEvents> {
 
   /**
    * Sends to every peer that has the channel (both ends declared it). Resolves with each peer's result
-   * (true = queued; false for a peer whose recvMessageCapacity the message exceeds); a slow peer costs
-   * at most `timeoutMs` (default: the connection's send timeout), never the others.
+   * (true = queued; false for a peer whose queue was full while others took it, or whose
+   * recvMessageCapacity the message exceeds). Waits (at most `timeoutMs`, default: the connection's send
+   * timeout) only when no peer has room, and then for the others only as long again as the first took:
+   * a peer that does not read never paces the broadcast (see broadcastTo).
    */
-  async broadcast(channelId: number, message: Uint8Array, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Map<string, boolean>> {
+  broadcast(channelId: number, message: Uint8Array, options: BroadcastOptions = {}): Promise<Map<string, boolean>> {
     const targets = this.peers.filter((peer) => peer.hasChannel(channelId));
-    const results = await Promise.all(targets.map((peer) => peer.send(channelId, message, options).catch(() => false)));
-    return new Map(targets.map((peer, index) => [peer.id, results[index]!]));
+    return broadcastTo(targets, channelId, message, options, this.options.clock);
   }
 
   /**
