@@ -113,7 +113,7 @@ export interface NegotiationsOptions {
 export class Negotiations {
   /** Bounded by the caps: `start` refuses past them. */
   private readonly inFlight = new Map<string, Negotiation>();
-  /** The remote candidates' targets of the negotiations in flight: one negotiation per host:port. */
+  /** The remote candidates' targets of the negotiations in flight: one negotiation per host:port, a few per address. */
   private readonly candidateTargets = new CandidateTargets();
 
   constructor(private readonly options: NegotiationsOptions) {}
@@ -218,6 +218,15 @@ export class Negotiations {
       );
       return false;
     };
+    /** A candidate that waited for a slot at its address (CandidateTargets), already screened and counted. */
+    const handOnLater = (candidate: SignalData): void => {
+      if (settled) return;
+      try {
+        peer.signal(candidate);
+      } catch (error) {
+        negotiation.fail(new TransportError(`Bad WebRTC candidate from ${remote} via ${via}: ${stackMessage(error)}`, { peerId: remote, cause: error }));
+      }
+    };
     const negotiation: Negotiation = {
       initiator,
       via,
@@ -257,7 +266,7 @@ export class Negotiations {
           allowMdns: this.options.allowMdnsCandidates,
           ownMachine: this.options.ownMachine,
           tcpRoom: WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION - tcpCandidates,
-          takesTarget: (target) => this.candidateTargets.take(negotiation, target),
+          takesTarget: (target, candidate) => this.candidateTargets.take(negotiation, target, { candidate, handOn: handOnLater }),
         });
         tcpCandidates += screened.tcp;
         // A candidate inside an SDP costs what a trickled one does, taken out or not (one a host:port of

@@ -29,9 +29,10 @@ export interface ScreenOptions {
   readonly tcpRoom?: number;
   /**
    * Asked last, for each candidate that passed every other rule: whether it may go to the
-   * RTCPeerConnection (CandidateTargets.take). @default all may
+   * RTCPeerConnection now (CandidateTargets.take). `candidate` is it as a trickled signal, for one that
+   * may be handed on later. @default all may
    */
-  readonly takesTarget?: ((target: CandidateTarget) => boolean) | undefined;
+  readonly takesTarget?: ((target: CandidateTarget, candidate: SignalData) => boolean) | undefined;
   /** Where known, candidates at our own addresses are kept only on ports our OS hands out (OwnMachine). */
   readonly ownMachine?: OwnMachine | undefined;
 }
@@ -79,7 +80,7 @@ export interface ScreenedSignal {
 export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}): ScreenedSignal {
   const { allowLoopback = false, allowMdns = true, tcpRoom = Number.POSITIVE_INFINITY, takesTarget = () => true, ownMachine } = options;
   let tcp = 0;
-  const refuses = (line: string): boolean => {
+  const refuses = (line: string, candidate: SignalData): boolean => {
     const fields = candidateFields(line);
     if (fields === undefined) return false;
     const [, , transportField, , address, port] = fields as [string, string, string, string, string, string];
@@ -102,30 +103,49 @@ export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}
     const target: CandidateTarget = { transport, host: canonical.toLowerCase(), port: portNumber };
     if (ownMachine !== undefined && outsideOwnEphemeralPorts(target, ownMachine)) return true;
     if (transport === 'tcp' && tcp >= tcpRoom) return true;
-    if (!takesTarget(target)) return true;
+    if (!takesTarget(target, candidate)) return true;
     if (transport === 'tcp') tcp++;
     return false;
   };
   if (data.type === 'candidate') {
     const line = data.candidate.candidate;
     if (line === '') return { data, candidates: 0, refused: 0, tcp: 0 }; // end of candidates
-    return refuses(line) ? { data: undefined, candidates: 0, refused: 1, tcp: 0 } : { data, candidates: 1, refused: 0, tcp };
+    return refuses(line, data) ? { data: undefined, candidates: 0, refused: 1, tcp: 0 } : { data, candidates: 1, refused: 0, tcp };
   }
   // SDP lines end in CRLF, but WebRTC stacks also take a bare LF: split on either, so that no candidate
   // hides from the screen inside a "line" that the RTCPeerConnection will split itself.
   const lines = data.sdp.split(/\r?\n/);
+  const mids = mediaIds(lines);
   const kept: string[] = [];
   let candidates = 0;
   let refused = 0;
+  let mediaIndex = -1;
   for (const line of lines) {
+    if (line.startsWith('m=')) mediaIndex++;
     if (!line.startsWith(SDP_CANDIDATE_PREFIX)) kept.push(line);
-    else if (refuses(line.slice('a='.length))) refused++;
+    else if (refuses(line.slice('a='.length), trickledForm(line, mediaIndex, mids))) refused++;
     else {
       candidates++;
       kept.push(line);
     }
   }
   return { data: refused === 0 ? data : { type: data.type, sdp: kept.join('\r\n') }, candidates, refused, tcp };
+}
+
+/** The `a=mid:` of each media section of an SDP's lines, in order (null where a section has none). */
+function mediaIds(lines: string[]): (string | null)[] {
+  const mids: (string | null)[] = [];
+  for (const line of lines) {
+    if (line.startsWith('m=')) mids.push(null);
+    else if (line.startsWith('a=mid:') && mids.length > 0) mids[mids.length - 1] = line.slice('a=mid:'.length);
+  }
+  return mids;
+}
+
+/** An SDP's `a=candidate:` line of media section `mediaIndex` as a trickled candidate. */
+function trickledForm(line: string, mediaIndex: number, mids: (string | null)[]): SignalData {
+  const sdpMLineIndex = Math.max(mediaIndex, 0);
+  return { type: 'candidate', candidate: { candidate: line.slice('a='.length), sdpMLineIndex, sdpMid: mids[sdpMLineIndex] ?? null } };
 }
 
 /**
@@ -153,6 +173,36 @@ export function candidateAddress(line: string): string | undefined {
 }
 
 /**
+ * Negotiations that may hold candidates at one remote (transport, address) at once. libwebrtc checks at
+ * its own pace per RTCPeerConnection (~21 datagrams a second under @roamhq/wrtc, ~16 in Chromium): an
+ * address gets at most this many times that from us, where 32 negotiations naming 32 of its ports had
+ * all 32 check it (670 a second). Honest remotes relayed by one TURN server all name its address, so
+ * the rest wait (CandidateTargets) rather than lose the candidate: each holder frees its slot as it
+ * connects, within a second or two over TURN.
+ */
+export const WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS = 4;
+/** UDP candidates one negotiation may have waiting for a slot (at as many addresses: one each). */
+export const WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION = 4;
+/** UDP candidates waiting for a slot, of all negotiations. */
+export const WEBRTC_WAITING_CANDIDATES = 128;
+
+/** A negotiation as CandidateTargets sees it: the network of the relay that carried it (Negotiation.group). */
+export interface CandidateHolder {
+  readonly group?: string | undefined;
+}
+
+/** A candidate waiting for a slot at its address, and how to hand it to its negotiation's RTCPeerConnection. */
+export interface WaitingCandidate {
+  readonly candidate: SignalData;
+  handOn(candidate: SignalData): void;
+}
+
+interface Waiter extends WaitingCandidate {
+  readonly negotiation: CandidateHolder;
+  readonly target: CandidateTarget;
+}
+
+/**
  * The targets of the remote candidates handed to our negotiations in flight. libwebrtc sends a
  * negotiation's STUN checks at its own pace (~21 a second under @roamhq/wrtc, ~16 in Chromium, for as
  * long as none succeeds), whether the remote named 1 candidate or 60: what one offer buys at a host:port
@@ -164,36 +214,150 @@ export function candidateAddress(line: string): string | undefined {
  * of our negotiations talk to one remote socket. So a remote naming our own machine's address (as
  * another node on it honestly does) or a LAN host reaches one of its ports per negotiation.
  * `tcptype active` candidates (port 9) are never connected to, and take nothing.
+ *
+ * And an address (of one transport) is held by at most WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS
+ * negotiations at once: 32 naming 32 ports of it had all 32 check it. A remote's `typ relay` is its own
+ * word, so relay candidates get no exception; a UDP candidate over the cap waits instead (bounded) and
+ * is handed on when a slot frees, so that the 5th peer relayed by one TURN server links a little later
+ * rather than never. A freed slot goes to the waiter whose relay network holds the fewest slots at the
+ * address, the oldest first: a network's negotiations that never connect hold their slots for the
+ * answer's life (15 s) but do not keep other networks' from the next one. TCP candidates over the cap
+ * are dropped (each is a connection; a TURN server's relayed addresses are UDP).
  */
 export class CandidateTargets {
   /** Target (transport, host, port) → the negotiation it was handed to. ≤ 64 per negotiation in flight. */
-  private readonly holders = new Map<string, object>();
-  /** Per negotiation: its targets, and the (transport, host) pairs they are at. */
-  private readonly byNegotiation = new Map<object, { targets: string[]; hosts: Set<string> }>();
+  private readonly holders = new Map<string, CandidateHolder>();
+  /** (transport, host) → the negotiations holding a target there. */
+  private readonly holdersByHost = new Map<string, Set<CandidateHolder>>();
+  /** (transport, host) → the candidates waiting for a slot there, oldest first. ≤ WEBRTC_WAITING_CANDIDATES in all. */
+  private readonly waiting = new Map<string, Waiter[]>();
+  private waitingCount = 0;
+  /** Per negotiation: its targets, the (transport, host) pairs they are at, and those it waits at. */
+  private readonly byNegotiation = new Map<CandidateHolder, { targets: string[]; hosts: Set<string>; waits: Set<string> }>();
 
-  /** Whether `negotiation` may hand on a candidate at `target`; if so, the target is its until `release`. */
-  take(negotiation: object, target: CandidateTarget): boolean {
+  constructor(private readonly perAddress = WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS) {}
+
+  /**
+   * Whether `negotiation` may hand on a candidate at `target` now; if so, the target is its until
+   * `release`. A UDP one refused only because its address is full waits, when `later` is given and
+   * there is room, until `later.handOn` gets it.
+   */
+  take(negotiation: CandidateHolder, target: CandidateTarget, later?: WaitingCandidate): boolean {
     if (target.transport === 'tcp' && target.port === DISCARD_PORT) return true;
-    // Neither part holds a newline (candidate lines are split on spaces, SDP lines on newlines).
-    const hostKey = `${target.transport}\n${target.host}`;
-    const key = `${hostKey}\n${target.port}`;
-    const held = this.byNegotiation.get(negotiation) ?? { targets: [], hosts: new Set<string>() };
-    if (held.hosts.has(hostKey) || this.holders.has(key)) return false;
-    held.hosts.add(hostKey);
-    held.targets.push(key);
-    this.byNegotiation.set(negotiation, held);
-    this.holders.set(key, negotiation);
+    const hostKey = hostKeyOf(target);
+    const held = this.stateOf(negotiation);
+    if (held.hosts.has(hostKey) || held.waits.has(hostKey) || this.holders.has(targetKey(target))) return false;
+    if ((this.holdersByHost.get(hostKey)?.size ?? 0) >= this.perAddress) {
+      if (later !== undefined) this.wait({ ...later, negotiation, target });
+      this.forgetIfEmpty(negotiation);
+      return false;
+    }
+    this.claim(negotiation, target);
     return true;
   }
 
-  /** Frees what `negotiation` holds (it ended, or connected: a connected one takes no more candidates). */
-  release(negotiation: object): void {
-    for (const key of this.byNegotiation.get(negotiation)?.targets ?? []) this.holders.delete(key);
+  /** Frees what `negotiation` holds (it ended, or connected: a connected one takes no more candidates), and hands the slots on. */
+  release(negotiation: CandidateHolder): void {
+    const held = this.byNegotiation.get(negotiation);
+    if (held === undefined) return;
     this.byNegotiation.delete(negotiation);
+    for (const key of held.targets) this.holders.delete(key);
+    for (const hostKey of held.hosts) {
+      const holders = this.holdersByHost.get(hostKey);
+      holders?.delete(negotiation);
+      if (holders?.size === 0) this.holdersByHost.delete(hostKey);
+    }
+    for (const hostKey of held.waits) this.removeWaiter(hostKey, (waiter) => waiter.negotiation === negotiation);
+    for (const hostKey of held.hosts) this.handOnFreed(hostKey);
   }
 
   /** Targets held, for tests. */
   get size(): number {
     return this.holders.size;
   }
+
+  /** Candidates waiting for a slot, for tests. */
+  get waitingSize(): number {
+    return this.waitingCount;
+  }
+
+  private stateOf(negotiation: CandidateHolder): { targets: string[]; hosts: Set<string>; waits: Set<string> } {
+    let held = this.byNegotiation.get(negotiation);
+    if (held === undefined) {
+      held = { targets: [], hosts: new Set(), waits: new Set() };
+      this.byNegotiation.set(negotiation, held);
+    }
+    return held;
+  }
+
+  private forgetIfEmpty(negotiation: CandidateHolder): void {
+    const held = this.byNegotiation.get(negotiation);
+    if (held !== undefined && held.hosts.size === 0 && held.waits.size === 0) this.byNegotiation.delete(negotiation);
+  }
+
+  private claim(negotiation: CandidateHolder, target: CandidateTarget): void {
+    const hostKey = hostKeyOf(target);
+    const held = this.stateOf(negotiation);
+    held.hosts.add(hostKey);
+    held.targets.push(targetKey(target));
+    this.holders.set(targetKey(target), negotiation);
+    const holders = this.holdersByHost.get(hostKey) ?? new Set<CandidateHolder>();
+    holders.add(negotiation);
+    this.holdersByHost.set(hostKey, holders);
+  }
+
+  private wait(waiter: Waiter): void {
+    // TCP candidates are connections opened at once, and no TURN server's relayed address is one.
+    if (waiter.target.transport !== 'udp' || this.waitingCount >= WEBRTC_WAITING_CANDIDATES) return;
+    const held = this.stateOf(waiter.negotiation);
+    if (held.waits.size >= WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION) return;
+    const hostKey = hostKeyOf(waiter.target);
+    held.waits.add(hostKey);
+    const queue = this.waiting.get(hostKey) ?? [];
+    queue.push(waiter);
+    this.waiting.set(hostKey, queue);
+    this.waitingCount++;
+  }
+
+  private removeWaiter(hostKey: string, matches: (waiter: Waiter) => boolean): void {
+    const queue = this.waiting.get(hostKey) ?? [];
+    const index = queue.findIndex(matches);
+    if (index < 0) return;
+    queue.splice(index, 1);
+    this.waitingCount--;
+    if (queue.length === 0) this.waiting.delete(hostKey);
+  }
+
+  /**
+   * Gives the free slots at `hostKey` to waiters, each to the one whose relay network holds fewest there
+   * (oldest first). Handing on may end a negotiation (a candidate its RTCPeerConnection refuses), which
+   * releases it again: the state is read afresh for each.
+   */
+  private handOnFreed(hostKey: string): void {
+    for (;;) {
+      const holders = this.holdersByHost.get(hostKey);
+      const queue = this.waiting.get(hostKey);
+      if (queue === undefined || (holders?.size ?? 0) >= this.perAddress) return;
+      const slotsOf = (group: string | undefined): number => [...(holders ?? [])].filter((holder) => holder.group === group).length;
+      let chosen = queue[0]!;
+      for (const waiter of queue) if (slotsOf(waiter.negotiation.group) < slotsOf(chosen.negotiation.group)) chosen = waiter;
+      this.removeWaiter(hostKey, (waiter) => waiter === chosen);
+      this.byNegotiation.get(chosen.negotiation)?.waits.delete(hostKey);
+      if (this.holders.has(targetKey(chosen.target))) {
+        this.forgetIfEmpty(chosen.negotiation); // its host:port went to another meanwhile
+        continue;
+      }
+      this.claim(chosen.negotiation, chosen.target);
+      chosen.handOn(chosen.candidate);
+    }
+  }
+}
+
+/** Neither part holds a newline (candidate lines are split on spaces, SDP lines on newlines). */
+function hostKeyOf(target: CandidateTarget): string {
+  return `${target.transport}\n${target.host}`;
+}
+
+function targetKey(target: CandidateTarget): string {
+  return `${hostKeyOf(target)}\n${target.port}`;
 }
