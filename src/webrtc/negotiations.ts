@@ -5,7 +5,8 @@ import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail, stackMessage } from './data-channel-guard.js';
-import { CandidateTargets, screenRemoteSignal, type OwnMachine } from './remote-candidates.js';
+import { CandidateTargets, WEBRTC_CROWDED_ADDRESS_HOLD_MS, type CandidateHolder } from './candidate-targets.js';
+import { screenRemoteSignal, type OwnMachine } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
 import { WebRtcLink } from './webrtc-link.js';
 
@@ -203,7 +204,7 @@ export class Negotiations {
       settled = true;
       clock.clearTimeout(timer);
       if (this.inFlight.get(key) === negotiation) this.inFlight.delete(key);
-      this.candidateTargets.release(negotiation);
+      this.candidateTargets.release(holder);
       request.signal?.removeEventListener('abort', onAbort);
     };
     /** Adds `count` signals received; past the cap the negotiation fails and false is returned. */
@@ -217,6 +218,18 @@ export class Negotiations {
         }),
       );
       return false;
+    };
+    /** It, to CandidateTargets: ended when it holds a slot others wait for too long without connecting. */
+    const holder: CandidateHolder = {
+      group,
+      clock,
+      overstayed: () =>
+        negotiation.fail(
+          new TransportError(`${what}: not connected within ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms of naming an address other negotiations wait for`, {
+            peerId: remote,
+            detail: { reason: 'crowded-address', via },
+          }),
+        ),
     };
     /** A candidate that waited for a slot at its address (CandidateTargets), already screened and counted. */
     const handOnLater = (candidate: SignalData): void => {
@@ -266,7 +279,7 @@ export class Negotiations {
           allowMdns: this.options.allowMdnsCandidates,
           ownMachine: this.options.ownMachine,
           tcpRoom: WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION - tcpCandidates,
-          takesTarget: (target, candidate) => this.candidateTargets.take(negotiation, target, { candidate, handOn: handOnLater }),
+          takesTarget: (target, candidate) => this.candidateTargets.take(holder, target, { candidate, handOn: handOnLater }),
         });
         tcpCandidates += screened.tcp;
         // A candidate inside an SDP costs what a trickled one does, taken out or not (one a host:port of

@@ -51,8 +51,8 @@ export function wrtcNegotiations(answers: number): Negotiations {
   });
 }
 
-/** Answers `offer` as a negotiation with `remote` that fails after `timeoutMs` (the answer deadline); `onEnd` when it ends. */
-export function answer(negotiations: Negotiations, remote: string, offer: SignalData, timeoutMs: number, onEnd: () => void = () => {}): Negotiation {
+/** Answers `offer` as a negotiation with `remote` that fails after `timeoutMs` (the answer deadline); `onEnd` when it fails. */
+export function answer(negotiations: Negotiations, remote: string, offer: SignalData, timeoutMs: number, onEnd: (error: Error) => void = () => {}): Negotiation {
   const negotiation = negotiations.start({
     initiator: false,
     via: 'relay',

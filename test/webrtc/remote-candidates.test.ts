@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SignalData } from '../../src/webrtc/signal-messages.js';
-import {
-  CandidateTargets,
-  candidateAddress,
-  screenRemoteSignal,
-  WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS,
-  WEBRTC_WAITING_CANDIDATES,
-  WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION,
-  type CandidateTarget,
-} from '../../src/webrtc/remote-candidates.js';
+import { candidateAddress, screenRemoteSignal, type CandidateTarget } from '../../src/webrtc/remote-candidates.js';
 
 const line = (address: string, transport = 'udp'): string => `candidate:1 1 ${transport} 2122260223 ${address} 9 typ host generation 0`;
 const trickled = (candidate: string) => ({ type: 'candidate' as const, candidate: { candidate, sdpMid: '0', sdpMLineIndex: 0 } });
@@ -112,106 +104,6 @@ describe('screenRemoteSignal', () => {
     expect(candidateAddress(`a=${line('[fd00::2]')}`)).toBe('fd00::2');
     expect(candidateAddress('candidate:1 1 udp')).toBeUndefined();
     expect(candidateAddress('not a candidate at all but long')).toBeUndefined();
-  });
-});
-
-describe('CandidateTargets', () => {
-  const udp = (host: string, port: number): CandidateTarget => ({ transport: 'udp', host, port });
-  const tcp = (host: string, port: number): CandidateTarget => ({ transport: 'tcp', host, port });
-
-  it('gives a host:port to one negotiation at a time, and frees it when that one is released', () => {
-    const targets = new CandidateTargets();
-    const [first, second] = [{}, {}];
-    expect(targets.take(first, udp('192.0.2.7', 40_000))).toBe(true);
-    expect(targets.take(second, udp('192.0.2.7', 40_000))).toBe(false);
-    expect(targets.take(second, udp('192.0.2.7', 40_001))).toBe(true); // another port: another socket
-    expect(targets.take(second, tcp('192.0.2.7', 40_000))).toBe(true); // another transport
-    targets.release(first);
-    expect(targets.take(second, udp('192.0.2.8', 40_000))).toBe(true);
-    const third = {};
-    expect(targets.take(third, udp('192.0.2.7', 40_000))).toBe(true);
-    targets.release(second);
-    targets.release(third);
-    expect(targets.size).toBe(0);
-  });
-
-  it('lets one negotiation take one candidate per transport and address: an honest remote names one per local address', () => {
-    const targets = new CandidateTargets();
-    const negotiation = {};
-    expect(targets.take(negotiation, udp('192.0.2.7', 40_000))).toBe(true);
-    expect(targets.take(negotiation, udp('192.0.2.7', 40_000))).toBe(false);
-    expect(targets.take(negotiation, udp('192.0.2.7', 40_001))).toBe(false);
-    expect(targets.take(negotiation, udp('fd00::7', 40_001))).toBe(true);
-    expect(targets.take(negotiation, tcp('192.0.2.7', 40_002))).toBe(true);
-    expect(targets.take(negotiation, tcp('192.0.2.7', 40_003))).toBe(false);
-    // A `tcptype active` candidate (port 9) is never connected to: it takes nothing, any number of times.
-    expect(targets.take(negotiation, tcp('192.0.2.7', 9))).toBe(true);
-    expect(targets.take({}, tcp('192.0.2.7', 9))).toBe(true);
-    expect(targets.size).toBe(3);
-  });
-});
-
-describe('CandidateTargets at one crowded address', () => {
-  const udp = (port: number, host = '192.0.2.7'): CandidateTarget => ({ transport: 'udp', host, port });
-  const relayLine = (port: number): SignalData => ({ type: 'candidate', candidate: { candidate: `candidate:1 1 udp 1 192.0.2.7 ${port} typ relay`, sdpMLineIndex: 0 } });
-  /** A waiting candidate recording where it was handed on. */
-  const later = (handedOn: string[], name: string, port: number) => ({ candidate: relayLine(port), handOn: () => handedOn.push(name) });
-
-  it(`lets ${WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS} negotiations hold one address; the next waits and is handed on when one is released`, () => {
-    const targets = new CandidateTargets();
-    const holders = Array.from({ length: WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS }, () => ({}));
-    holders.forEach((holder, i) => expect(targets.take(holder, udp(40_000 + i))).toBe(true));
-    const handedOn: string[] = [];
-    const fifth = {};
-    expect(targets.take(fifth, udp(41_000), later(handedOn, 'fifth', 41_000))).toBe(false);
-    expect(targets.take(fifth, udp(41_000, '192.0.2.8'))).toBe(true); // another address is free
-    expect(targets.take({}, { transport: 'tcp', host: '192.0.2.7', port: 42_000 }, later(handedOn, 'tcp', 42_000))).toBe(true); // another transport
-    expect(targets.waitingSize).toBe(1);
-    targets.release(holders[0]!);
-    expect(handedOn).toEqual(['fifth']);
-    expect(targets.waitingSize).toBe(0);
-    // Now held by it: the address is full again.
-    expect(targets.take({}, udp(43_000), later(handedOn, 'sixth', 43_000))).toBe(false);
-    expect(targets.waitingSize).toBe(1);
-  });
-
-  it('hands a freed slot to the waiter whose relay network holds the fewest there, the oldest first; a released waiter is forgotten', () => {
-    const targets = new CandidateTargets(2);
-    const [attacker1, attacker2] = [{ group: 'evil' }, { group: 'evil' }];
-    targets.take(attacker1, udp(40_000));
-    targets.take(attacker2, udp(40_001));
-    const handedOn: string[] = [];
-    const [evil3, honest, gone] = [{ group: 'evil' }, { group: 'honest' }, { group: 'other' }];
-    targets.take(evil3, udp(40_002), later(handedOn, 'evil3', 40_002));
-    targets.take(gone, udp(40_003), later(handedOn, 'gone', 40_003));
-    targets.take(honest, udp(40_004), later(handedOn, 'honest', 40_004));
-    targets.release(gone); // ended while waiting
-    targets.release(attacker1);
-    expect(handedOn).toEqual(['honest']); // evil still holds one there, honest none
-    targets.release(attacker2);
-    expect(handedOn).toEqual(['honest', 'evil3']);
-    expect(targets.waitingSize).toBe(0);
-  });
-
-  it(`keeps at most ${WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION} waiting UDP candidates a negotiation, one per address, and no TCP ones`, () => {
-    const targets = new CandidateTargets(1);
-    const handedOn: string[] = [];
-    for (let address = 0; address < 10; address++) targets.take({}, udp(40_000, `192.0.2.${address}`));
-    const waiter = {};
-    for (let address = 0; address < 10; address++) {
-      targets.take(waiter, udp(41_000, `192.0.2.${address}`), later(handedOn, `a${address}`, 41_000));
-      targets.take(waiter, udp(41_001, `192.0.2.${address}`), later(handedOn, `b${address}`, 41_001));
-    }
-    targets.take({}, { transport: 'tcp', host: '192.0.2.20', port: 40_000 });
-    targets.take(waiter, { transport: 'tcp', host: '192.0.2.20', port: 41_000 }, later(handedOn, 'tcp', 41_000));
-    expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION);
-  });
-
-  it(`keeps at most ${WEBRTC_WAITING_CANDIDATES} waiting candidates in all`, () => {
-    const targets = new CandidateTargets(1);
-    targets.take({}, udp(40_000));
-    for (let i = 0; i < WEBRTC_WAITING_CANDIDATES + 10; i++) targets.take({}, udp(41_000 + i), later([], 'x', 41_000 + i));
-    expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES);
   });
 });
 
