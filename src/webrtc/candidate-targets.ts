@@ -1,3 +1,4 @@
+import { hostPlace } from '../transport/ip.js';
 import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import { DISCARD_PORT, type CandidateTarget } from './remote-candidates.js';
 import type { SignalData } from './signal-messages.js';
@@ -56,8 +57,8 @@ interface Waiter extends WaitingCandidate {
  * another node on it honestly does) or a LAN host reaches one of its ports per negotiation.
  * `tcptype active` candidates (port 9) are never connected to, and take nothing.
  *
- * And an address (of one transport) is held by at most WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS
- * negotiations at once: 32 naming 32 ports of it had all 32 check it. A remote's `typ relay` is its own
+ * And an address (of one transport; an IPv6 /64 counts as one) is held by at most
+ * WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS negotiations at once: 32 naming 32 ports of it had all 32 check it. A remote's `typ relay` is its own
  * word, so relay candidates get no exception; a UDP candidate over the cap waits instead (bounded) and
  * is handed on when a slot frees, so that the 5th peer relayed by one TURN server links a little later
  * rather than never. While candidates wait at an address, a holder that has not connected within
@@ -71,15 +72,15 @@ interface Waiter extends WaitingCandidate {
 export class CandidateTargets {
   /** Target (transport, host, port) → the negotiation it was handed to. ≤ 64 per negotiation in flight. */
   private readonly holders = new Map<string, CandidateHolder>();
-  /** (transport, host) → the negotiations holding a target there, and since when (monotonic ms; undefined: untimed). */
-  private readonly holdersByHost = new Map<string, Map<CandidateHolder, number | undefined>>();
-  /** (transport, host) → the timer ending overstaying holders there, while candidates wait there. */
+  /** (transport, place) → the negotiations holding a target there, and since when (monotonic ms; undefined: untimed). */
+  private readonly holdersByPlace = new Map<string, Map<CandidateHolder, number | undefined>>();
+  /** (transport, place) → the timer ending overstaying holders there, while candidates wait there. */
   private readonly holdTimers = new Map<string, { clock: Clock; handle: TimerHandle }>();
-  /** (transport, host) → the candidates waiting for a slot there, oldest first. ≤ WEBRTC_WAITING_CANDIDATES in all. */
+  /** (transport, place) → the candidates waiting for a slot there, oldest first. ≤ WEBRTC_WAITING_CANDIDATES in all. */
   private readonly waiting = new Map<string, Waiter[]>();
   private waitingCount = 0;
-  /** Per negotiation: its targets, the (transport, host) pairs they are at, and those it waits at. */
-  private readonly byNegotiation = new Map<CandidateHolder, { targets: string[]; hosts: Set<string>; waits: Set<string> }>();
+  /** Per negotiation: its targets, the (transport, host) pairs and (transport, place) pairs they are at, and the places it waits at. */
+  private readonly byNegotiation = new Map<CandidateHolder, Held>();
 
   constructor(
     private readonly perAddress = WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS,
@@ -93,13 +94,14 @@ export class CandidateTargets {
    */
   take(negotiation: CandidateHolder, target: CandidateTarget, later?: WaitingCandidate): boolean {
     if (target.transport === 'tcp' && target.port === DISCARD_PORT) return true;
-    const hostKey = hostKeyOf(target);
+    const placeKey = placeKeyOf(target);
     const held = this.stateOf(negotiation);
-    if (held.hosts.has(hostKey) || held.waits.has(hostKey) || this.holders.has(targetKey(target))) {
+    if (held.hosts.has(hostKeyOf(target)) || held.waits.has(placeKey) || this.holders.has(targetKey(target))) {
       this.forgetIfEmpty(negotiation);
       return false;
     }
-    if ((this.holdersByHost.get(hostKey)?.size ?? 0) >= this.perAddress) {
+    // Another address of a place it holds (an IPv6 /64) takes no other slot: its checks keep their pace.
+    if (!held.places.has(placeKey) && (this.holdersByPlace.get(placeKey)?.size ?? 0) >= this.perAddress) {
       if (later !== undefined) this.wait({ ...later, negotiation, target });
       this.forgetIfEmpty(negotiation);
       return false;
@@ -114,13 +116,13 @@ export class CandidateTargets {
     if (held === undefined) return;
     this.byNegotiation.delete(negotiation);
     for (const key of held.targets) this.holders.delete(key);
-    for (const hostKey of held.hosts) {
-      const holders = this.holdersByHost.get(hostKey);
+    for (const placeKey of held.places) {
+      const holders = this.holdersByPlace.get(placeKey);
       holders?.delete(negotiation);
-      if (holders?.size === 0) this.holdersByHost.delete(hostKey);
+      if (holders?.size === 0) this.holdersByPlace.delete(placeKey);
     }
-    for (const hostKey of held.waits) this.removeWaiter(hostKey, (waiter) => waiter.negotiation === negotiation);
-    for (const hostKey of held.hosts) this.handOnFreed(hostKey);
+    for (const placeKey of held.waits) this.removeWaiter(placeKey, (waiter) => waiter.negotiation === negotiation);
+    for (const placeKey of held.places) this.handOnFreed(placeKey);
   }
 
   /** Targets held, for tests. */
@@ -133,10 +135,10 @@ export class CandidateTargets {
     return this.waitingCount;
   }
 
-  private stateOf(negotiation: CandidateHolder): { targets: string[]; hosts: Set<string>; waits: Set<string> } {
+  private stateOf(negotiation: CandidateHolder): Held {
     let held = this.byNegotiation.get(negotiation);
     if (held === undefined) {
-      held = { targets: [], hosts: new Set(), waits: new Set() };
+      held = { targets: [], hosts: new Set(), places: new Set(), waits: new Set() };
       this.byNegotiation.set(negotiation, held);
     }
     return held;
@@ -148,14 +150,16 @@ export class CandidateTargets {
   }
 
   private claim(negotiation: CandidateHolder, target: CandidateTarget): void {
-    const hostKey = hostKeyOf(target);
+    const placeKey = placeKeyOf(target);
     const held = this.stateOf(negotiation);
-    held.hosts.add(hostKey);
+    held.hosts.add(hostKeyOf(target));
     held.targets.push(targetKey(target));
     this.holders.set(targetKey(target), negotiation);
-    const holders = this.holdersByHost.get(hostKey) ?? new Map<CandidateHolder, number | undefined>();
+    if (held.places.has(placeKey)) return;
+    held.places.add(placeKey);
+    const holders = this.holdersByPlace.get(placeKey) ?? new Map<CandidateHolder, number | undefined>();
     holders.set(negotiation, negotiation.clock === undefined ? undefined : monotonicNow(negotiation.clock));
-    this.holdersByHost.set(hostKey, holders);
+    this.holdersByPlace.set(placeKey, holders);
   }
 
   private wait(waiter: Waiter): void {
@@ -163,69 +167,69 @@ export class CandidateTargets {
     if (waiter.target.transport !== 'udp' || this.waitingCount >= WEBRTC_WAITING_CANDIDATES) return;
     const held = this.stateOf(waiter.negotiation);
     if (held.waits.size >= WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION) return;
-    const hostKey = hostKeyOf(waiter.target);
-    held.waits.add(hostKey);
-    const queue = this.waiting.get(hostKey) ?? [];
+    const placeKey = placeKeyOf(waiter.target);
+    held.waits.add(placeKey);
+    const queue = this.waiting.get(placeKey) ?? [];
     queue.push(waiter);
-    this.waiting.set(hostKey, queue);
+    this.waiting.set(placeKey, queue);
     this.waitingCount++;
-    this.armHoldTimer(hostKey);
+    this.armHoldTimer(placeKey);
   }
 
   /**
-   * While candidates wait at `hostKey`, ends its holders as each overstays (WEBRTC_CROWDED_ADDRESS_HOLD_MS
+   * While candidates wait at `placeKey`, ends its holders as each overstays (WEBRTC_CROWDED_ADDRESS_HOLD_MS
    * since it took the slot), on the clock of the longest-holding timed one. Ending one releases it,
    * which hands its slot on and arms this again.
    */
-  private armHoldTimer(hostKey: string): void {
-    if (this.holdTimers.has(hostKey) || !this.waiting.has(hostKey)) return;
+  private armHoldTimer(placeKey: string): void {
+    if (this.holdTimers.has(placeKey) || !this.waiting.has(placeKey)) return;
     let longest: { holder: CandidateHolder; since: number } | undefined;
-    for (const [holder, since] of this.holdersByHost.get(hostKey) ?? []) {
+    for (const [holder, since] of this.holdersByPlace.get(placeKey) ?? []) {
       if (since !== undefined && holder.overstayed !== undefined && (longest === undefined || since < longest.since)) longest = { holder, since };
     }
     if (longest === undefined) return;
     const clock = longest.holder.clock!;
     const handle = clock.setTimeout(() => {
-      this.holdTimers.delete(hostKey);
+      this.holdTimers.delete(placeKey);
       const now = monotonicNow(clock);
-      const overstaying = [...(this.holdersByHost.get(hostKey) ?? [])].filter(([, since]) => since !== undefined && now - since >= this.holdMs);
-      for (const [holder] of overstaying) if (this.waiting.has(hostKey)) holder.overstayed?.();
-      this.armHoldTimer(hostKey);
+      const overstaying = [...(this.holdersByPlace.get(placeKey) ?? [])].filter(([, since]) => since !== undefined && now - since >= this.holdMs);
+      for (const [holder] of overstaying) if (this.waiting.has(placeKey)) holder.overstayed?.();
+      this.armHoldTimer(placeKey);
     }, Math.max(0, longest.since + this.holdMs - monotonicNow(clock)));
-    this.holdTimers.set(hostKey, { clock, handle });
+    this.holdTimers.set(placeKey, { clock, handle });
   }
 
-  private removeWaiter(hostKey: string, matches: (waiter: Waiter) => boolean): void {
-    const queue = this.waiting.get(hostKey) ?? [];
+  private removeWaiter(placeKey: string, matches: (waiter: Waiter) => boolean): void {
+    const queue = this.waiting.get(placeKey) ?? [];
     const index = queue.findIndex(matches);
     if (index < 0) return;
     queue.splice(index, 1);
     this.waitingCount--;
     if (queue.length > 0) return;
-    this.waiting.delete(hostKey);
-    const timer = this.holdTimers.get(hostKey);
+    this.waiting.delete(placeKey);
+    const timer = this.holdTimers.get(placeKey);
     timer?.clock.clearTimeout(timer.handle);
-    this.holdTimers.delete(hostKey);
+    this.holdTimers.delete(placeKey);
   }
 
   /**
-   * Gives the free slots at `hostKey` to waiters, each to the one whose relay network holds fewest there
+   * Gives the free slots at `placeKey` to waiters, each to the one whose relay network holds fewest there
    * (oldest first). Handing on may end a negotiation (a candidate its RTCPeerConnection refuses), which
    * releases it again: the state is read afresh for each.
    */
-  private handOnFreed(hostKey: string): void {
+  private handOnFreed(placeKey: string): void {
     for (;;) {
-      const holders = this.holdersByHost.get(hostKey);
-      const queue = this.waiting.get(hostKey);
+      const holders = this.holdersByPlace.get(placeKey);
+      const queue = this.waiting.get(placeKey);
       if (queue === undefined || (holders?.size ?? 0) >= this.perAddress) {
-        this.armHoldTimer(hostKey);
+        this.armHoldTimer(placeKey);
         return;
       }
       const slotsOf = (group: string | undefined): number => [...(holders?.keys() ?? [])].filter((holder) => holder.group === group).length;
       let chosen = queue[0]!;
       for (const waiter of queue) if (slotsOf(waiter.negotiation.group) < slotsOf(chosen.negotiation.group)) chosen = waiter;
-      this.removeWaiter(hostKey, (waiter) => waiter === chosen);
-      this.byNegotiation.get(chosen.negotiation)?.waits.delete(hostKey);
+      this.removeWaiter(placeKey, (waiter) => waiter === chosen);
+      this.byNegotiation.get(chosen.negotiation)?.waits.delete(placeKey);
       if (this.holders.has(targetKey(chosen.target))) {
         this.forgetIfEmpty(chosen.negotiation); // its host:port went to another meanwhile
         continue;
@@ -236,9 +240,25 @@ export class CandidateTargets {
   }
 }
 
+interface Held {
+  targets: string[];
+  hosts: Set<string>;
+  places: Set<string>;
+  waits: Set<string>;
+}
+
 /** Neither part holds a newline (candidate lines are split on spaces, SDP lines on newlines). */
 function hostKeyOf(target: CandidateTarget): string {
   return `${target.transport}\n${target.host}`;
+}
+
+/**
+ * Where a target's address is, as the crowding cap counts it: the address, but an IPv6 address's /64 (a
+ * hosting provider routes one whole to a machine, whose 32 addresses would be 32 places) and an IPv4
+ * address inside an IPv6 one as that IPv4 (hostPlace).
+ */
+function placeKeyOf(target: CandidateTarget): string {
+  return `${target.transport}\n${hostPlace(target.host)}`;
 }
 
 function targetKey(target: CandidateTarget): string {

@@ -182,3 +182,22 @@ describe(`CandidateTargets holders of a crowded address`, () => {
     expect(targets.waitingSize).toBe(0);
   });
 });
+
+describe('CandidateTargets counting places', () => {
+  const candidate: SignalData = { type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 2001:db8:1:2::c 40000 typ host', sdpMLineIndex: 0 } };
+  it(`counts an IPv6 /64 as one address: ${WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS} negotiations at 5 addresses of it, the 5th waits; one negotiation at two of its addresses takes one slot`, () => {
+    const targets = new CandidateTargets();
+    const at = (host: string): CandidateTarget => ({ transport: 'udp', host, port: 40_000 });
+    const holders = Array.from({ length: WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS - 1 }, () => ({}));
+    holders.forEach((holder, i) => expect(targets.take(holder, at(`2001:db8:1:2::${i + 1}`))).toBe(true));
+    const twoAddresses = {};
+    expect(targets.take(twoAddresses, at('2001:db8:1:2::a'))).toBe(true);
+    expect(targets.take(twoAddresses, at('2001:db8:1:2::b'))).toBe(true); // its own slot there
+    const handedOn: string[] = [];
+    expect(targets.take({}, at('2001:db8:1:2::c'), { candidate, handOn: () => handedOn.push('fifth') })).toBe(false);
+    expect(targets.take({}, at('2001:db8:1:3::1'))).toBe(true); // another /64
+    expect(targets.waitingSize).toBe(1);
+    targets.release(twoAddresses);
+    expect(handedOn).toEqual(['fifth']);
+  });
+});
