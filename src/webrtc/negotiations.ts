@@ -5,7 +5,8 @@ import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail, stackMessage } from './data-channel-guard.js';
-import { CandidateTargets, screenRemoteSignal, type OwnMachine } from './remote-candidates.js';
+import { CandidateTargets, WEBRTC_CROWDED_ADDRESS_HOLD_MS, type CandidateHolder } from './candidate-targets.js';
+import { screenRemoteSignal, type OwnMachine } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
 import { WebRtcLink } from './webrtc-link.js';
 
@@ -113,7 +114,7 @@ export interface NegotiationsOptions {
 export class Negotiations {
   /** Bounded by the caps: `start` refuses past them. */
   private readonly inFlight = new Map<string, Negotiation>();
-  /** The remote candidates' targets of the negotiations in flight: one negotiation per host:port. */
+  /** The remote candidates' targets of the negotiations in flight: one negotiation per host:port, a few per address. */
   private readonly candidateTargets = new CandidateTargets();
 
   constructor(private readonly options: NegotiationsOptions) {}
@@ -203,7 +204,7 @@ export class Negotiations {
       settled = true;
       clock.clearTimeout(timer);
       if (this.inFlight.get(key) === negotiation) this.inFlight.delete(key);
-      this.candidateTargets.release(negotiation);
+      this.candidateTargets.release(holder);
       request.signal?.removeEventListener('abort', onAbort);
     };
     /** Adds `count` signals received; past the cap the negotiation fails and false is returned. */
@@ -217,6 +218,27 @@ export class Negotiations {
         }),
       );
       return false;
+    };
+    /** It, to CandidateTargets: ended when it holds a slot others wait for too long without connecting. */
+    const holder: CandidateHolder = {
+      group,
+      clock,
+      overstayed: () =>
+        negotiation.fail(
+          new TransportError(`${what}: not connected within ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms of naming an address other negotiations wait for`, {
+            peerId: remote,
+            detail: { reason: 'crowded-address', via },
+          }),
+        ),
+    };
+    /** A candidate that waited for a slot at its address (CandidateTargets), already screened and counted. */
+    const handOnLater = (candidate: SignalData): void => {
+      if (settled) return;
+      try {
+        peer.signal(candidate);
+      } catch (error) {
+        negotiation.fail(new TransportError(`Bad WebRTC candidate from ${remote} via ${via}: ${stackMessage(error)}`, { peerId: remote, cause: error }));
+      }
     };
     const negotiation: Negotiation = {
       initiator,
@@ -257,7 +279,7 @@ export class Negotiations {
           allowMdns: this.options.allowMdnsCandidates,
           ownMachine: this.options.ownMachine,
           tcpRoom: WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION - tcpCandidates,
-          takesTarget: (target) => this.candidateTargets.take(negotiation, target),
+          takesTarget: (target, candidate) => this.candidateTargets.take(holder, target, { candidate, handOn: handOnLater }),
         });
         tcpCandidates += screened.tcp;
         // A candidate inside an SDP costs what a trickled one does, taken out or not (one a host:port of

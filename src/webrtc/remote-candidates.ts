@@ -14,7 +14,8 @@ const SDP_CANDIDATE_PREFIX = 'a=candidate:';
 const MDNS_SUFFIX = '.local';
 const LOWEST_CANDIDATE_PORT = 1024;
 const HIGHEST_PORT = 65_535;
-const DISCARD_PORT = 9;
+/** RFC 6544's port for `tcptype active` candidates, which no one connects to. */
+export const DISCARD_PORT = 9;
 
 export interface ScreenOptions {
   /** Keep candidates on loopback addresses. @default false */
@@ -29,9 +30,10 @@ export interface ScreenOptions {
   readonly tcpRoom?: number;
   /**
    * Asked last, for each candidate that passed every other rule: whether it may go to the
-   * RTCPeerConnection (CandidateTargets.take). @default all may
+   * RTCPeerConnection now (CandidateTargets.take). `candidate` is it as a trickled signal, for one that
+   * may be handed on later. @default all may
    */
-  readonly takesTarget?: ((target: CandidateTarget) => boolean) | undefined;
+  readonly takesTarget?: ((target: CandidateTarget, candidate: SignalData) => boolean) | undefined;
   /** Where known, candidates at our own addresses are kept only on ports our OS hands out (OwnMachine). */
   readonly ownMachine?: OwnMachine | undefined;
 }
@@ -79,7 +81,7 @@ export interface ScreenedSignal {
 export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}): ScreenedSignal {
   const { allowLoopback = false, allowMdns = true, tcpRoom = Number.POSITIVE_INFINITY, takesTarget = () => true, ownMachine } = options;
   let tcp = 0;
-  const refuses = (line: string): boolean => {
+  const refuses = (line: string, candidate: SignalData): boolean => {
     const fields = candidateFields(line);
     if (fields === undefined) return false;
     const [, , transportField, , address, port] = fields as [string, string, string, string, string, string];
@@ -102,30 +104,49 @@ export function screenRemoteSignal(data: SignalData, options: ScreenOptions = {}
     const target: CandidateTarget = { transport, host: canonical.toLowerCase(), port: portNumber };
     if (ownMachine !== undefined && outsideOwnEphemeralPorts(target, ownMachine)) return true;
     if (transport === 'tcp' && tcp >= tcpRoom) return true;
-    if (!takesTarget(target)) return true;
+    if (!takesTarget(target, candidate)) return true;
     if (transport === 'tcp') tcp++;
     return false;
   };
   if (data.type === 'candidate') {
     const line = data.candidate.candidate;
     if (line === '') return { data, candidates: 0, refused: 0, tcp: 0 }; // end of candidates
-    return refuses(line) ? { data: undefined, candidates: 0, refused: 1, tcp: 0 } : { data, candidates: 1, refused: 0, tcp };
+    return refuses(line, data) ? { data: undefined, candidates: 0, refused: 1, tcp: 0 } : { data, candidates: 1, refused: 0, tcp };
   }
   // SDP lines end in CRLF, but WebRTC stacks also take a bare LF: split on either, so that no candidate
   // hides from the screen inside a "line" that the RTCPeerConnection will split itself.
   const lines = data.sdp.split(/\r?\n/);
+  const mids = mediaIds(lines);
   const kept: string[] = [];
   let candidates = 0;
   let refused = 0;
+  let mediaIndex = -1;
   for (const line of lines) {
+    if (line.startsWith('m=')) mediaIndex++;
     if (!line.startsWith(SDP_CANDIDATE_PREFIX)) kept.push(line);
-    else if (refuses(line.slice('a='.length))) refused++;
+    else if (refuses(line.slice('a='.length), trickledForm(line, mediaIndex, mids))) refused++;
     else {
       candidates++;
       kept.push(line);
     }
   }
   return { data: refused === 0 ? data : { type: data.type, sdp: kept.join('\r\n') }, candidates, refused, tcp };
+}
+
+/** The `a=mid:` of each media section of an SDP's lines, in order (null where a section has none). */
+function mediaIds(lines: string[]): (string | null)[] {
+  const mids: (string | null)[] = [];
+  for (const line of lines) {
+    if (line.startsWith('m=')) mids.push(null);
+    else if (line.startsWith('a=mid:') && mids.length > 0) mids[mids.length - 1] = line.slice('a=mid:'.length);
+  }
+  return mids;
+}
+
+/** An SDP's `a=candidate:` line of media section `mediaIndex` as a trickled candidate. */
+function trickledForm(line: string, mediaIndex: number, mids: (string | null)[]): SignalData {
+  const sdpMLineIndex = Math.max(mediaIndex, 0);
+  return { type: 'candidate', candidate: { candidate: line.slice('a='.length), sdpMLineIndex, sdpMid: mids[sdpMLineIndex] ?? null } };
 }
 
 /**
@@ -150,50 +171,4 @@ function unbracketed(address: string): string {
 export function candidateAddress(line: string): string | undefined {
   const fields = candidateFields(line);
   return fields === undefined ? undefined : unbracketed(fields[4]!);
-}
-
-/**
- * The targets of the remote candidates handed to our negotiations in flight. libwebrtc sends a
- * negotiation's STUN checks at its own pace (~21 a second under @roamhq/wrtc, ~16 in Chromium, for as
- * long as none succeeds), whether the remote named 1 candidate or 60: what one offer buys at a host:port
- * is that pace for the answer's life, and 32 answers naming one host:port bought 32 times it (670
- * datagrams a second). So a host:port is held by one negotiation at a time, and, within one
- * negotiation, one candidate of each transport per address: an honest remote names one host candidate
- * per local address, its srflx and relay candidates elsewhere (a TURN server's several allocations share
- * its address: any one of them reaches the remote, and installs the TURN permission for it), and no two
- * of our negotiations talk to one remote socket. So a remote naming our own machine's address (as
- * another node on it honestly does) or a LAN host reaches one of its ports per negotiation.
- * `tcptype active` candidates (port 9) are never connected to, and take nothing.
- */
-export class CandidateTargets {
-  /** Target (transport, host, port) → the negotiation it was handed to. ≤ 64 per negotiation in flight. */
-  private readonly holders = new Map<string, object>();
-  /** Per negotiation: its targets, and the (transport, host) pairs they are at. */
-  private readonly byNegotiation = new Map<object, { targets: string[]; hosts: Set<string> }>();
-
-  /** Whether `negotiation` may hand on a candidate at `target`; if so, the target is its until `release`. */
-  take(negotiation: object, target: CandidateTarget): boolean {
-    if (target.transport === 'tcp' && target.port === DISCARD_PORT) return true;
-    // Neither part holds a newline (candidate lines are split on spaces, SDP lines on newlines).
-    const hostKey = `${target.transport}\n${target.host}`;
-    const key = `${hostKey}\n${target.port}`;
-    const held = this.byNegotiation.get(negotiation) ?? { targets: [], hosts: new Set<string>() };
-    if (held.hosts.has(hostKey) || this.holders.has(key)) return false;
-    held.hosts.add(hostKey);
-    held.targets.push(key);
-    this.byNegotiation.set(negotiation, held);
-    this.holders.set(key, negotiation);
-    return true;
-  }
-
-  /** Frees what `negotiation` holds (it ended, or connected: a connected one takes no more candidates). */
-  release(negotiation: object): void {
-    for (const key of this.byNegotiation.get(negotiation)?.targets ?? []) this.holders.delete(key);
-    this.byNegotiation.delete(negotiation);
-  }
-
-  /** Targets held, for tests. */
-  get size(): number {
-    return this.holders.size;
-  }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CandidateTargets, candidateAddress, screenRemoteSignal, type CandidateTarget } from '../../src/webrtc/remote-candidates.js';
+import type { SignalData } from '../../src/webrtc/signal-messages.js';
+import { candidateAddress, screenRemoteSignal, type CandidateTarget } from '../../src/webrtc/remote-candidates.js';
 
 const line = (address: string, transport = 'udp'): string => `candidate:1 1 ${transport} 2122260223 ${address} 9 typ host generation 0`;
 const trickled = (candidate: string) => ({ type: 'candidate' as const, candidate: { candidate, sdpMid: '0', sdpMLineIndex: 0 } });
@@ -106,38 +107,13 @@ describe('screenRemoteSignal', () => {
   });
 });
 
-describe('CandidateTargets', () => {
-  const udp = (host: string, port: number): CandidateTarget => ({ transport: 'udp', host, port });
-  const tcp = (host: string, port: number): CandidateTarget => ({ transport: 'tcp', host, port });
-
-  it('gives a host:port to one negotiation at a time, and frees it when that one is released', () => {
-    const targets = new CandidateTargets();
-    const [first, second] = [{}, {}];
-    expect(targets.take(first, udp('192.0.2.7', 40_000))).toBe(true);
-    expect(targets.take(second, udp('192.0.2.7', 40_000))).toBe(false);
-    expect(targets.take(second, udp('192.0.2.7', 40_001))).toBe(true); // another port: another socket
-    expect(targets.take(second, tcp('192.0.2.7', 40_000))).toBe(true); // another transport
-    targets.release(first);
-    expect(targets.take(second, udp('192.0.2.8', 40_000))).toBe(true);
-    const third = {};
-    expect(targets.take(third, udp('192.0.2.7', 40_000))).toBe(true);
-    targets.release(second);
-    targets.release(third);
-    expect(targets.size).toBe(0);
-  });
-
-  it('lets one negotiation take one candidate per transport and address: an honest remote names one per local address', () => {
-    const targets = new CandidateTargets();
-    const negotiation = {};
-    expect(targets.take(negotiation, udp('192.0.2.7', 40_000))).toBe(true);
-    expect(targets.take(negotiation, udp('192.0.2.7', 40_000))).toBe(false);
-    expect(targets.take(negotiation, udp('192.0.2.7', 40_001))).toBe(false);
-    expect(targets.take(negotiation, udp('fd00::7', 40_001))).toBe(true);
-    expect(targets.take(negotiation, tcp('192.0.2.7', 40_002))).toBe(true);
-    expect(targets.take(negotiation, tcp('192.0.2.7', 40_003))).toBe(false);
-    // A `tcptype active` candidate (port 9) is never connected to: it takes nothing, any number of times.
-    expect(targets.take(negotiation, tcp('192.0.2.7', 9))).toBe(true);
-    expect(targets.take({}, tcp('192.0.2.7', 9))).toBe(true);
-    expect(targets.size).toBe(3);
+describe('screenRemoteSignal hands takesTarget each candidate as a trickled one', () => {
+  it('with its media section index and mid for a line of an SDP, as sent for a trickled one', () => {
+    const seen: SignalData[] = [];
+    const sdp = ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=candidate:1 1 udp 1 192.0.2.7 40000 typ host', 'a=mid:0', ''].join('\r\n');
+    screenRemoteSignal({ type: 'offer', sdp }, { takesTarget: (_target, candidate) => seen.push(candidate) > 0 });
+    const trickledOne: SignalData = { type: 'candidate', candidate: { candidate: 'candidate:2 1 udp 1 192.0.2.7 40001 typ host', sdpMid: '0' } };
+    screenRemoteSignal(trickledOne, { takesTarget: (_target, candidate) => seen.push(candidate) > 0 });
+    expect(seen).toEqual([{ type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.7 40000 typ host', sdpMLineIndex: 0, sdpMid: '0' } }, trickledOne]);
   });
 });

@@ -1,0 +1,266 @@
+import { hostPlace } from '../transport/ip.js';
+import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
+import { DISCARD_PORT, type CandidateTarget } from './remote-candidates.js';
+import type { SignalData } from './signal-messages.js';
+
+/**
+ * Negotiations that may hold candidates at one remote (transport, address) at once. libwebrtc checks at
+ * its own pace per RTCPeerConnection (~21 datagrams a second under @roamhq/wrtc, ~16 in Chromium): an
+ * address gets at most this many times that from us, where 32 negotiations naming 32 of its ports had
+ * all 32 check it (670 a second). Honest remotes relayed by one TURN server all name its address, so
+ * the rest wait (CandidateTargets) rather than lose the candidate: each holder frees its slot as it
+ * connects, within a second or two over TURN.
+ */
+export const WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS = 4;
+/**
+ * How long a negotiation may hold a slot at an address others wait at without connecting. An honest one
+ * connects within a second or two of taking the slot (over TURN too); one naming a victim never does, and
+ * held its slot for the answer's whole 15 s while honest peers relayed by one TURN server waited.
+ */
+export const WEBRTC_CROWDED_ADDRESS_HOLD_MS = 5 * 1000;
+/** UDP candidates one negotiation may have waiting for a slot (at as many addresses: one each). */
+export const WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION = 4;
+/** UDP candidates waiting for a slot, of all negotiations. */
+export const WEBRTC_WAITING_CANDIDATES = 128;
+
+/** A negotiation as CandidateTargets sees it. */
+export interface CandidateHolder {
+  /** The network of the relay that carried it (Negotiation.group). */
+  readonly group?: string | undefined;
+  /** Times its hold on a slot others wait for; without one (or `overstayed`) it is never timed. */
+  readonly clock?: Clock | undefined;
+  /** It held a slot others wait for WEBRTC_CROWDED_ADDRESS_HOLD_MS: it should end (and be released). */
+  overstayed?(): void;
+}
+
+/** A candidate waiting for a slot at its address, and how to hand it to its negotiation's RTCPeerConnection. */
+export interface WaitingCandidate {
+  readonly candidate: SignalData;
+  handOn(candidate: SignalData): void;
+}
+
+interface Waiter extends WaitingCandidate {
+  readonly negotiation: CandidateHolder;
+  readonly target: CandidateTarget;
+}
+
+/**
+ * The targets of the remote candidates handed to our negotiations in flight. libwebrtc sends a
+ * negotiation's STUN checks at its own pace (~21 a second under @roamhq/wrtc, ~16 in Chromium, for as
+ * long as none succeeds), whether the remote named 1 candidate or 60: what one offer buys at a host:port
+ * is that pace for the answer's life, and 32 answers naming one host:port bought 32 times it (670
+ * datagrams a second). So a host:port is held by one negotiation at a time, and, within one
+ * negotiation, one candidate of each transport per address: an honest remote names one host candidate
+ * per local address, its srflx and relay candidates elsewhere (a TURN server's several allocations share
+ * its address: any one of them reaches the remote, and installs the TURN permission for it), and no two
+ * of our negotiations talk to one remote socket. So a remote naming our own machine's address (as
+ * another node on it honestly does) or a LAN host reaches one of its ports per negotiation.
+ * `tcptype active` candidates (port 9) are never connected to, and take nothing.
+ *
+ * And an address (of one transport; an IPv6 /64 counts as one) is held by at most
+ * WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS negotiations at once: 32 naming 32 ports of it had all 32 check it. A remote's `typ relay` is its own
+ * word, so relay candidates get no exception; a UDP candidate over the cap waits instead (bounded) and
+ * is handed on when a slot frees, so that the 5th peer relayed by one TURN server links a little later
+ * rather than never. While candidates wait at an address, a holder that has not connected within
+ * WEBRTC_CROWDED_ADDRESS_HOLD_MS of taking its slot is ended (`overstayed`): offers naming it that never
+ * connect held its slots for the answer's life (15 s), and honest peers relayed by a TURN server there
+ * waited past their dial deadline (10 s). A freed slot goes to the waiter whose relay network holds the
+ * fewest slots at the address, the oldest first: a network's waiting offers (one relay's network sends
+ * 16 at once) do not come before another network's. TCP candidates over the cap are dropped (each is a
+ * connection; a TURN server's relayed addresses are UDP).
+ */
+export class CandidateTargets {
+  /** Target (transport, host, port) → the negotiation it was handed to. ≤ 64 per negotiation in flight. */
+  private readonly holders = new Map<string, CandidateHolder>();
+  /** (transport, place) → the negotiations holding a target there, and since when (monotonic ms; undefined: untimed). */
+  private readonly holdersByPlace = new Map<string, Map<CandidateHolder, number | undefined>>();
+  /** (transport, place) → the timer ending overstaying holders there, while candidates wait there. */
+  private readonly holdTimers = new Map<string, { clock: Clock; handle: TimerHandle }>();
+  /** (transport, place) → the candidates waiting for a slot there, oldest first. ≤ WEBRTC_WAITING_CANDIDATES in all. */
+  private readonly waiting = new Map<string, Waiter[]>();
+  private waitingCount = 0;
+  /** Per negotiation: its targets, the (transport, host) pairs and (transport, place) pairs they are at, and the places it waits at. */
+  private readonly byNegotiation = new Map<CandidateHolder, Held>();
+
+  constructor(
+    private readonly perAddress = WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS,
+    private readonly holdMs = WEBRTC_CROWDED_ADDRESS_HOLD_MS,
+  ) {}
+
+  /**
+   * Whether `negotiation` may hand on a candidate at `target` now; if so, the target is its until
+   * `release`. A UDP one refused only because its address is full waits, when `later` is given and
+   * there is room, until `later.handOn` gets it.
+   */
+  take(negotiation: CandidateHolder, target: CandidateTarget, later?: WaitingCandidate): boolean {
+    if (target.transport === 'tcp' && target.port === DISCARD_PORT) return true;
+    const placeKey = placeKeyOf(target);
+    const held = this.stateOf(negotiation);
+    if (held.hosts.has(hostKeyOf(target)) || held.waits.has(placeKey) || this.holders.has(targetKey(target))) {
+      this.forgetIfEmpty(negotiation);
+      return false;
+    }
+    // Another address of a place it holds (an IPv6 /64) takes no other slot: its checks keep their pace.
+    if (!held.places.has(placeKey) && (this.holdersByPlace.get(placeKey)?.size ?? 0) >= this.perAddress) {
+      if (later !== undefined) this.wait({ ...later, negotiation, target });
+      this.forgetIfEmpty(negotiation);
+      return false;
+    }
+    this.claim(negotiation, target);
+    return true;
+  }
+
+  /** Frees what `negotiation` holds (it ended, or connected: a connected one takes no more candidates), and hands the slots on. */
+  release(negotiation: CandidateHolder): void {
+    const held = this.byNegotiation.get(negotiation);
+    if (held === undefined) return;
+    this.byNegotiation.delete(negotiation);
+    for (const key of held.targets) this.holders.delete(key);
+    for (const placeKey of held.places) {
+      const holders = this.holdersByPlace.get(placeKey);
+      holders?.delete(negotiation);
+      if (holders?.size === 0) this.holdersByPlace.delete(placeKey);
+    }
+    for (const placeKey of held.waits) this.removeWaiter(placeKey, (waiter) => waiter.negotiation === negotiation);
+    for (const placeKey of held.places) this.handOnFreed(placeKey);
+  }
+
+  /** Targets held, for tests. */
+  get size(): number {
+    return this.holders.size;
+  }
+
+  /** Candidates waiting for a slot, for tests. */
+  get waitingSize(): number {
+    return this.waitingCount;
+  }
+
+  private stateOf(negotiation: CandidateHolder): Held {
+    let held = this.byNegotiation.get(negotiation);
+    if (held === undefined) {
+      held = { targets: [], hosts: new Set(), places: new Set(), waits: new Set() };
+      this.byNegotiation.set(negotiation, held);
+    }
+    return held;
+  }
+
+  private forgetIfEmpty(negotiation: CandidateHolder): void {
+    const held = this.byNegotiation.get(negotiation);
+    if (held !== undefined && held.hosts.size === 0 && held.waits.size === 0) this.byNegotiation.delete(negotiation);
+  }
+
+  private claim(negotiation: CandidateHolder, target: CandidateTarget): void {
+    const placeKey = placeKeyOf(target);
+    const held = this.stateOf(negotiation);
+    held.hosts.add(hostKeyOf(target));
+    held.targets.push(targetKey(target));
+    this.holders.set(targetKey(target), negotiation);
+    if (held.places.has(placeKey)) return;
+    held.places.add(placeKey);
+    const holders = this.holdersByPlace.get(placeKey) ?? new Map<CandidateHolder, number | undefined>();
+    holders.set(negotiation, negotiation.clock === undefined ? undefined : monotonicNow(negotiation.clock));
+    this.holdersByPlace.set(placeKey, holders);
+  }
+
+  private wait(waiter: Waiter): void {
+    // TCP candidates are connections opened at once, and no TURN server's relayed address is one.
+    if (waiter.target.transport !== 'udp' || this.waitingCount >= WEBRTC_WAITING_CANDIDATES) return;
+    const held = this.stateOf(waiter.negotiation);
+    if (held.waits.size >= WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION) return;
+    const placeKey = placeKeyOf(waiter.target);
+    held.waits.add(placeKey);
+    const queue = this.waiting.get(placeKey) ?? [];
+    queue.push(waiter);
+    this.waiting.set(placeKey, queue);
+    this.waitingCount++;
+    this.armHoldTimer(placeKey);
+  }
+
+  /**
+   * While candidates wait at `placeKey`, ends its holders as each overstays (WEBRTC_CROWDED_ADDRESS_HOLD_MS
+   * since it took the slot), on the clock of the longest-holding timed one. Ending one releases it,
+   * which hands its slot on and arms this again.
+   */
+  private armHoldTimer(placeKey: string): void {
+    if (this.holdTimers.has(placeKey) || !this.waiting.has(placeKey)) return;
+    let longest: { holder: CandidateHolder; since: number } | undefined;
+    for (const [holder, since] of this.holdersByPlace.get(placeKey) ?? []) {
+      if (since !== undefined && holder.overstayed !== undefined && (longest === undefined || since < longest.since)) longest = { holder, since };
+    }
+    if (longest === undefined) return;
+    const clock = longest.holder.clock!;
+    const handle = clock.setTimeout(() => {
+      this.holdTimers.delete(placeKey);
+      const now = monotonicNow(clock);
+      const overstaying = [...(this.holdersByPlace.get(placeKey) ?? [])].filter(([, since]) => since !== undefined && now - since >= this.holdMs);
+      for (const [holder] of overstaying) if (this.waiting.has(placeKey)) holder.overstayed?.();
+      this.armHoldTimer(placeKey);
+    }, Math.max(0, longest.since + this.holdMs - monotonicNow(clock)));
+    this.holdTimers.set(placeKey, { clock, handle });
+  }
+
+  private removeWaiter(placeKey: string, matches: (waiter: Waiter) => boolean): void {
+    const queue = this.waiting.get(placeKey) ?? [];
+    const index = queue.findIndex(matches);
+    if (index < 0) return;
+    queue.splice(index, 1);
+    this.waitingCount--;
+    if (queue.length > 0) return;
+    this.waiting.delete(placeKey);
+    const timer = this.holdTimers.get(placeKey);
+    timer?.clock.clearTimeout(timer.handle);
+    this.holdTimers.delete(placeKey);
+  }
+
+  /**
+   * Gives the free slots at `placeKey` to waiters, each to the one whose relay network holds fewest there
+   * (oldest first). Handing on may end a negotiation (a candidate its RTCPeerConnection refuses), which
+   * releases it again: the state is read afresh for each.
+   */
+  private handOnFreed(placeKey: string): void {
+    for (;;) {
+      const holders = this.holdersByPlace.get(placeKey);
+      const queue = this.waiting.get(placeKey);
+      if (queue === undefined || (holders?.size ?? 0) >= this.perAddress) {
+        this.armHoldTimer(placeKey);
+        return;
+      }
+      const slotsOf = (group: string | undefined): number => [...(holders?.keys() ?? [])].filter((holder) => holder.group === group).length;
+      let chosen = queue[0]!;
+      for (const waiter of queue) if (slotsOf(waiter.negotiation.group) < slotsOf(chosen.negotiation.group)) chosen = waiter;
+      this.removeWaiter(placeKey, (waiter) => waiter === chosen);
+      this.byNegotiation.get(chosen.negotiation)?.waits.delete(placeKey);
+      if (this.holders.has(targetKey(chosen.target))) {
+        this.forgetIfEmpty(chosen.negotiation); // its host:port went to another meanwhile
+        continue;
+      }
+      this.claim(chosen.negotiation, chosen.target);
+      chosen.handOn(chosen.candidate);
+    }
+  }
+}
+
+interface Held {
+  targets: string[];
+  hosts: Set<string>;
+  places: Set<string>;
+  waits: Set<string>;
+}
+
+/** Neither part holds a newline (candidate lines are split on spaces, SDP lines on newlines). */
+function hostKeyOf(target: CandidateTarget): string {
+  return `${target.transport}\n${target.host}`;
+}
+
+/**
+ * Where a target's address is, as the crowding cap counts it: the address, but an IPv6 address's /64 (a
+ * hosting provider routes one whole to a machine, whose 32 addresses would be 32 places) and an IPv4
+ * address inside an IPv6 one as that IPv4 (hostPlace).
+ */
+function placeKeyOf(target: CandidateTarget): string {
+  return `${target.transport}\n${hostPlace(target.host)}`;
+}
+
+function targetKey(target: CandidateTarget): string {
+  return `${hostKeyOf(target)}\n${target.port}`;
+}

@@ -1,0 +1,203 @@
+/** CandidateTargets (src/webrtc/candidate-targets.ts): which negotiation's remote candidates go to its RTCPeerConnection, and when. */
+import { describe, expect, it } from 'vitest';
+import {
+  CandidateTargets,
+  WEBRTC_CROWDED_ADDRESS_HOLD_MS,
+  WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS,
+  WEBRTC_WAITING_CANDIDATES,
+  WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION,
+  type CandidateHolder,
+} from '../../src/webrtc/candidate-targets.js';
+import type { CandidateTarget } from '../../src/webrtc/remote-candidates.js';
+import type { SignalData } from '../../src/webrtc/signal-messages.js';
+import type { Clock, TimerHandle } from '../../src/util/clock.js';
+
+describe('CandidateTargets', () => {
+  const udp = (host: string, port: number): CandidateTarget => ({ transport: 'udp', host, port });
+  const tcp = (host: string, port: number): CandidateTarget => ({ transport: 'tcp', host, port });
+
+  it('gives a host:port to one negotiation at a time, and frees it when that one is released', () => {
+    const targets = new CandidateTargets();
+    const [first, second] = [{}, {}];
+    expect(targets.take(first, udp('192.0.2.7', 40_000))).toBe(true);
+    expect(targets.take(second, udp('192.0.2.7', 40_000))).toBe(false);
+    expect(targets.take(second, udp('192.0.2.7', 40_001))).toBe(true); // another port: another socket
+    expect(targets.take(second, tcp('192.0.2.7', 40_000))).toBe(true); // another transport
+    targets.release(first);
+    expect(targets.take(second, udp('192.0.2.8', 40_000))).toBe(true);
+    const third = {};
+    expect(targets.take(third, udp('192.0.2.7', 40_000))).toBe(true);
+    targets.release(second);
+    targets.release(third);
+    expect(targets.size).toBe(0);
+  });
+
+  it('lets one negotiation take one candidate per transport and address: an honest remote names one per local address', () => {
+    const targets = new CandidateTargets();
+    const negotiation = {};
+    expect(targets.take(negotiation, udp('192.0.2.7', 40_000))).toBe(true);
+    expect(targets.take(negotiation, udp('192.0.2.7', 40_000))).toBe(false);
+    expect(targets.take(negotiation, udp('192.0.2.7', 40_001))).toBe(false);
+    expect(targets.take(negotiation, udp('fd00::7', 40_001))).toBe(true);
+    expect(targets.take(negotiation, tcp('192.0.2.7', 40_002))).toBe(true);
+    expect(targets.take(negotiation, tcp('192.0.2.7', 40_003))).toBe(false);
+    // A `tcptype active` candidate (port 9) is never connected to: it takes nothing, any number of times.
+    expect(targets.take(negotiation, tcp('192.0.2.7', 9))).toBe(true);
+    expect(targets.take({}, tcp('192.0.2.7', 9))).toBe(true);
+    expect(targets.size).toBe(3);
+  });
+});
+
+describe('CandidateTargets at one crowded address', () => {
+  const udp = (port: number, host = '192.0.2.7'): CandidateTarget => ({ transport: 'udp', host, port });
+  const relayLine = (port: number): SignalData => ({ type: 'candidate', candidate: { candidate: `candidate:1 1 udp 1 192.0.2.7 ${port} typ relay`, sdpMLineIndex: 0 } });
+  /** A waiting candidate recording where it was handed on. */
+  const later = (handedOn: string[], name: string, port: number) => ({ candidate: relayLine(port), handOn: () => handedOn.push(name) });
+
+  it(`lets ${WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS} negotiations hold one address; the next waits and is handed on when one is released`, () => {
+    const targets = new CandidateTargets();
+    const holders = Array.from({ length: WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS }, () => ({}));
+    holders.forEach((holder, i) => expect(targets.take(holder, udp(40_000 + i))).toBe(true));
+    const handedOn: string[] = [];
+    const fifth = {};
+    expect(targets.take(fifth, udp(41_000), later(handedOn, 'fifth', 41_000))).toBe(false);
+    expect(targets.take(fifth, udp(41_000, '192.0.2.8'))).toBe(true); // another address is free
+    expect(targets.take({}, { transport: 'tcp', host: '192.0.2.7', port: 42_000 }, later(handedOn, 'tcp', 42_000))).toBe(true); // another transport
+    expect(targets.waitingSize).toBe(1);
+    targets.release(holders[0]!);
+    expect(handedOn).toEqual(['fifth']);
+    expect(targets.waitingSize).toBe(0);
+    // Now held by it: the address is full again.
+    expect(targets.take({}, udp(43_000), later(handedOn, 'sixth', 43_000))).toBe(false);
+    expect(targets.waitingSize).toBe(1);
+  });
+
+  it('hands a freed slot to the waiter whose relay network holds the fewest there, the oldest first; a released waiter is forgotten', () => {
+    const targets = new CandidateTargets(2);
+    const [attacker1, attacker2] = [{ group: 'evil' }, { group: 'evil' }];
+    targets.take(attacker1, udp(40_000));
+    targets.take(attacker2, udp(40_001));
+    const handedOn: string[] = [];
+    const [evil3, honest, gone] = [{ group: 'evil' }, { group: 'honest' }, { group: 'other' }];
+    targets.take(evil3, udp(40_002), later(handedOn, 'evil3', 40_002));
+    targets.take(gone, udp(40_003), later(handedOn, 'gone', 40_003));
+    targets.take(honest, udp(40_004), later(handedOn, 'honest', 40_004));
+    targets.release(gone); // ended while waiting
+    targets.release(attacker1);
+    expect(handedOn).toEqual(['honest']); // evil still holds one there, honest none
+    targets.release(attacker2);
+    expect(handedOn).toEqual(['honest', 'evil3']);
+    expect(targets.waitingSize).toBe(0);
+  });
+
+  it(`keeps at most ${WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION} waiting UDP candidates a negotiation, one per address, and no TCP ones`, () => {
+    const targets = new CandidateTargets(1);
+    const handedOn: string[] = [];
+    for (let address = 0; address < 10; address++) targets.take({}, udp(40_000, `192.0.2.${address}`));
+    const waiter = {};
+    for (let address = 0; address < 10; address++) {
+      targets.take(waiter, udp(41_000, `192.0.2.${address}`), later(handedOn, `a${address}`, 41_000));
+      targets.take(waiter, udp(41_001, `192.0.2.${address}`), later(handedOn, `b${address}`, 41_001));
+    }
+    targets.take({}, { transport: 'tcp', host: '192.0.2.20', port: 40_000 });
+    targets.take(waiter, { transport: 'tcp', host: '192.0.2.20', port: 41_000 }, later(handedOn, 'tcp', 41_000));
+    expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION);
+  });
+
+  it(`keeps at most ${WEBRTC_WAITING_CANDIDATES} waiting candidates in all`, () => {
+    const targets = new CandidateTargets(1);
+    targets.take({}, udp(40_000));
+    for (let i = 0; i < WEBRTC_WAITING_CANDIDATES + 10; i++) targets.take({}, udp(41_000 + i), later([], 'x', 41_000 + i));
+    expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES);
+  });
+});
+
+
+/** A clock that moves only when told to, firing the timers that come due. */
+function manualClock(): Clock & { advance(ms: number): void } {
+  let now = 0;
+  let nextId = 0;
+  const timers = new Map<number, { at: number; callback: () => void }>();
+  return {
+    now: () => now,
+    setTimeout: (callback, delayMs) => {
+      timers.set(++nextId, { at: now + delayMs, callback });
+      return nextId as unknown as TimerHandle;
+    },
+    clearTimeout: (handle) => void timers.delete(handle as unknown as number),
+    setInterval: () => {
+      throw new Error('not used');
+    },
+    clearInterval: () => {},
+    afterBurst: (callback) => callback(),
+    advance(ms) {
+      const until = now + ms;
+      for (;;) {
+        const due = [...timers].filter(([, timer]) => timer.at <= until).sort(([, a], [, b]) => a.at - b.at)[0];
+        if (due === undefined) break;
+        timers.delete(due[0]);
+        now = due[1].at;
+        due[1].callback();
+      }
+      now = until;
+    },
+  };
+}
+
+describe(`CandidateTargets holders of a crowded address`, () => {
+  const udp = (port: number): CandidateTarget => ({ transport: 'udp', host: '192.0.2.7', port });
+  const candidate: SignalData = { type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.7 41000 typ relay', sdpMLineIndex: 0 } };
+
+  it(`are ended after ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms holding a slot while others wait (not before, and not while none waits); the slot goes on`, () => {
+    const clock = manualClock();
+    const targets = new CandidateTargets(2);
+    const ended: string[] = [];
+    const handedOn: string[] = [];
+    const holder = (name: string): CandidateHolder => {
+      const it: CandidateHolder = {
+        clock,
+        overstayed: () => {
+          ended.push(name);
+          targets.release(it);
+        },
+      };
+      return it;
+    };
+    const [first, second] = [holder('first'), holder('second')];
+    targets.take(first, udp(40_000));
+    clock.advance(10_000); // nobody waits: held as long as it lasts
+    targets.take(second, udp(40_001));
+    expect(ended).toEqual([]);
+    const waiter = holder('waiter');
+    targets.take(waiter, udp(40_002), { candidate, handOn: () => handedOn.push('waiter') });
+    clock.advance(1); // first has held 10 s: its time was up when the waiter came
+    expect([ended, handedOn]).toEqual([['first'], ['waiter']]);
+    targets.take(holder('late'), udp(40_003), { candidate, handOn: () => handedOn.push('late') });
+    clock.advance(WEBRTC_CROWDED_ADDRESS_HOLD_MS - 2);
+    expect(ended).toEqual(['first']);
+    clock.advance(1); // second's 5 s since it took the slot
+    expect([ended, handedOn]).toEqual([['first', 'second'], ['waiter', 'late']]);
+    clock.advance(60_000); // the waiter and late hold the two slots; no one waits any more
+    expect(ended).toEqual(['first', 'second']);
+    expect(targets.waitingSize).toBe(0);
+  });
+});
+
+describe('CandidateTargets counting places', () => {
+  const candidate: SignalData = { type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 2001:db8:1:2::c 40000 typ host', sdpMLineIndex: 0 } };
+  it(`counts an IPv6 /64 as one address: ${WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS} negotiations at 5 addresses of it, the 5th waits; one negotiation at two of its addresses takes one slot`, () => {
+    const targets = new CandidateTargets();
+    const at = (host: string): CandidateTarget => ({ transport: 'udp', host, port: 40_000 });
+    const holders = Array.from({ length: WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS - 1 }, () => ({}));
+    holders.forEach((holder, i) => expect(targets.take(holder, at(`2001:db8:1:2::${i + 1}`))).toBe(true));
+    const twoAddresses = {};
+    expect(targets.take(twoAddresses, at('2001:db8:1:2::a'))).toBe(true);
+    expect(targets.take(twoAddresses, at('2001:db8:1:2::b'))).toBe(true); // its own slot there
+    const handedOn: string[] = [];
+    expect(targets.take({}, at('2001:db8:1:2::c'), { candidate, handOn: () => handedOn.push('fifth') })).toBe(false);
+    expect(targets.take({}, at('2001:db8:1:3::1'))).toBe(true); // another /64
+    expect(targets.waitingSize).toBe(1);
+    targets.release(twoAddresses);
+    expect(handedOn).toEqual(['fifth']);
+  });
+});

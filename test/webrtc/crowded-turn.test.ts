@@ -1,0 +1,99 @@
+/**
+ * Peers relayed by one TURN server all name its address (their relay candidates, one port each): more
+ * of them than may hold candidates at one address at once (CandidateTargets) negotiating with one node
+ * at once still all link, the later ones when the earlier ones connect and free their slots; and offers
+ * naming that address that never connect hold its slots for WEBRTC_CROWDED_ADDRESS_HOLD_MS, not for their
+ * life, and give them to relays of other networks first. A real coturn on this machine's address; every
+ * RTCPeerConnection of the honest nodes (@roamhq/wrtc) relay-only.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { WEBRTC_ANSWERS_BURST_PER_VIA } from '../../src/webrtc/constants.js';
+import { WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS } from '../../src/webrtc/candidate-targets.js';
+import type { WebRtcRoute } from '../../src/webrtc/negotiations.js';
+import { SignalAgent } from '../../src/webrtc/signal-agent.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
+import { DEFAULT_DIAL_TIMEOUT_MS } from '../../src/switch/constants.js';
+import { tcpTransport } from '../../platforms/node/tcp.js';
+import { webrtcTransport } from '../../platforms/node/webrtc.js';
+import { falseCredentialOffer, offerNaming, ownAddress } from '../helpers/crowded-address.js';
+import { startLocalCoturn, type LocalCoturn } from '../helpers/local-coturn.js';
+import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
+import { waitFor } from '../helpers/wait.js';
+
+let coturn: LocalCoturn | undefined;
+afterEach(async () => {
+  await stopAll();
+  coturn?.stop();
+  coturn = undefined;
+});
+
+/** A relay on `host` (127.2.0.1 is another network than 127.0.0.1, as a node connecting to it counts). */
+function startRelay(host = '127.0.0.1'): Promise<TestNode> {
+  return startNode({ agents: { signal: new SignalAgent() }, listen: [`tcp://${host}:0`] });
+}
+
+/** A node whose RTCPeerConnections gather only relayed candidates, from `turn`, connected to `relays`, dialling within the default deadline. */
+async function relayOnlyNode(turn: LocalCoturn['turn'], relays: TestNode[], onRoute?: (route: WebRtcRoute) => void): Promise<TestNode> {
+  const key = generateNodeKey();
+  const rtc = webrtcTransport({ iceServers: [turn], rtcConfig: { iceTransportPolicy: 'relay' }, onRoute });
+  const node = await startNode({
+    identity: key,
+    transports: [tcpTransport(), rtc],
+    listen: ['tcp://127.0.0.1:0', `webrtc://${key.nodeId}`],
+    agents: { signal: rtc.signalAgent },
+    dialTimeoutMs: DEFAULT_DIAL_TIMEOUT_MS,
+  });
+  for (const relay of relays) await node.sw.dial(relay.address);
+  return node;
+}
+
+/** Dials `target` from each of `peers` through the relay `viaOf` names, all at once: each dial's transport, or its error. */
+async function dialAll(peers: TestNode[], target: TestNode, viaOf: (index: number) => TestNode): Promise<string[]> {
+  const dials = peers.map((peer, i) => peer.sw.dial(`webrtc://${target.key.nodeId}?via=${viaOf(i).key.nodeId}`));
+  const outcomes = await Promise.allSettled(dials);
+  return outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.transport : String(outcome.reason)));
+}
+
+describe('peers relayed by one TURN server', () => {
+  it(`link with one node all at once: ${3 * WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS} dials naming the TURN server's address, all connected over it`, async () => {
+    const peersCount = 3 * WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS;
+    coturn = await startLocalCoturn(ownAddress());
+    const routes: WebRtcRoute[] = [];
+    const relays = [await startRelay(), await startRelay()];
+    const target = await relayOnlyNode(coturn.turn, relays, (route) => routes.push(route));
+    const peers: TestNode[] = [];
+    for (let i = 0; i < peersCount; i++) peers.push(await relayOnlyNode(coturn.turn, [relays[i % 2]!]));
+    // Before waiting candidates were handed on (dropped over the cap instead): 8 of 12 timed out.
+    expect(await dialAll(peers, target, (i) => relays[i % 2]!)).toEqual(Array(peersCount).fill('webrtc'));
+    for (const peer of peers) expect(target.sw.getPeer(peer.key.nodeId)?.isConnected).toBe(true);
+    // Over TURN: each selected pair has one of coturn's relayed addresses at the node's end (relay-only at
+    // the other end too; a remote end learnt from a check before its candidate came is not reported).
+    const { min, max } = coturn.relayPorts;
+    const overTurn = (): number => routes.filter((route) => route.localAddress === ownAddress() && route.localPort! >= min && route.localPort! <= max).length;
+    await waitFor(() => overTurn() === peersCount, 5000, 'every route reported, over TURN');
+  }, 90_000);
+
+  it(`link while offers through another network, naming the TURN server's address and never connecting, wait for its slots: they hold them for a few seconds, and yield them to the other network first`, async () => {
+    coturn = await startLocalCoturn(ownAddress());
+    const attackerRelays = [await startRelay(), await startRelay()];
+    const honestRelay = await startRelay('127.2.0.1');
+    const target = await relayOnlyNode(coturn.turn, [...attackerRelays, honestRelay]);
+    // Offers with ICE credentials no check satisfies, each naming another port of the TURN server's
+    // address (above its allocations' range): as many as the two relays' answer allowances take at once.
+    const offer = await falseCredentialOffer();
+    for (let i = 0; i < 2 * WEBRTC_ANSWERS_BURST_PER_VIA; i++) {
+      // Keys are free: one negotiation per (relay, remote), so a remote per offer.
+      const signal = new SignalAgent();
+      const attacker = await startNode({ agents: { signal } });
+      const relay = attackerRelays[i % 2]!;
+      await attacker.sw.dial(relay.address);
+      expect(signal.sendSignal(relay.key.nodeId, target.key.nodeId, offerNaming(offer, ownAddress(), coturn.relayPorts.max + 1 + i))).toBe(true);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const peers: TestNode[] = [];
+    for (let i = 0; i < WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS; i++) peers.push(await relayOnlyNode(coturn.turn, [honestRelay]));
+    // Before the hold was timed, the attackers' first answers held the 4 slots for their 15 s: the honest
+    // dials timed out (10 s); handed on oldest first, the 12 attackers' waiting ones came first.
+    expect(await dialAll(peers, target, () => honestRelay)).toEqual(Array(WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS).fill('webrtc'));
+  }, 90_000);
+});
