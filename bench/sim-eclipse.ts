@@ -293,7 +293,51 @@ const result = {
   }),
   newcomerBookFakeShare: fakeShare(newcomers.map((entry) => entry.node)),
   establishedBookFakeShare: fakeShare(established),
+  book: bookCensus(established),
+  pexDials: pexDials([...established, ...newcomers.map((entry) => entry.node)]),
 };
+/**
+ * How made-up addresses sit in honest books: per node (averaged), the entries and made-up ones, where
+ * the made-up ones came from (an attacker, an honest node passing them on, a seed), how many are tried,
+ * bad (isBad) or were dialled, and the most one source group holds in one book.
+ */
+function bookCensus(of: Node[]): Record<string, number> {
+  const sum = { entries: 0, fake: 0, fakeFromAttackers: 0, fakeFromHonest: 0, fakeFromSeeds: 0, fakeTried: 0, fakeBad: 0, fakeDialled: 0, honestEntries: 0, sourceGroupsWithFakes: 0 };
+  let maxFakePerSourceGroup = 0;
+  for (const node of of) {
+    const perSourceGroup = new Map<string, number>();
+    for (const info of node.pex.book.entries()) {
+      sum.entries++;
+      if (honestAddresses.has(info.address)) sum.honestEntries++;
+      if (realAddresses.has(info.address)) continue;
+      sum.fake++;
+      const sourceKind = kindOf.get(/[0-9a-f]{40}/.exec(info.source)?.[0] ?? '');
+      if (sourceKind === 'malicious') sum.fakeFromAttackers++;
+      else if (sourceKind === 'seed') sum.fakeFromSeeds++;
+      else sum.fakeFromHonest++;
+      if (info.bucketType === 'old') sum.fakeTried++;
+      if (info.bad) sum.fakeBad++;
+      if (info.attempts > 0) sum.fakeDialled++;
+      const sourceGroup = /@(\d+\.\d+)\./.exec(info.source)?.[1] ?? info.source;
+      perSourceGroup.set(sourceGroup, (perSourceGroup.get(sourceGroup) ?? 0) + 1);
+    }
+    sum.sourceGroupsWithFakes += perSourceGroup.size;
+    for (const count of perSourceGroup.values()) maxFakePerSourceGroup = Math.max(maxFakePerSourceGroup, count);
+  }
+  const perNode = Object.fromEntries(Object.entries(sum).map(([key, value]) => [key, Math.round((10 * value) / Math.max(1, of.length)) / 10]));
+  return { ...perNode, maxFakePerSourceGroup };
+}
+/** PEX dials by these nodes over the run, and the share that failed. */
+function pexDials(of: Node[]): { dials: number; failedShare: number } {
+  let dials = 0;
+  let failed = 0;
+  for (const node of of) {
+    const stats = node.pex.stats();
+    dials += stats.dials;
+    failed += stats.dialFailures;
+  }
+  return { dials, failedShare: Math.round((1000 * failed) / Math.max(1, dials)) / 1000 };
+}
 function waitingNetworks(of: Node[]): number {
   let waiting = 0;
   for (const node of of) for (const streak of internals(node).streaks.values()) if (streak.failures >= FAILING_NETWORK_STREAK) waiting++;
