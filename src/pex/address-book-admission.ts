@@ -174,6 +174,7 @@ export function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
     sourceGroup: candidate.sourceGroup,
     sourceNodeId: candidate.sourceNodeId,
     vouchedBy: '',
+    corroboratedBy: '',
     attempts: 0,
     lastAttempt: 0,
     lastSuccess: 0,

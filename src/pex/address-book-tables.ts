@@ -108,6 +108,7 @@ export class AddressTables {
   addReference(entry: KnownAddress, sourceGroup: string, nowMs: number): void {
     if (entry.bucketType === 'old') return;
     entry.lastSeen = Math.max(entry.lastSeen, nowMs);
+    if (entry.corroboratedBy === '' && sourceGroup !== entry.sourceGroup) entry.corroboratedBy = sourceGroup;
     if (entry.buckets.length >= this.config.maxNewBucketsPerAddress) return;
     if (randomInt(this.random, 2 * entry.buckets.length) !== 0) return;
     const bucket = this.hasher.newBucket(entry.group, sourceGroup);
