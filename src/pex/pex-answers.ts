@@ -69,8 +69,10 @@ export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
   const wanted = book.selectionSize(config.maxAddressesPerResponse);
   // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it
-  // vouches only for nodes it reached or that told it of themselves, never for hearsay it was fed.
-  const vouched = config.seedMode ? book.sampleFirstHand(wanted, accept) : [];
+  // vouches only for nodes it reached or that told it of themselves, never for hearsay it was fed, nor
+  // for one whose last crawl dial failed (gone: a first-hand entry stays good for days).
+  const answering = (address: string): boolean => accept(address) && book.get(address)?.attempts === 0;
+  const vouched = config.seedMode ? book.sampleFirstHand(wanted, answering) : [];
   if (vouched.length > 0) return [...live, ...vouched].slice(0, config.maxAddressesPerResponse);
   // Seeds sample afresh: handing out their book to newcomers is what they are for.
   // Our peers of the moment are first-hand (we reached them, or they told us of themselves), and first-hand

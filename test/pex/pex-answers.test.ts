@@ -69,6 +69,23 @@ describe('answerFor (what a pexRequest gets)', () => {
     expect(answer(nodeId(5015)).length).toBeGreaterThan(2 * later.length);
   });
 
+  it('a seed does not vouch for a node whose last dial failed since it was reached (gone: churn, or a made-up self-report)', () => {
+    const { book, answer } = setup(true);
+    const nodes = Array.from({ length: 10 }, (_, n) => tcp(n + 1, publicHost(n + 1)));
+    for (const address of nodes) {
+      book.addAddress(address, address);
+      book.markAttempt(address);
+      book.markGood(address);
+    }
+    const gone = nodes.slice(0, 4);
+    for (const address of gone) book.markAttempt(address);
+    for (let round = 0; round < 10; round++) {
+      const addresses = answer(nodeId(999));
+      // Before: all 10, the 4 gone ones among them, for as long as the entries stayed good (days).
+      expect(addresses.sort()).toEqual(nodes.slice(4).sort());
+    }
+  });
+
   it('a seed vouches only for first-hand addresses once it has any', () => {
     const { book, answer } = setup(true);
     const source = tcp(900, publicHost(60));
