@@ -320,7 +320,7 @@ function mayBeDialled(context: DialPlanContext, address: string): boolean {
  * at most once per crawlRevisitMs, so the crawl sweeps the whole book rather than re-asking favourites.
  * First-hand addresses (nodes the seed reached, or that told it of themselves) and the rest take turns:
  * with never-tried first alone, liars naming made-up nodes kept the crawl on their fresh supply (in
- * bench/sim-eclipse.ts 83-86 % of a seed's crawl dials failed and it reached 5-13 of 110 live honest
+ * bench/sim-eclipse.ts 87 % of a seed's crawl dials failed and it reached 3-7 of 110 live honest
  * nodes), never revisiting the nodes it vouches for, so that it went on vouching for ones long gone.
  */
 export function planCrawl(context: DialPlanContext, slots: number): string[] {
