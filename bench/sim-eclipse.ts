@@ -9,7 +9,7 @@
  * `--newcomers` join at `--join-at` s and are watched for `--watch` s. Scenario flags: `--churn SHARE`
  * (honest nodes leaving and as many joining, per minute, from the join on), `--seeds-die-at S` (then
  * joiners bootstrap from 2 live honest nodes), `--evict-at S` (every honest node drops its outbound
- * peers), `--loss P`. `--no-failing-networks` turns FailingNetworks off (its `failed` does nothing), the
+ * peers), `--loss P`, `--new-buckets N` (a smaller new table, whose buckets fill). `--no-failing-networks` turns FailingNetworks off (its `failed` does nothing), the
  * code before it; compare runs with the same `--rng-seed`.
  *
  * Prints one JSON object: a per-minute timeline of honest nodes' outbound peers and the attackers' share,
@@ -52,6 +52,8 @@ const EVICT_AT_SEC = flag('--evict-at', -1);
 /** The liar knows which honest nodes are up (a crawler would): made-up addresses only in their /16s. */
 const TARGET_LIVE = argv.includes('--target-live');
 const FAILING_ON = !argv.includes('--no-failing-networks');
+/** New buckets in every book (default 1024): fewer make a book whose buckets fill, where collisions are settled. */
+const NEW_BUCKETS = flag('--new-buckets', 0);
 
 if (!FAILING_ON) {
   FailingNetworks.prototype.failed = function (): void {};
@@ -117,7 +119,7 @@ function make(kind: Kind, host: string): Node {
   });
   const bucketKey = new Uint8Array(32).map(() => Math.floor(random() * 256));
   const seeds = seedsDead ? sample(liveHonest(), 2, random).map((n) => n.address) : seedAddresses.filter((seed) => seed !== address);
-  const options: PexAgentOptions = { seeds, seedMode: kind === 'seed', random, bookOptions: { bucketKey } };
+  const options: PexAgentOptions = { seeds, seedMode: kind === 'seed', random, bookOptions: { bucketKey, ...(NEW_BUCKETS > 0 && { newBucketCount: NEW_BUCKETS }) } };
   const pex = kind === 'malicious' ? new PoisonAgent(options) : new PEXAgent(options);
   sw.addAgent('pex', pex);
   if (kind === 'seed') seedAddresses.push(address);
@@ -272,7 +274,14 @@ const result = {
     let known = 0;
     let withheld = 0;
     let reached = 0;
+    let madeUp = 0;
+    // First-hand entries (what a seed vouches for) of honest nodes that have left.
+    let firstHandGone = 0;
+    let firstHand = 0;
     for (const info of seed.pex.book.entries()) {
+      if (!realAddresses.has(info.address)) madeUp++;
+      if (info.firstHand) firstHand++;
+      if (info.firstHand && honestAddresses.has(info.address) && !liveHonestAddresses.has(info.address)) firstHandGone++;
       if (!liveHonestAddresses.has(info.address)) continue;
       known++;
       if (info.lastSuccess > 0) reached++;
@@ -289,11 +298,55 @@ const result = {
       honestVouched += answer.filter((address) => liveHonestAddresses.has(address)).length;
       attackersVouched += answer.filter((address) => coalition.includes(address)).length;
     }
-    return { answerHonest: honestVouched / Math.max(1, answered), answerAttackers: attackersVouched / Math.max(1, answered), waiting: waitingNetworks([seed]), liveHonestKnown: known, liveHonestReached: reached, liveHonestWithheld: withheld, liveHonest: liveHonestAddresses.size, bookSize: seed.pex.book.size() };
+    return { answerHonest: honestVouched / Math.max(1, answered), answerAttackers: attackersVouched / Math.max(1, answered), waiting: waitingNetworks([seed]), liveHonestKnown: known, liveHonestReached: reached, liveHonestWithheld: withheld, liveHonest: liveHonestAddresses.size, bookSize: seed.pex.book.size(), madeUp, firstHand, firstHandGone, ...pexDials([seed]) };
   }),
   newcomerBookFakeShare: fakeShare(newcomers.map((entry) => entry.node)),
   establishedBookFakeShare: fakeShare(established),
+  book: bookCensus(established),
+  pexDials: pexDials([...established, ...newcomers.map((entry) => entry.node)]),
 };
+/**
+ * How made-up addresses sit in honest books: per node (averaged), the entries and made-up ones, where
+ * the made-up ones came from (an attacker, an honest node passing them on, a seed), how many are tried,
+ * bad (isBad) or were dialled, and the most one source group holds in one book.
+ */
+function bookCensus(of: Node[]): Record<string, number> {
+  const sum = { entries: 0, fake: 0, fakeFromAttackers: 0, fakeFromHonest: 0, fakeFromSeeds: 0, fakeTried: 0, fakeBad: 0, fakeDialled: 0, honestEntries: 0, sourceGroupsWithFakes: 0 };
+  let maxFakePerSourceGroup = 0;
+  for (const node of of) {
+    const perSourceGroup = new Map<string, number>();
+    for (const info of node.pex.book.entries()) {
+      sum.entries++;
+      if (honestAddresses.has(info.address)) sum.honestEntries++;
+      if (realAddresses.has(info.address)) continue;
+      sum.fake++;
+      const sourceKind = kindOf.get(/[0-9a-f]{40}/.exec(info.source)?.[0] ?? '');
+      if (sourceKind === 'malicious') sum.fakeFromAttackers++;
+      else if (sourceKind === 'seed') sum.fakeFromSeeds++;
+      else sum.fakeFromHonest++;
+      if (info.bucketType === 'old') sum.fakeTried++;
+      if (info.bad) sum.fakeBad++;
+      if (info.attempts > 0) sum.fakeDialled++;
+      const sourceGroup = /@(\d+\.\d+)\./.exec(info.source)?.[1] ?? info.source;
+      perSourceGroup.set(sourceGroup, (perSourceGroup.get(sourceGroup) ?? 0) + 1);
+    }
+    sum.sourceGroupsWithFakes += perSourceGroup.size;
+    for (const count of perSourceGroup.values()) maxFakePerSourceGroup = Math.max(maxFakePerSourceGroup, count);
+  }
+  const perNode = Object.fromEntries(Object.entries(sum).map(([key, value]) => [key, Math.round((10 * value) / Math.max(1, of.length)) / 10]));
+  return { ...perNode, maxFakePerSourceGroup };
+}
+/** PEX dials by these nodes over the run, and the share that failed. */
+function pexDials(of: Node[]): { dials: number; failedShare: number } {
+  let dials = 0;
+  let failed = 0;
+  for (const node of of) {
+    const stats = node.pex.stats();
+    dials += stats.dials;
+    failed += stats.dialFailures;
+  }
+  return { dials, failedShare: Math.round((1000 * failed) / Math.max(1, dials)) / 1000 };
+}
 function waitingNetworks(of: Node[]): number {
   let waiting = 0;
   for (const node of of) for (const streak of internals(node).streaks.values()) if (streak.failures >= FAILING_NETWORK_STREAK) waiting++;

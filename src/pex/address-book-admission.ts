@@ -25,7 +25,9 @@ export type AddOutcome =
   /** The node id already has maxAddressesPerNodeId addresses and none of them is bad. */
   | 'too-many-addresses'
   /** The source's network group already has maxAddressesPerSourceGroup entries in the book. */
-  | 'source-full';
+  | 'source-full'
+  /** Its new bucket is full of entries that keep their place (see AddressTables.insertNewIfRoom). */
+  | 'bucket-full';
 
 /** Every outcome of examine() but a new or known entry. */
 export type Rejection = Exclude<AddOutcome, 'added' | 'known'>;
@@ -174,6 +176,7 @@ export function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
     sourceGroup: candidate.sourceGroup,
     sourceNodeId: candidate.sourceNodeId,
     vouchedBy: '',
+    corroboratedBy: '',
     attempts: 0,
     lastAttempt: 0,
     lastSuccess: 0,

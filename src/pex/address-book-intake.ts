@@ -115,8 +115,7 @@ export class AddressIntake {
     // The node's own word about itself may displace hearsay about it (see makeRoomForNode).
     if (!this.tables.makeRoomForNode(candidate.nodeId, nowMs, candidate.sourceNodeId === candidate.nodeId)) return 'too-many-addresses';
     this.onChange();
-    this.tables.insertNew(newEntry(candidate, nowMs), nowMs);
-    return 'added';
+    return this.tables.insertNewIfRoom(newEntry(candidate, nowMs), nowMs) ? 'added' : 'bucket-full';
   }
 }
 

@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.js';
 import { visitRandomIndices } from './address-book-buckets.js';
 import type { AddressTables } from './address-book-tables.js';
 import { ANSWER_VISITS_PER_ADDRESS, GET_SELECTION_PERCENT, GROUP_FAIR_PICK_DRAWS, MAX_GET_SELECTION, MIN_GET_SELECTION } from './constants.js';
-import { isBad, type KnownAddress } from './known-address.js';
+import { isBad, isCorroborated, isFirstHand, type KnownAddress } from './known-address.js';
 
 /**
  * The book's random draws: the address to dial next (AddressBook.pickAddress) and the samples a PEX
@@ -53,7 +53,8 @@ export function selectionSizeFor(bookSize: number, max: number): number {
  * sample is the answer of whoever holds the most entries, and one host holds up to a bucket of
  * first-hand ones (64 keys claiming ports of their own host), an honest node one. The others make
  * up the number when the groups run short (unless `fillFromCrowdedGroups` is false), so an answer never
- * shrinks for lack of diversity.
+ * shrinks for lack of diversity. `vettedOnly`: only entries first-hand or corroborated (named by two
+ * source groups), the hearsay a PEX answer hands on first.
  */
 export function sampleGood(
   entries: readonly KnownAddress[],
@@ -62,6 +63,7 @@ export function sampleGood(
   random: () => number,
   accept?: (address: string) => boolean,
   fillFromCrowdedGroups = true,
+  vettedOnly = false,
 ): string[] {
   const selection: string[] = [];
   if (wanted === 0) return selection;
@@ -72,7 +74,7 @@ export function sampleGood(
   let visits = 0;
   visitRandomIndices(entries.length, random, (index) => {
     const picked = entries[index]!;
-    if (!isBad(picked, nowMs) && (accept === undefined || accept(picked.address))) {
+    if (!isBad(picked, nowMs) && (!vettedOnly || isFirstHand(picked) || isCorroborated(picked)) && (accept === undefined || accept(picked.address))) {
       const taken = perGroup.get(picked.group) ?? 0;
       if (taken < perGroupCap) {
         perGroup.set(picked.group, taken + 1);

@@ -101,6 +101,25 @@ export class AddressTables {
   }
 
   /**
+   * insertNew for an address a peer just told us of, as addrman settles a collision: a full bucket keeps
+   * its entries unless the one that would leave is bad, from the newcomer's own source group, held by
+   * another bucket too, or hearsay giving way to the node's own word. Otherwise the newcomer is dropped
+   * (false): evicting the least fresh let a flood from other source groups push out, one by one, the
+   * honest entries that shared its buckets, since each made-up address was fresher than them.
+   */
+  insertNewIfRoom(entry: KnownAddress, nowMs: number): boolean {
+    const bucket = this.newBucketOf(entry);
+    if (this.newTable.isFull(bucket)) {
+      const victim = this.worstOf(this.newTable.entries(bucket), entry.sourceGroup, nowMs)!;
+      const givesWay =
+        isBad(victim, nowMs) || victim.sourceGroup === entry.sourceGroup || victim.buckets.length > 1 || (isFirstHand(entry) && !isFirstHand(victim));
+      if (!givesWay) return false;
+    }
+    this.placeNew(entry, bucket, entry.sourceGroup, nowMs);
+    return true;
+  }
+
+  /**
    * Another source told us about a known new address: as in addrman, it may join one more new bucket,
    * less likely the more buckets it is already in, so popular addresses get some redundancy without
    * crowding out others. It only takes a slot that is free or held by a bad or redundant entry.
@@ -108,6 +127,7 @@ export class AddressTables {
   addReference(entry: KnownAddress, sourceGroup: string, nowMs: number): void {
     if (entry.bucketType === 'old') return;
     entry.lastSeen = Math.max(entry.lastSeen, nowMs);
+    if (entry.corroboratedBy === '' && sourceGroup !== entry.sourceGroup) entry.corroboratedBy = sourceGroup;
     if (entry.buckets.length >= this.config.maxNewBucketsPerAddress) return;
     if (randomInt(this.random, 2 * entry.buckets.length) !== 0) return;
     const bucket = this.hasher.newBucket(entry.group, sourceGroup);

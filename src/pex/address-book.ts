@@ -220,9 +220,10 @@ export class AddressBook {
   /**
    * A random sample of good (not bad) addresses for a pexResponse, of selectionSize(max) addresses when
    * the book has them, group-fair (see sampleGood); `accept` leaves out addresses the caller will not send.
+   * `vettedOnly`: only first-hand entries and hearsay named by two source groups at least (fewer, then).
    */
-  getSelection(max: number = MAX_GET_SELECTION, accept?: (address: string) => boolean): string[] {
-    return sampleGood(this.tables.all, this.selectionSize(max), this.now(), this.random, accept);
+  getSelection(max: number = MAX_GET_SELECTION, accept?: (address: string) => boolean, vettedOnly = false): string[] {
+    return sampleGood(this.tables.all, this.selectionSize(max), this.now(), this.random, accept, true, vettedOnly);
   }
 
   /**

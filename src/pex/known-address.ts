@@ -40,6 +40,8 @@ export interface KnownAddressInfo {
   readonly bad: boolean;
   /** Reached by us once, or the node's own word on the host we reach it at (isFirstHand): a meshlink node was there. */
   readonly firstHand: boolean;
+  /** Named to us from at least two source groups (isCorroborated); not saved, so false again after a load until named again. */
+  readonly corroborated: boolean;
 }
 
 /** The book's mutable record; never handed out (callers get KnownAddressInfo copies). */
@@ -53,6 +55,8 @@ export interface KnownAddress {
   readonly sourceNodeId: string;
   /** See KnownAddressInfo.vouchedBy. Not persisted: a seed names it again. */
   vouchedBy: string;
+  /** A source group other than sourceGroup that named it too ('' for none): see isCorroborated. Not persisted. */
+  corroboratedBy: string;
   attempts: number;
   lastAttempt: number;
   lastSuccess: number;
@@ -89,6 +93,15 @@ export function isFirstHand(entry: KnownAddress): boolean {
   return entry.lastSuccess > 0 || entry.sourceNodeId === entry.nodeId;
 }
 
+/**
+ * Named to us by sources in two network groups at least. One source group can make up any number of
+ * nodes, each named once; an honest node is named by every peer that knows it. PEX answers pass on
+ * hearsay that is neither first-hand nor corroborated only to make up a small answer (see firstHandFirst).
+ */
+export function isCorroborated(entry: KnownAddress): boolean {
+  return entry.corroboratedBy !== '';
+}
+
 /** How recently the entry proved useful: when we last heard of it (new) or last reached it (old). */
 export function freshness(entry: KnownAddress): number {
   return entry.bucketType === 'old' ? entry.lastSuccess : Math.max(entry.lastSeen, entry.lastSuccess);
@@ -110,6 +123,7 @@ export function toInfo(entry: KnownAddress, nowMs: number): KnownAddressInfo {
     buckets: [...entry.buckets],
     bad: isBad(entry, nowMs),
     firstHand: isFirstHand(entry),
+    corroborated: isCorroborated(entry),
   };
 }
 

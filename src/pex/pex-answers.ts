@@ -2,7 +2,7 @@ import type { Peer } from '../switch/peer.js';
 import type { Switch } from '../switch/switch.js';
 import type { AddressBook } from './address-book.js';
 import type { PexConfig } from './config.js';
-import { MAX_ANSWER_REUSE_NETWORKS, MAX_LIVE_WEBRTC_ADDRESSES } from './constants.js';
+import { MAX_ANSWER_REUSE_NETWORKS, MAX_LIVE_WEBRTC_ADDRESSES, MIN_GET_SELECTION } from './constants.js';
 import { encodePexMessage } from './pex-messages.js';
 
 /** What answering a pexRequest needs to know about the node. */
@@ -34,22 +34,23 @@ export interface AnswerContext {
  * connection's later requests (paced, each holding a slot), get samples of their own: one sample for
  * every request gave attackers' addresses a larger share of honest books in the simulator (botnet at
  * 30 %: 53 % against 37 %; one per network and connection alike, 47 %; this way 37 %). A sample is drawn
- * afresh sooner when it holds under half of what the book now yields (the book was small when it was
- * drawn) or the clock stepped back. At most MAX_ANSWER_REUSE_NETWORKS networks are remembered, the one
- * drawn longest ago forgotten first.
+ * afresh sooner when the book has more than doubled since it was drawn (it was small then) or the clock
+ * stepped back. (Not by the sample's size: an answer of a book mostly of unvetted hearsay is short on
+ * purpose, see firstHandFirst, and was drawn afresh for every asker.) At most MAX_ANSWER_REUSE_NETWORKS
+ * networks are remembered, the one drawn longest ago forgotten first.
  */
 export class AnswerCache {
-  private readonly samples = new Map<string, { readonly addresses: readonly string[]; readonly drawnAt: number }>();
+  private readonly samples = new Map<string, { readonly addresses: readonly string[]; readonly drawnAt: number; readonly bookSize: number }>();
 
   constructor(private readonly reuseMs: number) {}
 
-  get(network: string, nowMs: number, wanted: number, draw: () => string[]): readonly string[] {
+  get(network: string, nowMs: number, bookSize: number, draw: () => string[]): readonly string[] {
     const kept = this.samples.get(network);
     const age = kept === undefined ? -1 : nowMs - kept.drawnAt;
-    if (kept !== undefined && age >= 0 && age < this.reuseMs && 2 * kept.addresses.length >= wanted) return kept.addresses;
+    if (kept !== undefined && age >= 0 && age < this.reuseMs && bookSize <= 2 * kept.bookSize) return kept.addresses;
     const addresses = draw();
     this.samples.delete(network);
-    this.samples.set(network, { addresses, drawnAt: nowMs });
+    this.samples.set(network, { addresses, drawnAt: nowMs, bookSize });
     if (this.samples.size > MAX_ANSWER_REUSE_NETWORKS) this.samples.delete(this.samples.keys().next().value!);
     return addresses;
   }
@@ -68,8 +69,10 @@ export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
   const wanted = book.selectionSize(config.maxAddressesPerResponse);
   // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it
-  // vouches only for nodes it reached or that told it of themselves, never for hearsay it was fed.
-  const vouched = config.seedMode ? book.sampleFirstHand(wanted, accept) : [];
+  // vouches only for nodes it reached or that told it of themselves, never for hearsay it was fed, nor
+  // for one whose last crawl dial failed (gone: a first-hand entry stays good for days).
+  const answering = (address: string): boolean => accept(address) && book.get(address)?.attempts === 0;
+  const vouched = config.seedMode ? book.sampleFirstHand(wanted, answering) : [];
   if (vouched.length > 0) return [...live, ...vouched].slice(0, config.maxAddressesPerResponse);
   // Seeds sample afresh: handing out their book to newcomers is what they are for.
   // Our peers of the moment are first-hand (we reached them, or they told us of themselves), and first-hand
@@ -84,7 +87,7 @@ export function answerFor(asker: Peer, context: AnswerContext): string[] {
     reuse === undefined || config.seedMode
       ? draw()
       : // Drawn for the asker that found no sample, then each asker's own left out; an address the book dropped since is not handed on.
-        reuse.cache.get(reuse.network, reuse.nowMs, wanted, draw).filter((address) => accept(address) && book.has(address));
+        reuse.cache.get(reuse.network, reuse.nowMs, book.size(), draw).filter((address) => accept(address) && book.has(address));
   return [...live, ...fromBook].slice(0, config.maxAddressesPerResponse);
 }
 
@@ -99,12 +102,16 @@ function nodeIdIn(address: string): string {
 }
 
 /**
- * A pexResponse's `wanted` addresses from the book: first those we know first-hand (we reached them,
- * or the node itself told us over an authenticated connection), topped up from a group-fair sample.
+ * A pexResponse's up to `wanted` addresses from the book: first those we know first-hand (we reached
+ * them, or the node itself told us over an authenticated connection), topped up from a group-fair
+ * sample of the vetted ones (first-hand, or hearsay named to us from two source groups at least).
  * Gossip can name nodes that are not (yet) up, and colluders can name each other far more often than
  * honest nodes get named; first-hand addresses are a fair sample of the nodes that are up, whoever
- * talks about them, so answering with them first keeps the colluders' echo from spreading. The sample
- * is drawn only when first-hand addresses fall short. `acceptFirst` narrows the first-hand pass alone.
+ * talks about them, so answering with them first keeps the colluders' echo from spreading. Hearsay from
+ * one source group alone only makes up an answer of MIN_GET_SELECTION: a liar naming made-up nodes
+ * had every honest node that asked it hand them on, 23 % of a book it swelled, and in the simulator
+ * (bench/sim-eclipse.ts) 82 % of the made-up entries in honest books came from honest nodes' answers.
+ * `acceptFirst` narrows the first-hand pass alone.
  */
 export function firstHandFirst(book: AddressBook, wanted: number, accept?: (address: string) => boolean, acceptFirst = accept): string[] {
   // A group's share only: first-hand addresses of a crowded group (one host's many keys) must not take
@@ -112,10 +119,18 @@ export function firstHandFirst(book: AddressBook, wanted: number, accept?: (addr
   const firstHand = book.sampleFirstHand(wanted, acceptFirst, false);
   if (firstHand.length >= wanted) return firstHand;
   const selection = new Set(firstHand);
-  for (const address of book.getSelection(wanted, accept)) {
-    if (selection.size >= wanted) break;
-    selection.add(address);
-  }
+  const topUp = (addresses: readonly string[], upTo: number): void => {
+    for (const address of addresses) {
+      if (selection.size >= upTo) break;
+      selection.add(address);
+    }
+  };
+  // `acceptFirst` here too: when the vetted entries are few, a sample of them named every peer we have
+  // (see answerFor); our peers come through the sample of the whole book below, as likely as any entry.
+  topUp(book.getSelection(wanted, acceptFirst, true), wanted);
+  // A young book (or a small network) has little that is vetted: its answer still names a few.
+  const floor = Math.min(wanted, MIN_GET_SELECTION);
+  if (selection.size < floor) topUp(book.getSelection(wanted, accept), floor);
   return [...selection];
 }
 

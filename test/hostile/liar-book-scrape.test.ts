@@ -47,10 +47,12 @@ describe('a stranger scraping our address book with fresh keys', () => {
       switchOptions: { maxOutbound: 16 },
     });
     const book = (victim.pex as PEXAgent).book;
-    // Hearsay spread over 200 network groups, two nodes in each.
+    // Hearsay spread over 200 network groups, two nodes in each, each named by two sources (hearsay one
+    // source group alone names only makes up a small answer: see firstHandFirst).
     for (let i = 0; i < 400; i++) {
       const address = `tcp://${(i + 1).toString(16).padStart(40, 'a')}@127.${1 + (i % 200)}.7.${1 + (i >> 8)}:${20000 + i}`;
       book.addAddress(address, `tcp://${(i + 5000).toString(16).padStart(40, 'b')}@127.${1 + ((i * 7) % 200)}.0.1:26656`);
+      book.addAddress(address, `tcp://${(i + 6000).toString(16).padStart(40, 'b')}@127.${1 + ((i * 11 + 1) % 200)}.0.2:26656`);
     }
     const peers: string[] = [];
     for (let i = 0; i < 16; i++) {

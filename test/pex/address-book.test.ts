@@ -56,16 +56,17 @@ describe('AddressBook.tryAddAddresses (a peer\'s answer as one batch)', () => {
   });
 
   it('adds as one by one would: a held address that an insert earlier in the batch evicted comes in afresh', () => {
-    // One bucket of one slot: every new address evicts the one before it.
+    // One bucket of one slot: every new address from the source's group evicts the one before it.
     const options = { newBucketCount: 1, oldBucketCount: 1, bucketSize: 1 };
     const first = tcp(1, publicHost(1));
     const batch = [tcp(2, publicHost(2)), first];
+    const sameGroup = tcp(9998, publicHost(77));
     const { book } = makeBook(options);
     book.addAddress(first, SOURCE);
-    expect(book.tryAddAddresses(batch, tcp(9998, publicHost(78)), 100).added).toBe(2);
+    expect(book.tryAddAddresses(batch, sameGroup, 100).added).toBe(2);
     const { book: oneByOne } = makeBook(options);
     oneByOne.addAddress(first, SOURCE);
-    for (const address of batch) oneByOne.addAddress(address, tcp(9998, publicHost(78)));
+    for (const address of batch) oneByOne.addAddress(address, sameGroup);
     expect(book.entries()).toEqual(oneByOne.entries());
     expect(book.has(first)).toBe(true);
     expect(book.selfCheck()).toEqual([]);
@@ -305,16 +306,44 @@ describe('AddressBook eviction', () => {
     expect(book.has(nodeId(1))).toBe(true);
   });
 
-  it('makes a flooding source displace its own entries before anyone else\'s', () => {
+  it('makes a flooding source displace its own entries, never another source\'s good ones (addrman keeps the incumbent)', () => {
     const { book, clock } = makeBook({ newBucketCount: 1, newBucketsPerSourceGroup: 1, bucketSize: 4 });
     const honest = tcp(9000, publicHost(500));
-    for (let i = 1; i <= 4; i++) book.addAddress(tcp(i, publicHost(i)), honest);
+    for (let i = 1; i <= 3; i++) book.addAddress(tcp(i, publicHost(i)), honest);
     clock.advance(1000);
     const attacker = tcp(9001, publicHost(501));
-    for (let i = 100; i < 200; i++) book.addAddress(tcp(i, publicHost(i)), attacker);
-    const sources = book.entries().map((entry) => entry.source);
-    expect(sources.filter((source) => source === attacker)).toHaveLength(1);
-    expect(sources.filter((source) => source === honest)).toHaveLength(3);
+    // The one free slot, taken again and again by the flood; its other addresses find the bucket full.
+    const outcomes = Array.from({ length: 100 }, (_, i) => book.tryAddAddress(tcp(100 + i, publicHost(100 + i)), attacker));
+    expect(outcomes.filter((outcome) => outcome === 'added')).toHaveLength(100);
+    const sources = (): string[] => book.entries().map((entry) => entry.source);
+    expect(sources().filter((source) => source === attacker)).toHaveLength(1);
+    expect(sources().filter((source) => source === honest)).toHaveLength(3);
+    // A bucket full of another source's good entries keeps them: the flood gets nothing (before: its first
+    // address took the least fresh honest entry's slot, each made-up address being fresher).
+    const { book: full, clock: fullClock } = makeBook({ newBucketCount: 1, newBucketsPerSourceGroup: 1, bucketSize: 4 });
+    for (let i = 1; i <= 4; i++) full.addAddress(tcp(i, publicHost(i)), honest);
+    fullClock.advance(1000);
+    for (let i = 100; i < 200; i++) expect(full.tryAddAddress(tcp(i, publicHost(i)), attacker)).toBe('bucket-full');
+    expect(full.entries().map((entry) => entry.source)).toEqual(Array<string>(4).fill(honest));
+    expect(full.selfCheck()).toEqual([]);
+  });
+
+  it('lets a newcomer from another source take the place of a bad entry, and the node\'s own word that of hearsay', () => {
+    const { book, clock } = makeBook({ newBucketCount: 1, newBucketsPerSourceGroup: 1, bucketSize: 2 });
+    const honest = tcp(9000, publicHost(500));
+    for (let i = 1; i <= 2; i++) book.addAddress(tcp(i, publicHost(i)), honest);
+    const other = tcp(9001, publicHost(501));
+    expect(book.tryAddAddress(tcp(3, publicHost(3)), other)).toBe('bucket-full');
+    for (let i = 0; i < 3; i++) book.markAttempt(nodeId(2));
+    clock.advance(RECENT_ATTEMPT_GRACE_MS + 1);
+    expect(book.tryAddAddress(tcp(3, publicHost(3)), other)).toBe('added');
+    expect(book.has(nodeId(2))).toBe(false);
+    // A node telling us of itself (first-hand) displaces hearsay from another source.
+    const selfReported = tcp(5, publicHost(5));
+    expect(book.tryAddAddress(selfReported, selfReported)).toBe('added');
+    expect(book.has(selfReported)).toBe(true);
+    expect(book.size()).toBe(2);
+    expect(book.selfCheck()).toEqual([]);
   });
 
   it('without test-before-evict, a full old bucket sends its stalest entry back to the new table', () => {

@@ -41,7 +41,8 @@ describe('answerFor (what a pexRequest gets)', () => {
     const random = seededRandom(5);
     const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY });
     const source = tcp(900, publicHost(60));
-    for (let n = 1; n <= 200; n++) book.addAddress(tcp(n, publicHost(n)), source);
+    // Named by two source groups: hearsay from one alone makes up only a small answer (see the last test).
+    for (let n = 1; n <= 200; n++) for (const from of [source, tcp(950, publicHost(59))]) book.addAddress(tcp(n, publicHost(n)), from);
     const cache = new AnswerCache(600_000);
     const answer = (askerId: string, seedMode = false, network = 'ipv4:66.6'): string[] =>
       answerFor({ id: askerId } as Peer, { book, config: resolvePexConfig({ seedMode }), sw: undefined, relayWebRtc: false, random, reuse: { cache, nowMs: clock.ms, network } });
@@ -62,8 +63,27 @@ describe('answerFor (what a pexRequest gets)', () => {
     const later = answer(nodeId(5014));
     expect(later).not.toEqual(first.slice(1));
     // The book grows past twice the sample: a new one at once (a node that drew its sample while small).
-    for (let n = 201; n <= 1200; n++) book.addAddress(tcp(n, publicHost(n)), tcp(901 + (n % 50), publicHost(61 + (n % 50))));
+    for (let n = 201; n <= 1200; n++) {
+      for (const from of [tcp(901 + (n % 50), publicHost(61 + (n % 50))), source]) book.addAddress(tcp(n, publicHost(n)), from);
+    }
     expect(answer(nodeId(5015)).length).toBeGreaterThan(2 * later.length);
+  });
+
+  it('a seed does not vouch for a node whose last dial failed since it was reached (gone: churn, or a made-up self-report)', () => {
+    const { book, answer } = setup(true);
+    const nodes = Array.from({ length: 10 }, (_, n) => tcp(n + 1, publicHost(n + 1)));
+    for (const address of nodes) {
+      book.addAddress(address, address);
+      book.markAttempt(address);
+      book.markGood(address);
+    }
+    const gone = nodes.slice(0, 4);
+    for (const address of gone) book.markAttempt(address);
+    for (let round = 0; round < 10; round++) {
+      const addresses = answer(nodeId(999));
+      // Before: all 10, the 4 gone ones among them, for as long as the entries stayed good (days).
+      expect(addresses.sort()).toEqual(nodes.slice(4).sort());
+    }
   });
 
   it('a seed vouches only for first-hand addresses once it has any', () => {
@@ -113,8 +133,10 @@ describe('answerFor against one host holding many first-hand entries', () => {
     const liarHost = publicHost(200);
     for (let key = 0; key < 64; key++) book.addAddress(tcp(1000 + key, liarHost, 30_000 + key), tcp(1000 + key, liarHost, 40_000));
     for (let n = 1; n <= 5; n++) book.addAddress(tcp(n, publicHost(n)), tcp(n, publicHost(n)));
-    // Hearsay about 100 nodes in other networks, from a few sources.
-    for (let n = 100; n < 200; n++) book.addAddress(tcp(n, publicHost(n)), tcp(900 + (n % 5), publicHost(300 + (n % 5))));
+    // Hearsay about 100 nodes in other networks, each from two of a few sources.
+    for (let n = 100; n < 200; n++) {
+      for (const from of [tcp(900 + (n % 5), publicHost(300 + (n % 5))), tcp(905 + (n % 5), publicHost(305 + (n % 5)))]) book.addAddress(tcp(n, publicHost(n)), from);
+    }
     const wanted = book.selectionSize();
     expect(wanted).toBe(38);
     let most = 0;
@@ -148,5 +170,29 @@ describe('answerFor against one host holding many first-hand entries', () => {
       expect(addresses.filter((address) => address.includes(`@${failing}`))).toEqual([tcp(7, publicHost(7))]);
       expect(addresses.length).toBeGreaterThanOrEqual(32);
     }
+  });
+
+  it('hands on hearsay only one source group named just to make up a small answer: made-up nodes a liar names stay with us', () => {
+    const { book, answer } = setup(false);
+    for (let n = 1; n <= 5; n++) book.addAddress(tcp(n, publicHost(n)), tcp(n, publicHost(n)));
+    // 50 honest nodes, each named by two peers in two networks (every peer that knows a node names it).
+    for (let n = 100; n < 150; n++) {
+      for (const from of [tcp(900 + (n % 5), publicHost(300 + (n % 5))), tcp(905 + (n % 5), publicHost(305 + (n % 5)))]) book.addAddress(tcp(n, publicHost(n)), from);
+    }
+    // A liar in one /16 names 300 made-up nodes inside the honest nodes' networks.
+    const liar = tcp(999, publicHost(400));
+    for (let n = 0; n < 300; n++) book.addAddress(tcp(2000 + n, publicHost(100 + (n % 50), 2 + n)), liar);
+    expect(book.size()).toBe(355);
+    const madeUp = (address: string): boolean => Number.parseInt(address.slice('tcp://'.length, 'tcp://'.length + 40), 16) >= 2000;
+    for (let round = 0; round < 20; round++) {
+      const addresses = answer(nodeId(998));
+      // Before: 81 addresses (23 % of the book), ~65 of them made up.
+      expect(addresses.filter(madeUp)).toEqual([]);
+      expect(addresses).toHaveLength(55);
+    }
+    // A young book with nothing vetted still names MIN_GET_SELECTION (32) of what it heard.
+    const young = setup(false);
+    for (let n = 0; n < 300; n++) young.book.addAddress(tcp(2000 + n, publicHost(100 + (n % 50), 2 + n)), liar);
+    expect(young.answer(nodeId(998))).toHaveLength(32);
   });
 });

@@ -389,6 +389,23 @@ describe('Outbound network-group diversity', () => {
     expect(plan, 'the real nodes are crawled with the free slots').toHaveLength(7);
   });
 
+  it('a seed crawl gives every other slot to first-hand addresses due a revisit, however many never-tried ones liars supply', () => {
+    const { book, clock, context } = setup();
+    const reached = Array.from({ length: 6 }, (_, i) => tcp(100 + i, publicHost(10 + i)));
+    for (const address of reached) {
+      book.addAddress(address, address);
+      book.markAttempt(address);
+      book.markGood(address);
+    }
+    clock.advance(3 * 60_000);
+    // A liar's made-up nodes, never tried, each in a place of its own.
+    for (let i = 0; i < 60; i++) book.addAddress(tcp(1000 + i, publicHost(100 + i)), tcp(999, publicHost(40)));
+    const plan = planCrawl(context({ nowMs: clock.ms }), 10);
+    expect(plan).toHaveLength(10);
+    // Before: never-tried first, so 0 of 10, round after round while the liars kept naming new ones.
+    expect(plan.filter((address) => reached.includes(address))).toHaveLength(5);
+  });
+
   it('the crawl place of an IPv6 address is its /64, and an IPv4-mapped one is its IPv4: no more dials at one victim by rewriting its address', () => {
     const { book, context } = setup();
     const liar = tcp(999, publicHost(40));
