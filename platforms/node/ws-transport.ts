@@ -8,6 +8,7 @@ import type { Link } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
 import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
 import { WEBSOCKET_MAX_MESSAGE_BYTES, WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
+import { NodeWebSocketLink } from './ws-link.js';
 import { clientAddressOf, trustedProxySet } from './forwarded-client.js';
 import { dialLookupOption, type DialNameOptions } from './guarded-lookup.js';
 import {
@@ -96,11 +97,17 @@ class NodeWebSocketTransport implements Transport {
     // permessage-deflate (ws's client offers it by default): our frames are sealed, so incompressible,
     // and a hostile server would otherwise make us inflate a megabyte per kilobyte it sends.
     class BoundedWebSocket extends WebSocket {
+      /** The socket `ws` writes to, once upgraded. */
+      wire: Socket | undefined;
       constructor(url: string) {
         super(url, { ...WS_FRAME_LIMITS, ...lookup, generateMask: zeroMask });
+        this.once('upgrade', (response: IncomingMessage) => (this.wire = response.socket));
       }
     }
-    this.client = new WebSocketClientTransport(BoundedWebSocket as unknown as WebSocketConstructor);
+    this.client = new WebSocketClientTransport(BoundedWebSocket as unknown as WebSocketConstructor, (socket, remoteAddress) => {
+      const { wire } = socket as unknown as BoundedWebSocket;
+      return wire === undefined ? new WebSocketLink(socket, remoteAddress) : new NodeWebSocketLink(socket, remoteAddress, wire, true);
+    });
   }
 
   dial(address: PeerAddress, options?: DialOptions): Promise<Link> {
@@ -129,7 +136,7 @@ class NodeWebSocketTransport implements Transport {
       http.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
       server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
         guard.release(request.socket as Socket);
-        onLink(new WebSocketLink(socket as unknown as WebSocketLike, clientAddressOf(request, this.trustedProxies)));
+        onLink(new NodeWebSocketLink(socket as unknown as WebSocketLike, clientAddressOf(request, this.trustedProxies), request.socket as Socket, false));
       });
       http.once('listening', () => {
         http.removeAllListeners('error');

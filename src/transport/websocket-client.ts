@@ -6,6 +6,8 @@ import { WebSocketLink, type WebSocketLike } from './websocket-link.js';
 
 /** A constructor of WHATWG-style WebSockets: the browser's global, or `ws`'s WebSocket in Node. */
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
+/** Makes the Link over a socket that has just opened (a platform may supply a Link of its own). */
+export type WebSocketLinkFactory = (socket: WebSocketLike, remoteAddress: string) => Link;
 
 /**
  * Dials `ws://` and `wss://` addresses. Works in browsers as is (it takes the global WebSocket);
@@ -15,7 +17,10 @@ export class WebSocketClientTransport implements Transport {
   readonly protocols: readonly string[] = ['ws', 'wss'];
   private readonly WebSocketImpl: WebSocketConstructor;
 
-  constructor(WebSocketImpl?: WebSocketConstructor) {
+  constructor(
+    WebSocketImpl?: WebSocketConstructor,
+    private readonly linkOf: WebSocketLinkFactory = (socket, remoteAddress) => new WebSocketLink(socket, remoteAddress),
+  ) {
     const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const impl = WebSocketImpl ?? global;
     if (impl === undefined) {
@@ -62,7 +67,7 @@ export class WebSocketClientTransport implements Transport {
       (socket as { onopen?: (() => void) | null }).onopen = () => {
         cleanup();
         // The Link installs its handlers synchronously, so no message can slip between open and attach.
-        resolve(new WebSocketLink(socket, `${address.host}:${address.port}`));
+        resolve(this.linkOf(socket, `${address.host}:${address.port}`));
       };
     });
   }

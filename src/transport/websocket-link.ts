@@ -122,9 +122,14 @@ export class WebSocketLink extends MessageLink {
 
   write(chunk: Uint8Array, onReleased?: () => void): boolean {
     if (this.closedValue || this.socket.readyState !== OPEN) return false;
+    this.send(chunk, onReleased);
+    return this.belowHighWaterMark();
+  }
+
+  /** Sends one binary message on the open socket (a platform's link may send some its own way). */
+  protected send(chunk: Uint8Array, onReleased: (() => void) | undefined): void {
     if (onReleased !== undefined && this.sendCallsBack) this.socket.send(chunk, onReleased);
     else this.socket.send(chunk);
-    return this.belowHighWaterMark();
   }
 
   protected override onPause(): void {
