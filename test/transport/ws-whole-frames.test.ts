@@ -2,10 +2,11 @@ import { createServer, type Server } from 'node:http';
 import { Socket, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { WS_WHOLE_FRAME_MAX_BYTES } from '../../platforms/node/ws-link.js';
+import { NodeWebSocketLink, WS_WHOLE_FRAME_MAX_BYTES } from '../../platforms/node/ws-link.js';
 import { wsTransport } from '../../platforms/node/ws-transport.js';
 import { parseAddress } from '../../src/transport/address.js';
 import type { Link } from '../../src/transport/link.js';
+import { startNginx } from '../helpers/nginx.js';
 import { bytes } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,6 +48,7 @@ describe('a Node ws link writes each small message as one whole frame', () => {
     await new Promise<void>((resolve) => http!.listen(0, '127.0.0.1', resolve));
     const { port } = http.address() as AddressInfo;
     const link = await wsTransport().dial(parseAddress(`ws://127.0.0.1:${port}/`));
+    expect(link).toBeInstanceOf(NodeWebSocketLink);
     link.attach(quiet);
     const writevCalls = writeCountingWritev(link);
     link.write(messages[1]!);
@@ -80,5 +82,38 @@ describe('a Node ws link writes each small message as one whole frame', () => {
     expect(received.map((data) => Buffer.from(data).toString('hex'))).toEqual(messages.map((m) => Buffer.from(m).toString('hex')));
     expect(writevCalls).toBe(0);
     await listener.close();
+  });
+
+  it('over TLS through a real proxy: the dialer\'s frames go into the TLS socket, and nginx passes every size both ways', { timeout: 30_000 }, async () => {
+    const toListener: Uint8Array[] = [];
+    const toDialer: Uint8Array[] = [];
+    let accepted: Link | undefined;
+    const listener = await wsTransport().listen!(parseAddress('ws://127.0.0.1:0/'), (link) => {
+      link.attach({ ...quiet, onData: (chunk) => toListener.push(chunk.slice()) });
+      accepted = link;
+    });
+    const nginx = await startNginx(listener.addresses[0]!.port, { tls: true });
+    // nginx's certificate is self-signed, made for this test.
+    const rejectUnauthorized = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    try {
+      const dialer = await wsTransport().dial(parseAddress(`wss://127.0.0.1:${nginx.port}/`));
+      expect(dialer).toBeInstanceOf(NodeWebSocketLink);
+      dialer.attach({ ...quiet, onData: (chunk) => toDialer.push(chunk.slice()) });
+      await waitFor(() => accepted !== undefined, 5000, 'the listener accepted');
+      const total = messages.reduce((sum, message) => sum + message.length, 0);
+      for (const message of messages) dialer.write(message);
+      for (const message of messages) accepted!.write(message);
+      const length = (chunks: Uint8Array[]): number => chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      await waitFor(() => length(toListener) === total && length(toDialer) === total, 10_000, 'every byte through nginx both ways');
+      expect(Buffer.concat(toListener).equals(Buffer.concat(messages))).toBe(true);
+      expect(Buffer.concat(toDialer).equals(Buffer.concat(messages))).toBe(true);
+      dialer.close();
+    } finally {
+      if (rejectUnauthorized === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = rejectUnauthorized;
+      await nginx.stop();
+      await listener.close();
+    }
   });
 });
