@@ -22,6 +22,8 @@ export const WEBRTC_CROWDED_ADDRESS_HOLD_MS = 5 * 1000;
 export const WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION = 4;
 /** UDP candidates waiting for a slot, of all negotiations. */
 export const WEBRTC_WAITING_CANDIDATES = 128;
+/** Addresses of our own TURN servers' relayed candidates remembered (the latest): an iceServers list is short. */
+export const WEBRTC_OWN_RELAY_PLACES = 8;
 
 /** A negotiation as CandidateTargets sees it. */
 export interface CandidateHolder {
@@ -59,7 +61,8 @@ interface Waiter extends WaitingCandidate {
  *
  * And an address (of one transport; an IPv6 /64 counts as one) is held by at most
  * WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS negotiations at once: 32 naming 32 ports of it had all 32 check it. A remote's `typ relay` is its own
- * word, so relay candidates get no exception; a UDP candidate over the cap waits instead (bounded) and
+ * word, so relay candidates get no exception; the address where our own RTCPeerConnections got relayed
+ * candidates (our TURN server, `noteOwnRelay`) does. Elsewhere a UDP candidate over the cap waits instead (bounded) and
  * is handed on when a slot frees, so that the 5th peer relayed by one TURN server links a little later
  * rather than never. While candidates wait at an address, a holder that has not connected within
  * WEBRTC_CROWDED_ADDRESS_HOLD_MS of taking its slot is ended (`overstayed`): offers naming it that never
@@ -81,6 +84,8 @@ export class CandidateTargets {
   private waitingCount = 0;
   /** Per negotiation: its targets, the (transport, host) pairs and (transport, place) pairs they are at, and the places it waits at. */
   private readonly byNegotiation = new Map<CandidateHolder, Held>();
+  /** (udp, place) of our own relayed candidates, oldest first. ≤ WEBRTC_OWN_RELAY_PLACES. */
+  private readonly ownRelayPlaces = new Set<string>();
 
   constructor(
     private readonly perAddress = WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS,
@@ -101,7 +106,7 @@ export class CandidateTargets {
       return false;
     }
     // Another address of a place it holds (an IPv6 /64) takes no other slot: its checks keep their pace.
-    if (!held.places.has(placeKey) && (this.holdersByPlace.get(placeKey)?.size ?? 0) >= this.perAddress) {
+    if (!held.places.has(placeKey) && this.isFull(placeKey)) {
       if (later !== undefined) this.wait({ ...later, negotiation, target });
       this.forgetIfEmpty(negotiation);
       return false;
@@ -123,6 +128,22 @@ export class CandidateTargets {
     }
     for (const placeKey of held.waits) this.removeWaiter(placeKey, (waiter) => waiter.negotiation === negotiation);
     for (const placeKey of held.places) this.handOnFreed(placeKey);
+  }
+
+  /**
+   * `address` is where one of our RTCPeerConnections got a relayed candidate (`typ relay`): a TURN server
+   * of our own iceServers, which answered our credentials. Remote candidates there (UDP) take no slot: a
+   * TURN server is no victim of ours to protect (it relays for us, at any rate we send), and every peer
+   * relayed by the app's TURN server names its address, where offers that never connect, through relays
+   * on other hosts of an honest relay's own network, held the slots while the honest peers' dials timed
+   * out (10 s). Candidates already waiting there are handed on.
+   */
+  noteOwnRelay(address: string): void {
+    const placeKey = placeKeyOf({ transport: 'udp', host: address, port: 0 });
+    if (this.ownRelayPlaces.has(placeKey)) return;
+    this.ownRelayPlaces.add(placeKey);
+    if (this.ownRelayPlaces.size > WEBRTC_OWN_RELAY_PLACES) this.ownRelayPlaces.delete(this.ownRelayPlaces.values().next().value!);
+    this.handOnFreed(placeKey);
   }
 
   /** Targets held, for tests. */
@@ -147,6 +168,11 @@ export class CandidateTargets {
   private forgetIfEmpty(negotiation: CandidateHolder): void {
     const held = this.byNegotiation.get(negotiation);
     if (held !== undefined && held.hosts.size === 0 && held.waits.size === 0) this.byNegotiation.delete(negotiation);
+  }
+
+  /** Whether `placeKey` has no slot left (never so at our own TURN server's relayed address). */
+  private isFull(placeKey: string): boolean {
+    return !this.ownRelayPlaces.has(placeKey) && (this.holdersByPlace.get(placeKey)?.size ?? 0) >= this.perAddress;
   }
 
   private claim(negotiation: CandidateHolder, target: CandidateTarget): void {
@@ -221,7 +247,7 @@ export class CandidateTargets {
     for (;;) {
       const holders = this.holdersByPlace.get(placeKey);
       const queue = this.waiting.get(placeKey);
-      if (queue === undefined || (holders?.size ?? 0) >= this.perAddress) {
+      if (queue === undefined || this.isFull(placeKey)) {
         this.armHoldTimer(placeKey);
         return;
       }

@@ -104,6 +104,21 @@ describe('CandidateTargets at one crowded address', () => {
     expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION);
   });
 
+  it('takes no turns at the address of our own relayed candidates (our TURN server): its waiters are handed on, and it holds any number', () => {
+    const targets = new CandidateTargets(1);
+    const handedOn: string[] = [];
+    targets.take({}, udp(40_000));
+    expect(targets.take({}, udp(40_001), later(handedOn, 'waiter', 40_001))).toBe(false);
+    targets.take({}, udp(40_000, '192.0.2.8'));
+    expect(targets.take({}, udp(40_001, '192.0.2.8'))).toBe(false); // not ours: capped
+    targets.noteOwnRelay('192.0.2.7');
+    expect([handedOn, targets.waitingSize]).toEqual([['waiter'], 0]);
+    for (let i = 0; i < 10; i++) expect(targets.take({}, udp(41_000 + i))).toBe(true);
+    expect(targets.take({}, udp(41_000))).toBe(false); // a host:port still goes to one negotiation at a time
+    expect(targets.take({}, { transport: 'tcp', host: '192.0.2.7', port: 40_000 })).toBe(true);
+    expect(targets.take({}, { transport: 'tcp', host: '192.0.2.7', port: 40_001 })).toBe(false); // UDP only: TURN relays UDP
+  });
+
   it(`keeps at most ${WEBRTC_WAITING_CANDIDATES} waiting candidates in all`, () => {
     const targets = new CandidateTargets(1);
     targets.take({}, udp(40_000));
