@@ -221,7 +221,9 @@ export class Negotiations {
     };
     /** It, to CandidateTargets: ended when it holds a slot others wait for too long without connecting. */
     const holder: CandidateHolder = {
+      initiator,
       group,
+      host,
       clock,
       overstayed: () =>
         negotiation.fail(
@@ -321,6 +323,8 @@ export class Negotiations {
     });
     peer.on('connect', () => {
       if (settled) return;
+      // Checks there were answered: its candidates take no probing slot (CandidateTargets) from now on.
+      if (peer.remoteAddress !== undefined) this.candidateTargets.noteAnswered(peer.remoteAddress);
       settle();
       this.reportRoute(peer, remote, via, initiator);
       request.onConnected(link);

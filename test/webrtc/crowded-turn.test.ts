@@ -12,15 +12,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WEBRTC_ANSWERS_BURST_PER_NETWORK } from '../../src/webrtc/constants.js';
 import { WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS } from '../../src/webrtc/candidate-targets.js';
 import type { WebRtcRoute } from '../../src/webrtc/negotiations.js';
-import { SignalAgent } from '../../src/webrtc/signal-agent.js';
-import { generateNodeKey } from '../../src/crypto/keys.js';
-import { DEFAULT_DIAL_TIMEOUT_MS } from '../../src/switch/constants.js';
-import { tcpTransport } from '../../platforms/node/tcp.js';
-import { webrtcTransport } from '../../platforms/node/webrtc.js';
-import { falseCredentialOffer, offerNaming, ownAddress } from '../helpers/crowded-address.js';
+import { ownAddress } from '../helpers/crowded-address.js';
 import { startLocalCoturn, type LocalCoturn } from '../helpers/local-coturn.js';
-import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
+import { stopAll, type TestNode } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
+import { dialAll, falseOffers, startRelay, webrtcNode } from './relay-scene.js';
 
 let coturn: LocalCoturn | undefined;
 afterEach(async () => {
@@ -29,31 +25,9 @@ afterEach(async () => {
   coturn = undefined;
 });
 
-/** A relay on `host` (127.2.0.1 is another network than 127.0.0.1, as a node connecting to it counts). */
-function startRelay(host = '127.0.0.1'): Promise<TestNode> {
-  return startNode({ agents: { signal: new SignalAgent() }, listen: [`tcp://${host}:0`] });
-}
-
-/** A node whose RTCPeerConnections gather only relayed candidates, from `turn`, connected to `relays`, dialling within the default deadline. */
-async function relayOnlyNode(turn: LocalCoturn['turn'], relays: TestNode[], onRoute?: (route: WebRtcRoute) => void): Promise<TestNode> {
-  const key = generateNodeKey();
-  const rtc = webrtcTransport({ iceServers: [turn], rtcConfig: { iceTransportPolicy: 'relay' }, onRoute });
-  const node = await startNode({
-    identity: key,
-    transports: [tcpTransport(), rtc],
-    listen: ['tcp://127.0.0.1:0', `webrtc://${key.nodeId}`],
-    agents: { signal: rtc.signalAgent },
-    dialTimeoutMs: DEFAULT_DIAL_TIMEOUT_MS,
-  });
-  for (const relay of relays) await node.sw.dial(relay.address);
-  return node;
-}
-
-/** Dials `target` from each of `peers` through the relay `viaOf` names, all at once: each dial's transport, or its error. */
-async function dialAll(peers: TestNode[], target: TestNode, viaOf: (index: number) => TestNode): Promise<string[]> {
-  const dials = peers.map((peer, i) => peer.sw.dial(`webrtc://${target.key.nodeId}?via=${viaOf(i).key.nodeId}`));
-  const outcomes = await Promise.allSettled(dials);
-  return outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.transport : String(outcome.reason)));
+/** A node whose RTCPeerConnections gather only relayed candidates, from `turn`, connected to `relays`. */
+function relayOnlyNode(turn: LocalCoturn['turn'], relays: TestNode[], onRoute?: (route: WebRtcRoute) => void): Promise<TestNode> {
+  return webrtcNode({ iceServers: [turn], rtcConfig: { iceTransportPolicy: 'relay' }, onRoute }, relays);
 }
 
 describe('peers relayed by one TURN server', () => {
@@ -94,15 +68,8 @@ describe('peers relayed by one TURN server', () => {
     // 12, 8 of them waiting behind 4 holders, for 3 honest peers.
     const honestPeers = WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS - 1;
     const attackers = WEBRTC_ANSWERS_BURST_PER_NETWORK - honestPeers - 1;
-    const offer = await falseCredentialOffer();
-    for (let i = 0; i < attackers; i++) {
-      // Keys are free: one negotiation per (relay, remote), so a remote per offer.
-      const signal = new SignalAgent();
-      const attacker = await startNode({ agents: { signal } });
-      const relay = attackerRelays[i % 2]!;
-      await attacker.sw.dial(relay.address);
-      expect(signal.sendSignal(relay.key.nodeId, target.key.nodeId, offerNaming(offer, ownAddress(), coturn.relayPorts.max + 1 + i))).toBe(true);
-    }
+    const { max } = coturn.relayPorts;
+    await falseOffers(attackerRelays, target, attackers, (i) => ({ address: ownAddress(), port: max + 1 + i }));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const peers: TestNode[] = [];
     for (let i = 0; i < honestPeers; i++) peers.push(await relayOnlyNode(coturn.turn, [honestRelay]));
