@@ -227,7 +227,7 @@ export class Negotiations {
       clock,
       overstayed: () =>
         negotiation.fail(
-          new TransportError(`${what}: not connected within ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms of naming an address other negotiations wait for`, {
+          new TransportError(`${what}: not connected within ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms of taking a candidate slot other negotiations wait for (at a crowded address, or one of the answers' probing addresses that never answered)`, {
             peerId: remote,
             detail: { reason: 'crowded-address', via },
           }),
