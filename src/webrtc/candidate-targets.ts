@@ -144,11 +144,10 @@ export class CandidateTargets {
 
   /** The slot `target` needs that has no room (its place, or PROBE_KEY), or undefined when it may be claimed. */
   private fullSlotFor(negotiation: CandidateHolder, target: CandidateTarget): string | undefined {
-    const held = this.stateOf(negotiation);
     const placeKey = placeKeyOf(target);
     if (this.needsProbeSlot(negotiation, target) && this.isFull(PROBE_KEY)) return PROBE_KEY;
     // Another address of a place it holds (an IPv6 /64) takes no other slot: its checks keep their pace.
-    if (!held.places.has(placeKey) && this.isFull(placeKey)) return placeKey;
+    if (!(this.byNegotiation.get(negotiation)?.places.has(placeKey) ?? false) && this.isFull(placeKey)) return placeKey;
     return undefined;
   }
 
