@@ -19,8 +19,13 @@ export const WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS = 4;
  * held its slot for the answer's whole 15 s while honest peers relayed by one TURN server waited.
  */
 export const WEBRTC_CROWDED_ADDRESS_HOLD_MS = 5 * 1000;
-/** UDP candidates one negotiation may have waiting for a slot (at as many addresses: one each). */
-export const WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION = 4;
+/**
+ * UDP candidates one negotiation may have waiting for a slot (at as many addresses: one each). An answer
+ * waiting for a probing slot (WEBRTC_PROBING_ANSWERS) has all its candidates wait, and an honest remote
+ * names up to ~8 addresses (host ones per interface, srflx and relay ones, IPv4 and IPv6), its relay
+ * ones last: with 4, those past the 4th were dropped, the relay ones first.
+ */
+export const WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION = 8;
 /** UDP candidates waiting for a slot, of all negotiations. */
 export const WEBRTC_WAITING_CANDIDATES = 128;
 /** Addresses of our own TURN servers' relayed candidates remembered (the latest): an iceServers list is short. */

@@ -260,6 +260,18 @@ describe(`CandidateTargets probing answers (${WEBRTC_PROBING_ANSWERS} at once at
     expect(handedOn).toEqual(['a2', 'a4', 'a3']);
   });
 
+  it('keeps every candidate of an honest answer waiting for a probing slot (host, srflx and relay ones over IPv4 and IPv6), its relay ones last', () => {
+    const targets = new CandidateTargets(WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_CROWDED_ADDRESS_HOLD_MS, 1);
+    const holder = {};
+    targets.take(holder, at(1));
+    const handedOn: string[] = [];
+    const honest = {};
+    const addresses = ['10.0.0.5', '172.17.0.1', 'fd00::5', '203.0.113.5', '2001:db8:5::5', '198.51.100.50', '2001:db8:6::6'];
+    for (const host of addresses) targets.take(honest, { transport: 'udp', host, port: 40_000 }, { candidate: line(1), handOn: () => handedOn.push(host) });
+    targets.release(holder);
+    expect(handedOn).toEqual(addresses); // before: the first 4, the relay ones (last two) dropped
+  });
+
   it('hands on the candidates waiting for a probing slot at an address once a peer there connects', () => {
     const targets = new CandidateTargets(WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_CROWDED_ADDRESS_HOLD_MS, 1);
     targets.take({}, at(1));
