@@ -3,43 +3,11 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import { DISCARD_PORT, type CandidateTarget } from './remote-candidates.js';
 import type { SignalData } from './signal-messages.js';
+import { WEBRTC_ANSWERED_PLACES, WEBRTC_CROWDED_ADDRESS_HOLD_MS, WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_OWN_RELAY_PLACES } from './candidate-limits.js';
+import { WEBRTC_PROBING_ANSWERS, WEBRTC_WAITING_CANDIDATES, WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION } from './candidate-limits.js';
 
-/**
- * Negotiations that may hold candidates at one remote (transport, address) at once. libwebrtc checks at
- * its own pace per RTCPeerConnection (~21 datagrams a second under @roamhq/wrtc, ~16 in Chromium): an
- * address gets at most this many times that from us, where 32 negotiations naming 32 of its ports had
- * all 32 check it (670 a second). Honest remotes relayed by one TURN server all name its address, so
- * the rest wait (CandidateTargets) rather than lose the candidate: each holder frees its slot as it
- * connects, within a second or two over TURN.
- */
-export const WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS = 4;
-/**
- * How long a negotiation may hold a slot at an address others wait at without connecting. An honest one
- * connects within a second or two of taking the slot (over TURN too); one naming a victim never does, and
- * held its slot for the answer's whole 15 s while honest peers relayed by one TURN server waited.
- */
-export const WEBRTC_CROWDED_ADDRESS_HOLD_MS = 5 * 1000;
-/**
- * UDP candidates one negotiation may have waiting for a slot (at as many addresses: one each). An answer
- * waiting for a probing slot (WEBRTC_PROBING_ANSWERS) has all its candidates wait, and an honest remote
- * names up to ~8 addresses (host ones per interface, srflx and relay ones, IPv4 and IPv6), its relay
- * ones last: with 4, those past the 4th were dropped, the relay ones first.
- */
-export const WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION = 8;
-/** UDP candidates waiting for a slot, of all negotiations. */
-export const WEBRTC_WAITING_CANDIDATES = 128;
-/** Addresses of our own TURN servers' relayed candidates remembered (the latest): an iceServers list is short. */
-export const WEBRTC_OWN_RELAY_PLACES = 8;
-/**
- * Answers that may hold UDP candidates at addresses that never answered us at once (all addresses but
- * our own TURN servers' and those of connected peers): libwebrtc checks at ~21 datagrams a second per
- * RTCPeerConnection wherever its candidates are, so 32 answers naming 32 addresses (one each, under the
- * per-address cap) sent 646 a second in all, 20 to each. An honest answer holds its slot until it
- * connects, a second or two; a burst of honest ones past it waits that long.
- */
-export const WEBRTC_PROBING_ANSWERS = 8;
-/** Addresses of connected peers remembered (the latest) as ones that answer our checks. */
-export const WEBRTC_ANSWERED_PLACES = 256;
+export * from './candidate-limits.js';
+
 /** The slot key of WEBRTC_PROBING_ANSWERS (place keys hold a newline, this none). */
 const PROBE_KEY = 'probing';
 
@@ -257,15 +225,38 @@ export class CandidateTargets {
   /** Queues `waiter` for slot `queueKey` (its place, or PROBE_KEY), within the bounds. */
   private wait(waiter: Waiter, queueKey: string): void {
     // TCP candidates are connections opened at once, and no TURN server's relayed address is one.
-    if (waiter.target.transport !== 'udp' || this.waitingCount >= WEBRTC_WAITING_CANDIDATES) return;
+    if (waiter.target.transport !== 'udp') return;
     const held = this.stateOf(waiter.negotiation);
     if (held.waits.size >= WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION) return;
+    if (this.waitingCount >= WEBRTC_WAITING_CANDIDATES && !this.dropOneOfBusiestNetwork(waiter.negotiation.group)) return;
     held.waits.set(placeKeyOf(waiter.target), queueKey);
     const queue = this.waiting.get(queueKey) ?? [];
     queue.push(waiter);
     this.waiting.set(queueKey, queue);
     this.waitingCount++;
     this.armHoldTimer(queueKey);
+  }
+
+  /**
+   * Makes room for a candidate of relay network `group` when the waiting ones are as many as may be: drops
+   * a waiting candidate (the last of a queue) of the network with the most waiting, when that has at least
+   * two more than `group` (as answers are swapped, negotiations.ts). Answers of one network naming a spread
+   * of addresses, waiting for a probing slot, filled the 128, and another network's answers lost theirs.
+   */
+  private dropOneOfBusiestNetwork(group: string | undefined): boolean {
+    const byGroup = new Map<string | undefined, Waiter[]>();
+    for (const queue of this.waiting.values()) {
+      for (const waiter of queue) byGroup.set(waiter.negotiation.group, [...(byGroup.get(waiter.negotiation.group) ?? []), waiter]);
+    }
+    let busiest: Waiter[] = [];
+    for (const waiters of byGroup.values()) if (waiters.length > busiest.length) busiest = waiters;
+    if (busiest.length < (byGroup.get(group)?.length ?? 0) + 2) return false;
+    const dropped = busiest[busiest.length - 1]!;
+    const held = this.byNegotiation.get(dropped.negotiation)!;
+    this.removeWaiter(held.waits.get(placeKeyOf(dropped.target))!, (queued) => queued === dropped);
+    held.waits.delete(placeKeyOf(dropped.target));
+    this.forgetIfEmpty(dropped.negotiation);
+    return true;
   }
 
   /**

@@ -126,6 +126,18 @@ describe('CandidateTargets at one crowded address', () => {
     for (let i = 0; i < WEBRTC_WAITING_CANDIDATES + 10; i++) targets.take({}, udp(41_000 + i), later([], 'x', 41_000 + i));
     expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES);
   });
+
+  it(`makes room among ${WEBRTC_WAITING_CANDIDATES} waiting candidates of one relay network for another network's, which goes first`, () => {
+    const targets = new CandidateTargets(2);
+    const holders = [{ group: 'evil' }, { group: 'evil' }];
+    holders.forEach((holder, i) => targets.take(holder, udp(40_000 + i)));
+    const handedOn: string[] = [];
+    for (let i = 0; i < WEBRTC_WAITING_CANDIDATES; i++) targets.take({ group: 'evil' }, udp(41_000 + i), later(handedOn, `evil${i}`, 41_000 + i));
+    targets.take({ group: 'honest' }, udp(50_000), later(handedOn, 'honest', 50_000));
+    expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES);
+    targets.release(holders[0]!);
+    expect(handedOn).toEqual(['honest']); // before: dropped, and the queue's oldest (evil0) handed on
+  });
 });
 
 
