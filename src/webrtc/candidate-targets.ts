@@ -164,7 +164,7 @@ export class CandidateTargets {
    * TURN server is no victim of ours to protect (it relays for us, at any rate we send), and every peer
    * relayed by the app's TURN server names its address, where offers that never connect, through relays
    * on other hosts of an honest relay's own network, held the slots while the honest peers' dials timed
-   * out (10 s). Candidates already waiting there are handed on.
+   * out (10 s). Candidates already waiting there (for a slot there, or a probing one) are handed on.
    */
   noteOwnRelay(address: string): void {
     const placeKey = placeKeyOf({ transport: 'udp', host: address, port: 0 });
@@ -172,6 +172,7 @@ export class CandidateTargets {
     this.ownRelayPlaces.add(placeKey);
     if (this.ownRelayPlaces.size > WEBRTC_OWN_RELAY_PLACES) this.ownRelayPlaces.delete(this.ownRelayPlaces.values().next().value!);
     this.handOnFreed(placeKey);
+    this.readmitProbeWaiters((waiter) => placeKeyOf(waiter.target) === placeKey);
   }
 
   /** Targets held, for tests. */

@@ -284,7 +284,7 @@ describe(`CandidateTargets probing answers (${WEBRTC_PROBING_ANSWERS} at once at
     expect(handedOn).toEqual(addresses); // before: the first 4, the relay ones (last two) dropped
   });
 
-  it('hands on the candidates waiting for a probing slot at an address once a peer there connects', () => {
+  it('hands on the candidates waiting for a probing slot at an address once a peer there connects, or it is our own TURN server\'s', () => {
     const targets = new CandidateTargets(WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_CROWDED_ADDRESS_HOLD_MS, 1);
     targets.take({}, at(1));
     const handedOn: string[] = [];
@@ -292,6 +292,8 @@ describe(`CandidateTargets probing answers (${WEBRTC_PROBING_ANSWERS} at once at
     targets.take({}, at(3), later(handedOn, 'three', 3));
     targets.noteAnswered('198.51.100.3');
     expect([handedOn, targets.waitingSize]).toEqual([['three'], 1]);
+    targets.noteOwnRelay('198.51.100.2'); // our TURN server's: no probing slot either
+    expect([handedOn, targets.waitingSize]).toEqual([['three', 'two'], 0]);
   });
 });
 
