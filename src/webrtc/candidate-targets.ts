@@ -1,32 +1,24 @@
 import { hostPlace } from '../transport/ip.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import { DISCARD_PORT, type CandidateTarget } from './remote-candidates.js';
 import type { SignalData } from './signal-messages.js';
+import { WEBRTC_ANSWERED_PLACES, WEBRTC_CROWDED_ADDRESS_HOLD_MS, WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_OWN_RELAY_PLACES } from './candidate-limits.js';
+import { WEBRTC_PROBING_ANSWERS, WEBRTC_WAITING_CANDIDATES, WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION } from './candidate-limits.js';
 
-/**
- * Negotiations that may hold candidates at one remote (transport, address) at once. libwebrtc checks at
- * its own pace per RTCPeerConnection (~21 datagrams a second under @roamhq/wrtc, ~16 in Chromium): an
- * address gets at most this many times that from us, where 32 negotiations naming 32 of its ports had
- * all 32 check it (670 a second). Honest remotes relayed by one TURN server all name its address, so
- * the rest wait (CandidateTargets) rather than lose the candidate: each holder frees its slot as it
- * connects, within a second or two over TURN.
- */
-export const WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS = 4;
-/**
- * How long a negotiation may hold a slot at an address others wait at without connecting. An honest one
- * connects within a second or two of taking the slot (over TURN too); one naming a victim never does, and
- * held its slot for the answer's whole 15 s while honest peers relayed by one TURN server waited.
- */
-export const WEBRTC_CROWDED_ADDRESS_HOLD_MS = 5 * 1000;
-/** UDP candidates one negotiation may have waiting for a slot (at as many addresses: one each). */
-export const WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION = 4;
-/** UDP candidates waiting for a slot, of all negotiations. */
-export const WEBRTC_WAITING_CANDIDATES = 128;
+export * from './candidate-limits.js';
+
+/** The slot key of WEBRTC_PROBING_ANSWERS (place keys hold a newline, this none). */
+const PROBE_KEY = 'probing';
 
 /** A negotiation as CandidateTargets sees it. */
 export interface CandidateHolder {
+  /** Our dial (we made the offer): not counted in WEBRTC_PROBING_ANSWERS, which strangers' offers fill. */
+  readonly initiator?: boolean | undefined;
   /** The network of the relay that carried it (Negotiation.group). */
   readonly group?: string | undefined;
+  /** The host of that relay (Negotiation.host): within a network, a host holding fewer slots is served first. */
+  readonly host?: string | undefined;
   /** Times its hold on a slot others wait for; without one (or `overstayed`) it is never timed. */
   readonly clock?: Clock | undefined;
   /** It held a slot others wait for WEBRTC_CROWDED_ADDRESS_HOLD_MS: it should end (and be released). */
@@ -58,16 +50,24 @@ interface Waiter extends WaitingCandidate {
  * `tcptype active` candidates (port 9) are never connected to, and take nothing.
  *
  * And an address (of one transport; an IPv6 /64 counts as one) is held by at most
- * WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS negotiations at once: 32 naming 32 ports of it had all 32 check it. A remote's `typ relay` is its own
- * word, so relay candidates get no exception; a UDP candidate over the cap waits instead (bounded) and
- * is handed on when a slot frees, so that the 5th peer relayed by one TURN server links a little later
- * rather than never. While candidates wait at an address, a holder that has not connected within
- * WEBRTC_CROWDED_ADDRESS_HOLD_MS of taking its slot is ended (`overstayed`): offers naming it that never
- * connect held its slots for the answer's life (15 s), and honest peers relayed by a TURN server there
- * waited past their dial deadline (10 s). A freed slot goes to the waiter whose relay network holds the
- * fewest slots at the address, the oldest first: a network's waiting offers (one relay's network sends
- * 16 at once) do not come before another network's. TCP candidates over the cap are dropped (each is a
- * connection; a TURN server's relayed addresses are UDP).
+ * WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS negotiations at once: 32 naming 32 ports of it had all 32 check
+ * it. A remote's `typ relay` is its own word, so relay candidates get no exception; the address where
+ * our own RTCPeerConnections got relayed candidates (our TURN server, `noteOwnRelay`) does. Elsewhere a
+ * UDP candidate over the cap waits instead (bounded) and is handed on when a slot frees, so that the 5th
+ * peer relayed by one TURN server links a little later rather than never. While candidates wait at an
+ * address, a holder that has not connected within WEBRTC_CROWDED_ADDRESS_HOLD_MS of taking its slot is
+ * ended (`overstayed`): offers naming it that never connect held its slots for the answer's life (15 s),
+ * and honest peers relayed by a TURN server there waited past their dial deadline (10 s). A freed slot
+ * goes to the waiter whose relay network holds the fewest slots at the address, then whose relay host
+ * within it does, the oldest first: a network's waiting offers (one relay's network sends 16 at once) do
+ * not come before another network's. TCP candidates over the cap are dropped (each is a connection; a
+ * TURN server's relayed addresses are UDP).
+ *
+ * And node-wide, at most WEBRTC_PROBING_ANSWERS answers hold UDP candidates at addresses that never
+ * answered us (all but our TURN servers' and connected peers' addresses, `noteAnswered`) at once: one
+ * address each under the cap above, 32 answers still sent 646 datagrams a second to 32 addresses. The
+ * slot is one more place (PROBE_KEY) with the same waiting, hold and hand-on; our own dials take none.
+ * Only our checks wait: a remote whose checks reach us is answered (peer-reflexive) and links at once.
  */
 export class CandidateTargets {
   /** Target (transport, host, port) → the negotiation it was handed to. ≤ 64 per negotiation in flight. */
@@ -81,33 +81,55 @@ export class CandidateTargets {
   private waitingCount = 0;
   /** Per negotiation: its targets, the (transport, host) pairs and (transport, place) pairs they are at, and the places it waits at. */
   private readonly byNegotiation = new Map<CandidateHolder, Held>();
+  /** (udp, place) of our own relayed candidates, oldest first. ≤ WEBRTC_OWN_RELAY_PLACES. */
+  private readonly ownRelayPlaces = new Set<string>();
+  /** (udp, place) of the remote ends of connected negotiations. */
+  private readonly answeredPlaces = new BoundedMap<string, true>(WEBRTC_ANSWERED_PLACES);
 
   constructor(
     private readonly perAddress = WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS,
     private readonly holdMs = WEBRTC_CROWDED_ADDRESS_HOLD_MS,
+    private readonly probingAnswers = WEBRTC_PROBING_ANSWERS,
   ) {}
 
   /**
    * Whether `negotiation` may hand on a candidate at `target` now; if so, the target is its until
-   * `release`. A UDP one refused only because its address is full waits, when `later` is given and
-   * there is room, until `later.handOn` gets it.
+   * `release`. A UDP one refused only because its address is full, or the answers probing addresses
+   * that never answered are as many as may be, waits, when `later` is given and there is room, until
+   * `later.handOn` gets it.
    */
   take(negotiation: CandidateHolder, target: CandidateTarget, later?: WaitingCandidate): boolean {
     if (target.transport === 'tcp' && target.port === DISCARD_PORT) return true;
-    const placeKey = placeKeyOf(target);
     const held = this.stateOf(negotiation);
-    if (held.hosts.has(hostKeyOf(target)) || held.waits.has(placeKey) || this.holders.has(targetKey(target))) {
+    if (held.hosts.has(hostKeyOf(target)) || held.waits.has(placeKeyOf(target)) || this.holders.has(targetKey(target))) {
       this.forgetIfEmpty(negotiation);
       return false;
     }
-    // Another address of a place it holds (an IPv6 /64) takes no other slot: its checks keep their pace.
-    if (!held.places.has(placeKey) && (this.holdersByPlace.get(placeKey)?.size ?? 0) >= this.perAddress) {
-      if (later !== undefined) this.wait({ ...later, negotiation, target });
+    const fullAt = this.fullSlotFor(negotiation, target);
+    if (fullAt !== undefined) {
+      if (later !== undefined) this.wait({ ...later, negotiation, target }, fullAt);
       this.forgetIfEmpty(negotiation);
       return false;
     }
     this.claim(negotiation, target);
     return true;
+  }
+
+  /** The slot `target` needs that has no room (its place, or PROBE_KEY), or undefined when it may be claimed. */
+  private fullSlotFor(negotiation: CandidateHolder, target: CandidateTarget): string | undefined {
+    const placeKey = placeKeyOf(target);
+    if (this.needsProbeSlot(negotiation, target) && this.isFull(PROBE_KEY)) return PROBE_KEY;
+    // Another address of a place it holds (an IPv6 /64) takes no other slot: its checks keep their pace.
+    if (!(this.byNegotiation.get(negotiation)?.places.has(placeKey) ?? false) && this.isFull(placeKey)) return placeKey;
+    return undefined;
+  }
+
+  /** Whether `target` would make `negotiation` an answer probing an address that never answered, and it is not one yet. */
+  private needsProbeSlot(negotiation: CandidateHolder, target: CandidateTarget): boolean {
+    if (target.transport !== 'udp' || negotiation.initiator === true) return false;
+    const placeKey = placeKeyOf(target);
+    if (this.ownRelayPlaces.has(placeKey) || this.answeredPlaces.get(placeKey) !== undefined) return false;
+    return !(this.byNegotiation.get(negotiation)?.places.has(PROBE_KEY) ?? false);
   }
 
   /** Frees what `negotiation` holds (it ended, or connected: a connected one takes no more candidates), and hands the slots on. */
@@ -121,8 +143,36 @@ export class CandidateTargets {
       holders?.delete(negotiation);
       if (holders?.size === 0) this.holdersByPlace.delete(placeKey);
     }
-    for (const placeKey of held.waits) this.removeWaiter(placeKey, (waiter) => waiter.negotiation === negotiation);
+    for (const [placeKey, queueKey] of held.waits) this.removeWaiter(queueKey, (waiter) => waiter.negotiation === negotiation && placeKeyOf(waiter.target) === placeKey);
     for (const placeKey of held.places) this.handOnFreed(placeKey);
+  }
+
+  /**
+   * A negotiation connected with its remote at `address` (the selected pair's remote end): checks there
+   * are answered, and a remote candidate there takes no probing slot (WEBRTC_PROBING_ANSWERS).
+   */
+  noteAnswered(address: string): void {
+    const placeKey = placeKeyOf({ transport: 'udp', host: address, port: 0 });
+    if (this.answeredPlaces.get(placeKey) !== undefined) return;
+    this.answeredPlaces.set(placeKey, true);
+    this.readmitProbeWaiters((waiter) => placeKeyOf(waiter.target) === placeKey);
+  }
+
+  /**
+   * `address` is where one of our RTCPeerConnections got a relayed candidate (`typ relay`): a TURN server
+   * of our own iceServers, which answered our credentials. Remote candidates there (UDP) take no slot: a
+   * TURN server is no victim of ours to protect (it relays for us, at any rate we send), and every peer
+   * relayed by the app's TURN server names its address, where offers that never connect, through relays
+   * on other hosts of an honest relay's own network, held the slots while the honest peers' dials timed
+   * out (10 s). Candidates already waiting there (for a slot there, or a probing one) are handed on.
+   */
+  noteOwnRelay(address: string): void {
+    const placeKey = placeKeyOf({ transport: 'udp', host: address, port: 0 });
+    if (this.ownRelayPlaces.has(placeKey)) return;
+    this.ownRelayPlaces.add(placeKey);
+    if (this.ownRelayPlaces.size > WEBRTC_OWN_RELAY_PLACES) this.ownRelayPlaces.delete(this.ownRelayPlaces.values().next().value!);
+    this.handOnFreed(placeKey);
+    this.readmitProbeWaiters((waiter) => placeKeyOf(waiter.target) === placeKey);
   }
 
   /** Targets held, for tests. */
@@ -138,7 +188,7 @@ export class CandidateTargets {
   private stateOf(negotiation: CandidateHolder): Held {
     let held = this.byNegotiation.get(negotiation);
     if (held === undefined) {
-      held = { targets: [], hosts: new Set(), places: new Set(), waits: new Set() };
+      held = { targets: [], hosts: new Set(), places: new Set(), waits: new Map() };
       this.byNegotiation.set(negotiation, held);
     }
     return held;
@@ -149,31 +199,65 @@ export class CandidateTargets {
     if (held !== undefined && held.hosts.size === 0 && held.waits.size === 0) this.byNegotiation.delete(negotiation);
   }
 
+  /** Whether slot `key` (a place, or PROBE_KEY) has no room left (never so at our own TURN server's relayed address). */
+  private isFull(key: string): boolean {
+    const held = this.holdersByPlace.get(key)?.size ?? 0;
+    if (key === PROBE_KEY) return held >= this.probingAnswers;
+    return !this.ownRelayPlaces.has(key) && held >= this.perAddress;
+  }
+
   private claim(negotiation: CandidateHolder, target: CandidateTarget): void {
-    const placeKey = placeKeyOf(target);
     const held = this.stateOf(negotiation);
+    if (this.needsProbeSlot(negotiation, target)) this.claimSlot(negotiation, held, PROBE_KEY);
     held.hosts.add(hostKeyOf(target));
     held.targets.push(targetKey(target));
     this.holders.set(targetKey(target), negotiation);
-    if (held.places.has(placeKey)) return;
-    held.places.add(placeKey);
-    const holders = this.holdersByPlace.get(placeKey) ?? new Map<CandidateHolder, number | undefined>();
-    holders.set(negotiation, negotiation.clock === undefined ? undefined : monotonicNow(negotiation.clock));
-    this.holdersByPlace.set(placeKey, holders);
+    this.claimSlot(negotiation, held, placeKeyOf(target));
   }
 
-  private wait(waiter: Waiter): void {
+  private claimSlot(negotiation: CandidateHolder, held: Held, key: string): void {
+    if (held.places.has(key)) return;
+    held.places.add(key);
+    const holders = this.holdersByPlace.get(key) ?? new Map<CandidateHolder, number | undefined>();
+    holders.set(negotiation, negotiation.clock === undefined ? undefined : monotonicNow(negotiation.clock));
+    this.holdersByPlace.set(key, holders);
+  }
+
+  /** Queues `waiter` for slot `queueKey` (its place, or PROBE_KEY), within the bounds. */
+  private wait(waiter: Waiter, queueKey: string): void {
     // TCP candidates are connections opened at once, and no TURN server's relayed address is one.
-    if (waiter.target.transport !== 'udp' || this.waitingCount >= WEBRTC_WAITING_CANDIDATES) return;
+    if (waiter.target.transport !== 'udp') return;
     const held = this.stateOf(waiter.negotiation);
     if (held.waits.size >= WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION) return;
-    const placeKey = placeKeyOf(waiter.target);
-    held.waits.add(placeKey);
-    const queue = this.waiting.get(placeKey) ?? [];
+    if (this.waitingCount >= WEBRTC_WAITING_CANDIDATES && !this.dropOneOfBusiestNetwork(waiter.negotiation.group)) return;
+    held.waits.set(placeKeyOf(waiter.target), queueKey);
+    const queue = this.waiting.get(queueKey) ?? [];
     queue.push(waiter);
-    this.waiting.set(placeKey, queue);
+    this.waiting.set(queueKey, queue);
     this.waitingCount++;
-    this.armHoldTimer(placeKey);
+    this.armHoldTimer(queueKey);
+  }
+
+  /**
+   * Makes room for a candidate of relay network `group` when the waiting ones are as many as may be: drops
+   * a waiting candidate (the last of a queue) of the network with the most waiting, when that has at least
+   * two more than `group` (as answers are swapped, negotiations.ts). Answers of one network naming a spread
+   * of addresses, waiting for a probing slot, filled the 128, and another network's answers lost theirs.
+   */
+  private dropOneOfBusiestNetwork(group: string | undefined): boolean {
+    const byGroup = new Map<string | undefined, Waiter[]>();
+    for (const queue of this.waiting.values()) {
+      for (const waiter of queue) byGroup.set(waiter.negotiation.group, [...(byGroup.get(waiter.negotiation.group) ?? []), waiter]);
+    }
+    let busiest: Waiter[] = [];
+    for (const waiters of byGroup.values()) if (waiters.length > busiest.length) busiest = waiters;
+    if (busiest.length < (byGroup.get(group)?.length ?? 0) + 2) return false;
+    const dropped = busiest[busiest.length - 1]!;
+    const held = this.byNegotiation.get(dropped.negotiation)!;
+    this.removeWaiter(held.waits.get(placeKeyOf(dropped.target))!, (queued) => queued === dropped);
+    held.waits.delete(placeKeyOf(dropped.target));
+    this.forgetIfEmpty(dropped.negotiation);
+    return true;
   }
 
   /**
@@ -213,29 +297,66 @@ export class CandidateTargets {
   }
 
   /**
-   * Gives the free slots at `placeKey` to waiters, each to the one whose relay network holds fewest there
-   * (oldest first). Handing on may end a negotiation (a candidate its RTCPeerConnection refuses), which
-   * releases it again: the state is read afresh for each.
+   * Gives the free slots at `placeKey` (a place, or PROBE_KEY) to waiters, each to the one whose relay
+   * network holds fewest there, then whose relay host within it does (relays on other hosts of an honest
+   * relay's own /16 are no network apart), the oldest first. Handing on may end a negotiation (a candidate
+   * its RTCPeerConnection refuses), which releases it again: the state is read afresh for each.
    */
   private handOnFreed(placeKey: string): void {
     for (;;) {
       const holders = this.holdersByPlace.get(placeKey);
       const queue = this.waiting.get(placeKey);
-      if (queue === undefined || (holders?.size ?? 0) >= this.perAddress) {
+      if (queue === undefined || this.isFull(placeKey)) {
         this.armHoldTimer(placeKey);
         return;
       }
-      const slotsOf = (group: string | undefined): number => [...(holders?.keys() ?? [])].filter((holder) => holder.group === group).length;
+      const slotsOf = (of: CandidateHolder): [number, number] => {
+        const same = [...(holders?.keys() ?? [])].filter((holder) => holder.group === of.group);
+        return [same.length, same.filter((holder) => holder.host === of.host).length];
+      };
       let chosen = queue[0]!;
-      for (const waiter of queue) if (slotsOf(waiter.negotiation.group) < slotsOf(chosen.negotiation.group)) chosen = waiter;
-      this.removeWaiter(placeKey, (waiter) => waiter === chosen);
-      this.byNegotiation.get(chosen.negotiation)?.waits.delete(placeKey);
-      if (this.holders.has(targetKey(chosen.target))) {
-        this.forgetIfEmpty(chosen.negotiation); // its host:port went to another meanwhile
-        continue;
+      let fewest = slotsOf(chosen.negotiation);
+      for (const waiter of queue) {
+        const slots = slotsOf(waiter.negotiation);
+        if (slots[0] < fewest[0] || (slots[0] === fewest[0] && slots[1] < fewest[1])) [chosen, fewest] = [waiter, slots];
       }
-      this.claim(chosen.negotiation, chosen.target);
-      chosen.handOn(chosen.candidate);
+      this.removeWaiter(placeKey, (waiter) => waiter === chosen);
+      this.admit(chosen);
+    }
+  }
+
+  /** A waiter taken out of its queue: its candidate handed on, or queued for the slot it still lacks. */
+  private admit(waiter: Waiter): void {
+    const { negotiation, target } = waiter;
+    this.byNegotiation.get(negotiation)?.waits.delete(placeKeyOf(target));
+    if (this.holders.has(targetKey(target))) {
+      this.forgetIfEmpty(negotiation); // its host:port went to another meanwhile
+      return;
+    }
+    // One let past PROBE_KEY may still find its place full (and the reverse): it waits there then.
+    const fullAt = this.fullSlotFor(negotiation, target);
+    if (fullAt !== undefined) {
+      this.wait(waiter, fullAt);
+      this.forgetIfEmpty(negotiation);
+      return;
+    }
+    const wasProbing = this.byNegotiation.get(negotiation)?.places.has(PROBE_KEY) ?? false;
+    this.claim(negotiation, target);
+    waiter.handOn(waiter.candidate);
+    // Its other candidates waiting for a probing slot need none now.
+    if (!wasProbing) this.readmitProbeWaiters((other) => other.negotiation === negotiation);
+  }
+
+  /**
+   * The candidates waiting for a probing slot that `matches` picks and that need none any more (their
+   * answer holds one, or their address answered): each goes on to its place, or waits there when full.
+   */
+  private readmitProbeWaiters(matches: (waiter: Waiter) => boolean): void {
+    for (const waiter of (this.waiting.get(PROBE_KEY) ?? []).filter(matches)) {
+      // Read afresh: handing one on may end its negotiation, which releases (and unqueues) the rest.
+      if (!this.waiting.get(PROBE_KEY)?.includes(waiter) || this.needsProbeSlot(waiter.negotiation, waiter.target)) continue;
+      this.removeWaiter(PROBE_KEY, (queued) => queued === waiter);
+      this.admit(waiter);
     }
   }
 }
@@ -243,8 +364,10 @@ export class CandidateTargets {
 interface Held {
   targets: string[];
   hosts: Set<string>;
+  /** The places it holds a slot at, and PROBE_KEY while it holds a probing slot. */
   places: Set<string>;
-  waits: Set<string>;
+  /** The places it has a candidate waiting at → the slot it waits for (that place, or PROBE_KEY). */
+  waits: Map<string, string>;
 }
 
 /** Neither part holds a newline (candidate lines are split on spaces, SDP lines on newlines). */

@@ -6,7 +6,7 @@ import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail, stackMessage } from './data-channel-guard.js';
 import { CandidateTargets, WEBRTC_CROWDED_ADDRESS_HOLD_MS, type CandidateHolder } from './candidate-targets.js';
-import { screenRemoteSignal, type OwnMachine } from './remote-candidates.js';
+import { relayCandidateAddresses, screenRemoteSignal, type OwnMachine } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
 import { WebRtcLink } from './webrtc-link.js';
 
@@ -221,11 +221,13 @@ export class Negotiations {
     };
     /** It, to CandidateTargets: ended when it holds a slot others wait for too long without connecting. */
     const holder: CandidateHolder = {
+      initiator,
       group,
+      host,
       clock,
       overstayed: () =>
         negotiation.fail(
-          new TransportError(`${what}: not connected within ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms of naming an address other negotiations wait for`, {
+          new TransportError(`${what}: not connected within ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms of taking a candidate slot other negotiations wait for (at a crowded address, or one of the answers' probing addresses that never answered)`, {
             peerId: remote,
             detail: { reason: 'crowded-address', via },
           }),
@@ -314,12 +316,15 @@ export class Negotiations {
     const relaySendFailed = (): void =>
       negotiation.fail(new TransportError(`Could not send a WebRTC signal to relay ${via}`, { peerId: remote, detail: { reason: 'relay-send', via } }));
     peer.on('signal', (data) => {
+      for (const address of relayCandidateAddresses(data)) this.candidateTargets.noteOwnRelay(address);
       // What waits for its turn is not sent once the negotiation is over: eight dials failing on their
       // offers had 37 candidates go for 2.5 s after, each taking the pace from live negotiations.
       if (!this.options.sendSignal(via, remote, data, relaySendFailed, () => !settled)) relaySendFailed();
     });
     peer.on('connect', () => {
       if (settled) return;
+      // Checks there were answered: its candidates take no probing slot (CandidateTargets) from now on.
+      if (peer.remoteAddress !== undefined) this.candidateTargets.noteAnswered(peer.remoteAddress);
       settle();
       this.reportRoute(peer, remote, via, initiator);
       request.onConnected(link);

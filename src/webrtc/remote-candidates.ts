@@ -172,3 +172,18 @@ export function candidateAddress(line: string): string | undefined {
   const fields = candidateFields(line);
   return fields === undefined ? undefined : unbracketed(fields[4]!);
 }
+
+/**
+ * The addresses of the relayed (`typ relay`) candidates in one of our own signals: where a TURN server of
+ * ours relays for us, in CandidateTarget.host's spelling.
+ */
+export function relayCandidateAddresses(data: SignalData): string[] {
+  const lines = data.type === 'candidate' ? [data.candidate.candidate] : data.sdp.split(/\r?\n/).filter((line) => line.startsWith(SDP_CANDIDATE_PREFIX));
+  const addresses: string[] = [];
+  for (const line of lines) {
+    const fields = (line.startsWith('a=') ? line.slice('a='.length) : line).split(' ', 8);
+    if (fields.length < 8 || !fields[0]!.startsWith('candidate:') || fields[6] !== 'typ' || fields[7] !== 'relay') continue;
+    addresses.push(inspectHost(unbracketed(fields[4]!)).canonical.toLowerCase());
+  }
+  return addresses;
+}

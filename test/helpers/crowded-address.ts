@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
 import SimplePeer from 'simple-peer';
 import { systemClock } from '../../src/util/clock.js';
-import { Negotiations, type Negotiation } from '../../src/webrtc/negotiations.js';
+import { Negotiations, type Negotiation, type NegotiationsOptions } from '../../src/webrtc/negotiations.js';
 import type { SignalData } from '../../src/webrtc/signal-messages.js';
 import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { ownMachine } from '../../platforms/node/own-machine.js';
@@ -41,8 +41,9 @@ export function offerNaming(offerSdp: string, address: string, port: number): Si
 }
 
 /** Negotiations over @roamhq/wrtc answering up to `answers` offers at once, all through one relay; our signals go nowhere. */
-export function wrtcNegotiations(answers: number): Negotiations {
+export function wrtcNegotiations(answers: number, options: Pick<NegotiationsOptions, 'allowLoopbackCandidates'> = {}): Negotiations {
   return new Negotiations({
+    ...options,
     createPeer: ({ initiator }) => new SimplePeer({ initiator, trickle: true, wrtc: wrtc as SimplePeer.Options['wrtc'] }) as unknown as SimplePeerLike,
     sendSignal: () => true,
     dials: { total: 1, perVia: 1 },

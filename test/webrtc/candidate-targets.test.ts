@@ -4,6 +4,7 @@ import {
   CandidateTargets,
   WEBRTC_CROWDED_ADDRESS_HOLD_MS,
   WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS,
+  WEBRTC_PROBING_ANSWERS,
   WEBRTC_WAITING_CANDIDATES,
   WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION,
   type CandidateHolder,
@@ -104,11 +105,38 @@ describe('CandidateTargets at one crowded address', () => {
     expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION);
   });
 
+  it('takes no turns at the address of our own relayed candidates (our TURN server): its waiters are handed on, and it holds any number', () => {
+    const targets = new CandidateTargets(1);
+    const handedOn: string[] = [];
+    targets.take({}, udp(40_000));
+    expect(targets.take({}, udp(40_001), later(handedOn, 'waiter', 40_001))).toBe(false);
+    targets.take({}, udp(40_000, '192.0.2.8'));
+    expect(targets.take({}, udp(40_001, '192.0.2.8'))).toBe(false); // not ours: capped
+    targets.noteOwnRelay('192.0.2.7');
+    expect([handedOn, targets.waitingSize]).toEqual([['waiter'], 0]);
+    for (let i = 0; i < 10; i++) expect(targets.take({}, udp(41_000 + i))).toBe(true);
+    expect(targets.take({}, udp(41_000))).toBe(false); // a host:port still goes to one negotiation at a time
+    expect(targets.take({}, { transport: 'tcp', host: '192.0.2.7', port: 40_000 })).toBe(true);
+    expect(targets.take({}, { transport: 'tcp', host: '192.0.2.7', port: 40_001 })).toBe(false); // UDP only: TURN relays UDP
+  });
+
   it(`keeps at most ${WEBRTC_WAITING_CANDIDATES} waiting candidates in all`, () => {
     const targets = new CandidateTargets(1);
     targets.take({}, udp(40_000));
     for (let i = 0; i < WEBRTC_WAITING_CANDIDATES + 10; i++) targets.take({}, udp(41_000 + i), later([], 'x', 41_000 + i));
     expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES);
+  });
+
+  it(`makes room among ${WEBRTC_WAITING_CANDIDATES} waiting candidates of one relay network for another network's, which goes first`, () => {
+    const targets = new CandidateTargets(2);
+    const holders = [{ group: 'evil' }, { group: 'evil' }];
+    holders.forEach((holder, i) => targets.take(holder, udp(40_000 + i)));
+    const handedOn: string[] = [];
+    for (let i = 0; i < WEBRTC_WAITING_CANDIDATES; i++) targets.take({ group: 'evil' }, udp(41_000 + i), later(handedOn, `evil${i}`, 41_000 + i));
+    targets.take({ group: 'honest' }, udp(50_000), later(handedOn, 'honest', 50_000));
+    expect(targets.waitingSize).toBe(WEBRTC_WAITING_CANDIDATES);
+    targets.release(holders[0]!);
+    expect(handedOn).toEqual(['honest']); // before: dropped, and the queue's oldest (evil0) handed on
   });
 });
 
@@ -201,3 +229,71 @@ describe('CandidateTargets counting places', () => {
     expect(handedOn).toEqual(['fifth']);
   });
 });
+
+describe(`CandidateTargets probing answers (${WEBRTC_PROBING_ANSWERS} at once at addresses that never answered)`, () => {
+  const at = (address: number, port = 40_000): CandidateTarget => ({ transport: 'udp', host: `198.51.100.${address}`, port });
+  const line = (address: number): SignalData => ({ type: 'candidate', candidate: { candidate: `candidate:1 1 udp 1 198.51.100.${address} 40000 typ host`, sdpMLineIndex: 0 } });
+  const later = (handedOn: string[], name: string, address: number) => ({ candidate: line(address), handOn: () => handedOn.push(name) });
+
+  it('lets the rest wait, and hands a freed slot to the relay network, then the relay host, holding the fewest, the oldest first', () => {
+    const targets = new CandidateTargets(WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_CROWDED_ADDRESS_HOLD_MS, 3);
+    const attackers = [{ group: 'cloud', host: 'a' }, { group: 'cloud', host: 'b' }, { group: 'cloud', host: 'a' }];
+    attackers.forEach((attacker, i) => expect(targets.take(attacker, at(i))).toBe(true));
+    const handedOn: string[] = [];
+    const [waitingAttacker, honest] = [{ group: 'cloud', host: 'b' }, { group: 'cloud', host: 'c' }];
+    expect(targets.take(waitingAttacker, at(10), later(handedOn, 'attacker', 10))).toBe(false);
+    expect(targets.take(honest, at(11), later(handedOn, 'honest', 11))).toBe(false);
+    // A second candidate of a probing answer takes no other slot, nor does a dial or an address that answered.
+    expect(targets.take(attackers[0]!, at(20))).toBe(true);
+    expect(targets.take({ initiator: true }, at(21))).toBe(true);
+    targets.noteAnswered('198.51.100.22');
+    expect(targets.take({}, at(22))).toBe(true);
+    expect(targets.waitingSize).toBe(2);
+    targets.release(attackers[0]!);
+    expect(handedOn).toEqual(['honest']); // its host c holds none there, b one
+    targets.release(attackers[1]!);
+    expect(handedOn).toEqual(['honest', 'attacker']);
+  });
+
+  it('hands on the other waiting candidates of an answer let in, to their places, where those have room', () => {
+    const targets = new CandidateTargets(1, WEBRTC_CROWDED_ADDRESS_HOLD_MS, 1);
+    const holder = {};
+    targets.take(holder, at(1));
+    const dial = { initiator: true };
+    targets.take(dial, at(3)); // a dial holds address 3
+    const handedOn: string[] = [];
+    const waiter = {};
+    [2, 3, 4].forEach((address) => expect(targets.take(waiter, at(address, 41_000), later(handedOn, `a${address}`, address))).toBe(false));
+    targets.release(holder);
+    expect(handedOn).toEqual(['a2', 'a4']); // address 3 is full: that one waits there
+    expect(targets.waitingSize).toBe(1);
+    expect(targets.take({}, at(5))).toBe(false); // the waiter probes: no slot left
+    targets.release(dial);
+    expect(handedOn).toEqual(['a2', 'a4', 'a3']);
+  });
+
+  it('keeps every candidate of an honest answer waiting for a probing slot (host, srflx and relay ones over IPv4 and IPv6), its relay ones last', () => {
+    const targets = new CandidateTargets(WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_CROWDED_ADDRESS_HOLD_MS, 1);
+    const holder = {};
+    targets.take(holder, at(1));
+    const handedOn: string[] = [];
+    const honest = {};
+    const addresses = ['10.0.0.5', '172.17.0.1', 'fd00::5', '203.0.113.5', '2001:db8:5::5', '198.51.100.50', '2001:db8:6::6'];
+    for (const host of addresses) targets.take(honest, { transport: 'udp', host, port: 40_000 }, { candidate: line(1), handOn: () => handedOn.push(host) });
+    targets.release(holder);
+    expect(handedOn).toEqual(addresses); // before: the first 4, the relay ones (last two) dropped
+  });
+
+  it('hands on the candidates waiting for a probing slot at an address once a peer there connects, or it is our own TURN server\'s', () => {
+    const targets = new CandidateTargets(WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_CROWDED_ADDRESS_HOLD_MS, 1);
+    targets.take({}, at(1));
+    const handedOn: string[] = [];
+    targets.take({}, at(2), later(handedOn, 'two', 2));
+    targets.take({}, at(3), later(handedOn, 'three', 3));
+    targets.noteAnswered('198.51.100.3');
+    expect([handedOn, targets.waitingSize]).toEqual([['three'], 1]);
+    targets.noteOwnRelay('198.51.100.2'); // our TURN server's: no probing slot either
+    expect([handedOn, targets.waitingSize]).toEqual([['three', 'two'], 0]);
+  });
+});
+

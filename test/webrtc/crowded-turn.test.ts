@@ -1,24 +1,22 @@
 /**
- * Peers relayed by one TURN server all name its address (their relay candidates, one port each): more
- * of them than may hold candidates at one address at once (CandidateTargets) negotiating with one node
- * at once still all link, the later ones when the earlier ones connect and free their slots; and offers
- * naming that address that never connect hold its slots for WEBRTC_CROWDED_ADDRESS_HOLD_MS, not for their
- * life, and give them to relays of other networks first. A real coturn on this machine's address; every
- * RTCPeerConnection of the honest nodes (@roamhq/wrtc) relay-only.
+ * Peers relayed by one TURN server all name its address (their relay candidates, one port each). When it
+ * is the node's own TURN server too (the one that relays its own candidates), the address takes no turns
+ * (CandidateTargets.noteOwnRelay): more peers than may hold candidates at one address at once link with
+ * one node at once, and offers naming the address that never connect, through relays of the honest
+ * relay's own network, delay no one. (A TURN server of the peers' alone takes turns: the waiting, the
+ * 5 s hold and the hand-on by relay network are in crowded-address.test.ts and candidate-targets.test.ts.)
+ * A real coturn on this machine's address; every RTCPeerConnection of the honest nodes (@roamhq/wrtc)
+ * relay-only.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { WEBRTC_ANSWERS_BURST_PER_VIA } from '../../src/webrtc/constants.js';
+import { WEBRTC_ANSWERS_BURST_PER_NETWORK } from '../../src/webrtc/constants.js';
 import { WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS } from '../../src/webrtc/candidate-targets.js';
 import type { WebRtcRoute } from '../../src/webrtc/negotiations.js';
-import { SignalAgent } from '../../src/webrtc/signal-agent.js';
-import { generateNodeKey } from '../../src/crypto/keys.js';
-import { DEFAULT_DIAL_TIMEOUT_MS } from '../../src/switch/constants.js';
-import { tcpTransport } from '../../platforms/node/tcp.js';
-import { webrtcTransport } from '../../platforms/node/webrtc.js';
-import { falseCredentialOffer, offerNaming, ownAddress } from '../helpers/crowded-address.js';
+import { ownAddress } from '../helpers/crowded-address.js';
 import { startLocalCoturn, type LocalCoturn } from '../helpers/local-coturn.js';
-import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
+import { stopAll, type TestNode } from '../helpers/nodes.js';
 import { waitFor } from '../helpers/wait.js';
+import { dialAll, falseOffers, startRelay, webrtcNode } from './relay-scene.js';
 
 let coturn: LocalCoturn | undefined;
 afterEach(async () => {
@@ -27,31 +25,9 @@ afterEach(async () => {
   coturn = undefined;
 });
 
-/** A relay on `host` (127.2.0.1 is another network than 127.0.0.1, as a node connecting to it counts). */
-function startRelay(host = '127.0.0.1'): Promise<TestNode> {
-  return startNode({ agents: { signal: new SignalAgent() }, listen: [`tcp://${host}:0`] });
-}
-
-/** A node whose RTCPeerConnections gather only relayed candidates, from `turn`, connected to `relays`, dialling within the default deadline. */
-async function relayOnlyNode(turn: LocalCoturn['turn'], relays: TestNode[], onRoute?: (route: WebRtcRoute) => void): Promise<TestNode> {
-  const key = generateNodeKey();
-  const rtc = webrtcTransport({ iceServers: [turn], rtcConfig: { iceTransportPolicy: 'relay' }, onRoute });
-  const node = await startNode({
-    identity: key,
-    transports: [tcpTransport(), rtc],
-    listen: ['tcp://127.0.0.1:0', `webrtc://${key.nodeId}`],
-    agents: { signal: rtc.signalAgent },
-    dialTimeoutMs: DEFAULT_DIAL_TIMEOUT_MS,
-  });
-  for (const relay of relays) await node.sw.dial(relay.address);
-  return node;
-}
-
-/** Dials `target` from each of `peers` through the relay `viaOf` names, all at once: each dial's transport, or its error. */
-async function dialAll(peers: TestNode[], target: TestNode, viaOf: (index: number) => TestNode): Promise<string[]> {
-  const dials = peers.map((peer, i) => peer.sw.dial(`webrtc://${target.key.nodeId}?via=${viaOf(i).key.nodeId}`));
-  const outcomes = await Promise.allSettled(dials);
-  return outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.transport : String(outcome.reason)));
+/** A node whose RTCPeerConnections gather only relayed candidates, from `turn`, connected to `relays`. */
+function relayOnlyNode(turn: LocalCoturn['turn'], relays: TestNode[], onRoute?: (route: WebRtcRoute) => void): Promise<TestNode> {
+  return webrtcNode({ iceServers: [turn], rtcConfig: { iceTransportPolicy: 'relay' }, onRoute }, relays);
 }
 
 describe('peers relayed by one TURN server', () => {
@@ -59,7 +35,9 @@ describe('peers relayed by one TURN server', () => {
     const peersCount = 3 * WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS;
     coturn = await startLocalCoturn(ownAddress());
     const routes: WebRtcRoute[] = [];
-    const relays = [await startRelay(), await startRelay()];
+    // Relays on two hosts: links through one host's relays handshake at most 8 at once (the Switch's
+    // maxPendingInboundPerHost), and over our own TURN server's address all 12 connect at once.
+    const relays = [await startRelay('127.0.0.1'), await startRelay('127.0.0.2')];
     const target = await relayOnlyNode(coturn.turn, relays, (route) => routes.push(route));
     const peers: TestNode[] = [];
     for (let i = 0; i < peersCount; i++) peers.push(await relayOnlyNode(coturn.turn, [relays[i % 2]!]));
@@ -73,27 +51,31 @@ describe('peers relayed by one TURN server', () => {
     await waitFor(() => overTurn() === peersCount, 5000, 'every route reported, over TURN');
   }, 90_000);
 
-  it(`link while offers through another network, naming the TURN server's address and never connecting, wait for its slots: they hold them for a few seconds, and yield them to the other network first`, async () => {
+  // The attackers' relays on two hosts of 127.0; the honest one in another network (127.2), or on a third
+  // host of theirs, where network fairness (CandidateTargets hands slots on by relay network) does not set
+  // it apart.
+  it.each([
+    ['another network', '127.2.0.1'],
+    ["the attackers' own network", '127.0.0.3'],
+  ])(`link while offers through relays, naming the TURN server's address and never connecting, come first through relays on other hosts, of %s: the node's own TURN server takes no turns`, async (_where, honestHost) => {
     coturn = await startLocalCoturn(ownAddress());
-    const attackerRelays = [await startRelay(), await startRelay()];
-    const honestRelay = await startRelay('127.2.0.1');
+    const attackerRelays = [await startRelay('127.0.0.1'), await startRelay('127.0.0.2')];
+    const honestRelay = await startRelay(honestHost);
     const target = await relayOnlyNode(coturn.turn, [...attackerRelays, honestRelay]);
     // Offers with ICE credentials no check satisfies, each naming another port of the TURN server's
-    // address (above its allocations' range): as many as the two relays' answer allowances take at once.
-    const offer = await falseCredentialOffer();
-    for (let i = 0; i < 2 * WEBRTC_ANSWERS_BURST_PER_VIA; i++) {
-      // Keys are free: one negotiation per (relay, remote), so a remote per offer.
-      const signal = new SignalAgent();
-      const attacker = await startNode({ agents: { signal } });
-      const relay = attackerRelays[i % 2]!;
-      await attacker.sw.dial(relay.address);
-      expect(signal.sendSignal(relay.key.nodeId, target.key.nodeId, offerNaming(offer, ownAddress(), coturn.relayPorts.max + 1 + i))).toBe(true);
-    }
+    // address (above its allocations' range). As many as the network's answer burst takes, less the
+    // honest peers' and the one token a host answered already leaves to others (ConnectionAllowance):
+    // 12, 8 of them waiting behind 4 holders, for 3 honest peers.
+    const honestPeers = WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS - 1;
+    const attackers = WEBRTC_ANSWERS_BURST_PER_NETWORK - honestPeers - 1;
+    const { max } = coturn.relayPorts;
+    await falseOffers(attackerRelays, target, attackers, (i) => ({ address: ownAddress(), port: max + 1 + i }));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const peers: TestNode[] = [];
-    for (let i = 0; i < WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS; i++) peers.push(await relayOnlyNode(coturn.turn, [honestRelay]));
-    // Before the hold was timed, the attackers' first answers held the 4 slots for their 15 s: the honest
-    // dials timed out (10 s); handed on oldest first, the 12 attackers' waiting ones came first.
-    expect(await dialAll(peers, target, () => honestRelay)).toEqual(Array(WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS).fill('webrtc'));
+    for (let i = 0; i < honestPeers; i++) peers.push(await relayOnlyNode(coturn.turn, [honestRelay]));
+    // Before our own TURN server's address was exempt from the cap: through another network they linked
+    // (its peers got the next slots, 5 s on); through the attackers' own network the 8 waiting offers
+    // came first (oldest first), 5 s for each 4, and 3 of 3 honest dials timed out (10 s).
+    expect(await dialAll(peers, target, () => honestRelay)).toEqual(Array(honestPeers).fill('webrtc'));
   }, 90_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SignalData } from '../../src/webrtc/signal-messages.js';
-import { candidateAddress, screenRemoteSignal, type CandidateTarget } from '../../src/webrtc/remote-candidates.js';
+import { candidateAddress, relayCandidateAddresses, screenRemoteSignal, type CandidateTarget } from '../../src/webrtc/remote-candidates.js';
 
 const line = (address: string, transport = 'udp'): string => `candidate:1 1 ${transport} 2122260223 ${address} 9 typ host generation 0`;
 const trickled = (candidate: string) => ({ type: 'candidate' as const, candidate: { candidate, sdpMid: '0', sdpMLineIndex: 0 } });
@@ -104,6 +104,14 @@ describe('screenRemoteSignal', () => {
     expect(candidateAddress(`a=${line('[fd00::2]')}`)).toBe('fd00::2');
     expect(candidateAddress('candidate:1 1 udp')).toBeUndefined();
     expect(candidateAddress('not a candidate at all but long')).toBeUndefined();
+  });
+
+  it('reads the addresses of relayed candidates, trickled or in an SDP, in one spelling; none of other types', () => {
+    const relay = (address: string): string => `candidate:2 1 udp 41885439 ${address} 50000 typ relay raddr 0.0.0.0 rport 0 generation 0`;
+    expect(relayCandidateAddresses(trickled(relay('203.0.113.5')))).toEqual(['203.0.113.5']);
+    expect(relayCandidateAddresses(trickled(line('203.0.113.5')))).toEqual([]);
+    const sdp = ['v=0', `a=${relay('2001:DB8::5')}`, `a=${line('10.0.0.2')}`, `a=${relay('[::ffff:203.0.113.6]')}`, ''].join('\r\n');
+    expect(relayCandidateAddresses({ type: 'offer', sdp })).toEqual(['2001:db8::5', '203.0.113.6']);
   });
 });
 

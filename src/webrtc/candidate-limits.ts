@@ -1,0 +1,38 @@
+/** The bounds CandidateTargets (candidate-targets.ts) keeps: slots, waits and what it remembers. */
+
+/**
+ * Negotiations that may hold candidates at one remote (transport, address) at once. libwebrtc checks at
+ * its own pace per RTCPeerConnection (~21 datagrams a second under @roamhq/wrtc, ~16 in Chromium): an
+ * address gets at most this many times that from us, where 32 negotiations naming 32 of its ports had
+ * all 32 check it (670 a second). Honest remotes relayed by one TURN server all name its address, so
+ * the rest wait (CandidateTargets) rather than lose the candidate: each holder frees its slot as it
+ * connects, within a second or two over TURN.
+ */
+export const WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS = 4;
+/**
+ * How long a negotiation may hold a slot at an address others wait at without connecting. An honest one
+ * connects within a second or two of taking the slot (over TURN too); one naming a victim never does, and
+ * held its slot for the answer's whole 15 s while honest peers relayed by one TURN server waited.
+ */
+export const WEBRTC_CROWDED_ADDRESS_HOLD_MS = 5 * 1000;
+/**
+ * UDP candidates one negotiation may have waiting for a slot (at as many addresses: one each). An answer
+ * waiting for a probing slot (WEBRTC_PROBING_ANSWERS) has all its candidates wait, and an honest remote
+ * names up to ~8 addresses (host ones per interface, srflx and relay ones, IPv4 and IPv6), its relay
+ * ones last: with 4, those past the 4th were dropped, the relay ones first.
+ */
+export const WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION = 8;
+/** UDP candidates waiting for a slot, of all negotiations. */
+export const WEBRTC_WAITING_CANDIDATES = 128;
+/** Addresses of our own TURN servers' relayed candidates remembered (the latest): an iceServers list is short. */
+export const WEBRTC_OWN_RELAY_PLACES = 8;
+/**
+ * Answers that may hold UDP candidates at addresses that never answered us at once (all addresses but
+ * our own TURN servers' and those of connected peers): libwebrtc checks at ~21 datagrams a second per
+ * RTCPeerConnection wherever its candidates are, so 32 answers naming 32 addresses (one each, under the
+ * per-address cap) sent 646 a second in all, 20 to each. An honest answer holds its slot until it
+ * connects, a second or two; a burst of honest ones past it waits that long.
+ */
+export const WEBRTC_PROBING_ANSWERS = 8;
+/** Addresses of connected peers remembered (the latest) as ones that answer our checks. */
+export const WEBRTC_ANSWERED_PLACES = 256;

@@ -1,0 +1,74 @@
+/**
+ * Answers naming a spread of victim addresses, one each (src/webrtc/candidate-targets.ts
+ * WEBRTC_PROBING_ANSWERS): real @roamhq/wrtc answers to offers whose ICE credentials no check
+ * satisfies, each naming another loopback address (loopback candidates let through, so that one machine
+ * has 32 addresses), UDP sockets there counting the RTCPeerConnections whose checks reach them.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { WEBRTC_CROWDED_ADDRESS_HOLD_MS, WEBRTC_PROBING_ANSWERS } from '../../src/webrtc/candidate-targets.js';
+import { WEBRTC_ANSWERS_BURST_PER_NETWORK } from '../../src/webrtc/constants.js';
+import { TransportError } from '../../src/errors.js';
+import { answer, falseCredentialOffer, offerNaming, wrtcNegotiations } from '../helpers/crowded-address.js';
+import { stopAll, type TestNode } from '../helpers/nodes.js';
+import { stunVictims, type StunVictims } from '../helpers/stun-victims.js';
+import { waitFor } from '../helpers/wait.js';
+import { dialAll, falseOffers, startRelay, webrtcNode } from './relay-scene.js';
+
+const ANSWERS = 32;
+const closers: (() => void)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) close();
+  await stopAll();
+});
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('answers naming a spread of addresses that never answer', () => {
+  it(`check ${WEBRTC_PROBING_ANSWERS} of ${ANSWERS} addresses at once; the others' candidates wait, and get the slots of answers that do not connect in ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms`, async () => {
+    const victims: StunVictims[] = [];
+    for (let i = 0; i < ANSWERS; i++) victims.push(await stunVictims(`127.0.0.${i + 1}`, 1));
+    const senders = (): number => victims.reduce((sum, victim) => sum + victim.senders(), 0);
+    const negotiations = wrtcNegotiations(ANSWERS, { allowLoopbackCandidates: true });
+    const offer = await falseCredentialOffer();
+    const failures = new Map<number, unknown>();
+    closers.push(() => {
+      for (const victim of victims) victim.close();
+      negotiations.failAll(new TransportError('test over'));
+    });
+    for (let i = 0; i < ANSWERS; i++) {
+      answer(negotiations, `attacker-${i}`, offerNaming(offer, `127.0.0.${i + 1}`, victims[i]!.ports[0]!), 60_000, (error) => failures.set(i, error));
+    }
+    await waitFor(() => senders() > 0, 10_000, 'a check at a victim');
+    await sleep(2000);
+    // Before: all 32 RTCPeerConnections checked theirs (~20 datagrams a second each: 646 a second in all).
+    expect(senders()).toBe(WEBRTC_PROBING_ANSWERS);
+    expect(failures.size).toBe(0);
+    await waitFor(() => senders() === 2 * WEBRTC_PROBING_ANSWERS, 10_000, 'the waiting candidates checked');
+    expect([...failures.keys()]).toEqual(Array.from({ length: WEBRTC_PROBING_ANSWERS }, (_, i) => i));
+    expect([...failures.values()]).toMatchObject(Array(WEBRTC_PROBING_ANSWERS).fill({ detail: { reason: 'crowded-address' } }));
+  }, 60_000);
+
+  // The attackers' relays on two hosts of 127.0; the honest one in another network (127.2), or on a third
+  // host of theirs (the slots go to the network, then the host, holding the fewest).
+  it.each([
+    ['another network', '127.2.0.1'],
+    ["the attackers' own network", '127.0.0.3'],
+  ])(`keep honest peers through a relay of %s linking while offers naming a spread of addresses hold every probing slot`, async (_where, honestHost) => {
+    const attackerRelays = [await startRelay('127.0.0.1'), await startRelay('127.0.0.2')];
+    const honestRelay = await startRelay(honestHost);
+    const target = await webrtcNode({ allowLoopbackCandidates: true }, [...attackerRelays, honestRelay]);
+    // As many as the network's answer burst takes, less the honest peers' and the one token a host
+    // answered already leaves to others (ConnectionAllowance): 12, 8 probing and 4 waiting.
+    const honestPeers = 3;
+    const attackers = WEBRTC_ANSWERS_BURST_PER_NETWORK - honestPeers - 1;
+    const victims: StunVictims[] = [];
+    for (let i = 0; i < attackers; i++) victims.push(await stunVictims(`127.0.0.${10 + i}`, 1));
+    closers.push(() => victims.forEach((victim) => victim.close()));
+    await falseOffers(attackerRelays, target, attackers, (i) => ({ address: `127.0.0.${10 + i}`, port: victims[i]!.ports[0]! }));
+    await waitFor(() => victims.reduce((sum, victim) => sum + victim.senders(), 0) === WEBRTC_PROBING_ANSWERS, 10_000, 'every probing slot taken');
+    const peers: TestNode[] = [];
+    for (let i = 0; i < honestPeers; i++) peers.push(await webrtcNode({}, [honestRelay]));
+    // Their candidates wait for a probing slot (their address never answered us), but their own checks
+    // reach us and are answered (a peer-reflexive candidate, which no slot gates): they link at once.
+    expect(await dialAll(peers, target, () => honestRelay)).toEqual(Array(honestPeers).fill('webrtc'));
+  }, 60_000);
+});
