@@ -6,38 +6,21 @@
  * it was resumed only once the whole inbox was down to half, which the flooders, resumed at the same
  * moment, filled again at once. Over real TCP on 127.0.0.1.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import { NETWORK, PULL_A, sleep, startHonest, startHonestPair, startPump, startVictim, stopHostileNodes, streamKey } from './harness.js';
+import { startFloodKeys, stopFloodKeys } from './flood-keys-process.js';
 import { guardProcessFaults } from './raw-peer.js';
 
 guardProcessFaults();
-const children = new Set<ChildProcess>();
 afterEach(async () => {
-  for (const child of children) child.kill();
-  children.clear();
+  stopFloodKeys();
   await stopHostileNodes();
 });
 
 const FLOOD_KEYS = 8;
 const HONEST_PEERS = 4;
 const FLOOD_MS = 4_000;
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Starts `count` flooding keys in a child process; resolves once all flood. */
-async function startFlooders(victimAddress: string, count: number, channelId: number): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/hostile/fixtures/flood-keys.ts', victimAddress, String(count), NETWORK, String(channelId)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  let stdout = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  await waitFor(() => stdout.includes('ready\n'), 30_000, 'flooders connected');
-}
-
 describe('a pull inbox flooded by keys in another process', () => {
   it(
     `honest peers sending past their share get it: at least half of min(what they sent, ${HONEST_PEERS}/${HONEST_PEERS + FLOOD_KEYS} of what the app read), with ${FLOOD_KEYS} keys flooding`,
@@ -52,7 +35,7 @@ describe('a pull inbox flooded by keys in another process', () => {
       const pump = startPump(victim, honest, { perTick: 1, tickMs: 10 });
       await pump.expectFlowing(20, 3_000);
 
-      await startFlooders(victim.tcpAddress, FLOOD_KEYS, PULL_A);
+      await startFloodKeys(victim.tcpAddress, FLOOD_KEYS, NETWORK, PULL_A);
       await waitFor(() => victim.sw.peers.length === HONEST_PEERS + FLOOD_KEYS, 10_000, 'flooders are peers');
       const honestRead = (): number => honest.reduce((total, h) => total + (victim.record.received.get(streamKey(h.id, victim.id, PULL_A))?.length ?? 0), 0);
       const [readBefore, honestBefore, sentBefore] = [victim.read.get(PULL_A)!, honestRead(), pump.acceptedTo(PULL_A)];

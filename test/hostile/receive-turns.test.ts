@@ -6,8 +6,6 @@
  * not time: the flood messages the app was handed between an honest message's send and its delivery.
  * Over real TCP on 127.0.0.1.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RECV_MESSAGE_MIN_CHARGE_BYTES, RECV_ROUND_BYTES } from '../../src/conn/constants.js';
 import { generateNodeKey } from '../../src/crypto/keys.js';
@@ -18,6 +16,7 @@ import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { waitFor } from '../helpers/wait.js';
 import { sleep } from './harness.js';
+import { startFloodKeys, stopFloodKeys } from './flood-keys-process.js';
 import { guardProcessFaults } from './raw-peer.js';
 
 guardProcessFaults();
@@ -26,14 +25,11 @@ const CHANNEL = 0x40;
 const FLOOD_KEYS = 8;
 const HONEST_PEERS = 2;
 const FLOOD_MS = 3_000;
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const channels = [{ id: CHANNEL, priority: 1, recvMessageCapacity: 64 * 1024 }];
 
-const children = new Set<ChildProcess>();
 const switches = new Set<Switch>();
 afterEach(async () => {
-  for (const child of children) child.kill();
-  children.clear();
+  stopFloodKeys();
   await Promise.all([...switches].map((sw) => sw.stop()));
   switches.clear();
 });
@@ -71,14 +67,7 @@ describe('receive work shared among connections', () => {
       const honest = await Promise.all(Array.from({ length: HONEST_PEERS }, () => startNode([])));
       for (const h of honest) await h.dial(victim.addresses[0]!);
 
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/hostile/fixtures/flood-keys.ts', victim.addresses[0]!, String(FLOOD_KEYS), NETWORK, String(CHANNEL)], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      children.add(child);
-      let stdout = '';
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      await waitFor(() => stdout.includes('ready\n'), 30_000, 'flooders connected');
+      await startFloodKeys(victim.addresses[0]!, FLOOD_KEYS, NETWORK, CHANNEL);
       await waitFor(() => floodHandled > 10_000, 10_000, 'the flood arriving');
 
       let running = true;
