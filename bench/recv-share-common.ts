@@ -15,5 +15,5 @@ export const wallNow = (): number => performance.timeOrigin + performance.now();
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function shareChannels(): ChannelDescriptor[] {
-  return [PUSH_CH, PULL_CH].map((id) => ({ id, priority: 1, sendQueueCapacity: 1024, recvMessageCapacity: 64 * 1024 }));
+  return [PUSH_CH, PULL_CH].map((id) => ({ id, priority: 1, sendQueueCapacity: 1024, recvMessageCapacity: 128 * 1024 }));
 }

@@ -12,7 +12,7 @@ import { tcpTransport } from '../platforms/node/tcp.js';
 import { PULL_CH, PUSH_CH, SHARE_NETWORK, shareChannels, sleep, wallNow, type FromPeers, type PeersRole, type ToPeers } from './recv-share-common.js';
 
 async function main(): Promise<void> {
-  const [role, victimAddress, countText, channelText, tickText] = process.argv.slice(2) as [PeersRole, string, string, string, string];
+  const [role, victimAddress, countText, channelText, tickText, floodBytesText] = process.argv.slice(2) as [PeersRole, string, string, string, string, string];
   const count = Number(countText);
   const channel = Number(channelText);
   const tickMs = Number(tickText);
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       await sleep(tickMs);
     }
   };
-  const tiny = encodeMessage({ k: 'f' });
+  const tiny = encodeMessage({ k: 'f', pad: new Uint8Array(Number(floodBytesText)) });
   const floodLoop = async (sw: Switch): Promise<void> => {
     const peer = sw.peers[0]!;
     while (running && peer.isConnected) {

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/recv-share.ts [--keys 0,1,8,30] [--flood push|pull] [--recv-rate B] [--seconds S] [--profile]`
+ * `npx tsx bench/recv-share.ts [--keys 0,1,8,30] [--flood push|pull] [--flood-bytes N] [--flood-nice N] [--recv-rate B] [--seconds S] [--profile]`
  * — what honest peers get of a node's receive work while fresh keys flood it. The victim is this
  * process; 4 honest nodes (one child process) each send a timestamped message every 10 ms on a push
  * channel and on a pull channel (read by the app at ~4 messages a ms, as test/hostile/pull-inbox-share
@@ -28,6 +28,10 @@ const FLOOD_CHANNEL = arg('flood') === 'push' ? PUSH_CH : PULL_CH;
 const RECV_RATE = Number(arg('recv-rate') ?? 0);
 const FLOOD_MS = Number(arg('seconds') ?? 8) * 1000;
 const PROFILE = process.argv.includes('--profile');
+/** Flood messages of this many bytes of padding (0: tiny ones; 65000: bulk peers rather than floods). */
+const FLOOD_BYTES = Number(arg('flood-bytes') ?? 0);
+/** The flooders' niceness (19: only the CPU the victim and the honest senders leave; 0 for bulk throughput). */
+const FLOOD_NICE = Number(arg('flood-nice') ?? 19);
 const HONEST = 4;
 const HONEST_TICK_MS = 10;
 /** The app reading the pull channel sleeps 1 ms every this many messages. */
@@ -41,13 +45,13 @@ class PeersProcess {
   private wake: (() => void) | undefined;
 
   constructor(role: PeersRole, victimAddress: string, count: number, channel: number) {
-    this.child = fork(new URL('./recv-share-peers.ts', import.meta.url).pathname, [role, victimAddress, String(count), String(channel), String(HONEST_TICK_MS)], {
+    this.child = fork(new URL('./recv-share-peers.ts', import.meta.url).pathname, [role, victimAddress, String(count), String(channel), String(HONEST_TICK_MS), String(FLOOD_BYTES)], {
       execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     // Flooders take only the CPU the victim and the honest senders leave: on two shared cores, a
     // flooder at equal priority delays the honest senders' own timers, which is not the victim's doing.
-    if (role === 'flood') setPriority(this.child.pid!, 19);
+    if (role === 'flood') setPriority(this.child.pid!, FLOOD_NICE);
     this.child.on('message', (message: FromPeers) => {
       this.replies.push(message);
       this.wake?.();
@@ -148,6 +152,7 @@ async function runCase(keys: number): Promise<Record<string, unknown>> {
   return {
     keys,
     flood: FLOOD_CHANNEL === PUSH_CH ? 'push' : 'pull',
+    floodBytes: FLOOD_BYTES,
     recvRate: RECV_RATE,
     honestExpectedPerChannel: (HONEST * FLOOD_MS) / HONEST_TICK_MS,
     honestSentAll: sent[0],

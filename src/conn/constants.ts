@@ -84,6 +84,11 @@ export const RECV_ROUND_BYTES = 256 * 1024;
  * µs), ~8 tiny messages' worth; at this size, ~64 tiny messages or one 8 KiB message a turn.
  */
 export const RECV_TURN_MIN_BYTES = 8 * 1024;
+/**
+ * A turn ends at its quantum only once the round has lasted this long (ReceiveTurns): the most a light
+ * peer waits before the turns begin, and about the CPU a busy connection uses between pauses.
+ */
+export const RECV_ROUND_MS = 2;
 /** Chunks from another connection within this long count as contention: turns end at their quantum. */
 export const RECV_TURN_CONTENTION_MS = 100;
 

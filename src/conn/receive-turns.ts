@@ -1,5 +1,5 @@
-import type { Clock } from '../util/clock.js';
-import { RECV_ROUND_BYTES, RECV_TURN_CONTENTION_MS, RECV_TURN_MIN_BYTES } from './constants.js';
+import { monotonicNow, type Clock } from '../util/clock.js';
+import { RECV_ROUND_BYTES, RECV_ROUND_MS, RECV_TURN_CONTENTION_MS, RECV_TURN_MIN_BYTES } from './constants.js';
 
 /** A connection's receive side, as the turns see it: what it does when its next turn comes. */
 export interface TurnTaker {
@@ -18,7 +18,9 @@ export interface TurnTaker {
  * and waits for the next macrotask (`clock.afterBurst`: Node's check phase, a MessageChannel task in
  * browsers), after the loop has served every other socket that is ready: each busy connection gets a
  * quantum a round, a connection that needs less than that gets all it needs (max-min fairness), and a
- * node reading from one peer alone never pauses.
+ * node reading from one peer alone never pauses. A turn ends at its quantum only once the round has
+ * lasted `RECV_ROUND_MS`: a loop that is not busy serves every socket soon anyway, and a bulk peer
+ * paused every 64–128 KiB lost a third of its throughput (its reads no longer batched, its window shut).
  */
 export class ReceiveTurns {
   /** What a connection may hand on in its turn: an equal part of the round, over those in the last. */
@@ -28,6 +30,8 @@ export class ReceiveTurns {
   /** The connection whose chunk came last, and when a chunk last came from another than the one before. */
   private lastReader: TurnTaker | undefined;
   private switchedAtMs = Number.NEGATIVE_INFINITY;
+  /** When the current round began (monotonic ms). */
+  private roundStartedMs = Number.NEGATIVE_INFINITY;
   /** Connections whose turn is over, in the order they yielded; each at most once. */
   private waiting: TurnTaker[] = [];
   private readonly waitingSet = new Set<TurnTaker>();
@@ -36,6 +40,7 @@ export class ReceiveTurns {
     private readonly clock: Clock,
     private readonly roundBytes = RECV_ROUND_BYTES,
     private readonly contentionMs = RECV_TURN_CONTENTION_MS,
+    private readonly roundMs = RECV_ROUND_MS,
   ) {
     this.quantumBytes = roundBytes;
   }
@@ -47,9 +52,12 @@ export class ReceiveTurns {
     this.switchedAtMs = this.clock.now();
   }
 
-  /** Whether other connections have been receiving lately: then a connection's turn ends at its quantum. */
-  get contended(): boolean {
-    return this.clock.now() - this.switchedAtMs < this.contentionMs;
+  /**
+   * Whether a turn at its quantum ends: other connections have been receiving lately and the round has
+   * lasted long enough for them to wait on it.
+   */
+  get turnOver(): boolean {
+    return this.clock.now() - this.switchedAtMs < this.contentionMs && monotonicNow(this.clock) - this.roundStartedMs >= this.roundMs;
   }
 
   /** `reader` paused at the end of its turn: it takes its next one after the others' ready reads. */
@@ -65,6 +73,7 @@ export class ReceiveTurns {
     this.waiting = [];
     this.waitingSet.clear();
     this.round++;
+    this.roundStartedMs = monotonicNow(this.clock);
     // Those that yielded and one that did not (a light peer): the round stays near roundBytes.
     this.quantumBytes = Math.max(RECV_TURN_MIN_BYTES, Math.floor(this.roundBytes / (round.length + 1)));
     for (const reader of round) reader.takeTurn();

@@ -269,7 +269,7 @@ export class Receiver implements LinkHandlers, PacketHandler, TurnTaker {
   /** A quantum handed on: while other connections receive too, the rest waits for the next round. */
   private endTurn(): void {
     this.turnWork = 0;
-    if (this.owner.state === 'closed' || !this.turns!.contended) return;
+    if (this.owner.state === 'closed' || !this.turns!.turnOver) return;
     this.pause(TURN_PAUSE_HOLDER);
     this.turns!.yieldTurn(this);
   }
