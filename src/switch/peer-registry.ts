@@ -139,7 +139,7 @@ export class PeerRegistry {
       options.clock,
       memory,
       pacedSendRate(sharedMConnectionConfig(options.connection).sendRateBytesPerSec, upgraded.remoteInfo.recvBytesPerSecond),
-      this.receiveTurns,
+      upgraded.link.pauseHoldsInMemory === true ? undefined : this.receiveTurns,
     );
     const holder = arrivingPeerHolder(upgraded.link.remoteAddress, direction, address, this.relayHolder);
     peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection, options.clock.now(), holder);
