@@ -72,6 +72,26 @@ export const RECV_CHUNK_MIN_CHARGE_BYTES = 1024;
  */
 export const RECV_MESSAGE_MIN_CHARGE_BYTES = 128;
 
+/**
+ * Work the connections that take turns (ReceiveTurns) hand on in one round of the event loop together,
+ * counted as the receive rate limit counts it: ~2,000 tiny messages or 256 KiB of large ones, 2–6 ms of
+ * CPU with the app's decoding. Each gets an equal part of it, so a light peer, and the app's own timers
+ * and readers, wait about this long behind a round however many keys flood.
+ */
+export const RECV_ROUND_BYTES = 256 * 1024;
+/**
+ * The least a connection hands on in its turn: each turn costs a pause and a resume of its link (a few
+ * µs), ~8 tiny messages' worth; at this size, ~64 tiny messages or one 8 KiB message a turn.
+ */
+export const RECV_TURN_MIN_BYTES = 8 * 1024;
+/**
+ * A turn ends at its quantum only once the round has lasted this long (ReceiveTurns): the most a light
+ * peer waits before the turns begin, and about the CPU a busy connection uses between pauses.
+ */
+export const RECV_ROUND_MS = 2;
+/** Chunks from another connection within this long count as contention: turns end at their quantum. */
+export const RECV_TURN_CONTENTION_MS = 100;
+
 /** Priority decay, as CometBFT: every interval, recently-sent counters are multiplied by the factor. */
 export const PRIORITY_DECAY_INTERVAL_MS = 2 * 1000;
 export const PRIORITY_DECAY_FACTOR = 0.8;

@@ -9,6 +9,7 @@ import { closePacketFor, undeliveredClosePacket } from './close-reason.js';
 import { sharedMConnectionConfig, type MConnectionConfig } from './config.js';
 import { CLOSE_REASON_LINGER_MS, MAX_RECV_MESSAGE_CAPACITY_BYTES } from './constants.js';
 import { KeepAlive } from './keep-alive.js';
+import type { ReceiveTurns } from './receive-turns.js';
 import { DEFAULT_PAUSE_HOLDER, Receiver } from './receiver.js';
 import { SendScheduler } from './send-scheduler.js';
 import { Sender } from './sender.js';
@@ -78,6 +79,8 @@ export class MConnection {
     memory: MemoryAccount = UNMETERED,
     /** This connection's send rate (0 = unlimited), the Switch's pace for the peer. @default config.sendRateBytesPerSec */
     sendRateBytesPerSec?: number,
+    /** The node's share of receive work among its connections. @default none: this one reads on */
+    receiveTurns?: ReceiveTurns,
   ) {
     this.config = sharedMConnectionConfig(config);
     // The system clock's now() needs no `this`: no closure per connection for it.
@@ -86,7 +89,7 @@ export class MConnection {
     this.scheduler = new SendScheduler(channelDescriptors, this.config.maxPacketPayloadBytes, now, memory);
     this.sender = new Sender(this, link, this.scheduler, clock, this.config.maxBatchBytes, sendRateBytesPerSec ?? this.config.sendRateBytesPerSec, now);
     this.keepAlive = new KeepAlive(this, clock, this.config.pingIntervalMs, this.config.pongTimeoutMs);
-    this.receiver = new Receiver(this, link, this.scheduler, handlers, this.keepAlive, clock, this.config.recvRateBytesPerSec, now);
+    this.receiver = new Receiver(this, link, this.scheduler, handlers, this.keepAlive, clock, this.config.recvRateBytesPerSec, now, receiveTurns);
   }
 
   get state(): MConnectionState {

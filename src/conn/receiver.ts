@@ -9,7 +9,9 @@ import type { SecureLink } from './secure-link-session.js';
 import type { KeepAlive } from './keep-alive.js';
 import type { MConnectionHandlers, MConnectionState } from './mconnection-types.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
+import type { ReceiveTurns, TurnTaker } from './receive-turns.js';
 import type { SendScheduler } from './send-scheduler.js';
+import { RECV_MESSAGE_MIN_CHARGE_BYTES } from './constants.js';
 import { framesCharge, messageSurcharge } from './work-charge.js';
 
 /** What the receive side needs from its connection; MConnection's internal methods. */
@@ -35,6 +37,8 @@ type FrameCountingLink = Link & Pick<SecureLink, 'framesReceived'>;
 
 /** The holder of `pause()` called without one. */
 export const DEFAULT_PAUSE_HOLDER = Symbol('caller');
+/** The holder of a pause at the end of a turn (ReceiveTurns). */
+const TURN_PAUSE_HOLDER = Symbol('turn');
 
 /**
  * The receive side of an MConnection: it is the link's handlers and the packet decoder's, so an idle
@@ -43,7 +47,7 @@ export const DEFAULT_PAUSE_HOLDER = Symbol('caller');
  * channel, oversize message or malformed packet: the connection is destroyed with a ProtocolError. It
  * also owns reading's flow: pause holders (each full inbox, the app) and the receive rate limit.
  */
-export class Receiver implements LinkHandlers, PacketHandler {
+export class Receiver implements LinkHandlers, PacketHandler, TurnTaker {
   /** Packets are decoded in the chunk; channels copy what they hand on or keep (Channel.receiveFragment). */
   readonly retainsChunks = false;
   receivedBytes = 0;
@@ -68,6 +72,9 @@ export class Receiver implements LinkHandlers, PacketHandler {
    * completed cleanly: accepted, flushed, and silently lost.
    */
   private heldEnd: 'ended' | 'closed' | undefined;
+  /** Work handed on in this turn (ReceiveTurns), counted as the receive rate limit counts it. */
+  private turnWork = 0;
+  private turnRound = 0;
 
   constructor(
     private readonly owner: ReceiverOwner,
@@ -78,6 +85,8 @@ export class Receiver implements LinkHandlers, PacketHandler {
     private readonly clock: Clock,
     recvRateBytesPerSec: number,
     now: () => number,
+    /** The node's share of receive work among its connections; none: this connection reads on. */
+    private readonly turns?: ReceiveTurns,
   ) {
     this.limiter = rateLimiter(recvRateBytesPerSec, now);
     // The handshake's frames (auth, NodeInfo) are not ours to charge.
@@ -141,6 +150,14 @@ export class Receiver implements LinkHandlers, PacketHandler {
   onData(chunk: Uint8Array): void {
     if (this.owner.state === 'closed') return;
     this.owner.ioTurnBegan();
+    if (this.turns !== undefined) {
+      this.turns.chunkFrom(this);
+      // A connection's work counts within a round: one that needs little a round never yields.
+      if (this.turnRound !== this.turns.round) {
+        this.turnRound = this.turns.round;
+        this.turnWork = 0;
+      }
+    }
     this.receivedBytes += chunk.length;
     const error = this.decoder.push(chunk);
     if (error !== undefined) {
@@ -244,7 +261,22 @@ export class Receiver implements LinkHandlers, PacketHandler {
     } catch (error) {
       // A throwing handler is a local bug; it costs this connection, never the process.
       this.owner.destroy(toError(error));
+      return;
     }
+    if (this.turns !== undefined && (this.turnWork += Math.max(result.length, RECV_MESSAGE_MIN_CHARGE_BYTES)) >= this.turns.quantumBytes) this.endTurn();
+  }
+
+  /** A quantum handed on: while other connections receive too, the rest waits for the next round. */
+  private endTurn(): void {
+    this.turnWork = 0;
+    if (this.owner.state === 'closed' || !this.turns!.turnOver) return;
+    this.pause(TURN_PAUSE_HOLDER);
+    this.turns!.yieldTurn(this);
+  }
+
+  /** @internal ReceiveTurns: this connection's next turn. */
+  takeTurn(): void {
+    this.resume(TURN_PAUSE_HOLDER);
   }
 
   onPing(): void {

@@ -105,6 +105,10 @@ export class SecureLinkSession implements SecureLink {
     return this.link.bufferedBytes;
   }
 
+  get pauseHoldsInMemory(): boolean {
+    return this.link.pauseHoldsInMemory === true;
+  }
+
   get framesReceived(): number {
     return this.decoder.framesOpened;
   }

@@ -1,5 +1,6 @@
 import { sharedMConnectionConfig } from '../conn/config.js';
 import { MConnection } from '../conn/mconnection.js';
+import { ReceiveTurns } from '../conn/receive-turns.js';
 import { ClosedError, MeshlinkError, PeerRejectedError } from '../errors.js';
 import type { BudgetAccount } from '../util/budget-account.js';
 import type { AgentRegistry } from './agent-registry.js';
@@ -45,7 +46,12 @@ export class PeerRegistry {
   /** Of the closing inbound links, those of evicted peers: their slots already went to newcomers. */
   private evictedLingering = 0;
 
-  constructor(private readonly context: PeerRegistryContext) {}
+  /** What each connection may hand on in a turn while others receive too (src/conn/receive-turns.ts). */
+  private readonly receiveTurns: ReceiveTurns;
+
+  constructor(private readonly context: PeerRegistryContext) {
+    this.receiveTurns = new ReceiveTurns(context.options.clock);
+  }
 
   get(id: string): Peer | undefined {
     return this.byId.get(id);
@@ -133,6 +139,7 @@ export class PeerRegistry {
       options.clock,
       memory,
       pacedSendRate(sharedMConnectionConfig(options.connection).sendRateBytesPerSec, upgraded.remoteInfo.recvBytesPerSecond),
+      upgraded.link.pauseHoldsInMemory === true ? undefined : this.receiveTurns,
     );
     const holder = arrivingPeerHolder(upgraded.link.remoteAddress, direction, address, this.relayHolder);
     peer = new Peer(resolveWildcardHosts(upgraded.remoteInfo, upgraded.link.remoteAddress), direction, address, transport, persistent, connection, options.clock.now(), holder);

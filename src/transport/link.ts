@@ -67,6 +67,13 @@ export interface Link {
    * by the Switch once, when the link reaches it; the account may destroy the link.
    */
   useMemoryAccount?(account: MemoryAccount): void;
+  /**
+   * True when `pause()` cannot stop the remote from sending: what arrives meanwhile waits in memory, and
+   * past a bound costs the link (a page's WebSocket, a data channel). Absent: bytes wait in the kernel
+   * and the remote is slowed. A short pause to share the node's receive work among peers (ReceiveTurns)
+   * is taken only where it slows the remote; elsewhere it would cut a fast honest peer.
+   */
+  readonly pauseHoldsInMemory?: boolean;
   /** Stop delivering data (read backpressure); bytes wait in the kernel or the transport. */
   pause(): void;
   resume(): void;

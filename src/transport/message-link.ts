@@ -110,6 +110,11 @@ export abstract class MessageLink implements Link {
     this.deliverHeld();
   }
 
+  /** Link.pauseHoldsInMemory: unless a subclass's socket can really stop reading. */
+  get pauseHoldsInMemory(): boolean {
+    return true;
+  }
+
   /** Hooks for sockets that can really stop reading (`ws`). */
   protected onPause(): void {}
   protected onResume(): void {}

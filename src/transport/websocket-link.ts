@@ -132,6 +132,11 @@ export class WebSocketLink extends MessageLink {
     else this.socket.send(chunk);
   }
 
+  /** `ws` can stop reading its socket; a browser's WebSocket cannot. */
+  override get pauseHoldsInMemory(): boolean {
+    return this.socket.pause === undefined;
+  }
+
   protected override onPause(): void {
     this.socket.pause?.();
   }

@@ -39,7 +39,7 @@ export const APP_RECV_CAPACITY_BYTES = 64 * 1024;
 export const PULL_RECV_CAPACITY_BYTES = 16 * 1024;
 /** Small, so the inbox tests fill it fast. */
 export const VICTIM_INBOX_CAPACITY = 64;
-const NETWORK = 'hostile-net';
+export const NETWORK = 'hostile-net';
 
 /** Probes and pumps to stop even when a test fails half-way (by stopHostileNodes). */
 const cleanups = new Set<() => void>();
@@ -295,6 +295,8 @@ export async function startHonestPair(victim: Victim): Promise<[Honest, Honest]>
 export interface Pump {
   /** Pump messages delivered so far (all streams). */
   delivered(): number;
+  /** Pump messages the senders' `send` took so far on streams to the victim on `channelId`. */
+  acceptedTo(victimChannelId: number): number;
   /** Fails unless at least `count` more messages are delivered within `withinMs`. */
   expectFlowing(count?: number, withinMs?: number): Promise<void>;
   /** Stops sending, waits (bounded) for what was accepted, asserts exactly-once in-order delivery. */
@@ -342,6 +344,8 @@ export function startPump(victim: Victim, honest: readonly Honest[], options: { 
   cleanups.add(() => void (running = false));
   return {
     delivered,
+    acceptedTo: (channelId) =>
+      streams.filter((s) => s.toId === victim.id && s.channelId === channelId).reduce((total, s) => total + accepted.get(streamKey(s.from.nodeId, s.toId, s.channelId))!.length, 0),
     async expectFlowing(count = 20, withinMs = 3000) {
       const before = delivered();
       await waitFor(() => delivered() >= before + count, withinMs, `${count} more honest messages delivered`);

@@ -137,4 +137,12 @@ describe('WebSocketLink (unit, over a fake socket)', () => {
     socket.onmessage!({ data: Uint8Array.of(4) });
     expect(seen).toEqual([1, 2, 3, 4]);
   });
+
+  it('tells whether a pause holds what arrives in memory: a browser WebSocket (no pause) does, a `ws` socket does not', async () => {
+    const { WebSocketLink } = await import('../../src/transport/websocket-link.js');
+    const socket = { binaryType: 'blob', bufferedAmount: 0, readyState: 1, send: () => undefined, close: () => undefined, onmessage: null, onclose: null, onerror: null };
+    // The node's receive turns (src/conn/receive-turns.ts) pause only links where that slows the remote.
+    expect(new WebSocketLink(socket, 'page:1').pauseHoldsInMemory).toBe(true);
+    expect(new WebSocketLink({ ...socket, pause: () => undefined, resume: () => undefined }, 'ws:1').pauseHoldsInMemory).toBe(false);
+  });
 });

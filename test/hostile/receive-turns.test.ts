@@ -1,0 +1,99 @@
+/**
+ * Fresh keys flooding a push channel with tiny messages from a process of their own, each within every
+ * per-peer limit (none is set: the default config), while two honest peers send a message every 10 ms.
+ * Every read of a flooder's socket was decoded whole (Node reads up to 32 × 64 KiB from one socket in a
+ * turn of the loop), so an honest message waited behind each flooder's whole backlog. Counted in work,
+ * not time: the flood messages the app was handed between an honest message's send and its delivery.
+ * Over real TCP on 127.0.0.1.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { RECV_MESSAGE_MIN_CHARGE_BYTES, RECV_ROUND_BYTES } from '../../src/conn/constants.js';
+import { generateNodeKey } from '../../src/crypto/keys.js';
+import type { Peer } from '../../src/switch/peer.js';
+import { Switch } from '../../src/switch/switch.js';
+import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
+import { nodeChaCha20Poly1305 } from '../../platforms/node/aead.js';
+import { tcpTransport } from '../../platforms/node/tcp.js';
+import { waitFor } from '../helpers/wait.js';
+import { sleep } from './harness.js';
+import { startFloodKeys, stopFloodKeys } from './flood-keys-process.js';
+import { guardProcessFaults } from './raw-peer.js';
+
+guardProcessFaults();
+const NETWORK = 'receive-turns';
+const CHANNEL = 0x40;
+const FLOOD_KEYS = 8;
+const HONEST_PEERS = 2;
+const FLOOD_MS = 3_000;
+const channels = [{ id: CHANNEL, priority: 1, recvMessageCapacity: 64 * 1024 }];
+
+const switches = new Set<Switch>();
+afterEach(async () => {
+  stopFloodKeys();
+  await Promise.all([...switches].map((sw) => sw.stop()));
+  switches.clear();
+});
+
+async function startNode(listen: string[], receive?: (peer: Peer, message: Uint8Array) => void): Promise<Switch> {
+  const sw = new Switch({ identity: generateNodeKey(), network: NETWORK, transports: [tcpTransport()], listen, aead: nodeChaCha20Poly1305, stopTimeoutMs: 1000 });
+  sw.addAgent('app', { channels, receive: (_channelId: number, peer: Peer, message: Uint8Array) => receive?.(peer, message) });
+  await sw.start();
+  switches.add(sw);
+  return sw;
+}
+
+describe('receive work shared among connections', () => {
+  it(
+    `an honest message waits behind at most about two rounds of the flood (${RECV_ROUND_BYTES / RECV_MESSAGE_MIN_CHARGE_BYTES} tiny messages a round), whatever the flooders hold, with ${FLOOD_KEYS} keys flooding a push channel`,
+    { timeout: 90_000 },
+    async () => {
+      let floodHandled = 0;
+      /** Per honest message: the flood messages handled when it was sent, then how many more by its delivery. */
+      const sentAt = new Map<string, number>();
+      const ahead: number[] = [];
+      const delivered = new Map<string, number[]>();
+      const victim = await startNode(['tcp://127.0.0.1:0'], (peer, message) => {
+        const value = decodeMessage(message) as { k?: string; s?: number };
+        if (value.k !== 'honest') {
+          floodHandled++;
+          return;
+        }
+        const key = `${peer.id}#${value.s}`;
+        ahead.push(floodHandled - sentAt.get(key)!);
+        const list = delivered.get(peer.id) ?? [];
+        delivered.set(peer.id, list);
+        list.push(value.s!);
+      });
+      const honest = await Promise.all(Array.from({ length: HONEST_PEERS }, () => startNode([])));
+      for (const h of honest) await h.dial(victim.addresses[0]!);
+
+      await startFloodKeys(victim.addresses[0]!, FLOOD_KEYS, NETWORK, CHANNEL);
+      await waitFor(() => floodHandled > 10_000, 10_000, 'the flood arriving');
+
+      let running = true;
+      const sent = new Map<string, number[]>();
+      const loops = honest.map(async (h) => {
+        const peer = h.peers[0]!;
+        const list: number[] = [];
+        sent.set(h.nodeId, list);
+        for (let s = 0; running; s++) {
+          sentAt.set(`${h.nodeId}#${s}`, floodHandled);
+          if (await peer.send(CHANNEL, encodeMessage({ k: 'honest', s }), { timeoutMs: 5_000 })) list.push(s);
+          await sleep(10);
+        }
+      });
+      await sleep(FLOOD_MS);
+      running = false;
+      await Promise.all(loops);
+      const total = [...sent.values()].reduce((sum, list) => sum + list.length, 0);
+      await waitFor(() => ahead.length >= total, 10_000, 'every honest message delivered');
+
+      for (const h of honest) expect(delivered.get(h.nodeId), 'exactly once, in order').toEqual(sent.get(h.nodeId));
+      expect(victim.peers.length, 'no flooder cut').toBe(HONEST_PEERS + FLOOD_KEYS);
+      const sorted = [...ahead].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)]!;
+      const tiniesPerRound = RECV_ROUND_BYTES / RECV_MESSAGE_MIN_CHARGE_BYTES;
+      expect(median, `flood messages handled ahead of an honest message, median of ${sorted.length} (p90 ${sorted[Math.floor(sorted.length * 0.9)]})`).toBeLessThanOrEqual(2 * tiniesPerRound);
+    },
+  );
+});
