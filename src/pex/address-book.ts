@@ -91,8 +91,9 @@ export class AddressBook {
   /**
    * Learns a peer's answer as one batch: every address is checked first, and when one does not parse
    * or names no node nothing is added and that address is returned as `refused` (an honest peer never
-   * sends one). Otherwise they are added in order until `maxNew` became new entries; the rest are
-   * ignored. Each address is parsed at most once, and not at all when the book holds it as written.
+   * sends one). Otherwise they are added in order until `maxNew` became new entries; past that, the
+   * addresses the book holds still count as named by `source`, new ones are ignored. Each address is
+   * parsed at most once, and not at all when the book holds it as written.
    * `trusted`: the source is one the caller trusts (a seed); an address it names that another source
    * told us of first is credited to it too (KnownAddressInfo.vouchedBy).
    */

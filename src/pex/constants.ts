@@ -234,6 +234,12 @@ export const DEFAULT_TRUSTED_OUTBOUND_SHARE = 0.9;
 export const DEFAULT_MAX_OUTBOUND_PER_GROUP = 1;
 /** New entries one pexResponse may add to the book; the rest of it is ignored (not punished). */
 export const DEFAULT_MAX_NEW_ADDRESSES_PER_RESPONSE = 100;
+/** New book entries the answers from one network may add at once (PexConfig.newAddressBurstPerNetwork). */
+export const DEFAULT_NEW_ADDRESS_BURST_PER_NETWORK = 100;
+/** New book entries the answers from one network earn a minute after their burst (PexConfig.newAddressesPerNetworkPerMinute). */
+export const DEFAULT_NEW_ADDRESSES_PER_NETWORK_PER_MINUTE = 1;
+/** Networks whose address allowance (AddressAllowance) is remembered. */
+export const MAX_ADDRESS_ALLOWANCE_NETWORKS = 1024;
 /** A short outbound "feeler" connection every this often moves an address new → tried. Bitcoin: 2 min. */
 export const DEFAULT_FEELER_INTERVAL_MS = 2 * 60 * 1000;
 /** Outbound peers saved at stop and dialled first at the next start. Bitcoin MAX_BLOCK_RELAY_ONLY_ANCHORS: 2. */
