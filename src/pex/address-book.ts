@@ -17,7 +17,7 @@ import { AddressBookStore, type AutoSave } from './address-book-store.js';
 import { AddressTables } from './address-book-tables.js';
 import { resolveAddressBookConfig, type AddressBookConfig } from './config.js';
 import { ADDRESS_BOOK_STORAGE_KEY, AUTO_SAVE_INTERVAL_MS, BUCKET_KEY_BYTES, MAX_BAN_MS, MAX_GET_SELECTION } from './constants.js';
-import { isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
+import { hasLapsed, isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
 export type { AddOutcome } from './address-book-admission.js';
@@ -249,6 +249,12 @@ export class AddressBook {
   /** The anchors loaded or set, which stay until setAnchors replaces them. */
   anchors(): string[] {
     return this.anchorList.list();
+  }
+
+  /** Whether `address` (canonical, as the book hands it out) is a first-hand entry answers no longer hand out (see hasLapsed). */
+  hasLapsed(address: string): boolean {
+    const entry = this.tables.byAddress.get(address);
+    return entry !== undefined && hasLapsed(entry, this.now());
   }
 
   /** Number of entries (new + old). */

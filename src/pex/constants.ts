@@ -82,6 +82,11 @@ export const ANSWER_VISITS_PER_ADDRESS = 8;
 export const RECENT_ATTEMPT_GRACE_MS = 60 * 1000;
 /** A never-connected address nobody has advertised for this long is stale. CometBFT numMissingDays: 7. */
 export const STALE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * A first-hand address (we reached it, or the node told us of itself) unconfirmed for this long is no
+ * longer handed out in answers (hasLapsed), as addrman's GetAddr leaves out what IsTerrible judges.
+ */
+export const FIRST_HAND_LAPSE_MS = 24 * 60 * 60 * 1000;
 /** Failed attempts after which a never-connected address is bad. CometBFT numRetries: 3. */
 export const MAX_ATTEMPTS_WITHOUT_SUCCESS = 3;
 /** Failed attempts after which a once-good address is bad, if its last success is old. CometBFT maxFailures: 10. */

@@ -2,6 +2,7 @@ import { formatAddress, type PeerAddress } from '../transport/address.js';
 import { canonicalForm } from '../transport/canonical-address.js';
 import {
   FAILURE_WINDOW_AFTER_SUCCESS_MS,
+  FIRST_HAND_LAPSE_MS,
   MAX_ATTEMPTS_WITHOUT_SUCCESS,
   MAX_FAILURES_SINCE_SUCCESS,
   RECENT_ATTEMPT_GRACE_MS,
@@ -91,6 +92,19 @@ export function isBad(entry: KnownAddress, nowMs: number): boolean {
 /** Reached by us once, or heard of from the node itself: worth handing to others first. */
 export function isFirstHand(entry: KnownAddress): boolean {
   return entry.lastSuccess > 0 || entry.sourceNodeId === entry.nodeId;
+}
+
+/**
+ * A first-hand entry we no longer vouch for: a dial since we last reached it failed (or is under way),
+ * or neither a connection nor the node's own word has confirmed it for FIRST_HAND_LAPSE_MS. A node
+ * that left stayed first-hand, and in every answer, for as long as it stayed in the book (days). The
+ * caller exempts the peers connected now.
+ */
+export function hasLapsed(entry: KnownAddress, nowMs: number): boolean {
+  if (!isFirstHand(entry)) return false;
+  if (entry.attempts > 0) return true;
+  const confirmed = Math.max(entry.lastSuccess, entry.sourceNodeId === entry.nodeId ? entry.lastSeen : 0);
+  return nowMs - confirmed > FIRST_HAND_LAPSE_MS;
 }
 
 /**
