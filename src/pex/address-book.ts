@@ -254,7 +254,7 @@ export class AddressBook {
   /** Whether `address` (canonical, as the book hands it out) is a first-hand entry answers no longer hand out (see hasLapsed). */
   hasLapsed(address: string): boolean {
     const entry = this.tables.byAddress.get(address);
-    return entry !== undefined && hasLapsed(entry, this.now());
+    return entry !== undefined && hasLapsed(entry, this.now(), this.config.firstHandLapseMs);
   }
 
   /** Number of entries (new + old). */

@@ -23,6 +23,8 @@ export interface AddressBookConfig {
   needAddressThreshold: number;
   /** @default 1024 */
   maxBannedNodeIds: number;
+  /** A first-hand address neither reached nor heard from itself for this long is left out of answers (hasLapsed). @default 86400000 (24 h) */
+  firstHandLapseMs: number;
   /**
    * Test-before-evict: a newly good address whose tried bucket is full waits (up to 10 at once) until a
    * test of the entry it would evict fails. false: evict the worst entry at once (CometBFT). @default true
@@ -41,6 +43,7 @@ export const DEFAULT_ADDRESS_BOOK_CONFIG: Readonly<AddressBookConfig> = Object.f
   maxAddressesPerSourceGroup: C.MAX_ADDRESSES_PER_SOURCE_GROUP,
   needAddressThreshold: C.NEED_ADDRESS_THRESHOLD,
   maxBannedNodeIds: C.MAX_BANNED_NODE_IDS,
+  firstHandLapseMs: C.FIRST_HAND_LAPSE_MS,
   testBeforeEvict: true,
 });
 
@@ -80,6 +83,7 @@ export function resolveAddressBookConfig(partial: Partial<AddressBookConfig> = {
     integer('maxAddressesPerSourceGroup', 1, Number.MAX_SAFE_INTEGER);
     integer('needAddressThreshold', 0, Number.MAX_SAFE_INTEGER);
     integer('maxBannedNodeIds', 0, 1_000_000);
+    integer('firstHandLapseMs', 0, Number.MAX_SAFE_INTEGER);
     if (typeof config.testBeforeEvict !== 'boolean') reject('testBeforeEvict must be a boolean');
   });
 }

@@ -84,7 +84,7 @@ export const RECENT_ATTEMPT_GRACE_MS = 60 * 1000;
 export const STALE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
 /**
  * A first-hand address (we reached it, or the node told us of itself) unconfirmed for this long is no
- * longer handed out in answers (hasLapsed), as addrman's GetAddr leaves out what IsTerrible judges.
+ * longer handed out in answers (AddressBookConfig.firstHandLapseMs), as addrman's GetAddr leaves out what IsTerrible judges.
  */
 export const FIRST_HAND_LAPSE_MS = 24 * 60 * 60 * 1000;
 /** Failed attempts after which a never-connected address is bad. CometBFT numRetries: 3. */

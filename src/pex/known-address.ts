@@ -2,7 +2,6 @@ import { formatAddress, type PeerAddress } from '../transport/address.js';
 import { canonicalForm } from '../transport/canonical-address.js';
 import {
   FAILURE_WINDOW_AFTER_SUCCESS_MS,
-  FIRST_HAND_LAPSE_MS,
   MAX_ATTEMPTS_WITHOUT_SUCCESS,
   MAX_FAILURES_SINCE_SUCCESS,
   RECENT_ATTEMPT_GRACE_MS,
@@ -41,7 +40,7 @@ export interface KnownAddressInfo {
   readonly bad: boolean;
   /** Reached by us once, or the node's own word on the host we reach it at (isFirstHand): a meshlink node was there. */
   readonly firstHand: boolean;
-  /** Named to us from at least two source groups (isCorroborated); not saved, so false again after a load until named again. */
+  /** Named to us from at least two source groups (isCorroborated); saved with the book. */
   readonly corroborated: boolean;
 }
 
@@ -56,7 +55,7 @@ export interface KnownAddress {
   readonly sourceNodeId: string;
   /** See KnownAddressInfo.vouchedBy. Not persisted: a seed names it again. */
   vouchedBy: string;
-  /** A source group other than sourceGroup that named it too ('' for none): see isCorroborated. Not persisted. */
+  /** A source group other than sourceGroup that named it too ('' for none): see isCorroborated. Saved with the book. */
   corroboratedBy: string;
   attempts: number;
   lastAttempt: number;
@@ -96,15 +95,15 @@ export function isFirstHand(entry: KnownAddress): boolean {
 
 /**
  * A first-hand entry we no longer vouch for: a dial since we last reached it failed (or is under way),
- * or neither a connection nor the node's own word has confirmed it for FIRST_HAND_LAPSE_MS. A node
+ * or neither a connection nor the node's own word has confirmed it for `lapseMs`. A node
  * that left stayed first-hand, and in every answer, for as long as it stayed in the book (days). The
  * caller exempts the peers connected now.
  */
-export function hasLapsed(entry: KnownAddress, nowMs: number): boolean {
+export function hasLapsed(entry: KnownAddress, nowMs: number, lapseMs: number): boolean {
   if (!isFirstHand(entry)) return false;
   if (entry.attempts > 0) return true;
   const confirmed = Math.max(entry.lastSuccess, entry.sourceNodeId === entry.nodeId ? entry.lastSeen : 0);
-  return nowMs - confirmed > FIRST_HAND_LAPSE_MS;
+  return nowMs - confirmed > lapseMs;
 }
 
 /**
