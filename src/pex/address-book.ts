@@ -251,6 +251,12 @@ export class AddressBook {
     return this.anchorList.list();
   }
 
+  /** The node itself refused our dial of `address` (full, or it banned us): it is there (see hasLapsed). */
+  markRefused(address: string): void {
+    const entry = this.tables.byAddress.get(address);
+    if (entry !== undefined) entry.lastRefusal = this.now();
+  }
+
   /** Whether `address` (canonical, as the book hands it out) is a first-hand entry answers no longer hand out (see hasLapsed). */
   hasLapsed(address: string): boolean {
     const entry = this.tables.byAddress.get(address);

@@ -61,6 +61,8 @@ export interface KnownAddress {
   lastAttempt: number;
   lastSuccess: number;
   lastSeen: number;
+  /** When the node itself last refused a dial of ours (full, or it banned us): alive there. Not persisted. */
+  lastRefusal: number;
   lastBanTime: number;
   bucketType: BucketType;
   buckets: number[];
@@ -94,15 +96,17 @@ export function isFirstHand(entry: KnownAddress): boolean {
 }
 
 /**
- * A first-hand entry we no longer vouch for: a dial since we last reached it failed (or is under way),
- * or neither a connection nor the node's own word has confirmed it for `lapseMs`. A node
- * that left stayed first-hand, and in every answer, for as long as it stayed in the book (days). The
- * caller exempts the peers connected now.
+ * A first-hand entry we no longer vouch for: a dial since we last reached it failed (or is under way)
+ * without the node itself refusing it, or neither a connection, a refusal nor the node's own word has
+ * confirmed it for `lapseMs`. A node that left stayed first-hand, and in every answer, for as long as it
+ * stayed in the book (days). A full node refusing us is there (leaving those out too handed the liars,
+ * who never fill up, a larger share of newcomers' peers in the simulator). The caller exempts the peers
+ * connected now.
  */
 export function hasLapsed(entry: KnownAddress, nowMs: number, lapseMs: number): boolean {
   if (!isFirstHand(entry)) return false;
-  if (entry.attempts > 0) return true;
-  const confirmed = Math.max(entry.lastSuccess, entry.sourceNodeId === entry.nodeId ? entry.lastSeen : 0);
+  if (entry.attempts > 0 && entry.lastAttempt > entry.lastRefusal) return true;
+  const confirmed = Math.max(entry.lastSuccess, entry.lastRefusal, entry.sourceNodeId === entry.nodeId ? entry.lastSeen : 0);
   return nowMs - confirmed > lapseMs;
 }
 

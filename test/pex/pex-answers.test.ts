@@ -102,6 +102,9 @@ describe('answerFor (what a pexRequest gets)', () => {
     book.addAddress(selfTold, selfTold);
     const gone = reached.slice(0, 4);
     for (const address of gone) book.markAttempt(address);
+    // Full: the node itself refused our dial, so it is there.
+    book.markAttempt(reached[4]!);
+    book.markRefused(reached[4]!);
     clock.advance(60 * 60 * 1000);
     // Before: all 11, the 4 gone ones among them, for as long as the entries stayed good (days).
     for (let round = 0; round < 5; round++) expect(answer().sort()).toEqual([...reached.slice(4), selfTold].sort());
