@@ -23,6 +23,8 @@ import { FAILING_NETWORK_STREAK } from '../src/pex/constants.js';
 import type { Peer } from '../src/switch/peer.js';
 import { Switch } from '../src/switch/switch.js';
 import { answerFor } from '../src/pex/pex-answers.js';
+import { AddressBook } from '../src/pex/address-book.js';
+import { MemoryStorage } from '../src/storage/storage.js';
 import { SimClock, SIM_EPOCH_MS } from './sim-clock.js';
 import { AddressPlan, SIM_PORT, sample } from './sim-network.js';
 import { simulatedHandshake, simulatedNodeKey } from './sim-handshake.js';
@@ -54,6 +56,13 @@ const TARGET_LIVE = argv.includes('--target-live');
 const FAILING_ON = !argv.includes('--no-failing-networks');
 /** New buckets in every book (default 1024): fewer make a book whose buckets fill, where collisions are settled. */
 const NEW_BUCKETS = flag('--new-buckets', 0);
+/** PexConfig.newAddressBurstPerNetwork and newAddressesPerNetworkPerMinute of every node (default: the SDK's). */
+const ADDRESS_BURST = flag('--address-burst', -1);
+const ADDRESSES_PER_MINUTE = flag('--addresses-per-minute', -1);
+/** At the end, save and load every established honest node's book and compare its answers before and after (a restart). */
+const RESTART_ANSWERS = argv.includes('--restart-answers');
+/** AddressBookConfig.firstHandLapseMs of every node, in seconds (default: the SDK's). */
+const FIRST_HAND_LAPSE_SEC = flag('--first-hand-lapse', -1);
 
 if (!FAILING_ON) {
   FailingNetworks.prototype.failed = function (): void {};
@@ -98,6 +107,9 @@ class PoisonAgent extends PEXAgent {
   }
 }
 
+/** Each node's book storage (`--restart-answers`), by address. */
+const storages = new Map<string, MemoryStorage>();
+const storageOf = (address: string): MemoryStorage => storages.get(address) ?? storages.set(address, new MemoryStorage()).get(address)!;
 let seedsDead = false;
 /** Honest nodes that churn took away. */
 const left = new Set<Node>();
@@ -119,7 +131,16 @@ function make(kind: Kind, host: string): Node {
   });
   const bucketKey = new Uint8Array(32).map(() => Math.floor(random() * 256));
   const seeds = seedsDead ? sample(liveHonest(), 2, random).map((n) => n.address) : seedAddresses.filter((seed) => seed !== address);
-  const options: PexAgentOptions = { seeds, seedMode: kind === 'seed', random, bookOptions: { bucketKey, ...(NEW_BUCKETS > 0 && { newBucketCount: NEW_BUCKETS }) } };
+  const options: PexAgentOptions = {
+    seeds,
+    seedMode: kind === 'seed',
+    random,
+    bookOptions: { bucketKey, ...(NEW_BUCKETS > 0 && { newBucketCount: NEW_BUCKETS }), ...(RESTART_ANSWERS && { storage: storageOf(address) }),
+      ...(FIRST_HAND_LAPSE_SEC >= 0 && { firstHandLapseMs: FIRST_HAND_LAPSE_SEC * 1000 }),
+    },
+    ...(ADDRESS_BURST >= 0 && { newAddressBurstPerNetwork: ADDRESS_BURST }),
+    ...(ADDRESSES_PER_MINUTE >= 0 && { newAddressesPerNetworkPerMinute: ADDRESSES_PER_MINUTE }),
+  };
   const pex = kind === 'malicious' ? new PoisonAgent(options) : new PEXAgent(options);
   sw.addAgent('pex', pex);
   if (kind === 'seed') seedAddresses.push(address);
@@ -239,6 +260,11 @@ let fakeInAnswers = 0;
 let withheldHonest = 0;
 const realAddresses = new Set(nodes.map((node) => node.address));
 const honestAddresses = new Set(nodes.filter((node) => node.kind === 'honest').map((node) => node.address));
+/** Honest nodes that churn took away, whose addresses answers should stop handing out. */
+const leftAddresses = new Set([...left].map((node) => node.address));
+let deadInAnswers = 0;
+let deadFirstHandEntries = 0;
+let deadFirstHandInAnswers = 0;
 for (const node of nodes.filter((n) => n.kind === 'honest' && !left.has(n))) {
   const asker = newcomers[0]!.node.sw.peers[0];
   if (asker === undefined) break;
@@ -248,6 +274,12 @@ for (const node of nodes.filter((n) => n.kind === 'honest' && !left.has(n))) {
   answered += answer.length;
   honestInAnswers += answer.filter((address) => honestAddresses.has(address)).length;
   fakeInAnswers += answer.filter((address) => !realAddresses.has(address)).length;
+  for (const address of answer) {
+    if (!leftAddresses.has(address)) continue;
+    deadInAnswers++;
+    if (node.pex.book.get(address)?.firstHand === true) deadFirstHandInAnswers++;
+  }
+  for (const info of node.pex.book.entries()) if (info.firstHand && leftAddresses.has(info.address)) deadFirstHandEntries++;
   for (const info of node.pex.book.entries()) if (honestAddresses.has(info.address) && info.firstHand === false && isFailing(info.address)) withheldHonest++;
 }
 const established = nodes.filter((n) => n.kind === 'honest' && !left.has(n));
@@ -263,7 +295,7 @@ const result = {
     outbound: estOut.reduce((sum, c) => sum + c.honest + c.malicious, 0) / established.length,
     maliciousShare: estOut.reduce((sum, c) => sum + c.malicious, 0) / Math.max(1, estOut.reduce((sum, c) => sum + c.honest + c.malicious, 0)),
   },
-  answers: { perAnswer: answered / established.length, honest: honestInAnswers / answered, fake: fakeInAnswers / answered, withheldHonestBookEntries: withheldHonest },
+  answers: { perAnswer: answered / established.length, honest: honestInAnswers / answered, fake: fakeInAnswers / answered, withheldHonestBookEntries: withheldHonest, dead: deadInAnswers / Math.max(1, answered), deadFirstHand: deadFirstHandInAnswers / Math.max(1, answered), deadFirstHandPerBook: deadFirstHandEntries / Math.max(1, established.length) },
   dials: internet.dials,
   waitingNetworks: waitingNetworks(established),
   newcomerWaitingNetworks: waitingNetworks(newcomers.map((entry) => entry.node)),
@@ -361,5 +393,21 @@ function fakeShare(of: Node[]): number {
   }
   return fake / Math.max(1, all);
 }
+/** Answer length (to an asker not connected) of each established node's book, and of the book saved and loaded again. */
+async function restartAnswers(): Promise<{ before: number; after: number }> {
+  const asker = { id: 'f'.repeat(40) } as Peer;
+  let before = 0;
+  let after = 0;
+  for (const node of established) {
+    const answer = (book: AddressBook): number => answerFor(asker, { book, config: node.pex.config, sw: undefined, relayWebRtc: false, random }).length;
+    before += answer(node.pex.book);
+    await node.pex.book.save();
+    const restored = new AddressBook({ storage: storageOf(node.address), now: () => clock.now(), random });
+    await restored.load();
+    after += answer(restored);
+  }
+  return { before: before / Math.max(1, established.length), after: after / Math.max(1, established.length) };
+}
+if (RESTART_ANSWERS) Object.assign(result, { restartAnswers: await restartAnswers() });
 process.stdout.write(`${JSON.stringify(result, null, 1)}\n`);
 process.exit(0);

@@ -181,6 +181,7 @@ export function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
     lastAttempt: 0,
     lastSuccess: 0,
     lastSeen: nowMs,
+    lastRefusal: 0,
     lastBanTime: 0,
     bucketType: 'new',
     buckets: [],

@@ -11,16 +11,20 @@ import { ADDRESS_BOOK_FORMAT_VERSION, BUCKET_KEY_BYTES, MAX_ADDRESS_BOOK_BYTES, 
  *
  * Versions: 1 (entries, bans); 2 adds `anchors` (the outbound peers at the last stop, dialled first at
  * the next start) and `collisions` (tried-table collisions still waiting for their test). A version 1
- * value loads as a version 2 one with neither.
+ * value loads as a version 2 one with neither. An entry may carry `corroboratedBy` (an optional field,
+ * which readers before it ignore).
  */
 
 const FORMAT_NAME = 'meshlink-address-book';
 
-/** What is stored of a KnownAddress: the rest (groups, index) is derived again on load. */
+/**
+ * What is stored of a KnownAddress: the rest (groups, index) is derived again on load. `corroboratedBy`
+ * only when set (KnownAddress.corroboratedBy); a file without it loads as before, with no entry corroborated.
+ */
 export type SerializedEntry = Pick<
   KnownAddress,
   'address' | 'source' | 'attempts' | 'lastAttempt' | 'lastSuccess' | 'lastSeen' | 'lastBanTime' | 'bucketType' | 'buckets'
->;
+> & { corroboratedBy?: string };
 
 export interface SerializedBan {
   nodeId: string;
@@ -117,8 +121,9 @@ function isShortString(value: unknown): value is string {
 
 function decodeEntry(value: unknown): SerializedEntry | undefined {
   if (!isRecord(value)) return undefined;
-  const { address, source, attempts, lastAttempt, lastSuccess, lastSeen, lastBanTime, bucketType, buckets } = value;
+  const { address, source, attempts, lastAttempt, lastSuccess, lastSeen, lastBanTime, bucketType, buckets, corroboratedBy } = value;
   if (!isShortString(address) || !isShortString(source)) return undefined;
+  if (corroboratedBy !== undefined && !isShortString(corroboratedBy)) return undefined;
   if (![attempts, lastAttempt, lastSuccess, lastSeen, lastBanTime].every(isCount)) return undefined;
   if (bucketType !== 'new' && bucketType !== 'old') return undefined;
   if (!Array.isArray(buckets) || buckets.length === 0 || buckets.length > 64 || !buckets.every(isCount)) return undefined;
@@ -132,6 +137,7 @@ function decodeEntry(value: unknown): SerializedEntry | undefined {
     lastBanTime: lastBanTime as number,
     bucketType,
     buckets: buckets as number[],
+    ...(corroboratedBy !== undefined && { corroboratedBy }),
   };
 }
 
@@ -234,5 +240,6 @@ export function serializeEntry(entry: KnownAddress): SerializedEntry {
     lastBanTime: entry.lastBanTime,
     bucketType: entry.bucketType,
     buckets: [...entry.buckets],
+    ...(entry.corroboratedBy !== '' && { corroboratedBy: entry.corroboratedBy }),
   };
 }

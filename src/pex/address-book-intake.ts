@@ -37,8 +37,8 @@ export class AddressIntake {
     }
     let added = 0;
     for (const item of checked) {
-      if (added >= maxNew) break;
-      if (typeof item === 'string') continue;
+      // Past maxNew, addresses we know still count as named by this source (corroboration, a seed's vouching).
+      if (typeof item === 'string' || (added >= maxNew && !isKnownAddress(item))) continue;
       const outcome = this.addChecked(item, source, nowMs);
       if (outcome === 'added') added++;
       else if (outcome === 'known' && trusted) this.vouch(item, source);
@@ -81,6 +81,8 @@ export class AddressIntake {
     entry.lastSuccess = Math.min(saved.lastSuccess, nowMs);
     entry.lastSeen = Math.min(saved.lastSeen, nowMs);
     entry.lastBanTime = Math.min(saved.lastBanTime, nowMs);
+    // Corroborated means named from a second source group: the entry's own cannot be it.
+    if (saved.corroboratedBy !== undefined && saved.corroboratedBy !== candidate.sourceGroup) entry.corroboratedBy = saved.corroboratedBy;
     this.tables.restore(entry, saved, nowMs, sameGeometry, forceNew);
     return true;
   }

@@ -17,7 +17,7 @@ import { AddressBookStore, type AutoSave } from './address-book-store.js';
 import { AddressTables } from './address-book-tables.js';
 import { resolveAddressBookConfig, type AddressBookConfig } from './config.js';
 import { ADDRESS_BOOK_STORAGE_KEY, AUTO_SAVE_INTERVAL_MS, BUCKET_KEY_BYTES, MAX_BAN_MS, MAX_GET_SELECTION } from './constants.js';
-import { isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
+import { hasLapsed, isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
 export type { AddOutcome } from './address-book-admission.js';
@@ -91,8 +91,9 @@ export class AddressBook {
   /**
    * Learns a peer's answer as one batch: every address is checked first, and when one does not parse
    * or names no node nothing is added and that address is returned as `refused` (an honest peer never
-   * sends one). Otherwise they are added in order until `maxNew` became new entries; the rest are
-   * ignored. Each address is parsed at most once, and not at all when the book holds it as written.
+   * sends one). Otherwise they are added in order until `maxNew` became new entries; past that, the
+   * addresses the book holds still count as named by `source`, new ones are ignored. Each address is
+   * parsed at most once, and not at all when the book holds it as written.
    * `trusted`: the source is one the caller trusts (a seed); an address it names that another source
    * told us of first is credited to it too (KnownAddressInfo.vouchedBy).
    */
@@ -248,6 +249,18 @@ export class AddressBook {
   /** The anchors loaded or set, which stay until setAnchors replaces them. */
   anchors(): string[] {
     return this.anchorList.list();
+  }
+
+  /** The node itself refused our dial of `address` (full, or it banned us): it is there (see hasLapsed). */
+  markRefused(address: string): void {
+    const entry = this.tables.byAddress.get(address);
+    if (entry !== undefined) entry.lastRefusal = this.now();
+  }
+
+  /** Whether `address` (canonical, as the book hands it out) is a first-hand entry answers no longer hand out (see hasLapsed). */
+  hasLapsed(address: string): boolean {
+    const entry = this.tables.byAddress.get(address);
+    return entry !== undefined && hasLapsed(entry, this.now(), this.config.firstHandLapseMs);
   }
 
   /** Number of entries (new + old). */

@@ -23,6 +23,8 @@ export interface AddressBookConfig {
   needAddressThreshold: number;
   /** @default 1024 */
   maxBannedNodeIds: number;
+  /** A first-hand address neither reached nor heard from itself for this long is left out of answers (hasLapsed). @default 86400000 (24 h) */
+  firstHandLapseMs: number;
   /**
    * Test-before-evict: a newly good address whose tried bucket is full waits (up to 10 at once) until a
    * test of the entry it would evict fails. false: evict the worst entry at once (CometBFT). @default true
@@ -41,6 +43,7 @@ export const DEFAULT_ADDRESS_BOOK_CONFIG: Readonly<AddressBookConfig> = Object.f
   maxAddressesPerSourceGroup: C.MAX_ADDRESSES_PER_SOURCE_GROUP,
   needAddressThreshold: C.NEED_ADDRESS_THRESHOLD,
   maxBannedNodeIds: C.MAX_BANNED_NODE_IDS,
+  firstHandLapseMs: C.FIRST_HAND_LAPSE_MS,
   testBeforeEvict: true,
 });
 
@@ -80,6 +83,7 @@ export function resolveAddressBookConfig(partial: Partial<AddressBookConfig> = {
     integer('maxAddressesPerSourceGroup', 1, Number.MAX_SAFE_INTEGER);
     integer('needAddressThreshold', 0, Number.MAX_SAFE_INTEGER);
     integer('maxBannedNodeIds', 0, 1_000_000);
+    integer('firstHandLapseMs', 0, Number.MAX_SAFE_INTEGER);
     if (typeof config.testBeforeEvict !== 'boolean') reject('testBeforeEvict must be a boolean');
   });
 }
@@ -108,6 +112,13 @@ export interface PexConfig {
   maxAddressesPerResponse: number;
   /** New book entries one received response may add; the rest is ignored. @default 100 */
   maxNewAddressesPerResponse: number;
+  /**
+   * New book entries the answers from one network (IPv4 /16, IPv6 /32) may add at once; seeds' answers
+   * are not counted. See AddressAllowance. @default 100
+   */
+  newAddressBurstPerNetwork: number;
+  /** New book entries the answers from one network earn back a minute, up to the burst. @default 1 */
+  newAddressesPerNetworkPerMinute: number;
   /** @default 10 */
   maxConcurrentDials: number;
   /** Each dial waits a random 0..dialJitterMs first. @default 3000 */
@@ -161,6 +172,8 @@ export const DEFAULT_PEX_CONFIG: Readonly<PexConfig> = Object.freeze({
   answerReuseMs: C.DEFAULT_ANSWER_REUSE_MS,
   maxAddressesPerResponse: C.PEX_MAX_ADDRESSES_PER_RESPONSE,
   maxNewAddressesPerResponse: C.DEFAULT_MAX_NEW_ADDRESSES_PER_RESPONSE,
+  newAddressBurstPerNetwork: C.DEFAULT_NEW_ADDRESS_BURST_PER_NETWORK,
+  newAddressesPerNetworkPerMinute: C.DEFAULT_NEW_ADDRESSES_PER_NETWORK_PER_MINUTE,
   maxConcurrentDials: C.DEFAULT_MAX_CONCURRENT_DIALS,
   dialJitterMs: C.DEFAULT_DIAL_JITTER_MS,
   dialBackoffBaseMs: C.DEFAULT_DIAL_BACKOFF_BASE_MS,
@@ -216,6 +229,8 @@ export function resolvePexConfig(partial: Partial<PexConfig> = {}): PexConfig {
     for (const key of ['maxConcurrentDials', 'maxDialAttempts', 'maxOutboundPerGroup', 'maxNewAddressesPerResponse'] as const) {
       if (!isIntegerIn(config[key], 1, Number.MAX_SAFE_INTEGER)) reject(`${key} must be an integer ≥ 1`);
     }
+    if (!isIntegerIn(config.newAddressBurstPerNetwork, 0, Number.MAX_SAFE_INTEGER)) reject('newAddressBurstPerNetwork must be an integer ≥ 0');
+    if (!(config.newAddressesPerNetworkPerMinute >= 0) || !Number.isFinite(config.newAddressesPerNetworkPerMinute)) reject('newAddressesPerNetworkPerMinute must be a finite number ≥ 0');
     if (!isIntegerIn(config.seedBootstrapBookSize, 0, Number.MAX_SAFE_INTEGER)) reject('seedBootstrapBookSize must be an integer ≥ 0');
     if (!isIntegerIn(config.maxAnchors, 0, C.MAX_STORED_ANCHORS)) reject(`maxAnchors must be an integer in 0..${C.MAX_STORED_ANCHORS}`);
     if (!isIntegerIn(config.maxAddressesPerResponse, 1, C.PEX_MAX_ADDRESSES_PER_RESPONSE)) {

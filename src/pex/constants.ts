@@ -82,6 +82,11 @@ export const ANSWER_VISITS_PER_ADDRESS = 8;
 export const RECENT_ATTEMPT_GRACE_MS = 60 * 1000;
 /** A never-connected address nobody has advertised for this long is stale. CometBFT numMissingDays: 7. */
 export const STALE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * A first-hand address (we reached it, or the node told us of itself) unconfirmed for this long is no
+ * longer handed out in answers (AddressBookConfig.firstHandLapseMs), as addrman's GetAddr leaves out what IsTerrible judges.
+ */
+export const FIRST_HAND_LAPSE_MS = 24 * 60 * 60 * 1000;
 /** Failed attempts after which a never-connected address is bad. CometBFT numRetries: 3. */
 export const MAX_ATTEMPTS_WITHOUT_SUCCESS = 3;
 /** Failed attempts after which a once-good address is bad, if its last success is old. CometBFT maxFailures: 10. */
@@ -234,6 +239,12 @@ export const DEFAULT_TRUSTED_OUTBOUND_SHARE = 0.9;
 export const DEFAULT_MAX_OUTBOUND_PER_GROUP = 1;
 /** New entries one pexResponse may add to the book; the rest of it is ignored (not punished). */
 export const DEFAULT_MAX_NEW_ADDRESSES_PER_RESPONSE = 100;
+/** New book entries the answers from one network may add at once (PexConfig.newAddressBurstPerNetwork). */
+export const DEFAULT_NEW_ADDRESS_BURST_PER_NETWORK = 100;
+/** New book entries the answers from one network earn a minute after their burst (PexConfig.newAddressesPerNetworkPerMinute). */
+export const DEFAULT_NEW_ADDRESSES_PER_NETWORK_PER_MINUTE = 1;
+/** Networks whose address allowance (AddressAllowance) is remembered. */
+export const MAX_ADDRESS_ALLOWANCE_NETWORKS = 1024;
 /** A short outbound "feeler" connection every this often moves an address new → tried. Bitcoin: 2 min. */
 export const DEFAULT_FEELER_INTERVAL_MS = 2 * 60 * 1000;
 /** Outbound peers saved at stop and dialled first at the next start. Bitcoin MAX_BLOCK_RELAY_ONLY_ANCHORS: 2. */

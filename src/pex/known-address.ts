@@ -40,7 +40,7 @@ export interface KnownAddressInfo {
   readonly bad: boolean;
   /** Reached by us once, or the node's own word on the host we reach it at (isFirstHand): a meshlink node was there. */
   readonly firstHand: boolean;
-  /** Named to us from at least two source groups (isCorroborated); not saved, so false again after a load until named again. */
+  /** Named to us from at least two source groups (isCorroborated); saved with the book. */
   readonly corroborated: boolean;
 }
 
@@ -55,12 +55,14 @@ export interface KnownAddress {
   readonly sourceNodeId: string;
   /** See KnownAddressInfo.vouchedBy. Not persisted: a seed names it again. */
   vouchedBy: string;
-  /** A source group other than sourceGroup that named it too ('' for none): see isCorroborated. Not persisted. */
+  /** A source group other than sourceGroup that named it too ('' for none): see isCorroborated. Saved with the book. */
   corroboratedBy: string;
   attempts: number;
   lastAttempt: number;
   lastSuccess: number;
   lastSeen: number;
+  /** When the node itself last refused a dial of ours (full, or it banned us): alive there. Not persisted. */
+  lastRefusal: number;
   lastBanTime: number;
   bucketType: BucketType;
   buckets: number[];
@@ -91,6 +93,21 @@ export function isBad(entry: KnownAddress, nowMs: number): boolean {
 /** Reached by us once, or heard of from the node itself: worth handing to others first. */
 export function isFirstHand(entry: KnownAddress): boolean {
   return entry.lastSuccess > 0 || entry.sourceNodeId === entry.nodeId;
+}
+
+/**
+ * A first-hand entry we no longer vouch for: a dial since we last reached it failed (or is under way)
+ * without the node itself refusing it, or neither a connection, a refusal nor the node's own word has
+ * confirmed it for `lapseMs`. A node that left stayed first-hand, and in every answer, for as long as it
+ * stayed in the book (days). A full node refusing us is there (leaving those out too handed the liars,
+ * who never fill up, a larger share of newcomers' peers in the simulator). The caller exempts the peers
+ * connected now.
+ */
+export function hasLapsed(entry: KnownAddress, nowMs: number, lapseMs: number): boolean {
+  if (!isFirstHand(entry)) return false;
+  if (entry.attempts > 0 && entry.lastAttempt > entry.lastRefusal) return true;
+  const confirmed = Math.max(entry.lastSuccess, entry.lastRefusal, entry.sourceNodeId === entry.nodeId ? entry.lastSeen : 0);
+  return nowMs - confirmed > lapseMs;
 }
 
 /**

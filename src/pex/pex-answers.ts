@@ -65,21 +65,22 @@ export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const { book, config } = context;
   // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
   const unproven = (address: string): boolean => context.failingNetwork?.(address) === true && book.get(address)?.firstHand === false;
-  const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id) && !unproven(address);
+  const connected = new Set(context.sw?.peers.map((peer) => peer.id));
+  // A node that left, or that we have not confirmed for long, unless it is our peer now (see hasLapsed).
+  const lapsed = (address: string): boolean => book.hasLapsed(address) && !connected.has(nodeIdIn(address));
+  const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id) && !unproven(address) && !lapsed(address);
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
   const wanted = book.selectionSize(config.maxAddressesPerResponse);
   // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it
   // vouches only for nodes it reached or that told it of themselves, never for hearsay it was fed, nor
-  // for one whose last crawl dial failed (gone: a first-hand entry stays good for days).
-  const answering = (address: string): boolean => accept(address) && book.get(address)?.attempts === 0;
-  const vouched = config.seedMode ? book.sampleFirstHand(wanted, answering) : [];
+  // (accept) for one whose last crawl dial failed (gone: a first-hand entry stays good for days).
+  const vouched = config.seedMode ? book.sampleFirstHand(wanted, accept) : [];
   if (vouched.length > 0) return [...live, ...vouched].slice(0, config.maxAddressesPerResponse);
   // Seeds sample afresh: handing out their book to newcomers is what they are for.
   // Our peers of the moment are first-hand (we reached them, or they told us of themselves), and first-hand
   // addresses lead every answer: while the book held fewer than an answer takes, each answer named all of
   // them, so one request told a stranger whom to cut or crowd out to surround us. They come only through
   // the sample now, as likely as any other entry.
-  const connected = new Set(context.sw?.peers.map((peer) => peer.id));
   const notConnected = (address: string): boolean => accept(address) && !connected.has(nodeIdIn(address));
   const { reuse } = context;
   const draw = (): string[] => firstHandFirst(book, wanted, accept, notConnected);

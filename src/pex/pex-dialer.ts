@@ -187,8 +187,10 @@ export class PexDialer {
     // another protocol) gave us none there.
     const proven =
       error instanceof MeshlinkError && (error.detail['refusedBy'] === 'remote' || code === 'ERR_WRONG_PEER_ID' || (code === 'ERR_INCOMPATIBLE_PEER' && error.peerId === nodeId));
-    if (proven) this.failingNetworks.reached(address);
-    else this.failingNetworks.failed(address, this.paceNow());
+    if (proven) {
+      this.failingNetworks.reached(address);
+      this.book.markRefused(address);
+    } else this.failingNetworks.failed(address, this.paceNow());
     this.onFailure();
     switch (code) {
       case 'ERR_SELF_CONNECTION':

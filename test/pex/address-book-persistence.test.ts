@@ -187,6 +187,35 @@ describe('AddressBook save/load', () => {
     expect(strict.isDirty).toBe(true);
   });
 
+  it('keeps the mark of hearsay named from two source groups across a restart; a file cannot mark an entry by its own source', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    const book = new AddressBook({ storage, now: clock.now, random: seededRandom(3) });
+    const named = Array.from({ length: 20 }, (_, n) => tcp(n + 1, publicHost(n + 1)));
+    for (const address of named) book.addAddress(address, SOURCE);
+    for (const address of named.slice(0, 12)) book.addAddress(address, tcp(9998, publicHost(78)));
+    await book.save();
+    const restored = new AddressBook({ storage, now: clock.now });
+    await restored.load();
+    // Before: none corroborated after a load, so answers shrank to 32 hearsay until the addresses were named again.
+    expect(named.filter((address) => restored.get(address)!.corroborated)).toEqual(named.slice(0, 12));
+
+    const bytes = (await storage.get('address-book'))!;
+    const document = JSON.parse(new TextDecoder().decode(bytes)) as { entries: Record<string, unknown>[] };
+    const byAddress = (address: string): Record<string, unknown> => document.entries.find((entry) => entry['address'] === address)!;
+    // The group of SOURCE, which told us of every one of them.
+    byAddress(named[12]!)['corroboratedBy'] = `ipv4:${publicHost(77).split('.').slice(0, 2).join('.')}`;
+    byAddress(named[13]!)['corroboratedBy'] = 42;
+    byAddress(named[14]!)['corroboratedBy'] = 'x'.repeat(5000);
+    await storage.set('address-book', new TextEncoder().encode(JSON.stringify(document)));
+    const hostile = new AddressBook({ storage, now: clock.now });
+    expect(await hostile.load()).toMatchObject({ loaded: 18, skipped: 2 });
+    expect(hostile.get(named[12]!)!.corroborated).toBe(false);
+    expect(hostile.has(named[13]!)).toBe(false);
+    expect(hostile.has(named[14]!)).toBe(false);
+    expect(hostile.selfCheck()).toEqual([]);
+  });
+
   it('re-buckets entries saved with a different geometry, within the new capacity', async () => {
     const storage = new MemoryStorage();
     const clock = new FakeClock();

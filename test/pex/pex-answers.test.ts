@@ -86,6 +86,37 @@ describe('answerFor (what a pexRequest gets)', () => {
     }
   });
 
+  it('a node stops handing out a first-hand node whose dial failed since it was reached, or that nothing confirmed for a day', () => {
+    const clock = new FakeClock();
+    const random = seededRandom(5);
+    const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY });
+    const config = resolvePexConfig();
+    const answer = (): string[] => answerFor({ id: nodeId(999) } as Peer, { book, config, sw: undefined, relayWebRtc: false, random });
+    const reached = Array.from({ length: 10 }, (_, n) => tcp(n + 1, publicHost(n + 1)));
+    for (const address of reached) {
+      book.addAddress(address, tcp(900, publicHost(60)));
+      book.markAttempt(address);
+      book.markGood(address);
+    }
+    const selfTold = tcp(20, publicHost(20));
+    book.addAddress(selfTold, selfTold);
+    const gone = reached.slice(0, 4);
+    for (const address of gone) book.markAttempt(address);
+    // Full: the node itself refused our dial, so it is there.
+    book.markAttempt(reached[4]!);
+    book.markRefused(reached[4]!);
+    clock.advance(60 * 60 * 1000);
+    // Before: all 11, the 4 gone ones among them, for as long as the entries stayed good (days).
+    for (let round = 0; round < 5; round++) expect(answer().sort()).toEqual([...reached.slice(4), selfTold].sort());
+    // A day on, neither a connection nor the node's own word has confirmed any of them.
+    clock.advance(24 * 60 * 60 * 1000);
+    expect(answer()).toEqual([]);
+    // Reached again: handed out again.
+    book.markAttempt(reached[5]!);
+    book.markGood(reached[5]!);
+    expect(answer()).toEqual([reached[5]]);
+  });
+
   it('a seed vouches only for first-hand addresses once it has any', () => {
     const { book, answer } = setup(true);
     const source = tcp(900, publicHost(60));
