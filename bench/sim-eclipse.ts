@@ -9,7 +9,8 @@
  * `--newcomers` join at `--join-at` s and are watched for `--watch` s. Scenario flags: `--churn SHARE`
  * (honest nodes leaving and as many joining, per minute, from the join on), `--seeds-die-at S` (then
  * joiners bootstrap from 2 live honest nodes), `--evict-at S` (every honest node drops its outbound
- * peers), `--loss P`, `--new-buckets N` (a smaller new table, whose buckets fill). `--no-failing-networks` turns FailingNetworks off (its `failed` does nothing), the
+ * peers), `--loss P`, `--new-buckets N` (a smaller new table, whose buckets fill), `--honest-in-attacker-groups N`
+ * (N honest nodes in the attackers' /16s, a shared cloud block: their answers share the attackers' address allowance). `--no-failing-networks` turns FailingNetworks off (its `failed` does nothing), the
  * code before it; compare runs with the same `--rng-seed`.
  *
  * Prints one JSON object: a per-minute timeline of honest nodes' outbound peers and the attackers' share,
@@ -63,6 +64,8 @@ const ADDRESSES_PER_MINUTE = flag('--addresses-per-minute', -1);
 const RESTART_ANSWERS = argv.includes('--restart-answers');
 /** AddressBookConfig.firstHandLapseMs of every node, in seconds (default: the SDK's). */
 const FIRST_HAND_LAPSE_SEC = flag('--first-hand-lapse', -1);
+/** Honest nodes that share the attackers' /16s (a cloud block), spread over them; the rest each in a /16 of its own. */
+const HONEST_IN_ATTACKER_GROUPS = flag('--honest-in-attacker-groups', 0);
 
 if (!FAILING_ON) {
   FailingNetworks.prototype.failed = function (): void {};
@@ -157,7 +160,10 @@ const startAt = (node: Node, ms: number): void => {
 
 for (let i = 0; i < 3; i++) startAt(make('seed', plan.freshHost()), 0);
 for (let i = 0; i < ATTACKERS; i++) startAt(make('malicious', plan.hostIn(attackerGroups[i % GROUPS]!)), Math.floor(random() * 60_000));
-for (let i = 0; i < HONEST; i++) startAt(make('honest', plan.freshHost()), Math.floor(random() * 60_000));
+for (let i = 0; i < HONEST; i++) {
+  const host = i < HONEST_IN_ATTACKER_GROUPS ? plan.hostIn(attackerGroups[i % GROUPS]!) : plan.freshHost();
+  startAt(make('honest', host), Math.floor(random() * 60_000));
+}
 
 /** The PEX agent's FailingNetworks and clock, which a bench may read and the API does not show. */
 function internals(node: Node): { failing: FailingNetworks | undefined; streaks: Map<string, { failures: number }>; now: number } {

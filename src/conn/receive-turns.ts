@@ -13,7 +13,7 @@ export interface TurnTaker {
  * 64 KiB chunk of tiny messages is thousands of handler calls, so a peer sending little waited behind
  * every flooder's whole backlog. With the turns, a connection that has handed on its quantum of work
  * (an equal part of `RECV_ROUND_BYTES` among those that took turns in the last round, at least
- * `RECV_TURN_MIN_BYTES`; counted as the receive rate limit counts it: each message at least
+ * `RECV_TURN_MIN_BYTES`; counted as the receive rate limit counts it, but by the packet: each fragment at least
  * RECV_MESSAGE_MIN_CHARGE_BYTES) while other connections are receiving too parks the rest of its chunk
  * and waits for the next macrotask (`clock.afterBurst`: Node's check phase, a MessageChannel task in
  * browsers), after the loop has served every other socket that is ready: each busy connection gets a

@@ -72,7 +72,7 @@ export class Receiver implements LinkHandlers, PacketHandler, TurnTaker {
    * completed cleanly: accepted, flushed, and silently lost.
    */
   private heldEnd: 'ended' | 'closed' | undefined;
-  /** Work handed on in this turn (ReceiveTurns), counted as the receive rate limit counts it. */
+  /** Work handed on in this turn (ReceiveTurns), counted by the packet (countTurnWork). */
   private turnWork = 0;
   private turnRound = 0;
 
@@ -249,7 +249,10 @@ export class Receiver implements LinkHandlers, PacketHandler, TurnTaker {
       return;
     }
     const result = channel.receiveFragment(payload, isLast);
-    if (result === undefined) return;
+    if (result === undefined) {
+      this.countTurnWork(payload.length);
+      return;
+    }
     if (result instanceof ProtocolError) {
       this.owner.destroy(result);
       return;
@@ -263,7 +266,18 @@ export class Receiver implements LinkHandlers, PacketHandler, TurnTaker {
       this.owner.destroy(toError(error));
       return;
     }
-    if (this.turns !== undefined && (this.turnWork += Math.max(result.length, RECV_MESSAGE_MIN_CHARGE_BYTES)) >= this.turns.quantumBytes) this.endTurn();
+    this.countTurnWork(payload.length);
+  }
+
+  /**
+   * Counts a packet's work toward this turn (ReceiveTurns), each at least RECV_MESSAGE_MIN_CHARGE_BYTES:
+   * every fragment, not only a message's last. Counted by whole messages, a flooder's 64-byte messages
+   * cut into one-byte fragments counted 128 bytes for 64 packets, and a 1 MiB message so cut (a million
+   * packets, 5 MiB on the wire) once, as 1 MiB: its socket's whole read (up to 2 MiB) was decoded in one
+   * go, with no turn ending.
+   */
+  private countTurnWork(bytes: number): void {
+    if (this.turns !== undefined && (this.turnWork += Math.max(bytes, RECV_MESSAGE_MIN_CHARGE_BYTES)) >= this.turns.quantumBytes) this.endTurn();
   }
 
   /** A quantum handed on: while other connections receive too, the rest waits for the next round. */

@@ -2,13 +2,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers/wait.js';
+import type { FloodShape } from './fixtures/flood-shapes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const children = new Set<ChildProcess>();
 
-/** Starts `count` keys flooding `channelId` of the victim at `victimAddress`; resolves once all flood. */
-export async function startFloodKeys(victimAddress: string, count: number, network: string, channelId: number): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/hostile/fixtures/flood-keys.ts', victimAddress, String(count), network, String(channelId)], {
+/**
+ * Starts `count` keys flooding `channelId` of the victim at `victimAddress`; resolves once all flood.
+ * `shape`: tiny messages, or messages cut into one-byte fragments (fixtures/flood-shapes.ts).
+ */
+export async function startFloodKeys(victimAddress: string, count: number, network: string, channelId: number, shape: FloodShape = 'tiny'): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/hostile/fixtures/flood-keys.ts', victimAddress, String(count), network, String(channelId), shape], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -3,8 +3,10 @@
  * per-peer limit (none is set: the default config), while two honest peers send a message every 10 ms.
  * Every read of a flooder's socket was decoded whole (Node reads up to 32 × 64 KiB from one socket in a
  * turn of the loop), so an honest message waited behind each flooder's whole backlog. Counted in work,
- * not time: the flood messages the app was handed between an honest message's send and its delivery.
- * Over real TCP on 127.0.0.1.
+ * not time: the flood packets the victim decoded between an honest message's send and its delivery
+ * (the flood messages the app was handed, times the packets of each). Over real TCP on 127.0.0.1.
+ * Flooders also cut each message into one-byte fragments: turns that counted whole messages only let a
+ * 64-byte message of 64 packets count as one tiny message.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RECV_MESSAGE_MIN_CHARGE_BYTES, RECV_ROUND_BYTES } from '../../src/conn/constants.js';
@@ -17,6 +19,7 @@ import { tcpTransport } from '../../platforms/node/tcp.js';
 import { waitFor } from '../helpers/wait.js';
 import { sleep } from './harness.js';
 import { startFloodKeys, stopFloodKeys } from './flood-keys-process.js';
+import { FRAGMENTED_MESSAGE_BYTES, packetsPerFloodMessage, type FloodShape } from './fixtures/flood-shapes.js';
 import { guardProcessFaults } from './raw-peer.js';
 
 guardProcessFaults();
@@ -42,58 +45,70 @@ async function startNode(listen: string[], receive?: (peer: Peer, message: Uint8
   return sw;
 }
 
+/** Per honest message sent during the flood: the flood packets the victim decoded between its send and its delivery, sorted. */
+async function floodPacketsAhead(shape: FloodShape): Promise<number[]> {
+  const packetsPerMessage = packetsPerFloodMessage(shape);
+  let floodHandled = 0;
+  /** Per honest message: the flood messages handled when it was sent. */
+  const sentAt = new Map<string, number>();
+  const ahead: number[] = [];
+  const delivered = new Map<string, number[]>();
+  const victim = await startNode(['tcp://127.0.0.1:0'], (peer, message) => {
+    const value = decodeMessage(message) as { k?: string; s?: number };
+    if (value.k !== 'honest') {
+      floodHandled++;
+      return;
+    }
+    const key = `${peer.id}#${value.s}`;
+    ahead.push((floodHandled - sentAt.get(key)!) * packetsPerMessage);
+    const list = delivered.get(peer.id) ?? [];
+    delivered.set(peer.id, list);
+    list.push(value.s!);
+  });
+  const honest = await Promise.all(Array.from({ length: HONEST_PEERS }, () => startNode([])));
+  for (const h of honest) await h.dial(victim.addresses[0]!);
+
+  await startFloodKeys(victim.addresses[0]!, FLOOD_KEYS, NETWORK, CHANNEL, shape);
+  await waitFor(() => floodHandled * packetsPerMessage > 10_000, 10_000, 'the flood arriving');
+
+  let running = true;
+  const sent = new Map<string, number[]>();
+  const loops = honest.map(async (h) => {
+    const peer = h.peers[0]!;
+    const list: number[] = [];
+    sent.set(h.nodeId, list);
+    for (let s = 0; running; s++) {
+      sentAt.set(`${h.nodeId}#${s}`, floodHandled);
+      if (await peer.send(CHANNEL, encodeMessage({ k: 'honest', s }), { timeoutMs: 5_000 })) list.push(s);
+      await sleep(10);
+    }
+  });
+  await sleep(FLOOD_MS);
+  running = false;
+  await Promise.all(loops);
+  const total = [...sent.values()].reduce((sum, list) => sum + list.length, 0);
+  await waitFor(() => ahead.length >= total, 10_000, 'every honest message delivered');
+
+  for (const h of honest) expect(delivered.get(h.nodeId), 'exactly once, in order').toEqual(sent.get(h.nodeId));
+  expect(victim.peers.length, 'no flooder cut').toBe(HONEST_PEERS + FLOOD_KEYS);
+  return [...ahead].sort((a, b) => a - b);
+}
+
 describe('receive work shared among connections', () => {
-  it(
-    `an honest message waits behind at most about two rounds of the flood (${RECV_ROUND_BYTES / RECV_MESSAGE_MIN_CHARGE_BYTES} tiny messages a round), whatever the flooders hold, with ${FLOOD_KEYS} keys flooding a push channel`,
-    { timeout: 90_000 },
-    async () => {
-      let floodHandled = 0;
-      /** Per honest message: the flood messages handled when it was sent, then how many more by its delivery. */
-      const sentAt = new Map<string, number>();
-      const ahead: number[] = [];
-      const delivered = new Map<string, number[]>();
-      const victim = await startNode(['tcp://127.0.0.1:0'], (peer, message) => {
-        const value = decodeMessage(message) as { k?: string; s?: number };
-        if (value.k !== 'honest') {
-          floodHandled++;
-          return;
-        }
-        const key = `${peer.id}#${value.s}`;
-        ahead.push(floodHandled - sentAt.get(key)!);
-        const list = delivered.get(peer.id) ?? [];
-        delivered.set(peer.id, list);
-        list.push(value.s!);
-      });
-      const honest = await Promise.all(Array.from({ length: HONEST_PEERS }, () => startNode([])));
-      for (const h of honest) await h.dial(victim.addresses[0]!);
-
-      await startFloodKeys(victim.addresses[0]!, FLOOD_KEYS, NETWORK, CHANNEL);
-      await waitFor(() => floodHandled > 10_000, 10_000, 'the flood arriving');
-
-      let running = true;
-      const sent = new Map<string, number[]>();
-      const loops = honest.map(async (h) => {
-        const peer = h.peers[0]!;
-        const list: number[] = [];
-        sent.set(h.nodeId, list);
-        for (let s = 0; running; s++) {
-          sentAt.set(`${h.nodeId}#${s}`, floodHandled);
-          if (await peer.send(CHANNEL, encodeMessage({ k: 'honest', s }), { timeoutMs: 5_000 })) list.push(s);
-          await sleep(10);
-        }
-      });
-      await sleep(FLOOD_MS);
-      running = false;
-      await Promise.all(loops);
-      const total = [...sent.values()].reduce((sum, list) => sum + list.length, 0);
-      await waitFor(() => ahead.length >= total, 10_000, 'every honest message delivered');
-
-      for (const h of honest) expect(delivered.get(h.nodeId), 'exactly once, in order').toEqual(sent.get(h.nodeId));
-      expect(victim.peers.length, 'no flooder cut').toBe(HONEST_PEERS + FLOOD_KEYS);
-      const sorted = [...ahead].sort((a, b) => a - b);
-      const median = sorted[Math.floor(sorted.length / 2)]!;
-      const tiniesPerRound = RECV_ROUND_BYTES / RECV_MESSAGE_MIN_CHARGE_BYTES;
-      expect(median, `flood messages handled ahead of an honest message, median of ${sorted.length} (p90 ${sorted[Math.floor(sorted.length * 0.9)]})`).toBeLessThanOrEqual(2 * tiniesPerRound);
-    },
-  );
+  const tiniesPerRound = RECV_ROUND_BYTES / RECV_MESSAGE_MIN_CHARGE_BYTES;
+  const shapes: Record<FloodShape, string> = {
+    tiny: 'tiny messages',
+    fragments: `${FRAGMENTED_MESSAGE_BYTES}-byte messages in one-byte fragments`,
+  };
+  for (const [shape, what] of Object.entries(shapes) as [FloodShape, string][]) {
+    it(
+      `an honest message waits behind at most about two rounds of the flood (${tiniesPerRound} tiny packets a round), whatever the flooders hold, with ${FLOOD_KEYS} keys flooding a push channel with ${what}`,
+      { timeout: 90_000 },
+      async () => {
+        const sorted = await floodPacketsAhead(shape);
+        const median = sorted[Math.floor(sorted.length / 2)]!;
+        expect(median, `flood packets decoded ahead of an honest message, median of ${sorted.length} (p90 ${sorted[Math.floor(sorted.length * 0.9)]})`).toBeLessThanOrEqual(2 * tiniesPerRound);
+      },
+    );
+  }
 });
