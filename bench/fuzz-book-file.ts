@@ -14,7 +14,8 @@ const mostlyCount = fc.oneof({ weight: 9, arbitrary: fc.nat() }, jsonCount);
 const entryOf = (count: fc.Arbitrary<unknown>, buckets: fc.Arbitrary<unknown>): fc.Arbitrary<Record<string, unknown>> => fc.record({
   address: addressText.map((a) => a.replace(SELF, FIXED_ID)), source: addressText, attempts: count, lastAttempt: count,
   lastSuccess: count, lastSeen: count, lastBanTime: count, bucketType: fc.constantFrom('new', 'old', 'x'), buckets,
-});
+  lastRefusal: count, lastClaimedInbound: count,
+}, { requiredKeys: ['address', 'source', 'attempts', 'lastAttempt', 'lastSuccess', 'lastSeen', 'lastBanTime', 'bucketType', 'buckets'] });
 const bookEntry = entryOf(jsonCount, fc.oneof(fc.array(fc.nat(300), { maxLength: 70 }), msgpackValue));
 /** Repeated to make big books: small values, so a file stays under ~1 MB (parse time grows with size, rightly). */
 const plainEntry = entryOf(plainCount, fc.array(fc.nat(300), { maxLength: 4 })).map((entry) => ({

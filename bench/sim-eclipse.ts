@@ -271,6 +271,8 @@ const leftAddresses = new Set([...left].map((node) => node.address));
 let deadInAnswers = 0;
 let deadFirstHandEntries = 0;
 let deadFirstHandInAnswers = 0;
+/** Hearsay about nodes that left that the answering node never dialled: no failed dial judged it. */
+let deadUndialledInAnswers = 0;
 for (const node of nodes.filter((n) => n.kind === 'honest' && !left.has(n))) {
   const asker = newcomers[0]!.node.sw.peers[0];
   if (asker === undefined) break;
@@ -283,7 +285,9 @@ for (const node of nodes.filter((n) => n.kind === 'honest' && !left.has(n))) {
   for (const address of answer) {
     if (!leftAddresses.has(address)) continue;
     deadInAnswers++;
-    if (node.pex.book.get(address)?.firstHand === true) deadFirstHandInAnswers++;
+    const info = node.pex.book.get(address);
+    if (info?.firstHand === true) deadFirstHandInAnswers++;
+    else if (info?.attempts === 0) deadUndialledInAnswers++;
   }
   for (const info of node.pex.book.entries()) if (info.firstHand && leftAddresses.has(info.address)) deadFirstHandEntries++;
   for (const info of node.pex.book.entries()) if (honestAddresses.has(info.address) && info.firstHand === false && isFailing(info.address)) withheldHonest++;
@@ -301,7 +305,7 @@ const result = {
     outbound: estOut.reduce((sum, c) => sum + c.honest + c.malicious, 0) / established.length,
     maliciousShare: estOut.reduce((sum, c) => sum + c.malicious, 0) / Math.max(1, estOut.reduce((sum, c) => sum + c.honest + c.malicious, 0)),
   },
-  answers: { perAnswer: answered / established.length, honest: honestInAnswers / answered, fake: fakeInAnswers / answered, withheldHonestBookEntries: withheldHonest, dead: deadInAnswers / Math.max(1, answered), deadFirstHand: deadFirstHandInAnswers / Math.max(1, answered), deadFirstHandPerBook: deadFirstHandEntries / Math.max(1, established.length) },
+  answers: { perAnswer: answered / established.length, honest: honestInAnswers / answered, fake: fakeInAnswers / answered, withheldHonestBookEntries: withheldHonest, dead: deadInAnswers / Math.max(1, answered), deadFirstHand: deadFirstHandInAnswers / Math.max(1, answered), deadUndialledHearsay: deadUndialledInAnswers / Math.max(1, answered), deadFirstHandPerBook: deadFirstHandEntries / Math.max(1, established.length) },
   dials: internet.dials,
   waitingNetworks: waitingNetworks(established),
   newcomerWaitingNetworks: waitingNetworks(newcomers.map((entry) => entry.node)),

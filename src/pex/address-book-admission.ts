@@ -182,6 +182,7 @@ export function newEntry(candidate: Candidate, nowMs: number): KnownAddress {
     lastSuccess: 0,
     lastSeen: nowMs,
     lastRefusal: 0,
+    lastClaimedInbound: 0,
     lastBanTime: 0,
     bucketType: 'new',
     buckets: [],

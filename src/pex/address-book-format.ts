@@ -11,20 +11,21 @@ import { ADDRESS_BOOK_FORMAT_VERSION, BUCKET_KEY_BYTES, MAX_ADDRESS_BOOK_BYTES, 
  *
  * Versions: 1 (entries, bans); 2 adds `anchors` (the outbound peers at the last stop, dialled first at
  * the next start) and `collisions` (tried-table collisions still waiting for their test). A version 1
- * value loads as a version 2 one with neither. An entry may carry `corroboratedBy` (an optional field,
- * which readers before it ignore).
+ * value loads as a version 2 one with neither. An entry may carry `corroboratedBy`, `lastRefusal` and
+ * `lastClaimedInbound` (optional fields, which readers before them ignore).
  */
 
 const FORMAT_NAME = 'meshlink-address-book';
 
 /**
- * What is stored of a KnownAddress: the rest (groups, index) is derived again on load. `corroboratedBy`
- * only when set (KnownAddress.corroboratedBy); a file without it loads as before, with no entry corroborated.
+ * What is stored of a KnownAddress: the rest (groups, index) is derived again on load. `corroboratedBy`,
+ * `lastRefusal` and `lastClaimedInbound` only when set; a file without them loads as before (no entry
+ * corroborated, no refusal or inbound claim: a full node we failed to dial then counted as lapsed).
  */
 export type SerializedEntry = Pick<
   KnownAddress,
   'address' | 'source' | 'attempts' | 'lastAttempt' | 'lastSuccess' | 'lastSeen' | 'lastBanTime' | 'bucketType' | 'buckets'
-> & { corroboratedBy?: string };
+> & { corroboratedBy?: string; lastRefusal?: number; lastClaimedInbound?: number };
 
 export interface SerializedBan {
   nodeId: string;
@@ -121,9 +122,10 @@ function isShortString(value: unknown): value is string {
 
 function decodeEntry(value: unknown): SerializedEntry | undefined {
   if (!isRecord(value)) return undefined;
-  const { address, source, attempts, lastAttempt, lastSuccess, lastSeen, lastBanTime, bucketType, buckets, corroboratedBy } = value;
+  const { address, source, attempts, lastAttempt, lastSuccess, lastSeen, lastBanTime, bucketType, buckets, corroboratedBy, lastRefusal, lastClaimedInbound } = value;
   if (!isShortString(address) || !isShortString(source)) return undefined;
   if (corroboratedBy !== undefined && !isShortString(corroboratedBy)) return undefined;
+  if (![lastRefusal, lastClaimedInbound].every((time) => time === undefined || isCount(time))) return undefined;
   if (![attempts, lastAttempt, lastSuccess, lastSeen, lastBanTime].every(isCount)) return undefined;
   if (bucketType !== 'new' && bucketType !== 'old') return undefined;
   if (!Array.isArray(buckets) || buckets.length === 0 || buckets.length > 64 || !buckets.every(isCount)) return undefined;
@@ -138,6 +140,8 @@ function decodeEntry(value: unknown): SerializedEntry | undefined {
     bucketType,
     buckets: buckets as number[],
     ...(corroboratedBy !== undefined && { corroboratedBy }),
+    ...(lastRefusal !== undefined && { lastRefusal: lastRefusal as number }),
+    ...(lastClaimedInbound !== undefined && { lastClaimedInbound: lastClaimedInbound as number }),
   };
 }
 
@@ -241,5 +245,7 @@ export function serializeEntry(entry: KnownAddress): SerializedEntry {
     bucketType: entry.bucketType,
     buckets: [...entry.buckets],
     ...(entry.corroboratedBy !== '' && { corroboratedBy: entry.corroboratedBy }),
+    ...(entry.lastRefusal > 0 && { lastRefusal: entry.lastRefusal }),
+    ...(entry.lastClaimedInbound > 0 && { lastClaimedInbound: entry.lastClaimedInbound }),
   };
 }

@@ -81,6 +81,8 @@ export class AddressIntake {
     entry.lastSuccess = Math.min(saved.lastSuccess, nowMs);
     entry.lastSeen = Math.min(saved.lastSeen, nowMs);
     entry.lastBanTime = Math.min(saved.lastBanTime, nowMs);
+    entry.lastRefusal = Math.min(saved.lastRefusal ?? 0, nowMs);
+    entry.lastClaimedInbound = Math.min(saved.lastClaimedInbound ?? 0, nowMs);
     // Corroborated means named from a second source group: the entry's own cannot be it.
     if (saved.corroboratedBy !== undefined && saved.corroboratedBy !== candidate.sourceGroup) entry.corroboratedBy = saved.corroboratedBy;
     this.tables.restore(entry, saved, nowMs, sameGeometry, forceNew);

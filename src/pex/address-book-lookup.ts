@@ -45,3 +45,18 @@ export function entriesNamed(tables: AddressTables, addressOrId: string): KnownA
     ? [...tables.byNodeId.entriesOf(id)]
     : [resolveEntry(tables, addressOrId)].filter((entry): entry is KnownAddress => entry !== undefined);
 }
+
+/**
+ * Marks the entries of `nodeId` at the addresses it claims (never a bare id) that we reached as
+ * confirmed at `nowMs` (AddressBook.confirmInbound); true when any was.
+ */
+export function confirmClaims(tables: AddressTables, nodeId: string, claimed: readonly string[], nowMs: number): boolean {
+  let confirmed = false;
+  for (const address of claimed) {
+    const entry = nodeIdOf(address) === address.toLowerCase() ? undefined : resolveEntry(tables, address);
+    if (entry === undefined || entry.nodeId !== nodeId || entry.lastSuccess === 0) continue;
+    entry.lastClaimedInbound = nowMs;
+    confirmed = true;
+  }
+  return confirmed;
+}

@@ -8,7 +8,7 @@ import { BanList } from './address-book-bans.js';
 import { checkAddressBookInvariants } from './address-book-check.js';
 import { serializeEntry } from './address-book-format.js';
 import { AddressIntake } from './address-book-intake.js';
-import { entriesNamed, nodeIdOf, resolveEntry } from './address-book-lookup.js';
+import { confirmClaims, entriesNamed, nodeIdOf, resolveEntry } from './address-book-lookup.js';
 import type { AddressBookOptions, AddressBookStats, BatchOutcome, LoadResult } from './address-book-options.js';
 import { AddressBookPersistence, clearParts, type BookParts } from './address-book-persistence.js';
 import { OwnPlaceSweeps } from './address-book-own-places.js';
@@ -254,10 +254,17 @@ export class AddressBook {
   /** The node itself refused our dial of `address` (full, or it banned us): it is there (see hasLapsed). */
   markRefused(address: string): void {
     const entry = this.tables.byAddress.get(address);
-    if (entry !== undefined) entry.lastRefusal = this.now();
+    if (entry === undefined) return;
+    entry.lastRefusal = this.now();
+    this.persistence.markDirty();
   }
 
-  /** Whether `address` (canonical, as the book hands it out) is a first-hand entry answers no longer hand out (see hasLapsed). */
+  /** An inbound peer, authenticated as `nodeId`, claims these listen addresses: those of its entries we reached are confirmed (confirmClaims). */
+  confirmInbound(nodeId: string, claimed: readonly string[]): void {
+    if (confirmClaims(this.tables, nodeId, claimed, this.now())) this.persistence.markDirty();
+  }
+
+  /** Whether `address` (canonical, as the book hands it out) is an entry answers no longer hand out (see hasLapsed). */
   hasLapsed(address: string): boolean {
     const entry = this.tables.byAddress.get(address);
     return entry !== undefined && hasLapsed(entry, this.now(), this.config.firstHandLapseMs);

@@ -61,8 +61,13 @@ export interface KnownAddress {
   lastAttempt: number;
   lastSuccess: number;
   lastSeen: number;
-  /** When the node itself last refused a dial of ours (full, or it banned us): alive there. Not persisted. */
+  /** When the node itself last refused a dial of ours (full, or it banned us): alive there. Saved with the book. */
   lastRefusal: number;
+  /**
+   * When the node, connected to us inbound under its authenticated id, last named this address, where we
+   * had reached it (confirmInbound): still there. Saved with the book.
+   */
+  lastClaimedInbound: number;
   lastBanTime: number;
   bucketType: BucketType;
   buckets: number[];
@@ -96,17 +101,22 @@ export function isFirstHand(entry: KnownAddress): boolean {
 }
 
 /**
- * A first-hand entry we no longer vouch for: a dial since we last reached it failed (or is under way)
- * without the node itself refusing it, or neither a connection, a refusal nor the node's own word has
- * confirmed it for `lapseMs`. A node that left stayed first-hand, and in every answer, for as long as it
- * stayed in the book (days). A full node refusing us is there (leaving those out too handed the liars,
- * who never fill up, a larger share of newcomers' peers in the simulator). The caller exempts the peers
- * connected now.
+ * An entry answers no longer hand out. First-hand: a dial since we last reached it failed (or is under
+ * way) without the node itself refusing it, or neither a connection, a refusal nor the node's own word
+ * (its entry's source, or its claim while connected inbound) has confirmed it for `lapseMs`. A node that
+ * left stayed first-hand, and in every answer, for as long as it stayed in the book (days). A full node
+ * refusing us is there (leaving those out too handed the liars, who never fill up, a larger share of
+ * newcomers' peers in the simulator). Hearsay: we dialled it and never reached it, and the node never
+ * refused us (addrman's GetAddr leaves out what IsTerrible judges, three failed tries; our answers stop
+ * at the first: a node that left keeps being named to us by others' answers, which carry no time, so
+ * being named again says nothing of it). The caller exempts the peers connected now.
  */
 export function hasLapsed(entry: KnownAddress, nowMs: number, lapseMs: number): boolean {
-  if (!isFirstHand(entry)) return false;
-  if (entry.attempts > 0 && entry.lastAttempt > entry.lastRefusal) return true;
-  const confirmed = Math.max(entry.lastSuccess, entry.lastRefusal, entry.sourceNodeId === entry.nodeId ? entry.lastSeen : 0);
+  const failedSinceConfirmed = entry.attempts > 0 && entry.lastAttempt > entry.lastRefusal;
+  if (!isFirstHand(entry)) return failedSinceConfirmed;
+  if (failedSinceConfirmed) return true;
+  const selfTold = entry.sourceNodeId === entry.nodeId ? entry.lastSeen : 0;
+  const confirmed = Math.max(entry.lastSuccess, entry.lastRefusal, entry.lastClaimedInbound, selfTold);
   return nowMs - confirmed > lapseMs;
 }
 

@@ -153,6 +153,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     // and takes it as first-hand only on the host we reach the peer at (see AddressAdmission.examine).
     book.addOurAddresses(this.sw?.addresses ?? []);
     for (const address of peer.nodeInfo.listenAddresses) book.tryAddAddress(address, source);
+    // A node we reached that now only dials us: its word, under its key, keeps our entry of it confirmed.
+    if (peer.direction === 'inbound') book.confirmInbound(peer.id, peer.nodeInfo.listenAddresses);
     if (peer.direction === 'outbound' && !this.seedIds.has(peer.id)) {
       // Only the address we reached it at is proven, and only that one becomes tried: never another entry
       // of its id, which may be anyone's hearsay (a made-up host for that id would become tried and
@@ -195,6 +197,8 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
       this.punish(peer, state, reason);
       return;
     }
+    // There until now: a connection of days must not leave the entry lapsed the moment it ends.
+    if (peer.direction === 'inbound') this.book.confirmInbound(peer.id, peer.nodeInfo.listenAddresses);
     // A clean close (our side sees ClosedError, "closed by the remote end") soon after we dialled, timed
     // on monotonic time: the other side hung up (a seed, a full node). Leave it be.
     if (peer.direction === 'outbound' && (reason === undefined || reason instanceof ClosedError) && !state.closingByUs && this.paceNow() - peer.connectedAtMonotonic < this.config.seedPeerMaxLifetimeMs) {

@@ -68,7 +68,11 @@ export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const connected = new Set(context.sw?.peers.map((peer) => peer.id));
   // A node that left, or that we have not confirmed for long, unless it is our peer now (see hasLapsed).
   const lapsed = (address: string): boolean => book.hasLapsed(address) && !connected.has(nodeIdIn(address));
-  const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id) && !unproven(address) && !lapsed(address);
+  // A first-hand entry that lapsed leaves its room to others; hearsay we failed to reach leaves its room
+  // empty (filtered after the draw): refilled, most of it went to the liars' addresses, which never fail
+  // (their share of honest outbound peers rose in the simulator).
+  const lapsedFirstHand = (address: string): boolean => lapsed(address) && book.get(address)?.firstHand === true;
+  const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id) && !unproven(address) && !lapsedFirstHand(address);
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
   const wanted = book.selectionSize(config.maxAddressesPerResponse);
   // A seed's answers are what nodes trust most (trustedOutboundShare): once it has reached anyone, it
@@ -89,7 +93,7 @@ export function answerFor(asker: Peer, context: AnswerContext): string[] {
       ? draw()
       : // Drawn for the asker that found no sample, then each asker's own left out; an address the book dropped since is not handed on.
         reuse.cache.get(reuse.network, reuse.nowMs, book.size(), draw).filter((address) => accept(address) && book.has(address));
-  return [...live, ...fromBook].slice(0, config.maxAddressesPerResponse);
+  return [...live, ...fromBook.filter((address) => !lapsed(address))].slice(0, config.maxAddressesPerResponse);
 }
 
 function notWebRtc(address: string): boolean {

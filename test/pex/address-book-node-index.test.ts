@@ -3,7 +3,7 @@ import { NodeIdIndex } from '../../src/pex/address-book-node-index.js';
 import type { KnownAddress } from '../../src/pex/known-address.js';
 
 const entry = (nodeId: string, address: string): KnownAddress =>
-  ({ nodeId, address, source: '', group: '', sourceGroup: '', sourceNodeId: '', vouchedBy: '', corroboratedBy: '', attempts: 0, lastAttempt: 0, lastSuccess: 0, lastSeen: 0, lastRefusal: 0, lastBanTime: 0, bucketType: 'new', buckets: [], index: -1, firstHandIndex: -1 }) satisfies KnownAddress;
+  ({ nodeId, address, source: '', group: '', sourceGroup: '', sourceNodeId: '', vouchedBy: '', corroboratedBy: '', attempts: 0, lastAttempt: 0, lastSuccess: 0, lastSeen: 0, lastRefusal: 0, lastClaimedInbound: 0, lastBanTime: 0, bucketType: 'new', buckets: [], index: -1, firstHandIndex: -1 }) satisfies KnownAddress;
 
 describe('NodeIdIndex (the book by node id)', () => {
   it('keeps each id\'s addresses in the order they were indexed, as a Set would, through removals and re-adds', () => {

@@ -216,6 +216,48 @@ describe('AddressBook save/load', () => {
     expect(hostile.selfCheck()).toEqual([]);
   });
 
+  it('keeps a node\'s refusal and its inbound word across a restart, so answers hand it out still; a file\'s times are checked', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    const book = new AddressBook({ storage, now: clock.now, random: seededRandom(3) });
+    const reached = Array.from({ length: 4 }, (_, n) => tcp(n + 1, publicHost(n + 1)));
+    for (const address of reached) {
+      book.addAddress(address, SOURCE);
+      book.markAttempt(address);
+      book.markGood(address);
+    }
+    const [full, dialsUs, gone] = reached;
+    clock.advance(23 * 60 * 60 * 1000);
+    // Full: it refused our dial itself.
+    book.markAttempt(full!);
+    book.markRefused(full!);
+    // It only dials us now, naming the address we reached it at.
+    book.confirmInbound(nodeId(2), [dialsUs!]);
+    book.markAttempt(gone!);
+    expect(reached.map((address) => book.hasLapsed(address))).toEqual([false, false, true, false]);
+    await book.save();
+    clock.advance(2 * 60 * 60 * 1000);
+    const restored = new AddressBook({ storage, now: clock.now });
+    await restored.load();
+    // Before: the refusal was not saved (the full node lapsed at once: a failed dial), nor could an inbound claim refresh it (lapsed 24 h after we reached it).
+    expect(reached.map((address) => restored.hasLapsed(address))).toEqual([false, false, true, true]);
+
+    const bytes = (await storage.get('address-book'))!;
+    const document = JSON.parse(new TextDecoder().decode(bytes)) as { entries: Record<string, unknown>[] };
+    const byAddress = (address: string): Record<string, unknown> => document.entries.find((entry) => entry['address'] === address)!;
+    byAddress(full!)['lastRefusal'] = -5;
+    byAddress(dialsUs!)['lastClaimedInbound'] = '1e99';
+    // A clock that ran ahead (or a forged file) must not keep an entry confirmed for ever.
+    byAddress(reached[3]!)['lastClaimedInbound'] = Number.MAX_SAFE_INTEGER;
+    await storage.set('address-book', new TextEncoder().encode(JSON.stringify(document)));
+    const hostile = new AddressBook({ storage, now: clock.now });
+    expect(await hostile.load()).toMatchObject({ loaded: 2, skipped: 2 });
+    expect(hostile.hasLapsed(reached[3]!)).toBe(false);
+    clock.advance(24 * 60 * 60 * 1000 + 1);
+    expect(hostile.hasLapsed(reached[3]!)).toBe(true);
+    expect(hostile.selfCheck()).toEqual([]);
+  });
+
   it('re-buckets entries saved with a different geometry, within the new capacity', async () => {
     const storage = new MemoryStorage();
     const clock = new FakeClock();

@@ -5,7 +5,7 @@ import { AnswerCache, answerFor } from '../../src/pex/pex-answers.js';
 import type { Peer } from '../../src/switch/peer.js';
 import { FakeClock, FIXED_KEY, nodeId, publicHost, seededRandom, tcp } from './address-book-helpers.js';
 
-function setup(seedMode = false, failingNetwork?: (address: string) => boolean): { book: AddressBook; answer: (askerId: string) => string[] } {
+function setup(seedMode = false, failingNetwork?: (address: string) => boolean): { book: AddressBook; answer: (askerId: string) => string[]; clock: FakeClock } {
   const clock = new FakeClock();
   const random = seededRandom(5);
   const book = new AddressBook({ now: clock.now, random, bucketKey: FIXED_KEY });
@@ -13,7 +13,7 @@ function setup(seedMode = false, failingNetwork?: (address: string) => boolean):
   // answerFor reads only the asker's id when the node relays no WebRTC.
   const answer = (askerId: string): string[] =>
     answerFor({ id: askerId } as Peer, { book, config, sw: undefined, relayWebRtc: false, random, ...(failingNetwork && { failingNetwork }) });
-  return { book, answer };
+  return { book, answer, clock };
 }
 
 describe('answerFor (what a pexRequest gets)', () => {
@@ -115,6 +115,49 @@ describe('answerFor (what a pexRequest gets)', () => {
     book.markAttempt(reached[5]!);
     book.markGood(reached[5]!);
     expect(answer()).toEqual([reached[5]]);
+  });
+
+  it('only a node itself, naming the address we reached it at, confirms its entry by connecting to us', () => {
+    const clock = new FakeClock();
+    const book = new AddressBook({ now: clock.now, random: seededRandom(5), bucketKey: FIXED_KEY });
+    const [reached, heardOf] = [tcp(1, publicHost(1)), tcp(2, publicHost(2))];
+    book.addAddress(reached, tcp(900, publicHost(60)));
+    book.markAttempt(reached);
+    book.markGood(reached);
+    book.addAddress(heardOf, heardOf);
+    clock.advance(20 * 60 * 60 * 1000);
+    // Another node naming it, the node naming only its id, or naming an address of it we never reached: nothing.
+    book.confirmInbound(nodeId(3), [reached]);
+    book.confirmInbound(nodeId(1), [nodeId(1), tcp(1, publicHost(1), 4000)]);
+    book.confirmInbound(nodeId(2), [heardOf]);
+    clock.advance(5 * 60 * 60 * 1000);
+    expect(book.hasLapsed(reached)).toBe(true);
+    expect(book.hasLapsed(heardOf)).toBe(true);
+    book.confirmInbound(nodeId(1), [tcp(7, publicHost(7)), reached]);
+    expect(book.hasLapsed(reached)).toBe(false);
+    clock.advance(24 * 60 * 60 * 1000 + 1);
+    expect(book.hasLapsed(reached)).toBe(true);
+  });
+
+  it('hearsay we dialled and never reached leaves answers, and its room is not given to other addresses', () => {
+    const { book, answer: answerTo, clock } = setup();
+    const answer = (): string[] => answerTo(nodeId(999));
+    const named = Array.from({ length: 200 }, (_, n) => tcp(n + 1, publicHost(n + 1)));
+    // Named from two source groups each: corroborated hearsay.
+    for (const address of named) for (const source of [tcp(900, publicHost(240)), tcp(901, publicHost(241))]) book.addAddress(address, source);
+    const full = answer();
+    expect(full.length).toBeGreaterThan(40);
+    // Three in four gone (churn): dialled, never reached.
+    const dead = named.slice(0, 150);
+    for (const address of dead) book.markAttempt(address);
+    // One of them refused our dial itself (full): it is there.
+    book.markRefused(dead[0]!);
+    clock.advance(5 * 60 * 1000);
+    const after = answer();
+    // Before: they stayed in answers until their third failed dial made them bad.
+    expect(after.filter((address) => dead.includes(address) && address !== dead[0])).toEqual([]);
+    // A sample of the book as before, less the dead: not topped up with the live quarter (a liar's addresses never fail).
+    expect(after.length).toBeLessThan(full.length / 2);
   });
 
   it('a seed vouches only for first-hand addresses once it has any', () => {

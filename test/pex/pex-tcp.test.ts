@@ -185,6 +185,22 @@ describe('PEX over real TCP', () => {
     expect(groups.filter((group) => group === 'ipv4:127.77')).toHaveLength(1);
   });
 
+  it('a node we reached that now only dials us keeps its entry confirmed by connecting (its own key, the address we reached)', async () => {
+    // No outbound slots: the node must not dial it itself.
+    const node = await tcpNode({ pex: { bookOptions: { firstHandLapseMs: 1000 } }, switchOptions: { maxOutbound: 0 } });
+    const reached = await tcpNode({ pex: false });
+    const book = node.pex!.book;
+    book.addAddress(reached.address, reached.address);
+    book.markAttempt(reached.address);
+    book.markGood(reached.address);
+    // Unconfirmed for longer than the lapse (the day, shortened here): no longer handed out.
+    await waitFor(() => book.hasLapsed(reached.address), 5000, 'the entry lapsed');
+    await reached.sw.dial(node.address);
+    await waitFor(() => node.sw.peers.some((peer) => peer.id === reached.sw.nodeId && peer.direction === 'inbound'), 5000, 'the inbound peer');
+    // Before: it stayed lapsed, however often the node connected to us.
+    expect(book.hasLapsed(reached.address)).toBe(false);
+  });
+
   it('feeler connections move new addresses to the tried table while the outbound slots are full', async () => {
     const targets = await Promise.all(Array.from({ length: 4 }, () => tcpNode({ pex: false })));
     const node = await tcpNode({ pex: { feelerIntervalMs: 300 }, switchOptions: { maxOutbound: 1 } });
