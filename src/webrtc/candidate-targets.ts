@@ -10,7 +10,6 @@ import { DIAL_PROBE_KEY, hostKeyOf, placeKeyOf, PROBE_KEY, probeKeyOf, targetKey
 
 export * from './candidate-limits.js';
 
-
 /** A negotiation as CandidateTargets sees it. */
 export interface CandidateHolder extends PolledHolder {
   /** Our dial (we made the offer): counted in WEBRTC_PROBING_DIALS, not in WEBRTC_PROBING_ANSWERS (strangers' offers fill that). */
