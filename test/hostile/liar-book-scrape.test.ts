@@ -49,8 +49,10 @@ describe('a stranger scraping our address book with fresh keys', () => {
     const book = (victim.pex as PEXAgent).book;
     // Hearsay spread over 200 network groups, two nodes in each, each named by two sources (hearsay one
     // source group alone names only makes up a small answer: see firstHandFirst).
+    const hearsay: string[] = [];
     for (let i = 0; i < 400; i++) {
       const address = `tcp://${(i + 1).toString(16).padStart(40, 'a')}@127.${1 + (i % 200)}.7.${1 + (i >> 8)}:${20000 + i}`;
+      hearsay.push(address);
       book.addAddress(address, `tcp://${(i + 5000).toString(16).padStart(40, 'b')}@127.${1 + ((i * 7) % 200)}.0.1:26656`);
       book.addAddress(address, `tcp://${(i + 6000).toString(16).padStart(40, 'b')}@127.${1 + ((i * 11 + 1) % 200)}.0.2:26656`);
     }
@@ -68,7 +70,9 @@ describe('a stranger scraping our address book with fresh keys', () => {
     (await stranger.sw.dial(victim.address)).trySend(PEX_CHANNEL_ID, request());
     await waitFor(() => rogue.received.some((message) => message.type === 'pexResponse'), 5_000, 'an answer');
     const answer = rogue.received.flatMap((message) => (message.type === 'pexResponse' ? message.addresses : []));
-    expect(answer.length).toBeGreaterThanOrEqual(book.selectionSize(250) - 1);
+    // Hearsay our PEX dialled meanwhile and never reached (nobody listens there) leaves its place empty.
+    const unreached = hearsay.filter((address) => book.hasLapsed(address)).length;
+    expect(answer.length).toBeGreaterThanOrEqual(book.selectionSize(250) - 1 - unreached);
     // As likely as any entry now: the sample is fair between groups, 16 of 216 here, ~7 of 95 picks (before:
     // all 16, at the front of the answer).
     expect(peers.filter((address) => answer.includes(address)).length).toBeLessThanOrEqual(12);
