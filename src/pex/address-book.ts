@@ -17,7 +17,7 @@ import { AddressBookStore, type AutoSave } from './address-book-store.js';
 import { AddressTables } from './address-book-tables.js';
 import { resolveAddressBookConfig, type AddressBookConfig } from './config.js';
 import { ADDRESS_BOOK_STORAGE_KEY, AUTO_SAVE_INTERVAL_MS, BUCKET_KEY_BYTES, MAX_BAN_MS, MAX_GET_SELECTION } from './constants.js';
-import { hasLapsed, isBad, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
+import { hasLapsed, isBad, isFirstHand, locationOf, toInfo, type KnownAddressInfo } from './known-address.js';
 
 export type { BucketType, KnownAddressInfo } from './known-address.js';
 export type { AddOutcome } from './address-book-admission.js';
@@ -268,6 +268,12 @@ export class AddressBook {
   hasLapsed(address: string): boolean {
     const entry = this.tables.byAddress.get(address);
     return entry !== undefined && hasLapsed(entry, this.now(), this.config.firstHandLapseMs);
+  }
+
+  /** Whether the entry at `address` (canonical) is first-hand; undefined when the book has no such entry. Cheaper than get(). */
+  isFirstHand(address: string): boolean | undefined {
+    const entry = this.tables.byAddress.get(address);
+    return entry === undefined ? undefined : isFirstHand(entry);
   }
 
   /** Number of entries (new + old). */

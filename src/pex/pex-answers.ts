@@ -64,14 +64,14 @@ export class AnswerCache {
 export function answerFor(asker: Peer, context: AnswerContext): string[] {
   const { book, config } = context;
   // WebRTC addresses go out only live (below): whether their relay still serves them, the book cannot know.
-  const unproven = (address: string): boolean => context.failingNetwork?.(address) === true && book.get(address)?.firstHand === false;
+  const unproven = (address: string): boolean => context.failingNetwork?.(address) === true && book.isFirstHand(address) === false;
   const connected = new Set(context.sw?.peers.map((peer) => peer.id));
   // A node that left, or that we have not confirmed for long, unless it is our peer now (see hasLapsed).
   const lapsed = (address: string): boolean => book.hasLapsed(address) && !connected.has(nodeIdIn(address));
   // A first-hand entry that lapsed leaves its room to others; hearsay we failed to reach leaves its room
   // empty (filtered after the draw): refilled, most of it went to the liars' addresses, which never fail
   // (their share of honest outbound peers rose in the simulator).
-  const lapsedFirstHand = (address: string): boolean => lapsed(address) && book.get(address)?.firstHand === true;
+  const lapsedFirstHand = (address: string): boolean => book.isFirstHand(address) === true && lapsed(address);
   const accept = (address: string): boolean => notWebRtc(address) && !address.includes(asker.id) && !unproven(address) && !lapsedFirstHand(address);
   const live = context.relayWebRtc ? liveWebRtcAddresses(asker, context) : [];
   const wanted = book.selectionSize(config.maxAddressesPerResponse);
