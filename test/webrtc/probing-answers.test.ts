@@ -2,7 +2,8 @@
  * Answers naming a spread of victim addresses, one each (src/webrtc/candidate-targets.ts
  * WEBRTC_PROBING_ANSWERS): real @roamhq/wrtc answers to offers whose ICE credentials no check
  * satisfies, each naming another loopback address (loopback candidates let through, so that one machine
- * has 32 addresses), UDP sockets there counting the RTCPeerConnections whose checks reach them.
+ * has 32 addresses), UDP sockets there counting the RTCPeerConnections whose checks reach them, or TCP
+ * listeners counting the connections a `tcptype passive` candidate has our ICE agent open.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WEBRTC_CROWDED_ADDRESS_HOLD_MS, WEBRTC_PROBING_ANSWERS } from '../../src/webrtc/candidate-targets.js';
@@ -11,6 +12,7 @@ import { TransportError } from '../../src/errors.js';
 import { answer, falseCredentialOffer, offerNaming, wrtcNegotiations } from '../helpers/crowded-address.js';
 import { stopAll, type TestNode } from '../helpers/nodes.js';
 import { stunVictims, type StunVictims } from '../helpers/stun-victims.js';
+import { tcpVictim, type TcpVictim } from '../helpers/tcp-victims.js';
 import { waitFor } from '../helpers/wait.js';
 import { dialAll, falseOffers, startRelay, webrtcNode } from './relay-scene.js';
 
@@ -45,6 +47,24 @@ describe('answers naming a spread of addresses that never answer', () => {
     await waitFor(() => senders() === 2 * WEBRTC_PROBING_ANSWERS, 10_000, 'the waiting candidates checked');
     expect([...failures.keys()]).toEqual(Array.from({ length: WEBRTC_PROBING_ANSWERS }, (_, i) => i));
     expect([...failures.values()]).toMatchObject(Array(WEBRTC_PROBING_ANSWERS).fill({ detail: { reason: 'crowded-address' } }));
+  }, 60_000);
+
+  it(`connect to ${WEBRTC_PROBING_ANSWERS} of ${ANSWERS} addresses named by TCP candidates; the others' are dropped (each is a connection opened at once)`, async () => {
+    const victims: TcpVictim[] = [];
+    for (let i = 0; i < ANSWERS; i++) victims.push(await tcpVictim(`127.0.0.${i + 1}`));
+    const reached = (): number => victims.filter((victim) => victim.connections() > 0).length;
+    const negotiations = wrtcNegotiations(ANSWERS, { allowLoopbackCandidates: true });
+    const offer = await falseCredentialOffer();
+    closers.push(() => {
+      for (const victim of victims) victim.close();
+      negotiations.failAll(new TransportError('test over'));
+    });
+    for (let i = 0; i < ANSWERS; i++) answer(negotiations, `attacker-${i}`, offerNaming(offer, `127.0.0.${i + 1}`, victims[i]!.port, 'tcp'), 60_000);
+    await waitFor(() => reached() > 0, 10_000, 'a connection at a victim');
+    // Past the hold: no other answer's candidate waits, so none is handed on.
+    await sleep(WEBRTC_CROWDED_ADDRESS_HOLD_MS + 2000);
+    // Before: all 32 reached (695–1,006 connections in the first second, then STUN over them, ~61 KB/s in all).
+    expect(reached()).toBe(WEBRTC_PROBING_ANSWERS);
   }, 60_000);
 
   // The attackers' relays on two hosts of 127.0; the honest one in another network (127.2), or on a third
