@@ -68,11 +68,13 @@ describe('answers naming a spread of addresses that never answer', () => {
   }, 60_000);
 
   // The attackers' relays on two hosts of 127.0; the honest one in another network (127.2), or on a third
-  // host of theirs (the slots go to the network, then the host, holding the fewest).
+  // host of theirs (the slots go to the network, then the host, holding the fewest). The attackers' one
+  // candidate each over UDP, or over TCP (a connection from us, which takes the same slots).
   it.each([
-    ['another network', '127.2.0.1'],
-    ["the attackers' own network", '127.0.0.3'],
-  ])(`keep honest peers through a relay of %s linking while offers naming a spread of addresses hold every probing slot`, async (_where, honestHost) => {
+    ['another network', '127.2.0.1', 'udp'],
+    ["the attackers' own network", '127.0.0.3', 'udp'],
+    ['another network', '127.2.0.1', 'tcp'],
+  ] as const)(`keep honest peers through a relay of %s (%s) linking while offers naming a spread of addresses over %s hold every probing slot`, async (_where, honestHost, transport) => {
     const attackerRelays = [await startRelay('127.0.0.1'), await startRelay('127.0.0.2')];
     const honestRelay = await startRelay(honestHost);
     const target = await webrtcNode({ allowLoopbackCandidates: true }, [...attackerRelays, honestRelay]);
@@ -80,15 +82,26 @@ describe('answers naming a spread of addresses that never answer', () => {
     // answered already leaves to others (ConnectionAllowance): 12, 8 probing and 4 waiting.
     const honestPeers = 3;
     const attackers = WEBRTC_ANSWERS_BURST_PER_NETWORK - honestPeers - 1;
-    const victims: StunVictims[] = [];
-    for (let i = 0; i < attackers; i++) victims.push(await stunVictims(`127.0.0.${10 + i}`, 1));
+    const victims: { port: number; reached: () => boolean; close: () => void }[] = [];
+    for (let i = 0; i < attackers; i++) {
+      const host = `127.0.0.${10 + i}`;
+      if (transport === 'udp') {
+        const udp = await stunVictims(host, 1);
+        victims.push({ port: udp.ports[0]!, reached: () => udp.senders() > 0, close: () => udp.close() });
+      } else {
+        const tcp = await tcpVictim(host);
+        victims.push({ port: tcp.port, reached: () => tcp.connections() > 0, close: () => tcp.close() });
+      }
+    }
     closers.push(() => victims.forEach((victim) => victim.close()));
-    await falseOffers(attackerRelays, target, attackers, (i) => ({ address: `127.0.0.${10 + i}`, port: victims[i]!.ports[0]! }));
-    await waitFor(() => victims.reduce((sum, victim) => sum + victim.senders(), 0) === WEBRTC_PROBING_ANSWERS, 10_000, 'every probing slot taken');
+    const reached = (): number => victims.filter((victim) => victim.reached()).length;
+    await falseOffers(attackerRelays, target, attackers, (i) => ({ address: `127.0.0.${10 + i}`, port: victims[i]!.port, transport }));
+    await waitFor(() => reached() === WEBRTC_PROBING_ANSWERS, 10_000, 'every probing slot taken');
     const peers: TestNode[] = [];
     for (let i = 0; i < honestPeers; i++) peers.push(await webrtcNode({}, [honestRelay]));
     // Their candidates wait for a probing slot (their address never answered us), but their own checks
     // reach us and are answered (a peer-reflexive candidate, which no slot gates): they link at once.
     expect(await dialAll(peers, target, () => honestRelay)).toEqual(Array(honestPeers).fill('webrtc'));
+    if (transport === 'tcp') expect(reached()).toBe(WEBRTC_PROBING_ANSWERS); // TCP ones past the slots were dropped
   }, 60_000);
 });
