@@ -113,8 +113,9 @@ export interface PexConfig {
   /** New book entries one received response may add; the rest is ignored. @default 100 */
   maxNewAddressesPerResponse: number;
   /**
-   * New book entries the answers from one network (IPv4 /16, IPv6 /32) may add at once; seeds' answers
-   * are not counted. See AddressAllowance. @default 100
+   * New book entries the answers from one network (IPv4 /16, IPv6 /32) may add at once; a WebRTC peer's
+   * its own, within WEBRTC_PEER_ALLOWANCES_PER_RELAY_NETWORK times this for its relay's network; seeds'
+   * answers are not counted. See AnswerAllowance. @default 100
    */
   newAddressBurstPerNetwork: number;
   /** New book entries the answers from one network earn back a minute, up to the burst. @default 1 */

@@ -243,6 +243,13 @@ export const DEFAULT_MAX_NEW_ADDRESSES_PER_RESPONSE = 100;
 export const DEFAULT_NEW_ADDRESS_BURST_PER_NETWORK = 100;
 /** New book entries the answers from one network earn a minute after their burst (PexConfig.newAddressesPerNetworkPerMinute). */
 export const DEFAULT_NEW_ADDRESSES_PER_NETWORK_PER_MINUTE = 1;
+/**
+ * WebRTC peers of one relay network that may each spend a network's address allowance (AnswerAllowance):
+ * their total is this many times a network's, so that liars reached through an honest relay leave the
+ * honest pages behind it their own while fewer than this many of them have spent theirs, and keys minted
+ * past it add nothing more.
+ */
+export const WEBRTC_PEER_ALLOWANCES_PER_RELAY_NETWORK = 4;
 /** Networks whose address allowance (AddressAllowance) is remembered. */
 export const MAX_ADDRESS_ALLOWANCE_NETWORKS = 1024;
 /** A short outbound "feeler" connection every this often moves an address new → tried. Bitcoin: 2 min. */

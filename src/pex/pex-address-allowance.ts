@@ -1,4 +1,4 @@
-import { MAX_ADDRESS_ALLOWANCE_NETWORKS } from './constants.js';
+import { MAX_ADDRESS_ALLOWANCE_NETWORKS, WEBRTC_PEER_ALLOWANCES_PER_RELAY_NETWORK } from './constants.js';
 
 /**
  * How many new book entries the answers from one network (the answering peer's network group: an IPv4
@@ -47,4 +47,48 @@ export class AddressAllowance {
     }
     this.buckets.delete(this.buckets.keys().next().value!);
   }
+}
+
+/**
+ * The allowance an answer is held to: its network's (AddressAllowance), but a WebRTC peer's (`network`
+ * being `webrtc:<its relay's network>`, connectedPeerGroup) is its own, keyed by its node id, within a
+ * total for the relay's network of WEBRTC_PEER_ALLOWANCES_PER_RELAY_NETWORK times a network's. Keyed by the
+ * relay's network alone, liars reached through an honest relay spent what the honest pages behind it
+ * needed: 3 liars' answers there and an honest page's 30 addresses got 0 into the book. Keys are free, so
+ * a peer's own bucket alone would let one liar mint allowance by minting keys: the relay network's total
+ * bounds what all of its peers add (at the defaults 400 at once, then 4 a minute), and an honest page
+ * keeps its own share until that many of its relay's peers have spent theirs.
+ */
+export class AnswerAllowance {
+  /** Networks' buckets, and WebRTC peers' own. */
+  private readonly own: AddressAllowance;
+  /** WebRTC relay networks' totals. */
+  private readonly relayed: AddressAllowance;
+
+  constructor(burst: number, perMinute: number) {
+    this.own = new AddressAllowance(burst, perMinute);
+    this.relayed = new AddressAllowance(burst * WEBRTC_PEER_ALLOWANCES_PER_RELAY_NETWORK, perMinute * WEBRTC_PEER_ALLOWANCES_PER_RELAY_NETWORK);
+  }
+
+  /** The new entries an answer of `peerId`, of network `network`, may add now. */
+  available(network: string, peerId: string, nowMs: number): number {
+    if (!isRelayed(network)) return this.own.available(network, nowMs);
+    return Math.min(this.own.available(peerKey(network, peerId), nowMs), this.relayed.available(network, nowMs));
+  }
+
+  /** An answer of `peerId`, of network `network`, added `count` new entries at `nowMs`. */
+  spend(network: string, peerId: string, count: number, nowMs: number): void {
+    if (!isRelayed(network)) return this.own.spend(network, count, nowMs);
+    this.own.spend(peerKey(network, peerId), count, nowMs);
+    this.relayed.spend(network, count, nowMs);
+  }
+}
+
+function isRelayed(network: string): boolean {
+  return network.startsWith('webrtc:');
+}
+
+/** No network group holds a space. */
+function peerKey(network: string, peerId: string): string {
+  return `${network} ${peerId}`;
 }

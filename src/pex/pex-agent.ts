@@ -28,7 +28,7 @@ import { agentBookOptions, newPexStats, type PexAgentEvents, type PexAgentOption
 import { PexDialer } from './pex-dialer.js';
 import { PexOutboundView } from './pex-outbound-view.js';
 import { creditedSource } from './known-address.js';
-import { AddressAllowance } from './pex-address-allowance.js';
+import { AnswerAllowance } from './pex-address-allowance.js';
 
 export type { PexAgentOptions, PexAgentEvents, PexStats } from './pex-agent-options.js';
 
@@ -62,7 +62,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
   private readonly seedIds = new Set<string>();
   private readonly hangUps = new HangUpList(MAX_REMEMBERED_HANG_UPS);
   private readonly answerCache: AnswerCache;
-  private readonly addressAllowance: AddressAllowance;
+  private readonly addressAllowance: AnswerAllowance;
   private dialer: PexDialer | undefined;
   private outboundView: PexOutboundView | undefined;
   private autoSave: AutoSave | undefined;
@@ -79,7 +79,7 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     super();
     this.config = resolvePexConfig(options);
     this.answerCache = new AnswerCache(this.config.answerReuseMs);
-    this.addressAllowance = new AddressAllowance(this.config.newAddressBurstPerNetwork, this.config.newAddressesPerNetworkPerMinute);
+    this.addressAllowance = new AnswerAllowance(this.config.newAddressBurstPerNetwork, this.config.newAddressesPerNetworkPerMinute);
     this.random = options.random ?? Math.random;
     this.clock = options.clock ?? systemClock;
     this.now = options.now ?? (() => this.clock.now());
@@ -343,15 +343,15 @@ export class PEXAgent extends TypedEventTarget<PexAgentEvents> implements Agent 
     // had us dial ourselves through it and hand our own place out under those ids.
     this.book.addOurAddresses(this.sw?.addresses ?? []);
     // One response adds at most maxNewAddressesPerResponse entries; the rest is ignored, not punished.
-    // And no network (keys are free) adds more than its allowance (AddressAllowance); a seed's answers are what we trust.
+    // And no network (keys are free) adds more than its allowance (AnswerAllowance); a seed's answers are what we trust.
     const trusted = this.seedIds.has(peer.id);
     const source = sourceOf(peer);
     const network = connectedPeerGroup(peer, source);
     const nowMs = this.paceNow();
-    const allowed = trusted ? Infinity : this.addressAllowance.available(network, nowMs);
+    const allowed = trusted ? Infinity : this.addressAllowance.available(network, peer.id, nowMs);
     const { added, refused } = this.book.tryAddAddresses(addresses, source, Math.min(this.config.maxNewAddressesPerResponse, allowed), { trusted });
     if (refused !== undefined) return this.punish(peer, state, refusedResponseError(peer, refused));
-    if (!trusted) this.addressAllowance.spend(network, added, nowMs);
+    if (!trusted) this.addressAllowance.spend(network, peer.id, added, nowMs);
     this.counters.responsesReceived++;
     this.counters.addressesReceived += addresses.length;
     this.counters.addressesAdded += added;

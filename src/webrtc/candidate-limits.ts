@@ -27,11 +27,12 @@ export const WEBRTC_WAITING_CANDIDATES = 128;
 /** Addresses of our own TURN servers' relayed candidates remembered (the latest): an iceServers list is short. */
 export const WEBRTC_OWN_RELAY_PLACES = 8;
 /**
- * Answers that may hold UDP candidates at addresses that never answered us at once (all addresses but
- * our own TURN servers' and those of connected peers): libwebrtc checks at ~21 datagrams a second per
- * RTCPeerConnection wherever its candidates are, so 32 answers naming 32 addresses (one each, under the
- * per-address cap) sent 646 a second in all, 20 to each. An honest answer holds its slot until it
- * connects, a second or two; a burst of honest ones past it waits that long.
+ * Answers that may hold candidates (UDP or TCP) at addresses that never answered us at once (all
+ * addresses but our own TURN servers' and those of connected peers): libwebrtc checks at ~21 datagrams a
+ * second per RTCPeerConnection wherever its candidates are, so 32 answers naming 32 addresses (one each,
+ * under the per-address cap) sent 646 a second in all, 20 to each; over TCP, each connects at once. An
+ * honest answer holds its slot until it connects, a second or two; a burst of honest ones past it waits
+ * that long (its TCP candidates are dropped).
  */
 export const WEBRTC_PROBING_ANSWERS = 8;
 /** Addresses of connected peers remembered (the latest) as ones that answer our checks. */

@@ -63,11 +63,13 @@ interface Waiter extends WaitingCandidate {
  * not come before another network's. TCP candidates over the cap are dropped (each is a connection; a
  * TURN server's relayed addresses are UDP).
  *
- * And node-wide, at most WEBRTC_PROBING_ANSWERS answers hold UDP candidates at addresses that never
- * answered us (all but our TURN servers' and connected peers' addresses, `noteAnswered`) at once: one
- * address each under the cap above, 32 answers still sent 646 datagrams a second to 32 addresses. The
- * slot is one more place (PROBE_KEY) with the same waiting, hold and hand-on; our own dials take none.
- * Only our checks wait: a remote whose checks reach us is answered (peer-reflexive) and links at once.
+ * And node-wide, at most WEBRTC_PROBING_ANSWERS answers hold candidates (UDP or TCP) at addresses that
+ * never answered us (all but our TURN servers' and connected peers' addresses, `noteAnswered`) at once:
+ * one address each under the cap above, 32 answers still sent 646 datagrams a second to 32 addresses,
+ * and 32 naming a TCP candidate each had 32 addresses get connections. The slot is one more place
+ * (PROBE_KEY) with the same waiting, hold and hand-on for UDP candidates; a TCP one finding it full is
+ * dropped, as over the per-address cap. Our own dials take none. Only our checks wait: a remote whose
+ * checks reach us is answered (peer-reflexive) and links at once.
  */
 export class CandidateTargets {
   /** Target (transport, host, port) → the negotiation it was handed to. ≤ 64 per negotiation in flight. */
@@ -124,11 +126,17 @@ export class CandidateTargets {
     return undefined;
   }
 
-  /** Whether `target` would make `negotiation` an answer probing an address that never answered, and it is not one yet. */
+  /**
+   * Whether `target` would make `negotiation` an answer probing an address that never answered, and it is
+   * not one yet. TCP candidates too: @roamhq/wrtc connected to a `tcptype passive` candidate of each of 32
+   * answers at once (32 addresses, 695–1,006 connections in the first second, then STUN over them at
+   * ~1.9 KB/s each), past the 8 answers that UDP checks are held to. The addresses that answered us are
+   * remembered by address (as UDP places), whatever the transport of the candidate now.
+   */
   private needsProbeSlot(negotiation: CandidateHolder, target: CandidateTarget): boolean {
-    if (target.transport !== 'udp' || negotiation.initiator === true) return false;
-    const placeKey = placeKeyOf(target);
-    if (this.ownRelayPlaces.has(placeKey) || this.answeredPlaces.get(placeKey) !== undefined) return false;
+    if (negotiation.initiator === true) return false;
+    const addressKey = placeKeyOf({ ...target, transport: 'udp' });
+    if (this.ownRelayPlaces.has(addressKey) || this.answeredPlaces.get(addressKey) !== undefined) return false;
     return !(this.byNegotiation.get(negotiation)?.places.has(PROBE_KEY) ?? false);
   }
 

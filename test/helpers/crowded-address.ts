@@ -35,9 +35,10 @@ export async function falseCredentialOffer(): Promise<string> {
   }
 }
 
-/** `offerSdp` naming `address:port` as its one host candidate. */
-export function offerNaming(offerSdp: string, address: string, port: number): SignalData {
-  return { type: 'offer', sdp: `${offerSdp.trimEnd()}\r\na=candidate:1 1 udp 2122260223 ${address} ${port} typ host generation 0\r\n` };
+/** `offerSdp` naming `address:port` as its one host candidate, over UDP or (`tcptype passive`: we connect to it) TCP. */
+export function offerNaming(offerSdp: string, address: string, port: number, transport: 'udp' | 'tcp' = 'udp'): SignalData {
+  const line = transport === 'udp' ? `1 1 udp 2122260223 ${address} ${port} typ host` : `2 1 tcp 1518280447 ${address} ${port} typ host tcptype passive`;
+  return { type: 'offer', sdp: `${offerSdp.trimEnd()}\r\na=candidate:${line} generation 0\r\n` };
 }
 
 /** Negotiations over @roamhq/wrtc answering up to `answers` offers at once, all through one relay; our signals go nowhere. */

@@ -18,6 +18,7 @@ import type { SimplePeerLike } from '../../src/webrtc/simple-peer-like.js';
 import { WebRtcTransport } from '../../src/webrtc/webrtc-transport.js';
 import { startNode, stopAll, type TestNode } from '../helpers/nodes.js';
 import { stunVictims } from '../helpers/stun-victims.js';
+import { tcpVictim, type TcpVictim } from '../helpers/tcp-victims.js';
 import { waitFor } from '../helpers/wait.js';
 import { ownMachine } from '../../platforms/node/own-machine.js';
 import { rtcNode, startRelay, stillTakesHonestPeers, wrtc as wrtcClasses } from './webrtc-scene.js';
@@ -67,16 +68,10 @@ function rewritingTransport(rewrite: (data: SignalData) => SignalData[]): WebRtc
 const TCP_TARGETS = 60;
 
 /** A TCP listener on `host` counting the connections that reach it. */
-async function tcpListener(host: string): Promise<{ port: number; connections: () => number }> {
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    socket.on('error', () => {});
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  closers.push(() => server.close());
-  return { port: (server.address() as { port: number }).port, connections: () => connections };
+async function tcpListener(host: string): Promise<TcpVictim> {
+  const victim = await tcpVictim(host);
+  closers.push(() => victim.close());
+  return victim;
 }
 
 function candidateLine(address: string, port: number, transport: 'udp' | 'tcp' | 'ssltcp', n: number): string {

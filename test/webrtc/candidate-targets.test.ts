@@ -255,6 +255,25 @@ describe(`CandidateTargets probing answers (${WEBRTC_PROBING_ANSWERS} at once at
     expect(handedOn).toEqual(['honest', 'attacker']);
   });
 
+  it('holds answers\' TCP candidates at addresses that never answered to the same slots; one finding them full is dropped, not kept waiting', () => {
+    const targets = new CandidateTargets(WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_CROWDED_ADDRESS_HOLD_MS, 1);
+    const tcpAt = (address: number): CandidateTarget => ({ transport: 'tcp', host: `198.51.100.${address}`, port: 40_000 });
+    const holder = {};
+    expect(targets.take(holder, tcpAt(1))).toBe(true);
+    expect(targets.take(holder, at(2))).toBe(true); // its one probing slot covers its UDP candidates too
+    const handedOn: string[] = [];
+    // Before: every answer's TCP candidates were handed on, at any number of addresses at once.
+    expect(targets.take({}, tcpAt(3), later(handedOn, 'tcp', 3))).toBe(false);
+    expect(targets.take({}, at(4), later(handedOn, 'udp', 4))).toBe(false);
+    expect(targets.waitingSize).toBe(1); // the UDP one
+    // A dial's, or one at an address that answered us (over UDP), takes no probing slot.
+    expect(targets.take({ initiator: true }, tcpAt(5))).toBe(true);
+    targets.noteAnswered('198.51.100.6');
+    expect(targets.take({}, tcpAt(6))).toBe(true);
+    targets.release(holder);
+    expect(handedOn).toEqual(['udp']);
+  });
+
   it('hands on the other waiting candidates of an answer let in, to their places, where those have room', () => {
     const targets = new CandidateTargets(1, WEBRTC_CROWDED_ADDRESS_HOLD_MS, 1);
     const holder = {};

@@ -34,17 +34,22 @@ export async function webrtcNode(options: NodeWebRtcOptions, relays: TestNode[])
 
 /**
  * Signals `target` `count` offers, through `relays` in turn, each from a node of its own (keys are free:
- * one negotiation per relay and remote), each naming `candidateOf(i)` as its one host candidate.
+ * one negotiation per relay and remote), each naming `candidateOf(i)` as its one host candidate (UDP unless it says TCP).
  */
-export async function falseOffers(relays: TestNode[], target: TestNode, count: number, candidateOf: (index: number) => { address: string; port: number }): Promise<void> {
+export async function falseOffers(
+  relays: TestNode[],
+  target: TestNode,
+  count: number,
+  candidateOf: (index: number) => { address: string; port: number; transport?: 'udp' | 'tcp' },
+): Promise<void> {
   const offer = await falseCredentialOffer();
   for (let i = 0; i < count; i++) {
     const signal = new SignalAgent();
     const attacker = await startNode({ agents: { signal } });
     const relay = relays[i % relays.length]!;
     await attacker.sw.dial(relay.address);
-    const { address, port } = candidateOf(i);
-    if (!signal.sendSignal(relay.key.nodeId, target.key.nodeId, offerNaming(offer, address, port))) throw new Error(`offer ${i} not sent`);
+    const { address, port, transport } = candidateOf(i);
+    if (!signal.sendSignal(relay.key.nodeId, target.key.nodeId, offerNaming(offer, address, port, transport))) throw new Error(`offer ${i} not sent`);
   }
 }
 
