@@ -1,4 +1,7 @@
 /**
+ * What a seed's crawl round costs per entry of a book that peers filled (long addresses, from many
+ * networks): the round looks at every entry, and each look must not parse the entry's address again.
+ *
  * A stranger getting itself banned by a seed (one malformed PEX message over real TCP: a 24 h ban of its
  * node id), so that the seed's ban list is no longer empty: each crawl round asks the ban list about
  * every address in the book, and with any ban held each address was parsed and made canonical (a book
@@ -8,6 +11,7 @@
 import { afterEach, expect, it, vi } from 'vitest';
 import { tcpTransport } from '../../platforms/node/tcp.js';
 import { PEX_CHANNEL_ID } from '../../src/pex/constants.js';
+import { parseAddress } from '../../src/transport/address.js';
 import { canonicalForm } from '../../src/transport/canonical-address.js';
 import { waitFor } from '../helpers/wait.js';
 import { nodeId, publicHost, tcp } from '../pex/address-book-helpers.js';
@@ -18,6 +22,11 @@ import { guardProcessFaults } from './raw-peer.js';
 vi.mock('../../src/transport/canonical-address.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/transport/canonical-address.js')>();
   return { ...real, canonicalForm: vi.fn(real.canonicalForm) };
+});
+
+vi.mock('../../src/transport/address.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/transport/address.js')>();
+  return { ...real, parseAddress: vi.fn(real.parseAddress) };
 });
 
 guardProcessFaults();
@@ -53,4 +62,18 @@ it('a seed whose ban list holds a stranger\'s id crawls its book without parsing
   vi.mocked(canonicalForm).mockClear();
   seed.pex!.crawl();
   expect(vi.mocked(canonicalForm).mock.calls.length, 'once the address ban is lifted').toBeLessThan(100);
+});
+
+it('a seed crawling hearsay it may dial asks whether each entry\'s network is failing without parsing the entry\'s address', { timeout: 30_000 }, async () => {
+  const seed = await startPexNode({ transports: [tcpTransport()], listen: 'tcp://127.0.0.1:0', pex: { seedMode: true, crawlIntervalMs: 3_600_000, feelerIntervalMs: 0 } });
+  // Hearsay on loopback (the book here keeps local addresses), at ports nothing listens on: the crawl's
+  // few dials are refused at once, and no packet leaves the machine.
+  for (let n = 1; n <= BOOK_ENTRIES; n++) seed.pex!.book.tryAddAddress(`tcp://${nodeId(n)}@127.${1 + (n % 200)}.${n >> 8 & 255}.${1 + (n % 250)}:${1024 + (n % 500)}`, tcp(1_000_000 + (n % 120), publicHost(1000 + (n % 120))));
+  expect(seed.pex!.book.size(), 'entries in the seed\'s book').toBeGreaterThan(BOOK_ENTRIES / 2);
+
+  vi.mocked(parseAddress).mockClear();
+  seed.pex!.crawl();
+  // Before: one parse per hearsay entry (FailingNetworks.waitMs of its address), each round, whether any
+  // network was failing or not. Now: the entry's group, parsed when it came in; parses left are the dials'.
+  expect(vi.mocked(parseAddress).mock.calls.length, 'addresses parsed by one crawl round').toBeLessThan(200);
 });
