@@ -53,9 +53,10 @@ export class AddressBookPersistence {
   /** AddressBook.save. */
   async save(): Promise<void> {
     await this.store.write(
-      () => {
+      (nextTurn) => {
+        // The book as it is now: what changes while the encoding lets the event loop run marks it dirty again.
         this.dirty = false;
-        return encodeAddressBook(snapshotOf(this.parts, this.key, this.now()));
+        return encodeAddressBook(snapshotOf(this.parts, this.key, this.now()), nextTurn);
       },
       () => {
         this.dirty = true;

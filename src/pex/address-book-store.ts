@@ -32,14 +32,16 @@ export class AddressBookStore {
   ) {}
 
   /**
-   * Writes `encode()`, called when this write's turn comes, after every earlier write. `onFailure`
-   * runs before the storage's error is rethrown (the book marks itself dirty again).
+   * Writes what `encode` returns, called when this write's turn comes, after every earlier write; it may
+   * await `nextTurn` to let the event loop run (the clock's afterBurst) while it works. `onFailure` runs
+   * before the storage's (or the encoding's) error is rethrown (the book marks itself dirty again).
    */
-  async write(encode: () => Uint8Array, onFailure: () => void): Promise<void> {
+  async write(encode: (nextTurn: () => Promise<void>) => Promise<Uint8Array>, onFailure: () => void): Promise<void> {
     const storage = this.requireStorage();
+    const nextTurn = (): Promise<void> => new Promise((resolve) => this.clock.afterBurst(resolve));
     const run = async (): Promise<void> => {
       try {
-        const bytes = encode();
+        const bytes = await encode(nextTurn);
         this.nextAutoSaveAtMonotonic = monotonicNow(this.clock) + (bytes.length * 1000) / AUTO_SAVE_MAX_BYTES_PER_SECOND;
         await storage.set(this.storageKey, bytes);
       } catch (error) {

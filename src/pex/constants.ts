@@ -111,6 +111,11 @@ export const ADDRESS_BOOK_STORAGE_KEY = 'address-book';
 export const ADDRESS_BOOK_FORMAT_VERSION = 2;
 /** A stored book larger than this is not parsed (a full book is ~25 MB of JSON). */
 export const MAX_ADDRESS_BOOK_BYTES = 48 * 1024 * 1024;
+/**
+ * Bytes of a save's JSON encoded between two turns of the event loop (a few ms of work): a book peers
+ * filled with long addresses encodes to ~50 MB, which in one go held the event loop for seconds.
+ */
+export const ADDRESS_BOOK_SAVE_SLICE_BYTES = 256 * 1024;
 /** Default period of startAutoSave. CometBFT dumpAddressInterval: 2 minutes. */
 export const AUTO_SAVE_INTERVAL_MS = 2 * 60 * 1000;
 /**

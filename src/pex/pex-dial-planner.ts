@@ -27,8 +27,8 @@ export interface DialPlanContext {
   /** Hung up on us soon after we dialled it (see HangUpList): not to be dialled, nor waited for, for a while. */
   hungUp(nodeId: string): boolean;
   isBanned(address: string): boolean;
-  /** How long the address's network waits before our next dial into it (FailingNetworks). @default 0 */
-  networkWaitMs?(address: string): number;
+  /** How long the entry's network waits before our next dial into it (FailingNetworks). @default 0 */
+  networkWaitMs?(info: KnownAddressInfo): number;
   canDial(protocol: string): boolean;
   /** Whether we hold a connection to this node: a WebRTC address is reached only through its relay. */
   isConnected(nodeId: string): boolean;
@@ -295,7 +295,7 @@ function shuffle<T>(items: T[], random: () => number): void {
  * made-up nodes in it, and was left out of the seed's answers, while the liars' own networks never wait.
  */
 export function networkWaits(context: Pick<DialPlanContext, 'networkWaitMs'>, info: KnownAddressInfo): boolean {
-  return info.bucketType !== 'old' && !info.firstHand && (context.networkWaitMs?.(info.address) ?? 0) > 0;
+  return info.bucketType !== 'old' && !info.firstHand && (context.networkWaitMs?.(info) ?? 0) > 0;
 }
 
 function dialable(context: DialPlanContext, address: string, chosen: ReadonlyMap<string, string>): KnownAddressInfo | undefined {

@@ -73,7 +73,7 @@ export class PexOutboundView {
       isBusy: (nodeId) => this.isBusy(nodeId, paceNowMs),
       hungUp: (nodeId) => this.hangUps.has(nodeId, paceNowMs),
       isBanned: (address) => sw.bans.isBanned(address),
-      networkWaitMs: (address) => dialer.failingNetworks.waitMs(address, paceNowMs),
+      networkWaitMs: (info) => dialer.failingNetworks.groupWaitMs(info.group, paceNowMs),
       canDial: (protocol) => this.canDial(protocol),
       isConnected: (nodeId) => sw.getPeer(nodeId) !== undefined,
       relayNetwork,
@@ -92,7 +92,7 @@ export class PexOutboundView {
       if (address === undefined) return undefined;
       const info = this.book.get(address);
       if (info === undefined || this.isBusy(info.nodeId, paceNowMs) || this.sw.bans.isBanned(address)) continue;
-      if (networkWaits({ networkWaitMs: (at) => this.dialer.failingNetworks.waitMs(at, paceNowMs) }, info)) continue;
+      if (networkWaits({ networkWaitMs: (entry) => this.dialer.failingNetworks.groupWaitMs(entry.group, paceNowMs) }, info)) continue;
       if (!this.canDial(address.slice(0, address.indexOf('://')))) continue;
       return address;
     }

@@ -50,7 +50,7 @@ describe('a liar’s nodes from another network, each banned once the page diall
   it('keep the saved book small: the bans stay, their entries only up to MAX_BANNED_ENTRY_BYTES', async () => {
     const storage = new MemoryStorage();
     let now = 1_000_000;
-    const clock = { now: () => now, setTimeout, clearTimeout, setInterval, clearInterval } as never;
+    const clock = { now: () => now, setTimeout, clearTimeout, setInterval, clearInterval, afterBurst: (callback: () => void) => setImmediate(callback) } as never;
     const book = new AddressBook({ storage, clock });
     // The liar: a peer the page dialled at a long address of its own.
     const source = `ws://${generateNodeKey().nodeId}@9.9.9.9:443/${'s'.repeat(900)}`;
@@ -82,7 +82,7 @@ describe('a liar’s nodes from another network, each banned once the page diall
 
   it('still puts back an honest ban’s entries when it ends', () => {
     let now = 1_000_000;
-    const clock = { now: () => now, setTimeout, clearTimeout, setInterval, clearInterval } as never;
+    const clock = { now: () => now, setTimeout, clearTimeout, setInterval, clearInterval, afterBurst: (callback: () => void) => setImmediate(callback) } as never;
     const book = new AddressBook({ clock });
     const id = generateNodeKey().nodeId;
     const source = `ws://${generateNodeKey().nodeId}@9.9.9.9:443/`;

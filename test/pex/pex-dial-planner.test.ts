@@ -428,7 +428,7 @@ describe('Outbound network-group diversity', () => {
     const victim = publicHost(7);
     for (let i = 0; i < 20; i++) expect(book.addAddress(tcp(100 + i, victim, 1000 + i), liar)).toBe(true);
     for (let i = 0; i < 5; i++) expect(book.addAddress(tcp(300 + i, publicHost(50 + i)), liar)).toBe(true);
-    const waiting = (address: string): number => (address.includes(`@${victim}:`) ? 30_000 : 0);
+    const waiting = ({ address }: { address: string }): number => (address.includes(`@${victim}:`) ? 30_000 : 0);
     for (const plan of [planCrawl(context({ networkWaitMs: waiting }), 10), planDials(context({ networkWaitMs: waiting }), 10).addresses]) {
       expect(plan.filter((address) => address.includes(`@${victim}:`))).toEqual([]);
       expect(plan.length).toBeGreaterThan(0);
@@ -445,7 +445,7 @@ describe('Outbound network-group diversity', () => {
     book.markGood(honest);
     for (let i = 0; i < 20; i++) expect(book.addAddress(tcp(100 + i, publicHost(7), 1000 + i), liar)).toBe(true);
     // The honest node shares the made-up nodes' /16: the whole network waits after their dials failed.
-    const waiting = (address: string): number => (address.includes(`@${publicHost(7)}:`) || address === honest ? 30_000 : 0);
+    const waiting = ({ address }: { address: string }): number => (address.includes(`@${publicHost(7)}:`) || address === honest ? 30_000 : 0);
     const plan = planDials(context({ networkWaitMs: waiting }), 10).addresses;
     expect(plan).toContain(honest);
     expect(plan.filter((address) => address.includes(`@${publicHost(7)}:`))).toEqual([]);
