@@ -7,8 +7,8 @@ import { canonicalWsPath } from '../../src/transport/canonical-address.js';
 import type { Link } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
 import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
-import { WEBSOCKET_MAX_MESSAGE_BYTES, WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
-import { NodeWebSocketLink } from './ws-link.js';
+import { WEBSOCKET_MAX_MESSAGE_BYTES, WebSocketLink } from '../../src/transport/websocket-link.js';
+import { NodeWebSocketLink, type NodeWebSocket } from './ws-link.js';
 import { clientAddressOf, trustedProxySet } from './forwarded-client.js';
 import { dialLookupOption, type DialNameOptions } from './guarded-lookup.js';
 import {
@@ -106,7 +106,7 @@ class NodeWebSocketTransport implements Transport {
     }
     this.client = new WebSocketClientTransport(BoundedWebSocket as unknown as WebSocketConstructor, (socket, remoteAddress) => {
       const { wire } = socket as unknown as BoundedWebSocket;
-      return wire === undefined ? new WebSocketLink(socket, remoteAddress) : new NodeWebSocketLink(socket, remoteAddress, wire, true);
+      return wire === undefined ? new WebSocketLink(socket, remoteAddress) : new NodeWebSocketLink(socket as unknown as NodeWebSocket, remoteAddress, wire, true);
     });
   }
 
@@ -136,7 +136,7 @@ class NodeWebSocketTransport implements Transport {
       http.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
       server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
         guard.release(request.socket as Socket);
-        onLink(new NodeWebSocketLink(socket as unknown as WebSocketLike, clientAddressOf(request, this.trustedProxies), request.socket as Socket, false));
+        onLink(new NodeWebSocketLink(socket as unknown as NodeWebSocket, clientAddressOf(request, this.trustedProxies), request.socket as Socket, false));
       });
       http.once('listening', () => {
         http.removeAllListeners('error');
