@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { ProtocolError } from '../../src/errors.js';
 import { WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
 import { fullBucket, refillBucket, type TokenBucketState } from '../../src/util/token-bucket.js';
+import { FramingAllowance } from './ws-framing-allowance.js';
 
 /**
  * Messages up to this size are sent as one buffer of their own (see NodeWebSocketLink); larger ones go
@@ -25,7 +26,10 @@ export const WS_CONTROL_FRAMES_BURST = 16;
 export const WS_CONTROL_FRAMES_PER_SECOND = 2;
 
 /** The `ws` socket's own events for control frames, which a browser's WebSocket hides. */
-export type NodeWebSocket = WebSocketLike & { on(event: 'ping' | 'pong', listener: () => void): unknown };
+export type NodeWebSocket = WebSocketLike & {
+  on(event: 'ping' | 'pong', listener: () => void): unknown;
+  on(event: 'message', listener: (data: Uint8Array) => void): unknown;
+};
 
 /**
  * A WebSocketLink over a `ws` socket that writes each small message to the TCP (or TLS) socket as one
@@ -38,6 +42,7 @@ export type NodeWebSocket = WebSocketLike & { on(event: 'ping' | 'pong', listene
  */
 export class NodeWebSocketLink extends WebSocketLink {
   private readonly controlFrames: TokenBucketState = fullBucket(WS_CONTROL_FRAMES_BURST, performance.now());
+  private readonly framing: FramingAllowance;
 
   constructor(
     socket: NodeWebSocket,
@@ -48,9 +53,23 @@ export class NodeWebSocketLink extends WebSocketLink {
     private readonly masked: boolean,
   ) {
     super(socket, remoteAddress);
+    this.framing = new FramingAllowance(wire);
     socket.on('ping', this.onControlFrame);
     socket.on('pong', this.onControlFrame);
+    // After the link's own listener: an empty message has been dropped, any other taken.
+    socket.on('message', this.onMessageFramed);
   }
+
+  /** A message arrived (empty ones too): its framing within the allowance, or the peer is cut. */
+  private readonly onMessageFramed = (data: Uint8Array): void => {
+    const over = this.framing.message(data.length);
+    if (over === undefined || this.closed) return;
+    this.destroy(
+      new ProtocolError('ERR_RATE_LIMIT', `WebSocket ${this.remoteAddress} sent ${over.overheadBytes} bytes of framing beyond what its messages carry (allowed: ${over.allowedBytes})`, {
+        detail: over,
+      }),
+    );
+  };
 
   /** A ping (which `ws` has answered) or a pong: within the allowance, or the peer is cut. */
   private readonly onControlFrame = (): void => {

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseAddress } from '../../src/transport/address.js';
 import type { Link } from '../../src/transport/link.js';
 import type { Listener } from '../../src/transport/transport.js';
+import { WS_FRAMING_SLACK_BYTES } from '../../platforms/node/ws-framing-allowance.js';
 import { WS_CONTROL_FRAMES_BURST } from '../../platforms/node/ws-link.js';
 import { wsTransport } from '../../platforms/node/ws-transport.js';
 import { waitFor, within } from '../helpers/wait.js';
@@ -140,6 +141,16 @@ async function pingInBursts(socket: net.Socket, burst: number, maxMs: number): P
   return Math.floor(pongBytes / 2);
 }
 
+/** A binary message of `payload` cut into fragments of `fragmentBytes` (the last may be shorter). */
+function fragmented(payload: Uint8Array, fragmentBytes: number, mask: boolean): Buffer {
+  const frames: Buffer[] = [];
+  for (let offset = 0; offset < payload.length; offset += fragmentBytes) {
+    const piece = payload.subarray(offset, offset + fragmentBytes);
+    frames.push(frame(offset === 0 ? Opcode.Binary : Opcode.Continuation, piece, { mask, fin: offset + fragmentBytes >= payload.length }));
+  }
+  return Buffer.concat(frames);
+}
+
 /** Writes `unit` until the socket closes or `maxMs` passes; resolves with the bytes written. */
 async function flood(socket: net.Socket, unit: Buffer, maxMs: number): Promise<number> {
   const until = performance.now() + maxMs;
@@ -229,6 +240,32 @@ describe('our WebSocket server against frames written by hand', () => {
     expect(links[0]!.received, 'chunks handed on').toEqual([]);
   });
 
+  const framingFloods: Array<{ what: string; unit: Buffer }> = [
+    { what: 'empty binary messages', unit: Buffer.concat(Array.from({ length: 10_000 }, () => frame(Opcode.Binary, new Uint8Array(0), { mask: true }))) },
+    { what: 'empty messages of 10,000 empty fragments each', unit: emptyFragments(10_000, true) },
+  ];
+  for (const { what, unit } of framingFloods) {
+    it(`${what} as fast as the socket takes them (framing that carries no byte): cut with ERR_RATE_LIMIT once past ${WS_FRAMING_SLACK_BYTES / 1024} KiB`, async () => {
+      const { port, links } = await ourServer();
+      const attacker = await rawClient(port);
+      await waitFor(() => links.length === 1, 3000, 'the upgrade to reach the listener');
+      const written = flood(attacker, unit, CUT_WITHIN_MS);
+      const { error } = await within(links[0]!.closed, CUT_WITHIN_MS + 1000, 'the link to be cut');
+      expect(error).toMatchObject({ name: 'ProtocolError', code: 'ERR_RATE_LIMIT', detail: { overheadBytes: expect.any(Number) } });
+      expect(await written, 'bytes it got to write').toBeLessThan(64 * 1024 * 1024);
+    });
+  }
+
+  it('60 KiB messages each cut into 512 fragments of 120 bytes (a browser may fragment a large one): all delivered, the link stays up', async () => {
+    const { port, links } = await ourServer();
+    const attacker = await rawClient(port);
+    await waitFor(() => links.length === 1, 3000, 'the upgrade to reach the listener');
+    const message = fragmented(crypto.randomBytes(512 * 120), 120, true);
+    for (let i = 0; i < 200; i++) attacker.write(message);
+    await waitFor(() => links[0]!.received.length === 200, 10_000, 'the 200 messages');
+    expect(links[0]!.link.closed).toBe(false);
+  });
+
   it('pings in bursts of 50 from a client that reads every pong (so never 60 owed): cut with ERR_RATE_LIMIT after the allowance', async () => {
     const { port, links } = await ourServer();
     const attacker = await rawClient(port);
@@ -250,6 +287,14 @@ describe('our WebSocket dialer against a server writing frames by hand', () => {
       expect(afterMs).toBeLessThan(CUT_WITHIN_MS);
     });
   }
+
+  it('empty binary messages from a server as fast as the socket takes them: cut with ERR_RATE_LIMIT', async () => {
+    const { attacker, ours } = await dialRawServer();
+    const empty = Buffer.concat(Array.from({ length: 10_000 }, () => frame(Opcode.Binary, new Uint8Array(0), { mask: false })));
+    void flood(attacker, empty, CUT_WITHIN_MS);
+    const { error } = await within(ours.closed, CUT_WITHIN_MS + 1000, 'the dialled link to be cut');
+    expect(error).toMatchObject({ name: 'ProtocolError', code: 'ERR_RATE_LIMIT' });
+  });
 
   it('10,000 pongs from a server (we never ping): cut with ERR_RATE_LIMIT', async () => {
     const { attacker, ours } = await dialRawServer();
