@@ -14,30 +14,29 @@ const HEAD_END = Buffer.from('\r\n\r\n');
  * or a head over WS_MAX_REQUEST_HEAD_BYTES, is destroyed. Its deadline is the upgrade guard's.
  */
 export function readRequestHead(socket: Socket, onHead: () => void): void {
-  const chunks: Buffer[] = [];
+  /** What came so far when the head spans reads: copied here, not kept as the reads (a byte each, maybe). */
+  let held: Buffer | undefined;
   let length = 0;
-  /** The last bytes read, up to three: HEAD_END may straddle two chunks. */
-  let tail = Buffer.alloc(0);
   // Until Node's HTTP server takes the socket (it listens for errors itself), a reset must not throw.
   socket.on('error', () => undefined);
   const onData = (chunk: Buffer): void => {
-    const window = tail.length === 0 ? chunk : Buffer.concat([tail, chunk]);
-    const found = window.indexOf(HEAD_END);
-    chunks.push(chunk);
-    const start = length - tail.length;
-    length += chunk.length;
-    if (found === -1) {
-      if (length >= WS_MAX_REQUEST_HEAD_BYTES) socket.destroy();
-      else tail = Buffer.from(window.subarray(Math.max(0, window.length - (HEAD_END.length - 1))));
+    const total = length + chunk.length;
+    if (total > WS_MAX_REQUEST_HEAD_BYTES) return void socket.destroy();
+    if (held !== undefined) chunk.copy(held, length);
+    const bytes = held === undefined ? chunk : held.subarray(0, total);
+    const end = bytes.indexOf(HEAD_END, Math.max(0, length - (HEAD_END.length - 1)));
+    if (end === -1) {
+      if (held === undefined) {
+        held = Buffer.allocUnsafe(WS_MAX_REQUEST_HEAD_BYTES);
+        chunk.copy(held);
+      }
+      length = total;
       return;
     }
-    if (start + found + HEAD_END.length !== length || length > WS_MAX_REQUEST_HEAD_BYTES) {
-      socket.destroy();
-      return;
-    }
+    if (end + HEAD_END.length !== total) return void socket.destroy();
     socket.removeListener('data', onData);
     socket.pause();
-    socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
+    socket.unshift(held === undefined ? chunk : Buffer.from(bytes));
     onHead();
     // As Node's own examples of handing a socket to an HTTP server: its listeners are in place now.
     process.nextTick(() => socket.resume());

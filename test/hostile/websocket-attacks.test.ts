@@ -203,6 +203,25 @@ describe('our WebSocket server against plain HTTP', () => {
     expect(answersBegun, 'answers Node began for the pipelined requests').toBe(1);
     expect(answers, 'nothing answered').toEqual(['', '', '', '']);
   });
+
+  it('an upgrade request trickled a byte a write still upgrades', async () => {
+    const links: unknown[] = [];
+    const listener = await wsTransport().listen!(parseAddress('ws://127.0.0.1:0/'), (link) => void links.push(link));
+    listeners.push(listener);
+    const socket = net.connect({ host: '127.0.0.1', port: listener.addresses[0]!.port });
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    await within(new Promise((resolve) => socket.once('connect', resolve)), 3000, 'connect');
+    socket.setNoDelay(true);
+    const answered = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))));
+    const request = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    for (const byte of request) {
+      socket.write(byte);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await within(answered, 3000, 'the answer')).toMatch(/^HTTP\/1\.1 101 /);
+    await waitFor(() => links.length === 1, 3000, 'the link');
+  });
 });
 
 describe('a browser-style WebSocket link (no pause) against a server flooding tiny messages', () => {
