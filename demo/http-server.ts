@@ -1,9 +1,10 @@
 import { stat, readFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { extname, join, posix, sep } from 'node:path';
 import { UpgradeGuard } from '../platforms/node/ws-upgrade-guard.js';
+import { RequestGate } from './http-request-gate.js';
 import { classifyHost } from '../src/transport/ip.js';
 import type { HostPort } from './node-runner.js';
 
@@ -121,14 +122,21 @@ export function startHttpServer({ at, status, web, limits }: HttpServerOptions):
   });
   server.headersTimeout = REQUEST_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.on('connection', guard.onConnection);
+  // The HTTP server does not listen itself: each connection reaches it through a RequestGate.
+  const tcp = createTcpServer({ noDelay: true }, (socket) => {
+    guard.onConnection(socket);
+    if (!socket.destroyed) server.emit('connection', new RequestGate(socket, MAX_UNANSWERED_REQUESTS_PER_CONNECTION));
+  });
+  // Later errors (a client resetting mid-response) concern one request, not the node.
+  server.on('error', () => undefined);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: at.host, port: at.port }, () => {
-      server.off('error', reject);
-      // Later errors (a client resetting mid-response) concern one request, not the node.
-      server.on('error', () => undefined);
-      const bound = server.address() as AddressInfo;
+    tcp.once('error', reject);
+    tcp.listen({ host: at.host, port: at.port }, () => {
+      tcp.off('error', reject);
+      tcp.on('error', () => undefined);
+      // Starts the HTTP server's checks of header and request timeouts, as its own listening would.
+      server.emit('listening');
+      const bound = tcp.address() as AddressInfo;
       loopbackOnly = classifyHost(bound.address).scope === 'loopback';
       const host = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
       let closing: Promise<void> | undefined;
@@ -136,8 +144,9 @@ export function startHttpServer({ at, status, web, limits }: HttpServerOptions):
         url: `http://${host}:${bound.port}`,
         close: () =>
           (closing ??= new Promise<void>((done) => {
-            server.close(() => done());
-            // close() waits for idle keep-alive sockets to time out; they hold nothing worth waiting for.
+            tcp.close(() => done());
+            // Stops its timeout checks; idle keep-alive connections hold nothing worth waiting for.
+            server.close();
             server.closeAllConnections();
             guard.destroyAll();
           })),

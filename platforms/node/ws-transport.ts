@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TransportError } from '../../src/errors.js';
 import { formatAddress, type PeerAddress } from '../../src/transport/address.js';
@@ -7,8 +7,9 @@ import { canonicalWsPath } from '../../src/transport/canonical-address.js';
 import type { Link } from '../../src/transport/link.js';
 import type { DialOptions, Listener, Transport } from '../../src/transport/transport.js';
 import { WebSocketClientTransport, type WebSocketConstructor } from '../../src/transport/websocket-client.js';
-import { WEBSOCKET_MAX_MESSAGE_BYTES, WebSocketLink, type WebSocketLike } from '../../src/transport/websocket-link.js';
-import { NodeWebSocketLink } from './ws-link.js';
+import { WEBSOCKET_MAX_MESSAGE_BYTES, WebSocketLink } from '../../src/transport/websocket-link.js';
+import { NodeWebSocketLink, type NodeWebSocket } from './ws-link.js';
+import { readRequestHead } from './ws-request-head.js';
 import { clientAddressOf, trustedProxySet } from './forwarded-client.js';
 import { dialLookupOption, type DialNameOptions } from './guarded-lookup.js';
 import {
@@ -106,7 +107,7 @@ class NodeWebSocketTransport implements Transport {
     }
     this.client = new WebSocketClientTransport(BoundedWebSocket as unknown as WebSocketConstructor, (socket, remoteAddress) => {
       const { wire } = socket as unknown as BoundedWebSocket;
-      return wire === undefined ? new WebSocketLink(socket, remoteAddress) : new NodeWebSocketLink(socket, remoteAddress, wire, true);
+      return wire === undefined ? new WebSocketLink(socket, remoteAddress) : new NodeWebSocketLink(socket as unknown as NodeWebSocket, remoteAddress, wire, true);
     });
   }
 
@@ -119,29 +120,33 @@ class NodeWebSocketTransport implements Transport {
       return Promise.reject(new TransportError(`Listening on ${address.protocol}:// needs TLS termination in front; listen on ws://`));
     }
     return new Promise<Listener>((resolve, reject) => {
-      // Our own HTTP server (ws would make one with no limits) so that the upgrade phase is guarded.
+      // Our own HTTP server (ws would make one with no limits) so that the upgrade phase is guarded. It
+      // does not listen itself: each connection is handed to it with one request head (readRequestHead).
       const guard = new UpgradeGuard(this.upgradeLimits, this.trustedProxies);
       const http = createServer((_request, response) => {
         response.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('Upgrade Required');
       });
-      http.headersTimeout = this.upgradeLimits.upgradeTimeoutMs;
-      http.requestTimeout = this.upgradeLimits.upgradeTimeoutMs;
-      http.on('connection', guard.onConnection);
+      // Not listening, it checks no header or request timeout: the guard's deadline covers the whole upgrade.
+      const tcp = createTcpServer({ noDelay: true }, (socket) => {
+        guard.onConnection(socket);
+        if (!socket.destroyed) readRequestHead(socket, () => http.emit('connection', socket));
+      });
       const server = new WebSocketServer({ server: http, ...WS_FRAME_LIMITS });
       // Any spelling of our path that is the same address to the book (`/a%62` for `/ab`, `/x/../ab`):
       // peers dial the canonical form, whatever spelling we listen at.
       const path = canonicalWsPath(address.path);
       server.shouldHandle = (request) => request.url !== undefined && request.url.startsWith('/') && canonicalWsPath(request.url.split('?', 1)[0]!) === path;
       server.on('error', () => undefined);
-      http.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
+      tcp.once('error', (error) => reject(new TransportError(`Cannot listen on ${formatAddress(address)}: ${error.message}`, { cause: error })));
+      http.on('error', () => undefined);
       server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
         guard.release(request.socket as Socket);
-        onLink(new NodeWebSocketLink(socket as unknown as WebSocketLike, clientAddressOf(request, this.trustedProxies), request.socket as Socket, false));
+        onLink(new NodeWebSocketLink(socket as unknown as NodeWebSocket, clientAddressOf(request, this.trustedProxies), request.socket as Socket, false));
       });
-      http.once('listening', () => {
-        http.removeAllListeners('error');
-        http.on('error', () => undefined);
-        const bound = http.address();
+      tcp.once('listening', () => {
+        tcp.removeAllListeners('error');
+        tcp.on('error', () => undefined);
+        const bound = tcp.address();
         const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
         resolve({
           addresses: [{ ...address, nodeId: undefined, port }],
@@ -150,11 +155,11 @@ class NodeWebSocketTransport implements Transport {
             new Promise<void>((done) => {
               server.close();
               guard.destroyAll();
-              http.close(() => done());
+              tcp.close(() => done());
             }),
         });
       });
-      http.listen(address.port, address.host);
+      tcp.listen(address.port, address.host);
     });
   }
 }

@@ -293,12 +293,19 @@ export class Receiver implements LinkHandlers, PacketHandler, TurnTaker {
     this.resume(TURN_PAUSE_HOLDER);
   }
 
+  /**
+   * Pings and pongs count toward the turn like a tiny message: no app sees them, but each is a handler
+   * call, and a frame of nothing but pings (60,000 to 64 KiB) counted nothing, so a flooder's whole read
+   * of them went through in one turn.
+   */
   onPing(): void {
     this.owner.pingReceived();
+    this.countTurnWork(0);
   }
 
   onPong(): void {
     this.keepAlive.onPong();
+    this.countTurnWork(0);
   }
 
   onClosePacket(reason: Uint8Array): void {

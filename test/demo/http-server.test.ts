@@ -1,5 +1,5 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, Server as HttpServerClass } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,6 +233,41 @@ describe('the relay HTTP server against pipelined requests', () => {
     }
     expect(received).toBeLessThan(5 * 341 * 1024);
     expect(peak - before).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('answers 4 GETs pipelined in one write; 60 KB of them in one write are cut before the HTTP server makes a request of any', async () => {
+    // Every request an HTTP server of this process makes of what it parsed.
+    let requestsMade = 0;
+    const ownEmit = Object.hasOwn(HttpServerClass.prototype, 'emit');
+    const emit = HttpServerClass.prototype.emit;
+    HttpServerClass.prototype.emit = function countedEmit(this: HttpServerClass, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'request') requestsMade++;
+      return Reflect.apply(emit, this, [event, ...args]) as boolean;
+    };
+    try {
+      const server = await serve({ config: {} });
+      const port = Number(new URL(server.url).port);
+      const status = 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+      const answerTo = async (request: string): Promise<string> => {
+        const socket = connect({ host: '127.0.0.1', port });
+        socket.on('error', () => undefined);
+        let answer = '';
+        socket.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
+        socket.write(request);
+        await waitFor(() => answer.split('HTTP/1.1 200').length > 4 || socket.destroyed, 5000, 'the answers or the cut');
+        socket.destroy();
+        return answer;
+      };
+      expect((await answerTo(status.repeat(4))).split('HTTP/1.1 200 ').length - 1, 'answers to 4 pipelined GETs').toBe(4);
+      requestsMade = 0;
+      const flood = status.repeat(Math.floor((60 * 1024) / status.length));
+      const answers = await Promise.all([answerTo(flood), answerTo(flood)]);
+      expect(requestsMade, 'requests made of the flood').toBe(0);
+      expect(answers, 'nothing answered').toEqual(['', '']);
+    } finally {
+      if (ownEmit) HttpServerClass.prototype.emit = emit;
+      else delete (HttpServerClass.prototype as { emit?: unknown }).emit;
+    }
   });
 
   it('shares one copy of a file among the answers waiting for clients that read nothing', async () => {

@@ -3,7 +3,7 @@
  * server, and what a hostile client can hold on our server before its upgrade completes. Real `ws`
  * sockets and raw TCP on 127.0.0.1; every wait is bounded.
  */
-import type { IncomingMessage } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -167,6 +167,62 @@ async function upgradePool(pool: number): Promise<{ open: (localAddress: string)
   return { open, closedCount: () => closedCount };
 }
 
+
+/** Writes `request` to our ws server's port from a raw client; resolves with all it answered, once it closes. */
+async function answerTo(port: number, request: string): Promise<string> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  sockets.add(socket);
+  socket.on('error', () => undefined);
+  let answer = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  socket.write(request);
+  await within(closed, 5000, 'the server to close the connection');
+  return answer;
+}
+
+describe('our WebSocket server against plain HTTP', () => {
+  const originalWriteHead = ServerResponse.prototype.writeHead;
+  afterEach(() => void (ServerResponse.prototype.writeHead = originalWriteHead));
+
+  it('a GET that is no upgrade gets one 426; 60 KB of pipelined GETs on one connection are cut before the HTTP server makes a request of any', async () => {
+    // Every answer Node's HTTP server in this process begins (ours: one per request it parsed).
+    let answersBegun = 0;
+    ServerResponse.prototype.writeHead = function countedWriteHead(this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+      answersBegun++;
+      return originalWriteHead.apply(this, args);
+    } as ServerResponse['writeHead'];
+    const listener = await wsTransport().listen!(parseAddress('ws://127.0.0.1:0/'), () => undefined);
+    listeners.push(listener);
+    const port = listener.addresses[0]!.port;
+    const get = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    expect(await answerTo(port, get)).toMatch(/^HTTP\/1\.1 426 /);
+    expect(answersBegun).toBe(1);
+    const pipelined = get.repeat(Math.floor((60 * 1024) / get.length));
+    const answers = await Promise.all(Array.from({ length: 4 }, () => answerTo(port, pipelined)));
+    expect(answersBegun, 'answers Node began for the pipelined requests').toBe(1);
+    expect(answers, 'nothing answered').toEqual(['', '', '', '']);
+  });
+
+  it('an upgrade request trickled a byte a write still upgrades', async () => {
+    const links: unknown[] = [];
+    const listener = await wsTransport().listen!(parseAddress('ws://127.0.0.1:0/'), (link) => void links.push(link));
+    listeners.push(listener);
+    const socket = net.connect({ host: '127.0.0.1', port: listener.addresses[0]!.port });
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    await within(new Promise((resolve) => socket.once('connect', resolve)), 3000, 'connect');
+    socket.setNoDelay(true);
+    const answered = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))));
+    const request = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    for (const byte of request) {
+      socket.write(byte);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await within(answered, 3000, 'the answer')).toMatch(/^HTTP\/1\.1 101 /);
+    await waitFor(() => links.length === 1, 3000, 'the link');
+  });
+});
 
 describe('a browser-style WebSocket link (no pause) against a server flooding tiny messages', () => {
   it('counts each held message, not only its bytes: 200,000 one-byte messages while paused cut the link (ERR_RATE_LIMIT)', async () => {

@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseAddress } from '../../src/transport/address.js';
 import type { Link } from '../../src/transport/link.js';
 import type { Listener } from '../../src/transport/transport.js';
+import { WS_FRAMING_SLACK_BYTES } from '../../platforms/node/ws-framing-allowance.js';
+import { WS_CONTROL_FRAMES_BURST } from '../../platforms/node/ws-link.js';
 import { wsTransport } from '../../platforms/node/ws-transport.js';
 import { waitFor, within } from '../helpers/wait.js';
 import type { CodedError } from './raw-peer.js';
@@ -121,6 +123,34 @@ async function dialRawServer(): Promise<{ attacker: net.Socket; ours: Watched }>
   return { attacker: await within(accepted, 3000, 'the raw server to accept'), ours: watch(link) };
 }
 
+/**
+ * Pings `burst` at a time, each burst once all pongs of the one before have come back (empty pongs
+ * from a server: 2 bytes each), so that `ws`'s cap on pongs it owes (60) never bites; until the socket
+ * closes or `maxMs` passes. Resolves with the pongs read.
+ */
+async function pingInBursts(socket: net.Socket, burst: number, maxMs: number): Promise<number> {
+  const pings = Buffer.concat(Array.from({ length: burst }, () => frame(Opcode.Ping, new Uint8Array(0), { mask: true })));
+  let pongBytes = 0;
+  socket.on('data', (chunk: Buffer) => {
+    pongBytes += chunk.length;
+    if (pongBytes % (2 * burst) === 0) socket.write(pings);
+  });
+  socket.resume();
+  socket.write(pings);
+  await within(new Promise((resolve) => socket.once('close', resolve)), maxMs, 'the pinging socket to be closed').catch(() => undefined);
+  return Math.floor(pongBytes / 2);
+}
+
+/** A binary message of `payload` cut into fragments of `fragmentBytes` (the last may be shorter). */
+function fragmented(payload: Uint8Array, fragmentBytes: number, mask: boolean): Buffer {
+  const frames: Buffer[] = [];
+  for (let offset = 0; offset < payload.length; offset += fragmentBytes) {
+    const piece = payload.subarray(offset, offset + fragmentBytes);
+    frames.push(frame(offset === 0 ? Opcode.Binary : Opcode.Continuation, piece, { mask, fin: offset + fragmentBytes >= payload.length }));
+  }
+  return Buffer.concat(frames);
+}
+
 /** Writes `unit` until the socket closes or `maxMs` passes; resolves with the bytes written. */
 async function flood(socket: net.Socket, unit: Buffer, maxMs: number): Promise<number> {
   const until = performance.now() + maxMs;
@@ -186,15 +216,64 @@ describe('our WebSocket server against frames written by hand', () => {
     expect(links[0]!.received.map((chunk) => [...chunk]), 'chunks handed on').toEqual([[42]]);
   });
 
-  it('10,000 pongs nobody asked for are ignored: the link stays up and delivers what follows', async () => {
+  it(`${WS_CONTROL_FRAMES_BURST} pongs nobody asked for, or pings, are let be: the link stays up and delivers what follows`, async () => {
     const { port, links } = await ourServer();
     const attacker = await rawClient(port);
     await waitFor(() => links.length === 1, 3000, 'the upgrade to reach the listener');
     const pong = frame(Opcode.Pong, crypto.randomBytes(125), { mask: true });
-    attacker.write(Buffer.concat([...Array.from({ length: 10_000 }, () => pong), frame(Opcode.Binary, Uint8Array.of(42), { mask: true })]));
+    const ping = frame(Opcode.Ping, crypto.randomBytes(125), { mask: true });
+    const half = WS_CONTROL_FRAMES_BURST / 2;
+    attacker.write(Buffer.concat([...Array.from({ length: half }, () => pong), ...Array.from({ length: half }, () => ping), frame(Opcode.Binary, Uint8Array.of(42), { mask: true })]));
     await waitFor(() => links[0]!.received.length === 1, 5000, 'the binary message after the pongs');
     expect([...links[0]!.received[0]!]).toEqual([42]);
     expect(links[0]!.link.closed).toBe(false);
+  });
+
+  it('10,000 pongs nobody asked for (nothing of ours pings): cut with ERR_RATE_LIMIT, nothing after them handed on', async () => {
+    const { port, links } = await ourServer();
+    const attacker = await rawClient(port);
+    await waitFor(() => links.length === 1, 3000, 'the upgrade to reach the listener');
+    const pong = frame(Opcode.Pong, new Uint8Array(0), { mask: true });
+    attacker.write(Buffer.concat([...Array.from({ length: 10_000 }, () => pong), frame(Opcode.Binary, Uint8Array.of(42), { mask: true })]));
+    const { error } = await within(links[0]!.closed, CUT_WITHIN_MS, 'the link to be cut');
+    expect(error).toMatchObject({ name: 'ProtocolError', code: 'ERR_RATE_LIMIT' });
+    expect(links[0]!.received, 'chunks handed on').toEqual([]);
+  });
+
+  const framingFloods: Array<{ what: string; unit: Buffer }> = [
+    { what: 'empty binary messages', unit: Buffer.concat(Array.from({ length: 10_000 }, () => frame(Opcode.Binary, new Uint8Array(0), { mask: true }))) },
+    { what: 'empty messages of 10,000 empty fragments each', unit: emptyFragments(10_000, true) },
+  ];
+  for (const { what, unit } of framingFloods) {
+    it(`${what} as fast as the socket takes them (framing that carries no byte): cut with ERR_RATE_LIMIT once past ${WS_FRAMING_SLACK_BYTES / 1024} KiB`, async () => {
+      const { port, links } = await ourServer();
+      const attacker = await rawClient(port);
+      await waitFor(() => links.length === 1, 3000, 'the upgrade to reach the listener');
+      const written = flood(attacker, unit, CUT_WITHIN_MS);
+      const { error } = await within(links[0]!.closed, CUT_WITHIN_MS + 1000, 'the link to be cut');
+      expect(error).toMatchObject({ name: 'ProtocolError', code: 'ERR_RATE_LIMIT', detail: { overheadBytes: expect.any(Number) } });
+      expect(await written, 'bytes it got to write').toBeLessThan(64 * 1024 * 1024);
+    });
+  }
+
+  it('60 KiB messages each cut into 512 fragments of 120 bytes (a browser may fragment a large one): all delivered, the link stays up', async () => {
+    const { port, links } = await ourServer();
+    const attacker = await rawClient(port);
+    await waitFor(() => links.length === 1, 3000, 'the upgrade to reach the listener');
+    const message = fragmented(crypto.randomBytes(512 * 120), 120, true);
+    for (let i = 0; i < 200; i++) attacker.write(message);
+    await waitFor(() => links[0]!.received.length === 200, 10_000, 'the 200 messages');
+    expect(links[0]!.link.closed).toBe(false);
+  });
+
+  it('pings in bursts of 50 from a client that reads every pong (so never 60 owed): cut with ERR_RATE_LIMIT after the allowance', async () => {
+    const { port, links } = await ourServer();
+    const attacker = await rawClient(port);
+    await waitFor(() => links.length === 1, 3000, 'the upgrade to reach the listener');
+    const pongs = await pingInBursts(attacker, 50, CUT_WITHIN_MS);
+    const { error } = await within(links[0]!.closed, 1000, 'the link to be cut');
+    expect(error).toMatchObject({ name: 'ProtocolError', code: 'ERR_RATE_LIMIT' });
+    expect(pongs, 'pongs it got out of us').toBeLessThanOrEqual(50);
   });
 });
 
@@ -208,6 +287,22 @@ describe('our WebSocket dialer against a server writing frames by hand', () => {
       expect(afterMs).toBeLessThan(CUT_WITHIN_MS);
     });
   }
+
+  it('empty binary messages from a server as fast as the socket takes them: cut with ERR_RATE_LIMIT', async () => {
+    const { attacker, ours } = await dialRawServer();
+    const empty = Buffer.concat(Array.from({ length: 10_000 }, () => frame(Opcode.Binary, new Uint8Array(0), { mask: false })));
+    void flood(attacker, empty, CUT_WITHIN_MS);
+    const { error } = await within(ours.closed, CUT_WITHIN_MS + 1000, 'the dialled link to be cut');
+    expect(error).toMatchObject({ name: 'ProtocolError', code: 'ERR_RATE_LIMIT' });
+  });
+
+  it('10,000 pongs from a server (we never ping): cut with ERR_RATE_LIMIT', async () => {
+    const { attacker, ours } = await dialRawServer();
+    const pong = frame(Opcode.Pong, new Uint8Array(0), { mask: false });
+    attacker.write(Buffer.concat(Array.from({ length: 10_000 }, () => pong)));
+    const { error } = await within(ours.closed, CUT_WITHIN_MS, 'the dialled link to be cut');
+    expect(error).toMatchObject({ name: 'ProtocolError', code: 'ERR_RATE_LIMIT' });
+  });
 
   it('125-byte pings flooded by a server that never reads: cut before its pongs pile up', async () => {
     const { attacker, ours } = await dialRawServer();
