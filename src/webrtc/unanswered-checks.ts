@@ -3,20 +3,70 @@ import type { SimplePeerLike } from './simple-peer-like.js';
 
 /** The part of a slot holder the poll reads (CandidateHolder, candidate-targets.ts). */
 export interface PolledHolder {
-  /** True when its ICE checks went out and none was answered nor came from the remote (`checksUnanswered`). */
+  /** True when its ICE checks went out and none was answered nor came from the remote (PeerChecks). */
   checksUnanswered?(): Promise<boolean>;
   /** Ends it (and so releases its slots). */
   overstayed?(why: 'hold' | 'unanswered'): void;
 }
 
+/** The parts of an RTCPeerConnection read here (the DOM type is not in `src/`'s lib); browsers and @roamhq/wrtc alike. */
+interface CheckedConnection {
+  readonly iceConnectionState?: string;
+  getStats?(): Promise<Map<string, unknown>>;
+}
+
 /**
- * Whether `peer`'s RTCPeerConnection sent ICE checks and got no response to any, nor any check from the
- * remote (getStats' candidate pairs, in libwebrtc under @roamhq/wrtc and in browsers alike): an address
- * that never answers. False when unknown (no RTCPeerConnection, no stats, no check sent yet).
+ * The reads of one negotiation's ICE checks (UnansweredChecksPoll), and its close held back while one
+ * runs. Only a connection whose checks are under way (`checking`) is read, never one being closed or
+ * closed, one read at a time: @roamhq/wrtc may drop the answer to a getStats() in flight when its
+ * RTCPeerConnection closes (the promise never settles: 930 of 1,600 reads closed at once), and a native
+ * call racing a close is where its crashes live (hang-up.ts). So the negotiation's own close waits for
+ * the read in flight, at most `ms` (a read takes a few ms; under a starved CPU a few hundred).
  */
-export async function checksUnanswered(peer: SimplePeerLike): Promise<boolean> {
-  const pc = peer._pc as { getStats?: () => Promise<Map<string, unknown>> } | null | undefined;
-  if (typeof pc?.getStats !== 'function') return false;
+export class PeerChecks {
+  private reading: Promise<boolean> | undefined;
+
+  constructor(private readonly peer: SimplePeerLike) {}
+
+  /** `checksUnanswered`: false without a read while one runs, or when its connection is not checking. */
+  unanswered(): Promise<boolean> {
+    const pc = this.peer._pc as CheckedConnection | null | undefined;
+    if (this.reading !== undefined || this.peer.destroyed || this.peer.destroying === true || pc?.iceConnectionState !== 'checking') return Promise.resolve(false);
+    const reading = checksUnanswered(pc);
+    const done = (): void => {
+      if (this.reading === reading) this.reading = undefined;
+    };
+    this.reading = reading;
+    reading.then(done, done);
+    return reading;
+  }
+
+  /** Calls `close` now, or once the read in flight is answered (at most `ms` on `clock` from now). */
+  closeWhenRead(close: () => void, clock: Clock, ms: number): void {
+    const reading = this.reading;
+    if (reading === undefined) {
+      close();
+      return;
+    }
+    let closed = false;
+    const closeOnce = (): void => {
+      if (closed) return;
+      closed = true;
+      clock.clearTimeout(handle);
+      close();
+    };
+    const handle = clock.setTimeout(closeOnce, ms);
+    reading.then(closeOnce, closeOnce);
+  }
+}
+
+/**
+ * Whether `pc` sent ICE checks and got no response to any, nor any check from the remote (getStats'
+ * candidate pairs, in libwebrtc under @roamhq/wrtc and in browsers alike): an address that never
+ * answers. False when unknown (no stats, no check sent yet).
+ */
+async function checksUnanswered(pc: CheckedConnection): Promise<boolean> {
+  if (typeof pc.getStats !== 'function') return false;
   let sent = 0;
   for (const stat of (await pc.getStats()).values()) {
     const pair = stat as { type?: string; requestsSent?: number; responsesReceived?: number; requestsReceived?: number };

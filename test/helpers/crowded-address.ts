@@ -56,7 +56,7 @@ export function offerNaming(offerSdp: string, address: string, port: number): Si
  * Negotiations over @roamhq/wrtc answering up to `answers` offers at once, all through one relay; our
  * signals go nowhere (or to `sendSignal`), and one dial at a time unless `dials` says more.
  */
-export function wrtcNegotiations(answers: number, options: Partial<Pick<NegotiationsOptions, 'allowLoopbackCandidates' | 'sendSignal' | 'dials'>> = {}): Negotiations {
+export function wrtcNegotiations(answers: number, options: Partial<Pick<NegotiationsOptions, 'allowLoopbackCandidates' | 'sendSignal' | 'dials' | 'onPeerCreated'>> = {}): Negotiations {
   return new Negotiations({
     createPeer: ({ initiator }) => new SimplePeer({ initiator, trickle: true, wrtc: wrtc as SimplePeer.Options['wrtc'] }) as unknown as SimplePeerLike,
     sendSignal: () => true,
