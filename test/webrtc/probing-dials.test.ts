@@ -12,7 +12,8 @@ import { WEBRTC_MAX_PENDING_DIALS } from '../../src/webrtc/constants.js';
 import type { Negotiations } from '../../src/webrtc/negotiations.js';
 import type { SignalData } from '../../src/webrtc/signal-messages.js';
 import type { WebRtcLink } from '../../src/webrtc/webrtc-link.js';
-import { falseCredentialAnswer, wrtcNegotiations } from '../helpers/crowded-address.js';
+import { wrtcNegotiations } from '../helpers/crowded-address.js';
+import { forgedDials } from '../helpers/forged-dials.js';
 import { stunVictims, type StunVictims } from '../helpers/stun-victims.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -27,33 +28,22 @@ describe('our dials whose forged answers name a spread of addresses that never a
     const victims: StunVictims[] = [];
     for (let i = 0; i < dials; i++) victims.push(await stunVictims(`127.0.1.${i + 1}`, 1));
     const senders = (): number => victims.reduce((sum, victim) => sum + victim.senders(), 0);
-    const offers = new Map<string, string>();
-    const negotiations = wrtcNegotiations(1, {
-      allowLoopbackCandidates: true,
-      dials: { total: dials, perVia: dials },
-      sendSignal: (_via, remote, data: SignalData) => {
-        if (data.type === 'offer') offers.set(remote, data.sdp);
-        return true;
-      },
-    });
+    const forged = forgedDials();
+    const negotiations = wrtcNegotiations(1, { allowLoopbackCandidates: true, dials: { total: dials, perVia: dials }, sendSignal: forged.sendSignal });
     closers.push(() => {
       for (const victim of victims) victim.close();
       negotiations.failAll(new TransportError('test over'));
     });
     const failures = new Map<number, Error>();
-    for (let i = 0; i < dials; i++) {
-      const remote = `made-up-${i}`;
-      const dial = negotiations.start({ initiator: true, via: 'relay', remote, clock: systemClock, timeoutMs: 60_000, onConnected: (link) => link.destroy(), onFailed: (error) => failures.set(i, error) });
-      await waitFor(() => offers.has(remote), 5000, 'the offer');
-      const answerSdp = await falseCredentialAnswer(offers.get(remote)!);
-      dial.signal({ type: 'answer', sdp: `${answerSdp.trimEnd()}\r\na=candidate:1 1 udp 2122260223 127.0.1.${i + 1} ${victims[i]!.ports[0]!} typ host generation 0\r\n` });
-    }
+    await forged.dial(negotiations, victims, (i, error) => failures.set(i, error));
     await waitFor(() => senders() >= WEBRTC_PROBING_DIALS, 10_000, 'the first dials checking');
     // Before: all 16 RTCPeerConnections checked theirs at once (~21 datagrams a second each, ~336 in all).
     expect(senders()).toBe(WEBRTC_PROBING_DIALS);
     expect(failures.size).toBe(0);
     await waitFor(() => senders() === dials, 10_000, 'the waiting candidates checked');
-    expect([...failures.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: WEBRTC_PROBING_DIALS }, (_, i) => i));
+    // The first 8 gave their slots back as their checks went unanswered. On a starved CPU one that took a
+    // slot while others still waited may have been ended too (1 of 20 runs): it checked first all the same.
+    for (let i = 0; i < WEBRTC_PROBING_DIALS; i++) expect(failures.has(i), `dial ${i} ended`).toBe(true);
     for (const error of failures.values()) {
       expect(error).toMatchObject({ detail: { reason: 'crowded-address' } });
       expect(error.message).toContain('no answer to its ICE checks');
@@ -64,36 +54,21 @@ describe('our dials whose forged answers name a spread of addresses that never a
     const victims: StunVictims[] = [];
     for (let i = 0; i < WEBRTC_PROBING_DIALS; i++) victims.push(await stunVictims(`127.0.1.${i + 1}`, 1));
     const senders = (): number => victims.reduce((sum, victim) => sum + victim.senders(), 0);
-    const offers = new Map<string, string>();
     let theirs: Negotiations | undefined;
-    const ours = wrtcNegotiations(1, {
-      allowLoopbackCandidates: true,
-      dials: { total: WEBRTC_MAX_PENDING_DIALS, perVia: WEBRTC_MAX_PENDING_DIALS },
-      sendSignal: (_via, remote, data: SignalData) => {
-        if (remote !== 'honest') {
-          if (data.type === 'offer') offers.set(remote, data.sdp);
-          return true;
-        }
-        let answering = theirs!.get('relay', 'us');
-        answering ??= theirs!.start({ initiator: false, via: 'relay', remote: 'us', clock: systemClock, timeoutMs: 30_000, onConnected: (link) => link.destroy() });
-        answering.signal(data);
-        return true;
-      },
+    const forged = forgedDials((_via, _remote, data: SignalData) => {
+      let answering = theirs!.get('relay', 'us');
+      answering ??= theirs!.start({ initiator: false, via: 'relay', remote: 'us', clock: systemClock, timeoutMs: 30_000, onConnected: (link) => link.destroy() });
+      answering.signal(data);
+      return true;
     });
+    const ours = wrtcNegotiations(1, { allowLoopbackCandidates: true, dials: { total: WEBRTC_MAX_PENDING_DIALS, perVia: WEBRTC_MAX_PENDING_DIALS }, sendSignal: forged.sendSignal });
     theirs = wrtcNegotiations(1, { sendSignal: (_via, _remote, data: SignalData) => (ours.get('relay', 'honest')?.signal(data), true) });
-    const failures: Error[] = [];
     closers.push(() => {
       for (const victim of victims) victim.close();
       ours.failAll(new TransportError('test over'));
       theirs?.failAll(new TransportError('test over'));
     });
-    for (let i = 0; i < WEBRTC_PROBING_DIALS; i++) {
-      const remote = `made-up-${i}`;
-      const dial = ours.start({ initiator: true, via: 'relay', remote, clock: systemClock, timeoutMs: 60_000, onConnected: (link) => link.destroy(), onFailed: (error) => failures.push(error) });
-      await waitFor(() => offers.has(remote), 5000, 'the offer');
-      const answerSdp = await falseCredentialAnswer(offers.get(remote)!);
-      dial.signal({ type: 'answer', sdp: `${answerSdp.trimEnd()}\r\na=candidate:1 1 udp 2122260223 127.0.1.${i + 1} ${victims[i]!.ports[0]!} typ host generation 0\r\n` });
-    }
+    await forged.dial(ours, victims);
     await waitFor(() => senders() === WEBRTC_PROBING_DIALS, 10_000, 'every probing slot of our dials taken');
     const linked = await new Promise<WebRtcLink | Error>((resolve) => {
       ours.start({ initiator: true, via: 'relay', remote: 'honest', clock: systemClock, timeoutMs: 10_000, onConnected: resolve, onFailed: resolve });
@@ -102,4 +77,3 @@ describe('our dials whose forged answers name a spread of addresses that never a
     (linked as WebRtcLink).destroy();
   }, 60_000);
 });
-
