@@ -37,3 +37,19 @@ export const WEBRTC_OWN_RELAY_PLACES = 8;
 export const WEBRTC_PROBING_ANSWERS = 8;
 /** Addresses of connected peers remembered (the latest) as ones that answer our checks. */
 export const WEBRTC_ANSWERED_PLACES = 256;
+/**
+ * Our own dials that may hold UDP candidates at addresses that never answered us at once (as
+ * WEBRTC_PROBING_ANSWERS, a budget of their own so that answers never wait for dials nor dials for
+ * answers): PEX hands out made-up `webrtc://<id>?via=<relay>` addresses whose relay forges the answers,
+ * and 16 such dials had 16 victim addresses checked at once (~336 datagrams a second). An honest dial's
+ * remote checks us too (peer-reflexive, no slot needed); a node dials at most its outbound few at once.
+ */
+export const WEBRTC_PROBING_DIALS = 8;
+/**
+ * A holder of a slot others wait for whose checks got no response at all (nor any check from the remote)
+ * this long after it took the slot is ended then rather than at WEBRTC_CROWDED_ADDRESS_HOLD_MS: a victim
+ * never answers, an honest remote within a round trip or two (its NAT's pinhole opens with its own checks).
+ */
+export const WEBRTC_UNANSWERED_CHECKS_MS = 1500;
+/** How often the holders of slots others wait for are asked for their checks' answers (one timer for all). */
+export const WEBRTC_UNANSWERED_CHECKS_POLL_MS = 500;

@@ -1,19 +1,18 @@
-import { hostPlace } from '../transport/ip.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import { DISCARD_PORT, type CandidateTarget } from './remote-candidates.js';
 import type { SignalData } from './signal-messages.js';
 import { WEBRTC_ANSWERED_PLACES, WEBRTC_CROWDED_ADDRESS_HOLD_MS, WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS, WEBRTC_OWN_RELAY_PLACES } from './candidate-limits.js';
-import { WEBRTC_PROBING_ANSWERS, WEBRTC_WAITING_CANDIDATES, WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION } from './candidate-limits.js';
+import { WEBRTC_PROBING_ANSWERS, WEBRTC_PROBING_DIALS, WEBRTC_WAITING_CANDIDATES, WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION } from './candidate-limits.js';
+import { WEBRTC_UNANSWERED_CHECKS_MS, WEBRTC_UNANSWERED_CHECKS_POLL_MS } from './candidate-limits.js';
+import { UnansweredChecksPoll, type PolledHolder } from './unanswered-checks.js';
+import { DIAL_PROBE_KEY, hostKeyOf, placeKeyOf, PROBE_KEY, probeKeyOf, targetKey } from './candidate-slot-keys.js';
 
 export * from './candidate-limits.js';
 
-/** The slot key of WEBRTC_PROBING_ANSWERS (place keys hold a newline, this none). */
-const PROBE_KEY = 'probing';
-
 /** A negotiation as CandidateTargets sees it. */
-export interface CandidateHolder {
-  /** Our dial (we made the offer): not counted in WEBRTC_PROBING_ANSWERS, which strangers' offers fill. */
+export interface CandidateHolder extends PolledHolder {
+  /** Our dial (we made the offer): counted in WEBRTC_PROBING_DIALS, not in WEBRTC_PROBING_ANSWERS (strangers' offers fill that). */
   readonly initiator?: boolean | undefined;
   /** The network of the relay that carried it (Negotiation.group). */
   readonly group?: string | undefined;
@@ -21,8 +20,11 @@ export interface CandidateHolder {
   readonly host?: string | undefined;
   /** Times its hold on a slot others wait for; without one (or `overstayed`) it is never timed. */
   readonly clock?: Clock | undefined;
-  /** It held a slot others wait for WEBRTC_CROWDED_ADDRESS_HOLD_MS: it should end (and be released). */
-  overstayed?(): void;
+  /**
+   * It held a slot others wait for WEBRTC_CROWDED_ADDRESS_HOLD_MS (`hold`), or WEBRTC_UNANSWERED_CHECKS_MS
+   * with no answer to its checks (`unanswered`): it should end (and be released).
+   */
+  overstayed?(why: 'hold' | 'unanswered'): void;
 }
 
 /** A candidate waiting for a slot at its address, and how to hand it to its negotiation's RTCPeerConnection. */
@@ -68,8 +70,11 @@ interface Waiter extends WaitingCandidate {
  * one address each under the cap above, 32 answers still sent 646 datagrams a second to 32 addresses,
  * and 32 naming a TCP candidate each had 32 addresses get connections. The slot is one more place
  * (PROBE_KEY) with the same waiting, hold and hand-on for UDP candidates; a TCP one finding it full is
- * dropped, as over the per-address cap. Our own dials take none. Only our checks wait: a remote whose
- * checks reach us is answered (peer-reflexive) and links at once.
+ * dropped, as over the per-address cap. Our own dials have a budget of their own, WEBRTC_PROBING_DIALS
+ * (DIAL_PROBE_KEY): a relay forges the answers to dials at made-up addresses. Only our checks wait: a
+ * remote whose checks reach us is answered (peer-reflexive) and links at once. A holder of a slot others
+ * wait for whose checks got no answer at all within WEBRTC_UNANSWERED_CHECKS_MS is ended then
+ * (UnansweredChecksPoll), before the hold.
  */
 export class CandidateTargets {
   /** Target (transport, host, port) → the negotiation it was handed to. ≤ 64 per negotiation in flight. */
@@ -87,11 +92,13 @@ export class CandidateTargets {
   private readonly ownRelayPlaces = new Set<string>();
   /** (udp, place) of the remote ends of connected negotiations. */
   private readonly answeredPlaces = new BoundedMap<string, true>(WEBRTC_ANSWERED_PLACES);
+  private readonly unansweredPoll = new UnansweredChecksPoll(() => this.contestedHolders(), WEBRTC_UNANSWERED_CHECKS_MS, WEBRTC_UNANSWERED_CHECKS_POLL_MS);
 
   constructor(
     private readonly perAddress = WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS,
     private readonly holdMs = WEBRTC_CROWDED_ADDRESS_HOLD_MS,
     private readonly probingAnswers = WEBRTC_PROBING_ANSWERS,
+    private readonly probingDials = WEBRTC_PROBING_DIALS,
   ) {}
 
   /**
@@ -117,27 +124,37 @@ export class CandidateTargets {
     return true;
   }
 
-  /** The slot `target` needs that has no room (its place, or PROBE_KEY), or undefined when it may be claimed. */
+  /** The slot `target` needs that has no room (its place, or a probing one), or undefined when it may be claimed. */
   private fullSlotFor(negotiation: CandidateHolder, target: CandidateTarget): string | undefined {
     const placeKey = placeKeyOf(target);
-    if (this.needsProbeSlot(negotiation, target) && this.isFull(PROBE_KEY)) return PROBE_KEY;
+    if (this.needsProbeSlot(negotiation, target) && this.isFull(probeKeyOf(negotiation))) return probeKeyOf(negotiation);
     // Another address of a place it holds (an IPv6 /64) takes no other slot: its checks keep their pace.
     if (!(this.byNegotiation.get(negotiation)?.places.has(placeKey) ?? false) && this.isFull(placeKey)) return placeKey;
     return undefined;
   }
 
   /**
-   * Whether `target` would make `negotiation` an answer probing an address that never answered, and it is
-   * not one yet. TCP candidates too: @roamhq/wrtc connected to a `tcptype passive` candidate of each of 32
+   * Whether `target` would make `negotiation` one probing an address that never answered, and it is not
+   * one yet. TCP candidates too: @roamhq/wrtc connected to a `tcptype passive` candidate of each of 32
    * answers at once (32 addresses, 695–1,006 connections in the first second, then STUN over them at
    * ~1.9 KB/s each), past the 8 answers that UDP checks are held to. The addresses that answered us are
    * remembered by address (as UDP places), whatever the transport of the candidate now.
    */
   private needsProbeSlot(negotiation: CandidateHolder, target: CandidateTarget): boolean {
-    if (negotiation.initiator === true) return false;
     const addressKey = placeKeyOf({ ...target, transport: 'udp' });
     if (this.ownRelayPlaces.has(addressKey) || this.answeredPlaces.get(addressKey) !== undefined) return false;
-    return !(this.byNegotiation.get(negotiation)?.places.has(PROBE_KEY) ?? false);
+    return !(this.byNegotiation.get(negotiation)?.places.has(probeKeyOf(negotiation)) ?? false);
+  }
+
+  /** The timed holders of slots others wait for, and since when they hold one (the earliest). */
+  private contestedHolders(): Map<PolledHolder, number> {
+    const contested = new Map<PolledHolder, number>();
+    for (const key of this.waiting.keys()) {
+      for (const [holder, since] of this.holdersByPlace.get(key) ?? []) {
+        if (since !== undefined && since < (contested.get(holder) ?? Infinity)) contested.set(holder, since);
+      }
+    }
+    return contested;
   }
 
   /** Frees what `negotiation` holds (it ended, or connected: a connected one takes no more candidates), and hands the slots on. */
@@ -207,16 +224,17 @@ export class CandidateTargets {
     if (held !== undefined && held.hosts.size === 0 && held.waits.size === 0) this.byNegotiation.delete(negotiation);
   }
 
-  /** Whether slot `key` (a place, or PROBE_KEY) has no room left (never so at our own TURN server's relayed address). */
+  /** Whether slot `key` (a place, or a probing one) has no room left (never so at our own TURN server's relayed address). */
   private isFull(key: string): boolean {
     const held = this.holdersByPlace.get(key)?.size ?? 0;
     if (key === PROBE_KEY) return held >= this.probingAnswers;
+    if (key === DIAL_PROBE_KEY) return held >= this.probingDials;
     return !this.ownRelayPlaces.has(key) && held >= this.perAddress;
   }
 
   private claim(negotiation: CandidateHolder, target: CandidateTarget): void {
     const held = this.stateOf(negotiation);
-    if (this.needsProbeSlot(negotiation, target)) this.claimSlot(negotiation, held, PROBE_KEY);
+    if (this.needsProbeSlot(negotiation, target)) this.claimSlot(negotiation, held, probeKeyOf(negotiation));
     held.hosts.add(hostKeyOf(target));
     held.targets.push(targetKey(target));
     this.holders.set(targetKey(target), negotiation);
@@ -229,6 +247,7 @@ export class CandidateTargets {
     const holders = this.holdersByPlace.get(key) ?? new Map<CandidateHolder, number | undefined>();
     holders.set(negotiation, negotiation.clock === undefined ? undefined : monotonicNow(negotiation.clock));
     this.holdersByPlace.set(key, holders);
+    if (negotiation.clock !== undefined && this.waiting.has(key)) this.unansweredPoll.arm(negotiation.clock);
   }
 
   /** Queues `waiter` for slot `queueKey` (its place, or PROBE_KEY), within the bounds. */
@@ -244,6 +263,7 @@ export class CandidateTargets {
     this.waiting.set(queueKey, queue);
     this.waitingCount++;
     this.armHoldTimer(queueKey);
+    for (const holder of this.holdersByPlace.get(queueKey)?.keys() ?? []) if (holder.clock !== undefined) this.unansweredPoll.arm(holder.clock);
   }
 
   /**
@@ -285,7 +305,7 @@ export class CandidateTargets {
       this.holdTimers.delete(placeKey);
       const now = monotonicNow(clock);
       const overstaying = [...(this.holdersByPlace.get(placeKey) ?? [])].filter(([, since]) => since !== undefined && now - since >= this.holdMs);
-      for (const [holder] of overstaying) if (this.waiting.has(placeKey)) holder.overstayed?.();
+      for (const [holder] of overstaying) if (this.waiting.has(placeKey)) holder.overstayed?.('hold');
       this.armHoldTimer(placeKey);
     }, Math.max(0, longest.since + this.holdMs - monotonicNow(clock)));
     this.holdTimers.set(placeKey, { clock, handle });
@@ -348,7 +368,7 @@ export class CandidateTargets {
       this.forgetIfEmpty(negotiation);
       return;
     }
-    const wasProbing = this.byNegotiation.get(negotiation)?.places.has(PROBE_KEY) ?? false;
+    const wasProbing = this.byNegotiation.get(negotiation)?.places.has(probeKeyOf(negotiation)) ?? false;
     this.claim(negotiation, target);
     waiter.handOn(waiter.candidate);
     // Its other candidates waiting for a probing slot need none now.
@@ -360,11 +380,13 @@ export class CandidateTargets {
    * answer holds one, or their address answered): each goes on to its place, or waits there when full.
    */
   private readmitProbeWaiters(matches: (waiter: Waiter) => boolean): void {
-    for (const waiter of (this.waiting.get(PROBE_KEY) ?? []).filter(matches)) {
-      // Read afresh: handing one on may end its negotiation, which releases (and unqueues) the rest.
-      if (!this.waiting.get(PROBE_KEY)?.includes(waiter) || this.needsProbeSlot(waiter.negotiation, waiter.target)) continue;
-      this.removeWaiter(PROBE_KEY, (queued) => queued === waiter);
-      this.admit(waiter);
+    for (const key of [PROBE_KEY, DIAL_PROBE_KEY]) {
+      for (const waiter of (this.waiting.get(key) ?? []).filter(matches)) {
+        // Read afresh: handing one on may end its negotiation, which releases (and unqueues) the rest.
+        if (!this.waiting.get(key)?.includes(waiter) || this.needsProbeSlot(waiter.negotiation, waiter.target)) continue;
+        this.removeWaiter(key, (queued) => queued === waiter);
+        this.admit(waiter);
+      }
     }
   }
 }
@@ -376,22 +398,4 @@ interface Held {
   places: Set<string>;
   /** The places it has a candidate waiting at → the slot it waits for (that place, or PROBE_KEY). */
   waits: Map<string, string>;
-}
-
-/** Neither part holds a newline (candidate lines are split on spaces, SDP lines on newlines). */
-function hostKeyOf(target: CandidateTarget): string {
-  return `${target.transport}\n${target.host}`;
-}
-
-/**
- * Where a target's address is, as the crowding cap counts it: the address, but an IPv6 address's /64 (a
- * hosting provider routes one whole to a machine, whose 32 addresses would be 32 places) and an IPv4
- * address inside an IPv6 one as that IPv4 (hostPlace).
- */
-function placeKeyOf(target: CandidateTarget): string {
-  return `${target.transport}\n${hostPlace(target.host)}`;
-}
-
-function targetKey(target: CandidateTarget): string {
-  return `${hostKeyOf(target)}\n${target.port}`;
 }

@@ -5,7 +5,8 @@ import type { SignalData } from './signal-messages.js';
 import type { SimplePeerFactory, SimplePeerLike } from './simple-peer-like.js';
 import { WEBRTC_MAX_REMOTE_SIGNALS_PER_NEGOTIATION, WEBRTC_MAX_REMOTE_TCP_CANDIDATES_PER_NEGOTIATION } from './constants.js';
 import { admitOneDataChannel, peerErrorDetail, stackMessage } from './data-channel-guard.js';
-import { CandidateTargets, WEBRTC_CROWDED_ADDRESS_HOLD_MS, type CandidateHolder } from './candidate-targets.js';
+import { CandidateTargets, WEBRTC_CROWDED_ADDRESS_HOLD_MS, WEBRTC_UNANSWERED_CHECKS_MS, WEBRTC_UNANSWERED_CHECKS_POLL_MS, type CandidateHolder } from './candidate-targets.js';
+import { PeerChecks } from './unanswered-checks.js';
 import { relayCandidateAddresses, screenRemoteSignal, type OwnMachine } from './remote-candidates.js';
 import { mediaSectionsOf } from './remote-description.js';
 import { WebRtcLink } from './webrtc-link.js';
@@ -194,6 +195,7 @@ export class Negotiations {
     const peer = this.options.createPeer({ initiator });
     this.options.onPeerCreated?.(peer, request);
     const link = new WebRtcLink(peer, `webrtc://${remote}?via=${via}`, undefined, clock);
+    const checks = new PeerChecks(peer);
     let settled = false;
     let signalsReceived = 0;
     let descriptionTaken = false;
@@ -225,12 +227,15 @@ export class Negotiations {
       group,
       host,
       clock,
-      overstayed: () =>
+      checksUnanswered: () => checks.unanswered(),
+      overstayed: (why) =>
         negotiation.fail(
-          new TransportError(`${what}: not connected within ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms of taking a candidate slot other negotiations wait for (at a crowded address, or one of the answers' probing addresses that never answered)`, {
-            peerId: remote,
-            detail: { reason: 'crowded-address', via },
-          }),
+          new TransportError(
+            why === 'hold'
+              ? `${what}: not connected within ${WEBRTC_CROWDED_ADDRESS_HOLD_MS} ms of taking a candidate slot other negotiations wait for (at a crowded address, or one of the probing ones at addresses that never answered)`
+              : `${what}: no answer to its ICE checks within ${WEBRTC_UNANSWERED_CHECKS_MS} ms of taking a candidate slot other negotiations wait for`,
+            { peerId: remote, detail: { reason: 'crowded-address', via } },
+          ),
         ),
     };
     /** A candidate that waited for a slot at its address (CandidateTargets), already screened and counted. */
@@ -297,7 +302,7 @@ export class Negotiations {
       fail: (error) => {
         if (settled) return;
         settle();
-        link.destroy(error);
+        checks.closeWhenRead(() => link.destroy(error), clock, WEBRTC_UNANSWERED_CHECKS_POLL_MS);
         request.onFailed?.(error);
       },
     };

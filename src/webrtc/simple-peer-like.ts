@@ -10,6 +10,8 @@ export interface SimplePeerLike {
   readonly bufferSize: number;
   readonly connected: boolean;
   readonly destroyed: boolean;
+  /** simple-peer 9: destroy() was called; its RTCPeerConnection closes in a microtask. */
+  readonly destroying?: boolean;
   /** The selected ICE candidate pair's ends, set by simple-peer just before 'connect'. */
   readonly localAddress?: string | undefined;
   readonly localPort?: number | undefined;

@@ -35,19 +35,34 @@ export async function falseCredentialOffer(): Promise<string> {
   }
 }
 
+/** A real RTCPeerConnection's answer to `offerSdp`, with ICE credentials that are not its own and no candidates of its own: what a relay forges. */
+export async function falseCredentialAnswer(offerSdp: string): Promise<string> {
+  const pc = new wrtc.RTCPeerConnection();
+  try {
+    await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    const answer = await pc.createAnswer();
+    return answer.sdp!.replace(/a=ice-ufrag:\S+/g, 'a=ice-ufrag:evil').replace(/a=ice-pwd:\S+/g, 'a=ice-pwd:notthepasswordoftheoffer');
+  } finally {
+    pc.close();
+  }
+}
+
 /** `offerSdp` naming `address:port` as its one host candidate, over UDP or (`tcptype passive`: we connect to it) TCP. */
 export function offerNaming(offerSdp: string, address: string, port: number, transport: 'udp' | 'tcp' = 'udp'): SignalData {
   const line = transport === 'udp' ? `1 1 udp 2122260223 ${address} ${port} typ host` : `2 1 tcp 1518280447 ${address} ${port} typ host tcptype passive`;
   return { type: 'offer', sdp: `${offerSdp.trimEnd()}\r\na=candidate:${line} generation 0\r\n` };
 }
 
-/** Negotiations over @roamhq/wrtc answering up to `answers` offers at once, all through one relay; our signals go nowhere. */
-export function wrtcNegotiations(answers: number, options: Pick<NegotiationsOptions, 'allowLoopbackCandidates'> = {}): Negotiations {
+/**
+ * Negotiations over @roamhq/wrtc answering up to `answers` offers at once, all through one relay; our
+ * signals go nowhere (or to `sendSignal`), and one dial at a time unless `dials` says more.
+ */
+export function wrtcNegotiations(answers: number, options: Partial<Pick<NegotiationsOptions, 'allowLoopbackCandidates' | 'sendSignal' | 'dials' | 'onPeerCreated'>> = {}): Negotiations {
   return new Negotiations({
-    ...options,
     createPeer: ({ initiator }) => new SimplePeer({ initiator, trickle: true, wrtc: wrtc as SimplePeer.Options['wrtc'] }) as unknown as SimplePeerLike,
     sendSignal: () => true,
     dials: { total: 1, perVia: 1 },
+    ...options,
     answers: { total: answers, perVia: answers },
     ownMachine: ownMachine(),
   });

@@ -5,6 +5,8 @@ import {
   WEBRTC_CROWDED_ADDRESS_HOLD_MS,
   WEBRTC_NEGOTIATIONS_PER_REMOTE_ADDRESS,
   WEBRTC_PROBING_ANSWERS,
+  WEBRTC_UNANSWERED_CHECKS_MS,
+  WEBRTC_UNANSWERED_CHECKS_POLL_MS,
   WEBRTC_WAITING_CANDIDATES,
   WEBRTC_WAITING_CANDIDATES_PER_NEGOTIATION,
   type CandidateHolder,
@@ -208,6 +210,41 @@ describe(`CandidateTargets holders of a crowded address`, () => {
     clock.advance(60_000); // the waiter and late hold the two slots; no one waits any more
     expect(ended).toEqual(['first', 'second']);
     expect(targets.waitingSize).toBe(0);
+  });
+
+  it(`are ended ${WEBRTC_UNANSWERED_CHECKS_MS} ms after taking a slot others wait for when their checks got no answer at all; answered ones keep theirs`, async () => {
+    const clock = manualClock();
+    const targets = new CandidateTargets(2);
+    const ended: string[] = [];
+    const handedOn: string[] = [];
+    const holder = (name: string, unanswered: boolean): CandidateHolder => {
+      const it: CandidateHolder = {
+        clock,
+        checksUnanswered: () => Promise.resolve(unanswered),
+        overstayed: (why) => {
+          ended.push(`${name} ${why}`);
+          targets.release(it);
+        },
+      };
+      return it;
+    };
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    };
+    const [silent, answered] = [holder('silent', true), holder('answered', false)];
+    targets.take(silent, udp(40_000));
+    targets.take(answered, udp(40_001));
+    clock.advance(WEBRTC_UNANSWERED_CHECKS_MS - WEBRTC_UNANSWERED_CHECKS_POLL_MS); // nobody waits: nothing polled
+    await settle();
+    expect(ended).toEqual([]);
+    targets.take(holder('waiter', true), udp(40_002), { candidate, handOn: () => handedOn.push('waiter') });
+    clock.advance(WEBRTC_UNANSWERED_CHECKS_POLL_MS);
+    await settle();
+    // Both held theirs 1.5 s (not the 5 s hold): only the one whose checks got no answer is ended.
+    expect([ended, handedOn]).toEqual([['silent unanswered'], ['waiter']]);
+    clock.advance(WEBRTC_UNANSWERED_CHECKS_MS);
+    await settle();
+    expect(ended).toEqual(['silent unanswered']); // no one waits any more
   });
 });
 
