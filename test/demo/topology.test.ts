@@ -309,8 +309,10 @@ describe('TopologyAgent and peers that went away', () => {
     await waitFor(() => hub.topology.stats().accepted === accepted + 2, 3000, 'both to be accepted');
     const acceptedAt = Date.now();
     expect(known(leaver.sw.nodeId)).toBe(true);
-    await waitFor(() => !known(leaver.sw.nodeId), 5000, 'the leaver to expire');
-    expect(Date.now() - acceptedAt).toBeLessThan(2 * 500 + 500 + 1000);
+    // The grace is 1.5 s; the bound tells it from the 60 s entry lifetime, with room for a loaded CI
+    // machine (2.9 s measured there).
+    await waitFor(() => !known(leaver.sw.nodeId), 20_000, 'the leaver to expire');
+    expect(Date.now() - acceptedAt).toBeLessThan(20_000);
     expect(known(far)).toBe(true);
   });
 });
